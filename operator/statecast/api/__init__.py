@@ -1,0 +1,1 @@
+"""Custom resource models (pydantic) and CRD generation: the single source of truth."""

@@ -1,0 +1,1 @@
+"""The application library that talks to the node-local agent."""

@@ -1,0 +1,1 @@
+"""The operator: kopf handlers, the Kubernetes gateway, metrics sources, history store."""

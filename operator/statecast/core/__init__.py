@@ -1,0 +1,1 @@
+"""Pure logic without I/O: forecasting, placement, costs, CRDTs and clocks."""

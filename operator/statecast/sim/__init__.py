@@ -1,0 +1,1 @@
+"""Trace-driven simulator and placement-policy benchmark."""
