@@ -1,0 +1,310 @@
+"""The delta-state CRDT map one replica holds (Almeida, Shoker, Baquero: delta-CRDTs).
+
+Every local operation makes a new event ``(replica, seq)`` and returns the *delta*: the
+new state of the touched keys, which joined into any replica's state has the effect of
+the operation. The map also answers "what does a peer with version vector V lack?"
+from a bounded per-replica index of recent events, falling back to a full snapshot when
+the peer is new or further behind than the index reaches.
+
+Invariant: if the version vector covers event ``(r, n)``, the state includes it. It
+holds because the vector only advances on contiguous ranges of a replica's own events
+(pushed with their deltas) or by joining a sender's vector after merging everything the
+sender held beyond ours.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from statecast.core.clock import HybridClock
+from statecast.core.crdt import entry as ops
+from statecast.core.crdt.entry import Entry, Visible
+from statecast.core.crdt.lww import LwwRegister
+from statecast.core.version_vector import VersionVector
+
+__all__ = ["Delta", "DeltaMap", "SyncPayload"]
+
+#: The new state of each key touched: what is pushed, logged and merged.
+Delta = dict[str, Entry]
+
+
+@dataclass(frozen=True)
+class SyncPayload:
+    """What a replica sends to bring a peer up to date.
+
+    Attributes:
+        full: True for a whole-state snapshot, False for a delta.
+        entries: Key -> state to join.
+        version_vector: The sender's vector, valid once ``entries`` are joined.
+    """
+
+    full: bool
+    entries: Mapping[str, Entry]
+    version_vector: VersionVector
+
+
+class DeltaMap:
+    """A replica of a replicated key/value map.
+
+    Args:
+        replica: This replica's id (the owner of its events).
+        multi_value: Keep concurrent writes as siblings instead of last-writer-wins.
+        clock: The hybrid clock (a fresh one on the system clock by default).
+        index_limit: Recent events remembered per origin replica for delta sync.
+    """
+
+    def __init__(
+        self,
+        replica: str,
+        *,
+        multi_value: bool = False,
+        clock: HybridClock | None = None,
+        index_limit: int = 1 << 16,
+    ) -> None:
+        self.replica = replica
+        self.multi_value = multi_value
+        self.clock = clock or HybridClock(replica)
+        self._entries: dict[str, Entry] = {}
+        self._vv: dict[str, int] = {}
+        self._pending: dict[str, list[tuple[int, int]]] = {}
+        self._index: dict[str, deque[tuple[int, str]]] = {}
+        self._floor: dict[str, int] = {}
+        self._max_seen: dict[str, int] = {}
+        self._index_limit = index_limit
+        self._tombstones: set[str] = set()
+        self._size = 0
+
+    # --- reading ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> Visible:
+        """The visible value of ``key`` (None if absent or deleted)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if type(entry) is LwwRegister:
+            return entry.value
+        return ops.visible(entry)
+
+    def entry(self, key: str) -> Entry | None:
+        """The full replicated state of ``key``."""
+        return self._entries.get(key)
+
+    def items(self) -> Iterator[tuple[str, Visible]]:
+        """Every key with a visible value."""
+        for key, entry in self._entries.items():
+            shown = ops.visible(entry)
+            if shown is not None:
+                yield key, shown
+
+    def entries(self) -> dict[str, Entry]:
+        """A shallow copy of the whole state (entries are immutable)."""
+        return dict(self._entries)
+
+    @property
+    def version_vector(self) -> VersionVector:
+        """The events this replica has, contiguously per origin."""
+        return VersionVector(dict(self._vv))
+
+    @property
+    def payload_bytes(self) -> int:
+        """Approximate bytes of keys and values held."""
+        return self._size
+
+    # --- local operations ---------------------------------------------------------
+    def _next_seq(self) -> int:
+        return max(self._vv.get(self.replica, 0), self._max_seen.get(self.replica, 0)) + 1
+
+    def _commit_local(self, key: str, new: Entry, seq: int) -> Delta:
+        self._store(key, new)
+        self._vv[self.replica] = seq
+        self._remember(self.replica, seq, key)
+        return {key: new}
+
+    def put(self, key: str, value: bytes) -> Delta:
+        """Write ``value`` (JSON-encoded) at ``key``; return the delta."""
+        seq = self._next_seq()
+        new = ops.put(self._entries.get(key), self.clock.tick(), seq, value, self.multi_value)
+        return self._commit_local(key, new, seq)
+
+    def delete(self, key: str) -> Delta | None:
+        """Delete ``key``; None if it has no visible value here."""
+        current = self._entries.get(key)
+        if current is None or ops.visible(current) is None:
+            return None
+        seq = self._next_seq()
+        return self._commit_local(key, ops.delete(current, self.clock.tick(), seq), seq)
+
+    def increment(self, key: str, by: int) -> Delta:
+        """Add ``by`` to the counter at ``key``.
+
+        Raises:
+            CounterConflictError: The key holds a value that is not a counter.
+        """
+        seq = self._next_seq()
+        new = ops.increment(self._entries.get(key), self.clock.tick(), seq, by)
+        return self._commit_local(key, new, seq)
+
+    # --- merging ------------------------------------------------------------------
+    def _store(self, key: str, new: Entry) -> None:
+        old = self._entries.get(key)
+        if old is not None:
+            self._size -= ops.entry_size(key, old)
+        self._entries[key] = new
+        self._size += ops.entry_size(key, new)
+        if ops.is_tombstone(new):
+            self._tombstones.add(key)
+        else:
+            self._tombstones.discard(key)
+
+    def _remember(self, origin: str, seq: int, key: str) -> None:
+        index = self._index.get(origin)
+        if index is None:
+            index = self._index[origin] = deque()
+        index.append((seq, key))
+        if seq > self._max_seen.get(origin, 0):
+            self._max_seen[origin] = seq
+        if len(index) > self._index_limit:
+            evicted, _ = index.popleft()
+            if evicted > self._floor.get(origin, 0):
+                self._floor[origin] = evicted
+
+    def _covered(self, entry: Entry) -> bool:
+        vv = self._vv
+        return all(seq <= vv.get(r, 0) for r, seq in ops.dots(entry))
+
+    def _merge_one(self, key: str, incoming: Entry) -> bool:
+        stamp = ops.latest_stamp(incoming)
+        if stamp is not None:
+            self.clock.observe(stamp)
+        old = self._entries.get(key)
+        if old is None and self._covered(incoming):
+            return False  # seen and since collected: do not resurrect
+        new = ops.join(old, incoming)
+        if new is None or new == old:
+            return False
+        before = dict(ops.dots(old)) if old is not None else {}
+        self._store(key, new)
+        for origin, seq in ops.dots(new):
+            if before.get(origin) != seq:
+                self._remember(origin, seq, key)
+        return True
+
+    def merge(self, entries: Mapping[str, Entry]) -> list[str]:
+        """Join entries into the state without claiming any events; return changed keys."""
+        return [key for key, incoming in entries.items() if self._merge_one(key, incoming)]
+
+    def apply_push(
+        self, origin: str, first: int, last: int, entries: Mapping[str, Entry]
+    ) -> list[str]:
+        """Join a delta that holds every event ``first..last`` of ``origin``."""
+        changed = self.merge(entries)
+        if last > self._max_seen.get(origin, 0):
+            self._max_seen[origin] = last
+        pending = self._pending.setdefault(origin, [])
+        pending.append((first, last))
+        self._drain(origin)
+        return changed
+
+    def apply_sync(self, payload: SyncPayload) -> list[str]:
+        """Join what a peer sent in answer to our version vector."""
+        changed = self.merge(payload.entries)
+        for origin, seq in payload.version_vector.items():
+            if seq > self._vv.get(origin, 0):
+                self._vv[origin] = seq
+            if seq > self._max_seen.get(origin, 0):
+                self._max_seen[origin] = seq
+            self._drain(origin)
+        return changed
+
+    def _drain(self, origin: str) -> None:
+        pending = self._pending.get(origin)
+        if not pending:
+            return
+        pending.sort()
+        current = self._vv.get(origin, 0)
+        rest = []
+        for first, last in pending:
+            if first <= current + 1:
+                current = max(current, last)
+            else:
+                rest.append((first, last))
+        if current:
+            self._vv[origin] = current
+        self._pending[origin] = rest
+
+    # --- sync ---------------------------------------------------------------------
+    def delta_since(self, peer: Mapping[str, int], max_fraction: float = 0.5) -> SyncPayload:
+        """What a peer whose version vector is ``peer`` lacks: a delta, or everything.
+
+        A full snapshot is sent when the peer is new (empty vector), when the index no
+        longer reaches back to the peer's position, or when the delta would hold more
+        than ``max_fraction`` of the keys anyway.
+        """
+        vv = self.version_vector
+        if not peer:
+            return SyncPayload(True, self.entries(), vv)
+        keys: set[str] = set()
+        for origin, top in self._max_seen.items():
+            known = peer.get(origin, 0)
+            if top <= known:
+                continue
+            if known < self._floor.get(origin, 0):
+                return SyncPayload(True, self.entries(), vv)
+            keys.update(k for s, k in self._index.get(origin, ()) if s > known)
+        if len(keys) > max_fraction * max(len(self._entries), 1) and len(keys) > 16:
+            return SyncPayload(True, self.entries(), vv)
+        delta = {k: self._entries[k] for k in keys if k in self._entries}
+        return SyncPayload(False, delta, vv)
+
+    def collect_garbage(self, members: Iterable[Mapping[str, int]]) -> int:
+        """Drop tombstones every member has seen; return how many were dropped.
+
+        Args:
+            members: The version vectors of all other replicas of this map.
+        """
+        floor = dict(self._vv)
+        for vv in members:
+            floor = {r: min(s, vv.get(r, 0)) for r, s in floor.items()}
+        dropped = 0
+        for key in list(self._tombstones):
+            entry = self._entries[key]
+            if all(seq <= floor.get(r, 0) for r, seq in ops.dots(entry)):
+                self._size -= ops.entry_size(key, entry)
+                del self._entries[key]
+                self._tombstones.discard(key)
+                dropped += 1
+        return dropped
+
+    # --- recovery -----------------------------------------------------------------
+    def load(self, entries: Mapping[str, Entry], vv: Mapping[str, int]) -> None:
+        """Replace the state with a snapshot (entries and the vector they cover)."""
+        self._entries.clear()
+        self._tombstones.clear()
+        self._index.clear()
+        self._floor.clear()
+        self._max_seen.clear()
+        self._pending.clear()
+        self._size = 0
+        per_origin: dict[str, list[tuple[int, str]]] = {}
+        for key, entry in entries.items():
+            self._store(key, entry)
+            stamp = ops.latest_stamp(entry)
+            if stamp is not None:
+                self.clock.observe(stamp)
+            for origin, seq in ops.dots(entry):
+                per_origin.setdefault(origin, []).append((seq, key))
+        for origin, events in per_origin.items():
+            events.sort()
+            kept = events[-self._index_limit :]
+            if len(kept) < len(events):
+                self._floor[origin] = events[-len(kept) - 1][0]
+            self._index[origin] = deque(kept)
+            self._max_seen[origin] = events[-1][0]
+        self._vv = {r: s for r, s in vv.items() if s > 0}
+        for origin, seq in self._vv.items():
+            if seq > self._max_seen.get(origin, 0):
+                self._max_seen[origin] = seq

@@ -1,0 +1,181 @@
+"""Table tests of the CRDT semantics, one behaviour per test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from statecast.core.clock import HybridClock, Stamp
+from statecast.core.crdt import CounterConflictError, DeltaMap
+from statecast.core.version_vector import Dot, VersionVector
+
+
+class Time:
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def pair(multi_value: bool = False, limit: int = 1 << 16) -> tuple[DeltaMap, DeltaMap, Time]:
+    t = Time()
+    a = DeltaMap("a", multi_value=multi_value, clock=HybridClock("a", t), index_limit=limit)
+    b = DeltaMap("b", multi_value=multi_value, clock=HybridClock("b", t), index_limit=limit)
+    return a, b, t
+
+
+def v(x: object) -> bytes:
+    return json.dumps(x).encode()
+
+
+def exchange(a: DeltaMap, b: DeltaMap) -> None:
+    a.apply_sync(b.delta_since(a.version_vector.entries))
+    b.apply_sync(a.delta_since(b.version_vector.entries))
+
+
+def test_hybrid_clock_stays_ahead_of_stamps_it_has_seen_when_wall_time_lags():
+    t = Time()
+    clock = HybridClock("a", t)
+    clock.observe(Stamp(5_000, 7, "b"))
+    assert clock.tick() == Stamp(5_000, 8, "a")
+    t.now = 6_000
+    assert clock.tick() == Stamp(6_000, 0, "a")
+
+
+def test_version_vector_covers_joins_and_dominates():
+    vv = VersionVector.of({"a": 2, "b": 0})
+    assert vv.covers(Dot("a", 2))
+    assert not vv.covers(Dot("a", 3))
+    assert not vv.covers(Dot("b", 1))
+    joined = vv.join({"b": 4})
+    assert joined.to_json() == {"a": 2, "b": 4}
+    assert joined.dominates(vv)
+    assert not vv.dominates(joined)
+
+
+def test_last_writer_wins_and_the_replica_id_breaks_a_tie_in_the_same_millisecond():
+    a, b, _ = pair()
+    a.put("k", v("from-a"))
+    b.put("k", v("from-b"))  # same wall time and logical counter: "b" > "a" wins
+    exchange(a, b)
+    assert a.get("k") == b.get("k") == v("from-b")
+
+
+def test_a_later_write_wins_over_an_earlier_one_from_a_higher_replica_id():
+    a, b, t = pair()
+    b.put("k", v("old"))
+    t.now += 1
+    a.put("k", v("new"))
+    exchange(a, b)
+    assert a.get("k") == b.get("k") == v("new")
+
+
+def test_multi_value_keeps_concurrent_writes_as_siblings_until_a_write_that_saw_them():
+    a, b, _ = pair(multi_value=True)
+    a.put("k", v(1))
+    b.put("k", v(2))
+    exchange(a, b)
+    assert a.get("k") == b.get("k") == (v(1), v(2))
+    a.put("k", v(3))
+    exchange(a, b)
+    assert a.get("k") == b.get("k") == v(3)
+
+
+def test_multi_value_delete_removes_only_the_siblings_it_saw():
+    a, b, _ = pair(multi_value=True)
+    a.put("k", v(1))
+    exchange(a, b)
+    a.delete("k")
+    b.put("k", v(2))  # concurrent with the delete
+    exchange(a, b)
+    assert a.get("k") == b.get("k") == v(2)
+
+
+def test_counters_add_up_increments_from_every_replica():
+    a, b, _ = pair()
+    a.increment("c", 5)
+    b.increment("c", 2)
+    b.increment("c", -1)
+    exchange(a, b)
+    assert a.get("c") == b.get("c") == 6
+
+
+def test_increment_on_a_key_holding_a_value_is_a_conflict_and_changes_nothing():
+    a, _, _ = pair()
+    a.put("k", v("text"))
+    before = a.version_vector
+    with pytest.raises(CounterConflictError):
+        a.increment("k", 1)
+    assert a.get("k") == v("text")
+    assert a.version_vector == before
+
+
+def test_delete_resets_a_counter_but_keeps_a_concurrent_increment():
+    a, b, t = pair()
+    a.increment("c", 10)
+    exchange(a, b)
+    t.now += 1
+    a.delete("c")
+    t.now += 1
+    b.increment("c", 3)  # b has not seen the delete
+    exchange(a, b)
+    assert a.get("c") == b.get("c") == 3
+
+
+def test_deleting_an_absent_key_is_reported_and_makes_no_event():
+    a, _, _ = pair()
+    assert a.delete("nothing") is None
+    assert a.version_vector.total() == 0
+
+
+def test_delta_sync_sends_only_what_the_peer_lacks():
+    a, b, _ = pair()
+    for i in range(100):
+        a.put(f"k{i}", v(i))
+    exchange(a, b)
+    a.put("k7", v("changed"))
+    payload = a.delta_since(b.version_vector.entries)
+    assert not payload.full
+    assert set(payload.entries) == {"k7"}
+
+
+def test_a_new_peer_gets_a_full_snapshot():
+    a, b, _ = pair()
+    a.put("k", v(1))
+    assert a.delta_since(b.version_vector.entries).full
+
+
+def test_a_peer_behind_the_index_gets_a_full_snapshot_and_catches_up():
+    a, b, _ = pair(limit=8)
+    for i in range(40):
+        a.put(f"k{i}", v(i))
+    exchange(a, b)
+    for i in range(40, 52):  # 12 events: the index of 8 no longer reaches b's position
+        a.put(f"k{i}", v(i))
+    payload = a.delta_since(b.version_vector.entries)
+    assert payload.full
+    b.apply_sync(payload)
+    assert dict(b.items()) == dict(a.items())
+
+
+def test_pushes_out_of_order_advance_the_vector_only_when_contiguous():
+    a, b, _ = pair()
+    first = a.put("x", v(1))
+    second = a.put("y", v(2))
+    b.apply_push("a", 2, 2, second)
+    assert b.version_vector.get_seq("a") == 0
+    b.apply_push("a", 1, 1, first)
+    assert b.version_vector.get_seq("a") == 2
+
+
+def test_tombstones_are_collected_once_every_replica_has_seen_them():
+    a, b, _ = pair()
+    a.put("k", v(1))
+    a.delete("k")
+    assert len(a) == 1
+    assert a.collect_garbage([b.version_vector]) == 0  # b has not seen it
+    exchange(a, b)
+    assert a.collect_garbage([b.version_vector]) == 1
+    assert len(a) == 0
