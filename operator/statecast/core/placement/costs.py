@@ -1,0 +1,91 @@
+"""The objective's terms: latency between nodes, latency saved, bytes stored and moved."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.core.placement.types import GIB, CostModel, LatencyModel, StateProfile
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def latency_matrix(zones: tuple[str, ...], latency: LatencyModel) -> FloatArray:
+    """Latency from node i (row) to a replica on node j (column), by zone.
+
+    The diagonal is the local latency; other entries come from :meth:`LatencyModel.between`.
+    """
+    names = sorted(set(zones))
+    index = {z: i for i, z in enumerate(names)}
+    by_zone = np.array([[latency.between(a, b) for b in names] for a in names], dtype=np.float64)
+    idx = np.array([index[z] for z in zones], dtype=np.intp)
+    matrix = by_zone[np.ix_(idx, idx)] if len(idx) else np.zeros((0, 0))
+    np.fill_diagonal(matrix, latency.local_ms)
+    return matrix
+
+
+def serving_latency(matrix: FloatArray, holders: BoolArray, no_replica_ms: float) -> FloatArray:
+    """Latency each node sees given the nodes that hold a serving replica."""
+    if not holders.any():
+        return np.full(matrix.shape[0], no_replica_ms)
+    return np.asarray(matrix[:, holders].min(axis=1), dtype=np.float64)
+
+
+def gain_of_adding(matrix: FloatArray, current: FloatArray, demand: FloatArray) -> FloatArray:
+    """Latency saved (ms over the horizon) by adding a replica on each node.
+
+    Args:
+        matrix: node-to-node latency (see :func:`latency_matrix`).
+        current: latency each node sees now (see :func:`serving_latency`).
+        demand: accesses each node is expected to make over the horizon.
+
+    Returns:
+        One entry per candidate node (column of ``matrix``).
+    """
+    saved = np.maximum(current[:, None] - matrix, 0.0)
+    return np.asarray(demand @ saved, dtype=np.float64)
+
+
+def loss_of_removing(
+    matrix: FloatArray, holders: BoolArray, demand: FloatArray, no_replica_ms: float
+) -> FloatArray:
+    """Latency lost (ms over the horizon) by removing each holder; 0 for non-holders.
+
+    Removing holder j only hurts the nodes for which j is the nearest holder: they fall
+    back to their second-nearest (or to the source when j was the only one).
+    """
+    loss = np.zeros(matrix.shape[0])
+    columns = np.flatnonzero(holders)
+    if len(columns) == 0:
+        return loss
+    sub = matrix[:, columns]
+    if len(columns) == 1:
+        loss[columns[0]] = float(demand @ (no_replica_ms - sub[:, 0]))
+        return loss
+    order = np.argsort(sub, axis=1, kind="stable")
+    rows = np.arange(sub.shape[0])
+    first = sub[rows, order[:, 0]]
+    second = sub[rows, order[:, 1]]
+    loss[columns] = np.bincount(
+        order[:, 0], weights=demand * (second - first), minlength=len(columns)
+    )
+    return loss
+
+
+def sync_bytes_per_hour(state: StateProfile, replicas: int) -> float:
+    """Bytes the write stream moves per hour to keep ``replicas`` copies in sync."""
+    return state.writes_per_min * 60.0 * state.bytes_per_write * replicas
+
+
+def holding_cost(state: StateProfile, costs: CostModel, hours: float, weight: float) -> float:
+    """Cost (ms) of holding one replica for ``hours``: its bytes stored and its sync stream."""
+    stored = state.bytes / GIB * hours * costs.ms_per_gib_hour
+    synced = sync_bytes_per_hour(state, 1) / GIB * hours * costs.ms_per_gib_moved
+    return weight * (stored + synced)
+
+
+def copy_cost(state: StateProfile, costs: CostModel, weight: float, full: bool = True) -> float:
+    """Cost (ms) of creating a replica: a full copy, or a tenth of it for a delta sync."""
+    moved = state.bytes if full else state.bytes / 10.0
+    return weight * moved / GIB * costs.ms_per_gib_moved

@@ -1,0 +1,346 @@
+"""Input and output types of the placement planner (frozen, filled by the caller)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+GIB = float(2**30)
+
+
+class PlacementError(ValueError):
+    """An input the planner cannot plan for (shapes, duplicate nodes, min > max)."""
+
+
+class Reason(StrEnum):
+    """Why a replica is added, kept, removed or promoted (reaches status, Events, metrics)."""
+
+    MINIMUM = "minimum"
+    PREDICTED = "predicted"
+    HEDGE = "hedge"
+    CONSUMER = "consumer"
+    FAILOVER = "failover"
+    REBALANCE = "rebalance"
+    COST = "cost"
+
+
+class ActionKind(StrEnum):
+    """What the operator should do with a replica."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    KEEP = "keep"
+    PROMOTE = "promote"
+
+
+class SyncMode(StrEnum):
+    """How a new replica gets its state: a full copy, a delta on a stale copy, or none."""
+
+    FULL = "full"
+    DELTA = "delta"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    """The placement-related fields of a ``SharedResource`` spec.
+
+    Attributes:
+        min_replicas: durability floor (``replicas.min``).
+        max_replicas: ceiling (``replicas.max``); None means one per ready node.
+        spread_across: the topology label replicas spread over (informational here:
+            :class:`NodeInfo.zone` already holds that label's value).
+        deviation_threshold: relative miss of the last forecast above which a node's
+            forecast counts as wrong (``replication.thresholds.deviation``).
+        confidence_threshold: forecast confidence below which a node is uncertain
+            (``replication.thresholds.confidence``).
+        cooldown_s: a replica younger than this is never removed for cost.
+        budget_bytes_stored: most bytes all replicas may hold together, or None.
+        budget_bytes_moved_per_hour: most bytes copies and sync may move per hour, or None.
+        consistency: ``eventual`` or ``strong`` (strong resources get a leader).
+        cost_weight: multiplies every cost; the self-tuner adjusts it.
+        hysteresis: relative margin between the add and the remove gate.
+    """
+
+    min_replicas: int = 2
+    max_replicas: int | None = None
+    spread_across: str = "topology.kubernetes.io/zone"
+    deviation_threshold: float = 0.5
+    confidence_threshold: float = 0.8
+    cooldown_s: float = 300.0
+    budget_bytes_stored: int | None = None
+    budget_bytes_moved_per_hour: int | None = None
+    consistency: Literal["eventual", "strong"] = "eventual"
+    cost_weight: float = 1.0
+    hysteresis: float = 0.2
+
+
+@dataclass(frozen=True)
+class StateProfile:
+    """What the replicated state costs to hold and keep in sync.
+
+    Attributes:
+        bytes: size of one full replica.
+        writes_per_min: observed write rate (every write is shipped to every replica).
+        bytes_per_write: mean size of a write on the wire.
+    """
+
+    bytes: int
+    writes_per_min: float = 0.0
+    bytes_per_write: int = 1024
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Exchange rates between user latency and bytes (the objective's prices).
+
+    The objective is in milliseconds of access latency: a replica is worth adding
+    when the latency it saves over the horizon exceeds what its bytes cost.
+
+    Attributes:
+        ms_per_gib_hour: latency one must save to hold a GiB for an hour.
+        ms_per_gib_moved: latency one must save to move a GiB over the network.
+    """
+
+    ms_per_gib_hour: float = 100_000.0
+    ms_per_gib_moved: float = 10_000.0
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Access latency between nodes, by zone.
+
+    Attributes:
+        local_ms: served by the replica on the caller's own node.
+        same_zone_ms: served by a replica on another node of the same zone.
+        cross_zone_ms: served from another zone (when ``zone_ms`` has no entry).
+        no_replica_ms: no replica reachable: read from the source of truth.
+        zone_ms: ``(from_zone, to_zone, ms)`` entries overriding the defaults;
+            looked up in both directions.
+    """
+
+    local_ms: float = 0.1
+    same_zone_ms: float = 0.5
+    cross_zone_ms: float = 2.0
+    no_replica_ms: float = 50.0
+    zone_ms: tuple[tuple[str, str, float], ...] = ()
+
+    def between(self, from_zone: str, to_zone: str) -> float:
+        """Latency of a remote access from a node in ``from_zone`` to a replica in ``to_zone``."""
+        for a, b, ms in self.zone_ms:
+            if (a, b) == (from_zone, to_zone):
+                return ms
+        for a, b, ms in self.zone_ms:
+            if (b, a) == (from_zone, to_zone):
+                return ms
+        return self.same_zone_ms if from_zone == to_zone else self.cross_zone_ms
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node that may hold a replica.
+
+    Attributes:
+        name: node name.
+        zone: value of the spread label on this node.
+        ready: the node and its agent are up (replicas there serve).
+        free_bytes: memory the agent may still use for replicas, or None for no limit.
+        load: utilisation in [0, 1]; ties between equal candidates go to the less loaded.
+    """
+
+    name: str
+    zone: str
+    ready: bool = True
+    free_bytes: int | None = None
+    load: float = 0.0
+
+
+@dataclass(frozen=True)
+class NodeForecast:
+    """Forecast of one node's accesses per step over the horizon (operator-friendly form).
+
+    Attributes:
+        node: node name.
+        mean: expected accesses per step, shape (horizon,).
+        lower: lower bound of the prediction interval, shape (horizon,).
+        upper: upper bound of the prediction interval, shape (horizon,).
+        deviation: relative miss of the previous forecast for this node (0 when unknown).
+    """
+
+    node: str
+    mean: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    deviation: float = 0.0
+
+
+@dataclass(frozen=True)
+class DemandForecast:
+    """Forecasts of every node at once, as arrays (the planner's working form).
+
+    Attributes:
+        nodes: node names, one per row.
+        mean: shape (n_nodes, horizon), accesses per step.
+        lower: shape (n_nodes, horizon).
+        upper: shape (n_nodes, horizon).
+        deviation: shape (n_nodes,), relative miss of each node's previous forecast.
+    """
+
+    nodes: tuple[str, ...]
+    mean: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    deviation: FloatArray
+
+    def __post_init__(self) -> None:
+        n = len(self.nodes)
+        if len(set(self.nodes)) != n:
+            raise PlacementError("forecast names a node twice")
+        shape = self.mean.shape
+        if len(shape) != 2 or shape[0] != n:
+            raise PlacementError(f"forecast mean must have shape ({n}, horizon), got {shape}")
+        if self.lower.shape != shape or self.upper.shape != shape:
+            raise PlacementError("forecast lower/upper must have the shape of mean")
+        if self.deviation.shape != (n,):
+            raise PlacementError(f"forecast deviation must have shape ({n},)")
+
+    @classmethod
+    def from_nodes(cls, forecasts: Iterable[NodeForecast]) -> DemandForecast:
+        """Stack per-node forecasts (all of one horizon) into arrays."""
+        items = list(forecasts)
+        horizon = len(items[0].mean) if items else 1
+        if any(len(f.mean) != horizon for f in items):
+            raise PlacementError("every node forecast must have the same horizon")
+
+        def stack(values: list[tuple[float, ...]]) -> FloatArray:
+            return np.asarray(values, dtype=np.float64).reshape(len(items), horizon)
+
+        return cls(
+            nodes=tuple(f.node for f in items),
+            mean=stack([f.mean for f in items]),
+            lower=stack([f.lower for f in items]),
+            upper=stack([f.upper for f in items]),
+            deviation=np.asarray([f.deviation for f in items], dtype=np.float64),
+        )
+
+    @classmethod
+    def empty(cls) -> DemandForecast:
+        """No forecast at all (every node's demand counts as zero)."""
+        zeros = np.zeros((0, 1))
+        return cls((), zeros, zeros, zeros, np.zeros(0))
+
+
+@dataclass(frozen=True)
+class CurrentReplica:
+    """A replica that exists now.
+
+    Attributes:
+        node: node it lives on.
+        age_s: seconds since it was created.
+        up_to_date: it holds every acknowledged write (Ready, not Stale or Syncing).
+        role: ``peer``, ``leader`` or ``follower``.
+        progress: how far it has applied the write history (higher is more advanced);
+            chooses the follower to promote.
+        reason: the reason it was created with, if known.
+    """
+
+    node: str
+    age_s: float = 0.0
+    up_to_date: bool = True
+    role: Literal["peer", "leader", "follower"] = "peer"
+    progress: int = 0
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything the planner looks at for one resource.
+
+    Attributes:
+        spec: the resource's placement fields.
+        state: size and write rate of the state.
+        nodes: the node inventory.
+        forecast: per-node demand forecast over the horizon.
+        replicas: the replicas that exist now.
+        step_s: seconds per forecast step.
+        latency: latency between nodes and zones.
+        costs: prices of bytes stored and moved, in latency.
+        consumer_nodes: nodes running a pod that declares it uses the resource.
+        recently_removed: node -> seconds since a replica was removed there.
+    """
+
+    spec: PlacementSpec
+    state: StateProfile
+    nodes: tuple[NodeInfo, ...]
+    forecast: DemandForecast
+    replicas: tuple[CurrentReplica, ...] = ()
+    step_s: float = 60.0
+    latency: LatencyModel = field(default_factory=LatencyModel)
+    costs: CostModel = field(default_factory=CostModel)
+    consumer_nodes: frozenset[str] = frozenset()
+    recently_removed: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplicaAction:
+    """One step of a plan, with the reason a user can read.
+
+    Attributes:
+        kind: add, remove, keep or promote.
+        node: the node concerned.
+        reason: the reason code.
+        sync: how an added replica gets its state (``none`` for other kinds).
+        value_ms: expected access latency the replica saves over the horizon.
+        cost_ms: what holding (and for an add, copying) it costs, in the same unit.
+        detail: one sentence explaining the decision.
+    """
+
+    kind: ActionKind
+    node: str
+    reason: Reason
+    sync: SyncMode = SyncMode.NONE
+    value_ms: float = 0.0
+    cost_ms: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer: one action per node that has or gets a replica.
+
+    A promotion stands for "keep, and make it the leader".
+
+    Attributes:
+        actions: adds, removes, keeps and promotions, ordered by node name.
+        expected_latency_ms: mean access latency the plan expects over the horizon.
+        notes: plan-wide remarks (budget reached, not enough zones, ...).
+    """
+
+    actions: tuple[ReplicaAction, ...]
+    expected_latency_ms: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Nodes that hold a replica once the plan is applied."""
+        return tuple(
+            a.node
+            for a in self.actions
+            if a.kind in (ActionKind.ADD, ActionKind.KEEP, ActionKind.PROMOTE)
+        )
+
+    def of_kind(self, kind: ActionKind) -> tuple[ReplicaAction, ...]:
+        """The actions of one kind."""
+        return tuple(a for a in self.actions if a.kind == kind)
+
+    @property
+    def leader(self) -> str | None:
+        """The node promoted to leader by this plan, if any."""
+        promoted = self.of_kind(ActionKind.PROMOTE)
+        return promoted[0].node if promoted else None

@@ -1,0 +1,78 @@
+"""Builders for planner inputs shared by the placement tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from statecast.core.placement import (
+    CurrentReplica,
+    DemandForecast,
+    NodeInfo,
+    PlacementSpec,
+    PlanInput,
+    StateProfile,
+)
+
+MIB = 2**20
+HORIZON = 15
+
+
+def nodes_from(text: str, down: str = "") -> tuple[NodeInfo, ...]:
+    """``"a:z1,b:z1,c:z2"`` -> nodes; names in ``down`` are not ready."""
+    gone = set(down.split(",")) if down else set()
+    out = []
+    for item in text.split(","):
+        name, zone = item.split(":")
+        out.append(NodeInfo(name, zone, ready=name not in gone))
+    return tuple(out)
+
+
+def forecast_of(
+    nodes: tuple[NodeInfo, ...],
+    mean: Mapping[str, float],
+    upper: Mapping[str, float] | None = None,
+    deviation: Mapping[str, float] | None = None,
+) -> DemandForecast:
+    """Flat per-step forecasts; lower is 0 where an upper is given, else the mean."""
+    names = tuple(n.name for n in nodes)
+    m = np.array([[mean.get(n, 0.0)] * HORIZON for n in names], dtype=float)
+    up = (
+        m.copy()
+        if upper is None
+        else np.array([[upper.get(n, mean.get(n, 0.0))] * HORIZON for n in names])
+    )
+    lo = m.copy() if upper is None else np.zeros_like(m)
+    dev = np.array([(deviation or {}).get(n, 0.0) for n in names])
+    return DemandForecast(names, m, lo, up, dev)
+
+
+def make_input(
+    nodes: str,
+    *,
+    mean: Mapping[str, float] | None = None,
+    upper: Mapping[str, float] | None = None,
+    deviation: Mapping[str, float] | None = None,
+    replicas: tuple[CurrentReplica, ...] = (),
+    down: str = "",
+    consumers: frozenset[str] = frozenset(),
+    recently_removed: Mapping[str, float] | None = None,
+    **spec: object,
+) -> PlanInput:
+    inventory = nodes_from(nodes, down)
+    return PlanInput(
+        spec=PlacementSpec(**spec),  # type: ignore[arg-type]
+        state=StateProfile(bytes=64 * MIB),
+        nodes=inventory,
+        forecast=forecast_of(inventory, mean or {}, upper, deviation),
+        replicas=replicas,
+        step_s=60.0,
+        consumer_nodes=consumers,
+        recently_removed=recently_removed or {},
+    )
+
+
+def old(node: str, **kw: object) -> CurrentReplica:
+    """A replica past any cooldown."""
+    return CurrentReplica(node, age_s=3600.0, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,208 @@
+"""Table tests of the planner: each row reads like the sentence that explains it."""
+
+from __future__ import annotations
+
+import pytest
+from _placement_helpers import make_input, old
+
+from statecast.core.placement import (
+    ActionKind,
+    CurrentReplica,
+    PlacementError,
+    PlanInput,
+    Reason,
+    plan,
+)
+
+NODES = "a:z1,b:z1,c:z2,d:z2,e:z3"
+HOT, WARM, COLD = 200.0, 50.0, 0.0
+
+
+def kinds(inputs: PlanInput) -> dict[str, tuple[str, str]]:
+    return {a.node: (a.kind.value, a.reason.value) for a in plan(inputs).actions}
+
+
+ROWS = [
+    (
+        "a hot node in another zone gets a predicted replica",
+        make_input(NODES, mean={"c": HOT}, replicas=(old("a"), old("e"))),
+        {"c": ("add", "predicted")},
+    ),
+    (
+        "a cold replica past its cooldown is removed for cost",
+        make_input(NODES, mean={"a": HOT, "c": HOT}, replicas=(old("a"), old("c"), old("e"))),
+        {"e": ("remove", "cost")},
+    ),
+    (
+        "a cold replica within its cooldown is kept",
+        make_input(
+            NODES,
+            replicas=(old("a"), old("c"), CurrentReplica("e", age_s=10.0, reason=Reason.PREDICTED)),
+        ),
+        {"e": ("keep", "predicted")},
+    ),
+    (
+        "an uncertain node whose upper bound pays gets a hedge replica",
+        make_input(
+            NODES,
+            mean={"e": WARM},
+            upper={"e": 3 * WARM},
+            deviation={"e": 1.0},
+            replicas=(old("a"), old("c")),
+        ),
+        {"e": ("add", "hedge")},
+    ),
+    (
+        "a node whose last forecast was right gets no hedge however wide its interval",
+        make_input(
+            NODES,
+            mean={"e": WARM},
+            upper={"e": 3 * WARM},
+            deviation={"e": 0.1},
+            replicas=(old("a"), old("c")),
+        ),
+        {"e": None},
+    ),
+    (
+        "a node whose pod uses the resource gets a replica before any demand",
+        make_input(NODES, replicas=(old("a"), old("c")), consumers=frozenset({"e"})),
+        {"e": ("add", "consumer")},
+    ),
+    (
+        "a replica on a lost node is dropped and the minimum restored elsewhere",
+        make_input(NODES, replicas=(old("a"), old("c")), down="c"),
+        {"c": ("remove", "failover"), "a": ("keep", "minimum")},
+    ),
+    (
+        "a lost node holding the only up-to-date copy is kept",
+        make_input(NODES, replicas=(old("a", up_to_date=False), old("c")), down="c"),
+        {"c": ("keep", "failover")},
+    ),
+    (
+        "the minimum lands in distinct zones",
+        make_input(NODES, min_replicas=3),
+        {"a": ("add", "minimum"), "c": ("add", "minimum"), "e": ("add", "minimum")},
+    ),
+    (
+        "two copies in one zone are spread when another zone is free",
+        make_input(NODES, replicas=(old("a"), old("b")), max_replicas=2),
+        {"c": ("add", "rebalance"), "a": ("remove", "rebalance"), "b": ("keep", "minimum")},
+    ),
+    (
+        "max caps predicted replicas at the hottest nodes",
+        make_input(
+            NODES,
+            mean={"b": HOT, "d": 2 * HOT, "e": 3 * HOT},
+            replicas=(old("a"), old("c")),
+            max_replicas=3,
+        ),
+        {"e": ("add", "predicted"), "d": None, "b": None},
+    ),
+    (
+        "the stored-bytes budget caps replicas like max",
+        make_input(
+            NODES,
+            mean={"b": HOT, "d": 2 * HOT, "e": 3 * HOT},
+            replicas=(old("a"), old("c")),
+            budget_bytes_stored=3 * 64 * 2**20,
+        ),
+        {"e": ("add", "predicted"), "d": None},
+    ),
+    (
+        "demand between the remove and the add gate changes nothing (hysteresis)",
+        make_input(NODES, mean={"e": 60.0}, replicas=(old("a"), old("c"), old("e"))),
+        {"e": ("keep", "predicted")},
+    ),
+    (
+        "demand between the gates does not add a replica either",
+        make_input(NODES, mean={"e": 60.0}, replicas=(old("a"), old("c"))),
+        {"e": None},
+    ),
+    (
+        "a node that just lost a replica needs a wider margin to get one back",
+        make_input(
+            NODES, mean={"e": 100.0}, replicas=(old("a"), old("c")), recently_removed={"e": 30.0}
+        ),
+        {"e": None},
+    ),
+    (
+        "the same node past its cooldown gets it back",
+        make_input(
+            NODES, mean={"e": 100.0}, replicas=(old("a"), old("c")), recently_removed={"e": 900.0}
+        ),
+        {"e": ("add", "predicted")},
+    ),
+    (
+        "a strong resource whose leader is lost promotes the most advanced replica",
+        make_input(
+            NODES,
+            consistency="strong",
+            replicas=(
+                old("a", role="leader", progress=10),
+                old("c", role="follower", progress=9),
+                old("e", role="follower", progress=7),
+            ),
+            down="a",
+        ),
+        {"a": ("remove", "failover"), "c": ("promote", "failover")},
+    ),
+    (
+        "a stale replica is never the last copy to go, the up-to-date one stays",
+        make_input(NODES, replicas=(old("a"), old("b", up_to_date=False)), min_replicas=1),
+        {"a": ("keep", "minimum")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("sentence", "inputs", "expected"), ROWS, ids=[r[0] for r in ROWS])
+def test_plan_decision(
+    sentence: str, inputs: PlanInput, expected: dict[str, tuple[str, str] | None]
+) -> None:
+    got = kinds(inputs)
+    for node, want in expected.items():
+        assert got.get(node) == want, f"{sentence}: {node} -> {got.get(node)}; plan {got}"
+
+
+def test_every_action_explains_itself() -> None:
+    result = plan(make_input(NODES, mean={"c": HOT}, replicas=(old("a"), old("b"))))
+    assert result.actions
+    for action in result.actions:
+        assert action.detail
+        assert isinstance(action.reason, Reason)
+
+
+def test_plan_expects_lower_latency_with_the_hot_node_served_locally() -> None:
+    inputs = make_input(NODES, mean={"c": HOT}, replicas=(old("a"), old("b")))
+    result = plan(inputs)
+    assert "c" in result.nodes
+    assert result.expected_latency_ms == pytest.approx(inputs.latency.local_ms)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"min_replicas": 3, "max_replicas": 2}, "below min"),
+        ({"min_replicas": -1}, "min replicas"),
+    ],
+)
+def test_inconsistent_spec_is_rejected(spec: dict[str, int], message: str) -> None:
+    with pytest.raises(PlacementError, match=message):
+        plan(make_input(NODES, **spec))  # type: ignore[arg-type]
+
+
+def test_two_replicas_on_one_node_are_rejected() -> None:
+    with pytest.raises(PlacementError, match="two replicas"):
+        plan(make_input(NODES, replicas=(old("a"), old("a"))))
+
+
+def test_promotion_is_a_kind_of_keep() -> None:
+    inputs = make_input(
+        NODES,
+        consistency="strong",
+        replicas=(old("a", role="leader"), old("c", role="follower", progress=3)),
+        down="a",
+    )
+    result = plan(inputs)
+    assert result.leader == "c"
+    assert "c" in result.nodes
+    assert result.of_kind(ActionKind.PROMOTE)[0].reason is Reason.FAILOVER

@@ -1,0 +1,137 @@
+"""Hypothesis properties of the planner: the invariants hold for any input."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from statecast.core.placement import (
+    ActionKind,
+    CurrentReplica,
+    DemandForecast,
+    NodeInfo,
+    PlacementSpec,
+    PlanInput,
+    StateProfile,
+    plan,
+)
+
+HORIZON = 4
+
+
+@st.composite
+def plan_inputs(draw: st.DrawFn, all_ready: bool = False) -> PlanInput:
+    n = draw(st.integers(1, 8))
+    zones = draw(st.lists(st.sampled_from(["z1", "z2", "z3"]), min_size=n, max_size=n))
+    ready = [True] * n if all_ready else draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    nodes = tuple(NodeInfo(f"n{i}", zones[i], ready=ready[i]) for i in range(n))
+    demand = st.floats(0, 500, allow_nan=False)
+    mean = np.array(draw(st.lists(demand, min_size=n * HORIZON, max_size=n * HORIZON)))
+    mean = mean.reshape(n, HORIZON)
+    spread = np.array(draw(st.lists(demand, min_size=n, max_size=n)))[:, None]
+    deviation = np.array(draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)))
+    forecast = DemandForecast(
+        tuple(x.name for x in nodes), mean, np.maximum(mean - spread, 0), mean + spread, deviation
+    )
+    holders = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    replicas = tuple(
+        CurrentReplica(
+            f"n{i}",
+            age_s=draw(st.floats(0, 2000)),
+            up_to_date=draw(st.booleans()),
+            progress=draw(st.integers(0, 5)),
+        )
+        for i in range(n)
+        if holders[i]
+    )
+    low = draw(st.integers(1, 4))
+    high = draw(st.one_of(st.none(), st.integers(low, 6)))
+    spec = PlacementSpec(
+        min_replicas=low,
+        max_replicas=high,
+        cost_weight=draw(st.sampled_from([0.1, 1.0, 10.0])),
+        cooldown_s=draw(st.sampled_from([0.0, 300.0])),
+    )
+    return PlanInput(
+        spec, StateProfile(bytes=draw(st.integers(1, 2**30))), nodes, forecast, replicas
+    )
+
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(plan_inputs())
+def test_never_above_max(inputs: PlanInput) -> None:
+    result = plan(inputs)
+    if inputs.spec.max_replicas is not None:
+        assert len(result.nodes) <= inputs.spec.max_replicas
+
+
+@SETTINGS
+@given(plan_inputs())
+def test_never_below_min_when_nodes_allow(inputs: PlanInput) -> None:
+    result = plan(inputs)
+    available = sum(n.ready for n in inputs.nodes)
+    assert len(result.nodes) >= min(inputs.spec.min_replicas, available)
+
+
+@SETTINGS
+@given(plan_inputs(all_ready=True))
+def test_spreads_over_zones_when_it_can(inputs: PlanInput) -> None:
+    result = plan(inputs)
+    zone = {n.name: n.zone for n in inputs.nodes}
+    covered = {zone[name] for name in result.nodes}
+    assert len(covered) >= min(inputs.spec.min_replicas, len(set(zone.values())))
+
+
+@SETTINGS
+@given(plan_inputs())
+def test_never_removes_the_last_up_to_date_copy(inputs: PlanInput) -> None:
+    fresh = {r.node for r in inputs.replicas if r.up_to_date}
+    result = plan(inputs)
+    if fresh:
+        assert fresh & set(result.nodes)
+
+
+@SETTINGS
+@given(plan_inputs())
+def test_one_action_per_node_and_only_sensible_ones(inputs: PlanInput) -> None:
+    result = plan(inputs)
+    nodes = [a.node for a in result.actions]
+    assert len(nodes) == len(set(nodes))
+    existing = {r.node for r in inputs.replicas}
+    ready = {n.name for n in inputs.nodes if n.ready}
+    for action in result.actions:
+        if action.kind is ActionKind.ADD:
+            assert action.node in ready
+            assert action.node not in existing
+        else:
+            assert action.node in existing
+
+
+@SETTINGS
+@given(plan_inputs(), st.randoms(use_true_random=False))
+def test_deterministic_whatever_the_input_order(inputs: PlanInput, rnd: object) -> None:
+    nodes = list(inputs.nodes)
+    replicas = list(inputs.replicas)
+    rnd.shuffle(nodes)  # type: ignore[attr-defined]
+    rnd.shuffle(replicas)  # type: ignore[attr-defined]
+    order = [inputs.forecast.nodes.index(n.name) for n in nodes]
+    fc = inputs.forecast
+    shuffled = PlanInput(
+        inputs.spec,
+        inputs.state,
+        tuple(nodes),
+        DemandForecast(
+            tuple(fc.nodes[i] for i in order),
+            fc.mean[order],
+            fc.lower[order],
+            fc.upper[order],
+            fc.deviation[order],
+        ),
+        tuple(replicas),
+    )
+    assert plan(inputs) == plan(inputs)
+    assert plan(shuffled).actions == plan(inputs).actions
