@@ -1,0 +1,132 @@
+"""Agent configuration: parsed once at the edge into frozen pydantic models.
+
+The standalone YAML file looks like::
+
+    node: node-a
+    listen: 127.0.0.2:7070
+    dataDir: /var/lib/statecast/node-a
+    peers:
+      - {node: node-b, url: http://127.0.0.3:7070}
+    resources:
+      - {namespace: default, name: flags, merge: lww, consistency: eventual}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from statecast.agent.errors import ConfigError
+from statecast.agent.persistence import FsyncPolicy
+
+__all__ = ["AgentConfig", "Limits", "PeerSpec", "ResourceSpec", "load_config"]
+
+MergeMode = Literal["lww", "multi-value"]
+Consistency = Literal["eventual", "strong"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Limits(_Model):
+    """Input limits; requests over them get a JSON error and change nothing."""
+
+    max_key_bytes: int = Field(default=512, gt=0)
+    max_value_bytes: int = Field(default=1 << 20, gt=0)
+    max_peer_body_bytes: int = Field(default=256 << 20, gt=0)
+
+
+class PeerSpec(_Model):
+    """Another agent: its node name and base URL."""
+
+    node: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://")
+
+
+class ResourceSpec(_Model):
+    """A replicated map this agent knows about.
+
+    Attributes:
+        namespace: Namespace of the SharedResource.
+        name: Name of the SharedResource.
+        merge: How concurrent writes merge.
+        consistency: ``strong`` writes answer 503 until the leader protocol exists.
+        replicas: Nodes holding a replica (None: every agent listed).
+    """
+
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    merge: MergeMode = "lww"
+    consistency: Consistency = "eventual"
+    replicas: tuple[str, ...] | None = None
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        """``(namespace, name)``."""
+        return self.namespace, self.name
+
+
+class AgentConfig(_Model):
+    """Everything an agent needs to run."""
+
+    node: str = Field(min_length=1)
+    listen: str = "127.0.0.1:7070"
+    data_dir: Path = Path("/var/lib/statecast")
+    zone: str = ""
+    peers: tuple[PeerSpec, ...] = ()
+    resources: tuple[ResourceSpec, ...] = ()
+    fsync: FsyncPolicy = "interval"
+    fsync_interval: float = Field(default=1.0, gt=0)
+    snapshot_interval: float = Field(default=60.0, gt=0)
+    snapshot_wal_bytes: int = Field(default=64 << 20, gt=0)
+    sync_interval: float = Field(default=1.0, gt=0)
+    rtt_interval: float = Field(default=5.0, gt=0)
+    index_limit: int = Field(default=1 << 16, gt=0)
+    limits: Limits = Limits()
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("listen must be HOST:PORT")
+        return value
+
+    @property
+    def host(self) -> str:
+        """Listen host."""
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        """Listen port."""
+        return int(self.listen.rpartition(":")[2])
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate a standalone YAML configuration.
+
+    Raises:
+        ConfigError: The file is missing, not YAML, or not a valid configuration.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from err
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from err
+    nodes = [p.node for p in config.peers]
+    if config.node in nodes or len(set(nodes)) != len(nodes):
+        raise ConfigError(f"{path}: peers must be distinct and not include this node")
+    return config

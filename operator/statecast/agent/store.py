@@ -1,0 +1,200 @@
+"""One replica of a replicated map: the CRDT state, made durable by its files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from statecast.agent.config import ResourceSpec
+from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
+from statecast.agent.persistence import ReplicaFiles
+from statecast.core.clock import Stamp
+from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
+from statecast.core.crdt.entry import latest_stamp
+from statecast.core.version_vector import VersionVector
+
+__all__ = ["LocalChange", "ReplicaStore", "WriteResult"]
+
+log = logging.getLogger(__name__)
+
+#: Called after each local change with (store, delta, event seq): the push hook.
+LocalChange = Callable[["ReplicaStore", Delta, int], None]
+
+
+class WriteResult:
+    """What a write answers: the version it made."""
+
+    __slots__ = ("seq", "stamp")
+
+    def __init__(self, stamp: Stamp, seq: int) -> None:
+        self.stamp = stamp
+        self.seq = seq
+
+    def to_json(self) -> dict[str, object]:
+        """``{"version": "wall.logical.replica", "seq": n}``."""
+        return {"version": self.stamp.encode(), "seq": self.seq}
+
+
+class ReplicaStore:
+    """The replica of one resource held by this agent.
+
+    Args:
+        spec: The resource.
+        replica: This agent's replica id (its node name).
+        files: Where the log and snapshots go (None: memory only, for tests).
+        index_limit: Recent events kept per origin for delta sync.
+    """
+
+    def __init__(
+        self,
+        spec: ResourceSpec,
+        replica: str,
+        files: ReplicaFiles | None,
+        index_limit: int = 1 << 16,
+    ) -> None:
+        self.spec = spec
+        self.replica = replica
+        self.files = files
+        self.state = DeltaMap(
+            replica, multi_value=spec.merge == "multi-value", index_limit=index_limit
+        )
+        self.listeners: list[LocalChange] = []
+        self.last_modified: float | None = None
+        self._snapshotting = False
+
+    def open(self) -> int:
+        """Recover the state from disk; return the number of log records replayed."""
+        if self.files is None:
+            return 0
+        recovered = self.files.recover()
+        self.state.load(recovered.entries, recovered.vector)
+        for record in recovered.records:
+            if record.origin is not None:
+                self.state.apply_push(record.origin, record.first, record.last, record.entries)
+            elif record.vector is not None:
+                self.state.apply_sync(
+                    SyncPayload(False, record.entries, VersionVector(record.vector))
+                )
+        log.info(
+            "event=replica_recovered resource=%s/%s keys=%d records=%d",
+            *self.spec.ref,
+            len(self.state),
+            len(recovered.records),
+        )
+        return len(recovered.records)
+
+    # --- reads --------------------------------------------------------------------
+    def get(self, key: str) -> Visible:
+        """The visible value (None if absent)."""
+        return self.state.get(key)
+
+    @property
+    def version_vector(self) -> VersionVector:
+        """The events this replica holds."""
+        return self.state.version_vector
+
+    # --- local writes -------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.spec.consistency == "strong":
+            raise UnavailableError("strong consistency: not leader / no quorum (not built yet)")
+
+    async def _commit(self, delta: Delta) -> WriteResult:
+        seq = self.state.version_vector.get_seq(self.replica)
+        if self.files is not None:
+            self.files.append_push(self.replica, seq, seq, delta)
+            await self.files.durable()
+        self.last_modified = time.time()
+        for listener in self.listeners:
+            listener(self, delta, seq)
+        (entry,) = delta.values()
+        stamp = latest_stamp(entry)
+        assert stamp is not None
+        return WriteResult(stamp, seq)
+
+    async def put(self, key: str, value: bytes) -> WriteResult:
+        """Write a JSON-encoded value."""
+        self._check_writable()
+        return await self._commit(self.state.put(key, value))
+
+    async def delete(self, key: str) -> WriteResult:
+        """Delete a key.
+
+        Raises:
+            NotFoundError: The key has no visible value here.
+        """
+        self._check_writable()
+        delta = self.state.delete(key)
+        if delta is None:
+            raise NotFoundError(f"key {key!r} not found")
+        return await self._commit(delta)
+
+    async def increment(self, key: str, by: int) -> tuple[WriteResult, int]:
+        """Add ``by`` to a counter; return the version and the new value.
+
+        Raises:
+            ConflictError: The key holds a value that is not a counter.
+        """
+        self._check_writable()
+        try:
+            delta = self.state.increment(key, by)
+        except CounterConflictError as err:
+            raise ConflictError(str(err)) from err
+        result = await self._commit(delta)
+        value = self.state.get(key)
+        return result, value if isinstance(value, int) else 0
+
+    # --- replication --------------------------------------------------------------
+    async def apply_push(
+        self, origin: str, first: int, last: int, entries: Mapping[str, Entry]
+    ) -> int:
+        """Join a peer's pushed delta (its events ``first..last``); return keys changed."""
+        changed = self.state.apply_push(origin, first, last, entries)
+        if self.files is not None:
+            self.files.append_push(origin, first, last, {k: entries[k] for k in changed})
+            await self.files.durable()
+        if changed:
+            self.last_modified = time.time()
+        return len(changed)
+
+    async def apply_sync(self, payload: SyncPayload) -> int:
+        """Join what a peer sent for our version vector; return keys changed."""
+        before = self.state.version_vector
+        changed = self.state.apply_sync(payload)
+        if self.files is not None and (changed or self.state.version_vector != before):
+            keys = set(changed)
+            self.files.append_sync(payload.version_vector, {k: payload.entries[k] for k in keys})
+            await self.files.durable()
+        if changed:
+            self.last_modified = time.time()
+        return len(changed)
+
+    def delta_since(self, peer: Mapping[str, int]) -> SyncPayload:
+        """What a peer at ``peer`` lacks."""
+        return self.state.delta_since(peer)
+
+    # --- housekeeping -------------------------------------------------------------
+    def needs_snapshot(self, wal_bytes_limit: int) -> bool:
+        """True if the log has grown enough to be folded into a snapshot."""
+        files = self.files
+        return files is not None and (
+            files.wal_bytes >= wal_bytes_limit or files.records_since_snapshot > 0
+        )
+
+    async def snapshot(self) -> int:
+        """Fold the log into a fresh snapshot (written off the event loop); return bytes."""
+        if self.files is None or self._snapshotting:
+            return 0
+        self._snapshotting = True
+        try:
+            closed = await self.files.rotate()
+            entries, vector = self.state.entries(), self.state.version_vector.to_json()
+            return await asyncio.to_thread(self.files.write_snapshot, entries, vector, closed)
+        finally:
+            self._snapshotting = False
+
+    def close(self) -> None:
+        """Close the log."""
+        if self.files is not None:
+            self.files.close()
