@@ -34,6 +34,11 @@ class AgentError(Exception):
     status = 500
     code = "internal"
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
 
 class BadRequestError(AgentError):
     """The request is malformed."""

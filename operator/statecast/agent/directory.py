@@ -1,0 +1,74 @@
+"""Where the other agents are, how far away, and which of them to ask first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["PeerDirectory", "PeerInfo"]
+
+
+@dataclass
+class PeerInfo:
+    """Another agent.
+
+    Attributes:
+        node: Its node name (also its replica id).
+        url: Base URL of its HTTP server.
+        zone: Its topology zone (may be empty).
+        rtt: Smoothed round-trip time in seconds (None until measured).
+    """
+
+    node: str
+    url: str
+    zone: str = ""
+    rtt: float | None = None
+
+
+class PeerDirectory:
+    """The agents this one knows, with measured round-trip times.
+
+    Args:
+        node: This agent's node.
+        zone: This agent's zone.
+    """
+
+    def __init__(self, node: str, zone: str = "") -> None:
+        self.node = node
+        self.zone = zone
+        self.peers: dict[str, PeerInfo] = {}
+
+    def set(self, node: str, url: str, zone: str = "") -> None:
+        """Add a peer or update its endpoint (its RTT survives an unchanged URL)."""
+        current = self.peers.get(node)
+        if current is not None and current.url == url.rstrip("/"):
+            current.zone = zone
+            return
+        self.peers[node] = PeerInfo(node, url.rstrip("/"), zone)
+
+    def remove(self, node: str) -> None:
+        """Forget a peer (its agent is gone)."""
+        self.peers.pop(node, None)
+
+    def url(self, node: str) -> str | None:
+        """Base URL of a peer, or None if unknown."""
+        peer = self.peers.get(node)
+        return peer.url if peer is not None else None
+
+    def observe_rtt(self, node: str, seconds: float, weight: float = 0.3) -> None:
+        """Fold a new round-trip measurement into the peer's smoothed RTT."""
+        peer = self.peers.get(node)
+        if peer is None:
+            return
+        peer.rtt = seconds if peer.rtt is None else (1 - weight) * peer.rtt + weight * seconds
+
+    def nearest(self, nodes: Iterable[str]) -> list[str]:
+        """Known peers among ``nodes``, nearest first (measured RTT, then same zone)."""
+        known = [self.peers[n] for n in nodes if n in self.peers and n != self.node]
+
+        def distance(peer: PeerInfo) -> tuple[int, float, int, str]:
+            unmeasured = 1 if peer.rtt is None else 0
+            other_zone = 0 if self.zone and peer.zone == self.zone else 1
+            return unmeasured, peer.rtt or 0.0, other_zone, peer.node
+
+        return [p.node for p in sorted(known, key=distance)]

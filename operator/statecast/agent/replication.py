@@ -1,0 +1,226 @@
+"""Peer replication: push writes at once, pull deltas (or full snapshots) behind them.
+
+Every local write's delta is batched per resource and pushed to the other replicas
+straight away (one batch in flight per resource, so bursts coalesce). Anti-entropy runs
+behind it: every ``sync_interval`` this agent sends its version vector to each peer
+replica and joins what comes back: a delta when the peer's index reaches back far
+enough, a full snapshot when this replica is new or too far behind. Round-trip times
+to every peer are measured to pick the nearest replica for forwarded reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from statecast.agent.accounting import SyncLog
+from statecast.agent.directory import PeerDirectory
+from statecast.agent.errors import AgentError
+from statecast.agent.store import ReplicaStore
+from statecast.agent.wire import decode_sync_reply, encode_push, encode_sync_request
+from statecast.core.crdt import Delta
+from statecast.core.crdt.entry import latest_stamp
+
+__all__ = ["Replication", "SyncStatus"]
+
+log = logging.getLogger(__name__)
+
+Ref = tuple[str, str]
+
+
+@dataclass
+class SyncStatus:
+    """How one replica's synchronisation is going (reported in Replica status)."""
+
+    last_mode: str | None = None
+    last_time: float | None = None
+    last_success: float | None = None
+    lag_seconds: float = 0.0
+    acks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    first: int
+    last: int
+    entries: Delta
+
+
+class Replication:
+    """The client side of the peer protocol for every replica of one agent.
+
+    Args:
+        node: This agent's node (its replica id).
+        directory: Where the peers are.
+        sync_log: Byte accounting per mode.
+        members: Resource -> nodes holding a replica of it (this one included).
+    """
+
+    def __init__(
+        self,
+        node: str,
+        directory: PeerDirectory,
+        sync_log: SyncLog,
+        members: Callable[[Ref], Iterable[str]],
+    ) -> None:
+        self.node = node
+        self.directory = directory
+        self.sync_log = sync_log
+        self.members = members
+        self.status: dict[Ref, SyncStatus] = {}
+        self._batches: dict[Ref, _Batch] = {}
+        self._flushers: dict[Ref, asyncio.Task[None]] = {}
+        self._stores: dict[Ref, ReplicaStore] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared HTTP client session (created on first use)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30, sock_connect=2),
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Cancel pushes in flight and close the session."""
+        for task in self._flushers.values():
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    def attach(self, store: ReplicaStore) -> None:
+        """Start replicating a store: push its writes, include it in anti-entropy."""
+        self._stores[store.spec.ref] = store
+        self.status.setdefault(store.spec.ref, SyncStatus())
+        store.listeners.append(self._on_local_change)
+
+    def detach(self, ref: Ref) -> None:
+        """Stop replicating a store."""
+        self._stores.pop(ref, None)
+        self.status.pop(ref, None)
+        self._batches.pop(ref, None)
+
+    def peers_of(self, ref: Ref) -> list[str]:
+        """The other nodes holding a replica of ``ref`` whose endpoint is known."""
+        return [n for n in self.members(ref) if n != self.node and self.directory.url(n)]
+
+    # --- push ---------------------------------------------------------------------
+    def _on_local_change(self, store: ReplicaStore, delta: Delta, seq: int) -> None:
+        ref = store.spec.ref
+        batch = self._batches.get(ref)
+        if batch is None:
+            self._batches[ref] = _Batch(seq, seq, dict(delta))
+        else:
+            batch.last = seq
+            batch.entries.update(delta)
+        flusher = self._flushers.get(ref)
+        if flusher is None or flusher.done():
+            self._flushers[ref] = asyncio.get_running_loop().create_task(self._flush(ref))
+
+    async def _flush(self, ref: Ref) -> None:
+        while (batch := self._batches.pop(ref, None)) is not None:
+            body = encode_push(self.node, batch.first, batch.last, batch.entries)
+            peers = self.peers_of(ref)
+            await asyncio.gather(*(self._push(ref, peer, body) for peer in peers))
+
+    async def _push(self, ref: Ref, peer: str, body: bytes) -> None:
+        url = f"{self.directory.url(peer)}/v1/peer/push/{ref[0]}/{ref[1]}"
+        try:
+            async with self.session.post(url, data=body) as response:
+                await response.read()
+                if response.status != 200:
+                    log.debug("event=push_refused peer=%s status=%d", peer, response.status)
+                    return
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.debug("event=push_failed peer=%s error=%s", peer, err)
+            return
+        self.sync_log.record((ref[0], ref[1], peer, "push", "out"), len(body))
+
+    # --- anti-entropy -------------------------------------------------------------
+    async def sync_with(self, store: ReplicaStore, peer: str) -> str | None:
+        """Pull what ``peer`` has and this replica lacks; return the mode, None on failure."""
+        ref = store.spec.ref
+        base = self.directory.url(peer)
+        if base is None:
+            return None
+        body = encode_sync_request(self.node, store.version_vector.entries)
+        started = time.monotonic()
+        try:
+            async with self.session.post(
+                f"{base}/v1/peer/sync/{ref[0]}/{ref[1]}", data=body
+            ) as response:
+                reply = await response.read()
+                if response.status != 200:
+                    log.debug("event=sync_refused peer=%s status=%d", peer, response.status)
+                    return None
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.debug("event=sync_failed peer=%s error=%s", peer, err)
+            return None
+        try:
+            payload = decode_sync_reply(reply)
+        except AgentError as err:
+            log.warning("event=sync_bad_reply peer=%s error=%s", peer, err)
+            return None
+        mode = "full" if payload.full else "delta"
+        self.sync_log.record((ref[0], ref[1], peer, "vv", "out"), len(body))
+        self.sync_log.record((ref[0], ref[1], peer, mode, "in"), len(reply))
+        now = time.time()
+        lag = 0.0
+        for key_entry in payload.entries.values():
+            stamp = latest_stamp(key_entry)
+            if stamp is not None:
+                lag = max(lag, now - stamp.wall / 1000)
+        changed = await store.apply_sync(payload)
+        status = self.status.setdefault(ref, SyncStatus())
+        status.acks[peer] = dict(payload.version_vector.entries)
+        status.last_success = now
+        if changed:
+            status.last_mode, status.last_time = mode, now
+            status.lag_seconds = lag
+        else:
+            status.lag_seconds = 0.0
+            status.last_mode = status.last_mode or mode
+            status.last_time = status.last_time or now
+        self.directory.observe_rtt(peer, time.monotonic() - started)
+        return mode
+
+    async def anti_entropy_round(self) -> None:
+        """One round: every replica pulls from every peer replica, then collects garbage."""
+        jobs: list[Coroutine[Any, Any, str | None]] = []
+        for ref, store in list(self._stores.items()):
+            jobs.extend(self.sync_with(store, peer) for peer in self.peers_of(ref))
+        await asyncio.gather(*jobs)
+        for ref, store in list(self._stores.items()):
+            others = [n for n in self.members(ref) if n != self.node]
+            acks = self.status[ref].acks
+            if others and all(n in acks for n in others):
+                store.state.collect_garbage(acks[n] for n in others)
+
+    def record_ack(self, ref: Ref, peer: str, vector: dict[str, int]) -> None:
+        """Remember a peer's version vector (it asked us for a sync with it)."""
+        status = self.status.get(ref)
+        if status is not None:
+            status.acks[peer] = vector
+
+    async def measure_rtt(self) -> None:
+        """Ping every known peer once."""
+
+        async def ping(node: str, url: str) -> None:
+            started = time.monotonic()
+            try:
+                async with self.session.get(f"{url}/v1/peer/ping") as response:
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                return
+            self.directory.observe_rtt(node, time.monotonic() - started)
+
+        peers = list(self.directory.peers.values())
+        await asyncio.gather(*(ping(p.node, p.url) for p in peers))

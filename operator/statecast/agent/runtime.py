@@ -1,0 +1,187 @@
+"""The agent: its replicas, what it knows of the others, and its background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from statecast.agent.accounting import AccessLog, SyncLog, build_registry
+from statecast.agent.config import AgentConfig, ResourceSpec
+from statecast.agent.directory import PeerDirectory
+from statecast.agent.persistence import ReplicaFiles
+from statecast.agent.replication import Ref, Replication
+from statecast.agent.store import ReplicaStore
+
+__all__ = ["Agent", "ReplicaReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplicaReport:
+    """What the agent knows of one of its replicas (for Replica status and /v1/stats)."""
+
+    namespace: str
+    resource: str
+    keys: int
+    bytes: int
+    version_vector: dict[str, int]
+    last_modified: float | None
+    last_sync_mode: str | None
+    last_sync_time: float | None
+    last_sync_success: float | None
+    lag_seconds: float
+
+
+class Agent:
+    """One node's agent.
+
+    Args:
+        config: Its configuration (standalone: resources and peers listed there).
+    """
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.node = config.node
+        self.directory = PeerDirectory(config.node, config.zone)
+        for peer in config.peers:
+            self.directory.set(peer.node, peer.url)
+        self.access = AccessLog(config.node)
+        self.sync_log = SyncLog()
+        self.stores: dict[Ref, ReplicaStore] = {}
+        self.specs: dict[Ref, ResourceSpec] = {}
+        self.locations: dict[Ref, tuple[str, ...]] = {}
+        self.replication = Replication(
+            config.node, self.directory, self.sync_log, lambda ref: self.locations.get(ref, ())
+        )
+        self.registry = build_registry(self.access, self.sync_log, self._gauge_rows)
+        self.ready = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- replicas -----------------------------------------------------------------
+    def declare(self, spec: ResourceSpec, nodes: tuple[str, ...]) -> None:
+        """Know a resource and the nodes holding its replicas (for routing and sync)."""
+        self.specs[spec.ref] = spec
+        self.locations[spec.ref] = nodes
+
+    def open_replica(self, spec: ResourceSpec) -> ReplicaStore:
+        """Hold a replica of ``spec`` here (recovered from the data directory)."""
+        store = self.stores.get(spec.ref)
+        if store is not None:
+            return store
+        directory = self.config.data_dir / spec.namespace / spec.name
+        files = ReplicaFiles(directory, self.config.fsync, self.config.fsync_interval)
+        store = ReplicaStore(spec, self.node, files, self.config.index_limit)
+        store.open()
+        self.stores[spec.ref] = store
+        self.specs.setdefault(spec.ref, spec)
+        self.replication.attach(store)
+        return store
+
+    async def close_replica(self, ref: Ref) -> None:
+        """Stop holding a replica (its files stay for a later return)."""
+        store = self.stores.pop(ref, None)
+        if store is None:
+            return
+        self.replication.detach(ref)
+        await store.snapshot()
+        store.close()
+
+    def report(self, ref: Ref) -> ReplicaReport | None:
+        """The status of one replica held here."""
+        store = self.stores.get(ref)
+        if store is None:
+            return None
+        status = self.replication.status.get(ref)
+        return ReplicaReport(
+            namespace=ref[0],
+            resource=ref[1],
+            keys=len(store.state),
+            bytes=store.state.payload_bytes,
+            version_vector=store.version_vector.to_json(),
+            last_modified=store.last_modified,
+            last_sync_mode=status.last_mode if status else None,
+            last_sync_time=status.last_time if status else None,
+            last_sync_success=status.last_success if status else None,
+            lag_seconds=status.lag_seconds if status else 0.0,
+        )
+
+    def _gauge_rows(self) -> list[tuple[str, str, int, int, float]]:
+        rows = []
+        for ref in list(self.stores):
+            report = self.report(ref)
+            if report is not None:
+                rows.append((ref[0], ref[1], report.keys, report.bytes, report.lag_seconds))
+        return rows
+
+    # --- lifecycle ----------------------------------------------------------------
+    def load_standalone(self) -> None:
+        """Declare and open the resources listed in the configuration."""
+        everyone = (self.node, *(p.node for p in self.config.peers))
+        for spec in self.config.resources:
+            nodes = spec.replicas if spec.replicas is not None else everyone
+            self.declare(spec, tuple(nodes))
+            if self.node in nodes:
+                self.open_replica(spec)
+
+    async def start(self) -> None:
+        """Catch up with the peers once, then start the background loops."""
+        await asyncio.gather(self.replication.measure_rtt(), self.replication.anti_entropy_round())
+        self.ready = True
+        self._tasks = [
+            asyncio.create_task(self._every(self.config.sync_interval, self._anti_entropy)),
+            asyncio.create_task(
+                self._every(self.config.rtt_interval, self.replication.measure_rtt)
+            ),
+            asyncio.create_task(self._every(self.config.fsync_interval, self._flush_logs)),
+            asyncio.create_task(self._every(self.config.snapshot_interval, self._snapshots)),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops, snapshot every replica, close the logs and the session."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.replication.close()
+        for store in self.stores.values():
+            await store.snapshot()
+            store.close()
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:  # a loop must outlive one bad round
+                log.exception("event=background_job_failed job=%s", job.__name__)
+
+    async def _anti_entropy(self) -> None:
+        await self.replication.anti_entropy_round()
+
+    async def _flush_logs(self) -> None:
+        for store in list(self.stores.values()):
+            if store.files is not None and store.files.fsync == "interval":
+                await store.files.sync_now()
+        # Big logs get folded early rather than waiting for the snapshot interval.
+        for store in list(self.stores.values()):
+            files = store.files
+            if files is not None and files.wal_bytes >= self.config.snapshot_wal_bytes:
+                await store.snapshot()
+
+    async def _snapshots(self) -> None:
+        started = time.monotonic()
+        for store in list(self.stores.values()):
+            if store.files is not None and store.files.records_since_snapshot > 0:
+                size = await store.snapshot()
+                log.info(
+                    "event=snapshot resource=%s/%s bytes=%d seconds=%.3f",
+                    *store.spec.ref,
+                    size,
+                    time.monotonic() - started,
+                )

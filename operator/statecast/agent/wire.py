@@ -1,0 +1,131 @@
+"""The peer protocol's JSON messages (``/v1/peer/...``), encoded and checked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from statecast.agent.errors import BadRequestError
+from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_entry, encode_entry
+from statecast.core.version_vector import VersionVector
+
+__all__ = [
+    "PushMessage",
+    "SyncRequest",
+    "decode_push",
+    "decode_sync_reply",
+    "decode_sync_request",
+    "encode_push",
+    "encode_sync_reply",
+    "encode_sync_request",
+]
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """A peer's own events ``first..last`` with the new state of the keys they touched."""
+
+    sender: str
+    first: int
+    last: int
+    entries: dict[str, Entry]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """A peer asking for what it lacks, given its version vector."""
+
+    sender: str
+    vector: dict[str, int]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadRequestError(f"malformed JSON: {err}") from err
+
+
+def _vector(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw.values()
+    ):
+        raise BadRequestError("version vector must map replica ids to non-negative integers")
+    return {str(r): s for r, s in raw.items()}
+
+
+def _entries(raw: Any) -> dict[str, Entry]:
+    if not isinstance(raw, dict):
+        raise BadRequestError("entries must be an object")
+    try:
+        return {str(k): decode_entry(e) for k, e in raw.items()}
+    except MalformedEntryError as err:
+        raise BadRequestError(str(err)) from err
+
+
+def _sender(raw: Any) -> str:
+    sender = raw.get("from") if isinstance(raw, dict) else None
+    if not isinstance(sender, str) or not sender:
+        raise BadRequestError("missing sender ('from')")
+    return sender
+
+
+def encode_push(sender: str, first: int, last: int, entries: Mapping[str, Entry]) -> bytes:
+    """Encode a push."""
+    enc = {k: encode_entry(e) for k, e in entries.items()}
+    return _dumps({"from": sender, "first": first, "last": last, "entries": enc})
+
+
+def decode_push(body: bytes) -> PushMessage:
+    """Decode and check a push.
+
+    Raises:
+        BadRequestError: The body is not a valid push.
+    """
+    raw = _loads(body)
+    sender = _sender(raw)
+    first, last = raw.get("first"), raw.get("last")
+    if not isinstance(first, int) or not isinstance(last, int) or not 0 < first <= last:
+        raise BadRequestError("push needs 0 < first <= last")
+    return PushMessage(sender, first, last, _entries(raw.get("entries")))
+
+
+def encode_sync_request(sender: str, vector: Mapping[str, int]) -> bytes:
+    """Encode a sync request."""
+    return _dumps({"from": sender, "vv": dict(vector)})
+
+
+def decode_sync_request(body: bytes) -> SyncRequest:
+    """Decode and check a sync request.
+
+    Raises:
+        BadRequestError: The body is not a valid sync request.
+    """
+    raw = _loads(body)
+    return SyncRequest(_sender(raw), _vector(raw.get("vv")))
+
+
+def encode_sync_reply(payload: SyncPayload) -> bytes:
+    """Encode the answer to a sync request."""
+    enc = {k: encode_entry(e) for k, e in payload.entries.items()}
+    mode = "full" if payload.full else "delta"
+    return _dumps({"mode": mode, "vv": payload.version_vector.to_json(), "entries": enc})
+
+
+def decode_sync_reply(body: bytes) -> SyncPayload:
+    """Decode the answer to a sync request.
+
+    Raises:
+        BadRequestError: The body is not a valid answer.
+    """
+    raw = _loads(body)
+    if not isinstance(raw, dict) or raw.get("mode") not in ("full", "delta"):
+        raise BadRequestError("sync reply needs a mode")
+    vector = VersionVector(_vector(raw.get("vv")))
+    return SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector)

@@ -1,0 +1,155 @@
+"""The Agent API over real HTTP on loopback: values, errors, limits, metrics, stats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from statecast.agent.config import AgentConfig, Limits, ResourceSpec
+from statecast.agent.runtime import Agent
+from statecast.agent.server import build_app
+
+
+@pytest.fixture
+async def agent(tmp_path: Path) -> AsyncIterator[tuple[Agent, str, aiohttp.ClientSession]]:
+    config = AgentConfig(
+        node="n1",
+        data_dir=tmp_path,
+        limits=Limits(max_key_bytes=16, max_value_bytes=64),
+        resources=(
+            ResourceSpec(namespace="default", name="flags"),
+            ResourceSpec(namespace="default", name="sessions", merge="multi-value"),
+            ResourceSpec(namespace="default", name="ledger", consistency="strong"),
+        ),
+    )
+    node = Agent(config)
+    node.load_standalone()
+    server = TestServer(build_app(node), host="127.0.0.1")
+    await server.start_server()
+    await node.start()
+    async with aiohttp.ClientSession() as session:
+        yield node, str(server.make_url("")).rstrip("/"), session
+    await node.stop()
+    await server.close()
+
+
+async def call(session, method, url, body=None):
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    async with session.request(method, url, data=data) as response:
+        return response.status, await response.read(), response.headers
+
+
+async def test_put_then_get_returns_the_value_served_locally(agent):
+    _, base, session = agent
+    status, body, _ = await call(session, "PUT", f"{base}/v1/default/flags/beta", {"on": True})
+    assert status == 200
+    assert json.loads(body)["seq"] == 1
+    status, body, headers = await call(session, "GET", f"{base}/v1/default/flags/beta")
+    assert (status, json.loads(body), headers["Statecast-Served"]) == (200, {"on": True}, "local")
+
+
+async def test_delete_then_get_is_not_found(agent):
+    _, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/k", 1)
+    assert (await call(session, "DELETE", f"{base}/v1/default/flags/k"))[0] == 200
+    status, body, _ = await call(session, "GET", f"{base}/v1/default/flags/k")
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "key_not_found"
+
+
+async def test_increment_counts_and_the_map_lists_everything(agent):
+    _, base, session = agent
+    await call(session, "POST", f"{base}/v1/default/flags/hits/increment", {"by": 2})
+    status, body, _ = await call(
+        session, "POST", f"{base}/v1/default/flags/hits/increment", {"by": 5}
+    )
+    assert json.loads(body)["value"] == 7
+    await call(session, "PUT", f"{base}/v1/default/flags/name", "x")
+    status, body, _ = await call(session, "GET", f"{base}/v1/default/flags")
+    assert (status, json.loads(body)) == (200, {"hits": 7, "name": "x"})
+
+
+async def test_multi_value_resource_answers_one_value_when_there_is_one(agent):
+    _, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/sessions/s1", {"user": "u"})
+    status, body, headers = await call(session, "GET", f"{base}/v1/default/sessions/s1")
+    assert (status, json.loads(body)) == (200, {"user": "u"})
+    assert "Statecast-Siblings" not in headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("PUT", "/v1/default/flags/k", b"{not json", 400, "malformed_json"),
+        ("PUT", "/v1/default/flags/k", b"NaN", 400, "malformed_json"),
+        ("PUT", "/v1/default/flags/" + "k" * 17, b"1", 400, "key_too_long"),
+        ("PUT", "/v1/default/flags/k", json.dumps("x" * 100).encode(), 413, "too_large"),
+        ("GET", "/v1/default/nothing/k", None, 404, "unknown_resource"),
+        ("PUT", "/v1/default/nothing/k", b"1", 404, "unknown_resource"),
+        ("POST", "/v1/default/flags/text/increment", b'{"by": 1}', 409, "conflict"),
+        ("POST", "/v1/default/flags/c/increment", b'{"by": "many"}', 400, "bad_increment"),
+        ("POST", "/v1/default/flags/c/increment", b'{"by": true}', 400, "bad_increment"),
+        ("PUT", "/v1/default/ledger/k", b"1", 503, "unavailable"),
+        ("DELETE", "/v1/default/flags/missing", None, 404, "not_found"),
+        (
+            "POST",
+            "/v1/peer/push/default/flags",
+            b'{"from": "stranger", "first": 1, "last": 1, "entries": {}}',
+            403,
+            "unknown_peer",
+        ),
+        ("POST", "/v1/peer/sync/default/flags", b'{"from": "n9"}', 400, "bad_request"),
+        ("POST", "/v1/peer/sync/default/flags", b"[", 400, "bad_request"),
+        ("GET", "/nowhere", None, 404, "not_found"),
+    ],
+)
+async def test_bad_input_gets_a_json_error_and_changes_nothing(
+    agent, method, path, body, status, code
+):
+    node, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/text", "hello")
+    before = {ref: s.version_vector for ref, s in node.stores.items()}
+    got_status, got_body, _ = await call(session, method, base + path, body)
+    assert got_status == status
+    assert json.loads(got_body)["error"]["code"] == code
+    assert {ref: s.version_vector for ref, s in node.stores.items()} == before
+
+
+async def test_a_replica_id_that_does_not_belong_is_refused(agent):
+    node, base, session = agent
+    node.directory.set("n2", "http://127.0.0.9:1")  # known agent, but no replica of flags
+    body = {"from": "n2", "first": 1, "last": 1, "entries": {}}
+    status, reply, _ = await call(session, "POST", f"{base}/v1/peer/push/default/flags", body)
+    assert status == 403
+    assert json.loads(reply)["error"]["code"] == "replica_does_not_belong"
+
+
+async def test_accesses_are_counted_in_stats_and_metrics(agent):
+    _, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/a", 1)
+    for _ in range(3):
+        await call(session, "GET", f"{base}/v1/default/flags/a")
+    _, body, _ = await call(session, "GET", f"{base}/v1/stats")
+    stats = json.loads(body)
+    rows = {(r["resource"], r["operation"], r["served"]): r["count"] for r in stats["accesses"]}
+    assert rows[("flags", "get", "local")] == 3
+    assert rows[("flags", "put", "local")] == 1
+    flags = next(r for r in stats["replicas"] if r["resource"] == "flags")
+    assert flags["versionVector"] == {"n1": 1}
+    _, metrics, _ = await call(session, "GET", f"{base}/metrics")
+    line = (
+        'statecast_agent_accesses_total{namespace="default",node="n1",operation="get",'
+        'resource="flags",served="local"} 3.0'
+    )
+    assert line in metrics.decode()
+
+
+async def test_health_and_readiness(agent):
+    _, base, session = agent
+    assert (await call(session, "GET", f"{base}/healthz"))[0] == 200
+    assert (await call(session, "GET", f"{base}/readyz"))[0] == 200
