@@ -1,0 +1,386 @@
+"""The ``SharedResource`` custom resource: a piece of replicated key/value state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, JsonValue, model_validator
+
+from statecast.api.types import (
+    CONDITIONS_LIST,
+    Condition,
+    Duration,
+    Model,
+    Quantity,
+    ResourceModel,
+    StatusModel,
+    cel,
+)
+from statecast.api.units import parse_duration
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+Consistency = Literal["eventual", "strong"]
+MergePolicy = Literal["lww", "multi-value"]
+ReplicationPolicy = Literal["predictive", "reactive", "static"]
+ResourcePhase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed"]
+ReplicaRole = Literal["peer", "leader", "follower"]
+ReplicaPhase = Literal["Pending", "Syncing", "Ready", "Stale", "Lost", "Draining"]
+
+
+class ConfigMapSource(Model):
+    """Initial state read from a ConfigMap in the resource's namespace."""
+
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    """Name of the ConfigMap; every data key becomes a key of the map."""
+
+
+class SecretSource(Model):
+    """Initial state read from a Secret in the resource's namespace."""
+
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    """Name of the Secret; every data key becomes a key of the map."""
+
+
+class Source(Model):
+    """Where the initial state comes from: at most one of inline, configMapRef, secretRef."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "[has(self.inline), has(self.configMapRef), has(self.secretRef)]"
+                ".filter(x, x).size() <= 1",
+                "message": "source takes at most one of inline, configMapRef, secretRef",
+            }
+        )
+    )
+
+    inline: dict[str, JsonValue] | None = None
+    """Initial keys and JSON values, written in the resource itself."""
+    config_map_ref: ConfigMapSource | None = None
+    """Take the initial keys from a ConfigMap."""
+    secret_ref: SecretSource | None = None
+    """Take the initial keys from a Secret."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        given = [self.inline is not None, self.config_map_ref is not None, self.secret_ref]
+        if sum(bool(g) for g in given) > 1:
+            raise ValueError("source takes at most one of inline, configMapRef, secretRef")
+        return self
+
+
+class ReplicaBounds(Model):
+    """How many replicas the resource may have."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "!has(self.max) || self.min <= self.max",
+                "message": "replicas.min must be less than or equal to replicas.max",
+            }
+        )
+    )
+
+    min: Annotated[int, Field(ge=1, le=1000)] = 2
+    """Durability floor: never fewer replicas than this."""
+    max: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Upper bound on replicas; unset means one per eligible node."""
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> ReplicaBounds:
+        if self.max is not None and self.min > self.max:
+            raise ValueError("replicas.min must be less than or equal to replicas.max")
+        return self
+
+
+class Toleration(Model):
+    """Lets replicas go to nodes with a matching taint, as a pod toleration does."""
+
+    key: Annotated[str, Field(max_length=316)] = ""
+    """Taint key to match; empty with operator Exists matches every taint."""
+    operator: Literal["Exists", "Equal"] = "Equal"
+    """Exists matches any value; Equal matches ``value``."""
+    value: Annotated[str, Field(max_length=63)] = ""
+    """Taint value to match with operator Equal."""
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = ""
+    """Taint effect to match; empty matches every effect."""
+
+
+class Placement(Model):
+    """Which nodes may hold replicas and how they spread."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Only nodes with all of these labels hold replicas."""
+    tolerations: Annotated[list[Toleration], Field(max_length=32)] = Field(default_factory=list)
+    """Taints that replicas tolerate."""
+    spread_across: Annotated[str, Field(min_length=1, max_length=316)] = ZONE_LABEL
+    """Node label whose values replicas spread over."""
+    max_bytes_per_node: Quantity | None = None
+    """Do not place a replica on a node already holding this many bytes of state."""
+
+
+class KnownEvent(Model):
+    """A known future event that changes demand, used by the forecaster as a regressor."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "has(self.schedule) != has(self.at)",
+                "message": "an event takes exactly one of schedule (cron) or at (a time)",
+            }
+        )
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    """Name of the event, e.g. nightly-batch."""
+    schedule: Annotated[str, Field(max_length=64)] | None = None
+    """A cron schedule (five fields) on which the event recurs."""
+    at: datetime | None = None
+    """The one time the event happens."""
+    duration: Duration = "1h"
+    """How long the event lasts."""
+    effect: Annotated[float, Field(gt=0, le=1000)] = 2.0
+    """Expected multiplier on demand while the event lasts."""
+
+
+class Prediction(Model):
+    """How demand is sampled and forecast."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "duration(self.horizon) >= duration(self.interval)",
+                "message": "prediction.horizon must be at least prediction.interval",
+            }
+        )
+    )
+
+    interval: Duration = "1m"
+    """Sampling step of the access counts."""
+    horizon: Duration = "15m"
+    """How far ahead to forecast."""
+    level: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.9
+    """Nominal coverage of the prediction interval."""
+    seasonality: Annotated[list[Duration], Field(max_length=4)] = Field(default_factory=list)
+    """Season lengths to look for, e.g. 1d and 7d."""
+    events: Annotated[list[KnownEvent], Field(max_length=32)] = Field(default_factory=list)
+    """Known future events that change demand."""
+
+    @model_validator(mode="after")
+    def _horizon_covers_interval(self) -> Prediction:
+        if parse_duration(self.horizon) < parse_duration(self.interval):
+            raise ValueError("prediction.horizon must be at least prediction.interval")
+        return self
+
+
+class Thresholds(Model):
+    """When the planner hedges against an uncertain or wrong forecast."""
+
+    deviation: Annotated[float, Field(ge=0, le=100)] = 0.5
+    """Relative error of the last forecast above which it counts as a miss."""
+    confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
+    """Confidence below which extra (hedge) replicas are placed."""
+
+
+class Budget(Model):
+    """Cost limits the planner keeps under."""
+
+    bytes_stored: Quantity | None = None
+    """Total bytes the resource's replicas may hold together."""
+    bytes_moved_per_hour: Quantity | None = None
+    """Bytes the resource may copy between nodes per hour."""
+
+
+class Replication(Model):
+    """How replicas are placed."""
+
+    policy: ReplicationPolicy = "predictive"
+    """predictive: follow forecasts; reactive: follow observed heat; static: min only."""
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    """When to hedge."""
+    cooldown: Duration = "5m"
+    """A replica placed for demand stays at least this long."""
+    budget: Budget = Field(default_factory=Budget)
+    """Cost limits."""
+
+
+class LabelSelectorRequirement(Model):
+    """One requirement of a label selector."""
+
+    key: Annotated[str, Field(min_length=1, max_length=316)]
+    """The label key."""
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    """How the key relates to the values."""
+    values: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
+    """Values for In and NotIn."""
+
+
+class LabelSelector(Model):
+    """A Kubernetes label selector."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    """Labels that must all be present with these values."""
+    match_expressions: Annotated[list[LabelSelectorRequirement], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """Set-based requirements, all of which must hold."""
+
+
+class Consumers(Model):
+    """Which pods use the resource (pods may also annotate ``statecast.io/uses``)."""
+
+    selector: LabelSelector | None = None
+    """Pods in the namespace matching this selector consume the resource."""
+
+
+class SharedResourceSpec(Model):
+    """Desired state of a SharedResource."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "self.consistency == 'eventual' || self.merge == 'lww'",
+                "message": "merge multi-value needs consistency eventual",
+            }
+        )
+    )
+
+    consistency: Consistency = "eventual"
+    """eventual: CRDT merge, writes accepted everywhere; strong: one leader, majority ack."""
+    merge: MergePolicy = "lww"
+    """How concurrent writes to a key merge (eventual only): lww or multi-value."""
+    source: Source = Field(default_factory=Source)
+    """Initial state."""
+    replicas: ReplicaBounds = Field(default_factory=ReplicaBounds)
+    """Bounds on the number of replicas."""
+    placement: Placement = Field(default_factory=Placement)
+    """Which nodes may hold replicas."""
+    prediction: Prediction = Field(default_factory=Prediction)
+    """How demand is sampled and forecast."""
+    replication: Replication = Field(default_factory=Replication)
+    """How replicas are placed."""
+    consumers: Consumers = Field(default_factory=Consumers)
+    """Which pods use the resource."""
+
+    @model_validator(mode="after")
+    def _merge_needs_eventual(self) -> SharedResourceSpec:
+        if self.consistency == "strong" and self.merge != "lww":
+            raise ValueError("merge multi-value needs consistency eventual")
+        return self
+
+
+class ReplicaSummary(StatusModel):
+    """One replica as the resource's status shows it."""
+
+    node: str
+    """Node holding the replica."""
+    zone: str = ""
+    """Value of the spread label on that node."""
+    role: ReplicaRole = "peer"
+    """peer (eventual), leader or follower (strong)."""
+    phase: ReplicaPhase = "Pending"
+    """Phase the node agent reports."""
+    lag_seconds: float | None = None
+    """How far behind the most recent write the replica is."""
+    reason: str = ""
+    """Why the replica is there."""
+
+
+class NodeForecast(StatusModel):
+    """Forecast accesses for one node over the horizon."""
+
+    node: str
+    """The node."""
+    mean: float
+    """Expected accesses per interval, averaged over the horizon."""
+    lower: float
+    """Lower bound of the prediction interval."""
+    upper: float
+    """Upper bound of the prediction interval."""
+
+
+class ForecastSummary(StatusModel):
+    """The last forecast the planner acted on."""
+
+    model: str = ""
+    """Model chosen for the resource's series."""
+    generated_at: datetime | None = None
+    """When the forecast was made."""
+    level: float | None = None
+    """Nominal coverage of the bounds."""
+    nodes: Annotated[list[NodeForecast], Field(max_length=64)] = Field(default_factory=list)
+    """Per-node forecasts for the nodes that matter."""
+
+
+class Decision(StatusModel):
+    """The last placement decision."""
+
+    action: str
+    """What was done: add, remove, keep, promote."""
+    reason: str
+    """Reason code: minimum, predicted, hedge, consumer, failover, rebalance, cost."""
+    node: str = ""
+    """Node the action applied to."""
+    message: str = ""
+    """Human-readable explanation."""
+    time: datetime | None = None
+    """When the decision was taken."""
+
+
+class SharedResourceStatus(StatusModel):
+    """Observed state of a SharedResource."""
+
+    phase: ResourcePhase = "Pending"
+    """Pending, Progressing, Ready, Degraded or Failed."""
+    observed_generation: int | None = None
+    """The spec generation this status describes."""
+    ready_replicas: int = 0
+    """Replicas the agents report Ready."""
+    desired_replicas: int = 0
+    """Replicas the operator wants."""
+    ready: str = ""
+    """Ready/desired, for display."""
+    replicas: Annotated[list[ReplicaSummary], Field(max_length=1000)] = Field(default_factory=list)
+    """Every replica of the resource."""
+    leader: str | None = None
+    """Node of the leader (strong consistency)."""
+    epoch: int | None = None
+    """Leader epoch (strong consistency); older epochs are fenced."""
+    forecast: ForecastSummary | None = None
+    """The last forecast."""
+    local_hit_ratio: float | None = None
+    """Share of accesses served by a local replica over the last window."""
+    hit_percent: int | None = None
+    """localHitRatio in percent, for display."""
+    last_decision: Decision | None = None
+    """The last placement decision."""
+    conditions: Annotated[list[Condition], Field(max_length=16)] = Field(
+        default_factory=list, json_schema_extra=CONDITIONS_LIST
+    )
+    """Ready, Progressing, Degraded, ForecastReady."""
+
+
+class SharedResource(ResourceModel):
+    """A replicated key/value map that the operator places on nodes."""
+
+    kind: ClassVar[str] = "SharedResource"
+    plural: ClassVar[str] = "sharedresources"
+    singular: ClassVar[str] = "sharedresource"
+    short_names: ClassVar[list[str]] = ["sr"]
+    printer_columns: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Consistency", "type": "string", "jsonPath": ".spec.consistency"},
+        {"name": "Ready", "type": "string", "jsonPath": ".status.ready"},
+        {"name": "Hit%", "type": "integer", "jsonPath": ".status.hitPercent"},
+        {"name": "Leader", "type": "string", "jsonPath": ".status.leader"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+
+    spec: SharedResourceSpec
+    """Desired state."""
+    status: SharedResourceStatus = Field(default_factory=SharedResourceStatus)
+    """Observed state."""

@@ -1,0 +1,125 @@
+"""``statecast dev-cluster``: build, start, inspect and stop the local control plane."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from statecast.devcluster import DevCluster, DevClusterError, build
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> None:
+    """Add the ``dev-cluster`` command and its actions."""
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--name", default="statecast", help="cluster name (default: statecast)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    build_parser = actions.add_parser(
+        "build", help="build the binaries (or find them in the cache)"
+    )
+    build_parser.add_argument("--force", action="store_true", help="rebuild even when cached")
+    build_parser.set_defaults(handler=_build)
+
+    up = actions.add_parser("up", help="start the cluster and create KWOK nodes")
+    up.add_argument("--nodes", type=int, default=3, help="number of nodes (default: 3)")
+    up.add_argument("--zones", type=int, default=2, help="number of zones (default: 2)")
+    up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default: 180)")
+    up.set_defaults(handler=_up)
+
+    down = actions.add_parser("down", help="stop every process the cluster started")
+    down.add_argument("--purge", action="store_true", help="also delete the cluster's state")
+    down.set_defaults(handler=_down)
+
+    actions.add_parser("status", help="tell what runs").set_defaults(handler=_status)
+    actions.add_parser("kubeconfig", help="print the kubeconfig's path").set_defaults(
+        handler=_kubeconfig
+    )
+
+    node = actions.add_parser("node", help="stop or restart one node's heartbeat")
+    node.add_argument("heartbeat", choices=["stop", "start"], help="what to do")
+    node.add_argument("node", help="node name, e.g. node-2")
+    node.set_defaults(handler=_node)
+
+    kubectl = actions.add_parser("kubectl", help="run the cached kubectl against the cluster")
+    kubectl.add_argument("args", nargs=argparse.REMAINDER, help="kubectl arguments")
+    kubectl.set_defaults(handler=_kubectl)
+
+
+def _fail(err: Exception) -> int:
+    print(f"statecast dev-cluster: {err}", file=sys.stderr)
+    return 1
+
+
+def _build(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.monotonic()
+    try:
+        for module in build.MODULES:
+            cached = build.is_built(module) and not args.force
+            directory = build.build(module, force=args.force)
+            print(
+                f"{module.directory} {module.version()}: {'cached' if cached else 'built'} in {directory}"
+            )
+    except DevClusterError as err:
+        return _fail(err)
+    print(f"ready in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    cluster = DevCluster(args.name)
+    started = time.monotonic()
+    try:
+        cluster.up(nodes=args.nodes, zones=args.zones, timeout=args.timeout)
+    except DevClusterError as err:
+        return _fail(err)
+    print(f"dev cluster {args.name!r} up in {time.monotonic() - started:.1f}s")
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = DevCluster(args.name).down(purge=args.purge)
+    print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = DevCluster(args.name).status()
+    print(f"cluster     {status.name}")
+    print(f"kubeconfig  {status.kubeconfig}")
+    print(f"apiserver   {status.server or '-'} ({'healthy' if status.healthy else 'not healthy'})")
+    for proc in status.processes:
+        print(f"  {proc.name:<24} {'running pid ' + str(proc.pid) if proc.pid else 'stopped'}")
+    for node in status.nodes:
+        heartbeat = "" if node.managed else " (heartbeat stopped)"
+        print(f"  node {node.name:<12} zone={node.zone:<8} Ready={node.ready}{heartbeat}")
+    return 0 if status.healthy else 3
+
+
+def _kubeconfig(args: argparse.Namespace) -> int:
+    print(DevCluster(args.name).kubeconfig)
+    return 0
+
+
+def _node(args: argparse.Namespace) -> int:
+    try:
+        DevCluster(args.name).set_heartbeat(args.node, running=args.heartbeat == "start")
+    except Exception as err:  # noqa: BLE001 - any API error is reported, not raised
+        return _fail(err)
+    print(f"node {args.node}: heartbeat {'restarted' if args.heartbeat == 'start' else 'stopped'}")
+    return 0
+
+
+def _kubectl(args: argparse.Namespace) -> int:
+    kubectl = build.binary("kubectl")
+    if not kubectl.exists():
+        return _fail(RuntimeError("kubectl is not built yet: run `statecast dev-cluster build`"))
+    cluster = DevCluster(args.name)
+    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", *args.args]
+    os.execv(argv[0], argv)

@@ -1,0 +1,122 @@
+"""kopf handlers: observe, call the pure reconcile, apply, report.
+
+Nodes and Replicas are kept in kopf indexes; every SharedResource is reconciled
+when it is created, when its spec changes, when the operator resumes, and on a short
+timer so that replica status reported by agents and node changes reach it quickly.
+Handlers are synchronous, so kopf runs them in its thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from statecast.api.types import GROUP, VERSION
+from statecast.controller import metrics
+from statecast.controller.builders import build_replica, replica_name
+from statecast.controller.gateway import Gateway, KubeGateway
+from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
+from statecast.controller.reconcile import reconcile
+
+RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
+_gateway: Gateway | None = None
+
+
+def gateway() -> Gateway:
+    """The gateway in use (the real one unless :func:`use_gateway` set another)."""
+    global _gateway
+    if _gateway is None:
+        _gateway = KubeGateway()
+    return _gateway
+
+
+def use_gateway(value: Gateway) -> None:
+    """Make the handlers write through ``value`` (a test seam)."""
+    global _gateway
+    _gateway = value
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep kopf's bookkeeping in annotations and make watches robust."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 30
+    settings.execution.max_workers = 8
+
+
+@kopf.index("", "v1", "nodes")
+def node_index(body: kopf.Body, **_: Any) -> dict[str, NodeView]:
+    """Nodes by name."""
+    view = node_view(body)
+    return {view.name: view}
+
+
+@kopf.index(GROUP, VERSION, "replicas")
+def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaView]:
+    """Replicas by (namespace, resource)."""
+    view = replica_view(body)
+    return {(view.namespace, view.resource): view}
+
+
+def _reconcile(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: logging.Logger | kopf.Logger,
+    node_index: kopf.Index[str, NodeView],
+    replica_index: kopf.Index[tuple[str, str], ReplicaView],
+) -> None:
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    nodes = [view for store in node_index.values() for view in store]
+    replicas = list(replica_index.get((namespace, name), []))
+    result = reconcile(body, nodes, replicas)
+    for change in result.changes:
+        if change.action == "add":
+            gateway().create_replica(build_replica(body, change.node, reason=change.reason))
+        else:
+            gateway().delete_replica(namespace, replica_name(name, change.node))
+        metrics.REPLICA_ACTIONS.labels(action=change.action, reason=change.reason).inc()
+        logger.info(
+            f"event=replica-{change.action} resource={namespace}/{name} node={change.node} "
+            f"reason={change.reason}"
+        )
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    current = dict(body.get("status", {}))
+    changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+    if changed:
+        patch.status.update(changed)
+    metrics.RESOURCE_PHASE.labels(namespace=namespace, resource=name).state(result.status["phase"])
+
+
+@kopf.on.create(GROUP, VERSION, "sharedresources")
+@kopf.on.update(GROUP, VERSION, "sharedresources", field="spec")
+@kopf.on.resume(GROUP, VERSION, "sharedresources")
+def on_change(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    """Reconcile at once when a resource appears or its spec changes."""
+    _reconcile(body, patch, logger, kwargs["node_index"], kwargs["replica_index"])
+
+
+@kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
+def resync(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    """Reconcile periodically: replica status and nodes change without touching the resource."""
+    _reconcile(body, patch, logger, kwargs["node_index"], kwargs["replica_index"])

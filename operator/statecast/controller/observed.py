@@ -1,0 +1,125 @@
+"""Views of Kubernetes objects the operator observes, parsed from their bodies.
+
+These are pure functions from an object's JSON body to a small frozen value, so the
+handlers' indexes hold only what decisions need and the parsing is unit-tested
+without a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
+from statecast.core.replica_set import CurrentReplica
+from statecast.core.spread import Candidate
+
+UNSCHEDULABLE_TAINTS = frozenset(
+    {
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unschedulable",
+    }
+)
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A node as placement sees it."""
+
+    name: str
+    labels: Mapping[str, str]
+    ready: bool
+    unschedulable: bool
+    taints: tuple[tuple[str, str, str], ...]
+    """(key, value, effect) of each taint."""
+
+    def candidate(self, spread_label: str) -> Candidate:
+        """This node as a placement candidate, its domain read from ``spread_label``."""
+        usable = (
+            self.ready
+            and not self.unschedulable
+            and not any(key in UNSCHEDULABLE_TAINTS for key, _, _ in self.taints)
+        )
+        return Candidate(
+            name=self.name,
+            domain=self.labels.get(spread_label, ""),
+            labels=self.labels,
+            ready=usable,
+        )
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """A Replica object, as the resource's reconcile sees it."""
+
+    name: str
+    namespace: str
+    resource: str
+    node: str
+    role: str
+    reason: str
+    phase: str
+    lag_seconds: float | None
+
+    def current(self) -> CurrentReplica:
+        """As input to :func:`statecast.core.replica_set.reconcile_replicas`."""
+        return CurrentReplica(node=self.node, phase=self.phase, reason=self.reason)
+
+
+def node_view(body: Mapping[str, Any]) -> NodeView:
+    """Parse a Node object."""
+    meta = body.get("metadata", {})
+    spec = body.get("spec", {}) or {}
+    conditions = (body.get("status", {}) or {}).get("conditions", []) or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    taints = tuple(
+        (t.get("key", ""), t.get("value", ""), t.get("effect", ""))
+        for t in spec.get("taints", []) or []
+    )
+    return NodeView(
+        name=meta["name"],
+        labels=dict(meta.get("labels", {}) or {}),
+        ready=ready,
+        unschedulable=bool(spec.get("unschedulable", False)),
+        taints=taints,
+    )
+
+
+def replica_view(body: Mapping[str, Any]) -> ReplicaView:
+    """Parse a Replica object."""
+    meta = body.get("metadata", {})
+    spec = body.get("spec", {}) or {}
+    status = body.get("status", {}) or {}
+    labels = meta.get("labels", {}) or {}
+    return ReplicaView(
+        name=meta["name"],
+        namespace=meta.get("namespace", ""),
+        resource=spec.get("resource") or labels.get(RESOURCE_LABEL, ""),
+        node=spec.get("nodeName") or labels.get(NODE_LABEL, ""),
+        role=spec.get("role", "peer"),
+        reason=spec.get("reason", "minimum"),
+        phase=status.get("phase", "Pending"),
+        lag_seconds=status.get("lagSeconds"),
+    )
+
+
+def tolerates(
+    taints: tuple[tuple[str, str, str], ...], tolerations: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether every NoSchedule/NoExecute taint is tolerated by one of ``tolerations``."""
+    for key, value, effect in taints:
+        if effect == "PreferNoSchedule" or key in UNSCHEDULABLE_TAINTS:
+            continue
+        if not any(_matches(t, key, value, effect) for t in tolerations):
+            return False
+    return True
+
+
+def _matches(toleration: Mapping[str, Any], key: str, value: str, effect: str) -> bool:
+    if toleration.get("effect") and toleration["effect"] != effect:
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return not toleration.get("key") or toleration["key"] == key
+    return toleration.get("key") == key and toleration.get("value", "") == value

@@ -1,0 +1,203 @@
+"""One holistic reconcile of a SharedResource, as a pure function of what was observed.
+
+:func:`reconcile` reads the resource, the nodes and the resource's replicas and
+returns every change to make and the whole status to report. The kopf handlers only
+gather the inputs, call it, apply the result and post the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.controller.observed import NodeView, ReplicaView, tolerates
+from statecast.core.replica_set import ReplicaChange, reconcile_replicas
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to post on the resource."""
+
+    type: str
+    """Normal or Warning."""
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What a reconcile decided: changes to make, status to write, events to post."""
+
+    changes: tuple[ReplicaChange, ...]
+    status: dict[str, Any]
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+
+def _condition(
+    previous: Sequence[Mapping[str, Any]],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    value = "True" if status else "False"
+    old = next((c for c in previous if c.get("type") == type_), None)
+    changed = old is None or old.get("status") != value
+    return {
+        "type": type_,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": (
+            now.isoformat().replace("+00:00", "Z")
+            if changed or old is None
+            else old.get("lastTransitionTime", now.isoformat())
+        ),
+    }
+
+
+def _invalid(
+    error: ValidationError, generation: int, previous: Mapping[str, Any], now: dt.datetime
+) -> ReconcileResult:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "spec"
+    message = f"invalid spec: {where}: {first['msg']}"
+    conditions = previous.get("conditions", [])
+    status = {
+        "phase": "Failed",
+        "observedGeneration": generation,
+        "conditions": [
+            _condition(conditions, "Ready", False, "InvalidSpec", message, generation, now),
+            _condition(conditions, "Degraded", True, "InvalidSpec", message, generation, now),
+        ],
+    }
+    return ReconcileResult((), status, (Event("Warning", "InvalidSpec", message),))
+
+
+def reconcile(
+    body: Mapping[str, Any],
+    nodes: Iterable[NodeView],
+    replicas: Iterable[ReplicaView],
+    *,
+    now: dt.datetime | None = None,
+) -> ReconcileResult:
+    """Decide the replicas and the status of one SharedResource.
+
+    Args:
+        body: the SharedResource object.
+        nodes: every node of the cluster.
+        replicas: the resource's Replica objects.
+        now: the current time (for condition transition times).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    meta = body.get("metadata", {})
+    generation = int(meta.get("generation", 0))
+    previous = body.get("status", {}) or {}
+    try:
+        spec = SharedResourceSpec.model_validate(body.get("spec", {}))
+    except ValidationError as err:
+        return _invalid(err, generation, previous, now)
+
+    tolerations = [t.to_k8s() for t in spec.placement.tolerations]
+    node_list = list(nodes)
+    zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
+    candidates = [
+        n.candidate(spec.placement.spread_across)
+        for n in node_list
+        if tolerates(n.taints, tolerations)
+        and all(n.labels.get(k) == v for k, v in spec.placement.node_selector.items())
+    ]
+    candidates = [c for c in candidates if c.ready]
+    count = spec.replicas.min
+    if spec.replicas.max is not None:
+        count = min(count, spec.replicas.max)
+    replica_list = sorted(replicas, key=lambda r: r.node)
+    plan = reconcile_replicas(candidates, [r.current() for r in replica_list], count=count)
+
+    ready = sum(1 for r in replica_list if r.node in plan.wanted and r.phase == "Ready")
+    desired = count
+    short = len(candidates) < count
+    if ready >= desired:
+        phase = "Ready"
+    elif short and not plan.adds:
+        phase = "Degraded"
+    elif replica_list:
+        phase = "Progressing"
+    else:
+        phase = "Pending"
+
+    conditions = previous.get("conditions", [])
+    ready_msg = f"{ready}/{desired} replicas ready"
+    degraded_msg = (
+        f"only {len(candidates)} eligible nodes for {count} replicas"
+        if short
+        else "replicas placed"
+    )
+    status: dict[str, Any] = {
+        "phase": phase,
+        "observedGeneration": generation,
+        "readyReplicas": ready,
+        "desiredReplicas": desired,
+        "ready": f"{ready}/{desired}",
+        "replicas": [
+            {
+                "node": r.node,
+                "zone": zones.get(r.node, ""),
+                "role": r.role,
+                "phase": r.phase,
+                "reason": r.reason,
+                **({"lagSeconds": r.lag_seconds} if r.lag_seconds is not None else {}),
+            }
+            for r in replica_list
+        ],
+        "conditions": [
+            _condition(conditions, "Ready", phase == "Ready", phase, ready_msg, generation, now),
+            _condition(
+                conditions,
+                "Progressing",
+                bool(plan.changes) or phase == "Progressing",
+                "Reconciling" if plan.changes or phase == "Progressing" else "Stable",
+                ready_msg,
+                generation,
+                now,
+            ),
+            _condition(
+                conditions,
+                "Degraded",
+                short,
+                "NotEnoughNodes" if short else "AsExpected",
+                degraded_msg,
+                generation,
+                now,
+            ),
+        ],
+    }
+    if plan.changes:
+        last = plan.changes[-1]
+        status["lastDecision"] = {
+            "action": last.action,
+            "reason": last.reason,
+            "node": last.node,
+            "message": f"{len(plan.adds)} to add, {len(plan.removes)} to remove",
+            "time": now.isoformat().replace("+00:00", "Z"),
+        }
+    events = tuple(
+        Event(
+            "Normal",
+            "ReplicaAdded" if c.action == "add" else "ReplicaRemoved",
+            f"{c.action} replica on {c.node} (reason {c.reason})",
+        )
+        for c in plan.changes
+    )
+    was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
+    if short and not was_short:
+        events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
+    return ReconcileResult(plan.changes, status, events)

@@ -1,0 +1,92 @@
+"""Decide which Replica objects to create and delete for a resource.
+
+Given the nodes a resource may use and the replicas it has, :func:`reconcile_replicas`
+returns the changes that bring it to its target count, spread over zones, without
+ever deleting a copy before its replacement is Ready: replicas on lost or unsuitable
+nodes are removed only once every wanted replica reports Ready (hand-off first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from statecast.core.spread import Candidate, spread
+
+#: Replica phases that hold an up-to-date copy.
+UP_TO_DATE = frozenset({"Ready"})
+
+
+@dataclass(frozen=True)
+class CurrentReplica:
+    """A Replica object that exists."""
+
+    node: str
+    phase: str = "Pending"
+    reason: str = "minimum"
+
+
+@dataclass(frozen=True)
+class ReplicaChange:
+    """One change to the set of Replica objects, with the reason it is made."""
+
+    action: str
+    """``add`` or ``remove``."""
+    node: str
+    reason: str
+    """Reason code: minimum, rebalance, failover, ..."""
+
+
+@dataclass(frozen=True)
+class ReplicaSetPlan:
+    """The wanted nodes and the changes that reach them."""
+
+    wanted: tuple[str, ...]
+    changes: tuple[ReplicaChange, ...]
+
+    @property
+    def adds(self) -> list[ReplicaChange]:
+        """The additions."""
+        return [c for c in self.changes if c.action == "add"]
+
+    @property
+    def removes(self) -> list[ReplicaChange]:
+        """The removals."""
+        return [c for c in self.changes if c.action == "remove"]
+
+
+def reconcile_replicas(
+    candidates: Sequence[Candidate],
+    current: Iterable[CurrentReplica],
+    *,
+    count: int,
+) -> ReplicaSetPlan:
+    """Plan the Replica objects for ``count`` copies on ``candidates`` (eligible nodes).
+
+    Args:
+        candidates: ready nodes that satisfy the resource's placement.
+        current: the resource's existing replicas (on any node).
+        count: how many replicas are wanted.
+
+    Returns:
+        The wanted nodes, the replicas to add (reason ``minimum`` on a first placement,
+        ``failover`` when they replace a copy on a lost node, ``rebalance`` otherwise) and
+        the replicas to remove (only once all wanted replicas are Ready).
+    """
+    existing = {r.node: r for r in current}
+    eligible_names = {c.name for c in candidates}
+    wanted = spread(candidates, count, current=[n for n in existing if n in eligible_names])
+    missing = [n for n in wanted if n not in existing]
+    extra = sorted(n for n in existing if n not in wanted)
+    lost = [n for n in extra if n not in eligible_names]
+    add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
+    changes = [ReplicaChange("add", node, add_reason) for node in missing]
+    all_wanted_ready = (
+        bool(wanted) and not missing and all(existing[n].phase in UP_TO_DATE for n in wanted)
+    )
+    if all_wanted_ready:
+        changes += [
+            ReplicaChange("remove", node, "failover" if node in lost else "rebalance")
+            for node in extra
+        ]
+    return ReplicaSetPlan(wanted=tuple(wanted), changes=tuple(changes))

@@ -1,0 +1,390 @@
+"""The dev cluster: etcd, kube-apiserver, controllers, scheduler and KWOK on loopback.
+
+``DevCluster(name).up(nodes=4, zones=2)`` starts (or finds running) every process,
+writes an admin kubeconfig to ``<home>/<name>/kubeconfig`` and creates KWOK nodes
+labelled with ``topology.kubernetes.io/zone``. ``down()`` stops everything it started.
+Node ``i`` (1-based) gets the InternalIP ``127.0.1.i`` so that a node agent simulated
+on this machine can listen on its node's address.
+
+Errors: :class:`ClusterError` (from :mod:`statecast.devcluster`) when a process does
+not come up in time; the message carries the tail of its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from statecast.devcluster import build, pki, processes
+from statecast.devcluster.errors import ClusterError
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_MANAGED = "fake"
+KWOK_STOPPED = "stopped"
+NODE_LEASE_SECONDS = 8
+NODE_MONITOR_GRACE = "16s"
+#: Start order; ``down`` stops in reverse.
+PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def default_home() -> Path:
+    """Where clusters keep their state: ``$STATECAST_HOME/dev-cluster`` or ``~/.statecast/...``."""
+    base = os.environ.get("STATECAST_HOME") or str(Path.home() / ".statecast")
+    return Path(base) / "dev-cluster"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def node_name(index: int) -> str:
+    """Name of the dev cluster's node ``index`` (1-based)."""
+    return f"node-{index}"
+
+
+def node_ip(index: int) -> str:
+    """Loopback InternalIP of node ``index`` (1-based)."""
+    return f"127.0.1.{index}"
+
+
+def zone_name(index: int, zones: int) -> str:
+    """Zone of node ``index`` (1-based) when nodes are dealt round-robin over ``zones``."""
+    return f"zone-{chr(ord('a') + (index - 1) % zones)}"
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """Whether one of the cluster's processes runs."""
+
+    name: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """A node as the API server reports it."""
+
+    name: str
+    zone: str
+    ready: str
+    managed: bool
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What runs of a dev cluster."""
+
+    name: str
+    kubeconfig: Path
+    server: str | None
+    healthy: bool
+    processes: tuple[ProcessStatus, ...]
+    nodes: tuple[NodeStatus, ...]
+
+
+class DevCluster:
+    """A local control plane with simulated nodes, kept in ``<home>/<name>``."""
+
+    def __init__(self, name: str = "statecast", home: Path | None = None) -> None:
+        self.name = name
+        self.state_dir = (home or default_home()) / name
+        self.pki_dir = self.state_dir / "pki"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig (written by :meth:`up`)."""
+        return self.state_dir / "kubeconfig"
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _config_file(self) -> Path:
+        return self.state_dir / "cluster.json"
+
+    def _load_config(self) -> dict[str, Any]:
+        try:
+            loaded: dict[str, Any] = json.loads(self._config_file().read_text())
+            return loaded
+        except (OSError, ValueError):
+            return {}
+
+    def _save_config(self, config: dict[str, Any]) -> None:
+        self._config_file().write_text(json.dumps(config, indent=2))
+
+    def server(self) -> str | None:
+        """URL of the API server, once the cluster has been started."""
+        port = self._load_config().get("ports", {}).get("apiserver")
+        return f"https://127.0.0.1:{port}" if port else None
+
+    # -- up ------------------------------------------------------------------------------
+
+    def up(self, *, nodes: int = 3, zones: int = 2, timeout: float = 120.0) -> None:
+        """Start every process that is not running and make sure ``nodes`` nodes exist."""
+        if nodes < 1 or zones < 1:
+            raise ClusterError("need at least one node and one zone")
+        build.build_all()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        pki.generate(self.pki_dir)
+        config = self._load_config()
+        if not self._all_running():
+            self._stop_all()
+            config = {
+                "ports": {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver", "kwok")}
+            }
+            self._save_config(config)
+        ports: dict[str, int] = config["ports"]
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        for identity in pki.IDENTITIES:
+            pki.write_kubeconfig(
+                self.state_dir / f"{identity.file_stem}.kubeconfig",
+                server=server,
+                pki_dir=self.pki_dir,
+                identity=identity.file_stem,
+            )
+        shutil.copyfile(self.state_dir / "admin.kubeconfig", self.kubeconfig)
+        self.kubeconfig.chmod(0o600)
+        deadline = time.monotonic() + timeout
+        self._start("etcd", self._etcd_argv(ports))
+        self._wait_http("etcd", f"http://127.0.0.1:{ports['etcd']}/health", deadline)
+        self._start("kube-apiserver", self._apiserver_argv(ports))
+        self._wait_http("kube-apiserver", f"{server}/readyz", deadline)
+        self._start("kube-controller-manager", self._controller_manager_argv())
+        self._start("kube-scheduler", self._scheduler_argv())
+        self._start("kwok", self._kwok_argv(ports))
+        self._ensure_nodes(nodes, zones, deadline)
+
+    def _all_running(self) -> bool:
+        return all(processes.running_pid(self.state_dir, p) for p in PROCESSES)
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        if processes.running_pid(self.state_dir, name) is None:
+            processes.start(self.state_dir, name, argv)
+
+    def _etcd_argv(self, ports: dict[str, int]) -> list[str]:
+        client = f"http://127.0.0.1:{ports['etcd']}"
+        peer = f"http://127.0.0.1:{ports['etcd_peer']}"
+        return [
+            str(build.binary("etcd")),
+            "--name=dev",
+            f"--data-dir={self.state_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=dev={peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_argv(self, ports: dict[str, int]) -> list[str]:
+        p = self.pki_dir
+        return [
+            str(build.binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
+            f"--secure-port={ports['apiserver']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--cert-dir={p}",
+            f"--tls-cert-file={p / 'apiserver.crt'}",
+            f"--tls-private-key-file={p / 'apiserver.key'}",
+            f"--client-ca-file={p / 'ca.crt'}",
+            f"--service-account-key-file={p / 'sa.pub'}",
+            f"--service-account-signing-key-file={p / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode=RBAC",
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            "--v=1",
+        ]
+
+    def _controller_manager_argv(self) -> list[str]:
+        p = self.pki_dir
+        kubeconfig = self.state_dir / "controller-manager.kubeconfig"
+        return [
+            str(build.binary("kube-controller-manager")),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={p / 'sa.key'}",
+            f"--root-ca-file={p / 'ca.crt'}",
+            f"--cluster-signing-cert-file={p / 'ca.crt'}",
+            f"--cluster-signing-key-file={p / 'ca.key'}",
+            f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
+            "--node-monitor-period=2s",
+            "--v=1",
+        ]
+
+    def _scheduler_argv(self) -> list[str]:
+        kubeconfig = self.state_dir / "scheduler.kubeconfig"
+        return [
+            str(build.binary("kube-scheduler")),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--v=1",
+        ]
+
+    def _kwok_argv(self, ports: dict[str, int]) -> list[str]:
+        return [
+            str(build.binary("kwok")),
+            f"--kubeconfig={self.state_dir / 'kwok.kubeconfig'}",
+            f"--config={Path(__file__).parent / 'kwok.yaml'}",
+            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}={KWOK_MANAGED}",
+            f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
+            f"--server-address=127.0.0.1:{ports['kwok']}",
+            "--cidr=10.244.0.0/16",
+        ]
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
+        context.load_cert_chain(self.pki_dir / "admin.crt", self.pki_dir / "admin.key")
+        return context
+
+    def _get(self, url: str, timeout: float = 3.0) -> int:
+        context = self._ssl_context() if url.startswith("https") else None
+        try:
+            with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as err:
+            return err.code
+        except (urllib.error.URLError, OSError):
+            return 0
+
+    def _wait_http(self, name: str, url: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self._get(url) == 200:
+                return
+            if processes.running_pid(self.state_dir, name) is None:
+                raise ClusterError(f"{name} exited:\n{processes.log_tail(self.state_dir, name)}")
+            time.sleep(0.25)
+        raise ClusterError(f"{name} not ready in time:\n{processes.log_tail(self.state_dir, name)}")
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def _core_api(self) -> Any:
+        from kubernetes import client, config
+
+        api_client = config.new_client_from_config(config_file=str(self.kubeconfig))
+        return client.CoreV1Api(api_client)
+
+    def _ensure_nodes(self, nodes: int, zones: int, deadline: float) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        core = self._core_api()
+        for index in range(1, nodes + 1):
+            body = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": node_name(index),
+                    "annotations": {KWOK_ANNOTATION: KWOK_MANAGED},
+                    "labels": {
+                        "kubernetes.io/hostname": node_name(index),
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                        ZONE_LABEL: zone_name(index, zones),
+                        "topology.kubernetes.io/region": "local",
+                    },
+                },
+                "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": node_ip(index)},
+                        {"type": "Hostname", "address": node_name(index)},
+                    ]
+                },
+            }
+            try:
+                core.create_node(body)
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+        while time.monotonic() < deadline:
+            ready = [n for n in self.nodes() if n.ready == "True"]
+            if len(ready) >= nodes:
+                return
+            if processes.running_pid(self.state_dir, "kwok") is None:
+                raise ClusterError(f"kwok exited:\n{processes.log_tail(self.state_dir, 'kwok')}")
+            time.sleep(0.25)
+        raise ClusterError(
+            f"nodes not Ready in time:\n{processes.log_tail(self.state_dir, 'kwok')}"
+        )
+
+    def nodes(self) -> list[NodeStatus]:
+        """The cluster's nodes with their zone and Ready condition."""
+        result = []
+        for node in self._core_api().list_node().items:
+            conditions = {c.type: c.status for c in (node.status.conditions or [])}
+            annotations = node.metadata.annotations or {}
+            result.append(
+                NodeStatus(
+                    name=node.metadata.name,
+                    zone=(node.metadata.labels or {}).get(ZONE_LABEL, ""),
+                    ready=conditions.get("Ready", "Unknown"),
+                    managed=annotations.get(KWOK_ANNOTATION) == KWOK_MANAGED,
+                )
+            )
+        return sorted(result, key=lambda n: n.name)
+
+    def set_heartbeat(self, node: str, *, running: bool) -> None:
+        """Stop or restart a node's heartbeat (KWOK's Lease renewal and status updates).
+
+        A stopped node's Lease expires and the node controller marks it NotReady after
+        the node-monitor grace period, as it would for a lost machine.
+        """
+        value = KWOK_MANAGED if running else KWOK_STOPPED
+        self._core_api().patch_node(node, {"metadata": {"annotations": {KWOK_ANNOTATION: value}}})
+
+    # -- down / status -------------------------------------------------------------------
+
+    def _stop_all(self) -> list[str]:
+        stopped = []
+        for name in reversed(PROCESSES):
+            if processes.stop(self.state_dir, name):
+                stopped.append(name)
+        return stopped
+
+    def down(self, *, purge: bool = False) -> list[str]:
+        """Stop every process of the cluster; with ``purge`` also delete its state."""
+        stopped = self._stop_all()
+        if purge and self.state_dir.exists():
+            shutil.rmtree(self.state_dir)
+        return stopped
+
+    def status(self) -> ClusterStatus:
+        """What runs, whether the API server is healthy, and the nodes."""
+        procs = tuple(
+            ProcessStatus(name, processes.running_pid(self.state_dir, name)) for name in PROCESSES
+        )
+        server = self.server()
+        healthy = bool(server and self.kubeconfig.exists() and self._get(f"{server}/readyz") == 200)
+        return ClusterStatus(
+            name=self.name,
+            kubeconfig=self.kubeconfig,
+            server=server,
+            healthy=healthy,
+            processes=procs,
+            nodes=tuple(self.nodes()) if healthy else (),
+        )

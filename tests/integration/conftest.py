@@ -1,0 +1,161 @@
+"""Fixtures for tests against a real Kubernetes control plane.
+
+The cluster is the dev cluster (``statecast.devcluster``, started once per session and
+stopped at the end unless it was already running), or any cluster whose kubeconfig is
+in ``STATECAST_TEST_KUBECONFIG`` (a kind cluster from ``kind-config.yaml``, say). The
+CRDs are applied by server-side apply; each test gets a fresh namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from kubernetes import client, config
+
+from statecast.devcluster import DevCluster, build
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def kubectl_binary() -> str:
+    """The kubectl the tests use: the dev cluster's build, else the one on PATH."""
+    cached = build.binary("kubectl")
+    if cached.exists():
+        return str(cached)
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.fail("no kubectl: run `statecast dev-cluster build` or install kubectl")
+    return found
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Iterator[Path]:
+    """Path of a kubeconfig for a running cluster."""
+    given = os.environ.get("STATECAST_TEST_KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    cluster = DevCluster("statecast-test")
+    was_running = cluster.status().healthy
+    cluster.up(nodes=4, zones=2)
+    yield cluster.kubeconfig
+    if not was_running and not os.environ.get("STATECAST_TEST_KEEP_CLUSTER"):
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run kubectl against the test cluster; returns the completed process."""
+
+    def run(
+        *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [kubectl_binary(), f"--kubeconfig={kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            check=False,
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig: Path) -> client.ApiClient:
+    """A kubernetes ApiClient for the test cluster."""
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """The generated CRDs and kopf's peering CRDs, applied server-side and Established."""
+    kubectl("apply", "--server-side", "--field-manager=statecast-tests", "-f", str(ROOT / "crds"))
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=statecast-tests",
+        "-f",
+        str(ROOT / "manifests" / "install" / "10-kopf-peering.yaml"),
+    )
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/sharedresources.statecast.io",
+        "crd/replicas.statecast.io",
+    )
+
+
+@pytest.fixture
+def namespace(
+    api_client: client.ApiClient, crds: None, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = f"t-{request.node.name[:40].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:6]}"
+    name = "".join(ch for ch in name if ch.isalnum() or ch == "-")
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name, "labels": {"statecast.io/test": "true"}}})
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubeconfig: Path, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The real operator (``statecast operator``) running against the test cluster."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "STATECAST_RESYNC_SECONDS": "1"}
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "statecast.cli", "operator"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        time.sleep(2)
+        if process.poll() is not None:
+            pytest.fail(f"the operator exited at start:\n{log.read_text()[-5000:]}")
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if process.returncode not in (0, -15, None):
+            print(log.read_text()[-5000:], file=sys.stderr)
+
+
+def wait_for(
+    check: Callable[[], T | None],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.25,
+    what: str = "condition",
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")

@@ -1,0 +1,210 @@
+"""The operator's holistic reconcile, builders and object views (no cluster)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from statecast.controller.builders import build_replica, replica_name
+from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view, tolerates
+from statecast.controller.reconcile import reconcile
+
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+ZONE = "topology.kubernetes.io/zone"
+
+
+def node(
+    name: str, zone: str, *, ready: bool = True, taints: list[dict[str, str]] | None = None
+) -> NodeView:
+    return node_view(
+        {
+            "metadata": {"name": name, "labels": {ZONE: zone}},
+            "spec": {"taints": taints or []},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "Unknown"}]},
+        }
+    )
+
+
+def replica(node_name: str, phase: str = "Ready", resource: str = "flags") -> ReplicaView:
+    return replica_view(
+        {
+            "metadata": {"name": f"{resource}-{node_name}", "namespace": "ns"},
+            "spec": {"resource": resource, "nodeName": node_name, "reason": "minimum"},
+            "status": {"phase": phase},
+        }
+    )
+
+
+def resource(
+    spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "statecast.io/v1alpha1",
+        "kind": "SharedResource",
+        "metadata": {"name": "flags", "namespace": "ns", "uid": "uid-1", "generation": 3},
+        "spec": spec or {},
+        "status": status or {},
+    }
+
+
+NODES = [
+    node("node-1", "zone-a"),
+    node("node-2", "zone-b"),
+    node("node-3", "zone-a"),
+    node("node-4", "zone-b"),
+]
+
+
+def test_new_resource_gets_min_replicas_spread_and_is_pending() -> None:
+    result = reconcile(resource(), NODES, [], now=NOW)
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [
+        ("add", "node-1", "minimum"),
+        ("add", "node-2", "minimum"),
+    ]
+    assert result.status["phase"] == "Pending"
+    assert result.status["observedGeneration"] == 3
+    assert result.status["ready"] == "0/2"
+    assert {e.reason for e in result.events} == {"ReplicaAdded"}
+
+
+def test_ready_replicas_make_the_resource_ready() -> None:
+    result = reconcile(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW)
+    assert result.changes == ()
+    assert result.status["phase"] == "Ready"
+    assert result.status["readyReplicas"] == 2
+    ready = next(c for c in result.status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and ready["observedGeneration"] == 3
+    zones = {r["node"]: r["zone"] for r in result.status["replicas"]}
+    assert zones == {"node-1": "zone-a", "node-2": "zone-b"}
+
+
+def test_syncing_replicas_mean_progressing() -> None:
+    result = reconcile(
+        resource(), NODES, [replica("node-1"), replica("node-2", "Syncing")], now=NOW
+    )
+    assert result.status["phase"] == "Progressing"
+
+
+def test_condition_transition_time_is_kept_while_status_holds() -> None:
+    earlier = "2026-11-28T10:00:00Z"
+    previous = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": earlier}]}
+    result = reconcile(
+        resource(status=previous), NODES, [replica("node-1"), replica("node-2")], now=NOW
+    )
+    ready = next(c for c in result.status["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"] == earlier
+    degraded = next(c for c in result.status["conditions"] if c["type"] == "Degraded")
+    assert degraded["lastTransitionTime"] == "2026-11-28T12:00:00Z"
+
+
+def test_not_enough_nodes_is_degraded_with_one_warning() -> None:
+    spec = {"replicas": {"min": 5}}
+    result = reconcile(resource(spec), NODES, [replica(n.name) for n in NODES], now=NOW)
+    assert result.status["phase"] == "Degraded"
+    assert [e.reason for e in result.events] == ["NotEnoughNodes"]
+    again = reconcile(
+        resource(spec, result.status), NODES, [replica(n.name) for n in NODES], now=NOW
+    )
+    assert again.events == ()
+
+
+def test_lost_node_is_replaced_on_a_ready_node() -> None:
+    nodes = [node("node-1", "zone-a", ready=False), *NODES[1:]]
+    result = reconcile(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW)
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
+    assert result.status["lastDecision"]["reason"] == "failover"
+
+
+def test_tainted_nodes_need_a_toleration() -> None:
+    taint = [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]
+    nodes = [node("node-1", "zone-a", taints=taint), node("node-2", "zone-b")]
+    plain = reconcile(resource({"replicas": {"min": 2}}), nodes, [], now=NOW)
+    assert [c.node for c in plain.changes] == ["node-2"]
+    tolerating = {
+        "replicas": {"min": 2},
+        "placement": {"tolerations": [{"key": "dedicated", "operator": "Exists"}]},
+    }
+    assert [c.node for c in reconcile(resource(tolerating), nodes, [], now=NOW).changes] == [
+        "node-1",
+        "node-2",
+    ]
+
+
+def test_node_selector_limits_candidates() -> None:
+    nodes = [
+        *NODES,
+        node_view(
+            {
+                "metadata": {"name": "gpu", "labels": {ZONE: "zone-c", "gpu": "yes"}},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        ),
+    ]
+    result = reconcile(
+        resource({"placement": {"nodeSelector": {"gpu": "yes"}}, "replicas": {"min": 1}}),
+        nodes,
+        [],
+        now=NOW,
+    )
+    assert [c.node for c in result.changes] == ["gpu"]
+
+
+def test_invalid_spec_is_reported_not_raised() -> None:
+    result = reconcile(resource({"replicas": {"min": 3, "max": 1}}), NODES, [], now=NOW)
+    assert result.changes == ()
+    assert result.status["phase"] == "Failed"
+    assert "replicas.min must be less than or equal" in result.events[0].message
+    assert result.events[0].type == "Warning"
+
+
+@pytest.mark.parametrize(
+    ("taints", "tolerations", "expected"),
+    [
+        ([], [], True),
+        ([("k", "v", "NoSchedule")], [], False),
+        ([("k", "v", "NoSchedule")], [{"key": "k", "value": "v"}], True),
+        ([("k", "v", "NoSchedule")], [{"key": "k", "value": "w"}], False),
+        ([("k", "v", "NoSchedule")], [{"operator": "Exists"}], True),
+        (
+            [("k", "v", "NoSchedule")],
+            [{"key": "k", "operator": "Exists", "effect": "NoExecute"}],
+            False,
+        ),
+        ([("k", "v", "PreferNoSchedule")], [], True),
+    ],
+)
+def test_tolerates(taints: Any, tolerations: Any, expected: bool) -> None:
+    assert tolerates(tuple(taints), tolerations) is expected
+
+
+def test_build_replica_is_owned_and_labelled() -> None:
+    body = build_replica(resource(), "node-2", reason="predicted")
+    assert body["metadata"]["name"] == "flags-node-2"
+    assert body["metadata"]["labels"]["statecast.io/node"] == "node-2"
+    assert body["metadata"]["labels"]["statecast.io/resource"] == "flags"
+    owner = body["metadata"]["ownerReferences"][0]
+    assert (
+        owner["uid"] == "uid-1"
+        and owner["controller"] is True
+        and owner["blockOwnerDeletion"] is True
+    )
+    assert body["spec"] == {
+        "resource": "flags",
+        "nodeName": "node-2",
+        "role": "peer",
+        "epoch": 0,
+        "reason": "predicted",
+        "syncMode": "auto",
+    }
+
+
+def test_long_names_stay_valid() -> None:
+    name = replica_name("r" * 200, "n" * 100)
+    assert len(name) <= 253
+    assert name != replica_name("r" * 200, "n" * 99 + "m")
+    labels = build_replica(
+        {"metadata": {"name": "x" * 100, "namespace": "ns", "uid": "u"}}, "node", reason="minimum"
+    )["metadata"]["labels"]
+    assert all(len(v) <= 63 for v in labels.values())
