@@ -20,6 +20,7 @@ from statecast.core.forecast.fastpath import (
     fit_family,
     model_name,
     profile_ahead,
+    spread,
 )
 from statecast.core.forecast.result import QUANTILE_LEVELS, BatchForecast, Forecast
 from statecast.core.forecast.transform import (
@@ -46,7 +47,8 @@ class FastForecast:
 
     Attributes:
         zhat: Log-scale point forecasts, shape ``(n, H)``.
-        offsets: Log-scale residual quantiles, shape ``(n, H, len(probs))``.
+        offsets: Normalised residual quantiles, shape ``(n, H, len(probs))``.
+        spread: Log-scale spread the offsets are multiplied by, shape ``(n, H)``.
         probs: Probabilities of the offsets: interval ends first, then quantiles.
         models: Model name per series.
         scores: Backtest MASE per series (NaN when too short to backtest).
@@ -55,6 +57,7 @@ class FastForecast:
 
     zhat: FloatArray
     offsets: FloatArray
+    spread: FloatArray
     probs: tuple[float, ...]
     models: tuple[str, ...]
     scores: FloatArray
@@ -64,7 +67,7 @@ class FastForecast:
 def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) -> FloatArray:
     """Log-scale point forecast of the fitted family after the last column of ``z``."""
     steps = np.arange(1, horizon + 1, dtype=np.float64)
-    profile = profile_ahead(z, fit.seasons, period=period, horizon=horizon)
+    profile = profile_ahead(z, fit.seasons, fit.width, period=period, horizon=horizon)
     damp = fit.phi[:, None] ** steps[None, :]
     zhat: FloatArray = profile + fit.level[:, None] * damp
     return zhat
@@ -96,20 +99,24 @@ def fast_forecast(
         zhat, offsets = random_walk(z, horizon=horizon, probs=probs)
         zero = np.nansum(y, axis=1) == 0
         models = tuple("zero" if zr else "naive" for zr in zero)
-        return FastForecast(zhat, offsets, probs, models, np.full(len(y), np.nan), None)
+        unit = np.ones_like(zhat)
+        return FastForecast(zhat, offsets, unit, probs, models, np.full(len(y), np.nan), None)
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
     models = tuple(
-        model_name(int(k), float(a), float(p), bool(zr))
-        for k, a, p, zr in zip(fit.seasons, fit.alpha, fit.phi, fit.zero, strict=True)
+        model_name(int(k), int(w), float(a), float(p), bool(zr))
+        for k, w, a, p, zr in zip(fit.seasons, fit.width, fit.alpha, fit.phi, fit.zero, strict=True)
     )
-    return FastForecast(zhat, fit.offsets, probs, models, fit.score, fit)
+    scale = spread(zhat, fit.kappa)
+    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit)
 
 
-def bounds(zhat: FloatArray, offsets: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def bounds(
+    zhat: FloatArray, offsets: FloatArray, scale: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Point, lower and upper bounds on the count scale (offsets' first two are the ends)."""
     mean = from_log(zhat)
-    lower = np.minimum(from_log(zhat + offsets[..., 0]), mean)
-    upper = np.maximum(from_log(zhat + offsets[..., 1]), mean)
+    lower = np.minimum(from_log(zhat + offsets[..., 0] * scale), mean)
+    upper = np.maximum(from_log(zhat + offsets[..., 1] * scale), mean)
     return mean, lower, upper
 
 
@@ -143,7 +150,7 @@ def forecast_batch(
     for start in range(0, n, BATCH_CHUNK):
         block = slice(start, min(n, start + BATCH_CHUNK))
         fast = fast_forecast(y[block], period=period, horizon=horizon, level=level, quantiles=())
-        mean[block], lower[block], upper[block] = bounds(fast.zhat, fast.offsets)
+        mean[block], lower[block], upper[block] = bounds(fast.zhat, fast.offsets, fast.spread)
         scores[block] = fast.scores
         models.extend(fast.models)
     _log.debug("forecast_batch series=%d horizon=%d period=%d", n, horizon, period)
@@ -153,9 +160,10 @@ def forecast_batch(
 def forecast_fast_series(y: FloatArray, *, period: int, horizon: int, level: float) -> Forecast:
     """Forecast one checked series with the fast path only."""
     fast = fast_forecast(y[None, :], period=period, horizon=horizon, level=level)
-    mean, lower, upper = bounds(fast.zhat, fast.offsets)
+    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread)
     quantiles = {
-        q: from_log(fast.zhat[0] + fast.offsets[0, :, 2 + i]) for i, q in enumerate(QUANTILE_LEVELS)
+        q: from_log(fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0])
+        for i, q in enumerate(QUANTILE_LEVELS)
     }
     score = float(fast.scores[0])
     return Forecast(

@@ -3,27 +3,33 @@
 Every series is modelled on ``z = log1p(count)``. At origin ``t`` the forecast of step
 ``h`` is::
 
-    zhat(t + h) = p_K(t + h) + phi**h * l(t)
+    zhat(t + h) = p(t + h) + phi**h * l(t)
 
-* ``p_K(u)`` is the seasonal profile: the mean of ``z(u - k*P)`` over the ``K`` most
-  recent seasons known at ``t`` (``k = m .. m+K-1`` with ``m = ceil(h / P)``). ``K = 0``
-  means no season (``p = 0``).
-* ``l`` is an exponentially weighted level of the deviation ``d = z - p_K`` (smoothing
+* ``p(u)`` is the seasonal profile: the mean of ``z(u - k*P + v)`` over the ``K`` most
+  recent seasons known at ``t`` (``k = m .. m+K-1``, ``m = ceil((h + w) / P)``) and over
+  phase offsets ``v = -w .. w`` (smoothing across neighbouring steps of the season).
+  ``K = 0`` means no season (``p = 0``).
+* ``l`` is an exponentially weighted level of the deviation ``d = z - p`` (smoothing
   ``alpha``), damped towards the profile by ``phi`` as the horizon grows.
 
 The family nests the baselines: ``K = 0, alpha = 1`` is naive (last value); ``K = 1,
-phi = 0`` is seasonal naive; ``K = 0, alpha < 1`` is simple exponential smoothing; the
-rest is a seasonal profile with a decaying short-term correction (``profile``).
+w = 0, phi = 0`` is seasonal naive; ``K = 0, alpha < 1`` is simple exponential
+smoothing; the rest is a seasonal profile with a decaying short-term correction
+(``profile``).
 
 Parameters are chosen per series by a dense rolling-origin backtest on the most recent
 origins (count-scale MAE over steps 1..H), and the same backtest residuals calibrate the
-intervals (split-conformal quantiles per step, on the log scale).
+intervals: split-conformal quantiles per step of the residuals on the log scale divided by
+a predicted spread ``s = sqrt(mu / (1 + mu)**2 + kappa**2)`` (``mu`` the point forecast as
+a count; the first term is the Poisson spread of ``log1p``, ``kappa`` the series' extra
+multiplicative noise), so that quiet hours get wider log intervals than busy ones.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +44,9 @@ __all__ = [
     "Grid",
     "fit_family",
     "model_name",
+    "plan_origins",
     "profile_ahead",
+    "profile_now",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -55,14 +63,19 @@ class Grid:
     """Candidate parameters of the family.
 
     Attributes:
-        seasons: Candidate numbers of seasons ``K`` in the profile (``0`` is always tried).
+        seasons: Candidate numbers of seasons ``K`` (``0`` is always tried, and so is the
+            largest ``K`` up to ``max_seasons`` that the history allows).
+        max_seasons: Upper bound on ``K``.
+        widths: Candidate half-widths ``w`` of the phase smoothing.
         alphas: Candidate level smoothing constants.
         phis: Candidate damping factors of the level (seasonal candidates only).
         origins: Span of the most recent backtest origins, in steps (at most).
         stride: Steps between two backtest origins.
     """
 
-    seasons: tuple[int, ...] = (1, 3, 7)
+    seasons: tuple[int, ...] = (1, 2, 4)
+    max_seasons: int = 8
+    widths: tuple[int, ...] = (0, 2)
     alphas: tuple[float, ...] = (0.1, 0.3, 0.6, 1.0)
     phis: tuple[float, ...] = (0.0, 0.8, 0.95, 1.0)
     origins: int = 576
@@ -75,10 +88,12 @@ class FamilyFit:
 
     Attributes:
         seasons: ``K`` per series, shape ``(n,)``.
+        width: Phase-smoothing half-width ``w`` per series.
         alpha: Level smoothing per series.
         phi: Level damping per series.
         level: Smoothed deviation at the last step, per series.
-        offsets: Residual quantiles on the log scale, shape ``(n, H, len(probs))``.
+        offsets: Quantiles of the normalised residuals, shape ``(n, H, len(probs))``.
+        kappa: Extra multiplicative noise per series (see :func:`spread`).
         probs: Probabilities of ``offsets``' last axis.
         mae: Backtest count-scale MAE per series.
         scale: MASE scale per series (in-sample MAE of the seasonal or plain naive).
@@ -86,10 +101,12 @@ class FamilyFit:
     """
 
     seasons: IntArray
+    width: IntArray
     alpha: FloatArray
     phi: FloatArray
     level: FloatArray
     offsets: FloatArray
+    kappa: FloatArray
     probs: tuple[float, ...]
     mae: FloatArray
     scale: FloatArray
@@ -101,19 +118,46 @@ class FamilyFit:
         return self.mae / self.scale
 
 
-def model_name(seasons: int, alpha: float, phi: float, zero: bool) -> str:
+def spread(zhat: FloatArray, kappa: FloatArray) -> FloatArray:
+    """Predicted spread of the log-scale residual at ``zhat``, per series and step.
+
+    Args:
+        zhat: Log-scale point forecasts, shape ``(n, ...)``.
+        kappa: Extra multiplicative noise per series, shape ``(n,)``.
+    """
+    mu = from_log(zhat)
+    extra = kappa.reshape((-1,) + (1,) * (zhat.ndim - 1))
+    poisson = mu / (1.0 + mu) ** 2
+    return np.asarray(np.sqrt(poisson + extra**2 + 1e-6), dtype=np.float64)
+
+
+def _kappa(resid: FloatArray, zhat: FloatArray) -> FloatArray:
+    """Extra noise per series: residual variance beyond the Poisson part, at least 0."""
+    mu = from_log(zhat)
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        excess = np.nanmean((resid**2 - mu / (1.0 + mu) ** 2).reshape(len(resid), -1), axis=1)
+    return np.sqrt(np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0))
+
+
+def model_name(seasons: int, width: int, alpha: float, phi: float, zero: bool) -> str:
     """Name of the family member with these parameters."""
     if zero:
         return "zero"
     if seasons == 0:
         return "naive" if alpha >= 1.0 else "ses"
-    if seasons == 1 and phi == 0.0:
+    if seasons == 1 and width == 0 and phi == 0.0:
         return "seasonal_naive"
     return "profile"
 
 
+def first_season(step: int, width: int, period: int) -> int:
+    """Most recent season ``m`` whose phase window around ``step`` ahead is already known."""
+    return max(1, math.ceil((step + width) / period))
+
+
 def _lag_sums(z: FloatArray, period: int, start: int, stop: int, lags: int) -> list[FloatArray]:
-    """Cumulative sums over seasonal lags 0..lags of ``z[:, start:stop]``.
+    """Cumulative sums over seasonal lags of ``z[:, start:stop]``.
 
     ``out[k]`` is ``sum_{j=1..k} z[:, u - j*P]`` for ``u`` in ``start..stop-1``; a lag
     before the start of the history is NaN.
@@ -132,17 +176,28 @@ def _lag_sums(z: FloatArray, period: int, start: int, stop: int, lags: int) -> l
     return sums
 
 
-def _profile(sums: list[FloatArray], seasons: int, first_lag: int) -> FloatArray:
-    """Mean over lags ``first_lag .. first_lag + seasons - 1`` from cumulative sums."""
+def _smooth(values: FloatArray, width: int) -> FloatArray:
+    """Centred moving mean of ``2*width + 1`` steps along axis 1 (edges left as they are)."""
+    if width == 0 or values.shape[1] <= 2 * width:
+        return values
+    span = 2 * width + 1
+    csum = np.cumsum(np.pad(values, ((0, 0), (1, 0))), axis=1)
+    out = values.copy()
+    out[:, width:-width] = (csum[:, span:] - csum[:, :-span]) / span
+    return out
+
+
+def _profile(sums: list[FloatArray], seasons: int, first_lag: int, width: int) -> FloatArray:
+    """Profile over lags ``first_lag .. first_lag + seasons - 1``, smoothed in phase."""
     total = sums[first_lag + seasons - 1] - sums[first_lag - 1]
-    return total / seasons
+    return _smooth(total / seasons, width)
 
 
 def _ewma(values: FloatArray, alpha: float) -> FloatArray:
     """Exponentially weighted level along axis 1, started at the first value."""
     if alpha >= 1.0:
         return values.copy()
-    zi = ((1.0 - alpha) * values[:, :1])[:, :, None].reshape(values.shape[0], 1)
+    zi = (1.0 - alpha) * values[:, :1]
     out, _ = lfilter([alpha], [1.0, alpha - 1.0], values, axis=1, zi=zi)
     return np.asarray(out, dtype=np.float64)
 
@@ -150,9 +205,12 @@ def _ewma(values: FloatArray, alpha: float) -> FloatArray:
 def _mase_scale(y: FloatArray, period: int) -> FloatArray:
     """In-sample MAE of seasonal naive (or naive without two seasons) per series."""
     lag = period if y.shape[1] >= 2 * period else 1
+    if y.shape[1] <= lag:
+        return np.ones(y.shape[0])
     diffs = np.abs(y[:, lag:] - y[:, :-lag])
-    with np.errstate(invalid="ignore"):
-        scale = np.nanmean(diffs, axis=1) if diffs.shape[1] else np.full(y.shape[0], np.nan)
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        scale = np.nanmean(diffs, axis=1)
     return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
@@ -166,18 +224,21 @@ def plan_origins(
         :data:`MIN_ORIGINS` origins even without seasons.
     """
     last_origin = n_steps - 1 - horizon
-    m_max = math.ceil(horizon / period)
+    stride = max(1, grid.stride)
+    m_max = first_season(horizon, max(grid.widths, default=0), period)
     usable: list[int] = []
-    for k in sorted(grid.seasons):
-        # The profile at every origin and target must use K full seasons.
-        earliest = (k + m_max - 1) * period + WARM_UP
-        if n_steps >= 2 * period and (last_origin - earliest) // grid.stride + 1 >= MIN_ORIGINS:
-            usable.append(k)
-    need = ((max(usable) + m_max - 1) * period if usable else 0) + min(WARM_UP, n_steps // 4)
+    if n_steps >= 2 * period:
+        for k in range(1, grid.max_seasons + 1):
+            earliest = (k + m_max - 1) * period + max(grid.widths, default=0) + WARM_UP
+            if (last_origin - earliest) // stride + 1 >= MIN_ORIGINS:
+                usable.append(k)
+    seasons = sorted({k for k in usable if k in grid.seasons} | set(usable[-1:]))
+    need = (max(seasons) + m_max - 1) * period + max(grid.widths, default=0) if seasons else 0
+    need += min(WARM_UP, n_steps // 4)
     first = max(need, last_origin - grid.origins + 1)
-    if (last_origin - first) // max(1, grid.stride) + 1 < MIN_ORIGINS:
+    if (last_origin - first) // stride + 1 < MIN_ORIGINS:
         return -1, ()
-    return first, tuple(usable)
+    return first, tuple(seasons)
 
 
 def fit_family(
@@ -209,16 +270,16 @@ def fit_family(
         return None
     last = n_steps - 1 - horizon
     start = max(0, first - WARM_UP)
-    m_max = math.ceil(horizon / period)
+    widths = tuple(grid.widths) or (0,)
+    m_max = first_season(horizon, max(widths), period)
     k_max = max(seasons_ok, default=0)
     sums = _lag_sums(z, period, start, n_steps + horizon, k_max + m_max - 1) if k_max else []
 
     steps = np.arange(1, horizon + 1)
-    origins = np.arange(last, first - 1, -grid.stride)[::-1] - start  # window-relative
+    origins = np.arange(last, first - 1, -max(1, grid.stride))[::-1] - start  # window-relative
     targets = origins[:, None] + steps[None, :]  # (M, H)
-    z_target = np.full((n, len(origins), horizon), np.nan)
-    y_abs = np.concatenate([y, np.full((n, horizon), np.nan)], axis=1)[:, start:]
-    y_target = y_abs[:, targets]
+    y_win = np.concatenate([y, np.full((n, horizon), np.nan)], axis=1)[:, start:]
+    y_target = y_win[:, targets]
     z_target = np.log1p(y_target)
     end = n_steps - 1 - start  # window index of the last observation
     z_win = z[:, start:]
@@ -226,53 +287,63 @@ def fit_family(
     best_mae = np.full(n, np.inf)
     best_resid = np.zeros((n, len(origins), horizon))
     best_k = np.zeros(n, dtype=np.int64)
+    best_w = np.zeros(n, dtype=np.int64)
     best_alpha = np.ones(n)
     best_phi = np.ones(n)
     best_level = z_win[:, end].copy()
 
-    def consider(k: int, alpha: float, phi: float, zhat: FloatArray, level_end: FloatArray) -> None:
+    def consider(
+        k: int, w: int, alpha: float, phi: float, zhat: FloatArray, level_end: FloatArray
+    ) -> None:
         with np.errstate(invalid="ignore"):
             err = np.abs(y_target - from_log(zhat))
-            mae = np.nanmean(err.reshape(n, -1), axis=1)
-        mae = np.where(np.isfinite(mae), mae, np.inf)
+            count = np.sum(~np.isnan(err), axis=(1, 2))
+            mae = np.nansum(err, axis=(1, 2)) / np.maximum(count, 1)
+        mae = np.where(count > 0, mae, np.inf)
         better = mae < best_mae - 1e-12
         if not better.any():
             return
         best_mae[better] = mae[better]
         best_resid[better] = (z_target - zhat)[better]
         best_k[better] = k
+        best_w[better] = w
         best_alpha[better] = alpha
         best_phi[better] = phi
         best_level[better] = level_end[better]
 
-    # Without seasons: naive and simple exponential smoothing of z.
+    # Without seasons: naive first (ties go to the simplest), then exponential smoothing.
     for alpha in sorted(grid.alphas, reverse=True):
         level = _ewma(z_win[:, : end + 1], alpha)
         zhat = np.repeat(level[:, origins][:, :, None], horizon, axis=2)
-        consider(0, alpha, 1.0, zhat, level[:, end])
+        consider(0, 0, alpha, 1.0, zhat, level[:, end])
 
-    m_of_step = [math.ceil(h / period) for h in steps]
     for k in seasons_ok:
-        now = _profile(sums, k, 1)[:, : end + 1]
-        ahead = np.empty((n, len(origins), horizon))
-        for j, m in enumerate(m_of_step):
-            ahead[:, :, j] = _profile(sums, k, m)[:, targets[:, j]]
-        deviation = z_win[:, : end + 1] - now
-        for phi in grid.phis:
-            damp = phi ** steps.astype(np.float64)
-            for alpha in grid.alphas if phi > 0 else (1.0,):
-                level = _ewma(deviation, alpha)
-                zhat = ahead + level[:, origins][:, :, None] * damp[None, None, :]
-                consider(k, alpha, phi, zhat, level[:, end])
+        for w in widths:
+            now = _profile(sums, k, 1, w)[:, : end + 1]
+            ahead = np.empty((n, len(origins), horizon))
+            for j, h in enumerate(steps):
+                m = first_season(int(h), w, period)
+                ahead[:, :, j] = _profile(sums, k, m, w)[:, targets[:, j]]
+            deviation = z_win[:, : end + 1] - now
+            for phi in grid.phis:
+                damp = phi ** steps.astype(np.float64)
+                for alpha in sorted(grid.alphas, reverse=True) if phi > 0 else (1.0,):
+                    level = _ewma(deviation, alpha)
+                    zhat = ahead + level[:, origins][:, :, None] * damp[None, None, :]
+                    consider(k, w, alpha, phi, zhat, level[:, end])
 
-    offsets = conformal_offsets(best_resid, probs)
+    zhat_best = z_target - best_resid
+    kappa = _kappa(best_resid, zhat_best)
+    offsets = conformal_offsets(best_resid / spread(zhat_best, kappa), probs)
     zero = np.nansum(y, axis=1) == 0
     return FamilyFit(
         seasons=best_k,
+        width=best_w,
         alpha=best_alpha,
         phi=best_phi,
         level=best_level,
         offsets=offsets,
+        kappa=kappa,
         probs=probs,
         mae=np.where(np.isfinite(best_mae), best_mae, np.nan),
         scale=_mase_scale(y, period),
@@ -280,12 +351,28 @@ def fit_family(
     )
 
 
-def profile_ahead(z: FloatArray, seasons: IntArray, *, period: int, horizon: int) -> FloatArray:
+def _phase_columns(anchor: int, seasons: int, width: int, first: int, period: int) -> list[int]:
+    return [
+        anchor - j * period + v
+        for j in range(first, first + seasons)
+        for v in range(-width, width + 1)
+    ]
+
+
+def profile_ahead(
+    z: npt.NDArray[np.floating[Any]],
+    seasons: IntArray,
+    width: IntArray,
+    *,
+    period: int,
+    horizon: int,
+) -> FloatArray:
     """Seasonal profile of steps ``1..horizon`` after the last column of ``z``.
 
     Args:
         z: Imputed log-scale history, shape ``(n, T)``.
         seasons: ``K`` per series (``0``: no season, profile 0).
+        width: Phase-smoothing half-width per series.
         period: Season length in steps.
         horizon: Steps ahead.
 
@@ -294,27 +381,30 @@ def profile_ahead(z: FloatArray, seasons: IntArray, *, period: int, horizon: int
     """
     n, n_steps = z.shape
     out = np.zeros((n, horizon))
-    for k in np.unique(seasons):
+    for k, w in {(int(a), int(b)) for a, b in zip(seasons, width, strict=True)}:
         if k == 0:
             continue
-        rows = np.flatnonzero(seasons == k)
+        rows = np.flatnonzero((seasons == k) & (width == w))
         for h in range(1, horizon + 1):
-            m = math.ceil(h / period)
-            cols = [n_steps - 1 + h - j * period for j in range(m, m + int(k))]
-            cols = [c for c in cols if c >= 0]
-            out[rows, h - 1] = z[np.ix_(rows, cols)].mean(axis=1) if cols else 0.0
+            m = first_season(h, w, period)
+            cols = [c for c in _phase_columns(n_steps - 1 + h, k, w, m, period) if c >= 0]
+            out[rows, h - 1] = (
+                z[np.ix_(rows, np.asarray(cols, dtype=np.int64))].mean(axis=1) if cols else 0.0
+            )
     return out
 
 
-def profile_now(z: FloatArray, seasons: IntArray, *, period: int) -> FloatArray:
+def profile_now(
+    z: npt.NDArray[np.floating[Any]], seasons: IntArray, width: IntArray, *, period: int
+) -> FloatArray:
     """Seasonal profile of the last column of ``z`` (for the deviation of a new sample)."""
     n, n_steps = z.shape
     out = np.zeros(n)
-    for k in np.unique(seasons):
+    for k, w in {(int(a), int(b)) for a, b in zip(seasons, width, strict=True)}:
         if k == 0:
             continue
-        rows = np.flatnonzero(seasons == k)
-        cols = [n_steps - 1 - j * period for j in range(1, int(k) + 1)]
-        cols = [c for c in cols if c >= 0]
-        out[rows] = z[np.ix_(rows, cols)].mean(axis=1) if cols else 0.0
+        rows = np.flatnonzero((seasons == k) & (width == w))
+        m = first_season(0, w, period)
+        cols = [c for c in _phase_columns(n_steps - 1, k, w, m, period) if 0 <= c < n_steps]
+        out[rows] = z[np.ix_(rows, np.asarray(cols, dtype=np.int64))].mean(axis=1) if cols else 0.0
     return out

@@ -1,0 +1,253 @@
+"""Incremental forecasting at scale: cheap updates every step, refits in the background.
+
+:class:`ForecastEngine` keeps, for ``n`` series, a bounded history (log scale, float32,
+with a missing-sample mask) and the fitted fast-path state (parameters, smoothed level,
+calibrated offsets). :meth:`ForecastEngine.update` appends one sample per series,
+advances the level with the parameters held fixed and returns fresh forecasts; it costs
+a few gathers per series. :meth:`ForecastEngine.refit` re-chooses parameters and
+recalibrates the intervals from the stored history, chunk by chunk; it is meant to run
+in a worker thread while updates continue: each chunk is fitted on a snapshot and, once
+swapped in, replays the samples that arrived meanwhile.
+
+The engine is thread-safe: one lock guards the state, and the expensive part of a refit
+runs outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.core.forecast.calibration import interval_probs
+from statecast.core.forecast.engine import BATCH_CHUNK, bounds, fast_forecast
+from statecast.core.forecast.errors import HistoryError
+from statecast.core.forecast.fastpath import (
+    Grid,
+    model_name,
+    profile_ahead,
+    profile_now,
+    spread,
+)
+from statecast.core.forecast.result import BatchForecast
+from statecast.core.forecast.transform import as_history, check_parameters, fill_missing
+
+__all__ = ["ForecastEngine"]
+
+_log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class ForecastEngine:
+    """Forecasts of many series kept current one sample at a time.
+
+    Args:
+        n_series: Number of series.
+        period: Season length in steps.
+        horizon: Steps ahead.
+        level: Nominal coverage of the intervals.
+        capacity: Steps of history kept (default: 7 seasons, at least ``4 * horizon``).
+        grid: Candidate parameters of the fast path.
+    """
+
+    def __init__(
+        self,
+        n_series: int,
+        *,
+        period: int,
+        horizon: int,
+        level: float = 0.9,
+        capacity: int | None = None,
+        grid: Grid | None = None,
+    ) -> None:
+        check_parameters(period=period, horizon=horizon, level=level)
+        self.n_series = n_series
+        self.period = period
+        self.horizon = horizon
+        self.level = level
+        self.capacity = capacity or max(7 * period, 4 * horizon)
+        self._grid = grid or Grid()
+        self._probs = interval_probs(level, ())
+        self._lock = threading.Lock()
+        slack = max(period, 64)
+        self._z = np.zeros((n_series, self.capacity + slack), dtype=np.float32)
+        self._missing = np.ones((n_series, self.capacity + slack), dtype=np.bool_)
+        self._start = 0
+        self._stop = 0
+        self._steps = 0  # samples ever appended
+        self._seasons = np.zeros(n_series, dtype=np.int64)
+        self._width = np.zeros(n_series, dtype=np.int64)
+        self._alpha = np.ones(n_series)
+        self._phi = np.ones(n_series)
+        self._level = np.zeros(n_series)
+        self._offsets = np.zeros((n_series, horizon, len(self._probs)))
+        self._kappa = np.zeros(n_series)
+        self._unit = np.ones(n_series, dtype=np.bool_)  # offsets are raw log offsets
+        self._scores = np.full(n_series, np.nan)
+        self._fitted = False
+
+    # -- history ---------------------------------------------------------------------------
+
+    def _append(self, z: npt.NDArray[np.float32], missing: npt.NDArray[np.bool_]) -> None:
+        width = z.shape[1]
+        if self._stop + width > self._z.shape[1]:
+            keep = min(self.capacity, self._stop - self._start)
+            keep = max(0, min(keep, self._z.shape[1] - width))
+            self._z[:, :keep] = self._z[:, self._stop - keep : self._stop]
+            self._missing[:, :keep] = self._missing[:, self._stop - keep : self._stop]
+            self._start, self._stop = 0, keep
+        if width > self._z.shape[1]:
+            z, missing = z[:, -self._z.shape[1] :], missing[:, -self._z.shape[1] :]
+            width = z.shape[1]
+        self._z[:, self._stop : self._stop + width] = z
+        self._missing[:, self._stop : self._stop + width] = missing
+        self._stop += width
+        self._start = max(self._start, self._stop - self.capacity)
+        self._steps += width
+
+    def _window(self) -> npt.NDArray[np.float32]:
+        return self._z[:, self._start : self._stop]
+
+    @property
+    def steps(self) -> int:
+        """Samples appended since the engine was created."""
+        return self._steps
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def refit(self, history: npt.ArrayLike | None = None) -> None:
+        """Choose parameters and recalibrate intervals, from ``history`` or the stored one.
+
+        Args:
+            history: Counts, shape ``(n_series, T)``; when given it replaces the stored
+                history. ``None`` refits from the stored history (the background refit).
+
+        Raises:
+            HistoryError: ``history`` is malformed or has the wrong number of series.
+        """
+        if history is not None:
+            y = as_history(history, ndim=2)
+            if y.shape[0] != self.n_series:
+                raise HistoryError(f"history has {y.shape[0]} series, expected {self.n_series}")
+            with np.errstate(invalid="ignore"):
+                z = fill_missing(np.log1p(y), self.period).astype(np.float32)
+            with self._lock:
+                self._start = self._stop = 0
+                self._append(z, np.isnan(y))
+        started = time.perf_counter()
+        for first in range(0, self.n_series, BATCH_CHUNK):
+            rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
+            self._refit_rows(rows)
+        self._fitted = True
+        _log.info(
+            "forecast_refit series=%d steps=%d seconds=%.2f",
+            self.n_series,
+            self._stop - self._start,
+            time.perf_counter() - started,
+        )
+
+    def _refit_rows(self, rows: slice) -> None:
+        with self._lock:
+            z = self._window()[rows].astype(np.float64)
+            missing = self._missing[rows, self._start : self._stop]
+            seen = self._steps
+        y = np.where(missing, np.nan, np.expm1(z))
+        fast = fast_forecast(
+            y,
+            period=self.period,
+            horizon=self.horizon,
+            level=self.level,
+            quantiles=(),
+            grid=self._grid,
+        )
+        with self._lock:
+            fit = fast.fit
+            if fit is None:
+                self._seasons[rows] = 0
+                self._width[rows] = 0
+                self._alpha[rows] = 1.0
+                self._phi[rows] = 1.0
+                self._level[rows] = z[:, -1]
+                self._unit[rows] = True
+            else:
+                self._seasons[rows] = fit.seasons
+                self._width[rows] = fit.width
+                self._alpha[rows] = fit.alpha
+                self._phi[rows] = fit.phi
+                self._level[rows] = fit.level
+                self._kappa[rows] = fit.kappa
+                self._unit[rows] = False
+            self._offsets[rows] = fast.offsets
+            self._scores[rows] = fast.scores
+            # Replay the samples that arrived while this chunk was being fitted.
+            late = self._steps - seen
+            for back in range(late, 0, -1):
+                self._advance(rows, self._stop - back)
+
+    # -- cheap update ----------------------------------------------------------------------
+
+    def _advance(self, rows: slice, stop: int) -> None:
+        """Advance the level of ``rows`` by the sample at buffer column ``stop - 1``."""
+        window = self._z[rows, self._start : stop]
+        z_new = window[:, -1].astype(np.float64)
+        seasons = self._seasons[rows]
+        profile = profile_now(window, seasons, self._width[rows], period=self.period)
+        deviation = z_new - profile
+        alpha = self._alpha[rows]
+        self._level[rows] += alpha * (deviation - self._level[rows])
+
+    def update(self, values: npt.ArrayLike) -> BatchForecast:
+        """Append one sample per series, advance the state, and forecast.
+
+        Args:
+            values: Counts of the newest step, shape ``(n_series,)``; NaN if missing.
+
+        Returns:
+            The forecasts after this sample.
+
+        Raises:
+            HistoryError: Wrong shape, negative or infinite values.
+        """
+        sample = as_history(values, ndim=1)
+        if sample.shape[0] != self.n_series:
+            raise HistoryError(f"update has {sample.shape[0]} values, expected {self.n_series}")
+        with self._lock:
+            missing = np.isnan(sample)
+            z = np.log1p(sample)
+            if missing.any():
+                length = self._stop - self._start
+                back = self.period if length >= self.period else 1
+                if length >= back:
+                    z[missing] = self._z[missing, self._stop - back]
+                else:
+                    z[missing] = 0.0
+            self._append(z.astype(np.float32)[:, None], missing[:, None])
+            self._advance(slice(None), self._stop)
+            return self._forecast_locked()
+
+    def forecast(self) -> BatchForecast:
+        """Forecasts from the current state (without a new sample)."""
+        with self._lock:
+            return self._forecast_locked()
+
+    def _forecast_locked(self) -> BatchForecast:
+        window = self._window()
+        steps = np.arange(1, self.horizon + 1, dtype=np.float64)
+        profile = profile_ahead(
+            window, self._seasons, self._width, period=self.period, horizon=self.horizon
+        )
+        zhat = profile + self._level[:, None] * self._phi[:, None] ** steps[None, :]
+        scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
+        mean, lower, upper = bounds(zhat, self._offsets, scale)
+        zero = np.all(window == 0, axis=1)
+        models = tuple(
+            model_name(int(k), int(w), float(a), float(p), bool(zr))
+            for k, w, a, p, zr in zip(
+                self._seasons, self._width, self._alpha, self._phi, zero, strict=True
+            )
+        )
+        return BatchForecast(models, self.level, mean, lower, upper, self._scores.copy())
