@@ -131,12 +131,18 @@ def spread(zhat: FloatArray, kappa: FloatArray) -> FloatArray:
     return np.asarray(np.sqrt(poisson + extra**2 + 1e-6), dtype=np.float64)
 
 
+def _row_nanmean(values: FloatArray) -> FloatArray:
+    """Mean of each row ignoring NaN; NaN for a row without values (and no warning)."""
+    count = np.sum(~np.isnan(values), axis=1)
+    total = np.nansum(values, axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _kappa(resid: FloatArray, zhat: FloatArray) -> FloatArray:
     """Extra noise per series: residual variance beyond the Poisson part, at least 0."""
     mu = from_log(zhat)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        excess = np.nanmean((resid**2 - mu / (1.0 + mu) ** 2).reshape(len(resid), -1), axis=1)
+    with np.errstate(invalid="ignore"):
+        excess = _row_nanmean((resid**2 - mu / (1.0 + mu) ** 2).reshape(len(resid), -1))
     return np.sqrt(np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0))
 
 
@@ -208,9 +214,7 @@ def _mase_scale(y: FloatArray, period: int) -> FloatArray:
     if y.shape[1] <= lag:
         return np.ones(y.shape[0])
     diffs = np.abs(y[:, lag:] - y[:, :-lag])
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        scale = np.nanmean(diffs, axis=1)
+    scale = _row_nanmean(diffs)
     return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
