@@ -67,7 +67,8 @@ def test_writes_the_specified_document(tmp_path: Path, fast: bool) -> None:
         for key in ("mean", "lower", "upper"):
             assert len(entry[key]) == 6
         assert all(
-            lo <= m <= up for lo, m, up in zip(entry["lower"], entry["mean"], entry["upper"])
+            lo <= m <= up
+            for lo, m, up in zip(entry["lower"], entry["mean"], entry["upper"], strict=True)
         )
         assert min(entry["lower"]) >= 0
 
@@ -85,7 +86,7 @@ def test_empty_cells_are_missing_samples(tmp_path: Path) -> None:
 @pytest.mark.skipif(not TRACES.exists(), reason="shared traces not mounted")
 def test_forecasts_a_shared_trace(tmp_path: Path) -> None:
     lines = (TRACES / "elb_request_count_8c0756.csv").read_text().splitlines()
-    wide = ["timestamp,elb"] + lines[1 : 1 + 7 * 288]
+    wide = ["timestamp,elb", *lines[1 : 1 + 7 * 288]]
     source = tmp_path / "elb.csv"
     source.write_text("\n".join(wide) + "\n")
     out = tmp_path / "out.json"
@@ -93,7 +94,7 @@ def test_forecasts_a_shared_trace(tmp_path: Path) -> None:
     assert main([*args, "--level", "0.95", "--output", str(out)]) == 0
     entry = json.loads(out.read_text())["series"]["elb"]
     assert len(entry["mean"]) == 12
-    assert all(lo <= up for lo, up in zip(entry["lower"], entry["upper"]))
+    assert all(lo <= up for lo, up in zip(entry["lower"], entry["upper"], strict=True))
 
 
 def bad_input_cases(tmp: Path) -> list[tuple[Path, str]]:
