@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _placement_helpers import make_input, old
 
 from statecast.core.placement import (
     ActionKind,
@@ -13,9 +12,12 @@ from statecast.core.placement import (
     Reason,
     plan,
 )
+from tests.unit._placement_helpers import make_input, old
 
 NODES = "a:z1,b:z1,c:z2,d:z2,e:z3"
 HOT, WARM, COLD = 200.0, 50.0, 0.0
+#: Demand that anchors the replicas on a and c where a row is about another node.
+ANCHOR = {"a": 5 * HOT, "c": 5 * HOT}
 
 
 def kinds(inputs: PlanInput) -> dict[str, tuple[str, str]]:
@@ -56,7 +58,7 @@ ROWS = [
         "a node whose last forecast was right gets no hedge however wide its interval",
         make_input(
             NODES,
-            mean={"e": WARM},
+            mean={**ANCHOR, "e": WARM},
             upper={"e": 3 * WARM},
             deviation={"e": 0.1},
             replicas=(old("a"), old("c")),
@@ -92,7 +94,7 @@ ROWS = [
         "max caps predicted replicas at the hottest nodes",
         make_input(
             NODES,
-            mean={"b": HOT, "d": 2 * HOT, "e": 3 * HOT},
+            mean={**ANCHOR, "b": HOT, "d": 2 * HOT, "e": 3 * HOT},
             replicas=(old("a"), old("c")),
             max_replicas=3,
         ),
@@ -102,7 +104,7 @@ ROWS = [
         "the stored-bytes budget caps replicas like max",
         make_input(
             NODES,
-            mean={"b": HOT, "d": 2 * HOT, "e": 3 * HOT},
+            mean={**ANCHOR, "b": HOT, "d": 2 * HOT, "e": 3 * HOT},
             replicas=(old("a"), old("c")),
             budget_bytes_stored=3 * 64 * 2**20,
         ),
@@ -115,7 +117,7 @@ ROWS = [
     ),
     (
         "demand between the gates does not add a replica either",
-        make_input(NODES, mean={"e": 60.0}, replicas=(old("a"), old("c"))),
+        make_input(NODES, mean={**ANCHOR, "e": 60.0}, replicas=(old("a"), old("c"))),
         {"e": None},
     ),
     (
@@ -131,6 +133,23 @@ ROWS = [
             NODES, mean={"e": 100.0}, replicas=(old("a"), old("c")), recently_removed={"e": 900.0}
         ),
         {"e": ("add", "predicted")},
+    ),
+    (
+        "a replica whose node cooled down moves to where demand went",
+        make_input(
+            NODES, mean={"c": HOT, "b": 5 * HOT}, replicas=(old("a"), old("c")), max_replicas=2
+        ),
+        {"a": ("remove", "rebalance"), "b": ("add", "predicted"), "c": ("keep", "predicted")},
+    ),
+    (
+        "a replica within its cooldown does not move",
+        make_input(
+            NODES,
+            mean={"c": HOT, "b": 5 * HOT},
+            replicas=(CurrentReplica("a", age_s=60.0), old("c")),
+            max_replicas=2,
+        ),
+        {"a": ("keep", "predicted"), "b": None},
     ),
     (
         "a strong resource whose leader is lost promotes the most advanced replica",

@@ -16,7 +16,9 @@ reason:
    not pay for holding it and it is past its cooldown.
 7. ``predicted`` then ``hedge``: add the replica that saves most at the forecast mean;
    when none pays, judge uncertain nodes at their upper bound.
-8. ``failover`` (strong consistency): promote the most advanced replica when the
+8. ``rebalance`` + ``predicted``: move a replica from a node that cooled down to one
+   where demand went, when the move saves more than the copy costs (plus margin).
+9. ``failover`` (strong consistency): promote the most advanced replica when the
    leader is gone.
 
 Invariants (tested): never below ``min`` (when enough ready nodes exist), never above
@@ -42,6 +44,7 @@ from statecast.core.placement.costs import (
 )
 from statecast.core.placement.hedging import forecast_confidence, uncertain_nodes
 from statecast.core.placement.hysteresis import may_readd, should_add, should_remove
+from statecast.core.placement.moves import best_move
 from statecast.core.placement.types import (
     ActionKind,
     CurrentReplica,
@@ -285,6 +288,40 @@ def plan(inputs: PlanInput) -> Plan:
             )
             continue
         break
+
+    # 8. Move a replica whose node cooled down to where demand went.
+    fresh = np.array([names[i] not in board.actions for i in range(n_nodes)], dtype=np.bool_)
+    settled = candidates & fresh & (margin <= spec.hysteresis)
+    move_cost = add_cost - hold + spec.hysteresis * add_cost
+    for _ in range(n_nodes):
+        if not _budget_allows(inputs, board):
+            break
+        movable = [
+            j
+            for j in _where(board.holders)
+            if removable(j) and current[names[j]].age_s >= spec.cooldown_s
+        ]
+        move = best_move(
+            matrix,
+            board.holders,
+            mean,
+            movable=movable,
+            targets=settled & ~board.holders & fresh,
+            zones=board.zones,
+            min_zones=target_zones,
+            no_replica_ms=no_replica_ms,
+        )
+        if move is None or move.value_ms <= move_cost:
+            break
+        j, c = move.source, move.target
+        fresh[j] = fresh[c] = False
+        remove(j, Reason.REBALANCE, move.value_ms, f"moved to {names[c]}")
+        add(
+            c,
+            Reason.PREDICTED,
+            move.value_ms,
+            f"moved from {names[j]}: saves {move.value_ms:.0f} ms",
+        )
 
     _keep_and_promote(
         inputs,

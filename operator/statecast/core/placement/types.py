@@ -108,8 +108,8 @@ class CostModel:
         ms_per_gib_moved: latency one must save to move a GiB over the network.
     """
 
-    ms_per_gib_hour: float = 100_000.0
-    ms_per_gib_moved: float = 10_000.0
+    ms_per_gib_hour: float = 40_000.0
+    ms_per_gib_moved: float = 2_000.0
 
 
 @dataclass(frozen=True)

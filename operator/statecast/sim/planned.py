@@ -1,0 +1,253 @@
+"""Policies that call statecast's planner: ``predictive`` (forecasts) and ``oracle`` (truth).
+
+Both build one :class:`PlanInput` per resource and step and apply :func:`plan`, so the
+only difference between them is what they believe demand will be: the predictive
+policy asks :func:`statecast.core.forecast.forecast_batch` (refreshed every
+``refresh_steps`` steps for every series at once), the oracle reads the trace's future.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.core.placement import (
+    CurrentReplica,
+    DemandForecast,
+    NodeInfo,
+    PlacementSpec,
+    PlanInput,
+    StateProfile,
+    forecast_deviation,
+    plan,
+)
+from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
+from statecast.sim.config import SimConfig, focus_index
+from statecast.sim.trace import Trace
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+Band = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+class PlannerPolicy:
+    """Shared machinery: per-resource specs, node inventory, replicas, the plan call."""
+
+    name = "planner"
+
+    def __init__(self, tuner: TunerConfig | None = None, tune_every_s: float = 3600.0) -> None:
+        self.tuner = tuner
+        self.tune_every_s = tune_every_s
+        self.tuning: list[TuningState] = []
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Precompute what does not change between steps."""
+        self._trace, self._config = trace, config
+        self._horizon = max(1, round(config.horizon_s / trace.step_s))
+        self._specs = [
+            PlacementSpec(
+                min_replicas=int(trace.min_replicas[r]),
+                max_replicas=int(trace.max_replicas[r]) or None,
+                cooldown_s=config.cooldown_s,
+            )
+            for r in range(trace.n_resources)
+        ]
+        self._states = [
+            StateProfile(
+                int(trace.state_bytes[r]), float(trace.writes_per_min[r]), config.bytes_per_write
+            )
+            for r in range(trace.n_resources)
+        ]
+        self._inventory: dict[bytes, tuple[NodeInfo, ...]] = {}
+        self._removed_at = np.full((trace.n_resources, trace.n_nodes), -np.inf)
+        self._previous = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+        self.tuning = [TuningState.initial(s.deviation_threshold) for s in self._specs]
+        self._tune_steps = max(1, round(self.tune_every_s / trace.step_s))
+        self._local = np.zeros(trace.n_resources)
+        self._total = np.zeros(trace.n_resources)
+        self._moved = np.zeros(trace.n_resources)
+
+    def believed(self, t: int) -> Band:
+        """Mean, lower, upper (resources x nodes x horizon) and deviation (resources x nodes)."""
+        raise NotImplementedError
+
+    def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
+        """Plan every resource for step ``t``."""
+        trace, config = self._trace, self._config
+        now = t * trace.step_s
+        self._learn(t, replicas)
+        self._removed_at[self._previous & ~replicas] = now  # lost with a node
+        mean, lower, upper, deviation = self.believed(t)
+        nodes = self._nodes(t)
+        desired = np.zeros_like(replicas)
+        for r in range(trace.n_resources):
+            since = now - self._removed_at[r]
+            recent = {
+                trace.nodes[i]: float(since[i])
+                for i in np.flatnonzero(since < 2 * config.cooldown_s)
+            }
+            current = tuple(
+                CurrentReplica(trace.nodes[i], float(age_s[r, i]), bool(ready[r, i]))
+                for i in np.flatnonzero(replicas[r])
+            )
+            inputs = PlanInput(
+                spec=self._spec(r),
+                state=self._states[r],
+                nodes=nodes,
+                forecast=DemandForecast(trace.nodes, mean[r], lower[r], upper[r], deviation[r]),
+                replicas=current,
+                step_s=trace.step_s,
+                latency=config.latency,
+                costs=config.costs,
+                recently_removed=recent,
+            )
+            chosen = set(plan(inputs).nodes)
+            desired[r] = [n in chosen for n in trace.nodes]
+        self._removed_at[replicas & ~desired] = now
+        self._previous = desired.copy()
+        return desired
+
+    def _spec(self, r: int) -> PlacementSpec:
+        if self.tuner is None:
+            return self._specs[r]
+        state = self.tuning[r]
+        return replace(
+            self._specs[r],
+            cost_weight=state.cost_weight,
+            deviation_threshold=state.deviation_threshold,
+        )
+
+    def _learn(self, t: int, replicas: BoolArray) -> None:
+        """Feed the self-tuner with the outcome of the last window (when tuning)."""
+        if self.tuner is None or t == 0:
+            return
+        trace = self._trace
+        seen = trace.demand[:, :, t - 1]
+        self._local += (seen * self._previous).sum(axis=1)
+        self._total += seen.sum(axis=1)
+        self._moved += (replicas & ~self._previous).sum(axis=1) * trace.state_bytes
+        if t % self._tune_steps:
+            return
+        hours = self._tune_steps * trace.step_s / 3600.0
+        for r in range(trace.n_resources):
+            if self._total[r] <= 0:
+                continue
+            outcome = Outcome(
+                local_hit_ratio=float(self._local[r] / self._total[r]),
+                bytes_moved_per_hour=float(self._moved[r] / hours),
+                replicas=float(replicas[r].sum()),
+            )
+            self.tuning[r] = tune(self.tuning[r], outcome, self.tuner)
+        self._local[:], self._total[:], self._moved[:] = 0.0, 0.0, 0.0
+
+    def _nodes(self, t: int) -> tuple[NodeInfo, ...]:
+        available = self._trace.available[:, t]
+        key = available.tobytes()
+        if key not in self._inventory:
+            self._inventory[key] = tuple(
+                NodeInfo(n, z, bool(a))
+                for n, z, a in zip(self._trace.nodes, self._trace.zones, available, strict=True)
+            )
+        return self._inventory[key]
+
+
+class Oracle(PlannerPolicy):
+    """The planner fed with the true future: an upper bound for any forecaster."""
+
+    name = "oracle"
+
+    def believed(self, t: int) -> Band:
+        """The trace's next ``horizon`` steps, as a point forecast with no uncertainty."""
+        demand = self._trace.demand
+        future = demand[:, :, t : t + self._horizon]
+        if future.shape[2] < self._horizon:
+            pad = self._horizon - future.shape[2]
+            future = np.concatenate([future, np.repeat(future[:, :, -1:], pad, axis=2)], axis=2)
+        zero = np.zeros(future.shape[:2])
+        return future, future, future, zero
+
+
+class Predictive(PlannerPolicy):
+    """statecast: batch forecasts of every (resource, node) series, then the planner.
+
+    Args:
+        refresh_steps: refit the forecasts every this many steps (between refits the
+            policy reads further along the last forecast).
+        history_days: how much history each refit sees.
+        level: prediction-interval level.
+        tuner: self-tuning settings, or None for fixed thresholds.
+    """
+
+    name = "predictive"
+
+    def __init__(
+        self,
+        refresh_steps: int = 1,
+        history_days: float = 3.0,
+        level: float = 0.9,
+        tuner: TunerConfig | None = None,
+    ) -> None:
+        super().__init__(tuner)
+        self.refresh_steps = max(1, refresh_steps)
+        self.history_days = history_days
+        self.level = level
+        self.forecast_seconds = 0.0
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Reset the forecasts and the recorded band."""
+        super().start(trace, config)
+        shape = (trace.n_resources, trace.n_nodes)
+        self._origin = -(10**9)
+        self._fc: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._said = np.zeros(shape)  # what the forecast said about the step being decided
+        self._seen = np.zeros(shape, dtype=np.bool_)
+        self._focus = focus_index(trace, config)
+        self.band = np.full((3, trace.n_nodes, trace.steps), np.nan)
+        self.forecast_seconds = 0.0
+
+    def believed(self, t: int) -> Band:
+        """Forecasts for steps ``t .. t + horizon - 1`` and each node's last deviation."""
+        import time
+
+        from statecast.core.forecast import forecast_batch
+
+        trace, h = self._trace, self._horizon
+        deviation = np.zeros(self._said.shape)
+        if t >= 1:
+            deviation = np.where(
+                self._seen, forecast_deviation(self._said, trace.demand[:, :, t - 1]), 0.0
+            )
+        if t - self._origin >= self.refresh_steps or self._fc is None:
+            lookback = max(1, round(self.history_days * trace.period))
+            history = trace.demand[:, :, max(0, t - lookback) : t]
+            n = trace.n_resources * trace.n_nodes
+            started = time.perf_counter()
+            if history.shape[2] < 2:
+                last = history[:, :, -1:] if history.shape[2] else np.zeros((*self._said.shape, 1))
+                width = h + self.refresh_steps
+                mean = np.repeat(last, width, axis=2)
+                self._fc = (mean, 0.5 * mean, 2.0 * mean + 1.0)
+            else:
+                batch = forecast_batch(
+                    history.reshape(n, -1),
+                    period=trace.period,
+                    horizon=h + self.refresh_steps - 1,
+                    level=self.level,
+                )
+                shape = (trace.n_resources, trace.n_nodes, -1)
+                self._fc = (
+                    batch.mean.reshape(shape),
+                    batch.lower.reshape(shape),
+                    batch.upper.reshape(shape),
+                )
+            self.forecast_seconds += time.perf_counter() - started
+            self._origin = t
+        k = t - self._origin
+        mean, lower, upper = (a[:, :, k : k + h] for a in self._fc)
+        self._said = mean[:, :, 0].copy()
+        self._seen[:] = True
+        f = self._focus
+        self.band[:, :, t] = mean[f, :, 0], lower[f, :, 0], upper[f, :, 0]
+        return mean, lower, upper, deviation

@@ -1,0 +1,103 @@
+"""The picture: demand with the forecast band, where replicas were, how many (matplotlib).
+
+matplotlib is in the ``bench`` extra and is imported only when a plot is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.sim.errors import SimError
+from statecast.sim.replay import PolicyResult
+from statecast.sim.trace import Trace
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def plot(
+    trace: Trace,
+    results: Sequence[PolicyResult],
+    path: Path,
+    *,
+    band: FloatArray | None = None,
+    start: int = 0,
+) -> None:
+    """Draw demand and forecast band, the placement of each policy, and replica counts.
+
+    Args:
+        trace: the replayed trace.
+        results: one result per policy (their timelines share the focus resource).
+        path: PNG to write.
+        band: the predictive policy's one-step-ahead (mean, lower, upper) per node and
+            step, shape (3, nodes, steps), or None.
+        start: first step drawn (the warm-up is usually left out).
+
+    Raises:
+        SimError: when matplotlib is not installed.
+    """
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SimError("--plot needs matplotlib: pip install 'statecast[bench]'") from None
+    if not results:
+        raise SimError("nothing to plot")
+    focus = results[0].timeline.focus
+    demand = trace.demand[focus][:, start:]
+    hours = (np.arange(start, trace.steps) * trace.step_s) / 3600.0
+    shown = [r for r in results if r.policy in ("reactive", "predictive", "oracle")] or list(
+        results
+    )
+    fig, axes = plt.subplots(
+        2 + len(shown), 1, figsize=(12, 3.0 + 2.2 * (1 + len(shown))), sharex=True
+    )
+    top = axes[0]
+    busiest = np.argsort(-demand.sum(axis=1))[:3]
+    colors = ["tab:blue", "tab:orange", "tab:green"]
+    for color, i in zip(colors, busiest, strict=False):
+        top.plot(
+            hours, demand[i], color=color, lw=0.8, label=f"{trace.nodes[i]} ({trace.zones[i]})"
+        )
+        if band is not None:
+            mean, lower, upper = (b[i, start:] for b in band)
+            top.fill_between(hours, lower, upper, color=color, alpha=0.2, lw=0)
+            top.plot(hours, mean, color=color, lw=0.8, ls="--")
+    top.set_ylabel("accesses / step")
+    top.set_title(
+        f"{trace.name}: demand of {trace.resources[focus]} on its busiest nodes"
+        + (" with the forecast (dashed) and its interval (band)" if band is not None else "")
+    )
+    top.legend(loc="upper right", fontsize=8)
+    order = np.argsort([f"{z}/{n}" for z, n in zip(trace.zones, trace.nodes, strict=True)])
+    share = demand[order] / np.maximum(demand.max(axis=1, keepdims=True)[order], 1.0)
+    extent = (float(hours[0]), float(hours[-1]), len(order) - 0.5, -0.5)
+    for ax, result in zip(axes[1:], shown, strict=False):
+        ax.imshow(share, aspect="auto", cmap="Greys", extent=extent, interpolation="nearest")
+        placed = result.timeline.placement[order][:, start:]
+        rows, cols = np.nonzero(placed)
+        ax.scatter(hours[cols], rows, s=1.5, c="tab:red", marker="s", lw=0)
+        ax.set_yticks(
+            range(len(order)), [f"{trace.nodes[i]} {trace.zones[i]}" for i in order], fontsize=6
+        )
+        ax.set_ylabel(result.policy)
+        ax.set_title(
+            f"{result.policy}: replicas (red) over demand (grey, per node);"
+            f" local hit {result.local_hit_ratio:.2f}",
+            fontsize=9,
+        )
+    last = axes[-1]
+    for result in results:
+        last.plot(hours, result.timeline.replicas[start:], lw=0.9, label=result.policy)
+    last.set_ylabel("replicas (all resources)")
+    last.set_xlabel("hours")
+    last.legend(loc="upper right", fontsize=8, ncol=len(results))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,146 @@
+"""The baseline policies: ``static``, ``full`` and ``reactive`` (Anna's hot-key rule).
+
+A policy sees the trace only up to the current step (the oracle is the exception, in
+:mod:`statecast.sim.planned`) and returns, for every resource and node, whether a
+replica should be there during the step.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.sim.config import SimConfig
+from statecast.sim.trace import Trace
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class Policy(Protocol):
+    """What :func:`statecast.sim.replay.replay` drives."""
+
+    name: str
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Reset for a replay of ``trace``."""
+
+    def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
+        """Desired replicas (resources x nodes) for step ``t``, seeing demand before ``t``."""
+
+
+def zone_order(zones: tuple[str, ...]) -> list[int]:
+    """Node indices interleaved by zone (one of each zone, then the next of each zone)."""
+    by_zone: dict[str, list[int]] = {}
+    for i, z in enumerate(zones):
+        by_zone.setdefault(z, []).append(i)
+    order: list[int] = []
+    queues = [by_zone[z] for z in sorted(by_zone)]
+    while any(queues):
+        for q in queues:
+            if q:
+                order.append(q.pop(0))
+    return order
+
+
+def enforce_bounds(
+    desired: BoolArray, score: FloatArray, trace: Trace, available: BoolArray
+) -> BoolArray:
+    """Fill every resource up to its min (new zones first, then by score) and trim to max."""
+    count = desired.sum(axis=1)
+    high = np.where(trace.max_replicas > 0, trace.max_replicas, trace.n_nodes)
+    for r in np.flatnonzero((count < trace.min_replicas) | (count > high)):
+        row = desired[r]
+        if count[r] > high[r]:
+            keep = sorted(np.flatnonzero(row), key=lambda i: (-score[r, i], i))[: high[r]]
+            row[:] = False
+            row[keep] = True
+            continue
+        while row.sum() < trace.min_replicas[r]:
+            covered = {trace.zones[i] for i in np.flatnonzero(row)}
+            options = [i for i in np.flatnonzero(available & ~row)]
+            if not options:
+                break
+            best = max(options, key=lambda i: (trace.zones[i] not in covered, score[r, i], -i))
+            row[best] = True
+    return desired
+
+
+class Static:
+    """``min`` replicas on fixed nodes spread over zones, moved only when a node is lost."""
+
+    name = "static"
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Remember the trace; the fixed choice is made from the node order, not demand."""
+        self._trace = trace
+        rank = np.zeros(trace.n_nodes)
+        rank[zone_order(trace.zones)] = -np.arange(trace.n_nodes, dtype=np.float64)
+        self._score = np.broadcast_to(rank, (trace.n_resources, trace.n_nodes))
+
+    def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
+        """Keep what exists on live nodes; refill to min in the fixed order."""
+        available = self._trace.available[:, t]
+        return enforce_bounds(replicas & available, self._score, self._trace, available)
+
+
+class Full:
+    """A replica of every resource on every live node."""
+
+    name = "full"
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Remember the trace."""
+        self._trace = trace
+
+    def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
+        """Every live node."""
+        available = self._trace.available[:, t]
+        return np.broadcast_to(available, replicas.shape).copy()
+
+
+class Reactive:
+    """Anna's selective replication: replicate where observed heat is above mean + k sigma.
+
+    Every step, each (resource, node) pair's access rate over the last ``window_s`` is
+    compared with the mean and standard deviation of the rates of all active pairs; a
+    pair more than ``k_sigma`` deviations above the mean is hot and gets a replica. A
+    replica that has not been hot for ``grace_s`` (the grace period) is removed. ``min``
+    and ``max`` hold as for every policy.
+    """
+
+    name = "reactive"
+
+    def __init__(self, window_s: float = 900.0, grace_s: float | None = None, k_sigma: float = 1.0):
+        self.window_s = window_s
+        self.grace_s = grace_s
+        self.k_sigma = k_sigma
+
+    def start(self, trace: Trace, config: SimConfig) -> None:
+        """Reset the windows."""
+        self._trace = trace
+        self._window = max(1, round(self.window_s / trace.step_s))
+        grace = config.cooldown_s if self.grace_s is None else self.grace_s
+        self._grace = max(1, round(grace / trace.step_s))
+        self._sum = np.zeros((trace.n_resources, trace.n_nodes))
+        self._cold = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.int64)
+
+    def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
+        """Hot pairs get replicas; pairs cold for the grace period lose theirs."""
+        demand = self._trace.demand
+        if t >= 1:
+            self._sum += demand[:, :, t - 1]
+        if t > self._window:
+            self._sum -= demand[:, :, t - 1 - self._window]
+        rate = self._sum / min(max(t, 1), self._window)
+        available = self._trace.available[:, t]
+        active = (rate > 0) & available[None, :]
+        hot = np.zeros_like(replicas)
+        if active.any():
+            values = rate[active]
+            hot = (rate > values.mean() + self.k_sigma * values.std()) & active
+        self._cold = np.where(replicas & ~hot, self._cold + 1, 0)
+        desired = (hot | (replicas & (self._cold < self._grace))) & available[None, :]
+        return enforce_bounds(desired, rate, self._trace, available)

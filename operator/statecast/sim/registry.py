@@ -1,0 +1,40 @@
+"""Policies by name, as the command and the benchmark ask for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from statecast.core.tuning import TunerConfig
+from statecast.sim.errors import PolicyError
+from statecast.sim.planned import Oracle, Predictive
+from statecast.sim.policies import Full, Policy, Reactive, Static
+
+
+def _predictive_tuned(refresh_steps: int) -> Policy:
+    policy = Predictive(refresh_steps=refresh_steps, tuner=TunerConfig())
+    policy.name = "predictive+tune"
+    return policy
+
+
+#: name -> factory taking the forecast refresh interval in steps.
+POLICIES: dict[str, Callable[[int], Policy]] = {
+    "static": lambda _refresh: Static(),
+    "full": lambda _refresh: Full(),
+    "reactive": lambda _refresh: Reactive(),
+    "predictive": lambda refresh: Predictive(refresh_steps=refresh),
+    "predictive+tune": _predictive_tuned,
+    "oracle": lambda _refresh: Oracle(),
+}
+DEFAULT_POLICIES = ("static", "full", "reactive", "predictive", "oracle")
+
+
+def make_policy(name: str, refresh_steps: int = 1) -> Policy:
+    """A fresh policy object by name.
+
+    Raises:
+        PolicyError: when no policy has that name.
+    """
+    factory = POLICIES.get(name)
+    if factory is None:
+        raise PolicyError(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+    return factory(refresh_steps)
