@@ -46,7 +46,8 @@ class GoModule:
     def version(self) -> str:
         """The version of the root module this module requires (e.g. ``v1.37.2``)."""
         text = (self.path / "go.mod").read_text()
-        match = re.search(rf"^\s*{re.escape(self.root_module)} (v\S+)", text, re.MULTILINE)
+        pattern = rf"^\s*(?:require\s+)?{re.escape(self.root_module)} (v\S+)"
+        match = re.search(pattern, text, re.MULTILINE)
         if not match:
             raise BuildError(f"{self.path / 'go.mod'} does not require {self.root_module}")
         return match.group(1)

@@ -1,0 +1,184 @@
+"""``statecast demo``: statecast end to end on the built-in local cluster.
+
+Starts the dev cluster, installs the CRDs, runs the operator and one node agent per
+KWOK node (each on its node's loopback address), declares a SharedResource, waits for
+its replicas to be Ready, writes and reads through the agents, then stops a node's
+heartbeat and shows the operator replacing the replica it held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from statecast.devcluster import DevCluster, DevClusterError, build, processes
+from statecast.devcluster.cluster import node_ip, node_name, zone_name
+
+ROOT = Path(__file__).resolve().parents[3]
+NAMESPACE = "statecast-demo"
+AGENT_PORT = 7420
+T = TypeVar("T")
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> None:
+    """Add the ``demo`` command."""
+    parser = subparsers.add_parser(name, help=help_text, description=__doc__)
+    parser.add_argument("--nodes", type=int, default=4, help="KWOK nodes (default: 4)")
+    parser.add_argument("--zones", type=int, default=2, help="zones (default: 2)")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the cluster, operator and agents running"
+    )
+    parser.set_defaults(handler=run)
+
+
+class Demo:
+    """The demo's steps, sharing one cluster."""
+
+    def __init__(self, nodes: int, zones: int) -> None:
+        self.cluster = DevCluster("statecast")
+        self.nodes = nodes
+        self.zones = zones
+
+    def say(self, text: str) -> None:
+        """Print a step heading."""
+        print(f"\n==> {text}", flush=True)
+
+    def kubectl(self, *args: str, check: bool = True) -> str:
+        """Run the cached kubectl against the demo cluster and return its output."""
+        result = subprocess.run(
+            [str(build.binary("kubectl")), f"--kubeconfig={self.cluster.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise DevClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def start_operator(self) -> None:
+        """Run ``statecast operator`` in the background (logs in the cluster's state dir)."""
+        processes.stop(self.cluster.state_dir, "statecast-operator")
+        processes.start(
+            self.cluster.state_dir,
+            "statecast-operator",
+            [sys.executable, "-m", "statecast.cli", "operator", "--metrics-port=0"],
+            env={"KUBECONFIG": str(self.cluster.kubeconfig), "STATECAST_RESYNC_SECONDS": "1"},
+        )
+
+    def start_agents(self) -> None:
+        """Run one agent per node, listening on the node's InternalIP."""
+        for index in range(1, self.nodes + 1):
+            name = node_name(index)
+            process = f"statecast-agent-{name}"
+            processes.stop(self.cluster.state_dir, process)
+            processes.start(
+                self.cluster.state_dir,
+                process,
+                [
+                    sys.executable,
+                    "-m",
+                    "statecast.cli",
+                    "agent",
+                    f"--node={name}",
+                    f"--listen={node_ip(index)}:{AGENT_PORT}",
+                    f"--zone={zone_name(index, self.zones)}",
+                    f"--data-dir={self.cluster.state_dir / 'agents' / name}",
+                    f"--kubeconfig={self.cluster.kubeconfig}",
+                ],
+            )
+
+    def stop_workers(self) -> None:
+        """Stop the operator and the agents."""
+        for name in processes.recorded(self.cluster.state_dir):
+            if name.startswith("statecast-"):
+                processes.stop(self.cluster.state_dir, name)
+
+
+def _wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise DevClusterError(f"timed out waiting for {what}")
+
+
+def _status(demo: Demo, name: str) -> dict[str, Any]:
+    import json
+
+    out = demo.kubectl("get", "sr", name, "-n", NAMESPACE, "-o", "json", check=False)
+    status: dict[str, Any] = json.loads(out).get("status", {}) if out else {}
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; exit 0 when every step did what it should."""
+    demo = Demo(args.nodes, args.zones)
+    try:
+        _run(demo)
+    except DevClusterError as err:
+        print(f"statecast demo: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            demo.stop_workers()
+            demo.cluster.down()
+    return 0
+
+
+def _run(demo: Demo) -> None:
+    demo.say(f"starting the dev cluster ({demo.nodes} KWOK nodes in {demo.zones} zones)")
+    started = time.monotonic()
+    demo.cluster.up(nodes=demo.nodes, zones=demo.zones)
+    print(f"up in {time.monotonic() - started:.1f}s; KUBECONFIG={demo.cluster.kubeconfig}")
+    print(demo.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone"))
+
+    demo.say("installing the CRDs (server-side apply)")
+    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests/install/00-namespace.yaml"))
+    demo.kubectl(
+        "apply", "--server-side", "-f", str(ROOT / "manifests/install/10-kopf-peering.yaml")
+    )
+    demo.kubectl("wait", "--for=condition=Established", "crd/sharedresources.statecast.io")
+
+    demo.say("starting the operator and one agent per node")
+    demo.start_operator()
+    demo.start_agents()
+
+    demo.say("declaring SharedResource feature-flags (replicas.min=2, spread across zones)")
+    demo.kubectl("create", "namespace", NAMESPACE, check=False)
+    demo.kubectl(
+        "apply",
+        "--server-side",
+        "-n",
+        NAMESPACE,
+        "-f",
+        str(ROOT / "manifests/samples/feature-flags.yaml"),
+    )
+    _wait(lambda: _status(demo, "feature-flags").get("phase") == "Ready", 90, "feature-flags Ready")
+    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+
+    status = _status(demo, "feature-flags")
+    lost = status["replicas"][0]["node"]
+    demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
+    demo.cluster.set_heartbeat(lost, running=False)
+    _wait(
+        lambda: (
+            all(r["node"] != lost for r in _status(demo, "feature-flags").get("replicas", []))
+            and _status(demo, "feature-flags").get("phase") == "Ready"
+        ),
+        120,
+        f"a replacement for the replica on {lost}",
+    )
+    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+    print(demo.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"))
+    demo.cluster.set_heartbeat(lost, running=True)
+    demo.say("done")

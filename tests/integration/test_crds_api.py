@@ -1,0 +1,126 @@
+"""The generated CRDs on a real API server: accepted, defaulting, rejecting bad input."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION = "statecast.io", "v1alpha1"
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def shared_resource(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def test_crds_are_established(kubectl: Kubectl, crds: None) -> None:
+    out = kubectl(
+        "get",
+        "crd",
+        "sharedresources.statecast.io",
+        "replicas.statecast.io",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}="
+        "{.status.conditions[?(@.type=='Established')].status} {end}",
+    ).stdout
+    assert "sharedresources.statecast.io=True" in out
+    assert "replicas.statecast.io=True" in out
+
+
+def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    created = custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "sharedresources", shared_resource("flags", {})
+    )
+    spec = created["spec"]
+    assert spec["consistency"] == "eventual"
+    assert spec["merge"] == "lww"
+    assert spec["replicas"] == {"min": 2}
+    assert spec["prediction"]["horizon"] == "15m"
+    assert spec["replication"]["policy"] == "predictive"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"consistency": "linearizable"}, 'spec.consistency: Unsupported value: "linearizable"'),
+        (
+            {"replicas": {"min": 3, "max": 2}},
+            "replicas.min must be less than or equal to replicas.max",
+        ),
+        (
+            {"replicas": {"min": -1}},
+            "spec.replicas.min: Invalid value: -1: "
+            "spec.replicas.min in body should be greater than or equal to 1",
+        ),
+        ({"placement": {"maxBytesPerNode": -5}}, "spec.placement.maxBytesPerNode"),
+        (
+            {"replication": {"budget": {"bytesStored": "lots"}}},
+            "spec.replication.budget.bytesStored",
+        ),
+        (
+            {"prediction": {"interval": "5m", "horizon": "1m"}},
+            "prediction.horizon must be at least prediction.interval",
+        ),
+        ({"prediction": {"level": 1.5}}, "spec.prediction.level"),
+        (
+            {"consistency": "strong", "merge": "multi-value"},
+            "merge multi-value needs consistency eventual",
+        ),
+        (
+            {"source": {"inline": {"a": 1}, "configMapRef": {"name": "x"}}},
+            "source takes at most one of",
+        ),
+    ],
+)
+def test_invalid_objects_are_rejected_with_a_clear_message(
+    api_client: client.ApiClient, namespace: str, spec: dict[str, Any], message: str
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sharedresources", shared_resource("bad", spec)
+        )
+    assert err.value.status == 422
+    assert message in err.value.body
+
+
+def test_replica_requires_node_and_known_phase(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "replicas",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Replica",
+                "metadata": {"name": "r"},
+                "spec": {"resource": "flags", "role": "king"},
+            },
+        )
+    assert err.value.status == 422
+    assert "spec.nodeName: Required value" in err.value.body
+    assert 'spec.role: Unsupported value: "king"' in err.value.body
+
+
+def test_samples_are_accepted(kubectl: Kubectl, namespace: str) -> None:
+    from pathlib import Path
+
+    samples = Path(__file__).parents[2] / "manifests" / "samples"
+    kubectl("apply", "--server-side", "-n", namespace, "-f", str(samples))
+    names = kubectl("get", "sr", "-n", namespace, "-o", "name").stdout.split()
+    assert len(names) == len(list(samples.glob("*.yaml")))
