@@ -31,7 +31,14 @@ from statecast.core.forecast.transform import (
     to_log,
 )
 
-__all__ = ["BATCH_CHUNK", "FastForecast", "fast_forecast", "forecast_batch"]
+__all__ = [
+    "BATCH_CHUNK",
+    "FastForecast",
+    "bounds",
+    "fast_forecast",
+    "forecast_batch",
+    "forecast_from_fast",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -157,9 +164,8 @@ def forecast_batch(
     return BatchForecast(tuple(models), level, mean, lower, upper, scores)
 
 
-def forecast_fast_series(y: FloatArray, *, period: int, horizon: int, level: float) -> Forecast:
-    """Forecast one checked series with the fast path only."""
-    fast = fast_forecast(y[None, :], period=period, horizon=horizon, level=level)
+def forecast_from_fast(fast: FastForecast, level: float) -> Forecast:
+    """The single-series :class:`Forecast` of a one-row fast-path result."""
     mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread)
     quantiles = {
         q: from_log(fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0])
