@@ -1,0 +1,50 @@
+"""Run an agent until SIGTERM/SIGINT: the HTTP server first, then catch-up and loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from statecast.agent.config import AgentConfig
+from statecast.agent.runtime import Agent
+from statecast.agent.server import build_app
+
+__all__ = ["run_agent"]
+
+log = logging.getLogger(__name__)
+
+#: Extra work run beside the agent (the Kubernetes edge), cancelled at shutdown.
+Sidecar = Callable[[Agent], Awaitable[None]]
+
+
+async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None:
+    """Serve ``config``'s agent until a termination signal arrives."""
+    agent = Agent(config)
+    agent.load_standalone()
+    runner = web.AppRunner(build_app(agent), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    await site.start()
+    log.info("event=agent_listening node=%s listen=%s", config.node, config.listen)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    extra = asyncio.create_task(sidecar(agent)) if sidecar is not None else None
+    try:
+        await agent.start()
+        log.info("event=agent_ready node=%s replicas=%d", config.node, len(agent.stores))
+        await stop.wait()
+    finally:
+        if extra is not None:
+            extra.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await extra
+        await runner.cleanup()
+        await agent.stop()
+        log.info("event=agent_stopped node=%s", config.node)

@@ -1,0 +1,110 @@
+"""``statecast agent``: run the node agent (standalone from a YAML file, or in a cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> None:
+    """Add the ``agent`` subcommand."""
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument(
+        "--standalone", action="store_true", help="no Kubernetes: resources and peers from --config"
+    )
+    parser.add_argument("--config", type=Path, help="agent YAML (required with --standalone)")
+    parser.add_argument(
+        "--node", default=os.environ.get("NODE_NAME"), help="node name [$NODE_NAME]"
+    )
+    parser.add_argument(
+        "--listen", default=os.environ.get("STATECAST_LISTEN", "0.0.0.0:7070"), help="HOST:PORT"
+    )
+    parser.add_argument(
+        "--advertise",
+        default=os.environ.get("STATECAST_ADVERTISE_URL"),
+        help="URL peers reach this agent at [$STATECAST_ADVERTISE_URL, else http://$HOST_IP:PORT]",
+    )
+    parser.add_argument(
+        "--zone", default=os.environ.get("STATECAST_ZONE", ""), help="topology zone"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("STATECAST_DATA_DIR", "/var/lib/statecast")),
+    )
+    parser.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE", "statecast-system"),
+        help="namespace of the agent Leases [$POD_NAMESPACE]",
+    )
+    parser.add_argument("--lease-seconds", type=float, default=2.0, help="Lease renewal period")
+    parser.add_argument(
+        "--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file"
+    )
+    parser.add_argument("--fsync", choices=["always", "interval", "never"], default=None)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
+    parser.set_defaults(handler=run)
+
+
+def _fail(message: str) -> int:
+    print(f"statecast agent: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the agent until it is signalled to stop."""
+    from statecast.agent.config import AgentConfig, load_config
+    from statecast.agent.errors import AgentError
+    from statecast.agent.main import run_agent
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    try:
+        if args.standalone:
+            if args.config is None:
+                return _fail("--standalone needs --config FILE")
+            config = load_config(args.config)
+            if args.fsync:
+                config = config.model_copy(update={"fsync": args.fsync})
+            asyncio.run(run_agent(config))
+            return 0
+        if not args.node:
+            return _fail("the node name is unknown: set NODE_NAME or pass --node")
+        from statecast.agent.kube import cluster_sidecar
+
+        config = AgentConfig(
+            node=args.node,
+            listen=args.listen,
+            data_dir=args.data_dir,
+            zone=args.zone,
+            fsync=args.fsync or "interval",
+        )
+        advertise = (
+            args.advertise or f"http://{os.environ.get('HOST_IP', '127.0.0.1')}:{config.port}"
+        )
+        sidecar = cluster_sidecar(
+            namespace=args.lease_namespace,
+            advertise=advertise,
+            lease_seconds=args.lease_seconds,
+            kubeconfig=args.kubeconfig,
+        )
+        asyncio.run(run_agent(config, sidecar))
+        return 0
+    except AgentError as err:
+        return _fail(str(err))
+    except ValueError as err:  # pydantic validation of command-line values
+        return _fail(str(err).splitlines()[0])
+    except OSError as err:
+        return _fail(f"cannot listen on {args.listen}: {err}")
+    except KeyboardInterrupt:
+        return 0
