@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ __all__ = ["run_agent"]
 log = logging.getLogger(__name__)
 
 #: Extra work run beside the agent (the Kubernetes edge), cancelled at shutdown.
-Sidecar = Callable[[Agent], Awaitable[None]]
+Sidecar = Callable[[Agent], Coroutine[Any, Any, None]]
 
 
 async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None:
