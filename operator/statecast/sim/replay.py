@@ -8,8 +8,8 @@ Each step ``t`` (``step_s`` seconds):
    (``state_bytes / bandwidth`` seconds: a replica added late misses that part of the
    step), removed ones stop at once;
 3. the step's accesses are served: locally for the ready fraction of a node's own
-   replica, else by the nearest ready replica (same zone, other zone), else by the
-   source of truth (``no_replica_ms``);
+   replica, else by the nearest replica ready by mid-step (same zone, other zone),
+   else by the source of truth (``no_replica_ms``);
 4. after the warm-up, latencies go into a histogram (exact mean and p99), and
    replica-hours, bytes moved (full copies plus every write times replicas) and
    actions are summed.
@@ -156,7 +156,7 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
             continue
         demand = trace.demand[:, :, t]
         local_share = np.clip(((t + 1) * dt - ready_at) / dt, 0.0, 1.0)
-        serving = ready_at <= now
+        serving = ready_at <= now + dt / 2  # remote reads use copies done by mid-step
         zone_has = (serving.astype(np.float64) @ onehot) > 0  # (resources, zones)
         remote = np.where(zone_has[:, None, :], node_zone_ms[None, :, :], np.inf).min(axis=2)
         remote = np.where(np.isinf(remote), config.latency.no_replica_ms, remote)

@@ -345,6 +345,13 @@ def _where(mask: BoolArray) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)]
 
 
+def _finite(values: FloatArray) -> FloatArray:
+    """NaN and infinities (a forecast that failed) count as no demand."""
+    if np.isfinite(values).all():
+        return values
+    return np.asarray(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float64)
+
+
 def _validate(inputs: PlanInput) -> None:
     spec = inputs.spec
     if spec.min_replicas < 0:
@@ -378,14 +385,14 @@ def _demand(
         return mean, upper, uncertain
     at = np.array([i for i, _ in rows], dtype=np.intp)
     src = np.array([k for _, k in rows], dtype=np.intp)
-    m = np.maximum(np.nan_to_num(fc.mean[src]), 0.0)
-    lo = np.maximum(np.nan_to_num(fc.lower[src]), 0.0)
-    up = np.maximum(np.nan_to_num(fc.upper[src]), m)
+    m = np.maximum(_finite(fc.mean[src]), 0.0)
+    lo = np.maximum(_finite(fc.lower[src]), 0.0)
+    up = np.maximum(_finite(fc.upper[src]), m)
     mean[at] = m.sum(axis=1)
     upper[at] = up.sum(axis=1)
     confidence = forecast_confidence(m, lo, up)
     uncertain[at] = uncertain_nodes(
-        np.nan_to_num(fc.deviation[src]),
+        _finite(fc.deviation[src]),
         confidence,
         spec.deviation_threshold,
         spec.confidence_threshold,

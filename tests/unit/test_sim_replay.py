@@ -1,0 +1,134 @@
+"""The replay loop on hand-made traces whose numbers can be worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from statecast.core.placement import LatencyModel
+from statecast.sim import SimConfig, Trace, replay
+from statecast.sim.planned import Oracle, Predictive
+from statecast.sim.policies import Full, Reactive, Static
+from statecast.sim.scenarios import SCENARIOS, scenario
+
+MIB = 2**20
+
+
+def small_trace(
+    demand: np.ndarray, zones: tuple[str, ...], min_replicas: int = 1, **kw: object
+) -> Trace:
+    n_res, n_nodes, steps = demand.shape
+    return Trace(
+        name="small",
+        demand=demand.astype(float),
+        resources=tuple(f"r{i}" for i in range(n_res)),
+        nodes=tuple(f"n{i}" for i in range(n_nodes)),
+        zones=zones,
+        step_s=60.0,
+        available=kw.pop("available", np.ones((n_nodes, steps), dtype=bool)),  # type: ignore[arg-type]
+        state_bytes=np.full(n_res, 60.0 * MIB),
+        writes_per_min=np.zeros(n_res),
+        min_replicas=np.full(n_res, min_replicas, dtype=np.int64),
+        max_replicas=np.zeros(n_res, dtype=np.int64),
+    )
+
+
+FAST = SimConfig(bandwidth_bytes_per_s=1e12)
+
+
+def test_static_serves_a_far_node_cross_zone() -> None:
+    demand = np.zeros((1, 2, 10))
+    demand[0, 1] = 100  # all demand on n1 (zone b); static picks n0 (zone a first)
+    result = replay(small_trace(demand, ("a", "b")), Static(), FAST)
+    assert result.local_hit_ratio == 0.0
+    assert result.mean_latency_ms == pytest.approx(2.0)
+    assert result.p99_latency_ms == pytest.approx(2.0)
+    assert result.replica_hours == pytest.approx(10 / 60)
+    assert result.actions == 1
+
+
+def test_full_serves_everything_locally_and_pays_for_it() -> None:
+    demand = np.ones((1, 3, 6))
+    result = replay(small_trace(demand, ("a", "a", "b")), Full(), FAST)
+    assert result.local_hit_ratio == pytest.approx(1.0)
+    assert result.mean_latency_ms == pytest.approx(0.1)
+    assert result.replica_hours == pytest.approx(3 * 6 / 60)
+    assert result.bytes_moved == pytest.approx(3 * 60 * MIB)
+
+
+def test_a_copy_that_takes_most_of_a_step_misses_that_part_of_the_step() -> None:
+    demand = np.zeros((1, 2, 1))
+    demand[0, :, 0] = 100
+    config = SimConfig(bandwidth_bytes_per_s=4 / 3 * MIB)  # 60 MiB in 45 s of a 60 s step
+    result = replay(small_trace(demand, ("a", "a")), Full(), config)
+    assert result.local_hit_ratio == pytest.approx(0.25)
+    # Nothing is ready anywhere during the copy: the rest goes to the source of truth.
+    assert result.mean_latency_ms == pytest.approx(0.25 * 0.1 + 0.75 * 50.0)
+
+
+def test_a_lost_node_loses_its_replica_and_min_is_restored() -> None:
+    demand = np.ones((1, 3, 6))
+    available = np.ones((3, 6), dtype=bool)
+    available[0, 3:] = False
+    trace = small_trace(demand, ("a", "b", "c"), available=available)
+    result = replay(trace, Static(), FAST)
+    placement = result.timeline.placement
+    assert placement[0, :3].all()
+    assert not placement[0, 3:].any()
+    assert placement[:, 3:].sum(axis=0).tolist() == [1, 1, 1]
+
+
+def test_reactive_follows_heat_after_its_window_and_drops_it_after_grace() -> None:
+    demand = np.full((1, 4, 40), 1.0)
+    demand[0, 3, 10:20] = 500.0
+    trace = small_trace(demand, ("a", "a", "b", "b"))
+    result = replay(trace, Reactive(window_s=60.0, grace_s=300.0), FAST)
+    row = result.timeline.placement[3]
+    assert not row[:10].any()
+    assert row[11:20].all()  # one step late: it saw the heat at step 10
+    assert not row[30:].any()  # cold for the 5-step grace period, then gone
+
+
+def test_oracle_beats_static_and_predictive_records_its_band() -> None:
+    trace = scenario("follow-the-sun")
+    short = Trace(
+        name="short",
+        demand=trace.demand[:1, :6, : trace.period + 96],
+        resources=trace.resources[:1],
+        nodes=trace.nodes[:6],
+        zones=trace.zones[:6],
+        step_s=trace.step_s,
+        available=trace.available[:6, : trace.period + 96],
+        state_bytes=trace.state_bytes[:1],
+        writes_per_min=trace.writes_per_min[:1],
+        min_replicas=trace.min_replicas[:1],
+        max_replicas=trace.max_replicas[:1],
+    )
+    config = SimConfig(warmup_steps=short.period)
+    static = replay(short, Static(), config)
+    oracle = replay(short, Oracle(), config)
+    predictive = Predictive(refresh_steps=12)
+    forecast = replay(short, predictive, config)
+    assert oracle.local_hit_ratio > static.local_hit_ratio
+    assert oracle.mean_latency_ms < static.mean_latency_ms
+    assert forecast.local_hit_ratio > static.local_hit_ratio
+    assert predictive.band.shape == (3, 6, short.steps)
+    assert np.isfinite(predictive.band[:, :, 1:]).all()
+    assert (predictive.band[1] <= predictive.band[0] + 1e-9).all()
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenarios_are_deterministic_and_well_formed(name: str) -> None:
+    first, second = scenario(name), scenario(name)
+    assert np.array_equal(first.demand, second.demand)
+    assert first.demand.shape[:2] == (3, first.n_nodes)
+    assert first.steps >= 2 * first.period
+    assert (first.demand[:, ~first.available] == 0).all()
+
+
+def test_latency_overrides_apply_between_zones() -> None:
+    demand = np.zeros((1, 2, 4))
+    demand[0, 1] = 10
+    config = SimConfig(latency=LatencyModel(zone_ms=(("a", "b", 7.0),)), bandwidth_bytes_per_s=1e12)
+    result = replay(small_trace(demand, ("a", "b")), Static(), config)
+    assert result.mean_latency_ms == pytest.approx(7.0)
