@@ -21,8 +21,8 @@ Parameters are chosen per series by a dense rolling-origin backtest on the most 
 origins (count-scale MAE over steps 1..H), and the same backtest residuals calibrate the
 intervals: split-conformal quantiles per step of the residuals on the log scale divided by
 a predicted spread ``s = sqrt(mu / (1 + mu)**2 + kappa**2)`` (``mu`` the point forecast as
-a count; the first term is the Poisson spread of ``log1p``, ``kappa`` the series' extra
-multiplicative noise), so that quiet hours get wider log intervals than busy ones.
+a count, at least 0.25; the first term is the Poisson spread of ``log1p``, ``kappa`` the
+series' extra multiplicative noise), so quiet hours get wider log intervals than busy ones.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ IntArray = npt.NDArray[np.int64]
 
 #: Fewest backtest origins needed to choose parameters and calibrate intervals.
 MIN_ORIGINS = 24
+#: Smallest rate used for the Poisson part of the spread (keeps near-zero forecasts from
+#: dividing residuals by almost nothing).
+MIN_RATE = 0.25
 #: Steps of warm-up before the first origin, for the smoothed level to settle.
 WARM_UP = 96
 
@@ -125,7 +128,7 @@ def spread(zhat: FloatArray, kappa: FloatArray) -> FloatArray:
         zhat: Log-scale point forecasts, shape ``(n, ...)``.
         kappa: Extra multiplicative noise per series, shape ``(n,)``.
     """
-    mu = from_log(zhat)
+    mu = np.maximum(from_log(zhat), MIN_RATE)
     extra = kappa.reshape((-1,) + (1,) * (zhat.ndim - 1))
     poisson = mu / (1.0 + mu) ** 2
     return np.asarray(np.sqrt(poisson + extra**2 + 1e-6), dtype=np.float64)
@@ -140,7 +143,7 @@ def _row_nanmean(values: FloatArray) -> FloatArray:
 
 def _kappa(resid: FloatArray, zhat: FloatArray) -> FloatArray:
     """Extra noise per series: residual variance beyond the Poisson part, at least 0."""
-    mu = from_log(zhat)
+    mu = np.maximum(from_log(zhat), MIN_RATE)
     with np.errstate(invalid="ignore"):
         excess = _row_nanmean((resid**2 - mu / (1.0 + mu) ** 2).reshape(len(resid), -1))
     return np.sqrt(np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0))
