@@ -1,0 +1,64 @@
+"""The ordered list of agents a client may use, with failed ones set aside for a while."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["Endpoints", "key_path", "peers_from"]
+
+
+def key_path(namespace: str, resource: str, key: str | None = None, suffix: str = "") -> str:
+    """The Agent API path of a map or one of its keys."""
+    path = f"/v1/{quote(namespace, safe='')}/{quote(resource, safe='')}"
+    if key is not None:
+        path += f"/{quote(key, safe='')}"
+    return path + suffix
+
+
+def peers_from(agents: Any) -> list[str]:
+    """Peer URLs from a ``/v1/agents`` answer, nearest (smallest RTT) first."""
+    peers = agents.get("peers", []) if isinstance(agents, dict) else []
+    ranked = sorted(
+        (p for p in peers if isinstance(p, dict) and isinstance(p.get("url"), str)),
+        key=lambda p: (p.get("rttSeconds") is None, p.get("rttSeconds") or 0.0),
+    )
+    return [str(p["url"]).rstrip("/") for p in ranked]
+
+
+class Endpoints:
+    """Agents in order of preference; a failed one is skipped for ``cooldown`` seconds.
+
+    Args:
+        urls: The configured agents (the local one first).
+        cooldown: Seconds a failed agent is passed over.
+    """
+
+    def __init__(self, urls: Iterable[str], cooldown: float = 5.0) -> None:
+        self.configured = [u.rstrip("/") for u in urls]
+        self.peers: list[str] = []
+        self.cooldown = cooldown
+        self._failed: dict[str, float] = {}
+        self.peers_known = False
+
+    def order(self) -> list[str]:
+        """Agents to try, in order: healthy ones first, then the recently failed."""
+        everyone = list(dict.fromkeys(self.configured + self.peers))
+        now = time.monotonic()
+        healthy = [u for u in everyone if self._failed.get(u, 0.0) <= now]
+        return healthy + [u for u in everyone if u not in healthy]
+
+    def failed(self, url: str) -> None:
+        """Set an agent aside."""
+        self._failed[url] = time.monotonic() + self.cooldown
+
+    def succeeded(self, url: str) -> None:
+        """An agent answered."""
+        self._failed.pop(url, None)
+
+    def learn(self, peers: list[str]) -> None:
+        """Remember the other agents a healthy agent told us about."""
+        self.peers = peers
+        self.peers_known = True
