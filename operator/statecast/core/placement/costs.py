@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -11,10 +13,12 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+@functools.lru_cache(maxsize=64)
 def latency_matrix(zones: tuple[str, ...], latency: LatencyModel) -> FloatArray:
     """Latency from node i (row) to a replica on node j (column), by zone.
 
     The diagonal is the local latency; other entries come from :meth:`LatencyModel.between`.
+    Cached by (zones, latency); the returned array is read-only.
     """
     names = sorted(set(zones))
     index = {z: i for i, z in enumerate(names)}
@@ -22,6 +26,7 @@ def latency_matrix(zones: tuple[str, ...], latency: LatencyModel) -> FloatArray:
     idx = np.array([index[z] for z in zones], dtype=np.intp)
     matrix = by_zone[np.ix_(idx, idx)] if len(idx) else np.zeros((0, 0))
     np.fill_diagonal(matrix, latency.local_ms)
+    matrix.flags.writeable = False
     return matrix
 
 

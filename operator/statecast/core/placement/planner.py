@@ -171,20 +171,18 @@ def plan(inputs: PlanInput) -> Plan:
         worst = min(options, key=lambda i: (loss[i], names[i]))
         remove(worst, Reason.COST, float(loss[worst]), f"above the ceiling of {cap} replicas")
 
+    zone_id = np.unique(np.array(board.zones), return_inverse=True)[1]
+
     def best(mask: BoolArray, score: FloatArray, prefer_new_zone: bool = False) -> int | None:
-        covered = {board.zones[j] for j in _where(board.holders)}
-        options = [i for i in _where(mask & ~board.holders) if names[i] not in board.actions]
-        if not options:
+        """The best option by (new zone,) score, lower load, then the first name."""
+        acted = np.array([n in board.actions for n in names], dtype=np.bool_)
+        idx = np.flatnonzero(mask & ~board.holders & ~acted)
+        if len(idx) == 0:
             return None
-        return max(
-            options,
-            key=lambda i: (
-                prefer_new_zone and board.zones[i] not in covered,
-                round(float(score[i]), 9),
-                -load[i],
-                -i,  # deterministic tie-break: the alphabetically first node wins
-            ),
-        )
+        keys = [-idx, -load[idx], np.round(score[idx], 9)]
+        if prefer_new_zone:
+            keys.append(~np.isin(zone_id[idx], zone_id[board.holders]))
+        return int(idx[np.lexsort(keys)[-1]])
 
     def gains(demand: FloatArray) -> FloatArray:
         return gain_of_adding(matrix, serving_latency(matrix, board.holders, no_replica_ms), demand)
