@@ -1,0 +1,105 @@
+"""ForecastEngine: cheap updates with fixed parameters, refits that may run in a thread."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from statecast.core.forecast import HistoryError, forecast_batch
+from statecast.core.forecast.incremental import ForecastEngine
+
+PERIOD = 24
+HORIZON = 6
+
+
+def history(n_series: int, n_steps: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_steps)
+    phase = rng.uniform(0, 2 * np.pi, size=(n_series, 1))
+    rate = 30 * np.exp(0.8 * np.sin(2 * np.pi * t / PERIOD + phase))
+    return rng.poisson(rate).astype(float)
+
+
+def test_refit_forecasts_like_forecast_batch() -> None:
+    data = history(20, PERIOD * 8)
+    engine = ForecastEngine(20, period=PERIOD, horizon=HORIZON, level=0.9, capacity=PERIOD * 8)
+    engine.refit(data)
+    ours = engine.forecast()
+    batch = forecast_batch(data, period=PERIOD, horizon=HORIZON, level=0.9)
+    assert ours.models == batch.models
+    # float32 history in the engine: equal to a few parts per million
+    np.testing.assert_allclose(ours.mean, batch.mean, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.upper, batch.upper, rtol=1e-4, atol=1e-4)
+
+
+def test_update_advances_the_level_with_fixed_parameters() -> None:
+    data = history(10, PERIOD * 8 + 1)
+    engine = ForecastEngine(10, period=PERIOD, horizon=HORIZON)
+    engine.refit(data[:, :-1])
+    before = engine.forecast()
+    surge = data[:, -1] * 5
+    after = engine.update(surge)
+    assert engine.steps == PERIOD * 8 + 1
+    assert after.mean.shape == (10, HORIZON)
+    # Models that track the level raise the next forecast after a surge.
+    tracking = [i for i, m in enumerate(after.models) if m in {"naive", "ses", "profile"}]
+    assert tracking
+    assert np.mean(after.mean[tracking, 0] > before.mean[tracking, 1]) > 0.5
+
+
+def test_updates_keep_a_bounded_history() -> None:
+    data = history(3, PERIOD * 12)
+    engine = ForecastEngine(3, period=PERIOD, horizon=HORIZON, capacity=PERIOD * 8)
+    engine.refit(data[:, : PERIOD * 8])
+    for step in range(PERIOD * 8, PERIOD * 12):
+        result = engine.update(data[:, step])
+    assert engine.steps == PERIOD * 12
+    assert np.all(np.isfinite(result.mean))
+    engine.refit()  # from the stored (most recent) history
+    assert np.all(np.isfinite(engine.forecast().upper))
+
+
+def test_missing_sample_in_an_update_is_tolerated() -> None:
+    data = history(4, PERIOD * 8)
+    engine = ForecastEngine(4, period=PERIOD, horizon=HORIZON)
+    engine.refit(data)
+    result = engine.update(np.array([np.nan, 3.0, np.nan, 7.0]))
+    assert np.all(np.isfinite(result.mean))
+
+
+def test_bad_updates_are_rejected() -> None:
+    engine = ForecastEngine(2, period=PERIOD, horizon=HORIZON)
+    with pytest.raises(HistoryError, match="expected 2"):
+        engine.update(np.ones(3))
+    with pytest.raises(HistoryError, match="negative"):
+        engine.update(np.array([1.0, -1.0]))
+    with pytest.raises(HistoryError, match="expected 2"):
+        engine.refit(np.ones((3, 50)))
+
+
+def test_background_refit_while_updates_continue() -> None:
+    n_series = 600  # several refit chunks
+    data = history(n_series, PERIOD * 10, seed=5)
+    engine = ForecastEngine(n_series, period=PERIOD, horizon=HORIZON)
+    engine.refit(data[:, : PERIOD * 8])
+    errors: list[BaseException] = []
+
+    def refit() -> None:
+        try:
+            engine.refit()
+        except BaseException as err:  # noqa: BLE001 - surfaced by the assert below
+            errors.append(err)
+
+    worker = threading.Thread(target=refit)
+    worker.start()
+    for step in range(PERIOD * 8, PERIOD * 10):
+        result = engine.update(data[:, step])
+        assert np.all(np.isfinite(result.mean))
+    worker.join()
+    assert errors == []
+    assert engine.steps == PERIOD * 10
+    final = engine.forecast()
+    assert np.all(np.isfinite(final.upper))
+    assert np.all(final.lower <= final.mean)
