@@ -179,9 +179,9 @@ def plan(inputs: PlanInput) -> Plan:
         idx = np.flatnonzero(mask & ~board.holders & ~acted)
         if len(idx) == 0:
             return None
-        keys = [-idx, -load[idx], np.round(score[idx], 9)]
+        keys: list[FloatArray] = [-idx.astype(np.float64), -load[idx], np.round(score[idx], 9)]
         if prefer_new_zone:
-            keys.append(~np.isin(zone_id[idx], zone_id[board.holders]))
+            keys.append((~np.isin(zone_id[idx], zone_id[board.holders])).astype(np.float64))
         return int(idx[np.lexsort(keys)[-1]])
 
     def gains(demand: FloatArray) -> FloatArray:
