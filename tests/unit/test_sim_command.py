@@ -125,6 +125,7 @@ def test_bad_trace_exits_nonzero_with_one_line(
     ("args", "reason"),
     [
         (["--policies", "static,psychic"], "unknown policy 'psychic'"),
+        (["--policies", "predictive@cheap"], "bad cost weight"),
         (["--horizon", "soon"], "invalid duration"),
         (["--warmup", "1d"], "--warmup covers the whole trace"),
     ],
@@ -160,3 +161,27 @@ def test_duplicate_rows_add_up(files: dict[str, Path]) -> None:
     files["trace"].write_text("timestamp,resource,node,accesses\n0,r,n0,1\n0,r,n0,2\n60,r,n1,1\n")
     trace = load_trace(files["trace"], files["nodes"])
     assert np.array_equal(trace.demand[0, :, 0], [3.0, 0.0, 0.0])
+
+
+def test_a_cost_weight_variant_is_named_after_it() -> None:
+    from statecast.sim.planned import Oracle
+    from statecast.sim.registry import make_policy
+
+    policy = make_policy("oracle@2.5")
+    assert isinstance(policy, Oracle)
+    assert policy.name == "oracle@2.5"
+    assert policy.cost_weight == 2.5
+
+
+def test_scenario_with_plot(tmp_path: Path) -> None:
+    out, png = tmp_path / "o.json", tmp_path / "p.png"
+    code = main(
+        ["simulate", "--scenario", "node-loss", "--policies", "static,full,reactive",
+         "--json", str(out), "--plot", str(png)]
+    )  # fmt: skip
+    assert code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    document = json.loads(out.read_text())
+    assert document["warmup_steps"] == 288
+    static, full = document["policies"]["static"], document["policies"]["full"]
+    assert static["replica_hours"] < full["replica_hours"]

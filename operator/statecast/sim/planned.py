@@ -37,9 +37,15 @@ class PlannerPolicy:
 
     name = "planner"
 
-    def __init__(self, tuner: TunerConfig | None = None, tune_every_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        tuner: TunerConfig | None = None,
+        tune_every_s: float = 3600.0,
+        cost_weight: float = 1.0,
+    ) -> None:
         self.tuner = tuner
         self.tune_every_s = tune_every_s
+        self.cost_weight = cost_weight
         self.tuning: list[TuningState] = []
 
     def start(self, trace: Trace, config: SimConfig) -> None:
@@ -51,6 +57,7 @@ class PlannerPolicy:
                 min_replicas=int(trace.min_replicas[r]),
                 max_replicas=int(trace.max_replicas[r]) or None,
                 cooldown_s=config.cooldown_s,
+                cost_weight=self.cost_weight,
             )
             for r in range(trace.n_resources)
         ]
@@ -178,6 +185,7 @@ class Predictive(PlannerPolicy):
         history_days: how much history each refit sees.
         level: prediction-interval level.
         tuner: self-tuning settings, or None for fixed thresholds.
+        cost_weight: multiplies the planner's costs (1 = the default prices).
     """
 
     name = "predictive"
@@ -188,8 +196,9 @@ class Predictive(PlannerPolicy):
         history_days: float = 3.0,
         level: float = 0.9,
         tuner: TunerConfig | None = None,
+        cost_weight: float = 1.0,
     ) -> None:
-        super().__init__(tuner)
+        super().__init__(tuner, cost_weight=cost_weight)
         self.refresh_steps = max(1, refresh_steps)
         self.history_days = history_days
         self.level = level
