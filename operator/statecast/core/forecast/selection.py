@@ -40,9 +40,9 @@ _log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 #: Rolling origins of the model-selection backtest.
-ORIGINS = 6
+ORIGINS = 8
 #: Relative MAE improvement a statsmodels model needs over the fast family.
-MARGIN = 0.02
+MARGIN = 0.10
 #: Seasons of history a statsmodels model is fitted on (at most).
 FIT_SEASONS = 5
 #: Share of zero samples above which a series counts as intermittent.
