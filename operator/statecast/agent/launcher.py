@@ -66,6 +66,7 @@ class LocalAgents:
     agents: list[LocalAgent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         for i in range(self.count):
             host = f"127.0.0.{i + 2}"
             node = f"node-{i}"

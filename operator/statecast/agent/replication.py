@@ -115,6 +115,8 @@ class Replication:
     # --- push ---------------------------------------------------------------------
     def _on_local_change(self, store: ReplicaStore, delta: Delta, seq: int) -> None:
         ref = store.spec.ref
+        if not self.peers_of(ref):
+            return  # no one to push to; anti-entropy brings later replicas up to date
         batch = self._batches.get(ref)
         if batch is None:
             self._batches[ref] = _Batch(seq, seq, dict(delta))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections.abc import Iterable
@@ -12,10 +11,11 @@ from urllib.parse import urlsplit
 from statecast.client.discovery import agent_urls
 from statecast.client.endpoints import Endpoints, key_path, peers_from
 from statecast.client.errors import UnavailableError, error_for
+from statecast.client.transport import Connection, ConnectionClosedError
 
 __all__ = ["Client", "Response"]
 
-_RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine, OSError)
+_RETRYABLE = (OSError, ValueError)
 
 
 class Response:
@@ -48,7 +48,7 @@ class Client:
         self.timeout = timeout
         self.discover_peers = discover_peers
         self.last_served: str | None = None
-        self._connections: dict[str, http.client.HTTPConnection] = {}
+        self._connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -64,37 +64,25 @@ class Client:
         self.close()
 
     # --- transport ----------------------------------------------------------------
-    def _connection(self, url: str) -> http.client.HTTPConnection:
+    def _connection(self, url: str) -> Connection:
         conn = self._connections.get(url)
         if conn is None:
             parts = urlsplit(url)
-            conn = http.client.HTTPConnection(
-                parts.hostname or "", parts.port, timeout=self.timeout
-            )
+            conn = Connection(parts.hostname or "", parts.port or 80, self.timeout)
             self._connections[url] = conn
         return conn
 
     def _once(self, url: str, method: str, path: str, body: bytes | None) -> Response:
-        for attempt in range(2):  # a keep-alive connection the agent closed: reconnect once
-            conn = self._connection(url)
-            try:
-                headers = {"Content-Type": "application/json"} if body is not None else {}
-                conn.request(method, path, body=body, headers=headers)
-                reply = conn.getresponse()
-                data = reply.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
-                self._connections.pop(url, None)
-                if attempt == 1:
-                    raise
-                continue
-            except _RETRYABLE:
-                conn.close()
-                self._connections.pop(url, None)
+        conn = self._connection(url)
+        reused = not conn.fresh
+        try:
+            reply = conn.request(method, path, body)
+        except ConnectionClosedError:
+            if not reused:
                 raise
-            siblings = int(reply.getheader("Statecast-Siblings") or 1)
-            return Response(reply.status, data, reply.getheader("Statecast-Served"), siblings)
-        raise AssertionError("unreachable")
+            reply = conn.request(method, path, body)  # an idle keep-alive the agent closed
+        siblings = int(reply.headers.get("statecast-siblings", "1"))
+        return Response(reply.status, reply.body, reply.headers.get("statecast-served"), siblings)
 
     def request(
         self, method: str, path: str, body: bytes | None = None, *, retry: bool = True

@@ -1,0 +1,494 @@
+"""Agent benchmark: local latency and throughput next to Redis, delta vs full sync bytes,
+convergence of 5 agents after a burst, and memory per key.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.agent            # everything, writes docs/bench/agent.md/json
+    .venv/bin/python -m bench.agent --quick    # smaller sizes, for a smoke run
+
+Agents run as separate processes (``python -m statecast.agent --standalone``) on
+loopback addresses 127.0.0.2 and up, with the default fsync policy (``interval``: each
+write reaches the log with write(2) before it is acknowledged, fsync every second).
+Redis (``redis-server`` from Debian, installed with apt-get if missing) runs on
+127.0.0.1 with ``appendonly yes`` and ``appendfsync everysec``, the same durability.
+Both are driven from this process through their Python clients (statecast.client's
+blocking client, redis-py) from 1 and 16 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from statecast.agent.launcher import LocalAgent, LocalAgents, free_port
+from statecast.client import AsyncClient, Client
+
+OUT = Path("docs/bench")
+FLAGS = {"namespace": "bench", "name": "flags"}
+VALUE = "v" * 98  # a JSON string of 100 bytes
+
+
+# --- helpers ----------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ensure_redis() -> str:
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    print("redis-server missing: installing it with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env)
+    path = shutil.which("redis-server")
+    if not path:
+        raise SystemExit("redis-server could not be installed")
+    return path
+
+
+def start_redis(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen(
+        [
+            ensure_redis(),
+            "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            "--protected-mode", "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    import redis
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(host="127.0.0.1", port=port).ping()
+            return proc, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit("redis-server did not start")
+
+
+def run_threads(
+    threads: int, per_thread: int, make: Callable[[], Callable[[int], None]]
+) -> dict[str, float]:
+    """Run ``per_thread`` operations in each of ``threads`` threads; latency and rate."""
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    ops = [make() for _ in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+
+    def work(t: int) -> None:
+        op, out = ops[t], latencies[t]
+        barrier.wait()
+        for i in range(per_thread):
+            started = time.perf_counter()
+            op(t * per_thread + i)
+            out.append(time.perf_counter() - started)
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    flat = [x for part in latencies for x in part]
+    return {
+        "p50_ms": pct(flat, 0.5) * 1000,
+        "p99_ms": pct(flat, 0.99) * 1000,
+        "ops_per_s": len(flat) / elapsed,
+    }
+
+
+# --- 1. local latency and throughput next to Redis --------------------------------------
+def bench_latency(root: Path, n: int) -> list[dict[str, Any]]:
+    import redis
+
+    agents = LocalAgents(root / "latency", 1, [FLAGS])
+    agents.start_all()
+    redis_proc, redis_port = start_redis(root)
+    rows: list[dict[str, Any]] = []
+    try:
+        url = agents.agents[0].url
+        seed = Client([url], discover_peers=False)
+        seeder = redis.Redis(host="127.0.0.1", port=redis_port)
+        for i in range(1000):
+            seed.put("bench", "flags", f"k{i}", VALUE)
+            seeder.set(f"k{i}", json.dumps(VALUE))
+        seed.close()
+
+        def statecast_get() -> Callable[[int], None]:
+            client = Client([url], discover_peers=False)
+            return lambda i: client.get("bench", "flags", f"k{i % 1000}")
+
+        def statecast_put() -> Callable[[int], None]:
+            client = Client([url], discover_peers=False)
+            return lambda i: client.put("bench", "flags", f"k{i % 1000}", VALUE)
+
+        def redis_get() -> Callable[[int], None]:
+            client = redis.Redis(host="127.0.0.1", port=redis_port)
+            return lambda i: client.get(f"k{i % 1000}")
+
+        def redis_set() -> Callable[[int], None]:
+            client = redis.Redis(host="127.0.0.1", port=redis_port)
+            payload = json.dumps(VALUE)
+            return lambda i: client.set(f"k{i % 1000}", payload)
+
+        cases = [
+            ("statecast", "GET", statecast_get),
+            ("redis", "GET", redis_get),
+            ("statecast", "PUT", statecast_put),
+            ("redis", "SET", redis_set),
+        ]
+        for threads in (1, 16):
+            for system, op, make in cases:
+                run_threads(threads, max(50, n // (10 * threads)), make)  # warm up
+                result = run_threads(threads, max(100, n // threads), make)
+                rows.append({"system": system, "op": op, "clients": threads, **result})
+                print(f"  {system:9s} {op:3s} clients={threads:2d} {result}", flush=True)
+    finally:
+        agents.stop_all()
+        redis_proc.terminate()
+        redis_proc.wait()
+    return rows
+
+
+# --- 2. bytes to bring a replica up to date: delta vs full -------------------------------
+def sync_bytes(agent: LocalAgent, mode: str) -> int:
+    rows = httpx.get(f"{agent.url}/v1/stats", timeout=30).json()["sync"]
+    return sum(r["bytes"] for r in rows if r["mode"] == mode and r["direction"] == "in")
+
+
+def agreed(agents: list[LocalAgent]) -> bool:
+    vectors = []
+    for agent in agents:
+        try:
+            replicas = httpx.get(f"{agent.url}/v1/stats", timeout=30).json()["replicas"]
+        except httpx.HTTPError:
+            return False
+        vectors.append(replicas[0]["versionVector"] if replicas else None)
+    return all(v == vectors[0] for v in vectors)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise SystemExit("timed out waiting for agents to agree")
+
+
+async def load_keys(url: str, keys: list[str], value: str, concurrency: int = 32) -> None:
+    async with AsyncClient([url], discover_peers=False) as client:
+        queue = list(reversed(keys))
+
+        async def worker() -> None:
+            while queue:
+                await client.put("bench", "flags", queue.pop(), value)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def bench_delta(root: Path, total_bytes: int) -> dict[str, Any]:
+    value = "d" * 190  # ~200 bytes per key with the key
+    n_keys = total_bytes // 200
+    keys = [f"key-{i:07d}" for i in range(n_keys)]
+    agents = LocalAgents(root / "delta", 2, [FLAGS], {"syncInterval": 0.5})
+    agents.start_all()
+    source, replica = agents.agents
+    try:
+        started = time.monotonic()
+        asyncio.run(load_keys(source.url, keys, value))
+        load_seconds = time.monotonic() - started
+        wait_for(lambda: agreed(agents.agents))
+        agents.stop(replica)
+        changed = keys[::100]  # 1% of the keys
+        asyncio.run(load_keys(source.url, changed, "c" * 190))
+        agents.start(replica)
+        agents.wait_ready(replica, timeout=300)
+        wait_for(lambda: agreed(agents.agents))
+        delta = sync_bytes(replica, "delta")
+        agents.kill(replica)
+        shutil.rmtree(root / "delta" / replica.node)
+        agents.start(replica)
+        agents.wait_ready(replica, timeout=300)
+        wait_for(lambda: agreed(agents.agents))
+        full = sync_bytes(replica, "full")
+    finally:
+        agents.stop_all()
+    result = {
+        "keys": n_keys,
+        "map_bytes": n_keys * (len(keys[0]) + len(value) + 2),
+        "changed_keys": len(changed),
+        "delta_bytes": delta,
+        "full_bytes": full,
+        "ratio": delta / full if full else float("nan"),
+        "load_seconds": load_seconds,
+    }
+    print(f"  delta vs full: {result}", flush=True)
+    return result
+
+
+# --- 3. convergence of 5 agents after a burst ---------------------------------------------
+async def converge(agents: list[LocalAgent], writes: int) -> dict[str, Any]:
+    acks: list[tuple[str, int, float]] = []  # (origin node, seq, ack time)
+    seen: dict[tuple[str, str], list[tuple[float, int]]] = {}  # (observer, origin) -> [(t, seq)]
+    done = asyncio.Event()
+
+    async def poll(session: aiohttp.ClientSession, agent: LocalAgent) -> None:
+        while not done.is_set():
+            async with session.get(f"{agent.url}/v1/stats") as reply:
+                body = await reply.json()
+            now = time.monotonic()
+            if body["replicas"]:
+                for origin, seq in body["replicas"][0]["versionVector"].items():
+                    seen.setdefault((agent.node, origin), []).append((now, seq))
+            await asyncio.sleep(0.02)
+
+    async def write(client: AsyncClient, node: str, keys: list[str]) -> None:
+        for key in keys:
+            result = await client.put("bench", "flags", key, VALUE)
+            acks.append((node, int(result["seq"]), time.monotonic()))
+
+    clients = [AsyncClient([a.url], discover_peers=False) for a in agents]
+    per_writer = 8
+    jobs = []
+    for i in range(writes):
+        jobs.append((i % len(agents), f"burst-{i}"))
+    async with aiohttp.ClientSession() as session:
+        pollers = [asyncio.create_task(poll(session, a)) for a in agents]
+        started = time.monotonic()
+        tasks = []
+        for a_index, agent in enumerate(agents):
+            mine = [k for j, k in jobs if j == a_index]
+            for w in range(per_writer):
+                tasks.append(write(clients[a_index], agent.node, mine[w::per_writer]))
+        await asyncio.gather(*tasks)
+        burst_seconds = time.monotonic() - started
+        final = {}
+        for node, seq, _ in acks:
+            final[node] = max(final.get(node, 0), seq)
+        while True:
+            complete = all(
+                any(seq >= final[origin] for _, seq in seen.get((a.node, origin), []))
+                for a in agents
+                for origin in final
+            )
+            if complete:
+                break
+            await asyncio.sleep(0.05)
+        converged = time.monotonic() - started
+        done.set()
+        await asyncio.gather(*pollers)
+    for client in clients:
+        await client.close()
+    lags = []
+    for origin, seq, acked in acks:
+        visible = []
+        for agent in agents:
+            if agent.node == origin:
+                continue
+            times = [t for t, s in seen[(agent.node, origin)] if s >= seq]
+            visible.append(min(times))
+        lags.append(max(0.0, max(visible) - acked))
+    return {
+        "agents": len(agents),
+        "writes": writes,
+        "burst_seconds": burst_seconds,
+        "all_agree_after_s": converged,
+        "lag_p50_ms": pct(lags, 0.5) * 1000,
+        "lag_p99_ms": pct(lags, 0.99) * 1000,
+        "lag_max_ms": max(lags) * 1000,
+        "poll_interval_ms": 20,
+    }
+
+
+def bench_convergence(root: Path, writes: int) -> dict[str, Any]:
+    agents = LocalAgents(root / "converge", 5, [FLAGS])
+    agents.start_all()
+    try:
+        result = asyncio.run(converge(agents.agents, writes))
+    finally:
+        agents.stop_all()
+    print(f"  convergence: {result}", flush=True)
+    return result
+
+
+# --- 4. memory per key ----------------------------------------------------------------------
+MEMORY = textwrap.dedent(
+    """
+    import gc, json, sys
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    import statecast.agent.server  # what an agent process imports
+    from statecast.agent.config import ResourceSpec
+    from statecast.agent.store import ReplicaStore
+    n = int(sys.argv[1])
+    store = ReplicaStore(ResourceSpec(namespace="b", name="m"), "node-0", None)
+    gc.collect()
+    before = rss()
+    value = json.dumps("v" * 98).encode()
+    raw = 0
+    for i in range(n):
+        key = f"key:{i:08d}"
+        store.state.put(key, bytes(value))
+        raw += len(key) + len(value)
+    gc.collect()
+    after = rss()
+    print(json.dumps({"keys": n, "raw_bytes": raw, "rss_before": before, "rss_after": after}))
+    """
+)
+
+
+def bench_memory(n: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY, str(n)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    result["rss_growth"] = result["rss_after"] - result["rss_before"]
+    result["growth_over_raw"] = result["rss_growth"] / result["raw_bytes"]
+    result["rss_over_raw"] = result["rss_after"] / result["raw_bytes"]
+    print(f"  memory: {result}", flush=True)
+    return result
+
+
+# --- report -----------------------------------------------------------------------------
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# Agent benchmark",
+        "",
+        f"Run: `{results['command']}` on {results['machine']}, {results['date']}.",
+        "",
+        "## Local GET/PUT through the client library vs Redis (loopback)",
+        "",
+        "| system | op | clients | p50 ms | p99 ms | ops/s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results.get("latency", []):
+        lines.append(
+            f"| {r['system']} | {r['op']} | {r['clients']} | {r['p50_ms']:.3f} | "
+            f"{r['p99_ms']:.3f} | {r['ops_per_s']:.0f} |"
+        )
+    latency = results.get("latency", [])
+    if latency:
+        lines += ["", "Ratios (statecast / Redis; targets: p50 GET <= 2x, throughput >= 0.5x):", ""]
+        for clients in (1, 16):
+            pick = {(r["system"], r["op"]): r for r in latency if r["clients"] == clients}
+            get_s, get_r = pick[("statecast", "GET")], pick[("redis", "GET")]
+            put_s, put_r = pick[("statecast", "PUT")], pick[("redis", "SET")]
+            lines.append(
+                f"- {clients} client(s): GET p50 {get_s['p50_ms'] / get_r['p50_ms']:.2f}x, "
+                f"GET throughput {get_s['ops_per_s'] / get_r['ops_per_s']:.2f}x; "
+                f"PUT p50 {put_s['p50_ms'] / put_r['p50_ms']:.2f}x, "
+                f"PUT throughput {put_s['ops_per_s'] / put_r['ops_per_s']:.2f}x"
+            )
+    delta = results.get("delta")
+    if delta:
+        lines += [
+            "",
+            "## Bytes to bring a replica up to date (1% of the keys changed)",
+            "",
+            "| keys | map bytes | changed keys | delta bytes | full snapshot bytes "
+            "| delta / full |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {delta['keys']} | {delta['map_bytes']} | {delta['changed_keys']} | "
+            f"{delta['delta_bytes']} | {delta['full_bytes']} | {delta['ratio']:.2%} |",
+        ]
+    conv = results.get("convergence")
+    if conv:
+        lines += [
+            "",
+            "## Convergence after a burst (5 agents on loopback)",
+            "",
+            "| agents | writes | burst s | all agree after s | lag p50 ms | lag p99 ms "
+            "| lag max ms |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {conv['agents']} | {conv['writes']} | {conv['burst_seconds']:.2f} | "
+            f"{conv['all_agree_after_s']:.2f} | {conv['lag_p50_ms']:.1f} | "
+            f"{conv['lag_p99_ms']:.1f} | {conv['lag_max_ms']:.1f} |",
+            "",
+            "Lag of a write: from its acknowledgement until every other agent's version "
+            f"vector covers it (sampled every {conv['poll_interval_ms']} ms).",
+        ]
+    mem = results.get("memory")
+    if mem:
+        mib = 1 << 20
+        lines += [
+            "",
+            "## Memory",
+            "",
+            "| keys | raw bytes (keys + values) | RSS before | RSS after | growth / raw "
+            "| RSS / raw |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {mem['keys']} | {mem['raw_bytes'] / mib:.1f} MiB | "
+            f"{mem['rss_before'] / mib:.1f} MiB | "
+            f"{mem['rss_after'] / mib:.1f} MiB | {mem['growth_over_raw']:.2f}x | "
+            f"{mem['rss_over_raw']:.2f}x |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument(
+        "--only", choices=["latency", "delta", "convergence", "memory"], action="append"
+    )
+    args = parser.parse_args()
+    sections = args.only or ["latency", "delta", "convergence", "memory"]
+    quick = args.quick
+    results: dict[str, Any] = {
+        "command": "python -m bench.agent" + (" --quick" if quick else ""),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    with tempfile.TemporaryDirectory(prefix="statecast-bench-") as tmp:
+        root = Path(tmp)
+        if "latency" in sections:
+            print("latency and throughput vs Redis", flush=True)
+            results["latency"] = bench_latency(root, 500 if quick else 5000)
+        if "delta" in sections:
+            print("delta vs full sync", flush=True)
+            results["delta"] = bench_delta(root, (1 if quick else 10) * 1_000_000)
+        if "convergence" in sections:
+            print("convergence of 5 agents", flush=True)
+            results["convergence"] = bench_convergence(root, 1000 if quick else 10_000)
+        if "memory" in sections:
+            print("memory per key", flush=True)
+            results["memory"] = bench_memory(100_000 if quick else 1_000_000)
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if quick else ""
+    (OUT / f"agent{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
+    report = render(results)
+    (OUT / f"agent{suffix}.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
