@@ -1,18 +1,576 @@
-"""The agent's Kubernetes edge (Lease, Replica watch, status): see step 7."""
+"""The agent's Kubernetes edge: its Lease, the Replicas of its node, their status.
+
+The agent is the controller of its own node's Replica objects, the way a kubelet is for
+its pods. Every call to the API server goes through a :class:`ClusterGateway`; the real
+one (:class:`KubernetesGateway`) runs the blocking ``kubernetes`` client in worker
+threads, and unit tests pass a fake.
+
+- :class:`LeaseKeeper` creates and renews ``Lease statecast-agent-<node>`` (endpoint and
+  zone in annotations) every ``period`` seconds; the operator reads it as a heartbeat.
+- :class:`PeerWatcher` reads the other agents' Leases: a fresh Lease puts its agent in
+  the peer directory, an expired one takes it out.
+- :class:`ReplicaReconciler` makes the node's Replicas true: it opens a replica for each
+  (Pending -> Syncing -> Ready, Stale when it falls behind), closes the ones deleted,
+  learns where every resource's replicas are (for sync and forwarding), and writes status.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import threading
+import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from statecast.agent.errors import ConfigError
+from kubernetes.client.exceptions import OpenApiException
+from urllib3.exceptions import HTTPError
+
+from statecast.agent.config import ResourceSpec
+from statecast.agent.replica_status import ReplicaFacts, build_status, decide_phase
 from statecast.agent.runtime import Agent
+from statecast.api.replica import NODE_LABEL
 
-__all__ = ["cluster_sidecar"]
+__all__ = [
+    "ENDPOINT_ANNOTATION",
+    "LEASE_PREFIX",
+    "ZONE_ANNOTATION",
+    "ClusterGateway",
+    "KubernetesGateway",
+    "LeaseKeeper",
+    "LeaseRecord",
+    "PeerWatcher",
+    "ReplicaReconciler",
+    "ReplicaRecord",
+    "cluster_sidecar",
+]
+
+log = logging.getLogger(__name__)
+
+LEASE_PREFIX = "statecast-agent-"
+ENDPOINT_ANNOTATION = "statecast.io/endpoint"
+ZONE_ANNOTATION = "statecast.io/zone"
+GROUP, VERSION = "statecast.io", "v1alpha1"
+
+#: What a call to the API server can raise: HTTP status errors, transport errors, bad data.
+API_ERRORS = (OpenApiException, HTTPError, OSError, ValueError, KeyError, TypeError)
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """An agent Lease as the edge sees it."""
+
+    name: str
+    holder: str
+    renew_time: datetime | None
+    duration_seconds: int
+    annotations: dict[str, str] = field(default_factory=dict)
+    resource_version: str | None = None
+
+    def fresh(self, now: datetime) -> bool:
+        """True while the holder renewed it within its duration."""
+        if self.renew_time is None:
+            return False
+        return (now - self.renew_time).total_seconds() <= self.duration_seconds
+
+
+@dataclass(frozen=True)
+class ReplicaRecord:
+    """A Replica object (spec and the status fields the agent needs)."""
+
+    namespace: str
+    name: str
+    resource: str
+    node: str
+    generation: int | None
+    deleting: bool
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+class ClusterGateway(Protocol):
+    """Everything the agent asks of the API server."""
+
+    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        """The Lease, or None if it does not exist."""
+        ...
+
+    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
+        """Create the Lease (no resource version) or replace it (optimistic concurrency)."""
+        ...
+
+    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
+        """Every Lease in the namespace."""
+        ...
+
+    async def list_replicas(self) -> list[ReplicaRecord]:
+        """Every Replica in the cluster."""
+        ...
+
+    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The spec of a SharedResource, or None if it does not exist."""
+        ...
+
+    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch the status subresource of a Replica."""
+        ...
+
+
+# --- Lease ------------------------------------------------------------------------------
+class LeaseKeeper:
+    """Creates and renews this agent's Lease.
+
+    Args:
+        gateway: The API server.
+        namespace: Namespace of the agent Leases.
+        node: This node.
+        endpoint: URL other agents and the operator reach this agent at.
+        zone: This node's zone.
+        period: Seconds between renewals (the Lease lasts three periods).
+    """
+
+    def __init__(
+        self,
+        gateway: ClusterGateway,
+        namespace: str,
+        node: str,
+        endpoint: str,
+        zone: str,
+        period: float = 2.0,
+    ) -> None:
+        self.gateway, self.namespace, self.node = gateway, namespace, node
+        self.endpoint, self.zone, self.period = endpoint, zone, period
+        self.renewals = 0
+
+    @property
+    def name(self) -> str:
+        """The Lease name."""
+        return f"{LEASE_PREFIX}{self.node}"
+
+    async def renew(self) -> LeaseRecord:
+        """Create or renew the Lease once."""
+        current = await self.gateway.get_lease(self.namespace, self.name)
+        lease = LeaseRecord(
+            name=self.name,
+            holder=self.node,
+            renew_time=datetime.now(UTC),
+            duration_seconds=max(1, round(self.period * 3)),
+            annotations={
+                **(current.annotations if current else {}),
+                ENDPOINT_ANNOTATION: self.endpoint,
+                ZONE_ANNOTATION: self.zone,
+            },
+            resource_version=current.resource_version if current else None,
+        )
+        written = await self.gateway.put_lease(self.namespace, lease)
+        self.renewals += 1
+        return written
+
+    async def run(self) -> None:
+        """Renew forever (errors are logged and retried next period)."""
+        while True:
+            try:
+                await self.renew()
+            except API_ERRORS as err:  # the API server may be briefly unreachable
+                log.warning("event=lease_renew_failed node=%s error=%s", self.node, err)
+            await asyncio.sleep(self.period)
+
+
+class PeerWatcher:
+    """Keeps the peer directory in line with the other agents' fresh Leases."""
+
+    def __init__(self, gateway: ClusterGateway, namespace: str, agent: Agent) -> None:
+        self.gateway, self.namespace, self.agent = gateway, namespace, agent
+
+    async def refresh(self) -> None:
+        """Read the Leases once and update the directory."""
+        now = datetime.now(UTC)
+        alive: set[str] = set()
+        for lease in await self.gateway.list_leases(self.namespace):
+            if not lease.name.startswith(LEASE_PREFIX) or lease.holder == self.agent.node:
+                continue
+            endpoint = lease.annotations.get(ENDPOINT_ANNOTATION)
+            if endpoint and lease.fresh(now):
+                alive.add(lease.holder)
+                zone = lease.annotations.get(ZONE_ANNOTATION, "")
+                self.agent.directory.set(lease.holder, endpoint, zone)
+        for node in list(self.agent.directory.peers):
+            if node not in alive:
+                self.agent.directory.remove(node)
+
+
+# --- Replicas ---------------------------------------------------------------------------
+@dataclass
+class _Held:
+    opened_at: float
+    synced: bool = False
+    last_written: dict[str, Any] | None = None
+    written_at: float = 0.0
+
+
+class ReplicaReconciler:
+    """Makes this node's Replica objects true and reports their status.
+
+    Args:
+        gateway: The API server.
+        agent: The agent.
+        stale_after: Seconds without a successful sync (or of lag) that make a replica Stale.
+        status_every: Seconds between status writes when nothing but counters changed.
+    """
+
+    def __init__(
+        self,
+        gateway: ClusterGateway,
+        agent: Agent,
+        stale_after: float = 10.0,
+        status_every: float = 5.0,
+    ) -> None:
+        self.gateway, self.agent = gateway, agent
+        self.stale_after, self.status_every = stale_after, status_every
+        self.held: dict[tuple[str, str], _Held] = {}
+        self._specs: dict[tuple[str, str], ResourceSpec] = {}
+
+    async def _spec(self, namespace: str, resource: str) -> ResourceSpec | None:
+        ref = (namespace, resource)
+        cached = self._specs.get(ref)
+        if cached is not None:
+            return cached
+        raw = await self.gateway.get_resource_spec(namespace, resource)
+        if raw is None:
+            return None
+        spec = ResourceSpec(
+            namespace=namespace,
+            name=resource,
+            merge="multi-value" if raw.get("merge") == "multi-value" else "lww",
+            consistency="strong" if raw.get("consistency") == "strong" else "eventual",
+        )
+        self._specs[ref] = spec
+        return spec
+
+    async def reconcile(self) -> None:
+        """One level-triggered pass over every Replica in the cluster."""
+        agent = self.agent
+        replicas = await self.gateway.list_replicas()
+        members: dict[tuple[str, str], list[str]] = {}
+        for record in replicas:
+            if not record.deleting:
+                members.setdefault((record.namespace, record.resource), []).append(record.node)
+        for ref, nodes in members.items():
+            spec = await self._spec(*ref)
+            if spec is not None:
+                agent.declare(spec, tuple(sorted(nodes)))
+        for ref in [r for r in agent.locations if r not in members]:
+            agent.locations[ref] = ()
+        mine = {
+            (r.namespace, r.resource): r
+            for r in replicas
+            if r.node == agent.node and not r.deleting
+        }
+        for ref in [r for r in agent.stores if r not in mine]:
+            log.info("event=replica_closed resource=%s/%s", *ref)
+            await agent.close_replica(ref)
+            self.held.pop(ref, None)
+        for ref, record in mine.items():
+            spec = agent.specs.get(ref)
+            if spec is None:
+                continue  # its SharedResource is gone or not readable yet
+            if ref not in agent.stores:
+                await self._open(spec, record)
+            await self._report(ref, record)
+
+    async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
+        agent = self.agent
+        await self._write(record, "Pending", force=True)
+        store = await asyncio.to_thread(agent.open_replica, spec)
+        held = self.held[spec.ref] = _Held(opened_at=time.time())
+        await self._write(record, "Syncing", force=True)
+        log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
+        peers = agent.replication.peers_of(spec.ref)
+        results = await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
+        held.synced = any(mode is not None for mode in results)
+
+    async def _report(self, ref: tuple[str, str], record: ReplicaRecord) -> None:
+        agent = self.agent
+        held = self.held.setdefault(ref, _Held(opened_at=time.time()))
+        status = agent.replication.status.get(ref)
+        if status is not None and (status.last_success or 0.0) >= held.opened_at:
+            held.synced = True
+        facts = ReplicaFacts(
+            live_peers=len(agent.replication.peers_of(ref)),
+            synced_since_open=held.synced,
+            seconds_since_sync=(
+                time.time() - status.last_success
+                if status is not None and status.last_success is not None
+                else None
+            ),
+            lag_seconds=status.lag_seconds if status is not None else 0.0,
+        )
+        await self._write(record, decide_phase(facts, self.stale_after))
+
+    async def _write(self, record: ReplicaRecord, phase: str, force: bool = False) -> None:
+        ref = (record.namespace, record.resource)
+        report = self.agent.report(ref)
+        spec = self.agent.specs.get(ref)
+        held = self.held.get(ref)
+        previous = (held.last_written if held else None) or record.status
+        body = build_status(
+            phase=phase,  # type: ignore[arg-type]
+            consistency=spec.consistency if spec else "eventual",
+            version_vector=report.version_vector if report else {},
+            bytes_held=report.bytes if report else 0,
+            last_modified=report.last_modified if report else None,
+            last_sync_mode=report.last_sync_mode if report else None,
+            last_sync_time=report.last_sync_time if report else None,
+            lag_seconds=report.lag_seconds if report else 0.0,
+            generation=record.generation,
+            previous=previous,
+        )
+        now = time.monotonic()
+        if held is not None and not force:
+            same_phase = (held.last_written or {}).get("phase") == body["phase"]
+            recent = same_phase and now - held.written_at < self.status_every
+            same_vector = body.get("versionVector") == (held.last_written or {}).get(
+                "versionVector"
+            )
+            if body == held.last_written or (recent and same_vector):
+                return  # counters alone changed recently: batch them into a later write
+        await self.gateway.patch_replica_status(record.namespace, record.name, body)
+        if held is not None:
+            held.last_written, held.written_at = body, now
+
+    async def run(self, wake: asyncio.Event, period: float = 1.0) -> None:
+        """Reconcile on every wake-up (a watch event) and at least every ``period``."""
+        while True:
+            try:
+                await self.reconcile()
+            except API_ERRORS as err:  # keep reconciling through API hiccups
+                log.warning("event=reconcile_failed error=%s", err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), period)
+            wake.clear()
+
+
+# --- the real gateway -------------------------------------------------------------------
+def _lease_record(obj: Any) -> LeaseRecord:
+    meta, spec = obj.metadata, obj.spec
+    renew = spec.renew_time
+    if renew is not None and renew.tzinfo is None:
+        renew = renew.replace(tzinfo=UTC)
+    return LeaseRecord(
+        name=meta.name,
+        holder=spec.holder_identity or "",
+        renew_time=renew,
+        duration_seconds=spec.lease_duration_seconds or 0,
+        annotations=dict(meta.annotations or {}),
+        resource_version=meta.resource_version,
+    )
+
+
+def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
+    meta, spec = obj.get("metadata", {}), obj.get("spec", {})
+    return ReplicaRecord(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        resource=spec.get("resource", ""),
+        node=spec.get("nodeName", ""),
+        generation=meta.get("generation"),
+        deleting=meta.get("deletionTimestamp") is not None,
+        status=obj.get("status") or {},
+    )
+
+
+class KubernetesGateway:
+    """:class:`ClusterGateway` over the ``kubernetes`` client, off the event loop.
+
+    Args:
+        kubeconfig: A kubeconfig file (None: in-cluster configuration, else the default).
+    """
+
+    def __init__(self, kubeconfig: str | None = None) -> None:
+        from kubernetes import client, config
+
+        if kubeconfig:
+            api = config.new_client_from_config(config_file=kubeconfig)
+        else:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            api = client.ApiClient()
+        self._client = client
+        self.api = api
+        self.coordination = client.CoordinationV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj = await asyncio.to_thread(self.coordination.read_namespaced_lease, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return _lease_record(obj)
+
+    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
+        """See :class:`ClusterGateway`."""
+        renew = lease.renew_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if lease.renew_time else None
+        body: Any = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": lease.name, "annotations": lease.annotations},
+            "spec": {
+                "holderIdentity": lease.holder,
+                "leaseDurationSeconds": lease.duration_seconds,
+                "renewTime": renew,
+            },
+        }
+        if lease.resource_version is None:
+            body["spec"]["acquireTime"] = renew
+            obj = await asyncio.to_thread(
+                self.coordination.create_namespaced_lease, namespace, body
+            )
+        else:
+            body["metadata"]["resourceVersion"] = lease.resource_version
+            obj = await asyncio.to_thread(
+                self.coordination.replace_namespaced_lease, lease.name, namespace, body
+            )
+        return _lease_record(obj)
+
+    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
+        """See :class:`ClusterGateway`."""
+        result = await asyncio.to_thread(self.coordination.list_namespaced_lease, namespace)
+        return [_lease_record(item) for item in result.items]
+
+    async def list_replicas(self) -> list[ReplicaRecord]:
+        """See :class:`ClusterGateway`."""
+        result: Any = await asyncio.to_thread(
+            self.custom.list_cluster_custom_object, GROUP, VERSION, "replicas"
+        )
+        return [_replica_record(item) for item in result.get("items", [])]
+
+    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj: Any = await asyncio.to_thread(
+                self.custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "sharedresources",
+                name,
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        spec: dict[str, Any] = obj.get("spec") or {}
+        return spec
+
+    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                "replicas",
+                name,
+                {"status": status},
+            )
+        except ApiException as err:
+            if err.status != 404:  # deleted meanwhile: the next pass closes it
+                raise
+
+    def watch_node_replicas(
+        self, node: str, wake: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """Block, calling ``wake`` on every change to this node's Replicas (run in a thread)."""
+        from kubernetes import watch
+
+        while not stop.is_set():
+            try:
+                stream = watch.Watch().stream(
+                    self.custom.list_cluster_custom_object,
+                    GROUP,
+                    VERSION,
+                    "replicas",
+                    label_selector=f"{NODE_LABEL}={node}",
+                    timeout_seconds=30,
+                )
+                for _event in stream:
+                    wake()
+                    if stop.is_set():
+                        return
+            except API_ERRORS as err:  # reconnect after API errors
+                log.debug("event=replica_watch_restart error=%s", err)
+                stop.wait(1.0)
+
+
+# --- wiring -----------------------------------------------------------------------------
 def cluster_sidecar(
     *, namespace: str, advertise: str, lease_seconds: float, kubeconfig: str | None
 ) -> Callable[[Agent], Coroutine[Any, Any, None]]:
     """The coroutine that runs the Kubernetes edge beside the agent."""
-    raise ConfigError("cluster mode is not available yet: use --standalone --config FILE")
+
+    async def sidecar(agent: Agent) -> None:
+        gateway = KubernetesGateway(kubeconfig)
+        await run_edge(agent, gateway, namespace, advertise, lease_seconds, gateway)
+
+    return sidecar
+
+
+async def run_edge(
+    agent: Agent,
+    gateway: ClusterGateway,
+    namespace: str,
+    advertise: str,
+    lease_seconds: float,
+    watcher: KubernetesGateway | None = None,
+) -> None:
+    """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled."""
+    keeper = LeaseKeeper(
+        gateway, namespace, agent.node, advertise, agent.config.zone, lease_seconds
+    )
+    peers = PeerWatcher(gateway, namespace, agent)
+    reconciler = ReplicaReconciler(gateway, agent)
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+
+    async def watch_peers() -> None:
+        while True:
+            try:
+                await peers.refresh()
+            except API_ERRORS as err:  # keep the last known peers through API hiccups
+                log.warning("event=peer_refresh_failed error=%s", err)
+            await asyncio.sleep(lease_seconds)
+
+    tasks = [
+        asyncio.create_task(keeper.run()),
+        asyncio.create_task(watch_peers()),
+        asyncio.create_task(reconciler.run(wake)),
+    ]
+    thread = None
+    if watcher is not None:
+        thread = threading.Thread(
+            target=watcher.watch_node_replicas,
+            args=(agent.node, lambda: loop.call_soon_threadsafe(wake.set), stop),
+            daemon=True,
+        )
+        thread.start()
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,174 @@
+"""The agent's Kubernetes edge against a fake gateway; the phase decision as a table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from statecast.agent.config import AgentConfig
+from statecast.agent.kube import (
+    ENDPOINT_ANNOTATION,
+    ZONE_ANNOTATION,
+    LeaseKeeper,
+    LeaseRecord,
+    PeerWatcher,
+    ReplicaReconciler,
+    ReplicaRecord,
+)
+from statecast.agent.replica_status import ReplicaFacts, decide_phase
+from statecast.agent.runtime import Agent
+
+
+class FakeGateway:
+    """An in-memory API server with just what the agent's edge uses."""
+
+    def __init__(self) -> None:
+        self.leases: dict[tuple[str, str], LeaseRecord] = {}
+        self.replicas: list[ReplicaRecord] = []
+        self.specs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+        self._version = 0
+
+    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        return self.leases.get((namespace, name))
+
+    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
+        current = self.leases.get((namespace, lease.name))
+        if (current.resource_version if current else None) != lease.resource_version:
+            raise ValueError("conflict")
+        self._version += 1
+        stored = replace(lease, resource_version=str(self._version))
+        self.leases[namespace, lease.name] = stored
+        return stored
+
+    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
+        return [lease for (ns, _), lease in self.leases.items() if ns == namespace]
+
+    async def list_replicas(self) -> list[ReplicaRecord]:
+        return list(self.replicas)
+
+    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.specs.get((namespace, name))
+
+    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.patches.append((name, status))
+
+
+@pytest.fixture
+async def agent(tmp_path: Path):
+    node = Agent(AgentConfig(node="n1", data_dir=tmp_path))
+    yield node
+    await node.stop()
+
+
+@pytest.mark.parametrize(
+    ("facts", "phase"),
+    [
+        # alone: nothing to copy from, so the replica is as good as it gets
+        (ReplicaFacts(0, False, None, 0.0), "Ready"),
+        # peers alive but no sync done since the replica was opened
+        (ReplicaFacts(2, False, None, 0.0), "Syncing"),
+        # synced recently and nothing arrived late
+        (ReplicaFacts(2, True, 1.0, 0.0), "Ready"),
+        # the last successful sync is older than the staleness bound
+        (ReplicaFacts(2, True, 30.0, 0.0), "Stale"),
+        # the last sync brought in changes older than the bound: it had fallen behind
+        (ReplicaFacts(2, True, 1.0, 45.0), "Stale"),
+    ],
+)
+def test_the_phase_follows_from_what_the_agent_observes(facts, phase):
+    assert decide_phase(facts, stale_after=10.0) == phase
+
+
+async def test_the_lease_is_created_then_renewed_with_endpoint_and_zone():
+    gateway = FakeGateway()
+    keeper = LeaseKeeper(gateway, "statecast-system", "n1", "http://10.0.0.1:7070", "zone-a", 2.0)
+    first = await keeper.renew()
+    second = await keeper.renew()
+    assert first.name == "statecast-agent-n1"
+    assert second.holder == "n1"
+    assert second.duration_seconds == 6
+    assert second.annotations == {
+        ENDPOINT_ANNOTATION: "http://10.0.0.1:7070",
+        ZONE_ANNOTATION: "zone-a",
+    }
+    assert second.renew_time >= first.renew_time
+    assert second.resource_version != first.resource_version
+
+
+async def test_fresh_leases_make_peers_and_expired_ones_remove_them(agent):
+    gateway = FakeGateway()
+    now = datetime.now(UTC)
+
+    def lease(node: str, age: float) -> LeaseRecord:
+        return LeaseRecord(
+            name=f"statecast-agent-{node}",
+            holder=node,
+            renew_time=now - timedelta(seconds=age),
+            duration_seconds=6,
+            annotations={ENDPOINT_ANNOTATION: f"http://{node}:7070", ZONE_ANNOTATION: "z"},
+        )
+
+    gateway.leases = {("ns", "a"): lease("n2", 1), ("ns", "b"): lease("n3", 60)}
+    agent.directory.set("n3", "http://n3:7070")
+    await PeerWatcher(gateway, "ns", agent).refresh()
+    assert set(agent.directory.peers) == {"n2"}
+    assert agent.directory.peers["n2"].zone == "z"
+
+
+def record(node: str, name: str | None = None, **kw: Any) -> ReplicaRecord:
+    return ReplicaRecord(
+        namespace="apps",
+        name=name or f"flags-{node}",
+        resource="flags",
+        node=node,
+        generation=1,
+        deleting=False,
+        **kw,
+    )
+
+
+async def test_a_replica_is_materialised_and_reports_true_status(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"merge": "lww", "consistency": "eventual"}
+    gateway.replicas = [record("n1"), record("n2")]  # n2's agent is not alive
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    assert ("apps", "flags") in agent.stores
+    assert agent.locations["apps", "flags"] == ("n1", "n2")
+    phases = [status["phase"] for name, status in gateway.patches if name == "flags-n1"]
+    assert phases == ["Pending", "Syncing", "Ready"]
+    await agent.stores["apps", "flags"].put("k", json.dumps("v").encode())
+    await reconciler.reconcile()
+    name, status = gateway.patches[-1]
+    assert name == "flags-n1"
+    assert status["versionVector"] == {"n1": 1}
+    assert status["bytes"] == len("k") + len('"v"')
+    assert status["consistency"] == "eventual"
+    assert status["conditions"][0]["type"] == "Ready"
+    assert status["conditions"][0]["status"] == "True"
+    assert "lastModified" in status
+
+
+async def test_a_deleted_replica_is_closed(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {}
+    gateway.replicas = [record("n1")]
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    gateway.replicas = [replace(record("n1"), deleting=True)]
+    await reconciler.reconcile()
+    assert agent.stores == {}
+
+
+async def test_a_replica_of_an_unknown_resource_waits(agent):
+    gateway = FakeGateway()
+    gateway.replicas = [record("n1")]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    assert agent.stores == {}
+    assert gateway.patches == []
