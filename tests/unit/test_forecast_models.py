@@ -7,7 +7,7 @@ import pytest
 
 from statecast.core.forecast import forecast_batch, forecast_series
 from statecast.core.forecast.calibration import conformal_offsets, interval_probs
-from statecast.core.forecast.fastpath import Grid, model_name, plan_origins
+from statecast.core.forecast.fastpath import Grid, model_name, plan_origins, profile_ahead
 from statecast.core.forecast.metrics import coverage, interval_score, mae, mase_scale, pinball
 from statecast.core.forecast.models import HoltWinters, SarimaxFourier, StlEts, fourier_terms
 from statecast.core.forecast.transform import fill_missing
@@ -89,6 +89,19 @@ def test_family_members_are_named_for_what_they_are(
     params: tuple[int, int, float, float, bool], name: str
 ) -> None:
     assert model_name(*params) == name
+    assert model_name(*params, robust=True) == (name if name != "profile" else "robust_profile")
+
+
+def test_robust_profile_ignores_a_burst_in_an_earlier_season() -> None:
+    z = seasonal_log(PERIOD * 8)
+    burst = z.copy()
+    burst[-PERIOD + 1 : -PERIOD + 4] += 2.0  # yesterday, at the phases about to come
+    ones = np.ones(1, dtype=np.int64)
+    for robust, moved in ((False, True), (True, False)):
+        flags = np.array([robust])
+        clean = profile_ahead(z[None], 5 * ones, 0 * ones, flags, period=PERIOD, horizon=3)
+        hit = profile_ahead(burst[None], 5 * ones, 0 * ones, flags, period=PERIOD, horizon=3)
+        assert (np.abs(hit - clean).max() > 0.3) == moved
 
 
 def test_random_walk_chooses_a_level_model() -> None:

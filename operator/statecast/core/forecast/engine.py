@@ -74,7 +74,7 @@ class FastForecast:
 def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) -> FloatArray:
     """Log-scale point forecast of the fitted family after the last column of ``z``."""
     steps = np.arange(1, horizon + 1, dtype=np.float64)
-    profile = profile_ahead(z, fit.seasons, fit.width, period=period, horizon=horizon)
+    profile = profile_ahead(z, fit.seasons, fit.width, fit.robust, period=period, horizon=horizon)
     damp = fit.phi[:, None] ** steps[None, :]
     zhat: FloatArray = profile + fit.level[:, None] * damp
     return zhat
@@ -110,8 +110,10 @@ def fast_forecast(
         return FastForecast(zhat, offsets, unit, probs, models, np.full(len(y), np.nan), None)
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
     models = tuple(
-        model_name(int(k), int(w), float(a), float(p), bool(zr))
-        for k, w, a, p, zr in zip(fit.seasons, fit.width, fit.alpha, fit.phi, fit.zero, strict=True)
+        model_name(int(k), int(w), float(a), float(p), bool(zr), bool(r))
+        for k, w, a, p, zr, r in zip(
+            fit.seasons, fit.width, fit.alpha, fit.phi, fit.zero, fit.robust, strict=True
+        )
     )
     scale = spread(zhat, fit.kappa)
     return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit)

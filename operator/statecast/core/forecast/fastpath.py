@@ -5,17 +5,17 @@ Every series is modelled on ``z = log1p(count)``. At origin ``t`` the forecast o
 
     zhat(t + h) = p(t + h) + phi**h * l(t)
 
-* ``p(u)`` is the seasonal profile: the mean of ``z(u - k*P + v)`` over the ``K`` most
-  recent seasons known at ``t`` (``k = m .. m+K-1``, ``m = ceil((h + w) / P)``) and over
-  phase offsets ``v = -w .. w`` (smoothing across neighbouring steps of the season).
-  ``K = 0`` means no season (``p = 0``).
+* ``p(u)`` is the seasonal profile: the mean (or, robust to past bursts, the median) of
+  ``z(u - k*P + v)`` over the ``K`` most recent seasons known at ``t`` (``k = m ..
+  m+K-1``, ``m = ceil((h + w) / P)``), then averaged over phase offsets ``v = -w .. w``
+  (smoothing across neighbouring steps of the season). ``K = 0`` means no season.
 * ``l`` is an exponentially weighted level of the deviation ``d = z - p`` (smoothing
   ``alpha``), damped towards the profile by ``phi`` as the horizon grows.
 
 The family nests the baselines: ``K = 0, alpha = 1`` is naive (last value); ``K = 1,
 w = 0, phi = 0`` is seasonal naive; ``K = 0, alpha < 1`` is simple exponential
 smoothing; the rest is a seasonal profile with a decaying short-term correction
-(``profile``).
+(``profile``, or ``robust_profile`` with the median).
 
 Parameters are chosen per series by a dense rolling-origin backtest on the most recent
 origins (count-scale MAE over steps 1..H), and the same backtest residuals calibrate the
@@ -70,6 +70,7 @@ class Grid:
             largest ``K`` up to ``max_seasons`` that the history allows).
         max_seasons: Upper bound on ``K``.
         widths: Candidate half-widths ``w`` of the phase smoothing.
+        robust: Whether to try the median across seasons as well as the mean (``K >= 3``).
         alphas: Candidate level smoothing constants.
         phis: Candidate damping factors of the level (seasonal candidates only).
         origins: Span of the most recent backtest origins, in steps (at most).
@@ -79,6 +80,7 @@ class Grid:
     seasons: tuple[int, ...] = (1, 2, 4)
     max_seasons: int = 8
     widths: tuple[int, ...] = (0, 2)
+    robust: bool = True
     alphas: tuple[float, ...] = (0.1, 0.3, 0.6, 1.0)
     phis: tuple[float, ...] = (0.0, 0.8, 0.95, 1.0)
     origins: int = 576
@@ -92,6 +94,7 @@ class FamilyFit:
     Attributes:
         seasons: ``K`` per series, shape ``(n,)``.
         width: Phase-smoothing half-width ``w`` per series.
+        robust: Whether the profile is the median across seasons, per series.
         alpha: Level smoothing per series.
         phi: Level damping per series.
         level: Smoothed deviation at the last step, per series.
@@ -105,6 +108,7 @@ class FamilyFit:
 
     seasons: IntArray
     width: IntArray
+    robust: npt.NDArray[np.bool_]
     alpha: FloatArray
     phi: FloatArray
     level: FloatArray
@@ -149,7 +153,9 @@ def _kappa(resid: FloatArray, zhat: FloatArray) -> FloatArray:
     return np.sqrt(np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0))
 
 
-def model_name(seasons: int, width: int, alpha: float, phi: float, zero: bool) -> str:
+def model_name(
+    seasons: int, width: int, alpha: float, phi: float, zero: bool, robust: bool = False
+) -> str:
     """Name of the family member with these parameters."""
     if zero:
         return "zero"
@@ -157,7 +163,7 @@ def model_name(seasons: int, width: int, alpha: float, phi: float, zero: bool) -
         return "naive" if alpha >= 1.0 else "ses"
     if seasons == 1 and width == 0 and phi == 0.0:
         return "seasonal_naive"
-    return "profile"
+    return "robust_profile" if robust else "profile"
 
 
 def first_season(step: int, width: int, period: int) -> int:
@@ -165,15 +171,18 @@ def first_season(step: int, width: int, period: int) -> int:
     return max(1, math.ceil((step + width) / period))
 
 
-def _lag_sums(z: FloatArray, period: int, start: int, stop: int, lags: int) -> list[FloatArray]:
-    """Cumulative sums over seasonal lags of ``z[:, start:stop]``.
+def _lags(
+    z: FloatArray, period: int, start: int, stop: int, lags: int
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Seasonal lags of ``z[:, start:stop]`` and their cumulative sums.
 
-    ``out[k]`` is ``sum_{j=1..k} z[:, u - j*P]`` for ``u`` in ``start..stop-1``; a lag
-    before the start of the history is NaN.
+    ``lag[k]`` is ``z[:, u - k*P]`` and ``sums[k]`` is ``sum_{j=1..k} z[:, u - j*P]`` for
+    ``u`` in ``start..stop-1``; a lag before the start of the history is NaN.
     """
     n = z.shape[0]
     width = stop - start
     sums = [np.zeros((n, width))]
+    single = [sums[0]]
     for k in range(1, lags + 1):
         lo = start - k * period
         shifted = np.full((n, width), np.nan)
@@ -182,7 +191,8 @@ def _lag_sums(z: FloatArray, period: int, start: int, stop: int, lags: int) -> l
         if upper > first:
             shifted[:, first:upper] = z[:, lo + first : lo + upper]
         sums.append(sums[-1] + shifted)
-    return sums
+        single.append(shifted)
+    return single, sums
 
 
 def _smooth(values: FloatArray, width: int) -> FloatArray:
@@ -196,10 +206,20 @@ def _smooth(values: FloatArray, width: int) -> FloatArray:
     return out
 
 
-def _profile(sums: list[FloatArray], seasons: int, first_lag: int, width: int) -> FloatArray:
+def _profile(
+    lags: tuple[list[FloatArray], list[FloatArray]],
+    seasons: int,
+    first_lag: int,
+    width: int,
+    robust: bool,
+) -> FloatArray:
     """Profile over lags ``first_lag .. first_lag + seasons - 1``, smoothed in phase."""
-    total = sums[first_lag + seasons - 1] - sums[first_lag - 1]
-    return _smooth(total / seasons, width)
+    single, sums = lags
+    if robust:
+        centre = np.median(np.stack(single[first_lag : first_lag + seasons]), axis=0)
+    else:
+        centre = (sums[first_lag + seasons - 1] - sums[first_lag - 1]) / seasons
+    return _smooth(centre, width)
 
 
 def _ewma(values: FloatArray, alpha: float) -> FloatArray:
@@ -280,7 +300,7 @@ def fit_family(
     widths = tuple(grid.widths) or (0,)
     m_max = first_season(horizon, max(widths), period)
     k_max = max(seasons_ok, default=0)
-    sums = _lag_sums(z, period, start, n_steps + horizon, k_max + m_max - 1) if k_max else []
+    lags = _lags(z, period, start, n_steps + horizon, k_max + m_max - 1) if k_max else ([], [])
 
     steps = np.arange(1, horizon + 1)
     origins = np.arange(last, first - 1, -max(1, grid.stride))[::-1] - start  # window-relative
@@ -295,12 +315,19 @@ def fit_family(
     best_resid = np.zeros((n, len(origins), horizon))
     best_k = np.zeros(n, dtype=np.int64)
     best_w = np.zeros(n, dtype=np.int64)
+    best_r = np.zeros(n, dtype=np.bool_)
     best_alpha = np.ones(n)
     best_phi = np.ones(n)
     best_level = z_win[:, end].copy()
 
     def consider(
-        k: int, w: int, alpha: float, phi: float, zhat: FloatArray, level_end: FloatArray
+        k: int,
+        w: int,
+        r: bool,
+        alpha: float,
+        phi: float,
+        zhat: FloatArray,
+        level_end: FloatArray,
     ) -> None:
         with np.errstate(invalid="ignore"):
             err = np.abs(y_target - from_log(zhat))
@@ -314,6 +341,7 @@ def fit_family(
         best_resid[better] = (z_target - zhat)[better]
         best_k[better] = k
         best_w[better] = w
+        best_r[better] = r
         best_alpha[better] = alpha
         best_phi[better] = phi
         best_level[better] = level_end[better]
@@ -322,22 +350,30 @@ def fit_family(
     for alpha in sorted(grid.alphas, reverse=True):
         level = _ewma(z_win[:, : end + 1], alpha)
         zhat = np.repeat(level[:, origins][:, :, None], horizon, axis=2)
-        consider(0, 0, alpha, 1.0, zhat, level[:, end])
+        consider(0, 0, False, alpha, 1.0, zhat, level[:, end])
 
-    for k in seasons_ok:
-        for w in widths:
-            now = _profile(sums, k, 1, w)[:, : end + 1]
-            ahead = np.empty((n, len(origins), horizon))
-            for j, h in enumerate(steps):
-                m = first_season(int(h), w, period)
-                ahead[:, :, j] = _profile(sums, k, m, w)[:, targets[:, j]]
-            deviation = z_win[:, : end + 1] - now
-            for phi in grid.phis:
-                damp = phi ** steps.astype(np.float64)
-                for alpha in sorted(grid.alphas, reverse=True) if phi > 0 else (1.0,):
-                    level = _ewma(deviation, alpha)
-                    zhat = ahead + level[:, origins][:, :, None] * damp[None, None, :]
-                    consider(k, w, alpha, phi, zhat, level[:, end])
+    variants = [
+        (k, w, r)
+        for k in seasons_ok
+        for w in widths
+        for r in ((False, True) if grid.robust and k >= 3 else (False,))
+    ]
+    for k, w, r in variants:
+        by_season = {
+            m: _profile(lags, k, m, w, r)
+            for m in {first_season(int(h), w, period) for h in steps} | {1}
+        }
+        now = by_season[1][:, : end + 1]
+        ahead = np.empty((n, len(origins), horizon))
+        for j, h in enumerate(steps):
+            ahead[:, :, j] = by_season[first_season(int(h), w, period)][:, targets[:, j]]
+        deviation = z_win[:, : end + 1] - now
+        for phi in grid.phis:
+            damp = phi ** steps.astype(np.float64)
+            for alpha in sorted(grid.alphas, reverse=True) if phi > 0 else (1.0,):
+                level = _ewma(deviation, alpha)
+                zhat = ahead + level[:, origins][:, :, None] * damp[None, None, :]
+                consider(k, w, r, alpha, phi, zhat, level[:, end])
 
     zhat_best = z_target - best_resid
     kappa = _kappa(best_resid, zhat_best)
@@ -346,6 +382,7 @@ def fit_family(
     return FamilyFit(
         seasons=best_k,
         width=best_w,
+        robust=best_r,
         alpha=best_alpha,
         phi=best_phi,
         level=best_level,
@@ -359,6 +396,7 @@ def fit_family(
 
 
 def _phase_columns(anchor: int, seasons: int, width: int, first: int, period: int) -> list[int]:
+    """Columns ``anchor - j*P + v`` ordered season-major (``j``), then phase offset ``v``."""
     return [
         anchor - j * period + v
         for j in range(first, first + seasons)
@@ -366,10 +404,36 @@ def _phase_columns(anchor: int, seasons: int, width: int, first: int, period: in
     ]
 
 
+def _gathered(
+    z: npt.NDArray[np.floating[Any]],
+    rows: IntArray,
+    cols: list[int],
+    seasons: int,
+    robust: bool,
+) -> FloatArray:
+    """Profile value from gathered columns: centre across seasons, then mean over phase."""
+    block = z[np.ix_(rows, np.asarray(cols, dtype=np.int64))].astype(np.float64)
+    block = block.reshape(len(rows), seasons, -1)
+    centre = np.median(block, axis=1) if robust else block.mean(axis=1)
+    return np.asarray(centre.mean(axis=1), dtype=np.float64)
+
+
+def _groups(
+    seasons: IntArray, width: IntArray, robust: npt.NDArray[np.bool_]
+) -> list[tuple[int, int, bool, IntArray]]:
+    keys = {(int(k), int(w), bool(r)) for k, w, r in zip(seasons, width, robust, strict=True)}
+    return [
+        (k, w, r, np.flatnonzero((seasons == k) & (width == w) & (robust == r)))
+        for k, w, r in sorted(keys)
+        if k > 0
+    ]
+
+
 def profile_ahead(
     z: npt.NDArray[np.floating[Any]],
     seasons: IntArray,
     width: IntArray,
+    robust: npt.NDArray[np.bool_],
     *,
     period: int,
     horizon: int,
@@ -377,9 +441,11 @@ def profile_ahead(
     """Seasonal profile of steps ``1..horizon`` after the last column of ``z``.
 
     Args:
-        z: Imputed log-scale history, shape ``(n, T)``.
+        z: Imputed log-scale history, shape ``(n, T)``; it must hold enough seasons for
+            every series' ``K`` (the engine and the fit guarantee it).
         seasons: ``K`` per series (``0``: no season, profile 0).
         width: Phase-smoothing half-width per series.
+        robust: Median (``True``) or mean across seasons, per series.
         period: Season length in steps.
         horizon: Steps ahead.
 
@@ -388,30 +454,30 @@ def profile_ahead(
     """
     n, n_steps = z.shape
     out = np.zeros((n, horizon))
-    for k, w in {(int(a), int(b)) for a, b in zip(seasons, width, strict=True)}:
-        if k == 0:
-            continue
-        rows = np.flatnonzero((seasons == k) & (width == w))
+    for k, w, r, rows in _groups(seasons, width, robust):
         for h in range(1, horizon + 1):
             m = first_season(h, w, period)
-            cols = [c for c in _phase_columns(n_steps - 1 + h, k, w, m, period) if c >= 0]
-            out[rows, h - 1] = (
-                z[np.ix_(rows, np.asarray(cols, dtype=np.int64))].mean(axis=1) if cols else 0.0
-            )
+            cols = [
+                min(max(c, 0), n_steps - 1)
+                for c in _phase_columns(n_steps - 1 + h, k, w, m, period)
+            ]
+            out[rows, h - 1] = _gathered(z, rows, cols, k, r)
     return out
 
 
 def profile_now(
-    z: npt.NDArray[np.floating[Any]], seasons: IntArray, width: IntArray, *, period: int
+    z: npt.NDArray[np.floating[Any]],
+    seasons: IntArray,
+    width: IntArray,
+    robust: npt.NDArray[np.bool_],
+    *,
+    period: int,
 ) -> FloatArray:
     """Seasonal profile of the last column of ``z`` (for the deviation of a new sample)."""
     n, n_steps = z.shape
     out = np.zeros(n)
-    for k, w in {(int(a), int(b)) for a, b in zip(seasons, width, strict=True)}:
-        if k == 0:
-            continue
-        rows = np.flatnonzero((seasons == k) & (width == w))
+    for k, w, r, rows in _groups(seasons, width, robust):
         m = first_season(0, w, period)
-        cols = [c for c in _phase_columns(n_steps - 1, k, w, m, period) if 0 <= c < n_steps]
-        out[rows] = z[np.ix_(rows, np.asarray(cols, dtype=np.int64))].mean(axis=1) if cols else 0.0
+        cols = [min(max(c, 0), n_steps - 1) for c in _phase_columns(n_steps - 1, k, w, m, period)]
+        out[rows] = _gathered(z, rows, cols, k, r)
     return out

@@ -81,6 +81,7 @@ class ForecastEngine:
         self._steps = 0  # samples ever appended
         self._seasons = np.zeros(n_series, dtype=np.int64)
         self._width = np.zeros(n_series, dtype=np.int64)
+        self._robust = np.zeros(n_series, dtype=np.bool_)
         self._alpha = np.ones(n_series)
         self._phi = np.ones(n_series)
         self._level = np.zeros(n_series)
@@ -169,6 +170,7 @@ class ForecastEngine:
             if fit is None:
                 self._seasons[rows] = 0
                 self._width[rows] = 0
+                self._robust[rows] = False
                 self._alpha[rows] = 1.0
                 self._phi[rows] = 1.0
                 self._level[rows] = z[:, -1]
@@ -176,6 +178,7 @@ class ForecastEngine:
             else:
                 self._seasons[rows] = fit.seasons
                 self._width[rows] = fit.width
+                self._robust[rows] = fit.robust
                 self._alpha[rows] = fit.alpha
                 self._phi[rows] = fit.phi
                 self._level[rows] = fit.level
@@ -195,7 +198,9 @@ class ForecastEngine:
         window = self._z[rows, self._start : stop]
         z_new = window[:, -1].astype(np.float64)
         seasons = self._seasons[rows]
-        profile = profile_now(window, seasons, self._width[rows], period=self.period)
+        profile = profile_now(
+            window, seasons, self._width[rows], self._robust[rows], period=self.period
+        )
         deviation = z_new - profile
         alpha = self._alpha[rows]
         self._level[rows] += alpha * (deviation - self._level[rows])
@@ -238,16 +243,21 @@ class ForecastEngine:
         window = self._window()
         steps = np.arange(1, self.horizon + 1, dtype=np.float64)
         profile = profile_ahead(
-            window, self._seasons, self._width, period=self.period, horizon=self.horizon
+            window,
+            self._seasons,
+            self._width,
+            self._robust,
+            period=self.period,
+            horizon=self.horizon,
         )
         zhat = profile + self._level[:, None] * self._phi[:, None] ** steps[None, :]
         scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
         mean, lower, upper = bounds(zhat, self._offsets, scale)
         zero = np.all(window == 0, axis=1)
         models = tuple(
-            model_name(int(k), int(w), float(a), float(p), bool(zr))
-            for k, w, a, p, zr in zip(
-                self._seasons, self._width, self._alpha, self._phi, zero, strict=True
+            model_name(int(k), int(w), float(a), float(p), bool(zr), bool(r))
+            for k, w, a, p, zr, r in zip(
+                self._seasons, self._width, self._alpha, self._phi, zero, self._robust, strict=True
             )
         )
         return BatchForecast(models, self.level, mean, lower, upper, self._scores.copy())
