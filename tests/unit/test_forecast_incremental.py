@@ -61,6 +61,17 @@ def test_updates_keep_a_bounded_history() -> None:
     assert np.all(np.isfinite(engine.forecast().upper))
 
 
+def test_refit_falls_due_after_refit_every_updates() -> None:
+    data = history(2, PERIOD * 8 + 3)
+    engine = ForecastEngine(2, period=PERIOD, horizon=HORIZON, refit_every=3)
+    assert engine.refit_due  # never fitted
+    engine.refit(data[:, : PERIOD * 8])
+    assert not engine.refit_due
+    for step in range(PERIOD * 8, PERIOD * 8 + 3):
+        engine.update(data[:, step])
+    assert engine.refit_due
+
+
 def test_missing_sample_in_an_update_is_tolerated() -> None:
     data = history(4, PERIOD * 8)
     engine = ForecastEngine(4, period=PERIOD, horizon=HORIZON)

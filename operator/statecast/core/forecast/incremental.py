@@ -35,7 +35,10 @@ from statecast.core.forecast.fastpath import (
 from statecast.core.forecast.result import BatchForecast
 from statecast.core.forecast.transform import as_history, check_parameters, fill_missing
 
-__all__ = ["ForecastEngine"]
+__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine"]
+
+#: Updates between two refits by default (hourly at a 1-minute sampling interval).
+DEFAULT_REFIT_EVERY = 60
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class ForecastEngine:
         level: Nominal coverage of the intervals.
         capacity: Steps of history kept (default: 7 seasons, at least ``4 * horizon``).
         grid: Candidate parameters of the fast path.
+        refit_every: Updates between two refits (:attr:`refit_due`); the default, 60, is
+            hourly at the operator's default 1-minute sampling interval.
     """
 
     def __init__(
@@ -63,8 +68,11 @@ class ForecastEngine:
         level: float = 0.9,
         capacity: int | None = None,
         grid: Grid | None = None,
+        refit_every: int = DEFAULT_REFIT_EVERY,
     ) -> None:
         check_parameters(period=period, horizon=horizon, level=level)
+        self.refit_every = refit_every
+        self._refitted_at = 0
         self.n_series = n_series
         self.period = period
         self.horizon = horizon
@@ -114,6 +122,11 @@ class ForecastEngine:
         return self._z[:, self._start : self._stop]
 
     @property
+    def refit_due(self) -> bool:
+        """Whether :attr:`refit_every` updates have passed since the last refit began."""
+        return not self._fitted or self._steps - self._refitted_at >= self.refit_every
+
+    @property
     def steps(self) -> int:
         """Samples appended since the engine was created."""
         return self._steps
@@ -140,6 +153,7 @@ class ForecastEngine:
                 self._start = self._stop = 0
                 self._append(z, np.isnan(y))
         started = time.perf_counter()
+        self._refitted_at = self._steps
         for first in range(0, self.n_series, BATCH_CHUNK):
             rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
             self._refit_rows(rows)
