@@ -147,6 +147,14 @@ def test_bad_options_exit_nonzero_with_one_line(
     assert err.count("\n") == 1
 
 
+def test_unknown_scenario_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", "--scenario", "tsunami", "--json", str(tmp_path / "o.json")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown scenario 'tsunami'" in err
+    assert err.count("\n") == 1
+
+
 def test_trace_without_nodes_is_refused(files: dict[str, Path], tmp_path: Path) -> None:
     code = main(["simulate", "--trace", str(files["trace"]), "--json", str(tmp_path / "o.json")])
     assert code == 2

@@ -32,7 +32,9 @@ def register(
     parser = subparsers.add_parser(name, help=help_text, description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", type=Path, help="CSV timestamp,resource,node,accesses")
-    source.add_argument("--scenario", choices=sorted(SCENARIOS), help="a built-in scenario")
+    source.add_argument(
+        "--scenario", metavar="NAME", help=f"a built-in scenario: {', '.join(SCENARIOS)}"
+    )
     parser.add_argument("--nodes", type=Path, help="CSV node,zone (required with --trace)")
     parser.add_argument("--latency", type=Path, help="CSV from_zone,to_zone,ms")
     parser.add_argument("--resources", type=Path, help="CSV resource,bytes,writes_per_min")
