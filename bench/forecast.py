@@ -357,7 +357,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--origins", type=int, default=8, help="origins per real series")
     parser.add_argument(
-        "--synthetic-origins", type=int, default=8, help="origins per synthetic series"
+        "--synthetic-origins", type=int, default=6, help="origins per synthetic series"
     )
     parser.add_argument(
         "--slow-windows", type=int, default=4, help="windows per set for the slow models"

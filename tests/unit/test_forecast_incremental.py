@@ -44,7 +44,7 @@ def test_update_advances_the_level_with_fixed_parameters() -> None:
     assert engine.steps == PERIOD * 8 + 1
     assert after.mean.shape == (10, HORIZON)
     # Models that track the level raise the next forecast after a surge.
-    tracking = [i for i, m in enumerate(after.models) if m in {"naive", "ses", "profile"}]
+    tracking = [i for i, m in enumerate(after.models) if m != "seasonal_naive"]
     assert tracking
     assert np.mean(after.mean[tracking, 0] > before.mean[tracking, 1]) > 0.5
 

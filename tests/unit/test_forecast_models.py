@@ -78,18 +78,23 @@ def test_sarimax_uses_known_future_events() -> None:
 @pytest.mark.parametrize(
     ("params", "name"),
     [
-        ((0, 0, 1.0, 1.0, False), "naive"),
-        ((0, 0, 0.3, 1.0, False), "ses"),
-        ((1, 0, 1.0, 0.0, False), "seasonal_naive"),
-        ((3, 2, 0.3, 0.9, False), "profile"),
-        ((3, 2, 0.3, 0.9, True), "zero"),
+        # seasons, width, phi, level smoothing, seasonal weight
+        ((0, 0, 1.0, 1.0, 0.0), "naive"),
+        ((0, 0, 1.0, 0.3, 0.0), "ses"),
+        ((3, 2, 0.9, 1.0, 0.0), "naive"),
+        ((1, 0, 0.0, 1.0, 1.0), "seasonal_naive"),
+        ((3, 2, 0.9, 0.3, 1.0), "profile"),
+        ((3, 2, 0.9, 0.3, 0.5), "profile+ses"),
+        ((1, 0, 0.0, 1.0, 0.7), "seasonal_naive+naive"),
     ],
 )
 def test_family_members_are_named_for_what_they_are(
-    params: tuple[int, int, float, float, bool], name: str
+    params: tuple[int, int, float, float, float], name: str
 ) -> None:
     assert model_name(*params) == name
-    assert model_name(*params, robust=True) == (name if name != "profile" else "robust_profile")
+    assert model_name(*params, zero=True) == "zero"
+    robust = model_name(*params, robust=True)
+    assert robust == (name.replace("profile", "robust_profile") if "profile" in name else name)
 
 
 def test_robust_profile_ignores_a_burst_in_an_earlier_season() -> None:
@@ -108,13 +113,13 @@ def test_random_walk_chooses_a_level_model() -> None:
     rng = np.random.default_rng(1)
     walk = np.exp(np.cumsum(rng.normal(0, 0.15, PERIOD * 8)) / 3 + 4)
     result = forecast_batch(walk[None, :], period=PERIOD, horizon=HORIZON)
-    assert result.models[0] in {"naive", "ses"}
+    assert result.models[0] in {"naive", "ses"} or result.models[0].endswith(("+naive", "+ses"))
 
 
 def test_strong_season_chooses_a_seasonal_model() -> None:
     history = np.expm1(seasonal_log(PERIOD * 8))
     result = forecast_batch(history[None, :], period=PERIOD, horizon=HORIZON)
-    assert result.models[0] in {"profile", "seasonal_naive"}
+    assert result.models[0].split("+")[0] in {"profile", "robust_profile", "seasonal_naive"}
 
 
 def test_all_zero_series_forecasts_zero() -> None:

@@ -50,7 +50,7 @@ def test_a_statsmodels_model_must_beat_the_fast_family_by_the_margin() -> None:
     if ranked[0].mae < (1 - MARGIN) * fast_mae:
         assert result.model == ranked[0].name
     else:
-        assert result.model in {"naive", "ses", "seasonal_naive", "profile"}
+        assert result.model not in {"stl_ets", "holt_winters", "sarimax_fourier"}
 
 
 def test_known_events_choose_sarimax_and_lift_the_forecast() -> None:

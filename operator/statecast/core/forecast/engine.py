@@ -18,7 +18,7 @@ from statecast.core.forecast.fastpath import (
     FamilyFit,
     Grid,
     fit_family,
-    model_name,
+    fit_names,
     profile_ahead,
     spread,
 )
@@ -76,7 +76,9 @@ def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) 
     steps = np.arange(1, horizon + 1, dtype=np.float64)
     profile = profile_ahead(z, fit.seasons, fit.width, fit.robust, period=period, horizon=horizon)
     damp = fit.phi[:, None] ** steps[None, :]
-    zhat: FloatArray = profile + fit.level[:, None] * damp
+    seasonal = profile + fit.level[:, None] * damp
+    weight = fit.weight[:, None]
+    zhat: FloatArray = weight * seasonal + (1.0 - weight) * fit.level_n[:, None]
     return zhat
 
 
@@ -109,12 +111,7 @@ def fast_forecast(
         unit = np.ones_like(zhat)
         return FastForecast(zhat, offsets, unit, probs, models, np.full(len(y), np.nan), None)
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
-    models = tuple(
-        model_name(int(k), int(w), float(a), float(p), bool(zr), bool(r))
-        for k, w, a, p, zr, r in zip(
-            fit.seasons, fit.width, fit.alpha, fit.phi, fit.zero, fit.robust, strict=True
-        )
-    )
+    models = fit_names(fit)
     scale = spread(zhat, fit.kappa)
     return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit)
 

@@ -12,10 +12,15 @@ Every series is modelled on ``z = log1p(count)``. At origin ``t`` the forecast o
 * ``l`` is an exponentially weighted level of the deviation ``d = z - p`` (smoothing
   ``alpha``), damped towards the profile by ``phi`` as the horizon grows.
 
-The family nests the baselines: ``K = 0, alpha = 1`` is naive (last value); ``K = 1,
-w = 0, phi = 0`` is seasonal naive; ``K = 0, alpha < 1`` is simple exponential
-smoothing; the rest is a seasonal profile with a decaying short-term correction
-(``profile``, or ``robust_profile`` with the median).
+A second, level member forecasts ``l_n(t)``, an exponentially weighted level of ``z``
+itself (naive when its smoothing is 1, ``ses`` otherwise), and the forecast is the
+weighted mean ``c * seasonal + (1 - c) * level``: ``c = 0.5`` where the best seasonal
+member beats the best level member on the backtest, ``c = 0`` otherwise (a fixed equal
+weight measured steadier than a weight chosen per series). The family nests the
+baselines: naive (last value), seasonal naive (``K = 1, w = 0, phi = 0``), simple
+exponential smoothing; the seasonal member is a profile with a decaying short-term
+correction (``profile``, or ``robust_profile`` with the median); a combination is named
+``profile+ses`` and so on.
 
 Parameters are chosen per series by a dense rolling-origin backtest on the most recent
 origins (count-scale MAE over steps 1..H), and the same backtest residuals calibrate the
@@ -43,6 +48,7 @@ __all__ = [
     "FamilyFit",
     "Grid",
     "fit_family",
+    "fit_names",
     "model_name",
     "plan_origins",
     "profile_ahead",
@@ -73,6 +79,8 @@ class Grid:
         robust: Whether to try the median across seasons as well as the mean (``K >= 3``).
         alphas: Candidate level smoothing constants.
         phis: Candidate damping factors of the level (seasonal candidates only).
+        combine: Weight of the seasonal member, combined with the level member, where it
+            beats the level member in the backtest (1 uses the seasonal member alone).
         origins: Span of the most recent backtest origins, in steps (at most).
         stride: Steps between two backtest origins.
     """
@@ -83,6 +91,7 @@ class Grid:
     robust: bool = True
     alphas: tuple[float, ...] = (0.1, 0.3, 0.6, 1.0)
     phis: tuple[float, ...] = (0.0, 0.8, 0.95, 1.0)
+    combine: float = 0.5
     origins: int = 576
     stride: int = 2
 
@@ -98,6 +107,10 @@ class FamilyFit:
         alpha: Level smoothing per series.
         phi: Level damping per series.
         level: Smoothed deviation at the last step, per series.
+        alpha_n: Smoothing of the level member (naive when 1), per series.
+        level_n: Its smoothed log level at the last step, per series.
+        weight: Weight of the seasonal member in the forecast (the level member has the
+            rest), per series.
         offsets: Quantiles of the normalised residuals, shape ``(n, H, len(probs))``.
         kappa: Extra multiplicative noise per series (see :func:`spread`).
         probs: Probabilities of ``offsets``' last axis.
@@ -112,6 +125,9 @@ class FamilyFit:
     alpha: FloatArray
     phi: FloatArray
     level: FloatArray
+    alpha_n: FloatArray
+    level_n: FloatArray
+    weight: FloatArray
     offsets: FloatArray
     kappa: FloatArray
     probs: tuple[float, ...]
@@ -154,16 +170,42 @@ def _kappa(resid: FloatArray, zhat: FloatArray) -> FloatArray:
 
 
 def model_name(
-    seasons: int, width: int, alpha: float, phi: float, zero: bool, robust: bool = False
+    seasons: int,
+    width: int,
+    phi: float,
+    alpha_n: float,
+    weight: float,
+    *,
+    zero: bool = False,
+    robust: bool = False,
 ) -> str:
-    """Name of the family member with these parameters."""
+    """Name of the family member (or combination of two) with these parameters."""
     if zero:
         return "zero"
-    if seasons == 0:
-        return "naive" if alpha >= 1.0 else "ses"
+    level_name = "naive" if alpha_n >= 1.0 else "ses"
+    if weight <= 0.0 or seasons == 0:
+        return level_name
     if seasons == 1 and width == 0 and phi == 0.0:
-        return "seasonal_naive"
-    return "robust_profile" if robust else "profile"
+        seasonal_name = "seasonal_naive"
+    else:
+        seasonal_name = "robust_profile" if robust else "profile"
+    return seasonal_name if weight >= 1.0 else f"{seasonal_name}+{level_name}"
+
+
+def fit_names(fit: FamilyFit) -> tuple[str, ...]:
+    """Model name per series of a fit."""
+    return tuple(
+        model_name(
+            int(fit.seasons[i]),
+            int(fit.width[i]),
+            float(fit.phi[i]),
+            float(fit.alpha_n[i]),
+            float(fit.weight[i]),
+            zero=bool(fit.zero[i]),
+            robust=bool(fit.robust[i]),
+        )
+        for i in range(len(fit.seasons))
+    )
 
 
 def first_season(step: int, width: int, period: int) -> int:
@@ -311,46 +353,21 @@ def fit_family(
     end = n_steps - 1 - start  # window index of the last observation
     z_win = z[:, start:]
 
-    best_mae = np.full(n, np.inf)
-    best_resid = np.zeros((n, len(origins), horizon))
-    best_k = np.zeros(n, dtype=np.int64)
-    best_w = np.zeros(n, dtype=np.int64)
-    best_r = np.zeros(n, dtype=np.bool_)
-    best_alpha = np.ones(n)
-    best_phi = np.ones(n)
-    best_level = z_win[:, end].copy()
+    nonseasonal = _Best(n, len(origins), horizon, z_win[:, end])
+    seasonal = _Best(n, len(origins), horizon, z_win[:, end])
 
-    def consider(
-        k: int,
-        w: int,
-        r: bool,
-        alpha: float,
-        phi: float,
-        zhat: FloatArray,
-        level_end: FloatArray,
-    ) -> None:
+    def mae_of(zhat: FloatArray) -> FloatArray:
         with np.errstate(invalid="ignore"):
             err = np.abs(y_target - from_log(zhat))
-            count = np.sum(~np.isnan(err), axis=(1, 2))
-            mae = np.nansum(err, axis=(1, 2)) / np.maximum(count, 1)
-        mae = np.where(count > 0, mae, np.inf)
-        better = mae < best_mae - 1e-12
-        if not better.any():
-            return
-        best_mae[better] = mae[better]
-        best_resid[better] = (z_target - zhat)[better]
-        best_k[better] = k
-        best_w[better] = w
-        best_r[better] = r
-        best_alpha[better] = alpha
-        best_phi[better] = phi
-        best_level[better] = level_end[better]
+        count = np.sum(~np.isnan(err), axis=(1, 2))
+        mae = np.nansum(err, axis=(1, 2)) / np.maximum(count, 1)
+        return np.where(count > 0, mae, np.inf)
 
     # Without seasons: naive first (ties go to the simplest), then exponential smoothing.
     for alpha in sorted(grid.alphas, reverse=True):
         level = _ewma(z_win[:, : end + 1], alpha)
         zhat = np.repeat(level[:, origins][:, :, None], horizon, axis=2)
-        consider(0, 0, False, alpha, 1.0, zhat, level[:, end])
+        nonseasonal.offer(mae_of(zhat), zhat, (0, 0, False, alpha, 1.0), level[:, end])
 
     variants = [
         (k, w, r)
@@ -373,19 +390,29 @@ def fit_family(
             for alpha in sorted(grid.alphas, reverse=True) if phi > 0 else (1.0,):
                 level = _ewma(deviation, alpha)
                 zhat = ahead + level[:, origins][:, :, None] * damp[None, None, :]
-                consider(k, w, r, alpha, phi, zhat, level[:, end])
+                seasonal.offer(mae_of(zhat), zhat, (k, w, r, alpha, phi), level[:, end])
 
-    zhat_best = z_target - best_resid
-    kappa = _kappa(best_resid, zhat_best)
-    offsets = conformal_offsets(best_resid / spread(zhat_best, kappa), probs)
+    # Where a seasonal member beats the level member, forecast with a fixed-weight mean of
+    # the two (an equal-weight combination is steadier than a weight chosen by backtest).
+    use_seasonal = seasonal.mae < nonseasonal.mae - 1e-12
+    weight = np.where(use_seasonal, grid.combine, 0.0)
+    w3 = weight[:, None, None]
+    best_zhat = w3 * seasonal.zhat + (1.0 - w3) * nonseasonal.zhat
+    best_mae = mae_of(best_zhat)
+    resid = z_target - best_zhat
+    kappa = _kappa(resid, best_zhat)
+    offsets = conformal_offsets(resid / spread(best_zhat, kappa), probs)
     zero = np.nansum(y, axis=1) == 0
     return FamilyFit(
-        seasons=best_k,
-        width=best_w,
-        robust=best_r,
-        alpha=best_alpha,
-        phi=best_phi,
-        level=best_level,
+        seasons=seasonal.k,
+        width=seasonal.w,
+        robust=seasonal.r,
+        alpha=seasonal.alpha,
+        phi=seasonal.phi,
+        level=seasonal.level,
+        alpha_n=nonseasonal.alpha,
+        level_n=nonseasonal.level,
+        weight=weight,
         offsets=offsets,
         kappa=kappa,
         probs=probs,
@@ -393,6 +420,40 @@ def fit_family(
         scale=_mase_scale(y, period),
         zero=zero,
     )
+
+
+class _Best:
+    """The best candidate so far per series (backtest MAE, forecasts, parameters)."""
+
+    def __init__(self, n: int, origins: int, horizon: int, level: FloatArray) -> None:
+        self.mae = np.full(n, np.inf)
+        self.zhat = np.zeros((n, origins, horizon))
+        self.k = np.zeros(n, dtype=np.int64)
+        self.w = np.zeros(n, dtype=np.int64)
+        self.r = np.zeros(n, dtype=np.bool_)
+        self.alpha = np.ones(n)
+        self.phi = np.ones(n)
+        self.level = level.copy()
+
+    def offer(
+        self,
+        mae: FloatArray,
+        zhat: FloatArray,
+        params: tuple[int, int, bool, float, float],
+        level_end: FloatArray,
+    ) -> None:
+        better = mae < self.mae - 1e-12
+        if not better.any():
+            return
+        k, w, r, alpha, phi = params
+        self.mae[better] = mae[better]
+        self.zhat[better] = zhat[better]
+        self.k[better] = k
+        self.w[better] = w
+        self.r[better] = r
+        self.alpha[better] = alpha
+        self.phi[better] = phi
+        self.level[better] = level_end[better]
 
 
 def _phase_columns(anchor: int, seasons: int, width: int, first: int, period: int) -> list[int]:

@@ -93,6 +93,9 @@ class ForecastEngine:
         self._alpha = np.ones(n_series)
         self._phi = np.ones(n_series)
         self._level = np.zeros(n_series)
+        self._alpha_n = np.ones(n_series)
+        self._level_n = np.zeros(n_series)
+        self._weight = np.zeros(n_series)
         self._offsets = np.zeros((n_series, horizon, len(self._probs)))
         self._kappa = np.zeros(n_series)
         self._unit = np.ones(n_series, dtype=np.bool_)  # offsets are raw log offsets
@@ -188,6 +191,9 @@ class ForecastEngine:
                 self._alpha[rows] = 1.0
                 self._phi[rows] = 1.0
                 self._level[rows] = z[:, -1]
+                self._alpha_n[rows] = 1.0
+                self._level_n[rows] = z[:, -1]
+                self._weight[rows] = 0.0
                 self._unit[rows] = True
             else:
                 self._seasons[rows] = fit.seasons
@@ -196,6 +202,9 @@ class ForecastEngine:
                 self._alpha[rows] = fit.alpha
                 self._phi[rows] = fit.phi
                 self._level[rows] = fit.level
+                self._alpha_n[rows] = fit.alpha_n
+                self._level_n[rows] = fit.level_n
+                self._weight[rows] = fit.weight
                 self._kappa[rows] = fit.kappa
                 self._unit[rows] = False
             self._offsets[rows] = fast.offsets
@@ -208,7 +217,7 @@ class ForecastEngine:
     # -- cheap update ----------------------------------------------------------------------
 
     def _advance(self, rows: slice, stop: int) -> None:
-        """Advance the level of ``rows`` by the sample at buffer column ``stop - 1``."""
+        """Advance both levels of ``rows`` by the sample at buffer column ``stop - 1``."""
         window = self._z[rows, self._start : stop]
         z_new = window[:, -1].astype(np.float64)
         seasons = self._seasons[rows]
@@ -218,6 +227,8 @@ class ForecastEngine:
         deviation = z_new - profile
         alpha = self._alpha[rows]
         self._level[rows] += alpha * (deviation - self._level[rows])
+        alpha_n = self._alpha_n[rows]
+        self._level_n[rows] += alpha_n * (z_new - self._level_n[rows])
 
     def update(self, values: npt.ArrayLike) -> BatchForecast:
         """Append one sample per series, advance the state, and forecast.
@@ -264,14 +275,22 @@ class ForecastEngine:
             period=self.period,
             horizon=self.horizon,
         )
-        zhat = profile + self._level[:, None] * self._phi[:, None] ** steps[None, :]
+        seasonal = profile + self._level[:, None] * self._phi[:, None] ** steps[None, :]
+        weight = self._weight[:, None]
+        zhat = weight * seasonal + (1.0 - weight) * self._level_n[:, None]
         scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
         mean, lower, upper = bounds(zhat, self._offsets, scale)
         zero = np.all(window == 0, axis=1)
         models = tuple(
-            model_name(int(k), int(w), float(a), float(p), bool(zr), bool(r))
-            for k, w, a, p, zr, r in zip(
-                self._seasons, self._width, self._alpha, self._phi, zero, self._robust, strict=True
+            model_name(
+                int(self._seasons[i]),
+                int(self._width[i]),
+                float(self._phi[i]),
+                float(self._alpha_n[i]),
+                float(self._weight[i]),
+                zero=bool(zero[i]),
+                robust=bool(self._robust[i]),
             )
+            for i in range(self.n_series)
         )
         return BatchForecast(models, self.level, mean, lower, upper, self._scores.copy())
