@@ -4,14 +4,15 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.forecast            # accuracy + speed, writes docs/bench/forecast.md
-    .venv/bin/python -m bench.forecast --quick    # fewer origins, no speed section
+    .venv/bin/python -m bench.forecast --quick    # a smoke run
 
 Each window is 7 days of 5-minute history (2016 steps) ending at a rolling origin and
 the next 12 steps (one hour) as truth. Origins are spread evenly over the part of each
-trace after its first week. Scores: MAE relative to naive and to seasonal naive (sum of
-MAE over windows / sum of the baseline's), MASE (seasonal-naive in-sample scale), interval
-coverage and MSIS at 0.9 and 0.95, and the scaled pinball loss of the 0.95 quantile (the
-upper bound at level 0.9, which placement acts on).
+trace after its first week (at least 24 windows per set). Scores: MAE relative to naive
+and to seasonal naive (sum of MAE over windows / sum of the baseline's), MASE (scale:
+in-sample seasonal-naive MAE), interval coverage and MSIS at 0.9 and 0.95, and the
+scaled pinball loss of the 0.95 quantile (the upper bound at level 0.9, which placement
+acts on). `--quick` uses fewer origins and a 1000-series speed test.
 """
 
 from __future__ import annotations
@@ -59,8 +60,13 @@ class Windows:
     labels: tuple[str, ...]
 
 
+#: Fewest windows per trace set (a set with one series gets more origins).
+MIN_WINDOWS = 24
+
+
 def make_windows(trace_set: TraceSet, origins: int) -> Windows:
     hist, truth, labels = [], [], []
+    origins = max(origins, -(-MIN_WINDOWS // len(trace_set.series)))
     for name, values in trace_set.series.items():
         last = len(values) - HORIZON
         for origin in np.linspace(WEEK, last, origins).astype(int):
