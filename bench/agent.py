@@ -350,11 +350,11 @@ MEMORY = textwrap.dedent(
     store = ReplicaStore(ResourceSpec(namespace="b", name="m"), "node-0", None)
     gc.collect()
     before = rss()
-    value = json.dumps("v" * 98).encode()
     raw = 0
     for i in range(n):
         key = f"key:{i:08d}"
-        store.state.put(key, bytes(value))
+        value = json.dumps(f"{i:08d}" + "v" * 90).encode()  # 100 bytes, one object per key
+        store.state.put(key, value)
         raw += len(key) + len(value)
     gc.collect()
     after = rss()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from statecast.core.clock import HybridClock, Stamp
-from statecast.core.crdt import CounterConflictError, DeltaMap
+from statecast.core.clock import MAX_LOGICAL, HybridClock, Stamp
+from statecast.core.crdt import CounterConflictError, DeltaMap, lww
 from statecast.core.version_vector import Dot, VersionVector
 
 
@@ -179,3 +179,18 @@ def test_tombstones_are_collected_once_every_replica_has_seen_them():
     exchange(a, b)
     assert a.collect_garbage([b.version_vector]) == 1
     assert len(a) == 0
+
+
+def test_the_clock_never_overflows_the_packed_logical_counter():
+    t = Time()
+    clock = HybridClock("a", t)
+    clock.observe(Stamp(1_000, MAX_LOGICAL, "b"))
+    assert clock.tick() == Stamp(1_001, 0, "a")
+
+
+def test_a_register_packs_and_unpacks_its_stamp_and_dot():
+    register = lww.pack(1_764_300_000_000, MAX_LOGICAL, "node-1", 2**40, b"1")
+    assert lww.stamp(register) == Stamp(1_764_300_000_000, MAX_LOGICAL, "node-1")
+    assert lww.dot(register) == Dot("node-1", 2**40)
+    assert lww.value(register) == b"1"
+    assert lww.value(lww.pack(5, 0, "n", 1, None)) is None

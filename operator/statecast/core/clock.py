@@ -12,7 +12,11 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["HybridClock", "Stamp", "wall_clock_ms"]
+__all__ = ["MAX_LOGICAL", "HybridClock", "Stamp", "wall_clock_ms"]
+
+#: The logical counter never passes this (registers pack it in 24 bits): the clock moves
+#: its wall part one millisecond ahead instead, which keeps every stamp increasing.
+MAX_LOGICAL = (1 << 24) - 1
 
 
 class Stamp(NamedTuple):
@@ -59,8 +63,10 @@ class HybridClock:
         now = self._now_ms()
         if now > self._wall:
             self._wall, self._logical = now, 0
-        else:
+        elif self._logical < MAX_LOGICAL:
             self._logical += 1
+        else:
+            self._wall, self._logical = self._wall + 1, 0
         return Stamp(self._wall, self._logical, self.replica)
 
     def observe(self, remote: Stamp) -> None:

@@ -1,5 +1,6 @@
 """Delta-state CRDTs: registers, counters, and the replicated map built from them."""
 
+from statecast.core.crdt import lww
 from statecast.core.crdt.counter import PnCounter, Slot
 from statecast.core.crdt.delta_map import Delta, DeltaMap, SyncPayload
 from statecast.core.crdt.entry import (
@@ -33,5 +34,6 @@ __all__ = [
     "decode_entry",
     "encode_entry",
     "join",
+    "lww",
     "visible",
 ]

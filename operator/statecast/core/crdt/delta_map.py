@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from statecast.core.clock import HybridClock
 from statecast.core.crdt import entry as ops
+from statecast.core.crdt import lww
 from statecast.core.crdt.entry import Entry, Visible
-from statecast.core.crdt.lww import LwwRegister
 from statecast.core.version_vector import VersionVector
 
 __all__ = ["Delta", "DeltaMap", "SyncPayload"]
@@ -85,8 +85,8 @@ class DeltaMap:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if type(entry) is LwwRegister:
-            return entry.value
+        if type(entry) is bytes:
+            return lww.value(entry)
         return ops.visible(entry)
 
     def entry(self, key: str) -> Entry | None:

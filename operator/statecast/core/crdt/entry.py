@@ -1,10 +1,11 @@
 """One key's replicated state: a register (LWW or multi-value) and/or a PN-counter.
 
-An :data:`Entry` is either a bare :class:`~statecast.core.crdt.lww.LwwRegister` (the
-common case, kept flat to stay small) or a :class:`KeyState` holding a register and a
-counter. The join is componentwise, so it is a join-semilattice; the visible value is a
-pure function of the joined state: the counter shows when its latest increment is newer
-than the register's latest write or delete, the register otherwise.
+An :data:`Entry` is either a bare packed LWW register (``bytes``, see
+:mod:`statecast.core.crdt.lww`; the common case, kept flat to stay small) or a
+:class:`KeyState` holding a register and a counter. The join is componentwise, so it
+is a join-semilattice; the visible value is a pure function of the joined state: the
+counter shows when its latest increment is newer than the register's latest write or
+delete, the register otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statecast.core.clock import Stamp
+from statecast.core.crdt import lww
 from statecast.core.crdt.counter import PnCounter, Slot
 from statecast.core.crdt.errors import CounterConflictError, MalformedEntryError
 from statecast.core.crdt.lww import LwwRegister
@@ -57,13 +59,13 @@ Entry = LwwRegister | KeyState
 def _parts(entry: Entry | None) -> tuple[Register | None, PnCounter | None]:
     if entry is None:
         return None, None
-    if isinstance(entry, LwwRegister):
+    if isinstance(entry, bytes):
         return entry, None
     return entry.register, entry.counter
 
 
 def _make(register: Register | None, counter: PnCounter | None) -> Entry:
-    if counter is None and isinstance(register, LwwRegister):
+    if counter is None and isinstance(register, bytes):
         return register
     return KeyState(register, counter)
 
@@ -73,8 +75,8 @@ def _join_registers(a: Register | None, b: Register | None) -> Register | None:
         return b
     if b is None:
         return a
-    if isinstance(a, LwwRegister) and isinstance(b, LwwRegister):
-        return a.join(b)
+    if isinstance(a, bytes) and isinstance(b, bytes):
+        return lww.join(a, b)
     if isinstance(a, MvRegister) and isinstance(b, MvRegister):
         return a.join(b)
     # Kinds never mix within one resource; rank LWW below multi-value to stay a lattice.
@@ -87,8 +89,8 @@ def join(a: Entry | None, b: Entry | None) -> Entry | None:
         return b
     if b is None:
         return a
-    if isinstance(a, LwwRegister) and isinstance(b, LwwRegister):
-        return a.join(b)
+    if isinstance(a, bytes) and isinstance(b, bytes):
+        return lww.join(a, b)
     reg_a, cnt_a = _parts(a)
     reg_b, cnt_b = _parts(b)
     if cnt_a is None:
@@ -103,8 +105,8 @@ def join(a: Entry | None, b: Entry | None) -> Entry | None:
 def _register_latest(register: Register | None) -> Stamp | None:
     if register is None:
         return None
-    if isinstance(register, LwwRegister):
-        return register.stamp
+    if isinstance(register, bytes):
+        return lww.stamp(register)
     return register.latest()
 
 
@@ -127,15 +129,15 @@ def visible(entry: Entry | None) -> Visible:
     """What a read of the key returns (None: absent or deleted)."""
     if entry is None:
         return None
-    if isinstance(entry, LwwRegister):
-        return entry.value
+    if isinstance(entry, bytes):
+        return lww.value(entry)
     register, counter = entry.register, entry.counter
     if counter is not None and _counter_shows(register, counter):
         return counter.value()
     if register is None:
         return None
-    if isinstance(register, LwwRegister):
-        return register.value
+    if isinstance(register, bytes):
+        return lww.value(register)
     values = tuple(s.value for s in register.siblings)
     if not values:
         return None
@@ -153,13 +155,13 @@ def dots(entry: Entry) -> Iterator[tuple[str, int]]:
 
     A peer whose version vector covers all of them has a state at least as large.
     """
-    if isinstance(entry, LwwRegister):
-        yield entry.replica, entry.seq
+    if isinstance(entry, bytes):
+        yield lww.replica(entry), lww.seq(entry)
         return
     best: dict[str, int] = {}
     register, counter = entry.register, entry.counter
-    if isinstance(register, LwwRegister):
-        best[register.replica] = register.seq
+    if isinstance(register, bytes):
+        best[lww.replica(register)] = lww.seq(register)
     elif register is not None:
         best.update(register.context)
     if counter is not None:
@@ -175,7 +177,7 @@ def put(current: Entry | None, stamp: Stamp, seq: int, value: bytes, multi_value
     if multi_value:
         base = register if isinstance(register, MvRegister) else MvRegister()
         return _make(base.write(stamp, seq, value), counter)
-    return _make(LwwRegister.write(stamp, seq, value), counter)
+    return _make(lww.write(stamp, seq, value), counter)
 
 
 def delete(current: Entry, stamp: Stamp, seq: int) -> Entry:
@@ -184,7 +186,7 @@ def delete(current: Entry, stamp: Stamp, seq: int) -> Entry:
     if isinstance(register, MvRegister):
         new_register: Register = register.write(stamp, seq, None)
     else:
-        new_register = LwwRegister.write(stamp, seq, None)
+        new_register = lww.write(stamp, seq, None)
     return _make(new_register, counter.reset_observed() if counter is not None else None)
 
 
@@ -203,8 +205,8 @@ def increment(current: Entry | None, stamp: Stamp, seq: int, by: int) -> Entry:
 
 def entry_size(key: str, entry: Entry) -> int:
     """Approximate payload bytes of a key (key plus values) for status and budgets."""
-    if isinstance(entry, LwwRegister):
-        return len(key) + (len(entry.value) if entry.value is not None else 0)
+    if isinstance(entry, bytes):
+        return len(key) + lww.value_size(entry)
     shown = visible(entry)
     if isinstance(shown, bytes):
         return len(key) + len(shown)
@@ -230,9 +232,10 @@ def _dec_stamp(raw: Any) -> Stamp | None:
 def _enc_register(register: Register | None) -> list[Any] | None:
     if register is None:
         return None
-    if isinstance(register, LwwRegister):
-        value = None if register.value is None else register.value.decode()
-        return ["l", register.wall, register.logical, register.replica, register.seq, value]
+    if isinstance(register, bytes):
+        at, data = lww.stamp(register), lww.value(register)
+        value = None if data is None else data.decode()
+        return ["l", at.wall, at.logical, at.replica, lww.seq(register), value]
     siblings = [[s.replica, s.seq, s.wall, s.logical, s.value.decode()] for s in register.siblings]
     return ["m", siblings, dict(register.context), _enc_stamp(register.cleared)]
 
@@ -243,7 +246,7 @@ def _dec_register(raw: Any) -> Register | None:
     if raw[0] == "l":
         _, wall, logical, replica, seq, value = raw
         data = None if value is None else str(value).encode()
-        return LwwRegister(int(wall), int(logical), str(replica), int(seq), data)
+        return lww.pack(int(wall), int(logical), str(replica), int(seq), data)
     if raw[0] == "m":
         _, siblings, context, cleared = raw
         sibs = tuple(
@@ -256,7 +259,7 @@ def _dec_register(raw: Any) -> Register | None:
 
 def encode_entry(entry: Entry) -> list[Any]:
     """Encode to JSON-able lists (``["l", ...]`` or ``["k", register, counter]``)."""
-    if isinstance(entry, LwwRegister):
+    if isinstance(entry, bytes):
         enc = _enc_register(entry)
         assert enc is not None
         return enc
@@ -280,7 +283,7 @@ def decode_entry(raw: Any) -> Entry:
     try:
         if raw[0] == "l":
             register = _dec_register(raw)
-            assert isinstance(register, LwwRegister)
+            assert isinstance(register, bytes)
             return register
         if raw[0] != "k":
             raise MalformedEntryError(f"unknown entry kind {raw[0]!r}")

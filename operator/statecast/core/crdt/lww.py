@@ -1,51 +1,112 @@
-"""Last-writer-wins register: the write with the greatest hybrid stamp wins."""
+"""Last-writer-wins register: the write with the greatest hybrid stamp wins.
+
+A register is one ``bytes`` object (a plain one, so a million of them cost no more than
+their values and are not tracked by the garbage collector)::
+
+    wall (6 bytes) | logical (3) | seq (6) | has value (1) | replica length (1) | replica | value
+
+big-endian, so the first 9 bytes compare like ``(wall, logical)``. The join orders
+registers by ``(wall, logical, replica)``: the hybrid stamp with its replica-id
+tie-break (UTF-8 byte order is code-point order, as for the ``Stamp`` tuple). ``seq``,
+the writer's event number, only tells apart two records of the very same event.
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NewType
 
-from statecast.core.clock import Stamp
+from statecast.core.clock import MAX_LOGICAL, Stamp
 from statecast.core.version_vector import Dot
 
-__all__ = ["LwwRegister"]
+__all__ = [
+    "HEADER_BYTES",
+    "LwwRegister",
+    "dot",
+    "join",
+    "pack",
+    "replica",
+    "seq",
+    "stamp",
+    "value",
+    "value_size",
+    "write",
+]
+
+#: A packed register (see the module docstring).
+LwwRegister = NewType("LwwRegister", bytes)
+
+HEADER_BYTES = 17
+_MAX_WALL = (1 << 48) - 1
+_MAX_SEQ = (1 << 48) - 1
 
 
-class LwwRegister(NamedTuple):
-    """One key's last write, flat so that a million of them stay small.
+def pack(wall: int, logical: int, replica: str, seq: int, value: bytes | None) -> LwwRegister:
+    """Build a register from its fields (``value`` None: a delete).
 
-    The order of the fields is the order of the join: ``(wall, logical, replica)`` is the
-    hybrid stamp with the replica-id tie-break; ``seq`` (the writer's event number) only
-    orders two records of the very same event, which are equal anyway.
-
-    Attributes:
-        wall: Hybrid stamp, physical part (ms).
-        logical: Hybrid stamp, logical part.
-        replica: The writer (stamp tie-break and dot owner).
-        seq: The writer's event number: the register's dot is ``(replica, seq)``.
-        value: The JSON-encoded value, or ``None`` for a delete (tombstone).
+    Raises:
+        ValueError: A field does not fit its width.
     """
+    name = replica.encode()
+    if not (0 <= wall <= _MAX_WALL and 0 <= logical <= MAX_LOGICAL and 0 <= seq <= _MAX_SEQ):
+        raise ValueError(f"stamp out of range: wall={wall} logical={logical} seq={seq}")
+    if len(name) > 255:
+        raise ValueError("replica id longer than 255 bytes")
+    head = (
+        wall.to_bytes(6, "big")
+        + logical.to_bytes(3, "big")
+        + seq.to_bytes(6, "big")
+        + (b"\x00" if value is None else b"\x01")
+        + bytes((len(name),))
+        + name
+    )
+    return LwwRegister(head + value if value is not None else head)
 
-    wall: int
-    logical: int
-    replica: str
-    seq: int
-    value: bytes | None
 
-    @classmethod
-    def write(cls, stamp: Stamp, seq: int, value: bytes | None) -> LwwRegister:
-        """The register state made by one write (or a delete when ``value`` is None)."""
-        return cls(stamp.wall, stamp.logical, stamp.replica, seq, value)
+def write(at: Stamp, event: int, data: bytes | None) -> LwwRegister:
+    """The register made by one write at ``at`` (event ``event`` of ``at.replica``)."""
+    return pack(at.wall, at.logical, at.replica, event, data)
 
-    @property
-    def stamp(self) -> Stamp:
-        """The hybrid stamp of the winning write."""
-        return Stamp(self.wall, self.logical, self.replica)
 
-    @property
-    def dot(self) -> Dot:
-        """The event that wrote the winning value."""
-        return Dot(self.replica, self.seq)
+def value(register: LwwRegister) -> bytes | None:
+    """The JSON-encoded value, or None for a delete."""
+    if register[15] == 0:
+        return None
+    return register[HEADER_BYTES + register[16] :]
 
-    def join(self, other: LwwRegister) -> LwwRegister:
-        """The winner of the two (commutative, associative, idempotent)."""
-        return self if self[:4] >= other[:4] else other
+
+def value_size(register: LwwRegister) -> int:
+    """Bytes of the value (0 for a delete)."""
+    return len(register) - HEADER_BYTES - register[16]
+
+
+def replica(register: LwwRegister) -> str:
+    """The writer."""
+    return register[HEADER_BYTES : HEADER_BYTES + register[16]].decode()
+
+
+def seq(register: LwwRegister) -> int:
+    """The writer's event number."""
+    return int.from_bytes(register[9:15], "big")
+
+
+def stamp(register: LwwRegister) -> Stamp:
+    """The hybrid stamp of the write."""
+    return Stamp(
+        int.from_bytes(register[0:6], "big"),
+        int.from_bytes(register[6:9], "big"),
+        replica(register),
+    )
+
+
+def dot(register: LwwRegister) -> Dot:
+    """The event that wrote the value."""
+    return Dot(replica(register), seq(register))
+
+
+def _order(register: LwwRegister) -> tuple[bytes, bytes, bytes]:
+    return register[:9], register[HEADER_BYTES : HEADER_BYTES + register[16]], register[9:15]
+
+
+def join(a: LwwRegister, b: LwwRegister) -> LwwRegister:
+    """The winner of the two (commutative, associative, idempotent)."""
+    return a if _order(a) >= _order(b) else b
