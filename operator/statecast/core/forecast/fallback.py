@@ -8,9 +8,10 @@ the forecast reports no backtest score.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
 
 __all__ = ["random_walk"]
 
@@ -38,7 +39,7 @@ def random_walk(
     else:
         spread = np.ones(n)
     steps = np.sqrt(np.arange(1, horizon + 1, dtype=np.float64))
-    quantiles = norm.ppf(np.asarray(probs))
+    quantiles = np.array([NormalDist().inv_cdf(p) for p in probs])
     offsets = spread[:, None, None] * steps[None, :, None] * quantiles[None, None, :]
     all_zero = np.all(z == 0, axis=1)
     offsets[all_zero] = 0.0

@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 from statecast.core.forecast.calibration import conformal_offsets
 from statecast.core.forecast.transform import from_log
@@ -265,12 +264,30 @@ def _profile(
 
 
 def _ewma(values: FloatArray, alpha: float) -> FloatArray:
-    """Exponentially weighted level along axis 1, started at the first value."""
+    """Exponentially weighted level along axis 1, started at the first value.
+
+    ``l[t] = l[t-1] + alpha * (x[t] - l[t-1])`` with ``l[-1] = x[0]``, computed in blocks
+    of up to 64 steps with cumulative sums (a closed form that stays well inside float64
+    range for a block), so the Python loop runs over blocks, not steps.
+    """
     if alpha >= 1.0:
         return values.copy()
-    zi = (1.0 - alpha) * values[:, :1]
-    out, _ = lfilter([alpha], [1.0, alpha - 1.0], values, axis=1, zi=zi)
-    return np.asarray(out, dtype=np.float64)
+    keep = 1.0 - alpha
+    block = 64 if keep >= 0.3 else 16  # keep**-block stays far below float64's range
+    out = np.empty_like(values)
+    previous = values[:, 0].copy()
+    powers = keep ** np.arange(1, block + 1, dtype=np.float64)  # keep^(j+1)
+    inverse = keep ** -np.arange(block, dtype=np.float64)  # keep^(-j)
+    for first in range(0, values.shape[1], block):
+        chunk = values[:, first : first + block]
+        width = chunk.shape[1]
+        scaled = np.cumsum(chunk * inverse[:width], axis=1)
+        # l[j] = keep^(j+1) * l_prev + alpha * keep^j * sum_{i<=j} x_i keep^(-i)
+        out[:, first : first + width] = (
+            powers[:width] * previous[:, None] + alpha * (powers[:width] / keep) * scaled
+        )
+        previous = out[:, first + width - 1]
+    return out
 
 
 def _mase_scale(y: FloatArray, period: int) -> FloatArray:

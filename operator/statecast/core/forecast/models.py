@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 __all__ = [
     "CANDIDATES",
@@ -122,6 +121,7 @@ class _StlEtsFit:
 
 
 def _ets(values: FloatArray) -> Any:
+    import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     return ETSModel(pd.Series(values), error="add", trend="add", damped_trend=True)
