@@ -118,13 +118,19 @@ def load_config(path: Path) -> AgentConfig:
     """
     try:
         raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
+    except OSError as err:
         raise ConfigError(f"cannot read {path}: {err}") from err
+    except yaml.YAMLError as err:
+        where = ""
+        if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+            where = f" line {err.problem_mark.line + 1}"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"cannot read {path}: not YAML{where}: {problem}") from err
     try:
         config = AgentConfig.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise ConfigError(f"{path}: {where}: {first['msg']}") from err
     nodes = [p.node for p in config.peers]
     if config.node in nodes or len(set(nodes)) != len(nodes):

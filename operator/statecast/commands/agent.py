@@ -105,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # pydantic validation of command-line values
         return _fail(str(err).splitlines()[0])
     except OSError as err:
-        return _fail(f"cannot listen on {args.listen}: {err}")
+        return _fail(f"cannot start: {err}")
     except KeyboardInterrupt:
         return 0
