@@ -16,7 +16,7 @@ from statecast.core.forecast import (
     forecast_series,
 )
 
-PERIOD = 48
+PERIOD = 24
 HORIZON = 6
 
 

@@ -172,12 +172,12 @@ def test_fill_missing_uses_the_season_then_the_last_value() -> None:
 
 
 def test_burst_at_the_end_is_followed_not_ignored() -> None:
-    history = np.expm1(seasonal_log(PERIOD * 8))
-    history[-4:] *= 10
-    result = forecast_series(history, period=PERIOD, horizon=HORIZON)
-    quiet = forecast_series(np.expm1(seasonal_log(PERIOD * 8)), period=PERIOD, horizon=HORIZON)
-    assert result.mean[0] > 2 * quiet.mean[0]
-    assert result.upper[0] > result.mean[0]
+    quiet = np.expm1(seasonal_log(PERIOD * 8))
+    burst = quiet.copy()
+    burst[-4:] *= 10
+    result = forecast_batch(np.stack([burst, quiet]), period=PERIOD, horizon=HORIZON)
+    assert result.mean[0, 0] > 2 * result.mean[1, 0]
+    assert result.upper[0, 0] > result.mean[0, 0]
 
 
 def test_intervals_are_calibrated_on_a_stationary_process() -> None:
