@@ -150,11 +150,16 @@ class ForecastEngine:
             y = as_history(history, ndim=2)
             if y.shape[0] != self.n_series:
                 raise HistoryError(f"history has {y.shape[0]} series, expected {self.n_series}")
-            with np.errstate(invalid="ignore"):
-                z = fill_missing(np.log1p(y), self.period).astype(np.float32)
+            kept = y[:, -self.capacity :]
+            width = kept.shape[1]
             with self._lock:
-                self._start = self._stop = 0
-                self._append(z, np.isnan(y))
+                # Converted chunk by chunk: no full-size float64 temporary.
+                for first in range(0, self.n_series, BATCH_CHUNK):
+                    rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
+                    self._z[rows, :width] = fill_missing(np.log1p(kept[rows]), self.period)
+                    self._missing[rows, :width] = np.isnan(kept[rows])
+                self._start, self._stop = 0, width
+                self._steps += y.shape[1]
         started = time.perf_counter()
         self._refitted_at = self._steps
         for first in range(0, self.n_series, BATCH_CHUNK):
