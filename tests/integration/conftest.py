@@ -98,6 +98,14 @@ def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
         "--timeout=60s",
         "crd/sharedresources.statecast.io",
         "crd/replicas.statecast.io",
+        "crd/clusterkopfpeerings.kopf.dev",
+    )
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=statecast-tests",
+        "-f",
+        str(ROOT / "manifests" / "install" / "11-kopf-peering-object.yaml"),
     )
 
 

@@ -61,7 +61,13 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
         elif key == "additionalProperties":
             if value is False or "properties" in node:
                 continue
-            out[key] = _any_value() if value is True else _resolve(value, defs)
+            resolved = _any_value() if value is True else _resolve(value, defs)
+            if resolved == _any_value():
+                # A map of arbitrary JSON values: CEL cannot type ``additionalProperties``
+                # without a type, so the object itself keeps unknown fields instead.
+                out.update(resolved)
+            else:
+                out[key] = resolved
         elif key in _SUBSCHEMA_KEYS:
             out[key] = _resolve(value, defs)
         elif key == "const":

@@ -151,7 +151,8 @@ class Prediction(Model):
     model_config = ConfigDict(
         json_schema_extra=cel(
             {
-                "rule": "duration(self.horizon) >= duration(self.interval)",
+                "rule": "!has(self.horizon) || !has(self.interval)"
+            " || duration(self.horizon) >= duration(self.interval)",
                 "message": "prediction.horizon must be at least prediction.interval",
             }
         )

@@ -32,11 +32,13 @@ Quantity = Annotated[
     AfterValidator(_check_quantity),
     WithJsonSchema(
         {
+            # The one anyOf a structural schema allows; the value validations beside it
+            # apply to the branch of their type (pattern to strings, minimum to integers).
             "x-kubernetes-int-or-string": True,
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": 32},
-            ],
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+            "maxLength": 32,
+            "minimum": 0,
         }
     ),
 ]

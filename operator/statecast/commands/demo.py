@@ -147,7 +147,15 @@ def _run(demo: Demo) -> None:
     demo.kubectl(
         "apply", "--server-side", "-f", str(ROOT / "manifests/install/10-kopf-peering.yaml")
     )
-    demo.kubectl("wait", "--for=condition=Established", "crd/sharedresources.statecast.io")
+    demo.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/sharedresources.statecast.io",
+        "crd/clusterkopfpeerings.kopf.dev",
+    )
+    demo.kubectl(
+        "apply", "--server-side", "-f", str(ROOT / "manifests/install/11-kopf-peering-object.yaml")
+    )
 
     demo.say("starting the operator and one agent per node")
     demo.start_operator()

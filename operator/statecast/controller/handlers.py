@@ -21,6 +21,7 @@ from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
 from statecast.controller.reconcile import reconcile
 
+log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
 _gateway: Gateway | None = None
 
@@ -47,14 +48,16 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.posting.level = logging.INFO
+    # Events are posted explicitly (kopf.event) with reasons; kopf's own per-handler
+    # messages would post one Event per timer run.
+    settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     settings.execution.max_workers = 8
 
 
-@kopf.index("", "v1", "nodes")
+@kopf.index("v1", "nodes")
 def node_index(body: kopf.Body, **_: Any) -> dict[str, NodeView]:
     """Nodes by name."""
     view = node_view(body)
@@ -71,7 +74,6 @@ def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaVie
 def _reconcile(
     body: kopf.Body,
     patch: kopf.Patch,
-    logger: logging.Logger | kopf.Logger,
     node_index: kopf.Index[str, NodeView],
     replica_index: kopf.Index[tuple[str, str], ReplicaView],
 ) -> None:
@@ -85,9 +87,13 @@ def _reconcile(
         else:
             gateway().delete_replica(namespace, replica_name(name, change.node))
         metrics.REPLICA_ACTIONS.labels(action=change.action, reason=change.reason).inc()
-        logger.info(
-            f"event=replica-{change.action} resource={namespace}/{name} node={change.node} "
-            f"reason={change.reason}"
+        log.info(
+            "event=replica-%s resource=%s/%s node=%s reason=%s",
+            change.action,
+            namespace,
+            name,
+            change.node,
+            change.reason,
         )
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -104,19 +110,17 @@ def _reconcile(
 def on_change(
     body: kopf.Body,
     patch: kopf.Patch,
-    logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
     """Reconcile at once when a resource appears or its spec changes."""
-    _reconcile(body, patch, logger, kwargs["node_index"], kwargs["replica_index"])
+    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"])
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
 def resync(
     body: kopf.Body,
     patch: kopf.Patch,
-    logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
     """Reconcile periodically: replica status and nodes change without touching the resource."""
-    _reconcile(body, patch, logger, kwargs["node_index"], kwargs["replica_index"])
+    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"])

@@ -33,7 +33,12 @@ def run(
     assert handlers  # the handlers register themselves with kopf on import
     if metrics_port is not None:
         start_http_server(metrics_port, registry=metrics.REGISTRY)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        format="time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    # kopf logs every successful timer run at INFO; keep its warnings and errors.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(
             clusterwide=not namespaces,
