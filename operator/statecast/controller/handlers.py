@@ -96,7 +96,7 @@ def _reconcile(
             change.reason,
         )
     for event in result.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        gateway().post_event(body, event.type, event.reason, event.message)
     current = dict(body.get("status", {}))
     changed = {k: v for k, v in result.status.items() if current.get(k) != v}
     if changed:

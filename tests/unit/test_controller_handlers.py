@@ -1,0 +1,103 @@
+"""The kopf handlers with a fake gateway: they apply what the reconcile decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+import pytest
+
+from statecast.controller import handlers
+from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
+
+
+class FakeGateway:
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+        self.deleted: list[tuple[str, str]] = []
+        self.events: list[tuple[str, str]] = []
+
+    def create_replica(self, body: dict[str, Any]) -> None:
+        self.created.append(body)
+
+    def delete_replica(self, namespace: str, name: str) -> None:
+        self.deleted.append((namespace, name))
+
+    def post_event(self, body: Any, type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason))
+
+
+class FakeIndex(dict[Any, list[Any]]):
+    """Stands in for kopf.Index: a mapping of keys to stores (lists) of values."""
+
+
+def node(name: str, zone: str) -> NodeView:
+    return node_view(
+        {
+            "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+
+
+def replica(node_name: str, phase: str) -> ReplicaView:
+    return replica_view(
+        {
+            "metadata": {"name": f"flags-{node_name}", "namespace": "ns"},
+            "spec": {"resource": "flags", "nodeName": node_name},
+            "status": {"phase": phase},
+        }
+    )
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    fake = FakeGateway()
+    handlers.use_gateway(fake)
+    return fake
+
+
+def body(status: dict[str, Any] | None = None) -> kopf.Body:
+    return kopf.Body(
+        {
+            "apiVersion": "statecast.io/v1alpha1",
+            "kind": "SharedResource",
+            "metadata": {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1},
+            "spec": {"replicas": {"min": 2}},
+            "status": status or {},
+        }
+    )
+
+
+def nodes() -> FakeIndex:
+    return FakeIndex({n.name: [n] for n in (node("a", "z1"), node("b", "z2"), node("c", "z1"))})
+
+
+def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway) -> None:
+    patch = kopf.Patch()
+    handlers.on_change(body(), patch, node_index=nodes(), replica_index=FakeIndex())
+    assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
+    assert gateway.deleted == []
+    assert patch["status"]["phase"] == "Pending"
+    assert patch["status"]["ready"] == "0/2"
+    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+
+
+def test_resync_with_ready_replicas_only_patches_what_changed(gateway: FakeGateway) -> None:
+    index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    first = kopf.Patch()
+    handlers.resync(body(), first, node_index=nodes(), replica_index=index)
+    assert gateway.created == []
+    assert first["status"]["phase"] == "Ready"
+    # the same status again: nothing to patch
+    settled = kopf.Patch()
+    handlers.resync(body(dict(first["status"])), settled, node_index=nodes(), replica_index=index)
+    assert "status" not in settled
+
+
+def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway) -> None:
+    index = FakeIndex(
+        {("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready"), replica("c", "Ready")]}
+    )
+    handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=index)
+    assert gateway.deleted == [("ns", "flags-c")]
