@@ -7,7 +7,6 @@ API server with the ``kubernetes`` client, tests pass a fake that records calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 import kopf
@@ -26,7 +25,7 @@ class Gateway(Protocol):
     def delete_replica(self, namespace: str, name: str) -> None:
         """Delete a Replica object (a missing one is not an error)."""
 
-    def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event about ``body``."""
 
 
@@ -70,6 +69,6 @@ class KubeGateway:
             if err.status != 404:
                 raise
 
-    def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post an Event through kopf (which batches and retries)."""
-        kopf.event(kopf.Body(dict(body)), type=type_, reason=reason, message=message)
+        kopf.event(body, type=type_, reason=reason, message=message)
