@@ -138,3 +138,18 @@ def test_kill_9_mid_writes_loses_no_acknowledged_write(tmp_path: Path, fsync: st
     count = store.get("count")
     assert isinstance(count, int)
     assert count >= acked + 1
+
+
+async def test_the_log_is_folded_once_it_is_a_quarter_of_the_snapshot(tmp_path: Path):
+    store = open_store(tmp_path)
+    for i in range(200):
+        await store.put(f"k{i}", v("x" * 100))
+    files = store.files
+    assert files is not None
+    assert not files.worth_folding()  # under the 1 MiB floor
+    assert files.worth_folding(floor=1)
+    size = await store.snapshot()
+    assert files.last_snapshot_bytes == size
+    assert not files.worth_folding(floor=1)  # nothing logged since
+    await store.put("k0", v("y"))
+    assert not files.worth_folding(floor=1)  # one record is far less than a quarter

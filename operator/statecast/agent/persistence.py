@@ -102,6 +102,7 @@ class ReplicaFiles:
         self._waiters: list[asyncio.Future[None]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._dirty = False
+        self.last_snapshot_bytes = 0
 
     # --- recovery -----------------------------------------------------------------
     def _segments(self) -> list[int]:
@@ -135,6 +136,7 @@ class ReplicaFiles:
         path = self.directory / "snapshot.json"
         if not path.exists():
             return {}, {}
+        self.last_snapshot_bytes = path.stat().st_size
         entries: dict[str, Entry] = {}
         try:
             with path.open("rb") as handle:
@@ -274,7 +276,18 @@ class ReplicaFiles:
         for number in self._segments():
             if number <= upto:
                 (self.directory / f"wal-{number}.log").unlink(missing_ok=True)
+        self.last_snapshot_bytes = size
         return size
+
+    def worth_folding(self, floor: int = 1 << 20) -> bool:
+        """True once the log is a quarter of the last snapshot (at least ``floor`` bytes).
+
+        Folding costs a pass over the whole state; tying it to the log's size against
+        the snapshot's bounds both that cost per write and the replay at recovery.
+        """
+        return self._records_since_snapshot > 0 and self._wal_bytes >= max(
+            floor, self.last_snapshot_bytes // 4
+        )
 
     def close(self) -> None:
         """Flush what is buffered and close the log."""

@@ -177,7 +177,7 @@ class Agent:
     async def _snapshots(self) -> None:
         started = time.monotonic()
         for store in list(self.stores.values()):
-            if store.files is not None and store.files.records_since_snapshot > 0:
+            if store.files is not None and store.files.worth_folding():
                 size = await store.snapshot()
                 log.info(
                     "event=snapshot resource=%s/%s bytes=%d seconds=%.3f",

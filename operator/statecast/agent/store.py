@@ -175,13 +175,6 @@ class ReplicaStore:
         return self.state.delta_since(peer)
 
     # --- housekeeping -------------------------------------------------------------
-    def needs_snapshot(self, wal_bytes_limit: int) -> bool:
-        """True if the log has grown enough to be folded into a snapshot."""
-        files = self.files
-        return files is not None and (
-            files.wal_bytes >= wal_bytes_limit or files.records_since_snapshot > 0
-        )
-
     async def snapshot(self) -> int:
         """Fold the log into a fresh snapshot (written off the event loop); return bytes."""
         if self.files is None or self._snapshotting:
