@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,14 +163,17 @@ def run(args: argparse.Namespace) -> int:
         if not 0.0 < args.level < 1.0:
             raise InputError(f"--level must be between 0 and 1, got {args.level}")
         names, history = read_wide_csv(args.input)
-        document = forecast_table(
-            names,
-            history,
-            period=args.period,
-            horizon=args.horizon,
-            level=args.level,
-            fast=args.fast,
-        )
+        with warnings.catch_warnings():
+            # statsmodels warns about convergence and index frequencies; not for users here.
+            warnings.simplefilter("ignore")
+            document = forecast_table(
+                names,
+                history,
+                period=args.period,
+                horizon=args.horizon,
+                level=args.level,
+                fast=args.fast,
+            )
         text = json.dumps(document)
         if str(args.output) == "-":
             sys.stdout.write(text + "\n")
