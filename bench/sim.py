@@ -116,15 +116,17 @@ def checks(sections: dict[str, dict[str, PolicyResult]], policy: str) -> list[st
     lines = [
         f"`{policy}`:",
         "",
-        "| trace | hit / oracle's (>= 0.9) | replica-h / full's (<= 0.5)"
+        f"| trace | hit / {oracle}'s (>= 0.9) | replica-h / full's (<= 0.5)"
         " | mean ms vs reactive (lower) | replica-h / reactive's (<= 1)"
         " | hit points over reactive (>= 10 where demand moves) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    _, _, weight = policy.partition("@")
+    oracle = f"oracle@{weight}" if weight else "oracle"
     for name, by in sections.items():
-        if not {policy, "oracle", "full", "reactive"} <= by.keys():
+        if not {policy, oracle, "full", "reactive"} <= by.keys():
             continue
-        p, o, f, r = by[policy], by["oracle"], by["full"], by["reactive"]
+        p, o, f, r = by[policy], by[oracle], by["full"], by["reactive"]
         hit = p.local_hit_ratio / max(o.local_hit_ratio, 1e-9)
         hours = p.replica_hours / f.replica_hours
         versus = p.replica_hours / max(r.replica_hours, 1e-9)
@@ -152,7 +154,7 @@ def main() -> None:
     names = ("follow-the-sun", "flash-crowd") if args.quick else tuple(SCENARIOS)
     # predictive@2.5: the frontier point whose prices are 2.5x the defaults, to compare
     # with reactive at no more replica-hours; predictive+tune: the self-tuner at work.
-    policies = (*POLICIES, "predictive@2.5", "predictive+tune")
+    policies = (*POLICIES, "predictive@2.5", "oracle@2.5", "predictive+tune")
     print("scenarios", flush=True)
     for name in names:
         trace = scenario(name)
@@ -232,6 +234,8 @@ def main() -> None:
         *checks(sections, "predictive"),
         "",
         *checks(sections, "predictive@2.5"),
+        "",
+        *checks(sections, "predictive+tune"),
         "",
         "![follow-the-sun: demand, forecast band, placement](sim.png)",
         "",
