@@ -113,6 +113,8 @@ def checks(sections: dict[str, dict[str, PolicyResult]], policy: str) -> list[st
     def mark(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
+    _, _, weight = policy.partition("@")
+    oracle = f"oracle@{weight}" if weight else "oracle"
     lines = [
         f"`{policy}`:",
         "",
@@ -121,8 +123,6 @@ def checks(sections: dict[str, dict[str, PolicyResult]], policy: str) -> list[st
         " | hit points over reactive (>= 10 where demand moves) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    _, _, weight = policy.partition("@")
-    oracle = f"oracle@{weight}" if weight else "oracle"
     for name, by in sections.items():
         if not {policy, oracle, "full", "reactive"} <= by.keys():
             continue
