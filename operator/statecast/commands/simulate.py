@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from statecast.api.units import parse_duration, parse_quantity
 from statecast.sim import SimConfig, SimError, Trace, replay
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         trace = _trace(args)
         config = _config(args, trace)
         results = []
-        extra: dict[str, dict[str, float]] = {}
+        extra: dict[str, dict[str, Any]] = {}
         band = None
         for policy in policies:
             result = replay(trace, policy, config)
@@ -116,6 +117,15 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(policy, Predictive):
                 extra[result.policy] = {"forecast_s": round(policy.forecast_seconds, 3)}
                 band = policy.band if band is None else band
+                if policy.tuner is not None:
+                    extra[result.policy]["tuning"] = {
+                        name: {
+                            "cost_weight": round(state.cost_weight, 4),
+                            "deviation_threshold": round(state.deviation_threshold, 4),
+                            "explanation": state.explanation,
+                        }
+                        for name, state in zip(trace.resources, policy.tuning, strict=True)
+                    }
         document = to_json(trace, config, results, extra)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
