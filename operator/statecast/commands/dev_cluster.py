@@ -62,9 +62,8 @@ def _build(args: argparse.Namespace) -> int:
         for module in build.MODULES:
             cached = build.is_built(module) and not args.force
             directory = build.build(module, force=args.force)
-            print(
-                f"{module.directory} {module.version()}: {'cached' if cached else 'built'} in {directory}"
-            )
+            state = "cached" if cached else "built"
+            print(f"{module.directory} {module.version()}: {state} in {directory}")
     except DevClusterError as err:
         return _fail(err)
     print(f"ready in {time.monotonic() - started:.1f}s")
@@ -95,9 +94,10 @@ def _status(args: argparse.Namespace) -> int:
     print(f"kubeconfig  {status.kubeconfig}")
     print(f"apiserver   {status.server or '-'} ({'healthy' if status.healthy else 'not healthy'})")
     for proc in status.processes:
-        print(f"  {proc.name:<24} {'running pid ' + str(proc.pid) if proc.pid else 'stopped'}")
+        state = f"running pid {proc.pid}" if proc.pid else "stopped"
+        print(f"  {proc.name:<24} {state}")
     for node in status.nodes:
-        heartbeat = "" if node.managed else " (heartbeat stopped)"
+        heartbeat = "" if node.heartbeat else " (heartbeat stopped)"
         print(f"  node {node.name:<12} zone={node.zone:<8} Ready={node.ready}{heartbeat}")
     return 0 if status.healthy else 3
 
@@ -110,7 +110,7 @@ def _kubeconfig(args: argparse.Namespace) -> int:
 def _node(args: argparse.Namespace) -> int:
     try:
         DevCluster(args.name).set_heartbeat(args.node, running=args.heartbeat == "start")
-    except Exception as err:  # noqa: BLE001 - any API error is reported, not raised
+    except DevClusterError as err:
         return _fail(err)
     print(f"node {args.node}: heartbeat {'restarted' if args.heartbeat == 'start' else 'stopped'}")
     return 0
@@ -121,5 +121,6 @@ def _kubectl(args: argparse.Namespace) -> int:
     if not kubectl.exists():
         return _fail(RuntimeError("kubectl is not built yet: run `statecast dev-cluster build`"))
     cluster = DevCluster(args.name)
-    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", *args.args]
+    extra = args.args[1:] if args.args[:1] == ["--"] else args.args
+    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", *extra]
     os.execv(argv[0], argv)

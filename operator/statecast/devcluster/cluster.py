@@ -30,11 +30,16 @@ from statecast.devcluster.errors import ClusterError
 ZONE_LABEL = "topology.kubernetes.io/zone"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_MANAGED = "fake"
-KWOK_STOPPED = "stopped"
 NODE_LEASE_SECONDS = 8
 NODE_MONITOR_GRACE = "16s"
-#: Start order; ``down`` stops in reverse.
-PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+#: Control plane processes in start order; ``down`` stops them in reverse, last.
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+#: Without these the cluster's data and ports are gone and ``up`` starts afresh.
+CORE = ("etcd", "kube-apiserver")
+
+
+def _kwok_process(node: str) -> str:
+    return f"kwok-{node}"
 
 
 def default_home() -> Path:
@@ -48,6 +53,15 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def node_name(index: int) -> str:
@@ -80,7 +94,8 @@ class NodeStatus:
     name: str
     zone: str
     ready: str
-    managed: bool
+    heartbeat: bool
+    """Whether the node's KWOK (its simulated kubelet) runs."""
 
 
 @dataclass(frozen=True)
@@ -131,20 +146,32 @@ class DevCluster:
     # -- up ------------------------------------------------------------------------------
 
     def up(self, *, nodes: int = 3, zones: int = 2, timeout: float = 120.0) -> None:
-        """Start every process that is not running and make sure ``nodes`` nodes exist."""
+        """Start every process that is not running and make sure ``nodes`` nodes exist.
+
+        A running cluster is kept (same ports, same data); nodes whose heartbeat was
+        stopped with :meth:`set_heartbeat` stay stopped.
+        """
         if nodes < 1 or zones < 1:
             raise ClusterError("need at least one node and one zone")
         build.build_all()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         pki.generate(self.pki_dir)
         config = self._load_config()
-        if not self._all_running():
+        core_running = all(processes.running_pid(self.state_dir, p) for p in CORE)
+        if not core_running:
             self._stop_all()
-            config = {
-                "ports": {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver", "kwok")}
-            }
-            self._save_config(config)
-        ports: dict[str, int] = config["ports"]
+            saved: dict[str, int] = config.get("ports", {})
+            if saved and all(_port_is_free(p) for p in saved.values()):
+                ports = saved
+            else:
+                # etcd's membership names its peer URL: new ports need a new data dir.
+                shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
+                ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver")}
+            config = {"ports": ports, "stopped": [], "nodes": config.get("nodes", 0)}
+        config["nodes"] = max(nodes, int(config.get("nodes", 0)))
+        config["zones"] = zones
+        self._save_config(config)
+        ports = config["ports"]
         server = f"https://127.0.0.1:{ports['apiserver']}"
         for identity in pki.IDENTITIES:
             pki.write_kubeconfig(
@@ -162,11 +189,10 @@ class DevCluster:
         self._wait_http("kube-apiserver", f"{server}/readyz", deadline)
         self._start("kube-controller-manager", self._controller_manager_argv())
         self._start("kube-scheduler", self._scheduler_argv())
-        self._start("kwok", self._kwok_argv(ports))
-        self._ensure_nodes(nodes, zones, deadline)
-
-    def _all_running(self) -> bool:
-        return all(processes.running_pid(self.state_dir, p) for p in PROCESSES)
+        for index in range(1, config["nodes"] + 1):
+            if node_name(index) not in config["stopped"]:
+                self._start(_kwok_process(node_name(index)), self._kwok_argv(index))
+        self._ensure_nodes(config["nodes"], zones, set(config["stopped"]), deadline)
 
     def _start(self, name: str, argv: list[str]) -> None:
         if processes.running_pid(self.state_dir, name) is None:
@@ -245,15 +271,17 @@ class DevCluster:
             "--v=1",
         ]
 
-    def _kwok_argv(self, ports: dict[str, int]) -> list[str]:
+    def _kwok_argv(self, index: int) -> list[str]:
+        # One KWOK per node, like one kubelet per node: stopping it stops that node's
+        # Lease renewals and status updates and nothing else.
         return [
             str(build.binary("kwok")),
             f"--kubeconfig={self.state_dir / 'kwok.kubeconfig'}",
             f"--config={Path(__file__).parent / 'kwok.yaml'}",
-            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}={KWOK_MANAGED}",
+            f"--manage-single-node={node_name(index)}",
             f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
-            "--cidr=10.244.0.0/16",
+            f"--server-address=127.0.0.1:{_free_port()}",
+            f"--cidr=10.244.{index % 256}.0/24",
         ]
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -289,7 +317,7 @@ class DevCluster:
         api_client = config.new_client_from_config(config_file=str(self.kubeconfig))
         return client.CoreV1Api(api_client)
 
-    def _ensure_nodes(self, nodes: int, zones: int, deadline: float) -> None:
+    def _ensure_nodes(self, nodes: int, zones: int, stopped: set[str], deadline: float) -> None:
         from kubernetes.client.exceptions import ApiException
 
         core = self._core_api()
@@ -322,49 +350,68 @@ class DevCluster:
                 if err.status != 409:
                     raise
         while time.monotonic() < deadline:
-            ready = [n for n in self.nodes() if n.ready == "True"]
-            if len(ready) >= nodes:
+            ready = {n.name for n in self.nodes() if n.ready == "True"}
+            wanted = {node_name(i) for i in range(1, nodes + 1)} - stopped
+            if wanted <= ready:
                 return
-            if processes.running_pid(self.state_dir, "kwok") is None:
-                raise ClusterError(f"kwok exited:\n{processes.log_tail(self.state_dir, 'kwok')}")
+            kwok = _kwok_process(node_name(1))
+            if processes.running_pid(self.state_dir, kwok) is None:
+                raise ClusterError(f"kwok exited:\n{processes.log_tail(self.state_dir, kwok)}")
             time.sleep(0.25)
-        raise ClusterError(
-            f"nodes not Ready in time:\n{processes.log_tail(self.state_dir, 'kwok')}"
-        )
+        log_tail = processes.log_tail(self.state_dir, _kwok_process(node_name(1)))
+        raise ClusterError(f"nodes not Ready in time:\n{log_tail}")
 
     def nodes(self) -> list[NodeStatus]:
         """The cluster's nodes with their zone and Ready condition."""
         result = []
         for node in self._core_api().list_node().items:
             conditions = {c.type: c.status for c in (node.status.conditions or [])}
-            annotations = node.metadata.annotations or {}
             result.append(
                 NodeStatus(
                     name=node.metadata.name,
                     zone=(node.metadata.labels or {}).get(ZONE_LABEL, ""),
                     ready=conditions.get("Ready", "Unknown"),
-                    managed=annotations.get(KWOK_ANNOTATION) == KWOK_MANAGED,
+                    heartbeat=processes.running_pid(
+                        self.state_dir, _kwok_process(node.metadata.name)
+                    )
+                    is not None,
                 )
             )
         return sorted(result, key=lambda n: n.name)
 
     def set_heartbeat(self, node: str, *, running: bool) -> None:
-        """Stop or restart a node's heartbeat (KWOK's Lease renewal and status updates).
+        """Stop or restart a node's heartbeat (its KWOK: Lease renewals, status, pods).
 
         A stopped node's Lease expires and the node controller marks it NotReady after
         the node-monitor grace period, as it would for a lost machine.
+
+        Raises:
+            ClusterError: when the cluster has no such node.
         """
-        value = KWOK_MANAGED if running else KWOK_STOPPED
-        self._core_api().patch_node(node, {"metadata": {"annotations": {KWOK_ANNOTATION: value}}})
+        config = self._load_config()
+        names = [node_name(i) for i in range(1, int(config.get("nodes", 0)) + 1)]
+        if node not in names:
+            raise ClusterError(f"no node {node!r} in cluster {self.name!r} (nodes: {names})")
+        stopped = set(config.get("stopped", []))
+        if running:
+            stopped.discard(node)
+            self._start(_kwok_process(node), self._kwok_argv(names.index(node) + 1))
+        else:
+            stopped.add(node)
+            processes.stop(self.state_dir, _kwok_process(node))
+        config["stopped"] = sorted(stopped)
+        self._save_config(config)
 
     # -- down / status -------------------------------------------------------------------
 
     def _stop_all(self) -> list[str]:
-        stopped = []
-        for name in reversed(PROCESSES):
-            if processes.stop(self.state_dir, name):
-                stopped.append(name)
-        return stopped
+        """Stop what runs on the cluster (agents, operator, KWOK), then the control plane."""
+        workers = [p for p in processes.recorded(self.state_dir) if p not in CONTROL_PLANE]
+        return [
+            name
+            for name in [*workers, *reversed(CONTROL_PLANE)]
+            if processes.stop(self.state_dir, name)
+        ]
 
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop every process of the cluster; with ``purge`` also delete its state."""
@@ -375,8 +422,10 @@ class DevCluster:
 
     def status(self) -> ClusterStatus:
         """What runs, whether the API server is healthy, and the nodes."""
+        names = [*CONTROL_PLANE]
+        names += [p for p in processes.recorded(self.state_dir) if p not in CONTROL_PLANE]
         procs = tuple(
-            ProcessStatus(name, processes.running_pid(self.state_dir, name)) for name in PROCESSES
+            ProcessStatus(name, processes.running_pid(self.state_dir, name)) for name in names
         )
         server = self.server()
         healthy = bool(server and self.kubeconfig.exists() and self._get(f"{server}/readyz") == 200)
