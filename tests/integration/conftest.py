@@ -45,12 +45,14 @@ def kubeconfig() -> Iterator[Path]:
     if given:
         yield Path(given)
         return
-    cluster = DevCluster("statecast-test")
-    was_running = cluster.status().healthy
+    # A cluster of this session's own, so that test runs side by side never share one;
+    # STATECAST_TEST_CLUSTER names a cluster to reuse (and keep) instead.
+    name = os.environ.get("STATECAST_TEST_CLUSTER") or f"statecast-test-{os.getpid()}"
+    cluster = DevCluster(name)
     cluster.up(nodes=4, zones=2)
     yield cluster.kubeconfig
-    if not was_running and not os.environ.get("STATECAST_TEST_KEEP_CLUSTER"):
-        cluster.down()
+    if not os.environ.get("STATECAST_TEST_CLUSTER"):
+        cluster.down(purge=True)
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ def test_kubeconfig_points_at_the_server_with_client_certs(tmp_path: Path) -> No
 
 
 def test_processes_start_find_and_stop(tmp_path: Path) -> None:
-    argv = [sys.executable, "-c", "import time, sys; time.sleep(60)", str(tmp_path)]
+    argv = [sys.executable, "-c", "import time, sys; time.sleep(60)", f"{tmp_path}/x"]
     pid = processes.start(tmp_path, "sleeper", argv)
     assert processes.running_pid(tmp_path, "sleeper") == pid
     assert processes.recorded(tmp_path) == ["sleeper"]
@@ -70,6 +70,20 @@ def test_a_recycled_pid_is_not_ours(tmp_path: Path) -> None:
 def test_start_refuses_commands_that_do_not_name_the_state_dir(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must mention"):
         processes.start(tmp_path, "x", ["true"])
+
+
+def test_a_cluster_never_claims_a_process_of_a_cluster_with_a_longer_name(tmp_path: Path) -> None:
+    longer = tmp_path.with_name(tmp_path.name + "-test")
+    longer.mkdir()
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", f"{longer}/x"]
+    pid = processes.start(longer, "etcd", argv)
+    try:
+        (tmp_path / "pids").mkdir()
+        (tmp_path / "pids" / "etcd.pid").write_text(str(pid))
+        assert processes.running_pid(tmp_path, "etcd") is None
+        assert processes.running_pid(longer, "etcd") == pid
+    finally:
+        processes.stop(longer, "etcd", timeout=5)
 
 
 def test_cache_key_names_module_version_and_hash() -> None:

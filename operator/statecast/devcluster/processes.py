@@ -2,8 +2,8 @@
 
 Each process runs in its own session (so it outlives the command that started it),
 logs to ``<state>/logs/<name>.log`` and is recorded in ``<state>/pids/<name>.pid``.
-A recorded pid only counts while ``/proc/<pid>/cmdline`` still mentions the state
-directory, so a recycled pid is never signalled.
+A recorded pid only counts while ``/proc/<pid>/cmdline`` still mentions a path under
+the state directory, so a recycled pid is never signalled.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+
+def _marker(state_dir: Path) -> str:
+    # With the slash, cluster "a" never claims the processes of cluster "a-test".
+    return f"{state_dir}/"
 
 
 def _pid_file(state_dir: Path, name: str) -> Path:
@@ -42,7 +47,7 @@ def running_pid(state_dir: Path, name: str) -> int | None:
         pid = int(_pid_file(state_dir, name).read_text().strip())
     except (OSError, ValueError):
         return None
-    if str(state_dir) not in _cmdline(pid) or _stat_state(pid) in ("Z", "X", ""):
+    if _marker(state_dir) not in _cmdline(pid) or _stat_state(pid) in ("Z", "X", ""):
         return None
     return pid
 
@@ -55,8 +60,8 @@ def start(
     ``argv`` must mention ``state_dir`` (every dev-cluster process has it in a flag),
     which is how :func:`running_pid` recognises it later.
     """
-    if str(state_dir) not in " ".join(argv):
-        raise ValueError(f"{name}: command line must mention {state_dir}")
+    if _marker(state_dir) not in " ".join(argv):
+        raise ValueError(f"{name}: command line must mention a path under {state_dir}")
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     (state_dir / "pids").mkdir(parents=True, exist_ok=True)
     with open(state_dir / "logs" / f"{name}.log", "ab") as log:
@@ -70,6 +75,12 @@ def start(
             close_fds=True,
         )
     _pid_file(state_dir, name).write_text(f"{process.pid}\n")
+    # Until the child has exec'd, /proc shows the parent's command line.
+    deadline = time.monotonic() + 2.0
+    while _marker(state_dir) not in _cmdline(process.pid) and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        time.sleep(0.01)
     return process.pid
 
 
