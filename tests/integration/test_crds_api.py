@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -92,7 +93,7 @@ def test_invalid_objects_are_rejected_with_a_clear_message(
             GROUP, VERSION, namespace, "sharedresources", shared_resource("bad", spec)
         )
     assert err.value.status == 422
-    assert message in err.value.body
+    assert message in json.loads(err.value.body)["message"]
 
 
 def test_replica_requires_node_and_known_phase(
@@ -113,8 +114,9 @@ def test_replica_requires_node_and_known_phase(
             },
         )
     assert err.value.status == 422
-    assert "spec.nodeName: Required value" in err.value.body
-    assert 'spec.role: Unsupported value: "king"' in err.value.body
+    text = json.loads(err.value.body)["message"]
+    assert "spec.nodeName: Required value" in text
+    assert 'spec.role: Unsupported value: "king"' in text
 
 
 def test_samples_are_accepted(kubectl: Kubectl, namespace: str) -> None:
