@@ -88,6 +88,7 @@ class Demo:
                     "agent",
                     f"--node={name}",
                     f"--listen={node_ip(index)}:{AGENT_PORT}",
+                    f"--advertise=http://{node_ip(index)}:{AGENT_PORT}",
                     f"--zone={zone_name(index, self.zones)}",
                     f"--data-dir={self.cluster.state_dir / 'agents' / name}",
                     f"--kubeconfig={self.cluster.kubeconfig}",
