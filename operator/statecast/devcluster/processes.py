@@ -2,8 +2,8 @@
 
 Each process runs in its own session (so it outlives the command that started it),
 logs to ``<state>/logs/<name>.log`` and is recorded in ``<state>/pids/<name>.pid``.
-A recorded pid only counts while ``/proc/<pid>/cmdline`` still mentions a path under
-the state directory, so a recycled pid is never signalled.
+The pid file holds the pid and the process's start time (``/proc/<pid>/stat``), and a
+recorded pid only counts while both still match, so a recycled pid is never signalled.
 """
 
 from __future__ import annotations
@@ -17,51 +17,37 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _marker(state_dir: Path) -> str:
-    # With the slash, cluster "a" never claims the processes of cluster "a-test".
-    return f"{state_dir}/"
-
-
 def _pid_file(state_dir: Path, name: str) -> Path:
     return state_dir / "pids" / f"{name}.pid"
 
 
-def _cmdline(pid: int) -> str:
+def _stat(pid: int) -> list[str]:
+    """Fields of ``/proc/<pid>/stat`` after the command name (state is [0], start time [19])."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
-def _stat_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return ""
+        return []
+
+
+def _alive(pid: int, started: str) -> bool:
+    fields = _stat(pid)
+    return len(fields) > 19 and fields[19] == started and fields[0] not in ("Z", "X")
 
 
 def running_pid(state_dir: Path, name: str) -> int | None:
     """The pid of process ``name`` if it is alive and ours, else None."""
     try:
-        pid = int(_pid_file(state_dir, name).read_text().strip())
+        pid_text, started = _pid_file(state_dir, name).read_text().split()
+        pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if _marker(state_dir) not in _cmdline(pid) or _stat_state(pid) in ("Z", "X", ""):
-        return None
-    return pid
+    return pid if _alive(pid, started) else None
 
 
 def start(
     state_dir: Path, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
 ) -> int:
-    """Start ``argv`` detached as process ``name``; return its pid.
-
-    ``argv`` must mention ``state_dir`` (every dev-cluster process has it in a flag),
-    which is how :func:`running_pid` recognises it later.
-    """
-    if _marker(state_dir) not in " ".join(argv):
-        raise ValueError(f"{name}: command line must mention a path under {state_dir}")
+    """Start ``argv`` detached as process ``name``; return its pid."""
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     (state_dir / "pids").mkdir(parents=True, exist_ok=True)
     with open(state_dir / "logs" / f"{name}.log", "ab") as log:
@@ -74,33 +60,33 @@ def start(
             env={**os.environ, **(env or {})},
             close_fds=True,
         )
-    _pid_file(state_dir, name).write_text(f"{process.pid}\n")
-    # Until the child has exec'd, /proc shows the parent's command line.
-    deadline = time.monotonic() + 2.0
-    while _marker(state_dir) not in _cmdline(process.pid) and time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        time.sleep(0.01)
+    fields = _stat(process.pid)
+    started = fields[19] if len(fields) > 19 else "0"
+    _pid_file(state_dir, name).write_text(f"{process.pid} {started}\n")
     return process.pid
 
 
 def stop(state_dir: Path, name: str, *, timeout: float = 15.0) -> bool:
     """Stop process ``name`` (SIGTERM, then SIGKILL after ``timeout``); True if it ran."""
     pid = running_pid(state_dir, name)
-    _pid_file(state_dir, name).unlink(missing_ok=True)
     if pid is None:
+        _pid_file(state_dir, name).unlink(missing_ok=True)
         return False
+    fields = _stat(pid)
+    started = fields[19] if len(fields) > 19 else ""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
-            return True
+            break
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if _stat_state(pid) in ("Z", "X", ""):
-                _reap(pid)
-                return True
+        while time.monotonic() < deadline and _alive(pid, started):
+            _reap(pid)
             time.sleep(0.05)
+        if not _alive(pid, started):
+            break
+    _reap(pid)
+    _pid_file(state_dir, name).unlink(missing_ok=True)
     return True
 
 
