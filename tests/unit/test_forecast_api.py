@@ -32,6 +32,7 @@ def test_public_names_are_exported() -> None:
         "BatchForecast",
         "forecast_series",
         "forecast_batch",
+        "ForecastEngine",
         "ForecastError",
         "HistoryError",
         "ParameterError",

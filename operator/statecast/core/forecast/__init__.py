@@ -2,9 +2,13 @@
 
 Pure code (numpy, scipy, statsmodels; no Kubernetes). The entry points:
 
-* :func:`forecast_series` forecasts one series, choosing among the fast family, ETS and
-  SARIMAX with Fourier terms by rolling-origin backtest, with conformal intervals.
+* :func:`forecast_series` forecasts one series, choosing among the fast family, STL+ETS,
+  Holt-Winters and SARIMAX with Fourier terms by rolling-origin backtest, with conformal
+  intervals.
 * :func:`forecast_batch` forecasts thousands of series with the vectorised fast path.
+* :class:`ForecastEngine` keeps forecasts of many series current: a cheap
+  :meth:`~ForecastEngine.update` per sample, a :meth:`~ForecastEngine.refit` now and then
+  (in a worker thread).
 
 Exception tree::
 
@@ -15,6 +19,7 @@ Exception tree::
 
 from statecast.core.forecast.engine import forecast_batch
 from statecast.core.forecast.errors import ForecastError, HistoryError, ParameterError
+from statecast.core.forecast.incremental import ForecastEngine
 from statecast.core.forecast.result import QUANTILE_LEVELS, BatchForecast, Forecast
 from statecast.core.forecast.selection import forecast_series
 
@@ -22,6 +27,7 @@ __all__ = [
     "QUANTILE_LEVELS",
     "BatchForecast",
     "Forecast",
+    "ForecastEngine",
     "ForecastError",
     "HistoryError",
     "ParameterError",
