@@ -62,9 +62,7 @@ def agents(
     try:
         for (process, log), url in zip(processes, urls.values(), strict=True):
             wait_for(
-                lambda p=process, u=url: (
-                    p.poll() is None and httpx.get(f"{u}/healthz", timeout=1).status_code == 200
-                ),
+                lambda p=process, u=url: p.poll() is None and healthy(u),
                 what=f"agent at {url} ({log})",
             )
         yield urls
@@ -77,6 +75,13 @@ def agents(
                 process.kill()
             if process.returncode not in (0, -15):
                 print(log.read_text()[-3000:], file=sys.stderr)
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def replica_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
