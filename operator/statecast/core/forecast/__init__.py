@@ -1,6 +1,6 @@
 """Per-node access forecasts with calibrated prediction intervals.
 
-Pure code (numpy, scipy, statsmodels; no Kubernetes). The entry points:
+Pure code (numpy, statsmodels; no Kubernetes). The entry points:
 
 * :func:`forecast_series` forecasts one series, choosing among the fast family, STL+ETS,
   Holt-Winters and SARIMAX with Fourier terms by rolling-origin backtest, with conformal
