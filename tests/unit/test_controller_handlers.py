@@ -17,11 +17,15 @@ class FakeGateway:
         self.deleted: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []
 
-    def create_replica(self, body: dict[str, Any]) -> None:
+    def create_replica(self, body: dict[str, Any]) -> bool:
+        if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
+            return False
         self.created.append(body)
+        return True
 
-    def delete_replica(self, namespace: str, name: str) -> None:
+    def delete_replica(self, namespace: str, name: str) -> bool:
         self.deleted.append((namespace, name))
+        return True
 
     def post_event(self, body: Any, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason))
@@ -101,3 +105,10 @@ def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway) -> None:
     )
     handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
+
+
+def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(gateway: FakeGateway) -> None:
+    handlers.on_change(body(), kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())
+    handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())
+    assert len(gateway.created) == 2
+    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]

@@ -9,7 +9,7 @@ import pytest
 
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view, tolerates
-from statecast.controller.reconcile import reconcile
+from statecast.controller.reconcile import change_event, reconcile
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 ZONE = "topology.kubernetes.io/zone"
@@ -66,7 +66,9 @@ def test_new_resource_gets_min_replicas_spread_and_is_pending() -> None:
     assert result.status["phase"] == "Pending"
     assert result.status["observedGeneration"] == 3
     assert result.status["ready"] == "0/2"
-    assert {e.reason for e in result.events} == {"ReplicaAdded"}
+    assert result.events == ()
+    assert [change_event(c).reason for c in result.changes] == ["ReplicaAdded", "ReplicaAdded"]
+    assert change_event(result.changes[0]).message == "add replica on node-1 (reason minimum)"
 
 
 def test_ready_replicas_make_the_resource_ready() -> None:

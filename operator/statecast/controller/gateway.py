@@ -19,11 +19,11 @@ log = logging.getLogger(__name__)
 class Gateway(Protocol):
     """What the reconcile writes besides the resource's own status."""
 
-    def create_replica(self, body: dict[str, Any]) -> None:
-        """Create a Replica object (an existing one with the same name is left alone)."""
+    def create_replica(self, body: dict[str, Any]) -> bool:
+        """Create a Replica object; False when one with the same name already exists."""
 
-    def delete_replica(self, namespace: str, name: str) -> None:
-        """Delete a Replica object (a missing one is not an error)."""
+    def delete_replica(self, namespace: str, name: str) -> bool:
+        """Delete a Replica object; False when it was already gone."""
 
     def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event about ``body``."""
@@ -43,7 +43,7 @@ class KubeGateway:
             api_client = client.ApiClient()
         self._custom = client.CustomObjectsApi(api_client)
 
-    def create_replica(self, body: dict[str, Any]) -> None:
+    def create_replica(self, body: dict[str, Any]) -> bool:
         """Create a Replica; a 409 (it exists) is fine: the reconcile is idempotent."""
         from kubernetes.client.exceptions import ApiException
 
@@ -56,8 +56,10 @@ class KubeGateway:
             if err.status != 409:
                 raise
             log.debug("event=replica-exists namespace=%s name=%s", meta["namespace"], meta["name"])
+            return False
+        return True
 
-    def delete_replica(self, namespace: str, name: str) -> None:
+    def delete_replica(self, namespace: str, name: str) -> bool:
         """Delete a Replica; a 404 (already gone) is fine."""
         from kubernetes.client.exceptions import ApiException
 
@@ -68,6 +70,8 @@ class KubeGateway:
         except ApiException as err:
             if err.status != 404:
                 raise
+            return False
+        return True
 
     def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post an Event through kopf (which batches and retries)."""

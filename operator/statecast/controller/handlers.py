@@ -19,7 +19,7 @@ from statecast.controller import metrics
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
-from statecast.controller.reconcile import reconcile
+from statecast.controller.reconcile import change_event, reconcile
 
 log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
@@ -83,9 +83,13 @@ def _reconcile(
     result = reconcile(body, nodes, replicas)
     for change in result.changes:
         if change.action == "add":
-            gateway().create_replica(build_replica(body, change.node, reason=change.reason))
+            applied = gateway().create_replica(
+                build_replica(body, change.node, reason=change.reason)
+            )
         else:
-            gateway().delete_replica(namespace, replica_name(name, change.node))
+            applied = gateway().delete_replica(namespace, replica_name(name, change.node))
+        if not applied:  # the index had not seen our own earlier write yet
+            continue
         metrics.REPLICA_ACTIONS.labels(action=change.action, reason=change.reason).inc()
         log.info(
             "event=replica-%s resource=%s/%s node=%s reason=%s",
@@ -95,6 +99,8 @@ def _reconcile(
             change.node,
             change.reason,
         )
+        event = change_event(change)
+        gateway().post_event(body, event.type, event.reason, event.message)
     for event in result.events:
         gateway().post_event(body, event.type, event.reason, event.message)
     current = dict(body.get("status", {}))

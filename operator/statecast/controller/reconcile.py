@@ -31,11 +31,24 @@ class Event:
 
 @dataclass(frozen=True)
 class ReconcileResult:
-    """What a reconcile decided: changes to make, status to write, events to post."""
+    """What a reconcile decided: changes to make, status to write, events to post.
+
+    ``events`` are about the resource's state; each change made gets its own Event
+    from :func:`change_event` once it has been applied.
+    """
 
     changes: tuple[ReplicaChange, ...]
     status: dict[str, Any]
     events: tuple[Event, ...] = field(default_factory=tuple)
+
+
+def change_event(change: ReplicaChange) -> Event:
+    """The Event that reports an applied change, with its reason code."""
+    return Event(
+        "Normal",
+        "ReplicaAdded" if change.action == "add" else "ReplicaRemoved",
+        f"{change.action} replica on {change.node} (reason {change.reason})",
+    )
 
 
 def _condition(
@@ -189,14 +202,7 @@ def reconcile(
             "message": f"{len(plan.adds)} to add, {len(plan.removes)} to remove",
             "time": now.isoformat().replace("+00:00", "Z"),
         }
-    events = tuple(
-        Event(
-            "Normal",
-            "ReplicaAdded" if c.action == "add" else "ReplicaRemoved",
-            f"{c.action} replica on {c.node} (reason {c.reason})",
-        )
-        for c in plan.changes
-    )
+    events: tuple[Event, ...] = ()
     was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
     if short and not was_short:
         events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
