@@ -152,7 +152,7 @@ class Prediction(Model):
         json_schema_extra=cel(
             {
                 "rule": "!has(self.horizon) || !has(self.interval)"
-            " || duration(self.horizon) >= duration(self.interval)",
+                " || duration(self.horizon) >= duration(self.interval)",
                 "message": "prediction.horizon must be at least prediction.interval",
             }
         )
