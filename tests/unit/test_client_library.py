@@ -85,12 +85,12 @@ def two_agents(tmp_path: Path) -> Iterator[tuple[ThreadedAgent, ThreadedAgent]]:
 @pytest.mark.parametrize(
     ("environ", "urls"),
     [
-        ({"STATECAST_AGENT": "http://10.0.0.1:7070/"}, ["http://10.0.0.1:7070"]),
+        ({"STATECAST_AGENT": "http://10.0.0.1:7420/"}, ["http://10.0.0.1:7420"]),
         (
-            {"STATECAST_AGENT": "10.0.0.1:7070,10.0.0.2:7070"},
-            ["http://10.0.0.1:7070", "http://10.0.0.2:7070"],
+            {"STATECAST_AGENT": "10.0.0.1:7420,10.0.0.2:7420"},
+            ["http://10.0.0.1:7420", "http://10.0.0.2:7420"],
         ),
-        ({"HOST_IP": "10.1.2.3"}, ["http://10.1.2.3:7070"]),
+        ({"HOST_IP": "10.1.2.3"}, ["http://10.1.2.3:7420"]),
         ({"HOST_IP": "10.1.2.3", "STATECAST_AGENT_PORT": "9000"}, ["http://10.1.2.3:9000"]),
         ({"HOST_IP": "10.1.2.3", "STATECAST_AGENT": "a:1"}, ["http://a:1"]),
     ],

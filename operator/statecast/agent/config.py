@@ -3,10 +3,10 @@
 The standalone YAML file looks like::
 
     node: node-a
-    listen: 127.0.0.2:7070
+    listen: 127.0.0.2:7420
     dataDir: /var/lib/statecast/node-a
     peers:
-      - {node: node-b, url: http://127.0.0.3:7070}
+      - {node: node-b, url: http://127.0.0.3:7420}
     resources:
       - {namespace: default, name: flags, merge: lww, consistency: eventual}
 """
@@ -77,7 +77,7 @@ class AgentConfig(_Model):
     """Everything an agent needs to run."""
 
     node: str = Field(min_length=1)
-    listen: str = "127.0.0.1:7070"
+    listen: str = "127.0.0.1:7420"
     data_dir: Path = Path("/var/lib/statecast")
     zone: str = ""
     peers: tuple[PeerSpec, ...] = ()

@@ -1,7 +1,7 @@
 """The application library that talks to the node-local agent (sync and async).
 
 from statecast.client import Client
-with Client() as flags:                  # STATECAST_AGENT, else HOST_IP:7070
+with Client() as flags:                  # STATECAST_AGENT, else HOST_IP:7420
     flags.put("default", "flags", "beta", {"on": True})
     flags.get("default", "flags", "beta")
 """

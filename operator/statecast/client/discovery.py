@@ -9,7 +9,7 @@ from statecast.client.errors import NoAgentError
 
 __all__ = ["DEFAULT_PORT", "agent_urls"]
 
-DEFAULT_PORT = 7070
+DEFAULT_PORT = 7420
 
 
 def _as_url(address: str) -> str:
@@ -22,7 +22,7 @@ def agent_urls(environ: Mapping[str, str] | None = None) -> list[str]:
 
     ``STATECAST_AGENT`` (a URL or ``HOST:PORT``, several separated by commas) wins;
     otherwise the node's address ``HOST_IP`` (from the downward API) with
-    ``STATECAST_AGENT_PORT`` (default 7070).
+    ``STATECAST_AGENT_PORT`` (default 7420).
 
     Raises:
         NoAgentError: Neither variable is set.

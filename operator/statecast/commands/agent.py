@@ -27,7 +27,7 @@ def register(
         "--node", default=os.environ.get("NODE_NAME"), help="node name [$NODE_NAME]"
     )
     parser.add_argument(
-        "--listen", default=os.environ.get("STATECAST_LISTEN", "0.0.0.0:7070"), help="HOST:PORT"
+        "--listen", default=os.environ.get("STATECAST_LISTEN", "0.0.0.0:7420"), help="HOST:PORT"
     )
     parser.add_argument(
         "--advertise",
