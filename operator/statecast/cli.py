@@ -1,8 +1,7 @@
 """The ``statecast`` command: one entry point, a subcommand per job.
 
-Subcommands live in :mod:`statecast.commands`, one module each, and are imported
-lazily so that ``statecast --help`` stays fast and a missing optional dependency of
-one command never breaks the others.
+Subcommands live in :mod:`statecast.commands`, one module each. Running a command
+imports only its module, so ``statecast agent`` does not pay for statsmodels.
 """
 
 from __future__ import annotations
@@ -28,8 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser.
+
+    Args:
+        only: register just this subcommand (what ``main`` does when the command line
+            names one, so that running a command imports nothing of the others).
+    """
     parser = argparse.ArgumentParser(
         prog="statecast",
         description="Kubernetes-native predictive state replication.",
@@ -37,20 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"statecast {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"statecast.commands.{module_name}")
-        except ModuleNotFoundError as err:
-            if not err.name or not err.name.startswith("statecast.commands"):
-                raise
-            continue  # command not built yet
+        if only is not None and name != only:
+            continue
+        module = importlib.import_module(f"statecast.commands.{module_name}")
         module.register(subparsers, name, help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``statecast`` command and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
+    args = parser.parse_args(arguments)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

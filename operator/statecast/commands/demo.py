@@ -68,7 +68,7 @@ class Demo:
         processes.start(
             self.cluster.state_dir,
             "statecast-operator",
-            [sys.executable, "-m", "statecast.cli", "operator", "--metrics-port=0"],
+            [sys.executable, "-m", "statecast.cli", "operator"],
             env={"KUBECONFIG": str(self.cluster.kubeconfig), "STATECAST_RESYNC_SECONDS": "1"},
         )
 
@@ -118,6 +118,39 @@ def _status(demo: Demo, name: str) -> dict[str, Any]:
     out = demo.kubectl("get", "sr", name, "-n", NAMESPACE, "-o", "json", check=False)
     status: dict[str, Any] = json.loads(out).get("status", {}) if out else {}
     return status
+
+
+def _agent_url(node: str) -> str:
+    return f"http://{node_ip(int(node.rsplit('-', 1)[1]))}:{AGENT_PORT}"
+
+
+def _read_and_write(demo: Demo, holders: list[str]) -> None:
+    """Write on one replica, read it back on the other, and from a node without one."""
+    from statecast.client import Client, NotFoundError
+
+    def replicated(client: Client) -> bool | None:
+        try:
+            return client.get(NAMESPACE, "feature-flags", "banner") == "spring sale" or None
+        except NotFoundError:
+            return None
+
+    writer, reader = holders[0], holders[1]
+    elsewhere = next(node_name(i) for i in range(1, demo.nodes + 1) if node_name(i) not in holders)
+    demo.say(f"writing banner on {writer}'s agent; reading it on {reader} and on {elsewhere}")
+    with Client([_agent_url(writer)], discover_peers=False) as client:
+        client.put(NAMESPACE, "feature-flags", "banner", "spring sale")
+    with Client([_agent_url(reader)], discover_peers=False) as client:
+        value = _wait(
+            lambda: client.get(NAMESPACE, "feature-flags", "banner") == "spring sale" or None,
+            30,
+            f"the write to reach {reader}",
+        )
+        print(
+            f"{reader}: banner = 'spring sale' (served {client.last_served}, replicated: {value})"
+        )
+    with Client([_agent_url(elsewhere)], discover_peers=False) as client:
+        remote = client.get(NAMESPACE, "feature-flags", "banner")
+        print(f"{elsewhere}: banner = {remote!r} (served {client.last_served}: no local replica)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +209,9 @@ def _run(demo: Demo) -> None:
     print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
 
     status = _status(demo, "feature-flags")
-    lost = status["replicas"][0]["node"]
+    holders = [r["node"] for r in status["replicas"]]
+    _read_and_write(demo, holders)
+    lost = holders[0]
     demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
     demo.cluster.set_heartbeat(lost, running=False)
     _wait(
