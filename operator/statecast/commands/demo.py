@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +34,9 @@ def register(
     parser.add_argument("--nodes", type=int, default=4, help="KWOK nodes (default: 4)")
     parser.add_argument("--zones", type=int, default=2, help="zones (default: 2)")
     parser.add_argument(
-        "--keep", action="store_true", help="leave the cluster, operator and agents running"
+        "--keep",
+        action="store_true",
+        help="leave the cluster (statecast-demo), operator and agents running",
     )
     parser.set_defaults(handler=run)
 
@@ -42,7 +45,7 @@ class Demo:
     """The demo's steps, sharing one cluster."""
 
     def __init__(self, nodes: int, zones: int) -> None:
-        self.cluster = DevCluster("statecast")
+        self.cluster = DevCluster("statecast-demo")
         self.nodes = nodes
         self.zones = zones
 
@@ -120,6 +123,17 @@ def _status(demo: Demo, name: str) -> dict[str, Any]:
     return status
 
 
+def _ready(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def _agent_url(node: str) -> str:
     return f"http://{node_ip(int(node.rsplit('-', 1)[1]))}:{AGENT_PORT}"
 
@@ -140,17 +154,13 @@ def _read_and_write(demo: Demo, holders: list[str]) -> None:
     with Client([_agent_url(writer)], discover_peers=False) as client:
         client.put(NAMESPACE, "feature-flags", "banner", "spring sale")
     with Client([_agent_url(reader)], discover_peers=False) as client:
-        value = _wait(
-            lambda: client.get(NAMESPACE, "feature-flags", "banner") == "spring sale" or None,
-            30,
-            f"the write to reach {reader}",
-        )
-        print(
-            f"{reader}: banner = 'spring sale' (served {client.last_served}, replicated: {value})"
-        )
+        _wait(lambda: replicated(client), 30, f"the write to reach {reader}")
+        print(f"{reader}: banner = 'spring sale' (served {client.last_served})")
     with Client([_agent_url(elsewhere)], discover_peers=False) as client:
         remote = client.get(NAMESPACE, "feature-flags", "banner")
         print(f"{elsewhere}: banner = {remote!r} (served {client.last_served}: no local replica)")
+        if remote != "spring sale" or client.last_served != "remote":
+            raise DevClusterError(f"{elsewhere} should forward the read to a replica")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,8 +179,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(demo: Demo) -> None:
-    demo.say(f"starting the dev cluster ({demo.nodes} KWOK nodes in {demo.zones} zones)")
+    demo.say(f"starting a fresh dev cluster ({demo.nodes} KWOK nodes in {demo.zones} zones)")
     started = time.monotonic()
+    demo.cluster.down(purge=True)
     demo.cluster.up(nodes=demo.nodes, zones=demo.zones)
     print(f"up in {time.monotonic() - started:.1f}s; KUBECONFIG={demo.cluster.kubeconfig}")
     print(demo.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone"))
@@ -194,6 +205,9 @@ def _run(demo: Demo) -> None:
     demo.say("starting the operator and one agent per node")
     demo.start_operator()
     demo.start_agents()
+    for index in range(1, demo.nodes + 1):
+        url = _agent_url(node_name(index))
+        _wait(partial(_ready, url), 60, f"the agent at {url}")
 
     demo.say("declaring SharedResource feature-flags (replicas.min=2, spread across zones)")
     demo.kubectl("create", "namespace", NAMESPACE, check=False)
