@@ -39,20 +39,27 @@ def kubectl_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Iterator[Path]:
-    """Path of a kubeconfig for a running cluster."""
-    given = os.environ.get("STATECAST_TEST_KUBECONFIG")
-    if given:
-        yield Path(given)
+def dev_cluster() -> Iterator[DevCluster | None]:
+    """The dev cluster the tests run on, or None when given another cluster's kubeconfig."""
+    if os.environ.get("STATECAST_TEST_KUBECONFIG"):
+        yield None
         return
     # A cluster of this session's own, so that test runs side by side never share one;
     # STATECAST_TEST_CLUSTER names a cluster to reuse (and keep) instead.
     name = os.environ.get("STATECAST_TEST_CLUSTER") or f"statecast-test-{os.getpid()}"
     cluster = DevCluster(name)
     cluster.up(nodes=4, zones=2)
-    yield cluster.kubeconfig
+    yield cluster
     if not os.environ.get("STATECAST_TEST_CLUSTER"):
         cluster.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(dev_cluster: DevCluster | None) -> Path:
+    """Path of a kubeconfig for a running cluster."""
+    if dev_cluster is None:
+        return Path(os.environ["STATECAST_TEST_KUBECONFIG"])
+    return dev_cluster.kubeconfig
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,42 @@
-"""The operator against the real API server: spread replicas, Ready status, GC, columns."""
+"""The operator against the real API server: spread replicas, Ready status, GC, columns,
+spec changes, and failover when a node's heartbeat stops."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
+from statecast.devcluster import DevCluster
 from tests.integration.conftest import wait_for
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
 ZONE = "topology.kubernetes.io/zone"
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def create_resource(
+    custom: client.CustomObjectsApi, namespace: str, name: str, spec: dict[str, Any]
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", body)
+
+
+def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", name)
+    status: dict[str, Any] = obj.get("status") or {}
+    return status
 
 
 def replicas_of(
@@ -25,10 +48,19 @@ def replicas_of(
     return items
 
 
+def wait_for_replicas(
+    custom: client.CustomObjectsApi, namespace: str, resource: str, count: int
+) -> list[dict[str, Any]]:
+    return wait_for(
+        lambda: (r := replicas_of(custom, namespace, resource)) and len(r) == count and r,
+        what=f"{count} replicas of {resource}",
+    )
+
+
 def act_as_agents(
     custom: client.CustomObjectsApi, namespace: str, replicas: list[dict[str, Any]]
 ) -> None:
-    """Report each replica Ready, as the node agents do (they are tested on their own)."""
+    """Report each replica Ready, as the node agents do (they have their own tests)."""
     for item in replicas:
         custom.patch_namespaced_custom_object_status(
             GROUP,
@@ -45,52 +77,17 @@ def test_shared_resource_gets_spread_replicas_ready_status_and_gc(
 ) -> None:
     custom = client.CustomObjectsApi(api_client)
     core = client.CoreV1Api(api_client)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "sharedresources",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SharedResource",
-            "metadata": {"name": "flags"},
-            "spec": {"replicas": {"min": 2}},
-        },
-    )
-    replicas = wait_for(
-        lambda: (r := replicas_of(custom, namespace, "flags")) and len(r) == 2 and r,
-        what="2 replicas",
-    )
+    create_resource(custom, namespace, "flags", {"replicas": {"min": 2}})
+    replicas = wait_for_replicas(custom, namespace, "flags", 2)
     zones = {core.read_node(r["spec"]["nodeName"]).metadata.labels[ZONE] for r in replicas}
     assert len(zones) == 2, "replicas are spread across zones"
     owner = replicas[0]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["controller"]) == ("SharedResource", "flags", True)
-
-    progressing = wait_for(
-        lambda: (
-            custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, "sharedresources", "flags"
-            )
-            .get("status", {})
-            .get("ready")
-            == "0/2"
-            or None
-        ),
-        what="status 0/2",
-    )
-    assert progressing
+    wait_for(lambda: status_of(custom, namespace, "flags").get("ready") == "0/2", what="0/2")
 
     act_as_agents(custom, namespace, replicas)
     status = wait_for(
-        lambda: (
-            (
-                s := custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "sharedresources", "flags"
-                ).get("status", {})
-            ).get("phase")
-            == "Ready"
-            and s
-        ),
+        lambda: (s := status_of(custom, namespace, "flags")).get("phase") == "Ready" and s,
         what="phase Ready",
     )
     assert status["readyReplicas"] == 2
@@ -102,52 +99,110 @@ def test_shared_resource_gets_spread_replicas_ready_status_and_gc(
     assert table[0].split() == ["NAME", "CONSISTENCY", "READY", "HIT%", "LEADER", "AGE"]
     assert table[1].split()[:3] == ["flags", "eventual", "2/2"]
 
-    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=flags").items
-    assert any(e.reason == "ReplicaAdded" for e in events)
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=flags")
+    added = [e for e in events.items if e.reason == "ReplicaAdded"]
+    assert len(added) == 2, "one Event per replica added, none twice"
 
     custom.delete_namespaced_custom_object(
         GROUP, VERSION, namespace, "sharedresources", "flags", propagation_policy="Background"
     )
-    wait_for(
-        lambda: not replicas_of(custom, namespace, "flags"), what="garbage collection of replicas"
-    )
+    wait_for(lambda: not replicas_of(custom, namespace, "flags"), what="garbage collection")
 
 
 def test_raising_min_adds_replicas_and_invalid_update_is_refused(
     api_client: client.ApiClient, namespace: str, operator: Path
 ) -> None:
     custom = client.CustomObjectsApi(api_client)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "sharedresources",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SharedResource",
-            "metadata": {"name": "sessions"},
-            "spec": {"replicas": {"min": 1}},
-        },
-    )
-    wait_for(lambda: len(replicas_of(custom, namespace, "sessions")) == 1, what="1 replica")
+    create_resource(custom, namespace, "sessions", {"replicas": {"min": 1}})
+    wait_for_replicas(custom, namespace, "sessions", 1)
     custom.patch_namespaced_custom_object(
         GROUP, VERSION, namespace, "sharedresources", "sessions", {"spec": {"replicas": {"min": 3}}}
     )
-    replicas = wait_for(
-        lambda: (r := replicas_of(custom, namespace, "sessions")) and len(r) == 3 and r,
-        what="3 replicas",
-    )
+    replicas = wait_for_replicas(custom, namespace, "sessions", 3)
     assert len({r["spec"]["nodeName"] for r in replicas}) == 3
     status = wait_for(
         lambda: (
-            (
-                s := custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "sharedresources", "sessions"
-                ).get("status", {})
-            ).get("observedGeneration")
-            == 2
-            and s
+            (s := status_of(custom, namespace, "sessions")).get("observedGeneration") == 2 and s
         ),
         what="observedGeneration 2",
     )
     assert status["desiredReplicas"] == 3
+
+    with pytest.raises(ApiException) as err:
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "sharedresources",
+            "sessions",
+            {"spec": {"replicas": {"min": 5, "max": 2}}},
+        )
+    assert err.value.status == 422
+    assert "replicas.min must be less than or equal" in json.loads(err.value.body)["message"]
+    spec = custom.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "sharedresources", "sessions"
+    )["spec"]
+    assert spec["replicas"] == {"min": 3}, "a refused update changes nothing"
+
+
+def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
+    api_client: client.ApiClient,
+    namespace: str,
+    operator: Path,
+    dev_cluster: DevCluster | None,
+) -> None:
+    if dev_cluster is None:
+        pytest.skip("stopping a node's heartbeat needs the dev cluster")
+    custom = client.CustomObjectsApi(api_client)
+    core = client.CoreV1Api(api_client)
+    create_resource(custom, namespace, "cache", {"replicas": {"min": 2}})
+    replicas = wait_for_replicas(custom, namespace, "cache", 2)
+    act_as_agents(custom, namespace, replicas)
+    wait_for(lambda: status_of(custom, namespace, "cache").get("phase") == "Ready", what="Ready")
+    lost = replicas[0]["spec"]["nodeName"]
+    lost_zone = core.read_node(lost).metadata.labels[ZONE]
+    dev_cluster.set_heartbeat(lost, running=False)
+    try:
+        wait_for(
+            lambda: any(
+                c.type == "Ready" and c.status != "True"
+                for c in core.read_node(lost).status.conditions
+            ),
+            timeout=90,
+            what=f"{lost} NotReady",
+        )
+        replacement = wait_for(
+            lambda: next(
+                (
+                    r
+                    for r in replicas_of(custom, namespace, "cache")
+                    if r["spec"]["reason"] == "failover"
+                ),
+                None,
+            ),
+            what="a failover replica",
+        )
+        assert replacement["spec"]["nodeName"] != lost
+        assert core.read_node(replacement["spec"]["nodeName"]).metadata.labels[ZONE] == lost_zone
+        # the lost copy stays until its replacement is Ready
+        assert lost in {r["spec"]["nodeName"] for r in replicas_of(custom, namespace, "cache")}
+        act_as_agents(custom, namespace, [replacement])
+        wait_for(
+            lambda: (
+                lost not in {r["spec"]["nodeName"] for r in replicas_of(custom, namespace, "cache")}
+            ),
+            what="removal of the lost replica",
+        )
+        wait_for(
+            lambda: status_of(custom, namespace, "cache").get("phase") == "Ready", what="Ready"
+        )
+    finally:
+        dev_cluster.set_heartbeat(lost, running=True)
+        wait_for(
+            lambda: any(
+                c.type == "Ready" and c.status == "True"
+                for c in core.read_node(lost).status.conditions
+            ),
+            timeout=90,
+            what=f"{lost} Ready again",
+        )
