@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from statecast.devcluster import build, pki, processes
+from statecast.devcluster import build, components, pki, processes
 from statecast.devcluster.cluster import DevCluster, node_ip, zone_name
 
 
@@ -127,3 +127,19 @@ def test_status_of_a_cluster_never_started(tmp_path: Path) -> None:
     assert not status.healthy
     assert all(p.pid is None for p in status.processes)
     assert DevCluster("nothing", home=tmp_path).down() == []
+
+
+def test_component_command_lines(tmp_path: Path) -> None:
+    layout = components.Layout(tmp_path)
+    ports = {"etcd": 1, "etcd_peer": 2, "apiserver": 3}
+    apiserver = components.kube_apiserver(layout, ports)
+    assert "--authorization-mode=RBAC" in apiserver
+    assert "--enable-admission-plugins=OwnerReferencesPermissionEnforcement" in apiserver
+    assert "--etcd-servers=http://127.0.0.1:1" in apiserver
+    assert f"--client-ca-file={tmp_path / 'pki' / 'ca.crt'}" in apiserver
+    manager = components.kube_controller_manager(layout)
+    assert f"--node-monitor-grace-period={components.NODE_MONITOR_GRACE}" in manager
+    first, second = components.kwok(layout, 1), components.kwok(layout, 2)
+    assert "--manage-single-node=node-1" in first
+    cidrs = {a for a in first + second if a.startswith("--cidr=")}
+    assert len(cidrs) == 2, "each node's pods get addresses of their own"

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from statecast.devcluster import build, pki, processes
+from statecast.devcluster import build, components, pki, processes
+from statecast.devcluster.components import free_port, node_name
 from statecast.devcluster.errors import ClusterError
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_MANAGED = "fake"
-NODE_LEASE_SECONDS = 8
-NODE_MONITOR_GRACE = "16s"
 #: Control plane processes in start order; ``down`` stops them in reverse, last.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 #: Without these the cluster's data and ports are gone and ``up`` starts afresh.
@@ -48,13 +47,6 @@ def default_home() -> Path:
     return Path(base) / "dev-cluster"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
@@ -62,11 +54,6 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def node_name(index: int) -> str:
-    """Name of the dev cluster's node ``index`` (1-based)."""
-    return f"node-{index}"
 
 
 def node_ip(index: int) -> str:
@@ -116,7 +103,8 @@ class DevCluster:
     def __init__(self, name: str = "statecast", home: Path | None = None) -> None:
         self.name = name
         self.state_dir = (home or default_home()) / name
-        self.pki_dir = self.state_dir / "pki"
+        self.layout = components.Layout(self.state_dir)
+        self.pki_dir = self.layout.pki_dir
 
     @property
     def kubeconfig(self) -> Path:
@@ -166,7 +154,7 @@ class DevCluster:
             else:
                 # etcd's membership names its peer URL: new ports need a new data dir.
                 shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
-                ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver")}
+                ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver")}
             config = {"ports": ports, "stopped": [], "nodes": config.get("nodes", 0)}
         config["nodes"] = max(nodes, int(config.get("nodes", 0)))
         config["zones"] = zones
@@ -183,106 +171,20 @@ class DevCluster:
         shutil.copyfile(self.state_dir / "admin.kubeconfig", self.kubeconfig)
         self.kubeconfig.chmod(0o600)
         deadline = time.monotonic() + timeout
-        self._start("etcd", self._etcd_argv(ports))
+        self._start("etcd", components.etcd(self.layout, ports))
         self._wait_http("etcd", f"http://127.0.0.1:{ports['etcd']}/health", deadline)
-        self._start("kube-apiserver", self._apiserver_argv(ports))
+        self._start("kube-apiserver", components.kube_apiserver(self.layout, ports))
         self._wait_http("kube-apiserver", f"{server}/readyz", deadline)
-        self._start("kube-controller-manager", self._controller_manager_argv())
-        self._start("kube-scheduler", self._scheduler_argv())
+        self._start("kube-controller-manager", components.kube_controller_manager(self.layout))
+        self._start("kube-scheduler", components.kube_scheduler(self.layout))
         for index in range(1, config["nodes"] + 1):
             if node_name(index) not in config["stopped"]:
-                self._start(_kwok_process(node_name(index)), self._kwok_argv(index))
+                self._start(_kwok_process(node_name(index)), components.kwok(self.layout, index))
         self._ensure_nodes(config["nodes"], zones, set(config["stopped"]), deadline)
 
     def _start(self, name: str, argv: list[str]) -> None:
         if processes.running_pid(self.state_dir, name) is None:
             processes.start(self.state_dir, name, argv)
-
-    def _etcd_argv(self, ports: dict[str, int]) -> list[str]:
-        client = f"http://127.0.0.1:{ports['etcd']}"
-        peer = f"http://127.0.0.1:{ports['etcd_peer']}"
-        return [
-            str(build.binary("etcd")),
-            "--name=dev",
-            f"--data-dir={self.state_dir / 'etcd'}",
-            f"--listen-client-urls={client}",
-            f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}",
-            f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=dev={peer}",
-            "--unsafe-no-fsync",
-            "--log-level=warn",
-        ]
-
-    def _apiserver_argv(self, ports: dict[str, int]) -> list[str]:
-        p = self.pki_dir
-        return [
-            str(build.binary("kube-apiserver")),
-            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-            f"--secure-port={ports['apiserver']}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--cert-dir={p}",
-            f"--tls-cert-file={p / 'apiserver.crt'}",
-            f"--tls-private-key-file={p / 'apiserver.key'}",
-            f"--client-ca-file={p / 'ca.crt'}",
-            f"--service-account-key-file={p / 'sa.pub'}",
-            f"--service-account-signing-key-file={p / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            "--authorization-mode=RBAC",
-            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
-            "--service-cluster-ip-range=10.0.0.0/24",
-            "--endpoint-reconciler-type=none",
-            "--allow-privileged=true",
-            "--v=1",
-        ]
-
-    def _controller_manager_argv(self) -> list[str]:
-        p = self.pki_dir
-        kubeconfig = self.state_dir / "controller-manager.kubeconfig"
-        return [
-            str(build.binary("kube-controller-manager")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=0",
-            "--leader-elect=false",
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={p / 'sa.key'}",
-            f"--root-ca-file={p / 'ca.crt'}",
-            f"--cluster-signing-cert-file={p / 'ca.crt'}",
-            f"--cluster-signing-key-file={p / 'ca.key'}",
-            f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
-            "--node-monitor-period=2s",
-            "--v=1",
-        ]
-
-    def _scheduler_argv(self) -> list[str]:
-        kubeconfig = self.state_dir / "scheduler.kubeconfig"
-        return [
-            str(build.binary("kube-scheduler")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=0",
-            "--leader-elect=false",
-            "--v=1",
-        ]
-
-    def _kwok_argv(self, index: int) -> list[str]:
-        # One KWOK per node, like one kubelet per node: stopping it stops that node's
-        # Lease renewals and status updates and nothing else.
-        return [
-            str(build.binary("kwok")),
-            f"--kubeconfig={self.state_dir / 'kwok.kubeconfig'}",
-            f"--config={Path(__file__).parent / 'kwok.yaml'}",
-            f"--manage-single-node={node_name(index)}",
-            f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
-            f"--server-address=127.0.0.1:{_free_port()}",
-            f"--cidr=10.244.{index % 256}.0/24",
-        ]
 
     def _ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
@@ -395,7 +297,7 @@ class DevCluster:
         stopped = set(config.get("stopped", []))
         if running:
             stopped.discard(node)
-            self._start(_kwok_process(node), self._kwok_argv(names.index(node) + 1))
+            self._start(_kwok_process(node), components.kwok(self.layout, names.index(node) + 1))
         else:
             stopped.add(node)
             processes.stop(self.state_dir, _kwok_process(node))
