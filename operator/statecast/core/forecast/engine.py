@@ -20,6 +20,7 @@ from statecast.core.forecast.fastpath import (
     fit_family,
     fit_names,
     profile_ahead,
+    round_counts,
     spread,
 )
 from statecast.core.forecast.result import QUANTILE_LEVELS, BatchForecast, Forecast
@@ -60,6 +61,7 @@ class FastForecast:
         models: Model name per series.
         scores: Backtest MASE per series (NaN when too short to backtest).
         fit: The fitted family (``None`` when too short), for incremental use.
+        whole: Whether the point forecast is rounded to a whole count, per series.
     """
 
     zhat: FloatArray
@@ -69,6 +71,7 @@ class FastForecast:
     models: tuple[str, ...]
     scores: FloatArray
     fit: FamilyFit | None
+    whole: npt.NDArray[np.bool_]
 
 
 def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) -> FloatArray:
@@ -109,18 +112,28 @@ def fast_forecast(
         zero = np.nansum(y, axis=1) == 0
         models = tuple("zero" if zr else "naive" for zr in zero)
         unit = np.ones_like(zhat)
-        return FastForecast(zhat, offsets, unit, probs, models, np.full(len(y), np.nan), None)
+        scores = np.full(len(y), np.nan)
+        whole = np.zeros(len(y), dtype=np.bool_)
+        return FastForecast(zhat, offsets, unit, probs, models, scores, None, whole)
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
     models = fit_names(fit)
     scale = spread(zhat, fit.kappa)
-    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit)
+    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole)
 
 
 def bounds(
-    zhat: FloatArray, offsets: FloatArray, scale: FloatArray
+    zhat: FloatArray,
+    offsets: FloatArray,
+    scale: FloatArray,
+    whole: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Point, lower and upper bounds on the count scale (offsets' first two are the ends)."""
+    """Point, lower and upper bounds on the count scale (offsets' first two are the ends).
+
+    Where ``whole`` (per series) is set, the point forecast is the nearest whole count.
+    """
     mean = from_log(zhat)
+    if whole is not None and whole.any():
+        mean = np.where(whole[:, None], round_counts(mean), mean)
     lower = np.minimum(from_log(zhat + offsets[..., 0] * scale), mean)
     upper = np.maximum(from_log(zhat + offsets[..., 1] * scale), mean)
     return mean, lower, upper
@@ -156,7 +169,9 @@ def forecast_batch(
     for start in range(0, n, BATCH_CHUNK):
         block = slice(start, min(n, start + BATCH_CHUNK))
         fast = fast_forecast(y[block], period=period, horizon=horizon, level=level, quantiles=())
-        mean[block], lower[block], upper[block] = bounds(fast.zhat, fast.offsets, fast.spread)
+        mean[block], lower[block], upper[block] = bounds(
+            fast.zhat, fast.offsets, fast.spread, fast.whole
+        )
         scores[block] = fast.scores
         models.extend(fast.models)
     _log.debug("forecast_batch series=%d horizon=%d period=%d", n, horizon, period)
@@ -165,7 +180,7 @@ def forecast_batch(
 
 def forecast_from_fast(fast: FastForecast, level: float) -> Forecast:
     """The single-series :class:`Forecast` of a one-row fast-path result."""
-    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread)
+    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread, fast.whole)
     quantiles = {
         q: from_log(fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0])
         for i, q in enumerate(QUANTILE_LEVELS)

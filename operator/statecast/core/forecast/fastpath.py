@@ -28,6 +28,10 @@ intervals: split-conformal quantiles per step of the residuals on the log scale 
 a predicted spread ``s = sqrt(mu / (1 + mu)**2 + kappa**2)`` (``mu`` the point forecast as
 a count, at least 0.25; the first term is the Poisson spread of ``log1p``, ``kappa`` the
 series' extra multiplicative noise), so quiet hours get wider log intervals than busy ones.
+
+Where a series' history holds only whole counts and rounding the backtest forecasts to the
+nearest whole count lowered their MAE, the point forecast is rounded (``whole``): the
+median of a count distribution is a whole number, which matters at counts of a few per step.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ __all__ = [
     "plan_origins",
     "profile_ahead",
     "profile_now",
+    "round_counts",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -116,6 +121,8 @@ class FamilyFit:
         mae: Backtest count-scale MAE per series.
         scale: MASE scale per series (in-sample MAE of the seasonal or plain naive).
         zero: Whether the whole history is zero, per series.
+        whole: Whether the point forecast is rounded to a whole count, per series (the
+            history holds only whole counts and rounding lowered the backtest MAE).
     """
 
     seasons: IntArray
@@ -133,6 +140,7 @@ class FamilyFit:
     mae: FloatArray
     scale: FloatArray
     zero: npt.NDArray[np.bool_]
+    whole: npt.NDArray[np.bool_]
 
     @property
     def score(self) -> FloatArray:
@@ -151,6 +159,22 @@ def spread(zhat: FloatArray, kappa: FloatArray) -> FloatArray:
     extra = kappa.reshape((-1,) + (1,) * (zhat.ndim - 1))
     poisson = mu / (1.0 + mu) ** 2
     return np.asarray(np.sqrt(poisson + extra**2 + 1e-6), dtype=np.float64)
+
+
+def round_counts(values: FloatArray) -> FloatArray:
+    """Nearest whole counts (halves rounded up)."""
+    return np.floor(values + 0.5)
+
+
+def _whole_counts(y: FloatArray) -> npt.NDArray[np.bool_]:
+    """Whether every known sample of a series is a whole number, per series.
+
+    The tolerance (a few parts per million) admits counts that went through a float32
+    log scale and back, as in :class:`~statecast.core.forecast.incremental.ForecastEngine`.
+    """
+    with np.errstate(invalid="ignore"):
+        fractional = np.abs(y - np.round(y)) > 1e-5 * np.maximum(1.0, np.abs(y))
+    return np.asarray(~np.any(fractional & ~np.isnan(y), axis=1), dtype=np.bool_)
 
 
 def _row_nanmean(values: FloatArray) -> FloatArray:
@@ -373,9 +397,10 @@ def fit_family(
     nonseasonal = _Best(n, len(origins), horizon, z_win[:, end])
     seasonal = _Best(n, len(origins), horizon, z_win[:, end])
 
-    def mae_of(zhat: FloatArray) -> FloatArray:
+    def mae_of(zhat: FloatArray, *, rounded: bool = False) -> FloatArray:
+        point = from_log(zhat)
         with np.errstate(invalid="ignore"):
-            err = np.abs(y_target - from_log(zhat))
+            err = np.abs(y_target - (round_counts(point) if rounded else point))
         count = np.sum(~np.isnan(err), axis=(1, 2))
         mae = np.nansum(err, axis=(1, 2)) / np.maximum(count, 1)
         return np.where(count > 0, mae, np.inf)
@@ -416,6 +441,11 @@ def fit_family(
     w3 = weight[:, None, None]
     best_zhat = w3 * seasonal.zhat + (1.0 - w3) * nonseasonal.zhat
     best_mae = mae_of(best_zhat)
+    # Counts are whole: the median of a count distribution is a whole number, and the
+    # nearest one is the point forecast where the backtest says it is at least as good.
+    rounded_mae = mae_of(best_zhat, rounded=True)
+    whole = _whole_counts(y) & (rounded_mae <= best_mae)
+    best_mae = np.where(whole, rounded_mae, best_mae)
     resid = z_target - best_zhat
     kappa = _kappa(resid, best_zhat)
     offsets = conformal_offsets(resid / spread(best_zhat, kappa), probs)
@@ -436,6 +466,7 @@ def fit_family(
         mae=np.where(np.isfinite(best_mae), best_mae, np.nan),
         scale=_mase_scale(y, period),
         zero=zero,
+        whole=whole,
     )
 
 

@@ -96,6 +96,7 @@ class ForecastEngine:
         self._alpha_n = np.ones(n_series)
         self._level_n = np.zeros(n_series)
         self._weight = np.zeros(n_series)
+        self._whole = np.zeros(n_series, dtype=np.bool_)
         self._offsets = np.zeros((n_series, horizon, len(self._probs)))
         self._kappa = np.zeros(n_series)
         self._unit = np.ones(n_series, dtype=np.bool_)  # offsets are raw log offsets
@@ -213,6 +214,7 @@ class ForecastEngine:
                 self._kappa[rows] = fit.kappa
                 self._unit[rows] = False
             self._offsets[rows] = fast.offsets
+            self._whole[rows] = fast.whole
             self._scores[rows] = fast.scores
             # Replay the samples that arrived while this chunk was being fitted.
             late = self._steps - seen
@@ -284,7 +286,7 @@ class ForecastEngine:
         weight = self._weight[:, None]
         zhat = weight * seasonal + (1.0 - weight) * self._level_n[:, None]
         scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
-        mean, lower, upper = bounds(zhat, self._offsets, scale)
+        mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole)
         zero = np.all(window == 0, axis=1)
         models = tuple(
             model_name(

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from statecast.core.forecast.calibration import conformal_offsets, interval_probs
 from statecast.core.forecast.engine import fast_forecast, forecast_from_fast
 from statecast.core.forecast.errors import ForecastError, ParameterError
+from statecast.core.forecast.fastpath import round_counts
 from statecast.core.forecast.models import CANDIDATES, Candidate
 from statecast.core.forecast.result import QUANTILE_LEVELS, Forecast
 from statecast.core.forecast.transform import (
@@ -118,7 +119,8 @@ def _backtest_fast(
             y[None, : origin + 1], period=period, horizon=horizon, level=level, quantiles=()
         )
         truth = y[origin + 1 : origin + 1 + horizon]
-        errors.append(np.abs(truth - from_log(fast.zhat[0])))
+        point = from_log(fast.zhat[0])
+        errors.append(np.abs(truth - (round_counts(point) if fast.whole[0] else point)))
     return float(np.nanmean(np.stack(errors)))
 
 
