@@ -41,7 +41,8 @@ test-unit: install ## Unit and component tests (no cluster)
 	$(PY) -m pytest -m "not integration" tests
 
 .PHONY: test-integration
-test-integration: install cluster-build ## Integration tests against the dev cluster (or STATECAST_TEST_KUBECONFIG)
+test-integration: install cluster-build ## Chart lint and drift check, integration tests on the dev cluster (or STATECAST_TEST_KUBECONFIG)
+	$(STATECAST) manifests --check
 	$(PY) -m pytest -m integration tests
 
 ##@ Custom resources
@@ -49,9 +50,13 @@ test-integration: install cluster-build ## Integration tests against the dev clu
 crds: install ## Regenerate crds/ from the pydantic models
 	$(STATECAST) crds
 
+.PHONY: manifests
+manifests: cluster-build ## Render the Helm chart into manifests/install (helm lint --strict first)
+	$(STATECAST) manifests
+
 ##@ Local cluster
 .PHONY: cluster-build
-cluster-build: install ## Build (or reuse from cache) etcd, kube-apiserver, controllers, kubectl, KWOK
+cluster-build: install ## Build (or reuse from cache) etcd, kube-apiserver, controllers, kubectl, KWOK, Helm
 	$(STATECAST) dev-cluster build
 
 .PHONY: cluster-up

@@ -16,6 +16,7 @@ from statecast import __version__
 #: Subcommand name -> (module under statecast.commands, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "crds": ("crds", "generate the CustomResourceDefinitions into crds/"),
+    "manifests": ("manifests", "render the Helm chart into plain YAML (manifests/install)"),
     "dev-cluster": ("dev_cluster", "run a real local control plane with KWOK nodes"),
     "operator": ("operator", "run the operator (kopf)"),
     "agent": ("agent", "run the node agent"),

@@ -90,17 +90,20 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
+PEERING = """
+apiVersion: kopf.dev/v1
+kind: ClusterKopfPeering
+metadata:
+  name: statecast
+"""
+
+
 @pytest.fixture(scope="session")
 def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    """The generated CRDs and kopf's peering CRDs, applied server-side and Established."""
-    kubectl("apply", "--server-side", "--field-manager=statecast-tests", "-f", str(ROOT / "crds"))
-    kubectl(
-        "apply",
-        "--server-side",
-        "--field-manager=statecast-tests",
-        "-f",
-        str(ROOT / "manifests" / "install" / "10-kopf-peering.yaml"),
-    )
+    """Every CRD of the rendered install manifests, applied server-side and Established,
+    and the peering object the operator uses."""
+    apply = ("apply", "--server-side", "--field-manager=statecast-tests")
+    kubectl(*apply, "-f", str(ROOT / "manifests" / "install" / "crds.yaml"))
     kubectl(
         "wait",
         "--for=condition=Established",
@@ -109,13 +112,7 @@ def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
         "crd/replicas.statecast.io",
         "crd/clusterkopfpeerings.kopf.dev",
     )
-    kubectl(
-        "apply",
-        "--server-side",
-        "--field-manager=statecast-tests",
-        "-f",
-        str(ROOT / "manifests" / "install" / "11-kopf-peering-object.yaml"),
-    )
+    kubectl(*apply, "-f", "-", input=PEERING)
 
 
 @pytest.fixture

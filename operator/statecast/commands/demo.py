@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from statecast.devcluster import DevCluster, DevClusterError, build, processes
-from statecast.devcluster.cluster import node_ip, node_name, zone_name
+from statecast.devcluster.cluster import node_ip, zone_name
+from statecast.devcluster.components import node_name
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "statecast-demo"
 AGENT_PORT = 7420
+#: Where the agents keep their Leases (the install manifests' namespace).
+AGENT_NAMESPACE = "statecast-system"
+PEERING = "apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: statecast\n"
 T = TypeVar("T")
 
 
@@ -53,12 +57,13 @@ class Demo:
         """Print a step heading."""
         print(f"\n==> {text}", flush=True)
 
-    def kubectl(self, *args: str, check: bool = True) -> str:
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         """Run the cached kubectl against the demo cluster and return its output."""
         result = subprocess.run(
             [str(build.binary("kubectl")), f"--kubeconfig={self.cluster.kubeconfig}", *args],
             capture_output=True,
             text=True,
+            input=stdin,
             check=False,
         )
         if check and result.returncode != 0:
@@ -95,6 +100,7 @@ class Demo:
                     f"--zone={zone_name(index, self.zones)}",
                     f"--data-dir={self.cluster.state_dir / 'agents' / name}",
                     f"--kubeconfig={self.cluster.kubeconfig}",
+                    f"--lease-namespace={AGENT_NAMESPACE}",
                 ],
             )
 
@@ -186,21 +192,15 @@ def _run(demo: Demo) -> None:
     print(f"up in {time.monotonic() - started:.1f}s; KUBECONFIG={demo.cluster.kubeconfig}")
     print(demo.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone"))
 
-    demo.say("installing the CRDs (server-side apply)")
-    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests/install/00-namespace.yaml"))
+    demo.say("installing the CRDs (server-side apply of manifests/install/crds.yaml)")
+    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests/install/crds.yaml"))
     demo.kubectl(
-        "apply", "--server-side", "-f", str(ROOT / "manifests/install/10-kopf-peering.yaml")
-    )
-    demo.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/sharedresources.statecast.io",
+        "wait", "--for=condition=Established",
+        "crd/sharedresources.statecast.io", "crd/replicas.statecast.io",
         "crd/clusterkopfpeerings.kopf.dev",
-    )
-    demo.kubectl(
-        "apply", "--server-side", "-f", str(ROOT / "manifests/install/11-kopf-peering-object.yaml")
-    )
+    )  # fmt: skip
+    demo.kubectl("create", "namespace", AGENT_NAMESPACE)
+    demo.kubectl("apply", "--server-side", "-f", "-", stdin=PEERING)
 
     demo.say("starting the operator and one agent per node")
     demo.start_operator()

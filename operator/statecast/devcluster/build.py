@@ -1,9 +1,9 @@
 """Build the control plane binaries from their Go modules, cached by version.
 
-Two Go modules ship with the package: ``gomod/kubernetes`` (``k8s.io/kubernetes`` with
-every staging module replaced by its matching ``v0.x.y``, plus etcd's server module)
-and ``gomod/kwok`` (KWOK needs newer ``k8s.io`` libraries than Kubernetes pins). The
-binaries land in ``<cache>/<module>-<version>-<hash of go.mod and go.sum>/`` outside
+Three Go modules ship with the package: ``gomod/kubernetes`` (``k8s.io/kubernetes``
+with every staging module replaced by its matching ``v0.x.y``, plus etcd's server
+module), ``gomod/kwok`` (KWOK needs newer ``k8s.io`` libraries than Kubernetes pins)
+and ``gomod/helm`` (renders and lints the chart). The binaries land in ``<cache>/<module>-<version>-<hash of go.mod and go.sum>/`` outside
 the repository, so a warm start finds them and builds nothing.
 
 Errors: :class:`BuildError` when Go is missing or a build fails.
@@ -72,7 +72,8 @@ KUBERNETES = GoModule(
     },
 )
 KWOK = GoModule("kwok", "sigs.k8s.io/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
-MODULES = (KUBERNETES, KWOK)
+HELM = GoModule("helm", "helm.sh/helm/v3", {"helm": "helm.sh/helm/v3/cmd/helm"})
+MODULES = (KUBERNETES, KWOK, HELM)
 
 
 def cache_root() -> Path:
