@@ -3,8 +3,9 @@
 Three Go modules ship with the package: ``gomod/kubernetes`` (``k8s.io/kubernetes``
 with every staging module replaced by its matching ``v0.x.y``, plus etcd's server
 module), ``gomod/kwok`` (KWOK needs newer ``k8s.io`` libraries than Kubernetes pins)
-and ``gomod/helm`` (renders and lints the chart). The binaries land in ``<cache>/<module>-<version>-<hash of go.mod and go.sum>/`` outside
-the repository, so a warm start finds them and builds nothing.
+and ``gomod/helm`` (renders and lints the chart). The binaries land in
+``<cache>/bin/<module>-<version>-<hash of go.mod and go.sum>/`` outside the
+repository, so a warm start finds them and builds nothing.
 
 Errors: :class:`BuildError` when Go is missing or a build fails.
 """
