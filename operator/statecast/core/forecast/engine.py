@@ -47,7 +47,6 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Series fitted together per chunk (bounds the working memory of the backtest).
 BATCH_CHUNK = 256
-_HEDGE: list = []
 
 
 @dataclass(frozen=True)
@@ -119,12 +118,6 @@ def fast_forecast(
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
     models = fit_names(fit)
     scale = spread(zhat, fit.kappa)
-    import os as _os
-    if _os.environ.get("FC_WEEK"):
-        from statecast.core.forecast.fastpath import weekly_shift
-        _HEDGE.append(weekly_shift(z, zhat, scale, period=period, horizon=horizon, k=float(_os.environ["FC_WEEK"])))
-    else:
-        _HEDGE.append(None)
     return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole)
 
 
@@ -138,18 +131,11 @@ def bounds(
 
     Where ``whole`` (per series) is set, the point forecast is the nearest whole count.
     """
-    hedge = _HEDGE.pop() if _HEDGE else None
-    if hedge is not None and hedge.shape == zhat.shape:
-        lo = from_log(zhat + offsets[..., 0] * scale + np.minimum(hedge, 0.0))
-        hi = from_log(zhat + offsets[..., 1] * scale + np.maximum(hedge, 0.0))
-    else:
-        lo = from_log(zhat + offsets[..., 0] * scale)
-        hi = from_log(zhat + offsets[..., 1] * scale)
     mean = from_log(zhat)
     if whole is not None and whole.any():
         mean = np.where(whole[:, None], round_counts(mean), mean)
-    lower = np.minimum(lo, mean)
-    upper = np.maximum(hi, mean)
+    lower = np.minimum(from_log(zhat + offsets[..., 0] * scale), mean)
+    upper = np.maximum(from_log(zhat + offsets[..., 1] * scale), mean)
     return mean, lower, upper
 
 

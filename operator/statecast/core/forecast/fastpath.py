@@ -590,16 +590,3 @@ def profile_now(
         cols = [min(max(c, 0), n_steps - 1) for c in _phase_columns(n_steps - 1, k, w, m, period)]
         out[rows] = _gathered(z, rows, cols, k, r)
     return out
-
-
-def weekly_shift(z, zhat, scale, *, period, horizon, k, week=7, half=6):
-    n, t = z.shape
-    out = np.zeros((n, horizon))
-    for h in range(1, horizon + 1):
-        idx = t - 1 + h - week * period
-        if idx - half < 0:
-            return out
-        wk = z[:, idx - half : idx + half + 1].mean(axis=1)
-        shift = wk - zhat[:, h - 1]
-        out[:, h - 1] = np.where(np.abs(shift) > k * scale[:, h - 1], shift, 0.0)
-    return out
