@@ -182,6 +182,15 @@ def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
             ),
             what="a failover replica",
         )
+        wait_for(
+            lambda: (
+                {
+                    r["node"]: r["phase"] for r in status_of(custom, namespace, "cache")["replicas"]
+                }.get(lost)
+                == "Lost"
+            ),
+            what=f"the copy on {lost} reported Lost",
+        )
         assert replacement["spec"]["nodeName"] != lost
         assert core.read_node(replacement["spec"]["nodeName"]).metadata.labels[ZONE] == lost_zone
         # the lost copy stays until its replacement is Ready

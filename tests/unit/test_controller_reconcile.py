@@ -117,6 +117,8 @@ def test_lost_node_is_replaced_on_a_ready_node() -> None:
     result = reconcile(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW)
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     assert result.status["lastDecision"]["reason"] == "failover"
+    phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
+    assert phases == {"node-1": "Lost", "node-2": "Ready"}, "a lost node's copy is not Ready"
 
 
 def test_tainted_nodes_need_a_toleration() -> None:

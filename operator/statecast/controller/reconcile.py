@@ -122,6 +122,7 @@ def reconcile(
     tolerations = [t.to_k8s() for t in spec.placement.tolerations]
     node_list = list(nodes)
     zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
+    ready_nodes = {n.name for n in node_list if n.ready}
     candidates = [
         n.candidate(spec.placement.spread_across)
         for n in node_list
@@ -165,7 +166,9 @@ def reconcile(
                 "node": r.node,
                 "zone": zones.get(r.node, ""),
                 "role": r.role,
-                "phase": r.phase,
+                # An agent on a node that is gone or NotReady cannot report: its copy
+                # is Lost, whatever the Replica's last status said.
+                "phase": r.phase if r.node in ready_nodes else "Lost",
                 "reason": r.reason,
                 **({"lagSeconds": r.lag_seconds} if r.lag_seconds is not None else {}),
             }
