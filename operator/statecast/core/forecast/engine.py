@@ -22,6 +22,7 @@ from statecast.core.forecast.fastpath import (
     profile_ahead,
     round_counts,
     spread,
+    weekly_hedge,
 )
 from statecast.core.forecast.result import QUANTILE_LEVELS, BatchForecast, Forecast
 from statecast.core.forecast.transform import (
@@ -62,6 +63,8 @@ class FastForecast:
         scores: Backtest MASE per series (NaN when too short to backtest).
         fit: The fitted family (``None`` when too short), for incremental use.
         whole: Whether the point forecast is rounded to a whole count, per series.
+        hedge: Log-scale stretch of the intervals towards the week-ago level, shape
+            ``(n, H)`` (see :func:`~statecast.core.forecast.fastpath.weekly_hedge`).
     """
 
     zhat: FloatArray
@@ -72,6 +75,7 @@ class FastForecast:
     scores: FloatArray
     fit: FamilyFit | None
     whole: npt.NDArray[np.bool_]
+    hedge: FloatArray
 
 
 def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) -> FloatArray:
@@ -114,11 +118,16 @@ def fast_forecast(
         unit = np.ones_like(zhat)
         scores = np.full(len(y), np.nan)
         whole = np.zeros(len(y), dtype=np.bool_)
-        return FastForecast(zhat, offsets, unit, probs, models, scores, None, whole)
+        hedge = np.zeros_like(zhat)
+        return FastForecast(zhat, offsets, unit, probs, models, scores, None, whole, hedge)
     zhat = point_from_fit(fit, z, period=period, horizon=horizon)
     models = fit_names(fit)
     scale = spread(zhat, fit.kappa)
-    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole)
+    grid = grid or Grid()
+    hedge = weekly_hedge(
+        z, zhat, scale, period=period, week=grid.week, threshold=grid.hedge_threshold
+    )
+    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole, hedge)
 
 
 def bounds(
@@ -126,16 +135,22 @@ def bounds(
     offsets: FloatArray,
     scale: FloatArray,
     whole: npt.NDArray[np.bool_] | None = None,
+    hedge: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Point, lower and upper bounds on the count scale (offsets' first two are the ends).
 
-    Where ``whole`` (per series) is set, the point forecast is the nearest whole count.
+    Where ``whole`` (per series) is set, the point forecast is the nearest whole count;
+    ``hedge`` (log scale, per series and step) lowers the lower bound where negative and
+    raises the upper bound where positive.
     """
+    stretch = np.zeros_like(zhat) if hedge is None else hedge
     mean = from_log(zhat)
     if whole is not None and whole.any():
         mean = np.where(whole[:, None], round_counts(mean), mean)
-    lower = np.minimum(from_log(zhat + offsets[..., 0] * scale), mean)
-    upper = np.maximum(from_log(zhat + offsets[..., 1] * scale), mean)
+    low = zhat + offsets[..., 0] * scale + np.minimum(stretch, 0.0)
+    high = zhat + offsets[..., 1] * scale + np.maximum(stretch, 0.0)
+    lower = np.minimum(from_log(low), mean)
+    upper = np.maximum(from_log(high), mean)
     return mean, lower, upper
 
 
@@ -170,7 +185,7 @@ def forecast_batch(
         block = slice(start, min(n, start + BATCH_CHUNK))
         fast = fast_forecast(y[block], period=period, horizon=horizon, level=level, quantiles=())
         mean[block], lower[block], upper[block] = bounds(
-            fast.zhat, fast.offsets, fast.spread, fast.whole
+            fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge
         )
         scores[block] = fast.scores
         models.extend(fast.models)
@@ -180,9 +195,12 @@ def forecast_batch(
 
 def forecast_from_fast(fast: FastForecast, level: float) -> Forecast:
     """The single-series :class:`Forecast` of a one-row fast-path result."""
-    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread, fast.whole)
+    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge)
+    up, down = np.maximum(fast.hedge[0], 0.0), np.minimum(fast.hedge[0], 0.0)
     quantiles = {
-        q: from_log(fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0])
+        q: from_log(
+            fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0] + (up if q > 0.5 else down)
+        )
         for i, q in enumerate(QUANTILE_LEVELS)
     }
     score = float(fast.scores[0])

@@ -29,6 +29,13 @@ a predicted spread ``s = sqrt(mu / (1 + mu)**2 + kappa**2)`` (``mu`` the point f
 a count, at least 0.25; the first term is the Poisson spread of ``log1p``, ``kappa`` the
 series' extra multiplicative noise), so quiet hours get wider log intervals than busy ones.
 
+A weekly cycle cannot be learned from a week of history, and the backtest (its origins
+cover the last two days) cannot see it either: the first hour of a Monday after a quiet
+weekend looks like the weekend. :func:`weekly_hedge` compares the forecast with the level
+one week before each step ahead (a centred mean of 13 steps); where they differ by more
+than ``hedge_threshold`` predicted spreads, the interval is stretched on that side to
+reach the week-ago level. The point forecast is left alone.
+
 Where a series' history holds only whole counts and rounding the backtest forecasts to the
 nearest whole count lowered their MAE, the point forecast is rounded (``whole``): the
 median of a count distribution is a whole number, which matters at counts of a few per step.
@@ -57,6 +64,7 @@ __all__ = [
     "profile_ahead",
     "profile_now",
     "round_counts",
+    "weekly_hedge",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,6 +95,10 @@ class Grid:
             beats the level member in the backtest (1 uses the seasonal member alone).
         origins: Span of the most recent backtest origins, in steps (at most).
         stride: Steps between two backtest origins.
+        week: Seasons per week for the weekly hedge of the intervals (see
+            :func:`weekly_hedge`); 0 turns it off.
+        hedge_threshold: Smallest gap, in predicted spreads, between the week-ago level
+            and the forecast that widens an interval.
     """
 
     seasons: tuple[int, ...] = (1, 2, 4)
@@ -98,6 +110,8 @@ class Grid:
     combine: float = 0.5
     origins: int = 576
     stride: int = 2
+    week: int = 7
+    hedge_threshold: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -589,4 +603,45 @@ def profile_now(
         m = first_season(0, w, period)
         cols = [min(max(c, 0), n_steps - 1) for c in _phase_columns(n_steps - 1, k, w, m, period)]
         out[rows] = _gathered(z, rows, cols, k, r)
+    return out
+
+
+def weekly_hedge(
+    z: npt.NDArray[np.floating[Any]],
+    zhat: FloatArray,
+    scale: FloatArray,
+    *,
+    period: int,
+    week: int = 7,
+    threshold: float = 2.0,
+    half: int = 6,
+) -> FloatArray:
+    """Log-scale stretch of the intervals towards the level one week before each step.
+
+    Args:
+        z: Imputed log-scale history, shape ``(n, T)``.
+        zhat: Log-scale point forecasts of steps ``1..H`` after ``z``, shape ``(n, H)``.
+        scale: Predicted spread of each step (:func:`spread`), shape ``(n, H)``.
+        period: Season length in steps.
+        week: Seasons per week (0: no hedge).
+        threshold: Smallest gap, in spreads, that stretches the interval.
+        half: Half-width of the centred mean around the week-ago step.
+
+    Returns:
+        Shape ``(n, H)``: the week-ago level minus the forecast where the gap exceeds
+        ``threshold * scale``, else 0. A positive value raises the upper bound by it, a
+        negative one lowers the lower bound. Zero where the history is shorter than a week.
+    """
+    n, n_steps = z.shape
+    horizon = zhat.shape[1]
+    out = np.zeros((n, horizon))
+    if week <= 0:
+        return out
+    for h in range(1, horizon + 1):
+        centre = n_steps - 1 + h - week * period
+        if centre < 0:
+            continue
+        past = z[:, max(0, centre - half) : centre + half + 1].astype(np.float64)
+        gap = past.mean(axis=1) - zhat[:, h - 1]
+        out[:, h - 1] = np.where(np.abs(gap) > threshold * scale[:, h - 1], gap, 0.0)
     return out

@@ -31,6 +31,7 @@ from statecast.core.forecast.fastpath import (
     profile_ahead,
     profile_now,
     spread,
+    weekly_hedge,
 )
 from statecast.core.forecast.result import BatchForecast
 from statecast.core.forecast.transform import as_history, check_parameters, fill_missing
@@ -286,7 +287,16 @@ class ForecastEngine:
         weight = self._weight[:, None]
         zhat = weight * seasonal + (1.0 - weight) * self._level_n[:, None]
         scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
-        mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole)
+        hedge = weekly_hedge(
+            window,
+            zhat,
+            scale,
+            period=self.period,
+            week=self._grid.week,
+            threshold=self._grid.hedge_threshold,
+        )
+        hedge[self._unit] = 0.0
+        mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole, hedge)
         zero = np.all(window == 0, axis=1)
         models = tuple(
             model_name(
