@@ -12,24 +12,36 @@ HORIZON = 6
 
 
 def weekly(n_series: int, days: int, seed: int = 5) -> np.ndarray:
-    """Poisson counts at 50 per step on weekdays (days 0-4 of each week), 15 at weekends."""
+    """Poisson counts at 50 per step on weekdays (days 0-4 of each week), 30 at weekends."""
     rng = np.random.default_rng(seed)
     day = np.arange(days * PERIOD) // PERIOD
-    rate = np.where(day % 7 >= 5, 15.0, 50.0)
+    rate = np.where(day % 7 >= 5, 30.0, 50.0)
     return rng.poisson(np.broadcast_to(rate, (n_series, len(rate)))).astype(float)
 
 
 def test_no_hedge_without_a_weekly_difference() -> None:
     z = np.full((3, 7 * PERIOD), 2.0)
     zhat = np.full((3, HORIZON), 2.0)
-    hedge = weekly_hedge(z, zhat, np.full((3, HORIZON), 0.1), period=PERIOD)
+    ends = np.broadcast_to(np.array([-0.2, 0.2]), (3, HORIZON, 2))
+    hedge = weekly_hedge(z, zhat, ends, np.full((3, HORIZON), 0.1), period=PERIOD)
     assert np.all(hedge == 0.0)
 
 
 def test_no_hedge_with_less_than_a_week() -> None:
     z = np.zeros((2, 3 * PERIOD))
-    hedge = weekly_hedge(z, np.ones((2, HORIZON)), np.full((2, HORIZON), 0.1), period=PERIOD)
+    ends = np.broadcast_to(np.array([-0.2, 0.2]), (2, HORIZON, 2))
+    hedge = weekly_hedge(z, np.ones((2, HORIZON)), ends, np.full((2, HORIZON), 0.1), period=PERIOD)
     assert np.all(hedge == 0.0)
+
+
+def test_hedge_moves_the_end_the_week_ago_level_lies_beyond() -> None:
+    z = np.full((2, 7 * PERIOD), 2.0)
+    z[1] = 3.0  # a week ago (and ever since) higher than the forecast
+    zhat = np.full((2, HORIZON), 2.0)
+    ends = np.broadcast_to(np.array([-0.3, 0.4]), (2, HORIZON, 2))
+    hedge = weekly_hedge(z, zhat, ends, np.full((2, HORIZON), 0.1), period=PERIOD)
+    assert np.all(hedge[0] == 0.0)
+    np.testing.assert_allclose(hedge[1], 0.4)
 
 
 def test_monday_after_a_quiet_weekend_is_covered() -> None:
@@ -41,9 +53,12 @@ def test_monday_after_a_quiet_weekend_is_covered() -> None:
     unhedged = plain.forecast()
     # The forecast follows the weekend, but the upper bound reaches the weekday level.
     np.testing.assert_allclose(hedged.mean, unhedged.mean, rtol=1e-4, atol=1e-4)
-    assert np.mean(hedged.mean) < 30
-    assert np.mean((truth >= hedged.lower) & (truth <= hedged.upper)) >= 0.8
-    assert np.mean((truth >= unhedged.lower) & (truth <= unhedged.upper)) < 0.5
+    assert np.mean(hedged.mean) < 40
+    np.testing.assert_allclose(hedged.lower, unhedged.lower, rtol=1e-4, atol=1e-4)
+    assert np.all(hedged.upper >= unhedged.upper - 1e-4)
+    covered = np.mean((truth >= hedged.lower) & (truth <= hedged.upper))
+    assert covered > np.mean((truth >= unhedged.lower) & (truth <= unhedged.upper))
+    assert covered >= 0.8
 
 
 def test_engine_hedges_like_forecast_batch() -> None:

@@ -124,8 +124,9 @@ def fast_forecast(
     models = fit_names(fit)
     scale = spread(zhat, fit.kappa)
     grid = grid or Grid()
+    ends = fit.offsets[..., :2] * scale[..., None]
     hedge = weekly_hedge(
-        z, zhat, scale, period=period, week=grid.week, threshold=grid.hedge_threshold
+        z, zhat, ends, scale, period=period, week=grid.week, threshold=grid.hedge_threshold
     )
     return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole, hedge)
 

@@ -31,10 +31,10 @@ series' extra multiplicative noise), so quiet hours get wider log intervals than
 
 A weekly cycle cannot be learned from a week of history, and the backtest (its origins
 cover the last two days) cannot see it either: the first hour of a Monday after a quiet
-weekend looks like the weekend. :func:`weekly_hedge` compares the forecast with the level
-one week before each step ahead (a centred mean of 13 steps); where they differ by more
-than ``hedge_threshold`` predicted spreads, the interval is stretched on that side to
-reach the week-ago level. The point forecast is left alone.
+weekend looks like the weekend. :func:`weekly_hedge` compares each step's forecast with the
+level one week before it (a centred median of 13 steps); where that level lies beyond an
+end of the interval (and ``hedge_threshold`` spreads from the forecast), the end is moved
+out by its own distance from the forecast. The point forecast is left alone.
 
 Where a series' history holds only whole counts and rounding the backtest forecasts to the
 nearest whole count lowered their MAE, the point forecast is rounded (``whole``): the
@@ -98,7 +98,7 @@ class Grid:
         week: Seasons per week for the weekly hedge of the intervals (see
             :func:`weekly_hedge`); 0 turns it off.
         hedge_threshold: Smallest gap, in predicted spreads, between the week-ago level
-            and the forecast that widens an interval.
+            and the forecast that stretches an interval.
     """
 
     seasons: tuple[int, ...] = (1, 2, 4)
@@ -609,6 +609,7 @@ def profile_now(
 def weekly_hedge(
     z: npt.NDArray[np.floating[Any]],
     zhat: FloatArray,
+    ends: FloatArray,
     scale: FloatArray,
     *,
     period: int,
@@ -616,21 +617,25 @@ def weekly_hedge(
     threshold: float = 2.0,
     half: int = 6,
 ) -> FloatArray:
-    """Log-scale stretch of the intervals towards the level one week before each step.
+    """Log-scale stretch of the intervals where the level a week before lies outside them.
 
     Args:
         z: Imputed log-scale history, shape ``(n, T)``.
         zhat: Log-scale point forecasts of steps ``1..H`` after ``z``, shape ``(n, H)``.
+        ends: Log-scale offsets of the interval's ends from ``zhat``, shape ``(n, H, 2)``
+            (lower end first, at most 0; then the upper end, at least 0).
         scale: Predicted spread of each step (:func:`spread`), shape ``(n, H)``.
         period: Season length in steps.
         week: Seasons per week (0: no hedge).
-        threshold: Smallest gap, in spreads, that stretches the interval.
-        half: Half-width of the centred mean around the week-ago step.
+        threshold: Smallest gap between the week-ago level and the forecast, in spreads.
+        half: Half-width of the centred median around the week-ago step.
 
     Returns:
-        Shape ``(n, H)``: the week-ago level minus the forecast where the gap exceeds
-        ``threshold * scale``, else 0. A positive value raises the upper bound by it, a
-        negative one lowers the lower bound. Zero where the history is shorter than a week.
+        Shape ``(n, H)``: where the week-ago level (the median of ``z`` over ``2*half+1``
+        steps centred one week before the step) lies beyond an end of the interval and at
+        least ``threshold * scale`` from the forecast, that end's own offset (positive: the
+        upper end moves up by it; negative: the lower end moves down), else 0. Zero where
+        the history is shorter than a week.
     """
     n, n_steps = z.shape
     horizon = zhat.shape[1]
@@ -642,6 +647,8 @@ def weekly_hedge(
         if centre < 0:
             continue
         past = z[:, max(0, centre - half) : centre + half + 1].astype(np.float64)
-        gap = past.mean(axis=1) - zhat[:, h - 1]
-        out[:, h - 1] = np.where(np.abs(gap) > threshold * scale[:, h - 1], gap, 0.0)
+        gap = np.median(past, axis=1) - zhat[:, h - 1]
+        low, high = np.minimum(ends[:, h - 1, 0], 0.0), np.maximum(ends[:, h - 1, 1], 0.0)
+        far = np.abs(gap) > threshold * scale[:, h - 1]
+        out[:, h - 1] = np.where(far & (gap > high), high, np.where(far & (gap < low), low, 0.0))
     return out

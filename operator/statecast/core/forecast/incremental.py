@@ -290,6 +290,7 @@ class ForecastEngine:
         hedge = weekly_hedge(
             window,
             zhat,
+            self._offsets[..., :2] * scale[..., None],
             scale,
             period=self.period,
             week=self._grid.week,
