@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.observed import NodeView, ReplicaView, tolerates
 from statecast.core.replica_set import ReplicaChange, reconcile_replicas
+from statecast.core.spread import eligible
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,14 @@ def reconcile(
     node_list = list(nodes)
     zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
     ready_nodes = {n.name for n in node_list if n.ready}
-    candidates = [
-        n.candidate(spec.placement.spread_across)
-        for n in node_list
-        if tolerates(n.taints, tolerations)
-        and all(n.labels.get(k) == v for k, v in spec.placement.node_selector.items())
-    ]
-    candidates = [c for c in candidates if c.ready]
+    candidates = eligible(
+        (
+            n.candidate(spec.placement.spread_across)
+            for n in node_list
+            if tolerates(n.taints, tolerations)
+        ),
+        spec.placement.node_selector,
+    )
     count = spec.replicas.min
     if spec.replicas.max is not None:
         count = min(count, spec.replicas.max)
