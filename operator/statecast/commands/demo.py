@@ -129,6 +129,12 @@ def _status(demo: Demo, name: str) -> dict[str, Any]:
     return status
 
 
+def _replaced(status: dict[str, Any], lost: str) -> bool:
+    """Whether the resource is Ready again with no replica left on ``lost``."""
+    nodes = {r["node"] for r in status.get("replicas", [])}
+    return status.get("phase") == "Ready" and lost not in nodes
+
+
 def _ready(url: str) -> bool:
     import urllib.error
     import urllib.request
@@ -229,10 +235,7 @@ def _run(demo: Demo) -> None:
     demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
     demo.cluster.set_heartbeat(lost, running=False)
     _wait(
-        lambda: (
-            all(r["node"] != lost for r in _status(demo, "feature-flags").get("replicas", []))
-            and _status(demo, "feature-flags").get("phase") == "Ready"
-        ),
+        lambda: _replaced(_status(demo, "feature-flags"), lost),
         120,
         f"a replacement for the replica on {lost}",
     )
