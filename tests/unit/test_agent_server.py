@@ -8,11 +8,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from statecast.agent.config import AgentConfig, Limits, ResourceSpec
 from statecast.agent.runtime import Agent
-from statecast.agent.server import build_app
+from statecast.agent.server import build_server
 
 
 @pytest.fixture
@@ -29,13 +28,13 @@ async def agent(tmp_path: Path) -> AsyncIterator[tuple[Agent, str, aiohttp.Clien
     )
     node = Agent(config)
     node.load_standalone()
-    server = TestServer(build_app(node), host="127.0.0.1")
-    await server.start_server()
+    server = build_server(node)
+    await server.start("127.0.0.1", 0)
     await node.start()
     async with aiohttp.ClientSession() as session:
-        yield node, str(server.make_url("")).rstrip("/"), session
-    await node.stop()
+        yield node, f"http://127.0.0.1:{server.port}", session
     await server.close()
+    await node.stop()
 
 
 async def call(session, method, url, body=None):
@@ -106,6 +105,8 @@ async def test_multi_value_resource_answers_one_value_when_there_is_one(agent):
         ("POST", "/v1/peer/sync/default/flags", b'{"from": "n9"}', 400, "bad_request"),
         ("POST", "/v1/peer/sync/default/flags", b"[", 400, "bad_request"),
         ("GET", "/nowhere", None, 404, "not_found"),
+        ("GET", "/v1/default/flags/%ff", None, 400, "bad_request"),
+        ("PATCH", "/v1/default/flags/k", b"1", 405, "method_not_allowed"),
     ],
 )
 async def test_bad_input_gets_a_json_error_and_changes_nothing(
@@ -153,3 +154,27 @@ async def test_health_and_readiness(agent):
     _, base, session = agent
     assert (await call(session, "GET", f"{base}/healthz"))[0] == 200
     assert (await call(session, "GET", f"{base}/readyz"))[0] == 200
+
+
+async def test_keys_are_percent_decoded_so_any_character_round_trips(agent):
+    node, base, session = agent
+    status, _, _ = await call(session, "PUT", f"{base}/v1/default/flags/a%2Fb%20c", "x")
+    assert status == 200
+    assert node.stores["default", "flags"].get("a/b c") == b'"x"'
+    status, body, _ = await call(session, "GET", f"{base}/v1/default/flags/a%2Fb%20c")
+    assert (status, json.loads(body)) == (200, "x")
+
+
+async def test_method_not_allowed_names_the_allowed_ones(agent):
+    _, base, session = agent
+    status, _, headers = await call(session, "POST", f"{base}/v1/default/flags/k")
+    assert (status, headers["Allow"]) == (405, "DELETE, GET, PUT")
+
+
+async def test_valid_requests_count_as_demand_whatever_their_outcome(agent):
+    node, base, session = agent
+    await call(session, "GET", f"{base}/v1/default/flags/missing")  # 404, still demand
+    await call(session, "DELETE", f"{base}/v1/default/flags/missing")  # 404, still demand
+    await call(session, "PUT", f"{base}/v1/default/flags/k", b"{bad")  # invalid: not counted
+    counts = {(r["operation"], r["served"]): r["count"] for r in node.access.snapshot()}
+    assert counts == {("get", "local"): 1, ("delete", "local"): 1}

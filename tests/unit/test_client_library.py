@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from statecast.agent.config import AgentConfig, PeerSpec, ResourceSpec
+from statecast.agent.httpserver import HttpServer
 from statecast.agent.launcher import free_port
 from statecast.agent.runtime import Agent
-from statecast.agent.server import build_app
+from statecast.agent.server import build_server
 from statecast.client import (
     AsyncClient,
     Client,
@@ -37,26 +37,25 @@ class ThreadedAgent:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.runner: web.AppRunner | None = None
+        self.server: HttpServer | None = None
         self.agent = Agent(config)
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
 
     async def _start(self) -> None:
         self.agent.load_standalone()
-        self.runner = web.AppRunner(build_app(self.agent))
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.config.host, self.config.port).start()
+        self.server = build_server(self.agent)
+        await self.server.start(self.config.host, self.config.port)
         await self.agent.start()
 
     def stop(self) -> None:
         async def _stop() -> None:
-            assert self.runner is not None
-            await self.runner.cleanup()
+            assert self.server is not None
+            await self.server.close()
             await self.agent.stop()
 
-        if self.runner is not None:
+        if self.server is not None:
             asyncio.run_coroutine_threadsafe(_stop(), self.loop).result(10)
-            self.runner = None
+            self.server = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

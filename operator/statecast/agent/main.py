@@ -9,11 +9,9 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiohttp import web
-
 from statecast.agent.config import AgentConfig
 from statecast.agent.runtime import Agent
-from statecast.agent.server import build_app
+from statecast.agent.server import build_server
 
 __all__ = ["run_agent"]
 
@@ -27,10 +25,8 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     """Serve ``config``'s agent until a termination signal arrives."""
     agent = Agent(config)
     agent.load_standalone()
-    runner = web.AppRunner(build_app(agent), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-    await site.start()
+    server = build_server(agent)
+    await server.start(config.host, config.port)
     log.info("event=agent_listening node=%s listen=%s", config.node, config.listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,6 +42,6 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
             extra.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await extra
-        await runner.cleanup()
+        await server.close()
         await agent.stop()
         log.info("event=agent_stopped node=%s", config.node)

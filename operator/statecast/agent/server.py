@@ -1,4 +1,4 @@
-"""The agent's HTTP server: the Agent API for pods and the peer protocol for agents.
+"""The agent's HTTP API: the Agent API for pods and the peer protocol for agents.
 
 Application routes (JSON over HTTP, see DESIGN.md "Agent API")::
 
@@ -10,7 +10,13 @@ Application routes (JSON over HTTP, see DESIGN.md "Agent API")::
     GET    /v1/stats  /v1/agents  /healthz  /readyz  /metrics
 
 Peer routes: ``POST /v1/peer/push/{ns}/{res}``, ``POST /v1/peer/sync/{ns}/{res}``,
-``GET /v1/peer/ping``. Errors are ``{"error": {"code", "message"}}``.
+``GET /v1/peer/ping`` (matched before the application routes). Path segments are
+percent-decoded, so a key may hold any character. Errors are
+``{"error": {"code", "message"}}``.
+
+An access is counted for demand once the request is valid and reaches the local
+replica, whatever its outcome (a read of a missing key is still demand); a request
+forwarded to another node's replica is counted as ``remote`` when that replica answers.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from statecast.agent.errors import (
@@ -33,12 +39,13 @@ from statecast.agent.errors import (
     PayloadTooLargeError,
     UnavailableError,
 )
+from statecast.agent.httpserver import HttpServer, Request, Response, error_response
 from statecast.agent.runtime import Agent
-from statecast.agent.store import ReplicaStore
+from statecast.agent.store import ReplicaStore, WriteResult
 from statecast.agent.wire import decode_push, decode_sync_request, encode_sync_reply
-from statecast.core.crdt import Visible
+from statecast.core.crdt import Entry, Visible
 
-__all__ = ["FORWARDED_BY", "SERVED", "SERVED_BY", "SIBLINGS", "build_app"]
+__all__ = ["FORWARDED_BY", "SERVED", "SERVED_BY", "SIBLINGS", "AgentApi", "build_server"]
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +53,30 @@ SERVED = "Statecast-Served"
 SERVED_BY = "Statecast-Served-By"
 SIBLINGS = "Statecast-Siblings"
 FORWARDED_BY = "Statecast-Forwarded-By"
-_JSON = "application/json"
+_FORWARDED_BY = FORWARDED_BY.lower()
 _PASSED_HEADERS = (SIBLINGS, SERVED_BY)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Result = Response | Awaitable[Response]
+Route = Callable[[Request, list[str]], Result]
+
+#: Route patterns, matched in order; None is a path parameter.
+_PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
+    (("healthz",), "healthz"),
+    (("readyz",), "readyz"),
+    (("metrics",), "metrics"),
+    (("v1", "stats"), "stats"),
+    (("v1", "agents"), "agents"),
+    (("v1", "peer", "ping"), "ping"),
+    (("v1", "peer", "push", None, None), "peer_push"),
+    (("v1", "peer", "sync", None, None), "peer_sync"),
+    (("v1", None, None), "map"),
+    (("v1", None, None, None), "key"),
+    (("v1", None, None, None, "increment"), "increment"),
+]
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return web.Response(status=status, text=body, content_type=_JSON)
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except AgentError as err:
-        return _error(err.status, err.code, str(err))
-    except web.HTTPRequestEntityTooLarge as err:
-        return _error(413, "too_large", err.text or "request body too large")
-    except web.HTTPException as err:
-        if err.status < 400:
-            raise
-        code = (err.reason or "error").lower().replace(" ", "_")
-        return _error(err.status, code, err.reason or "error")
+def _json(value: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(value).encode(), headers=headers)
 
 
 def _reject_constant(name: str) -> Any:
@@ -93,48 +100,103 @@ def _render(value: Visible) -> tuple[bytes, dict[str, str]]:
     return b"[" + b",".join(value) + b"]", {SIBLINGS: str(len(value))}
 
 
-class _Api:
+def _segments(path: str) -> list[str]:
+    """The percent-decoded segments of an absolute path."""
+    if not path.startswith("/"):
+        raise BadRequestError("the request target must be an absolute path")
+    try:
+        return [unquote(part, errors="strict") for part in path[1:].split("/")]
+    except UnicodeDecodeError as err:
+        raise BadRequestError(f"path is not UTF-8: {err}") from err
+
+
+class AgentApi:
+    """Routes requests to the agent: the handler of :class:`HttpServer`.
+
+    Args:
+        agent: The agent served.
+    """
+
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.limits = agent.config.limits
+        self._routes: dict[str, dict[str, Route]] = {
+            "healthz": {"GET": self.healthz},
+            "readyz": {"GET": self.readyz},
+            "metrics": {"GET": self.metrics},
+            "stats": {"GET": self.stats},
+            "agents": {"GET": self.agents},
+            "ping": {"GET": self.ping},
+            "peer_push": {"POST": self.peer_push},
+            "peer_sync": {"POST": self.peer_sync},
+            "map": {"GET": self.get_map},
+            "key": {"GET": self.get, "PUT": self.put, "DELETE": self.delete},
+            "increment": {"POST": self.increment},
+        }
+
+    def __call__(self, request: Request) -> Result:
+        """Answer ``request`` (at once when no handler has to wait)."""
+        try:
+            parts = _segments(request.path)
+            methods: dict[str, Route] | None = None
+            for pattern, name in _PATTERNS:
+                if len(pattern) == len(parts) and all(
+                    p is None or p == part for p, part in zip(pattern, parts, strict=True)
+                ):
+                    methods = self._routes[name]
+                    break
+            if methods is None:
+                raise NotFoundError(f"no route for {request.path}", "not_found")
+            route = methods.get(request.method)
+            if route is None:
+                allow = ", ".join(sorted(methods))
+                return error_response(
+                    405, "method_not_allowed", f"{request.method} not allowed", {"Allow": allow}
+                )
+            result = route(request, parts)
+        except AgentError as err:
+            return error_response(err.status, err.code, str(err))
+        if isinstance(result, Response):
+            return result
+        return self._guard(result)
+
+    @staticmethod
+    async def _guard(pending: Awaitable[Response]) -> Response:
+        try:
+            return await pending
+        except AgentError as err:
+            return error_response(err.status, err.code, str(err))
 
     # --- helpers ------------------------------------------------------------------
-    def _key(self, request: web.Request) -> str:
-        key = request.match_info["key"]
+    def _key(self, parts: list[str]) -> str:
+        key = parts[3]
         if len(key.encode()) > self.limits.max_key_bytes:
             raise BadRequestError(
                 f"key longer than {self.limits.max_key_bytes} bytes", "key_too_long"
             )
         return key
 
-    async def _body(self, request: web.Request, limit: int) -> bytes:
-        if request.content_length is not None and request.content_length > limit:
+    def _body(self, request: Request, limit: int) -> bytes:
+        if len(request.body) > limit:
             raise PayloadTooLargeError(f"value larger than {limit} bytes")
-        raw = await request.read()
-        if len(raw) > limit:
-            raise PayloadTooLargeError(f"value larger than {limit} bytes")
-        return raw
+        return request.body
 
-    def _local(self, request: web.Request) -> ReplicaStore | None:
-        ref = (request.match_info["ns"], request.match_info["res"])
+    def _local(self, parts: list[str]) -> ReplicaStore | None:
+        ref = (parts[1], parts[2])
         store = self.agent.stores.get(ref)
         if store is None and ref not in self.agent.specs:
             raise NotFoundError(f"unknown resource {ref[0]}/{ref[1]}", "unknown_resource")
         return store
 
-    async def _forward(self, request: web.Request, operation: str) -> web.Response:
-        ns, res = request.match_info["ns"], request.match_info["res"]
-        if FORWARDED_BY in request.headers:
+    async def _forward(self, request: Request, parts: list[str], operation: str) -> Response:
+        ns, res = parts[1], parts[2]
+        if _FORWARDED_BY in request.headers:
             raise UnavailableError(f"no replica of {ns}/{res} here", "no_replica")
-        body = (
-            await self._body(request, self.limits.max_value_bytes)
-            if request.can_read_body
-            else None
-        )
+        body = self._body(request, self.limits.max_value_bytes) if request.body else None
         candidates = self.agent.directory.nearest(self.agent.locations.get((ns, res), ()))
         session = self.agent.replication.session
         for node in candidates:
-            url = f"{self.agent.directory.url(node)}{request.rel_url}"
+            url = f"{self.agent.directory.url(node)}{request.target}"
             try:
                 async with session.request(
                     request.method, url, data=body, headers={FORWARDED_BY: self.agent.node}
@@ -148,64 +210,72 @@ class _Api:
             if status < 500:
                 self.agent.access.count(ns, res, operation, "remote")
             headers[SERVED] = "remote"
-            return web.Response(status=status, body=payload, content_type=_JSON, headers=headers)
+            return Response(payload, status, headers)
         raise UnavailableError(f"no replica of {ns}/{res} reachable", "no_replica")
 
-    def _count(self, request: web.Request, store: ReplicaStore, operation: str) -> None:
-        if FORWARDED_BY not in request.headers:
+    def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
+        if _FORWARDED_BY not in request.headers:
             self.agent.access.count(store.spec.namespace, store.spec.name, operation, "local")
 
     def _served(self) -> dict[str, str]:
         return {SERVED: "local", SERVED_BY: self.agent.node}
 
     # --- application API ----------------------------------------------------------
-    async def get(self, request: web.Request) -> web.Response:
-        key = self._key(request)
-        store = self._local(request)
+    def get(self, request: Request, parts: list[str]) -> Result:
+        """A key's value, from the local replica or forwarded to the nearest one."""
+        key = self._key(parts)
+        store = self._local(parts)
         if store is None:
-            return await self._forward(request, "get")
-        value = store.get(key)
+            return self._forward(request, parts, "get")
         self._count(request, store, "get")
+        value = store.get(key)
         if value is None:
             raise NotFoundError(f"key {key!r} not found", "key_not_found")
         body, headers = _render(value)
         headers.update(self._served())
-        return web.Response(body=body, content_type=_JSON, headers=headers)
+        return Response(body, headers=headers)
 
-    async def get_map(self, request: web.Request) -> web.Response:
-        store = self._local(request)
+    def get_map(self, request: Request, parts: list[str]) -> Result:
+        """The whole map."""
+        store = self._local(parts)
         if store is None:
-            return await self._forward(request, "list")
+            return self._forward(request, parts, "list")
         self._count(request, store, "list")
-        parts = [json.dumps(k).encode() + b":" + _render(v)[0] for k, v in store.state.items()]
-        body = b"{" + b",".join(parts) + b"}"
-        return web.Response(body=body, content_type=_JSON, headers=self._served())
+        items = [json.dumps(k).encode() + b":" + _render(v)[0] for k, v in store.state.items()]
+        return Response(b"{" + b",".join(items) + b"}", headers=self._served())
 
-    async def put(self, request: web.Request) -> web.Response:
-        key = self._key(request)
-        store = self._local(request)
+    def put(self, request: Request, parts: list[str]) -> Result:
+        """Write a JSON value."""
+        key = self._key(parts)
+        store = self._local(parts)
         if store is None:
-            return await self._forward(request, "put")
-        value = _json_body(await self._body(request, self.limits.max_value_bytes))
-        result = await store.put(key, value)
+            return self._forward(request, parts, "put")
+        value = _json_body(self._body(request, self.limits.max_value_bytes))
         self._count(request, store, "put")
-        return web.json_response(result.to_json(), headers=self._served())
+        if store.acknowledges_at_once:  # answer without a task: the common, fast path
+            return _json(store.put_now(key, value).to_json(), self._served())
+        return self._written(store.put(key, value))
 
-    async def delete(self, request: web.Request) -> web.Response:
-        key = self._key(request)
-        store = self._local(request)
+    def delete(self, request: Request, parts: list[str]) -> Result:
+        """Delete a key."""
+        key = self._key(parts)
+        store = self._local(parts)
         if store is None:
-            return await self._forward(request, "delete")
+            return self._forward(request, parts, "delete")
         self._count(request, store, "delete")
-        result = await store.delete(key)
-        return web.json_response(result.to_json(), headers=self._served())
+        return self._written(store.delete(key))
 
-    async def increment(self, request: web.Request) -> web.Response:
-        key = self._key(request)
-        store = self._local(request)
+    async def _written(self, pending: Awaitable[WriteResult]) -> Response:
+        result = await pending
+        return _json(result.to_json(), self._served())
+
+    def increment(self, request: Request, parts: list[str]) -> Result:
+        """Add to a counter."""
+        key = self._key(parts)
+        store = self._local(parts)
         if store is None:
-            return await self._forward(request, "increment")
-        raw = await self._body(request, self.limits.max_value_bytes)
+            return self._forward(request, parts, "increment")
+        raw = self._body(request, self.limits.max_value_bytes)
         try:
             parsed = json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError) as err:
@@ -213,24 +283,30 @@ class _Api:
         by = parsed.get("by", 1) if isinstance(parsed, dict) else None
         if not isinstance(by, int) or isinstance(by, bool) or abs(by) >= 1 << 53:
             raise BadRequestError('increment body must be {"by": <integer>}', "bad_increment")
-        result, value = await store.increment(key, by)
         self._count(request, store, "increment")
-        return web.json_response({"value": value, **result.to_json()}, headers=self._served())
+        return self._incremented(store, key, by)
+
+    async def _incremented(self, store: ReplicaStore, key: str, by: int) -> Response:
+        result, value = await store.increment(key, by)
+        return _json({"value": value, **result.to_json()}, self._served())
 
     # --- operations ---------------------------------------------------------------
-    async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+    def healthz(self, request: Request, parts: list[str]) -> Result:
+        """Liveness."""
+        return _json({"status": "ok"})
 
-    async def readyz(self, request: web.Request) -> web.Response:
+    def readyz(self, request: Request, parts: list[str]) -> Result:
+        """Readiness: the first synchronisation with peers is done."""
         if not self.agent.ready:
             raise UnavailableError("initial synchronisation not done", "not_ready")
-        return web.json_response({"status": "ready"})
+        return _json({"status": "ready"})
 
-    async def metrics(self, request: web.Request) -> web.Response:
-        body = generate_latest(self.agent.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    def metrics(self, request: Request, parts: list[str]) -> Result:
+        """Prometheus exposition of the agent's registry."""
+        return Response(generate_latest(self.agent.registry), content_type=CONTENT_TYPE_LATEST)
 
-    async def stats(self, request: web.Request) -> web.Response:
+    def stats(self, request: Request, parts: list[str]) -> Result:
+        """The compact JSON snapshot the operator samples."""
         agent = self.agent
         replicas = []
         for ref in sorted(agent.stores):
@@ -249,7 +325,7 @@ class _Api:
                         "lagSeconds": report.lag_seconds,
                     }
                 )
-        return web.json_response(
+        return _json(
             {
                 "node": agent.node,
                 "zone": agent.config.zone,
@@ -261,18 +337,19 @@ class _Api:
             }
         )
 
-    async def agents(self, request: web.Request) -> web.Response:
+    def agents(self, request: Request, parts: list[str]) -> Result:
+        """This agent's peers with their measured round-trip times."""
         peers = [
             {"node": p.node, "url": p.url, "zone": p.zone, "rttSeconds": p.rtt}
             for p in self.agent.directory.peers.values()
         ]
-        return web.json_response({"node": self.agent.node, "peers": peers})
+        return _json({"node": self.agent.node, "peers": peers})
 
     # --- peer protocol ------------------------------------------------------------
-    def _peer_store(self, request: web.Request, sender: str) -> ReplicaStore:
+    def _peer_store(self, parts: list[str], sender: str) -> ReplicaStore:
         if self.agent.directory.url(sender) is None:
             raise ForbiddenError(f"unknown peer {sender!r}", "unknown_peer")
-        ref = (request.match_info["ns"], request.match_info["res"])
+        ref = (parts[3], parts[4])
         store = self.agent.stores.get(ref)
         if store is None:
             raise NotFoundError(f"no replica of {ref[0]}/{ref[1]} here", "unknown_resource")
@@ -282,49 +359,40 @@ class _Api:
             )
         return store
 
-    async def peer_push(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        message = decode_push(raw)
-        store = self._peer_store(request, message.sender)
-        await store.apply_push(message.sender, message.first, message.last, message.entries)
-        ns, res = store.spec.ref
-        self.agent.sync_log.record((ns, res, message.sender, "push", "in"), len(raw))
-        return web.json_response({"ok": True})
+    def peer_push(self, request: Request, parts: list[str]) -> Result:
+        """Join a delta a peer pushed."""
+        message = decode_push(request.body)
+        store = self._peer_store(parts, message.sender)
+        return self._pushed(
+            store, message.sender, message.first, message.last, message.entries, len(request.body)
+        )
 
-    async def peer_sync(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        ask = decode_sync_request(raw)
-        store = self._peer_store(request, ask.sender)
+    async def _pushed(
+        self, store: ReplicaStore, sender: str, first: int, last: int,
+        entries: Mapping[str, Entry], size: int,
+    ) -> Response:  # fmt: skip
+        await store.apply_push(sender, first, last, entries)
+        ns, res = store.spec.ref
+        self.agent.sync_log.record((ns, res, sender, "push", "in"), size)
+        return _json({"ok": True})
+
+    def peer_sync(self, request: Request, parts: list[str]) -> Result:
+        """Answer a peer's version vector with a delta or a full snapshot."""
+        ask = decode_sync_request(request.body)
+        store = self._peer_store(parts, ask.sender)
         payload = store.delta_since(ask.vector)
         body = encode_sync_reply(payload)
         ns, res = store.spec.ref
         self.agent.replication.record_ack(store.spec.ref, ask.sender, ask.vector)
         mode = "full" if payload.full else "delta"
         self.agent.sync_log.record((ns, res, ask.sender, mode, "out"), len(body))
-        return web.Response(body=body, content_type=_JSON)
+        return Response(body)
 
-    async def ping(self, request: web.Request) -> web.Response:
-        return web.json_response({"node": self.agent.node})
+    def ping(self, request: Request, parts: list[str]) -> Result:
+        """For round-trip measurements between agents."""
+        return _json({"node": self.agent.node})
 
 
-def build_app(agent: Agent) -> web.Application:
-    """The aiohttp application serving ``agent``."""
-    app = web.Application(
-        client_max_size=agent.config.limits.max_peer_body_bytes, middlewares=[_errors]
-    )
-    api = _Api(agent)
-    router = app.router
-    router.add_get("/healthz", api.healthz)
-    router.add_get("/readyz", api.readyz)
-    router.add_get("/metrics", api.metrics)
-    router.add_get("/v1/stats", api.stats)
-    router.add_get("/v1/agents", api.agents)
-    router.add_get("/v1/peer/ping", api.ping)
-    router.add_post("/v1/peer/push/{ns}/{res}", api.peer_push)
-    router.add_post("/v1/peer/sync/{ns}/{res}", api.peer_sync)
-    router.add_get("/v1/{ns}/{res}", api.get_map)
-    router.add_get("/v1/{ns}/{res}/{key}", api.get)
-    router.add_put("/v1/{ns}/{res}/{key}", api.put)
-    router.add_delete("/v1/{ns}/{res}/{key}", api.delete)
-    router.add_post("/v1/{ns}/{res}/{key}/increment", api.increment)
-    return app
+def build_server(agent: Agent) -> HttpServer:
+    """The HTTP server answering for ``agent`` (call ``start(host, port)`` on it)."""
+    return HttpServer(AgentApi(agent), max_body=agent.config.limits.max_peer_body_bytes)

@@ -100,11 +100,23 @@ class ReplicaStore:
         if self.spec.consistency == "strong":
             raise UnavailableError("strong consistency: not leader / no quorum (not built yet)")
 
-    async def _commit(self, delta: Delta) -> WriteResult:
+    @property
+    def acknowledges_at_once(self) -> bool:
+        """True when a write is as durable as promised once written: no fsync to await.
+
+        :meth:`put_now` may then answer without awaiting.
+        """
+        return self.files is None or self.files.fsync != "always"
+
+    def _log(self, delta: Delta) -> int:
         seq = self.state.version_vector.get_seq(self.replica)
         if self.files is not None:
             self.files.append_push(self.replica, seq, seq, delta)
-            await self.files.durable()
+        return seq
+
+    def _publish(self, delta: Delta, seq: int) -> WriteResult:
+        # Peers hear of a write only once it is durable here: a replica that lost an
+        # event its peers hold would reuse its sequence number after a restart.
         self.last_modified = time.time()
         for listener in self.listeners:
             listener(self, delta, seq)
@@ -113,10 +125,24 @@ class ReplicaStore:
         assert stamp is not None
         return WriteResult(stamp, seq)
 
+    async def _commit(self, delta: Delta) -> WriteResult:
+        seq = self._log(delta)
+        if self.files is not None:
+            await self.files.durable()
+        return self._publish(delta, seq)
+
     async def put(self, key: str, value: bytes) -> WriteResult:
         """Write a JSON-encoded value."""
         self._check_writable()
         return await self._commit(self.state.put(key, value))
+
+    def put_now(self, key: str, value: bytes) -> WriteResult:
+        """Write a JSON-encoded value without awaiting (when :attr:`acknowledges_at_once`)."""
+        if not self.acknowledges_at_once:
+            raise RuntimeError("put_now under fsync=always: use put()")
+        self._check_writable()
+        delta = self.state.put(key, value)
+        return self._publish(delta, self._log(delta))
 
     async def delete(self, key: str) -> WriteResult:
         """Delete a key.

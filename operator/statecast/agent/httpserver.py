@@ -1,0 +1,383 @@
+"""A small HTTP/1.1 server for the Agent API, built on asyncio and httptools.
+
+A local read is the agent's hot path and most of its cost is HTTP, not the store:
+aiohttp's web stack spends ~200 µs a request on this class of machine where the store
+lookup takes a few. This server keeps only what the agent needs and parses with
+llhttp (through httptools, the parser uvicorn uses):
+
+- keep-alive and pipelining (answers go out in request order; a handler that needs to
+  wait runs as a task while later requests queue behind it);
+- ``Content-Length`` and chunked request bodies, a body limit answered with 413 before
+  the body is read, ``Expect: 100-continue``;
+- flow control: reading pauses while the peer does not read answers or too many
+  requests are queued; idle connections close after ``idle_timeout``;
+- graceful close: stop accepting, let running handlers finish, then close.
+
+A handler takes a :class:`Request` and returns a :class:`Response`, or an awaitable of
+one; synchronous handlers answer without creating a task. Errors the server itself
+detects (malformed request, body too large, upgrade asked) are answered as
+``{"error": {"code", "message"}}`` like every Agent API error, and the connection is
+closed; an exception escaping a handler is logged and answered with 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import cast
+
+import httptools
+
+__all__ = ["Handler", "HttpServer", "Request", "Response", "error_response"]
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_MAX_QUEUED = 32
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+class Request:
+    """One parsed request.
+
+    Attributes:
+        method: ``GET``, ``PUT``...
+        target: The request target as sent (percent-encoded path and query).
+        path: The percent-encoded path (without the query).
+        headers: Header names lower-cased; repeated headers joined with ``, ``.
+        body: The whole body (decoded from chunked transfer encoding if it was).
+        remote: The peer's address, ``host:port``.
+    """
+
+    __slots__ = ("body", "headers", "method", "path", "remote", "target")
+
+    def __init__(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, remote: str = ""
+    ) -> None:
+        self.method, self.target, self.headers, self.body = method, target, headers, body
+        self.path = target.partition("?")[0]
+        self.remote = remote
+
+
+class Response:
+    """An answer: status, body, content type and extra headers."""
+
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        body: bytes = b"",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        content_type: str = _JSON,
+    ) -> None:
+        self.body, self.status, self.content_type = body, status, content_type
+        self.headers = headers
+
+    def encode(self, keep_alive: bool, http10: bool) -> bytes:
+        """The status line, headers and body as they go on the wire."""
+        reason = _REASONS.get(self.status, b"Unknown")
+        head = [
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+            % (self.status, reason, self.content_type.encode(), len(self.body))
+        ]
+        if self.headers:
+            head.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers.items())
+        if not keep_alive:
+            head.append(b"Connection: close\r\n")
+        elif http10:
+            head.append(b"Connection: keep-alive\r\n")
+        head.append(b"\r\n")
+        head.append(self.body)
+        return b"".join(head)
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The Agent API's error answer: ``{"error": {"code", "message"}}``."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Response(body, status, headers)
+
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class _BodyTooLargeError(Exception):
+    """Raised inside a parser callback to stop reading an oversized body."""
+
+
+class _Incoming:
+    """The request being parsed."""
+
+    __slots__ = ("body", "headers", "size", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+        self.size = 0
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: parse, queue, answer in order."""
+
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._remote = ""
+        self._incoming = _Incoming()
+        self._queue: deque[tuple[Request, bool, bool]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._reading = True
+        self._writable = True
+        self._closing = False
+        self._too_large = False
+        self._failed: Response | None = None
+
+    # --- asyncio.Protocol ----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._remote = f"{peer[0]}:{peer[1]}"
+        self._server.connections.add(self)
+        self._arm_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        self._transport = None
+        self._queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse(error_response(501, "upgrade_unsupported", "protocol upgrade"))
+        except httptools.HttpParserError as err:
+            if self._too_large:
+                limit = self._server.max_body
+                self._refuse(error_response(413, "too_large", f"body larger than {limit} bytes"))
+            else:
+                self._refuse(error_response(400, "bad_request", f"malformed HTTP request: {err}"))
+        else:
+            if self._idle:
+                self._arm_timer()
+
+    def pause_writing(self) -> None:
+        self._writable = False
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writable = True
+        self._pump()
+        self._maybe_resume_reading()
+
+    # --- parser callbacks ----------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._incoming = _Incoming()
+
+    def on_url(self, url: bytes) -> None:
+        self._incoming.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers = self._incoming.headers
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        headers = self._incoming.headers
+        length = headers.get("content-length")
+        limit = self._server.max_body
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._too_large = True
+            raise _BodyTooLargeError
+        if headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        incoming = self._incoming
+        incoming.size += len(body)
+        if incoming.size > self._server.max_body:
+            self._too_large = True
+            raise _BodyTooLargeError
+        incoming.body.append(body)
+
+    def on_message_complete(self) -> None:
+        incoming = self._incoming
+        request = Request(
+            self._parser.get_method().decode("ascii"),
+            incoming.url.decode("latin-1"),
+            incoming.headers,
+            b"".join(incoming.body),
+            self._remote,
+        )
+        http10 = self._parser.get_http_version() == "1.0"
+        self._queue.append((request, self._parser.should_keep_alive(), http10))
+        if len(self._queue) > _MAX_QUEUED:
+            self._pause_reading()
+        self._pump()
+
+    # --- answering -----------------------------------------------------------------
+    @property
+    def _idle(self) -> bool:
+        return not self._queue and self._task is None
+
+    def _pump(self) -> None:
+        """Answer queued requests in order until one has to wait."""
+        while self._queue and self._task is None and self._writable and not self._closing:
+            request, keep_alive, http10 = self._queue.popleft()
+            try:
+                result = self._server.handler(request)
+            except Exception:
+                log.exception(
+                    "event=handler_failed method=%s path=%s", request.method, request.path
+                )
+                result = error_response(500, "internal", "internal error")
+            if isinstance(result, Response):
+                self._write(result, keep_alive, http10)
+            else:
+                self._task = asyncio.ensure_future(
+                    self._finish(result, request, keep_alive, http10)
+                )
+        if self._failed is not None and self._idle:
+            failed, self._failed = self._failed, None
+            self._write(failed, keep_alive=False, http10=False)
+        self._maybe_resume_reading()
+
+    async def _finish(
+        self, pending: Awaitable[Response], request: Request, keep_alive: bool, http10: bool
+    ) -> None:
+        try:
+            response = await pending
+        except Exception:
+            log.exception("event=handler_failed method=%s path=%s", request.method, request.path)
+            response = error_response(500, "internal", "internal error")
+        self._task = None
+        self._write(response, keep_alive, http10)
+        self._pump()
+        if self._idle:
+            self._arm_timer()
+
+    def _write(self, response: Response, keep_alive: bool, http10: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        keep_alive = keep_alive and not self._server.closing
+        transport.write(response.encode(keep_alive, http10))
+        if not keep_alive:
+            self._closing = True
+            self._queue.clear()
+            transport.close()
+
+    def _refuse(self, response: Response) -> None:
+        """Answer an error the request stream caused (after earlier answers), then close."""
+        self._failed = response
+        self._pause_reading()
+        self._pump()
+
+    # --- flow control and timeouts -------------------------------------------------
+    def _pause_reading(self) -> None:
+        if self._reading and self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+            self._reading = False
+
+    def _maybe_resume_reading(self) -> None:
+        if (
+            not self._reading
+            and self._writable
+            and not self._closing
+            and self._failed is None
+            and len(self._queue) <= _MAX_QUEUED // 2
+            and self._transport is not None
+            and not self._transport.is_closing()
+        ):
+            self._transport.resume_reading()
+            self._reading = True
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._server.idle_timeout, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._idle and self._transport is not None:
+            self._transport.close()
+
+    def close_when_idle(self) -> bool:
+        """Close now if no request is in flight; return True if closed."""
+        if self._idle and self._transport is not None:
+            self._transport.close()
+            return True
+        return False
+
+    def abort(self) -> None:
+        """Close at once, dropping anything in flight."""
+        if self._transport is not None:
+            self._transport.abort()
+
+
+class HttpServer:
+    """Serve ``handler`` on a TCP address.
+
+    Args:
+        handler: Turns a request into a response (or an awaitable of one).
+        max_body: Largest request body accepted; larger ones get 413.
+        idle_timeout: Seconds an idle keep-alive connection is kept open.
+    """
+
+    def __init__(self, handler: Handler, *, max_body: int, idle_timeout: float = 75.0) -> None:
+        self.handler = handler
+        self.max_body = max_body
+        self.idle_timeout = idle_timeout
+        self.connections: set[_Connection] = set()
+        self.closing = False
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful after binding port 0)."""
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def start(self, host: str, port: int) -> None:
+        """Start listening."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), host, port, reuse_address=True
+        )
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop accepting, let running requests finish (up to ``grace`` s), close all."""
+        self.closing = True
+        if self._server is not None:
+            self._server.close()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.connections and asyncio.get_running_loop().time() < deadline:
+            for conn in list(self.connections):
+                conn.close_when_idle()
+            if self.connections:
+                await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.abort()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None

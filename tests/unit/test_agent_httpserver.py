@@ -1,0 +1,183 @@
+"""The agent's HTTP/1.1 server over real sockets: framing, ordering, limits, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from statecast.agent.httpserver import HttpServer, Request, Response
+
+Serve = Callable[[HttpServer], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def echo(request: Request) -> Response:
+    """Answer with what was asked; ``/slow`` waits first, ``/boom`` fails."""
+    if request.path == "/slow":
+        await asyncio.sleep(0.2)
+    if request.path == "/boom":
+        raise RuntimeError("handler bug")
+    body = {"method": request.method, "target": request.target, "body": request.body.decode()}
+    return Response(json.dumps(body).encode(), headers={"X-Path": request.path})
+
+
+def sync_echo(request: Request) -> Response | Awaitable[Response]:
+    """Synchronous for most paths (answered without a task), async for ``/slow``."""
+    if request.path in ("/slow", "/boom"):
+        return echo(request)
+    return Response(request.path.encode(), content_type="text/plain")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[HttpServer]:
+    srv = HttpServer(sync_echo, max_body=1024, idle_timeout=0.5)
+    await srv.start("127.0.0.1", 0)
+    yield srv
+    await srv.close(grace=1)
+
+
+async def connect(srv: HttpServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", srv.port)
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+async def test_keep_alive_serves_several_requests_on_one_connection(server):
+    reader, writer = await connect(server)
+    for path in ("/a", "/b", "/c"):
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status, headers, body = await read_response(reader)
+        assert (status, body, headers.get("connection")) == (200, path.encode(), None)
+    writer.close()
+
+
+async def test_pipelined_requests_are_answered_in_order_behind_a_slow_one(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = await read_response(reader)
+    second = await read_response(reader)
+    assert json.loads(first[2])["target"] == "/slow"
+    assert second[2] == b"/fast"
+    writer.close()
+
+
+async def test_chunked_body_is_decoded(server):
+    reader, writer = await connect(server)
+    writer.write(
+        b"PUT /slow?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    status, _, body = await read_response(reader)
+    assert status == 200
+    assert json.loads(body) == {"method": "PUT", "target": "/slow?x=1", "body": "hello world"}
+    writer.close()
+
+
+async def test_expect_continue_gets_100_before_the_body(server):
+    reader, writer = await connect(server)
+    writer.write(
+        b"PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+    )
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert interim.startswith(b"HTTP/1.1 100 Continue")
+    writer.write(b"ok")
+    status, _, body = await read_response(reader)
+    assert (status, json.loads(body)["body"]) == (200, "ok")
+    writer.close()
+
+
+async def test_declared_body_over_the_limit_is_refused_before_it_is_sent(server):
+    reader, writer = await connect(server)
+    writer.write(b"PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+    status, headers, body = await read_response(reader)
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "too_large"
+    assert headers["connection"] == "close"
+    assert await reader.read() == b""  # closed
+    writer.close()
+
+
+async def test_chunked_body_growing_over_the_limit_is_refused(server):
+    reader, writer = await connect(server)
+    chunk = b"x" * 600
+    writer.write(b"PUT /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    writer.write(b"258\r\n" + chunk + b"\r\n" + b"258\r\n" + chunk + b"\r\n")
+    status, _, _ = await read_response(reader)
+    assert status == 413
+    writer.close()
+
+
+async def test_malformed_request_gets_400_and_the_connection_closes(server):
+    reader, writer = await connect(server)
+    writer.write(b"THIS IS NOT HTTP\r\n\r\n")
+    status, headers, body = await read_response(reader)
+    assert (status, json.loads(body)["error"]["code"]) == (400, "bad_request")
+    assert headers["connection"] == "close"
+    writer.close()
+
+
+async def test_answers_before_a_malformed_request_still_go_out(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n")
+    assert (await read_response(reader))[0] == 200
+    assert (await read_response(reader))[0] == 400
+    writer.close()
+
+
+async def test_http10_closes_unless_keep_alive_is_asked(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /a HTTP/1.0\r\n\r\n")
+    status, headers, _ = await read_response(reader)
+    assert (status, headers["connection"]) == (200, "close")
+    writer.close()
+    reader, writer = await connect(server)
+    writer.write(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    _, headers, _ = await read_response(reader)
+    assert headers["connection"] == "keep-alive"
+    writer.close()
+
+
+async def test_a_failing_handler_answers_500_and_keeps_serving(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, body = await read_response(reader)
+    assert (status, json.loads(body)["error"]["code"]) == (500, "internal")
+    assert (await read_response(reader))[2] == b"/after"
+    writer.close()
+
+
+async def test_idle_connection_is_closed_after_the_timeout(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    await read_response(reader)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_close_lets_a_running_request_finish():
+    srv = HttpServer(sync_echo, max_body=1024)
+    await srv.start("127.0.0.1", 0)
+    port = srv.port
+    reader, writer = await connect(srv)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.05)
+    closing = asyncio.create_task(srv.close(grace=5))
+    status, headers, _ = await read_response(reader)
+    await closing
+    assert (status, headers["connection"]) == (200, "close")
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
+    writer.close()
