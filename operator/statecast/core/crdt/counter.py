@@ -43,7 +43,9 @@ class PnCounter:
 
     Attributes:
         slots: Replica -> its contribution.
-        reset: Replica -> the contribution observed by the latest deletes (``seq`` unused).
+        reset: Replica -> the contribution observed by the latest deletes; ``seq`` of a
+            deleting replica's slot is its latest delete event, so the delete keeps its
+            dot in the key's causal context even when its register write loses.
         last: Stamp of the latest increment seen (orders the counter against writes).
     """
 
@@ -72,9 +74,12 @@ class PnCounter:
         last = stamp if self.last is None else max(self.last, stamp)
         return PnCounter(slots, self.reset, last)
 
-    def reset_observed(self) -> PnCounter:
-        """Forget everything counted so far (what a delete does to a counter)."""
-        return PnCounter(self.slots, _join_slots(self.reset, self.slots), self.last)
+    def reset_observed(self, replica: str, seq: int) -> PnCounter:
+        """Forget everything counted so far: a delete, event ``seq`` of ``replica``."""
+        reset = _join_slots(self.reset, self.slots)
+        mine = reset.get(replica, Slot(0, 0, 0))
+        reset[replica] = Slot(mine.up, mine.down, max(mine.seq, seq))
+        return PnCounter(self.slots, reset, self.last)
 
     def join(self, other: PnCounter) -> PnCounter:
         """Pointwise maximum of slots and resets; the latest stamp."""

@@ -165,9 +165,10 @@ def dots(entry: Entry) -> Iterator[tuple[str, int]]:
     elif register is not None:
         best.update(register.context)
     if counter is not None:
-        for replica, slot in counter.slots.items():
-            if slot.seq > best.get(replica, 0):
-                best[replica] = slot.seq
+        for slots in (counter.slots, counter.reset):
+            for replica, slot in slots.items():
+                if slot.seq > best.get(replica, 0):
+                    best[replica] = slot.seq
     yield from best.items()
 
 
@@ -187,7 +188,8 @@ def delete(current: Entry, stamp: Stamp, seq: int) -> Entry:
         new_register: Register = register.write(stamp, seq, None)
     else:
         new_register = lww.write(stamp, seq, None)
-    return _make(new_register, counter.reset_observed() if counter is not None else None)
+    reset = counter.reset_observed(stamp.replica, seq) if counter is not None else None
+    return _make(new_register, reset)
 
 
 def increment(current: Entry | None, stamp: Stamp, seq: int, by: int) -> Entry:
