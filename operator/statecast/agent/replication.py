@@ -1,7 +1,10 @@
 """Peer replication: push writes at once, pull deltas (or full snapshots) behind them.
 
-Every local write's delta is batched per resource and pushed to the other replicas
-straight away (one batch in flight per resource, so bursts coalesce). Anti-entropy runs
+Every local write's delta is pushed to the other replicas straight away. Each peer
+replica drains the resource's :class:`~statecast.agent.outbox.Outbox` at its own pace
+(one push in flight per peer, so bursts coalesce into batches and a slow or dead peer
+delays no one else); a peer whose push fails rests for ``push_backoff`` seconds and is
+left to anti-entropy meanwhile. Anti-entropy runs
 behind it: every ``sync_interval`` this agent sends its version vector to each peer
 replica and joins what comes back: a delta when the peer's index reaches back far
 enough, a full snapshot when this replica is new or too far behind. Round-trip times
@@ -22,6 +25,7 @@ import aiohttp
 from statecast.agent.accounting import SyncLog
 from statecast.agent.directory import PeerDirectory
 from statecast.agent.errors import AgentError
+from statecast.agent.outbox import Outbox, PushBatch
 from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import decode_sync_reply, encode_push, encode_sync_request
 from statecast.core.crdt import Delta
@@ -45,11 +49,10 @@ class SyncStatus:
     acks: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-@dataclass
-class _Batch:
-    first: int
-    last: int
-    entries: Delta
+#: Seconds a peer is left to anti-entropy after a failed push.
+PUSH_BACKOFF = 2.0
+#: Seconds a push may take before the peer counts as failed.
+PUSH_TIMEOUT = 5.0
 
 
 class Replication:
@@ -74,8 +77,10 @@ class Replication:
         self.sync_log = sync_log
         self.members = members
         self.status: dict[Ref, SyncStatus] = {}
-        self._batches: dict[Ref, _Batch] = {}
-        self._flushers: dict[Ref, asyncio.Task[None]] = {}
+        self._outboxes: dict[Ref, Outbox] = {}
+        self._flushers: dict[tuple[Ref, str], asyncio.Task[None]] = {}
+        self._resting: dict[str, float] = {}
+        self._encoded: dict[Ref, tuple[PushBatch, bytes]] = {}
         self._stores: dict[Ref, ReplicaStore] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -106,7 +111,10 @@ class Replication:
         """Stop replicating a store."""
         self._stores.pop(ref, None)
         self.status.pop(ref, None)
-        self._batches.pop(ref, None)
+        self._outboxes.pop(ref, None)
+        self._encoded.pop(ref, None)
+        for key in [k for k in self._flushers if k[0] == ref]:
+            self._flushers.pop(key).cancel()
 
     def peers_of(self, ref: Ref) -> list[str]:
         """The other nodes holding a replica of ``ref`` whose endpoint is known."""
@@ -115,36 +123,53 @@ class Replication:
     # --- push ---------------------------------------------------------------------
     def _on_local_change(self, store: ReplicaStore, delta: Delta, seq: int) -> None:
         ref = store.spec.ref
-        if not self.peers_of(ref):
+        now = time.monotonic()
+        peers = [p for p in self.peers_of(ref) if self._resting.get(p, 0.0) <= now]
+        if not peers:
             return  # no one to push to; anti-entropy brings later replicas up to date
-        batch = self._batches.get(ref)
-        if batch is None:
-            self._batches[ref] = _Batch(seq, seq, dict(delta))
-        else:
-            batch.last = seq
-            batch.entries.update(delta)
-        flusher = self._flushers.get(ref)
-        if flusher is None or flusher.done():
-            self._flushers[ref] = asyncio.get_running_loop().create_task(self._flush(ref))
+        outbox = self._outboxes.get(ref)
+        if outbox is None:
+            outbox = self._outboxes[ref] = Outbox()
+        outbox.add(seq, delta, peers)
+        loop = asyncio.get_running_loop()
+        for peer in outbox.peers:
+            flusher = self._flushers.get((ref, peer))
+            if flusher is None or flusher.done():
+                self._flushers[ref, peer] = loop.create_task(self._flush(ref, peer, outbox))
 
-    async def _flush(self, ref: Ref) -> None:
-        while (batch := self._batches.pop(ref, None)) is not None:
-            body = encode_push(self.node, batch.first, batch.last, batch.entries)
-            peers = self.peers_of(ref)
-            await asyncio.gather(*(self._push(ref, peer, body) for peer in peers))
+    async def _flush(self, ref: Ref, peer: str, outbox: Outbox) -> None:
+        while (batch := outbox.take(peer)) is not None:
+            cached = self._encoded.get(ref)
+            if cached is not None and cached[0] is batch:
+                body = cached[1]
+            else:
+                body = encode_push(self.node, batch.first, batch.last, batch.entries)
+                self._encoded[ref] = (batch, body)
+            if await self._push(ref, peer, body):
+                outbox.sent(peer, batch)
+            else:
+                outbox.forget(peer)
+                self._resting[peer] = time.monotonic() + PUSH_BACKOFF
+                return
 
-    async def _push(self, ref: Ref, peer: str, body: bytes) -> None:
-        url = f"{self.directory.url(peer)}/v1/peer/push/{ref[0]}/{ref[1]}"
+    async def _push(self, ref: Ref, peer: str, body: bytes) -> bool:
+        base = self.directory.url(peer)
+        if base is None:
+            return False
+        url = f"{base}/v1/peer/push/{ref[0]}/{ref[1]}"
         try:
-            async with self.session.post(url, data=body) as response:
+            async with self.session.post(
+                url, data=body, timeout=aiohttp.ClientTimeout(total=PUSH_TIMEOUT)
+            ) as response:
                 await response.read()
                 if response.status != 200:
                     log.debug("event=push_refused peer=%s status=%d", peer, response.status)
-                    return
+                    return False
         except (aiohttp.ClientError, TimeoutError) as err:
             log.debug("event=push_failed peer=%s error=%s", peer, err)
-            return
+            return False
         self.sync_log.record((ref[0], ref[1], peer, "push", "out"), len(body))
+        return True
 
     # --- anti-entropy -------------------------------------------------------------
     async def sync_with(self, store: ReplicaStore, peer: str) -> str | None:
