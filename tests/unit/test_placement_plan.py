@@ -66,6 +66,53 @@ ROWS = [
         {"e": None},
     ),
     (
+        "the replica that covers a zone goes on that zone's hot node",
+        make_input(NODES, mean={"a": HOT, "c": 5.0, "d": HOT}, replicas=(old("a"),)),
+        {"d": ("add", "minimum"), "c": None},
+    ),
+    (
+        "a replica whose demand has left is removed once its cooldown has passed",
+        make_input(
+            NODES,
+            mean={"a": HOT, "c": HOT, "e": 5.0},
+            replicas=(old("a"), old("c"), CurrentReplica("e", age_s=900.0)),
+            cooldown_s=900.0,
+        ),
+        {"e": ("remove", "cost")},
+    ),
+    (
+        "the same replica a minute before its cooldown ends is kept",
+        make_input(
+            NODES,
+            mean={"a": HOT, "c": HOT, "e": 5.0},
+            replicas=(old("a"), old("c"), CurrentReplica("e", age_s=840.0)),
+            cooldown_s=900.0,
+        ),
+        {"e": ("keep", "predicted")},
+    ),
+    (
+        "a wide interval alone does not keep a replica: its forecast was right last time",
+        make_input(
+            NODES,
+            mean={"a": HOT, "c": HOT, "e": 5.0},
+            upper={"e": HOT},
+            deviation={"e": 0.1},
+            replicas=(old("a"), old("c"), old("e")),
+        ),
+        {"e": ("remove", "cost")},
+    ),
+    (
+        "an uncertain node's upper bound keeps its replica (hedge)",
+        make_input(
+            NODES,
+            mean={"a": HOT, "c": HOT, "e": 5.0},
+            upper={"e": HOT},
+            deviation={"e": 1.0},
+            replicas=(old("a"), old("c"), old("e")),
+        ),
+        {"e": ("keep", "hedge")},
+    ),
+    (
         "a node whose pod uses the resource gets a replica before any demand",
         make_input(NODES, replicas=(old("a"), old("c")), consumers=frozenset({"e"})),
         {"e": ("add", "consumer")},

@@ -164,7 +164,7 @@ def plan(inputs: PlanInput) -> Plan:
 
     # 2. Above max or the stored-bytes budget: the least useful go.
     while board.count > cap:
-        loss = loss_of_removing(matrix, board.holders, upper, no_replica_ms)
+        loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
         options = [i for i in _where(board.holders) if removable(i)]
         if not options:
             break
@@ -220,14 +220,14 @@ def plan(inputs: PlanInput) -> Plan:
             ]
             if not crowded:
                 break
-            loss = loss_of_removing(matrix, board.holders, upper, no_replica_ms)
+            loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
             j = min(crowded, key=lambda k: (loss[k], names[k]))
             remove(j, Reason.REBALANCE, float(loss[j]), f"zone {board.zones[j]} holds two copies")
         add(i, Reason.REBALANCE, float(gains(mean)[i]), f"spread into zone {board.zones[i]}")
 
-    # 6. Remove what even the upper bound does not pay for.
+    # 6. Remove what the demand the planner believes (upper bound where uncertain) does not pay for.
     while board.count > spec.min_replicas:
-        loss = loss_of_removing(matrix, board.holders, upper, no_replica_ms)
+        loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
         options = []
         for i in _where(board.holders):
             if not removable(i):
@@ -328,7 +328,7 @@ def plan(inputs: PlanInput) -> Plan:
         index=index,
         matrix=matrix,
         mean=mean,
-        upper=upper,
+        upper=hedge,
         hold=hold,
     )
     final = serving_latency(matrix, board.holders, no_replica_ms)
