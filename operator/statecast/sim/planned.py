@@ -2,13 +2,15 @@
 
 Both build one :class:`PlanInput` per resource and step and apply :func:`plan`, so the
 only difference between them is what they believe demand will be: the predictive
-policy asks :func:`statecast.core.forecast.forecast_batch` (refreshed every
-``refresh_steps`` steps for every series at once), the oracle reads the trace's future.
+policy asks :class:`statecast.core.forecast.ForecastEngine` (updated every step for
+every series at once, refitted every ``refresh_steps`` steps), the oracle reads the
+trace's future.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,9 @@ from statecast.core.placement import (
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
 from statecast.sim.config import SimConfig, focus_index
 from statecast.sim.trace import Trace
+
+if TYPE_CHECKING:
+    from statecast.core.forecast import ForecastEngine
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -177,11 +182,16 @@ class Oracle(PlannerPolicy):
 
 
 class Predictive(PlannerPolicy):
-    """statecast: batch forecasts of every (resource, node) series, then the planner.
+    """statecast: forecasts of every (resource, node) series, then the planner.
+
+    The forecasts come from :class:`~statecast.core.forecast.ForecastEngine`, as in the
+    operator: one update per step for every series, a refit every ``refresh_steps``
+    (and early on, whenever the history has doubled since the last refit).
 
     Args:
-        refresh_steps: refit the forecasts every this many steps (between refits the
-            policy reads further along the last forecast).
+        refresh_steps: refit the forecasts every this many steps; between refits the
+            forecast engine takes each new sample as a cheap update (its level moves,
+            its parameters stay), so every step plans on a fresh forecast.
         history_days: how much history each refit sees.
         level: prediction-interval level.
         tuner: self-tuning settings, or None for fixed thresholds.
@@ -208,7 +218,9 @@ class Predictive(PlannerPolicy):
         """Reset the forecasts and the recorded band."""
         super().start(trace, config)
         shape = (trace.n_resources, trace.n_nodes)
-        self._origin = -(10**9)
+        self._engine: ForecastEngine | None = None
+        self._refitted_with = 0
+        self.refits = 0
         self._fc: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._said = np.zeros(shape)  # what the forecast said about the step being decided
         self._seen = np.zeros(shape, dtype=np.bool_)
@@ -220,7 +232,7 @@ class Predictive(PlannerPolicy):
         """Forecasts for steps ``t .. t + horizon - 1`` and each node's last deviation."""
         import time
 
-        from statecast.core.forecast import forecast_batch
+        from statecast.core.forecast import ForecastEngine
 
         trace, h = self._trace, self._horizon
         deviation = np.zeros(self._said.shape)
@@ -228,33 +240,42 @@ class Predictive(PlannerPolicy):
             deviation = np.where(
                 self._seen, forecast_deviation(self._said, trace.demand[:, :, t - 1]), 0.0
             )
-        if t - self._origin >= self.refresh_steps or self._fc is None:
-            lookback = max(1, round(self.history_days * trace.period))
-            history = trace.demand[:, :, max(0, t - lookback) : t]
-            n = trace.n_resources * trace.n_nodes
-            started = time.perf_counter()
-            if history.shape[2] < 2:
-                last = history[:, :, -1:] if history.shape[2] else np.zeros((*self._said.shape, 1))
-                width = h + self.refresh_steps
-                mean = np.repeat(last, width, axis=2)
-                self._fc = (mean, 0.5 * mean, 2.0 * mean + 1.0)
-            else:
-                batch = forecast_batch(
-                    history.reshape(n, -1),
+        started = time.perf_counter()
+        n = trace.n_resources * trace.n_nodes
+        shape = (trace.n_resources, trace.n_nodes, -1)
+        if t < 2:
+            last = trace.demand[:, :, t - 1 : t] if t else np.zeros((*self._said.shape, 1))
+            mean = np.repeat(last, h, axis=2)
+            self._fc = (mean, 0.5 * mean, 2.0 * mean + 1.0)
+        else:
+            engine = self._engine
+            if engine is None:
+                lookback = max(1, round(self.history_days * trace.period))
+                engine = self._engine = ForecastEngine(
+                    n,
                     period=trace.period,
-                    horizon=h + self.refresh_steps - 1,
+                    horizon=h,
                     level=self.level,
+                    capacity=max(lookback, 4 * h),
+                    refit_every=self.refresh_steps,
                 )
-                shape = (trace.n_resources, trace.n_nodes, -1)
-                self._fc = (
-                    batch.mean.reshape(shape),
-                    batch.lower.reshape(shape),
-                    batch.upper.reshape(shape),
-                )
-            self.forecast_seconds += time.perf_counter() - started
-            self._origin = t
-        k = t - self._origin
-        mean, lower, upper = (a[:, :, k : k + h] for a in self._fc)
+                engine.refit(trace.demand[:, :, :t].reshape(n, -1))
+                self._refitted_with = t
+            else:
+                engine.update(trace.demand[:, :, t - 1].reshape(n))
+                # Refit on schedule, and early on whenever the history has doubled.
+                if engine.refit_due or t >= 2 * self._refitted_with:
+                    engine.refit()
+                    self._refitted_with = t
+                    self.refits += 1
+            batch = engine.forecast()
+            self._fc = (
+                batch.mean.reshape(shape),
+                batch.lower.reshape(shape),
+                batch.upper.reshape(shape),
+            )
+        self.forecast_seconds += time.perf_counter() - started
+        mean, lower, upper = self._fc
         self._said = mean[:, :, 0].copy()
         self._seen[:] = True
         f = self._focus
