@@ -14,14 +14,14 @@ sender held beyond ours.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from statecast.core.clock import HybridClock
 from statecast.core.crdt import entry as ops
-from statecast.core.crdt import lww
-from statecast.core.crdt.entry import Entry, Visible
+from statecast.core.crdt.entry import Entry, KeyState, Visible
+from statecast.core.crdt.events import EventRing, LatestEvents
+from statecast.core.crdt.table import EntryTable
 from statecast.core.version_vector import VersionVector
 
 __all__ = ["Delta", "DeltaMap", "SyncPayload"]
@@ -66,10 +66,10 @@ class DeltaMap:
         self.replica = replica
         self.multi_value = multi_value
         self.clock = clock or HybridClock(replica)
-        self._entries: dict[str, Entry] = {}
+        self._entries = EntryTable()
         self._vv: dict[str, int] = {}
         self._pending: dict[str, list[tuple[int, int]]] = {}
-        self._index: dict[str, deque[tuple[int, str]]] = {}
+        self._index: dict[str, EventRing] = {}
         self._floor: dict[str, int] = {}
         self._max_seen: dict[str, int] = {}
         self._index_limit = index_limit
@@ -82,12 +82,10 @@ class DeltaMap:
 
     def get(self, key: str) -> Visible:
         """The visible value of ``key`` (None if absent or deleted)."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if type(entry) is bytes:
-            return lww.value(entry)
-        return ops.visible(entry)
+        found = self._entries.value(key)
+        if isinstance(found, KeyState):
+            return ops.visible(found)
+        return found
 
     def entry(self, key: str) -> Entry | None:
         """The full replicated state of ``key``."""
@@ -100,9 +98,13 @@ class DeltaMap:
             if shown is not None:
                 yield key, shown
 
-    def entries(self) -> dict[str, Entry]:
-        """A shallow copy of the whole state (entries are immutable)."""
-        return dict(self._entries)
+    def entries(self) -> Mapping[str, Entry]:
+        """The whole state as it is now: a frozen view that later writes do not change.
+
+        It shares the table's arena and copies only its index (8 bytes a slot), so it is
+        cheap to take, and safe to read from another thread while writes go on.
+        """
+        return self._entries.view()
 
     @property
     def version_vector(self) -> VersionVector:
@@ -118,8 +120,8 @@ class DeltaMap:
     def _next_seq(self) -> int:
         return max(self._vv.get(self.replica, 0), self._max_seen.get(self.replica, 0)) + 1
 
-    def _commit_local(self, key: str, new: Entry, seq: int) -> Delta:
-        self._store(key, new)
+    def _commit_local(self, key: str, new: Entry, seq: int, old: Entry | None) -> Delta:
+        self._store(key, new, old)
         self._vv[self.replica] = seq
         self._remember(self.replica, seq, key)
         return {key: new}
@@ -127,8 +129,9 @@ class DeltaMap:
     def put(self, key: str, value: bytes) -> Delta:
         """Write ``value`` (JSON-encoded) at ``key``; return the delta."""
         seq = self._next_seq()
-        new = ops.put(self._entries.get(key), self.clock.tick(), seq, value, self.multi_value)
-        return self._commit_local(key, new, seq)
+        old = self._entries.get(key)
+        new = ops.put(old, self.clock.tick(), seq, value, self.multi_value)
+        return self._commit_local(key, new, seq, old)
 
     def delete(self, key: str) -> Delta | None:
         """Delete ``key``; None if it has no visible value here."""
@@ -136,7 +139,7 @@ class DeltaMap:
         if current is None or ops.visible(current) is None:
             return None
         seq = self._next_seq()
-        return self._commit_local(key, ops.delete(current, self.clock.tick(), seq), seq)
+        return self._commit_local(key, ops.delete(current, self.clock.tick(), seq), seq, current)
 
     def increment(self, key: str, by: int) -> Delta:
         """Add ``by`` to the counter at ``key``.
@@ -145,12 +148,13 @@ class DeltaMap:
             CounterConflictError: The key holds a value that is not a counter.
         """
         seq = self._next_seq()
-        new = ops.increment(self._entries.get(key), self.clock.tick(), seq, by)
-        return self._commit_local(key, new, seq)
+        old = self._entries.get(key)
+        new = ops.increment(old, self.clock.tick(), seq, by)
+        return self._commit_local(key, new, seq, old)
 
     # --- merging ------------------------------------------------------------------
-    def _store(self, key: str, new: Entry) -> None:
-        old = self._entries.get(key)
+    def _store(self, key: str, new: Entry, old: Entry | None) -> None:
+        """Set ``key`` to ``new``; ``old`` must be its current entry."""
         if old is not None:
             self._size -= ops.entry_size(key, old)
         self._entries[key] = new
@@ -163,14 +167,12 @@ class DeltaMap:
     def _remember(self, origin: str, seq: int, key: str) -> None:
         index = self._index.get(origin)
         if index is None:
-            index = self._index[origin] = deque()
-        index.append((seq, key))
+            index = self._index[origin] = EventRing(self._index_limit)
+        evicted = index.append(seq, key)
         if seq > self._max_seen.get(origin, 0):
             self._max_seen[origin] = seq
-        if len(index) > self._index_limit:
-            evicted, _ = index.popleft()
-            if evicted > self._floor.get(origin, 0):
-                self._floor[origin] = evicted
+        if evicted is not None and evicted > self._floor.get(origin, 0):
+            self._floor[origin] = evicted
 
     def _covered(self, entry: Entry) -> bool:
         vv = self._vv
@@ -187,7 +189,7 @@ class DeltaMap:
         if new is None or new == old:
             return False
         before = dict(ops.dots(old)) if old is not None else {}
-        self._store(key, new)
+        self._store(key, new, old)
         for origin, seq in ops.dots(new):
             if before.get(origin) != seq:
                 self._remember(origin, seq, key)
@@ -254,10 +256,16 @@ class DeltaMap:
                 continue
             if known < self._floor.get(origin, 0):
                 return SyncPayload(True, self.entries(), vv)
-            keys.update(k for s, k in self._index.get(origin, ()) if s > known)
+            index = self._index.get(origin)
+            if index is not None:
+                keys.update(index.keys_after(known))
         if len(keys) > max_fraction * max(len(self._entries), 1) and len(keys) > 16:
             return SyncPayload(True, self.entries(), vv)
-        delta = {k: self._entries[k] for k in keys if k in self._entries}
+        delta: Delta = {}
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None:
+                delta[key] = entry
         return SyncPayload(False, delta, vv)
 
     def collect_garbage(self, members: Iterable[Mapping[str, int]]) -> int:
@@ -281,29 +289,43 @@ class DeltaMap:
 
     # --- recovery -----------------------------------------------------------------
     def load(self, entries: Mapping[str, Entry], vv: Mapping[str, int]) -> None:
-        """Replace the state with a snapshot (entries and the vector they cover)."""
-        self._entries.clear()
+        """Replace the state with a snapshot (entries and the vector they cover).
+
+        An :class:`EntryTable` passed in is adopted as the state, not copied: the caller
+        hands it over. Any other mapping is copied into a fresh table. Only the latest
+        ``index_limit`` events per origin are held while the index is rebuilt.
+        """
+        if isinstance(entries, EntryTable):
+            self._entries = entries
+        else:
+            self._entries = EntryTable()
+            for key, entry in entries.items():
+                self._entries[key] = entry
         self._tombstones.clear()
         self._index.clear()
         self._floor.clear()
         self._max_seen.clear()
         self._pending.clear()
         self._size = 0
-        per_origin: dict[str, list[tuple[int, str]]] = {}
-        for key, entry in entries.items():
-            self._store(key, entry)
+        latest: dict[str, LatestEvents] = {}
+        for key, entry in self._entries.items():
+            self._size += ops.entry_size(key, entry)
+            if ops.is_tombstone(entry):
+                self._tombstones.add(key)
             stamp = ops.latest_stamp(entry)
             if stamp is not None:
                 self.clock.observe(stamp)
             for origin, seq in ops.dots(entry):
-                per_origin.setdefault(origin, []).append((seq, key))
-        for origin, events in per_origin.items():
-            events.sort()
-            kept = events[-self._index_limit :]
-            if len(kept) < len(events):
-                self._floor[origin] = events[-len(kept) - 1][0]
-            self._index[origin] = deque(kept)
-            self._max_seen[origin] = events[-1][0]
+                events = latest.get(origin)
+                if events is None:
+                    events = latest[origin] = LatestEvents(self._index_limit)
+                events.add(seq, key)
+                if seq > self._max_seen.get(origin, 0):
+                    self._max_seen[origin] = seq
+        for origin, events in latest.items():
+            self._index[origin] = events.ring()
+            if events.floor:
+                self._floor[origin] = events.floor
         self._vv = {r: s for r, s in vv.items() if s > 0}
         for origin, seq in self._vv.items():
             if seq > self._max_seen.get(origin, 0):
