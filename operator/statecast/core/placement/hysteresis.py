@@ -1,9 +1,10 @@
 """Gates that stop flapping: a margin between adding and removing, and a cooldown.
 
 A replica is *added* when the latency it saves at the forecast mean beats its full
-cost (holding plus the copy) by the hysteresis margin. It is *removed* only when even
-the upper bound of the forecast does not pay for holding it, less the margin, and it
-is older than the cooldown. Between the two gates nothing changes, so a demand that
+cost (holding plus the copy) by the hysteresis margin. It is *removed* only when the
+demand it serves (the planner passes the forecast mean, or the upper bound where the
+forecast is uncertain) does not pay for holding it, less the margin, and it is older
+than the cooldown. Between the two gates nothing changes, so a demand that
 wobbles around the break-even point does not make replicas come and go.
 """
 
@@ -16,16 +17,16 @@ def should_add(value_ms: float, cost_ms: float, hysteresis: float) -> bool:
 
 
 def should_remove(
-    upper_value_ms: float,
+    value_ms: float,
     holding_cost_ms: float,
     hysteresis: float,
     age_s: float,
     cooldown_s: float,
 ) -> bool:
-    """True when a replica is past its cooldown and even the upper bound does not pay for it."""
+    """True when a replica is past its cooldown and the value it keeps does not pay for it."""
     if age_s < cooldown_s:
         return False
-    return upper_value_ms < holding_cost_ms * (1.0 - hysteresis)
+    return value_ms < holding_cost_ms * (1.0 - hysteresis)
 
 
 def may_readd(seconds_since_removal: float | None, cooldown_s: float) -> bool:

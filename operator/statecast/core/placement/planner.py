@@ -12,8 +12,9 @@ reason:
 3. ``consumer``: a node that runs a consumer pod gets a replica before it asks.
 4. ``minimum``: up to ``min``, new zones first.
 5. ``rebalance``: fix the spread when replicas crowd into fewer zones than they could.
-6. ``cost``: remove a replica when even the upper bound of its node's forecast does
-   not pay for holding it and it is past its cooldown.
+6. ``cost``: remove a replica when the demand it serves (forecast mean; upper bound
+   where the forecast is uncertain) does not pay for holding it and it is past its
+   cooldown.
 7. ``predicted`` then ``hedge``: add the replica that saves most at the forecast mean;
    when none pays, judge uncertain nodes at their upper bound.
 8. ``rebalance`` + ``predicted``: move a replica from a node that cooled down to one
@@ -225,7 +226,7 @@ def plan(inputs: PlanInput) -> Plan:
             remove(j, Reason.REBALANCE, float(loss[j]), f"zone {board.zones[j]} holds two copies")
         add(i, Reason.REBALANCE, float(gains(mean)[i]), f"spread into zone {board.zones[i]}")
 
-    # 6. Remove what the demand the planner believes (upper bound where uncertain) does not pay for.
+    # 6. Remove what the believed demand (upper bound where uncertain) does not pay for.
     while board.count > spec.min_replicas:
         loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
         options = []
