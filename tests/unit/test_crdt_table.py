@@ -1,0 +1,198 @@
+"""EntryTable behaves exactly like a dict; EventRing like a bounded deque."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from statecast.core.clock import Stamp
+from statecast.core.crdt import KeyState, PnCounter, lww
+from statecast.core.crdt.entry import Entry
+from statecast.core.crdt.events import EventRing, LatestEvents
+from statecast.core.crdt.table import EntryTable
+
+HASHES: dict[str, Callable[[str], int]] = {
+    "builtin": hash,
+    "all collide": lambda key: 7,
+    "by length": len,
+    "low bits zero": lambda key: hash(key) << 32,
+    "at the end, wrapping": lambda key: -1 - len(key) % 3,
+}
+
+keys = st.text(alphabet="ab\u00e9\u65e5\U0001f600", max_size=4)
+registers = st.builds(
+    lambda wall, seq, value: lww.pack(wall, 0, "r", seq, value),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.one_of(st.none(), st.binary(max_size=6)),
+)
+key_states = st.builds(
+    lambda up: KeyState(None, PnCounter().increment(Stamp(1, 0, "r"), 1, up)),
+    st.integers(0, 3),
+)
+entries = st.one_of(registers, registers, registers, key_states)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), keys, entries),
+        st.tuples(st.just("del"), keys, st.none()),
+        st.tuples(st.just("view"), st.just(""), st.none()),
+        st.tuples(st.just("compact"), st.just(""), st.none()),
+    ),
+    max_size=80,
+)
+
+
+def check_same(table: EntryTable, model: dict[str, Entry]) -> None:
+    assert len(table) == len(model)
+    assert dict(table.items()) == model
+    assert sorted(table) == sorted(model)
+    for key, entry in model.items():
+        assert key in table
+        assert table[key] == entry
+        expected = lww.value(entry) if isinstance(entry, bytes) else entry
+        assert table.value(key) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(program=operations, hash_name=st.sampled_from(sorted(HASHES)))
+def test_the_table_behaves_like_a_dict(program, hash_name):
+    table = EntryTable(hash_fn=HASHES[hash_name], compact_min=0)
+    model: dict[str, Entry] = {}
+    views = []
+    for kind, key, entry in program:
+        if kind == "set":
+            table[key] = entry
+            model[key] = entry
+        elif kind == "del":
+            if key in model:
+                del table[key]
+                del model[key]
+            else:
+                with pytest.raises(KeyError):
+                    del table[key]
+        elif kind == "view":
+            views.append((table.view(), dict(model)))
+        else:
+            table.compact()
+            assert table.dead_bytes == 0
+        check_same(table, model)
+        assert table.get("absent\u0000") is None
+        assert "absent\u0000" not in table
+    for view, seen in views:
+        assert dict(view.items()) == seen
+        assert len(view) == len(seen)
+        for key, entry in seen.items():
+            assert view[key] == entry
+
+
+def test_the_index_grows_and_shrinks_through_many_keys_with_colliding_hashes():
+    table = EntryTable(hash_fn=lambda key: hash(key) & 0xFF, compact_min=0)
+    model: dict[str, Entry] = {}
+    for i in range(3000):
+        key = f"k{i}"
+        table[key] = model[key] = lww.pack(1, 0, "r", i, b"x" * (i % 7))
+    for i in range(0, 3000, 3):
+        del table[f"k{i}"]
+        del model[f"k{i}"]
+    for i in range(1, 3000, 3):
+        key = f"k{i}"
+        table[key] = model[key] = lww.pack(2, 0, "r", i, b"y" * (i % 5))
+    assert table.capacity >= len(model) / 0.6
+    check_same(table, model)
+
+
+def test_deleting_inside_a_probe_run_that_wraps_around_keeps_the_rest_reachable():
+    # Homes 5, 6, 7 and 7 in 8 slots: the last key wraps to slot 0 and must stay put when
+    # the key at slot 5 is deleted (its home, 7, lies between the hole and slot 0).
+    table = EntryTable(hash_fn=lambda key: -1 - len(key) % 3)
+    model: dict[str, Entry] = {}
+    for key in ("ab", "a", "", "abc"):
+        table[key] = model[key] = lww.pack(1, 0, "r", 1, key.encode())
+    assert table.capacity == 8
+    del table["ab"]
+    del model["ab"]
+    check_same(table, model)
+
+
+def test_a_same_size_overwrite_is_in_place_unless_a_view_is_open():
+    table = EntryTable()
+    table["k"] = lww.pack(1, 0, "r", 1, b"aa")
+    used = table.arena_bytes
+    table["k"] = lww.pack(2, 0, "r", 2, b"bb")
+    assert table.arena_bytes == used and table.dead_bytes == 0
+    view = table.view()
+    table["k"] = lww.pack(3, 0, "r", 3, b"cc")
+    assert table.arena_bytes > used
+    assert lww.value(view["k"]) == b"bb"
+    assert table.value("k") == b"cc"
+    del view
+    used = table.arena_bytes
+    table["k"] = lww.pack(4, 0, "r", 4, b"dd")
+    assert table.arena_bytes == used
+
+
+def test_dead_records_are_compacted_once_they_are_half_the_arena():
+    table = EntryTable(compact_min=0)
+    for i in range(100):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+    for i in range(100):
+        table[f"k{i}"] = lww.pack(2, 0, "r", i, b"longer value")
+    assert table.dead_bytes * 2 <= table.arena_bytes
+    assert table.value("k5") == b"longer value"
+
+
+def test_changing_the_table_while_iterating_it_is_an_error():
+    table = EntryTable()
+    for i in range(10):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+    keys = iter(table)
+    table[next(keys) + "x"] = lww.pack(1, 0, "r", 1, b"v")
+    with pytest.raises(RuntimeError, match="changed size"):
+        next(keys)
+
+
+def test_a_key_too_long_for_a_record_is_refused_and_changes_nothing():
+    table = EntryTable()
+    with pytest.raises(ValueError, match="too long"):
+        table["k" * 70_000] = lww.pack(1, 0, "r", 1, b"v")
+    assert len(table) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.integers(1, 50), st.sampled_from("abc")), max_size=60),
+    limit=st.integers(1, 8),
+)
+def test_the_event_ring_keeps_what_a_bounded_deque_keeps(events, limit):
+    ring = EventRing(limit)
+    model: deque[tuple[int, str]] = deque()
+    floor, model_floor = 0, 0
+    for seq, key in events:
+        evicted = ring.append(seq, key)
+        model.append((seq, key))
+        if len(model) > limit:
+            model_floor = max(model_floor, model.popleft()[0])
+        if evicted is not None:
+            floor = max(floor, evicted)
+        assert list(ring) == list(model)
+        assert floor == model_floor
+        known = seq // 2
+        assert sorted(ring.keys_after(known)) == sorted(k for s, k in model if s > known)
+
+
+@given(
+    events=st.lists(st.tuples(st.integers(1, 50), st.sampled_from("abc")), max_size=60),
+    limit=st.integers(1, 8),
+)
+def test_latest_events_keeps_the_greatest_and_the_floor_below_them(events, limit):
+    latest = LatestEvents(limit)
+    for seq, key in events:
+        latest.add(seq, key)
+    ordered = sorted(events)
+    assert list(latest.ring()) == ordered[-limit:]
+    left_out = ordered[: max(0, len(ordered) - limit)]
+    assert latest.floor == (left_out[-1][0] if left_out else 0)
