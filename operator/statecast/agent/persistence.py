@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from statecast.agent.errors import PersistenceError
 from statecast.core.crdt import Entry, MalformedEntryError, decode_entry, encode_entry
+from statecast.core.crdt.table import EntryTable
 
 __all__ = ["FsyncPolicy", "Recovered", "ReplicaFiles", "WalRecord"]
 
@@ -61,9 +62,9 @@ class WalRecord:
 
 @dataclass(frozen=True)
 class Recovered:
-    """What was found on disk: the snapshot and the log records after it."""
+    """What was found on disk: the snapshot (read straight into a table) and the log after it."""
 
-    entries: dict[str, Entry]
+    entries: EntryTable
     vector: dict[str, int]
     records: list[WalRecord]
 
@@ -132,12 +133,12 @@ class ReplicaFiles:
         self._records_since_snapshot = len(records)
         return Recovered(entries, vector, records)
 
-    def _read_snapshot(self) -> tuple[dict[str, Entry], dict[str, int]]:
+    def _read_snapshot(self) -> tuple[EntryTable, dict[str, int]]:
         path = self.directory / "snapshot.json"
+        entries = EntryTable()
         if not path.exists():
-            return {}, {}
+            return entries, {}
         self.last_snapshot_bytes = path.stat().st_size
-        entries: dict[str, Entry] = {}
         try:
             with path.open("rb") as handle:
                 header = json.loads(handle.readline())
@@ -252,8 +253,9 @@ class ReplicaFiles:
     ) -> int:
         """Write a snapshot covering log segments ``<= upto``, then delete them.
 
-        Safe to run in a worker thread: it reads only its arguments (entries are
-        immutable). Returns the snapshot's size in bytes.
+        Safe to run in a worker thread: it reads only its arguments (``entries`` must not
+        change meanwhile: a frozen view such as ``DeltaMap.entries()``). Returns the
+        snapshot's size in bytes.
         """
         tmp = self.directory / "snapshot.json.tmp"
         size = 0

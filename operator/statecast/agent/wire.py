@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -111,11 +112,28 @@ def decode_sync_request(body: bytes) -> SyncRequest:
     return SyncRequest(_sender(raw), _vector(raw.get("vv")))
 
 
-def encode_sync_reply(payload: SyncPayload) -> bytes:
-    """Encode the answer to a sync request."""
-    enc = {k: encode_entry(e) for k, e in payload.entries.items()}
+def encode_sync_reply(payload: SyncPayload, batch: int = 4096) -> bytes:
+    """Encode the answer to a sync request.
+
+    The entries are encoded ``batch`` at a time into one buffer, so a full snapshot of
+    a large map never exists as a dict of encoded entries beside the encoded body.
+    """
     mode = "full" if payload.full else "delta"
-    return _dumps({"mode": mode, "vv": payload.version_vector.to_json(), "entries": enc})
+    head = _dumps({"mode": mode, "vv": payload.version_vector.to_json(), "entries": {}})
+    out = io.BytesIO()
+    out.write(head[:-2])  # up to and including '"entries":{'
+    chunk: dict[str, Any] = {}
+    first = True
+    for key, entry in payload.entries.items():
+        chunk[key] = encode_entry(entry)
+        if len(chunk) >= batch:
+            out.write((b"" if first else b",") + _dumps(chunk)[1:-1])
+            chunk.clear()
+            first = False
+    if chunk:
+        out.write((b"" if first else b",") + _dumps(chunk)[1:-1])
+    out.write(b"}}")
+    return out.getvalue()
 
 
 def decode_sync_reply(body: bytes) -> SyncPayload:
