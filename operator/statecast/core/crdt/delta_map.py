@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 from statecast.core.clock import HybridClock
 from statecast.core.crdt import entry as ops
+from statecast.core.crdt import lww
 from statecast.core.crdt.entry import Entry, KeyState, Visible
 from statecast.core.crdt.events import EventRing, LatestEvents
+from statecast.core.crdt.lww import LwwRegister
 from statecast.core.crdt.table import EntryTable
 from statecast.core.version_vector import VersionVector
 
@@ -308,20 +310,32 @@ class DeltaMap:
         self._pending.clear()
         self._size = 0
         latest: dict[str, LatestEvents] = {}
+        newest = b""  # the greatest (wall, logical) prefix of an LWW register seen
         for key, entry in self._entries.items():
-            self._size += ops.entry_size(key, entry)
-            if ops.is_tombstone(entry):
-                self._tombstones.add(key)
-            stamp = ops.latest_stamp(entry)
-            if stamp is not None:
-                self.clock.observe(stamp)
-            for origin, seq in ops.dots(entry):
+            if isinstance(entry, KeyState):
+                self._size += ops.entry_size(key, entry)
+                if ops.is_tombstone(entry):
+                    self._tombstones.add(key)
+                stamp = ops.latest_stamp(entry)
+                if stamp is not None:
+                    self.clock.observe(stamp)
+                dots = list(ops.dots(entry))
+            else:  # the common case, kept cheap: a million keys load in one pass
+                self._size += len(key) + lww.value_size(entry)
+                if not lww.has_value(entry):
+                    self._tombstones.add(key)
+                if entry[:9] > newest[:9]:
+                    newest = entry
+                dots = [(lww.replica(entry), lww.seq(entry))]
+            for origin, seq in dots:
                 events = latest.get(origin)
                 if events is None:
                     events = latest[origin] = LatestEvents(self._index_limit)
                 events.add(seq, key)
                 if seq > self._max_seen.get(origin, 0):
                     self._max_seen[origin] = seq
+        if newest:
+            self.clock.observe(lww.stamp(LwwRegister(newest)))
         for origin, events in latest.items():
             self._index[origin] = events.ring()
             if events.floor:

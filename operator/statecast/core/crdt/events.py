@@ -79,10 +79,14 @@ class LatestEvents:
 
     def add(self, seq: int, key: str) -> None:
         """Offer one event."""
-        if len(self._heap) < self._limit:
-            heapq.heappush(self._heap, (seq, key))
+        heap = self._heap
+        if len(heap) < self._limit:
+            heapq.heappush(heap, (seq, key))
             return
-        dropped, _ = heapq.heappushpop(self._heap, (seq, key))
+        if seq < heap[0][0]:  # below every kept event: left out at once
+            dropped = seq
+        else:
+            dropped, _ = heapq.heappushpop(heap, (seq, key))
         self.floor = max(self.floor, dropped)
 
     def ring(self) -> EventRing:

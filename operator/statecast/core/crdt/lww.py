@@ -22,6 +22,7 @@ __all__ = [
     "HEADER_BYTES",
     "LwwRegister",
     "dot",
+    "has_value",
     "join",
     "pack",
     "replica",
@@ -72,6 +73,11 @@ def value(register: LwwRegister) -> bytes | None:
     if register[15] == 0:
         return None
     return register[HEADER_BYTES + register[16] :]
+
+
+def has_value(register: LwwRegister) -> bool:
+    """False for a delete."""
+    return register[15] != 0
 
 
 def value_size(register: LwwRegister) -> int:
