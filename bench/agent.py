@@ -12,7 +12,8 @@ write reaches the log with write(2) before it is acknowledged, fsync every secon
 Redis (``redis-server`` from Debian, installed with apt-get if missing) runs on
 127.0.0.1 with ``appendonly yes`` and ``appendfsync everysec``, the same durability.
 Both are driven from this process through their Python clients (statecast.client's
-blocking client, redis-py) from 1 and 16 threads.
+blocking client, redis-py) from 1 and 16 threads. For the latency section the server
+under test (agent or Redis) is pinned to the last core and the clients to the others.
 """
 
 from __future__ import annotations
@@ -128,6 +129,17 @@ def bench_latency(root: Path, n: int) -> list[dict[str, Any]]:
     agents.start_all()
     redis_proc, redis_port = start_redis(root)
     rows: list[dict[str, Any]] = []
+    # Servers on the last core, clients on the others: the same placement for both
+    # systems, and no server losing its core to its own clients mid-request.
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = len(cores) >= 2
+    if pinned:
+        server_core, client_cores = {cores[-1]}, set(cores[:-1])
+        agent_proc = agents.agents[0].process
+        assert agent_proc is not None
+        os.sched_setaffinity(agent_proc.pid, server_core)
+        os.sched_setaffinity(redis_proc.pid, server_core)
+        os.sched_setaffinity(0, client_cores)
     try:
         url = agents.agents[0].url
         seed = Client([url], discover_peers=False)
@@ -167,6 +179,8 @@ def bench_latency(root: Path, n: int) -> list[dict[str, Any]]:
                 rows.append({"system": system, "op": op, "clients": threads, **result})
                 print(f"  {system:9s} {op:3s} clients={threads:2d} {result}", flush=True)
     finally:
+        if pinned:
+            os.sched_setaffinity(0, set(cores))
         agents.stop_all()
         redis_proc.terminate()
         redis_proc.wait()
