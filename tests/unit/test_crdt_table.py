@@ -25,8 +25,9 @@ HASHES: dict[str, Callable[[str], int]] = {
 
 keys = st.text(alphabet="ab\u00e9\u65e5\U0001f600", max_size=4)
 registers = st.builds(
-    lambda wall, seq, value: lww.pack(wall, 0, "r", seq, value),
+    lambda wall, replica, seq, value: lww.pack(wall, 0, replica, seq, value),
     st.integers(0, 3),
+    st.sampled_from(["r", "node-1", "\u65e5\u672c", "ip-10-0-12-34.eu-west-1.compute.internal"]),
     st.integers(0, 3),
     st.one_of(st.none(), st.binary(max_size=6)),
 )
@@ -116,6 +117,22 @@ def test_deleting_inside_a_probe_run_that_wraps_around_keeps_the_rest_reachable(
     del table["ab"]
     del model["ab"]
     check_same(table, model)
+
+
+def test_registers_of_more_writers_than_a_byte_can_number_keep_their_replica_inline():
+    table = EntryTable()
+    model: dict[str, Entry] = {}
+    for i in range(300):
+        key = f"k{i}"
+        table[key] = model[key] = lww.pack(1, 0, f"node-{i}", i, None if i % 7 else b"v")
+    table["k3"] = model["k3"] = lww.pack(2, 0, "node-299", 5, b"w")
+    check_same(table, model)
+    assert [lww.replica(table[f"k{i}"]) for i in (0, 254, 255, 299)] == [
+        "node-0",
+        "node-254",
+        "node-255",
+        "node-299",
+    ]
 
 
 def test_a_same_size_overwrite_is_in_place_unless_a_view_is_open():

@@ -5,7 +5,12 @@ key on top of the data (the dict slot, a ``str`` and a ``bytes`` header). Here t
 common entry, a packed LWW register (:mod:`statecast.core.crdt.lww`), lives as a record
 in one ``bytearray`` *arena*::
 
-    key length (u16 LE) | entry length (u32 LE) | key (UTF-8) | packed register
+    key length (u16 LE) | entry length (u32 LE) | key (UTF-8) | stored register
+
+where the stored register is the packed one with its replica id (``length | id``, often
+a 30-60 byte node name) replaced by the replica's number in a table of writers (one
+byte; the 256th writer and later keep their id inline after a 0xFF byte). A read of a
+value copies it straight out of the arena; a whole register is rebuilt on demand.
 
 behind an open-addressing hash index of two flat arrays (``array.array``): per slot the
 record's offset in the arena (0: empty; the arena starts with one unused byte) and the
@@ -57,7 +62,9 @@ _MAX_ENTRY = 0xFFFFFFFF
 _MAX_LOAD = 0.6
 _HEADER = lww.HEADER_BYTES
 _HAS_VALUE = _HEADER - 2  # offsets inside a packed register (see lww)
-_REPLICA_LEN = _HEADER - 1
+_REPLICA_AT = _HEADER - 1  # register: the replica id's length; record: the replica's number
+_INLINE = 0xFF  # record: the replica id follows inline, as in the register
+_NUMBERS = [bytes((n,)) for n in range(_INLINE)]
 _NARROW_LIMIT = 0xFFFFFFFF  # offsets fit the 4-byte index while the arena is smaller
 
 
@@ -92,6 +99,7 @@ class _Entries(Mapping[str, Entry]):
         "_mask",
         "_offsets",
         "_other",
+        "_replicas",
         "_used",
         "_version",
     )
@@ -103,6 +111,7 @@ class _Entries(Mapping[str, Entry]):
     _mask: int
     _count: int
     _other: dict[str, KeyState]
+    _replicas: list[bytes]  # number -> the register's ``length | replica id`` bytes
     _hash: KeyHash
     _version: int
 
@@ -150,12 +159,21 @@ class _Entries(Mapping[str, Entry]):
                 size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
                 if size == len(encoded) and arena[start : start + size] == encoded:
-                    start += size
-                    return arena[start : start + length]
+                    return self._register_at(start + size, length)
             i = (i + 1) & mask
         if self._other:
             return self._other.get(key, default)
         return default
+
+    def _register_at(self, start: int, length: int) -> LwwRegister:
+        """The packed register whose stored form is at ``start`` (``length`` bytes)."""
+        arena = self._arena
+        number = arena[start + _REPLICA_AT]
+        end = start + length
+        if number == _INLINE:
+            return LwwRegister(arena[start : start + _REPLICA_AT] + arena[start + _HEADER : end])
+        head = arena[start : start + _REPLICA_AT]
+        return LwwRegister(head + self._replicas[number] + arena[start + _HEADER : end])
 
     def value(self, key: str) -> bytes | KeyState | None:
         """What a read needs: an LWW key's value (None: deleted or absent) or a KeyState.
@@ -179,7 +197,9 @@ class _Entries(Mapping[str, Entry]):
                     start += size
                     if not arena[start + _HAS_VALUE]:
                         return None
-                    return arena[start + _HEADER + arena[start + _REPLICA_LEN] : start + length]
+                    if arena[start + _REPLICA_AT] == _INLINE:
+                        return arena[start + _HEADER + 1 + arena[start + _HEADER] : start + length]
+                    return arena[start + _HEADER : start + length]
             i = (i + 1) & mask
         if self._other:
             return self._other.get(key)
@@ -228,11 +248,11 @@ class _Entries(Mapping[str, Entry]):
 
     def iter_items(self) -> Iterator[tuple[str, Entry]]:
         """Every (key, entry), one record at a time (what ``items()`` iterates)."""
-        arena = self._arena
+        arena, register_at = self._arena, self._register_at
         for offset, size, length in self._records():
             start = offset + _HEAD_SIZE
             middle = start + size
-            yield arena[start:middle].decode(), LwwRegister(arena[middle : middle + length])
+            yield arena[start:middle].decode(), register_at(middle, length)
         other = self._other
         for key in self._iter_other():
             yield key, other[key]
@@ -259,6 +279,7 @@ class EntryView(_Entries):
 
     def __init__(self, table: EntryTable) -> None:
         self._arena = table._arena
+        self._replicas = table._replicas  # append-only: numbers never change
         self._used = table._used
         self._hashes = table._hashes[:]
         self._offsets = table._offsets[:]
@@ -277,7 +298,7 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         compact_min: Dead bytes below which the arena is never compacted.
     """
 
-    __slots__ = ("_compact_min", "_dead", "_limit", "_views")
+    __slots__ = ("_compact_min", "_dead", "_limit", "_replica_numbers", "_views")
 
     def __init__(self, hash_fn: KeyHash = hash, compact_min: int = 1 << 16) -> None:
         self._hash = hash_fn
@@ -296,6 +317,8 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         self._count = 0
         self._dead = 0
         self._other = {}
+        self._replicas = []
+        self._replica_numbers: dict[bytes, int] = {}
         self._version += 1
 
     @property
@@ -311,6 +334,18 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         return view
 
     # --- writing --------------------------------------------------------------------
+    def _stored(self, register: bytes) -> bytes:
+        """The register as a record holds it: its replica id replaced by a number."""
+        end = _HEADER + register[_REPLICA_AT]
+        replica = register[_REPLICA_AT:end]
+        number = self._replica_numbers.get(replica)
+        if number is None:
+            if len(self._replicas) >= _INLINE:  # 255 writers already: keep this one inline
+                return register[:_REPLICA_AT] + b"\xff" + register[_REPLICA_AT:]
+            number = self._replica_numbers[replica] = len(self._replicas)
+            self._replicas.append(replica)
+        return register[:_REPLICA_AT] + _NUMBERS[number] + register[end:]
+
     def _append(self, encoded: bytes, entry: bytes) -> int:
         if len(encoded) > _MAX_KEY or len(entry) > _MAX_ENTRY:
             raise ValueError("key or entry too long for the table")
@@ -339,6 +374,7 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         if self._other and key in self._other:
             del self._other[key]
             self._version += 1
+        stored = self._stored(entry)
         h = self._hash(key) & _HASH_MASK
         encoded = key.encode()
         mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
@@ -351,11 +387,11 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
                 size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
                 if size == len(encoded) and arena[start : start + size] == encoded:
-                    if length == len(entry) and not self._views:
+                    if length == len(stored) and not self._views:
                         start += size
-                        arena[start : start + length] = entry
+                        arena[start : start + length] = stored
                         return
-                    new = self._append(encoded, entry)
+                    new = self._append(encoded, stored)
                     self._offsets[i] = new
                     self._dead += _HEAD_SIZE + size + length
                     self._maybe_compact()
@@ -367,7 +403,7 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
             i = h & mask
             while self._offsets[i]:
                 i = (i + 1) & mask
-        new = self._append(encoded, entry)
+        new = self._append(encoded, stored)
         hashes[i] = h
         self._offsets[i] = new
         self._count += 1
