@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,14 @@ def node_addresses(core: client.CoreV1Api) -> list[tuple[str, str, str]]:
 
 @pytest.fixture
 def agents(
-    api_client: client.ApiClient, namespace: str, kubeconfig: Path, tmp_path: Path
+    api_client: client.ApiClient,
+    namespace: str,
+    service_account_kubeconfig: Callable[[str], Path],
+    tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
-    """An agent process per node (on the node's loopback InternalIP); node -> URL."""
+    """An agent process per node (on the node's loopback InternalIP), each as the install
+    manifests' agent ServiceAccount; node -> URL."""
+    kubeconfig = service_account_kubeconfig("statecast-agent")
     core = client.CoreV1Api(api_client)
     urls: dict[str, str] = {}
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -180,3 +185,46 @@ def _read_lease(api: client.CoordinationV1Api, namespace: str, name: str) -> Any
         if err.status == 404:
             return None
         raise
+
+
+def test_a_new_resource_is_seeded_from_its_configmap_on_every_first_replica(
+    api_client: client.ApiClient, namespace: str, agents: dict[str, str]
+) -> None:
+    core = client.CoreV1Api(api_client)
+    custom = client.CustomObjectsApi(api_client)
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "defaults"}, "data": {"colour": "blue", "size": "L"}}
+    )
+    resource = custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "sharedresources",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "SharedResource",
+            "metadata": {"name": "settings"},
+            "spec": {"replicas": {"min": 2}, "source": {"configMapRef": {"name": "defaults"}}},
+        },
+    )
+    holders = sorted(agents)[:2]
+    for node in holders:
+        body = build_replica(resource, node, reason="minimum")
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "replicas", body)
+    for node in holders:
+        reply = wait_for(
+            lambda n=node: (
+                (r := httpx.get(f"{agents[n]}/v1/{namespace}/settings", timeout=5)).status_code
+                == 200
+                and r.json()
+                and r
+            ),
+            what=f"the seeded map on {node}",
+        )
+        assert reply.json() == {"colour": "blue", "size": "L"}
+        assert reply.headers["Statecast-Served"] == "local"
+    events = wait_for(
+        lambda: [e for e in core.list_namespaced_event(namespace).items if e.reason == "Seeded"],
+        what="Seeded events",
+    )
+    assert {e.involved_object.kind for e in events} == {"Replica"}

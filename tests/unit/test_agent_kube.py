@@ -22,6 +22,7 @@ from statecast.agent.kube import (
 )
 from statecast.agent.replica_status import ReplicaFacts, decide_phase
 from statecast.agent.runtime import Agent
+from statecast.core.crdt.seed import SEED_REPLICA
 
 
 class FakeGateway:
@@ -32,6 +33,9 @@ class FakeGateway:
         self.replicas: list[ReplicaRecord] = []
         self.specs: dict[tuple[str, str], dict[str, Any]] = {}
         self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.resource_status: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sources: dict[tuple[str, str, str], dict[str, bytes]] = {}
+        self.events: list[tuple[str, str, str]] = []
         self._version = 0
 
     async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
@@ -52,8 +56,21 @@ class FakeGateway:
     async def list_replicas(self) -> list[ReplicaRecord]:
         return list(self.replicas)
 
-    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.specs.get((namespace, name))
+    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        spec = self.specs.get((namespace, name))
+        if spec is None:
+            return None
+        return {"spec": spec, "status": self.resource_status.get((namespace, name), {})}
+
+    async def get_source_data(
+        self, namespace: str, kind: str, name: str
+    ) -> dict[str, bytes] | None:
+        return self.sources.get((namespace, kind, name))
+
+    async def post_event(
+        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
+    ) -> None:
+        self.events.append((record.name, reason, message))
 
     async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.patches.append((name, status))
@@ -172,3 +189,51 @@ async def test_a_replica_of_an_unknown_resource_waits(agent):
     await ReplicaReconciler(gateway, agent).reconcile()
     assert agent.stores == {}
     assert gateway.patches == []
+
+
+async def test_a_new_resource_is_seeded_from_its_inline_source(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"inline": {"beta": True, "limit": 5}}}
+    gateway.replicas = [record("n1")]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    store = agent.stores["apps", "flags"]
+    assert (store.get("beta"), store.get("limit")) == (b"true", b"5")
+    assert store.version_vector.entries == {SEED_REPLICA: 2}
+    assert [reason for _, reason, _ in gateway.events] == ["Seeded"]
+
+
+async def test_a_configmap_source_gives_string_values_and_a_missing_one_is_retried(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"configMapRef": {"name": "defaults"}}}
+    gateway.replicas = [record("n1")]
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    await reconciler.reconcile()
+    assert len(agent.stores["apps", "flags"].state) == 0
+    assert [(r, m) for _, r, m in gateway.events] == [
+        ("SeedFailed", "ConfigMap/defaults not found in namespace apps")
+    ]  # reported once, not on every pass
+    gateway.sources["apps", "ConfigMap", "defaults"] = {"colour": b"blue"}
+    await reconciler.reconcile()
+    assert agent.stores["apps", "flags"].get("colour") == b'"blue"'
+
+
+async def test_a_source_over_the_limits_seeds_nothing_and_says_why(agent):
+    gateway = FakeGateway()
+    big = "x" * (agent.config.limits.max_value_bytes + 1)
+    gateway.specs["apps", "flags"] = {"source": {"inline": {"ok": 1, "big": big}}}
+    gateway.replicas = [record("n1")]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    assert len(agent.stores["apps", "flags"].state) == 0
+    ((_, reason, message),) = gateway.events
+    assert reason == "SeedFailed" and "'big'" in message and "larger than" in message
+
+
+async def test_a_replica_added_to_a_living_resource_does_not_seed(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"inline": {"beta": True}}}
+    gateway.resource_status["apps", "flags"] = {"readyReplicas": 2}
+    gateway.replicas = [record("n1")]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    assert len(agent.stores["apps", "flags"].state) == 0
+    assert gateway.events == []

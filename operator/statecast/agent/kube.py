@@ -17,6 +17,7 @@ threads, and unit tests pass a fake.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import threading
@@ -32,7 +33,9 @@ from urllib3.exceptions import HTTPError
 from statecast.agent.config import ResourceSpec
 from statecast.agent.replica_status import ReplicaFacts, build_status, decide_phase
 from statecast.agent.runtime import Agent
+from statecast.agent.seeding import SourceError, SourceKind, from_data, from_inline, source_ref
 from statecast.api.replica import NODE_LABEL
+from statecast.core.crdt.seed import SEED_REPLICA, seed_entries
 
 __all__ = [
     "ENDPOINT_ANNOTATION",
@@ -88,6 +91,7 @@ class ReplicaRecord:
     generation: int | None
     deleting: bool
     status: dict[str, Any] = field(default_factory=dict)
+    uid: str = ""
 
 
 class ClusterGateway(Protocol):
@@ -109,8 +113,20 @@ class ClusterGateway(Protocol):
         """Every Replica in the cluster."""
         ...
 
-    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The spec of a SharedResource, or None if it does not exist."""
+    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A SharedResource (the whole object), or None if it does not exist."""
+        ...
+
+    async def get_source_data(
+        self, namespace: str, kind: SourceKind, name: str
+    ) -> dict[str, bytes] | None:
+        """The data of a ConfigMap or (decoded) Secret, or None if it does not exist."""
+        ...
+
+    async def post_event(
+        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
+    ) -> None:
+        """Record an Event about a Replica."""
         ...
 
     async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
@@ -206,6 +222,8 @@ class PeerWatcher:
 class _Held:
     opened_at: float
     synced: bool = False
+    seeded: bool = False
+    source_error: str | None = None
     last_written: dict[str, Any] | None = None
     written_at: float = 0.0
 
@@ -237,9 +255,10 @@ class ReplicaReconciler:
         cached = self._specs.get(ref)
         if cached is not None:
             return cached
-        raw = await self.gateway.get_resource_spec(namespace, resource)
-        if raw is None:
+        obj = await self.gateway.get_resource(namespace, resource)
+        if obj is None:
             return None
+        raw = obj.get("spec") or {}
         spec = ResourceSpec(
             namespace=namespace,
             name=resource,
@@ -278,6 +297,9 @@ class ReplicaReconciler:
                 continue  # its SharedResource is gone or not readable yet
             if ref not in agent.stores:
                 await self._open(spec, record)
+            held = self.held.get(ref)
+            if held is not None and not held.seeded:
+                await self._seed(ref, record, held)
             await self._report(ref, record)
 
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
@@ -290,6 +312,47 @@ class ReplicaReconciler:
         peers = agent.replication.peers_of(spec.ref)
         results = await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
         held.synced = any(mode is not None for mode in results)
+
+    async def _seed(self, ref: tuple[str, str], record: ReplicaRecord, held: _Held) -> None:
+        """Seed a new resource's first replicas from its source (see statecast.agent.seeding)."""
+        store = self.agent.stores[ref]
+        if SEED_REPLICA in store.version_vector.entries or len(store.state):
+            held.seeded = True  # seeded before, or state came from peers or the disk
+            return
+        obj = await self.gateway.get_resource(*ref)
+        if obj is None:
+            return
+        source = (obj.get("spec") or {}).get("source") or {}
+        if not source or int((obj.get("status") or {}).get("readyReplicas") or 0) > 0:
+            held.seeded = True  # nothing to seed, or the resource already lives elsewhere
+            return
+        try:
+            values = await self._source_values(ref[0], source)
+        except SourceError as err:
+            if held.source_error != str(err):
+                held.source_error = str(err)
+                log.warning("event=seed_failed resource=%s/%s error=%s", *ref, err)
+                await self.gateway.post_event(record, "SeedFailed", str(err), warning=True)
+            return
+        entries = seed_entries(values, multi_value=store.spec.merge == "multi-value")
+        if entries:
+            await store.apply_push(SEED_REPLICA, 1, len(entries), entries)
+        held.seeded, held.source_error = True, None
+        log.info("event=replica_seeded resource=%s/%s keys=%d", *ref, len(entries))
+        await self.gateway.post_event(
+            record, "Seeded", f"initial state: {len(entries)} keys from the source", warning=False
+        )
+
+    async def _source_values(self, namespace: str, source: dict[str, Any]) -> dict[str, bytes]:
+        limits = self.agent.config.limits
+        ref = source_ref(source)
+        if ref is None:
+            inline = source.get("inline") or {}
+            return from_inline(inline, limits) if isinstance(inline, dict) else {}
+        data = await self.gateway.get_source_data(namespace, ref.kind, ref.name)
+        if data is None:
+            raise SourceError(f"{ref!r} not found in namespace {namespace}")
+        return from_data(ref, data, limits)
 
     async def _report(self, ref: tuple[str, str], record: ReplicaRecord) -> None:
         agent = self.agent
@@ -378,6 +441,7 @@ def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
         generation=meta.get("generation"),
         deleting=meta.get("deletionTimestamp") is not None,
         status=obj.get("status") or {},
+        uid=meta.get("uid", ""),
     )
 
 
@@ -453,7 +517,7 @@ class KubernetesGateway:
         )
         return [_replica_record(item) for item in result.get("items", [])]
 
-    async def get_resource_spec(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         """See :class:`ClusterGateway`."""
         from kubernetes.client.exceptions import ApiException
 
@@ -470,8 +534,56 @@ class KubernetesGateway:
             if err.status == 404:
                 return None
             raise
-        spec: dict[str, Any] = obj.get("spec") or {}
-        return spec
+        return dict(obj)
+
+    async def get_source_data(
+        self, namespace: str, kind: SourceKind, name: str
+    ) -> dict[str, bytes] | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        core = self._client.CoreV1Api(self.api)
+        read = (
+            core.read_namespaced_config_map if kind == "ConfigMap" else core.read_namespaced_secret
+        )
+        try:
+            obj: Any = await asyncio.to_thread(read, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        data: dict[str, str] = obj.data or {}
+        if kind == "Secret":
+            return {k: base64.b64decode(v) for k, v in data.items()}
+        return {k: v.encode() for k, v in data.items()}
+
+    async def post_event(
+        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
+    ) -> None:
+        """See :class:`ClusterGateway`."""
+        now = datetime.now(UTC)
+        body: Any = {
+            "metadata": {"generateName": f"{record.name}.", "namespace": record.namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Replica",
+                "name": record.name,
+                "namespace": record.namespace,
+                "uid": record.uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "statecast-agent", "host": record.node},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        core = self._client.CoreV1Api(self.api)
+        try:
+            await asyncio.to_thread(core.create_namespaced_event, record.namespace, body)
+        except API_ERRORS as err:  # an Event is best effort
+            log.warning("event=event_post_failed reason=%s error=%s", reason, err)
 
     async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """See :class:`ClusterGateway`."""
