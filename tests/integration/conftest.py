@@ -3,7 +3,9 @@
 The cluster is the dev cluster (``statecast.devcluster``, started once per session and
 stopped at the end unless it was already running), or any cluster whose kubeconfig is
 in ``STATECAST_TEST_KUBECONFIG`` (a kind cluster from ``kind-config.yaml``, say). The
-CRDs are applied by server-side apply; each test gets a fresh namespace.
+CRDs are applied by server-side apply; each test gets a fresh namespace. The operator
+and the agents run with the ServiceAccounts and ClusterRoles of the install manifests
+(a token for each, by the TokenRequest API), so a missing permission fails a test.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from statecast.devcluster import DevCluster, build
@@ -128,13 +131,78 @@ def namespace(
     core.delete_namespace(name)
 
 
+RBAC_KINDS = {
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+}
+INSTALL_NAMESPACE = "statecast-system"
+
+
+@pytest.fixture(scope="session")
+def install_rbac(kubectl: Callable[..., subprocess.CompletedProcess[str]], crds: None) -> None:
+    """The namespace, ServiceAccounts and (Cluster)Roles of the rendered install manifests."""
+    docs = yaml.safe_load_all((ROOT / "manifests" / "install" / "statecast.yaml").read_text())
+    wanted = [d for d in docs if isinstance(d, dict) and d.get("kind") in RBAC_KINDS]
+    kubectl(
+        "apply", "--server-side", "--field-manager=statecast-tests", "-f", "-",
+        input=yaml.safe_dump_all(wanted),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def service_account_kubeconfig(
+    kubectl: Callable[..., subprocess.CompletedProcess[str]],
+    kubeconfig: Path,
+    install_rbac: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str], Path]:
+    """A kubeconfig that authenticates as one of the install manifests' ServiceAccounts."""
+    made: dict[str, Path] = {}
+
+    def make(account: str) -> Path:
+        if account in made:
+            return made[account]
+        token = kubectl(
+            "create", "token", account, "-n", INSTALL_NAMESPACE, "--duration=6h"
+        ).stdout.strip()
+        admin = yaml.safe_load(kubeconfig.read_text())
+        context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+        cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+        own = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": account, "user": {"token": token}}],
+            "contexts": [
+                {"name": account, "context": {"cluster": cluster["name"], "user": account}}
+            ],
+            "current-context": account,
+        }
+        path = tmp_path_factory.mktemp("sa") / f"{account}.kubeconfig"
+        path.write_text(yaml.safe_dump(own))
+        made[account] = path
+        return path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def operator(
-    kubeconfig: Path, crds: None, tmp_path_factory: pytest.TempPathFactory
+    service_account_kubeconfig: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
-    """The real operator (``statecast operator``) running against the test cluster."""
+    """The real operator (``statecast operator``) against the test cluster, as its own
+    ServiceAccount with the install manifests' ClusterRole."""
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "STATECAST_RESYNC_SECONDS": "1"}
+    operator_kubeconfig = service_account_kubeconfig("statecast-operator")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(operator_kubeconfig),
+        "STATECAST_RESYNC_SECONDS": "1",
+    }
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "statecast.cli", "operator"],
