@@ -1,8 +1,9 @@
 """The operator against the real API server: spread replicas, Ready status, GC, columns,
-spec changes, and failover when a node's heartbeat stops."""
+spec changes, and failover when a node's heartbeat or an agent's Lease stops."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from statecast.devcluster import DevCluster
 from tests.integration.conftest import wait_for
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
+AGENT_NAMESPACE = "statecast-system"  # where the operator looks for agent Leases (default)
 ZONE = "topology.kubernetes.io/zone"
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -215,3 +217,56 @@ def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
             timeout=90,
             what=f"{lost} Ready again",
         )
+
+
+def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
+    api_client: client.ApiClient, namespace: str, operator: Path
+) -> None:
+    """The node stays Ready; only the agent's heartbeat (its Lease) stops."""
+    custom = client.CustomObjectsApi(api_client)
+    coordination = client.CoordinationV1Api(api_client)
+    create_resource(custom, namespace, "sessions", {"replicas": {"min": 2}})
+    replicas = wait_for_replicas(custom, namespace, "sessions", 2)
+    act_as_agents(custom, namespace, replicas)
+    wait_for(lambda: status_of(custom, namespace, "sessions").get("phase") == "Ready", what="Ready")
+    silent = replicas[0]["spec"]["nodeName"]
+    lease_name = f"statecast-agent-{silent}"
+    last_renewal = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    coordination.create_namespaced_lease(
+        AGENT_NAMESPACE,
+        {
+            "metadata": {"name": lease_name},
+            "spec": {
+                "holderIdentity": silent,
+                "leaseDurationSeconds": 6,
+                "renewTime": last_renewal.isoformat().replace("+00:00", "Z"),
+            },
+        },
+    )
+    try:
+        replacement = wait_for(
+            lambda: next(
+                (
+                    r
+                    for r in replicas_of(custom, namespace, "sessions")
+                    if r["spec"]["reason"] == "failover"
+                ),
+                None,
+            ),
+            what="a failover replica",
+        )
+        assert replacement["spec"]["nodeName"] != silent
+        phases = {
+            r["node"]: r["phase"] for r in status_of(custom, namespace, "sessions")["replicas"]
+        }
+        assert phases[silent] == "Lost"
+        act_as_agents(custom, namespace, [replacement])
+        wait_for(
+            lambda: (
+                silent
+                not in {r["spec"]["nodeName"] for r in replicas_of(custom, namespace, "sessions")}
+            ),
+            what="removal of the silent agent's replica",
+        )
+    finally:
+        coordination.delete_namespaced_lease(lease_name, AGENT_NAMESPACE)

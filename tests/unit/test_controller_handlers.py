@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import kopf
 import pytest
 
 from statecast.controller import handlers
-from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
+from statecast.controller.observed import (
+    AgentLease,
+    NodeView,
+    ReplicaView,
+    node_view,
+    replica_view,
+)
 
 
 class FakeGateway:
@@ -16,6 +23,7 @@ class FakeGateway:
         self.created: list[dict[str, Any]] = []
         self.deleted: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []
+        self.leases: list[AgentLease] = []
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
@@ -29,6 +37,9 @@ class FakeGateway:
 
     def post_event(self, body: Any, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason))
+
+    def agent_leases(self) -> list[AgentLease]:
+        return list(self.leases)
 
 
 class FakeIndex(dict[Any, list[Any]]):
@@ -112,3 +123,16 @@ def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(gateway: Fak
     handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())
     assert len(gateway.created) == 2
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+
+
+def test_an_expired_agent_lease_makes_the_handler_fail_over(gateway: FakeGateway) -> None:
+    gateway.leases = [
+        AgentLease("a", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60), 6),
+        AgentLease("b", dt.datetime.now(dt.UTC), 6),
+    ]
+    replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    patch = kopf.Patch()
+    handlers.resync(body=body(), patch=patch, node_index=nodes(), replica_index=replicas)
+    assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
+    assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
+    assert {r["node"]: r["phase"] for r in patch.status["replicas"]} == {"a": "Lost", "b": "Ready"}

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from statecast.controller.builders import build_replica, replica_name
-from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view, tolerates
+from statecast.controller.observed import (
+    AgentLease,
+    NodeView,
+    ReplicaView,
+    agents_down,
+    node_view,
+    replica_view,
+    tolerates,
+)
 from statecast.controller.reconcile import change_event, reconcile
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -119,6 +127,47 @@ def test_lost_node_is_replaced_on_a_ready_node() -> None:
     assert result.status["lastDecision"]["reason"] == "failover"
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
     assert phases == {"node-1": "Lost", "node-2": "Ready"}, "a lost node's copy is not Ready"
+
+
+def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
+    result = reconcile(
+        resource(),
+        NODES,
+        [replica("node-1"), replica("node-2")],
+        now=NOW,
+        agents_down=frozenset({"node-1"}),
+    )
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
+    phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
+    assert phases == {"node-1": "Lost", "node-2": "Ready"}
+
+
+def test_no_replica_is_placed_where_the_agent_is_down() -> None:
+    down = frozenset({"node-1", "node-3"})
+    result = reconcile(resource(), NODES, [], now=NOW, agents_down=down)
+    assert {c.node for c in result.changes}.isdisjoint(down)
+    assert len(result.changes) == 2
+
+
+@pytest.mark.parametrize(
+    ("renewed_seconds_ago", "duration", "down"),
+    [
+        (1, 6, False),  # renewed within its duration
+        (6, 6, False),  # exactly at the end: not yet
+        (7, 6, True),  # stopped renewing
+        (None, 6, True),  # never renewed
+    ],
+)
+def test_agent_is_down_once_its_lease_expires(
+    renewed_seconds_ago: int | None, duration: int, down: bool
+) -> None:
+    renew = None if renewed_seconds_ago is None else NOW - dt.timedelta(seconds=renewed_seconds_ago)
+    lease = AgentLease("node-1", renew, duration)
+    assert agents_down([lease], NOW) == (frozenset({"node-1"}) if down else frozenset())
+
+
+def test_a_node_without_an_agent_lease_is_not_down() -> None:
+    assert agents_down([], NOW) == frozenset()
 
 
 def test_tainted_nodes_need_a_toleration() -> None:

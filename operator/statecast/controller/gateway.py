@@ -7,11 +7,13 @@ API server with the ``kubernetes`` client, tests pass a fake that records calls.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Protocol
 
 import kopf
 
 from statecast.api.types import GROUP, VERSION
+from statecast.controller.observed import AGENT_LEASE_PREFIX, AgentLease
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +30,20 @@ class Gateway(Protocol):
     def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event about ``body``."""
 
+    def agent_leases(self) -> list[AgentLease]:
+        """The node agents' Leases."""
+
 
 class KubeGateway:
-    """:class:`Gateway` on the ``kubernetes`` client (credentials as kopf found them)."""
+    """:class:`Gateway` on the ``kubernetes`` client (credentials as kopf found them).
 
-    def __init__(self, api_client: Any | None = None) -> None:
+    Args:
+        api_client: A configured client (default: in-cluster, else the kubeconfig).
+        agent_namespace: Where the agents keep their Leases (``STATECAST_AGENT_NAMESPACE``,
+            default ``statecast-system``).
+    """
+
+    def __init__(self, api_client: Any | None = None, agent_namespace: str | None = None) -> None:
         from kubernetes import client, config
 
         if api_client is None:
@@ -42,6 +53,10 @@ class KubeGateway:
                 config.load_kube_config()
             api_client = client.ApiClient()
         self._custom = client.CustomObjectsApi(api_client)
+        self._coordination = client.CoordinationV1Api(api_client)
+        self.agent_namespace = agent_namespace or os.environ.get(
+            "STATECAST_AGENT_NAMESPACE", "statecast-system"
+        )
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         """Create a Replica; a 409 (it exists) is fine: the reconcile is idempotent."""
@@ -76,3 +91,24 @@ class KubeGateway:
     def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
         """Post an Event through kopf (which batches and retries)."""
         kopf.event(body, type=type_, reason=reason, message=message)
+
+    def agent_leases(self) -> list[AgentLease]:
+        """List the agents' Leases in the agent namespace.
+
+        One small LIST, no watch: the namespace holds only these, while a cluster-wide
+        Lease watch would carry every kubelet's heartbeat.
+        """
+        leases = self._coordination.list_namespaced_lease(self.agent_namespace).items
+        found = []
+        for lease in leases:
+            name = (lease.metadata.name if lease.metadata else None) or ""
+            if not name.startswith(AGENT_LEASE_PREFIX) or lease.spec is None:
+                continue
+            found.append(
+                AgentLease(
+                    node=lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX),
+                    renew_time=lease.spec.renew_time,
+                    duration_seconds=int(lease.spec.lease_duration_seconds or 0),
+                )
+            )
+        return found

@@ -1,6 +1,8 @@
 """kopf handlers: observe, call the pure reconcile, apply, report.
 
-Nodes and Replicas are kept in kopf indexes; every SharedResource is reconciled
+Nodes and Replicas are kept in kopf indexes, the agents' Leases are listed at most once
+a second (an agent that stopped renewing is treated like a NotReady node: its copies
+are Lost and replaced); every SharedResource is reconciled
 when it is created, when its spec changes, when the operator resumes, and on a short
 timer so that replica status reported by agents and node changes reach it quickly.
 Handlers are synchronous, so kopf runs them in its thread pool, off the event loop.
@@ -8,8 +10,11 @@ Handlers are synchronous, so kopf runs them in its thread pool, off the event lo
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 import kopf
@@ -18,7 +23,14 @@ from statecast.api.types import GROUP, VERSION
 from statecast.controller import metrics
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.gateway import Gateway, KubeGateway
-from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
+from statecast.controller.observed import (
+    AgentLease,
+    NodeView,
+    ReplicaView,
+    agents_down,
+    node_view,
+    replica_view,
+)
 from statecast.controller.reconcile import change_event, reconcile
 
 log = logging.getLogger(__name__)
@@ -38,6 +50,35 @@ def use_gateway(value: Gateway) -> None:
     """Make the handlers write through ``value`` (a test seam)."""
     global _gateway
     _gateway = value
+    _liveness.forget()
+
+
+class _AgentLiveness:
+    """The agents' Leases, listed at most once a second for all handler threads."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._leases: list[AgentLease] = []
+        self._fetched = float("-inf")
+
+    def forget(self) -> None:
+        with self._lock:
+            self._leases, self._fetched = [], float("-inf")
+
+    def down(self, now: dt.datetime) -> frozenset[str]:
+        """Nodes whose agent's Lease has expired (none known if the list fails)."""
+        with self._lock:
+            if time.monotonic() - self._fetched >= self.ttl:
+                try:
+                    self._leases = gateway().agent_leases()
+                except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
+                    log.warning("event=agent-leases-unavailable error=%s", err)
+                self._fetched = time.monotonic()
+            return agents_down(self._leases, now)
+
+
+_liveness = _AgentLiveness()
 
 
 @kopf.on.startup()
@@ -80,7 +121,8 @@ def _reconcile(
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     nodes = [view for store in node_index.values() for view in store]
     replicas = list(replica_index.get((namespace, name), []))
-    result = reconcile(body, nodes, replicas)
+    now = dt.datetime.now(dt.UTC)
+    result = reconcile(body, nodes, replicas, now=now, agents_down=_liveness.down(now))
     for change in result.changes:
         if change.action == "add":
             applied = gateway().create_replica(

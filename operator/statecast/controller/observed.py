@@ -7,7 +7,8 @@ without a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,35 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
         phase=status.get("phase", "Pending"),
         lag_seconds=status.get("lagSeconds"),
     )
+
+
+#: Agent Leases are named ``statecast-agent-<node>`` (see statecast.agent.kube).
+AGENT_LEASE_PREFIX = "statecast-agent-"
+
+
+@dataclass(frozen=True)
+class AgentLease:
+    """A node agent's heartbeat: its Lease's holder, last renewal and duration."""
+
+    node: str
+    renew_time: dt.datetime | None
+    duration_seconds: int
+
+    def expired(self, now: dt.datetime) -> bool:
+        """True once the agent has not renewed for longer than the Lease lasts."""
+        if self.renew_time is None:
+            return True
+        return (now - self.renew_time).total_seconds() > self.duration_seconds
+
+
+def agents_down(leases: Iterable[AgentLease], now: dt.datetime) -> frozenset[str]:
+    """Nodes whose agent's Lease has expired.
+
+    A node without a Lease is not in the answer: its agent may not have started yet
+    (or statecast runs without agents, as in some tests), and the node's own readiness
+    still decides. An agent that stopped renewing is down even on a Ready node.
+    """
+    return frozenset(lease.node for lease in leases if lease.expired(now))
 
 
 def tolerates(

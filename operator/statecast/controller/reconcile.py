@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -102,6 +102,7 @@ def reconcile(
     replicas: Iterable[ReplicaView],
     *,
     now: dt.datetime | None = None,
+    agents_down: frozenset[str] = frozenset(),
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -110,6 +111,8 @@ def reconcile(
         nodes: every node of the cluster.
         replicas: the resource's Replica objects.
         now: the current time (for condition transition times).
+        agents_down: nodes whose agent stopped renewing its Lease: treated like
+            NotReady nodes (no new replicas there, copies there are Lost and replaced).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -121,7 +124,7 @@ def reconcile(
         return _invalid(err, generation, previous, now)
 
     tolerations = [t.to_k8s() for t in spec.placement.tolerations]
-    node_list = list(nodes)
+    node_list = [replace(n, ready=False) if n.name in agents_down else n for n in nodes]
     zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
     ready_nodes = {n.name for n in node_list if n.ready}
     candidates = eligible(
@@ -168,8 +171,8 @@ def reconcile(
                 "node": r.node,
                 "zone": zones.get(r.node, ""),
                 "role": r.role,
-                # An agent on a node that is gone or NotReady cannot report: its copy
-                # is Lost, whatever the Replica's last status said.
+                # An agent on a node that is gone or NotReady, or an agent whose Lease
+                # expired, cannot report: its copy is Lost, whatever it said last.
                 "phase": r.phase if r.node in ready_nodes else "Lost",
                 "reason": r.reason,
                 **({"lagSeconds": r.lag_seconds} if r.lag_seconds is not None else {}),
