@@ -135,7 +135,7 @@ def test_registers_of_more_writers_than_a_byte_can_number_keep_their_replica_inl
     ]
 
 
-def test_a_same_size_overwrite_is_in_place_unless_a_view_is_open():
+def test_a_same_size_or_shorter_overwrite_is_in_place_unless_a_view_is_open():
     table = EntryTable()
     table["k"] = lww.pack(1, 0, "r", 1, b"aa")
     used = table.arena_bytes
@@ -150,6 +150,9 @@ def test_a_same_size_overwrite_is_in_place_unless_a_view_is_open():
     used = table.arena_bytes
     table["k"] = lww.pack(4, 0, "r", 4, b"dd")
     assert table.arena_bytes == used
+    table["k"] = lww.pack(5, 0, "r", 5, b"e")
+    assert table.arena_bytes == used
+    assert table.value("k") == b"e"
 
 
 def test_dead_records_are_compacted_once_they_are_half_the_arena():

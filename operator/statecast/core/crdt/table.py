@@ -17,10 +17,11 @@ record's offset in the arena (0: empty; the arena starts with one unused byte) a
 low 32 bits of the key's ``hash()``, which skips most key comparisons and lets the index
 grow without reading the arena. Linear probing, the index doubles at a load of 0.6,
 deletion shifts the rest of the probe run back (no tombstone slots). An overwrite with an
-entry of the same length (the usual overwrite of a same-size value) rewrites the record
-in place; any other one appends a new record and counts the old one as dead; the arena
-is rewritten without its dead records once they are more than half of it, so the copy
-is paid for by the writes that made the garbage (amortised O(1) per write).
+entry of the same length (the usual overwrite of a same-size value) or a shorter one
+rewrites the record in place (a shorter one leaves its tail dead); a longer one appends
+a new record and counts the old one as dead; the arena is rewritten without its dead
+records once they are more than half of it, so the copy is paid for by the writes that
+made the garbage (amortised O(1) per write).
 
 Rare entries (:class:`~statecast.core.crdt.entry.KeyState`: counters, multi-value
 registers) stay objects in a small side dict; a key is in exactly one of the two.
@@ -387,9 +388,14 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
                 size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
                 if size == len(encoded) and arena[start : start + size] == encoded:
-                    if length == len(stored) and not self._views:
+                    if length >= len(stored) and not self._views:
+                        # In place; a shorter register leaves its tail dead until compaction.
                         start += size
-                        arena[start : start + length] = stored
+                        arena[start : start + len(stored)] = stored
+                        if length > len(stored):
+                            _pack_head_into(arena, offset, size, len(stored))
+                            self._dead += length - len(stored)
+                            self._maybe_compact()
                         return
                     new = self._append(encoded, stored)
                     self._offsets[i] = new
