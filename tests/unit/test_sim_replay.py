@@ -132,3 +132,15 @@ def test_latency_overrides_apply_between_zones() -> None:
     config = SimConfig(latency=LatencyModel(zone_ms=(("a", "b", 7.0),)), bandwidth_bytes_per_s=1e12)
     result = replay(small_trace(demand, ("a", "b")), Static(), config)
     assert result.mean_latency_ms == pytest.approx(7.0)
+
+
+def test_predictive_forecasts_follow_the_data_between_refits() -> None:
+    demand = np.full((1, 2, 400), 10.0)
+    demand[0, 0, 300:] = 1000.0  # a level shift after the refit at step 256
+    trace = small_trace(demand, ("a", "b"))
+    policy = Predictive(refresh_steps=10**6)
+    replay(trace, policy, FAST)
+    # Refits only while the history doubles (2 is the first fit): 4, 8, ..., 256.
+    assert policy.refits == 7
+    assert policy.band[0, 0, 299] < 100.0
+    assert policy.band[0, 0, 310] > 500.0  # updated with each sample, no refit since 256
