@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -216,3 +217,27 @@ def test_latest_events_keeps_the_greatest_and_the_floor_below_them(events, limit
     assert list(latest.ring()) == ordered[-limit:]
     left_out = ordered[: max(0, len(ordered) - limit)]
     assert latest.floor == (left_out[-1][0] if left_out else 0)
+
+
+def test_a_view_read_in_another_thread_stays_the_same_while_the_table_grows_and_compacts():
+    table = EntryTable(compact_min=0)
+    for i in range(2000):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v" * (i % 9))
+    seen = dict(table.items())
+    view = table.view()
+    read: dict[str, Entry] = {}
+
+    def reader() -> None:
+        for _ in range(3):
+            read.clear()
+            read.update(view.items())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for i in range(20_000):  # new keys (index growth, arena resizes), longer overwrites
+        table[f"k{i % 4000}"] = lww.pack(2, 0, "s", i, b"w" * (i % 13))
+        if i % 5000 == 0:
+            table.compact()
+    thread.join()
+    assert read == seen
+    assert dict(view.items()) == seen
