@@ -45,6 +45,16 @@ def test_a_reversal_halves_the_step_and_a_repeat_grows_it() -> None:
     assert back.reversals == 1
 
 
+def test_a_settled_learner_answers_a_stray_window_with_a_small_step() -> None:
+    state = TuningState(step=0.4)
+    for _ in range(5):
+        state = tune(state, Outcome(0.8), CONFIG)  # inside the dead band
+    assert state.cost_weight == 1.0
+    assert state.step == pytest.approx(CONFIG.min_step)
+    stray = tune(state, Outcome(0.7), CONFIG)
+    assert math.log(stray.cost_weight) == pytest.approx(-CONFIG.min_step)
+
+
 def test_the_weight_stays_within_its_bounds() -> None:
     state = TuningState()
     for _ in range(100):

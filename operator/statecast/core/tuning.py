@@ -9,8 +9,9 @@ step controller in log space with Rprop's step rule:
   target by more than a dead band, and up (fewer replicas) when it is above the target
   by more than the dead band or when bytes moved exceed the budget;
 - the step grows by 1.2 while the direction holds and halves on every reversal, so a
-  learner that overshoots settles instead of oscillating; inside the dead band
-  nothing moves;
+  learner that overshoots settles instead of oscillating; inside the dead band the
+  weight does not move and the step halves (down to the minimum), so a settled
+  learner answers a stray window with a small correction, not the step it came with;
 - the *deviation threshold* rises when hedge replicas went mostly unused and falls
   when they were mostly used;
 - everything stays within bounds, and every state carries a one-line explanation that
@@ -149,6 +150,8 @@ def tune(state: TuningState, outcome: Outcome, config: TunerConfig) -> TuningSta
         weight = weight * math.exp(direction * step)
         weight = min(config.max_cost_weight, max(config.min_cost_weight, weight))
         last = direction
+    else:
+        step = max(config.min_step, step * 0.5)
     deviation, deviation_why = _deviation(state, outcome, config)
     if weight != state.cost_weight:
         text = f"cost weight {state.cost_weight:.2f} -> {weight:.2f}: {why}"
