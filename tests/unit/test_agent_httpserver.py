@@ -120,6 +120,18 @@ async def test_chunked_body_growing_over_the_limit_is_refused(server):
     writer.close()
 
 
+async def test_endless_headers_are_refused_with_431(server):
+    reader, writer = await connect(server)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    for _ in range(40):  # 80 KiB of one header value, never finished
+        writer.write(b"y" * 2048)
+        await writer.drain()
+    status, headers, body = await read_response(reader)
+    assert (status, json.loads(body)["error"]["code"]) == (431, "headers_too_large")
+    assert headers["connection"] == "close"
+    writer.close()
+
+
 async def test_malformed_request_gets_400_and_the_connection_closes(server):
     reader, writer = await connect(server)
     writer.write(b"THIS IS NOT HTTP\r\n\r\n")

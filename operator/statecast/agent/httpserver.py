@@ -8,16 +8,19 @@ llhttp (through httptools, the parser uvicorn uses):
 - keep-alive and pipelining (answers go out in request order; a handler that needs to
   wait runs as a task while later requests queue behind it);
 - ``Content-Length`` and chunked request bodies, a body limit answered with 413 before
-  the body is read, ``Expect: 100-continue``;
+  the body is read, a limit on the request line and headers (431),
+  ``Expect: 100-continue``;
 - flow control: reading pauses while the peer does not read answers or too many
   requests are queued; idle connections close after ``idle_timeout``;
 - graceful close: stop accepting, let running handlers finish, then close.
 
 A handler takes a :class:`Request` and returns a :class:`Response`, or an awaitable of
 one; synchronous handlers answer without creating a task. Errors the server itself
-detects (malformed request, body too large, upgrade asked) are answered as
-``{"error": {"code", "message"}}`` like every Agent API error, and the connection is
-closed; an exception escaping a handler is logged and answered with 500.
+detects (malformed request, body or headers too large, upgrade asked) are answered as
+``{"error": {"code", "message"}}`` like every Agent API error, after the answers to
+earlier requests; then the connection is half-closed and what the client still sends
+is read and dropped for a moment before closing, so the client reads the error rather
+than a reset. An exception escaping a handler is logged and answered with 500.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 _MAX_QUEUED = 32
+_LINGER_SECONDS = 2.0
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
@@ -141,6 +145,9 @@ class _Connection(asyncio.Protocol):
         self._closing = False
         self._too_large = False
         self._failed: Response | None = None
+        self._in_head = False
+        self._head_bytes = 0
+        self._draining = False
 
     # --- asyncio.Protocol ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,6 +167,8 @@ class _Connection(asyncio.Protocol):
             self._timer = None
 
     def data_received(self, data: bytes) -> None:
+        if self._draining:
+            return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -174,6 +183,13 @@ class _Connection(asyncio.Protocol):
             else:
                 self._refuse(error_response(400, "bad_request", f"malformed HTTP request: {err}"))
         else:
+            if self._in_head:  # count what the parser buffers until the headers end
+                self._head_bytes += len(data)
+                if self._head_bytes > self._server.max_head:
+                    limit = self._server.max_head
+                    message = f"request line and headers longer than {limit} bytes"
+                    self._refuse(error_response(431, "headers_too_large", message))
+                    return
             if self._idle:
                 self._arm_timer()
 
@@ -189,6 +205,7 @@ class _Connection(asyncio.Protocol):
     # --- parser callbacks ----------------------------------------------------------
     def on_message_begin(self) -> None:
         self._incoming = _Incoming()
+        self._in_head, self._head_bytes = True, 0
 
     def on_url(self, url: bytes) -> None:
         self._incoming.url += url
@@ -200,6 +217,7 @@ class _Connection(asyncio.Protocol):
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         headers = self._incoming.headers
         length = headers.get("content-length")
         limit = self._server.max_body
@@ -256,7 +274,7 @@ class _Connection(asyncio.Protocol):
                 )
         if self._failed is not None and self._idle:
             failed, self._failed = self._failed, None
-            self._write(failed, keep_alive=False, http10=False)
+            self._write(failed, keep_alive=False, http10=False, linger=True)
         self._maybe_resume_reading()
 
     async def _finish(
@@ -273,15 +291,28 @@ class _Connection(asyncio.Protocol):
         if self._idle:
             self._arm_timer()
 
-    def _write(self, response: Response, keep_alive: bool, http10: bool) -> None:
+    def _write(
+        self, response: Response, keep_alive: bool, http10: bool, linger: bool = False
+    ) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
         keep_alive = keep_alive and not self._server.closing
         transport.write(response.encode(keep_alive, http10))
-        if not keep_alive:
-            self._closing = True
-            self._queue.clear()
+        if keep_alive:
+            return
+        self._closing = True
+        self._queue.clear()
+        if linger and transport.can_write_eof():
+            # The client may still be sending what we refused: closing now with unread
+            # bytes would reset the connection and lose the answer. Half-close, read and
+            # drop what comes for a moment, then close.
+            transport.write_eof()
+            self._draining = True
+            transport.resume_reading()
+            self._reading = True
+            asyncio.get_running_loop().call_later(_LINGER_SECONDS, transport.close)
+        else:
             transport.close()
 
     def _refuse(self, response: Response) -> None:
@@ -340,11 +371,20 @@ class HttpServer:
         handler: Turns a request into a response (or an awaitable of one).
         max_body: Largest request body accepted; larger ones get 413.
         idle_timeout: Seconds an idle keep-alive connection is kept open.
+        max_head: Largest request line plus headers; larger ones get 431.
     """
 
-    def __init__(self, handler: Handler, *, max_body: int, idle_timeout: float = 75.0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        max_body: int,
+        idle_timeout: float = 75.0,
+        max_head: int = 64 * 1024,
+    ) -> None:
         self.handler = handler
         self.max_body = max_body
+        self.max_head = max_head
         self.idle_timeout = idle_timeout
         self.connections: set[_Connection] = set()
         self.closing = False
