@@ -57,6 +57,7 @@ _HEAD_SIZE = _HEAD.size
 _unpack_head = _HEAD.unpack_from
 _pack_head_into = _HEAD.pack_into
 _PAGE = mmap.PAGESIZE
+_KEY_ERRORS = "surrogatepass"  # any str a dict would take, lone surrogates from JSON too
 _HASH_MASK = 0xFFFFFFFF
 _MAX_KEY = 0xFFFF
 _MAX_ENTRY = 0xFFFFFFFF
@@ -129,7 +130,7 @@ class _Entries(Mapping[str, Entry]):
                 return -1
             if hashes[i] == h:
                 if encoded is None:
-                    encoded = key.encode()
+                    encoded = key.encode("utf-8", _KEY_ERRORS)
                 size = len(encoded)
                 start = offset + _HEAD_SIZE
                 if arena[offset] | (arena[offset + 1] << 8) == size and (
@@ -156,7 +157,7 @@ class _Entries(Mapping[str, Entry]):
                 break
             if hashes[i] == h:
                 if encoded is None:
-                    encoded = key.encode()
+                    encoded = key.encode("utf-8", _KEY_ERRORS)
                 size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
                 if size == len(encoded) and arena[start : start + size] == encoded:
@@ -191,7 +192,7 @@ class _Entries(Mapping[str, Entry]):
                 break
             if hashes[i] == h:
                 if encoded is None:
-                    encoded = key.encode()
+                    encoded = key.encode("utf-8", _KEY_ERRORS)
                 size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
                 if size == len(encoded) and arena[start : start + size] == encoded:
@@ -237,7 +238,7 @@ class _Entries(Mapping[str, Entry]):
         arena = self._arena
         for offset, size, _ in self._records():
             start = offset + _HEAD_SIZE
-            yield arena[start : start + size].decode()
+            yield arena[start : start + size].decode("utf-8", _KEY_ERRORS)
         yield from self._iter_other()
 
     def _iter_other(self) -> Iterator[str]:
@@ -253,7 +254,7 @@ class _Entries(Mapping[str, Entry]):
         for offset, size, length in self._records():
             start = offset + _HEAD_SIZE
             middle = start + size
-            yield arena[start:middle].decode(), register_at(middle, length)
+            yield arena[start:middle].decode("utf-8", _KEY_ERRORS), register_at(middle, length)
         other = self._other
         for key in self._iter_other():
             yield key, other[key]
@@ -377,7 +378,7 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
             self._version += 1
         stored = self._stored(entry)
         h = self._hash(key) & _HASH_MASK
-        encoded = key.encode()
+        encoded = key.encode("utf-8", _KEY_ERRORS)
         mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
         i = h & mask
         while True:
