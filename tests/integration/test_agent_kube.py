@@ -89,6 +89,32 @@ def healthy(url: str) -> bool:
         return False
 
 
+def place(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    spec: dict[str, Any],
+    nodes: list[str],
+) -> list[str]:
+    """Create a SharedResource and its Replicas on ``nodes`` (as the operator would);
+    return the Replicas' names."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    resource = custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "sharedresources", body
+    )
+    names = []
+    for node in nodes:
+        replica = build_replica(resource, node, reason="minimum")
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "replicas", replica)
+        names.append(replica["metadata"]["name"])
+    return names
+
+
 def replica_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
     obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "replicas", name)
     status: dict[str, Any] = obj.get("status") or {}
@@ -122,24 +148,8 @@ def test_agents_renew_leases_and_make_their_replicas_ready(
         what="a Lease renewal",
     )
 
-    resource = custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "sharedresources",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SharedResource",
-            "metadata": {"name": "flags"},
-            "spec": {"replicas": {"min": 2}},
-        },
-    )
     holders = nodes[:2]
-    names = []
-    for node in holders:
-        body = build_replica(resource, node, reason="minimum")
-        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "replicas", body)
-        names.append(body["metadata"]["name"])
+    names = place(custom, namespace, "flags", {"replicas": {"min": 2}}, holders)
 
     for name in names:
         status = wait_for(
@@ -195,22 +205,9 @@ def test_a_new_resource_is_seeded_from_its_configmap_on_every_first_replica(
     core.create_namespaced_config_map(
         namespace, {"metadata": {"name": "defaults"}, "data": {"colour": "blue", "size": "L"}}
     )
-    resource = custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "sharedresources",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SharedResource",
-            "metadata": {"name": "settings"},
-            "spec": {"replicas": {"min": 2}, "source": {"configMapRef": {"name": "defaults"}}},
-        },
-    )
     holders = sorted(agents)[:2]
-    for node in holders:
-        body = build_replica(resource, node, reason="minimum")
-        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "replicas", body)
+    spec = {"replicas": {"min": 2}, "source": {"configMapRef": {"name": "defaults"}}}
+    place(custom, namespace, "settings", spec, holders)
     for node in holders:
         reply = wait_for(
             lambda n=node: (

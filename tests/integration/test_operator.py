@@ -59,6 +59,23 @@ def wait_for_replicas(
     )
 
 
+def wait_for_failover(
+    custom: client.CustomObjectsApi, namespace: str, resource: str
+) -> dict[str, Any]:
+    """The first Replica of ``resource`` made with reason ``failover``."""
+    return wait_for(
+        lambda: next(
+            (
+                r
+                for r in replicas_of(custom, namespace, resource)
+                if r["spec"]["reason"] == "failover"
+            ),
+            None,
+        ),
+        what=f"a failover replica of {resource}",
+    )
+
+
 def act_as_agents(
     custom: client.CustomObjectsApi, namespace: str, replicas: list[dict[str, Any]]
 ) -> None:
@@ -173,17 +190,7 @@ def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
             timeout=90,
             what=f"{lost} NotReady",
         )
-        replacement = wait_for(
-            lambda: next(
-                (
-                    r
-                    for r in replicas_of(custom, namespace, "cache")
-                    if r["spec"]["reason"] == "failover"
-                ),
-                None,
-            ),
-            what="a failover replica",
-        )
+        replacement = wait_for_failover(custom, namespace, "cache")
         wait_for(
             lambda: (
                 {
@@ -244,17 +251,7 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
         },
     )
     try:
-        replacement = wait_for(
-            lambda: next(
-                (
-                    r
-                    for r in replicas_of(custom, namespace, "sessions")
-                    if r["spec"]["reason"] == "failover"
-                ),
-                None,
-            ),
-            what="a failover replica",
-        )
+        replacement = wait_for_failover(custom, namespace, "sessions")
         assert replacement["spec"]["nodeName"] != silent
         phases = {
             r["node"]: r["phase"] for r in status_of(custom, namespace, "sessions")["replicas"]
