@@ -253,10 +253,16 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
     try:
         replacement = wait_for_failover(custom, namespace, "sessions")
         assert replacement["spec"]["nodeName"] != silent
-        phases = {
-            r["node"]: r["phase"] for r in status_of(custom, namespace, "sessions")["replicas"]
-        }
-        assert phases[silent] == "Lost"
+        wait_for(  # the status is patched just after the replica is created
+            lambda: (
+                {
+                    r["node"]: r["phase"]
+                    for r in status_of(custom, namespace, "sessions")["replicas"]
+                }.get(silent)
+                == "Lost"
+            ),
+            what=f"the copy on {silent} reported Lost",
+        )
         act_as_agents(custom, namespace, [replacement])
         wait_for(
             lambda: (
