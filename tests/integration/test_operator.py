@@ -273,3 +273,34 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
         )
     finally:
         coordination.delete_namespaced_lease(lease_name, AGENT_NAMESPACE)
+
+
+def test_a_pod_that_uses_a_resource_gets_a_replica_on_its_node_while_it_runs(
+    api_client: client.ApiClient, namespace: str, operator: Path
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    core = client.CoreV1Api(api_client)
+    create_resource(custom, namespace, "catalog", {"replicas": {"min": 1}})
+    (first,) = wait_for_replicas(custom, namespace, "catalog", 1)
+    act_as_agents(custom, namespace, [first])
+    home = first["spec"]["nodeName"]
+    elsewhere = sorted(n.metadata.name for n in core.list_node().items if n.metadata.name != home)[
+        -1
+    ]
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "web", "annotations": {"statecast.io/uses": "catalog"}},
+            "spec": {
+                "nodeName": elsewhere,  # bound, as the scheduler would
+                "containers": [{"name": "web", "image": "registry.invalid/web:1"}],
+            },
+        },
+    )
+    replicas = wait_for_replicas(custom, namespace, "catalog", 2)
+    local = next(r for r in replicas if r["spec"]["nodeName"] == elsewhere)
+    assert local["spec"]["reason"] == "consumer"
+    act_as_agents(custom, namespace, [local])
+    core.delete_namespaced_pod("web", namespace, grace_period_seconds=0)
+    remaining = wait_for_replicas(custom, namespace, "catalog", 1)
+    assert remaining[0]["spec"]["nodeName"] == home

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from statecast.api.replica import Replica, ReplicaSpec
-from statecast.api.shared_resource import SharedResource, SharedResourceSpec
+from statecast.api.shared_resource import LabelSelector, SharedResource, SharedResourceSpec
 from statecast.api.units import format_duration, parse_duration, parse_quantity
 
 SAMPLES = sorted((Path(__file__).parents[2] / "manifests" / "samples").glob("*.yaml"))
@@ -127,3 +127,27 @@ def test_parse_quantity(value: int | str, expected: int) -> None:
 def test_parse_quantity_rejects(value: int | str) -> None:
     with pytest.raises(ValueError, match="invalid quantity"):
         parse_quantity(value)
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "selected"),
+    [
+        ({}, {"app": "web"}, True),  # an empty selector selects everything
+        ({"matchLabels": {"app": "web"}}, {"app": "web", "tier": "1"}, True),
+        ({"matchLabels": {"app": "web"}}, {"app": "api"}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]},
+         {"app": "api"}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}, {}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}, {}, True),
+        ({"matchExpressions": [{"key": "canary", "operator": "Exists"}]}, {"canary": ""}, True),
+        ({"matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]},
+         {"canary": "y"}, False),
+        ({"matchLabels": {"app": "web"},
+          "matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]},
+         {"app": "web", "canary": "y"}, False),
+    ],
+)  # fmt: skip
+def test_label_selector_follows_kubernetes_semantics(
+    selector: dict[str, object], labels: dict[str, str], selected: bool
+) -> None:
+    assert LabelSelector.model_validate(selector).matches(labels) is selected

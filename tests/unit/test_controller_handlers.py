@@ -12,8 +12,10 @@ from statecast.controller import handlers
 from statecast.controller.observed import (
     AgentLease,
     NodeView,
+    PodView,
     ReplicaView,
     node_view,
+    pod_view,
     replica_view,
 )
 
@@ -136,3 +138,29 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(gateway: FakeGateway
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
     assert {r["node"]: r["phase"] for r in patch.status["replicas"]} == {"a": "Lost", "b": "Ready"}
+
+
+def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGateway) -> None:
+    consumer = pod_view(
+        {
+            "metadata": {
+                "name": "web",
+                "namespace": "ns",
+                "annotations": {"statecast.io/uses": "flags"},
+            },
+            "spec": {"nodeName": "c"},
+            "status": {"phase": "Pending"},
+        }
+    )
+    assert isinstance(consumer, PodView)
+    replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    handlers.resync(
+        body=body(),
+        patch=kopf.Patch(),
+        node_index=nodes(),
+        replica_index=replicas,
+        pod_index=FakeIndex({"ns": [consumer]}),
+    )
+    assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
+        ("c", "consumer")
+    ]

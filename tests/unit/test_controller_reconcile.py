@@ -14,6 +14,7 @@ from statecast.controller.observed import (
     ReplicaView,
     agents_down,
     node_view,
+    pod_view,
     replica_view,
     tolerates,
 )
@@ -168,6 +169,62 @@ def test_agent_is_down_once_its_lease_expires(
 
 def test_a_node_without_an_agent_lease_is_not_down() -> None:
     assert agents_down([], NOW) == frozenset()
+
+
+def pod(
+    node_name: str | None,
+    *,
+    labels: dict[str, str] | None = None,
+    uses: str | None = None,
+    phase: str = "Running",
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"web-{node_name}",
+            "namespace": "ns",
+            "labels": labels or {},
+            "annotations": {"statecast.io/uses": uses} if uses is not None else {},
+        },
+        "spec": {"nodeName": node_name} if node_name else {},
+        "status": {"phase": phase},
+    }
+
+
+def test_pods_are_consumers_only_while_bound_and_unfinished() -> None:
+    assert pod_view(pod(None)) is None
+    assert pod_view(pod("node-1", phase="Succeeded")) is None
+    view = pod_view(pod("node-1", uses="flags, sessions,"))
+    assert view is not None and view.uses == frozenset({"flags", "sessions"})
+
+
+def test_a_pod_annotated_with_the_resource_gets_a_local_copy() -> None:
+    pods = [pod_view(pod("node-4", uses="other,flags"))]
+    result = reconcile(
+        resource(),
+        NODES,
+        [replica("node-1"), replica("node-2")],
+        now=NOW,
+        pods=[p for p in pods if p is not None],
+    )
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-4", "consumer")]
+    assert result.status["desiredReplicas"] == 3
+
+
+def test_pods_matching_the_consumer_selector_get_a_local_copy_up_to_max() -> None:
+    spec = {
+        "replicas": {"min": 2, "max": 3},
+        "consumers": {"selector": {"matchLabels": {"app": "web"}}},
+    }
+    views = [pod_view(pod(n, labels={"app": "web"})) for n in ("node-3", "node-4")]
+    views.append(pod_view(pod("node-1", labels={"app": "batch"})))
+    result = reconcile(
+        resource(spec),
+        NODES,
+        [replica("node-1"), replica("node-2")],
+        now=NOW,
+        pods=[v for v in views if v is not None],
+    )
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "consumer")]
 
 
 def test_tainted_nodes_need_a_toleration() -> None:

@@ -182,3 +182,59 @@ def test_reconcile_never_leaves_fewer_copies(
     if ready_before:
         # never removes the last up-to-date copy
         assert ready_before - {c.node for c in plan.removes}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "current", "consumers", "limit", "wanted", "adds"),
+    [
+        (
+            "a consumer's node gets a copy beyond the spread, reason consumer",
+            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            ["n4"],
+            None,
+            ["n1", "n2", "n4"],
+            [("n4", "consumer")],
+        ),
+        (
+            "a consumer's node is preferred for the spread copies of a new resource",
+            [],
+            ["n3"],
+            None,
+            ["n2", "n3"],
+            [("n2", "minimum"), ("n3", "consumer")],
+        ),
+        (
+            "replicas.max caps the consumers' copies, first by name",
+            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            ["n4", "n3"],
+            3,
+            ["n1", "n2", "n3"],
+            [("n3", "consumer")],
+        ),
+        (
+            "a consumer on an ineligible node is ignored",
+            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            ["n9"],
+            None,
+            ["n1", "n2"],
+            [],
+        ),
+    ],
+)
+def test_consumers_get_a_local_copy(
+    sentence: str,
+    current: list[CurrentReplica],
+    consumers: list[str],
+    limit: int | None,
+    wanted: list[str],
+    adds: list[tuple[str, str]],
+) -> None:
+    plan = reconcile_replicas(FOUR, current, count=2, consumers=consumers, limit=limit)
+    assert list(plan.wanted) == wanted, sentence
+    assert [(c.node, c.reason) for c in plan.adds] == adds, sentence
+
+
+def test_a_consumer_copy_goes_once_the_consumer_has_left_and_the_rest_is_ready() -> None:
+    current = [CurrentReplica(n, "Ready") for n in ("n1", "n2", "n4")]
+    plan = reconcile_replicas(FOUR, current, count=2, consumers=[])
+    assert [(c.action, c.node, c.reason) for c in plan.changes] == [("remove", "n4", "rebalance")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -219,6 +220,15 @@ class LabelSelectorRequirement(Model):
     )
     """Values for In and NotIn."""
 
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy this requirement (Kubernetes semantics)."""
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        inside = self.key in labels and labels[self.key] in self.values
+        return inside if self.operator == "In" else not inside
+
 
 class LabelSelector(Model):
     """A Kubernetes label selector."""
@@ -229,6 +239,12 @@ class LabelSelector(Model):
         default_factory=list
     )
     """Set-based requirements, all of which must hold."""
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` are selected (an empty selector selects everything)."""
+        return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
+            r.holds(labels) for r in self.match_expressions
+        )
 
 
 class Consumers(Model):

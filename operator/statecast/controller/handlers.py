@@ -26,9 +26,11 @@ from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.observed import (
     AgentLease,
     NodeView,
+    PodView,
     ReplicaView,
     agents_down,
     node_view,
+    pod_view,
     replica_view,
 )
 from statecast.controller.reconcile import change_event, reconcile
@@ -112,17 +114,26 @@ def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaVie
     return {(view.namespace, view.resource): view}
 
 
+@kopf.index("v1", "pods")
+def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
+    """Bound, unfinished pods by namespace: the possible consumers of resources."""
+    view = pod_view(body)
+    return {view.namespace: view} if view is not None else None
+
+
 def _reconcile(
     body: kopf.Body,
     patch: kopf.Patch,
     node_index: kopf.Index[str, NodeView],
     replica_index: kopf.Index[tuple[str, str], ReplicaView],
+    pod_index: kopf.Index[str, PodView] | None = None,
 ) -> None:
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     nodes = [view for store in node_index.values() for view in store]
     replicas = list(replica_index.get((namespace, name), []))
+    pods = list(pod_index.get(namespace, [])) if pod_index is not None else []
     now = dt.datetime.now(dt.UTC)
-    result = reconcile(body, nodes, replicas, now=now, agents_down=_liveness.down(now))
+    result = reconcile(body, nodes, replicas, now=now, agents_down=_liveness.down(now), pods=pods)
     for change in result.changes:
         if change.action == "add":
             applied = gateway().create_replica(
@@ -161,7 +172,7 @@ def on_change(
     **kwargs: Any,
 ) -> None:
     """Reconcile at once when a resource appears or its spec changes."""
-    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"])
+    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
@@ -171,4 +182,4 @@ def resync(
     **kwargs: Any,
 ) -> None:
     """Reconcile periodically: replica status and nodes change without touching the resource."""
-    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"])
+    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))

@@ -106,6 +106,39 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
     )
 
 
+#: Pods list the resources they use in this annotation (comma-separated names).
+USES_ANNOTATION = "statecast.io/uses"
+
+
+@dataclass(frozen=True)
+class PodView:
+    """A pod bound to a node and not finished: a possible consumer of resources."""
+
+    namespace: str
+    name: str
+    node: str
+    labels: Mapping[str, str]
+    uses: frozenset[str]
+    """Resources named in the pod's ``statecast.io/uses`` annotation."""
+
+
+def pod_view(body: Mapping[str, Any]) -> PodView | None:
+    """Parse a Pod; None while it is unbound, once it has finished, or while deleting."""
+    meta = body.get("metadata", {}) or {}
+    node = (body.get("spec", {}) or {}).get("nodeName")
+    phase = (body.get("status", {}) or {}).get("phase")
+    if not node or phase in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
+        return None
+    annotation = (meta.get("annotations", {}) or {}).get(USES_ANNOTATION, "")
+    return PodView(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        node=node,
+        labels=dict(meta.get("labels", {}) or {}),
+        uses=frozenset(part.strip() for part in annotation.split(",") if part.strip()),
+    )
+
+
 #: Agent Leases are named ``statecast-agent-<node>`` (see statecast.agent.kube).
 AGENT_LEASE_PREFIX = "statecast-agent-"
 

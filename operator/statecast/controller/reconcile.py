@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.controller.observed import NodeView, ReplicaView, tolerates
+from statecast.controller.observed import NodeView, PodView, ReplicaView, tolerates
 from statecast.core.replica_set import ReplicaChange, reconcile_replicas
 from statecast.core.spread import eligible
 
@@ -103,6 +103,7 @@ def reconcile(
     *,
     now: dt.datetime | None = None,
     agents_down: frozenset[str] = frozenset(),
+    pods: Iterable[PodView] = (),
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -113,6 +114,9 @@ def reconcile(
         now: the current time (for condition transition times).
         agents_down: nodes whose agent stopped renewing its Lease: treated like
             NotReady nodes (no new replicas there, copies there are Lost and replaced).
+        pods: the bound pods of the resource's namespace; those that consume it (by
+            ``spec.consumers.selector`` or the ``statecast.io/uses`` annotation) get a
+            replica on their node (reason ``consumer``), up to ``replicas.max``.
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -139,10 +143,23 @@ def reconcile(
     if spec.replicas.max is not None:
         count = min(count, spec.replicas.max)
     replica_list = sorted(replicas, key=lambda r: r.node)
-    plan = reconcile_replicas(candidates, [r.current() for r in replica_list], count=count)
+    name = meta.get("name", "")
+    selector = spec.consumers.selector
+    consumers = {
+        p.node
+        for p in pods
+        if name in p.uses or (selector is not None and selector.matches(p.labels))
+    }
+    plan = reconcile_replicas(
+        candidates,
+        [r.current() for r in replica_list],
+        count=count,
+        consumers=consumers,
+        limit=spec.replicas.max,
+    )
 
     ready = sum(1 for r in replica_list if r.node in plan.wanted and r.phase == "Ready")
-    desired = count
+    desired = max(count, len(plan.wanted))  # consumers' copies count once planned
     short = len(candidates) < count
     if ready >= desired:
         phase = "Ready"

@@ -60,27 +60,44 @@ def reconcile_replicas(
     current: Iterable[CurrentReplica],
     *,
     count: int,
+    consumers: Iterable[str] = (),
+    limit: int | None = None,
 ) -> ReplicaSetPlan:
     """Plan the Replica objects for ``count`` copies on ``candidates`` (eligible nodes).
+
+    Nodes running a pod that consumes the resource (``consumers``) get a copy too, so
+    the state is local before the pod needs it: they are preferred for the ``count``
+    spread copies where that keeps zones balanced, and added beyond them (in name
+    order) up to ``limit`` copies in all.
 
     Args:
         candidates: ready nodes that satisfy the resource's placement.
         current: the resource's existing replicas (on any node).
-        count: how many replicas are wanted.
+        count: how many replicas are wanted at least.
+        consumers: nodes where a consumer pod is bound (ineligible ones are ignored).
+        limit: most replicas in all (``replicas.max``), None for no limit.
 
     Returns:
-        The wanted nodes, the replicas to add (reason ``minimum`` on a first placement,
-        ``failover`` when they replace a copy on a lost node, ``rebalance`` otherwise) and
-        the replicas to remove (only once all wanted replicas are Ready).
+        The wanted nodes, the replicas to add (reason ``consumer`` on a consumer's node,
+        else ``minimum`` on a first placement, ``failover`` when they replace a copy on
+        a lost node, ``rebalance`` otherwise) and the replicas to remove (only once all
+        wanted replicas are Ready).
     """
     existing = {r.node: r for r in current}
     eligible_names = {c.name for c in candidates}
-    wanted = spread(candidates, count, current=[n for n in existing if n in eligible_names])
+    consumer_nodes = sorted(set(consumers) & eligible_names)
+    preferred = [n for n in existing if n in eligible_names] + consumer_nodes
+    wanted = spread(candidates, count, current=preferred)
+    room = len(consumer_nodes) if limit is None else max(limit - len(wanted), 0)
+    wanted = sorted(wanted + [n for n in consumer_nodes if n not in wanted][:room])
     missing = [n for n in wanted if n not in existing]
     extra = sorted(n for n in existing if n not in wanted)
     lost = [n for n in extra if n not in eligible_names]
     add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
-    changes = [ReplicaChange("add", node, add_reason) for node in missing]
+    changes = [
+        ReplicaChange("add", node, "consumer" if node in consumer_nodes else add_reason)
+        for node in missing
+    ]
     all_wanted_ready = (
         bool(wanted) and not missing and all(existing[n].phase in UP_TO_DATE for n in wanted)
     )
