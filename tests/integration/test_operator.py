@@ -263,6 +263,22 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
             ),
             what=f"the copy on {silent} reported Lost",
         )
+        lost_replica = next(
+            r["metadata"]["name"]
+            for r in replicas_of(custom, namespace, "sessions")
+            if r["spec"]["nodeName"] == silent
+        )
+        wait_for(
+            lambda: (
+                custom.get_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, "replicas", lost_replica
+                )
+                .get("status", {})
+                .get("phase")
+                == "Lost"
+            ),
+            what=f"Replica {lost_replica} marked Lost",
+        )
         act_as_agents(custom, namespace, [replacement])
         wait_for(
             lambda: (

@@ -26,6 +26,7 @@ class FakeGateway:
         self.deleted: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []
         self.leases: list[AgentLease] = []
+        self.lost: list[tuple[str, str]] = []
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
@@ -42,6 +43,9 @@ class FakeGateway:
 
     def agent_leases(self) -> list[AgentLease]:
         return list(self.leases)
+
+    def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
+        self.lost.append((name, reason))
 
 
 class FakeIndex(dict[Any, list[Any]]):
@@ -138,6 +142,8 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(gateway: FakeGateway
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
     assert {r["node"]: r["phase"] for r in patch.status["replicas"]} == {"a": "Lost", "b": "Ready"}
+    assert gateway.lost == [("flags-a", "AgentLost")]
+    assert ("Warning", "ReplicaLost") in gateway.events
 
 
 def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGateway) -> None:

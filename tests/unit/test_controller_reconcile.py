@@ -128,6 +128,9 @@ def test_lost_node_is_replaced_on_a_ready_node() -> None:
     assert result.status["lastDecision"]["reason"] == "failover"
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
     assert phases == {"node-1": "Lost", "node-2": "Ready"}, "a lost node's copy is not Ready"
+    assert [(r.name, r.reason) for r in result.lost] == [("flags-node-1", "NodeLost")]
+    already = reconcile(resource(), nodes, [replica("node-1", "Lost"), replica("node-2")], now=NOW)
+    assert already.lost == (), "a Replica already marked Lost is not marked again"
 
 
 def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
@@ -141,6 +144,7 @@ def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
     assert phases == {"node-1": "Lost", "node-2": "Ready"}
+    assert [(r.name, r.reason) for r in result.lost] == [("flags-node-1", "AgentLost")]
 
 
 def test_no_replica_is_placed_where_the_agent_is_down() -> None:

@@ -33,6 +33,9 @@ class Gateway(Protocol):
     def agent_leases(self) -> list[AgentLease]:
         """The node agents' Leases."""
 
+    def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
+        """Set a Replica's status phase to Lost (its agent cannot report any more)."""
+
 
 class KubeGateway:
     """:class:`Gateway` on the ``kubernetes`` client (credentials as kopf found them).
@@ -112,3 +115,30 @@ class KubeGateway:
                 )
             )
         return found
+
+    def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
+        """Patch the Replica's status to Lost; a 404 (already gone) is fine."""
+        import datetime as dt
+
+        from kubernetes.client.exceptions import ApiException
+
+        now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        condition = {
+            "type": "Ready",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now,
+        }
+        try:
+            self._custom.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                namespace,
+                "replicas",
+                name,
+                {"status": {"phase": "Lost", "conditions": [condition]}},
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise

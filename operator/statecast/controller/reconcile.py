@@ -41,6 +41,18 @@ class ReconcileResult:
     changes: tuple[ReplicaChange, ...]
     status: dict[str, Any]
     events: tuple[Event, ...] = field(default_factory=tuple)
+    lost: tuple[LostReplica, ...] = field(default_factory=tuple)
+    """Replica objects to mark Lost: their agent cannot report any more."""
+
+
+@dataclass(frozen=True)
+class LostReplica:
+    """A Replica whose copy is unreachable, and why."""
+
+    name: str
+    reason: str
+    """``NodeLost`` (node NotReady or gone) or ``AgentLost`` (its agent's Lease expired)."""
+    message: str
 
 
 def change_event(change: ReplicaChange) -> Event:
@@ -128,7 +140,9 @@ def reconcile(
         return _invalid(err, generation, previous, now)
 
     tolerations = [t.to_k8s() for t in spec.placement.tolerations]
-    node_list = [replace(n, ready=False) if n.name in agents_down else n for n in nodes]
+    given = list(nodes)
+    node_list = [replace(n, ready=False) if n.name in agents_down else n for n in given]
+    node_ready = {n.name for n in given if n.ready}
     zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
     ready_nodes = {n.name for n in node_list if n.ready}
     candidates = eligible(
@@ -227,8 +241,19 @@ def reconcile(
             "message": f"{len(plan.adds)} to add, {len(plan.removes)} to remove",
             "time": now.isoformat().replace("+00:00", "Z"),
         }
+    lost = tuple(
+        LostReplica(
+            r.name,
+            "AgentLost" if r.node in node_ready else "NodeLost",
+            f"the agent on {r.node} stopped renewing its Lease"
+            if r.node in node_ready
+            else f"node {r.node} is NotReady or gone",
+        )
+        for r in replica_list
+        if r.node not in ready_nodes and r.phase != "Lost"
+    )
     events: tuple[Event, ...] = ()
     was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
     if short and not was_short:
         events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
-    return ReconcileResult(plan.changes, status, events)
+    return ReconcileResult(plan.changes, status, events, lost)
