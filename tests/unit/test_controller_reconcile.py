@@ -201,6 +201,29 @@ def test_pods_are_consumers_only_while_bound_and_unfinished() -> None:
     assert view is not None and view.uses == frozenset({"flags", "sessions"})
 
 
+def test_a_cordoned_node_hands_its_copy_off_for_rebalance_not_failover() -> None:
+    cordoned = node_view(
+        {
+            "metadata": {"name": "node-1", "labels": {ZONE: "zone-a"}},
+            "spec": {"unschedulable": True},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+    nodes = [cordoned, *NODES[1:]]
+    result = reconcile(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW)
+    assert [(c.action, c.node, c.reason) for c in result.changes] == [
+        ("add", "node-3", "rebalance")
+    ]
+    assert {r["node"]: r["phase"] for r in result.status["replicas"]}["node-1"] == "Ready"
+    assert result.lost == ()
+    handed_off = reconcile(
+        resource(), nodes, [replica("node-1"), replica("node-2"), replica("node-3")], now=NOW
+    )
+    assert [(c.action, c.node, c.reason) for c in handed_off.changes] == [
+        ("remove", "node-1", "rebalance")
+    ]
+
+
 def test_a_pod_annotated_with_the_resource_gets_a_local_copy() -> None:
     pods = [pod_view(pod("node-4", uses="other,flags"))]
     result = reconcile(

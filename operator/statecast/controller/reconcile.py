@@ -170,6 +170,7 @@ def reconcile(
         count=count,
         consumers=consumers,
         limit=spec.replicas.max,
+        unreachable={r.node for r in replica_list if r.node not in ready_nodes},
     )
 
     ready = sum(1 for r in replica_list if r.node in plan.wanted and r.phase == "Ready")

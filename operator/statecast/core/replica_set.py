@@ -62,6 +62,7 @@ def reconcile_replicas(
     count: int,
     consumers: Iterable[str] = (),
     limit: int | None = None,
+    unreachable: Iterable[str] | None = None,
 ) -> ReplicaSetPlan:
     """Plan the Replica objects for ``count`` copies on ``candidates`` (eligible nodes).
 
@@ -76,6 +77,10 @@ def reconcile_replicas(
         count: how many replicas are wanted at least.
         consumers: nodes where a consumer pod is bound (ineligible ones are ignored).
         limit: most replicas in all (``replicas.max``), None for no limit.
+        unreachable: nodes whose copy cannot be read (NotReady, gone, agent down); a
+            copy there is replaced for ``failover``. A copy on a node that is merely no
+            longer eligible (cordoned, draining, filtered out) is handed off for
+            ``rebalance``. None: every ineligible node counts as unreachable.
 
     Returns:
         The wanted nodes, the replicas to add (reason ``consumer`` on a consumer's node,
@@ -92,7 +97,8 @@ def reconcile_replicas(
     wanted = sorted(wanted + [n for n in consumer_nodes if n not in wanted][:room])
     missing = [n for n in wanted if n not in existing]
     extra = sorted(n for n in existing if n not in wanted)
-    lost = [n for n in extra if n not in eligible_names]
+    gone = set(unreachable) if unreachable is not None else None
+    lost = [n for n in extra if n not in eligible_names and (gone is None or n in gone)]
     add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
     changes = [
         ReplicaChange("add", node, "consumer" if node in consumer_nodes else add_reason)
