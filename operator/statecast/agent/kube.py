@@ -2,8 +2,8 @@
 
 The agent is the controller of its own node's Replica objects, the way a kubelet is for
 its pods. Every call to the API server goes through a :class:`ClusterGateway`; the real
-one (:class:`KubernetesGateway`) runs the blocking ``kubernetes`` client in worker
-threads, and unit tests pass a fake.
+one (:class:`~statecast.agent.kube_gateway.KubernetesGateway`) runs the blocking
+``kubernetes`` client in worker threads, and unit tests pass a fake.
 
 - :class:`LeaseKeeper` creates and renews ``Lease statecast-agent-<node>`` (endpoint and
   zone in annotations) every ``period`` seconds; the operator reads it as a heartbeat.
@@ -17,7 +17,6 @@ threads, and unit tests pass a fake.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import threading
@@ -34,7 +33,6 @@ from statecast.agent.config import ResourceSpec
 from statecast.agent.replica_status import ReplicaFacts, build_status, decide_phase
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, SourceKind, from_data, from_inline, source_ref
-from statecast.api.replica import NODE_LABEL
 from statecast.core.crdt.seed import SEED_REPLICA, seed_entries
 
 __all__ = [
@@ -42,13 +40,14 @@ __all__ = [
     "LEASE_PREFIX",
     "ZONE_ANNOTATION",
     "ClusterGateway",
-    "KubernetesGateway",
     "LeaseKeeper",
     "LeaseRecord",
     "PeerWatcher",
     "ReplicaReconciler",
     "ReplicaRecord",
+    "ReplicaWatcher",
     "cluster_sidecar",
+    "run_edge",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +130,16 @@ class ClusterGateway(Protocol):
 
     async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource of a Replica."""
+        ...
+
+
+class ReplicaWatcher(Protocol):
+    """Something that blocks watching this node's Replicas (run in a thread)."""
+
+    def watch_node_replicas(
+        self, node: str, wake: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """Call ``wake`` on every change to ``node``'s Replicas until ``stop`` is set."""
         ...
 
 
@@ -416,218 +425,6 @@ class ReplicaReconciler:
 
 
 # --- the real gateway -------------------------------------------------------------------
-def _lease_record(obj: Any) -> LeaseRecord:
-    meta, spec = obj.metadata, obj.spec
-    renew = spec.renew_time
-    if renew is not None and renew.tzinfo is None:
-        renew = renew.replace(tzinfo=UTC)
-    return LeaseRecord(
-        name=meta.name,
-        holder=spec.holder_identity or "",
-        renew_time=renew,
-        duration_seconds=spec.lease_duration_seconds or 0,
-        annotations=dict(meta.annotations or {}),
-        resource_version=meta.resource_version,
-    )
-
-
-def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
-    meta, spec = obj.get("metadata", {}), obj.get("spec", {})
-    return ReplicaRecord(
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        resource=spec.get("resource", ""),
-        node=spec.get("nodeName", ""),
-        generation=meta.get("generation"),
-        deleting=meta.get("deletionTimestamp") is not None,
-        status=obj.get("status") or {},
-        uid=meta.get("uid", ""),
-    )
-
-
-class KubernetesGateway:
-    """:class:`ClusterGateway` over the ``kubernetes`` client, off the event loop.
-
-    Args:
-        kubeconfig: A kubeconfig file (None: in-cluster configuration, else the default).
-    """
-
-    def __init__(self, kubeconfig: str | None = None) -> None:
-        from kubernetes import client, config
-
-        if kubeconfig:
-            api = config.new_client_from_config(config_file=kubeconfig)
-        else:
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                config.load_kube_config()
-            api = client.ApiClient()
-        self._client = client
-        self.api = api
-        self.coordination = client.CoordinationV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
-
-    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
-        """See :class:`ClusterGateway`."""
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            obj = await asyncio.to_thread(self.coordination.read_namespaced_lease, name, namespace)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
-        return _lease_record(obj)
-
-    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
-        """See :class:`ClusterGateway`."""
-        renew = lease.renew_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if lease.renew_time else None
-        body: Any = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": lease.name, "annotations": lease.annotations},
-            "spec": {
-                "holderIdentity": lease.holder,
-                "leaseDurationSeconds": lease.duration_seconds,
-                "renewTime": renew,
-            },
-        }
-        if lease.resource_version is None:
-            body["spec"]["acquireTime"] = renew
-            obj = await asyncio.to_thread(
-                self.coordination.create_namespaced_lease, namespace, body
-            )
-        else:
-            body["metadata"]["resourceVersion"] = lease.resource_version
-            obj = await asyncio.to_thread(
-                self.coordination.replace_namespaced_lease, lease.name, namespace, body
-            )
-        return _lease_record(obj)
-
-    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
-        """See :class:`ClusterGateway`."""
-        result = await asyncio.to_thread(self.coordination.list_namespaced_lease, namespace)
-        return [_lease_record(item) for item in result.items]
-
-    async def list_replicas(self) -> list[ReplicaRecord]:
-        """See :class:`ClusterGateway`."""
-        result: Any = await asyncio.to_thread(
-            self.custom.list_cluster_custom_object, GROUP, VERSION, "replicas"
-        )
-        return [_replica_record(item) for item in result.get("items", [])]
-
-    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """See :class:`ClusterGateway`."""
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            obj: Any = await asyncio.to_thread(
-                self.custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                "sharedresources",
-                name,
-            )
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
-        return dict(obj)
-
-    async def get_source_data(
-        self, namespace: str, kind: SourceKind, name: str
-    ) -> dict[str, bytes] | None:
-        """See :class:`ClusterGateway`."""
-        from kubernetes.client.exceptions import ApiException
-
-        core = self._client.CoreV1Api(self.api)
-        read = (
-            core.read_namespaced_config_map if kind == "ConfigMap" else core.read_namespaced_secret
-        )
-        try:
-            obj: Any = await asyncio.to_thread(read, name, namespace)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
-        data: dict[str, str] = obj.data or {}
-        if kind == "Secret":
-            return {k: base64.b64decode(v) for k, v in data.items()}
-        return {k: v.encode() for k, v in data.items()}
-
-    async def post_event(
-        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
-    ) -> None:
-        """See :class:`ClusterGateway`."""
-        now = datetime.now(UTC)
-        body: Any = {
-            "metadata": {"generateName": f"{record.name}.", "namespace": record.namespace},
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Replica",
-                "name": record.name,
-                "namespace": record.namespace,
-                "uid": record.uid,
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": "Warning" if warning else "Normal",
-            "source": {"component": "statecast-agent", "host": record.node},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        core = self._client.CoreV1Api(self.api)
-        try:
-            await asyncio.to_thread(core.create_namespaced_event, record.namespace, body)
-        except API_ERRORS as err:  # an Event is best effort
-            log.warning("event=event_post_failed reason=%s error=%s", reason, err)
-
-    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """See :class:`ClusterGateway`."""
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            await asyncio.to_thread(
-                self.custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                "replicas",
-                name,
-                {"status": status},
-            )
-        except ApiException as err:
-            if err.status != 404:  # deleted meanwhile: the next pass closes it
-                raise
-
-    def watch_node_replicas(
-        self, node: str, wake: Callable[[], None], stop: threading.Event
-    ) -> None:
-        """Block, calling ``wake`` on every change to this node's Replicas (run in a thread)."""
-        from kubernetes import watch
-
-        while not stop.is_set():
-            try:
-                stream = watch.Watch().stream(
-                    self.custom.list_cluster_custom_object,
-                    GROUP,
-                    VERSION,
-                    "replicas",
-                    label_selector=f"{NODE_LABEL}={node}",
-                    timeout_seconds=30,
-                )
-                for _event in stream:
-                    wake()
-                    if stop.is_set():
-                        return
-            except API_ERRORS as err:  # reconnect after API errors
-                log.debug("event=replica_watch_restart error=%s", err)
-                stop.wait(1.0)
-
-
 # --- wiring -----------------------------------------------------------------------------
 def cluster_sidecar(
     *, namespace: str, advertise: str, lease_seconds: float, kubeconfig: str | None
@@ -635,6 +432,8 @@ def cluster_sidecar(
     """The coroutine that runs the Kubernetes edge beside the agent."""
 
     async def sidecar(agent: Agent) -> None:
+        from statecast.agent.kube_gateway import KubernetesGateway
+
         gateway = KubernetesGateway(kubeconfig)
         await run_edge(agent, gateway, namespace, advertise, lease_seconds, gateway)
 
@@ -647,7 +446,7 @@ async def run_edge(
     namespace: str,
     advertise: str,
     lease_seconds: float,
-    watcher: KubernetesGateway | None = None,
+    watcher: ReplicaWatcher | None = None,
 ) -> None:
     """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled."""
     keeper = LeaseKeeper(

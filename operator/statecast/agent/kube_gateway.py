@@ -1,0 +1,239 @@
+"""The agent's real :class:`~statecast.agent.kube.ClusterGateway`: the kubernetes client.
+
+Calls run in worker threads, so the event loop that serves reads never waits on the
+API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from statecast.agent.kube import (
+    API_ERRORS,
+    GROUP,
+    VERSION,
+    LeaseRecord,
+    ReplicaRecord,
+    log,
+)
+from statecast.agent.seeding import SourceKind
+from statecast.api.replica import NODE_LABEL
+
+__all__ = ["KubernetesGateway"]
+
+
+def _lease_record(obj: Any) -> LeaseRecord:
+    meta, spec = obj.metadata, obj.spec
+    renew = spec.renew_time
+    if renew is not None and renew.tzinfo is None:
+        renew = renew.replace(tzinfo=UTC)
+    return LeaseRecord(
+        name=meta.name,
+        holder=spec.holder_identity or "",
+        renew_time=renew,
+        duration_seconds=spec.lease_duration_seconds or 0,
+        annotations=dict(meta.annotations or {}),
+        resource_version=meta.resource_version,
+    )
+
+
+def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
+    meta, spec = obj.get("metadata", {}), obj.get("spec", {})
+    return ReplicaRecord(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        resource=spec.get("resource", ""),
+        node=spec.get("nodeName", ""),
+        generation=meta.get("generation"),
+        deleting=meta.get("deletionTimestamp") is not None,
+        status=obj.get("status") or {},
+        uid=meta.get("uid", ""),
+    )
+
+
+class KubernetesGateway:
+    """:class:`ClusterGateway` over the ``kubernetes`` client, off the event loop.
+
+    Args:
+        kubeconfig: A kubeconfig file (None: in-cluster configuration, else the default).
+    """
+
+    def __init__(self, kubeconfig: str | None = None) -> None:
+        from kubernetes import client, config
+
+        if kubeconfig:
+            api = config.new_client_from_config(config_file=kubeconfig)
+        else:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            api = client.ApiClient()
+        self._client = client
+        self.api = api
+        self.coordination = client.CoordinationV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj = await asyncio.to_thread(self.coordination.read_namespaced_lease, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return _lease_record(obj)
+
+    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
+        """See :class:`ClusterGateway`."""
+        renew = lease.renew_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if lease.renew_time else None
+        body: Any = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": lease.name, "annotations": lease.annotations},
+            "spec": {
+                "holderIdentity": lease.holder,
+                "leaseDurationSeconds": lease.duration_seconds,
+                "renewTime": renew,
+            },
+        }
+        if lease.resource_version is None:
+            body["spec"]["acquireTime"] = renew
+            obj = await asyncio.to_thread(
+                self.coordination.create_namespaced_lease, namespace, body
+            )
+        else:
+            body["metadata"]["resourceVersion"] = lease.resource_version
+            obj = await asyncio.to_thread(
+                self.coordination.replace_namespaced_lease, lease.name, namespace, body
+            )
+        return _lease_record(obj)
+
+    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
+        """See :class:`ClusterGateway`."""
+        result = await asyncio.to_thread(self.coordination.list_namespaced_lease, namespace)
+        return [_lease_record(item) for item in result.items]
+
+    async def list_replicas(self) -> list[ReplicaRecord]:
+        """See :class:`ClusterGateway`."""
+        result: Any = await asyncio.to_thread(
+            self.custom.list_cluster_custom_object, GROUP, VERSION, "replicas"
+        )
+        return [_replica_record(item) for item in result.get("items", [])]
+
+    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj: Any = await asyncio.to_thread(
+                self.custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "sharedresources",
+                name,
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return dict(obj)
+
+    async def get_source_data(
+        self, namespace: str, kind: SourceKind, name: str
+    ) -> dict[str, bytes] | None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        core = self._client.CoreV1Api(self.api)
+        read = (
+            core.read_namespaced_config_map if kind == "ConfigMap" else core.read_namespaced_secret
+        )
+        try:
+            obj: Any = await asyncio.to_thread(read, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        data: dict[str, str] = obj.data or {}
+        if kind == "Secret":
+            return {k: base64.b64decode(v) for k, v in data.items()}
+        return {k: v.encode() for k, v in data.items()}
+
+    async def post_event(
+        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
+    ) -> None:
+        """See :class:`ClusterGateway`."""
+        now = datetime.now(UTC)
+        body: Any = {
+            "metadata": {"generateName": f"{record.name}.", "namespace": record.namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Replica",
+                "name": record.name,
+                "namespace": record.namespace,
+                "uid": record.uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "statecast-agent", "host": record.node},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        core = self._client.CoreV1Api(self.api)
+        try:
+            await asyncio.to_thread(core.create_namespaced_event, record.namespace, body)
+        except API_ERRORS as err:  # an Event is best effort
+            log.warning("event=event_post_failed reason=%s error=%s", reason, err)
+
+    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """See :class:`ClusterGateway`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                "replicas",
+                name,
+                {"status": status},
+            )
+        except ApiException as err:
+            if err.status != 404:  # deleted meanwhile: the next pass closes it
+                raise
+
+    def watch_node_replicas(
+        self, node: str, wake: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """Block, calling ``wake`` on every change to this node's Replicas (run in a thread)."""
+        from kubernetes import watch
+
+        while not stop.is_set():
+            try:
+                stream = watch.Watch().stream(
+                    self.custom.list_cluster_custom_object,
+                    GROUP,
+                    VERSION,
+                    "replicas",
+                    label_selector=f"{NODE_LABEL}={node}",
+                    timeout_seconds=30,
+                )
+                for _event in stream:
+                    wake()
+                    if stop.is_set():
+                        return
+            except API_ERRORS as err:  # reconnect after API errors
+                log.debug("event=replica_watch_restart error=%s", err)
+                stop.wait(1.0)
