@@ -157,7 +157,7 @@ def checks(
             f" | {hours:.2f} {mark(hours <= 0.5)}"
             f" | {p.mean_latency_ms:.3f} vs {r.mean_latency_ms:.3f}"
             f" {mark(p.mean_latency_ms < r.mean_latency_ms)}"
-            f" | {versus:.2f} {mark(versus <= 1.0)}"
+            f" | {versus:.3f} {mark(versus <= 1.0)}"
             f" | {points:+.1f}{(' ' + mark(points >= 10)) if moving else ' (not moving)'}"
             f" | {spread:.3f}{'' if possible else ' (+10 impossible)'} / {free:.3f} |"
         )
