@@ -2,8 +2,10 @@
 
 Starts the dev cluster, installs the CRDs, runs the operator and one node agent per
 KWOK node (each on its node's loopback address), declares a SharedResource, waits for
-its replicas to be Ready, writes and reads through the agents, then stops a node's
-heartbeat and shows the operator replacing the replica it held.
+its replicas to be Ready with the initial values of its inline source, writes and
+reads through the agents, stops a node's heartbeat and shows the operator replacing
+the replica it held, then binds a consumer pod to a node without a replica and shows
+one made there for it.
 """
 
 from __future__ import annotations
@@ -175,6 +177,55 @@ def _read_and_write(demo: Demo, holders: list[str]) -> None:
             raise DevClusterError(f"{elsewhere} should forward the read to a replica")
 
 
+def _seeded_map(client: Any) -> dict[str, Any] | None:
+    items: dict[str, Any] = client.items(NAMESPACE, "feature-flags")
+    return items or None
+
+
+def _seeded(demo: Demo, holders: list[str]) -> None:
+    """Every first replica holds the values of the resource's inline source."""
+    from statecast.client import Client
+
+    demo.say("the initial flags from spec.source.inline are on every replica")
+    for node in holders:
+        with Client([_agent_url(node)], discover_peers=False) as client:
+            value = _wait(partial(_seeded_map, client), 30, f"the seeded map on {node}")
+            print(f"{node}: {value} (served {client.last_served})")
+            if value.get("checkout-v2") is not True:
+                raise DevClusterError(f"{node} should hold the seeded flags")
+
+
+def _consumer(demo: Demo, avoid: list[str]) -> str:
+    """Bind a storefront pod to a node without a replica: one is made there for it."""
+    node = next(node_name(i) for i in range(1, demo.nodes + 1) if node_name(i) not in avoid)
+    demo.say(f"a storefront pod (consumers.selector app=storefront) is bound to {node}")
+    demo.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=_CONSUMER_POD.format(node=node))
+    _wait(
+        lambda: any(
+            r["node"] == node and r["reason"] == "consumer" and r["phase"] == "Ready"
+            for r in _status(demo, "feature-flags").get("replicas", [])
+        ),
+        60,
+        f"a Ready replica on {node} for the consumer",
+    )
+    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+    return node
+
+
+_CONSUMER_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: storefront
+  labels: {{app: storefront}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: web
+    image: registry.invalid/storefront:1
+"""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when every step did what it should."""
     demo = Demo(args.nodes, args.zones)
@@ -230,6 +281,7 @@ def _run(demo: Demo) -> None:
 
     status = _status(demo, "feature-flags")
     holders = [r["node"] for r in status["replicas"]]
+    _seeded(demo, holders)
     _read_and_write(demo, holders)
     lost = holders[0]
     demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
@@ -240,6 +292,8 @@ def _run(demo: Demo) -> None:
         f"a replacement for the replica on {lost}",
     )
     print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+    now_held = [r["node"] for r in _status(demo, "feature-flags")["replicas"]]
+    _consumer(demo, [*now_held, lost])
     print(demo.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"))
     demo.cluster.set_heartbeat(lost, running=True)
     demo.say("done")
