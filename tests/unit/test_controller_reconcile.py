@@ -345,3 +345,12 @@ def test_long_names_stay_valid() -> None:
         {"metadata": {"name": "x" * 100, "namespace": "ns", "uid": "u"}}, "node", reason="minimum"
     )["metadata"]["labels"]
     assert all(len(v) <= 63 for v in labels.values())
+
+
+def test_the_local_hit_ratio_goes_into_status_and_the_hit_column() -> None:
+    result = reconcile(
+        resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW, local_hit_ratio=0.8766
+    )
+    assert (result.status["localHitRatio"], result.status["hitPercent"]) == (0.877, 88)
+    quiet = reconcile(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW)
+    assert "localHitRatio" not in quiet.status, "no recent accesses: the last figure stays"

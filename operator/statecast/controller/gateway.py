@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import kopf
 
 from statecast.api.types import GROUP, VERSION
-from statecast.controller.observed import AGENT_LEASE_PREFIX, AgentLease
+from statecast.controller.observed import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION, AgentLease
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class KubeGateway:
                     node=lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX),
                     renew_time=lease.spec.renew_time,
                     duration_seconds=int(lease.spec.lease_duration_seconds or 0),
+                    endpoint=((lease.metadata.annotations if lease.metadata else None) or {}).get(
+                        ENDPOINT_ANNOTATION, ""
+                    ),
                 )
             )
         return found

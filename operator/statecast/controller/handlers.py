@@ -34,9 +34,13 @@ from statecast.controller.observed import (
     replica_view,
 )
 from statecast.controller.reconcile import change_event, reconcile
+from statecast.controller.sampling import DemandSampler
 
 log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
+SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
+#: The window over which status.localHitRatio is computed.
+HIT_WINDOW_SECONDS = 300.0
 _gateway: Gateway | None = None
 
 
@@ -68,8 +72,8 @@ class _AgentLiveness:
         with self._lock:
             self._leases, self._fetched = [], float("-inf")
 
-    def down(self, now: dt.datetime) -> frozenset[str]:
-        """Nodes whose agent's Lease has expired (none known if the list fails)."""
+    def current(self) -> list[AgentLease]:
+        """The agents' Leases, listed again if the last list is older than ``ttl``."""
         with self._lock:
             if time.monotonic() - self._fetched >= self.ttl:
                 try:
@@ -77,10 +81,27 @@ class _AgentLiveness:
                 except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
                     log.warning("event=agent-leases-unavailable error=%s", err)
                 self._fetched = time.monotonic()
-            return agents_down(self._leases, now)
+            return list(self._leases)
+
+    def down(self, now: dt.datetime) -> frozenset[str]:
+        """Nodes whose agent's Lease has expired (none known if the list fails)."""
+        return agents_down(self.current(), now)
 
 
 _liveness = _AgentLiveness()
+_sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS)
+
+
+@kopf.on.startup()
+def start_sampling(**_: Any) -> None:
+    """Start reading the agents' access counters in the background."""
+    _sampler.start()
+
+
+@kopf.on.cleanup()
+def stop_sampling(**_: Any) -> None:
+    """Stop the sampler thread."""
+    _sampler.stop()
 
 
 @kopf.on.startup()
@@ -133,7 +154,16 @@ def _reconcile(
     replicas = list(replica_index.get((namespace, name), []))
     pods = list(pod_index.get(namespace, [])) if pod_index is not None else []
     now = dt.datetime.now(dt.UTC)
-    result = reconcile(body, nodes, replicas, now=now, agents_down=_liveness.down(now), pods=pods)
+    hit_ratio = _sampler.local_hit_ratio((namespace, name), HIT_WINDOW_SECONDS, now.timestamp())
+    result = reconcile(
+        body,
+        nodes,
+        replicas,
+        now=now,
+        agents_down=_liveness.down(now),
+        pods=pods,
+        local_hit_ratio=hit_ratio,
+    )
     for change in result.changes:
         if change.action == "add":
             applied = gateway().create_replica(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
+from statecast.core.demand import AgentSample
 from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate
 
@@ -141,6 +142,8 @@ def pod_view(body: Mapping[str, Any]) -> PodView | None:
 
 #: Agent Leases are named ``statecast-agent-<node>`` (see statecast.agent.kube).
 AGENT_LEASE_PREFIX = "statecast-agent-"
+#: The annotation of an agent's Lease that holds its URL.
+ENDPOINT_ANNOTATION = "statecast.io/endpoint"
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class AgentLease:
     node: str
     renew_time: dt.datetime | None
     duration_seconds: int
+    endpoint: str = ""
+    """The agent's URL (its ``statecast.io/endpoint`` annotation)."""
 
     def expired(self, now: dt.datetime) -> bool:
         """True once the agent has not renewed for longer than the Lease lasts."""
@@ -186,3 +191,24 @@ def _matches(toleration: Mapping[str, Any], key: str, value: str, effect: str) -
     if toleration.get("operator", "Equal") == "Exists":
         return not toleration.get("key") or toleration["key"] == key
     return toleration.get("key") == key and toleration.get("value", "") == value
+
+
+def agent_sample(body: Mapping[str, Any], node: str) -> AgentSample:
+    """Parse an agent's ``/v1/stats`` answer into its access counters.
+
+    Raises:
+        ValueError: The answer is not the shape the Agent API documents.
+    """
+    try:
+        counts: dict[tuple[str, str, str], int] = {}
+        for row in body.get("accesses", []):
+            key = (str(row["namespace"]), str(row["resource"]), str(row["served"]))
+            counts[key] = counts.get(key, 0) + int(row["count"])
+        return AgentSample(
+            node=str(body.get("node") or node),
+            started_at=float(body["startedAt"]),
+            time=float(body["time"]),
+            counts=counts,
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"malformed /v1/stats answer from {node}: {err!r}") from err

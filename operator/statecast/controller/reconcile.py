@@ -116,6 +116,7 @@ def reconcile(
     now: dt.datetime | None = None,
     agents_down: frozenset[str] = frozenset(),
     pods: Iterable[PodView] = (),
+    local_hit_ratio: float | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -129,6 +130,9 @@ def reconcile(
         pods: the bound pods of the resource's namespace; those that consume it (by
             ``spec.consumers.selector`` or the ``statecast.io/uses`` annotation) get a
             replica on their node (reason ``consumer``), up to ``replicas.max``.
+        local_hit_ratio: share of the recent accesses served by a replica on the
+            reader's node, as the agents counted them (None: no recent accesses, and
+            the last reported figure stays).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -233,6 +237,9 @@ def reconcile(
             ),
         ],
     }
+    if local_hit_ratio is not None:
+        status["localHitRatio"] = round(local_hit_ratio, 3)
+        status["hitPercent"] = round(local_hit_ratio * 100)
     if plan.changes:
         last = plan.changes[-1]
         status["lastDecision"] = {

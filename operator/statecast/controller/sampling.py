@@ -1,0 +1,108 @@
+"""Sampling the agents' access counters into the operator's demand history.
+
+Every ``period`` seconds a background thread reads ``GET /v1/stats`` from every agent
+whose Lease is fresh (its URL is the Lease's ``statecast.io/endpoint`` annotation),
+turns each agent's counters into the accesses made since the previous sample
+(:func:`statecast.core.demand.step`) and adds them to a :class:`DemandHistory`. The
+reconcile reads the history (for ``status.localHitRatio`` today, for forecasts later).
+An agent that does not answer is skipped for that round and logged; the history is
+kept in memory and starts empty when the operator restarts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from statecast.controller.observed import AgentLease, agent_sample
+from statecast.core.demand import AgentSample, DemandHistory, Ref, step
+
+__all__ = ["DemandSampler"]
+
+log = logging.getLogger(__name__)
+
+
+class DemandSampler:
+    """Reads the agents' counters into a demand history, thread-safely.
+
+    Args:
+        leases: Returns the agents' Leases (called once per round).
+        period: Seconds between rounds.
+        timeout: Seconds to wait for one agent's answer.
+    """
+
+    def __init__(
+        self,
+        leases: Callable[[], Iterable[AgentLease]],
+        period: float = 10.0,
+        timeout: float = 2.0,
+    ) -> None:
+        self.leases, self.period, self.timeout = leases, period, timeout
+        self._history = DemandHistory()
+        self._last: dict[str, AgentSample] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- reading ------------------------------------------------------------------
+    def local_hit_ratio(self, ref: Ref, window: float, now: float) -> float | None:
+        """Share of ``ref``'s accesses served locally over the last ``window`` seconds."""
+        with self._lock:
+            return self._history.local_hit_ratio(ref, now - window)
+
+    # --- sampling -----------------------------------------------------------------
+    def sample_once(self) -> int:
+        """One round over the live agents; return how many answered."""
+        now = dt.datetime.now(dt.UTC)
+        live = [a for a in self.leases() if a.endpoint and not a.expired(now)]
+        if not live:
+            return 0
+        with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
+            samples = list(pool.map(lambda agent: self._read(client, agent), live))
+        answered = 0
+        with self._lock:
+            for sample in samples:
+                if sample is None:
+                    continue
+                answered += 1
+                self._history.add(step(self._last.get(sample.node), sample))
+                self._last[sample.node] = sample
+        return answered
+
+    def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
+        try:
+            reply = client.get(f"{agent.endpoint.rstrip('/')}/v1/stats")
+            reply.raise_for_status()
+            return agent_sample(reply.json(), agent.node)
+        except (httpx.HTTPError, ValueError) as err:
+            log.info("event=agent-sample-failed node=%s error=%s", agent.node, err)
+            return None
+
+    # --- background thread ----------------------------------------------------------
+    def start(self) -> None:
+        """Sample every ``period`` seconds in a daemon thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="demand-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (waits for the round in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.period + self.timeout * 2)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample_once()
+            except Exception as err:  # noqa: BLE001 - keep sampling through surprises
+                log.warning("event=agent-sampling-failed error=%s", err)
+            self._stop.wait(self.period)

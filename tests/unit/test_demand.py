@@ -1,0 +1,87 @@
+"""Demand steps from agents' cumulative counters, and the history they go into."""
+
+from __future__ import annotations
+
+import pytest
+
+from statecast.controller.observed import agent_sample
+from statecast.core.demand import AgentSample, DemandHistory, DemandStep, step
+
+REF = ("apps", "flags")
+
+
+def sample(t: float, local: int, remote: int, started: float = 0.0) -> AgentSample:
+    return AgentSample(
+        "n1", started, t, {("apps", "flags", "local"): local, ("apps", "flags", "remote"): remote}
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "previous", "current", "expected"),
+    [
+        ("a first sample has no interval yet", None, sample(10, 5, 1), {}),
+        (
+            "accesses since the previous sample, split by where they were served",
+            sample(10, 5, 1),
+            sample(20, 9, 4),
+            {REF: DemandStep("n1", 10, 20, 4, 3)},
+        ),
+        (
+            "an agent that restarted (new startedAt) counts from its start",
+            sample(10, 50, 10),
+            sample(20, 3, 1, started=15),
+            {REF: DemandStep("n1", 15, 20, 3, 1)},
+        ),
+        (
+            "a counter that went down means a restart too",
+            sample(10, 50, 10),
+            sample(20, 3, 12),
+            {REF: DemandStep("n1", 0, 20, 3, 12)},
+        ),
+    ],
+)
+def test_step(
+    sentence: str,
+    previous: AgentSample | None,
+    current: AgentSample,
+    expected: dict[tuple[str, str], DemandStep],
+) -> None:
+    assert step(previous, current) == expected, sentence
+
+
+def test_history_answers_the_local_hit_ratio_over_a_window_and_stays_bounded() -> None:
+    history = DemandHistory(limit=2)
+    history.add({REF: DemandStep("n1", 0, 10, 10, 0)})
+    history.add({REF: DemandStep("n1", 10, 20, 3, 1)})
+    history.add({REF: DemandStep("n2", 10, 20, 0, 4)})
+    assert history.local_hit_ratio(REF, since=0) == 13 / 18
+    assert history.local_hit_ratio(REF, since=15) == 3 / 8
+    assert history.local_hit_ratio(("apps", "other"), since=0) is None
+    history.add({REF: DemandStep("n1", 20, 30, 1, 0)})
+    assert [s.end for s in history.series(REF)["n1"]] == [20, 30]
+    history.forget([])
+    assert history.series(REF) == {}
+
+
+def test_agent_stats_are_parsed_and_operations_summed() -> None:
+    body = {
+        "node": "n1",
+        "startedAt": 100.0,
+        "time": 160.5,
+        "accesses": [
+            {"namespace": "apps", "resource": "flags", "node": "n1", "operation": "get",
+             "served": "local", "count": 7},
+            {"namespace": "apps", "resource": "flags", "node": "n1", "operation": "put",
+             "served": "local", "count": 2},
+            {"namespace": "apps", "resource": "flags", "node": "n1", "operation": "get",
+             "served": "remote", "count": 1},
+        ],
+    }  # fmt: skip
+    parsed = agent_sample(body, "n1")
+    assert parsed.counts == {("apps", "flags", "local"): 9, ("apps", "flags", "remote"): 1}
+    assert (parsed.started_at, parsed.time) == (100.0, 160.5)
+
+
+def test_a_malformed_stats_answer_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="malformed /v1/stats"):
+        agent_sample({"accesses": [{"namespace": "x"}]}, "n1")
