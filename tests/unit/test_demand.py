@@ -19,7 +19,12 @@ def sample(t: float, local: int, remote: int, started: float = 0.0) -> AgentSamp
 @pytest.mark.parametrize(
     ("sentence", "previous", "current", "expected"),
     [
-        ("a first sample has no interval yet", None, sample(10, 5, 1), {}),
+        (
+            "a first sample counts everything since the agent started",
+            None,
+            sample(10, 5, 1, started=2),
+            {REF: DemandStep("n1", 2, 10, 5, 1)},
+        ),
         (
             "accesses since the previous sample, split by where they were served",
             sample(10, 5, 1),

@@ -79,7 +79,11 @@ class Demo:
             self.cluster.state_dir,
             "statecast-operator",
             [sys.executable, "-m", "statecast.cli", "operator"],
-            env={"KUBECONFIG": str(self.cluster.kubeconfig), "STATECAST_RESYNC_SECONDS": "1"},
+            env={
+                "KUBECONFIG": str(self.cluster.kubeconfig),
+                "STATECAST_RESYNC_SECONDS": "1",
+                "STATECAST_SAMPLE_SECONDS": "2",
+            },
         )
 
     def start_agents(self) -> None:
@@ -283,6 +287,9 @@ def _run(demo: Demo) -> None:
     holders = [r["node"] for r in status["replicas"]]
     _seeded(demo, holders)
     _read_and_write(demo, holders)
+    demo.say("the operator samples the agents' counters: Hit% is the share of reads served locally")
+    _wait(lambda: _status(demo, "feature-flags").get("hitPercent") is not None, 30, "Hit%")
+    print(demo.kubectl("get", "sr", "-n", NAMESPACE))
     lost = holders[0]
     demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
     demo.cluster.set_heartbeat(lost, running=False)

@@ -57,17 +57,19 @@ class DemandStep:
 def step(previous: AgentSample | None, current: AgentSample) -> dict[Ref, DemandStep]:
     """The accesses made between ``previous`` and ``current`` of one agent, per resource.
 
-    With no previous sample there is no interval yet: the answer is empty. If the agent
-    restarted in between (``started_at`` changed, or a counter went down), its counts
-    since the restart are the step.
+    With no previous sample (the operator just started, or the agent is new), and if the
+    agent restarted in between (``started_at`` changed, or a counter went down), the
+    step is everything the agent counted since it started.
     """
-    if previous is None:
-        return {}
-    restarted = previous.started_at != current.started_at or any(
-        n < previous.counts.get(key, 0) for key, n in current.counts.items()
+    restarted = (
+        previous is None
+        or previous.started_at != current.started_at
+        or any(n < previous.counts.get(key, 0) for key, n in current.counts.items())
     )
-    start = current.started_at if restarted else previous.time
-    base: Mapping[tuple[str, str, str], int] = {} if restarted else previous.counts
+    start = current.started_at if restarted or previous is None else previous.time
+    base: Mapping[tuple[str, str, str], int] = (
+        {} if restarted or previous is None else previous.counts
+    )
     found: dict[Ref, list[int]] = {}
     for (namespace, resource, served), n in current.counts.items():
         made = n - base.get((namespace, resource, served), 0)
