@@ -10,6 +10,7 @@ and the agents run with the ServiceAccounts and ClusterRoles of the install mani
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,10 +21,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client, config
 
+from statecast.agent.launcher import free_port
 from statecast.devcluster import DevCluster, build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +205,7 @@ def operator(
         **os.environ,
         "KUBECONFIG": str(operator_kubeconfig),
         "STATECAST_RESYNC_SECONDS": "1",
+        "STATECAST_SAMPLE_SECONDS": "1",
     }
     with open(log, "w") as out:
         process = subprocess.Popen(
@@ -241,3 +245,67 @@ def wait_for(
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def agent_processes(
+    api_client: client.ApiClient, lease_namespace: str, kubeconfig: Path, workdir: Path
+) -> Iterator[dict[str, str]]:
+    """Run ``statecast agent`` once per node, on the node's loopback InternalIP, until the
+    block ends; yield node -> URL. Their Leases (in ``lease_namespace``) are deleted
+    afterwards, so stopped agents do not look dead to an operator that outlives them."""
+    core = client.CoreV1Api(api_client)
+    urls: dict[str, str] = {}
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+    try:
+        for node in sorted(core.list_node().items, key=lambda n: n.metadata.name):
+            name = node.metadata.name
+            ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+            zone = (node.metadata.labels or {}).get(ZONE_LABEL, "")
+            port = free_port(ip)
+            url = f"http://{ip}:{port}"
+            log = workdir / f"{name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [
+                        sys.executable, "-m", "statecast.agent",
+                        "--node", name, "--listen", f"{ip}:{port}", "--advertise", url,
+                        "--zone", zone, "--data-dir", str(workdir / name),
+                        "--lease-namespace", lease_namespace, "--lease-seconds", "1",
+                        "--kubeconfig", str(kubeconfig),
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )  # fmt: skip
+            started.append((process, log))
+            urls[name] = url
+        for (process, log), url in zip(started, urls.values(), strict=True):
+            wait_for(
+                lambda p=process, u=url: p.poll() is None and _healthy(u),
+                what=f"agent at {url} ({log})",
+            )
+        yield urls
+    finally:
+        for process, log in started:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            if process.returncode not in (0, -15):
+                print(log.read_text()[-3000:], file=sys.stderr)
+        coordination = client.CoordinationV1Api(api_client)
+        for name in urls:
+            with contextlib.suppress(client.ApiException):
+                coordination.delete_namespaced_lease(f"statecast-agent-{name}", lease_namespace)

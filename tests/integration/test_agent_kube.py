@@ -3,9 +3,6 @@ Replica objects materialised and reported Ready with their true status."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,21 +12,10 @@ import httpx
 import pytest
 from kubernetes import client
 
-from statecast.agent.launcher import free_port
 from statecast.controller.builders import build_replica
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import agent_processes, wait_for
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
-ZONE = "topology.kubernetes.io/zone"
-
-
-def node_addresses(core: client.CoreV1Api) -> list[tuple[str, str, str]]:
-    """(name, InternalIP, zone) of every node, by name."""
-    found = []
-    for node in core.list_node().items:
-        ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
-        found.append((node.metadata.name, ip, (node.metadata.labels or {}).get(ZONE, "")))
-    return sorted(found)
 
 
 @pytest.fixture
@@ -39,54 +25,11 @@ def agents(
     service_account_kubeconfig: Callable[[str], Path],
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
-    """An agent process per node (on the node's loopback InternalIP), each as the install
-    manifests' agent ServiceAccount; node -> URL."""
+    """An agent process per node, as the agent ServiceAccount, Leases in the test's
+    namespace; node -> URL."""
     kubeconfig = service_account_kubeconfig("statecast-agent")
-    core = client.CoreV1Api(api_client)
-    urls: dict[str, str] = {}
-    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
-    for name, ip, zone in node_addresses(core):
-        port = free_port(ip)
-        url = f"http://{ip}:{port}"
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "statecast.agent",
-                    "--node", name, "--listen", f"{ip}:{port}", "--advertise", url,
-                    "--zone", zone, "--data-dir", str(tmp_path / name),
-                    "--lease-namespace", namespace, "--lease-seconds", "1",
-                    "--kubeconfig", str(kubeconfig),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-        processes.append((process, log))
-        urls[name] = url
-    try:
-        for (process, log), url in zip(processes, urls.values(), strict=True):
-            wait_for(
-                lambda p=process, u=url: p.poll() is None and healthy(u),
-                what=f"agent at {url} ({log})",
-            )
+    with agent_processes(api_client, namespace, kubeconfig, tmp_path) as urls:
         yield urls
-    finally:
-        for process, log in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            if process.returncode not in (0, -15):
-                print(log.read_text()[-3000:], file=sys.stderr)
-
-
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def place(

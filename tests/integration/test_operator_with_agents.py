@@ -1,0 +1,70 @@
+"""The operator and real node agents together on the dev cluster: replicas made Ready by
+the agents, seeded from the resource's source, and the Hit% the operator samples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from tests.integration.conftest import INSTALL_NAMESPACE, agent_processes, wait_for
+
+GROUP, VERSION = "statecast.io", "v1alpha1"
+
+
+@pytest.fixture
+def cluster_agents(
+    api_client: client.ApiClient,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator: Path,
+    tmp_path: Path,
+) -> Iterator[dict[str, str]]:
+    """An agent per node with its Lease where the operator looks (the install namespace)."""
+    kubeconfig = service_account_kubeconfig("statecast-agent")
+    with agent_processes(api_client, INSTALL_NAMESPACE, kubeconfig, tmp_path) as urls:
+        yield urls
+
+
+def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", name)
+    status: dict[str, Any] = obj.get("status") or {}
+    return status
+
+
+def test_agents_make_the_operators_replicas_ready_and_report_local_hits(
+    api_client: client.ApiClient, namespace: str, cluster_agents: dict[str, str]
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "sharedresources",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "SharedResource",
+            "metadata": {"name": "flags"},
+            "spec": {"replicas": {"min": 2}, "source": {"inline": {"beta": True}}},
+        },
+    )
+    status = wait_for(
+        lambda: (s := status_of(custom, namespace, "flags")).get("phase") == "Ready" and s,
+        what="flags Ready, its replicas made Ready by the agents",
+    )
+    holders = [r["node"] for r in status["replicas"]]
+    outsider = next(n for n in sorted(cluster_agents) if n not in holders)
+    with httpx.Client(timeout=5) as http:
+        for _ in range(4):  # 4 local reads on a holder, 1 forwarded from the outsider
+            reply = http.get(f"{cluster_agents[holders[0]]}/v1/{namespace}/flags/beta")
+            assert (reply.status_code, reply.json()) == (200, True)
+        reply = http.get(f"{cluster_agents[outsider]}/v1/{namespace}/flags/beta")
+        assert (reply.json(), reply.headers["Statecast-Served"]) == (True, "remote")
+    status = wait_for(
+        lambda: (s := status_of(custom, namespace, "flags")).get("hitPercent") == 80 and s,
+        what="Hit% sampled from the agents",
+    )
+    assert status["localHitRatio"] == 0.8
