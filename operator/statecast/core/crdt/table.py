@@ -3,7 +3,8 @@
 A million keys held as a ``dict[str, bytes]`` cost about 150 bytes of Python objects per
 key on top of the data (the dict slot, a ``str`` and a ``bytes`` header). Here the
 common entry, a packed LWW register (:mod:`statecast.core.crdt.lww`), lives as a record
-in one ``bytearray`` *arena*::
+in one *arena* (an anonymous private ``mmap``: untouched pages cost no memory, and a
+slice of it is already ``bytes``)::
 
     key length (u16 LE) | entry length (u32 LE) | key (UTF-8) | stored register
 
@@ -12,10 +13,11 @@ a 30-60 byte node name) replaced by the replica's number in a table of writers (
 byte; the 256th writer and later keep their id inline after a 0xFF byte). A read of a
 value copies it straight out of the arena; a whole register is rebuilt on demand.
 
-behind an open-addressing hash index of two flat arrays (``array.array``): per slot the
-record's offset in the arena (0: empty; the arena starts with one unused byte) and the
-low 32 bits of the key's ``hash()``, which skips most key comparisons and lets the index
-grow without reading the arena. Linear probing, the index doubles at a load of 0.6,
+Records are found through an open-addressing hash index of two flat arrays
+(``array.array``): per slot the record's offset in the arena (0: empty; the arena
+starts with one unused byte) and the low 32 bits of the key's ``hash()``, which skips
+most key comparisons and lets the index grow without reading the arena. Linear
+probing, the index doubles at a load of 0.6,
 deletion shifts the rest of the probe run back (no tombstone slots). An overwrite with an
 entry of the same length (the usual overwrite of a same-size value) or a shorter one
 rewrites the record in place (a shorter one leaves its tail dead); a longer one appends
