@@ -27,6 +27,7 @@ import yaml
 from kubernetes import client, config
 
 from statecast.agent.launcher import free_port
+from statecast.api.types import GROUP, VERSION
 from statecast.devcluster import DevCluster, build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -309,3 +310,23 @@ def agent_processes(
         for name in urls:
             with contextlib.suppress(client.ApiException):
                 coordination.delete_namespaced_lease(f"statecast-agent-{name}", lease_namespace)
+
+
+def create_resource(
+    custom: client.CustomObjectsApi, namespace: str, name: str, spec: dict[str, Any]
+) -> None:
+    """Create a SharedResource with ``spec``."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", body)
+
+
+def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    """A SharedResource's status (empty before the operator wrote one)."""
+    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", name)
+    status: dict[str, Any] = obj.get("status") or {}
+    return status

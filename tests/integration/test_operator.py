@@ -15,30 +15,12 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from statecast.devcluster import DevCluster
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import create_resource, status_of, wait_for
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
 AGENT_NAMESPACE = "statecast-system"  # where the operator looks for agent Leases (default)
 ZONE = "topology.kubernetes.io/zone"
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def create_resource(
-    custom: client.CustomObjectsApi, namespace: str, name: str, spec: dict[str, Any]
-) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SharedResource",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", body)
-
-
-def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", name)
-    status: dict[str, Any] = obj.get("status") or {}
-    return status
 
 
 def replicas_of(

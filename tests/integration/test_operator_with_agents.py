@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from kubernetes import client
 
-from tests.integration.conftest import INSTALL_NAMESPACE, agent_processes, wait_for
+from tests.integration.conftest import (
+    INSTALL_NAMESPACE,
+    agent_processes,
+    create_resource,
+    status_of,
+    wait_for,
+)
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
 
@@ -29,28 +34,12 @@ def cluster_agents(
         yield urls
 
 
-def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "sharedresources", name)
-    status: dict[str, Any] = obj.get("status") or {}
-    return status
-
-
 def test_agents_make_the_operators_replicas_ready_and_report_local_hits(
     api_client: client.ApiClient, namespace: str, cluster_agents: dict[str, str]
 ) -> None:
     custom = client.CustomObjectsApi(api_client)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "sharedresources",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SharedResource",
-            "metadata": {"name": "flags"},
-            "spec": {"replicas": {"min": 2}, "source": {"inline": {"beta": True}}},
-        },
-    )
+    spec = {"replicas": {"min": 2}, "source": {"inline": {"beta": True}}}
+    create_resource(custom, namespace, "flags", spec)
     status = wait_for(
         lambda: (s := status_of(custom, namespace, "flags")).get("phase") == "Ready" and s,
         what="flags Ready, its replicas made Ready by the agents",
