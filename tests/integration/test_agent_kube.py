@@ -156,13 +156,12 @@ def test_a_new_resource_is_seeded_from_its_configmap_on_every_first_replica(
             lambda n=node: (
                 (r := httpx.get(f"{agents[n]}/v1/{namespace}/settings", timeout=5)).status_code
                 == 200
-                and r.json()
+                and r.headers["Statecast-Served"] == "local"  # once the replica is Ready
                 and r
             ),
-            what=f"the seeded map on {node}",
+            what=f"the seeded map served by {node}'s own replica",
         )
         assert reply.json() == {"colour": "blue", "size": "L"}
-        assert reply.headers["Statecast-Served"] == "local"
     events = wait_for(
         lambda: [e for e in core.list_namespaced_event(namespace).items if e.reason == "Seeded"],
         what="Seeded events",

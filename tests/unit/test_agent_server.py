@@ -37,9 +37,9 @@ async def agent(tmp_path: Path) -> AsyncIterator[tuple[Agent, str, aiohttp.Clien
     await node.stop()
 
 
-async def call(session, method, url, body=None):
+async def call(session, method, url, body=None, headers=None):
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    async with session.request(method, url, data=data) as response:
+    async with session.request(method, url, data=data, headers=headers) as response:
         return response.status, await response.read(), response.headers
 
 
@@ -178,3 +178,21 @@ async def test_valid_requests_count_as_demand_whatever_their_outcome(agent):
     await call(session, "PUT", f"{base}/v1/default/flags/k", b"{bad")  # invalid: not counted
     counts = {(r["operation"], r["served"]): r["count"] for r in node.access.snapshot()}
     assert counts == {("get", "local"): 1, ("delete", "local"): 1}
+
+
+async def test_a_replica_still_catching_up_sends_reads_to_a_peer(agent):
+    node, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/k", 1)
+    store = node.stores["default", "flags"]
+    node.directory.set("n2", "http://127.0.0.9:9")  # a peer holding a replica, unreachable
+    node.locations["default", "flags"] = ("n1", "n2")
+    store.serving = False
+    status, body, _ = await call(session, "GET", f"{base}/v1/default/flags/k")
+    assert (status, json.loads(body)["error"]["code"]) == (503, "no_replica"), "not served here"
+    status, _, headers = await call(
+        session, "GET", f"{base}/v1/default/flags/k", headers={"Statecast-Forwarded-By": "n2"}
+    )
+    assert (status, headers["Statecast-Served"]) == (200, "local"), "a forwarded read is answered"
+    store.serving = True
+    status, _, headers = await call(session, "GET", f"{base}/v1/default/flags/k")
+    assert (status, headers["Statecast-Served"]) == (200, "local")

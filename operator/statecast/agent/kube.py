@@ -315,6 +315,7 @@ class ReplicaReconciler:
         agent = self.agent
         await self._write(record, "Pending", force=True)
         store = await asyncio.to_thread(agent.open_replica, spec)
+        store.serving = False  # until its phase says it holds what its peers hold
         held = self.held[spec.ref] = _Held(opened_at=time.time())
         await self._write(record, "Syncing", force=True)
         log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
@@ -379,7 +380,11 @@ class ReplicaReconciler:
             ),
             lag_seconds=status.lag_seconds if status is not None else 0.0,
         )
-        await self._write(record, decide_phase(facts, self.stale_after))
+        phase = decide_phase(facts, self.stale_after)
+        store = agent.stores.get(ref)
+        if store is not None:
+            store.serving = phase in ("Ready", "Stale")
+        await self._write(record, phase)
 
     async def _write(self, record: ReplicaRecord, phase: str, force: bool = False) -> None:
         ref = (record.namespace, record.resource)

@@ -181,6 +181,23 @@ class AgentApi:
             raise PayloadTooLargeError(f"value larger than {limit} bytes")
         return request.body
 
+    def _reader(self, request: Request, parts: list[str]) -> ReplicaStore | None:
+        """The local replica to read from; None to forward the read.
+
+        A replica that has not caught up with its peers since it was opened (a new
+        replica still syncing) does not answer reads while another replica can: an
+        empty new copy must not answer "not found" for keys that exist.
+        """
+        store = self._local(parts)
+        if (
+            store is not None
+            and not store.serving
+            and _FORWARDED_BY not in request.headers
+            and self.agent.directory.nearest(self.agent.locations.get(store.spec.ref, ()))
+        ):
+            return None
+        return store
+
     def _local(self, parts: list[str]) -> ReplicaStore | None:
         ref = (parts[1], parts[2])
         store = self.agent.stores.get(ref)
@@ -224,7 +241,7 @@ class AgentApi:
     def get(self, request: Request, parts: list[str]) -> Result:
         """A key's value, from the local replica or forwarded to the nearest one."""
         key = self._key(parts)
-        store = self._local(parts)
+        store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "get")
         self._count(request, store, "get")
@@ -237,7 +254,7 @@ class AgentApi:
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
         """The whole map."""
-        store = self._local(parts)
+        store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "list")
         self._count(request, store, "list")

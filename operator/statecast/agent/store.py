@@ -61,6 +61,9 @@ class ReplicaStore:
             replica, multi_value=spec.merge == "multi-value", index_limit=index_limit
         )
         self.listeners: list[LocalChange] = []
+        #: False while a replica opened in a cluster has not caught up with a peer yet:
+        #: the server then sends reads to a replica that has (see ``AgentApi``).
+        self.serving = True
         self.last_modified: float | None = None
         self._snapshotting = False
 
