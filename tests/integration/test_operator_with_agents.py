@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -57,3 +58,39 @@ def test_agents_make_the_operators_replicas_ready_and_report_local_hits(
         what="Hit% sampled from the agents",
     )
     assert status["localHitRatio"] == 0.8
+
+
+def test_forecast_demand_on_a_node_brings_a_replica_there(
+    api_client: client.ApiClient, namespace: str, cluster_agents: dict[str, str]
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    spec = {
+        "replicas": {"min": 2},
+        "prediction": {"interval": "5s", "horizon": "15s"},
+        "source": {"inline": {"price": 10}},
+    }
+    create_resource(custom, namespace, "prices", spec)
+    status = wait_for(
+        lambda: (s := status_of(custom, namespace, "prices")).get("phase") == "Ready" and s,
+        what="prices Ready",
+    )
+    holders = {r["node"] for r in status["replicas"]}
+    busy = next(n for n in sorted(cluster_agents) if n not in holders)
+    url = f"{cluster_agents[busy]}/v1/{namespace}/prices/price"
+    wait_for(  # the seed reaches every replica by anti-entropy within a sync or two
+        lambda: httpx.get(url, timeout=5).status_code == 200, what="the seeded price"
+    )
+
+    def predicted_on_busy_node() -> dict[str, Any] | None:
+        with httpx.Client(timeout=5) as http:
+            for _ in range(40):  # pods on the busy node keep reading, through forwarding
+                http.get(url).raise_for_status()
+        found = status_of(custom, namespace, "prices")
+        replicas = {r["node"]: r for r in found.get("replicas", [])}
+        placed = replicas.get(busy)
+        return found if placed is not None and placed["reason"] == "predicted" else None
+
+    status = wait_for(predicted_on_busy_node, timeout=120, what=f"a predicted replica on {busy}")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["ForecastReady"]["status"] == "True"
+    assert status["forecast"]["nodes"][0]["node"] == busy

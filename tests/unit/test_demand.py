@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from statecast.controller.observed import agent_sample
@@ -90,3 +91,19 @@ def test_agent_stats_are_parsed_and_operations_summed() -> None:
 def test_a_malformed_stats_answer_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="malformed /v1/stats"):
         agent_sample({"accesses": [{"namespace": "x"}]}, "n1")
+
+
+def test_the_matrix_spreads_each_sample_over_the_intervals_it_covers() -> None:
+    history = DemandHistory()
+    history.add({REF: DemandStep("n1", 0, 20, 20, 0)})  # 1 access a second for 20 s
+    history.add({REF: DemandStep("n1", 20, 30, 0, 5)})
+    matrix = history.matrix(REF, ["n1", "n2"], interval=10, end=40, steps=4)
+    assert matrix[0].tolist() == [10.0, 10.0, 5.0, 0.0]
+    assert np.isnan(matrix[1]).all(), "a node never sampled is unknown, not idle"
+
+
+def test_writes_per_minute_over_a_window() -> None:
+    history = DemandHistory()
+    history.add({REF: DemandStep("n1", 0, 60, 10, 0, writes=6)})
+    history.add({REF: DemandStep("n2", 0, 60, 0, 3, writes=3)})
+    assert history.writes_per_minute(REF, since=0, now=60) == 9.0

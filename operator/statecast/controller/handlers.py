@@ -18,10 +18,13 @@ import time
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
+from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import GROUP, VERSION
 from statecast.controller import metrics
 from statecast.controller.builders import build_replica, replica_name
+from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.observed import (
     AgentLease,
@@ -90,6 +93,7 @@ class _AgentLiveness:
 
 _liveness = _AgentLiveness()
 _sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS)
+_forecaster = DemandForecaster(_sampler)
 
 
 @kopf.on.startup()
@@ -154,7 +158,16 @@ def _reconcile(
     replicas = list(replica_index.get((namespace, name), []))
     pods = list(pod_index.get(namespace, [])) if pod_index is not None else []
     now = dt.datetime.now(dt.UTC)
-    hit_ratio = _sampler.local_hit_ratio((namespace, name), HIT_WINDOW_SECONDS, now.timestamp())
+    ref = (namespace, name)
+    hit_ratio = _sampler.local_hit_ratio(ref, HIT_WINDOW_SECONDS, now.timestamp())
+    demand, removed = None, None
+    try:
+        spec = SharedResourceSpec.model_validate(body.get("spec", {}))
+    except ValidationError:
+        spec = None  # the reconcile reports it
+    if spec is not None and spec.replication.policy == "predictive":
+        demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now)
+        removed = _forecaster.recently_removed(ref, spec, now)
     result = reconcile(
         body,
         nodes,
@@ -163,6 +176,8 @@ def _reconcile(
         agents_down=_liveness.down(now),
         pods=pods,
         local_hit_ratio=hit_ratio,
+        demand=demand,
+        recently_removed=removed,
     )
     for change in result.changes:
         if change.action == "add":
@@ -171,6 +186,8 @@ def _reconcile(
             )
         else:
             applied = gateway().delete_replica(namespace, replica_name(name, change.node))
+            if applied:
+                _forecaster.removed(ref, change.node, now)
         if not applied:  # the index had not seen our own earlier write yet
             continue
         metrics.REPLICA_ACTIONS.labels(action=change.action, reason=change.reason).inc()

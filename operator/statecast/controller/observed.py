@@ -64,6 +64,8 @@ class ReplicaView:
     reason: str
     phase: str
     lag_seconds: float | None
+    created: dt.datetime | None = None
+    bytes: int = 0
 
     def current(self) -> CurrentReplica:
         """As input to :func:`statecast.core.replica_set.reconcile_replicas`."""
@@ -104,7 +106,21 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
         reason=spec.get("reason", "minimum"),
         phase=status.get("phase", "Pending"),
         lag_seconds=status.get("lagSeconds"),
+        created=_timestamp(meta.get("creationTimestamp")),
+        bytes=int(status.get("bytes") or 0),
     )
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    """A Kubernetes timestamp (RFC 3339 text, or a datetime from a typed client)."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
 
 
 #: Pods list the resources they use in this annotation (comma-separated names).
@@ -193,6 +209,10 @@ def _matches(toleration: Mapping[str, Any], key: str, value: str, effect: str) -
     return toleration.get("key") == key and toleration.get("value", "") == value
 
 
+#: The Agent API operations that change state.
+WRITE_OPERATIONS = frozenset({"put", "delete", "increment"})
+
+
 def agent_sample(body: Mapping[str, Any], node: str) -> AgentSample:
     """Parse an agent's ``/v1/stats`` answer into its access counters.
 
@@ -201,14 +221,19 @@ def agent_sample(body: Mapping[str, Any], node: str) -> AgentSample:
     """
     try:
         counts: dict[tuple[str, str, str], int] = {}
+        writes: dict[tuple[str, str], int] = {}
         for row in body.get("accesses", []):
-            key = (str(row["namespace"]), str(row["resource"]), str(row["served"]))
+            ref = (str(row["namespace"]), str(row["resource"]))
+            key = (*ref, str(row["served"]))
             counts[key] = counts.get(key, 0) + int(row["count"])
+            if row.get("operation") in WRITE_OPERATIONS:
+                writes[ref] = writes.get(ref, 0) + int(row["count"])
         return AgentSample(
             node=str(body.get("node") or node),
             started_at=float(body["startedAt"]),
             time=float(body["time"]),
             counts=counts,
+            writes=writes,
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"malformed /v1/stats answer from {node}: {err!r}") from err

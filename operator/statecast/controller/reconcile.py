@@ -16,7 +16,10 @@ from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.observed import NodeView, PodView, ReplicaView, tolerates
-from statecast.core.replica_set import ReplicaChange, reconcile_replicas
+from statecast.controller.predictive import PredictedDemand, changes_from_plan, placement_input
+from statecast.core.placement import PlacementError
+from statecast.core.placement import plan as plan_placement
+from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, reconcile_replicas
 from statecast.core.spread import eligible
 
 
@@ -117,6 +120,8 @@ def reconcile(
     agents_down: frozenset[str] = frozenset(),
     pods: Iterable[PodView] = (),
     local_hit_ratio: float | None = None,
+    demand: PredictedDemand | None = None,
+    recently_removed: Mapping[str, float] | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -133,6 +138,11 @@ def reconcile(
         local_hit_ratio: share of the recent accesses served by a replica on the
             reader's node, as the agents counted them (None: no recent accesses, and
             the last reported figure stays).
+        demand: the resource's demand forecast; with ``replication.policy:
+            predictive`` the placement planner decides from it (None: not enough
+            history yet, and the plain spread of ``replicas.min`` plus consumers holds).
+        recently_removed: node -> seconds since a replica of the resource was removed
+            there (the planner's hysteresis).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -176,6 +186,39 @@ def reconcile(
         limit=spec.replicas.max,
         unreachable={r.node for r in replica_list if r.node not in ready_nodes},
     )
+    forecast_ready, forecast_reason, forecast_msg = (
+        False,
+        "NotPredictive",
+        "policy is not predictive",
+    )
+    planner_notes: tuple[str, ...] = ()
+    if spec.replication.policy == "predictive":
+        if demand is None:
+            forecast_reason, forecast_msg = "NotEnoughHistory", "sampling access counts"
+        else:
+            try:
+                chosen = plan_placement(
+                    placement_input(
+                        spec,
+                        node_list,
+                        {c.name for c in candidates},
+                        replica_list,
+                        demand,
+                        now=now,
+                        consumers=consumers,
+                        recently_removed=recently_removed,
+                    )
+                )
+            except PlacementError as err:
+                forecast_reason, forecast_msg = "PlannerError", str(err)
+            else:
+                plan = ReplicaSetPlan(
+                    wanted=tuple(sorted(chosen.nodes)),
+                    changes=changes_from_plan(chosen, replica_list),
+                )
+                forecast_ready, forecast_reason = True, "Forecasting"
+                forecast_msg = f"placed by forecast ({', '.join(sorted(set(demand.models)))})"
+                planner_notes = chosen.notes
 
     ready = sum(1 for r in replica_list if r.node in plan.wanted and r.phase == "Ready")
     desired = max(count, len(plan.wanted))  # consumers' copies count once planned
@@ -237,6 +280,19 @@ def reconcile(
             ),
         ],
     }
+    status["conditions"].append(
+        _condition(
+            conditions,
+            "ForecastReady",
+            forecast_ready,
+            forecast_reason,
+            "; ".join((forecast_msg, *planner_notes)),
+            generation,
+            now,
+        )
+    )
+    if forecast_ready and demand is not None:
+        status["forecast"] = demand.status()
     if local_hit_ratio is not None:
         status["localHitRatio"] = round(local_hit_ratio, 3)
         status["hitPercent"] = round(local_hit_ratio * 100)

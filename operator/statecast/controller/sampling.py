@@ -14,10 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 
 from statecast.controller.observed import AgentLease, agent_sample
 from statecast.core.demand import AgentSample, DemandHistory, Ref, step
@@ -44,6 +46,7 @@ class DemandSampler:
     ) -> None:
         self.leases, self.period, self.timeout = leases, period, timeout
         self._history = DemandHistory()
+        self.history_limit = self._history.limit
         self._last: dict[str, AgentSample] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -55,6 +58,18 @@ class DemandSampler:
         with self._lock:
             return self._history.local_hit_ratio(ref, now - window)
 
+    def matrix(
+        self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
+    ) -> npt.NDArray[np.float64]:
+        """Accesses per node and interval (see :meth:`DemandHistory.matrix`)."""
+        with self._lock:
+            return self._history.matrix(ref, nodes, interval, end, steps)
+
+    def writes_per_minute(self, ref: Ref, window: float, now: float) -> float:
+        """Recent writes to ``ref`` per minute, from every node."""
+        with self._lock:
+            return self._history.writes_per_minute(ref, now - window, now)
+
     # --- sampling -----------------------------------------------------------------
     def sample_once(self) -> int:
         """One round over the live agents; return how many answered."""
@@ -64,15 +79,16 @@ class DemandSampler:
             return 0
         with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
             samples = list(pool.map(lambda agent: self._read(client, agent), live))
-        answered = 0
+        answered = [s for s in samples if s is not None]
+        for sample in answered:
+            self.record(sample)
+        return len(answered)
+
+    def record(self, sample: AgentSample) -> None:
+        """Add one agent's reading: the accesses since its previous one go to the history."""
         with self._lock:
-            for sample in samples:
-                if sample is None:
-                    continue
-                answered += 1
-                self._history.add(step(self._last.get(sample.node), sample))
-                self._last[sample.node] = sample
-        return answered
+            self._history.add(step(self._last.get(sample.node), sample))
+            self._last[sample.node] = sample
 
     def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
         try:

@@ -12,8 +12,11 @@ locally over a recent window.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = ["AgentSample", "DemandHistory", "DemandStep", "step"]
 
@@ -30,12 +33,14 @@ class AgentSample:
         started_at: When the agent's counters started (a new value: it restarted).
         time: When the sample was taken (seconds since the epoch).
         counts: (namespace, resource, served) -> cumulative accesses, every operation.
+        writes: (namespace, resource) -> cumulative writes (put, delete, increment).
     """
 
     node: str
     started_at: float
     time: float
     counts: Mapping[tuple[str, str, str], int]
+    writes: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class DemandStep:
     end: float
     local: int
     remote: int
+    writes: int = 0
 
     @property
     def total(self) -> int:
@@ -75,8 +81,18 @@ def step(previous: AgentSample | None, current: AgentSample) -> dict[Ref, Demand
         made = n - base.get((namespace, resource, served), 0)
         local_remote = found.setdefault((namespace, resource), [0, 0])
         local_remote[0 if served == "local" else 1] += made
+    old_writes: Mapping[tuple[str, str], int] = (
+        {} if restarted or previous is None else previous.writes
+    )
     return {
-        ref: DemandStep(current.node, start, current.time, local, remote)
+        ref: DemandStep(
+            current.node,
+            start,
+            current.time,
+            local,
+            remote,
+            current.writes.get(ref, 0) - old_writes.get(ref, 0),
+        )
         for ref, (local, remote) in found.items()
     }
 
@@ -110,6 +126,49 @@ class DemandHistory:
         kept = set(keep)
         for ref in [r for r in self._series if r not in kept]:
             del self._series[ref]
+
+    def matrix(
+        self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
+    ) -> npt.NDArray[np.float64]:
+        """Accesses per node and per ``interval``, for the ``steps`` intervals before ``end``.
+
+        Shape ``(len(nodes), steps)``, oldest first. A sample's accesses are spread evenly
+        over the time it covers, so samples that straddle a boundary count on both sides.
+        Intervals before a node's first sample are NaN (unknown, not zero).
+        """
+        out = np.full((len(nodes), steps), np.nan)
+        begin = end - steps * interval
+        series = self._series.get(ref, {})
+        for row, node in enumerate(nodes):
+            known = series.get(node)
+            if not known:
+                continue
+            first = min(d.start for d in known)
+            covered = np.arange(steps) * interval + begin + interval > first
+            out[row, covered] = 0.0
+            for demand in known:
+                span = max(demand.end - demand.start, 1e-9)
+                lo, hi = max(demand.start, begin), min(demand.end, end)
+                if hi <= lo:
+                    continue
+                first_bin = int((lo - begin) // interval)
+                last_bin = min(int((hi - begin - 1e-9) // interval), steps - 1)
+                for b in range(first_bin, last_bin + 1):
+                    b_lo, b_hi = begin + b * interval, begin + (b + 1) * interval
+                    overlap = min(hi, b_hi) - max(lo, b_lo)
+                    if overlap > 0:
+                        out[row, b] = np.nan_to_num(out[row, b]) + demand.total * overlap / span
+        return out
+
+    def writes_per_minute(self, ref: Ref, since: float, now: float) -> float:
+        """Writes to ``ref`` per minute, from every node, between ``since`` and ``now``."""
+        writes = sum(
+            d.writes
+            for series in self._series.get(ref, {}).values()
+            for d in series
+            if d.end > since
+        )
+        return 60.0 * writes / max(now - since, 1.0)
 
     def local_hit_ratio(self, ref: Ref, since: float) -> float | None:
         """Share of the accesses to ``ref`` served locally in steps ending after ``since``.

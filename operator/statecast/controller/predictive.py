@@ -1,0 +1,245 @@
+"""Forecast-driven placement for the operator: demand history in, replica changes out.
+
+Pure functions between the operator's observations and ``statecast.core``:
+
+- :func:`forecast_demand` forecasts each node's accesses per ``prediction.interval``
+  over ``prediction.horizon`` from the sampled history (the vectorised fast path of
+  :func:`statecast.core.forecast.forecast_batch`), with the deviation of the previous
+  forecast for hedging;
+- :func:`placement_input` turns the resource's spec, the nodes, its replicas and that
+  forecast into the planner's :class:`~statecast.core.placement.PlanInput`;
+- :func:`changes_from_plan` turns the plan into Replica creations and deletions with
+  the same hand-off rule as the plain spread: nothing is deleted before every replica
+  the plan keeps or adds is Ready.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import parse_duration, parse_quantity
+from statecast.controller.observed import NodeView, ReplicaView
+from statecast.core.forecast import forecast_batch
+from statecast.core.placement import (
+    ActionKind,
+    CurrentReplica,
+    DemandForecast,
+    NodeInfo,
+    PlacementSpec,
+    Plan,
+    PlanInput,
+    StateProfile,
+    forecast_deviation,
+)
+from statecast.core.replica_set import UP_TO_DATE, ReplicaChange
+
+__all__ = [
+    "MIN_HISTORY_STEPS",
+    "PredictedDemand",
+    "changes_from_plan",
+    "forecast_demand",
+    "placement_input",
+    "steps_of",
+]
+
+#: Sampled intervals a forecast needs before the planner takes over from the spread.
+MIN_HISTORY_STEPS = 3
+#: Intervals of history fed to the forecaster at most (two days of 1-minute steps).
+MAX_HISTORY_STEPS = 2880
+_DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class PredictedDemand:
+    """A resource's forecast, ready for the planner and for its status.
+
+    Attributes:
+        forecast: per-node mean, lower and upper per step, and the last miss.
+        models: the model chosen for each node's series.
+        interval_s: seconds per step.
+        generated_at: the end of the last complete interval the forecast starts from.
+        level: nominal coverage of the bounds.
+        writes_per_min: recent writes to the resource from every node.
+    """
+
+    forecast: DemandForecast
+    models: tuple[str, ...]
+    interval_s: float
+    generated_at: dt.datetime
+    level: float
+    writes_per_min: float = 0.0
+
+    def status(self, top: int = 8) -> dict[str, object]:
+        """``status.forecast``: the models and the busiest nodes' forecasts.
+
+        Per node: accesses per interval, averaged over the horizon.
+        """
+        f = self.forecast
+        mean, lower, upper = f.mean.mean(axis=1), f.lower.mean(axis=1), f.upper.mean(axis=1)
+        order = sorted(range(len(f.nodes)), key=lambda i: (-float(mean[i]), f.nodes[i]))
+        nodes = [
+            {
+                "node": f.nodes[i],
+                "mean": round(float(mean[i]), 2),
+                "lower": round(float(lower[i]), 2),
+                "upper": round(float(upper[i]), 2),
+            }
+            for i in order[:top]
+            if upper[i] > 0
+        ]
+        return {
+            "model": ",".join(sorted(set(self.models))) or "none",
+            "generatedAt": self.generated_at.isoformat().replace("+00:00", "Z"),
+            "level": self.level,
+            "nodes": nodes,
+        }
+
+
+def steps_of(spec: SharedResourceSpec) -> tuple[float, int, int]:
+    """(interval in seconds, horizon in steps, season in steps) of a resource."""
+    interval = parse_duration(spec.prediction.interval).total_seconds()
+    horizon = max(1, round(parse_duration(spec.prediction.horizon).total_seconds() / interval))
+    seasons = [parse_duration(s).total_seconds() for s in spec.prediction.seasonality]
+    season = max(2, round((min(seasons) if seasons else _DAY_S) / interval))
+    return interval, horizon, season
+
+
+def forecast_demand(
+    history: npt.NDArray[np.float64],
+    nodes: Sequence[str],
+    spec: SharedResourceSpec,
+    *,
+    generated_at: dt.datetime,
+    previous_next: Mapping[str, float] | None = None,
+    writes_per_min: float = 0.0,
+) -> PredictedDemand | None:
+    """Forecast every node's demand; None while the history is too short.
+
+    Args:
+        history: accesses per node and interval, shape ``(len(nodes), T)``, oldest first,
+            NaN before a node was first sampled.
+        nodes: the row names.
+        spec: the resource (interval, horizon, level, seasonality).
+        generated_at: the end of the last interval in ``history``.
+        previous_next: what the previous forecast said for the last interval, per node
+            (for the deviation that drives hedging).
+        writes_per_min: recent writes, carried to the planner's sync cost.
+    """
+    known = ~np.isnan(history)
+    if len(nodes) == 0 or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
+        return None
+    interval, horizon, season = steps_of(spec)
+    # Series never sampled are zero demand, not unknown, once others have history.
+    filled = np.where(known.any(axis=1, keepdims=True), history, 0.0)
+    result = forecast_batch(filled, period=season, horizon=horizon, level=spec.prediction.level)
+    last = np.nan_to_num(filled[:, -1])
+    said = np.array([(previous_next or {}).get(n, np.nan) for n in nodes])
+    deviation = np.where(np.isnan(said), 0.0, forecast_deviation(np.nan_to_num(said), last))
+    return PredictedDemand(
+        DemandForecast(tuple(nodes), result.mean, result.lower, result.upper, deviation),
+        result.models,
+        interval,
+        generated_at,
+        spec.prediction.level,
+        writes_per_min,
+    )
+
+
+def placement_input(
+    spec: SharedResourceSpec,
+    nodes: Iterable[NodeView],
+    eligible: set[str],
+    replicas: Iterable[ReplicaView],
+    demand: PredictedDemand,
+    *,
+    now: dt.datetime,
+    consumers: Iterable[str] = (),
+    recently_removed: Mapping[str, float] | None = None,
+) -> PlanInput:
+    """The planner's input for one resource.
+
+    Args:
+        spec: the resource's spec.
+        nodes: every node (ineligible ones enter as not ready, so copies there move).
+        eligible: the nodes that may hold a replica (ready, usable, matching placement).
+        replicas: the resource's Replica objects.
+        demand: its forecast.
+        now: the current time (replica ages).
+        consumers: nodes running a consumer pod.
+        recently_removed: node -> seconds since a replica of this resource was removed.
+    """
+    label = spec.placement.spread_across
+    infos = tuple(
+        NodeInfo(n.name, n.labels.get(label, ""), ready=n.name in eligible) for n in nodes
+    )
+    known = {n.name for n in infos}
+    replica_list = [r for r in replicas if r.node in known]
+    state_bytes = max((r.bytes for r in replica_list), default=0)
+    budget = spec.replication.budget
+    placement = PlacementSpec(
+        min_replicas=spec.replicas.min,
+        max_replicas=spec.replicas.max,
+        spread_across=label,
+        deviation_threshold=spec.replication.thresholds.deviation,
+        confidence_threshold=spec.replication.thresholds.confidence,
+        cooldown_s=parse_duration(spec.replication.cooldown).total_seconds(),
+        budget_bytes_stored=(
+            parse_quantity(budget.bytes_stored) if budget.bytes_stored is not None else None
+        ),
+        budget_bytes_moved_per_hour=(
+            parse_quantity(budget.bytes_moved_per_hour)
+            if budget.bytes_moved_per_hour is not None
+            else None
+        ),
+        consistency=spec.consistency,
+    )
+    current = tuple(
+        CurrentReplica(
+            r.node,
+            age_s=(now - r.created).total_seconds() if r.created is not None else 0.0,
+            up_to_date=r.phase in UP_TO_DATE,
+        )
+        for r in replica_list
+    )
+    forecast = demand.forecast
+    rows = [i for i, n in enumerate(forecast.nodes) if n in known]
+    return PlanInput(
+        spec=placement,
+        state=StateProfile(state_bytes, demand.writes_per_min),
+        nodes=infos,
+        forecast=DemandForecast(
+            tuple(forecast.nodes[i] for i in rows),
+            forecast.mean[rows],
+            forecast.lower[rows],
+            forecast.upper[rows],
+            forecast.deviation[rows],
+        ),
+        replicas=current,
+        step_s=demand.interval_s,
+        consumer_nodes=frozenset(consumers) & frozenset(eligible),
+        recently_removed=dict(recently_removed or {}),
+    )
+
+
+def changes_from_plan(plan: Plan, replicas: Iterable[ReplicaView]) -> tuple[ReplicaChange, ...]:
+    """Creations for the plan's adds; deletions for its removes once the rest is Ready."""
+    existing = {r.node: r for r in replicas}
+    adds = [
+        ReplicaChange("add", a.node, str(a.reason))
+        for a in plan.actions
+        if a.kind is ActionKind.ADD and a.node not in existing
+    ]
+    kept = [a.node for a in plan.actions if a.kind in (ActionKind.KEEP, ActionKind.PROMOTE)]
+    settled = not adds and all(existing[n].phase in UP_TO_DATE for n in kept if n in existing)
+    removes = [
+        ReplicaChange("remove", a.node, str(a.reason))
+        for a in plan.actions
+        if a.kind is ActionKind.REMOVE and a.node in existing and settled
+    ]
+    return tuple(adds + removes)

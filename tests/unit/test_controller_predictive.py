@@ -1,0 +1,148 @@
+"""Forecast-driven placement in the operator: forecast, planner input, plan to changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.controller.forecasting import DemandForecaster
+from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
+from statecast.controller.predictive import (
+    PredictedDemand,
+    changes_from_plan,
+    forecast_demand,
+)
+from statecast.controller.reconcile import reconcile
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import AgentSample
+from statecast.core.placement import ActionKind, Plan, Reason, ReplicaAction
+
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+ZONE = "topology.kubernetes.io/zone"
+NODES = ["node-1", "node-2", "node-3", "node-4"]
+SPEC = SharedResourceSpec.model_validate(
+    {"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}
+)
+
+
+def node(name: str, zone: str) -> NodeView:
+    return node_view(
+        {
+            "metadata": {"name": name, "labels": {ZONE: zone}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+
+
+def replica(node_name: str, phase: str = "Ready", age_s: float = 3600) -> ReplicaView:
+    created = (NOW - dt.timedelta(seconds=age_s)).isoformat().replace("+00:00", "Z")
+    return replica_view(
+        {
+            "metadata": {"name": f"flags-{node_name}", "namespace": "ns",
+                         "creationTimestamp": created},
+            "spec": {"resource": "flags", "nodeName": node_name, "reason": "minimum"},
+            "status": {"phase": phase, "bytes": 4096},
+        }
+    )  # fmt: skip
+
+
+CLUSTER = [node("node-1", "zone-a"), node("node-2", "zone-b"), node("node-3", "zone-a"),
+           node("node-4", "zone-b")]  # fmt: skip
+
+
+def body(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "flags", "namespace": "ns", "uid": "u", "generation": 1},
+        "spec": spec,
+        "status": {},
+    }
+
+
+def hot_on(hot: str, steps: int = 30, rate: float = 600.0) -> PredictedDemand:
+    history = np.zeros((len(NODES), steps))
+    history[NODES.index(hot)] = rate
+    demand = forecast_demand(history, NODES, SPEC, generated_at=NOW)
+    assert demand is not None
+    return demand
+
+
+def test_no_forecast_until_there_is_enough_history() -> None:
+    history = np.full((len(NODES), 10), np.nan)
+    history[:, -2:] = 5.0
+    assert forecast_demand(history, NODES, SPEC, generated_at=NOW) is None
+
+
+def test_the_forecast_follows_the_busy_node_and_reports_it_first() -> None:
+    demand = hot_on("node-4")
+    assert demand.forecast.mean.shape == (4, 5)
+    status = demand.status()
+    assert status["nodes"][0]["node"] == "node-4"  # type: ignore[index]
+    assert status["level"] == 0.9
+
+
+def test_predicted_demand_on_a_node_without_a_replica_brings_one_there() -> None:
+    result = reconcile(
+        body({"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}),
+        CLUSTER,
+        [replica("node-1"), replica("node-2")],
+        now=NOW,
+        demand=hot_on("node-4"),
+    )
+    assert [(c.action, c.node, c.reason) for c in result.changes][:1] == [
+        ("add", "node-4", "predicted")
+    ]
+    conditions = {c["type"]: c for c in result.status["conditions"]}
+    assert conditions["ForecastReady"]["status"] == "True"
+    assert result.status["forecast"]["nodes"][0]["node"] == "node-4"
+
+
+def test_without_history_or_when_not_predictive_the_plain_spread_holds() -> None:
+    current = [replica("node-1"), replica("node-2")]
+    waiting = reconcile(body({"replicas": {"min": 2}}), CLUSTER, current, now=NOW)
+    assert waiting.changes == ()
+    conditions = {c["type"]: c for c in waiting.status["conditions"]}
+    assert conditions["ForecastReady"]["reason"] == "NotEnoughHistory"
+    static = reconcile(
+        body({"replicas": {"min": 2}, "replication": {"policy": "static"}}),
+        CLUSTER,
+        current,
+        now=NOW,
+        demand=hot_on("node-4"),
+    )
+    assert static.changes == ()
+    conditions = {c["type"]: c for c in static.status["conditions"]}
+    assert conditions["ForecastReady"]["reason"] == "NotPredictive"
+
+
+def test_a_plan_removes_nothing_while_something_it_adds_or_keeps_is_not_ready() -> None:
+    plan = Plan(
+        (
+            ReplicaAction(ActionKind.KEEP, "node-1", Reason.MINIMUM),
+            ReplicaAction(ActionKind.KEEP, "node-2", Reason.MINIMUM),
+            ReplicaAction(ActionKind.REMOVE, "node-3", Reason.COST),
+        )
+    )
+    syncing = [replica("node-1"), replica("node-2", "Syncing"), replica("node-3")]
+    assert changes_from_plan(plan, syncing) == ()
+    ready = [replica("node-1"), replica("node-2"), replica("node-3")]
+    assert [(c.action, c.node, c.reason) for c in changes_from_plan(plan, ready)] == [
+        ("remove", "node-3", "cost")
+    ]
+
+
+def test_the_forecaster_forecasts_once_per_interval_from_sampled_history() -> None:
+    sampler = DemandSampler(lambda: [])
+    start = NOW.timestamp() - 600
+    for i in range(11):  # an agent on node-4 read every minute for 10 minutes
+        sampler.record(
+            AgentSample("node-4", start, start + 60 * i, {("ns", "flags", "remote"): 300 * i})
+        )
+    forecaster = DemandForecaster(sampler)
+    demand = forecaster.demand(("ns", "flags"), SPEC, NODES, NOW)
+    assert demand is not None
+    assert demand.forecast.nodes == tuple(NODES)
+    assert float(demand.forecast.mean[NODES.index("node-4"), 0]) > 100
+    assert forecaster.demand(("ns", "flags"), SPEC, NODES, NOW + dt.timedelta(seconds=5)) is demand
