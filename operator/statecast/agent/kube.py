@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import OpenApiException
@@ -314,8 +315,8 @@ class ReplicaReconciler:
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
         agent = self.agent
         await self._write(record, "Pending", force=True)
-        store = await asyncio.to_thread(agent.open_replica, spec)
-        store.serving = False  # until its phase says it holds what its peers hold
+        # Not serving reads until its phase says it holds what its peers hold.
+        store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
         held = self.held[spec.ref] = _Held(opened_at=time.time())
         await self._write(record, "Syncing", force=True)
         log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
@@ -429,7 +430,6 @@ class ReplicaReconciler:
             wake.clear()
 
 
-# --- the real gateway -------------------------------------------------------------------
 # --- wiring -----------------------------------------------------------------------------
 def cluster_sidecar(
     *, namespace: str, advertise: str, lease_seconds: float, kubeconfig: str | None

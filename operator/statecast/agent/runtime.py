@@ -68,8 +68,14 @@ class Agent:
         self.specs[spec.ref] = spec
         self.locations[spec.ref] = nodes
 
-    def open_replica(self, spec: ResourceSpec) -> ReplicaStore:
-        """Hold a replica of ``spec`` here (recovered from the data directory)."""
+    def open_replica(self, spec: ResourceSpec, *, serving: bool = True) -> ReplicaStore:
+        """Hold a replica of ``spec`` here (recovered from the data directory).
+
+        Args:
+            spec: the resource.
+            serving: whether it answers reads at once (the Kubernetes edge opens
+                replicas not serving until they have caught up with a peer).
+        """
         store = self.stores.get(spec.ref)
         if store is not None:
             return store
@@ -77,6 +83,7 @@ class Agent:
         files = ReplicaFiles(directory, self.config.fsync, self.config.fsync_interval)
         store = ReplicaStore(spec, self.node, files, self.config.index_limit)
         store.open()
+        store.serving = serving  # before the store is visible to the server
         self.stores[spec.ref] = store
         self.specs.setdefault(spec.ref, spec)
         self.replication.attach(store)

@@ -185,18 +185,21 @@ class AgentApi:
         """The local replica to read from; None to forward the read.
 
         A replica that has not caught up with its peers since it was opened (a new
-        replica still syncing) does not answer reads while another replica can: an
-        empty new copy must not answer "not found" for keys that exist.
+        replica still syncing or seeding) does not answer reads: an empty new copy must
+        not answer "not found" for keys that exist. The read goes to another replica,
+        or, when there is none to ask (or it was forwarded here), gets a 503 to retry.
+
+        Raises:
+            UnavailableError: the local replica is catching up and no other can answer.
         """
         store = self._local(parts)
-        if (
-            store is not None
-            and not store.serving
-            and _FORWARDED_BY not in request.headers
-            and self.agent.directory.nearest(self.agent.locations.get(store.spec.ref, ()))
-        ):
+        if store is None or store.serving:
+            return store
+        others = self.agent.directory.nearest(self.agent.locations.get(store.spec.ref, ()))
+        if others and _FORWARDED_BY not in request.headers:
             return None
-        return store
+        ns, res = store.spec.ref
+        raise UnavailableError(f"the replica of {ns}/{res} here is catching up", "replica_syncing")
 
     def _local(self, parts: list[str]) -> ReplicaStore | None:
         ref = (parts[1], parts[2])
@@ -223,6 +226,9 @@ class AgentApi:
                     status = reply.status
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.info("event=forward_failed node=%s error=%s", node, err)
+                continue
+            if status == 503:  # that replica cannot answer now (catching up): next one
+                log.info("event=forward_unavailable node=%s", node)
                 continue
             if status < 500:
                 self.agent.access.count(ns, res, operation, "remote")
