@@ -354,3 +354,14 @@ def test_the_local_hit_ratio_goes_into_status_and_the_hit_column() -> None:
     assert (result.status["localHitRatio"], result.status["hitPercent"]) == (0.877, 88)
     quiet = reconcile(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW)
     assert "localHitRatio" not in quiet.status, "no recent accesses: the last figure stays"
+
+
+def test_max_bytes_per_node_keeps_new_replicas_off_full_nodes() -> None:
+    spec = {"replicas": {"min": 2}, "placement": {"maxBytesPerNode": "1Mi"}}
+    full = {"node-1": 1024 * 1024, "node-2": 1024 * 1024}  # full with other resources' state
+    result = reconcile(resource(spec), NODES, [], now=NOW, bytes_elsewhere=full)
+    assert sorted(c.node for c in result.changes) == ["node-3", "node-4"]
+    kept = reconcile(
+        resource(spec), NODES, [replica("node-1"), replica("node-2")], now=NOW, bytes_elsewhere=full
+    )
+    assert kept.changes == (), "copies already on a full node stay"

@@ -168,6 +168,12 @@ def _reconcile(
     if spec is not None and spec.replication.policy == "predictive":
         demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now)
         removed = _forecaster.recently_removed(ref, spec, now)
+    elsewhere: dict[str, int] = {}
+    if spec is not None and spec.placement.max_bytes_per_node is not None:
+        for other, store in replica_index.items():  # only when a limit asks for it
+            if other != ref:
+                for view in store:
+                    elsewhere[view.node] = elsewhere.get(view.node, 0) + view.bytes
     result = reconcile(
         body,
         nodes,
@@ -178,6 +184,7 @@ def _reconcile(
         local_hit_ratio=hit_ratio,
         demand=demand,
         recently_removed=removed,
+        bytes_elsewhere=elsewhere,
     )
     for change in result.changes:
         if change.action == "add":

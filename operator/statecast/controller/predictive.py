@@ -161,6 +161,7 @@ def placement_input(
     now: dt.datetime,
     consumers: Iterable[str] = (),
     recently_removed: Mapping[str, float] | None = None,
+    free_bytes: Mapping[str, int] | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -173,10 +174,18 @@ def placement_input(
         now: the current time (replica ages).
         consumers: nodes running a consumer pod.
         recently_removed: node -> seconds since a replica of this resource was removed.
+        free_bytes: node -> bytes it can still take (``placement.maxBytesPerNode``
+            minus what it holds for other resources); None: no limit.
     """
     label = spec.placement.spread_across
     infos = tuple(
-        NodeInfo(n.name, n.labels.get(label, ""), ready=n.name in eligible) for n in nodes
+        NodeInfo(
+            n.name,
+            n.labels.get(label, ""),
+            ready=n.name in eligible,
+            free_bytes=None if free_bytes is None else max(free_bytes.get(n.name, 0), 0),
+        )
+        for n in nodes
     )
     known = {n.name for n in infos}
     replica_list = [r for r in replicas if r.node in known]

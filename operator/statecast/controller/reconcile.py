@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import parse_quantity
 from statecast.controller.observed import NodeView, PodView, ReplicaView, tolerates
 from statecast.controller.predictive import PredictedDemand, changes_from_plan, placement_input
 from statecast.core.placement import PlacementError
@@ -111,6 +112,21 @@ def _invalid(
     return ReconcileResult((), status, (Event("Warning", "InvalidSpec", message),))
 
 
+def _free_bytes(
+    spec: SharedResourceSpec, elsewhere: Mapping[str, int], nodes: Iterable[str]
+) -> dict[str, int] | None:
+    """Bytes each node can still take under ``placement.maxBytesPerNode`` (None: no limit)."""
+    if spec.placement.max_bytes_per_node is None:
+        return None
+    limit = parse_quantity(spec.placement.max_bytes_per_node)
+    return {node: limit - elsewhere.get(node, 0) for node in nodes}
+
+
+def _fits(free: int, state_bytes: int) -> bool:
+    """A node with ``free`` bytes left under the limit can take a new copy of the state."""
+    return free > 0 and free >= state_bytes
+
+
 def reconcile(
     body: Mapping[str, Any],
     nodes: Iterable[NodeView],
@@ -122,6 +138,7 @@ def reconcile(
     local_hit_ratio: float | None = None,
     demand: PredictedDemand | None = None,
     recently_removed: Mapping[str, float] | None = None,
+    bytes_elsewhere: Mapping[str, int] | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -143,6 +160,9 @@ def reconcile(
             history yet, and the plain spread of ``replicas.min`` plus consumers holds).
         recently_removed: node -> seconds since a replica of the resource was removed
             there (the planner's hysteresis).
+        bytes_elsewhere: node -> bytes its agent holds for other resources; with
+            ``placement.maxBytesPerNode`` a node already at the limit, or without room
+            for this resource's state, takes no new replica (copies already there stay).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -159,18 +179,22 @@ def reconcile(
     node_ready = {n.name for n in given if n.ready}
     zones = {n.name: n.labels.get(spec.placement.spread_across, "") for n in node_list}
     ready_nodes = {n.name for n in node_list if n.ready}
+    replica_list = sorted(replicas, key=lambda r: r.node)
+    free = _free_bytes(spec, bytes_elsewhere or {}, [n.name for n in node_list])
+    state_bytes = max((r.bytes for r in replica_list), default=0)
+    holding = {r.node for r in replica_list}
     candidates = eligible(
         (
             n.candidate(spec.placement.spread_across)
             for n in node_list
             if tolerates(n.taints, tolerations)
+            and (free is None or n.name in holding or _fits(free[n.name], state_bytes))
         ),
         spec.placement.node_selector,
     )
     count = spec.replicas.min
     if spec.replicas.max is not None:
         count = min(count, spec.replicas.max)
-    replica_list = sorted(replicas, key=lambda r: r.node)
     name = meta.get("name", "")
     selector = spec.consumers.selector
     consumers = {
@@ -207,6 +231,7 @@ def reconcile(
                         now=now,
                         consumers=consumers,
                         recently_removed=recently_removed,
+                        free_bytes=free,
                     )
                 )
             except PlacementError as err:
