@@ -146,3 +146,15 @@ def test_the_forecaster_forecasts_once_per_interval_from_sampled_history() -> No
     assert demand.forecast.nodes == tuple(NODES)
     assert float(demand.forecast.mean[NODES.index("node-4"), 0]) > 100
     assert forecaster.demand(("ns", "flags"), SPEC, NODES, NOW + dt.timedelta(seconds=5)) is demand
+
+
+def test_the_forecast_starts_from_the_last_interval_every_agent_has_covered() -> None:
+    sampler = DemandSampler(lambda: [], period=10.0)
+    t = NOW.timestamp()
+    for node, last in (("node-3", t - 5), ("node-4", t - 25)):
+        for i in range(12):
+            at = last - 60 * (11 - i)
+            sampler.record(AgentSample(node, t - 3600, at, {("ns", "flags", "local"): 10 * i}))
+    demand = DemandForecaster(sampler).demand(("ns", "flags"), SPEC, NODES, NOW)
+    assert demand is not None
+    assert demand.generated_at == NOW - dt.timedelta(minutes=1), "node-4 lags into the last minute"

@@ -50,7 +50,11 @@ class DemandForecaster:
     ) -> PredictedDemand | None:
         """The forecast from the last complete interval (None: not enough history)."""
         interval, _, _ = steps_of(spec)
-        end = math.floor(now.timestamp() / interval) * interval
+        covered = self.sampler.covered_until(now.timestamp())
+        if covered is None:
+            return None
+        # The last interval every agent's samples cover completely.
+        end = math.floor(min(covered, now.timestamp()) / interval) * interval
         names = tuple(sorted(nodes))
         with self._lock:
             made = self._made.get(ref)

@@ -65,6 +65,15 @@ class DemandSampler:
         with self._lock:
             return self._history.matrix(ref, nodes, interval, end, steps)
 
+    def covered_until(self, now: float) -> float | None:
+        """Until when every agent sampled lately has been read (None: none has).
+
+        An interval ending later than this is not complete in the history yet.
+        """
+        with self._lock:
+            recent = [s.time for s in self._last.values() if s.time > now - 3 * self.period]
+        return min(recent) if recent else None
+
     def writes_per_minute(self, ref: Ref, window: float, now: float) -> float:
         """Recent writes to ``ref`` per minute, from every node."""
         with self._lock:
