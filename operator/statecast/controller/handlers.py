@@ -164,7 +164,7 @@ def _reconcile(
     try:
         spec = SharedResourceSpec.model_validate(body.get("spec", {}))
     except ValidationError:
-        spec = None  # the reconcile reports it
+        spec = None  # the reconcile validates again and reports why
     if spec is not None and spec.replication.policy == "predictive":
         demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now)
         removed = _forecaster.recently_removed(ref, spec, now)
@@ -185,6 +185,7 @@ def _reconcile(
         demand=demand,
         recently_removed=removed,
         bytes_elsewhere=elsewhere,
+        spec=spec,
     )
     for change in result.changes:
         if change.action == "add":

@@ -139,6 +139,7 @@ def reconcile(
     demand: PredictedDemand | None = None,
     recently_removed: Mapping[str, float] | None = None,
     bytes_elsewhere: Mapping[str, int] | None = None,
+    spec: SharedResourceSpec | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -163,15 +164,17 @@ def reconcile(
         bytes_elsewhere: node -> bytes its agent holds for other resources; with
             ``placement.maxBytesPerNode`` a node already at the limit, or without room
             for this resource's state, takes no new replica (copies already there stay).
+        spec: ``body``'s spec, already validated by the caller (None: validate it here).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
     generation = int(meta.get("generation", 0))
     previous = body.get("status", {}) or {}
-    try:
-        spec = SharedResourceSpec.model_validate(body.get("spec", {}))
-    except ValidationError as err:
-        return _invalid(err, generation, previous, now)
+    if spec is None:
+        try:
+            spec = SharedResourceSpec.model_validate(body.get("spec", {}))
+        except ValidationError as err:
+            return _invalid(err, generation, previous, now)
 
     tolerations = [t.to_k8s() for t in spec.placement.tolerations]
     given = list(nodes)
