@@ -158,3 +158,14 @@ def test_the_forecast_starts_from_the_last_interval_every_agent_has_covered() ->
     demand = DemandForecaster(sampler).demand(("ns", "flags"), SPEC, NODES, NOW)
     assert demand is not None
     assert demand.generated_at == NOW - dt.timedelta(minutes=1), "node-4 lags into the last minute"
+
+
+def test_a_deleted_resource_is_forgotten() -> None:
+    sampler = DemandSampler(lambda: [])
+    start = NOW.timestamp() - 600
+    for i in range(11):
+        sampler.record(AgentSample("node-4", start, start + 60 * i, {("ns", "flags", "local"): i}))
+    forecaster = DemandForecaster(sampler)
+    assert forecaster.demand(("ns", "flags"), SPEC, NODES, NOW) is not None
+    forecaster.forget(("ns", "flags"))
+    assert np.isnan(sampler.matrix(("ns", "flags"), NODES, 60, NOW.timestamp(), 5)).all()

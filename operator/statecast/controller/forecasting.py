@@ -79,6 +79,13 @@ class DemandForecaster:
             self._made[ref] = (end, names, demand)
         return demand
 
+    def forget(self, ref: Ref) -> None:
+        """Drop what is kept for a deleted resource."""
+        with self._lock:
+            self._made.pop(ref, None)
+            self._removed.pop(ref, None)
+        self.sampler.forget(ref)
+
     def removed(self, ref: Ref, node: str, now: dt.datetime) -> None:
         """Remember that a replica of ``ref`` was removed from ``node``."""
         with self._lock:

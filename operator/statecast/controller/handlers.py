@@ -233,6 +233,12 @@ def on_change(
     _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
 
 
+@kopf.on.delete(GROUP, VERSION, "sharedresources", optional=True)
+def on_delete(body: kopf.Body, **_: Any) -> None:
+    """Forget a deleted resource's demand history and forecasts (Replicas go by GC)."""
+    _forecaster.forget((body.metadata.namespace or "", body.metadata.name or ""))
+
+
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
 def resync(
     body: kopf.Body,

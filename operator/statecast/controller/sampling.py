@@ -65,6 +65,11 @@ class DemandSampler:
         with self._lock:
             return self._history.matrix(ref, nodes, interval, end, steps)
 
+    def forget(self, ref: Ref) -> None:
+        """Drop the demand history of a deleted resource."""
+        with self._lock:
+            self._history.drop(ref)
+
     def covered_until(self, now: float) -> float | None:
         """Until when every agent sampled lately has been read (None: none has).
 

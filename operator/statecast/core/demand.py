@@ -121,6 +121,10 @@ class DemandHistory:
         """Node -> steps, oldest first."""
         return self._series.get(ref, {})
 
+    def drop(self, ref: Ref) -> None:
+        """Drop one resource's series."""
+        self._series.pop(ref, None)
+
     def forget(self, keep: Iterable[Ref]) -> None:
         """Drop the series of resources not in ``keep``."""
         kept = set(keep)
