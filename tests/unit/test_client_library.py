@@ -137,6 +137,41 @@ def test_sync_client_fails_over_to_another_replica_when_its_agent_is_gone(two_ag
         assert client.get("default", "flags", "k") == 1
 
 
+def wait_until_replicated(agent: ThreadedAgent, key: str) -> None:
+    replica = agent.agent.stores[("default", "flags")]
+    for _ in range(200):
+        if replica.get(key) is not None:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{key} never reached {agent.config.node}")
+
+
+def test_clients_ask_the_next_agent_when_one_answers_503(two_agents):
+    first, second = two_agents
+    with Client([first.url, second.url], discover_peers=False) as client:
+        client.put("default", "flags", "k", 1)
+        wait_until_replicated(second, "k")
+        # The first agent's replica is catching up and has no other replica to ask.
+        first.agent.locations["default", "flags"] = ("n0",)
+        first.agent.stores["default", "flags"].serving = False
+        assert client.get("default", "flags", "k") == 1
+        assert client.last_served == "local"  # answered by the second agent's own replica
+        second.agent.locations["default", "flags"] = ("n1",)
+        second.agent.stores["default", "flags"].serving = False
+        with pytest.raises(UnavailableError, match="catching up"):
+            client.get("default", "flags", "k")
+
+
+async def test_the_async_client_asks_the_next_agent_when_one_answers_503(two_agents):
+    first, second = two_agents
+    async with AsyncClient([first.url, second.url], discover_peers=False) as client:
+        await client.put("default", "flags", "k", 2)
+        await asyncio.to_thread(wait_until_replicated, second, "k")
+        first.agent.locations["default", "flags"] = ("n0",)
+        first.agent.stores["default", "flags"].serving = False
+        assert await client.get("default", "flags", "k") == 2
+
+
 def test_sync_client_with_no_reachable_agent_is_unavailable(tmp_path):
     host = "127.0.0.4"
     with Client([f"http://{host}:{free_port(host)}"]) as client, pytest.raises(UnavailableError):

@@ -10,7 +10,7 @@ import aiohttp
 
 from statecast.client.discovery import agent_urls
 from statecast.client.endpoints import Endpoints, key_path, peers_from
-from statecast.client.errors import UnavailableError, error_for
+from statecast.client.errors import RequestError, UnavailableError, error_for
 from statecast.client.sync_client import Response
 
 __all__ = ["AsyncClient"]
@@ -75,6 +75,7 @@ class AsyncClient:
             UnavailableError: No agent could be reached.
         """
         last_error: Exception | None = None
+        refused: RequestError | None = None
         for url in self.endpoints.order():
             try:
                 response = await self._once(url, method, path, body)
@@ -91,10 +92,15 @@ class AsyncClient:
             self.endpoints.succeeded(url)
             if self.discover_peers and not self.endpoints.peers_known:
                 await self._learn_peers(url)
+            if response.status == 503 and retry:  # not applied there: ask the next agent
+                refused = error_for(response.status, response.body)
+                continue
             if response.status >= 400:
                 raise error_for(response.status, response.body)
             self.last_served = response.served
             return response
+        if refused is not None:
+            raise refused
         raise UnavailableError(0, "no_agent", f"no agent reachable: {last_error}")
 
     async def _learn_peers(self, url: str) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from statecast.client.discovery import agent_urls
 from statecast.client.endpoints import Endpoints, key_path, peers_from
-from statecast.client.errors import UnavailableError, error_for
+from statecast.client.errors import RequestError, UnavailableError, error_for
 from statecast.client.transport import Connection, ConnectionClosedError
 
 __all__ = ["Client", "Response"]
@@ -93,8 +93,9 @@ class Client:
             method: HTTP method.
             path: Path under the agent's base URL.
             body: Request body.
-            retry: Fail over to other agents on connection errors (off for
-                non-idempotent requests once they may have been received).
+            retry: Fail over to other agents on connection errors and on 503 answers
+                (which an agent gives only for what it did not apply); off for
+                non-idempotent requests once they may have been received.
 
         Raises:
             RequestError: The agent answered with an error (a subclass per status).
@@ -102,6 +103,7 @@ class Client:
         """
         with self._lock:
             last_error: Exception | None = None
+            refused: RequestError | None = None
             for url in self.endpoints.order():
                 try:
                     response = self._once(url, method, path, body)
@@ -118,10 +120,15 @@ class Client:
                 self.endpoints.succeeded(url)
                 if self.discover_peers and not self.endpoints.peers_known:
                     self._learn_peers(url)
+                if response.status == 503 and retry:  # not applied there: ask the next agent
+                    refused = error_for(response.status, response.body)
+                    continue
                 if response.status >= 400:
                     raise error_for(response.status, response.body)
                 self.last_served = response.served
                 return response
+            if refused is not None:
+                raise refused
             raise UnavailableError(0, "no_agent", f"no agent reachable: {last_error}")
 
     def _learn_peers(self, url: str) -> None:
