@@ -6,7 +6,7 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from statecast.core.clock import HybridClock
@@ -108,6 +108,17 @@ programs = st.lists(operation, max_size=60)
 
 @settings(max_examples=150, deadline=None)
 @given(program=programs, multi_value=st.booleans())
+@example(  # a delete of a counter whose register write then loses (fixed in e8d6b3e)
+    program=[
+        ("put", "a", "k0", 0),
+        ("put", "a", "k0", 0),
+        ("inc", "c", "k2", 0),
+        ("del", "c", "k2", 0),
+        ("deliver", "b", "", 2),
+        ("put", "b", "k2", 0),
+    ],
+    multi_value=True,
+)
 def test_replicas_converge_after_anti_entropy(program, multi_value):
     time = FakeTime()
     cluster = make_cluster(multi_value, time)
