@@ -58,6 +58,33 @@ def wait_for_failover(
     )
 
 
+def ready_resource(
+    custom: client.CustomObjectsApi, namespace: str, name: str
+) -> list[dict[str, Any]]:
+    """Create a resource of two replicas, report them Ready as agents would, wait for Ready."""
+    create_resource(custom, namespace, name, {"replicas": {"min": 2}})
+    replicas = wait_for_replicas(custom, namespace, name, 2)
+    act_as_agents(custom, namespace, replicas)
+    wait_for(lambda: status_of(custom, namespace, name).get("phase") == "Ready", what="Ready")
+    return replicas
+
+
+def wait_for_lost_copy(
+    custom: client.CustomObjectsApi, namespace: str, resource: str, node: str
+) -> None:
+    """Wait until the resource's status reports its copy on ``node`` Lost (the status is
+    patched just after the replacement is created)."""
+    wait_for(
+        lambda: (
+            {r["node"]: r["phase"] for r in status_of(custom, namespace, resource)["replicas"]}.get(
+                node
+            )
+            == "Lost"
+        ),
+        what=f"the copy on {node} reported Lost",
+    )
+
+
 def act_as_agents(
     custom: client.CustomObjectsApi, namespace: str, replicas: list[dict[str, Any]]
 ) -> None:
@@ -156,10 +183,7 @@ def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
         pytest.skip("stopping a node's heartbeat needs the dev cluster")
     custom = client.CustomObjectsApi(api_client)
     core = client.CoreV1Api(api_client)
-    create_resource(custom, namespace, "cache", {"replicas": {"min": 2}})
-    replicas = wait_for_replicas(custom, namespace, "cache", 2)
-    act_as_agents(custom, namespace, replicas)
-    wait_for(lambda: status_of(custom, namespace, "cache").get("phase") == "Ready", what="Ready")
+    replicas = ready_resource(custom, namespace, "cache")
     lost = replicas[0]["spec"]["nodeName"]
     lost_zone = core.read_node(lost).metadata.labels[ZONE]
     dev_cluster.set_heartbeat(lost, running=False)
@@ -173,15 +197,7 @@ def test_replica_on_a_lost_node_is_replaced_before_it_is_removed(
             what=f"{lost} NotReady",
         )
         replacement = wait_for_failover(custom, namespace, "cache")
-        wait_for(
-            lambda: (
-                {
-                    r["node"]: r["phase"] for r in status_of(custom, namespace, "cache")["replicas"]
-                }.get(lost)
-                == "Lost"
-            ),
-            what=f"the copy on {lost} reported Lost",
-        )
+        wait_for_lost_copy(custom, namespace, "cache", lost)
         assert replacement["spec"]["nodeName"] != lost
         assert core.read_node(replacement["spec"]["nodeName"]).metadata.labels[ZONE] == lost_zone
         # the lost copy stays until its replacement is Ready
@@ -214,10 +230,7 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
     """The node stays Ready; only the agent's heartbeat (its Lease) stops."""
     custom = client.CustomObjectsApi(api_client)
     coordination = client.CoordinationV1Api(api_client)
-    create_resource(custom, namespace, "sessions", {"replicas": {"min": 2}})
-    replicas = wait_for_replicas(custom, namespace, "sessions", 2)
-    act_as_agents(custom, namespace, replicas)
-    wait_for(lambda: status_of(custom, namespace, "sessions").get("phase") == "Ready", what="Ready")
+    replicas = ready_resource(custom, namespace, "sessions")
     silent = replicas[0]["spec"]["nodeName"]
     lease_name = f"statecast-agent-{silent}"
     last_renewal = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
@@ -235,16 +248,7 @@ def test_replicas_of_an_agent_that_stops_renewing_its_lease_fail_over(
     try:
         replacement = wait_for_failover(custom, namespace, "sessions")
         assert replacement["spec"]["nodeName"] != silent
-        wait_for(  # the status is patched just after the replica is created
-            lambda: (
-                {
-                    r["node"]: r["phase"]
-                    for r in status_of(custom, namespace, "sessions")["replicas"]
-                }.get(silent)
-                == "Lost"
-            ),
-            what=f"the copy on {silent} reported Lost",
-        )
+        wait_for_lost_copy(custom, namespace, "sessions", silent)
         lost_replica = next(
             r["metadata"]["name"]
             for r in replicas_of(custom, namespace, "sessions")
