@@ -211,7 +211,6 @@ def _reconcile(
         gateway().post_event(body, event.type, event.reason, event.message)
     for lost in result.lost:
         gateway().mark_replica_lost(namespace, lost.name, lost.reason, lost.message)
-        gateway().post_event(body, "Warning", "ReplicaLost", f"{lost.name}: {lost.message}")
     for event in result.events:
         gateway().post_event(body, event.type, event.reason, event.message)
     current = dict(body.get("status", {}))

@@ -344,7 +344,9 @@ def reconcile(
         for r in replica_list
         if r.node not in ready_nodes and r.phase != "Lost"
     )
-    events: tuple[Event, ...] = ()
+    events: tuple[Event, ...] = tuple(
+        Event("Warning", "ReplicaLost", f"{r.name}: {r.message}") for r in lost
+    )
     was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
     if short and not was_short:
         events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
