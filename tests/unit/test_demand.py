@@ -107,3 +107,31 @@ def test_writes_per_minute_over_a_window() -> None:
     history.add({REF: DemandStep("n1", 0, 60, 10, 0, writes=6)})
     history.add({REF: DemandStep("n2", 0, 60, 0, 3, writes=3)})
     assert history.writes_per_minute(REF, since=0, now=60) == 9.0
+
+
+def test_pods_per_interval_are_averaged_over_the_time_each_count_held() -> None:
+    history = DemandHistory()
+    history.add_pods(REF, 15, {"n1": 1})  # bound halfway through the second interval
+    history.add_pods(REF, 18, {"n1": 1, "n3": 0})  # no change: not kept
+    history.add_pods(REF, 20, {"n1": 2, "n2": 1})
+    history.add_pods(REF, 30, {"n2": 1})  # n1's pods left
+    history.add_pods(REF, 25, {"n1": 9})  # older than the last change: ignored
+    matrix = history.pod_matrix(REF, ["n1", "n2", "n3"], interval=10, end=50, steps=5)
+    assert matrix.tolist() == [
+        [0.0, 0.5, 2.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 1.0, 1.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+    ]
+
+
+def test_pod_changes_are_bounded_like_demand_and_forgotten_with_the_resource() -> None:
+    history = DemandHistory(limit=2)
+    for t, n in ((0, 1), (10, 2), (20, 3)):
+        history.add_pods(REF, t, {"n1": n})
+    # The oldest change fell out; before the first change kept, no pods are assumed.
+    assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 2.0, 3.0]]
+    history.forget([])
+    assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 0.0, 0.0]]
+    history.add_pods(REF, 0, {"n1": 1})
+    history.drop(REF)
+    assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 0.0, 0.0]]

@@ -4,7 +4,8 @@ Every ``period`` seconds a background thread reads ``GET /v1/stats`` from every 
 whose Lease is fresh (its URL is the Lease's ``statecast.io/endpoint`` annotation),
 turns each agent's counters into the accesses made since the previous sample
 (:func:`statecast.core.demand.step`) and adds them to a :class:`DemandHistory`. The
-reconcile reads the history (for ``status.localHitRatio`` today, for forecasts later).
+reconcile reads the history (for ``status.localHitRatio`` and the forecasts), and
+records into it the consumer pods per node it sees (:meth:`DemandSampler.record_pods`).
 An agent that does not answer is skipped for that round and logged; the history is
 kept in memory and starts empty when the operator restarts.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -64,6 +65,18 @@ class DemandSampler:
         """Accesses per node and interval (see :meth:`DemandHistory.matrix`)."""
         with self._lock:
             return self._history.matrix(ref, nodes, interval, end, steps)
+
+    def pod_matrix(
+        self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
+    ) -> npt.NDArray[np.float64]:
+        """Consumer pods per node and interval (see :meth:`DemandHistory.pod_matrix`)."""
+        with self._lock:
+            return self._history.pod_matrix(ref, nodes, interval, end, steps)
+
+    def record_pods(self, ref: Ref, pods: Mapping[str, int], now: float) -> None:
+        """Record ``ref``'s consumer pods per node as seen at ``now``."""
+        with self._lock:
+            self._history.add_pods(ref, now, pods)
 
     def forget(self, ref: Ref) -> None:
         """Drop the demand history of a deleted resource."""

@@ -107,6 +107,7 @@ class DemandHistory:
     def __init__(self, limit: int = 1440) -> None:
         self.limit = limit
         self._series: dict[Ref, dict[str, deque[DemandStep]]] = {}
+        self._pods: dict[Ref, deque[tuple[float, dict[str, int]]]] = {}
 
     def add(self, steps: Mapping[Ref, DemandStep]) -> None:
         """Record one agent's steps."""
@@ -121,15 +122,60 @@ class DemandHistory:
         """Node -> steps, oldest first."""
         return self._series.get(ref, {})
 
+    def add_pods(self, ref: Ref, time: float, pods: Mapping[str, int]) -> None:
+        """Record that from ``time`` on ``ref`` has ``pods`` consumer pods per node.
+
+        Only changes are kept (at most ``limit`` per resource); nothing is kept for a
+        resource that never had a pod, and an observation older than the last is ignored.
+        """
+        counts = {node: n for node, n in pods.items() if n > 0}
+        changes = self._pods.get(ref)
+        if changes is None:
+            if not counts:
+                return
+            changes = self._pods[ref] = deque(maxlen=self.limit)
+        elif changes[-1][1] == counts or time < changes[-1][0]:
+            return
+        changes.append((time, counts))
+
+    def pod_matrix(
+        self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
+    ) -> npt.NDArray[np.float64]:
+        """Consumer pods per node, averaged over each of the ``steps`` intervals before ``end``.
+
+        Shape ``(len(nodes), steps)``, oldest first, like :meth:`matrix`: a pod present
+        for half an interval counts 0.5 there. A count holds until the next change; before
+        the first one recorded there were no pods.
+        """
+        changes = self._pods.get(ref)
+        out = np.zeros((len(nodes), steps))
+        if not changes:
+            return out
+        times = np.array([t for t, _ in changes])
+        edges = end - interval * np.arange(steps, -1, -1, dtype=np.float64)
+        # Pod-seconds up to each change, then up to each edge, by linear interpolation.
+        last = max(float(edges[-1]), float(times[-1])) + interval
+        knots = np.append(times, last)
+        for row, node in enumerate(nodes):
+            counts = np.array([c.get(node, 0) for _, c in changes], dtype=np.float64)
+            if not counts.any():
+                continue
+            cumulative = np.concatenate(([0.0], np.cumsum(counts * np.diff(knots))))
+            out[row] = np.diff(np.interp(edges, knots, cumulative, left=0.0)) / interval
+        return out
+
     def drop(self, ref: Ref) -> None:
         """Drop one resource's series."""
         self._series.pop(ref, None)
+        self._pods.pop(ref, None)
 
     def forget(self, keep: Iterable[Ref]) -> None:
         """Drop the series of resources not in ``keep``."""
         kept = set(keep)
         for ref in [r for r in self._series if r not in kept]:
             del self._series[ref]
+        for ref in [r for r in self._pods if r not in kept]:
+            del self._pods[ref]
 
     def matrix(
         self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
