@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
+from statecast.api.shared_resource import LabelSelector
 from statecast.core.demand import AgentSample
 from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate
@@ -154,6 +155,21 @@ def pod_view(body: Mapping[str, Any]) -> PodView | None:
         labels=dict(meta.get("labels", {}) or {}),
         uses=frozenset(part.strip() for part in annotation.split(",") if part.strip()),
     )
+
+
+def consumer_pods(
+    pods: Iterable[PodView], resource: str, selector: LabelSelector | None
+) -> dict[str, int]:
+    """Node -> how many of ``pods`` consume ``resource``.
+
+    A pod consumes it when it names it in ``statecast.io/uses`` or matches the
+    resource's ``consumers.selector`` (``pods`` are those of the resource's namespace).
+    """
+    counts: dict[str, int] = {}
+    for pod in pods:
+        if resource in pod.uses or (selector is not None and selector.matches(pod.labels)):
+            counts[pod.node] = counts.get(pod.node, 0) + 1
+    return counts
 
 
 #: Agent Leases are named ``statecast-agent-<node>`` (see statecast.agent.kube).

@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_quantity
-from statecast.controller.observed import NodeView, PodView, ReplicaView, tolerates
+from statecast.controller.observed import (
+    NodeView,
+    PodView,
+    ReplicaView,
+    consumer_pods,
+    tolerates,
+)
 from statecast.controller.predictive import PredictedDemand, changes_from_plan, placement_input
 from statecast.core.placement import PlacementError
 from statecast.core.placement import plan as plan_placement
@@ -199,12 +205,7 @@ def reconcile(
     if spec.replicas.max is not None:
         count = min(count, spec.replicas.max)
     name = meta.get("name", "")
-    selector = spec.consumers.selector
-    consumers = {
-        p.node
-        for p in pods
-        if name in p.uses or (selector is not None and selector.matches(p.labels))
-    }
+    consumers = set(consumer_pods(pods, name, spec.consumers.selector))
     plan = reconcile_replicas(
         candidates,
         [r.current() for r in replica_list],
