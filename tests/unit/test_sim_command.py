@@ -193,3 +193,31 @@ def test_scenario_with_plot(tmp_path: Path) -> None:
     assert document["warmup_steps"] == 288
     static, full = document["policies"]["static"], document["policies"]["full"]
     assert static["replica_hours"] < full["replica_hours"]
+
+
+def test_pods_column_is_read_as_whole_counts(files: dict[str, Path]) -> None:
+    rows = ["timestamp,resource,node,accesses,pods"]
+    rows += [f"{60 * m},flags,n1,{m},{1 if m >= 5 else ''}" for m in range(10)]
+    rows += [f"{60 * m},flags,n1,0,1" for m in (7,)]  # a duplicate row adds its pod
+    files["trace"].write_text("\n".join(rows) + "\n")
+    trace = load_trace(files["trace"], files["nodes"])
+    assert trace.pods is not None
+    assert trace.pods[0, 1].tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 1, 1]
+    assert trace.pods[0, [0, 2]].sum() == 0
+
+
+def test_a_trace_without_pods_has_none(files: dict[str, Path]) -> None:
+    assert load_trace(files["trace"], files["nodes"]).pods is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"), [("1.5", "is not a whole number"), ("-1", "is not a number >= 0")]
+)
+def test_bad_pod_counts_are_refused_with_the_line(
+    files: dict[str, Path], value: str, reason: str
+) -> None:
+    files["trace"].write_text(
+        f"timestamp,resource,node,accesses,pods\n0,f,n0,1,1\n60,f,n0,1,{value}\n"
+    )
+    with pytest.raises(TraceError, match=f"line 3: pods '{value}' {reason}"):
+        load_trace(files["trace"], files["nodes"])

@@ -2,9 +2,12 @@
 
 Formats (a header row is required; extra columns are ignored):
 
-- TRACE ``timestamp,resource,node,accesses``: one row per resource, node and step;
-  timestamps are ISO 8601 or Unix seconds on a regular grid (missing rows count 0,
-  duplicate rows add up).
+- TRACE ``timestamp,resource,node,accesses`` with an optional ``pods`` column: one
+  row per resource, node and step; timestamps are ISO 8601 or Unix seconds on a
+  regular grid (missing rows count 0, duplicate rows add up). ``pods`` is the number
+  of pods using the resource that ran on the node during the step (what the
+  operator's pod watch sees); when the column is there the planner-based policies
+  pre-replicate to those nodes and forecast with pods as a leading signal.
 - NODES ``node,zone``: every node of the cluster, including nodes without accesses.
 - LAT ``from_zone,to_zone,ms``: latency of a remote access between zones (either
   direction); a row ``local,local,ms`` sets the latency of a node-local access.
@@ -134,11 +137,24 @@ def load_trace(
     resources = tuple(sorted(set(resource_names)))
     res_index = {r: i for i, r in enumerate(resources)}
     demand = np.zeros((len(resources), len(nodes), int(steps.max()) + 1))
-    np.add.at(
-        demand,
-        (resource_names.map(res_index).to_numpy(), node_names.map(node_index).to_numpy(), steps),
-        accesses,
+    where = (
+        resource_names.map(res_index).to_numpy(),
+        node_names.map(node_index).to_numpy(),
+        steps,
     )
+    np.add.at(demand, where, accesses)
+    pods = None
+    if "pods" in frame.columns:
+        counts = _numbers(frame.fillna({"pods": "0"}), "pods", trace_path, "trace")
+        fractional = counts != np.rint(counts)
+        if fractional.any():
+            row = int(fractional.argmax())
+            raise TraceError(
+                f"trace file {trace_path} line {row + 2}: pods {frame['pods'].iloc[row]!r}"
+                " is not a whole number"
+            )
+        pods = np.zeros(demand.shape, dtype=np.int64)
+        np.add.at(pods, where, counts.astype(np.int64))
     sizes, writes, low, high = _resources(resources_path, resources)
     return Trace(
         name=name or trace_path.stem,
@@ -153,6 +169,7 @@ def load_trace(
         min_replicas=low,
         max_replicas=high,
         start_s=float(instants[0]),
+        pods=pods,
     )
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.forecast.pods import Band as PodBand
+from statecast.core.forecast.pods import recombine, split_by_pods
 from statecast.core.placement import (
     CurrentReplica,
     DemandForecast,
@@ -94,6 +96,7 @@ class PlannerPolicy:
         mean, lower, upper, deviation = self.believed(t)
         nodes = self._nodes(t)
         desired = np.zeros_like(replicas)
+        pods = None if trace.pods is None else trace.pods[:, :, t] > 0
         for r in range(trace.n_resources):
             since = now - self._removed_at[r]
             recent = {
@@ -114,6 +117,7 @@ class PlannerPolicy:
                 latency=config.latency,
                 costs=config.costs,
                 recently_removed=recent,
+                consumer_nodes=_consumers(trace, pods, r),
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -163,6 +167,28 @@ class PlannerPolicy:
                 for n, z, a in zip(self._trace.nodes, self._trace.zones, available, strict=True)
             )
         return self._inventory[key]
+
+
+def _forecast_series(trace: Trace) -> FloatArray:
+    """The series the forecaster follows, one row each.
+
+    One per (resource, node); or, when the trace knows its pods, the residual per
+    (resource, node) then the per-pod rate per resource
+    (:mod:`statecast.core.forecast.pods`). Each step's split reads only that step (and
+    the last per-pod estimate), so computing it up front does not peek.
+    """
+    n = trace.n_resources * trace.n_nodes
+    if trace.pods is None:
+        return trace.demand.reshape(n, -1)
+    split = split_by_pods(trace.demand, trace.pods.astype(np.float64))
+    return np.concatenate([split.residual.reshape(n, -1), split.per_pod])
+
+
+def _consumers(trace: Trace, pods: BoolArray | None, r: int) -> frozenset[str]:
+    """Nodes running a pod of resource ``r`` in this step (the operator's pod watch)."""
+    if pods is None:
+        return frozenset()
+    return frozenset(trace.nodes[i] for i in np.flatnonzero(pods[r]))
 
 
 class Oracle(PlannerPolicy):
@@ -225,6 +251,7 @@ class Predictive(PlannerPolicy):
         self._said = np.zeros(shape)  # what the forecast said about the step being decided
         self._seen = np.zeros(shape, dtype=np.bool_)
         self._focus = focus_index(trace, config)
+        self._series = _forecast_series(trace)
         self.band = np.full((3, trace.n_nodes, trace.steps), np.nan)
         self.forecast_seconds = 0.0
 
@@ -241,14 +268,13 @@ class Predictive(PlannerPolicy):
                 self._seen, forecast_deviation(self._said, trace.demand[:, :, t - 1]), 0.0
             )
         started = time.perf_counter()
-        n = trace.n_resources * trace.n_nodes
-        shape = (trace.n_resources, trace.n_nodes, -1)
         if t < 2:
             last = trace.demand[:, :, t - 1 : t] if t else np.zeros((*self._said.shape, 1))
             mean = np.repeat(last, h, axis=2)
             self._fc = (mean, 0.5 * mean, 2.0 * mean + 1.0)
         else:
             engine = self._engine
+            n = self._series.shape[0]
             if engine is None:
                 lookback = max(1, round(self.history_days * trace.period))
                 engine = self._engine = ForecastEngine(
@@ -259,21 +285,17 @@ class Predictive(PlannerPolicy):
                     capacity=max(lookback, 4 * h),
                     refit_every=self.refresh_steps,
                 )
-                engine.refit(trace.demand[:, :, :t].reshape(n, -1))
+                engine.refit(self._series[:, :t])
                 self._refitted_with = t
             else:
-                engine.update(trace.demand[:, :, t - 1].reshape(n))
+                engine.update(self._series[:, t - 1])
                 # Refit on schedule, and early on whenever the history has doubled.
                 if engine.refit_due or t >= 2 * self._refitted_with:
                     engine.refit()
                     self._refitted_with = t
                     self.refits += 1
             batch = engine.forecast()
-            self._fc = (
-                batch.mean.reshape(shape),
-                batch.lower.reshape(shape),
-                batch.upper.reshape(shape),
-            )
+            self._fc = self._node_band(batch.mean, batch.lower, batch.upper, t)
         self.forecast_seconds += time.perf_counter() - started
         mean, lower, upper = self._fc
         self._said = mean[:, :, 0].copy()
@@ -281,3 +303,23 @@ class Predictive(PlannerPolicy):
         f = self._focus
         self.band[:, :, t] = mean[f, :, 0], lower[f, :, 0], upper[f, :, 0]
         return mean, lower, upper, deviation
+
+    def _node_band(
+        self, mean: FloatArray, lower: FloatArray, upper: FloatArray, t: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The engine's rows as (resources, nodes, horizon), pods recombined if known."""
+        trace = self._trace
+        g, nodes = trace.n_resources, trace.n_nodes
+        shape = (g, nodes, -1)
+        if trace.pods is None:
+            return mean.reshape(shape), lower.reshape(shape), upper.reshape(shape)
+        cut = g * nodes
+        residual = PodBand(
+            mean[:cut].reshape(shape), lower[:cut].reshape(shape), upper[:cut].reshape(shape)
+        )
+        band = recombine(
+            residual,
+            PodBand(mean[cut:], lower[cut:], upper[cut:]),
+            trace.pods[:, :, t].astype(np.float64),
+        )
+        return band.mean, band.lower, band.upper

@@ -12,7 +12,14 @@ popularity, Poisson noise on a smooth rate, and a fixed seed (same trace every r
 ``scale-out``       four new nodes join on day 2 and pods move onto them
 ``node-loss``       two nodes of zone a die on day 2.5; their pods restart on
                     the other nodes of zone a
+``batch-jobs``      job pods read the state for 15-45 minutes each on whichever
+                    node the scheduler picks: demand moves within minutes, and
+                    the trace carries the pods (the operator's pod watch)
 =================  =============================================================
+
+In all but ``batch-jobs`` the readers are clients spread over every node (random
+weights), not pods the operator could see; ``batch-jobs`` is the scenario where
+demand follows pods.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ def _finish(
     zones: tuple[str, ...],
     rng: np.random.Generator,
     available: npt.NDArray[np.bool_] | None = None,
+    pods: npt.NDArray[np.int64] | None = None,
 ) -> Trace:
     n_res, n_nodes, steps = rate.shape
     hourly = rng.lognormal(0.0, 0.15, size=(n_res, n_nodes, steps // 12 + 1))
@@ -80,6 +88,7 @@ def _finish(
         min_replicas=np.full(n_res, 2, dtype=np.int64),
         max_replicas=np.zeros(n_res, dtype=np.int64),
         start_s=START_S,
+        pods=pods,
     )
 
 
@@ -181,6 +190,58 @@ def node_loss(days: int = 4, n_nodes: int = 12, seed: int = 6) -> Trace:
     return _finish("node-loss", rate, nodes, zones, rng, available)
 
 
+#: Jobs of each resource running at once, on average over the day.
+JOBS_AT_ONCE = np.array([3.0, 2.0, 1.0])
+#: Job run time in steps, inclusive: 15 to 45 minutes.
+JOB_STEPS = (3, 9)
+
+
+def _schedule_jobs(
+    starts: npt.NDArray[np.int64], rng: np.random.Generator, n_nodes: int
+) -> npt.NDArray[np.int64]:
+    """Pods per (resource, node, step) for jobs starting at ``starts`` (resources, steps).
+
+    Each job runs ``JOB_STEPS`` steps (uniform) on the node with the fewest running
+    pods at its start (ties broken at random), as the default scheduler's spreading
+    would place it.
+    """
+    n_res, steps = starts.shape
+    pods = np.zeros((n_res, n_nodes, steps), dtype=np.int64)
+    load = np.zeros((n_nodes, steps), dtype=np.int64)
+    for t in range(steps):
+        for r in range(n_res):
+            for _ in range(int(starts[r, t])):
+                run = int(rng.integers(JOB_STEPS[0], JOB_STEPS[1] + 1))
+                idle = np.flatnonzero(load[:, t] == load[:, t].min())
+                node = int(rng.choice(idle))
+                pods[r, node, t : t + run] += 1
+                load[node, t : t + run] += 1
+    return pods
+
+
+def batch_jobs(days: int = 4, n_nodes: int = 12, seed: int = 7) -> Trace:
+    """Job pods read the state for 15-45 minutes each, wherever the scheduler puts them.
+
+    Jobs of each resource start at random (Poisson, more in working hours; 3, 2 and 1
+    running at once on average), run 15 to 45 minutes on the least busy node and
+    read 3-4 times a second while they run; 2 % of the demand comes from clients on
+    every node. The busiest nodes change every few minutes, so a policy that waits to
+    see heat is always late.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, zones = _cluster(n_nodes)
+    steps = days * DAY
+    t = np.arange(steps, dtype=np.float64)
+    shape = 0.2 + _daily(t, 14.0, 4.0)
+    mean_run = (JOB_STEPS[0] + JOB_STEPS[1]) / 2.0
+    starts = rng.poisson(JOBS_AT_ONCE[:, None] / mean_run * shape / shape.mean())
+    pods = _schedule_jobs(starts, rng, n_nodes)
+    per_job = 0.98 * SCALE / JOBS_AT_ONCE
+    background = 0.02 * SCALE[:, None, None] * _weights(rng, len(SCALE), n_nodes)[:, :, None]
+    rate = pods * per_job[:, None, None] + background * shape / shape.mean()
+    return _finish("batch-jobs", rate, nodes, zones, rng, pods=pods)
+
+
 SCENARIOS: dict[str, Callable[[], Trace]] = {
     "follow-the-sun": follow_the_sun,
     "weekly": weekly,
@@ -188,9 +249,10 @@ SCENARIOS: dict[str, Callable[[], Trace]] = {
     "drift": drift,
     "scale-out": scale_out,
     "node-loss": node_loss,
+    "batch-jobs": batch_jobs,
 }
 #: Scenarios in which demand moves between nodes (the ">= 10 points" target).
-MOVING = ("follow-the-sun", "flash-crowd", "drift", "scale-out", "node-loss")
+MOVING = ("follow-the-sun", "flash-crowd", "drift", "scale-out", "node-loss", "batch-jobs")
 
 
 def scenario(name: str) -> Trace:

@@ -37,7 +37,10 @@ class Trace:
         min_replicas: durability floor per resource, shape (resources,).
         max_replicas: ceiling per resource (0 = none), shape (resources,).
         start_s: Unix time of the first step (for plots), 0 when unknown.
-        period: steps per day (the forecaster's season).
+        pods: consumer pods of each resource running on each node at each step,
+            shape (resources, nodes, steps), or None when the trace does not say.
+            A pod scheduled for step ``t`` is visible to the policies deciding ``t``
+            (the operator sees a pod when it is bound to a node, before it starts).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Trace:
     min_replicas: IntArray
     max_replicas: IntArray
     start_s: float = 0.0
+    pods: IntArray | None = None
 
     def __post_init__(self) -> None:
         n_res, n_nodes = len(self.resources), len(self.nodes)
@@ -75,6 +79,11 @@ class Trace:
                 raise TraceError(f"{label} must have one entry per resource")
         if not np.isfinite(self.demand).all() or (self.demand < 0).any():
             raise TraceError("accesses must be finite and >= 0")
+        if self.pods is not None:
+            if self.pods.shape != self.demand.shape:
+                raise TraceError("pods must have the shape of demand (resources, nodes, steps)")
+            if (self.pods < 0).any():
+                raise TraceError("pod counts must be >= 0")
         if self.step_s <= 0:
             raise TraceError("step must be > 0 seconds")
 
