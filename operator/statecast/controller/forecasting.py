@@ -1,11 +1,12 @@
 """Each resource's demand forecast, made once per ``prediction.interval``.
 
 The handlers ask :class:`DemandForecaster` for a resource's :class:`PredictedDemand` on
-every reconcile; it forecasts again only when a new interval has completed, from the
-sampler's history, and remembers what it said for the next interval (so the next
-forecast knows how far the last one missed: the deviation that drives hedging) and
-when replicas were removed (the planner's hysteresis). State is in memory, per operator
-process.
+every reconcile, with the consumer pods per node the reconcile sees (recorded into the
+history as a leading signal of demand); it forecasts again only when a new interval has
+completed or those pods changed, from the sampler's history, and remembers what it said
+for the next interval (so the next forecast knows how far the last one missed: the
+deviation that drives hedging) and when replicas were removed (the planner's
+hysteresis). State is in memory, per operator process.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration
@@ -32,6 +36,17 @@ __all__ = ["DemandForecaster"]
 _WRITES_WINDOW_S = 300.0
 
 
+@dataclass(frozen=True)
+class _Made:
+    """The last forecast of a resource and what it was made from."""
+
+    end: float
+    nodes: tuple[str, ...]
+    pods_now: tuple[int, ...]
+    demand: PredictedDemand | None
+    previous_next: dict[str, float] | None
+
+
 class DemandForecaster:
     """Forecasts per resource from a :class:`DemandSampler`, cached per interval.
 
@@ -42,13 +57,29 @@ class DemandForecaster:
     def __init__(self, sampler: DemandSampler) -> None:
         self.sampler = sampler
         self._lock = threading.Lock()
-        self._made: dict[Ref, tuple[float, tuple[str, ...], PredictedDemand | None]] = {}
+        self._made: dict[Ref, _Made] = {}
         self._removed: dict[Ref, dict[str, float]] = {}
 
     def demand(
-        self, ref: Ref, spec: SharedResourceSpec, nodes: Sequence[str], now: dt.datetime
+        self,
+        ref: Ref,
+        spec: SharedResourceSpec,
+        nodes: Sequence[str],
+        now: dt.datetime,
+        pods: Mapping[str, int] | None = None,
     ) -> PredictedDemand | None:
-        """The forecast from the last complete interval (None: not enough history)."""
+        """The forecast from the last complete interval (None: not enough history).
+
+        Args:
+            ref: the resource.
+            spec: its spec (interval, horizon, level, seasonality).
+            nodes: every node of the cluster.
+            now: the current time.
+            pods: the resource's consumer pods per node now; recorded into the history
+                and counted in the forecast at once (a change forecasts again).
+        """
+        current = {n: c for n, c in (pods or {}).items() if c > 0}
+        self.sampler.record_pods(ref, current, now.timestamp())
         interval, _, _ = steps_of(spec)
         covered = self.sampler.covered_until(now.timestamp())
         if covered is None:
@@ -56,13 +87,16 @@ class DemandForecaster:
         # The last interval every agent's samples cover completely.
         end = math.floor(min(covered, now.timestamp()) / interval) * interval
         names = tuple(sorted(nodes))
+        pods_now = tuple(current.get(n, 0) for n in names)
         with self._lock:
             made = self._made.get(ref)
-            if made is not None and made[0] == end and made[1] == names:
-                return made[2]
+        if made is not None and (made.end, made.nodes, made.pods_now) == (end, names, pods_now):
+            return made.demand
         previous_next: dict[str, float] | None = None
-        if made is not None and made[2] is not None and made[0] == end - interval:
-            said = made[2].forecast
+        if made is not None and made.end == end:  # the same interval, forecast again
+            previous_next = made.previous_next
+        elif made is not None and made.demand is not None and made.end == end - interval:
+            said = made.demand.forecast
             previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
         held = self.sampler.history_limit * self.sampler.period  # seconds a series holds
         steps = min(MAX_HISTORY_STEPS, max(1, math.ceil(held / interval)))
@@ -74,9 +108,11 @@ class DemandForecaster:
             generated_at=dt.datetime.fromtimestamp(end, dt.UTC),
             previous_next=previous_next,
             writes_per_min=self.sampler.writes_per_minute(ref, _WRITES_WINDOW_S, now.timestamp()),
+            pods=self.sampler.pod_matrix(ref, names, interval, end, steps),
+            pods_now=np.array(pods_now, dtype=np.float64),
         )
         with self._lock:
-            self._made[ref] = (end, names, demand)
+            self._made[ref] = _Made(end, names, pods_now, demand, previous_next)
         return demand
 
     def forget(self, ref: Ref) -> None:

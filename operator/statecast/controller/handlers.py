@@ -32,6 +32,7 @@ from statecast.controller.observed import (
     PodView,
     ReplicaView,
     agents_down,
+    consumer_pods,
     node_view,
     pod_view,
     replica_view,
@@ -166,7 +167,8 @@ def _reconcile(
     except ValidationError:
         spec = None  # the reconcile validates again and reports why
     if spec is not None and spec.replication.policy == "predictive":
-        demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now)
+        consumers = consumer_pods(pods, name, spec.consumers.selector)
+        demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now, consumers)
         removed = _forecaster.recently_removed(ref, spec, now)
     elsewhere: dict[str, int] = {}
     if spec is not None and spec.placement.max_bytes_per_node is not None:

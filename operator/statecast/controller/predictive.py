@@ -5,7 +5,8 @@ Pure functions between the operator's observations and ``statecast.core``:
 - :func:`forecast_demand` forecasts each node's accesses per ``prediction.interval``
   over ``prediction.horizon`` from the sampled history (the vectorised fast path of
   :func:`statecast.core.forecast.forecast_batch`), with the deviation of the previous
-  forecast for hedging;
+  forecast for hedging, and with the consumer pods per node as a leading signal when
+  the resource has any (:mod:`statecast.core.forecast.pods`);
 - :func:`placement_input` turns the resource's spec, the nodes, its replicas and that
   forecast into the planner's :class:`~statecast.core.placement.PlanInput`;
 - :func:`changes_from_plan` turns the plan into Replica creations and deletions with
@@ -26,6 +27,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
 from statecast.controller.observed import NodeView, ReplicaView
 from statecast.core.forecast import forecast_batch
+from statecast.core.forecast.pods import Band, recombine, split_by_pods
 from statecast.core.placement import (
     ActionKind,
     CurrentReplica,
@@ -118,8 +120,15 @@ def forecast_demand(
     generated_at: dt.datetime,
     previous_next: Mapping[str, float] | None = None,
     writes_per_min: float = 0.0,
+    pods: npt.NDArray[np.float64] | None = None,
+    pods_now: npt.ArrayLike | None = None,
 ) -> PredictedDemand | None:
     """Forecast every node's demand; None while the history is too short.
+
+    With consumer pods (in ``pods`` or ``pods_now``), demand is split into a per-pod
+    rate and a per-node residual (:func:`~statecast.core.forecast.pods.split_by_pods`),
+    both are forecast, and each node gets its residual's forecast plus the per-pod
+    forecast times the pods it runs now; without, each node's series is forecast as it is.
 
     Args:
         history: accesses per node and interval, shape ``(len(nodes), T)``, oldest first,
@@ -130,6 +139,8 @@ def forecast_demand(
         previous_next: what the previous forecast said for the last interval, per node
             (for the deviation that drives hedging).
         writes_per_min: recent writes, carried to the planner's sync cost.
+        pods: consumer pods per node and interval, the shape of ``history`` (None: none).
+        pods_now: consumer pods per node now, shape ``(len(nodes),)`` (None: none).
     """
     known = ~np.isnan(history)
     if len(nodes) == 0 or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
@@ -137,18 +148,47 @@ def forecast_demand(
     interval, horizon, season = steps_of(spec)
     # Series never sampled are zero demand, not unknown, once others have history.
     filled = np.where(known.any(axis=1, keepdims=True), history, 0.0)
-    result = forecast_batch(filled, period=season, horizon=horizon, level=spec.prediction.level)
+    past = np.zeros_like(filled) if pods is None else np.asarray(pods, dtype=np.float64)
+    now = np.zeros(len(nodes)) if pods_now is None else np.asarray(pods_now, dtype=np.float64)
+    if (past > 0).any() or (now > 0).any():
+        band, models = _forecast_with_pods(filled, past, now, season, horizon, spec)
+    else:
+        result = forecast_batch(filled, period=season, horizon=horizon, level=spec.prediction.level)
+        band, models = Band(result.mean, result.lower, result.upper), result.models
     last = np.nan_to_num(filled[:, -1])
     said = np.array([(previous_next or {}).get(n, np.nan) for n in nodes])
     deviation = np.where(np.isnan(said), 0.0, forecast_deviation(np.nan_to_num(said), last))
     return PredictedDemand(
-        DemandForecast(tuple(nodes), result.mean, result.lower, result.upper, deviation),
-        result.models,
+        DemandForecast(tuple(nodes), band.mean, band.lower, band.upper, deviation),
+        models,
         interval,
         generated_at,
         spec.prediction.level,
         writes_per_min,
     )
+
+
+def _forecast_with_pods(
+    demand: npt.NDArray[np.float64],
+    pods: npt.NDArray[np.float64],
+    pods_now: npt.NDArray[np.float64],
+    season: int,
+    horizon: int,
+    spec: SharedResourceSpec,
+) -> tuple[Band, tuple[str, ...]]:
+    """Residual per node and per-pod rate, forecast in one batch, recombined with pods now.
+
+    Returns the node band and the residuals' models.
+    """
+    split = split_by_pods(demand[None], pods[None])
+    n = len(demand)
+    residual = np.where(np.isnan(demand), np.nan, split.residual[0])  # unsampled stays unknown
+    series = np.vstack([residual, split.per_pod])  # the per-pod rate is row n
+    result = forecast_batch(series, period=season, horizon=horizon, level=spec.prediction.level)
+    per_node = Band(result.mean[None, :n], result.lower[None, :n], result.upper[None, :n])
+    per_pod = Band(result.mean[None, n:], result.lower[None, n:], result.upper[None, n:])
+    band = recombine(per_node, per_pod, pods_now[None])
+    return Band(band.mean[0], band.lower[0], band.upper[0]), result.models[:n]
 
 
 def placement_input(
