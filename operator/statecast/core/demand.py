@@ -156,10 +156,11 @@ class DemandHistory:
         # Pod-seconds up to each change, then up to each edge, by linear interpolation.
         last = max(float(edges[-1]), float(times[-1])) + interval
         knots = np.append(times, last)
+        seen = {node for _, c in changes for node in c}  # only nodes that ever ran pods
         for row, node in enumerate(nodes):
-            counts = np.array([c.get(node, 0) for _, c in changes], dtype=np.float64)
-            if not counts.any():
+            if node not in seen:
                 continue
+            counts = np.array([c.get(node, 0) for _, c in changes], dtype=np.float64)
             cumulative = np.concatenate(([0.0], np.cumsum(counts * np.diff(knots))))
             out[row] = np.diff(np.interp(edges, knots, cumulative, left=0.0)) / interval
         return out
