@@ -9,6 +9,7 @@ from statecast.controller.observed import agent_sample
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep, step
 
 REF = ("apps", "flags")
+DAY = 86_400.0
 
 
 def sample(t: float, local: int, remote: int, started: float = 0.0) -> AgentSample:
@@ -56,17 +57,20 @@ def test_step(
 
 
 def test_history_answers_the_local_hit_ratio_over_a_window_and_stays_bounded() -> None:
-    history = DemandHistory(limit=2)
+    history = DemandHistory()
     history.add({REF: DemandStep("n1", 0, 10, 10, 0)})
     history.add({REF: DemandStep("n1", 10, 20, 3, 1)})
     history.add({REF: DemandStep("n2", 10, 20, 0, 4)})
     assert history.local_hit_ratio(REF, since=0) == 13 / 18
     assert history.local_hit_ratio(REF, since=15) == 3 / 8
     assert history.local_hit_ratio(("apps", "other"), since=0) is None
-    history.add({REF: DemandStep("n1", 20, 30, 1, 0)})
-    assert [s.end for s in history.series(REF)["n1"]] == [20, 30]
+    history.set_interval(REF, 3600.0)  # three days of hours: 72 intervals
+    history.add({REF: DemandStep("n1", 4 * DAY, 4 * DAY + 10, 1, 0)})
+    matrix = history.matrix(REF, ["n1"], 3600.0, 4 * DAY, 96)
+    assert np.isnan(matrix[0, :24]).all(), "the first day fell out of the ring"
+    assert matrix[0, 24:].tolist() == [0.0] * 72
     history.forget([])
-    assert history.series(REF) == {}
+    assert np.isnan(history.matrix(REF, ["n1"], 3600.0, 4 * DAY, 1)).all()
 
 
 def test_agent_stats_are_parsed_and_operations_summed() -> None:
@@ -124,12 +128,15 @@ def test_pods_per_interval_are_averaged_over_the_time_each_count_held() -> None:
     ]
 
 
-def test_pod_changes_are_bounded_like_demand_and_forgotten_with_the_resource() -> None:
-    history = DemandHistory(limit=2)
-    for t, n in ((0, 1), (10, 2), (20, 3)):
+def test_pods_are_bounded_like_demand_and_forgotten_with_the_resource() -> None:
+    history = DemandHistory()
+    history.set_interval(REF, 3600.0)  # 72 intervals held
+    for t, n in ((0, 1), (3600, 2), (4 * DAY, 3)):
         history.add_pods(REF, t, {"n1": n})
-    # The oldest change fell out; before the first change kept, no pods are assumed.
-    assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 2.0, 3.0]]
+    matrix = history.pod_matrix(REF, ["n1"], 3600.0, 4 * DAY + 3600, 97)
+    # The first day fell out; what is held shows the count that held then.
+    assert matrix[0, :24].tolist() == [0.0] * 24
+    assert matrix[0, 24:].tolist() == [2.0] * 72 + [3.0]
     history.forget([])
     assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 0.0, 0.0]]
     history.add_pods(REF, 0, {"n1": 1})

@@ -29,6 +29,7 @@ from statecast.controller.predictive import (
 )
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import Ref
+from statecast.core.demand_series import capacity
 
 __all__ = ["DemandForecaster"]
 
@@ -98,17 +99,19 @@ class DemandForecaster:
         elif made is not None and made.demand is not None and made.end == end - interval:
             said = made.demand.forecast
             previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
-        held = self.sampler.history_limit * self.sampler.period  # seconds a series holds
-        steps = min(MAX_HISTORY_STEPS, max(1, math.ceil(held / interval)))
+        self.sampler.set_interval(ref, interval)
+        steps = min(MAX_HISTORY_STEPS, capacity(interval))
         history = self.sampler.matrix(ref, names, interval, end, steps)
+        # From the first interval any node was sampled: older ones are not history.
+        first = int(np.argmax(~np.isnan(history).all(axis=0))) if history.size else 0
         demand = forecast_demand(
-            history,
+            history[:, first:],
             names,
             spec,
             generated_at=dt.datetime.fromtimestamp(end, dt.UTC),
             previous_next=previous_next,
             writes_per_min=self.sampler.writes_per_minute(ref, _WRITES_WINDOW_S, now.timestamp()),
-            pods=self.sampler.pod_matrix(ref, names, interval, end, steps),
+            pods=self.sampler.pod_matrix(ref, names, interval, end, steps)[:, first:],
             pods_now=np.array(pods_now, dtype=np.float64),
         )
         with self._lock:

@@ -52,8 +52,10 @@ __all__ = [
 
 #: Sampled intervals a forecast needs before the planner takes over from the spread.
 MIN_HISTORY_STEPS = 3
-#: Intervals of history fed to the forecaster at most (two days of 1-minute steps).
-MAX_HISTORY_STEPS = 2880
+#: Intervals of history fed to the forecaster at most: what the demand history holds
+#: (three days of 1-minute steps). The fast path offers the daily season from two days
+#: of history on (two seasons), and averages two seasons from about three.
+MAX_HISTORY_STEPS = 4320
 _DAY_S = 86_400.0
 
 

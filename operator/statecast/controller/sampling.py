@@ -6,8 +6,9 @@ turns each agent's counters into the accesses made since the previous sample
 (:func:`statecast.core.demand.step`) and adds them to a :class:`DemandHistory`. The
 reconcile reads the history (for ``status.localHitRatio`` and the forecasts), and
 records into it the consumer pods per node it sees (:meth:`DemandSampler.record_pods`).
-An agent that does not answer is skipped for that round and logged; the history is
-kept in memory and starts empty when the operator restarts.
+An agent that does not answer is skipped for that round and logged. Rounds happen only
+while ``active()`` says so (the operator acting, not a peering standby); the history is
+in memory, saved and restored by :mod:`statecast.controller.history_keeper`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.controller.observed import AgentLease, agent_sample
-from statecast.core.demand import AgentSample, DemandHistory, Ref, step
+from statecast.core.demand import AgentSample, DemandHistory, Ref
+from statecast.core.demand_series import DemandSnapshot
 
 __all__ = ["DemandSampler"]
 
@@ -37,6 +39,7 @@ class DemandSampler:
         leases: Returns the agents' Leases (called once per round).
         period: Seconds between rounds.
         timeout: Seconds to wait for one agent's answer.
+        active: Whether to sample now (default: always).
     """
 
     def __init__(
@@ -44,10 +47,11 @@ class DemandSampler:
         leases: Callable[[], Iterable[AgentLease]],
         period: float = 10.0,
         timeout: float = 2.0,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.leases, self.period, self.timeout = leases, period, timeout
+        self.active = active
         self._history = DemandHistory()
-        self.history_limit = self._history.limit
         self._last: dict[str, AgentSample] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -83,6 +87,27 @@ class DemandSampler:
         with self._lock:
             self._history.drop(ref)
 
+    def set_interval(self, ref: Ref, interval: float) -> None:
+        """Aggregate ``ref``'s history per ``interval`` seconds (its ``prediction.interval``)."""
+        with self._lock:
+            self._history.set_interval(ref, interval)
+
+    def snapshot(self, ref: Ref) -> DemandSnapshot | None:
+        """What the history holds for ``ref`` (None: nothing)."""
+        with self._lock:
+            return self._history.snapshot(ref)
+
+    def restore(self, ref: Ref, snapshot: DemandSnapshot) -> None:
+        """Replace ``ref``'s history by a saved one."""
+        with self._lock:
+            self._history.restore(ref, snapshot)
+
+    def reset(self) -> None:
+        """Drop every history and every agent's last reading (another operator acted since)."""
+        with self._lock:
+            self._history = DemandHistory()
+            self._last.clear()
+
     def covered_until(self, now: float) -> float | None:
         """Until when every agent sampled lately has been read (None: none has).
 
@@ -99,7 +124,9 @@ class DemandSampler:
 
     # --- sampling -----------------------------------------------------------------
     def sample_once(self) -> int:
-        """One round over the live agents; return how many answered."""
+        """One round over the live agents; return how many answered (0 while inactive)."""
+        if not self.active():
+            return 0
         now = dt.datetime.now(dt.UTC)
         live = [a for a in self.leases() if a.endpoint and not a.expired(now)]
         if not live:
@@ -114,7 +141,7 @@ class DemandSampler:
     def record(self, sample: AgentSample) -> None:
         """Add one agent's reading: the accesses since its previous one go to the history."""
         with self._lock:
-            self._history.add(step(self._last.get(sample.node), sample))
+            self._history.add_sample(self._last.get(sample.node), sample)
             self._last[sample.node] = sample
 
     def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:

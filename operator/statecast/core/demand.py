@@ -4,19 +4,21 @@ Each agent reports, since it started, how many accesses the pods of its node mad
 each resource, served locally or by a remote replica (``/v1/stats``). The operator
 samples those counters; :func:`step` turns two samples of one agent into the accesses
 made in between (a restarted agent starts again from zero: its new counts are the
-step), and :class:`DemandHistory` keeps a bounded series per resource and node, from
-which :meth:`DemandHistory.local_hit_ratio` answers the share of accesses served
-locally over a recent window.
+step), and :class:`DemandHistory` keeps them per resource and node, summed per
+interval over days (:mod:`statecast.core.demand_series`), from which
+:meth:`DemandHistory.local_hit_ratio` answers the share of accesses served locally over
+a recent window and :meth:`DemandHistory.matrix` the demand per interval.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from statecast.core.demand_series import Cursor, DemandSnapshot, ResourceDemand, Span
 
 __all__ = ["AgentSample", "DemandHistory", "DemandStep", "step"]
 
@@ -98,45 +100,85 @@ def step(previous: AgentSample | None, current: AgentSample) -> dict[Ref, Demand
 
 
 class DemandHistory:
-    """Recent demand steps per resource and node, bounded per series.
+    """Demand per resource and node, aggregated per interval, days long.
+
+    Each resource's demand lives in a :class:`~statecast.core.demand_series.ResourceDemand`:
+    numpy rings of per-interval sums (three days at the resource's interval, at most
+    :data:`~statecast.core.demand_series.MAX_STEPS` intervals), samples kept raw only
+    until their interval closes. A resource is binned at ``interval`` seconds until
+    :meth:`set_interval` says otherwise.
 
     Args:
-        limit: Steps kept per (resource, node).
+        interval: seconds per interval for resources not configured yet.
     """
 
-    def __init__(self, limit: int = 1440) -> None:
-        self.limit = limit
-        self._series: dict[Ref, dict[str, deque[DemandStep]]] = {}
-        self._pods: dict[Ref, deque[tuple[float, dict[str, int]]]] = {}
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._resources: dict[Ref, ResourceDemand] = {}
+
+    def _demand(self, ref: Ref) -> ResourceDemand:
+        demand = self._resources.get(ref)
+        if demand is None:
+            demand = self._resources[ref] = ResourceDemand(self.interval)
+        return demand
+
+    def refs(self) -> list[Ref]:
+        """The resources something is held for."""
+        return list(self._resources)
+
+    def set_interval(self, ref: Ref, interval: float) -> None:
+        """Aggregate ``ref`` per ``interval`` seconds (what is held is spread onto it)."""
+        demand = self._demand(ref)
+        if abs(demand.interval - interval) > 1e-9:
+            self._resources[ref] = demand.resampled(interval)
+
+    def interval_of(self, ref: Ref) -> float:
+        """Seconds per interval of ``ref``'s history."""
+        demand = self._resources.get(ref)
+        return self.interval if demand is None else demand.interval
 
     def add(self, steps: Mapping[Ref, DemandStep]) -> None:
         """Record one agent's steps."""
         for ref, demand in steps.items():
-            nodes = self._series.setdefault(ref, {})
-            series = nodes.get(demand.node)
-            if series is None:
-                series = nodes[demand.node] = deque(maxlen=self.limit)
-            series.append(demand)
+            self._demand(ref).add(
+                demand.node,
+                Span(demand.start, demand.end, demand.local, demand.remote, demand.writes),
+            )
 
-    def series(self, ref: Ref) -> Mapping[str, Iterable[DemandStep]]:
-        """Node -> steps, oldest first."""
-        return self._series.get(ref, {})
+    def add_sample(self, previous: AgentSample | None, current: AgentSample) -> None:
+        """Record the accesses of one agent since its previous sample.
+
+        Per resource, the step starts from the counters last recorded for that resource
+        and node when the agent has not restarted since (so a history restored after an
+        operator restart continues exactly), else from :func:`step`'s answer.
+        """
+        steps = dict(step(previous, current))
+        for ref in steps:
+            demand = self._demand(ref)
+            now = _cursor(current, ref)
+            was = demand.cursors.get(current.node)
+            if (
+                was is not None
+                and was.started_at == now.started_at
+                and was.time <= now.time
+                and min(now.local - was.local, now.remote - was.remote, now.writes - was.writes)
+                >= 0
+            ):
+                steps[ref] = DemandStep(
+                    current.node, was.time, now.time,
+                    now.local - was.local, now.remote - was.remote, now.writes - was.writes,
+                )  # fmt: skip
+            demand.cursors[current.node] = now
+        self.add(steps)
 
     def add_pods(self, ref: Ref, time: float, pods: Mapping[str, int]) -> None:
         """Record that from ``time`` on ``ref`` has ``pods`` consumer pods per node.
 
-        Only changes are kept (at most ``limit`` per resource); nothing is kept for a
-        resource that never had a pod, and an observation older than the last is ignored.
+        Only changes are kept; nothing is kept for a resource that never had a pod, and
+        an observation older than the last is ignored.
         """
-        counts = {node: n for node, n in pods.items() if n > 0}
-        changes = self._pods.get(ref)
-        if changes is None:
-            if not counts:
-                return
-            changes = self._pods[ref] = deque(maxlen=self.limit)
-        elif changes[-1][1] == counts or time < changes[-1][0]:
-            return
-        changes.append((time, counts))
+        if ref in self._resources or any(n > 0 for n in pods.values()):
+            self._demand(ref).add_pods(time, pods)
 
     def pod_matrix(
         self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
@@ -147,36 +189,20 @@ class DemandHistory:
         for half an interval counts 0.5 there. A count holds until the next change; before
         the first one recorded there were no pods.
         """
-        changes = self._pods.get(ref)
-        out = np.zeros((len(nodes), steps))
-        if not changes:
-            return out
-        times = np.array([t for t, _ in changes])
-        edges = end - interval * np.arange(steps, -1, -1, dtype=np.float64)
-        # Pod-seconds up to each change, then up to each edge, by linear interpolation.
-        last = max(float(edges[-1]), float(times[-1])) + interval
-        knots = np.append(times, last)
-        seen = {node for _, c in changes for node in c}  # only nodes that ever ran pods
-        for row, node in enumerate(nodes):
-            if node not in seen:
-                continue
-            counts = np.array([c.get(node, 0) for _, c in changes], dtype=np.float64)
-            cumulative = np.concatenate(([0.0], np.cumsum(counts * np.diff(knots))))
-            out[row] = np.diff(np.interp(edges, knots, cumulative, left=0.0)) / interval
-        return out
+        demand = self._resources.get(ref)
+        if demand is None:
+            return np.zeros((len(nodes), steps))
+        return demand.pod_matrix(nodes, interval, end, steps)
 
     def drop(self, ref: Ref) -> None:
-        """Drop one resource's series."""
-        self._series.pop(ref, None)
-        self._pods.pop(ref, None)
+        """Drop one resource's history."""
+        self._resources.pop(ref, None)
 
     def forget(self, keep: Iterable[Ref]) -> None:
-        """Drop the series of resources not in ``keep``."""
+        """Drop the history of resources not in ``keep``."""
         kept = set(keep)
-        for ref in [r for r in self._series if r not in kept]:
-            del self._series[ref]
-        for ref in [r for r in self._pods if r not in kept]:
-            del self._pods[ref]
+        for ref in [r for r in self._resources if r not in kept]:
+            del self._resources[ref]
 
     def matrix(
         self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
@@ -185,51 +211,53 @@ class DemandHistory:
 
         Shape ``(len(nodes), steps)``, oldest first. A sample's accesses are spread evenly
         over the time it covers, so samples that straddle a boundary count on both sides.
-        Intervals before a node's first sample are NaN (unknown, not zero).
+        Intervals before a node's first sample, and older than the history holds, are NaN
+        (unknown, not zero). Asked at the resource's own interval, on its boundaries, the
+        answer is the stored sums themselves; otherwise they are spread onto the grid asked.
         """
-        out = np.full((len(nodes), steps), np.nan)
-        begin = end - steps * interval
-        series = self._series.get(ref, {})
-        for row, node in enumerate(nodes):
-            known = series.get(node)
-            if not known:
-                continue
-            first = min(d.start for d in known)
-            covered = np.arange(steps) * interval + begin + interval > first
-            out[row, covered] = 0.0
-            for demand in known:
-                span = max(demand.end - demand.start, 1e-9)
-                lo, hi = max(demand.start, begin), min(demand.end, end)
-                if hi <= lo:
-                    continue
-                first_bin = int((lo - begin) // interval)
-                last_bin = min(int((hi - begin - 1e-9) // interval), steps - 1)
-                for b in range(first_bin, last_bin + 1):
-                    b_lo, b_hi = begin + b * interval, begin + (b + 1) * interval
-                    overlap = min(hi, b_hi) - max(lo, b_lo)
-                    if overlap > 0:
-                        out[row, b] = np.nan_to_num(out[row, b]) + demand.total * overlap / span
-        return out
+        demand = self._resources.get(ref)
+        if demand is None:
+            return np.full((len(nodes), steps), np.nan)
+        return demand.matrix(nodes, interval, end, steps)
 
     def writes_per_minute(self, ref: Ref, since: float, now: float) -> float:
-        """Writes to ``ref`` per minute, from every node, between ``since`` and ``now``."""
-        writes = sum(
-            d.writes
-            for series in self._series.get(ref, {}).values()
-            for d in series
-            if d.end > since
-        )
+        """Writes to ``ref`` per minute, from every node, between ``since`` and ``now``.
+
+        Whole intervals count: the window starts at the interval holding ``since``.
+        """
+        demand = self._resources.get(ref)
+        writes = 0.0 if demand is None else demand.recent(since)[2]
         return 60.0 * writes / max(now - since, 1.0)
 
     def local_hit_ratio(self, ref: Ref, since: float) -> float | None:
-        """Share of the accesses to ``ref`` served locally in steps ending after ``since``.
+        """Share of the accesses to ``ref`` served locally after ``since``.
 
-        None when there were no accesses in that window.
+        Samples not yet folded count when they end after ``since``; folded intervals when
+        they end after it. Windows up to an hour (:data:`RECENT_S`) are answered. None when
+        there were no accesses in that window.
         """
-        local = total = 0
-        for series in self._series.get(ref, {}).values():
-            for demand in series:
-                if demand.end > since:
-                    local += demand.local
-                    total += demand.total
-        return local / total if total else None
+        demand = self._resources.get(ref)
+        if demand is None:
+            return None
+        local, total, _ = demand.recent(since)
+        return local / total if total > 0 else None
+
+    def snapshot(self, ref: Ref, keep: int | None = None) -> DemandSnapshot | None:
+        """What is held for ``ref`` (the newest ``keep`` intervals of it), or None."""
+        demand = self._resources.get(ref)
+        return None if demand is None else demand.snapshot(keep)
+
+    def restore(self, ref: Ref, snapshot: DemandSnapshot) -> None:
+        """Replace what is held for ``ref`` by a snapshot (at the snapshot's interval)."""
+        self._resources[ref] = ResourceDemand.from_snapshot(snapshot)
+
+
+def _cursor(sample: AgentSample, ref: Ref) -> Cursor:
+    namespace, resource = ref
+    return Cursor(
+        sample.started_at,
+        sample.time,
+        sample.counts.get((namespace, resource, "local"), 0),
+        sample.counts.get((namespace, resource, "remote"), 0),
+        sample.writes.get(ref, 0),
+    )

@@ -1,0 +1,483 @@
+"""One resource's demand per interval: fixed-size numpy rings per node, days long.
+
+:class:`ResourceDemand` keeps, for one resource, the accesses per node aggregated per
+``prediction.interval`` in an :class:`IntervalRing` of :func:`capacity` intervals
+(three days, at most :data:`MAX_STEPS`), the local share and the writes for the last
+hour (:data:`RECENT_S`, for the hit ratio and the sync cost), and the consumer pods per
+node as pod-seconds per interval. Samples (:class:`Span`) are kept raw only until their
+interval closes (the resource's newest time has passed its end): then they are folded
+into the rings, each spread evenly over the time it covers. Everything it holds can be
+taken out as a :class:`DemandSnapshot` and put back (the operator persists it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "KEEP_DAYS",
+    "MAX_STEPS",
+    "RECENT_S",
+    "Cursor",
+    "DemandSnapshot",
+    "IntervalRing",
+    "ResourceDemand",
+    "RingSnapshot",
+    "Span",
+    "capacity",
+]
+
+FloatArray = npt.NDArray[np.float64]
+_DAY_S = 86_400.0
+#: Days of demand kept per series (fewer when that would exceed :data:`MAX_STEPS`).
+KEEP_DAYS = 3
+#: Intervals kept per series at most (three days of 1-minute intervals).
+MAX_STEPS = 4320
+#: Seconds of local/remote split and writes kept (hit ratio and sync cost windows).
+RECENT_S = 3600.0
+
+
+def capacity(interval: float) -> int:
+    """Intervals a demand or pod ring holds at ``interval`` seconds per interval."""
+    return max(2, min(MAX_STEPS, math.ceil(KEEP_DAYS * _DAY_S / interval)))
+
+
+def _recent_capacity(interval: float) -> int:
+    return max(2, math.ceil(RECENT_S / interval) + 1)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Accesses one node made over ``[start, end]`` (counts may be fractional once trimmed)."""
+
+    start: float
+    end: float
+    local: float
+    remote: float
+    writes: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """Every access, wherever it was served."""
+        return self.local + self.remote
+
+    def before(self, cut: float) -> Span:
+        """The part before ``cut``, its counts scaled by the share of time it covers."""
+        if self.end <= cut:
+            return self
+        share = (cut - self.start) / max(self.end - self.start, 1e-9)
+        return Span(self.start, cut, self.local * share, self.remote * share, self.writes * share)
+
+    def after(self, cut: float) -> Span:
+        """The part after ``cut``, its counts scaled by the share of time it covers."""
+        share = (self.end - cut) / max(self.end - self.start, 1e-9)
+        return Span(cut, self.end, self.local * share, self.remote * share, self.writes * share)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """An agent's cumulative counters for one resource, as last recorded."""
+
+    started_at: float
+    time: float
+    local: int
+    remote: int
+    writes: int
+
+
+@dataclass(frozen=True)
+class RingSnapshot:
+    """A ring's rows and values, oldest interval first.
+
+    Attributes:
+        nodes: the row names.
+        last: absolute index (time // interval) of the newest interval; None: empty.
+        values: shape ``(len(nodes), k)``, the ``k`` intervals ending at ``last``.
+    """
+
+    nodes: tuple[str, ...]
+    last: int | None
+    values: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class DemandSnapshot:
+    """Everything a :class:`ResourceDemand` holds, as plain values."""
+
+    interval: float
+    total: RingSnapshot
+    local: RingSnapshot
+    writes: RingSnapshot
+    pods: RingSnapshot
+    since: Mapping[str, float] = field(default_factory=dict)
+    covered: Mapping[str, float] = field(default_factory=dict)
+    cursors: Mapping[str, Cursor] = field(default_factory=dict)
+    raw: Mapping[str, tuple[Span, ...]] = field(default_factory=dict)
+    folded: float = -math.inf
+    pod_changes: tuple[tuple[float, Mapping[str, int]], ...] = ()
+    pods_folded: float | None = None
+
+
+def _spread(start: float, end: float, interval: float) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Interval indices that ``[start, end]`` overlaps and the share of it in each."""
+    first = math.floor(start / interval)
+    if end - start <= 1e-9:
+        return np.array([first], dtype=np.int64), np.ones(1)
+    last = max(first, math.ceil(end / interval) - 1)
+    index = np.arange(first, last + 1, dtype=np.int64)
+    lo = np.maximum(index * interval, start)
+    hi = np.minimum((index + 1) * interval, end)
+    return index, np.maximum(hi - lo, 0.0) / (end - start)
+
+
+class IntervalRing:
+    """Sums per node and interval for the last ``capacity`` intervals, in one array.
+
+    An interval is addressed by its absolute index (``time // interval``) and lives in
+    column ``index % capacity``; moving to a newer interval clears the columns it reuses.
+
+    Args:
+        capacity: intervals held.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.rows: dict[str, int] = {}
+        self.data = np.zeros((0, capacity), dtype=np.float32)
+        self.last: int | None = None
+
+    def _row(self, node: str) -> int:
+        row = self.rows.get(node)
+        if row is None:
+            row = self.rows[node] = len(self.rows)
+            self.data = np.vstack([self.data, np.zeros((1, self.capacity), dtype=np.float32)])
+        return row
+
+    def advance(self, index: int) -> None:
+        """Make ``index`` the newest interval (clearing the columns it takes over)."""
+        if self.last is None:
+            self.last = index
+        elif index > self.last:
+            if index - self.last >= self.capacity:
+                self.data[:] = 0.0
+            else:
+                self.data[:, np.arange(self.last + 1, index + 1) % self.capacity] = 0.0
+            self.last = index
+
+    def add(self, node: str, index: npt.NDArray[np.int64], amount: npt.ArrayLike) -> None:
+        """Add ``amount`` to ``node``'s intervals ``index`` (ones older than the ring: dropped)."""
+        if len(index) == 0:
+            return
+        self.advance(int(index.max()))
+        assert self.last is not None
+        keep = index > self.last - self.capacity
+        if not keep.any():
+            return
+        values = np.broadcast_to(np.asarray(amount, dtype=np.float64), index.shape)[keep]
+        row = self._row(node)  # may grow self.data
+        np.add.at(self.data[row], index[keep] % self.capacity, values)
+
+    def span(self, node: str, start: float, end: float, amount: float, interval: float) -> None:
+        """Spread ``amount`` evenly over ``[start, end]`` into ``node``'s intervals."""
+        if amount:
+            index, share = _spread(start, end, interval)
+            self.add(node, index, amount * share)
+
+    def held_from(self) -> int | None:
+        """Index of the oldest interval held (None: empty)."""
+        return None if self.last is None else self.last - self.capacity + 1
+
+    def series(self, node: str) -> FloatArray:
+        """``node``'s values, oldest first, the ``capacity`` intervals ending at ``last``."""
+        row = self.rows.get(node)
+        if row is None or self.last is None:
+            return np.zeros(self.capacity)
+        order = np.arange(self.last - self.capacity + 1, self.last + 1) % self.capacity
+        values: FloatArray = self.data[row, order].astype(np.float64)
+        return values
+
+    def window(self, node: str, first: int, count: int) -> FloatArray:
+        """``node``'s values for intervals ``first .. first + count - 1`` (0 where not held)."""
+        out = np.zeros(count)
+        row = self.rows.get(node)
+        if row is None or self.last is None:
+            return out
+        index = np.arange(first, first + count)
+        held = (index <= self.last) & (index > self.last - self.capacity)
+        out[held] = self.data[row, index[held] % self.capacity]
+        return out
+
+    def snapshot(self, keep: int | None = None) -> RingSnapshot:
+        """The ring as plain values (the newest ``keep`` intervals; default all)."""
+        k = self.capacity if keep is None else max(0, min(keep, self.capacity))
+        nodes = tuple(sorted(self.rows, key=self.rows.__getitem__))
+        values = np.zeros((len(nodes), k), dtype=np.float32)
+        if self.last is not None and k:
+            order = np.arange(self.last - k + 1, self.last + 1) % self.capacity
+            values = self.data[:, order].copy()
+        return RingSnapshot(nodes, self.last, values)
+
+    def restore(self, snapshot: RingSnapshot) -> None:
+        """Put back a snapshot (values beyond this ring's capacity are dropped)."""
+        self.rows = {node: i for i, node in enumerate(snapshot.nodes)}
+        self.data = np.zeros((len(snapshot.nodes), self.capacity), dtype=np.float32)
+        self.last = snapshot.last
+        if snapshot.last is None:
+            return
+        k = min(snapshot.values.shape[1], self.capacity)
+        if k:
+            order = np.arange(snapshot.last - k + 1, snapshot.last + 1) % self.capacity
+            self.data[:, order] = snapshot.values[:, -k:]
+
+
+class ResourceDemand:
+    """One resource's demand and consumer pods per node, aggregated per interval.
+
+    Args:
+        interval: seconds per interval (the resource's ``prediction.interval``).
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.total = IntervalRing(capacity(interval))
+        self.local = IntervalRing(_recent_capacity(interval))
+        self.writes = IntervalRing(_recent_capacity(interval))
+        self.pods = IntervalRing(capacity(interval))  # pod-seconds
+        self.since: dict[str, float] = {}
+        self.covered: dict[str, float] = {}
+        self.cursors: dict[str, Cursor] = {}
+        self.raw: dict[str, list[Span]] = {}
+        self.folded = -math.inf
+        self.pod_changes: list[tuple[float, dict[str, int]]] = []
+        self.pods_folded: float | None = None
+
+    # --- recording ------------------------------------------------------------------
+    def add(self, node: str, span: Span) -> None:
+        """Record what ``node`` accessed over ``span``.
+
+        The part of a span before what this node already covers is dropped (its counts
+        scaled down by the share of time dropped), so a restarted operator does not
+        count twice what it had restored.
+        """
+        covered = self.covered.get(node, -math.inf)
+        if span.end <= covered:
+            return
+        if span.start < covered:
+            span = span.after(covered)
+        self.since[node] = min(self.since.get(node, span.start), span.start)
+        self.covered[node] = span.end
+        self.raw.setdefault(node, []).append(span)
+        self._fold(span.end)
+
+    def add_pods(self, time: float, pods: Mapping[str, int]) -> None:
+        """Record that from ``time`` on there are ``pods`` consumer pods per node.
+
+        Only changes count; a resource that never had a pod keeps nothing, and an
+        observation older than the last one is ignored.
+        """
+        counts = {node: n for node, n in pods.items() if n > 0}
+        if not self.pod_changes:
+            if not counts:
+                return
+        elif self.pod_changes[-1][1] == counts or time < self.pod_changes[-1][0]:
+            return
+        self.pod_changes.append((time, counts))
+        if self.pods_folded is None:
+            self.pods_folded = time
+        self._fold(time)
+
+    def _fold(self, newest: float) -> None:
+        """Fold everything before the interval holding ``newest`` into the rings."""
+        cut = math.floor(newest / self.interval) * self.interval
+        if cut <= self.folded:
+            return
+        for node, spans in self.raw.items():
+            kept = []
+            for span in spans:
+                if span.start < cut:
+                    self._put(node, span.before(cut))
+                if span.end > cut:
+                    kept.append(span.after(cut) if span.start < cut else span)
+            self.raw[node] = kept
+        self._fold_pods(cut)
+        self.folded = cut
+        for ring in (self.total, self.local, self.writes, self.pods):
+            ring.advance(math.floor(cut / self.interval) - 1)
+
+    def _put(self, node: str, span: Span) -> None:
+        self.total.span(node, span.start, span.end, span.total, self.interval)
+        self.local.span(node, span.start, span.end, span.local, self.interval)
+        self.writes.span(node, span.start, span.end, span.writes, self.interval)
+
+    def _fold_pods(self, cut: float) -> None:
+        if self.pods_folded is None or cut <= self.pods_folded:
+            return
+        changes = self.pod_changes
+        for i, (time, counts) in enumerate(changes):
+            lo = max(time, self.pods_folded)
+            hi = min(changes[i + 1][0] if i + 1 < len(changes) else cut, cut)
+            if hi > lo:
+                for node, n in counts.items():
+                    self.pods.span(node, lo, hi, n * (hi - lo), self.interval)
+        self.pods_folded = cut
+        holding = max((i for i, (t, _) in enumerate(changes) if t <= cut), default=0)
+        del changes[:holding]
+
+    # --- reading --------------------------------------------------------------------
+    def matrix(self, nodes: Sequence[str], interval: float, end: float, steps: int) -> FloatArray:
+        """Accesses per node and ``interval`` for the ``steps`` intervals before ``end``.
+
+        NaN before a node's first sample and before the oldest interval held.
+        """
+        out = np.full((len(nodes), steps), np.nan)
+        edges = end - interval * np.arange(steps, -1, -1, dtype=np.float64)
+        held = self.total.held_from()
+        held_from = -math.inf if held is None else held * self.interval
+        for row, node in enumerate(nodes):
+            if node not in self.since:
+                continue
+            values = self._ring_sums(self.total, node, edges)
+            for span in self.raw.get(node, ()):
+                values += _overlaps(span.start, span.end, edges) * span.total
+            known = edges[1:] > max(self.since[node], held_from)
+            out[row, known] = values[known]
+        return out
+
+    def pod_matrix(
+        self, nodes: Sequence[str], interval: float, end: float, steps: int
+    ) -> FloatArray:
+        """Consumer pods per node averaged over each of the ``steps`` intervals before ``end``.
+
+        A count holds until the next change; before the first one there were no pods.
+        """
+        out = np.zeros((len(nodes), steps))
+        if self.pods_folded is None:
+            return out
+        edges = end - interval * np.arange(steps, -1, -1, dtype=np.float64)
+        times = np.array([max(t, self.pods_folded) for t, _ in self.pod_changes])
+        knots = np.append(times, max(float(edges[-1]), float(times[-1])) + interval)
+        seen = set(self.pods.rows) | {n for _, c in self.pod_changes for n in c}
+        for row, node in enumerate(nodes):
+            if node not in seen:
+                continue
+            counts = np.array([c.get(node, 0) for _, c in self.pod_changes], dtype=np.float64)
+            cumulative = np.concatenate(([0.0], np.cumsum(counts * np.diff(knots))))
+            recent = np.diff(np.interp(edges, knots, cumulative, left=0.0))
+            out[row] = (self._ring_sums(self.pods, node, edges) + recent) / interval
+        return out
+
+    def _ring_sums(self, ring: IntervalRing, node: str, edges: FloatArray) -> FloatArray:
+        """A ring's values summed into the intervals between ``edges``."""
+        steps, interval = len(edges) - 1, float(edges[1] - edges[0]) if len(edges) > 1 else 0.0
+        if node not in ring.rows or ring.last is None or steps == 0:
+            return np.zeros(steps)
+        first = float(edges[0]) / self.interval
+        if abs(interval - self.interval) < 1e-9 and abs(first - round(first)) < 1e-9:
+            return ring.window(node, round(first), steps)
+        start = ring.last - ring.capacity + 1
+        knots = (start + np.arange(ring.capacity + 1)) * self.interval
+        cumulative = np.concatenate(([0.0], np.cumsum(ring.series(node))))
+        return np.diff(np.interp(edges, knots, cumulative))
+
+    def recent(self, since: float) -> tuple[float, float, float]:
+        """(local, total, writes) in intervals and samples ending after ``since``."""
+        local = total = writes = 0.0
+        held = self.local.held_from()
+        if held is not None and self.local.last is not None:
+            first = max(held, math.floor(since / self.interval))
+            count = self.local.last - first + 1
+            if count > 0:
+                for node in set(self.total.rows) | set(self.writes.rows):
+                    local += float(self.local.window(node, first, count).sum())
+                    total += float(self.total.window(node, first, count).sum())
+                    writes += float(self.writes.window(node, first, count).sum())
+        for spans in self.raw.values():
+            for span in spans:
+                if span.end > since:
+                    local, total, writes = (
+                        local + span.local, total + span.total, writes + span.writes,
+                    )  # fmt: skip
+        return local, total, writes
+
+    # --- snapshots ------------------------------------------------------------------
+    def snapshot(self, keep: int | None = None) -> DemandSnapshot:
+        """Everything held, the demand and pod rings cut to their newest ``keep`` intervals."""
+        return DemandSnapshot(
+            interval=self.interval,
+            total=self.total.snapshot(keep),
+            local=self.local.snapshot(),
+            writes=self.writes.snapshot(),
+            pods=self.pods.snapshot(keep),
+            since=dict(self.since),
+            covered=dict(self.covered),
+            cursors=dict(self.cursors),
+            raw={node: tuple(spans) for node, spans in self.raw.items() if spans},
+            folded=self.folded,
+            pod_changes=tuple((t, dict(c)) for t, c in self.pod_changes),
+            pods_folded=self.pods_folded,
+        )
+
+    @classmethod
+    def from_snapshot(cls, snapshot: DemandSnapshot) -> ResourceDemand:
+        """A resource's demand as a snapshot left it."""
+        demand = cls(snapshot.interval)
+        demand.total.restore(snapshot.total)
+        demand.local.restore(snapshot.local)
+        demand.writes.restore(snapshot.writes)
+        demand.pods.restore(snapshot.pods)
+        demand.since = dict(snapshot.since)
+        demand.covered = dict(snapshot.covered)
+        demand.cursors = dict(snapshot.cursors)
+        demand.raw = {node: list(spans) for node, spans in snapshot.raw.items()}
+        demand.folded = snapshot.folded
+        demand.pod_changes = [(t, dict(c)) for t, c in snapshot.pod_changes]
+        demand.pods_folded = snapshot.pods_folded
+        return demand
+
+    def resampled(self, interval: float) -> ResourceDemand:
+        """The same demand at another interval (each old interval spread evenly over the new)."""
+        other = ResourceDemand(interval)
+        for old, new in (
+            (self.total, other.total), (self.local, other.local),
+            (self.writes, other.writes), (self.pods, other.pods),
+        ):  # fmt: skip
+            _resample(old, self.interval, new, interval)
+        other.since, other.covered = dict(self.since), dict(self.covered)
+        other.cursors = dict(self.cursors)
+        other.raw = {node: list(spans) for node, spans in self.raw.items()}
+        other.folded = self.folded  # the raw spans start at or after it
+        other.pod_changes = [(t, dict(c)) for t, c in self.pod_changes]
+        other.pods_folded = self.pods_folded
+        newest = max([s.end for spans in self.raw.values() for s in spans] + [self.folded])
+        if math.isfinite(newest):
+            other._fold(newest)
+        return other
+
+
+def _resample(old: IntervalRing, old_interval: float, new: IntervalRing, interval: float) -> None:
+    """Add ``old``'s values into ``new``, each old interval spread evenly over the new ones."""
+    start = old.held_from()
+    if start is None or old.last is None:
+        return
+    first = math.floor(start * old_interval / interval)
+    last = math.ceil((old.last + 1) * old_interval / interval) - 1
+    index = np.arange(first, last + 1, dtype=np.int64)
+    edges = np.append(index, last + 1) * interval
+    knots = (start + np.arange(old.capacity + 1)) * old_interval
+    for node in old.rows:
+        cumulative = np.concatenate(([0.0], np.cumsum(old.series(node))))
+        new.add(node, index, np.diff(np.interp(edges, knots, cumulative)))
+
+
+def _overlaps(start: float, end: float, edges: FloatArray) -> FloatArray:
+    """Share of ``[start, end]`` inside each interval between ``edges`` (a point: where it is)."""
+    lo, hi = edges[:-1], edges[1:]
+    if end - start <= 1e-9:
+        return ((start >= lo) & (start < hi)).astype(np.float64)
+    overlap: FloatArray = np.maximum(np.minimum(hi, end) - np.maximum(lo, start), 0.0)
+    return overlap / (end - start)

@@ -1,0 +1,127 @@
+"""The demand history per interval: rings, folding samples as intervals close, resuming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from statecast.core.demand import AgentSample, DemandHistory, DemandStep
+from statecast.core.demand_series import (
+    MAX_STEPS,
+    IntervalRing,
+    ResourceDemand,
+    Span,
+    capacity,
+)
+
+REF = ("apps", "flags")
+DAY = 86_400.0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "interval", "steps"),
+    [
+        ("one-minute intervals hold three days", 60.0, 4320),
+        ("five-minute intervals hold three days", 300.0, 864),
+        ("hours hold three days", 3600.0, 72),
+        ("ten-second intervals stop at the bound (12 hours)", 10.0, MAX_STEPS),
+        ("a day-long interval still holds two", DAY * 2, 2),
+    ],
+)
+def test_capacity(sentence: str, interval: float, steps: int) -> None:
+    assert capacity(interval) == steps, sentence
+
+
+def test_a_ring_reuses_its_columns_and_drops_what_is_older_than_it_holds() -> None:
+    ring = IntervalRing(3)
+    ring.add("n1", np.array([10, 11]), [1.0, 2.0])
+    ring.add("n2", np.array([12]), 5.0)
+    assert ring.window("n1", 10, 3).tolist() == [1.0, 2.0, 0.0]
+    ring.add("n1", np.array([14]), 4.0)  # 10 and 11 fall out, 13 is new and empty
+    assert ring.window("n1", 10, 5).tolist() == [0.0, 0.0, 0.0, 0.0, 4.0]
+    assert ring.window("n2", 12, 3).tolist() == [5.0, 0.0, 0.0]
+    ring.add("n1", np.array([11]), 9.0)  # older than the ring holds: dropped
+    assert ring.series("n1").tolist() == [0.0, 0.0, 4.0]
+    ring.advance(30)  # a long gap clears everything
+    assert ring.series("n2").tolist() == [0.0, 0.0, 0.0]
+
+
+def test_samples_stay_raw_until_their_interval_closes_then_fold_into_it() -> None:
+    demand = ResourceDemand(60.0)
+    demand.add("n1", Span(0, 30, 30, 0))
+    assert demand.raw["n1"] == [Span(0, 30, 30, 0)]
+    demand.add("n1", Span(30, 90, 45, 15, writes=6))  # closes [0, 60): half of it is there
+    assert demand.total.window("n1", 0, 1).tolist() == [60.0]
+    assert demand.local.window("n1", 0, 1).tolist() == [52.5]
+    assert demand.writes.window("n1", 0, 1).tolist() == [3.0]
+    assert demand.raw["n1"] == [Span(60, 90, 22.5, 7.5, 3.0)]
+    matrix = demand.matrix(["n1"], 60.0, 120.0, 2)
+    assert matrix.tolist() == [[60.0, 30.0]], "closed intervals and the raw rest together"
+
+
+def test_the_matrix_at_a_finer_grid_spreads_closed_intervals_evenly() -> None:
+    demand = ResourceDemand(60.0)
+    demand.add("n1", Span(0, 60, 60, 0))
+    demand.add("n1", Span(60, 70, 10, 0))
+    assert demand.matrix(["n1"], 30.0, 90.0, 3).tolist() == [[30.0, 30.0, 10.0]]
+
+
+def test_a_sample_that_overlaps_what_a_node_covers_counts_only_its_new_part() -> None:
+    demand = ResourceDemand(60.0)
+    demand.add("n1", Span(0, 60, 60, 0))
+    demand.add("n1", Span(0, 120, 120, 0))  # e.g. since the agent started, after a restore
+    assert demand.matrix(["n1"], 60.0, 120.0, 2).tolist() == [[60.0, 60.0]]
+    demand.add("n1", Span(30, 100, 7, 0))  # entirely covered already
+    assert demand.matrix(["n1"], 60.0, 120.0, 2).tolist() == [[60.0, 60.0]]
+
+
+def test_changing_the_interval_keeps_the_demand_it_holds() -> None:
+    history = DemandHistory(interval=60.0)
+    for minute in range(10):
+        history.add({REF: DemandStep("n1", 60 * minute, 60 * (minute + 1), minute, 0)})
+    history.set_interval(REF, 300.0)
+    assert history.interval_of(REF) == 300.0
+    assert history.matrix(REF, ["n1"], 300.0, 600.0, 2).tolist() == [[10.0, 35.0]]
+    assert history.local_hit_ratio(REF, since=0.0) == 1.0
+
+
+def test_a_day_of_minutes_holds_the_demand_of_each_interval() -> None:
+    history = DemandHistory()
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(5.0, 1440)
+    for i, n in enumerate(counts):  # 10-second samples, six per interval
+        for k in range(6):
+            start = 60.0 * i + 10 * k
+            share = n // 6 + (1 if k < n % 6 else 0)
+            history.add({REF: DemandStep("n1", start, start + 10, share, 0)})
+    matrix = history.matrix(REF, ["n1", "n2"], 60.0, DAY, 1440)
+    assert matrix[0].tolist() == counts.astype(float).tolist()
+    assert np.isnan(matrix[1]).all()
+
+
+def sample(t: float, local: int, remote: int = 0, started: float = 0.0) -> AgentSample:
+    counts = {("apps", "flags", "local"): local, ("apps", "flags", "remote"): remote}
+    return AgentSample("n1", started, t, counts)
+
+
+def test_a_restored_history_continues_from_the_counters_it_saved() -> None:
+    before = DemandHistory()
+    before.add_sample(None, sample(0, 0))
+    before.add_sample(sample(0, 0), sample(60, 60))
+    saved = before.snapshot(REF)
+    assert saved is not None
+    after = DemandHistory()  # a new operator: no previous reading of the agent
+    after.restore(REF, saved)
+    after.add_sample(None, sample(180, 120))  # the same agent, 60 accesses later
+    assert after.matrix(REF, ["n1"], 60.0, 180.0, 3).tolist() == [[60.0, 30.0, 30.0]]
+
+
+def test_an_agent_restarted_meanwhile_counts_only_after_what_was_restored() -> None:
+    before = DemandHistory()
+    before.add_sample(None, sample(60, 60))
+    saved = before.snapshot(REF)
+    assert saved is not None
+    after = DemandHistory()
+    after.restore(REF, saved)
+    after.add_sample(None, sample(180, 30, started=120))  # restarted at 120: no overlap
+    assert after.matrix(REF, ["n1"], 60.0, 180.0, 3).tolist() == [[60.0, 0.0, 30.0]]
