@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -9,6 +10,7 @@ import kopf
 import pytest
 
 from statecast.controller import handlers
+from statecast.controller.history_keeper import Owner, history_configmap, history_name
 from statecast.controller.observed import (
     AgentLease,
     NodeView,
@@ -18,6 +20,8 @@ from statecast.controller.observed import (
     pod_view,
     replica_view,
 )
+from statecast.core.demand import AgentSample, DemandHistory
+from statecast.core.demand_codec import encode
 
 
 class FakeGateway:
@@ -27,6 +31,7 @@ class FakeGateway:
         self.events: list[tuple[str, str]] = []
         self.leases: list[AgentLease] = []
         self.lost: list[tuple[str, str]] = []
+        self.histories: dict[tuple[str, str], dict[str, Any]] = {}
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
@@ -46,6 +51,13 @@ class FakeGateway:
 
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         self.lost.append((name, reason))
+
+    def read_history(self, namespace: str, name: str) -> bytes | None:
+        found = self.histories.get((namespace, history_name(name)))
+        return None if found is None else base64.b64decode(found["binaryData"]["demand"])
+
+    def write_history(self, body: dict[str, Any]) -> None:
+        self.histories[(body["metadata"]["namespace"], body["metadata"]["name"])] = body
 
 
 class FakeIndex(dict[Any, list[Any]]):
@@ -170,3 +182,18 @@ def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGat
     assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
         ("c", "consumer")
     ]
+
+
+def test_a_resource_seen_first_loads_its_saved_demand_history(gateway: FakeGateway) -> None:
+    saved = DemandHistory()
+    saved.add_sample(None, AgentSample("a", 0.0, 120.0, {("ns", "saved", "local"): 12}))
+    snapshot = saved.snapshot(("ns", "saved"))
+    assert snapshot is not None
+    blob = encode(snapshot)
+    owner = Owner("ns", "saved", "u-saved")
+    gateway.histories[("ns", "statecast-history-saved")] = history_configmap(owner, blob)
+    meta = {"name": "saved", "namespace": "ns", "uid": "u-saved", "generation": 1}
+    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}),
+                    kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    matrix = handlers._sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
+    assert matrix.tolist() == [[6.0, 6.0]]

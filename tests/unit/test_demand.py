@@ -142,3 +142,12 @@ def test_pods_are_bounded_like_demand_and_forgotten_with_the_resource() -> None:
     history.add_pods(REF, 0, {"n1": 1})
     history.drop(REF)
     assert history.pod_matrix(REF, ["n1"], 10, 30, 3).tolist() == [[0.0, 0.0, 0.0]]
+
+
+def test_a_resource_with_nothing_recorded_has_no_snapshot() -> None:
+    history = DemandHistory()
+    history.set_interval(REF, 300.0)
+    history.add_pods(REF, 10, {})
+    assert history.snapshot(REF) is None
+    history.add({REF: DemandStep("n1", 0, 10, 1, 0)})
+    assert history.snapshot(REF) is not None

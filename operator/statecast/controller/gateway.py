@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import kopf
 
 from statecast.api.types import GROUP, VERSION
+from statecast.controller.history_keeper import BLOB_KEY, history_name
 from statecast.controller.observed import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION, AgentLease
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ class Gateway(Protocol):
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         """Set a Replica's status phase to Lost (its agent cannot report any more)."""
 
+    def read_history(self, namespace: str, name: str) -> bytes | None:
+        """The demand history saved for resource ``name``; None when there is none."""
+
+    def write_history(self, body: dict[str, Any]) -> None:
+        """Create or replace a demand history ConfigMap."""
+
 
 class KubeGateway:
     """:class:`Gateway` on the ``kubernetes`` client (credentials as kopf found them).
@@ -57,6 +64,7 @@ class KubeGateway:
             api_client = client.ApiClient()
         self._custom = client.CustomObjectsApi(api_client)
         self._coordination = client.CoordinationV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
         self.agent_namespace = agent_namespace or os.environ.get(
             "STATECAST_AGENT_NAMESPACE", "statecast-system"
         )
@@ -145,3 +153,35 @@ class KubeGateway:
         except ApiException as err:
             if err.status != 404:
                 raise
+
+    def read_history(self, namespace: str, name: str) -> bytes | None:
+        """Read resource ``name``'s history ConfigMap; None when it does not exist."""
+        import base64
+
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            found = self._core.read_namespaced_config_map(history_name(name), namespace)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            return None
+        encoded = (found.binary_data or {}).get(BLOB_KEY)
+        return None if encoded is None else base64.b64decode(encoded)
+
+    def write_history(self, body: dict[str, Any]) -> None:
+        """Replace the history ConfigMap, or create it the first time."""
+        from kubernetes.client.exceptions import ApiException
+
+        meta = body["metadata"]
+        config_map: Any = body  # the client takes a plain dict as well as a V1ConfigMap
+        try:
+            self._core.replace_namespaced_config_map(
+                meta["name"], meta["namespace"], config_map, field_manager="statecast"
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            self._core.create_namespaced_config_map(
+                meta["namespace"], config_map, field_manager="statecast"
+            )

@@ -22,10 +22,12 @@ from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import GROUP, VERSION
+from statecast.api.units import parse_duration
 from statecast.controller import metrics
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.gateway import Gateway, KubeGateway
+from statecast.controller.history_keeper import Activity, HistoryKeeper, Owner
 from statecast.controller.observed import (
     AgentLease,
     NodeView,
@@ -93,20 +95,25 @@ class _AgentLiveness:
 
 
 _liveness = _AgentLiveness()
-_sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS)
+#: Acting (not a paused peering standby) while reconciles keep coming.
+_activity = Activity(window=max(15.0, 5 * RESYNC_SECONDS))
+_sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS, active=_activity.active)
+_keeper = HistoryKeeper(_sampler, gateway, _activity)
 _forecaster = DemandForecaster(_sampler)
 
 
 @kopf.on.startup()
 def start_sampling(**_: Any) -> None:
-    """Start reading the agents' access counters in the background."""
+    """Start reading the agents' access counters and saving the history in the background."""
     _sampler.start()
+    _keeper.start()
 
 
 @kopf.on.cleanup()
 def stop_sampling(**_: Any) -> None:
-    """Stop the sampler thread."""
+    """Stop the sampler thread and save the demand history (while acting)."""
     _sampler.stop()
+    _keeper.stop()  # saves the demand history once more
 
 
 @kopf.on.startup()
@@ -166,6 +173,9 @@ def _reconcile(
         spec = SharedResourceSpec.model_validate(body.get("spec", {}))
     except ValidationError:
         spec = None  # the reconcile validates again and reports why
+    if spec is not None:  # marks this operator acting; loads the history when first seen
+        interval = parse_duration(spec.prediction.interval).total_seconds()
+        _keeper.observe(Owner(namespace, name, body.metadata.uid or ""), interval)
     if spec is not None and spec.replication.policy == "predictive":
         consumers = consumer_pods(pods, name, spec.consumers.selector)
         demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now, consumers)
@@ -238,6 +248,7 @@ def on_change(
 def on_delete(body: kopf.Body, **_: Any) -> None:
     """Forget a deleted resource's demand history and forecasts (Replicas go by GC)."""
     _forecaster.forget((body.metadata.namespace or "", body.metadata.name or ""))
+    _keeper.forget((body.metadata.namespace or "", body.metadata.name or ""))
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)

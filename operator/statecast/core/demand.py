@@ -243,9 +243,11 @@ class DemandHistory:
         return local / total if total > 0 else None
 
     def snapshot(self, ref: Ref, keep: int | None = None) -> DemandSnapshot | None:
-        """What is held for ``ref`` (the newest ``keep`` intervals of it), or None."""
+        """What is held for ``ref`` (the newest ``keep`` intervals of it); None: nothing."""
         demand = self._resources.get(ref)
-        return None if demand is None else demand.snapshot(keep)
+        if demand is None or not (demand.since or demand.pod_changes or demand.cursors):
+            return None
+        return demand.snapshot(keep)
 
     def restore(self, ref: Ref, snapshot: DemandSnapshot) -> None:
         """Replace what is held for ``ref`` by a snapshot (at the snapshot's interval)."""

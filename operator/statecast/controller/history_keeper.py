@@ -1,0 +1,273 @@
+"""The demand history across operator restarts: one ConfigMap per SharedResource.
+
+:class:`HistoryKeeper` loads a resource's saved history
+(:mod:`statecast.core.demand_codec`) into the sampler the first time the operator
+reconciles it, and saves every resource's history every ``period`` seconds
+(``STATECAST_HISTORY_SAVE_SECONDS``, default 300) and when the operator stops. The
+ConfigMap (:func:`history_configmap`) is named ``statecast-history-<resource>``, lives in
+the resource's namespace, carries the label ``statecast.io/history`` and an owner
+reference to the resource (the garbage collector deletes it with the resource), and
+holds the blob under ``binaryData.demand``, at most :data:`MAX_BYTES` (the oldest
+intervals are dropped to fit, and a log line says how many).
+
+Only the acting operator samples and saves. kopf's peering pauses a standby's
+watches, and with them its timers: :class:`Activity` counts the operator as acting
+while its reconciles (the resync timer, every few seconds) keep coming. A pod that acts
+again after a pause drops what it held and loads every resource again, since the
+other pod may have saved newer history meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from statecast.api.types import GROUP, VERSION
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import Ref
+from statecast.core.demand_codec import HistoryFormatError, decode, encode_within
+
+__all__ = [
+    "BLOB_KEY",
+    "HISTORY_LABEL",
+    "MAX_BYTES",
+    "SAVE_SECONDS",
+    "Activity",
+    "HistoryKeeper",
+    "HistoryStore",
+    "Owner",
+    "history_configmap",
+    "history_name",
+]
+
+log = logging.getLogger(__name__)
+
+SAVE_SECONDS = float(os.environ.get("STATECAST_HISTORY_SAVE_SECONDS", "300"))
+#: Largest blob saved: under a ConfigMap's 1 MiB with room for its metadata.
+MAX_BYTES = 900 * 1024
+HISTORY_LABEL = f"{GROUP}/history"
+BLOB_KEY = "demand"
+_PREFIX = "statecast-history-"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The SharedResource a history belongs to."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class HistoryStore(Protocol):
+    """Where histories are kept (the gateway)."""
+
+    def read_history(self, namespace: str, name: str) -> bytes | None:
+        """The blob saved for resource ``name``; None when there is none."""
+
+    def write_history(self, body: dict[str, Any]) -> None:
+        """Create or replace a history ConfigMap (:func:`history_configmap`)."""
+
+
+def history_name(resource: str) -> str:
+    """The ConfigMap name of a resource's history (hashed when the name is too long)."""
+    name = _PREFIX + resource
+    if len(name) <= 253:
+        return name
+    digest = hashlib.sha256(resource.encode()).hexdigest()[:10]
+    return f"{name[: 253 - 11]}-{digest}"
+
+
+def history_configmap(owner: Owner, blob: bytes) -> dict[str, Any]:
+    """The ConfigMap holding ``blob`` for ``owner``, owned by it."""
+    import base64
+
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": history_name(owner.name),
+            "namespace": owner.namespace,
+            "labels": {
+                HISTORY_LABEL: "demand",
+                f"{GROUP}/resource": owner.name[:63],
+                "app.kubernetes.io/managed-by": "statecast",
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "SharedResource",
+                    "name": owner.name,
+                    "uid": owner.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "binaryData": {BLOB_KEY: base64.b64encode(blob).decode()},
+    }
+
+
+class Activity:
+    """Whether this operator acts: a reconcile within the last ``window`` seconds.
+
+    Args:
+        window: seconds after the last reconcile that still count as acting.
+        clock: monotonic seconds (a test seam).
+    """
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window, self.clock = window, clock
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def mark(self) -> bool:
+        """Note a reconcile; True when it starts a period of acting (first, or after a pause)."""
+        now = self.clock()
+        with self._lock:
+            started = now - self._last > self.window
+            self._last = now
+        return started
+
+    def active(self) -> bool:
+        """Whether the last reconcile was recent enough."""
+        with self._lock:
+            return self.clock() - self._last <= self.window
+
+
+class HistoryKeeper:
+    """Loads and saves the sampler's history through a :class:`HistoryStore`.
+
+    Args:
+        sampler: the demand history's owner.
+        store: returns the store to use (called each time: the handlers' gateway).
+        activity: when this operator acts.
+        period: seconds between saves.
+        max_bytes: largest blob saved.
+    """
+
+    def __init__(
+        self,
+        sampler: DemandSampler,
+        store: Callable[[], HistoryStore],
+        activity: Activity,
+        period: float = SAVE_SECONDS,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
+        self.sampler, self.store, self.activity = sampler, store, activity
+        self.period, self.max_bytes = period, max_bytes
+        self._owners: dict[Ref, Owner] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def observe(self, owner: Owner, interval: float) -> None:
+        """A reconcile of ``owner``: load its history the first time, keep its interval.
+
+        A failed read is retried on the next reconcile (nothing of it is saved until it
+        is read); a blob that cannot be decoded is ignored with a warning, and the
+        history starts again.
+        """
+        if self.activity.mark():
+            with self._lock:
+                self._owners.clear()
+            self.sampler.reset()
+        ref = (owner.namespace, owner.name)
+        with self._lock:
+            known = self._owners.get(ref)
+        if known is None or known.uid != owner.uid:
+            if not self._load(owner):
+                return
+            with self._lock:
+                self._owners[ref] = owner
+        self.sampler.set_interval(ref, interval)
+
+    def _load(self, owner: Owner) -> bool:
+        try:
+            blob = self.store().read_history(owner.namespace, owner.name)
+        except Exception as err:  # noqa: BLE001 - any API failure: try again next time
+            log.warning(
+                "event=history-load-failed resource=%s/%s error=%s",
+                owner.namespace, owner.name, err,
+            )  # fmt: skip
+            return False
+        if blob is None:
+            return True
+        try:
+            snapshot = decode(blob)
+        except HistoryFormatError as err:
+            log.warning(
+                "event=history-ignored resource=%s/%s reason=%s",
+                owner.namespace, owner.name, err,
+            )  # fmt: skip
+            return True
+        self.sampler.restore((owner.namespace, owner.name), snapshot)
+        log.info(
+            "event=history-loaded resource=%s/%s interval=%s intervals=%d nodes=%d",
+            owner.namespace, owner.name, snapshot.interval,
+            snapshot.total.values.shape[1], len(snapshot.total.nodes),
+        )  # fmt: skip
+        return True
+
+    def forget(self, ref: Ref) -> None:
+        """A deleted resource: save it no more (its ConfigMap goes with it)."""
+        with self._lock:
+            self._owners.pop(ref, None)
+
+    def save(self) -> int:
+        """Save every loaded resource's history now; return how many were written."""
+        with self._lock:
+            owners = list(self._owners.values())
+        written = 0
+        for owner in owners:
+            snapshot = self.sampler.snapshot((owner.namespace, owner.name))
+            if snapshot is None:
+                continue
+            blob, dropped = encode_within(snapshot, self.max_bytes)
+            if dropped:
+                log.warning(
+                    "event=history-trimmed resource=%s/%s dropped_intervals=%d bytes=%d",
+                    owner.namespace, owner.name, dropped, len(blob),
+                )  # fmt: skip
+            try:
+                self.store().write_history(history_configmap(owner, blob))
+            except Exception as err:  # noqa: BLE001 - keep saving the others
+                log.warning(
+                    "event=history-save-failed resource=%s/%s error=%s",
+                    owner.namespace, owner.name, err,
+                )  # fmt: skip
+                continue
+            written += 1
+        return written
+
+    # --- background thread ----------------------------------------------------------
+    def start(self) -> None:
+        """Save every ``period`` seconds, while acting, in a daemon thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="history-keeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and, while acting, save once more."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30.0)
+            self._thread = None
+        if self.activity.active():
+            self.save()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            if self.activity.active():
+                try:
+                    self.save()
+                except Exception as err:  # noqa: BLE001 - keep the thread through surprises
+                    log.warning("event=history-save-failed error=%s", err)

@@ -1,0 +1,164 @@
+"""Saving and loading the demand history: who writes, what, when, and what is refused."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+
+from statecast.controller.history_keeper import (
+    Activity,
+    HistoryKeeper,
+    Owner,
+    history_configmap,
+    history_name,
+)
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import AgentSample
+from statecast.core.demand_codec import decode
+
+OWNER = Owner("apps", "flags", "uid-1")
+REF = ("apps", "flags")
+
+
+class FakeStore:
+    """ConfigMaps by (namespace, name), as the gateway would keep them."""
+
+    def __init__(self) -> None:
+        self.maps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.reads = 0
+        self.fail_reads = 0
+
+    def read_history(self, namespace: str, name: str) -> bytes | None:
+        self.reads += 1
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise ConnectionError("API server unreachable")
+        found = self.maps.get((namespace, history_name(name)))
+        return None if found is None else base64.b64decode(found["binaryData"]["demand"])
+
+    def write_history(self, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        self.maps[(meta["namespace"], meta["name"])] = body
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def keeper_with(store: FakeStore, clock: Clock, max_bytes: int = 900 * 1024) -> HistoryKeeper:
+    activity = Activity(window=15.0, clock=clock)
+    sampler = DemandSampler(list, active=activity.active)
+    return HistoryKeeper(sampler, lambda: store, activity, period=300.0, max_bytes=max_bytes)
+
+
+def sample(node: str, t: float, local: int) -> AgentSample:
+    return AgentSample(node, 0.0, t, {("apps", "flags", "local"): local})
+
+
+def test_history_saved_by_one_operator_is_loaded_by_the_next() -> None:
+    store, clock = FakeStore(), Clock()
+    first = keeper_with(store, clock)
+    first.observe(OWNER, 60.0)
+    for minute in range(1, 31):
+        first.sampler.record(sample("n1", 60.0 * minute, 10 * minute))
+    assert first.save() == 1
+    body = store.maps[("apps", "statecast-history-flags")]
+    assert body["metadata"]["ownerReferences"] == [
+        {"apiVersion": "statecast.io/v1alpha1", "kind": "SharedResource", "name": "flags",
+         "uid": "uid-1", "controller": True, "blockOwnerDeletion": True}
+    ]  # fmt: skip
+    assert body["metadata"]["labels"]["statecast.io/history"] == "demand"
+    second = keeper_with(store, clock)
+    second.observe(OWNER, 60.0)
+    args = (REF, ["n1"], 60.0, 1800.0, 30)
+    np.testing.assert_array_equal(second.sampler.matrix(*args), first.sampler.matrix(*args))
+    assert second.sampler.matrix(*args)[0, 1:].tolist() == [10.0] * 29
+
+
+def test_a_corrupt_blob_is_ignored_with_a_warning_and_replaced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, clock = FakeStore(), Clock()
+    store.write_history(history_configmap(OWNER, b"garbage"))
+    keeper = keeper_with(store, clock)
+    with caplog.at_level(logging.WARNING):
+        keeper.observe(OWNER, 60.0)
+    assert "event=history-ignored resource=apps/flags" in caplog.text
+    keeper.sampler.record(sample("n1", 60.0, 5))
+    assert keeper.save() == 1
+    blob = base64.b64decode(store.maps[("apps", "statecast-history-flags")]["binaryData"]["demand"])
+    assert decode(blob).covered == {"n1": 60.0}
+
+
+def test_a_failed_read_is_retried_and_nothing_is_saved_before_it_succeeds() -> None:
+    store, clock = FakeStore(), Clock()
+    store.fail_reads = 1
+    keeper = keeper_with(store, clock)
+    keeper.observe(OWNER, 60.0)
+    keeper.sampler.record(sample("n1", 60.0, 5))
+    assert keeper.save() == 0, "saving now would overwrite what could not be read"
+    keeper.observe(OWNER, 60.0)
+    assert store.reads == 2
+    assert keeper.save() == 1
+
+
+def test_a_history_too_big_is_cut_and_the_log_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    store, clock = FakeStore(), Clock()
+    keeper = keeper_with(store, clock, max_bytes=600)
+    keeper.observe(OWNER, 60.0)
+    rng = np.random.default_rng(3)
+    total = 0
+    for minute in range(1, 400):
+        total += int(rng.poisson(50))
+        keeper.sampler.record(sample("n1", 60.0 * minute, total))
+    with caplog.at_level(logging.WARNING):
+        assert keeper.save() == 1
+    assert "event=history-trimmed resource=apps/flags dropped_intervals=" in caplog.text
+    blob = base64.b64decode(store.maps[("apps", "statecast-history-flags")]["binaryData"]["demand"])
+    assert len(blob) <= 600
+
+
+def test_a_standby_neither_samples_nor_saves_and_reloads_when_it_acts_again() -> None:
+    store, clock = FakeStore(), Clock()
+    leases_asked: list[int] = []
+
+    def leases() -> list[Any]:
+        leases_asked.append(1)
+        return []
+
+    activity = Activity(window=15.0, clock=clock)
+    sampler = DemandSampler(leases, active=activity.active)
+    keeper = HistoryKeeper(sampler, lambda: store, activity)
+    assert sampler.sample_once() == 0 and not leases_asked, "no reconcile yet: a standby"
+    keeper.observe(OWNER, 60.0)
+    sampler.sample_once()
+    assert leases_asked == [1]
+    sampler.record(sample("n1", 60.0, 5))
+    clock.now += 60  # no reconcile for a minute: peering paused this operator
+    assert sampler.sample_once() == 0 and leases_asked == [1]
+    keeper.stop()
+    assert store.maps == {}, "a paused operator does not save"
+    other = keeper_with(store, clock)  # the peer acted meanwhile and saved
+    other.observe(OWNER, 60.0)
+    other.sampler.record(sample("n1", 60.0, 5))
+    other.sampler.record(sample("n1", 120.0, 9))
+    other.save()
+    keeper.observe(OWNER, 60.0)  # acting again: what it held is stale, read it again
+    assert sampler.matrix(REF, ["n1"], 60.0, 120.0, 2).tolist() == [[5.0, 4.0]]
+    keeper.stop()
+    assert ("apps", "statecast-history-flags") in store.maps
+
+
+def test_a_long_resource_name_gets_a_hashed_configmap_name() -> None:
+    name = history_name("r" * 253)
+    assert len(name) == 253
+    assert name.startswith("statecast-history-rrr")
+    assert name != history_name("r" * 252 + "s")
