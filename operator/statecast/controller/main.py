@@ -1,9 +1,16 @@
-"""Run the operator: kopf in module mode with peering, plus a metrics endpoint."""
+"""Run the operator: kopf in module mode with peering, plus a metrics endpoint.
+
+kopf pauses an operator while a peer of higher priority lives, and pauses *every*
+operator when two share a priority; so each process takes a priority of its own from
+its start time (:func:`peering_priority`): the oldest acts, the others stand by, and a
+restarted pod does not take over from one that has been acting.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import kopf
@@ -14,12 +21,21 @@ from statecast.controller import handlers, metrics
 PEERING_NAME = "statecast"
 
 
+def peering_priority(started: float) -> int:
+    """The peering priority of an operator started at ``started`` (seconds since the epoch).
+
+    Earlier starts get higher priorities (microseconds, so two pods never tie).
+    """
+    return -round(started * 1_000_000)
+
+
 def run(
     *,
     namespaces: Sequence[str] = (),
     peering: str | None = PEERING_NAME,
     metrics_port: int | None = None,
     liveness_endpoint: str | None = None,
+    priority: int | None = None,
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
 
@@ -29,6 +45,7 @@ def run(
             operator's replicas use to let only one of them act; None runs standalone.
         metrics_port: serve Prometheus metrics on this port when given.
         liveness_endpoint: kopf's liveness probe URL, e.g. ``http://0.0.0.0:8081/healthz``.
+        priority: peering priority (default: :func:`peering_priority` of now).
     """
     assert handlers  # the handlers register themselves with kopf on import
     if metrics_port is not None:
@@ -45,6 +62,7 @@ def run(
             namespaces=list(namespaces),
             standalone=peering is None,
             peering_name=peering,
+            priority=peering_priority(time.time()) if priority is None else priority,
             liveness_endpoint=liveness_endpoint,
         )
     )
