@@ -49,6 +49,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
     assert spec["replicas"] == {"min": 2}
     assert spec["prediction"]["horizon"] == "15m"
     assert spec["replication"]["policy"] == "predictive"
+    assert spec["replication"]["tuning"] == {"enabled": True, "window": "1h"}
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,18 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"source": {"inline": {"a": 1}, "configMapRef": {"name": "x"}}},
             "source takes at most one of",
+        ),
+        (
+            {"replication": {"tuning": {"targetLocalHitRatio": 0}}},
+            "spec.replication.tuning.targetLocalHitRatio: Invalid value: 0",
+        ),
+        (
+            {"replication": {"tuning": {"targetLocalHitRatio": 1.5}}},
+            "spec.replication.tuning.targetLocalHitRatio: Invalid value: 1.5",
+        ),
+        (
+            {"replication": {"tuning": {"window": "30s"}}},
+            "replication.tuning.window must be at least 1m",
         ),
     ],
 )

@@ -27,6 +27,9 @@ def test_defaults_follow_the_design() -> None:
     assert spec.prediction.horizon == "15m"
     assert spec.prediction.level == 0.9
     assert spec.replication.policy == "predictive"
+    assert spec.replication.tuning.enabled is True
+    assert spec.replication.tuning.target_local_hit_ratio is None
+    assert spec.replication.tuning.window == "1h"
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,10 @@ def test_defaults_follow_the_design() -> None:
         ({"source": {"inline": {"a": 1}, "configMapRef": {"name": "x"}}}, "at most one of"),
         ({"replication": {"thresholds": {"confidence": 1.5}}}, "less than or equal to 1"),
         ({"unknownField": 1}, "Extra inputs are not permitted"),
+        ({"replication": {"tuning": {"targetLocalHitRatio": 0}}}, "greater than 0"),
+        ({"replication": {"tuning": {"targetLocalHitRatio": 1.2}}}, "less than or equal to 1"),
+        ({"replication": {"tuning": {"window": "30s"}}}, "window must be at least 1m"),
+        ({"replication": {"tuning": {"window": "hourly"}}}, "String should match pattern"),
     ],
 )
 def test_invalid_specs_are_rejected_with_a_reason(spec: dict[str, object], message: str) -> None:

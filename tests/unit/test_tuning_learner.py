@@ -119,3 +119,12 @@ def test_does_not_oscillate(slope: float, optimum: float, noise: float, seed: in
     assert math.log(max(weights) / min(weights)) <= 4 * CONFIG.min_step + 1e-9
     # Every reversal halves the step, so reversals are few.
     assert states[-1].reversals <= 12
+
+
+def test_without_a_target_the_cost_weight_holds_and_only_the_threshold_learns() -> None:
+    config = TunerConfig(target_local_hit_ratio=None, bytes_moved_budget_per_hour=1.0)
+    outcome = Outcome(0.2, bytes_moved_per_hour=1e9, hedge_use=0.0)
+    after = tune(TuningState(), outcome, config)
+    assert after.cost_weight == 1.0
+    assert after.deviation_threshold > 0.5
+    assert after.explanation.startswith("cost weight 1.00 held: no target local-hit ratio")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, model_validator
@@ -21,6 +21,8 @@ from statecast.api.types import (
 from statecast.api.units import parse_duration
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
+#: The shortest self-tuning window.
+MIN_TUNING_WINDOW = timedelta(minutes=1)
 
 Consistency = Literal["eventual", "strong"]
 MergePolicy = Literal["lww", "multi-value"]
@@ -195,6 +197,34 @@ class Budget(Model):
     """Bytes the resource may copy between nodes per hour."""
 
 
+class Tuning(Model):
+    """Self-tuning of the cost weight and the deviation threshold (policy predictive only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                # CEL durations have no day unit; a window given in days is long enough.
+                "rule": "!has(self.window) || self.window.contains('d')"
+                " || duration(self.window) >= duration('1m')",
+                "message": "replication.tuning.window must be at least 1m",
+            }
+        )
+    )
+
+    enabled: bool = True
+    """Learn the planner's cost weight and deviation threshold from what each window saw."""
+    target_local_hit_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Share of accesses to serve locally; unset: cost weight 1, only the threshold learns."""
+    window: Duration = "1h"
+    """How long each outcome is observed before the learner takes a step (at least 1m)."""
+
+    @model_validator(mode="after")
+    def _window_at_least_a_minute(self) -> Tuning:
+        if parse_duration(self.window) < MIN_TUNING_WINDOW:
+            raise ValueError("replication.tuning.window must be at least 1m")
+        return self
+
+
 class Replication(Model):
     """How replicas are placed."""
 
@@ -206,6 +236,8 @@ class Replication(Model):
     """A replica placed for demand stays at least this long."""
     budget: Budget = Field(default_factory=Budget)
     """Cost limits."""
+    tuning: Tuning = Field(default_factory=Tuning)
+    """Self-tuning of the thresholds and the cost weight from realised outcomes."""
 
 
 class LabelSelectorRequirement(Model):
@@ -348,6 +380,31 @@ class Decision(StatusModel):
     """When the decision was taken."""
 
 
+class TuningStatus(StatusModel):
+    """What the self-tuner learned, and what it needs to continue after a restart."""
+
+    cost_weight: float
+    """Multiplies the planner's costs (below 1: more replicas, above 1: fewer)."""
+    deviation_threshold: float
+    """The hedging deviation threshold the planner uses instead of the spec's."""
+    explanation: Annotated[str, Field(max_length=1024)] = ""
+    """Why the knobs are what they are, in one line."""
+    last_tuned_at: datetime | None = None
+    """When the learner last took a step."""
+    window_start: datetime | None = None
+    """When the window being observed began."""
+    step: float = 0.25
+    """Current step of the cost weight (log space)."""
+    last_move: Annotated[int, Field(ge=-1, le=1)] = 0
+    """Direction of the last change of the cost weight (+1 up, -1 down, 0 none yet)."""
+    updates: int = 0
+    """Windows learned from."""
+    reversals: int = 0
+    """Changes of direction of the cost weight so far."""
+    spec_deviation_threshold: float | None = None
+    """The spec's thresholds.deviation learning started from (a new value starts over)."""
+
+
 class SharedResourceStatus(StatusModel):
     """Observed state of a SharedResource."""
 
@@ -375,6 +432,8 @@ class SharedResourceStatus(StatusModel):
     """localHitRatio in percent, for display."""
     last_decision: Decision | None = None
     """The last placement decision."""
+    tuning: TuningStatus | None = None
+    """The self-tuner's knobs and why (predictive resources with tuning enabled)."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(
         default_factory=list, json_schema_extra=CONDITIONS_LIST
     )

@@ -12,6 +12,7 @@ step controller in log space with Rprop's step rule:
   learner that overshoots settles instead of oscillating; inside the dead band the
   weight does not move and the step halves (down to the minimum), so a settled
   learner answers a stray window with a small correction, not the step it came with;
+- without a target local-hit ratio the cost weight holds (only the threshold learns);
 - the *deviation threshold* rises when hedge replicas went mostly unused and falls
   when they were mostly used;
 - everything stays within bounds, and every state carries a one-line explanation that
@@ -31,7 +32,8 @@ class TunerConfig:
     """Targets and bounds of the self-tuner.
 
     Attributes:
-        target_local_hit_ratio: share of accesses that should be served locally.
+        target_local_hit_ratio: share of accesses that should be served locally;
+            None: the cost weight is not learned (it holds), only the deviation threshold.
         deadband: no change while the ratio is within this of the target.
         initial_step: first step of the cost weight, in log space (0.25 = x1.28).
         min_step: smallest step (reached after repeated reversals).
@@ -43,7 +45,7 @@ class TunerConfig:
         max_deviation: upper bound of the deviation threshold.
     """
 
-    target_local_hit_ratio: float = 0.8
+    target_local_hit_ratio: float | None = 0.8
     deadband: float = 0.03
     initial_step: float = 0.25
     min_step: float = 0.02
@@ -104,6 +106,8 @@ class TuningState:
 def _direction(outcome: Outcome, config: TunerConfig) -> tuple[int, str]:
     budget = config.bytes_moved_budget_per_hour
     ratio, target = outcome.local_hit_ratio, config.target_local_hit_ratio
+    if target is None:
+        return 0, "no target local-hit ratio"
     if budget is not None and outcome.bytes_moved_per_hour > budget:
         return 1, f"bytes moved {outcome.bytes_moved_per_hour:.3g}/h over budget {budget:.3g}/h"
     if ratio < target - config.deadband:
