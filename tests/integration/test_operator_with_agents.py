@@ -94,3 +94,6 @@ def test_forecast_demand_on_a_node_brings_a_replica_there(
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["ForecastReady"]["status"] == "True"
     assert status["forecast"]["nodes"][0]["node"] == busy
+    # the self-tuner starts its first window with the planner (weight 1, the spec's threshold)
+    assert (status["tuning"]["costWeight"], status["tuning"]["deviationThreshold"]) == (1, 0.5)
+    assert "windowStart" in status["tuning"]

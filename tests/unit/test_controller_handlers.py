@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from typing import Any
 
 import kopf
 import pytest
 
 from statecast.controller import handlers
+from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.history_keeper import Owner, history_configmap, history_name
 from statecast.controller.observed import (
     AgentLease,
@@ -20,6 +22,8 @@ from statecast.controller.observed import (
     pod_view,
     replica_view,
 )
+from statecast.controller.sampling import DemandSampler
+from statecast.controller.selftuning import SelfTuner
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_codec import encode
 
@@ -182,6 +186,34 @@ def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGat
     assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
         ("c", "consumer")
     ]
+
+
+def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
+    gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sampler = DemandSampler(list)
+    monkeypatch.setattr(handlers, "_sampler", sampler)
+    monkeypatch.setattr(handlers, "_forecaster", DemandForecaster(sampler))
+    monkeypatch.setattr(handlers, "_tuner", SelfTuner(sampler))
+    now = time.time()
+    sampler.record(AgentSample("a", now - 30, now, {("ns", "flags", "local"): 30}))
+    spec: dict[str, Any] = {
+        "replicas": {"min": 2},
+        "prediction": {"interval": "1s", "horizon": "5s"},
+        "replication": {"tuning": {"targetLocalHitRatio": 0.8}},
+    }
+    meta = {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1}
+    patch = kopf.Patch()
+    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), patch, node_index=nodes(),
+                    replica_index=FakeIndex())  # fmt: skip
+    tuning = patch["status"]["tuning"]
+    assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
+    assert tuning["explanation"] == "not tuned yet"
+    off = {**spec, "replication": {"tuning": {"enabled": False}}}
+    patch = kopf.Patch()
+    handlers.resync(kopf.Body({"metadata": meta, "spec": off, "status": {"tuning": tuning}}),
+                    patch, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    assert patch["status"]["tuning"] is None
 
 
 def test_a_resource_seen_first_loads_its_saved_demand_history(gateway: FakeGateway) -> None:

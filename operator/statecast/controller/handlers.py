@@ -41,6 +41,7 @@ from statecast.controller.observed import (
 )
 from statecast.controller.reconcile import change_event, reconcile
 from statecast.controller.sampling import DemandSampler
+from statecast.controller.selftuning import SelfTuner, tuning_enabled
 
 log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
@@ -100,6 +101,7 @@ _activity = Activity(window=max(15.0, 5 * RESYNC_SECONDS))
 _sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS, active=_activity.active)
 _keeper = HistoryKeeper(_sampler, gateway, _activity)
 _forecaster = DemandForecaster(_sampler)
+_tuner = SelfTuner(_sampler)
 
 
 @kopf.on.startup()
@@ -180,6 +182,11 @@ def _reconcile(
         consumers = consumer_pods(pods, name, spec.consumers.selector)
         demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now, consumers)
         removed = _forecaster.recently_removed(ref, spec, now)
+    tuning = None
+    if spec is not None and tuning_enabled(spec) and demand is not None:
+        tuning = _tuner.decide(ref, spec, (body.get("status") or {}).get("tuning"), replicas, now)
+    elif spec is not None and not tuning_enabled(spec):
+        _tuner.forget(ref)
     elsewhere: dict[str, int] = {}
     if spec is not None and spec.placement.max_bytes_per_node is not None:
         for other, store in replica_index.items():  # only when a limit asks for it
@@ -198,6 +205,7 @@ def _reconcile(
         recently_removed=removed,
         bytes_elsewhere=elsewhere,
         spec=spec,
+        tuning=tuning,
     )
     for change in result.changes:
         if change.action == "add":
@@ -246,9 +254,10 @@ def on_change(
 
 @kopf.on.delete(GROUP, VERSION, "sharedresources", optional=True)
 def on_delete(body: kopf.Body, **_: Any) -> None:
-    """Forget a deleted resource's demand history and forecasts (Replicas go by GC)."""
+    """Forget a deleted resource's demand history, forecasts and tuning (Replicas go by GC)."""
     _forecaster.forget((body.metadata.namespace or "", body.metadata.name or ""))
     _keeper.forget((body.metadata.namespace or "", body.metadata.name or ""))
+    _tuner.forget((body.metadata.namespace or "", body.metadata.name or ""))
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)

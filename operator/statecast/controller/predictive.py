@@ -40,6 +40,7 @@ from statecast.core.placement import (
     forecast_deviation,
 )
 from statecast.core.replica_set import UP_TO_DATE, ReplicaChange
+from statecast.core.tuning import TuningState
 
 __all__ = [
     "MIN_HISTORY_STEPS",
@@ -204,6 +205,7 @@ def placement_input(
     consumers: Iterable[str] = (),
     recently_removed: Mapping[str, float] | None = None,
     free_bytes: Mapping[str, int] | None = None,
+    tuned: TuningState | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -218,6 +220,8 @@ def placement_input(
         recently_removed: node -> seconds since a replica of this resource was removed.
         free_bytes: node -> bytes it can still take (``placement.maxBytesPerNode``
             minus what it holds for other resources); None: no limit.
+        tuned: the self-tuner's knobs: its cost weight and deviation threshold replace
+            weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -237,7 +241,11 @@ def placement_input(
         min_replicas=spec.replicas.min,
         max_replicas=spec.replicas.max,
         spread_across=label,
-        deviation_threshold=spec.replication.thresholds.deviation,
+        deviation_threshold=(
+            tuned.deviation_threshold
+            if tuned is not None
+            else spec.replication.thresholds.deviation
+        ),
         confidence_threshold=spec.replication.thresholds.confidence,
         cooldown_s=parse_duration(spec.replication.cooldown).total_seconds(),
         budget_bytes_stored=(
@@ -249,6 +257,7 @@ def placement_input(
             else None
         ),
         consistency=spec.consistency,
+        cost_weight=tuned.cost_weight if tuned is not None else 1.0,
     )
     current = tuple(
         CurrentReplica(

@@ -24,6 +24,7 @@ from statecast.controller.observed import (
     tolerates,
 )
 from statecast.controller.predictive import PredictedDemand, changes_from_plan, placement_input
+from statecast.controller.selftuning import TuningDecision, tuning_enabled
 from statecast.core.placement import PlacementError
 from statecast.core.placement import plan as plan_placement
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, reconcile_replicas
@@ -146,6 +147,7 @@ def reconcile(
     recently_removed: Mapping[str, float] | None = None,
     bytes_elsewhere: Mapping[str, int] | None = None,
     spec: SharedResourceSpec | None = None,
+    tuning: TuningDecision | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -171,6 +173,10 @@ def reconcile(
             ``placement.maxBytesPerNode`` a node already at the limit, or without room
             for this resource's state, takes no new replica (copies already there stay).
         spec: ``body``'s spec, already validated by the caller (None: validate it here).
+        tuning: the self-tuner's decision (:mod:`statecast.controller.selftuning`): its
+            knobs go to the planner, ``status.tuning`` is written, and a ``Tuned`` Event
+            posted when they changed (None: not tuned now; with tuning off in the spec
+            an old ``status.tuning`` is removed).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -236,6 +242,7 @@ def reconcile(
                         consumers=consumers,
                         recently_removed=recently_removed,
                         free_bytes=free,
+                        tuned=tuning.state if tuning is not None else None,
                     )
                 )
             except PlacementError as err:
@@ -334,6 +341,10 @@ def reconcile(
             "message": f"{len(plan.adds)} to add, {len(plan.removes)} to remove",
             "time": now.isoformat().replace("+00:00", "Z"),
         }
+    if tuning is not None:
+        status["tuning"] = tuning.status()
+    elif previous.get("tuning") is not None and not tuning_enabled(spec):
+        status["tuning"] = None  # tuning turned off: the spec's knobs hold again
     lost = tuple(
         LostReplica(
             r.name,
@@ -351,4 +362,6 @@ def reconcile(
     was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
     if short and not was_short:
         events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
+    if tuning is not None and tuning.changed:
+        events += (Event("Normal", "Tuned", tuning.state.explanation),)
     return ReconcileResult(plan.changes, status, events, lost)
