@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep
-from statecast.core.demand_series import (
-    MAX_STEPS,
-    IntervalRing,
-    ResourceDemand,
-    Span,
-    capacity,
-)
+from statecast.core.demand_series import MAX_STEPS, ResourceDemand, Span, capacity
+from statecast.core.interval_ring import IntervalRing
 
 REF = ("apps", "flags")
 DAY = 86_400.0

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from statecast.core.demand_series import Cursor, DemandSnapshot, RingSnapshot, Span
+from statecast.core.demand_series import Cursor, DemandSnapshot, Span
+from statecast.core.interval_ring import RingSnapshot
 
 __all__ = ["VERSION", "HistoryFormatError", "decode", "encode", "encode_within"]
 

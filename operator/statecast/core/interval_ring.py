@@ -1,0 +1,161 @@
+"""A fixed-size numpy ring of sums per node and interval.
+
+:class:`IntervalRing` keeps, per node (a row, added on first use), the last
+``capacity`` intervals of some count (accesses, writes, pod-seconds) in one float32
+array; an interval is addressed by its absolute index (``time // interval``).
+:func:`resample` moves a ring's values onto another interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["IntervalRing", "RingSnapshot", "resample", "spread"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RingSnapshot:
+    """A ring's rows and values, oldest interval first.
+
+    Attributes:
+        nodes: the row names.
+        last: absolute index (time // interval) of the newest interval; None: empty.
+        values: shape ``(len(nodes), k)``, the ``k`` intervals ending at ``last``.
+    """
+
+    nodes: tuple[str, ...]
+    last: int | None
+    values: npt.NDArray[np.float32]
+
+
+def spread(start: float, end: float, interval: float) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Interval indices that ``[start, end]`` overlaps and the share of it in each."""
+    first = math.floor(start / interval)
+    if end - start <= 1e-9:
+        return np.array([first], dtype=np.int64), np.ones(1)
+    last = max(first, math.ceil(end / interval) - 1)
+    index = np.arange(first, last + 1, dtype=np.int64)
+    lo = np.maximum(index * interval, start)
+    hi = np.minimum((index + 1) * interval, end)
+    return index, np.maximum(hi - lo, 0.0) / (end - start)
+
+
+class IntervalRing:
+    """Sums per node and interval for the last ``capacity`` intervals, in one array.
+
+    An interval is addressed by its absolute index (``time // interval``) and lives in
+    column ``index % capacity``; moving to a newer interval clears the columns it reuses.
+
+    Args:
+        capacity: intervals held.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.rows: dict[str, int] = {}
+        self.data = np.zeros((0, capacity), dtype=np.float32)
+        self.last: int | None = None
+
+    def _row(self, node: str) -> int:
+        row = self.rows.get(node)
+        if row is None:
+            row = self.rows[node] = len(self.rows)
+            self.data = np.vstack([self.data, np.zeros((1, self.capacity), dtype=np.float32)])
+        return row
+
+    def advance(self, index: int) -> None:
+        """Make ``index`` the newest interval (clearing the columns it takes over)."""
+        if self.last is None:
+            self.last = index
+        elif index > self.last:
+            if index - self.last >= self.capacity:
+                self.data[:] = 0.0
+            else:
+                self.data[:, np.arange(self.last + 1, index + 1) % self.capacity] = 0.0
+            self.last = index
+
+    def add(self, node: str, index: npt.NDArray[np.int64], amount: npt.ArrayLike) -> None:
+        """Add ``amount`` to ``node``'s intervals ``index`` (ones older than the ring: dropped)."""
+        if len(index) == 0:
+            return
+        self.advance(int(index.max()))
+        assert self.last is not None
+        keep = index > self.last - self.capacity
+        if not keep.any():
+            return
+        values = np.broadcast_to(np.asarray(amount, dtype=np.float64), index.shape)[keep]
+        row = self._row(node)  # may grow self.data
+        np.add.at(self.data[row], index[keep] % self.capacity, values)
+
+    def span(self, node: str, start: float, end: float, amount: float, interval: float) -> None:
+        """Spread ``amount`` evenly over ``[start, end]`` into ``node``'s intervals."""
+        if amount:
+            index, share = spread(start, end, interval)
+            self.add(node, index, amount * share)
+
+    def held_from(self) -> int | None:
+        """Index of the oldest interval held (None: empty)."""
+        return None if self.last is None else self.last - self.capacity + 1
+
+    def series(self, node: str) -> FloatArray:
+        """``node``'s values, oldest first, the ``capacity`` intervals ending at ``last``."""
+        row = self.rows.get(node)
+        if row is None or self.last is None:
+            return np.zeros(self.capacity)
+        order = np.arange(self.last - self.capacity + 1, self.last + 1) % self.capacity
+        values: FloatArray = self.data[row, order].astype(np.float64)
+        return values
+
+    def window(self, node: str, first: int, count: int) -> FloatArray:
+        """``node``'s values for intervals ``first .. first + count - 1`` (0 where not held)."""
+        out = np.zeros(count)
+        row = self.rows.get(node)
+        if row is None or self.last is None:
+            return out
+        index = np.arange(first, first + count)
+        held = (index <= self.last) & (index > self.last - self.capacity)
+        out[held] = self.data[row, index[held] % self.capacity]
+        return out
+
+    def snapshot(self, keep: int | None = None) -> RingSnapshot:
+        """The ring as plain values (the newest ``keep`` intervals; default all)."""
+        k = self.capacity if keep is None else max(0, min(keep, self.capacity))
+        nodes = tuple(sorted(self.rows, key=self.rows.__getitem__))
+        values = np.zeros((len(nodes), k), dtype=np.float32)
+        if self.last is not None and k:
+            order = np.arange(self.last - k + 1, self.last + 1) % self.capacity
+            values = self.data[:, order].copy()
+        return RingSnapshot(nodes, self.last, values)
+
+    def restore(self, snapshot: RingSnapshot) -> None:
+        """Put back a snapshot (values beyond this ring's capacity are dropped)."""
+        self.rows = {node: i for i, node in enumerate(snapshot.nodes)}
+        self.data = np.zeros((len(snapshot.nodes), self.capacity), dtype=np.float32)
+        self.last = snapshot.last
+        if snapshot.last is None:
+            return
+        k = min(snapshot.values.shape[1], self.capacity)
+        if k:
+            order = np.arange(snapshot.last - k + 1, snapshot.last + 1) % self.capacity
+            self.data[:, order] = snapshot.values[:, -k:]
+
+
+def resample(old: IntervalRing, old_interval: float, new: IntervalRing, interval: float) -> None:
+    """Add ``old``'s values into ``new``, each old interval spread evenly over the new ones."""
+    start = old.held_from()
+    if start is None or old.last is None:
+        return
+    first = math.floor(start * old_interval / interval)
+    last = math.ceil((old.last + 1) * old_interval / interval) - 1
+    index = np.arange(first, last + 1, dtype=np.int64)
+    edges = np.append(index, last + 1) * interval
+    knots = (start + np.arange(old.capacity + 1)) * old_interval
+    for node in old.rows:
+        cumulative = np.concatenate(([0.0], np.cumsum(old.series(node))))
+        new.add(node, index, np.diff(np.interp(edges, knots, cumulative)))
