@@ -192,7 +192,7 @@ def checks(
         label = name if p.policy == policy else f"{name} ({p.policy})"
         # Against the oracle at the default prices only: a dearer predictive is
         # compared with reactive, not with a differently priced oracle.
-        to_oracle = f"{hit:.2f} {mark(hit >= 0.9)}" if p.policy == "predictive" else "-"
+        to_oracle = f"{hit:.2f} {mark(hit >= 0.9)}" if "@" not in p.policy else "-"
         lines.append(
             f"| {label} | {to_oracle}"
             f" | {hours:.2f} {mark(hours <= 0.5)}"
