@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep
 from statecast.core.demand_series import MAX_STEPS, ResourceDemand, Span, capacity
@@ -120,3 +124,26 @@ def test_an_agent_restarted_meanwhile_counts_only_after_what_was_restored() -> N
     after.restore(REF, saved)
     after.add_sample(None, sample(180, 30, started=120))  # restarted at 120: no overlap
     assert after.matrix(REF, ["n1"], 60.0, 180.0, 3).tolist() == [[60.0, 0.0, 30.0]]
+
+
+@given(
+    cuts=st.lists(st.floats(0.0, 20_000.0), min_size=2, max_size=40, unique=True),
+    counts=st.lists(st.integers(0, 1000), min_size=39, max_size=39),
+    interval=st.sampled_from([10.0, 45.0, 60.0, 300.0]),
+    then=st.sampled_from([30.0, 60.0, 600.0]),
+)
+@settings(max_examples=60, deadline=None)
+def test_every_access_recorded_is_counted_once_at_any_interval(
+    cuts: list[float], counts: list[int], interval: float, then: float
+) -> None:
+    history = DemandHistory(interval=interval)
+    times = sorted(cuts)
+    for (start, end), n in zip(itertools.pairwise(times), counts, strict=False):
+        history.add({REF: DemandStep("n1", start, end, n, n // 3)})
+    made = sum(n + n // 3 for n in counts[: len(times) - 1])
+    span = 30_000.0
+    steps = round(span / interval)
+    assert np.nansum(history.matrix(REF, ["n1"], interval, span, steps)) == pytest.approx(made)
+    history.set_interval(REF, then)
+    steps = round(span / then)
+    assert np.nansum(history.matrix(REF, ["n1"], then, span, steps)) == pytest.approx(made)

@@ -218,7 +218,9 @@ class ResourceDemand:
             values = self._ring_sums(self.total, node, edges)
             for span in self.raw.get(node, ()):
                 values += _overlaps(span.start, span.end, edges) * span.total
-            known = edges[1:] > max(self.since[node], held_from)
+            # Folded samples are spread over their whole stored interval: from its start.
+            first = math.floor(self.since[node] / self.interval) * self.interval
+            known = edges[1:] > max(first, held_from)
             out[row, known] = values[known]
         return out
 
@@ -321,7 +323,11 @@ class ResourceDemand:
             (self.writes, other.writes), (self.pods, other.pods),
         ):  # fmt: skip
             resample(old, self.interval, new, interval)
-        other.since, other.covered = dict(self.since), dict(self.covered)
+        # What was folded is spread over its old interval: known from that interval's start.
+        other.since = {
+            node: math.floor(t / self.interval) * self.interval for node, t in self.since.items()
+        }
+        other.covered = dict(self.covered)
         other.cursors = dict(self.cursors)
         other.raw = {node: list(spans) for node, spans in self.raw.items()}
         other.folded = self.folded  # the raw spans start at or after it
