@@ -109,6 +109,15 @@ def test_invalid_objects_are_rejected_with_a_clear_message(
     assert message in json.loads(err.value.body)["message"]
 
 
+def test_durations_in_days_are_accepted(api_client: client.ApiClient, namespace: str) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    spec = {"prediction": {"interval": "5m", "horizon": "1d", "seasonality": ["1d", "7d"]}}
+    created = custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "sharedresources", shared_resource("daily", spec)
+    )
+    assert created["spec"]["prediction"]["horizon"] == "1d"
+
+
 def test_replica_requires_node_and_known_phase(
     api_client: client.ApiClient, namespace: str
 ) -> None:

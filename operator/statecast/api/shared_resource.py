@@ -154,7 +154,10 @@ class Prediction(Model):
     model_config = ConfigDict(
         json_schema_extra=cel(
             {
+                # CEL durations have no day unit: a value in days is left to the
+                # operator's own check (the model validator below).
                 "rule": "!has(self.horizon) || !has(self.interval)"
+                " || self.horizon.contains('d') || self.interval.contains('d')"
                 " || duration(self.horizon) >= duration(self.interval)",
                 "message": "prediction.horizon must be at least prediction.interval",
             }
