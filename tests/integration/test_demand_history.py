@@ -57,6 +57,10 @@ def test_history_saved_by_one_operator_is_read_by_the_next_and_goes_with_its_res
         ("SharedResource", "flags", uid)
     ]
 
+    gateway = KubeGateway(config.new_client_from_config(config_file=str(operator)))
+    assert gateway.read_history(namespace, "flags", "another-uid") is None, (
+        "a ConfigMap owned by an earlier resource of the same name is not its history"
+    )
     second = keeper_as_operator(operator)  # a fresh operator process
     second.observe(owner, 60.0)
     args = (ref, ["node-1", "node-2"], 60.0, 2 * 86_400.0, 2 * 1440)

@@ -56,7 +56,7 @@ class FakeGateway:
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         self.lost.append((name, reason))
 
-    def read_history(self, namespace: str, name: str) -> bytes | None:
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
         found = self.histories.get((namespace, history_name(name)))
         return None if found is None else base64.b64decode(found["binaryData"]["demand"])
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from statecast.controller.history_keeper import (
     history_configmap,
     history_name,
 )
+from statecast.controller.observed import AgentLease
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_codec import decode
@@ -32,13 +35,15 @@ class FakeStore:
         self.reads = 0
         self.fail_reads = 0
 
-    def read_history(self, namespace: str, name: str) -> bytes | None:
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
         self.reads += 1
         if self.fail_reads:
             self.fail_reads -= 1
             raise ConnectionError("API server unreachable")
         found = self.maps.get((namespace, history_name(name)))
-        return None if found is None else base64.b64decode(found["binaryData"]["demand"])
+        if found is None or found["metadata"]["ownerReferences"][0]["uid"] != uid:
+            return None
+        return base64.b64decode(found["binaryData"]["demand"])
 
     def write_history(self, body: dict[str, Any]) -> None:
         meta = body["metadata"]
@@ -157,8 +162,30 @@ def test_a_standby_neither_samples_nor_saves_and_reloads_when_it_acts_again() ->
     assert ("apps", "statecast-history-flags") in store.maps
 
 
-def test_a_long_resource_name_gets_a_hashed_configmap_name() -> None:
+def test_a_long_resource_name_gets_a_hashed_configmap_name_and_a_valid_label() -> None:
     name = history_name("r" * 253)
     assert len(name) == 253
     assert name.startswith("statecast-history-rrr")
     assert name != history_name("r" * 252 + "s")
+    body = history_configmap(Owner("apps", "x" * 62 + "-y", "u"), b"")
+    assert body["metadata"]["labels"]["statecast.io/resource"] == "x" * 62
+
+
+class CannedSampler(DemandSampler):
+    """A sampler whose agents answer with a clock ``ahead`` seconds in the future."""
+
+    ahead = 0.0
+
+    def _read(self, client: Any, agent: AgentLease) -> AgentSample | None:
+        counts = {("apps", "flags", "local"): 5}
+        return AgentSample(agent.node, 0.0, time.time() + self.ahead, counts)
+
+
+def test_a_sample_from_an_agent_whose_clock_runs_ahead_is_ignored() -> None:
+    now = dt.datetime.now(dt.UTC)
+    sampler = CannedSampler(lambda: [AgentLease("n1", now, 600, "http://n1:7420")])
+    sampler.ahead = 3600.0
+    assert sampler.sample_once() == 0
+    assert sampler.snapshot(REF) is None, "an hour ahead would have cleared the hour before"
+    sampler.ahead = 0.0
+    assert sampler.sample_once() == 1

@@ -37,8 +37,8 @@ class Gateway(Protocol):
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         """Set a Replica's status phase to Lost (its agent cannot report any more)."""
 
-    def read_history(self, namespace: str, name: str) -> bytes | None:
-        """The demand history saved for resource ``name``; None when there is none."""
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
+        """The demand history saved for resource ``name`` (``uid``); None when there is none."""
 
     def write_history(self, body: dict[str, Any]) -> None:
         """Create or replace a demand history ConfigMap."""
@@ -154,8 +154,12 @@ class KubeGateway:
             if err.status != 404:
                 raise
 
-    def read_history(self, namespace: str, name: str) -> bytes | None:
-        """Read resource ``name``'s history ConfigMap; None when it does not exist."""
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
+        """Read resource ``name``'s history ConfigMap; None when it does not exist.
+
+        One owned by another resource of that name (deleted, its ConfigMap not collected
+        yet) counts as none.
+        """
         import base64
 
         from kubernetes.client.exceptions import ApiException
@@ -165,6 +169,9 @@ class KubeGateway:
         except ApiException as err:
             if err.status != 404:
                 raise
+            return None
+        owners = (found.metadata.owner_references if found.metadata else None) or []
+        if uid and not any(o.uid == uid for o in owners):
             return None
         encoded = (found.binary_data or {}).get(BLOB_KEY)
         return None if encoded is None else base64.b64decode(encoded)

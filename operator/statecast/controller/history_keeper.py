@@ -68,8 +68,8 @@ class Owner:
 class HistoryStore(Protocol):
     """Where histories are kept (the gateway)."""
 
-    def read_history(self, namespace: str, name: str) -> bytes | None:
-        """The blob saved for resource ``name``; None when there is none."""
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
+        """The blob saved for resource ``name`` whose uid is ``uid``; None when there is none."""
 
     def write_history(self, body: dict[str, Any]) -> None:
         """Create or replace a history ConfigMap (:func:`history_configmap`)."""
@@ -96,7 +96,7 @@ def history_configmap(owner: Owner, blob: bytes) -> dict[str, Any]:
             "namespace": owner.namespace,
             "labels": {
                 HISTORY_LABEL: "demand",
-                f"{GROUP}/resource": owner.name[:63],
+                f"{GROUP}/resource": owner.name[:63].rstrip("-."),
                 "app.kubernetes.io/managed-by": "statecast",
             },
             "ownerReferences": [
@@ -190,7 +190,7 @@ class HistoryKeeper:
 
     def _load(self, owner: Owner) -> bool:
         try:
-            blob = self.store().read_history(owner.namespace, owner.name)
+            blob = self.store().read_history(owner.namespace, owner.name, owner.uid)
         except Exception as err:  # noqa: BLE001 - any API failure: try again next time
             log.warning(
                 "event=history-load-failed resource=%s/%s error=%s",

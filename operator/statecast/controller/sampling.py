@@ -30,6 +30,8 @@ from statecast.core.demand_series import DemandSnapshot
 __all__ = ["DemandSampler"]
 
 log = logging.getLogger(__name__)
+#: A sample stamped further ahead of the operator's clock than this is ignored.
+_MAX_CLOCK_AHEAD_S = 60.0
 
 
 class DemandSampler:
@@ -133,7 +135,7 @@ class DemandSampler:
             return 0
         with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
             samples = list(pool.map(lambda agent: self._read(client, agent), live))
-        answered = [s for s in samples if s is not None]
+        answered = [s for s in samples if s is not None and self._plausible(s, now)]
         for sample in answered:
             self.record(sample)
         return len(answered)
@@ -143,6 +145,21 @@ class DemandSampler:
         with self._lock:
             self._history.add_sample(self._last.get(sample.node), sample)
             self._last[sample.node] = sample
+
+    def _plausible(self, sample: AgentSample, now: dt.datetime) -> bool:
+        """Whether a sample's time can be true (not ahead of the operator's clock).
+
+        A sample from an agent whose clock runs ahead would move the history's intervals
+        forward and clear the days before them.
+        """
+        ahead = sample.time - now.timestamp()
+        if ahead > _MAX_CLOCK_AHEAD_S:
+            log.warning(
+                "event=agent-sample-ignored node=%s reason=clock-ahead seconds=%.0f",
+                sample.node, ahead,
+            )  # fmt: skip
+            return False
+        return True
 
     def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
         try:
