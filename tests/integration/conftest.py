@@ -207,6 +207,7 @@ def operator(
         "KUBECONFIG": str(operator_kubeconfig),
         "STATECAST_RESYNC_SECONDS": "1",
         "STATECAST_SAMPLE_SECONDS": "1",
+        "STATECAST_HISTORY_SAVE_SECONDS": "3",
     }
     with open(log, "w") as out:
         process = subprocess.Popen(

@@ -3,6 +3,7 @@ the agents, seeded from the resource's source, and the Hit% the operator samples
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from kubernetes import client
 
+from statecast.core.demand_codec import decode
+from statecast.core.demand_series import DemandSnapshot
 from tests.integration.conftest import (
     INSTALL_NAMESPACE,
     agent_processes,
@@ -97,3 +100,24 @@ def test_forecast_demand_on_a_node_brings_a_replica_there(
     # the self-tuner starts its first window with the planner (weight 1, the spec's threshold)
     assert (status["tuning"]["costWeight"], status["tuning"]["deviationThreshold"]) == (1, 0.5)
     assert "windowStart" in status["tuning"]
+    # the acting operator saves the demand history it sampled (every 3 s in these tests)
+    history = wait_for(
+        lambda: saved_history(api_client, namespace, "prices"), what="the saved demand history"
+    )
+    assert history.interval == 5.0
+    assert busy in history.total.nodes
+
+
+def saved_history(
+    api_client: client.ApiClient, namespace: str, resource: str
+) -> DemandSnapshot | None:
+    """The demand history the operator saved for ``resource`` (None: not yet)."""
+    try:
+        found = client.CoreV1Api(api_client).read_namespaced_config_map(
+            f"statecast-history-{resource}", namespace
+        )
+    except client.ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return decode(base64.b64decode(found.binary_data["demand"]))
