@@ -129,3 +129,9 @@ def test_a_blob_this_version_cannot_read_is_refused(
 ) -> None:
     with pytest.raises(HistoryFormatError, match=message):
         decode(blob)
+
+
+def test_a_blob_that_expands_beyond_the_limit_is_refused() -> None:
+    with pytest.raises(HistoryFormatError, match="expands beyond 1000 bytes"):
+        decode(gzip.compress(b"\0" * 5000), max_bytes=1000)
+    assert decode(GOOD, max_bytes=len(gzip.decompress(GOOD))).interval == 60.0

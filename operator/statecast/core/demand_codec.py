@@ -34,6 +34,8 @@ __all__ = ["VERSION", "HistoryFormatError", "decode", "encode", "encode_within"]
 VERSION = 1
 _RINGS = ("total", "local", "writes", "pods")
 _LONG = ("total", "pods")  # the rings cut when a blob must shrink
+#: Largest blob decompressed (a ConfigMap's 1 MiB of gzip could otherwise expand to GiBs).
+MAX_DECODED_BYTES = 256 * 1024 * 1024
 
 
 class HistoryFormatError(ValueError):
@@ -75,14 +77,23 @@ def encode(snapshot: DemandSnapshot) -> bytes:
     return gzip.compress(struct.pack(">I", len(text)) + text + arrays, mtime=0)
 
 
-def decode(blob: bytes) -> DemandSnapshot:
+def decode(blob: bytes, max_bytes: int = MAX_DECODED_BYTES) -> DemandSnapshot:
     """The snapshot a blob of :func:`encode` holds.
 
+    Args:
+        blob: the bytes.
+        max_bytes: refuse a blob that decompresses to more than this.
+
     Raises:
-        HistoryFormatError: not gzip, truncated, malformed, or another version.
+        HistoryFormatError: not gzip, truncated, too large, malformed, or another version.
     """
     try:
-        raw = gzip.decompress(blob)
+        inflater = zlib.decompressobj(wbits=31)  # gzip
+        raw = inflater.decompress(blob, max_bytes)
+        if inflater.unconsumed_tail:
+            raise ValueError(f"it expands beyond {max_bytes} bytes")
+        if not inflater.eof:
+            raise EOFError("the gzip stream is truncated")
         (length,) = struct.unpack(">I", raw[:4])
         header = json.loads(raw[4 : 4 + length])
     except (OSError, EOFError, zlib.error, struct.error, ValueError) as err:
