@@ -108,6 +108,14 @@ def _blob(header: object, arrays: bytes = b"") -> bytes:
 GOOD = encode(snapshot_of(filled(0.05)))
 
 
+def good_with(**changes: object) -> bytes:
+    """GOOD with some header fields changed."""
+    raw = gzip.decompress(GOOD)
+    (length,) = struct.unpack(">I", raw[:4])
+    header = {**json.loads(raw[4 : 4 + length]), **changes}
+    return _blob(header, raw[4 + length :])
+
+
 @pytest.mark.parametrize(
     ("sentence", "blob", "message"),
     [
@@ -117,6 +125,7 @@ GOOD = encode(snapshot_of(filled(0.05)))
         ("another version", _blob({"version": VERSION + 1}), "version 2"),
         ("no version at all", _blob(["a list"]), "version None"),
         ("a ring missing", _blob({"version": VERSION, "rings": {}}), "malformed"),
+        ("an interval of zero seconds", good_with(interval=0), "not a positive"),
         (
             "rings shorter than the header says",
             gzip.compress(gzip.decompress(GOOD)[:-8]),

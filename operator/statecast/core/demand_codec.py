@@ -131,8 +131,11 @@ def _snapshot(header: dict[str, Any], data: bytes) -> DemandSnapshot:
         raise ValueError("trailing bytes after the rings")
     folded = header["folded"]
     pods_folded = header["podsFolded"]
+    interval = float(header["interval"])
+    if not (math.isfinite(interval) and interval > 0):
+        raise ValueError(f"interval {interval} is not a positive number of seconds")
     return DemandSnapshot(
-        interval=float(header["interval"]),
+        interval=interval,
         total=rings["total"],
         local=rings["local"],
         writes=rings["writes"],
