@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from statecast.core.forecast import HistoryError
-from statecast.core.forecast.pods import Band, recombine, split_by_pods
+from statecast.core.forecast.pods import Band, recombine, split_by_pods, split_step
 
 
 def one(*rows: list[float]) -> npt.NDArray[np.float64]:
@@ -110,3 +110,19 @@ def test_recombining_a_step_with_its_own_pods_gives_back_its_demand_up_to_the_cl
             np.testing.assert_allclose(back[res, on].sum(), clipped[res, on].sum(), atol=1e-6)
             if on.sum() == 1:  # a single pod node gets exactly its own
                 np.testing.assert_allclose(back[res, on], clipped[res, on], atol=1e-9)
+
+
+def test_splitting_step_by_step_gives_what_splitting_the_whole_history_gives() -> None:
+    rng = np.random.default_rng(11)
+    demand = rng.poisson(20.0, (1, 4, 200)).astype(np.float64)
+    busy = rng.random((1, 4, 200)) < 0.2
+    pods = np.where(busy, rng.integers(1, 3, (1, 4, 200)), 0).astype(np.float64)
+    demand += 50.0 * pods
+    demand[0, 1, 30:60] = np.nan  # a node unread for a while, with and without pods
+    demand[0, 3, :80] = np.nan  # a node sampled late
+    whole = split_by_pods(demand, pods)
+    residual, rate = np.zeros(4), 0.0
+    for t in range(200):
+        residual, rate = split_step(demand[0, :, t], pods[0, :, t], residual, rate)
+        np.testing.assert_array_equal(residual, whole.residual[0, :, t], err_msg=f"step {t}")
+        assert rate == pytest.approx(float(whole.per_pod[0, t]), rel=1e-12), f"step {t}"

@@ -3,35 +3,48 @@
 The handlers ask :class:`DemandForecaster` for a resource's :class:`PredictedDemand` on
 every reconcile, with the consumer pods per node the reconcile sees (recorded into the
 history as a leading signal of demand); it forecasts again only when a new interval has
-completed or those pods changed, from the sampler's history, and remembers what it said
-for the next interval (so the next forecast knows how far the last one missed: the
-deviation that drives hedging) and when replicas were removed (the planner's
-hysteresis). State is in memory, per operator process.
+completed or those pods changed, and remembers what it said for the next interval (so
+the next forecast knows how far the last one missed: the deviation that drives hedging)
+and when replicas were removed (the planner's hysteresis). State is in memory, per
+operator process.
+
+The forecast of a resource comes from its
+:class:`~statecast.controller.demand_engine.DemandEngine`: fitted from the sampler's
+whole history when there is none, when the nodes, the prediction settings or the series
+change, after the history was reloaded, and on schedule (daily; early on whenever the
+history doubled); otherwise each newly completed interval is a cheap update. Right after
+a rebuild it says what :func:`~statecast.controller.predictive.forecast_demand` says.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration
-from statecast.controller.predictive import (
-    MAX_HISTORY_STEPS,
-    PredictedDemand,
-    forecast_demand,
-    steps_of,
+from statecast.controller.demand_engine import (
+    DemandEngine,
+    EngineSettings,
+    Step,
+    next_step,
+    series_changed,
 )
+from statecast.controller.predictive import MAX_HISTORY_STEPS, PredictedDemand, steps_of
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import Ref
 from statecast.core.demand_series import capacity
 
 __all__ = ["DemandForecaster"]
+
+log = logging.getLogger(__name__)
 
 #: Seconds of writes the sync-cost estimate looks back over.
 _WRITES_WINDOW_S = 300.0
@@ -59,6 +72,7 @@ class DemandForecaster:
         self.sampler = sampler
         self._lock = threading.Lock()
         self._made: dict[Ref, _Made] = {}
+        self._engines: dict[Ref, DemandEngine] = {}
         self._removed: dict[Ref, dict[str, float]] = {}
 
     def demand(
@@ -100,28 +114,86 @@ class DemandForecaster:
             said = made.demand.forecast
             previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
         self.sampler.set_interval(ref, interval)
-        steps = min(MAX_HISTORY_STEPS, capacity(interval))
-        history = self.sampler.matrix(ref, names, interval, end, steps)
-        # From the first interval any node was sampled: older ones are not history.
-        first = int(np.argmax(~np.isnan(history).all(axis=0))) if history.size else 0
-        demand = forecast_demand(
-            history[:, first:],
-            names,
-            spec,
-            generated_at=dt.datetime.fromtimestamp(end, dt.UTC),
-            previous_next=previous_next,
-            writes_per_min=self.sampler.writes_per_minute(ref, _WRITES_WINDOW_S, now.timestamp()),
-            pods=self.sampler.pod_matrix(ref, names, interval, end, steps)[:, first:],
-            pods_now=np.array(pods_now, dtype=np.float64),
-        )
+        running = np.array(pods_now, dtype=np.float64)
+        engine = self._engine(ref, spec, names, end, running)
+        demand = None
+        if engine is not None:
+            demand = engine.demand(
+                spec,
+                running,
+                previous_next=previous_next,
+                writes_per_min=self.sampler.writes_per_minute(
+                    ref, _WRITES_WINDOW_S, now.timestamp()
+                ),
+            )
         with self._lock:
             self._made[ref] = _Made(end, names, pods_now, demand, previous_next)
         return demand
+
+    def _engine(
+        self,
+        ref: Ref,
+        spec: SharedResourceSpec,
+        names: tuple[str, ...],
+        end: float,
+        pods_now: npt.NDArray[np.float64],
+    ) -> DemandEngine | None:
+        """``ref``'s engine brought up to ``end``: updated, or rebuilt (see :func:`next_step`)."""
+        interval, horizon, season = steps_of(spec)
+        settings = EngineSettings(
+            names,
+            interval,
+            horizon,
+            season,
+            spec.prediction.level,
+            min(MAX_HISTORY_STEPS, capacity(interval)),
+            self.sampler.generation(ref),
+        )
+        with self._lock:
+            engine = self._engines.get(ref)
+        step, why = next_step(None if engine is None else engine.built, settings, end)
+        if engine is not None and step is not Step.REBUILD:
+            behind = round((end - engine.end) / interval)  # 0 when the same interval
+            demand = self.sampler.matrix(ref, names, interval, end, behind)
+            pods = self.sampler.pod_matrix(ref, names, interval, end, behind)
+            changed = series_changed(engine.with_pods, engine.sampled, demand, pods, pods_now)
+            if changed is None:
+                engine.update(demand, pods, end)
+                return engine
+            why = changed
+        engine = self._rebuild(ref, settings, end, pods_now)
+        if engine is not None:
+            log.info(
+                "event=forecast-rebuilt resource=%s/%s reason=%s steps=%d nodes=%d",
+                ref[0], ref[1], why, engine.steps, len(names),
+            )  # fmt: skip
+        with self._lock:
+            if engine is None:
+                self._engines.pop(ref, None)
+            else:
+                self._engines[ref] = engine
+        return engine
+
+    def _rebuild(
+        self,
+        ref: Ref,
+        settings: EngineSettings,
+        end: float,
+        pods_now: npt.NDArray[np.float64],
+    ) -> DemandEngine | None:
+        """An engine fitted to ``ref``'s whole history (None: too short)."""
+        names, interval, steps = settings.nodes, settings.interval, settings.capacity
+        history = self.sampler.matrix(ref, names, interval, end, steps)
+        # From the first interval any node was sampled: older ones are not history.
+        first = int(np.argmax(~np.isnan(history).all(axis=0))) if history.size else 0
+        pods = self.sampler.pod_matrix(ref, names, interval, end, steps)
+        return DemandEngine.build(settings, end, history[:, first:], pods[:, first:], pods_now)
 
     def forget(self, ref: Ref) -> None:
         """Drop what is kept for a deleted resource."""
         with self._lock:
             self._made.pop(ref, None)
+            self._engines.pop(ref, None)
             self._removed.pop(ref, None)
         self.sampler.forget(ref)
 

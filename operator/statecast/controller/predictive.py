@@ -26,7 +26,7 @@ import numpy.typing as npt
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
 from statecast.controller.observed import NodeView, ReplicaView
-from statecast.core.forecast import forecast_batch
+from statecast.core.forecast import BatchForecast, forecast_batch
 from statecast.core.forecast.pods import Band, recombine, split_by_pods
 from statecast.core.placement import (
     ActionKind,
@@ -44,10 +44,13 @@ from statecast.core.tuning import TuningState
 
 __all__ = [
     "MIN_HISTORY_STEPS",
+    "DemandRows",
     "PredictedDemand",
     "changes_from_plan",
+    "demand_rows",
     "forecast_demand",
     "placement_input",
+    "predicted_demand",
     "steps_of",
 ]
 
@@ -148,50 +151,119 @@ def forecast_demand(
     known = ~np.isnan(history)
     if len(nodes) == 0 or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
         return None
-    interval, horizon, season = steps_of(spec)
-    # Series never sampled are zero demand, not unknown, once others have history.
-    filled = np.where(known.any(axis=1, keepdims=True), history, 0.0)
+    _, horizon, season = steps_of(spec)
+    rows = demand_rows(history, pods, pods_now)
+    result = forecast_batch(
+        rows.series, period=season, horizon=horizon, level=spec.prediction.level
+    )
+    return predicted_demand(
+        result,
+        nodes,
+        spec,
+        pods_now=pods_now,
+        last=rows.last,
+        generated_at=generated_at,
+        previous_next=previous_next,
+        writes_per_min=writes_per_min,
+    )
+
+
+@dataclass(frozen=True)
+class DemandRows:
+    """The series a resource's forecast follows, made from its history.
+
+    Attributes:
+        series: one row per node (its demand), or with consumer pods the residual per
+            node then the per-pod rate (:func:`~statecast.core.forecast.pods.split_by_pods`).
+        with_pods: whether the per-pod row is there.
+        sampled: per node, whether it was ever sampled (a never-sampled node is 0, not
+            unknown, once others have history).
+        last: each node's demand in the newest interval (0 where unknown).
+        residual: with pods, each node's residual after the newest interval (the
+            carried-forward value the next interval's split starts from); else ``last``.
+        per_pod: the per-pod rate after the newest interval (0 without pods).
+    """
+
+    series: npt.NDArray[np.float64]
+    with_pods: bool
+    sampled: npt.NDArray[np.bool_]
+    last: npt.NDArray[np.float64]
+    residual: npt.NDArray[np.float64]
+    per_pod: float
+
+
+def demand_rows(
+    history: npt.NDArray[np.float64],
+    pods: npt.NDArray[np.float64] | None = None,
+    pods_now: npt.ArrayLike | None = None,
+) -> DemandRows:
+    """The series :func:`forecast_demand` forecasts for ``history`` (nodes x intervals).
+
+    Pods (in the history or now) switch to the residual-plus-per-pod split; without
+    them each node's series is forecast as it is.
+    """
+    known = ~np.isnan(history)
+    sampled: npt.NDArray[np.bool_] = np.asarray(known.any(axis=1), dtype=np.bool_)
+    filled = np.where(sampled[:, None], history, 0.0)
     past = np.zeros_like(filled) if pods is None else np.asarray(pods, dtype=np.float64)
-    now = np.zeros(len(nodes)) if pods_now is None else np.asarray(pods_now, dtype=np.float64)
-    if (past > 0).any() or (now > 0).any():
-        band, models = _forecast_with_pods(filled, past, now, season, horizon, spec)
-    else:
-        result = forecast_batch(filled, period=season, horizon=horizon, level=spec.prediction.level)
-        band, models = Band(result.mean, result.lower, result.upper), result.models
-    last = np.nan_to_num(filled[:, -1])
-    said = np.array([(previous_next or {}).get(n, np.nan) for n in nodes])
+    now = np.zeros(len(filled)) if pods_now is None else np.asarray(pods_now, dtype=np.float64)
+    last = np.nan_to_num(filled[:, -1]) if filled.shape[1] else np.zeros(len(filled))
+    if not ((past > 0).any() or (now > 0).any()):
+        return DemandRows(filled, False, sampled, last, last, 0.0)
+    split = split_by_pods(filled[None], past[None])
+    masked = np.where(np.isnan(filled), np.nan, split.residual[0])  # unsampled stays unknown
+    series = np.vstack([masked, split.per_pod])  # the per-pod rate is the last row
+    return DemandRows(
+        series, True, sampled, last, split.residual[0][:, -1], float(split.per_pod[0, -1])
+    )
+
+
+def predicted_demand(
+    result: BatchForecast,
+    nodes: Sequence[str],
+    spec: SharedResourceSpec,
+    *,
+    pods_now: npt.ArrayLike | None,
+    last: npt.NDArray[np.float64],
+    generated_at: dt.datetime,
+    previous_next: Mapping[str, float] | None = None,
+    writes_per_min: float = 0.0,
+) -> PredictedDemand:
+    """The :class:`PredictedDemand` of a forecast of :func:`demand_rows`' series.
+
+    With a per-pod row (``result`` has one row more than ``nodes``), each node gets its
+    residual's forecast plus the per-pod forecast times the pods it runs now.
+
+    Args:
+        result: the forecast of the rows.
+        nodes: the node names.
+        spec: the resource.
+        pods_now: consumer pods per node now (None: none).
+        last: each node's demand in the newest interval (for the deviation).
+        generated_at: the end of the newest interval.
+        previous_next: what the previous forecast said for the newest interval, per node.
+        writes_per_min: recent writes, carried to the planner's sync cost.
+    """
+    n = len(nodes)
+    band = Band(result.mean[:n], result.lower[:n], result.upper[:n])
+    if len(result.models) > n:
+        now = np.zeros(n) if pods_now is None else np.asarray(pods_now, dtype=np.float64)
+        joined = recombine(
+            Band(band.mean[None], band.lower[None], band.upper[None]),
+            Band(result.mean[None, n:], result.lower[None, n:], result.upper[None, n:]),
+            now[None],
+        )
+        band = Band(joined.mean[0], joined.lower[0], joined.upper[0])
+    said = np.array([(previous_next or {}).get(node, np.nan) for node in nodes])
     deviation = np.where(np.isnan(said), 0.0, forecast_deviation(np.nan_to_num(said), last))
     return PredictedDemand(
         DemandForecast(tuple(nodes), band.mean, band.lower, band.upper, deviation),
-        models,
-        interval,
+        result.models[:n],
+        steps_of(spec)[0],
         generated_at,
         spec.prediction.level,
         writes_per_min,
     )
-
-
-def _forecast_with_pods(
-    demand: npt.NDArray[np.float64],
-    pods: npt.NDArray[np.float64],
-    pods_now: npt.NDArray[np.float64],
-    season: int,
-    horizon: int,
-    spec: SharedResourceSpec,
-) -> tuple[Band, tuple[str, ...]]:
-    """Residual per node and per-pod rate, forecast in one batch, recombined with pods now.
-
-    Returns the node band and the residuals' models.
-    """
-    split = split_by_pods(demand[None], pods[None])
-    n = len(demand)
-    residual = np.where(np.isnan(demand), np.nan, split.residual[0])  # unsampled stays unknown
-    series = np.vstack([residual, split.per_pod])  # the per-pod rate is row n
-    result = forecast_batch(series, period=season, horizon=horizon, level=spec.prediction.level)
-    per_node = Band(result.mean[None, :n], result.lower[None, :n], result.upper[None, :n])
-    per_pod = Band(result.mean[None, n:], result.lower[None, n:], result.upper[None, n:])
-    band = recombine(per_node, per_pod, pods_now[None])
-    return Band(band.mean[0], band.lower[0], band.upper[0]), result.models[:n]
 
 
 def placement_input(

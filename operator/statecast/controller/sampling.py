@@ -55,6 +55,9 @@ class DemandSampler:
         self.active = active
         self._history = DemandHistory()
         self._last: dict[str, AgentSample] = {}
+        self._resets = 0
+        self._restores = 0
+        self._restored: dict[Ref, int] = {}  # ref -> the restore that loaded it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,6 +91,7 @@ class DemandSampler:
         """Drop the demand history of a deleted resource."""
         with self._lock:
             self._history.drop(ref)
+            self._restored.pop(ref, None)
 
     def set_interval(self, ref: Ref, interval: float) -> None:
         """Aggregate ``ref``'s history per ``interval`` seconds (its ``prediction.interval``)."""
@@ -103,12 +107,23 @@ class DemandSampler:
         """Replace ``ref``'s history by a saved one."""
         with self._lock:
             self._history.restore(ref, snapshot)
+            self._restores += 1
+            self._restored[ref] = self._restores
+
+    def generation(self, ref: Ref) -> tuple[int, int]:
+        """Changes whenever ``ref``'s history is replaced (restored from its save, or reset).
+
+        Whatever was derived from the history before (a fitted forecast) is stale then.
+        """
+        with self._lock:
+            return self._resets, self._restored.get(ref, 0)
 
     def reset(self) -> None:
         """Drop every history and every agent's last reading (another operator acted since)."""
         with self._lock:
             self._history = DemandHistory()
             self._last.clear()
+            self._resets += 1
 
     def covered_until(self, now: float) -> float | None:
         """Until when every agent sampled lately has been read (None: none has).

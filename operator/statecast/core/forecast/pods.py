@@ -117,3 +117,36 @@ def _carry_forward(rate: FloatArray) -> FloatArray:
     filled = np.take_along_axis(np.nan_to_num(rate, nan=0.0), idx, axis=-1)
     seen = np.maximum.accumulate(np.isfinite(rate), axis=-1)
     return np.asarray(np.where(seen, filled, 0.0), dtype=np.float64)
+
+
+def split_step(
+    demand: FloatArray, pods: FloatArray, residual: FloatArray, per_pod: float
+) -> tuple[FloatArray, float]:
+    """One more step of :func:`split_by_pods` for one resource, from what it carried.
+
+    The split of a step reads only that step and the values carried forward (each
+    node's last pod-free level, the last per-pod estimate), so appending a step this way
+    gives the last column :func:`split_by_pods` would give over the whole history.
+
+    Args:
+        demand: each node's demand in the new step, shape (nodes,); NaN if unknown.
+        pods: each node's pods in the new step, shape (nodes,).
+        residual: each node's residual after the previous step.
+        per_pod: the per-pod rate after the previous step.
+
+    Returns:
+        The residual per node and the per-pod rate after the new step.
+
+    Raises:
+        HistoryError: when a count is negative.
+    """
+    demand = np.asarray(demand, dtype=np.float64)
+    pods = np.asarray(pods, dtype=np.float64)
+    if (pods < 0).any() or (demand < 0).any():
+        raise HistoryError("demand and pod counts must be >= 0")
+    busy = pods > 0
+    kept = np.asarray(np.where(busy | np.isnan(demand), residual, demand), dtype=np.float64)
+    above = float(np.where(busy, np.maximum(demand - kept, 0.0), 0.0).sum())
+    count = float(pods.sum())
+    rate = above / count if count > 0 and np.isfinite(above) else per_pod
+    return kept, rate
