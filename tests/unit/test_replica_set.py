@@ -40,6 +40,13 @@ FOUR = nodes("n1:a", "n2:b", "n3:a", "n4:b")
         ("more replicas than nodes gives every node one", FOUR[:2], 5, [], ["n1", "n2"]),
         ("a replica on a node that is gone is replaced", FOUR, 2, ["n9", "n2"], ["n1", "n2"]),
         ("nodes without the label form one domain", nodes("x:", "y:"), 1, [], ["x"]),
+        (
+            "kept replicas make room so that no zone with nodes is left short",
+            nodes("a:z1", "b:z3", "c:z3", "d:z1", "e:z2"),
+            4,
+            ["a", "b", "c", "d"],
+            ["a", "b", "d", "e"],
+        ),
     ],
 )
 def test_spread(

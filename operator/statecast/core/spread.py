@@ -55,19 +55,21 @@ def spread(candidates: Iterable[Candidate], count: int, current: Iterable[str] =
     """
     nodes = {c.name: c for c in candidates}
     count = min(count, len(nodes))
-    domains = sorted({c.domain for c in nodes.values()})
-    # At most ceil(count / domains) replicas per domain keeps the spread balanced.
-    cap = -(-count // max(len(domains), 1))
+    members: dict[str, list[str]] = {}
+    for name in sorted(nodes):
+        members.setdefault(nodes[name].domain, []).append(name)
+    current = set(current)
+    held = Counter(nodes[n].domain for n in current if n in nodes)
+    # Share the count out one at a time to the least-used domain with a node left, so no
+    # domain is short of another by more than one unless it has no more nodes; among
+    # equals, a domain whose replicas are not all kept yet first (state stays put).
+    quota: Counter[str] = Counter()
+    for _ in range(count):
+        open_ = [d for d in members if quota[d] < len(members[d])]
+        best = min(open_, key=lambda d: (quota[d], quota[d] >= held[d], d))
+        quota[best] += 1
     chosen: list[str] = []
-    per_domain: Counter[str] = Counter()
-    for name in sorted(set(current)):
-        node = nodes.get(name)
-        if node and len(chosen) < count and per_domain[node.domain] < cap:
-            chosen.append(name)
-            per_domain[node.domain] += 1
-    while len(chosen) < count:
-        free = [c for c in nodes.values() if c.name not in chosen]
-        best = min(free, key=lambda c: (per_domain[c.domain], c.domain, c.name))
-        chosen.append(best.name)
-        per_domain[best.domain] += 1
+    for domain, names in members.items():
+        kept = [n for n in names if n in current]
+        chosen += (kept + [n for n in names if n not in kept])[: quota[domain]]
     return sorted(chosen)
