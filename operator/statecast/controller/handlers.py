@@ -27,6 +27,7 @@ from statecast.controller import metrics
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.gateway import Gateway, KubeGateway
+from statecast.controller.heat import HeatTracker
 from statecast.controller.history_keeper import Activity, HistoryKeeper, Owner
 from statecast.controller.observed import (
     AgentLease,
@@ -102,6 +103,7 @@ _sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS, active=_activ
 _keeper = HistoryKeeper(_sampler, gateway, _activity)
 _forecaster = DemandForecaster(_sampler)
 _tuner = SelfTuner(_sampler)
+_heat = HeatTracker(_sampler)
 
 
 @kopf.on.startup()
@@ -182,6 +184,9 @@ def _reconcile(
         consumers = consumer_pods(pods, name, spec.consumers.selector)
         demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now, consumers)
         removed = _forecaster.recently_removed(ref, spec, now)
+    heat, last_hot = None, None
+    if spec is not None and spec.replication.policy == "reactive":
+        heat, last_hot = _heat.heat(ref, now), _heat.last_hot(ref)
     tuning = None
     if spec is not None and tuning_enabled(spec) and demand is not None:
         tuning = _tuner.decide(ref, spec, (body.get("status") or {}).get("tuning"), replicas, now)
@@ -206,7 +211,13 @@ def _reconcile(
         bytes_elsewhere=elsewhere,
         spec=spec,
         tuning=tuning,
+        heat=heat,
+        last_hot=last_hot,
     )
+    if result.last_hot is not None:
+        _heat.remember(ref, result.last_hot)
+    else:
+        _heat.forget(ref)  # not reactive, or no window of demand yet
     for change in result.changes:
         if change.action == "add":
             applied = gateway().create_replica(
@@ -258,6 +269,7 @@ def on_delete(body: kopf.Body, **_: Any) -> None:
     _forecaster.forget((body.metadata.namespace or "", body.metadata.name or ""))
     _keeper.forget((body.metadata.namespace or "", body.metadata.name or ""))
     _tuner.forget((body.metadata.namespace or "", body.metadata.name or ""))
+    _heat.forget((body.metadata.namespace or "", body.metadata.name or ""))
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)

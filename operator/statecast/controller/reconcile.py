@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.api.units import parse_quantity
+from statecast.api.units import parse_duration, parse_quantity
 from statecast.controller.observed import (
     NodeView,
     PodView,
@@ -27,6 +27,7 @@ from statecast.controller.predictive import PredictedDemand, changes_from_plan, 
 from statecast.controller.selftuning import TuningDecision, tuning_enabled
 from statecast.core.placement import PlacementError
 from statecast.core.placement import plan as plan_placement
+from statecast.core.reactive import ObservedHeat, heat_replicas, place_by_heat
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, reconcile_replicas
 from statecast.core.spread import eligible
 
@@ -54,6 +55,9 @@ class ReconcileResult:
     events: tuple[Event, ...] = field(default_factory=tuple)
     lost: tuple[LostReplica, ...] = field(default_factory=tuple)
     """Replica objects to mark Lost: their agent cannot report any more."""
+    last_hot: Mapping[str, float] | None = None
+    """With policy reactive and heat observed: node -> when it was last hot, to pass
+    back as ``last_hot`` next time (None: nothing to keep)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,8 @@ def reconcile(
     bytes_elsewhere: Mapping[str, int] | None = None,
     spec: SharedResourceSpec | None = None,
     tuning: TuningDecision | None = None,
+    heat: ObservedHeat | None = None,
+    last_hot: Mapping[str, float] | None = None,
 ) -> ReconcileResult:
     """Decide the replicas and the status of one SharedResource.
 
@@ -177,6 +183,11 @@ def reconcile(
             knobs go to the planner, ``status.tuning`` is written, and a ``Tuned`` Event
             posted when they changed (None: not tuned now; with tuning off in the spec
             an old ``status.tuning`` is removed).
+        heat: the resource's observed heat; with ``replication.policy: reactive`` the
+            replicas follow it (:mod:`statecast.core.reactive`; None: no window of
+            demand yet, and the plain spread of ``replicas.min`` plus consumers holds).
+        last_hot: node -> when the resource's pair there was last hot, as the previous
+            result's ``last_hot`` said (reactive only).
     """
     now = now or dt.datetime.now(dt.UTC)
     meta = body.get("metadata", {})
@@ -255,6 +266,34 @@ def reconcile(
                 forecast_ready, forecast_reason = True, "Forecasting"
                 forecast_msg = f"placed by forecast ({', '.join(sorted(set(demand.models)))})"
                 planner_notes = chosen.notes
+
+    kept_hot: Mapping[str, float] | None = None
+    if spec.replication.policy == "reactive":
+        forecast_msg = "policy reactive: the plain spread until a window of demand is sampled"
+        if heat is not None:
+            placed = place_by_heat(
+                candidates,
+                heat,
+                [r.node for r in replica_list],
+                last_hot=last_hot or {},
+                now=now.timestamp(),
+                grace_s=parse_duration(spec.replication.cooldown).total_seconds(),
+                min_replicas=spec.replicas.min,
+                max_replicas=spec.replicas.max,
+                consumers=consumers,
+            )
+            plan = heat_replicas(
+                candidates,
+                [r.current() for r in replica_list],
+                placed,
+                unreachable={r.node for r in replica_list if r.node not in ready_nodes},
+            )
+            kept_hot = placed.last_hot
+            forecast_msg = (
+                f"policy reactive: {len(heat.hot())} hot nodes above "
+                f"{heat.stats.threshold(heat.k_sigma):.3g} accesses/s "
+                f"over the last {heat.window_s:.0f}s"
+            )
 
     ready = sum(1 for r in replica_list if r.node in plan.wanted and r.phase == "Ready")
     desired = max(count, len(plan.wanted))  # consumers' copies count once planned
@@ -364,4 +403,4 @@ def reconcile(
         events += (Event("Warning", "NotEnoughNodes", degraded_msg),)
     if tuning is not None and tuning.changed:
         events += (Event("Normal", "Tuned", tuning.state.explanation),)
-    return ReconcileResult(plan.changes, status, events, lost)
+    return ReconcileResult(plan.changes, status, events, lost, kept_hot)

@@ -4,7 +4,8 @@ Every ``period`` seconds a background thread reads ``GET /v1/stats`` from every 
 whose Lease is fresh (its URL is the Lease's ``statecast.io/endpoint`` annotation),
 turns each agent's counters into the accesses made since the previous sample
 (:func:`statecast.core.demand.step`) and adds them to a :class:`DemandHistory`. The
-reconcile reads the history (for ``status.localHitRatio`` and the forecasts), and
+reconcile reads the history (for ``status.localHitRatio``, the forecasts and the heat of
+reactive resources), and
 records into it the consumer pods per node it sees (:meth:`DemandSampler.record_pods`).
 An agent that does not answer is skipped for that round and logged. Rounds happen only
 while ``active()`` says so (the operator acting, not a peering standby); the history is
@@ -133,6 +134,11 @@ class DemandSampler:
         with self._lock:
             recent = [s.time for s in self._last.values() if s.time > now - 3 * self.period]
         return min(recent) if recent else None
+
+    def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
+        """Every resource's accesses per second per node (see :meth:`DemandHistory.rates`)."""
+        with self._lock:
+            return self._history.rates(window, end)
 
     def writes_per_minute(self, ref: Ref, window: float, now: float) -> float:
         """Recent writes to ``ref`` per minute, from every node."""

@@ -220,6 +220,25 @@ class DemandHistory:
             return np.full((len(nodes), steps), np.nan)
         return demand.matrix(nodes, interval, end, steps)
 
+    def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
+        """Accesses per second of each resource's nodes over the ``window`` before ``end``.
+
+        Only resources whose history began ``window`` before ``end`` or earlier answer;
+        a node first sampled within the window counts as idle before then.
+        """
+        out: dict[Ref, dict[str, float]] = {}
+        for ref, demand in self._resources.items():
+            if not demand.since or min(demand.since.values()) > end - window:
+                continue
+            nodes = sorted(demand.since)
+            sums = demand.matrix(nodes, window, end, 1)[:, 0]
+            out[ref] = {
+                node: float(total) / window
+                for node, total in zip(nodes, sums, strict=True)
+                if not np.isnan(total)
+            }
+        return out
+
     def writes_per_minute(self, ref: Ref, since: float, now: float) -> float:
         """Writes to ``ref`` per minute, from every node, between ``since`` and ``now``.
 

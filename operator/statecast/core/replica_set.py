@@ -8,7 +8,7 @@ nodes are removed only once every wanted replica reports Ready (hand-off first).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from statecast.core.spread import Candidate, spread
@@ -95,15 +95,48 @@ def reconcile_replicas(
     wanted = spread(candidates, count, current=preferred)
     room = len(consumer_nodes) if limit is None else max(limit - len(wanted), 0)
     wanted = sorted(wanted + [n for n in consumer_nodes if n not in wanted][:room])
+    lost = lost_nodes(existing, wanted, eligible_names, unreachable)
+    add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
+    reasons = {n: "consumer" if n in consumer_nodes else add_reason for n in wanted}
+    return hand_off(wanted, existing, reasons, lost)
+
+
+def lost_nodes(
+    existing: Mapping[str, CurrentReplica],
+    wanted: Iterable[str],
+    eligible_names: Collection[str],
+    unreachable: Iterable[str] | None,
+) -> list[str]:
+    """The unwanted copies that are lost (their node is unreachable), sorted.
+
+    ``unreachable`` None: every ineligible node counts as unreachable.
+    """
+    kept = set(wanted)
+    gone = set(unreachable) if unreachable is not None else None
+    return sorted(
+        n
+        for n in existing
+        if n not in kept and n not in eligible_names and (gone is None or n in gone)
+    )
+
+
+def hand_off(
+    wanted: Sequence[str],
+    existing: Mapping[str, CurrentReplica],
+    add_reasons: Mapping[str, str],
+    lost: Collection[str] = (),
+) -> ReplicaSetPlan:
+    """The changes from ``existing`` to ``wanted``, hand-off first.
+
+    Every wanted node without a copy gets one (reason from ``add_reasons``); the copies
+    not wanted are removed (reason ``failover`` on a ``lost`` node, else ``rebalance``)
+    only once every wanted node holds a Ready copy, so the last up-to-date copy never
+    goes before its replacement is Ready.
+    """
+    wanted = sorted(wanted)
     missing = [n for n in wanted if n not in existing]
     extra = sorted(n for n in existing if n not in wanted)
-    gone = set(unreachable) if unreachable is not None else None
-    lost = [n for n in extra if n not in eligible_names and (gone is None or n in gone)]
-    add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
-    changes = [
-        ReplicaChange("add", node, "consumer" if node in consumer_nodes else add_reason)
-        for node in missing
-    ]
+    changes = [ReplicaChange("add", node, add_reasons[node]) for node in missing]
     all_wanted_ready = (
         bool(wanted) and not missing and all(existing[n].phase in UP_TO_DATE for n in wanted)
     )

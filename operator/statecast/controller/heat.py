@@ -1,0 +1,96 @@
+"""Observed heat for ``replication.policy: reactive``, and when each replica was last hot.
+
+The handlers ask :class:`HeatTracker` for a reactive resource's
+:class:`~statecast.core.reactive.ObservedHeat` on every reconcile: its nodes' access
+rates over the last :data:`HEAT_WINDOW_S` seconds, and the mean and standard deviation
+over every active (resource, node) pair the demand history holds (whatever the
+resources' policies, as Anna compares every key with every other). The cluster-wide
+figures are computed once per sampling period (one pass over the history, the window's
+sum per pair), shared by every resource's reconcile in that period. When each replica
+was last hot is kept here, in memory, per operator process (like the forecaster's
+state): a restarted operator gives each existing replica a fresh grace period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import Ref
+from statecast.core.reactive import HeatStats, ObservedHeat
+
+__all__ = ["HEAT_WINDOW_S", "K_SIGMA", "HeatTracker"]
+
+#: Anna's window: each pair's rate is its accesses over the last 15 minutes.
+HEAT_WINDOW_S = 900.0
+#: A pair more than this many standard deviations above the mean is hot.
+K_SIGMA = 1.0
+
+
+@dataclass(frozen=True)
+class _ClusterHeat:
+    """Every resource's rates and their statistics, for one window end."""
+
+    end: float
+    rates: dict[Ref, dict[str, float]]
+    stats: HeatStats
+
+
+class HeatTracker:
+    """Heat per resource from a :class:`DemandSampler`, and the replicas' last hot times.
+
+    Args:
+        sampler: where the demand history is.
+        window_s: seconds each rate is taken over.
+        k_sigma: deviations above the mean that make a pair hot.
+    """
+
+    def __init__(
+        self, sampler: DemandSampler, window_s: float = HEAT_WINDOW_S, k_sigma: float = K_SIGMA
+    ) -> None:
+        self.sampler, self.window_s, self.k_sigma = sampler, window_s, k_sigma
+        self._lock = threading.Lock()
+        self._cluster: _ClusterHeat | None = None
+        self._last_hot: dict[Ref, dict[str, float]] = {}
+
+    def heat(self, ref: Ref, now: dt.datetime) -> ObservedHeat | None:
+        """``ref``'s heat over the window before the last sampling round (None: no window yet).
+
+        None while no agent has been read lately or ``ref``'s history is younger than the
+        window: the plain spread holds meanwhile.
+        """
+        covered = self.sampler.covered_until(now.timestamp())
+        if covered is None:
+            return None
+        period = max(self.sampler.period, 1e-3)
+        end = math.floor(min(covered, now.timestamp()) / period) * period
+        with self._lock:
+            cluster = self._cluster
+        if cluster is None or cluster.end != end:
+            rates = self.sampler.rates(self.window_s, end)
+            stats = HeatStats.of(r for per in rates.values() for r in per.values())
+            cluster = _ClusterHeat(end, rates, stats)
+            with self._lock:
+                self._cluster = cluster
+        if ref not in cluster.rates:
+            return None
+        return ObservedHeat(cluster.rates[ref], cluster.stats, self.window_s, self.k_sigma)
+
+    def last_hot(self, ref: Ref) -> dict[str, float]:
+        """Node -> when ``ref``'s pair there was last hot (or its replica first seen)."""
+        with self._lock:
+            return dict(self._last_hot.get(ref, {}))
+
+    def remember(self, ref: Ref, last_hot: Mapping[str, float]) -> None:
+        """Keep what the last reactive decision for ``ref`` said."""
+        with self._lock:
+            self._last_hot[ref] = dict(last_hot)
+
+    def forget(self, ref: Ref) -> None:
+        """Drop what is kept for ``ref`` (deleted, or no longer reactive)."""
+        with self._lock:
+            self._last_hot.pop(ref, None)
