@@ -217,6 +217,19 @@ ROWS = [
         make_input(NODES, replicas=(old("a"), old("b", up_to_date=False)), min_replicas=1),
         {"a": ("keep", "minimum")},
     ),
+    (
+        # Found by hypothesis (test_spreads_over_zones_when_it_can): the cheapest copy to
+        # drop was the only one in its zone, and at the ceiling the spread could not be
+        # restored. The database that found it is not in git, so the row keeps it.
+        "above the ceiling a crowded zone gives a copy up, not a zone's only copy",
+        make_input(
+            NODES,
+            mean={"a": HOT, "b": 2 * HOT},
+            replicas=(old("a"), old("b"), old("e")),
+            max_replicas=2,
+        ),
+        {"a": ("remove", "cost"), "e": ("keep", "minimum")},
+    ),
 ]
 
 

@@ -163,13 +163,20 @@ def plan(inputs: PlanInput) -> Plan:
             ActionKind.REMOVE, names[i], reason, SyncMode.NONE, value, hold, detail
         )
 
-    # 2. Above max or the stored-bytes budget: the least useful go.
+    def uncovers(i: int) -> bool:
+        """Removing holder ``i`` would leave fewer zones covered than the spread asks."""
+        after = board.holders.copy()
+        after[i] = False
+        return board.zones_covered(after) < target_zones
+
+    # 2. Above max or the stored-bytes budget: the least useful go, from crowded zones
+    # first (a zone's only copy goes last: the spread could not be restored at the cap).
     while board.count > cap:
         loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
         options = [i for i in _where(board.holders) if removable(i)]
         if not options:
             break
-        worst = min(options, key=lambda i: (loss[i], names[i]))
+        worst = min(options, key=lambda i: (uncovers(i), loss[i], names[i]))
         remove(worst, Reason.COST, float(loss[worst]), f"above the ceiling of {cap} replicas")
 
     zone_id = np.unique(np.array(board.zones), return_inverse=True)[1]
@@ -231,11 +238,7 @@ def plan(inputs: PlanInput) -> Plan:
         loss = loss_of_removing(matrix, board.holders, hedge, no_replica_ms)
         options = []
         for i in _where(board.holders):
-            if not removable(i):
-                continue
-            after = board.holders.copy()
-            after[i] = False
-            if board.zones_covered(after) < target_zones:
+            if not removable(i) or uncovers(i):
                 continue
             if should_remove(
                 float(loss[i]), hold, spec.hysteresis, current[names[i]].age_s, spec.cooldown_s
