@@ -150,6 +150,27 @@ async def test_accesses_are_counted_in_stats_and_metrics(agent):
     assert line in metrics.decode()
 
 
+async def test_answers_are_counted_by_route_and_status_with_their_latency(agent):
+    _, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/a", 1)
+    await call(session, "GET", f"{base}/v1/default/flags/a")
+    await call(session, "GET", f"{base}/v1/default/flags/missing")
+    await call(session, "PUT", f"{base}/v1/default/ledger/a", 1)  # strong: 503
+    _, metrics, _ = await call(session, "GET", f"{base}/metrics")
+    text = metrics.decode()
+    for line in (
+        'statecast_agent_responses_total{code="200",route="put"} 1.0',
+        'statecast_agent_responses_total{code="200",route="get"} 1.0',
+        'statecast_agent_responses_total{code="404",route="get"} 1.0',
+        'statecast_agent_responses_total{code="503",route="put"} 1.0',
+        'statecast_agent_request_seconds_count{route="get"} 2.0',
+        'statecast_agent_request_seconds_bucket{le="+Inf",route="put"} 2.0',
+    ):
+        assert line in text
+    assert "# TYPE statecast_agent_forward_failures_total counter" in text
+    assert "# TYPE statecast_agent_syncing_answers_total counter" in text
+
+
 async def test_health_and_readiness(agent):
     _, base, session = agent
     assert (await call(session, "GET", f"{base}/healthz"))[0] == 200

@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import OpenApiException
 from urllib3.exceptions import HTTPError
 
 from statecast.agent.config import ResourceSpec
-from statecast.agent.replica_status import ReplicaFacts, build_status, decide_phase
+from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, SourceKind, from_data, from_inline, source_ref
 from statecast.core.crdt.seed import SEED_REPLICA, seed_entries
@@ -317,12 +317,11 @@ class ReplicaReconciler:
         await self._write(record, "Pending", force=True)
         # Not serving reads until its phase says it holds what its peers hold.
         store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
-        held = self.held[spec.ref] = _Held(opened_at=time.time())
+        self.held[spec.ref] = _Held(opened_at=time.time())
         await self._write(record, "Syncing", force=True)
         log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
         peers = agent.replication.peers_of(spec.ref)
-        results = await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
-        held.synced = any(mode is not None for mode in results)
+        await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
 
     async def _seed(self, ref: tuple[str, str], record: ReplicaRecord, held: _Held) -> None:
         """Seed a new resource's first replicas from its source (see statecast.agent.seeding)."""
@@ -369,11 +368,12 @@ class ReplicaReconciler:
         agent = self.agent
         held = self.held.setdefault(ref, _Held(opened_at=time.time()))
         status = agent.replication.status.get(ref)
-        if status is not None and (status.last_success or 0.0) >= held.opened_at:
-            held.synced = True
+        peers = agent.replication.peers_of(ref)
+        if not held.synced:  # once caught up, it stays so (Stale says when it falls behind)
+            held.synced = caught_up(held.opened_at, peers, status.pulled if status else {})
         facts = ReplicaFacts(
-            live_peers=len(agent.replication.peers_of(ref)),
-            synced_since_open=held.synced,
+            live_peers=len(peers),
+            caught_up=held.synced,
             seconds_since_sync=(
                 time.time() - status.last_success
                 if status is not None and status.last_success is not None
@@ -471,6 +471,10 @@ async def run_edge(
                 log.warning("event=peer_refresh_failed error=%s", err)
             await asyncio.sleep(lease_seconds)
 
+    try:  # know the live peers before the first reconcile: alone is not the same as unknown
+        await peers.refresh()
+    except API_ERRORS as err:
+        log.warning("event=peer_refresh_failed error=%s", err)
     tasks = [
         asyncio.create_task(keeper.run()),
         asyncio.create_task(watch_peers()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,36 @@ from statecast.api.replica import ReplicaStatus
 from statecast.api.shared_resource import ReplicaPhase
 from statecast.api.types import Condition
 
-__all__ = ["ReplicaFacts", "build_status", "decide_phase"]
+__all__ = ["ReplicaFacts", "build_status", "caught_up", "decide_phase"]
+
+
+def caught_up(
+    opened_at: float,
+    live_peers: Collection[str],
+    pulled: Mapping[str, tuple[float, bool]],
+) -> bool:
+    """Whether a replica opened at ``opened_at`` holds what its resource holds.
+
+    It has caught up when, since it was opened, it
+
+    - has no live peer (nothing to copy from: it is the state, or stands in for it);
+    - pulled from a peer that had caught up itself (that peer held everything); or
+    - pulled from every live peer (it holds the join of every reachable copy, which is
+      the state even when all of them are new).
+
+    A pull from a peer that is itself still catching up is not enough while another
+    peer has not answered: that peer may be empty, and a copy that counted it would
+    answer "not found" for keys the others hold.
+
+    Args:
+        opened_at: When the replica was opened (epoch seconds).
+        live_peers: The other replicas whose agents are alive.
+        pulled: Peer -> (time of the last successful pull, whether it had caught up).
+    """
+    recent = {peer: ok for peer, (when, ok) in pulled.items() if when >= opened_at}
+    if any(recent.values()):
+        return True
+    return all(peer in recent for peer in live_peers)
 
 
 @dataclass(frozen=True)
@@ -19,28 +49,34 @@ class ReplicaFacts:
 
     Attributes:
         live_peers: Other replicas whose agents are alive (fresh Lease, known endpoint).
-        synced_since_open: A sync with a peer succeeded since the replica was opened.
+        caught_up: It has caught up with its peers since it was opened (see :func:`caught_up`).
         seconds_since_sync: Seconds since the last successful sync (None: never).
         lag_seconds: Age of the newest change the last sync had to bring in.
+        awaiting_seed: It is to be seeded from the resource's source and has not been
+            yet (the source cannot be read): it is not Ready until it is.
     """
 
     live_peers: int
-    synced_since_open: bool
+    caught_up: bool
     seconds_since_sync: float | None
     lag_seconds: float
+    awaiting_seed: bool = False
 
 
 def decide_phase(facts: ReplicaFacts, stale_after: float) -> ReplicaPhase:
     """The replica's phase.
 
+    - waiting for its source to seed it: Syncing;
     - alone (no live peer): Ready, there is nothing to copy from;
-    - not yet synced with a live peer since it was opened: Syncing;
+    - not yet caught up with its peers since it was opened: Syncing;
     - last successful sync, or the lag it revealed, older than ``stale_after``: Stale;
     - otherwise Ready.
     """
+    if facts.awaiting_seed:
+        return "Syncing"
     if facts.live_peers == 0:
         return "Ready"
-    if not facts.synced_since_open:
+    if not facts.caught_up:
         return "Syncing"
     if facts.seconds_since_sync is None or facts.seconds_since_sync > stale_after:
         return "Stale"

@@ -47,6 +47,8 @@ class SyncStatus:
     last_success: float | None = None
     lag_seconds: float = 0.0
     acks: dict[str, dict[str, int]] = field(default_factory=dict)
+    pulled: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Peer -> (time of the last successful pull from it, whether it had caught up)."""
 
 
 #: Seconds a peer is left to anti-entropy after a failed push.
@@ -192,10 +194,11 @@ class Replication:
             log.debug("event=sync_failed peer=%s error=%s", peer, err)
             return None
         try:
-            payload = decode_sync_reply(reply)
+            answer = decode_sync_reply(reply)
         except AgentError as err:
             log.warning("event=sync_bad_reply peer=%s error=%s", peer, err)
             return None
+        payload = answer.payload
         mode = "full" if payload.full else "delta"
         self.sync_log.record((ref[0], ref[1], peer, "vv", "out"), len(body))
         self.sync_log.record((ref[0], ref[1], peer, mode, "in"), len(reply))
@@ -208,6 +211,7 @@ class Replication:
         changed = await store.apply_sync(payload)
         status = self.status.setdefault(ref, SyncStatus())
         status.acks[peer] = dict(payload.version_vector.entries)
+        status.pulled[peer] = (now, answer.caught_up)
         status.last_success = now
         if changed:
             status.last_mode, status.last_time = mode, now

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from statecast.agent.accounting import AccessLog, SyncLog, build_registry
+from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_registry
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
 from statecast.agent.persistence import ReplicaFiles
@@ -52,13 +52,14 @@ class Agent:
             self.directory.set(peer.node, peer.url)
         self.access = AccessLog(config.node)
         self.sync_log = SyncLog()
+        self.requests = RequestLog()
         self.stores: dict[Ref, ReplicaStore] = {}
         self.specs: dict[Ref, ResourceSpec] = {}
         self.locations: dict[Ref, tuple[str, ...]] = {}
         self.replication = Replication(
             config.node, self.directory, self.sync_log, lambda ref: self.locations.get(ref, ())
         )
-        self.registry = build_registry(self.access, self.sync_log, self._gauge_rows)
+        self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
 

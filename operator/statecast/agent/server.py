@@ -136,36 +136,45 @@ class AgentApi:
 
     def __call__(self, request: Request) -> Result:
         """Answer ``request`` (at once when no handler has to wait)."""
+        started = time.perf_counter()
+        name = "unmatched"
         try:
             parts = _segments(request.path)
             methods: dict[str, Route] | None = None
-            for pattern, name in _PATTERNS:
+            for pattern, candidate in _PATTERNS:
                 if len(pattern) == len(parts) and all(
                     p is None or p == part for p, part in zip(pattern, parts, strict=True)
                 ):
-                    methods = self._routes[name]
+                    methods, name = self._routes[candidate], candidate
                     break
+            if name == "key":
+                name = request.method.lower()
             if methods is None:
                 raise NotFoundError(f"no route for {request.path}", "not_found")
             route = methods.get(request.method)
             if route is None:
                 allow = ", ".join(sorted(methods))
-                return error_response(
+                response = error_response(
                     405, "method_not_allowed", f"{request.method} not allowed", {"Allow": allow}
                 )
+                return self._answered(name, response, started)
             result = route(request, parts)
         except AgentError as err:
-            return error_response(err.status, err.code, str(err))
+            return self._answered(name, error_response(err.status, err.code, str(err)), started)
         if isinstance(result, Response):
-            return result
-        return self._guard(result)
+            return self._answered(name, result, started)
+        return self._guard(name, result, started)
 
-    @staticmethod
-    async def _guard(pending: Awaitable[Response]) -> Response:
+    def _answered(self, route: str, response: Response, started: float) -> Response:
+        self.agent.requests.answered(route, response.status, time.perf_counter() - started)
+        return response
+
+    async def _guard(self, route: str, pending: Awaitable[Response], started: float) -> Response:
         try:
-            return await pending
+            response = await pending
         except AgentError as err:
-            return error_response(err.status, err.code, str(err))
+            response = error_response(err.status, err.code, str(err))
+        return self._answered(route, response, started)
 
     # --- helpers ------------------------------------------------------------------
     def _key(self, parts: list[str]) -> str:
@@ -182,12 +191,14 @@ class AgentApi:
         return request.body
 
     def _reader(self, request: Request, parts: list[str]) -> ReplicaStore | None:
-        """The local replica to read from; None to forward the read.
+        """The local replica to read from or write to; None to forward the request.
 
         A replica that has not caught up with its peers since it was opened (a new
-        replica still syncing or seeding) does not answer reads: an empty new copy must
-        not answer "not found" for keys that exist. The read goes to another replica,
-        or, when there is none to ask (or it was forwarded here), gets a 503 to retry.
+        replica still syncing or seeding) does not answer: an empty new copy must not
+        answer "not found" for keys that exist, and a write must not take an event
+        number of this node that its peers may already hold from an earlier copy. The
+        request goes to another replica, or, when there is none to ask (or it was
+        forwarded here), gets a 503 to retry.
 
         Raises:
             UnavailableError: the local replica is catching up and no other can answer.
@@ -199,6 +210,7 @@ class AgentApi:
         if others and _FORWARDED_BY not in request.headers:
             return None
         ns, res = store.spec.ref
+        self.agent.requests.syncing(ns, res)
         raise UnavailableError(f"the replica of {ns}/{res} here is catching up", "replica_syncing")
 
     def _local(self, parts: list[str]) -> ReplicaStore | None:
@@ -215,6 +227,7 @@ class AgentApi:
         body = self._body(request, self.limits.max_value_bytes) if request.body else None
         candidates = self.agent.directory.nearest(self.agent.locations.get((ns, res), ()))
         session = self.agent.replication.session
+        refused: tuple[bytes, dict[str, str]] | None = None
         for node in candidates:
             url = f"{self.agent.directory.url(node)}{request.target}"
             try:
@@ -225,15 +238,22 @@ class AgentApi:
                     headers = {h: reply.headers[h] for h in _PASSED_HEADERS if h in reply.headers}
                     status = reply.status
             except (aiohttp.ClientError, TimeoutError) as err:
-                log.info("event=forward_failed node=%s error=%s", node, err)
+                log.debug("event=forward_failed node=%s error=%s", node, err)
+                self.agent.requests.forward_failed(ns, res, "unreachable")
                 continue
             if status == 503:  # that replica cannot answer now (catching up): next one
-                log.info("event=forward_unavailable node=%s", node)
+                log.debug("event=forward_unavailable node=%s", node)
+                self.agent.requests.forward_failed(ns, res, "unavailable")
+                refused = (payload, headers)
                 continue
             if status < 500:
                 self.agent.access.count(ns, res, operation, "remote")
             headers[SERVED] = "remote"
             return Response(payload, status, headers)
+        if refused is not None:  # every replica that answered refused: say why, as they did
+            payload, headers = refused
+            headers[SERVED] = "remote"
+            return Response(payload, 503, headers)
         raise UnavailableError(f"no replica of {ns}/{res} reachable", "no_replica")
 
     def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
@@ -270,7 +290,7 @@ class AgentApi:
     def put(self, request: Request, parts: list[str]) -> Result:
         """Write a JSON value."""
         key = self._key(parts)
-        store = self._local(parts)
+        store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "put")
         value = _json_body(self._body(request, self.limits.max_value_bytes))
@@ -282,7 +302,7 @@ class AgentApi:
     def delete(self, request: Request, parts: list[str]) -> Result:
         """Delete a key."""
         key = self._key(parts)
-        store = self._local(parts)
+        store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "delete")
         self._count(request, store, "delete")
@@ -295,7 +315,7 @@ class AgentApi:
     def increment(self, request: Request, parts: list[str]) -> Result:
         """Add to a counter."""
         key = self._key(parts)
-        store = self._local(parts)
+        store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "increment")
         raw = self._body(request, self.limits.max_value_bytes)
@@ -404,7 +424,7 @@ class AgentApi:
         ask = decode_sync_request(request.body)
         store = self._peer_store(parts, ask.sender)
         payload = store.delta_since(ask.vector)
-        body = encode_sync_reply(payload)
+        body = encode_sync_reply(payload, caught_up=store.serving)
         ns, res = store.spec.ref
         self.agent.replication.record_ack(store.spec.ref, ask.sender, ask.vector)
         mode = "full" if payload.full else "delta"

@@ -14,6 +14,7 @@ from statecast.core.version_vector import VersionVector
 
 __all__ = [
     "PushMessage",
+    "SyncReply",
     "SyncRequest",
     "decode_push",
     "decode_sync_reply",
@@ -32,6 +33,21 @@ class PushMessage:
     first: int
     last: int
     entries: dict[str, Entry]
+
+
+@dataclass(frozen=True)
+class SyncReply:
+    """A peer's answer to a sync request.
+
+    Attributes:
+        payload: What this replica lacked (a delta or a full snapshot) and the peer's vector.
+        caught_up: Whether the peer's own replica had caught up (it serves reads) when
+            it answered. A replica still syncing answers too, but what it sends may be
+            less than the resource holds, so it does not make the asker caught up.
+    """
+
+    payload: SyncPayload
+    caught_up: bool
 
 
 @dataclass(frozen=True)
@@ -112,14 +128,21 @@ def decode_sync_request(body: bytes) -> SyncRequest:
     return SyncRequest(_sender(raw), _vector(raw.get("vv")))
 
 
-def encode_sync_reply(payload: SyncPayload, batch: int = 4096) -> bytes:
-    """Encode the answer to a sync request.
+def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True) -> bytes:
+    """Encode the answer to a sync request (``caught_up``: see :class:`SyncReply`).
 
     The entries are encoded ``batch`` at a time into one buffer, so a full snapshot of
     a large map never exists as a dict of encoded entries beside the encoded body.
     """
     mode = "full" if payload.full else "delta"
-    head = _dumps({"mode": mode, "vv": payload.version_vector.to_json(), "entries": {}})
+    head = _dumps(
+        {
+            "mode": mode,
+            "caughtUp": caught_up,
+            "vv": payload.version_vector.to_json(),
+            "entries": {},
+        }
+    )
     out = io.BytesIO()
     out.write(head[:-2])  # up to and including '"entries":{'
     chunk: dict[str, Any] = {}
@@ -136,8 +159,11 @@ def encode_sync_reply(payload: SyncPayload, batch: int = 4096) -> bytes:
     return out.getvalue()
 
 
-def decode_sync_reply(body: bytes) -> SyncPayload:
+def decode_sync_reply(body: bytes) -> SyncReply:
     """Decode the answer to a sync request.
+
+    An answer without ``caughtUp`` (an agent of an earlier version) counts as caught up,
+    as every answer did before.
 
     Raises:
         BadRequestError: The body is not a valid answer.
@@ -146,4 +172,5 @@ def decode_sync_reply(body: bytes) -> SyncPayload:
     if not isinstance(raw, dict) or raw.get("mode") not in ("full", "delta"):
         raise BadRequestError("sync reply needs a mode")
     vector = VersionVector(_vector(raw.get("vv")))
-    return SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector)
+    payload = SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector)
+    return SyncReply(payload, raw.get("caughtUp") is not False)

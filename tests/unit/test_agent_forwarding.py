@@ -1,0 +1,129 @@
+"""Agents in one process over real HTTP: what a replica that is catching up answers, and
+what a node without a replica says when every replica refuses.
+
+A new replica must never answer "not found" for keys its resource holds (issue 19,
+item 2): it forwards until it has caught up, and a pull from another new, still empty
+replica does not count as catching up. A write forwarded to replicas that all refuse it
+answers what they said, not ``no_replica`` (item 6).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from statecast.agent.config import AgentConfig, ResourceSpec
+from statecast.agent.httpserver import HttpServer
+from statecast.agent.kube import ReplicaReconciler
+from statecast.agent.runtime import Agent
+from statecast.agent.server import build_server
+from tests.unit.test_agent_kube import FakeGateway, record
+
+REF = ("apps", "flags")
+
+
+URLS: dict[str, str] = {}
+
+
+@pytest.fixture
+async def agents(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[list[Agent]]]]:
+    """Start agents (each with its own HTTP server on loopback) that know each other."""
+    running: list[tuple[Agent, HttpServer]] = []
+
+    async def make(*nodes: str, consistency: str = "eventual") -> list[Agent]:
+        made = []
+        for node in nodes:
+            agent = Agent(AgentConfig(node=node, data_dir=tmp_path / node))
+            server = build_server(agent)
+            await server.start("127.0.0.1", 0)
+            running.append((agent, server))
+            URLS[node] = f"http://127.0.0.1:{server.port}"
+            made.append(agent)
+        spec = ResourceSpec(namespace="apps", name="flags", consistency=consistency)
+        for agent in made:
+            agent.specs[REF] = spec
+            for other in made:
+                if other is not agent:
+                    agent.directory.set(other.node, URLS[other.node])
+        return made
+
+    yield make
+    for agent, server in running:
+        await server.close()
+        await agent.stop()
+
+
+def url(agent: Agent, key: str) -> str:
+    return f"{URLS[agent.node]}/v1/apps/flags/{key}"
+
+
+async def get(session: aiohttp.ClientSession, agent: Agent, key: str) -> tuple[int, object]:
+    async with session.get(url(agent, key)) as reply:
+        return reply.status, json.loads(await reply.read())
+
+
+async def test_a_new_replica_that_reached_only_another_new_one_forwards_reads(agents):
+    x, y, z = await agents("x", "y", "z")
+    # z holds the state; y is new too and empty; z has not seen x's Replica yet (its
+    # list of replicas is a second old), so it refuses x's pull with 403.
+    held = z.open_replica(z.specs[REF])
+    await held.put("k0", b'"v0"')
+    z.locations[REF] = ("y", "z")
+    y.open_replica(y.specs[REF], serving=False)
+    y.locations[REF] = ("x", "y", "z")
+    gateway = FakeGateway()
+    gateway.specs[REF] = {}
+    gateway.replicas = [record("x"), record("y"), record("z")]
+    await ReplicaReconciler(gateway, x).reconcile()
+
+    phases = [status["phase"] for name, status in gateway.patches if name == "flags-x"]
+    assert phases[-1] == "Syncing"  # y answered, but y had not caught up itself
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, x, "k0") == (200, "v0")  # forwarded to z, not 404
+        async with session.put(url(x, "k1"), data=b"1") as reply:
+            assert reply.headers["Statecast-Served"] == "remote"  # written where it is caught up
+    assert x.requests.forward_failures[("apps", "flags", "unavailable")] >= 1  # y said 503
+    refused = y.requests.syncing_answers[REF]  # y refused x's forwards: it is syncing too
+    forwarded = {"Statecast-Forwarded-By": "x"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url(y, "k0"), headers=forwarded) as reply,
+    ):
+        assert (reply.status, (await reply.json())["error"]["code"]) == (503, "replica_syncing")
+    assert y.requests.syncing_answers[REF] == refused + 1
+
+    z.locations[REF] = ("x", "y", "z")  # z learns of x: the next pass catches x up from z
+    await x.replication.anti_entropy_round()
+    await ReplicaReconciler(gateway, x).reconcile()
+    assert x.stores[REF].get("k0") == b'"v0"'
+
+
+async def test_replicas_that_are_all_new_catch_up_from_each_other(agents):
+    x, y = await agents("x", "y")
+    y.open_replica(y.specs[REF], serving=False)
+    y.locations[REF] = ("x", "y")
+    gateway = FakeGateway()
+    gateway.specs[REF] = {}
+    gateway.replicas = [record("x"), record("y")]
+    await ReplicaReconciler(gateway, x).reconcile()
+    phases = [status["phase"] for name, status in gateway.patches if name == "flags-x"]
+    assert phases[-1] == "Ready"  # it pulled from every live peer: it holds the join of all
+
+
+async def test_a_strong_write_through_a_node_without_a_replica_says_what_a_holder_says(agents):
+    outsider, holder = await agents("a", "b", consistency="strong")
+    holder.open_replica(holder.specs[REF])
+    for agent in (outsider, holder):
+        agent.locations[REF] = ("b",)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(url(outsider, "k"), data=b"1") as via_outsider,
+        session.put(url(holder, "k"), data=b"1") as at_holder,
+    ):
+        assert via_outsider.status == at_holder.status == 503
+        assert (await via_outsider.json()) == (await at_holder.json())
+        assert "not leader" in (await at_holder.json())["error"]["message"]
