@@ -16,7 +16,7 @@ install: $(STAMP) ## Create .venv and install statecast with dev and bench extra
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,plot]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 ##@ Quality
