@@ -28,6 +28,12 @@ def register(
     parser.add_argument(
         "--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz"
     )
+    parser.add_argument(
+        "--readiness",
+        default=None,
+        help="readiness endpoint, e.g. http://0.0.0.0:8082/readyz: ready once kopf has its"
+        " indexes, or while standing by for a peer",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -40,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
         peering=None if args.standalone else args.peering,
         metrics_port=args.metrics_port,
         liveness_endpoint=args.liveness,
+        readiness_endpoint=args.readiness,
     )
     return 0

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
-from statecast.controller import handlers, metrics
+from statecast.controller import handlers, metrics, readiness
 
 PEERING_NAME = "statecast"
 
@@ -35,6 +36,7 @@ def run(
     peering: str | None = PEERING_NAME,
     metrics_port: int | None = None,
     liveness_endpoint: str | None = None,
+    readiness_endpoint: str | None = None,
     priority: int | None = None,
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
@@ -45,9 +47,18 @@ def run(
             operator's replicas use to let only one of them act; None runs standalone.
         metrics_port: serve Prometheus metrics on this port when given.
         liveness_endpoint: kopf's liveness probe URL, e.g. ``http://0.0.0.0:8081/healthz``.
+        readiness_endpoint: our readiness URL, e.g. ``http://0.0.0.0:8082/readyz``
+            (:mod:`statecast.controller.readiness`).
         priority: peering priority (default: :func:`peering_priority` of now).
     """
-    assert handlers  # the handlers register themselves with kopf on import
+    assert handlers and readiness  # the handlers register themselves with kopf on import
+    if priority is None:
+        priority = peering_priority(time.time())
+    memo = kopf.Memo()
+    if readiness_endpoint is not None:
+        memo["readiness"] = readiness.Readiness(
+            readiness_endpoint, priority, _peering_reader(peering, namespaces)
+        )
     if metrics_port is not None:
         start_http_server(metrics_port, registry=metrics.REGISTRY)
     logging.basicConfig(
@@ -62,7 +73,35 @@ def run(
             namespaces=list(namespaces),
             standalone=peering is None,
             peering_name=peering,
-            priority=peering_priority(time.time()) if priority is None else priority,
+            priority=priority,
             liveness_endpoint=liveness_endpoint,
+            memo=memo,
         )
     )
+
+
+def _peering_reader(
+    peering: str | None, namespaces: Sequence[str]
+) -> Callable[[], Mapping[str, Any] | None]:
+    """Reads the ``status`` of the peering object (the peers kopf records); None standalone."""
+    if peering is None:
+        return lambda: None
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    api = client.CustomObjectsApi()
+
+    def read() -> Mapping[str, Any] | None:
+        if namespaces:
+            body = api.get_namespaced_custom_object(
+                "kopf.dev", "v1", namespaces[0], "kopfpeerings", peering
+            )
+        else:
+            body = api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", peering)
+        status = body.get("status") if isinstance(body, Mapping) else None
+        return status if isinstance(status, Mapping) else {}
+
+    return read
