@@ -185,6 +185,32 @@ def build(module: GoModule, *, force: bool = False) -> Path:
     return target
 
 
+def module_dir(directory: str, module: str) -> Path:
+    """The source of ``module`` at the version ``gomod/<directory>/go.mod`` requires.
+
+    Downloaded into Go's module cache (once) and checked against that ``go.sum``; used
+    for files other projects publish in their modules (Prometheus Operator's CRDs).
+    """
+    import json
+
+    result = subprocess.run(
+        [_go(), "mod", "download", "-json", module],
+        cwd=GOMOD_DIR / directory,
+        env={**os.environ, "GOFLAGS": "-mod=readonly"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        info = json.loads(result.stdout)
+    except ValueError:
+        info = {}
+    if result.returncode != 0 or "Dir" not in info:
+        detail = info.get("Error") or result.stderr.strip()
+        raise BuildError(f"go mod download {module} failed: {detail}")
+    return Path(info["Dir"])
+
+
 def build_all(*, force: bool = False) -> None:
     """Build every binary the dev cluster needs (reusing the cache)."""
     for module in MODULES:
