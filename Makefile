@@ -9,6 +9,16 @@ STATECAST := $(VENV)/bin/statecast
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NODES ?= 4
 ZONES ?= 2
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= statecast:$(VERSION)
+DOCKER ?= docker
+KIND ?= kind
+KIND_CLUSTER ?= statecast
+KIND_KUBECONFIG := .kind/kubeconfig
+RELEASE_NAMESPACE ?= statecast-system
+# The dev cluster's builds (statecast dev-cluster build), found lazily.
+KUBECTL = $(shell $(PY) -c 'from statecast.devcluster import build; print(build.binary("kubectl"))')
+HELM = $(shell $(PY) -c 'from statecast.devcluster import build; print(build.binary("helm"))')
 
 ##@ Setup
 .PHONY: install
@@ -38,7 +48,7 @@ test: lint test-unit test-integration ## Everything CI runs: lint, unit tests, i
 
 .PHONY: test-unit
 test-unit: install ## Unit and component tests (no cluster)
-	$(PY) -m pytest -m "not integration" tests
+	$(PY) -m pytest -m "not integration and not e2e" tests
 
 .PHONY: test-integration
 test-integration: install cluster-build ## Chart lint and drift check, integration tests on the dev cluster (or STATECAST_TEST_KUBECONFIG)
@@ -70,6 +80,45 @@ cluster-down: install ## Stop everything the dev cluster started
 .PHONY: demo
 demo: cluster-build ## The main job: the end-to-end demo on the built-in local cluster
 	$(STATECAST) demo
+
+##@ Image and install (need Docker; kind for the kind-* targets)
+.PHONY: lock
+lock: install ## Pin the image's dependencies, with hashes, into requirements.lock (uv)
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	  --generate-hashes --no-header --output-file requirements.lock --quiet
+	@sed -i '1i # The image'"'"'s dependencies, pinned with hashes: `make lock` (uv pip compile pyproject.toml).' requirements.lock
+
+.PHONY: image
+image: ## Build the container image $(IMAGE) from the Dockerfile (docker build)
+	$(DOCKER) build -t $(IMAGE) .
+
+.PHONY: kind-up
+kind-up: ## Create the kind cluster of kind-config.yaml (3 zones, 6 workers); kubeconfig in .kind/
+	$(KIND) create cluster --name $(KIND_CLUSTER) --config kind-config.yaml
+	mkdir -p .kind && $(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(KIND_KUBECONFIG)
+
+.PHONY: kind-load
+kind-load: image ## Build the image and load it onto the kind nodes
+	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+
+.PHONY: deploy
+deploy: cluster-build ## Install or upgrade CRDs and the chart on the kind cluster (KIND_KUBECONFIG)
+	$(KUBECTL) --kubeconfig $(KIND_KUBECONFIG) apply --server-side -f manifests/install/crds.yaml
+	$(KUBECTL) --kubeconfig $(KIND_KUBECONFIG) wait --for=condition=Established --timeout=60s \
+	  crd/sharedresources.statecast.io crd/replicas.statecast.io crd/clusterkopfpeerings.kopf.dev
+	$(HELM) upgrade --install statecast manifests/chart/statecast --kubeconfig $(KIND_KUBECONFIG) \
+	  --namespace $(RELEASE_NAMESPACE) --create-namespace --skip-crds --wait --timeout 5m \
+	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(VERSION)
+
+.PHONY: e2e-kind
+e2e-kind: install ## End-to-end tests of the deployed install (the chart's pods, a consumer pod, the plugin)
+	STATECAST_E2E_KUBECONFIG=$(KIND_KUBECONFIG) STATECAST_E2E_IMAGE=$(IMAGE) \
+	  $(PY) -m pytest -m e2e tests/e2e
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+	rm -rf .kind
 
 ##@ Benchmarks
 .PHONY: bench
