@@ -4,15 +4,17 @@ The cluster is the dev cluster (``statecast.devcluster``, started once per sessi
 stopped at the end unless it was already running), or any cluster whose kubeconfig is
 in ``STATECAST_TEST_KUBECONFIG`` (a kind cluster from ``kind-config.yaml``, say). The
 CRDs are applied by server-side apply; each test gets a fresh namespace. The operator
-and the agents run with the ServiceAccounts and ClusterRoles of the install manifests
-(a token for each, by the TokenRequest API), so a missing permission fails a test.
+and the agents are started by :class:`statecast.devcluster.system.System`, as
+``statecast dev-cluster up --with-agents --with-operator`` starts them, with the
+ServiceAccounts and ClusterRoles of the install manifests (a token for each, by the
+TokenRequest API), so a missing permission fails a test. Agents started for one test
+form a group of their own (free ports, Leases in a namespace of the test's choosing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,28 +23,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
-import yaml
 from kubernetes import client, config
 
-from statecast.agent.launcher import free_port
 from statecast.api.types import GROUP, VERSION
-from statecast.devcluster import DevCluster, build
+from statecast.devcluster import DevCluster
+from statecast.devcluster.system import System, kubectl_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def kubectl_binary() -> str:
-    """The kubectl the tests use: the dev cluster's build, else the one on PATH."""
-    cached = build.binary("kubectl")
-    if cached.exists():
-        return str(cached)
-    found = shutil.which("kubectl")
-    if not found:
-        pytest.fail("no kubectl: run `statecast dev-cluster build` or install kubectl")
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +56,18 @@ def kubeconfig(dev_cluster: DevCluster | None) -> Path:
     if dev_cluster is None:
         return Path(os.environ["STATECAST_TEST_KUBECONFIG"])
     return dev_cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def system(
+    dev_cluster: DevCluster | None, kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    """statecast's processes beside the test cluster; every one still running is stopped
+    at the end of the session."""
+    state = dev_cluster.state_dir if dev_cluster is not None else tmp_path_factory.mktemp("sys")
+    running = System(state, kubeconfig)
+    yield running
+    running.stop_all()
 
 
 @pytest.fixture(scope="session")
@@ -97,29 +98,11 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-PEERING = """
-apiVersion: kopf.dev/v1
-kind: ClusterKopfPeering
-metadata:
-  name: statecast
-"""
-
-
 @pytest.fixture(scope="session")
-def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def crds(system: System) -> None:
     """Every CRD of the rendered install manifests, applied server-side and Established,
     and the peering object the operator uses."""
-    apply = ("apply", "--server-side", "--field-manager=statecast-tests")
-    kubectl(*apply, "-f", str(ROOT / "manifests" / "install" / "crds.yaml"))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/sharedresources.statecast.io",
-        "crd/replicas.statecast.io",
-        "crd/clusterkopfpeerings.kopf.dev",
-    )
-    kubectl(*apply, "-f", "-", input=PEERING)
+    system.install_crds()
 
 
 @pytest.fixture
@@ -135,100 +118,50 @@ def namespace(
     core.delete_namespace(name)
 
 
-RBAC_KINDS = {
-    "Namespace",
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Role",
-    "RoleBinding",
-}
-INSTALL_NAMESPACE = "statecast-system"
-
-
 @pytest.fixture(scope="session")
-def install_rbac(kubectl: Callable[..., subprocess.CompletedProcess[str]], crds: None) -> None:
+def install_rbac(system: System, crds: None) -> None:
     """The namespace, ServiceAccounts and (Cluster)Roles of the rendered install manifests."""
-    docs = yaml.safe_load_all((ROOT / "manifests" / "install" / "statecast.yaml").read_text())
-    wanted = [d for d in docs if isinstance(d, dict) and d.get("kind") in RBAC_KINDS]
-    kubectl(
-        "apply", "--server-side", "--field-manager=statecast-tests", "-f", "-",
-        input=yaml.safe_dump_all(wanted),
-    )  # fmt: skip
+    system.install_rbac()
 
 
 @pytest.fixture(scope="session")
-def service_account_kubeconfig(
-    kubectl: Callable[..., subprocess.CompletedProcess[str]],
-    kubeconfig: Path,
-    install_rbac: None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[str], Path]:
+def service_account_kubeconfig(system: System, install_rbac: None) -> Callable[[str], Path]:
     """A kubeconfig that authenticates as one of the install manifests' ServiceAccounts."""
     made: dict[str, Path] = {}
 
     def make(account: str) -> Path:
-        if account in made:
-            return made[account]
-        token = kubectl(
-            "create", "token", account, "-n", INSTALL_NAMESPACE, "--duration=6h"
-        ).stdout.strip()
-        admin = yaml.safe_load(kubeconfig.read_text())
-        context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
-        cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
-        own = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [cluster],
-            "users": [{"name": account, "user": {"token": token}}],
-            "contexts": [
-                {"name": account, "context": {"cluster": cluster["name"], "user": account}}
-            ],
-            "current-context": account,
-        }
-        path = tmp_path_factory.mktemp("sa") / f"{account}.kubeconfig"
-        path.write_text(yaml.safe_dump(own))
-        made[account] = path
-        return path
+        if account not in made:
+            made[account] = system.token_kubeconfig(account, hours=6)
+        return made[account]
 
     return make
 
 
+#: The operator's settings in the tests: resync and sample every second, save the demand
+#: history every 3 s.
+TEST_OPERATOR_ENV = {
+    "STATECAST_RESYNC_SECONDS": "1",
+    "STATECAST_SAMPLE_SECONDS": "1",
+    "STATECAST_HISTORY_SAVE_SECONDS": "3",
+}
+
+
 @pytest.fixture(scope="session")
-def operator(
-    service_account_kubeconfig: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
+def operator(system: System, service_account_kubeconfig: Callable[[str], Path]) -> Iterator[Path]:
     """The real operator (``statecast operator``) against the test cluster, as its own
-    ServiceAccount with the install manifests' ClusterRole."""
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    operator_kubeconfig = service_account_kubeconfig("statecast-operator")
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(operator_kubeconfig),
-        "STATECAST_RESYNC_SECONDS": "1",
-        "STATECAST_SAMPLE_SECONDS": "1",
-        "STATECAST_HISTORY_SAVE_SECONDS": "3",
-    }
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "statecast.cli", "operator"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    ServiceAccount with the install manifests' ClusterRole; yields its log."""
+    (name,) = system.start_operators(
+        1,
+        kubeconfig=service_account_kubeconfig("statecast-operator"),
+        env=TEST_OPERATOR_ENV,
+        prefix=f"test-operator-{os.getpid()}",
+    )
     try:
-        time.sleep(2)
-        if process.poll() is not None:
-            pytest.fail(f"the operator exited at start:\n{log.read_text()[-5000:]}")
-        yield log
+        yield system.log_path(name)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.returncode not in (0, -15, None):
-            print(log.read_text()[-5000:], file=sys.stderr)
+        if system.pid(name) is None:  # it died during the session
+            print(system.log_path(name).read_text()[-5000:], file=sys.stderr)
+        system.stop([name])
 
 
 def wait_for(
@@ -249,68 +182,35 @@ def wait_for(
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @contextlib.contextmanager
 def agent_processes(
-    api_client: client.ApiClient, lease_namespace: str, kubeconfig: Path, workdir: Path
+    system: System, lease_namespace: str, kubeconfig: Path, workdir: Path
 ) -> Iterator[dict[str, str]]:
-    """Run ``statecast agent`` once per node, on the node's loopback InternalIP, until the
-    block ends; yield node -> URL. Their Leases (in ``lease_namespace``) are deleted
-    afterwards, so stopped agents do not look dead to an operator that outlives them."""
-    core = client.CoreV1Api(api_client)
+    """Run ``statecast agent`` once per node, on the node's InternalIP with a free port,
+    until the block ends; yield node -> URL. The agents form a group of their own; their
+    Leases (in ``lease_namespace``) are deleted afterwards, so stopped agents do not look
+    dead to an operator that outlives them."""
+    group = f"test-agents-{uuid.uuid4().hex[:8]}"
     urls: dict[str, str] = {}
-    started: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
-        for node in sorted(core.list_node().items, key=lambda n: n.metadata.name):
-            name = node.metadata.name
-            ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
-            zone = (node.metadata.labels or {}).get(ZONE_LABEL, "")
-            port = free_port(ip)
-            url = f"http://{ip}:{port}"
-            log = workdir / f"{name}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        sys.executable, "-m", "statecast.agent",
-                        "--node", name, "--listen", f"{ip}:{port}", "--advertise", url,
-                        "--zone", zone, "--data-dir", str(workdir / name),
-                        "--lease-namespace", lease_namespace, "--lease-seconds", "1",
-                        "--kubeconfig", str(kubeconfig),
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )  # fmt: skip
-            started.append((process, log))
-            urls[name] = url
-        for (process, log), url in zip(started, urls.values(), strict=True):
-            wait_for(
-                lambda p=process, u=url: p.poll() is None and _healthy(u),
-                what=f"agent at {url} ({log})",
-            )
+        urls = system.start_agents(
+            group=group,
+            lease_namespace=lease_namespace,
+            port=None,
+            lease_seconds=1,
+            kubeconfig=kubeconfig,
+            data_root=workdir,
+        )
         yield urls
     finally:
-        for process, log in started:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            if process.returncode not in (0, -15):
-                print(log.read_text()[-3000:], file=sys.stderr)
-        coordination = client.CoordinationV1Api(api_client)
+        for worker in system.agents(group):
+            if worker.pid is None:  # it died during the test
+                print(system.log_path(worker.name).read_text()[-3000:], file=sys.stderr)
+        system.stop_group(group)
+        api = client.CoordinationV1Api(config.new_client_from_config(str(system.kubeconfig)))
         for name in urls:
             with contextlib.suppress(client.ApiException):
-                coordination.delete_namespaced_lease(f"statecast-agent-{name}", lease_namespace)
+                api.delete_namespaced_lease(f"statecast-agent-{name}", lease_namespace)
 
 
 def create_resource(

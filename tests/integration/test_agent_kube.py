@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from statecast.controller.builders import build_replica
+from statecast.devcluster.system import System
 from tests.integration.conftest import agent_processes, wait_for
 
 GROUP, VERSION = "statecast.io", "v1alpha1"
@@ -20,7 +21,7 @@ GROUP, VERSION = "statecast.io", "v1alpha1"
 
 @pytest.fixture
 def agents(
-    api_client: client.ApiClient,
+    system: System,
     namespace: str,
     service_account_kubeconfig: Callable[[str], Path],
     tmp_path: Path,
@@ -28,7 +29,7 @@ def agents(
     """An agent process per node, as the agent ServiceAccount, Leases in the test's
     namespace; node -> URL."""
     kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_processes(api_client, namespace, kubeconfig, tmp_path) as urls:
+    with agent_processes(system, namespace, kubeconfig, tmp_path) as urls:
         yield urls
 
 
@@ -167,3 +168,38 @@ def test_a_new_resource_is_seeded_from_its_configmap_on_every_first_replica(
         what="Seeded events",
     )
     assert {e.involved_object.kind for e in events} == {"Replica"}
+
+
+def test_agents_of_two_groups_on_the_same_nodes_only_see_their_own_group(
+    api_client: client.ApiClient,
+    namespace: str,
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    agents: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The fixtures' isolation: agents started for a test keep their Leases in the
+    test's namespace, so a second group on the same nodes (other ports, another
+    namespace) never takes them for peers, nor they it."""
+    other_namespace = f"{namespace[:50]}-b"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": other_namespace}})
+    kubeconfig = service_account_kubeconfig("statecast-agent")
+    try:
+        with agent_processes(system, other_namespace, kubeconfig, tmp_path / "b") as others:
+            assert set(others) == set(agents)
+            assert not set(others.values()) & set(agents.values())
+            for group in (agents, others):
+                for node, url in group.items():
+                    expected = {u for n, u in group.items() if n != node}
+                    wait_for(
+                        lambda u=url, e=expected: _peer_urls(u) == e,
+                        what=f"{url} to know exactly the other agents of its group",
+                    )
+    finally:
+        core.delete_namespace(other_namespace)
+
+
+def _peer_urls(url: str) -> set[str]:
+    reply = httpx.get(f"{url}/v1/agents", timeout=5).json()
+    return {p["url"] for p in reply.get("peers", [])}

@@ -14,8 +14,8 @@ from kubernetes import client
 
 from statecast.core.demand_codec import decode
 from statecast.core.demand_series import DemandSnapshot
+from statecast.devcluster.system import INSTALL_NAMESPACE, System
 from tests.integration.conftest import (
-    INSTALL_NAMESPACE,
     agent_processes,
     create_resource,
     status_of,
@@ -27,14 +27,14 @@ GROUP, VERSION = "statecast.io", "v1alpha1"
 
 @pytest.fixture
 def cluster_agents(
-    api_client: client.ApiClient,
+    system: System,
     service_account_kubeconfig: Callable[[str], Path],
     operator: Path,
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
     """An agent per node with its Lease where the operator looks (the install namespace)."""
     kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_processes(api_client, INSTALL_NAMESPACE, kubeconfig, tmp_path) as urls:
+    with agent_processes(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as urls:
         yield urls
 
 

@@ -1,11 +1,12 @@
 """``statecast demo``: statecast end to end on the built-in local cluster.
 
-Starts the dev cluster, installs the CRDs, runs the operator and one node agent per
-KWOK node (each on its node's loopback address), declares a SharedResource, waits for
-its replicas to be Ready with the initial values of its inline source, writes and
-reads through the agents, stops a node's heartbeat and shows the operator replacing
-the replica it held, then binds a consumer pod to a node without a replica and shows
-one made there for it.
+Starts the dev cluster with the whole system (``statecast dev-cluster up --with-agents
+--with-operator``: CRDs, RBAC, the operator and one node agent per KWOK node on its
+node's loopback address, with tokens of the chart's ServiceAccounts), declares a
+SharedResource, waits for its replicas to be Ready with the initial values of its
+inline source, writes and reads through the agents, stops a node's heartbeat and
+shows the operator replacing the replica it held, then binds a consumer pod to a node
+without a replica and shows one made there for it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from statecast.devcluster import DevCluster, DevClusterError, build, processes
-from statecast.devcluster.cluster import node_ip, zone_name
+from statecast.devcluster import DevCluster, DevClusterError, build
 from statecast.devcluster.components import node_name
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "statecast-demo"
-AGENT_PORT = 7420
-#: Where the agents keep their Leases (the install manifests' namespace).
-AGENT_NAMESPACE = "statecast-system"
-PEERING = "apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: statecast\n"
 T = TypeVar("T")
 
 
@@ -54,6 +50,7 @@ class Demo:
         self.cluster = DevCluster("statecast-demo")
         self.nodes = nodes
         self.zones = zones
+        self.agent_urls: dict[str, str] = {}
 
     def say(self, text: str) -> None:
         """Print a step heading."""
@@ -72,49 +69,20 @@ class Demo:
             raise DevClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def start_operator(self) -> None:
-        """Run ``statecast operator`` in the background (logs in the cluster's state dir)."""
-        processes.stop(self.cluster.state_dir, "statecast-operator")
-        processes.start(
-            self.cluster.state_dir,
-            "statecast-operator",
-            [sys.executable, "-m", "statecast.cli", "operator"],
-            env={
-                "KUBECONFIG": str(self.cluster.kubeconfig),
-                "STATECAST_RESYNC_SECONDS": "1",
-                "STATECAST_SAMPLE_SECONDS": "2",
-            },
-        )
+    def start_system(self) -> None:
+        """Install statecast and run an agent per node and the operator.
 
-    def start_agents(self) -> None:
-        """Run one agent per node, listening on the node's InternalIP."""
-        for index in range(1, self.nodes + 1):
-            name = node_name(index)
-            process = f"statecast-agent-{name}"
-            processes.stop(self.cluster.state_dir, process)
-            processes.start(
-                self.cluster.state_dir,
-                process,
-                [
-                    sys.executable,
-                    "-m",
-                    "statecast.cli",
-                    "agent",
-                    f"--node={name}",
-                    f"--listen={node_ip(index)}:{AGENT_PORT}",
-                    f"--advertise=http://{node_ip(index)}:{AGENT_PORT}",
-                    f"--zone={zone_name(index, self.zones)}",
-                    f"--data-dir={self.cluster.state_dir / 'agents' / name}",
-                    f"--kubeconfig={self.cluster.kubeconfig}",
-                    f"--lease-namespace={AGENT_NAMESPACE}",
-                ],
-            )
+        As ``dev-cluster up --with-agents --with-operator`` does: CRDs, RBAC and the
+        peering object, processes authenticated with tokens of the chart's accounts.
+        """
+        system = self.cluster.system()
+        system.install()
+        self.agent_urls = system.start_agents()
+        system.start_operators(1)
 
     def stop_workers(self) -> None:
         """Stop the operator and the agents."""
-        for name in processes.recorded(self.cluster.state_dir):
-            if name.startswith("statecast-"):
-                processes.stop(self.cluster.state_dir, name)
+        self.cluster.system().stop_all()
 
 
 def _wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -125,6 +93,15 @@ def _wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
             return value
         time.sleep(0.5)
     raise DevClusterError(f"timed out waiting for {what}")
+
+
+def _processes(demo: Demo) -> str:
+    """The processes of the system, as ``statecast dev-cluster status`` lists them."""
+    lines = []
+    for worker in demo.cluster.system().workers():
+        where = " ".join(x for x in (worker.node, worker.url, worker.detail) if x)
+        lines.append(f"  {worker.name:<16} pid {worker.pid or '-':<8} {worker.role:<9} {where}")
+    return "\n".join(lines)
 
 
 def _status(demo: Demo, name: str) -> dict[str, Any]:
@@ -152,10 +129,6 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _agent_url(node: str) -> str:
-    return f"http://{node_ip(int(node.rsplit('-', 1)[1]))}:{AGENT_PORT}"
-
-
 def _read_and_write(demo: Demo, holders: list[str]) -> None:
     """Write on one replica, read it back on the other, and from a node without one."""
     from statecast.client import Client, NotFoundError
@@ -169,12 +142,12 @@ def _read_and_write(demo: Demo, holders: list[str]) -> None:
     writer, reader = holders[0], holders[1]
     elsewhere = next(node_name(i) for i in range(1, demo.nodes + 1) if node_name(i) not in holders)
     demo.say(f"writing banner on {writer}'s agent; reading it on {reader} and on {elsewhere}")
-    with Client([_agent_url(writer)], discover_peers=False) as client:
+    with Client([demo.agent_urls[writer]], discover_peers=False) as client:
         client.put(NAMESPACE, "feature-flags", "banner", "spring sale")
-    with Client([_agent_url(reader)], discover_peers=False) as client:
+    with Client([demo.agent_urls[reader]], discover_peers=False) as client:
         _wait(lambda: replicated(client), 30, f"the write to reach {reader}")
         print(f"{reader}: banner = 'spring sale' (served {client.last_served})")
-    with Client([_agent_url(elsewhere)], discover_peers=False) as client:
+    with Client([demo.agent_urls[elsewhere]], discover_peers=False) as client:
         remote = client.get(NAMESPACE, "feature-flags", "banner")
         print(f"{elsewhere}: banner = {remote!r} (served {client.last_served}: no local replica)")
         if remote != "spring sale" or client.last_served != "remote":
@@ -192,7 +165,7 @@ def _seeded(demo: Demo, holders: list[str]) -> None:
 
     demo.say("the initial flags from spec.source.inline are on every replica")
     for node in holders:
-        with Client([_agent_url(node)], discover_peers=False) as client:
+        with Client([demo.agent_urls[node]], discover_peers=False) as client:
             value = _wait(partial(_seeded_map, client), 30, f"the seeded map on {node}")
             print(f"{node}: {value} (served {client.last_served})")
             if value.get("checkout-v2") is not True:
@@ -253,22 +226,14 @@ def _run(demo: Demo) -> None:
     print(f"up in {time.monotonic() - started:.1f}s; KUBECONFIG={demo.cluster.kubeconfig}")
     print(demo.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone"))
 
-    demo.say("installing the CRDs (server-side apply of manifests/install/crds.yaml)")
-    demo.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests/install/crds.yaml"))
-    demo.kubectl(
-        "wait", "--for=condition=Established",
-        "crd/sharedresources.statecast.io", "crd/replicas.statecast.io",
-        "crd/clusterkopfpeerings.kopf.dev",
-    )  # fmt: skip
-    demo.kubectl("create", "namespace", AGENT_NAMESPACE)
-    demo.kubectl("apply", "--server-side", "-f", "-", stdin=PEERING)
-
-    demo.say("starting the operator and one agent per node")
-    demo.start_operator()
-    demo.start_agents()
-    for index in range(1, demo.nodes + 1):
-        url = _agent_url(node_name(index))
+    demo.say(
+        "installing the CRDs, RBAC and peering; one agent per node and the operator "
+        "(as `statecast dev-cluster up --with-agents --with-operator`)"
+    )
+    demo.start_system()
+    for url in demo.agent_urls.values():
         _wait(partial(_ready, url), 60, f"the agent at {url}")
+    print(_processes(demo))
 
     demo.say("declaring SharedResource feature-flags (replicas.min=2, spread across zones)")
     demo.kubectl("create", "namespace", NAMESPACE, check=False)

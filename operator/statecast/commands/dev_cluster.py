@@ -9,6 +9,7 @@ import sys
 import time
 
 from statecast.devcluster import DevCluster, DevClusterError, build
+from statecast.devcluster.system import AGENT_PORT, PEERING_NAME
 
 
 def register(
@@ -25,10 +26,34 @@ def register(
     build_parser.add_argument("--force", action="store_true", help="rebuild even when cached")
     build_parser.set_defaults(handler=_build)
 
-    up = actions.add_parser("up", help="start the cluster and create KWOK nodes")
+    up = actions.add_parser(
+        "up", help="start the cluster and create KWOK nodes (and statecast itself, if asked)"
+    )
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default: 3)")
     up.add_argument("--zones", type=int, default=2, help="number of zones (default: 2)")
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default: 180)")
+    up.add_argument(
+        "--with-agents",
+        action="store_true",
+        help="install the CRDs and RBAC and run one agent per node on its node's address",
+    )
+    up.add_argument(
+        "--with-operator",
+        action="store_true",
+        help="install the CRDs and RBAC and run the operator",
+    )
+    up.add_argument(
+        "--operators",
+        type=int,
+        default=1,
+        help="operator processes in one kopf peering (default: 1; the chart runs 2)",
+    )
+    up.add_argument(
+        "--agent-port",
+        type=int,
+        default=AGENT_PORT,
+        help=f"agents' port on their node's address (default: {AGENT_PORT}; a free one if taken)",
+    )
     up.set_defaults(handler=_up)
 
     down = actions.add_parser("down", help="stop every process the cluster started")
@@ -73,8 +98,19 @@ def _build(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     cluster = DevCluster(args.name)
     started = time.monotonic()
+    if args.operators < 1:
+        return _fail(ValueError("--operators must be at least 1"))
     try:
         cluster.up(nodes=args.nodes, zones=args.zones, timeout=args.timeout)
+        if args.with_agents or args.with_operator:
+            system = cluster.system()
+            system.install()
+            if args.with_agents:
+                for node, url in system.start_agents(port=args.agent_port).items():
+                    print(f"agent {node}: {url}")
+            if args.with_operator:
+                names = system.start_operators(args.operators)
+                print(f"operator: {', '.join(names)} (peering {PEERING_NAME})")
     except DevClusterError as err:
         return _fail(err)
     print(f"dev cluster {args.name!r} up in {time.monotonic() - started:.1f}s")
@@ -93,9 +129,10 @@ def _status(args: argparse.Namespace) -> int:
     print(f"cluster     {status.name}")
     print(f"kubeconfig  {status.kubeconfig}")
     print(f"apiserver   {status.server or '-'} ({'healthy' if status.healthy else 'not healthy'})")
+    print(f"  {'PROCESS':<24} {'PID':>8}  {'ROLE':<15} DETAIL")
     for proc in status.processes:
-        state = f"running pid {proc.pid}" if proc.pid else "stopped"
-        print(f"  {proc.name:<24} {state}")
+        pid = str(proc.pid) if proc.pid else "stopped"
+        print(f"  {proc.name:<24} {pid:>8}  {proc.role or '-':<15} {proc.detail}".rstrip())
     for node in status.nodes:
         heartbeat = "" if node.heartbeat else " (heartbeat stopped)"
         print(f"  node {node.name:<12} zone={node.zone:<8} Ready={node.ready}{heartbeat}")

@@ -27,6 +27,7 @@ from typing import Any
 from statecast.devcluster import build, components, pki, processes
 from statecast.devcluster.components import free_port, node_name
 from statecast.devcluster.errors import ClusterError
+from statecast.devcluster.system import System
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -68,10 +69,17 @@ def zone_name(index: int, zones: int) -> str:
 
 @dataclass(frozen=True)
 class ProcessStatus:
-    """Whether one of the cluster's processes runs."""
+    """Whether one of the cluster's processes runs, and what it is.
+
+    ``role`` is ``control-plane``, ``node-heartbeat`` (a node's KWOK), ``agent``,
+    ``operator`` or ``proxy``; ``detail`` says more (an agent's node and URL, whether
+    an operator acts or stands by).
+    """
 
     name: str
     pid: int | None
+    role: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,10 @@ class DevCluster:
     def kubeconfig(self) -> Path:
         """The admin kubeconfig (written by :meth:`up`)."""
         return self.state_dir / "kubeconfig"
+
+    def system(self) -> System:
+        """The agents and operators of statecast that run beside this cluster."""
+        return System(self.state_dir, self.kubeconfig)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -324,18 +336,30 @@ class DevCluster:
 
     def status(self) -> ClusterStatus:
         """What runs, whether the API server is healthy, and the nodes."""
-        names = [*CONTROL_PLANE]
-        names += [p for p in processes.recorded(self.state_dir) if p not in CONTROL_PLANE]
-        procs = tuple(
-            ProcessStatus(name, processes.running_pid(self.state_dir, name)) for name in names
-        )
         server = self.server()
         healthy = bool(server and self.kubeconfig.exists() and self._get(f"{server}/readyz") == 200)
+        procs = [
+            ProcessStatus(name, processes.running_pid(self.state_dir, name), "control-plane")
+            for name in CONTROL_PLANE
+        ]
+        workers = {w.name: w for w in self.system().workers()} if healthy else {}
+        for name in processes.recorded(self.state_dir):
+            if name in CONTROL_PLANE:
+                continue
+            pid = processes.running_pid(self.state_dir, name)
+            worker = workers.get(name)
+            if name.startswith("kwok-"):
+                procs.append(ProcessStatus(name, pid, "node-heartbeat", name.removeprefix("kwok-")))
+            elif worker is not None:
+                where = " ".join(x for x in (worker.node, worker.zone, worker.url) if x)
+                procs.append(ProcessStatus(name, pid, worker.role, worker.detail or where))
+            else:
+                procs.append(ProcessStatus(name, pid))
         return ClusterStatus(
             name=self.name,
             kubeconfig=self.kubeconfig,
             server=server,
             healthy=healthy,
-            processes=procs,
+            processes=tuple(procs),
             nodes=tuple(self.nodes()) if healthy else (),
         )

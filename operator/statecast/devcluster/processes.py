@@ -90,6 +90,28 @@ def stop(state_dir: Path, name: str, *, timeout: float = 15.0) -> bool:
     return True
 
 
+def signal_process(state_dir: Path, name: str, sig: int, *, timeout: float = 5.0) -> bool:
+    """Send ``sig`` to process ``name``'s group; True if it ran.
+
+    After SIGKILL, wait (up to ``timeout``) until it is gone and forget its pid.
+    """
+    pid = running_pid(state_dir, name)
+    if pid is None:
+        return False
+    fields = _stat(pid)
+    started = fields[19] if len(fields) > 19 else ""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    if sig == signal.SIGKILL:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid, started):
+            _reap(pid)
+            time.sleep(0.01)
+        _reap(pid)
+        _pid_file(state_dir, name).unlink(missing_ok=True)
+    return True
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
