@@ -31,15 +31,20 @@ class PeerDirectory:
     Args:
         node: This agent's node.
         zone: This agent's zone.
+        routes: Peer node -> the URL to reach it at instead of the one it advertises
+            (a network path of its own, e.g. through a proxy the fault-injection
+            harness can cut or slow; ``statecast agent --peer-route``).
     """
 
-    def __init__(self, node: str, zone: str = "") -> None:
+    def __init__(self, node: str, zone: str = "", routes: dict[str, str] | None = None) -> None:
         self.node = node
         self.zone = zone
+        self.routes = dict(routes or {})
         self.peers: dict[str, PeerInfo] = {}
 
     def set(self, node: str, url: str, zone: str = "") -> None:
         """Add a peer or update its endpoint (its RTT survives an unchanged URL)."""
+        url = self.routes.get(node, url)
         current = self.peers.get(node)
         if current is not None and current.url == url.rstrip("/"):
             current.zone = zone

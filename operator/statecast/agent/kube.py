@@ -62,6 +62,15 @@ GROUP, VERSION = "statecast.io", "v1alpha1"
 API_ERRORS = (OpenApiException, HTTPError, OSError, ValueError, KeyError, TypeError)
 
 
+def _wall_now() -> datetime:
+    """Now by this process's wall clock.
+
+    ``time.time``, which the test-only skew of :mod:`statecast.agent.clock_skew` moves
+    as a node's drifted clock would.
+    """
+    return datetime.fromtimestamp(time.time(), UTC)
+
+
 @dataclass(frozen=True)
 class LeaseRecord:
     """An agent Lease as the edge sees it."""
@@ -181,7 +190,7 @@ class LeaseKeeper:
         lease = LeaseRecord(
             name=self.name,
             holder=self.node,
-            renew_time=datetime.now(UTC),
+            renew_time=_wall_now(),
             duration_seconds=max(1, round(self.period * 3)),
             annotations={
                 **(current.annotations if current else {}),
@@ -212,7 +221,7 @@ class PeerWatcher:
 
     async def refresh(self) -> None:
         """Read the Leases once and update the directory."""
-        now = datetime.now(UTC)
+        now = _wall_now()
         alive: set[str] = set()
         for lease in await self.gateway.list_leases(self.namespace):
             if not lease.name.startswith(LEASE_PREFIX) or lease.holder == self.agent.node:

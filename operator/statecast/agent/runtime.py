@@ -47,7 +47,7 @@ class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.node = config.node
-        self.directory = PeerDirectory(config.node, config.zone)
+        self.directory = PeerDirectory(config.node, config.zone, config.peer_routes)
         for peer in config.peers:
             self.directory.set(peer.node, peer.url)
         self.access = AccessLog(config.node)

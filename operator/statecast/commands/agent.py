@@ -52,6 +52,14 @@ def register(
         "--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file"
     )
     parser.add_argument("--fsync", choices=["always", "interval", "never"], default=None)
+    parser.add_argument(
+        "--peer-route",
+        action="append",
+        default=[],
+        metavar="NODE=URL",
+        help="reach the agent of NODE at URL instead of the URL it advertises (repeatable; "
+        "e.g. through a proxy that `statecast chaos` cuts or slows)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
     parser.set_defaults(handler=run)
 
@@ -74,6 +82,7 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the agent until it is signalled to stop."""
+    from statecast.agent import clock_skew
     from statecast.agent.config import AgentConfig, load_config
     from statecast.agent.errors import AgentError
     from statecast.agent.main import run_agent
@@ -83,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         format="time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
     try:
+        skew = clock_skew.apply_from_environment()
+        if skew:
+            logging.getLogger(__name__).warning(
+                "event=clock_skewed seconds=%g (test-only: %s)", skew, clock_skew.ENVIRONMENT
+            )
         if args.standalone:
             if args.config is None:
                 return _fail("--standalone needs --config FILE")
@@ -95,12 +109,16 @@ def run(args: argparse.Namespace) -> int:
             return _fail("the node name is unknown: set NODE_NAME or pass --node")
         from statecast.agent.kube import cluster_sidecar
 
+        routes = dict(route.partition("=")[::2] for route in args.peer_route)
+        if any(not node or not url for node, url in routes.items()):
+            return _fail("--peer-route takes NODE=URL")
         config = AgentConfig(
             node=args.node,
             listen=args.listen,
             data_dir=args.data_dir,
             zone=args.zone,
             fsync=args.fsync or "interval",
+            peer_routes=routes,
         )
         advertise = (
             args.advertise or f"http://{os.environ.get('HOST_IP', '127.0.0.1')}:{config.port}"
