@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forecast": ("forecast", "forecast access series from a wide CSV"),
     "simulate": ("simulate", "replay access traces through placement policies"),
     "demo": ("demo", "run the end-to-end demo on the local cluster"),
+    "chaos": ("chaos", "inject a fault under load and check that nothing was lost"),
 }
 
 Handler = Callable[[argparse.Namespace], int]

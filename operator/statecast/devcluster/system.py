@@ -421,8 +421,17 @@ class System:
         """Send ``sig`` to worker ``name`` (and its process group); True if it ran."""
         return processes.signal_process(self.state_dir, name, sig)
 
-    def restart(self, name: str) -> int:
+    def restart(
+        self,
+        name: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        set_args: Mapping[str, str] | None = None,
+    ) -> int:
         """Start worker ``name`` again as it was started (after :meth:`kill`).
+
+        ``env`` (more environment) and ``set_args`` (option -> new value, e.g. another
+        ``--data-dir``) change this start only: a later plain restart is as before.
 
         Raises:
             ClusterError: No record of such a worker.
@@ -432,7 +441,20 @@ class System:
             raise ClusterError(f"no worker {name!r} was started here")
         if (pid := self.pid(name)) is not None:
             return pid
-        return self._launch(name, record)
+        argv = list(record.argv)
+        for option, value in (set_args or {}).items():
+            argv[argv.index(option) + 1] = value
+        now = _Record(**{**record.__dict__, "argv": argv, "env": {**record.env, **(env or {})}})
+        pid = self._launch(name, now)
+        self._record_file(name).write_text(json.dumps(record.__dict__, indent=2))
+        return pid
+
+    def worker_arg(self, name: str, option: str) -> Path | None:
+        """The value of ``option`` on worker ``name``'s command line, as a path."""
+        record = self._record(name)
+        if record is None or option not in record.argv:
+            return None
+        return Path(record.argv[record.argv.index(option) + 1])
 
     def stop(self, names: Iterable[str]) -> list[str]:
         """Stop the named workers (SIGTERM, then SIGKILL); return those that ran."""

@@ -1,0 +1,341 @@
+"""The faults a chaos run injects, one :class:`Scenario` each.
+
+A scenario has a name, the capabilities it needs of the target (see
+:mod:`statecast.chaos.target`), and three steps the runner calls: ``inject`` at the
+fault time (it returns the nodes the fault hit, for ``lost_after_s`` and
+``min_restored_s``), ``heal`` after ``--duration`` seconds, and ``finish`` once the
+run has converged (to undo what healing leaves, e.g. a tmpfs). What a scenario measures
+of its own goes into ``run.extra`` and from there into the report. Workload settings of
+its own (the write burst) come from :meth:`Scenario.workload`.
+
+To add one (``leader-kill`` for strong resources, say), subclass :class:`Scenario` and
+register it in :data:`SCENARIOS`; a scenario that only makes sense with a check mode
+lists it in ``checks`` (the runner refuses other combinations with exit 2).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from statecast.chaos.observer import ReplicaEvent
+from statecast.chaos.target import Target, TargetError
+from statecast.chaos.timeline import actions_between, churn
+
+__all__ = ["SCENARIOS", "Run", "Scenario"]
+
+
+@dataclass
+class Run:
+    """What a scenario may use: the target, the resource, the clock, the report's extras.
+
+    Attributes:
+        target: The cluster.
+        namespace: The resource's namespace.
+        resource: The resource's name.
+        minimum: ``replicas.min`` of the resource.
+        holders: Nodes whose Replica was Ready when the run began (sorted).
+        choose: Picks one of a list, from the run's seed.
+        clock: Seconds since the run began.
+        mark: Records a named moment of the run (``mark("restarted")``).
+        wait_for: Polls a condition until it is true or ``timeout`` passes; returns it.
+        patch_resource: Merge-patches the SharedResource's spec.
+        replica_nodes: The resource's Replicas now: node -> phase.
+        interval: The resource's ``prediction.interval`` in seconds.
+        extra: Report fields of the scenario's own.
+    """
+
+    target: Target
+    namespace: str
+    resource: str
+    minimum: int
+    holders: list[str]
+    choose: Callable[[list[str]], str]
+    clock: Callable[[], float]
+    mark: Callable[[str], None]
+    wait_for: Callable[[Callable[[], Any], float], Any]
+    patch_resource: Callable[[dict[str, Any]], None]
+    replica_nodes: Callable[[], dict[str, str]]
+    interval: float = 60.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Scenario:
+    """One fault: inject, heal, finish."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset()
+    checks: ClassVar[frozenset[str]] = frozenset({"eventual"})
+    default_duration: ClassVar[float] = 10.0
+
+    def workload(self) -> dict[str, Any]:
+        """Workload settings of this scenario (``WorkloadSpec`` fields)."""
+        return {}
+
+    def inject(self, run: Run) -> set[str]:
+        """Inject the fault; return the nodes it hit."""
+        raise NotImplementedError
+
+    def heal(self, run: Run) -> None:
+        """Undo the fault."""
+
+    def finish(self, run: Run) -> None:
+        """Clean up after the run has been checked."""
+
+    def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
+        """Add what this scenario measures to ``run.extra`` from the Replica timeline."""
+
+    def supported_by(self, target: Target) -> str | None:
+        """Why ``target`` cannot run this scenario, or None."""
+        for need in self.needs:
+            options = need.split("|")
+            if not any(o in target.capabilities for o in options):
+                return (
+                    f"scenario {self.name} needs {' or '.join(options)}, which this cluster lacks"
+                )
+        return None
+
+
+class AgentKill(Scenario):
+    """SIGKILL the agent of a node holding a replica; start it again at heal."""
+
+    name = "agent-kill"
+    description = "SIGKILL one agent holding a replica (on a cluster: delete its pod)"
+    needs = frozenset({"agent-process|agent-pod"})
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill the victim's agent."""
+        self.victim = run.choose(run.holders)
+        run.extra["victim"] = self.victim
+        run.target.kill_agent(self.victim)
+        return {self.victim}
+
+    def heal(self, run: Run) -> None:
+        """Start the agent again (what its DaemonSet would do)."""
+        run.target.start_agent(self.victim)
+
+
+class NodeLoss(AgentKill):
+    """The node's heartbeat stops and its agent dies."""
+
+    name = "node-loss"
+    description = "a node holding a replica stops its heartbeat and its agent dies"
+    needs = frozenset({"agent-process", "heartbeat"})
+
+    def inject(self, run: Run) -> set[str]:
+        """Stop the heartbeat, kill the agent."""
+        nodes = super().inject(run)
+        run.target.set_heartbeat(self.victim, running=False)
+        return nodes
+
+    def heal(self, run: Run) -> None:
+        """Heartbeat and agent back."""
+        run.target.set_heartbeat(self.victim, running=True)
+        super().heal(run)
+
+
+class OperatorRestart(Scenario):
+    """The acting operator killed during a reconcile, then during a failover."""
+
+    name = "operator-restart"
+    description = (
+        "kill the acting operator right after a spec change (during its reconcile), start "
+        "it again; then kill an agent, and the operator again as the failover begins"
+    )
+    needs = frozenset({"operator-process|operator-pod", "agent-process|agent-pod"})
+    default_duration = 20.0
+    restart_after = 1.0
+
+    def _restart_acting(self, run: Run, label: str) -> None:
+        acting = run.target.acting_operator() or next(iter(run.target.operators()), None)
+        if acting is None:
+            raise TargetError("no operator runs")
+        run.target.kill_operator(acting)
+        run.mark(f"operator-killed-{label}")
+        time.sleep(self.restart_after)
+        run.target.start_operator(acting)
+        run.mark(f"operator-restarted-{label}")
+        run.extra.setdefault("operators_killed", []).append(acting)
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill in a reconcile (min + 1), then in a failover."""
+        run.patch_resource({"replicas": {"min": run.minimum + 1}})
+        self._restart_acting(run, "reconcile")
+        run.wait_for(lambda: len(run.replica_nodes()) >= run.minimum + 1, 60.0)
+        self.victim = run.choose(run.holders)
+        run.extra["victim"] = self.victim
+        run.target.kill_agent(self.victim)
+        run.mark("agent-killed")
+        run.wait_for(lambda: run.replica_nodes().get(self.victim) in (None, "Lost"), 60.0)
+        self._restart_acting(run, "failover")
+        return {self.victim}
+
+    def heal(self, run: Run) -> None:
+        """The agent back; min as it was."""
+        run.target.start_agent(self.victim)
+        run.patch_resource({"replicas": {"min": run.minimum}})
+
+    def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
+        """Actions in the first three intervals after each restart, and the churn."""
+        window = 3 * run.interval
+        after = {}
+        for label in ("reconcile", "failover"):
+            start = marks.get(f"operator-restarted-{label}")
+            if start is None:
+                continue
+            actions = actions_between(events, start, start + window)
+            after[label] = {
+                "actions": actions,
+                "extra_actions": churn(events, start, start + window),
+            }
+        run.extra["after_restart"] = after
+        run.extra["after_restart_window_s"] = window
+
+
+class Drain(Scenario):
+    """Cordon a node holding a replica; evict its agent once the copies moved off."""
+
+    name = "drain"
+    description = "cordon a node holding replicas, then stop its agent once they moved off"
+    needs = frozenset({"cordon", "agent-process|agent-pod"})
+    default_duration = 20.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Cordon; wait for the hand-off; stop the agent gracefully."""
+        self.victim = run.choose(run.holders)
+        run.extra["victim"] = self.victim
+        run.target.cordon(self.victim, on=True)
+        moved = run.wait_for(lambda: self.victim not in run.replica_nodes(), 60.0)
+        run.mark("handed-off")
+        run.extra["handed_off"] = bool(moved)
+        run.target.stop_agent(self.victim)
+        run.mark("agent-evicted")
+        return {self.victim}
+
+    def heal(self, run: Run) -> None:
+        """Uncordon, start the agent."""
+        run.target.cordon(self.victim, on=False)
+        run.target.start_agent(self.victim)
+
+
+class DiskFull(Scenario):
+    """An agent's data directory on a small tmpfs that fills up."""
+
+    name = "disk-full"
+    description = "an agent restarted on a 16 MiB tmpfs data directory, which then fills up"
+    needs = frozenset({"tmpfs"})
+    size = "16m"
+
+    def inject(self, run: Run) -> set[str]:
+        """Mount, move the agent onto it, fill it."""
+        self.victim = run.choose(run.holders)
+        run.extra["victim"] = self.victim
+        home = run.target.agent_data_dir(self.victim)
+        if home is None:
+            raise TargetError("disk-full needs the agent's data directory on this machine")
+        self.mount = home.with_name(home.name + "-tmpfs")
+        self.mount.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={self.size}", "tmpfs", str(self.mount)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise TargetError(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
+        run.target.kill_agent(self.victim)
+        run.target.start_agent(self.victim, data_dir=self.mount)
+        time.sleep(2.0)  # it syncs the replicas from its peers onto the tmpfs
+        self.filler = self.mount / "filler"
+        with self.filler.open("wb") as out:
+            try:
+                while True:
+                    out.write(b"\0" * (1 << 20))
+                    out.flush()
+            except OSError:
+                pass  # full
+        run.mark("disk-full")
+        return {self.victim}
+
+    def heal(self, run: Run) -> None:
+        """Room again."""
+        self.filler.unlink(missing_ok=True)
+
+    def finish(self, run: Run) -> None:
+        """Back on its own data directory (it syncs from its peers); unmount."""
+        run.target.kill_agent(self.victim)
+        run.target.start_agent(self.victim)
+        subprocess.run(["umount", "-l", str(self.mount)], capture_output=True, check=False)
+        shutil.rmtree(self.mount, ignore_errors=True)
+
+
+class ClockSkew(Scenario):
+    """Two agents restarted with their clocks 5 s ahead and 5 s behind."""
+
+    name = "clock-skew"
+    description = (
+        "restart one agent with its clock 5 s ahead and another 5 s behind (the test-only "
+        "STATECAST_TEST_CLOCK_SKEW_SECONDS), then back"
+    )
+    needs = frozenset({"clock"})
+    skew = 5.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Restart two holders with skewed clocks."""
+        ahead = run.choose(run.holders)
+        rest = [n for n in run.holders if n != ahead] or [
+            n for n in run.target.agents() if n != ahead
+        ]
+        behind = run.choose(sorted(rest))
+        self.skewed = {ahead: self.skew, behind: -self.skew}
+        run.extra["skewed"] = self.skewed
+        for node, seconds in self.skewed.items():
+            run.target.kill_agent(node)
+            run.target.start_agent(node, env={"STATECAST_TEST_CLOCK_SKEW_SECONDS": f"{seconds:g}"})
+        return set()
+
+    def heal(self, run: Run) -> None:
+        """Clocks right again."""
+        for node in self.skewed:
+            run.target.kill_agent(node)
+            run.target.start_agent(node)
+
+
+class WriteBurst(Scenario):
+    """10,000 writes a second for the duration; no other fault."""
+
+    name = "write-burst"
+    description = "10,000 writes/s on one resource for --duration seconds (default 10)"
+    needs = frozenset()
+    rate = 10_000.0
+    writers_per_node = 8
+
+    def workload(self) -> dict[str, Any]:
+        """Many writers, the rate shared among them."""
+        return {
+            "writers_per_node": self.writers_per_node,
+            "total_write_rate": self.rate,
+            "keys": 2000,
+        }
+
+    def inject(self, run: Run) -> set[str]:
+        """The burst is the workload itself."""
+        return set()
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        AgentKill(),
+        NodeLoss(),
+        OperatorRestart(),
+        Drain(),
+        DiskFull(),
+        ClockSkew(),
+        WriteBurst(),
+    )
+}
+"""Every scenario by name. Scenarios keep per-run state: use ``type(s)()`` for a fresh one."""
