@@ -120,6 +120,11 @@ kind-down: ## Delete the kind cluster
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
 	rm -rf .kind
 
+##@ Faults
+.PHONY: e2e-faults
+e2e-faults: cluster-build ## Every chaos scenario, full length, three runs each, on a fresh dev cluster (reports in bench/faults/)
+	$(PY) -m bench.faults
+
 ##@ Benchmarks
 .PHONY: bench
 bench: bench-forecast bench-agent bench-sim ## Run every benchmark

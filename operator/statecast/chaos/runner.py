@@ -118,6 +118,173 @@ def _workload_spec(
     return spec
 
 
+def _ms(samples: Any) -> dict[str, float | None]:
+    return {
+        k: (round(v * 1000, 1) if v is not None else None) for k, v in percentiles(samples).items()
+    }
+
+
+def _preflight(scenario: Scenario, target: Target, namespace: str, name: str) -> dict[str, Any]:
+    """The resource's spec, once the scenario and the resource are known to fit."""
+    why = scenario.supported_by(target)
+    if why:
+        raise TargetError(why)
+    spec: dict[str, Any] = _resource(target.api, namespace, name).get("spec") or {}
+    if spec.get("consistency") == "strong":
+        raise TargetError(
+            "the eventual check needs an eventual resource (strong: --check linearizability)"
+        )
+    return spec
+
+
+class ChaosRun:
+    """One run of a scenario against a resource (see :func:`run_scenario`)."""
+
+    def __init__(
+        self, scenario: Scenario, target: Target, namespace: str, name: str,
+        settings: RunSettings, log: Callable[[str], None],
+    ) -> None:  # fmt: skip
+        spec = _preflight(scenario, target, namespace, name)
+        self.scenario, self.target, self.settings, self.log = scenario, target, settings, log
+        self.namespace, self.name = namespace, name
+        self.began = time.monotonic()
+        self.rng = random.Random(settings.seed)
+        self.marks: dict[str, float] = {}
+        self.observer = ReplicaObserver(target.api, namespace, name, self.clock)
+        self.observer.start()
+        self.initial = dict(self.observer.current)
+        self.holders = sorted(i["node"] for i in self.initial.values() if i["phase"] == "Ready")
+        self.agents = target.agents()
+        if not self.holders:
+            self.observer.stop()
+            raise TargetError(f"{namespace}/{name} has no Ready replica")
+        if missing := [n for n in self.holders if n not in self.agents]:
+            self.observer.stop()
+            raise TargetError(f"no agent Lease for the replica nodes {missing}")
+        self.run_id = f"chaos-{uuid.uuid4().hex[:6]}"
+        overrides = {**scenario.workload(), **(settings.workload or {})}
+        self.spec = _workload_spec(
+            namespace, name, self.run_id, settings.seed, len(self.agents), overrides
+        )
+        self.history = History()
+        self.workload = Workload(self.spec, dict(self.agents), self.history, self.clock)
+        self.context = Run(
+            target=target, namespace=namespace, resource=name,
+            minimum=int((spec.get("replicas") or {}).get("min", 2)), holders=self.holders,
+            choose=lambda options: self.rng.choice(sorted(options)), clock=self.clock,
+            mark=lambda label: self.marks.__setitem__(label, self.clock()),
+            wait_for=self.wait_for, patch_resource=self.patch, replica_nodes=self.replica_nodes,
+            interval=_interval(spec),
+        )  # fmt: skip
+
+    def clock(self) -> float:
+        """Seconds since the run began."""
+        return round(time.monotonic() - self.began, 4)
+
+    def wait_for(self, check: Callable[[], Any], timeout: float) -> Any:
+        """Poll ``check`` until it is truthy or ``timeout`` passes; return its last value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := check():
+                return value
+            time.sleep(0.2)
+        return None
+
+    def replica_nodes(self) -> dict[str, str]:
+        """The resource's Replicas now: node -> phase."""
+        return {i["node"]: i["phase"] for i in self.observer.replicas().values()}
+
+    def patch(self, spec_patch: dict[str, Any]) -> None:
+        """Merge-patch the resource's spec."""
+        client.CustomObjectsApi(self.target.api).patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "sharedresources", self.name, {"spec": spec_patch}
+        )
+
+    def drive(self) -> tuple[float, float, set[str]]:
+        """Workload, fault, heal, settle.
+
+        Returns:
+            When the fault came, when it was healed, and the nodes it hit.
+        """
+        name, settings = self.scenario.name, self.settings
+        self.log(f"chaos {name}: {self.namespace}/{self.name} on {self.holders}")
+        self.workload.start(probe_node=self.holders[0])
+        try:
+            time.sleep(settings.warmup)
+            fault_at = self.clock()
+            self.log(f"chaos {name}: injecting at {fault_at:.1f}s")
+            faulted = self.scenario.inject(self.context)
+            time.sleep(max(0.0, settings.duration - (self.clock() - fault_at)))
+            heal_at = self.clock()
+            self.log(f"chaos {name}: healing at {heal_at:.1f}s")
+            self.scenario.heal(self.context)
+            time.sleep(2.0)
+            self.wait_for(self.observer.ready_nodes, settings.settle)
+            time.sleep(settings.tail)
+        finally:
+            self.workload.stop()
+        return fault_at, heal_at, faulted
+
+    def report(self, fault_at: float, heal_at: float, faulted: set[str]) -> dict[str, Any]:
+        """Read the final state, check, and build the report."""
+        stopped_at = self.clock()
+        states, converged_after = _final_states(
+            self.target, self.observer, self.namespace, self.name, self.run_id,
+            self.settings.settle,
+        )  # fmt: skip
+        self.observer.stop()
+        self.scenario.finish(self.context)
+        events = self.observer.snapshot()
+        self.scenario.summarize(self.context, events, self.marks)
+        operations = self.history.snapshot()
+        written = {o.key for o in operations if o.kind == "write"}
+        incremented = {o.key for o in operations if o.kind == "increment"}
+        verdict = check_eventual(
+            operations, states,
+            keys={self.spec.key(i) for i in range(self.spec.keys)} & written,
+            counter_keys={self.spec.counter(i) for i in range(self.spec.counters)} & incremented,
+        )  # fmt: skip
+        reads = [o for o in operations if o.kind == "read"]
+        writes = [o for o in operations if o.kind == "write"]
+        span = max((w.end for w in writes), default=0.0) - min(
+            (w.start for w in writes), default=0.0
+        )
+        minimum = self.context.minimum
+        return {
+            "scenario": self.scenario.name, "resource": f"{self.namespace}/{self.name}",
+            "seed": self.settings.seed, "target": type(self.target).__name__,
+            "duration_s": self.settings.duration, "fault_at_s": fault_at, "healed_at_s": heal_at,
+            "stopped_at_s": stopped_at, "faulted_nodes": sorted(faulted),
+            "replicas_min": minimum, "holders": self.holders,
+            "acked_writes": verdict.acked_writes, "attempted_writes": verdict.attempted_writes,
+            "indeterminate_writes": verdict.indeterminate_writes,
+            "lost_writes": verdict.lost_writes, "lost_examples": verdict.lost_examples[:10],
+            "phantom_keys": verdict.phantom_keys[:10], "reordered_writes": verdict.reordered_writes,
+            "write_rate_acked_per_s": round(
+                sum(1 for w in writes if w.outcome == "ok") / max(span, 1e-9), 1
+            ),
+            "counters": verdict.counters, "reads": verdict.reads,
+            "failed_reads": verdict.failed_reads, "not_found_existing": verdict.not_found_existing,
+            "read_recovery_ms": _ms(
+                read_recovery(reads, self.history.error_times, fault_at, heal_at)
+            ),
+            "read_latency_ms": _ms(o.end - o.start for o in reads if o.outcome == "ok"),
+            "lost_after_s": lost_after(events, fault_at, faulted),
+            "min_restored_s": min_restored_after(self.initial, events, fault_at, minimum, faulted),
+            "client_errors": dict(sorted(self.history.errors.items())),
+            "replication_lag_ms": _ms(self.workload.lag_samples),
+            "converged": verdict.converged,
+            "converged_after_stop_s": (
+                None if converged_after is None else round(converged_after, 3)
+            ),
+            "divergent_keys": verdict.divergent_keys[:10], "replicas_checked": sorted(states),
+            "actions": actions_between(events, fault_at, stopped_at), "marks": self.marks,
+            "replica_events": [e.__dict__ for e in events],
+            **self.context.extra,
+            "checks": {"eventual": verdict.ok}, "ok": verdict.ok,
+        }  # fmt: skip
+
+
 def run_scenario(
     scenario: Scenario, target: Target, namespace: str, name: str, settings: RunSettings,
     log: Callable[[str], None] = print,
@@ -127,151 +294,5 @@ def run_scenario(
     Raises:
         TargetError: The resource or the cluster cannot run it (bad input).
     """
-    why = scenario.supported_by(target)
-    if why:
-        raise TargetError(why)
-    body = _resource(target.api, namespace, name)
-    spec = body.get("spec") or {}
-    if spec.get("consistency") == "strong":
-        raise TargetError(
-            "the eventual check needs an eventual resource (strong: --check linearizability)"
-        )
-    minimum = int((spec.get("replicas") or {}).get("min", 2))
-    began = time.monotonic()
-
-    def clock() -> float:
-        return round(time.monotonic() - began, 4)
-
-    rng = random.Random(settings.seed)
-    observer = ReplicaObserver(target.api, namespace, name, clock)
-    observer.start()
-    initial = dict(observer.current)
-    holders = sorted(i["node"] for i in initial.values() if i["phase"] == "Ready")
-    agents = target.agents()
-    if not holders:
-        raise TargetError(f"{namespace}/{name} has no Ready replica")
-    missing = [n for n in holders if n not in agents]
-    if missing:
-        raise TargetError(f"no agent Lease for the replica nodes {missing}")
-    run_id = f"chaos-{uuid.uuid4().hex[:6]}"
-    overrides = {**scenario.workload(), **(settings.workload or {})}
-    wspec = _workload_spec(namespace, name, run_id, settings.seed, len(agents), overrides)
-    history = History()
-    workload = Workload(wspec, dict(agents), history, clock)
-    marks: dict[str, float] = {}
-
-    def wait_for(check: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := check():
-                return value
-            time.sleep(0.2)
-        return None
-
-    def replica_nodes() -> dict[str, str]:
-        return {i["node"]: i["phase"] for i in observer.replicas().values()}
-
-    def patch(spec_patch: dict[str, Any]) -> None:
-        client.CustomObjectsApi(target.api).patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, "sharedresources", name, {"spec": spec_patch}
-        )
-
-    context = Run(
-        target=target, namespace=namespace, resource=name, minimum=minimum, holders=holders,
-        choose=lambda options: rng.choice(sorted(options)), clock=clock,
-        mark=lambda label: marks.__setitem__(label, clock()), wait_for=wait_for,
-        patch_resource=patch, replica_nodes=replica_nodes,
-        interval=_interval(spec),
-    )  # fmt: skip
-    log(f"chaos {scenario.name}: {namespace}/{name} on {holders}, agents {sorted(agents)}")
-    workload.start(probe_node=holders[0])
-    converged_after: float | None = None
-    try:
-        time.sleep(settings.warmup)
-        fault_at = clock()
-        log(f"chaos {scenario.name}: injecting at {fault_at:.1f}s")
-        faulted = scenario.inject(context)
-        time.sleep(max(0.0, settings.duration - (clock() - fault_at)))
-        heal_at = clock()
-        log(f"chaos {scenario.name}: healing at {heal_at:.1f}s")
-        scenario.heal(context)
-        time.sleep(2.0)
-        wait_for(observer.ready_nodes, settings.settle)
-        time.sleep(settings.tail)
-    finally:
-        workload.stop()
-    stopped_at = clock()
-    states, converged_after = _final_states(
-        target, observer, namespace, name, run_id, settings.settle
-    )
-    observer.stop()
-    scenario.finish(context)
-    events = observer.snapshot()
-    scenario.summarize(context, events, marks)
-    operations = history.snapshot()
-    keys = {wspec.key(i) for i in range(wspec.keys)}
-    counters = {wspec.counter(i) for i in range(wspec.counters)}
-    verdict = check_eventual(
-        operations, states,
-        keys={k for k in keys if any(o.key == k and o.kind == "write" for o in operations)},
-        counter_keys={k for k in counters if any(o.key == k for o in operations)},
-    )  # fmt: skip
-    reads = [o for o in operations if o.kind == "read"]
-    writes = [o for o in operations if o.kind == "write"]
-    recovery = read_recovery(reads, history.error_times, fault_at, heal_at)
-    acked = [w for w in writes if w.outcome == "ok"]
-    write_window = max(
-        1e-9, (max((w.end for w in writes), default=0) - min((w.start for w in writes), default=0))
-    )
-    report: dict[str, Any] = {
-        "scenario": scenario.name,
-        "resource": f"{namespace}/{name}",
-        "seed": settings.seed,
-        "target": type(target).__name__,
-        "duration_s": settings.duration,
-        "fault_at_s": fault_at,
-        "healed_at_s": heal_at,
-        "stopped_at_s": stopped_at,
-        "faulted_nodes": sorted(faulted),
-        "replicas_min": minimum,
-        "holders": holders,
-        "acked_writes": verdict.acked_writes,
-        "attempted_writes": verdict.attempted_writes,
-        "indeterminate_writes": verdict.indeterminate_writes,
-        "lost_writes": verdict.lost_writes,
-        "lost_examples": verdict.lost_examples[:10],
-        "phantom_keys": verdict.phantom_keys[:10],
-        "reordered_writes": verdict.reordered_writes,
-        "write_rate_acked_per_s": round(len(acked) / write_window, 1),
-        "counters": verdict.counters,
-        "reads": verdict.reads,
-        "failed_reads": verdict.failed_reads,
-        "not_found_existing": verdict.not_found_existing,
-        "read_recovery_ms": {
-            k: (v * 1000 if v is not None else None) for k, v in percentiles(recovery).items()
-        },
-        "read_latency_ms": {
-            k: (v * 1000 if v is not None else None)
-            for k, v in percentiles(o.end - o.start for o in reads if o.outcome == "ok").items()
-        },
-        "lost_after_s": lost_after(events, fault_at, faulted),
-        "min_restored_s": min_restored_after(initial, events, fault_at, minimum, faulted),
-        "client_errors": dict(sorted(history.errors.items())),
-        "replication_lag_ms": {
-            k: (v * 1000 if v is not None else None)
-            for k, v in percentiles(workload.lag_samples).items()
-        },
-        "converged": verdict.converged,
-        "converged_after_stop_s": round(converged_after, 3)
-        if converged_after is not None
-        else None,
-        "divergent_keys": verdict.divergent_keys[:10],
-        "replicas_checked": sorted(states),
-        "actions": actions_between(events, fault_at, stopped_at),
-        "marks": marks,
-        "replica_events": [e.__dict__ for e in events],
-        **context.extra,
-    }
-    report["checks"] = {"eventual": verdict.ok}
-    report["ok"] = verdict.ok
-    return report
+    run = ChaosRun(scenario, target, namespace, name, settings, log)
+    return run.report(*run.drive())

@@ -304,6 +304,30 @@ class ClockSkew(Scenario):
             run.target.start_agent(node)
 
 
+class ZonePartition(Scenario):
+    """The agents of one zone cut from the others' (through the network proxy), healed."""
+
+    name = "zone-partition"
+    description = (
+        "cut every path between the agents of one zone and the others (Toxiproxy in front "
+        "of each agent's port), then heal"
+    )
+    needs = frozenset({"proxy"})
+    default_duration = 15.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Cut the zone of a replica holder from the rest."""
+        zones = run.target.zones()
+        self.side = {zones[run.choose(run.holders)]}
+        run.extra["partitioned_zones"] = sorted(self.side)
+        run.extra["paths_cut"] = run.target.partition(self.side, cut=True)
+        return {n for n, z in zones.items() if z in self.side}
+
+    def heal(self, run: Run) -> None:
+        """Every path open again."""
+        run.target.partition(self.side, cut=False)
+
+
 class WriteBurst(Scenario):
     """10,000 writes a second for the duration; no other fault."""
 
@@ -335,6 +359,7 @@ SCENARIOS: dict[str, Scenario] = {
         Drain(),
         DiskFull(),
         ClockSkew(),
+        ZonePartition(),
         WriteBurst(),
     )
 }

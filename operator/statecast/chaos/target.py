@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import yaml
 from kubernetes import client, config
 
-from statecast.devcluster import DevCluster
+from statecast.devcluster import DevCluster, netproxy
 from statecast.devcluster.cluster import default_home
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, acting_peer
 
@@ -91,6 +91,10 @@ class Target(Protocol):
 
     def agent_data_dir(self, node: str) -> Path | None:
         """The data directory of the agent of ``node`` (None when not on this machine)."""
+        ...
+
+    def partition(self, zones: set[str], *, cut: bool) -> int:
+        """Cut (or heal) the network between the agents of ``zones`` and the others."""
         ...
 
 
@@ -192,6 +196,15 @@ class DevTarget:
         worker = self._worker(node)
         return self.system.worker_arg(worker, "--data-dir")
 
+    def partition(self, zones: set[str], *, cut: bool) -> int:
+        """See :class:`Target`."""
+        if self.system.pid(netproxy.PROCESS) is None:
+            raise TargetError(
+                "the agents talk directly: start them with "
+                "`statecast dev-cluster up --with-agents --with-network-proxy`"
+            )
+        return netproxy.NetworkProxy(self.system).partition(self.system.nodes(), zones, cut=cut)
+
 
 @dataclass
 class KubeTarget:
@@ -267,6 +280,10 @@ class KubeTarget:
     def agent_data_dir(self, node: str) -> Path | None:
         """See :class:`Target`."""
         return None
+
+    def partition(self, zones: set[str], *, cut: bool) -> int:
+        """See :class:`Target`."""
+        raise TargetError("cutting the network between zones needs the dev cluster's proxy")
 
 
 def _server_of(kubeconfig: Path) -> str | None:

@@ -7,8 +7,10 @@ import logging
 import os
 import sys
 import time
+from functools import partial
 
 from statecast.devcluster import DevCluster, DevClusterError, build
+from statecast.devcluster.netproxy import NetworkProxy
 from statecast.devcluster.system import AGENT_PORT, PEERING_NAME
 
 
@@ -41,6 +43,12 @@ def register(
         "--with-operator",
         action="store_true",
         help="install the CRDs and RBAC and run the operator",
+    )
+    up.add_argument(
+        "--with-network-proxy",
+        action="store_true",
+        help="route every agent-to-agent path through Toxiproxy (built on first use), so "
+        "`statecast chaos` can partition zones and add cross-zone latency",
     )
     up.add_argument(
         "--operators",
@@ -106,7 +114,15 @@ def _up(args: argparse.Namespace) -> int:
             system = cluster.system()
             system.install()
             if args.with_agents:
-                for node, url in system.start_agents(port=args.agent_port).items():
+                routes = None
+                if args.with_network_proxy:
+                    proxy = NetworkProxy(system)
+                    proxy.start()
+                    nodes = system.nodes()
+                    routes = partial(proxy.routes, nodes)
+                for node, url in system.start_agents(
+                    port=args.agent_port, extra_args=routes
+                ).items():
                     print(f"agent {node}: {url}")
             if args.with_operator:
                 names = system.start_operators(args.operators)

@@ -3,7 +3,9 @@
 Three Go modules ship with the package: ``gomod/kubernetes`` (``k8s.io/kubernetes``
 with every staging module replaced by its matching ``v0.x.y``, plus etcd's server
 module), ``gomod/kwok`` (KWOK needs newer ``k8s.io`` libraries than Kubernetes pins)
-and ``gomod/helm`` (renders and lints the chart). The binaries land in
+and ``gomod/helm`` (renders and lints the chart); a fourth, ``gomod/toxiproxy``
+(Toxiproxy's server, for partitions and latency between agents), is built only when a
+network proxy is asked for. The binaries land in
 ``<cache>/bin/<module>-<version>-<hash of go.mod and go.sum>/`` outside the
 repository, so a warm start finds them and builds nothing.
 
@@ -75,6 +77,13 @@ KUBERNETES = GoModule(
 KWOK = GoModule("kwok", "sigs.k8s.io/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
 HELM = GoModule("helm", "helm.sh/helm/v3", {"helm": "helm.sh/helm/v3/cmd/helm"})
 MODULES = (KUBERNETES, KWOK, HELM)
+#: Built only when asked for: the TCP proxy the fault-injection harness cuts and slows.
+TOXIPROXY = GoModule(
+    "toxiproxy",
+    "github.com/Shopify/toxiproxy/v2",
+    {"toxiproxy-server": "github.com/Shopify/toxiproxy/v2/cmd/server"},
+)
+ON_DEMAND = (TOXIPROXY,)
 
 
 def cache_root() -> Path:
@@ -92,7 +101,7 @@ def bin_dir(module: GoModule) -> Path:
 
 def binary(name: str) -> Path:
     """Path of a built binary by name (``kube-apiserver``, ``kwok``, ...)."""
-    for module in MODULES:
+    for module in (*MODULES, *ON_DEMAND):
         if name in module.commands:
             return bin_dir(module) / name
     raise KeyError(name)

@@ -38,7 +38,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,7 +138,8 @@ class _Record:
     group: str | None = None
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
+    """A TCP port free on ``host`` right now."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -300,7 +301,9 @@ class System:
         lease_seconds: float = 2.0,
         kubeconfig: Path | None = None,
         data_root: Path | None = None,
-        extra_args: Mapping[str, Sequence[str]] | None = None,
+        extra_args: Mapping[str, Sequence[str]]
+        | Callable[[dict[str, str]], Mapping[str, Sequence[str]]]
+        | None = None,
         nodes: Iterable[NodeAddress] | None = None,
         timeout: float = 60.0,
     ) -> dict[str, str]:
@@ -319,7 +322,9 @@ class System:
             kubeconfig: The agents' credentials (default: a token of the chart's
                 ``statecast-agent`` ServiceAccount).
             data_root: Data directories go to ``<data_root>/<node>``.
-            extra_args: More ``statecast agent`` arguments per node name.
+            extra_args: More ``statecast agent`` arguments per node name, or a function
+                of every agent's URL (node -> URL) that returns them (peer routes through
+                a proxy need the URLs first).
             nodes: The nodes (default: every node of the cluster).
             timeout: Seconds to wait for every agent to answer ``/healthz``.
 
@@ -329,27 +334,30 @@ class System:
         credentials = kubeconfig or self.token_kubeconfig(AGENT_ACCOUNT)
         data = data_root or self.state_dir / "agents"
         urls: dict[str, str] = {}
+        planned: list[tuple[NodeAddress, str, int]] = []
         for node in nodes if nodes is not None else self.nodes():
             name = f"{group}-{node.name}"
             record = self._record(name)
             if self.pid(name) is not None and record is not None and record.url:
                 urls[node.name] = record.url
                 continue
-            chosen = port if port and _port_is_free(node.ip, port) else _free_port(node.ip)
-            url = f"http://{node.ip}:{chosen}"
+            chosen = port if port and _port_is_free(node.ip, port) else free_port(node.ip)
+            urls[node.name] = f"http://{node.ip}:{chosen}"
+            planned.append((node, name, chosen))
+        more = extra_args(dict(urls)) if callable(extra_args) else (extra_args or {})
+        for node, name, chosen in planned:
+            url = urls[node.name]
             argv = [
                 sys.executable, "-m", "statecast.agent",
                 "--node", node.name, "--listen", f"{node.ip}:{chosen}", "--advertise", url,
                 "--zone", node.zone, "--data-dir", str(data / node.name),
                 "--lease-namespace", lease_namespace, "--lease-seconds", f"{lease_seconds:g}",
-                "--kubeconfig", str(credentials),
-                *(extra_args or {}).get(node.name, ()),
+                "--kubeconfig", str(credentials), *more.get(node.name, ()),
             ]  # fmt: skip
             self._launch(
                 name,
                 _Record("agent", argv, node=node.name, url=url, zone=node.zone, group=group),
             )
-            urls[node.name] = url
         deadline = time.monotonic() + timeout
         for node_name, url in urls.items():
             self._wait_healthy(f"{group}-{node_name}", url, deadline)

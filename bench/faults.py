@@ -1,0 +1,152 @@
+"""Fault scenarios end to end: every ``statecast chaos`` scenario, full length, three runs.
+
+Run from the repository root (``make e2e-faults``)::
+
+    .venv/bin/python -m bench.faults                      # every scenario x 3
+    .venv/bin/python -m bench.faults --only agent-kill --runs 1
+
+Starts its own dev cluster (``statecast-faults``: 4 KWOK nodes in 2 zones, an agent per
+node, two operators in one peering, as ``statecast dev-cluster up --with-agents
+--with-operator --operators 2`` does), creates a fresh SharedResource per run
+(``replicas.min`` 2, static placement, 5 s prediction interval) and runs the scenario
+through :func:`statecast.chaos.runner.run_scenario`, the code behind ``statecast
+chaos``. Reports go to ``docs/bench/faults/<scenario>-<run>.json`` and the summary
+table to ``docs/bench/faults.md``. The machine's load is written beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+from statecast.chaos.runner import RunSettings, run_scenario
+from statecast.chaos.scenarios import SCENARIOS
+from statecast.chaos.target import connect
+from statecast.devcluster import DevCluster
+
+OUT = Path("docs/bench")
+GROUP, VERSION = "statecast.io", "v1alpha1"
+NAMESPACE = "chaos"
+
+
+def _resource(api: client.ApiClient, name: str) -> None:
+    custom = client.CustomObjectsApi(api)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": {"min": 2},
+            "prediction": {"interval": "5s", "horizon": "15s"},
+            "replication": {"policy": "static"},
+            "source": {"inline": {"seeded": True}},
+        },
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "sharedresources", body)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        obj: Any = custom.get_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, "sharedresources", name
+        )
+        if (obj.get("status") or {}).get("phase") == "Ready":
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{name} not Ready")
+
+
+def _delete(api: client.ApiClient, name: str) -> None:
+    client.CustomObjectsApi(api).delete_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, "sharedresources", name
+    )
+
+
+ROW = (
+    "| {scenario} | {run} | {acked_writes} | {lost_writes} | {converged} | {rec} | "
+    "{lost_after_s} | {min_restored_s} | {failed_reads} | {not_found_existing} | {lag} | "
+    "{errors} | {extra} |"
+)
+
+
+def _row(report: dict[str, Any], run: int) -> str:
+    rec = report["read_recovery_ms"]
+    lag = report["replication_lag_ms"]
+    extra = ""
+    if "after_restart" in report:
+        extra = "extra actions " + ", ".join(
+            f"{k} {v['extra_actions']}" for k, v in report["after_restart"].items()
+        )
+    if report["scenario"] == "write-burst":
+        extra = f"{report['write_rate_acked_per_s']:.0f} acked writes/s"
+    if report.get("reordered_writes"):
+        extra += f" reordered {report['reordered_writes']}"
+    return ROW.format(
+        run=run,
+        rec=f"{rec['p50']} / {rec['p99']} / {rec['max']}",
+        lag=f"{lag['p50']} / {lag['p99']}",
+        errors=", ".join(f"{k}: {v}" for k, v in report["client_errors"].items()) or "-",
+        extra=extra or "-",
+        **{k: report[k] for k in ("scenario", "acked_writes", "lost_writes", "converged",
+                                   "lost_after_s", "min_restored_s", "failed_reads",
+                                   "not_found_existing")},
+    )  # fmt: skip
+
+
+def main() -> None:
+    """Run the scenarios and write the reports and the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", action="append", default=[], help="scenario (repeatable)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    args = parser.parse_args()
+    cluster = DevCluster("statecast-faults")
+    cluster.down(purge=True)
+    cluster.up(nodes=4, zones=2)
+    system = cluster.system()
+    system.install()
+    system.start_agents(port=None)
+    system.start_operators(2)
+    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+    rows, load = [], os.getloadavg()
+    try:
+        target = connect(cluster.kubeconfig)
+        for name in args.only or list(SCENARIOS):
+            scenario = SCENARIOS[name]
+            for run in range(1, args.runs + 1):
+                resource = f"{name}-{run}"
+                _resource(api, resource)
+                settings = RunSettings(duration=scenario.default_duration, seed=run)
+                report = run_scenario(type(scenario)(), target, NAMESPACE, resource, settings)
+                (OUT / "faults").mkdir(parents=True, exist_ok=True)
+                (OUT / "faults" / f"{name}-{run}.json").write_text(
+                    json.dumps(report, indent=2, default=str) + "\n"
+                )
+                rows.append(_row(report, run))
+                print(rows[-1], flush=True)
+                _delete(api, resource)
+    finally:
+        if not args.keep:
+            cluster.down()
+    header = [
+        "# Fault scenarios",
+        "",
+        f"`make e2e-faults` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load "
+        f"average at start {load[0]:.1f} on 2 cores). Times in ms unless said; read recovery "
+        "p50 / p99 / max over the reading clients; lag p50 / p99 from the probe.",
+        "",
+        "| scenario | run | acked writes | lost | converged | read recovery ms | Lost after s "
+        "| min Ready after s | failed reads | 404 on written keys | lag ms | client errors "
+        "(attempts) | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    (OUT / "faults.md").write_text("\n".join(header + rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
