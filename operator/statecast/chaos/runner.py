@@ -213,11 +213,13 @@ class ChaosRun:
             time.sleep(settings.warmup)
             fault_at = self.clock()
             self.log(f"chaos {name}: injecting at {fault_at:.1f}s")
-            faulted = self.scenario.inject(self.context)
-            time.sleep(max(0.0, settings.duration - (self.clock() - fault_at)))
-            heal_at = self.clock()
-            self.log(f"chaos {name}: healing at {heal_at:.1f}s")
-            self.scenario.heal(self.context)
+            try:
+                faulted = self.scenario.inject(self.context)
+                time.sleep(max(0.0, settings.duration - (self.clock() - fault_at)))
+            finally:  # a fault that went wrong half-way is healed all the same
+                heal_at = self.clock()
+                self.log(f"chaos {name}: healing at {heal_at:.1f}s")
+                self.scenario.heal(self.context)
             time.sleep(2.0)
             self.wait_for(self.observer.ready_nodes, settings.settle)
             time.sleep(settings.tail)

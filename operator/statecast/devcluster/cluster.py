@@ -330,6 +330,7 @@ class DevCluster:
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop every process of the cluster; with ``purge`` also delete its state."""
         stopped = self._stop_all()
+        shutil.rmtree(self.state_dir / "workers", ignore_errors=True)
         if purge and self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         return stopped
@@ -343,7 +344,7 @@ class DevCluster:
             for name in CONTROL_PLANE
         ]
         workers = {w.name: w for w in self.system().workers()} if healthy else {}
-        for name in processes.recorded(self.state_dir):
+        for name in sorted(set(processes.recorded(self.state_dir)) | set(workers)):
             if name in CONTROL_PLANE:
                 continue
             pid = processes.running_pid(self.state_dir, name)

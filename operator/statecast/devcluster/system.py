@@ -469,18 +469,27 @@ class System:
         return [name for name in names if processes.stop(self.state_dir, name)]
 
     def stop_group(self, group: str) -> list[str]:
-        """Stop the agents of ``group``."""
-        return self.stop(w.name for w in self.workers() if w.group == group)
+        """Stop the agents of ``group`` and forget them."""
+        members = [w.name for w in self.workers() if w.group == group]
+        stopped = self.stop(members)
+        for name in members:
+            self._record_file(name).unlink(missing_ok=True)
+        return stopped
 
     def stop_all(self) -> list[str]:
-        """Stop every worker (agents, operators, proxies)."""
-        return self.stop(w.name for w in self.workers())
+        """Stop every worker (agents, operators, proxies) and forget them."""
+        stopped = self.stop(w.name for w in self.workers())
+        for worker in self.workers():
+            self._record_file(worker.name).unlink(missing_ok=True)
+        return stopped
 
     def workers(self) -> list[Worker]:
-        """Every worker recorded here, with its pid while it runs and its role."""
+        """Every worker started here (running or not), with its pid while it runs."""
         acting = self._acting_operator()
         found = []
-        for name in processes.recorded(self.state_dir):
+        folder = self.state_dir / "workers"
+        named = {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
+        for name in sorted(named | set(processes.recorded(self.state_dir))):
             record = self._record(name)
             if record is None:
                 continue
