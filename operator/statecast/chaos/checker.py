@@ -62,6 +62,7 @@ class EventualVerdict:
     reordered_writes: int = 0
     counters: dict[str, dict[str, int | bool | None]] = field(default_factory=dict)
     not_found_existing: int = 0
+    not_found_examples: list[dict[str, Any]] = field(default_factory=list)
     reads: int = 0
     failed_reads: int = 0
 
@@ -183,4 +184,9 @@ def check_eventual(
             verdict.failed_reads += 1
         if op.error == "404" and op.key in first_acked and first_acked[op.key] < op.start:
             verdict.not_found_existing += 1
+            if len(verdict.not_found_examples) < 10:
+                verdict.not_found_examples.append(
+                    {"client": op.client, "key": op.key, "at": op.start,
+                     "written_at": first_acked[op.key]}
+                )  # fmt: skip
     return verdict

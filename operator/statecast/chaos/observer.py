@@ -122,6 +122,11 @@ class ReplicaObserver:
         with self._lock:
             return {i["node"] for i in self.current.values() if i["phase"] == "Ready"}
 
+    def live_nodes(self) -> set[str]:
+        """Nodes holding a Replica that is not Lost (Ready, Stale, Syncing, Pending)."""
+        with self._lock:
+            return {i["node"] for i in self.current.values() if i["phase"] != "Lost"}
+
     def snapshot(self) -> list[ReplicaEvent]:
         """The events so far."""
         with self._lock:

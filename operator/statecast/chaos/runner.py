@@ -81,17 +81,22 @@ def _final_states(
     target: Target, observer: ReplicaObserver, namespace: str, resource: str, prefix: str,
     settle: float,
 ) -> tuple[dict[str, dict[str, Any]], float | None]:  # fmt: skip
-    """Every live replica's map, once they agree (or after ``settle``); when they agreed."""
+    """Every replica's map, once all can be read and agree.
+
+    After ``settle`` seconds, whatever could be read; the second value says how long it
+    took (None: they never all agreed).
+    """
     started = time.monotonic()
     states: dict[str, dict[str, Any]] = {}
     while True:
         agents = target.agents()
         states = {}
-        for node in sorted(observer.ready_nodes()):
+        holders = observer.live_nodes()
+        for node in sorted(holders):
             if node in agents and (got := _local_map(agents[node], namespace, resource, prefix)):
                 states[node] = got
         canonical = {json.dumps(s, sort_keys=True) for s in states.values()}
-        if len(states) >= 1 and len(canonical) == 1:
+        if states and set(states) == holders and len(canonical) == 1:
             return states, time.monotonic() - started
         if time.monotonic() - started > settle:
             return states, None
@@ -246,6 +251,8 @@ class ChaosRun:
             keys={self.spec.key(i) for i in range(self.spec.keys)} & written,
             counter_keys={self.spec.counter(i) for i in range(self.spec.counters)} & incremented,
         )  # fmt: skip
+        if converged_after is None:  # a replica that could not be read is not converged
+            verdict.converged = False
         reads = [o for o in operations if o.kind == "read"]
         writes = [o for o in operations if o.kind == "write"]
         span = max((w.end for w in writes), default=0.0) - min(
@@ -267,6 +274,7 @@ class ChaosRun:
             ),
             "counters": verdict.counters, "reads": verdict.reads,
             "failed_reads": verdict.failed_reads, "not_found_existing": verdict.not_found_existing,
+            "not_found_examples": verdict.not_found_examples,
             "read_recovery_ms": _ms(
                 read_recovery(reads, self.history.error_times, fault_at, heal_at)
             ),
@@ -283,6 +291,7 @@ class ChaosRun:
             "actions": actions_between(events, fault_at, stopped_at), "marks": self.marks,
             "replica_events": [e.__dict__ for e in events],
             **self.context.extra,
+            "replicas_unread": sorted(self.observer.live_nodes() - set(states)),
             "checks": {"eventual": verdict.ok}, "ok": verdict.ok,
         }  # fmt: skip
 

@@ -101,11 +101,11 @@ class NetworkProxy:
             for node in nodes:
                 name = proxy_name(zone, node.name)
                 upstream = urls[node.name].removeprefix("http://")
-                if name in existing and existing[name]["upstream"] == upstream:
+                if name in existing:  # keep where it listens: running agents route there
+                    if existing[name]["upstream"] != upstream:
+                        self._call("POST", f"/proxies/{name}", {"upstream": upstream})
                     listen[(zone, node.name)] = existing[name]["listen"]
                     continue
-                if name in existing:
-                    self._call("DELETE", f"/proxies/{name}")
                 address = f"127.0.0.1:{free_port('127.0.0.1')}"
                 self._call("POST", "/proxies", {"name": name, "listen": address,
                                                 "upstream": upstream, "enabled": True})  # fmt: skip

@@ -341,6 +341,14 @@ class System:
             if self.pid(name) is not None and record is not None and record.url:
                 urls[node.name] = record.url
                 continue
+            # a restarted agent keeps its port (as a DaemonSet's hostPort stays), so the
+            # other agents' routes to it hold
+            if record is not None and record.url:
+                port_before = int(record.url.rsplit(":", 1)[1])
+                if _port_is_free(node.ip, port_before):
+                    urls[node.name] = record.url
+                    planned.append((node, name, port_before))
+                    continue
             chosen = port if port and _port_is_free(node.ip, port) else free_port(node.ip)
             urls[node.name] = f"http://{node.ip}:{chosen}"
             planned.append((node, name, chosen))
