@@ -28,7 +28,10 @@ from kubernetes import client, config
 
 from statecast.api.types import GROUP, VERSION
 from statecast.devcluster import DevCluster
-from statecast.devcluster.system import System, kubectl_binary
+from statecast.devcluster.system import INSTALL_NAMESPACE, System, kubectl_binary
+
+__all__ = ["INSTALL_NAMESPACE", "agent_processes", "create_resource", "kubectl_binary",
+           "status_of", "wait_for"]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from kubernetes import client
 
+from statecast.devcluster.system import System
 from tests.integration.conftest import (
     INSTALL_NAMESPACE,
     agent_processes,
@@ -28,13 +29,13 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 @pytest.fixture
 def agents(
-    api_client: client.ApiClient,
+    system: System,
     service_account_kubeconfig: Callable[[str], Path],
     operator: Path,
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
     kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_processes(api_client, INSTALL_NAMESPACE, kubeconfig, tmp_path) as urls:
+    with agent_processes(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as urls:
         yield urls
 
 
