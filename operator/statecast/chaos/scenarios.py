@@ -145,11 +145,13 @@ class OperatorRestart(Scenario):
     name = "operator-restart"
     description = (
         "kill the acting operator right after a spec change (during its reconcile), start "
-        "it again; then kill an agent, and the operator again as the failover begins"
+        "it again; then kill an agent, and the operator again 2 s later (the failover "
+        "falls to the restarted operator)"
     )
     needs = frozenset({"operator-process|operator-pod", "agent-process|agent-pod"})
     default_duration = 20.0
     restart_after = 1.0
+    failover_pending = 2.0
 
     def _restart_acting(self, run: Run, label: str) -> None:
         acting = run.target.acting_operator() or next(iter(run.target.operators()), None)
@@ -171,7 +173,8 @@ class OperatorRestart(Scenario):
         run.extra["victim"] = self.victim
         run.target.kill_agent(self.victim)
         run.mark("agent-killed")
-        run.wait_for(lambda: run.replica_nodes().get(self.victim) in (None, "Lost"), 60.0)
+        # while the dead agent's Lease runs out: the failover falls to the restarted one
+        time.sleep(self.failover_pending)
         self._restart_acting(run, "failover")
         return {self.victim}
 
@@ -277,31 +280,33 @@ class ClockSkew(Scenario):
 
     name = "clock-skew"
     description = (
-        "restart one agent with its clock 5 s ahead and another 5 s behind (the test-only "
-        "STATECAST_TEST_CLOCK_SKEW_SECONDS), then back"
+        "restart a holder's agent with its clock 5 s ahead, then another's 5 s behind, one "
+        "at a time (the test-only STATECAST_TEST_CLOCK_SKEW_SECONDS), then back"
     )
     needs = frozenset({"clock"})
     skew = 5.0
 
+    def _restart(self, run: Run, node: str, env: dict[str, str] | None) -> None:
+        run.target.kill_agent(node)
+        run.target.start_agent(node, env=env)
+        run.wait_for(lambda: run.replica_nodes().get(node, "Ready") == "Ready", 30.0)
+
     def inject(self, run: Run) -> set[str]:
-        """Restart two holders with skewed clocks."""
+        """Restart a holder 5 s ahead, then another agent 5 s behind, one at a time."""
         ahead = run.choose(run.holders)
-        rest = [n for n in run.holders if n != ahead] or [
-            n for n in run.target.agents() if n != ahead
-        ]
-        behind = run.choose(sorted(rest))
+        others = sorted(n for n in run.target.agents() if n != ahead)
+        behind = run.choose([n for n in others if n in run.holders] or others)
         self.skewed = {ahead: self.skew, behind: -self.skew}
         run.extra["skewed"] = self.skewed
         for node, seconds in self.skewed.items():
-            run.target.kill_agent(node)
-            run.target.start_agent(node, env={"STATECAST_TEST_CLOCK_SKEW_SECONDS": f"{seconds:g}"})
+            self._restart(run, node, {"STATECAST_TEST_CLOCK_SKEW_SECONDS": f"{seconds:g}"})
+            run.mark(f"skewed-{node}")
         return set()
 
     def heal(self, run: Run) -> None:
-        """Clocks right again."""
-        for node in self.skewed:
-            run.target.kill_agent(node)
-            run.target.start_agent(node)
+        """Clocks right again, one agent at a time."""
+        for node in getattr(self, "skewed", {}):
+            self._restart(run, node, None)
 
 
 class ZonePartition(Scenario):
