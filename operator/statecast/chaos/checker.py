@@ -13,7 +13,8 @@ Pure functions, no I/O. After the fault is healed and the replicas have converge
 - **Counters** (Jepsen's counter checker): the final value lies between the sum of the
   acknowledged increments and that sum plus every indeterminate one.
 - **Reads**: a read of a key whose first write was acknowledged before the read began
-  must not answer 404.
+  (by more than a grace of 2 s, above the replication lag: another replica may not have
+  it yet) must not answer 404.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def check_eventual(
     *,
     keys: set[str] | None = None,
     counter_keys: set[str] | None = None,
+    grace: float = 2.0,
 ) -> EventualVerdict:
     """Check a history against the replicas' final maps (replica node -> key -> value).
 
@@ -139,6 +141,9 @@ def check_eventual(
         states: The final map of each replica (only the run's keys matter).
         keys: The register keys of the run (default: every key written).
         counter_keys: The counter keys of the run (default: every key incremented).
+        grace: A 404 counts against a key only if its first write was acknowledged this
+            many seconds before the read began: a read on another replica within the
+            replication lag may miss it (eventual consistency).
     """
     ops = list(operations)
     writes: dict[str, list[Operation]] = {}
@@ -180,13 +185,14 @@ def check_eventual(
         if op.kind != "read":
             continue
         verdict.reads += 1
-        if op.outcome != "ok" and op.error != "404":
+        not_found = (op.error or "").startswith("404")
+        if op.outcome != "ok" and not not_found:
             verdict.failed_reads += 1
-        if op.error == "404" and op.key in first_acked and first_acked[op.key] < op.start:
+        if not_found and op.key in first_acked and first_acked[op.key] < op.start - grace:
             verdict.not_found_existing += 1
             if len(verdict.not_found_examples) < 10:
                 verdict.not_found_examples.append(
                     {"client": op.client, "key": op.key, "at": op.start,
-                     "written_at": first_acked[op.key]}
+                     "written_at": first_acked[op.key], "error": op.error}
                 )  # fmt: skip
     return verdict

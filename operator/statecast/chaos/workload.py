@@ -239,11 +239,11 @@ class Workload:
             attempts += 1
             try:
                 value = client.get(spec.namespace, spec.resource, key)
-            except NotFoundError:
-                self.history.error(self.clock(), name, "404")
+            except NotFoundError as err:
+                self.history.error(self.clock(), name, _code(err))
                 self.history.add(
                     Operation("read", name, node, key, start, self.clock(), "fail",
-                              error="404", attempts=attempts)
+                              error=_code(err), attempts=attempts)
                 )  # fmt: skip
                 return
             except (RequestError, OSError) as err:
