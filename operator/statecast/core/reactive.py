@@ -6,8 +6,9 @@ is active when its rate is above zero): a pair more than ``k`` deviations above 
 mean is *hot* and gets a replica. A replica that has not been hot for the grace period
 goes. ``replicas.min`` and ``replicas.max`` hold: the set is trimmed to the max keeping
 consumers' nodes, then the hottest, and refilled to the min with new zones first, then
-the hottest nodes. :func:`place_by_heat` decides the nodes; :func:`heat_replicas` turns
-them into Replica changes with the same hand-off rule as the plain spread.
+the hottest nodes. :func:`place_by_heat` decides the nodes; :func:`heat_wanted` gives
+the reasons of each addition and removal, and :func:`heat_replicas` the Replica changes
+with the same hand-off rule as the plain spread.
 """
 
 from __future__ import annotations
@@ -16,10 +17,24 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from statecast.core.replica_set import CurrentReplica, ReplicaSetPlan, hand_off, lost_nodes
+from statecast.core.replica_set import (
+    CurrentReplica,
+    ReplicaSetPlan,
+    WantedReplicas,
+    hand_off,
+    lost_nodes,
+    retire_unwanted,
+)
 from statecast.core.spread import Candidate
 
-__all__ = ["HeatPlacement", "HeatStats", "ObservedHeat", "heat_replicas", "place_by_heat"]
+__all__ = [
+    "HeatPlacement",
+    "HeatStats",
+    "ObservedHeat",
+    "heat_replicas",
+    "heat_wanted",
+    "place_by_heat",
+]
 
 
 @dataclass(frozen=True)
@@ -134,27 +149,26 @@ def place_by_heat(
     return HeatPlacement(tuple(sorted(why)), why, seen)
 
 
-def heat_replicas(
+def heat_wanted(
     candidates: Sequence[Candidate],
     current: Iterable[CurrentReplica],
     placement: HeatPlacement,
     *,
     unreachable: Iterable[str] | None = None,
-) -> ReplicaSetPlan:
-    """The Replica changes that reach ``placement``, hand-off first.
+) -> WantedReplicas:
+    """The nodes of ``placement`` with the reason of each Replica added or removed.
 
     Adds carry reason ``consumer`` on a consumer's node, ``rebalance`` where the pair is
     hot (heat moves replicas; the CRD has no reason of its own for it), and ``minimum``
     for a refill to ``replicas.min`` (``failover`` when it replaces a copy on a lost
-    node). Removes (``rebalance``, ``failover`` on a lost node) wait until every wanted
-    node holds a Ready copy.
+    node). Removes are ``rebalance``, or ``failover`` on a lost node.
 
     Args:
         candidates: the eligible nodes.
         current: the resource's existing replicas.
         placement: what :func:`place_by_heat` decided.
         unreachable: nodes whose copy cannot be read (see
-            :func:`~statecast.core.replica_set.reconcile_replicas`).
+            :func:`~statecast.core.replica_set.spread_wanted`).
     """
     existing = {r.node: r for r in current}
     eligible_names = {c.name for c in candidates}
@@ -164,4 +178,22 @@ def heat_replicas(
         n: {"consumer": "consumer", "minimum": refill}.get(placement.why[n], "rebalance")
         for n in placement.nodes
     }
-    return hand_off(placement.nodes, existing, reasons, lost)
+    return WantedReplicas(
+        placement.nodes, reasons, retire_unwanted(placement.nodes, existing, lost)
+    )
+
+
+def heat_replicas(
+    candidates: Sequence[Candidate],
+    current: Iterable[CurrentReplica],
+    placement: HeatPlacement,
+    *,
+    unreachable: Iterable[str] | None = None,
+) -> ReplicaSetPlan:
+    """The Replica changes that reach ``placement`` (:func:`heat_wanted`), hand-off first.
+
+    Removes wait until every wanted node holds a Ready copy.
+    """
+    current = list(current)
+    wanted = heat_wanted(candidates, current, placement, unreachable=unreachable)
+    return hand_off(wanted, {r.node: r for r in current})

@@ -1,9 +1,11 @@
 """Decide which Replica objects to create and delete for a resource.
 
-Given the nodes a resource may use and the replicas it has, :func:`reconcile_replicas`
-returns the changes that bring it to its target count, spread over zones, without
-ever deleting a copy before its replacement is Ready: replicas on lost or unsuitable
-nodes are removed only once every wanted replica reports Ready (hand-off first).
+A placement policy says which nodes it wants and why (:class:`WantedReplicas`);
+:func:`hand_off` turns that into Replica changes with the one rule every policy shares:
+a copy is never deleted before its replacement is Ready, so replicas on lost or
+unsuitable nodes are removed only once every wanted replica reports Ready. The plain
+spread (:func:`spread_wanted`) places the resource's target count over zones;
+:func:`reconcile_replicas` is the spread with the hand-off applied.
 """
 
 from __future__ import annotations
@@ -55,7 +57,24 @@ class ReplicaSetPlan:
         return [c for c in self.changes if c.action == "remove"]
 
 
-def reconcile_replicas(
+@dataclass(frozen=True)
+class WantedReplicas:
+    """The nodes a policy wants a resource on, and why: what the hand-off starts from.
+
+    Attributes:
+        nodes: the wanted nodes.
+        add_reasons: node -> reason code of a new copy there (every wanted node that
+            holds none yet must have one).
+        removals: node -> reason code of removing the copy there once the hand-off is
+            done (nodes not holding a copy, or wanted, are ignored).
+    """
+
+    nodes: tuple[str, ...]
+    add_reasons: Mapping[str, str]
+    removals: Mapping[str, str]
+
+
+def spread_wanted(
     candidates: Sequence[Candidate],
     current: Iterable[CurrentReplica],
     *,
@@ -63,8 +82,8 @@ def reconcile_replicas(
     consumers: Iterable[str] = (),
     limit: int | None = None,
     unreachable: Iterable[str] | None = None,
-) -> ReplicaSetPlan:
-    """Plan the Replica objects for ``count`` copies on ``candidates`` (eligible nodes).
+) -> WantedReplicas:
+    """The plain spread: ``count`` copies on ``candidates`` (eligible nodes) plus consumers.
 
     Nodes running a pod that consumes the resource (``consumers``) get a copy too, so
     the state is local before the pod needs it: they are preferred for the ``count``
@@ -83,10 +102,10 @@ def reconcile_replicas(
             ``rebalance``. None: every ineligible node counts as unreachable.
 
     Returns:
-        The wanted nodes, the replicas to add (reason ``consumer`` on a consumer's node,
-        else ``minimum`` on a first placement, ``failover`` when they replace a copy on
-        a lost node, ``rebalance`` otherwise) and the replicas to remove (only once all
-        wanted replicas are Ready).
+        The wanted nodes; adds carry reason ``consumer`` on a consumer's node, else
+        ``minimum`` on a first placement, ``failover`` when they replace a copy on a
+        lost node, ``rebalance`` otherwise; every copy not wanted is removed (see
+        :func:`retire_unwanted`).
     """
     existing = {r.node: r for r in current}
     eligible_names = {c.name for c in candidates}
@@ -98,7 +117,37 @@ def reconcile_replicas(
     lost = lost_nodes(existing, wanted, eligible_names, unreachable)
     add_reason = "failover" if lost else ("minimum" if not existing else "rebalance")
     reasons = {n: "consumer" if n in consumer_nodes else add_reason for n in wanted}
-    return hand_off(wanted, existing, reasons, lost)
+    return WantedReplicas(tuple(wanted), reasons, retire_unwanted(wanted, existing, lost))
+
+
+def reconcile_replicas(
+    candidates: Sequence[Candidate],
+    current: Iterable[CurrentReplica],
+    *,
+    count: int,
+    consumers: Iterable[str] = (),
+    limit: int | None = None,
+    unreachable: Iterable[str] | None = None,
+) -> ReplicaSetPlan:
+    """The plain spread (:func:`spread_wanted`, same arguments) with the hand-off applied."""
+    current = list(current)
+    wanted = spread_wanted(
+        candidates,
+        current,
+        count=count,
+        consumers=consumers,
+        limit=limit,
+        unreachable=unreachable,
+    )
+    return hand_off(wanted, {r.node: r for r in current})
+
+
+def retire_unwanted(
+    wanted: Iterable[str], existing: Iterable[str], lost: Collection[str] = ()
+) -> dict[str, str]:
+    """Every copy not wanted goes: reason ``failover`` on a ``lost`` node, else ``rebalance``."""
+    kept = set(wanted)
+    return {n: "failover" if n in lost else "rebalance" for n in existing if n not in kept}
 
 
 def lost_nodes(
@@ -120,29 +169,24 @@ def lost_nodes(
     )
 
 
-def hand_off(
-    wanted: Sequence[str],
-    existing: Mapping[str, CurrentReplica],
-    add_reasons: Mapping[str, str],
-    lost: Collection[str] = (),
-) -> ReplicaSetPlan:
+def hand_off(wanted: WantedReplicas, existing: Mapping[str, CurrentReplica]) -> ReplicaSetPlan:
     """The changes from ``existing`` to ``wanted``, hand-off first.
 
-    Every wanted node without a copy gets one (reason from ``add_reasons``); the copies
-    not wanted are removed (reason ``failover`` on a ``lost`` node, else ``rebalance``)
-    only once every wanted node holds a Ready copy, so the last up-to-date copy never
-    goes before its replacement is Ready.
+    Every wanted node without a copy gets one (reason from ``wanted.add_reasons``); the
+    copies in ``wanted.removals`` go only once every wanted node holds a Ready copy,
+    so the last up-to-date copy never goes before its replacement is Ready (and
+    nothing goes while nothing is wanted).
     """
-    wanted = sorted(wanted)
-    missing = [n for n in wanted if n not in existing]
-    extra = sorted(n for n in existing if n not in wanted)
-    changes = [ReplicaChange("add", node, add_reasons[node]) for node in missing]
+    nodes = sorted(wanted.nodes)
+    missing = [n for n in nodes if n not in existing]
+    changes = [ReplicaChange("add", node, wanted.add_reasons[node]) for node in missing]
     all_wanted_ready = (
-        bool(wanted) and not missing and all(existing[n].phase in UP_TO_DATE for n in wanted)
+        bool(nodes) and not missing and all(existing[n].phase in UP_TO_DATE for n in nodes)
     )
     if all_wanted_ready:
         changes += [
-            ReplicaChange("remove", node, "failover" if node in lost else "rebalance")
-            for node in extra
+            ReplicaChange("remove", node, reason)
+            for node, reason in sorted(wanted.removals.items())
+            if node in existing and node not in nodes
         ]
-    return ReplicaSetPlan(wanted=tuple(wanted), changes=tuple(changes))
+    return ReplicaSetPlan(wanted=tuple(nodes), changes=tuple(changes))
