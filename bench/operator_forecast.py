@@ -9,9 +9,9 @@ For 10 and 100 nodes, three days of 1-minute history (4,320 intervals, the most 
 demand history holds) of synthetic daily-seasonal demand, and a resource with the
 default prediction settings (1-minute interval, 15-minute horizon, daily season):
 
-- *whole history*: :func:`statecast.controller.predictive.forecast_demand` over the
+- *whole history*: :func:`statecast.core.reconcile.predicted.forecast_demand` over the
   newest 4,320 intervals, once per interval (what the operator did);
-- *engine*: :class:`statecast.controller.demand_engine.DemandEngine`, rebuilt once from
+- *engine*: :class:`statecast.core.reconcile.demand_engine.DemandEngine`, rebuilt once from
   the same history, then one update per interval; its cost per interval is the update
   plus the daily rebuild spread over the day's intervals.
 
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.controller.demand_engine import REFIT_EVERY_S, DemandEngine, EngineSettings
-from statecast.controller.predictive import MAX_HISTORY_STEPS, forecast_demand, steps_of
+from statecast.core.reconcile.demand_engine import REFIT_EVERY_S, DemandEngine, EngineSettings
+from statecast.core.reconcile.predicted import MAX_HISTORY_STEPS, forecast_demand, steps_of
 
 OUT = Path("docs/bench/operator-forecast.md")
 SPEC = SharedResourceSpec.model_validate({"prediction": {"interval": "1m"}})

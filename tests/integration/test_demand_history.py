@@ -23,7 +23,7 @@ def keeper_as_operator(kubeconfig: Path) -> HistoryKeeper:
     """A keeper with a sampler of its own, writing through a gateway as the operator."""
     gateway = KubeGateway(config.new_client_from_config(config_file=str(kubeconfig)))
     activity = Activity(window=60.0)
-    return HistoryKeeper(DemandSampler(list, active=activity.active), lambda: gateway, activity)
+    return HistoryKeeper(DemandSampler(list, active=activity.active), gateway, activity)
 
 
 def test_history_saved_by_one_operator_is_read_by_the_next_and_goes_with_its_resource(

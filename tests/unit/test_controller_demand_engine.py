@@ -11,7 +11,11 @@ import numpy.typing as npt
 import pytest
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.controller.demand_engine import (
+from statecast.controller.forecasting import DemandForecaster
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import AgentSample
+from statecast.core.forecast import ForecastEngine
+from statecast.core.reconcile.demand_engine import (
     MAX_CATCH_UP_STEPS,
     REFIT_EVERY_S,
     Built,
@@ -22,16 +26,12 @@ from statecast.controller.demand_engine import (
     refit_due,
     series_changed,
 )
-from statecast.controller.forecasting import DemandForecaster
-from statecast.controller.predictive import (
+from statecast.core.reconcile.predicted import (
     PredictedDemand,
     demand_rows,
     forecast_demand,
     steps_of,
 )
-from statecast.controller.sampling import DemandSampler
-from statecast.core.demand import AgentSample
-from statecast.core.forecast import ForecastEngine
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 REF = ("ns", "flags")

@@ -11,9 +11,11 @@ import kopf
 import pytest
 
 from statecast.controller import handlers
-from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.history_keeper import Owner, history_configmap, history_name
-from statecast.controller.observed import (
+from statecast.controller.services import Services
+from statecast.core.demand import AgentSample, DemandHistory
+from statecast.core.demand_codec import encode
+from statecast.core.reconcile.views import (
     AgentLease,
     NodeView,
     PodView,
@@ -22,10 +24,6 @@ from statecast.controller.observed import (
     pod_view,
     replica_view,
 )
-from statecast.controller.sampling import DemandSampler
-from statecast.controller.selftuning import SelfTuner
-from statecast.core.demand import AgentSample, DemandHistory
-from statecast.core.demand_codec import encode
 
 
 class FakeGateway:
@@ -89,9 +87,13 @@ def replica(node_name: str, phase: str) -> ReplicaView:
 
 @pytest.fixture
 def gateway() -> FakeGateway:
-    fake = FakeGateway()
-    handlers.use_gateway(fake)
-    return fake
+    return FakeGateway()
+
+
+@pytest.fixture
+def memo(gateway: FakeGateway) -> kopf.Memo:
+    """The operator memo as the startup handler leaves it, with services on the fake."""
+    return kopf.Memo(services=Services.build(gateway))
 
 
 def body(status: dict[str, Any] | None = None) -> kopf.Body:
@@ -110,9 +112,9 @@ def nodes() -> FakeIndex:
     return FakeIndex({n.name: [n] for n in (node("a", "z1"), node("b", "z2"), node("c", "z1"))})
 
 
-def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway) -> None:
+def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway, memo: kopf.Memo) -> None:
     patch = kopf.Patch()
-    handlers.on_change(body(), patch, node_index=nodes(), replica_index=FakeIndex())
+    handlers.on_change(body(), patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
     assert gateway.deleted == []
     assert patch["status"]["phase"] == "Pending"
@@ -120,41 +122,51 @@ def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway) -> Non
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
 
 
-def test_resync_with_ready_replicas_only_patches_what_changed(gateway: FakeGateway) -> None:
+def test_resync_with_ready_replicas_only_patches_what_changed(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
     index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
     first = kopf.Patch()
-    handlers.resync(body(), first, node_index=nodes(), replica_index=index)
+    handlers.resync(body(), first, memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.created == []
     assert first["status"]["phase"] == "Ready"
     # the same status again: nothing to patch
     settled = kopf.Patch()
-    handlers.resync(body(dict(first["status"])), settled, node_index=nodes(), replica_index=index)
+    handlers.resync(
+        body(dict(first["status"])), settled, memo=memo, node_index=nodes(), replica_index=index
+    )
     assert "status" not in settled
 
 
-def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway) -> None:
+def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf.Memo) -> None:
     index = FakeIndex(
         {("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready"), replica("c", "Ready")]}
     )
-    handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=index)
+    handlers.resync(body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
 
 
-def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(gateway: FakeGateway) -> None:
-    handlers.on_change(body(), kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())
-    handlers.resync(body(), kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())
+def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    handlers.on_change(
+        body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=FakeIndex()
+    )
+    handlers.resync(body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert len(gateway.created) == 2
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
 
 
-def test_an_expired_agent_lease_makes_the_handler_fail_over(gateway: FakeGateway) -> None:
+def test_an_expired_agent_lease_makes_the_handler_fail_over(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
     gateway.leases = [
         AgentLease("a", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60), 6),
         AgentLease("b", dt.datetime.now(dt.UTC), 6),
     ]
     replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
     patch = kopf.Patch()
-    handlers.resync(body=body(), patch=patch, node_index=nodes(), replica_index=replicas)
+    handlers.resync(body=body(), patch=patch, memo=memo, node_index=nodes(), replica_index=replicas)
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
     assert {r["node"]: r["phase"] for r in patch.status["replicas"]} == {"a": "Lost", "b": "Ready"}
@@ -162,7 +174,9 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(gateway: FakeGateway
     assert ("Warning", "ReplicaLost") in gateway.events
 
 
-def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGateway) -> None:
+def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
     consumer = pod_view(
         {
             "metadata": {
@@ -179,6 +193,7 @@ def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGat
     handlers.resync(
         body=body(),
         patch=kopf.Patch(),
+        memo=memo,
         node_index=nodes(),
         replica_index=replicas,
         pod_index=FakeIndex({"ns": [consumer]}),
@@ -189,12 +204,11 @@ def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(gateway: FakeGat
 
 
 def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
-    gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+    gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
-    sampler = DemandSampler(list)
-    monkeypatch.setattr(handlers, "_sampler", sampler)
-    monkeypatch.setattr(handlers, "_forecaster", DemandForecaster(sampler))
-    monkeypatch.setattr(handlers, "_tuner", SelfTuner(sampler))
+    services = handlers.services_of(memo)
+    services.activity.mark()  # acting already: the first reconcile keeps the history
+    sampler = services.sampler
     now = time.time()
     sampler.record(AgentSample("a", now - 30, now, {("ns", "flags", "local"): 30}))
     spec: dict[str, Any] = {
@@ -204,19 +218,21 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     }
     meta = {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1}
     patch = kopf.Patch()
-    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), patch, node_index=nodes(),
-                    replica_index=FakeIndex())  # fmt: skip
+    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), patch, memo=memo,
+                    node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     tuning = patch["status"]["tuning"]
     assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
     assert tuning["explanation"] == "not tuned yet"
     off = {**spec, "replication": {"tuning": {"enabled": False}}}
     patch = kopf.Patch()
     handlers.resync(kopf.Body({"metadata": meta, "spec": off, "status": {"tuning": tuning}}),
-                    patch, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+                    patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     assert patch["status"]["tuning"] is None
 
 
-def test_a_resource_seen_first_loads_its_saved_demand_history(gateway: FakeGateway) -> None:
+def test_a_resource_seen_first_loads_its_saved_demand_history(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
     saved = DemandHistory()
     saved.add_sample(None, AgentSample("a", 0.0, 120.0, {("ns", "saved", "local"): 12}))
     snapshot = saved.snapshot(("ns", "saved"))
@@ -225,7 +241,7 @@ def test_a_resource_seen_first_loads_its_saved_demand_history(gateway: FakeGatew
     owner = Owner("ns", "saved", "u-saved")
     gateway.histories[("ns", "statecast-history-saved")] = history_configmap(owner, blob)
     meta = {"name": "saved", "namespace": "ns", "uid": "u-saved", "generation": 1}
-    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}),
-                    kopf.Patch(), node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
-    matrix = handlers._sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
+    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}), kopf.Patch(),
+                    memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    matrix = handlers.services_of(memo).sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
     assert matrix.tolist() == [[6.0, 6.0]]

@@ -18,10 +18,10 @@ from statecast.controller.history_keeper import (
     history_configmap,
     history_name,
 )
-from statecast.controller.observed import AgentLease
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_codec import decode
+from statecast.core.reconcile.views import AgentLease
 
 OWNER = Owner("apps", "flags", "uid-1")
 REF = ("apps", "flags")
@@ -61,7 +61,7 @@ class Clock:
 def keeper_with(store: FakeStore, clock: Clock, max_bytes: int = 900 * 1024) -> HistoryKeeper:
     activity = Activity(window=15.0, clock=clock)
     sampler = DemandSampler(list, active=activity.active)
-    return HistoryKeeper(sampler, lambda: store, activity, period=300.0, max_bytes=max_bytes)
+    return HistoryKeeper(sampler, store, activity, period=300.0, max_bytes=max_bytes)
 
 
 def sample(node: str, t: float, local: int) -> AgentSample:
@@ -141,7 +141,7 @@ def test_a_standby_neither_samples_nor_saves_and_reloads_when_it_acts_again() ->
 
     activity = Activity(window=15.0, clock=clock)
     sampler = DemandSampler(leases, active=activity.active)
-    keeper = HistoryKeeper(sampler, lambda: store, activity)
+    keeper = HistoryKeeper(sampler, store, activity)
     assert sampler.sample_once() == 0 and not leases_asked, "no reconcile yet: a standby"
     keeper.observe(OWNER, 60.0)
     sampler.sample_once()

@@ -10,10 +10,10 @@ import pytest
 
 from statecast.api.shared_resource import LabelSelector, SharedResourceSpec
 from statecast.controller.forecasting import DemandForecaster
-from statecast.controller.observed import PodView, consumer_pods
-from statecast.controller.predictive import forecast_demand
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
+from statecast.core.reconcile.predicted import forecast_demand
+from statecast.core.reconcile.views import PodView, consumer_pods
 
 REF = ("ns", "flags")
 

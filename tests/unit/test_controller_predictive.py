@@ -9,16 +9,14 @@ import numpy as np
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.forecasting import DemandForecaster
-from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
-from statecast.controller.predictive import (
-    PredictedDemand,
-    changes_from_plan,
-    forecast_demand,
-)
-from statecast.controller.reconcile import reconcile
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.placement import ActionKind, Plan, Reason, ReplicaAction
+from statecast.core.reconcile import DemandView, Observed, reconcile
+from statecast.core.reconcile.predicted import PredictedDemand, forecast_demand
+from statecast.core.reconcile.predictive import wanted_from_plan
+from statecast.core.reconcile.views import NodeView, ReplicaView, node_view, replica_view
+from statecast.core.replica_set import hand_off
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 ZONE = "topology.kubernetes.io/zone"
@@ -85,11 +83,13 @@ def test_the_forecast_follows_the_busy_node_and_reports_it_first() -> None:
 
 def test_predicted_demand_on_a_node_without_a_replica_brings_one_there() -> None:
     result = reconcile(
-        body({"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}),
-        CLUSTER,
-        [replica("node-1"), replica("node-2")],
-        now=NOW,
-        demand=hot_on("node-4"),
+        Observed(
+            body({"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}),
+            CLUSTER,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            demand=DemandView(forecast=hot_on("node-4")),
+        )
     )
     assert [(c.action, c.node, c.reason) for c in result.changes][:1] == [
         ("add", "node-4", "predicted")
@@ -101,16 +101,18 @@ def test_predicted_demand_on_a_node_without_a_replica_brings_one_there() -> None
 
 def test_without_history_or_when_not_predictive_the_plain_spread_holds() -> None:
     current = [replica("node-1"), replica("node-2")]
-    waiting = reconcile(body({"replicas": {"min": 2}}), CLUSTER, current, now=NOW)
+    waiting = reconcile(Observed(body({"replicas": {"min": 2}}), CLUSTER, current, now=NOW))
     assert waiting.changes == ()
     conditions = {c["type"]: c for c in waiting.status["conditions"]}
     assert conditions["ForecastReady"]["reason"] == "NotEnoughHistory"
     static = reconcile(
-        body({"replicas": {"min": 2}, "replication": {"policy": "static"}}),
-        CLUSTER,
-        current,
-        now=NOW,
-        demand=hot_on("node-4"),
+        Observed(
+            body({"replicas": {"min": 2}, "replication": {"policy": "static"}}),
+            CLUSTER,
+            current,
+            now=NOW,
+            demand=DemandView(forecast=hot_on("node-4")),
+        )
     )
     assert static.changes == ()
     conditions = {c["type"]: c for c in static.status["conditions"]}
@@ -126,11 +128,10 @@ def test_a_plan_removes_nothing_while_something_it_adds_or_keeps_is_not_ready() 
         )
     )
     syncing = [replica("node-1"), replica("node-2", "Syncing"), replica("node-3")]
-    assert changes_from_plan(plan, syncing) == ()
+    assert hand_off(wanted_from_plan(plan), {r.node: r.current() for r in syncing}).changes == ()
     ready = [replica("node-1"), replica("node-2"), replica("node-3")]
-    assert [(c.action, c.node, c.reason) for c in changes_from_plan(plan, ready)] == [
-        ("remove", "node-3", "cost")
-    ]
+    changes = hand_off(wanted_from_plan(plan), {r.node: r.current() for r in ready}).changes
+    assert [(c.action, c.node, c.reason) for c in changes] == [("remove", "node-3", "cost")]
 
 
 def test_the_forecaster_forecasts_once_per_interval_from_sampled_history() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -11,11 +12,12 @@ import pytest
 
 from statecast.controller import handlers
 from statecast.controller.heat import HeatTracker
-from statecast.controller.observed import NodeView, ReplicaView, node_view, replica_view
-from statecast.controller.reconcile import reconcile
 from statecast.controller.sampling import DemandSampler
+from statecast.controller.services import Services
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.reactive import HeatStats, ObservedHeat
+from statecast.core.reconcile import DemandView, Observed, reconcile
+from statecast.core.reconcile.views import NodeView, ReplicaView, node_view, replica_view
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 ZONE = "topology.kubernetes.io/zone"
@@ -59,7 +61,7 @@ def changes(result: Any) -> list[tuple[str, str, str]]:
 
 
 def test_without_a_window_of_demand_reactive_gets_the_plain_spread() -> None:
-    result = reconcile(resource(), NODES, [], now=NOW)
+    result = reconcile(Observed(resource(), NODES, [], now=NOW))
     assert changes(result) == [("add", "node-1", "minimum"), ("add", "node-2", "minimum")]
     assert result.last_hot is None
     ready = next(c for c in result.status["conditions"] if c["type"] == "ForecastReady")
@@ -68,7 +70,7 @@ def test_without_a_window_of_demand_reactive_gets_the_plain_spread() -> None:
 
 
 def test_a_hot_node_gets_a_replica_and_its_time_is_kept() -> None:
-    result = reconcile(resource(), NODES, SETTLED, now=NOW, heat=HOT_3)
+    result = reconcile(Observed(resource(), NODES, SETTLED, now=NOW, demand=DemandView(heat=HOT_3)))
     assert changes(result) == [("add", "node-3", "rebalance")]
     assert result.last_hot == {"node-1": NOW.timestamp(), "node-2": NOW.timestamp(),
                                "node-3": NOW.timestamp()}  # fmt: skip
@@ -78,7 +80,9 @@ def test_a_hot_node_gets_a_replica_and_its_time_is_kept() -> None:
 
 def test_other_policies_ignore_heat() -> None:
     spec = {"replication": {"policy": "static"}}
-    result = reconcile(resource(spec), NODES, SETTLED, now=NOW, heat=HOT_3)
+    result = reconcile(
+        Observed(resource(spec), NODES, SETTLED, now=NOW, demand=DemandView(heat=HOT_3))
+    )
     assert changes(result) == []
     assert result.last_hot is None
 
@@ -89,25 +93,34 @@ def test_a_replica_cold_for_the_cooldown_goes_once_the_hot_one_is_ready() -> Non
     spec = {"replication": {"policy": "reactive", "cooldown": "5m"}}
     held = [*SETTLED, replica("node-4", "Syncing")]
     heat = ObservedHeat({"node-4": 5.0}, STATS, 900.0)
-    waiting = reconcile(resource(spec), NODES, held, now=NOW, heat=heat, last_hot=last_hot)
+    waiting = reconcile(
+        Observed(
+            resource(spec), NODES, held, now=NOW, demand=DemandView(heat=heat, last_hot=last_hot)
+        )
+    )
     assert changes(waiting) == [], "node-2 stays while node-4 syncs"
     held = [*SETTLED, replica("node-4")]
-    done = reconcile(resource(spec), NODES, held, now=NOW, heat=heat, last_hot=last_hot)
+    done = reconcile(
+        Observed(
+            resource(spec), NODES, held, now=NOW, demand=DemandView(heat=heat, last_hot=last_hot)
+        )
+    )
     assert changes(done) == [("remove", "node-2", "rebalance")]
 
 
 def test_a_lost_copy_is_replaced_for_failover_before_it_is_removed() -> None:
     nodes = [*NODES[:1], node("node-2", "b", ready=False), *NODES[2:]]
     cold = ObservedHeat({}, STATS, 900.0)
-    result = reconcile(resource(), nodes, SETTLED, now=NOW, heat=cold)
+    result = reconcile(Observed(resource(), nodes, SETTLED, now=NOW, demand=DemandView(heat=cold)))
     assert changes(result) == [("add", "node-4", "failover")], "the refill takes the lost zone"
     assert [lost.name for lost in result.lost] == ["flags-node-2"]
 
 
 def test_max_bytes_per_node_keeps_a_hot_node_without_room_empty() -> None:
     spec = {"placement": {"maxBytesPerNode": "1500"}}
-    result = reconcile(resource(spec), NODES, SETTLED, now=NOW, heat=HOT_3,
-                       bytes_elsewhere={"node-3": 1000})  # fmt: skip
+    observed = Observed(resource(spec), NODES, SETTLED, now=NOW, bytes_elsewhere={"node-3": 1000},
+                        demand=DemandView(heat=HOT_3))  # fmt: skip
+    result = reconcile(observed)
     assert changes(result) == []
 
 
@@ -134,9 +147,7 @@ def test_the_tracker_compares_a_resource_with_every_pair_in_the_cluster() -> Non
     assert HeatTracker(sampler, window_s=3600.0).heat(("ns", "flags"), NOW) is None
 
 
-def test_the_handler_places_by_heat_and_remembers_last_hot(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_handler_places_by_heat_and_remembers_last_hot() -> None:
     class Gateway:
         def __init__(self) -> None:
             self.created: list[dict[str, Any]] = []
@@ -155,22 +166,24 @@ def test_the_handler_places_by_heat_and_remembers_last_hot(
             return None
 
     gateway = Gateway()
-    handlers.use_gateway(gateway)  # type: ignore[arg-type]
-    sampler = DemandSampler(list)
+    services = Services.build(gateway)  # type: ignore[arg-type]
+    services.activity.mark()  # acting already: the first reconcile keeps the history
+    sampler = services.sampler
     now = time.time()
     for name, n in (("a", 100), ("b", 100), ("c", 3000)):
         sampler.record(AgentSample(name, now - 600, now, {("ns", "flags", "local"): n}))
     sampler.record(AgentSample("a", now - 600, now + 0.001, {("ns", "other", "local"): 100}))
     tracker = HeatTracker(sampler, window_s=300.0)
-    monkeypatch.setattr(handlers, "_sampler", sampler)
-    monkeypatch.setattr(handlers, "_heat", tracker)
+    memo = kopf.Memo(services=replace(services, heat=tracker))
     nodes = {n.name: [n] for n in (node("a", "z1"), node("b", "z2"), node("c", "z1"))}
     held = {("ns", "flags"): [replica("a"), replica("b")]}
-    handlers.resync(kopf.Body(resource()), kopf.Patch(), node_index=nodes, replica_index=held)
+    handlers.resync(kopf.Body(resource()), kopf.Patch(), memo=memo, node_index=nodes,
+                    replica_index=held)  # fmt: skip
     assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
         ("c", "rebalance")
     ]
     assert set(tracker.last_hot(("ns", "flags"))) == {"a", "b", "c"}
     static = resource({"replication": {"policy": "static"}})
-    handlers.resync(kopf.Body(static), kopf.Patch(), node_index=nodes, replica_index=held)
+    handlers.resync(kopf.Body(static), kopf.Patch(), memo=memo, node_index=nodes,
+                    replica_index=held)  # fmt: skip
     assert tracker.last_hot(("ns", "flags")) == {}

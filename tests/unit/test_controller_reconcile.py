@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from statecast.controller.builders import build_replica, replica_name
-from statecast.controller.observed import (
+from statecast.core.reconcile import DemandView, Observed, change_event, reconcile
+from statecast.core.reconcile.views import (
     AgentLease,
     NodeView,
     ReplicaView,
@@ -18,7 +19,6 @@ from statecast.controller.observed import (
     replica_view,
     tolerates,
 )
-from statecast.controller.reconcile import change_event, reconcile
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 ZONE = "topology.kubernetes.io/zone"
@@ -67,7 +67,7 @@ NODES = [
 
 
 def test_new_resource_gets_min_replicas_spread_and_is_pending() -> None:
-    result = reconcile(resource(), NODES, [], now=NOW)
+    result = reconcile(Observed(resource(), NODES, [], now=NOW))
     assert [(c.action, c.node, c.reason) for c in result.changes] == [
         ("add", "node-1", "minimum"),
         ("add", "node-2", "minimum"),
@@ -81,7 +81,7 @@ def test_new_resource_gets_min_replicas_spread_and_is_pending() -> None:
 
 
 def test_ready_replicas_make_the_resource_ready() -> None:
-    result = reconcile(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW)
+    result = reconcile(Observed(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW))
     assert result.changes == ()
     assert result.status["phase"] == "Ready"
     assert result.status["readyReplicas"] == 2
@@ -93,7 +93,7 @@ def test_ready_replicas_make_the_resource_ready() -> None:
 
 def test_syncing_replicas_mean_progressing() -> None:
     result = reconcile(
-        resource(), NODES, [replica("node-1"), replica("node-2", "Syncing")], now=NOW
+        Observed(resource(), NODES, [replica("node-1"), replica("node-2", "Syncing")], now=NOW)
     )
     assert result.status["phase"] == "Progressing"
 
@@ -102,7 +102,7 @@ def test_condition_transition_time_is_kept_while_status_holds() -> None:
     earlier = "2026-11-28T10:00:00Z"
     previous = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": earlier}]}
     result = reconcile(
-        resource(status=previous), NODES, [replica("node-1"), replica("node-2")], now=NOW
+        Observed(resource(status=previous), NODES, [replica("node-1"), replica("node-2")], now=NOW)
     )
     ready = next(c for c in result.status["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == earlier
@@ -112,34 +112,38 @@ def test_condition_transition_time_is_kept_while_status_holds() -> None:
 
 def test_not_enough_nodes_is_degraded_with_one_warning() -> None:
     spec = {"replicas": {"min": 5}}
-    result = reconcile(resource(spec), NODES, [replica(n.name) for n in NODES], now=NOW)
+    result = reconcile(Observed(resource(spec), NODES, [replica(n.name) for n in NODES], now=NOW))
     assert result.status["phase"] == "Degraded"
     assert [e.reason for e in result.events] == ["NotEnoughNodes"]
     again = reconcile(
-        resource(spec, result.status), NODES, [replica(n.name) for n in NODES], now=NOW
+        Observed(resource(spec, result.status), NODES, [replica(n.name) for n in NODES], now=NOW)
     )
     assert again.events == ()
 
 
 def test_lost_node_is_replaced_on_a_ready_node() -> None:
     nodes = [node("node-1", "zone-a", ready=False), *NODES[1:]]
-    result = reconcile(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW)
+    result = reconcile(Observed(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW))
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     assert result.status["lastDecision"]["reason"] == "failover"
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
     assert phases == {"node-1": "Lost", "node-2": "Ready"}, "a lost node's copy is not Ready"
     assert [(r.name, r.reason) for r in result.lost] == [("flags-node-1", "NodeLost")]
-    already = reconcile(resource(), nodes, [replica("node-1", "Lost"), replica("node-2")], now=NOW)
+    already = reconcile(
+        Observed(resource(), nodes, [replica("node-1", "Lost"), replica("node-2")], now=NOW)
+    )
     assert already.lost == (), "a Replica already marked Lost is not marked again"
 
 
 def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
     result = reconcile(
-        resource(),
-        NODES,
-        [replica("node-1"), replica("node-2")],
-        now=NOW,
-        agents_down=frozenset({"node-1"}),
+        Observed(
+            resource(),
+            NODES,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            agents_down=frozenset({"node-1"}),
+        )
     )
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
@@ -149,7 +153,7 @@ def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
 
 def test_no_replica_is_placed_where_the_agent_is_down() -> None:
     down = frozenset({"node-1", "node-3"})
-    result = reconcile(resource(), NODES, [], now=NOW, agents_down=down)
+    result = reconcile(Observed(resource(), NODES, [], now=NOW, agents_down=down))
     assert {c.node for c in result.changes}.isdisjoint(down)
     assert len(result.changes) == 2
 
@@ -210,14 +214,16 @@ def test_a_cordoned_node_hands_its_copy_off_for_rebalance_not_failover() -> None
         }
     )
     nodes = [cordoned, *NODES[1:]]
-    result = reconcile(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW)
+    result = reconcile(Observed(resource(), nodes, [replica("node-1"), replica("node-2")], now=NOW))
     assert [(c.action, c.node, c.reason) for c in result.changes] == [
         ("add", "node-3", "rebalance")
     ]
     assert {r["node"]: r["phase"] for r in result.status["replicas"]}["node-1"] == "Ready"
     assert result.lost == ()
     handed_off = reconcile(
-        resource(), nodes, [replica("node-1"), replica("node-2"), replica("node-3")], now=NOW
+        Observed(
+            resource(), nodes, [replica("node-1"), replica("node-2"), replica("node-3")], now=NOW
+        )
     )
     assert [(c.action, c.node, c.reason) for c in handed_off.changes] == [
         ("remove", "node-1", "rebalance")
@@ -227,11 +233,13 @@ def test_a_cordoned_node_hands_its_copy_off_for_rebalance_not_failover() -> None
 def test_a_pod_annotated_with_the_resource_gets_a_local_copy() -> None:
     pods = [pod_view(pod("node-4", uses="other,flags"))]
     result = reconcile(
-        resource(),
-        NODES,
-        [replica("node-1"), replica("node-2")],
-        now=NOW,
-        pods=[p for p in pods if p is not None],
+        Observed(
+            resource(),
+            NODES,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            pods=[p for p in pods if p is not None],
+        )
     )
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-4", "consumer")]
     assert result.status["desiredReplicas"] == 3
@@ -245,11 +253,13 @@ def test_pods_matching_the_consumer_selector_get_a_local_copy_up_to_max() -> Non
     views = [pod_view(pod(n, labels={"app": "web"})) for n in ("node-3", "node-4")]
     views.append(pod_view(pod("node-1", labels={"app": "batch"})))
     result = reconcile(
-        resource(spec),
-        NODES,
-        [replica("node-1"), replica("node-2")],
-        now=NOW,
-        pods=[v for v in views if v is not None],
+        Observed(
+            resource(spec),
+            NODES,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            pods=[v for v in views if v is not None],
+        )
     )
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "consumer")]
 
@@ -257,13 +267,15 @@ def test_pods_matching_the_consumer_selector_get_a_local_copy_up_to_max() -> Non
 def test_tainted_nodes_need_a_toleration() -> None:
     taint = [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]
     nodes = [node("node-1", "zone-a", taints=taint), node("node-2", "zone-b")]
-    plain = reconcile(resource({"replicas": {"min": 2}}), nodes, [], now=NOW)
+    plain = reconcile(Observed(resource({"replicas": {"min": 2}}), nodes, [], now=NOW))
     assert [c.node for c in plain.changes] == ["node-2"]
     tolerating = {
         "replicas": {"min": 2},
         "placement": {"tolerations": [{"key": "dedicated", "operator": "Exists"}]},
     }
-    assert [c.node for c in reconcile(resource(tolerating), nodes, [], now=NOW).changes] == [
+    assert [
+        c.node for c in reconcile(Observed(resource(tolerating), nodes, [], now=NOW)).changes
+    ] == [
         "node-1",
         "node-2",
     ]
@@ -280,16 +292,18 @@ def test_node_selector_limits_candidates() -> None:
         ),
     ]
     result = reconcile(
-        resource({"placement": {"nodeSelector": {"gpu": "yes"}}, "replicas": {"min": 1}}),
-        nodes,
-        [],
-        now=NOW,
+        Observed(
+            resource({"placement": {"nodeSelector": {"gpu": "yes"}}, "replicas": {"min": 1}}),
+            nodes,
+            [],
+            now=NOW,
+        )
     )
     assert [c.node for c in result.changes] == ["gpu"]
 
 
 def test_invalid_spec_is_reported_not_raised() -> None:
-    result = reconcile(resource({"replicas": {"min": 3, "max": 1}}), NODES, [], now=NOW)
+    result = reconcile(Observed(resource({"replicas": {"min": 3, "max": 1}}), NODES, [], now=NOW))
     assert result.changes == ()
     assert result.status["phase"] == "Failed"
     assert "replicas.min must be less than or equal" in result.events[0].message
@@ -349,19 +363,31 @@ def test_long_names_stay_valid() -> None:
 
 def test_the_local_hit_ratio_goes_into_status_and_the_hit_column() -> None:
     result = reconcile(
-        resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW, local_hit_ratio=0.8766
+        Observed(
+            resource(),
+            NODES,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            demand=DemandView(local_hit_ratio=0.8766),
+        )
     )
     assert (result.status["localHitRatio"], result.status["hitPercent"]) == (0.877, 88)
-    quiet = reconcile(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW)
+    quiet = reconcile(Observed(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW))
     assert "localHitRatio" not in quiet.status, "no recent accesses: the last figure stays"
 
 
 def test_max_bytes_per_node_keeps_new_replicas_off_full_nodes() -> None:
     spec = {"replicas": {"min": 2}, "placement": {"maxBytesPerNode": "1Mi"}}
     full = {"node-1": 1024 * 1024, "node-2": 1024 * 1024}  # full with other resources' state
-    result = reconcile(resource(spec), NODES, [], now=NOW, bytes_elsewhere=full)
+    result = reconcile(Observed(resource(spec), NODES, [], now=NOW, bytes_elsewhere=full))
     assert sorted(c.node for c in result.changes) == ["node-3", "node-4"]
     kept = reconcile(
-        resource(spec), NODES, [replica("node-1"), replica("node-2")], now=NOW, bytes_elsewhere=full
+        Observed(
+            resource(spec),
+            NODES,
+            [replica("node-1"), replica("node-2")],
+            now=NOW,
+            bytes_elsewhere=full,
+        )
     )
     assert kept.changes == (), "copies already on a full node stay"

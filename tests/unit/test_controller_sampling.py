@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from statecast.agent.launcher import LocalAgents, free_port
-from statecast.controller.observed import AgentLease
 from statecast.controller.sampling import DemandSampler
+from statecast.core.reconcile.views import AgentLease
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.controller.observed import ReplicaView, node_view, replica_view
-from statecast.controller.predictive import forecast_demand, placement_input
-from statecast.controller.reconcile import reconcile
 from statecast.controller.sampling import DemandSampler
-from statecast.controller.selftuning import (
-    SelfTuner,
+from statecast.controller.selftuning import SelfTuner
+from statecast.core.demand import AgentSample
+from statecast.core.reconcile import DemandView, Observed, reconcile
+from statecast.core.reconcile.predicted import forecast_demand
+from statecast.core.reconcile.predictive import placement_input
+from statecast.core.reconcile.tuning import (
     TuningDecision,
     WindowObservation,
     next_tuning,
@@ -25,7 +26,7 @@ from statecast.controller.selftuning import (
     tuning_enabled,
     window_due,
 )
-from statecast.core.demand import AgentSample
+from statecast.core.reconcile.views import ReplicaView, node_view, replica_view
 from statecast.core.tuning import Outcome, TuningState, tune
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -342,13 +343,19 @@ def body(status: dict[str, Any], replication: dict[str, Any] | None = None) -> d
 
 def test_the_reconcile_writes_status_tuning_and_a_tuned_event_when_knobs_move() -> None:
     decision = next_tuning(spec(), saved(), WindowObservation(3600, 0.61, replicas=2), NOW)
-    result = reconcile(body({}), [], [], now=NOW, tuning=decision)
+    result = reconcile(Observed(body({}), [], [], now=NOW, demand=DemandView(tuning=decision)))
     assert result.status["tuning"]["costWeight"] == 0.7788
     assert ("Normal", "Tuned", decision.state.explanation) in [
         (e.type, e.reason, e.message) for e in result.events
     ]
     quiet = reconcile(
-        body({}), [], [], now=NOW, tuning=TuningDecision(TuningState(), NOW, None, 0.5)
+        Observed(
+            body({}),
+            [],
+            [],
+            now=NOW,
+            demand=DemandView(tuning=TuningDecision(TuningState(), NOW, None, 0.5)),
+        )
     )
     assert "Tuned" not in [e.reason for e in quiet.events]
 
@@ -364,5 +371,5 @@ def test_the_reconcile_writes_status_tuning_and_a_tuned_event_when_knobs_move() 
 def test_status_tuning_goes_only_with_tuning(
     sentence: str, replication: dict[str, Any], removed: bool
 ) -> None:
-    result = reconcile(body({"tuning": saved()}, replication), [], [], now=NOW)
+    result = reconcile(Observed(body({"tuning": saved()}, replication), [], [], now=NOW))
     assert (result.status.get("tuning", "kept") is None) is removed, sentence

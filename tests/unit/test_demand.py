@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statecast.controller.observed import agent_sample
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep, step
+from statecast.core.reconcile.views import agent_sample
 
 REF = ("apps", "flags")
 DAY = 86_400.0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from statecast.controller.reconcile import change_event
+from statecast.core.reconcile import change_event
 from statecast.core.replica_set import ReplicaChange
 from statecast.kubectl.render import age, status_text, structured, summary_text, table
 from statecast.kubectl.view import (

@@ -9,11 +9,11 @@ and when replicas were removed (the planner's hysteresis). State is in memory, p
 operator process.
 
 The forecast of a resource comes from its
-:class:`~statecast.controller.demand_engine.DemandEngine`: fitted from the sampler's
+:class:`~statecast.core.reconcile.demand_engine.DemandEngine`: fitted from the sampler's
 whole history when there is none, when the nodes, the prediction settings or the series
 change, after the history was reloaded, and on schedule (daily; early on whenever the
 history doubled); otherwise each newly completed interval is a cheap update. Right after
-a rebuild it says what :func:`~statecast.controller.predictive.forecast_demand` says.
+a rebuild it says what :func:`~statecast.core.reconcile.predicted.forecast_demand` says.
 """
 
 from __future__ import annotations
@@ -30,17 +30,17 @@ import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration
-from statecast.controller.demand_engine import (
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import Ref
+from statecast.core.demand_series import capacity
+from statecast.core.reconcile.demand_engine import (
     DemandEngine,
     EngineSettings,
     Step,
     next_step,
     series_changed,
 )
-from statecast.controller.predictive import MAX_HISTORY_STEPS, PredictedDemand, steps_of
-from statecast.controller.sampling import DemandSampler
-from statecast.core.demand import Ref
-from statecast.core.demand_series import capacity
+from statecast.core.reconcile.predicted import MAX_HISTORY_STEPS, PredictedDemand, steps_of
 
 __all__ = ["DemandForecaster"]
 

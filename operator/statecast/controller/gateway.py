@@ -14,7 +14,7 @@ import kopf
 
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.history_keeper import BLOB_KEY, history_name
-from statecast.controller.observed import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION, AgentLease
+from statecast.core.reconcile.views import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION, AgentLease
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,16 @@
 """kopf handlers: observe, call the pure reconcile, apply, report.
 
-Nodes and Replicas are kept in kopf indexes, the agents' Leases are listed at most once
-a second (an agent that stopped renewing is treated like a NotReady node: its copies
-are Lost and replaced); every SharedResource is reconciled
-when it is created, when its spec changes, when the operator resumes, and on a short
-timer so that replica status reported by agents and node changes reach it quickly.
-Handlers are synchronous, so kopf runs them in its thread pool, off the event loop.
+Nodes, Replicas and pods are kept in kopf indexes, the agents' Leases are listed at
+most once a second (an agent that stopped renewing is treated like a NotReady node: its
+copies are Lost and replaced); every SharedResource is reconciled when it is created,
+when its spec changes, when the operator resumes, and on a short timer so that replica
+status reported by agents and node changes reach it quickly. Handlers are synchronous,
+so kopf runs them in its thread pool, off the event loop.
+
+What the handlers share (gateway, sampler, forecaster, ...) is one
+:class:`~statecast.controller.services.Services`, built by :func:`start_services` at
+startup and kept in kopf's operator memo: every handler reaches it as ``memo.services``.
+An embedding operator or a test may put its own there first.
 """
 
 from __future__ import annotations
@@ -13,111 +18,62 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import threading
-import time
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
+from prometheus_client import start_http_server
 
-from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import GROUP, VERSION
-from statecast.api.units import parse_duration
-from statecast.controller import metrics
-from statecast.controller.builders import build_replica, replica_name
-from statecast.controller.forecasting import DemandForecaster
-from statecast.controller.gateway import Gateway, KubeGateway
-from statecast.controller.heat import HeatTracker
-from statecast.controller.history_keeper import Activity, HistoryKeeper, Owner
-from statecast.controller.observed import (
-    AgentLease,
+from statecast.controller.apply import apply, report
+from statecast.controller.observe import Indexes, observe
+from statecast.controller.services import Services
+from statecast.core.reconcile import reconcile
+from statecast.core.reconcile.views import (
     NodeView,
     PodView,
     ReplicaView,
-    agents_down,
-    consumer_pods,
     node_view,
     pod_view,
     replica_view,
 )
-from statecast.controller.reconcile import change_event, reconcile
-from statecast.controller.sampling import DemandSampler
-from statecast.controller.selftuning import SelfTuner, tuning_enabled
 
 log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
-#: The window over which status.localHitRatio is computed.
-HIT_WINDOW_SECONDS = 300.0
-_gateway: Gateway | None = None
+#: The memo key of an operator port to serve ``/metrics`` on (None or absent: none).
+METRICS_PORT = "metrics_port"
 
 
-def gateway() -> Gateway:
-    """The gateway in use (the real one unless :func:`use_gateway` set another)."""
-    global _gateway
-    if _gateway is None:
-        _gateway = KubeGateway()
-    return _gateway
+def services_of(memo: kopf.Memo) -> Services:
+    """The services in a handler's memo.
 
-
-def use_gateway(value: Gateway) -> None:
-    """Make the handlers write through ``value`` (a test seam)."""
-    global _gateway
-    _gateway = value
-    _liveness.forget()
-
-
-class _AgentLiveness:
-    """The agents' Leases, listed at most once a second for all handler threads."""
-
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._leases: list[AgentLease] = []
-        self._fetched = float("-inf")
-
-    def forget(self) -> None:
-        with self._lock:
-            self._leases, self._fetched = [], float("-inf")
-
-    def current(self) -> list[AgentLease]:
-        """The agents' Leases, listed again if the last list is older than ``ttl``."""
-        with self._lock:
-            if time.monotonic() - self._fetched >= self.ttl:
-                try:
-                    self._leases = gateway().agent_leases()
-                except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
-                    log.warning("event=agent-leases-unavailable error=%s", err)
-                self._fetched = time.monotonic()
-            return list(self._leases)
-
-    def down(self, now: dt.datetime) -> frozenset[str]:
-        """Nodes whose agent's Lease has expired (none known if the list fails)."""
-        return agents_down(self.current(), now)
-
-
-_liveness = _AgentLiveness()
-#: Acting (not a paused peering standby) while reconciles keep coming.
-_activity = Activity(window=max(15.0, 5 * RESYNC_SECONDS))
-_sampler = DemandSampler(_liveness.current, period=SAMPLE_SECONDS, active=_activity.active)
-_keeper = HistoryKeeper(_sampler, gateway, _activity)
-_forecaster = DemandForecaster(_sampler)
-_tuner = SelfTuner(_sampler)
-_heat = HeatTracker(_sampler)
+    Raises:
+        LookupError: none is there (the startup handler has not run).
+    """
+    services = memo.get("services")
+    if not isinstance(services, Services):
+        raise LookupError("memo.services is missing: statecast's startup handler did not run")
+    return services
 
 
 @kopf.on.startup()
-def start_sampling(**_: Any) -> None:
-    """Start reading the agents' access counters and saving the history in the background."""
-    _sampler.start()
-    _keeper.start()
+def start_services(memo: kopf.Memo, **_: Any) -> None:
+    """Build the services (unless the memo brings its own), start them, serve metrics."""
+    if memo.get("services") is None:
+        memo["services"] = Services.build(
+            sample_seconds=SAMPLE_SECONDS, acting_window=max(15.0, 5 * RESYNC_SECONDS)
+        )
+    services = services_of(memo)
+    services.start()
+    port = memo.get(METRICS_PORT)
+    if port is not None:
+        start_http_server(port, registry=services.metrics.registry)
 
 
 @kopf.on.cleanup()
-def stop_sampling(**_: Any) -> None:
+def stop_services(memo: kopf.Memo, **_: Any) -> None:
     """Stop the sampler thread and save the demand history (while acting)."""
-    _sampler.stop()
-    _keeper.stop()  # saves the demand history once more
+    services_of(memo).stop()
 
 
 @kopf.on.startup()
@@ -158,125 +114,29 @@ def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     return {view.namespace: view} if view is not None else None
 
 
-def _reconcile(
-    body: kopf.Body,
-    patch: kopf.Patch,
-    node_index: kopf.Index[str, NodeView],
-    replica_index: kopf.Index[tuple[str, str], ReplicaView],
-    pod_index: kopf.Index[str, PodView] | None = None,
-) -> None:
-    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
-    nodes = [view for store in node_index.values() for view in store]
-    replicas = list(replica_index.get((namespace, name), []))
-    pods = list(pod_index.get(namespace, [])) if pod_index is not None else []
-    now = dt.datetime.now(dt.UTC)
-    ref = (namespace, name)
-    hit_ratio = _sampler.local_hit_ratio(ref, HIT_WINDOW_SECONDS, now.timestamp())
-    demand, removed = None, None
-    try:
-        spec = SharedResourceSpec.model_validate(body.get("spec", {}))
-    except ValidationError:
-        spec = None  # the reconcile validates again and reports why
-    if spec is not None:  # marks this operator acting; loads the history when first seen
-        interval = parse_duration(spec.prediction.interval).total_seconds()
-        _keeper.observe(Owner(namespace, name, body.metadata.uid or ""), interval)
-    if spec is not None and spec.replication.policy == "predictive":
-        consumers = consumer_pods(pods, name, spec.consumers.selector)
-        demand = _forecaster.demand(ref, spec, [n.name for n in nodes], now, consumers)
-        removed = _forecaster.recently_removed(ref, spec, now)
-    heat, last_hot = None, None
-    if spec is not None and spec.replication.policy == "reactive":
-        heat, last_hot = _heat.heat(ref, now), _heat.last_hot(ref)
-    tuning = None
-    if spec is not None and tuning_enabled(spec) and demand is not None:
-        tuning = _tuner.decide(ref, spec, (body.get("status") or {}).get("tuning"), replicas, now)
-    elif spec is not None and not tuning_enabled(spec):
-        _tuner.forget(ref)
-    elsewhere: dict[str, int] = {}
-    if spec is not None and spec.placement.max_bytes_per_node is not None:
-        for other, store in replica_index.items():  # only when a limit asks for it
-            if other != ref:
-                for view in store:
-                    elsewhere[view.node] = elsewhere.get(view.node, 0) + view.bytes
-    result = reconcile(
-        body,
-        nodes,
-        replicas,
-        now=now,
-        agents_down=_liveness.down(now),
-        pods=pods,
-        local_hit_ratio=hit_ratio,
-        demand=demand,
-        recently_removed=removed,
-        bytes_elsewhere=elsewhere,
-        spec=spec,
-        tuning=tuning,
-        heat=heat,
-        last_hot=last_hot,
-    )
-    if result.last_hot is not None:
-        _heat.remember(ref, result.last_hot)
-    else:
-        _heat.forget(ref)  # not reactive, or no window of demand yet
-    for change in result.changes:
-        if change.action == "add":
-            applied = gateway().create_replica(
-                build_replica(body, change.node, reason=change.reason)
-            )
-        else:
-            applied = gateway().delete_replica(namespace, replica_name(name, change.node))
-            if applied:
-                _forecaster.removed(ref, change.node, now)
-        if not applied:  # the index had not seen our own earlier write yet
-            continue
-        metrics.REPLICA_ACTIONS.labels(action=change.action, reason=change.reason).inc()
-        log.info(
-            "event=replica-%s resource=%s/%s node=%s reason=%s",
-            change.action,
-            namespace,
-            name,
-            change.node,
-            change.reason,
-        )
-        event = change_event(change)
-        gateway().post_event(body, event.type, event.reason, event.message)
-    for lost in result.lost:
-        gateway().mark_replica_lost(namespace, lost.name, lost.reason, lost.message)
-    for event in result.events:
-        gateway().post_event(body, event.type, event.reason, event.message)
-    current = dict(body.get("status", {}))
-    changed = {k: v for k, v in result.status.items() if current.get(k) != v}
-    if changed:
-        patch.status.update(changed)
-    metrics.RESOURCE_PHASE.labels(namespace=namespace, resource=name).state(result.status["phase"])
+def _reconcile(memo: kopf.Memo, body: kopf.Body, patch: kopf.Patch, kwargs: dict[str, Any]) -> None:
+    services = services_of(memo)
+    observed = observe(services, body, Indexes.of(kwargs), dt.datetime.now(dt.UTC))
+    result = reconcile(observed)
+    apply(services, body, result, observed.now)
+    report(services, body, patch, result)
 
 
 @kopf.on.create(GROUP, VERSION, "sharedresources")
 @kopf.on.update(GROUP, VERSION, "sharedresources", field="spec")
 @kopf.on.resume(GROUP, VERSION, "sharedresources")
-def on_change(
-    body: kopf.Body,
-    patch: kopf.Patch,
-    **kwargs: Any,
-) -> None:
+def on_change(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile at once when a resource appears or its spec changes."""
-    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
+    _reconcile(memo, body, patch, kwargs)
 
 
 @kopf.on.delete(GROUP, VERSION, "sharedresources", optional=True)
-def on_delete(body: kopf.Body, **_: Any) -> None:
+def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Forget a deleted resource's demand history, forecasts and tuning (Replicas go by GC)."""
-    _forecaster.forget((body.metadata.namespace or "", body.metadata.name or ""))
-    _keeper.forget((body.metadata.namespace or "", body.metadata.name or ""))
-    _tuner.forget((body.metadata.namespace or "", body.metadata.name or ""))
-    _heat.forget((body.metadata.namespace or "", body.metadata.name or ""))
+    services_of(memo).forget((body.metadata.namespace or "", body.metadata.name or ""))
 
 
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
-def resync(
-    body: kopf.Body,
-    patch: kopf.Patch,
-    **kwargs: Any,
-) -> None:
+def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile periodically: replica status and nodes change without touching the resource."""
-    _reconcile(body, patch, kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
+    _reconcile(memo, body, patch, kwargs)

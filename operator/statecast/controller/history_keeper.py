@@ -146,7 +146,7 @@ class HistoryKeeper:
 
     Args:
         sampler: the demand history's owner.
-        store: returns the store to use (called each time: the handlers' gateway).
+        store: where histories are kept (the operator's gateway).
         activity: when this operator acts.
         period: seconds between saves.
         max_bytes: largest blob saved.
@@ -155,7 +155,7 @@ class HistoryKeeper:
     def __init__(
         self,
         sampler: DemandSampler,
-        store: Callable[[], HistoryStore],
+        store: HistoryStore,
         activity: Activity,
         period: float = SAVE_SECONDS,
         max_bytes: int = MAX_BYTES,
@@ -190,7 +190,7 @@ class HistoryKeeper:
 
     def _load(self, owner: Owner) -> bool:
         try:
-            blob = self.store().read_history(owner.namespace, owner.name, owner.uid)
+            blob = self.store.read_history(owner.namespace, owner.name, owner.uid)
         except Exception as err:  # noqa: BLE001 - any API failure: try again next time
             log.warning(
                 "event=history-load-failed resource=%s/%s error=%s",
@@ -236,7 +236,7 @@ class HistoryKeeper:
                     owner.namespace, owner.name, dropped, len(blob),
                 )  # fmt: skip
             try:
-                self.store().write_history(history_configmap(owner, blob))
+                self.store.write_history(history_configmap(owner, blob))
             except Exception as err:  # noqa: BLE001 - keep saving the others
                 log.warning(
                     "event=history-save-failed resource=%s/%s error=%s",

@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
-from statecast.controller import handlers, metrics, readiness
+from statecast.controller import handlers, readiness
 
 PEERING_NAME = "statecast"
 
@@ -54,13 +53,13 @@ def run(
     assert handlers and readiness  # the handlers register themselves with kopf on import
     if priority is None:
         priority = peering_priority(time.time())
-    memo = kopf.Memo()
+    # The startup handler builds the services into this memo and serves the metrics
+    # of the operator it built on the port.
+    memo = kopf.Memo({handlers.METRICS_PORT: metrics_port})
     if readiness_endpoint is not None:
         memo["readiness"] = readiness.Readiness(
             readiness_endpoint, priority, _peering_reader(peering, namespaces)
         )
-    if metrics_port is not None:
-        start_http_server(metrics_port, registry=metrics.REGISTRY)
     logging.basicConfig(
         level=logging.INFO,
         format="time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",

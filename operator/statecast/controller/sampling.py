@@ -24,9 +24,9 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from statecast.controller.observed import AgentLease, agent_sample
 from statecast.core.demand import AgentSample, DemandHistory, Ref
 from statecast.core.demand_series import DemandSnapshot
+from statecast.core.reconcile.views import AgentLease, agent_sample
 
 __all__ = ["DemandSampler"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import LabelSelector
-from statecast.controller.observed import (
+from statecast.core.reconcile.views import (
     AGENT_LEASE_PREFIX,
     UNSCHEDULABLE_TAINTS,
     AgentLease,

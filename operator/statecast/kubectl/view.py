@@ -34,7 +34,7 @@ __all__ = [
 
 Obj = Mapping[str, Any]
 
-#: The message of a ReplicaAdded/ReplicaRemoved Event (``controller.reconcile.change_event``).
+#: The message of a ReplicaAdded/ReplicaRemoved Event (``core.reconcile.change_event``).
 ADD_OR_REMOVE = re.compile(
     r"^(?P<action>add|remove) replica on (?P<node>\S+) \(reason (?P<reason>[\w-]+)\)"
 )

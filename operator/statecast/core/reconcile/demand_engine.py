@@ -1,6 +1,6 @@
 """A resource's forecast kept current one interval at a time, refitted on a schedule.
 
-:func:`~statecast.controller.predictive.forecast_demand` fits every node's series from
+:func:`~statecast.core.reconcile.predicted.forecast_demand` fits every node's series from
 the whole history (up to 4,320 intervals), which costs ~0.2 s for 10 nodes and ~1.5 s
 for 100, per resource and interval. :class:`DemandEngine` does what the simulator does:
 it fits a :class:`~statecast.core.forecast.ForecastEngine` from the history once (a
@@ -28,14 +28,14 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.controller.predictive import (
+from statecast.core.forecast import BatchForecast, ForecastEngine
+from statecast.core.forecast.pods import split_step
+from statecast.core.reconcile.predicted import (
     MIN_HISTORY_STEPS,
     PredictedDemand,
     demand_rows,
     predicted_demand,
 )
-from statecast.core.forecast import BatchForecast, ForecastEngine
-from statecast.core.forecast.pods import split_step
 
 __all__ = [
     "MAX_CATCH_UP_STEPS",
@@ -233,7 +233,7 @@ class DemandEngine:
         """An engine fitted to ``history`` (nodes x intervals up to ``end``); None if too short.
 
         ``history`` starts at the first interval any node was sampled (NaN before a
-        node's first sample), like :func:`~statecast.controller.predictive.forecast_demand`'s.
+        node's first sample), like :func:`~statecast.core.reconcile.predicted.forecast_demand`'s.
         """
         known = ~np.isnan(history)
         if not settings.nodes or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:

@@ -1,55 +1,36 @@
-"""Forecast-driven placement for the operator: demand history in, replica changes out.
+"""A resource's predicted demand: its sampled history in, a forecast per node out.
 
-Pure functions between the operator's observations and ``statecast.core``:
-
-- :func:`forecast_demand` forecasts each node's accesses per ``prediction.interval``
-  over ``prediction.horizon`` from the sampled history (the vectorised fast path of
-  :func:`statecast.core.forecast.forecast_batch`), with the deviation of the previous
-  forecast for hedging, and with the consumer pods per node as a leading signal when
-  the resource has any (:mod:`statecast.core.forecast.pods`);
-- :func:`placement_input` turns the resource's spec, the nodes, its replicas and that
-  forecast into the planner's :class:`~statecast.core.placement.PlanInput`;
-- :func:`changes_from_plan` turns the plan into Replica creations and deletions with
-  the same hand-off rule as the plain spread: nothing is deleted before every replica
-  the plan keeps or adds is Ready.
+:func:`forecast_demand` forecasts each node's accesses per ``prediction.interval`` over
+``prediction.horizon`` from the sampled history (the vectorised fast path of
+:func:`statecast.core.forecast.forecast_batch`), with the deviation of the previous
+forecast for hedging, and with the consumer pods per node as a leading signal when the
+resource has any (:mod:`statecast.core.forecast.pods`). The operator keeps it current
+one interval at a time (:mod:`statecast.core.reconcile.demand_engine`); the predictive
+placement policy (:mod:`statecast.core.reconcile.predictive`) places from it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.api.units import parse_duration, parse_quantity
-from statecast.controller.observed import NodeView, ReplicaView
+from statecast.api.units import parse_duration
 from statecast.core.forecast import BatchForecast, forecast_batch
 from statecast.core.forecast.pods import Band, recombine, split_by_pods
-from statecast.core.placement import (
-    ActionKind,
-    CurrentReplica,
-    DemandForecast,
-    NodeInfo,
-    PlacementSpec,
-    Plan,
-    PlanInput,
-    StateProfile,
-    forecast_deviation,
-)
-from statecast.core.replica_set import UP_TO_DATE, ReplicaChange
-from statecast.core.tuning import TuningState
+from statecast.core.placement import DemandForecast, forecast_deviation
 
 __all__ = [
+    "MAX_HISTORY_STEPS",
     "MIN_HISTORY_STEPS",
     "DemandRows",
     "PredictedDemand",
-    "changes_from_plan",
     "demand_rows",
     "forecast_demand",
-    "placement_input",
     "predicted_demand",
     "steps_of",
 ]
@@ -264,114 +245,3 @@ def predicted_demand(
         spec.prediction.level,
         writes_per_min,
     )
-
-
-def placement_input(
-    spec: SharedResourceSpec,
-    nodes: Iterable[NodeView],
-    eligible: set[str],
-    replicas: Iterable[ReplicaView],
-    demand: PredictedDemand,
-    *,
-    now: dt.datetime,
-    consumers: Iterable[str] = (),
-    recently_removed: Mapping[str, float] | None = None,
-    free_bytes: Mapping[str, int] | None = None,
-    tuned: TuningState | None = None,
-) -> PlanInput:
-    """The planner's input for one resource.
-
-    Args:
-        spec: the resource's spec.
-        nodes: every node (ineligible ones enter as not ready, so copies there move).
-        eligible: the nodes that may hold a replica (ready, usable, matching placement).
-        replicas: the resource's Replica objects.
-        demand: its forecast.
-        now: the current time (replica ages).
-        consumers: nodes running a consumer pod.
-        recently_removed: node -> seconds since a replica of this resource was removed.
-        free_bytes: node -> bytes it can still take (``placement.maxBytesPerNode``
-            minus what it holds for other resources); None: no limit.
-        tuned: the self-tuner's knobs: its cost weight and deviation threshold replace
-            weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
-    """
-    label = spec.placement.spread_across
-    infos = tuple(
-        NodeInfo(
-            n.name,
-            n.labels.get(label, ""),
-            ready=n.name in eligible,
-            free_bytes=None if free_bytes is None else max(free_bytes.get(n.name, 0), 0),
-        )
-        for n in nodes
-    )
-    known = {n.name for n in infos}
-    replica_list = [r for r in replicas if r.node in known]
-    state_bytes = max((r.bytes for r in replica_list), default=0)
-    budget = spec.replication.budget
-    placement = PlacementSpec(
-        min_replicas=spec.replicas.min,
-        max_replicas=spec.replicas.max,
-        spread_across=label,
-        deviation_threshold=(
-            tuned.deviation_threshold
-            if tuned is not None
-            else spec.replication.thresholds.deviation
-        ),
-        confidence_threshold=spec.replication.thresholds.confidence,
-        cooldown_s=parse_duration(spec.replication.cooldown).total_seconds(),
-        budget_bytes_stored=(
-            parse_quantity(budget.bytes_stored) if budget.bytes_stored is not None else None
-        ),
-        budget_bytes_moved_per_hour=(
-            parse_quantity(budget.bytes_moved_per_hour)
-            if budget.bytes_moved_per_hour is not None
-            else None
-        ),
-        consistency=spec.consistency,
-        cost_weight=tuned.cost_weight if tuned is not None else 1.0,
-    )
-    current = tuple(
-        CurrentReplica(
-            r.node,
-            age_s=(now - r.created).total_seconds() if r.created is not None else 0.0,
-            up_to_date=r.phase in UP_TO_DATE,
-        )
-        for r in replica_list
-    )
-    forecast = demand.forecast
-    rows = [i for i, n in enumerate(forecast.nodes) if n in known]
-    return PlanInput(
-        spec=placement,
-        state=StateProfile(state_bytes, demand.writes_per_min),
-        nodes=infos,
-        forecast=DemandForecast(
-            tuple(forecast.nodes[i] for i in rows),
-            forecast.mean[rows],
-            forecast.lower[rows],
-            forecast.upper[rows],
-            forecast.deviation[rows],
-        ),
-        replicas=current,
-        step_s=demand.interval_s,
-        consumer_nodes=frozenset(consumers) & frozenset(eligible),
-        recently_removed=dict(recently_removed or {}),
-    )
-
-
-def changes_from_plan(plan: Plan, replicas: Iterable[ReplicaView]) -> tuple[ReplicaChange, ...]:
-    """Creations for the plan's adds; deletions for its removes once the rest is Ready."""
-    existing = {r.node: r for r in replicas}
-    adds = [
-        ReplicaChange("add", a.node, str(a.reason))
-        for a in plan.actions
-        if a.kind is ActionKind.ADD and a.node not in existing
-    ]
-    kept = [a.node for a in plan.actions if a.kind in (ActionKind.KEEP, ActionKind.PROMOTE)]
-    settled = not adds and all(existing[n].phase in UP_TO_DATE for n in kept if n in existing)
-    removes = [
-        ReplicaChange("remove", a.node, str(a.reason))
-        for a in plan.actions
-        if a.kind is ActionKind.REMOVE and a.node in existing and settled
-    ]
-    return tuple(adds + removes)

@@ -1,29 +1,25 @@
-"""Self-tuning in the operator: each window's outcome in, the planner's knobs out.
+"""Self-tuning decisions: each window's outcome in, the planner's knobs out.
 
 For a resource with ``replication.policy: predictive`` and ``replication.tuning.enabled``
 the operator learns the planner's cost weight and deviation threshold with
 :func:`statecast.core.tuning.tune`, one step per ``replication.tuning.window``:
 
 - :func:`window_due` says whether the window in ``status.tuning`` has ended;
-- :func:`observe_window` reads what the window saw from the demand history and the
-  Replicas (:class:`WindowObservation`); :func:`outcome_of` turns it into the learner's
-  :class:`~statecast.core.tuning.Outcome`;
+- :func:`observe_window` reads what the window saw from the demand history (through
+  the :class:`DemandReader` protocol) and the Replicas (:class:`WindowObservation`);
+  :func:`outcome_of` turns it into the learner's :class:`~statecast.core.tuning.Outcome`;
 - :func:`next_tuning` resumes the learner from ``status.tuning`` (status is the store,
   so a restarted operator continues where it was), takes a step when a window ended and
   returns a :class:`TuningDecision`: the knobs for the planner, the new ``status.tuning``
   and whether a ``Tuned`` Event is due;
-- :class:`SelfTuner` puts the three together for the handlers and remembers its last
-  decision per resource, so that a resource body that does not show the last status
-  patch yet never takes the same window's step twice.
-
-Everything but :func:`observe_window` and :class:`SelfTuner` is pure.
+- :func:`latest_tuning` picks between ``status.tuning`` and the operator's memory of its
+  last decision (:class:`statecast.controller.selftuning.SelfTuner` keeps it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -34,17 +30,18 @@ from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec, TuningStatus
 from statecast.api.units import parse_duration, parse_quantity
-from statecast.controller.observed import ReplicaView
+from statecast.core.demand import Ref
 from statecast.core.demand_series import RECENT_S
 from statecast.core.placement import Reason, StateProfile
 from statecast.core.placement.costs import sync_bytes_per_hour
+from statecast.core.reconcile.views import ReplicaView
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
 
 __all__ = [
     "DemandReader",
-    "SelfTuner",
     "TuningDecision",
     "WindowObservation",
+    "latest_tuning",
     "next_tuning",
     "observe_window",
     "outcome_of",
@@ -53,8 +50,6 @@ __all__ = [
     "window_due",
 ]
 
-#: (namespace, resource)
-Ref = tuple[str, str]
 _DIGITS = 4  # knobs are rounded so that status and memory hold the same numbers
 
 
@@ -327,59 +322,14 @@ def next_tuning(
     return TuningDecision(state, start, last, base, _knobs(state) != before)
 
 
-class SelfTuner:
-    """Runs :func:`next_tuning` for the handlers, reading windows from the demand history.
-
-    Args:
-        demand: the demand history.
-    """
-
-    def __init__(self, demand: DemandReader) -> None:
-        self.demand = demand
-        self._lock = threading.Lock()
-        self._last: dict[Ref, dict[str, Any]] = {}
-
-    def decide(
-        self,
-        ref: Ref,
-        spec: SharedResourceSpec,
-        saved: Mapping[str, Any] | None,
-        replicas: Sequence[ReplicaView],
-        now: dt.datetime,
-    ) -> TuningDecision:
-        """The resource's knobs now, stepped once its window has ended.
-
-        Args:
-            ref: the resource.
-            spec: its spec (tuning enabled).
-            saved: its ``status.tuning`` as the resource body shows it.
-            replicas: its Replicas.
-            now: the current time.
-        """
-        with self._lock:
-            remembered = self._last.get(ref)
-        current = _newest(saved, remembered)
-        start = window_due(spec, current, now)
-        observed = (
-            observe_window(self.demand, ref, replicas, spec, start, now)
-            if start is not None
-            else None
-        )
-        decision = next_tuning(spec, current, observed, now)
-        with self._lock:
-            self._last[ref] = decision.status()
-        return decision
-
-    def forget(self, ref: Ref) -> None:
-        """Drop what is remembered of a resource (deleted, or tuning turned off)."""
-        with self._lock:
-            self._last.pop(ref, None)
-
-
-def _newest(
+def latest_tuning(
     saved: Mapping[str, Any] | None, remembered: Mapping[str, Any] | None
 ) -> Mapping[str, Any] | None:
-    """The later of status and memory by window start (memory on a tie: it is ours)."""
+    """The later of ``status.tuning`` and the tuner's memory of it, by window start.
+
+    Memory wins a tie (it is ours): a resource body that does not show the last status
+    patch yet must not make the learner take the same window's step twice.
+    """
     mine, theirs = _window_start(remembered), _window_start(saved)
     if mine is None:
         return saved

@@ -1,0 +1,72 @@
+"""Making a reconcile's decision true: Replica writes, Lost marks, Events, status, metrics.
+
+:func:`apply` writes what :func:`statecast.core.reconcile.reconcile` decided through the
+services' gateway; :func:`report` patches the status fields that changed and sets the
+phase metric. Neither decides anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import kopf
+
+from statecast.controller.builders import build_replica, replica_name
+from statecast.controller.services import Services
+from statecast.core.reconcile import ReconcileResult, change_event
+from statecast.core.replica_set import ReplicaChange
+
+__all__ = ["apply", "report"]
+
+log = logging.getLogger(__name__)
+
+
+def apply(services: Services, body: kopf.Body, result: ReconcileResult, now: dt.datetime) -> None:
+    """Create and delete the Replicas, mark lost ones, post the Events, keep the heat."""
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    if result.last_hot is not None:
+        services.heat.remember(ref, result.last_hot)
+    else:
+        services.heat.forget(ref)  # not reactive, or no window of demand yet
+    for change in result.changes:
+        _apply_change(services, body, change, now)
+    gateway = services.gateway
+    for lost in result.lost:
+        gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
+    for event in result.events:
+        gateway.post_event(body, event.type, event.reason, event.message)
+
+
+def _apply_change(
+    services: Services, body: kopf.Body, change: ReplicaChange, now: dt.datetime
+) -> None:
+    """One Replica created or deleted, counted, logged and reported in an Event."""
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    gateway = services.gateway
+    if change.action == "add":
+        applied = gateway.create_replica(build_replica(body, change.node, reason=change.reason))
+    else:
+        applied = gateway.delete_replica(namespace, replica_name(name, change.node))
+        if applied:
+            services.forecaster.removed((namespace, name), change.node, now)
+    if not applied:  # the index had not seen our own earlier write yet
+        return
+    services.metrics.replica_actions.labels(action=change.action, reason=change.reason).inc()
+    log.info(
+        "event=replica-%s resource=%s/%s node=%s reason=%s",
+        change.action, namespace, name, change.node, change.reason,
+    )  # fmt: skip
+    event = change_event(change)
+    gateway.post_event(body, event.type, event.reason, event.message)
+
+
+def report(services: Services, body: kopf.Body, patch: kopf.Patch, result: ReconcileResult) -> None:
+    """Patch the status fields that changed; set the resource's phase metric."""
+    current = dict(body.get("status", {}))
+    changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+    if changed:
+        patch.status.update(changed)
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    phase = services.metrics.resource_phase.labels(namespace=namespace, resource=name)
+    phase.state(result.status["phase"])

@@ -1,0 +1,130 @@
+"""Gathering what one reconcile reads: kopf's indexes and the services into an Observed.
+
+:func:`observe` is the first step of every SharedResource handler: the nodes, the
+resource's Replicas and its namespace's pods from kopf's indexes, the agents whose
+Lease expired, the bytes other resources hold per node, and what the services know of
+the resource's demand (:func:`demand_view`: hit ratio, forecast, heat, tuning).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import parse_duration
+from statecast.controller.history_keeper import Owner
+from statecast.controller.services import Services
+from statecast.core.demand import Ref
+from statecast.core.reconcile import DemandView, Observed
+from statecast.core.reconcile.tuning import tuning_enabled
+from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods
+
+__all__ = ["HIT_WINDOW_SECONDS", "Indexes", "demand_view", "observe"]
+
+#: The window over which status.localHitRatio is computed.
+HIT_WINDOW_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """kopf's indexes of the objects a reconcile reads (see the handlers' ``@kopf.index``)."""
+
+    nodes: kopf.Index[str, NodeView]
+    replicas: kopf.Index[tuple[str, str], ReplicaView]
+    pods: kopf.Index[str, PodView] | None = None
+
+    @classmethod
+    def of(cls, kwargs: dict[str, Any]) -> Indexes:
+        """The indexes among a handler's keyword arguments."""
+        return cls(kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
+
+    def bytes_elsewhere(self, ref: Ref) -> dict[str, int]:
+        """Node -> bytes its agent holds for resources other than ``ref``."""
+        elsewhere: dict[str, int] = {}
+        for other, store in self.replicas.items():
+            if other != ref:
+                for view in store:
+                    elsewhere[view.node] = elsewhere.get(view.node, 0) + view.bytes
+        return elsewhere
+
+
+def _valid_spec(body: kopf.Body) -> SharedResourceSpec | None:
+    try:
+        return SharedResourceSpec.model_validate(body.get("spec", {}))
+    except ValidationError:
+        return None  # the reconcile validates again and reports why
+
+
+def observe(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datetime) -> Observed:
+    """Everything the reconcile of ``body`` reads, as of ``now``.
+
+    Marks the operator as acting and loads the resource's saved demand history the
+    first time it is seen (:class:`~statecast.controller.history_keeper.HistoryKeeper`).
+    """
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    ref = (namespace, name)
+    nodes = [view for store in indexes.nodes.values() for view in store]
+    replicas = list(indexes.replicas.get(ref, []))
+    pods = list(indexes.pods.get(namespace, [])) if indexes.pods is not None else []
+    hit_ratio = services.sampler.local_hit_ratio(ref, HIT_WINDOW_SECONDS, now.timestamp())
+    spec = _valid_spec(body)
+    demand, elsewhere = DemandView(), {}
+    if spec is not None:
+        interval = parse_duration(spec.prediction.interval).total_seconds()
+        services.keeper.observe(Owner(namespace, name, body.metadata.uid or ""), interval)
+        demand = demand_view(services, body, spec, nodes, replicas, pods, now)
+        if spec.placement.max_bytes_per_node is not None:  # only when a limit asks for it
+            elsewhere = indexes.bytes_elsewhere(ref)
+    return Observed(
+        body,
+        nodes,
+        replicas,
+        now,
+        pods=pods,
+        agents_down=services.liveness.down(now),
+        bytes_elsewhere=elsewhere,
+        demand=replace(demand, local_hit_ratio=hit_ratio),
+        spec=spec,
+    )
+
+
+def demand_view(
+    services: Services,
+    body: kopf.Body,
+    spec: SharedResourceSpec,
+    nodes: Sequence[NodeView],
+    replicas: Sequence[ReplicaView],
+    pods: Sequence[PodView],
+    now: dt.datetime,
+) -> DemandView:
+    """What the services know of the resource's demand, as its policy needs it.
+
+    A predictive resource gets its forecast (the consumer pods per node are recorded as
+    its leading signal) and its recent removals, a reactive one its heat and when each
+    node was last hot; the self-tuner decides where tuning is on, and forgets where off.
+    The local hit ratio is left to the caller.
+    """
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    policy = spec.replication.policy
+    forecast, removed = None, {}
+    if policy == "predictive":
+        consumers = consumer_pods(pods, ref[1], spec.consumers.selector)
+        names = [n.name for n in nodes]
+        forecast = services.forecaster.demand(ref, spec, names, now, consumers)
+        removed = services.forecaster.recently_removed(ref, spec, now)
+    heat, last_hot = None, {}
+    if policy == "reactive":
+        heat, last_hot = services.heat.heat(ref, now), services.heat.last_hot(ref)
+    tuning = None
+    if tuning_enabled(spec) and forecast is not None:
+        saved = (body.get("status") or {}).get("tuning")
+        tuning = services.tuner.decide(ref, spec, saved, replicas, now)
+    elif not tuning_enabled(spec):
+        services.tuner.forget(ref)
+    return DemandView(None, forecast, removed, heat, last_hot, tuning)

@@ -1,0 +1,101 @@
+"""What one reconcile of a SharedResource reads: :class:`Observed`.
+
+The handlers gather it (the resource's body, the nodes, its Replicas, the bound pods
+of its namespace, the agents' liveness, and what the operator knows of its demand) and
+pass it to :func:`statecast.core.reconcile.reconcile`; nothing else enters a decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.core.reactive import ObservedHeat
+from statecast.core.reconcile.predicted import PredictedDemand
+from statecast.core.reconcile.tuning import TuningDecision
+from statecast.core.reconcile.views import NodeView, PodView, ReplicaView
+
+__all__ = ["DemandView", "Observed"]
+
+
+@dataclass(frozen=True)
+class DemandView:
+    """What the operator knows of one resource's demand, as the placement policies read it.
+
+    Attributes:
+        local_hit_ratio: share of the recent accesses served by a replica on the
+            reader's node, as the agents counted them (None: no recent accesses, and
+            the last reported figure stays).
+        forecast: the resource's demand forecast; with ``replication.policy:
+            predictive`` the placement planner decides from it (None: not enough
+            history yet, and the plain spread of ``replicas.min`` plus consumers holds).
+        recently_removed: node -> seconds since a replica of the resource was removed
+            there (the planner's hysteresis).
+        heat: the resource's observed heat; with ``replication.policy: reactive`` the
+            replicas follow it (:mod:`statecast.core.reactive`; None: no window of
+            demand yet, and the plain spread of ``replicas.min`` plus consumers holds).
+        last_hot: node -> when the resource's pair there was last hot, as the previous
+            result's ``last_hot`` said (reactive only).
+        tuning: the self-tuner's decision (:mod:`statecast.core.reconcile.tuning`): its
+            knobs go to the planner, ``status.tuning`` is written, and a ``Tuned`` Event
+            posted when they changed (None: not tuned now; with tuning off in the spec
+            an old ``status.tuning`` is removed).
+    """
+
+    local_hit_ratio: float | None = None
+    forecast: PredictedDemand | None = None
+    recently_removed: Mapping[str, float] = field(default_factory=dict)
+    heat: ObservedHeat | None = None
+    last_hot: Mapping[str, float] = field(default_factory=dict)
+    tuning: TuningDecision | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything one reconcile of a SharedResource reads.
+
+    Attributes:
+        resource: the SharedResource object (its body).
+        nodes: every node of the cluster.
+        replicas: the resource's Replica objects.
+        now: the current time (condition transition times, replica ages, cooldowns).
+        pods: the bound pods of the resource's namespace; those that consume it (by
+            ``spec.consumers.selector`` or the ``statecast.io/uses`` annotation) get a
+            replica on their node (reason ``consumer``), up to ``replicas.max``.
+        agents_down: nodes whose agent stopped renewing its Lease: treated like
+            NotReady nodes (no new replicas there, copies there are Lost and replaced).
+        bytes_elsewhere: node -> bytes its agent holds for other resources; with
+            ``placement.maxBytesPerNode`` a node already at the limit, or without room
+            for this resource's state, takes no new replica (copies already there stay).
+        demand: what the operator knows and learned of the resource's demand.
+        spec: ``resource``'s spec, already validated by the caller (None: the reconcile
+            validates it and reports an invalid one in status).
+    """
+
+    resource: Mapping[str, Any]
+    nodes: Sequence[NodeView]
+    replicas: Sequence[ReplicaView]
+    now: dt.datetime
+    pods: Sequence[PodView] = ()
+    agents_down: frozenset[str] = frozenset()
+    bytes_elsewhere: Mapping[str, int] = field(default_factory=dict)
+    demand: DemandView = field(default_factory=DemandView)
+    spec: SharedResourceSpec | None = None
+
+    @property
+    def name(self) -> str:
+        """The resource's name."""
+        return str(self.resource.get("metadata", {}).get("name", ""))
+
+    @property
+    def generation(self) -> int:
+        """The resource's ``metadata.generation``."""
+        return int(self.resource.get("metadata", {}).get("generation", 0))
+
+    @property
+    def previous_status(self) -> Mapping[str, Any]:
+        """The resource's status as last written."""
+        return self.resource.get("status", {}) or {}

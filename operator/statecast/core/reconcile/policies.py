@@ -1,0 +1,184 @@
+"""Placement policies: which nodes a resource wants, and why.
+
+Every policy reads the same :class:`~statecast.core.reconcile.survey.Survey` and the
+resource's :class:`~statecast.core.reconcile.observed.DemandView`, and answers a
+:class:`PolicyPlan`: the nodes it wants with the reason of each addition and removal,
+what it says about the forecast (the ``ForecastReady`` condition) and its notes. The
+reconcile then applies the one hand-off rule
+(:func:`~statecast.core.replica_set.hand_off`) to whichever policy answered.
+
+- :class:`SpreadPolicy` (``replication.policy: static``): ``replicas.min`` spread over
+  zones, plus the consumers' nodes;
+- :class:`PredictivePolicy` (``predictive``): the placement planner on the forecast; the
+  spread until the history holds enough intervals, or when the planner refuses;
+- :class:`ReactivePolicy` (``reactive``): Anna's hot pairs
+  (:mod:`statecast.core.reactive`); the spread until a window of demand is sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from statecast.api.units import parse_duration
+from statecast.core.placement import PlacementError
+from statecast.core.placement import plan as plan_placement
+from statecast.core.reactive import heat_wanted, place_by_heat
+from statecast.core.reconcile.observed import DemandView
+from statecast.core.reconcile.predictive import placement_input, wanted_from_plan
+from statecast.core.reconcile.survey import Survey
+from statecast.core.replica_set import WantedReplicas, spread_wanted
+
+__all__ = [
+    "ForecastState",
+    "PlacementPolicy",
+    "PolicyPlan",
+    "PredictivePolicy",
+    "ReactivePolicy",
+    "SpreadPolicy",
+    "policy_for",
+]
+
+
+@dataclass(frozen=True)
+class ForecastState:
+    """What a policy says about the forecast: the ``ForecastReady`` condition."""
+
+    ready: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PolicyPlan:
+    """A policy's answer.
+
+    Attributes:
+        wanted: the nodes wanted and the reasons of each addition and removal.
+        forecast: the ``ForecastReady`` condition it reports.
+        notes: remarks appended to that condition's message (the planner's).
+        forecast_status: ``status.forecast`` (None: none to report).
+        last_hot: node -> when it was last hot, to pass back as the next
+            :class:`~statecast.core.reconcile.observed.DemandView`'s ``last_hot``
+            (None: nothing to keep).
+    """
+
+    wanted: WantedReplicas
+    forecast: ForecastState
+    notes: tuple[str, ...] = ()
+    forecast_status: Mapping[str, Any] | None = None
+    last_hot: Mapping[str, float] | None = field(default=None)
+
+
+class PlacementPolicy(Protocol):
+    """Decides the nodes of one resource from the survey and its demand."""
+
+    def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
+        """The nodes wanted, why, and what to report about the forecast."""
+
+
+def _spread(survey: Survey) -> WantedReplicas:
+    """``replicas.min`` spread over zones plus the consumers' nodes, up to ``replicas.max``."""
+    return spread_wanted(
+        survey.candidates,
+        survey.existing.values(),
+        count=survey.count,
+        consumers=survey.consumers,
+        limit=survey.spec.replicas.max,
+        unreachable=survey.unreachable,
+    )
+
+
+class SpreadPolicy:
+    """The plain spread: ``replicas.min`` over zones plus consumers (``policy: static``)."""
+
+    def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
+        """The spread; the forecast is not used."""
+        return PolicyPlan(_spread(survey), ForecastState(False, "NotPredictive", _NOT_PREDICTIVE))
+
+
+_NOT_PREDICTIVE = "policy is not predictive"
+
+
+class PredictivePolicy:
+    """The placement planner on the resource's forecast (``policy: predictive``)."""
+
+    def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
+        """The planner's nodes; the spread while there is no forecast or the planner refuses."""
+        forecast = demand.forecast
+        if forecast is None:
+            waiting = ForecastState(False, "NotEnoughHistory", "sampling access counts")
+            return PolicyPlan(_spread(survey), waiting)
+        spec = survey.spec
+        try:
+            chosen = plan_placement(
+                placement_input(
+                    spec,
+                    survey.nodes,
+                    {c.name for c in survey.candidates},
+                    survey.replicas,
+                    forecast,
+                    now=survey.now,
+                    consumers=survey.consumers,
+                    recently_removed=demand.recently_removed,
+                    free_bytes=survey.free,
+                    tuned=demand.tuning.state if demand.tuning is not None else None,
+                )
+            )
+        except PlacementError as err:
+            return PolicyPlan(_spread(survey), ForecastState(False, "PlannerError", str(err)))
+        models = ", ".join(sorted(set(forecast.models)))
+        return PolicyPlan(
+            wanted_from_plan(chosen),
+            ForecastState(True, "Forecasting", f"placed by forecast ({models})"),
+            chosen.notes,
+            forecast.status(),
+        )
+
+
+class ReactivePolicy:
+    """Anna's selective replication of hot pairs (``policy: reactive``)."""
+
+    def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
+        """The hot nodes, those within their cooldown, and a refill to ``replicas.min``."""
+        heat = demand.heat
+        if heat is None:
+            message = "policy reactive: the plain spread until a window of demand is sampled"
+            return PolicyPlan(_spread(survey), ForecastState(False, "NotPredictive", message))
+        spec = survey.spec
+        placed = place_by_heat(
+            survey.candidates,
+            heat,
+            [r.node for r in survey.replicas],
+            last_hot=demand.last_hot,
+            now=survey.now.timestamp(),
+            grace_s=parse_duration(spec.replication.cooldown).total_seconds(),
+            min_replicas=spec.replicas.min,
+            max_replicas=spec.replicas.max,
+            consumers=survey.consumers,
+        )
+        wanted = heat_wanted(
+            survey.candidates,
+            survey.existing.values(),
+            placed,
+            unreachable=survey.unreachable,
+        )
+        message = (
+            f"policy reactive: {len(heat.hot())} hot nodes above "
+            f"{heat.stats.threshold(heat.k_sigma):.3g} accesses/s "
+            f"over the last {heat.window_s:.0f}s"
+        )
+        state = ForecastState(False, "NotPredictive", message)
+        return PolicyPlan(wanted, state, last_hot=placed.last_hot)
+
+
+_POLICIES: Mapping[str, PlacementPolicy] = {
+    "predictive": PredictivePolicy(),
+    "reactive": ReactivePolicy(),
+}
+
+
+def policy_for(name: str) -> PlacementPolicy:
+    """The policy of ``replication.policy`` (``static`` and any other: the spread)."""
+    return _POLICIES.get(name, SpreadPolicy())

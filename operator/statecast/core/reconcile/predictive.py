@@ -1,0 +1,142 @@
+"""The predictive policy's two translations: into the planner, and out of it.
+
+- :func:`placement_input` turns the resource's spec, the nodes, its replicas and its
+  forecast into the planner's :class:`~statecast.core.placement.PlanInput`;
+- :func:`wanted_from_plan` turns the plan into the nodes wanted and the reasons of each
+  addition and removal, for the hand-off every policy shares
+  (:func:`~statecast.core.replica_set.hand_off`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import parse_duration, parse_quantity
+from statecast.core.placement import (
+    ActionKind,
+    CurrentReplica,
+    DemandForecast,
+    NodeInfo,
+    PlacementSpec,
+    Plan,
+    PlanInput,
+    StateProfile,
+)
+from statecast.core.reconcile.predicted import PredictedDemand
+from statecast.core.reconcile.views import NodeView, ReplicaView
+from statecast.core.replica_set import UP_TO_DATE, WantedReplicas
+from statecast.core.tuning import TuningState
+
+__all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
+
+
+def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -> PlacementSpec:
+    """The planner's view of a resource's spec.
+
+    Args:
+        spec: the resource's spec.
+        tuned: the self-tuner's knobs: its cost weight and deviation threshold replace
+            weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
+    """
+    budget = spec.replication.budget
+    return PlacementSpec(
+        min_replicas=spec.replicas.min,
+        max_replicas=spec.replicas.max,
+        spread_across=spec.placement.spread_across,
+        deviation_threshold=(
+            tuned.deviation_threshold
+            if tuned is not None
+            else spec.replication.thresholds.deviation
+        ),
+        confidence_threshold=spec.replication.thresholds.confidence,
+        cooldown_s=parse_duration(spec.replication.cooldown).total_seconds(),
+        budget_bytes_stored=(
+            parse_quantity(budget.bytes_stored) if budget.bytes_stored is not None else None
+        ),
+        budget_bytes_moved_per_hour=(
+            parse_quantity(budget.bytes_moved_per_hour)
+            if budget.bytes_moved_per_hour is not None
+            else None
+        ),
+        consistency=spec.consistency,
+        cost_weight=tuned.cost_weight if tuned is not None else 1.0,
+    )
+
+
+def placement_input(
+    spec: SharedResourceSpec,
+    nodes: Iterable[NodeView],
+    eligible: set[str],
+    replicas: Iterable[ReplicaView],
+    demand: PredictedDemand,
+    *,
+    now: dt.datetime,
+    consumers: Iterable[str] = (),
+    recently_removed: Mapping[str, float] | None = None,
+    free_bytes: Mapping[str, int] | None = None,
+    tuned: TuningState | None = None,
+) -> PlanInput:
+    """The planner's input for one resource.
+
+    Args:
+        spec: the resource's spec.
+        nodes: every node (ineligible ones enter as not ready, so copies there move).
+        eligible: the nodes that may hold a replica (ready, usable, matching placement).
+        replicas: the resource's Replica objects.
+        demand: its forecast.
+        now: the current time (replica ages).
+        consumers: nodes running a consumer pod.
+        recently_removed: node -> seconds since a replica of this resource was removed.
+        free_bytes: node -> bytes it can still take (``placement.maxBytesPerNode``
+            minus what it holds for other resources); None: no limit.
+        tuned: the self-tuner's knobs (see :func:`placement_spec`; None: not tuned).
+    """
+    label = spec.placement.spread_across
+    infos = tuple(
+        NodeInfo(
+            n.name,
+            n.labels.get(label, ""),
+            ready=n.name in eligible,
+            free_bytes=None if free_bytes is None else max(free_bytes.get(n.name, 0), 0),
+        )
+        for n in nodes
+    )
+    known = {n.name for n in infos}
+    replica_list = [r for r in replicas if r.node in known]
+    current = tuple(
+        CurrentReplica(
+            r.node,
+            age_s=(now - r.created).total_seconds() if r.created is not None else 0.0,
+            up_to_date=r.phase in UP_TO_DATE,
+        )
+        for r in replica_list
+    )
+    forecast = demand.forecast
+    rows = [i for i, n in enumerate(forecast.nodes) if n in known]
+    return PlanInput(
+        spec=placement_spec(spec, tuned),
+        state=StateProfile(max((r.bytes for r in replica_list), default=0), demand.writes_per_min),
+        nodes=infos,
+        forecast=DemandForecast(
+            tuple(forecast.nodes[i] for i in rows),
+            forecast.mean[rows],
+            forecast.lower[rows],
+            forecast.upper[rows],
+            forecast.deviation[rows],
+        ),
+        replicas=current,
+        step_s=demand.interval_s,
+        consumer_nodes=frozenset(consumers) & frozenset(eligible),
+        recently_removed=dict(recently_removed or {}),
+    )
+
+
+def wanted_from_plan(plan: Plan) -> WantedReplicas:
+    """The nodes the plan keeps or adds, with the planner's reason for each add and remove."""
+    return WantedReplicas(
+        nodes=tuple(sorted(plan.nodes)),
+        add_reasons={a.node: str(a.reason) for a in plan.of_kind(ActionKind.ADD)},
+        removals={a.node: str(a.reason) for a in plan.of_kind(ActionKind.REMOVE)},
+    )

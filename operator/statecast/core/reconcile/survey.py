@@ -1,0 +1,121 @@
+"""What every placement policy starts from: one resource's view of the cluster.
+
+:func:`survey` reads an :class:`~statecast.core.reconcile.observed.Observed` once: the
+nodes with the agents that stopped renewing treated as NotReady, each node's zone, the
+eligible nodes (ready, schedulable, tolerated, matching ``placement.nodeSelector``, with
+room under ``placement.maxBytesPerNode``), the consumers' nodes and the target count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import parse_quantity
+from statecast.core.reconcile.observed import Observed
+from statecast.core.reconcile.views import NodeView, ReplicaView, consumer_pods, tolerates
+from statecast.core.replica_set import CurrentReplica
+from statecast.core.spread import Candidate, eligible
+
+__all__ = ["Survey", "survey"]
+
+
+@dataclass(frozen=True)
+class Survey:
+    """One resource's view of the cluster, shared by every placement policy.
+
+    Attributes:
+        spec: the resource's (valid) spec.
+        now: the current time.
+        nodes: every node; a node whose agent is down counts as not ready.
+        node_ready: the nodes Ready by their own status (whatever their agent).
+        ready: the nodes Ready whose agent is up: their copies can report.
+        zones: node -> its value of the spread label.
+        replicas: the resource's Replicas, by node name.
+        candidates: the eligible nodes, by name.
+        consumers: nodes running a pod that consumes the resource.
+        count: the replicas wanted at least (``replicas.min``, at most ``replicas.max``).
+        free: node -> bytes it can still take under ``placement.maxBytesPerNode``
+            (None: no limit).
+    """
+
+    spec: SharedResourceSpec
+    now: dt.datetime
+    nodes: tuple[NodeView, ...]
+    node_ready: frozenset[str]
+    ready: frozenset[str]
+    zones: Mapping[str, str]
+    replicas: tuple[ReplicaView, ...]
+    candidates: tuple[Candidate, ...]
+    consumers: frozenset[str]
+    count: int
+    free: Mapping[str, int] | None
+
+    @property
+    def unreachable(self) -> frozenset[str]:
+        """Nodes holding a copy that cannot be read (NotReady, gone, agent down)."""
+        return frozenset(r.node for r in self.replicas if r.node not in self.ready)
+
+    @property
+    def existing(self) -> dict[str, CurrentReplica]:
+        """Node -> the resource's replica there."""
+        return {r.node: r.current() for r in self.replicas}
+
+    @property
+    def short(self) -> bool:
+        """Fewer eligible nodes than the replicas wanted."""
+        return len(self.candidates) < self.count
+
+
+def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
+    """Read ``observed`` once for the placement policies (``spec`` is its valid spec)."""
+    placement = spec.placement
+    down = observed.agents_down
+    nodes = tuple(replace(n, ready=False) if n.name in down else n for n in observed.nodes)
+    replicas = tuple(sorted(observed.replicas, key=lambda r: r.node))
+    free = _free_bytes(spec, observed.bytes_elsewhere, [n.name for n in nodes])
+    state_bytes = max((r.bytes for r in replicas), default=0)
+    holding = {r.node for r in replicas}
+    tolerations = [t.to_k8s() for t in placement.tolerations]
+    candidates = eligible(
+        (
+            n.candidate(placement.spread_across)
+            for n in nodes
+            if tolerates(n.taints, tolerations)
+            and (free is None or n.name in holding or _fits(free[n.name], state_bytes))
+        ),
+        placement.node_selector,
+    )
+    count = spec.replicas.min
+    if spec.replicas.max is not None:
+        count = min(count, spec.replicas.max)
+    return Survey(
+        spec=spec,
+        now=observed.now,
+        nodes=nodes,
+        node_ready=frozenset(n.name for n in observed.nodes if n.ready),
+        ready=frozenset(n.name for n in nodes if n.ready),
+        zones={n.name: n.labels.get(placement.spread_across, "") for n in nodes},
+        replicas=replicas,
+        candidates=tuple(candidates),
+        consumers=frozenset(consumer_pods(observed.pods, observed.name, spec.consumers.selector)),
+        count=count,
+        free=free,
+    )
+
+
+def _free_bytes(
+    spec: SharedResourceSpec, elsewhere: Mapping[str, int], nodes: Iterable[str]
+) -> dict[str, int] | None:
+    """Bytes each node can still take under ``placement.maxBytesPerNode`` (None: no limit)."""
+    if spec.placement.max_bytes_per_node is None:
+        return None
+    limit = parse_quantity(spec.placement.max_bytes_per_node)
+    return {node: limit - elsewhere.get(node, 0) for node in nodes}
+
+
+def _fits(free: int, state_bytes: int) -> bool:
+    """A node with ``free`` bytes left under the limit can take a new copy of the state."""
+    return free > 0 and free >= state_bytes
