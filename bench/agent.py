@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python -m bench.agent            # everything, writes docs/bench/agent.md/json
     .venv/bin/python -m bench.agent --quick    # smaller sizes, for a smoke run
 
-Agents run as separate processes (``python -m statecast.agent --standalone``) on
+Agents run as separate processes (``python -m statecast.cli agent --standalone``) on
 loopback addresses 127.0.0.2 and up, with the default fsync policy (``interval``: each
 write reaches the log with write(2) before it is acknowledged, fsync every second).
 Redis (``redis-server`` from Debian, installed with apt-get if missing) runs on

@@ -11,7 +11,7 @@ import pytest
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "statecast.agent", *args],
+        [sys.executable, "-m", "statecast.cli", "agent", *args],
         check=False,
         capture_output=True,
         text=True,

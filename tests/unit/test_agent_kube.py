@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -9,19 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from statecast.agent.config import AgentConfig
-from statecast.agent.kube import (
-    ENDPOINT_ANNOTATION,
-    ZONE_ANNOTATION,
-    LeaseKeeper,
-    LeaseRecord,
-    PeerWatcher,
-    ReplicaReconciler,
-    ReplicaRecord,
-)
+from statecast.agent.kube import LeaseKeeper, PeerWatcher, ReplicaReconciler
+from statecast.agent.kube_api import LeaseRecord, ReplicaRecord
+from statecast.agent.main import run_agent
 from statecast.agent.replica_status import ReplicaFacts, decide_phase
 from statecast.agent.runtime import Agent
+from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
 from statecast.core.crdt.seed import SEED_REPLICA
 
 
@@ -44,7 +41,7 @@ class FakeGateway:
     async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
         current = self.leases.get((namespace, lease.name))
         if (current.resource_version if current else None) != lease.resource_version:
-            raise ValueError("conflict")
+            raise ApiException(status=409, reason="Conflict")  # as the API server answers
         self._version += 1
         stored = replace(lease, resource_version=str(self._version))
         self.leases[namespace, lease.name] = stored
@@ -237,3 +234,43 @@ async def test_a_replica_added_to_a_living_resource_does_not_seed(agent):
     await ReplicaReconciler(gateway, agent).reconcile()
     assert len(agent.stores["apps", "flags"].state) == 0
     assert gateway.events == []
+
+
+class FlakyGateway(FakeGateway):
+    """Fails its first Lease reads with ``error``."""
+
+    def __init__(self, error: Exception, failures: int = 1) -> None:
+        super().__init__()
+        self.error, self.failures = error, failures
+        self.renewed = asyncio.Event()
+
+    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise self.error
+        return await super().get_lease(namespace, name)
+
+    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
+        written = await super().put_lease(namespace, lease)
+        self.renewed.set()
+        return written
+
+
+async def test_the_lease_keeper_retries_api_errors_but_not_bugs() -> None:
+    unreachable = FlakyGateway(ConnectionRefusedError("the API server is restarting"))
+    keeper = LeaseKeeper(unreachable, "ns", "n1", "http://n1:7420", "z", period=0.01)
+    running = asyncio.create_task(keeper.run())
+    await asyncio.wait_for(unreachable.renewed.wait(), 5)  # renewed after the failure
+    running.cancel()
+    buggy = LeaseKeeper(FlakyGateway(ValueError("a bug")), "ns", "n1", "http://n1:7420", "z", 0.01)
+    with pytest.raises(ValueError, match="a bug"):
+        await asyncio.wait_for(buggy.run(), 5)
+
+
+async def test_an_edge_that_fails_stops_the_agent_and_says_why(tmp_path: Path) -> None:
+    async def broken_edge(agent: Agent) -> None:
+        raise TypeError("a bug in the edge")
+
+    config = AgentConfig(node="n1", data_dir=tmp_path, listen="127.0.0.1:0")
+    with pytest.raises(TypeError, match="a bug in the edge"):
+        await asyncio.wait_for(run_agent(config, broken_edge), 30)

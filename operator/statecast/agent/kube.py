@@ -3,7 +3,9 @@
 The agent is the controller of its own node's Replica objects, the way a kubelet is for
 its pods. Every call to the API server goes through a :class:`ClusterGateway`; the real
 one (:class:`~statecast.agent.kube_gateway.KubernetesGateway`) runs the blocking
-``kubernetes`` client in worker threads, and unit tests pass a fake.
+``kubernetes`` client in worker threads, and unit tests pass a fake. The protocol, the
+records and the errors worth retrying are in :mod:`statecast.agent.kube_api`; the
+command (:mod:`statecast.commands.agent`) wires the real gateway in.
 
 - :class:`LeaseKeeper` creates and renews ``Lease statecast-agent-<node>`` (endpoint and
   zone in annotations) every ``period`` seconds; the operator reads it as a heartbeat.
@@ -21,45 +23,33 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
-
-from kubernetes.client.exceptions import OpenApiException
-from urllib3.exceptions import HTTPError
+from typing import Any
 
 from statecast.agent.config import ResourceSpec
+from statecast.agent.kube_api import (
+    API_ERRORS,
+    ClusterGateway,
+    LeaseRecord,
+    ReplicaRecord,
+    ReplicaWatcher,
+)
 from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
 from statecast.agent.runtime import Agent
-from statecast.agent.seeding import SourceError, SourceKind, from_data, from_inline, source_ref
+from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
+from statecast.api.lease import (
+    AGENT_LEASE_PREFIX,
+    ENDPOINT_ANNOTATION,
+    ZONE_ANNOTATION,
+    agent_lease_name,
+)
 from statecast.core.crdt.seed import SEED_REPLICA, seed_entries
 
-__all__ = [
-    "ENDPOINT_ANNOTATION",
-    "LEASE_PREFIX",
-    "ZONE_ANNOTATION",
-    "ClusterGateway",
-    "LeaseKeeper",
-    "LeaseRecord",
-    "PeerWatcher",
-    "ReplicaReconciler",
-    "ReplicaRecord",
-    "ReplicaWatcher",
-    "cluster_sidecar",
-    "run_edge",
-]
+__all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
 
 log = logging.getLogger(__name__)
-
-LEASE_PREFIX = "statecast-agent-"
-ENDPOINT_ANNOTATION = "statecast.io/endpoint"
-ZONE_ANNOTATION = "statecast.io/zone"
-GROUP, VERSION = "statecast.io", "v1alpha1"
-
-#: What a call to the API server can raise: HTTP status errors, transport errors, bad data.
-API_ERRORS = (OpenApiException, HTTPError, OSError, ValueError, KeyError, TypeError)
 
 
 def _wall_now() -> datetime:
@@ -69,88 +59,6 @@ def _wall_now() -> datetime:
     as a node's drifted clock would.
     """
     return datetime.fromtimestamp(time.time(), UTC)
-
-
-@dataclass(frozen=True)
-class LeaseRecord:
-    """An agent Lease as the edge sees it."""
-
-    name: str
-    holder: str
-    renew_time: datetime | None
-    duration_seconds: int
-    annotations: dict[str, str] = field(default_factory=dict)
-    resource_version: str | None = None
-
-    def fresh(self, now: datetime) -> bool:
-        """True while the holder renewed it within its duration."""
-        if self.renew_time is None:
-            return False
-        return (now - self.renew_time).total_seconds() <= self.duration_seconds
-
-
-@dataclass(frozen=True)
-class ReplicaRecord:
-    """A Replica object (spec and the status fields the agent needs)."""
-
-    namespace: str
-    name: str
-    resource: str
-    node: str
-    generation: int | None
-    deleting: bool
-    status: dict[str, Any] = field(default_factory=dict)
-    uid: str = ""
-
-
-class ClusterGateway(Protocol):
-    """Everything the agent asks of the API server."""
-
-    async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
-        """The Lease, or None if it does not exist."""
-        ...
-
-    async def put_lease(self, namespace: str, lease: LeaseRecord) -> LeaseRecord:
-        """Create the Lease (no resource version) or replace it (optimistic concurrency)."""
-        ...
-
-    async def list_leases(self, namespace: str) -> list[LeaseRecord]:
-        """Every Lease in the namespace."""
-        ...
-
-    async def list_replicas(self) -> list[ReplicaRecord]:
-        """Every Replica in the cluster."""
-        ...
-
-    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """A SharedResource (the whole object), or None if it does not exist."""
-        ...
-
-    async def get_source_data(
-        self, namespace: str, kind: SourceKind, name: str
-    ) -> dict[str, bytes] | None:
-        """The data of a ConfigMap or (decoded) Secret, or None if it does not exist."""
-        ...
-
-    async def post_event(
-        self, record: ReplicaRecord, reason: str, message: str, *, warning: bool
-    ) -> None:
-        """Record an Event about a Replica."""
-        ...
-
-    async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge-patch the status subresource of a Replica."""
-        ...
-
-
-class ReplicaWatcher(Protocol):
-    """Something that blocks watching this node's Replicas (run in a thread)."""
-
-    def watch_node_replicas(
-        self, node: str, wake: Callable[[], None], stop: threading.Event
-    ) -> None:
-        """Call ``wake`` on every change to ``node``'s Replicas until ``stop`` is set."""
-        ...
 
 
 # --- Lease ------------------------------------------------------------------------------
@@ -182,7 +90,7 @@ class LeaseKeeper:
     @property
     def name(self) -> str:
         """The Lease name."""
-        return f"{LEASE_PREFIX}{self.node}"
+        return agent_lease_name(self.node)
 
     async def renew(self) -> LeaseRecord:
         """Create or renew the Lease once."""
@@ -224,7 +132,7 @@ class PeerWatcher:
         now = _wall_now()
         alive: set[str] = set()
         for lease in await self.gateway.list_leases(self.namespace):
-            if not lease.name.startswith(LEASE_PREFIX) or lease.holder == self.agent.node:
+            if not lease.name.startswith(AGENT_LEASE_PREFIX) or lease.holder == self.agent.node:
                 continue
             endpoint = lease.annotations.get(ENDPOINT_ANNOTATION)
             if endpoint and lease.fresh(now):
@@ -440,20 +348,6 @@ class ReplicaReconciler:
 
 
 # --- wiring -----------------------------------------------------------------------------
-def cluster_sidecar(
-    *, namespace: str, advertise: str, lease_seconds: float, kubeconfig: str | None
-) -> Callable[[Agent], Coroutine[Any, Any, None]]:
-    """The coroutine that runs the Kubernetes edge beside the agent."""
-
-    async def sidecar(agent: Agent) -> None:
-        from statecast.agent.kube_gateway import KubernetesGateway
-
-        gateway = KubernetesGateway(kubeconfig)
-        await run_edge(agent, gateway, namespace, advertise, lease_seconds, gateway)
-
-    return sidecar
-
-
 async def run_edge(
     agent: Agent,
     gateway: ClusterGateway,

@@ -1,4 +1,4 @@
-"""The agent's real :class:`~statecast.agent.kube.ClusterGateway`: the kubernetes client.
+"""The agent's real :class:`~statecast.agent.kube_api.ClusterGateway`: the kubernetes client.
 
 Calls run in worker threads, so the event loop that serves reads never waits on the
 API server.
@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from statecast.agent.kube import (
-    API_ERRORS,
-    GROUP,
-    VERSION,
-    LeaseRecord,
-    ReplicaRecord,
-    log,
-)
+from statecast.agent.kube_api import API_ERRORS, LeaseRecord, ReplicaRecord
 from statecast.agent.seeding import SourceKind
 from statecast.api.replica import NODE_LABEL
+from statecast.api.types import GROUP, VERSION
 
 __all__ = ["KubernetesGateway"]
+
+log = logging.getLogger(__name__)
 
 
 def _lease_record(obj: Any) -> LeaseRecord:

@@ -101,7 +101,8 @@ class LocalAgents:
             [
                 sys.executable,
                 "-m",
-                "statecast.agent",
+                "statecast.cli",
+                "agent",
                 "--standalone",
                 "--config",
                 str(agent.config_path),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -33,15 +32,31 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     extra = asyncio.create_task(sidecar(agent)) if sidecar is not None else None
+    if extra is not None:  # an edge that fails stops the agent, rather than leave it half-alive
+        extra.add_done_callback(lambda _: stop.set())
+    failure: BaseException | None = None
     try:
         await agent.start()
         log.info("event=agent_ready node=%s replicas=%d", config.node, len(agent.stores))
         await stop.wait()
     finally:
         if extra is not None:
-            extra.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await extra
+            failure = await _cancelled(extra)
         await server.close()
         await agent.stop()
         log.info("event=agent_stopped node=%s", config.node)
+    if failure is not None:
+        log.error("event=agent_edge_failed node=%s error=%r", config.node, failure)
+        raise failure
+
+
+async def _cancelled(task: asyncio.Task[None]) -> BaseException | None:
+    """Cancel ``task`` and wait for it; what it failed with (None: nothing, or cancelled)."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        return None
+    except Exception as err:  # noqa: BLE001 - handed back to the caller, who raises it
+        return err
+    return None

@@ -9,7 +9,11 @@ import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from statecast.agent.main import Sidecar
+    from statecast.agent.runtime import Agent
 
 __all__ = ["register", "run"]
 
@@ -75,6 +79,18 @@ def _serve(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def _cluster_edge(args: argparse.Namespace, advertise: str) -> Sidecar:
+    """The agent's Kubernetes edge on the real API server, to run beside the agent."""
+    from statecast.agent.kube import run_edge
+    from statecast.agent.kube_gateway import KubernetesGateway
+
+    async def edge(agent: Agent) -> None:
+        gateway = KubernetesGateway(args.kubeconfig)
+        await run_edge(agent, gateway, args.lease_namespace, advertise, args.lease_seconds, gateway)
+
+    return edge
+
+
 def _fail(message: str) -> int:
     print(f"statecast agent: {message}", file=sys.stderr)
     return 2
@@ -107,8 +123,6 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.node:
             return _fail("the node name is unknown: set NODE_NAME or pass --node")
-        from statecast.agent.kube import cluster_sidecar
-
         routes = dict(route.partition("=")[::2] for route in args.peer_route)
         if any(not node or not url for node, url in routes.items()):
             return _fail("--peer-route takes NODE=URL")
@@ -123,13 +137,7 @@ def run(args: argparse.Namespace) -> int:
         advertise = (
             args.advertise or f"http://{os.environ.get('HOST_IP', '127.0.0.1')}:{config.port}"
         )
-        sidecar = cluster_sidecar(
-            namespace=args.lease_namespace,
-            advertise=advertise,
-            lease_seconds=args.lease_seconds,
-            kubeconfig=args.kubeconfig,
-        )
-        _serve(run_agent(config, sidecar))
+        _serve(run_agent(config, _cluster_edge(args, advertise)))
         return 0
     except AgentError as err:
         return _fail(str(err))

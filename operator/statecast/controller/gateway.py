@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 import kopf
 
+from statecast.api.lease import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.history_keeper import BLOB_KEY, history_name
-from statecast.core.reconcile.views import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION, AgentLease
+from statecast.core.reconcile.views import AgentLease
 
 log = logging.getLogger(__name__)
 

@@ -356,7 +356,7 @@ class System:
         for node, name, chosen in planned:
             url = urls[node.name]
             argv = [
-                sys.executable, "-m", "statecast.agent",
+                sys.executable, "-m", "statecast.cli", "agent",
                 "--node", node.name, "--listen", f"{node.ip}:{chosen}", "--advertise", url,
                 "--zone", node.zone, "--data-dir", str(data / node.name),
                 "--lease-namespace", lease_namespace, "--lease-seconds", f"{lease_seconds:g}",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from statecast.api.lease import AGENT_LEASE_PREFIX
 from statecast.api.shared_resource import LabelSelector
 from statecast.core.reconcile.views import (
-    AGENT_LEASE_PREFIX,
     UNSCHEDULABLE_TAINTS,
     AgentLease,
     NodeView,

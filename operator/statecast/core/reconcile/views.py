@@ -172,12 +172,6 @@ def consumer_pods(
     return counts
 
 
-#: Agent Leases are named ``statecast-agent-<node>`` (see statecast.agent.kube).
-AGENT_LEASE_PREFIX = "statecast-agent-"
-#: The annotation of an agent's Lease that holds its URL.
-ENDPOINT_ANNOTATION = "statecast.io/endpoint"
-
-
 @dataclass(frozen=True)
 class AgentLease:
     """A node agent's heartbeat: its Lease's holder, last renewal and duration."""
