@@ -22,16 +22,13 @@ from typing import Any, Protocol
 import yaml
 from kubernetes import client, config
 
+from statecast.api.lease import AGENT_LEASE_PREFIX as LEASE_PREFIX
+from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
 from statecast.devcluster import DevCluster, netproxy
 from statecast.devcluster.cluster import default_home
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, acting_peer
 
 __all__ = ["DevTarget", "KubeTarget", "Target", "TargetError", "connect"]
-
-LEASE_PREFIX = "statecast-agent-"
-ENDPOINT_ANNOTATION = "statecast.io/endpoint"
-ZONE_ANNOTATION = "statecast.io/zone"
-
 
 class TargetError(RuntimeError):
     """The cluster cannot do what a scenario needs (bad input: exit 2)."""
