@@ -30,6 +30,7 @@ from statecast.devcluster.system import INSTALL_NAMESPACE, System, acting_peer
 
 __all__ = ["DevTarget", "KubeTarget", "Target", "TargetError", "connect"]
 
+
 class TargetError(RuntimeError):
     """The cluster cannot do what a scenario needs (bad input: exit 2)."""
 
