@@ -1,7 +1,8 @@
 """``statecast crds``: write the CRDs generated from the models into ``crds/``.
 
 The same files go into the Helm chart's ``crds/`` directory, which Helm installs
-before the chart's templates.
+before the chart's templates; the reference of their fields goes to
+``docs/reference/crds.md``. ``--check`` fails when any of them drifted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 from statecast.api.crdgen import RESOURCES, file_name, render
+from statecast.api.crdref import PATH as REFERENCE
+from statecast.api.crdref import render_reference
 
 #: Where the CRDs are written, relative to the repository root.
 OUTPUT_DIRS = (Path("crds"), Path("manifests/chart/statecast/crds"))
@@ -30,23 +33,30 @@ def register(
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the files are out of date"
     )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=Path(REFERENCE),
+        help=f"the field reference to write (default: {REFERENCE}; with --output-dir: none)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate (or check) one YAML file per custom resource."""
     outputs: list[Path] = args.output_dir or list(OUTPUT_DIRS)
+    files = [(o / file_name(m), render(m)) for o in outputs for m in RESOURCES]
+    if not args.output_dir:
+        files.append((args.reference, render_reference()))
     stale = []
-    for output, model in ((o, m) for o in outputs for m in RESOURCES):
-        path = output / file_name(model)
-        text = render(model)
+    for path, text in files:
         current = path.read_text() if path.exists() else None
         if current == text:
             continue
         if args.check:
             stale.append(str(path))
             continue
-        output.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(f"wrote {path}")
     if stale:
