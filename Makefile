@@ -31,12 +31,13 @@ $(STAMP): pyproject.toml
 
 ##@ Quality
 .PHONY: lint
-lint: install ## ruff, mypy --strict, import-linter layer contracts, CRD drift
+lint: install ## ruff, mypy --strict, import-linter layer contracts, CRD, CRD reference and configuration docs drift
 	$(VENV)/bin/ruff check operator tests bench
 	$(VENV)/bin/ruff format --check operator tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(STATECAST) crds --check
+	$(STATECAST) docs --check
 
 .PHONY: fmt
 fmt: install ## Format and auto-fix with ruff

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "replay access traces through placement policies"),
     "demo": ("demo", "run the end-to-end demo on the local cluster"),
     "chaos": ("chaos", "inject a fault under load and check that nothing was lost"),
+    "docs": ("docs", "generate the configuration table of docs/configuration.md"),
 }
 
 Handler = Callable[[argparse.Namespace], int]

@@ -31,7 +31,9 @@ def register(
         "--node", default=os.environ.get("NODE_NAME"), help="node name [$NODE_NAME]"
     )
     parser.add_argument(
-        "--listen", default=os.environ.get("STATECAST_LISTEN", "0.0.0.0:7420"), help="HOST:PORT"
+        "--listen",
+        default=os.environ.get("STATECAST_LISTEN", "0.0.0.0:7420"),
+        help="HOST:PORT to serve the Agent API on [$STATECAST_LISTEN]",
     )
     parser.add_argument(
         "--advertise",
@@ -39,23 +41,38 @@ def register(
         help="URL peers reach this agent at [$STATECAST_ADVERTISE_URL, else http://$HOST_IP:PORT]",
     )
     parser.add_argument(
-        "--zone", default=os.environ.get("STATECAST_ZONE", ""), help="topology zone"
+        "--zone",
+        default=os.environ.get("STATECAST_ZONE", ""),
+        help="topology zone [$STATECAST_ZONE]",
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(os.environ.get("STATECAST_DATA_DIR", "/var/lib/statecast")),
+        help="write-ahead log and snapshots [$STATECAST_DATA_DIR]",
     )
     parser.add_argument(
         "--lease-namespace",
         default=os.environ.get("POD_NAMESPACE", "statecast-system"),
         help="namespace of the agent Leases [$POD_NAMESPACE]",
     )
-    parser.add_argument("--lease-seconds", type=float, default=2.0, help="Lease renewal period")
     parser.add_argument(
-        "--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file"
+        "--lease-seconds",
+        type=float,
+        default=2.0,
+        help="seconds between renewals of the node's agent Lease (it lasts three periods)",
     )
-    parser.add_argument("--fsync", choices=["always", "interval", "never"], default=None)
+    parser.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
+    )
+    parser.add_argument(
+        "--fsync",
+        choices=["always", "interval", "never"],
+        default=None,
+        help="when the write-ahead log is fsynced (default: interval; docs/agent.md)",
+    )
     parser.add_argument(
         "--peer-route",
         action="append",

@@ -1,0 +1,94 @@
+"""Every environment variable statecast reads, in one place.
+
+The code reads each variable where it is used (``os.environ.get``); this table says
+what each one means for users. ``docs/configuration.md`` is generated from it and
+from the command-line parsers (``statecast docs``), and a unit test scans the source
+for variables read that are missing here, or listed here and read nowhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ENVIRONMENT", "EnvVar"]
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable.
+
+    Attributes:
+        name: the variable.
+        read_by: the program or library that reads it.
+        default: what holds when it is unset.
+        meaning: what it sets.
+        flag: the command-line flag whose default it gives, if any (the flag wins).
+    """
+
+    name: str
+    read_by: str
+    default: str
+    meaning: str
+    flag: str = ""
+
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    # The operator.
+    EnvVar("STATECAST_RESYNC_SECONDS", "statecast operator", "3",
+           "seconds between two reconciles of each SharedResource (the chart's "
+           "operator.resyncSeconds)"),
+    EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
+           "seconds between two reads of every agent's access counters (/v1/stats) into the "
+           "demand history (the chart's operator.sampleSeconds)"),
+    EnvVar("STATECAST_HISTORY_SAVE_SECONDS", "statecast operator", "300",
+           "seconds between two saves of each resource's demand history to its ConfigMap "
+           "statecast-history-<resource> (also saved on a clean shutdown)"),
+    EnvVar("STATECAST_AGENT_NAMESPACE", "statecast operator, kubectl statecast",
+           "statecast-system",
+           "namespace of the agents' Leases (the chart sets it to the release namespace)"),
+    EnvVar("KUBECONFIG", "statecast operator, statecast agent, kubectl statecast",
+           "~/.kube/config, else the pod's service account",
+           "kubeconfig file(s) to reach the API server; a pod uses its service account",
+           "statecast agent --kubeconfig, kubectl statecast --kubeconfig"),
+    # The agent.
+    EnvVar("NODE_NAME", "statecast agent", "(required in a cluster)",
+           "the node the agent serves (the chart sets it from spec.nodeName)",
+           "statecast agent --node"),
+    EnvVar("STATECAST_LISTEN", "statecast agent", "0.0.0.0:7420",
+           "address the agent listens on", "statecast agent --listen"),
+    EnvVar("STATECAST_ADVERTISE_URL", "statecast agent", "http://$HOST_IP:<port>",
+           "URL other agents and the operator reach this agent at (its Lease's "
+           "statecast.io/endpoint annotation)", "statecast agent --advertise"),
+    EnvVar("HOST_IP", "statecast agent, client library", "127.0.0.1 (agent); none (client)",
+           "the node's IP: the agent advertises it; the client library finds the node's "
+           "agent there (the chart and your pods set it from status.hostIP)"),
+    EnvVar("STATECAST_ZONE", "statecast agent", "(empty)",
+           "the agent's topology zone", "statecast agent --zone"),
+    EnvVar("STATECAST_DATA_DIR", "statecast agent", "/var/lib/statecast",
+           "where the agent keeps its write-ahead log and snapshots",
+           "statecast agent --data-dir"),
+    EnvVar("POD_NAMESPACE", "statecast agent", "statecast-system",
+           "namespace of the agent's Lease (the chart sets it to the pod's namespace)",
+           "statecast agent --lease-namespace"),
+    # Applications.
+    EnvVar("STATECAST_AGENT", "client library", "(unset: http://$HOST_IP:$STATECAST_AGENT_PORT)",
+           "the agent(s) to use, a URL or HOST:PORT, several separated by commas"),
+    EnvVar("STATECAST_AGENT_PORT", "client library", "7420",
+           "port of the node's agent when it is found from HOST_IP"),
+    # The built-in cluster, the demo and the tests.
+    EnvVar("STATECAST_HOME", "statecast dev-cluster, statecast demo", "~/.statecast",
+           "where dev clusters keep their state and logs (<home>/dev-cluster/<name>)"),
+    EnvVar("STATECAST_CACHE_DIR", "statecast dev-cluster, statecast manifests",
+           "$XDG_CACHE_HOME/statecast",
+           "where the control plane and Helm binaries built from Go modules are cached"),
+    EnvVar("XDG_CACHE_HOME", "statecast dev-cluster, statecast manifests", "~/.cache",
+           "the base of the default STATECAST_CACHE_DIR"),
+    EnvVar("STATECAST_TEST_KUBECONFIG", "tests (make test-integration)", "(unset)",
+           "run the integration tests against this cluster instead of a dev cluster"),
+    EnvVar("STATECAST_TEST_CLUSTER", "tests (make test-integration)", "(unset)",
+           "reuse (and keep) the dev cluster of this name between test runs"),
+    EnvVar("STATECAST_E2E_KUBECONFIG", "tests (make e2e-kind)", "(unset: e2e tests skip)",
+           "the cluster where the chart is deployed, for the end-to-end tests"),
+    EnvVar("STATECAST_E2E_IMAGE", "tests (make e2e-kind)", "statecast:0.1.0",
+           "the image the end-to-end tests run their consumer pod from"),
+)  # fmt: skip
