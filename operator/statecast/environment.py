@@ -70,6 +70,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("POD_NAMESPACE", "statecast agent", "statecast-system",
            "namespace of the agent's Lease (the chart sets it to the pod's namespace)",
            "statecast agent --lease-namespace"),
+    EnvVar("STATECAST_TEST_CLOCK_SKEW_SECONDS", "statecast agent (tests only)", "0",
+           "moves every wall-clock reading of the agent by this many seconds, Leases "
+           "included (statecast chaos's clock-skew fault); never set it in production"),
     # Applications.
     EnvVar("STATECAST_AGENT", "client library", "(unset: http://$HOST_IP:$STATECAST_AGENT_PORT)",
            "the agent(s) to use, a URL or HOST:PORT, several separated by commas"),
