@@ -68,7 +68,7 @@ def system(
     """statecast's processes beside the test cluster; every one still running is stopped
     at the end of the session."""
     state = dev_cluster.state_dir if dev_cluster is not None else tmp_path_factory.mktemp("sys")
-    running = System(state, kubeconfig)
+    running = System(state, kubeconfig, field_manager="statecast-tests")
     yield running
     running.stop_all()
 

@@ -169,11 +169,15 @@ class System:
         state_dir: Where pids, logs, worker records, tokens and agent data go (the dev
             cluster's state directory, or any directory for another cluster).
         kubeconfig: An admin kubeconfig of the cluster.
+        field_manager: The server-side apply field manager of :meth:`install`.
     """
 
-    def __init__(self, state_dir: Path, kubeconfig: Path) -> None:
+    def __init__(
+        self, state_dir: Path, kubeconfig: Path, *, field_manager: str = "statecast"
+    ) -> None:
         self.state_dir = state_dir
         self.kubeconfig = kubeconfig
+        self.field_manager = field_manager
 
     # -- kubectl -------------------------------------------------------------------------
 
@@ -199,7 +203,12 @@ class System:
 
     def install_crds(self) -> None:
         """Every CRD of the install manifests, Established, and the peering object."""
-        apply = ("apply", "--server-side", "--force-conflicts", "--field-manager=statecast")
+        apply = (
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            f"--field-manager={self.field_manager}",
+        )
         self.kubectl(*apply, "-f", str(MANIFESTS / "crds.yaml"))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *_CRDS)
         peering = {
@@ -214,7 +223,7 @@ class System:
         docs = yaml.safe_load_all((MANIFESTS / "statecast.yaml").read_text())
         wanted = [d for d in docs if isinstance(d, dict) and d.get("kind") in _RBAC_KINDS]
         self.kubectl(
-            "apply", "--server-side", "--force-conflicts", "--field-manager=statecast",
+            "apply", "--server-side", "--force-conflicts", f"--field-manager={self.field_manager}",
             "-f", "-", stdin=yaml.safe_dump_all(wanted),
         )  # fmt: skip
 
