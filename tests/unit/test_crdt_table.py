@@ -14,7 +14,8 @@ from statecast.core.clock import Stamp
 from statecast.core.crdt import KeyState, PnCounter, lww
 from statecast.core.crdt.entry import Entry
 from statecast.core.crdt.events import EventRing, LatestEvents
-from statecast.core.crdt.table import EntryTable
+from statecast.core.crdt.slots import Migration, new_slots, place
+from statecast.core.crdt.table import EntryTable, EntryView
 
 HASHES: dict[str, Callable[[str], int]] = {
     "builtin": hash,
@@ -24,7 +25,10 @@ HASHES: dict[str, Callable[[str], int]] = {
     "at the end, wrapping": lambda key: -1 - len(key) % 3,
 }
 
-keys = st.text(alphabet="ab\u00e9\u65e5\U0001f600\ud800", max_size=4)
+keys = st.one_of(
+    st.sampled_from(["", "a", "\u65e5\u672c"]),  # often overwritten
+    st.text(alphabet="ab\u00e9\u65e5\U0001f600\ud800", max_size=4),
+)
 registers = st.builds(
     lambda wall, replica, seq, value: lww.pack(wall, 0, replica, seq, value),
     st.integers(0, 3),
@@ -37,12 +41,23 @@ key_states = st.builds(
     st.integers(0, 3),
 )
 entries = st.one_of(registers, registers, registers, key_states)
+sets = st.tuples(st.just("set"), keys, entries)
+steps = st.tuples(st.just("step"), st.just(""), st.integers(1, 30))
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("set"), keys, entries),
+        sets,
+        sets,
+        sets,
         st.tuples(st.just("del"), keys, st.none()),
-        st.tuples(st.just("view"), st.just(""), st.none()),
         st.tuples(st.just("compact"), st.just(""), st.none()),
+        steps,
+        steps,
+        st.tuples(st.just("fill"), st.sampled_from(["x", "y\u00e9"]), st.integers(1, 40)),
+        st.tuples(st.just("rewrite"), st.just(""), st.integers(-8, 8)),
+        # A view stays open (the table appends, the cleaner waits) until views are dropped.
+        st.tuples(st.just("view"), st.just(""), st.none()),
+        st.tuples(st.just("drop views"), st.just(""), st.none()),
+        st.tuples(st.just("drop views"), st.just(""), st.none()),
     ),
     max_size=80,
 )
@@ -59,12 +74,19 @@ def check_same(table: EntryTable, model: dict[str, Entry]) -> None:
         assert table.value(key) == expected
 
 
-@settings(max_examples=300, deadline=None)
-@given(program=operations, hash_name=st.sampled_from(sorted(HASHES)))
-def test_the_table_behaves_like_a_dict(program, hash_name):
-    table = EntryTable(hash_fn=HASHES[hash_name], compact_min=0)
+@settings(max_examples=400, deadline=None)
+@given(
+    program=operations,
+    hash_name=st.sampled_from(sorted(HASHES)),
+    work_per_write=st.sampled_from([0, 1, 3, 24]),
+)
+def test_the_table_behaves_like_a_dict(program, hash_name, work_per_write):
+    # Growth and cleaning advance by small steps (per write, and "step"), so lookups,
+    # writes, deletes and views meet the index half drained and the arena half cleaned.
+    table = EntryTable(hash_fn=HASHES[hash_name], compact_min=0, work_per_write=work_per_write)
     model: dict[str, Entry] = {}
     views = []
+    checked = []
     for kind, key, entry in program:
         if kind == "set":
             table[key] = entry
@@ -78,12 +100,33 @@ def test_the_table_behaves_like_a_dict(program, hash_name):
                     del table[key]
         elif kind == "view":
             views.append((table.view(), dict(model)))
+        elif kind == "step":
+            table.step(entry)
+        elif kind == "fill":  # many keys at once: the index grows
+            for i in range(entry):
+                table[f"{key}{i}"] = model[f"{key}{i}"] = lww.pack(i, 0, "r", i, b"f" * (i % 9))
+        elif kind == "rewrite":  # every key again, values longer or shorter by `entry`
+            for i, name in enumerate(sorted(model)):
+                size = max(0, i % 9 + entry)
+                table[name] = model[name] = lww.pack(9, 0, "r", i, b"g" * size)
+        elif kind == "drop views":
+            checked.extend(views)
+            views = []
         else:
             table.compact()
             assert table.dead_bytes == 0
         check_same(table, model)
         assert table.get("absent\u0000") is None
         assert "absent\u0000" not in table
+    check_views(checked + views)
+    views = checked = []  # no view alive: the cleaner may finish
+    while table.step(5):
+        pass
+    assert not table.busy
+    check_same(table, model)
+
+
+def check_views(views: list[tuple[EntryView, dict[str, Entry]]]) -> None:
     for view, seen in views:
         assert dict(view.items()) == seen
         assert len(view) == len(seen)
@@ -136,7 +179,7 @@ def test_registers_of_more_writers_than_a_byte_can_number_keep_their_replica_inl
     ]
 
 
-def test_a_same_size_or_shorter_overwrite_is_in_place_unless_a_view_is_open():
+def test_a_same_size_or_much_shorter_overwrite_is_in_place_unless_a_view_is_open():
     table = EntryTable()
     table["k"] = lww.pack(1, 0, "r", 1, b"aa")
     used = table.arena_bytes
@@ -149,11 +192,15 @@ def test_a_same_size_or_shorter_overwrite_is_in_place_unless_a_view_is_open():
     assert table.value("k") == b"cc"
     del view
     used = table.arena_bytes
-    table["k"] = lww.pack(4, 0, "r", 4, b"dd")
+    table["k"] = lww.pack(4, 0, "r", 4, b"dd" * 4)
+    used, dead = table.arena_bytes, table.dead_bytes
+    table["k"] = lww.pack(5, 0, "r", 5, b"e")  # 7 bytes shorter: a dead filler after it
     assert table.arena_bytes == used
-    table["k"] = lww.pack(5, 0, "r", 5, b"e")
-    assert table.arena_bytes == used
+    assert table.dead_bytes == dead + 7
     assert table.value("k") == b"e"
+    table["k"] = lww.pack(6, 0, "r", 6, b"")  # 1 byte shorter: too few for a filler's head
+    assert table.arena_bytes > used
+    assert table.value("k") == b""
 
 
 def test_dead_records_are_compacted_once_they_are_half_the_arena():
@@ -241,3 +288,59 @@ def test_a_view_read_in_another_thread_stays_the_same_while_the_table_grows_and_
     thread.join()
     assert read == seen
     assert dict(view.items()) == seen
+
+
+def test_the_old_index_drains_a_whole_cluster_at_a_time():
+    hashes, offsets = new_slots(8), new_slots(8)
+    for h, offset in ((2, 10), (2, 20), (3, 30), (6, 40)):  # clusters: slots 2-4, slot 6
+        place(hashes, offsets, 7, h, offset)
+    migration = Migration(hashes, offsets)
+    new_hashes, new_offsets = new_slots(16), new_slots(16)
+    looked = [migration.drain(new_hashes, new_offsets, 15, budget=1) for _ in range(5)]
+    # slot 0 (empty), slot 1 (empty), slots 2-5 (the cluster and the empty slot ending
+    # it), slots 6-7 (a cluster of one and its end), then nothing is left
+    assert looked == [1, 1, 4, 2, 0]
+    assert migration.done
+    assert list(offsets) == [0] * 8
+    assert [new_offsets[i] for i in (2, 3, 4, 6)] == [10, 20, 30, 40]
+
+
+def test_a_half_drained_index_keeps_every_key_reachable_through_deletes():
+    # Keys homed in few slots make long clusters; the old index drains one step at a
+    # time while keys on both sides are read, overwritten and deleted.
+    table = EntryTable(hash_fn=lambda key: hash(key) & 0x3F, work_per_write=0)
+    model: dict[str, Entry] = {}
+    for i in range(200):
+        table[f"k{i}"] = model[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+        if i % 7 == 0:
+            table.step(3)
+        if i % 5 == 0 and f"k{i // 2}" in model:
+            del table[f"k{i // 2}"]
+            del model[f"k{i // 2}"]
+        if i % 50 == 0:
+            check_same(table, model)
+    assert table.busy
+    check_same(table, model)
+    while table.step(3):
+        check_same(table, model)
+    assert not table.busy
+
+
+def test_the_cleaner_waits_for_views_and_gives_the_freed_pages_back():
+    table = EntryTable(compact_min=0, work_per_write=0)
+    for i in range(5000):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v" * 100)
+    for size in (110, 120):  # longer: appended, until half the arena is dead
+        for i in range(5000):
+            table[f"k{i}"] = lww.pack(2, 0, "r", i, b"w" * size)
+    assert table.busy
+    used = table.arena_bytes
+    view = table.view()
+    assert not table.step(1 << 20)  # nothing it may do while the view lives
+    assert table.arena_bytes == used
+    del view
+    while table.step(100):
+        pass
+    assert table.dead_bytes == 0
+    assert table.arena_bytes < used * 0.55
+    assert table.value("k4999") == b"w" * 120

@@ -114,6 +114,19 @@ class DeltaMap:
         return VersionVector(dict(self._vv))
 
     @property
+    def busy(self) -> bool:
+        """True while the table has pending work (index growth, arena cleaning)."""
+        return self._entries.busy
+
+    def maintain(self, work: int = 4096) -> bool:
+        """Do up to ``work`` units of the table's pending work; True if more can be done.
+
+        Writes do a little each; the owner calls this between requests so that the
+        table finishes growing or cleaning without a pause (see ``EntryTable.step``).
+        """
+        return self._entries.step(work)
+
+    @property
     def payload_bytes(self) -> int:
         """Approximate bytes of keys and values held."""
         return self._size

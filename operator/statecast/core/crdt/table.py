@@ -13,27 +13,38 @@ a 30-60 byte node name) replaced by the replica's number in a table of writers (
 byte; the 256th writer and later keep their id inline after a 0xFF byte). A read of a
 value copies it straight out of the arena; a whole register is rebuilt on demand.
 
-Records are found through an open-addressing hash index of two flat arrays
-(``array.array``): per slot the record's offset in the arena (0: empty; the arena
-starts with one unused byte) and the low 32 bits of the key's ``hash()``, which skips
-most key comparisons and lets the index grow without reading the arena. Linear
-probing, the index doubles at a load of 0.6,
-deletion shifts the rest of the probe run back (no tombstone slots). An overwrite with an
-entry of the same length (the usual overwrite of a same-size value) or a shorter one
-rewrites the record in place (a shorter one leaves its tail dead); a longer one appends
-a new record and counts the old one as dead; the arena is rewritten without its dead
-records once they are more than half of it, so the copy is paid for by the writes that
-made the garbage (amortised O(1) per write).
+Records are found through an open-addressing hash index (:mod:`.slots`): per slot the
+record's offset in the arena (0: empty; the arena starts with one unused byte) and the
+low 32 bits of the key's ``hash()``, which skips most key comparisons and lets the index
+grow without reading the arena. Linear probing at a load of at most 0.6.
+
+**No pauses.** Neither growing the index nor reclaiming dead records stops the table
+for a pass over every key (at a million keys those passes took 0.6 s and 1-1.7 s):
+
+- The index grows *incrementally* (:class:`.slots.Migration`): the old index stays
+  beside one twice its size and drains into it, a few slots on every write and more in
+  :meth:`EntryTable.step`, which the owner calls between other work.
+- An overwrite with an entry of the same length (the usual overwrite of a same-size
+  value) rewrites the record in place; a shorter one too, and the rest of its bytes
+  become a dead *filler* record (a head with an empty key) unless they are too few for
+  a head, in which case the entry is appended like a longer one. A longer entry is
+  appended and the old record counted dead. Once dead bytes are more than half of the
+  arena, a *cleaner* walks the arena from its start, sliding each live record down
+  over the dead ones before it (a record is live if the index points at it) and
+  pointing its slot at the new place, a few records per write and more per
+  :meth:`EntryTable.step`; when it reaches the end, the pages freed at the top go back
+  to the kernel. The copy is paid for by the writes that made the garbage, spread
+  over them, and the arena never exists twice.
 
 Rare entries (:class:`~statecast.core.crdt.entry.KeyState`: counters, multi-value
 registers) stay objects in a small side dict; a key is in exactly one of the two.
 
 :meth:`EntryTable.view` is a frozen, consistent copy of the table that shares the arena:
 it copies only the index arrays (8 bytes a slot) and the side dict. While any view is
-alive the table never rewrites a record in place (it appends instead), and compaction
-builds a new arena, so what a view reads never changes: a snapshot can be written from
-a view in a worker thread while writes go on. Hashes are Python's ``hash()`` of the key
-by default: valid inside one process only, never persisted.
+alive the table never rewrites a record in place (it appends instead) and the cleaner
+waits, so what a view reads never changes: a snapshot can be written from a view in a
+worker thread while writes go on. Hashes are Python's ``hash()`` of the key by default:
+valid inside one process only, never persisted.
 """
 
 from __future__ import annotations
@@ -41,13 +52,13 @@ from __future__ import annotations
 import mmap
 import struct
 import weakref
-from array import array
 from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMapping
 from typing import Any, overload
 
 from statecast.core.crdt import lww
 from statecast.core.crdt.entry import Entry, KeyState
 from statecast.core.crdt.lww import LwwRegister
+from statecast.core.crdt.slots import Migration, copy_slots, new_slots, place, remove, widen
 
 __all__ = ["EntryTable", "EntryView", "KeyHash"]
 
@@ -69,11 +80,16 @@ _HAS_VALUE = _HEADER - 2  # offsets inside a packed register (see lww)
 _REPLICA_AT = _HEADER - 1  # register: the replica id's length; record: the replica's number
 _INLINE = 0xFF  # record: the replica id follows inline, as in the register
 _NUMBERS = [bytes((n,)) for n in range(_INLINE)]
-_NARROW_LIMIT = 0xFFFFFFFF  # offsets fit the 4-byte index while the arena is smaller
+_NARROW_LIMIT = 0xFFFFFFFF  # offsets fit 4-byte slots while the arena is smaller
+_WIDE_FROM = 1 << 30  # an index made once the arena passes 1 GiB has 8-byte offsets
+#: A record looked at by the cleaner costs about as much as this many slots moved.
+_RECORD_COST = 4
+#: Work done by each write while the index drains or the arena is cleaned: 8 old slots
+#: looked at (the index must drain before it fills again: 1.7 a write is enough) and 4
+#: records (more than the one record of garbage a write can make).
+_WORK_PER_WRITE = 8 + 4 * _RECORD_COST
 
-
-def _empty_index(capacity: int, typecode: str) -> array[int]:
-    return array(typecode, bytes(capacity * array(typecode).itemsize))
+Found = tuple[memoryview, memoryview, int, int]  # hashes, offsets, mask, slot (-1: absent)
 
 
 def _new_arena(size: int) -> mmap.mmap:
@@ -91,6 +107,19 @@ class _Items(ItemsView[str, Entry]):
         return self._mapping.iter_items()
 
 
+class _Cleaning:
+    """Where the cleaner is.
+
+    Records before ``read`` were looked at; the live ones among them were slid down to
+    end at ``write``.
+    """
+
+    __slots__ = ("read", "write")
+
+    def __init__(self) -> None:
+        self.read = self.write = 1
+
+
 class _Entries(Mapping[str, Entry]):
     """Lookup and iteration over an arena, an index and a side dict (read-only part)."""
 
@@ -102,6 +131,7 @@ class _Entries(Mapping[str, Entry]):
         "_hashes",
         "_mask",
         "_offsets",
+        "_old",
         "_other",
         "_replicas",
         "_used",
@@ -110,36 +140,40 @@ class _Entries(Mapping[str, Entry]):
 
     _arena: mmap.mmap
     _used: int
-    _hashes: array[int]
-    _offsets: array[int]
+    _hashes: memoryview
+    _offsets: memoryview
     _mask: int
-    _count: int
+    _old: Migration | None  # the index being drained into the one above, if any
+    _count: int  # records in both indexes
     _other: dict[str, KeyState]
     _replicas: list[bytes]  # number -> the register's ``length | replica id`` bytes
     _hash: KeyHash
     _version: int
 
     # --- lookup ---------------------------------------------------------------------
-    def _slot(self, key: str) -> int:
-        """The slot holding ``key``'s record, or -1."""
-        h = self._hash(key) & _HASH_MASK
-        mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
-        i = h & mask
-        encoded = None
+    def _find(self, h: int, encoded: bytes) -> Found:
+        """The index and slot holding the key whose hash is ``h`` (slot -1: absent)."""
+        arena, size = self._arena, len(encoded)
+        hashes, offsets, mask = self._hashes, self._offsets, self._mask
+        old = self._old
         while True:
-            offset = offsets[i]
-            if not offset:
-                return -1
-            if hashes[i] == h:
-                if encoded is None:
-                    encoded = key.encode("utf-8", _KEY_ERRORS)
-                size = len(encoded)
-                start = offset + _HEAD_SIZE
-                if arena[offset] | (arena[offset + 1] << 8) == size and (
-                    arena[start : start + size] == encoded
-                ):
-                    return i
-            i = (i + 1) & mask
+            i = h & mask
+            while offset := offsets[i]:
+                if hashes[i] == h and arena[offset] | (arena[offset + 1] << 8) == size:
+                    start = offset + _HEAD_SIZE
+                    if arena[start : start + size] == encoded:
+                        return hashes, offsets, mask, i
+                i = (i + 1) & mask
+            if old is None:
+                return hashes, offsets, mask, -1
+            hashes, offsets, mask, old = old.hashes, old.offsets, old.mask, None
+
+    def _offset(self, key: str) -> int:
+        """Where ``key``'s record starts (0: no record)."""
+        _, offsets, _, i = self._find(
+            self._hash(key) & _HASH_MASK, key.encode("utf-8", _KEY_ERRORS)
+        )
+        return offsets[i] if i >= 0 else 0
 
     @overload
     def get(self, key: str, /) -> Entry | None: ...
@@ -148,23 +182,11 @@ class _Entries(Mapping[str, Entry]):
     @overload
     def get(self, key: str, /, default: Any) -> Any: ...
     def get(self, key: str, /, default: Any = None) -> Any:
-        """The entry of ``key``, or ``default`` (the hot path of a local read)."""
-        h = self._hash(key) & _HASH_MASK
-        mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
-        i = h & mask
-        encoded = None
-        while True:
-            offset = offsets[i]
-            if not offset:
-                break
-            if hashes[i] == h:
-                if encoded is None:
-                    encoded = key.encode("utf-8", _KEY_ERRORS)
-                size, length = _unpack_head(arena, offset)
-                start = offset + _HEAD_SIZE
-                if size == len(encoded) and arena[start : start + size] == encoded:
-                    return self._register_at(start + size, length)
-            i = (i + 1) & mask
+        """The entry of ``key``, or ``default``."""
+        offset = self._offset(key)
+        if offset:
+            size, length = _unpack_head(self._arena, offset)
+            return self._register_at(offset + _HEAD_SIZE + size, length)
         if self._other:
             return self._other.get(key, default)
         return default
@@ -179,32 +201,40 @@ class _Entries(Mapping[str, Entry]):
         head = arena[start : start + _REPLICA_AT]
         return LwwRegister(head + self._replicas[number] + arena[start + _HEADER : end])
 
+    def _value_at(self, offset: int) -> bytes | None:
+        """The value of the register in the record at ``offset`` (None: a delete)."""
+        arena = self._arena
+        size, length = _unpack_head(arena, offset)
+        start = offset + _HEAD_SIZE + size
+        if not arena[start + _HAS_VALUE]:
+            return None
+        if arena[start + _REPLICA_AT] == _INLINE:
+            return arena[start + _HEADER + 1 + arena[start + _HEADER] : start + length]
+        return arena[start + _HEADER : start + length]
+
     def value(self, key: str) -> bytes | KeyState | None:
         """What a read needs: an LWW key's value (None: deleted or absent) or a KeyState.
 
-        Copies only the value out of the arena, not the whole register.
+        Copies only the value out of the arena, not the whole register. The hot path of
+        a local read: the current index is probed inline.
         """
         h = self._hash(key) & _HASH_MASK
         mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
         i = h & mask
         encoded = None
-        while True:
-            offset = offsets[i]
-            if not offset:
-                break
+        while offset := offsets[i]:
             if hashes[i] == h:
                 if encoded is None:
                     encoded = key.encode("utf-8", _KEY_ERRORS)
-                size, length = _unpack_head(arena, offset)
+                size = len(encoded)
                 start = offset + _HEAD_SIZE
-                if size == len(encoded) and arena[start : start + size] == encoded:
-                    start += size
-                    if not arena[start + _HAS_VALUE]:
-                        return None
-                    if arena[start + _REPLICA_AT] == _INLINE:
-                        return arena[start + _HEADER + 1 + arena[start + _HEADER] : start + length]
-                    return arena[start + _HEADER : start + length]
+                if arena[offset] | (arena[offset + 1] << 8) == size and (
+                    arena[start : start + size] == encoded
+                ):
+                    return self._value_at(offset)
             i = (i + 1) & mask
+        if self._old is not None and (offset := self._offset(key)):
+            return self._value_at(offset)
         if self._other:
             return self._other.get(key)
         return None
@@ -218,23 +248,24 @@ class _Entries(Mapping[str, Entry]):
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return self._slot(key) >= 0 or key in self._other
+        return bool(self._offset(key)) or key in self._other
 
     def __len__(self) -> int:
         return self._count + len(self._other)
 
     # --- iteration ------------------------------------------------------------------
     def _records(self) -> Iterator[tuple[int, int, int]]:
-        """(offset, key length, entry length) of every record the index points to."""
+        """(offset, key length, entry length) of every record an index points to."""
         version = self._version
-        offsets, arena = self._offsets, self._arena
-        for i in range(len(offsets)):
-            offset = offsets[i]
-            if offset:
-                size, length = _unpack_head(arena, offset)
-                yield offset, size, length
-                if self._version != version:
-                    raise RuntimeError("EntryTable changed size during iteration")
+        arena = self._arena
+        indexes = [self._offsets] if self._old is None else [self._offsets, self._old.offsets]
+        for offsets in indexes:
+            for offset in offsets:
+                if offset:
+                    size, length = _unpack_head(arena, offset)
+                    yield offset, size, length
+                    if self._version != version:
+                        raise RuntimeError("EntryTable changed size during iteration")
 
     def __iter__(self) -> Iterator[str]:
         arena = self._arena
@@ -272,7 +303,7 @@ class _Entries(Mapping[str, Entry]):
 
     @property
     def capacity(self) -> int:
-        """Slots of the index."""
+        """Slots of the (newest) index."""
         return len(self._offsets)
 
 
@@ -285,9 +316,10 @@ class EntryView(_Entries):
         self._arena = table._arena
         self._replicas = table._replicas  # append-only: numbers never change
         self._used = table._used
-        self._hashes = table._hashes[:]
-        self._offsets = table._offsets[:]
+        self._hashes = copy_slots(table._hashes)
+        self._offsets = copy_slots(table._offsets)
         self._mask = table._mask
+        self._old = None if table._old is None else table._old.copy()
         self._count = table._count
         self._other = dict(table._other)
         self._hash = table._hash
@@ -300,24 +332,48 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
     Args:
         hash_fn: Hash of a key (``hash`` by default; tests inject colliding ones).
         compact_min: Dead bytes below which the arena is never compacted.
+        capacity: Keys expected (the index starts large enough: no growth up to it).
+        work_per_write: Units of pending work (see :meth:`step`) each write does.
     """
 
-    __slots__ = ("_compact_min", "_dead", "_limit", "_replica_numbers", "_views")
+    __slots__ = (
+        "_busy",
+        "_cleaning",
+        "_compact_min",
+        "_dead",
+        "_limit",
+        "_replica_numbers",
+        "_views",
+        "_work_per_write",
+    )
 
-    def __init__(self, hash_fn: KeyHash = hash, compact_min: int = 1 << 16) -> None:
+    def __init__(
+        self,
+        hash_fn: KeyHash = hash,
+        compact_min: int = 1 << 16,
+        capacity: int = 0,
+        work_per_write: int = _WORK_PER_WRITE,
+    ) -> None:
         self._hash = hash_fn
         self._compact_min = compact_min
+        self._work_per_write = work_per_write
         self._views: set[int] = set()  # ids of live views (set ops are atomic)
         self._version = 0
-        self._reset()
+        self._reset(capacity)
 
-    def _reset(self) -> None:
+    def _reset(self, keys: int = 0) -> None:
+        capacity = 8
+        while capacity * _MAX_LOAD <= keys:
+            capacity *= 2
         self._arena = _new_arena(_PAGE)
         self._used = 1  # offset 0 marks an empty slot
-        self._hashes = _empty_index(8, "I")
-        self._offsets = _empty_index(8, "I")
-        self._mask = 7
-        self._limit = int(8 * _MAX_LOAD)
+        self._hashes = new_slots(capacity)
+        self._offsets = new_slots(capacity)
+        self._mask = capacity - 1
+        self._limit = int(capacity * _MAX_LOAD)
+        self._old = None
+        self._cleaning: _Cleaning | None = None
+        self._busy = False
         self._count = 0
         self._dead = 0
         self._other = {}
@@ -327,8 +383,13 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
 
     @property
     def dead_bytes(self) -> int:
-        """Bytes of records no longer pointed to (reclaimed by compaction)."""
+        """Bytes of records no longer pointed to (reclaimed by the cleaner)."""
         return self._dead
+
+    @property
+    def busy(self) -> bool:
+        """True while the index drains or the arena is being cleaned (see :meth:`step`)."""
+        return self._busy
 
     def view(self) -> EntryView:
         """A consistent read-only copy that later writes do not change."""
@@ -351,14 +412,10 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         return register[:_REPLICA_AT] + _NUMBERS[number] + register[end:]
 
     def _append(self, encoded: bytes, entry: bytes) -> int:
-        if len(encoded) > _MAX_KEY or len(entry) > _MAX_ENTRY:
-            raise ValueError("key or entry too long for the table")
         arena = self._arena
         offset = self._used
         key_end = offset + _HEAD_SIZE + len(encoded)
         end = key_end + len(entry)
-        if end > _NARROW_LIMIT and self._offsets.typecode == "I":
-            self._offsets = array("Q", self._offsets)
         if end > len(arena):
             arena.resize(-(-max(end, len(arena) * 2) // _PAGE) * _PAGE)
         _pack_head_into(arena, offset, len(encoded), len(entry))
@@ -368,132 +425,180 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         return offset
 
     def __setitem__(self, key: str, entry: Entry) -> None:
-        if isinstance(entry, KeyState):
-            slot = self._slot(key)
-            if slot >= 0:
-                self._remove_slot(slot)
-            self._other[key] = entry
-            self._version += 1
-            return
-        if self._other and key in self._other:
-            del self._other[key]
-            self._version += 1
-        stored = self._stored(entry)
         h = self._hash(key) & _HASH_MASK
         encoded = key.encode("utf-8", _KEY_ERRORS)
-        mask, hashes, offsets, arena = self._mask, self._hashes, self._offsets, self._arena
-        i = h & mask
-        while True:
-            offset = offsets[i]
-            if not offset:
-                break
-            if hashes[i] == h:
-                size, length = _unpack_head(arena, offset)
-                start = offset + _HEAD_SIZE
-                if size == len(encoded) and arena[start : start + size] == encoded:
-                    if length >= len(stored) and not self._views:
-                        # In place; a shorter register leaves its tail dead until compaction.
-                        start += size
-                        arena[start : start + len(stored)] = stored
-                        if length > len(stored):
-                            _pack_head_into(arena, offset, size, len(stored))
-                            self._dead += length - len(stored)
-                            self._maybe_compact()
-                        return
-                    new = self._append(encoded, stored)
-                    self._offsets[i] = new
-                    self._dead += _HEAD_SIZE + size + length
-                    self._maybe_compact()
-                    return
-            i = (i + 1) & mask
+        if isinstance(entry, KeyState):
+            hashes, offsets, mask, i = self._find(h, encoded)
+            if i >= 0:
+                self._remove(hashes, offsets, mask, i)
+            self._other[key] = entry
+            self._version += 1
+        else:
+            stored = self._stored(entry)
+            if len(encoded) > _MAX_KEY or len(stored) > _MAX_ENTRY:
+                raise ValueError("key or entry too long for the table")
+            if self._other and key in self._other:
+                del self._other[key]
+                self._version += 1
+            size = _HEAD_SIZE + len(encoded) + len(stored)
+            if self._used + size > _NARROW_LIMIT and self._offsets.format != "Q":
+                self._widen()
+            _, offsets, _, i = self._find(h, encoded)
+            if i >= 0:
+                self._overwrite(offsets, i, encoded, stored)
+            else:
+                self._insert(h, encoded, stored)
+        if self._busy:
+            self.step(self._work_per_write)
+
+    def _overwrite(self, offsets: memoryview, i: int, encoded: bytes, stored: bytes) -> None:
+        arena = self._arena
+        offset = offsets[i]
+        size, length = _unpack_head(arena, offset)
+        tail = length - len(stored)
+        if not self._views and (tail == 0 or tail >= _HEAD_SIZE):
+            start = offset + _HEAD_SIZE + size
+            arena[start : start + len(stored)] = stored
+            if tail:  # the rest becomes a dead filler record: the cleaner can step over it
+                _pack_head_into(arena, offset, size, len(stored))
+                _pack_head_into(arena, start + len(stored), 0, tail - _HEAD_SIZE)
+                self._dead += tail
+                self._maybe_compact()
+            return
+        offsets[i] = self._append(encoded, stored)
+        self._dead += _HEAD_SIZE + size + length
+        self._maybe_compact()
+
+    def _insert(self, h: int, encoded: bytes, stored: bytes) -> None:
         if self._count >= self._limit:
             self._grow()
-            mask, hashes = self._mask, self._hashes
-            i = h & mask
-            while self._offsets[i]:
-                i = (i + 1) & mask
-        new = self._append(encoded, stored)
-        hashes[i] = h
-        self._offsets[i] = new
+        place(self._hashes, self._offsets, self._mask, h, self._append(encoded, stored))
         self._count += 1
         self._version += 1
 
     def __delitem__(self, key: str) -> None:
-        slot = self._slot(key)
-        if slot >= 0:
-            self._remove_slot(slot)
+        hashes, offsets, mask, i = self._find(
+            self._hash(key) & _HASH_MASK, key.encode("utf-8", _KEY_ERRORS)
+        )
+        if i >= 0:
+            self._remove(hashes, offsets, mask, i)
         elif key in self._other:
             del self._other[key]
             self._version += 1
         else:
             raise KeyError(key)
+        if self._busy:
+            self.step(self._work_per_write)
 
     def clear(self) -> None:
         """Drop every entry (views keep what they saw)."""
         self._reset()
 
-    def _remove_slot(self, i: int) -> None:
-        """Empty slot ``i`` and shift the rest of its probe run back over it."""
-        mask, hashes, offsets = self._mask, self._hashes, self._offsets
+    def _remove(self, hashes: memoryview, offsets: memoryview, mask: int, i: int) -> None:
         size, length = _unpack_head(self._arena, offsets[i])
         self._dead += _HEAD_SIZE + size + length
-        j = i
-        while True:
-            j = (j + 1) & mask
-            if not offsets[j]:
-                break
-            home = hashes[j] & mask
-            # The entry at j may move to i unless its home lies cyclically in (i, j].
-            inside = (i < home <= j) if i <= j else (home > i or home <= j)
-            if not inside:
-                hashes[i], offsets[i] = hashes[j], offsets[j]
-                i = j
-        hashes[i] = 0
-        offsets[i] = 0
+        remove(hashes, offsets, mask, i)
         self._count -= 1
         self._version += 1
         self._maybe_compact()
 
-    # --- growth and compaction ------------------------------------------------------
+    # --- growth, cleaning: bounded steps ---------------------------------------------
     def _grow(self) -> None:
-        old_hashes, old_offsets = self._hashes, self._offsets
-        capacity = len(old_offsets) * 2
-        mask = capacity - 1
-        hashes = _empty_index(capacity, "I")
-        offsets = _empty_index(capacity, old_offsets.typecode)
-        for j in range(len(old_offsets)):
-            offset = old_offsets[j]
-            if offset:
-                h = old_hashes[j]
-                i = h & mask
-                while offsets[i]:
-                    i = (i + 1) & mask
-                hashes[i] = h
-                offsets[i] = offset
-        self._hashes, self._offsets, self._mask = hashes, offsets, mask
+        """Start draining the index into one twice its size."""
+        if self._old is not None:  # cannot happen at the per-write pace; stay correct
+            self._drain(len(self._old.offsets))
+        wide = self._offsets.format == "Q" or self._used > _WIDE_FROM
+        capacity = len(self._offsets) * 2
+        self._old = Migration(self._hashes, self._offsets)
+        self._hashes = new_slots(capacity)
+        self._offsets = new_slots(capacity, wide)
+        self._mask = capacity - 1
         self._limit = int(capacity * _MAX_LOAD)
+        self._busy = True
         self._version += 1
 
+    def _widen(self) -> None:
+        self._offsets = widen(self._offsets)
+        if self._old is not None:
+            self._old.offsets = widen(self._old.offsets)
+
+    def _drain(self, budget: int) -> int:
+        old = self._old
+        assert old is not None
+        looked = old.drain(self._hashes, self._offsets, self._mask, budget)
+        if old.done:
+            self._old = None
+        self._version += 1
+        return looked
+
     def _maybe_compact(self) -> None:
-        if self._dead > self._compact_min and 2 * self._dead > self._used:
-            self.compact()
+        if self._cleaning is None and (
+            self._dead > self._compact_min and 2 * self._dead > self._used
+        ):
+            self._cleaning = _Cleaning()
+            self._busy = True
+
+    def step(self, budget: int = 4096) -> bool:
+        """Do up to ``budget`` units of pending work; return True if more can be done now.
+
+        An old index slot looked at is one unit, a record cleaned a few. Writes do a
+        little each; the owner calls this between other work so that a quiet table
+        finishes too. The cleaner waits while a view is alive.
+        """
+        if self._old is not None:
+            budget -= self._drain(budget)
+        cleaning = self._cleaning
+        if cleaning is not None and budget > 0 and not self._views:
+            self._clean(cleaning, max(1, budget // _RECORD_COST))
+        self._busy = self._old is not None or self._cleaning is not None
+        return self._old is not None or (self._cleaning is not None and not self._views)
+
+    def _clean(self, cleaning: _Cleaning, records: int) -> None:
+        """Look at up to ``records`` records; slide the live ones down."""
+        arena, hash_fn, used = self._arena, self._hash, self._used
+        read, write = cleaning.read, cleaning.write
+        while records > 0 and read < used:
+            size, length = _unpack_head(arena, read)
+            span = _HEAD_SIZE + size + length
+            encoded = arena[read + _HEAD_SIZE : read + _HEAD_SIZE + size]
+            h = hash_fn(encoded.decode("utf-8", _KEY_ERRORS)) & _HASH_MASK
+            _, offsets, _, i = self._find(h, encoded)
+            if i >= 0 and offsets[i] == read:
+                if write != read:
+                    arena.move(write, read, span)
+                    offsets[i] = write
+                write += span
+            else:
+                self._dead -= span
+            read += span
+            records -= 1
+        cleaning.read, cleaning.write = read, write
+        if read >= used:
+            self._used = write
+            self._cleaning = None
+            free = -(-write // _PAGE) * _PAGE
+            if free < len(arena):
+                arena.madvise(mmap.MADV_DONTNEED, free, len(arena) - free)
 
     def compact(self) -> None:
-        """Rewrite the arena with only live records (views keep the old one)."""
-        old, offsets = self._arena, self._offsets
-        live = self._used - self._dead
-        arena = _new_arena(live + live // 8)
-        used = 1
-        for i in range(len(offsets)):
-            offset = offsets[i]
-            if offset:
-                size, length = _unpack_head(old, offset)
-                end = used + _HEAD_SIZE + size + length
-                arena[used:end] = old[offset : offset + _HEAD_SIZE + size + length]
-                offsets[i] = used
-                used = end
-        if used <= _NARROW_LIMIT and offsets.typecode != "I":
-            self._offsets = array("I", offsets)
-        self._arena, self._used = arena, used
-        self._dead = 0
+        """Reclaim every dead record now (a view alive: into a new arena, which it keeps)."""
+        if not self._views:
+            # A pass under way leaves what died behind it meanwhile: then one more.
+            while self._cleaning is not None or self._dead:
+                self._clean(self._cleaning or _Cleaning(), 1 << 62)
+        else:
+            old = self._arena
+            arena = _new_arena(self._used - self._dead)
+            used = 1
+            indexes = [self._offsets] if self._old is None else [self._offsets, self._old.offsets]
+            for offsets in indexes:
+                for i, offset in enumerate(offsets):
+                    if offset:
+                        size, length = _unpack_head(old, offset)
+                        end = used + _HEAD_SIZE + size + length
+                        arena[used:end] = old[offset : offset + _HEAD_SIZE + size + length]
+                        offsets[i] = used
+                        used = end
+            self._arena, self._used, self._dead, self._cleaning = arena, used, 0, None
+        self._busy = self._old is not None
         self._version += 1
