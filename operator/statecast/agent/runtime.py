@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_registry
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
+from statecast.agent.housekeeping import Housekeeper
+from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.replication import Ref, Replication
 from statecast.agent.store import ReplicaStore
@@ -59,7 +61,10 @@ class Agent:
         self.replication = Replication(
             config.node, self.directory, self.sync_log, lambda ref: self.locations.get(ref, ())
         )
+        self.housekeeper = Housekeeper(lambda: [s.state for s in self.stores.values()])
+        self.loop_lag = LoopLag()
         self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
+        self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -83,6 +88,7 @@ class Agent:
         directory = self.config.data_dir / spec.namespace / spec.name
         files = ReplicaFiles(directory, self.config.fsync, self.config.fsync_interval)
         store = ReplicaStore(spec, self.node, files, self.config.index_limit)
+        store.on_busy = self.housekeeper.wake
         store.open()
         store.serving = serving  # before the store is visible to the server
         self.stores[spec.ref] = store
@@ -138,9 +144,11 @@ class Agent:
 
     async def start(self) -> None:
         """Catch up with the peers once, then start the background loops."""
+        self.loop_lag.start()
         await asyncio.gather(self.replication.measure_rtt(), self.replication.anti_entropy_round())
         self.ready = True
         self._tasks = [
+            asyncio.create_task(self.housekeeper.run()),
             asyncio.create_task(self._every(self.config.sync_interval, self._anti_entropy)),
             asyncio.create_task(
                 self._every(self.config.rtt_interval, self.replication.measure_rtt)
@@ -151,6 +159,7 @@ class Agent:
 
     async def stop(self) -> None:
         """Stop the loops, snapshot every replica, close the logs and the session."""
+        self.loop_lag.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -61,6 +61,8 @@ class ReplicaStore:
             replica, multi_value=spec.merge == "multi-value", index_limit=index_limit
         )
         self.listeners: list[LocalChange] = []
+        #: Called when the state's table has work pending (see ``agent.housekeeping``).
+        self.on_busy: Callable[[], None] | None = None
         #: False while a replica opened in a cluster has not caught up with a peer yet:
         #: the server then sends reads to a replica that has (see ``AgentApi``).
         self.serving = True
@@ -86,7 +88,12 @@ class ReplicaStore:
             len(self.state),
             len(recovered.records),
         )
+        self._check_busy()
         return len(recovered.records)
+
+    def _check_busy(self) -> None:
+        if self.on_busy is not None and self.state.busy:
+            self.on_busy()
 
     # --- reads --------------------------------------------------------------------
     def get(self, key: str) -> Visible:
@@ -121,6 +128,7 @@ class ReplicaStore:
         # Peers hear of a write only once it is durable here: a replica that lost an
         # event its peers hold would reuse its sequence number after a restart.
         self.last_modified = time.time()
+        self._check_busy()
         for listener in self.listeners:
             listener(self, delta, seq)
         (entry,) = delta.values()
@@ -180,6 +188,7 @@ class ReplicaStore:
     ) -> int:
         """Join a peer's pushed delta (its events ``first..last``); return keys changed."""
         changed = self.state.apply_push(origin, first, last, entries)
+        self._check_busy()
         if self.files is not None:
             self.files.append_push(origin, first, last, {k: entries[k] for k in changed})
             await self.files.durable()
@@ -191,6 +200,7 @@ class ReplicaStore:
         """Join what a peer sent for our version vector; return keys changed."""
         before = self.state.version_vector
         changed = self.state.apply_sync(payload)
+        self._check_busy()
         if self.files is not None and (changed or self.state.version_vector != before):
             keys = set(changed)
             self.files.append_sync(payload.version_vector, {k: payload.entries[k] for k in keys})
@@ -215,6 +225,7 @@ class ReplicaStore:
             return await asyncio.to_thread(self.files.write_snapshot, entries, vector, closed)
         finally:
             self._snapshotting = False
+            self._check_busy()  # the table's cleaner waited for the snapshot's view
 
     def close(self) -> None:
         """Close the log."""
