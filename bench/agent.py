@@ -1,19 +1,21 @@
-"""Agent benchmark: local latency and throughput next to Redis, delta vs full sync bytes,
-convergence of 5 agents after a burst, and memory per key.
+"""Agent benchmark: capacity next to Redis with native load generators, the same through
+the Python client libraries, delta vs full sync bytes, convergence of 5 agents after a
+burst, and one agent at a million keys (latency while it grows and compacts, memory of
+the whole process, recovery after kill -9).
 
-Run from the repository root::
+Run from the repository root (``make bench-agent``)::
 
-    .venv/bin/python -m bench.agent            # everything, writes docs/bench/agent.md/json
-    .venv/bin/python -m bench.agent --quick    # smaller sizes, for a smoke run
+    nice -n 10 .venv/bin/python -m bench.agent          # everything: docs/bench/agent.md/json
+    .venv/bin/python -m bench.agent --quick             # smaller sizes, for a smoke run
+    .venv/bin/python -m bench.agent --only capacity     # one part (repeatable)
 
 Agents run as separate processes (``python -m statecast.cli agent --standalone``) on
 loopback addresses 127.0.0.2 and up, with the default fsync policy (``interval``: each
 write reaches the log with write(2) before it is acknowledged, fsync every second).
-Redis (``redis-server`` from Debian, installed with apt-get if missing) runs on
-127.0.0.1 with ``appendonly yes`` and ``appendfsync everysec``, the same durability.
-Both are driven from this process through their Python clients (statecast.client's
-blocking client, redis-py) from 1 and 16 threads. For the latency section the server
-under test (agent or Redis) is pinned to the last core and the clients to the others.
+Redis (``redis-server`` from Debian, installed with apt-get if missing, as are wrk and
+redis-benchmark) runs on 127.0.0.1 with ``appendonly yes`` and ``appendfsync everysec``,
+the same durability. Where a section pins processes, the server under test runs alone
+on the last core and the load generator on the first.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ from typing import Any
 import aiohttp
 import httpx
 
-from statecast.agent.launcher import LocalAgent, LocalAgents, free_port
+from bench import native
+from bench.agent_capacity import bench_capacity, render_capacity
+from bench.agent_million import bench_million, render_million
+from statecast.agent.launcher import LocalAgent, LocalAgents
 from statecast.client import AsyncClient, Client
 
 OUT = Path("docs/bench")
@@ -49,44 +54,6 @@ VALUE = "v" * 98  # a JSON string of 100 bytes
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def ensure_redis() -> str:
-    path = shutil.which("redis-server")
-    if path:
-        return path
-    print("redis-server missing: installing it with apt-get", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env)
-    path = shutil.which("redis-server")
-    if not path:
-        raise SystemExit("redis-server could not be installed")
-    return path
-
-
-def start_redis(root: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port("127.0.0.1")
-    proc = subprocess.Popen(
-        [
-            ensure_redis(),
-            "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root),
-            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-            "--protected-mode", "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    import redis
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            redis.Redis(host="127.0.0.1", port=port).ping()
-            return proc, port
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit("redis-server did not start")
 
 
 def run_threads(
@@ -121,13 +88,15 @@ def run_threads(
     }
 
 
-# --- 1. local latency and throughput next to Redis --------------------------------------
-def bench_latency(root: Path, n: int) -> list[dict[str, Any]]:
+# --- 1. through the client libraries, next to Redis through redis-py ---------------------
+def bench_clients(root: Path, n: int) -> list[dict[str, Any]]:
     import redis
 
-    agents = LocalAgents(root / "latency", 1, [FLAGS])
+    native.ensure_tools()
+    agents = LocalAgents(root / "clients", 1, [FLAGS])
     agents.start_all()
-    redis_proc, redis_port = start_redis(root)
+    redis_server = native.RedisServer(root, native.Cores(None, None))
+    redis_proc, redis_port = redis_server.process, redis_server.port
     rows: list[dict[str, Any]] = []
     # Servers on the last core, clients on the others: the same placement for both
     # systems, and no server losing its core to its own clients mid-request.
@@ -182,8 +151,7 @@ def bench_latency(root: Path, n: int) -> list[dict[str, Any]]:
         if pinned:
             os.sched_setaffinity(0, set(cores))
         agents.stop_all()
-        redis_proc.terminate()
-        redis_proc.wait()
+        redis_server.stop()
     return rows
 
 
@@ -414,132 +382,169 @@ def bench_memory(n: int) -> dict[str, Any]:
 
 
 # --- report -----------------------------------------------------------------------------
-def render(results: dict[str, Any]) -> str:
+SECTIONS = ["capacity", "clients", "delta", "convergence", "million", "store"]
+
+
+def render_clients(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "# Agent benchmark",
+        "## Through the Python client libraries: statecast.client vs redis-py (loopback)",
         "",
-        f"Run: `{results['command']}` on {results['machine']}, {results['date']}.",
+        "What an application written in Python sees, one request at a time per thread; the "
+        "client threads share the benchmark process's GIL, so with 16 threads this measures "
+        "the clients more than the servers (see the capacity section for the servers).",
         "",
-        "## Local GET/PUT through the client library vs Redis (loopback)",
-        "",
-        "| system | op | clients | p50 ms | p99 ms | ops/s |",
+        "| system | op | client threads | p50 ms | p99 ms | ops/s |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for r in results.get("latency", []):
+    for r in rows:
         lines.append(
             f"| {r['system']} | {r['op']} | {r['clients']} | {r['p50_ms']:.3f} | "
             f"{r['p99_ms']:.3f} | {r['ops_per_s']:.0f} |"
         )
-    latency = results.get("latency", [])
-    if latency:
-        lines += ["", "Ratios (statecast / Redis; targets: p50 GET <= 2x, throughput >= 0.5x):", ""]
-        for clients in (1, 16):
-            pick = {(r["system"], r["op"]): r for r in latency if r["clients"] == clients}
-            get_s, get_r = pick[("statecast", "GET")], pick[("redis", "GET")]
-            put_s, put_r = pick[("statecast", "PUT")], pick[("redis", "SET")]
-            lines.append(
-                f"- {clients} client(s): GET p50 {get_s['p50_ms'] / get_r['p50_ms']:.2f}x, "
-                f"GET throughput {get_s['ops_per_s'] / get_r['ops_per_s']:.2f}x; "
-                f"PUT p50 {put_s['p50_ms'] / put_r['p50_ms']:.2f}x, "
-                f"PUT throughput {put_s['ops_per_s'] / put_r['ops_per_s']:.2f}x"
-            )
-    delta = results.get("delta")
-    if delta:
+    lines += ["", "Ratios (statecast / Redis):", ""]
+    for clients in (1, 16):
+        pick = {(r["system"], r["op"]): r for r in rows if r["clients"] == clients}
+        get_s, get_r = pick[("statecast", "GET")], pick[("redis", "GET")]
+        put_s, put_r = pick[("statecast", "PUT")], pick[("redis", "SET")]
+        lines.append(
+            f"- {clients} thread(s): GET p50 {get_s['p50_ms'] / get_r['p50_ms']:.2f}x, "
+            f"GET throughput {get_s['ops_per_s'] / get_r['ops_per_s']:.2f}x; "
+            f"PUT p50 {put_s['p50_ms'] / put_r['p50_ms']:.2f}x, "
+            f"PUT throughput {put_s['ops_per_s'] / put_r['ops_per_s']:.2f}x"
+        )
+    return lines
+
+
+def render_delta(delta: dict[str, Any]) -> list[str]:
+    return [
+        "## Bytes to bring a replica up to date (1% of the keys changed)",
+        "",
+        "| keys | map bytes | changed keys | delta bytes | full snapshot bytes | delta / full |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {delta['keys']} | {delta['map_bytes']} | {delta['changed_keys']} | "
+        f"{delta['delta_bytes']} | {delta['full_bytes']} | {delta['ratio']:.2%} |",
+    ]
+
+
+def render_convergence(conv: dict[str, Any]) -> list[str]:
+    return [
+        "## Convergence after a burst (5 agents on loopback)",
+        "",
+        "| agents | writes | burst s | all agree after s | lag p50 ms | lag p99 ms | lag max ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {conv['agents']} | {conv['writes']} | {conv['burst_seconds']:.2f} | "
+        f"{conv['all_agree_after_s']:.2f} | {conv['lag_p50_ms']:.1f} | "
+        f"{conv['lag_p99_ms']:.1f} | {conv['lag_max_ms']:.1f} |",
+        "",
+        "Lag of a write: from its acknowledgement until every other agent's version "
+        f"vector covers it (sampled every {conv['poll_interval_ms']} ms).",
+    ]
+
+
+def render_store(mem: dict[str, Any]) -> list[str]:
+    mib = 1 << 20
+    names = {
+        "statecast": "agent store (EntryTable)",
+        "dict": "baseline: bare `dict[str, bytes]`, no metadata",
+    }
+    lines = [
+        "## The store alone, in a process of its own (no server, no log)",
+        "",
+        "| layout | keys | raw bytes (keys + values) | RSS before | RSS after | growth / raw "
+        "| RSS / raw | read µs/key |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in (mem, mem.get("baseline")):
+        if not row:
+            continue
+        get_us = f"{row['get_us']:.2f}" if "get_us" in row else "-"
+        lines.append(
+            f"| {names.get(row.get('layout', 'statecast'), '')} | {row['keys']} | "
+            f"{row['raw_bytes'] / mib:.1f} MiB | {row['rss_before'] / mib:.1f} MiB | "
+            f"{row['rss_after'] / mib:.1f} MiB | {row['growth_over_raw']:.2f}x | "
+            f"{row['rss_over_raw']:.2f}x | {get_us} |"
+        )
+    lines += [
+        "",
+        "Read µs/key: `DeltaMap.get` (the value copied out of the arena) against "
+        "`dict.get` (no copy), 100,000 random keys, best of 5.",
+    ]
+    return lines
+
+
+RENDERERS = {
+    "capacity": render_capacity,
+    "clients": render_clients,
+    "delta": render_delta,
+    "convergence": render_convergence,
+    "million": render_million,
+    "store": render_store,
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = ["# Agent benchmark", ""]
+    for name in SECTIONS:
+        section = results.get(name)
+        if section is None:
+            continue
+        run = results["runs"][name]
         lines += [
+            *RENDERERS[name](section["result"]),
             "",
-            "## Bytes to bring a replica up to date (1% of the keys changed)",
+            f"_Run: `{run['command']}` on {run['machine']}, {run['date']}; load average "
+            f"before {run['load_before']:.1f}, after {run['load_after']:.1f}._",
             "",
-            "| keys | map bytes | changed keys | delta bytes | full snapshot bytes "
-            "| delta / full |",
-            "|---:|---:|---:|---:|---:|---:|",
-            f"| {delta['keys']} | {delta['map_bytes']} | {delta['changed_keys']} | "
-            f"{delta['delta_bytes']} | {delta['full_bytes']} | {delta['ratio']:.2%} |",
         ]
-    conv = results.get("convergence")
-    if conv:
-        lines += [
-            "",
-            "## Convergence after a burst (5 agents on loopback)",
-            "",
-            "| agents | writes | burst s | all agree after s | lag p50 ms | lag p99 ms "
-            "| lag max ms |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {conv['agents']} | {conv['writes']} | {conv['burst_seconds']:.2f} | "
-            f"{conv['all_agree_after_s']:.2f} | {conv['lag_p50_ms']:.1f} | "
-            f"{conv['lag_p99_ms']:.1f} | {conv['lag_max_ms']:.1f} |",
-            "",
-            "Lag of a write: from its acknowledgement until every other agent's version "
-            f"vector covers it (sampled every {conv['poll_interval_ms']} ms).",
-        ]
-    mem = results.get("memory")
-    if mem:
-        mib = 1 << 20
-        names = {
-            "statecast": "agent store (EntryTable)",
-            "dict": "baseline: bare `dict[str, bytes]`, no metadata",
-        }
-        lines += [
-            "",
-            "## Memory (target: agent RSS after loading <= 2x raw)",
-            "",
-            "| layout | keys | raw bytes (keys + values) | RSS before | RSS after | growth / raw "
-            "| RSS / raw | read µs/key |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for row in (mem, mem.get("baseline")):
-            if not row:
-                continue
-            get_us = f"{row['get_us']:.2f}" if "get_us" in row else "-"
-            lines.append(
-                f"| {names.get(row.get('layout', 'statecast'), '')} | {row['keys']} | "
-                f"{row['raw_bytes'] / mib:.1f} MiB | {row['rss_before'] / mib:.1f} MiB | "
-                f"{row['rss_after'] / mib:.1f} MiB | {row['growth_over_raw']:.2f}x | "
-                f"{row['rss_over_raw']:.2f}x | {get_us} |"
-            )
-        lines += [
-            "",
-            "Read µs/key: `DeltaMap.get` (the value copied out of the arena) against "
-            "`dict.get` (no copy), 100,000 random keys, best of 5.",
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+def run_section(name: str, root: Path, quick: bool) -> Any:
+    print(name, flush=True)
+    if name == "capacity":
+        return bench_capacity(root, 4 if quick else 10, 1 if quick else 2)
+    if name == "clients":
+        return bench_clients(root, 500 if quick else 5000)
+    if name == "delta":
+        return bench_delta(root, (1 if quick else 10) * 1_000_000)
+    if name == "convergence":
+        return bench_convergence(root, 1000 if quick else 10_000)
+    if name == "million":
+        return bench_million(root, 100_000 if quick else 1_000_000)
+    return bench_memory(100_000 if quick else 1_000_000)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument(
-        "--only", choices=["latency", "delta", "convergence", "memory"], action="append"
+        "--only", choices=SECTIONS, action="append", help="run this part, keep the others'"
     )
     args = parser.parse_args()
-    sections = args.only or ["latency", "delta", "convergence", "memory"]
-    quick = args.quick
-    results: dict[str, Any] = {
-        "command": "python -m bench.agent" + (" --quick" if quick else ""),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-    with tempfile.TemporaryDirectory(prefix="statecast-bench-") as tmp:
-        root = Path(tmp)
-        if "latency" in sections:
-            print("latency and throughput vs Redis", flush=True)
-            results["latency"] = bench_latency(root, 500 if quick else 5000)
-        if "delta" in sections:
-            print("delta vs full sync", flush=True)
-            results["delta"] = bench_delta(root, (1 if quick else 10) * 1_000_000)
-        if "convergence" in sections:
-            print("convergence of 5 agents", flush=True)
-            results["convergence"] = bench_convergence(root, 1000 if quick else 10_000)
-        if "memory" in sections:
-            print("memory per key", flush=True)
-            results["memory"] = bench_memory(100_000 if quick else 1_000_000)
-    OUT.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if quick else ""
-    (OUT / f"agent{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
-    report = render(results)
-    (OUT / f"agent{suffix}.md").write_text(report)
-    print(report)
+    sections = args.only or SECTIONS
+    suffix = "-quick" if args.quick else ""
+    json_path = OUT / f"agent{suffix}.json"
+    results: dict[str, Any] = {"runs": {}}
+    if args.only and json_path.exists():  # keep the parts not run now
+        results = json.loads(json_path.read_text())
+    for name in sections:
+        with tempfile.TemporaryDirectory(prefix="statecast-bench-") as tmp:
+            load_before = os.getloadavg()[0]
+            results[name] = {"result": run_section(name, Path(tmp), args.quick)}
+            results["runs"][name] = {
+                "command": "python -m bench.agent" + (" --quick" if args.quick else ""),
+                "machine": (
+                    f"{platform.machine()}, {os.cpu_count()} cores, "
+                    f"Python {platform.python_version()}"
+                ),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load_before": load_before,
+                "load_after": os.getloadavg()[0],
+            }
+        OUT.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+        (OUT / f"agent{suffix}.md").write_text(render(results))
+    print(render(results))
     return 0
 
 

@@ -57,12 +57,14 @@ class LocalAgents:
         resources: Resource entries of the YAML (namespace, name, merge, consistency,
             optionally replicas).
         extra: More configuration keys for every agent (fsync, syncInterval, ...).
+        wrapper: A command the agent runs under (``["taskset", "-c", "1"]``, say).
     """
 
     root: Path
     count: int
     resources: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
+    wrapper: list[str] = field(default_factory=list)
     agents: list[LocalAgent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -99,6 +101,7 @@ class LocalAgents:
         log = agent.log_path.open("ab")
         agent.process = subprocess.Popen(
             [
+                *self.wrapper,
                 sys.executable,
                 "-m",
                 "statecast.cli",

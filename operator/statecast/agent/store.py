@@ -73,6 +73,7 @@ class ReplicaStore:
         """Recover the state from disk; return the number of log records replayed."""
         if self.files is None:
             return 0
+        started = time.monotonic()
         recovered = self.files.recover()
         self.state.load(recovered.entries, recovered.vector)
         for record in recovered.records:
@@ -83,10 +84,11 @@ class ReplicaStore:
                     SyncPayload(False, record.entries, VersionVector(record.vector))
                 )
         log.info(
-            "event=replica_recovered resource=%s/%s keys=%d records=%d",
+            "event=replica_recovered resource=%s/%s keys=%d records=%d seconds=%.3f",
             *self.spec.ref,
             len(self.state),
             len(recovered.records),
+            time.monotonic() - started,
         )
         self._check_busy()
         return len(recovered.records)

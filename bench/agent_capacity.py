@@ -1,0 +1,100 @@
+"""Capacity of one agent next to Redis, each on one core, driven by native load generators.
+
+The agent (a standalone process, default ``interval`` fsync) and redis-server (AOF,
+``appendfsync everysec``: the same durability) run on the last core; wrk and
+redis-benchmark on the first, 16 keep-alive connections each, no pipelining, 100-byte
+values, random keys among 10,000 written beforehand. GET and PUT/SET alternate between
+the two servers, round after round, so the ratios compare figures taken moments apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, native
+from statecast.agent.launcher import LocalAgents
+
+__all__ = ["bench_capacity"]
+
+KEYS = 10_000
+RESOURCE = {"namespace": "bench", "name": "flags"}
+REDIS_RATE_GUESS = 80_000  # requests a second, to size redis-benchmark's runs
+
+
+def bench_capacity(root: Path, seconds: float, rounds: int) -> dict[str, Any]:
+    """GET and PUT/SET rates and latencies, agent and Redis, ``rounds`` times."""
+    native.ensure_tools()
+    where = native.cores()
+    load_before = native.load_average()
+    agents = LocalAgents(root / "capacity", 1, [RESOURCE], wrapper=where.prefix("server"))
+    agents.start_all()
+    agent = agents.agents[0]
+    value = loadgen.json_value(100)
+    keys = [f"key:{i:08d}" for i in range(KEYS)]
+    rows: list[dict[str, Any]] = []
+    try:
+        asyncio.run(loadgen.load(agent.url, "bench/flags", keys, value))
+        with native.redis_server(root, where) as redis:
+            requests = int(REDIS_RATE_GUESS * seconds)
+            native.redis_benchmark(redis.port, "set", requests, KEYS, where)  # fill
+            for round_ in range(rounds):
+                for op, redis_op in (("GET", "get"), ("PUT", "set")):
+                    ours = native.wrk(
+                        agent.url, "/v1/bench/flags/", op, KEYS, seconds, root, where, body=value
+                    )
+                    theirs = native.redis_benchmark(redis.port, redis_op, requests, KEYS, where)
+                    rows.append({"round": round_, "system": "statecast", "op": op, **ours})
+                    rows.append(
+                        {"round": round_, "system": "redis", "op": redis_op.upper(), **theirs}
+                    )
+                    print(f"  round {round_} {op}: agent {ours} redis {theirs}", flush=True)
+    finally:
+        agents.stop_all()
+    return {
+        "rows": rows,
+        "keys": KEYS,
+        "seconds": seconds,
+        "connections": 16,
+        "pinned": where.server is not None,
+        "load_before": load_before,
+        "load_after": native.load_average(),
+    }
+
+
+def ratios(capacity: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per round: the agent's GET and PUT rates over Redis's GET and SET rates."""
+    out = []
+    for round_ in sorted({r["round"] for r in capacity["rows"]}):
+        pick = {(r["system"], r["op"]): r for r in capacity["rows"] if r["round"] == round_}
+        get = pick["statecast", "GET"]["ops_per_s"] / pick["redis", "GET"]["ops_per_s"]
+        put = pick["statecast", "PUT"]["ops_per_s"] / pick["redis", "SET"]["ops_per_s"]
+        out.append({"round": round_, "get": get, "put": put})
+    return out
+
+
+def render_capacity(capacity: dict[str, Any]) -> list[str]:
+    """The Markdown section."""
+    lines = [
+        "## Capacity per core with native load generators (agent vs Redis, same run)",
+        "",
+        f"Server pinned to one core, load generator to the other"
+        f"{'' if capacity['pinned'] else ' (not pinned: one core only)'}; "
+        f"{capacity['connections']} connections, 100-byte values, random keys among "
+        f"{capacity['keys']:,}; wrk for the agent (HTTP), redis-benchmark for Redis; "
+        f"{capacity['seconds']:.0f} s a run. Load average before/after: "
+        f"{capacity['load_before']:.1f} / {capacity['load_after']:.1f}.",
+        "",
+        "| round | system | op | requests/s | p50 ms | p99 ms | max ms |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for r in capacity["rows"]:
+        lines.append(
+            f"| {r['round'] + 1} | {r['system']} | {r['op']} | {r['ops_per_s']:,.0f} | "
+            f"{r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.1f} |"
+        )
+    lines += ["", "Agent / Redis, requests per second (targets: GET >= 0.5x, PUT >= 0.3x):", ""]
+    for r in ratios(capacity):
+        lines.append(f"- round {r['round'] + 1}: GET {r['get']:.2f}x, PUT/SET {r['put']:.2f}x")
+    return lines

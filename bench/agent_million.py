@@ -1,0 +1,238 @@
+"""One agent grown to a million keys: read latency while it grows and compacts, the
+memory of the whole process, and how fast it comes back after ``kill -9``.
+
+1. Pinned as in the capacity section, the agent gets 10,000 keys; a probe (wrk, one
+   connection) then reads them back to back while a loader process writes 990,000 more
+   keys at full speed (HTTP pipelining), then overwrites every key with a longer value
+   (appended records: half the arena dies and the cleaner runs), with snapshots and
+   log folding on the way as in production. The probe's p50/p99/p99.9/max and the
+   agent's own event-loop lag (``/metrics``) are recorded for each phase.
+2. Memory: the agent process's RSS and peak RSS with a million keys (server, log,
+   snapshots and all), its data directory on disk, next to redis-server holding the same
+   keys and values (AOF on, as in the capacity section).
+3. Recovery: the agent is killed with SIGKILL and started again: the seconds its
+   replica took to load (snapshot and log replay, from its log line), and from the
+   process start until it answered ``/readyz``; then the same after a graceful stop
+   (a fresh snapshot, no log to replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import loadgen, native
+from statecast.agent.launcher import LocalAgent, LocalAgents
+
+__all__ = ["bench_million"]
+
+RESOURCE = {"namespace": "bench", "name": "flags"}
+HOT = 10_000  # keys the probe reads
+
+
+def _loop_lag(agent: LocalAgent) -> dict[str, float]:
+    """The agent's event-loop lag so far: maximum and ticks over 20 ms."""
+    text = httpx.get(f"{agent.url}/metrics", timeout=30).text
+    top = float(re.search(r"^statecast_agent_event_loop_lag_max_seconds (\S+)", text, re.M)[1])
+    buckets = {
+        float(m[1]): float(m[2])
+        for m in re.finditer(
+            r'^statecast_agent_event_loop_lag_seconds_bucket\{le="([0-9.e+-]+)"\} (\S+)', text, re.M
+        )
+    }
+    total = float(re.search(r'lag_seconds_bucket\{le="\+Inf"\} (\S+)', text)[1])
+    return {"max_ms": top * 1000, "ticks": total, "over_20ms": total - buckets.get(0.02, total)}
+
+
+def _loader(agent: LocalAgent, where: native.Cores, first: int, keys: int, fill: str, size: int):
+    command = [
+        *where.prefix("generator"), sys.executable, "-m", "bench.loadgen", "--url", agent.url,
+        "--keys", str(keys), "--first", str(first), "--value-bytes", str(size), "--fill", fill,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def _probe(agent: LocalAgent, where: native.Cores, root: Path) -> subprocess.Popen[str]:
+    script = root / "probe.lua"
+    script.write_text(native.WRK_LUA)
+    env = native.wrk_env(HOT, "/v1/bench/flags/", "GET", b"")
+    command = [
+        *where.prefix("generator"),
+        "wrk", "-t1", "-c1", "-d3600s", "--latency", "-s", str(script), agent.url,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _phase(agent: LocalAgent, where: native.Cores, root: Path, name: str, **load: Any) -> dict:
+    before = _loop_lag(agent)
+    probe = _probe(agent, where, root)
+    time.sleep(1)
+    started = time.monotonic()
+    loader = _loader(agent, where, **load)
+    out, _ = loader.communicate()
+    seconds = time.monotonic() - started
+    probe.send_signal(signal.SIGINT)  # wrk prints its figures when interrupted
+    probe_out, _ = probe.communicate()
+    result = {
+        "phase": name,
+        "seconds": seconds,
+        "load": json.loads(out.strip().splitlines()[-1]),
+        "probe": native.wrk_result(probe_out),
+        "loop_lag": _loop_lag(agent),
+        "loop_lag_before": before,
+    }
+    print(f"  {name}: {result}", flush=True)
+    return result
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _recovery(agents: LocalAgents, agent: LocalAgent, how: str) -> dict[str, Any]:
+    if how == "kill -9":
+        agents.kill(agent)
+    else:
+        agents.stop(agent)
+    log_start = agent.log_path.stat().st_size
+    started = time.monotonic()
+    agents.start(agent)
+    agents.wait_ready(agent, timeout=600)
+    ready = time.monotonic() - started
+    text = agent.log_path.read_text()[log_start:]
+    found = re.search(r"event=replica_recovered .* records=(\d+) seconds=([0-9.]+)", text)
+    return {
+        "how": how,
+        "ready_s": ready,
+        "recovery_s": float(found[2]) if found else None,
+        "log_records": int(found[1]) if found else None,
+        "rss_after": native.rss_bytes(agent.process.pid)["rss"] if agent.process else 0,
+    }
+
+
+def _redis_memory(root: Path, where: native.Cores, keys: int) -> dict[str, Any]:
+    value = loadgen.json_value(100).decode()
+    commands = root / "redis-load.txt"
+    with commands.open("w") as out:
+        for i in range(keys):
+            out.write(f"SET key:{i:08d} {value}\n")
+    with native.redis_server(root, where) as redis:
+        before = native.rss_bytes(redis.pid)["rss"]
+        with commands.open() as source:
+            subprocess.run(
+                ["redis-cli", "-p", str(redis.port), "--pipe"],
+                stdin=source, stdout=subprocess.DEVNULL, check=True,
+            )  # fmt: skip
+        count = int(redis.cli("DBSIZE"))
+        memory = native.rss_bytes(redis.pid)
+    commands.unlink()
+    return {"keys": count, "rss_before": before, **memory}
+
+
+def bench_million(root: Path, keys: int) -> dict[str, Any]:
+    """Run the three parts on one agent of ``keys`` keys."""
+    native.ensure_tools()
+    where = native.cores()
+    load_before = native.load_average()
+    agents = LocalAgents(root / "million", 1, [RESOURCE], wrapper=where.prefix("server"))
+    agents.start_all()
+    agent = agents.agents[0]
+    assert agent.process is not None
+    rss_empty = native.rss_bytes(agent.process.pid)["rss"]
+    data_dir = root / "million" / agent.node
+    try:
+        hot = [f"key:{i:08d}" for i in range(HOT)]
+        asyncio.run(loadgen.load(agent.url, "bench/flags", hot, loadgen.json_value(100)))
+        phases = [
+            _phase(agent, where, root, "grow", first=HOT, keys=keys - HOT, fill="v", size=100),
+        ]
+        time.sleep(2)
+        memory = {
+            "keys": keys,
+            "raw_bytes": keys * (12 + 100),
+            "rss_empty": rss_empty,
+            **native.rss_bytes(agent.process.pid),
+            "disk_bytes": _disk_bytes(data_dir),
+        }
+        phases.append(_phase(agent, where, root, "rewrite", first=0, keys=keys, fill="w", size=120))
+        memory["after_rewrite"] = native.rss_bytes(agent.process.pid)
+        recovery = [_recovery(agents, agent, "kill -9"), _recovery(agents, agent, "graceful")]
+        print(f"  recovery: {recovery}", flush=True)
+    finally:
+        agents.stop_all()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    memory["redis"] = _redis_memory(root, where, keys)
+    print(f"  memory: {memory}", flush=True)
+    return {
+        "phases": phases,
+        "memory": memory,
+        "recovery": recovery,
+        "load_before": load_before,
+        "load_after": native.load_average(),
+    }
+
+
+def render_million(result: dict[str, Any]) -> list[str]:
+    """The Markdown section."""
+    mib = 1 << 20
+    mem = result["memory"]
+    lines = [
+        f"## One agent at {mem['keys']:,} keys: stalls, memory, recovery",
+        "",
+        "Read latency of one client reading back to back (wrk, 1 connection) while a loader "
+        "writes at full speed (HTTP pipelining), and the agent's own event-loop lag "
+        "(lateness of a timer due every 5 ms; target: no pause over 20 ms):",
+        "",
+        "| phase | seconds | writes/s | probe GET p50 ms | p99 ms | p99.9 ms | max ms "
+        "| loop lag max ms | loop ticks late > 20 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in result["phases"]:
+        probe, lag = p["probe"], p["loop_lag"]
+        late = lag["over_20ms"] - p["loop_lag_before"]["over_20ms"]
+        lines.append(
+            f"| {p['phase']} | {p['seconds']:.1f} | {p['load']['rate']:,.0f} | "
+            f"{probe['p50_ms']:.3f} | {probe['p99_ms']:.3f} | {probe['p999_ms']:.3f} | "
+            f"{probe['max_ms']:.1f} | {lag['max_ms']:.1f} | {late:.0f} |"
+        )
+    redis = mem["redis"]
+    raw = mem["raw_bytes"]
+    lines += [
+        "",
+        "`grow`: from 10,000 to all keys (100-byte values); `rewrite`: every key again with a "
+        "120-byte value (appended records: half the arena dies and is cleaned). "
+        "Snapshots and log folding happen along the way, as in production.",
+        "",
+        "| process | keys | RSS | peak RSS | RSS / raw data | on disk |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| statecast agent (server, log, snapshots) | {mem['keys']:,} | "
+        f"{mem['rss'] / mib:.0f} MiB | {mem['peak'] / mib:.0f} MiB | {mem['rss'] / raw:.2f}x | "
+        f"{mem['disk_bytes'] / mib:.0f} MiB |",
+        f"| redis-server (AOF) | {redis['keys']:,} | {redis['rss'] / mib:.0f} MiB | "
+        f"{redis['peak'] / mib:.0f} MiB | {redis['rss'] / raw:.2f}x | - |",
+        "",
+        f"Raw data: {raw / mib:.0f} MiB (12-byte keys, 100-byte values). The agent's RSS "
+        f"when empty: {mem['rss_empty'] / mib:.0f} MiB (interpreter and imports); after the "
+        f"rewrite: {mem['after_rewrite']['rss'] / mib:.0f} MiB.",
+        "",
+        "| restart | replica loaded in s | log records replayed | process start to ready s "
+        "| RSS after |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in result["recovery"]:
+        loaded = f"{r['recovery_s']:.2f}" if r["recovery_s"] is not None else "-"
+        lines.append(
+            f"| {r['how']} | {loaded} | {r['log_records']} | {r['ready_s']:.2f} | "
+            f"{r['rss_after'] / mib:.0f} MiB |"
+        )
+    return lines
