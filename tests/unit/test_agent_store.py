@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from statecast.agent import logfile
 from statecast.agent.config import ResourceSpec
-from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
+from statecast.agent.errors import (
+    ConflictError,
+    NotFoundError,
+    PersistenceError,
+    UnavailableError,
+)
 from statecast.agent.persistence import FsyncPolicy, ReplicaFiles
 from statecast.agent.store import ReplicaStore
+from statecast.core.clock import Stamp
+from statecast.core.crdt import KeyState, PnCounter, encode_entry, lww
 
 SPEC = ResourceSpec(namespace="default", name="flags")
 
@@ -56,21 +64,91 @@ async def test_a_snapshot_folds_the_log_and_later_writes_still_replay(tmp_path: 
     await store.snapshot()
     await store.put("k0", v("after"))
     store.close()
-    assert sorted(os.listdir(tmp_path)) == ["snapshot.json", "wal-2.log"]
+    assert sorted(os.listdir(tmp_path)) == ["log-2.bin", "snapshot.bin"]
     again = open_store(tmp_path)
     assert again.get("k0") == v("after")
     assert again.get("k49") == v(49)
     assert len(again.state) == 50
 
 
-async def test_a_torn_last_log_line_is_skipped(tmp_path: Path):
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param(lambda record: record[: len(record) // 2], id="a record cut short"),
+        pytest.param(lambda record: record[:5], id="a record head cut short"),
+        pytest.param(lambda record: record[:-1] + b"!", id="the last record damaged"),
+        pytest.param(lambda record: bytes(4096), id="zeros (pages never written)"),
+    ],
+)
+async def test_a_torn_tail_of_the_log_is_skipped(tmp_path: Path, tail):
     store = open_store(tmp_path)
     await store.put("k", v(1))
     store.close()
-    with (tmp_path / "wal-1.log").open("ab") as handle:
-        handle.write(b'{"t":"push","o":"node-a","f":2')
+    record = logfile.encode_push("node-a", 2, 2, {"k": lww.pack(9, 0, "node-a", 2, v(2))})
+    with (tmp_path / "log-1.bin").open("ab") as handle:
+        handle.write(tail(record))
     again = open_store(tmp_path)
     assert again.get("k") == v(1)
+    assert again.version_vector.to_json() == {"node-a": 1}
+
+
+async def test_a_damaged_record_inside_the_log_is_an_error_not_a_silent_loss(tmp_path: Path):
+    store = open_store(tmp_path)
+    await store.put("k", v(1))
+    await store.put("k", v(2))
+    store.close()
+    path = tmp_path / "log-1.bin"
+    data = bytearray(path.read_bytes())
+    data[len(logfile.MAGIC) + 12] ^= 0xFF  # inside the first record; a valid one follows
+    path.write_bytes(bytes(data))
+    with pytest.raises(PersistenceError, match="damaged record"):
+        open_store(tmp_path)
+
+
+async def test_the_json_files_of_before_are_read_then_replaced_by_the_next_snapshot(
+    tmp_path: Path,
+):
+    # The format of before: a JSON-lines snapshot and JSON-lines log segments.
+    counter = KeyState(None, PnCounter().increment(Stamp(5, 0, "node-a"), 3, 4))
+    snapshot = [
+        json.dumps({"vv": {"node-a": 3}, "wal": 1}),
+        json.dumps(["a", encode_entry(lww.pack(1, 0, "node-a", 1, v("old a")))]),
+        json.dumps(["hits", encode_entry(counter)]),
+    ]
+    (tmp_path / "snapshot.json").write_text("\n".join(snapshot) + "\n")
+    record = {"t": "push", "o": "node-a", "f": 4, "l": 4}
+    record["e"] = {"b": encode_entry(lww.pack(9, 0, "node-a", 4, v("b")))}
+    (tmp_path / "wal-2.log").write_text(json.dumps(record) + "\n")
+    store = open_store(tmp_path)
+    assert store.get("a") == v("old a")
+    assert store.get("b") == v("b")
+    assert store.get("hits") == 4
+    assert store.version_vector.to_json() == {"node-a": 4}
+    await store.put("c", v("new"))
+    await store.snapshot()
+    store.close()
+    assert sorted(os.listdir(tmp_path)) == ["log-4.bin", "snapshot.bin"]
+    again = open_store(tmp_path)
+    assert [again.get(k) for k in ("a", "b", "c", "hits")] == [v("old a"), v("b"), v("new"), 4]
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "cut short"])
+async def test_a_damaged_snapshot_is_an_error(tmp_path: Path, damage: str):
+    store = open_store(tmp_path)
+    for i in range(100):
+        await store.put(f"k{i}", v(i))
+    await store.snapshot()
+    store.close()
+    path = tmp_path / "snapshot.bin"
+    data = path.read_bytes()
+    if damage == "flip a byte":
+        middle = len(data) // 2
+        data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+    else:
+        data = data[:-5]
+    path.write_bytes(data)
+    with pytest.raises(PersistenceError):
+        open_store(tmp_path)
 
 
 async def test_errors_change_nothing(tmp_path: Path):

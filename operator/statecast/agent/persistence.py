@@ -1,17 +1,21 @@
 """Write-ahead log and snapshots of one replica, in its own directory.
 
-Layout of ``<data-dir>/<namespace>/<resource>/``:
+Layout of ``<data-dir>/<namespace>/<resource>/`` (formats in :mod:`.logfile` and
+:mod:`.snapshotfile`, binary, versioned and checksummed):
 
-- ``wal-<n>.log``: JSON lines, one per change, appended before the change is
-  acknowledged. ``{"t": "push", "o": origin, "f": first, "l": last, "e": {key: entry}}``
-  (a contiguous range of an origin's events, local writes included) or
-  ``{"t": "sync", "v": vector, "e": {key: entry}}`` (what a peer sent in a sync).
-- ``snapshot.json``: JSON lines; a header ``{"vv": vector, "wal": n}`` then one
-  ``[key, entry]`` per key. Written to a temporary file, fsynced and renamed.
+- ``log-<n>.bin``: one record per change, appended before the change is acknowledged: a
+  push (a contiguous range of an origin's events, local writes included, with the new
+  state of the keys they touched) or a sync (what a peer sent for our vector).
+- ``snapshot.bin``: the whole state at one moment (a ``MapImage``) and the number of
+  the last segment it covers. Written to a temporary file in a worker thread, fsynced,
+  renamed, the directory fsynced; then the segments it covers are deleted.
+
+Files of the JSON format of before (``wal-<n>.log``, ``snapshot.json``) are read at
+recovery, in the same order; the first snapshot written afterwards replaces them.
 
 Replay joins records into the state, and joins are idempotent, so a record applied
-twice (once from the snapshot, once from the log) does no harm. A torn last line (the
-process died inside a write) is skipped: it was never acknowledged.
+twice (once from the snapshot, once from the log) does no harm. A record torn at the
+end of the log (the process died inside a write) is skipped: it was never acknowledged.
 
 Fsync policies: ``always`` (group commit: acknowledged after fsync), ``interval``
 (written before acknowledgement, fsynced every ``fsync_interval`` seconds: survives
@@ -21,17 +25,18 @@ Fsync policies: ``always`` (group commit: acknowledged after fsync), ``interval`
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from statecast.agent import logfile, snapshotfile
 from statecast.agent.errors import PersistenceError
-from statecast.core.crdt import Entry, MalformedEntryError, decode_entry, encode_entry
+from statecast.agent.logfile import WalRecord
+from statecast.core.crdt import Entry, MapImage
 from statecast.core.crdt.table import EntryTable
 
 __all__ = ["FsyncPolicy", "Recovered", "ReplicaFiles", "WalRecord"]
@@ -40,44 +45,22 @@ log = logging.getLogger(__name__)
 
 FsyncPolicy = Literal["always", "interval", "never"]
 
-
-@dataclass(frozen=True)
-class WalRecord:
-    """One decoded log record.
-
-    Attributes:
-        entries: Key -> joined state.
-        origin: For a push record, the replica whose events ``first..last`` it holds.
-        first: First event of the range (push records).
-        last: Last event of the range (push records).
-        vector: For a sync record, the sender's version vector.
-    """
-
-    entries: dict[str, Entry]
-    origin: str | None = None
-    first: int = 0
-    last: int = 0
-    vector: dict[str, int] | None = None
+_SEGMENT = re.compile(r"^(?:log-(\d+)\.bin|wal-(\d+)\.log)$")
+_SNAPSHOT = "snapshot.bin"
+_JSON_SNAPSHOT = "snapshot.json"  # the format of before: read, then replaced
 
 
 @dataclass(frozen=True)
 class Recovered:
-    """What was found on disk: the snapshot (read straight into a table) and the log after it."""
+    """The snapshot found on disk.
 
-    entries: EntryTable
-    vector: dict[str, int]
-    records: list[WalRecord]
+    Attributes:
+        image: A binary snapshot's state (its entries a table to adopt), if any.
+        legacy: A JSON snapshot's entries and version vector, if that is what was found.
+    """
 
-
-def _encode_entries(entries: Mapping[str, Entry]) -> dict[str, Any]:
-    return {k: encode_entry(e) for k, e in entries.items()}
-
-
-def _decode_record(raw: Any) -> WalRecord:
-    entries = {str(k): decode_entry(e) for k, e in raw["e"].items()}
-    if raw["t"] == "push":
-        return WalRecord(entries, str(raw["o"]), int(raw["f"]), int(raw["l"]))
-    return WalRecord(entries, vector={str(r): int(s) for r, s in raw["v"].items()})
+    image: MapImage | None
+    legacy: tuple[EntryTable, dict[str, int]] | None
 
 
 class ReplicaFiles:
@@ -103,71 +86,70 @@ class ReplicaFiles:
         self._waiters: list[asyncio.Future[None]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._dirty = False
+        self._replay: list[Path] = []
         self.last_snapshot_bytes = 0
 
     # --- recovery -----------------------------------------------------------------
-    def _segments(self) -> list[int]:
-        numbers = []
-        for path in self.directory.glob("wal-*.log"):
-            with contextlib.suppress(ValueError):
-                numbers.append(int(path.stem.removeprefix("wal-")))
-        return sorted(numbers)
+    def _segments(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.iterdir():
+            match = _SEGMENT.match(path.name)
+            if match:
+                found.append((int(match[1] or match[2]), path))
+        return sorted(found)
 
     def recover(self) -> Recovered:
-        """Read the snapshot and every log record; open a fresh log segment.
+        """Read the snapshot and open a fresh log segment; :meth:`records` replays the log.
 
         Raises:
             PersistenceError: The snapshot is corrupt or the directory unusable.
         """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            entries, vector = self._read_snapshot()
-            records: list[WalRecord] = []
+            recovered = self._read_snapshot()
             segments = self._segments()
-            for number in segments:
-                records.extend(self._read_segment(self.directory / f"wal-{number}.log"))
-            self._segment = (segments[-1] if segments else 0) + 1
+            self._replay = [path for _, path in segments]
+            self._segment = (segments[-1][0] if segments else 0) + 1
             self._open_segment()
         except OSError as err:
             raise PersistenceError(f"cannot use {self.directory}: {err}") from err
-        self._records_since_snapshot = len(records)
-        return Recovered(entries, vector, records)
+        self._records_since_snapshot = 0
+        return recovered
 
-    def _read_snapshot(self) -> tuple[EntryTable, dict[str, int]]:
-        path = self.directory / "snapshot.json"
-        entries = EntryTable()
-        if not path.exists():
-            return entries, {}
-        self.last_snapshot_bytes = path.stat().st_size
-        try:
-            with path.open("rb") as handle:
-                header = json.loads(handle.readline())
-                for line in handle:
-                    key, raw = json.loads(line)
-                    entries[str(key)] = decode_entry(raw)
-        except (ValueError, KeyError, TypeError, MalformedEntryError) as err:
-            raise PersistenceError(f"corrupt snapshot {path}: {err}") from err
-        return entries, {str(r): int(s) for r, s in header["vv"].items()}
+    def records(self) -> Iterator[WalRecord]:
+        """The records of the log found by :meth:`recover`, in order.
 
-    def _read_segment(self, path: Path) -> Iterator[WalRecord]:
-        with path.open("rb") as handle:
-            lines = handle.read().split(b"\n")
-        for number, line in enumerate(lines):
-            if not line:
-                continue
+        Raises:
+            PersistenceError: A segment is damaged (beyond a torn last record).
+        """
+        for path in self._replay:
+            read = logfile.read_segment if path.suffix == ".bin" else logfile.read_json_segment
             try:
-                yield _decode_record(json.loads(line))
-            except (ValueError, KeyError, TypeError, MalformedEntryError) as err:
-                if number >= len(lines) - 2:
-                    log.warning("event=wal_torn_tail path=%s", path)
-                    return
-                raise PersistenceError(f"corrupt log {path} line {number + 1}: {err}") from err
+                for record in read(path):
+                    self._records_since_snapshot += 1
+                    yield record
+            except OSError as err:
+                raise PersistenceError(f"cannot read {path}: {err}") from err
+
+    def _read_snapshot(self) -> Recovered:
+        binary, legacy = self.directory / _SNAPSHOT, self.directory / _JSON_SNAPSHOT
+        if binary.exists():  # when both exist, the binary one is the newer
+            self.last_snapshot_bytes = binary.stat().st_size
+            image, _ = snapshotfile.read_image(binary)
+            return Recovered(image, None)
+        if legacy.exists():
+            self.last_snapshot_bytes = legacy.stat().st_size
+            return Recovered(None, snapshotfile.read_json_snapshot(legacy))
+        return Recovered(None, None)
 
     # --- appending ----------------------------------------------------------------
     def _open_segment(self) -> None:
-        path = self.directory / f"wal-{self._segment}.log"
+        path = self.directory / f"log-{self._segment}.bin"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._wal_bytes = 0
+        self._wal_bytes = os.fstat(self._fd).st_size
+        if not self._wal_bytes:
+            os.write(self._fd, logfile.MAGIC)
+            self._wal_bytes = len(logfile.MAGIC)
 
     @property
     def wal_bytes(self) -> int:
@@ -183,13 +165,11 @@ class ReplicaFiles:
         self, origin: str, first: int, last: int, entries: Mapping[str, Entry]
     ) -> bytes:
         """Encode and write a push record (see :meth:`write`)."""
-        record = {"t": "push", "o": origin, "f": first, "l": last, "e": _encode_entries(entries)}
-        return self._write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+        return self._write(logfile.encode_push(origin, first, last, entries))
 
     def append_sync(self, vector: Mapping[str, int], entries: Mapping[str, Entry]) -> bytes:
         """Encode and write a sync record (see :meth:`write`)."""
-        record = {"t": "sync", "v": dict(vector), "e": _encode_entries(entries)}
-        return self._write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+        return self._write(logfile.encode_sync(vector, entries))
 
     def _write(self, line: bytes) -> bytes:
         self._records_since_snapshot += 1
@@ -248,36 +228,27 @@ class ReplicaFiles:
         self._records_since_snapshot = 0
         return closed
 
-    def write_snapshot(
-        self, entries: Mapping[str, Entry], vector: Mapping[str, int], upto: int
-    ) -> int:
+    def write_snapshot(self, image: MapImage, upto: int) -> int:
         """Write a snapshot covering log segments ``<= upto``, then delete them.
 
-        Safe to run in a worker thread: it reads only its arguments (``entries`` must not
-        change meanwhile: a frozen view such as ``DeltaMap.entries()``). Returns the
+        Safe to run in a worker thread: it reads only the frozen ``image``. Returns the
         snapshot's size in bytes.
         """
-        tmp = self.directory / "snapshot.json.tmp"
-        size = 0
+        tmp = self.directory / f"{_SNAPSHOT}.tmp"
         with tmp.open("wb") as handle:
-            header = json.dumps({"vv": dict(vector), "wal": upto}).encode() + b"\n"
-            handle.write(header)
-            size += len(header)
-            for key, entry in entries.items():
-                line = json.dumps([key, encode_entry(entry)], separators=(",", ":")).encode()
-                handle.write(line + b"\n")
-                size += len(line) + 1
+            size = snapshotfile.write_image(handle, image, upto)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.directory / "snapshot.json")
+        os.replace(tmp, self.directory / _SNAPSHOT)
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        for number in self._segments():
+        (self.directory / _JSON_SNAPSHOT).unlink(missing_ok=True)
+        for number, path in self._segments():
             if number <= upto:
-                (self.directory / f"wal-{number}.log").unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
         self.last_snapshot_bytes = size
         return size
 

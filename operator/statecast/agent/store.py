@@ -75,23 +75,28 @@ class ReplicaStore:
             return 0
         started = time.monotonic()
         recovered = self.files.recover()
-        self.state.load(recovered.entries, recovered.vector)
-        for record in recovered.records:
+        if recovered.image is not None:
+            self.state.restore(recovered.image)
+        elif recovered.legacy is not None:
+            self.state.load(*recovered.legacy)
+        replayed = 0
+        for record in self.files.records():
             if record.origin is not None:
                 self.state.apply_push(record.origin, record.first, record.last, record.entries)
             elif record.vector is not None:
                 self.state.apply_sync(
                     SyncPayload(False, record.entries, VersionVector(record.vector))
                 )
+            replayed += 1
         log.info(
             "event=replica_recovered resource=%s/%s keys=%d records=%d seconds=%.3f",
             *self.spec.ref,
             len(self.state),
-            len(recovered.records),
+            replayed,
             time.monotonic() - started,
         )
         self._check_busy()
-        return len(recovered.records)
+        return replayed
 
     def _check_busy(self) -> None:
         if self.on_busy is not None and self.state.busy:
@@ -223,8 +228,8 @@ class ReplicaStore:
         self._snapshotting = True
         try:
             closed = await self.files.rotate()
-            entries, vector = self.state.entries(), self.state.version_vector.to_json()
-            return await asyncio.to_thread(self.files.write_snapshot, entries, vector, closed)
+            image = self.state.image()
+            return await asyncio.to_thread(self.files.write_snapshot, image, closed)
         finally:
             self._snapshotting = False
             self._check_busy()  # the table's cleaner waited for the snapshot's view

@@ -71,8 +71,12 @@ class HybridClock:
 
     def observe(self, remote: Stamp) -> None:
         """Move the clock past a stamp received from another replica."""
-        if (remote.wall, remote.logical) > (self._wall, self._logical):  # noqa: PLR1730
-            self._wall, self._logical = remote.wall, remote.logical
+        self.observe_at(remote.wall, remote.logical)
+
+    def observe_at(self, wall: int, logical: int) -> None:
+        """Move the clock past ``(wall, logical)`` (a stamp's time, without its replica)."""
+        if wall > self._wall or (wall == self._wall and logical > self._logical):
+            self._wall, self._logical = wall, logical
 
     def peek(self) -> Stamp:
         """The last stamp made or seen, without advancing the clock."""

@@ -2,7 +2,7 @@
 
 from statecast.core.crdt import lww
 from statecast.core.crdt.counter import PnCounter, Slot
-from statecast.core.crdt.delta_map import Delta, DeltaMap, SyncPayload
+from statecast.core.crdt.delta_map import Delta, DeltaMap, MapImage, SyncPayload
 from statecast.core.crdt.entry import (
     Entry,
     KeyState,
@@ -25,6 +25,7 @@ __all__ = [
     "KeyState",
     "LwwRegister",
     "MalformedEntryError",
+    "MapImage",
     "MvRegister",
     "PnCounter",
     "Sibling",

@@ -14,19 +14,20 @@ sender held beyond ours.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from statecast.core.clock import HybridClock
+from statecast.core.clock import HybridClock, Stamp
 from statecast.core.crdt import entry as ops
 from statecast.core.crdt import lww
 from statecast.core.crdt.entry import Entry, KeyState, Visible
 from statecast.core.crdt.events import EventRing, LatestEvents
 from statecast.core.crdt.lww import LwwRegister
-from statecast.core.crdt.table import EntryTable
+from statecast.core.crdt.table import EntryTable, EntryView
 from statecast.core.version_vector import VersionVector
 
-__all__ = ["Delta", "DeltaMap", "SyncPayload"]
+__all__ = ["Delta", "DeltaMap", "MapImage", "SyncPayload"]
 
 #: The new state of each key touched: what is pushed, logged and merged.
 Delta = dict[str, Entry]
@@ -45,6 +46,35 @@ class SyncPayload:
     full: bool
     entries: Mapping[str, Entry]
     version_vector: VersionVector
+
+
+@dataclass(frozen=True)
+class MapImage:
+    """A replica's whole state at one moment: what a snapshot holds.
+
+    Taken by :meth:`DeltaMap.image` (cheap: the entries are a frozen view sharing the
+    table's arena) and given back to :meth:`DeltaMap.restore`, which then has nothing
+    to recompute from the entries.
+
+    Attributes:
+        entries: The entries (a view when taken; an ``EntryTable`` to restore).
+        version_vector: The events the entries include, per origin.
+        events: Per origin, the recent events of the delta index, oldest first.
+        floors: Per origin, the sequence number below which the index is incomplete.
+        max_seen: Per origin, the greatest sequence number seen.
+        tombstones: Keys deleted without counter history (collectable).
+        payload_bytes: Approximate bytes of keys and values.
+        clock: The hybrid clock's (wall, logical) position.
+    """
+
+    entries: EntryView | EntryTable
+    version_vector: dict[str, int]
+    events: dict[str, tuple[array[int], list[str]]]
+    floors: dict[str, int]
+    max_seen: dict[str, int]
+    tombstones: list[str]
+    payload_bytes: int
+    clock: tuple[int, int]
 
 
 class DeltaMap:
@@ -144,9 +174,20 @@ class DeltaMap:
     def put(self, key: str, value: bytes) -> Delta:
         """Write ``value`` (JSON-encoded) at ``key``; return the delta."""
         seq = self._next_seq()
-        old = self._entries.get(key)
-        new = ops.put(old, self.clock.tick(), seq, value, self.multi_value)
-        return self._commit_local(key, new, seq, old)
+        entries = self._entries
+        if self.multi_value or entries.holds_state(key):
+            old = entries.get(key)
+            new = ops.put(old, self.clock.tick(), seq, value, self.multi_value)
+            return self._commit_local(key, new, seq, old)
+        # The common case, kept short: a plain register replaces a plain register.
+        register = lww.write(self.clock.tick(), seq, value)
+        replaced = entries.put_register(key, register)
+        self._size += len(value) - replaced if replaced >= 0 else len(key) + len(value)
+        if self._tombstones:
+            self._tombstones.discard(key)
+        self._vv[self.replica] = seq
+        self._remember(self.replica, seq, key)
+        return {key: register}
 
     def delete(self, key: str) -> Delta | None:
         """Delete ``key``; None if it has no visible value here."""
@@ -194,10 +235,12 @@ class DeltaMap:
         return all(seq <= vv.get(r, 0) for r, seq in ops.dots(entry))
 
     def _merge_one(self, key: str, incoming: Entry) -> bool:
+        old = self._entries.get(key)
+        if isinstance(incoming, bytes) and not isinstance(old, KeyState):
+            return self._merge_register(key, incoming, old)
         stamp = ops.latest_stamp(incoming)
         if stamp is not None:
             self.clock.observe(stamp)
-        old = self._entries.get(key)
         if old is None and self._covered(incoming):
             return False  # seen and since collected: do not resurrect
         new = ops.join(old, incoming)
@@ -208,6 +251,33 @@ class DeltaMap:
         for origin, seq in ops.dots(new):
             if before.get(origin) != seq:
                 self._remember(origin, seq, key)
+        return True
+
+    def _merge_register(self, key: str, incoming: LwwRegister, old: LwwRegister | None) -> bool:
+        """:meth:`_merge_one` of a plain register over a plain register or nothing.
+
+        The common case on the replication and recovery paths, kept short: the same
+        outcome as the general join, without building stamps or dot tables.
+        """
+        self.clock.observe_at(
+            int.from_bytes(incoming[:6], "big"), int.from_bytes(incoming[6:9], "big")
+        )
+        origin, seq = lww.replica(incoming), lww.seq(incoming)
+        if old is None:
+            if seq <= self._vv.get(origin, 0):
+                return False  # seen and since collected: do not resurrect
+        elif lww.join(old, incoming) is old:
+            return False
+        replaced = self._entries.put_register(key, incoming)
+        size = lww.value_size(incoming)
+        self._size += size - replaced if replaced >= 0 else len(key) + size
+        if lww.has_value(incoming):
+            if self._tombstones:
+                self._tombstones.discard(key)
+        else:
+            self._tombstones.add(key)
+        if old is None or lww.seq(old) != seq or lww.replica(old) != origin:
+            self._remember(origin, seq, key)
         return True
 
     def merge(self, entries: Mapping[str, Entry]) -> list[str]:
@@ -221,6 +291,11 @@ class DeltaMap:
         changed = self.merge(entries)
         if last > self._max_seen.get(origin, 0):
             self._max_seen[origin] = last
+        current = self._vv.get(origin, 0)
+        if first <= current + 1 and not self._pending.get(origin):  # in order: the usual case
+            if last > current:
+                self._vv[origin] = last
+            return changed
         pending = self._pending.setdefault(origin, [])
         pending.append((first, last))
         self._drain(origin)
@@ -303,6 +378,39 @@ class DeltaMap:
         return dropped
 
     # --- recovery -----------------------------------------------------------------
+    def image(self) -> MapImage:
+        """The whole state now, frozen (see :class:`MapImage`); later writes do not change it."""
+        stamp = self.clock.peek()
+        return MapImage(
+            entries=self._entries.view(),
+            version_vector=dict(self._vv),
+            events={origin: ring.export() for origin, ring in self._index.items()},
+            floors=dict(self._floor),
+            max_seen=dict(self._max_seen),
+            tombstones=list(self._tombstones),
+            payload_bytes=self._size,
+            clock=(stamp.wall, stamp.logical),
+        )
+
+    def restore(self, image: MapImage) -> None:
+        """Replace the state with an image (its ``entries`` table is adopted, not copied)."""
+        if not isinstance(image.entries, EntryTable):
+            raise TypeError("restore needs the image's entries as an EntryTable")
+        self._entries = image.entries
+        self._vv = {r: s for r, s in image.version_vector.items() if s > 0}
+        self._pending.clear()
+        self._floor = dict(image.floors)
+        self._index.clear()
+        for origin, (seqs, keys) in image.events.items():
+            ring = self._index[origin] = EventRing.restore(self._index_limit, seqs, keys)
+            if len(seqs) > len(ring):  # the index is smaller than when the image was taken
+                dropped = max(seqs[: len(seqs) - len(ring)])
+                self._floor[origin] = max(self._floor.get(origin, 0), dropped)
+        self._max_seen = dict(image.max_seen)
+        self._tombstones = set(image.tombstones)
+        self._size = image.payload_bytes
+        self.clock.observe(Stamp(image.clock[0], image.clock[1], self.replica))
+
     def load(self, entries: Mapping[str, Entry], vv: Mapping[str, int]) -> None:
         """Replace the state with a snapshot (entries and the vector they cover).
 

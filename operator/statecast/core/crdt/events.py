@@ -54,6 +54,21 @@ class EventRing:
         for i in range(start):
             yield seqs[i], keys[i]
 
+    def export(self) -> tuple[array[int], list[str]]:
+        """The events oldest first: sequence numbers and keys (copies)."""
+        start = self._start
+        return self._seqs[start:] + self._seqs[:start], self._keys[start:] + self._keys[:start]
+
+    @classmethod
+    def restore(cls, limit: int, seqs: array[int], keys: list[str]) -> EventRing:
+        """A ring holding the last ``limit`` of these events (oldest first)."""
+        if len(seqs) != len(keys):
+            raise ValueError("as many sequence numbers as keys are needed")
+        ring = cls(limit)
+        ring._seqs = array("q", seqs[-limit:])
+        ring._keys = list(keys[-limit:])
+        return ring
+
     def keys_after(self, known: int) -> Iterator[str]:
         """Keys of the events with a sequence number above ``known``."""
         seqs, keys = self._seqs, self._keys

@@ -52,7 +52,8 @@ from __future__ import annotations
 import mmap
 import struct
 import weakref
-from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMapping
+from array import array
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, overload
 
 from statecast.core.crdt import lww
@@ -60,7 +61,7 @@ from statecast.core.crdt.entry import Entry, KeyState
 from statecast.core.crdt.lww import LwwRegister
 from statecast.core.crdt.slots import Migration, copy_slots, new_slots, place, remove, widen
 
-__all__ = ["EntryTable", "EntryView", "KeyHash"]
+__all__ = ["EntryTable", "EntryView", "KeyHash", "RecordBlock"]
 
 #: The hash of a key (any int; its low 32 bits are used).
 KeyHash = Callable[[str], int]
@@ -89,6 +90,8 @@ _RECORD_COST = 4
 #: records (more than the one record of garbage a write can make).
 _WORK_PER_WRITE = 8 + 4 * _RECORD_COST
 
+#: Records as stored, where each starts in the block, and each key's length in bytes.
+RecordBlock = tuple[bytes, "array[int]", "array[int]"]
 Found = tuple[memoryview, memoryview, int, int]  # hashes, offsets, mask, slot (-1: absent)
 
 
@@ -226,12 +229,15 @@ class _Entries(Mapping[str, Entry]):
             if hashes[i] == h:
                 if encoded is None:
                     encoded = key.encode("utf-8", _KEY_ERRORS)
-                size = len(encoded)
+                size, length = _unpack_head(arena, offset)
                 start = offset + _HEAD_SIZE
-                if arena[offset] | (arena[offset + 1] << 8) == size and (
-                    arena[start : start + size] == encoded
-                ):
-                    return self._value_at(offset)
+                if size == len(encoded) and arena[start : start + size] == encoded:
+                    start += size  # the register (inline: the hot path of every local read)
+                    if not arena[start + _HAS_VALUE]:
+                        return None
+                    if arena[start + _REPLICA_AT] == _INLINE:
+                        return arena[start + _HEADER + 1 + arena[start + _HEADER] : start + length]
+                    return arena[start + _HEADER : start + length]
             i = (i + 1) & mask
         if self._old is not None and (offset := self._offset(key)):
             return self._value_at(offset)
@@ -295,6 +301,39 @@ class _Entries(Mapping[str, Entry]):
     def items(self) -> ItemsView[str, Entry]:
         """A view whose iteration reads each record once."""
         return _Items(self)
+
+    # --- export (snapshots) ------------------------------------------------------------
+    def record_blocks(self, size: int = 1 << 20) -> Iterator[RecordBlock]:
+        """The LWW records as stored, in blocks of about ``size`` bytes.
+
+        Each block holds whole records (key length, entry length, key, register with
+        its writer's number, see :attr:`writers`), with where each record starts in the
+        block and its key's length: what :meth:`EntryTable.load_block` takes back.
+        """
+        arena = self._arena
+        parts: list[bytes] = []
+        starts, key_sizes = array("Q"), array("H")
+        filled = 0
+        for offset, key_size, length in self._records():
+            span = _HEAD_SIZE + key_size + length
+            parts.append(arena[offset : offset + span])
+            starts.append(filled)
+            key_sizes.append(key_size)
+            filled += span
+            if filled >= size:
+                yield b"".join(parts), starts, key_sizes
+                parts, starts, key_sizes, filled = [], array("Q"), array("H"), 0
+        if parts:
+            yield b"".join(parts), starts, key_sizes
+
+    @property
+    def writers(self) -> list[str]:
+        """The replica ids records refer to by number, in number order."""
+        return [replica[1:].decode() for replica in self._replicas]
+
+    def states(self) -> dict[str, KeyState]:
+        """The entries that are not plain LWW registers (counters, multi-value)."""
+        return dict(self._other)
 
     @property
     def arena_bytes(self) -> int:
@@ -425,49 +464,72 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         return offset
 
     def __setitem__(self, key: str, entry: Entry) -> None:
-        h = self._hash(key) & _HASH_MASK
-        encoded = key.encode("utf-8", _KEY_ERRORS)
-        if isinstance(entry, KeyState):
-            hashes, offsets, mask, i = self._find(h, encoded)
-            if i >= 0:
-                self._remove(hashes, offsets, mask, i)
-            self._other[key] = entry
-            self._version += 1
-        else:
-            stored = self._stored(entry)
-            if len(encoded) > _MAX_KEY or len(stored) > _MAX_ENTRY:
-                raise ValueError("key or entry too long for the table")
-            if self._other and key in self._other:
-                del self._other[key]
-                self._version += 1
-            size = _HEAD_SIZE + len(encoded) + len(stored)
-            if self._used + size > _NARROW_LIMIT and self._offsets.format != "Q":
-                self._widen()
-            _, offsets, _, i = self._find(h, encoded)
-            if i >= 0:
-                self._overwrite(offsets, i, encoded, stored)
-            else:
-                self._insert(h, encoded, stored)
+        if not isinstance(entry, KeyState):
+            self.put_register(key, entry)
+            return
+        hashes, offsets, mask, i = self._find(
+            self._hash(key) & _HASH_MASK, key.encode("utf-8", _KEY_ERRORS)
+        )
+        if i >= 0:
+            self._remove(hashes, offsets, mask, i)
+        self._other[key] = entry
+        self._version += 1
         if self._busy:
             self.step(self._work_per_write)
 
-    def _overwrite(self, offsets: memoryview, i: int, encoded: bytes, stored: bytes) -> None:
+    def holds_state(self, key: str) -> bool:
+        """True if ``key``'s entry is a :class:`KeyState` (not a plain register)."""
+        return bool(self._other) and key in self._other
+
+    def put_register(self, key: str, register: LwwRegister) -> int:
+        """Set ``key`` to a packed LWW register.
+
+        Returns:
+            The value size of the register it replaced (0 for a delete), or -1 if there
+            was none.
+        """
+        h = self._hash(key) & _HASH_MASK
+        encoded = key.encode("utf-8", _KEY_ERRORS)
+        stored = self._stored(register)
+        if len(encoded) > _MAX_KEY or len(stored) > _MAX_ENTRY:
+            raise ValueError("key or entry too long for the table")
+        if self._other and key in self._other:
+            del self._other[key]
+            self._version += 1
+        size = _HEAD_SIZE + len(encoded) + len(stored)
+        if self._used + size > _NARROW_LIMIT and self._offsets.format != "Q":
+            self._widen()
+        _, offsets, _, i = self._find(h, encoded)
+        if i >= 0:
+            replaced = self._overwrite(offsets, i, encoded, stored)
+        else:
+            self._insert(h, encoded, stored)
+            replaced = -1
+        if self._busy:
+            self.step(self._work_per_write)
+        return replaced
+
+    def _overwrite(self, offsets: memoryview, i: int, encoded: bytes, stored: bytes) -> int:
         arena = self._arena
         offset = offsets[i]
         size, length = _unpack_head(arena, offset)
+        start = offset + _HEAD_SIZE + size
+        replaced: int = length - _HEADER  # the old value's size
+        if arena[start + _REPLICA_AT] == _INLINE:
+            replaced -= 1 + arena[start + _HEADER]
         tail = length - len(stored)
         if not self._views and (tail == 0 or tail >= _HEAD_SIZE):
-            start = offset + _HEAD_SIZE + size
             arena[start : start + len(stored)] = stored
             if tail:  # the rest becomes a dead filler record: the cleaner can step over it
                 _pack_head_into(arena, offset, size, len(stored))
                 _pack_head_into(arena, start + len(stored), 0, tail - _HEAD_SIZE)
                 self._dead += tail
                 self._maybe_compact()
-            return
+            return replaced
         offsets[i] = self._append(encoded, stored)
         self._dead += _HEAD_SIZE + size + length
         self._maybe_compact()
+        return replaced
 
     def _insert(self, h: int, encoded: bytes, stored: bytes) -> None:
         if self._count >= self._limit:
@@ -501,6 +563,50 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         self._count -= 1
         self._version += 1
         self._maybe_compact()
+
+    # --- loading (snapshots) ------------------------------------------------------------
+    def set_writers(self, writers: list[str]) -> None:
+        """Number the writers as the records about to be loaded do (an empty table only)."""
+        if self._count or self._replicas:
+            raise ValueError("writers can only be set on an empty table")
+        for replica in writers:
+            self._stored(lww.pack(0, 0, replica, 0, None))
+
+    def load_block(
+        self, data: bytes | memoryview, starts: Iterable[int], key_sizes: Iterable[int]
+    ) -> None:
+        """Append a block of :meth:`record_blocks` and index its records.
+
+        The keys must be new to the table (a snapshot holds each key once); the index
+        should have been sized for them (``capacity``), or it grows as it goes.
+        """
+        base = self._used
+        if base + len(data) > _NARROW_LIMIT and self._offsets.format != "Q":
+            self._widen()
+        arena = self._arena
+        if base + len(data) > len(arena):
+            arena.resize(-(-max(base + len(data), len(arena) * 2) // _PAGE) * _PAGE)
+        arena[base : base + len(data)] = data
+        self._used = base + len(data)
+        hash_fn, count, limit = self._hash, self._count, self._limit
+        hashes, offsets, mask = self._hashes, self._offsets, self._mask
+        for start, key_size in zip(starts, key_sizes, strict=True):
+            if count >= limit:  # not sized for these keys: grow at once (no reads yet)
+                self._count = count
+                self._grow()
+                self._drain(len(self._offsets))
+                hashes, offsets, mask, limit = self._hashes, self._offsets, self._mask, self._limit
+            offset = base + start
+            key = arena[offset + _HEAD_SIZE : offset + _HEAD_SIZE + key_size]
+            h = hash_fn(key.decode("utf-8", _KEY_ERRORS)) & _HASH_MASK
+            i = h & mask
+            while offsets[i]:
+                i = (i + 1) & mask
+            hashes[i] = h
+            offsets[i] = offset
+            count += 1
+        self._count = count
+        self._version += 1
 
     # --- growth, cleaning: bounded steps ---------------------------------------------
     def _grow(self) -> None:
