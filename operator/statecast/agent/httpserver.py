@@ -11,7 +11,8 @@ llhttp (through httptools, the parser uvicorn uses):
   the body is read, a limit on the request line and headers (431),
   ``Expect: 100-continue``;
 - flow control: reading pauses while the peer does not read answers or too many
-  requests are queued; idle connections close after ``idle_timeout``;
+  requests are queued; idle connections close after ``idle_timeout`` (found by a
+  periodic sweep: no timer is made or cancelled per request);
 - graceful close: stop accepting, let running handlers finish, then close.
 
 A handler takes a :class:`Request` and returns a :class:`Response`, or an awaitable of
@@ -43,7 +44,9 @@ log = logging.getLogger(__name__)
 _JSON = "application/json"
 _MAX_QUEUED = 32
 _LINGER_SECONDS = 2.0
+_IDLE_SWEEPS = 4  # sweeps per idle timeout
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+_METHODS = {m.encode(): m for m in ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH")}
 
 
 class Request:
@@ -69,9 +72,14 @@ class Request:
 
 
 class Response:
-    """An answer: status, body, content type and extra headers."""
+    """An answer: status, body, content type and extra headers.
 
-    __slots__ = ("body", "content_type", "headers", "status")
+    ``headers`` is a dict of header names to values; ``raw_headers`` holds header lines
+    already encoded (each ``Name: value`` and CRLF), for headers a handler sends with
+    every answer and encodes once.
+    """
+
+    __slots__ = ("body", "content_type", "headers", "raw_headers", "status")
 
     def __init__(
         self,
@@ -79,26 +87,41 @@ class Response:
         status: int = 200,
         headers: dict[str, str] | None = None,
         content_type: str = _JSON,
+        raw_headers: bytes = b"",
     ) -> None:
         self.body, self.status, self.content_type = body, status, content_type
         self.headers = headers
+        self.raw_headers = raw_headers
 
     def encode(self, keep_alive: bool, http10: bool) -> bytes:
         """The status line, headers and body as they go on the wire."""
-        reason = _REASONS.get(self.status, b"Unknown")
-        head = [
-            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
-            % (self.status, reason, self.content_type.encode(), len(self.body))
-        ]
+        start = _STARTS.get((self.status, self.content_type))
+        if start is None:
+            start = _start(self.status, self.content_type)
+        extra = self.raw_headers
         if self.headers:
-            head.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers.items())
+            extra += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()).encode("latin-1")
         if not keep_alive:
-            head.append(b"Connection: close\r\n")
+            extra += b"Connection: close\r\n"
         elif http10:
-            head.append(b"Connection: keep-alive\r\n")
-        head.append(b"\r\n")
-        head.append(self.body)
-        return b"".join(head)
+            extra += b"Connection: keep-alive\r\n"
+        return b"%b%d\r\n%b\r\n%b" % (start, len(self.body), extra, self.body)
+
+
+#: (status, content type) -> the answer's first bytes, up to the Content-Length value.
+_STARTS: dict[tuple[int, str], bytes] = {}
+
+
+def _start(status: int, content_type: str) -> bytes:
+    reason = _REASONS.get(status, b"Unknown")
+    start = b"HTTP/1.1 %d %b\r\nContent-Type: %b\r\nContent-Length: " % (
+        status,
+        reason,
+        content_type.encode("latin-1"),
+    )
+    if len(_STARTS) < 256:
+        _STARTS[status, content_type] = start
+    return start
 
 
 def error_response(
@@ -139,7 +162,7 @@ class _Connection(asyncio.Protocol):
         self._incoming = _Incoming()
         self._queue: deque[tuple[Request, bool, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._seen = server.sweeps  # the idle sweep that last saw this connection busy
         self._reading = True
         self._writable = True
         self._closing = False
@@ -156,22 +179,16 @@ class _Connection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._remote = f"{peer[0]}:{peer[1]}"
         self._server.connections.add(self)
-        self._arm_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
         self._transport = None
         self._queue.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
             return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._seen = self._server.sweeps
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -189,9 +206,6 @@ class _Connection(asyncio.Protocol):
                     limit = self._server.max_head
                     message = f"request line and headers longer than {limit} bytes"
                     self._refuse(error_response(431, "headers_too_large", message))
-                    return
-            if self._idle:
-                self._arm_timer()
 
     def pause_writing(self) -> None:
         self._writable = False
@@ -237,8 +251,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         incoming = self._incoming
+        method = self._parser.get_method()
         request = Request(
-            self._parser.get_method().decode("ascii"),
+            _METHODS.get(method) or method.decode("ascii"),
             incoming.url.decode("latin-1"),
             incoming.headers,
             b"".join(incoming.body),
@@ -288,8 +303,6 @@ class _Connection(asyncio.Protocol):
         self._task = None
         self._write(response, keep_alive, http10)
         self._pump()
-        if self._idle:
-            self._arm_timer()
 
     def _write(
         self, response: Response, keep_alive: bool, http10: bool, linger: bool = False
@@ -297,6 +310,7 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        self._seen = self._server.sweeps
         keep_alive = keep_alive and not self._server.closing
         transport.write(response.encode(keep_alive, http10))
         if keep_alive:
@@ -340,15 +354,9 @@ class _Connection(asyncio.Protocol):
             self._transport.resume_reading()
             self._reading = True
 
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._server.idle_timeout, self._expire)
-
-    def _expire(self) -> None:
-        self._timer = None
-        if self._idle and self._transport is not None:
+    def sweep(self, sweeps: int, idle_sweeps: int) -> None:
+        """Close if idle and not seen busy for ``idle_sweeps`` sweeps (the idle timeout)."""
+        if self._idle and sweeps - self._seen >= idle_sweeps and self._transport is not None:
             self._transport.close()
 
     def close_when_idle(self) -> bool:
@@ -370,7 +378,9 @@ class HttpServer:
     Args:
         handler: Turns a request into a response (or an awaitable of one).
         max_body: Largest request body accepted; larger ones get 413.
-        idle_timeout: Seconds an idle keep-alive connection is kept open.
+        idle_timeout: Seconds an idle keep-alive connection is kept open (closed between
+            that and a quarter more: one sweep of every connection each quarter of it,
+            rather than a timer per request).
         max_head: Largest request line plus headers; larger ones get 431.
     """
 
@@ -388,7 +398,10 @@ class HttpServer:
         self.idle_timeout = idle_timeout
         self.connections: set[_Connection] = set()
         self.closing = False
+        #: Idle sweeps done; a connection notes the number when it is busy.
+        self.sweeps = 0
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -403,10 +416,21 @@ class HttpServer:
         self._server = await loop.create_server(
             lambda: _Connection(self), host, port, reuse_address=True
         )
+        self._sweeper = loop.call_later(self.idle_timeout / _IDLE_SWEEPS, self._sweep)
+
+    def _sweep(self) -> None:
+        self.sweeps += 1
+        for conn in list(self.connections):
+            conn.sweep(self.sweeps, _IDLE_SWEEPS)
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_later(self.idle_timeout / _IDLE_SWEEPS, self._sweep)
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop accepting, let running requests finish (up to ``grace`` s), close all."""
         self.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             self._server.close()
         deadline = asyncio.get_running_loop().time() + grace

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -73,6 +74,20 @@ _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
     (("v1", None, None, None), "key"),
     (("v1", None, None, None, "increment"), "increment"),
 ]
+_BY_LENGTH: dict[int, list[tuple[tuple[str | None, ...], str]]] = {}
+for _pattern, _name in _PATTERNS:
+    _BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _name))
+
+
+def _match(parts: list[str]) -> str | None:
+    """The name of the first route whose pattern matches ``parts``."""
+    for pattern, name in _BY_LENGTH.get(len(parts), ()):
+        for expected, part in zip(pattern, parts):  # noqa: B905 (same lengths)
+            if expected is not None and expected != part:
+                break
+        else:
+            return name
+    return None
 
 
 def _json(value: object, headers: dict[str, str] | None = None) -> Response:
@@ -83,7 +98,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: A JSON string with nothing to unescape or check: printable ASCII, no quote, no backslash.
+_PLAIN_STRING = re.compile(rb'"[ !#-\[\]-~]*"')
+
+
 def _json_body(raw: bytes) -> bytes:
+    if _PLAIN_STRING.fullmatch(raw):  # the common value: valid as it is, no parse needed
+        return raw
     try:
         json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as err:
@@ -104,6 +125,8 @@ def _segments(path: str) -> list[str]:
     """The percent-decoded segments of an absolute path."""
     if not path.startswith("/"):
         raise BadRequestError("the request target must be an absolute path")
+    if "%" not in path:
+        return path[1:].split("/")
     try:
         return [unquote(part, errors="strict") for part in path[1:].split("/")]
     except UnicodeDecodeError as err:
@@ -120,6 +143,8 @@ class AgentApi:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.limits = agent.config.limits
+        #: The headers of an answer from this node's replica, encoded once.
+        self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self._routes: dict[str, dict[str, Route]] = {
             "healthz": {"GET": self.healthz},
             "readyz": {"GET": self.readyz},
@@ -140,17 +165,11 @@ class AgentApi:
         name = "unmatched"
         try:
             parts = _segments(request.path)
-            methods: dict[str, Route] | None = None
-            for pattern, candidate in _PATTERNS:
-                if len(pattern) == len(parts) and all(
-                    p is None or p == part for p, part in zip(pattern, parts, strict=True)
-                ):
-                    methods, name = self._routes[candidate], candidate
-                    break
-            if name == "key":
-                name = request.method.lower()
-            if methods is None:
+            matched = _match(parts)
+            if matched is None:
                 raise NotFoundError(f"no route for {request.path}", "not_found")
+            methods = self._routes[matched]
+            name = request.method.lower() if matched == "key" else matched
             route = methods.get(request.method)
             if route is None:
                 allow = ", ".join(sorted(methods))
@@ -260,9 +279,6 @@ class AgentApi:
         if _FORWARDED_BY not in request.headers:
             self.agent.access.count(store.spec.namespace, store.spec.name, operation, "local")
 
-    def _served(self) -> dict[str, str]:
-        return {SERVED: "local", SERVED_BY: self.agent.node}
-
     # --- application API ----------------------------------------------------------
     def get(self, request: Request, parts: list[str]) -> Result:
         """A key's value, from the local replica or forwarded to the nearest one."""
@@ -275,8 +291,7 @@ class AgentApi:
         if value is None:
             raise NotFoundError(f"key {key!r} not found", "key_not_found")
         body, headers = _render(value)
-        headers.update(self._served())
-        return Response(body, headers=headers)
+        return Response(body, headers=headers or None, raw_headers=self._served)
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
         """The whole map."""
@@ -285,7 +300,7 @@ class AgentApi:
             return self._forward(request, parts, "list")
         self._count(request, store, "list")
         items = [json.dumps(k).encode() + b":" + _render(v)[0] for k, v in store.state.items()]
-        return Response(b"{" + b",".join(items) + b"}", headers=self._served())
+        return Response(b"{" + b",".join(items) + b"}", raw_headers=self._served)
 
     def put(self, request: Request, parts: list[str]) -> Result:
         """Write a JSON value."""
@@ -296,7 +311,7 @@ class AgentApi:
         value = _json_body(self._body(request, self.limits.max_value_bytes))
         self._count(request, store, "put")
         if store.acknowledges_at_once:  # answer without a task: the common, fast path
-            return _json(store.put_now(key, value).to_json(), self._served())
+            return Response(store.put_now(key, value).to_bytes(), raw_headers=self._served)
         return self._written(store.put(key, value))
 
     def delete(self, request: Request, parts: list[str]) -> Result:
@@ -310,7 +325,7 @@ class AgentApi:
 
     async def _written(self, pending: Awaitable[WriteResult]) -> Response:
         result = await pending
-        return _json(result.to_json(), self._served())
+        return Response(result.to_bytes(), raw_headers=self._served)
 
     def increment(self, request: Request, parts: list[str]) -> Result:
         """Add to a counter."""
@@ -331,7 +346,8 @@ class AgentApi:
 
     async def _incremented(self, store: ReplicaStore, key: str, by: int) -> Response:
         result, value = await store.increment(key, by)
-        return _json({"value": value, **result.to_json()}, self._served())
+        body = json.dumps({"value": value, **result.to_json()}).encode()
+        return Response(body, raw_headers=self._served)
 
     # --- operations ---------------------------------------------------------------
     def healthz(self, request: Request, parts: list[str]) -> Result:

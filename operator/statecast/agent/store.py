@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -12,7 +13,6 @@ from statecast.agent.errors import ConflictError, NotFoundError, UnavailableErro
 from statecast.agent.persistence import ReplicaFiles
 from statecast.core.clock import Stamp
 from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
-from statecast.core.crdt.entry import latest_stamp
 from statecast.core.version_vector import VersionVector
 
 __all__ = ["LocalChange", "ReplicaStore", "WriteResult"]
@@ -35,6 +35,18 @@ class WriteResult:
     def to_json(self) -> dict[str, object]:
         """``{"version": "wall.logical.replica", "seq": n}``."""
         return {"version": self.stamp.encode(), "seq": self.seq}
+
+    def to_bytes(self) -> bytes:
+        """:meth:`to_json` encoded (without the JSON encoder for the usual replica ids)."""
+        version = self.stamp.encode()
+        if (
+            version.isascii()
+            and version.isprintable()
+            and '"' not in version
+            and "\\" not in version
+        ):
+            return b'{"version": "%b", "seq": %d}' % (version.encode(), self.seq)
+        return json.dumps(self.to_json()).encode()
 
 
 class ReplicaStore:
@@ -131,23 +143,21 @@ class ReplicaStore:
             self.files.append_push(self.replica, seq, seq, delta)
         return seq
 
-    def _publish(self, delta: Delta, seq: int) -> WriteResult:
+    def _publish(self, delta: Delta, seq: int, stamp: Stamp) -> WriteResult:
         # Peers hear of a write only once it is durable here: a replica that lost an
         # event its peers hold would reuse its sequence number after a restart.
         self.last_modified = time.time()
         self._check_busy()
         for listener in self.listeners:
             listener(self, delta, seq)
-        (entry,) = delta.values()
-        stamp = latest_stamp(entry)
-        assert stamp is not None
         return WriteResult(stamp, seq)
 
     async def _commit(self, delta: Delta) -> WriteResult:
+        stamp = self.state.clock.peek()  # the local operation's stamp: its clock's last tick
         seq = self._log(delta)
         if self.files is not None:
             await self.files.durable()
-        return self._publish(delta, seq)
+        return self._publish(delta, seq, stamp)
 
     async def put(self, key: str, value: bytes) -> WriteResult:
         """Write a JSON-encoded value."""
@@ -160,7 +170,7 @@ class ReplicaStore:
             raise RuntimeError("put_now under fsync=always: use put()")
         self._check_writable()
         delta = self.state.put(key, value)
-        return self._publish(delta, self._log(delta))
+        return self._publish(delta, self._log(delta), self.state.clock.peek())
 
     async def delete(self, key: str) -> WriteResult:
         """Delete a key.
