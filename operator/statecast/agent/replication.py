@@ -28,14 +28,13 @@ from statecast.agent.errors import AgentError
 from statecast.agent.outbox import Outbox, PushBatch
 from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import decode_sync_reply, encode_push, encode_sync_request
+from statecast.api.types import Ref
 from statecast.core.crdt import Delta
 from statecast.core.crdt.entry import latest_stamp
 
 __all__ = ["Replication", "SyncStatus"]
 
 log = logging.getLogger(__name__)
-
-Ref = tuple[str, str]
 
 
 @dataclass

@@ -15,8 +15,9 @@ from statecast.agent.directory import PeerDirectory
 from statecast.agent.housekeeping import Housekeeper
 from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
-from statecast.agent.replication import Ref, Replication
+from statecast.agent.replication import Replication
 from statecast.agent.store import ReplicaStore
+from statecast.api.types import Ref
 
 __all__ = ["Agent", "ReplicaReport"]
 

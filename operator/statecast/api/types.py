@@ -17,6 +17,8 @@ from statecast.api.units import DURATION_PATTERN, QUANTITY_PATTERN, parse_quanti
 GROUP = "statecast.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+#: A SharedResource by (namespace, name).
+Ref = tuple[str, str]
 
 
 def _check_quantity(value: int | str) -> int | str:

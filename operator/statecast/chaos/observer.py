@@ -16,9 +16,10 @@ from typing import Any
 
 from kubernetes import client
 
-__all__ = ["ReplicaEvent", "ReplicaObserver"]
+from statecast.api.replica import RESOURCE_LABEL
+from statecast.api.types import GROUP, VERSION
 
-GROUP, VERSION = "statecast.io", "v1alpha1"
+__all__ = ["ReplicaEvent", "ReplicaObserver"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class ReplicaObserver:
         """The resource's Replicas now: name -> {node, reason, phase}."""
         found: Any = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
             GROUP, VERSION, self.namespace, "replicas",
-            label_selector=f"statecast.io/resource={self.resource}",
+            label_selector=f"{RESOURCE_LABEL}={self.resource}",
         )  # fmt: skip
         items: list[dict[str, Any]] = found["items"]
         return {

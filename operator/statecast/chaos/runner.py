@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 from kubernetes import client
 
+from statecast.api.types import GROUP, VERSION
 from statecast.api.units import parse_duration
 from statecast.chaos.checker import check_eventual, percentiles
 from statecast.chaos.history import History
-from statecast.chaos.observer import GROUP, VERSION, ReplicaObserver
+from statecast.chaos.observer import ReplicaObserver
 from statecast.chaos.scenarios import Run, Scenario
 from statecast.chaos.target import Target, TargetError
 from statecast.chaos.timeline import actions_between, lost_after, min_restored_after, read_recovery

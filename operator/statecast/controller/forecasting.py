@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand import Ref
 from statecast.core.demand_series import capacity
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from statecast.api.types import Ref
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand import Ref
 from statecast.core.reactive import HeatStats, ObservedHeat
 
 __all__ = ["HEAT_WINDOW_S", "K_SIGMA", "HeatTracker"]

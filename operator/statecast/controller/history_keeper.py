@@ -28,9 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from statecast.api.types import GROUP, VERSION
+from statecast.api.types import GROUP, VERSION, Ref
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand import Ref
 from statecast.core.demand_codec import HistoryFormatError, decode, encode_within
 
 __all__ = [

@@ -17,10 +17,10 @@ import kopf
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.history_keeper import Owner
 from statecast.controller.services import Services
-from statecast.core.demand import Ref
 from statecast.core.reconcile import DemandView, Observed
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods

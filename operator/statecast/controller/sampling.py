@@ -24,7 +24,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from statecast.core.demand import AgentSample, DemandHistory, Ref
+from statecast.api.types import Ref
+from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_series import DemandSnapshot
 from statecast.core.reconcile.views import AgentLease, agent_sample
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.core.demand import Ref
+from statecast.api.types import Ref
 from statecast.core.reconcile.tuning import (
     DemandReader,
     TuningDecision,

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from statecast.api.types import Ref
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.heat import HeatTracker
@@ -24,7 +25,6 @@ from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryK
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.sampling import DemandSampler
 from statecast.controller.selftuning import SelfTuner
-from statecast.core.demand import Ref
 from statecast.core.reconcile.views import AgentLease, agents_down
 
 __all__ = ["AgentLiveness", "Services"]

@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from statecast.api.types import Ref
 from statecast.core.demand_series import Cursor, DemandSnapshot, ResourceDemand, Span
 
 __all__ = ["AgentSample", "DemandHistory", "DemandStep", "step"]
-
-#: (namespace, resource)
-Ref = tuple[str, str]
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec, TuningStatus
+from statecast.api.types import Ref
 from statecast.api.units import parse_duration, parse_quantity
-from statecast.core.demand import Ref
 from statecast.core.demand_series import RECENT_S
 from statecast.core.placement import Reason, StateProfile
 from statecast.core.placement.costs import sync_bytes_per_hour

@@ -14,6 +14,7 @@ from typing import Any
 
 from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
 from statecast.api.shared_resource import LabelSelector
+from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
 from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate
@@ -125,7 +126,7 @@ def _timestamp(value: Any) -> dt.datetime | None:
 
 
 #: Pods list the resources they use in this annotation (comma-separated names).
-USES_ANNOTATION = "statecast.io/uses"
+USES_ANNOTATION = f"{GROUP}/uses"
 
 
 @dataclass(frozen=True)
