@@ -15,6 +15,7 @@ from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.forecast import ForecastEngine
+from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.reconcile.demand_engine import (
     MAX_CATCH_UP_STEPS,
     REFIT_EVERY_S,
@@ -23,7 +24,7 @@ from statecast.core.reconcile.demand_engine import (
     EngineSettings,
     Step,
     next_step,
-    refit_due,
+    refit_every,
     series_changed,
 )
 from statecast.core.reconcile.predicted import (
@@ -107,7 +108,7 @@ def test_the_engine_is_rebuilt_only_when_an_update_cannot_follow(
 def test_refits_are_daily_and_early_on_whenever_the_history_doubled(
     sentence: str, since: int, refitted: int, steps: int, interval: float, due: bool
 ) -> None:
-    assert refit_due(since, refitted, steps, interval) is due, sentence
+    assert due_for_refit(since, refit_every(interval), steps, refitted) is due, sentence
 
 
 def column(*values: float) -> FloatArray:

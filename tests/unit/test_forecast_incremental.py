@@ -72,6 +72,30 @@ def test_refit_falls_due_after_refit_every_updates() -> None:
     assert engine.refit_due
 
 
+def test_refit_falls_due_early_whenever_the_history_held_doubled() -> None:
+    data = history(2, PERIOD * 8)
+    engine = ForecastEngine(2, period=PERIOD, horizon=HORIZON, refit_every=1000)
+    engine.refit(data[:, :PERIOD])
+    for step in range(PERIOD, 2 * PERIOD - 1):
+        engine.update(data[:, step])
+    assert not engine.refit_due, "grown by less than its length"
+    engine.update(data[:, 2 * PERIOD - 1])
+    assert engine.refit_due, "doubled"
+    engine.refit()
+    assert not engine.refit_due
+
+
+def test_a_full_history_does_not_double_only_the_schedule_counts() -> None:
+    data = history(2, PERIOD * 8)
+    engine = ForecastEngine(
+        2, period=PERIOD, horizon=HORIZON, capacity=3 * PERIOD, refit_every=1000
+    )
+    engine.refit(data[:, : 2 * PERIOD])
+    for step in range(2 * PERIOD, PERIOD * 8):
+        engine.update(data[:, step])
+    assert not engine.refit_due, "it holds 3 periods at most: 2 never become 4"
+
+
 def test_missing_sample_in_an_update_is_tolerated() -> None:
     data = history(4, PERIOD * 8)
     engine = ForecastEngine(4, period=PERIOD, horizon=HORIZON)

@@ -17,8 +17,11 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
 #: A byte quantity as the CRDs accept it when given as a string.
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$"
 
+#: Seconds in a day: the one day constant (durations, seasons, history, refits).
+DAY_S = 86_400.0
+
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY_S}
 _QUANTITY = re.compile(QUANTITY_PATTERN)
 _QUANTITY_SUFFIXES = {
     "": 1,

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from statecast.api.units import parse_duration, parse_quantity
+from statecast.api.units import DAY_S, parse_duration, parse_quantity
 from statecast.sim import SimConfig, SimError, Trace, replay
 from statecast.sim.loaders import load_latency, load_trace
 from statecast.sim.planned import Predictive
@@ -69,7 +69,7 @@ def _config(args: argparse.Namespace, trace: Trace) -> SimConfig:
         cooldown = parse_duration(args.cooldown).total_seconds()
         bandwidth = float(parse_quantity(args.bandwidth))
         if args.warmup is None:
-            spans_two_days = trace.steps * trace.step_s >= 2 * 86_400
+            spans_two_days = trace.steps * trace.step_s >= 2 * DAY_S
             warmup = trace.period if spans_two_days else 0
         else:
             warmup = round(parse_duration(args.warmup).total_seconds() / trace.step_s)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from statecast.api.units import DAY_S
 from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-_DAY_S = 86_400.0
 #: Days of demand kept per series (fewer when that would exceed :data:`MAX_STEPS`).
 KEEP_DAYS = 3
 #: Intervals kept per series at most (three days of 1-minute intervals).
@@ -45,7 +45,7 @@ RECENT_S = 3600.0
 
 def capacity(interval: float) -> int:
     """Intervals a demand or pod ring holds at ``interval`` seconds per interval."""
-    return max(2, min(MAX_STEPS, math.ceil(KEEP_DAYS * _DAY_S / interval)))
+    return max(2, min(MAX_STEPS, math.ceil(KEEP_DAYS * DAY_S / interval)))
 
 
 def _recent_capacity(interval: float) -> int:

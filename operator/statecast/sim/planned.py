@@ -245,7 +245,6 @@ class Predictive(PlannerPolicy):
         super().start(trace, config)
         shape = (trace.n_resources, trace.n_nodes)
         self._engine: ForecastEngine | None = None
-        self._refitted_with = 0
         self.refits = 0
         self._fc: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._said = np.zeros(shape)  # what the forecast said about the step being decided
@@ -286,13 +285,10 @@ class Predictive(PlannerPolicy):
                     refit_every=self.refresh_steps,
                 )
                 engine.refit(self._series[:, :t])
-                self._refitted_with = t
             else:
                 engine.update(self._series[:, t - 1])
-                # Refit on schedule, and early on whenever the history has doubled.
-                if engine.refit_due or t >= 2 * self._refitted_with:
+                if engine.refit_due:  # on schedule, and early on when the history doubled
                     engine.refit()
-                    self._refitted_with = t
                     self.refits += 1
             batch = engine.forecast()
             self._fc = self._node_band(batch.mean, batch.lower, batch.upper, t)

@@ -29,13 +29,14 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from statecast.api.units import DAY_S
 from statecast.sim.errors import TraceError
 from statecast.sim.trace import MIB, Trace
 
 FloatArray = npt.NDArray[np.float64]
 
 STEP_S = 300.0
-DAY = int(86_400 / STEP_S)
+DAY = int(DAY_S / STEP_S)
 ZONES = ("zone-a", "zone-b", "zone-c")
 #: Mean accesses per step summed over nodes, per resource.
 SCALE = np.array([4000.0, 2000.0, 1000.0])

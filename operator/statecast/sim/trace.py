@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from statecast.api.units import DAY_S
 from statecast.sim.errors import TraceError
 
 FloatArray = npt.NDArray[np.float64]
@@ -95,7 +96,7 @@ class Trace:
     @property
     def period(self) -> int:
         """Steps per day (at least 2)."""
-        return max(2, round(86_400 / self.step_s))
+        return max(2, round(DAY_S / self.step_s))
 
     @property
     def n_nodes(self) -> int:

@@ -36,12 +36,30 @@ from statecast.core.forecast.fastpath import (
 from statecast.core.forecast.result import BatchForecast
 from statecast.core.forecast.transform import as_history, check_parameters, fill_missing
 
-__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine"]
+__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "due_for_refit"]
 
 #: Updates between two refits by default (hourly at a 1-minute sampling interval).
 DEFAULT_REFIT_EVERY = 60
 
 _log = logging.getLogger(__name__)
+
+
+def due_for_refit(since_refit: int, refit_every: int, held: int, held_at_refit: int) -> bool:
+    """The refit schedule: every ``refit_every`` updates, and whenever the history doubled.
+
+    A young history's parameters change most as it grows, so early on a refit also comes
+    whenever the history held has doubled since the last one (a full history does not
+    double: then only the schedule counts). :attr:`ForecastEngine.refit_due` is this rule;
+    whoever rebuilds an engine instead of refitting it decides with it too.
+
+    Args:
+        since_refit: updates since the last refit.
+        refit_every: updates between two scheduled refits.
+        held: steps of history held now (at most the capacity).
+        held_at_refit: steps of history held at the last refit.
+    """
+    return since_refit >= refit_every or held >= 2 * held_at_refit
+
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,8 +74,9 @@ class ForecastEngine:
         level: Nominal coverage of the intervals.
         capacity: Steps of history kept (default: 7 seasons, at least ``4 * horizon``).
         grid: Candidate parameters of the fast path.
-        refit_every: Updates between two refits (:attr:`refit_due`); the default, 60, is
-            hourly at the operator's default 1-minute sampling interval.
+        refit_every: Updates between two refits (:attr:`refit_due`, which also falls due
+            whenever the history held has doubled); the default, 60, is hourly at a
+            1-minute sampling interval.
     """
 
     def __init__(
@@ -74,6 +93,7 @@ class ForecastEngine:
         check_parameters(period=period, horizon=horizon, level=level)
         self.refit_every = refit_every
         self._refitted_at = 0
+        self._held_at_refit = 0
         self.n_series = n_series
         self.period = period
         self.horizon = horizon
@@ -128,8 +148,17 @@ class ForecastEngine:
 
     @property
     def refit_due(self) -> bool:
-        """Whether :attr:`refit_every` updates have passed since the last refit began."""
-        return not self._fitted or self._steps - self._refitted_at >= self.refit_every
+        """Whether a refit is due: never fitted, or :func:`due_for_refit`.
+
+        That is, :attr:`refit_every` updates since the last refit began, or the history
+        held has doubled since.
+        """
+        return not self._fitted or due_for_refit(
+            self._steps - self._refitted_at,
+            self.refit_every,
+            self._stop - self._start,
+            self._held_at_refit,
+        )
 
     @property
     def steps(self) -> int:
@@ -164,6 +193,7 @@ class ForecastEngine:
                 self._steps += y.shape[1]
         started = time.perf_counter()
         self._refitted_at = self._steps
+        self._held_at_refit = self._stop - self._start
         for first in range(0, self.n_series, BATCH_CHUNK):
             rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
             self._refit_rows(rows)

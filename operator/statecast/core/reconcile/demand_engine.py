@@ -11,7 +11,9 @@ young, whenever it has doubled since the last rebuild.
 
 The decisions are pure functions, table-tested: :func:`next_step` (rebuild, update or
 nothing new, from what the engine was built for and the interval now complete),
-:func:`refit_due` (the schedule) and :func:`series_changed` (what the newest intervals
+:func:`refit_every` (the schedule: daily, and early on whenever the history doubled,
+:func:`~statecast.core.forecast.incremental.due_for_refit`, the rule the engine keeps
+too) and :func:`series_changed` (what the newest intervals
 reveal that the engine cannot take as an update: pods for the first time, a node
 sampled for the first time).
 """
@@ -28,7 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.units import DAY_S
 from statecast.core.forecast import BatchForecast, ForecastEngine
+from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.forecast.pods import split_step
 from statecast.core.reconcile.predicted import (
     MIN_HISTORY_STEPS,
@@ -44,7 +48,7 @@ __all__ = [
     "EngineSettings",
     "Step",
     "next_step",
-    "refit_due",
+    "refit_every",
     "series_changed",
 ]
 
@@ -54,7 +58,7 @@ FloatArray = npt.NDArray[np.float64]
 #: the parameters and the calibrated intervals follow a day's drift; between rebuilds
 #: each interval is a cheap update). Early on a rebuild also comes whenever the history
 #: has doubled since the last one.
-REFIT_EVERY_S = 86_400.0
+REFIT_EVERY_S = DAY_S
 #: Intervals the engine catches up on by updates when the reconciles skipped some (a
 #: resync period longer than ``prediction.interval``); further behind, it rebuilds. The
 #: skipped intervals are read from the history, so catching up feeds real counts.
@@ -112,17 +116,9 @@ class Built:
     since_refit: int
 
 
-def refit_due(since_refit: int, refitted_steps: int, steps: int, interval: float) -> bool:
-    """Whether a rebuild is due: :data:`REFIT_EVERY_S` since the last, or the history doubled.
-
-    Args:
-        since_refit: intervals since the last rebuild.
-        refitted_steps: intervals of history at the last rebuild.
-        steps: intervals of history now (at most the engine's capacity).
-        interval: seconds per interval.
-    """
-    every = max(1, math.ceil(REFIT_EVERY_S / interval))
-    return since_refit >= every or steps >= 2 * refitted_steps
+def refit_every(interval: float) -> int:
+    """Intervals between two scheduled rebuilds: :data:`REFIT_EVERY_S` in ``interval`` steps."""
+    return max(1, math.ceil(REFIT_EVERY_S / interval))
 
 
 def next_step(built: Built | None, settings: EngineSettings, end: float) -> tuple[Step, str]:
@@ -149,7 +145,8 @@ def next_step(built: Built | None, settings: EngineSettings, end: float) -> tupl
     if behind > MAX_CATCH_UP_STEPS:
         return Step.REBUILD, "intervals-skipped"
     steps = min(built.steps + behind, settings.capacity)
-    if refit_due(built.since_refit + behind, built.refitted_steps, steps, settings.interval):
+    every = refit_every(settings.interval)
+    if due_for_refit(built.since_refit + behind, every, steps, built.refitted_steps):
         return Step.REBUILD, "refit-due"
     return Step.UPDATE, ""
 
@@ -217,6 +214,7 @@ class DemandEngine:
             horizon=settings.horizon,
             level=settings.level,
             capacity=settings.capacity,
+            refit_every=refit_every(settings.interval),
         )
         self._engine.refit(rows.series)
         self.forecast: BatchForecast = self._engine.forecast()

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.api.units import parse_duration
+from statecast.api.units import DAY_S, parse_duration
 from statecast.core.forecast import BatchForecast, forecast_batch
 from statecast.core.forecast.pods import Band, recombine, split_by_pods
 from statecast.core.placement import DemandForecast, forecast_deviation
@@ -41,7 +41,6 @@ MIN_HISTORY_STEPS = 3
 #: (three days of 1-minute steps). The fast path offers the daily season from two days
 #: of history on (two seasons), and averages two seasons from about three.
 MAX_HISTORY_STEPS = 4320
-_DAY_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def steps_of(spec: SharedResourceSpec) -> tuple[float, int, int]:
     interval = parse_duration(spec.prediction.interval).total_seconds()
     horizon = max(1, round(parse_duration(spec.prediction.horizon).total_seconds() / interval))
     seasons = [parse_duration(s).total_seconds() for s in spec.prediction.seasonality]
-    season = max(2, round((min(seasons) if seasons else _DAY_S) / interval))
+    season = max(2, round((min(seasons) if seasons else DAY_S) / interval))
     return interval, horizon, season
 
 
