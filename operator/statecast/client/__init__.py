@@ -7,6 +7,7 @@ with Client() as flags:                  # STATECAST_AGENT, else HOST_IP:7420
 """
 
 from statecast.client.async_client import AsyncClient
+from statecast.client.core import Call, ClientCore, Response
 from statecast.client.discovery import agent_urls
 from statecast.client.errors import (
     BadRequestError,
@@ -18,12 +19,14 @@ from statecast.client.errors import (
     TooLargeError,
     UnavailableError,
 )
-from statecast.client.sync_client import Client, Response
+from statecast.client.sync_client import Client
 
 __all__ = [
     "AsyncClient",
     "BadRequestError",
+    "Call",
     "Client",
+    "ClientCore",
     "ConflictError",
     "NoAgentError",
     "NotFoundError",

@@ -1,7 +1,13 @@
-"""The ordered list of agents a client may use, with failed ones set aside for a while."""
+"""The ordered list of agents a client may use, with failed ones set aside for a while.
+
+Part of the client's sans-I/O core (:mod:`statecast.client.core`): no sockets; safe to share
+across threads (a lock guards the state, never held across a round trip).
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -10,11 +16,17 @@ from urllib.parse import quote
 __all__ = ["Endpoints", "key_path", "peers_from"]
 
 
+@functools.lru_cache(maxsize=4096)
+def _quoted(part: str) -> str:
+    """``part`` as one path segment (namespaces, resources and hot keys repeat: cached)."""
+    return quote(part, safe="")
+
+
 def key_path(namespace: str, resource: str, key: str | None = None, suffix: str = "") -> str:
     """The Agent API path of a map or one of its keys."""
-    path = f"/v1/{quote(namespace, safe='')}/{quote(resource, safe='')}"
+    path = f"/v1/{_quoted(namespace)}/{_quoted(resource)}"
     if key is not None:
-        path += f"/{quote(key, safe='')}"
+        path += f"/{_quoted(key)}"
     return path + suffix
 
 
@@ -42,23 +54,28 @@ class Endpoints:
         self.cooldown = cooldown
         self._failed: dict[str, float] = {}
         self.peers_known = False
+        self._lock = threading.Lock()
 
     def order(self) -> list[str]:
         """Agents to try, in order: healthy ones first, then the recently failed."""
-        everyone = list(dict.fromkeys(self.configured + self.peers))
-        now = time.monotonic()
-        healthy = [u for u in everyone if self._failed.get(u, 0.0) <= now]
-        return healthy + [u for u in everyone if u not in healthy]
+        with self._lock:
+            everyone = list(dict.fromkeys(self.configured + self.peers))
+            now = time.monotonic()
+            healthy = [u for u in everyone if self._failed.get(u, 0.0) <= now]
+            return healthy + [u for u in everyone if u not in healthy]
 
     def failed(self, url: str) -> None:
         """Set an agent aside."""
-        self._failed[url] = time.monotonic() + self.cooldown
+        with self._lock:
+            self._failed[url] = time.monotonic() + self.cooldown
 
     def succeeded(self, url: str) -> None:
         """An agent answered."""
-        self._failed.pop(url, None)
+        with self._lock:
+            self._failed.pop(url, None)
 
     def learn(self, peers: list[str]) -> None:
         """Remember the other agents a healthy agent told us about."""
-        self.peers = peers
-        self.peers_known = True
+        with self._lock:
+            self.peers = list(peers)
+            self.peers_known = True

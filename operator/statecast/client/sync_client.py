@@ -1,34 +1,41 @@
-"""The blocking client: one keep-alive connection per agent, failover on a dead agent."""
+"""The blocking client: a thin shell of sockets around the sans-I/O core.
+
+Every decision (which agent, fail over or not, what an answer means) is the core's
+(:mod:`statecast.client.core`); this module only sends a :class:`~statecast.client.core.Trip`
+over a keep-alive connection and says what its exceptions mean. One client may be shared
+by many threads: each request takes an idle connection to its agent from a pool (or
+opens one) and gives it back, so threads wait on no lock during a round trip.
+"""
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from statecast.client.discovery import agent_urls
-from statecast.client.endpoints import Endpoints, key_path, peers_from
-from statecast.client.errors import RequestError, UnavailableError, error_for
+from statecast.client import core
+from statecast.client.core import Call, ClientShell, Failed, Failure, Response, Trip
 from statecast.client.transport import Connection, ConnectionClosedError
 
 __all__ = ["Client", "Response"]
 
-_RETRYABLE = (OSError, ValueError)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-class Response:
-    """A raw answer: status, body and the headers that matter."""
+def _operation(make: Callable[P, Call[T]]) -> Callable[Concatenate[Client, P], T]:
+    """A client method that runs the call ``make`` builds (its docstring is the method's)."""
 
-    __slots__ = ("body", "served", "siblings", "status")
+    def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.call(make(*args, **kwargs))
 
-    def __init__(self, status: int, body: bytes, served: str | None, siblings: int) -> None:
-        self.status, self.body, self.served, self.siblings = status, body, served, siblings
+    method.__doc__ = make.__doc__
+    return method
 
 
-class Client:
-    """A blocking client of the Agent API (one per thread, or share it: it locks).
+class Client(ClientShell):
+    """A blocking client of the Agent API, safe to share between threads.
 
     Args:
         urls: Agents to use (default: from the environment, see
@@ -37,25 +44,17 @@ class Client:
         discover_peers: Ask the first agent for the others, to fail over to them.
     """
 
-    def __init__(
-        self,
-        urls: Iterable[str] | None = None,
-        *,
-        timeout: float = 5.0,
-        discover_peers: bool = True,
-    ) -> None:
-        self.endpoints = Endpoints(agent_urls() if urls is None else urls)
-        self.timeout = timeout
-        self.discover_peers = discover_peers
-        self.last_served: str | None = None
-        self._connections: dict[str, Connection] = {}
-        self._lock = threading.Lock()
+    def _open(self) -> None:
+        self._idle: dict[str, list[Connection]] = {}
+        self._pool = threading.Lock()  # guards _idle only, never held across a round trip
 
     def close(self) -> None:
-        """Close every connection."""
-        for conn in self._connections.values():
-            conn.close()
-        self._connections.clear()
+        """Close the idle connections (those in use close when their request ends)."""
+        with self._pool:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for conn in connections:
+                conn.close()
 
     def __enter__(self) -> Client:
         return self
@@ -63,26 +62,18 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- transport ----------------------------------------------------------------
-    def _connection(self, url: str) -> Connection:
-        conn = self._connections.get(url)
-        if conn is None:
-            parts = urlsplit(url)
-            conn = Connection(parts.hostname or "", parts.port or 80, self.timeout)
-            self._connections[url] = conn
-        return conn
+    # --- the shell ------------------------------------------------------------------
+    def call(self, call: Call[T]) -> T:
+        """Run one Agent API call (see :mod:`statecast.client.core`).
 
-    def _once(self, url: str, method: str, path: str, body: bytes | None) -> Response:
-        conn = self._connection(url)
-        reused = not conn.fresh
-        try:
-            reply = conn.request(method, path, body)
-        except ConnectionClosedError:
-            if not reused:
-                raise
-            reply = conn.request(method, path, body)  # an idle keep-alive the agent closed
-        siblings = int(reply.headers.get("statecast-siblings", "1"))
-        return Response(reply.status, reply.body, reply.headers.get("statecast-served"), siblings)
+        Raises:
+            RequestError: An agent answered with an error (a subclass per status), or
+                (``UnavailableError``) no agent could be reached.
+        """
+        attempt = self.core.attempt(call)
+        while (trip := attempt.next_trip()) is not None:
+            attempt.outcome(self._trip(trip))
+        return attempt.result()
 
     def request(
         self, method: str, path: str, body: bytes | None = None, *, retry: bool = True
@@ -93,90 +84,50 @@ class Client:
             method: HTTP method.
             path: Path under the agent's base URL.
             body: Request body.
-            retry: Fail over to other agents on connection errors and on 503 answers
-                (which an agent gives only for what it did not apply); off for
-                non-idempotent requests once they may have been received.
-
-        Raises:
-            RequestError: The agent answered with an error (a subclass per status).
-            UnavailableError: No agent could be reached.
+            retry: Fail over to other agents once one may have received it (off for
+                requests that must not be applied twice).
         """
-        with self._lock:
-            last_error: Exception | None = None
-            refused: RequestError | None = None
-            for url in self.endpoints.order():
-                try:
-                    response = self._once(url, method, path, body)
-                except ConnectionRefusedError as err:
-                    last_error = err
-                    self.endpoints.failed(url)
-                    continue
-                except _RETRYABLE as err:
-                    last_error = err
-                    self.endpoints.failed(url)
-                    if not retry:
-                        break
-                    continue
-                self.endpoints.succeeded(url)
-                if self.discover_peers and not self.endpoints.peers_known:
-                    self._learn_peers(url)
-                if response.status == 503 and retry:  # not applied there: ask the next agent
-                    refused = error_for(response.status, response.body)
-                    continue
-                if response.status >= 400:
-                    raise error_for(response.status, response.body)
-                self.last_served = response.served
-                return response
-            if refused is not None:
-                raise refused
-            raise UnavailableError(0, "no_agent", f"no agent reachable: {last_error}")
+        return self.call(Call(method, path, body, retry, _answer))
 
-    def _learn_peers(self, url: str) -> None:
+    def _trip(self, trip: Trip) -> Response | Failed:
         try:
-            reply = self._once(url, "GET", "/v1/agents", None)
-            if reply.status == 200:
-                self.endpoints.learn(peers_from(json.loads(reply.body)))
-                return
-        except (*_RETRYABLE, ValueError):
-            pass
-        self.endpoints.learn([])
+            return self._round_trip(trip)
+        except ConnectionRefusedError as err:
+            return Failed(Failure.NOT_SENT, err)
+        except OSError as err:  # reset, timeout, closed, garbled: it may have arrived
+            return Failed(Failure.MAYBE_SENT, err)
+
+    def _round_trip(self, trip: Trip) -> Response:
+        conn = self._checkout(trip.url)
+        reused = not conn.fresh
+        try:
+            reply = conn.request(trip.method, trip.path, trip.body)
+        except ConnectionClosedError:
+            if not reused:
+                raise
+            reply = conn.request(trip.method, trip.path, trip.body)  # an idle one, closed
+        self._checkin(trip.url, conn)
+        return Response.of(reply.status, reply.body, reply.headers.get)
+
+    def _checkout(self, url: str) -> Connection:
+        with self._pool:
+            idle = self._idle.get(url)
+            if idle:
+                return idle.pop()
+        parts = urlsplit(url)
+        return Connection(parts.hostname or "", parts.port or 80, self.timeout)
+
+    def _checkin(self, url: str, conn: Connection) -> None:
+        with self._pool:
+            self._idle.setdefault(url, []).append(conn)
 
     # --- the Agent API --------------------------------------------------------------
-    def get(self, namespace: str, resource: str, key: str) -> Any:
-        """The value of ``key`` (a list for concurrent multi-value siblings).
+    get = _operation(core.get_call)
+    put = _operation(core.put_call)
+    delete = _operation(core.delete_call)
+    increment = _operation(core.increment_call)
+    items = _operation(core.items_call)
 
-        Raises:
-            NotFoundError: No such resource or key.
-        """
-        return json.loads(self.request("GET", key_path(namespace, resource, key)).body)
 
-    def put(self, namespace: str, resource: str, key: str, value: Any) -> dict[str, Any]:
-        """Write a JSON-serialisable value; return ``{"version", "seq"}``."""
-        body = json.dumps(value, separators=(",", ":")).encode()
-        result: dict[str, Any] = json.loads(
-            self.request("PUT", key_path(namespace, resource, key), body).body
-        )
-        return result
-
-    def delete(self, namespace: str, resource: str, key: str) -> None:
-        """Delete ``key``.
-
-        Raises:
-            NotFoundError: No such resource or key.
-        """
-        self.request("DELETE", key_path(namespace, resource, key))
-
-    def increment(self, namespace: str, resource: str, key: str, by: int = 1) -> int:
-        """Add ``by`` to a counter; return its new value.
-
-        Never resent to another agent once it may have been received, so an increment
-        is never applied twice.
-        """
-        body = json.dumps({"by": by}).encode()
-        path = key_path(namespace, resource, key, "/increment")
-        return int(json.loads(self.request("POST", path, body, retry=False).body)["value"])
-
-    def items(self, namespace: str, resource: str) -> dict[str, Any]:
-        """The whole map."""
-        result: dict[str, Any] = json.loads(self.request("GET", key_path(namespace, resource)).body)
-        return result
+def _answer(response: Response) -> Response:
+    return response

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import socket
 
+from statecast.client.core import GarbledAnswerError
+
 __all__ = ["Connection", "ConnectionClosedError", "RawResponse"]
 
 _MAX_HEADER = 64 * 1024
@@ -65,6 +67,7 @@ class Connection:
 
         Raises:
             ConnectionClosedError: The agent closed the connection without answering.
+            GarbledAnswerError: The answer is not HTTP/1.1 as the agent speaks it.
             OSError: Connecting, sending or receiving failed.
         """
         sock = self._sock or self._connect()
@@ -74,6 +77,11 @@ class Connection:
         try:
             sock.sendall(head.encode() + b"\r\n" + (body or b""))
             return self._read_response(method)
+        except (ValueError, IndexError) as err:  # a status line, length or chunk size
+            self.close()
+            raise GarbledAnswerError(
+                f"unreadable answer from {self.host}:{self.port}: {err}"
+            ) from err
         except BaseException:
             self.close()
             raise

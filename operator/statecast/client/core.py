@@ -1,0 +1,360 @@
+"""The client's sans-I/O core: which agent next, what each outcome means, what an answer says.
+
+No sockets here. The blocking :class:`~statecast.client.sync_client.Client` and the
+asyncio :class:`~statecast.client.async_client.AsyncClient` are thin shells around one
+:class:`ClientCore`. The Agent API's operations are :class:`Call` values (method, path,
+body, whether a resend is safe, how to read the answer), made by :func:`get_call`,
+:func:`put_call`, ... For each call a shell takes an :class:`Attempt` and drives it::
+
+    attempt = core.attempt(call)
+    while (trip := attempt.next_trip()) is not None:
+        attempt.outcome(round_trip(trip))  # a Response, or Failed(Failure.X, error)
+    return attempt.result()                # the value, or raises a RequestError
+
+A shell's only decisions are its transport's: how to send a :class:`Trip`, and which
+of its exceptions mean :attr:`Failure.NOT_SENT` or :attr:`Failure.MAYBE_SENT`.
+
+One attempt, agent by agent (``retry`` is the call's: off for a write that must not be
+applied twice, such as an increment):
+
+=====================================================  =================  ===============
+what happened at an agent                              ``retry``          no ``retry``
+=====================================================  =================  ===============
+never reached it (refused: ``Failure.NOT_SENT``)       next agent         next agent
+may have reached it (reset, timeout, closed, garbled:  next agent         stop: no agent
+``Failure.MAYBE_SENT``)                                                   reachable
+answered 503 (it applied nothing)                      next agent; that   raise it
+                                                       503 if no better
+answered another 4xx or 5xx                            raise it           raise it
+answered 2xx                                           return it          return it
+=====================================================  =================  ===============
+
+An agent that failed is set aside for a few seconds (:class:`Endpoints`); after the
+first answer the core asks that agent for its peers once (:data:`PEERS_CALL`), to fail
+over to them. Errors map to one exception per status (:func:`~statecast.client.errors.error_for`).
+The core is safe to share across threads: each request has its own attempt, and the
+shared endpoint state is locked only while it is read or changed, never across a round
+trip.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from statecast.client.discovery import agent_urls
+from statecast.client.endpoints import Endpoints, key_path, peers_from
+from statecast.client.errors import RequestError, UnavailableError, error_for
+
+__all__ = [
+    "PEERS_CALL",
+    "Attempt",
+    "Call",
+    "ClientCore",
+    "ClientShell",
+    "Failed",
+    "Failure",
+    "GarbledAnswerError",
+    "Response",
+    "Trip",
+    "delete_call",
+    "get_call",
+    "increment_call",
+    "items_call",
+    "put_call",
+]
+
+T = TypeVar("T")
+
+
+class Response(NamedTuple):
+    """An agent's answer: status, body, and the headers that matter.
+
+    Attributes:
+        status: HTTP status.
+        body: the body.
+        served: ``Statecast-Served`` (``local`` or ``remote``; None when absent).
+        siblings: ``Statecast-Siblings``: how many concurrent values a multi-value read
+            returned (1 otherwise).
+    """
+
+    status: int
+    body: bytes
+    served: str | None = None
+    siblings: int = 1
+
+    @classmethod
+    def of(cls, status: int, body: bytes, headers: Callable[[str], str | None]) -> Response:
+        """An answer from its status, body and a header lookup (any case of the name).
+
+        Raises:
+            GarbledAnswerError: ``Statecast-Siblings`` is not a count.
+        """
+        siblings = headers("statecast-siblings") or "1"
+        if not siblings.isdigit():
+            raise GarbledAnswerError(f"Statecast-Siblings is not a count: {siblings[:40]!r}")
+        return cls(status, body, headers("statecast-served"), int(siblings))
+
+
+class GarbledAnswerError(ConnectionError):
+    """An agent's answer could not be read.
+
+    A transport error: the request may have been applied, so only a call that is safe
+    to repeat goes to another agent.
+    """
+
+
+class Failure(enum.Enum):
+    """What a failed round trip means for the request."""
+
+    NOT_SENT = "not-sent"
+    """The agent was never reached (connection refused): any request may go elsewhere."""
+    MAYBE_SENT = "maybe-sent"
+    """The agent may have received it (reset, timeout, closed, garbled answer): only a
+    request that is safe to repeat goes elsewhere."""
+
+
+class Call(NamedTuple, Generic[T]):
+    """One Agent API operation, ready to send, and how to read its answer.
+
+    Attributes:
+        method: HTTP method.
+        path: path under the agent's base URL.
+        body: request body (JSON), None for none.
+        retry: whether it may be sent to another agent once one may have received it.
+        read: the result from a successful answer.
+    """
+
+    method: str
+    path: str
+    body: bytes | None
+    retry: bool
+    read: Callable[[Response], T]
+
+
+def _json(response: Response) -> Any:
+    return json.loads(response.body)
+
+
+def _nothing(_: Response) -> None:
+    return None
+
+
+def _value(response: Response) -> int:
+    return int(json.loads(response.body)["value"])
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def get_call(namespace: str, resource: str, key: str) -> Call[Any]:
+    """The value of ``key`` (a list for concurrent multi-value siblings).
+
+    Raises:
+        NotFoundError: No such resource or key.
+    """
+    return Call("GET", key_path(namespace, resource, key), None, True, _json)
+
+
+def put_call(namespace: str, resource: str, key: str, value: Any) -> Call[dict[str, Any]]:
+    """Write a JSON-serialisable value; the answer is ``{"version", "seq"}``."""
+    return Call("PUT", key_path(namespace, resource, key), _encode(value), True, _json)
+
+
+def delete_call(namespace: str, resource: str, key: str) -> Call[None]:
+    """Delete ``key``.
+
+    Raises:
+        NotFoundError: No such resource or key.
+    """
+    return Call("DELETE", key_path(namespace, resource, key), None, True, _nothing)
+
+
+def increment_call(namespace: str, resource: str, key: str, by: int = 1) -> Call[int]:
+    """Add ``by`` to a counter; the answer is its new value.
+
+    Never resent to another agent once it may have been received, so an increment is
+    never applied twice.
+    """
+    path = key_path(namespace, resource, key, "/increment")
+    return Call("POST", path, _encode({"by": by}), False, _value)
+
+
+def items_call(namespace: str, resource: str) -> Call[dict[str, Any]]:
+    """The whole map."""
+    return Call("GET", key_path(namespace, resource), None, True, _json)
+
+
+def _peers(response: Response) -> list[str]:
+    return peers_from(json.loads(response.body)) if response.status == 200 else []
+
+
+#: The agents an agent knows (``GET /v1/agents``), nearest first.
+PEERS_CALL: Call[list[str]] = Call("GET", "/v1/agents", None, True, _peers)
+
+
+class Trip(NamedTuple):
+    """One round trip for a shell to make: a request to one agent."""
+
+    url: str
+    method: str
+    path: str
+    body: bytes | None
+
+
+class Failed(NamedTuple):
+    """A round trip that brought no answer, as a shell reports it."""
+
+    failure: Failure
+    error: BaseException
+
+
+_UNSET: Any = object()
+
+
+class Attempt(Generic[T]):
+    """One call's walk over the agents: a state machine a shell drives (see the table).
+
+    A shell loops ``while (trip := attempt.next_trip()) is not None``, makes the trip
+    and reports its :meth:`outcome` (the :class:`Response`, or :class:`Failed`), then
+    returns :meth:`result`. After the first answer the attempt may ask the same agent for
+    its peers (:data:`PEERS_CALL`) before deciding on that answer.
+
+    Args:
+        core: the client's shared state.
+        call: the operation.
+    """
+
+    def __init__(self, core: ClientCore, call: Call[T]) -> None:
+        self.core, self.call = core, call
+        self._urls = iter(core.endpoints.order())
+        self._url = ""
+        self._held: Response | None = None  # the call's answer, while the peers are asked
+        self._stopped = False
+        self._last_error: BaseException | None = None
+        self._refused: RequestError | None = None
+        self._value: T = _UNSET
+        self._error: RequestError | None = None
+
+    def next_trip(self) -> Trip | None:
+        """The next round trip to make (None: done; take :meth:`result`)."""
+        if self._value is not _UNSET or self._error is not None:
+            return None
+        if self._held is not None:
+            return Trip(self._url, PEERS_CALL.method, PEERS_CALL.path, None)
+        url = None if self._stopped else next(self._urls, None)
+        if url is None:
+            self._error = self._refused or UnavailableError(
+                0, "no_agent", f"no agent reachable: {self._last_error}"
+            )
+            return None
+        self._url = url
+        return Trip(url, self.call.method, self.call.path, self.call.body)
+
+    def outcome(self, result: Response | Failed) -> None:
+        """What the last trip brought."""
+        if self._held is not None:  # the peers' answer
+            self.core.learned(result if isinstance(result, Response) else None)
+            held, self._held = self._held, None
+            self._decide(held)
+        elif isinstance(result, Failed):
+            self._last_error = result.error
+            self.core.endpoints.failed(self._url)
+            if result.failure is Failure.MAYBE_SENT and not self.call.retry:
+                self._stopped = True
+        else:
+            self.core.endpoints.succeeded(self._url)
+            if self.core.discover_peers and not self.core.endpoints.peers_known:
+                self._held = result
+            else:
+                self._decide(result)
+
+    def _decide(self, response: Response) -> None:
+        if response.status == 503 and self.call.retry:  # not applied there: ask the next
+            self._refused = error_for(response.status, response.body)
+        elif response.status >= 400:
+            self._error = error_for(response.status, response.body)
+        else:
+            self._value = self.call.read(response)
+            self.core.last_served = response.served
+
+    def result(self) -> T:
+        """The call's result.
+
+        Raises:
+            RequestError: an agent answered with an error, or (``UnavailableError``)
+                none could be reached.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._value is _UNSET:
+            raise RuntimeError("the attempt is not finished: drive it with next_trip()")
+        return self._value
+
+
+class ClientCore:
+    """What a client shares between requests: the agents and what it learned of them.
+
+    Args:
+        urls: the configured agents, the local one first.
+        discover_peers: ask the first agent that answers for the others.
+        cooldown: seconds a failed agent is passed over.
+    """
+
+    def __init__(
+        self, urls: Iterable[str], *, discover_peers: bool = True, cooldown: float = 5.0
+    ) -> None:
+        self.endpoints = Endpoints(urls, cooldown)
+        self.discover_peers = discover_peers
+        self.last_served: str | None = None
+        """``Statecast-Served`` of the last successful answer (of any thread's request)."""
+
+    def attempt(self, call: Call[T]) -> Attempt[T]:
+        """A new attempt at ``call``."""
+        return Attempt(self, call)
+
+    def learned(self, response: Response | None) -> None:
+        """The answer to :data:`PEERS_CALL` (None: it failed): remember the peers it names.
+
+        An unreadable or failed answer counts as "no peers", so it is not asked again.
+        """
+        try:
+            peers = PEERS_CALL.read(response) if response is not None else []
+        except (ValueError, TypeError):
+            peers = []
+        self.endpoints.learn(peers)
+
+
+class ClientShell:
+    """What the blocking and the asyncio client share: the core and the settings.
+
+    Args:
+        urls: Agents to use (default: from the environment, see
+            :func:`statecast.client.discovery.agent_urls`).
+        timeout: Seconds per request.
+        discover_peers: Ask the first agent for the others, to fail over to them.
+    """
+
+    def __init__(
+        self,
+        urls: Iterable[str] | None = None,
+        *,
+        timeout: float = 5.0,
+        discover_peers: bool = True,
+    ) -> None:
+        self.core = ClientCore(
+            agent_urls() if urls is None else urls, discover_peers=discover_peers
+        )
+        self.timeout = timeout
+        self._open()
+
+    def _open(self) -> None:
+        """Set up the shell's transport state (called by ``__init__``)."""
+
+    @property
+    def last_served(self) -> str | None:
+        """``Statecast-Served`` of the last successful answer (``local`` or ``remote``)."""
+        return self.core.last_served
