@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from statecast.api.types import GROUP, VERSION, Ref
+from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand_codec import HistoryFormatError, decode, encode_within
 
@@ -163,8 +164,13 @@ class HistoryKeeper:
         self.period, self.max_bytes = period, max_bytes
         self._owners: dict[Ref, Owner] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(
+            "history-keeper",
+            period,
+            self._save_while_acting,
+            failed_event="history-save-failed",
+            wait_first=True,
+        )
 
     def observe(self, owner: Owner, interval: float) -> None:
         """A reconcile of ``owner``: load its history the first time, keep its interval.
@@ -248,25 +254,14 @@ class HistoryKeeper:
     # --- background thread ----------------------------------------------------------
     def start(self) -> None:
         """Save every ``period`` seconds, while acting, in a daemon thread until :meth:`stop`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="history-keeper", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread and, while acting, save once more."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30.0)
-            self._thread = None
+        self._loop.stop()
         if self.activity.active():
             self.save()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            if self.activity.active():
-                try:
-                    self.save()
-                except Exception as err:  # noqa: BLE001 - keep the thread through surprises
-                    log.warning("event=history-save-failed error=%s", err)
+    def _save_while_acting(self) -> None:
+        if self.activity.active():
+            self.save()

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.types import Ref
+from statecast.controller.periodic import Periodic
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_series import DemandSnapshot
 from statecast.core.reconcile.views import AgentLease, agent_sample
@@ -61,8 +62,13 @@ class DemandSampler:
         self._restores = 0
         self._restored: dict[Ref, int] = {}  # ref -> the restore that loaded it
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(
+            "demand-sampler",
+            period,
+            self.sample_once,
+            failed_event="agent-sampling-failed",
+            join_timeout=period + timeout * 2,
+        )
 
     # --- reading ------------------------------------------------------------------
     def local_hit_ratio(self, ref: Ref, window: float, now: float) -> float | None:
@@ -195,23 +201,8 @@ class DemandSampler:
     # --- background thread ----------------------------------------------------------
     def start(self) -> None:
         """Sample every ``period`` seconds in a daemon thread until :meth:`stop`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="demand-sampler", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread (waits for the round in progress)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.period + self.timeout * 2)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sample_once()
-            except Exception as err:  # noqa: BLE001 - keep sampling through surprises
-                log.warning("event=agent-sampling-failed error=%s", err)
-            self._stop.wait(self.period)
+        self._loop.stop()
