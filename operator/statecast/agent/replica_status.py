@@ -9,7 +9,7 @@ from typing import Any
 
 from statecast.api.replica import ReplicaStatus
 from statecast.api.shared_resource import ReplicaPhase
-from statecast.api.types import Condition
+from statecast.api.types import Condition, transition_time
 
 __all__ = ["ReplicaFacts", "build_status", "caught_up", "decide_phase"]
 
@@ -116,12 +116,10 @@ def build_status(
     The Ready condition keeps its transition time while its status does not change.
     """
     status_word, reason = _REASONS.get(phase, ("Unknown", phase))
-    transition = now or datetime.now(UTC)
-    for condition in (previous or {}).get("conditions") or []:
-        if condition.get("type") == "Ready" and condition.get("status") == status_word:
-            raw = condition.get("lastTransitionTime")
-            if isinstance(raw, str):
-                transition = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    previous_conditions = (previous or {}).get("conditions")
+    transition = transition_time(
+        previous_conditions, "Ready", status_word, now or datetime.now(UTC)
+    )
     status = ReplicaStatus(
         phase=phase,
         consistency="strong" if consistency == "strong" else "eventual",

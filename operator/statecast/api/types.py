@@ -6,6 +6,7 @@ descriptions from attribute docstrings, which end up in the generated CRDs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -95,6 +96,28 @@ class StatusModel(Model):
     """Base of the status models: unknown fields are ignored, not rejected."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+def transition_time(
+    previous: Iterable[Mapping[str, Any]] | None, type_: str, status: str, now: datetime
+) -> datetime:
+    """When condition ``type_`` took ``status``: kept while it holds, else ``now``.
+
+    Kubernetes' convention: ``lastTransitionTime`` moves only when the condition's
+    status changes. ``previous`` are the conditions as last written (camelCase).
+    """
+    for old in previous or ():
+        if old.get("type") != type_ or old.get("status") != status:
+            continue
+        raw = old.get("lastTransitionTime")
+        if isinstance(raw, datetime):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                return now
+    return now
 
 
 class Condition(StatusModel):

@@ -31,7 +31,7 @@ from statecast.core.reconcile.survey import Survey
 from statecast.core.replica_set import WantedReplicas, spread_wanted
 
 __all__ = [
-    "ForecastState",
+    "ConditionState",
     "PlacementPolicy",
     "PolicyPlan",
     "PredictivePolicy",
@@ -42,10 +42,13 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ForecastState:
-    """What a policy says about the forecast: the ``ForecastReady`` condition."""
+class ConditionState:
+    """A status condition's value: whether it holds, why (a CamelCase word), and a message.
 
-    ready: bool
+    A policy says the ``ForecastReady`` one; the status builds the others the same way.
+    """
+
+    holds: bool
     reason: str
     message: str
 
@@ -65,7 +68,7 @@ class PolicyPlan:
     """
 
     wanted: WantedReplicas
-    forecast: ForecastState
+    forecast: ConditionState
     notes: tuple[str, ...] = ()
     forecast_status: Mapping[str, Any] | None = None
     last_hot: Mapping[str, float] | None = field(default=None)
@@ -95,7 +98,7 @@ class SpreadPolicy:
 
     def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
         """The spread; the forecast is not used."""
-        return PolicyPlan(_spread(survey), ForecastState(False, "NotPredictive", _NOT_PREDICTIVE))
+        return PolicyPlan(_spread(survey), ConditionState(False, "NotPredictive", _NOT_PREDICTIVE))
 
 
 _NOT_PREDICTIVE = "policy is not predictive"
@@ -108,7 +111,7 @@ class PredictivePolicy:
         """The planner's nodes; the spread while there is no forecast or the planner refuses."""
         forecast = demand.forecast
         if forecast is None:
-            waiting = ForecastState(False, "NotEnoughHistory", "sampling access counts")
+            waiting = ConditionState(False, "NotEnoughHistory", "sampling access counts")
             return PolicyPlan(_spread(survey), waiting)
         spec = survey.spec
         try:
@@ -127,11 +130,11 @@ class PredictivePolicy:
                 )
             )
         except PlacementError as err:
-            return PolicyPlan(_spread(survey), ForecastState(False, "PlannerError", str(err)))
+            return PolicyPlan(_spread(survey), ConditionState(False, "PlannerError", str(err)))
         models = ", ".join(sorted(set(forecast.models)))
         return PolicyPlan(
             wanted_from_plan(chosen),
-            ForecastState(True, "Forecasting", f"placed by forecast ({models})"),
+            ConditionState(True, "Forecasting", f"placed by forecast ({models})"),
             chosen.notes,
             forecast.status(),
         )
@@ -145,7 +148,7 @@ class ReactivePolicy:
         heat = demand.heat
         if heat is None:
             message = "policy reactive: the plain spread until a window of demand is sampled"
-            return PolicyPlan(_spread(survey), ForecastState(False, "NotPredictive", message))
+            return PolicyPlan(_spread(survey), ConditionState(False, "NotPredictive", message))
         spec = survey.spec
         placed = place_by_heat(
             survey.candidates,
@@ -169,7 +172,7 @@ class ReactivePolicy:
             f"{heat.stats.threshold(heat.k_sigma):.3g} accesses/s "
             f"over the last {heat.window_s:.0f}s"
         )
-        state = ForecastState(False, "NotPredictive", message)
+        state = ConditionState(False, "NotPredictive", message)
         return PolicyPlan(wanted, state, last_hot=placed.last_hot)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from statecast.api.types import transition_time
 from statecast.core.reconcile.observed import Observed
-from statecast.core.reconcile.policies import PolicyPlan
+from statecast.core.reconcile.policies import ConditionState, PolicyPlan
 from statecast.core.reconcile.survey import Survey
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
@@ -33,24 +34,39 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event to post on the resource."""
+class Event(NamedTuple):
+    """A Kubernetes Event to post on the resource: type (Normal or Warning), reason, message."""
 
     type: str
-    """Normal or Warning."""
     reason: str
     message: str
 
 
 @dataclass(frozen=True)
 class LostReplica:
-    """A Replica whose copy is unreachable, and why."""
+    """A Replica whose copy is unreachable: its node is NotReady or gone, or its agent is down.
+
+    Attributes:
+        name: the Replica object.
+        node: its node.
+        node_ready: the node itself is Ready (then its agent stopped renewing its Lease).
+    """
 
     name: str
-    reason: str
-    """``NodeLost`` (node NotReady or gone) or ``AgentLost`` (its agent's Lease expired)."""
-    message: str
+    node: str
+    node_ready: bool
+
+    @property
+    def reason(self) -> str:
+        """``AgentLost`` (its agent's Lease expired) or ``NodeLost`` (node NotReady or gone)."""
+        return "AgentLost" if self.node_ready else "NodeLost"
+
+    @property
+    def message(self) -> str:
+        """Why, in a sentence."""
+        if self.node_ready:
+            return f"the agent on {self.node} stopped renewing its Lease"
+        return f"node {self.node} is NotReady or gone"
 
 
 def change_event(change: ReplicaChange) -> Event:
@@ -69,26 +85,28 @@ def _time(now: dt.datetime) -> str:
 def condition(
     previous: Sequence[Mapping[str, Any]],
     type_: str,
-    status: bool,
-    reason: str,
-    message: str,
+    state: ConditionState,
     generation: int,
     now: dt.datetime,
 ) -> dict[str, Any]:
     """A status condition; its transition time moves only when its status changes."""
-    value = "True" if status else "False"
-    old = next((c for c in previous if c.get("type") == type_), None)
-    changed = old is None or old.get("status") != value
+    value = "True" if state.holds else "False"
     return {
         "type": type_,
         "status": value,
-        "reason": reason,
-        "message": message,
+        "reason": state.reason,
+        "message": state.message,
         "observedGeneration": generation,
-        "lastTransitionTime": (
-            _time(now) if changed or old is None else old.get("lastTransitionTime", now.isoformat())
-        ),
+        "lastTransitionTime": _time(transition_time(previous, type_, value, now)),
     }
+
+
+def _conditions(observed: Observed, states: Mapping[str, ConditionState]) -> list[dict[str, Any]]:
+    previous = observed.previous_status.get("conditions", [])
+    return [
+        condition(previous, type_, state, observed.generation, observed.now)
+        for type_, state in states.items()
+    ]
 
 
 def invalid_status(
@@ -98,21 +116,19 @@ def invalid_status(
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "spec"
     message = f"invalid spec: {where}: {first['msg']}"
-    conditions = observed.previous_status.get("conditions", [])
-    generation, now = observed.generation, observed.now
+    states = {
+        "Ready": ConditionState(False, "InvalidSpec", message),
+        "Degraded": ConditionState(True, "InvalidSpec", message),
+    }
     status = {
         "phase": "Failed",
-        "observedGeneration": generation,
-        "conditions": [
-            condition(conditions, "Ready", False, "InvalidSpec", message, generation, now),
-            condition(conditions, "Degraded", True, "InvalidSpec", message, generation, now),
-        ],
+        "observedGeneration": observed.generation,
+        "conditions": _conditions(observed, states),
     }
     return status, (Event("Warning", "InvalidSpec", message),)
 
 
-@dataclass(frozen=True)
-class _Counts:
+class _Counts(NamedTuple):
     """Replicas ready and desired, and the phase they make."""
 
     ready: int
@@ -156,45 +172,26 @@ def _replica_rows(survey: Survey) -> list[dict[str, Any]]:
     ]
 
 
-def _conditions(
-    observed: Observed, survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan, counts: _Counts
-) -> list[dict[str, Any]]:
-    previous = observed.previous_status.get("conditions", [])
-    generation, now = observed.generation, observed.now
+def _condition_states(
+    survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan, counts: _Counts
+) -> dict[str, ConditionState]:
+    """Ready, Progressing, Degraded and the policy's ForecastReady, in that order."""
     phase, short = counts.phase, survey.short
     ready_msg = f"{counts.ready}/{counts.desired} replicas ready"
     progressing = bool(plan.changes) or phase == "Progressing"
     forecast = decided.forecast
-    return [
-        condition(previous, "Ready", phase == "Ready", phase, ready_msg, generation, now),
-        condition(
-            previous,
-            "Progressing",
-            progressing,
-            "Reconciling" if progressing else "Stable",
-            ready_msg,
-            generation,
-            now,
+    return {
+        "Ready": ConditionState(phase == "Ready", phase, ready_msg),
+        "Progressing": ConditionState(
+            progressing, "Reconciling" if progressing else "Stable", ready_msg
         ),
-        condition(
-            previous,
-            "Degraded",
-            short,
-            "NotEnoughNodes" if short else "AsExpected",
-            _degraded_message(survey),
-            generation,
-            now,
+        "Degraded": ConditionState(
+            short, "NotEnoughNodes" if short else "AsExpected", _degraded_message(survey)
         ),
-        condition(
-            previous,
-            "ForecastReady",
-            forecast.ready,
-            forecast.reason,
-            "; ".join((forecast.message, *decided.notes)),
-            generation,
-            now,
+        "ForecastReady": ConditionState(
+            forecast.holds, forecast.reason, "; ".join((forecast.message, *decided.notes))
         ),
-    ]
+    }
 
 
 def build_status(
@@ -216,7 +213,7 @@ def build_status(
         "desiredReplicas": counts.desired,
         "ready": f"{counts.ready}/{counts.desired}",
         "replicas": _replica_rows(survey),
-        "conditions": _conditions(observed, survey, decided, plan, counts),
+        "conditions": _conditions(observed, _condition_states(survey, decided, plan, counts)),
     }
     if decided.forecast_status is not None:
         status["forecast"] = dict(decided.forecast_status)
@@ -243,13 +240,7 @@ def build_status(
 def lost_replicas(survey: Survey) -> tuple[LostReplica, ...]:
     """The Replicas to mark Lost: on a node that is NotReady or gone, or whose agent is down."""
     return tuple(
-        LostReplica(
-            r.name,
-            "AgentLost" if r.node in survey.node_ready else "NodeLost",
-            f"the agent on {r.node} stopped renewing its Lease"
-            if r.node in survey.node_ready
-            else f"node {r.node} is NotReady or gone",
-        )
+        LostReplica(r.name, r.node, r.node in survey.node_ready)
         for r in survey.replicas
         if r.node not in survey.ready and r.phase != "Lost"
     )

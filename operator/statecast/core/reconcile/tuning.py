@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 _DIGITS = 4  # knobs are rounded so that status and memory hold the same numbers
+#: The learner's state, kept in ``status.tuning`` under the same names.
+_LEARNED = ("cost_weight", "deviation_threshold", "step", "last_move", "updates", "reversals")
 
 
 class DemandReader(Protocol):
@@ -228,17 +230,12 @@ class TuningDecision:
 
     def status(self) -> dict[str, Any]:
         """``status.tuning``."""
-        s = self.state
+        learned = {name: getattr(self.state, name) for name in _LEARNED}
         return TuningStatus(
-            cost_weight=s.cost_weight,
-            deviation_threshold=s.deviation_threshold,
-            explanation=s.explanation[:1024],
+            **learned,
+            explanation=self.state.explanation[:1024],
             last_tuned_at=self.last_tuned_at,
             window_start=self.window_start,
-            step=s.step,
-            last_move=s.last_move,
-            updates=s.updates,
-            reversals=s.reversals,
             spec_deviation_threshold=self.spec_deviation,
         ).to_k8s()
 
@@ -289,15 +286,8 @@ def next_tuning(
         )
         last = status.last_tuned_at if status is not None else None
         return TuningDecision(state, now, last, base, changed)
-    state = TuningState(
-        cost_weight=status.cost_weight,
-        deviation_threshold=status.deviation_threshold,
-        step=status.step,
-        last_move=status.last_move,
-        updates=status.updates,
-        reversals=status.reversals,
-        explanation=status.explanation,
-    )
+    learned = {name: getattr(status, name) for name in _LEARNED}
+    state = TuningState(**learned, explanation=status.explanation)
     before = _knobs(state)
     if config.target_local_hit_ratio is None and state.cost_weight != 1.0:
         state = replace(
