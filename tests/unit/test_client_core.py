@@ -204,3 +204,39 @@ def test_a_shared_blocking_client_has_requests_of_many_threads_in_flight_at_once
     for thread in threads:
         thread.join(30)
     assert results == ["together", "together"]
+
+
+class EchoAgent:
+    """Answers every request with its ``X-Ask`` header as ``Statecast-Version``."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(65536)
+            asked = next(
+                (line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                 if line.lower().startswith(b"x-ask:")),
+                b"none",
+            )  # fmt: skip
+            body = b'"v"'
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nStatecast-Version: " + asked
+                + b"\r\nContent-Length: 3\r\nConnection: close\r\n\r\n" + body
+            )  # fmt: skip
+
+
+def test_a_call_sends_its_headers_and_reads_the_version_stamp() -> None:
+    agent = EchoAgent()
+    call = get_call("ns", "flags", "beta")
+    asking = call._replace(headers=(("X-Ask", "1764300000123.0.n1"),), read=lambda r: r.version)
+    try:
+        assert Client([agent.url], discover_peers=False).call(asking) == "1764300000123.0.n1"
+    finally:
+        agent.sock.close()

@@ -97,7 +97,9 @@ class AsyncClient(ClientShell):
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=100),
             )
-        headers = {"Content-Type": "application/json"} if trip.body is not None else None
+        headers = dict(trip.headers)
+        if trip.body is not None:
+            headers["Content-Type"] = "application/json"
         async with self._session.request(
             trip.method, trip.url + trip.path, data=trip.body, headers=headers
         ) as reply:

@@ -78,12 +78,15 @@ class Response(NamedTuple):
         served: ``Statecast-Served`` (``local`` or ``remote``; None when absent).
         siblings: ``Statecast-Siblings``: how many concurrent values a multi-value read
             returned (1 otherwise).
+        version: ``Statecast-Version``: the version stamp the agent answered with, when
+            the call asked for it (None otherwise).
     """
 
     status: int
     body: bytes
     served: str | None = None
     siblings: int = 1
+    version: str | None = None
 
     @classmethod
     def of(cls, status: int, body: bytes, headers: Callable[[str], str | None]) -> Response:
@@ -95,7 +98,8 @@ class Response(NamedTuple):
         siblings = headers("statecast-siblings") or "1"
         if not siblings.isdigit():
             raise GarbledAnswerError(f"Statecast-Siblings is not a count: {siblings[:40]!r}")
-        return cls(status, body, headers("statecast-served"), int(siblings))
+        served, version = headers("statecast-served"), headers("statecast-version")
+        return cls(status, body, served, int(siblings), version)
 
 
 class GarbledAnswerError(ConnectionError):
@@ -125,6 +129,7 @@ class Call(NamedTuple, Generic[T]):
         body: request body (JSON), None for none.
         retry: whether it may be sent to another agent once one may have received it.
         read: the result from a successful answer.
+        headers: extra request headers, as (name, value) pairs.
     """
 
     method: str
@@ -132,6 +137,7 @@ class Call(NamedTuple, Generic[T]):
     body: bytes | None
     retry: bool
     read: Callable[[Response], T]
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _json(response: Response) -> Any:
@@ -203,6 +209,7 @@ class Trip(NamedTuple):
     method: str
     path: str
     body: bytes | None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Failed(NamedTuple):
@@ -252,7 +259,8 @@ class Attempt(Generic[T]):
             )
             return None
         self._url = url
-        return Trip(url, self.call.method, self.call.path, self.call.body)
+        call = self.call
+        return Trip(url, call.method, call.path, call.body, call.headers)
 
     def outcome(self, result: Response | Failed) -> None:
         """What the last trip brought."""

@@ -101,11 +101,11 @@ class Client(ClientShell):
         conn = self._checkout(trip.url)
         reused = not conn.fresh
         try:
-            reply = conn.request(trip.method, trip.path, trip.body)
+            reply = conn.request(trip.method, trip.path, trip.body, trip.headers)
         except ConnectionClosedError:
             if not reused:
                 raise
-            reply = conn.request(trip.method, trip.path, trip.body)  # an idle one, closed
+            reply = conn.request(trip.method, trip.path, trip.body, trip.headers)  # idle, closed
         self._checkin(trip.url, conn)
         return Response.of(reply.status, reply.body, reply.headers.get)
 

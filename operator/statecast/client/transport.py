@@ -9,6 +9,7 @@ parses only what the Agent API answers: a status line, headers, and a body frame
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 
 from statecast.client.core import GarbledAnswerError
 
@@ -62,8 +63,14 @@ class Connection:
         """True if the next request opens a new connection."""
         return self._sock is None
 
-    def request(self, method: str, path: str, body: bytes | None) -> RawResponse:
-        """Send one request and read its answer.
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> RawResponse:
+        """Send one request (with ``headers`` beside the framing ones) and read its answer.
 
         Raises:
             ConnectionClosedError: The agent closed the connection without answering.
@@ -72,6 +79,7 @@ class Connection:
         """
         sock = self._sock or self._connect()
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers)
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         try:
