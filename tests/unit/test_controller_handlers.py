@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import subprocess
+import sys
+import threading
 import time
 from typing import Any
 
@@ -245,3 +248,42 @@ def test_a_resource_seen_first_loads_its_saved_demand_history(
                     memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     matrix = handlers.services_of(memo).sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
     assert matrix.tolist() == [[6.0, 6.0]]
+
+
+def test_importing_the_handlers_builds_nothing_and_starts_nothing() -> None:
+    code = (
+        "import threading, statecast.controller.handlers as h; "
+        "assert threading.active_count() == 1, threading.enumerate(); "
+        "assert not [n for n in vars(h) if n.startswith('_') and n[1:2].isalpha() "
+        "and not n.startswith('__') and not callable(getattr(h, n))]"
+    )
+    env = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/nonexistent"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_startup_keeps_the_services_a_memo_brings_and_cleanup_stops_them(
+    gateway: FakeGateway,
+) -> None:
+    services = Services.build(gateway, sample_seconds=3600.0, save_seconds=3600.0)
+    memo = kopf.Memo(services=services)
+    handlers.start_services(memo=memo)
+    try:
+        assert handlers.services_of(memo) is services
+        assert any(t.name == "demand-sampler" for t in threading.enumerate())
+    finally:
+        handlers.stop_services(memo=memo)
+    assert not any(t.name == "demand-sampler" for t in threading.enumerate())
+
+
+def test_a_handler_without_services_says_so() -> None:
+    with pytest.raises(LookupError, match="startup handler"):
+        handlers.resync(body(), kopf.Patch(), memo=kopf.Memo(), node_index=nodes(),
+                        replica_index=FakeIndex())  # fmt: skip
