@@ -152,6 +152,8 @@ def test_bad_input_exits_with_one_line_reason(
         ("--level", "1.5", "--level must be between 0 and 1"),
         ("--horizon", "0", "--horizon must be at least 1"),
         ("--period", "0", "--period must be at least 1"),
+        ("--period", "24,0", "--period must be at least 1"),
+        ("--period", "24,week", "--period must be whole numbers of steps"),
     ],
 )
 def test_bad_parameters_exit_with_one_line_reason(

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from statecast.core.forecast import forecast_batch, forecast_series
+from statecast.core.forecast.backtest import plan_backtest
 from statecast.core.forecast.calibration import conformal_offsets, interval_probs
-from statecast.core.forecast.fastpath import Grid, model_name, plan_origins, profile_ahead
+from statecast.core.forecast.family import Grid, Member, member_grid, seasonal_naive, usable_periods
+from statecast.core.forecast.fastpath import model_name
 from statecast.core.forecast.metrics import coverage, interval_score, mae, mase_scale, pinball
 from statecast.core.forecast.models import HoltWinters, SarimaxFourier, StlEts, fourier_terms
+from statecast.core.forecast.profiles import lag_profile, profile_at, smooth_phase
 from statecast.core.forecast.transform import fill_missing
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -76,50 +79,67 @@ def test_sarimax_uses_known_future_events() -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "name"),
+    ("member", "name"),
     [
-        # seasons, width, phi, level smoothing, seasonal weight
-        ((0, 0, 1.0, 1.0, 0.0), "naive"),
-        ((0, 0, 1.0, 0.3, 0.0), "ses"),
-        ((3, 2, 0.9, 1.0, 0.0), "naive"),
-        ((1, 0, 0.0, 1.0, 1.0), "seasonal_naive"),
-        ((3, 2, 0.9, 0.3, 1.0), "profile"),
-        ((3, 2, 0.9, 0.3, 0.5), "profile+ses"),
-        ((1, 0, 0.0, 1.0, 0.7), "seasonal_naive+naive"),
+        (Member(), "naive"),
+        (Member(alpha=0.3), "ses"),
+        (Member(period=PERIOD, seasons=1), "seasonal_naive"),
+        (Member(period=7 * PERIOD, seasons=1), f"seasonal_naive/{7 * PERIOD}"),
+        (Member(period=PERIOD, seasons=1, alpha=0.5, phi=0.9), "profile"),
+        (Member(period=PERIOD, seasons=3, robust=True), "robust_profile"),
+        (Member(period=PERIOD, seasons=2, width=1), "profile"),
     ],
 )
-def test_family_members_are_named_for_what_they_are(
-    params: tuple[int, int, float, float, float], name: str
-) -> None:
-    assert model_name(*params) == name
-    assert model_name(*params, zero=True) == "zero"
-    robust = model_name(*params, robust=True)
-    assert robust == (name.replace("profile", "robust_profile") if "profile" in name else name)
+def test_family_members_are_named_for_what_they_are(member: Member, name: str) -> None:
+    assert member.name(PERIOD) == name
+    assert model_name([member], PERIOD, zero=True) == "zero"
+    assert (
+        model_name([member, Member()], PERIOD) == "mean(" + ",".join(sorted([name, "naive"])) + ")"
+    )
+
+
+def test_the_grid_holds_the_baselines_of_every_season() -> None:
+    members = member_grid((PERIOD, 7 * PERIOD), PERIOD * 40, Grid())
+    assert Member() in members
+    assert seasonal_naive(PERIOD) in members
+    assert seasonal_naive(7 * PERIOD) in members
+    assert len(set(members)) == len(members)
 
 
 def test_robust_profile_ignores_a_burst_in_an_earlier_season() -> None:
     z = seasonal_log(PERIOD * 8)
     burst = z.copy()
     burst[-PERIOD + 1 : -PERIOD + 4] += 2.0  # yesterday, at the phases about to come
-    ones = np.ones(1, dtype=np.int64)
+    columns = np.arange(len(z), len(z) + 3)
     for robust, moved in ((False, True), (True, False)):
-        flags = np.array([robust])
-        clean = profile_ahead(z[None], 5 * ones, 0 * ones, flags, period=PERIOD, horizon=3)
-        hit = profile_ahead(burst[None], 5 * ones, 0 * ones, flags, period=PERIOD, horizon=3)
+        args = {"period": PERIOD, "seasons": 5, "robust": robust, "width": 0}
+        clean = profile_at(z[None], columns, **args)
+        hit = profile_at(burst[None], columns, **args)
         assert (np.abs(hit - clean).max() > 0.3) == moved
+
+
+def test_gathered_profile_matches_the_whole_series_profile() -> None:
+    z = seasonal_log(PERIOD * 8)[None]
+    for seasons, robust, width in ((1, False, 0), (3, False, 1), (5, True, 2), (12, False, 0)):
+        series = smooth_phase(lag_profile(z, PERIOD, seasons, robust=robust, extend=PERIOD), width)
+        columns = np.arange(4 * PERIOD, 8 * PERIOD + PERIOD - width)
+        gathered = profile_at(
+            z, columns, period=PERIOD, seasons=seasons, robust=robust, width=width
+        )
+        np.testing.assert_allclose(gathered[0], series[0, columns])
 
 
 def test_random_walk_chooses_a_level_model() -> None:
     rng = np.random.default_rng(1)
     walk = np.exp(np.cumsum(rng.normal(0, 0.15, PERIOD * 8)) / 3 + 4)
     result = forecast_batch(walk[None, :], period=PERIOD, horizon=HORIZON)
-    assert result.models[0] in {"naive", "ses"} or result.models[0].endswith(("+naive", "+ses"))
+    assert "naive" in result.models[0].replace("seasonal_naive", "") or "ses" in result.models[0]
 
 
 def test_strong_season_chooses_a_seasonal_model() -> None:
     history = np.expm1(seasonal_log(PERIOD * 8))
     result = forecast_batch(history[None, :], period=PERIOD, horizon=HORIZON)
-    assert result.models[0].split("+")[0] in {"profile", "robust_profile", "seasonal_naive"}
+    assert "profile" in result.models[0] or "seasonal_naive" in result.models[0]
 
 
 def test_all_zero_series_forecasts_zero() -> None:
@@ -139,9 +159,8 @@ def test_short_history_falls_back_to_naive_without_score() -> None:
 
 def test_less_than_two_seasons_uses_no_season() -> None:
     period = 100
-    start, seasons = plan_origins(180, period, HORIZON, Grid())
-    assert start >= 0
-    assert seasons == ()
+    assert usable_periods((period,), 180, HORIZON, Grid()) == ()
+    assert plan_backtest(180, (), HORIZON, Grid()) is not None
     history = np.random.default_rng(4).poisson(20, 180).astype(float)
     result = forecast_series(history, period=period, horizon=HORIZON)
     assert result.model in {"naive", "ses"}

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from statecast.core.forecast import ForecastError, forecast_batch, forecast_series
 
-__all__ = ["MIN_ROWS", "InputError", "read_wide_csv", "register", "run"]
+__all__ = ["MIN_ROWS", "InputError", "parse_periods", "read_wide_csv", "register", "run"]
 
 _log = logging.getLogger("statecast.forecast")
 
@@ -42,7 +42,12 @@ def register(
     """Add the ``forecast`` subcommand."""
     parser = subparsers.add_parser(name, help=help_text, description=__doc__)
     parser.add_argument("--input", type=Path, required=True, help="wide CSV: timestamp,series...")
-    parser.add_argument("--period", type=int, required=True, help="season length in steps")
+    parser.add_argument(
+        "--period",
+        required=True,
+        help="season length in steps, or several comma-separated (the main one first), "
+        "e.g. 24,168 for a day and a week of hourly steps",
+    )
     parser.add_argument("--horizon", type=int, required=True, help="steps ahead")
     parser.add_argument(
         "--level", type=float, default=0.9, help="interval level (default: %(default)s)"
@@ -125,7 +130,7 @@ def forecast_table(
     names: Sequence[str],
     history: npt.NDArray[np.float64],
     *,
-    period: int,
+    period: tuple[int, ...],
     horizon: int,
     level: float,
     fast: bool,
@@ -153,11 +158,28 @@ def forecast_table(
     return {"horizon": horizon, "level": level, "series": series}
 
 
+def parse_periods(text: str) -> tuple[int, ...]:
+    """``--period``: one season length in steps or several, comma-separated.
+
+    Raises:
+        InputError: a value that is not a whole number of steps of at least 1.
+    """
+    periods = []
+    for part in str(text).split(","):
+        try:
+            value = int(part.strip())
+        except ValueError:
+            raise InputError(f"--period must be whole numbers of steps, got {text!r}") from None
+        if value < 1:
+            raise InputError(f"--period must be at least 1, got {value}")
+        periods.append(value)
+    return tuple(periods)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``statecast forecast``; returns 0, or 2 on bad input."""
     try:
-        if args.period < 1:
-            raise InputError(f"--period must be at least 1, got {args.period}")
+        periods = parse_periods(args.period)
         if args.horizon < 1:
             raise InputError(f"--horizon must be at least 1, got {args.horizon}")
         if not 0.0 < args.level < 1.0:
@@ -169,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             document = forecast_table(
                 names,
                 history,
-                period=args.period,
+                period=periods,
                 horizon=args.horizon,
                 level=args.level,
                 fast=args.fast,

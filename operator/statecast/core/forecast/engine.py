@@ -1,4 +1,4 @@
-"""The forecast entry points: :func:`forecast_series` and :func:`forecast_batch`.
+"""The fast path for a block of series (:func:`fast_forecast`) and :func:`forecast_batch`.
 
 Both are synchronous, pure and thread-safe (no shared mutable state); the operator runs
 them off its event loop.
@@ -14,19 +14,14 @@ import numpy.typing as npt
 
 from statecast.core.forecast.calibration import interval_probs
 from statecast.core.forecast.fallback import random_walk
-from statecast.core.forecast.fastpath import (
-    FamilyFit,
-    Grid,
-    fit_family,
-    fit_names,
-    profile_ahead,
-    round_counts,
-    spread,
-    weekly_hedge,
-)
+from statecast.core.forecast.family import Grid
+from statecast.core.forecast.fastpath import FamilyFit, fit_family, round_counts, spread
+from statecast.core.forecast.hedge import weekly_hedge
 from statecast.core.forecast.result import QUANTILE_LEVELS, BatchForecast, Forecast
 from statecast.core.forecast.transform import (
+    Periods,
     as_history,
+    as_periods,
     check_parameters,
     fill_missing,
     from_log,
@@ -37,6 +32,7 @@ __all__ = [
     "BATCH_CHUNK",
     "FastForecast",
     "bounds",
+    "ceiling",
     "fast_forecast",
     "forecast_batch",
     "forecast_from_fast",
@@ -48,6 +44,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Series fitted together per chunk (bounds the working memory of the backtest).
 BATCH_CHUNK = 256
+#: Upper bounds stay below the history's maximum plus this many times its range.
+CEILING_RANGES = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,8 @@ class FastForecast:
         fit: The fitted family (``None`` when too short), for incremental use.
         whole: Whether the point forecast is rounded to a whole count, per series.
         hedge: Log-scale stretch of the intervals towards the week-ago level, shape
-            ``(n, H)`` (see :func:`~statecast.core.forecast.fastpath.weekly_hedge`).
+            ``(n, H)`` (see :func:`~statecast.core.forecast.hedge.weekly_hedge`).
+        cap: Largest upper bound per series (see :func:`ceiling`).
     """
 
     zhat: FloatArray
@@ -76,23 +75,22 @@ class FastForecast:
     fit: FamilyFit | None
     whole: npt.NDArray[np.bool_]
     hedge: FloatArray
+    cap: FloatArray
 
 
-def point_from_fit(fit: FamilyFit, z: FloatArray, *, period: int, horizon: int) -> FloatArray:
-    """Log-scale point forecast of the fitted family after the last column of ``z``."""
-    steps = np.arange(1, horizon + 1, dtype=np.float64)
-    profile = profile_ahead(z, fit.seasons, fit.width, fit.robust, period=period, horizon=horizon)
-    damp = fit.phi[:, None] ** steps[None, :]
-    seasonal = profile + fit.level[:, None] * damp
-    weight = fit.weight[:, None]
-    zhat: FloatArray = weight * seasonal + (1.0 - weight) * fit.level_n[:, None]
-    return zhat
+def ceiling(y: FloatArray) -> FloatArray:
+    """Largest sane upper bound per series: the maximum plus twice the range, plus 1."""
+    observed = ~np.isnan(y)
+    high = np.max(np.where(observed, y, -np.inf), axis=1)
+    low = np.min(np.where(observed, y, np.inf), axis=1)
+    cap = high + CEILING_RANGES * (high - low) + 1.0
+    return np.asarray(np.where(np.isfinite(cap), cap, np.inf), dtype=np.float64)
 
 
 def fast_forecast(
     y: FloatArray,
     *,
-    period: int,
+    periods: tuple[int, ...],
     horizon: int,
     level: float,
     quantiles: tuple[float, ...] = QUANTILE_LEVELS,
@@ -102,15 +100,17 @@ def fast_forecast(
 
     Args:
         y: Checked counts with NaN for missing samples, shape ``(n, T)``.
-        period: Season length in steps.
+        periods: Season lengths in steps, the main one first.
         horizon: Steps ahead.
         level: Interval level.
         quantiles: Extra quantile levels to calibrate.
-        grid: Candidate parameters.
+        grid: Candidates.
     """
+    grid = grid or Grid()
     probs = interval_probs(level, quantiles)
-    z = fill_missing(to_log(y), period)
-    fit = fit_family(y, z, period=period, horizon=horizon, probs=probs, grid=grid)
+    z = fill_missing(to_log(y), periods[0])
+    fit = fit_family(y, z, periods=periods, horizon=horizon, probs=probs, grid=grid)
+    cap = ceiling(y)
     if fit is None:
         zhat, offsets = random_walk(z, horizon=horizon, probs=probs)
         zero = np.nansum(y, axis=1) == 0
@@ -119,16 +119,18 @@ def fast_forecast(
         scores = np.full(len(y), np.nan)
         whole = np.zeros(len(y), dtype=np.bool_)
         hedge = np.zeros_like(zhat)
-        return FastForecast(zhat, offsets, unit, probs, models, scores, None, whole, hedge)
-    zhat = point_from_fit(fit, z, period=period, horizon=horizon)
-    models = fit_names(fit)
-    scale = spread(zhat, fit.kappa)
-    grid = grid or Grid()
-    ends = fit.offsets[..., :2] * scale[..., None]
-    hedge = weekly_hedge(
-        z, zhat, ends, scale, period=period, week=grid.week, threshold=grid.hedge_threshold
+        return FastForecast(zhat, offsets, unit, probs, models, scores, None, whole, hedge, cap)
+    scale = spread(fit.zhat, fit.kappa)
+    hedge = np.zeros_like(fit.zhat)
+    if len(fit.periods) <= 1 and grid.week > 0:
+        ends = fit.offsets[..., :2] * scale[..., None]
+        hedge = weekly_hedge(
+            z, fit.zhat, ends, scale, period=periods[0], week=grid.week,
+            threshold=grid.hedge_threshold,
+        )  # fmt: skip
+    return FastForecast(
+        fit.zhat, fit.offsets, scale, probs, fit.names(), fit.score, fit, fit.whole, hedge, cap
     )
-    return FastForecast(zhat, fit.offsets, scale, probs, models, fit.score, fit, fit.whole, hedge)
 
 
 def bounds(
@@ -137,12 +139,13 @@ def bounds(
     scale: FloatArray,
     whole: npt.NDArray[np.bool_] | None = None,
     hedge: FloatArray | None = None,
+    cap: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Point, lower and upper bounds on the count scale (offsets' first two are the ends).
 
     Where ``whole`` (per series) is set, the point forecast is the nearest whole count;
     ``hedge`` (log scale, per series and step) lowers the lower bound where negative and
-    raises the upper bound where positive.
+    raises the upper bound where positive; ``cap`` (per series) limits the upper bound.
     """
     stretch = np.zeros_like(zhat) if hedge is None else hedge
     mean = from_log(zhat)
@@ -150,20 +153,23 @@ def bounds(
         mean = np.where(whole[:, None], round_counts(mean), mean)
     low = zhat + offsets[..., 0] * scale + np.minimum(stretch, 0.0)
     high = zhat + offsets[..., 1] * scale + np.maximum(stretch, 0.0)
+    upper = from_log(high)
+    if cap is not None:
+        upper = np.minimum(upper, cap[:, None])
     lower = np.minimum(from_log(low), mean)
-    upper = np.maximum(from_log(high), mean)
-    return mean, lower, upper
+    return mean, lower, np.maximum(upper, mean)
 
 
 def forecast_batch(
-    history: npt.ArrayLike, *, period: int, horizon: int, level: float = 0.9
+    history: npt.ArrayLike, *, period: Periods, horizon: int, level: float = 0.9
 ) -> BatchForecast:
     """Forecast many series at once with the vectorised fast path.
 
     Args:
         history: Counts per step, shape ``(n_series, T)``, oldest first; NaN marks a
             missing sample.
-        period: Season length in steps (e.g. 288 for a day of 5-minute steps).
+        period: Season length in steps (e.g. 288 for a day of 5-minute steps), or
+            several (e.g. ``(24, 168)`` for a day and a week of hourly steps).
         horizon: Steps ahead.
         level: Nominal coverage of the intervals.
 
@@ -175,32 +181,38 @@ def forecast_batch(
         ParameterError: ``period``, ``horizon`` or ``level`` out of range.
     """
     check_parameters(period=period, horizon=horizon, level=level)
+    periods = as_periods(period)
     y = as_history(history, ndim=2)
     n = y.shape[0]
-    mean = np.zeros((n, horizon))
-    lower = np.zeros((n, horizon))
-    upper = np.zeros((n, horizon))
+    mean, lower, upper = (np.zeros((n, horizon)) for _ in range(3))
     scores = np.full(n, np.nan)
     models: list[str] = []
     for start in range(0, n, BATCH_CHUNK):
         block = slice(start, min(n, start + BATCH_CHUNK))
-        fast = fast_forecast(y[block], period=period, horizon=horizon, level=level, quantiles=())
+        fast = fast_forecast(y[block], periods=periods, horizon=horizon, level=level, quantiles=())
         mean[block], lower[block], upper[block] = bounds(
-            fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge
+            fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge, fast.cap
         )
         scores[block] = fast.scores
         models.extend(fast.models)
-    _log.debug("forecast_batch series=%d horizon=%d period=%d", n, horizon, period)
+    _log.debug("forecast_batch series=%d horizon=%d periods=%s", n, horizon, periods)
     return BatchForecast(tuple(models), level, mean, lower, upper, scores)
 
 
 def forecast_from_fast(fast: FastForecast, level: float) -> Forecast:
     """The single-series :class:`Forecast` of a one-row fast-path result."""
-    mean, lower, upper = bounds(fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge)
+    mean, lower, upper = bounds(
+        fast.zhat, fast.offsets, fast.spread, fast.whole, fast.hedge, fast.cap
+    )
     up, down = np.maximum(fast.hedge[0], 0.0), np.minimum(fast.hedge[0], 0.0)
     quantiles = {
-        q: from_log(
-            fast.zhat[0] + fast.offsets[0, :, 2 + i] * fast.spread[0] + (up if q > 0.5 else down)
+        q: np.minimum(
+            from_log(
+                fast.zhat[0]
+                + fast.offsets[0, :, 2 + i] * fast.spread[0]
+                + (up if q > 0.5 else down)
+            ),
+            fast.cap[0],
         )
         for i, q in enumerate(QUANTILE_LEVELS)
     }

@@ -1,13 +1,14 @@
 """Incremental forecasting at scale: cheap updates every step, refits in the background.
 
 :class:`ForecastEngine` keeps, for ``n`` series, a bounded history (log scale, float32,
-with a missing-sample mask) and the fitted fast-path state (parameters, smoothed level,
-calibrated offsets). :meth:`ForecastEngine.update` appends one sample per series,
-advances the level with the parameters held fixed and returns fresh forecasts; it costs
-a few gathers per series. :meth:`ForecastEngine.refit` re-chooses parameters and
-recalibrates the intervals from the stored history, chunk by chunk; it is meant to run
-in a worker thread while updates continue: each chunk is fitted on a snapshot and, once
-swapped in, replays the samples that arrived meanwhile.
+with a missing-sample mask) and the fitted fast-path state: each series' chosen members
+(:class:`~statecast.core.forecast.state.Slots`), their levels and the calibrated
+offsets. :meth:`ForecastEngine.update` appends one sample per series, advances the
+levels with the parameters held fixed and returns fresh forecasts; it costs a few
+gathers per series. :meth:`ForecastEngine.refit` re-chooses members and recalibrates
+the intervals from the stored history, chunk by chunk; it is meant to run in a worker
+thread while updates continue: each chunk is fitted on a snapshot and, once swapped in,
+replays the samples that arrived meanwhile.
 
 The engine is thread-safe: one lock guards the state, and the expensive part of a refit
 runs outside it.
@@ -23,25 +24,29 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.core.forecast.calibration import interval_probs
-from statecast.core.forecast.engine import BATCH_CHUNK, bounds, fast_forecast
+from statecast.core.forecast.engine import BATCH_CHUNK, CEILING_RANGES, bounds, fast_forecast
 from statecast.core.forecast.errors import HistoryError
-from statecast.core.forecast.fastpath import (
-    Grid,
-    model_name,
-    profile_ahead,
-    profile_now,
-    spread,
-    weekly_hedge,
-)
+from statecast.core.forecast.family import Grid
+from statecast.core.forecast.fastpath import spread
+from statecast.core.forecast.hedge import weekly_hedge
 from statecast.core.forecast.result import BatchForecast
-from statecast.core.forecast.transform import as_history, check_parameters, fill_missing
+from statecast.core.forecast.state import Slots
+from statecast.core.forecast.transform import (
+    Periods,
+    as_history,
+    as_periods,
+    check_parameters,
+    fill_missing,
+)
 
-__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "due_for_refit"]
+__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "default_capacity", "due_for_refit"]
 
 #: Updates between two refits by default (hourly at a 1-minute sampling interval).
 DEFAULT_REFIT_EVERY = 60
 
 _log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def due_for_refit(since_refit: int, refit_every: int, held: int, held_at_refit: int) -> bool:
@@ -61,7 +66,9 @@ def due_for_refit(since_refit: int, refit_every: int, held: int, held_at_refit: 
     return since_refit >= refit_every or held >= 2 * held_at_refit
 
 
-FloatArray = npt.NDArray[np.float64]
+def default_capacity(periods: tuple[int, ...], horizon: int) -> int:
+    """Steps of history kept by default: a week of the main season, five of the longest."""
+    return max(7 * min(periods), 5 * max(periods) if len(periods) > 1 else 0, 4 * horizon)
 
 
 class ForecastEngine:
@@ -69,11 +76,11 @@ class ForecastEngine:
 
     Args:
         n_series: Number of series.
-        period: Season length in steps.
+        period: Season length in steps, or several (the main one first).
         horizon: Steps ahead.
         level: Nominal coverage of the intervals.
-        capacity: Steps of history kept (default: 7 seasons, at least ``4 * horizon``).
-        grid: Candidate parameters of the fast path.
+        capacity: Steps of history kept (default: :func:`default_capacity`).
+        grid: Candidates of the fast path.
         refit_every: Updates between two refits (:attr:`refit_due`, which also falls due
             whenever the history held has doubled); the default, 60, is hourly at a
             1-minute sampling interval.
@@ -83,7 +90,7 @@ class ForecastEngine:
         self,
         n_series: int,
         *,
-        period: int,
+        period: Periods,
         horizon: int,
         level: float = 0.9,
         capacity: int | None = None,
@@ -91,37 +98,34 @@ class ForecastEngine:
         refit_every: int = DEFAULT_REFIT_EVERY,
     ) -> None:
         check_parameters(period=period, horizon=horizon, level=level)
+        self.periods = as_periods(period)
+        self.period = self.periods[0]
         self.refit_every = refit_every
         self._refitted_at = 0
         self._held_at_refit = 0
         self.n_series = n_series
-        self.period = period
         self.horizon = horizon
         self.level = level
-        self.capacity = capacity or max(7 * period, 4 * horizon)
+        self.capacity = capacity or default_capacity(self.periods, horizon)
         self._grid = grid or Grid()
         self._probs = interval_probs(level, ())
         self._lock = threading.Lock()
-        slack = max(period, 64)
+        slack = max(self.period, 64)
         self._z = np.zeros((n_series, self.capacity + slack), dtype=np.float32)
         self._missing = np.ones((n_series, self.capacity + slack), dtype=np.bool_)
         self._start = 0
         self._stop = 0
         self._steps = 0  # samples ever appended
-        self._seasons = np.zeros(n_series, dtype=np.int64)
-        self._width = np.zeros(n_series, dtype=np.int64)
-        self._robust = np.zeros(n_series, dtype=np.bool_)
-        self._alpha = np.ones(n_series)
-        self._phi = np.ones(n_series)
-        self._level = np.zeros(n_series)
-        self._alpha_n = np.ones(n_series)
-        self._level_n = np.zeros(n_series)
-        self._weight = np.zeros(n_series)
-        self._whole = np.zeros(n_series, dtype=np.bool_)
+        self._slots = Slots(n_series, self._grid.top)
         self._offsets = np.zeros((n_series, horizon, len(self._probs)))
         self._kappa = np.zeros(n_series)
+        self._whole = np.zeros(n_series, dtype=np.bool_)
         self._unit = np.ones(n_series, dtype=np.bool_)  # offsets are raw log offsets
+        self._hedged = np.zeros(n_series, dtype=np.bool_)
         self._scores = np.full(n_series, np.nan)
+        self._names: list[str] = ["naive"] * n_series
+        self._high = np.zeros(n_series)
+        self._low = np.zeros(n_series)
         self._fitted = False
 
     # -- history ---------------------------------------------------------------------------
@@ -168,7 +172,7 @@ class ForecastEngine:
     # -- fitting ---------------------------------------------------------------------------
 
     def refit(self, history: npt.ArrayLike | None = None) -> None:
-        """Choose parameters and recalibrate intervals, from ``history`` or the stored one.
+        """Choose members and recalibrate intervals, from ``history`` or the stored one.
 
         Args:
             history: Counts, shape ``(n_series, T)``; when given it replaces the stored
@@ -178,25 +182,12 @@ class ForecastEngine:
             HistoryError: ``history`` is malformed or has the wrong number of series.
         """
         if history is not None:
-            y = as_history(history, ndim=2)
-            if y.shape[0] != self.n_series:
-                raise HistoryError(f"history has {y.shape[0]} series, expected {self.n_series}")
-            kept = y[:, -self.capacity :]
-            width = kept.shape[1]
-            with self._lock:
-                # Converted chunk by chunk: no full-size float64 temporary.
-                for first in range(0, self.n_series, BATCH_CHUNK):
-                    rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
-                    self._z[rows, :width] = fill_missing(np.log1p(kept[rows]), self.period)
-                    self._missing[rows, :width] = np.isnan(kept[rows])
-                self._start, self._stop = 0, width
-                self._steps += y.shape[1]
+            self._replace_history(history)
         started = time.perf_counter()
         self._refitted_at = self._steps
         self._held_at_refit = self._stop - self._start
         for first in range(0, self.n_series, BATCH_CHUNK):
-            rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
-            self._refit_rows(rows)
+            self._refit_rows(slice(first, min(self.n_series, first + BATCH_CHUNK)))
         self._fitted = True
         _log.info(
             "forecast_refit series=%d steps=%d seconds=%.2f",
@@ -205,6 +196,21 @@ class ForecastEngine:
             time.perf_counter() - started,
         )
 
+    def _replace_history(self, history: npt.ArrayLike) -> None:
+        y = as_history(history, ndim=2)
+        if y.shape[0] != self.n_series:
+            raise HistoryError(f"history has {y.shape[0]} series, expected {self.n_series}")
+        kept = y[:, -self.capacity :]
+        width = kept.shape[1]
+        with self._lock:
+            # Converted chunk by chunk: no full-size float64 temporary.
+            for first in range(0, self.n_series, BATCH_CHUNK):
+                rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
+                self._z[rows, :width] = fill_missing(np.log1p(kept[rows]), self.period)
+                self._missing[rows, :width] = np.isnan(kept[rows])
+            self._start, self._stop = 0, width
+            self._steps += y.shape[1]
+
     def _refit_rows(self, rows: slice) -> None:
         with self._lock:
             z = self._window()[rows].astype(np.float64)
@@ -212,61 +218,33 @@ class ForecastEngine:
             seen = self._steps
         y = np.where(missing, np.nan, np.expm1(z))
         fast = fast_forecast(
-            y,
-            period=self.period,
-            horizon=self.horizon,
-            level=self.level,
-            quantiles=(),
+            y, periods=self.periods, horizon=self.horizon, level=self.level, quantiles=(),
             grid=self._grid,
-        )
+        )  # fmt: skip
         with self._lock:
             fit = fast.fit
             if fit is None:
-                self._seasons[rows] = 0
-                self._width[rows] = 0
-                self._robust[rows] = False
-                self._alpha[rows] = 1.0
-                self._phi[rows] = 1.0
-                self._level[rows] = z[:, -1]
-                self._alpha_n[rows] = 1.0
-                self._level_n[rows] = z[:, -1]
-                self._weight[rows] = 0.0
+                self._slots.set_naive(rows, z[:, -1])
                 self._unit[rows] = True
+                self._hedged[rows] = False
             else:
-                self._seasons[rows] = fit.seasons
-                self._width[rows] = fit.width
-                self._robust[rows] = fit.robust
-                self._alpha[rows] = fit.alpha
-                self._phi[rows] = fit.phi
-                self._level[rows] = fit.level
-                self._alpha_n[rows] = fit.alpha_n
-                self._level_n[rows] = fit.level_n
-                self._weight[rows] = fit.weight
+                self._slots.set_fit(rows, fit)
                 self._kappa[rows] = fit.kappa
                 self._unit[rows] = False
+                self._hedged[rows] = len(fit.periods) <= 1 and self._grid.week > 0
             self._offsets[rows] = fast.offsets
             self._whole[rows] = fast.whole
             self._scores[rows] = fast.scores
+            self._names[rows] = fast.models
+            observed = np.where(missing, np.nan, np.expm1(z))
+            self._high[rows] = np.nan_to_num(np.nanmax(observed, axis=1, initial=0.0))
+            self._low[rows] = np.nan_to_num(np.nanmin(observed, axis=1, initial=np.inf))
             # Replay the samples that arrived while this chunk was being fitted.
             late = self._steps - seen
             for back in range(late, 0, -1):
-                self._advance(rows, self._stop - back)
+                self._slots.advance(self._z[rows, self._start : self._stop - back + 1], rows)
 
     # -- cheap update ----------------------------------------------------------------------
-
-    def _advance(self, rows: slice, stop: int) -> None:
-        """Advance both levels of ``rows`` by the sample at buffer column ``stop - 1``."""
-        window = self._z[rows, self._start : stop]
-        z_new = window[:, -1].astype(np.float64)
-        seasons = self._seasons[rows]
-        profile = profile_now(
-            window, seasons, self._width[rows], self._robust[rows], period=self.period
-        )
-        deviation = z_new - profile
-        alpha = self._alpha[rows]
-        self._level[rows] += alpha * (deviation - self._level[rows])
-        alpha_n = self._alpha_n[rows]
-        self._level_n[rows] += alpha_n * (z_new - self._level_n[rows])
 
     def update(self, values: npt.ArrayLike) -> BatchForecast:
         """Append one sample per series, advance the state, and forecast.
@@ -289,12 +267,12 @@ class ForecastEngine:
             if missing.any():
                 length = self._stop - self._start
                 back = self.period if length >= self.period else 1
-                if length >= back:
-                    z[missing] = self._z[missing, self._stop - back]
-                else:
-                    z[missing] = 0.0
+                z[missing] = self._z[missing, self._stop - back] if length >= back else 0.0
             self._append(z.astype(np.float32)[:, None], missing[:, None])
-            self._advance(slice(None), self._stop)
+            self._slots.advance(self._window(), slice(None))
+            known = np.where(missing, np.nan, sample)
+            self._high = np.fmax(self._high, known)
+            self._low = np.fmin(self._low, known)
             return self._forecast_locked()
 
     def forecast(self) -> BatchForecast:
@@ -304,41 +282,18 @@ class ForecastEngine:
 
     def _forecast_locked(self) -> BatchForecast:
         window = self._window()
-        steps = np.arange(1, self.horizon + 1, dtype=np.float64)
-        profile = profile_ahead(
-            window,
-            self._seasons,
-            self._width,
-            self._robust,
-            period=self.period,
-            horizon=self.horizon,
-        )
-        seasonal = profile + self._level[:, None] * self._phi[:, None] ** steps[None, :]
-        weight = self._weight[:, None]
-        zhat = weight * seasonal + (1.0 - weight) * self._level_n[:, None]
+        zhat = self._slots.forecast(window, self.horizon)
         scale = np.where(self._unit[:, None], 1.0, spread(zhat, self._kappa))
-        hedge = weekly_hedge(
-            window,
-            zhat,
-            self._offsets[..., :2] * scale[..., None],
-            scale,
-            period=self.period,
-            week=self._grid.week,
-            threshold=self._grid.hedge_threshold,
-        )
-        hedge[self._unit] = 0.0
-        mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole, hedge)
+        hedge = np.zeros_like(zhat)
+        if self._hedged.any():
+            rows = np.flatnonzero(self._hedged)
+            hedge[rows] = weekly_hedge(
+                window[rows], zhat[rows], self._offsets[rows, :, :2] * scale[rows, :, None],
+                scale[rows], period=self.period, week=self._grid.week,
+                threshold=self._grid.hedge_threshold,
+            )  # fmt: skip
+        cap = self._high + CEILING_RANGES * np.maximum(self._high - self._low, 0.0) + 1.0
+        mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole, hedge, cap)
         zero = np.all(window == 0, axis=1)
-        models = tuple(
-            model_name(
-                int(self._seasons[i]),
-                int(self._width[i]),
-                float(self._phi[i]),
-                float(self._alpha_n[i]),
-                float(self._weight[i]),
-                zero=bool(zero[i]),
-                robust=bool(self._robust[i]),
-            )
-            for i in range(self.n_series)
-        )
+        models = tuple("zero" if zr else name for zr, name in zip(zero, self._names, strict=True))
         return BatchForecast(models, self.level, mean, lower, upper, self._scores.copy())

@@ -71,8 +71,19 @@ class Candidate(Protocol):
         """Whether the model can fit a history of ``n_steps`` steps."""
         ...
 
-    def fit(self, z: FloatArray, exog: FloatArray | None, *, period: int, start: int) -> Fitted:
-        """Fit on ``z`` (imputed log1p counts); ``start`` is the step index of ``z[0]``."""
+    def fit(
+        self,
+        z: FloatArray,
+        exog: FloatArray | None,
+        *,
+        period: int,
+        start: int,
+        seasons: tuple[int, ...] = (),
+    ) -> Fitted:
+        """Fit on ``z`` (imputed log1p counts); ``start`` is the step index of ``z[0]``.
+
+        ``seasons`` are further (longer) season lengths to model where the model can.
+        """
         ...
 
 
@@ -136,21 +147,35 @@ class StlEts:
         """Needs two full seasons."""
         return period >= 2 and n_steps >= 2 * period + 2
 
-    def fit(self, z: FloatArray, exog: FloatArray | None, *, period: int, start: int) -> Fitted:
-        """Decompose with STL, then fit ETS to the adjusted series."""
-        from statsmodels.tsa.seasonal import STL
+    def fit(
+        self,
+        z: FloatArray,
+        exog: FloatArray | None,
+        *,
+        period: int,
+        start: int,
+        seasons: tuple[int, ...] = (),
+    ) -> Fitted:
+        """Decompose with STL (MSTL with several seasons), then fit ETS to the adjusted series."""
+        from statsmodels.tsa.seasonal import MSTL, STL
 
-        seasonal = np.asarray(STL(z, period=period).fit().seasonal, dtype=np.float64)
+        longer = tuple(p for p in seasons if p > period and len(z) >= 2 * p + 2)
+        if longer:
+            fitted = MSTL(z, periods=(period, *longer)).fit()
+            seasonal = np.asarray(fitted.seasonal, dtype=np.float64).sum(axis=1)
+            cycle = longer[-1]
+        else:
+            seasonal = np.asarray(STL(z, period=period).fit().seasonal, dtype=np.float64)
+            cycle = period
         model = _ets(z - seasonal)
         results = model.fit(disp=False)
-        season = seasonal[-period:]
         return _StlEtsFit(
-            season,
+            seasonal[-cycle:],
             z - seasonal,
             np.asarray(results.params, dtype=np.float64),
             results,
             0,
-            period,
+            cycle,
         )
 
 
@@ -201,8 +226,16 @@ class HoltWinters:
         """Short seasons (``period <= 48``) with at least three of them in the history."""
         return 2 <= period <= self.max_period and n_steps >= 3 * period + 10
 
-    def fit(self, z: FloatArray, exog: FloatArray | None, *, period: int, start: int) -> Fitted:
-        """Fit smoothing parameters by least squares."""
+    def fit(
+        self,
+        z: FloatArray,
+        exog: FloatArray | None,
+        *,
+        period: int,
+        start: int,
+        seasons: tuple[int, ...] = (),
+    ) -> Fitted:
+        """Fit smoothing parameters by least squares (the main season only)."""
         results = _holt_winters(z, period).fit()
         keys = ("smoothing_level", "smoothing_trend", "smoothing_seasonal", "damping_trend")
         params = {k: float(results.params[k]) for k in keys}
@@ -219,10 +252,10 @@ class _SarimaxFit:
     results: Any
     next_step: int
     period: int
-    weekly: bool
+    longer: tuple[int, ...]
 
     def design(self, steps: npt.NDArray[np.int64], exog: FloatArray | None) -> FloatArray:
-        return _design(steps, self.period, self.weekly, exog)
+        return _design(steps, self.period, self.longer, exog)
 
     def forecast(self, horizon: int, future_exog: FloatArray | None) -> ModelForecast:
         steps = np.arange(self.next_step, self.next_step + horizon)
@@ -234,15 +267,17 @@ class _SarimaxFit:
     def extend(self, z_new: FloatArray, exog_new: FloatArray | None) -> _SarimaxFit:
         steps = np.arange(self.next_step, self.next_step + len(z_new))
         results = self.results.append(z_new, exog=self.design(steps, exog_new))
-        return _SarimaxFit(results, self.next_step + len(z_new), self.period, self.weekly)
+        return _SarimaxFit(results, self.next_step + len(z_new), self.period, self.longer)
 
 
 def _design(
-    steps: npt.NDArray[np.int64], period: int, weekly: bool, exog: FloatArray | None
+    steps: npt.NDArray[np.int64],
+    period: int,
+    longer: tuple[int, ...],
+    exog: FloatArray | None,
 ) -> FloatArray:
     parts = [fourier_terms(steps, period, min(4, max(1, period // 2)))]
-    if weekly:
-        parts.append(fourier_terms(steps, 7 * period, 2))
+    parts.extend(fourier_terms(steps, p, 2) for p in longer)
     if exog is not None:
         parts.append(exog.reshape(len(steps), -1))
     return np.column_stack(parts)
@@ -257,16 +292,29 @@ class SarimaxFourier:
         """Needs two seasons (or, with regressors, a few dozen steps)."""
         return n_steps >= max(2 * period, 48) or (with_exog and n_steps >= 48)
 
-    def fit(self, z: FloatArray, exog: FloatArray | None, *, period: int, start: int) -> Fitted:
-        """Fit by maximum likelihood (concentrated scale, a bounded number of iterations)."""
+    def fit(
+        self,
+        z: FloatArray,
+        exog: FloatArray | None,
+        *,
+        period: int,
+        start: int,
+        seasons: tuple[int, ...] = (),
+    ) -> Fitted:
+        """Fit by maximum likelihood (concentrated scale, a bounded number of iterations).
+
+        Longer seasons get two Fourier pairs each where the history holds two of them;
+        without any, a week (seven main seasons) where it holds two weeks.
+        """
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-        weekly = len(z) >= 14 * period
+        wanted = tuple(p for p in seasons if p > period) or (7 * period,)
+        longer = tuple(p for p in wanted if len(z) >= 2 * p)
         steps = np.arange(start, start + len(z))
-        design = _design(steps, period, weekly, exog)
+        design = _design(steps, period, longer, exog)
         model = SARIMAX(z, exog=design, order=(1, 0, 0), trend="c", concentrate_scale=True)
         results = model.fit(disp=False, maxiter=50)
-        return _SarimaxFit(results, start + len(z), period, weekly)
+        return _SarimaxFit(results, start + len(z), period, longer)
 
 
 #: The statsmodels candidates, in the order they are tried.

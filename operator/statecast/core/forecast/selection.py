@@ -1,15 +1,18 @@
-"""Model selection per series by rolling-origin backtest, and :func:`forecast_series`.
+"""The default path, :func:`forecast_series`: the fast family and statsmodels, by backtest.
 
-The candidates are the fast family (:mod:`statecast.core.forecast.fastpath`, itself
-tuned on a dense backtest) and the statsmodels models of
-:mod:`statecast.core.forecast.models`. They are compared on the same rolling origins
-(:data:`ORIGINS` origins spread over the last season, each forecasting ``horizon``
-steps): the fast family is refitted on the history up to each origin; a statsmodels
-model is fitted once at the first origin and then extended with its parameters fixed.
-A statsmodels model must beat the fast family's count-scale MAE by :data:`MARGIN` to be
-chosen; its interval is calibrated on the same backtest (split-conformal quantiles of
-residuals divided by the model's own standard error). Too-short histories, all-zero and
-intermittent series stay with the fast family, whose fallbacks handle them.
+The fast family (:mod:`~statecast.core.forecast.fastpath`) runs on the series with a
+denser grid than the batch path (every origin of its span, every step ahead scored).
+The statsmodels models of :mod:`~statecast.core.forecast.models` then compete with it
+on :data:`ORIGINS` rolling origins spread over the last longest season (the fast
+family refitted at each origin; a statsmodels model fitted once on up to
+:data:`FIT_SEASONS` seasons before the first origin and then extended with its
+parameters fixed), and so does the equal-weight mean (log scale) of the fast family and
+the best statsmodels model. The fast family stays unless another candidate beats its
+count-scale MAE by :data:`MARGIN`. A statsmodels winner's interval is calibrated on the
+same backtest: conformal quantiles of its residuals divided by its own standard error;
+a combination keeps the fast family's calibrated offsets around the combined point.
+Too-short histories, all-zero and intermittent series stay with the fast family, whose
+fallbacks handle them.
 """
 
 from __future__ import annotations
@@ -21,33 +24,39 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.core.forecast.calibration import conformal_offsets, interval_probs
-from statecast.core.forecast.engine import fast_forecast, forecast_from_fast
+from statecast.core.forecast.engine import FastForecast, fast_forecast, forecast_from_fast
 from statecast.core.forecast.errors import ForecastError, ParameterError
+from statecast.core.forecast.family import Grid
 from statecast.core.forecast.fastpath import round_counts
 from statecast.core.forecast.models import CANDIDATES, Candidate
 from statecast.core.forecast.result import QUANTILE_LEVELS, Forecast
 from statecast.core.forecast.transform import (
+    Periods,
     as_history,
+    as_periods,
     check_parameters,
     fill_missing,
     from_log,
     to_log,
 )
 
-__all__ = ["MARGIN", "ORIGINS", "Backtest", "forecast_series", "select"]
+__all__ = ["DENSE", "FIT_SEASONS", "MARGIN", "ORIGINS", "Backtest", "forecast_series", "select"]
 
 _log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 #: Rolling origins of the model-selection backtest.
 ORIGINS = 8
-#: Relative MAE improvement a statsmodels model needs over the fast family.
+#: Relative MAE improvement another candidate needs over the fast family.
 MARGIN = 0.10
 #: Seasons of history a statsmodels model is fitted on (at most).
 FIT_SEASONS = 5
 #: Share of zero samples above which a series counts as intermittent.
 INTERMITTENT = 0.5
+#: The fast family's grid on this path: every origin of the span, every step scored.
+DENSE = Grid(max_origins=1024, max_steps=64)
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,14 @@ class Backtest:
     se: FloatArray
 
 
-def _origins(n_steps: int, period: int, horizon: int) -> npt.NDArray[np.int64]:
+def _origins(n_steps: int, period: int, horizon: int) -> IntArray:
     spacing = max(horizon, period // ORIGINS, 1)
     last = n_steps - 1 - horizon
     return np.asarray([last - i * spacing for i in range(ORIGINS - 1, -1, -1)], dtype=np.int64)
+
+
+def _truth(y: FloatArray, origins: IntArray, horizon: int) -> FloatArray:
+    return np.asarray(y[origins[:, None] + np.arange(1, horizon + 1)[None, :]], dtype=np.float64)
 
 
 def _backtest_candidate(
@@ -78,18 +91,20 @@ def _backtest_candidate(
     y: FloatArray,
     z: FloatArray,
     exog: FloatArray | None,
-    origins: npt.NDArray[np.int64],
+    origins: IntArray,
     *,
-    period: int,
+    periods: tuple[int, ...],
     horizon: int,
 ) -> Backtest | None:
     first = int(origins[0])
-    begin = max(0, first + 1 - FIT_SEASONS * period)
-    part_exog = None if exog is None else exog[begin : first + 1]
-    if not candidate.usable(first + 1 - begin, period, exog is not None):
+    begin = max(0, first + 1 - FIT_SEASONS * max(periods))
+    if not candidate.usable(first + 1 - begin, periods[0], exog is not None):
         return None
+    part = None if exog is None else exog[begin : first + 1]
     try:
-        fitted = candidate.fit(z[begin : first + 1], part_exog, period=period, start=begin)
+        fitted = candidate.fit(
+            z[begin : first + 1], part, period=periods[0], start=begin, seasons=periods[1:]
+        )
         zhat = np.empty((len(origins), horizon))
         se = np.empty((len(origins), horizon))
         position = first
@@ -106,104 +121,119 @@ def _backtest_candidate(
         return None
     if not (np.all(np.isfinite(zhat)) and np.all(np.isfinite(se))):
         return None
-    truth = y[origins[:, None] + np.arange(1, horizon + 1)[None, :]]
+    truth = _truth(y, origins, horizon)
     return Backtest(candidate.name, float(np.nanmean(np.abs(truth - from_log(zhat)))), zhat, se)
 
 
 def _backtest_fast(
-    y: FloatArray, origins: npt.NDArray[np.int64], *, period: int, horizon: int, level: float
-) -> float:
-    errors = []
+    y: FloatArray, origins: IntArray, *, periods: tuple[int, ...], horizon: int, level: float
+) -> FloatArray:
+    """The fast family refitted at each origin: log-scale forecasts ``(origins, H)``."""
+    rows = []
     for origin in origins:
         fast = fast_forecast(
-            y[None, : origin + 1], period=period, horizon=horizon, level=level, quantiles=()
-        )
-        truth = y[origin + 1 : origin + 1 + horizon]
+            y[None, : origin + 1], periods=periods, horizon=horizon, level=level, quantiles=(),
+            grid=DENSE,
+        )  # fmt: skip
         point = from_log(fast.zhat[0])
-        errors.append(np.abs(truth - (round_counts(point) if fast.whole[0] else point)))
-    return float(np.nanmean(np.stack(errors)))
+        rows.append(np.log1p(round_counts(point)) if fast.whole[0] else fast.zhat[0])
+    return np.stack(rows)
 
 
 def select(
     y: FloatArray,
     *,
-    period: int,
+    period: Periods,
     horizon: int,
     level: float,
     exog: FloatArray | None = None,
     candidates: tuple[Candidate, ...] = CANDIDATES,
 ) -> tuple[float, list[Backtest]]:
-    """Backtest the fast family and the usable candidates on the same rolling origins.
+    """Backtest the fast family, the usable candidates and their mean on the same origins.
 
     Returns:
-        The fast family's MAE (NaN when not backtested) and the candidates' backtests,
-        best first. Both are empty/NaN when the history is too short, all zero or
-        intermittent (the fast family then stands alone).
+        The fast family's MAE (NaN when not backtested) and the other candidates'
+        backtests (statsmodels models, then ``mean(fast,<best>)``), best first. Both are
+        empty/NaN when the history is too short, all zero or intermittent (the fast
+        family then stands alone).
     """
-    n_steps = len(y)
-    origins = _origins(n_steps, period, horizon)
+    periods = as_periods(period)
+    origins = _origins(len(y), max(periods), horizon)
     observed = y[~np.isnan(y)]
     if (
-        origins[0] < 2 * period
+        origins[0] < 2 * periods[0]
         or observed.size == 0
         or np.mean(observed == 0) > INTERMITTENT
         or not np.isfinite(y[origins[0] + 1 :]).any()
     ):
         return float("nan"), []
-    z = fill_missing(to_log(y[None, :]), period)[0]
+    z = fill_missing(to_log(y[None, :]), periods[0])[0]
     results = [
         bt
         for candidate in candidates
         if (
             bt := _backtest_candidate(
-                candidate, y, z, exog, origins, period=period, horizon=horizon
+                candidate, y, z, exog, origins, periods=periods, horizon=horizon
             )
         )
         is not None
     ]
-    fast_mae = _backtest_fast(y, origins, period=period, horizon=horizon, level=level)
+    fast = _backtest_fast(y, origins, periods=periods, horizon=horizon, level=level)
+    truth = _truth(y, origins, horizon)
+    fast_mae = float(np.nanmean(np.abs(truth - from_log(fast))))
+    if results:
+        best = min(results, key=lambda bt: bt.mae)
+        mixed = 0.5 * (fast + best.zhat)
+        mae = float(np.nanmean(np.abs(truth - from_log(mixed))))
+        results.append(Backtest(f"mean(fast,{best.name})", mae, mixed, best.se))
     return fast_mae, sorted(results, key=lambda bt: bt.mae)
 
 
-def _statsmodels_forecast(
-    best: Backtest,
+def _refit_forecast(
     candidate: Candidate,
-    y: FloatArray,
+    z: FloatArray,
     exog: FloatArray | None,
     future_exog: FloatArray | None,
     *,
-    period: int,
+    periods: tuple[int, ...],
     horizon: int,
-    level: float,
-    scale: float,
-) -> Forecast:
-    z = fill_missing(to_log(y[None, :]), period)[0]
-    n_steps = len(y)
-    begin = max(0, n_steps - FIT_SEASONS * period)
+) -> tuple[FloatArray, FloatArray]:
+    """The candidate fitted on the newest seasons: log-scale forecast and standard error."""
+    begin = max(0, len(z) - FIT_SEASONS * max(periods))
     fitted = candidate.fit(
-        z[begin:], None if exog is None else exog[begin:], period=period, start=begin
-    )
+        z[begin:], None if exog is None else exog[begin:], period=periods[0], start=begin,
+        seasons=periods[1:],
+    )  # fmt: skip
     result = fitted.forecast(horizon, future_exog)
-    origins = _origins(n_steps, period, horizon)
-    truth = y[origins[:, None] + np.arange(1, horizon + 1)[None, :]]
-    scores = (to_log(truth) - best.zhat) / best.se
+    return result.zhat, result.se
+
+
+def _calibrated_forecast(
+    name: str,
+    zhat: FloatArray,
+    se: FloatArray,
+    scores: FloatArray,
+    *,
+    level: float,
+    score: float,
+    cap: float,
+) -> Forecast:
+    """A forecast whose interval is ``zhat + q * se``, ``q`` conformal on pooled ``scores``."""
     probs = interval_probs(level, QUANTILE_LEVELS)
-    # Pool the steps: one conformal sample of normalised residuals per series.
     offsets = conformal_offsets(scores.reshape(1, -1, 1), probs)[0, 0]
-    quantile = {
-        q: from_log(result.zhat + offsets[2 + i] * result.se) for i, q in enumerate(QUANTILE_LEVELS)
-    }
-    mean = from_log(result.zhat)
-    lower = np.minimum(from_log(result.zhat + offsets[0] * result.se), mean)
-    upper = np.maximum(from_log(result.zhat + offsets[1] * result.se), mean)
+
+    def at(q: float) -> FloatArray:
+        return np.minimum(from_log(zhat + q * se), cap)
+
+    mean = from_log(zhat)
     return Forecast(
-        model=candidate.name,
+        model=name,
         level=level,
         mean=mean,
-        lower=lower,
-        upper=upper,
-        quantiles=quantile,
-        score=best.mae / scale,
+        lower=np.minimum(at(offsets[0]), mean),
+        upper=np.maximum(at(offsets[1]), mean),
+        quantiles={q: at(offsets[2 + i]) for i, q in enumerate(QUANTILE_LEVELS)},
+        score=score,
     )
 
 
@@ -218,10 +248,22 @@ def _as_exog(values: npt.ArrayLike, length: int, what: str) -> FloatArray:
     return array
 
 
+def _regressors(
+    y: FloatArray, horizon: int, exog: npt.ArrayLike | None, future_exog: npt.ArrayLike | None
+) -> tuple[FloatArray | None, FloatArray | None]:
+    if (exog is None) != (future_exog is None):
+        raise ParameterError("exog and future_exog must be given together")
+    x = None if exog is None else _as_exog(exog, len(y), "exog")
+    x_future = None if future_exog is None else _as_exog(future_exog, horizon, "future_exog")
+    if x is not None and x_future is not None and x.shape[1] != x_future.shape[1]:
+        raise ParameterError("exog and future_exog must have the same number of columns")
+    return x, x_future
+
+
 def forecast_series(
     history: npt.ArrayLike,
     *,
-    period: int,
+    period: Periods,
     horizon: int,
     level: float = 0.9,
     exog: npt.ArrayLike | None = None,
@@ -231,7 +273,7 @@ def forecast_series(
 
     Args:
         history: Counts per step, oldest first; NaN marks a missing sample.
-        period: Season length in steps.
+        period: Season length in steps, or several (the main one first).
         horizon: Steps ahead.
         level: Nominal coverage of the interval.
         exog: Known regressors over the history (events, consumer pods), shape ``(T,)``
@@ -239,42 +281,58 @@ def forecast_series(
         future_exog: The same regressors over the horizon, shape ``(H,)`` or ``(H, k)``.
 
     Returns:
-        The forecast of the model with the best backtest.
+        The forecast of the candidate with the best backtest.
 
     Raises:
         HistoryError: The history is not 1-D, empty, negative or infinite.
         ParameterError: A parameter is out of range or the regressors do not match.
     """
     check_parameters(period=period, horizon=horizon, level=level)
+    periods = as_periods(period)
     y = as_history(history, ndim=1)
-    if (exog is None) != (future_exog is None):
-        raise ParameterError("exog and future_exog must be given together")
-    x = None if exog is None else _as_exog(exog, len(y), "exog")
-    x_future = None if future_exog is None else _as_exog(future_exog, horizon, "future_exog")
-    if x is not None and x_future is not None and x.shape[1] != x_future.shape[1]:
-        raise ParameterError("exog and future_exog must have the same number of columns")
-    fast = fast_forecast(y[None, :], period=period, horizon=horizon, level=level)
+    x, x_future = _regressors(y, horizon, exog, future_exog)
+    fast = fast_forecast(y[None, :], periods=periods, horizon=horizon, level=level, grid=DENSE)
     chosen = forecast_from_fast(fast, level)
-    fast_mae, ranked = select(y, period=period, horizon=horizon, level=level, exog=x)
-    if not ranked or not np.isfinite(fast_mae):
+    fast_mae, ranked = select(y, period=periods, horizon=horizon, level=level, exog=x)
+    if not ranked or not np.isfinite(fast_mae) or ranked[0].mae >= (1.0 - MARGIN) * fast_mae:
         return chosen
-    best = ranked[0]
-    if best.mae >= (1.0 - MARGIN) * fast_mae:
-        return chosen
-    candidate = next(c for c in CANDIDATES if c.name == best.name)
-    scale = float(fast.fit.scale[0]) if fast.fit is not None else 1.0
     try:
-        return _statsmodels_forecast(
-            best,
-            candidate,
-            y,
-            x,
-            x_future,
-            period=period,
-            horizon=horizon,
-            level=level,
-            scale=scale,
-        )
+        return _winner(ranked[0], ranked, fast, y, x, x_future, periods=periods, level=level)
     except (ValueError, np.linalg.LinAlgError, ForecastError) as err:
-        _log.info("forecast_refit_failed model=%s error=%s", best.name, err)
+        _log.info("forecast_refit_failed model=%s error=%s", ranked[0].name, err)
         return chosen
+
+
+def _winner(
+    best: Backtest,
+    ranked: list[Backtest],
+    fast: FastForecast,
+    y: FloatArray,
+    x: FloatArray | None,
+    x_future: FloatArray | None,
+    *,
+    periods: tuple[int, ...],
+    level: float,
+) -> Forecast:
+    """The forecast of a winning statsmodels model or of its mean with the fast family."""
+    horizon = fast.zhat.shape[1]
+    z = fill_missing(to_log(y[None, :]), periods[0])[0]
+    origins = _origins(len(y), max(periods), horizon)
+    residual = to_log(_truth(y, origins, horizon)) - best.zhat
+    scale = float(fast.fit.scale[0]) if fast.fit is not None else 1.0
+    name = best.name.removeprefix("mean(fast,").removesuffix(")")
+    candidate = next(c for c in CANDIDATES if c.name == name)
+    zhat, se = _refit_forecast(candidate, z, x, x_future, periods=periods, horizon=horizon)
+    cap = float(fast.cap[0])
+    if best.name == name:
+        return _calibrated_forecast(
+            name, zhat, se, residual / best.se, level=level, score=best.mae / scale, cap=cap
+        )
+    mixed = 0.5 * (fast.zhat[0] + zhat)
+    single = next(bt for bt in ranked if bt.name == name)
+    spread = np.sqrt(0.5 * (fast.spread[0] ** 2 + se**2))
+    pooled = np.sqrt(0.5 * (np.mean(fast.spread[0] ** 2) + single.se**2))
+    return _calibrated_forecast(
+        f"mean({fast.models[0]},{name})", mixed, spread, residual / pooled,
+        level=level, score=best.mae / scale, cap=cap,
+    )  # fmt: skip

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 from statecast.core.forecast.errors import HistoryError, ParameterError
 
-__all__ = ["as_history", "check_parameters", "fill_missing", "from_log", "to_log"]
+__all__ = [
+    "Periods",
+    "as_history",
+    "as_periods",
+    "check_parameters",
+    "fill_missing",
+    "from_log",
+    "to_log",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
+#: One season length in steps, or several (the main one first), e.g. ``(24, 168)``.
+Periods = int | Sequence[int]
 
-def check_parameters(*, period: int, horizon: int, level: float) -> None:
+
+def as_periods(period: Periods) -> tuple[int, ...]:
+    """The season lengths as a tuple, the main one first, duplicates dropped.
+
+    Raises:
+        ParameterError: no period, or one that is not a positive integer.
+    """
+    values = [period] if isinstance(period, int | np.integer) else list(period)
+    if not values:
+        raise ParameterError("period must name at least one season length")
+    for value in values:
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ParameterError(f"period must be a positive integer, got {value!r}")
+    return tuple(dict.fromkeys(int(v) for v in values))
+
+
+def check_parameters(*, period: Periods, horizon: int, level: float) -> None:
     """Reject a period, horizon or level that no model can use.
 
     Raises:
-        ParameterError: ``period < 1``, ``horizon < 1`` or ``level`` outside (0, 1).
+        ParameterError: a period below 1, ``horizon < 1`` or ``level`` outside (0, 1).
     """
-    if int(period) != period or period < 1:
-        raise ParameterError(f"period must be a positive integer, got {period!r}")
+    as_periods(period)
     if int(horizon) != horizon or horizon < 1:
         raise ParameterError(f"horizon must be a positive integer, got {horizon!r}")
     if not 0.0 < level < 1.0:
