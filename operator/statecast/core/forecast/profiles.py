@@ -77,16 +77,15 @@ def lag_profile(
         shift = k * period
         if shift < width:
             lags[k - 1, :, shift:] = z[:, : width - shift]
-    # Columns from K seasons on have every lag: the plain (fast) centre there; the
-    # NaN-aware one only on the first K seasons, where fewer lags exist.
-    full = min(width, seasons * period)
+    # Column s has min(K, s // P) lags: within each season of columns the count is
+    # the same, so each block takes the plain centre of the lags it has.
     out = np.full((n, width), np.nan)
     centre = np.median if robust else np.mean
-    out[:, full:] = centre(lags[:, :, full:], axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        early = np.nanmedian if robust else np.nanmean
-        out[:, period:full] = early(lags[:, :, period:full], axis=0)
+    for have in range(1, seasons + 1):
+        lo = have * period
+        hi = width if have == seasons else min(width, lo + period)
+        if lo < hi:
+            out[:, lo:hi] = centre(lags[:have, :, lo:hi], axis=0)
     return out
 
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 __all__ = ["QUANTILE_LEVELS", "BatchForecast", "Forecast"]
 
 #: Quantile levels reported with every single-series forecast.
-QUANTILE_LEVELS: tuple[float, ...] = (0.1, 0.5, 0.9, 0.95)
+QUANTILE_LEVELS: tuple[float, ...] = (0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975)
 
 FloatArray = npt.NDArray[np.float64]
 
