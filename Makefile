@@ -129,11 +129,16 @@ e2e-faults: cluster-build ## Every chaos scenario, full length, three runs each,
 
 ##@ Benchmarks
 .PHONY: bench
-bench: bench-forecast bench-agent bench-sim ## Run every benchmark
+bench: bench-forecast bench-m4 bench-agent bench-sim ## Run every benchmark
 
 .PHONY: bench-forecast
-bench-forecast: install ## Forecast accuracy, coverage and speed against baselines
+bench-forecast: install ## Forecast accuracy, coverage and speed on traces, against baselines
+	$(PY) -m pip install --quiet -e '.[bench-data]'
 	$(PY) -m bench.forecast
+
+.PHONY: bench-m4
+bench-m4: install ## M4 hourly: both forecast paths, baselines and statsforecast, official measures
+	$(PY) -m bench.m4
 
 .PHONY: bench-agent
 bench-agent: install ## Agent latency/throughput next to Redis, sync bytes, convergence, memory

@@ -464,3 +464,7 @@ def write(
     )
     speed_md = render_speed(figures) if figures else ""
     replace_section(OUT / "forecast.md", "traces", header + body + "\n" + speed_md)
+
+
+if __name__ == "__main__":
+    main()
