@@ -13,7 +13,12 @@ from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.placement import ActionKind, Plan, Reason, ReplicaAction
 from statecast.core.reconcile import DemandView, Observed, reconcile
-from statecast.core.reconcile.predicted import PredictedDemand, forecast_demand
+from statecast.core.reconcile.predicted import (
+    PredictedDemand,
+    forecast_demand,
+    seasons_of,
+    steps_of,
+)
 from statecast.core.reconcile.predictive import wanted_from_plan
 from statecast.core.reconcile.views import NodeView, ReplicaView, node_view, replica_view
 from statecast.core.replica_set import hand_off
@@ -170,3 +175,30 @@ def test_a_deleted_resource_is_forgotten() -> None:
     assert forecaster.demand(("ns", "flags"), SPEC, NODES, NOW) is not None
     forecaster.forget(("ns", "flags"))
     assert np.isnan(sampler.matrix(("ns", "flags"), NODES, 60, NOW.timestamp(), 5)).all()
+
+
+def test_seasons_come_from_prediction_seasonality_in_steps_shortest_first() -> None:
+    def spec(**prediction: Any) -> SharedResourceSpec:
+        return SharedResourceSpec.model_validate({"prediction": {"horizon": "1d"} | prediction})
+
+    assert seasons_of(spec(interval="1m")) == (1440,)  # the day by default
+    assert seasons_of(spec(interval="1h", seasonality=["7d", "1d"])) == (24, 168)
+    assert seasons_of(spec(interval="30m", seasonality=["1d", "24h"])) == (48,)
+    assert seasons_of(spec(interval="1m", seasonality=["1m"])) == (2,)
+    assert steps_of(spec(interval="1h", seasonality=["7d", "1d"]))[2] == 24
+
+
+def test_forecast_demand_learns_the_week_from_the_seasonality() -> None:
+    rng = np.random.default_rng(2)
+    hours = 5 * 7 * 24
+    day = (np.arange(hours) // 24) % 7
+    rate = np.where(day >= 5, 10.0, 100.0)  # quiet weekends
+    history = rng.poisson(np.broadcast_to(rate, (2, hours))).astype(float)[:, : hours - 48]
+    spec = SharedResourceSpec.model_validate(
+        {"prediction": {"interval": "1h", "horizon": "6h", "seasonality": ["1d", "7d"]}}
+    )
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    demand = forecast_demand(history, ("a", "b"), spec, generated_at=now)
+    assert demand is not None
+    # The history ends on a Friday night: the next hours are the weekend's.
+    np.testing.assert_allclose(demand.forecast.mean, 10.0, rtol=0.5)

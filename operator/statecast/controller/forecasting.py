@@ -40,7 +40,12 @@ from statecast.core.reconcile.demand_engine import (
     next_step,
     series_changed,
 )
-from statecast.core.reconcile.predicted import MAX_HISTORY_STEPS, PredictedDemand, steps_of
+from statecast.core.reconcile.predicted import (
+    MAX_HISTORY_STEPS,
+    PredictedDemand,
+    seasons_of,
+    steps_of,
+)
 
 __all__ = ["DemandForecaster"]
 
@@ -148,6 +153,7 @@ class DemandForecaster:
             spec.prediction.level,
             min(MAX_HISTORY_STEPS, capacity(interval)),
             self.sampler.generation(ref),
+            seasons_of(spec)[1:],
         )
         with self._lock:
             engine = self._engines.get(ref)

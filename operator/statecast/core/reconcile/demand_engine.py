@@ -78,6 +78,8 @@ class EngineSettings:
         capacity: steps of history kept.
         generation: the sampler's :meth:`~statecast.controller.sampling.DemandSampler.generation`
             of the resource's history (a reload replaces it).
+        longer: further seasons in steps (``prediction.seasonality`` beyond the main one),
+            modelled once the history holds two of them.
     """
 
     nodes: tuple[str, ...]
@@ -87,6 +89,7 @@ class EngineSettings:
     level: float
     capacity: int
     generation: tuple[int, int] = (0, 0)
+    longer: tuple[int, ...] = ()
 
 
 class Step(enum.Enum):
@@ -210,7 +213,7 @@ class DemandEngine:
         self._per_pod = rows.per_pod
         self._engine = ForecastEngine(
             len(rows.series),
-            period=settings.season,
+            period=(settings.season, *settings.longer),
             horizon=settings.horizon,
             level=settings.level,
             capacity=settings.capacity,

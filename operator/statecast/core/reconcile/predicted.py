@@ -32,6 +32,7 @@ __all__ = [
     "demand_rows",
     "forecast_demand",
     "predicted_demand",
+    "seasons_of",
     "steps_of",
 ]
 
@@ -90,12 +91,21 @@ class PredictedDemand:
 
 
 def steps_of(spec: SharedResourceSpec) -> tuple[float, int, int]:
-    """(interval in seconds, horizon in steps, season in steps) of a resource."""
+    """(interval in seconds, horizon in steps, main season in steps) of a resource."""
     interval = parse_duration(spec.prediction.interval).total_seconds()
     horizon = max(1, round(parse_duration(spec.prediction.horizon).total_seconds() / interval))
-    seasons = [parse_duration(s).total_seconds() for s in spec.prediction.seasonality]
-    season = max(2, round((min(seasons) if seasons else DAY_S) / interval))
-    return interval, horizon, season
+    return interval, horizon, seasons_of(spec)[0]
+
+
+def seasons_of(spec: SharedResourceSpec) -> tuple[int, ...]:
+    """Every season of ``prediction.seasonality`` in steps of the interval, shortest first.
+
+    Without any, the day (the forecaster offers the week itself once the history holds
+    two). Each season is at least two steps; duplicates after rounding are dropped.
+    """
+    interval = parse_duration(spec.prediction.interval).total_seconds()
+    lengths = [parse_duration(s).total_seconds() for s in spec.prediction.seasonality]
+    return tuple(sorted({max(2, round(x / interval)) for x in lengths or [DAY_S]}))
 
 
 def forecast_demand(
@@ -131,10 +141,10 @@ def forecast_demand(
     known = ~np.isnan(history)
     if len(nodes) == 0 or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
         return None
-    _, horizon, season = steps_of(spec)
+    _, horizon, _ = steps_of(spec)
     rows = demand_rows(history, pods, pods_now)
     result = forecast_batch(
-        rows.series, period=season, horizon=horizon, level=spec.prediction.level
+        rows.series, period=seasons_of(spec), horizon=horizon, level=spec.prediction.level
     )
     return predicted_demand(
         result,
