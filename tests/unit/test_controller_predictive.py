@@ -202,3 +202,79 @@ def test_forecast_demand_learns_the_week_from_the_seasonality() -> None:
     assert demand is not None
     # The history ends on a Friday night: the next hours are the weekend's.
     np.testing.assert_allclose(demand.forecast.mean, 10.0, rtol=0.5)
+
+
+def test_a_scheduled_event_is_forecast_and_a_replica_placed_before_it_starts() -> None:
+    """node-4 reads twice a minute; a sale starting in 5 minutes multiplies that by 500.
+
+    The replicas hold 64 MiB: copying one to node-4 does not pay for its usual reads,
+    only for the sale's.
+    """
+    rng = np.random.default_rng(3)
+    history = np.zeros((len(NODES), 240))
+    history[NODES.index("node-4")] = rng.poisson(2, 240)
+    starts = (NOW + dt.timedelta(minutes=5)).isoformat()
+    created = (NOW - dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    current = [
+        replica_view(
+            {
+                "metadata": {"name": f"flags-{n}", "namespace": "ns", "creationTimestamp": created},
+                "spec": {"resource": "flags", "nodeName": n, "reason": "minimum"},
+                "status": {"phase": "Ready", "bytes": 64 * 2**20},
+            }
+        )
+        for n in ("node-1", "node-2")
+    ]
+
+    def spec(events: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "replicas": {"min": 2},
+            "prediction": {"interval": "1m", "horizon": "15m", "events": events},
+        }
+
+    sale = [{"name": "sale", "at": starts, "duration": "30m", "effect": 500}]
+    decided = {}
+    for name, events in (("without", []), ("with", sale)):
+        resource = SharedResourceSpec.model_validate(spec(events))
+        demand = forecast_demand(history, NODES, resource, generated_at=NOW)
+        assert demand is not None
+        mean = demand.forecast.mean[NODES.index("node-4")]
+        if events:  # quiet for 5 minutes, then 500 times busier
+            assert mean[:5].max() < 6
+            assert mean[5:].min() > 300
+        result = reconcile(
+            Observed(body(spec(events)), CLUSTER, current, now=NOW,
+                     demand=DemandView(forecast=demand))
+        )  # fmt: skip
+        decided[name] = [(c.action, c.node, c.reason) for c in result.changes]
+    assert decided["without"] == []
+    assert decided["with"] == [("add", "node-4", "predicted")]  # 5 minutes before the sale
+
+
+def test_the_incremental_engine_forecasts_the_event_too() -> None:
+    from statecast.core.reconcile.demand_engine import DemandEngine, EngineSettings
+    from statecast.core.reconcile.predicted import events_of
+
+    resource = SharedResourceSpec.model_validate(
+        {
+            "prediction": {
+                "interval": "1m", "horizon": "15m",
+                "events": [{"name": "batch", "schedule": "*/30 * * * *", "duration": "5m",
+                            "effect": 4}],
+            }
+        }
+    )  # fmt: skip
+    steps = 600
+    end = NOW.timestamp()
+    edges = end - 60.0 * np.arange(steps, -1, -1)
+    from statecast.core.forecast.events import multipliers
+
+    factors = multipliers(events_of(resource), edges)
+    history = np.random.default_rng(4).poisson(20 * factors, (2, steps)).astype(float)
+    settings = EngineSettings(("a", "b"), 60.0, 15, 1440, 0.9, 4320, events=events_of(resource))
+    engine = DemandEngine.build(settings, end, history, np.zeros_like(history), np.zeros(2))
+    assert engine is not None
+    demand = engine.demand(resource, np.zeros(2), previous_next=None, writes_per_min=0.0)
+    mean = demand.forecast.mean
+    # NOW is on the hour: the batch runs in the first 5 minutes, again from minute 30.
+    assert mean[:, :5].mean() > 2.5 * mean[:, 6:15].mean()

@@ -147,6 +147,14 @@ class KnownEvent(Model):
     effect: Annotated[float, Field(gt=0, le=1000)] = 2.0
     """Expected multiplier on demand while the event lasts."""
 
+    @model_validator(mode="after")
+    def _schedule_is_cron(self) -> KnownEvent:
+        if self.schedule is not None:
+            from statecast.core.forecast.events import parse_cron
+
+            parse_cron(self.schedule)  # a ParameterError is a ValueError: pydantic reports it
+        return self
+
 
 class Prediction(Model):
     """How demand is sampled and forecast."""

@@ -43,6 +43,7 @@ from statecast.core.reconcile.demand_engine import (
 from statecast.core.reconcile.predicted import (
     MAX_HISTORY_STEPS,
     PredictedDemand,
+    events_of,
     seasons_of,
     steps_of,
 )
@@ -154,6 +155,7 @@ class DemandForecaster:
             min(MAX_HISTORY_STEPS, capacity(interval)),
             self.sampler.generation(ref),
             seasons_of(spec)[1:],
+            events_of(spec),
         )
         with self._lock:
             engine = self._engines.get(ref)

@@ -32,13 +32,16 @@ import numpy.typing as npt
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S
 from statecast.core.forecast import BatchForecast, ForecastEngine
+from statecast.core.forecast.events import Event, deflate
 from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.forecast.pods import split_step
 from statecast.core.reconcile.predicted import (
     MIN_HISTORY_STEPS,
     PredictedDemand,
     demand_rows,
+    event_factors,
     predicted_demand,
+    with_events,
 )
 
 __all__ = [
@@ -80,6 +83,8 @@ class EngineSettings:
             of the resource's history (a reload replaces it).
         longer: further seasons in steps (``prediction.seasonality`` beyond the main one),
             modelled once the history holds two of them.
+        events: the known events (``prediction.events``): the history is divided by
+            their factors before it is fitted or fed, the forecast multiplied by them.
     """
 
     nodes: tuple[str, ...]
@@ -90,6 +95,7 @@ class EngineSettings:
     capacity: int
     generation: tuple[int, int] = (0, 0)
     longer: tuple[int, ...] = ()
+    events: tuple[Event, ...] = ()
 
 
 class Step(enum.Enum):
@@ -219,7 +225,8 @@ class DemandEngine:
             capacity=settings.capacity,
             refit_every=refit_every(settings.interval),
         )
-        self._engine.refit(rows.series)
+        past = event_factors(settings.events, end, settings.interval, -history.shape[1])
+        self._engine.refit(deflate(rows.series, past))
         self.forecast: BatchForecast = self._engine.forecast()
 
     @classmethod
@@ -262,7 +269,9 @@ class DemandEngine:
                 values = np.append(masked, self._per_pod)
             else:
                 values = column
-            self.forecast = self._engine.update(values)
+            step_end = end - (demand.shape[1] - 1 - k) * self.settings.interval
+            factor = event_factors(self.settings.events, step_end, self.settings.interval, -1)
+            self.forecast = self._engine.update(deflate(values, factor))
             self.last = np.nan_to_num(column)
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
@@ -277,8 +286,10 @@ class DemandEngine:
         writes_per_min: float,
     ) -> PredictedDemand:
         """The forecast from the newest interval, with the pods running now."""
+        ahead = event_factors(self.settings.events, self.end, self.settings.interval,
+                              self.settings.horizon)  # fmt: skip
         return predicted_demand(
-            self.forecast,
+            with_events(self.forecast, ahead),
             self.settings.nodes,
             spec,
             pods_now=pods_now,

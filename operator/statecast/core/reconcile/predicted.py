@@ -21,6 +21,7 @@ import numpy.typing as npt
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S, parse_duration
 from statecast.core.forecast import BatchForecast, forecast_batch
+from statecast.core.forecast.events import Event, deflate, inflate, multipliers
 from statecast.core.forecast.pods import Band, recombine, split_by_pods
 from statecast.core.placement import DemandForecast, forecast_deviation
 
@@ -30,10 +31,13 @@ __all__ = [
     "DemandRows",
     "PredictedDemand",
     "demand_rows",
+    "event_factors",
+    "events_of",
     "forecast_demand",
     "predicted_demand",
     "seasons_of",
     "steps_of",
+    "with_events",
 ]
 
 #: Sampled intervals a forecast needs before the planner takes over from the spread.
@@ -97,6 +101,44 @@ def steps_of(spec: SharedResourceSpec) -> tuple[float, int, int]:
     return interval, horizon, seasons_of(spec)[0]
 
 
+def events_of(spec: SharedResourceSpec) -> tuple[Event, ...]:
+    """``prediction.events`` as the forecaster's :class:`~statecast.core.forecast.events.Event`."""
+    return tuple(
+        Event(
+            duration_s=parse_duration(e.duration).total_seconds(),
+            effect=e.effect,
+            schedule=e.schedule,
+            at=None if e.at is None else e.at.timestamp(),
+        )
+        for e in spec.prediction.events
+    )
+
+
+def event_factors(
+    events: Sequence[Event], end: float, interval: float, steps: int
+) -> npt.NDArray[np.float64]:
+    """Factor on demand per interval: the ``steps`` after ``end``, or before it if negative."""
+    if steps < 0:
+        edges = end - interval * np.arange(-steps, -1, -1, dtype=np.float64)
+    else:
+        edges = end + interval * np.arange(steps + 1, dtype=np.float64)
+    return multipliers(events, edges) if events else np.ones(len(edges) - 1)
+
+
+def with_events(forecast: BatchForecast, factors: npt.NDArray[np.float64]) -> BatchForecast:
+    """A forecast multiplied, step by step, by the known events' factors."""
+    if np.all(factors == 1.0):
+        return forecast
+    return BatchForecast(
+        forecast.models,
+        forecast.level,
+        inflate(forecast.mean, factors),
+        inflate(forecast.lower, factors),
+        inflate(forecast.upper, factors),
+        forecast.scores,
+    )
+
+
 def seasons_of(spec: SharedResourceSpec) -> tuple[int, ...]:
     """Every season of ``prediction.seasonality`` in steps of the interval, shortest first.
 
@@ -141,13 +183,17 @@ def forecast_demand(
     known = ~np.isnan(history)
     if len(nodes) == 0 or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
         return None
-    _, horizon, _ = steps_of(spec)
+    interval, horizon, _ = steps_of(spec)
     rows = demand_rows(history, pods, pods_now)
+    end = generated_at.timestamp()
+    events = events_of(spec)
+    past = event_factors(events, end, interval, -rows.series.shape[1])
     result = forecast_batch(
-        rows.series, period=seasons_of(spec), horizon=horizon, level=spec.prediction.level
-    )
+        deflate(rows.series, past), period=seasons_of(spec), horizon=horizon,
+        level=spec.prediction.level,
+    )  # fmt: skip
     return predicted_demand(
-        result,
+        with_events(result, event_factors(events, end, interval, horizon)),
         nodes,
         spec,
         pods_now=pods_now,
