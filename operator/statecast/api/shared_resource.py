@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, model_validator
 
+from statecast.api.cron import parse_cron
 from statecast.api.types import (
     CONDITIONS_LIST,
     Condition,
@@ -150,9 +151,7 @@ class KnownEvent(Model):
     @model_validator(mode="after")
     def _schedule_is_cron(self) -> KnownEvent:
         if self.schedule is not None:
-            from statecast.core.forecast.events import parse_cron
-
-            parse_cron(self.schedule)  # a ParameterError is a ValueError: pydantic reports it
+            parse_cron(self.schedule)  # a ValueError: pydantic reports it
         return self
 
 
