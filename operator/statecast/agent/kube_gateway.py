@@ -50,6 +50,15 @@ def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
         deleting=meta.get("deletionTimestamp") is not None,
         status=obj.get("status") or {},
         uid=meta.get("uid", ""),
+        stand_in_for=tuple(str(n) for n in spec.get("standInFor") or ()),
+        owner_uid=next(
+            (
+                str(o.get("uid", ""))
+                for o in meta.get("ownerReferences") or ()
+                if o.get("kind") == "SharedResource"
+            ),
+            "",
+        ),
     )
 
 
@@ -75,6 +84,10 @@ class KubernetesGateway:
         self.api = api
         self.coordination = client.CoordinationV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        # Built here, not when first needed: kubernetes.client imports CoreV1Api and its
+        # models lazily (about a second of CPU, more on a busy machine), and an import on
+        # the event loop stalls every request and the Lease renewal meanwhile.
+        self.core = client.CoreV1Api(api)
 
     async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
         """See :class:`ClusterGateway`."""
@@ -150,7 +163,7 @@ class KubernetesGateway:
         """See :class:`ClusterGateway`."""
         from kubernetes.client.exceptions import ApiException
 
-        core = self._client.CoreV1Api(self.api)
+        core = self.core
         read = (
             core.read_namespaced_config_map if kind == "ConfigMap" else core.read_namespaced_secret
         )
@@ -187,7 +200,7 @@ class KubernetesGateway:
             "lastTimestamp": now,
             "count": 1,
         }
-        core = self._client.CoreV1Api(self.api)
+        core = self.core
         try:
             await asyncio.to_thread(core.create_namespaced_event, record.namespace, body)
         except API_ERRORS as err:  # an Event is best effort
