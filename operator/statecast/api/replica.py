@@ -44,6 +44,12 @@ class ReplicaSpec(Model):
     """Why the operator placed the replica here."""
     sync_mode: SyncMode = "auto"
     """How the agent copies state: auto picks delta when it can, else full."""
+    stand_in_for: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=253)]], Field(max_length=64)
+    ] = Field(default_factory=list)
+    """Nodes of lost copies this replica stands in for: it was placed while no reachable
+    replica held the state, so it starts from the resource's source, not from the state;
+    their writes are merged into it when their agents return. Set by the operator."""
 
 
 class ReplicaStatus(StatusModel):
@@ -86,6 +92,7 @@ class Replica(ResourceModel):
         {"name": "Role", "type": "string", "jsonPath": ".spec.role"},
         {"name": "Reason", "type": "string", "jsonPath": ".spec.reason"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Stands-In-For", "type": "string", "jsonPath": ".spec.standInFor"},
         {"name": "Lag", "type": "number", "jsonPath": ".status.lagSeconds", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

@@ -244,6 +244,9 @@ class Replication(Model):
     """When to hedge."""
     cooldown: Duration = "5m"
     """A replica placed for demand stays at least this long."""
+    lost_copy_retention: Duration = "24h"
+    """How long a lost replica holding writes no reachable replica holds is kept, waiting
+    for its agent to return so its writes are merged, before they are given up."""
     budget: Budget = Field(default_factory=Budget)
     """Cost limits."""
     tuning: Tuning = Field(default_factory=Tuning)
@@ -347,6 +350,10 @@ class ReplicaSummary(StatusModel):
     """How far behind the most recent write the replica is."""
     reason: str = ""
     """Why the replica is there."""
+    stand_in_for: Annotated[list[str], Field(max_length=64)] = Field(default_factory=list)
+    """Lost copies it stands in for: it started from the source, not from the state."""
+    unmerged: bool = False
+    """Lost, and holding writes no reachable replica holds: kept until they are merged."""
 
 
 class NodeForecast(StatusModel):

@@ -37,6 +37,8 @@ class ReplicaChange:
     node: str
     reason: str
     """Reason code: minimum, rebalance, failover, ..."""
+    stand_in_for: tuple[str, ...] = ()
+    """For an add: the lost copies it stands in for (see :mod:`statecast.core.custody`)."""
 
 
 @dataclass(frozen=True)
