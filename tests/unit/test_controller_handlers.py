@@ -36,6 +36,7 @@ class FakeGateway:
         self.events: list[tuple[str, str]] = []
         self.leases: list[AgentLease] = []
         self.lost: list[tuple[str, str]] = []
+        self.stand_ins: list[tuple[str, tuple[str, ...]]] = []
         self.histories: dict[tuple[str, str], dict[str, Any]] = {}
 
     def create_replica(self, body: dict[str, Any]) -> bool:
@@ -56,6 +57,9 @@ class FakeGateway:
 
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         self.lost.append((name, reason))
+
+    def set_stand_in(self, namespace: str, name: str, nodes: tuple[str, ...]) -> None:
+        self.stand_ins.append((name, nodes))
 
     def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
         found = self.histories.get((namespace, history_name(name)))

@@ -34,6 +34,8 @@ def apply(services: Services, body: kopf.Body, result: ReconcileResult, now: dt.
     gateway = services.gateway
     for lost in result.lost:
         gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
+    for stand_in in result.stand_ins:
+        gateway.set_stand_in(ref[0], stand_in.name, stand_in.stand_in_for)
     for event in result.events:
         gateway.post_event(body, event.type, event.reason, event.message)
 
@@ -45,7 +47,10 @@ def _apply_change(
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     gateway = services.gateway
     if change.action == "add":
-        applied = gateway.create_replica(build_replica(body, change.node, reason=change.reason))
+        replica = build_replica(
+            body, change.node, reason=change.reason, stand_in_for=change.stand_in_for
+        )
+        applied = gateway.create_replica(replica)
     else:
         applied = gateway.delete_replica(namespace, replica_name(name, change.node))
         if applied:

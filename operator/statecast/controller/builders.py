@@ -29,12 +29,20 @@ def _label_value(value: str) -> str:
 
 
 def build_replica(
-    resource: Mapping[str, Any], node: str, *, reason: str, role: str = "peer", epoch: int = 0
+    resource: Mapping[str, Any],
+    node: str,
+    *,
+    reason: str,
+    role: str = "peer",
+    epoch: int = 0,
+    stand_in_for: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The Replica object for ``resource`` (a SharedResource body) on ``node``.
 
     It is owned by the resource (controller reference, so garbage collection removes
-    it with the resource) and labelled with the resource and node names.
+    it with the resource) and labelled with the resource and node names;
+    ``stand_in_for`` names the lost copies it stands in for (see
+    :mod:`statecast.core.custody`).
     """
     meta = resource["metadata"]
     spec = ReplicaSpec(
@@ -43,6 +51,7 @@ def build_replica(
         role=role,
         epoch=epoch,
         reason=reason,
+        stand_in_for=list(stand_in_for),
     )
     return {
         "apiVersion": API_VERSION,
@@ -66,5 +75,5 @@ def build_replica(
                 }
             ],
         },
-        "spec": spec.to_k8s(),
+        "spec": {k: v for k, v in spec.to_k8s().items() if k != "standInFor" or v},
     }

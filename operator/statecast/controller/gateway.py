@@ -38,6 +38,9 @@ class Gateway(Protocol):
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         """Set a Replica's status phase to Lost (its agent cannot report any more)."""
 
+    def set_stand_in(self, namespace: str, name: str, nodes: tuple[str, ...]) -> None:
+        """Set a Replica's ``spec.standInFor`` (empty: remove it)."""
+
     def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
         """The demand history saved for resource ``name`` (``uid``); None when there is none."""
 
@@ -150,6 +153,19 @@ class KubeGateway:
                 "replicas",
                 name,
                 {"status": {"phase": "Lost", "conditions": [condition]}},
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def set_stand_in(self, namespace: str, name: str, nodes: tuple[str, ...]) -> None:
+        """Merge-patch the Replica's ``spec.standInFor``; a 404 (already gone) is fine."""
+        from kubernetes.client.exceptions import ApiException
+
+        body = {"spec": {"standInFor": list(nodes) if nodes else None}}
+        try:
+            self._custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, "replicas", name, body
             )
         except ApiException as err:
             if err.status != 404:

@@ -8,6 +8,8 @@ The kopf handlers (:mod:`statecast.controller.handlers`) observe, call
 - :mod:`~statecast.core.reconcile.survey`: eligible nodes, zones, consumers, room;
 - :mod:`~statecast.core.reconcile.policies`: the placement policies (spread, predictive,
   reactive) behind one protocol;
+- :mod:`~statecast.core.reconcile.custody`: lost copies with unmerged writes, stand-ins
+  (the decisions are :mod:`statecast.core.custody`'s);
 - :mod:`~statecast.core.reconcile.status`: the status, conditions and Events;
 - :mod:`~statecast.core.reconcile.predicted` and
   :mod:`~statecast.core.reconcile.demand_engine`: a resource's forecast from its history;

@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.core.custody import guard
+from statecast.core.reconcile.custody import StandIn, custody_of, stand_ins
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.policies import policy_for
 from statecast.core.reconcile.status import (
@@ -27,7 +29,7 @@ from statecast.core.reconcile.status import (
     resource_events,
 )
 from statecast.core.reconcile.survey import survey
-from statecast.core.replica_set import ReplicaChange, hand_off
+from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, hand_off
 
 __all__ = ["ReconcileResult", "reconcile"]
 
@@ -48,6 +50,8 @@ class ReconcileResult:
     last_hot: Mapping[str, float] | None = None
     """With policy reactive and heat observed: node -> when it was last hot, to pass
     back as the next ``DemandView.last_hot`` (None: nothing to keep)."""
+    stand_ins: tuple[StandIn, ...] = field(default_factory=tuple)
+    """Replicas whose ``spec.standInFor`` is to change (see :mod:`statecast.core.custody`)."""
 
 
 def reconcile(observed: Observed) -> ReconcileResult:
@@ -62,11 +66,14 @@ def reconcile(observed: Observed) -> ReconcileResult:
     seen = survey(observed, spec)
     decided = policy_for(spec.replication.policy).place(seen, observed.demand)
     plan = hand_off(decided.wanted, seen.existing)
+    held = custody_of(seen)  # no lost copy with unmerged writes goes; stand-ins are marked
+    plan = ReplicaSetPlan(plan.wanted, guard(plan.changes, held))
     lost = lost_replicas(seen)
     return ReconcileResult(
         changes=plan.changes,
-        status=build_status(observed, seen, decided, plan),
-        events=resource_events(observed, seen, lost),
+        status=build_status(observed, seen, decided, plan, held),
+        events=resource_events(observed, seen, lost, held),
         lost=lost,
         last_hot=decided.last_hot,
+        stand_ins=stand_ins(seen, held),
     )

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from statecast.api.types import transition_time
+from statecast.core.custody import Custody
+from statecast.core.reconcile.custody import custody_events, custody_message, custody_reason
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.policies import ConditionState, PolicyPlan
 from statecast.core.reconcile.survey import Survey
@@ -71,10 +73,16 @@ class LostReplica:
 
 def change_event(change: ReplicaChange) -> Event:
     """The Event that reports an applied change, with its reason code."""
+    stands = (
+        f"; a stand-in for the lost copies on {', '.join(change.stand_in_for)}, starting"
+        " from the source until their writes are merged"
+        if change.stand_in_for
+        else ""
+    )
     return Event(
         "Normal",
         "ReplicaAdded" if change.action == "add" else "ReplicaRemoved",
-        f"{change.action} replica on {change.node} (reason {change.reason})",
+        f"{change.action} replica on {change.node} (reason {change.reason}){stands}",
     )
 
 
@@ -136,10 +144,12 @@ class _Counts(NamedTuple):
     phase: str
 
 
-def _counts(survey: Survey, plan: ReplicaSetPlan) -> _Counts:
+def _counts(survey: Survey, plan: ReplicaSetPlan, held: Custody) -> _Counts:
     ready = sum(1 for r in survey.replicas if r.node in plan.wanted and r.phase == "Ready")
     desired = max(survey.count, len(plan.wanted))  # consumers' copies count once planned
-    if ready >= desired:
+    if held.kept:
+        phase = "Degraded"  # acknowledged writes are out of reach, whatever serves meanwhile
+    elif ready >= desired:
         phase = "Ready"
     elif survey.short and not plan.adds:
         phase = "Degraded"
@@ -150,13 +160,22 @@ def _counts(survey: Survey, plan: ReplicaSetPlan) -> _Counts:
     return _Counts(ready, desired, phase)
 
 
+def _degraded(survey: Survey, held: Custody) -> ConditionState:
+    """The Degraded condition: lost copies with unmerged writes first, then too few nodes."""
+    if held.kept:
+        return ConditionState(True, custody_reason(held), custody_message(survey, held))
+    if survey.short:
+        return ConditionState(True, "NotEnoughNodes", _degraded_message(survey))
+    return ConditionState(False, "AsExpected", _degraded_message(survey))
+
+
 def _degraded_message(survey: Survey) -> str:
     if survey.short:
         return f"only {len(survey.candidates)} eligible nodes for {survey.count} replicas"
     return "replicas placed"
 
 
-def _replica_rows(survey: Survey) -> list[dict[str, Any]]:
+def _replica_rows(survey: Survey, held: Custody) -> list[dict[str, Any]]:
     return [
         {
             "node": r.node,
@@ -167,17 +186,22 @@ def _replica_rows(survey: Survey) -> list[dict[str, Any]]:
             "phase": r.phase if r.node in survey.ready else "Lost",
             "reason": r.reason,
             **({"lagSeconds": r.lag_seconds} if r.lag_seconds is not None else {}),
+            **({"standInFor": list(r.stand_in_for)} if r.stand_in_for else {}),
+            **({"unmerged": True} if r.node in held.kept else {}),
         }
         for r in survey.replicas
     ]
 
 
 def _condition_states(
-    survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan, counts: _Counts
+    survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan, counts: _Counts, held: Custody
 ) -> dict[str, ConditionState]:
     """Ready, Progressing, Degraded and the policy's ForecastReady, in that order."""
-    phase, short = counts.phase, survey.short
+    phase = counts.phase
+    degraded = _degraded(survey, held)
     ready_msg = f"{counts.ready}/{counts.desired} replicas ready"
+    if held.kept:
+        ready_msg = f"{ready_msg}; {degraded.reason}"
     progressing = bool(plan.changes) or phase == "Progressing"
     forecast = decided.forecast
     return {
@@ -185,9 +209,7 @@ def _condition_states(
         "Progressing": ConditionState(
             progressing, "Reconciling" if progressing else "Stable", ready_msg
         ),
-        "Degraded": ConditionState(
-            short, "NotEnoughNodes" if short else "AsExpected", _degraded_message(survey)
-        ),
+        "Degraded": degraded,
         "ForecastReady": ConditionState(
             forecast.holds, forecast.reason, "; ".join((forecast.message, *decided.notes))
         ),
@@ -195,7 +217,11 @@ def _condition_states(
 
 
 def build_status(
-    observed: Observed, survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan
+    observed: Observed,
+    survey: Survey,
+    decided: PolicyPlan,
+    plan: ReplicaSetPlan,
+    held: Custody | None = None,
 ) -> dict[str, Any]:
     """The resource's whole ``status`` after a reconcile.
 
@@ -204,16 +230,18 @@ def build_status(
         survey: its view of the cluster.
         decided: the placement policy's answer.
         plan: the changes the hand-off decided.
+        held: what custody decided of its lost copies (None: nothing lost holds writes).
     """
-    counts = _counts(survey, plan)
+    held = held or Custody()
+    counts = _counts(survey, plan, held)
     status: dict[str, Any] = {
         "phase": counts.phase,
         "observedGeneration": observed.generation,
         "readyReplicas": counts.ready,
         "desiredReplicas": counts.desired,
         "ready": f"{counts.ready}/{counts.desired}",
-        "replicas": _replica_rows(survey),
-        "conditions": _conditions(observed, _condition_states(survey, decided, plan, counts)),
+        "replicas": _replica_rows(survey, held),
+        "conditions": _conditions(observed, _condition_states(survey, decided, plan, counts, held)),
     }
     if decided.forecast_status is not None:
         status["forecast"] = dict(decided.forecast_status)
@@ -247,14 +275,25 @@ def lost_replicas(survey: Survey) -> tuple[LostReplica, ...]:
 
 
 def resource_events(
-    observed: Observed, survey: Survey, lost: Sequence[LostReplica]
+    observed: Observed,
+    survey: Survey,
+    lost: Sequence[LostReplica],
+    held: Custody | None = None,
 ) -> tuple[Event, ...]:
-    """The Events about the resource's state: copies lost, too few nodes, knobs tuned."""
+    """The Events about the resource's state: copies lost, too few nodes, knobs tuned.
+
+    A Warning is posted when the Degraded condition starts or changes its reason
+    (``LastCopyLost``, ``UnmergedCopyLost``, ``NotEnoughNodes``), not on every resync.
+    """
+    held = held or Custody()
     events = tuple(Event("Warning", "ReplicaLost", f"{r.name}: {r.message}") for r in lost)
     conditions = observed.previous_status.get("conditions", [])
-    was_short = any(c.get("type") == "Degraded" and c.get("status") == "True" for c in conditions)
-    if survey.short and not was_short:
-        events += (Event("Warning", "NotEnoughNodes", _degraded_message(survey)),)
+    was: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
+    degraded = _degraded(survey, held)
+    was_same = was.get("status") == "True" and was.get("reason") == degraded.reason
+    if degraded.holds and not was_same:
+        events += (Event("Warning", degraded.reason, degraded.message),)
+    events += tuple(Event(*event) for event in custody_events(survey, held))
     tuning = observed.demand.tuning
     if tuning is not None and tuning.changed:
         events += (Event("Normal", "Tuned", tuning.state.explanation),)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
@@ -68,6 +68,12 @@ class ReplicaView:
     lag_seconds: float | None
     created: dt.datetime | None = None
     bytes: int = 0
+    version_vector: Mapping[str, int] = field(default_factory=dict)
+    """The events its agent last reported it holds."""
+    stand_in_for: tuple[str, ...] = ()
+    """Nodes of the lost copies it stands in for (its spec, set by the operator)."""
+    lost_since: dt.datetime | None = None
+    """When the operator marked it Lost (its Ready condition's transition), if it did."""
 
     def current(self) -> CurrentReplica:
         """As input to :func:`statecast.core.replica_set.reconcile_replicas`."""
@@ -110,7 +116,30 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
         lag_seconds=status.get("lagSeconds"),
         created=_timestamp(meta.get("creationTimestamp")),
         bytes=int(status.get("bytes") or 0),
+        version_vector=_vector(status.get("versionVector")),
+        stand_in_for=tuple(str(n) for n in spec.get("standInFor") or ()),
+        lost_since=_lost_since(status),
     )
+
+
+#: Ready condition reasons the operator writes when it marks a Replica Lost.
+LOST_REASONS = frozenset({"NodeLost", "AgentLost"})
+
+
+def _vector(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): int(v) for k, v in raw.items() if isinstance(v, int) and v > 0}
+
+
+def _lost_since(status: Mapping[str, Any]) -> dt.datetime | None:
+    """When the operator marked the Replica Lost (None if it is not marked)."""
+    if status.get("phase") != "Lost":
+        return None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("reason") in LOST_REASONS:
+            return _timestamp(condition.get("lastTransitionTime"))
+    return None
 
 
 def _timestamp(value: Any) -> dt.datetime | None:
