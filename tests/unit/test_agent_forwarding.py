@@ -10,55 +10,13 @@ answers what they said, not ``no_replica`` (item 6).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
-import pytest
 
-from statecast.agent.config import AgentConfig, ResourceSpec
-from statecast.agent.httpserver import HttpServer
 from statecast.agent.kube import ReplicaReconciler
 from statecast.agent.runtime import Agent
-from statecast.agent.server import build_server
+from tests.unit._agents import REF, url
 from tests.unit.test_agent_kube import FakeGateway, record
-
-REF = ("apps", "flags")
-
-
-URLS: dict[str, str] = {}
-
-
-@pytest.fixture
-async def agents(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[list[Agent]]]]:
-    """Start agents (each with its own HTTP server on loopback) that know each other."""
-    running: list[tuple[Agent, HttpServer]] = []
-
-    async def make(*nodes: str, consistency: str = "eventual") -> list[Agent]:
-        made = []
-        for node in nodes:
-            agent = Agent(AgentConfig(node=node, data_dir=tmp_path / node))
-            server = build_server(agent)
-            await server.start("127.0.0.1", 0)
-            running.append((agent, server))
-            URLS[node] = f"http://127.0.0.1:{server.port}"
-            made.append(agent)
-        spec = ResourceSpec(namespace="apps", name="flags", consistency=consistency)
-        for agent in made:
-            agent.specs[REF] = spec
-            for other in made:
-                if other is not agent:
-                    agent.directory.set(other.node, URLS[other.node])
-        return made
-
-    yield make
-    for agent, server in running:
-        await server.close()
-        await agent.stop()
-
-
-def url(agent: Agent, key: str) -> str:
-    return f"{URLS[agent.node]}/v1/apps/flags/{key}"
 
 
 async def get(session: aiohttp.ClientSession, agent: Agent, key: str) -> tuple[int, object]:

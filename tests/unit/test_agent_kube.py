@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from statecast.agent import kube
 from statecast.agent.config import AgentConfig
 from statecast.agent.kube import LeaseKeeper, PeerWatcher, ReplicaReconciler
 from statecast.agent.kube_api import LeaseRecord, ReplicaRecord
@@ -19,7 +20,7 @@ from statecast.agent.main import run_agent
 from statecast.agent.replica_status import ReplicaFacts, decide_phase
 from statecast.agent.runtime import Agent
 from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
-from statecast.core.crdt.seed import SEED_REPLICA
+from statecast.core.crdt.seed import seed_origin
 
 
 class FakeGateway:
@@ -33,6 +34,7 @@ class FakeGateway:
         self.resource_status: dict[tuple[str, str], dict[str, Any]] = {}
         self.sources: dict[tuple[str, str, str], dict[str, bytes]] = {}
         self.events: list[tuple[str, str, str]] = []
+        self.uids: dict[tuple[str, str], str] = {}
         self._version = 0
 
     async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
@@ -57,7 +59,11 @@ class FakeGateway:
         spec = self.specs.get((namespace, name))
         if spec is None:
             return None
-        return {"spec": spec, "status": self.resource_status.get((namespace, name), {})}
+        return {
+            "metadata": {"uid": self.uids.get((namespace, name), "uid-1")},
+            "spec": spec,
+            "status": self.resource_status.get((namespace, name), {}),
+        }
 
     async def get_source_data(
         self, namespace: str, kind: str, name: str
@@ -93,6 +99,8 @@ async def agent(tmp_path: Path):
         (ReplicaFacts(2, True, 30.0, 0.0), "Stale"),
         # the last sync brought in changes older than the bound: it had fallen behind
         (ReplicaFacts(2, True, 1.0, 45.0), "Stale"),
+        # to be seeded from a source that cannot be read yet: not Ready, even alone
+        (ReplicaFacts(0, True, None, 0.0, awaiting_seed=True), "Syncing"),
     ],
 )
 def test_the_phase_follows_from_what_the_agent_observes(facts, phase):
@@ -195,11 +203,15 @@ async def test_a_new_resource_is_seeded_from_its_inline_source(agent):
     await ReplicaReconciler(gateway, agent).reconcile()
     store = agent.stores["apps", "flags"]
     assert (store.get("beta"), store.get("limit")) == (b"true", b"5")
-    assert store.version_vector.entries == {SEED_REPLICA: 2}
+    origin = seed_origin({"beta": b"true", "limit": b"5"})
+    assert store.version_vector.entries == {origin: 2}
     assert [reason for _, reason, _ in gateway.events] == ["Seeded"]
 
 
-async def test_a_configmap_source_gives_string_values_and_a_missing_one_is_retried(agent):
+async def test_a_configmap_source_gives_string_values_and_a_missing_one_is_retried(
+    agent, monkeypatch
+):
+    monkeypatch.setattr(kube, "SEED_RETRY_FIRST", 0.0)  # no waiting between attempts here
     gateway = FakeGateway()
     gateway.specs["apps", "flags"] = {"source": {"configMapRef": {"name": "defaults"}}}
     gateway.replicas = [record("n1")]
@@ -210,9 +222,39 @@ async def test_a_configmap_source_gives_string_values_and_a_missing_one_is_retri
     assert [(r, m) for _, r, m in gateway.events] == [
         ("SeedFailed", "ConfigMap/defaults not found in namespace apps")
     ]  # reported once, not on every pass
+    _, status = gateway.patches[-1]
+    assert status["phase"] == "Syncing"  # not Ready with an empty map: it is not seeded
+    assert status["conditions"][0]["reason"] == "AwaitingSource"
+    assert "ConfigMap/defaults not found" in status["conditions"][0]["message"]
+    assert agent.stores["apps", "flags"].serving is False
     gateway.sources["apps", "ConfigMap", "defaults"] = {"colour": b"blue"}
     await reconciler.reconcile()
     assert agent.stores["apps", "flags"].get("colour") == b'"blue"'
+    assert gateway.patches[-1][1]["phase"] == "Ready"
+
+
+async def test_seeding_from_a_source_that_cannot_be_read_is_retried_with_a_growing_delay(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"configMapRef": {"name": "defaults"}}}
+    gateway.replicas = [record("n1")]
+    reconciler = ReplicaReconciler(gateway, agent)
+    delays = []
+    for _ in range(7):
+        await reconciler.reconcile()
+        held = reconciler.held["apps", "flags"]
+        delays.append(held.seed_retry_delay)
+        held.seed_retry_at = 0.0  # as if the delay had passed
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+async def test_the_first_replicas_of_a_resource_wait_for_a_missing_source_together(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"configMapRef": {"name": "defaults"}}}
+    # n2's agent reports no state either: nothing was seeded anywhere yet
+    gateway.replicas = [record("n1"), record("n2", status={"phase": "Syncing"})]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    assert gateway.patches[-1][1]["phase"] == "Syncing"
+    assert [r for _, r, _ in gateway.events] == ["SeedFailed"]
 
 
 async def test_a_source_over_the_limits_seeds_nothing_and_says_why(agent):
@@ -229,11 +271,33 @@ async def test_a_source_over_the_limits_seeds_nothing_and_says_why(agent):
 async def test_a_replica_added_to_a_living_resource_does_not_seed(agent):
     gateway = FakeGateway()
     gateway.specs["apps", "flags"] = {"source": {"inline": {"beta": True}}}
-    gateway.resource_status["apps", "flags"] = {"readyReplicas": 2}
-    gateway.replicas = [record("n1")]
+    holder = record("n2", status={"phase": "Ready", "versionVector": {"n2": 3}})
+    gateway.replicas = [record("n1"), holder]
     await ReplicaReconciler(gateway, agent).reconcile()
     assert len(agent.stores["apps", "flags"].state) == 0
     assert gateway.events == []
+
+
+async def test_a_replica_standing_in_for_lost_copies_seeds_and_says_so(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"inline": {"seeded": "yes"}}}
+    lost = record("n4", status={"phase": "Lost", "versionVector": {"n4": 1}})
+    gateway.replicas = [record("n1", stand_in_for=("n4",)), lost]
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    assert agent.stores["apps", "flags"].get("seeded") == b'"yes"'
+    assert [(r, m) for _, r, m in gateway.events] == [
+        ("Seeded", "initial state: 1 keys from the source (a stand-in for n4)")
+    ]
+    _, status = gateway.patches[-1]
+    assert status["phase"] == "Ready"
+    stand_in = next(c for c in status["conditions"] if c["type"] == "StandIn")
+    assert stand_in["status"] == "True" and "lost copies on n4" in stand_in["message"]
+    gateway.replicas = [record("n1"), lost]  # merged: the operator clears the mark
+    await reconciler.reconcile()
+    _, status = gateway.patches[-1]
+    assert [c["type"] for c in status["conditions"]] == ["Ready"]
+    assert status["phase"] == "Ready"
 
 
 class FlakyGateway(FakeGateway):

@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from statecast.agent.config import ResourceSpec
+from statecast.agent.handoff import Retirement
 from statecast.agent.kube_api import (
     API_ERRORS,
     ClusterGateway,
@@ -37,6 +38,7 @@ from statecast.agent.kube_api import (
     ReplicaWatcher,
 )
 from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
+from statecast.agent.retired import adopt
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
 from statecast.api.lease import (
@@ -45,7 +47,7 @@ from statecast.api.lease import (
     ZONE_ANNOTATION,
     agent_lease_name,
 )
-from statecast.core.crdt.seed import SEED_REPLICA, seed_entries
+from statecast.core.crdt.seed import is_seed_origin, seed_entries, seed_origin
 
 __all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
 
@@ -145,12 +147,19 @@ class PeerWatcher:
 
 
 # --- Replicas ---------------------------------------------------------------------------
+#: Seconds between attempts to seed from a source that cannot be read: doubling from
+#: the first, at most the last.
+SEED_RETRY_FIRST, SEED_RETRY_MAX = 1.0, 30.0
+
+
 @dataclass
 class _Held:
     opened_at: float
     synced: bool = False
     seeded: bool = False
     source_error: str | None = None
+    seed_retry_at: float = 0.0
+    seed_retry_delay: float = 0.0
     last_written: dict[str, Any] | None = None
     written_at: float = 0.0
 
@@ -171,17 +180,24 @@ class ReplicaReconciler:
         agent: Agent,
         stale_after: float = 10.0,
         status_every: float = 5.0,
+        retired_retention: float = 86400.0,
     ) -> None:
         self.gateway, self.agent = gateway, agent
         self.stale_after, self.status_every = stale_after, status_every
         self.held: dict[tuple[str, str], _Held] = {}
-        self._specs: dict[tuple[str, str], ResourceSpec] = {}
+        self._specs: dict[tuple[str, str], tuple[str, ResourceSpec]] = {}
+        self.retirement = Retirement(agent, self._resource_uid, retired_retention)
+        self._uids: dict[tuple[str, str], str] = {}
 
-    async def _spec(self, namespace: str, resource: str) -> ResourceSpec | None:
+    async def _resource_uid(self, namespace: str, name: str) -> str | None:
+        obj = await self.gateway.get_resource(namespace, name)
+        return None if obj is None else str((obj.get("metadata") or {}).get("uid") or "")
+
+    async def _spec(self, namespace: str, resource: str, uid: str = "") -> ResourceSpec | None:
         ref = (namespace, resource)
         cached = self._specs.get(ref)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] == uid:
+            return cached[1]  # a resource made anew under this name is read again
         obj = await self.gateway.get_resource(namespace, resource)
         if obj is None:
             return None
@@ -192,7 +208,7 @@ class ReplicaReconciler:
             merge="multi-value" if raw.get("merge") == "multi-value" else "lww",
             consistency="strong" if raw.get("consistency") == "strong" else "eventual",
         )
-        self._specs[ref] = spec
+        self._specs[ref] = (uid, spec)
         return spec
 
     async def reconcile(self) -> None:
@@ -200,11 +216,14 @@ class ReplicaReconciler:
         agent = self.agent
         replicas = await self.gateway.list_replicas()
         members: dict[tuple[str, str], list[str]] = {}
+        uids: dict[tuple[str, str], str] = {}
         for record in replicas:
             if not record.deleting:
-                members.setdefault((record.namespace, record.resource), []).append(record.node)
+                ref = (record.namespace, record.resource)
+                members.setdefault(ref, []).append(record.node)
+                uids[ref] = record.owner_uid or uids.get(ref, "")
         for ref, nodes in members.items():
-            spec = await self._spec(*ref)
+            spec = await self._spec(*ref, uids.get(ref, ""))
             if spec is not None:
                 agent.declare(spec, tuple(sorted(nodes)))
         for ref in [r for r in agent.locations if r not in members]:
@@ -214,9 +233,11 @@ class ReplicaReconciler:
             for r in replicas
             if r.node == agent.node and not r.deleting
         }
+        self.retirement.held = frozenset(mine)
+        self.retirement.members = {ref: tuple(nodes) for ref, nodes in members.items()}
         for ref in [r for r in agent.stores if r not in mine]:
             log.info("event=replica_closed resource=%s/%s", *ref)
-            await agent.close_replica(ref)
+            await self.retirement.retire(ref, self._uids.pop(ref, ""))
             self.held.pop(ref, None)
         for ref, record in mine.items():
             spec = agent.specs.get(ref)
@@ -226,48 +247,83 @@ class ReplicaReconciler:
                 await self._open(spec, record)
             held = self.held.get(ref)
             if held is not None and not held.seeded:
-                await self._seed(ref, record, held)
+                await self._seed(ref, record, held, replicas)
             await self._report(ref, record)
 
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
         agent = self.agent
         await self._write(record, "Pending", force=True)
-        # Not serving reads until its phase says it holds what its peers hold.
-        store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
+        directory = agent.config.data_dir / spec.namespace / spec.name
+        self._uids[spec.ref] = record.owner_uid
+        async with self.retirement.lock:  # not while a retired copy there is handed off
+            # Files of an earlier resource of this name are set aside, not opened as ours.
+            await asyncio.to_thread(adopt, directory, record.owner_uid, agent.config.data_dir)
+            # Not serving reads until its phase says it holds what its peers hold.
+            store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
         self.held[spec.ref] = _Held(opened_at=time.time())
         await self._write(record, "Syncing", force=True)
         log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
         peers = agent.replication.peers_of(spec.ref)
         await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
 
-    async def _seed(self, ref: tuple[str, str], record: ReplicaRecord, held: _Held) -> None:
-        """Seed a new resource's first replicas from its source (see statecast.agent.seeding)."""
+    async def _seed(
+        self,
+        ref: tuple[str, str],
+        record: ReplicaRecord,
+        held: _Held,
+        replicas: list[ReplicaRecord],
+    ) -> None:
+        """Seed a replica from its resource's source when it is to (see statecast.agent.seeding).
+
+        It is when its vector holds no seed yet and either no other replica of the
+        resource has ever held state (their reported vectors are empty: the resource is
+        being created), or the operator placed it to stand in for lost copies. A source
+        that cannot be read is tried again with a growing delay, and the replica is not
+        Ready meanwhile.
+        """
         store = self.agent.stores[ref]
-        if SEED_REPLICA in store.version_vector.entries or len(store.state):
-            held.seeded = True  # seeded before, or state came from peers or the disk
+        if any(is_seed_origin(origin) for origin in store.version_vector.entries):
+            held.seeded = True  # seeded before (or holds what became of the seed)
+            return
+        if time.monotonic() < held.seed_retry_at:
             return
         obj = await self.gateway.get_resource(*ref)
         if obj is None:
             return
         source = (obj.get("spec") or {}).get("source") or {}
-        if not source or int((obj.get("status") or {}).get("readyReplicas") or 0) > 0:
-            held.seeded = True  # nothing to seed, or the resource already lives elsewhere
+        others_held = any(
+            r.status.get("versionVector")
+            for r in replicas
+            if (r.namespace, r.resource) == ref and r.node != record.node
+        )
+        if not source or (others_held and not record.stand_in_for):
+            held.seeded = True  # nothing to seed, or the state lives elsewhere: copy it
             return
         try:
             values = await self._source_values(ref[0], source)
         except SourceError as err:
+            held.seed_retry_delay = min(
+                SEED_RETRY_MAX, max(SEED_RETRY_FIRST, 2 * held.seed_retry_delay)
+            )
+            held.seed_retry_at = time.monotonic() + held.seed_retry_delay
             if held.source_error != str(err):
                 held.source_error = str(err)
                 log.warning("event=seed_failed resource=%s/%s error=%s", *ref, err)
                 await self.gateway.post_event(record, "SeedFailed", str(err), warning=True)
             return
-        entries = seed_entries(values, multi_value=store.spec.merge == "multi-value")
+        multi_value = store.spec.merge == "multi-value"
+        entries = seed_entries(values, multi_value=multi_value)
         if entries:
-            await store.apply_push(SEED_REPLICA, 1, len(entries), entries)
-        held.seeded, held.source_error = True, None
-        log.info("event=replica_seeded resource=%s/%s keys=%d", *ref, len(entries))
+            await store.apply_push(seed_origin(values), 1, len(entries), entries)
+        held.seeded, held.source_error, held.seed_retry_delay = True, None, 0.0
+        lost = ", ".join(record.stand_in_for)
+        stands = f" (a stand-in for {lost})" if lost else ""
+        log.info("event=replica_seeded resource=%s/%s keys=%d%s", *ref, len(entries), stands)
         await self.gateway.post_event(
-            record, "Seeded", f"initial state: {len(entries)} keys from the source", warning=False
+            record,
+            "Seeded",
+            f"initial state: {len(entries)} keys from the source{stands}",
+            warning=False,
         )
 
     async def _source_values(self, namespace: str, source: dict[str, Any]) -> dict[str, bytes]:
@@ -297,6 +353,7 @@ class ReplicaReconciler:
                 else None
             ),
             lag_seconds=status.lag_seconds if status is not None else 0.0,
+            awaiting_seed=not held.seeded,
         )
         phase = decide_phase(facts, self.stale_after)
         store = agent.stores.get(ref)
@@ -310,6 +367,9 @@ class ReplicaReconciler:
         spec = self.agent.specs.get(ref)
         held = self.held.get(ref)
         previous = (held.last_written if held else None) or record.status
+        waiting = None
+        if phase == "Syncing" and held is not None and held.source_error is not None:
+            waiting = ("AwaitingSource", f"waiting to seed from the source: {held.source_error}")
         body = build_status(
             phase=phase,  # type: ignore[arg-type]
             consistency=spec.consistency if spec else "eventual",
@@ -321,10 +381,13 @@ class ReplicaReconciler:
             lag_seconds=report.lag_seconds if report else 0.0,
             generation=record.generation,
             previous=previous,
+            ready_reason=waiting,
+            stand_in_for=record.stand_in_for,
         )
         now = time.monotonic()
         if held is not None and not force:
-            same_phase = (held.last_written or {}).get("phase") == body["phase"]
+            last = held.last_written or {}
+            same_phase = last.get("phase") == body["phase"] and _reasons(last) == _reasons(body)
             recent = same_phase and now - held.written_at < self.status_every
             same_vector = body.get("versionVector") == (held.last_written or {}).get(
                 "versionVector"
@@ -347,6 +410,14 @@ class ReplicaReconciler:
             wake.clear()
 
 
+def _reasons(status: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The conditions' types, statuses and reasons (a change is written at once)."""
+    return [
+        (c.get("type", ""), c.get("status", ""), c.get("reason", ""))
+        for c in status.get("conditions") or []
+    ]
+
+
 # --- wiring -----------------------------------------------------------------------------
 async def run_edge(
     agent: Agent,
@@ -355,13 +426,14 @@ async def run_edge(
     advertise: str,
     lease_seconds: float,
     watcher: ReplicaWatcher | None = None,
+    retired_retention: float = 86400.0,
 ) -> None:
     """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled."""
     keeper = LeaseKeeper(
         gateway, namespace, agent.node, advertise, agent.config.zone, lease_seconds
     )
     peers = PeerWatcher(gateway, namespace, agent)
-    reconciler = ReplicaReconciler(gateway, agent)
+    reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop = threading.Event()
@@ -382,6 +454,7 @@ async def run_edge(
         asyncio.create_task(keeper.run()),
         asyncio.create_task(watch_peers()),
         asyncio.create_task(reconciler.run(wake)),
+        asyncio.create_task(reconciler.retirement.run()),
     ]
     thread = None
     if watcher is not None:

@@ -60,6 +60,10 @@ class ReplicaRecord:
     deleting: bool
     status: dict[str, Any] = field(default_factory=dict)
     uid: str = ""
+    stand_in_for: tuple[str, ...] = ()
+    """Lost copies this replica stands in for (its spec, set by the operator)."""
+    owner_uid: str = ""
+    """The uid of its SharedResource (its owner reference)."""
 
 
 class ClusterGateway(Protocol):

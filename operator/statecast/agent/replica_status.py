@@ -110,16 +110,61 @@ def build_status(
     generation: int | None,
     previous: dict[str, Any] | None,
     now: datetime | None = None,
+    ready_reason: tuple[str, str] | None = None,
+    stand_in_for: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The Replica status body (camelCase JSON).
 
-    The Ready condition keeps its transition time while its status does not change.
+    Conditions keep their transition time while their status does not change.
+
+    Args:
+        phase: The replica's phase.
+        consistency: The consistency it is served with.
+        version_vector: The events it holds.
+        bytes_held: The size of its state.
+        last_modified: When a change was last applied (epoch seconds).
+        last_sync_mode: How the last sync copied state.
+        last_sync_time: When the last sync finished (epoch seconds).
+        lag_seconds: Age of the newest change the last sync had to bring in.
+        generation: The Replica's spec generation this status describes.
+        previous: The status written before (transition times are kept from it).
+        now: The current time.
+        ready_reason: The Ready condition's reason and message when the phase alone
+            does not say why (e.g. ``AwaitingSource``).
+        stand_in_for: The lost copies the replica stands in for: a ``StandIn``
+            condition says so (none when empty).
     """
     status_word, reason = _REASONS.get(phase, ("Unknown", phase))
+    message = f"replica is {phase}"
+    if ready_reason is not None:
+        reason, message = ready_reason
+    now = now or datetime.now(UTC)
     previous_conditions = (previous or {}).get("conditions")
-    transition = transition_time(
-        previous_conditions, "Ready", status_word, now or datetime.now(UTC)
-    )
+    conditions = [
+        Condition(
+            type="Ready",
+            status=status_word,
+            reason=reason,
+            message=message,
+            observed_generation=generation,
+            last_transition_time=transition_time(previous_conditions, "Ready", status_word, now),
+        )
+    ]
+    if stand_in_for:
+        conditions.append(
+            Condition(
+                type="StandIn",
+                status="True",
+                reason="StandsInForLostCopies",
+                message=(
+                    f"stands in for the lost copies on {', '.join(stand_in_for)}: it started"
+                    " from the resource's source, not from their state; their writes are"
+                    " merged into it when their agents return"
+                ),
+                observed_generation=generation,
+                last_transition_time=transition_time(previous_conditions, "StandIn", "True", now),
+            )
+        )
     status = ReplicaStatus(
         phase=phase,
         consistency="strong" if consistency == "strong" else "eventual",
@@ -130,16 +175,7 @@ def build_status(
         last_sync_time=_time(last_sync_time),
         lag_seconds=round(lag_seconds, 3),
         observed_generation=generation,
-        conditions=[
-            Condition(
-                type="Ready",
-                status=status_word,
-                reason=reason,
-                message=f"replica is {phase}",
-                observed_generation=generation,
-                last_transition_time=transition,
-            )
-        ],
+        conditions=conditions,
     )
     dumped: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return dumped

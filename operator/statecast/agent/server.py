@@ -43,8 +43,13 @@ from statecast.agent.errors import (
 from statecast.agent.httpserver import HttpServer, Request, Response, error_response
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore, WriteResult
-from statecast.agent.wire import decode_push, decode_sync_request, encode_sync_reply
-from statecast.core.crdt import Entry, Visible
+from statecast.agent.wire import (
+    decode_hand_off,
+    decode_push,
+    decode_sync_request,
+    encode_sync_reply,
+)
+from statecast.core.crdt import Entry, SyncPayload, Visible
 
 __all__ = ["FORWARDED_BY", "SERVED", "SERVED_BY", "SIBLINGS", "AgentApi", "build_server"]
 
@@ -70,6 +75,7 @@ _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
     (("v1", "peer", "ping"), "ping"),
     (("v1", "peer", "push", None, None), "peer_push"),
     (("v1", "peer", "sync", None, None), "peer_sync"),
+    (("v1", "peer", "handoff", None, None), "peer_handoff"),
     (("v1", None, None), "map"),
     (("v1", None, None, None), "key"),
     (("v1", None, None, None, "increment"), "increment"),
@@ -154,6 +160,7 @@ class AgentApi:
             "ping": {"GET": self.ping},
             "peer_push": {"POST": self.peer_push},
             "peer_sync": {"POST": self.peer_sync},
+            "peer_handoff": {"POST": self.peer_handoff},
             "map": {"GET": self.get_map},
             "key": {"GET": self.get, "PUT": self.put, "DELETE": self.delete},
             "increment": {"POST": self.increment},
@@ -446,6 +453,35 @@ class AgentApi:
         mode = "full" if payload.full else "delta"
         self.agent.sync_log.record((ns, res, ask.sender, mode, "out"), len(body))
         return Response(body)
+
+    def peer_handoff(self, request: Request, parts: list[str]) -> Result:
+        """Take a retired copy's writes from an agent that no longer holds a replica.
+
+        The first message asks for this replica's vector; the second brings what it
+        lacks against that vector, joined like a sync answer. Both answer the vector.
+        """
+        message = decode_hand_off(request.body)
+        if self.agent.directory.url(message.sender) is None:
+            raise ForbiddenError(f"unknown peer {message.sender!r}", "unknown_peer")
+        ref = (parts[3], parts[4])
+        store = self.agent.stores.get(ref)
+        if store is None:
+            raise NotFoundError(f"no replica of {ref[0]}/{ref[1]} here", "unknown_resource")
+        if message.payload is None:
+            return _json({"vv": store.version_vector.to_json()})
+        return self._handed_off(store, message.sender, message.payload, len(request.body))
+
+    async def _handed_off(
+        self, store: ReplicaStore, sender: str, payload: SyncPayload, size: int
+    ) -> Response:
+        changed = await store.apply_sync(payload)
+        ns, res = store.spec.ref
+        self.agent.sync_log.record((ns, res, sender, "handoff", "in"), size)
+        log.info(
+            "event=retired_copy_received resource=%s/%s from=%s keys_changed=%d",
+            ns, res, sender, changed,
+        )  # fmt: skip
+        return _json({"vv": store.version_vector.to_json()})
 
     def ping(self, request: Request, parts: list[str]) -> Result:
         """For round-trip measurements between agents."""

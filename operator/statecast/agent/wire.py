@@ -13,12 +13,16 @@ from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_
 from statecast.core.version_vector import VersionVector
 
 __all__ = [
+    "HandOff",
     "PushMessage",
     "SyncReply",
     "SyncRequest",
+    "decode_hand_off",
     "decode_push",
     "decode_sync_reply",
     "decode_sync_request",
+    "decode_vector_reply",
+    "encode_hand_off",
     "encode_push",
     "encode_sync_reply",
     "encode_sync_request",
@@ -174,3 +178,50 @@ def decode_sync_reply(body: bytes) -> SyncReply:
     vector = VersionVector(_vector(raw.get("vv")))
     payload = SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector)
     return SyncReply(payload, raw.get("caughtUp") is not False)
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """A retired copy handed to a live replica (see :mod:`statecast.agent.retired`).
+
+    Attributes:
+        sender: The node whose retired copy it is.
+        payload: What the receiver lacks, against the vector it answered before, with
+            the copy's vector; None for the first message, which only asks for that vector.
+    """
+
+    sender: str
+    payload: SyncPayload | None
+
+
+def encode_hand_off(sender: str, payload: SyncPayload | None = None) -> bytes:
+    """Encode a hand-off: the question for the receiver's vector, or the delta it lacks."""
+    if payload is None:
+        return _dumps({"from": sender})
+    return b'{"from":' + json.dumps(sender).encode() + b"," + encode_sync_reply(payload)[1:]
+
+
+def decode_hand_off(body: bytes) -> HandOff:
+    """Decode and check a hand-off.
+
+    Raises:
+        BadRequestError: The body is not a valid hand-off.
+    """
+    raw = _loads(body)
+    sender = _sender(raw)
+    if "vv" not in raw:
+        return HandOff(sender, None)
+    if raw.get("mode") not in ("full", "delta"):
+        raise BadRequestError("hand-off needs a mode")
+    vector = VersionVector(_vector(raw.get("vv")))
+    return HandOff(sender, SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector))
+
+
+def decode_vector_reply(body: bytes) -> dict[str, int]:
+    """Decode ``{"vv": {...}}``, the answer to a hand-off.
+
+    Raises:
+        BadRequestError: The body is not such an answer.
+    """
+    raw = _loads(body)
+    return _vector(raw.get("vv") if isinstance(raw, dict) else None)

@@ -74,6 +74,13 @@ def register(
         help="when the write-ahead log is fsynced (default: interval; docs/agent.md)",
     )
     parser.add_argument(
+        "--retired-retention",
+        default=os.environ.get("STATECAST_RETIRED_RETENTION", "24h"),
+        help="how long the files of a removed replica of a resource that no longer exists"
+        " (or was made anew) are kept; those of a resource that exists are kept until a live"
+        " replica has merged them [$STATECAST_RETIRED_RETENTION, 24h]",
+    )
+    parser.add_argument(
         "--peer-route",
         action="append",
         default=[],
@@ -100,10 +107,16 @@ def _cluster_edge(args: argparse.Namespace, advertise: str) -> Sidecar:
     """The agent's Kubernetes edge on the real API server, to run beside the agent."""
     from statecast.agent.kube import run_edge
     from statecast.agent.kube_gateway import KubernetesGateway
+    from statecast.api.units import parse_duration
+
+    retention = parse_duration(args.retired_retention).total_seconds()
 
     async def edge(agent: Agent) -> None:
-        gateway = KubernetesGateway(args.kubeconfig)
-        await run_edge(agent, gateway, args.lease_namespace, advertise, args.lease_seconds, gateway)
+        # Off the event loop: building the client imports much of kubernetes.client.
+        gateway = await asyncio.to_thread(KubernetesGateway, args.kubeconfig)
+        await run_edge(
+            agent, gateway, args.lease_namespace, advertise, args.lease_seconds, gateway, retention
+        )
 
     return edge
 

@@ -1,0 +1,229 @@
+"""Handing retired copies to live replicas, and deleting them once merged.
+
+See :mod:`statecast.agent.retired` for what a retired copy is and when it is kept. This
+module does the I/O: closing a replica whose Replica was removed, the two-message
+hand-off to a live replica over the peer protocol, and a periodic sweep of the data
+directory for copies left by an earlier run of the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from pathlib import Path
+
+import aiohttp
+
+from statecast.agent.config import ResourceSpec
+from statecast.agent.errors import AgentError
+from statecast.agent.persistence import ReplicaFiles
+from statecast.agent.retired import (
+    RetiredCopy,
+    covers,
+    fate,
+    find_retired,
+    identity,
+    mark_retired,
+    replica_directories,
+)
+from statecast.agent.runtime import Agent
+from statecast.agent.store import ReplicaStore
+from statecast.agent.wire import decode_vector_reply, encode_hand_off
+from statecast.core.crdt import DeltaMap
+
+__all__ = ["Retirement", "hand_off"]
+
+log = logging.getLogger(__name__)
+
+Ref = tuple[str, str]
+#: The uid of the SharedResource of that name now (None: there is none).
+ResourceUid = Callable[[str, str], Awaitable[str | None]]
+
+#: Seconds between hand-off attempts of one retired copy: doubling, at most the last.
+RETRY_FIRST, RETRY_MAX = 10.0, 600.0
+
+
+#: A hand-off message may take this long (a copy can be large; a dead peer must not hold
+#: the sweep for the session's 30 s).
+HAND_OFF_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=2)
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, int]:
+    async with session.post(url, data=body, timeout=HAND_OFF_TIMEOUT) as reply:
+        payload = await reply.read()
+        if reply.status != 200:
+            raise AgentError(f"{url} answered {reply.status}: {payload[:200]!r}")
+    return decode_vector_reply(payload)
+
+
+async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[str]) -> str | None:
+    """Give a copy's writes to the first live replica among ``targets`` that takes them.
+
+    Returns:
+        The node whose replica now holds every event of the copy, or None.
+    """
+    mine = state.version_vector.to_json()
+    session = agent.replication.session
+    for node in targets:
+        base = agent.directory.url(node)
+        if base is None:
+            continue
+        url = f"{base}/v1/peer/handoff/{ref[0]}/{ref[1]}"
+        try:
+            theirs = await _post(session, url, encode_hand_off(agent.node))
+            if not covers(theirs, mine):
+                delta = state.delta_since(theirs)
+                body = encode_hand_off(agent.node, delta)
+                theirs = await _post(session, url, body)
+                agent.sync_log.record((*ref, node, "handoff", "out"), len(body))
+        except (aiohttp.ClientError, TimeoutError, AgentError) as err:
+            log.info("event=hand_off_failed resource=%s/%s node=%s error=%s", *ref, node, err)
+            continue
+        if covers(theirs, mine):
+            return node
+    return None
+
+
+def _delete(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class Retirement:
+    """Retires this node's copies of removed Replicas and hands them off.
+
+    The hand-offs run beside the Replica reconciler, never inside it: a slow or dead
+    peer must not hold up the status of the replicas this node serves. ``lock`` is held
+    while a directory changes hands (opened for a Replica, merged, deleted), so a copy
+    is never deleted or loaded while the reconciler opens it for a returning Replica.
+
+    Args:
+        agent: The agent.
+        resource_uid: Looks up the uid of a resource now.
+        retention: Seconds a copy of a resource that is gone (or made anew) is kept.
+        sweep_every: Seconds between sweeps of the data directory.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        resource_uid: ResourceUid,
+        retention: float = 86400.0,
+        sweep_every: float = 10.0,
+    ) -> None:
+        self.agent, self.resource_uid = agent, resource_uid
+        self.retention, self.sweep_every = retention, sweep_every
+        self.lock = asyncio.Lock()
+        #: What the reconciler saw last: resources with a Replica here, and where each
+        #: resource's replicas are.
+        self.held: frozenset[Ref] = frozenset()
+        self.members: Mapping[Ref, Collection[str]] = {}
+        self._retry: dict[Path, tuple[float, float]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _targets(self, ref: Ref) -> list[str]:
+        found = self.agent.directory.nearest(self.members.get(ref, ()))
+        return [n for n in found if n != self.agent.node]
+
+    def _in_use(self, ref: Ref, directory: Path) -> bool:
+        live = self.agent.config.data_dir / ref[0] / ref[1]
+        return directory == live and (ref in self.held or ref in self.agent.stores)
+
+    async def retire(self, ref: Ref, uid: str) -> None:
+        """Close the replica of ``ref`` held here; hand its copy off in the background."""
+        store = self.agent.stores.get(ref)
+        if store is None:
+            return
+        await self.agent.close_replica(ref)  # no more writes here; the state stays in memory
+        if store.files is None:
+            return
+        task = asyncio.create_task(self._hand_off_closed(ref, store, uid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _hand_off_closed(self, ref: Ref, store: ReplicaStore, uid: str) -> None:
+        assert store.files is not None
+        directory = store.files.directory
+        taken_by = await hand_off(self.agent, ref, store.state, self._targets(ref))
+        async with self.lock:
+            if self._in_use(ref, directory):
+                return  # its Replica came back meanwhile: the files are in use again
+            if taken_by is not None:
+                await asyncio.to_thread(_delete, directory)
+                log.info("event=retired_copy_merged resource=%s/%s into=%s", *ref, taken_by)
+                return
+            mark_retired(ref, directory, uid)
+        log.warning(
+            "event=retired_copy_kept resource=%s/%s reason=no_live_replica path=%s",
+            *ref,
+            directory,
+        )
+
+    async def run(self) -> None:
+        """Sweep the data directory every ``sweep_every`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                await self.sweep(time.time())
+            except (OSError, AgentError) as err:  # a loop must outlive one bad round
+                log.warning("event=retired_sweep_failed error=%s", err)
+
+    async def sweep(self, now: float) -> None:
+        """Hand off, keep or delete every copy on disk whose Replica is not on this node."""
+        data_dir = self.agent.config.data_dir
+        found = await asyncio.to_thread(lambda: list(replica_directories(data_dir)))
+        for ref, directory in found:
+            retry_at, _ = self._retry.get(directory, (0.0, 0.0))
+            if now < retry_at or self._in_use(ref, directory):
+                continue
+            async with self.lock:
+                if self._in_use(ref, directory) or not directory.exists():
+                    continue
+                copy = find_retired(ref, directory) or mark_retired(
+                    ref, directory, identity(directory), now
+                )
+                await self._settle(copy, now)
+
+    async def _settle(self, copy: RetiredCopy, now: float) -> None:
+        uid = await self.resource_uid(*copy.ref)
+        targets = self._targets(copy.ref)
+        decided = fate(
+            copy, resource_uid=uid, has_target=bool(targets), now=now, retention=self.retention
+        )
+        if decided == "delete":
+            await asyncio.to_thread(_delete, copy.directory)
+            log.warning(
+                "event=retired_copy_deleted resource=%s/%s path=%s reason=retention", *copy.ref,
+                copy.directory,
+            )  # fmt: skip
+            return
+        if decided == "keep":
+            return
+        store = ReplicaStore(
+            self.agent.specs.get(copy.ref) or ResourceSpec(namespace=copy.ref[0], name=copy.ref[1]),
+            self.agent.node,
+            ReplicaFiles(copy.directory, "never"),
+        )
+        await asyncio.to_thread(store.open)
+        try:
+            taken_by = await hand_off(self.agent, copy.ref, store.state, targets)
+        finally:
+            store.close()
+        if taken_by is None:
+            _, delay = self._retry.get(copy.directory, (0.0, 0.0))
+            delay = min(RETRY_MAX, max(RETRY_FIRST, 2 * delay))
+            self._retry[copy.directory] = (now + delay, delay)
+            return
+        self._retry.pop(copy.directory, None)
+        await asyncio.to_thread(_delete, copy.directory)
+        log.info(
+            "event=retired_copy_merged resource=%s/%s into=%s since=%.0f",
+            *copy.ref, taken_by, time.time() - copy.since,
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        """Wait for hand-offs in flight (a stopping agent finishes what it started)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,203 @@
+"""Copies this node holds no Replica for any more: merged into a live replica, then deleted.
+
+When a Replica is removed (the operator moved the copy, scaled down, or gave up a lost
+copy while this agent was away), its files stay: they may hold writes no other replica
+has, acknowledged here just before the removal, or while this node was cut off. Such a
+directory is a *retired copy*, marked by a ``retired.json`` beside its log
+(``{"since": epoch seconds, "uid": the resource's uid}``). The agent hands it off:
+
+1. it asks a live replica of the same resource for its version vector
+   (``POST /v1/peer/handoff/{ns}/{res}`` with only ``from``);
+2. it sends what that replica lacks, the delta against that vector, with its own
+   vector (the same body as a sync answer); the receiver joins it like a sync answer
+   (a CRDT join, so nothing there is overwritten or lost, and a key collected there
+   since is not brought back) and answers its new vector;
+3. once that vector covers the copy's, the directory is deleted.
+
+A copy whose resource still exists (same uid) is kept until that succeeds, however
+long it takes. A copy whose resource is gone, or was deleted and made anew under the
+same name (another uid: it must not be merged into a different resource), is deleted
+after the retention (``--retired-retention``, default 24 h) counted from when it was
+retired. When a Replica of the same resource comes back to this node, its retired copy
+is opened again (marker removed) and rejoins through ordinary sync. A replica's
+directory also holds ``resource.json`` (``{"uid": ...}``) so that a resource made anew
+never opens the files of the one before: those are moved aside to
+``<data-dir>/.retired/<ns>/<name>.<uid>`` and retired there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "IDENTITY",
+    "MARKER",
+    "RETIRED_DIR",
+    "Fate",
+    "RetiredCopy",
+    "adopt",
+    "covers",
+    "fate",
+    "find_retired",
+    "mark_retired",
+    "replica_directories",
+    "set_aside",
+]
+
+log = logging.getLogger(__name__)
+
+#: The marker of a retired copy.
+MARKER = "retired.json"
+#: The resource a replica directory belongs to.
+IDENTITY = "resource.json"
+#: Where copies of resources made anew under the same name are set aside.
+RETIRED_DIR = ".retired"
+
+Ref = tuple[str, str]
+Fate = Literal["merge", "keep", "delete"]
+
+
+@dataclass(frozen=True)
+class RetiredCopy:
+    """A retired copy on disk.
+
+    Attributes:
+        ref: The resource (namespace, name) it is a copy of.
+        directory: Its directory.
+        since: When it was retired (epoch seconds).
+        uid: The uid of the resource it belonged to ("" when unknown: an older agent's).
+    """
+
+    ref: Ref
+    directory: Path
+    since: float
+    uid: str
+
+
+def _holds_a_copy(directory: Path) -> bool:
+    return (directory / "snapshot.json").exists() or any(directory.glob("wal-*.log"))
+
+
+def replica_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
+    """Every replica directory under ``data_dir``: ``<ns>/<name>`` holding a log or snapshot."""
+    if not data_dir.is_dir():
+        return
+    for namespace in sorted(data_dir.iterdir()):
+        if not namespace.is_dir() or namespace.name == RETIRED_DIR:
+            continue
+        for resource in sorted(namespace.iterdir()):
+            if resource.is_dir() and _holds_a_copy(resource):
+                yield (namespace.name, resource.name), resource
+    aside = data_dir / RETIRED_DIR
+    if aside.is_dir():
+        for namespace in sorted(aside.iterdir()):
+            for copy in sorted(namespace.iterdir()) if namespace.is_dir() else ():
+                if copy.is_dir() and _holds_a_copy(copy):
+                    yield (namespace.name, copy.name.rpartition(".")[0]), copy
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def identity(directory: Path) -> str:
+    """The uid of the resource a replica directory belongs to ("" when not recorded)."""
+    return str(_read(directory / IDENTITY).get("uid") or "")
+
+
+def _since(marker: dict[str, object]) -> float | None:
+    since = marker.get("since")
+    return float(since) if isinstance(since, int | float) else None
+
+
+def mark_retired(ref: Ref, directory: Path, uid: str, now: float | None = None) -> RetiredCopy:
+    """Mark ``directory`` a retired copy (keeping an earlier mark's time)."""
+    since = _since(_read(directory / MARKER))
+    copy = RetiredCopy(ref, directory, since if since is not None else now or time.time(), uid)
+    if since is None:
+        (directory / MARKER).write_text(json.dumps({"since": copy.since, "uid": uid}))
+    return copy
+
+
+def find_retired(ref: Ref, directory: Path) -> RetiredCopy | None:
+    """The retired copy in ``directory``, or None when it is not marked."""
+    marker = _read(directory / MARKER)
+    since = _since(marker)
+    if since is None:
+        return None
+    return RetiredCopy(ref, directory, since, str(marker.get("uid") or ""))
+
+
+def adopt(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> None:
+    """Make ``directory`` the replica directory of the resource ``uid`` before it is opened.
+
+    Files of another resource of the same name (a uid recorded and different) are set
+    aside as a retired copy; a retired copy of this resource is taken back (its marker
+    removed), so that it rejoins through ordinary sync.
+    """
+    recorded = identity(directory)
+    if recorded and uid and recorded != uid and _holds_a_copy(directory):
+        set_aside(directory, recorded, data_dir, now)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / MARKER).unlink()
+    if uid:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / IDENTITY).write_text(json.dumps({"uid": uid}))
+
+
+def set_aside(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> Path:
+    """Move a copy of an earlier resource to ``.retired/<ns>/<name>.<uid>``, retired."""
+    namespace, name = directory.parent.name, directory.name
+    target = data_dir / RETIRED_DIR / namespace / f"{name}.{uid or 'unknown'}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    directory.rename(target)
+    mark_retired((namespace, name), target, uid, now)
+    log.warning(
+        "event=retired_copy_set_aside resource=%s/%s uid=%s path=%s", namespace, name, uid, target
+    )
+    return target
+
+
+def fate(
+    copy: RetiredCopy,
+    *,
+    resource_uid: str | None,
+    has_target: bool,
+    now: float,
+    retention: float,
+) -> Fate:
+    """What to do with a retired copy now.
+
+    Args:
+        copy: The retired copy.
+        resource_uid: The uid of the resource of its name now (None: it does not exist).
+        has_target: A live replica of that resource can take the copy's writes.
+        now: The current time (epoch seconds).
+        retention: Seconds a copy of a gone resource is kept.
+
+    Returns:
+        ``merge`` (hand it off now), ``keep`` (wait), or ``delete``.
+    """
+    same = resource_uid is not None and copy.uid in ("", resource_uid)
+    if same:
+        return "merge" if has_target else "keep"
+    return "delete" if now - copy.since >= retention else "keep"
+
+
+def covers(vector: Mapping[str, int], copy: Mapping[str, int]) -> bool:
+    """Whether ``vector`` holds every event of ``copy``."""
+    return all(vector.get(origin, 0) >= seq for origin, seq in copy.items())

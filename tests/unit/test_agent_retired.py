@@ -1,0 +1,147 @@
+"""Retired copies: a removed replica's files are merged into a live replica, then deleted.
+
+Issue 19, item 1: data on disk of a replica the operator removed is kept until it has
+been merged into a surviving replica, or until a retention says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from statecast.agent.config import AgentConfig, ResourceSpec
+from statecast.agent.kube import ReplicaReconciler
+from statecast.agent.persistence import ReplicaFiles
+from statecast.agent.retired import (
+    IDENTITY,
+    RETIRED_DIR,
+    RetiredCopy,
+    adopt,
+    fate,
+    find_retired,
+    replica_directories,
+)
+from statecast.agent.runtime import Agent
+from statecast.agent.store import ReplicaStore
+from tests.unit._agents import REF, URLS
+from tests.unit.test_agent_kube import FakeGateway, record
+
+DAY = 86400.0
+
+
+def gateway_with(*nodes: str) -> FakeGateway:
+    gateway = FakeGateway()
+    gateway.specs[REF] = {}
+    gateway.replicas = [record(n, owner_uid="uid-1") for n in nodes]
+    return gateway
+
+
+async def test_a_removed_replica_hands_its_writes_to_a_live_one_then_deletes_its_files(agents):
+    leaving, staying = await agents("a", "b")
+    gateway = gateway_with("a", "b")
+    reconciler = ReplicaReconciler(gateway, leaving)
+    staying.open_replica(staying.specs[REF])
+    staying.locations[REF] = ("a", "b")
+    await reconciler.reconcile()
+    directory = leaving.config.data_dir / "apps" / "flags"
+    assert json.loads((directory / IDENTITY).read_text()) == {"uid": "uid-1"}
+    # a write acknowledged here that b has not received (its push was lost)
+    leaving.directory.remove("b")
+    await leaving.stores[REF].put("late", b'"write"')
+    leaving.directory.set("b", URLS["b"])
+    gateway.replicas = [record("b", owner_uid="uid-1")]  # the operator removed a's Replica
+    staying.locations[REF] = ("b",)  # and b no longer takes a's pushes
+    await reconciler.reconcile()
+    assert REF not in leaving.stores
+    await reconciler.retirement.close()  # the hand-off runs beside the reconciler
+    assert staying.stores[REF].get("late") == b'"write"'
+    assert not directory.exists()
+
+
+async def test_a_copy_left_on_disk_by_an_earlier_run_is_merged_when_a_replica_lives(agents):
+    returning, live = await agents("a", "b")
+    earlier = returning.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.put("acked", b"1")
+    store.close()  # killed: the Replica was removed while this agent was down
+    live.open_replica(live.specs[REF])
+    live.locations[REF] = ("b",)
+    gateway = gateway_with("b")
+    reconciler = ReplicaReconciler(gateway, returning)
+    await reconciler.reconcile()
+    await reconciler.retirement.sweep(time.time())
+    assert live.stores[REF].get("acked") == b"1"
+    assert live.stores[REF].version_vector.entries == {"a": 1}
+    assert not earlier.exists()
+
+
+async def test_a_copy_with_no_live_replica_to_take_it_is_kept(agents):
+    (alone,) = await agents("a")
+    earlier = alone.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.put("acked", b"1")
+    store.close()
+    gateway = gateway_with("c")  # the only replica is on a node whose agent is down
+    reconciler = ReplicaReconciler(gateway, alone)
+    await reconciler.reconcile()
+    await reconciler.retirement.sweep(time.time())
+    assert find_retired(REF, earlier) is not None
+    reopened = ReplicaStore(alone.specs.get(REF) or ResourceSpec(namespace="apps", name="flags"),
+                            "a", ReplicaFiles(earlier))  # fmt: skip
+    reopened.open()
+    assert reopened.get("acked") == b"1"  # nothing of it was dropped
+    reopened.close()
+
+
+async def test_a_copy_of_a_deleted_resource_goes_after_the_retention(tmp_path: Path):
+    agent = Agent(AgentConfig(node="a", data_dir=tmp_path))
+    earlier = tmp_path / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.put("k", b"1")
+    store.close()
+    gateway = FakeGateway()  # no SharedResource, no Replicas: the resource was deleted
+    reconciler = ReplicaReconciler(gateway, agent, retired_retention=DAY)
+    await reconciler.reconcile()
+    await reconciler.retirement.sweep(time.time())
+    assert find_retired(REF, earlier) is not None  # kept for the retention
+    await reconciler.retirement.sweep(time.time() + 2 * DAY)
+    assert not earlier.exists()
+    await agent.stop()
+
+
+def test_files_of_an_earlier_resource_of_the_same_name_are_set_aside(tmp_path: Path):
+    directory = tmp_path / "apps" / "flags"
+    directory.mkdir(parents=True)
+    (directory / "wal-1.log").write_text("")
+    adopt(directory, "uid-old", tmp_path)
+    assert json.loads((directory / IDENTITY).read_text()) == {"uid": "uid-old"}
+    adopt(directory, "uid-new", tmp_path)  # deleted and made anew under the same name
+    aside = tmp_path / RETIRED_DIR / "apps" / "flags.uid-old"
+    assert (aside / "wal-1.log").exists()
+    assert find_retired(("apps", "flags"), aside) is not None
+    assert json.loads((directory / IDENTITY).read_text()) == {"uid": "uid-new"}
+    assert (("apps", "flags"), aside) in list(replica_directories(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("uid", "copy_uid", "target", "age", "expected"),
+    [
+        ("u1", "u1", True, 0, "merge"),  # its resource lives and a replica can take it
+        ("u1", "", True, 0, "merge"),  # an older agent's copy: same name, taken as same
+        ("u1", "u1", False, 10 * DAY, "keep"),  # no live replica: kept however long
+        (None, "u1", False, 0, "keep"),  # the resource is gone: kept for the retention
+        (None, "u1", False, 2 * DAY, "delete"),  # ... then deleted
+        ("u2", "u1", True, 0, "keep"),  # made anew: never merged into another resource
+        ("u2", "u1", True, 2 * DAY, "delete"),
+    ],
+)
+def test_the_fate_of_a_retired_copy(uid, copy_uid, target, age, expected):
+    copy = RetiredCopy(("apps", "flags"), Path("/x"), since=100.0, uid=copy_uid)
+    decided = fate(copy, resource_uid=uid, has_target=target, now=100.0 + age, retention=DAY)
+    assert decided == expected
