@@ -85,3 +85,16 @@ async def test_a_strong_write_through_a_node_without_a_replica_says_what_a_holde
         assert via_outsider.status == at_holder.status == 503
         assert (await via_outsider.json()) == (await at_holder.json())
         assert "not leader" in (await at_holder.json())["error"]["message"]
+
+
+async def test_a_forward_to_an_agent_that_has_not_learned_of_the_resource_tries_the_next(agents):
+    asker, unaware, holder = await agents("a", "b", "z")
+    store = holder.open_replica(holder.specs[REF])
+    await store.put("k", b"1")
+    del unaware.specs[REF]  # its Replica list is older than the resource
+    asker.locations[REF] = ("b", "z")
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, asker, "k") == (200, 1)  # b said 404 unknown_resource: z
+        unaware.resources_known = False  # just started, its Replicas not read yet
+        async with session.get(url(unaware, "k")) as reply:
+            assert (reply.status, (await reply.json())["error"]["code"]) == (503, "not_ready")

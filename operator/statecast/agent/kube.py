@@ -249,6 +249,7 @@ class ReplicaReconciler:
             if held is not None and not held.seeded:
                 await self._seed(ref, record, held, replicas)
             await self._report(ref, record)
+        agent.resources_known = True  # every resource with a Replica is declared now
 
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
         agent = self.agent
@@ -434,6 +435,7 @@ async def run_edge(
     )
     peers = PeerWatcher(gateway, namespace, agent)
     reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
+    agent.resources_known = False  # until the first pass over the Replicas
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop = threading.Event()

@@ -67,6 +67,10 @@ class Agent:
         self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
         self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False
+        #: False until the agent knows which resources exist (the Kubernetes edge sets it
+        #: after its first pass over the Replicas): a resource it does not know of yet is
+        #: then answered 503 ``not_ready``, not 404 ``unknown_resource``.
+        self.resources_known = True
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- replicas -----------------------------------------------------------------

@@ -127,6 +127,11 @@ def _render(value: Visible) -> tuple[bytes, dict[str, str]]:
     return b"[" + b",".join(value) + b"]", {SIBLINGS: str(len(value))}
 
 
+def _unknown_there(status: int, payload: bytes) -> bool:
+    """A forwarded request's answer saying the agent there does not know the resource."""
+    return status == 404 and b'"unknown_resource"' in payload[:200]
+
+
 def _segments(path: str) -> list[str]:
     """The percent-decoded segments of an absolute path."""
     if not path.startswith("/"):
@@ -243,6 +248,8 @@ class AgentApi:
         ref = (parts[1], parts[2])
         store = self.agent.stores.get(ref)
         if store is None and ref not in self.agent.specs:
+            if not self.agent.resources_known:  # just started: it may be one of ours
+                raise UnavailableError("the agent is loading its replicas", "not_ready")
             raise NotFoundError(f"unknown resource {ref[0]}/{ref[1]}", "unknown_resource")
         return store
 
@@ -267,10 +274,13 @@ class AgentApi:
                 log.debug("event=forward_failed node=%s error=%s", node, err)
                 self.agent.requests.forward_failed(ns, res, "unreachable")
                 continue
-            if status == 503:  # that replica cannot answer now (catching up): next one
-                log.debug("event=forward_unavailable node=%s", node)
+            if status == 503 or _unknown_there(status, payload):
+                # that replica cannot answer now (catching up, or it has not learned of
+                # the resource yet): the next one
+                log.debug("event=forward_unavailable node=%s status=%d", node, status)
                 self.agent.requests.forward_failed(ns, res, "unavailable")
-                refused = (payload, headers)
+                if status == 503:
+                    refused = (payload, headers)
                 continue
             if status < 500:
                 self.agent.access.count(ns, res, operation, "remote")
