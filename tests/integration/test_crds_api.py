@@ -109,6 +109,37 @@ def test_invalid_objects_are_rejected_with_a_clear_message(
     assert message in json.loads(err.value.body)["message"]
 
 
+@pytest.mark.parametrize(
+    ("spec", "field", "says"),
+    [
+        # a zero interval divided the operator's clock by zero (issue 19, item 4)
+        ({"prediction": {"interval": "0s"}}, "spec.prediction.interval", "must be more than 0"),
+        ({"prediction": {"interval": "0m0.0s", "horizon": "1m"}}, "spec.prediction.interval",
+         "must be more than 0"),
+        ({"prediction": {"interval": "1s", "horizon": "0s"}}, "spec.prediction.horizon",
+         "must be more than 0"),
+        # a malformed duration: the pattern's message only, not a CEL type conversion error
+        ({"prediction": {"interval": "5x"}}, "spec.prediction.interval", "should match"),
+        ({"prediction": {"horizon": "soon"}}, "spec.prediction.horizon", "should match"),
+        ({"replication": {"tuning": {"window": "1 hour"}}}, "spec.replication.tuning.window",
+         "should match"),
+    ],
+)  # fmt: skip
+def test_a_zero_or_malformed_duration_gets_one_clear_message(
+    api_client: client.ApiClient, namespace: str, spec: dict[str, Any], field: str, says: str
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sharedresources", shared_resource("bad", spec)
+        )
+    assert err.value.status == 422
+    causes = json.loads(err.value.body)["details"]["causes"]
+    assert [c["field"] for c in causes] == [field], causes
+    assert says in causes[0]["message"]
+    assert "conversion" not in json.loads(err.value.body)["message"]
+
+
 def test_durations_in_days_are_accepted(api_client: client.ApiClient, namespace: str) -> None:
     custom = client.CustomObjectsApi(api_client)
     spec = {"prediction": {"interval": "5m", "horizon": "1d", "seasonality": ["1d", "7d"]}}

@@ -14,12 +14,13 @@ from statecast.api.types import (
     Condition,
     Duration,
     Model,
+    PositiveDuration,
     Quantity,
     ResourceModel,
     StatusModel,
     cel,
 )
-from statecast.api.units import parse_duration
+from statecast.api.units import CEL_DURATION_PATTERN, parse_duration
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 #: The shortest self-tuning window.
@@ -143,7 +144,7 @@ class KnownEvent(Model):
     """A cron schedule (five fields) on which the event recurs."""
     at: datetime | None = None
     """The one time the event happens."""
-    duration: Duration = "1h"
+    duration: PositiveDuration = "1h"
     """How long the event lasts."""
     effect: Annotated[float, Field(gt=0, le=1000)] = 2.0
     """Expected multiplier on demand while the event lasts."""
@@ -162,22 +163,27 @@ class Prediction(Model):
         json_schema_extra=cel(
             {
                 # CEL durations have no day unit: a value in days is left to the
-                # operator's own check (the model validator below).
+                # operator's own check (the model validator below); a value the pattern
+                # refuses, or a zero, gets the message of its own field alone.
                 "rule": "!has(self.horizon) || !has(self.interval)"
-                " || self.horizon.contains('d') || self.interval.contains('d')"
+                f" || !self.horizon.matches('{CEL_DURATION_PATTERN}')"
+                f" || !self.interval.matches('{CEL_DURATION_PATTERN}')"
+                " || !self.horizon.matches('[1-9]') || !self.interval.matches('[1-9]')"
                 " || duration(self.horizon) >= duration(self.interval)",
                 "message": "prediction.horizon must be at least prediction.interval",
             }
         )
     )
 
-    interval: Duration = "1m"
-    """Sampling step of the access counts."""
-    horizon: Duration = "15m"
-    """How far ahead to forecast."""
+    interval: PositiveDuration = "1m"
+    """Sampling step of the access counts (more than 0)."""
+    horizon: PositiveDuration = "15m"
+    """How far ahead to forecast (more than 0)."""
     level: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.9
     """Nominal coverage of the prediction interval."""
-    seasonality: Annotated[list[Duration], Field(max_length=4)] = Field(default_factory=list)
+    seasonality: Annotated[list[PositiveDuration], Field(max_length=4)] = Field(
+        default_factory=list
+    )
     """Season lengths to look for, e.g. 1d and 7d."""
     events: Annotated[list[KnownEvent], Field(max_length=32)] = Field(default_factory=list)
     """Known future events that change demand."""
@@ -213,8 +219,10 @@ class Tuning(Model):
     model_config = ConfigDict(
         json_schema_extra=cel(
             {
-                # CEL durations have no day unit; a window given in days is long enough.
-                "rule": "!has(self.window) || self.window.contains('d')"
+                # CEL durations have no day unit; a window given in days is long enough,
+                # and a value the pattern refuses gets the pattern's one message.
+                "rule": "!has(self.window)"
+                f" || !self.window.matches('{CEL_DURATION_PATTERN}')"
                 " || duration(self.window) >= duration('1m')",
                 "message": "replication.tuning.window must be at least 1m",
             }

@@ -13,7 +13,13 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from statecast.api.units import DURATION_PATTERN, QUANTITY_PATTERN, parse_quantity
+from statecast.api.units import (
+    CEL_DURATION_OR_DAYS_PATTERN,
+    DURATION_PATTERN,
+    QUANTITY_PATTERN,
+    parse_duration,
+    parse_quantity,
+)
 
 GROUP = "statecast.io"
 VERSION = "v1alpha1"
@@ -29,6 +35,35 @@ def _check_quantity(value: int | str) -> int | str:
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)]
 """A duration such as ``30s``, ``5m`` or ``1h30m``."""
+
+
+def _check_positive(value: str) -> str:
+    if parse_duration(value).total_seconds() <= 0:
+        raise ValueError("must be more than 0, e.g. 30s, 5m or 1h")
+    return value
+
+
+PositiveDuration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    # more than 0 exactly when one of its numbers has a digit other than
+                    # 0 ("0s", "0m0s" and "0.0h" have none); a malformed value is left to
+                    # the pattern's message
+                    "rule": f"!self.matches('{CEL_DURATION_OR_DAYS_PATTERN}')"
+                    " || self.matches('[1-9]')",
+                    "message": "must be more than 0, e.g. 30s, 5m or 1h",
+                }
+            ]
+        },
+    ),
+    AfterValidator(_check_positive),
+]
+"""A duration more than 0, such as ``30s``, ``5m`` or ``1h30m`` (``0s`` is refused)."""
 
 Quantity = Annotated[
     int | str,

@@ -14,6 +14,12 @@ from datetime import timedelta
 
 #: A duration as the CRDs accept it (checked by the API server too).
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
+#: A duration CEL's ``duration()`` can read (no day unit): rules that compare durations
+#: are only evaluated on these, so a value the pattern refuses gets one message, not a
+#: second "type conversion error" from the rule.
+CEL_DURATION_PATTERN = "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"  # no backslash: a CEL literal
+#: :data:`DURATION_PATTERN` written for a CEL string literal (no backslash).
+CEL_DURATION_OR_DAYS_PATTERN = "^([0-9]+([.][0-9]+)?(ms|s|m|h|d))+$"
 #: A byte quantity as the CRDs accept it when given as a string.
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$"
 
