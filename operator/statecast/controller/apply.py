@@ -15,9 +15,10 @@ import kopf
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, change_event
+from statecast.core.reconcile.status import failed_status
 from statecast.core.replica_set import ReplicaChange
 
-__all__ = ["apply", "report"]
+__all__ = ["apply", "report", "report_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ def apply(services: Services, body: kopf.Body, result: ReconcileResult, now: dt.
         gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
     for stand_in in result.stand_ins:
         gateway.set_stand_in(ref[0], stand_in.name, stand_in.stand_in_for)
-    for event in result.events:
-        gateway.post_event(body, event.type, event.reason, event.message)
+    for event in result.events:  # about the resource's state: once per cause
+        if services.events.due(ref, event.type, event.reason, event.message, now.timestamp()):
+            gateway.post_event(body, event.type, event.reason, event.message)
 
 
 def _apply_change(
@@ -75,3 +77,27 @@ def report(services: Services, body: kopf.Body, patch: kopf.Patch, result: Recon
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     phase = services.metrics.resource_phase.labels(namespace=namespace, resource=name)
     phase.state(result.status["phase"])
+
+
+def report_failure(
+    services: Services, body: kopf.Body, patch: kopf.Patch, error: Exception, now: dt.datetime
+) -> None:
+    """Report a reconcile that raised: a condition, one Event per cause, a metric, one log.
+
+    The traceback is logged the first time a cause is seen (then it is an Event and a
+    counter, not a traceback every resync); the resync timer tries again.
+    """
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    what = f"{type(error).__name__}: {error}"
+    services.metrics.reconcile_errors.labels(namespace=namespace, resource=name).inc()
+    if services.events.due((namespace, name), "Warning", "ReconcileFailed", what, now.timestamp()):
+        log.error(
+            "event=reconcile-failed resource=%s/%s error=%s", namespace, name, what, exc_info=error
+        )
+        services.gateway.post_event(body, "Warning", "ReconcileFailed", what)
+    else:
+        log.debug("event=reconcile-failed resource=%s/%s error=%s", namespace, name, what)
+    status = failed_status(
+        body.get("status") or {}, int(body.metadata.get("generation") or 0), now, what
+    )
+    patch.status.update(status)

@@ -24,7 +24,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from statecast.api.types import GROUP, VERSION
-from statecast.controller.apply import apply, report
+from statecast.controller.apply import apply, report, report_failure
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.core.reconcile import reconcile
@@ -40,8 +40,8 @@ from statecast.core.reconcile.views import (
 log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
-#: The memo key of an operator port to serve ``/metrics`` on (None or absent: none).
-METRICS_PORT = "metrics_port"
+#: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
+METRICS_ADDRESS = "metrics_address"
 
 
 def services_of(memo: kopf.Memo) -> Services:
@@ -65,9 +65,15 @@ def start_services(memo: kopf.Memo, **_: Any) -> None:
         )
     services = services_of(memo)
     services.start()
-    port = memo.get(METRICS_PORT)
-    if port is not None:
-        start_http_server(port, registry=services.metrics.registry)
+    address = memo.get(METRICS_ADDRESS)
+    if address is not None:
+        host, port = address
+        try:
+            start_http_server(port, addr=host, registry=services.metrics.registry)
+        except OSError as err:  # taken (a second operator on this host): run without
+            log.warning("event=metrics-not-served address=%s:%d error=%s", host, port, err)
+        else:
+            log.info("event=metrics-served address=%s:%d", host, port)
 
 
 @kopf.on.cleanup()
@@ -116,10 +122,14 @@ def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
 
 def _reconcile(memo: kopf.Memo, body: kopf.Body, patch: kopf.Patch, kwargs: dict[str, Any]) -> None:
     services = services_of(memo)
-    observed = observe(services, body, Indexes.of(kwargs), dt.datetime.now(dt.UTC))
-    result = reconcile(observed)
-    apply(services, body, result, observed.now)
-    report(services, body, patch, result)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        observed = observe(services, body, Indexes.of(kwargs), now)
+        result = reconcile(observed)
+        apply(services, body, result, observed.now)
+        report(services, body, patch, result)
+    except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
+        report_failure(services, body, patch, err, now)
 
 
 @kopf.on.create(GROUP, VERSION, "sharedresources")

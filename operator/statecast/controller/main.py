@@ -33,7 +33,7 @@ def run(
     *,
     namespaces: Sequence[str] = (),
     peering: str | None = PEERING_NAME,
-    metrics_port: int | None = None,
+    metrics_address: tuple[str, int] | None = None,
     liveness_endpoint: str | None = None,
     readiness_endpoint: str | None = None,
     priority: int | None = None,
@@ -44,7 +44,7 @@ def run(
         namespaces: namespaces to serve; empty means the whole cluster.
         peering: name of the ClusterKopfPeering (KopfPeering when namespaced) that the
             operator's replicas use to let only one of them act; None runs standalone.
-        metrics_port: serve Prometheus metrics on this port when given.
+        metrics_address: serve Prometheus metrics on this (host, port) when given.
         liveness_endpoint: kopf's liveness probe URL, e.g. ``http://0.0.0.0:8081/healthz``.
         readiness_endpoint: our readiness URL, e.g. ``http://0.0.0.0:8082/readyz``
             (:mod:`statecast.controller.readiness`).
@@ -55,7 +55,7 @@ def run(
         priority = peering_priority(time.time())
     # The startup handler builds the services into this memo and serves the metrics
     # of the operator it built on the port.
-    memo = kopf.Memo({handlers.METRICS_PORT: metrics_port})
+    memo = kopf.Memo({handlers.METRICS_ADDRESS: metrics_address})
     if readiness_endpoint is not None:
         memo["readiness"] = readiness.Readiness(
             readiness_endpoint, priority, _peering_reader(peering, namespaces)
@@ -66,6 +66,9 @@ def run(
     )
     # kopf logs every successful timer run at INFO; keep its warnings and errors.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: the agents' /v1/stats every few seconds made most
+    # of the operator's log. The sampler logs what matters (failures) itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(
             clusterwide=not namespaces,

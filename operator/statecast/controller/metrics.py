@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Enum
 
 __all__ = ["OperatorMetrics"]
@@ -13,7 +15,11 @@ class OperatorMetrics:
     Attributes:
         registry: what ``/metrics`` serves.
         replica_actions: Replica objects created or deleted, by action and reason code.
-        resource_phase: each SharedResource's phase.
+        resource_phase: each SharedResource's phase (its series go with the resource).
+        reconcile_errors: reconciles of a SharedResource that raised (they go with it).
+        agent_samples: readings of the agents' ``/v1/stats``, by node and outcome
+            (``ok``, ``failed``: no answer or a malformed one, ``ignored``: its clock
+            runs ahead).
     """
 
     def __init__(self) -> None:
@@ -31,3 +37,22 @@ class OperatorMetrics:
             states=["Pending", "Progressing", "Ready", "Degraded", "Failed"],
             registry=self.registry,
         )
+        self.reconcile_errors = Counter(
+            "statecast_reconcile_errors",
+            "Reconciles of a SharedResource that raised (the resource's Ready condition"
+            " and a ReconcileFailed Event say why).",
+            ["namespace", "resource"],
+            registry=self.registry,
+        )
+        self.agent_samples = Counter(
+            "statecast_agent_samples",
+            "Readings of the agents' access counters (/v1/stats), by node and outcome.",
+            ["node", "outcome"],
+            registry=self.registry,
+        )
+
+    def forget(self, namespace: str, resource: str) -> None:
+        """Remove a deleted resource's series (an alert on its phase must clear)."""
+        for metric in (self.resource_phase, self.reconcile_errors):
+            with contextlib.suppress(KeyError):  # never exported
+                metric.remove(namespace, resource)

@@ -45,6 +45,8 @@ class DemandSampler:
         period: Seconds between rounds.
         timeout: Seconds to wait for one agent's answer.
         active: Whether to sample now (default: always).
+        counted: Called with (node, outcome) for each reading: ``ok``, ``failed`` (no
+            answer, or a malformed one) or ``ignored`` (its clock runs ahead).
     """
 
     def __init__(
@@ -53,9 +55,10 @@ class DemandSampler:
         period: float = 10.0,
         timeout: float = 2.0,
         active: Callable[[], bool] = lambda: True,
+        counted: Callable[[str, str], None] = lambda node, outcome: None,
     ) -> None:
         self.leases, self.period, self.timeout = leases, period, timeout
-        self.active = active
+        self.active, self.counted = active, counted
         self._history = DemandHistory()
         self._last: dict[str, AgentSample] = {}
         self._resets = 0
@@ -166,6 +169,7 @@ class DemandSampler:
         answered = [s for s in samples if s is not None and self._plausible(s, now)]
         for sample in answered:
             self.record(sample)
+            self.counted(sample.node, "ok")
         return len(answered)
 
     def record(self, sample: AgentSample) -> None:
@@ -186,6 +190,7 @@ class DemandSampler:
                 "event=agent-sample-ignored node=%s reason=clock-ahead seconds=%.0f",
                 sample.node, ahead,
             )  # fmt: skip
+            self.counted(sample.node, "ignored")
             return False
         return True
 
@@ -193,10 +198,13 @@ class DemandSampler:
         try:
             reply = client.get(f"{agent.endpoint.rstrip('/')}/v1/stats")
             reply.raise_for_status()
-            return agent_sample(reply.json(), agent.node)
+            sample = agent_sample(reply.json(), agent.node)
         except (httpx.HTTPError, ValueError) as err:
             log.info("event=agent-sample-failed node=%s error=%s", agent.node, err)
+            self.counted(agent.node, "failed")
             return None
+        log.debug("event=agent-sampled node=%s", agent.node)
+        return sample
 
     # --- background thread ----------------------------------------------------------
     def start(self) -> None:

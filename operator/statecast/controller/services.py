@@ -80,6 +80,8 @@ class Services:
     tuner: SelfTuner
     heat: HeatTracker
     metrics: OperatorMetrics
+    events: EventMemory
+    """The Events posted lately, so one cause posts one Event."""
 
     @classmethod
     def build(
@@ -101,7 +103,13 @@ class Services:
         gateway = gateway if gateway is not None else KubeGateway()
         liveness = AgentLiveness(gateway)
         activity = Activity(window=acting_window)
-        sampler = DemandSampler(liveness.current, period=sample_seconds, active=activity.active)
+        metrics = OperatorMetrics()
+        sampler = DemandSampler(
+            liveness.current,
+            period=sample_seconds,
+            active=activity.active,
+            counted=lambda node, outcome: metrics.agent_samples.labels(node, outcome).inc(),
+        )
         return cls(
             gateway=gateway,
             liveness=liveness,
@@ -111,7 +119,8 @@ class Services:
             forecaster=DemandForecaster(sampler),
             tuner=SelfTuner(sampler),
             heat=HeatTracker(sampler),
-            metrics=OperatorMetrics(),
+            metrics=metrics,
+            events=EventMemory(),
         )
 
     def start(self) -> None:
@@ -125,8 +134,45 @@ class Services:
         self.keeper.stop()  # saves the demand history once more
 
     def forget(self, ref: Ref) -> None:
-        """Drop a deleted resource's demand history, forecasts, tuning and heat."""
+        """Drop what is kept of a deleted resource: history, forecasts, Events, metrics."""
         self.forecaster.forget(ref)
         self.keeper.forget(ref)
         self.tuner.forget(ref)
         self.heat.forget(ref)
+        self.events.forget(ref)
+        self.metrics.forget(*ref)
+
+
+class EventMemory:
+    """The Events posted about each resource lately: one cause, one Event.
+
+    A reconcile decides its Events from the resource's status as the handler saw it, and
+    the status it patched a moment ago may not be there yet on the next resync; the same
+    Event would be posted again. An Event (type, reason, message) posted about a resource
+    within ``window`` seconds is not posted again.
+
+    Args:
+        window: Seconds during which the same Event is posted once.
+    """
+
+    def __init__(self, window: float = 600.0) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        self._posted: dict[Ref, dict[tuple[str, str, str], float]] = {}
+
+    def due(self, ref: Ref, type_: str, reason: str, message: str, now: float) -> bool:
+        """Whether to post this Event now (True records it as posted)."""
+        key = (type_, reason, message)
+        with self._lock:
+            posted = self._posted.setdefault(ref, {})
+            for old in [k for k, at in posted.items() if now - at >= self.window]:
+                del posted[old]
+            if key in posted:
+                return False
+            posted[key] = now
+            return True
+
+    def forget(self, ref: Ref) -> None:
+        """Drop what was posted about a deleted resource."""
+        with self._lock:
+            self._posted.pop(ref, None)

@@ -30,6 +30,7 @@ __all__ = [
     "build_status",
     "change_event",
     "condition",
+    "failed_status",
     "invalid_status",
     "lost_replicas",
     "resource_events",
@@ -134,6 +135,34 @@ def invalid_status(
         "conditions": _conditions(observed, states),
     }
     return status, (Event("Warning", "InvalidSpec", message),)
+
+
+def failed_status(
+    previous: Mapping[str, Any], generation: int, now: dt.datetime, error: str
+) -> dict[str, Any]:
+    """The status fields of a resource whose reconcile raised ``error`` (its type: message).
+
+    Ready turns False and Degraded True, both with reason ``ReconcileError`` and the error;
+    the rest of the status stays as the last good reconcile wrote it, and a resource that
+    never had one gets phase ``Failed``. The next reconcile that succeeds writes it all anew.
+    """
+    conditions = previous.get("conditions", [])
+    message = f"reconcile failed: {error}"[:1024]
+    kept = [c for c in conditions if c.get("type") not in ("Ready", "Degraded")]
+    states = {
+        "Ready": ConditionState(False, "ReconcileError", message),
+        "Degraded": ConditionState(True, "ReconcileError", message),
+    }
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "conditions": [
+            *(condition(conditions, t, state, generation, now) for t, state in states.items()),
+            *kept,
+        ],
+    }
+    if not previous.get("phase"):
+        status["phase"] = "Failed"
+    return status
 
 
 class _Counts(NamedTuple):
