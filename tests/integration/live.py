@@ -63,7 +63,6 @@ class AgentFleet:
             lease_seconds=self.lease_seconds,
             kubeconfig=self.kubeconfig,
             data_root=self.workdir,
-            extra_args={node.name: ("--log-level", "DEBUG") for node in self.system.nodes()},
         )
         return self.urls
 
