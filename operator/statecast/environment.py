@@ -43,6 +43,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_HISTORY_SAVE_SECONDS", "statecast operator", "300",
            "seconds between two saves of each resource's demand history to its ConfigMap "
            "statecast-history-<resource> (also saved on a clean shutdown)"),
+    EnvVar("STATECAST_METRICS_ADDRESS", "statecast operator", "127.0.0.1:9090",
+           "HOST:PORT the operator serves /metrics on, or off (the chart sets the pod's IP)",
+           "statecast operator --metrics-address"),
     EnvVar("STATECAST_AGENT_NAMESPACE", "statecast operator, kubectl statecast",
            "statecast-system",
            "namespace of the agents' Leases (the chart sets it to the release namespace)"),
@@ -51,6 +54,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "kubeconfig file(s) to reach the API server; a pod uses its service account",
            "statecast agent --kubeconfig, kubectl statecast --kubeconfig"),
     # The agent.
+    EnvVar("STATECAST_RETIRED_RETENTION", "statecast agent", "24h",
+           "how long the files of a removed replica of a resource that is gone (or was made "
+           "anew) are kept; those of a resource that exists stay until a live replica merged "
+           "them", "statecast agent --retired-retention"),
     EnvVar("NODE_NAME", "statecast agent", "(required in a cluster)",
            "the node the agent serves (the chart sets it from spec.nodeName)",
            "statecast agent --node"),

@@ -118,12 +118,12 @@ async def test_a_copy_of_a_deleted_resource_goes_after_the_retention(tmp_path: P
 def test_files_of_an_earlier_resource_of_the_same_name_are_set_aside(tmp_path: Path):
     directory = tmp_path / "apps" / "flags"
     directory.mkdir(parents=True)
-    (directory / "wal-1.log").write_text("")
+    (directory / "log-1.bin").write_bytes(b"")
     adopt(directory, "uid-old", tmp_path)
     assert json.loads((directory / IDENTITY).read_text()) == {"uid": "uid-old"}
     adopt(directory, "uid-new", tmp_path)  # deleted and made anew under the same name
     aside = tmp_path / RETIRED_DIR / "apps" / "flags.uid-old"
-    assert (aside / "wal-1.log").exists()
+    assert (aside / "log-1.bin").exists()
     assert find_retired(("apps", "flags"), aside) is not None
     assert json.loads((directory / IDENTITY).read_text()) == {"uid": "uid-new"}
     assert (("apps", "flags"), aside) in list(replica_directories(tmp_path))

@@ -82,8 +82,13 @@ class RetiredCopy:
     uid: str
 
 
+#: The files of a replica's state (statecast.agent.persistence: the binary format, and
+#: the JSON one of before, which recovery still reads).
+_STATE_FILES = ("snapshot.bin", "log-*.bin", "snapshot.json", "wal-*.log")
+
+
 def _holds_a_copy(directory: Path) -> bool:
-    return (directory / "snapshot.json").exists() or any(directory.glob("wal-*.log"))
+    return any(any(directory.glob(pattern)) for pattern in _STATE_FILES)
 
 
 def replica_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
