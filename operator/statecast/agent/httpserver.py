@@ -31,13 +31,21 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import cast
 
 import httptools
 
-__all__ = ["Handler", "HttpServer", "Request", "Response", "error_response"]
+__all__ = [
+    "Answer",
+    "Handler",
+    "HttpServer",
+    "Request",
+    "Response",
+    "StreamResponse",
+    "error_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +132,42 @@ def _start(status: int, content_type: str) -> bytes:
     return start
 
 
+class StreamResponse:
+    """An answer whose body is produced as it goes, sent with chunked encoding.
+
+    Args:
+        chunks: The body, piece by piece; an empty piece sends nothing. The connection
+            answers nothing else until it ends; it is closed (``aclose``) when the
+            client goes away or the server closes.
+        status: The status code.
+        headers: Extra headers.
+        content_type: The body's type.
+    """
+
+    __slots__ = ("chunks", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/x-ndjson",
+    ) -> None:
+        self.chunks, self.status, self.headers = chunks, status, headers
+        self.content_type = content_type
+
+    def head(self) -> bytes:
+        """The status line and headers (chunked transfer encoding)."""
+        reason = _REASONS.get(self.status, b"Unknown")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (self.headers or {}).items())
+        return b"HTTP/1.1 %d %b\r\nContent-Type: %b\r\nTransfer-Encoding: chunked\r\n%b\r\n" % (
+            self.status,
+            reason,
+            self.content_type.encode("latin-1"),
+            extra.encode("latin-1"),
+        )
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
@@ -132,7 +176,8 @@ def error_response(
     return Response(body, status, headers)
 
 
-Handler = Callable[[Request], "Response | Awaitable[Response]"]
+Answer = Response | StreamResponse
+Handler = Callable[[Request], "Answer | Awaitable[Answer]"]
 
 
 class _BodyTooLargeError(Exception):
@@ -162,6 +207,8 @@ class _Connection(asyncio.Protocol):
         self._incoming = _Incoming()
         self._queue: deque[tuple[Request, bool, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._streaming = False
+        self._resumed: asyncio.Future[None] | None = None
         self._seen = server.sweeps  # the idle sweep that last saw this connection busy
         self._reading = True
         self._writable = True
@@ -184,6 +231,8 @@ class _Connection(asyncio.Protocol):
         self._server.connections.discard(self)
         self._transport = None
         self._queue.clear()
+        if self._streaming and self._task is not None:
+            self._task.cancel()  # nobody reads the stream any more
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -213,6 +262,8 @@ class _Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writable = True
+        if self._resumed is not None and not self._resumed.done():
+            self._resumed.set_result(None)
         self._pump()
         self._maybe_resume_reading()
 
@@ -283,6 +334,8 @@ class _Connection(asyncio.Protocol):
                 result = error_response(500, "internal", "internal error")
             if isinstance(result, Response):
                 self._write(result, keep_alive, http10)
+            elif isinstance(result, StreamResponse):
+                self._task = asyncio.ensure_future(self._stream(result, request))
             else:
                 self._task = asyncio.ensure_future(
                     self._finish(result, request, keep_alive, http10)
@@ -293,16 +346,52 @@ class _Connection(asyncio.Protocol):
         self._maybe_resume_reading()
 
     async def _finish(
-        self, pending: Awaitable[Response], request: Request, keep_alive: bool, http10: bool
+        self, pending: Awaitable[Answer], request: Request, keep_alive: bool, http10: bool
     ) -> None:
+        response: Answer
         try:
             response = await pending
         except Exception:
             log.exception("event=handler_failed method=%s path=%s", request.method, request.path)
             response = error_response(500, "internal", "internal error")
+        if isinstance(response, StreamResponse):
+            await self._stream(response, request)
+            return
         self._task = None
         self._write(response, keep_alive, http10)
         self._pump()
+
+    async def _stream(self, response: StreamResponse, request: Request) -> None:
+        """Send a streamed answer until it ends, then close the connection."""
+        transport = self._transport
+        self._streaming = True
+        try:
+            if transport is None or transport.is_closing():
+                return
+            transport.write(response.head())
+            async for chunk in response.chunks:
+                if transport.is_closing():
+                    return
+                if chunk:
+                    transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    self._seen = self._server.sweeps
+                if not self._writable:  # the client reads slower than we write: wait
+                    self._resumed = asyncio.get_running_loop().create_future()
+                    await self._resumed
+            if not transport.is_closing():
+                transport.write(b"0\r\n\r\n")
+        except Exception:
+            log.exception("event=stream_failed path=%s", request.path)
+        finally:
+            aclose = getattr(response.chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._streaming = False
+            self._task = None
+            self._closing = True
+            self._queue.clear()
+            if transport is not None:
+                transport.close()  # a stream is the connection's last answer
 
     def _write(
         self, response: Response, keep_alive: bool, http10: bool, linger: bool = False
@@ -358,6 +447,11 @@ class _Connection(asyncio.Protocol):
         """Close if idle and not seen busy for ``idle_sweeps`` sweeps (the idle timeout)."""
         if self._idle and sweeps - self._seen >= idle_sweeps and self._transport is not None:
             self._transport.close()
+
+    def end_stream(self) -> None:
+        """End a streamed answer in progress (the server is closing)."""
+        if self._streaming and self._task is not None:
+            self._task.cancel()
 
     def close_when_idle(self) -> bool:
         """Close now if no request is in flight; return True if closed."""
@@ -433,6 +527,8 @@ class HttpServer:
             self._sweeper = None
         if self._server is not None:
             self._server.close()
+        for conn in list(self.connections):
+            conn.end_stream()
         deadline = asyncio.get_running_loop().time() + grace
         while self.connections and asyncio.get_running_loop().time() < deadline:
             for conn in list(self.connections):

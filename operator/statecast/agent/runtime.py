@@ -17,6 +17,7 @@ from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.replication import Replication
 from statecast.agent.store import ReplicaStore
+from statecast.agent.watch import WatchHub
 from statecast.api.types import Ref
 
 __all__ = ["Agent", "ReplicaReport"]
@@ -63,6 +64,7 @@ class Agent:
             config.node, self.directory, self.sync_log, lambda ref: self.locations.get(ref, ())
         )
         self.housekeeper = Housekeeper(lambda: [s.state for s in self.stores.values()])
+        self.watch = WatchHub(self.stores)
         self.loop_lag = LoopLag()
         self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
         self.registry.register(LoopLagCollector(self.loop_lag))
@@ -94,6 +96,7 @@ class Agent:
         files = ReplicaFiles(directory, self.config.fsync, self.config.fsync_interval)
         store = ReplicaStore(spec, self.node, files, self.config.index_limit)
         store.on_busy = self.housekeeper.wake
+        store.on_changed = self.watch.changed
         store.open()
         store.serving = serving  # before the store is visible to the server
         self.stores[spec.ref] = store

@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,7 +40,14 @@ from statecast.agent.errors import (
     PayloadTooLargeError,
     UnavailableError,
 )
-from statecast.agent.httpserver import HttpServer, Request, Response, error_response
+from statecast.agent.httpserver import (
+    Answer,
+    HttpServer,
+    Request,
+    Response,
+    StreamResponse,
+    error_response,
+)
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore, WriteResult
 from statecast.agent.wire import (
@@ -62,7 +69,7 @@ FORWARDED_BY = "Statecast-Forwarded-By"
 _FORWARDED_BY = FORWARDED_BY.lower()
 _PASSED_HEADERS = (SIBLINGS, SERVED_BY)
 
-Result = Response | Awaitable[Response]
+Result = Answer | Awaitable[Answer]
 Route = Callable[[Request, list[str]], Result]
 
 #: Route patterns, matched in order; None is a path parameter.
@@ -192,15 +199,16 @@ class AgentApi:
             result = route(request, parts)
         except AgentError as err:
             return self._answered(name, error_response(err.status, err.code, str(err)), started)
-        if isinstance(result, Response):
+        if isinstance(result, Response | StreamResponse):
             return self._answered(name, result, started)
         return self._guard(name, result, started)
 
-    def _answered(self, route: str, response: Response, started: float) -> Response:
+    def _answered(self, route: str, response: Answer, started: float) -> Answer:
         self.agent.requests.answered(route, response.status, time.perf_counter() - started)
         return response
 
-    async def _guard(self, route: str, pending: Awaitable[Response], started: float) -> Response:
+    async def _guard(self, route: str, pending: Awaitable[Answer], started: float) -> Answer:
+        response: Answer
         try:
             response = await pending
         except AgentError as err:
@@ -311,13 +319,40 @@ class AgentApi:
         return Response(body, headers=headers or None, raw_headers=self._served)
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
-        """The whole map."""
+        """The whole map, or with ``?watch=1`` its change stream (see ``agent.watch``)."""
+        query = parse_qs(request.target.partition("?")[2])
+        if query.get("watch", ["0"])[-1] not in ("0", "false", ""):
+            return self._watch(parts, query.get("since", [""])[-1])
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "list")
         self._count(request, store, "list")
         items = [json.dumps(k).encode() + b":" + _render(v)[0] for k, v in store.state.items()]
         return Response(b"{" + b",".join(items) + b"}", raw_headers=self._served)
+
+    def _watch(self, parts: list[str], since: str) -> Result:
+        store = self._local(parts)
+        ns, res = parts[1], parts[2]
+        if store is None:
+            raise UnavailableError(f"no replica of {ns}/{res} on this node to watch", "no_replica")
+        if not store.serving:
+            raise UnavailableError(
+                f"the replica of {ns}/{res} here is catching up", "replica_syncing"
+            )
+        try:
+            vector = json.loads(since) if since else {}
+        except ValueError as err:
+            raise BadRequestError(f"since: not JSON: {err}") from err
+        if not isinstance(vector, dict) or not all(
+            isinstance(r, str) and isinstance(s, int) and not isinstance(s, bool) and s >= 0
+            for r, s in vector.items()
+        ):
+            raise BadRequestError("since: a version vector (replica id -> event number) is needed")
+        self._count_watch(store)
+        return StreamResponse(self.agent.watch.stream(store, vector))
+
+    def _count_watch(self, store: ReplicaStore) -> None:
+        self.agent.access.count(store.spec.namespace, store.spec.name, "watch", "local")
 
     def put(self, request: Request, parts: list[str]) -> Result:
         """Write a JSON value."""

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
@@ -75,6 +75,8 @@ class ReplicaStore:
         self.listeners: list[LocalChange] = []
         #: Called when the state's table has work pending (see ``agent.housekeeping``).
         self.on_busy: Callable[[], None] | None = None
+        #: Called with the keys of every applied change (the change stream, ``agent.watch``).
+        self.on_changed: Callable[[tuple[str, str], Iterable[str]], None] | None = None
         #: False while a replica opened in a cluster has not caught up with a peer yet:
         #: the server then sends reads to a replica that has (see ``AgentApi``).
         self.serving = True
@@ -148,6 +150,8 @@ class ReplicaStore:
         # event its peers hold would reuse its sequence number after a restart.
         self.last_modified = time.time()
         self._check_busy()
+        if self.on_changed is not None:
+            self.on_changed(self.spec.ref, delta)
         for listener in self.listeners:
             listener(self, delta, seq)
         return WriteResult(stamp, seq)
@@ -206,6 +210,8 @@ class ReplicaStore:
         """Join a peer's pushed delta (its events ``first..last``); return keys changed."""
         changed = self.state.apply_push(origin, first, last, entries)
         self._check_busy()
+        if changed and self.on_changed is not None:
+            self.on_changed(self.spec.ref, changed)
         if self.files is not None:
             self.files.append_push(origin, first, last, {k: entries[k] for k in changed})
             await self.files.durable()
@@ -218,6 +224,8 @@ class ReplicaStore:
         before = self.state.version_vector
         changed = self.state.apply_sync(payload)
         self._check_busy()
+        if changed and self.on_changed is not None:
+            self.on_changed(self.spec.ref, changed)
         if self.files is not None and (changed or self.state.version_vector != before):
             keys = set(changed)
             self.files.append_sync(payload.version_vector, {k: payload.entries[k] for k in keys})
