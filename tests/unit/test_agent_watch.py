@@ -158,3 +158,20 @@ async def test_the_stream_ends_when_the_client_goes_and_the_hub_forgets_it(agent
             break
         await asyncio.sleep(0.02)
     assert not node.watch.watched(FLAGS)
+
+
+async def test_a_get_asking_for_the_version_gets_the_stamp_also_of_a_delete(agent):
+    _, base, session = agent
+    version = await put(session, base, "k", "v")
+    want = {"Statecast-Want-Version": "1"}
+    async with session.get(f"{base}/v1/default/flags/k", headers=want) as response:
+        assert (response.status, response.headers["Statecast-Version"]) == (200, version)
+    async with session.delete(f"{base}/v1/default/flags/k") as response:
+        deleted = (await response.json())["version"]
+    async with session.get(f"{base}/v1/default/flags/k", headers=want) as response:
+        assert (response.status, response.headers["Statecast-Version"]) == (404, deleted)
+    async with session.get(f"{base}/v1/default/flags/never", headers=want) as response:
+        assert response.status == 404
+        assert "Statecast-Version" not in response.headers
+    async with session.get(f"{base}/v1/default/flags/k") as response:  # not asked: not sent
+        assert "Statecast-Version" not in response.headers

@@ -57,8 +57,17 @@ from statecast.agent.wire import (
     encode_sync_reply,
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
+from statecast.core.crdt.entry import latest_stamp
 
-__all__ = ["FORWARDED_BY", "SERVED", "SERVED_BY", "SIBLINGS", "AgentApi", "build_server"]
+__all__ = [
+    "FORWARDED_BY",
+    "SERVED",
+    "SERVED_BY",
+    "SIBLINGS",
+    "VERSION",
+    "AgentApi",
+    "build_server",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +75,11 @@ SERVED = "Statecast-Served"
 SERVED_BY = "Statecast-Served-By"
 SIBLINGS = "Statecast-Siblings"
 FORWARDED_BY = "Statecast-Forwarded-By"
+#: Asked for with ``Statecast-Want-Version``: the latest stamp of a key's state.
+VERSION = "Statecast-Version"
+_WANT_VERSION = "statecast-want-version"
 _FORWARDED_BY = FORWARDED_BY.lower()
-_PASSED_HEADERS = (SIBLINGS, SERVED_BY)
+_PASSED_HEADERS = (SIBLINGS, SERVED_BY, VERSION)
 
 Result = Answer | Awaitable[Answer]
 Route = Callable[[Request, list[str]], Result]
@@ -273,7 +285,7 @@ class AgentApi:
             url = f"{self.agent.directory.url(node)}{request.target}"
             try:
                 async with session.request(
-                    request.method, url, data=body, headers={FORWARDED_BY: self.agent.node}
+                    request.method, url, data=body, headers=self._forwarded_headers(request)
                 ) as reply:
                     payload = await reply.read()
                     headers = {h: reply.headers[h] for h in _PASSED_HEADERS if h in reply.headers}
@@ -300,6 +312,12 @@ class AgentApi:
             return Response(payload, 503, headers)
         raise UnavailableError(f"no replica of {ns}/{res} reachable", "no_replica")
 
+    def _forwarded_headers(self, request: Request) -> dict[str, str]:
+        headers = {FORWARDED_BY: self.agent.node}
+        if _WANT_VERSION in request.headers:
+            headers[_WANT_VERSION] = request.headers[_WANT_VERSION]
+        return headers
+
     def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
         if _FORWARDED_BY not in request.headers:
             self.agent.access.count(store.spec.namespace, store.spec.name, operation, "local")
@@ -313,10 +331,22 @@ class AgentApi:
             return self._forward(request, parts, "get")
         self._count(request, store, "get")
         value = store.get(key)
+        if _WANT_VERSION in request.headers:  # a near cache: it orders answers by stamp
+            return self._versioned(store, key, value)
         if value is None:
             raise NotFoundError(f"key {key!r} not found", "key_not_found")
         body, headers = _render(value)
         return Response(body, headers=headers or None, raw_headers=self._served)
+
+    def _versioned(self, store: ReplicaStore, key: str, value: Visible) -> Response:
+        """A GET's answer with ``Statecast-Version``: the latest stamp of the key's state."""
+        entry = store.state.entry(key)
+        stamp = latest_stamp(entry) if entry is not None else None
+        headers = {VERSION: stamp.encode()} if stamp is not None else {}
+        if value is None:
+            return error_response(404, "key_not_found", f"key {key!r} not found", headers)
+        body, more = _render(value)
+        return Response(body, headers={**headers, **more}, raw_headers=self._served)
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
         """The whole map, or with ``?watch=1`` its change stream (see ``agent.watch``)."""
