@@ -25,6 +25,7 @@ Fsync policies: ``always`` (group commit: acknowledged after fsync), ``interval`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -85,6 +86,7 @@ class ReplicaFiles:
         self._buffer: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Future[None] | None = None
         self._dirty = False
         self._replay: list[Path] = []
         self.last_snapshot_bytes = 0
@@ -210,22 +212,26 @@ class ReplicaFiles:
         """Flush the log to disk if something was written since the last flush."""
         if self._dirty and self._fd >= 0:
             self._dirty = False
-            await asyncio.to_thread(os.fsync, self._fd)
+            self._syncing = asyncio.ensure_future(asyncio.to_thread(os.fsync, self._fd))
+            await self._syncing
 
     # --- snapshots ----------------------------------------------------------------
     async def rotate(self) -> int:
-        """Start a new log segment; return the number of the segment now closed."""
-        if self._flushing is not None and not self._flushing.done():
-            await self._flushing
-        if self._buffer:
-            _write_and_sync(self._fd, b"".join(self._buffer))
-            self._buffer.clear()
-        os.fsync(self._fd)
-        os.close(self._fd)
-        closed = self._segment
+        """Start a new log segment; return the number of the segment now closed.
+
+        New records go to the new segment at once; the closed one is fsynced in a worker
+        thread (an fsync of tens of MiB must not stop the event loop).
+        """
+        while self._flushing is not None and not self._flushing.done():
+            await self._flushing  # group commits in flight finish in the old segment
+        if self._syncing is not None and not self._syncing.done():
+            with contextlib.suppress(OSError):  # its fd is about to be closed
+                await asyncio.shield(self._syncing)
+        closed, old_fd = self._segment, self._fd
         self._segment += 1
         self._open_segment()
         self._records_since_snapshot = 0
+        await asyncio.to_thread(_sync_and_close, old_fd)
         return closed
 
     def write_snapshot(self, image: MapImage, upto: int) -> int:
@@ -272,6 +278,13 @@ class ReplicaFiles:
                 os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_and_sync(fd: int, data: bytes) -> None:
