@@ -218,7 +218,7 @@ def test_kill_9_mid_writes_loses_no_acknowledged_write(tmp_path: Path, fsync: st
     assert count >= acked + 1
 
 
-async def test_the_log_is_folded_once_it_is_a_quarter_of_the_snapshot(tmp_path: Path):
+async def test_the_log_is_folded_once_it_is_an_eighth_of_the_snapshot(tmp_path: Path):
     store = open_store(tmp_path)
     for i in range(200):
         await store.put(f"k{i}", v("x" * 100))
@@ -230,4 +230,4 @@ async def test_the_log_is_folded_once_it_is_a_quarter_of_the_snapshot(tmp_path: 
     assert files.last_snapshot_bytes == size
     assert not files.worth_folding(floor=1)  # nothing logged since
     await store.put("k0", v("y"))
-    assert not files.worth_folding(floor=1)  # one record is far less than a quarter
+    assert not files.worth_folding(floor=1)  # one record is far less than an eighth

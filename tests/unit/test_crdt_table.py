@@ -64,6 +64,8 @@ operations = st.lists(
 
 
 def check_same(table: EntryTable, model: dict[str, Entry]) -> None:
+    live = sum(len(data) for data, _, _ in table.record_blocks(size=64))
+    assert table.arena_bytes - 1 == live + table.dead_bytes  # every byte live or dead
     assert len(table) == len(model)
     assert dict(table.items()) == model
     assert sorted(table) == sorted(model)
@@ -124,6 +126,31 @@ def test_the_table_behaves_like_a_dict(program, hash_name, work_per_write):
         pass
     assert not table.busy
     check_same(table, model)
+    for copy in (loaded_by_records(table), loaded_raw(table)):  # what snapshots do
+        check_same(copy, model)
+
+
+def loaded_by_records(table: EntryTable) -> EntryTable:
+    copy = EntryTable(hash_fn=table._hash, capacity=len(table) // 2)
+    copy.set_writers(table.writers)
+    for data, starts, key_sizes in table.record_blocks(size=40):
+        copy.load_block(data, starts, key_sizes)
+    for key, state in table.states().items():
+        copy[key] = state
+    return copy
+
+
+def loaded_raw(table: EntryTable) -> EntryTable:
+    copy = EntryTable(hash_fn=table._hash)
+    copy.set_writers(table.writers)
+    for chunk in table.arena_chunks(size=7):
+        copy.load_raw(chunk)
+    starts, key_sizes = table.live_records()
+    copy.index_raw(starts, key_sizes, table.arena_bytes - 1 - table.dead_bytes)
+    for key, state in table.states().items():
+        copy[key] = state
+    assert copy.dead_bytes == table.dead_bytes
+    return copy
 
 
 def check_views(views: list[tuple[EntryView, dict[str, Entry]]]) -> None:

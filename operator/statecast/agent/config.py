@@ -84,7 +84,7 @@ class AgentConfig(_Model):
     resources: tuple[ResourceSpec, ...] = ()
     fsync: FsyncPolicy = "interval"
     fsync_interval: float = Field(default=1.0, gt=0)
-    snapshot_interval: float = Field(default=60.0, gt=0)
+    snapshot_interval: float = Field(default=1.0, gt=0)
     snapshot_wal_bytes: int = Field(default=64 << 20, gt=0)
     sync_interval: float = Field(default=1.0, gt=0)
     rtt_interval: float = Field(default=5.0, gt=0)

@@ -193,16 +193,13 @@ class Agent:
         for store in list(self.stores.values()):
             if store.files is not None and store.files.fsync == "interval":
                 await store.files.sync_now()
-        # Big logs get folded early rather than waiting for the snapshot interval.
-        for store in list(self.stores.values()):
-            files = store.files
-            if files is not None and files.wal_bytes >= self.config.snapshot_wal_bytes:
-                await store.snapshot()
 
     async def _snapshots(self) -> None:
-        started = time.monotonic()
+        cap = self.config.snapshot_wal_bytes
         for store in list(self.stores.values()):
-            if store.files is not None and store.files.worth_folding():
+            files = store.files
+            if files is not None and (files.worth_folding() or files.wal_bytes >= cap):
+                started = time.monotonic()
                 size = await store.snapshot()
                 log.info(
                     "event=snapshot resource=%s/%s bytes=%d seconds=%.3f",

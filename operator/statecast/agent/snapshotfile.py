@@ -15,6 +15,13 @@ loading it is mostly copying::
       3 tombstones: u32 n | n x (u16 length | key)
       4 events:     one origin's recent events: name (u8 length) | u32 n | n x u64 seq
                     | n x (u16 length | key)
+      5 arena:      a piece of the entry table's arena as it is (live and dead records)
+      6 live:       u32 n | n x u64 where each live record starts in the arena pieces
+                    | n x u16 its key's length
+
+A snapshot holds either records (1) or arena pieces and the live records' places (5, 6):
+the latter when at most a quarter of the arena is dead (one copy instead of a pass
+over every record; the cleaner reclaims the dead part after loading).
 
 Integers are little-endian. Records are copied into the arena as they are, and only the
 hash index is rebuilt (one pass over the keys: hashes are per process). A snapshot is
@@ -49,7 +56,10 @@ _HEAD = struct.Struct("<II")
 _SECTION = struct.Struct("<BII")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
-_END, _RECORDS, _STATES, _TOMBSTONES, _EVENTS = 0, 1, 2, 3, 4
+_END, _RECORDS, _STATES, _TOMBSTONES, _EVENTS, _ARENA, _LIVE = 0, 1, 2, 3, 4, 5, 6
+#: Up to this share of dead bytes in the arena, a snapshot copies the arena as it is
+#: (one copy) rather than record by record (a pass in Python over every key).
+RAW_GARBAGE = 0.25
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
@@ -120,15 +130,24 @@ def write_image(handle: IO[bytes], image: MapImage, wal: int) -> int:
             "floors": image.floors,
             "maxSeen": image.max_seen,
             "payloadBytes": image.payload_bytes,
+            "liveBytes": entries.arena_bytes - 1 - entries.dead_bytes,
             "clock": list(image.clock),
         }
     ).encode()
     out = _Writer(handle)
     out.write(MAGIC + _HEAD.pack(len(header), zlib.crc32(header)) + header)
-    for data, starts, key_sizes in entries.record_blocks():
-        if len(data) > 0xFFFFFFFF:
-            raise ValueError("a record block over 4 GiB")
-        out.section(_RECORDS, _U32.pack(len(starts)), _le(array("I", starts)), _le(key_sizes), data)
+    if entries.garbage <= RAW_GARBAGE:  # mostly live: copy the arena as it is
+        for chunk in entries.arena_chunks():
+            out.section(_ARENA, chunk)
+        starts, key_sizes = entries.live_records()
+        out.section(_LIVE, _U32.pack(len(starts)), _le(starts), _le(key_sizes))
+    else:
+        for data, starts, key_sizes in entries.record_blocks():
+            if len(data) > 0xFFFFFFFF:
+                raise ValueError("a record block over 4 GiB")
+            out.section(
+                _RECORDS, _U32.pack(len(starts)), _le(array("I", starts)), _le(key_sizes), data
+            )
     if states:
         out.section(_STATES, encode_entries(states))
     if image.tombstones:
@@ -202,6 +221,14 @@ def read_image(path: Path) -> tuple[MapImage, int]:
                     break
                 if kind == _RECORDS:
                     records += _load_records(table, payload)
+                elif kind == _ARENA:
+                    table.load_raw(payload)
+                elif kind == _LIVE:
+                    (count,) = _U32.unpack_from(payload)
+                    starts = _from_le("Q", payload[4 : 4 + 8 * count])
+                    key_sizes = _from_le("H", payload[4 + 8 * count : 4 + 10 * count])
+                    table.index_raw(starts, key_sizes, int(header["liveBytes"]))
+                    records += count
                 elif kind == _STATES:
                     for key, entry in read_entries(payload, 0)[0].items():
                         table[key] = entry

@@ -130,6 +130,7 @@ class _Entries(Mapping[str, Entry]):
         "__weakref__",
         "_arena",
         "_count",
+        "_dead",
         "_hash",
         "_hashes",
         "_mask",
@@ -143,6 +144,7 @@ class _Entries(Mapping[str, Entry]):
 
     _arena: mmap.mmap
     _used: int
+    _dead: int  # bytes of [1, _used) no index points into
     _hashes: memoryview
     _offsets: memoryview
     _mask: int
@@ -326,6 +328,28 @@ class _Entries(Mapping[str, Entry]):
         if parts:
             yield b"".join(parts), starts, key_sizes
 
+    def arena_chunks(self, size: int = 4 << 20) -> Iterator[bytes]:
+        """The arena's used bytes (live and dead records), in pieces of ``size`` bytes."""
+        for start in range(1, self._used, size):
+            yield self._arena[start : min(start + size, self._used)]
+
+    def live_records(self) -> tuple[array[int], array[int]]:
+        """Where each live LWW record starts, and its key's length in bytes.
+
+        Starts count from the arena's first record (what :meth:`arena_chunks` gives).
+        """
+        arena = self._arena
+        offsets = [offset for offset in self._offsets if offset]
+        if self._old is not None:
+            offsets += [offset for offset in self._old.offsets if offset]
+        key_sizes = array("H", [arena[offset] | (arena[offset + 1] << 8) for offset in offsets])
+        return array("Q", [offset - 1 for offset in offsets]), key_sizes
+
+    @property
+    def garbage(self) -> float:
+        """The share of the arena's used bytes that no record the index points to holds."""
+        return self._dead / max(1, self._used - 1)
+
     @property
     def writers(self) -> list[str]:
         """The replica ids records refer to by number, in number order."""
@@ -339,6 +363,11 @@ class _Entries(Mapping[str, Entry]):
     def arena_bytes(self) -> int:
         """Bytes of the arena in use (live and dead records)."""
         return self._used
+
+    @property
+    def dead_bytes(self) -> int:
+        """Bytes of the arena holding no live record (reclaimed by the cleaner)."""
+        return self._dead
 
     @property
     def capacity(self) -> int:
@@ -355,6 +384,7 @@ class EntryView(_Entries):
         self._arena = table._arena
         self._replicas = table._replicas  # append-only: numbers never change
         self._used = table._used
+        self._dead = table.dead_bytes
         self._hashes = copy_slots(table._hashes)
         self._offsets = copy_slots(table._offsets)
         self._mask = table._mask
@@ -379,7 +409,6 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         "_busy",
         "_cleaning",
         "_compact_min",
-        "_dead",
         "_limit",
         "_replica_numbers",
         "_views",
@@ -422,8 +451,9 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
 
     @property
     def dead_bytes(self) -> int:
-        """Bytes of records no longer pointed to (reclaimed by the cleaner)."""
-        return self._dead
+        """Bytes of the arena holding no live record (reclaimed by the cleaner)."""
+        cleaning = self._cleaning
+        return self._dead + (cleaning.read - cleaning.write if cleaning is not None else 0)
 
     @property
     def busy(self) -> bool:
@@ -607,6 +637,44 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
             count += 1
         self._count = count
         self._version += 1
+
+    def load_raw(self, chunk: bytes | memoryview) -> None:
+        """Append arena bytes of :meth:`arena_chunks` (then :meth:`index_raw`)."""
+        base, end = self._used, self._used + len(chunk)
+        if end > _NARROW_LIMIT and self._offsets.format != "Q":
+            self._widen()
+        if end > len(self._arena):
+            self._arena.resize(-(-max(end, len(self._arena) * 2) // _PAGE) * _PAGE)
+        self._arena[base:end] = chunk
+        self._used = end
+
+    def index_raw(self, starts: Iterable[int], key_sizes: Iterable[int], live: int) -> None:
+        """Index the live records of arena bytes loaded with :meth:`load_raw`.
+
+        ``starts`` and ``key_sizes`` are :meth:`live_records` (each key once), ``live``
+        the bytes those records hold; every other byte loaded counts as dead.
+        """
+        arena, hash_fn, count, limit = self._arena, self._hash, self._count, self._limit
+        hashes, offsets, mask = self._hashes, self._offsets, self._mask
+        for start, key_size in zip(starts, key_sizes, strict=True):
+            if count >= limit:  # not sized for these keys: grow at once (no reads yet)
+                self._count = count
+                self._grow()
+                self._drain(len(self._offsets))
+                hashes, offsets, mask, limit = self._hashes, self._offsets, self._mask, self._limit
+            offset = start + 1
+            key = arena[offset + _HEAD_SIZE : offset + _HEAD_SIZE + key_size]
+            h = hash_fn(key.decode("utf-8", _KEY_ERRORS)) & _HASH_MASK
+            i = h & mask
+            while offsets[i]:
+                i = (i + 1) & mask
+            hashes[i] = h
+            offsets[i] = offset
+            count += 1
+        self._count = count
+        self._dead = self._used - 1 - live
+        self._version += 1
+        self._maybe_compact()
 
     # --- growth, cleaning: bounded steps ---------------------------------------------
     def _grow(self) -> None:
