@@ -15,7 +15,7 @@ from statecast.core.crdt import KeyState, PnCounter, lww
 from statecast.core.crdt.entry import Entry
 from statecast.core.crdt.events import EventRing, LatestEvents
 from statecast.core.crdt.slots import Migration, new_slots, place
-from statecast.core.crdt.table import EntryTable, EntryView
+from statecast.core.crdt.table import UNCHANGED, EntryTable, EntryView
 
 HASHES: dict[str, Callable[[str], int]] = {
     "builtin": hash,
@@ -371,3 +371,33 @@ def test_the_cleaner_waits_for_views_and_gives_the_freed_pages_back():
     assert table.dead_bytes == 0
     assert table.arena_bytes < used * 0.55
     assert table.value("k4999") == b"w" * 120
+
+
+tied_registers = st.builds(  # small ranges: stamps often tie
+    lww.pack,
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from(["a", "b", "ab", "\u65e5"]),
+    st.integers(0, 2),
+    st.one_of(st.none(), st.binary(max_size=3)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=st.one_of(st.none(), tied_registers), incoming=tied_registers, covered=st.integers(0, 3))
+def test_merging_a_register_in_place_is_the_last_writer_wins_join(old, incoming, covered):
+    table = EntryTable()
+    for i in range(300 if old is not None and len(old) % 2 else 0):  # writers kept inline too
+        table[f"w{i}"] = lww.pack(1, 0, f"writer-{i}", 1, None)
+    if old is not None:
+        table["k"] = old
+    outcome = table.merge_register("k", incoming, covered)
+    if old is None:
+        assert outcome == (UNCHANGED if lww.seq(incoming) <= covered else -1)
+        assert table.get("k") == (None if outcome == UNCHANGED else incoming)
+    else:
+        joined = lww.join(old, incoming)
+        assert table["k"] == joined
+        assert (outcome == UNCHANGED) == (joined is old)
+        if outcome != UNCHANGED:
+            assert outcome == lww.value_size(old)

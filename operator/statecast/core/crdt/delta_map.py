@@ -24,7 +24,7 @@ from statecast.core.crdt import lww
 from statecast.core.crdt.entry import Entry, KeyState, Visible
 from statecast.core.crdt.events import EventRing, LatestEvents
 from statecast.core.crdt.lww import LwwRegister
-from statecast.core.crdt.table import EntryTable, EntryView
+from statecast.core.crdt.table import NOT_PLAIN, UNCHANGED, EntryTable, EntryView
 from statecast.core.version_vector import VersionVector
 
 __all__ = ["Delta", "DeltaMap", "MapImage", "SyncPayload"]
@@ -235,12 +235,14 @@ class DeltaMap:
         return all(seq <= vv.get(r, 0) for r, seq in ops.dots(entry))
 
     def _merge_one(self, key: str, incoming: Entry) -> bool:
-        old = self._entries.get(key)
-        if isinstance(incoming, bytes) and not isinstance(old, KeyState):
-            return self._merge_register(key, incoming, old)
+        if isinstance(incoming, bytes):
+            merged = self._merge_register(key, incoming)
+            if merged is not None:
+                return merged
         stamp = ops.latest_stamp(incoming)
         if stamp is not None:
             self.clock.observe(stamp)
+        old = self._entries.get(key)
         if old is None and self._covered(incoming):
             return False  # seen and since collected: do not resurrect
         new = ops.join(old, incoming)
@@ -253,22 +255,22 @@ class DeltaMap:
                 self._remember(origin, seq, key)
         return True
 
-    def _merge_register(self, key: str, incoming: LwwRegister, old: LwwRegister | None) -> bool:
+    def _merge_register(self, key: str, incoming: LwwRegister) -> bool | None:
         """:meth:`_merge_one` of a plain register over a plain register or nothing.
 
-        The common case on the replication and recovery paths, kept short: the same
-        outcome as the general join, without building stamps or dot tables.
+        The common case on the replication and recovery paths, kept short (one lookup,
+        no stamps or dot tables built): the same outcome as the general join. None when
+        the key holds a ``KeyState`` (then the general join applies).
         """
+        origin, seq = lww.replica(incoming), lww.seq(incoming)
+        replaced = self._entries.merge_register(key, incoming, self._vv.get(origin, 0))
+        if replaced == NOT_PLAIN:
+            return None
         self.clock.observe_at(
             int.from_bytes(incoming[:6], "big"), int.from_bytes(incoming[6:9], "big")
         )
-        origin, seq = lww.replica(incoming), lww.seq(incoming)
-        if old is None:
-            if seq <= self._vv.get(origin, 0):
-                return False  # seen and since collected: do not resurrect
-        elif lww.join(old, incoming) is old:
+        if replaced == UNCHANGED:
             return False
-        replaced = self._entries.put_register(key, incoming)
         size = lww.value_size(incoming)
         self._size += size - replaced if replaced >= 0 else len(key) + size
         if lww.has_value(incoming):
@@ -276,8 +278,7 @@ class DeltaMap:
                 self._tombstones.discard(key)
         else:
             self._tombstones.add(key)
-        if old is None or lww.seq(old) != seq or lww.replica(old) != origin:
-            self._remember(origin, seq, key)
+        self._remember(origin, seq, key)
         return True
 
     def merge(self, entries: Mapping[str, Entry]) -> list[str]:

@@ -61,7 +61,7 @@ from statecast.core.crdt.entry import Entry, KeyState
 from statecast.core.crdt.lww import LwwRegister
 from statecast.core.crdt.slots import Migration, copy_slots, new_slots, place, remove, widen
 
-__all__ = ["EntryTable", "EntryView", "KeyHash", "RecordBlock"]
+__all__ = ["NOT_PLAIN", "UNCHANGED", "EntryTable", "EntryView", "KeyHash", "RecordBlock"]
 
 #: The hash of a key (any int; its low 32 bits are used).
 KeyHash = Callable[[str], int]
@@ -90,6 +90,10 @@ _RECORD_COST = 4
 #: records (more than the one record of garbage a write can make).
 _WORK_PER_WRITE = 8 + 4 * _RECORD_COST
 
+#: What :meth:`EntryTable.merge_register` answers when it changed nothing, and when the
+#: key holds a ``KeyState`` (to be joined the general way).
+UNCHANGED = -2
+NOT_PLAIN = -3
 #: Records as stored, where each starts in the block, and each key's length in bytes.
 RecordBlock = tuple[bytes, "array[int]", "array[int]"]
 Found = tuple[memoryview, memoryview, int, int]  # hashes, offsets, mask, slot (-1: absent)
@@ -538,6 +542,48 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
         if self._busy:
             self.step(self._work_per_write)
         return replaced
+
+    def merge_register(self, key: str, incoming: LwwRegister, covered: int) -> int:
+        """Join a packed LWW register into ``key``'s (the last writer wins) in one lookup.
+
+        Args:
+            key: The key.
+            incoming: The register to join.
+            covered: Events of ``incoming``'s writer up to this number are known here:
+                an absent key is not brought back by one of them (it was collected).
+
+        Returns:
+            :data:`UNCHANGED` (the key's register wins or is the same, or a collected
+            key's old write), :data:`NOT_PLAIN` (the key holds a ``KeyState``: join it
+            the general way), -1 (the key was absent and now holds ``incoming``), or
+            the value size of the register ``incoming`` replaced.
+        """
+        if self._other and key in self._other:
+            return NOT_PLAIN
+        h = self._hash(key) & _HASH_MASK
+        encoded = key.encode("utf-8", _KEY_ERRORS)
+        _, offsets, _, i = self._find(h, encoded)
+        if i < 0:
+            if lww.seq(incoming) <= covered:
+                return UNCHANGED
+            self.put_register(key, incoming)
+            return -1
+        arena = self._arena
+        start = offsets[i] + _HEAD_SIZE + len(encoded)
+        head, old_head = incoming[:9], arena[start : start + 9]
+        if head < old_head:
+            return UNCHANGED
+        if head == old_head:  # the same time: the replica id, then the event, decide
+            number = arena[start + _REPLICA_AT]
+            if number == _INLINE:
+                size = arena[start + _HEADER]
+                old_replica = arena[start + _HEADER + 1 : start + _HEADER + 1 + size]
+            else:
+                old_replica = self._replicas[number][1:]
+            replica = incoming[_HEADER : _HEADER + incoming[_REPLICA_AT]]
+            if (replica, incoming[9:15]) <= (old_replica, arena[start + 9 : start + 15]):
+                return UNCHANGED
+        return self.put_register(key, incoming)
 
     def _overwrite(self, offsets: memoryview, i: int, encoded: bytes, stored: bytes) -> int:
         arena = self._arena
