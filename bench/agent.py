@@ -362,6 +362,59 @@ MEMORY = textwrap.dedent(
 )
 
 
+# The longest single piece of work the store does while it grows to n keys and while
+# every key is rewritten longer (half the arena dies: the cleaner runs), in CPU time of
+# the thread (not wall time: other processes on a shared machine do not count). Writes
+# go one at a time; every 256 writes the agent's housekeeping runs one 1 ms slice, as
+# the event loop would between requests.
+STEPS = textwrap.dedent(
+    """
+    import json, sys, time
+    from statecast.agent.housekeeping import Housekeeper
+    from statecast.core.crdt import DeltaMap
+    n = int(sys.argv[1])
+    state = DeltaMap("node-0")
+    keeper = Housekeeper(lambda: [state])
+    cpu = time.thread_time
+    out = {"keys": n}
+    for phase, size in (("grow", 100), ("rewrite", 120), ("rewrite again", 140)):
+        value = json.dumps("v" * (size - 2)).encode()
+        longest_put = longest_slice = 0.0
+        growths = cleanings = slices = 0
+        for i in range(n):
+            key = f"key:{i:08d}"
+            capacity, cleaning = state._entries.capacity, state._entries._cleaning
+            started = cpu()
+            state.put(key, value)
+            longest_put = max(longest_put, cpu() - started)
+            growths += state._entries.capacity != capacity
+            cleanings += cleaning is None and state._entries._cleaning is not None
+            if i % 256 == 0 and state.busy:
+                started = cpu()
+                keeper.run_slice()
+                longest_slice = max(longest_slice, cpu() - started)
+                slices += 1
+        while keeper.run_slice():
+            pass
+        started = cpu()
+        image = state.image()
+        out[phase] = {"longest_put_ms": longest_put * 1e3, "longest_slice_ms": longest_slice * 1e3,
+                      "index_growths": growths, "cleanings": cleanings, "slices": slices,
+                      "image_ms": (cpu() - started) * 1e3}
+        del image
+    print(json.dumps(out))
+    """
+)
+
+
+def measure_steps(n: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", STEPS, str(n)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 def measure_memory(n: int, layout: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", MEMORY, str(n), layout], capture_output=True, text=True, check=True
@@ -377,6 +430,7 @@ def measure_memory(n: int, layout: str) -> dict[str, Any]:
 def bench_memory(n: int) -> dict[str, Any]:
     result = measure_memory(n, "statecast")
     result["baseline"] = measure_memory(n, "dict")
+    result["steps"] = measure_steps(n)
     print(f"  memory: {result}", flush=True)
     return result
 
@@ -469,6 +523,26 @@ def render_store(mem: dict[str, Any]) -> list[str]:
         "Read µs/key: `DeltaMap.get` (the value copied out of the arena) against "
         "`dict.get` (no copy), 100,000 random keys, best of 5.",
     ]
+    steps = mem.get("steps")
+    if steps:
+        lines += [
+            "",
+            f"The longest single piece of work while the store grows to {steps['keys']:,} keys "
+            "and while every key is rewritten longer, twice (the second time half the arena "
+            "is dead and the cleaner runs; thread CPU time, so other processes "
+            "on the machine do not count; a housekeeping slice every 256 writes, as the "
+            "agent runs them between requests):",
+            "",
+            "| phase | longest write ms | longest housekeeping slice ms | index growths "
+            "| cleanings started | frozen image for a snapshot ms |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for phase in ("grow", "rewrite", "rewrite again"):
+            p = steps[phase]
+            lines.append(
+                f"| {phase} | {p['longest_put_ms']:.2f} | {p['longest_slice_ms']:.2f} | "
+                f"{p['index_growths']} | {p['cleanings']} | {p['image_ms']:.1f} |"
+            )
     return lines
 
 

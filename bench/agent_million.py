@@ -3,10 +3,11 @@ memory of the whole process, and how fast it comes back after ``kill -9``.
 
 1. Pinned as in the capacity section, the agent gets 10,000 keys; a probe (wrk, one
    connection) then reads them back to back while a loader process writes 990,000 more
-   keys at full speed (HTTP pipelining), then overwrites every key with a longer value
-   (appended records: half the arena dies and the cleaner runs), with snapshots and
-   log folding on the way as in production. The probe's p50/p99/p99.9/max and the
-   agent's own event-loop lag (``/metrics``) are recorded for each phase.
+   keys at full speed (HTTP pipelining), then overwrites every key with a longer value,
+   twice (appended records: the second time half the arena is dead and the cleaner
+   runs), with snapshots and log folding on the way as in production. The probe's
+   p50/p99/p99.9/max and the agent's own event-loop lag (``/metrics``) are recorded for
+   each phase.
 2. Memory: the agent process's RSS and peak RSS with a million keys (server, log,
    snapshots and all), its data directory on disk, next to redis-server holding the same
    keys and values (AOF on, as in the capacity section).
@@ -165,6 +166,9 @@ def bench_million(root: Path, keys: int) -> dict[str, Any]:
             "disk_bytes": _disk_bytes(data_dir),
         }
         phases.append(_phase(agent, where, root, "rewrite", first=0, keys=keys, fill="w", size=120))
+        phases.append(
+            _phase(agent, where, root, "rewrite again", first=0, keys=keys, fill="x", size=140)
+        )
         memory["after_rewrite"] = native.rss_bytes(agent.process.pid)
         recovery = [_recovery(agents, agent, "kill -9"), _recovery(agents, agent, "graceful")]
         print(f"  recovery: {recovery}", flush=True)
@@ -210,7 +214,8 @@ def render_million(result: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "`grow`: from 10,000 to all keys (100-byte values); `rewrite`: every key again with a "
-        "120-byte value (appended records: half the arena dies and is cleaned). "
+        "120-byte value (appended: the old records die); `rewrite again`: with 140 bytes "
+        "(half the arena is dead: the cleaner runs). "
         "Snapshots and log folding happen along the way, as in production.",
         "",
         "| process | keys | RSS | peak RSS | RSS / raw data | on disk |",
