@@ -87,10 +87,18 @@ class WalRecord(NamedTuple):
 
 
 def _name(text: str) -> bytes:
-    raw = text.encode()
-    if len(raw) > 0xFF:
-        raise ValueError(f"replica id longer than 255 bytes: {text[:40]!r}...")
-    return bytes((len(raw),)) + raw
+    name = _encoded_names.get(text)
+    if name is None:
+        raw = text.encode()
+        if len(raw) > 0xFF:
+            raise ValueError(f"replica id longer than 255 bytes: {text[:40]!r}...")
+        name = bytes((len(raw),)) + raw
+        if len(_encoded_names) < 4096:  # replica ids are few: node names
+            _encoded_names[text] = name
+    return name
+
+
+_encoded_names: dict[str, bytes] = {}
 
 
 def encode_entries(entries: Mapping[str, Entry]) -> bytes:
@@ -115,6 +123,20 @@ def _frame(payload: bytes) -> bytes:
 
 def encode_push(origin: str, first: int, last: int, entries: Mapping[str, Entry]) -> bytes:
     """A push record (an origin's events ``first..last``), framed."""
+    if len(entries) == 1:  # a local write: one register, kept short
+        ((key, entry),) = entries.items()
+        if isinstance(entry, bytes):
+            raw_key = key.encode("utf-8", "surrogatepass")
+            payload = b"%c%b%b\x01\x00\x00\x00%b%b\x00%b%b" % (
+                _PUSH,
+                _name(origin),
+                _RANGE.pack(first, last),
+                _U16.pack(len(raw_key)),
+                raw_key,
+                _U32.pack(len(entry)),
+                entry,
+            )
+            return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
     return _frame(
         b"%c%b%b%b" % (_PUSH, _name(origin), _RANGE.pack(first, last), encode_entries(entries))
     )

@@ -67,6 +67,7 @@ class ReplicaStore:
         index_limit: int = 1 << 16,
     ) -> None:
         self.spec = spec
+        self.ref = spec.ref
         self.replica = replica
         self.files = files
         self.state = DeltaMap(
@@ -140,7 +141,7 @@ class ReplicaStore:
         return self.files is None or self.files.fsync != "always"
 
     def _log(self, delta: Delta) -> int:
-        seq = self.state.version_vector.get_seq(self.replica)
+        seq = self.state.seq_of(self.replica)
         if self.files is not None:
             self.files.append_push(self.replica, seq, seq, delta)
         return seq
@@ -151,7 +152,7 @@ class ReplicaStore:
         self.last_modified = time.time()
         self._check_busy()
         if self.on_changed is not None:
-            self.on_changed(self.spec.ref, delta)
+            self.on_changed(self.ref, delta)
         for listener in self.listeners:
             listener(self, delta, seq)
         return WriteResult(stamp, seq)
@@ -211,7 +212,7 @@ class ReplicaStore:
         changed = self.state.apply_push(origin, first, last, entries)
         self._check_busy()
         if changed and self.on_changed is not None:
-            self.on_changed(self.spec.ref, changed)
+            self.on_changed(self.ref, changed)
         if self.files is not None:
             self.files.append_push(origin, first, last, {k: entries[k] for k in changed})
             await self.files.durable()
@@ -225,7 +226,7 @@ class ReplicaStore:
         changed = self.state.apply_sync(payload)
         self._check_busy()
         if changed and self.on_changed is not None:
-            self.on_changed(self.spec.ref, changed)
+            self.on_changed(self.ref, changed)
         if self.files is not None and (changed or self.state.version_vector != before):
             keys = set(changed)
             self.files.append_sync(payload.version_vector, {k: payload.entries[k] for k in keys})

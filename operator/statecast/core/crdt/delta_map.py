@@ -138,6 +138,10 @@ class DeltaMap:
         """
         return self._entries.view()
 
+    def seq_of(self, replica: str) -> int:
+        """The last event of ``replica`` this map includes (0: none)."""
+        return self._vv.get(replica, 0)
+
     @property
     def version_vector(self) -> VersionVector:
         """The events this replica has, contiguously per origin."""

@@ -47,20 +47,24 @@ def pack(wall: int, logical: int, replica: str, seq: int, value: bytes | None) -
     Raises:
         ValueError: A field does not fit its width.
     """
-    name = replica.encode()
     if not (0 <= wall <= _MAX_WALL and 0 <= logical <= MAX_LOGICAL and 0 <= seq <= _MAX_SEQ):
         raise ValueError(f"stamp out of range: wall={wall} logical={logical} seq={seq}")
-    if len(name) > 255:
-        raise ValueError("replica id longer than 255 bytes")
-    head = (
-        wall.to_bytes(6, "big")
-        + logical.to_bytes(3, "big")
-        + seq.to_bytes(6, "big")
-        + (b"\x00" if value is None else b"\x01")
-        + bytes((len(name),))
-        + name
-    )
-    return LwwRegister(head + value if value is not None else head)
+    name = _names.get(replica)
+    if name is None:
+        raw = replica.encode()
+        if len(raw) > 255:
+            raise ValueError("replica id longer than 255 bytes")
+        name = bytes((len(raw),)) + raw
+        if len(_names) < 4096:  # replica ids are few: node names
+            _names[replica] = name
+    head = ((wall << 24) | logical).to_bytes(9, "big") + seq.to_bytes(6, "big")
+    if value is None:
+        return LwwRegister(head + b"\x00" + name)
+    return LwwRegister(head + b"\x01" + name + value)
+
+
+#: replica id -> its length byte and UTF-8 bytes, as registers hold them.
+_names: dict[str, bytes] = {}
 
 
 def write(at: Stamp, event: int, data: bytes | None) -> LwwRegister:
