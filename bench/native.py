@@ -29,6 +29,7 @@ __all__ = [
     "Cores",
     "RedisServer",
     "cores",
+    "cpu_seconds",
     "ensure_tools",
     "load_average",
     "redis_benchmark",
@@ -109,6 +110,12 @@ def cores() -> Cores:
 def load_average() -> float:
     """The 1-minute load average (other work on the machine)."""
     return os.getloadavg()[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> dict[str, int]:
