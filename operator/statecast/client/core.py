@@ -130,6 +130,8 @@ class Call(NamedTuple, Generic[T]):
         retry: whether it may be sent to another agent once one may have received it.
         read: the result from a successful answer.
         headers: extra request headers, as (name, value) pairs.
+        ok_statuses: error statuses that are answers too: ``read`` gets them (a near
+            cache reads the version of a 404).
     """
 
     method: str
@@ -138,6 +140,7 @@ class Call(NamedTuple, Generic[T]):
     retry: bool
     read: Callable[[Response], T]
     headers: tuple[tuple[str, str], ...] = ()
+    ok_statuses: frozenset[int] = frozenset()
 
 
 def _json(response: Response) -> Any:
@@ -281,7 +284,9 @@ class Attempt(Generic[T]):
                 self._decide(result)
 
     def _decide(self, response: Response) -> None:
-        if response.status == 503 and self.call.retry:  # not applied there: ask the next
+        if response.status in self.call.ok_statuses:
+            self._value = self.call.read(response)
+        elif response.status == 503 and self.call.retry:  # not applied there: ask the next
             self._refused = error_for(response.status, response.body)
         elif response.status >= 400:
             self._error = error_for(response.status, response.body)
