@@ -32,12 +32,11 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 
 from statecast.agent.store import ReplicaStore
+from statecast.api.types import Ref
 from statecast.core.crdt import Visible
 from statecast.core.crdt.entry import latest_stamp
 
 __all__ = ["Subscriber", "WatchHub", "render_value"]
-
-Ref = tuple[str, str]
 
 #: Bytes a subscriber may have waiting before it is cut off with a gap.
 MAX_PENDING = 8 << 20

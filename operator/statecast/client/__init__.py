@@ -7,6 +7,7 @@ with Client() as flags:                  # STATECAST_AGENT, else HOST_IP:7420
 """
 
 from statecast.client.async_client import AsyncClient
+from statecast.client.cached import CachedResource
 from statecast.client.core import Call, ClientCore, Response
 from statecast.client.discovery import agent_urls
 from statecast.client.errors import (
@@ -24,6 +25,7 @@ from statecast.client.sync_client import Client
 __all__ = [
     "AsyncClient",
     "BadRequestError",
+    "CachedResource",
     "Call",
     "Client",
     "ClientCore",

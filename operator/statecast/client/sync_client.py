@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from statecast.client import core
+from statecast.client.cached import CachedResource
 from statecast.client.core import Call, ClientShell, Failed, Failure, Response, Trip
 from statecast.client.transport import Connection, ConnectionClosedError
 
@@ -120,6 +121,14 @@ class Client(ClientShell):
     def _checkin(self, url: str, conn: Connection) -> None:
         with self._pool:
             self._idle.setdefault(url, []).append(conn)
+
+    def cached(self, namespace: str, resource: str, **options: Any) -> CachedResource:
+        """``namespace/resource`` through a near cache in this process (opt-in, per resource).
+
+        Options: ``max_keys``, ``max_bytes``, ``max_staleness`` (see
+        :class:`~statecast.client.cached.CachedResource`). Close it when done.
+        """
+        return CachedResource(self, namespace, resource, **options)
 
     # --- the Agent API --------------------------------------------------------------
     get = _operation(core.get_call)
