@@ -164,7 +164,7 @@ def test_last_hot_is_now_for_hot_pairs_and_kept_for_replicas_only() -> None:
 
 def current(*specs: str) -> list[CurrentReplica]:
     """``"n1:Ready"`` -> a Ready replica on n1."""
-    return [CurrentReplica(s.split(":")[0], s.split(":")[1]) for s in specs]
+    return [CurrentReplica(s.split(":")[0], up_to_date=s.split(":")[1] == "Ready") for s in specs]
 
 
 @pytest.mark.parametrize(
@@ -269,10 +269,10 @@ def test_heat_placement_keeps_min_max_and_a_ready_copy(
     assert len(placed.nodes) >= min(low, len(candidates)), "never below min with enough nodes"
     assert high is None or len(placed.nodes) <= high, "never above max"
     assert set(placed.nodes) <= {c.name for c in candidates}
-    replicas = [CurrentReplica(n, phase) for n, phase in held.items()]
+    replicas = [CurrentReplica(n, up_to_date=phase == "Ready") for n, phase in held.items()]
     plan = heat_replicas(candidates, replicas, placed, unreachable={"gone"})
     removed = {c.node for c in plan.removes}
-    ready_before = {r.node for r in replicas if r.phase == "Ready"}
+    ready_before = {r.node for r in replicas if r.up_to_date}
     if ready_before:
         assert ready_before - removed, "the last Ready copy is never removed"
     if removed:

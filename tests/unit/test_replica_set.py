@@ -76,7 +76,7 @@ def test_eligible_filters_by_selector_and_readiness() -> None:
         ),
         (
             "a replica on a lost node is replaced first (failover) and not removed yet",
-            [CurrentReplica("n9", "Ready"), CurrentReplica("n2", "Ready")],
+            [CurrentReplica("n9", up_to_date=True), CurrentReplica("n2", up_to_date=True)],
             2,
             [("n1", "failover")],
             [],
@@ -84,9 +84,9 @@ def test_eligible_filters_by_selector_and_readiness() -> None:
         (
             "once the replacement is Ready the lost copy is removed",
             [
-                CurrentReplica("n9", "Ready"),
-                CurrentReplica("n1", "Ready"),
-                CurrentReplica("n2", "Ready"),
+                CurrentReplica("n9", up_to_date=True),
+                CurrentReplica("n1", up_to_date=True),
+                CurrentReplica("n2", up_to_date=True),
             ],
             2,
             [],
@@ -95,9 +95,9 @@ def test_eligible_filters_by_selector_and_readiness() -> None:
         (
             "scaling down removes extras only when the kept ones are Ready",
             [
-                CurrentReplica("n1", "Ready"),
-                CurrentReplica("n2", "Syncing"),
-                CurrentReplica("n3", "Ready"),
+                CurrentReplica("n1", up_to_date=True),
+                CurrentReplica("n2", up_to_date=False),
+                CurrentReplica("n3", up_to_date=True),
             ],
             2,
             [],
@@ -106,9 +106,9 @@ def test_eligible_filters_by_selector_and_readiness() -> None:
         (
             "scaling down with everyone Ready removes the extra (rebalance)",
             [
-                CurrentReplica("n1", "Ready"),
-                CurrentReplica("n2", "Ready"),
-                CurrentReplica("n3", "Ready"),
+                CurrentReplica("n1", up_to_date=True),
+                CurrentReplica("n2", up_to_date=True),
+                CurrentReplica("n3", up_to_date=True),
             ],
             2,
             [],
@@ -116,7 +116,7 @@ def test_eligible_filters_by_selector_and_readiness() -> None:
         ),
         (
             "scaling up adds on the emptier zone (rebalance)",
-            [CurrentReplica("n1", "Ready")],
+            [CurrentReplica("n1", up_to_date=True)],
             2,
             [("n2", "rebalance")],
             [],
@@ -136,7 +136,7 @@ def test_reconcile_replicas(
 
 
 def test_no_eligible_node_never_removes_the_last_copies() -> None:
-    plan = reconcile_replicas([], [CurrentReplica("n1", "Ready")], count=2)
+    plan = reconcile_replicas([], [CurrentReplica("n1", up_to_date=True)], count=2)
     assert plan.changes == ()
 
 
@@ -180,12 +180,15 @@ def test_reconcile_never_leaves_fewer_copies(
             max_size=len(current_nodes),
         )
     )
-    current = [CurrentReplica(n, p) for n, p in zip(current_nodes, phases, strict=True)]
+    current = [
+        CurrentReplica(n, up_to_date=p == "Ready")
+        for n, p in zip(current_nodes, phases, strict=True)
+    ]
     plan = reconcile_replicas(cands, current, count=count)
     after = {r.node for r in current} | {c.node for c in plan.adds}
     after -= {c.node for c in plan.removes}
     assert len(after) >= min(len(current), count) or len(after) >= min(count, len(cands))
-    ready_before = {r.node for r in current if r.phase == "Ready"}
+    ready_before = {r.node for r in current if r.up_to_date}
     if ready_before:
         # never removes the last up-to-date copy
         assert ready_before - {c.node for c in plan.removes}
@@ -196,7 +199,7 @@ def test_reconcile_never_leaves_fewer_copies(
     [
         (
             "a consumer's node gets a copy beyond the spread, reason consumer",
-            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            [CurrentReplica("n1", up_to_date=True), CurrentReplica("n2", up_to_date=True)],
             ["n4"],
             None,
             ["n1", "n2", "n4"],
@@ -212,7 +215,7 @@ def test_reconcile_never_leaves_fewer_copies(
         ),
         (
             "replicas.max caps the consumers' copies, first by name",
-            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            [CurrentReplica("n1", up_to_date=True), CurrentReplica("n2", up_to_date=True)],
             ["n4", "n3"],
             3,
             ["n1", "n2", "n3"],
@@ -220,7 +223,7 @@ def test_reconcile_never_leaves_fewer_copies(
         ),
         (
             "a consumer on an ineligible node is ignored",
-            [CurrentReplica("n1", "Ready"), CurrentReplica("n2", "Ready")],
+            [CurrentReplica("n1", up_to_date=True), CurrentReplica("n2", up_to_date=True)],
             ["n9"],
             None,
             ["n1", "n2"],
@@ -242,6 +245,6 @@ def test_consumers_get_a_local_copy(
 
 
 def test_a_consumer_copy_goes_once_the_consumer_has_left_and_the_rest_is_ready() -> None:
-    current = [CurrentReplica(n, "Ready") for n in ("n1", "n2", "n4")]
+    current = [CurrentReplica(n, up_to_date=True) for n in ("n1", "n2", "n4")]
     plan = reconcile_replicas(FOUR, current, count=2, consumers=[])
     assert [(c.action, c.node, c.reason) for c in plan.changes] == [("remove", "n4", "rebalance")]

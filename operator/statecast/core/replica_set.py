@@ -13,19 +13,24 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.spread import Candidate, spread
 
-#: Replica phases that hold an up-to-date copy.
+__all__ = [
+    "UP_TO_DATE",
+    "CurrentReplica",
+    "ReplicaChange",
+    "ReplicaSetPlan",
+    "WantedReplicas",
+    "hand_off",
+    "lost_nodes",
+    "reconcile_replicas",
+    "retire_unwanted",
+    "spread_wanted",
+]
+
+#: Replica phases that hold an up-to-date copy (``CurrentReplica.up_to_date``).
 UP_TO_DATE = frozenset({"Ready"})
-
-
-@dataclass(frozen=True)
-class CurrentReplica:
-    """A Replica object that exists."""
-
-    node: str
-    phase: str = "Pending"
-    reason: str = "minimum"
 
 
 @dataclass(frozen=True)
@@ -182,9 +187,7 @@ def hand_off(wanted: WantedReplicas, existing: Mapping[str, CurrentReplica]) -> 
     nodes = sorted(wanted.nodes)
     missing = [n for n in nodes if n not in existing]
     changes = [ReplicaChange("add", node, wanted.add_reasons[node]) for node in missing]
-    all_wanted_ready = (
-        bool(nodes) and not missing and all(existing[n].phase in UP_TO_DATE for n in nodes)
-    )
+    all_wanted_ready = bool(nodes) and not missing and all(existing[n].up_to_date for n in nodes)
     if all_wanted_ready:
         changes += [
             ReplicaChange("remove", node, reason)

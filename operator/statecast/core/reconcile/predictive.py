@@ -16,7 +16,6 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
 from statecast.core.placement import (
     ActionKind,
-    CurrentReplica,
     DemandForecast,
     NodeInfo,
     PlacementSpec,
@@ -26,7 +25,7 @@ from statecast.core.placement import (
 )
 from statecast.core.reconcile.predicted import PredictedDemand
 from statecast.core.reconcile.views import NodeView, ReplicaView
-from statecast.core.replica_set import UP_TO_DATE, WantedReplicas
+from statecast.core.replica_set import WantedReplicas
 from statecast.core.tuning import TuningState
 
 __all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
@@ -105,14 +104,7 @@ def placement_input(
     )
     known = {n.name for n in infos}
     replica_list = [r for r in replicas if r.node in known]
-    current = tuple(
-        CurrentReplica(
-            r.node,
-            age_s=(now - r.created).total_seconds() if r.created is not None else 0.0,
-            up_to_date=r.phase in UP_TO_DATE,
-        )
-        for r in replica_list
-    )
+    current = tuple(r.current(now) for r in replica_list)
     forecast = demand.forecast
     rows = [i for i, n in enumerate(forecast.nodes) if n in known]
     return PlanInput(

@@ -61,7 +61,7 @@ class Survey:
     @property
     def existing(self) -> dict[str, CurrentReplica]:
         """Node -> the resource's replica there."""
-        return {r.node: r.current() for r in self.replicas}
+        return {r.node: r.current(self.now) for r in self.replicas}
 
     @property
     def short(self) -> bool:

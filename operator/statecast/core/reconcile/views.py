@@ -16,7 +16,7 @@ from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
 from statecast.api.shared_resource import LabelSelector
 from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
-from statecast.core.replica_set import CurrentReplica
+from statecast.core.replica_set import UP_TO_DATE, CurrentReplica
 from statecast.core.spread import Candidate
 
 UNSCHEDULABLE_TAINTS = frozenset(
@@ -75,9 +75,14 @@ class ReplicaView:
     lost_since: dt.datetime | None = None
     """When the operator marked it Lost (its Ready condition's transition), if it did."""
 
-    def current(self) -> CurrentReplica:
-        """As input to :func:`statecast.core.replica_set.reconcile_replicas`."""
-        return CurrentReplica(node=self.node, phase=self.phase, reason=self.reason)
+    def current(self, now: dt.datetime | None = None) -> CurrentReplica:
+        """The replica as the placement rules and the hand-off see it.
+
+        Its age (from ``now``; 0 without it or a creation time) and whether it holds an
+        up-to-date copy (its phase is in :data:`~statecast.core.replica_set.UP_TO_DATE`).
+        """
+        age = (now - self.created).total_seconds() if now and self.created else 0.0
+        return CurrentReplica(self.node, age_s=age, up_to_date=self.phase in UP_TO_DATE)
 
 
 def node_view(body: Mapping[str, Any]) -> NodeView:
