@@ -2,11 +2,21 @@
 
 Starts the dev cluster with the whole system (``statecast dev-cluster up --with-agents
 --with-operator``: CRDs, RBAC, the operator and one node agent per KWOK node on its
-node's loopback address, with tokens of the chart's ServiceAccounts), declares a
-SharedResource, waits for its replicas to be Ready with the initial values of its
-inline source, writes and reads through the agents, stops a node's heartbeat and
-shows the operator replacing the replica it held, then binds a consumer pod to a node
-without a replica and shows one made there for it.
+node's loopback address, with tokens of the chart's ServiceAccounts), 6 nodes in 3
+zones. Then:
+
+1. compressed days of follow-the-sun demand start on two resources holding the same
+   catalog, one placed by ``predictive``, one by ``static`` (:mod:`statecast.demo`),
+   read through the client library on every node;
+2. meanwhile, on ``feature-flags``: its first replicas seeded from its inline source,
+   a write read on another replica and forwarded from a node without one, Hit%, a
+   node's heartbeat stopped and its replica replaced, a consumer pod given a copy;
+3. the live view of the follow-the-sun days: reads and forecast per zone, where each
+   policy holds copies, local hits, the operator's decisions, and each change of the
+   busy zone with whether a copy was there first;
+4. the summary (local hits, latency, replica-days of both, measured on the same reads),
+   ``kubectl statecast status catalog``, and a PNG of demand, forecast band and
+   placement over time.
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from statecast.devcluster import DevCluster, DevClusterError, build
 from statecast.devcluster.components import node_name
 
+if TYPE_CHECKING:
+    from statecast.demo.act import SunSettings
+
 ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "statecast-demo"
+#: The operator samples the agents every second: the follow-the-sun resources forecast
+#: per second (prediction.interval 1s); reconciles every half second.
+OPERATOR_ENV = {"STATECAST_RESYNC_SECONDS": "0.5", "STATECAST_SAMPLE_SECONDS": "1"}
 T = TypeVar("T")
 
 
@@ -33,8 +49,29 @@ def register(
 ) -> None:
     """Add the ``demo`` command."""
     parser = subparsers.add_parser(name, help=help_text, description=__doc__)
-    parser.add_argument("--nodes", type=int, default=4, help="KWOK nodes (default: 4)")
-    parser.add_argument("--zones", type=int, default=2, help="zones (default: 2)")
+    parser.add_argument("--nodes", type=int, default=6, help="KWOK nodes (default: 6)")
+    parser.add_argument("--zones", type=int, default=3, help="zones (default: 3)")
+    parser.add_argument(
+        "--days", type=float, default=13.0, help="compressed days of demand (default: 13)"
+    )
+    parser.add_argument(
+        "--day-seconds", type=float, default=18.0, help="seconds per compressed day (default: 18)"
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("out/demo.png"),
+        help="the picture (default: out/demo.png)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("out/demo.json"),
+        help="the numbers (default: out/demo.json)",
+    )
+    parser.add_argument(
+        "--cluster", default="statecast-demo", help="dev cluster name (default: statecast-demo)"
+    )
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -46,8 +83,8 @@ def register(
 class Demo:
     """The demo's steps, sharing one cluster."""
 
-    def __init__(self, nodes: int, zones: int) -> None:
-        self.cluster = DevCluster("statecast-demo")
+    def __init__(self, nodes: int, zones: int, name: str = "statecast-demo") -> None:
+        self.cluster = DevCluster(name)
         self.nodes = nodes
         self.zones = zones
         self.agent_urls: dict[str, str] = {}
@@ -78,7 +115,7 @@ class Demo:
         system = self.cluster.system()
         system.install()
         self.agent_urls = system.start_agents()
-        system.start_operators(1)
+        system.start_operators(1, env=OPERATOR_ENV)
 
     def stop_workers(self) -> None:
         """Stop the operator and the agents."""
@@ -185,7 +222,7 @@ def _consumer(demo: Demo, avoid: list[str]) -> str:
         60,
         f"a Ready replica on {node} for the consumer",
     )
-    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+    print(_flags(demo))
     return node
 
 
@@ -205,9 +242,13 @@ spec:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when every step did what it should."""
-    demo = Demo(args.nodes, args.zones)
+    from statecast.demo.act import SunSettings
+
+    demo = Demo(args.nodes, args.zones, args.cluster)
+    settings = SunSettings(days=args.days, day_s=args.day_seconds)
+    started = time.monotonic()
     try:
-        _run(demo)
+        _run(demo, settings, args.plot, args.json)
     except DevClusterError as err:
         print(f"statecast demo: {err}", file=sys.stderr)
         return 1
@@ -215,10 +256,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep:
             demo.stop_workers()
             demo.cluster.down()
+    print(f"\ndemo took {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 
-def _run(demo: Demo) -> None:
+def _run(demo: Demo, settings: SunSettings, plot: Path, summary_json: Path) -> None:
+    from statecast.demo.act import PREDICTIVE, SunAct
+
     demo.say(f"starting a fresh dev cluster ({demo.nodes} KWOK nodes in {demo.zones} zones)")
     started = time.monotonic()
     demo.cluster.down(purge=True)
@@ -235,8 +279,56 @@ def _run(demo: Demo) -> None:
         _wait(partial(_ready, url), 60, f"the agent at {url}")
     print(_processes(demo))
 
-    demo.say("declaring SharedResource feature-flags (replicas.min=2, spread across zones)")
     demo.kubectl("create", "namespace", NAMESPACE, check=False)
+    zones = {n.name: n.zone for n in demo.cluster.system().nodes()}
+    sun = SunAct(demo.kubectl, demo.cluster.kubeconfig, NAMESPACE, demo.agent_urls, zones, settings)
+    demo.say(
+        f"follow-the-sun: {settings.days:g} days of {settings.day_s:g} s; readers on every node "
+        f"read {PREDICTIVE} (policy predictive, 2-3 copies) and {PREDICTIVE}-static (policy "
+        "static, 3 copies); their office hours move zone-a -> zone-b -> zone-c each day. "
+        "It runs in the background while feature-flags shows the basics."
+    )
+    sun.declare()
+    sun.start()
+    try:
+        _basics(demo)
+        demo.say(
+            f"the follow-the-sun days (day {sun.now() / settings.day_s:.1f} now; the forecast "
+            "learns the day after about 190 s of 1-second intervals)"
+        )
+        sun.follow()
+    finally:
+        sun.stop()
+    demo.say("summary")
+    print(sun.report(plot, summary_json), flush=True)
+    demo.say(f"kubectl statecast status {PREDICTIVE} -n {NAMESPACE}")
+    from statecast.kubectl.main import main as kubectl_statecast
+
+    kubectl_statecast(
+        ["status", PREDICTIVE, "-n", NAMESPACE, "--kubeconfig", str(demo.cluster.kubeconfig)]
+    )
+    demo.say("done")
+
+
+def _flags(demo: Demo) -> str:
+    """``kubectl get`` of feature-flags and its replicas."""
+    resource = demo.kubectl("get", "sr", "feature-flags", "-n", NAMESPACE, "-o", "wide")
+    replicas = demo.kubectl(
+        "get",
+        "replicas",
+        "-n",
+        NAMESPACE,
+        "-l",
+        "statecast.io/resource=feature-flags",
+        "-o",
+        "wide",
+    )
+    return resource + replicas
+
+
+def _basics(demo: Demo) -> None:
+    """The first acts on feature-flags: seeding, reads and writes, Hit%, failover, consumer."""
+    demo.say("declaring SharedResource feature-flags (replicas.min=2, spread across zones)")
     demo.kubectl(
         "apply",
         "--server-side",
@@ -246,7 +338,7 @@ def _run(demo: Demo) -> None:
         str(ROOT / "manifests/samples/feature-flags.yaml"),
     )
     _wait(lambda: _status(demo, "feature-flags").get("phase") == "Ready", 90, "feature-flags Ready")
-    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
+    print(_flags(demo))
 
     status = _status(demo, "feature-flags")
     holders = [r["node"] for r in status["replicas"]]
@@ -254,18 +346,20 @@ def _run(demo: Demo) -> None:
     _read_and_write(demo, holders)
     demo.say("the operator samples the agents' counters: Hit% is the share of reads served locally")
     _wait(lambda: _status(demo, "feature-flags").get("hitPercent") is not None, 30, "Hit%")
-    print(demo.kubectl("get", "sr", "-n", NAMESPACE))
+    print(demo.kubectl("get", "sr", "feature-flags", "-n", NAMESPACE))
     lost = holders[0]
     demo.say(f"stopping {lost}'s heartbeat: the operator replaces the replica it held")
     demo.cluster.set_heartbeat(lost, running=False)
-    _wait(
-        lambda: _replaced(_status(demo, "feature-flags"), lost),
-        120,
-        f"a replacement for the replica on {lost}",
-    )
-    print(demo.kubectl("get", "sr,replicas", "-n", NAMESPACE, "-o", "wide"))
-    now_held = [r["node"] for r in _status(demo, "feature-flags")["replicas"]]
-    _consumer(demo, [*now_held, lost])
-    print(demo.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"))
-    demo.cluster.set_heartbeat(lost, running=True)
-    demo.say("done")
+    try:
+        _wait(
+            lambda: _replaced(_status(demo, "feature-flags"), lost),
+            120,
+            f"a replacement for the replica on {lost}",
+        )
+        print(_flags(demo))
+        now_held = [r["node"] for r in _status(demo, "feature-flags")["replicas"]]
+        _consumer(demo, [*now_held, lost])
+        print(demo.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp",
+                           "--field-selector=involvedObject.name=feature-flags"))  # fmt: skip
+    finally:
+        demo.cluster.set_heartbeat(lost, running=True)

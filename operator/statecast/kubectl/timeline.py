@@ -66,6 +66,10 @@ class Timeline:
         spans: where replicas were.
         now: the right edge.
         notes: lines printed under the title.
+        label: what ``spans`` are, for the placement panel.
+        compare: more placement panels: (label, spans) each.
+        marks: vertical lines: (time, label) each.
+        shading: (start, end, zone) ranges shaded in the zone's colour on the demand panel.
     """
 
     title: str
@@ -76,11 +80,16 @@ class Timeline:
     spans: tuple[PlacementSpan, ...]
     now: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    label: str = "replicas"
+    compare: tuple[tuple[str, tuple[PlacementSpan, ...]], ...] = field(default_factory=tuple)
+    marks: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+    shading: tuple[tuple[float, float, str], ...] = field(default_factory=tuple)
 
     @property
     def zones(self) -> tuple[str, ...]:
         """Every zone that has demand, a band or a replica."""
-        return tuple(sorted(set(self.demand) | set(self.bands) | {s.zone for s in self.spans}))
+        spans = {s.zone for s in self.spans} | {s.zone for _, c in self.compare for s in c}
+        return tuple(sorted(set(self.demand) | set(self.bands) | spans))
 
 
 def history_matrix(
