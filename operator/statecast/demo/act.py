@@ -39,6 +39,8 @@ from statecast.demo.watch import Watcher
 __all__ = ["SunAct", "SunSettings", "resource_body"]
 
 KEY = "sku-1"
+#: The picture shows the last days (the whole run squeezes 39 shifts into one width).
+PICTURE_DAYS = 4.0
 PREDICTIVE, STATIC = "catalog", "catalog-static"
 
 
@@ -165,11 +167,14 @@ class SunAct:
                 print(line(self.recording, t), file=self.out, flush=True)
                 next_line = t + every
             time.sleep(0.25)
+        # what the view did not show: the changes of days spent on the other acts
+        for text in self._new_changes(self.duration + schedule.day_s):
+            print(text, file=self.out, flush=True)
 
     def _settled(self, t: float) -> list[Lead]:
         """Zone changes whose outcome is known at ``t``."""
         shift = self.recording.schedule.day_s / len(self.recording.schedule.zones)
-        found = leads(self.recording, PREDICTIVE, t)
+        found = leads(self.recording, PREDICTIVE, min(t, self.duration))
         return [
             c for c in found if c.ahead or not math.isnan(c.seconds) or t > c.change.time + shift
         ]
@@ -220,8 +225,10 @@ class SunAct:
         if plot is not None:
             from statecast.demo.picture import draw
 
-            notes = [_note(w, r) for w, r in windows]
-            draw(self.recording, min(self.duration, float(self.recording.seconds())), plot, notes)
+            end = min(self.duration, float(self.recording.seconds()))
+            start = max(0.0, end - PICTURE_DAYS * self.settings.day_s)
+            notes = [line for w, r in windows for line in _notes(w, r)]
+            draw(self.recording, end, plot, notes, start)
             text += f"\npicture: {plot}\n"
         if summary_json is not None:
             summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -235,13 +242,17 @@ class SunAct:
         return text
 
 
-def _note(title: str, result: Outcome) -> str:
-    parts = [
-        f"{p.policy} {p.local_ratio:.0%} local, {p.modelled_mean_ms:.2f} ms modelled, "
-        f"{p.replica_days:.1f} replica-days"
+def _notes(title: str, result: Outcome) -> list[str]:
+    """Lines under the picture's title: each policy's figures in one window."""
+    lines = [
+        f"{title}: {p.policy} {p.local_ratio:.0%} of reads local, {p.modelled_mean_ms:.2f} ms "
+        f"modelled, {p.replica_days:.1f} replica-days"
         for p in result.policies
         if p.reads
     ]
-    placed = [c for c in result.leads if c.kind == "placed"]
-    moves = f"; a copy placed ahead at {len(placed)} of {len(result.leads)} zone changes"
-    return f"{title}: " + "; ".join(parts) + (moves if result.leads else "")
+    if result.leads:
+        placed = [c for c in result.leads if c.kind == "placed"]
+        lines.append(
+            f"{title}: a copy placed ahead at {len(placed)} of {len(result.leads)} zone changes"
+        )
+    return lines

@@ -69,7 +69,9 @@ class Load:
         with Client([self.agents[node]], discover_peers=False, timeout=2.0) as client:
             while not self._stop.is_set():
                 now = time.monotonic()
-                credit += schedule.rate(zone, now - self.started) * (now - last)
+                rate = schedule.rate(zone, now - self.started)
+                # after a stall (a slow answer) no burst: at most a second's reads are owed
+                credit = min(credit + rate * (now - last), max(rate, 1.0))
                 last = now
                 while credit >= 1.0 and not self._stop.is_set():
                     credit -= 1.0

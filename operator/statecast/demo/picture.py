@@ -54,42 +54,66 @@ def _bands(recording: Recording, end: float) -> dict[str, Band]:
     return out
 
 
-def timeline(recording: Recording, end: float, notes: Sequence[str] = ()) -> Timeline:
-    """The picture's content, up to ``end`` seconds."""
+def timeline(
+    recording: Recording, end: float, notes: Sequence[str] = (), start: float = 0.0
+) -> Timeline:
+    """The picture's content, from ``start`` to ``end`` seconds."""
     seconds = min(recording.seconds(), int(end))
-    times = np.arange(1, seconds + 1, dtype=np.float64)
-    per_second = [zone_reads(recording, s) for s in range(seconds)]
+    first = max(0, int(start))
+    times = np.arange(first + 1, seconds + 1, dtype=np.float64)
+    per_second = [zone_reads(recording, s) for s in range(first, seconds)]
     demand = {
         zone: np.array([row[zone] for row in per_second], dtype=np.float64)
         for zone in recording.schedule.zones
     }
     by_policy = {p: r for r, p in recording.resources.items()}
     predictive, static = by_policy.get("predictive", ""), by_policy.get("static", "")
-    changes = recording.schedule.changes(end)
-    edges = [0.0, *(c.time for c in changes), end]
-    zones = [recording.schedule.busy(0.0), *(c.zone for c in changes)]
+    changes = [c for c in recording.schedule.changes(end) if c.time > start]
+    edges = [start, *(c.time for c in changes), end]
+    zones = [recording.schedule.busy(start), *(c.zone for c in changes)]
     learned = learned_at(recording)
     return Timeline(
         title=(
-            f"statecast demo: {seconds / recording.schedule.day_s:.0f} compressed days of "
-            f"follow-the-sun demand (1 day = {recording.schedule.day_s:g} s) on the built-in "
-            "cluster; the operator's forecast band; where each policy held copies"
+            f"statecast demo: follow-the-sun demand over compressed days (1 day = "
+            f"{recording.schedule.day_s:g} s) on the built-in cluster, the operator's forecast "
+            "band, and where each policy held copies"
         ),
         interval_s=1.0,
         times=times,
         demand=demand,
-        bands=_bands(recording, end),
-        spans=placement_spans(recording, predictive, end),
+        bands=_clip(_bands(recording, end), start),
+        spans=_after(placement_spans(recording, predictive, end), start),
         now=end,
         notes=tuple(notes),
         label=f"predictive\n{predictive}",
-        compare=((f"static\n{static}", placement_spans(recording, static, end)),),
-        marks=((learned, " forecast learned the day"),) if learned is not None else (),
+        compare=((f"static\n{static}", _after(placement_spans(recording, static, end), start)),),
+        marks=((learned, " forecast learned the day"),)
+        if learned is not None and learned >= start
+        else (),
         shading=tuple(zip(edges[:-1], edges[1:], zones, strict=True)),
     )
 
 
-def draw(recording: Recording, end: float, path: Path, notes: Sequence[str] = ()) -> None:
-    """Write the picture to ``path``."""
+def _clip(bands: dict[str, Band], start: float) -> dict[str, Band]:
+    out = {}
+    for zone, band in bands.items():
+        keep = band.times >= start
+        out[zone] = Band(band.times[keep], band.mean[keep], band.lower[keep], band.upper[keep])
+    return out
+
+
+def _after(spans: tuple[PlacementSpan, ...], start: float) -> tuple[PlacementSpan, ...]:
+    """The spans cut at ``start``."""
+    return tuple(
+        PlacementSpan(s.node, s.zone, max(s.start, start), s.end, s.reason)
+        for s in spans
+        if s.end is None or s.end > start
+    )
+
+
+def draw(
+    recording: Recording, end: float, path: Path, notes: Sequence[str] = (), start: float = 0.0
+) -> None:
+    """Write the picture of ``[start, end]`` seconds to ``path``."""
     axis = Axis(0.0, recording.schedule.day_s, "compressed day")
-    plot_timeline(timeline(recording, end, notes), path, axis=axis)
+    plot_timeline(timeline(recording, end, notes, start), path, axis=axis)

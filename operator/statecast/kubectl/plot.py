@@ -106,7 +106,7 @@ def _demand(ax: Any, timeline: Timeline, zones: tuple[str, ...], colour: dict[st
         band = timeline.bands.get(zone)
         if band is not None and len(band.times):
             ax.fill_between(x(band.times), band.lower, band.upper, step="post",
-                            color=colour[zone], alpha=0.2)  # fmt: skip
+                            color=colour[zone], alpha=0.12, lw=0)  # fmt: skip
             ax.step(x(band.times), band.mean, where="post", color=colour[zone], lw=1.0,
                     ls="--", label=f"{zone or 'no zone'} forecast (mean, band)")  # fmt: skip
     ax.set_ylabel(f"accesses per {timeline.interval_s:g} s")
