@@ -25,6 +25,7 @@ from statecast.core.reconcile.demand_engine import (
     Step,
     next_step,
     refit_every,
+    season_completed,
     series_changed,
 )
 from statecast.core.reconcile.predicted import (
@@ -59,8 +60,9 @@ def built(end: float = 6000.0, steps: int = 100, refitted: int = 100, since: int
          "no-engine"),
         ("the interval it holds is nothing new", built(), SETTINGS, 6000.0, Step.SAME, ""),
         ("the next interval is an update", built(), SETTINGS, 6060.0, Step.UPDATE, ""),
-        ("intervals a slow resync skipped are caught up on by updates", built(), SETTINGS,
-         6000.0 + 60 * MAX_CATCH_UP_STEPS, Step.UPDATE, ""),
+        ("intervals a slow resync skipped are caught up on by updates",
+         built(steps=4320, refitted=4320), SETTINGS, 6000.0 + 60 * MAX_CATCH_UP_STEPS,
+         Step.UPDATE, ""),
         ("further behind, the history is fitted again", built(), SETTINGS,
          6000.0 + 60 * (MAX_CATCH_UP_STEPS + 1), Step.REBUILD, "intervals-skipped"),
         ("a history that went back is fitted again", built(), SETTINGS, 5940.0, Step.REBUILD,
@@ -81,6 +83,11 @@ def built(end: float = 6000.0, steps: int = 100, refitted: int = 100, since: int
          since=DAY - 1), SETTINGS, 6060.0, Step.REBUILD, "refit-due"),
         ("a young history that doubled since the last fit rebuilds",
          built(steps=199, refitted=100, since=99), SETTINGS, 6060.0, Step.REBUILD, "refit-due"),
+        ("a young history that completed a season rebuilds (its 3rd of 60 steps, at 180)",
+         built(steps=179, refitted=150, since=29), SETTINGS, 6060.0, Step.REBUILD,
+         "season-completed"),
+        ("within a season it is an update", built(steps=170, refitted=150, since=20), SETTINGS,
+         6060.0, Step.UPDATE, ""),
     ],
 )  # fmt: skip
 def test_the_engine_is_rebuilt_only_when_an_update_cannot_follow(
@@ -109,6 +116,25 @@ def test_refits_are_daily_and_early_on_whenever_the_history_doubled(
     sentence: str, since: int, refitted: int, steps: int, interval: float, due: bool
 ) -> None:
     assert due_for_refit(since, refit_every(interval), steps, refitted) is due, sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refitted", "steps", "season", "due"),
+    [
+        ("the rebuild at 144 of 18-step seasons was in the 8th; 180 completes the 10th",
+         144, 180, 18, True),
+        ("163 is still in the 9th season", 162, 163, 18, False),
+        ("a day of one-minute steps completed at 2880 after a rebuild at 2816", 2816, 2880,
+         1440, True),
+        ("after 14 seasons only the daily and doubling schedule counts", 14 * 24, 15 * 24, 24,
+         False),
+        ("a season of one step is no season", 5, 9, 1, False),
+    ],
+)  # fmt: skip
+def test_a_young_history_is_refitted_at_each_season_it_completes(
+    sentence: str, refitted: int, steps: int, season: int, due: bool
+) -> None:
+    assert season_completed(refitted, steps, season) is due, sentence
 
 
 def column(*values: float) -> FloatArray:

@@ -7,7 +7,9 @@ it fits a :class:`~statecast.core.forecast.ForecastEngine` from the history once
 *rebuild*: the same series and the same fit as ``forecast_demand``), then takes each
 newly completed interval as a cheap update (the levels move, the parameters stay), and
 rebuilds on a schedule: every :data:`REFIT_EVERY_S` (daily) and, while the history is
-young, whenever it has doubled since the last rebuild.
+young, whenever it has doubled since the last rebuild or completed another season
+(:func:`season_completed`: the season is used from the rebuild at which the history
+first holds enough of it, not from the next doubling).
 
 The decisions are pure functions, table-tested: :func:`next_step` (rebuild, update or
 nothing new, from what the engine was built for and the interval now complete),
@@ -52,6 +54,7 @@ __all__ = [
     "Step",
     "next_step",
     "refit_every",
+    "season_completed",
     "series_changed",
 ]
 
@@ -130,6 +133,31 @@ def refit_every(interval: float) -> int:
     return max(1, math.ceil(REFIT_EVERY_S / interval))
 
 
+#: While the history holds fewer seasons than this, each season it completes rebuilds.
+YOUNG_SEASONS = 14
+
+
+def season_completed(refitted_steps: int, steps: int, season: int) -> bool:
+    """Whether a young history completed a season since the last rebuild.
+
+    The forecaster can offer the season only once the history holds enough of it (two
+    seasons and its backtest's origins), and an engine uses what it offered at its
+    last rebuild; the doubling schedule alone may jump past that length (a chain
+    ..., 144, 288 of 18-step seasons missed 167; at one-minute intervals and a daily
+    season a chain ..., 2816 missed 2880 and the daily refit brought the season a day
+    late). Rebuilding at each completed season while the history is young puts the
+    rebuild at the first whole season with enough history.
+
+    Args:
+        refitted_steps: intervals held at the last rebuild.
+        steps: intervals held now.
+        season: season length in intervals.
+    """
+    if season < 2 or steps >= YOUNG_SEASONS * season:
+        return False
+    return steps // season > refitted_steps // season
+
+
 def next_step(built: Built | None, settings: EngineSettings, end: float) -> tuple[Step, str]:
     """Rebuild, update or nothing new, and why.
 
@@ -157,6 +185,8 @@ def next_step(built: Built | None, settings: EngineSettings, end: float) -> tupl
     every = refit_every(settings.interval)
     if due_for_refit(built.since_refit + behind, every, steps, built.refitted_steps):
         return Step.REBUILD, "refit-due"
+    if season_completed(built.refitted_steps, steps, settings.season):
+        return Step.REBUILD, "season-completed"
     return Step.UPDATE, ""
 
 
