@@ -243,16 +243,18 @@ class SunAct:
 
 
 def _notes(title: str, result: Outcome) -> list[str]:
-    """Lines under the picture's title: each policy's figures in one window."""
-    lines = [
-        f"{title}: {p.policy} {p.local_ratio:.0%} of reads local, {p.modelled_mean_ms:.2f} ms "
-        f"modelled, {p.replica_days:.1f} replica-days"
-        for p in result.policies
-        if p.reads
-    ]
+    """A line under the picture's title: both policies' figures over one window."""
+    by = {p.policy: p for p in result.policies if p.reads}
+    if set(by) != {"predictive", "static"}:
+        return []
+    a, b = by["predictive"], by["static"]
+    text = (
+        f"{title}: reads served locally predictive {a.local_ratio:.0%} / static "
+        f"{b.local_ratio:.0%}, "
+        f"modelled latency {a.modelled_mean_ms:.2f} / {b.modelled_mean_ms:.2f} ms, "
+        f"replica-days {a.replica_days:.1f} / {b.replica_days:.1f}"
+    )
     if result.leads:
-        placed = [c for c in result.leads if c.kind == "placed"]
-        lines.append(
-            f"{title}: a copy placed ahead at {len(placed)} of {len(result.leads)} zone changes"
-        )
-    return lines
+        placed = sum(1 for c in result.leads if c.kind == "placed")
+        text += f"; a copy placed ahead at {placed} of {len(result.leads)} zone changes"
+    return [text]

@@ -81,6 +81,9 @@ def plot_timeline(timeline: Timeline, path: Path, *, axis: Axis | None = None) -
     right = float(x([timeline.now])[0])
     for ax, (label, spans), nodes in zip(axes[1:], panels, rows, strict=True):
         _placement(ax, spans, nodes, colour, x, right, label)
+    for start, _, _ in timeline.shading[1:]:  # where the busy zone changes, in every panel
+        for ax in axes:
+            ax.axvline(float(x([start])[0]), color="grey", lw=0.5, alpha=0.6)
     for when, label in timeline.marks:
         for ax in axes:
             ax.axvline(float(x([when])[0]), color="black", lw=0.8, ls=":")
@@ -95,9 +98,6 @@ def plot_timeline(timeline: Timeline, path: Path, *, axis: Axis | None = None) -
 
 def _demand(ax: Any, timeline: Timeline, zones: tuple[str, ...], colour: dict[str, str],
             x: Any) -> None:  # fmt: skip
-    for start, end, zone in timeline.shading:
-        ax.axvspan(float(x([start])[0]), float(x([end])[0]), color=colour.get(zone, "grey"),
-                   alpha=0.06, lw=0)  # fmt: skip
     for zone in zones:
         demand = timeline.demand.get(zone)
         if demand is not None and len(timeline.times):

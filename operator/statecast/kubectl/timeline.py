@@ -69,7 +69,8 @@ class Timeline:
         label: what ``spans`` are, for the placement panel.
         compare: more placement panels: (label, spans) each.
         marks: vertical lines: (time, label) each.
-        shading: (start, end, zone) ranges shaded in the zone's colour on the demand panel.
+        shading: (start, end, zone) periods, e.g. which zone is busy: a thin line marks
+            where each one after the first begins, in every panel.
     """
 
     title: str
