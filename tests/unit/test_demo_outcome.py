@@ -108,12 +108,34 @@ def test_a_copy_after_the_change_lags_and_none_at_all_is_nan() -> None:
     rec.tick(tick(5.5, {"n2": "Ready"}))
     rec.tick(tick(11.0, {"n2": "Ready"}))
     found = leads(rec, "cat", 11.5)
-    assert found[0] == Lead(ZoneChange(4.0, "zone-b"), False, 1.5, False, "predicted", 4.0)
+    assert found[0] == Lead(ZoneChange(4.0, "zone-b"), False, 1.5, False, "predicted", 4.0, 5.5)
+    assert not found[0].requested_ahead
     assert found[0].kind == "late"
     assert found[1].change.zone == "zone-c" and math.isnan(found[1].seconds)
     assert found[1].kind == "none"
     assert "became Ready there 1.5 s after (reason predicted)" in change_line(found[0], DAY)
     assert change_line(found[1], DAY).endswith("no copy there yet")
+
+
+def test_a_late_copy_made_before_the_change_was_decided_ahead_and_still_syncing() -> None:
+    rec = recording()
+    rec.tick(tick(1.0, {"n1": "Ready"}))
+    rec.tick(tick(3.0, {"n1": "Ready", "n2": "Pending"}))
+    rec.tick(tick(3.5, {"n1": "Ready", "n2": "Syncing"}))
+    rec.tick(tick(4.5, {"n2": "Ready"}))
+    late = leads(rec, "cat", 5.0)[0]
+    assert (late.kind, late.seconds, late.requested, late.requested_ahead) == (
+        "late",
+        0.5,
+        3.0,
+        True,
+    )
+    assert change_line(late, DAY).endswith(
+        "became Ready there 0.5 s after (reason predicted); its Replica was made 1.0 s before"
+    )
+    assert "1 of them made before the change, still syncing" in summary(
+        [("all", outcome(rec, 0.0, 5.0))], DAY
+    )
 
 
 def test_a_copy_placed_before_the_forecast_knew_the_day_is_not_credited_to_it() -> None:

@@ -249,12 +249,16 @@ def _notes(title: str, result: Outcome) -> list[str]:
         return []
     a, b = by["predictive"], by["static"]
     text = (
-        f"{title}: reads served locally predictive {a.local_ratio:.0%} / static "
-        f"{b.local_ratio:.0%}, "
+        f"reads served locally predictive {a.local_ratio:.0%} / static {b.local_ratio:.0%}, "
         f"modelled latency {a.modelled_mean_ms:.2f} / {b.modelled_mean_ms:.2f} ms, "
         f"replica-days {a.replica_days:.1f} / {b.replica_days:.1f}"
     )
+    lines = [f"{title}: {text}"]
     if result.leads:
         placed = sum(1 for c in result.leads if c.kind == "placed")
-        text += f"; a copy placed ahead at {placed} of {len(result.leads)} zone changes"
-    return [text]
+        asked = sum(1 for c in result.leads if c.kind == "late" and c.requested_ahead)
+        lines.append(
+            f"    a copy Ready in the new zone before demand moved there at {placed} of "
+            f"{len(result.leads)} zone changes (and made before it, still syncing, at {asked})"
+        )
+    return lines

@@ -153,7 +153,12 @@ def change_line(lead: Lead, day_s: float) -> str:
         return f"{where}: a copy was still there from before (for {lead.seconds:.0f} s)"
     if lead.kind == "none":
         return f"{where}: no copy there yet"
-    return f"{where}: a copy became Ready there {lead.seconds:.1f} s after{why}"
+    asked = (
+        f"; its Replica was made {lead.change.time - lead.requested:.1f} s before"
+        if lead.requested_ahead and lead.requested is not None
+        else ""
+    )
+    return f"{where}: a copy became Ready there {lead.seconds:.1f} s after{why}{asked}"
 
 
 def _row(p: PolicyOutcome) -> list[str]:
@@ -175,7 +180,11 @@ def changes_text(leads: Sequence[Lead]) -> str:
         text += f" (median {statistics.median(c.seconds for c in kinds['placed']):.1f} s ahead)"
     text += f", there from before {len(kinds['held'])}, late {len(kinds['late'])}"
     if kinds["late"]:
-        text += f" (median {statistics.median(c.seconds for c in kinds['late']):.1f} s late)"
+        asked = sum(1 for c in kinds["late"] if c.requested_ahead)
+        text += (
+            f" (median {statistics.median(c.seconds for c in kinds['late']):.1f} s late; "
+            f"{asked} of them made before the change, still syncing)"
+        )
     if kinds["none"]:
         text += f", none {len(kinds['none'])}"
     return text

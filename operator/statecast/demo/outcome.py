@@ -63,6 +63,8 @@ class Lead:
         reason: why that copy was placed (``predicted``, ``minimum``, ...).
         shift: seconds the previous zone was busy: a copy there for longer was kept
             from before, not placed for this change.
+        requested: for a late copy, when its Replica first appeared (any phase): before
+            the change means the operator decided ahead and the copy was still syncing.
     """
 
     change: ZoneChange
@@ -71,6 +73,12 @@ class Lead:
     learned: bool
     reason: str
     shift: float = math.inf
+    requested: float | None = None
+
+    @property
+    def requested_ahead(self) -> bool:
+        """A late copy whose Replica existed before the change (it was still syncing)."""
+        return self.requested is not None and self.requested < self.change.time
 
     @property
     def kind(self) -> str:
@@ -193,9 +201,20 @@ def leads(recording: Recording, resource: str, end: float) -> tuple[Lead, ...]:
                 learned(model),
                 _reason_in(first, resource, change.zone) if first is not None else "",
                 shift,
+                _requested(ticks, resource, change.zone, first) if first is not None else None,
             )
         )
     return tuple(out)
+
+
+def _requested(ticks: Sequence[Tick], resource: str, zone: str, ready: Tick) -> float:
+    """When the copy that became Ready at ``ready`` first appeared (any phase)."""
+    since = ready.time
+    for tick in reversed([t for t in ticks if t.time <= ready.time]):
+        if zone not in {c.zone for c in tick.copies.get(resource, ()) if c.phase != "Lost"}:
+            break
+        since = tick.time
+    return since
 
 
 def _reason_in(tick: Tick, resource: str, zone: str) -> str:
