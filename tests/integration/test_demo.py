@@ -1,7 +1,7 @@
 """``statecast demo``, shortened: every act runs on a cluster of its own, the live view
 prints plain lines (the output is not a terminal), and the summary, the picture and the
-numbers come out. Two 12-second days are too few for the forecast to learn the day (it
-needs about 190 s), so this checks the machinery, not the prediction (make demo shows it)."""
+numbers come out. Two 12-second days are too few for the forecast to learn the day, so this
+checks the machinery, not the prediction (make demo shows it)."""
 
 from __future__ import annotations
 

@@ -294,7 +294,7 @@ def _run(demo: Demo, settings: SunSettings, plot: Path, summary_json: Path) -> N
         _basics(demo)
         demo.say(
             f"the follow-the-sun days (day {sun.now() / settings.day_s:.1f} now; the forecast "
-            "learns the day after about 190 s of 1-second intervals)"
+            "learns the day once its history holds enough of it, about day 4)"
         )
         sun.follow()
     finally:

@@ -10,11 +10,10 @@ summary and the picture are computed from it.
 No time-compression setting of the operator is involved: the resources forecast with
 ``prediction.interval: 1s`` over a ``horizon`` of a few seconds and name the
 compressed day as their season (``prediction.seasonality``), and the operator samples
-the agents every second (``STATECAST_SAMPLE_SECONDS=1``). Its forecaster offers the
-season once it holds about ``P + 150`` intervals (``P`` of the season, and its
-backtest's warm-up and origins) and its engine is next rebuilt (each time its history
-doubles: at about 185 intervals), so the forecast learns the day after about 190 s of
-demand (day 10 to 12 of 18-second days); the days before are its learning.
+the agents every second (``STATECAST_SAMPLE_SECONDS=1``). The forecaster offers the
+season once the history holds enough of it, and the operator's engine takes it at the
+next rebuild (at the latest when the history completes another season), so the days
+before that are its learning (about four 18-second days with the forecaster of issue 10).
 """
 
 from __future__ import annotations
@@ -219,8 +218,8 @@ class SunAct:
         since = learned_at(self.recording)
         if since is None:
             text += (
-                "\nThe forecast did not learn the day within this run (it needs about 190 s of\n"
-                "one-second intervals): copies followed demand rather than led it.\n"
+                "\nThe forecast did not learn the day within this run: copies followed demand\n"
+                "rather than led it.\n"
             )
         if plot is not None:
             from statecast.demo.picture import draw
