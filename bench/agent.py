@@ -42,6 +42,7 @@ import httpx
 from bench import native
 from bench.agent_capacity import bench_capacity, render_capacity
 from bench.agent_million import bench_million, render_million
+from bench.agent_nearcache import bench_nearcache, render_nearcache
 from statecast.agent.launcher import LocalAgent, LocalAgents
 from statecast.client import AsyncClient, Client
 
@@ -436,7 +437,7 @@ def bench_memory(n: int) -> dict[str, Any]:
 
 
 # --- report -----------------------------------------------------------------------------
-SECTIONS = ["capacity", "clients", "delta", "convergence", "million", "store"]
+SECTIONS = ["capacity", "clients", "delta", "convergence", "million", "store", "nearcache"]
 
 
 def render_clients(rows: list[dict[str, Any]]) -> list[str]:
@@ -553,6 +554,7 @@ RENDERERS = {
     "convergence": render_convergence,
     "million": render_million,
     "store": render_store,
+    "nearcache": render_nearcache,
 }
 
 
@@ -585,6 +587,8 @@ def run_section(name: str, root: Path, quick: bool) -> Any:
         return bench_convergence(root, 1000 if quick else 10_000)
     if name == "million":
         return bench_million(root, 100_000 if quick else 1_000_000)
+    if name == "nearcache":
+        return bench_nearcache(root, 20_000 if quick else 200_000, 50 if quick else 200)
     return bench_memory(100_000 if quick else 1_000_000)
 
 
