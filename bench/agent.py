@@ -604,7 +604,9 @@ def main() -> int:
     json_path = OUT / f"agent{suffix}.json"
     results: dict[str, Any] = {"runs": {}}
     if args.only and json_path.exists():  # keep the parts not run now
-        results = json.loads(json_path.read_text())
+        kept = json.loads(json_path.read_text())
+        if "runs" in kept:  # (a file of the format before sections had runs: start over)
+            results = kept
     for name in sections:
         with tempfile.TemporaryDirectory(prefix="statecast-bench-") as tmp:
             load_before = os.getloadavg()[0]
