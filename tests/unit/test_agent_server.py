@@ -93,7 +93,7 @@ async def test_multi_value_resource_answers_one_value_when_there_is_one(agent):
         ("POST", "/v1/default/flags/text/increment", b'{"by": 1}', 409, "conflict"),
         ("POST", "/v1/default/flags/c/increment", b'{"by": "many"}', 400, "bad_increment"),
         ("POST", "/v1/default/flags/c/increment", b'{"by": true}', 400, "bad_increment"),
-        ("PUT", "/v1/default/ledger/k", b"1", 503, "unavailable"),
+        ("PUT", "/v1/default/ledger/k", b"1", 503, "no_leader"),
         ("DELETE", "/v1/default/flags/missing", None, 404, "not_found"),
         (
             "POST",

@@ -57,8 +57,11 @@ class ResourceSpec(_Model):
         namespace: Namespace of the SharedResource.
         name: Name of the SharedResource.
         merge: How concurrent writes merge.
-        consistency: ``strong`` writes answer 503 until the leader protocol exists.
+        consistency: ``strong``: one leader, writes acknowledged by a majority.
         replicas: Nodes holding a replica (None: every agent listed).
+        leader: Standalone strong resources: the node that leads (epoch 1, every replica
+            a voter; without an operator there is no failover). In a cluster the
+            operator chooses leaders and this is not used.
     """
 
     namespace: str = Field(min_length=1)
@@ -66,6 +69,7 @@ class ResourceSpec(_Model):
     merge: MergeMode = "lww"
     consistency: Consistency = "eventual"
     replicas: tuple[str, ...] | None = None
+    leader: str | None = None
 
     @property
     def ref(self) -> tuple[str, str]:

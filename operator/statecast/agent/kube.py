@@ -226,6 +226,7 @@ class ReplicaReconciler:
             spec = await self._spec(*ref, uids.get(ref, ""))
             if spec is not None:
                 agent.declare(spec, tuple(sorted(nodes)))
+        self._learn_leaders(replicas)
         for ref in [r for r in agent.locations if r not in members]:
             agent.locations[ref] = ()
         mine = {
@@ -235,7 +236,7 @@ class ReplicaReconciler:
         }
         self.retirement.held = frozenset(mine)
         self.retirement.members = {ref: tuple(nodes) for ref, nodes in members.items()}
-        for ref in [r for r in agent.stores if r not in mine]:
+        for ref in [r for r in [*agent.stores, *agent.strong] if r not in mine]:
             log.info("event=replica_closed resource=%s/%s", *ref)
             await self.retirement.retire(ref, self._uids.pop(ref, ""))
             self.held.pop(ref, None)
@@ -243,6 +244,9 @@ class ReplicaReconciler:
             spec = agent.specs.get(ref)
             if spec is None:
                 continue  # its SharedResource is gone or not readable yet
+            if spec.consistency == "strong":
+                await self._strong(spec, record)
+                continue
             if ref not in agent.stores:
                 await self._open(spec, record)
             held = self.held.get(ref)
@@ -250,6 +254,36 @@ class ReplicaReconciler:
                 await self._seed(ref, record, held, replicas)
             await self._report(ref, record)
         agent.resources_known = True  # every resource with a Replica is declared now
+
+    def _learn_leaders(self, replicas: list[ReplicaRecord]) -> None:
+        """Who leads each strong resource: its Replica with role leader of the newest epoch."""
+        leaders: dict[tuple[str, str], tuple[int, str]] = {}
+        for record in replicas:
+            ref = (record.namespace, record.resource)
+            newest = leaders.get(ref, (-1, ""))[0]
+            if record.role == "leader" and not record.deleting and record.epoch >= newest:
+                leaders[ref] = (record.epoch, record.node)
+        self.agent.leaders = {ref: node for ref, (_, node) in leaders.items()}
+
+    async def _strong(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
+        """Hold a strong replica, lead it when its Replica says so, report its progress."""
+        agent = self.agent
+        replica = agent.strong.get(spec.ref)
+        if replica is None:
+            await self._write(record, "Pending", force=True)
+            replica = await asyncio.to_thread(agent.open_strong, spec)
+            self.held[spec.ref] = _Held(opened_at=time.time(), seeded=True)
+        if record.role == "leader" and record.epoch > 0:
+            learners = [n for n in agent.locations.get(spec.ref, ()) if n not in record.voters]
+            await replica.lead(record.epoch, record.voters, learners)
+        leading = replica.core.leader is not None
+        if replica.core.active or (not leading and replica.fresh_within(self.stale_after / 2)):
+            phase = "Ready"
+        elif replica.heard_at is not None:
+            phase = "Stale"
+        else:
+            phase = "Syncing"
+        await self._write(record, phase)
 
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
         agent = self.agent
@@ -384,14 +418,18 @@ class ReplicaReconciler:
             previous=previous,
             ready_reason=waiting,
             stand_in_for=record.stand_in_for,
+            strong=report.strong if report else None,
         )
         now = time.monotonic()
         if held is not None and not force:
             last = held.last_written or {}
             same_phase = last.get("phase") == body["phase"] and _reasons(last) == _reasons(body)
             recent = same_phase and now - held.written_at < self.status_every
-            same_vector = body.get("versionVector") == (held.last_written or {}).get(
-                "versionVector"
+            last = held.last_written or {}
+            same_vector = body.get("versionVector") == last.get("versionVector")
+            strong, last_strong = body.get("strong") or {}, last.get("strong") or {}
+            same_vector = same_vector and all(
+                strong.get(k) == last_strong.get(k) for k in ("epoch", "leading")
             )
             if body == held.last_written or (recent and same_vector):
                 return  # counters alone changed recently: batch them into a later write

@@ -64,6 +64,12 @@ class ReplicaRecord:
     """Lost copies this replica stands in for (its spec, set by the operator)."""
     owner_uid: str = ""
     """The uid of its SharedResource (its owner reference)."""
+    role: str = "peer"
+    """peer (eventual); leader, follower or learner (strong)."""
+    epoch: int = 0
+    """The leader epoch the role belongs to (strong)."""
+    voters: tuple[str, ...] = ()
+    """On the leader's Replica: the epoch's voters (strong)."""
 
 
 class ClusterGateway(Protocol):

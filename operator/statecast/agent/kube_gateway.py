@@ -59,6 +59,9 @@ def _replica_record(obj: dict[str, Any]) -> ReplicaRecord:
             ),
             "",
         ),
+        role=str(spec.get("role") or "peer"),
+        epoch=int(spec.get("epoch") or 0),
+        voters=tuple(str(v) for v in spec.get("voters") or ()),
     )
 
 

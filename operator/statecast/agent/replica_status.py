@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from statecast.api.replica import ReplicaStatus
+from statecast.api.replica import ReplicaStatus, StrongProgress
 from statecast.api.shared_resource import ReplicaPhase
 from statecast.api.types import Condition, transition_time
 
@@ -112,6 +112,7 @@ def build_status(
     now: datetime | None = None,
     ready_reason: tuple[str, str] | None = None,
     stand_in_for: tuple[str, ...] = (),
+    strong: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Replica status body (camelCase JSON).
 
@@ -175,6 +176,7 @@ def build_status(
         last_sync_time=_time(last_sync_time),
         lag_seconds=round(lag_seconds, 3),
         observed_generation=generation,
+        strong=StrongProgress.model_validate(strong) if strong is not None else None,
         conditions=conditions,
     )
     dumped: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)

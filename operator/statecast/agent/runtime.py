@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_registry
 from statecast.agent.config import AgentConfig, ResourceSpec
@@ -19,6 +20,8 @@ from statecast.agent.replication import Replication
 from statecast.agent.store import ReplicaStore
 from statecast.agent.watch import WatchHub
 from statecast.api.types import Ref
+from statecast.agent.strong import StrongReplica, StrongTimings
+from statecast.agent.strong_link import HttpPeerLink
 
 __all__ = ["Agent", "ReplicaReport"]
 
@@ -39,6 +42,8 @@ class ReplicaReport:
     last_sync_time: float | None
     last_sync_success: float | None
     lag_seconds: float
+    strong: dict[str, Any] | None = None
+    """Strong resources: the protocol's progress (epoch, log position, commit, leading)."""
 
 
 class Agent:
@@ -66,6 +71,14 @@ class Agent:
         self.housekeeper = Housekeeper(lambda: [s.state for s in self.stores.values()])
         self.watch = WatchHub(self.stores)
         self.loop_lag = LoopLag()
+        #: This agent's replicas of strong resources (leader, follower or learner).
+        self.strong: dict[Ref, StrongReplica] = {}
+        #: Resource -> the node leading it, as the Replica objects say (strong only).
+        self.leaders: dict[Ref, str] = {}
+        self.strong_timings = StrongTimings()
+        self.strong_link = HttpPeerLink(
+            config.node, self.directory, lambda: self.replication.session
+        )
         self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
         self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False
@@ -104,8 +117,23 @@ class Agent:
         self.replication.attach(store)
         return store
 
+    def open_strong(self, spec: ResourceSpec) -> StrongReplica:
+        """Hold a replica of the strong resource ``spec`` here (recovered from disk)."""
+        replica = self.strong.get(spec.ref)
+        if replica is not None:
+            return replica
+        directory = self.config.data_dir / spec.namespace / spec.name / "strong"
+        replica = StrongReplica(spec, self.node, directory, self.strong_link, self.strong_timings)
+        replica.open()
+        self.strong[spec.ref] = replica
+        self.specs.setdefault(spec.ref, spec)
+        return replica
+
     async def close_replica(self, ref: Ref) -> None:
         """Stop holding a replica (its files stay for a later return)."""
+        strong = self.strong.pop(ref, None)
+        if strong is not None:
+            await strong.close()
         store = self.stores.pop(ref, None)
         if store is None:
             return
@@ -115,6 +143,21 @@ class Agent:
 
     def report(self, ref: Ref) -> ReplicaReport | None:
         """The status of one replica held here."""
+        strong = self.strong.get(ref)
+        if strong is not None:
+            return ReplicaReport(
+                namespace=ref[0],
+                resource=ref[1],
+                keys=len(strong.core.machine),
+                bytes=strong.core.machine.payload_bytes,
+                version_vector={},
+                last_modified=strong.last_modified,
+                last_sync_mode=None,
+                last_sync_time=None,
+                last_sync_success=None,
+                lag_seconds=0.0,
+                strong=strong.progress(),
+            )
         store = self.stores.get(ref)
         if store is None:
             return None
@@ -134,7 +177,7 @@ class Agent:
 
     def _gauge_rows(self) -> list[tuple[str, str, int, int, float]]:
         rows = []
-        for ref in list(self.stores):
+        for ref in [*self.stores, *self.strong]:
             report = self.report(ref)
             if report is not None:
                 rows.append((ref[0], ref[1], report.keys, report.bytes, report.lag_seconds))
@@ -147,13 +190,27 @@ class Agent:
         for spec in self.config.resources:
             nodes = spec.replicas if spec.replicas is not None else everyone
             self.declare(spec, tuple(nodes))
-            if self.node in nodes:
+            if spec.consistency == "strong" and spec.leader is not None:
+                self.leaders[spec.ref] = spec.leader
+            if self.node in nodes and spec.consistency == "strong":
+                self.open_strong(spec)
+            elif self.node in nodes:
                 self.open_replica(spec)
+
+    async def _lead_standalone(self) -> None:
+        """Lead the standalone strong resources that name this node (a fixed epoch 1)."""
+        for ref, replica in self.strong.items():
+            spec = self.specs[ref]
+            if spec.leader == self.node:
+                voters = self.locations.get(ref, (self.node,))
+                await replica.fence(1)
+                await replica.lead(1, voters, ())
 
     async def start(self) -> None:
         """Catch up with the peers once, then start the background loops."""
         self.loop_lag.start()
         await asyncio.gather(self.replication.measure_rtt(), self.replication.anti_entropy_round())
+        await self._lead_standalone()
         self.ready = True
         self._tasks = [
             asyncio.create_task(self.housekeeper.run()),
@@ -173,6 +230,8 @@ class Agent:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for strong in list(self.strong.values()):
+            await strong.close()
         await self.replication.close()
         for store in self.stores.values():
             await store.snapshot()

@@ -10,8 +10,10 @@ Application routes (JSON over HTTP, see DESIGN.md "Agent API")::
     GET    /v1/stats  /v1/agents  /healthz  /readyz  /metrics
 
 Peer routes: ``POST /v1/peer/push/{ns}/{res}``, ``POST /v1/peer/sync/{ns}/{res}``,
-``GET /v1/peer/ping`` (matched before the application routes). Path segments are
-percent-decoded, so a key may hold any character. Errors are
+``GET /v1/peer/ping``, and for strong resources ``POST /v1/peer/strong/append/{ns}/{res}``
+and ``POST /v1/peer/strong/fence/{ns}/{res}`` (matched before the application routes).
+Requests for a strong resource go to :class:`~statecast.agent.strong_routes.StrongRoutes`.
+Path segments are percent-decoded, so a key may hold any character. Errors are
 ``{"error": {"code", "message"}}``.
 
 An access is counted for demand once the request is valid and reaches the local
@@ -50,6 +52,7 @@ from statecast.agent.httpserver import (
 )
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore, WriteResult
+from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.wire import (
     decode_hand_off,
     decode_push,
@@ -58,6 +61,7 @@ from statecast.agent.wire import (
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
 from statecast.core.crdt.entry import latest_stamp
+from statecast.core.strong.log import Operation
 
 __all__ = [
     "FORWARDED_BY",
@@ -95,6 +99,8 @@ _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
     (("v1", "peer", "push", None, None), "peer_push"),
     (("v1", "peer", "sync", None, None), "peer_sync"),
     (("v1", "peer", "handoff", None, None), "peer_handoff"),
+    (("v1", "peer", "strong", "append", None, None), "strong_append"),
+    (("v1", "peer", "strong", "fence", None, None), "strong_fence"),
     (("v1", None, None), "map"),
     (("v1", None, None, None), "key"),
     (("v1", None, None, None, "increment"), "increment"),
@@ -175,6 +181,7 @@ class AgentApi:
         self.limits = agent.config.limits
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
+        self.strong = StrongRoutes(agent, _FORWARDED_BY)
         self._routes: dict[str, dict[str, Route]] = {
             "healthz": {"GET": self.healthz},
             "readyz": {"GET": self.readyz},
@@ -185,6 +192,8 @@ class AgentApi:
             "peer_push": {"POST": self.peer_push},
             "peer_sync": {"POST": self.peer_sync},
             "peer_handoff": {"POST": self.peer_handoff},
+            "strong_append": {"POST": self.strong_append},
+            "strong_fence": {"POST": self.strong_fence},
             "map": {"GET": self.get_map},
             "key": {"GET": self.get, "PUT": self.put, "DELETE": self.delete},
             "increment": {"POST": self.increment},
@@ -326,6 +335,8 @@ class AgentApi:
     def get(self, request: Request, parts: list[str]) -> Result:
         """A key's value, from the local replica or forwarded to the nearest one."""
         key = self._key(parts)
+        if self.strong.handles((parts[1], parts[2])):
+            return self.strong.read(request, (parts[1], parts[2]), key)
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "get")
@@ -350,6 +361,8 @@ class AgentApi:
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
         """The whole map, or with ``?watch=1`` its change stream (see ``agent.watch``)."""
+        if self.strong.handles((parts[1], parts[2])):
+            return self.strong.read(request, (parts[1], parts[2]), None)
         query = parse_qs(request.target.partition("?")[2])
         if query.get("watch", ["0"])[-1] not in ("0", "false", ""):
             return self._watch(parts, query.get("since", [""])[-1])
@@ -387,6 +400,10 @@ class AgentApi:
     def put(self, request: Request, parts: list[str]) -> Result:
         """Write a JSON value."""
         key = self._key(parts)
+        if self.strong.handles((parts[1], parts[2])):
+            value = _json_body(self._body(request, self.limits.max_value_bytes))
+            operation = Operation("put", key, value)
+            return self.strong.write(request, (parts[1], parts[2]), key, operation, "put")
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "put")
@@ -399,6 +416,9 @@ class AgentApi:
     def delete(self, request: Request, parts: list[str]) -> Result:
         """Delete a key."""
         key = self._key(parts)
+        if self.strong.handles((parts[1], parts[2])):
+            operation = Operation("delete", key)
+            return self.strong.write(request, (parts[1], parts[2]), key, operation, "delete")
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "delete")
@@ -412,9 +432,18 @@ class AgentApi:
     def increment(self, request: Request, parts: list[str]) -> Result:
         """Add to a counter."""
         key = self._key(parts)
+        ref = (parts[1], parts[2])
+        if self.strong.handles(ref):
+            operation = Operation("increment", key, by=self._increment_by(request))
+            return self.strong.write(request, ref, key, operation, "increment")
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "increment")
+        by = self._increment_by(request)
+        self._count(request, store, "increment")
+        return self._incremented(store, key, by)
+
+    def _increment_by(self, request: Request) -> int:
         raw = self._body(request, self.limits.max_value_bytes)
         try:
             parsed = json.loads(raw or b"{}")
@@ -423,8 +452,7 @@ class AgentApi:
         by = parsed.get("by", 1) if isinstance(parsed, dict) else None
         if not isinstance(by, int) or isinstance(by, bool) or abs(by) >= 1 << 53:
             raise BadRequestError('increment body must be {"by": <integer>}', "bad_increment")
-        self._count(request, store, "increment")
-        return self._incremented(store, key, by)
+        return by
 
     async def _incremented(self, store: ReplicaStore, key: str, by: int) -> Response:
         result, value = await store.increment(key, by)
@@ -557,6 +585,14 @@ class AgentApi:
             ns, res, sender, changed,
         )  # fmt: skip
         return _json({"vv": store.version_vector.to_json()})
+
+    def strong_append(self, request: Request, parts: list[str]) -> Result:
+        """A strong resource's leader sends entries (or a heartbeat)."""
+        return self.strong.append(request, (parts[4], parts[5]))
+
+    def strong_fence(self, request: Request, parts: list[str]) -> Result:
+        """The operator fences a strong resource's replica for a new epoch."""
+        return self.strong.fence(request, (parts[4], parts[5]))
 
     def ping(self, request: Request, parts: list[str]) -> Result:
         """For round-trip measurements between agents."""

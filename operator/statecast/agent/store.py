@@ -131,7 +131,7 @@ class ReplicaStore:
     # --- local writes -------------------------------------------------------------
     def _check_writable(self) -> None:
         if self.spec.consistency == "strong":
-            raise UnavailableError("strong consistency: not leader / no quorum (not built yet)")
+            raise UnavailableError("a strong resource is served by its leader, not by this store")
 
     @property
     def acknowledges_at_once(self) -> bool:

@@ -37,9 +37,11 @@ class ReplicaSpec(Model):
     node_name: Annotated[str, Field(min_length=1, max_length=253)]
     """Node whose agent holds the replica."""
     role: ReplicaRole = "peer"
-    """peer (eventual), leader or follower (strong)."""
+    """peer (eventual); leader, follower (a voter) or learner (catching up, not voting)."""
     epoch: Annotated[int, Field(ge=0)] = 0
     """Leader epoch this role belongs to; agents refuse writes from older epochs."""
+    voters: Annotated[list[str], Field(max_length=15)] | None = None
+    """On the leader's Replica: the epoch's voters (a majority of them commits a write)."""
     reason: ReplicaReason = "minimum"
     """Why the operator placed the replica here."""
     sync_mode: SyncMode = "auto"
@@ -50,6 +52,23 @@ class ReplicaSpec(Model):
     """Nodes of lost copies this replica stands in for: it was placed while no reachable
     replica held the state, so it starts from the resource's source, not from the state;
     their writes are merged into it when their agents return. Set by the operator."""
+
+
+class StrongProgress(StatusModel):
+    """Where a strong replica's log is (written by its agent, read by the operator)."""
+
+    epoch: Annotated[int, Field(ge=0)] = 0
+    """The highest epoch the replica promised."""
+    last_epoch: Annotated[int, Field(ge=0)] = 0
+    """Epoch of its last log entry."""
+    last_index: Annotated[int, Field(ge=0)] = 0
+    """Index of its last log entry."""
+    commit_index: Annotated[int, Field(ge=0)] = 0
+    """The last entry it knows committed."""
+    leading: bool = False
+    """It leads ``epoch`` and the epoch is open (its first entry committed)."""
+    match: dict[str, int] | None = None
+    """On the leader: peer -> the last entry it knows the peer stored."""
 
 
 class ReplicaStatus(StatusModel):
@@ -71,6 +90,8 @@ class ReplicaStatus(StatusModel):
     """When the last sync finished."""
     lag_seconds: float | None = None
     """How far behind the most recent known write the replica is."""
+    strong: StrongProgress | None = None
+    """Strong consistency: the replica's log position and commit index."""
     observed_generation: int | None = None
     """The spec generation this status describes."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(
@@ -90,6 +111,7 @@ class Replica(ResourceModel):
         {"name": "Resource", "type": "string", "jsonPath": ".spec.resource"},
         {"name": "Node", "type": "string", "jsonPath": ".spec.nodeName"},
         {"name": "Role", "type": "string", "jsonPath": ".spec.role"},
+        {"name": "Epoch", "type": "integer", "jsonPath": ".spec.epoch", "priority": 1},
         {"name": "Reason", "type": "string", "jsonPath": ".spec.reason"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Stands-In-For", "type": "string", "jsonPath": ".spec.standInFor"},

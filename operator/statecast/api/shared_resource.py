@@ -30,7 +30,7 @@ Consistency = Literal["eventual", "strong"]
 MergePolicy = Literal["lww", "multi-value"]
 ReplicationPolicy = Literal["predictive", "reactive", "static"]
 ResourcePhase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed"]
-ReplicaRole = Literal["peer", "leader", "follower"]
+ReplicaRole = Literal["peer", "leader", "follower", "learner"]
 ReplicaPhase = Literal["Pending", "Syncing", "Ready", "Stale", "Lost", "Draining"]
 
 
@@ -351,7 +351,7 @@ class ReplicaSummary(StatusModel):
     zone: str = ""
     """Value of the spread label on that node."""
     role: ReplicaRole = "peer"
-    """peer (eventual), leader or follower (strong)."""
+    """peer (eventual); leader, follower (a voter) or learner (catching up, not voting)."""
     phase: ReplicaPhase = "Pending"
     """Phase the node agent reports."""
     lag_seconds: float | None = None
@@ -449,6 +449,8 @@ class SharedResourceStatus(StatusModel):
     """Node of the leader (strong consistency)."""
     epoch: int | None = None
     """Leader epoch (strong consistency); older epochs are fenced."""
+    voters: Annotated[list[str], Field(max_length=15)] | None = None
+    """Nodes whose replicas vote in ``epoch`` (strong): a majority of them commits a write."""
     forecast: ForecastSummary | None = None
     """The last forecast."""
     local_hit_ratio: float | None = None

@@ -1,0 +1,103 @@
+"""Strong resources on three agent processes (standalone: a fixed leader, epoch 1).
+
+Writes at the leader are acknowledged once a majority stored them; followers forward
+writes and linearizable reads to the leader and answer bounded-stale reads locally;
+a minority lost does not stop writes, a majority lost turns them into 503s with the
+reason; acknowledged writes survive kill -9 of every agent (the log is fsynced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from statecast.agent.launcher import LocalAgents
+
+LEDGER = {"namespace": "default", "name": "ledger", "consistency": "strong", "leader": "node-0"}
+FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Callable[..., LocalAgents]]:
+    made: list[LocalAgents] = []
+
+    def make(count: int = 3) -> LocalAgents:
+        agents = LocalAgents(tmp_path, count, [LEDGER], FAST)
+        made.append(agents)
+        agents.start_all()
+        return agents
+
+    yield make
+    for agents in made:
+        agents.stop_all()
+
+
+def url(agent: object, key: str = "") -> str:
+    base = f"{agent.url}/v1/default/ledger"  # type: ignore[attr-defined]
+    return f"{base}/{key}" if key else base
+
+
+def test_writes_at_the_leader_and_through_followers(cluster: Callable[..., LocalAgents]) -> None:
+    agents = cluster(3)
+    leader, follower, _ = agents.agents
+    with httpx.Client(timeout=10) as client:
+        assert client.put(url(leader, "a"), json="one").status_code == 200
+        forwarded = client.put(url(follower, "b"), json="two")
+        assert forwarded.status_code == 200
+        assert forwarded.headers["Statecast-Leader"] == leader.url
+        for i in range(5):
+            reply = client.post(url(follower, "n") + "/increment", json={"by": 2})
+            assert reply.json()["value"] == 2 * (i + 1)
+        # a linearizable read from a follower goes to the leader
+        read = client.get(url(follower, "b"))
+        assert (read.json(), read.headers["Statecast-Served"]) == ("two", "remote")
+        # a bounded-stale read is answered by the follower itself
+        stale = client.get(url(follower, "n"), headers={"Statecast-Max-Staleness": "5"})
+        assert stale.headers["Statecast-Served"] == "local"
+        assert stale.json() == 10
+        assert client.post(url(leader, "a") + "/increment", json={}).status_code == 409
+        assert client.delete(url(leader, "missing")).status_code == 404
+        assert client.get(url(leader)).json() == {"a": "one", "b": "two", "n": 10}
+
+
+def test_a_minority_down_keeps_writes_a_majority_down_refuses_them(
+    cluster: Callable[..., LocalAgents],
+) -> None:
+    agents = cluster(3)
+    leader, first, second = agents.agents
+    with httpx.Client(timeout=15) as client:
+        assert client.put(url(leader, "k"), json=1).status_code == 200
+        agents.kill(first)
+        assert client.put(url(leader, "k"), json=2).status_code == 200
+        agents.kill(second)
+        refused = client.put(url(leader, "k"), json=3)
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] in ("no_quorum", "outcome_unknown")
+        read = client.get(url(leader, "k"))  # nor can the leader prove a read is current
+        assert read.status_code == 503
+
+
+def test_acknowledged_writes_survive_kill_9_of_every_agent(
+    cluster: Callable[..., LocalAgents],
+) -> None:
+    agents = cluster(3)
+    leader = agents.agents[0]
+    with httpx.Client(timeout=10) as client:
+        for i in range(30):
+            assert client.post(url(leader, "n") + "/increment", json={"by": 1}).status_code == 200
+            assert client.put(url(leader, f"k{i}"), json=i).status_code == 200
+    for agent in agents.agents:
+        agents.kill(agent)
+    for agent in agents.agents:
+        agents.start(agent)
+    for agent in agents.agents:
+        agents.wait_ready(agent)
+    with httpx.Client(timeout=10) as client:
+        state = client.get(url(agents.agents[1])).json()
+    assert state["n"] == 30
+    assert all(state[f"k{i}"] == i for i in range(30))
