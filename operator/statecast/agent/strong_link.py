@@ -4,7 +4,7 @@
   :class:`~statecast.core.strong.messages.AppendRequest` (plus ``sender``), answered
   with an :class:`~statecast.core.strong.messages.AppendReply`.
 - ``POST /v1/peer/strong/fence/{ns}/{res}``: the operator's ``{"epoch"}``, answered with
-  ``{"promised": bool, "epoch", "position": {"epoch", "index"}}`` once durable.
+  ``{"promised": bool, "epoch": promised, "position": {"epoch", "index"}}`` once durable.
 """
 
 from __future__ import annotations

@@ -183,5 +183,9 @@ class StrongRoutes:
         epoch = decode_fence(request.body)
         promised, position = await self._replica(ref).fence(epoch)
         replica = self._replica(ref)
-        body = {"promised": promised, "epoch": replica.core.promised, **position.to_json()}
+        body = {
+            "promised": promised,
+            "epoch": replica.core.promised,
+            "position": position.to_json(),
+        }
         return _json(body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import kopf
 
@@ -49,8 +50,11 @@ def _apply_change(
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     gateway = services.gateway
     if change.action == "add":
+        role: dict[str, Any] = {}
+        if (body.get("spec") or {}).get("consistency") == "strong":  # a learner until it votes
+            role = {"role": "learner", "epoch": int((body.get("status") or {}).get("epoch") or 0)}
         replica = build_replica(
-            body, change.node, reason=change.reason, stand_in_for=change.stand_in_for
+            body, change.node, reason=change.reason, stand_in_for=change.stand_in_for, **role
         )
         applied = gateway.create_replica(replica)
     else:

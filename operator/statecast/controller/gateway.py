@@ -10,14 +10,19 @@ import logging
 import os
 from typing import Any, Protocol
 
+import httpx
 import kopf
 
 from statecast.api.lease import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.history_keeper import BLOB_KEY, history_name
 from statecast.core.reconcile.views import AgentLease
+from statecast.core.strong.log import LogPosition
 
 log = logging.getLogger(__name__)
+
+#: Seconds an agent has to promise an epoch durably and answer.
+FENCE_TIMEOUT = 2.0
 
 
 class Gateway(Protocol):
@@ -209,3 +214,74 @@ class KubeGateway:
             self._core.create_namespaced_config_map(
                 meta["namespace"], config_map, field_manager="statecast"
             )
+
+    # --- strong resources (statecast.controller.strong.StrongGateway) ---------------
+    def read_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Read a SharedResource; None when it is gone."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            found: Any = self._custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "sharedresources", name
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            return None
+        return dict(found)
+
+    def write_config(
+        self, namespace: str, name: str, config: dict[str, Any], resource_version: str
+    ) -> str | None:
+        """Merge-patch the status if the object is still at ``resource_version``.
+
+        The resource version in the patch makes the API server refuse it (409) when
+        anything changed the object since: a compare-and-swap. Returns the new version,
+        None on a conflict or when the object is gone.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        body = {"metadata": {"resourceVersion": resource_version}, "status": config}
+        try:
+            written: Any = self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, "sharedresources", name, body
+            )
+        except ApiException as err:
+            if err.status not in (404, 409):
+                raise
+            return None
+        return str(written["metadata"]["resourceVersion"])
+
+    def set_replica_role(
+        self, namespace: str, name: str, role: str, epoch: int, voters: list[str] | None
+    ) -> None:
+        """Patch a Replica's role, epoch and voters; a 404 (gone) is fine."""
+        from kubernetes.client.exceptions import ApiException
+
+        body = {"spec": {"role": role, "epoch": epoch, "voters": voters}}
+        try:
+            self._custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, "replicas", name, body
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def fence(self, endpoint: str, namespace: str, name: str, epoch: int) -> LogPosition | None:
+        """Ask an agent to promise ``epoch`` for its replica; its log position, or None.
+
+        None when the agent cannot be reached, holds no such replica, or promised a
+        newer epoch already.
+        """
+        url = f"{endpoint.rstrip('/')}/v1/peer/strong/fence/{namespace}/{name}"
+        try:
+            reply = httpx.post(url, json={"epoch": epoch}, timeout=FENCE_TIMEOUT)
+            reply.raise_for_status()
+            answer = reply.json()
+        except (httpx.HTTPError, ValueError) as err:
+            log.info("event=fence-failed endpoint=%s epoch=%d error=%s", endpoint, epoch, err)
+            return None
+        if not answer.get("promised"):
+            return None
+        position = answer["position"]
+        return LogPosition(int(position["epoch"]), int(position["index"]))

@@ -27,6 +27,7 @@ from statecast.api.types import GROUP, VERSION
 from statecast.controller.apply import apply, report, report_failure
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
+from statecast.controller.strong import lead
 from statecast.core.reconcile import reconcile
 from statecast.core.reconcile.views import (
     NodeView,
@@ -42,6 +43,9 @@ RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
+#: Seconds between the configuration master's passes over a strong resource: how soon a
+#: leader whose agent's Lease lapsed is replaced (see statecast.controller.strong).
+STRONG_SECONDS = 1.0
 
 
 def services_of(memo: kopf.Memo) -> Services:
@@ -150,3 +154,13 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile periodically: replica status and nodes change without touching the resource."""
     _reconcile(memo, body, patch, kwargs)
+
+
+def _strong(spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("consistency") == "strong"
+
+
+@kopf.timer(GROUP, VERSION, "sharedresources", interval=STRONG_SECONDS, sharp=False, when=_strong)
+def strong_leader(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Keep a strong resource led: elect on leader loss or a membership step, fix roles."""
+    lead(services_of(memo), body, Indexes.of(kwargs), dt.datetime.now(dt.UTC))

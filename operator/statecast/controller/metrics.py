@@ -20,6 +20,7 @@ class OperatorMetrics:
         agent_samples: readings of the agents' ``/v1/stats``, by node and outcome
             (``ok``, ``failed``: no answer or a malformed one, ``ignored``: its clock
             runs ahead).
+        elections: strong resources' elections, by reason and outcome.
     """
 
     def __init__(self) -> None:
@@ -48,6 +49,13 @@ class OperatorMetrics:
             "statecast_agent_samples",
             "Readings of the agents' access counters (/v1/stats), by node and outcome.",
             ["node", "outcome"],
+            registry=self.registry,
+        )
+        self.elections = Counter(
+            "statecast_leader_elections",
+            "Epochs the operator opened for strong resources, by reason and outcome"
+            " (elected, no_leader: too few voters answered, conflict: another operator moved).",
+            ["reason", "outcome"],
             registry=self.registry,
         )
 

@@ -18,6 +18,7 @@ from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.views import NodeView, ReplicaView, consumer_pods, tolerates
 from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate, eligible
+from statecast.core.strong.election import voter_count
 
 __all__ = ["Survey", "survey"]
 
@@ -91,6 +92,8 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
     count = spec.replicas.min
     if spec.replicas.max is not None:
         count = min(count, spec.replicas.max)
+    if spec.consistency == "strong":  # an odd number of voters: a majority is one more half
+        count = voter_count(spec.replicas.min, spec.replicas.max)
     return Survey(
         spec=spec,
         now=observed.now,

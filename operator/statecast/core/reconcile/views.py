@@ -18,6 +18,8 @@ from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
 from statecast.core.replica_set import UP_TO_DATE, CurrentReplica
 from statecast.core.spread import Candidate
+from statecast.core.strong.election import ReplicaProgress
+from statecast.core.strong.log import LogPosition
 
 UNSCHEDULABLE_TAINTS = frozenset(
     {
@@ -74,6 +76,12 @@ class ReplicaView:
     """Nodes of the lost copies it stands in for (its spec, set by the operator)."""
     lost_since: dt.datetime | None = None
     """When the operator marked it Lost (its Ready condition's transition), if it did."""
+    epoch: int = 0
+    """The leader epoch its role belongs to (strong)."""
+    strong: ReplicaProgress | None = None
+    """What its agent reports of the strong protocol (None: eventual, or nothing yet)."""
+    voters: tuple[str, ...] = ()
+    """On a strong leader's Replica: the epoch's voters."""
 
     def current(self, now: dt.datetime | None = None) -> CurrentReplica:
         """The replica as the placement rules and the hand-off see it.
@@ -124,6 +132,9 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
         version_vector=_vector(status.get("versionVector")),
         stand_in_for=tuple(str(n) for n in spec.get("standInFor") or ()),
         lost_since=_lost_since(status),
+        epoch=int(spec.get("epoch") or 0),
+        strong=strong_progress(status.get("strong")),
+        voters=tuple(str(v) for v in spec.get("voters") or ()),
     )
 
 
@@ -145,6 +156,25 @@ def _lost_since(status: Mapping[str, Any]) -> dt.datetime | None:
         if condition.get("type") == "Ready" and condition.get("reason") in LOST_REASONS:
             return _timestamp(condition.get("lastTransitionTime"))
     return None
+
+
+def strong_progress(raw: Any) -> ReplicaProgress | None:
+    """A Replica status's ``strong`` block (None when absent or malformed)."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        match = raw.get("match")
+        return ReplicaProgress(
+            epoch=int(raw.get("epoch") or 0),
+            position=LogPosition(int(raw.get("lastEpoch") or 0), int(raw.get("lastIndex") or 0)),
+            commit=int(raw.get("commitIndex") or 0),
+            leading=bool(raw.get("leading")),
+            match={str(k): int(v) for k, v in match.items()}
+            if isinstance(match, Mapping)
+            else None,
+        )
+    except (TypeError, ValueError):
+        return None
 
 
 def _timestamp(value: Any) -> dt.datetime | None:

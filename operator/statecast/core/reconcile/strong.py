@@ -1,0 +1,112 @@
+"""The strong half of a reconcile: voters, elections and roles, as pure decisions.
+
+For a ``consistency: strong`` resource the operator is the configuration master
+(Vertical Paxos): the configuration (epoch, leader, voters) lives in the resource's
+status and changes only through an election (:mod:`statecast.controller.strong`
+carries one out: reserve the epoch, fence a majority, choose, record, tell the
+Replicas). :func:`strong_decision` says whether one is needed and which Replica specs
+do not match the recorded configuration yet; :func:`keep_voters` holds back the
+removal of a voter's Replica until a membership step took it out of the voters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.core.reconcile.observed import Observed
+from statecast.core.reconcile.views import ReplicaView
+from statecast.core.replica_set import ReplicaSetPlan
+from statecast.core.spread import Candidate, spread
+from statecast.core.strong.election import (
+    Election,
+    ReplicaProgress,
+    StrongConfig,
+    next_election,
+    voter_count,
+)
+
+__all__ = ["RoleChange", "StrongDecision", "keep_voters", "strong_decision", "wanted_voters"]
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """A Replica whose spec must say ``role`` in ``epoch`` (and, for the leader, ``voters``)."""
+
+    node: str
+    name: str
+    role: str
+    epoch: int
+    voters: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StrongDecision:
+    """What the configuration master decided for a resource this time.
+
+    Attributes:
+        config: The recorded configuration.
+        election: A new epoch to open (None: none needed now).
+        roles: Replica specs to bring in line with ``config``.
+        alive: Nodes with a Replica whose agent and node are up.
+        wanted: The voters placement wants.
+    """
+
+    config: StrongConfig
+    election: Election | None
+    roles: tuple[RoleChange, ...]
+    alive: frozenset[str]
+    wanted: tuple[str, ...]
+
+
+def wanted_voters(
+    current: Sequence[str], holders: Sequence[Candidate], count: int
+) -> tuple[str, ...]:
+    """``count`` voters among the live holders of a Replica, spread over zones.
+
+    Current voters stay where keeping them leaves the zones balanced, so a healthy
+    configuration is never churned.
+    """
+    return tuple(sorted(spread(holders, count, current=current)))
+
+
+def role_changes(config: StrongConfig, replicas: Sequence[ReplicaView]) -> tuple[RoleChange, ...]:
+    """The Replicas whose spec does not say what ``config`` says yet."""
+    if config.leader is None:
+        return ()
+    changes = []
+    for replica in replicas:
+        if replica.node == config.leader:
+            role, voters = "leader", config.voters
+        else:
+            role, voters = ("follower" if replica.node in config.voters else "learner"), None
+        stale_voters = role == "leader" and tuple(sorted(replica.voters)) != config.voters
+        if replica.role != role or replica.epoch != config.epoch or stale_voters:
+            changes.append(RoleChange(replica.node, replica.name, role, config.epoch, voters))
+    return tuple(changes)
+
+
+def strong_decision(observed: Observed, spec: SharedResourceSpec) -> StrongDecision:
+    """Whether a new epoch is needed, and which Replica specs to correct."""
+    config = StrongConfig.from_status(observed.previous_status)
+    ready = {n.name: n for n in observed.nodes if n.ready and n.name not in observed.agents_down}
+    replicas = [r for r in observed.replicas if r.phase != "Lost" or r.node in ready]
+    alive = frozenset(r.node for r in replicas if r.node in ready)
+    zone_label = spec.placement.spread_across
+    candidates = [ready[r.node].candidate(zone_label) for r in replicas if r.node in alive]
+    holders = [c for c in candidates if c.ready]  # a cordoned node's voter is moved away
+    count = voter_count(spec.replicas.min, spec.replicas.max)
+    wanted = wanted_voters([v for v in config.voters if v in alive], holders, count)
+    progress: Mapping[str, ReplicaProgress] = {
+        r.node: r.strong or ReplicaProgress() for r in observed.replicas
+    }
+    election = next_election(config, alive, wanted, progress)
+    return StrongDecision(config, election, role_changes(config, observed.replicas), alive, wanted)
+
+
+def keep_voters(plan: ReplicaSetPlan, voters: Sequence[str]) -> ReplicaSetPlan:
+    """``plan`` without removing a voter's Replica (a membership step must go first)."""
+    kept = set(voters)
+    changes = tuple(c for c in plan.changes if not (c.action == "remove" and c.node in kept))
+    return ReplicaSetPlan(plan.wanted, changes)
