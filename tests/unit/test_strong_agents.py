@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from statecast.agent.launcher import LocalAgents
+from statecast.client import Client
 
 LEDGER = {"namespace": "default", "name": "ledger", "consistency": "strong", "leader": "node-0"}
 FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
@@ -101,3 +102,16 @@ def test_acknowledged_writes_survive_kill_9_of_every_agent(
         state = client.get(url(agents.agents[1])).json()
     assert state["n"] == 30
     assert all(state[f"k{i}"] == i for i in range(30))
+
+
+def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., LocalAgents]) -> None:
+    agents = cluster(3)
+    leader, follower, _ = agents.agents
+    with Client([follower.url], discover_peers=False) as client:
+        first = client.put("default", "ledger", "k", 1)
+        assert first["epoch"] == 1
+        assert client.endpoints.leaders == {"/v1/default/ledger": leader.url}
+        client.put("default", "ledger", "k", 2)
+        assert client.last_served == "local"  # answered by the leader itself
+        assert client.get("default", "ledger", "k") == 2
+        assert client.get("default", "ledger", "k", max_staleness=5.0) == 2

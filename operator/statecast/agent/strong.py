@@ -293,8 +293,8 @@ class StrongReplica:
         if not self.core.active:
             raise UnavailableError(f"epoch {self.core.leader.epoch} is opening", "epoch_opening")
 
-    async def propose(self, operation: Operation) -> Outcome:
-        """Append a write and answer once it is committed and applied.
+    async def propose(self, operation: Operation) -> tuple[LogEntry, Outcome]:
+        """Append a write; once it is committed and applied, its entry and outcome.
 
         Raises:
             UnavailableError: See the module docstring for the codes.
@@ -315,7 +315,7 @@ class StrongReplica:
             event.set()
         self._advance()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timings.commit)
+            return entry, await asyncio.wait_for(asyncio.shield(future), self.timings.commit)
         except TimeoutError as err:
             raise UnavailableError(
                 "no majority stored the write in time: it may or may not apply", "outcome_unknown"

@@ -4,8 +4,9 @@
 ``consistency: strong`` (the server hands such requests to it) and the two peer routes
 of the protocol (:mod:`statecast.agent.strong_link`).
 
-- A write (PUT, DELETE, increment) is taken by the leader only; any other agent
-  forwards it to the leader (once: a forwarded request is never forwarded again) and
+- A write (PUT, DELETE, increment) is taken by the leader only and answers the epoch
+  and index of its log entry (``{"epoch", "index"}``, an increment its ``value`` too);
+  any other agent forwards it to the leader (once: a forwarded request is never forwarded again) and
   passes the answer back with ``Statecast-Leader: <url>``, so a client can go there
   directly next time.
 - A read is linearizable at the leader (:meth:`StrongReplica.read_barrier`), forwarded
@@ -91,11 +92,12 @@ class StrongRoutes:
             return await self._to_leader(request, ref)
         if self.forwarded_by not in request.headers:
             self.agent.access.count(ref[0], ref[1], name, "local")
-        outcome = await replica.propose(operation)
+        entry, outcome = await replica.propose(operation)
         outcome_error(outcome, key)
+        answer: dict[str, object] = {"epoch": entry.epoch, "index": entry.index}
         if operation.kind == "increment":
-            return _json({"value": outcome.value}, self._served())
-        return _json({"ok": True}, self._served())
+            answer["value"] = outcome.value
+        return _json(answer, self._served())
 
     async def read(self, request: Request, ref: Ref, key: str | None) -> Response:
         """A key (or the whole map with ``key`` None): linearizable, or bounded-stale."""

@@ -25,11 +25,15 @@ may have reached it (reset, timeout, closed, garbled:  next agent         stop: 
 ``Failure.MAYBE_SENT``)                                                   reachable
 answered 503 (it applied nothing)                      next agent; that   raise it
                                                        503 if no better
+answered 503 ``outcome_unknown`` (it may apply)        raise it           raise it
 answered another 4xx or 5xx                            raise it           raise it
 answered 2xx                                           return it          return it
 =====================================================  =================  ===============
 
-An agent that failed is set aside for a few seconds (:class:`Endpoints`); after the
+A strong resource's leader, learned from ``Statecast-Leader`` on a forwarded answer, is
+tried first for that resource (forgotten on ``not_leader``, ``no_leader`` or
+``epoch_opening``). An agent that failed is set aside for a few seconds
+(:class:`Endpoints`); after the
 first answer the core asks that agent for its peers once (:data:`PEERS_CALL`), to fail
 over to them. Errors map to one exception per status (:func:`~statecast.client.errors.error_for`).
 The core is safe to share across threads: each request has its own attempt, and the
@@ -68,6 +72,13 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: The header asking for a bounded-staleness read of a strong resource.
+STALENESS = "Statecast-Max-Staleness"
+#: 503 codes after which a write may still apply: never resent elsewhere.
+INDETERMINATE = frozenset({"outcome_unknown"})
+#: 503 codes that say the agent asked is not (or no longer) a strong resource's leader.
+NOT_LEADER = frozenset({"not_leader", "no_leader", "epoch_opening"})
+
 
 class Response(NamedTuple):
     """An agent's answer: status, body, and the headers that matter.
@@ -80,6 +91,8 @@ class Response(NamedTuple):
             returned (1 otherwise).
         version: ``Statecast-Version``: the version stamp the agent answered with, when
             the call asked for it (None otherwise).
+        leader: ``Statecast-Leader``: a strong resource's leader, when the agent forwarded
+            the request there (the client goes to it directly next time).
     """
 
     status: int
@@ -87,6 +100,7 @@ class Response(NamedTuple):
     served: str | None = None
     siblings: int = 1
     version: str | None = None
+    leader: str | None = None
 
     @classmethod
     def of(cls, status: int, body: bytes, headers: Callable[[str], str | None]) -> Response:
@@ -99,7 +113,7 @@ class Response(NamedTuple):
         if not siblings.isdigit():
             raise GarbledAnswerError(f"Statecast-Siblings is not a count: {siblings[:40]!r}")
         served, version = headers("statecast-served"), headers("statecast-version")
-        return cls(status, body, served, int(siblings), version)
+        return cls(status, body, served, int(siblings), version, headers("statecast-leader"))
 
 
 class GarbledAnswerError(ConnectionError):
@@ -159,13 +173,19 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def get_call(namespace: str, resource: str, key: str) -> Call[Any]:
+def get_call(
+    namespace: str, resource: str, key: str, *, max_staleness: float | None = None
+) -> Call[Any]:
     """The value of ``key`` (a list for concurrent multi-value siblings).
+
+    ``max_staleness`` (strong resources): accept a value at most that many seconds behind
+    the leader's, so a follower near the client may answer; None: linearizable.
 
     Raises:
         NotFoundError: No such resource or key.
     """
-    return Call("GET", key_path(namespace, resource, key), None, True, _json)
+    headers = () if max_staleness is None else ((STALENESS, f"{max_staleness:g}"),)
+    return Call("GET", key_path(namespace, resource, key), None, True, _json, headers)
 
 
 def put_call(namespace: str, resource: str, key: str, value: Any) -> Call[dict[str, Any]]:
@@ -240,7 +260,7 @@ class Attempt(Generic[T]):
 
     def __init__(self, core: ClientCore, call: Call[T]) -> None:
         self.core, self.call = core, call
-        self._urls = iter(core.endpoints.order())
+        self._urls = iter(core.endpoints.order(call.path))
         self._url = ""
         self._held: Response | None = None  # the call's answer, while the peers are asked
         self._stopped = False
@@ -284,10 +304,16 @@ class Attempt(Generic[T]):
                 self._decide(result)
 
     def _decide(self, response: Response) -> None:
+        endpoints = self.core.endpoints
+        if response.leader:  # a strong resource's leader: go there directly next time
+            endpoints.learn_leader(self.call.path, response.leader)
+        refused = error_for(response.status, response.body) if response.status == 503 else None
+        if refused is not None and refused.code in NOT_LEADER:
+            endpoints.learn_leader(self.call.path, None)
         if response.status in self.call.ok_statuses:
             self._value = self.call.read(response)
-        elif response.status == 503 and self.call.retry:  # not applied there: ask the next
-            self._refused = error_for(response.status, response.body)
+        elif refused is not None and self.call.retry and refused.code not in INDETERMINATE:
+            self._refused = refused  # not applied there: ask the next
         elif response.status >= 400:
             self._error = error_for(response.status, response.body)
         else:

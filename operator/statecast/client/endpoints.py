@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Endpoints", "key_path", "peers_from"]
+__all__ = ["Endpoints", "key_path", "peers_from", "resource_of"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -28,6 +28,11 @@ def key_path(namespace: str, resource: str, key: str | None = None, suffix: str 
     if key is not None:
         path += f"/{_quoted(key)}"
     return path + suffix
+
+
+def resource_of(path: str) -> str:
+    """``/v1/<ns>/<res>`` of an Agent API path (the key and what follows cut off)."""
+    return "/".join(path.split("/")[:4])
 
 
 def peers_from(agents: Any) -> list[str]:
@@ -54,12 +59,16 @@ class Endpoints:
         self.cooldown = cooldown
         self._failed: dict[str, float] = {}
         self.peers_known = False
+        #: Strong resources: "/v1/<ns>/<res>" -> its leader's URL, as an agent said.
+        self.leaders: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def order(self) -> list[str]:
-        """Agents to try, in order: healthy ones first, then the recently failed."""
+    def order(self, path: str = "") -> list[str]:
+        """Agents to try: the resource's leader if known, healthy ones, then the failed."""
         with self._lock:
-            everyone = list(dict.fromkeys(self.configured + self.peers))
+            leader = self.leaders.get(resource_of(path))
+            first = [leader] if leader else []
+            everyone = list(dict.fromkeys(first + self.configured + self.peers))
             now = time.monotonic()
             healthy = [u for u in everyone if self._failed.get(u, 0.0) <= now]
             return healthy + [u for u in everyone if u not in healthy]
@@ -73,6 +82,14 @@ class Endpoints:
         """An agent answered."""
         with self._lock:
             self._failed.pop(url, None)
+
+    def learn_leader(self, path: str, url: str | None) -> None:
+        """Remember (or, with None, forget) the leader of the resource ``path`` is under."""
+        with self._lock:
+            if url:
+                self.leaders[resource_of(path)] = url.rstrip("/")
+            else:
+                self.leaders.pop(resource_of(path), None)
 
     def learn(self, peers: list[str]) -> None:
         """Remember the other agents a healthy agent told us about."""

@@ -5,7 +5,8 @@ with every staging module replaced by its matching ``v0.x.y``, plus etcd's serve
 module), ``gomod/kwok`` (KWOK needs newer ``k8s.io`` libraries than Kubernetes pins)
 and ``gomod/helm`` (renders and lints the chart); a fourth, ``gomod/toxiproxy``
 (Toxiproxy's server, for partitions and latency between agents), is built only when a
-network proxy is asked for. The binaries land in
+network proxy is asked for, and a fifth, ``gomod/linearizability`` (our checker program
+around Porcupine), only when a chaos run checks linearizability. The binaries land in
 ``<cache>/bin/<module>-<version>-<hash of go.mod and go.sum>/`` outside the
 repository, so a warm start finds them and builds nothing.
 
@@ -40,6 +41,8 @@ class GoModule:
     directory: str
     root_module: str
     commands: dict[str, str]
+    sources: tuple[str, ...] = ()
+    """Files of our own in the module (a main package) that the cache key covers too."""
 
     @property
     def path(self) -> Path:
@@ -58,7 +61,7 @@ class GoModule:
     def cache_key(self) -> str:
         """Directory name in the cache: module, version and a hash of go.mod and go.sum."""
         digest = hashlib.sha256()
-        for name in ("go.mod", "go.sum"):
+        for name in ("go.mod", "go.sum", *self.sources):
             digest.update((self.path / name).read_bytes())
         return f"{self.directory}-{self.version()}-{digest.hexdigest()[:10]}"
 
@@ -83,7 +86,15 @@ TOXIPROXY = GoModule(
     "github.com/Shopify/toxiproxy/v2",
     {"toxiproxy-server": "github.com/Shopify/toxiproxy/v2/cmd/server"},
 )
-ON_DEMAND = (TOXIPROXY,)
+#: Built only when asked for: the linearizability checker of ``statecast chaos --check
+#: linearizability``, a main package of ours around Porcupine.
+PORCUPINE = GoModule(
+    "linearizability",
+    "github.com/anishathalye/porcupine",
+    {"statecast-porcupine": "."},
+    sources=("main.go",),
+)
+ON_DEMAND = (TOXIPROXY, PORCUPINE)
 
 
 def cache_root() -> Path:
