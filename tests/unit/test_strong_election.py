@@ -71,9 +71,10 @@ def _election(**kw: object) -> Election:
         (_election(), {"b": P(3, 7)}, ABC, None),
         # answers from nodes that are not voters being replaced do not count
         (_election(fence_voters=("a", "b", "c")), {"b": P(3, 7), "d": P(3, 9)}, ABC, None),
-        # an excluded node (leaving) leads only if no one else is as up to date
-        (_election(exclude=frozenset({"a"})), {"a": P(3, 9), "b": P(3, 9)}, ABC, "b"),
-        (_election(exclude=frozenset({"a"})), {"a": P(3, 9), "b": P(3, 7)}, ABC, None),
+        # a node that may not lead (leaving, isolated) does not count towards the
+        # majority: the others must be one by themselves, then the best of them leads
+        (_election(exclude=frozenset({"a"})), {"a": P(3, 9), "b": P(3, 9)}, ABC, None),
+        (_election(exclude=frozenset({"a"})), {"a": P(3, 9), "b": P(3, 7), "c": P(3, 8)}, ABC, "c"),
         # a tied node that cannot host (not eligible) is passed over for one that can
         (_election(), {"a": P(3, 9), "b": P(3, 9)}, ("b",), "b"),
     ],
@@ -111,6 +112,9 @@ def test_membership_steps_one_at_a_time(
     assert membership_step(voters, "a", wanted, alive, ready) == step
 
 
+ISOLATED = ReplicaProgress(3, P(3, 9), 9, True, isolated=True)
+
+
 def _open(epoch: int, match: dict[str, int] | None = None) -> ReplicaProgress:
     return ReplicaProgress(epoch, P(epoch, 500), 500, True, match)
 
@@ -126,6 +130,8 @@ def _open(epoch: int, match: dict[str, int] | None = None) -> ReplicaProgress:
         (StrongConfig(4, None, ABC), set(ABC), {}, "failover", ABC),
         # a leader still opening its epoch: wait
         (StrongConfig(3, "a", ABC), set(ABC), {"a": ReplicaProgress(3, P(3, 1))}, None, None),
+        # a leader cut off from its voters (its agent alive): replaced, never re-chosen
+        (StrongConfig(3, "a", ABC), set(ABC), {"a": ISOLATED}, "isolated", ABC),
         # an open epoch and a dead voter: remove it
         (StrongConfig(3, "a", ABC), {"a", "b"}, {"a": _open(3)}, "membership", ("a", "b")),
         # an open epoch and everyone wanted and alive: nothing

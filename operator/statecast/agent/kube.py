@@ -429,7 +429,7 @@ class ReplicaReconciler:
             same_vector = body.get("versionVector") == last.get("versionVector")
             strong, last_strong = body.get("strong") or {}, last.get("strong") or {}
             same_vector = same_vector and all(
-                strong.get(k) == last_strong.get(k) for k in ("epoch", "leading")
+                strong.get(k) == last_strong.get(k) for k in ("epoch", "leading", "isolated")
             )
             if body == held.last_written or (recent and same_vector):
                 return  # counters alone changed recently: batch them into a later write

@@ -383,6 +383,8 @@ class StrongReplica:
         }
         if leader is not None:
             out["match"] = {p: leader.match.get(p, 0) for p in leader.peers if p != self.node}
+            since = time.monotonic() - self.timings.quorum
+            out["isolated"] = core.active and not self._majority_heard(since)
         return out
 
 

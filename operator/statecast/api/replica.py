@@ -69,6 +69,8 @@ class StrongProgress(StatusModel):
     """It leads ``epoch`` and the epoch is open (its first entry committed)."""
     match: dict[str, int] | None = None
     """On the leader: peer -> the last entry it knows the peer stored."""
+    isolated: bool | None = None
+    """On the leader: no majority of the voters answered it lately."""
 
 
 class ReplicaStatus(StatusModel):

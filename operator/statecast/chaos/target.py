@@ -95,6 +95,10 @@ class Target(Protocol):
         """Cut (or heal) the network between the agents of ``zones`` and the others."""
         ...
 
+    def isolate(self, nodes: set[str], *, cut: bool) -> int:
+        """Cut (or heal) the network between the agents of ``nodes`` and the others."""
+        ...
+
 
 def _lease_agents(api: client.ApiClient, namespace: str) -> tuple[dict[str, str], dict[str, str]]:
     leases: list[Any] = client.CoordinationV1Api(api).list_namespaced_lease(namespace).items
@@ -203,6 +207,15 @@ class DevTarget:
             )
         return netproxy.NetworkProxy(self.system).partition(self.system.nodes(), zones, cut=cut)
 
+    def isolate(self, nodes: set[str], *, cut: bool) -> int:
+        """See :class:`Target`."""
+        if self.system.pid(netproxy.PROCESS) is None:
+            raise TargetError(
+                "the agents talk directly: start them with "
+                "`statecast dev-cluster up --with-agents --with-network-proxy`"
+            )
+        return netproxy.NetworkProxy(self.system).isolate(self.system.nodes(), nodes, cut=cut)
+
 
 @dataclass
 class KubeTarget:
@@ -282,6 +295,10 @@ class KubeTarget:
     def partition(self, zones: set[str], *, cut: bool) -> int:
         """See :class:`Target`."""
         raise TargetError("cutting the network between zones needs the dev cluster's proxy")
+
+    def isolate(self, nodes: set[str], *, cut: bool) -> int:
+        """See :class:`Target`."""
+        raise TargetError("cutting the network between agents needs the dev cluster's proxy")
 
 
 def _server_of(kubeconfig: Path) -> str | None:

@@ -2,13 +2,14 @@
 
 Loopback has no ``tc netem`` here, so each path an agent uses to reach another goes
 through a proxy of its own: one Toxiproxy server (built from its Go module like the
-cluster binaries, :data:`statecast.devcluster.build.TOXIPROXY`) holds, for every zone
-``z`` and every agent ``j``, a proxy ``<z>--<j>`` whose upstream is ``j``'s address. An
-agent in zone ``z`` reaches ``j`` through ``<z>--<j>`` (``statecast agent --peer-route
-j=URL``), for its peer sync and for the reads it forwards; clients on a node learn the
-same routes from their agent's ``/v1/agents``. Then:
+cluster binaries, :data:`statecast.devcluster.build.TOXIPROXY`) holds, for every pair of
+agents ``i`` and ``j``, a proxy ``<i>--<j>`` whose upstream is ``j``'s address. Agent
+``i`` reaches ``j`` through ``<i>--<j>`` (``statecast agent --peer-route j=URL``), for
+its peer sync and for the requests it forwards; clients on a node learn the same routes
+from their agent's ``/v1/agents``. Then:
 
-- :meth:`NetworkProxy.partition` cuts every path between two sets of zones: a
+- :meth:`NetworkProxy.partition` cuts every path between two sets of zones, and
+  :meth:`NetworkProxy.isolate` every path between some agents and the rest: a
   ``timeout`` toxic of 0 on both directions, so data stops and connections hang until
   the cut is healed, as over a real partition (no quick refusal);
 - :meth:`NetworkProxy.set_latency` adds latency to every path between different zones.
@@ -36,9 +37,9 @@ __all__ = ["NetworkProxy"]
 PROCESS = "toxiproxy"
 
 
-def proxy_name(zone: str, node: str) -> str:
-    """The proxy that carries traffic from ``zone`` to ``node``'s agent."""
-    return f"{zone}--{node}"
+def proxy_name(source: str, node: str) -> str:
+    """The proxy that carries traffic from ``source``'s agent to ``node``'s agent."""
+    return f"{source}--{node}"
 
 
 @dataclass
@@ -94,34 +95,32 @@ class NetworkProxy:
     def routes(self, nodes: Iterable[NodeAddress], urls: Mapping[str, str]) -> dict[str, list[str]]:
         """Create the proxies for agents at ``urls``; return each agent's ``--peer-route``s."""
         nodes = list(nodes)
-        zones = sorted({n.zone for n in nodes})
         existing = self._call("GET", "/proxies") or {}
         listen: dict[tuple[str, str], str] = {}
-        for zone in zones:
-            for node in nodes:
-                name = proxy_name(zone, node.name)
-                upstream = urls[node.name].removeprefix("http://")
-                if name in existing:  # keep where it listens: running agents route there
-                    if existing[name]["upstream"] != upstream:
-                        self._call("POST", f"/proxies/{name}", {"upstream": upstream})
-                    listen[(zone, node.name)] = existing[name]["listen"]
-                    continue
-                address = f"127.0.0.1:{free_port('127.0.0.1')}"
-                self._call("POST", "/proxies", {"name": name, "listen": address,
-                                                "upstream": upstream, "enabled": True})  # fmt: skip
-                listen[(zone, node.name)] = address
+        for source, node in self._paths(nodes):
+            name = proxy_name(source.name, node.name)
+            upstream = urls[node.name].removeprefix("http://")
+            if name in existing:  # keep where it listens: running agents route there
+                if existing[name]["upstream"] != upstream:
+                    self._call("POST", f"/proxies/{name}", {"upstream": upstream})
+                listen[(source.name, node.name)] = existing[name]["listen"]
+                continue
+            address = f"127.0.0.1:{free_port('127.0.0.1')}"
+            self._call("POST", "/proxies", {"name": name, "listen": address,
+                                            "upstream": upstream, "enabled": True})  # fmt: skip
+            listen[(source.name, node.name)] = address
         return {
             source.name: [
-                f"--peer-route={target.name}=http://{listen[(source.zone, target.name)]}"
+                f"--peer-route={target.name}=http://{listen[(source.name, target.name)]}"
                 for target in nodes
                 if target.name != source.name
             ]
             for source in nodes
         }
 
-    def _paths(self, nodes: Iterable[NodeAddress]) -> list[tuple[str, NodeAddress]]:
+    def _paths(self, nodes: Iterable[NodeAddress]) -> list[tuple[NodeAddress, NodeAddress]]:
         nodes = list(nodes)
-        return [(zone, node) for zone in sorted({n.zone for n in nodes}) for node in nodes]
+        return [(source, node) for source in nodes for node in nodes if source != node]
 
     def _toxic(self, proxy: str, name: str, kind: str, attributes: dict[str, int]) -> None:
         for stream in ("upstream", "downstream"):
@@ -141,22 +140,35 @@ class NetworkProxy:
         Returns:
             The number of proxies cut or healed.
         """
+        nodes = list(nodes)
+        return self._cut(nodes, {n.name for n in nodes if n.zone in side}, cut)
+
+    def isolate(self, nodes: Iterable[NodeAddress], side: set[str], *, cut: bool) -> int:
+        """Cut (or heal) every path between the agents of the nodes in ``side`` and the rest.
+
+        Returns:
+            The number of proxies cut or healed.
+        """
+        return self._cut(list(nodes), side, cut)
+
+    def _cut(self, nodes: list[NodeAddress], side: set[str], cut: bool) -> int:
         count = 0
-        for zone, node in self._paths(nodes):
-            if (zone in side) != (node.zone in side):
+        for source, node in self._paths(nodes):
+            if (source.name in side) != (node.name in side):
+                name = proxy_name(source.name, node.name)
                 if cut:
-                    self._toxic(proxy_name(zone, node.name), "partition", "timeout", {"timeout": 0})
+                    self._toxic(name, "partition", "timeout", {"timeout": 0})
                 else:
-                    self._clear(proxy_name(zone, node.name), "partition")
+                    self._clear(name, "partition")
                 count += 1
         return count
 
     def set_latency(self, nodes: Iterable[NodeAddress], milliseconds: int, jitter: int = 0) -> None:
         """Every path between different zones slowed by ``milliseconds`` each way (0: none)."""
-        for zone, node in self._paths(nodes):
-            if zone == node.zone:
+        for source, node in self._paths(nodes):
+            if source.zone == node.zone:
                 continue
-            proxy = proxy_name(zone, node.name)
+            proxy = proxy_name(source.name, node.name)
             if milliseconds > 0:
                 self._toxic(
                     proxy, "latency", "latency", {"latency": milliseconds, "jitter": jitter}

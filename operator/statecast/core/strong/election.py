@@ -78,6 +78,8 @@ class ReplicaProgress:
         commit: Its commit index.
         leading: True when it leads ``epoch`` and the epoch is open (its no-op committed).
         match: For the leader: peer -> the last index it knows the peer stored.
+        isolated: For the leader: no majority of its voters answered it lately (it is
+            cut off from them while its agent still renews its Lease).
     """
 
     epoch: int = 0
@@ -85,6 +87,7 @@ class ReplicaProgress:
     commit: int = 0
     leading: bool = False
     match: Mapping[str, int] | None = None
+    isolated: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,15 @@ class Election:
         epoch: The new epoch (one above the recorded one).
         voters: The new epoch's voters.
         fence_voters: The voters being replaced (a majority of them must be fenced).
-        reason: ``initial``, ``failover``, ``membership`` or ``transfer``.
+        reason: ``initial``, ``failover`` (the leader's agent is gone), ``isolated``
+            (the leader lives but reaches no majority), ``membership`` or ``transfer``.
         exclude: Nodes that may not lead the new epoch (leaving).
     """
 
     epoch: int
     voters: tuple[str, ...]
     fence_voters: tuple[str, ...]
-    reason: Literal["initial", "failover", "membership", "transfer"]
+    reason: Literal["initial", "failover", "isolated", "membership", "transfer"]
     exclude: frozenset[str] = frozenset()
 
 
@@ -191,12 +195,15 @@ def next_election(
     if config.leader is None or config.leader not in alive:
         return Election(epoch, config.voters, config.voters, "failover")
     report = progress.get(config.leader)
+    if report is not None and report.isolated and report.epoch == config.epoch:
+        return Election(epoch, config.voters, config.voters, "isolated", frozenset({config.leader}))
     if report is None or not report.leading or report.epoch != config.epoch:
         return None  # the leader is opening its epoch: no change before it is open
     learners = [n for n in progress if n not in config.voters and caught_up(report, n)]
     step = membership_step(config.voters, config.leader, wanted, alive, learners)
     if step is not None:
-        return Election(epoch, step.apply(config.voters), config.voters, "membership")
+        leaving = frozenset({step.node}) if step.action == "remove" else frozenset()
+        return Election(epoch, step.apply(config.voters), config.voters, "membership", leaving)
     if config.leader not in wanted and len(config.voters) > 1:
         return Election(epoch, config.voters, config.voters, "transfer", frozenset({config.leader}))
     return None
@@ -207,27 +214,28 @@ def choose_leader(
 ) -> LeaderChoice:
     """The leader of ``election``'s epoch, from the replicas that promised it.
 
-    ``positions`` are the log positions the fenced replicas answered. A majority of the
-    replaced voters must have answered (else no leader: whatever they committed may be
-    on the others). The leader is a new voter whose log is the most up to date of all
-    answers (it then holds every committed entry); a voter not ``eligible`` to lead
-    (leaving, excluded) is passed over only when another answer is as up to date.
+    ``positions`` are the log positions the fenced replicas answered. The candidates
+    are the answers of the replaced voters that may lead (not in ``election.exclude``);
+    they must be a majority of those voters by themselves, since every committed entry
+    is on some majority and so on at least one candidate. The leader is the candidate
+    with the most up-to-date log (it then holds every committed entry), one that can
+    host it (``eligible``) first among equals.
     """
-    fenced = {n: p for n, p in positions.items() if n in election.fence_voters}
-    need = majority(len(election.fence_voters))
-    if len(fenced) < need:
-        return LeaderChoice(
-            None, f"{len(fenced)} of {len(election.fence_voters)} voters answered, {need} needed"
+    voters = election.fence_voters
+    candidates = {n: p for n, p in positions.items() if n in voters and n not in election.exclude}
+    need = majority(len(voters))
+    if len(candidates) < need:
+        excluded = (
+            f" ({', '.join(sorted(election.exclude))} may not lead)" if election.exclude else ""
         )
-    best = max(positions.values())
-    tied = {
-        n: p
-        for n, p in positions.items()
-        if p == best and n in election.voters and n not in election.exclude
-    }
+        return LeaderChoice(
+            None, f"{len(candidates)} of {len(voters)} voters answered{excluded}, {need} needed"
+        )
+    best = max(candidates.values())
+    tied = {n: p for n, p in candidates.items() if p == best and n in election.voters}
     preferred = {n: p for n, p in tied.items() if n in eligible}
     leader = most_up_to_date(preferred) or most_up_to_date(tied)
     if leader is None:
-        holder = most_up_to_date(dict(positions))
-        return LeaderChoice(None, f"the most up-to-date log ({holder}) cannot lead")
+        holder = most_up_to_date(candidates)
+        return LeaderChoice(None, f"the most up-to-date log ({holder}) is not a voter any more")
     return LeaderChoice(leader)
