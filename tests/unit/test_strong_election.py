@@ -234,6 +234,7 @@ def test_the_machine_decides_outcomes() -> None:
 @pytest.mark.parametrize(
     ("history", "ok"),
     [
+        ([("increment", 0, 1, 2, 2), ("get", 2, 3, None, "2")], True),
         ([("put", 0, 1, '1', None), ("get", 2, 3, None, '1')], True),
         ([("put", 0, 1, '1', None), ("put", 2, 3, '2', None), ("get", 4, 5, None, '1')], False),
         # a write that never answered may take effect late...

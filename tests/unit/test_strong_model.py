@@ -207,6 +207,7 @@ class Model:
             ):
                 value = replica.machine.get(pending.op.key)
                 output = value.decode() if isinstance(value, bytes) else value
+                output = str(output) if isinstance(output, int) else output
                 self._finish(pending.op, output)
             else:
                 still.append(pending)

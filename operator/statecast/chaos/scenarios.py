@@ -8,9 +8,11 @@ run has converged (to undo what healing leaves, e.g. a tmpfs). What a scenario m
 of its own goes into ``run.extra`` and from there into the report. Workload settings of
 its own (the write burst) come from :meth:`Scenario.workload`.
 
-To add one (``leader-kill`` for strong resources, say), subclass :class:`Scenario` and
-register it in :data:`SCENARIOS`; a scenario that only makes sense with a check mode
-lists it in ``checks`` (the runner refuses other combinations with exit 2).
+To add one, subclass :class:`Scenario` and register it in :data:`SCENARIOS`; a scenario
+that only makes sense with a check mode lists it in ``checks`` (the runner refuses other
+combinations with exit 2). The scenarios of strong resources (``leader-kill``,
+``follower-kill``, ``leader-partition``, ``operator-kill-failover``, ``agents-restart``)
+run with ``--check linearizability`` (:mod:`statecast.chaos.linearizable`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Run:
         replica_nodes: The resource's Replicas now: node -> phase.
         interval: The resource's ``prediction.interval`` in seconds.
         extra: Report fields of the scenario's own.
+        status: Reads the resource's status.
     """
 
     target: Target
@@ -62,6 +65,8 @@ class Run:
     replica_nodes: Callable[[], dict[str, str]]
     interval: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
+    status: Callable[[], dict[str, Any]] = dict
+    """The SharedResource's status now (strong: ``leader``, ``epoch``, ``voters``)."""
 
 
 class Scenario:
@@ -355,6 +360,125 @@ class WriteBurst(Scenario):
         return set()
 
 
+# --- strong resources (checked with --check linearizability) -----------------------------
+def _leader(run: Run) -> str:
+    leader = run.status().get("leader")
+    if not leader:
+        raise TargetError(f"{run.namespace}/{run.resource} has no leader")
+    return str(leader)
+
+
+class LeaderKill(AgentKill):
+    """SIGKILL the leader's agent; the operator fences a majority and promotes another."""
+
+    name = "leader-kill"
+    description = "SIGKILL the agent of a strong resource's leader; start it again at heal"
+    checks = frozenset({"linearizability"})
+    default_duration = 15.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill the leader's agent."""
+        self.victim = _leader(run)
+        run.extra["victim"] = self.victim
+        run.target.kill_agent(self.victim)
+        run.mark("leader-killed")
+        return {self.victim}
+
+
+class FollowerKill(AgentKill):
+    """SIGKILL the agent of a voter that does not lead: writes go on with the majority."""
+
+    name = "follower-kill"
+    description = "SIGKILL the agent of a strong resource's follower; start it again at heal"
+    checks = frozenset({"linearizability"})
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill a follower's agent."""
+        status = run.status()
+        followers = [v for v in status.get("voters") or () if v != status.get("leader")]
+        if not followers:
+            raise TargetError("the resource has no follower")
+        self.victim = run.choose(followers)
+        run.extra["victim"] = self.victim
+        run.target.kill_agent(self.victim)
+        return {self.victim}
+
+
+class LeaderPartition(Scenario):
+    """The leader's agent cut from every other agent (its Lease still renewed)."""
+
+    name = "leader-partition"
+    description = (
+        "cut every path between the leader's agent and the other agents (Toxiproxy); its "
+        "Lease stays fresh, so the operator replaces it because it reaches no majority"
+    )
+    needs = frozenset({"proxy"})
+    checks = frozenset({"linearizability"})
+    default_duration = 15.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Isolate the leader."""
+        self.victim = _leader(run)
+        run.extra["victim"] = self.victim
+        run.extra["paths_cut"] = run.target.isolate({self.victim}, cut=True)
+        return {self.victim}
+
+    def heal(self, run: Run) -> None:
+        """Every path open again."""
+        run.target.isolate({self.victim}, cut=False)
+
+
+class OperatorKillInFailover(LeaderKill):
+    """The leader's agent killed, then the acting operator while it replaces the leader."""
+
+    name = "operator-kill-failover"
+    description = (
+        "SIGKILL the leader's agent, then the acting operator at a random moment around "
+        "the Lease's expiry (mid-election or near it); the other operator, or this one "
+        "restarted, finishes or redoes the election"
+    )
+    needs = frozenset({"agent-process|agent-pod", "operator-process|operator-pod"})
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill the leader's agent, then the operator."""
+        hit = super().inject(run)
+        time.sleep(2.0 + 2.0 * float(run.choose([str(i / 10) for i in range(11)])))
+        acting = run.target.acting_operator() or next(iter(run.target.operators()), None)
+        if acting is None:
+            raise TargetError("no operator runs")
+        status = run.status()
+        run.extra["status_at_operator_kill"] = {k: status.get(k) for k in ("epoch", "leader")}
+        run.target.kill_operator(acting)
+        run.mark("operator-killed")
+        time.sleep(1.0)
+        run.target.start_operator(acting)
+        run.extra["operator_killed"] = acting
+        return hit
+
+
+class AgentsRestart(Scenario):
+    """Every agent holding a replica SIGKILLed at once, then started from its disk."""
+
+    name = "agents-restart"
+    description = "SIGKILL every agent holding a replica at once; start them again from disk"
+    needs = frozenset({"agent-process|agent-pod"})
+    checks = frozenset({"linearizability"})
+    default_duration = 4.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Kill them all."""
+        self.victims = sorted(run.replica_nodes())
+        for node in self.victims:
+            run.target.kill_agent(node)
+        run.extra["victims"] = self.victims
+        return set(self.victims)
+
+    def heal(self, run: Run) -> None:
+        """Start them all again."""
+        for node in self.victims:
+            run.target.start_agent(node)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -366,6 +490,11 @@ SCENARIOS: dict[str, Scenario] = {
         ClockSkew(),
         ZonePartition(),
         WriteBurst(),
+        LeaderKill(),
+        FollowerKill(),
+        LeaderPartition(),
+        OperatorKillInFailover(),
+        AgentsRestart(),
     )
 }
 """Every scenario by name. Scenarios keep per-run state: use ``type(s)()`` for a fresh one."""

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register", "run"]
 
@@ -33,7 +34,17 @@ def register(
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the report")
     parser.add_argument(
-        "--check", default="eventual", help="the consistency check (default: eventual)"
+        "--check",
+        default="eventual",
+        choices=("eventual", "linearizability"),
+        help="the check: eventual (convergence, nothing acknowledged lost) or "
+        "linearizability (a strong resource's history through Porcupine; default: eventual)",
+    )
+    parser.add_argument(
+        "--html-dir",
+        type=Path,
+        default=None,
+        help="where Porcupine's visualisation of a failing history goes (default: beside --json)",
     )
     parser.add_argument("--kubeconfig", type=Path, default=None, help="default: $KUBECONFIG")
     parser.add_argument(
@@ -71,15 +82,34 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workload={"write_rate": args.rate} if args.rate else None,
     )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     try:
         target = connect(args.kubeconfig)
-        report = run_scenario(type(scenario)(), target, namespace, name, settings)
+        if args.check == "linearizability":
+            report = _linearizable(args, scenario, target, namespace, name)
+        else:
+            report = run_scenario(type(scenario)(), target, namespace, name, settings)
     except TargetError as err:
         return _bad(str(err))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    shown = ("scenario", "acked_writes", "lost_writes", "converged", "read_recovery_ms",
-             "lost_after_s", "min_restored_s")  # fmt: skip
+    shown: tuple[str, ...] = ("scenario", "acked_writes", "lost_writes", "converged",
+                              "read_recovery_ms", "lost_after_s", "min_restored_s")  # fmt: skip
+    if args.check == "linearizability":
+        shown = ("scenario", "linearizable", "acked_writes", "lost_writes", "failover_s")
     summary = {k: report[k] for k in shown}
     print(json.dumps(summary))
     return 0 if report["ok"] else 1
+
+
+def _linearizable(
+    args: argparse.Namespace, scenario: Any, target: Any, namespace: str, name: str
+) -> dict[str, Any]:
+    from statecast.chaos.linearizable import LinearizableSettings, run_linearizable
+
+    settings = LinearizableSettings(
+        duration=args.duration if args.duration is not None else scenario.default_duration,
+        seed=args.seed,
+        rate=args.rate or 10.0,
+        html_dir=args.html_dir or args.json.parent,
+    )
+    return run_linearizable(type(scenario)(), target, namespace, name, settings)

@@ -37,7 +37,7 @@ class HistoryOp:
         call: When the client sent it.
         ret: When the answer came (None: no answer, or an outcome it cannot know).
         value: The value written (put: its JSON text) or the amount (increment).
-        output: What came back: get: the value's JSON text or None (not found);
+        output: What came back: get: the value's JSON text (a counter's too) or None;
             increment: the new value, or ``"conflict"``; delete: ``"ok"`` or
             ``"not_found"``; put: None.
         client: Who called it (for reports).
@@ -68,7 +68,8 @@ def step(state: KeyState, op: HistoryOp) -> tuple[bool, KeyState]:
     if op.kind == "put":
         return True, op.value
     if op.kind == "get":
-        return unknown or op.output == state, state
+        seen = str(state) if isinstance(state, int) else state
+        return unknown or op.output == seen, state
     if op.kind == "delete":
         if unknown:
             return True, None

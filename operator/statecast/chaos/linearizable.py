@@ -1,0 +1,367 @@
+"""A chaos run checked for linearizability: ``statecast chaos --check linearizability``.
+
+Clients on every node (through the client library, which learns the leader) put unique
+values, read and increment a few keys of a strong resource, and record each operation
+as a call/return interval (:class:`~statecast.core.strong.linearizability.HistoryOp`):
+
+- an answer: the interval and what came back;
+- a refusal that says nothing was applied (``503`` ``not_leader``, ``no_leader``,
+  ``epoch_opening``, ``no_quorum``, ``not_applied``; ``no_agent``): left out, it did not
+  happen; a read that failed in any way is left out too (it changed nothing);
+- no answer, a broken connection, or ``503 outcome_unknown``: the write is kept with no
+  return time (Porcupine's convention for an operation that timed out: it may take effect
+  at any time after its call, or never).
+
+After the fault is healed and the resource has a leader again, every key is read once
+more (linearizably), so a lost acknowledged write shows up in the check. The report
+adds ``linearizable`` (true, false, unknown), ``failover_s`` (from the fault to the
+first write acknowledged under a newer epoch) and ``lost_writes`` (acknowledged
+increments missing from the final counters, acknowledged puts of which no later trace
+remains).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from statecast.chaos.observer import GROUP, VERSION, ReplicaObserver
+from statecast.chaos.porcupine import Verdict, check
+from statecast.chaos.scenarios import Run, Scenario
+from statecast.chaos.target import Target, TargetError
+from statecast.client import Client, NotFoundError, RequestError
+from statecast.client.endpoints import key_path
+from statecast.core.strong.linearizability import HistoryOp
+
+__all__ = ["LinearizableRun", "run_linearizable"]
+
+#: 503 codes that say a write was not applied.
+REFUSED = frozenset(
+    {"not_leader", "no_leader", "epoch_opening", "no_quorum", "not_applied", "no_agent",
+     "replica_syncing", "no_replica", "not_ready"}
+)  # fmt: skip
+
+
+@dataclass
+class LinearizableWorkload:
+    """Clients on every node writing, reading and incrementing a few keys."""
+
+    namespace: str
+    resource: str
+    run_id: str
+    nodes: dict[str, str]
+    clock: Callable[[], float]
+    keys: int = 3
+    clients_per_node: int = 2
+    rate: float = 10.0
+    timeout: float = 3.0
+    seed: int = 1
+    history: list[HistoryOp] = field(default_factory=list)
+    acked_at: list[tuple[float, int]] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def key(self, index: int) -> str:
+        """Register key ``index``."""
+        return f"{self.run_id}-k{index}"
+
+    @property
+    def counter(self) -> str:
+        """The counter key."""
+        return f"{self.run_id}-n"
+
+    def start(self) -> None:
+        """Start every client thread."""
+        for node in sorted(self.nodes):
+            for number in range(self.clients_per_node):
+                name = f"{node}/{number}"
+                rng = random.Random(f"{self.seed}-{name}")
+                thread = threading.Thread(target=self._client, args=(node, name, rng), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def stop(self) -> None:
+        """Stop the clients and wait for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)
+
+    def _record(self, op: HistoryOp, epoch: int | None = None) -> None:
+        with self._lock:
+            self.history.append(op)
+            if epoch is not None and op.ret is not None:
+                self.acked_at.append((op.ret, epoch))
+
+    def _error(self, code: str) -> None:
+        with self._lock:
+            self.errors[code] = self.errors.get(code, 0) + 1
+
+    def _client(self, node: str, name: str, rng: random.Random) -> None:
+        others = [u for n, u in sorted(self.nodes.items()) if n != node]
+        with Client([self.nodes[node], *others], timeout=self.timeout) as api:
+            seq = 0
+            while not self._stop.is_set():
+                seq += 1
+                roll = rng.random()
+                if roll < 0.4:
+                    self._put(api, name, self.key(rng.randrange(self.keys)), seq)
+                elif roll < 0.8:
+                    self._get(api, name, self.key(rng.randrange(self.keys)))
+                else:
+                    self._increment(api, name)
+                self._stop.wait(rng.expovariate(self.rate))
+
+    def _write(
+        self, api: Client, name: str, kind: str, key: str, path: str, body: bytes, value: Any
+    ) -> None:
+        start = self.clock()
+        try:
+            reply = api.request("PUT" if kind == "put" else "POST", path, body, retry=False)
+        except RequestError as err:
+            self._error(f"{err.status} {err.code}" if err.status else err.code)
+            if err.code in REFUSED or (400 <= err.status < 500 and err.status != 409):
+                return
+            self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
+            return
+        except OSError as err:
+            self._error(type(err).__name__)
+            self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
+            return
+        answer = json.loads(reply.body)
+        output = answer.get("value") if kind == "increment" else None
+        op = HistoryOp(kind, key, start, self.clock(), value, output, name)  # type: ignore[arg-type]
+        self._record(op, int(answer.get("epoch", 0)))
+
+    def _put(self, api: Client, name: str, key: str, seq: int) -> None:
+        text = json.dumps({"c": name, "n": seq}, separators=(",", ":"))
+        path = key_path(self.namespace, self.resource, key)
+        self._write(api, name, "put", key, path, text.encode(), text)
+
+    def _increment(self, api: Client, name: str) -> None:
+        path = key_path(self.namespace, self.resource, self.counter, "/increment")
+        self._write(api, name, "increment", self.counter, path, b'{"by":1}', 1)
+
+    def _get(self, api: Client, name: str, key: str) -> None:
+        start = self.clock()
+        try:
+            reply = api.request("GET", key_path(self.namespace, self.resource, key))
+        except NotFoundError:
+            self._record(HistoryOp("get", key, start, self.clock(), None, None, name))
+            return
+        except (RequestError, OSError) as err:
+            self._error(getattr(err, "code", type(err).__name__))
+            return
+        text = json.dumps(json.loads(reply.body), separators=(",", ":"))
+        self._record(HistoryOp("get", key, start, self.clock(), None, text, name))
+
+    def final_reads(self, deadline: float) -> int:
+        """Read every key once more, linearizably (retrying until ``deadline``); misses."""
+        missing = 0
+        with Client(list(self.nodes.values()), timeout=self.timeout) as api:
+            for key in [*(self.key(i) for i in range(self.keys)), self.counter]:
+                while True:
+                    before = len(self.history)
+                    self._get(api, "final", key)
+                    if len(self.history) > before:
+                        break
+                    if time.monotonic() > deadline:
+                        missing += 1
+                        break
+                    time.sleep(0.2)
+        return missing
+
+
+def _status(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    try:
+        found: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sharedresources", name
+        )
+    except client.ApiException as err:
+        if err.status == 404:
+            raise TargetError(f"no SharedResource {namespace}/{name}") from err
+        raise
+    return dict(found)
+
+
+def lost_writes(history: list[HistoryOp], counter: str) -> tuple[int, list[str]]:
+    """Acknowledged writes the final reads show lost (see the module docstring)."""
+    finals = {op.key: op for op in history if op.client == "final" and op.ret is not None}
+    lost, examples = 0, []
+    acked_increments = sum(
+        1 for op in history if op.kind == "increment" and op.ret is not None and op.key == counter
+    )
+    final_counter = finals.get(counter)
+    if final_counter is not None:
+        total = int(final_counter.output or 0)
+        if total < acked_increments:
+            lost += acked_increments - total
+            examples.append(f"{counter}: {total} < {acked_increments} acknowledged increments")
+    for key, final in finals.items():
+        if key == counter:
+            continue
+        puts = [op for op in history if op.kind == "put" and op.key == key]
+        acked = [op for op in puts if op.ret is not None]
+        latest = [a for a in acked if not any(b.call > (a.ret or 0) for b in acked)]
+        possible = {op.value for op in latest} | {op.value for op in puts if op.ret is None}
+        if acked and final.output not in possible:
+            lost += 1
+            examples.append(f"{key}: final {final.output}, last acknowledged {latest[0].value}")
+    return lost, examples
+
+
+@dataclass(frozen=True)
+class LinearizableSettings:
+    """How long each part of a run lasts (see :class:`statecast.chaos.runner.RunSettings`)."""
+
+    duration: float
+    seed: int = 1
+    warmup: float = 4.0
+    settle: float = 60.0
+    tail: float = 3.0
+    rate: float = 10.0
+    html_dir: Path | None = None
+
+
+class LinearizableRun:
+    """One run of a scenario against a strong resource (see :func:`run_linearizable`)."""
+
+    def __init__(
+        self, scenario: Scenario, target: Target, namespace: str, name: str,
+        settings: LinearizableSettings, log: Callable[[str], None],
+    ) -> None:  # fmt: skip
+        why = scenario.supported_by(target)
+        if why:
+            raise TargetError(why)
+        body = _status(target.api, namespace, name)
+        if (body.get("spec") or {}).get("consistency") != "strong":
+            raise TargetError("--check linearizability needs a resource with consistency strong")
+        self.scenario, self.target, self.settings, self.log = scenario, target, settings, log
+        self.namespace, self.name = namespace, name
+        self.began = time.monotonic()
+        self.rng = random.Random(settings.seed)
+        self.marks: dict[str, float] = {}
+        self.observer = ReplicaObserver(target.api, namespace, name, self.clock)
+        self.observer.start()
+        self.holders = sorted(self.observer.ready_nodes() or ())
+        agents = target.agents()
+        if not self.holders or (body.get("status") or {}).get("leader") is None:
+            self.observer.stop()
+            raise TargetError(f"{namespace}/{name} has no Ready replica or no leader yet")
+        self.run_id = f"lin-{self.rng.getrandbits(24):06x}"
+        self.workload = LinearizableWorkload(
+            namespace, name, self.run_id, dict(agents), self.clock,
+            rate=settings.rate, seed=settings.seed,
+        )  # fmt: skip
+        self.context = Run(
+            target=target, namespace=namespace, resource=name,
+            minimum=int(((body.get("spec") or {}).get("replicas") or {}).get("min", 2)),
+            holders=self.holders, choose=lambda options: self.rng.choice(sorted(options)),
+            clock=self.clock, mark=lambda label: self.marks.__setitem__(label, self.clock()),
+            wait_for=self.wait_for, patch_resource=lambda _: None,
+            replica_nodes=self._replica_nodes,
+            status=lambda: dict(_status(target.api, namespace, name).get("status") or {}),
+        )  # fmt: skip
+
+    def clock(self) -> float:
+        """Seconds since the run began."""
+        return time.monotonic() - self.began
+
+    def _replica_nodes(self) -> dict[str, str]:
+        return {i["node"]: i["phase"] for i in self.observer.replicas().values()}
+
+    def wait_for(self, check_: Callable[[], Any], timeout: float) -> Any:
+        """Poll ``check_`` until it is truthy or ``timeout`` passes; return its last value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := check_():
+                return value
+            time.sleep(0.2)
+        return None
+
+    def _led(self) -> bool:
+        status = self.context.status()
+        leader = str(status.get("leader") or "")
+        return bool(leader) and self.context.replica_nodes().get(leader) == "Ready"
+
+    def drive(self) -> tuple[float, float, int, set[str]]:
+        """Workload, fault, heal, settle; when the fault came and healed, the epoch before."""
+        name, settings = self.scenario.name, self.settings
+        epoch = int(self.context.status().get("epoch") or 0)
+        self.log(f"chaos {name}: {self.namespace}/{self.name} (epoch {epoch}) on {self.holders}")
+        self.workload.start()
+        try:
+            time.sleep(settings.warmup)
+            fault_at = self.clock()
+            try:
+                faulted = self.scenario.inject(self.context)
+                time.sleep(max(0.0, settings.duration - (self.clock() - fault_at)))
+            finally:
+                heal_at = self.clock()
+                self.scenario.heal(self.context)
+            time.sleep(1.0)
+            self.wait_for(self._led, settings.settle)
+            time.sleep(settings.tail)
+        finally:
+            self.workload.stop()
+        return fault_at, heal_at, epoch, faulted
+
+    def report(
+        self, fault_at: float, heal_at: float, epoch: int, faulted: set[str]
+    ) -> dict[str, Any]:
+        """Final reads, the checks, the report."""
+        workload = self.workload
+        unread = workload.final_reads(time.monotonic() + self.settings.settle)
+        self.observer.stop()
+        self.scenario.finish(self.context)
+        events = self.observer.snapshot()
+        self.scenario.summarize(self.context, events, self.marks)
+        html_dir = self.settings.html_dir or Path(".")
+        html = html_dir / f"linearizability-{self.scenario.name}-{self.settings.seed}.html"
+        verdict: Verdict = check(workload.history, html)
+        lost, examples = lost_writes(workload.history, workload.counter)
+        newer = [t for t, e in workload.acked_at if e > epoch and t >= fault_at]
+        status = self.context.status()
+        failover = round(min(newer) - fault_at, 3) if newer else None
+        writes = [op for op in workload.history if op.kind != "get" and op.client != "final"]
+        ok = verdict.linearizable is True and lost == 0 and unread == 0
+        return {
+            "scenario": self.scenario.name, "resource": f"{self.namespace}/{self.name}",
+            "seed": self.settings.seed, "check": "linearizability",
+            "fault_at_s": round(fault_at, 3), "healed_at_s": round(heal_at, 3),
+            "faulted_nodes": sorted(faulted), "epoch_before": epoch,
+            "epoch_after": status.get("epoch"), "leader_after": status.get("leader"),
+            "linearizable": verdict.linearizable, "porcupine": verdict.porcupine,
+            "search": verdict.search, "violation_html": verdict.html,
+            "violation_key": verdict.bad_key, "failover_s": failover,
+            "operations": len(workload.history),
+            "acked_writes": sum(1 for op in writes if op.ret is not None),
+            "indeterminate_writes": sum(1 for op in writes if op.ret is None),
+            "lost_writes": lost, "lost_examples": examples[:10], "final_reads_missing": unread,
+            "client_errors": dict(sorted(workload.errors.items())),
+            "marks": self.marks, **self.context.extra,
+            "replica_events": [e.__dict__ for e in events],
+            "checks": {"linearizability": ok}, "ok": ok,
+        }  # fmt: skip
+
+
+def run_linearizable(
+    scenario: Scenario, target: Target, namespace: str, name: str,
+    settings: LinearizableSettings, log: Callable[[str], None] = print,
+) -> dict[str, Any]:  # fmt: skip
+    """Run ``scenario`` against the strong resource ``namespace/name``, checked linearizable.
+
+    Raises:
+        TargetError: The resource or the cluster cannot run it (bad input).
+    """
+    run = LinearizableRun(scenario, target, namespace, name, settings, log)
+    return run.report(*run.drive())
