@@ -149,6 +149,8 @@ class StrongRoutes:
                 payload = await reply.read()
                 headers = {h: reply.headers[h] for h in _PASSED if h in reply.headers}
                 status = reply.status
+        except aiohttp.ClientConnectorError as err:  # never reached it: nothing was applied
+            raise UnavailableError(f"the leader {leader} is unreachable", "no_leader") from err
         except (aiohttp.ClientError, TimeoutError) as err:
             if request.method != "GET":  # it may have reached the leader
                 message = f"the leader {leader} did not answer: the write may or may not apply"

@@ -34,7 +34,7 @@ from typing import Any
 from kubernetes import client
 
 from statecast.chaos.observer import GROUP, VERSION, ReplicaObserver
-from statecast.chaos.porcupine import Verdict, check
+from statecast.chaos.porcupine import Verdict, check, history_json
 from statecast.chaos.scenarios import Run, Scenario
 from statecast.chaos.target import Target, TargetError
 from statecast.client import Client, NotFoundError, RequestError
@@ -59,7 +59,7 @@ class LinearizableWorkload:
     run_id: str
     nodes: dict[str, str]
     clock: Callable[[], float]
-    keys: int = 3
+    keys: int = 5
     clients_per_node: int = 2
     rate: float = 10.0
     timeout: float = 3.0
@@ -155,8 +155,11 @@ class LinearizableWorkload:
         start = self.clock()
         try:
             reply = api.request("GET", key_path(self.namespace, self.resource, key))
-        except NotFoundError:
-            self._record(HistoryOp("get", key, start, self.clock(), None, None, name))
+        except NotFoundError as err:
+            if err.code == "key_not_found":  # not "unknown_resource" from an agent starting
+                self._record(HistoryOp("get", key, start, self.clock(), None, None, name))
+            else:
+                self._error(f"404 {err.code}")
             return
         except (RequestError, OSError) as err:
             self._error(getattr(err, "code", type(err).__name__))
@@ -328,6 +331,8 @@ class LinearizableRun:
         html_dir = self.settings.html_dir or Path(".")
         html = html_dir / f"linearizability-{self.scenario.name}-{self.settings.seed}.html"
         verdict: Verdict = check(workload.history, html)
+        if verdict.linearizable is not True:  # keep the history beside the visualisation
+            html.with_suffix(".json").write_text(json.dumps(history_json(workload.history)))
         lost, examples = lost_writes(workload.history, workload.counter)
         newer = [t for t, e in workload.acked_at if e > epoch and t >= fault_at]
         status = self.context.status()
