@@ -176,7 +176,7 @@ class Model:
             self._apply(target)
         else:
             assert isinstance(message, AppendReply)
-            replica.on_reply(sender, message)
+            self.disks[target].write(replica.on_reply(sender, message))
             if replica.leader is None:
                 self._drop_pending(target)
                 return

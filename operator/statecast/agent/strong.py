@@ -143,7 +143,7 @@ class StrongReplica:
         try:
             records = self.core.lead(epoch, voters, learners)
         except NotLeaderError as err:
-            log.info("event=strong_not_leading resource=%s/%s reason=%s", *self.spec.ref, err)
+            log.debug("event=strong_not_leading resource=%s/%s reason=%s", *self.spec.ref, err)
             return
         if records:
             log.info("event=strong_leading resource=%s/%s epoch=%d", *self.spec.ref, epoch)
@@ -221,7 +221,7 @@ class StrongReplica:
             if reply is None:
                 await asyncio.sleep(min(self.timings.heartbeat, 0.1))
                 continue
-            self.core.on_reply(peer, reply)
+            self.files.write(self.core.on_reply(peer, reply))  # a newer epoch's promise
             if reply.ok:
                 self._ok_sent[peer] = max(self._ok_sent.get(peer, 0.0), last_sent)
                 sent_commit = request.commit
@@ -339,6 +339,12 @@ class StrongReplica:
         if not ready:
             self._refuse_unless_leading()
             raise UnavailableError("no majority confirmed the leader in time", "no_quorum")
+
+    def leader_silent(self, seconds: float) -> bool:
+        """True when this follower heard nothing from a leader for ``seconds``."""
+        if self.core.leader is not None:
+            return False
+        return self.heard_at is None or time.monotonic() - self.heard_at > seconds
 
     def fresh_within(self, seconds: float) -> bool:
         """True when this replica's state is at most ``seconds`` behind its leader's."""

@@ -37,6 +37,9 @@ LEADER = "Statecast-Leader"
 MAX_STALENESS = "Statecast-Max-Staleness"
 _MAX_STALENESS = MAX_STALENESS.lower()
 _PASSED = ("Statecast-Served-By", LEADER, "Content-Type")
+#: Seconds without a heartbeat after which a follower stops forwarding to its leader
+#: (five heartbeats missed; a replica opened a moment ago has heard nothing yet).
+LEADER_SILENT = 1.0
 
 Ref = tuple[str, str]
 
@@ -138,6 +141,11 @@ class StrongRoutes:
         url = self.agent.directory.url(leader)
         if url is None:
             raise UnavailableError(f"the leader {leader} is unreachable", "no_leader")
+        replica = self.agent.strong.get(ref)
+        if replica is not None and replica.leader_silent(LEADER_SILENT):
+            # Its heartbeats stopped: a write sent now would most likely end unknown.
+            message = f"no word from the leader {leader} for {LEADER_SILENT:g} s"
+            raise UnavailableError(message, "no_leader")
         session = self.agent.replication.session
         try:
             async with session.request(

@@ -26,6 +26,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,7 +261,7 @@ class LinearizableRun:
         if not self.holders or (body.get("status") or {}).get("leader") is None:
             self.observer.stop()
             raise TargetError(f"{namespace}/{name} has no Ready replica or no leader yet")
-        self.run_id = f"lin-{self.rng.getrandbits(24):06x}"
+        self.run_id = f"lin-{uuid.uuid4().hex[:6]}"  # fresh keys: nothing from earlier runs
         self.workload = LinearizableWorkload(
             namespace, name, self.run_id, dict(agents), self.clock,
             rate=settings.rate, seed=settings.seed,

@@ -172,6 +172,7 @@ def strong_progress(raw: Any) -> ReplicaProgress | None:
             match={str(k): int(v) for k, v in match.items()}
             if isinstance(match, Mapping)
             else None,
+            isolated=bool(raw.get("isolated")),
         )
     except (TypeError, ValueError):
         return None

@@ -226,14 +226,17 @@ class ReplicaLog:
             leader.epoch, self.node, LogPosition(prev_epoch, start - 1), entries, commit
         )
 
-    def on_reply(self, peer: str, reply: AppendReply) -> None:
-        """Take a peer's answer into account (stale, duplicate and reordered ones too)."""
+    def on_reply(self, peer: str, reply: AppendReply) -> list[Record]:
+        """Take a peer's answer into account (stale, duplicate and reordered ones too).
+
+        An answer of a newer epoch fences this leader: it steps down and promises that
+        epoch (so it cannot lead its old one again).
+        """
         leader = self.leader
         if leader is None or reply.epoch < leader.epoch:
-            return
+            return []
         if reply.epoch > leader.epoch or reply.result == "stale_epoch":
-            self.leader = None  # fenced: a newer epoch exists
-            return
+            return self.fence(reply.epoch)[1]
         match = leader.match.get(peer, 0)
         if reply.ok:
             leader.match[peer] = max(match, reply.match)
@@ -241,6 +244,7 @@ class ReplicaLog:
         else:
             current = leader.next_index.get(peer, self.last_index + 1)
             leader.next_index[peer] = max(match + 1, min(current - 1, reply.match + 1))
+        return []
 
     def advance_commit(self) -> bool:
         """Commit what a majority of the voters stored, if of this epoch; True if it moved."""
