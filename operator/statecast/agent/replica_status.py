@@ -134,6 +134,7 @@ def build_status(
             does not say why (e.g. ``AwaitingSource``).
         stand_in_for: The lost copies the replica stands in for: a ``StandIn``
             condition says so (none when empty).
+        strong: A strong replica's protocol progress (``status.strong``).
     """
     status_word, reason = _REASONS.get(phase, ("Unknown", phase))
     message = f"replica is {phase}"

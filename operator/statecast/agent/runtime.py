@@ -18,10 +18,10 @@ from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.replication import Replication
 from statecast.agent.store import ReplicaStore
-from statecast.agent.watch import WatchHub
-from statecast.api.types import Ref
 from statecast.agent.strong import StrongReplica, StrongTimings
 from statecast.agent.strong_link import HttpPeerLink
+from statecast.agent.watch import WatchHub
+from statecast.api.types import Ref
 
 __all__ = ["Agent", "ReplicaReport"]
 

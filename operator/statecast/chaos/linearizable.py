@@ -34,7 +34,8 @@ from typing import Any
 
 from kubernetes import client
 
-from statecast.chaos.observer import GROUP, VERSION, ReplicaObserver
+from statecast.api.types import GROUP, VERSION
+from statecast.chaos.observer import ReplicaObserver
 from statecast.chaos.porcupine import Verdict, check, history_json
 from statecast.chaos.scenarios import Run, Scenario
 from statecast.chaos.target import Target, TargetError
