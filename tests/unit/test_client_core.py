@@ -243,3 +243,28 @@ def test_a_call_sends_its_headers_and_reads_the_version_stamp() -> None:
         assert Client([agent.url], discover_peers=False).call(asking) == "1764300000123.0.n1"
     finally:
         agent.sock.close()
+
+
+def _error(status: int, code: str) -> Response:
+    return Response(status, json.dumps({"error": {"code": code, "message": code}}).encode())
+
+
+def test_a_write_that_may_have_arrived_somewhere_is_never_called_refused() -> None:
+    core = ClientCore([A, B], discover_peers=False)
+    got, _ = drive(core, INCREMENT, [reset()])
+    assert isinstance(got, UnavailableError) and got.code == "outcome_unknown"
+    got, _ = drive(core, GET, [refused(), refused()])
+    assert isinstance(got, UnavailableError) and got.code == "no_agent"
+    got, trips = drive(core, INCREMENT, [_error(503, "outcome_unknown")])
+    assert got.code == "outcome_unknown" and len(trips) == 1  # never resent
+
+
+def test_a_strong_resources_leader_is_learned_and_tried_first_until_it_refuses() -> None:
+    core = ClientCore([A, B], discover_peers=False)
+    forwarded = Response(200, b'"v"', "remote", 1, None, C)
+    drive(core, GET, [forwarded])
+    _, trips = drive(core, GET, [answer(200)])
+    assert trips[0].startswith(f"GET {C}/v1/ns/flags")
+    _, trips = drive(core, GET, [_error(503, "not_leader"), answer(200)])
+    _, trips = drive(core, GET, [answer(200)])
+    assert trips[0].startswith(f"GET {A}")  # forgotten once it said it is not the leader

@@ -14,7 +14,7 @@ from statecast.core.strong.election import (
     next_election,
     voter_count,
 )
-from statecast.core.strong.linearizability import HistoryOp, check_history
+from statecast.core.strong.linearizability import HistoryOp, check_history, prune_unobserved
 from statecast.core.strong.log import LogEntry, LogPosition, Operation, most_up_to_date
 from statecast.core.strong.machine import KeyValueMachine, Outcome
 from statecast.core.strong.messages import AppendRequest, Promise, Truncate
@@ -252,3 +252,15 @@ def test_linearizability_checker(history: list[tuple[object, ...]], ok: bool) ->
         for kind, call, ret, value, output in history
     ]
     assert check_history(ops).ok is ok
+
+
+def test_unanswered_puts_nobody_read_are_pruned_and_the_verdict_stays() -> None:
+    ops = [
+        HistoryOp("put", "k", 0, 1, "1"),
+        HistoryOp("put", "k", 2, None, "2"),  # never answered, never read: pruned
+        HistoryOp("put", "k", 2, None, "3"),  # never answered, read: kept
+        HistoryOp("get", "k", 4, 5, None, "3"),
+    ]
+    pruned = prune_unobserved(ops)
+    assert [op.value for op in pruned] == ["1", "3", None]
+    assert check_history(pruned).ok is check_history(ops).ok is True

@@ -50,6 +50,8 @@ REFUSED = frozenset(
     {"not_leader", "no_leader", "epoch_opening", "no_quorum", "not_applied", "no_agent",
      "replica_syncing", "no_replica", "not_ready"}
 )  # fmt: skip
+"""The client says ``no_agent`` only when no agent can have received the write; one that
+may have reached an agent that did not answer is ``outcome_unknown``."""
 
 
 @dataclass
@@ -61,7 +63,8 @@ class LinearizableWorkload:
     run_id: str
     nodes: dict[str, str]
     clock: Callable[[], float]
-    keys: int = 5
+    keys: int = 6
+    counters: int = 3
     clients_per_node: int = 2
     rate: float = 10.0
     timeout: float = 3.0
@@ -77,10 +80,9 @@ class LinearizableWorkload:
         """Register key ``index``."""
         return f"{self.run_id}-k{index}"
 
-    @property
-    def counter(self) -> str:
-        """The counter key."""
-        return f"{self.run_id}-n"
+    def counter(self, index: int) -> str:
+        """Counter key ``index`` (several: the search grows with each key's pending writes)."""
+        return f"{self.run_id}-n{index}"
 
     def start(self) -> None:
         """Start every client thread."""
@@ -118,9 +120,12 @@ class LinearizableWorkload:
                 if roll < 0.4:
                     self._put(api, name, self.key(rng.randrange(self.keys)), seq)
                 elif roll < 0.8:
-                    self._get(api, name, self.key(rng.randrange(self.keys)))
+                    keys = self.keys + self.counters
+                    which = rng.randrange(keys)
+                    key = self.key(which) if which < self.keys else self.counter(which - self.keys)
+                    self._get(api, name, key)
                 else:
-                    self._increment(api, name)
+                    self._increment(api, name, self.counter(rng.randrange(self.counters)))
                 self._stop.wait(rng.expovariate(self.rate))
 
     def _write(
@@ -149,9 +154,9 @@ class LinearizableWorkload:
         path = key_path(self.namespace, self.resource, key)
         self._write(api, name, "put", key, path, text.encode(), text)
 
-    def _increment(self, api: Client, name: str) -> None:
-        path = key_path(self.namespace, self.resource, self.counter, "/increment")
-        self._write(api, name, "increment", self.counter, path, b'{"by":1}', 1)
+    def _increment(self, api: Client, name: str, counter: str) -> None:
+        path = key_path(self.namespace, self.resource, counter, "/increment")
+        self._write(api, name, "increment", counter, path, b'{"by":1}', 1)
 
     def _get(self, api: Client, name: str, key: str) -> None:
         start = self.clock()
@@ -173,7 +178,8 @@ class LinearizableWorkload:
         """Read every key once more, linearizably (retrying until ``deadline``); misses."""
         missing = 0
         with Client(list(self.nodes.values()), timeout=self.timeout) as api:
-            for key in [*(self.key(i) for i in range(self.keys)), self.counter]:
+            counters = [self.counter(i) for i in range(self.counters)]
+            for key in [*(self.key(i) for i in range(self.keys)), *counters]:
                 while True:
                     before = len(self.history)
                     self._get(api, "final", key)
@@ -198,21 +204,23 @@ def _status(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     return dict(found)
 
 
-def lost_writes(history: list[HistoryOp], counter: str) -> tuple[int, list[str]]:
+def lost_writes(history: list[HistoryOp], counters: list[str]) -> tuple[int, list[str]]:
     """Acknowledged writes the final reads show lost (see the module docstring)."""
     finals = {op.key: op for op in history if op.client == "final" and op.ret is not None}
     lost, examples = 0, []
-    acked_increments = sum(
-        1 for op in history if op.kind == "increment" and op.ret is not None and op.key == counter
-    )
-    final_counter = finals.get(counter)
-    if final_counter is not None:
-        total = int(final_counter.output or 0)
-        if total < acked_increments:
-            lost += acked_increments - total
-            examples.append(f"{counter}: {total} < {acked_increments} acknowledged increments")
+    for counter in counters:
+        done = sum(
+            1
+            for op in history
+            if op.kind == "increment" and op.ret is not None and op.key == counter
+        )
+        final_counter = finals.get(counter)
+        total = int(final_counter.output or 0) if final_counter is not None else done
+        if total < done:
+            lost += done - total
+            examples.append(f"{counter}: {total} < {done} acknowledged increments")
     for key, final in finals.items():
-        if key == counter:
+        if key in counters:
             continue
         puts = [op for op in history if op.kind == "put" and op.key == key]
         acked = [op for op in puts if op.ret is not None]
@@ -335,7 +343,8 @@ class LinearizableRun:
         verdict: Verdict = check(workload.history, html)
         if verdict.linearizable is not True:  # keep the history beside the visualisation
             html.with_suffix(".json").write_text(json.dumps(history_json(workload.history)))
-        lost, examples = lost_writes(workload.history, workload.counter)
+        counters = [workload.counter(i) for i in range(workload.counters)]
+        lost, examples = lost_writes(workload.history, counters)
         newer = [t for t, e in workload.acked_at if e > epoch and t >= fault_at]
         status = self.context.status()
         failover = round(min(newer) - fault_at, 3) if newer else None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from statecast.core.strong.linearizability import HistoryOp, check_history
+from statecast.core.strong.linearizability import HistoryOp, check_history, prune_unobserved
 from statecast.devcluster import build
 from statecast.devcluster.errors import BuildError
 
@@ -93,7 +93,12 @@ def _porcupine(history: Sequence[HistoryOp], html: Path, timeout: float) -> str:
 
 
 def check(history: Sequence[HistoryOp], html: Path, timeout: float = 120.0) -> Verdict:
-    """Check ``history`` with Porcupine and with our search (see the module docstring)."""
+    """Check ``history`` with Porcupine and with our search (see the module docstring).
+
+    Unanswered puts whose value no read returned are left out first
+    (:func:`~statecast.core.strong.linearizability.prune_unobserved`).
+    """
+    history = prune_unobserved(history)
     porcupine = _porcupine(history, html, timeout)
     ours = check_history(history)
     verdicts = {"Ok": True, "Illegal": False}.get(porcupine), ours.ok

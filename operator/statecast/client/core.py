@@ -22,7 +22,8 @@ what happened at an agent                              ``retry``          no ``r
 =====================================================  =================  ===============
 never reached it (refused: ``Failure.NOT_SENT``)       next agent         next agent
 may have reached it (reset, timeout, closed, garbled:  next agent         stop: no agent
-``Failure.MAYBE_SENT``)                                                   reachable
+``Failure.MAYBE_SENT``)                                                   reachable (a write:
+                                                                          ``outcome_unknown``)
 answered 503 (it applied nothing)                      next agent; that   raise it
                                                        503 if no better
 answered 503 ``outcome_unknown`` (it may apply)        raise it           raise it
@@ -264,6 +265,7 @@ class Attempt(Generic[T]):
         self._url = ""
         self._held: Response | None = None  # the call's answer, while the peers are asked
         self._stopped = False
+        self._maybe_sent = False  # a write may have reached an agent that did not answer
         self._last_error: BaseException | None = None
         self._refused: RequestError | None = None
         self._value: T = _UNSET
@@ -277,9 +279,7 @@ class Attempt(Generic[T]):
             return Trip(self._url, PEERS_CALL.method, PEERS_CALL.path, None)
         url = None if self._stopped else next(self._urls, None)
         if url is None:
-            self._error = self._refused or UnavailableError(
-                0, "no_agent", f"no agent reachable: {self._last_error}"
-            )
+            self._error = self._refused or self._unreachable()
             return None
         self._url = url
         call = self.call
@@ -294,14 +294,26 @@ class Attempt(Generic[T]):
         elif isinstance(result, Failed):
             self._last_error = result.error
             self.core.endpoints.failed(self._url)
-            if result.failure is Failure.MAYBE_SENT and not self.call.retry:
-                self._stopped = True
+            if result.failure is Failure.MAYBE_SENT:
+                self._maybe_sent = self.call.method != "GET"
+                self._stopped = not self.call.retry
         else:
             self.core.endpoints.succeeded(self._url)
             if self.core.discover_peers and not self.core.endpoints.peers_known:
                 self._held = result
             else:
                 self._decide(result)
+
+    def _unreachable(self) -> UnavailableError:
+        """No answer from any agent: ``no_agent``, or ``outcome_unknown``.
+
+        ``outcome_unknown`` when a write may have reached an agent that did not answer
+        (it can still be applied: it must not count as refused).
+        """
+        if self._maybe_sent:
+            message = f"no agent answered; the write may have arrived: {self._last_error}"
+            return UnavailableError(0, "outcome_unknown", message)
+        return UnavailableError(0, "no_agent", f"no agent reachable: {self._last_error}")
 
     def _decide(self, response: Response) -> None:
         endpoints = self.core.endpoints

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CheckResult", "HistoryOp", "check_history", "step"]
+__all__ = ["CheckResult", "HistoryOp", "check_history", "prune_unobserved", "step"]
 
 #: A single key's state: absent (None), a JSON value (its text), or a counter.
 KeyState = str | int | None
@@ -160,3 +160,17 @@ def check_history(history: Iterable[HistoryOp], budget: int = 2_000_000) -> Chec
     if undecided is not None:
         return CheckResult(None, undecided, total)
     return CheckResult(True, None, total)
+
+
+def prune_unobserved(history: Iterable[HistoryOp]) -> list[HistoryOp]:
+    """The history without the unanswered puts whose value no read ever returned.
+
+    Sound for unique put values: such a put may be taken to have never happened (an
+    unanswered operation may take effect never), and if some linearization has it take
+    effect, no read falls between it and the next write of its key (none returned its
+    value), so removing it changes no read. It cuts the search, which grows with the
+    operations left pending.
+    """
+    ops = list(history)
+    seen = {op.output for op in ops if op.kind == "get" and op.ret is not None}
+    return [op for op in ops if not (op.kind == "put" and op.ret is None and op.value not in seen)]

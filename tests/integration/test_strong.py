@@ -1,0 +1,87 @@
+"""Strong resources on the whole system (agents on every node through Toxiproxy, the
+operator): short variants of ``statecast chaos --check linearizability`` for every
+strong fault. Each run's history is checked with Porcupine and with our own search;
+nothing acknowledged may be lost. Failover times are reported by the runs (``make
+e2e-linearizability`` keeps them), never asserted here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from statecast.chaos.linearizable import LinearizableSettings, run_linearizable
+from statecast.chaos.scenarios import SCENARIOS
+from statecast.chaos.target import DevTarget
+from tests.integration.conftest import create_resource, status_of, wait_for
+from tests.integration.test_chaos import whole_system
+
+__all__ = ["whole_system"]  # the fixture, shared with the eventual scenarios' module
+
+
+def strong_resource(api: client.ApiClient, namespace: str) -> str:
+    """A strong resource with three voters, once it has a leader and every copy is Ready."""
+    custom = client.CustomObjectsApi(api)
+    spec = {
+        "consistency": "strong",
+        "replicas": {"min": 3},
+        "prediction": {"interval": "5s", "horizon": "15s"},
+        "replication": {"policy": "static"},
+    }
+    create_resource(custom, namespace, "ledger", spec)
+    wait_for(
+        lambda: (
+            (s := status_of(custom, namespace, "ledger")).get("leader")
+            and s.get("phase") == "Ready"
+        ),
+        timeout=90,
+        what="ledger led and Ready",
+    )
+    return "ledger"
+
+
+def linearizable(
+    target: DevTarget, api: client.ApiClient, namespace: str, scenario: str, tmp_path: Path
+) -> dict[str, Any]:
+    name = strong_resource(api, namespace)
+    settings = LinearizableSettings(
+        duration=6.0, seed=7, warmup=3.0, settle=45.0, tail=2.0, rate=8.0, html_dir=tmp_path
+    )
+    report = run_linearizable(type(SCENARIOS[scenario])(), target, namespace, name, settings)
+    (tmp_path / f"{scenario}.json").write_text(json.dumps(report, indent=2, default=str))
+    summary = {k: report[k] for k in ("linearizable", "porcupine", "search", "violation_html",
+                                       "acked_writes", "indeterminate_writes", "lost_writes",
+                                       "lost_examples", "final_reads_missing", "client_errors",
+                                       "epoch_before", "epoch_after")}  # fmt: skip
+    assert report["acked_writes"] > 0, summary
+    assert report["lost_writes"] == 0, summary
+    assert report["final_reads_missing"] == 0, summary
+    assert report["linearizable"] is True, summary
+    return report
+
+
+@pytest.mark.parametrize("scenario", ["leader-kill", "leader-partition", "operator-kill-failover"])
+def test_a_lost_or_cut_off_leader_is_replaced_and_the_history_stays_linearizable(
+    whole_system: DevTarget,
+    api_client: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    scenario: str,
+) -> None:
+    report = linearizable(whole_system, api_client, namespace, scenario, tmp_path)
+    assert report["epoch_after"] > report["epoch_before"], "no new epoch after the fault"
+    assert report["failover_s"] is not None, "no write was acknowledged under a newer epoch"
+
+
+@pytest.mark.parametrize("scenario", ["follower-kill", "agents-restart"])
+def test_a_lost_follower_or_every_agent_restarted_from_disk_stays_linearizable(
+    whole_system: DevTarget,
+    api_client: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    scenario: str,
+) -> None:
+    linearizable(whole_system, api_client, namespace, scenario, tmp_path)
