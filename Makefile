@@ -127,6 +127,10 @@ kind-down: ## Delete the kind cluster
 e2e-faults: cluster-build ## Every chaos scenario, full length, three runs each, on a fresh dev cluster (reports in bench/faults/)
 	$(PY) -m bench.faults
 
+.PHONY: e2e-linearizability
+e2e-linearizability: cluster-build ## Strong resources under every strong fault, 20 seeds each, checked with Porcupine (reports in docs/bench/linearizability/)
+	$(PY) -m bench.linearizability
+
 ##@ Benchmarks
 .PHONY: bench
 bench: bench-forecast bench-m4 bench-agent bench-sim ## Run every benchmark
@@ -143,6 +147,10 @@ bench-m4: install ## M4 hourly: both forecast paths, baselines and statsforecast
 .PHONY: bench-agent
 bench-agent: install ## Agent latency/throughput next to Redis, sync bytes, convergence, memory
 	$(PY) -m bench.agent
+
+.PHONY: bench-strong
+bench-strong: install ## Write latency of a strong resource (majority ack) next to eventual ones
+	$(PY) -m bench.strong_latency
 
 .PHONY: bench-sim
 bench-sim: install ## Placement policies compared in the simulator

@@ -362,7 +362,8 @@ class WriteBurst(Scenario):
 
 # --- strong resources (checked with --check linearizability) -----------------------------
 def _leader(run: Run) -> str:
-    leader = run.status().get("leader")
+    """The leader now (waiting up to 30 s while an election is under way)."""
+    leader = run.wait_for(lambda: run.status().get("leader"), 30.0)
     if not leader:
         raise TargetError(f"{run.namespace}/{run.resource} has no leader")
     return str(leader)
@@ -425,7 +426,8 @@ class LeaderPartition(Scenario):
 
     def heal(self, run: Run) -> None:
         """Every path open again."""
-        run.target.isolate({self.victim}, cut=False)
+        if hasattr(self, "victim"):
+            run.target.isolate({self.victim}, cut=False)
 
 
 class OperatorKillInFailover(LeaderKill):
