@@ -102,3 +102,15 @@ def test_a_voters_copy_is_kept_until_a_membership_step_removes_it() -> None:
     kept = keep_voters(plan, ("a", "b", "c"))
     assert [c.action for c in kept.changes] == ["add"]
     assert keep_voters(plan, ("a", "b")).changes == plan.changes
+
+
+def test_the_planner_sees_the_leader_and_each_copys_progress() -> None:
+    from statecast.core.reconcile.predictive import placement_spec
+
+    assert placement_spec(SPEC).min_replicas == 3  # min 3 stays odd
+    even = SharedResourceSpec.model_validate({"consistency": "strong", "replicas": {"min": 2}})
+    assert placement_spec(even).min_replicas == 3
+    leader = _replica("a", "leader", 3, LEADING).current()
+    learner = _replica("d", "learner", 3, {**LEADING, "leading": False, "commitIndex": 7})
+    assert (leader.role, leader.progress) == ("leader", 9)
+    assert (learner.current().role, learner.current().progress) == ("follower", 7)

@@ -26,6 +26,7 @@ from statecast.core.placement import (
 from statecast.core.reconcile.predicted import PredictedDemand
 from statecast.core.reconcile.views import NodeView, ReplicaView
 from statecast.core.replica_set import WantedReplicas
+from statecast.core.strong.election import voter_count
 from statecast.core.tuning import TuningState
 
 __all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
@@ -40,8 +41,11 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
             weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
     """
     budget = spec.replication.budget
+    minimum = spec.replicas.min
+    if spec.consistency == "strong":  # an odd number of voters (see core.strong.election)
+        minimum = voter_count(spec.replicas.min, spec.replicas.max)
     return PlacementSpec(
-        min_replicas=spec.replicas.min,
+        min_replicas=minimum,
         max_replicas=spec.replicas.max,
         spread_across=spec.placement.spread_across,
         deviation_threshold=(

@@ -86,11 +86,23 @@ class ReplicaView:
     def current(self, now: dt.datetime | None = None) -> CurrentReplica:
         """The replica as the placement rules and the hand-off see it.
 
-        Its age (from ``now``; 0 without it or a creation time) and whether it holds an
-        up-to-date copy (its phase is in :data:`~statecast.core.replica_set.UP_TO_DATE`).
+        Its age (from ``now``; 0 without it or a creation time), whether it holds an
+        up-to-date copy (its phase is in :data:`~statecast.core.replica_set.UP_TO_DATE`),
+        and for a strong resource its role (a learner counts as a follower) and progress
+        (its commit index): the planner never removes the leader's copy, and proposes
+        promoting the most advanced copy when the leader's goes (the operator's election
+        then decides, from the fenced log positions).
         """
         age = (now - self.created).total_seconds() if now and self.created else 0.0
-        return CurrentReplica(self.node, age_s=age, up_to_date=self.phase in UP_TO_DATE)
+        role = "follower" if self.role == "learner" else self.role
+        progress = self.strong.commit if self.strong is not None else 0
+        return CurrentReplica(
+            self.node,
+            age_s=age,
+            up_to_date=self.phase in UP_TO_DATE,
+            role=role if role in ("peer", "leader", "follower") else "peer",  # type: ignore[arg-type]
+            progress=progress,
+        )
 
 
 def node_view(body: Mapping[str, Any]) -> NodeView:
