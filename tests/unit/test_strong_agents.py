@@ -110,7 +110,7 @@ def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., Loca
     with Client([follower.url], discover_peers=False) as client:
         first = client.put("default", "ledger", "k", 1)
         assert first["epoch"] == 1
-        assert client.endpoints.leaders == {"/v1/default/ledger": leader.url}
+        assert client.core.endpoints.leaders == {"/v1/default/ledger": leader.url}
         client.put("default", "ledger", "k", 2)
         assert client.last_served == "local"  # answered by the leader itself
         assert client.get("default", "ledger", "k") == 2
