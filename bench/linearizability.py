@@ -135,7 +135,8 @@ def main() -> None:
         f"`make e2e-linearizability` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"load average at start {load[0]:.1f} on 2 cores): agents renew their Lease every "
         "second (a 3 s Lease), two operators, Toxiproxy between agents. Linearizable: "
-        "Porcupine and our search both said so; unknown: one gave up. failover s: from the "
+        "what Porcupine and our search said (one that gave up abstains); unknown: both gave "
+        "up, or they disagreed. failover s: from the "
         "fault to the first write acknowledged under a newer epoch (p50 / max).",
         "",
         "| fault | runs | linearizable | violations | unknown | lost writes | acked writes "

@@ -115,3 +115,14 @@ def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., Loca
         assert client.last_served == "local"  # answered by the leader itself
         assert client.get("default", "ledger", "k") == 2
         assert client.get("default", "ledger", "k", max_staleness=5.0) == 2
+
+
+def test_a_named_write_sent_twice_is_applied_once(cluster: Callable[..., LocalAgents]) -> None:
+    agents = cluster(3)
+    follower = agents.agents[1]
+    named = {"Statecast-Request-Id": "once"}
+    with httpx.Client(timeout=10) as client:
+        first = client.post(url(follower, "n") + "/increment", json={"by": 5}, headers=named)
+        again = client.post(url(follower, "n") + "/increment", json={"by": 5}, headers=named)
+        assert first.json()["value"] == again.json()["value"] == 5
+        assert client.get(url(follower, "n")).json() == 5

@@ -264,3 +264,14 @@ def test_unanswered_puts_nobody_read_are_pruned_and_the_verdict_stays() -> None:
     pruned = prune_unobserved(ops)
     assert [op.value for op in pruned] == ["1", "3", None]
     assert check_history(pruned).ok is check_history(ops).ok is True
+
+
+def test_a_named_write_resent_is_applied_once() -> None:
+    machine = KeyValueMachine()
+    first = machine.apply(Operation("increment", "n", by=1, request="r1"))
+    again = machine.apply(Operation("increment", "n", by=1, request="r1"))
+    other = machine.apply(Operation("increment", "n", by=1, request="r2"))
+    assert (first, again, other) == (Outcome("ok", 1), Outcome("ok", 1), Outcome("ok", 2))
+    assert KeyValueMachine.from_json(machine.to_json()) == machine  # snapshots keep the ids
+    entry = LogEntry(3, 4, Operation("put", "k", b"1", request="r3"))
+    assert LogEntry.from_json(entry.to_json()) == entry

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import aiohttp
 
@@ -34,6 +35,8 @@ __all__ = ["LEADER", "MAX_STALENESS", "StrongRoutes"]
 log = logging.getLogger(__name__)
 
 LEADER = "Statecast-Leader"
+REQUEST_ID = "Statecast-Request-Id"
+_REQUEST_ID = REQUEST_ID.lower()
 MAX_STALENESS = "Statecast-Max-Staleness"
 _MAX_STALENESS = MAX_STALENESS.lower()
 _PASSED = ("Statecast-Served-By", LEADER, "Content-Type")
@@ -89,7 +92,16 @@ class StrongRoutes:
     async def write(
         self, request: Request, ref: Ref, key: str, operation: Operation, name: str
     ) -> Response:
-        """A put, delete or increment: at the leader, or forwarded to it."""
+        """A put, delete or increment: at the leader, or forwarded to it.
+
+        With ``Statecast-Request-Id`` (at most 64 characters) a write resent after an
+        unknown outcome is applied at most once.
+        """
+        request_id = request.headers.get(_REQUEST_ID, "")
+        if len(request_id) > 64:
+            raise BadRequestError(f"{REQUEST_ID} longer than 64 characters")
+        if request_id:
+            operation = replace(operation, request=request_id)
         replica = self._leading(ref)
         if replica is None:
             return await self._to_leader(request, ref)
@@ -172,8 +184,11 @@ class StrongRoutes:
 
     @staticmethod
     def _passed(request: Request) -> dict[str, str]:
-        staleness = request.headers.get(_MAX_STALENESS)
-        return {MAX_STALENESS: staleness} if staleness is not None else {}
+        passed = {}
+        for name, lower in ((MAX_STALENESS, _MAX_STALENESS), (REQUEST_ID, _REQUEST_ID)):
+            if (value := request.headers.get(lower)) is not None:
+                passed[name] = value
+        return passed
 
     # --- peer routes --------------------------------------------------------------
     def _replica(self, ref: Ref) -> StrongReplica:

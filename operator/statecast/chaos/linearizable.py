@@ -8,9 +8,11 @@ as a call/return interval (:class:`~statecast.core.strong.linearizability.Histor
 - a refusal that says nothing was applied (``503`` ``not_leader``, ``no_leader``,
   ``epoch_opening``, ``no_quorum``, ``not_applied``; ``no_agent``): left out, it did not
   happen; a read that failed in any way is left out too (it changed nothing);
-- no answer, a broken connection, or ``503 outcome_unknown``: the write is kept with no
-  return time (Porcupine's convention for an operation that timed out: it may take effect
-  at any time after its call, or never).
+- no answer, a broken connection, or ``503 outcome_unknown``: the write is sent again
+  with the same request id (``Statecast-Request-Id``: applied at most once) until it is
+  answered; one that never is within ``resend_for`` seconds is kept with no return time
+  (Porcupine's convention for an operation that timed out: it may take effect at any
+  time after its call, or never).
 
 After the fault is healed and the resource has a leader again, every key is read once
 more (linearizably), so a lost acknowledged write shows up in the check. The report
@@ -40,6 +42,7 @@ from statecast.chaos.porcupine import Verdict, check, history_json
 from statecast.chaos.scenarios import Run, Scenario
 from statecast.chaos.target import Target, TargetError
 from statecast.client import Client, NotFoundError, RequestError
+from statecast.client.core import REQUEST_ID, Call, Response
 from statecast.client.endpoints import key_path
 from statecast.core.strong.linearizability import HistoryOp
 
@@ -52,6 +55,10 @@ REFUSED = frozenset(
 )  # fmt: skip
 """The client says ``no_agent`` only when no agent can have received the write; one that
 may have reached an agent that did not answer is ``outcome_unknown``."""
+
+
+def _answer(response: Response) -> Response:
+    return response
 
 
 @dataclass
@@ -68,6 +75,7 @@ class LinearizableWorkload:
     clients_per_node: int = 2
     rate: float = 10.0
     timeout: float = 3.0
+    resend_for: float = 10.0
     seed: int = 1
     history: list[HistoryOp] = field(default_factory=list)
     acked_at: list[tuple[float, int]] = field(default_factory=list)
@@ -128,26 +136,51 @@ class LinearizableWorkload:
                     self._increment(api, name, self.counter(rng.randrange(self.counters)))
                 self._stop.wait(rng.expovariate(self.rate))
 
+    def _send(self, api: Client, call: Call[Response]) -> Response | str:
+        """One send: the answer, ``"unknown"`` or ``"refused"``; other errors raise."""
+        try:
+            return api.call(call)
+        except RequestError as err:
+            self._error(f"{err.status} {err.code}" if err.status else err.code)
+            if err.code in REFUSED:
+                return "refused"
+            if err.status in (0, 503) or err.status >= 500:
+                return "unknown"
+            raise
+        except OSError as err:
+            self._error(type(err).__name__)
+            return "unknown"
+
     def _write(
         self, api: Client, name: str, kind: str, key: str, path: str, body: bytes, value: Any
     ) -> None:
-        start = self.clock()
-        try:
-            reply = api.request("PUT" if kind == "put" else "POST", path, body, retry=False)
-        except RequestError as err:
-            self._error(f"{err.status} {err.code}" if err.status else err.code)
-            if err.code in REFUSED or (400 <= err.status < 500 and err.status != 409):
+        """Send a named write until it is answered (or ``resend_for`` passes).
+
+        It carries a request id, so resending it after an unknown outcome applies it at
+        most once; a refusal after an unknown outcome does not end it (the first send may
+        still commit). One operation in the history, from the first send to the answer.
+        """
+        headers = ((REQUEST_ID, uuid.uuid4().hex),)
+        call = Call("PUT" if kind == "put" else "POST", path, body, False, _answer, headers)
+        start, deadline, unknown = self.clock(), time.monotonic() + self.resend_for, False
+        while True:
+            try:
+                reply = self._send(api, call)
+            except RequestError:
+                return  # a 4xx: the write is wrong, not the system
+            if isinstance(reply, Response):
+                answer = json.loads(reply.body)
+                output = answer.get("value") if kind == "increment" else None
+                op = HistoryOp(kind, key, start, self.clock(), value, output, name)  # type: ignore[arg-type]
+                self._record(op, int(answer.get("epoch", 0)))
                 return
-            self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
-            return
-        except OSError as err:
-            self._error(type(err).__name__)
-            self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
-            return
-        answer = json.loads(reply.body)
-        output = answer.get("value") if kind == "increment" else None
-        op = HistoryOp(kind, key, start, self.clock(), value, output, name)  # type: ignore[arg-type]
-        self._record(op, int(answer.get("epoch", 0)))
+            unknown = unknown or reply == "unknown"
+            if not unknown:
+                return  # refused, and no earlier send may have arrived: it never happened
+            if time.monotonic() > deadline or self._stop.is_set():
+                self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
+                return
+            time.sleep(0.2)
 
     def _put(self, api: Client, name: str, key: str, seq: int) -> None:
         text = json.dumps({"c": name, "n": seq}, separators=(",", ":"))

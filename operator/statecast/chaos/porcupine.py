@@ -6,8 +6,8 @@ into ``~/.cache/statecast`` like the cluster binaries) and reads its verdict; wh
 history is not linearizable (or the check ran out of time) Porcupine's visualisation is
 kept as an HTML file next to the report. The same history also goes through
 :func:`statecast.core.strong.linearizability.check_history` (the same algorithm, written
-independently): both must say linearizable for ``linearizable: true``; a disagreement
-is reported, never hidden.
+independently): ``linearizable`` is what they say, true or false; a disagreement
+is reported, never hidden; a checker that gave up (out of time or budget) abstains.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Verdict:
     """What the checkers said.
 
     Attributes:
-        linearizable: True, False, or None (unknown: a checker gave up or could not run).
+        linearizable: True, False, or None (unknown: both gave up, or they disagree).
         porcupine: Porcupine's answer (``Ok``, ``Illegal``, ``Unknown``) or why it did not run.
         search: Our search's answer (True, False, None for unknown).
         html: Porcupine's visualisation of a failing history, if written.
@@ -101,15 +101,9 @@ def check(history: Sequence[HistoryOp], html: Path, timeout: float = 120.0) -> V
     history = prune_unobserved(history)
     porcupine = _porcupine(history, html, timeout)
     ours = check_history(history)
-    verdicts = {"Ok": True, "Illegal": False}.get(porcupine), ours.ok
-    if verdicts == (True, True):
-        linearizable: bool | None = True
-    elif False in verdicts:
-        linearizable = False
-    else:
-        linearizable = None
-    if verdicts[0] is not None and verdicts[1] is not None and verdicts[0] != verdicts[1]:
+    said = {{"Ok": True, "Illegal": False}.get(porcupine), ours.ok} - {None}
+    linearizable = said.pop() if len(said) == 1 else None  # a checker that gave up abstains
+    if len(said) > 1:  # never hidden: the report says unknown and the log says why
         log.error("event=checkers-disagree porcupine=%s search=%s", porcupine, ours.ok)
-        linearizable = None
     kept = str(html) if html.exists() else None
     return Verdict(linearizable, porcupine, ours.ok, kept, ours.key)

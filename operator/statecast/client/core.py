@@ -77,6 +77,9 @@ T = TypeVar("T")
 STALENESS = "Statecast-Max-Staleness"
 #: 503 codes after which a write may still apply: never resent elsewhere.
 INDETERMINATE = frozenset({"outcome_unknown"})
+#: The header naming a write: resent with the same id after an unknown outcome, a
+#: strong resource's write is applied at most once.
+REQUEST_ID = "Statecast-Request-Id"
 #: 503 codes that say the agent asked is not (or no longer) a strong resource's leader.
 NOT_LEADER = frozenset({"not_leader", "no_leader", "epoch_opening"})
 

@@ -29,12 +29,16 @@ class Operation:
         key: The key changed.
         value: The JSON-encoded value of a put.
         by: The amount of an increment.
+        request: The client's id for this write (empty: none). A write resent with the
+            same id after an unknown outcome is applied once: the state remembers the
+            outcome of the ids it applied (:class:`~statecast.core.strong.machine.KeyValueMachine`).
     """
 
     kind: OperationKind
     key: str = ""
     value: bytes = b""
     by: int = 0
+    request: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (values base64)."""
@@ -45,6 +49,8 @@ class Operation:
             out["v"] = base64.b64encode(self.value).decode()
         if self.kind == "increment":
             out["by"] = self.by
+        if self.request:
+            out["r"] = self.request
         return out
 
     @classmethod
@@ -59,7 +65,7 @@ class Operation:
         kind = raw["k"]
         value = base64.b64decode(raw["v"]) if kind == "put" else b""
         by = int(raw["by"]) if kind == "increment" else 0
-        return cls(kind, str(raw.get("key", "")), value, by)
+        return cls(kind, str(raw.get("key", "")), value, by, str(raw.get("r", "")))
 
 
 @dataclass(frozen=True, order=True)

@@ -15,7 +15,11 @@ from typing import Any, Literal
 
 from statecast.core.strong.log import Operation
 
-__all__ = ["KeyValueMachine", "Outcome", "Value", "render"]
+__all__ = ["REMEMBERED", "KeyValueMachine", "Outcome", "Value", "render"]
+
+#: Outcomes of this many most recent request ids are remembered (a resent write older
+#: than that would be applied again: clients resend within seconds).
+REMEMBERED = 65_536
 
 #: A stored value: the JSON encoding of a put, or a counter.
 Value = bytes | int
@@ -36,13 +40,34 @@ class Outcome:
 
 
 class KeyValueMachine:
-    """The state: key -> JSON value (bytes) or counter (int)."""
+    """The state: key -> JSON value (bytes) or counter (int), and the recent request ids.
 
-    def __init__(self, items: Mapping[str, Value] | None = None) -> None:
+    An operation with a request id applied before is not applied again: its first
+    outcome is returned (at-most-once for resent writes, as Raft's client sessions).
+    """
+
+    def __init__(
+        self,
+        items: Mapping[str, Value] | None = None,
+        requests: Mapping[str, Outcome] | None = None,
+    ) -> None:
         self._items: dict[str, Value] = dict(items or {})
+        self._requests: dict[str, Outcome] = dict(requests or {})
 
     def apply(self, operation: Operation) -> Outcome:
-        """Apply one operation; return its outcome."""
+        """Apply one operation (once per request id); return its outcome."""
+        if operation.request:
+            done = self._requests.get(operation.request)
+            if done is not None:
+                return done
+            outcome = self._apply(operation)
+            self._requests[operation.request] = outcome
+            if len(self._requests) > REMEMBERED:
+                del self._requests[next(iter(self._requests))]
+            return outcome
+        return self._apply(operation)
+
+    def _apply(self, operation: Operation) -> Outcome:
         items = self._items
         if operation.kind == "put":
             items[operation.key] = operation.value
@@ -74,11 +99,13 @@ class KeyValueMachine:
         return sum(len(k) + (len(v) if isinstance(v, bytes) else 8) for k, v in self._items.items())
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready copy (values base64, counters as ``{"n": int}``)."""
-        return {
+        """A JSON-ready copy (values base64, counters as ``{"n": int}``; request ids)."""
+        items = {
             k: {"n": v} if isinstance(v, int) else base64.b64encode(v).decode()
             for k, v in self._items.items()
         }
+        requests = {r: [o.status, o.value] for r, o in self._requests.items()}
+        return {"items": items, "requests": requests}
 
     @classmethod
     def from_json(cls, raw: Any) -> KeyValueMachine:
@@ -89,19 +116,26 @@ class KeyValueMachine:
         """
         if not isinstance(raw, dict):
             raise ValueError("a state is an object")
+        requests = {
+            str(r): Outcome(status, value) for r, (status, value) in raw.get("requests", {}).items()
+        }
         items: dict[str, Value] = {}
-        for key, value in raw.items():
+        for key, value in raw.get("items", {}).items():
             items[str(key)] = (
                 int(value["n"]) if isinstance(value, dict) else base64.b64decode(value)
             )
-        return cls(items)
+        return cls(items, requests)
 
     def copy(self) -> KeyValueMachine:
         """An independent copy."""
-        return KeyValueMachine(self._items)
+        return KeyValueMachine(self._items, self._requests)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, KeyValueMachine) and other._items == self._items
+        return (
+            isinstance(other, KeyValueMachine)
+            and other._items == self._items
+            and other._requests == self._requests
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
