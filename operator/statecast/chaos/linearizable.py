@@ -114,6 +114,11 @@ class LinearizableWorkload:
             if epoch is not None and op.ret is not None:
                 self.acked_at.append((op.ret, epoch))
 
+    def acked_after(self, moment: float) -> bool:
+        """True once a write was acknowledged after ``moment``."""
+        with self._lock:
+            return any(at > moment for at, _ in self.acked_at)
+
     def _error(self, code: str) -> None:
         with self._lock:
             self.errors[code] = self.errors.get(code, 0) + 1
@@ -334,10 +339,13 @@ class LinearizableRun:
             time.sleep(0.2)
         return None
 
-    def _led(self) -> bool:
-        status = self.context.status()
-        leader = str(status.get("leader") or "")
-        return bool(leader) and self.context.replica_nodes().get(leader) == "Ready"
+    def _serving_since(self, moment: float) -> bool:
+        """True once a write was acknowledged after ``moment`` (the leader serves again).
+
+        Not the status: a dead leader's Replica may still say Ready until the operator
+        marks it, and the operator may be the process the fault killed.
+        """
+        return self.workload.acked_after(moment)
 
     def drive(self) -> tuple[float, float, int, set[str]]:
         """Workload, fault, heal, settle; when the fault came and healed, the epoch before."""
@@ -355,7 +363,7 @@ class LinearizableRun:
                 heal_at = self.clock()
                 self.scenario.heal(self.context)
             time.sleep(1.0)
-            self.wait_for(self._led, settings.settle)
+            self.wait_for(lambda: self._serving_since(heal_at + 1.0), settings.settle)
             time.sleep(settings.tail)
         finally:
             self.workload.stop()
