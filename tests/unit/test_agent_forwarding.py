@@ -98,3 +98,19 @@ async def test_a_forward_to_an_agent_that_has_not_learned_of_the_resource_tries_
         unaware.resources_known = False  # just started, its Replicas not read yet
         async with session.get(url(unaware, "k")) as reply:
             assert (reply.status, (await reply.json())["error"]["code"]) == (503, "not_ready")
+
+
+async def test_an_empty_new_replica_whose_holders_are_out_of_reach_does_not_serve(agents):
+    x, y = await agents("x", "y")
+    y.open_replica(y.specs[REF], serving=False)
+    y.locations[REF] = ("x", "y", "z")
+    gateway = FakeGateway()
+    gateway.specs[REF] = {}
+    # z holds the state, but its Lease looks expired to x: not a live peer
+    holder = record("z", status={"phase": "Ready", "versionVector": {"z": 3}})
+    gateway.replicas = [record("x"), record("y"), holder]
+    await ReplicaReconciler(gateway, x).reconcile()
+    phases = [status["phase"] for name, status in gateway.patches if name == "flags-x"]
+    assert phases[-1] == "Syncing"  # every live peer answered, but none of them held state
+    async with aiohttp.ClientSession() as session, session.get(url(x, "k0")) as reply:
+        assert (reply.status, (await reply.json())["error"]["code"]) == (503, "replica_syncing")

@@ -17,7 +17,7 @@ from statecast.agent.config import AgentConfig
 from statecast.agent.kube import LeaseKeeper, PeerWatcher, ReplicaReconciler
 from statecast.agent.kube_api import LeaseRecord, ReplicaRecord
 from statecast.agent.main import run_agent
-from statecast.agent.replica_status import ReplicaFacts, decide_phase
+from statecast.agent.replica_status import ReplicaFacts, caught_up, decide_phase
 from statecast.agent.runtime import Agent
 from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
 from statecast.core.crdt.seed import seed_origin
@@ -89,8 +89,10 @@ async def agent(tmp_path: Path):
 @pytest.mark.parametrize(
     ("facts", "phase"),
     [
-        # alone: nothing to copy from, so the replica is as good as it gets
-        (ReplicaFacts(0, False, None, 0.0), "Ready"),
+        # alone and caught up: nothing to copy from, so the replica is as good as it gets
+        (ReplicaFacts(0, True, None, 0.0), "Ready"),
+        # alone but not caught up: an empty copy while the holders are unreachable
+        (ReplicaFacts(0, False, None, 0.0), "Syncing"),
         # peers alive but no sync done since the replica was opened
         (ReplicaFacts(2, False, None, 0.0), "Syncing"),
         # synced recently and nothing arrived late
@@ -105,6 +107,31 @@ async def agent(tmp_path: Path):
 )
 def test_the_phase_follows_from_what_the_agent_observes(facts, phase):
     assert decide_phase(facts, stale_after=10.0) == phase
+
+
+@pytest.mark.parametrize(
+    ("peers", "pulled", "others_held", "holds_state", "expected"),
+    [
+        # a new resource: alone, or every other new copy answered
+        ((), {}, False, False, True),
+        (("b", "c"), {"b": (5.0, False), "c": (5.0, False)}, False, False, True),
+        # one copy has not answered yet
+        (("b", "c"), {"b": (5.0, False)}, False, False, False),
+        # a caught-up peer answered: it held everything
+        (("b", "c"), {"b": (5.0, True)}, True, False, True),
+        # a pull from before the replica was opened does not count
+        (("b",), {"b": (0.5, True)}, True, False, False),
+        # empty, holders elsewhere, but none of them reachable or caught up: wait
+        ((), {}, True, False, False),
+        (("b",), {"b": (5.0, False)}, True, False, False),
+        # ... unless it holds state itself (recovered from disk, seeded) or stands in
+        ((), {}, True, True, True),
+        (("b",), {"b": (5.0, False)}, True, True, True),
+    ],
+)
+def test_when_a_replica_has_caught_up(peers, pulled, others_held, holds_state, expected):
+    found = caught_up(1.0, peers, pulled, others_held=others_held, holds_state=holds_state)
+    assert found is expected
 
 
 async def test_the_lease_is_created_then_renewed_with_endpoint_and_zone():

@@ -149,7 +149,9 @@ def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf
     index = FakeIndex(
         {("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready"), replica("c", "Ready")]}
     )
-    handlers.resync(body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=index)
+    static = body()
+    static["spec"]["replication"] = {"policy": "static"}  # predictive holds: no forecast yet
+    handlers.resync(static, kopf.Patch(), memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
 
 
@@ -217,6 +219,7 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     services.activity.mark()  # acting already: the first reconcile keeps the history
     sampler = services.sampler
     now = time.time()
+    sampler.record(AgentSample("a", now - 30, now - 1, {}))  # an interval of its own readings
     sampler.record(AgentSample("a", now - 30, now, {("ns", "flags", "local"): 30}))
     spec: dict[str, Any] = {
         "replicas": {"min": 2},

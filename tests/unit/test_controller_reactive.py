@@ -136,6 +136,8 @@ def test_the_tracker_compares_a_resource_with_every_pair_in_the_cluster() -> Non
     sampler = DemandSampler(list)
     now = time.time()
     counts = {("ns", "flags", "local"): 3000, ("ns", "other", "local"): 100}
+    for at in (now - 10, now):  # a period of the operator's own readings
+        sampler.record(AgentSample("d", now - 600, at, {}))
     sampler.record(AgentSample("c", now - 600, now, counts))
     for name in ("a", "b"):
         sampler.record(AgentSample(name, now - 600, now, {("ns", "other", "local"): 100}))
@@ -170,6 +172,8 @@ def test_the_handler_places_by_heat_and_remembers_last_hot() -> None:
     services.activity.mark()  # acting already: the first reconcile keeps the history
     sampler = services.sampler
     now = time.time()
+    for at in (now - 10, now):  # a period of the operator's own readings
+        sampler.record(AgentSample("d", now - 600, at, {}))
     for name, n in (("a", 100), ("b", 100), ("c", 3000)):
         sampler.record(AgentSample(name, now - 600, now, {("ns", "flags", "local"): n}))
     sampler.record(AgentSample("a", now - 600, now + 0.001, {("ns", "other", "local"): 100}))

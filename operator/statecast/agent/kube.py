@@ -252,7 +252,7 @@ class ReplicaReconciler:
             held = self.held.get(ref)
             if held is not None and not held.seeded:
                 await self._seed(ref, record, held, replicas)
-            await self._report(ref, record)
+            await self._report(ref, record, replicas)
         agent.resources_known = True  # every resource with a Replica is declared now
 
     def _learn_leaders(self, replicas: list[ReplicaRecord]) -> None:
@@ -326,11 +326,7 @@ class ReplicaReconciler:
         if obj is None:
             return
         source = (obj.get("spec") or {}).get("source") or {}
-        others_held = any(
-            r.status.get("versionVector")
-            for r in replicas
-            if (r.namespace, r.resource) == ref and r.node != record.node
-        )
+        others_held = _others_held(replicas, ref, record.node)
         if not source or (others_held and not record.stand_in_for):
             held.seeded = True  # nothing to seed, or the state lives elsewhere: copy it
             return
@@ -372,13 +368,23 @@ class ReplicaReconciler:
             raise SourceError(f"{ref!r} not found in namespace {namespace}")
         return from_data(ref, data, limits)
 
-    async def _report(self, ref: tuple[str, str], record: ReplicaRecord) -> None:
+    async def _report(
+        self, ref: tuple[str, str], record: ReplicaRecord, replicas: list[ReplicaRecord]
+    ) -> None:
         agent = self.agent
         held = self.held.setdefault(ref, _Held(opened_at=time.time()))
         status = agent.replication.status.get(ref)
         peers = agent.replication.peers_of(ref)
+        store = agent.stores.get(ref)
         if not held.synced:  # once caught up, it stays so (Stale says when it falls behind)
-            held.synced = caught_up(held.opened_at, peers, status.pulled if status else {})
+            held.synced = caught_up(
+                held.opened_at,
+                peers,
+                status.pulled if status else {},
+                others_held=_others_held(replicas, ref, agent.node),
+                holds_state=bool(record.stand_in_for)
+                or (store is not None and bool(store.version_vector.entries)),
+            )
         facts = ReplicaFacts(
             live_peers=len(peers),
             caught_up=held.synced,
@@ -391,7 +397,6 @@ class ReplicaReconciler:
             awaiting_seed=not held.seeded,
         )
         phase = decide_phase(facts, self.stale_after)
-        store = agent.stores.get(ref)
         if store is not None:
             store.serving = phase in ("Ready", "Stale")
         await self._write(record, phase)
@@ -447,6 +452,15 @@ class ReplicaReconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), period)
             wake.clear()
+
+
+def _others_held(replicas: list[ReplicaRecord], ref: tuple[str, str], node: str) -> bool:
+    """Another Replica of ``ref`` (not on ``node``) has reported holding state."""
+    return any(
+        r.status.get("versionVector")
+        for r in replicas
+        if (r.namespace, r.resource) == ref and r.node != node and not r.deleting
+    )
 
 
 def _reasons(status: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -18,28 +18,42 @@ def caught_up(
     opened_at: float,
     live_peers: Collection[str],
     pulled: Mapping[str, tuple[float, bool]],
+    *,
+    others_held: bool = False,
+    holds_state: bool = True,
 ) -> bool:
     """Whether a replica opened at ``opened_at`` holds what its resource holds.
 
     It has caught up when, since it was opened, it
 
-    - has no live peer (nothing to copy from: it is the state, or stands in for it);
     - pulled from a peer that had caught up itself (that peer held everything); or
-    - pulled from every live peer (it holds the join of every reachable copy, which is
-      the state even when all of them are new).
+    - pulled from every live peer, having no live peer at all counting too (it holds the
+      join of every reachable copy, which is the state even when all of them are new),
+      unless it holds no state of its own while other replicas of the resource have held
+      some: then those replicas are the state, and only one of them that has caught up
+      can vouch for it. An empty new copy whose resource's holders are all unreachable
+      (or not caught up yet) therefore waits, and answers nothing, rather than answer
+      "not found" for keys they hold; a copy the operator placed to stand in for lost
+      holders counts as holding state (it was seeded from the source, or has nothing to
+      seed).
 
     A pull from a peer that is itself still catching up is not enough while another
-    peer has not answered: that peer may be empty, and a copy that counted it would
-    answer "not found" for keys the others hold.
+    peer has not answered: that peer may be empty too.
 
     Args:
         opened_at: When the replica was opened (epoch seconds).
         live_peers: The other replicas whose agents are alive.
         pulled: Peer -> (time of the last successful pull, whether it had caught up).
+        others_held: Another replica of the resource has reported holding state (a
+            non-empty version vector).
+        holds_state: This replica holds state of its own (a non-empty version vector,
+            recovered from disk or seeded), or stands in for lost holders.
     """
     recent = {peer: ok for peer, (when, ok) in pulled.items() if when >= opened_at}
     if any(recent.values()):
         return True
+    if others_held and not holds_state:
+        return False
     return all(peer in recent for peer in live_peers)
 
 
@@ -66,18 +80,16 @@ class ReplicaFacts:
 def decide_phase(facts: ReplicaFacts, stale_after: float) -> ReplicaPhase:
     """The replica's phase.
 
-    - waiting for its source to seed it: Syncing;
-    - alone (no live peer): Ready, there is nothing to copy from;
-    - not yet caught up with its peers since it was opened: Syncing;
+    - waiting for its source to seed it, or not caught up since it was opened (see
+      :func:`caught_up`): Syncing;
+    - alone (no live peer), caught up: Ready, there is nothing to copy from;
     - last successful sync, or the lag it revealed, older than ``stale_after``: Stale;
     - otherwise Ready.
     """
-    if facts.awaiting_seed:
+    if facts.awaiting_seed or not facts.caught_up:
         return "Syncing"
     if facts.live_peers == 0:
         return "Ready"
-    if not facts.caught_up:
-        return "Syncing"
     if facts.seconds_since_sync is None or facts.seconds_since_sync > stale_after:
         return "Stale"
     if facts.lag_seconds > stale_after:

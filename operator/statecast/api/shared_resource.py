@@ -405,6 +405,15 @@ class Decision(StatusModel):
     """When the decision was taken."""
 
 
+class Removal(StatusModel):
+    """A replica the operator removed lately (kept for two cooldowns)."""
+
+    node: str
+    """The node it was removed from."""
+    time: datetime
+    """When."""
+
+
 class TuningStatus(StatusModel):
     """What the self-tuner learned, and what it needs to continue after a restart."""
 
@@ -459,6 +468,9 @@ class SharedResourceStatus(StatusModel):
     """localHitRatio in percent, for display."""
     last_decision: Decision | None = None
     """The last placement decision."""
+    recent_removals: Annotated[list[Removal], Field(max_length=256)] = Field(default_factory=list)
+    """Replicas removed within the last two cooldowns: the planner does not place a copy
+    back there at once, and this holds across operator restarts."""
     tuning: TuningStatus | None = None
     """The self-tuner's knobs and why (predictive resources with tuning enabled)."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(

@@ -103,8 +103,9 @@ class DemandForecaster:
         self.sampler.record_pods(ref, current, now.timestamp())
         interval, _, _ = steps_of(spec)
         covered = self.sampler.covered_until(now.timestamp())
-        if covered is None:
-            return None
+        since = self.sampler.sampled_since()
+        if covered is None or since is None or covered - since < interval:
+            return None  # not one interval of this operator's own readings yet
         # The last interval every agent's samples cover completely.
         end = math.floor(min(covered, now.timestamp()) / interval) * interval
         names = tuple(sorted(nodes))

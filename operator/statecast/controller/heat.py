@@ -64,9 +64,10 @@ class HeatTracker:
         window: the plain spread holds meanwhile.
         """
         covered = self.sampler.covered_until(now.timestamp())
-        if covered is None:
-            return None
+        since = self.sampler.sampled_since()
         period = max(self.sampler.period, 1e-3)
+        if covered is None or since is None or covered - since < period:
+            return None  # no reading of this operator's own since the history was loaded
         end = math.floor(min(covered, now.timestamp()) / period) * period
         with self._lock:
             cluster = self._cluster

@@ -22,6 +22,7 @@ from statecast.api.units import parse_duration
 from statecast.controller.history_keeper import Owner
 from statecast.controller.services import Services
 from statecast.core.reconcile import DemandView, Observed
+from statecast.core.reconcile.removals import horizon, recently_removed
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods
 
@@ -117,7 +118,9 @@ def demand_view(
         consumers = consumer_pods(pods, ref[1], spec.consumers.selector)
         names = [n.name for n in nodes]
         forecast = services.forecaster.demand(ref, spec, names, now, consumers)
-        removed = services.forecaster.recently_removed(ref, spec, now)
+        remembered = services.forecaster.recently_removed(ref, spec, now)
+        kept = recently_removed(body.get("status") or {}, now, horizon(spec))  # restarts too
+        removed = {n: min(remembered.get(n, age), age) for n, age in {**remembered, **kept}.items()}
     heat, last_hot = None, {}
     if policy == "reactive":
         heat, last_hot = services.heat.heat(ref, now), services.heat.last_hot(ref)

@@ -64,6 +64,7 @@ class DemandSampler:
         self._resets = 0
         self._restores = 0
         self._restored: dict[Ref, int] = {}  # ref -> the restore that loaded it
+        self._since: float | None = None  # the first reading since start (or reset)
         self._lock = threading.Lock()
         self._loop = Periodic(
             "demand-sampler",
@@ -135,6 +136,17 @@ class DemandSampler:
             self._history = DemandHistory()
             self._last.clear()
             self._resets += 1
+            self._since = None
+
+    def sampled_since(self) -> float | None:
+        """When this operator first read the agents since it started acting (None: not yet).
+
+        History older than that was loaded (saved by this operator before a restart, or
+        by the peer that acted meanwhile), not sampled; decisions wait until this
+        operator's own readings cover what they look at.
+        """
+        with self._lock:
+            return self._since
 
     def covered_until(self, now: float) -> float | None:
         """Until when every agent sampled lately has been read (None: none has).
@@ -175,6 +187,8 @@ class DemandSampler:
     def record(self, sample: AgentSample) -> None:
         """Add one agent's reading: the accesses since its previous one go to the history."""
         with self._lock:
+            if self._since is None:
+                self._since = sample.time
             self._history.add_sample(self._last.get(sample.node), sample)
             self._last[sample.node] = sample
 

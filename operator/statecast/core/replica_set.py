@@ -81,6 +81,35 @@ class WantedReplicas:
     removals: Mapping[str, str]
 
 
+def hold_current(
+    wanted: WantedReplicas,
+    existing: Mapping[str, CurrentReplica],
+    eligible: Collection[str],
+    limit: int | None = None,
+) -> WantedReplicas:
+    """``wanted`` with every current copy on an eligible node kept, up to ``limit`` in all.
+
+    For a policy that has no informed plan yet (no forecast, no window of demand, the
+    planner refused, or an operator that restarted and has not caught up with its own
+    sampling): the spread may add what ``replicas.min`` and the consumers need, but no
+    copy that an informed decision placed (for demand, say) is removed on the spread's
+    word. Copies on lost or ineligible nodes are handed off as before, and a consumer's
+    copy still goes with its last pod (the pods say why it was there, not a forecast).
+    """
+    kept = [
+        n
+        for n, replica in sorted(existing.items())
+        if n in eligible and n not in wanted.nodes and replica.reason != "consumer"
+    ]
+    if limit is not None:
+        kept = kept[: max(limit - len(wanted.nodes), 0)]
+    return WantedReplicas(
+        tuple(sorted((*wanted.nodes, *kept))),
+        wanted.add_reasons,
+        {n: reason for n, reason in wanted.removals.items() if n not in kept},
+    )
+
+
 def spread_wanted(
     candidates: Sequence[Candidate],
     current: Iterable[CurrentReplica],

@@ -10,9 +10,15 @@ reconcile then applies the one hand-off rule
 - :class:`SpreadPolicy` (``replication.policy: static``): ``replicas.min`` spread over
   zones, plus the consumers' nodes;
 - :class:`PredictivePolicy` (``predictive``): the placement planner on the forecast; the
-  spread until the history holds enough intervals, or when the planner refuses;
+  spread until the history holds enough intervals (or the operator, restarted, has
+  caught up with its own sampling), or when the planner refuses;
 - :class:`ReactivePolicy` (``reactive``): Anna's hot pairs
   (:mod:`statecast.core.reactive`); the spread until a window of demand is sampled.
+
+Without an informed plan the predictive and reactive policies *hold*: the spread adds
+what ``replicas.min`` and the consumers need and removes no copy on an eligible node
+(:func:`~statecast.core.replica_set.hold_current`): the spread alone does not know why
+those copies are there.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from statecast.core.reactive import heat_wanted, place_by_heat
 from statecast.core.reconcile.observed import DemandView
 from statecast.core.reconcile.predictive import placement_input, wanted_from_plan
 from statecast.core.reconcile.survey import Survey
-from statecast.core.replica_set import WantedReplicas, spread_wanted
+from statecast.core.replica_set import WantedReplicas, hold_current, spread_wanted
 
 __all__ = [
     "ConditionState",
@@ -93,6 +99,19 @@ def _spread(survey: Survey) -> WantedReplicas:
     )
 
 
+def _hold(survey: Survey) -> WantedReplicas:
+    """The spread, removing no copy on an eligible node (see :func:`hold_current`)."""
+    return hold_current(
+        _spread(survey),
+        survey.existing,
+        {c.name for c in survey.candidates},
+        survey.spec.replicas.max,
+    )
+
+
+_HELD = "; copies placed before are kept until it is"
+
+
 class SpreadPolicy:
     """The plain spread: ``replicas.min`` over zones plus consumers (``policy: static``)."""
 
@@ -111,8 +130,10 @@ class PredictivePolicy:
         """The planner's nodes; the spread while there is no forecast or the planner refuses."""
         forecast = demand.forecast
         if forecast is None:
-            waiting = ConditionState(False, "NotEnoughHistory", "sampling access counts")
-            return PolicyPlan(_spread(survey), waiting)
+            waiting = ConditionState(
+                False, "NotEnoughHistory", f"sampling access counts: no forecast yet{_HELD}"
+            )
+            return PolicyPlan(_hold(survey), waiting)
         spec = survey.spec
         try:
             chosen = plan_placement(
@@ -130,7 +151,7 @@ class PredictivePolicy:
                 )
             )
         except PlacementError as err:
-            return PolicyPlan(_spread(survey), ConditionState(False, "PlannerError", str(err)))
+            return PolicyPlan(_hold(survey), ConditionState(False, "PlannerError", str(err)))
         models = ", ".join(sorted(set(forecast.models)))
         return PolicyPlan(
             wanted_from_plan(chosen),
@@ -147,8 +168,11 @@ class ReactivePolicy:
         """The hot nodes, those within their cooldown, and a refill to ``replicas.min``."""
         heat = demand.heat
         if heat is None:
-            message = "policy reactive: the plain spread until a window of demand is sampled"
-            return PolicyPlan(_spread(survey), ConditionState(False, "NotPredictive", message))
+            message = (
+                "policy reactive: the plain spread until a window of demand is sampled"
+                "; copies placed before are kept until it is"
+            )
+            return PolicyPlan(_hold(survey), ConditionState(False, "NotPredictive", message))
         spec = survey.spec
         placed = place_by_heat(
             survey.candidates,

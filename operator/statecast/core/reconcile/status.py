@@ -20,6 +20,7 @@ from statecast.core.custody import Custody
 from statecast.core.reconcile.custody import custody_events, custody_message, custody_reason
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.policies import ConditionState, PolicyPlan
+from statecast.core.reconcile.removals import horizon, recent_removals
 from statecast.core.reconcile.survey import Survey
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
@@ -287,6 +288,14 @@ def build_status(
             "message": f"{len(plan.adds)} to add, {len(plan.removes)} to remove",
             "time": _time(observed.now),
         }
+    removals = recent_removals(
+        observed.previous_status,
+        [c.node for c in plan.removes],
+        observed.now,
+        horizon(survey.spec),
+    )
+    if removals or observed.previous_status.get("recentRemovals"):
+        status["recentRemovals"] = removals
     if demand.tuning is not None:
         status["tuning"] = demand.tuning.status()
     elif observed.previous_status.get("tuning") is not None and not tuning_enabled(survey.spec):

@@ -1,0 +1,105 @@
+"""The operator restarted while demand holds predicted replicas on busy nodes (issue 19,
+item 3): the restarted operator must not act on the history it loaded before its own
+sampling has caught up, nor drop copies the planner placed for demand (the spread it
+falls back to without a forecast kept only ``replicas.min`` and removed them)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from statecast.devcluster.system import System
+from tests.integration.conftest import INSTALL_NAMESPACE, create_resource, status_of, wait_for
+from tests.integration.live import AgentFleet, agent_fleet, replicas_of
+
+
+@pytest.fixture
+def fleet(
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator: Path,
+    tmp_path: Path,
+) -> Iterator[AgentFleet]:
+    """An agent per node, with the operator running."""
+    kubeconfig = service_account_kubeconfig("statecast-agent")
+    with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as agents:
+        yield agents
+
+
+class Load:
+    """Pods on some nodes reading a resource through their node's agent, 20 reads/s each."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls, self.stop = urls, threading.Event()
+        self.threads = [threading.Thread(target=self._read, args=(u,), daemon=True) for u in urls]
+
+    def _read(self, url: str) -> None:
+        with httpx.Client(timeout=5) as http:
+            while not self.stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    http.get(url)
+                time.sleep(0.05)
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def test_a_restarted_operator_keeps_the_copies_placed_on_busy_nodes(
+    api_client: client.ApiClient,
+    namespace: str,
+    fleet: AgentFleet,
+    system: System,
+    operator: Path,
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    spec = {
+        "replicas": {"min": 1, "max": 3},
+        "prediction": {"interval": "5s", "horizon": "15s"},
+        "source": {"inline": {"price": 10}},
+    }
+    create_resource(custom, namespace, "prices", spec)
+    status = wait_for(
+        lambda: (s := status_of(custom, namespace, "prices")).get("phase") == "Ready" and s,
+        what="prices Ready",
+    )
+    holders = {r["node"] for r in status["replicas"]}
+    busy = [n for n in sorted(fleet.urls) if n not in holders][:2]
+    urls = [f"{fleet.urls[n]}/v1/{namespace}/prices/price" for n in busy]
+    with Load(urls):
+
+        def predicted_on_busy_nodes() -> dict[str, dict[str, Any]] | None:
+            found = replicas_of(custom, namespace, "prices")
+            placed = {n: found[n] for n in busy if n in found}
+            ready = all(r.get("status", {}).get("phase") == "Ready" for r in placed.values())
+            return placed if len(placed) == len(busy) and ready else None
+
+        placed = wait_for(
+            predicted_on_busy_nodes, timeout=180, what=f"predicted replicas on {busy}"
+        )
+        uids = {n: r["metadata"]["uid"] for n, r in placed.items()}
+        name = operator.stem  # the session's operator process
+        system.kill(name, signal.SIGTERM)  # a clean restart: it saves the history first
+        wait_for(lambda: system.pid(name) is None, timeout=30, what="the operator stopped")
+        system.restart(name)
+        restarted = time.monotonic()
+        while time.monotonic() - restarted < 30:  # its first reconciles, under the same load
+            found = replicas_of(custom, namespace, "prices")
+            now = {n: found[n]["metadata"]["uid"] for n in busy if n in found}
+            assert now == uids, f"a busy node's copy was removed after the restart: {now}"
+            time.sleep(0.5)
