@@ -36,7 +36,7 @@ def test_without_an_informed_plan_no_copy_on_an_eligible_node_is_removed(
     wanted, existing, limit, nodes, removals
 ):
     current = {
-        node: CurrentReplica(node, "Ready", reason or "minimum")
+        node: CurrentReplica(node, reason=reason or "minimum")
         for node, _, reason in (e.partition(":") for e in existing)
     }
     spread = WantedReplicas(wanted, {}, {n: "rebalance" for n in current if n not in wanted})
