@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -193,3 +194,70 @@ async def test_close_lets_a_running_request_finish():
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
     writer.close()
+
+
+async def test_a_long_pipeline_is_answered_over_several_loop_turns_in_order():
+    """A client pipelining many costly requests does not hold the event loop: once a
+    turn's budget is spent, the rest waits while the loop runs other callbacks."""
+    order: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def costly(request: Request) -> Response:
+        if not order:  # the first request: something else asks for the loop now
+            loop.call_soon(order.append, "other callback")
+        until = time.perf_counter() + 0.0005  # each answer costs at least 0.5 ms
+        while time.perf_counter() < until:
+            pass
+        order.append(request.path)
+        return Response(request.path.encode(), content_type="text/plain")
+
+    srv = HttpServer(costly, max_body=1024, turn_budget=0.001)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        paths = [f"/{i}" for i in range(20)]
+        writer.write(b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths))
+        answers = [(await read_response(reader))[2].decode() for _ in paths]
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+    assert answers == paths
+    assert [p for p in order if p != "other callback"] == paths
+    # the budget (1 ms) is spent after at most three answers: the other callback ran
+    # long before the last request was answered
+    assert order.index("other callback") <= 4
+
+
+async def test_a_connection_behind_a_long_pipeline_is_not_starved():
+    """Connections that wait for the next turn are served round robin: a second client's
+    request is answered long before the first client's pipeline is done."""
+    order: list[str] = []
+
+    def costly(request: Request) -> Response:
+        until = time.perf_counter() + 0.0005
+        while time.perf_counter() < until:
+            pass
+        order.append(request.path)
+        return Response(b"", content_type="text/plain")
+
+    srv = HttpServer(costly, max_body=1024, turn_budget=0.001)
+    await srv.start("127.0.0.1", 0)
+    try:
+        loaders = [await connect(srv) for _ in range(3)]
+        probe_reader, probe_writer = await connect(srv)
+        for n, (_, writer) in enumerate(loaders):
+            batch = [f"GET /load-{n}-{i} HTTP/1.1\r\nHost: x\r\n\r\n" for i in range(30)]
+            writer.write("".join(batch).encode())
+        await asyncio.sleep(0.01)  # the loaders' pipelines are queued at the server
+        probe_writer.write(b"GET /probe HTTP/1.1\r\nHost: x\r\n\r\n")
+        await read_response(probe_reader)
+        for reader, writer in loaders:
+            for _ in range(30):
+                await read_response(reader)
+            writer.close()
+        probe_writer.close()
+    finally:
+        await srv.close(grace=1)
+    assert len(order) == 91
+    # 90 loader requests of >= 0.5 ms; the probe waits a few turns, not for all of them
+    assert order.index("/probe") < 60

@@ -11,8 +11,11 @@ llhttp (through httptools, the parser uvicorn uses):
   the body is read, a limit on the request line and headers (431),
   ``Expect: 100-continue``;
 - flow control: reading pauses while the peer does not read answers or too many
-  requests are queued; idle connections close after ``idle_timeout`` (found by a
-  periodic sweep: no timer is made or cancelled per request);
+  requests are queued; answering is bounded per event-loop turn (``turn_budget``
+  seconds over all connections, then the rest waits for the next turn), so a client
+  pipelining hundreds of writes cannot hold the loop for everyone else (connections
+  that waited are served round robin); idle connections close after ``idle_timeout``
+  (found by a periodic sweep: no timer is made or cancelled per request);
 - graceful close: stop accepting, let running handlers finish, then close.
 
 A handler takes a :class:`Request` and returns a :class:`Response`, or an awaitable of
@@ -30,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
@@ -322,8 +326,11 @@ class _Connection(asyncio.Protocol):
         return not self._queue and self._task is None
 
     def _pump(self) -> None:
-        """Answer queued requests in order until one has to wait."""
+        """Answer queued requests in order until one has to wait or the turn is over."""
         while self._queue and self._task is None and self._writable and not self._closing:
+            if self._server.turn_spent():
+                self._server.defer(self)
+                break
             request, keep_alive, http10 = self._queue.popleft()
             try:
                 result = self._server.handler(request)
@@ -448,6 +455,10 @@ class _Connection(asyncio.Protocol):
         if self._idle and sweeps - self._seen >= idle_sweeps and self._transport is not None:
             self._transport.close()
 
+    def resume(self) -> None:
+        """Go on answering after a turn's budget ran out."""
+        self._pump()
+
     def end_stream(self) -> None:
         """End a streamed answer in progress (the server is closing)."""
         if self._streaming and self._task is not None:
@@ -476,6 +487,9 @@ class HttpServer:
             that and a quarter more: one sweep of every connection each quarter of it,
             rather than a timer per request).
         max_head: Largest request line plus headers; larger ones get 431.
+        turn_budget: Seconds of answering per event-loop turn, over all connections;
+            queued requests beyond it are answered in the next turn (after the loop has
+            run its timers and read its sockets).
     """
 
     def __init__(
@@ -485,8 +499,10 @@ class HttpServer:
         max_body: int,
         idle_timeout: float = 75.0,
         max_head: int = 64 * 1024,
+        turn_budget: float = 0.002,
     ) -> None:
         self.handler = handler
+        self.turn_budget = turn_budget
         self.max_body = max_body
         self.max_head = max_head
         self.idle_timeout = idle_timeout
@@ -496,6 +512,35 @@ class HttpServer:
         self.sweeps = 0
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self._turn_started: float | None = None
+        self._deferred: dict[_Connection, None] = {}  # ordered: first deferred, first served
+
+    def turn_spent(self) -> bool:
+        """True when this turn's answering budget is used up (starts a turn if none is)."""
+        now = time.perf_counter()
+        if self._turn_started is None:
+            self._turn_started = now
+            asyncio.get_running_loop().call_soon(self._next_turn)
+            return False
+        return now - self._turn_started > self.turn_budget
+
+    def defer(self, conn: _Connection) -> None:
+        """Answer ``conn``'s queued requests in the next turn."""
+        self._deferred[conn] = None
+
+    def _next_turn(self) -> None:
+        # Round robin: connections this turn had no budget left for go first next turn,
+        # ahead of those it served (which defer themselves again when they use it up).
+        self._turn_started = None
+        waiting, self._deferred = self._deferred, {}
+        unserved: dict[_Connection, None] = {}
+        for conn in waiting:
+            if unserved or self.turn_spent():
+                unserved[conn] = None
+            else:
+                conn.resume()
+        if unserved:
+            self._deferred = unserved | self._deferred
 
     @property
     def port(self) -> int:
