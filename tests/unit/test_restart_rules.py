@@ -15,6 +15,7 @@ from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.reconcile import Observed, reconcile
 from statecast.core.reconcile.removals import recent_removals, recently_removed
+from statecast.core.reconcile.views import replica_view
 from statecast.core.replica_set import CurrentReplica, WantedReplicas, hold_current
 from tests.unit.test_controller_reconcile import NODES, NOW, replica, resource
 
@@ -105,3 +106,17 @@ def test_removals_are_remembered_in_the_status_for_two_cooldowns() -> None:
     assert result.status["recentRemovals"] == [
         {"node": c.node, "time": "2026-11-28T12:00:00Z"} for c in result.changes
     ]
+
+
+@pytest.mark.parametrize("policy", ["predictive", "reactive"])
+def test_without_an_informed_plan_a_consumer_copy_still_goes_with_its_last_pod(policy) -> None:
+    spec = {"replicas": {"min": 1}, "replication": {"policy": policy}}
+    consumer = replica_view(
+        {
+            "metadata": {"name": "flags-node-2", "namespace": "ns"},
+            "spec": {"resource": "flags", "nodeName": "node-2", "reason": "consumer"},
+            "status": {"phase": "Ready"},
+        }
+    )
+    result = reconcile(Observed(resource(spec), NODES, [replica("node-1"), consumer], now=NOW))
+    assert [(c.action, c.node) for c in result.changes] == [("remove", "node-2")]

@@ -16,10 +16,13 @@ from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
 from statecast.api.shared_resource import LabelSelector
 from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
+from statecast.core.placement.types import Reason
 from statecast.core.replica_set import UP_TO_DATE, CurrentReplica
 from statecast.core.spread import Candidate
 from statecast.core.strong.election import ReplicaProgress
 from statecast.core.strong.log import LogPosition
+
+_REASONS = frozenset(str(r) for r in Reason)
 
 UNSCHEDULABLE_TAINTS = frozenset(
     {
@@ -91,7 +94,8 @@ class ReplicaView:
         and for a strong resource its role (a learner counts as a follower) and progress
         (its commit index): the planner never removes the leader's copy, and proposes
         promoting the most advanced copy when the leader's goes (the operator's election
-        then decides, from the fenced log positions).
+        then decides, from the fenced log positions). Its reason goes along: a policy
+        without an informed plan keeps every copy but a consumer's.
         """
         age = (now - self.created).total_seconds() if now and self.created else 0.0
         role = "follower" if self.role == "learner" else self.role
@@ -102,6 +106,7 @@ class ReplicaView:
             up_to_date=self.phase in UP_TO_DATE,
             role=role if role in ("peer", "leader", "follower") else "peer",  # type: ignore[arg-type]
             progress=progress,
+            reason=Reason(self.reason) if self.reason in _REASONS else None,
         )
 
 
