@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes.client.exceptions import ApiException
 
@@ -365,3 +367,23 @@ async def test_an_edge_that_fails_stops_the_agent_and_says_why(tmp_path: Path) -
     config = AgentConfig(node="n1", data_dir=tmp_path, listen="127.0.0.1:0")
     with pytest.raises(TypeError, match="a bug in the edge"):
         await asyncio.wait_for(run_agent(config, broken_edge), 30)
+
+
+async def test_an_agent_whose_edge_has_not_started_answers_not_ready_not_unknown(
+    tmp_path: Path,
+) -> None:
+    """A restarted agent listens before its Kubernetes edge has read a Replica (building
+    the API client takes seconds under load): it must not say a resource is unknown."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    answers: list[tuple[int, str]] = []
+
+    async def edge_still_starting(agent: Agent) -> None:
+        url = f"http://127.0.0.1:{port}/v1/apps/flags/k"
+        async with aiohttp.ClientSession() as session, session.get(url) as reply:
+            answers.append((reply.status, (await reply.json())["error"]["code"]))
+
+    config = AgentConfig(node="n1", data_dir=tmp_path, listen=f"127.0.0.1:{port}")
+    await asyncio.wait_for(run_agent(config, edge_still_starting), 30)
+    assert answers == [(503, "not_ready")]

@@ -24,6 +24,10 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     """Serve ``config``'s agent until a termination signal arrives."""
     agent = Agent(config)
     agent.load_standalone()
+    # With an edge the cluster says which resources exist: until its first pass over the
+    # Replicas, a resource the agent does not know is answered 503 not_ready, not 404
+    # (the edge may take seconds to build its API client after the server listens).
+    agent.resources_known = sidecar is None
     server = build_server(agent)
     await server.start(config.host, config.port)
     log.info("event=agent_listening node=%s listen=%s", config.node, config.listen)
