@@ -23,10 +23,12 @@ __all__ = [
     "ReplicaSetPlan",
     "WantedReplicas",
     "hand_off",
+    "hold_current",
     "lost_nodes",
     "reconcile_replicas",
     "retire_unwanted",
     "spread_wanted",
+    "within_max",
 ]
 
 #: Replica phases that hold an up-to-date copy (``CurrentReplica.up_to_date``).
@@ -224,3 +226,54 @@ def hand_off(wanted: WantedReplicas, existing: Mapping[str, CurrentReplica]) -> 
             if node in existing and node not in nodes
         ]
     return ReplicaSetPlan(wanted=tuple(nodes), changes=tuple(changes))
+
+
+def within_max(
+    plan: ReplicaSetPlan,
+    existing: Mapping[str, CurrentReplica],
+    limit: int | None,
+    unreachable: Collection[str] = (),
+    removal_reasons: Mapping[str, str] | None = None,
+) -> ReplicaSetPlan:
+    """``plan`` with at most ``limit`` reachable copies at any moment, hand-off included.
+
+    The hand-off adds first and removes once the new copies are Ready, so a move at the
+    limit held ``limit + 1`` copies for a while (``replicas.max`` 3 showed a Syncing copy
+    beside three). Here a copy is added only where there is room: the reachable copies
+    that stay, plus the adds, at most ``limit`` (a lost copy does not count: it serves
+    nothing). When a move is due at the limit, the copy that goes is removed first, as
+    long as a wanted copy that stays is Ready (so a Ready copy always holds the state, and
+    the removed copy's agent hands its files to it), and the add follows in a later
+    reconcile: the count may dip below ``replicas.min`` by the moving copies, never above
+    ``replicas.max``. The one exception: when no wanted copy that stays is Ready (a sole
+    copy moving off a cordoned node, say), removing first would leave nothing serving, so
+    the add goes first as before.
+
+    Args:
+        plan: the hand-off's changes.
+        existing: the resource's copies by node.
+        limit: ``replicas.max`` (None: no bound).
+        unreachable: nodes whose copy is lost.
+        removal_reasons: node -> reason code of removing its copy (default ``rebalance``).
+    """
+    if limit is None:
+        return plan
+    removing = {c.node for c in plan.removes}
+    reachable = [n for n in sorted(existing) if n not in unreachable]
+    room = limit - sum(1 for n in reachable if n not in removing)
+    adds = plan.adds
+    if len(adds) <= room:
+        return plan
+    if not any(n in existing and existing[n].up_to_date for n in plan.wanted):
+        return plan  # nothing Ready would stay: the hand-off goes first (the exception)
+    extras = [n for n in reachable if n not in plan.wanted and n not in removing]
+    early = extras[: len(adds) - room]
+    reasons = removal_reasons or {}
+    return ReplicaSetPlan(  # removals first: applied in this order, never above the limit
+        plan.wanted,
+        (
+            *(ReplicaChange("remove", n, reasons.get(n, "rebalance")) for n in early),
+            *plan.removes,
+            *adds[: max(room + len(early), 0)],
+        ),
+    )

@@ -30,7 +30,7 @@ from statecast.core.reconcile.status import (
 )
 from statecast.core.reconcile.strong import keep_voters
 from statecast.core.reconcile.survey import survey
-from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, hand_off
+from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, hand_off, within_max
 from statecast.core.strong.election import StrongConfig
 
 __all__ = ["ReconcileResult", "reconcile"]
@@ -70,6 +70,9 @@ def reconcile(observed: Observed) -> ReconcileResult:
     plan = hand_off(decided.wanted, seen.existing)
     held = custody_of(seen)  # no lost copy with unmerged writes goes; stand-ins are marked
     plan = ReplicaSetPlan(plan.wanted, guard(plan.changes, held))
+    plan = within_max(  # max is a bound during a hand-off too
+        plan, seen.existing, spec.replicas.max, seen.unreachable, decided.wanted.removals
+    )
     if spec.consistency == "strong":  # a voter's copy goes only after a membership step
         plan = keep_voters(plan, StrongConfig.from_status(observed.previous_status).voters)
     lost = lost_replicas(seen)
