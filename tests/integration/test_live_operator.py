@@ -103,3 +103,27 @@ def test_a_restarted_operator_keeps_the_copies_placed_on_busy_nodes(
             now = {n: found[n]["metadata"]["uid"] for n in busy if n in found}
             assert now == uids, f"a busy node's copy was removed after the restart: {now}"
             time.sleep(0.5)
+
+
+def test_the_first_copies_of_resources_go_to_the_least_loaded_nodes(
+    api_client: client.ApiClient, namespace: str, operator: Path
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    spec = {"replicas": {"min": 1}, "replication": {"policy": "static"}}
+    placed = []
+    for name in ("first", "second", "third"):
+        create_resource(custom, namespace, name, spec)
+        found = wait_for(
+            lambda n=name: list(replicas_of(custom, namespace, n)),
+            what=f"the replica of {name}",
+        )
+        placed.extend(found)
+        # the operator counts what each node holds from its Replica index, summed at most
+        # once a second: once its status of this resource lists the copy, its index holds
+        # it, and a count made a second later does too, however slow the machine is
+        wait_for(
+            lambda n=name: status_of(custom, namespace, n).get("replicas"),
+            what=f"{name}'s copy in the operator's status",
+        )
+        time.sleep(1.5)
+    assert len(set(placed)) == 3, f"three resources' copies on {placed}"

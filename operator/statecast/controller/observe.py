@@ -92,6 +92,7 @@ def observe(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datet
         bytes_elsewhere=elsewhere,
         demand=replace(demand, local_hit_ratio=hit_ratio),
         spec=spec,
+        node_load=services.load.of(ref, indexes.replicas, services.sampler.node_rates(), now),
     )
 
 

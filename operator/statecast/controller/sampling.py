@@ -65,6 +65,7 @@ class DemandSampler:
         self._restores = 0
         self._restored: dict[Ref, int] = {}  # ref -> the restore that loaded it
         self._since: float | None = None  # the first reading since start (or reset)
+        self._node_rates: dict[str, float] = {}  # node -> accesses/s between its last two
         self._lock = threading.Lock()
         self._loop = Periodic(
             "demand-sampler",
@@ -138,6 +139,11 @@ class DemandSampler:
             self._resets += 1
             self._since = None
 
+    def node_rates(self) -> dict[str, float]:
+        """Node -> accesses per second its agent served between its last two readings."""
+        with self._lock:
+            return dict(self._node_rates)
+
     def sampled_since(self) -> float | None:
         """When this operator first read the agents since it started acting (None: not yet).
 
@@ -189,6 +195,12 @@ class DemandSampler:
         with self._lock:
             if self._since is None:
                 self._since = sample.time
+            before = self._last.get(sample.node)
+            if before is not None and before.started_at == sample.started_at:
+                seconds = sample.time - before.time
+                accesses = sum(sample.counts.values()) - sum(before.counts.values())
+                if seconds > 0 and accesses >= 0:
+                    self._node_rates[sample.node] = accesses / seconds
             self._history.add_sample(self._last.get(sample.node), sample)
             self._last[sample.node] = sample
 

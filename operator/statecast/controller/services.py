@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from statecast.api.types import Ref
@@ -25,7 +26,7 @@ from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryK
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.sampling import DemandSampler
 from statecast.controller.selftuning import SelfTuner
-from statecast.core.reconcile.views import AgentLease, agents_down
+from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 
 __all__ = ["AgentLiveness", "Services"]
 
@@ -82,6 +83,8 @@ class Services:
     metrics: OperatorMetrics
     events: EventMemory
     """The Events posted lately, so one cause posts one Event."""
+    load: NodeLoad
+    """What each node holds already, counted once a second for every reconcile."""
 
     @classmethod
     def build(
@@ -121,6 +124,7 @@ class Services:
             heat=HeatTracker(sampler),
             metrics=metrics,
             events=EventMemory(),
+            load=NodeLoad(),
         )
 
     def start(self) -> None:
@@ -176,3 +180,44 @@ class EventMemory:
         """Drop what was posted about a deleted resource."""
         with self._lock:
             self._posted.pop(ref, None)
+
+
+class NodeLoad:
+    """How busy each node is already, for the spread to put new copies on the least loaded.
+
+    The replicas and bytes per node are summed over every resource at most once per
+    ``ttl`` seconds (one pass over the Replica index shared by every reconcile, not one
+    per resource), and each resource's own copies are taken out again.
+
+    Args:
+        ttl: Seconds a sum is used.
+    """
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._totals: dict[str, tuple[int, int]] = {}
+
+    def of(
+        self,
+        ref: Ref,
+        replicas: Mapping[Ref, Iterable[ReplicaView]],
+        rates: Mapping[str, float],
+        now: dt.datetime,
+    ) -> dict[str, tuple[float, ...]]:
+        """Node -> (replicas of resources other than ``ref``, their bytes, accesses/s)."""
+        with self._lock:
+            if now.timestamp() - self._at >= self.ttl:
+                totals: dict[str, tuple[int, int]] = {}
+                for store in replicas.values():
+                    for view in store:
+                        count, size = totals.get(view.node, (0, 0))
+                        totals[view.node] = (count + 1, size + view.bytes)
+                self._totals, self._at = totals, now.timestamp()
+            totals = dict(self._totals)
+        for view in replicas.get(ref, ()):
+            count, size = totals.get(view.node, (0, 0))
+            totals[view.node] = (max(count - 1, 0), max(size - view.bytes, 0))
+        nodes = set(totals) | set(rates)
+        return {n: (*totals.get(n, (0, 0)), round(rates.get(n, 0.0), 1)) for n in sorted(nodes)}

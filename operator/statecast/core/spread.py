@@ -24,6 +24,10 @@ class Candidate:
     """All node labels, for node selectors."""
     ready: bool = True
     """Whether the node is Ready and schedulable."""
+    load: tuple[float, ...] = ()
+    """How busy the node is already, compared in order (fewer first): replicas of other
+    resources it holds, their bytes, its agent's accesses per second. New copies go to
+    the least loaded node of a domain, not to the one that sorts first."""
 
 
 def eligible(candidates: Iterable[Candidate], node_selector: Mapping[str, str]) -> list[Candidate]:
@@ -43,7 +47,10 @@ def spread(candidates: Iterable[Candidate], count: int, current: Iterable[str] =
 
     Current replicas on eligible nodes stay (so a spread never moves state for no
     reason) as long as keeping them leaves the domains balanced; new replicas go to the
-    least-used domain first, then to the node that sorts first by name.
+    least-used domain first (among equals, the one whose least loaded free node is least
+    loaded), then to its least loaded node (:attr:`Candidate.load`), the name breaking
+    ties. Without loads that is the node that sorts first, as before: every resource's
+    first copies then landed on one node.
 
     Args:
         candidates: eligible nodes (see :func:`eligible`).
@@ -56,17 +63,21 @@ def spread(candidates: Iterable[Candidate], count: int, current: Iterable[str] =
     nodes = {c.name: c for c in candidates}
     count = min(count, len(nodes))
     members: dict[str, list[str]] = {}
-    for name in sorted(nodes):
+    for name in sorted(nodes, key=lambda n: (nodes[n].load, n)):  # least loaded first
         members.setdefault(nodes[name].domain, []).append(name)
     current = set(current)
     held = Counter(nodes[n].domain for n in current if n in nodes)
+    free_load = {
+        d: next((nodes[n].load for n in names if n not in current), ())
+        for d, names in members.items()
+    }
     # Share the count out one at a time to the least-used domain with a node left, so no
     # domain is short of another by more than one unless it has no more nodes; among
     # equals, a domain whose replicas are not all kept yet first (state stays put).
     quota: Counter[str] = Counter()
     for _ in range(count):
         open_ = [d for d in members if quota[d] < len(members[d])]
-        best = min(open_, key=lambda d: (quota[d], quota[d] >= held[d], d))
+        best = min(open_, key=lambda d: (quota[d], quota[d] >= held[d], free_load[d], d))
         quota[best] += 1
     chosen: list[str] = []
     for domain, names in members.items():

@@ -71,6 +71,9 @@ class Observed:
             ``placement.maxBytesPerNode`` a node already at the limit, or without room
             for this resource's state, takes no new replica (copies already there stay).
         demand: what the operator knows and learned of the resource's demand.
+        node_load: node -> how busy it is already (replicas of other resources, their
+            bytes, its agent's accesses per second): the spread puts new copies on the
+            least loaded node of a zone, not on the one that sorts first.
         spec: ``resource``'s spec, already validated by the caller (None: the reconcile
             validates it and reports an invalid one in status).
     """
@@ -84,6 +87,7 @@ class Observed:
     bytes_elsewhere: Mapping[str, int] = field(default_factory=dict)
     demand: DemandView = field(default_factory=DemandView)
     spec: SharedResourceSpec | None = None
+    node_load: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

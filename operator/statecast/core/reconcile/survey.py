@@ -80,9 +80,11 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
     state_bytes = max((r.bytes for r in replicas), default=0)
     holding = {r.node for r in replicas}
     tolerations = [t.to_k8s() for t in placement.tolerations]
+    load = observed.node_load
+    idle = tuple(0.0 for _ in next(iter(load.values()), ()))  # a node with nothing
     candidates = eligible(
         (
-            n.candidate(placement.spread_across)
+            replace(n.candidate(placement.spread_across), load=load.get(n.name, idle))
             for n in nodes
             if tolerates(n.taints, tolerations)
             and (free is None or n.name in holding or _fits(free[n.name], state_bytes))
