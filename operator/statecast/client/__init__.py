@@ -8,7 +8,7 @@ with Client() as flags:                  # STATECAST_AGENT, else HOST_IP:7420
 
 from statecast.client.async_client import AsyncClient
 from statecast.client.cached import CachedResource
-from statecast.client.core import Call, ClientCore, Response
+from statecast.client.core import Call, ClientCore, Response, Siblings
 from statecast.client.discovery import agent_urls
 from statecast.client.errors import (
     BadRequestError,
@@ -34,6 +34,7 @@ __all__ = [
     "NotFoundError",
     "RequestError",
     "Response",
+    "Siblings",
     "StatecastError",
     "TooLargeError",
     "UnavailableError",

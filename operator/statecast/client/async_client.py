@@ -107,6 +107,7 @@ class AsyncClient(ClientShell):
 
     # --- the Agent API --------------------------------------------------------------
     get = _operation(core.get_call)
+    get_siblings = _operation(core.siblings_call)
     put = _operation(core.put_call)
     delete = _operation(core.delete_call)
     increment = _operation(core.increment_call)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from statecast.client.discovery import agent_urls
@@ -63,12 +64,14 @@ __all__ = [
     "Failure",
     "GarbledAnswerError",
     "Response",
+    "Siblings",
     "Trip",
     "delete_call",
     "get_call",
     "increment_call",
     "items_call",
     "put_call",
+    "siblings_call",
 ]
 
 T = TypeVar("T")
@@ -177,10 +180,40 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class Siblings:
+    """The concurrent values of a multi-value key: writes that did not see each other.
+
+    Not a list, so that it cannot pass for a stored value that happens to be one: a
+    ``merge: multi-value`` key keeps every concurrent write until a write that has seen
+    them all (``put`` after reading them) replaces them.
+
+    Attributes:
+        values: The values, in the order the agent gave them (at least two from
+            :meth:`~statecast.client.Client.get`; one or more from ``get_siblings``).
+    """
+
+    values: tuple[Any, ...]
+
+
+def _value_or_siblings(response: Response) -> Any:
+    value = json.loads(response.body)
+    if response.siblings > 1 and isinstance(value, list):
+        return Siblings(tuple(value))
+    return value
+
+
+def _siblings(response: Response) -> Siblings:
+    value = json.loads(response.body)
+    if response.siblings > 1 and isinstance(value, list):
+        return Siblings(tuple(value))
+    return Siblings((value,))
+
+
 def get_call(
     namespace: str, resource: str, key: str, *, max_staleness: float | None = None
 ) -> Call[Any]:
-    """The value of ``key`` (a list for concurrent multi-value siblings).
+    """The value of ``key``; a :class:`Siblings` when a multi-value key holds several.
 
     ``max_staleness`` (strong resources): accept a value at most that many seconds behind
     the leader's, so a follower near the client may answer; None: linearizable.
@@ -189,7 +222,17 @@ def get_call(
         NotFoundError: No such resource or key.
     """
     headers = () if max_staleness is None else ((STALENESS, f"{max_staleness:g}"),)
-    return Call("GET", key_path(namespace, resource, key), None, True, _json, headers)
+    path = key_path(namespace, resource, key)
+    return Call("GET", path, None, True, _value_or_siblings, headers)
+
+
+def siblings_call(namespace: str, resource: str, key: str) -> Call[Siblings]:
+    """Every concurrent value of ``key``, always as :class:`Siblings` (one or more).
+
+    Raises:
+        NotFoundError: No such resource or key.
+    """
+    return Call("GET", key_path(namespace, resource, key), None, True, _siblings)
 
 
 def put_call(namespace: str, resource: str, key: str, value: Any) -> Call[dict[str, Any]]:
