@@ -165,11 +165,37 @@ async def test_fresh_leases_make_peers_and_expired_ones_remove_them(agent):
             annotations={ENDPOINT_ANNOTATION: f"http://{node}:7070", ZONE_ANNOTATION: "z"},
         )
 
+    clock = [100.0]
+    watcher = PeerWatcher(gateway, "ns", agent, clock=lambda: clock[0])
     gateway.leases = {("ns", "a"): lease("n2", 1), ("ns", "b"): lease("n3", 60)}
-    agent.directory.set("n3", "http://n3:7070")
-    await PeerWatcher(gateway, "ns", agent).refresh()
+    await watcher.refresh()  # first seen: both count as renewed now, on this agent's clock
+    assert set(agent.directory.peers) == {"n2", "n3"}
+    clock[0] += 7.0  # n2 renewed meanwhile, n3 did not: silent longer than its Lease
+    gateway.leases["ns", "a"] = lease("n2", 0)
+    await watcher.refresh()
     assert set(agent.directory.peers) == {"n2"}
     assert agent.directory.peers["n2"].zone == "z"
+
+
+async def test_a_peer_whose_clock_is_behind_stays_a_peer_while_it_renews(agent):
+    """Its renewTime is 9 s in the past by our clock at every renewal (Lease of 6 s)."""
+    gateway = FakeGateway()
+    clock = [100.0]
+    watcher = PeerWatcher(gateway, "ns", agent, clock=lambda: clock[0])
+    for step in range(5):
+        renewed = datetime.now(UTC) - timedelta(seconds=9 - step * 0.001)
+        gateway.leases = {
+            ("ns", "a"): LeaseRecord(
+                name="statecast-agent-n2",
+                holder="n2",
+                renew_time=renewed,
+                duration_seconds=6,
+                annotations={ENDPOINT_ANNOTATION: "http://n2:7070"},
+            )
+        }
+        await watcher.refresh()
+        assert set(agent.directory.peers) == {"n2"}
+        clock[0] += 2.0
 
 
 def record(node: str, name: str | None = None, **kw: Any) -> ReplicaRecord:

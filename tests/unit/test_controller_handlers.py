@@ -169,10 +169,16 @@ def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(
 def test_an_expired_agent_lease_makes_the_handler_fail_over(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
-    gateway.leases = [
-        AgentLease("a", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60), 6),
-        AgentLease("b", dt.datetime.now(dt.UTC), 6),
-    ]
+    # liveness is judged by when the operator saw a Lease change, on its own clock: it
+    # saw both a minute ago; since then b's changed and a's did not
+    liveness = memo.services.liveness
+    seen_at = [time.monotonic() - 60]
+    liveness.ttl, liveness.clock = 0.0, lambda: seen_at[0]
+    renewed = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    gateway.leases = [AgentLease("a", renewed, 6), AgentLease("b", renewed, 6)]
+    liveness.current()
+    seen_at[0] += 60
+    gateway.leases = [AgentLease("a", renewed, 6), AgentLease("b", dt.datetime.now(dt.UTC), 6)]
     replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
     patch = kopf.Patch()
     handlers.resync(body=body(), patch=patch, memo=memo, node_index=nodes(), replica_index=replicas)

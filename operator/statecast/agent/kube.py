@@ -23,6 +23,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -48,6 +49,7 @@ from statecast.api.lease import (
     agent_lease_name,
 )
 from statecast.core.crdt.seed import is_seed_origin, seed_entries, seed_origin
+from statecast.core.liveness import RenewalWatch
 
 __all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
 
@@ -126,18 +128,38 @@ class LeaseKeeper:
 class PeerWatcher:
     """Keeps the peer directory in line with the other agents' fresh Leases."""
 
-    def __init__(self, gateway: ClusterGateway, namespace: str, agent: Agent) -> None:
+    def __init__(
+        self,
+        gateway: ClusterGateway,
+        namespace: str,
+        agent: Agent,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.gateway, self.namespace, self.agent = gateway, namespace, agent
+        self.clock = clock
+        self._watch = RenewalWatch()
 
     async def refresh(self) -> None:
-        """Read the Leases once and update the directory."""
-        now = _wall_now()
+        """Read the Leases once and update the directory.
+
+        A peer is alive while this agent has seen its Lease's ``renewTime`` change within
+        the Lease's duration, on this agent's own clock (the peer's clock may be off: see
+        :mod:`statecast.core.liveness`).
+        """
+        leases = [
+            lease
+            for lease in await self.gateway.list_leases(self.namespace)
+            if lease.name.startswith(AGENT_LEASE_PREFIX) and lease.holder != self.agent.node
+        ]
+        now = self.clock()
+        self._watch.forget_others([lease.holder for lease in leases])
         alive: set[str] = set()
-        for lease in await self.gateway.list_leases(self.namespace):
-            if not lease.name.startswith(AGENT_LEASE_PREFIX) or lease.holder == self.agent.node:
-                continue
+        for lease in leases:
             endpoint = lease.annotations.get(ENDPOINT_ANNOTATION)
-            if endpoint and lease.fresh(now):
+            if lease.renew_time is None:
+                continue
+            silent = self._watch.silent_for(lease.holder, lease.renew_time, now)
+            if endpoint and silent <= lease.duration_seconds:
                 alive.add(lease.holder)
                 zone = lease.annotations.get(ZONE_ANNOTATION, "")
                 self.agent.directory.set(lease.holder, endpoint, zone)

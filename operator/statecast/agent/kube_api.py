@@ -41,12 +41,6 @@ class LeaseRecord:
     annotations: dict[str, str] = field(default_factory=dict)
     resource_version: str | None = None
 
-    def fresh(self, now: datetime) -> bool:
-        """True while the holder renewed it within its duration."""
-        if self.renew_time is None:
-            return False
-        return (now - self.renew_time).total_seconds() <= self.duration_seconds
-
 
 @dataclass(frozen=True)
 class ReplicaRecord:

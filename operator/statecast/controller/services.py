@@ -15,8 +15,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from statecast.api.types import Ref
 from statecast.controller.forecasting import DemandForecaster
@@ -26,6 +26,7 @@ from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryK
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.sampling import DemandSampler
 from statecast.controller.selftuning import SelfTuner
+from statecast.core.liveness import RenewalWatch
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 
 __all__ = ["AgentLiveness", "Services"]
@@ -36,27 +37,59 @@ log = logging.getLogger(__name__)
 class AgentLiveness:
     """The agents' Leases, listed at most once per ``ttl`` seconds for all handler threads.
 
+    Each Lease's ``renewTime`` is read as *when this operator saw it change*, on its own
+    clock (:class:`~statecast.core.liveness.RenewalWatch`), not as the agent's clock
+    wrote it: an agent whose clock runs behind is not judged dead while it renews, and a
+    Lease first seen counts as renewed then (one Lease duration of grace after a start,
+    as the node controller gives a node).
+
     Args:
         gateway: where the Leases are listed.
         ttl: seconds a list is reused.
+        clock: the monotonic clock the silences are measured on.
+        wall: this operator's wall clock (the times handed out are on it).
     """
 
-    def __init__(self, gateway: Gateway, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.gateway, self.ttl = gateway, ttl
+        self.clock, self.wall = clock, wall
         self._lock = threading.Lock()
         self._leases: list[AgentLease] = []
         self._fetched = float("-inf")
+        self._watch = RenewalWatch()
 
     def current(self) -> list[AgentLease]:
-        """The agents' Leases, listed again if the last list is older than ``ttl``."""
+        """The agents' Leases, listed again if the last list is older than ``ttl``.
+
+        Their ``renew_time`` is when this operator last saw each renewed, on its wall clock.
+        """
         with self._lock:
-            if time.monotonic() - self._fetched >= self.ttl:
+            if self.clock() - self._fetched >= self.ttl:
                 try:
-                    self._leases = self.gateway.agent_leases()
+                    self._leases = self._as_observed(self.gateway.agent_leases())
                 except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
                     log.warning("event=agent-leases-unavailable error=%s", err)
-                self._fetched = time.monotonic()
+                self._fetched = self.clock()
             return list(self._leases)
+
+    def _as_observed(self, leases: list[AgentLease]) -> list[AgentLease]:
+        now, wall = self.clock(), self.wall()
+        self._watch.forget_others([lease.node for lease in leases])
+        observed = []
+        for lease in leases:
+            if lease.renew_time is None:
+                observed.append(lease)
+                continue
+            silent = self._watch.silent_for(lease.node, lease.renew_time, now)
+            seen = dt.datetime.fromtimestamp(wall - silent, dt.UTC)
+            observed.append(replace(lease, renew_time=seen))
+        return observed
 
     def down(self, now: dt.datetime) -> frozenset[str]:
         """Nodes whose agent's Lease has expired (none known if the list fails)."""

@@ -1,0 +1,53 @@
+"""Heartbeats judged on the observer's own clock.
+
+An agent's Lease carries ``renewTime`` written by the agent's clock. Comparing it with the
+observer's clock makes a holder whose clock runs behind look dead while it renews (and
+one whose clock runs ahead look alive for a while after it died). The Kubernetes node
+controller does not compare clocks: it notes *when it observed* a node's heartbeat
+change, on its own clock, and judges the node by how long it has seen no change.
+:class:`RenewalWatch` does the same for any Lease: the holder's ``renewTime`` is only a
+marker that changes at each renewal.
+
+A holder seen for the first time counts as renewed when it is first seen: an observer
+that starts (an operator restarted, an agent started) gives every Lease one full
+duration before it judges it, as the node controller gives a node its grace period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass, field
+
+__all__ = ["RenewalWatch"]
+
+
+@dataclass
+class RenewalWatch:
+    """When each holder's Lease was last seen to change, on the observer's clock.
+
+    Use one per observer, fed with every Lease it lists, with a monotonic ``now``.
+    """
+
+    _seen: dict[str, tuple[Hashable, float]] = field(default_factory=dict)
+
+    def observe(self, holder: str, renewal: Hashable, now: float) -> float:
+        """Note ``holder``'s renewal marker (its ``renewTime``) as listed at ``now``.
+
+        Returns:
+            When the marker was last seen to change (``now`` if it just did, or if the
+            holder is new to this observer).
+        """
+        last = self._seen.get(holder)
+        if last is None or last[0] != renewal:
+            self._seen[holder] = (renewal, now)
+            return now
+        return last[1]
+
+    def silent_for(self, holder: str, renewal: Hashable, now: float) -> float:
+        """Seconds since ``holder`` was last seen renewing, after observing ``renewal``."""
+        return now - self.observe(holder, renewal, now)
+
+    def forget_others(self, holders: Collection[str]) -> None:
+        """Drop what is known of holders not in ``holders`` (their Lease is gone)."""
+        for holder in [h for h in self._seen if h not in holders]:
+            del self._seen[holder]

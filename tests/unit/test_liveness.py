@@ -1,0 +1,85 @@
+"""Liveness judged on the observer's clock (issue 19; ch13's clock-skew finding): a holder
+whose clock is off still counts as alive while its Lease keeps changing, and as down once
+the observer has seen no change for longer than the Lease lasts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from statecast.controller.services import AgentLiveness
+from statecast.core.liveness import RenewalWatch
+from statecast.core.reconcile.views import AgentLease
+
+
+@pytest.mark.parametrize(
+    ("sightings", "silent"),
+    [
+        ([("r1", 0.0)], 0.0),  # first seen: renewed when first seen
+        ([("r1", 0.0), ("r1", 4.0)], 4.0),  # no change for 4 s
+        ([("r1", 0.0), ("r2", 3.0), ("r2", 5.0)], 2.0),  # changed at 3 s
+        ([("r1", 0.0), ("r2", 3.0), ("r1", 4.0)], 0.0),  # any change counts (a clock stepped)
+    ],
+)
+def test_silence_is_counted_from_the_last_change_the_observer_saw(sightings, silent) -> None:
+    watch = RenewalWatch()
+    for marker, now in sightings:
+        got = watch.silent_for("n1", marker, now)
+    assert got == silent
+
+
+def test_a_holder_whose_lease_is_gone_is_forgotten() -> None:
+    watch = RenewalWatch()
+    watch.observe("n1", "r1", 0.0)
+    watch.forget_others(["n2"])
+    assert watch.silent_for("n1", "r1", 50.0) == 0.0  # seen anew
+
+
+class Leases:
+    def __init__(self) -> None:
+        self.leases: list[AgentLease] = []
+
+    def agent_leases(self) -> list[AgentLease]:
+        return list(self.leases)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_an_agent_whose_clock_is_behind_is_alive_while_it_renews_and_down_once_it_stops() -> None:
+    gateway, clock = Leases(), Clock()
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def now() -> dt.datetime:
+        return dt.datetime.fromtimestamp(clock.t, dt.UTC)
+
+    def renew_behind(seconds: float) -> None:  # its clock is `seconds` behind ours
+        renewed = now() - dt.timedelta(seconds=seconds)
+        gateway.leases = [AgentLease("slow", renewed, 6), AgentLease("ok", now(), 6)]
+
+    for _ in range(5):
+        renew_behind(9.0)  # by its own renewTime it expired 3 s ago, at each renewal
+        assert liveness.down(now()) == frozenset()
+        clock.t += 2.0
+    clock.t += 5.0  # it stopped renewing; 7 s without a change on our clock
+    assert liveness.down(now()) == frozenset({"slow", "ok"})
+
+
+def test_a_dead_agent_first_seen_by_a_restarted_operator_is_down_after_one_lease() -> None:
+    gateway, clock = Leases(), Clock()
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+    long_ago = dt.datetime.fromtimestamp(clock.t - 600, dt.UTC)
+    gateway.leases = [AgentLease("dead", long_ago, 6)]
+    assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == frozenset()
+    clock.t += 7.0
+    assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == {"dead"}
