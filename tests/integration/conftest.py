@@ -200,7 +200,7 @@ def agent_processes(
             group=group,
             lease_namespace=lease_namespace,
             port=None,
-            lease_seconds=1,
+            lease_seconds=2,  # a 6 s Lease: a loaded machine must not expire a live agent's
             kubeconfig=kubeconfig,
             data_root=workdir,
         )
