@@ -205,7 +205,7 @@ class Replication:
         lag = 0.0
         for key_entry in payload.entries.values():
             stamp = latest_stamp(key_entry)
-            if stamp is not None:
+            if stamp is not None and stamp.wall > 0:  # a seed's stamp (0, 0) has no age
                 lag = max(lag, now - stamp.wall / 1000)
         changed = await store.apply_sync(payload)
         status = self.status.setdefault(ref, SyncStatus())
