@@ -171,15 +171,14 @@ def test_a_write_burst_loses_nothing(
     assert_nothing_lost(report)
 
 
-# A restarted agent answers 404 unknown_resource until its first reconcile (BOARD, ch13
-# finding 2): the 404 check is left out of these two until that is fixed; nothing
-# acknowledged may be lost all the same.
 def test_a_full_disk_loses_no_acknowledged_write(
     whole_system: DevTarget, api_client: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
+    """A restarted agent answers 503 not_ready, not 404, until its first reconcile (ch13
+    finding 2), so no read of a written key is answered "not found"."""
     ready_resource(api_client, namespace)
     report = chaos(whole_system, namespace, "disk-full", tmp_path)
-    assert_nothing_lost(report, not_found=False)
+    assert_nothing_lost(report)
 
 
 def test_skewed_clocks_lose_no_acknowledged_write(
