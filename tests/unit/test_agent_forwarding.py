@@ -114,3 +114,18 @@ async def test_an_empty_new_replica_whose_holders_are_out_of_reach_does_not_serv
     assert phases[-1] == "Syncing"  # every live peer answered, but none of them held state
     async with aiohttp.ClientSession() as session, session.get(url(x, "k0")) as reply:
         assert (reply.status, (await reply.json())["error"]["code"]) == (503, "replica_syncing")
+
+
+async def test_a_stand_in_does_not_answer_not_found_for_a_key_it_lacks(agents):
+    (x,) = await agents("x")
+    store = x.open_replica(x.specs[REF])
+    await store.put("seeded", b'"yes"')
+    store.stand_in_for = ("n4",)  # the operator's mark: the only copy, on n4, is lost
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, x, "seeded") == (200, "yes")
+        async with session.get(url(x, "written")) as reply:
+            error = (await reply.json())["error"]
+            assert (reply.status, error["code"]) == (503, "stand_in")
+            assert "n4" in error["message"]
+        store.stand_in_for = ()  # merged: a key it lacks is not there
+        assert (await get(session, x, "written"))[0] == 404

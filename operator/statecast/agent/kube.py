@@ -420,6 +420,7 @@ class ReplicaReconciler:
         )
         phase = decide_phase(facts, self.stale_after)
         if store is not None:
+            store.stand_in_for = record.stand_in_for
             store.serving = phase in ("Ready", "Stale")
         await self._write(record, phase)
 

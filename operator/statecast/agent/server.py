@@ -345,6 +345,13 @@ class AgentApi:
         if _WANT_VERSION in request.headers:  # a near cache: it orders answers by stamp
             return self._versioned(store, key, value)
         if value is None:
+            if store.stand_in_for:  # the key may exist in the lost copies: not a 404
+                lost = ", ".join(store.stand_in_for)
+                raise UnavailableError(
+                    f"key {key!r} is not in this stand-in; the copies that held the state"
+                    f" ({lost}) are unreachable, and their writes are merged when they return",
+                    "stand_in",
+                )
             raise NotFoundError(f"key {key!r} not found", "key_not_found")
         body, headers = _render(value)
         return Response(body, headers=headers or None, raw_headers=self._served)

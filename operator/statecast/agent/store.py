@@ -81,6 +81,9 @@ class ReplicaStore:
         #: False while a replica opened in a cluster has not caught up with a peer yet:
         #: the server then sends reads to a replica that has (see ``AgentApi``).
         self.serving = True
+        #: The lost copies this replica stands in for (the operator's mark on its Replica):
+        #: a key it lacks may exist in them, so it is not answered "not found".
+        self.stand_in_for: tuple[str, ...] = ()
         self.last_modified: float | None = None
         self._snapshotting = False
 
