@@ -2,9 +2,10 @@
 
 Timeline (seconds since the run began): the workload starts at 0; after ``warmup`` the
 scenario injects its fault; ``duration`` later it heals; the workload runs on until
-every replica of the resource holds the same state for the run's keys (or ``settle``
-passes), a little longer (``tail``), and stops; then the final maps are read from every
-replica and checked against the history (:mod:`statecast.chaos.checker`).
+the resource has healed - a copy Ready and none Lost, so a lost copy that comes back has
+merged what it held - (or ``settle`` passes), a little longer (``tail``), and stops;
+then the final maps are read from every replica once they agree (or ``settle`` passes)
+and checked against the history (:mod:`statecast.chaos.checker`).
 """
 
 from __future__ import annotations
@@ -196,6 +197,15 @@ class ChaosRun:
             time.sleep(0.2)
         return None
 
+    def _healed(self) -> bool:
+        """A copy is Ready and none is Lost.
+
+        A lost copy that comes back (its agent slow to restart on a busy machine) merges
+        what it alone held; reading the others before that would miss its writes.
+        """
+        phases = self.replica_nodes().values()
+        return "Ready" in phases and "Lost" not in phases
+
     def replica_nodes(self) -> dict[str, str]:
         """The resource's Replicas now: node -> phase."""
         return {i["node"]: i["phase"] for i in self.observer.replicas().values()}
@@ -227,7 +237,7 @@ class ChaosRun:
                 self.log(f"chaos {name}: healing at {heal_at:.1f}s")
                 self.scenario.heal(self.context)
             time.sleep(2.0)
-            self.wait_for(self.observer.ready_nodes, settings.settle)
+            self.wait_for(self._healed, settings.settle)
             time.sleep(settings.tail)
         finally:
             self.workload.stop()
