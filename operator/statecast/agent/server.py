@@ -557,7 +557,9 @@ class AgentApi:
         ask = decode_sync_request(request.body)
         store = self._peer_store(parts, ask.sender)
         payload = store.delta_since(ask.vector)
-        body = encode_sync_reply(payload, caught_up=store.serving)
+        # a stand-in holds the source's seed, not the lost copies' state: a copy that
+        # pulled from it has not caught up
+        body = encode_sync_reply(payload, caught_up=store.serving and not store.stand_in_for)
         ns, res = store.spec.ref
         self.agent.replication.record_ack(store.spec.ref, ask.sender, ask.vector)
         mode = "full" if payload.full else "delta"
