@@ -23,6 +23,7 @@ from statecast.core.reconcile.policies import ConditionState, PolicyPlan
 from statecast.core.reconcile.removals import horizon, recent_removals
 from statecast.core.reconcile.survey import Survey
 from statecast.core.reconcile.tuning import tuning_enabled
+from statecast.core.reconcile.writable import writable
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
 
 __all__ = [
@@ -264,6 +265,9 @@ def build_status(
     """
     held = held or Custody()
     counts = _counts(survey, plan, held)
+    states = _condition_states(survey, decided, plan, counts, held)
+    if survey.spec.consistency == "strong":  # Ready copies do not say writes are taken
+        states["Writable"] = writable(observed.previous_status, survey.replicas, survey.ready)
     status: dict[str, Any] = {
         "phase": counts.phase,
         "observedGeneration": observed.generation,
@@ -271,7 +275,7 @@ def build_status(
         "desiredReplicas": counts.desired,
         "ready": f"{counts.ready}/{counts.desired}",
         "replicas": _replica_rows(survey, held),
-        "conditions": _conditions(observed, _condition_states(survey, decided, plan, counts, held)),
+        "conditions": _conditions(observed, states),
     }
     if decided.forecast_status is not None:
         status["forecast"] = dict(decided.forecast_status)
