@@ -44,7 +44,7 @@ def whole_system(
     system.start_agents(
         lease_namespace=INSTALL_NAMESPACE,
         port=None,
-        lease_seconds=2,  # a 6 s Lease: a loaded machine must not expire a live agent's
+        lease_seconds=1,  # a 3 s Lease: the scenarios' 6 s faults are timed for it
         kubeconfig=service_account_kubeconfig("statecast-agent"),
         extra_args=partial(proxy.routes, system.nodes()),
     )
