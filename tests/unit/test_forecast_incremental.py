@@ -56,6 +56,18 @@ def test_update_advances_the_level_with_fixed_parameters() -> None:
     assert np.mean(after.mean[:, 0] > 1.2 * before.mean[:, 1]) > 0.8
 
 
+def test_model_names_stay_between_refits_and_follow_a_refit() -> None:
+    data = history(3, PERIOD * 8)
+    data[1] = 0.0  # a series that has seen nothing yet
+    engine = ForecastEngine(3, period=PERIOD, horizon=HORIZON, capacity=PERIOD * 8)
+    engine.refit(data)
+    fitted = engine.forecast().models
+    assert fitted[1] == "zero" and fitted[0] != "zero"
+    assert engine.update(np.array([30.0, 0.0, 30.0])).models == fitted
+    engine.refit(np.zeros((3, PERIOD * 8)))
+    assert engine.forecast().models == ("zero", "zero", "zero")
+
+
 def test_updates_keep_a_bounded_history() -> None:
     data = history(3, PERIOD * 12)
     engine = ForecastEngine(3, period=PERIOD, horizon=HORIZON, capacity=PERIOD * 8)

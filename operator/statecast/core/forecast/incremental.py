@@ -124,6 +124,11 @@ class ForecastEngine:
         self._hedged = np.zeros(n_series, dtype=np.bool_)
         self._scores = np.full(n_series, np.nan)
         self._names: list[str] = ["naive"] * n_series
+        # Model names per series as last reported, and the all-zero mask they were built
+        # with: rebuilt only after a refit or when that mask changes (a 10,000-series
+        # tuple per forecast cost more than the forecast itself).
+        self._models: tuple[str, ...] | None = None
+        self._models_zero = np.zeros(n_series, dtype=np.bool_)
         self._high = np.zeros(n_series)
         self._low = np.zeros(n_series)
         self._fitted = False
@@ -236,6 +241,7 @@ class ForecastEngine:
             self._whole[rows] = fast.whole
             self._scores[rows] = fast.scores
             self._names[rows] = fast.models
+            self._models = None
             observed = np.where(missing, np.nan, np.expm1(z))
             self._high[rows] = np.nan_to_num(np.nanmax(observed, axis=1, initial=0.0))
             self._low[rows] = np.nan_to_num(np.nanmin(observed, axis=1, initial=np.inf))
@@ -294,6 +300,16 @@ class ForecastEngine:
             )  # fmt: skip
         cap = self._high + CEILING_RANGES * np.maximum(self._high - self._low, 0.0) + 1.0
         mean, lower, upper = bounds(zhat, self._offsets, scale, self._whole, hedge, cap)
-        zero = np.all(window == 0, axis=1)
-        models = tuple("zero" if zr else name for zr, name in zip(zero, self._names, strict=True))
-        return BatchForecast(models, self.level, mean, lower, upper, self._scores.copy())
+        return BatchForecast(
+            self._model_names(window), self.level, mean, lower, upper, self._scores.copy()
+        )
+
+    def _model_names(self, window: npt.NDArray[np.float32]) -> tuple[str, ...]:
+        """Each series' model name, ``zero`` while its whole window is zero (cached)."""
+        zero = ~window.any(axis=1)
+        if self._models is None or not np.array_equal(zero, self._models_zero):
+            self._models = tuple(
+                "zero" if zr else name for zr, name in zip(zero, self._names, strict=True)
+            )
+            self._models_zero = zero
+        return self._models
