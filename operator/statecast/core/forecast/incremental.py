@@ -128,7 +128,7 @@ class ForecastEngine:
         # with: rebuilt only after a refit or when that mask changes (a 10,000-series
         # tuple per forecast cost more than the forecast itself).
         self._models: tuple[str, ...] | None = None
-        self._models_zero = np.zeros(n_series, dtype=np.bool_)
+        self._models_zero: npt.NDArray[np.bool_] = np.zeros(n_series, dtype=np.bool_)
         self._high = np.zeros(n_series)
         self._low = np.zeros(n_series)
         self._fitted = False
@@ -306,7 +306,7 @@ class ForecastEngine:
 
     def _model_names(self, window: npt.NDArray[np.float32]) -> tuple[str, ...]:
         """Each series' model name, ``zero`` while its whole window is zero (cached)."""
-        zero = ~window.any(axis=1)
+        zero: npt.NDArray[np.bool_] = ~np.any(window, axis=1)
         if self._models is None or not np.array_equal(zero, self._models_zero):
             self._models = tuple(
                 "zero" if zr else name for zr, name in zip(zero, self._names, strict=True)
