@@ -399,3 +399,32 @@ def test_the_history_generation_changes_when_the_history_is_replaced() -> None:
     assert sampler.generation(other) == before, "another resource's load is not this one's"
     sampler.reset()
     assert sampler.generation(REF) not in (before, restored)
+
+
+def test_a_weekly_season_is_forecast_from_weeks_of_history_rolled_up() -> None:
+    # Hourly intervals: the fine ring holds three days, the week comes from the coarse one.
+    spec = SharedResourceSpec.model_validate(
+        {
+            "replicas": {"min": 2},
+            "prediction": {"interval": "1h", "horizon": "6h", "seasonality": ["1d", "7d"]},
+        }
+    )
+    sampler = DemandSampler(lambda: [])
+    rng = np.random.default_rng(3)
+    counts = {"node-1": 0, "node-2": 0}
+    hours = 27 * 24 + 12  # from Saturday noon to the Saturday midnight four weeks later
+    for hour in range(1, hours + 1):
+        at = NOW.timestamp() + 3600 * hour
+        weekend = dt.datetime.fromtimestamp(at - 1, dt.UTC).weekday() >= 5
+        rate = 10.0 if weekend else 100.0 * (1 + 0.5 * np.sin(2 * np.pi * hour / 24))
+        for node, so_far in list(counts.items()):
+            counts[node] = so_far + int(rng.poisson(rate))
+            reading = {("ns", "flags", "local"): counts[node]}
+            sampler.record(AgentSample(node, NOW.timestamp(), at, reading))
+    at = NOW + dt.timedelta(hours=hours, seconds=1)
+    assert at.weekday() == 5 and at.hour == 0
+    demand = DemandForecaster(sampler).demand(REF, spec, NODES[:2], at)
+    assert demand is not None
+    assert all("/168" in model for model in demand.models), demand.models
+    # A Saturday after a week of busy days: forecast at the weekend's level.
+    assert float(demand.forecast.mean.mean()) < 25.0

@@ -64,11 +64,15 @@ def test_history_answers_the_local_hit_ratio_over_a_window_and_stays_bounded() -
     assert history.local_hit_ratio(REF, since=0) == 13 / 18
     assert history.local_hit_ratio(REF, since=15) == 3 / 8
     assert history.local_hit_ratio(("apps", "other"), since=0) is None
-    history.set_interval(REF, 3600.0)  # three days of hours: 72 intervals
+    history.set_interval(REF, 3600.0)  # three days of hours in the fine ring, 4 weeks coarse
     history.add({REF: DemandStep("n1", 4 * DAY, 4 * DAY + 10, 1, 0)})
     matrix = history.matrix(REF, ["n1"], 3600.0, 4 * DAY, 96)
-    assert np.isnan(matrix[0, :24]).all(), "the first day fell out of the ring"
-    assert matrix[0, 24:].tolist() == [0.0] * 72
+    assert matrix[0, 0] == 14, "the first day is still held, in the coarse ring"
+    assert matrix[0, 1:].tolist() == [0.0] * 95
+    history.add({REF: DemandStep("n1", 29 * DAY, 29 * DAY + 10, 1, 0)})
+    matrix = history.matrix(REF, ["n1"], 3600.0, 29 * DAY, 29 * 24)
+    assert np.isnan(matrix[0, :24]).all(), "the first day fell out of the coarse ring"
+    assert matrix[0, 24:].sum() == 1.0
     history.forget([])
     assert np.isnan(history.matrix(REF, ["n1"], 3600.0, 4 * DAY, 1)).all()
 

@@ -17,7 +17,8 @@ from statecast.core.demand_codec import (
     encode,
     encode_within,
 )
-from statecast.core.demand_series import DemandSnapshot
+from statecast.core.demand_series import DemandSnapshot, ResourceDemand, Span
+from statecast.core.interval_ring import RingSnapshot
 
 REF = ("apps", "flags")
 DAY = 86_400.0
@@ -122,7 +123,7 @@ def good_with(**changes: object) -> bytes:
         ("bytes that are not gzip", b"not a history", "not a demand history"),
         ("a blob cut short", GOOD[: len(GOOD) // 2], "not a demand history"),
         ("a header that is not JSON", gzip.compress(b"\x00\x00\x00\x03abc"), "not a demand"),
-        ("another version", _blob({"version": VERSION + 1}), "version 2"),
+        ("another version", _blob({"version": VERSION + 1}), f"version {VERSION + 1}"),
         ("no version at all", _blob(["a list"]), "version None"),
         ("a ring missing", _blob({"version": VERSION, "rings": {}}), "malformed"),
         ("an interval of zero seconds", good_with(interval=0), "not a positive"),
@@ -144,3 +145,55 @@ def test_a_blob_that_expands_beyond_the_limit_is_refused() -> None:
     with pytest.raises(HistoryFormatError, match="expands beyond 1000 bytes"):
         decode(gzip.compress(b"\0" * 5000), max_bytes=1000)
     assert decode(GOOD, max_bytes=len(gzip.decompress(GOOD))).interval == 60.0
+
+
+def weeks_of_hours(days: int = 10) -> DemandSnapshot:
+    """``days`` of 1-minute intervals on two nodes, one sample per hour each."""
+    demand = ResourceDemand(60.0)
+    for hour in range(days * 24):
+        for k, node in enumerate(("n0", "n1")):
+            demand.add(node, Span(3600.0 * hour, 3600.0 * (hour + 1), 60.0 * (k + 1), 0.0))
+    return demand.snapshot()
+
+
+def test_the_weeks_of_the_coarse_ring_round_trip() -> None:
+    snapshot = weeks_of_hours()
+    restored = ResourceDemand.from_snapshot(decode(encode(snapshot)))
+    original = ResourceDemand.from_snapshot(snapshot)
+    end, steps = 10 * DAY, 10 * 1440
+    matrix = restored.matrix(["n0", "n1"], 60.0, end, steps)
+    assert not np.isnan(matrix).any()
+    np.testing.assert_allclose(matrix, original.matrix(["n0", "n1"], 60.0, end, steps))
+
+
+def test_a_version_1_blob_is_read_and_its_coarse_ring_rebuilt() -> None:
+    blob = encode(weeks_of_hours())
+    raw = gzip.decompress(blob)
+    (length,) = struct.unpack(">I", raw[:4])
+    header = json.loads(raw[4 : 4 + length])
+    coarse = header["rings"].pop("coarse")
+    header["version"] = 1
+    del header["coarseInterval"]
+    arrays = raw[4 + length : len(raw) - 4 * len(coarse["nodes"]) * coarse["steps"]]
+    restored = ResourceDemand.from_snapshot(decode(_blob(header, arrays)))
+    end = 10 * DAY
+    matrix = restored.matrix(["n0"], 60.0, end, 4 * 1440)[0]
+    assert np.isnan(matrix[:1440]).all(), "older than the fine ring: unknown"
+    np.testing.assert_allclose(matrix[1440:], 1.0)
+    assert restored.coarse.window("n0", 9 * 24, 1).tolist() == [60.0]
+
+
+def test_a_blob_too_big_drops_the_coarse_weeks_before_the_recent_days() -> None:
+    snapshot = weeks_of_hours(days=20)
+    full = encode(snapshot)
+    without = encode(_coarse_cut(snapshot))
+    blob, dropped = encode_within(snapshot, (len(full) + len(without)) // 2)
+    assert dropped == 0, "the fine ring's days are all kept"
+    kept = decode(blob).coarse.values.shape[1]
+    assert 0 < kept < snapshot.coarse.values.shape[1]
+
+
+def _coarse_cut(snapshot: DemandSnapshot) -> DemandSnapshot:
+    ring = snapshot.coarse
+    empty = RingSnapshot(ring.nodes, ring.last, ring.values[:, :0])
+    return DemandSnapshot(**{**snapshot.__dict__, "coarse": empty})

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep
-from statecast.core.demand_series import MAX_STEPS, ResourceDemand, Span, capacity
+from statecast.core.demand_series import (
+    MAX_STEPS,
+    ResourceDemand,
+    Span,
+    capacity,
+    coarse_interval,
+    history_steps,
+)
 from statecast.core.interval_ring import IntervalRing
 
 REF = ("apps", "flags")
@@ -29,6 +36,64 @@ DAY = 86_400.0
 )
 def test_capacity(sentence: str, interval: float, steps: int) -> None:
     assert capacity(interval) == steps, sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "interval", "longest", "horizon", "steps"),
+    [
+        ("a daily season at minutes: the fine ring's three days", 60.0, 1440, 60, 4320),
+        ("a weekly season at minutes: three weeks and two horizons", 60.0, 10080, 60, 30360),
+        ("a weekly season at hours: three weeks and two horizons", 3600.0, 168, 24, 552),
+        ("a four-week season at hours: what the coarse ring reaches", 3600.0, 672, 24, 672),
+        ("a weekly season at 10 s: the bound (four weeks of minutes)", 10.0, 60480, 360, 40320),
+    ],
+)
+def test_history_steps(
+    sentence: str, interval: float, longest: int, horizon: int, steps: int
+) -> None:
+    assert history_steps(interval, longest, horizon) == steps, sentence
+
+
+@pytest.mark.parametrize(
+    ("interval", "coarse"), [(60.0, 3600.0), (7.0, 3605.0), (3600.0, 3600.0), (DAY, DAY)]
+)
+def test_the_coarse_interval_is_whole_intervals_of_at_least_an_hour(
+    interval: float, coarse: float
+) -> None:
+    assert coarse_interval(interval) == pytest.approx(coarse)
+
+
+def ten_days_of_minutes() -> ResourceDemand:
+    """Ten days of 1-minute intervals on one node: 1 access a minute, 61 in each hour's first."""
+    demand = ResourceDemand(60.0)
+    for minute in range(10 * 1440):
+        demand.add("n1", Span(60.0 * minute, 60.0 * minute + 60, 61 if minute % 60 == 0 else 1, 0))
+    return demand
+
+
+def test_weeks_of_history_older_days_rolled_up_by_the_hour() -> None:
+    demand = ten_days_of_minutes()
+    end = 10 * DAY
+    matrix = demand.matrix(["n1"], 60.0, end, 10 * 1440)[0]
+    assert not np.isnan(matrix).any(), "ten days held, not only the fine ring's three"
+    fine = capacity(60.0)
+    # The fine ring's days minute by minute; older hours spread evenly (120 over 60 minutes).
+    assert matrix[-fine:][:3].tolist() == [61.0, 1.0, 1.0]
+    np.testing.assert_allclose(matrix[:-fine], 2.0, rtol=1e-6)
+    assert matrix.sum() == pytest.approx(10 * 1440 + 10 * 24 * 60)
+
+
+def test_a_history_saved_without_the_coarse_ring_rebuilds_it_from_the_fine_one() -> None:
+    demand = ten_days_of_minutes()
+    snapshot = demand.snapshot()
+    older = ResourceDemand.from_snapshot(
+        type(snapshot)(**{**snapshot.__dict__, "coarse": ResourceDemand(60.0).coarse.snapshot()})
+    )
+    end = 10 * DAY
+    fine = capacity(60.0)
+    restored = older.matrix(["n1"], 60.0, end, fine + 60)[0]
+    np.testing.assert_allclose(restored[-fine:], demand.matrix(["n1"], 60.0, end, fine)[0])
+    assert np.isnan(restored[:60]).all(), "days only the lost coarse ring held are unknown"
 
 
 def test_a_ring_reuses_its_columns_and_drops_what_is_older_than_it_holds() -> None:

@@ -32,7 +32,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand_series import capacity
+from statecast.core.demand_series import history_steps
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,
     EngineSettings,
@@ -41,7 +41,6 @@ from statecast.core.reconcile.demand_engine import (
     series_changed,
 )
 from statecast.core.reconcile.predicted import (
-    MAX_HISTORY_STEPS,
     PredictedDemand,
     events_of,
     seasons_of,
@@ -147,15 +146,16 @@ class DemandForecaster:
     ) -> DemandEngine | None:
         """``ref``'s engine brought up to ``end``: updated, or rebuilt (see :func:`next_step`)."""
         interval, horizon, season = steps_of(spec)
+        seasons = seasons_of(spec)
         settings = EngineSettings(
             names,
             interval,
             horizon,
             season,
             spec.prediction.level,
-            min(MAX_HISTORY_STEPS, capacity(interval)),
+            history_steps(interval, max(seasons), horizon),
             self.sampler.generation(ref),
-            seasons_of(spec)[1:],
+            seasons[1:],
             events_of(spec),
         )
         with self._lock:

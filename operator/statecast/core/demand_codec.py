@@ -4,9 +4,12 @@ Layout (before gzip): 4 bytes big-endian header length, the header (UTF-8 JSON:
 ``version``, ``interval``, ``end`` (the end of the newest interval held, seconds since
 the epoch), the node names and interval count of each ring, and the few per-node values
 of :class:`~statecast.core.demand_series.DemandSnapshot`), then the rings' values as
-little-endian float32, ``total``, ``local``, ``writes``, ``pods``, each shape
-``(nodes, intervals)``, oldest interval first. :func:`encode_within` drops the oldest
-intervals until the blob fits a size (a ConfigMap holds at most 1 MiB).
+little-endian float32, ``total``, ``local``, ``writes``, ``pods``, ``coarse`` (the
+total rolled up at ``coarseInterval`` seconds), each shape ``(nodes, intervals)``,
+oldest interval first. :func:`encode_within` drops the oldest intervals until the blob
+fits a size (a ConfigMap holds at most 1 MiB): the coarse ring's first, then the fine
+ones'. Version 1 (no coarse ring) is still read: the coarse ring is then rebuilt from
+the fine one when the history is restored.
 
 Exceptions::
 
@@ -25,15 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from statecast.core.demand_series import Cursor, DemandSnapshot, Span
+from statecast.core.demand_series import Cursor, DemandSnapshot, Span, coarse_interval
 from statecast.core.interval_ring import RingSnapshot
 
 __all__ = ["VERSION", "HistoryFormatError", "decode", "encode", "encode_within"]
 
-#: Version of the layout; a blob of another version is refused.
-VERSION = 1
-_RINGS = ("total", "local", "writes", "pods")
-_LONG = ("total", "pods")  # the rings cut when a blob must shrink
+#: Version of the layout; a blob of another version (but 1, read too) is refused.
+VERSION = 2
+_READ = (1, 2)
+_RINGS = ("total", "local", "writes", "pods", "coarse")
+_EMPTY = RingSnapshot((), None, np.zeros((0, 0), dtype=np.float32))
 #: Largest blob decompressed (a ConfigMap's 1 MiB of gzip could otherwise expand to GiBs).
 MAX_DECODED_BYTES = 256 * 1024 * 1024
 
@@ -53,6 +57,7 @@ def encode(snapshot: DemandSnapshot) -> bytes:
     header: dict[str, Any] = {
         "version": VERSION,
         "interval": snapshot.interval,
+        "coarseInterval": coarse_interval(snapshot.interval),
         "end": None if total.last is None else (total.last + 1) * snapshot.interval,
         "rings": {
             name: {"nodes": list(r.nodes), "last": r.last, "steps": int(r.values.shape[1])}
@@ -98,7 +103,7 @@ def decode(blob: bytes, max_bytes: int = MAX_DECODED_BYTES) -> DemandSnapshot:
         header = json.loads(raw[4 : 4 + length])
     except (OSError, EOFError, zlib.error, struct.error, ValueError) as err:
         raise HistoryFormatError(f"not a demand history: {err}") from None
-    if not isinstance(header, dict) or header.get("version") != VERSION:
+    if not isinstance(header, dict) or header.get("version") not in _READ:
         version = header.get("version") if isinstance(header, dict) else None
         raise HistoryFormatError(f"demand history version {version!r}, this reads {VERSION}")
     try:
@@ -111,6 +116,9 @@ def _snapshot(header: dict[str, Any], data: bytes) -> DemandSnapshot:
     rings: dict[str, RingSnapshot] = {}
     offset = 0
     for name in _RINGS:
+        if name == "coarse" and header["version"] == 1:
+            rings[name] = _EMPTY
+            continue
         ring = header["rings"][name]
         nodes = tuple(str(n) for n in ring["nodes"])
         steps = int(ring["steps"])
@@ -134,12 +142,15 @@ def _snapshot(header: dict[str, Any], data: bytes) -> DemandSnapshot:
     interval = float(header["interval"])
     if not (math.isfinite(interval) and interval > 0):
         raise ValueError(f"interval {interval} is not a positive number of seconds")
+    if header.get("coarseInterval", coarse_interval(interval)) != coarse_interval(interval):
+        rings["coarse"] = _EMPTY  # rolled up differently: rebuilt from the fine ring
     return DemandSnapshot(
         interval=interval,
         total=rings["total"],
         local=rings["local"],
         writes=rings["writes"],
         pods=rings["pods"],
+        coarse=rings["coarse"],
         since={str(k): float(v) for k, v in header["since"].items()},
         covered={str(k): float(v) for k, v in header["covered"].items()},
         cursors={
@@ -159,28 +170,38 @@ def _snapshot(header: dict[str, Any], data: bytes) -> DemandSnapshot:
     )
 
 
-def _cut(snapshot: DemandSnapshot, keep: int) -> DemandSnapshot:
-    """The snapshot with only the newest ``keep`` intervals of its long rings.
+def _newest(ring: RingSnapshot, keep: int) -> RingSnapshot:
+    return RingSnapshot(
+        ring.nodes, ring.last, ring.values[:, max(0, ring.values.shape[1] - keep) :]
+    )
 
-    Each node's ``since`` moves up to the first interval kept, so the dropped ones read
-    as unknown rather than idle.
+
+def _cut(snapshot: DemandSnapshot, keep: int, keep_coarse: int) -> DemandSnapshot:
+    """The snapshot cut to its newest intervals: ``keep`` fine, ``keep_coarse`` coarse.
+
+    ``keep`` applies to the fine demand and pod rings. Each node's ``since`` moves up to
+    the first interval kept (of either ring), so the dropped ones read as unknown rather
+    than idle.
     """
-    rings = {
-        name: RingSnapshot(r.nodes, r.last, r.values[:, max(0, r.values.shape[1] - keep) :])
-        for name in _LONG
-        for r in [getattr(snapshot, name)]
-    }
-    last = snapshot.total.last
     since = dict(snapshot.since)
-    if last is not None:
-        first_kept = (last - keep + 1) * snapshot.interval
+    firsts = [
+        (ring.last - k + 1) * seconds
+        for ring, k, seconds in (
+            (snapshot.total, keep, snapshot.interval),
+            (snapshot.coarse, keep_coarse, coarse_interval(snapshot.interval)),
+        )
+        if ring.last is not None and k > 0
+    ]
+    if snapshot.total.last is not None:
+        first_kept = min(firsts, default=(snapshot.total.last + 1) * snapshot.interval)
         since = {node: max(t, first_kept) for node, t in since.items()}
     return DemandSnapshot(
         interval=snapshot.interval,
-        total=rings["total"],
+        total=_newest(snapshot.total, keep),
         local=snapshot.local,
         writes=snapshot.writes,
-        pods=rings["pods"],
+        pods=_newest(snapshot.pods, keep),
+        coarse=_newest(snapshot.coarse, keep_coarse),
         since=since,
         covered=snapshot.covered,
         cursors=snapshot.cursors,
@@ -194,14 +215,18 @@ def _cut(snapshot: DemandSnapshot, keep: int) -> DemandSnapshot:
 def encode_within(snapshot: DemandSnapshot, max_bytes: int) -> tuple[bytes, int]:
     """The snapshot as at most ``max_bytes`` bytes, and how many of its intervals were dropped.
 
-    The oldest intervals of the demand and pod rings go first; when even none fits, the
-    blob holds no interval at all (still a valid history: the recent split, the cursors).
+    The oldest intervals of the coarse ring go first, then those of the fine demand and
+    pod rings; when even none fits, the blob holds no interval at all (still a valid
+    history: the recent split, the cursors). The count returned is of fine intervals.
     """
     steps = snapshot.total.values.shape[1]
+    keep_coarse = snapshot.coarse.values.shape[1]
     blob = encode(snapshot)
+    while len(blob) > max_bytes and keep_coarse > 0:
+        keep_coarse = max(0, min(keep_coarse - 1, int(keep_coarse * max_bytes / len(blob) * 0.9)))
+        blob = encode(_cut(snapshot, steps, keep_coarse))
     keep = steps
     while len(blob) > max_bytes and keep > 0:
-        keep = min(keep - 1, int(keep * max_bytes / len(blob) * 0.95))
-        keep = max(keep, 0)
-        blob = encode(_cut(snapshot, keep))
+        keep = max(0, min(keep - 1, int(keep * max_bytes / len(blob) * 0.95)))
+        blob = encode(_cut(snapshot, keep, 0))
     return blob, steps - keep

@@ -1,8 +1,10 @@
-"""One resource's demand per interval: fixed-size numpy rings per node, days long.
+"""One resource's demand per interval: fixed-size numpy rings per node, weeks long.
 
 :class:`ResourceDemand` keeps, for one resource, the accesses per node aggregated per
 ``prediction.interval`` in a ring (:mod:`statecast.core.interval_ring`) of
-:func:`capacity` intervals (three days, at most :data:`MAX_STEPS`), the local share and
+:func:`capacity` intervals (three days, at most :data:`MAX_STEPS`), the same accesses
+rolled up coarser (:func:`coarse_interval`: a whole number of intervals, at least an
+hour) for :data:`KEEP_WEEKS` weeks (enough for a weekly season), the local share and
 the writes for the last hour (:data:`RECENT_S`, for the hit ratio and the sync cost),
 and the consumer pods per node as pod-seconds per interval. Samples (:class:`Span`) are
 kept raw only until their interval closes (the resource's newest time has passed its
@@ -25,6 +27,7 @@ from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
     "KEEP_DAYS",
+    "KEEP_WEEKS",
     "MAX_STEPS",
     "RECENT_S",
     "Cursor",
@@ -32,6 +35,9 @@ __all__ = [
     "ResourceDemand",
     "Span",
     "capacity",
+    "coarse_capacity",
+    "coarse_interval",
+    "history_steps",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,6 +52,38 @@ RECENT_S = 3600.0
 def capacity(interval: float) -> int:
     """Intervals a demand or pod ring holds at ``interval`` seconds per interval."""
     return max(2, min(MAX_STEPS, math.ceil(KEEP_DAYS * DAY_S / interval)))
+
+
+#: Weeks of demand kept at the coarse resolution (:func:`coarse_interval`).
+KEEP_WEEKS = 4
+#: Shortest coarse interval, in seconds.
+COARSE_MIN_S = 3600.0
+#: Intervals a forecast may be given at most (four weeks of 1-minute intervals).
+MAX_HISTORY_STEPS = 40320
+
+
+def coarse_interval(interval: float) -> float:
+    """Seconds per coarse interval: the fewest whole ``interval``s spanning an hour."""
+    return interval * max(1, math.ceil(COARSE_MIN_S / interval - 1e-9))
+
+
+def coarse_capacity(interval: float) -> int:
+    """Coarse intervals kept at ``interval`` seconds per (fine) interval: :data:`KEEP_WEEKS`."""
+    return max(2, math.ceil(KEEP_WEEKS * 7 * DAY_S / coarse_interval(interval)))
+
+
+def history_steps(interval: float, longest_season: int, horizon: int) -> int:
+    """Intervals of history to forecast from, for a longest season of ``longest_season`` steps.
+
+    The fine ring's days (:func:`capacity`); with a season longer than a third of them,
+    three of that season and the horizon (the older part from the coarse ring), never
+    more than the coarse ring reaches nor :data:`MAX_HISTORY_STEPS`.
+    """
+    fine = capacity(interval)
+    if 3 * longest_season <= fine:
+        return fine
+    reach = math.floor(coarse_capacity(interval) * coarse_interval(interval) / interval)
+    return max(fine, min(reach, MAX_HISTORY_STEPS, 3 * longest_season + 2 * horizon))
 
 
 def _recent_capacity(interval: float) -> int:
@@ -100,6 +138,9 @@ class DemandSnapshot:
     local: RingSnapshot
     writes: RingSnapshot
     pods: RingSnapshot
+    coarse: RingSnapshot = field(
+        default_factory=lambda: RingSnapshot((), None, np.zeros((0, 0), dtype=np.float32))
+    )
     since: Mapping[str, float] = field(default_factory=dict)
     covered: Mapping[str, float] = field(default_factory=dict)
     cursors: Mapping[str, Cursor] = field(default_factory=dict)
@@ -122,6 +163,8 @@ class ResourceDemand:
         self.local = IntervalRing(_recent_capacity(interval))
         self.writes = IntervalRing(_recent_capacity(interval))
         self.pods = IntervalRing(capacity(interval))  # pod-seconds
+        self.coarse_interval = coarse_interval(interval)
+        self.coarse = IntervalRing(coarse_capacity(interval))  # total, rolled up
         self.since: dict[str, float] = {}
         self.covered: dict[str, float] = {}
         self.cursors: dict[str, Cursor] = {}
@@ -182,11 +225,13 @@ class ResourceDemand:
         self.folded = cut
         for ring in (self.total, self.local, self.writes, self.pods):
             ring.advance(math.floor(cut / self.interval) - 1)
+        self.coarse.advance(math.ceil(cut / self.coarse_interval) - 1)
 
     def _put(self, node: str, span: Span) -> None:
         self.total.span(node, span.start, span.end, span.total, self.interval)
         self.local.span(node, span.start, span.end, span.local, self.interval)
         self.writes.span(node, span.start, span.end, span.writes, self.interval)
+        self.coarse.span(node, span.start, span.end, span.total, self.coarse_interval)
 
     def _fold_pods(self, cut: float) -> None:
         if self.pods_folded is None or cut <= self.pods_folded:
@@ -206,21 +251,29 @@ class ResourceDemand:
     def matrix(self, nodes: Sequence[str], interval: float, end: float, steps: int) -> FloatArray:
         """Accesses per node and ``interval`` for the ``steps`` intervals before ``end``.
 
-        NaN before a node's first sample and before the oldest interval held.
+        Intervals older than the fine ring holds come from the coarse ring, each coarse
+        interval spread evenly over the intervals it covers. NaN before a node's first
+        sample and before the oldest coarse interval held.
         """
         out = np.full((len(nodes), steps), np.nan)
         edges = end - interval * np.arange(steps, -1, -1, dtype=np.float64)
         held = self.total.held_from()
         held_from = -math.inf if held is None else held * self.interval
+        coarse = self.coarse.held_from()
+        reach = held_from if coarse is None else min(held_from, coarse * self.coarse_interval)
+        old = edges[1:] <= held_from
         for row, node in enumerate(nodes):
             if node not in self.since:
                 continue
-            values = self._ring_sums(self.total, node, edges)
+            values = self._ring_sums(self.total, node, edges, self.interval)
+            if old.any():
+                rolled = self._ring_sums(self.coarse, node, edges, self.coarse_interval)
+                values[old] = rolled[old]
             for span in self.raw.get(node, ()):
                 values += _overlaps(span.start, span.end, edges) * span.total
             # Folded samples are spread over their whole stored interval: from its start.
             first = math.floor(self.since[node] / self.interval) * self.interval
-            known = edges[1:] > max(first, held_from)
+            known = edges[1:] > max(first, reach)
             out[row, known] = values[known]
         return out
 
@@ -244,19 +297,22 @@ class ResourceDemand:
             counts = np.array([c.get(node, 0) for _, c in self.pod_changes], dtype=np.float64)
             cumulative = np.concatenate(([0.0], np.cumsum(counts * np.diff(knots))))
             recent = np.diff(np.interp(edges, knots, cumulative, left=0.0))
-            out[row] = (self._ring_sums(self.pods, node, edges) + recent) / interval
+            out[row] = (self._ring_sums(self.pods, node, edges, self.interval) + recent) / interval
         return out
 
-    def _ring_sums(self, ring: IntervalRing, node: str, edges: FloatArray) -> FloatArray:
-        """A ring's values summed into the intervals between ``edges``."""
+    @staticmethod
+    def _ring_sums(
+        ring: IntervalRing, node: str, edges: FloatArray, ring_interval: float
+    ) -> FloatArray:
+        """A ring's values (``ring_interval`` seconds each) summed into ``edges``' intervals."""
         steps, interval = len(edges) - 1, float(edges[1] - edges[0]) if len(edges) > 1 else 0.0
         if node not in ring.rows or ring.last is None or steps == 0:
             return np.zeros(steps)
-        first = float(edges[0]) / self.interval
-        if abs(interval - self.interval) < 1e-9 and abs(first - round(first)) < 1e-9:
+        first = float(edges[0]) / ring_interval
+        if abs(interval - ring_interval) < 1e-9 and abs(first - round(first)) < 1e-9:
             return ring.window(node, round(first), steps)
         start = ring.last - ring.capacity + 1
-        knots = (start + np.arange(ring.capacity + 1)) * self.interval
+        knots = (start + np.arange(ring.capacity + 1)) * ring_interval
         cumulative = np.concatenate(([0.0], np.cumsum(ring.series(node))))
         return np.diff(np.interp(edges, knots, cumulative))
 
@@ -289,6 +345,7 @@ class ResourceDemand:
             local=self.local.snapshot(),
             writes=self.writes.snapshot(),
             pods=self.pods.snapshot(keep),
+            coarse=self.coarse.snapshot(),
             since=dict(self.since),
             covered=dict(self.covered),
             cursors=dict(self.cursors),
@@ -307,6 +364,13 @@ class ResourceDemand:
         demand.writes.restore(snapshot.writes)
         demand.pods.restore(snapshot.pods)
         demand.since = dict(snapshot.since)
+        held = demand.total.held_from()
+        if snapshot.coarse.last is None and held is not None:
+            # Saved before the coarse ring: rebuilt from the fine one, older is unknown.
+            resample(demand.total, demand.interval, demand.coarse, demand.coarse_interval)
+            demand.since = {n: max(t, held * demand.interval) for n, t in demand.since.items()}
+        else:
+            demand.coarse.restore(snapshot.coarse)
         demand.covered = dict(snapshot.covered)
         demand.cursors = dict(snapshot.cursors)
         demand.raw = {node: list(spans) for node, spans in snapshot.raw.items()}
@@ -323,6 +387,7 @@ class ResourceDemand:
             (self.writes, other.writes), (self.pods, other.pods),
         ):  # fmt: skip
             resample(old, self.interval, new, interval)
+        resample(self.coarse, self.coarse_interval, other.coarse, other.coarse_interval)
         # What was folded is spread over its old interval: known from that interval's start.
         other.since = {
             node: math.floor(t / self.interval) * self.interval for node, t in self.since.items()

@@ -42,9 +42,11 @@ __all__ = [
 
 #: Sampled intervals a forecast needs before the planner takes over from the spread.
 MIN_HISTORY_STEPS = 3
-#: Intervals of history fed to the forecaster at most: what the demand history holds
-#: (three days of 1-minute steps). The fast path offers the daily season from two days
-#: of history on (two seasons), and averages two seasons from about three.
+#: Intervals of history fed to the one-shot forecaster at most: what the fine demand
+#: ring holds (three days of 1-minute steps; the operator's engine reads weeks when a
+#: weekly season is named, see :func:`~statecast.core.demand_series.history_steps`).
+#: The fast path offers the daily season from two days of history on (two seasons), and
+#: averages two seasons from about three.
 MAX_HISTORY_STEPS = 4320
 
 
