@@ -221,7 +221,17 @@ def main() -> None:
         help="statecast's seasons (default: %(default)s; '24' for an engine that takes one)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--save", type=Path, help="also write this run's rows to this JSON")
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        help="write the docs from rows saved by concurrent partial runs (--save), run nothing",
+    )
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine)
+        return
     warnings.simplefilter("ignore")
     global STATECAST_PERIOD
     seasons = tuple(int(p) for p in args.period.split(","))
@@ -233,11 +243,31 @@ def main() -> None:
     total = time.perf_counter() - started
     machine = f"load average {before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     print(f"total {total:.0f} s ({machine})")
+    document = {"m4_hourly": rows, "seconds": total, "load": machine, "args": vars(args)}
+    if args.save:
+        args.save.write_text(json.dumps(document, indent=2, default=str) + "\n")
     if not args.no_write:
         OUT.mkdir(parents=True, exist_ok=True)
-        document = {"m4_hourly": rows, "seconds": total, "load": machine, "args": vars(args)}
-        (OUT / "m4.json").write_text(json.dumps(document, indent=2) + "\n")
+        (OUT / "m4.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
         replace_section(OUT / "forecast.md", "m4", render(rows, machine))
+
+
+def combine(paths: list[Path]) -> None:
+    """Write the docs from partial runs made side by side (each its own process)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    rows: dict[str, dict[str, float]] = {}
+    for part in parts:
+        rows |= {k: v for k, v in part["m4_hourly"].items() if k not in rows}
+    order = list(BASELINES | MODELS)
+    rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0])))
+    machine = (
+        f"{len(parts)} processes run side by side: "
+        + "; ".join(f"{', '.join(p['m4_hourly'])[:60]}... {p['load']}" for p in parts)
+    )
+    document = {"m4_hourly": rows, "runs": parts, "load": machine}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "m4.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    replace_section(OUT / "forecast.md", "m4", render(rows, machine))
 
 
 if __name__ == "__main__":

@@ -278,3 +278,42 @@ def test_the_incremental_engine_forecasts_the_event_too() -> None:
     mean = demand.forecast.mean
     # NOW is on the hour: the batch runs in the first 5 minutes, again from minute 30.
     assert mean[:, :5].mean() > 2.5 * mean[:, 6:15].mean()
+
+
+def test_an_events_effect_is_learned_from_its_past_occurrences() -> None:
+    """Mondays 09:00-11:00 triple the demand; the spec says 1.5 (the engine and one-shot)."""
+    from statecast.core.reconcile.demand_engine import DemandEngine, EngineSettings
+    from statecast.core.reconcile.predicted import events_of
+
+    resource = SharedResourceSpec.model_validate(
+        {
+            "prediction": {
+                "interval": "1h", "horizon": "12h",
+                "events": [{"name": "standup", "schedule": "0 9 * * 1", "duration": "2h",
+                            "effect": 1.5}],
+            }
+        }
+    )  # fmt: skip
+    end = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC)  # a Monday, midnight
+    steps = 4 * 7 * 24
+    edges = end.timestamp() - 3600.0 * np.arange(steps, -1, -1)
+    hour = (edges[:-1] // 3600) % 24  # each interval's start
+    base = 50 * np.exp(0.5 * np.sin(2 * np.pi * hour / 24))
+    weekday = ((edges[:-1] // 86400) + 3) % 7  # 1970-01-01 was a Thursday (3)
+    truth = np.where((weekday == 0) & (hour >= 9) & (hour < 11), 3.0, 1.0)
+    history = np.random.default_rng(5).poisson(base * truth, (2, steps)).astype(float)
+    later = np.arange(12)  # the hours the 12 steps ahead start at
+    expected = 50 * np.exp(0.5 * np.sin(2 * np.pi * later / 24))
+    settings = EngineSettings(("a", "b"), 3600.0, 12, 24, 0.9, steps, events=events_of(resource))
+    engine = DemandEngine.build(settings, end.timestamp(), history, np.zeros_like(history),
+                                np.zeros(2))  # fmt: skip
+    assert engine is not None
+    np.testing.assert_allclose(engine.effects, 2.6, rtol=0.2)  # 3, shrunk towards 1.5
+    incremental = engine.demand(resource, np.zeros(2), previous_next=None, writes_per_min=0.0)
+    one_shot = forecast_demand(history, ("a", "b"), resource, generated_at=end)
+    assert one_shot is not None
+    for demand in (incremental, one_shot):
+        ratio = demand.forecast.mean / expected
+        # 09:00 and 10:00 are steps 10 and 11: lifted by the learned effect, not 1.5.
+        assert ratio[:, 9:11].min() > 2.0, ratio[:, 9:11]
+        assert np.median(ratio[:, :9]) < 1.3

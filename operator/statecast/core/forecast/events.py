@@ -9,6 +9,13 @@ covers in part gets that share of the effect; overlapping events multiply).
 The fast path takes events as an uplift: the history is divided by its factors before
 fitting (so a profile is what demand does without the events) and the forecast
 multiplied by the factors of the steps ahead (:func:`deflate`, :func:`inflate`).
+
+The operator also treats them as regressors: :func:`learned_effects` estimates each
+event's effect per series from its past occurrences (log-scale least squares of the
+demand in the intervals it covered against the same phase a season earlier, where no
+event was on), shrunk towards the stated ``effect`` by one occurrence's worth of
+intervals, so the stated effect is a prior the history corrects; :func:`factors`
+turns the learned effects into factors per series and interval.
 """
 
 from __future__ import annotations
@@ -25,7 +32,17 @@ from statecast.api.cron import CronSchedule
 from statecast.api.cron import parse_cron as _parse_cron
 from statecast.core.forecast.errors import ParameterError
 
-__all__ = ["CronSchedule", "Event", "deflate", "inflate", "multipliers", "parse_cron"]
+__all__ = [
+    "CronSchedule",
+    "Event",
+    "deflate",
+    "factors",
+    "inflate",
+    "learned_effects",
+    "multipliers",
+    "parse_cron",
+    "shares",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -87,6 +104,77 @@ def multipliers(events: Sequence[Event], edges: FloatArray) -> FloatArray:
             end = start + event.duration_s
             share = np.clip(np.minimum(hi, end) - np.maximum(lo, start), 0.0, None) / (hi - lo)
             out *= 1.0 + (event.effect - 1.0) * share
+    return out
+
+
+def shares(events: Sequence[Event], edges: FloatArray) -> FloatArray:
+    """Share of each interval between ``edges`` that each event covers, ``(events, T)``."""
+    lo, hi = edges[:-1], edges[1:]
+    out = np.zeros((len(events), len(lo)))
+    for i, event in enumerate(events):
+        for start in _starts(event, float(edges[0]), float(edges[-1])):
+            end = start + event.duration_s
+            covered = np.clip(np.minimum(hi, end) - np.maximum(lo, start), 0.0, None)
+            out[i] += covered / (hi - lo)
+    return np.asarray(np.minimum(out, 1.0), dtype=np.float64)
+
+
+def learned_effects(
+    history: FloatArray,
+    events: Sequence[Event],
+    share: FloatArray,
+    *,
+    lags: Sequence[int],
+    interval: float,
+) -> FloatArray:
+    """Each event's effect per series, learned from its past occurrences, ``(n, events)``.
+
+    For every interval an event covered alone (no other event on), with a reference
+    interval ``lag`` steps earlier (the first of ``lags`` that is sampled and free of
+    events), the log-scale change ``log1p(y_t) - log1p(y_ref)`` is regressed on the
+    event's share of the interval (least squares through the origin). The estimate is
+    shrunk towards ``log(effect)`` with the weight of one occurrence (its duration in
+    intervals), so one occurrence counts as much as the stated effect.
+
+    Args:
+        history: Counts per series and interval, ``(n, T)``, NaN where missing.
+        events: The events.
+        share: :func:`shares` over the history's intervals, ``(events, T)``.
+        lags: Reference lags in intervals, tried in order (the seasons).
+        interval: Seconds per interval.
+    """
+    n, steps = history.shape
+    prior = np.log([max(e.effect, 1e-6) for e in events])
+    out = np.tile(prior, (n, 1))
+    if not events or steps == 0:
+        return np.asarray(np.exp(out), dtype=np.float64)
+    z = np.log1p(history)
+    on: npt.NDArray[np.bool_] = share > 0
+    quiet: npt.NDArray[np.bool_] = ~np.any(on, axis=0)
+    for i, event in enumerate(events):
+        alone = on[i] & (on.sum(axis=0) == 1)
+        change = np.full((n, steps), np.nan)
+        for lag in (g for g in lags if 0 < g < steps):
+            t = np.flatnonzero(alone[lag:]) + lag
+            ref = t - lag
+            usable = quiet[ref]
+            t, ref = t[usable], ref[usable]
+            diff = z[:, t] - z[:, ref]
+            fill = np.isnan(change[:, t]) & ~np.isnan(diff)
+            change[:, t] = np.where(fill, diff, change[:, t])
+        x = np.where(np.isnan(change), 0.0, share[i][None, :])
+        weight = (x**2).sum(axis=1)
+        slope = (x * np.nan_to_num(change)).sum(axis=1)
+        k = max(1.0, event.duration_s / interval)
+        out[:, i] = (slope + k * prior[i]) / (weight + k)
+    return np.asarray(np.exp(out), dtype=np.float64)
+
+
+def factors(share: FloatArray, effects: FloatArray) -> FloatArray:
+    """Factors per series and interval, ``(n, T)``, from shares and per-series effects."""
+    out = np.ones((effects.shape[0], share.shape[1]))
+    for i in range(share.shape[0]):
+        out *= 1.0 + (effects[:, i : i + 1] - 1.0) * share[i][None, :]
     return out
 
 

@@ -34,14 +34,15 @@ import numpy.typing as npt
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S
 from statecast.core.forecast import BatchForecast, ForecastEngine
-from statecast.core.forecast.events import Event, deflate
+from statecast.core.forecast.events import Event, deflate, factors, learned_effects
 from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.forecast.pods import split_step
 from statecast.core.reconcile.predicted import (
     MIN_HISTORY_STEPS,
     PredictedDemand,
     demand_rows,
-    event_factors,
+    event_lags,
+    event_shares,
     predicted_demand,
     with_events,
 )
@@ -255,8 +256,13 @@ class DemandEngine:
             capacity=settings.capacity,
             refit_every=refit_every(settings.interval),
         )
-        past = event_factors(settings.events, end, settings.interval, -history.shape[1])
-        self._engine.refit(deflate(rows.series, past))
+        past = event_shares(settings.events, end, settings.interval, -history.shape[1])
+        #: Each event's effect per series, learned from its past occurrences.
+        self.effects = learned_effects(
+            rows.series, settings.events, past,
+            lags=event_lags((settings.season, *settings.longer)), interval=settings.interval,
+        )  # fmt: skip
+        self._engine.refit(deflate(rows.series, factors(past, self.effects)))
         self.forecast: BatchForecast = self._engine.forecast()
 
     @classmethod
@@ -300,8 +306,8 @@ class DemandEngine:
             else:
                 values = column
             step_end = end - (demand.shape[1] - 1 - k) * self.settings.interval
-            factor = event_factors(self.settings.events, step_end, self.settings.interval, -1)
-            self.forecast = self._engine.update(deflate(values, factor))
+            share = event_shares(self.settings.events, step_end, self.settings.interval, -1)
+            self.forecast = self._engine.update(deflate(values, factors(share, self.effects)[:, 0]))
             self.last = np.nan_to_num(column)
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
@@ -316,10 +322,10 @@ class DemandEngine:
         writes_per_min: float,
     ) -> PredictedDemand:
         """The forecast from the newest interval, with the pods running now."""
-        ahead = event_factors(self.settings.events, self.end, self.settings.interval,
-                              self.settings.horizon)  # fmt: skip
+        ahead = event_shares(self.settings.events, self.end, self.settings.interval,
+                             self.settings.horizon)  # fmt: skip
         return predicted_demand(
-            with_events(self.forecast, ahead),
+            with_events(self.forecast, factors(ahead, self.effects)),
             self.settings.nodes,
             spec,
             pods_now=pods_now,

@@ -21,7 +21,15 @@ import numpy.typing as npt
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S, parse_duration
 from statecast.core.forecast import BatchForecast, forecast_batch
-from statecast.core.forecast.events import Event, deflate, inflate, multipliers
+from statecast.core.forecast.events import (
+    Event,
+    deflate,
+    factors,
+    inflate,
+    learned_effects,
+    multipliers,
+    shares,
+)
 from statecast.core.forecast.pods import Band, recombine, split_by_pods
 from statecast.core.placement import DemandForecast, forecast_deviation
 
@@ -32,6 +40,8 @@ __all__ = [
     "PredictedDemand",
     "demand_rows",
     "event_factors",
+    "event_lags",
+    "event_shares",
     "events_of",
     "forecast_demand",
     "predicted_demand",
@@ -127,6 +137,22 @@ def event_factors(
     return multipliers(events, edges) if events else np.ones(len(edges) - 1)
 
 
+def event_shares(
+    events: Sequence[Event], end: float, interval: float, steps: int
+) -> npt.NDArray[np.float64]:
+    """Each event's share per interval, ``(events, |steps|)``, over :func:`event_factors`' grid."""
+    if steps < 0:
+        edges = end - interval * np.arange(-steps, -1, -1, dtype=np.float64)
+    else:
+        edges = end + interval * np.arange(steps + 1, dtype=np.float64)
+    return shares(events, edges)
+
+
+def event_lags(seasons: Sequence[int]) -> tuple[int, ...]:
+    """Reference lags for learning event effects: the seasons, then a week of the first."""
+    return tuple(dict.fromkeys((*seasons, 7 * seasons[0])))
+
+
 def with_events(forecast: BatchForecast, factors: npt.NDArray[np.float64]) -> BatchForecast:
     """A forecast multiplied, step by step, by the known events' factors."""
     if np.all(factors == 1.0):
@@ -189,13 +215,18 @@ def forecast_demand(
     rows = demand_rows(history, pods, pods_now)
     end = generated_at.timestamp()
     events = events_of(spec)
-    past = event_factors(events, end, interval, -rows.series.shape[1])
+    seasons = seasons_of(spec)
+    past = event_shares(events, end, interval, -rows.series.shape[1])
+    effects = learned_effects(
+        rows.series, events, past, lags=event_lags(seasons), interval=interval
+    )
     result = forecast_batch(
-        deflate(rows.series, past), period=seasons_of(spec), horizon=horizon,
+        deflate(rows.series, factors(past, effects)), period=seasons, horizon=horizon,
         level=spec.prediction.level,
     )  # fmt: skip
+    ahead = factors(event_shares(events, end, interval, horizon), effects)
     return predicted_demand(
-        with_events(result, event_factors(events, end, interval, horizon)),
+        with_events(result, ahead),
         nodes,
         spec,
         pods_now=pods_now,
