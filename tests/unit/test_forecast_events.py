@@ -88,3 +88,23 @@ def test_a_resource_with_a_bad_cron_schedule_is_refused() -> None:
     event = {"name": "batch", "schedule": "0 25 * * *"}
     with pytest.raises(ValidationError, match="outside 0-23"):
         SharedResourceSpec.model_validate({"prediction": {"events": [event]}})
+
+
+def test_learned_effects_follow_the_history_and_keep_the_prior_without_it() -> None:
+    from statecast.core.forecast.events import factors, learned_effects, shares
+
+    event = Event(duration_s=3600, effect=2.0, schedule="0 12 * * 1")  # Mondays at noon
+    steps = 3 * 7 * 24
+    hourly = NOON.timestamp() - 3600.0 * np.arange(steps, -1, -1)
+    share = shares([event], hourly)
+    assert share.sum() == 3  # three Mondays' noons
+    flat = np.full((3, steps), 40.0)
+    history = flat * np.array([[4.0], [1.0], [2.0]]) ** share  # x4, untouched, as stated
+    history[2] = np.nan  # ... but never sampled
+    effects = learned_effects(history, [event], share, lags=(24, 168), interval=3600.0)
+    # The first Monday has no reference before it: two occurrences against a prior worth
+    # one, on the log1p scale: (2 log(161/41) + log 2) / 3 and (0 + log 2) / 3.
+    learned = np.exp((2 * np.log(161 / 41) + np.log(2)) / 3)
+    np.testing.assert_allclose(effects[:, 0], [learned, 2 ** (1 / 3), 2.0], rtol=1e-6)
+    np.testing.assert_allclose(factors(share, effects)[:, share[0] > 0], effects.repeat(3, axis=1))
+    assert learned_effects(history, [], share[:0], lags=(24,), interval=3600.0).shape == (3, 0)
