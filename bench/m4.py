@@ -260,9 +260,8 @@ def combine(paths: list[Path]) -> None:
         rows |= {k: v for k, v in part["m4_hourly"].items() if k not in rows}
     order = list(BASELINES | MODELS)
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0])))
-    machine = (
-        f"{len(parts)} processes run side by side: "
-        + "; ".join(f"{', '.join(p['m4_hourly'])[:60]}... {p['load']}" for p in parts)
+    machine = f"{len(parts)} processes run side by side: " + "; ".join(
+        f"{', '.join(p['m4_hourly'])[:60]}... {p['load']}" for p in parts
     )
     document = {"m4_hourly": rows, "runs": parts, "load": machine}
     OUT.mkdir(parents=True, exist_ok=True)
