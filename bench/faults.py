@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from statecast.chaos.runner import RunSettings, run_scenario
 from statecast.chaos.scenarios import SCENARIOS
 from statecast.chaos.target import connect
 from statecast.devcluster import DevCluster
+from statecast.devcluster.netproxy import NetworkProxy
 
 OUT = Path("docs/bench")
 GROUP, VERSION = "statecast.io", "v1alpha1"
@@ -109,7 +111,9 @@ def main() -> None:
     cluster.up(nodes=4, zones=2)
     system = cluster.system()
     system.install()
-    system.start_agents(port=None)
+    proxy = NetworkProxy(system)  # zone-partition cuts agent-to-agent paths through it
+    proxy.start()
+    system.start_agents(port=None, extra_args=partial(proxy.routes, system.nodes()))
     system.start_operators(2)
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
@@ -122,17 +126,27 @@ def main() -> None:
                 resource = f"{name}-{run}"
                 _resource(api, resource)
                 settings = RunSettings(duration=scenario.default_duration, seed=run)
-                report = run_scenario(type(scenario)(), target, NAMESPACE, resource, settings)
+                try:
+                    report = run_scenario(type(scenario)(), target, NAMESPACE, resource, settings)
+                except Exception as err:  # noqa: BLE001 - one broken run must not end the rest
+                    rows.append(f"| {name} | {run} | run failed: {err!r:.200} |")
+                    print(rows[-1], flush=True)
+                    _write_table(rows, load)
+                    continue
                 (OUT / "faults").mkdir(parents=True, exist_ok=True)
                 (OUT / "faults" / f"{name}-{run}.json").write_text(
                     json.dumps(report, indent=2, default=str) + "\n"
                 )
                 rows.append(_row(report, run))
                 print(rows[-1], flush=True)
+                _write_table(rows, load)  # after every run: a crash keeps what was measured
                 _delete(api, resource)
     finally:
         if not args.keep:
             cluster.down()
+
+
+def _write_table(rows: list[str], load: tuple[float, float, float]) -> None:
     header = [
         "# Fault scenarios",
         "",
