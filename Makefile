@@ -124,8 +124,16 @@ kind-down: ## Delete the kind cluster
 
 ##@ Faults
 .PHONY: e2e-faults
-e2e-faults: cluster-build ## Every chaos scenario, full length, three runs each, on a fresh dev cluster (reports in bench/faults/)
+e2e-faults: cluster-build ## Every chaos scenario, full length, three runs each, on a fresh dev cluster (reports in docs/bench/faults/)
 	$(PY) -m bench.faults
+
+.PHONY: bench-policies-live
+bench-policies-live: cluster-build ## predictive/reactive/static live on a dev cluster with cross-zone latency, beside the simulator on the same demand (docs/bench/policies-live.*)
+	$(PY) -m bench.policies_live
+
+.PHONY: soak
+soak: cluster-build ## 10 minutes of steady load on the whole system; operator and agent RSS at start and end (docs/bench/soak.*)
+	$(PY) -m bench.soak
 
 .PHONY: e2e-linearizability
 e2e-linearizability: cluster-build ## Strong resources under every strong fault, 20 seeds each, checked with Porcupine (reports in docs/bench/linearizability/)

@@ -22,17 +22,21 @@ rather than queueing requests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import random
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from statecast.chaos.history import History, Operation, Outcome
+from statecast.chaos.writers import StreamedHistory, WriterProcess
 from statecast.client import Client, NotFoundError, RequestError
 
-__all__ = ["Workload", "WorkloadSpec"]
+__all__ = ["Workload", "WorkloadSpec", "main"]
 
 READ_RETRY_SECONDS = 0.02
 PROBE_PERIOD = 0.1
@@ -57,6 +61,9 @@ class WorkloadSpec:
         read_deadline: Seconds a logical read is retried before it counts as failed.
         timeout: Seconds per request.
         seed: Random seed (keys chosen).
+        writer_processes: Run the writers in this many processes of their own
+            (:mod:`statecast.chaos.writers`; 0: threads of this process). One process's
+            threads share one interpreter lock and reach a few hundred writes a second.
     """
 
     namespace: str
@@ -73,6 +80,7 @@ class WorkloadSpec:
     read_deadline: float = 15.0
     timeout: float = 2.0
     seed: int = 1
+    writer_processes: int = 0
 
     def key(self, index: int) -> str:
         """Register key ``index`` of the run."""
@@ -122,6 +130,7 @@ class Workload:
     _threads: list[threading.Thread] = field(default_factory=list)
     _written: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _processes: list[WriterProcess] = field(default_factory=list)
 
     def _client(self, node: str) -> Client:
         others = [u for n, u in sorted(self.nodes.items()) if n != node]
@@ -131,6 +140,7 @@ class Workload:
         """Start every client thread."""
         spec = self.spec
         index = 0
+        outside: list[tuple[str, str, float, int]] = []
         for node in sorted(self.nodes):
             roles = (
                 [("writer", self._writer, spec.write_rate)] * spec.writers_per_node
@@ -141,13 +151,42 @@ class Workload:
             for number, (role, body, rate) in enumerate(roles):
                 index += 1
                 name = f"{node}/{role}-{number}"
-                rng = random.Random(spec.seed * 1000 + index)
-                self._spawn(body, node, name, rate, rng)
+                seed = spec.seed * 1000 + index
+                if role == "writer" and spec.writer_processes > 0:
+                    outside.append((node, name, rate, seed))
+                    continue
+                self._spawn(body, node, name, rate, random.Random(seed))
+        self._start_processes(outside)
         if probe_node is not None:
             self._spawn(self._probe_writer, probe_node, f"{probe_node}/probe", 0.0, None)
             for node in sorted(self.nodes):
                 if node != probe_node:
                     self._spawn(self._probe_reader, node, f"{node}/probe-reader", 0.0, None)
+
+    def _start_processes(self, writers: list[tuple[str, str, float, int]]) -> None:
+        count = min(self.spec.writer_processes, len(writers))
+        zero = time.monotonic() - self.clock()
+        for number in range(count):
+            config = {
+                "spec": dataclasses.asdict(self.spec),
+                "nodes": self.nodes,
+                "zero": zero,
+                "writers": writers[number::count],
+            }
+            self._processes.append(WriterProcess(config, self.history, self._mark_written))
+
+    def _mark_written(self, key: str) -> None:
+        with self._lock:
+            self._written.add(key)
+
+    def run_writers(
+        self, writers: Sequence[tuple[str, str, float, int]], until: Callable[[], object]
+    ) -> None:
+        """Run ``writers`` (node, client name, rate, seed) here until ``until`` returns."""
+        for node, name, rate, seed in writers:
+            self._spawn(self._writer, node, name, rate, random.Random(seed))
+        until()
+        self.stop()
 
     def _spawn(self, body: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=body, args=args, daemon=True)
@@ -157,6 +196,8 @@ class Workload:
     def stop(self) -> None:
         """Stop every client and wait for them."""
         self._stop.set()
+        for process in self._processes:
+            process.stop(timeout=self.spec.timeout + 10)
         for thread in self._threads:
             thread.join(timeout=self.spec.read_deadline + 5)
 
@@ -287,3 +328,25 @@ class Workload:
                 except (RequestError, OSError, TypeError, KeyError, ValueError):
                     pass
                 self._stop.wait(PROBE_PERIOD / 4)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run writer threads until stdin closes (a writer process, see :mod:`.writers`).
+
+    ``CONFIG`` (JSON): ``spec`` (the :class:`WorkloadSpec` fields), ``nodes`` (node ->
+    agent URL), ``zero`` (the run's start on ``time.monotonic()``), ``writers``
+    (``[node, client name, rate, seed]`` each).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    config = json.loads(args[0])
+    spec = WorkloadSpec(**{**config["spec"], "writer_processes": 0})
+    zero = float(config["zero"])
+    history = StreamedHistory(sys.stdout)
+    workload = Workload(spec, dict(config["nodes"]), history, lambda: time.monotonic() - zero)
+    writers = [(str(n), str(c), float(r), int(s)) for n, c, r, s in config["writers"]]
+    workload.run_writers(writers, sys.stdin.read)  # until the run closes our stdin
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
