@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="scenario (repeatable)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--table", type=Path, default=OUT / "faults.md", help="summary table")
+    parser.add_argument("--label", default="", help="suffix of the report files (-LABEL)")
     args = parser.parse_args()
     cluster = DevCluster("statecast-faults")
     cluster.down(purge=True)
@@ -131,22 +133,24 @@ def main() -> None:
                 except Exception as err:  # noqa: BLE001 - one broken run must not end the rest
                     rows.append(f"| {name} | {run} | run failed: {err!r:.200} |")
                     print(rows[-1], flush=True)
-                    _write_table(rows, load)
+                    _write_table(args.table, rows, load)
                     continue
                 (OUT / "faults").mkdir(parents=True, exist_ok=True)
-                (OUT / "faults" / f"{name}-{run}.json").write_text(
+                (OUT / "faults" / f"{name}-{run}{args.label and '-' + args.label}.json").write_text(
                     json.dumps(report, indent=2, default=str) + "\n"
                 )
                 rows.append(_row(report, run))
                 print(rows[-1], flush=True)
-                _write_table(rows, load)  # after every run: a crash keeps what was measured
+                _write_table(
+                    args.table, rows, load
+                )  # after every run: a crash keeps what was measured
                 _delete(api, resource)
     finally:
         if not args.keep:
             cluster.down()
 
 
-def _write_table(rows: list[str], load: tuple[float, float, float]) -> None:
+def _write_table(path: Path, rows: list[str], load: tuple[float, float, float]) -> None:
     header = [
         "# Fault scenarios",
         "",
@@ -159,7 +163,7 @@ def _write_table(rows: list[str], load: tuple[float, float, float]) -> None:
         "(attempts) | notes |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    (OUT / "faults.md").write_text("\n".join(header + rows) + "\n")
+    path.write_text("\n".join(header + rows) + "\n")
 
 
 if __name__ == "__main__":
