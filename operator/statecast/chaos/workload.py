@@ -40,6 +40,8 @@ __all__ = ["Workload", "WorkloadSpec", "main"]
 
 READ_RETRY_SECONDS = 0.02
 PROBE_PERIOD = 0.1
+#: How long a writer process may take to start (imports are slow on a busy machine).
+PROCESS_START_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ class Workload:
                 "writers": writers[number::count],
             }
             self._processes.append(WriterProcess(config, self.history, self._mark_written))
+        for process in self._processes:  # the run's clock must not start before they write
+            if not process.ready.wait(PROCESS_START_SECONDS):
+                raise RuntimeError(f"a writer process did not start in {PROCESS_START_SECONDS} s")
 
     def _mark_written(self, key: str) -> None:
         with self._lock:
@@ -185,6 +190,8 @@ class Workload:
         """Run ``writers`` (node, client name, rate, seed) here until ``until`` returns."""
         for node, name, rate, seed in writers:
             self._spawn(self._writer, node, name, rate, random.Random(seed))
+        if isinstance(self.history, StreamedHistory):
+            self.history.ready()
         until()
         self.stop()
 

@@ -41,6 +41,10 @@ class StreamedHistory(History):
         """Send one failed attempt."""
         self._send({"error": [at, client, code]})
 
+    def ready(self) -> None:
+        """Say the writers run (a process starts slowly on a busy machine)."""
+        self._send({"ready": True})
+
     def _send(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
@@ -62,6 +66,7 @@ class WriterProcess:
     ) -> None:
         self.history = history
         self.written = written
+        self.ready = threading.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "statecast.chaos.workload", json.dumps(config)],
             stdin=subprocess.PIPE,
@@ -75,6 +80,9 @@ class WriterProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             record = json.loads(line)
+            if "ready" in record:
+                self.ready.set()
+                continue
             if "error" in record:
                 at, client, code = record["error"]
                 self.history.error(at, client, code)
