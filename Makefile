@@ -156,6 +156,10 @@ bench-m4: install ## M4 hourly: both forecast paths, baselines and statsforecast
 bench-agent: install ## Agent latency/throughput next to Redis, sync bytes, convergence, memory
 	$(PY) -m bench.agent
 
+.PHONY: bench-operator-scale
+bench-operator-scale: install cluster-build ## The operator at 100, 300 and 1,000 resources x 50 KWOK nodes (docs/scale.md)
+	nice -n 10 $(PY) -m bench.operator_scale --resources 100,300,1000 --nodes 50 --json out/operator-scale.json
+
 .PHONY: bench-strong
 bench-strong: install ## Write latency of a strong resource (majority ack) next to eventual ones
 	$(PY) -m bench.strong_latency

@@ -157,3 +157,20 @@ def test_background_refit_while_updates_continue() -> None:
     final = engine.forecast()
     assert np.all(np.isfinite(final.upper))
     assert np.all(final.lower <= final.mean)
+
+
+def test_the_window_takes_memory_for_the_history_held_not_for_the_capacity() -> None:
+    # An operator keeps one engine per resource; at a thousand resources, buffers sized
+    # for days of history while an hour is held took gigabytes.
+    capacity = 4320
+    engine = ForecastEngine(50, period=24, horizon=4, capacity=capacity)
+    full = 50 * capacity * 5  # float32 values + missing flags
+    rng = np.random.default_rng(3)
+    engine.refit(rng.poisson(5.0, size=(50, 48)).astype(float))
+    for _ in range(12):
+        engine.update(rng.poisson(5.0, size=50).astype(float))
+    assert engine.nbytes < full / 10
+    before = engine.forecast()
+    engine.refit(rng.poisson(5.0, size=(50, 2 * capacity)).astype(float))
+    assert full <= engine.nbytes < 2 * full
+    assert before.mean.shape == engine.forecast().mean.shape

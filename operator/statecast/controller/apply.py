@@ -17,6 +17,7 @@ from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, change_event
 from statecast.core.reconcile.status import failed_status
+from statecast.core.reconcile.status_diff import changed_fields
 from statecast.core.replica_set import ReplicaChange
 
 __all__ = ["apply", "report", "report_failure"]
@@ -74,8 +75,7 @@ def _apply_change(
 
 def report(services: Services, body: kopf.Body, patch: kopf.Patch, result: ReconcileResult) -> None:
     """Patch the status fields that changed; set the resource's phase metric."""
-    current = dict(body.get("status", {}))
-    changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+    changed = changed_fields(body.get("status") or {}, result.status)
     if changed:
         patch.status.update(changed)
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""

@@ -111,8 +111,11 @@ class ForecastEngine:
         self._probs = interval_probs(level, ())
         self._lock = threading.Lock()
         slack = max(self.period, 64)
-        self._z = np.zeros((n_series, self.capacity + slack), dtype=np.float32)
-        self._missing = np.ones((n_series, self.capacity + slack), dtype=np.bool_)
+        # The window grows with the history held (to capacity + slack at most): an
+        # engine over an hour of history holds an hour, not days of zeros.
+        self._limit = self.capacity + slack
+        self._z = np.zeros((n_series, min(self._limit, 128)), dtype=np.float32)
+        self._missing = np.ones((n_series, self._z.shape[1]), dtype=np.bool_)
         self._start = 0
         self._stop = 0
         self._steps = 0  # samples ever appended
@@ -135,8 +138,21 @@ class ForecastEngine:
 
     # -- history ---------------------------------------------------------------------------
 
+    def _reserve(self, columns: int) -> None:
+        """Grow the window's buffer (doubling, up to its limit) to hold ``columns``."""
+        size = self._z.shape[1]
+        if columns <= size or size >= self._limit:
+            return
+        size = min(self._limit, max(columns, 2 * size))
+        z = np.zeros((self.n_series, size), dtype=np.float32)
+        missing = np.ones((self.n_series, size), dtype=np.bool_)
+        z[:, : self._stop] = self._z[:, : self._stop]
+        missing[:, : self._stop] = self._missing[:, : self._stop]
+        self._z, self._missing = z, missing
+
     def _append(self, z: npt.NDArray[np.float32], missing: npt.NDArray[np.bool_]) -> None:
         width = z.shape[1]
+        self._reserve(self._stop + width)
         if self._stop + width > self._z.shape[1]:
             keep = min(self.capacity, self._stop - self._start)
             keep = max(0, min(keep, self._z.shape[1] - width))
@@ -168,6 +184,11 @@ class ForecastEngine:
             self._stop - self._start,
             self._held_at_refit,
         )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the history window's buffers take now."""
+        return int(self._z.nbytes + self._missing.nbytes)
 
     @property
     def steps(self) -> int:
@@ -208,6 +229,7 @@ class ForecastEngine:
         kept = y[:, -self.capacity :]
         width = kept.shape[1]
         with self._lock:
+            self._reserve(width)
             # Converted chunk by chunk: no full-size float64 temporary.
             for first in range(0, self.n_series, BATCH_CHUNK):
                 rows = slice(first, min(self.n_series, first + BATCH_CHUNK))

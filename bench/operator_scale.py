@@ -1,0 +1,515 @@
+"""The operator at scale: N SharedResources x M KWOK nodes on the built-in dev cluster.
+
+Run from the repository root (``make bench-operator-scale`` runs the docs' sizes)::
+
+    nice -n 10 .venv/bin/python -m bench.operator_scale --resources 1000 --nodes 50 \
+        --json out/operator-scale-1000.json
+
+What runs: the dev cluster (etcd, kube-apiserver, controllers; node 1 with its own
+KWOK, nodes 2..M managed by one more KWOK process so that 50 nodes do not need 50
+processes), lightweight agents (:mod:`bench.scale_agents`: one process renewing every
+node's agent Lease and serving every node's synthetic ``/v1/stats``, demand moving over
+time) and the real operator (``statecast operator``, as the chart's ServiceAccount,
+production resync and sampling settings unless ``--env`` says otherwise).
+
+The run, in order:
+
+1. N predictive resources (``replicas.min 2``) are created before the operator starts;
+   ``full_pass_s`` is the time from the operator's start until every resource has a
+   status for its generation and its Replicas (the first full pass).
+2. ``--steady`` seconds of steady state: ``api_requests_per_s`` is the kube-apiserver's
+   own ``apiserver_request_total`` over that window, without the simulated agents' and
+   KWOK's heartbeats (Lease and Node updates; the total is reported too), ``cpu_percent``
+   the operator's CPU time over the window (100 = one core).
+3. ``--changes`` spec changes (``replicas.min`` 2 -> 3, one every half second): time
+   from the PATCH's answer to the new Replica's ADDED event on a watch.
+4. One node loss: the node's agent stops renewing its Lease; for every resource with a
+   copy there, the time from the Lease's expiry to the replacement Replica's ADDED event.
+   ``change_to_replicas_p50_s``/``_p99_s`` are over the changes and losses together (also
+   reported apart).
+5. ``operator_rss_mb`` at the end (``operator_rss_start_mb`` after the first pass),
+   with the demand intervals the history holds by then (``--interval`` each).
+
+The figures depend on the machine: the docs say how loaded it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.scale_agents import DemandModel, FakeAgents
+from statecast.api.types import GROUP, VERSION
+from statecast.devcluster import DevCluster, build, components, processes
+from statecast.devcluster.cluster import KWOK_ANNOTATION, KWOK_MANAGED, ZONE_LABEL, zone_name
+from statecast.devcluster.components import node_name
+
+NAMESPACE = "scale"
+AGENT_NAMESPACE = "statecast-system"
+BENCH_LABEL = "statecast.io/scale-bench"
+#: Requests the simulated agents and KWOK make (heartbeats), not the operator.
+HEARTBEATS = {("PUT", "leases"), ("PATCH", "leases"), ("PATCH", "nodes"), ("PUT", "nodes")}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q``-th percentile (nearest rank) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+# --- the cluster ---------------------------------------------------------------------
+
+
+def add_nodes(cluster: DevCluster, api: Any, nodes: int, zones: int) -> None:
+    """Nodes 2..``nodes``, managed by one KWOK process (node 1 has the cluster's own)."""
+    from kubernetes.client.exceptions import ApiException
+
+    core = api["core"]
+    for index in range(2, nodes + 1):
+        name = node_name(index)
+        body = {
+            "metadata": {
+                "name": name,
+                "annotations": {KWOK_ANNOTATION: KWOK_MANAGED},
+                "labels": {
+                    "kubernetes.io/hostname": name,
+                    "type": "kwok",
+                    BENCH_LABEL: "true",
+                    ZONE_LABEL: zone_name(index, zones),
+                },
+            },
+            "status": {"addresses": [{"type": "InternalIP", "address": f"127.0.2.{index}"}]},
+        }
+        try:
+            core.create_node(body)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+    argv = [
+        str(build.binary("kwok")),
+        f"--kubeconfig={cluster.state_dir / 'kwok.kubeconfig'}",
+        f"--config={Path(components.__file__).parent / 'kwok.yaml'}",
+        f"--manage-nodes-with-label-selector={BENCH_LABEL}=true",
+        f"--node-lease-duration-seconds={components.NODE_LEASE_SECONDS}",
+        f"--server-address=127.0.0.1:{components.free_port()}",
+        "--cidr=10.245.0.0/16",
+    ]
+    if processes.running_pid(cluster.state_dir, "kwok-scale-bench") is None:
+        processes.start(cluster.state_dir, "kwok-scale-bench", argv)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if sum(n.ready == "True" for n in cluster.nodes()) >= nodes:
+            return
+        time.sleep(1)
+    raise RuntimeError("the scale bench's nodes did not become Ready")
+
+
+def clients(kubeconfig: Path) -> dict[str, Any]:
+    """kubernetes API objects on the admin kubeconfig."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = 8
+    return {
+        "core": client.CoreV1Api(api_client),
+        "custom": client.CustomObjectsApi(api_client),
+        "coordination": client.CoordinationV1Api(api_client),
+        "client": api_client,
+    }
+
+
+def api_requests(cluster: DevCluster) -> dict[tuple[str, str], float]:
+    """The kube-apiserver's ``apiserver_request_total`` by (verb, resource)."""
+    import urllib.request
+
+    server = cluster.server()
+    with urllib.request.urlopen(f"{server}/metrics", context=cluster._ssl_context()) as reply:
+        text = reply.read().decode()
+    totals: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if sample.name != "apiserver_request_total":
+                continue
+            key = (sample.labels.get("verb", ""), sample.labels.get("resource", ""))
+            totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+# --- the resources and their Replicas -------------------------------------------------
+
+
+def resource_body(name: str, interval: str, horizon: str) -> dict[str, Any]:
+    """A predictive SharedResource with two copies at least."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SharedResource",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": {"min": 2},
+            "replication": {"policy": "predictive"},
+            "prediction": {"interval": interval, "horizon": horizon},
+        },
+    }
+
+
+class ReplicaWatch:
+    """Every Replica ADDED in the bench namespace, with when this process saw it."""
+
+    def __init__(self, api: dict[str, Any]) -> None:
+        self.api = api
+        self.lock = threading.Lock()
+        self.added: dict[str, list[tuple[str, float]]] = {}  # resource -> [(node, time)]
+        self.live: dict[str, set[str]] = {}  # resource -> nodes with a Replica now
+        self.lost: dict[tuple[str, str], float] = {}  # (resource, node) -> marked Lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        """Watch in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop at the next event or timeout."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        version = None
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            kwargs: dict[str, Any] = {"timeout_seconds": 60}
+            if version:
+                kwargs["resource_version"] = version
+            try:
+                for event in stream.stream(
+                    self.api["custom"].list_namespaced_custom_object,
+                    GROUP, VERSION, NAMESPACE, "replicas", **kwargs,
+                ):  # fmt: skip
+                    self._seen(event["type"], event["object"])
+                    version = event["object"]["metadata"].get("resourceVersion", version)
+                    if self._stop.is_set():
+                        return
+            except Exception as err:  # noqa: BLE001 - a broken watch is started again
+                print(f"replica watch restarted: {err}", flush=True)
+                version = None
+                time.sleep(0.5)
+
+    def _seen(self, kind: str, obj: dict[str, Any]) -> None:
+        now = time.time()
+        spec = obj.get("spec") or {}
+        resource, node = spec.get("resource", ""), spec.get("nodeName") or spec.get("node", "")
+        with self.lock:
+            live = self.live.setdefault(resource, set())
+            if kind == "ADDED" and node not in live:
+                live.add(node)
+                self.added.setdefault(resource, []).append((node, now))
+            elif kind == "DELETED":
+                live.discard(node)
+            phase = (obj.get("status") or {}).get("phase")
+            if kind != "DELETED" and phase == "Lost" and (resource, node) not in self.lost:
+                self.lost[(resource, node)] = now
+
+    def added_after(self, resource: str, since: float) -> float | None:
+        """When the first Replica of ``resource`` added after ``since`` was seen."""
+        with self.lock:
+            times = [t for _, t in self.added.get(resource, []) if t >= since]
+        return min(times) if times else None
+
+    def clear_lost(self, node: str) -> None:
+        """Forget the Lost marks seen so far on ``node``."""
+        with self.lock:
+            self.lost = {k: t for k, t in self.lost.items() if k[1] != node}
+
+    def lost_at(self, resource: str, node: str) -> float | None:
+        """When ``resource``'s Replica on ``node`` was first seen marked Lost."""
+        with self.lock:
+            return self.lost.get((resource, node))
+
+    def count(self, resource: str) -> int:
+        """How many Replicas ``resource`` has now."""
+        with self.lock:
+            return len(self.live.get(resource, ()))
+
+    def holders(self, node: str) -> list[str]:
+        """Resources with a Replica on ``node`` now."""
+        with self.lock:
+            return [r for r, nodes in self.live.items() if node in nodes]
+
+
+# --- the operator process -------------------------------------------------------------
+
+
+def proc_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds, RSS in MB) of process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return cpu, rss
+
+
+def statuses(api: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every SharedResource of the bench namespace (paged)."""
+    token = None
+    while True:
+        page = api["custom"].list_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, "sharedresources", limit=500, _continue=token
+        )
+        yield from page["items"]
+        token = page["metadata"].get("continue")
+        if not token:
+            return
+
+
+def wait_full_pass(api: dict[str, Any], watch: ReplicaWatch, names: list[str], t0: float) -> float:
+    """Seconds from ``t0`` until every resource has its status and two Replicas."""
+    deadline = t0 + 1800
+    while time.time() < deadline:
+        done = 0
+        for item in statuses(api):
+            status = item.get("status") or {}
+            generation = item["metadata"].get("generation")
+            name = item["metadata"]["name"]
+            if status.get("observedGeneration") == generation and watch.count(name) >= 2:
+                done += 1
+        if done >= len(names):
+            return time.time() - t0
+        print(f"  first pass: {done}/{len(names)} after {time.time() - t0:.0f} s", flush=True)
+        time.sleep(2)
+    raise RuntimeError("the first full pass did not finish in 30 minutes")
+
+
+def spec_changes(
+    api: dict[str, Any], watch: ReplicaWatch, names: list[str], count: int
+) -> list[float]:
+    """Raise ``replicas.min`` above the copies it has on ``count`` resources; seconds to each
+    new Replica (a higher minimum than the copies placed for demand needs one more)."""
+    chosen = names[:: max(1, len(names) // max(1, count))][:count]
+    patched: dict[str, float] = {}
+    for name in chosen:
+        wanted = watch.count(name) + 1
+        api["custom"].patch_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, "sharedresources", name,
+            {"spec": {"replicas": {"min": wanted}}},
+        )  # fmt: skip
+        patched[name] = time.time()
+        time.sleep(0.5)
+    return wait_added(watch, patched, timeout=120)
+
+
+def wait_added(watch: ReplicaWatch, since: dict[str, float], timeout: float) -> list[float]:
+    """Seconds from ``since[r]`` to ``r``'s next Replica, for each r (missing ones: timeout)."""
+    deadline = time.time() + timeout
+    found: dict[str, float] = {}
+    while time.time() < deadline and len(found) < len(since):
+        for name, t in since.items():
+            added = watch.added_after(name, t)
+            if added is not None:
+                found[name] = added - t
+        time.sleep(0.2)
+    missing = len(since) - len(found)
+    if missing:
+        print(f"  {missing} of {len(since)} got no new Replica within {timeout:.0f} s", flush=True)
+    return list(found.values()) + [float(timeout)] * missing
+
+
+def node_loss(
+    agents: FakeAgents, watch: ReplicaWatch, node: str
+) -> tuple[list[float], list[float]]:
+    """Stop ``node``'s agent; seconds from its Lease's expiry to the operator's answer.
+
+    Returns (replaced, marked): for resources at their minimum of two copies, the time
+    to the replacement Replica's ADDED event (they must be replaced; a copy placed for
+    demand beyond the minimum need not be); for every resource with a copy there, the
+    time until that copy is marked Lost (the operator's first reaction).
+    """
+    holders = watch.holders(node)
+    at_min = [r for r in holders if watch.count(r) <= 2]
+    watch.clear_lost(node)  # a mark from an earlier blip is not this loss's
+    expiry = agents.lose(node)
+    print(f"  node loss: {node}: {len(holders)} copies, {len(at_min)} at the minimum", flush=True)
+    time.sleep(max(0.0, expiry - time.time()))
+    replaced = wait_added(watch, dict.fromkeys(at_min, expiry), timeout=180)
+    deadline = time.time() + 60
+    while time.time() < deadline and any(watch.lost_at(r, node) is None for r in holders):
+        time.sleep(0.5)
+    marked = [(watch.lost_at(r, node) or time.time()) - expiry for r in holders]
+    return replaced, marked
+
+
+def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
+    """Steady state over ``seconds``: API requests per second and the operator's CPU."""
+    before, (cpu0, _) = api_requests(cluster), proc_usage(pid)
+    t0 = time.time()
+    time.sleep(seconds)
+    after, (cpu1, rss) = api_requests(cluster), proc_usage(pid)
+    elapsed = time.time() - t0
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    delta = {k: v for k, v in delta.items() if v > 0}
+    own = sum(v for k, v in delta.items() if k not in HEARTBEATS)
+    return {
+        "seconds": round(elapsed, 1),
+        "api_requests_per_s": round(own / elapsed, 2),
+        "api_requests_total_per_s": round(sum(delta.values()) / elapsed, 2),
+        "api_requests_by_verb_resource": {
+            f"{v} {r}": round(n / elapsed, 2) for (v, r), n in sorted(delta.items())
+        },
+        "cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
+        "rss_mb": round(rss, 1),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One whole run (see the module docstring); returns the report."""
+    cluster = DevCluster(args.cluster)
+    cluster.up(nodes=1, zones=args.zones, timeout=300)
+    api = clients(cluster.kubeconfig)
+    add_nodes(cluster, api, args.nodes, args.zones)
+    system = cluster.system()
+    system.install()
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        api["core"].create_namespace({"metadata": {"name": NAMESPACE}})
+    except ApiException as err:
+        if err.status != 409:
+            raise
+    names = [f"res-{i:04d}" for i in range(args.resources)]
+    nodes = [node_name(i) for i in range(1, args.nodes + 1)]
+    agents = FakeAgents(
+        api["coordination"], AGENT_NAMESPACE, DemandModel([(NAMESPACE, n) for n in names], nodes)
+    )
+    agents.start()
+    t_create = time.time()
+    for name in names:
+        try:
+            api["custom"].create_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, "sharedresources",
+                resource_body(name, args.interval, args.horizon),
+            )  # fmt: skip
+        except ApiException as err:
+            if err.status != 409:
+                raise
+    print(f"created {len(names)} resources in {time.time() - t_create:.0f} s", flush=True)
+    watch = ReplicaWatch(api)
+    watch.start()
+    env = dict(json.loads(args.env)) if args.env else {}
+    env["STATECAST_AGENT_NAMESPACE"] = AGENT_NAMESPACE
+    t0 = time.time()
+    (operator,) = system.start_operators(1, env=env, prefix="operator-scale")
+    pid = system.pid(operator)
+    assert pid is not None
+    try:
+        full_pass = wait_full_pass(api, watch, names, t0)
+        cpu_start, rss_start = proc_usage(pid)
+        print(f"full pass {full_pass:.1f} s, rss {rss_start:.0f} MB", flush=True)
+        steady = window(cluster, pid, args.steady)
+        print(f"steady: {json.dumps(steady)}", flush=True)
+        changes = spec_changes(api, watch, names, args.changes)
+        lost_node = max(nodes[1:], key=lambda n: len(watch.holders(n)))
+        losses, marked = node_loss(agents, watch, lost_node)
+        settle = window(cluster, pid, min(args.steady, 60.0))
+        cpu_end, rss_end = proc_usage(pid)
+        elapsed = time.time() - t0
+    finally:
+        watch.stop()
+        agents.stop()
+        system.stop([operator])
+    both = changes + losses
+    return {
+        "resources": args.resources,
+        "nodes": args.nodes,
+        "zones": args.zones,
+        "interval": args.interval,
+        "env": env,
+        "full_pass_s": round(full_pass, 1),
+        "change_to_replicas_p50_s": _round(percentile(both, 50)),
+        "change_to_replicas_p99_s": _round(percentile(both, 99)),
+        "spec_change_p50_s": _round(percentile(changes, 50)),
+        "spec_change_p99_s": _round(percentile(changes, 99)),
+        "node_loss_p50_s": _round(percentile(losses, 50)),
+        "node_loss_p99_s": _round(percentile(losses, 99)),
+        "node_loss_resources": len(losses),
+        "node_loss_marked_lost_p50_s": _round(percentile(marked, 50)),
+        "node_loss_marked_lost_p99_s": _round(percentile(marked, 99)),
+        "node_loss_copies": len(marked),
+        "spec_changes": len(changes),
+        "operator_rss_start_mb": round(rss_start, 1),
+        "operator_rss_mb": round(rss_end, 1),
+        "operator_cpu_s": round(cpu_end, 1),
+        "operator_cpu_first_pass_s": round(cpu_start, 1),
+        "run_s": round(elapsed, 1),
+        "history_intervals": int(elapsed // _seconds(args.interval)),
+        "api_requests_per_s": steady["api_requests_per_s"],
+        "cpu_percent": steady["cpu_percent"],
+        "steady": steady,
+        "after_changes": settle,
+        "load_average": os.getloadavg(),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _seconds(duration: str) -> float:
+    from statecast.api.units import parse_duration
+
+    return parse_duration(duration).total_seconds()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (each size on a fresh cluster); print and write the reports.
+
+    ``--json`` gets one report, or ``{"runs": [...]}`` for several ``--resources``.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--resources", default="100", help="resources, or several: 100,300,1000 (one run each)"
+    )
+    parser.add_argument("--nodes", type=int, default=50)
+    parser.add_argument("--zones", type=int, default=3)
+    parser.add_argument("--steady", type=float, default=120.0, help="seconds of steady state")
+    parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
+    parser.add_argument("--interval", default="10s", help="the resources' prediction.interval")
+    parser.add_argument("--horizon", default="1m", help="the resources' prediction.horizon")
+    parser.add_argument("--env", default="", help="JSON object of operator environment")
+    parser.add_argument("--cluster", default=f"scale-bench-{os.getpid()}")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    reports = []
+    for size in [int(n) for n in str(args.resources).split(",")]:
+        one = argparse.Namespace(**{**vars(args), "resources": size})
+        one.cluster = f"{args.cluster}-{size}"
+        cluster = DevCluster(one.cluster)
+        try:
+            reports.append(run(one))
+        finally:
+            if not args.keep:
+                cluster.down(purge=True)
+        print(json.dumps(reports[-1], indent=2), flush=True)
+    report: dict[str, Any] = reports[0] if len(reports) == 1 else {"runs": reports}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Lightweight node agents for the operator scale benchmark: Leases and synthetic stats.
+
+One process stands in for every node's agent: :class:`FakeAgents` renews each node's
+agent Lease (``statecast-agent-<node>`` in the agents' namespace, with the endpoint
+annotation the operator reads) from one thread, and one HTTP server answers
+``GET /n/<node>/v1/stats`` for every node with cumulative access counters in the shape
+of the real agent's ``/v1/stats``. Demand moves over time: resource ``r`` is read on a
+few nodes around a hot node that steps to the next node every ``shift_s`` seconds, with
+a daily-like sine on the rate, so forecasts and placements have something to follow.
+
+A node is "lost" with :meth:`FakeAgents.lose`: its Lease is no longer renewed (and its
+stats are no longer served), exactly what the operator sees when an agent dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from statecast.api.lease import ENDPOINT_ANNOTATION, agent_lease_name
+
+__all__ = ["DemandModel", "FakeAgents"]
+
+
+@dataclass
+class DemandModel:
+    """Synthetic reads per second of each resource on each node, moving over time.
+
+    Args:
+        resources: (namespace, name) of every resource.
+        nodes: every node's name.
+        readers: at most how many nodes read a resource at once (resource r: 1 + r % readers).
+        shift_s: seconds before a resource's hot node moves to the next node.
+        period_s: period of the sine on every rate.
+    """
+
+    resources: list[tuple[str, str]]
+    nodes: list[str]
+    readers: int = 3
+    shift_s: float = 120.0
+    period_s: float = 300.0
+    start: float = field(default_factory=time.time)
+
+    def rates(self, node_index: int, now: float) -> dict[int, float]:
+        """Resource index -> reads per second on node ``node_index`` at ``now``."""
+        m, elapsed = len(self.nodes), now - self.start
+        wave = 1.0 + 0.5 * math.sin(2 * math.pi * elapsed / self.period_s)
+        step = int(elapsed // self.shift_s)
+        found: dict[int, float] = {}
+        # Resource r is hot on nodes first, first + 1, ... (readers of them).
+        for r in range(len(self.resources)):
+            first = (r * 7 + step) % m
+            offset = (node_index - first) % m
+            if offset < 1 + r % self.readers:
+                found[r] = wave * (20.0 / (1 + offset)) * (1 + (r % 5))
+        return found
+
+
+class _Counters:
+    """Cumulative counters per node, advanced on each read."""
+
+    def __init__(self, model: DemandModel) -> None:
+        self.model = model
+        self.lock = threading.Lock()
+        self.started = time.time()
+        self.last: dict[int, float] = {}
+        self.counts: dict[int, dict[int, float]] = {}
+
+    def snapshot(self, node_index: int) -> dict[str, Any]:
+        now = time.time()
+        with self.lock:
+            last = self.last.get(node_index, self.started)
+            counts = self.counts.setdefault(node_index, {})
+            for r, rate in self.model.rates(node_index, now).items():
+                counts[r] = counts.get(r, 0.0) + rate * (now - last)
+            self.last[node_index] = now
+            rows = [
+                {
+                    "namespace": self.model.resources[r][0],
+                    "resource": self.model.resources[r][1],
+                    "served": "local",
+                    "operation": "get",
+                    "count": int(c),
+                }
+                for r, c in counts.items()
+            ]
+        node = self.model.nodes[node_index]
+        return {"node": node, "time": now, "startedAt": self.started, "accesses": rows}
+
+
+class FakeAgents:
+    """Every node's agent Lease and ``/v1/stats``, from one process (see the module doc).
+
+    Args:
+        coordination: a ``kubernetes`` CoordinationV1Api.
+        namespace: the agents' namespace (where the operator lists Leases).
+        model: the demand to serve.
+        lease_s: the Leases' duration.
+        renew_s: seconds between two renewals of each Lease.
+    """
+
+    def __init__(
+        self,
+        coordination: Any,
+        namespace: str,
+        model: DemandModel,
+        *,
+        lease_s: int = 30,
+        renew_s: float = 5.0,
+    ) -> None:
+        self.coordination, self.namespace, self.model = coordination, namespace, model
+        self.lease_s, self.renew_s = lease_s, renew_s
+        self.counters = _Counters(model)
+        self.lost: dict[str, float] = {}  # node -> its last renewal (time.time())
+        self.renewed: dict[str, float] = {}
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(8)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, daemon=True),
+            threading.Thread(target=self._renew_loop, daemon=True),
+        ]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        agents = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = self.path.strip("/").split("/")
+                if len(parts) != 4 or parts[0] != "n" or parts[2:] != ["v1", "stats"]:
+                    self.send_error(404)
+                    return
+                node = parts[1]
+                if node in agents.lost or node not in agents.model.nodes:
+                    self.send_error(503)
+                    return
+                body = json.dumps(agents.counters.snapshot(agents.model.nodes.index(node))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                # The operator may have given up waiting (its timeout): a failed reading.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def endpoint(self, node: str) -> str:
+        """The URL the operator reads ``node``'s stats under."""
+        return f"http://127.0.0.1:{self.port}/n/{node}"
+
+    def start(self) -> None:
+        """Create every Lease, then serve and renew in the background."""
+        self.renew_all()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing and serving."""
+        self._stop.set()
+        self._server.shutdown()
+
+    def lose(self, node: str) -> float:
+        """Stop ``node``'s agent; return when its Lease expires (time.time())."""
+        self.lost[node] = self.renewed.get(node, time.time())
+        return self.lost[node] + self.lease_s
+
+    def renew_all(self) -> None:
+        """Renew (or create) the Lease of every node not lost, eight at a time.
+
+        One at a time, 50 renewals took longer than a Lease lasts on a loaded machine.
+        """
+        nodes = [n for n in self.model.nodes if n not in self.lost]
+        list(self._pool.map(self._renew, nodes))
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.renew_s):
+            try:
+                self.renew_all()
+            except Exception as err:  # noqa: BLE001 - a failed round is retried
+                print(f"lease renewal failed: {err}", flush=True)
+
+    def _renew(self, node: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        now = dt.datetime.now(dt.UTC)
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": agent_lease_name(node),
+                "annotations": {ENDPOINT_ANNOTATION: self.endpoint(node)},
+            },
+            "spec": {
+                "holderIdentity": node,
+                "leaseDurationSeconds": self.lease_s,
+                "renewTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            },
+        }
+        name = agent_lease_name(node)
+        try:
+            self.coordination.patch_namespaced_lease(name, self.namespace, body)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            self.coordination.create_namespaced_lease(self.namespace, body)
+        self.renewed[node] = now.timestamp()
+        self.renewals += 1
