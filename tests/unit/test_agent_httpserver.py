@@ -261,3 +261,116 @@ async def test_a_connection_behind_a_long_pipeline_is_not_starved():
     assert len(order) == 91
     # 90 loader requests of >= 0.5 ms; the probe waits a few turns, not for all of them
     assert order.index("/probe") < 60
+
+
+# --- hostile input: limits decided from the head, deadlines, caps (issue 15) ----------
+
+
+async def test_a_head_over_the_limit_is_refused_even_when_one_read_completes_it(server):
+    reader, writer = await connect(server)
+    big = b"y" * (80 * 1024)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " + big + b"\r\n\r\n")
+    status, _, body = await read_response(reader)
+    assert (status, json.loads(body)["error"]["code"]) == (431, "headers_too_large")
+    writer.close()
+
+
+async def test_many_pipelined_requests_in_one_read_are_not_taken_for_one_long_head(server):
+    reader, writer = await connect(server)
+    request = b"GET /p HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"z" * 1000 + b"\r\n\r\n"
+    writer.write(request * 100)  # ~100 KiB of heads, each well under the limit
+    for _ in range(100):
+        assert (await read_response(reader))[0] == 200
+    writer.close()
+
+
+async def test_a_head_trickling_in_byte_by_byte_gets_408_at_the_header_deadline():
+    srv = HttpServer(sync_echo, max_body=1024, idle_timeout=5, header_timeout=0.4)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        started = time.monotonic()
+        answer = asyncio.ensure_future(read_response(reader))
+        for byte in b"GET /a HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200:
+            if answer.done():
+                break
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)  # every byte well inside the idle timeout
+        status, headers, body = await answer
+        assert (status, json.loads(body)["error"]["code"]) == (408, "request_timeout")
+        assert headers["connection"] == "close"
+        assert time.monotonic() - started < 4  # the deadline, not the idle timeout
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+
+
+async def test_a_connection_over_the_cap_gets_503_and_the_others_are_served():
+    srv = HttpServer(sync_echo, max_body=1024, max_connections=2)
+    await srv.start("127.0.0.1", 0)
+    try:
+        first, second = await connect(srv), await connect(srv)
+        await asyncio.sleep(0.05)
+        reader, writer = await connect(srv)
+        writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = await read_response(reader)
+        assert (status, json.loads(body)["error"]["code"]) == (503, "too_many_connections")
+        assert headers["connection"] == "close"
+        first[1].write(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await read_response(first[0]))[2] == b"/b"
+        for _, w in (first, second, (reader, writer)):
+            w.close()
+    finally:
+        await srv.close(grace=1)
+
+
+def _limit(path: bytes) -> int:
+    return 1 << 20 if path.startswith(b"/peer/") else 100
+
+
+async def test_the_body_limit_is_decided_per_route_before_the_body_is_read():
+    srv = HttpServer(sync_echo, max_body=1 << 20, body_limit=_limit)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        # only the head is sent: the refusal cannot wait for the body
+        writer.write(b"PUT /app HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert (status, json.loads(body)["error"]["code"]) == (413, "too_large")
+        writer.close()
+        reader, writer = await connect(srv)
+        writer.write(
+            b"PUT /peer/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + b"p" * 2000
+        )
+        assert (await read_response(reader))[0] == 200
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+
+
+async def test_bodies_held_over_the_global_cap_get_503_and_are_released_once_answered():
+    gate = asyncio.Event()
+
+    async def held(request: Request) -> Response:
+        await gate.wait()
+        return Response(b"done")
+
+    srv = HttpServer(held, max_body=1000, max_buffered=1500)
+    await srv.start("127.0.0.1", 0)
+    try:
+        put = b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"b" * 1000
+        first = await connect(srv)
+        first[1].write(put)
+        await asyncio.sleep(0.1)
+        assert srv.buffered == 1000
+        second = await connect(srv)
+        second[1].write(put)
+        status, _, body = await read_response(second[0])
+        assert (status, json.loads(body)["error"]["code"]) == (503, "overloaded")
+        gate.set()
+        assert (await read_response(first[0]))[2] == b"done"
+        assert srv.buffered == 0
+        for _, w in (first, second):
+            w.close()
+    finally:
+        await srv.close(grace=1)

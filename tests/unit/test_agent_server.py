@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,8 +11,9 @@ import aiohttp
 import pytest
 
 from statecast.agent.config import AgentConfig, Limits, ResourceSpec
+from statecast.agent.httpserver import Request
 from statecast.agent.runtime import Agent
-from statecast.agent.server import build_server
+from statecast.agent.server import AgentApi, build_server
 
 
 @pytest.fixture
@@ -220,3 +222,93 @@ async def test_a_replica_still_catching_up_sends_reads_to_a_peer(agent):
     store.serving = True
     status, _, headers = await call(session, "GET", f"{base}/v1/default/flags/k")
     assert (status, headers["Statecast-Served"]) == (200, "local")
+
+
+# --- hostile input (issue 15) ---------------------------------------------------------
+
+
+@pytest.fixture
+async def roomy(tmp_path: Path) -> AsyncIterator[tuple[Agent, str, aiohttp.ClientSession]]:
+    """An agent with the default limits (1 MiB values) and one eventual resource."""
+    config = AgentConfig(
+        node="n1", data_dir=tmp_path, resources=(ResourceSpec(namespace="default", name="flags"),)
+    )
+    node = Agent(config)
+    node.load_standalone()
+    server = build_server(node)
+    await server.start("127.0.0.1", 0)
+    await node.start()
+    async with aiohttp.ClientSession() as session:
+        yield node, f"http://127.0.0.1:{server.port}", session
+    await server.close()
+    await node.stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("PUT", "/v1/default/flags/k", b"[" * 100_000, 400, "too_deep"),
+        ("PUT", "/v1/default/flags/k", b"[" * 65 + b"]" * 65, 400, "too_deep"),
+        ("PUT", "/v1/default/flags/k", b'{"a":' * 65 + b"1" + b"}" * 65, 400, "too_deep"),
+        ("POST", "/v1/default/flags/c/increment", b"[" * 100_000, 400, "too_deep"),
+        (
+            "POST",
+            "/v1/default/flags/c/increment",
+            b'{"by": 1, "x": ' + b"[" * 100_000,
+            400,
+            "too_deep",
+        ),
+        ("PUT", "/v1/default/flags/", b"1", 400, "bad_key"),
+        ("GET", "/v1/default/flags/", None, 400, "bad_key"),
+        ("DELETE", "/v1/default/flags/", None, 400, "bad_key"),
+        ("POST", "/v1/default/flags//increment", b'{"by": 1}', 400, "bad_key"),
+        ("PUT", "/v1/default/flags/a%00b", b"1", 400, "bad_key"),
+        ("PUT", "/v1/default/flags/a%0Ab", b"1", 400, "bad_key"),
+        ("PUT", "/v1/default/flags/k", b"[" + b"1," * 600_000 + b"1]", 413, "too_large"),
+    ],
+)
+async def test_hostile_values_and_keys_get_a_json_error_and_change_nothing(
+    roomy, method, path, body, status, code
+):
+    node, base, session = roomy
+    await call(session, "PUT", f"{base}/v1/default/flags/text", "hello")
+    before = {ref: s.version_vector for ref, s in node.stores.items()}
+    got_status, got_body, _ = await call(session, method, base + path, body)
+    assert (got_status, json.loads(got_body)["error"]["code"]) == (status, code)
+    assert {ref: s.version_vector for ref, s in node.stores.items()} == before
+    assert dict(node.stores["default", "flags"].state.items()) == {"text": b'"hello"'}
+
+
+async def test_a_value_nested_to_the_limit_is_stored(roomy):
+    _, base, session = roomy
+    value = b"[" * 64 + b'"[[[["' + b"]" * 64  # brackets inside a string do not count
+    assert (await call(session, "PUT", f"{base}/v1/default/flags/k", value))[0] == 200
+    status, body, _ = await call(session, "GET", f"{base}/v1/default/flags/k")
+    assert (status, body) == (200, value)
+
+
+async def test_an_application_body_over_the_value_limit_is_refused_from_its_head(roomy):
+    _, base, _ = roomy
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    # 2 MiB declared (under the 256 MiB peer limit), none of it sent: the answer comes
+    writer.write(b"PUT /v1/default/flags/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 413")
+    writer.close()
+
+
+def _api_request(method: str, path: str, remote: str, forwarded: bool) -> Request:
+    headers = {"statecast-forwarded-by": "n2"} if forwarded else {}
+    return Request(method, path, headers, b"", remote)
+
+
+async def test_a_forwarded_by_header_from_a_non_peer_is_still_counted_as_demand(roomy):
+    node, _, _ = roomy
+    node.directory.set("n2", "http://10.0.0.2:7420")
+    api = AgentApi(node)
+    api(_api_request("GET", "/v1/default/flags/k", "10.0.0.66:40000", forwarded=True))
+    api(_api_request("GET", "/v1/default/flags/k", "10.0.0.2:40000", forwarded=True))
+    api(_api_request("GET", "/v1/default/flags/k", "10.0.0.66:40001", forwarded=False))
+    counts = {(r["operation"], r["served"]): r["count"] for r in node.access.snapshot()}
+    assert counts == {("get", "local"): 2}  # the peer's forward is not demand here

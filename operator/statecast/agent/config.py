@@ -41,6 +41,14 @@ class Limits(_Model):
     max_key_bytes: int = Field(default=512, gt=0)
     max_value_bytes: int = Field(default=1 << 20, gt=0)
     max_peer_body_bytes: int = Field(default=256 << 20, gt=0)
+    #: Deepest nesting of arrays and objects in a JSON value (400 ``too_deep`` beyond).
+    max_json_depth: int = Field(default=64, gt=0, le=500)
+    #: Connections served at once; one more is answered 503 and closed.
+    max_connections: int = Field(default=2048, gt=0)
+    #: Request body bytes held in memory over all connections; beyond it, 503.
+    max_buffered_bytes: int = Field(default=512 << 20, gt=0)
+    #: Seconds a request head may take to arrive, however slowly it trickles (408).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class PeerSpec(_Model):

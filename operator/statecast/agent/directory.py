@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 __all__ = ["PeerDirectory", "PeerInfo"]
 
@@ -41,10 +42,18 @@ class PeerDirectory:
         self.zone = zone
         self.routes = dict(routes or {})
         self.peers: dict[str, PeerInfo] = {}
+        self._hosts: frozenset[str] | None = None
+
+    def hosts(self) -> frozenset[str]:
+        """The hosts (addresses) of the peers' URLs, to recognise a peer's connection."""
+        if self._hosts is None:
+            self._hosts = frozenset(urlsplit(p.url).hostname or "" for p in self.peers.values())
+        return self._hosts
 
     def set(self, node: str, url: str, zone: str = "") -> None:
         """Add a peer or update its endpoint (its RTT survives an unchanged URL)."""
         url = self.routes.get(node, url)
+        self._hosts = None
         current = self.peers.get(node)
         if current is not None and current.url == url.rstrip("/"):
             current.zone = zone
@@ -54,6 +63,7 @@ class PeerDirectory:
     def remove(self, node: str) -> None:
         """Forget a peer (its agent is gone)."""
         self.peers.pop(node, None)
+        self._hosts = None
 
     def url(self, node: str) -> str | None:
         """Base URL of a peer, or None if unknown."""

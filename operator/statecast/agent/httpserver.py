@@ -6,10 +6,19 @@ lookup takes a few. This server keeps only what the agent needs and parses with
 llhttp (through httptools, the parser uvicorn uses):
 
 - keep-alive and pipelining (answers go out in request order; a handler that needs to
-  wait runs as a task while later requests queue behind it);
-- ``Content-Length`` and chunked request bodies, a body limit answered with 413 before
-  the body is read, a limit on the request line and headers (431),
+  wait runs as a task while later requests queue behind it; reading pauses while a
+  connection has more than 32 requests or ``_MAX_QUEUED_BYTES`` of bodies queued);
+- ``Content-Length`` and chunked request bodies, a body limit decided per request from
+  its head (``body_limit(path)``, so an application route and a peer route can differ)
+  and answered with 413 before the body is read, a limit on the request line and
+  headers (431, counted over every byte of the head, whichever reads it came in),
   ``Expect: 100-continue``;
+- resource bounds against hostile clients: a header deadline (``header_timeout``: the
+  whole request head, or the first one on a new connection, must arrive within it,
+  however slowly the bytes trickle in: 408), a global connection cap
+  (``max_connections``: a connection over it gets 503 and is closed) and a global cap on
+  request bodies held in memory (``max_buffered``: a request that would go over it gets
+  503 ``overloaded``);
 - flow control: reading pauses while the peer does not read answers or too many
   requests are queued; answering is bounded per event-loop turn (``turn_budget``
   seconds over all connections, then the rest waits for the next turn), so a client
@@ -55,6 +64,8 @@ log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 _MAX_QUEUED = 32
+_MAX_QUEUED_BYTES = 4 << 20  # bodies queued on one connection before reading pauses
+_SLICE = 4096  # a read that may hold request heads is parsed this much at a time
 _LINGER_SECONDS = 2.0
 _IDLE_SWEEPS = 4  # sweeps per idle timeout
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -184,8 +195,17 @@ Answer = Response | StreamResponse
 Handler = Callable[[Request], "Answer | Awaitable[Answer]"]
 
 
-class _BodyTooLargeError(Exception):
-    """Raised inside a parser callback to stop reading an oversized body."""
+class _RefusedError(Exception):
+    """Raised inside a parser callback to stop reading a request that is refused."""
+
+
+def _too_large(limit: int) -> Response:
+    return error_response(413, "too_large", f"body larger than {limit} bytes")
+
+
+def _overloaded() -> Response:
+    message = "too many request bodies held in memory; retry later"
+    return error_response(503, "overloaded", message, {"Retry-After": "1"})
 
 
 class _Incoming:
@@ -217,10 +237,19 @@ class _Connection(asyncio.Protocol):
         self._reading = True
         self._writable = True
         self._closing = False
-        self._too_large = False
+        self._refusal: Response | None = None  # why a parser callback stopped the parse
         self._failed: Response | None = None
-        self._in_head = False
-        self._head_bytes = 0
+        # The head being read: on a new connection the first one is awaited at once.
+        self._in_head = True
+        self._in_body = False
+        self._body_left = 0  # body bytes still to come when the length is declared
+        self._head_started = time.monotonic()
+        self._head_bytes = 0  # lower bound of the head's bytes read so far
+        self._head_slack = 0  # bytes of the read the head began in (may be earlier ones)
+        self._head_exact = 0  # the head's size from the parser: target and headers
+        self._began = False
+        self._limit = server.max_body
+        self._buffered = 0  # body bytes of this connection's requests not yet answered
         self._draining = False
 
     # --- asyncio.Protocol ----------------------------------------------------------
@@ -229,12 +258,18 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._remote = f"{peer[0]}:{peer[1]}"
+        if len(self._server.connections) >= self._server.max_connections:
+            limit = self._server.max_connections
+            message = f"more than {limit} connections open; retry later"
+            self._refuse(error_response(503, "too_many_connections", message))
+            return
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
         self._transport = None
         self._queue.clear()
+        self._release(self._buffered)
         if self._streaming and self._task is not None:
             self._task.cancel()  # nobody reads the stream any more
 
@@ -242,23 +277,43 @@ class _Connection(asyncio.Protocol):
         if self._draining:
             return
         self._seen = self._server.sweeps
+        size = len(data)
+        if size <= _SLICE or (self._in_body and self._body_left >= size):
+            self._feed(data)
+            return
+        # Feed a long read in slices wherever a request head may be in it, so a head's
+        # bytes are counted to within a slice however many requests share the read.
+        start = 0
+        if self._in_body and self._body_left > 0:
+            start = self._body_left
+            self._feed(data[:start])
+        while start < size and self._failed is None and not self._closing:
+            self._feed(data[start : start + _SLICE])
+            start += _SLICE
+
+    def _feed(self, data: bytes) -> None:
+        self._began = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(error_response(501, "upgrade_unsupported", "protocol upgrade"))
         except httptools.HttpParserError as err:
-            if self._too_large:
-                limit = self._server.max_body
-                self._refuse(error_response(413, "too_large", f"body larger than {limit} bytes"))
-            else:
-                self._refuse(error_response(400, "bad_request", f"malformed HTTP request: {err}"))
+            refusal, self._refusal = self._refusal, None
+            message = f"malformed HTTP request: {err}"
+            self._refuse(refusal or error_response(400, "bad_request", message))
         else:
-            if self._in_head:  # count what the parser buffers until the headers end
-                self._head_bytes += len(data)
-                if self._head_bytes > self._server.max_head:
-                    limit = self._server.max_head
-                    message = f"request line and headers longer than {limit} bytes"
-                    self._refuse(error_response(431, "headers_too_large", message))
+            if self._in_head:  # count what the parser buffers until the head ends
+                if self._began:  # the head began in this slice, maybe after other requests
+                    self._head_bytes, self._head_slack = len(data), len(data)
+                else:
+                    self._head_bytes += len(data)
+                if self._head_bytes - self._head_slack > self._server.max_head:
+                    self._refuse(self._head_too_large())
+
+    def _head_too_large(self) -> Response:
+        limit = self._server.max_head
+        message = f"request line and headers longer than {limit} bytes"
+        return error_response(431, "headers_too_large", message)
 
     def pause_writing(self) -> None:
         self._writable = False
@@ -274,37 +329,66 @@ class _Connection(asyncio.Protocol):
     # --- parser callbacks ----------------------------------------------------------
     def on_message_begin(self) -> None:
         self._incoming = _Incoming()
-        self._in_head, self._head_bytes = True, 0
+        if not self._in_head:  # a later request on the connection: its own deadline
+            self._head_started = time.monotonic()
+        self._in_head, self._began = True, True
+        self._head_bytes = self._head_slack = self._head_exact = 0
 
     def on_url(self, url: bytes) -> None:
         self._incoming.url += url
+        self._head_exact += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_exact += len(name) + len(value) + 4  # ": " and CRLF
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self._incoming.headers
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        headers = self._incoming.headers
+        self._in_head, self._in_body = False, True
+        if self._head_exact > self._server.max_head:
+            self._stop(self._head_too_large())
+        incoming = self._incoming
+        headers = incoming.headers
+        self._limit = limit = self._server.body_limit(incoming.url.partition(b"?")[0])
         length = headers.get("content-length")
-        limit = self._server.max_body
-        if length is not None and length.isdigit() and int(length) > limit:
-            self._too_large = True
-            raise _BodyTooLargeError
+        self._body_left = 0
+        if length is not None and length.isdigit():
+            self._body_left = declared = int(length)
+            if declared > limit:
+                self._stop(_too_large(limit))
+            if declared and self._server.buffered + declared > self._server.max_buffered:
+                self._stop(_overloaded())
         if headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         incoming = self._incoming
-        incoming.size += len(body)
-        if incoming.size > self._server.max_body:
-            self._too_large = True
-            raise _BodyTooLargeError
+        size = len(body)
+        incoming.size += size
+        self._body_left -= size
+        if incoming.size > self._limit:
+            self._stop(_too_large(self._limit))
+        if self._server.buffered + size > self._server.max_buffered:
+            self._stop(_overloaded())
+        self._buffered += size
+        self._server.buffered += size
         incoming.body.append(body)
 
+    def _stop(self, refusal: Response) -> None:
+        """Stop parsing: the request is refused with ``refusal``."""
+        self._refusal = refusal
+        raise _RefusedError
+
+    def _release(self, size: int) -> None:
+        """Body bytes no longer held (answered, or the connection is gone)."""
+        if size:
+            self._buffered -= size
+            self._server.buffered -= size
+
     def on_message_complete(self) -> None:
+        self._in_body = False
         incoming = self._incoming
         method = self._parser.get_method()
         request = Request(
@@ -316,7 +400,7 @@ class _Connection(asyncio.Protocol):
         )
         http10 = self._parser.get_http_version() == "1.0"
         self._queue.append((request, self._parser.should_keep_alive(), http10))
-        if len(self._queue) > _MAX_QUEUED:
+        if len(self._queue) > _MAX_QUEUED or self._buffered > _MAX_QUEUED_BYTES:
             self._pause_reading()
         self._pump()
 
@@ -340,8 +424,10 @@ class _Connection(asyncio.Protocol):
                 )
                 result = error_response(500, "internal", "internal error")
             if isinstance(result, Response):
+                self._release(len(request.body))
                 self._write(result, keep_alive, http10)
             elif isinstance(result, StreamResponse):
+                self._release(len(request.body))
                 self._task = asyncio.ensure_future(self._stream(result, request))
             else:
                 self._task = asyncio.ensure_future(
@@ -361,6 +447,7 @@ class _Connection(asyncio.Protocol):
         except Exception:
             log.exception("event=handler_failed method=%s path=%s", request.method, request.path)
             response = error_response(500, "internal", "internal error")
+        self._release(len(request.body))
         if isinstance(response, StreamResponse):
             await self._stream(response, request)
             return
@@ -450,9 +537,19 @@ class _Connection(asyncio.Protocol):
             self._transport.resume_reading()
             self._reading = True
 
-    def sweep(self, sweeps: int, idle_sweeps: int) -> None:
-        """Close if idle and not seen busy for ``idle_sweeps`` sweeps (the idle timeout)."""
-        if self._idle and sweeps - self._seen >= idle_sweeps and self._transport is not None:
+    def sweep(self, sweeps: int, idle_sweeps: int, now: float) -> None:
+        """Close if idle and not seen busy for ``idle_sweeps`` sweeps (the idle timeout).
+
+        A request head still unfinished after the header timeout is answered 408 and the
+        connection closed, however recently its last byte came.
+        """
+        if self._transport is None or self._failed is not None or self._closing:
+            return
+        if self._in_head and now - self._head_started > self._server.header_timeout:
+            limit = self._server.header_timeout
+            message = f"request head not received within {limit:g} s"
+            self._refuse(error_response(408, "request_timeout", message))
+        elif self._idle and sweeps - self._seen >= idle_sweeps:
             self._transport.close()
 
     def resume(self) -> None:
@@ -490,6 +587,14 @@ class HttpServer:
         turn_budget: Seconds of answering per event-loop turn, over all connections;
             queued requests beyond it are answered in the next turn (after the loop has
             run its timers and read its sockets).
+        body_limit: The largest body of a request to a path (percent-encoded, as
+            sent), decided from the head before the body is read; ``max_body`` for
+            every path when not given (and never more than it).
+        header_timeout: Seconds a request head may take to arrive (from its first
+            byte; for a new connection, from the connection); then 408 and close.
+        max_connections: Connections served at once; one more gets 503 and is closed.
+        max_buffered: Request body bytes held in memory over all connections (read
+            and not yet answered); a request that would go over it gets 503.
     """
 
     def __init__(
@@ -500,12 +605,25 @@ class HttpServer:
         idle_timeout: float = 75.0,
         max_head: int = 64 * 1024,
         turn_budget: float = 0.002,
+        body_limit: Callable[[bytes], int] | None = None,
+        header_timeout: float = 10.0,
+        max_connections: int = 2048,
+        max_buffered: int = 512 << 20,
     ) -> None:
         self.handler = handler
         self.turn_budget = turn_budget
         self.max_body = max_body
         self.max_head = max_head
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.max_buffered = max(max_buffered, max_body)
+        self._body_limit = body_limit
+        #: Body bytes read and not yet answered, over all connections.
+        self.buffered = 0
+        interval = min(idle_timeout, header_timeout) / _IDLE_SWEEPS
+        self._sweep_interval = interval
+        self._idle_sweeps = max(1, round(idle_timeout / interval))
         self.connections: set[_Connection] = set()
         self.closing = False
         #: Idle sweeps done; a connection notes the number when it is busy.
@@ -514,6 +632,12 @@ class HttpServer:
         self._sweeper: asyncio.TimerHandle | None = None
         self._turn_started: float | None = None
         self._deferred: dict[_Connection, None] = {}  # ordered: first deferred, first served
+
+    def body_limit(self, path: bytes) -> int:
+        """The largest body accepted for a request to ``path``."""
+        if self._body_limit is None:
+            return self.max_body
+        return min(self._body_limit(path), self.max_body)
 
     def turn_spent(self) -> bool:
         """True when this turn's answering budget is used up (starts a turn if none is)."""
@@ -555,14 +679,15 @@ class HttpServer:
         self._server = await loop.create_server(
             lambda: _Connection(self), host, port, reuse_address=True
         )
-        self._sweeper = loop.call_later(self.idle_timeout / _IDLE_SWEEPS, self._sweep)
+        self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
 
     def _sweep(self) -> None:
         self.sweeps += 1
+        now = time.monotonic()
         for conn in list(self.connections):
-            conn.sweep(self.sweeps, _IDLE_SWEEPS)
+            conn.sweep(self.sweeps, self._idle_sweeps, now)
         loop = asyncio.get_running_loop()
-        self._sweeper = loop.call_later(self.idle_timeout / _IDLE_SWEEPS, self._sweep)
+        self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop accepting, let running requests finish (up to ``grace`` s), close all."""

@@ -53,6 +53,7 @@ from statecast.agent.httpserver import (
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore, WriteResult
 from statecast.agent.strong_routes import StrongRoutes
+from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
     decode_hand_off,
     decode_push,
@@ -131,15 +132,47 @@ def _reject_constant(name: str) -> Any:
 
 #: A JSON string with nothing to unescape or check: printable ASCII, no quote, no backslash.
 _PLAIN_STRING = re.compile(rb'"[ !#-\[\]-~]*"')
+#: A JSON string token (to take brackets inside strings out of a depth count).
+_STRING_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: An innermost array or object: brackets with no bracket inside.
+_INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
+#: C0 controls and DEL: never part of a key, namespace or resource name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _json_body(raw: bytes) -> bytes:
-    if _PLAIN_STRING.fullmatch(raw):  # the common value: valid as it is, no parse needed
-        return raw
+def _too_deep(raw: bytes, limit: int) -> bool:
+    """True when ``raw`` (valid JSON) nests arrays and objects deeper than ``limit``.
+
+    Free for most values (fewer brackets than the limit); otherwise innermost pairs
+    are taken away one level per pass, at most ``limit`` passes, each a C-speed scan.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    text = _STRING_TOKEN.sub(b'""', raw)
+    for _ in range(limit):
+        text, found = _INNERMOST.subn(b"0", text)
+        if not found:
+            return False
+    return b"[" in text or b"{" in text
+
+
+def _parse_json(raw: bytes, limit: int) -> Any:
+    """Parse a JSON body; 400 when it is not JSON or nests deeper than ``limit``."""
     try:
-        json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except RecursionError as err:
+        raise BadRequestError(f"JSON nested deeper than {limit} levels", "too_deep") from err
     except (ValueError, UnicodeDecodeError) as err:
         raise BadRequestError(f"malformed JSON: {err}", "malformed_json") from err
+    if _too_deep(raw, limit):
+        raise BadRequestError(f"JSON nested deeper than {limit} levels", "too_deep")
+    return value
+
+
+def _json_body(raw: bytes, max_depth: int) -> bytes:
+    if _PLAIN_STRING.fullmatch(raw):  # the common value: valid as it is, no parse needed
+        return raw
+    _parse_json(raw, max_depth)
     return raw.strip()
 
 
@@ -164,9 +197,12 @@ def _segments(path: str) -> list[str]:
     if "%" not in path:
         return path[1:].split("/")
     try:
-        return [unquote(part, errors="strict") for part in path[1:].split("/")]
+        parts = [unquote(part, errors="strict") for part in path[1:].split("/")]
     except UnicodeDecodeError as err:
         raise BadRequestError(f"path is not UTF-8: {err}") from err
+    if any(_CONTROL.search(part) for part in parts):
+        raise BadRequestError("path has a control character", "bad_key")
+    return parts
 
 
 class AgentApi:
@@ -179,6 +215,7 @@ class AgentApi:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.limits = agent.config.limits
+        self._depth = self.limits.max_json_depth
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
@@ -239,6 +276,8 @@ class AgentApi:
     # --- helpers ------------------------------------------------------------------
     def _key(self, parts: list[str]) -> str:
         key = parts[3]
+        if not key:
+            raise BadRequestError("empty key", "bad_key")
         if len(key.encode()) > self.limits.max_key_bytes:
             raise BadRequestError(
                 f"key longer than {self.limits.max_key_bytes} bytes", "key_too_long"
@@ -328,7 +367,7 @@ class AgentApi:
         return headers
 
     def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
-        if _FORWARDED_BY not in request.headers:
+        if not forwarded_by_peer(request, _FORWARDED_BY, self.agent.directory):
             self.agent.access.count(store.spec.namespace, store.spec.name, operation, "local")
 
     # --- application API ----------------------------------------------------------
@@ -408,13 +447,13 @@ class AgentApi:
         """Write a JSON value."""
         key = self._key(parts)
         if self.strong.handles((parts[1], parts[2])):
-            value = _json_body(self._body(request, self.limits.max_value_bytes))
+            value = _json_body(self._body(request, self.limits.max_value_bytes), self._depth)
             operation = Operation("put", key, value)
             return self.strong.write(request, (parts[1], parts[2]), key, operation, "put")
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "put")
-        value = _json_body(self._body(request, self.limits.max_value_bytes))
+        value = _json_body(self._body(request, self.limits.max_value_bytes), self._depth)
         self._count(request, store, "put")
         if store.acknowledges_at_once:  # answer without a task: the common, fast path
             return Response(store.put_now(key, value).to_bytes(), raw_headers=self._served)
@@ -452,10 +491,7 @@ class AgentApi:
 
     def _increment_by(self, request: Request) -> int:
         raw = self._body(request, self.limits.max_value_bytes)
-        try:
-            parsed = json.loads(raw or b"{}")
-        except (ValueError, UnicodeDecodeError) as err:
-            raise BadRequestError(f"malformed JSON: {err}", "malformed_json") from err
+        parsed = _parse_json(raw or b"{}", self._depth)
         by = parsed.get("by", 1) if isinstance(parsed, dict) else None
         if not isinstance(by, int) or isinstance(by, bool) or abs(by) >= 1 << 53:
             raise BadRequestError('increment body must be {"by": <integer>}', "bad_increment")
@@ -608,6 +644,26 @@ class AgentApi:
         return _json({"node": self.agent.node})
 
 
+_PEER_PREFIX = b"/v1/peer/"
+
+
 def build_server(agent: Agent) -> HttpServer:
-    """The HTTP server answering for ``agent`` (call ``start(host, port)`` on it)."""
-    return HttpServer(AgentApi(agent), max_body=agent.config.limits.max_peer_body_bytes)
+    """The HTTP server answering for ``agent`` (call ``start(host, port)`` on it).
+
+    A request's body limit is decided from its path before a byte of the body is
+    read: ``maxPeerBodyBytes`` for the peer routes, ``maxValueBytes`` for the rest.
+    """
+    limits = agent.config.limits
+    peer, application = limits.max_peer_body_bytes, limits.max_value_bytes
+
+    def body_limit(path: bytes) -> int:
+        return peer if path.startswith(_PEER_PREFIX) else application
+
+    return HttpServer(
+        AgentApi(agent),
+        max_body=max(peer, application),
+        body_limit=body_limit,
+        header_timeout=limits.header_timeout_seconds,
+        max_connections=limits.max_connections,
+        max_buffered=limits.max_buffered_bytes,
+    )

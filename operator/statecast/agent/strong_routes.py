@@ -27,6 +27,7 @@ from statecast.agent.httpserver import Request, Response
 from statecast.agent.runtime import Agent
 from statecast.agent.strong import StrongReplica, outcome_error
 from statecast.agent.strong_link import decode_append, decode_fence
+from statecast.agent.trust import forwarded_by_peer
 from statecast.core.strong.log import Operation
 from statecast.core.strong.machine import Value, render
 
@@ -105,7 +106,7 @@ class StrongRoutes:
         replica = self._leading(ref)
         if replica is None:
             return await self._to_leader(request, ref)
-        if self.forwarded_by not in request.headers:
+        if not forwarded_by_peer(request, self.forwarded_by, self.agent.directory):
             self.agent.access.count(ref[0], ref[1], name, "local")
         entry, outcome = await replica.propose(operation)
         outcome_error(outcome, key)
@@ -130,7 +131,7 @@ class StrongRoutes:
     def _answer(
         self, request: Request, ref: Ref, replica: StrongReplica, key: str | None, name: str
     ) -> Response:
-        if self.forwarded_by not in request.headers:
+        if not forwarded_by_peer(request, self.forwarded_by, self.agent.directory):
             self.agent.access.count(ref[0], ref[1], name, "local")
         if key is None:
             items = [json.dumps(k).encode() + b":" + render(v) for k, v in replica.items()]
