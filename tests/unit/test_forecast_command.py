@@ -154,6 +154,7 @@ def test_bad_input_exits_with_one_line_reason(
         ("--period", "0", "--period must be at least 1"),
         ("--period", "24,0", "--period must be at least 1"),
         ("--period", "24,week", "--period must be whole numbers of steps"),
+        ("--horizon", "100000000", "--horizon must be at most 1000000 steps"),
     ],
 )
 def test_bad_parameters_exit_with_one_line_reason(
@@ -177,4 +178,16 @@ def test_unwritable_output_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main([*argv, "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "cannot write" in err
+    assert err.count("\n") == 1
+
+
+def test_a_forecast_too_large_for_memory_is_refused_before_it_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    columns = {f"s{i}": diurnal_column(60, i) for i in range(20)}
+    source = write_wide(tmp_path / "wide.csv", columns)
+    argv = ["forecast", "--input", str(source), "--output", str(tmp_path / "o.json")]
+    assert main([*argv, "--period", "24", "--horizon", "1000000"]) == 2
+    err = capsys.readouterr().err
+    assert "20 series x --horizon 1000000 would need ~1.8 GiB" in err
     assert err.count("\n") == 1

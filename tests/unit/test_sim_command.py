@@ -98,6 +98,16 @@ BAD = [
         "regular",
     ),
     ("empty", "timestamp,resource,node,accesses\n", "no rows"),
+    (
+        "one timestamp a millisecond off",
+        "timestamp,resource,node,accesses\n0,r,n0,1\n86400,r,n0,1\n86400.001,r,n0,1\n",
+        "timestamps span 86400002 steps of 0.001s (limit 2000000)",
+    ),
+    (
+        "a non-numeric timestamp among Unix seconds",
+        "timestamp,resource,node,accesses\n0,r,n0,1\n60,r,n0,1\nlater,r,n0,1\n",
+        "line 4: bad timestamp 'later'",
+    ),
 ]
 
 

@@ -30,6 +30,12 @@ _log = logging.getLogger("statecast.forecast")
 
 #: Fewest data rows accepted (a spread needs at least two differences).
 MIN_ROWS = 3
+#: Largest ``--horizon`` in steps: far beyond any use (a year of minutes is 525,600).
+MAX_HORIZON = 1_000_000
+#: Largest estimated memory of the forecasts (mean and band per series and step).
+MAX_OUTPUT_BYTES = 1 << 30
+#: Bytes a forecast step of one series takes, arrays and JSON text (estimated).
+_BYTES_PER_POINT = 3 * 8 + 3 * 24
 
 
 class InputError(Exception):
@@ -176,15 +182,28 @@ def parse_periods(text: str) -> tuple[int, ...]:
     return tuple(periods)
 
 
+def _check_output_size(series: int, horizon: int) -> None:
+    """Refuse, before any forecast is made, one whose output would not fit in memory."""
+    estimate = series * horizon * _BYTES_PER_POINT
+    if estimate > MAX_OUTPUT_BYTES:
+        raise InputError(
+            f"{series} series x --horizon {horizon} would need ~{estimate / 2**30:.1f} GiB "
+            f"of output (limit {MAX_OUTPUT_BYTES / 2**30:.0f} GiB): lower --horizon"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``statecast forecast``; returns 0, or 2 on bad input."""
     try:
         periods = parse_periods(args.period)
         if args.horizon < 1:
             raise InputError(f"--horizon must be at least 1, got {args.horizon}")
+        if args.horizon > MAX_HORIZON:
+            raise InputError(f"--horizon must be at most {MAX_HORIZON} steps, got {args.horizon}")
         if not 0.0 < args.level < 1.0:
             raise InputError(f"--level must be between 0 and 1, got {args.level}")
         names, history = read_wide_csv(args.input)
+        _check_output_size(len(names), args.horizon)
         with warnings.catch_warnings():
             # statsmodels warns about convergence and index frequencies; not for users here.
             warnings.simplefilter("ignore")

@@ -92,15 +92,46 @@ def load_latency(path: Path | None) -> LatencyModel:
     return LatencyModel(local_ms=local, zone_ms=tuple(entries))
 
 
+#: Most steps a trace may span (a year of one-minute steps is 525,600).
+MAX_STEPS = 2_000_000
+#: Most memory the trace's demand (and pods) matrices may take.
+MAX_TRACE_BYTES = 2 << 30
+
+
 def _timestamps(raw: pd.Series, path: Path) -> np.ndarray:
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().all():
         return np.asarray(numeric, dtype=np.float64)
+    if numeric.notna().any():  # Unix seconds with some rows that are not: blame the first
+        row = int(numeric.isna().to_numpy().argmax())
+        raise TraceError(
+            f"trace file {path} line {row + 2}: bad timestamp {raw.iloc[row]!r}"
+            " (the other rows are Unix seconds)"
+        )
     parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
     if parsed.isna().any():
         row = int(parsed.isna().to_numpy().argmax())
         raise TraceError(f"trace file {path} line {row + 2}: bad timestamp {raw.iloc[row]!r}")
     return np.asarray(parsed.astype("int64"), dtype=np.float64) / 1e9
+
+
+def _check_size(
+    path: Path, resources: int, nodes: int, steps: int, step: float, frame: pd.DataFrame
+) -> None:
+    """Refuse a trace whose matrices would not fit, before they are allocated."""
+    matrices = 2 if "pods" in frame.columns else 1
+    estimate = resources * nodes * steps * 8 * matrices
+    span = f"{steps} steps of {step:g}s"
+    if steps > MAX_STEPS:
+        raise TraceError(
+            f"trace file {path}: timestamps span {span} (limit {MAX_STEPS}):"
+            " is one timestamp off the grid or in the wrong unit?"
+        )
+    if estimate > MAX_TRACE_BYTES:
+        raise TraceError(
+            f"trace file {path}: {resources} resources x {nodes} nodes x {span} would need"
+            f" ~{estimate / 2**30:.1f} GiB (limit {MAX_TRACE_BYTES / 2**30:.0f} GiB)"
+        )
 
 
 def load_trace(
@@ -129,12 +160,14 @@ def load_trace(
         )
     instants = np.unique(seconds)
     step = float(np.min(np.diff(instants))) if len(instants) > 1 else 60.0
+    resource_names = frame["resource"].str.strip()
+    resources = tuple(sorted(set(resource_names)))
+    span_steps = round((instants[-1] - instants[0]) / step) + 1
+    _check_size(trace_path, len(resources), len(nodes), span_steps, step, frame)
     position = (seconds - instants[0]) / step
     steps = np.rint(position).astype(np.int64)
     if np.abs(position - steps).max() > 0.01:
         raise TraceError(f"trace file {trace_path}: timestamps are not on a regular {step:g}s grid")
-    resource_names = frame["resource"].str.strip()
-    resources = tuple(sorted(set(resource_names)))
     res_index = {r: i for i, r in enumerate(resources)}
     demand = np.zeros((len(resources), len(nodes), int(steps.max()) + 1))
     where = (
