@@ -102,6 +102,8 @@ class AgentConfig(_Model):
     rtt_interval: float = Field(default=5.0, gt=0)
     index_limit: int = Field(default=1 << 16, gt=0)
     limits: Limits = Limits()
+    auth: bool = False
+    """Application requests need a ServiceAccount token and RBAC (docs/security.md)."""
     peer_routes: dict[str, str] = Field(default_factory=dict)
     """Peer node -> URL to reach it at instead of the URL it advertises."""
 

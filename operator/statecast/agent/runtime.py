@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_registry
+from statecast.agent.auth import Gate
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
 from statecast.agent.housekeeping import Housekeeper
@@ -62,6 +63,8 @@ class Agent:
         self.access = AccessLog(config.node)
         self.sync_log = SyncLog()
         self.requests = RequestLog()
+        #: Checks application requests when ``config.auth`` is on (set by the edge).
+        self.gate: Gate | None = None
         self.stores: dict[Ref, ReplicaStore] = {}
         self.specs: dict[Ref, ResourceSpec] = {}
         self.locations: dict[Ref, tuple[str, ...]] = {}

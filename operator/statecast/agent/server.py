@@ -89,6 +89,9 @@ _PASSED_HEADERS = (SIBLINGS, SERVED_BY, VERSION)
 Result = Answer | Awaitable[Answer]
 Route = Callable[[Request, list[str]], Result]
 
+#: The application routes: authenticated and authorized when the agent's auth is on.
+_APPLICATION = frozenset(("map", "key", "increment"))
+
 #: Route patterns, matched in order; None is a path parameter.
 _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
     (("healthz",), "healthz"),
@@ -216,6 +219,7 @@ class AgentApi:
         self.agent = agent
         self.limits = agent.config.limits
         self._depth = self.limits.max_json_depth
+        self._auth = agent.config.auth
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
@@ -254,12 +258,31 @@ class AgentApi:
                     405, "method_not_allowed", f"{request.method} not allowed", {"Allow": allow}
                 )
                 return self._answered(name, response, started)
+            if self._auth and matched in _APPLICATION:
+                pending = self._authorize(request, parts)
+                if pending is not None:
+                    return self._guard(name, self._after(pending, route, request, parts), started)
             result = route(request, parts)
         except AgentError as err:
             return self._answered(name, error_response(err.status, err.code, str(err)), started)
         if isinstance(result, Response | StreamResponse):
             return self._answered(name, result, started)
         return self._guard(name, result, started)
+
+    def _authorize(self, request: Request, parts: list[str]) -> Awaitable[None] | None:
+        gate = self.agent.gate
+        if gate is None:
+            raise UnavailableError("the agent cannot review access yet", "not_ready")
+        return gate.check(request, parts[1], parts[2])
+
+    async def _after(
+        self, pending: Awaitable[None], route: Route, request: Request, parts: list[str]
+    ) -> Answer:
+        await pending
+        result = route(request, parts)
+        if isinstance(result, Response | StreamResponse):
+            return result
+        return await result
 
     def _answered(self, route: str, response: Answer, started: float) -> Answer:
         self.agent.requests.answered(route, response.status, time.perf_counter() - started)
@@ -362,6 +385,8 @@ class AgentApi:
 
     def _forwarded_headers(self, request: Request) -> dict[str, str]:
         headers = {FORWARDED_BY: self.agent.node}
+        if "authorization" in request.headers:  # the replica there checks the caller too
+            headers["Authorization"] = request.headers["authorization"]
         if _WANT_VERSION in request.headers:
             headers[_WANT_VERSION] = request.headers[_WANT_VERSION]
         return headers

@@ -186,7 +186,11 @@ class StrongRoutes:
     @staticmethod
     def _passed(request: Request) -> dict[str, str]:
         passed = {}
-        for name, lower in ((MAX_STALENESS, _MAX_STALENESS), (REQUEST_ID, _REQUEST_ID)):
+        for name, lower in (
+            (MAX_STALENESS, _MAX_STALENESS),
+            (REQUEST_ID, _REQUEST_ID),
+            ("Authorization", "authorization"),  # the leader checks the caller too
+        ):
             if (value := request.headers.get(lower)) is not None:
                 passed[name] = value
         return passed

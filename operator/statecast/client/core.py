@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from statecast.client.credentials import default_token
 from statecast.client.discovery import agent_urls
 from statecast.client.endpoints import Endpoints, key_path, peers_from
 from statecast.client.errors import RequestError, UnavailableError, error_for
@@ -329,7 +330,11 @@ class Attempt(Generic[T]):
             return None
         self._url = url
         call = self.call
-        return Trip(url, call.method, call.path, call.body, call.headers)
+        headers = call.headers
+        token = self.core.token() if self.core.token is not None else None
+        if token:
+            headers = (*headers, ("Authorization", f"Bearer {token}"))
+        return Trip(url, call.method, call.path, call.body, headers)
 
     def outcome(self, result: Response | Failed) -> None:
         """What the last trip brought."""
@@ -399,12 +404,20 @@ class ClientCore:
         urls: the configured agents, the local one first.
         discover_peers: ask the first agent that answers for the others.
         cooldown: seconds a failed agent is passed over.
+        token: gives the bearer token to send (a ServiceAccount token for the audience
+            ``statecast``; see :mod:`statecast.client.credentials`), or None to send none.
     """
 
     def __init__(
-        self, urls: Iterable[str], *, discover_peers: bool = True, cooldown: float = 5.0
+        self,
+        urls: Iterable[str],
+        *,
+        discover_peers: bool = True,
+        cooldown: float = 5.0,
+        token: Callable[[], str | None] | None = None,
     ) -> None:
         self.endpoints = Endpoints(urls, cooldown)
+        self.token = token
         self.discover_peers = discover_peers
         self.last_served: str | None = None
         """``Statecast-Served`` of the last successful answer (of any thread's request)."""
@@ -433,6 +446,8 @@ class ClientShell:
             :func:`statecast.client.discovery.agent_urls`).
         timeout: Seconds per request.
         discover_peers: Ask the first agent for the others, to fail over to them.
+        token: Gives the bearer token to send; by default the projected ServiceAccount
+            token's file when there is one (:func:`statecast.client.credentials.default_token`).
     """
 
     def __init__(
@@ -441,9 +456,12 @@ class ClientShell:
         *,
         timeout: float = 5.0,
         discover_peers: bool = True,
+        token: Callable[[], str | None] | None = None,
     ) -> None:
         self.core = ClientCore(
-            agent_urls() if urls is None else urls, discover_peers=discover_peers
+            agent_urls() if urls is None else urls,
+            discover_peers=discover_peers,
+            token=token if token is not None else default_token(),
         )
         self.timeout = timeout
         self._open()

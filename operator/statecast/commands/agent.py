@@ -63,6 +63,13 @@ def register(
         help="seconds between renewals of the node's agent Lease (it lasts three periods)",
     )
     parser.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("STATECAST_AUTH", "") in ("1", "true"),
+        help="application requests need a ServiceAccount token (audience statecast) and "
+        "RBAC on sharedresources/data (TokenReview, SubjectAccessReview) [$STATECAST_AUTH]",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=os.environ.get("KUBECONFIG"),
         help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
@@ -114,6 +121,11 @@ def _cluster_edge(args: argparse.Namespace, advertise: str) -> Sidecar:
     async def edge(agent: Agent) -> None:
         # Off the event loop: building the client imports much of kubernetes.client.
         gateway = await asyncio.to_thread(KubernetesGateway, args.kubeconfig)
+        if args.auth:
+            from statecast.agent.auth import Gate
+            from statecast.agent.auth_kube import KubernetesReviewer
+
+            agent.gate = Gate(await asyncio.to_thread(KubernetesReviewer, gateway.api))
         await run_edge(
             agent, gateway, args.lease_namespace, advertise, args.lease_seconds, gateway, retention
         )
@@ -163,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             zone=args.zone,
             fsync=args.fsync or "interval",
             peer_routes=routes,
+            auth=args.auth,
         )
         advertise = (
             args.advertise or f"http://{os.environ.get('HOST_IP', '127.0.0.1')}:{config.port}"
