@@ -7,9 +7,14 @@ import pytest
 from statecast.core.placement import (
     ActionKind,
     CurrentReplica,
+    DemandForecast,
+    NodeForecast,
+    NodeInfo,
     PlacementError,
+    PlacementSpec,
     PlanInput,
     Reason,
+    StateProfile,
     plan,
 )
 from tests.unit._placement_helpers import make_input, old
@@ -189,6 +194,19 @@ ROWS = [
         {"a": ("remove", "rebalance"), "b": ("add", "predicted"), "c": ("keep", "predicted")},
     ),
     (
+        # Issue 11: at min the planner never relocated a copy when the move did not also
+        # pay for a whole horizon of holding; a move holds nothing more, it pays the copy.
+        "at min, a copy moves to the node issuing the reads when the latency saved over "
+        "the window beats the copy (its holding cost does not change)",
+        make_input(NODES, mean={"b": 150.0}, replicas=(old("a"), old("c"))),
+        {"a": ("remove", "rebalance"), "b": ("add", "predicted"), "c": ("keep", "minimum")},
+    ),
+    (
+        "the same move is not made when the latency saved does not pay for the copy",
+        make_input(NODES, mean={"b": 100.0}, replicas=(old("a"), old("c"))),
+        {"a": ("keep", "predicted"), "b": None},
+    ),
+    (
         "a replica within its cooldown does not move",
         make_input(
             NODES,
@@ -285,3 +303,22 @@ def test_promotion_is_a_kind_of_keep() -> None:
     assert result.leader == "c"
     assert "c" in result.nodes
     assert result.of_kind(ActionKind.PROMOTE)[0].reason is Reason.FAILOVER
+
+
+def test_issue_11_hourly_concentrated_demand_moves_a_copy_to_the_busy_node() -> None:
+    """Eight nodes in three zones, hourly steps, 20 MB, 5 writes/min, default prices: the
+    node issuing 93 % of the reads (2.3 a minute) gets the copy its zone-mate held."""
+    zones = ("za", "zb", "zc") * 3
+    nodes = tuple(NodeInfo(f"n{i}", zones[i]) for i in range(8))
+    mean = {f"n{i}": 1.5 for i in range(8)} | {"n4": 140.0}
+    inputs = PlanInput(
+        spec=PlacementSpec(min_replicas=2, cooldown_s=900.0),
+        state=StateProfile(bytes=20_000_000, writes_per_min=5.0),
+        nodes=nodes,
+        forecast=DemandForecast.from_nodes(
+            NodeForecast(n, (m,), (m,), (m,)) for n, m in mean.items()
+        ),
+        replicas=(old("n0"), old("n1")),
+        step_s=3600.0,
+    )
+    assert set(plan(inputs).nodes) == {"n0", "n4"}

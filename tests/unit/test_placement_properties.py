@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from statecast.core.placement import (
@@ -135,3 +135,68 @@ def test_deterministic_whatever_the_input_order(inputs: PlanInput, rnd: object) 
     )
     assert plan(inputs) == plan(inputs)
     assert plan(shuffled).actions == plan(inputs).actions
+
+
+@st.composite
+def concentrated_inputs(draw: st.DrawFn) -> tuple[PlanInput, str]:
+    """Replicas at min on nodes past their cooldown; one other node issues >= 90 % of reads.
+
+    The busy node's reads over the value window, at the smallest saving a move could
+    bring it (same zone to local), are worth at least twice the copy and its margin.
+    """
+    n = draw(st.integers(2, 10))
+    zones = draw(st.lists(st.sampled_from(["z1", "z2", "z3"]), min_size=n, max_size=n))
+    nodes = tuple(NodeInfo(f"n{i}", zones[i]) for i in range(n))
+    hot = draw(st.integers(0, n - 1))
+    others = [i for i in range(n) if i != hot]
+    low = draw(st.integers(1, len(others)))
+    held = draw(st.permutations(others))[:low]
+    high = draw(st.one_of(st.none(), st.integers(low, n)))
+    state = StateProfile(bytes=draw(st.integers(2**20, 2**30)), writes_per_min=5.0)
+    step_s = draw(st.sampled_from([60.0, 300.0, 3600.0]))
+    spec = PlacementSpec(min_replicas=low, max_replicas=high, cooldown_s=900.0)
+    window_steps = max(HORIZON * step_s, spec.cooldown_s) / step_s
+    copy_ms = state.bytes / 2**30 * 2000.0
+    per_step = 2 * 1.2 * copy_ms / (0.4 * window_steps) * draw(st.floats(1.0, 10.0))
+    share = draw(st.floats(0.9, 1.0))
+    rest = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))) + 1e-9
+    rates = rest / rest.sum() * per_step * (1 - share) / share
+    rates[hot] = per_step
+    mean = np.repeat(rates[:, None], HORIZON, axis=1)
+    forecast = DemandForecast(tuple(x.name for x in nodes), mean, mean, mean, np.zeros(n))
+    replicas = tuple(CurrentReplica(f"n{i}", age_s=3600.0) for i in held)
+    inputs = PlanInput(spec, state, nodes, forecast, replicas, step_s=step_s)
+    return inputs, f"n{hot}"
+
+
+@SETTINGS
+@given(concentrated_inputs())
+def test_a_copy_follows_concentrated_demand_that_pays_for_the_move(
+    case: tuple[PlanInput, str],
+) -> None:
+    inputs, hot = case
+    spec = inputs.spec
+    assume(not spec.min_replicas == spec.max_replicas == 1)  # one copy cannot move at max 1
+    result = plan(inputs)
+    assert hot in result.nodes
+    assert len(result.nodes) >= spec.min_replicas
+    assert spec.max_replicas is None or len(result.nodes) <= spec.max_replicas
+    zone = {n.name: n.zone for n in inputs.nodes}
+    floor = min(spec.min_replicas, len(set(zone.values())))
+    assert len({zone[name] for name in result.nodes}) >= floor
+
+
+@SETTINGS
+@given(plan_inputs(all_ready=True))
+def test_never_moves_a_copy_that_cannot_pay_for_itself(inputs: PlanInput) -> None:
+    """A move saves at most every access's latency gap over the window; below the copy
+    (and its margin) no replica is moved."""
+    spec = inputs.spec
+    steps = inputs.forecast.mean.shape[1]
+    window = max(steps * inputs.step_s, spec.cooldown_s) / (steps * inputs.step_s)
+    gap = inputs.latency.cross_zone_ms - inputs.latency.local_ms
+    best_saving = float(inputs.forecast.mean.sum()) * window * gap
+    copy_ms = spec.cost_weight * inputs.state.bytes / 2**30 * inputs.costs.ms_per_gib_moved
+    moved = [a for a in plan(inputs).actions if a.detail.startswith("moved")]
+    if best_saving <= copy_ms * (1 + spec.hysteresis):
+        assert not moved

@@ -1,0 +1,311 @@
+"""The planner's working state: what a call knows (:class:`Context`) and decided (:class:`Board`).
+
+:class:`Context` is everything :func:`~statecast.core.placement.planner.plan` derives
+from its input once (node order, zones, the latency matrix, the demand over the value
+window, the prices); :class:`Board` is the placement being built, stage by stage.
+Neither leaves the planner.
+
+The value window is ``max(horizon, cooldown)``: a replica that is added stays at least
+its cooldown, so every decision weighs the latency its replicas save over that window
+(the forecast's mean rate carried past the horizon when the cooldown is longer)
+against what they cost over the same window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from statecast.core.placement.costs import (
+    copy_cost,
+    gain_of_adding,
+    holding_cost,
+    latency_matrix,
+    loss_of_removing,
+    serving_latency,
+)
+from statecast.core.placement.hedging import forecast_confidence, uncertain_nodes
+from statecast.core.placement.hysteresis import may_readd
+from statecast.core.placement.types import (
+    ActionKind,
+    CurrentReplica,
+    PlanInput,
+    Reason,
+    ReplicaAction,
+    SyncMode,
+)
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the planner derives once from its input (arrays are indexed by sorted node name).
+
+    Attributes:
+        inputs: the planner's input.
+        names: node names, sorted.
+        index: name -> position.
+        zones: zone of each node.
+        zone_id: zone of each node as an integer.
+        n_zones: number of distinct zones.
+        ready: nodes that are ready (their replicas serve).
+        candidates: ready nodes with room for a copy.
+        load: node load (ties go to the less loaded).
+        matrix: latency from node i to a replica on node j.
+        mean: expected accesses per node over the value window.
+        hedge: the same, at the upper bound for nodes whose forecast is uncertain.
+        window_s: the value window, ``max(horizon, cooldown)``.
+        hold: cost of holding one replica over the window (ms).
+        copy: cost of one full copy (ms).
+        current: node -> the replica there now.
+        fresh: nodes holding an up-to-date replica now.
+        pinned: nodes whose replica is a strong resource's leader (never removed for cost).
+        age_s: age of each node's replica (infinite where there is none).
+        margin: the add gate's margin per node (wider where a replica was just removed).
+        cap: the most replicas the plan may hold.
+        target_zones: zones that must stay covered (the durability floor).
+    """
+
+    inputs: PlanInput
+    names: tuple[str, ...]
+    index: dict[str, int]
+    zones: tuple[str, ...]
+    zone_id: IntArray
+    n_zones: int
+    ready: BoolArray
+    candidates: BoolArray
+    load: FloatArray
+    matrix: FloatArray
+    mean: FloatArray
+    hedge: FloatArray
+    window_s: float
+    hold: float
+    copy: float
+    current: dict[str, CurrentReplica]
+    fresh: BoolArray
+    pinned: BoolArray
+    age_s: FloatArray
+    margin: FloatArray
+    cap: int
+    target_zones: int
+
+    @property
+    def add_cost(self) -> float:
+        """Cost of a new replica over the window: holding it plus its copy."""
+        return self.hold + self.copy
+
+    @property
+    def no_replica_ms(self) -> float:
+        """Latency when no replica serves."""
+        return self.inputs.latency.no_replica_ms
+
+
+@dataclass
+class Board:
+    """The placement being built: holders after the plan, and the actions so far."""
+
+    holders: BoolArray
+    acted: BoolArray
+    protected: BoolArray
+    kept_lost: set[str] = field(default_factory=set)
+    actions: dict[str, ReplicaAction] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    bytes_copied: float = 0.0
+
+    @property
+    def count(self) -> int:
+        """Replicas the plan holds (kept copies on lost nodes included)."""
+        return int(self.holders.sum()) + len(self.kept_lost)
+
+
+def build_context(inputs: PlanInput) -> Context:
+    """Derive the arrays the stages work on (see :class:`Context`).
+
+    ``cap`` and ``target_zones`` depend on which replicas survive the failover stage;
+    the planner fills them in once it knows.
+    """
+    spec, state = inputs.spec, inputs.state
+    nodes = sorted(inputs.nodes, key=lambda n: n.name)
+    names = tuple(n.name for n in nodes)
+    index = {name: i for i, name in enumerate(names)}
+    zones = [n.zone for n in nodes]
+    zone_names = sorted(set(zones))
+    zone_id = np.array([zone_names.index(z) for z in zones], dtype=np.intp)
+    ready = np.array([n.ready for n in nodes], dtype=np.bool_)
+    fits = np.array(
+        [n.free_bytes is None or n.free_bytes >= state.bytes for n in nodes], dtype=np.bool_
+    )
+    horizon = inputs.forecast.mean.shape[1] if inputs.forecast.nodes else 1
+    window_s = max(horizon * inputs.step_s, spec.cooldown_s)
+    mean, hedge = _demand(inputs, index, len(names))
+    scale = window_s / (horizon * inputs.step_s)
+    current = {r.node: r for r in inputs.replicas}
+    fresh = np.zeros(len(names), dtype=np.bool_)
+    pinned = np.zeros(len(names), dtype=np.bool_)
+    age = np.full(len(names), np.inf)
+    for name, replica in current.items():
+        i = index.get(name)
+        if i is not None:
+            fresh[i] = replica.up_to_date
+            pinned[i] = replica.role == "leader" and spec.consistency == "strong"
+            age[i] = replica.age_s
+    margin = np.array(
+        [
+            spec.hysteresis
+            if may_readd(inputs.recently_removed.get(n), spec.cooldown_s)
+            else 2 * spec.hysteresis + 1.0
+            for n in names
+        ]
+    )
+    candidates = ready & fits
+    return Context(
+        inputs=inputs,
+        names=names,
+        index=index,
+        zones=tuple(zones),
+        zone_id=zone_id,
+        n_zones=len(zone_names),
+        ready=ready,
+        candidates=candidates,
+        load=np.array([n.load for n in nodes], dtype=np.float64),
+        matrix=latency_matrix(tuple(zones), inputs.latency),
+        mean=mean * scale,
+        hedge=hedge * scale,
+        window_s=window_s,
+        hold=holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
+        copy=copy_cost(state, inputs.costs, spec.cost_weight),
+        current=current,
+        fresh=fresh,
+        pinned=pinned,
+        age_s=age,
+        margin=margin,
+        cap=len(names),
+        target_zones=0,
+    )
+
+
+def _finite(values: FloatArray) -> FloatArray:
+    """NaN and infinities (a forecast that failed) count as no demand."""
+    if np.isfinite(values).all():
+        return values
+    return np.asarray(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float64)
+
+
+def _demand(
+    inputs: PlanInput, index: dict[str, int], n_nodes: int
+) -> tuple[FloatArray, FloatArray]:
+    """Expected accesses per node over the horizon: at the mean, and hedged.
+
+    Hedged is the upper bound for the nodes whose forecast is uncertain (missed by more
+    than the deviation threshold last time and not confident now), the mean elsewhere.
+    """
+    spec, fc = inputs.spec, inputs.forecast
+    mean = np.zeros(n_nodes)
+    hedge = np.zeros(n_nodes)
+    rows = [(index[name], k) for k, name in enumerate(fc.nodes) if name in index]
+    if not rows:
+        return mean, hedge
+    at = np.array([i for i, _ in rows], dtype=np.intp)
+    src = np.array([k for _, k in rows], dtype=np.intp)
+    m = np.maximum(_finite(fc.mean[src]), 0.0)
+    lo = np.maximum(_finite(fc.lower[src]), 0.0)
+    up = np.maximum(_finite(fc.upper[src]), m)
+    mean[at] = m.sum(axis=1)
+    uncertain = uncertain_nodes(
+        _finite(fc.deviation[src]),
+        forecast_confidence(m, lo, up),
+        spec.deviation_threshold,
+        spec.confidence_threshold,
+    )
+    hedge[at] = np.where(uncertain, up.sum(axis=1), m.sum(axis=1))
+    return mean, hedge
+
+
+def zones_covered(ctx: Context, holders: BoolArray) -> int:
+    """How many distinct zones hold a replica."""
+    return int(np.count_nonzero(np.bincount(ctx.zone_id[holders], minlength=ctx.n_zones)))
+
+
+def uncovering(ctx: Context, holders: BoolArray) -> BoolArray:
+    """Holders whose removal would leave fewer zones covered than the floor asks."""
+    per_zone = np.bincount(ctx.zone_id[holders], minlength=ctx.n_zones)
+    covered = int(np.count_nonzero(per_zone))
+    if covered - 1 >= ctx.target_zones:
+        return np.zeros_like(holders)
+    return np.asarray(holders & (per_zone[ctx.zone_id] == 1), dtype=np.bool_)
+
+
+def last_fresh(ctx: Context, board: Board) -> BoolArray:
+    """The holder of the only up-to-date copy, if there is just one."""
+    fresh_held = board.holders & ctx.fresh
+    return np.asarray(fresh_held & (int(fresh_held.sum()) <= 1), dtype=np.bool_)
+
+
+def removable(ctx: Context, board: Board, *, moving: bool = False) -> BoolArray:
+    """Holders that may go.
+
+    An existing replica (not one the plan adds), not protected, not already decided,
+    not a strong resource's leader, and not the last up-to-date copy (unless
+    ``moving``: a move of that copy keeps it until its successor is up to date).
+    """
+    last = last_fresh(ctx, board) if not moving else np.zeros_like(board.holders)
+    existing = board.holders & np.isfinite(ctx.age_s)
+    return np.asarray(
+        existing & ~board.protected & ~board.acted & ~ctx.pinned & ~last, dtype=np.bool_
+    )
+
+
+def serving(ctx: Context, board: Board) -> FloatArray:
+    """Latency each node sees with the board's holders."""
+    return serving_latency(ctx.matrix, board.holders, ctx.no_replica_ms)
+
+
+def gains(ctx: Context, board: Board, demand: FloatArray) -> FloatArray:
+    """Latency each candidate would save over the window as one more replica."""
+    return gain_of_adding(ctx.matrix, serving(ctx, board), demand)
+
+
+def losses(ctx: Context, board: Board, demand: FloatArray) -> FloatArray:
+    """Latency each holder's removal would cost over the window."""
+    return loss_of_removing(ctx.matrix, board.holders, demand, ctx.no_replica_ms)
+
+
+def best_node(
+    ctx: Context, board: Board, mask: BoolArray, score: FloatArray, prefer_new_zone: bool = False
+) -> int | None:
+    """The best option by (new zone,) score, lower load, then the first name."""
+    idx = np.flatnonzero(mask & ~board.holders & ~board.acted)
+    if len(idx) == 0:
+        return None
+    keys: list[FloatArray] = [-idx.astype(np.float64), -ctx.load[idx], np.round(score[idx], 9)]
+    if prefer_new_zone:
+        held_zones = np.zeros(ctx.n_zones, dtype=np.bool_)
+        held_zones[ctx.zone_id[board.holders]] = True
+        keys.append((~held_zones[ctx.zone_id[idx]]).astype(np.float64))
+    return int(idx[np.lexsort(keys)[-1]])
+
+
+def add(ctx: Context, board: Board, i: int, reason: Reason, value: float, detail: str) -> None:
+    """Put a new replica on node ``i`` (a full copy)."""
+    board.holders[i] = True
+    board.acted[i] = True
+    board.bytes_copied += ctx.inputs.state.bytes
+    name = ctx.names[i]
+    board.actions[name] = ReplicaAction(
+        ActionKind.ADD, name, reason, SyncMode.FULL, value, ctx.add_cost, detail
+    )
+
+
+def remove(ctx: Context, board: Board, i: int, reason: Reason, value: float, detail: str) -> None:
+    """Take the replica off node ``i``."""
+    board.holders[i] = False
+    board.acted[i] = True
+    name = ctx.names[i]
+    board.actions[name] = ReplicaAction(
+        ActionKind.REMOVE, name, reason, SyncMode.NONE, value, ctx.hold, detail
+    )
