@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from statecast.core.reactive import (
+    HeatBatch,
     HeatPlacement,
     HeatStats,
     ObservedHeat,
+    choose_by_heat,
     heat_replicas,
     place_by_heat,
 )
@@ -113,6 +116,24 @@ def test_heat_stats_are_over_active_pairs_only() -> None:
             (2, None),
             ["n4"],
             {"n1": "grace", "n2": "grace", "n4": "consumer"},
+        ),
+        (
+            "hot pairs crowding one zone: the hottest node of another zone joins (zone floor)",
+            {"n1": 5.0, "n3": 5.0, "n4": 0.5},
+            [],
+            {},
+            (2, None),
+            [],
+            {"n1": "hot", "n3": "hot", "n4": "spread"},
+        ),
+        (
+            "at the max the zone floor replaces the colder copy of the crowded zone",
+            {"n1": 5.0, "n3": 4.0, "n4": 0.5},
+            [],
+            {},
+            (2, 2),
+            [],
+            {"n1": "hot", "n4": "spread"},
         ),
         (
             "a hot node that is not eligible gets nothing",
@@ -267,6 +288,10 @@ def test_heat_placement_keeps_min_max_and_a_ready_copy(
         consumers=consumers,
     )
     assert len(placed.nodes) >= min(low, len(candidates)), "never below min with enough nodes"
+    if not consumers & {c.name for c in candidates}:
+        zone = {c.name: c.domain for c in candidates}
+        floor = min(low, len(set(zones)))
+        assert len({zone[n] for n in placed.nodes}) >= floor, "never fewer zones than the floor"
     assert high is None or len(placed.nodes) <= high, "never above max"
     assert set(placed.nodes) <= {c.name for c in candidates}
     replicas = [CurrentReplica(n, up_to_date=phase == "Ready") for n, phase in held.items()]
@@ -278,3 +303,47 @@ def test_heat_placement_keeps_min_max_and_a_ready_copy(
     if removed:
         assert not plan.adds, "nothing is removed before every wanted copy is Ready"
         assert set(placed.nodes) <= ready_before
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(st.floats(0, 10), min_size=6, max_size=6),
+            st.lists(st.booleans(), min_size=6, max_size=6),
+            st.integers(1, 4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    threshold=st.floats(0, 8),
+)
+def test_the_batch_rule_decides_each_resource_as_the_operator_does(
+    rows: list[tuple[list[float], list[bool], int]], threshold: float
+) -> None:
+    """One implementation: deciding resources together equals deciding each alone."""
+    zones = ("a", "b", "a", "c", "b", "a")
+    names = [f"n{i}" for i in range(6)]
+    batch = HeatBatch(
+        rates=np.array([r for r, _, _ in rows]),
+        threshold=threshold,
+        eligible=np.ones(6, dtype=bool),
+        holding=np.array([h for _, h, _ in rows]),
+        last_hot=np.full((len(rows), 6), NOW - GRACE / 2),
+        consumers=np.zeros((len(rows), 6), dtype=bool),
+        zone_id=np.array([ord(z) - ord("a") for z in zones], dtype=np.intp),
+        min_replicas=np.array([m for _, _, m in rows]),
+        max_replicas=np.zeros(len(rows), dtype=np.int64),
+    )
+    together = choose_by_heat(batch, now=NOW, grace_s=GRACE)
+    candidates = [Candidate(n, z, {}) for n, z in zip(names, zones, strict=True)]
+    for r, (rates, holding, low) in enumerate(rows):
+        alone = place_by_heat(
+            candidates,
+            ObservedHeat(dict(zip(names, rates, strict=True)), HeatStats(threshold, 0.0, 1), 900.0),
+            [n for n, h in zip(names, holding, strict=True) if h],
+            last_hot={n: NOW - GRACE / 2 for n in names},
+            now=NOW,
+            grace_s=GRACE,
+            min_replicas=low,
+        )
+        assert alone.nodes == tuple(n for n, w in zip(names, together.wanted[r], strict=True) if w)

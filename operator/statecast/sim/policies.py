@@ -1,4 +1,4 @@
-"""The baseline policies: ``static``, ``full`` and ``reactive`` (Anna's hot-key rule).
+"""The baseline policies: ``static``, ``full`` and ``reactive`` (the operator's rule).
 
 A policy sees the trace only up to the current step (the oracle is the exception, in
 :mod:`statecast.sim.planned`) and returns, for every resource and node, whether a
@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.reactive import HeatBatch, HeatStats, choose_by_heat
 from statecast.sim.config import SimConfig
 from statecast.sim.trace import Trace
 
@@ -102,45 +103,59 @@ class Full:
 
 
 class Reactive:
-    """Anna's selective replication: replicate where observed heat is above mean + k sigma.
+    """The operator's reactive rule (:func:`statecast.core.reactive.choose_by_heat`).
 
     Every step, each (resource, node) pair's access rate over the last ``window_s`` is
     compared with the mean and standard deviation of the rates of all active pairs; a
-    pair more than ``k_sigma`` deviations above the mean is hot and gets a replica. A
-    replica that has not been hot for ``grace_s`` (the grace period) is removed. ``min``
-    and ``max`` hold as for every policy.
+    pair more than ``k_sigma`` deviations above the mean is hot and gets a replica, as
+    does a node running a consumer pod (when the trace has pods). A replica that has
+    not been hot for ``grace_s`` (default: the configured cooldown) is removed. ``min``,
+    ``max`` and the zone floor hold.
     """
 
     name = "reactive"
 
-    def __init__(self, window_s: float = 900.0, grace_s: float | None = None, k_sigma: float = 1.0):
+    def __init__(
+        self, window_s: float = 900.0, grace_s: float | None = None, k_sigma: float = 1.0
+    ) -> None:
         self.window_s = window_s
         self.grace_s = grace_s
         self.k_sigma = k_sigma
 
     def start(self, trace: Trace, config: SimConfig) -> None:
-        """Reset the windows."""
+        """Reset the windows and the last-hot times."""
         self._trace = trace
         self._window = max(1, round(self.window_s / trace.step_s))
-        grace = config.cooldown_s if self.grace_s is None else self.grace_s
-        self._grace = max(1, round(grace / trace.step_s))
-        self._sum = np.zeros((trace.n_resources, trace.n_nodes))
-        self._cold = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.int64)
+        self._grace_s = config.cooldown_s if self.grace_s is None else self.grace_s
+        shape = (trace.n_resources, trace.n_nodes)
+        self._sum = np.zeros(shape)
+        self._last_hot = np.full(shape, np.nan)
+        names = sorted(set(trace.zones))
+        self._zone_id = np.array([names.index(z) for z in trace.zones], dtype=np.intp)
 
     def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
-        """Hot pairs get replicas; pairs cold for the grace period lose theirs."""
-        demand = self._trace.demand
+        """Hot pairs and consumers get replicas; pairs cold for the grace period lose theirs."""
+        trace = self._trace
+        demand = trace.demand
         if t >= 1:
             self._sum += demand[:, :, t - 1]
         if t > self._window:
             self._sum -= demand[:, :, t - 1 - self._window]
-        rate = self._sum / min(max(t, 1), self._window)
-        available = self._trace.available[:, t]
-        active = (rate > 0) & available[None, :]
-        hot = np.zeros_like(replicas)
-        if active.any():
-            values = rate[active]
-            hot = (rate > values.mean() + self.k_sigma * values.std()) & active
-        self._cold = np.where(replicas & ~hot, self._cold + 1, 0)
-        desired = (hot | (replicas & (self._cold < self._grace))) & available[None, :]
-        return enforce_bounds(desired, rate, self._trace, available)
+        rate = self._sum / (min(max(t, 1), self._window) * trace.step_s)
+        available = trace.available[:, t]
+        stats = HeatStats.of_array(rate[:, available])
+        consumers = np.zeros_like(replicas) if trace.pods is None else trace.pods[:, :, t] > 0
+        batch = HeatBatch(
+            rates=rate,
+            threshold=stats.threshold(self.k_sigma),
+            eligible=available,
+            holding=replicas,
+            last_hot=self._last_hot,
+            consumers=consumers,
+            zone_id=self._zone_id,
+            min_replicas=trace.min_replicas,
+            max_replicas=trace.max_replicas,
+        )
+        choice = choose_by_heat(batch, now=t * trace.step_s, grace_s=self._grace_s)
+        self._last_hot = choice.last_hot
+        return choice.wanted

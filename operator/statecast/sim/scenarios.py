@@ -1,7 +1,8 @@
 """Built-in synthetic scenarios: where demand comes from, and how it moves.
 
-Every scenario has 5-minute steps, nodes in three zones, three resources of different
-popularity, Poisson noise on a smooth rate, and a fixed seed (same trace every run).
+Every scenario but ``concentrated`` has 5-minute steps, twelve nodes in three zones,
+three 64 MiB resources of different popularity, Poisson noise on a smooth rate, and a
+fixed seed (same trace every run).
 
 =================  =============================================================
 ``follow-the-sun``  each zone's demand peaks at its own office hours, 8 h apart
@@ -15,6 +16,8 @@ popularity, Poisson noise on a smooth rate, and a fixed seed (same trace every r
 ``batch-jobs``      job pods read the state for 15-45 minutes each on whichever
                     node the scheduler picks: demand moves within minutes, and
                     the trace carries the pods (the operator's pod watch)
+``concentrated``    three months of hourly steps, eight nodes; one node issues
+                    93 % of every resource's reads (issue 11's trace)
 =================  =============================================================
 
 In all but ``batch-jobs`` the readers are clients spread over every node (random
@@ -243,6 +246,43 @@ def batch_jobs(days: int = 4, n_nodes: int = 12, seed: int = 7) -> Trace:
     return _finish("batch-jobs", rate, nodes, zones, rng, pods=pods)
 
 
+def concentrated(days: int = 90, n_nodes: int = 8, seed: int = 8) -> Trace:
+    """One node issues 93 % of every resource's reads, for three months of hourly steps.
+
+    Three resources of 20 MB with 5 writes a minute; eight nodes in three zones. The
+    busy node (``node-04``, zone b) reads each resource about 2.5 times a minute on
+    average (a daily cycle, quiet at night, and day-to-day jitter); the other seven
+    share the rest. The replicas a plain spread puts on ``node-00`` and ``node-01``
+    serve it from the same zone: a planner must move one to be local.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, zones = _cluster(n_nodes)
+    steps = days * 24
+    t = np.arange(steps, dtype=np.float64)
+    hours = t % 24.0
+    shape = 0.35 + np.exp(-0.5 * (((hours - 14.0 + 12.0) % 24.0 - 12.0) / 4.0) ** 2)
+    shape /= shape.mean()
+    share = np.full(n_nodes, 0.07 / (n_nodes - 1))
+    share[4] = 0.93
+    per_resource = np.array([170.0, 160.0, 150.0])  # reads per hour, all nodes together
+    daily = rng.lognormal(0.0, 0.2, size=(3, n_nodes, days))
+    rate = per_resource[:, None, None] * share[None, :, None] * shape * np.repeat(daily, 24, axis=2)
+    return Trace(
+        name="concentrated",
+        demand=rng.poisson(rate).astype(np.float64),
+        resources=("res-0", "res-1", "res-2"),
+        nodes=nodes,
+        zones=zones,
+        step_s=3600.0,
+        available=np.ones((n_nodes, steps), dtype=np.bool_),
+        state_bytes=np.full(3, 20e6),
+        writes_per_min=np.full(3, 5.0),
+        min_replicas=np.full(3, 2, dtype=np.int64),
+        max_replicas=np.zeros(3, dtype=np.int64),
+        start_s=START_S,
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Trace]] = {
     "follow-the-sun": follow_the_sun,
     "weekly": weekly,
@@ -251,6 +291,7 @@ SCENARIOS: dict[str, Callable[[], Trace]] = {
     "scale-out": scale_out,
     "node-loss": node_loss,
     "batch-jobs": batch_jobs,
+    "concentrated": concentrated,
 }
 #: Scenarios in which demand moves between nodes (the ">= 10 points" target).
 MOVING = ("follow-the-sun", "flash-crowd", "drift", "scale-out", "node-loss", "batch-jobs")
