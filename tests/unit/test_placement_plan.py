@@ -207,6 +207,16 @@ ROWS = [
         {"a": ("keep", "predicted"), "b": None},
     ),
     (
+        "a sole copy moves by an add; it stays until its successor is up to date",
+        make_input(NODES, mean={"b": 150.0}, replicas=(old("a"),), min_replicas=1),
+        {"a": ("keep", "minimum"), "b": ("add", "predicted")},
+    ),
+    (
+        "the only up-to-date copy beside a syncing one waits for it before it moves",
+        make_input(NODES, mean={"b": 150.0}, replicas=(old("a"), old("c", up_to_date=False))),
+        {"a": ("keep", "predicted"), "b": None},
+    ),
+    (
         "a replica within its cooldown does not move",
         make_input(
             NODES,

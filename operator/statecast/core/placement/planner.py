@@ -317,9 +317,10 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
 def _relocate(ctx: Context, board: Board) -> None:
     """Stage 8: move replicas past their cooldown to where demand went.
 
-    While a move saves more over the window than its copy costs, by the margin. The
-    only up-to-date copy moves by an add alone (below the cap): it is kept until the new
-    copy is up to date, and goes for cost after that.
+    While a move saves more over the window than its copy costs, by the margin. A sole
+    copy moves by an add alone (below the cap): it is kept until the new copy is up to
+    date, and goes for cost after that. The only up-to-date copy beside copies still
+    syncing does not move: once they are up to date, one of them can.
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
@@ -345,10 +346,10 @@ def _relocate(ctx: Context, board: Board) -> None:
         if not last_fresh(ctx, board)[j]:
             detail = f"moved to {ctx.names[c]}: {saves}"
             remove(ctx, board, j, Reason.REBALANCE, move.value_ms, detail)
-        elif board.count < ctx.cap:
+        elif board.count < ctx.cap and board.count == 1:
             board.acted[j] = True  # kept (stage 9) until the new copy is up to date
-        else:
-            movable[j] = False  # the only copy cannot move at the cap
+        else:  # at the cap; or other copies are still syncing: one of them will move
+            movable[j] = False
             continue
         add(ctx, board, c, Reason.PREDICTED, move.value_ms, f"moved from {ctx.names[j]}: {saves}")
 
