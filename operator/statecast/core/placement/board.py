@@ -13,6 +13,7 @@ against what they cost over the same window.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ from statecast.core.placement.hysteresis import may_readd
 from statecast.core.placement.types import (
     ActionKind,
     CurrentReplica,
+    NodeInfo,
     PlanInput,
     Reason,
     ReplicaAction,
@@ -123,6 +125,42 @@ class Board:
         return int(self.holders.sum()) + len(self.kept_lost)
 
 
+@dataclass(frozen=True)
+class _Inventory:
+    """What the planner derives from the node list alone (cached: it rarely changes)."""
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+    zones: tuple[str, ...]
+    zone_id: IntArray
+    n_zones: int
+    ready: BoolArray
+    free: tuple[int | None, ...]
+    load: FloatArray
+
+
+@functools.lru_cache(maxsize=256)
+def _inventory(nodes: tuple[NodeInfo, ...]) -> _Inventory:
+    ordered = sorted(nodes, key=lambda n: n.name)
+    names = tuple(n.name for n in ordered)
+    zones = tuple(n.zone for n in ordered)
+    zone_names = sorted(set(zones))
+    position = {z: i for i, z in enumerate(zone_names)}
+    inventory = _Inventory(
+        names=names,
+        index={name: i for i, name in enumerate(names)},
+        zones=zones,
+        zone_id=np.array([position[z] for z in zones], dtype=np.intp),
+        n_zones=len(zone_names),
+        ready=np.array([n.ready for n in ordered], dtype=np.bool_),
+        free=tuple(n.free_bytes for n in ordered),
+        load=np.array([n.load for n in ordered], dtype=np.float64),
+    )
+    for array in (inventory.zone_id, inventory.ready, inventory.load):
+        array.flags.writeable = False
+    return inventory
+
+
 def build_context(inputs: PlanInput) -> Context:
     """Derive the arrays the stages work on (see :class:`Context`).
 
@@ -130,16 +168,9 @@ def build_context(inputs: PlanInput) -> Context:
     the planner fills them in once it knows.
     """
     spec, state = inputs.spec, inputs.state
-    nodes = sorted(inputs.nodes, key=lambda n: n.name)
-    names = tuple(n.name for n in nodes)
-    index = {name: i for i, name in enumerate(names)}
-    zones = [n.zone for n in nodes]
-    zone_names = sorted(set(zones))
-    zone_id = np.array([zone_names.index(z) for z in zones], dtype=np.intp)
-    ready = np.array([n.ready for n in nodes], dtype=np.bool_)
-    fits = np.array(
-        [n.free_bytes is None or n.free_bytes >= state.bytes for n in nodes], dtype=np.bool_
-    )
+    nodes = _inventory(inputs.nodes)
+    names, index = nodes.names, nodes.index
+    fits = np.array([f is None or f >= state.bytes for f in nodes.free], dtype=np.bool_)
     horizon = inputs.forecast.mean.shape[1] if inputs.forecast.nodes else 1
     window_s = max(horizon * inputs.step_s, spec.cooldown_s)
     mean, hedge = _demand(inputs, index, len(names))
@@ -154,26 +185,22 @@ def build_context(inputs: PlanInput) -> Context:
             fresh[i] = replica.up_to_date
             pinned[i] = replica.role == "leader" and spec.consistency == "strong"
             age[i] = replica.age_s
-    margin = np.array(
-        [
-            spec.hysteresis
-            if may_readd(inputs.recently_removed.get(n), spec.cooldown_s)
-            else 2 * spec.hysteresis + 1.0
-            for n in names
-        ]
-    )
-    candidates = ready & fits
+    margin = np.full(len(names), spec.hysteresis)
+    for name, since in inputs.recently_removed.items():
+        i = index.get(name)
+        if i is not None and not may_readd(since, spec.cooldown_s):
+            margin[i] = 2 * spec.hysteresis + 1.0
     return Context(
         inputs=inputs,
         names=names,
         index=index,
-        zones=tuple(zones),
-        zone_id=zone_id,
-        n_zones=len(zone_names),
-        ready=ready,
-        candidates=candidates,
-        load=np.array([n.load for n in nodes], dtype=np.float64),
-        matrix=latency_matrix(tuple(zones), inputs.latency),
+        zones=nodes.zones,
+        zone_id=nodes.zone_id,
+        n_zones=nodes.n_zones,
+        ready=nodes.ready,
+        candidates=nodes.ready & fits,
+        load=nodes.load,
+        matrix=latency_matrix(nodes.zones, inputs.latency),
         mean=mean * scale,
         hedge=hedge * scale,
         window_s=window_s,

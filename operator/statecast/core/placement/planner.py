@@ -325,6 +325,12 @@ def _relocate(ctx: Context, board: Board) -> None:
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
     movable = removable(ctx, board, moving=True) & (ctx.age_s >= spec.cooldown_s)
+    targets = settled & ~board.holders & ~board.acted
+    # A move saves at most what adding its target would (the source's copy only helps).
+    if not movable.any() or not targets.any():
+        return
+    if not should_add(float(gains(ctx, board, ctx.mean)[targets].max()), ctx.copy, spec.hysteresis):
+        return
     for _ in range(2 * len(ctx.names)):
         if not _budget_allows(ctx, board):
             return
