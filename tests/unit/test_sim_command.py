@@ -66,13 +66,15 @@ def test_simulate_writes_json_for_every_policy(
             "--nodes", str(files["nodes"]),
             "--latency", str(files["lat"]),
             "--resources", str(files["res"]),
-            "--policies", "static,full,reactive,oracle",
+            "--policies", "static,full,reactive,predictive,perfect-forecast",
             "--json", str(out),
         ]
     )  # fmt: skip
     assert code == 0
     document = json.loads(out.read_text())
-    assert set(document["policies"]) == {"static", "full", "reactive", "oracle"}
+    assert set(document["policies"]) == {
+        "static", "full", "reactive", "predictive", "perfect-forecast"
+    }  # fmt: skip
     for metrics in document["policies"].values():
         for key in (
             "local_hit_ratio",
@@ -83,8 +85,24 @@ def test_simulate_writes_json_for_every_policy(
             "actions",
         ):
             assert key in metrics
+        # No placement at a policy's replica-hours does better than the bounds say.
+        assert metrics["local_hit_ratio"] <= metrics["bound_local_hit_ratio"] + 1e-4
+        assert metrics["mean_latency_ms"] >= metrics["bound_mean_latency_ms"] - 1e-4
     assert document["policies"]["full"]["local_hit_ratio"] == pytest.approx(1.0, abs=1e-3)
     assert "| static |" in capsys.readouterr().out
+
+
+def test_oracle_is_an_accepted_alias_for_one_release(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.json"
+    code = main(
+        ["simulate", "--trace", str(files["trace"]), "--nodes", str(files["nodes"]),
+         "--policies", "static,oracle", "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    assert set(json.loads(out.read_text())["policies"]) == {"static", "perfect-forecast"}
+    assert "'oracle' is deprecated" in capsys.readouterr().err
 
 
 BAD = [
@@ -182,13 +200,14 @@ def test_duplicate_rows_add_up(files: dict[str, Path]) -> None:
 
 
 def test_a_cost_weight_variant_is_named_after_it() -> None:
-    from statecast.sim.planned import Oracle
+    from statecast.sim.planned import PerfectForecast
     from statecast.sim.registry import make_policy
 
-    policy = make_policy("oracle@2.5")
-    assert isinstance(policy, Oracle)
-    assert policy.name == "oracle@2.5"
+    policy = make_policy("perfect-forecast@2.5")
+    assert isinstance(policy, PerfectForecast)
+    assert policy.name == "perfect-forecast@2.5"
     assert policy.cost_weight == 2.5
+    assert make_policy("oracle@2.5").name == "perfect-forecast@2.5"
 
 
 def test_scenario_with_plot(tmp_path: Path) -> None:

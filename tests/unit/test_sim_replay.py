@@ -7,7 +7,7 @@ import pytest
 
 from statecast.core.placement import LatencyModel
 from statecast.sim import SimConfig, Trace, replay
-from statecast.sim.planned import Oracle, Predictive
+from statecast.sim.planned import PerfectForecast, Predictive
 from statecast.sim.policies import Full, Reactive, Static
 from statecast.sim.scenarios import SCENARIOS, concentrated, scenario
 
@@ -91,7 +91,7 @@ def test_reactive_follows_heat_after_its_window_and_drops_it_after_grace() -> No
     assert not row[30:].any()  # cold for the 5-step grace period, then gone
 
 
-def test_oracle_beats_static_and_predictive_records_its_band() -> None:
+def test_perfect_forecast_beats_static_and_predictive_records_its_band() -> None:
     trace = scenario("follow-the-sun")
     short = Trace(
         name="short",
@@ -108,11 +108,11 @@ def test_oracle_beats_static_and_predictive_records_its_band() -> None:
     )
     config = SimConfig(warmup_steps=short.period)
     static = replay(short, Static(), config)
-    oracle = replay(short, Oracle(), config)
+    perfect = replay(short, PerfectForecast(), config)
     predictive = Predictive(refresh_steps=12)
     forecast = replay(short, predictive, config)
-    assert oracle.local_hit_ratio > static.local_hit_ratio
-    assert oracle.mean_latency_ms < static.mean_latency_ms
+    assert perfect.local_hit_ratio > static.local_hit_ratio
+    assert perfect.mean_latency_ms < static.mean_latency_ms
     assert forecast.local_hit_ratio > static.local_hit_ratio
     assert predictive.band.shape == (3, 6, short.steps)
     assert np.isfinite(predictive.band[:, :, 1:]).all()
@@ -158,14 +158,14 @@ def _job_trace() -> Trace:
     return small_trace(demand, ("a", "a", "b", "b"), min_replicas=1, pods=pods)
 
 
-@pytest.mark.parametrize("policy", [Predictive, Oracle])
+@pytest.mark.parametrize("policy", [Predictive, PerfectForecast])
 def test_a_pod_gets_its_replica_when_it_is_scheduled_and_loses_it_after(
-    policy: type[Predictive] | type[Oracle],
+    policy: type[Predictive] | type[PerfectForecast],
 ) -> None:
     trace = _job_trace()
     result = replay(trace, policy(), FAST)
     row = result.timeline.placement[3]
-    if policy is Predictive:  # the oracle sees the job coming; the forecaster cannot
+    if policy is Predictive:  # the true future shows the job coming; a forecast cannot
         assert not row[:30].any()
     assert row[30:40].all()  # from the job's first step: the pod watch saw it bound
     # The replica was made at step 30; the cooldown (900 s = 15 steps) holds it to 45,

@@ -2,8 +2,10 @@
 
 Reads TRACE/NODES/LAT/RES CSVs (formats in :mod:`statecast.sim.loaders`) or builds a
 scenario (:mod:`statecast.sim.scenarios`), replays every policy asked for, prints the
-comparison table, and writes the JSON (and optionally a PNG plot). Bad input exits 2
-with a one-line reason on stderr.
+comparison table, and writes the JSON (and optionally a PNG plot): per policy its
+metrics and the reference points at its replica-hours (:mod:`statecast.sim.references`).
+Bad input exits 2 with a one-line reason on stderr; a deprecated policy name (``oracle``)
+is accepted with a note on stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from statecast.api.units import DAY_S, parse_duration, parse_quantity
 from statecast.sim import SimConfig, SimError, Trace, replay
 from statecast.sim.loaders import load_latency, load_trace
 from statecast.sim.planned import Predictive
-from statecast.sim.registry import DEFAULT_POLICIES, POLICIES, make_policy
+from statecast.sim.references import References
+from statecast.sim.registry import DEFAULT_POLICIES, POLICIES, deprecation, make_policy
 from statecast.sim.report import table, to_json
 from statecast.sim.scenarios import SCENARIOS, scenario
 
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if not names:
             raise SimError("--policies is empty")
         policies = [make_policy(name, args.refresh) for name in names]
+        for note in {deprecation(name) for name in names} - {None}:
+            print(f"statecast simulate: {note}", file=sys.stderr)
         trace = _trace(args)
         config = _config(args, trace)
         results = []
@@ -126,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
                         }
                         for name, state in zip(trace.resources, policy.tuning, strict=True)
                     }
+        for name, fields in References(trace, config).of(results).items():
+            extra.setdefault(name, {}).update(fields)
         document = to_json(trace, config, results, extra)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")

@@ -5,7 +5,8 @@ availability, and the resources' sizes and write rates. :func:`replay` runs one 
 over a trace and reports what users would have felt (local-hit ratio, latency) and
 what it cost (replica-hours, bytes moved, actions). Policies: ``static``, ``full``,
 ``reactive`` (Anna's hot-key rule), ``predictive`` (statecast's forecaster and
-planner) and ``oracle`` (the planner fed the true future).
+planner) and ``perfect-forecast`` (the planner fed the true future; not a bound: the
+bounds are in :mod:`.bounds` and :mod:`.latency_bound`).
 
 Modules: :mod:`.trace` (the type and its checks), :mod:`.loaders` (CSV input),
 :mod:`.scenarios` (built-in synthetic traces), :mod:`.policies` and

@@ -1,10 +1,13 @@
-"""Policies that call statecast's planner: ``predictive`` (forecasts) and ``oracle`` (truth).
+"""Policies that call statecast's planner: ``predictive`` and ``perfect-forecast``.
 
 Both build one :class:`PlanInput` per resource and step and apply :func:`plan`, so the
 only difference between them is what they believe demand will be: the predictive
 policy asks :class:`statecast.core.forecast.ForecastEngine` (updated every step for
-every series at once, refitted every ``refresh_steps`` steps), the oracle reads the
-trace's future.
+every series at once, refitted every ``refresh_steps`` steps), ``perfect-forecast``
+reads the trace's future. ``perfect-forecast`` is *not* a bound on what placement
+could do (the planner is greedy and prices latency, not local hits, and a wide forecast
+band can place a useful hedge the point forecast does not): the bounds are in
+:mod:`statecast.sim.bounds` and :mod:`statecast.sim.latency_bound`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from statecast.core.forecast.pods import recombine, split_by_pods
 from statecast.core.placement import (
     CurrentReplica,
     DemandForecast,
+    LatencyModel,
     NodeInfo,
     PlacementSpec,
     PlanInput,
@@ -39,6 +43,11 @@ BoolArray = npt.NDArray[np.bool_]
 Band = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
 
+#: A valuation that prices every remote access like a cross-zone one: the planner then
+#: seeks local hits rather than the lowest mean latency.
+LOCAL_FIRST = LatencyModel(same_zone_ms=LatencyModel().cross_zone_ms)
+
+
 class PlannerPolicy:
     """Shared machinery: per-resource specs, node inventory, replicas, the plan call."""
 
@@ -49,8 +58,10 @@ class PlannerPolicy:
         tuner: TunerConfig | None = None,
         tune_every_s: float = 3600.0,
         cost_weight: float = 1.0,
+        valuation: LatencyModel | None = None,
     ) -> None:
         self.tuner = tuner
+        self.valuation = valuation
         self.tune_every_s = tune_every_s
         self.cost_weight = cost_weight
         self.tuning: list[TuningState] = []
@@ -114,7 +125,7 @@ class PlannerPolicy:
                 forecast=DemandForecast(trace.nodes, mean[r], lower[r], upper[r], deviation[r]),
                 replicas=current,
                 step_s=trace.step_s,
-                latency=config.latency,
+                latency=self.valuation or config.latency,
                 costs=config.costs,
                 recently_removed=recent,
                 consumer_nodes=_consumers(trace, pods, r),
@@ -191,10 +202,14 @@ def _consumers(trace: Trace, pods: BoolArray | None, r: int) -> frozenset[str]:
     return frozenset(trace.nodes[i] for i in np.flatnonzero(pods[r]))
 
 
-class Oracle(PlannerPolicy):
-    """The planner fed with the true future: an upper bound for any forecaster."""
+class PerfectForecast(PlannerPolicy):
+    """The planner fed the true future as a point forecast.
 
-    name = "oracle"
+    What this planner would do with a perfect forecaster: it separates forecast errors
+    from planning choices. It is not an upper bound on any placement (see the module).
+    """
+
+    name = "perfect-forecast"
 
     def believed(self, t: int) -> Band:
         """The trace's next ``horizon`` steps, as a point forecast with no uncertainty."""
@@ -205,6 +220,24 @@ class Oracle(PlannerPolicy):
             future = np.concatenate([future, np.repeat(future[:, :, -1:], pad, axis=2)], axis=2)
         zero = np.zeros(future.shape[:2])
         return future, future, future, zero
+
+
+class ForecastCache:
+    """Every step's forecast of one trace, shared by the replays of a sweep.
+
+    The forecasts depend only on the trace (and the forecaster's settings), not on
+    where replicas are, so the variants of a sweep compute them once.
+    """
+
+    def __init__(self) -> None:
+        self.trace: Trace | None = None
+        self.bands: dict[int, Band] = {}
+        self.seconds = 0.0
+        self.refits = 0
+
+    def reset(self, trace: Trace) -> None:
+        """Start over for ``trace``."""
+        self.trace, self.bands, self.seconds, self.refits = trace, {}, 0.0, 0
 
 
 class Predictive(PlannerPolicy):
@@ -222,6 +255,10 @@ class Predictive(PlannerPolicy):
         level: prediction-interval level.
         tuner: self-tuning settings, or None for fixed thresholds.
         cost_weight: multiplies the planner's costs (1 = the default prices).
+        shared: forecasts of the trace computed by an earlier replay (same refresh,
+            history and level), filled by the first one.
+        valuation: the latency model the planner prices accesses with (None: the
+            replay's own); :data:`LOCAL_FIRST` makes it value local hits.
     """
 
     name = "predictive"
@@ -233,8 +270,11 @@ class Predictive(PlannerPolicy):
         level: float = 0.9,
         tuner: TunerConfig | None = None,
         cost_weight: float = 1.0,
+        shared: ForecastCache | None = None,
+        valuation: LatencyModel | None = None,
     ) -> None:
-        super().__init__(tuner, cost_weight=cost_weight)
+        super().__init__(tuner, cost_weight=cost_weight, valuation=valuation)
+        self.shared = shared
         self.refresh_steps = max(1, refresh_steps)
         self.history_days = history_days
         self.level = level
@@ -255,7 +295,29 @@ class Predictive(PlannerPolicy):
         self.forecast_seconds = 0.0
 
     def believed(self, t: int) -> Band:
-        """Forecasts for steps ``t .. t + horizon - 1`` and each node's last deviation."""
+        """Forecasts for steps ``t .. t + horizon - 1`` and each node's last deviation.
+
+        From the shared :class:`ForecastCache` when an earlier replay of the same trace
+        filled it (forecasts do not depend on the placement).
+        """
+        shared = self.shared
+        if shared is not None and shared.trace is self._trace and t in shared.bands:
+            band = shared.bands[t]
+        else:
+            band = self._forecast(t)
+            if shared is not None:
+                if shared.trace is not self._trace:
+                    shared.reset(self._trace)
+                shared.bands[t] = band
+                shared.seconds = self.forecast_seconds
+                shared.refits = self.refits
+        mean, lower, upper, _ = band
+        f = self._focus
+        self.band[:, :, t] = mean[f, :, 0], lower[f, :, 0], upper[f, :, 0]
+        return band
+
+    def _forecast(self, t: int) -> Band:
+        """Update (or refit) the forecast engine with the last sample and forecast."""
         import time
 
         from statecast.core.forecast import ForecastEngine
@@ -296,8 +358,6 @@ class Predictive(PlannerPolicy):
         mean, lower, upper = self._fc
         self._said = mean[:, :, 0].copy()
         self._seen[:] = True
-        f = self._focus
-        self.band[:, :, t] = mean[f, :, 0], lower[f, :, 0], upper[f, :, 0]
         return mean, lower, upper, deviation
 
     def _node_band(
@@ -319,3 +379,7 @@ class Predictive(PlannerPolicy):
             trace.pods[:, :, t].astype(np.float64),
         )
         return band.mean, band.lower, band.upper
+
+
+#: Deprecated name of :class:`PerfectForecast` (one release): it was never an oracle.
+Oracle = PerfectForecast

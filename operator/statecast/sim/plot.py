@@ -1,4 +1,4 @@
-"""The picture: demand with the forecast band, where replicas were, how many (matplotlib).
+"""The pictures: demand, forecast band and placement over time; frontiers per family.
 
 matplotlib is in the ``bench`` extra and is imported only when a plot is asked for.
 """
@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.sim.errors import SimError
+from statecast.sim.frontier import Point, frontier
 from statecast.sim.replay import PolicyResult
 from statecast.sim.trace import Trace
 
@@ -51,9 +52,9 @@ def plot(
     focus = results[0].timeline.focus
     demand = trace.demand[focus][:, start:]
     hours = (np.arange(start, trace.steps) * trace.step_s) / 3600.0
-    shown = [r for r in results if r.policy in ("reactive", "predictive", "oracle")] or list(
-        results
-    )
+    shown = [
+        r for r in results if r.policy in ("reactive", "predictive", "perfect-forecast")
+    ] or list(results)
     fig, axes = plt.subplots(
         2 + len(shown), 1, figsize=(12, 3.0 + 2.2 * (1 + len(shown))), sharex=True
     )
@@ -100,4 +101,75 @@ def plot(
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+#: Colours of the families on frontier plots.
+FAMILY_COLOURS = {
+    "predictive": "tab:red",
+    "reactive": "tab:blue",
+    "follow-the-workload": "tab:green",
+    "groupcache": "tab:purple",
+    "static": "tab:gray",
+    "full": "black",
+    "perfect-forecast": "tab:orange",
+}
+
+
+def plot_frontiers(
+    title: str,
+    points: Sequence[Point],
+    path: Path,
+    *,
+    hit_bound: Sequence[tuple[float, float]] = (),
+    latency_bound: Sequence[tuple[float, float]] = (),
+) -> None:
+    """Local hits, mean latency and bytes moved against replica-hours, one line per family.
+
+    Markers are runs; lines the frontiers (:mod:`statecast.sim.frontier`); dashed grey
+    the bounds at every budget (``(replica-hours, value)`` pairs).
+
+    Raises:
+        SimError: when matplotlib is not installed.
+    """
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SimError("plots need matplotlib: pip install 'statecast[bench]'") from None
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    families = sorted({p.family for p in points}, key=lambda f: list(FAMILY_COLOURS).index(f))
+    for family in families:
+        runs = [p for p in points if p.family == family]
+        colour = FAMILY_COLOURS.get(family, "tab:brown")
+        for ax, metric in zip(axes[:2], ("local_hit_ratio", "mean_latency_ms"), strict=True):
+            ax.scatter(
+                [p.replica_hours for p in runs],
+                [getattr(p, metric) for p in runs],
+                s=10,
+                color=colour,
+                alpha=0.5,
+            )
+            line = frontier(runs, metric)
+            ax.plot(line.hours, line.values, color=colour, lw=1.4, label=family)
+        line = frontier(runs, "mean_latency_ms")
+        axes[2].plot(line.hours, line.bytes_moved / 2**30, color=colour, lw=1.4, marker=".")
+    for ax, bound in zip(axes[:2], (hit_bound, latency_bound), strict=True):
+        if bound:
+            ax.plot(*zip(*bound, strict=True), color="grey", ls="--", lw=1, label="bound")
+    axes[0].set_ylabel("local-hit ratio")
+    axes[1].set_ylabel("mean latency (ms)")
+    axes[1].set_yscale("log")
+    axes[2].set_ylabel("GiB moved (runs on the latency frontier)")
+    for ax in axes:
+        ax.set_xlabel("replica-hours")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{title}: frontiers (hull of each family's sweep) and bounds", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,6 +1,6 @@
 """The baseline policies: ``static``, ``full`` and ``reactive`` (the operator's rule).
 
-A policy sees the trace only up to the current step (the oracle is the exception, in
+A policy sees the trace only up to the current step (``perfect-forecast`` is the exception, in
 :mod:`statecast.sim.planned`) and returns, for every resource and node, whether a
 replica should be there during the step.
 """
@@ -69,8 +69,22 @@ def enforce_bounds(
     return desired
 
 
+def consumers(trace: Trace, t: int) -> BoolArray:
+    """Nodes running a consumer pod of each resource at step ``t`` (resources x nodes).
+
+    Every policy gives them a copy, as the operator does whatever its policy (DESIGN:
+    pre-replication for consumer pods), so that all are held to the same requirements.
+    """
+    if trace.pods is None:
+        return np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+    return np.asarray((trace.pods[:, :, t] > 0) & trace.available[None, :, t], dtype=np.bool_)
+
+
 class Static:
-    """``min`` replicas on fixed nodes spread over zones, moved only when a node is lost."""
+    """``min`` replicas on fixed nodes spread over zones, moved only when a node is lost.
+
+    Plus a copy on each node running a consumer pod while it runs (pre-replication).
+    """
 
     name = "static"
 
@@ -80,11 +94,15 @@ class Static:
         rank = np.zeros(trace.n_nodes)
         rank[zone_order(trace.zones)] = -np.arange(trace.n_nodes, dtype=np.float64)
         self._score = np.broadcast_to(rank, (trace.n_resources, trace.n_nodes))
+        self._owners = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
 
     def decide(self, t: int, replicas: BoolArray, ready: BoolArray, age_s: FloatArray) -> BoolArray:
-        """Keep what exists on live nodes; refill to min in the fixed order."""
+        """Keep the fixed nodes that live; refill to min in the fixed order; add consumers."""
         available = self._trace.available[:, t]
-        return enforce_bounds(replicas & available, self._score, self._trace, available)
+        self._owners = enforce_bounds(
+            self._owners & available[None, :], self._score, self._trace, available
+        )
+        return self._owners | consumers(self._trace, t)
 
 
 class Full:
@@ -144,14 +162,13 @@ class Reactive:
         rate = self._sum / (min(max(t, 1), self._window) * trace.step_s)
         available = trace.available[:, t]
         stats = HeatStats.of_array(rate[:, available])
-        consumers = np.zeros_like(replicas) if trace.pods is None else trace.pods[:, :, t] > 0
         batch = HeatBatch(
             rates=rate,
             threshold=stats.threshold(self.k_sigma),
             eligible=available,
             holding=replicas,
             last_hot=self._last_hot,
-            consumers=consumers,
+            consumers=consumers(trace, t),
             zone_id=self._zone_id,
             min_replicas=trace.min_replicas,
             max_replicas=trace.max_replicas,

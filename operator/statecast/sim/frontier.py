@@ -1,0 +1,163 @@
+"""Frontiers: the best a policy family reaches at each replica-hour budget, and who wins.
+
+A family (``predictive``, ``reactive``, ...) is run at several settings (a sweep); each
+run is a :class:`Point`. Running one setting for part of the time (or of the
+resources) and another for the rest reaches any mix of two runs (time sharing), so a
+family's frontier for a metric is the upper concave hull of its runs in (replica-hours,
+metric), made non-decreasing (more budget never hurts: the cheaper mix stays
+allowed), and undefined below the family's cheapest run. Every family is read the same
+way, so a sparse sweep is not a handicap and a dense one no advantage.
+
+Two frontiers are piecewise linear, so comparing them at every budget needs only their
+breakpoints. Bytes moved are read along the latency frontier (the mix that gives the
+best latency at a budget moves the mixed bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from statecast.sim.replay import PolicyResult
+
+#: Metric -> +1 when higher is better, -1 when lower is better.
+METRICS = {"local_hit_ratio": 1, "mean_latency_ms": -1}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of one family at one setting."""
+
+    family: str
+    label: str
+    replica_hours: float
+    local_hit_ratio: float
+    mean_latency_ms: float
+    bytes_moved: float
+
+    @classmethod
+    def of(cls, family: str, result: PolicyResult) -> Point:
+        """The point a replay's result makes."""
+        return cls(
+            family,
+            result.policy,
+            float(result.replica_hours),
+            result.local_hit_ratio,
+            result.mean_latency_ms,
+            result.bytes_moved,
+        )
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """A family's frontier for one metric: hull vertices by replica-hours.
+
+    Attributes:
+        metric: the metric.
+        hours: replica-hours of the vertices, increasing.
+        values: the metric at each vertex (natural sign).
+        bytes_moved: bytes moved by each vertex's run.
+        labels: each vertex's run.
+    """
+
+    metric: str
+    hours: np.ndarray
+    values: np.ndarray
+    bytes_moved: np.ndarray
+    labels: tuple[str, ...]
+
+    def at(self, budget: float) -> float | None:
+        """The metric reachable within ``budget`` replica-hours (None: below every run)."""
+        if budget < self.hours[0] - 1e-9:
+            return None
+        return float(np.interp(budget, self.hours, self.values))
+
+    def bytes_at(self, budget: float) -> float | None:
+        """Bytes moved by the mix at ``budget`` (None: below every run)."""
+        if budget < self.hours[0] - 1e-9:
+            return None
+        return float(np.interp(budget, self.hours, self.bytes_moved))
+
+
+def frontier(points: Sequence[Point], metric: str) -> Frontier:
+    """The upper concave hull of ``points`` in (replica-hours, metric), non-decreasing."""
+    sign = METRICS[metric]
+    best: dict[float, Point] = {}
+    for p in points:
+        kept = best.get(p.replica_hours)
+        if kept is None or sign * getattr(p, metric) > sign * getattr(kept, metric):
+            best[p.replica_hours] = p
+    ordered = [best[h] for h in sorted(best)]
+    hull: list[Point] = []
+    for p in ordered:
+        if hull and sign * getattr(p, metric) <= sign * getattr(hull[-1], metric):
+            continue  # no better than a cheaper run: not on the non-decreasing frontier
+        while len(hull) >= 2 and _below(hull[-2], hull[-1], p, metric):
+            hull.pop()
+        hull.append(p)
+    return Frontier(
+        metric,
+        np.array([p.replica_hours for p in hull]),
+        np.array([float(getattr(p, metric)) for p in hull]),
+        np.array([p.bytes_moved for p in hull]),
+        tuple(p.label for p in hull),
+    )
+
+
+def _below(a: Point, b: Point, c: Point, metric: str) -> bool:
+    """Whether ``b`` lies on or under the segment from ``a`` to ``c`` (signed metric)."""
+    sign = METRICS[metric]
+    ya, yb, yc = (sign * float(getattr(p, metric)) for p in (a, b, c))
+    span = c.replica_hours - a.replica_hours
+    if span <= 0:
+        return True
+    chord = ya + (yc - ya) * (b.replica_hours - a.replica_hours) / span
+    return yb <= chord
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A budget at which our frontier is worse than the rival's by more than the margin."""
+
+    metric: str
+    budget: float
+    ours: float | None
+    theirs: float
+
+
+def losses(ours: Frontier, theirs: Frontier, margin: float = 0.0) -> list[Loss]:
+    """Budgets where ``ours`` falls short of ``theirs`` by more than ``margin``.
+
+    ``margin`` is absolute for the local-hit ratio, relative for latency and bytes. Checked
+    at every breakpoint of either frontier from the rival's cheapest run on.
+    """
+    sign = METRICS.get(ours.metric, -1)
+    budgets = np.union1d(theirs.hours, ours.hours)
+    budgets = budgets[budgets >= theirs.hours[0] - 1e-9]
+    found = []
+    for budget in budgets:
+        rival = theirs.at(float(budget))
+        if rival is None:
+            continue
+        mine = ours.at(float(budget))
+        slack = margin if ours.metric == "local_hit_ratio" else margin * abs(rival)
+        if mine is None or sign * mine < sign * rival - slack - 1e-12:
+            found.append(Loss(ours.metric, float(budget), mine, rival))
+    return found
+
+
+def bytes_losses(ours: Frontier, theirs: Frontier, margin: float = 0.0) -> list[Loss]:
+    """Budgets where our latency frontier's mix moves more bytes than the rival's.
+
+    Both frontiers must be latency frontiers; checked at the rival's breakpoints where
+    we have a run within the budget.
+    """
+    found = []
+    for budget in theirs.hours:
+        mine = ours.bytes_at(float(budget))
+        rival = theirs.bytes_at(float(budget))
+        if mine is not None and rival is not None and mine > rival * (1 + margin):
+            found.append(Loss("bytes_moved", float(budget), mine, rival))
+    return found

@@ -1,0 +1,163 @@
+"""Every policy family at the settings it is swept over, so each is compared at its best.
+
+Each family gets the knobs that trade cost against quality, swept as hard as ours:
+
+=======================  ==============================================================
+``predictive``           the cost weight (every price times W), with the planner valuing
+                         latency, and valuing local hits (forecasts shared)
+``reactive``             window, k (deviations above the mean that make a pair hot)
+                         and grace period (how long a cold replica stays)
+``follow-the-workload``  statistics window, how much busier the new node must be, and
+                         replicas beyond ``min`` on the busiest nodes
+``groupcache``           hot copies a node may hold (copy probability 0.1)
+``static``, ``full``     one setting each (the floor and the ceiling)
+=======================  ==============================================================
+
+:func:`run_sweep` replays every variant and returns its :class:`~statecast.sim.frontier.Point`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from statecast.core.placement import LatencyModel
+from statecast.sim.baselines import FollowTheWorkload, HotCopies
+from statecast.sim.config import SimConfig
+from statecast.sim.frontier import Point
+from statecast.sim.planned import LOCAL_FIRST, ForecastCache, PerfectForecast, Predictive
+from statecast.sim.policies import Full, Policy, Reactive, Static
+from statecast.sim.replay import PolicyResult, replay
+from statecast.sim.trace import Trace
+
+#: Cost weights of the predictive sweep (1: the default prices), valuing latency...
+WEIGHTS = (1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 32.0)
+#: ... and valuing local hits (:data:`~statecast.sim.planned.LOCAL_FIRST`).
+LOCAL_WEIGHTS = (1 / 4, 1.0, 4.0, 16.0)
+#: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
+REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
+REACTIVE_K = (0.0, 0.5, 1.0, 2.0)
+REACTIVE_GRACE = (300.0, 900.0, 3600.0)
+#: Follow-the-workload: windows, ratios and extra replicas.
+FTW_WINDOWS = (30.0, 900.0, 3600.0)
+FTW_RATIOS = (1.0, 2.0)
+FTW_EXTRA = (0, 1)
+#: groupcache: hot copies per node.
+HOT_PER_NODE = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of one family."""
+
+    family: str
+    label: str
+    make: Callable[[], Policy]
+
+
+def _steps(seconds: float, step_s: float) -> int:
+    return max(1, round(seconds / step_s))
+
+
+def _reactive(trace: Trace) -> list[Variant]:
+    seen: set[tuple[int, float, int]] = set()
+    variants = []
+    for window in REACTIVE_WINDOWS:
+        for k in REACTIVE_K:
+            for grace in REACTIVE_GRACE:
+                key = (_steps(window, trace.step_s), k, _steps(grace, trace.step_s))
+                if key in seen:
+                    continue
+                seen.add(key)
+                label = f"reactive w={window:g}s k={k:g} g={grace:g}s"
+
+                def make(w: float = window, kk: float = k, g: float = grace) -> Policy:
+                    return Reactive(window_s=w, k_sigma=kk, grace_s=g)
+
+                variants.append(Variant("reactive", label, make))
+    return variants
+
+
+def _follow(trace: Trace) -> list[Variant]:
+    seen: set[tuple[int, float, int]] = set()
+    variants = []
+    for window in FTW_WINDOWS:
+        for ratio in FTW_RATIOS:
+            for extra in FTW_EXTRA:
+                key = (max(1, int(-(-window // trace.step_s))), ratio, extra)
+                if key in seen:
+                    continue
+                seen.add(key)
+                label = f"follow-the-workload w={window:g}s x{ratio:g} +{extra}"
+
+                def make(w: float = window, r: float = ratio, e: int = extra) -> Policy:
+                    return FollowTheWorkload(window_s=w, ratio=r, extra=e)
+
+                variants.append(Variant("follow-the-workload", label, make))
+    return variants
+
+
+def _groupcache(trace: Trace) -> list[Variant]:
+    def make(n: int) -> Callable[[], Policy]:
+        return lambda: HotCopies(per_node=n)
+
+    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE})
+    return [Variant("groupcache", f"groupcache {n}/node", make(n)) for n in sizes]
+
+
+def _predictive(
+    trace: Trace, cache: ForecastCache, weights: Iterable[float], local_weights: Iterable[float]
+) -> list[Variant]:
+    def make(weight: float, valuation: LatencyModel | None, label: str) -> Callable[[], Policy]:
+        def build() -> Policy:
+            policy = Predictive(
+                refresh_steps=trace.period, cost_weight=weight, shared=cache, valuation=valuation
+            )
+            policy.name = label
+            return policy
+
+        return build
+
+    chosen: list[tuple[float, LatencyModel | None, str]]
+    chosen = [(w, None, f"predictive@{w:g}") for w in weights]
+    chosen += [(w, LOCAL_FIRST, f"predictive@{w:g} local-first") for w in local_weights]
+    return [Variant("predictive", label, make(w, v, label)) for w, v, label in chosen]
+
+
+def variants(
+    trace: Trace,
+    families: Iterable[str] | None = None,
+    weights: Iterable[float] = WEIGHTS,
+    local_weights: Iterable[float] = LOCAL_WEIGHTS,
+) -> list[Variant]:
+    """Every variant of the families asked for (all when None)."""
+    cache = ForecastCache()
+    table: dict[str, Callable[[], list[Variant]]] = {
+        "static": lambda: [Variant("static", "static", Static)],
+        "full": lambda: [Variant("full", "full", Full)],
+        "reactive": lambda: _reactive(trace),
+        "follow-the-workload": lambda: _follow(trace),
+        "groupcache": lambda: _groupcache(trace),
+        "predictive": lambda: _predictive(trace, cache, weights, local_weights),
+        "perfect-forecast": lambda: [
+            Variant("perfect-forecast", "perfect-forecast", PerfectForecast)
+        ],
+    }
+    chosen = table if families is None else {f: table[f] for f in families}
+    return [v for build in chosen.values() for v in build()]
+
+
+def run_sweep(
+    trace: Trace,
+    config: SimConfig,
+    chosen: Iterable[Variant],
+    progress: Callable[[Variant, PolicyResult], None] | None = None,
+) -> list[Point]:
+    """Replay every variant; the points, in order."""
+    points = []
+    for variant in chosen:
+        result = replay(trace, variant.make(), config)
+        if progress is not None:
+            progress(variant, result)
+        points.append(Point.of(variant.family, result))
+    return points

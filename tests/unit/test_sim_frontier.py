@@ -1,0 +1,56 @@
+"""Frontiers as hulls of a family's runs, and where one family falls short of another."""
+
+from __future__ import annotations
+
+import pytest
+
+from statecast.sim.frontier import Point, bytes_losses, frontier, losses
+
+
+def run(family: str, hours: float, hits: float, ms: float = 1.0, moved: float = 0.0) -> Point:
+    return Point(family, f"{family}@{hours}", hours, hits, ms, moved)
+
+
+def test_the_frontier_is_the_upper_hull_made_non_decreasing() -> None:
+    runs = [
+        run("p", 1, 0.1),
+        run("p", 2, 0.5),
+        run("p", 3, 0.55),
+        run("p", 4, 0.9),
+        run("p", 5, 0.8),
+    ]
+    line = frontier(runs, "local_hit_ratio")
+    assert line.hours.tolist() == [1, 2, 4]  # 3 is under the chord; 5 is worse than 4
+    assert line.at(3) == pytest.approx(0.7)  # half the time at 2, half at 4
+    assert line.at(9) == pytest.approx(0.9)  # more budget never hurts
+    assert line.at(0.5) is None  # below the cheapest run
+
+
+def test_latency_frontier_is_the_lower_hull() -> None:
+    runs = [run("p", 1, 0, ms=1.0), run("p", 2, 0, ms=0.9), run("p", 3, 0, ms=0.2)]
+    line = frontier(runs, "mean_latency_ms")
+    assert line.hours.tolist() == [1, 3]
+    assert line.at(2) == pytest.approx(0.6)
+
+
+def test_a_shortfall_is_found_at_a_breakpoint_and_forgiven_within_the_margin() -> None:
+    ours = frontier([run("p", 1, 0.50), run("p", 3, 0.90)], "local_hit_ratio")
+    theirs = frontier([run("r", 1, 0.50), run("r", 2, 0.75)], "local_hit_ratio")
+    found = losses(ours, theirs)
+    assert [(x.budget, round(x.ours or 0, 3), x.theirs) for x in found] == [(2.0, 0.7, 0.75)]
+    assert losses(ours, theirs, margin=0.06) == []
+
+
+def test_a_rival_cheaper_than_every_run_of_ours_is_a_loss() -> None:
+    ours = frontier([run("p", 2, 0.9)], "local_hit_ratio")
+    theirs = frontier([run("r", 1, 0.1)], "local_hit_ratio")
+    assert [(x.budget, x.ours) for x in losses(ours, theirs)] == [(1.0, None)]
+
+
+def test_bytes_are_read_along_the_latency_frontiers() -> None:
+    ours = frontier(
+        [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)], "mean_latency_ms"
+    )
+    theirs = frontier([run("r", 2, 0, ms=0.9, moved=15.0)], "mean_latency_ms")
+    found = bytes_losses(ours, theirs)
+    assert [(x.budget, x.ours) for x in found] == [(2.0, 20.0)]
