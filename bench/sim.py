@@ -1,61 +1,82 @@
-"""Placement benchmark: every policy side by side in the trace-driven simulator.
+"""Placement benchmark: every policy family swept, compared as frontiers, beside the bounds.
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.sim            # everything; writes docs/bench/sim.{md,json,png}
-    .venv/bin/python -m bench.sim --quick    # two scenarios, no scale section
+    .venv/bin/python -m bench.sim                 # everything; writes docs/bench/sim*.{md,json,png}
+    .venv/bin/python -m bench.sim --quick         # two scenarios, 6 generated, no scale section
+    .venv/bin/python -m bench.sim --jobs 1        # one process (default: 2)
 
 Sections, all from one run:
 
-1. the built-in scenarios (``statecast simulate --scenario NAME``), every policy;
-2. the NAB Twitter trace: the ten series of /work/shared/data/traces/nab as ten nodes in
-   three zones sharing one resource, written as TRACE/NODES/RES CSVs and read back
-   through the command's own loader;
-3. scale: a week of 5-minute steps for 100 nodes x 100 resources through the
-   non-forecasting policies and the predictive policy (end to end);
-4. the target checks, computed from the numbers above, beside the best local-hit ratio
-   any policy could reach with reactive's replica-hours (``statecast.sim.bounds``).
+1. the built-in scenarios and the NAB Twitter trace (ten series as ten nodes in three
+   zones, through the command's CSV loader): every family at every setting of its
+   sweep (:mod:`statecast.sim.sweeps`), the runs at default settings with the bounds
+   at their replica-hours, and predictive's frontier against each rival's
+   (:mod:`statecast.sim.frontier`), with a PNG of the frontiers per trace;
+2. 50 generated scenarios (:mod:`statecast.sim.generator`), the same comparisons;
+3. replay speed: a week of 100 nodes x 100 resources, every family at its default, and
+   predictive end to end (forecasts and plans).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from statecast.sim import PolicyResult, SimConfig, Trace, replay
-from statecast.sim.bounds import local_hit_bound
+from statecast.sim import SimConfig, Trace, replay
+from statecast.sim.bounds import HitBound
+from statecast.sim.frontier import Point, bytes_losses, frontier, losses
+from statecast.sim.generator import random_shape, scenario_of
+from statecast.sim.latency_bound import LatencyBound, tractable
 from statecast.sim.loaders import load_trace
 from statecast.sim.planned import Predictive
-from statecast.sim.plot import plot
+from statecast.sim.plot import plot, plot_frontiers
 from statecast.sim.registry import make_policy
-from statecast.sim.report import table
-from statecast.sim.scenarios import MOVING, SCENARIOS, scenario
+from statecast.sim.scenarios import SCENARIOS, scenario
+from statecast.sim.sweeps import run_sweep, variants
 
 OUT = Path("docs/bench")
 TRACES = Path("/work/shared/data/traces/nab")
 TWITTER = ("AAPL", "AMZN", "CRM", "CVS", "FB", "GOOG", "IBM", "KO", "PFE", "UPS")
-POLICIES = ("static", "full", "reactive", "predictive", "oracle")
-# Forecasts: one update per step for every series, a refit once a day (trace.period).
+RIVALS = ("reactive", "follow-the-workload", "groupcache", "static")
+#: The runs at default settings, by family.
+DEFAULTS = {
+    family: family
+    for family in (
+        "static",
+        "full",
+        "reactive",
+        "follow-the-workload",
+        "groupcache",
+        "predictive",
+        "perfect-forecast",
+    )
+}
+#: Stated margins of the comparisons: local hits in points, latency and bytes relative.
+MARGIN_HITS = 0.01
+MARGIN_LATENCY = 0.02
+MARGIN_BYTES = 0.0
+GENERATED = 50
 
 
-def run_all(
-    trace: Trace, config: SimConfig, policies: tuple[str, ...]
-) -> tuple[list[PolicyResult], Predictive | None]:
-    results = []
-    predictive = None
-    for name in policies:
-        policy = make_policy(name, trace.period)
-        results.append(replay(trace, policy, config))
-        if name == "predictive" and isinstance(policy, Predictive):
-            predictive = policy
-        print(f"  {trace.name:16s} {name:16s} {results[-1].elapsed_s:7.1f}s", flush=True)
-    return results, predictive
+@dataclass
+class Study:
+    """Everything one trace contributes to the report."""
+
+    name: str
+    shape: str
+    points: list[Point]
+    bounds: dict[str, dict[str, float]] = field(default_factory=dict)
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def twitter_trace(workdir: Path) -> Trace:
@@ -107,219 +128,172 @@ def scale_trace(nodes: int, resources: int, steps: int, seed: int = 7) -> Trace:
     )
 
 
-def matched(trace: Trace, config: SimConfig, by: dict[str, PolicyResult]) -> PolicyResult:
-    """``predictive`` at reactive's replica-hours: the smallest cost weight that gets there.
-
-    Bisection on a log scale between 1 (the default prices) and 8, five halvings; the
-    result is named after its weight (``predictive@2.38``). When the default prices
-    already hold no more than reactive, that is the answer; when even 8x does not,
-    the 8x run is returned (and its replica-hours say so).
-    """
-    target = by["reactive"].replica_hours
-    if by["predictive"].replica_hours <= target:
-        return by["predictive"]
-    low, high = 1.0, 8.0
-    best = replay(trace, make_policy(f"predictive@{high:g}", trace.period), config)
-    if best.replica_hours > target:
-        return best
-    for _ in range(5):
-        weight = round(float(np.sqrt(low * high)), 2)
-        result = replay(trace, make_policy(f"predictive@{weight:g}", trace.period), config)
-        if result.replica_hours <= target:
-            high, best = weight, result
-        else:
-            low = weight
-    print(f"  {trace.name:16s} {best.policy:16s} matched reactive's replica-hours", flush=True)
-    return best
+def _config(trace: Trace) -> SimConfig:
+    """One day of warm-up when the trace spans two or more, else none."""
+    warmup = trace.period if trace.steps >= 2 * trace.period else 0
+    return SimConfig(warmup_steps=warmup)
 
 
-def add_matched(
-    trace: Trace,
-    config: SimConfig,
-    by: dict[str, PolicyResult],
-    rows: list[tuple[str, PolicyResult]],
-) -> None:
-    """Run :func:`matched` and file it as ``predictive@match`` (and a results row)."""
-    result = matched(trace, config, by)
-    by["predictive@match"] = result
-    if result is not by["predictive"]:
-        rows.append((trace.name, result))
-
-
-def bound(trace: Trace, config: SimConfig, by: dict[str, PolicyResult]) -> tuple[float, float]:
-    """Best local-hit ratio at reactive's replica-hours: keeping the spread, and not."""
-    hours = by["reactive"].replica_hours if "reactive" in by else 0.0
-    return (
-        local_hit_bound(trace, hours, warmup_steps=config.warmup_steps, spread=True),
-        local_hit_bound(trace, hours, warmup_steps=config.warmup_steps, spread=False),
-    )
-
-
-def checks(
-    sections: dict[str, dict[str, PolicyResult]],
-    policy: str,
-    bounds: dict[str, tuple[float, float]],
-) -> list[str]:
-    """The issue's targets for one predictive variant, per trace (a check mark when met).
-
-    ``bounds`` holds, per trace, the best local-hit ratio any policy could reach with
-    reactive's replica-hours, keeping the zone spread and not (:func:`local_hit_bound`).
-    """
-
-    def mark(ok: bool) -> str:
-        return "yes" if ok else "**no**"
-
-    lines = [
-        f"`{policy}`:",
-        "",
-        "| trace | hit / oracle's (>= 0.9) | replica-h / full's (<= 0.5)"
-        " | mean ms vs reactive (lower) | replica-h / reactive's (<= 1)"
-        " | hit points over reactive (>= 10 where demand moves)"
-        " | best hit at reactive's replica-h: spread / no spread |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, by in sections.items():
-        if not {policy, "oracle", "full", "reactive"} <= by.keys():
+def _checks(points: list[Point]) -> dict[str, dict[str, Any]]:
+    """Predictive's frontier against each rival's: worst shortfall per metric, strict and
+    within the stated margins."""
+    ours = [p for p in points if p.family == "predictive"]
+    out: dict[str, dict[str, Any]] = {}
+    for rival in RIVALS:
+        theirs = [p for p in points if p.family == rival]
+        if not theirs or not ours:
             continue
-        p, f, r = by[policy], by["full"], by["reactive"]
-        hit = p.local_hit_ratio / max(by["oracle"].local_hit_ratio, 1e-9)
-        hours = p.replica_hours / f.replica_hours
-        versus = p.replica_hours / max(r.replica_hours, 1e-9)
-        points = 100 * (p.local_hit_ratio - r.local_hit_ratio)
-        moving = name in MOVING
-        spread, free = bounds.get(name, (float("nan"), float("nan")))
-        possible = spread >= r.local_hit_ratio + 0.10
-        label = name if p.policy == policy else f"{name} ({p.policy})"
-        # Against the oracle at the default prices only: a dearer predictive is
-        # compared with reactive, not with a differently priced oracle.
-        to_oracle = f"{hit:.2f} {mark(hit >= 0.9)}" if "@" not in p.policy else "-"
-        lines.append(
-            f"| {label} | {to_oracle}"
-            f" | {hours:.2f} {mark(hours <= 0.5)}"
-            f" | {p.mean_latency_ms:.3f} vs {r.mean_latency_ms:.3f}"
-            f" {mark(p.mean_latency_ms < r.mean_latency_ms)}"
-            f" | {versus:.3f} {mark(versus <= 1.0)}"
-            f" | {points:+.1f}{(' ' + mark(points >= 10)) if moving else ' (not moving)'}"
-            f" | {spread:.3f}{'' if possible else ' (+10 impossible)'} / {free:.3f} |"
+        entry: dict[str, Any] = {}
+        for metric, margin in (
+            ("local_hit_ratio", MARGIN_HITS),
+            ("mean_latency_ms", MARGIN_LATENCY),
+        ):
+            ours_f, theirs_f = frontier(ours, metric), frontier(theirs, metric)
+            strict = losses(ours_f, theirs_f)
+            entry[metric] = {
+                "strict": [asdict(loss) for loss in strict],
+                "within_margin": [asdict(loss) for loss in losses(ours_f, theirs_f, margin)],
+            }
+        ours_f, theirs_f = frontier(ours, "mean_latency_ms"), frontier(theirs, "mean_latency_ms")
+        entry["bytes_moved"] = [
+            asdict(loss) for loss in bytes_losses(ours_f, theirs_f, MARGIN_BYTES)
+        ]
+        out[rival] = entry
+    return out
+
+
+def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, Any]:
+    """The bounds at every default run's replica-hours, and as curves for the plot."""
+    hits = HitBound(trace, config.warmup_steps)
+    latency = LatencyBound(trace, config.latency, config.warmup_steps) if tractable(trace) else None
+    grid = np.geomspace(hits.floor_hours, max(p.replica_hours for p in points), 40)
+    out: dict[str, Any] = {
+        "hit_curve": [(float(h), hits.ratio(float(h))) for h in grid],
+        "latency_curve": [(float(h), latency.lower(float(h))) for h in grid] if latency else [],
+        "at_defaults": {},
+    }
+    for family, label in DEFAULTS.items():
+        run = next((p for p in points if p.label == label), None)
+        if run is None:
+            continue
+        entry = {"bound_local_hit_ratio": hits.ratio(run.replica_hours)}
+        if latency is not None:
+            entry["bound_mean_latency_ms"] = latency.lower(run.replica_hours)
+        out["at_defaults"][family] = entry
+    return out
+
+
+def study(job: tuple[str, int | None, bool]) -> Study:
+    """Sweep every family over one trace (a worker's job): built-in name or generated seed."""
+    name, seed, plots = job
+    started = time.perf_counter()
+    if seed is not None:
+        trace = scenario_of(seed)
+        shape = random_shape(np.random.default_rng([seed, 1]))
+        described = (
+            f"{shape.nodes} nodes/{shape.zones} zones, {shape.resources} res, "
+            f"{shape.step_s / 60:g} min x {shape.days} d, conc {shape.concentration:.2g}, "
+            f"{shape.moves} moves, {shape.bursts} bursts{', pods' if shape.pods else ''}"
+            f"{', weekly' if shape.weekly else ''}{', churn' if shape.churn else ''}"
         )
+    elif name == "twitter-nab":
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = twitter_trace(Path(tmp))
+        described = "NAB Twitter volumes, 10 nodes in 3 zones, 16 MiB"
+    else:
+        trace = scenario(name)
+        described = f"built-in, {trace.n_nodes} nodes, {trace.steps} steps of {trace.step_s:g} s"
+    config = _config(trace)
+    points = run_sweep(trace, config, variants(trace))
+    result = Study(trace.name, described, points)
+    result.checks = _checks(points)
+    bounds = _bounds(trace, config, points)
+    result.bounds = bounds["at_defaults"]
+    if plots:
+        plot_frontiers(
+            trace.name,
+            points,
+            OUT / f"sim-frontier-{trace.name}.png",
+            hit_bound=bounds["hit_curve"],
+            latency_bound=bounds["latency_curve"],
+        )
+    result.seconds = time.perf_counter() - started
+    print(f"  {trace.name:16s} {len(points)} runs {result.seconds:6.0f} s", flush=True)
+    return result
+
+
+def timelines() -> None:
+    """The placement-over-time pictures of follow-the-sun and the Twitter trace."""
+    for name in ("follow-the-sun", "twitter-nab"):
+        if name == "twitter-nab":
+            with tempfile.TemporaryDirectory() as tmp:
+                trace = twitter_trace(Path(tmp))
+        else:
+            trace = scenario(name)
+        config = _config(trace)
+        results, band = [], None
+        for policy_name in ("static", "reactive", "predictive", "perfect-forecast"):
+            policy = make_policy(policy_name, trace.period)
+            results.append(replay(trace, policy, config))
+            if isinstance(policy, Predictive):
+                band = policy.band
+        start = config.warmup_steps if name != "twitter-nab" else trace.steps - 3 * trace.period
+        out = OUT / ("sim.png" if name == "follow-the-sun" else "sim-twitter.png")
+        plot(trace, results, out, band=band, start=start)
+
+
+def speed() -> list[str]:
+    """Replay time of a week of 100 nodes x 100 resources, per family at its default."""
+    week = scale_trace(100, 100, 7 * 288)
+    config = SimConfig()
+    lines = []
+    for name in ("static", "full", "reactive", "follow-the-workload", "groupcache"):
+        started = time.perf_counter()
+        replay(week, make_policy(name), config)
+        lines.append(f"| {week.name}, 7 days | {name} | {time.perf_counter() - started:.1f} s |")
+        print(lines[-1], flush=True)
+    policy = make_policy("predictive", week.period)
+    started = time.perf_counter()
+    replay(week, policy, config)
+    wall = time.perf_counter() - started
+    assert isinstance(policy, Predictive)
+    fc = policy.forecast_seconds
+    lines.append(
+        f"| {week.name}, 7 days | predictive (refit daily, update every step)"
+        f" | {wall:.0f} s: forecasts {fc:.0f} s ({policy.refits} refits),"
+        f" plan() and replay {wall - fc:.0f} s ({(wall - fc) / week.steps:.3f} s a step) |"
+    )
+    print(lines[-1], flush=True)
     return lines
+
+
+def run_all(jobs: list[tuple[str, int | None, bool]], workers: int) -> list[Study]:
+    """Every job, in ``workers`` processes (results in job order)."""
+    if workers <= 1:
+        return [study(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(study, jobs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="two scenarios, no scale section")
+    parser.add_argument("--quick", action="store_true", help="a smaller run")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--generated", type=int, default=GENERATED)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, PolicyResult]] = []
-    sections: dict[str, dict[str, PolicyResult]] = {}
-    bounds: dict[str, tuple[float, float]] = {}
-    raw: dict[str, object] = {}
-    names = ("follow-the-sun", "batch-jobs") if args.quick else tuple(SCENARIOS)
-    # predictive+tune: the self-tuner at work. After these, predictive@match: the
-    # predictive policy at the cost weight that holds reactive's replica-hours.
-    policies = (*POLICIES, "predictive+tune")
-    print("scenarios", flush=True)
-    for name in names:
-        trace = scenario(name)
-        config = SimConfig(warmup_steps=trace.period)
-        results, predictive = run_all(trace, config, policies)
-        rows += [(name, r) for r in results]
-        sections[name] = {r.policy: r for r in results}
-        add_matched(trace, config, sections[name], rows)
-        bounds[name] = bound(trace, config, sections[name])
-        raw[name] = {r.policy: r.metrics() for r in sections[name].values()}
-        if predictive is not None:
-            raw[name]["predictive"]["forecast_s"] = round(predictive.forecast_seconds, 2)  # type: ignore[index]
-        if name == "follow-the-sun" and predictive is not None:
-            plot(trace, results, OUT / "sim.png", band=predictive.band, start=trace.period)
-
-    print("twitter", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = twitter_trace(Path(tmp))
-    config = SimConfig(warmup_steps=trace.period)
-    results, predictive = run_all(trace, config, policies)
-    rows += [(trace.name, r) for r in results]
-    sections[trace.name] = {r.policy: r for r in results}
-    add_matched(trace, config, sections[trace.name], rows)
-    bounds[trace.name] = bound(trace, config, sections[trace.name])
-    raw[trace.name] = {r.policy: r.metrics() for r in sections[trace.name].values()}
-    if predictive is not None:
-        plot(
-            trace,
-            results,
-            OUT / "sim-twitter.png",
-            band=predictive.band,
-            start=trace.steps - 3 * trace.period,
-        )
-
-    scale_lines: list[str] = []
+    started = time.perf_counter()
+    named = ["follow-the-sun", "concentrated"] if args.quick else [*SCENARIOS, "twitter-nab"]
+    count = 6 if args.quick else args.generated
+    jobs = [(n, None, True) for n in named] + [(f"gen-{s}", s, False) for s in range(count)]
+    print(f"{len(jobs)} traces", flush=True)
+    studies = run_all(jobs, args.jobs)
     if not args.quick:
-        print("scale", flush=True)
-        week = scale_trace(100, 100, 7 * 288)
-        config = SimConfig(warmup_steps=0)
-        for name in ("static", "full", "reactive"):
-            started = time.perf_counter()
-            result = replay(week, make_policy(name), config)
-            scale_lines.append(
-                f"| {week.name}, 7 days | {name} | {time.perf_counter() - started:.1f} s |"
-            )
-            print(f"  {week.name} {name} {result.elapsed_s:.1f}s", flush=True)
-        # The predictive policy end to end on the same week: 10,000 series updated every
-        # step and refitted once a day (early on whenever the history doubles), and
-        # plan() for 100 resources every step.
-        policy = make_policy("predictive", week.period)
-        started = time.perf_counter()
-        result = replay(week, policy, config)
-        wall = time.perf_counter() - started
-        assert isinstance(policy, Predictive)
-        fc = policy.forecast_seconds
-        scale_lines.append(
-            f"| {week.name}, 7 days | predictive (refit daily, update every step)"
-            f" | {wall:.0f} s: forecasts {fc:.0f} s ({policy.refits} refits),"
-            f" plan() and replay {wall - fc:.0f} s ({(wall - fc) / week.steps:.2f} s a step) |"
-        )
-        print(f"  {week.name} predictive {wall:.1f}s forecasts {fc:.1f}s", flush=True)
+        timelines()
+    scale_lines = [] if args.quick else speed()
+    from bench.sim_report import report
 
-    text = [
-        "# Placement policies in the simulator",
-        "",
-        "Generated by `make bench-sim` (`python -m bench.sim`); do not edit by hand.",
-        "Forecasts updated every step, refitted once a day; warm-up of one day not measured;",
-        "latency local 0.1 ms, same zone 0.5 ms, cross zone 2 ms, no replica 50 ms.",
-        "",
-        "## Results",
-        "",
-        table(rows),
-        "",
-        "## Targets",
-        "",
-        *checks(sections, "predictive", bounds),
-        "",
-        "`predictive@match` is the predictive policy at the cost weight (found by",
-        "bisection in this run) that holds no more replica-hours than reactive: latency",
-        "and local hits at equal cost. The weight is in parentheses; no weight: the",
-        "default prices already hold no more.",
-        "",
-        *checks(sections, "predictive@match", bounds),
-        "",
-        *checks(sections, "predictive+tune", bounds),
-        "",
-        "![follow-the-sun: demand, forecast band, placement](sim.png)",
-        "",
-        "![NAB Twitter trace, last three days](sim-twitter.png)",
-    ]
-    if scale_lines:
-        text += [
-            "",
-            "## Replay speed (2 cores, shared)",
-            "",
-            "| trace | policy | wall time |",
-            "|---|---|---|",
-            *scale_lines,
-        ]
-    (OUT / "sim.md").write_text("\n".join(text) + "\n")
-    (OUT / "sim.json").write_text(json.dumps(raw, indent=2) + "\n")
-    print("\n".join(text))
+    report(studies, scale_lines, time.perf_counter() - started, OUT)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ def test_the_frontier_is_the_upper_hull_made_non_decreasing() -> None:
     assert line.at(3) == pytest.approx(0.7)  # half the time at 2, half at 4
     assert line.at(9) == pytest.approx(0.9)  # more budget never hurts
     assert line.at(0.5) is None  # below the cheapest run
+    assert line.at(0.995) == pytest.approx(0.1)  # within 1 %: equal replica-hours
 
 
 def test_latency_frontier_is_the_lower_hull() -> None:

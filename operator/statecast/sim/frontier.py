@@ -6,7 +6,10 @@ resources) and another for the rest reaches any mix of two runs (time sharing), 
 family's frontier for a metric is the upper concave hull of its runs in (replica-hours,
 metric), made non-decreasing (more budget never hurts: the cheaper mix stays
 allowed), and undefined below the family's cheapest run. Every family is read the same
-way, so a sparse sweep is not a handicap and a dense one no advantage.
+way, so a sparse sweep is not a handicap and a dense one no advantage. Replica-hours
+within :data:`HOURS_TOLERANCE` count as equal (a copy kept a step longer while its
+successor syncs moves a run by a fraction of a percent), so a frontier starts that
+much below its cheapest run.
 
 Two frontiers are piecewise linear, so comparing them at every budget needs only their
 breakpoints. Bytes moved are read along the latency frontier (the mix that gives the
@@ -24,6 +27,8 @@ from statecast.sim.replay import PolicyResult
 
 #: Metric -> +1 when higher is better, -1 when lower is better.
 METRICS = {"local_hit_ratio": 1, "mean_latency_ms": -1}
+#: Replica-hours this close (relative) count as equal.
+HOURS_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -68,15 +73,20 @@ class Frontier:
     bytes_moved: np.ndarray
     labels: tuple[str, ...]
 
+    @property
+    def start(self) -> float:
+        """The least budget the frontier is defined at (its cheapest run, less the tolerance)."""
+        return float(self.hours[0]) / (1 + HOURS_TOLERANCE)
+
     def at(self, budget: float) -> float | None:
         """The metric reachable within ``budget`` replica-hours (None: below every run)."""
-        if budget < self.hours[0] - 1e-9:
+        if budget < self.start - 1e-9:
             return None
         return float(np.interp(budget, self.hours, self.values))
 
     def bytes_at(self, budget: float) -> float | None:
         """Bytes moved by the mix at ``budget`` (None: below every run)."""
-        if budget < self.hours[0] - 1e-9:
+        if budget < self.start - 1e-9:
             return None
         return float(np.interp(budget, self.hours, self.bytes_moved))
 
@@ -134,7 +144,7 @@ def losses(ours: Frontier, theirs: Frontier, margin: float = 0.0) -> list[Loss]:
     at every breakpoint of either frontier from the rival's cheapest run on.
     """
     sign = METRICS.get(ours.metric, -1)
-    budgets = np.union1d(theirs.hours, ours.hours)
+    budgets = np.union1d(theirs.hours, np.concatenate([ours.hours, [ours.start]]))
     budgets = budgets[budgets >= theirs.hours[0] - 1e-9]
     found = []
     for budget in budgets:

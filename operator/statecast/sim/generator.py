@@ -1,6 +1,6 @@
 """Scenarios with randomised shapes, for property tests and a benchmark of their own.
 
-:func:`random_shape` draws a :class:`Shape` (3-100 nodes in 1-5 zones, 1-5 resources of
+:func:`random_shape` draws a :class:`Shape` (3-100 nodes in 1-5 zones, 1-4 resources of
 1-256 MiB, write rates, step length, days) and the demand's character: how concentrated
 it is on few nodes, whether the busy nodes move (and how often), bursts, a daily and a
 weekly cycle, job pods that come and go (the trace then carries them), nodes that
@@ -63,15 +63,18 @@ class Shape:
 
 
 def random_shape(rng: np.random.Generator, small: bool = False) -> Shape:
-    """Draw a shape; ``small`` keeps it fast (3-8 nodes, 1-2 resources, 2-3 days)."""
+    """Draw a shape; ``small`` keeps it fast (3-8 nodes, 1-2 resources, 2-3 days).
+
+    Otherwise 3-100 nodes (log-uniform), 1-4 resources, 2-5 days (2-3 at 5-minute steps).
+    """
     nodes = int(rng.integers(3, 9)) if small else int(np.exp(rng.uniform(np.log(3), np.log(101))))
     step_s = float(rng.choice(STEPS_S[1:] if small else STEPS_S))
     return Shape(
         nodes=nodes,
         zones=int(rng.integers(1, min(nodes, 5) + 1)),
-        resources=int(rng.integers(1, 3 if small else 6)),
+        resources=int(rng.integers(1, 3 if small else 5)),
         step_s=step_s,
-        days=int(rng.integers(2, 4)) if small else int(rng.integers(3, 8)),
+        days=int(rng.integers(2, 4)) if small else int(rng.integers(2, 6 if step_s > 300 else 4)),
         concentration=float(np.exp(rng.uniform(np.log(0.05), np.log(5.0)))),
         moves=int(rng.integers(0, 5)),
         move_steps=int(

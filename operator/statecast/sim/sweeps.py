@@ -31,7 +31,7 @@ from statecast.sim.replay import PolicyResult, replay
 from statecast.sim.trace import Trace
 
 #: Cost weights of the predictive sweep (1: the default prices), valuing latency...
-WEIGHTS = (1 / 16, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 32.0)
+WEIGHTS = (1 / 64, 1 / 8, 1 / 2, 1.0, 2.0, 4.0, 16.0, 256.0)
 #: ... and valuing local hits (:data:`~statecast.sim.planned.LOCAL_FIRST`).
 LOCAL_WEIGHTS = (1 / 4, 1.0, 4.0, 16.0)
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
@@ -60,8 +60,10 @@ def _steps(seconds: float, step_s: float) -> int:
 
 
 def _reactive(trace: Trace) -> list[Variant]:
-    seen: set[tuple[int, float, int]] = set()
-    variants = []
+    # The default first, under the family's own name (the operator's settings).
+    default = Reactive()
+    seen = {(_steps(default.window_s, trace.step_s), default.k_sigma, _steps(900.0, trace.step_s))}
+    variants = [Variant("reactive", "reactive", Reactive)]
     for window in REACTIVE_WINDOWS:
         for k in REACTIVE_K:
             for grace in REACTIVE_GRACE:
@@ -79,8 +81,9 @@ def _reactive(trace: Trace) -> list[Variant]:
 
 
 def _follow(trace: Trace) -> list[Variant]:
-    seen: set[tuple[int, float, int]] = set()
-    variants = []
+    default = FollowTheWorkload()
+    seen = {(max(1, int(-(-default.window_s // trace.step_s))), default.ratio, default.extra)}
+    variants = [Variant("follow-the-workload", "follow-the-workload", FollowTheWorkload)]
     for window in FTW_WINDOWS:
         for ratio in FTW_RATIOS:
             for extra in FTW_EXTRA:
@@ -101,8 +104,9 @@ def _groupcache(trace: Trace) -> list[Variant]:
     def make(n: int) -> Callable[[], Policy]:
         return lambda: HotCopies(per_node=n)
 
-    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE})
-    return [Variant("groupcache", f"groupcache {n}/node", make(n)) for n in sizes]
+    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE} - {1})
+    default = [Variant("groupcache", "groupcache", HotCopies)]
+    return default + [Variant("groupcache", f"groupcache {n}/node", make(n)) for n in sizes]
 
 
 def _predictive(
@@ -119,7 +123,7 @@ def _predictive(
         return build
 
     chosen: list[tuple[float, LatencyModel | None, str]]
-    chosen = [(w, None, f"predictive@{w:g}") for w in weights]
+    chosen = [(w, None, "predictive" if w == 1 else f"predictive@{w:g}") for w in weights]
     chosen += [(w, LOCAL_FIRST, f"predictive@{w:g} local-first") for w in local_weights]
     return [Variant("predictive", label, make(w, v, label)) for w, v, label in chosen]
 

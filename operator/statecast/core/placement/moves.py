@@ -2,9 +2,10 @@
 
 Demand may move while the number of replicas should not change (at ``min``, at
 ``max``, or when a new replica would not pay for its holding): the best move takes the
-replica off the holder whose loss is smallest and puts one on the candidate whose gain
-(without that holder) is largest. A move changes no holding cost, so the planner makes
-it when the latency it saves over the value window beats the copy, by the margin.
+replica off one holder and puts one on a candidate, chosen together so that the
+latency saved (the candidate's gain without that holder, less the holder's loss) is
+largest. A move changes no holding cost, so the planner makes it when the latency it
+saves over the value window beats the copy, by the margin.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from statecast.core.placement.costs import gain_of_adding, serving_latency
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -43,6 +42,10 @@ def best_move(
 ) -> Move | None:
     """The move that saves most latency over the window, or None when none is possible.
 
+    Every (holder, candidate) pair at once: without holder ``j`` each node falls back to
+    its second-nearest holder where ``j`` was its nearest (to the source of truth when
+    ``j`` was the only one).
+
     Args:
         matrix: node-to-node latency.
         holders: nodes holding a serving replica.
@@ -54,24 +57,29 @@ def best_move(
         no_replica_ms: latency when nothing serves.
     """
     options = targets & ~holders
-    if not options.any() or not movable.any():
+    sources = np.flatnonzero(movable & holders)
+    if not options.any() or len(sources) == 0:
         return None
-    now = float(demand @ serving_latency(matrix, holders, no_replica_ms))
-    n_zones = int(zone_id.max()) + 1
-    best: Move | None = None
-    for j in np.flatnonzero(movable):
-        without = holders.copy()
-        without[j] = False
-        per_zone = np.bincount(zone_id[without], minlength=n_zones)
-        allowed = options
-        if np.count_nonzero(per_zone) < min_zones:
-            allowed = options & (per_zone[zone_id] == 0)
-        if not allowed.any():
-            continue
-        latency = serving_latency(matrix, without, no_replica_ms)
-        gain = np.where(allowed, gain_of_adding(matrix, latency, demand), -np.inf)
-        c = int(np.argmax(gain))
-        value = float(gain[c]) - (float(demand @ latency) - now)
-        if best is None or value > best.value_ms:
-            best = Move(int(j), c, value)
-    return best
+    held = np.flatnonzero(holders)
+    sub = matrix[:, held]
+    order = np.argsort(sub, axis=1, kind="stable")
+    rows = np.arange(matrix.shape[0])
+    first = sub[rows, order[:, 0]]
+    second = sub[rows, order[:, 1]] if len(held) > 1 else np.full(len(rows), no_replica_ms)
+    nearest = held[order[:, 0]]
+    # Latency of every node once each source is gone: (sources, nodes).
+    without = np.where(nearest[None, :] == sources[:, None], second[None, :], first[None, :])
+    loss = (without - first[None, :]) @ demand
+    saved = np.maximum(without[:, :, None] - matrix[None, :, :], 0.0)  # (sources, i, c)
+    gain = np.tensordot(demand, saved, axes=([0], [1]))  # (sources, c)
+    # The floor: a source whose zone would go uncovered below it may only move to a
+    # zone without a copy (its own zone included, as it will have none).
+    per_zone = np.bincount(zone_id[held], minlength=int(zone_id.max()) + 1)
+    uncover = (per_zone[zone_id[sources]] == 1) & (np.count_nonzero(per_zone) - 1 < min_zones)
+    restricted = (per_zone[zone_id] == 0)[None, :] | (zone_id[None, :] == zone_id[sources][:, None])
+    allowed = options[None, :] & (restricted | ~uncover[:, None])
+    value = np.where(allowed, gain - loss[:, None], -np.inf)
+    k, c = divmod(int(np.argmax(value)), value.shape[1])
+    if not np.isfinite(value[k, c]):
+        return None
+    return Move(int(sources[k]), int(c), float(value[k, c]))
