@@ -45,7 +45,8 @@ def register(
     parser.add_argument(
         "--policies",
         default=",".join(DEFAULT_POLICIES),
-        help=f"comma-separated, from {', '.join(POLICIES)} (default: %(default)s)",
+        help=f"comma-separated, from {', '.join(POLICIES)} (default: %(default)s;"
+        " oracle: deprecated name of perfect-forecast)",
     )
     parser.add_argument("--json", type=Path, required=True, help="write the results here")
     parser.add_argument("--plot", type=Path, help="write a PNG of demand, forecast and placement")
