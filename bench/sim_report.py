@@ -70,8 +70,9 @@ def _defaults_table(studies: list[Study]) -> list[str]:
 
 def _checks_table(studies: list[Study]) -> list[str]:
     lines = [
-        "| trace | against | local hits: strict / within 1 pt | mean latency: strict /"
-        " within 2 % | bytes moved (latency frontier) |",
+        f"| trace | against | local hits: strict / within {100 * MARGIN_HITS:g} pts"
+        f" | mean latency: strict / within {100 * MARGIN_LATENCY:g} %"
+        " | bytes moved (latency frontier) |",
         "|---|---|---|---|---|",
     ]
     for s in studies:

@@ -38,6 +38,7 @@ def forecast_of(
     mean: Mapping[str, float],
     upper: Mapping[str, float] | None = None,
     deviation: Mapping[str, float] | None = None,
+    observed: Mapping[str, float] | None = None,
 ) -> DemandForecast:
     """Flat per-step forecasts; lower is 0 where an upper is given, else the mean."""
     names = tuple(n.name for n in nodes)
@@ -49,7 +50,8 @@ def forecast_of(
     )
     lo = m.copy() if upper is None else np.zeros_like(m)
     dev = np.array([(deviation or {}).get(n, 0.0) for n in names])
-    return DemandForecast(names, m, lo, up, dev)
+    seen = None if observed is None else np.array([observed.get(n, 0.0) for n in names])
+    return DemandForecast(names, m, lo, up, dev, seen)
 
 
 def make_input(
@@ -58,6 +60,7 @@ def make_input(
     mean: Mapping[str, float] | None = None,
     upper: Mapping[str, float] | None = None,
     deviation: Mapping[str, float] | None = None,
+    observed: Mapping[str, float] | None = None,
     replicas: tuple[CurrentReplica, ...] = (),
     down: str = "",
     consumers: frozenset[str] = frozenset(),
@@ -69,7 +72,7 @@ def make_input(
         spec=PlacementSpec(**spec),  # type: ignore[arg-type]
         state=StateProfile(bytes=64 * MIB),
         nodes=inventory,
-        forecast=forecast_of(inventory, mean or {}, upper, deviation),
+        forecast=forecast_of(inventory, mean or {}, upper, deviation, observed),
         replicas=replicas,
         step_s=60.0,
         costs=PRICES,

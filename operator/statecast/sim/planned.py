@@ -44,7 +44,9 @@ Band = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
 
 #: A valuation that prices every remote access like a cross-zone one: the planner then
-#: seeks local hits rather than the lowest mean latency.
+#: seeks local hits rather than the lowest mean latency, and holding is priced per
+#: replica-hour (a replica of any resource at the price of one of the mean size), the
+#: budget local hits are compared at.
 LOCAL_FIRST = LatencyModel(same_zone_ms=LatencyModel().cross_zone_ms)
 
 
@@ -59,16 +61,24 @@ class PlannerPolicy:
         tune_every_s: float = 3600.0,
         cost_weight: float = 1.0,
         valuation: LatencyModel | None = None,
+        storage_weight: float = 1.0,
     ) -> None:
         self.tuner = tuner
         self.valuation = valuation
         self.tune_every_s = tune_every_s
         self.cost_weight = cost_weight
+        self.storage_weight = storage_weight
         self.tuning: list[TuningState] = []
 
     def start(self, trace: Trace, config: SimConfig) -> None:
         """Precompute what does not change between steps."""
         self._trace, self._config = trace, config
+        # Holding is priced per GiB-hour; valuing local hits, per replica-hour (every
+        # resource's replica at the price of one of the trace's mean size).
+        size = trace.state_bytes.mean() / np.maximum(trace.state_bytes, 1.0)
+        scale = size if self.valuation is LOCAL_FIRST else np.ones(trace.n_resources)
+        base = config.costs.ms_per_gib_hour * self.storage_weight
+        self._costs = [replace(config.costs, ms_per_gib_hour=base * float(k)) for k in scale]
         self._horizon = max(1, round(config.horizon_s / trace.step_s))
         self._specs = [
             PlacementSpec(
@@ -105,6 +115,7 @@ class PlannerPolicy:
         self._learn(t, replicas)
         self._removed_at[self._previous & ~replicas] = now  # lost with a node
         mean, lower, upper, deviation = self.believed(t)
+        observed = trace.demand[:, :, t - 1] if t >= 1 else np.zeros(replicas.shape)
         nodes = self._nodes(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
@@ -122,11 +133,13 @@ class PlannerPolicy:
                 spec=self._spec(r),
                 state=self._states[r],
                 nodes=nodes,
-                forecast=DemandForecast(trace.nodes, mean[r], lower[r], upper[r], deviation[r]),
+                forecast=DemandForecast(
+                    trace.nodes, mean[r], lower[r], upper[r], deviation[r], observed[r]
+                ),
                 replicas=current,
                 step_s=trace.step_s,
                 latency=self.valuation or config.latency,
-                costs=config.costs,
+                costs=self._costs[r],
                 recently_removed=recent,
                 consumer_nodes=_consumers(trace, pods, r),
             )
@@ -259,6 +272,8 @@ class Predictive(PlannerPolicy):
             history and level), filled by the first one.
         valuation: the latency model the planner prices accesses with (None: the
             replay's own); :data:`LOCAL_FIRST` makes it value local hits.
+        storage_weight: multiplies the price of a GiB-hour held, copies' price unchanged
+            (the sweeps' knob: it trades replica-hours without pricing moves out).
     """
 
     name = "predictive"
@@ -272,8 +287,11 @@ class Predictive(PlannerPolicy):
         cost_weight: float = 1.0,
         shared: ForecastCache | None = None,
         valuation: LatencyModel | None = None,
+        storage_weight: float = 1.0,
     ) -> None:
-        super().__init__(tuner, cost_weight=cost_weight, valuation=valuation)
+        super().__init__(
+            tuner, cost_weight=cost_weight, valuation=valuation, storage_weight=storage_weight
+        )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)
         self.history_days = history_days

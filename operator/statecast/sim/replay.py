@@ -6,7 +6,9 @@ Each step ``t`` (``step_s`` seconds):
 2. the policy returns the replicas it wants during ``t`` (it has seen demand up to
    ``t - 1``); new replicas start copying and serve locally once the copy is done
    (``state_bytes / bandwidth`` seconds: a replica added late misses that part of the
-   step), removed ones stop at once;
+   step), removed ones stop at once - except the last ready copy of a resource, kept
+   (make before break) until a successor is ready: for that share of the step it
+   serves and counts as a replica;
 3. the step's accesses are served: locally for the ready fraction of a node's own
    replica, else by the nearest replica ready by mid-step (same zone, other zone),
    else by the source of truth (``no_replica_ms``);
@@ -95,6 +97,92 @@ def _zone_latency(trace: Trace, config: SimConfig) -> tuple[FloatArray, npt.NDAr
     return matrix, zone_of
 
 
+class _Meter:
+    """What the replay measures after the warm-up: latencies, replica-hours, bytes, actions."""
+
+    def __init__(self, trace: Trace, config: SimConfig) -> None:
+        zone_ms, zone_of = _zone_latency(trace, config)
+        self.trace, self.config = trace, config
+        self.onehot = np.zeros((trace.n_nodes, zone_ms.shape[0]))
+        self.onehot[np.arange(trace.n_nodes), zone_of] = 1.0
+        self.node_zone_ms = zone_ms[zone_of]  # (nodes, zones): from each node to each zone
+        self.values = np.unique(np.concatenate([zone_ms.ravel(), [config.latency.no_replica_ms]]))
+        self.histogram = np.zeros(len(self.values))
+        self.sync_per_step = trace.writes_per_min * trace.step_s / 60.0 * config.bytes_per_write
+        self.local = self.replica_hours = self.bytes_moved = 0.0
+        self.actions = 0
+
+    def step(self, t: int, ready_at: FloatArray, replicas: float, transient: FloatArray) -> None:
+        """Serve step ``t``'s accesses.
+
+        Args:
+            t: the step.
+            ready_at: when each (resource, node) copy is ready (inf: none).
+            replicas: replicas held over the step (hand-off copies by their share).
+            transient: share of the step each copy kept only for a hand-off serves.
+        """
+        dt, latency = self.trace.step_s, self.config.latency
+        now = t * dt
+        demand = self.trace.demand[:, :, t]
+        local_share = np.maximum(np.clip(((t + 1) * dt - ready_at) / dt, 0.0, 1.0), transient)
+        serving = (ready_at <= now + dt / 2) | (transient >= 0.5)  # remote: done by mid-step
+        zone_has = (serving.astype(np.float64) @ self.onehot) > 0  # (resources, zones)
+        remote = np.where(zone_has[:, None, :], self.node_zone_ms[None, :, :], np.inf).min(axis=2)
+        remote = np.where(np.isinf(remote), latency.no_replica_ms, remote)
+        local = demand * local_share
+        self.local += float(local.sum())
+        far = demand - local
+        self.histogram += np.bincount(
+            np.searchsorted(self.values, remote).ravel(),
+            weights=far.ravel(),
+            minlength=len(self.values),
+        )
+        self.replica_hours += replicas * dt / 3600.0
+
+    def result(self, policy: str, started: float, timeline: Timeline) -> PolicyResult:
+        """The metrics."""
+        total = self.local + float(self.histogram.sum())
+        weights = np.concatenate([[self.local], self.histogram])
+        latencies = np.concatenate([[self.config.latency.local_ms], self.values])
+        mean = float(weights @ latencies / total) if total > 0 else 0.0
+        order = np.argsort(latencies, kind="stable")
+        cumulative = np.cumsum(weights[order])
+        at = min(int(np.searchsorted(cumulative, 0.99 * total)), len(order) - 1)
+        return PolicyResult(
+            policy=policy,
+            local_hit_ratio=self.local / total if total > 0 else 0.0,
+            mean_latency_ms=mean,
+            p99_latency_ms=float(latencies[order][at]) if total > 0 else 0.0,
+            replica_hours=self.replica_hours,
+            bytes_moved=self.bytes_moved,
+            actions=self.actions,
+            elapsed_s=time.perf_counter() - started,
+            timeline=timeline,
+        )
+
+
+def _hand_off(
+    desired: BoolArray, replicas: BoolArray, ready: BoolArray, copy_share: FloatArray
+) -> tuple[BoolArray, FloatArray]:
+    """Make before break: a resource left without a ready copy keeps one until a new one is.
+
+    Returns the copies to carry into the next step (the kept one too when its successor
+    takes the whole step or there is none) and, per copy, the share of this step a kept
+    copy serves before its successor is ready (0 elsewhere).
+    """
+    carried = desired.copy()
+    transient = np.zeros(desired.shape)
+    orphaned = ~(desired & ready).any(axis=1) & ready.any(axis=1)
+    for r in np.flatnonzero(orphaned):
+        kept = int(np.flatnonzero(ready[r])[0])
+        successor = (desired[r] & ~replicas[r]).any()
+        if successor and copy_share[r] < 1.0:
+            transient[r, kept] = copy_share[r]
+        else:
+            carried[r, kept] = True
+    return carried, transient
+
+
 def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> PolicyResult:
     """Replay ``trace`` through ``policy`` and measure it.
 
@@ -111,26 +199,15 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
     n_res, n_nodes, steps = trace.demand.shape
     dt = trace.step_s
     policy.start(trace, config)
-    zone_ms, zone_of = _zone_latency(trace, config)
-    onehot = np.zeros((n_nodes, zone_ms.shape[0]))
-    onehot[np.arange(n_nodes), zone_of] = 1.0
-    node_zone_ms = zone_ms[zone_of]  # (nodes, zones): from each node to each zone
-    values = np.unique(np.concatenate([zone_ms.ravel(), [config.latency.no_replica_ms]]))
-    histogram = np.zeros(len(values))
-    local_ms = config.latency.local_ms
+    meter = _Meter(trace, config)
     copy_s = trace.state_bytes / config.bandwidth_bytes_per_s
-    sync_per_step = trace.writes_per_min * dt / 60.0 * config.bytes_per_write
-
+    copy_share = np.minimum(copy_s / dt, 1.0)
     replicas = np.zeros((n_res, n_nodes), dtype=np.bool_)
     ready_at = np.full((n_res, n_nodes), np.inf)
     created = np.zeros((n_res, n_nodes))
     focus = focus_index(trace, config)
     per_step = np.zeros(steps, dtype=np.int64)
     placement = np.zeros((n_nodes, steps), dtype=np.bool_)
-    local_total = 0.0
-    replica_hours = bytes_moved = 0.0
-    actions = 0
-
     for t in range(steps):
         now = t * dt
         available = trace.available[:, t]
@@ -140,53 +217,19 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
         ready = ready_at <= now
         desired = policy.decide(t, replicas.copy(), ready, now - created)
         desired = np.asarray(desired, dtype=np.bool_) & available[None, :]
-        # Make before break: never drop the last ready copy before a new one is ready.
-        orphaned = ~(desired & ready).any(axis=1) & ready.any(axis=1)
-        for r in np.flatnonzero(orphaned):
-            desired[r, np.flatnonzero(ready[r])[0]] = True
-        adds = desired & ~replicas
-        removes = replicas & ~desired
+        carried, transient = _hand_off(desired, replicas, ready, copy_share)
+        adds = carried & ~replicas
+        removes = replicas & ~carried
         ready_at = np.where(adds, now + copy_s[:, None], ready_at)
         ready_at[removes] = np.inf
         created[adds] = now
-        replicas = desired
+        replicas = carried
         per_step[t] = int(replicas.sum())
         placement[:, t] = replicas[focus]
         if t < config.warmup_steps:
             continue
-        demand = trace.demand[:, :, t]
-        local_share = np.clip(((t + 1) * dt - ready_at) / dt, 0.0, 1.0)
-        serving = ready_at <= now + dt / 2  # remote reads use copies done by mid-step
-        zone_has = (serving.astype(np.float64) @ onehot) > 0  # (resources, zones)
-        remote = np.where(zone_has[:, None, :], node_zone_ms[None, :, :], np.inf).min(axis=2)
-        remote = np.where(np.isinf(remote), config.latency.no_replica_ms, remote)
-        local = demand * local_share
-        local_total += float(local.sum())
-        far = demand - local
-        histogram += np.bincount(
-            np.searchsorted(values, remote).ravel(), weights=far.ravel(), minlength=len(values)
-        )
-        replica_hours += per_step[t] * dt / 3600.0
-        bytes_moved += float((adds * trace.state_bytes[:, None]).sum())
-        bytes_moved += float((sync_per_step * replicas.sum(axis=1)).sum())
-        actions += int(adds.sum() + removes.sum())
-
-    total = local_total + float(histogram.sum())
-    weights = np.concatenate([[local_total], histogram])
-    latencies = np.concatenate([[local_ms], values])
-    mean = float(weights @ latencies / total) if total > 0 else 0.0
-    order = np.argsort(latencies, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    at = min(int(np.searchsorted(cumulative, 0.99 * total)), len(order) - 1)
-    p99 = float(latencies[order][at]) if total > 0 else 0.0
-    return PolicyResult(
-        policy=policy.name,
-        local_hit_ratio=local_total / total if total > 0 else 0.0,
-        mean_latency_ms=mean,
-        p99_latency_ms=p99,
-        replica_hours=replica_hours,
-        bytes_moved=bytes_moved,
-        actions=actions,
-        elapsed_s=time.perf_counter() - started,
-        timeline=Timeline(per_step, focus, placement),
-    )
+        meter.step(t, ready_at, float(replicas.sum() + transient.sum()), transient)
+        meter.bytes_moved += float((adds * trace.state_bytes[:, None]).sum())
+        meter.bytes_moved += float((meter.sync_per_step * replicas.sum(axis=1)).sum())
+        meter.actions += int(adds.sum() + removes.sum())
+    return meter.result(policy.name, started, Timeline(per_step, focus, placement))

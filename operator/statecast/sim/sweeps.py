@@ -3,8 +3,8 @@
 Each family gets the knobs that trade cost against quality, swept as hard as ours:
 
 =======================  ==============================================================
-``predictive``           the cost weight (every price times W), with the planner valuing
-                         latency, and valuing local hits (forecasts shared)
+``predictive``           the prices of holding a GiB-hour and of a copy, with the
+                         planner valuing latency or local hits (forecasts shared)
 ``reactive``             window, k (deviations above the mean that make a pair hot)
                          and grace period (how long a cold replica stays)
 ``follow-the-workload``  statistics window, how much busier the new node must be, and
@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from statecast.core.placement import LatencyModel
 from statecast.sim.baselines import FollowTheWorkload, HotCopies
 from statecast.sim.config import SimConfig
 from statecast.sim.frontier import Point
@@ -30,10 +29,43 @@ from statecast.sim.policies import Full, Policy, Reactive, Static
 from statecast.sim.replay import PolicyResult, replay
 from statecast.sim.trace import Trace
 
-#: Cost weights of the predictive sweep (1: the default prices), valuing latency...
-WEIGHTS = (1 / 64, 1 / 8, 1 / 2, 1.0, 2.0, 4.0, 16.0, 256.0)
-#: ... and valuing local hits (:data:`~statecast.sim.planned.LOCAL_FIRST`).
-LOCAL_WEIGHTS = (1 / 4, 1.0, 4.0, 16.0)
+
+@dataclass(frozen=True)
+class Setting:
+    """Prices and valuation of one predictive run (1, 1, latency: the defaults).
+
+    Attributes:
+        hold: multiplier of the price of holding a GiB-hour (trades replica-hours;
+            :data:`FLOOR` holds ``min`` only).
+        copy: multiplier of the price of a copy (prices the moves that follow demand).
+        local: the planner values local hits (:data:`~statecast.sim.planned.LOCAL_FIRST`)
+            instead of the replay's latency.
+    """
+
+    hold: float = 1.0
+    copy: float = 1.0
+    local: bool = False
+
+    @property
+    def label(self) -> str:
+        """The run's name."""
+        if self == Setting():
+            return "predictive"
+        suffix = " local-first" if self.local else ""
+        return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
+
+
+FLOOR = 1e6
+#: The predictive sweep (the default run comes first, on its own).
+PREDICTIVE: tuple[Setting, ...] = (
+    *(Setting(hold) for hold in (1 / 64, 1 / 8, 8.0, 64.0, 512.0, 4096.0, FLOOR)),
+    Setting(8.0, 1 / 16),
+    Setting(FLOOR, 1 / 16),
+    Setting(FLOOR, 64.0),
+    Setting(FLOOR, FLOOR),  # copies never pay: the placement never moves (static's)
+    *(Setting(hold, local=True) for hold in (1 / 4, 8.0, 128.0, 2048.0, FLOOR)),
+    Setting(FLOOR, 1 / 16, local=True),
+)
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
 REACTIVE_K = (0.0, 0.5, 1.0, 2.0)
@@ -48,11 +80,12 @@ HOT_PER_NODE = (1, 2, 4)
 
 @dataclass(frozen=True)
 class Variant:
-    """One setting of one family."""
+    """One setting of one family (``setting``: a predictive run's prices)."""
 
     family: str
     label: str
     make: Callable[[], Policy]
+    setting: Setting | None = None
 
 
 def _steps(seconds: float, step_s: float) -> int:
@@ -109,40 +142,40 @@ def _groupcache(trace: Trace) -> list[Variant]:
     return default + [Variant("groupcache", f"groupcache {n}/node", make(n)) for n in sizes]
 
 
-def _predictive(
-    trace: Trace, cache: ForecastCache, weights: Iterable[float], local_weights: Iterable[float]
-) -> list[Variant]:
-    def make(weight: float, valuation: LatencyModel | None, label: str) -> Callable[[], Policy]:
-        def build() -> Policy:
-            policy = Predictive(
-                refresh_steps=trace.period, cost_weight=weight, shared=cache, valuation=valuation
-            )
-            policy.name = label
-            return policy
+def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> Variant:
+    """The predictive run at ``setting`` (forecasts from ``cache``)."""
 
-        return build
+    def build() -> Policy:
+        policy = Predictive(
+            refresh_steps=trace.period,
+            cost_weight=setting.copy,
+            storage_weight=setting.hold / setting.copy,
+            shared=cache,
+            valuation=LOCAL_FIRST if setting.local else None,
+        )
+        policy.name = setting.label
+        return policy
 
-    chosen: list[tuple[float, LatencyModel | None, str]]
-    chosen = [(w, None, "predictive" if w == 1 else f"predictive@{w:g}") for w in weights]
-    chosen += [(w, LOCAL_FIRST, f"predictive@{w:g} local-first") for w in local_weights]
-    return [Variant("predictive", label, make(w, v, label)) for w, v, label in chosen]
+    return Variant("predictive", setting.label, build, setting)
 
 
 def variants(
     trace: Trace,
     families: Iterable[str] | None = None,
-    weights: Iterable[float] = WEIGHTS,
-    local_weights: Iterable[float] = LOCAL_WEIGHTS,
+    predictive: Iterable[Setting] = PREDICTIVE,
+    cache: ForecastCache | None = None,
 ) -> list[Variant]:
     """Every variant of the families asked for (all when None)."""
-    cache = ForecastCache()
+    cache = cache or ForecastCache()
     table: dict[str, Callable[[], list[Variant]]] = {
         "static": lambda: [Variant("static", "static", Static)],
         "full": lambda: [Variant("full", "full", Full)],
         "reactive": lambda: _reactive(trace),
         "follow-the-workload": lambda: _follow(trace),
         "groupcache": lambda: _groupcache(trace),
-        "predictive": lambda: _predictive(trace, cache, weights, local_weights),
+        "predictive": lambda: [
+            predictive_variant(trace, cache, setting) for setting in (Setting(), *predictive)
+        ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)
         ],

@@ -59,7 +59,8 @@ class Context:
         candidates: ready nodes with room for a copy.
         load: node load (ties go to the less loaded).
         matrix: latency from node i to a replica on node j.
-        mean: expected accesses per node over the value window.
+        mean: believed accesses per node over the value window (the forecast mean, or
+            the demand just seen where the last forecast missed by far).
         hedge: the same, at the upper bound for nodes whose forecast is uncertain.
         window_s: the value window, ``max(horizon, cooldown)``.
         hold: cost of holding one replica over the window (ms).
@@ -223,33 +224,53 @@ def _finite(values: FloatArray) -> FloatArray:
     return np.asarray(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=256)
+def _rows(forecast_nodes: tuple[str, ...], names: tuple[str, ...]) -> tuple[IntArray, IntArray]:
+    """Where each forecast row goes among the planner's nodes (rows of unknown nodes dropped)."""
+    index = {name: i for i, name in enumerate(names)}
+    pairs = [(index[name], k) for k, name in enumerate(forecast_nodes) if name in index]
+    at = np.array([i for i, _ in pairs], dtype=np.intp)
+    src = np.array([k for _, k in pairs], dtype=np.intp)
+    at.flags.writeable = src.flags.writeable = False
+    return at, src
+
+
 def _demand(
     inputs: PlanInput, index: dict[str, int], n_nodes: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Expected accesses per node over the horizon: at the mean, and hedged.
+    """Expected accesses per node over the horizon: believed, and hedged.
 
-    Hedged is the upper bound for the nodes whose forecast is uncertain (missed by more
-    than the deviation threshold last time and not confident now), the mean elsewhere.
+    Believed is the forecast mean, raised to the last step's demand carried over the
+    horizon where the last forecast missed by more than the deviation threshold and that
+    demand is known (persistence: a forecast that just missed by far is no reason to
+    ignore what was seen). Hedged is the upper bound for the nodes whose forecast is
+    uncertain (missed by more than the threshold last time and not confident now), the
+    believed demand elsewhere.
     """
     spec, fc = inputs.spec, inputs.forecast
     mean = np.zeros(n_nodes)
     hedge = np.zeros(n_nodes)
-    rows = [(index[name], k) for k, name in enumerate(fc.nodes) if name in index]
-    if not rows:
+    at, src = _rows(fc.nodes, _inventory(inputs.nodes).names)
+    if len(at) == 0:
         return mean, hedge
-    at = np.array([i for i, _ in rows], dtype=np.intp)
-    src = np.array([k for _, k in rows], dtype=np.intp)
     m = np.maximum(_finite(fc.mean[src]), 0.0)
     lo = np.maximum(_finite(fc.lower[src]), 0.0)
     up = np.maximum(_finite(fc.upper[src]), m)
-    mean[at] = m.sum(axis=1)
+    deviation = _finite(fc.deviation[src])
+    believed = m.sum(axis=1)
+    if fc.observed is not None:
+        seen = np.maximum(_finite(fc.observed[src]), 0.0) * m.shape[1]
+        believed = np.where(
+            deviation > spec.deviation_threshold, np.maximum(believed, seen), believed
+        )
+    mean[at] = believed
     uncertain = uncertain_nodes(
-        _finite(fc.deviation[src]),
+        deviation,
         forecast_confidence(m, lo, up),
         spec.deviation_threshold,
         spec.confidence_threshold,
     )
-    hedge[at] = np.where(uncertain, up.sum(axis=1), m.sum(axis=1))
+    hedge[at] = np.where(uncertain, np.maximum(up.sum(axis=1), believed), believed)
     return mean, hedge
 
 

@@ -35,7 +35,8 @@ every decision has one reason:
 
 Invariants (tested): never below ``min`` (when enough ready nodes exist), never above
 ``max``, the zone floor kept when the nodes allow, never removes the last up-to-date
-copy, deterministic.
+copy unless it hands it off (the same plan adds its successor, and the executor removes
+it once the successor is up to date), deterministic.
 """
 
 from __future__ import annotations
@@ -317,10 +318,10 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
 def _relocate(ctx: Context, board: Board) -> None:
     """Stage 8: move replicas past their cooldown to where demand went.
 
-    While a move saves more over the window than its copy costs, by the margin. A sole
-    copy moves by an add alone (below the cap): it is kept until the new copy is up to
-    date, and goes for cost after that. The only up-to-date copy beside copies still
-    syncing does not move: once they are up to date, one of them can.
+    While a move saves more over the window than its copy costs, by the margin. The only
+    up-to-date copy moves by a hand-off: the plan removes it and adds its successor, and
+    the operator (like the simulator) removes it only once the successor is up to date.
+    Beside copies still syncing it does not move: once they are up to date, one can.
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
@@ -348,15 +349,15 @@ def _relocate(ctx: Context, board: Board) -> None:
         if move is None or not should_add(move.value_ms, ctx.copy, spec.hysteresis):
             return
         j, c = move.source, move.target
-        saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy:.0f} ms copy"
-        if not last_fresh(ctx, board)[j]:
-            detail = f"moved to {ctx.names[c]}: {saves}"
-            remove(ctx, board, j, Reason.REBALANCE, move.value_ms, detail)
-        elif board.count < ctx.cap and board.count == 1:
-            board.acted[j] = True  # kept (stage 9) until the new copy is up to date
-        else:  # at the cap; or other copies are still syncing: one of them will move
-            movable[j] = False
+        syncing = board.holders & ~ctx.fresh & np.isfinite(ctx.age_s)  # existing copies
+        if last_fresh(ctx, board)[j] and syncing.any():
+            movable[j] = False  # copies are still syncing: once they are, one can move
             continue
+        saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy:.0f} ms copy"
+        detail = f"moved to {ctx.names[c]}: {saves}"
+        if last_fresh(ctx, board)[j]:
+            detail += "; handed off once that copy is up to date"
+        remove(ctx, board, j, Reason.REBALANCE, move.value_ms, detail)
         add(ctx, board, c, Reason.PREDICTED, move.value_ms, f"moved from {ctx.names[j]}: {saves}")
 
 
@@ -371,10 +372,7 @@ def _keep_and_promote(ctx: Context, board: Board) -> None:
         i = ctx.index[name]
         replica = ctx.current[name]
         sync = SyncMode.NONE if replica.up_to_date else SyncMode.DELTA
-        if board.acted[i]:
-            reason = replica.reason or Reason.MINIMUM
-            detail = "the only up-to-date copy: kept until its successor is up to date"
-        elif name in ctx.inputs.consumer_nodes:
+        if name in ctx.inputs.consumer_nodes:
             reason, detail = Reason.CONSUMER, "a pod on this node uses the resource"
         elif loss_mean[i] >= ctx.hold:
             reason, detail = Reason.PREDICTED, f"expected to save {loss_mean[i]:.0f} ms"

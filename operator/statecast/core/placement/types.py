@@ -171,6 +171,9 @@ class NodeForecast:
         lower: lower bound of the prediction interval, shape (horizon,).
         upper: upper bound of the prediction interval, shape (horizon,).
         deviation: relative miss of the previous forecast for this node (0 when unknown).
+        observed: accesses in the last step observed (None when unknown): where the
+            last forecast missed by more than the deviation threshold, the planner
+            believes demand may stay there (persistence) as well as the forecast.
     """
 
     node: str
@@ -178,6 +181,7 @@ class NodeForecast:
     lower: tuple[float, ...]
     upper: tuple[float, ...]
     deviation: float = 0.0
+    observed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,8 @@ class DemandForecast:
         lower: shape (n_nodes, horizon).
         upper: shape (n_nodes, horizon).
         deviation: shape (n_nodes,), relative miss of each node's previous forecast.
+        observed: shape (n_nodes,), accesses in the last step observed, or None when
+            unknown (see :class:`NodeForecast`).
     """
 
     nodes: tuple[str, ...]
@@ -197,6 +203,7 @@ class DemandForecast:
     lower: FloatArray
     upper: FloatArray
     deviation: FloatArray
+    observed: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.nodes)
@@ -209,6 +216,8 @@ class DemandForecast:
             raise PlacementError("forecast lower/upper must have the shape of mean")
         if self.deviation.shape != (n,):
             raise PlacementError(f"forecast deviation must have shape ({n},)")
+        if self.observed is not None and self.observed.shape != (n,):
+            raise PlacementError(f"observed demand must have shape ({n},)")
 
     @classmethod
     def from_nodes(cls, forecasts: Iterable[NodeForecast]) -> DemandForecast:
@@ -227,6 +236,11 @@ class DemandForecast:
             lower=stack([f.lower for f in items]),
             upper=stack([f.upper for f in items]),
             deviation=np.asarray([f.deviation for f in items], dtype=np.float64),
+            observed=(
+                np.asarray([f.observed or 0.0 for f in items], dtype=np.float64)
+                if any(f.observed is not None for f in items)
+                else None
+            ),
         )
 
     @classmethod

@@ -326,7 +326,14 @@ def predicted_demand(
     said = np.array([(previous_next or {}).get(node, np.nan) for node in nodes])
     deviation = np.where(np.isnan(said), 0.0, forecast_deviation(np.nan_to_num(said), last))
     return PredictedDemand(
-        DemandForecast(tuple(nodes), band.mean, band.lower, band.upper, deviation),
+        DemandForecast(
+            tuple(nodes),
+            band.mean,
+            band.lower,
+            band.upper,
+            deviation,
+            np.asarray(last, dtype=np.float64),
+        ),
         result.models[:n],
         steps_of(spec)[0],
         generated_at,

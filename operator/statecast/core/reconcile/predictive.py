@@ -121,6 +121,7 @@ def placement_input(
             forecast.lower[rows],
             forecast.upper[rows],
             forecast.deviation[rows],
+            None if forecast.observed is None else forecast.observed[rows],
         ),
         replicas=current,
         step_s=demand.interval_s,

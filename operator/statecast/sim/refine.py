@@ -1,0 +1,157 @@
+"""Sample predictive's frontier more densely where a rival comes close.
+
+The predictive family's knob is continuous (the price of holding a GiB-hour), so a
+fixed grid leaves long straight hull segments between runs, and a rival whose run sits
+inside one is compared with a mix of two settings rather than with the setting that
+would hold those replica-hours. :func:`refine` adds runs where that happens: at the
+budget where predictive's frontier falls furthest short of a rival's, it bisects the
+holding price between the two bracketing runs (:func:`match`, on a log scale, with the
+valuation that
+serves the metric: local hits for the local-hit ratio, latency for latency; copies at
+their price and at a sixteenth), up to a fixed number of runs. The rivals' frontiers
+are not refined: their knobs (windows, k, grace, cache sizes) are discrete and already
+swept on full grids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from statecast.sim.config import SimConfig
+from statecast.sim.frontier import HOURS_TOLERANCE, Point, frontier, losses
+from statecast.sim.planned import ForecastCache
+from statecast.sim.replay import PolicyResult, replay
+from statecast.sim.sweeps import FLOOR, Setting, predictive_variant
+from statecast.sim.trace import Trace
+
+#: Rivals refined against.
+RIVALS = ("reactive", "follow-the-workload", "groupcache", "static")
+#: Settings whose holding prices are closer than this factor are not split further.
+CLOSEST = 1.5
+
+
+def _worst_gap(ours: Sequence[Point], points: Sequence[Point]) -> list[tuple[float, str, float]]:
+    """(gap, metric, budget) of every budget where a rival is ahead, worst first."""
+    gaps = []
+    for rival in RIVALS:
+        theirs = [p for p in points if p.family == rival]
+        if not theirs:
+            continue
+        for metric in ("local_hit_ratio", "mean_latency_ms"):
+            for loss in losses(frontier(ours, metric), frontier(theirs, metric)):
+                if loss.ours is None:
+                    gap = math.inf
+                elif metric == "local_hit_ratio":
+                    gap = loss.theirs - loss.ours
+                else:
+                    gap = loss.ours / max(loss.theirs, 1e-12) - 1.0
+                gaps.append((gap, metric, loss.budget))
+    return sorted(gaps, reverse=True)
+
+
+def _bracket(
+    budget: float, template: Setting, runs: dict[Setting, Point]
+) -> tuple[tuple[float, float | None], tuple[float, float | None]] | None:
+    """(holding price, replica-hours) of ``template``'s kind just below and above ``budget``.
+
+    Past the runs: the floor price or four decades cheaper, with replica-hours unknown.
+    """
+    line = sorted(
+        (
+            (p.replica_hours, s.hold)
+            for s, p in runs.items()
+            if (s.local, s.copy) == (template.local, template.copy)
+        ),
+        key=lambda pair: (pair[0], -pair[1]),
+    )
+    below = [(hold, h) for h, hold in line if h <= budget]
+    above = [(hold, h) for h, hold in line if h > budget]
+    if not below and not above:
+        return None
+    dear: tuple[float, float | None] = below[-1] if below else (FLOOR, None)
+    cheap: tuple[float, float | None] = above[0] if above else (dear[0] / 1e4, None)
+    return dear, cheap
+
+
+def match(
+    trace: Trace,
+    config: SimConfig,
+    cache: ForecastCache,
+    budget: float,
+    template: Setting,
+    bracket: tuple[tuple[float, float | None], tuple[float, float | None]],
+    runs: int = 3,
+) -> list[tuple[Setting, PolicyResult]]:
+    """Search the holding price of ``template``'s kind for a run at ``budget`` replica-hours.
+
+    Replica-hours fall as the price rises (flat at the floor, then steeply), so the
+    bracket is bisected on a log scale, narrowed with each run. Returns every run made.
+    """
+    (dear, _), (cheap, _) = bracket
+    made = []
+    for _ in range(runs):
+        lo, hi = math.log(dear), math.log(cheap)
+        if lo - hi < math.log(CLOSEST):
+            break
+        setting = replace(template, hold=math.exp((lo + hi) / 2))
+        result = replay(trace, predictive_variant(trace, cache, setting).make(), config)
+        made.append((setting, result))
+        if result.replica_hours <= budget * (1 + HOURS_TOLERANCE):
+            dear = setting.hold
+        else:
+            cheap = setting.hold
+    return made
+
+
+def refine(
+    trace: Trace,
+    config: SimConfig,
+    points: list[Point],
+    settings: dict[str, Setting],
+    cache: ForecastCache,
+    runs: int = 6,
+    progress: Callable[[str, PolicyResult], None] | None = None,
+) -> list[Point]:
+    """``points`` with up to ``runs`` more predictive runs where rivals come closest.
+
+    Args:
+        trace: the trace.
+        config: the replay's settings.
+        points: every family's runs so far.
+        settings: label -> setting of the predictive runs among ``points``.
+        cache: the forecasts of the trace (shared with the earlier predictive runs).
+        runs: the most runs to add.
+        progress: called with each new run's label and result.
+    """
+    points = list(points)
+    made = 0
+    seen: set[tuple[float, str]] = set()
+    while made < runs:
+        ours = [p for p in points if p.family == "predictive"]
+        by_setting = {settings[p.label]: p for p in ours if p.label in settings}
+        target = next(
+            (
+                (metric, budget)
+                for _gap, metric, budget in _worst_gap(ours, points)
+                if (round(budget, 6), metric) not in seen
+            ),
+            None,
+        )
+        if target is None:
+            break
+        metric, budget = target
+        seen.add((round(budget, 6), metric))
+        for copy in (1.0, 1 / 16):
+            template = Setting(copy=copy, local=metric == "local_hit_ratio")
+            bracket = _bracket(budget, template, by_setting) or ((FLOOR, None), (1 / 64, None))
+            for setting, result in match(
+                trace, config, cache, budget, template, bracket, min(4, runs - made)
+            ):
+                made += 1
+                settings[setting.label] = setting
+                points.append(Point.of("predictive", result))
+                if progress is not None:
+                    progress(setting.label, result)
+    return points
