@@ -58,7 +58,12 @@ def plan_inputs(draw: st.DrawFn, all_ready: bool = False) -> PlanInput:
     )
 
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @SETTINGS

@@ -8,8 +8,8 @@ metric), made non-decreasing (more budget never hurts: the cheaper mix stays
 allowed), and undefined below the family's cheapest run. Every family is read the same
 way, so a sparse sweep is not a handicap and a dense one no advantage. Replica-hours
 within :data:`HOURS_TOLERANCE` count as equal (a copy kept a step longer while its
-successor syncs moves a run by a fraction of a percent), so a frontier starts that
-much below its cheapest run.
+successor syncs moves a run by a fraction of a percent): a budget reaches every run up
+to that much above it, so a frontier starts that much below its cheapest run.
 
 Two frontiers are piecewise linear, so comparing them at every budget needs only their
 breakpoints. Bytes moved are read along the latency frontier (the mix that gives the
@@ -82,13 +82,13 @@ class Frontier:
         """The metric reachable within ``budget`` replica-hours (None: below every run)."""
         if budget < self.start - 1e-9:
             return None
-        return float(np.interp(budget, self.hours, self.values))
+        return float(np.interp(budget * (1 + HOURS_TOLERANCE), self.hours, self.values))
 
     def bytes_at(self, budget: float) -> float | None:
         """Bytes moved by the mix at ``budget`` (None: below every run)."""
         if budget < self.start - 1e-9:
             return None
-        return float(np.interp(budget, self.hours, self.bytes_moved))
+        return float(np.interp(budget * (1 + HOURS_TOLERANCE), self.hours, self.bytes_moved))
 
 
 def frontier(points: Sequence[Point], metric: str) -> Frontier:
