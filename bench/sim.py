@@ -5,6 +5,10 @@ Run from the repository root::
     .venv/bin/python -m bench.sim                 # everything; writes docs/bench/sim*.{md,json,png}
     .venv/bin/python -m bench.sim --quick         # two scenarios, 6 generated, no scale section
     .venv/bin/python -m bench.sim --jobs 1        # one process (default: 2)
+    .venv/bin/python -m bench.sim --partial DIR   # keep each finished trace in DIR, resume
+
+Times are CPU seconds of the process that ran the work (the machine is shared: wall
+time would measure the neighbours).
 
 Sections, all from one run:
 
@@ -21,9 +25,10 @@ Sections, all from one run:
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +194,7 @@ def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, A
 def study(job: tuple[str, int | None, bool]) -> Study:
     """Sweep every family over one trace (a worker's job): built-in name or generated seed."""
     name, seed, plots = job
-    started = time.perf_counter()
+    started = time.process_time()
     if seed is not None:
         trace = scenario_of(seed)
         shape = random_shape(np.random.default_rng([seed, 1]))
@@ -224,8 +229,8 @@ def study(job: tuple[str, int | None, bool]) -> Study:
             hit_bound=bounds["hit_curve"],
             latency_bound=bounds["latency_curve"],
         )
-    result.seconds = time.perf_counter() - started
-    print(f"  {trace.name:16s} {len(points)} runs {result.seconds:6.0f} s", flush=True)
+    result.seconds = time.process_time() - started
+    print(f"  {trace.name:16s} {len(points)} runs {result.seconds:6.0f} CPU s", flush=True)
     return result
 
 
@@ -250,19 +255,19 @@ def timelines() -> None:
 
 
 def speed() -> list[str]:
-    """Replay time of a week of 100 nodes x 100 resources, per family at its default."""
+    """Replay CPU time of a week of 100 nodes x 100 resources, per family at its default."""
     week = scale_trace(100, 100, 7 * 288)
     config = SimConfig()
     lines = []
     for name in ("static", "full", "reactive", "follow-the-workload", "groupcache"):
-        started = time.perf_counter()
+        started = time.process_time()
         replay(week, make_policy(name), config)
-        lines.append(f"| {week.name}, 7 days | {name} | {time.perf_counter() - started:.1f} s |")
+        lines.append(f"| {week.name}, 7 days | {name} | {time.process_time() - started:.1f} s |")
         print(lines[-1], flush=True)
     policy = make_policy("predictive", week.period)
-    started = time.perf_counter()
+    started = time.process_time()
     replay(week, policy, config)
-    wall = time.perf_counter() - started
+    wall = time.process_time() - started
     assert isinstance(policy, Predictive)
     fc = policy.forecast_seconds
     lines.append(
@@ -274,12 +279,41 @@ def speed() -> list[str]:
     return lines
 
 
-def run_all(jobs: list[tuple[str, int | None, bool]], workers: int) -> list[Study]:
-    """Every job, in ``workers`` processes (results in job order)."""
+def _save(result: Study, partial: Path | None) -> Study:
+    """Keep a finished trace's study in ``partial`` (if given)."""
+    if partial is not None:
+        raw = asdict(result)
+        (partial / f"{result.name}.json").write_text(json.dumps(raw) + "\n")
+    return result
+
+
+def _saved(job: tuple[str, int | None, bool], partial: Path | None) -> Study | None:
+    """A study kept by an earlier (interrupted) run, if any."""
+    if partial is None:
+        return None
+    name, seed, _ = job
+    path = partial / f"{name if seed is None else f'generated-{seed:02d}'}.json"
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    raw["points"] = [Point(**p) for p in raw["points"]]
+    return Study(**raw)
+
+
+def run_all(
+    jobs: list[tuple[str, int | None, bool]], workers: int, partial: Path | None = None
+) -> list[Study]:
+    """Every job, in ``workers`` processes (results in job order); kept ones not re-run."""
+    done = {i: s for i, job in enumerate(jobs) if (s := _saved(job, partial)) is not None}
+    todo = [(i, job) for i, job in enumerate(jobs) if i not in done]
     if workers <= 1:
-        return [study(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(study, jobs))
+        done.update({i: _save(study(job), partial) for i, job in todo})
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(study, job): i for i, job in todo}
+            for future in as_completed(futures):
+                done[futures[future]] = _save(future.result(), partial)
+    return [done[i] for i in sorted(done)]
 
 
 def main() -> None:
@@ -287,20 +321,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--generated", type=int, default=GENERATED)
+    parser.add_argument("--partial", type=Path, help="keep finished traces here; resume")
+    parser.add_argument("--no-speed", action="store_true", help="skip the replay-speed section")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    named = ["follow-the-sun", "concentrated"] if args.quick else [*SCENARIOS, "twitter-nab"]
+    if args.partial:
+        args.partial.mkdir(parents=True, exist_ok=True)
+    first = ["follow-the-sun", "concentrated"]
+    rest = [] if args.quick else [n for n in [*SCENARIOS, "twitter-nab"] if n not in first]
     count = 6 if args.quick else args.generated
-    jobs = [(n, None, True) for n in named] + [(f"gen-{s}", s, False) for s in range(count)]
+    jobs = [(n, None, True) for n in first]
+    jobs += [(f"gen-{s}", s, False) for s in range(count)] + [(n, None, True) for n in rest]
     print(f"{len(jobs)} traces", flush=True)
-    studies = run_all(jobs, args.jobs)
+    studies = run_all(jobs, args.jobs, args.partial)
     if not args.quick:
         timelines()
-    scale_lines = [] if args.quick else speed()
+    scale_lines = [] if args.quick or args.no_speed else speed()
     from bench.sim_report import report
 
-    report(studies, scale_lines, time.perf_counter() - started, OUT)
+    report(studies, scale_lines, sum(s.seconds for s in studies), OUT)
 
 
 if __name__ == "__main__":
