@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -171,21 +172,22 @@ def test_a_long_resource_name_gets_a_hashed_configmap_name_and_a_valid_label() -
     assert body["metadata"]["labels"]["statecast.io/resource"] == "x" * 62
 
 
-class CannedSampler(DemandSampler):
-    """A sampler whose agents answer with a clock ``ahead`` seconds in the future."""
+class CannedReader:
+    """Agents that answer with a clock ``ahead`` seconds in the future."""
 
     ahead = 0.0
 
-    def _read(self, client: Any, agent: AgentLease) -> AgentSample | None:
+    def read(self, agents: Sequence[AgentLease]) -> dict[str, AgentSample | None]:
         counts = {("apps", "flags", "local"): 5}
-        return AgentSample(agent.node, 0.0, time.time() + self.ahead, counts)
+        return {a.node: AgentSample(a.node, 0.0, time.time() + self.ahead, counts) for a in agents}
 
 
 def test_a_sample_from_an_agent_whose_clock_runs_ahead_is_ignored() -> None:
     now = dt.datetime.now(dt.UTC)
-    sampler = CannedSampler(lambda: [AgentLease("n1", now, 600, "http://n1:7420")])
-    sampler.ahead = 3600.0
+    reader = CannedReader()
+    sampler = DemandSampler(lambda: [AgentLease("n1", now, 600, "http://n1:7420")], reader=reader)
+    reader.ahead = 3600.0
     assert sampler.sample_once() == 0
     assert sampler.snapshot(REF) is None, "an hour ahead would have cleared the hour before"
-    sampler.ahead = 0.0
+    reader.ahead = 0.0
     assert sampler.sample_once() == 1

@@ -199,6 +199,14 @@ class _Collector(Collector):
         for (ns, res, op, served), n in self._access.counts.items():
             accesses.add_metric([ns, res, self._access.node, op, served], n)
         yield accesses
+        started = GaugeMetricFamily(
+            "statecast_agent_start_time_seconds",
+            "When this agent's counters started (seconds since the epoch; a new value: it"
+            " restarted and its counters began again from zero)",
+            labels=["node"],
+        )
+        started.add_metric([self._access.node], self._access.started)
+        yield started
         sync_bytes = CounterMetricFamily(
             "statecast_agent_sync_bytes",
             "Bytes exchanged with peer agents",

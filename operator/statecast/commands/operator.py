@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from statecast.controller.sampling import CounterReader
+
+#: Where the agents' access counters can be read (``--metrics-source``).
+METRICS_SOURCES = ("agents", "prometheus")
 #: Where ``/metrics`` is served unless told: this host only, Prometheus's usual port.
 DEFAULT_METRICS_ADDRESS = "127.0.0.1:9090"
 
@@ -40,6 +46,26 @@ def register(
         help="serve /metrics on this port of --metrics-address's host (older spelling)",
     )
     parser.add_argument(
+        "--metrics-source",
+        choices=METRICS_SOURCES,
+        default="agents",
+        help="where the agents' access counters (the demand) are read: 'agents' asks each"
+        " agent's /v1/stats, 'prometheus' queries the Prometheus at --prometheus-url that"
+        " scrapes the agents' /metrics (default: agents)",
+    )
+    parser.add_argument(
+        "--prometheus-url",
+        default=None,
+        help="the Prometheus server to read the agents' counters from, e.g."
+        " http://prometheus.monitoring:9090 (required with --metrics-source prometheus)",
+    )
+    parser.add_argument(
+        "--prometheus-selector",
+        default="",
+        help="label matchers that pick the agents' series in that Prometheus, e.g."
+        " 'job=\"statecast-agent\"' (default: every statecast_agent_* series)",
+    )
+    parser.add_argument(
         "--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz"
     )
     parser.add_argument(
@@ -65,12 +91,30 @@ def metrics_address(address: str, port: int | None = None) -> tuple[str, int] | 
     return host.strip("[]"), port if port is not None else int(text)
 
 
+def counter_reader(source: str, url: str | None, selector: str = "") -> CounterReader | None:
+    """The reader of the agents' counters for ``--metrics-source`` (None: the default).
+
+    Raises:
+        ValueError: ``prometheus`` without a URL, or a URL that is not http(s).
+    """
+    if source != "prometheus":
+        return None
+    if not url or not url.startswith(("http://", "https://")):
+        raise ValueError(
+            f"--metrics-source prometheus needs --prometheus-url http(s)://HOST:PORT, not {url!r}"
+        )
+    from statecast.controller.prometheus_source import PrometheusReader
+
+    return PrometheusReader(url, selector)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run until stopped."""
     from statecast.controller.main import run as run_operator
 
     try:
         metrics = metrics_address(args.metrics_address, args.metrics_port)
+        reader = counter_reader(args.metrics_source, args.prometheus_url, args.prometheus_selector)
     except ValueError as err:
         print(f"statecast operator: {err}", file=sys.stderr)
         return 2
@@ -80,5 +124,6 @@ def run(args: argparse.Namespace) -> int:
         metrics_address=metrics,
         liveness_endpoint=args.liveness,
         readiness_endpoint=args.readiness,
+        counter_reader=reader,
     )
     return 0

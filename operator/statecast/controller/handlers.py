@@ -43,6 +43,9 @@ RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
+#: The memo key of the :class:`~statecast.controller.sampling.CounterReader` to read the
+#: agents' counters with (None or absent: their ``/v1/stats``).
+COUNTER_READER = "counter_reader"
 #: Seconds between the configuration master's passes over a strong resource: how soon a
 #: leader whose agent's Lease lapsed is replaced (see statecast.controller.strong).
 STRONG_SECONDS = 1.0
@@ -65,7 +68,9 @@ def start_services(memo: kopf.Memo, **_: Any) -> None:
     """Build the services (unless the memo brings its own), start them, serve metrics."""
     if memo.get("services") is None:
         memo["services"] = Services.build(
-            sample_seconds=SAMPLE_SECONDS, acting_window=max(15.0, 5 * RESYNC_SECONDS)
+            sample_seconds=SAMPLE_SECONDS,
+            acting_window=max(15.0, 5 * RESYNC_SECONDS),
+            reader=memo.get(COUNTER_READER),
         )
     services = services_of(memo)
     services.start()

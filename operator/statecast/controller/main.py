@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from statecast.controller import handlers, readiness
+from statecast.controller.sampling import CounterReader
 
 PEERING_NAME = "statecast"
 
@@ -37,6 +38,7 @@ def run(
     liveness_endpoint: str | None = None,
     readiness_endpoint: str | None = None,
     priority: int | None = None,
+    counter_reader: CounterReader | None = None,
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
 
@@ -49,13 +51,18 @@ def run(
         readiness_endpoint: our readiness URL, e.g. ``http://0.0.0.0:8082/readyz``
             (:mod:`statecast.controller.readiness`).
         priority: peering priority (default: :func:`peering_priority` of now).
+        counter_reader: where to read the agents' access counters (default: each
+            agent's ``/v1/stats``; ``--metrics-source prometheus`` passes a
+            :class:`~statecast.controller.prometheus_source.PrometheusReader`).
     """
     assert handlers and readiness  # the handlers register themselves with kopf on import
     if priority is None:
         priority = peering_priority(time.time())
     # The startup handler builds the services into this memo and serves the metrics
     # of the operator it built on the port.
-    memo = kopf.Memo({handlers.METRICS_ADDRESS: metrics_address})
+    memo = kopf.Memo(
+        {handlers.METRICS_ADDRESS: metrics_address, handlers.COUNTER_READER: counter_reader}
+    )
     if readiness_endpoint is not None:
         memo["readiness"] = readiness.Readiness(
             readiness_endpoint, priority, _peering_reader(peering, namespaces)

@@ -1,7 +1,11 @@
 """Sampling the agents' access counters into the operator's demand history.
 
-Every ``period`` seconds a background thread reads ``GET /v1/stats`` from every agent
-whose Lease is fresh (its URL is the Lease's ``statecast.io/endpoint`` annotation),
+Every ``period`` seconds a background thread reads the counters of every agent whose
+Lease is fresh through a :class:`CounterReader`: by default :class:`StatsReader`, which
+asks each agent's ``GET /v1/stats`` (its URL is the Lease's ``statecast.io/endpoint``
+annotation); with ``--metrics-source prometheus`` the
+:class:`~statecast.controller.prometheus_source.PrometheusReader`, which reads the same
+counters from a Prometheus that scrapes the agents' ``/metrics``. The sampler
 turns each agent's counters into the accesses made since the previous sample
 (:func:`statecast.core.demand.step`) and adds them to a :class:`DemandHistory`. The
 reconcile reads the history (for ``status.localHitRatio``, the forecasts and the heat of
@@ -19,6 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import httpx
 import numpy as np
@@ -30,11 +35,47 @@ from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_series import DemandSnapshot
 from statecast.core.reconcile.views import AgentLease, agent_sample
 
-__all__ = ["DemandSampler"]
+__all__ = ["CounterReader", "DemandSampler", "StatsReader"]
 
 log = logging.getLogger(__name__)
 #: A sample stamped further ahead of the operator's clock than this is ignored.
 _MAX_CLOCK_AHEAD_S = 60.0
+
+
+class CounterReader(Protocol):
+    """Where the agents' cumulative access counters are read from."""
+
+    def read(self, agents: Sequence[AgentLease]) -> dict[str, AgentSample | None]:
+        """Each agent's counters now, by node (None: that agent could not be read)."""
+        ...
+
+
+class StatsReader:
+    """Reads each agent's ``GET /v1/stats`` over HTTP, eight agents at a time.
+
+    Args:
+        timeout: Seconds to wait for one agent's answer.
+    """
+
+    def __init__(self, timeout: float = 2.0) -> None:
+        self.timeout = timeout
+
+    def read(self, agents: Sequence[AgentLease]) -> dict[str, AgentSample | None]:
+        """Ask every agent (see :class:`CounterReader`)."""
+        with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
+            samples = list(pool.map(lambda agent: self._read(client, agent), agents))
+        return {agent.node: sample for agent, sample in zip(agents, samples, strict=True)}
+
+    def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
+        try:
+            reply = client.get(f"{agent.endpoint.rstrip('/')}/v1/stats")
+            reply.raise_for_status()
+            sample = agent_sample(reply.json(), agent.node)
+        except (httpx.HTTPError, ValueError) as err:
+            log.info("event=agent-sample-failed node=%s error=%s", agent.node, err)
+            return None
+        log.debug("event=agent-sampled node=%s", agent.node)
+        return sample
 
 
 class DemandSampler:
@@ -43,10 +84,11 @@ class DemandSampler:
     Args:
         leases: Returns the agents' Leases (called once per round).
         period: Seconds between rounds.
-        timeout: Seconds to wait for one agent's answer.
+        timeout: Seconds to wait for one agent's answer (of the default reader).
         active: Whether to sample now (default: always).
         counted: Called with (node, outcome) for each reading: ``ok``, ``failed`` (no
             answer, or a malformed one) or ``ignored`` (its clock runs ahead).
+        reader: Where the counters come from (default: a :class:`StatsReader`).
     """
 
     def __init__(
@@ -56,9 +98,13 @@ class DemandSampler:
         timeout: float = 2.0,
         active: Callable[[], bool] = lambda: True,
         counted: Callable[[str, str], None] = lambda node, outcome: None,
+        reader: CounterReader | None = None,
     ) -> None:
         self.leases, self.period, self.timeout = leases, period, timeout
         self.active, self.counted = active, counted
+        self.reader: CounterReader = reader if reader is not None else StatsReader(timeout)
+        self._gap: dict[str, float] = {}  # node -> seconds between its readings (usually)
+        self._gap_last: dict[str, float] = {}  # node -> seconds before its last reading
         self._history = DemandHistory()
         self._last: dict[str, AgentSample] = {}
         self._resets = 0
@@ -136,6 +182,8 @@ class DemandSampler:
         with self._lock:
             self._history = DemandHistory()
             self._last.clear()
+            self._gap.clear()
+            self._gap_last.clear()
             self._resets += 1
             self._since = None
 
@@ -157,10 +205,16 @@ class DemandSampler:
     def covered_until(self, now: float) -> float | None:
         """Until when every agent sampled lately has been read (None: none has).
 
-        An interval ending later than this is not complete in the history yet.
+        An interval ending later than this is not complete in the history yet. "Lately"
+        is three periods, or three of the agent's gaps between readings where they are
+        longer (a Prometheus that scrapes less often than the sampler reads).
         """
         with self._lock:
-            recent = [s.time for s in self._last.values() if s.time > now - 3 * self.period]
+            recent = [
+                s.time
+                for node, s in self._last.items()
+                if s.time > now - 3 * max(self.period, self._gap.get(node, 0.0))
+            ]
         return min(recent) if recent else None
 
     def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
@@ -182,26 +236,38 @@ class DemandSampler:
         live = [a for a in self.leases() if a.endpoint and not a.expired(now)]
         if not live:
             return 0
-        with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
-            samples = list(pool.map(lambda agent: self._read(client, agent), live))
-        answered = [s for s in samples if s is not None and self._plausible(s, now)]
+        samples = self.reader.read(live)
+        for node, sample in samples.items():
+            if sample is None:
+                self.counted(node, "failed")
+        answered = [s for s in samples.values() if s is not None and self._plausible(s, now)]
         for sample in answered:
             self.record(sample)
             self.counted(sample.node, "ok")
         return len(answered)
 
     def record(self, sample: AgentSample) -> None:
-        """Add one agent's reading: the accesses since its previous one go to the history."""
+        """Add one agent's reading: the accesses since its previous one go to the history.
+
+        A reading no newer than the last one of the same agent run adds nothing (a
+        Prometheus that has not scraped the agent again answers the same scrape).
+        """
         with self._lock:
+            last = self._last.get(sample.node)
+            if last is not None and last.started_at == sample.started_at:
+                if sample.time <= last.time:
+                    return
+                gap = sample.time - last.time  # the shorter of its last two: an outage
+                self._gap[sample.node] = min(gap, self._gap_last.get(sample.node, gap))
+                self._gap_last[sample.node] = gap  # does not make a dead agent count long
             if self._since is None:
                 self._since = sample.time
-            before = self._last.get(sample.node)
-            if before is not None and before.started_at == sample.started_at:
-                seconds = sample.time - before.time
-                accesses = sum(sample.counts.values()) - sum(before.counts.values())
+            if last is not None and last.started_at == sample.started_at:
+                seconds = sample.time - last.time
+                accesses = sum(sample.counts.values()) - sum(last.counts.values())
                 if seconds > 0 and accesses >= 0:
                     self._node_rates[sample.node] = accesses / seconds
-            self._history.add_sample(self._last.get(sample.node), sample)
+            self._history.add_sample(last, sample)
             self._last[sample.node] = sample
 
     def _plausible(self, sample: AgentSample, now: dt.datetime) -> bool:
@@ -219,18 +285,6 @@ class DemandSampler:
             self.counted(sample.node, "ignored")
             return False
         return True
-
-    def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
-        try:
-            reply = client.get(f"{agent.endpoint.rstrip('/')}/v1/stats")
-            reply.raise_for_status()
-            sample = agent_sample(reply.json(), agent.node)
-        except (httpx.HTTPError, ValueError) as err:
-            log.info("event=agent-sample-failed node=%s error=%s", agent.node, err)
-            self.counted(agent.node, "failed")
-            return None
-        log.debug("event=agent-sampled node=%s", agent.node)
-        return sample
 
     # --- background thread ----------------------------------------------------------
     def start(self) -> None:

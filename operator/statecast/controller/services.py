@@ -24,7 +24,7 @@ from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.heat import HeatTracker
 from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryKeeper
 from statecast.controller.metrics import OperatorMetrics
-from statecast.controller.sampling import DemandSampler
+from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
 from statecast.core.liveness import RenewalWatch
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
@@ -127,6 +127,7 @@ class Services:
         sample_seconds: float = 10.0,
         acting_window: float = 15.0,
         save_seconds: float = SAVE_SECONDS,
+        reader: CounterReader | None = None,
     ) -> Services:
         """Services around ``gateway`` (default: a :class:`KubeGateway`).
 
@@ -135,6 +136,7 @@ class Services:
             sample_seconds: seconds between two readings of the agents' counters.
             acting_window: seconds after the last reconcile that still count as acting.
             save_seconds: seconds between two saves of the demand history.
+            reader: where the agents' counters are read (default: their ``/v1/stats``).
         """
         gateway = gateway if gateway is not None else KubeGateway()
         liveness = AgentLiveness(gateway)
@@ -145,6 +147,7 @@ class Services:
             period=sample_seconds,
             active=activity.active,
             counted=lambda node, outcome: metrics.agent_samples.labels(node, outcome).inc(),
+            reader=reader,
         )
         return cls(
             gateway=gateway,
