@@ -275,3 +275,16 @@ def test_a_named_write_resent_is_applied_once() -> None:
     assert KeyValueMachine.from_json(machine.to_json()) == machine  # snapshots keep the ids
     entry = LogEntry(3, 4, Operation("put", "k", b"1", request="r3"))
     assert LogEntry.from_json(entry.to_json()) == entry
+
+
+@pytest.mark.parametrize(("final", "ok"), [("20", True), ("50", False)])
+def test_many_unknown_increments_are_decided(final: str, ok: bool) -> None:
+    # 40 increments with unknown outcomes: some 20 of them took effect (linearizable), or
+    # 50 did (impossible). Without treating alike unknowns as interchangeable the search
+    # tries subsets of the 40 and gives up (None) in both cases.
+    ops = [HistoryOp("increment", "n", float(t), None, 1) for t in range(40)]
+    ops += [
+        HistoryOp("get", "n", 10.5, 10.7, None, None),  # none had taken effect yet
+        HistoryOp("get", "n", 100, 101, None, final),
+    ]
+    assert check_history(ops).ok is ok

@@ -10,9 +10,11 @@ as a call/return interval (:class:`~statecast.core.strong.linearizability.Histor
   happen; a read that failed in any way is left out too (it changed nothing);
 - no answer, a broken connection, or ``503 outcome_unknown``: the write is sent again
   with the same request id (``Statecast-Request-Id``: applied at most once) until it is
-  answered; one that never is within ``resend_for`` seconds is kept with no return time
-  (Porcupine's convention for an operation that timed out: it may take effect at any
-  time after its call, or never).
+  answered; one that never is within ``resend_for`` seconds is sent again after the heal
+  until it is (its outcome was remembered, or it takes effect then, inside its interval:
+  few operations are left with unknown outcomes, which are what makes a check give up);
+  one still unanswered is kept with no return time (Porcupine's convention for an
+  operation that timed out: it may take effect at any time after its call, or never).
 
 After the fault is healed and the resource has a leader again, every key is read once
 more (linearizably), so a lost acknowledged write shows up in the check. The report
@@ -30,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,15 @@ def _answer(response: Response) -> Response:
 
 
 @dataclass
+class _Pending:
+    """A named write not answered yet: the call to resend, and its operation so far."""
+
+    call: Call[Response]
+    op: HistoryOp
+    unknown: bool = False
+
+
+@dataclass
 class LinearizableWorkload:
     """Clients on every node writing, reading and incrementing a few keys."""
 
@@ -80,6 +91,7 @@ class LinearizableWorkload:
     history: list[HistoryOp] = field(default_factory=list)
     acked_at: list[tuple[float, int]] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    unresolved: list[_Pending] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -163,29 +175,58 @@ class LinearizableWorkload:
 
         It carries a request id, so resending it after an unknown outcome applies it at
         most once; a refusal after an unknown outcome does not end it (the first send may
-        still commit). One operation in the history, from the first send to the answer.
+        still commit). One operation in the history, from the first send to the answer;
+        one still unanswered after ``resend_for`` waits for :meth:`resolve`.
         """
         headers = ((REQUEST_ID, uuid.uuid4().hex),)
         call = Call("PUT" if kind == "put" else "POST", path, body, False, _answer, headers)
-        start, deadline, unknown = self.clock(), time.monotonic() + self.resend_for, False
+        pending = _Pending(call, HistoryOp(kind, key, self.clock(), None, value, client=name))  # type: ignore[arg-type]
+        self._resend(api, pending, time.monotonic() + self.resend_for, self._stop)
+
+    def _resend(
+        self, api: Client, pending: _Pending, deadline: float, stop: threading.Event
+    ) -> bool:
+        """Send ``pending`` until it is answered, refused outright, or ``deadline``; done?"""
         while True:
             try:
-                reply = self._send(api, call)
+                reply = self._send(api, pending.call)
             except RequestError:
-                return  # a 4xx: the write is wrong, not the system
+                return True  # a 4xx: the write is wrong, not the system
             if isinstance(reply, Response):
                 answer = json.loads(reply.body)
-                output = answer.get("value") if kind == "increment" else None
-                op = HistoryOp(kind, key, start, self.clock(), value, output, name)  # type: ignore[arg-type]
-                self._record(op, int(answer.get("epoch", 0)))
-                return
-            unknown = unknown or reply == "unknown"
-            if not unknown:
-                return  # refused, and no earlier send may have arrived: it never happened
-            if time.monotonic() > deadline or self._stop.is_set():
-                self._record(HistoryOp(kind, key, start, None, value, client=name))  # type: ignore[arg-type]
-                return
+                op = pending.op
+                output = answer.get("value") if op.kind == "increment" else None
+                self._record(
+                    replace(op, ret=self.clock(), output=output), int(answer.get("epoch", 0))
+                )
+                return True
+            pending.unknown = pending.unknown or reply == "unknown"
+            if not pending.unknown:
+                return True  # refused, and no earlier send may have arrived: it never happened
+            if time.monotonic() > deadline or stop.is_set():
+                with self._lock:
+                    self.unresolved.append(pending)
+                return False
             time.sleep(0.2)
+
+    def resolve(self, deadline: float) -> tuple[int, int]:
+        """Resend every write whose outcome is still unknown until it is answered.
+
+        Run after the heal: a named write is applied at most once and its outcome is
+        remembered, so the answer is the first send's outcome (or, if no send had
+        arrived, this one's, inside the same interval). The history then holds few
+        operations that never returned; those left (no answer by ``deadline``) are
+        recorded with no return time. Returns how many were pending, how many are left.
+        """
+        with self._lock:
+            pending, self.unresolved = self.unresolved, []
+        with Client(list(self.nodes.values()), timeout=self.timeout) as api:
+            for write in pending:
+                self._resend(api, write, deadline, threading.Event())
+        with self._lock:
+            left, self.unresolved = self.unresolved, []
+            self.history.extend(write.op for write in left)
+        return len(pending), len(left)
 
     def _put(self, api: Client, name: str, key: str, seq: int) -> None:
         text = json.dumps({"c": name, "n": seq}, separators=(",", ":"))
@@ -374,6 +415,9 @@ class LinearizableRun:
     ) -> dict[str, Any]:
         """Final reads, the checks, the report."""
         workload = self.workload
+        resolved_at = self.clock()
+        resolved, _ = workload.resolve(time.monotonic() + self.settings.settle)
+        resolve_s = round(self.clock() - resolved_at, 3)
         unread = workload.final_reads(time.monotonic() + self.settings.settle)
         self.observer.stop()
         self.scenario.finish(self.context)
@@ -403,6 +447,7 @@ class LinearizableRun:
             "operations": len(workload.history),
             "acked_writes": sum(1 for op in writes if op.ret is not None),
             "indeterminate_writes": sum(1 for op in writes if op.ret is None),
+            "resolved_after_heal": resolved, "resolve_s": resolve_s,
             "lost_writes": lost, "lost_examples": examples[:10], "final_reads_missing": unread,
             "client_errors": dict(sorted(workload.errors.items())),
             "marks": self.marks, **self.context.extra,

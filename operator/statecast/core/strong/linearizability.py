@@ -12,6 +12,15 @@ The search is Wing & Gong's (WGL), as in Porcupine: walk the call and return eve
 time order, try to linearize each pending call, back-track at a return that could not
 be linearized; Lowe's cache of (linearized set, state) prunes repeated states. A search
 that exceeds its budget answers ``unknown`` rather than guessing.
+
+Operations that never returned and ask the same thing (an increment by 1 whose outcome
+is unknown, say) are interchangeable: each may take effect at any time after its call,
+or never. A search that tries every subset of k of them tries 2^k sets where k + 1
+differ, which is what made a history with a few dozen unknown increments undecidable.
+So such operations take effect in the order of their calls (symmetry reduction): if
+some order has a later-called one take effect and an earlier-called one not (or later),
+swapping the two gives an order that is just as valid (both were called by then), so
+nothing is lost and the search stays exact.
 """
 
 from __future__ import annotations
@@ -80,8 +89,26 @@ def step(state: KeyState, op: HistoryOp) -> tuple[bool, KeyState]:
     return unknown or op.output == after, after
 
 
+def _waits_for(ops: Sequence[HistoryOp]) -> list[int]:
+    """For each unanswered operation, the unanswered one like it called just before (or -1).
+
+    Alike: the same kind and the same value (their outputs are unknown); see the module
+    docstring for why they may take effect in the order of their calls.
+    """
+    last: dict[tuple[str, str], int] = {}
+    waits = [-1] * len(ops)
+    for i in sorted(range(len(ops)), key=lambda n: (ops[n].call, n)):
+        op = ops[i]
+        if op.ret is None:
+            alike = (op.kind, repr(op.value))
+            waits[i] = last.get(alike, -1)
+            last[alike] = i
+    return waits
+
+
 def _check_key(ops: Sequence[HistoryOp], budget: int) -> bool | None:
     """WGL over one key's operations; None when ``budget`` steps did not decide it."""
+    waits = _waits_for(ops)
     events: list[tuple[float, int, int]] = []  # (time, 0 call / 1 return, op)
     for i, op in enumerate(ops):
         events.append((op.call, 0, i))
@@ -109,6 +136,8 @@ def _check_key(ops: Sequence[HistoryOp], budget: int) -> bool | None:
         _, kind, i = events[entry]
         if kind == 0:
             fits, after = step(state, ops[i])
+            if waits[i] >= 0 and not linearized >> waits[i] & 1:
+                fits = False  # an earlier alike unanswered operation goes first
             if fits and (key := (linearized | 1 << i, after)) not in cache:
                 cache.add(key)
                 stack.append((entry, state))

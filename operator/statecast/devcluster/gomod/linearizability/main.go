@@ -12,6 +12,12 @@
 // Outputs: get: the value's JSON text, or null when not found; increment: the new total,
 // or "conflict"; delete: "ok" or "not_found"; put: null.
 //
+// Operations with no answer that ask the same thing (same key, kind and value) are
+// interchangeable, so the model lets them take effect only in the order of their calls
+// (each carries its rank; the state counts how many of its kind took effect): the search
+// then tries k + 1 of their subsets instead of 2^k, and stays exact (swapping two such
+// operations in a valid order gives a valid order).
+//
 // Prints {"result": "Ok|Illegal|Unknown", "operations": N, "keys": K} and, with -html
 // FILE, writes Porcupine's visualisation of the history there when it is not Ok.
 package main
@@ -23,6 +29,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -45,6 +54,8 @@ type input struct {
 	text    string
 	by      int64
 	unknown bool
+	alike   string // unknown: the operations it is interchangeable with
+	rank    int    // unknown: how many alike ones were called before it
 }
 
 // output is what it answered: found/text for a get, n for an increment, word otherwise.
@@ -55,11 +66,38 @@ type output struct {
 	word  string
 }
 
-// state of one key: absent, a JSON value (text) or a counter (n).
+// state of one key: absent, a JSON value (text) or a counter (n); taken counts the
+// unknown operations of each alike group that took effect (group, NUL, n; joined by 0x02).
 type state struct {
-	kind int // 0 absent, 1 value, 2 counter
-	text string
-	n    int64
+	kind  int // 0 absent, 1 value, 2 counter
+	text  string
+	n     int64
+	taken string
+}
+
+// count is how many operations of group took effect.
+func (s state) count(group string) int {
+	for _, part := range strings.Split(s.taken, "\x02") {
+		if name, n, ok := strings.Cut(part, "\x00"); ok && name == group {
+			value, _ := strconv.Atoi(n)
+			return value
+		}
+	}
+	return 0
+}
+
+// took is s with one more operation of group taken.
+func (s state) took(group string) state {
+	parts := []string{}
+	for _, part := range strings.Split(s.taken, "\x02") {
+		if name, _, ok := strings.Cut(part, "\x00"); ok && name != group {
+			parts = append(parts, part)
+		}
+	}
+	parts = append(parts, group+"\x00"+strconv.Itoa(s.count(group)+1))
+	sort.Strings(parts)
+	s.taken = strings.Join(parts, "\x02")
+	return s
 }
 
 func parse(r record) (porcupine.Operation, error) {
@@ -103,9 +141,20 @@ func parse(r record) (porcupine.Operation, error) {
 
 func step(s interface{}, i interface{}, o interface{}) (bool, interface{}) {
 	st, in, out := s.(state), i.(input), o.(output)
+	if in.unknown {
+		if st.count(in.alike) != in.rank {
+			return false, st // an alike operation called earlier takes effect first
+		}
+		ok, after := apply(st, in, out)
+		return ok, after.(state).took(in.alike)
+	}
+	return apply(st, in, out)
+}
+
+func apply(st state, in input, out output) (bool, interface{}) {
 	switch in.kind {
 	case "put":
-		return true, state{kind: 1, text: in.text}
+		return true, state{kind: 1, text: in.text, taken: st.taken}
 	case "get":
 		if in.unknown {
 			return true, st
@@ -119,12 +168,12 @@ func step(s interface{}, i interface{}, o interface{}) (bool, interface{}) {
 		return st.kind == 2 && out.text == fmt.Sprint(st.n), st
 	case "delete":
 		ok := in.unknown || (out.word == "not_found") == (st.kind == 0)
-		return ok, state{}
+		return ok, state{taken: st.taken}
 	case "increment":
 		if st.kind == 1 {
 			return in.unknown || out.word == "conflict", st
 		}
-		after := state{kind: 2, n: st.n + in.by}
+		after := state{kind: 2, n: st.n + in.by, taken: st.taken}
 		return in.unknown || (out.word == "" && out.n == after.n), after
 	}
 	return false, st
@@ -147,8 +196,8 @@ var model = porcupine.Model{
 		}
 		return parts
 	},
-	Init: func() interface{} { return state{} },
-	Step: step,
+	Init:  func() interface{} { return state{} },
+	Step:  step,
 	Equal: func(a, b interface{}) bool { return a.(state) == b.(state) },
 	DescribeOperation: func(i interface{}, o interface{}) string {
 		in, out := i.(input), o.(output)
@@ -184,6 +233,26 @@ var model = porcupine.Model{
 	},
 }
 
+// rankAlike gives each unknown operation its group and its rank by call time in it.
+func rankAlike(history []porcupine.Operation) {
+	order := make([]int, len(history))
+	for n := range order {
+		order[n] = n
+	}
+	sort.SliceStable(order, func(a, b int) bool { return history[order[a]].Call < history[order[b]].Call })
+	called := map[string]int{}
+	for _, n := range order {
+		in := history[n].Input.(input)
+		if !in.unknown {
+			continue
+		}
+		in.alike = fmt.Sprintf("%s\x01%s\x01%s\x01%d", in.key, in.kind, in.text, in.by)
+		in.rank = called[in.alike]
+		called[in.alike]++
+		history[n].Input = in
+	}
+}
+
 func main() {
 	historyPath := flag.String("history", "-", "the history (JSON), - for stdin")
 	htmlPath := flag.String("html", "", "write the visualisation here when the history is not Ok")
@@ -217,6 +286,7 @@ func main() {
 		keys[r.Key] = true
 		history = append(history, op)
 	}
+	rankAlike(history)
 	result, info := porcupine.CheckOperationsVerbose(model, history, *timeout)
 	if result != porcupine.Ok && *htmlPath != "" {
 		if err := porcupine.VisualizePath(model, info, *htmlPath); err != nil {
