@@ -16,10 +16,24 @@ from kubernetes import client
 from statecast.chaos.linearizable import LinearizableSettings, run_linearizable
 from statecast.chaos.scenarios import SCENARIOS
 from statecast.chaos.target import DevTarget
+from statecast.client import Client
 from tests.integration.conftest import create_resource, status_of, wait_for
 from tests.integration.test_chaos import whole_system
 
 __all__ = ["whole_system"]  # the fixture, shared with the eventual scenarios' module
+
+
+#: The resource's source: the first leader opens its log with it.
+SEED = {"plan": {"tier": "gold"}, "limit": 10}
+
+
+def seed_reads(target: DevTarget, namespace: str, name: str) -> dict[str, dict[str, Any]]:
+    """What each agent answers (linearizably, at the leader) for the seeded keys."""
+    answers: dict[str, dict[str, Any]] = {}
+    for node, url in sorted(target.agents().items()):
+        with Client([url], timeout=10.0) as api:
+            answers[node] = {key: api.get(namespace, name, key) for key in SEED}
+    return answers
 
 
 def strong_resource(api: client.ApiClient, namespace: str) -> str:
@@ -30,6 +44,7 @@ def strong_resource(api: client.ApiClient, namespace: str) -> str:
         "replicas": {"min": 3},
         "prediction": {"interval": "5s", "horizon": "15s"},
         "replication": {"policy": "static"},
+        "source": {"inline": SEED},
     }
     create_resource(custom, namespace, "ledger", spec)
     wait_for(
@@ -65,6 +80,7 @@ def linearizable(
     assert report["lost_writes"] == 0, summary
     assert report["final_reads_missing"] == 0, summary
     assert report["linearizable"] is True, summary
+    assert seed_reads(target, namespace, name) == {n: SEED for n in target.agents()}
     return report
 
 

@@ -15,7 +15,13 @@ from statecast.core.strong.election import (
     voter_count,
 )
 from statecast.core.strong.linearizability import HistoryOp, check_history, prune_unobserved
-from statecast.core.strong.log import LogEntry, LogPosition, Operation, most_up_to_date
+from statecast.core.strong.log import (
+    LogEntry,
+    LogPosition,
+    Operation,
+    most_up_to_date,
+    seed_operation,
+)
 from statecast.core.strong.machine import KeyValueMachine, Outcome
 from statecast.core.strong.messages import AppendRequest, Promise, Truncate
 from statecast.core.strong.replica import NotLeaderError, ReplicaLog
@@ -288,3 +294,48 @@ def test_many_unknown_increments_are_decided(final: str, ok: bool) -> None:
         HistoryOp("get", "n", 100, 101, None, final),
     ]
     assert check_history(ops).ok is ok
+
+
+def _commit_everywhere(leader: ReplicaLog, followers: list[ReplicaLog]) -> None:
+    leader.mark_durable(leader.last_index)
+    for follower in followers:
+        request = leader.request_for(follower.node)
+        assert request is not None
+        reply, _ = follower.accept(request)
+        leader.on_reply(follower.node, reply)
+    leader.advance_commit()
+    leader.apply_committed()
+
+
+def test_the_first_leader_opens_the_log_with_the_seed_and_every_voter_gets_it() -> None:
+    seed = seed_operation({"plan": b'{"tier":"gold"}', "limit": b"10"})
+    assert Operation.from_json(seed.to_json()) == seed
+    leader, b, c = ReplicaLog("a", promised=1), ReplicaLog("b", promised=1), ReplicaLog("c")
+    assert leader.unwritten
+    leader.lead(1, ABC, seed=seed)
+    with pytest.raises(NotLeaderError):  # no write before the seed is committed
+        leader.propose(Operation("put", "plan", b"0"))
+    _commit_everywhere(leader, [b, c])
+    assert leader.active and not leader.unwritten
+    b.commit = leader.commit
+    b.apply_committed()
+    for replica in (leader, b):
+        assert dict(replica.machine.items()) == {"limit": b"10", "plan": b'{"tier":"gold"}'}
+
+
+def test_a_later_leader_does_not_seed_again_over_writes() -> None:
+    seed = seed_operation({"limit": b"10"})
+    leader, b = ReplicaLog("a", promised=1), ReplicaLog("b", promised=1)
+    leader.lead(1, ("a", "b"), seed=seed)
+    _commit_everywhere(leader, [b])
+    entry, _ = leader.propose(Operation("put", "limit", b"11"))
+    _commit_everywhere(leader, [b])
+    b.fence(2)
+    assert not b.unwritten
+    b.lead(2, ("a", "b"), seed=seed)  # the seed is in its log already: a no-op opens
+    assert b.entries[-1].operation == Operation("noop")
+    # a leader whose log holds only no-ops (nothing was ever committed) may still seed
+    fresh = ReplicaLog("c", promised=3, entries=[LogEntry(1, 1, Operation("noop"))])
+    assert fresh.unwritten
+    fresh.lead(3, ("c",), seed=seed)
+    assert fresh.entries[-1].operation == seed

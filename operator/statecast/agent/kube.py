@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from statecast.agent.config import ResourceSpec
 from statecast.agent.handoff import Retirement
@@ -50,6 +50,7 @@ from statecast.api.lease import (
 )
 from statecast.core.crdt.seed import is_seed_origin, seed_entries, seed_origin
 from statecast.core.liveness import RenewalWatch
+from statecast.core.strong.log import Operation, seed_operation
 
 __all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
 
@@ -297,7 +298,10 @@ class ReplicaReconciler:
             self.held[spec.ref] = _Held(opened_at=time.time(), seeded=True)
         if record.role == "leader" and record.epoch > 0:
             learners = [n for n in agent.locations.get(spec.ref, ()) if n not in record.voters]
-            await replica.lead(record.epoch, record.voters, learners)
+            opens = replica.opens(record.epoch)
+            seed = await self._strong_seed(spec.ref, record) if opens else None
+            if seed is not False:  # False: the source is not readable yet, do not open
+                await replica.lead(record.epoch, record.voters, learners, seed)
         leading = replica.core.leader is not None
         if replica.core.active or (not leading and replica.fresh_within(self.stale_after / 2)):
             phase = "Ready"
@@ -306,6 +310,46 @@ class ReplicaReconciler:
         else:
             phase = "Syncing"
         await self._write(record, phase)
+
+    async def _strong_seed(
+        self, ref: tuple[str, str], record: ReplicaRecord
+    ) -> Operation | Literal[False] | None:
+        """The seed the first leader of a strong resource opens its log with.
+
+        None: the resource has no source. False: its source cannot be read yet (tried
+        again with a growing delay; the epoch is not opened meanwhile, so no write comes
+        before the seed).
+        """
+        held = self.held[ref]
+        if time.monotonic() < held.seed_retry_at:
+            return False
+        obj = await self.gateway.get_resource(*ref)
+        source = ((obj or {}).get("spec") or {}).get("source") or {}
+        if not source:
+            return None
+        try:
+            values = await self._source_values(ref[0], source)
+        except SourceError as err:
+            await self._seed_failed(ref, record, held, err)
+            return False
+        held.source_error, held.seed_retry_delay = None, 0.0
+        log.info("event=replica_seeded resource=%s/%s keys=%d strong=1", *ref, len(values))
+        await self.gateway.post_event(
+            record, "Seeded", f"initial state: {len(values)} keys from the source", warning=False
+        )
+        return seed_operation(values)
+
+    async def _seed_failed(
+        self, ref: tuple[str, str], record: ReplicaRecord, held: _Held, err: SourceError
+    ) -> None:
+        held.seed_retry_delay = min(
+            SEED_RETRY_MAX, max(SEED_RETRY_FIRST, 2 * held.seed_retry_delay)
+        )
+        held.seed_retry_at = time.monotonic() + held.seed_retry_delay
+        if held.source_error != str(err):
+            held.source_error = str(err)
+            log.warning("event=seed_failed resource=%s/%s error=%s", *ref, err)
+            await self.gateway.post_event(record, "SeedFailed", str(err), warning=True)
 
     async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
         agent = self.agent
@@ -355,14 +399,7 @@ class ReplicaReconciler:
         try:
             values = await self._source_values(ref[0], source)
         except SourceError as err:
-            held.seed_retry_delay = min(
-                SEED_RETRY_MAX, max(SEED_RETRY_FIRST, 2 * held.seed_retry_delay)
-            )
-            held.seed_retry_at = time.monotonic() + held.seed_retry_delay
-            if held.source_error != str(err):
-                held.source_error = str(err)
-                log.warning("event=seed_failed resource=%s/%s error=%s", *ref, err)
-                await self.gateway.post_event(record, "SeedFailed", str(err), warning=True)
+            await self._seed_failed(ref, record, held, err)
             return
         multi_value = store.spec.merge == "multi-value"
         entries = seed_entries(values, multi_value=multi_value)

@@ -134,14 +134,27 @@ class StrongReplica:
             self._stepped_down()
         return promised, self.core.position
 
-    async def lead(self, epoch: int, voters: Iterable[str], learners: Iterable[str]) -> None:
+    def opens(self, epoch: int) -> bool:
+        """True when leading ``epoch`` would open it here, on a log never written (seed it)."""
+        leader = self.core.leader
+        fresh = leader is None or leader.epoch != epoch
+        return fresh and self.core.promised == epoch and self.core.unwritten
+
+    async def lead(
+        self,
+        epoch: int,
+        voters: Iterable[str],
+        learners: Iterable[str],
+        seed: Operation | None = None,
+    ) -> None:
         """Lead ``epoch`` (the operator's choice) or follow its new voters and learners.
 
         A replica that promised another epoch does not lead (it was fenced by a newer
-        one, or this choice is stale).
+        one, or this choice is stale). ``seed`` opens the epoch of a log never written
+        (see :meth:`statecast.core.strong.replica.ReplicaLog.lead`).
         """
         try:
-            records = self.core.lead(epoch, voters, learners)
+            records = self.core.lead(epoch, voters, learners, seed)
         except NotLeaderError as err:
             log.debug("event=strong_not_leading resource=%s/%s reason=%s", *self.spec.ref, err)
             return

@@ -11,12 +11,17 @@ to date they are: a later epoch first, then a longer log.
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["LogEntry", "LogPosition", "Operation", "OperationKind", "most_up_to_date"]
+__all__ = [
+    "KINDS", "LogEntry", "LogPosition", "Operation", "OperationKind", "most_up_to_date",
+    "seed_operation", "seed_values",
+]  # fmt: skip
 
-OperationKind = Literal["put", "delete", "increment", "noop"]
+OperationKind = Literal["put", "delete", "increment", "noop", "seed"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,10 @@ class Operation:
 
     Attributes:
         kind: ``put`` (``value`` to ``key``), ``delete`` (``key``), ``increment``
-            (``key`` by ``by``) or ``noop`` (the entry a new leader opens its epoch with).
+            (``key`` by ``by``), ``noop`` (the entry a new leader opens its epoch with)
+            or ``seed`` (the resource's initial state, ``value``: a JSON object of key
+            to JSON value text; the first leader opens the first epoch with it instead
+            of a no-op, see :func:`seed_operation`).
         key: The key changed.
         value: The JSON-encoded value of a put.
         by: The amount of an increment.
@@ -43,9 +51,9 @@ class Operation:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (values base64)."""
         out: dict[str, Any] = {"k": self.kind}
-        if self.kind != "noop":
+        if self.kind not in ("noop", "seed"):
             out["key"] = self.key
-        if self.kind == "put":
+        if self.kind in ("put", "seed"):
             out["v"] = base64.b64encode(self.value).decode()
         if self.kind == "increment":
             out["by"] = self.by
@@ -60,12 +68,28 @@ class Operation:
         Raises:
             ValueError: Not an operation.
         """
-        if not isinstance(raw, dict) or raw.get("k") not in ("put", "delete", "increment", "noop"):
+        if not isinstance(raw, dict) or raw.get("k") not in KINDS:
             raise ValueError(f"not an operation: {raw!r}")
         kind = raw["k"]
-        value = base64.b64decode(raw["v"]) if kind == "put" else b""
+        value = base64.b64decode(raw["v"]) if kind in ("put", "seed") else b""
         by = int(raw["by"]) if kind == "increment" else 0
         return cls(kind, str(raw.get("key", "")), value, by, str(raw.get("r", "")))
+
+
+#: Every operation kind.
+KINDS = ("put", "delete", "increment", "noop", "seed")
+
+
+def seed_operation(values: Mapping[str, bytes]) -> Operation:
+    """The ``seed`` operation of a source's values (each a UTF-8 JSON text)."""
+    document = {key: value.decode() for key, value in sorted(values.items())}
+    return Operation("seed", value=json.dumps(document, separators=(",", ":")).encode())
+
+
+def seed_values(operation: Operation) -> dict[str, bytes]:
+    """The values a ``seed`` operation sets (key -> JSON text)."""
+    document = json.loads(operation.value)
+    return {str(key): str(value).encode() for key, value in document.items()}
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from statecast.core.strong.log import Operation
+from statecast.core.strong.log import Operation, seed_values
 
 __all__ = ["REMEMBERED", "KeyValueMachine", "Outcome", "Value", "render"]
 
@@ -80,6 +80,8 @@ class KeyValueMachine:
                 return Outcome("conflict")
             items[operation.key] = current + operation.by
             return Outcome("ok", current + operation.by)
+        elif operation.kind == "seed":
+            items.update(seed_values(operation))
         return Outcome()
 
     def get(self, key: str) -> Value | None:

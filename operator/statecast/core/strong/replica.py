@@ -157,8 +157,27 @@ class ReplicaLog:
             self.leader = None
         return True, [Promise(epoch)]
 
-    def lead(self, epoch: int, voters: Iterable[str], learners: Iterable[str] = ()) -> list[Record]:
+    @property
+    def unwritten(self) -> bool:
+        """True while nothing but no-ops was ever appended here (no seed, no write, no snapshot).
+
+        At a leader chosen as the most up-to-date of a majority this means nothing was
+        ever committed: the resource's seed may still open its first epoch.
+        """
+        return self.base.index == 0 and all(e.operation.kind == "noop" for e in self.entries)
+
+    def lead(
+        self,
+        epoch: int,
+        voters: Iterable[str],
+        learners: Iterable[str] = (),
+        seed: Operation | None = None,
+    ) -> list[Record]:
         """Become the leader of ``epoch`` (chosen by the operator after it fenced a majority).
+
+        ``seed`` (a ``seed`` operation: the resource's source) opens the epoch in place of
+        the no-op when the log is :attr:`unwritten`: one entry, so every voter has the
+        whole seed before the first write or none of it; later epochs carry it along.
 
         Raises:
             NotLeaderError: This replica promised another epoch (a newer one exists, or
@@ -172,7 +191,8 @@ class ReplicaLog:
             return []
         voters = tuple(voters)
         state = LeaderState(epoch, voters, tuple(n for n in learners if n not in voters))
-        entry = LogEntry(epoch, self.last_index + 1, Operation("noop"))
+        opening = seed if seed is not None and self.unwritten else Operation("noop")
+        entry = LogEntry(epoch, self.last_index + 1, opening)
         self.entries.append(entry)
         state.opened = entry.index
         for peer in state.peers:
