@@ -5,11 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.core.reconcile.observed import Observed
-from statecast.core.reconcile.strong import keep_voters, role_changes, strong_decision
+from statecast.core.reconcile.strong import (
+    keep_voters,
+    role_changes,
+    settled_candidates,
+    strong_decision,
+)
 from statecast.core.reconcile.views import NodeView, ReplicaView, replica_view, strong_progress
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
+from statecast.core.spread import Candidate, spread
 from statecast.core.strong.election import StrongConfig
 from statecast.core.strong.log import LogPosition
 
@@ -114,3 +122,29 @@ def test_the_planner_sees_the_leader_and_each_copys_progress() -> None:
     learner = _replica("d", "learner", 3, {**LEADING, "leading": False, "commitIndex": 7})
     assert (leader.role, leader.progress) == ("leader", 9)
     assert (learner.current().role, learner.current().progress) == ("follower", 7)
+
+
+def _candidates() -> list[Candidate]:
+    zones = {"n1": "a", "n2": "b", "n3": "c", "n4": "a"}
+    return [Candidate(n, z, {}) for n, z in zones.items()]
+
+
+@pytest.mark.parametrize(
+    ("removed_s", "holders", "expected"),
+    [
+        # n3's follower died, n4 took its place; n3 is back: no move for now
+        (30.0, ["n1", "n2", "n4"], ["n1", "n2", "n4"]),
+        # back and stayed for the cooldown: the copy moves to restore the zones
+        (301.0, ["n1", "n2", "n4"], ["n1", "n2", "n3"]),
+        # needed for the count: taken at once
+        (30.0, ["n1", "n2"], ["n1", "n2", "n3"]),
+    ],
+)
+def test_a_strong_failover_copy_is_not_moved_back_until_the_node_has_stayed(
+    removed_s: float, holders: list[str], expected: list[str]
+) -> None:
+    candidates = _candidates()
+    if holders == ["n1", "n2"]:
+        candidates = [c for c in candidates if c.name != "n4"]
+    settled = settled_candidates(candidates, holders, {"n3": removed_s}, 300.0, 3)
+    assert spread(settled, 3, current=holders) == expected

@@ -33,6 +33,7 @@ from statecast.core.placement import plan as plan_placement
 from statecast.core.reactive import heat_wanted, place_by_heat
 from statecast.core.reconcile.observed import DemandView
 from statecast.core.reconcile.predictive import placement_input, wanted_from_plan
+from statecast.core.reconcile.strong import settled_candidates
 from statecast.core.reconcile.survey import Survey
 from statecast.core.replica_set import WantedReplicas, hold_current, spread_wanted
 
@@ -87,10 +88,24 @@ class PlacementPolicy(Protocol):
         """The nodes wanted, why, and what to report about the forecast."""
 
 
-def _spread(survey: Survey) -> WantedReplicas:
-    """``replicas.min`` spread over zones plus the consumers' nodes, up to ``replicas.max``."""
+def _spread(survey: Survey, demand: DemandView | None = None) -> WantedReplicas:
+    """``replicas.min`` spread over zones plus the consumers' nodes, up to ``replicas.max``.
+
+    For a strong resource (with ``demand``), a node whose copy was removed within the
+    cooldown takes no copy back unless the count needs it
+    (:func:`~statecast.core.reconcile.strong.settled_candidates`).
+    """
+    candidates = survey.candidates
+    if demand is not None and survey.spec.consistency == "strong":
+        candidates = settled_candidates(
+            candidates,
+            [r.node for r in survey.replicas],
+            demand.recently_removed,
+            parse_duration(survey.spec.replication.cooldown).total_seconds(),
+            survey.count,
+        )
     return spread_wanted(
-        survey.candidates,
+        candidates,
         survey.existing.values(),
         count=survey.count,
         consumers=survey.consumers,
@@ -117,7 +132,8 @@ class SpreadPolicy:
 
     def place(self, survey: Survey, demand: DemandView) -> PolicyPlan:
         """The spread; the forecast is not used."""
-        return PolicyPlan(_spread(survey), ConditionState(False, "NotPredictive", _NOT_PREDICTIVE))
+        condition = ConditionState(False, "NotPredictive", _NOT_PREDICTIVE)
+        return PolicyPlan(_spread(survey, demand), condition)
 
 
 _NOT_PREDICTIVE = "policy is not predictive"

@@ -27,7 +27,10 @@ from statecast.core.strong.election import (
     voter_count,
 )
 
-__all__ = ["RoleChange", "StrongDecision", "keep_voters", "strong_decision", "wanted_voters"]
+__all__ = [
+    "RoleChange", "StrongDecision", "keep_voters", "settled_candidates", "strong_decision",
+    "wanted_voters",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,26 @@ def keep_voters(plan: ReplicaSetPlan, voters: Sequence[str]) -> ReplicaSetPlan:
     kept = set(voters)
     changes = tuple(c for c in plan.changes if not (c.action == "remove" and c.node in kept))
     return ReplicaSetPlan(plan.wanted, changes)
+
+
+def settled_candidates(
+    candidates: Sequence[Candidate],
+    holders: Sequence[str],
+    recently_removed: Mapping[str, float],
+    hold_s: float,
+    count: int,
+) -> tuple[Candidate, ...]:
+    """The candidates a strong resource's spread may move a copy to (hysteresis).
+
+    A node whose copy was removed less than ``hold_s`` seconds ago (its agent died, a
+    failover copy took its place) is left out while it holds no copy, unless the spread
+    needs it to reach ``count``: moving a voter back there costs two membership epochs
+    (remove, add), each a pause of writes, and a follower that has just returned may
+    leave again. Once it has stayed for ``hold_s`` the spread may move a copy there
+    (restoring the zone spread).
+    """
+    kept = tuple(
+        c for c in candidates
+        if c.name in holders or recently_removed.get(c.name, hold_s) >= hold_s
+    )  # fmt: skip
+    return kept if len(kept) >= count else tuple(candidates)
