@@ -406,6 +406,7 @@ class FollowerKill(AgentKill):
         self.victim = run.choose(followers)
         run.extra["victim"] = self.victim
         run.target.kill_agent(self.victim)
+        run.mark("follower-killed")
         return {self.victim}
 
 
@@ -426,6 +427,7 @@ class LeaderPartition(Scenario):
         self.victim = _leader(run)
         run.extra["victim"] = self.victim
         run.extra["paths_cut"] = run.target.isolate({self.victim}, cut=True)
+        run.mark("leader-cut")
         return {self.victim}
 
     def heal(self, run: Run) -> None:
@@ -476,6 +478,7 @@ class AgentsRestart(Scenario):
         self.victims = sorted(run.replica_nodes())
         for node in self.victims:
             run.target.kill_agent(node)
+        run.mark("agents-killed")
         run.extra["victims"] = self.victims
         return set(self.victims)
 
