@@ -34,6 +34,13 @@ def register(
         "--standalone", action="store_true", help="run without peering (a single operator)"
     )
     parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=10,
+        help="seconds a peer's record lives unrenewed: the longest a standby waits after the"
+        " acting operator died (kopf's default is 60; renewals every 1-5 s at 10)",
+    )
+    parser.add_argument(
         "--metrics-address",
         default=os.environ.get("STATECAST_METRICS_ADDRESS", DEFAULT_METRICS_ADDRESS),
         help="HOST:PORT to serve /metrics on, or 'off' (the chart binds the pod's IP)"
@@ -125,5 +132,6 @@ def run(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness,
         readiness_endpoint=args.readiness,
         counter_reader=reader,
+        peering_lifetime=args.peering_lifetime,
     )
     return 0

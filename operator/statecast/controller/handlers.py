@@ -46,6 +46,11 @@ METRICS_ADDRESS = "metrics_address"
 #: The memo key of the :class:`~statecast.controller.sampling.CounterReader` to read the
 #: agents' counters with (None or absent: their ``/v1/stats``).
 COUNTER_READER = "counter_reader"
+#: memo key: seconds a peer's record in the peering lives without a renewal.
+PEERING_LIFETIME = "peering_lifetime"
+#: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
+#: record to lapse (a strong resource's failover waits for an operator that acts).
+DEFAULT_PEERING_LIFETIME = 10
 #: Seconds between the configuration master's passes over a strong resource: how soon a
 #: leader whose agent's Lease lapsed is replaced (see statecast.controller.strong).
 STRONG_SECONDS = 1.0
@@ -92,8 +97,15 @@ def stop_services(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Keep kopf's bookkeeping in annotations and make watches robust."""
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Keep kopf's bookkeeping in annotations and make watches robust.
+
+    The peering lifetime (``memo[PEERING_LIFETIME]``, default 10 s) bounds how long a
+    standby waits after the acting operator died without a goodbye: kopf renews a
+    record every lifetime minus 5-10 s (here every 1-5 s) and the standby resumes
+    when the record's lifetime ran out.
+    """
+    settings.peering.lifetime = int(memo.get(PEERING_LIFETIME, DEFAULT_PEERING_LIFETIME))
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"

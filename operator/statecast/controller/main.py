@@ -39,6 +39,7 @@ def run(
     readiness_endpoint: str | None = None,
     priority: int | None = None,
     counter_reader: CounterReader | None = None,
+    peering_lifetime: int = handlers.DEFAULT_PEERING_LIFETIME,
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
 
@@ -54,6 +55,8 @@ def run(
         counter_reader: where to read the agents' access counters (default: each
             agent's ``/v1/stats``; ``--metrics-source prometheus`` passes a
             :class:`~statecast.controller.prometheus_source.PrometheusReader`).
+        peering_lifetime: seconds a peer's record lives without renewal: the longest a
+            standby waits after the acting operator died without a goodbye.
     """
     assert handlers and readiness  # the handlers register themselves with kopf on import
     if priority is None:
@@ -61,7 +64,11 @@ def run(
     # The startup handler builds the services into this memo and serves the metrics
     # of the operator it built on the port.
     memo = kopf.Memo(
-        {handlers.METRICS_ADDRESS: metrics_address, handlers.COUNTER_READER: counter_reader}
+        {
+            handlers.METRICS_ADDRESS: metrics_address,
+            handlers.COUNTER_READER: counter_reader,
+            handlers.PEERING_LIFETIME: peering_lifetime,
+        }
     )
     if readiness_endpoint is not None:
         memo["readiness"] = readiness.Readiness(
