@@ -74,13 +74,19 @@ def _failover(report: dict[str, Any]) -> float | None:
     """Failover from the fault's moment (the kill, the cut), also for older reports.
 
     Reports before ``struck_at_s`` counted from the start of inject(); where the
-    scenario marked the fault, that is corrected here; otherwise it stays (an upper bound).
+    scenario marked the fault, that is corrected here; otherwise it stays (an upper
+    bound: it includes the harness's time to find the leader and inject the fault).
     """
     failover, fault_at = report.get("failover_s"), float(report["fault_at_s"])
     if failover is None or "struck_at_s" in report:
         return failover
     marks = [float(t) for t in (report.get("marks") or {}).values() if float(t) >= fault_at]
-    return round(float(failover) + fault_at - min(marks), 3) if marks else float(failover)
+    if not marks:
+        return float(failover)
+    corrected = float(failover) + fault_at - min(marks)
+    # negative: a newer epoch (a membership step) had a write acknowledged before the
+    # kill, so this report does not say when the failover's epoch served: left out
+    return round(corrected, 3) if corrected >= 0 else None
 
 
 def _summary(name: str, reports: list[dict[str, Any]]) -> str:

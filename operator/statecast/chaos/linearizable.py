@@ -431,12 +431,12 @@ class LinearizableRun:
             html.with_suffix(".json").write_text(json.dumps(history_json(workload.history)))
         counters = [workload.counter(i) for i in range(workload.counters)]
         lost, examples = lost_writes(workload.history, counters)
-        newer = [t for t, e in workload.acked_at if e > epoch and t >= fault_at]
         status = self.context.status()
         # from the fault itself (the scenario's first mark: the kill, the cut), not from
         # the start of inject(): finding the leader and cutting paths take seconds on a
         # loaded machine, and they are the harness's time, not the system's
         struck = min((t for t in self.marks.values() if t >= fault_at), default=fault_at)
+        newer = [t for t, e in workload.acked_at if e > epoch and t >= struck]
         failover = round(min(newer) - struck, 3) if newer else None
         writes = [op for op in workload.history if op.kind != "get" and op.client != "final"]
         ok = verdict.linearizable is True and lost == 0 and unread == 0
