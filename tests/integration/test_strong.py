@@ -16,7 +16,7 @@ from kubernetes import client
 from statecast.chaos.linearizable import LinearizableSettings, run_linearizable
 from statecast.chaos.scenarios import SCENARIOS
 from statecast.chaos.target import DevTarget
-from statecast.client import Client
+from statecast.client import Client, UnavailableError
 from tests.integration.conftest import create_resource, status_of, wait_for
 from tests.integration.test_chaos import whole_system
 
@@ -28,9 +28,23 @@ SEED = {"plan": {"tier": "gold"}, "limit": 10}
 
 
 def seed_reads(target: DevTarget, namespace: str, name: str) -> dict[str, Any]:
-    """The seeded keys, read linearizably (at the leader of the newest epoch)."""
-    with Client(list(target.agents().values()), timeout=10.0) as api:
-        return {key: api.get(namespace, name, key) for key in SEED}
+    """The seeded keys, read linearizably (at the leader of the newest epoch).
+
+    A read may meet a leader change (membership steps after the heal): tried again.
+    """
+    answers: dict[str, Any] = {}
+
+    def read() -> bool:
+        with Client(list(target.agents().values()), timeout=10.0) as api:
+            for key in SEED:
+                try:
+                    answers[key] = api.get(namespace, name, key)
+                except UnavailableError:
+                    return False
+        return True
+
+    wait_for(read, timeout=90, what="the seeded keys read")
+    return answers
 
 
 def strong_resource(api: client.ApiClient, namespace: str) -> str:
