@@ -328,7 +328,7 @@ def test_a_later_leader_does_not_seed_again_over_writes() -> None:
     leader, b = ReplicaLog("a", promised=1), ReplicaLog("b", promised=1)
     leader.lead(1, ("a", "b"), seed=seed)
     _commit_everywhere(leader, [b])
-    entry, _ = leader.propose(Operation("put", "limit", b"11"))
+    leader.propose(Operation("put", "limit", b"11"))
     _commit_everywhere(leader, [b])
     b.fence(2)
     assert not b.unwritten
