@@ -77,6 +77,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("POD_NAMESPACE", "statecast agent", "statecast-system",
            "namespace of the agent's Lease (the chart sets it to the pod's namespace)",
            "statecast agent --lease-namespace"),
+    EnvVar("STATECAST_AUTH", "statecast agent", "false",
+           "1 or true: application requests need a ServiceAccount token of audience "
+           "statecast (TokenReview) and RBAC on sharedresources/data (SubjectAccessReview); "
+           "the chart's agent.auth sets it", "statecast agent --auth"),
     EnvVar("STATECAST_TEST_CLOCK_SKEW_SECONDS", "statecast agent (tests only)", "0",
            "moves every wall-clock reading of the agent by this many seconds, Leases "
            "included (statecast chaos's clock-skew fault); never set it in production"),
@@ -85,6 +89,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "the agent(s) to use, a URL or HOST:PORT, several separated by commas"),
     EnvVar("STATECAST_AGENT_PORT", "client library", "7420",
            "port of the node's agent when it is found from HOST_IP"),
+    EnvVar("STATECAST_TOKEN_FILE", "client library",
+           "/var/run/secrets/statecast.io/serviceaccount/token, if it exists",
+           "file of the projected ServiceAccount token (audience statecast) the client sends "
+           "to agents running with --auth; re-read every minute"),
     # The built-in cluster, the demo and the tests.
     EnvVar("STATECAST_HOME", "statecast dev-cluster, statecast demo", "~/.statecast",
            "where dev clusters keep their state and logs (<home>/dev-cluster/<name>)"),
