@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile import Observed, reconcile
-from statecast.core.replica_set import CurrentReplica, ReplicaChange, ReplicaSetPlan, within_max
+from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, within_max
 from tests.unit.test_controller_reconcile import NOW, node, replica, resource
 
 

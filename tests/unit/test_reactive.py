@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.reactive import (
     HeatBatch,
     HeatPlacement,
@@ -16,7 +17,6 @@ from statecast.core.reactive import (
     heat_replicas,
     place_by_heat,
 )
-from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate
 
 NOW = 10_000.0

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statecast.core.replica_set import CurrentReplica, reconcile_replicas
+from statecast.core.placement.types import CurrentReplica
+from statecast.core.replica_set import reconcile_replicas
 from statecast.core.spread import Candidate, eligible, spread
 
 

@@ -13,10 +13,11 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample, DemandHistory
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile import Observed, reconcile
 from statecast.core.reconcile.removals import recent_removals, recently_removed
 from statecast.core.reconcile.views import replica_view
-from statecast.core.replica_set import CurrentReplica, WantedReplicas, hold_current
+from statecast.core.replica_set import WantedReplicas, hold_current
 from tests.unit.test_controller_reconcile import NODES, NOW, replica, resource
 
 

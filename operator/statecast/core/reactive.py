@@ -30,8 +30,8 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.replica_set import (
-    CurrentReplica,
     ReplicaSetPlan,
     WantedReplicas,
     hand_off,

@@ -18,7 +18,6 @@ from statecast.core.spread import Candidate, spread
 
 __all__ = [
     "UP_TO_DATE",
-    "CurrentReplica",
     "ReplicaChange",
     "ReplicaSetPlan",
     "WantedReplicas",

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_quantity
+from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.views import NodeView, ReplicaView, consumer_pods, tolerates
-from statecast.core.replica_set import CurrentReplica
 from statecast.core.spread import Candidate, eligible
 from statecast.core.strong.election import voter_count
 

@@ -16,8 +16,8 @@ from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
 from statecast.api.shared_resource import LabelSelector
 from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
-from statecast.core.placement.types import Reason
-from statecast.core.replica_set import UP_TO_DATE, CurrentReplica
+from statecast.core.placement.types import CurrentReplica, Reason
+from statecast.core.replica_set import UP_TO_DATE
 from statecast.core.spread import Candidate
 from statecast.core.strong.election import ReplicaProgress
 from statecast.core.strong.log import LogPosition
