@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 __all__ = [
     "LATENCY_BUCKETS",
     "AccessLog",
+    "FileGauge",
     "ReplicaGauge",
     "RequestLog",
     "SyncLog",
@@ -177,6 +178,8 @@ class RequestLog:
 
 #: Row per replica: (namespace, resource, keys, bytes, lag seconds).
 ReplicaGauge = Callable[[], list[tuple[str, str, int, int, float]]]
+#: Row per replica kept on disk: (namespace, resource, log bytes, snapshot bytes).
+FileGauge = Callable[[], list[tuple[str, str, int, int]]]
 
 
 class _Collector(Collector):
@@ -186,9 +189,10 @@ class _Collector(Collector):
         sync: SyncLog,
         replicas: ReplicaGauge,
         requests: RequestLog | None = None,
+        files: FileGauge | None = None,
     ) -> None:
         self._access, self._sync, self._replicas = access, sync, replicas
-        self._requests = requests
+        self._requests, self._files = requests, files
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         accesses = CounterMetricFamily(
@@ -233,8 +237,29 @@ class _Collector(Collector):
         yield keys
         yield size
         yield lag
+        if self._files is not None:
+            yield from _file_families(self._files())
         if self._requests is not None:
             yield from self._requests.families()
+
+
+def _file_families(rows: list[tuple[str, str, int, int]]) -> Iterator[GaugeMetricFamily]:
+    wal = GaugeMetricFamily(
+        "statecast_agent_wal_bytes",
+        "Bytes in the replica's current write-ahead log segment (folded into the snapshot"
+        " as it grows)",
+        labels=["namespace", "resource"],
+    )
+    snapshot = GaugeMetricFamily(
+        "statecast_agent_snapshot_bytes",
+        "Bytes of the replica's last snapshot written or read",
+        labels=["namespace", "resource"],
+    )
+    for ns, res, wal_bytes, snapshot_bytes in rows:
+        wal.add_metric([ns, res], wal_bytes)
+        snapshot.add_metric([ns, res], snapshot_bytes)
+    yield wal
+    yield snapshot
 
 
 def build_registry(
@@ -242,8 +267,9 @@ def build_registry(
     sync: SyncLog,
     replicas: ReplicaGauge,
     requests: RequestLog | None = None,
+    files: FileGauge | None = None,
 ) -> CollectorRegistry:
     """A registry of this agent's own (tests can build many agents in one process)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(access, sync, replicas, requests))
+    registry.register(_Collector(access, sync, replicas, requests, files))
     return registry

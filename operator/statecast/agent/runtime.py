@@ -82,7 +82,9 @@ class Agent:
         self.strong_link = HttpPeerLink(
             config.node, self.directory, lambda: self.replication.session
         )
-        self.registry = build_registry(self.access, self.sync_log, self._gauge_rows, self.requests)
+        self.registry = build_registry(
+            self.access, self.sync_log, self._gauge_rows, self.requests, self._file_rows
+        )
         self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False
         #: False until the agent knows which resources exist (the Kubernetes edge sets it
@@ -185,6 +187,13 @@ class Agent:
             if report is not None:
                 rows.append((ref[0], ref[1], report.keys, report.bytes, report.lag_seconds))
         return rows
+
+    def _file_rows(self) -> list[tuple[str, str, int, int]]:
+        return [
+            (ref[0], ref[1], store.files.wal_bytes, store.files.last_snapshot_bytes)
+            for ref, store in self.stores.items()
+            if store.files is not None
+        ]
 
     # --- lifecycle ----------------------------------------------------------------
     def load_standalone(self) -> None:

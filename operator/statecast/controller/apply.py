@@ -25,15 +25,27 @@ __all__ = ["apply", "report", "report_failure"]
 log = logging.getLogger(__name__)
 
 
-def apply(services: Services, body: kopf.Body, result: ReconcileResult, now: dt.datetime) -> None:
-    """Create and delete the Replicas, mark lost ones, post the Events, keep the heat."""
+def apply(
+    services: Services,
+    body: kopf.Body,
+    result: ReconcileResult,
+    now: dt.datetime,
+    *,
+    size: int = 0,
+) -> None:
+    """Create and delete the Replicas, mark lost ones, post the Events, keep the heat.
+
+    ``size`` is the resource's size in bytes (its largest replica): what each new
+    Replica has to copy (``statecast_bytes_moved_total``).
+    """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     if result.last_hot is not None:
         services.heat.remember(ref, result.last_hot)
     else:
         services.heat.forget(ref)  # not reactive, or no window of demand yet
     for change in result.changes:
-        _apply_change(services, body, change, now)
+        if _apply_change(services, body, change, now) and change.action == "add":
+            services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
     gateway = services.gateway
     for lost in result.lost:
         gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
@@ -46,8 +58,12 @@ def apply(services: Services, body: kopf.Body, result: ReconcileResult, now: dt.
 
 def _apply_change(
     services: Services, body: kopf.Body, change: ReplicaChange, now: dt.datetime
-) -> None:
-    """One Replica created or deleted, counted, logged and reported in an Event."""
+) -> bool:
+    """One Replica created or deleted, counted, logged and reported in an Event.
+
+    Returns:
+        Whether it was written (False: the index had not seen an earlier write yet).
+    """
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     gateway = services.gateway
     if change.action == "add":
@@ -63,7 +79,7 @@ def _apply_change(
         if applied:
             services.forecaster.removed((namespace, name), change.node, now)
     if not applied:  # the index had not seen our own earlier write yet
-        return
+        return False
     services.metrics.replica_actions.labels(action=change.action, reason=change.reason).inc()
     log.info(
         "event=replica-%s resource=%s/%s node=%s reason=%s",
@@ -71,16 +87,18 @@ def _apply_change(
     )  # fmt: skip
     event = change_event(change)
     gateway.post_event(body, event.type, event.reason, event.message)
+    return True
 
 
 def report(services: Services, body: kopf.Body, patch: kopf.Patch, result: ReconcileResult) -> None:
-    """Patch the status fields that changed; set the resource's phase metric."""
+    """Patch the status fields that changed; set the resource's metrics from its status."""
     changed = changed_fields(body.get("status") or {}, result.status)
     if changed:
         patch.status.update(changed)
-    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
-    phase = services.metrics.resource_phase.labels(namespace=namespace, resource=name)
-    phase.state(result.status["phase"])
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    predictive = ((body.get("spec") or {}).get("replication") or {}).get("policy") == "predictive"
+    score = services.forecaster.score(ref) if predictive else None
+    services.metrics.resource_seen(*ref, result.status, score)
 
 
 def report_failure(

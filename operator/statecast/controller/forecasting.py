@@ -33,6 +33,7 @@ from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand_series import history_steps
+from statecast.core.placement import DemandForecast
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,
     EngineSettings,
@@ -40,6 +41,7 @@ from statecast.core.reconcile.demand_engine import (
     next_step,
     series_changed,
 )
+from statecast.core.reconcile.forecast_score import ForecastScore
 from statecast.core.reconcile.predicted import (
     PredictedDemand,
     events_of,
@@ -79,6 +81,7 @@ class DemandForecaster:
         self._made: dict[Ref, _Made] = {}
         self._engines: dict[Ref, DemandEngine] = {}
         self._removed: dict[Ref, dict[str, float]] = {}
+        self._scores: dict[Ref, ForecastScore] = {}
 
     def demand(
         self,
@@ -119,6 +122,7 @@ class DemandForecaster:
         elif made is not None and made.demand is not None and made.end == end - interval:
             said = made.demand.forecast
             previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
+            self._score(ref, said, interval, end)
         self.sampler.set_interval(ref, interval)
         running = np.array(pods_now, dtype=np.float64)
         engine = self._engine(ref, spec, names, end, running)
@@ -198,9 +202,23 @@ class DemandForecaster:
         pods = self.sampler.pod_matrix(ref, names, interval, end, steps)
         return DemandEngine.build(settings, end, history[:, first:], pods[:, first:], pods_now)
 
+    def _score(self, ref: Ref, said: DemandForecast, interval: float, end: float) -> None:
+        """Score the forecast made for the interval ending at ``end`` against its demand."""
+        actual = self.sampler.matrix(ref, said.nodes, interval, end, 1)[:, 0]
+        with self._lock:
+            score = self._scores.setdefault(ref, ForecastScore())
+            score.add(said, dict(zip(said.nodes, actual.tolist(), strict=True)))
+
+    def score(self, ref: Ref) -> tuple[float, float] | None:
+        """``ref``'s rolling (MAE, interval coverage) one interval ahead (None: none yet)."""
+        with self._lock:
+            score = self._scores.get(ref)
+            return None if score is None else score.value()
+
     def forget(self, ref: Ref) -> None:
         """Drop what is kept for a deleted resource."""
         with self._lock:
+            self._scores.pop(ref, None)
             self._made.pop(ref, None)
             self._engines.pop(ref, None)
             self._removed.pop(ref, None)

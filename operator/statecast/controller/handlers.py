@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from typing import Any
 
 import kopf
@@ -144,13 +145,21 @@ def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
 def _reconcile(memo: kopf.Memo, body: kopf.Body, patch: kopf.Patch, kwargs: dict[str, Any]) -> None:
     services = services_of(memo)
     now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    policy = "invalid"
     try:
         observed = observe(services, body, Indexes.of(kwargs), now)
+        if observed.spec is not None:
+            policy = observed.spec.replication.policy
         result = reconcile(observed)
-        apply(services, body, result, observed.now)
+        size = max((r.bytes for r in observed.replicas), default=0)
+        apply(services, body, result, observed.now, size=size)
         report(services, body, patch, result)
     except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
         report_failure(services, body, patch, err, now)
+    finally:
+        elapsed = time.perf_counter() - started
+        services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)
 
 
 @kopf.on.create(GROUP, VERSION, "sharedresources")
