@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client, config
 
+from statecast.agent.launcher import free_port
 from statecast.api.types import GROUP, VERSION
 from statecast.devcluster import DevCluster
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, kubectl_binary
@@ -150,13 +151,24 @@ TEST_OPERATOR_ENV = {
 
 
 @pytest.fixture(scope="session")
-def operator(system: System, service_account_kubeconfig: Callable[[str], Path]) -> Iterator[Path]:
+def operator_metrics_address() -> str:
+    """``HOST:PORT`` the session's operator serves ``/metrics`` on (a port of its own:
+    test sessions side by side must not scrape each other's operator)."""
+    return f"127.0.0.1:{free_port('127.0.0.1')}"
+
+
+@pytest.fixture(scope="session")
+def operator(
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator_metrics_address: str,
+) -> Iterator[Path]:
     """The real operator (``statecast operator``) against the test cluster, as its own
     ServiceAccount with the install manifests' ClusterRole; yields its log."""
     (name,) = system.start_operators(
         1,
         kubeconfig=service_account_kubeconfig("statecast-operator"),
-        env=TEST_OPERATOR_ENV,
+        env={**TEST_OPERATOR_ENV, "STATECAST_METRICS_ADDRESS": operator_metrics_address},
         prefix=f"test-operator-{os.getpid()}",
     )
     try:
