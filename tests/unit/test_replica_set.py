@@ -249,3 +249,19 @@ def test_a_consumer_copy_goes_once_the_consumer_has_left_and_the_rest_is_ready()
     current = [CurrentReplica(n, up_to_date=True) for n in ("n1", "n2", "n4")]
     plan = reconcile_replicas(FOUR, current, count=2, consumers=[])
     assert [(c.action, c.node, c.reason) for c in plan.changes] == [("remove", "n4", "rebalance")]
+
+
+def test_a_consumer_copy_on_a_less_loaded_node_goes_and_the_older_copy_stays() -> None:
+    """With loads, the spread picks the least loaded held node: it must not keep the copy
+    made for a consumer that has left and retire the one that was there before it (with
+    the hold rule of a policy without a plan, both then stayed for ever: CI, full suite)."""
+    nodes = [
+        Candidate("home", "z1", {}, load=(5.0,)),
+        Candidate("elsewhere", "z1", {}, load=(0.0,)),
+    ]
+    current = [
+        CurrentReplica("home", up_to_date=True, reason="minimum"),
+        CurrentReplica("elsewhere", up_to_date=True, reason="consumer"),
+    ]
+    plan = reconcile_replicas(nodes, current, count=1, consumers=[])
+    assert [(c.action, c.node) for c in plan.changes] == [("remove", "elsewhere")]

@@ -147,7 +147,13 @@ def spread_wanted(
     existing = {r.node: r for r in current}
     eligible_names = {c.name for c in candidates}
     consumer_nodes = sorted(set(consumers) & eligible_names)
-    preferred = [n for n in existing if n in eligible_names] + consumer_nodes
+    # A copy made for a consumer whose pods are gone is the one to let go: kept first
+    # are the other copies, so a spread that picks the least loaded held node does not
+    # keep the consumer's copy and retire the one that was there before it.
+    held = [n for n in existing if n in eligible_names]
+    stale = [n for n in held if existing[n].reason == "consumer" and n not in consumer_nodes]
+    others = [n for n in held if n not in stale]
+    preferred = others + consumer_nodes + (stale if len(others) < count else [])
     wanted = spread(candidates, count, current=preferred)
     room = len(consumer_nodes) if limit is None else max(limit - len(wanted), 0)
     wanted = sorted(wanted + [n for n in consumer_nodes if n not in wanted][:room])
