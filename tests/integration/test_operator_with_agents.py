@@ -55,7 +55,17 @@ def test_agents_make_the_operators_replicas_ready_and_report_local_hits(
         for _ in range(4):  # 4 local reads on a holder, 1 forwarded from the outsider
             reply = http.get(f"{cluster_agents[holders[0]]}/v1/{namespace}/flags/beta")
             assert (reply.status_code, reply.json()) == (200, True)
-        reply = http.get(f"{cluster_agents[outsider]}/v1/{namespace}/flags/beta")
+        # An agent learns where a resource's copies are from the Replicas it watches; until
+        # it has, it answers 503 (retryable), as clients are told to retry - never a 404.
+        reply = wait_for(
+            lambda: (
+                (r := http.get(f"{cluster_agents[outsider]}/v1/{namespace}/flags/beta")).status_code
+                != 503
+                and r
+            ),
+            timeout=30,
+            what="a read forwarded by an agent without a copy",
+        )
         assert reply.status_code == 200, reply.text
         assert (reply.json(), reply.headers["Statecast-Served"]) == (True, "remote")
     status = wait_for(
