@@ -7,6 +7,8 @@ Agent ``i`` listens on ``127.0.0.<i+2>`` with a free port, keeps its data under
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -21,6 +23,19 @@ import httpx
 import yaml
 
 __all__ = ["LocalAgent", "LocalAgents", "free_port"]
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the child before ``exec``: ask Linux to SIGKILL it when its parent exits.
+
+    A test runner killed mid-run (a CI timeout, a ``kill -9`` of pytest) would otherwise
+    leave its agents running, bound to their ports, for ever. Only a system call runs
+    here, so it is safe in ``preexec_fn``.
+    """
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def free_port(host: str) -> int:
@@ -58,6 +73,8 @@ class LocalAgents:
             optionally replicas).
         extra: More configuration keys for every agent (fsync, syncInterval, ...).
         wrapper: A command the agent runs under (``["taskset", "-c", "1"]``, say).
+        ready_timeout: Seconds :meth:`start_all` waits for each agent's ``/readyz`` (a
+            loaded machine can take tens of seconds just to start Python).
     """
 
     root: Path
@@ -65,6 +82,7 @@ class LocalAgents:
     resources: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     wrapper: list[str] = field(default_factory=list)
+    ready_timeout: float = 90.0
     agents: list[LocalAgent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -113,16 +131,17 @@ class LocalAgents:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
         log.close()
 
-    def wait_ready(self, agent: LocalAgent, timeout: float = 30.0) -> None:
-        """Block until the agent answers ``/readyz``.
+    def wait_ready(self, agent: LocalAgent, timeout: float | None = None) -> None:
+        """Block until the agent answers ``/readyz`` (``timeout`` defaults to ``ready_timeout``).
 
         Raises:
             TimeoutError: It did not become ready in time (its log is in the message).
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.ready_timeout if timeout is None else timeout)
         while time.monotonic() < deadline:
             if agent.process is not None and agent.process.poll() is not None:
                 break
@@ -133,11 +152,19 @@ class LocalAgents:
         raise TimeoutError(f"{agent.node} not ready:\n{agent.log_path.read_text()[-3000:]}")
 
     def start_all(self) -> None:
-        """Start every agent and wait until all are ready."""
-        for agent in self.agents:
-            self.start(agent)
-        for agent in self.agents:
-            self.wait_ready(agent)
+        """Start every agent and wait until all are ready.
+
+        If one never becomes ready, every agent started here is stopped before the error
+        propagates: a failed start leaves no process behind.
+        """
+        try:
+            for agent in self.agents:
+                self.start(agent)
+            for agent in self.agents:
+                self.wait_ready(agent)
+        except BaseException:
+            self.stop_all()
+            raise
 
     def kill(self, agent: LocalAgent) -> None:
         """``kill -9`` one agent."""
