@@ -30,6 +30,7 @@ from statecast.agent.launcher import free_port
 from statecast.api.types import GROUP, VERSION
 from statecast.devcluster import DevCluster
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, kubectl_binary
+from tests.integration.live import AgentFleet, agent_fleet
 
 __all__ = ["INSTALL_NAMESPACE", "agent_processes", "create_resource", "kubectl_binary",
            "status_of", "wait_for"]  # fmt: skip
@@ -177,6 +178,19 @@ def operator(
         if system.pid(name) is None:  # it died during the session
             print(system.log_path(name).read_text()[-5000:], file=sys.stderr)
         system.stop([name])
+
+
+@pytest.fixture
+def fleet(
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator: Path,
+    tmp_path: Path,
+) -> Iterator[AgentFleet]:
+    """An agent per node (killable) under the agents' ServiceAccount, the operator running."""
+    kubeconfig = service_account_kubeconfig("statecast-agent")
+    with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as agents:
+        yield agents
 
 
 def wait_for(

@@ -14,7 +14,6 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from kubernetes import client
 
 from statecast.devcluster.prometheus import LocalPrometheus, ScrapeJob
 from statecast.devcluster.system import System
-from tests.integration.conftest import INSTALL_NAMESPACE, create_resource, status_of, wait_for
-from tests.integration.live import AgentFleet, agent_fleet
+from tests.integration.conftest import create_resource, status_of, wait_for
+from tests.integration.live import AgentFleet
 
 pytestmark = pytest.mark.integration
 
@@ -53,18 +52,6 @@ def test_the_dashboard_uses_its_datasource_variable_everywhere() -> None:
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
             assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
-
-
-@pytest.fixture
-def fleet(
-    system: System,
-    service_account_kubeconfig: Callable[[str], Path],
-    operator: Path,
-    tmp_path: Path,
-) -> Iterator[AgentFleet]:
-    kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as agents:
-        yield agents
 
 
 class Load:

@@ -9,31 +9,16 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from kubernetes import client
 
 from statecast.api.types import GROUP, VERSION
 from statecast.devcluster.system import System
-from tests.integration.conftest import INSTALL_NAMESPACE, create_resource, status_of, wait_for
-from tests.integration.live import AgentFleet, agent_fleet, replicas_of
-
-
-@pytest.fixture
-def fleet(
-    system: System,
-    service_account_kubeconfig: Callable[[str], Path],
-    operator: Path,
-    tmp_path: Path,
-) -> Iterator[AgentFleet]:
-    """An agent per node, with the operator running."""
-    kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as agents:
-        yield agents
+from tests.integration.conftest import create_resource, status_of, wait_for
+from tests.integration.live import AgentFleet, replicas_of
 
 
 class Load:
@@ -106,6 +91,30 @@ def test_a_restarted_operator_keeps_the_copies_placed_on_busy_nodes(
             time.sleep(0.5)
 
 
+def replica_counts(custom: client.CustomObjectsApi, nodes: list[str]) -> dict[str, int]:
+    """Node -> Replicas on it in every namespace; empty while one is being deleted."""
+    held = dict.fromkeys(nodes, 0)
+    for item in custom.list_cluster_custom_object(GROUP, VERSION, "replicas")["items"]:
+        if item["metadata"].get("deletionTimestamp"):
+            return {}
+        node = item["spec"]["nodeName"]
+        held[node] = held.get(node, 0) + 1
+    return held
+
+
+def settled_counts(custom: client.CustomObjectsApi, nodes: list[str]) -> dict[str, int]:
+    """The Replica counts once no Replica is being deleted and two listings 1.5 s apart
+    agree: the operator sums its index at most once a second, so it holds the same counts
+    (an earlier test's namespace may still be going away)."""
+
+    def settled() -> dict[str, int] | None:
+        first = replica_counts(custom, nodes)
+        time.sleep(1.5)
+        return first if first and first == replica_counts(custom, nodes) else None
+
+    return wait_for(settled, timeout=120, what="Replica counts that stay put")
+
+
 def test_the_first_copies_of_resources_go_to_the_least_loaded_nodes(
     api_client: client.ApiClient, namespace: str, operator: Path
 ) -> None:
@@ -115,10 +124,7 @@ def test_the_first_copies_of_resources_go_to_the_least_loaded_nodes(
     nodes = [n.metadata.name for n in client.CoreV1Api(api_client).list_node().items]
     spec = {"replicas": {"min": 1}, "replication": {"policy": "static"}}
     for name in ("first", "second", "third"):
-        held = dict.fromkeys(nodes, 0)
-        for item in custom.list_cluster_custom_object(GROUP, VERSION, "replicas")["items"]:
-            node = item["spec"]["nodeName"]
-            held[node] = held.get(node, 0) + 1
+        held = settled_counts(custom, nodes)
         create_resource(custom, namespace, name, spec)
         (placed,) = wait_for(
             lambda n=name: list(replicas_of(custom, namespace, n)),

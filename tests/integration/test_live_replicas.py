@@ -7,31 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from kubernetes import client
 
 from statecast.api.types import GROUP, VERSION
-from statecast.devcluster.system import System
-from tests.integration.conftest import INSTALL_NAMESPACE, create_resource, status_of, wait_for
-from tests.integration.live import AgentFleet, agent_fleet, condition, replicas_of
-
-
-@pytest.fixture
-def fleet(
-    system: System,
-    service_account_kubeconfig: Callable[[str], Path],
-    operator: Path,
-    tmp_path: Path,
-) -> Iterator[AgentFleet]:
-    """An agent per node (killable), with the operator running."""
-    kubeconfig = service_account_kubeconfig("statecast-agent")
-    with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path) as agents:
-        yield agents
+from tests.integration.conftest import create_resource, status_of, wait_for
+from tests.integration.live import AgentFleet, condition, replicas_of
 
 
 def value(url: str) -> Any:
