@@ -52,6 +52,9 @@ class Gateway(Protocol):
     def write_history(self, body: dict[str, Any]) -> None:
         """Create or replace a demand history ConfigMap."""
 
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a SharedResource's status (a woken reconcile's, outside kopf)."""
+
 
 class KubeGateway:
     """:class:`Gateway` on the ``kubernetes`` client (credentials as kopf found them).
@@ -158,6 +161,18 @@ class KubeGateway:
                 "replicas",
                 name,
                 {"status": {"phase": "Lost", "conditions": [condition]}},
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch the SharedResource's status; a 404 (deleted meanwhile) is fine."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, "sharedresources", name, {"status": status}
             )
         except ApiException as err:
             if err.status != 404:

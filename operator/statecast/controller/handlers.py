@@ -1,11 +1,15 @@
 """kopf handlers: observe, call the pure reconcile, apply, report.
 
-Nodes, Replicas and pods are kept in kopf indexes, the agents' Leases are listed at
-most once a second (an agent that stopped renewing is treated like a NotReady node: its
-copies are Lost and replaced); every SharedResource is reconciled when it is created,
-when its spec changes, when the operator resumes, and on a short timer so that replica
-status reported by agents and node changes reach it quickly. Handlers are synchronous,
-so kopf runs them in its thread pool, off the event loop.
+Nodes, Replicas, pods and SharedResources are kept in kopf indexes, the agents' Leases
+are listed once a second (an agent that stopped renewing is treated like a NotReady
+node: its copies are Lost and replaced). Every SharedResource is reconciled when it is
+created, when its spec changes and when the operator resumes (kopf's handlers), and
+when something it depends on changes: one of its Replicas, a node, a consumer pod of its
+namespace, the Lease of an agent holding a copy (woken reconciles:
+:mod:`statecast.controller.wakeups`, run by :mod:`statecast.controller.woken`). A slow
+timer (``STATECAST_RESYNC_SECONDS``, 60 s by default) reconciles every resource now and
+then as a safety net; it also picks up new forecasts. Handlers are synchronous, so kopf
+runs them in its thread pool, off the event loop.
 
 What the handlers share (gateway, sampler, forecaster, ...) is one
 :class:`~statecast.controller.services.Services`, built by :func:`start_services` at
@@ -15,6 +19,7 @@ An embedding operator or a test may put its own there first.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -29,6 +34,7 @@ from statecast.controller.apply import apply, report, report_failure
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
+from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile import reconcile
 from statecast.core.reconcile.views import (
     NodeView,
@@ -40,7 +46,10 @@ from statecast.core.reconcile.views import (
 )
 
 log = logging.getLogger(__name__)
-RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "3"))
+#: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
+RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
+#: Worker threads for woken reconciles.
+RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "2"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
@@ -70,7 +79,7 @@ def services_of(memo: kopf.Memo) -> Services:
 
 
 @kopf.on.startup()
-def start_services(memo: kopf.Memo, **_: Any) -> None:
+def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
     """Build the services (unless the memo brings its own), start them, serve metrics."""
     if memo.get("services") is None:
         memo["services"] = Services.build(
@@ -80,6 +89,7 @@ def start_services(memo: kopf.Memo, **_: Any) -> None:
         )
     services = services_of(memo)
     services.start()
+    _start_woken(services, memo, kwargs)
     address = memo.get(METRICS_ADDRESS)
     if address is not None:
         host, port = address
@@ -93,8 +103,44 @@ def start_services(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.cleanup()
 def stop_services(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the sampler thread and save the demand history (while acting)."""
+    """Stop the woken reconciles, the sampler thread, and save the demand history."""
+    woken = memo.get("woken")
+    if isinstance(woken, WokenReconciles):
+        woken.stop()
     services_of(memo).stop()
+
+
+def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) -> None:
+    """Run the woken reconciles (kopf's indexes are live from startup on)."""
+    if "resource_index" not in kwargs or memo.get("woken") is not None:
+        return
+    indexes, resources = Indexes.of(kwargs), kwargs["resource_index"]
+
+    def run(ref: tuple[str, str]) -> None:
+        store = resources.get(ref)
+        raw = next(iter(store), None) if store is not None else None
+        if raw is None:
+            return  # deleted meanwhile
+        body, patch = kopf.Body(raw), kopf.Patch()
+        _reconcile_body(services, body, patch, indexes)
+        status = patch.get("status")
+        if status:
+            services.gateway.patch_status(ref[0], ref[1], dict(status))
+
+    def run_in_kopf_context(ref: tuple[str, str]) -> None:
+        # kopf.event needs the context of kopf's resource handling (not the startup's).
+        if woken.context is not None:
+            woken.context.copy().run(run, ref)
+
+    woken = WokenReconciles(
+        services.wakeups,
+        services.liveness,
+        run_in_kopf_context,
+        acting_window=2 * RESYNC_SECONDS + 10,
+        threads=RECONCILE_THREADS,
+    )
+    memo["woken"] = woken
+    woken.start()
 
 
 @kopf.on.startup()
@@ -142,24 +188,95 @@ def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     return {view.namespace: view} if view is not None else None
 
 
+@kopf.index(GROUP, VERSION, "sharedresources")
+def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """SharedResources by (namespace, name): what a woken reconcile reads."""
+    return {(body.metadata.namespace or "", body.metadata.name or ""): dict(body)}
+
+
+@kopf.on.event(GROUP, VERSION, "sharedresources")
+def resource_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Know every resource (a node or a pod wakes the resources it may matter to)."""
+    services = services_of(memo)
+    services.wakeups.kopf_seen()
+    _adopt_context(memo)
+    services.wakeups.known((body.metadata.namespace or "", body.metadata.name or ""))
+
+
+@kopf.on.event(GROUP, VERSION, "replicas")
+def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Wake the Replica's resource when its agent reported or it went.
+
+    A Replica listed at startup (``type`` None: the resume handler reconciles its
+    resource anyway) or just created without a status (the reconcile that created it
+    counted it already) wakes nothing.
+    """
+    wakeups = services_of(memo).wakeups
+    wakeups.kopf_seen()
+    view = replica_view(body)
+    ref = (view.namespace, view.resource)
+    wakeups.replica(ref, view.node, present=type != "DELETED")
+    if type in ("MODIFIED", "DELETED") or (type == "ADDED" and body.get("status")):
+        wakeups.wake([ref])
+
+
+@kopf.on.event("v1", "nodes")
+def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Wake every resource when a node changes as placement sees it (not on heartbeats)."""
+    wakeups = services_of(memo).wakeups
+    wakeups.kopf_seen()
+    view = None if type == "DELETED" else node_view(body)
+    if wakeups.changed(("node", body.metadata.name), view):
+        wakeups.wake_all()
+
+
+@kopf.on.event("v1", "pods")
+def pod_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Wake a namespace's resources when a possible consumer appears, moves or goes."""
+    wakeups = services_of(memo).wakeups
+    view = None if type == "DELETED" else pod_view(body)
+    namespace = body.metadata.namespace or ""
+    if wakeups.changed(("pod", namespace, body.metadata.name), view):
+        wakeups.wake_namespace(namespace)
+
+
+def _adopt_context(memo: kopf.Memo) -> None:
+    """Give the woken reconciles the context kopf handles resources in, once."""
+    woken = memo.get("woken")
+    if isinstance(woken, WokenReconciles) and woken.context is None:
+        woken.context = contextvars.copy_context()
+
+
 def _reconcile(memo: kopf.Memo, body: kopf.Body, patch: kopf.Patch, kwargs: dict[str, Any]) -> None:
     services = services_of(memo)
-    now = dt.datetime.now(dt.UTC)
-    started = time.perf_counter()
-    policy = "invalid"
-    try:
-        observed = observe(services, body, Indexes.of(kwargs), now)
-        if observed.spec is not None:
-            policy = observed.spec.replication.policy
-        result = reconcile(observed)
-        size = max((r.bytes for r in observed.replicas), default=0)
-        apply(services, body, result, observed.now, size=size)
-        report(services, body, patch, result)
-    except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
-        report_failure(services, body, patch, err, now)
-    finally:
-        elapsed = time.perf_counter() - started
-        services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)
+    services.wakeups.kopf_seen()
+    _adopt_context(memo)
+    _reconcile_body(services, body, patch, Indexes.of(kwargs))
+
+
+def _reconcile_body(
+    services: Services, body: kopf.Body, patch: kopf.Patch, indexes: Indexes
+) -> None:
+    """Observe, reconcile, apply, report: one resource, never two at once."""
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    with services.wakeups.lock(ref):
+        services.wakeups.reconciled(ref)
+        now = dt.datetime.now(dt.UTC)
+        started = time.perf_counter()
+        policy = "invalid"
+        try:
+            observed = observe(services, body, indexes, now)
+            if observed.spec is not None:
+                policy = observed.spec.replication.policy
+            result = reconcile(observed)
+            size = max((r.bytes for r in observed.replicas), default=0)
+            apply(services, body, result, observed.now, size=size)
+            report(services, body, patch, result)
+        except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
+            report_failure(services, body, patch, err, now)
+        finally:
+            elapsed = time.perf_counter() - started
+            services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)
 
 
 @kopf.on.create(GROUP, VERSION, "sharedresources")

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from statecast.api.types import Ref
 from statecast.controller.forecasting import DemandForecaster
@@ -26,6 +26,7 @@ from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryK
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
+from statecast.controller.wakeups import Wakeups
 from statecast.core.liveness import RenewalWatch
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 
@@ -118,6 +119,8 @@ class Services:
     """The Events posted lately, so one cause posts one Event."""
     load: NodeLoad
     """What each node holds already, counted once a second for every reconcile."""
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    """The resources due for a reconcile (see :mod:`statecast.controller.wakeups`)."""
 
     @classmethod
     def build(
@@ -181,6 +184,7 @@ class Services:
         self.heat.forget(ref)
         self.events.forget(ref)
         self.metrics.forget(*ref)
+        self.wakeups.forget(ref)
 
 
 class EventMemory:

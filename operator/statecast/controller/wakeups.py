@@ -1,0 +1,168 @@
+"""Which resources are due for a reconcile, and why: the operator's event-driven queue.
+
+A resource is reconciled when something it depends on changed, not on a fast timer:
+one of its Replicas changed (created, deleted, its agent reported), a node changed
+(readiness, labels, taints), a consumer pod in its namespace appeared, moved or went,
+an agent's Lease expired or came back (for the resources with a copy on that node).
+:class:`Wakeups` collects those wake-ups; each resource is queued once however often it
+is woken, and not reconciled again sooner than ``min_gap`` seconds after its last
+reconcile (a burst of replica reports costs one reconcile, not one each). A slow kopf
+timer still reconciles every resource now and then, as a safety net.
+
+:class:`Wakeups` also remembers which nodes hold a copy of which resource (from the
+Replica events), so that a lost agent wakes exactly the resources it held, and which
+resources each namespace has, so that a pod wakes the resources of its namespace.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from statecast.api.types import Ref
+
+__all__ = ["Wakeups"]
+
+
+class Wakeups:
+    """Resources due for a reconcile, each once, oldest wake-up first (see the module doc).
+
+    Args:
+        min_gap: Seconds between two reconciles of one resource.
+        clock: Monotonic seconds (a test seam).
+    """
+
+    def __init__(self, min_gap: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_gap, self.clock = min_gap, clock
+        self._cond = threading.Condition()
+        self._due: dict[Ref, float] = {}  # ref -> earliest time it may run (insertion order)
+        self._last: dict[Ref, float] = {}  # ref -> when its last reconcile started
+        self._running: set[Ref] = set()
+        self._known: dict[str, set[str]] = {}  # namespace -> resource names
+        self._holders: dict[str, set[Ref]] = {}  # node -> resources with a copy there
+        self._locks: dict[Ref, threading.Lock] = {}
+        self._seen: dict[object, object] = {}
+        self._kopf_seen = float("-inf")
+        self.woken = 0
+
+    # --- kopf ---------------------------------------------------------------------------
+    def kopf_seen(self) -> None:
+        """Note that kopf delivered an event or ran a handler (it is not paused)."""
+        with self._cond:
+            self._kopf_seen = self.clock()
+
+    def kopf_active(self, window: float) -> bool:
+        """Whether kopf delivered something within ``window`` seconds.
+
+        kopf pauses every handler of an operator that a peering peer outranks; woken
+        reconciles follow it, so that a standby does not act.
+        """
+        with self._cond:
+            return self.clock() - self._kopf_seen <= window
+
+    def changed(self, key: object, value: object) -> bool:
+        """Whether ``value`` differs from the last one given for ``key`` (then kept)."""
+        with self._cond:
+            if key in self._seen and self._seen[key] == value:
+                return False
+            self._seen[key] = value
+            return True
+
+    # --- what exists ------------------------------------------------------------------
+    def known(self, ref: Ref) -> None:
+        """Note that resource ``ref`` exists."""
+        with self._cond:
+            self._known.setdefault(ref[0], set()).add(ref[1])
+
+    def replica(self, ref: Ref, node: str, present: bool) -> None:
+        """Note that ``ref`` has (``present``) or no longer has a copy on ``node``."""
+        with self._cond:
+            holders = self._holders.setdefault(node, set())
+            if present:
+                holders.add(ref)
+            else:
+                holders.discard(ref)
+
+    def forget(self, ref: Ref) -> None:
+        """Drop a deleted resource."""
+        with self._cond:
+            self._known.get(ref[0], set()).discard(ref[1])
+            for holders in self._holders.values():
+                holders.discard(ref)
+            self._due.pop(ref, None)
+            self._last.pop(ref, None)
+            self._locks.pop(ref, None)
+
+    # --- waking -------------------------------------------------------------------------
+    def wake(self, refs: Iterable[Ref]) -> None:
+        """Queue ``refs`` (each once; a queued one keeps its place)."""
+        with self._cond:
+            for ref in refs:
+                if ref not in self._due:
+                    self._due[ref] = self._last.get(ref, float("-inf")) + self.min_gap
+                    self.woken += 1
+            self._cond.notify_all()
+
+    def wake_holders(self, node: str) -> None:
+        """Queue the resources with a copy on ``node``."""
+        with self._cond:
+            refs = list(self._holders.get(node, ()))
+        self.wake(refs)
+
+    def wake_namespace(self, namespace: str) -> None:
+        """Queue every resource of ``namespace``."""
+        with self._cond:
+            refs = [(namespace, name) for name in self._known.get(namespace, ())]
+        self.wake(refs)
+
+    def wake_all(self) -> None:
+        """Queue every known resource."""
+        with self._cond:
+            refs = [(ns, name) for ns, names in self._known.items() for name in names]
+        self.wake(refs)
+
+    # --- running ------------------------------------------------------------------------
+    def next(self, timeout: float) -> Ref | None:
+        """The next resource due (marked running), waiting up to ``timeout`` s; None if none.
+
+        A resource another thread is reconciling, or reconciled less than ``min_gap``
+        seconds ago, waits its turn.
+        """
+        deadline = self.clock() + timeout
+        with self._cond:
+            while True:
+                now = self.clock()
+                ready = [r for r, at in self._due.items() if at <= now and r not in self._running]
+                if ready:
+                    ref = ready[0]
+                    del self._due[ref]
+                    self._running.add(ref)
+                    self._last[ref] = now
+                    return ref
+                waits = [at - now for r, at in self._due.items() if r not in self._running]
+                left = min([deadline - now, *waits])
+                if deadline - now <= 0:
+                    return None
+                self._cond.wait(max(0.01, left))
+
+    def done(self, ref: Ref) -> None:
+        """``ref``'s reconcile (from :meth:`next`) finished."""
+        with self._cond:
+            self._running.discard(ref)
+            self._cond.notify_all()
+
+    def lock(self, ref: Ref) -> threading.Lock:
+        """The lock that keeps two reconciles of ``ref`` (kopf's and a woken one) apart."""
+        with self._cond:
+            return self._locks.setdefault(ref, threading.Lock())
+
+    def reconciled(self, ref: Ref) -> None:
+        """Note a reconcile of ``ref`` that kopf ran (a queued wake-up is still honoured)."""
+        with self._cond:
+            self._last[ref] = self.clock()
+
+    def pending(self) -> int:
+        """How many resources are queued."""
+        with self._cond:
+            return len(self._due)

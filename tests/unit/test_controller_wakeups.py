@@ -1,0 +1,80 @@
+"""Woken reconciles: each resource once, not too often, and the right ones for a node."""
+
+from __future__ import annotations
+
+from statecast.controller.wakeups import Wakeups
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_resource_woken_many_times_is_reconciled_once() -> None:
+    wakeups = Wakeups(min_gap=1.0, clock=Clock())
+    wakeups.wake([("ns", "a"), ("ns", "b"), ("ns", "a")])
+    wakeups.wake([("ns", "a")])
+    taken = [wakeups.next(timeout=0), wakeups.next(timeout=0), wakeups.next(timeout=0)]
+    assert taken == [("ns", "a"), ("ns", "b"), None]
+
+
+def test_a_resource_is_not_reconciled_again_within_the_gap() -> None:
+    clock = Clock()
+    wakeups = Wakeups(min_gap=1.0, clock=clock)
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) == ("ns", "a")
+    wakeups.done(("ns", "a"))
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) is None  # woken again at once: waits its gap
+    clock.now += 1.0
+    assert wakeups.next(timeout=0) == ("ns", "a")
+
+
+def test_a_resource_being_reconciled_waits_for_that_reconcile() -> None:
+    clock = Clock()
+    wakeups = Wakeups(min_gap=0.0, clock=clock)
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) == ("ns", "a")
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) is None
+    wakeups.done(("ns", "a"))
+    assert wakeups.next(timeout=0) == ("ns", "a")
+
+
+def test_a_lost_node_wakes_the_resources_with_a_copy_there() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups.replica(("ns", "a"), "n1", present=True)
+    wakeups.replica(("ns", "b"), "n2", present=True)
+    wakeups.replica(("ns", "c"), "n1", present=True)
+    wakeups.replica(("ns", "c"), "n1", present=False)
+    wakeups.wake_holders("n1")
+    assert [wakeups.next(timeout=0), wakeups.next(timeout=0)] == [("ns", "a"), None]
+
+
+def test_a_namespace_or_everything_can_be_woken_and_deleted_resources_are_not() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    for ref in [("x", "a"), ("x", "b"), ("y", "c")]:
+        wakeups.known(ref)
+    wakeups.forget(("x", "b"))
+    wakeups.wake_namespace("x")
+    assert [wakeups.next(timeout=0), wakeups.next(timeout=0)] == [("x", "a"), None]
+    wakeups.done(("x", "a"))
+    wakeups.wake_all()
+    assert {wakeups.next(timeout=0), wakeups.next(timeout=0)} == {("x", "a"), ("y", "c")}
+
+
+def test_only_changes_count_and_kopf_activity_expires() -> None:
+    clock = Clock()
+    wakeups = Wakeups(clock=clock)
+    assert wakeups.changed(("node", "n1"), ("ready", True))
+    assert not wakeups.changed(("node", "n1"), ("ready", True))
+    assert wakeups.changed(("node", "n1"), ("ready", False))
+    assert not wakeups.kopf_active(10.0)
+    wakeups.kopf_seen()
+    clock.now += 10.0
+    assert wakeups.kopf_active(10.0)
+    clock.now += 0.5
+    assert not wakeups.kopf_active(10.0)
