@@ -374,3 +374,87 @@ async def test_bodies_held_over_the_global_cap_get_503_and_are_released_once_ans
             w.close()
     finally:
         await srv.close(grace=1)
+
+
+class Gate:
+    """What an answer holds on to (like a log batch), opened by the test."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def then(self, callback: Callable[[], None]) -> None:
+        if self.done:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def open(self, error: BaseException | None = None) -> None:
+        self.done, self.error = True, error
+        for callback in self._callbacks:
+            callback()
+
+
+async def _held_server(gate: Gate, handled: list[str]) -> HttpServer:
+    def handler(request: Request) -> Response:
+        handled.append(request.path)
+        if request.path == "/write":
+            return Response(b"written", content_type="text/plain", after=gate)
+        return Response(request.path.encode(), content_type="text/plain")
+
+    srv = HttpServer(handler, max_body=1024)
+    await srv.start("127.0.0.1", 0)
+    return srv
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never met")
+
+
+async def test_a_held_answer_lets_later_requests_run_and_still_goes_out_first():
+    """An answer that waits for its write does not stop its connection reading and
+    answering what was pipelined after it, nor other connections; it is sent first."""
+    gate, handled = Gate(), []
+    srv = await _held_server(gate, handled)
+    try:
+        reader, writer = await connect(srv)
+        writer.write(
+            b"PUT /write HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+            b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        await _until(lambda: handled == ["/write", "/next"])
+        other_reader, other_writer = await connect(srv)
+        other_writer.write(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await read_response(other_reader))[2] == b"/other"
+        assert not reader.at_eof() and len(reader._buffer) == 0  # type: ignore[attr-defined]
+        gate.open()
+        assert (await read_response(reader))[::2] == (200, b"written")
+        assert (await read_response(reader))[::2] == (200, b"/next")
+        writer.close()
+        other_writer.close()
+    finally:
+        await srv.close(grace=1)
+
+
+async def test_a_held_answer_whose_write_failed_becomes_a_500_and_the_next_follow():
+    gate, handled = Gate(), []
+    srv = await _held_server(gate, handled)
+    try:
+        reader, writer = await connect(srv)
+        writer.write(
+            b"PUT /write HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+            b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        await _until(lambda: handled == ["/write", "/next"])
+        gate.open(OSError(28, "No space left on device"))
+        status, _, body = await read_response(reader)
+        assert (status, json.loads(body)["error"]["code"]) == (500, "persistence")
+        assert (await read_response(reader))[::2] == (200, b"/next")
+        writer.close()
+    finally:
+        await srv.close(grace=1)

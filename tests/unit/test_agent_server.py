@@ -312,3 +312,43 @@ async def test_a_forwarded_by_header_from_a_non_peer_is_still_counted_as_demand(
     api(_api_request("GET", "/v1/default/flags/k", "10.0.0.66:40001", forwarded=False))
     counts = {(r["operation"], r["served"]): r["count"] for r in node.access.snapshot()}
     assert counts == {("get", "local"): 2}  # the peer's forward is not demand here
+
+
+async def test_a_log_write_held_up_by_the_kernel_stalls_its_writer_and_its_key_not_the_loop(
+    agent, monkeypatch
+):
+    """The log's write(2) runs off the event loop: while the kernel holds it (page
+    writeback of a snapshot), reads of other keys are answered; the write is answered,
+    and its key read, only once its record is written."""
+    import os
+    import threading
+
+    node, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/other", 1)
+    files = node.stores["default", "flags"].files
+    assert files is not None
+    release, real_write = threading.Event(), os.write
+
+    def held_write(fd: int, data: bytes) -> int:
+        if fd == files._fd and threading.current_thread() is not threading.main_thread():
+            release.wait(30)  # the kernel holding the log's write
+        elif fd == files._fd:
+            release.wait(2)  # (before: on the loop itself; give up so the test ends)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", held_write)
+    order: list[str] = []
+
+    async def request(name: str, method: str, key: str, body: object = None) -> None:
+        status, _, _ = await call(session, method, f"{base}/v1/default/flags/{key}", body)
+        order.append(f"{name} {status}")
+
+    put = asyncio.create_task(request("put", "PUT", "k", 2))
+    await asyncio.sleep(0.2)
+    read_k = asyncio.create_task(request("get k", "GET", "k"))
+    await request("get other", "GET", "other")
+    order.append("released")
+    release.set()
+    await asyncio.gather(put, read_k)
+    assert order[:2] == ["get other 200", "released"]
+    assert sorted(order[2:]) == ["get k 200", "put 200"]

@@ -231,3 +231,33 @@ async def test_the_log_is_folded_once_it_is_an_eighth_of_the_snapshot(tmp_path: 
     assert not files.worth_folding(floor=1)  # nothing logged since
     await store.put("k0", v("y"))
     assert not files.worth_folding(floor=1)  # one record is far less than an eighth
+
+
+async def test_a_log_write_the_disk_cuts_short_is_refused_and_taken_back_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A full disk: the write(2) of a record stops half way, then fails. The write is
+    refused (never acknowledged) and its half record cut back out of the log, so the
+    records after it replay (before: the short write went unnoticed, the write was
+    acknowledged, and the next record made the log corrupt)."""
+    store = open_store(tmp_path)
+    await store.put("before", v(1))
+    files = store.files
+    assert files is not None
+    real_write, calls = os.write, []
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if fd == files._fd and len(calls) < 2:
+            calls.append(len(data))
+            if len(calls) == 1:
+                return real_write(fd, bytes(data[: len(data) // 2]))  # a short write
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(PersistenceError):
+        await store.put("refused", v("x" * 50))
+    await store.put("after", v(2))
+    store.close()
+    again = open_store(tmp_path)  # no damaged record in the log
+    assert (again.get("before"), again.get("after")) == (v(1), v(2))

@@ -46,13 +46,14 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 
 __all__ = [
     "Answer",
     "Handler",
+    "Hold",
     "HttpServer",
     "Request",
     "Response",
@@ -94,15 +95,32 @@ class Request:
         self.remote = remote
 
 
+class Hold(Protocol):
+    """Something an answer must wait for before it is sent (a write reaching the log)."""
+
+    @property
+    def done(self) -> bool:
+        """True once it happened (or failed)."""
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why it failed (the answer is then a 500 instead), None if it did not."""
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once done."""
+
+
 class Response:
     """An answer: status, body, content type and extra headers.
 
     ``headers`` is a dict of header names to values; ``raw_headers`` holds header lines
     already encoded (each ``Name: value`` and CRLF), for headers a handler sends with
-    every answer and encodes once.
+    every answer and encodes once. ``after``: the answer is sent only once that is done
+    (a write's log record written); the connection goes on reading and answering the
+    requests after it meanwhile, and sends their answers after this one, in order.
     """
 
-    __slots__ = ("body", "content_type", "headers", "raw_headers", "status")
+    __slots__ = ("after", "body", "content_type", "headers", "raw_headers", "status")
 
     def __init__(
         self,
@@ -111,10 +129,12 @@ class Response:
         headers: dict[str, str] | None = None,
         content_type: str = _JSON,
         raw_headers: bytes = b"",
+        after: Hold | None = None,
     ) -> None:
         self.body, self.status, self.content_type = body, status, content_type
         self.headers = headers
         self.raw_headers = raw_headers
+        self.after = after
 
     def encode(self, keep_alive: bool, http10: bool) -> bytes:
         """The status line, headers and body as they go on the wire."""
@@ -195,6 +215,10 @@ Answer = Response | StreamResponse
 Handler = Callable[[Request], "Answer | Awaitable[Answer]"]
 
 
+def _failed_write(error: BaseException) -> Response:
+    return error_response(500, "persistence", str(error))
+
+
 class _RefusedError(Exception):
     """Raised inside a parser callback to stop reading a request that is refused."""
 
@@ -230,6 +254,8 @@ class _Connection(asyncio.Protocol):
         self._remote = ""
         self._incoming = _Incoming()
         self._queue: deque[tuple[Request, bool, bool]] = deque()
+        # answers waiting for what they hold on to (Response.after), in order
+        self._held: deque[tuple[Response, bool, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._streaming = False
         self._resumed: asyncio.Future[None] | None = None
@@ -269,6 +295,7 @@ class _Connection(asyncio.Protocol):
         self._server.connections.discard(self)
         self._transport = None
         self._queue.clear()
+        self._held.clear()
         self._release(self._buffered)
         if self._streaming and self._task is not None:
             self._task.cancel()  # nobody reads the stream any more
@@ -407,7 +434,7 @@ class _Connection(asyncio.Protocol):
     # --- answering -----------------------------------------------------------------
     @property
     def _idle(self) -> bool:
-        return not self._queue and self._task is None
+        return not self._queue and self._task is None and not self._held
 
     def _pump(self) -> None:
         """Answer queued requests in order until one has to wait or the turn is over."""
@@ -488,6 +515,38 @@ class _Connection(asyncio.Protocol):
                 transport.close()  # a stream is the connection's last answer
 
     def _write(
+        self, response: Response, keep_alive: bool, http10: bool, linger: bool = False
+    ) -> None:
+        hold = response.after
+        if self._held or (hold is not None and not hold.done):
+            if not self._held and hold is not None:
+                hold.then(self._send_held)
+            self._held.append((response, keep_alive, http10))
+            if not keep_alive:
+                self._closing = True  # answer nothing after it
+            return
+        if hold is not None and hold.error is not None:
+            response = _failed_write(hold.error)
+        self._send(response, keep_alive, http10, linger)
+
+    def _send_held(self) -> None:
+        """Send the held answers whose holds are done, in order, up to the first that is not."""
+        held = self._held
+        while held:
+            response, keep_alive, http10 = held[0]
+            hold = response.after
+            if hold is not None and not hold.done:
+                hold.then(self._send_held)
+                return
+            held.popleft()
+            if hold is not None and hold.error is not None:
+                response = _failed_write(hold.error)
+            self._send(response, keep_alive, http10)
+        if self._failed is not None and self._idle:
+            failed, self._failed = self._failed, None
+            self._send(failed, keep_alive=False, http10=False, linger=True)
+
+    def _send(
         self, response: Response, keep_alive: bool, http10: bool, linger: bool = False
     ) -> None:
         transport = self._transport

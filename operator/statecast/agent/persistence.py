@@ -17,9 +17,16 @@ Replay joins records into the state, and joins are idempotent, so a record appli
 twice (once from the snapshot, once from the log) does no harm. A record torn at the
 end of the log (the process died inside a write) is skipped: it was never acknowledged.
 
-Fsync policies: ``always`` (group commit: acknowledged after fsync), ``interval``
-(written before acknowledgement, fsynced every ``fsync_interval`` seconds: survives
-``kill -9``, may lose the last interval on power loss), ``never`` (left to the OS).
+Records are written by a worker thread, in batches: the records appended during one
+turn of the event loop (and while the previous batch was being written) go out in one
+``write(2)``, and the changes they hold are acknowledged once their batch is written
+(:class:`LogBatch`). The event loop never waits for the kernel: a write held up by page
+writeback (a snapshot being flushed) delays the writes in that batch, not the reads.
+
+Fsync policies: ``always`` (group commit: a batch is fsynced before it counts as
+written), ``interval`` (written before acknowledgement, fsynced every
+``fsync_interval`` seconds: survives ``kill -9``, may lose the last interval on power
+loss), ``never`` (left to the OS).
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import queue
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,7 +49,7 @@ from statecast.agent.logfile import WalRecord
 from statecast.core.crdt import Entry, MapImage
 from statecast.core.crdt.table import EntryTable
 
-__all__ = ["FsyncPolicy", "Recovered", "ReplicaFiles", "WalRecord"]
+__all__ = ["FsyncPolicy", "LogBatch", "Recovered", "ReplicaFiles", "WalRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,58 @@ class Recovered:
     legacy: tuple[EntryTable, dict[str, int]] | None
 
 
+class LogBatch:
+    """Log records written together: done once they are as durable as the policy promises.
+
+    Callbacks added with :meth:`then` run on the event loop, in the order added, as soon
+    as the batch is written (or failed: then :attr:`error` says why).
+    """
+
+    __slots__ = ("_callbacks", "done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: PersistenceError | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the batch is done (at once if it is)."""
+        if self.done:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def finish(self, error: PersistenceError | None = None) -> None:
+        """Mark the batch done (written, or failed with ``error``); run the callbacks."""
+        if self.done:
+            return
+        self.done, self.error = True, error
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("event=log_batch_callback_failed")
+
+    async def wait(self) -> None:
+        """Wait until the batch is done.
+
+        Raises:
+            PersistenceError: Its records could not be written.
+        """
+        if not self.done:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def wake() -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            self.then(wake)
+            await waiter
+        if self.error is not None:
+            raise self.error
+
+
 class ReplicaFiles:
     """The log and snapshot files of one replica.
 
@@ -85,9 +146,12 @@ class ReplicaFiles:
         self._fd = -1
         self._wal_bytes = 0
         self._records_since_snapshot = 0
-        self._buffer: list[bytes] = []
-        self._waiters: list[asyncio.Future[None]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._pending: list[bytes] = []  # records of the next batch
+        self._batch: LogBatch | None = None  # the next batch (records waiting for a write)
+        self._writing: LogBatch | None = None  # the batch being written
+        self._in_flight = threading.Lock()  # held while a batch is being written
+        self._on_disk = 0  # bytes of the current segment written (or being written)
+        self._writing_from: tuple[int, int] = (-1, 0)  # (fd, offset) of the batch in flight
         self._syncing: asyncio.Future[None] | None = None
         self._dirty = False
         self._replay: list[Path] = []
@@ -154,6 +218,7 @@ class ReplicaFiles:
         if not self._wal_bytes:
             os.write(self._fd, logfile.MAGIC)
             self._wal_bytes = len(logfile.MAGIC)
+        self._on_disk = self._wal_bytes
 
     @property
     def wal_bytes(self) -> int:
@@ -167,48 +232,76 @@ class ReplicaFiles:
 
     def append_push(
         self, origin: str, first: int, last: int, entries: Mapping[str, Entry]
-    ) -> bytes:
-        """Encode and write a push record (see :meth:`write`)."""
+    ) -> LogBatch:
+        """Encode and append a push record; return the batch it is written in."""
         return self._write(logfile.encode_push(origin, first, last, entries))
 
-    def append_sync(self, vector: Mapping[str, int], entries: Mapping[str, Entry]) -> bytes:
-        """Encode and write a sync record (see :meth:`write`)."""
+    def append_sync(self, vector: Mapping[str, int], entries: Mapping[str, Entry]) -> LogBatch:
+        """Encode and append a sync record; return the batch it is written in."""
         return self._write(logfile.encode_sync(vector, entries))
 
-    def _write(self, line: bytes) -> bytes:
+    def _write(self, line: bytes) -> LogBatch:
         self._records_since_snapshot += 1
         self._wal_bytes += len(line)
-        if self.fsync == "always":
-            self._buffer.append(line)
-        else:
-            os.write(self._fd, line)
-            self._dirty = True
-        return line
+        self._pending.append(line)
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = LogBatch()
+            if self._writing is None:  # written at the end of this turn: others join it
+                asyncio.get_running_loop().call_soon(self._flush)
+        return batch
+
+    @property
+    def tail(self) -> LogBatch | None:
+        """The batch holding the last record appended, while it is not written yet.
+
+        Whatever was read from the state now is in the log once this batch is done.
+        """
+        return self._batch or self._writing
 
     async def durable(self) -> None:
-        """Wait until everything appended so far is as durable as the policy promises."""
-        if self.fsync != "always" or not self._buffer:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush_loop())
-        await waiter
+        """Wait until everything appended so far is as durable as the policy promises.
 
-    async def _flush_loop(self) -> None:
-        while self._buffer:
-            lines, waiters = self._buffer, self._waiters
-            self._buffer, self._waiters = [], []
-            fd = self._fd
-            try:
-                await asyncio.to_thread(_write_and_sync, fd, b"".join(lines))
-            except OSError as err:
-                for waiter in waiters:
-                    waiter.set_exception(PersistenceError(f"log write failed: {err}"))
-                continue
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        Raises:
+            PersistenceError: The log could not be written.
+        """
+        batch = self.tail
+        if batch is not None:
+            await batch.wait()
+
+    def _flush(self) -> None:
+        """Hand the next batch to the log writer thread (one batch in flight at a time)."""
+        batch, lines = self._batch, self._pending
+        if batch is None or self._writing is not None:
+            return
+        self._batch, self._pending = None, []
+        if self._fd < 0:
+            batch.finish(PersistenceError(f"the log of {self.directory} is closed"))
+            return
+        self._writing = batch
+        data = b"".join(lines)
+        self._writing_from = (self._fd, self._on_disk)
+        self._on_disk += len(data)
+        self._in_flight.acquire()  # released by the writer thread once written
+        sync = self.fsync == "always"
+        _LogWriter.shared().put(
+            (self, self._fd, data, sync, self._writing_from[1], asyncio.get_running_loop())
+        )
+
+    def _written(self, error: OSError | None) -> None:
+        """The batch in flight is written (or failed): on the event loop."""
+        batch, self._writing = self._writing, None
+        if error is None:
+            self._dirty = True
+        else:
+            fd, start = self._writing_from
+            if fd == self._fd:  # (not if the log was rotated meanwhile)
+                self._on_disk = start  # the batch was cut back out
+            log.error("event=log_write_failed directory=%s error=%s", self.directory, error)
+        if batch is not None:
+            batch.finish(None if error is None else PersistenceError(f"log write failed: {error}"))
+        if self._batch is not None:
+            self._flush()
 
     async def sync_now(self) -> None:
         """Flush the log to disk if something was written since the last flush."""
@@ -224,15 +317,17 @@ class ReplicaFiles:
         New records go to the new segment at once; the closed one is fsynced in a worker
         thread (an fsync of tens of MiB must not stop the event loop).
         """
-        while self._flushing is not None and not self._flushing.done():
-            await self._flushing  # group commits in flight finish in the old segment
         if self._syncing is not None and not self._syncing.done():
             with contextlib.suppress(OSError):  # its fd is about to be closed
                 await asyncio.shield(self._syncing)
         closed, old_fd = self._segment, self._fd
         self._segment += 1
-        self._open_segment()
+        self._open_segment()  # batches handed out from now on go to the new segment
         self._records_since_snapshot = 0
+        writing = self._writing
+        if writing is not None:  # a batch in flight finishes in the old one
+            with contextlib.suppress(PersistenceError):
+                await writing.wait()
         await asyncio.to_thread(_sync_and_close, old_fd)
         return closed
 
@@ -273,14 +368,70 @@ class ReplicaFiles:
 
     def close(self) -> None:
         """Flush what is buffered and close the log."""
-        if self._fd >= 0:
-            if self._buffer:
-                os.write(self._fd, b"".join(self._buffer))
-                self._buffer.clear()
+        if self._fd < 0:
+            return
+        with self._in_flight:  # the batch in flight, if any, goes first
+            pass
+        batch, lines = self._batch, self._pending
+        self._batch, self._pending = None, []
+        error: PersistenceError | None = None
+        try:
+            if lines:
+                _write_all(self._fd, b"".join(lines), False, self._on_disk)
             if self.fsync != "never":
                 os.fsync(self._fd)
+        except OSError as err:
+            error = PersistenceError(f"log write failed: {err}")
+        finally:
             os.close(self._fd)
             self._fd = -1
+        if batch is not None:
+            batch.finish(error)
+
+
+_Job = tuple[ReplicaFiles, int, bytes, bool, int, asyncio.AbstractEventLoop]
+
+
+class _LogWriter:
+    """The thread that writes every replica's log batches, in the order handed over."""
+
+    _shared: _LogWriter | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="statecast-log", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def shared(cls) -> _LogWriter:
+        """The process's writer (started on first use)."""
+        writer = cls._shared
+        if writer is None:
+            with cls._lock:
+                if cls._shared is None:
+                    cls._shared = cls()
+                writer = cls._shared
+        return writer
+
+    def put(self, job: _Job) -> None:
+        """Write ``job`` (files, fd, bytes, fsync, offset, loop) after the jobs before it."""
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        # as little Python as possible: this thread takes the interpreter lock from the
+        # event loop for each batch
+        get = self._jobs.get
+        while True:
+            files, fd, data, sync, start, loop = get()
+            error: OSError | None = None
+            try:
+                _write_all(fd, data, sync, start)
+            except OSError as err:
+                error = err
+            files._in_flight.release()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(files._written, error)
 
 
 def _sync_and_close(fd: int) -> None:
@@ -290,6 +441,21 @@ def _sync_and_close(fd: int) -> None:
         os.close(fd)
 
 
-def _write_and_sync(fd: int, data: bytes) -> None:
-    os.write(fd, data)
-    os.fsync(fd)
+def _write_all(fd: int, data: bytes, sync: bool, start: int) -> None:
+    """Append ``data`` to the log (and fsync); on failure, cut the log back to ``start``.
+
+    A batch half written (the disk filled up) would otherwise leave a damaged record
+    with the next batch's records after it: corruption at recovery, not a torn tail.
+    """
+    try:
+        written = os.write(fd, data)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise

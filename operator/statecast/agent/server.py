@@ -418,7 +418,9 @@ class AgentApi:
                 )
             raise NotFoundError(f"key {key!r} not found", "key_not_found")
         body, headers = _render(value)
-        return Response(body, headers=headers or None, raw_headers=self._served)
+        return Response(
+            body, headers=headers or None, raw_headers=self._served, after=store.unwritten(key)
+        )
 
     def _versioned(self, store: ReplicaStore, key: str, value: Visible) -> Response:
         """A GET's answer with ``Statecast-Version``: the latest stamp of the key's state."""
@@ -428,7 +430,12 @@ class AgentApi:
         if value is None:
             return error_response(404, "key_not_found", f"key {key!r} not found", headers)
         body, more = _render(value)
-        return Response(body, headers={**headers, **more}, raw_headers=self._served)
+        return Response(
+            body,
+            headers={**headers, **more},
+            raw_headers=self._served,
+            after=store.unwritten(key),
+        )
 
     def get_map(self, request: Request, parts: list[str]) -> Result:
         """The whole map, or with ``?watch=1`` its change stream (see ``agent.watch``)."""
@@ -442,7 +449,8 @@ class AgentApi:
             return self._forward(request, parts, "list")
         self._count(request, store, "list")
         items = [json.dumps(k).encode() + b":" + _render(v)[0] for k, v in store.state.items()]
-        return Response(b"{" + b",".join(items) + b"}", raw_headers=self._served)
+        body = b"{" + b",".join(items) + b"}"
+        return Response(body, raw_headers=self._served, after=store.unwritten_tail)
 
     def _watch(self, parts: list[str], since: str) -> Result:
         store = self._local(parts)
@@ -480,9 +488,9 @@ class AgentApi:
             return self._forward(request, parts, "put")
         value = _json_body(self._body(request, self.limits.max_value_bytes), self._depth)
         self._count(request, store, "put")
-        if store.acknowledges_at_once:  # answer without a task: the common, fast path
-            return Response(store.put_now(key, value).to_bytes(), raw_headers=self._served)
-        return self._written(store.put(key, value))
+        # answered once its log record is written, without a task: the common, fast path
+        result, written = store.put_now(key, value)
+        return Response(result.to_bytes(), raw_headers=self._served, after=written)
 
     def delete(self, request: Request, parts: list[str]) -> Result:
         """Delete a key."""
@@ -620,12 +628,20 @@ class AgentApi:
         payload = store.delta_since(ask.vector)
         # a stand-in holds the source's seed, not the lost copies' state: a copy that
         # pulled from it has not caught up
-        body = encode_sync_reply(payload, caught_up=store.serving and not store.stand_in_for)
-        ns, res = store.spec.ref
+        caught_up = store.serving and not store.stand_in_for
         self.agent.replication.record_ack(store.spec.ref, ask.sender, ask.vector)
+        return self._synced(
+            store, ask.sender, payload, encode_sync_reply(payload, caught_up=caught_up)
+        )
+
+    def _synced(
+        self, store: ReplicaStore, sender: str, payload: SyncPayload, body: bytes
+    ) -> Response:
+        ns, res = store.spec.ref
         mode = "full" if payload.full else "delta"
-        self.agent.sync_log.record((ns, res, ask.sender, mode, "out"), len(body))
-        return Response(body)
+        self.agent.sync_log.record((ns, res, sender, mode, "out"), len(body))
+        # a peer never holds an event this replica could still lose (and number again)
+        return Response(body, after=store.unwritten_tail)
 
     def peer_handoff(self, request: Request, parts: list[str]) -> Result:
         """Take a retired copy's writes from an agent that no longer holds a replica.

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
-from statecast.agent.persistence import ReplicaFiles
+from statecast.agent.persistence import LogBatch, ReplicaFiles
 from statecast.core.clock import Stamp
 from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
 from statecast.core.version_vector import VersionVector
@@ -86,6 +86,8 @@ class ReplicaStore:
         self.stand_in_for: tuple[str, ...] = ()
         self.last_modified: float | None = None
         self._snapshotting = False
+        #: Keys whose latest local write is not in the log yet -> the batch it is in.
+        self._unwritten: dict[str, LogBatch] = {}
 
     def open(self) -> int:
         """Recover the state from disk; return the number of log records replayed."""
@@ -126,6 +128,19 @@ class ReplicaStore:
         """The visible value (None if absent)."""
         return self.state.get(key)
 
+    def unwritten(self, key: str) -> LogBatch | None:
+        """The log batch a read of ``key`` must wait for, if its last write is not written.
+
+        An answer holding a value is sent only once that value is in the log: a reader
+        never sees a write that a ``kill -9`` could still take back.
+        """
+        return self._unwritten.get(key) if self._unwritten else None
+
+    @property
+    def unwritten_tail(self) -> LogBatch | None:
+        """The batch after which everything in the state now is in the log (None: all is)."""
+        return None if self.files is None else self.files.tail
+
     @property
     def version_vector(self) -> VersionVector:
         """The events this replica holds."""
@@ -136,50 +151,61 @@ class ReplicaStore:
         if self.spec.consistency == "strong":
             raise UnavailableError("a strong resource is served by its leader, not by this store")
 
-    @property
-    def acknowledges_at_once(self) -> bool:
-        """True when a write is as durable as promised once written: no fsync to await.
-
-        :meth:`put_now` may then answer without awaiting.
-        """
-        return self.files is None or self.files.fsync != "always"
-
-    def _log(self, delta: Delta) -> int:
+    def _log(self, delta: Delta) -> tuple[int, LogBatch | None]:
         seq = self.state.seq_of(self.replica)
-        if self.files is not None:
-            self.files.append_push(self.replica, seq, seq, delta)
-        return seq
+        if self.files is None:
+            return seq, None
+        return seq, self.files.append_push(self.replica, seq, seq, delta)
 
     def _publish(self, delta: Delta, seq: int, stamp: Stamp) -> WriteResult:
         # Peers hear of a write only once it is durable here: a replica that lost an
         # event its peers hold would reuse its sequence number after a restart.
         self.last_modified = time.time()
         self._check_busy()
-        if self.on_changed is not None:
-            self.on_changed(self.ref, delta)
         for listener in self.listeners:
             listener(self, delta, seq)
         return WriteResult(stamp, seq)
 
+    def _published(self, batch: LogBatch, delta: Delta, seq: int, stamp: Stamp) -> None:
+        for key in delta:
+            if self._unwritten.get(key) is batch:
+                del self._unwritten[key]
+        if batch.error is None:
+            self._publish(delta, seq, stamp)
+
     async def _commit(self, delta: Delta) -> WriteResult:
+        result, batch = self._queue(delta)
+        if batch is not None:
+            await batch.wait()
+        return result
+
+    def _queue(self, delta: Delta) -> tuple[WriteResult, LogBatch | None]:
         stamp = self.state.clock.peek()  # the local operation's stamp: its clock's last tick
-        seq = self._log(delta)
-        if self.files is not None:
-            await self.files.durable()
-        return self._publish(delta, seq, stamp)
+        seq, batch = self._log(delta)
+        if self.on_changed is not None:  # watchers read it now, hear of it once written
+            self.on_changed(self.ref, delta)
+        if batch is None:
+            return self._publish(delta, seq, stamp), None
+        for key in delta:
+            self._unwritten[key] = batch
+        batch.then(lambda: self._published(batch, delta, seq, stamp))
+        return WriteResult(stamp, seq), batch
 
     async def put(self, key: str, value: bytes) -> WriteResult:
         """Write a JSON-encoded value."""
         self._check_writable()
         return await self._commit(self.state.put(key, value))
 
-    def put_now(self, key: str, value: bytes) -> WriteResult:
-        """Write a JSON-encoded value without awaiting (when :attr:`acknowledges_at_once`)."""
-        if not self.acknowledges_at_once:
-            raise RuntimeError("put_now under fsync=always: use put()")
+    def put_now(self, key: str, value: bytes) -> tuple[WriteResult, LogBatch | None]:
+        """Write a JSON-encoded value without awaiting.
+
+        Returns:
+            The version written and the log batch it is in: the write counts (peers and
+            watchers hear of it, it may be acknowledged) once that batch is done, and
+            not at all if it fails. None: no log, the write is done.
+        """
         self._check_writable()
-        delta = self.state.put(key, value)
-        return self._publish(delta, self._log(delta), self.state.clock.peek())
+        return self._queue(self.state.put(key, value))
 
     async def delete(self, key: str) -> WriteResult:
         """Delete a key.

@@ -54,6 +54,25 @@ def render_value(value: Visible) -> bytes:
     return b"[" + b",".join(value) + b"]"
 
 
+def _after_written(store: ReplicaStore, subscribers: list[Subscriber], data: bytes) -> None:
+    """Send ``data`` (read from the state now) once all of it is in the log.
+
+    A near cache never holds a value, nor a vector, that a ``kill -9`` of the agent
+    could take back. Batches are written in order, so the sends stay in order.
+    """
+    tail = store.unwritten_tail
+    if tail is None or tail.done:
+        for subscriber in subscribers:
+            subscriber.send(data)
+        return
+
+    def send() -> None:
+        for subscriber in subscribers:
+            subscriber.send(data)
+
+    tail.then(send)
+
+
 class Subscriber:
     """One client's stream: bytes waiting to be sent, and a flag to wake the sender."""
 
@@ -125,13 +144,11 @@ class WatchHub:
     def subscribe(self, store: ReplicaStore, since: Mapping[str, int]) -> Subscriber:
         """A new subscriber, first sent what changed since ``since`` (or a reset)."""
         subscriber = Subscriber()
+        first = b""
         if since:
             payload = store.delta_since(since)
-            if payload.full:
-                subscriber.send(b'{"reset":true}\n')
-            else:
-                subscriber.send(self._lines(store, payload.entries))
-        subscriber.send(self._heartbeat(store))
+            first = b'{"reset":true}\n' if payload.full else self._lines(store, payload.entries)
+        _after_written(store, [subscriber], first + self._heartbeat(store))
         self._subscribers.setdefault(store.spec.ref, set()).add(subscriber)
         if self._beat is None:
             self._beat = asyncio.get_running_loop().call_later(self._interval, self._heartbeats)
@@ -182,8 +199,7 @@ class WatchHub:
             if store is None or not subscribers:
                 continue
             data = self._lines(store, keys) + self._heartbeat(store)
-            for subscriber in list(subscribers):
-                subscriber.send(data)
+            _after_written(store, list(subscribers), data)
 
     def _heartbeats(self) -> None:
         self._beat = None
@@ -195,7 +211,5 @@ class WatchHub:
                 for subscriber in list(subscribers):
                     subscriber.end()
                 continue
-            beat = self._heartbeat(store)
-            for subscriber in list(subscribers):
-                subscriber.send(beat)
+            _after_written(store, list(subscribers), self._heartbeat(store))
         self._beat = asyncio.get_running_loop().call_later(self._interval, self._heartbeats)
