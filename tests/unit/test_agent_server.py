@@ -352,3 +352,45 @@ async def test_a_log_write_held_up_by_the_kernel_stalls_its_writer_and_its_key_n
     await asyncio.gather(put, read_k)
     assert order[:2] == ["get other 200", "released"]
     assert sorted(order[2:]) == ["get k 200", "put 200"]
+
+
+async def test_a_full_sync_of_a_large_map_is_encoded_while_reads_are_answered(agent, monkeypatch):
+    """A new copy's full sync of a large map is encoded off the event loop: the node's
+    readers are answered meanwhile (before: the whole map was encoded in one handler)."""
+    import threading
+
+    from statecast.agent import server as server_module
+    from statecast.agent.wire import decode_sync_reply, encode_sync_request
+
+    node, base, session = agent
+    store = node.stores["default", "flags"]
+    for i in range(5000):  # more than a full sync encodes on the loop
+        store.put_now(f"k{i}", b"1")
+    node.directory.set("n2", "http://127.0.0.1:9")
+    node.locations["default", "flags"] = ("n1", "n2")
+    release, real = threading.Event(), server_module.encode_sync_reply
+
+    def held(*args: object, **kwargs: object) -> bytes:
+        on_loop = threading.current_thread() is threading.main_thread()
+        release.wait(2 if on_loop else 30)  # (before: on the loop; give up so the test ends)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server_module, "encode_sync_reply", held)
+    order: list[str] = []
+
+    async def ask_full_sync() -> bytes:
+        ask = encode_sync_request("n2", {})
+        status, body, _ = await call(session, "POST", f"{base}/v1/peer/sync/default/flags", ask)
+        order.append(f"sync {status}")
+        return body
+
+    sync = asyncio.create_task(ask_full_sync())
+    await asyncio.sleep(0.2)
+    status, _, _ = await call(session, "GET", f"{base}/v1/default/flags/k1")
+    order.append(f"read {status}")
+    release.set()
+    body = await sync
+    assert order == ["read 200", "sync 200"]
+    reply = decode_sync_reply(body)
+    assert reply.payload.full
+    assert len(reply.payload.entries) == 5000

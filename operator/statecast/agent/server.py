@@ -23,6 +23,7 @@ forwarded to another node's replica is counted as ``remote`` when that replica a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -91,6 +92,10 @@ Route = Callable[[Request, list[str]], Result]
 
 #: The application routes: authenticated and authorized when the agent's auth is on.
 _APPLICATION = frozenset(("map", "key", "increment"))
+#: A full sync answer of more entries than this is encoded off the event loop.
+_ENCODE_ON_LOOP = 4096
+#: Entries encoded per call in a worker thread (each call holds the interpreter lock).
+_ENCODE_BATCH = 256
 
 #: Route patterns, matched in order; None is a path parameter.
 _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
@@ -630,9 +635,22 @@ class AgentApi:
         # pulled from it has not caught up
         caught_up = store.serving and not store.stand_in_for
         self.agent.replication.record_ack(store.spec.ref, ask.sender, ask.vector)
+        if payload.full and len(payload.entries) > _ENCODE_ON_LOOP:
+            # A full answer's entries are a frozen view of the table (later writes do
+            # not change it): encode it in a worker thread, in small pieces, so the
+            # node's readers do not wait seconds for a copy of a large map.
+            return self._synced_off_loop(store, ask.sender, payload, caught_up)
         return self._synced(
             store, ask.sender, payload, encode_sync_reply(payload, caught_up=caught_up)
         )
+
+    async def _synced_off_loop(
+        self, store: ReplicaStore, sender: str, payload: SyncPayload, caught_up: bool
+    ) -> Response:
+        body = await asyncio.to_thread(
+            encode_sync_reply, payload, _ENCODE_BATCH, caught_up=caught_up
+        )
+        return self._synced(store, sender, payload, body)
 
     def _synced(
         self, store: ReplicaStore, sender: str, payload: SyncPayload, body: bytes
