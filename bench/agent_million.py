@@ -15,11 +15,17 @@ memory of the whole process, and how fast it comes back after ``kill -9``.
    replica took to load (snapshot and log replay, from its log line), and from the
    process start until it answered ``/readyz``; then the same after a graceful stop
    (a fresh snapshot, no log to replay).
+4. Full sync: the agent's files are given to a new agent that has a peer, and that
+   peer starts empty (on the other core): it pulls the whole map from the agent in one
+   full sync. The probe reads from the agent meanwhile: its latency and the agent's
+   loop lag while it answers a copy of a million keys, until the peer's own copy
+   answers the last key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -93,6 +99,44 @@ def _phase(agent: LocalAgent, where: native.Cores, root: Path, name: str, **load
         "loop_lag_before": before,
     }
     print(f"  {name}: {result}", flush=True)
+    return result
+
+
+def _full_sync(root: Path, where: native.Cores, source: Path, keys: int) -> dict[str, Any]:
+    pair = LocalAgents(root / "sync", 2, [RESOURCE], wrapper=where.prefix("server"))
+    holder, newcomer = pair.agents
+    shutil.copytree(source, root / "sync" / holder.node)
+    try:
+        pair.start(holder)
+        pair.wait_ready(holder, timeout=600)
+        before = _loop_lag(holder)
+        probe = _probe(holder, where, root)
+        time.sleep(1)
+        started = time.monotonic()
+        pair.wrapper = where.prefix("generator")  # the newcomer decodes on the other core
+        pair.start(newcomer)
+        pair.wait_ready(newcomer, timeout=600)
+        last = f"{newcomer.url}/v1/bench/flags/key:{keys - 1:08d}"
+        while time.monotonic() - started < 900:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(last, timeout=30)
+                if answer.status_code == 200 and answer.headers.get("statecast-served") == "local":
+                    break
+            time.sleep(0.1)
+        seconds = time.monotonic() - started
+        probe.send_signal(signal.SIGINT)
+        probe_out, _ = probe.communicate()
+        result = {
+            "phase": "full sync",
+            "seconds": seconds,
+            "probe": native.wrk_result(probe_out),
+            "loop_lag": _loop_lag(holder),
+            "loop_lag_before": before,
+        }
+    finally:
+        pair.stop_all()
+        shutil.rmtree(root / "sync", ignore_errors=True)
+    print(f"  full sync: {result}", flush=True)
     return result
 
 
@@ -173,6 +217,7 @@ def bench_million(root: Path, keys: int) -> dict[str, Any]:
         print(f"  recovery: {recovery}", flush=True)
     finally:
         agents.stop_all()
+    phases.append(_full_sync(root, where, data_dir, keys))
     shutil.rmtree(data_dir, ignore_errors=True)
     memory["redis"] = _redis_memory(root, where, keys)
     print(f"  memory: {memory}", flush=True)
@@ -203,8 +248,9 @@ def render_million(result: dict[str, Any]) -> list[str]:
     for p in result["phases"]:
         probe, lag = p["probe"], p["loop_lag"]
         late = lag["over_20ms"] - p["loop_lag_before"]["over_20ms"]
+        rate = f"{p['load']['rate']:,.0f}" if "load" in p else "-"
         lines.append(
-            f"| {p['phase']} | {p['seconds']:.1f} | {p['load']['rate']:,.0f} | "
+            f"| {p['phase']} | {p['seconds']:.1f} | {rate} | "
             f"{probe['p50_ms']:.3f} | {probe['p99_ms']:.3f} | {probe['p999_ms']:.3f} | "
             f"{probe['max_ms']:.1f} | {lag['max_ms']:.1f} | {late:.0f} |"
         )
@@ -215,7 +261,10 @@ def render_million(result: dict[str, Any]) -> list[str]:
         "`grow`: from 10,000 to all keys (100-byte values); `rewrite`: every key again with a "
         "97-byte value (3 bytes shorter: too few for a filler record, so each is appended "
         "and the old record dies; past half the arena dead the cleaner runs). "
-        "Snapshots and log folding happen along the way, as in production.",
+        "Snapshots and log folding happen along the way, as in production. "
+        "`full sync`: the agent, restarted on its files with a peer, while that peer "
+        "starts empty (on the other core) and pulls the whole map from it, until the "
+        "peer's own copy answers the last key (seconds: that whole time).",
         "",
         "| process | keys | RSS | peak RSS | RSS / raw data | on disk |",
         "|---|---:|---:|---:|---:|---:|",
