@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from statecast.agent.errors import ConfigError
@@ -106,14 +113,32 @@ class AgentConfig(_Model):
     """Application requests need a ServiceAccount token and RBAC (docs/security.md)."""
     peer_routes: dict[str, str] = Field(default_factory=dict)
     """Peer node -> URL to reach it at instead of the URL it advertises."""
+    tls: bool = False
+    """Agents and the operator speak mutual TLS on ``peerListen`` (docs/security.md): the
+    peer routes are served there only, to clients with a certificate of the trust bundle."""
+    peer_listen: str | None = None
+    """HOST:PORT of the mutual-TLS listener (with ``tls``)."""
+    tls_dir: Path | None = None
+    """Standalone: a directory with ``tls.crt``, ``tls.key`` and ``ca.crt``, reloaded when
+    they change. In a cluster the agent reads its Secret from the API server instead."""
+    tls_reload_seconds: float = Field(default=5.0, gt=0)
+    """Seconds between two looks for new TLS material (files or Secret)."""
 
-    @field_validator("listen")
+    @field_validator("listen", "peer_listen")
     @classmethod
-    def _host_port(cls, value: str) -> str:
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ValueError("listen must be HOST:PORT")
         return value
+
+    @model_validator(mode="after")
+    def _tls_listener(self) -> AgentConfig:
+        if self.tls and self.peer_listen is None:
+            raise ValueError("tls needs peerListen (HOST:PORT of the mutual-TLS listener)")
+        return self
 
     @property
     def host(self) -> str:
@@ -124,6 +149,14 @@ class AgentConfig(_Model):
     def port(self) -> int:
         """Listen port."""
         return int(self.listen.rpartition(":")[2])
+
+    @property
+    def peer_address(self) -> tuple[str, int] | None:
+        """Host and port of the mutual-TLS listener (None without TLS)."""
+        if not self.tls or self.peer_listen is None:
+            return None
+        host, _, port = self.peer_listen.rpartition(":")
+        return host, int(port)
 
 
 def load_config(path: Path) -> AgentConfig:

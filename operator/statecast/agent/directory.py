@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from statecast.core.pki import agent_name
+from statecast.pki.contexts import TlsMaterial
 
 __all__ = ["PeerDirectory", "PeerInfo"]
 
@@ -15,15 +19,17 @@ class PeerInfo:
 
     Attributes:
         node: Its node name (also its replica id).
-        url: Base URL of its HTTP server.
+        url: Base URL agents reach it at (its mutual-TLS peer listener when TLS is on).
         zone: Its topology zone (may be empty).
         rtt: Smoothed round-trip time in seconds (None until measured).
+        app_url: Base URL applications reach it at (``url`` when the same).
     """
 
     node: str
     url: str
     zone: str = ""
     rtt: float | None = None
+    app_url: str = ""
 
 
 class PeerDirectory:
@@ -35,12 +41,21 @@ class PeerDirectory:
         routes: Peer node -> the URL to reach it at instead of the one it advertises
             (a network path of its own, e.g. through a proxy the fault-injection
             harness can cut or slow; ``statecast agent --peer-route``).
+        tls: This agent's TLS material when agents speak mutual TLS: every request to a
+            peer then checks that the peer's certificate names that peer's node.
     """
 
-    def __init__(self, node: str, zone: str = "", routes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        zone: str = "",
+        routes: dict[str, str] | None = None,
+        tls: TlsMaterial | None = None,
+    ) -> None:
         self.node = node
         self.zone = zone
         self.routes = dict(routes or {})
+        self.tls = tls
         self.peers: dict[str, PeerInfo] = {}
         self._hosts: frozenset[str] | None = None
 
@@ -50,15 +65,23 @@ class PeerDirectory:
             self._hosts = frozenset(urlsplit(p.url).hostname or "" for p in self.peers.values())
         return self._hosts
 
-    def set(self, node: str, url: str, zone: str = "") -> None:
-        """Add a peer or update its endpoint (its RTT survives an unchanged URL)."""
+    def set(self, node: str, url: str, zone: str = "", app_url: str = "") -> None:
+        """Add a peer or update its endpoint (its RTT survives an unchanged URL).
+
+        Args:
+            node: the peer's node.
+            url: where agents reach it.
+            zone: its zone.
+            app_url: where applications reach it (default: ``url``).
+        """
+        app_url = (app_url or url).rstrip("/")
         url = self.routes.get(node, url)
         self._hosts = None
         current = self.peers.get(node)
         if current is not None and current.url == url.rstrip("/"):
-            current.zone = zone
+            current.zone, current.app_url = zone, app_url
             return
-        self.peers[node] = PeerInfo(node, url.rstrip("/"), zone)
+        self.peers[node] = PeerInfo(node, url.rstrip("/"), zone, app_url=app_url)
 
     def remove(self, node: str) -> None:
         """Forget a peer (its agent is gone)."""
@@ -69,6 +92,21 @@ class PeerDirectory:
         """Base URL of a peer, or None if unknown."""
         peer = self.peers.get(node)
         return peer.url if peer is not None else None
+
+    def app_url(self, node: str) -> str | None:
+        """Where applications reach a peer, or None if unknown."""
+        peer = self.peers.get(node)
+        return (peer.app_url or peer.url) if peer is not None else None
+
+    def options(self, node: str) -> dict[str, Any]:
+        """Aiohttp request options for a request to ``node``.
+
+        With TLS: this agent's client context, and the peer's certificate must name
+        ``node`` (whatever address or proxy the URL points at).
+        """
+        if self.tls is None:
+            return {}
+        return {"ssl": self.tls.client_context(), "server_hostname": agent_name(node)}
 
     def observe_rtt(self, node: str, seconds: float, weight: float = 0.3) -> None:
         """Fold a new round-trip measurement into the peer's smoothed RTT."""

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -51,8 +52,10 @@ RETRY_FIRST, RETRY_MAX = 10.0, 600.0
 HAND_OFF_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=2)
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, int]:
-    async with session.post(url, data=body, timeout=HAND_OFF_TIMEOUT) as reply:
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: bytes, options: dict[str, Any]
+) -> dict[str, int]:
+    async with session.post(url, data=body, timeout=HAND_OFF_TIMEOUT, **options) as reply:
         payload = await reply.read()
         if reply.status != 200:
             raise AgentError(f"{url} answered {reply.status}: {payload[:200]!r}")
@@ -73,11 +76,12 @@ async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[st
             continue
         url = f"{base}/v1/peer/handoff/{ref[0]}/{ref[1]}"
         try:
-            theirs = await _post(session, url, encode_hand_off(agent.node))
+            options = agent.directory.options(node)
+            theirs = await _post(session, url, encode_hand_off(agent.node), options)
             if not covers(theirs, mine):
                 delta = state.delta_since(theirs)
                 body = encode_hand_off(agent.node, delta)
-                theirs = await _post(session, url, body)
+                theirs = await _post(session, url, body, options)
                 agent.sync_log.record((*ref, node, "handoff", "out"), len(body))
         except (aiohttp.ClientError, TimeoutError, AgentError) as err:
             log.info("event=hand_off_failed resource=%s/%s node=%s error=%s", *ref, node, err)

@@ -42,11 +42,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import httptools
 
@@ -83,16 +84,25 @@ class Request:
         headers: Header names lower-cased; repeated headers joined with ``, ``.
         body: The whole body (decoded from chunked transfer encoding if it was).
         remote: The peer's address, ``host:port``.
+        peer: Who the client is, by the certificate it presented on a mutual-TLS
+            listener (its statecast identity); None on a plain listener.
     """
 
-    __slots__ = ("body", "headers", "method", "path", "remote", "target")
+    __slots__ = ("body", "headers", "method", "path", "peer", "remote", "target")
 
     def __init__(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, remote: str = ""
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        remote: str = "",
+        peer: str | None = None,
     ) -> None:
         self.method, self.target, self.headers, self.body = method, target, headers, body
         self.path = target.partition("?")[0]
         self.remote = remote
+        self.peer = peer
 
 
 class Hold(Protocol):
@@ -252,6 +262,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._remote = ""
+        self._peer: str | None = None
         self._incoming = _Incoming()
         self._queue: deque[tuple[Request, bool, bool]] = deque()
         # answers waiting for what they hold on to (Response.after), in order
@@ -284,6 +295,8 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._remote = f"{peer[0]}:{peer[1]}"
+        if self._server.identify is not None:  # TLS: the handshake is done by now
+            self._peer = self._server.identify(transport.get_extra_info("peercert"))
         if len(self._server.connections) >= self._server.max_connections:
             limit = self._server.max_connections
             message = f"more than {limit} connections open; retry later"
@@ -424,6 +437,7 @@ class _Connection(asyncio.Protocol):
             incoming.headers,
             b"".join(incoming.body),
             self._remote,
+            self._peer,
         )
         http10 = self._parser.get_http_version() == "1.0"
         self._queue.append((request, self._parser.should_keep_alive(), http10))
@@ -654,6 +668,8 @@ class HttpServer:
         max_connections: Connections served at once; one more gets 503 and is closed.
         max_buffered: Request body bytes held in memory over all connections (read
             and not yet answered); a request that would go over it gets 503.
+        identify: On a TLS listener, turns the client's verified certificate
+            (``getpeercert()``) into :attr:`Request.peer`.
     """
 
     def __init__(
@@ -668,8 +684,10 @@ class HttpServer:
         header_timeout: float = 10.0,
         max_connections: int = 2048,
         max_buffered: int = 512 << 20,
+        identify: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.handler = handler
+        self.identify = identify
         self.turn_budget = turn_budget
         self.max_body = max_body
         self.max_head = max_head
@@ -732,11 +750,19 @@ class HttpServer:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    async def start(self, host: str, port: int) -> None:
-        """Start listening."""
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        """Start listening; with a server context ``tls``, over TLS.
+
+        The TLS handshake must end within the header timeout.
+        """
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, reuse_address=True
+            lambda: _Connection(self),
+            host,
+            port,
+            reuse_address=True,
+            ssl=tls,
+            ssl_handshake_timeout=self.header_timeout if tls is not None else None,
         )
         self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
 

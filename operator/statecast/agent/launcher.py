@@ -1,7 +1,10 @@
 """Start standalone agents as local processes on loopback addresses (tests, benchmarks).
 
 Agent ``i`` listens on ``127.0.0.<i+2>`` with a free port, keeps its data under
-``<root>/<node>``, and lists every other agent as a static peer.
+``<root>/<node>``, and lists every other agent as a static peer. With ``tls`` the agents
+speak mutual TLS to each other on a second port, with certificates of a CA made here
+(``<root>/tls/<node>``: ``tls.crt``, ``tls.key``, ``ca.crt``; :meth:`LocalAgents.issue`
+writes new ones, which the agents load without a restart).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 
 import httpx
 import yaml
+
+from statecast.core.pki import agent_name
+from statecast.pki.certs import KeyPair, issue, new_authority
 
 __all__ = ["LocalAgent", "LocalAgents", "free_port"]
 
@@ -55,11 +61,20 @@ class LocalAgent:
     config_path: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    peer_port: int | None = None
+    """The mutual-TLS listener's port (with TLS)."""
 
     @property
     def url(self) -> str:
         """Base URL."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def peer_url(self) -> str:
+        """Where the other agents reach it (the TLS listener, when there is one)."""
+        if self.peer_port is None:
+            return self.url
+        return f"https://{self.host}:{self.peer_port}"
 
 
 @dataclass
@@ -75,6 +90,7 @@ class LocalAgents:
         wrapper: A command the agent runs under (``["taskset", "-c", "1"]``, say).
         ready_timeout: Seconds :meth:`start_all` waits for each agent's ``/readyz`` (a
             loaded machine can take tens of seconds just to start Python).
+        tls: The agents speak mutual TLS to each other (a CA and certificates made here).
     """
 
     root: Path
@@ -83,7 +99,10 @@ class LocalAgents:
     extra: dict[str, Any] = field(default_factory=dict)
     wrapper: list[str] = field(default_factory=list)
     ready_timeout: float = 90.0
+    tls: bool = False
     agents: list[LocalAgent] = field(default_factory=list)
+    authority: KeyPair | None = None
+    """The CA that signs the agents' certificates (with TLS)."""
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -97,10 +116,44 @@ class LocalAgents:
                     free_port(host),
                     self.root / f"{node}.yaml",
                     self.root / f"{node}.log",
+                    peer_port=free_port(host) if self.tls else None,
                 )
             )
+        if self.tls:
+            self.authority = new_authority(time.time(), 86400.0)
+            for agent in self.agents:
+                self.issue(agent)
         for agent in self.agents:
             self.write_config(agent)
+
+    def tls_dir(self, agent: LocalAgent) -> Path:
+        """Where ``agent``'s certificate, key and trust bundle are."""
+        return self.root / "tls" / agent.node
+
+    def issue(
+        self, agent: LocalAgent, authority: KeyPair | None = None, bundle: bytes | None = None
+    ) -> None:
+        """Write ``agent`` a new certificate (by ``authority``, default the CA made here).
+
+        Args:
+            agent: whose.
+            authority: the signer (default: :attr:`authority`).
+            bundle: the trust bundle written beside it (default: the signer's certificate).
+        """
+        signer = authority or self.authority
+        assert signer is not None, "the agents run without TLS"
+        pair = issue(signer, agent_name(agent.node), time.time(), 3600.0)
+        directory = self.tls_dir(agent)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in (
+            ("ca.crt", bundle or signer.cert),
+            ("tls.key", pair.key),
+            ("tls.crt", pair.cert),
+        ):
+            part = directory / f".{name}.new"
+            part.write_bytes(data)
+            part.chmod(0o600)
+            part.replace(directory / name)
 
     def write_config(self, agent: LocalAgent) -> None:
         """(Re)write one agent's YAML."""
@@ -108,10 +161,15 @@ class LocalAgents:
             "node": agent.node,
             "listen": f"{agent.host}:{agent.port}",
             "dataDir": str(self.root / agent.node),
-            "peers": [{"node": a.node, "url": a.url} for a in self.agents if a is not agent],
+            "peers": [{"node": a.node, "url": a.peer_url} for a in self.agents if a is not agent],
             "resources": self.resources,
             **self.extra,
         }
+        if agent.peer_port is not None:
+            config["tls"] = True
+            config["peerListen"] = f"{agent.host}:{agent.peer_port}"
+            config["tlsDir"] = str(self.tls_dir(agent))
+            config.setdefault("tlsReloadSeconds", 1.0)
         agent.config_path.write_text(yaml.safe_dump(config))
 
     def start(self, agent: LocalAgent) -> None:

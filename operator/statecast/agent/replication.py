@@ -160,7 +160,10 @@ class Replication:
         url = f"{base}/v1/peer/push/{ref[0]}/{ref[1]}"
         try:
             async with self.session.post(
-                url, data=body, timeout=aiohttp.ClientTimeout(total=PUSH_TIMEOUT)
+                url,
+                data=body,
+                timeout=aiohttp.ClientTimeout(total=PUSH_TIMEOUT),
+                **self.directory.options(peer),
             ) as response:
                 await response.read()
                 if response.status != 200:
@@ -183,7 +186,7 @@ class Replication:
         started = time.monotonic()
         try:
             async with self.session.post(
-                f"{base}/v1/peer/sync/{ref[0]}/{ref[1]}", data=body
+                f"{base}/v1/peer/sync/{ref[0]}/{ref[1]}", data=body, **self.directory.options(peer)
             ) as response:
                 reply = await response.read()
                 if response.status != 200:
@@ -246,7 +249,9 @@ class Replication:
         async def ping(node: str, url: str) -> None:
             started = time.monotonic()
             try:
-                async with self.session.get(f"{url}/v1/peer/ping") as response:
+                async with self.session.get(
+                    f"{url}/v1/peer/ping", **self.directory.options(node)
+                ) as response:
                     await response.read()
             except (aiohttp.ClientError, TimeoutError):
                 return

@@ -23,6 +23,7 @@ from statecast.agent.strong import StrongReplica, StrongTimings
 from statecast.agent.strong_link import HttpPeerLink
 from statecast.agent.watch import WatchHub
 from statecast.api.types import Ref
+from statecast.pki.contexts import TlsMaterial
 
 __all__ = ["Agent", "ReplicaReport"]
 
@@ -57,7 +58,10 @@ class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.node = config.node
-        self.directory = PeerDirectory(config.node, config.zone, config.peer_routes)
+        #: This agent's certificate, key and trust bundle (TLS on): loaded by
+        #: :meth:`reload_tls` (files) or by the Kubernetes edge (its Secret).
+        self.tls = TlsMaterial() if config.tls else None
+        self.directory = PeerDirectory(config.node, config.zone, config.peer_routes, self.tls)
         for peer in config.peers:
             self.directory.set(peer.node, peer.url)
         self.access = AccessLog(config.node)
@@ -87,6 +91,8 @@ class Agent:
         )
         self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False
+        #: The mutual-TLS listener is serving (advertised only then).
+        self.peer_listening = False
         #: False until the agent knows which resources exist (the Kubernetes edge sets it
         #: after its first pass over the Replicas): a resource it does not know of yet is
         #: then answered 503 ``not_ready``, not 404 ``unknown_resource``.

@@ -63,6 +63,7 @@ from statecast.agent.wire import (
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
 from statecast.core.crdt.entry import latest_stamp
+from statecast.core.pki import OPERATOR_NAME, node_of
 from statecast.core.strong.log import Operation
 
 __all__ = [
@@ -96,6 +97,10 @@ _APPLICATION = frozenset(("map", "key", "increment"))
 _ENCODE_ON_LOOP = 4096
 #: Entries encoded per call in a worker thread (each call holds the interpreter lock).
 _ENCODE_BATCH = 256
+#: The routes of agents and the operator: only on the mutual-TLS listener when TLS is on.
+_PEER = frozenset(
+    ("ping", "peer_push", "peer_sync", "peer_handoff", "strong_append", "strong_fence")
+)
 
 #: Route patterns, matched in order; None is a path parameter.
 _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
@@ -225,6 +230,7 @@ class AgentApi:
         self.limits = agent.config.limits
         self._depth = self.limits.max_json_depth
         self._auth = agent.config.auth
+        self._tls = agent.config.tls
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
@@ -263,6 +269,8 @@ class AgentApi:
                     405, "method_not_allowed", f"{request.method} not allowed", {"Allow": allow}
                 )
                 return self._answered(name, response, started)
+            if self._tls and matched in _PEER:
+                self._peer_only(request, matched)
             if self._auth and matched in _APPLICATION:
                 pending = self._authorize(request, parts)
                 if pending is not None:
@@ -273,6 +281,28 @@ class AgentApi:
         if isinstance(result, Response | StreamResponse):
             return self._answered(name, result, started)
         return self._guard(name, result, started)
+
+    @staticmethod
+    def _peer_only(request: Request, route: str) -> None:
+        """With TLS, a peer route needs a client certificate of the trust bundle.
+
+        An agent's, or the operator's for a fence (the handshake verified it).
+        """
+        if request.peer is None:
+            raise ForbiddenError(
+                "peer routes are served on the mutual-TLS listener only", "mutual_tls_required"
+            )
+        operator = request.peer == OPERATOR_NAME
+        if operator != (route == "strong_fence") and route != "ping":
+            raise ForbiddenError(f"{request.peer} may not call {route}", "peer_not_allowed")
+
+    def _sender(self, request: Request, sender: str) -> str:
+        """``sender`` (a peer message's ``from``), once it is the certificate's node."""
+        if self._tls and node_of(request.peer) != sender:
+            raise ForbiddenError(
+                f"the certificate names {request.peer}, not {sender!r}", "peer_mismatch"
+            )
+        return sender
 
     def _authorize(self, request: Request, parts: list[str]) -> Awaitable[None] | None:
         gate = self.agent.gate
@@ -361,7 +391,11 @@ class AgentApi:
             url = f"{self.agent.directory.url(node)}{request.target}"
             try:
                 async with session.request(
-                    request.method, url, data=body, headers=self._forwarded_headers(request)
+                    request.method,
+                    url,
+                    data=body,
+                    headers=self._forwarded_headers(request),
+                    **self.agent.directory.options(node),
                 ) as reply:
                     payload = await reply.read()
                     headers = {h: reply.headers[h] for h in _PASSED_HEADERS if h in reply.headers}
@@ -588,9 +622,9 @@ class AgentApi:
         )
 
     def agents(self, request: Request, parts: list[str]) -> Result:
-        """This agent's peers with their measured round-trip times."""
+        """This agent's peers with their measured round-trip times (applications' URLs)."""
         peers = [
-            {"node": p.node, "url": p.url, "zone": p.zone, "rttSeconds": p.rtt}
+            {"node": p.node, "url": p.app_url or p.url, "zone": p.zone, "rttSeconds": p.rtt}
             for p in self.agent.directory.peers.values()
         ]
         return _json({"node": self.agent.node, "peers": peers})
@@ -612,7 +646,7 @@ class AgentApi:
     def peer_push(self, request: Request, parts: list[str]) -> Result:
         """Join a delta a peer pushed."""
         message = decode_push(request.body)
-        store = self._peer_store(parts, message.sender)
+        store = self._peer_store(parts, self._sender(request, message.sender))
         return self._pushed(
             store, message.sender, message.first, message.last, message.entries, len(request.body)
         )
@@ -629,7 +663,7 @@ class AgentApi:
     def peer_sync(self, request: Request, parts: list[str]) -> Result:
         """Answer a peer's version vector with a delta or a full snapshot."""
         ask = decode_sync_request(request.body)
-        store = self._peer_store(parts, ask.sender)
+        store = self._peer_store(parts, self._sender(request, ask.sender))
         payload = store.delta_since(ask.vector)
         # a stand-in holds the source's seed, not the lost copies' state: a copy that
         # pulled from it has not caught up
@@ -668,7 +702,7 @@ class AgentApi:
         lacks against that vector, joined like a sync answer. Both answer the vector.
         """
         message = decode_hand_off(request.body)
-        if self.agent.directory.url(message.sender) is None:
+        if self.agent.directory.url(self._sender(request, message.sender)) is None:
             raise ForbiddenError(f"unknown peer {message.sender!r}", "unknown_peer")
         ref = (parts[3], parts[4])
         store = self.agent.stores.get(ref)
@@ -692,7 +726,7 @@ class AgentApi:
 
     def strong_append(self, request: Request, parts: list[str]) -> Result:
         """A strong resource's leader sends entries (or a heartbeat)."""
-        return self.strong.append(request, (parts[4], parts[5]))
+        return self.strong.append(request, (parts[4], parts[5]), self._sender)
 
     def strong_fence(self, request: Request, parts: list[str]) -> Result:
         """The operator fences a strong resource's replica for a new epoch."""
@@ -706,8 +740,10 @@ class AgentApi:
 _PEER_PREFIX = b"/v1/peer/"
 
 
-def build_server(agent: Agent) -> HttpServer:
+def build_server(agent: Agent, identify: Callable[[Any], str | None] | None = None) -> HttpServer:
     """The HTTP server answering for ``agent`` (call ``start(host, port)`` on it).
+
+    ``identify`` makes it the mutual-TLS listener's (the client certificate's identity).
 
     A request's body limit is decided from its path before a byte of the body is
     read: ``maxPeerBodyBytes`` for the peer routes, ``maxValueBytes`` for the rest.
@@ -725,4 +761,5 @@ def build_server(agent: Agent) -> HttpServer:
         header_timeout=limits.header_timeout_seconds,
         max_connections=limits.max_connections,
         max_buffered=limits.max_buffered_bytes,
+        identify=identify,
     )

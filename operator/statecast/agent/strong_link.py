@@ -78,7 +78,10 @@ class HttpPeerLink:
         url = f"{base}/v1/peer/strong/append/{ref[0]}/{ref[1]}"
         try:
             async with self._session().post(
-                url, data=body.encode(), timeout=aiohttp.ClientTimeout(total=APPEND_TIMEOUT)
+                url,
+                data=body.encode(),
+                timeout=aiohttp.ClientTimeout(total=APPEND_TIMEOUT),
+                **self.directory.options(peer),
             ) as response:
                 raw = await response.read()
                 if response.status != 200:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 import aiohttp
@@ -166,6 +167,7 @@ class StrongRoutes:
                 url + request.target,
                 data=request.body or None,
                 headers={self.forwarded_by: self.agent.node, **self._passed(request)},
+                **self.agent.directory.options(leader),
             ) as reply:
                 payload = await reply.read()
                 headers = {h: reply.headers[h] for h in _PASSED if h in reply.headers}
@@ -178,7 +180,7 @@ class StrongRoutes:
                 raise UnavailableError(message, "outcome_unknown") from err
             raise UnavailableError(f"the leader {leader} is unreachable", "no_leader") from err
         headers["Statecast-Served"] = "remote"
-        headers[LEADER] = url
+        headers[LEADER] = self.agent.directory.app_url(leader) or url
         if status < 500:
             self.agent.access.count(ref[0], ref[1], request.method.lower(), "remote")
         return Response(payload, status, headers)
@@ -202,10 +204,12 @@ class StrongRoutes:
             raise NotFoundError(f"no strong replica of {ref[0]}/{ref[1]} here", "unknown_resource")
         return replica
 
-    async def append(self, request: Request, ref: Ref) -> Response:
-        """A leader's entries."""
+    async def append(
+        self, request: Request, ref: Ref, authenticated: Callable[[Request, str], str]
+    ) -> Response:
+        """A leader's entries (``authenticated`` checks the sender against the caller)."""
         sender, message = decode_append(request.body)
-        if sender != message.leader:
+        if authenticated(request, sender) != message.leader:
             raise BadRequestError("the sender of an append must be its leader")
         reply = await self._replica(ref).accept(message)
         return _json(reply.to_json())

@@ -3,17 +3,20 @@
 ``Statecast-Forwarded-By`` marks a request another agent forwarded: such a request is
 not counted as demand here (the agent that received it from the application counted
 it) and is never forwarded again. Anyone can send the header, so it is believed for
-demand only on a connection from a peer: until agents authenticate each other (mutual
-TLS, docs/security.md), that means from the address of a known peer's URL or from
-loopback (agents that share a host, as in the dev cluster). A request from anywhere
-else that carries it is counted like any other, and is still not forwarded (a client
-that sends it only loses forwarding).
+demand only from a peer. With mutual TLS (``tls``), that is a connection to the TLS
+listener whose client certificate names an agent: the header is never believed on the
+application listener. Without TLS it is believed from the address of a known peer's
+URL or from loopback (agents that share a host, as in the dev cluster) - weak: a pod
+that shares a peer's address passes. A request from anyone else that carries it is
+counted like any other, and is still not forwarded (a client that sends it only loses
+forwarding).
 """
 
 from __future__ import annotations
 
 from statecast.agent.directory import PeerDirectory
 from statecast.agent.httpserver import Request
+from statecast.core.pki import node_of
 
 __all__ = ["forwarded_by_peer"]
 
@@ -24,5 +27,7 @@ def forwarded_by_peer(request: Request, header: str, directory: PeerDirectory) -
     """True when ``request`` carries ``header`` (lower case) and comes from a peer."""
     if header not in request.headers:
         return False
+    if directory.tls is not None:
+        return node_of(request.peer) is not None
     host = request.remote.rpartition(":")[0].strip("[]")
     return host.startswith(_LOOPBACK) or host in directory.hosts()
