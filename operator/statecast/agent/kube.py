@@ -42,9 +42,11 @@ from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up
 from statecast.agent.retired import adopt
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
+from statecast.agent.tls_secret import keep_tls
 from statecast.api.lease import (
     AGENT_LEASE_PREFIX,
     ENDPOINT_ANNOTATION,
+    PEER_ENDPOINT_ANNOTATION,
     ZONE_ANNOTATION,
     agent_lease_name,
 )
@@ -77,6 +79,8 @@ class LeaseKeeper:
         endpoint: URL other agents and the operator reach this agent at.
         zone: This node's zone.
         period: Seconds between renewals (the Lease lasts three periods).
+        peer_endpoint: The URL of its mutual-TLS listener while it serves one ("" when
+            not, or without TLS); advertised in the Lease.
     """
 
     def __init__(
@@ -87,9 +91,11 @@ class LeaseKeeper:
         endpoint: str,
         zone: str,
         period: float = 2.0,
+        peer_endpoint: Callable[[], str] = lambda: "",
     ) -> None:
         self.gateway, self.namespace, self.node = gateway, namespace, node
         self.endpoint, self.zone, self.period = endpoint, zone, period
+        self.peer_endpoint = peer_endpoint
         self.renewals = 0
 
     @property
@@ -100,16 +106,20 @@ class LeaseKeeper:
     async def renew(self) -> LeaseRecord:
         """Create or renew the Lease once."""
         current = await self.gateway.get_lease(self.namespace, self.name)
+        annotations = {
+            **(current.annotations if current else {}),
+            ENDPOINT_ANNOTATION: self.endpoint,
+            ZONE_ANNOTATION: self.zone,
+        }
+        annotations.pop(PEER_ENDPOINT_ANNOTATION, None)  # one of an earlier run
+        if peer := self.peer_endpoint():
+            annotations[PEER_ENDPOINT_ANNOTATION] = peer
         lease = LeaseRecord(
             name=self.name,
             holder=self.node,
             renew_time=_wall_now(),
             duration_seconds=max(1, round(self.period * 3)),
-            annotations={
-                **(current.annotations if current else {}),
-                ENDPOINT_ANNOTATION: self.endpoint,
-                ZONE_ANNOTATION: self.zone,
-            },
+            annotations=annotations,
             resource_version=current.resource_version if current else None,
         )
         written = await self.gateway.put_lease(self.namespace, lease)
@@ -153,6 +163,7 @@ class PeerWatcher:
             if lease.name.startswith(AGENT_LEASE_PREFIX) and lease.holder != self.agent.node
         ]
         now = self.clock()
+        tls = self.agent.tls is not None
         self._watch.forget_others([lease.holder for lease in leases])
         alive: set[str] = set()
         for lease in leases:
@@ -160,10 +171,12 @@ class PeerWatcher:
             if lease.renew_time is None:
                 continue
             silent = self._watch.silent_for(lease.holder, lease.renew_time, now)
-            if endpoint and silent <= lease.duration_seconds:
+            # with TLS a peer is reached only at its mutual-TLS listener, once it serves one
+            peer_url = lease.annotations.get(PEER_ENDPOINT_ANNOTATION) if tls else endpoint
+            if endpoint and peer_url and silent <= lease.duration_seconds:
                 alive.add(lease.holder)
                 zone = lease.annotations.get(ZONE_ANNOTATION, "")
-                self.agent.directory.set(lease.holder, endpoint, zone)
+                self.agent.directory.set(lease.holder, peer_url, zone, app_url=endpoint)
         for node in list(self.agent.directory.peers):
             if node not in alive:
                 self.agent.directory.remove(node)
@@ -540,10 +553,23 @@ async def run_edge(
     lease_seconds: float,
     watcher: ReplicaWatcher | None = None,
     retired_retention: float = 86400.0,
+    peer_advertise: str = "",
+    tls_secret: bool = True,
 ) -> None:
-    """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled."""
+    """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled.
+
+    With TLS, also keep the agent's TLS material from its Secret (``tls_secret``; else
+    the agent reads files) and advertise ``peer_advertise`` while the mutual-TLS
+    listener serves.
+    """
     keeper = LeaseKeeper(
-        gateway, namespace, agent.node, advertise, agent.config.zone, lease_seconds
+        gateway,
+        namespace,
+        agent.node,
+        advertise,
+        agent.config.zone,
+        lease_seconds,
+        peer_endpoint=lambda: peer_advertise if agent.peer_listening else "",
     )
     peers = PeerWatcher(gateway, namespace, agent)
     reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
@@ -570,6 +596,9 @@ async def run_edge(
         asyncio.create_task(reconciler.run(wake)),
         asyncio.create_task(reconciler.retirement.run()),
     ]
+    if agent.tls is not None and tls_secret:
+        reload = agent.config.tls_reload_seconds
+        tasks.append(asyncio.create_task(keep_tls(agent, gateway, namespace, reload)))
     thread = None
     if watcher is not None:
         thread = threading.Thread(

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from statecast.api.types import GROUP
 
-__all__ = ["AGENT_LEASE_PREFIX", "ENDPOINT_ANNOTATION", "ZONE_ANNOTATION", "agent_lease_name"]
+__all__ = [
+    "AGENT_LEASE_PREFIX",
+    "AGENT_TLS_SECRET_PREFIX",
+    "AUTHORITY_SECRET",
+    "ENDPOINT_ANNOTATION",
+    "PEER_ENDPOINT_ANNOTATION",
+    "ZONE_ANNOTATION",
+    "agent_lease_name",
+    "agent_tls_secret_name",
+]
 
 #: Agent Leases are named ``statecast-agent-<node>``.
 AGENT_LEASE_PREFIX = "statecast-agent-"
@@ -18,8 +27,20 @@ AGENT_LEASE_PREFIX = "statecast-agent-"
 ENDPOINT_ANNOTATION = f"{GROUP}/endpoint"
 #: The annotation of an agent's Lease that holds its node's zone.
 ZONE_ANNOTATION = f"{GROUP}/zone"
+#: The annotation of an agent's Lease that holds its mutual-TLS listener's URL (set
+#: while it serves one: with TLS, agents and the operator reach it there).
+PEER_ENDPOINT_ANNOTATION = f"{GROUP}/peer-endpoint"
+#: The Secret (in the agents' namespace) holding the operator's certificate authorities.
+AUTHORITY_SECRET = "statecast-ca"
+#: An agent's certificate, key and trust bundle: ``Secret statecast-agent-tls-<node>``.
+AGENT_TLS_SECRET_PREFIX = "statecast-agent-tls-"
 
 
 def agent_lease_name(node: str) -> str:
     """The name of the Lease of the agent on ``node``."""
     return f"{AGENT_LEASE_PREFIX}{node}"
+
+
+def agent_tls_secret_name(node: str) -> str:
+    """The name of the Secret with the TLS material of the agent on ``node``."""
+    return f"{AGENT_TLS_SECRET_PREFIX}{node}"

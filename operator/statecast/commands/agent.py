@@ -70,6 +70,32 @@ def register(
         "RBAC on sharedresources/data (TokenReview, SubjectAccessReview) [$STATECAST_AUTH]",
     )
     parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("STATECAST_TLS", "") in ("1", "true"),
+        help="agents and the operator speak mutual TLS on --peer-listen, with the"
+        " certificate the operator issues in Secret statecast-agent-tls-<node> (or the"
+        " files of --tls-dir); the peer routes are served there only [$STATECAST_TLS]",
+    )
+    parser.add_argument(
+        "--peer-listen",
+        default=os.environ.get("STATECAST_PEER_LISTEN", "0.0.0.0:7421"),
+        help="HOST:PORT of the mutual-TLS listener (with --tls) [$STATECAST_PEER_LISTEN]",
+    )
+    parser.add_argument(
+        "--peer-advertise",
+        default=os.environ.get("STATECAST_PEER_ADVERTISE_URL"),
+        help="URL peers and the operator reach the mutual-TLS listener at"
+        " [$STATECAST_PEER_ADVERTISE_URL, else https://$HOST_IP:PORT]",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=os.environ.get("STATECAST_TLS_DIR") or None,
+        help="read tls.crt, tls.key and ca.crt from this directory (e.g. a cert-manager"
+        " Secret mounted) instead of the operator's Secret [$STATECAST_TLS_DIR]",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=os.environ.get("KUBECONFIG"),
         help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
@@ -110,7 +136,7 @@ def _serve(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-def _cluster_edge(args: argparse.Namespace, advertise: str) -> Sidecar:
+def _cluster_edge(args: argparse.Namespace, advertise: str, peer_advertise: str) -> Sidecar:
     """The agent's Kubernetes edge on the real API server, to run beside the agent."""
     from statecast.agent.kube import run_edge
     from statecast.agent.kube_gateway import KubernetesGateway
@@ -127,7 +153,15 @@ def _cluster_edge(args: argparse.Namespace, advertise: str) -> Sidecar:
 
             agent.gate = Gate(await asyncio.to_thread(KubernetesReviewer, gateway.api))
         await run_edge(
-            agent, gateway, args.lease_namespace, advertise, args.lease_seconds, gateway, retention
+            agent,
+            gateway,
+            args.lease_namespace,
+            advertise,
+            args.lease_seconds,
+            gateway,
+            retention,
+            peer_advertise=peer_advertise,
+            tls_secret=args.tls_dir is None,
         )
 
     return edge
@@ -176,11 +210,17 @@ def run(args: argparse.Namespace) -> int:
             fsync=args.fsync or "interval",
             peer_routes=routes,
             auth=args.auth,
+            tls=args.tls,
+            peer_listen=args.peer_listen if args.tls else None,
+            tls_dir=args.tls_dir,
         )
-        advertise = (
-            args.advertise or f"http://{os.environ.get('HOST_IP', '127.0.0.1')}:{config.port}"
+        host_ip = os.environ.get("HOST_IP", "127.0.0.1")
+        advertise = args.advertise or f"http://{host_ip}:{config.port}"
+        peer_address = config.peer_address
+        peer_advertise = args.peer_advertise or (
+            f"https://{host_ip}:{peer_address[1]}" if peer_address else ""
         )
-        _serve(run_agent(config, _cluster_edge(args, advertise)))
+        _serve(run_agent(config, _cluster_edge(args, advertise, peer_advertise)))
         return 0
     except AgentError as err:
         return _fail(str(err))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from statecast.controller.sampling import CounterReader
+    from statecast.core.pki import PkiSettings
 
 #: Where the agents' access counters can be read (``--metrics-source``).
 METRICS_SOURCES = ("agents", "prometheus")
@@ -81,7 +82,60 @@ def register(
         help="readiness endpoint, e.g. http://0.0.0.0:8082/readyz: ready once kopf has its"
         " indexes, or while standing by for a peer",
     )
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("STATECAST_TLS", "") in ("1", "true"),
+        help="issue and renew a CA and every agent's certificate (Secrets statecast-ca and"
+        " statecast-agent-tls-<node> in the agents' namespace) and call the agents over"
+        " mutual TLS at their peer endpoint [$STATECAST_TLS]",
+    )
+    parser.add_argument(
+        "--tls-certificate-lifetime",
+        default=os.environ.get("STATECAST_TLS_CERTIFICATE_LIFETIME", "24h"),
+        help="how long an agent's (and the operator's) certificate is valid; renewed after"
+        " 2/3 of it [$STATECAST_TLS_CERTIFICATE_LIFETIME, 24h]",
+    )
+    parser.add_argument(
+        "--tls-authority-lifetime",
+        default=os.environ.get("STATECAST_TLS_AUTHORITY_LIFETIME", "8760h"),
+        help="how long a CA is valid; a new one is published after 2/3 of it"
+        " [$STATECAST_TLS_AUTHORITY_LIFETIME, 8760h]",
+    )
+    parser.add_argument(
+        "--tls-propagation",
+        default=os.environ.get("STATECAST_TLS_PROPAGATION", "60s"),
+        help="how long every agent takes to load a changed Secret: a new CA signs, and an"
+        " old one leaves the bundle, only that long after [$STATECAST_TLS_PROPAGATION, 60s]",
+    )
     parser.set_defaults(handler=run)
+
+
+def pki_settings(args: argparse.Namespace) -> PkiSettings | None:
+    """The certificates' lifetimes of ``--tls`` (None without TLS).
+
+    Raises:
+        ValueError: a duration that does not parse or is not positive.
+    """
+    if not args.tls:
+        return None
+    from statecast.api.units import parse_duration
+    from statecast.core.pki import PkiSettings
+
+    def seconds(option: str, text: str) -> float:
+        try:
+            value = parse_duration(text).total_seconds()
+        except ValueError as err:
+            raise ValueError(f"{option}: {err}") from err
+        if value <= 0:
+            raise ValueError(f"{option} must be positive, not {text!r}")
+        return value
+
+    return PkiSettings(
+        authority_lifetime=seconds("--tls-authority-lifetime", args.tls_authority_lifetime),
+        leaf_lifetime=seconds("--tls-certificate-lifetime", args.tls_certificate_lifetime),
+        propagation=seconds("--tls-propagation", args.tls_propagation),
+    )
 
 
 def metrics_address(address: str, port: int | None = None) -> tuple[str, int] | None:
@@ -122,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = metrics_address(args.metrics_address, args.metrics_port)
         reader = counter_reader(args.metrics_source, args.prometheus_url, args.prometheus_selector)
+        tls = pki_settings(args)
     except ValueError as err:
         print(f"statecast operator: {err}", file=sys.stderr)
         return 2
@@ -133,5 +188,6 @@ def run(args: argparse.Namespace) -> int:
         readiness_endpoint=args.readiness,
         counter_reader=reader,
         peering_lifetime=args.peering_lifetime,
+        tls=tls,
     )
     return 0

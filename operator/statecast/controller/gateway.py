@@ -13,8 +13,13 @@ from typing import Any, Protocol
 import httpx
 import kopf
 
-from statecast.api.lease import AGENT_LEASE_PREFIX, ENDPOINT_ANNOTATION
+from statecast.api.lease import (
+    AGENT_LEASE_PREFIX,
+    ENDPOINT_ANNOTATION,
+    PEER_ENDPOINT_ANNOTATION,
+)
 from statecast.api.types import GROUP, VERSION
+from statecast.controller.agent_link import AgentLink
 from statecast.controller.history_keeper import BLOB_KEY, history_name
 from statecast.core.reconcile.views import AgentLease
 from statecast.core.strong.log import LogPosition
@@ -65,8 +70,16 @@ class KubeGateway:
             default ``statecast-system``).
     """
 
-    def __init__(self, api_client: Any | None = None, agent_namespace: str | None = None) -> None:
+    def __init__(
+        self,
+        api_client: Any | None = None,
+        agent_namespace: str | None = None,
+        link: AgentLink | None = None,
+    ) -> None:
         from kubernetes import client, config
+
+        #: How agents are called (plain HTTP, or mutual TLS).
+        self.link = link or AgentLink()
 
         if api_client is None:
             try:
@@ -76,7 +89,7 @@ class KubeGateway:
             api_client = client.ApiClient()
         self._custom = client.CustomObjectsApi(api_client)
         self._coordination = client.CoordinationV1Api(api_client)
-        self._core = client.CoreV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
         self.agent_namespace = agent_namespace or os.environ.get(
             "STATECAST_AGENT_NAMESPACE", "statecast-system"
         )
@@ -127,14 +140,14 @@ class KubeGateway:
             name = (lease.metadata.name if lease.metadata else None) or ""
             if not name.startswith(AGENT_LEASE_PREFIX) or lease.spec is None:
                 continue
+            annotations = (lease.metadata.annotations if lease.metadata else None) or {}
             found.append(
                 AgentLease(
                     node=lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX),
                     renew_time=lease.spec.renew_time,
                     duration_seconds=int(lease.spec.lease_duration_seconds or 0),
-                    endpoint=((lease.metadata.annotations if lease.metadata else None) or {}).get(
-                        ENDPOINT_ANNOTATION, ""
-                    ),
+                    endpoint=annotations.get(ENDPOINT_ANNOTATION, ""),
+                    peer_endpoint=annotations.get(PEER_ENDPOINT_ANNOTATION, ""),
                 )
             )
         return found
@@ -202,7 +215,7 @@ class KubeGateway:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            found = self._core.read_namespaced_config_map(history_name(name), namespace)
+            found = self.core.read_namespaced_config_map(history_name(name), namespace)
         except ApiException as err:
             if err.status != 404:
                 raise
@@ -220,13 +233,13 @@ class KubeGateway:
         meta = body["metadata"]
         config_map: Any = body  # the client takes a plain dict as well as a V1ConfigMap
         try:
-            self._core.replace_namespaced_config_map(
+            self.core.replace_namespaced_config_map(
                 meta["name"], meta["namespace"], config_map, field_manager="statecast"
             )
         except ApiException as err:
             if err.status != 404:
                 raise
-            self._core.create_namespaced_config_map(
+            self.core.create_namespaced_config_map(
                 meta["namespace"], config_map, field_manager="statecast"
             )
 
@@ -282,15 +295,20 @@ class KubeGateway:
             if err.status != 404:
                 raise
 
-    def fence(self, endpoint: str, namespace: str, name: str, epoch: int) -> LogPosition | None:
-        """Ask an agent to promise ``epoch`` for its replica; its log position, or None.
+    def fence(
+        self, node: str, endpoint: str, namespace: str, name: str, epoch: int
+    ) -> LogPosition | None:
+        """Ask ``node``'s agent to promise ``epoch`` for its replica: its log position.
 
         None when the agent cannot be reached, holds no such replica, or promised a
         newer epoch already.
         """
         url = f"{endpoint.rstrip('/')}/v1/peer/strong/fence/{namespace}/{name}"
         try:
-            reply = httpx.post(url, json={"epoch": epoch}, timeout=FENCE_TIMEOUT)
+            with httpx.Client(verify=self.link.verify(), timeout=FENCE_TIMEOUT) as client:
+                reply = client.post(
+                    url, json={"epoch": epoch}, extensions=self.link.extensions(node)
+                )
             reply.raise_for_status()
             answer = reply.json()
         except (httpx.HTTPError, ValueError) as err:

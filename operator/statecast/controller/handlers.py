@@ -56,6 +56,8 @@ METRICS_ADDRESS = "metrics_address"
 #: The memo key of the :class:`~statecast.controller.sampling.CounterReader` to read the
 #: agents' counters with (None or absent: their ``/v1/stats``).
 COUNTER_READER = "counter_reader"
+#: memo key: the certificates' settings when the agents speak mutual TLS (None: they do not).
+TLS = "tls"
 #: memo key: seconds a peer's record in the peering lives without a renewal.
 PEERING_LIFETIME = "peering_lifetime"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
@@ -86,6 +88,7 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
             sample_seconds=SAMPLE_SECONDS,
             acting_window=max(15.0, 5 * RESYNC_SECONDS),
             reader=memo.get(COUNTER_READER),
+            tls=memo.get(TLS),
         )
     services = services_of(memo)
     services.start()

@@ -18,6 +18,7 @@ import kopf
 
 from statecast.controller import handlers, readiness
 from statecast.controller.sampling import CounterReader
+from statecast.core.pki import PkiSettings
 
 PEERING_NAME = "statecast"
 
@@ -40,6 +41,7 @@ def run(
     priority: int | None = None,
     counter_reader: CounterReader | None = None,
     peering_lifetime: int = handlers.DEFAULT_PEERING_LIFETIME,
+    tls: PkiSettings | None = None,
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
 
@@ -57,6 +59,8 @@ def run(
             :class:`~statecast.controller.prometheus_source.PrometheusReader`).
         peering_lifetime: seconds a peer's record lives without renewal: the longest a
             standby waits after the acting operator died without a goodbye.
+        tls: issue the agents' certificates with these lifetimes and call the agents
+            over mutual TLS (None: plain HTTP).
     """
     assert handlers and readiness  # the handlers register themselves with kopf on import
     if priority is None:
@@ -68,6 +72,7 @@ def run(
             handlers.METRICS_ADDRESS: metrics_address,
             handlers.COUNTER_READER: counter_reader,
             handlers.PEERING_LIFETIME: peering_lifetime,
+            handlers.TLS: tls,
         }
     )
     if readiness_endpoint is not None:

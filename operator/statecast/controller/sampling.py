@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.types import Ref
+from statecast.controller.agent_link import AgentLink
 from statecast.controller.periodic import Periodic
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_series import DemandSnapshot
@@ -55,20 +56,28 @@ class StatsReader:
 
     Args:
         timeout: Seconds to wait for one agent's answer.
+        link: How agents are called (plain HTTP, or mutual TLS).
     """
 
-    def __init__(self, timeout: float = 2.0) -> None:
+    def __init__(self, timeout: float = 2.0, link: AgentLink | None = None) -> None:
         self.timeout = timeout
+        self.link = link or AgentLink()
 
     def read(self, agents: Sequence[AgentLease]) -> dict[str, AgentSample | None]:
         """Ask every agent (see :class:`CounterReader`)."""
-        with httpx.Client(timeout=self.timeout) as client, ThreadPoolExecutor(8) as pool:
+        client = httpx.Client(timeout=self.timeout, verify=self.link.verify())
+        with client, ThreadPoolExecutor(8) as pool:
             samples = list(pool.map(lambda agent: self._read(client, agent), agents))
         return {agent.node: sample for agent, sample in zip(agents, samples, strict=True)}
 
     def _read(self, client: httpx.Client, agent: AgentLease) -> AgentSample | None:
         try:
-            reply = client.get(f"{agent.endpoint.rstrip('/')}/v1/stats")
+            url = self.link.url(agent)
+            if not url:
+                raise ValueError("no mutual-TLS endpoint advertised yet")
+            reply = client.get(
+                f"{url.rstrip('/')}/v1/stats", extensions=self.link.extensions(agent.node)
+            )
             reply.raise_for_status()
             sample = agent_sample(reply.json(), agent.node)
         except (httpx.HTTPError, ValueError) as err:
@@ -89,6 +98,7 @@ class DemandSampler:
         counted: Called with (node, outcome) for each reading: ``ok``, ``failed`` (no
             answer, or a malformed one) or ``ignored`` (its clock runs ahead).
         reader: Where the counters come from (default: a :class:`StatsReader`).
+        link: How the default reader calls agents (plain HTTP, or mutual TLS).
     """
 
     def __init__(
@@ -99,10 +109,11 @@ class DemandSampler:
         active: Callable[[], bool] = lambda: True,
         counted: Callable[[str, str], None] = lambda node, outcome: None,
         reader: CounterReader | None = None,
+        link: AgentLink | None = None,
     ) -> None:
         self.leases, self.period, self.timeout = leases, period, timeout
         self.active, self.counted = active, counted
-        self.reader: CounterReader = reader if reader is not None else StatsReader(timeout)
+        self.reader: CounterReader = reader if reader is not None else StatsReader(timeout, link)
         self._gap: dict[str, float] = {}  # node -> seconds between its readings (usually)
         self._gap_last: dict[str, float] = {}  # node -> seconds before its last reading
         self._history = DemandHistory()

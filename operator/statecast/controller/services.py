@@ -19,20 +19,28 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from statecast.api.types import Ref
+from statecast.controller.agent_link import AgentLink
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.heat import HeatTracker
 from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryKeeper
+from statecast.controller.issuer import CertificateIssuer, KubeSecrets
 from statecast.controller.metrics import OperatorMetrics
+from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
 from statecast.controller.wakeups import Wakeups
 from statecast.core.liveness import RenewalWatch
+from statecast.core.pki import PkiSettings
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
+from statecast.pki.contexts import TlsMaterial
 
 __all__ = ["AgentLiveness", "Services"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two rounds of the certificate issuer (with TLS).
+ISSUE_SECONDS = 10.0
 
 
 class AgentLiveness:
@@ -121,6 +129,10 @@ class Services:
     """What each node holds already, counted once a second for every reconcile."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     """The resources due for a reconcile (see :mod:`statecast.controller.wakeups`)."""
+    link: AgentLink = field(default_factory=AgentLink)
+    """How the agents are called (plain HTTP, or mutual TLS)."""
+    issuer: Periodic | None = None
+    """With TLS: the certificate issuer's thread (:mod:`statecast.controller.issuer`)."""
 
     @classmethod
     def build(
@@ -131,6 +143,7 @@ class Services:
         acting_window: float = 15.0,
         save_seconds: float = SAVE_SECONDS,
         reader: CounterReader | None = None,
+        tls: PkiSettings | None = None,
     ) -> Services:
         """Services around ``gateway`` (default: a :class:`KubeGateway`).
 
@@ -140,8 +153,11 @@ class Services:
             acting_window: seconds after the last reconcile that still count as acting.
             save_seconds: seconds between two saves of the demand history.
             reader: where the agents' counters are read (default: their ``/v1/stats``).
+            tls: with mutual TLS to the agents, the certificates' lifetimes (the
+                operator issues them: :mod:`statecast.controller.issuer`).
         """
-        gateway = gateway if gateway is not None else KubeGateway()
+        link = AgentLink(TlsMaterial() if tls is not None else None)
+        gateway = gateway if gateway is not None else KubeGateway(link=link)
         liveness = AgentLiveness(gateway)
         activity = Activity(window=acting_window)
         metrics = OperatorMetrics()
@@ -151,7 +167,13 @@ class Services:
             active=activity.active,
             counted=lambda node, outcome: metrics.agent_samples.labels(node, outcome).inc(),
             reader=reader,
+            link=link,
         )
+        issuer = None
+        if tls is not None and link.tls is not None and isinstance(gateway, KubeGateway):
+            secrets = KubeSecrets(gateway.core, gateway.agent_namespace)
+            issuing = CertificateIssuer(secrets, liveness.current, link.tls, tls, activity.active)
+            issuer = Periodic("issuer", ISSUE_SECONDS, issuing.round, failed_event="issuer-failed")
         return cls(
             gateway=gateway,
             liveness=liveness,
@@ -164,17 +186,23 @@ class Services:
             metrics=metrics,
             events=EventMemory(),
             load=NodeLoad(),
+            link=link,
+            issuer=issuer,
         )
 
     def start(self) -> None:
         """Start reading the agents' counters and saving the history in the background."""
         self.sampler.start()
         self.keeper.start()
+        if self.issuer is not None:
+            self.issuer.start()
 
     def stop(self) -> None:
         """Stop the sampler thread and save the demand history (while acting)."""
         self.sampler.stop()
         self.keeper.stop()  # saves the demand history once more
+        if self.issuer is not None:
+            self.issuer.stop()
 
     def forget(self, ref: Ref) -> None:
         """Drop what is kept of a deleted resource: history, forecasts, Events, metrics."""

@@ -74,8 +74,10 @@ class StrongGateway(Protocol):
         """Patch a Replica's spec role, epoch and voters."""
         ...
 
-    def fence(self, endpoint: str, namespace: str, name: str, epoch: int) -> LogPosition | None:
-        """Ask the agent at ``endpoint`` to promise ``epoch``: its log position, or None."""
+    def fence(
+        self, node: str, endpoint: str, namespace: str, name: str, epoch: int
+    ) -> LogPosition | None:
+        """Ask ``node``'s agent at ``endpoint`` to promise ``epoch``: its log position, or None."""
         ...
 
 
@@ -101,7 +103,7 @@ def _fence_all(
 ) -> dict[str, LogPosition]:
     nodes = sorted({*election.fence_voters, *election.voters} & set(endpoints))
     with ThreadPoolExecutor(max_workers=max(len(nodes), 1)) as pool:
-        answers = pool.map(lambda n: gateway.fence(endpoints[n], *ref, election.epoch), nodes)
+        answers = pool.map(lambda n: gateway.fence(n, endpoints[n], *ref, election.epoch), nodes)
         return {n: p for n, p in zip(nodes, answers, strict=True) if p is not None}
 
 
@@ -191,5 +193,5 @@ def lead(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datetime
         spec=spec,
     )
     decision = strong_decision(observed, spec)
-    endpoints = {lease.node: lease.endpoint for lease in leases if lease.endpoint}
+    endpoints = {lease.node: url for lease in leases if (url := services.link.url(lease))}
     carry_out(services, body, decision, list(observed.replicas), endpoints)

@@ -264,6 +264,8 @@ class AgentLease:
     duration_seconds: int
     endpoint: str = ""
     """The agent's URL (its ``statecast.io/endpoint`` annotation)."""
+    peer_endpoint: str = ""
+    """Its mutual-TLS listener's URL (``statecast.io/peer-endpoint``; with TLS only)."""
 
     def expired(self, now: dt.datetime) -> bool:
         """True once the agent has not renewed for longer than the Lease lasts."""
