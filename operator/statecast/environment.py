@@ -83,6 +83,30 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "1 or true: application requests need a ServiceAccount token of audience "
            "statecast (TokenReview) and RBAC on sharedresources/data (SubjectAccessReview); "
            "the chart's agent.auth sets it", "statecast agent --auth"),
+    EnvVar("STATECAST_TLS", "statecast agent, statecast operator", "false",
+           "1 or true: agents and the operator speak mutual TLS (the agent serves its peers "
+           "on STATECAST_PEER_LISTEN only; the operator issues and renews the certificates); "
+           "the chart's tls.enabled sets it", "statecast agent --tls, statecast operator --tls"),
+    EnvVar("STATECAST_PEER_LISTEN", "statecast agent", "0.0.0.0:7421",
+           "address of the agent's mutual-TLS listener (with --tls)",
+           "statecast agent --peer-listen"),
+    EnvVar("STATECAST_PEER_ADVERTISE_URL", "statecast agent", "https://$HOST_IP:<peer port>",
+           "URL the other agents and the operator reach the mutual-TLS listener at (its "
+           "Lease's statecast.io/peer-endpoint annotation)", "statecast agent --peer-advertise"),
+    EnvVar("STATECAST_TLS_DIR", "statecast agent", "(unset: the operator's Secret)",
+           "a directory with tls.crt, tls.key and ca.crt (e.g. a cert-manager Secret "
+           "mounted) read instead of Secret statecast-agent-tls-<node>; reloaded on change",
+           "statecast agent --tls-dir"),
+    EnvVar("STATECAST_TLS_CERTIFICATE_LIFETIME", "statecast operator", "24h",
+           "how long the agents' and the operator's certificates are valid (renewed after "
+           "2/3 of it)", "statecast operator --tls-certificate-lifetime"),
+    EnvVar("STATECAST_TLS_AUTHORITY_LIFETIME", "statecast operator", "8760h",
+           "how long a CA is valid (a new one is published beside it after 2/3 of it)",
+           "statecast operator --tls-authority-lifetime"),
+    EnvVar("STATECAST_TLS_PROPAGATION", "statecast operator", "60s",
+           "how long every agent takes to load a changed Secret: a new CA signs, and an old "
+           "one leaves the trust bundle, only that long after",
+           "statecast operator --tls-propagation"),
     EnvVar("STATECAST_TEST_CLOCK_SKEW_SECONDS", "statecast agent (tests only)", "0",
            "moves every wall-clock reading of the agent by this many seconds, Leases "
            "included (statecast chaos's clock-skew fault); never set it in production"),

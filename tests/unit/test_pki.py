@@ -41,9 +41,12 @@ def leaf(identity: str, issuer: str, issued: float, life: float = DAY) -> Leaf:
         (leaf(agent_name("n1"), "A", 0.0), DAY + 1, "expired"),
         (leaf(agent_name("n1"), "B", 0.0), 10.0, "issuer"),
         (leaf(agent_name("n1"), "A", 0.0), 0.5 * DAY, None),
-        # 2/3 of (lifetime + backdate) after not_before
-        (leaf(agent_name("n1"), "A", 0.0), 2 / 3 * (DAY + BACKDATE) - BACKDATE - 1, None),
-        (leaf(agent_name("n1"), "A", 0.0), 2 / 3 * (DAY + BACKDATE) - BACKDATE + 1, "renew"),
+        # 2/3 of the lifetime after the issue (the backdate does not count)
+        (leaf(agent_name("n1"), "A", 0.0), 2 / 3 * DAY - 1, None),
+        (leaf(agent_name("n1"), "A", 0.0), 2 / 3 * DAY + 1, "renew"),
+        # a short lifetime is not renewed at once for its backdate
+        (leaf(agent_name("n1"), "A", 0.0, life=60.0), 30.0, None),
+        (leaf(agent_name("n1"), "A", 0.0, life=60.0), 41.0, "renew"),
     ],
 )
 def test_when_a_certificate_is_issued_anew(leaf_, now, reason):

@@ -96,6 +96,13 @@ def register(
         " Secret mounted) instead of the operator's Secret [$STATECAST_TLS_DIR]",
     )
     parser.add_argument(
+        "--tls-reload-seconds",
+        type=float,
+        default=15.0,
+        help="seconds between two reads of the agent's TLS Secret (or files); keep it well"
+        " under the operator's --tls-propagation (default 15)",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=os.environ.get("KUBECONFIG"),
         help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
@@ -213,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             tls=args.tls,
             peer_listen=args.peer_listen if args.tls else None,
             tls_dir=args.tls_dir,
+            tls_reload_seconds=args.tls_reload_seconds,
         )
         host_ip = os.environ.get("HOST_IP", "127.0.0.1")
         advertise = args.advertise or f"http://{host_ip}:{config.port}"

@@ -13,9 +13,12 @@ Every round (``statecast operator --tls``, every 10 s) the acting operator:
 3. keeps its own certificate (in memory, never in a Secret) the same way, and loads it
    with the bundle for its calls to the agents.
 
-A standby operator only does step 3 from what the Secret holds, so it can call the
-agents the moment it acts. A write that conflicts (another operator wrote first) is
-left for the next round. The agents load their Secret within their reload period.
+Every operator runs it, standbys too (it needs no Kubernetes event, and a round with
+nothing due writes nothing): each write is made at the resource version it read, so
+when two operators decide the same renewal one write wins and the other is refused
+and left for the next round. (``acting`` can confine the writes to one operator; a
+non-acting one only does step 3.) The agents load their Secret within their reload
+period.
 """
 
 from __future__ import annotations

@@ -172,8 +172,11 @@ class Services:
         issuer = None
         if tls is not None and link.tls is not None and isinstance(gateway, KubeGateway):
             secrets = KubeSecrets(gateway.core, gateway.agent_namespace)
-            issuing = CertificateIssuer(secrets, liveness.current, link.tls, tls, activity.active)
-            issuer = Periodic("issuer", ISSUE_SECONDS, issuing.round, failed_event="issuer-failed")
+            # every operator keeps the Secrets, standbys too: each write is made at the
+            # resource version it read, so two operators never both win a round
+            issuing = CertificateIssuer(secrets, liveness.current, link.tls, tls)
+            period = min(ISSUE_SECONDS, tls.propagation / 3, tls.leaf_lifetime / 10)
+            issuer = Periodic("issuer", period, issuing.round, failed_event="issuer-failed")
         return cls(
             gateway=gateway,
             liveness=liveness,

@@ -148,7 +148,9 @@ class AuthorityPlan:
 
 
 def _renew_due(not_before: float, not_after: float, now: float, settings: PkiSettings) -> bool:
-    return now >= not_before + settings.renew_at * (not_after - not_before)
+    """Past ``renew_at`` of the lifetime counted from the issue (not the backdated start)."""
+    issued = min(not_before + BACKDATE, not_after)
+    return now >= issued + settings.renew_at * (not_after - issued)
 
 
 def authority_plan(

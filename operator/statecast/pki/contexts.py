@@ -45,7 +45,28 @@ def _context(purpose: ssl.Purpose, cert: bytes, key: bytes, bundle: bytes) -> ss
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(cadata=bundle.decode("ascii"))
-    # the ssl module loads key pairs from files only: a private directory, removed at once
+    _load_pair(context, cert, key)
+    return context
+
+
+def _load_pair(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    """Load a key pair held in memory (the ssl module reads key pairs from files only).
+
+    On Linux, anonymous memory files (the agent's root file system is read-only);
+    elsewhere a private temporary directory, removed at once.
+    """
+    if hasattr(os, "memfd_create"):
+        fds: list[int] = []
+        try:
+            for data in (cert, key):
+                fds.append(os.memfd_create("statecast-tls", os.MFD_CLOEXEC))
+                with open(fds[-1], "wb", closefd=False) as out:
+                    out.write(data)
+            context.load_cert_chain(*(f"/proc/self/fd/{fd}" for fd in fds))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
     with tempfile.TemporaryDirectory(prefix="statecast-tls-") as directory:
         cert_path, key_path = Path(directory, CERT_FILE), Path(directory, KEY_FILE)
         cert_path.write_bytes(cert)
@@ -53,7 +74,6 @@ def _context(purpose: ssl.Purpose, cert: bytes, key: bytes, bundle: bytes) -> ss
         with os.fdopen(fd, "wb") as out:
             out.write(key)
         context.load_cert_chain(cert_path, key_path)
-    return context
 
 
 class TlsMaterial:
