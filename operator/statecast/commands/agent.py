@@ -69,6 +69,39 @@ def register(
         help="application requests need a ServiceAccount token (audience statecast) and "
         "RBAC on sharedresources/data (TokenReview, SubjectAccessReview) [$STATECAST_AUTH]",
     )
+    _add_tls_arguments(parser)
+    parser.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
+    )
+    parser.add_argument(
+        "--fsync",
+        choices=["always", "interval", "never"],
+        default=None,
+        help="when the write-ahead log is fsynced (default: interval; docs/agent.md)",
+    )
+    parser.add_argument(
+        "--retired-retention",
+        default=os.environ.get("STATECAST_RETIRED_RETENTION", "24h"),
+        help="how long the files of a removed replica of a resource that no longer exists"
+        " (or was made anew) are kept; those of a resource that exists are kept until a live"
+        " replica has merged them [$STATECAST_RETIRED_RETENTION, 24h]",
+    )
+    parser.add_argument(
+        "--peer-route",
+        action="append",
+        default=[],
+        metavar="NODE=URL",
+        help="reach the agent of NODE at URL instead of the URL it advertises (repeatable; "
+        "e.g. through a proxy that `statecast chaos` cuts or slows)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
+    parser.set_defaults(handler=run)
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of mutual TLS with the other agents and the operator."""
     parser.add_argument(
         "--tls",
         action=argparse.BooleanOptionalAction,
@@ -102,34 +135,6 @@ def register(
         help="seconds between two reads of the agent's TLS Secret (or files); keep it well"
         " under the operator's --tls-propagation (default 15)",
     )
-    parser.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG"),
-        help="kubeconfig file [$KUBECONFIG; in a pod: its service account]",
-    )
-    parser.add_argument(
-        "--fsync",
-        choices=["always", "interval", "never"],
-        default=None,
-        help="when the write-ahead log is fsynced (default: interval; docs/agent.md)",
-    )
-    parser.add_argument(
-        "--retired-retention",
-        default=os.environ.get("STATECAST_RETIRED_RETENTION", "24h"),
-        help="how long the files of a removed replica of a resource that no longer exists"
-        " (or was made anew) are kept; those of a resource that exists are kept until a live"
-        " replica has merged them [$STATECAST_RETIRED_RETENTION, 24h]",
-    )
-    parser.add_argument(
-        "--peer-route",
-        action="append",
-        default=[],
-        metavar="NODE=URL",
-        help="reach the agent of NODE at URL instead of the URL it advertises (repeatable; "
-        "e.g. through a proxy that `statecast chaos` cuts or slows)",
-    )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
-    parser.set_defaults(handler=run)
 
 
 def _serve(main: Coroutine[Any, Any, None]) -> None:

@@ -82,6 +82,12 @@ def register(
         help="readiness endpoint, e.g. http://0.0.0.0:8082/readyz: ready once kopf has its"
         " indexes, or while standing by for a peer",
     )
+    _add_tls_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the certificate issuer (``--tls``)."""
     parser.add_argument(
         "--tls",
         action=argparse.BooleanOptionalAction,
@@ -108,7 +114,6 @@ def register(
         help="how long every agent takes to load a changed Secret: a new CA signs, and an"
         " old one leaves the bundle, only that long after [$STATECAST_TLS_PROPAGATION, 60s]",
     )
-    parser.set_defaults(handler=run)
 
 
 def pki_settings(args: argparse.Namespace) -> PkiSettings | None:
