@@ -43,6 +43,9 @@ class MemorySecrets:
     def delete(self, name: str) -> None:
         self.items.pop(name, None)
 
+    def grant(self, names: list[str]) -> None:
+        self.granted = names
+
 
 def lease(node: str) -> AgentLease:
     return AgentLease(node, dt.datetime.now(dt.UTC), 6, f"http://{node}:7420")
@@ -76,6 +79,8 @@ def test_the_first_round_makes_a_ca_and_a_certificate_per_agent_and_its_own():
         assert leaf_of(record.data["tls.crt"]).identity == agent_name(node)
         assert len(bundle_of(secrets, node)) == 1
     assert material.ready and made.issued == 2 and made.authorities_made == 1
+    # the agents may read their Secrets, not the CA's
+    assert secrets.granted == [agent_tls_secret_name("n1"), agent_tls_secret_name("n2")]
     writes = secrets.writes
     now[0] += 60
     made.round()  # nothing due: nothing written

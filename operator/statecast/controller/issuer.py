@@ -54,6 +54,8 @@ SIGNING_ANNOTATION = f"{GROUP}/signing"
 #: The label of the Secrets the issuer writes (``authority`` or ``agent``).
 TLS_LABEL = f"{GROUP}/tls"
 BUNDLE_KEY = "ca.crt"
+#: The Role through which the agents read their Secrets (rules kept by the issuer).
+AGENT_ROLE = "statecast-agent-tls"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ class SecretStore(Protocol):
         """Delete a Secret (gone already is fine)."""
         ...
 
+    def grant(self, names: list[str]) -> None:
+        """Let the agents read exactly the Secrets ``names`` (and no other)."""
+        ...
+
 
 class KubeSecrets:
     """:class:`SecretStore` on the ``kubernetes`` client.
@@ -100,7 +106,11 @@ class KubeSecrets:
     """
 
     def __init__(self, core: Any, namespace: str) -> None:
+        from kubernetes import client
+
         self.core, self.namespace = core, namespace
+        self.rbac = client.RbacAuthorizationV1Api(core.api_client)
+        self._granted: list[str] | None = None
 
     def read(self, name: str) -> SecretRecord | None:
         """See :class:`SecretStore`."""
@@ -167,6 +177,38 @@ class KubeSecrets:
         except ApiException as err:
             if err.status != 404:
                 raise
+
+    def _read_role(self) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self.rbac.read_namespaced_role(AGENT_ROLE, self.namespace)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        log.warning("event=agent-role-missing role=%s/%s", self.namespace, AGENT_ROLE)
+        return None
+
+    def grant(self, names: list[str]) -> None:
+        """See :class:`SecretStore`: the rules of Role ``statecast-agent-tls``.
+
+        A DaemonSet's pods share one ServiceAccount, so this cannot give each agent its
+        own Secret only; it keeps ``statecast-ca`` (the CA keys) out of their reach. A
+        missing Role (an install without it) is logged and left alone.
+        """
+        if names == self._granted:
+            return
+        role: Any = self._read_role()
+        if role is None:
+            return
+        current = [(r.api_groups, r.resources, r.verbs, r.resource_names) for r in role.rules or []]
+        wanted = [([""], ["secrets"], ["get"], names)] if names else []
+        if current != wanted:
+            rule = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+            role.rules = [{**rule, "resourceNames": names}] if names else []
+            self.rbac.replace_namespaced_role(AGENT_ROLE, self.namespace, role)
+            log.info("event=agent-role-updated secrets=%d", len(names))
+        self._granted = names
 
 
 @dataclass
@@ -259,6 +301,7 @@ class CertificateIssuer:
             for node in nodes:
                 self._keep_agent(node, agents[node], held, now)
             self._forget_others(nodes)
+            self.secrets.grant([agent_tls_secret_name(n) for n in nodes])
         if held.signing is not None:
             self._keep_own(held, now)
 
