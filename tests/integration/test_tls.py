@@ -168,6 +168,19 @@ def _samples_ok(metrics: str) -> float:
     return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
 
 
+def _explain(tls_system: TlsSystem, seen: list[str]) -> None:
+    """Print what the operator and the agents did (on a failure: the logs go with the
+    cluster)."""
+    print("\n".join(seen[:20]))
+    for line in tls_system.operator_log.read_text().splitlines():
+        if "event=authority" in line or "event=certificate" in line or "WARNING" in line:
+            print("operator:", line[:300])
+    for node, path in tls_system.agent_logs.items():
+        for line in path.read_text().splitlines():
+            if "tls" in line or "WARNING" in line or "ERROR" in line:
+                print(f"{node}:", line[:300])
+
+
 def _ready(custom: client.CustomObjectsApi, namespace: str, nodes: set[str]) -> bool:
     found = replicas_of(custom, namespace, "flags")
     phases = {n: (r.get("status") or {}).get("phase") for n, r in found.items()}
@@ -212,6 +225,7 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
     acked: list[tuple[str, int]] = []
     errors: list[str] = []
     not_ready: Counter[str] = Counter()
+    seen: list[str] = []
     stop = threading.Event()
 
     def write() -> None:
@@ -243,6 +257,8 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
                 phase = ((found.get(node) or {}).get("status") or {}).get("phase")
                 if phase != "Ready":
                     not_ready[f"{node}:{phase}"] += 1
+                    status = (found.get(node) or {}).get("status") or {}
+                    seen.append(f"{time.strftime('%H:%M:%S')} {node} {phase} {status}")
             time.sleep(0.5)
 
     def rolled_over() -> bool:
@@ -262,6 +278,8 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
         for thread in threads:
             thread.join()
 
+    if not_ready:
+        _explain(tls_system, seen)
     assert not_ready == Counter(), f"replicas left Ready during the rotation: {not_ready}"
     assert errors == []
     assert len(acked) > 100
