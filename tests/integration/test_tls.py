@@ -182,9 +182,14 @@ def _explain(tls_system: TlsSystem, seen: list[str]) -> None:
 
 
 def _ready(custom: client.CustomObjectsApi, namespace: str, nodes: set[str]) -> bool:
+    """Every replica Ready, having synced with a peer (a replica is Ready alone until
+    its first peer shows up, and Stale from then until their first sync: a start, not
+    a rotation, so the rotation is watched from a settled start)."""
     found = replicas_of(custom, namespace, "flags")
-    phases = {n: (r.get("status") or {}).get("phase") for n, r in found.items()}
-    return set(phases) == nodes and all(p == "Ready" for p in phases.values())
+    statuses = {n: r.get("status") or {} for n, r in found.items()}
+    return set(statuses) == nodes and all(
+        s.get("phase") == "Ready" and s.get("lastSyncTime") for s in statuses.values()
+    )
 
 
 def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_under_load(
