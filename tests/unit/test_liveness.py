@@ -5,6 +5,7 @@ the observer has seen no change for longer than the Lease lasts."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -83,3 +84,42 @@ def test_a_dead_agent_first_seen_by_a_restarted_operator_is_down_after_one_lease
     assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == frozenset()
     clock.t += 7.0
     assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == {"dead"}
+
+
+class SlowLeases(Leases):
+    """Answers the first list at once; later lists wait until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+        self.listing, self.release = threading.Event(), threading.Event()
+
+    def agent_leases(self) -> list[AgentLease]:
+        self.lists += 1
+        if self.lists > 1:
+            self.listing.set()
+            self.release.wait(120.0)
+        return list(self.leases)
+
+
+def test_a_reconcile_gets_the_last_lease_list_while_another_thread_lists_again() -> None:
+    gateway, clock = SlowLeases(), Clock()
+    liveness = AgentLiveness(gateway, ttl=1.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+    now = dt.datetime.fromtimestamp(clock.t, dt.UTC)
+    gateway.leases = [AgentLease("a", now, 6)]
+    assert [lease.node for lease in liveness.current()] == ["a"]
+    clock.t += 2.0  # the list is stale: the next caller lists again, and waits for it
+    lister = threading.Thread(target=liveness.current)
+    lister.start()
+    assert gateway.listing.wait(30.0)
+    try:
+        answers: list[list[AgentLease]] = []
+        other = threading.Thread(target=lambda: answers.append(liveness.current()))
+        other.start()
+        other.join(20.0)  # it must not wait for the slow list (released only below)
+        assert not other.is_alive()
+        assert [lease.node for lease in answers[0]] == ["a"]
+        assert gateway.lists == 2  # one list under way, not a second one
+    finally:
+        gateway.release.set()
+        lister.join(30.0)

@@ -68,23 +68,40 @@ class AgentLiveness:
     ) -> None:
         self.gateway, self.ttl = gateway, ttl
         self.clock, self.wall = clock, wall
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._leases: list[AgentLease] = []
         self._fetched = float("-inf")
+        self._listing = False  # a thread is listing the Leases now
+        self._listed = False  # a list has come back (or failed) once
         self._watch = RenewalWatch()
 
     def current(self) -> list[AgentLease]:
         """The agents' Leases, listed again if the last list is older than ``ttl``.
 
+        One thread lists at a time, without holding the others: while it waits for the
+        API server they get the last list (a reconcile waited behind every Lease LIST on
+        a slow API server), except before the first list has come back.
         Their ``renew_time`` is when this operator last saw each renewed, on its wall clock.
         """
         with self._lock:
-            if self.clock() - self._fetched >= self.ttl:
-                try:
-                    self._leases = self._as_observed(self.gateway.agent_leases())
-                except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
-                    log.warning("event=agent-leases-unavailable error=%s", err)
-                self._fetched = self.clock()
+            if self.clock() - self._fetched < self.ttl or (self._listing and self._listed):
+                return list(self._leases)
+            if self._listing:  # the first list is under way: wait for it
+                self._lock.wait_for(lambda: not self._listing)
+                return list(self._leases)
+            self._listing = True
+        listed: list[AgentLease] | None = None
+        try:
+            listed = self.gateway.agent_leases()
+        except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
+            log.warning("event=agent-leases-unavailable error=%s", err)
+        finally:
+            with self._lock:
+                if listed is not None:
+                    self._leases = self._as_observed(listed)
+                self._fetched, self._listing, self._listed = self.clock(), False, True
+                self._lock.notify_all()
+        with self._lock:
             return list(self._leases)
 
     def _as_observed(self, leases: list[AgentLease]) -> list[AgentLease]:
