@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from statecast.controller import handlers, readiness
+from statecast.controller.heap import HeapTrimmer, limit_arenas
 from statecast.controller.sampling import CounterReader
 from statecast.core.pki import PkiSettings
 
@@ -88,17 +89,23 @@ def run(
     # httpx logs every request at INFO: the agents' /v1/stats every few seconds made most
     # of the operator's log. The sampler logs what matters (failures) itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not namespaces,
-            namespaces=list(namespaces),
-            standalone=peering is None,
-            peering_name=peering,
-            priority=priority,
-            liveness_endpoint=liveness_endpoint,
-            memo=memo,
+    limit_arenas()  # before kopf starts its threads (statecast.controller.heap)
+    trimmer = HeapTrimmer()
+    trimmer.start()
+    try:
+        asyncio.run(
+            kopf.operator(
+                clusterwide=not namespaces,
+                namespaces=list(namespaces),
+                standalone=peering is None,
+                peering_name=peering,
+                priority=priority,
+                liveness_endpoint=liveness_endpoint,
+                memo=memo,
+            )
         )
-    )
+    finally:
+        trimmer.stop()
 
 
 def _peering_reader(
