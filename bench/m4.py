@@ -159,8 +159,14 @@ MODELS: dict[str, Runner] = {
 }
 
 
-def evaluate(data: M4Hourly, skip: set[str]) -> dict[str, dict[str, float]]:
-    """Run every model not skipped; wall and CPU seconds exclude numba compilation."""
+def evaluate(
+    data: M4Hourly, skip: set[str], save: Path | None = None
+) -> dict[str, dict[str, float]]:
+    """Run every model not skipped; wall and CPU seconds exclude numba compilation.
+
+    With ``save``, the rows finished so far are written there after each model (a run
+    stopped part way keeps them; ``--combine`` reads the file).
+    """
     rows: dict[str, dict[str, float]] = {}
     for name, runner in (BASELINES | MODELS).items():
         if any(s.lower() in name.lower() for s in skip) and name not in BASELINES:
@@ -174,6 +180,9 @@ def evaluate(data: M4Hourly, skip: set[str]) -> dict[str, dict[str, float]]:
         scores: Scores = score(data, mean, lower, upper)
         rows[name] = scores.row() | {"seconds": wall, "cpu_seconds": cpu}
         print(render_row(name, rows[name]), flush=True)
+        if save is not None:
+            load = f"load average {os.getloadavg()[0]:.1f} after {name}"
+            save.write_text(json.dumps({"m4_hourly": rows, "load": load}, indent=2) + "\n")
     return rows
 
 
@@ -239,7 +248,7 @@ def main() -> None:
     data = load()
     before = os.getloadavg()[0]
     started = time.perf_counter()
-    rows = evaluate(data, set(args.skip))
+    rows = evaluate(data, set(args.skip), args.save)
     total = time.perf_counter() - started
     machine = f"load average {before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     print(f"total {total:.0f} s ({machine})")

@@ -1,12 +1,12 @@
-"""Selection per series: the fast family against statsmodels models on the same origins."""
+"""The default path: the fast path, baselines, statsmodels and their mean on the same origins."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from statecast.core.forecast import ParameterError, forecast_series
-from statecast.core.forecast.selection import MARGIN, select
+from statecast.core.forecast import ParameterError, forecast_batch, forecast_series
+from statecast.core.forecast.selection import FAST, ORIGINS, TOP, Backtest, chosen, select
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -32,25 +32,51 @@ def with_events(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.poisson(rate).astype(float), event
 
 
-def test_backtests_come_sorted_with_the_fast_family_scored_on_the_same_origins() -> None:
-    fast_mae, ranked = select(seasonal(PERIOD * 12), period=PERIOD, horizon=HORIZON, level=0.9)
-    assert np.isfinite(fast_mae)
-    assert [bt.name for bt in ranked]  # at least one statsmodels model was usable
+def test_every_candidate_is_backtested_on_the_same_origins_and_sorted() -> None:
+    ranked = select(seasonal(PERIOD * 12), period=PERIOD, horizon=HORIZON, level=0.9)
+    names = {bt.name for bt in ranked}
+    assert {FAST, "naive", "seasonal_naive"} <= names  # the guarded fast path, the baselines
+    assert names & {"stl_ets", "holt_winters", "sarimax_fourier"}  # a statsmodels model
+    combined = [bt for bt in ranked if bt.name.startswith("mean(")]
+    assert len(combined) == 1
+    assert len(combined[0].parts) == TOP
+    singles = sorted((bt for bt in ranked if bt is not combined[0]), key=lambda bt: bt.mae)
+    assert set(combined[0].parts) == {bt.name for bt in singles[:TOP]}  # the best ones
     maes = [bt.mae for bt in ranked]
     assert maes == sorted(maes)
-    for bt in ranked:
-        assert bt.zhat.shape == bt.se.shape
-        assert bt.zhat.shape[1] == HORIZON
+    assert {bt.zhat.shape for bt in ranked} == {(ORIGINS, HORIZON)}
 
 
-def test_a_statsmodels_model_must_beat_the_fast_family_by_the_margin() -> None:
+def test_the_seasonal_naive_candidate_repeats_the_last_season() -> None:
     history = seasonal(PERIOD * 12)
-    fast_mae, ranked = select(history, period=PERIOD, horizon=HORIZON, level=0.9)
+    ranked = select(history, period=PERIOD, horizon=PERIOD + 2, level=0.9)
+    snaive = next(bt for bt in ranked if bt.name == "seasonal_naive")
+    origin = len(history) - 1 - (PERIOD + 2)  # the last origin
+    expected = np.log1p(np.resize(history[origin + 1 - PERIOD : origin + 1], PERIOD + 2))
+    np.testing.assert_allclose(snaive.zhat[-1], expected)
+
+
+def test_another_candidate_must_beat_the_fast_path_by_the_margin() -> None:
+    fast = Backtest(FAST, 10.0, np.zeros((ORIGINS, HORIZON)))
+    close = Backtest("stl_ets", 9.5, np.zeros((ORIGINS, HORIZON)))
+    clear = Backtest("mean(fast,stl_ets)", 8.5, np.zeros((ORIGINS, HORIZON)))
+    assert chosen([close, fast]) is fast
+    assert chosen([clear, close, fast]) is clear
+    assert clear.parts == (FAST, "stl_ets")
+    assert chosen([]) is None
+
+
+def test_the_fast_path_wins_where_nothing_beats_it_and_keeps_its_name() -> None:
+    history = seasonal(PERIOD * 12)
+    winner = chosen(select(history, period=PERIOD, horizon=HORIZON, level=0.9))
     result = forecast_series(history, period=PERIOD, horizon=HORIZON)
-    if ranked[0].mae < (1 - MARGIN) * fast_mae:
-        assert result.model == ranked[0].name
+    fast = forecast_batch(history[None, :], period=PERIOD, horizon=HORIZON)
+    if winner is not None and winner.name == FAST:
+        assert result.model == fast.models[0]
+        np.testing.assert_allclose(result.mean, fast.mean[0])
     else:
-        assert result.model not in {"stl_ets", "holt_winters", "sarimax_fourier"}
+        assert winner is not None
+        assert result.model == winner.name.replace(FAST, fast.models[0])
 
 
 def test_known_events_choose_sarimax_and_lift_the_forecast() -> None:
@@ -64,6 +90,12 @@ def test_known_events_choose_sarimax_and_lift_the_forecast() -> None:
     assert result.lower[1] > result.mean[0]
     blind = forecast_series(y[:n], period=PERIOD, horizon=HORIZON)
     assert blind.mean[1] < result.mean[1]
+    # The winner's interval has the fast path's calibrated shape, never narrower.
+    fast = forecast_batch(y[None, :n], period=PERIOD, horizon=HORIZON)
+    width = np.log1p(result.upper) - np.log1p(result.lower)
+    assert np.all(width >= np.log1p(fast.upper[0]) - np.log1p(fast.lower[0]) - 1e-9)
+    for low, high in ((0.05, 0.95), (0.025, 0.975), (0.1, 0.9)):
+        assert np.all(result.quantiles[low] <= result.quantiles[high])
 
 
 @pytest.mark.parametrize(
@@ -74,10 +106,8 @@ def test_known_events_choose_sarimax_and_lift_the_forecast() -> None:
         seasonal(PERIOD + HORIZON + 3),  # shorter than two seasons before the first origin
     ],
 )
-def test_the_fast_family_stands_alone_where_statsmodels_cannot_help(history: np.ndarray) -> None:
-    fast_mae, ranked = select(history, period=PERIOD, horizon=HORIZON, level=0.9)
-    assert ranked == []
-    assert np.isnan(fast_mae)
+def test_the_fast_path_stands_alone_where_the_backtest_cannot_help(history: np.ndarray) -> None:
+    assert select(history, period=PERIOD, horizon=HORIZON, level=0.9) == []
 
 
 @pytest.mark.parametrize(

@@ -303,6 +303,10 @@ class SarimaxFourier:
     ) -> Fitted:
         """Fit by maximum likelihood (concentrated scale, a bounded number of iterations).
 
+        The regression coefficients are states of the Kalman filter (recursive least
+        squares), not likelihood parameters: the same forecasts, a fraction of the time
+        (only the AR coefficient and the constant are searched numerically).
+
         Longer seasons get two Fourier pairs each where the history holds two of them;
         without any, a week (seven main seasons) where it holds two weeks.
         """
@@ -312,7 +316,10 @@ class SarimaxFourier:
         longer = tuple(p for p in wanted if len(z) >= 2 * p)
         steps = np.arange(start, start + len(z))
         design = _design(steps, period, longer, exog)
-        model = SARIMAX(z, exog=design, order=(1, 0, 0), trend="c", concentrate_scale=True)
+        model = SARIMAX(
+            z, exog=design, order=(1, 0, 0), trend="c", concentrate_scale=True,
+            mle_regression=False,
+        )  # fmt: skip
         results = model.fit(disp=False, maxiter=50)
         return _SarimaxFit(results, start + len(z), period, longer)
 

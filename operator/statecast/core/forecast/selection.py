@@ -1,32 +1,39 @@
-"""The default path, :func:`forecast_series`: the fast family and statsmodels, by backtest.
+"""The default path, :func:`forecast_series`: candidates chosen by rolling-origin backtest.
 
-The fast family (:mod:`~statecast.core.forecast.fastpath`) runs on the series with a
-denser grid than the batch path (every origin of its span, every step ahead scored).
-The statsmodels models of :mod:`~statecast.core.forecast.models` then compete with it
-on :data:`ORIGINS` rolling origins spread over the last longest season (the fast
-family refitted at each origin; a statsmodels model fitted once on up to
-:data:`FIT_SEASONS` seasons before the first origin and then extended with its
-parameters fixed), and so does the equal-weight mean (log scale) of the fast family and
-the best statsmodels model. The fast family stays unless another candidate beats its
-count-scale MAE by :data:`MARGIN`. A statsmodels winner's interval is calibrated on the
-same backtest: conformal quantiles of its residuals divided by its own standard error;
-a combination keeps the fast family's calibrated offsets around the combined point.
-Too-short histories, all-zero and intermittent series stay with the fast family, whose
+Candidates, each backtested on the same :data:`ORIGINS` rolling origins spread over the
+newest longest season (``horizon`` apart at least):
+
+* ``fast``: the guarded fast path itself (:func:`~statecast.core.forecast.engine.fast_forecast`
+  with the operator's grid), refitted at each origin on a window of the history as long
+  as the first origin's (one block of rows, so it costs one fast-path call);
+* the baselines: naive and seasonal naive of every season;
+* the statsmodels models of :mod:`~statecast.core.forecast.models` that can fit the
+  history (fitted once on up to :data:`FIT_SEASONS` longest seasons before the first
+  origin, then extended with their parameters fixed; a winner is refitted on the
+  newest seasons for the final forecast);
+* ``mean(...)``: the equal-weight mean (log scale) of the :data:`TOP` best of the above.
+
+The fast path stays unless another candidate beats its count-scale MAE by
+:data:`MARGIN` (eight origins are a noisy judge; the fast path already chose among its
+members and the baselines on hundreds). Whatever wins, the interval comes from the fast
+path's split-conformal calibration per step ahead (hundreds of origins; eight cannot
+calibrate a 95% interval), centred on the winner's point and widened by how much larger
+the winner's log-scale backtest error was than the fast path's, never narrowed.
+Too-short histories, all-zero and intermittent series stay with the fast path, whose
 fallbacks handle them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from statecast.core.forecast.calibration import conformal_offsets, interval_probs
 from statecast.core.forecast.engine import FastForecast, fast_forecast, forecast_from_fast
 from statecast.core.forecast.errors import ForecastError, ParameterError
-from statecast.core.forecast.family import Grid
 from statecast.core.forecast.fastpath import round_counts
 from statecast.core.forecast.models import CANDIDATES, Candidate
 from statecast.core.forecast.result import QUANTILE_LEVELS, Forecast
@@ -40,23 +47,35 @@ from statecast.core.forecast.transform import (
     to_log,
 )
 
-__all__ = ["DENSE", "FIT_SEASONS", "MARGIN", "ORIGINS", "Backtest", "forecast_series", "select"]
+__all__ = [
+    "FAST",
+    "FIT_SEASONS",
+    "MARGIN",
+    "ORIGINS",
+    "TOP",
+    "Backtest",
+    "chosen",
+    "forecast_series",
+    "select",
+]
 
 _log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-#: Rolling origins of the model-selection backtest.
+#: Rolling origins of the selection backtest.
 ORIGINS = 8
-#: Relative MAE improvement another candidate needs over the fast family.
+#: Relative MAE improvement another candidate needs over the fast path.
 MARGIN = 0.10
 #: Seasons of history a statsmodels model is fitted on (at most).
 FIT_SEASONS = 5
 #: Share of zero samples above which a series counts as intermittent.
 INTERMITTENT = 0.5
-#: The fast family's grid on this path: every origin of the span, every step scored.
-DENSE = Grid(max_origins=1024, max_steps=64)
+#: Candidates combined into the mean candidate.
+TOP = 3
+#: Name of the fast path among the candidates.
+FAST = "fast"
 
 
 @dataclass(frozen=True)
@@ -64,16 +83,22 @@ class Backtest:
     """Backtest of one candidate on the selection origins.
 
     Attributes:
-        name: Candidate name.
+        name: Candidate name (``fast``, ``naive``, ``seasonal_naive/P``, a statsmodels
+            model, ``mean(a,b,...)``).
         mae: Count-scale MAE over all origins and steps.
         zhat: Log-scale forecasts per origin and step, shape ``(origins, H)``.
-        se: Log-scale standard errors, same shape.
     """
 
     name: str
     mae: float
     zhat: FloatArray
-    se: FloatArray
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The candidates a mean combines, or the candidate itself."""
+        if self.name.startswith("mean(") and self.name.endswith(")"):
+            return tuple(self.name[5:-1].split(","))
+        return (self.name,)
 
 
 def _origins(n_steps: int, period: int, horizon: int) -> IntArray:
@@ -86,16 +111,20 @@ def _truth(y: FloatArray, origins: IntArray, horizon: int) -> FloatArray:
     return np.asarray(y[origins[:, None] + np.arange(1, horizon + 1)[None, :]], dtype=np.float64)
 
 
+def _mae(truth: FloatArray, zhat: FloatArray) -> float:
+    return float(np.nanmean(np.abs(truth - from_log(zhat))))
+
+
 def _backtest_candidate(
     candidate: Candidate,
-    y: FloatArray,
     z: FloatArray,
     exog: FloatArray | None,
     origins: IntArray,
     *,
     periods: tuple[int, ...],
     horizon: int,
-) -> Backtest | None:
+) -> FloatArray | None:
+    """A statsmodels candidate's log-scale forecasts per origin, or ``None`` if unusable."""
     first = int(origins[0])
     begin = max(0, first + 1 - FIT_SEASONS * max(periods))
     if not candidate.usable(first + 1 - begin, periods[0], exog is not None):
@@ -106,7 +135,6 @@ def _backtest_candidate(
             z[begin : first + 1], part, period=periods[0], start=begin, seasons=periods[1:]
         )
         zhat = np.empty((len(origins), horizon))
-        se = np.empty((len(origins), horizon))
         position = first
         for i, origin in enumerate(origins):
             if origin > position:
@@ -114,30 +142,52 @@ def _backtest_candidate(
                 fitted = fitted.extend(z[position + 1 : origin + 1], new_exog)
                 position = int(origin)
             future = None if exog is None else exog[origin + 1 : origin + 1 + horizon]
-            result = fitted.forecast(horizon, future)
-            zhat[i], se[i] = result.zhat, result.se
+            zhat[i] = fitted.forecast(horizon, future).zhat
     except (ValueError, np.linalg.LinAlgError, IndexError) as err:
         _log.info("forecast_candidate_failed model=%s error=%s", candidate.name, err)
         return None
-    if not (np.all(np.isfinite(zhat)) and np.all(np.isfinite(se))):
-        return None
-    truth = _truth(y, origins, horizon)
-    return Backtest(candidate.name, float(np.nanmean(np.abs(truth - from_log(zhat)))), zhat, se)
+    return zhat if np.all(np.isfinite(zhat)) else None
 
 
 def _backtest_fast(
     y: FloatArray, origins: IntArray, *, periods: tuple[int, ...], horizon: int, level: float
 ) -> FloatArray:
-    """The fast family refitted at each origin: log-scale forecasts ``(origins, H)``."""
-    rows = []
-    for origin in origins:
-        fast = fast_forecast(
-            y[None, : origin + 1], periods=periods, horizon=horizon, level=level, quantiles=(),
-            grid=DENSE,
-        )  # fmt: skip
-        point = from_log(fast.zhat[0])
-        rows.append(np.log1p(round_counts(point)) if fast.whole[0] else fast.zhat[0])
-    return np.stack(rows)
+    """The guarded fast path at each origin: log-scale forecasts ``(origins, H)``.
+
+    Each origin sees the same number of samples before it (the first origin's history),
+    so all origins go through the fast path as one block of rows.
+    """
+    length = int(origins[0]) + 1
+    windows = np.stack([y[origin + 1 - length : origin + 1] for origin in origins])
+    fast = fast_forecast(windows, periods=periods, horizon=horizon, level=level, quantiles=())
+    rounded = np.log1p(round_counts(from_log(fast.zhat)))
+    return np.where(fast.whole[:, None], rounded, fast.zhat)
+
+
+def _baselines(
+    z: FloatArray, origins: IntArray, *, periods: tuple[int, ...], horizon: int
+) -> dict[str, FloatArray]:
+    """Naive and seasonal naive of each season at each origin (log scale)."""
+    steps = np.arange(1, horizon + 1)
+    out = {"naive": np.repeat(z[origins][:, None], horizon, axis=1)}
+    for period in periods:
+        lag = period * ((steps - 1) // period + 1)  # the same phase, a whole season back
+        columns = origins[:, None] + steps[None, :] - lag[None, :]
+        if columns.min() >= 0:
+            name = "seasonal_naive" if period == periods[0] else f"seasonal_naive/{period}"
+            out[name] = z[columns]
+    return out
+
+
+def _too_hard(y: FloatArray, origins: IntArray, periods: tuple[int, ...]) -> bool:
+    """Whether the fast path must stand alone (short, all-zero or intermittent history)."""
+    observed = y[~np.isnan(y)]
+    return bool(
+        origins[0] < 2 * periods[0]
+        or observed.size == 0
+        or np.mean(observed == 0) > INTERMITTENT
+        or not np.isfinite(y[origins[0] + 1 :]).any()
+    )
 
 
 def select(
@@ -148,91 +198,102 @@ def select(
     level: float,
     exog: FloatArray | None = None,
     candidates: tuple[Candidate, ...] = CANDIDATES,
-) -> tuple[float, list[Backtest]]:
-    """Backtest the fast family, the usable candidates and their mean on the same origins.
+) -> list[Backtest]:
+    """Backtest every candidate and the mean of the best :data:`TOP` on the same origins.
 
     Returns:
-        The fast family's MAE (NaN when not backtested) and the other candidates'
-        backtests (statsmodels models, then ``mean(fast,<best>)``), best first. Both are
-        empty/NaN when the history is too short, all zero or intermittent (the fast
-        family then stands alone).
+        The backtests, best first; empty when the history is too short, all zero or
+        intermittent (the fast path then stands alone).
     """
     periods = as_periods(period)
     origins = _origins(len(y), max(periods), horizon)
-    observed = y[~np.isnan(y)]
-    if (
-        origins[0] < 2 * periods[0]
-        or observed.size == 0
-        or np.mean(observed == 0) > INTERMITTENT
-        or not np.isfinite(y[origins[0] + 1 :]).any()
-    ):
-        return float("nan"), []
+    if _too_hard(y, origins, periods):
+        return []
     z = fill_missing(to_log(y[None, :]), periods[0])[0]
-    results = [
-        bt
-        for candidate in candidates
-        if (
-            bt := _backtest_candidate(
-                candidate, y, z, exog, origins, periods=periods, horizon=horizon
-            )
-        )
-        is not None
-    ]
-    fast = _backtest_fast(y, origins, periods=periods, horizon=horizon, level=level)
     truth = _truth(y, origins, horizon)
-    fast_mae = float(np.nanmean(np.abs(truth - from_log(fast))))
-    if results:
-        best = min(results, key=lambda bt: bt.mae)
-        mixed = 0.5 * (fast + best.zhat)
-        mae = float(np.nanmean(np.abs(truth - from_log(mixed))))
-        results.append(Backtest(f"mean(fast,{best.name})", mae, mixed, best.se))
-    return fast_mae, sorted(results, key=lambda bt: bt.mae)
+    fast = _backtest_fast(y, origins, periods=periods, horizon=horizon, level=level)
+    ranked = [Backtest(FAST, _mae(truth, fast), fast)]
+    for name, zhat in _baselines(z, origins, periods=periods, horizon=horizon).items():
+        ranked.append(Backtest(name, _mae(truth, zhat), zhat))
+    for candidate in candidates:
+        model = _backtest_candidate(candidate, z, exog, origins, periods=periods, horizon=horizon)
+        if model is not None:
+            ranked.append(Backtest(candidate.name, _mae(truth, model), model))
+    ranked.sort(key=lambda bt: bt.mae)
+    best = ranked[: min(TOP, len(ranked))]
+    if len(best) >= 2:
+        mixed = np.mean([bt.zhat for bt in best], axis=0)
+        name = "mean(" + ",".join(sorted(bt.name for bt in best)) + ")"
+        ranked.append(Backtest(name, _mae(truth, mixed), mixed))
+    return sorted(ranked, key=lambda bt: bt.mae)
 
 
-def _refit_forecast(
-    candidate: Candidate,
+def chosen(ranked: list[Backtest]) -> Backtest | None:
+    """The winner: the best backtest if it beats the fast path's by :data:`MARGIN`."""
+    fast = next((bt for bt in ranked if bt.name == FAST), None)
+    if fast is None or not ranked or not np.isfinite(fast.mae):
+        return None
+    best = ranked[0]
+    return best if best.name != FAST and best.mae < (1.0 - MARGIN) * fast.mae else fast
+
+
+def _final_zhat(
+    name: str,
+    fast: FastForecast,
     z: FloatArray,
     exog: FloatArray | None,
     future_exog: FloatArray | None,
     *,
     periods: tuple[int, ...],
-    horizon: int,
-) -> tuple[FloatArray, FloatArray]:
-    """The candidate fitted on the newest seasons: log-scale forecast and standard error."""
+) -> FloatArray:
+    """One candidate's log-scale forecast from the whole history (statsmodels: refitted)."""
+    horizon = fast.zhat.shape[1]
+    if name == FAST:
+        return np.asarray(fast.zhat[0], dtype=np.float64)
+    origin = np.array([len(z) - 1], dtype=np.int64)
+    baselines = _baselines(z, origin, periods=periods, horizon=horizon)
+    if name in baselines:
+        return np.asarray(baselines[name][0], dtype=np.float64)
+    candidate = next(c for c in CANDIDATES if c.name == name)
     begin = max(0, len(z) - FIT_SEASONS * max(periods))
     fitted = candidate.fit(
         z[begin:], None if exog is None else exog[begin:], period=periods[0], start=begin,
         seasons=periods[1:],
     )  # fmt: skip
-    result = fitted.forecast(horizon, future_exog)
-    return result.zhat, result.se
+    return fitted.forecast(horizon, future_exog).zhat
 
 
-def _calibrated_forecast(
-    name: str,
+def _recentred(
+    best: Backtest,
     zhat: FloatArray,
-    se: FloatArray,
-    scores: FloatArray,
+    fast: FastForecast,
     *,
+    widen: float,
     level: float,
     score: float,
-    cap: float,
 ) -> Forecast:
-    """A forecast whose interval is ``zhat + q * se``, ``q`` conformal on pooled ``scores``."""
-    probs = interval_probs(level, QUANTILE_LEVELS)
-    offsets = conformal_offsets(scores.reshape(1, -1, 1), probs)[0, 0]
+    """The winner's point inside the fast path's per-step conformal interval shape.
 
-    def at(q: float) -> FloatArray:
-        return np.minimum(from_log(zhat + q * se), cap)
+    ``widen`` (at least 1) multiplies the fast path's calibrated offsets.
+    """
+    offsets, scale, cap = fast.offsets[0], fast.spread[0] * widen, float(fast.cap[0])
+    up, down = np.maximum(fast.hedge[0], 0.0), np.minimum(fast.hedge[0], 0.0)
+
+    def at(i: int, q: float) -> FloatArray:
+        return np.minimum(from_log(zhat + offsets[:, i] * scale + (up if q > 0.5 else down)), cap)
 
     mean = from_log(zhat)
+    if fast.whole[0]:
+        mean = round_counts(mean)
+    probs = fast.probs
+    quantiles = {q: at(probs.index(q), q) for q in QUANTILE_LEVELS}
     return Forecast(
-        model=name,
+        model=best.name,
         level=level,
         mean=mean,
-        lower=np.minimum(at(offsets[0]), mean),
-        upper=np.maximum(at(offsets[1]), mean),
-        quantiles={q: at(offsets[2 + i]) for i, q in enumerate(QUANTILE_LEVELS)},
+        lower=np.minimum(at(0, probs[0]), mean),
+        upper=np.maximum(at(1, probs[1]), mean),
+        quantiles=quantiles,
         score=score,
     )
 
@@ -269,7 +330,7 @@ def forecast_series(
     exog: npt.ArrayLike | None = None,
     future_exog: npt.ArrayLike | None = None,
 ) -> Forecast:
-    """Forecast one series, choosing the model by rolling-origin backtest.
+    """Forecast one series, choosing among candidates by rolling-origin backtest.
 
     Args:
         history: Counts per step, oldest first; NaN marks a missing sample.
@@ -281,7 +342,7 @@ def forecast_series(
         future_exog: The same regressors over the horizon, shape ``(H,)`` or ``(H, k)``.
 
     Returns:
-        The forecast of the candidate with the best backtest.
+        The forecast of the chosen candidate (see the module's description).
 
     Raises:
         HistoryError: The history is not 1-D, empty, negative or infinite.
@@ -291,16 +352,16 @@ def forecast_series(
     periods = as_periods(period)
     y = as_history(history, ndim=1)
     x, x_future = _regressors(y, horizon, exog, future_exog)
-    fast = fast_forecast(y[None, :], periods=periods, horizon=horizon, level=level, grid=DENSE)
-    chosen = forecast_from_fast(fast, level)
-    fast_mae, ranked = select(y, period=periods, horizon=horizon, level=level, exog=x)
-    if not ranked or not np.isfinite(fast_mae) or ranked[0].mae >= (1.0 - MARGIN) * fast_mae:
-        return chosen
+    fast = fast_forecast(y[None, :], periods=periods, horizon=horizon, level=level)
+    ranked = select(y, period=periods, horizon=horizon, level=level, exog=x)
+    best = chosen(ranked)
+    if best is None or best.name == FAST:
+        return forecast_from_fast(fast, level)
     try:
-        return _winner(ranked[0], ranked, fast, y, x, x_future, periods=periods, level=level)
+        return _winner(best, ranked, fast, y, x, x_future, periods=periods, level=level)
     except (ValueError, np.linalg.LinAlgError, ForecastError) as err:
-        _log.info("forecast_refit_failed model=%s error=%s", ranked[0].name, err)
-        return chosen
+        _log.info("forecast_refit_failed model=%s error=%s", best.name, err)
+        return forecast_from_fast(fast, level)
 
 
 def _winner(
@@ -314,25 +375,20 @@ def _winner(
     periods: tuple[int, ...],
     level: float,
 ) -> Forecast:
-    """The forecast of a winning statsmodels model or of its mean with the fast family."""
-    horizon = fast.zhat.shape[1]
+    """The winning candidate's forecast (a mean: of its parts') with its interval."""
     z = fill_missing(to_log(y[None, :]), periods[0])[0]
+    parts = [_final_zhat(name, fast, z, x, x_future, periods=periods) for name in best.parts]
+    zhat = np.mean(parts, axis=0)
+    if not np.all(np.isfinite(zhat)):
+        raise ForecastError(f"{best.name} forecast is not finite")
+    horizon = fast.zhat.shape[1]
     origins = _origins(len(y), max(periods), horizon)
-    residual = to_log(_truth(y, origins, horizon)) - best.zhat
+    observed = to_log(_truth(y, origins, horizon))
+    baseline = next(bt for bt in ranked if bt.name == FAST)
+    error = np.sqrt(np.nanmean((observed - best.zhat) ** 2))
+    reference = np.sqrt(np.nanmean((observed - baseline.zhat) ** 2))
+    widen = max(1.0, float(error / reference)) if reference > 0 else 1.0
     scale = float(fast.fit.scale[0]) if fast.fit is not None else 1.0
-    name = best.name.removeprefix("mean(fast,").removesuffix(")")
-    candidate = next(c for c in CANDIDATES if c.name == name)
-    zhat, se = _refit_forecast(candidate, z, x, x_future, periods=periods, horizon=horizon)
-    cap = float(fast.cap[0])
-    if best.name == name:
-        return _calibrated_forecast(
-            name, zhat, se, residual / best.se, level=level, score=best.mae / scale, cap=cap
-        )
-    mixed = 0.5 * (fast.zhat[0] + zhat)
-    single = next(bt for bt in ranked if bt.name == name)
-    spread = np.sqrt(0.5 * (fast.spread[0] ** 2 + se**2))
-    pooled = np.sqrt(0.5 * (np.mean(fast.spread[0] ** 2) + single.se**2))
-    return _calibrated_forecast(
-        f"mean({fast.models[0]},{name})", mixed, spread, residual / pooled,
-        level=level, score=best.mae / scale, cap=cap,
-    )  # fmt: skip
+    name = best.name.replace(FAST, fast.models[0]) if FAST in best.parts else best.name
+    forecast = _recentred(best, zhat, fast, widen=widen, level=level, score=best.mae / scale)
+    return dataclasses.replace(forecast, model=name)
