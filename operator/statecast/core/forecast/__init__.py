@@ -2,9 +2,9 @@
 
 Pure code (numpy, statsmodels; no Kubernetes). The entry points:
 
-* :func:`forecast_series` forecasts one series, choosing among the fast family, STL+ETS,
-  Holt-Winters and SARIMAX with Fourier terms by rolling-origin backtest, with conformal
-  intervals.
+* :func:`forecast_series` forecasts one series, choosing among the guarded fast path,
+  naive and seasonal naive, STL+ETS, Holt-Winters, SARIMAX with Fourier terms and the
+  mean of the best three by rolling-origin backtest, with conformal intervals.
 * :func:`forecast_batch` forecasts thousands of series with the vectorised fast path.
 * :class:`ForecastEngine` keeps forecasts of many series current: a cheap
   :meth:`~ForecastEngine.update` per sample, a :meth:`~ForecastEngine.refit` now and then
