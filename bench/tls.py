@@ -10,7 +10,8 @@ application port (plain in both: only agent-to-agent traffic changes):
   it over its pooled connection to node-0 (TLS: the peer listener) - one peer round
   trip on the read path; p50 and p99 latency.
 - ``strong_put``: a PUT of a strong resource at its leader node-0, acknowledged once
-  node-1 stored it too - one peer round trip (the log append) on the write path.
+  node-1 stored it too - one peer round trip (the log append) on the write path, and
+  an fsync of the log on both (which dominates on a busy disk).
 - ``push_burst``: 2,000 PUTs of an eventual resource to node-0 as fast as one client
   sends them, then until node-1 holds them all (pushes and anti-entropy): seconds from
   the first PUT, and from the last PUT's answer.
@@ -178,9 +179,10 @@ def run(requests: int, rounds: int) -> dict[str, Any]:
                     _call(forward, "GET", "/v1/bench/held/k")
                 forward.close()
             for round_no in range(rounds):
-                for tls, agents in sets.items():
-                    _round(agents, tls, requests, samples)
-                    bursts[tls].append(_burst_seconds(agents, round_no))
+                # plain first in even rounds, TLS first in odd ones: no order bias
+                for tls in (False, True) if round_no % 2 == 0 else (True, False):
+                    _round(sets[tls], tls, requests, samples)
+                    bursts[tls].append(_burst_seconds(sets[tls], round_no))
         finally:
             for agents in sets.values():
                 agents.stop_all()
