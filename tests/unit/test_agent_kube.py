@@ -105,6 +105,12 @@ async def agent(tmp_path: Path):
         (ReplicaFacts(2, True, 1.0, 45.0), "Stale"),
         # to be seeded from a source that cannot be read yet: not Ready, even alone
         (ReplicaFacts(0, True, None, 0.0, awaiting_seed=True), "Syncing"),
+        # Ready alone, then a peer appeared 2 s ago: its first sync is due, not late
+        (ReplicaFacts(1, True, None, 0.0, seconds_with_peers=2.0), "Ready"),
+        # ... but a peer there for longer than the bound and still no sync: Stale
+        (ReplicaFacts(1, True, None, 0.0, seconds_with_peers=30.0), "Stale"),
+        # never synced and nothing known of when its peers came: Stale, as before
+        (ReplicaFacts(1, True, None, 0.0), "Stale"),
     ],
 )
 def test_the_phase_follows_from_what_the_agent_observes(facts, phase):

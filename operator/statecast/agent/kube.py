@@ -198,6 +198,8 @@ class _Held:
     seed_retry_delay: float = 0.0
     last_written: dict[str, Any] | None = None
     written_at: float = 0.0
+    peered_at: float | None = None
+    """When it last went from no live peer to some (None: it has none now)."""
 
 
 class ReplicaReconciler:
@@ -457,6 +459,10 @@ class ReplicaReconciler:
                 holds_state=bool(record.stand_in_for)
                 or (store is not None and bool(store.version_vector.entries)),
             )
+        if not peers:
+            held.peered_at = None
+        elif held.peered_at is None:
+            held.peered_at = time.time()
         facts = ReplicaFacts(
             live_peers=len(peers),
             caught_up=held.synced,
@@ -467,6 +473,7 @@ class ReplicaReconciler:
             ),
             lag_seconds=status.lag_seconds if status is not None else 0.0,
             awaiting_seed=not held.seeded,
+            seconds_with_peers=None if held.peered_at is None else time.time() - held.peered_at,
         )
         phase = decide_phase(facts, self.stale_after)
         if store is not None:

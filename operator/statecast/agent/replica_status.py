@@ -68,6 +68,9 @@ class ReplicaFacts:
         lag_seconds: Age of the newest change the last sync had to bring in.
         awaiting_seed: It is to be seeded from the resource's source and has not been
             yet (the source cannot be read): it is not Ready until it is.
+        seconds_with_peers: Seconds since it last went from no live peer to some (None:
+            not known). A replica that never synced is judged from then: before that it
+            had nobody to sync with.
     """
 
     live_peers: int
@@ -75,6 +78,7 @@ class ReplicaFacts:
     seconds_since_sync: float | None
     lag_seconds: float
     awaiting_seed: bool = False
+    seconds_with_peers: float | None = None
 
 
 def decide_phase(facts: ReplicaFacts, stale_after: float) -> ReplicaPhase:
@@ -84,13 +88,18 @@ def decide_phase(facts: ReplicaFacts, stale_after: float) -> ReplicaPhase:
       :func:`caught_up`): Syncing;
     - alone (no live peer), caught up: Ready, there is nothing to copy from;
     - last successful sync, or the lag it revealed, older than ``stale_after``: Stale;
+      never synced, it is judged from when its first live peer appeared (a copy that
+      turned Ready alone stays Ready while its first sync with a newcomer is due);
     - otherwise Ready.
     """
     if facts.awaiting_seed or not facts.caught_up:
         return "Syncing"
     if facts.live_peers == 0:
         return "Ready"
-    if facts.seconds_since_sync is None or facts.seconds_since_sync > stale_after:
+    since = facts.seconds_since_sync
+    if since is None:
+        since = facts.seconds_with_peers
+    if since is None or since > stale_after:
         return "Stale"
     if facts.lag_seconds > stale_after:
         return "Stale"
