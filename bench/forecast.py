@@ -284,15 +284,23 @@ def subset(windows: list[Windows], per_set: int, name: str) -> Windows:
 
 
 def accuracy(
-    origins_real: int, origins_syn: int, origins_dev: int, slow_per_set: int, skip: set[str]
+    origins_real: int,
+    origins_syn: int,
+    origins_dev: int,
+    slow_per_set: int,
+    skip: set[str],
+    only: set[str] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    real = [make_windows(s, origins_real) for s in real_sets()]
+    """Every set (``only``: the sets of these names) scored with every model not skipped."""
+    real = [make_windows(s, origins_real) for s in real_sets() if not only or s.name in only]
     synthetic = make_windows(synthetic_set(), origins_syn)
     dev = dev_windows(origins_dev) if origins_dev > 0 else []
+    if only:
+        dev = [w for w in dev if w.name in only]
     models = {k: v for k, v in MODELS.items() if k not in skip or k in BASELINES}
     slow_models = {k: v for k, v in SLOW_MODELS.items() if k not in skip}
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for windows in [*real, synthetic, *dev]:
+    for windows in [*real, *([synthetic] if not only or synthetic.name in only else []), *dev]:
         table[windows.name] = evaluate(windows, models)
         print(render_set(windows.name, table[windows.name]), flush=True)
     if slow_per_set > 0 and slow_models:
@@ -418,6 +426,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000, help="series in the speed test")
     parser.add_argument("--updates", type=int, default=20, help="updates timed")
     parser.add_argument("--skip", action="append", default=[], help="model name to skip")
+    parser.add_argument("--only", action="append", default=[], help="set name to run (repeat)")
     parser.add_argument("--quick", action="store_true", help="few origins, small speed test")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
@@ -428,7 +437,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     started = time.perf_counter()
     table = accuracy(
-        args.origins, args.synthetic_origins, args.dev_origins, args.slow_windows, set(args.skip)
+        args.origins,
+        args.synthetic_origins,
+        args.dev_origins,
+        args.slow_windows,
+        set(args.skip),
+        set(args.only),
     )
     figures = speed(args.series, args.updates) if args.series > 0 else {}
     if figures:
