@@ -283,6 +283,17 @@ def test_a_named_write_resent_is_applied_once() -> None:
     assert LogEntry.from_json(entry.to_json()) == entry
 
 
+def test_a_request_id_reused_for_another_write_is_another_write() -> None:
+    # Found by schemathesis: a put and then an increment with the same id answered the
+    # put's outcome for the increment (200 with "value": null, not applied).
+    machine = KeyValueMachine()
+    assert machine.apply(Operation("put", "k", b"1", request="r")) == Outcome("ok", None)
+    assert machine.apply(Operation("increment", "n", by=2, request="r")) == Outcome("ok", 2)
+    assert machine.apply(Operation("increment", "m", by=3, request="r")) == Outcome("ok", 3)
+    assert machine.apply(Operation("increment", "m", by=3, request="r")) == Outcome("ok", 3)
+    assert machine.get("m") == 3
+
+
 @pytest.mark.parametrize(("final", "ok"), [("20", True), ("50", False)])
 def test_many_unknown_increments_are_decided(final: str, ok: bool) -> None:
     # 40 increments with unknown outcomes: some 20 of them took effect (linearizable), or

@@ -39,11 +39,19 @@ class Outcome:
     value: int | None = None
 
 
+def _remembered_as(operation: Operation) -> str:
+    """The name a request id's outcome is remembered under: kind, key and id."""
+    return f"{operation.kind}:{len(operation.key)}:{operation.key}:{operation.request}"
+
+
 class KeyValueMachine:
     """The state: key -> JSON value (bytes) or counter (int), and the recent request ids.
 
     An operation with a request id applied before is not applied again: its first
     outcome is returned (at-most-once for resent writes, as Raft's client sessions).
+    The id is remembered with the operation's kind and key: a resend is the same write,
+    and an id a client reuses for another write or key is another write (not the first
+    one's outcome: an increment answered a put's outcome, without a value).
     """
 
     def __init__(
@@ -57,11 +65,12 @@ class KeyValueMachine:
     def apply(self, operation: Operation) -> Outcome:
         """Apply one operation (once per request id); return its outcome."""
         if operation.request:
-            done = self._requests.get(operation.request)
+            request = _remembered_as(operation)
+            done = self._requests.get(request)
             if done is not None:
                 return done
             outcome = self._apply(operation)
-            self._requests[operation.request] = outcome
+            self._requests[request] = outcome
             if len(self._requests) > REMEMBERED:
                 del self._requests[next(iter(self._requests))]
             return outcome
