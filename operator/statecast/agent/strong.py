@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from statecast.agent.config import ResourceSpec
-from statecast.agent.errors import AgentError, ConflictError, NotFoundError, UnavailableError
+from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
 from statecast.agent.strong_files import StrongFiles
 from statecast.core.strong.log import LogEntry, LogPosition, Operation
 from statecast.core.strong.machine import Outcome, Value
@@ -171,7 +171,8 @@ class StrongReplica:
         """Store a leader's entries (durably) and answer it.
 
         Raises:
-            AgentError: A message only a broken peer sends (two leaders of one epoch).
+            ConflictError: A message only a broken or forged peer sends (two leaders of
+                one epoch): 409 ``protocol``, nothing stored.
         """
         async with self._accepting:
             try:
@@ -180,7 +181,7 @@ class StrongReplica:
                 log.error(
                     "event=strong_protocol_error resource=%s/%s error=%s", *self.spec.ref, err
                 )
-                raise AgentError(str(err), "protocol") from err
+                raise ConflictError(str(err), "protocol") from err
             if self.files.write(records):
                 await self.files.install(self._current)
             await self.files.durable()

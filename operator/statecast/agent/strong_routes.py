@@ -23,7 +23,12 @@ from dataclasses import replace
 
 import aiohttp
 
-from statecast.agent.errors import BadRequestError, NotFoundError, UnavailableError
+from statecast.agent.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    UnavailableError,
+)
 from statecast.agent.httpserver import Request, Response
 from statecast.agent.runtime import Agent
 from statecast.agent.strong import StrongReplica, outcome_error
@@ -211,6 +216,8 @@ class StrongRoutes:
         sender, message = decode_append(request.body)
         if authenticated(request, sender) != message.leader:
             raise BadRequestError("the sender of an append must be its leader")
+        if self.agent.directory.url(sender) is None:
+            raise ForbiddenError(f"unknown peer {sender!r}", "unknown_peer")
         reply = await self._replica(ref).accept(message)
         return _json(reply.to_json())
 
