@@ -205,59 +205,80 @@ def read_image(path: Path) -> tuple[MapImage, int]:
     """Load a binary snapshot: the image (its entries a table) and the last segment covered.
 
     Raises:
-        PersistenceError: Not a snapshot, damaged, or incomplete.
+        PersistenceError: Not a snapshot, damaged, or incomplete (also when its
+            checksums hold but a field is not what the writer writes).
     """
     try:
         with path.open("rb") as handle:
             reader = _Reader(handle, path)
             header = _header(reader)
-            table = EntryTable(capacity=int(header["keys"]))
-            table.set_writers([str(w) for w in header["writers"]])
-            records, tombstones = 0, list[str]()
-            events: dict[str, tuple[array[int], list[str]]] = {}
-            while True:
-                kind, payload = reader.section()
-                if kind == _END:
-                    break
-                if kind == _RECORDS:
-                    records += _load_records(table, payload)
-                elif kind == _ARENA:
-                    table.load_raw(payload)
-                elif kind == _LIVE:
-                    (count,) = _U32.unpack_from(payload)
-                    starts = _from_le("Q", payload[4 : 4 + 8 * count])
-                    key_sizes = _from_le("H", payload[4 + 8 * count : 4 + 10 * count])
-                    table.index_raw(starts, key_sizes, int(header["liveBytes"]))
-                    records += count
-                elif kind == _STATES:
-                    for key, entry in read_entries(payload, 0)[0].items():
-                        table[key] = entry
-                elif kind == _TOMBSTONES:
-                    tombstones, _ = _read_keys(payload, 4, _U32.unpack_from(payload)[0])
-                elif kind == _EVENTS:
-                    size = payload[0]
-                    origin = bytes(payload[1 : 1 + size]).decode()
-                    (count,) = _U32.unpack_from(payload, 1 + size)
-                    at = 5 + size
-                    seqs = _from_le("q", payload[at : at + 8 * count])
-                    events[origin] = (seqs, _read_keys(payload, at + 8 * count, count)[0])
-    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as err:
-        raise PersistenceError(f"corrupt snapshot {path}: {err}") from err
-    except MalformedEntryError as err:  # a key state that is not an entry
-        raise PersistenceError(f"corrupt snapshot {path}: {err}") from err
-    if records != header["keys"]:
-        raise PersistenceError(f"snapshot {path}: {records} records, header says {header['keys']}")
-    image = MapImage(
-        entries=table,
-        version_vector={str(r): int(s) for r, s in header["vv"].items()},
-        events=events,
-        floors={str(r): int(s) for r, s in header["floors"].items()},
-        max_seen={str(r): int(s) for r, s in header["maxSeen"].items()},
-        tombstones=tombstones,
-        payload_bytes=int(header["payloadBytes"]),
-        clock=(int(header["clock"][0]), int(header["clock"][1])),
-    )
-    return image, int(header["wal"])
+            table, records, events, tombstones = _read_sections(reader, header)
+        if records != header["keys"]:
+            raise PersistenceError(
+                f"snapshot {path}: {records} records, header says {header['keys']}"
+            )
+        image = MapImage(
+            entries=table,
+            version_vector={str(r): int(s) for r, s in header["vv"].items()},
+            events=events,
+            floors={str(r): int(s) for r, s in header["floors"].items()},
+            max_seen={str(r): int(s) for r, s in header["maxSeen"].items()},
+            tombstones=tombstones,
+            payload_bytes=int(header["payloadBytes"]),
+            clock=(int(header["clock"][0]), int(header["clock"][1])),
+        )
+        return image, int(header["wal"])
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        struct.error,
+        MalformedEntryError,  # a key state that is not an entry
+    ) as err:
+        raise PersistenceError(f"corrupt snapshot {path}: {err!r}") from err
+
+
+_Events = dict[str, "tuple[array[int], list[str]]"]
+
+
+def _read_sections(
+    reader: _Reader, header: dict[str, Any]
+) -> tuple[EntryTable, int, _Events, list[str]]:
+    """The sections up to the end one: the table, its record count, events, tombstones."""
+    table = EntryTable(capacity=int(header["keys"]))
+    table.set_writers([str(w) for w in header["writers"]])
+    records, tombstones = 0, list[str]()
+    events: _Events = {}
+    while True:
+        kind, payload = reader.section()
+        if kind == _END:
+            return table, records, events, tombstones
+        if kind == _RECORDS:
+            records += _load_records(table, payload)
+        elif kind == _ARENA:
+            table.load_raw(payload)
+        elif kind == _LIVE:
+            (count,) = _U32.unpack_from(payload)
+            starts = _from_le("Q", payload[4 : 4 + 8 * count])
+            key_sizes = _from_le("H", payload[4 + 8 * count : 4 + 10 * count])
+            table.index_raw(starts, key_sizes, int(header["liveBytes"]))
+            records += count
+        elif kind == _STATES:
+            for key, entry in read_entries(payload, 0)[0].items():
+                table[key] = entry
+        elif kind == _TOMBSTONES:
+            tombstones, _ = _read_keys(payload, 4, _U32.unpack_from(payload)[0])
+        elif kind == _EVENTS:
+            size = payload[0]
+            origin = bytes(payload[1 : 1 + size]).decode()
+            (count,) = _U32.unpack_from(payload, 1 + size)
+            at = 5 + size
+            seqs = _from_le("q", payload[at : at + 8 * count])
+            events[origin] = (seqs, _read_keys(payload, at + 8 * count, count)[0])
 
 
 def read_json_snapshot(path: Path) -> tuple[EntryTable, dict[str, int]]:

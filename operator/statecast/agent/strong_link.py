@@ -36,7 +36,7 @@ def decode_append(body: bytes) -> tuple[str, AppendRequest]:
     try:
         raw: Any = json.loads(body)
         return str(raw["sender"]), AppendRequest.from_json(raw)
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise BadRequestError(f"malformed append: {err}", "malformed_append") from err
 
 
@@ -48,7 +48,7 @@ def decode_fence(body: bytes) -> int:
     """
     try:
         epoch = json.loads(body)["epoch"]
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise BadRequestError(f"malformed fence: {err}", "malformed_fence") from err
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
         raise BadRequestError("epoch must be a positive integer", "malformed_fence")

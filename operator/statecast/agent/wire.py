@@ -69,6 +69,8 @@ def _dumps(obj: Any) -> bytes:
 def _loads(body: bytes) -> Any:
     try:
         return json.loads(body)
+    except RecursionError as err:  # nested deeper than the parser's stack: not a message
+        raise BadRequestError("JSON nested too deep", "too_deep") from err
     except (ValueError, UnicodeDecodeError) as err:
         raise BadRequestError(f"malformed JSON: {err}") from err
 
