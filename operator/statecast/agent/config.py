@@ -56,6 +56,8 @@ class Limits(_Model):
     max_buffered_bytes: int = Field(default=512 << 20, gt=0)
     #: Seconds a request head may take to arrive, however slowly it trickles (408).
     header_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Seconds a request body may take to arrive from the end of its head (408).
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
 
 
 class PeerSpec(_Model):

@@ -15,7 +15,9 @@ llhttp (through httptools, the parser uvicorn uses):
   ``Expect: 100-continue``;
 - resource bounds against hostile clients: a header deadline (``header_timeout``: the
   whole request head, or the first one on a new connection, must arrive within it,
-  however slowly the bytes trickle in: 408), a global connection cap
+  however slowly the bytes trickle in: 408), a body deadline (``body_timeout``: a
+  request's body must arrive within it from the end of its head, however slowly it
+  trickles: 408), a global connection cap
   (``max_connections``: a connection over it gets 503 and is closed) and a global cap on
   request bodies held in memory (``max_buffered``: a request that would go over it gets
   503 ``overloaded``);
@@ -284,6 +286,7 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0  # lower bound of the head's bytes read so far
         self._head_slack = 0  # bytes of the read the head began in (may be earlier ones)
         self._head_exact = 0  # the head's size from the parser: target and headers
+        self._body_started = 0.0  # when the head of the request whose body is read ended
         self._began = False
         self._limit = server.max_body
         self._buffered = 0  # body bytes of this connection's requests not yet answered
@@ -387,6 +390,7 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head, self._in_body = False, True
+        self._body_started = time.monotonic()
         if self._head_exact > self._server.max_head:
             self._stop(self._head_too_large())
         incoming = self._incoming
@@ -613,8 +617,9 @@ class _Connection(asyncio.Protocol):
     def sweep(self, sweeps: int, idle_sweeps: int, now: float) -> None:
         """Close if idle and not seen busy for ``idle_sweeps`` sweeps (the idle timeout).
 
-        A request head still unfinished after the header timeout is answered 408 and the
-        connection closed, however recently its last byte came.
+        A request head still unfinished after the header timeout, or a body still
+        unfinished after the body timeout (from the end of its head), is answered 408
+        and the connection closed, however recently its last byte came.
         """
         if self._transport is None or self._failed is not None or self._closing:
             return
@@ -622,8 +627,19 @@ class _Connection(asyncio.Protocol):
             limit = self._server.header_timeout
             message = f"request head not received within {limit:g} s"
             self._refuse(error_response(408, "request_timeout", message))
+        elif self._in_body and now - self._body_started > self._server.body_timeout:
+            limit = self._server.body_timeout
+            message = f"request body not received within {limit:g} s of its head"
+            self._stop_reading_body()
+            self._refuse(error_response(408, "request_timeout", message))
         elif self._idle and sweeps - self._seen >= idle_sweeps:
             self._transport.close()
+
+    def _stop_reading_body(self) -> None:
+        """Drop the body read so far (it will not be answered): its bytes are released."""
+        incoming, self._incoming = self._incoming, _Incoming()
+        self._in_body = False
+        self._release(incoming.size)
 
     def resume(self) -> None:
         """Go on answering after a turn's budget ran out."""
@@ -665,6 +681,8 @@ class HttpServer:
             every path when not given (and never more than it).
         header_timeout: Seconds a request head may take to arrive (from its first
             byte; for a new connection, from the connection); then 408 and close.
+        body_timeout: Seconds a request body may take to arrive, from the end of its
+            head; then 408 and close (the body read so far is dropped).
         max_connections: Connections served at once; one more gets 503 and is closed.
         max_buffered: Request body bytes held in memory over all connections (read
             and not yet answered); a request that would go over it gets 503.
@@ -682,6 +700,7 @@ class HttpServer:
         turn_budget: float = 0.002,
         body_limit: Callable[[bytes], int] | None = None,
         header_timeout: float = 10.0,
+        body_timeout: float = 60.0,
         max_connections: int = 2048,
         max_buffered: int = 512 << 20,
         identify: Callable[[Any], str | None] | None = None,
@@ -693,12 +712,13 @@ class HttpServer:
         self.max_head = max_head
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.max_connections = max_connections
         self.max_buffered = max(max_buffered, max_body)
         self._body_limit = body_limit
         #: Body bytes read and not yet answered, over all connections.
         self.buffered = 0
-        interval = min(idle_timeout, header_timeout) / _IDLE_SWEEPS
+        interval = min(idle_timeout, header_timeout, body_timeout) / _IDLE_SWEEPS
         self._sweep_interval = interval
         self._idle_sweeps = max(1, round(idle_timeout / interval))
         self.connections: set[_Connection] = set()

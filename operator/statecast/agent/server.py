@@ -759,6 +759,7 @@ def build_server(agent: Agent, identify: Callable[[Any], str | None] | None = No
         max_body=max(peer, application),
         body_limit=body_limit,
         header_timeout=limits.header_timeout_seconds,
+        body_timeout=limits.body_timeout_seconds,
         max_connections=limits.max_connections,
         max_buffered=limits.max_buffered_bytes,
         identify=identify,

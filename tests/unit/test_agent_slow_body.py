@@ -1,0 +1,67 @@
+"""A client that sends a head and then trickles the body is cut at the body deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from statecast.agent.httpserver import HttpServer, Request, Response
+
+
+def echo(request: Request) -> Response:
+    return Response(json.dumps({"size": len(request.body)}).encode())
+
+
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    status = int((await reader.readline()).split()[1])
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+async def test_a_body_trickling_in_gets_408_at_the_body_deadline_and_others_are_served():
+    srv = HttpServer(echo, max_body=4096, idle_timeout=30, header_timeout=30, body_timeout=0.5)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n")
+        answer = asyncio.ensure_future(read_answer(reader))
+        other_reader, other = await asyncio.open_connection("127.0.0.1", srv.port)
+        sent = 0
+        while not answer.done() and sent < 4000:  # a byte every 20 ms: 80 s for the body
+            writer.write(b"x")
+            sent += 1
+            await asyncio.sleep(0.02)
+            if sent % 10 == 0:  # another client meanwhile: answered at once
+                other.write(b"PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
+                assert (await read_answer(other_reader))[0] == 200
+        status, headers, body = await answer
+        assert (status, json.loads(body)["error"]["code"]) == (408, "request_timeout")
+        assert headers["connection"] == "close"
+        assert sent < 4000  # cut, not answered once the body was whole
+        assert await reader.read() == b""  # closed after the refusal
+        assert srv.buffered == 0  # the partial body is not held
+        writer.close()
+        other.close()
+    finally:
+        await srv.close(grace=1)
+
+
+async def test_a_body_sent_in_pieces_within_the_deadline_is_served():
+    srv = HttpServer(echo, max_body=4096, body_timeout=5)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"PUT /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(5):
+            writer.write(b"3\r\nabc\r\n")
+            await asyncio.sleep(0.05)
+        writer.write(b"0\r\n\r\n")
+        status, _, body = await read_answer(reader)
+        assert (status, json.loads(body)) == (200, {"size": 15})
+        writer.close()
+    finally:
+        await srv.close(grace=1)
