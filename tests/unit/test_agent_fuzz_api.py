@@ -83,7 +83,7 @@ def _onto_served(case: schemathesis.Case) -> None:
 
 @SCHEMA.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
