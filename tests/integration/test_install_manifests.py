@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,3 +234,94 @@ def test_values_the_schema_refuses(
     )
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def _grants_secrets(rule: dict) -> bool:
+    return rule.get("apiGroups") in ([""], ["*"]) and bool(
+        {"secrets", "*"} & set(rule.get("resources", []))
+    )
+
+
+def test_no_cluster_wide_secret_access_and_secret_sources_by_namespace_and_name(
+    kubectl: Kubectl,
+    install_rbac: None,
+    service_account_kubeconfig: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    from statecast.agent.kube_gateway import KubernetesGateway
+    from statecast.agent.seeding import SourceError
+    from statecast.devcluster.system import INSTALL_NAMESPACE
+
+    suffix = uuid.uuid4().hex[:6]
+    named, whole, other = (f"seeds-{k}-{suffix}" for k in ("named", "whole", "other"))
+    values = {
+        "agent": {"secretSources": [{"namespace": named, "names": ["seed"]}, {"namespace": whole}]}
+    }
+    objects = helm_template(INSTALL_NAMESPACE, values, tmp_path)
+    cluster_roles = {d["metadata"]["name"]: d for d in objects if d["kind"] == "ClusterRole"}
+    bound = {d["roleRef"]["name"] for d in objects if d["kind"] == "ClusterRoleBinding"}
+    for name in bound:  # no role bound cluster-wide may read a Secret
+        assert not any(_grants_secrets(r) for r in cluster_roles[name]["rules"]), name
+    assert "statecast-secret-source-reader" not in bound
+    for namespace in (named, whole, other):
+        kubectl("create", "namespace", namespace)
+    try:
+        rbac = [
+            d
+            for d in objects
+            if d["kind"] in ("Role", "RoleBinding")
+            or d["metadata"]["name"] == "statecast-secret-source-reader"
+        ]
+        path = tmp_path / "rbac.yaml"
+        path.write_text(yaml.safe_dump_all(rbac))
+        kubectl("apply", "--server-side", "--field-manager=statecast-tests", "-f", str(path))
+        agent = f"system:serviceaccount:{INSTALL_NAMESPACE}:statecast-agent"
+        operator = f"system:serviceaccount:{INSTALL_NAMESPACE}:statecast-operator"
+
+        def can(who: str, *what: str) -> bool:
+            result = kubectl("auth", "can-i", f"--as={who}", *what, check=False)
+            return result.stdout.strip() == "yes"
+
+        assert can(agent, "get", "secret/seed", "-n", named)
+        assert not can(agent, "get", "secret/another", "-n", named)
+        assert can(agent, "get", "secret/anything", "-n", whole)
+        assert not can(agent, "get", "secret/seed", "-n", other)
+        assert not can(agent, "list", "secrets", "-n", whole)
+        assert not can(agent, "get", "secrets", "--all-namespaces")
+        assert not can(operator, "get", "secret/seed", "-n", named)
+        assert can(agent, "get", "configmap/seed", "-n", other)  # configMapRef: as before
+        # The agent itself, with its ServiceAccount's token: the seed it may read, and a
+        # refusal that says how to allow one it may not.
+        for namespace in (named, other):
+            kubectl("create", "secret", "generic", "seed", "-n", namespace, "--from-literal=k=v")
+        gateway = KubernetesGateway(str(service_account_kubeconfig("statecast-agent")))
+        assert asyncio.run(gateway.get_source_data(named, "Secret", "seed")) == {"k": b"v"}
+        with pytest.raises(SourceError, match=r"agent\.secretSources"):
+            asyncio.run(gateway.get_source_data(other, "Secret", "seed"))
+    finally:
+        for namespace in (named, whole, other):
+            kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_the_agents_port_has_a_network_policy(kubectl: Kubectl, crds: None, tmp_path: Path) -> None:
+    values = {"agent": {"port": 7500, "networkPolicy": {"clients": [
+        {"namespaceSelector": {"matchLabels": {"statecast.io/clients": "true"}}}
+    ]}}}  # fmt: skip
+    objects = helm_template("statecast-netpol", values, tmp_path)
+    (policy,) = [d for d in objects if d["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "statecast-agent"
+    }
+    peers, clients = policy["spec"]["ingress"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in peers["from"]] == [
+        "statecast-agent",
+        "statecast-operator",
+    ]
+    assert clients["from"] == values["agent"]["networkPolicy"]["clients"]  # type: ignore[index]
+    assert {p["port"] for rule in (peers, clients) for p in rule["ports"]} == {7500}
+    kubectl("create", "namespace", "statecast-netpol", check=False)
+    dry_run(kubectl, [policy], tmp_path)
+    off = helm_template(
+        "statecast-netpol", {"agent": {"networkPolicy": {"enabled": False}}}, tmp_path
+    )
+    assert "NetworkPolicy" not in {d["kind"] for d in off}

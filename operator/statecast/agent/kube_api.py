@@ -92,7 +92,11 @@ class ClusterGateway(Protocol):
     async def get_source_data(
         self, namespace: str, kind: SourceKind, name: str
     ) -> dict[str, bytes] | None:
-        """The data of a ConfigMap or (decoded) Secret, or None if it does not exist."""
+        """The data of a ConfigMap or (decoded) Secret, or None if it does not exist.
+
+        Raises:
+            SourceError: The agent may not read that Secret (RBAC), with how to allow it.
+        """
         ...
 
     async def post_event(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statecast.agent.kube_api import API_ERRORS, LeaseRecord, ReplicaRecord
-from statecast.agent.seeding import SourceKind
+from statecast.agent.seeding import SourceError, SourceKind
 from statecast.api.replica import NODE_LABEL
 from statecast.api.types import GROUP, VERSION
 
@@ -175,6 +175,13 @@ class KubernetesGateway:
         except ApiException as err:
             if err.status == 404:
                 return None
+            if err.status == 403 and kind == "Secret":  # least privilege: say how to allow it
+                raise SourceError(
+                    f"the agents may not read Secret {name} in namespace {namespace}: list it"
+                    " in the chart value agent.secretSources, or bind ClusterRole"
+                    " statecast-secret-source-reader to ServiceAccount statecast-agent in"
+                    f" {namespace} (docs/security.md)"
+                ) from err
             raise
         data: dict[str, str] = obj.data or {}
         if kind == "Secret":

@@ -1,0 +1,61 @@
+"""The install manifests (the chart rendered with its defaults) hold no cluster-wide
+access to Secrets, and a NetworkPolicy guards the agents' port.
+
+``manifests/install/statecast.yaml`` is what ``statecast manifests`` renders from the chart
+(drift-checked by ``make test-integration``); the chart's other values are rendered and
+dry-run against a real API server in tests/integration/test_install_manifests.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).parents[2]
+OBJECTS: list[dict[str, Any]] = [
+    d for d in yaml.safe_load_all((ROOT / "manifests/install/statecast.yaml").read_text()) if d
+]
+VALUES = yaml.safe_load((ROOT / "manifests/chart/statecast/values.yaml").read_text())
+
+
+def _of(kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in OBJECTS if d["kind"] == kind}
+
+
+def _reads_secrets(rule: dict[str, Any]) -> bool:
+    groups, resources = rule.get("apiGroups", []), rule.get("resources", [])
+    return bool({"", "*"} & set(groups)) and bool({"secrets", "*"} & set(resources))
+
+
+def test_no_role_bound_cluster_wide_may_read_a_secret() -> None:
+    roles = _of("ClusterRole")
+    bound = [b["roleRef"]["name"] for b in _of("ClusterRoleBinding").values()]
+    assert {"statecast-operator", "statecast-agent"} <= set(bound)
+    for name in bound:
+        assert not [r for r in roles[name]["rules"] if _reads_secrets(r)], name
+    # the role a namespace binds to let the agents read its secretRef sources
+    reader = roles["statecast-secret-source-reader"]["rules"]
+    assert reader == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    assert VALUES["agent"]["secretSources"] == []  # by default no namespace is opened
+
+
+def test_no_role_grants_everything() -> None:
+    for role in [*_of("ClusterRole").values(), *_of("Role").values()]:
+        for rule in role.get("rules", []):
+            assert "*" not in rule.get("verbs", []), role["metadata"]["name"]
+            assert "*" not in rule.get("resources", []), role["metadata"]["name"]
+
+
+def test_the_agents_port_is_reachable_only_as_the_network_policy_says() -> None:
+    policy = _of("NetworkPolicy")["statecast-agent"]
+    daemonset = _of("DaemonSet")["statecast-agent"]
+    labels = daemonset["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (port,) = daemonset["spec"]["template"]["spec"]["containers"][0]["ports"]
+    for rule in policy["spec"]["ingress"]:
+        assert [p["port"] for p in rule["ports"]] == [port["containerPort"]]
+    assert "hostNetwork" not in daemonset["spec"]["template"]["spec"]  # a pod policy applies
