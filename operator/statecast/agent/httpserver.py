@@ -53,6 +53,8 @@ from typing import Any, Protocol, cast
 
 import httptools
 
+from statecast.agent.memory import release_free_memory
+
 __all__ = [
     "Answer",
     "Handler",
@@ -72,6 +74,7 @@ _MAX_QUEUED_BYTES = 4 << 20  # bodies queued on one connection before reading pa
 _SLICE = 4096  # a read that may hold request heads is parsed this much at a time
 _LINGER_SECONDS = 2.0
 _IDLE_SWEEPS = 4  # sweeps per idle timeout
+_TRIM_AFTER = 64 << 20  # bodies held at once beyond which their memory is given back
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _METHODS = {m.encode(): m for m in ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH")}
 
@@ -417,7 +420,9 @@ class _Connection(asyncio.Protocol):
         if self._server.buffered + size > self._server.max_buffered:
             self._stop(_overloaded())
         self._buffered += size
-        self._server.buffered += size
+        server = self._server
+        server.buffered += size
+        server.peak_buffered = max(server.peak_buffered, server.buffered)
         incoming.body.append(body)
 
     def _stop(self, refusal: Response) -> None:
@@ -718,6 +723,8 @@ class HttpServer:
         self._body_limit = body_limit
         #: Body bytes read and not yet answered, over all connections.
         self.buffered = 0
+        #: The most ``buffered`` has been since memory was last given back to the system.
+        self.peak_buffered = 0
         interval = min(idle_timeout, header_timeout, body_timeout) / _IDLE_SWEEPS
         self._sweep_interval = interval
         self._idle_sweeps = max(1, round(idle_timeout / interval))
@@ -791,6 +798,11 @@ class HttpServer:
         now = time.monotonic()
         for conn in list(self.connections):
             conn.sweep(self.sweeps, self._idle_sweeps, now)
+        if self.peak_buffered > _TRIM_AFTER and self.buffered < self.peak_buffered // 4:
+            # Bodies of a burst (or a flood) are gone: give their memory back to the
+            # system, which the C allocator would otherwise keep for the process.
+            self.peak_buffered = self.buffered
+            release_free_memory()
         loop = asyncio.get_running_loop()
         self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
 

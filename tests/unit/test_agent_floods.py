@@ -1,4 +1,4 @@
-"""A client that sends a head and then trickles the body is cut at the body deadline."""
+"""Floods of slow and large requests: the body deadline, and memory given back after a burst."""
 
 from __future__ import annotations
 
@@ -62,6 +62,26 @@ async def test_a_body_sent_in_pieces_within_the_deadline_is_served():
         writer.write(b"0\r\n\r\n")
         status, _, body = await read_answer(reader)
         assert (status, json.loads(body)) == (200, {"size": 15})
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+
+
+async def test_after_a_burst_of_bodies_their_memory_is_given_back(monkeypatch):
+    from statecast.agent import httpserver
+
+    trims = []
+    monkeypatch.setattr(httpserver, "_TRIM_AFTER", 1000)
+    monkeypatch.setattr(httpserver, "release_free_memory", lambda: trims.append(1) or True)
+    srv = HttpServer(echo, max_body=1 << 20, header_timeout=0.2)  # a sweep every 50 ms
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+        assert (await read_answer(reader))[0] == 200
+        await asyncio.sleep(0.3)
+        assert trims == [1]  # once: the burst is over, nothing new held
+        assert srv.buffered == 0
         writer.close()
     finally:
         await srv.close(grace=1)
