@@ -55,7 +55,11 @@ def test_the_agents_port_is_reachable_only_as_the_network_policy_says() -> None:
     selector = policy["spec"]["podSelector"]["matchLabels"]
     assert selector.items() <= labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    (port,) = daemonset["spec"]["template"]["spec"]["containers"][0]["ports"]
-    for rule in policy["spec"]["ingress"]:
-        assert [p["port"] for p in rule["ports"]] == [port["containerPort"]]
+    ports = {
+        p["name"]: p["containerPort"]
+        for p in daemonset["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    agents_and_operator, clients = policy["spec"]["ingress"]
+    assert [p["port"] for p in clients["ports"]] == [ports["http"]]  # never the peer port
+    assert {p["port"] for p in agents_and_operator["ports"]} == set(ports.values())
     assert "hostNetwork" not in daemonset["spec"]["template"]["spec"]  # a pod policy applies
