@@ -85,3 +85,20 @@ async def test_after_a_burst_of_bodies_their_memory_is_given_back(monkeypatch):
         writer.close()
     finally:
         await srv.close(grace=1)
+
+
+def test_with_tls_the_plain_listener_reads_no_large_peer_body(tmp_path):
+    from statecast.agent.config import AgentConfig
+    from statecast.agent.runtime import Agent
+    from statecast.agent.server import build_server
+
+    config = AgentConfig(node="n1", data_dir=tmp_path, tls=True, peer_listen="127.0.0.1:0")
+    agent = Agent(config)
+    limits = config.limits
+    plain, mutual = build_server(agent), build_server(agent, identify=lambda cert: "n2")
+    push = b"/v1/peer/push/apps/flags"
+    assert plain.body_limit(push) == limits.max_value_bytes  # refused 403 there anyway
+    assert mutual.body_limit(push) == limits.max_peer_body_bytes
+    assert build_server(Agent(AgentConfig(node="n1", data_dir=tmp_path))).body_limit(push) == (
+        limits.max_peer_body_bytes
+    )

@@ -746,10 +746,15 @@ def build_server(agent: Agent, identify: Callable[[Any], str | None] | None = No
     ``identify`` makes it the mutual-TLS listener's (the client certificate's identity).
 
     A request's body limit is decided from its path before a byte of the body is
-    read: ``maxPeerBodyBytes`` for the peer routes, ``maxValueBytes`` for the rest.
+    read: ``maxPeerBodyBytes`` for the peer routes, ``maxValueBytes`` for the rest. With
+    ``tls``, the plain listener refuses every peer route (403), so it reads no peer body
+    larger than an application one: anyone who reaches the port could otherwise make
+    it hold 256 MiB before the refusal.
     """
     limits = agent.config.limits
     peer, application = limits.max_peer_body_bytes, limits.max_value_bytes
+    if agent.config.tls and identify is None:
+        peer = application
 
     def body_limit(path: bytes) -> int:
         return peer if path.startswith(_PEER_PREFIX) else application
