@@ -356,3 +356,14 @@ def test_issue_11_hourly_concentrated_demand_moves_a_copy_to_the_busy_node() -> 
         step_s=3600.0,
     )
     assert set(plan(inputs).nodes) == {"n0", "n4"}
+
+
+def test_alternating_node_lists_plan_as_each_alone() -> None:
+    # The planner remembers the last node list it derived (by identity); a plan on
+    # another list in between must not leak into the next plan on the first.
+    up = make_input(NODES, mean={"c": HOT}, replicas=(old("a"), old("e")))
+    down = make_input(NODES, mean={"c": HOT}, replicas=(old("a"), old("e")), down="c")
+    alone = {"up": plan(up), "down": plan(down)}
+    for name in ("up", "down", "up", "up", "down", "down", "up"):
+        assert plan(up if name == "up" else down) == alone[name]
+    assert "c" in alone["up"].nodes and "c" not in alone["down"].nodes

@@ -14,7 +14,9 @@ against what they cost over the same window.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +44,7 @@ from statecast.core.placement.types import (
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class Context:
         matrix: latency from node i to a replica on node j.
         mean: believed accesses per node over the value window (the forecast mean, or
             the demand just seen where the last forecast missed by far).
-        hedge: the same, at the upper bound for nodes whose forecast is uncertain.
+        hedge: the same, at the upper bound for nodes whose forecast is uncertain (the
+            very array ``mean`` is when no node's is).
         window_s: the value window, ``max(horizon, cooldown)``.
         hold: cost of holding one replica over the window (ms).
         copy: cost of one full copy (ms).
@@ -138,6 +142,48 @@ class _Inventory:
     ready: BoolArray
     free: tuple[int | None, ...]
     load: FloatArray
+    fits_by_size: dict[int, BoolArray] = field(default_factory=dict)
+
+    def fits(self, size: int) -> BoolArray:
+        """Nodes with room for a copy of ``size`` bytes (read-only; cached per size)."""
+        known = self.fits_by_size.get(size)
+        if known is None:
+            known = np.array([f is None or f >= size for f in self.free], dtype=np.bool_)
+            known.flags.writeable = False
+            if len(self.fits_by_size) < 64:
+                self.fits_by_size[size] = known
+        return known
+
+
+class _LastCall(Generic[_V]):
+    """The last result of a cached derivation, found again by the identity of its arguments.
+
+    Callers pass the same tuple objects call after call (the operator and the simulator
+    keep one node tuple until the nodes change); hashing and comparing a hundred
+    ``NodeInfo`` on every plan cost more than the plan's arithmetic.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[object, ...], _V] | None = None
+
+    def get(self, args: tuple[object, ...], derive: Callable[[], _V]) -> _V:
+        """The result for ``args`` (the same objects as last time), else ``derive()``."""
+        last = self._last
+        same = last is not None and len(last[0]) == len(args)
+        if last is not None and same and all(a is b for a, b in zip(last[0], args, strict=True)):
+            return last[1]
+        value = derive()
+        self._last = (args, value)
+        return value
+
+
+_LAST_INVENTORY: _LastCall[_Inventory] = _LastCall()
+_LAST_MATRIX: _LastCall[FloatArray] = _LastCall()
+
+
+def inventory_of(nodes: tuple[NodeInfo, ...]) -> _Inventory:
+    """The node list's inventory (cached by value, and by identity for the last one)."""
+    return _LAST_INVENTORY.get((nodes,), lambda: _inventory(nodes))
 
 
 @functools.lru_cache(maxsize=256)
@@ -169,13 +215,14 @@ def build_context(inputs: PlanInput) -> Context:
     the planner fills them in once it knows.
     """
     spec, state = inputs.spec, inputs.state
-    nodes = _inventory(inputs.nodes)
+    nodes = inventory_of(inputs.nodes)
     names, index = nodes.names, nodes.index
-    fits = np.array([f is None or f >= state.bytes for f in nodes.free], dtype=np.bool_)
+    fits = nodes.fits(state.bytes)
     horizon = inputs.forecast.mean.shape[1] if inputs.forecast.nodes else 1
     window_s = max(horizon * inputs.step_s, spec.cooldown_s)
-    mean, hedge = _demand(inputs, index, len(names))
+    mean, hedge = _demand(inputs, names)
     scale = window_s / (horizon * inputs.step_s)
+    believed = mean * scale
     current = {r.node: r for r in inputs.replicas}
     fresh = np.zeros(len(names), dtype=np.bool_)
     pinned = np.zeros(len(names), dtype=np.bool_)
@@ -201,9 +248,11 @@ def build_context(inputs: PlanInput) -> Context:
         ready=nodes.ready,
         candidates=nodes.ready & fits,
         load=nodes.load,
-        matrix=latency_matrix(nodes.zones, inputs.latency),
-        mean=mean * scale,
-        hedge=hedge * scale,
+        matrix=_LAST_MATRIX.get(
+            (nodes.zones, inputs.latency), lambda: latency_matrix(nodes.zones, inputs.latency)
+        ),
+        mean=believed,
+        hedge=believed if hedge is mean else hedge * scale,
         window_s=window_s,
         hold=holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
         copy=copy_cost(state, inputs.costs, spec.cost_weight),
@@ -235,9 +284,10 @@ def _rows(forecast_nodes: tuple[str, ...], names: tuple[str, ...]) -> tuple[IntA
     return at, src
 
 
-def _demand(
-    inputs: PlanInput, index: dict[str, int], n_nodes: int
-) -> tuple[FloatArray, FloatArray]:
+_LAST_ROWS: _LastCall[tuple[IntArray, IntArray]] = _LastCall()
+
+
+def _demand(inputs: PlanInput, names: tuple[str, ...]) -> tuple[FloatArray, FloatArray]:
     """Expected accesses per node over the horizon: believed, and hedged.
 
     Believed is the forecast mean, raised to the last step's demand carried over the
@@ -248,9 +298,9 @@ def _demand(
     believed demand elsewhere.
     """
     spec, fc = inputs.spec, inputs.forecast
-    mean = np.zeros(n_nodes)
-    hedge = np.zeros(n_nodes)
-    at, src = _rows(fc.nodes, _inventory(inputs.nodes).names)
+    mean = np.zeros(len(names))
+    hedge = np.zeros(len(names))
+    at, src = _LAST_ROWS.get((fc.nodes, names), lambda: _rows(fc.nodes, names))
     if len(at) == 0:
         return mean, hedge
     m = np.maximum(_finite(fc.mean[src]), 0.0)
@@ -270,6 +320,8 @@ def _demand(
         spec.deviation_threshold,
         spec.confidence_threshold,
     )
+    if not uncertain.any():
+        return mean, mean  # one array: the stages then judge once where both would agree
     hedge[at] = np.where(uncertain, np.maximum(up.sum(axis=1), believed), believed)
     return mean, hedge
 

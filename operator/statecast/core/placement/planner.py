@@ -237,7 +237,8 @@ def _fill_minimum(ctx: Context, board: Board) -> None:
         if i is None:
             board.notes.append(f"only {board.count} ready nodes for min {spec.min_replicas}")
             break
-        value = float(gains(ctx, board, ctx.mean)[i])
+        at_mean = score if ctx.hedge is ctx.mean else gains(ctx, board, ctx.mean)
+        value = float(at_mean[i])
         add(ctx, board, i, Reason.MINIMUM, value, f"durability floor of {spec.min_replicas}")
 
 
@@ -306,6 +307,8 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
             detail = f"expected to save {gain_mean[i]:.0f} ms against {cost:.0f} ms"
             add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
             continue
+        if ctx.hedge is ctx.mean:
+            return  # no uncertain node: the upper bounds add nothing
         gain_hedge = gains(ctx, board, ctx.hedge)
         ok = ctx.candidates & (gain_hedge > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
         i = best_node(ctx, board, ok, gain_hedge)
@@ -364,11 +367,11 @@ def _relocate(ctx: Context, board: Board) -> None:
 def _keep_and_promote(ctx: Context, board: Board) -> None:
     """Stage 9: a keep for every replica that stays, and a promotion if strong lost its leader."""
     spec = ctx.inputs.spec
-    loss_mean = losses(ctx, board, ctx.mean)
-    loss_hedge = losses(ctx, board, ctx.hedge)
-    for name in sorted(ctx.current):
-        if name in board.actions:
-            continue
+    staying = [name for name in sorted(ctx.current) if name not in board.actions]
+    if staying:
+        loss_mean = losses(ctx, board, ctx.mean)
+        loss_hedge = loss_mean if ctx.hedge is ctx.mean else losses(ctx, board, ctx.hedge)
+    for name in staying:
         i = ctx.index[name]
         replica = ctx.current[name]
         sync = SyncMode.NONE if replica.up_to_date else SyncMode.DELTA
