@@ -234,9 +234,9 @@ def study(job: tuple[str, int | None, bool]) -> Study:
     return result
 
 
-def timelines() -> None:
-    """The placement-over-time pictures of follow-the-sun and the Twitter trace."""
-    for name in ("follow-the-sun", "twitter-nab"):
+def timelines(names: list[str]) -> None:
+    """The placement-over-time pictures of follow-the-sun and the Twitter trace (if named)."""
+    for name in names:
         if name == "twitter-nab":
             with tempfile.TemporaryDirectory() as tmp:
                 trace = twitter_trace(Path(tmp))
@@ -291,8 +291,7 @@ def _saved(job: tuple[str, int | None, bool], partial: Path | None) -> Study | N
     """A study kept by an earlier (interrupted) run, if any."""
     if partial is None:
         return None
-    name, seed, _ = job
-    path = partial / f"{name if seed is None else f'generated-{seed:02d}'}.json"
+    path = partial / f"{_label(job)}.json"
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
@@ -300,13 +299,26 @@ def _saved(job: tuple[str, int | None, bool], partial: Path | None) -> Study | N
     return Study(**raw)
 
 
+def _label(job: tuple[str, int | None, bool]) -> str:
+    name, seed, _ = job
+    return name if seed is None else f"generated-{seed:02d}"
+
+
 def run_all(
-    jobs: list[tuple[str, int | None, bool]], workers: int, partial: Path | None = None
+    jobs: list[tuple[str, int | None, bool]],
+    workers: int,
+    partial: Path | None = None,
+    run: bool = True,
 ) -> list[Study]:
-    """Every job, in ``workers`` processes (results in job order); kept ones not re-run."""
+    """Every job, in ``workers`` processes (results in job order); kept ones not re-run.
+
+    With ``run`` False, only the studies kept in ``partial``.
+    """
     done = {i: s for i, job in enumerate(jobs) if (s := _saved(job, partial)) is not None}
     todo = [(i, job) for i, job in enumerate(jobs) if i not in done]
-    if workers <= 1:
+    if not run:
+        pass
+    elif workers <= 1:
         done.update({i: _save(study(job), partial) for i, job in todo})
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -323,6 +335,11 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=GENERATED)
     parser.add_argument("--partial", type=Path, help="keep finished traces here; resume")
     parser.add_argument("--no-speed", action="store_true", help="skip the replay-speed section")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="report the traces kept in --partial DIR (run nothing else; names the missing)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.partial:
@@ -332,17 +349,21 @@ def main() -> None:
     first = ["follow-the-sun", "concentrated"]
     rest = [] if args.quick else [n for n in SCENARIOS if n not in first]
     count = 6 if args.quick else args.generated
-    jobs = [(n, None, True) for n in [*first, *rest]]
+    jobs: list[tuple[str, int | None, bool]] = [(n, None, True) for n in [*first, *rest]]
     jobs += [(f"gen-{s}", s, False) for s in range(count)]
     jobs += [] if args.quick else [("twitter-nab", None, True)]
+    if args.report_only and args.partial is None:
+        parser.error("--report-only needs --partial DIR")
     print(f"{len(jobs)} traces", flush=True)
-    studies = run_all(jobs, args.jobs, args.partial)
+    studies = run_all(jobs, args.jobs, args.partial, run=not args.report_only)
+    finished = {s.name for s in studies}
+    missing = [_label(job) for job in jobs if _label(job) not in finished]
     if not args.quick:
-        timelines()
-    scale_lines = [] if args.quick or args.no_speed else speed()
+        timelines([n for n in ("follow-the-sun", "twitter-nab") if n in finished])
+    scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 
-    report(studies, scale_lines, sum(s.seconds for s in studies), OUT)
+    report(studies, scale_lines, sum(s.seconds for s in studies), OUT, missing)
 
 
 if __name__ == "__main__":

@@ -114,8 +114,15 @@ def _summary(studies: list[Study]) -> list[str]:
     return lines
 
 
-def report(studies: list[Study], scale_lines: list[str], seconds: float, out: Path) -> None:
-    """Write ``sim.md`` and ``sim.json`` under ``out``."""
+def report(
+    studies: list[Study],
+    scale_lines: list[str],
+    seconds: float,
+    out: Path,
+    missing: list[str] | None = None,
+) -> None:
+    """Write ``sim.md`` and ``sim.json`` under ``out`` (``missing``: traces not finished)."""
+    missing = missing or []
     named = [s for s in studies if not s.name.startswith("generated-")]
     generated = [s for s in studies if s.name.startswith("generated-")]
     text = [
@@ -129,6 +136,15 @@ def report(studies: list[Study], scale_lines: list[str], seconds: float, out: Pa
         "See [../placement.md](../placement.md) for the policies, the sweeps, how frontiers",
         "are compared and what the bounds are.",
         "",
+        *(
+            [
+                f"**Partial run**: {len(studies)} of {len(studies) + len(missing)} traces finished;"
+                f" not run: {', '.join(missing)}.",
+                "",
+            ]
+            if missing
+            else []
+        ),
         "## Runs at default settings, with the bounds at their replica-hours",
         "",
         *_defaults_table(named),
@@ -150,11 +166,14 @@ def report(studies: list[Study], scale_lines: list[str], seconds: float, out: Pa
         "| ratio | " + " | ".join(_default_hours(s) for s in named) + " |",
         "",
         *[f"![{s.name}](sim-frontier-{s.name}.png)" for s in named],
-        "",
-        "![follow-the-sun: demand, forecast band, placement](sim.png)",
-        "",
-        "![NAB Twitter trace, last three days](sim-twitter.png)",
     ]
+    pictures = {
+        "follow-the-sun": "![follow-the-sun: demand, forecast band, placement](sim.png)",
+        "twitter-nab": "![NAB Twitter trace, last three days](sim-twitter.png)",
+    }
+    for s in named:
+        if s.name in pictures:
+            text += ["", pictures[s.name]]
     if generated:
         text += [
             "",
