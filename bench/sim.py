@@ -191,8 +191,11 @@ def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, A
     return out
 
 
-def study(job: tuple[str, int | None, bool]) -> Study:
-    """Sweep every family over one trace (a worker's job): built-in name or generated seed."""
+def study(job: tuple[str, int | None, bool], defaults_only: bool = False) -> Study:
+    """Sweep every family over one trace (a worker's job): built-in name or generated seed.
+
+    ``defaults_only``: each family at its default setting only (no sweep, no frontiers).
+    """
     name, seed, plots = job
     started = time.process_time()
     if seed is not None:
@@ -214,14 +217,17 @@ def study(job: tuple[str, int | None, bool]) -> Study:
     config = _config(trace)
     cache = ForecastCache()
     chosen = variants(trace, cache=cache)
+    if defaults_only:
+        chosen = [v for v in chosen if v.label in DEFAULTS.values()]
     points = run_sweep(trace, config, chosen)
     settings = {v.label: v.setting for v in chosen if v.setting is not None}
-    points = refine(trace, config, points, settings, cache, runs=REFINE_RUNS)
+    if not defaults_only:
+        points = refine(trace, config, points, settings, cache, runs=REFINE_RUNS)
     result = Study(trace.name, described, points)
-    result.checks = _checks(points)
+    result.checks = {} if defaults_only else _checks(points)
     bounds = _bounds(trace, config, points)
     result.bounds = bounds["at_defaults"]
-    if plots:
+    if plots and not defaults_only:
         plot_frontiers(
             trace.name,
             points,
@@ -309,6 +315,7 @@ def run_all(
     workers: int,
     partial: Path | None = None,
     run: bool = True,
+    defaults_only: bool = False,
 ) -> list[Study]:
     """Every job, in ``workers`` processes (results in job order); kept ones not re-run.
 
@@ -319,10 +326,10 @@ def run_all(
     if not run:
         pass
     elif workers <= 1:
-        done.update({i: _save(study(job), partial) for i, job in todo})
+        done.update({i: _save(study(job, defaults_only), partial) for i, job in todo})
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(study, job): i for i, job in todo}
+            futures = {pool.submit(study, job, defaults_only): i for i, job in todo}
             for future in as_completed(futures):
                 done[futures[future]] = _save(future.result(), partial)
     return [done[i] for i in sorted(done)]
@@ -335,6 +342,16 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=GENERATED)
     parser.add_argument("--partial", type=Path, help="keep finished traces here; resume")
     parser.add_argument("--no-speed", action="store_true", help="skip the replay-speed section")
+    parser.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="each family at its default only (no sweeps); use its own --partial DIR",
+    )
+    parser.add_argument(
+        "--defaults",
+        type=Path,
+        help="with --report-only: a --defaults-only run's DIR for the traces not swept",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -355,11 +372,22 @@ def main() -> None:
     if args.report_only and args.partial is None:
         parser.error("--report-only needs --partial DIR")
     print(f"{len(jobs)} traces", flush=True)
-    studies = run_all(jobs, args.jobs, args.partial, run=not args.report_only)
+    studies = run_all(
+        jobs, args.jobs, args.partial, run=not args.report_only, defaults_only=args.defaults_only
+    )
     finished = {s.name for s in studies}
-    missing = [_label(job) for job in jobs if _label(job) not in finished]
+    if args.defaults is not None:
+        studies += [
+            s
+            for s in run_all(jobs, 1, args.defaults, run=False)
+            if s.name not in finished and not s.checks
+        ]
+        order = [_label(job) for job in jobs]
+        studies.sort(key=lambda s: order.index(s.name))
+    swept = {s.name for s in studies if s.checks}
+    missing = [_label(job) for job in jobs if _label(job) not in swept]
     if not args.quick:
-        timelines([n for n in ("follow-the-sun", "twitter-nab") if n in finished])
+        timelines([n for n in ("follow-the-sun", "twitter-nab") if n in swept])
     scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 

@@ -114,6 +114,21 @@ def _summary(studies: list[Study]) -> list[str]:
     return lines
 
 
+def _partial_note(studies: list[Study], missing: list[str]) -> list[str]:
+    """What a run that did not finish every sweep holds (nothing when it did)."""
+    if not missing:
+        return []
+    swept = sum(1 for s in studies if s.checks)
+    defaults = [s.name for s in studies if not s.checks]
+    not_run = [name for name in missing if name not in defaults]
+    text = f"**Partial run**: sweeps finished for {swept} of {swept + len(missing)} traces."
+    if defaults:
+        text += f" Default settings only (no frontier): {', '.join(defaults)}."
+    if not_run:
+        text += f" Not run: {', '.join(not_run)}."
+    return [text, ""]
+
+
 def report(
     studies: list[Study],
     scale_lines: list[str],
@@ -136,15 +151,7 @@ def report(
         "See [../placement.md](../placement.md) for the policies, the sweeps, how frontiers",
         "are compared and what the bounds are.",
         "",
-        *(
-            [
-                f"**Partial run**: {len(studies)} of {len(studies) + len(missing)} traces finished;"
-                f" not run: {', '.join(missing)}.",
-                "",
-            ]
-            if missing
-            else []
-        ),
+        *_partial_note(studies, missing),
         "## Runs at default settings, with the bounds at their replica-hours",
         "",
         *_defaults_table(named),
@@ -165,7 +172,7 @@ def report(
         "|---|" + "---:|" * len(named),
         "| ratio | " + " | ".join(_default_hours(s) for s in named) + " |",
         "",
-        *[f"![{s.name}](sim-frontier-{s.name}.png)" for s in named],
+        *[f"![{s.name}](sim-frontier-{s.name}.png)" for s in named if s.checks],
     ]
     pictures = {
         "follow-the-sun": "![follow-the-sun: demand, forecast band, placement](sim.png)",
