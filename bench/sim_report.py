@@ -186,10 +186,16 @@ def report(
             "",
             f"## {len(generated)} generated scenarios",
             "",
-            "How many of them predictive's frontier holds against each rival:",
-            "",
-            *_summary(generated),
-            "",
+            *(
+                [
+                    "How many of them predictive's frontier holds against each rival:",
+                    "",
+                    *_summary([s for s in generated if s.checks]),
+                    "",
+                ]
+                if any(s.checks for s in generated)
+                else []
+            ),
             "| scenario | shape | "
             + " | ".join(f"vs {r}: hits / latency / bytes" for r in RIVALS)
             + " | default rh / reactive's |",
