@@ -78,3 +78,12 @@ def test_only_changes_count_and_kopf_activity_expires() -> None:
     assert wakeups.kopf_active(10.0)
     clock.now += 0.5
     assert not wakeups.kopf_active(10.0)
+
+
+def test_the_first_safety_resync_waits_and_is_spread_over_one_interval() -> None:
+    from statecast.controller.handlers import RESYNC_SECONDS, first_resync
+
+    delays = [first_resync(uid=f"uid-{i}", name=f"r{i}") for i in range(1000)]
+    assert all(0 < d <= RESYNC_SECONDS for d in delays)  # never at once: resume just ran
+    assert len(set(delays)) > 500  # not one burst of every resource
+    assert first_resync(uid="", name="r1") == first_resync(uid="", name="r1")

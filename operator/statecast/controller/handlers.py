@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import os
 import time
+import zlib
 from typing import Any
 
 import kopf
@@ -296,7 +297,22 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     services_of(memo).forget((body.metadata.namespace or "", body.metadata.name or ""))
 
 
-@kopf.timer(GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, sharp=False)
+def first_resync(*, uid: str, name: str, **_: Any) -> float:
+    """Seconds before a resource's first safety resync: within one interval, by its uid.
+
+    Never at once (the resume or create handler has just reconciled it: a timer without
+    a delay ran a second reconcile of every resource at startup), and spread over the
+    interval, so that the timers of a thousand resources created or resumed together do
+    not all fire in the same second of every minute.
+    """
+    slot = zlib.crc32((uid or name).encode()) % 1000
+    return RESYNC_SECONDS * (slot + 1) / 1000
+
+
+@kopf.timer(
+    GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, initial_delay=first_resync,
+    sharp=False,
+)  # fmt: skip
 def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile periodically: replica status and nodes change without touching the resource."""
     _reconcile(memo, body, patch, kwargs)
