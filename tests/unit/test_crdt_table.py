@@ -1,10 +1,12 @@
-"""EntryTable behaves exactly like a dict; EventRing like a bounded deque."""
+"""EntryTable behaves exactly like a dict; EventRing like a bounded deque, one event per key."""
 
 from __future__ import annotations
 
 import threading
+import tracemalloc
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -262,21 +264,51 @@ def test_a_key_too_long_for_a_record_is_refused_and_changes_nothing():
     events=st.lists(st.tuples(st.integers(1, 50), st.sampled_from("abc")), max_size=60),
     limit=st.integers(1, 8),
 )
-def test_the_event_ring_keeps_what_a_bounded_deque_keeps(events, limit):
+def test_the_event_ring_keeps_the_latest_event_of_each_key_of_a_bounded_window(events, limit):
     ring = EventRing(limit)
-    model: deque[tuple[int, str]] = deque()
+    # The model: a bounded deque of slots [seq, key, live]; recording a key again frees
+    # the slot of its earlier event; a slot leaving the window raises the floor if live.
+    model: deque[list[Any]] = deque()
     floor, model_floor = 0, 0
     for seq, key in events:
-        evicted = ring.append(seq, key)
-        model.append((seq, key))
-        if len(model) > limit:
-            model_floor = max(model_floor, model.popleft()[0])
-        if evicted is not None:
-            floor = max(floor, evicted)
-        assert list(ring) == list(model)
+        held = [slot for slot in model if slot[2] and slot[1] == key]
+        if held and held[0][0] >= seq:
+            assert ring.append(seq, key) is None
+        else:
+            for slot in held:
+                slot[2] = False
+            model.append([seq, key, True])
+            if len(model) > limit:
+                gone = model.popleft()
+                if gone[2]:
+                    model_floor = max(model_floor, gone[0])
+            evicted = ring.append(seq, key)
+            if evicted is not None:
+                floor = max(floor, evicted)
+        live = [(s, k) for s, k, alive in model if alive]
+        assert list(ring) == live
+        assert len(ring) == len(live) == len({k for _, k in live})
         assert floor == model_floor
         known = seq // 2
-        assert sorted(ring.keys_after(known)) == sorted(k for s, k in model if s > known)
+        assert sorted(ring.keys_after(known)) == sorted(k for s, k in live if s > known)
+
+
+def test_a_ring_of_rewritten_keys_holds_each_key_once_not_once_per_event():
+    # The soak's holders grew ~140 bytes per operation: every event kept its own copy of
+    # the key (a new str from each request) until the ring was full.
+    ring = EventRing(1 << 16)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for seq in range(1, 20_001):
+            ring.append(seq, "".join(["key-", str(seq % 40)]))  # a new str object each time
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(ring) == len({key for _, key in ring}) == 40
+    # 16 bytes of slot per event until the ring is full; a copy of the key was ~55 more.
+    assert grown < 24 * 20_000
+    assert sorted(ring.keys_after(19_990)) == sorted(f"key-{s % 40}" for s in range(19_991, 20_001))
 
 
 @given(
@@ -288,7 +320,9 @@ def test_latest_events_keeps_the_greatest_and_the_floor_below_them(events, limit
     for seq, key in events:
         latest.add(seq, key)
     ordered = sorted(events)
-    assert list(latest.ring()) == ordered[-limit:]
+    kept = ordered[-limit:]
+    latest_of = {key: seq for seq, key in kept}  # the ring holds each key's latest once
+    assert list(latest.ring()) == list(dict.fromkeys(e for e in kept if latest_of[e[1]] == e[0]))
     left_out = ordered[: max(0, len(ordered) - limit)]
     assert latest.floor == (left_out[-1][0] if left_out else 0)
 

@@ -407,10 +407,8 @@ class DeltaMap:
         self._floor = dict(image.floors)
         self._index.clear()
         for origin, (seqs, keys) in image.events.items():
-            ring = self._index[origin] = EventRing.restore(self._index_limit, seqs, keys)
-            if len(seqs) > len(ring):  # the index is smaller than when the image was taken
-                dropped = max(seqs[: len(seqs) - len(ring)])
-                self._floor[origin] = max(self._floor.get(origin, 0), dropped)
+            for seq, key in zip(seqs, keys, strict=True):  # older images may repeat keys
+                self._remember(origin, seq, key)
         self._max_seen = dict(image.max_seen)
         self._tombstones = set(image.tombstones)
         self._size = image.payload_bytes
