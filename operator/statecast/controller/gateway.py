@@ -6,6 +6,7 @@ API server with the ``kubernetes`` client, tests pass a fake that records calls.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from typing import Any, Protocol
@@ -125,8 +126,44 @@ class KubeGateway:
         return True
 
     def post_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
-        """Post an Event through kopf (which batches and retries)."""
-        kopf.event(body, type=type_, reason=reason, message=message)
+        """Post an Event through kopf (which batches and retries).
+
+        Outside kopf's handlers (the standby elections' thread: kopf's event queue is a
+        context variable of its handlers) the Event is created directly; a failure to
+        post one is logged, never raised (an election must not stop half-way for it).
+        """
+        try:
+            kopf.event(body, type=type_, reason=reason, message=message)
+        except LookupError:
+            self._create_event(body, type_, reason, message)
+
+    def _create_event(self, body: kopf.Body, type_: str, reason: str, message: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        meta = body.get("metadata") or {}
+        namespace, name = meta.get("namespace") or "default", meta.get("name") or ""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        event: Any = {
+            "metadata": {"generateName": f"{name}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": body.get("apiVersion"),
+                "kind": body.get("kind"),
+                "name": name,
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "statecast"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(namespace, event)
+        except ApiException as err:
+            log.warning("event=event-not-posted reason=%s status=%s", reason, err.status)
 
     def agent_leases(self) -> list[AgentLease]:
         """List the agents' Leases in the agent namespace.
@@ -318,3 +355,32 @@ class KubeGateway:
             return None
         position = answer["position"]
         return LogPosition(int(position["epoch"]), int(position["index"]))
+
+    # --- a standby's own lists (statecast.controller.strong_standby.StrongLister) ------
+    def strong_resources(self) -> list[dict[str, Any]]:
+        """Every SharedResource with ``consistency: strong`` (one cluster-wide LIST)."""
+        found: Any = self._custom.list_cluster_custom_object(GROUP, VERSION, "sharedresources")
+        return [
+            dict(item)
+            for item in found.get("items", [])
+            if (item.get("spec") or {}).get("consistency") == "strong"
+        ]
+
+    def replicas_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The Replicas of resource ``namespace/name`` (its namespace listed)."""
+        found: Any = self._custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "replicas"
+        )
+        return [
+            dict(item)
+            for item in found.get("items", [])
+            if (item.get("spec") or {}).get("resource") == name
+        ]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every Node, as the API server serves it (JSON, not client models)."""
+        listed = self.core.list_node()
+        serialized: list[dict[str, Any]] = self.core.api_client.sanitize_for_serialization(
+            listed.items
+        )
+        return serialized

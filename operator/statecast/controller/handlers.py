@@ -35,6 +35,7 @@ from statecast.controller.apply import apply, report, report_failure
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
+from statecast.controller.strong_standby import StandbyElections, StrongLister
 from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile import reconcile
 from statecast.core.reconcile.views import (
@@ -61,6 +62,8 @@ COUNTER_READER = "counter_reader"
 TLS = "tls"
 #: memo key: seconds a peer's record in the peering lives without a renewal.
 PEERING_LIFETIME = "peering_lifetime"
+#: memo key: the :class:`StandbyElections` of this process (failovers while kopf is paused).
+STANDBY = "strong_standby"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
 #: record to lapse (a strong resource's failover waits for an operator that acts).
 DEFAULT_PEERING_LIFETIME = 10
@@ -94,6 +97,9 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
     services = services_of(memo)
     services.start()
     _start_woken(services, memo, kwargs)
+    if memo.get(STANDBY) is None and isinstance(services.gateway, StrongLister):
+        memo[STANDBY] = StandbyElections(services, services.gateway, interval=STRONG_SECONDS)
+        memo[STANDBY].start()
     address = memo.get(METRICS_ADDRESS)
     if address is not None:
         host, port = address
@@ -107,10 +113,13 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
 
 @kopf.on.cleanup()
 def stop_services(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the woken reconciles, the sampler thread, and save the demand history."""
+    """Stop the woken reconciles, the standby elections, the sampler; save the history."""
     woken = memo.get("woken")
     if isinstance(woken, WokenReconciles):
         woken.stop()
+    standby = memo.get(STANDBY)
+    if isinstance(standby, StandbyElections):
+        standby.stop()
     services_of(memo).stop()
 
 
@@ -325,4 +334,7 @@ def _strong(spec: kopf.Spec, **_: Any) -> bool:
 @kopf.timer(GROUP, VERSION, "sharedresources", interval=STRONG_SECONDS, sharp=False, when=_strong)
 def strong_leader(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """Keep a strong resource led: elect on leader loss or a membership step, fix roles."""
+    standby = memo.get(STANDBY)
+    if isinstance(standby, StandbyElections):
+        standby.kopf_pass()  # kopf acts here: this process's standby thread stands aside
     lead(services_of(memo), body, Indexes.of(kwargs), dt.datetime.now(dt.UTC))

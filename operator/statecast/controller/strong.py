@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,11 +42,11 @@ from statecast.core.reconcile.strong import (
     role_changes,
     strong_decision,
 )
-from statecast.core.reconcile.views import ReplicaView, agents_down
+from statecast.core.reconcile.views import NodeView, ReplicaView, agents_down
 from statecast.core.strong.election import Election, StrongConfig, choose_leader
 from statecast.core.strong.log import LogPosition
 
-__all__ = ["StrongGateway", "carry_out", "elect", "lead"]
+__all__ = ["StrongGateway", "carry_out", "decide_and_carry_out", "elect", "lead"]
 
 log = logging.getLogger(__name__)
 
@@ -178,20 +178,46 @@ def carry_out(
 
 def lead(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datetime) -> None:
     """One pass of the configuration master over a strong resource: decide, carry out."""
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    nodes = [view for store in indexes.nodes.values() for view in store]
+    decide_and_carry_out(services, body, nodes, list(indexes.replicas.get(ref, [])), now)
+
+
+def decide_and_carry_out(
+    services: Services,
+    body: kopf.Body,
+    nodes: Sequence[NodeView],
+    replicas: Sequence[ReplicaView],
+    now: dt.datetime,
+    *,
+    reasons: Collection[str] | None = None,
+) -> bool:
+    """Decide over a strong resource from what was observed, and carry it out.
+
+    Args:
+        services: the operator's services (gateway, liveness, metrics).
+        body: the SharedResource.
+        nodes: every node.
+        replicas: the resource's Replicas.
+        now: the time of the observation.
+        reasons: carry out only an election for one of these reasons (None: anything,
+            the Replica roles included).
+
+    Returns:
+        Whether an election was started.
+    """
     try:
         spec = SharedResourceSpec.model_validate(body.get("spec", {}))
     except ValidationError:
-        return  # the reconcile reports an invalid spec
-    ref = (body.metadata.namespace or "", body.metadata.name or "")
+        return False  # the reconcile reports an invalid spec
     leases = services.liveness.current()
     observed = Observed(
-        body,
-        [view for store in indexes.nodes.values() for view in store],
-        list(indexes.replicas.get(ref, [])),
-        now,
-        agents_down=agents_down(leases, now),
-        spec=spec,
+        body, list(nodes), list(replicas), now, agents_down=agents_down(leases, now), spec=spec
     )
     decision = strong_decision(observed, spec)
+    election = decision.election
+    if reasons is not None and (election is None or election.reason not in reasons):
+        return False
     endpoints = {lease.node: url for lease in leases if (url := services.link.url(lease))}
     carry_out(services, body, decision, list(observed.replicas), endpoints)
+    return election is not None
