@@ -21,6 +21,7 @@ from statecast.agent.kube_api import LeaseRecord, ReplicaRecord
 from statecast.agent.main import run_agent
 from statecast.agent.replica_status import ReplicaFacts, caught_up, decide_phase
 from statecast.agent.runtime import Agent
+from statecast.agent.server import build_server
 from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
 from statecast.core.crdt.seed import seed_origin
 
@@ -419,3 +420,34 @@ async def test_an_agent_whose_edge_has_not_started_answers_not_ready_not_unknown
     config = AgentConfig(node="n1", data_dir=tmp_path, listen=f"127.0.0.1:{port}")
     await asyncio.wait_for(run_agent(config, edge_still_starting), 30)
     assert answers == [(503, "not_ready")]
+
+
+async def test_a_resource_made_after_the_last_replica_pass_is_not_answered_unknown(agent):
+    """ch13's chaos runs: a non-holder's clients got 404 unknown_resource for a fresh
+    resource already Ready (its agent had not listed the new Replicas yet). "Unknown" is
+    said only from a pass over the Replicas that began after the question."""
+    gateway = FakeGateway()
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()  # no resource yet
+    asked_for_a_pass: list[bool] = []
+    agent.learn_resources = lambda: asked_for_a_pass.append(True)
+    gateway.specs["apps", "flags"] = {"merge": "lww", "consistency": "eventual"}
+    gateway.replicas = [record("n2")]  # made (and Ready on n2) since that pass
+    server = build_server(agent)
+    await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def answer(resource: str) -> tuple[int, str]:
+                url = f"http://127.0.0.1:{server.port}/v1/apps/{resource}/k"
+                async with session.get(url) as reply:
+                    return reply.status, (await reply.json())["error"]["code"]
+
+            assert await answer("flags") == (503, "not_ready")  # was 404 unknown_resource
+            assert await answer("nothing") == (503, "not_ready")
+            assert asked_for_a_pass
+            await reconciler.reconcile()  # a pass that began after both questions
+            assert agent.locations["apps", "flags"] == ("n2",)  # known now: forwarded
+            assert await answer("nothing") == (404, "unknown_resource")
+    finally:
+        await server.close()

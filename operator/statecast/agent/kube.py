@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -252,6 +253,7 @@ class ReplicaReconciler:
     async def reconcile(self) -> None:
         """One level-triggered pass over every Replica in the cluster."""
         agent = self.agent
+        started = time.monotonic()
         replicas = await self.gateway.list_replicas()
         members: dict[tuple[str, str], list[str]] = {}
         uids: dict[tuple[str, str], str] = {}
@@ -292,6 +294,7 @@ class ReplicaReconciler:
                 await self._seed(ref, record, held, replicas)
             await self._report(ref, record, replicas)
         agent.resources_known = True  # every resource with a Replica is declared now
+        agent.resources_as_of = started
 
     def _learn_leaders(self, replicas: list[ReplicaRecord]) -> None:
         """Who leads each strong resource: its Replica with role leader of the newest epoch."""
@@ -581,7 +584,9 @@ async def run_edge(
     peers = PeerWatcher(gateway, namespace, agent)
     reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
     agent.resources_known = False  # until the first pass over the Replicas
+    agent.resources_as_of = -math.inf
     wake = asyncio.Event()
+    agent.learn_resources = wake.set
     loop = asyncio.get_running_loop()
     stop = threading.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,9 +26,14 @@ from statecast.agent.watch import WatchHub
 from statecast.api.types import Ref
 from statecast.pki.contexts import TlsMaterial
 
-__all__ = ["Agent", "ReplicaReport"]
+__all__ = ["UNKNOWN_VERDICT_SECONDS", "Agent", "ReplicaReport"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a pass over the Replicas that did not list a resource answers for it (404).
+UNKNOWN_VERDICT_SECONDS = 2.0
+#: Resources asked for but unknown that are remembered at most (then forgotten at once).
+UNKNOWN_ASKS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,38 @@ class Agent:
         #: after its first pass over the Replicas): a resource it does not know of yet is
         #: then answered 503 ``not_ready``, not 404 ``unknown_resource``.
         self.resources_known = True
+        #: When the agent's list of resources was last complete: the start (monotonic) of
+        #: the last finished pass over the Replicas (standalone: the configuration, always).
+        self.resources_as_of = math.inf
+        #: Asks the Kubernetes edge for a pass over the Replicas now (set by the edge).
+        self.learn_resources: Callable[[], None] | None = None
+        self._unknown_asked: dict[Ref, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- replicas -----------------------------------------------------------------
+    def surely_unknown(self, ref: Ref) -> bool:
+        """Whether a resource this agent does not know of may be answered "unknown" (404).
+
+        The agent learns resources from the Replicas it lists (once a second, and on its
+        own Replicas' events): one created moments ago may not be among them yet, and a
+        client that saw it Ready must not be told it does not exist. So "unknown" is said
+        only from a pass over the Replicas that began after the resource was asked for
+        (a client asks after the Replicas it waited for exist, so that pass lists them),
+        and for :data:`UNKNOWN_VERDICT_SECONDS` after that ask; until then the question
+        asks the edge for a pass and is answered 503 ``not_ready`` (retry).
+        """
+        now = time.monotonic()
+        asked = self._unknown_asked.get(ref)
+        if asked is None or now - asked > UNKNOWN_VERDICT_SECONDS:
+            if len(self._unknown_asked) >= UNKNOWN_ASKS_KEPT:
+                self._unknown_asked.clear()
+            asked = self._unknown_asked[ref] = now
+        if self.resources_as_of >= asked:
+            return True
+        if self.learn_resources is not None:
+            self.learn_resources()
+        return False
+
     def declare(self, spec: ResourceSpec, nodes: tuple[str, ...]) -> None:
         """Know a resource and the nodes holding its replicas (for routing and sync)."""
         self.specs[spec.ref] = spec

@@ -376,6 +376,8 @@ class AgentApi:
         if store is None and ref not in self.agent.specs:
             if not self.agent.resources_known:  # just started: it may be one of ours
                 raise UnavailableError("the agent is loading its replicas", "not_ready")
+            if not self.agent.surely_unknown(ref):  # made moments ago, not listed here yet?
+                raise UnavailableError("the agent is looking for this resource", "not_ready")
             raise NotFoundError(f"unknown resource {ref[0]}/{ref[1]}", "unknown_resource")
         return store
 
