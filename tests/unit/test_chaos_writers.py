@@ -52,7 +52,15 @@ def test_writes_of_writer_processes_land_in_the_history_with_their_versions(agen
     last = {}
     for o in sorted(writes, key=lambda o: o.end):
         last[o.key] = o
-    with Client([nodes["node-0"]]) as client:  # the newest acknowledged write of some key
-        key = max(last, key=lambda k: last[k].end)
-        time.sleep(0.5)
-        assert client.get("default", "state", key) == last[key].value
+    key = max(last, key=lambda k: last[k].end)  # the key written last
+    of_key = [o for o in writes if o.key == key]
+    # Last-writer-wins: the value kept is one of the writes no other write of the key
+    # began after (writes that overlap in time may win either way, whichever ended last).
+    maximal = [o.value for o in of_key if not any(p.start > o.end for p in of_key)]
+    with Client([nodes["node-0"]]) as client:
+        deadline = time.monotonic() + 10
+        value = client.get("default", "state", key)
+        while value not in maximal and time.monotonic() < deadline:  # still replicating
+            time.sleep(0.2)
+            value = client.get("default", "state", key)
+        assert value in maximal, (value, maximal)
