@@ -109,7 +109,9 @@ def test_a_returning_agent_catches_up_by_delta_and_a_new_one_by_full_snapshot(cl
         agents.wait_ready(third)
         eventually(lambda: agreed(agents.agents), "the new agent caught up")
         full = sync_bytes(third, "full")
-        assert full > 10 * delta
+        # the delta carried the 4 changed keys (plus the periodic rounds' vectors until
+        # the stats were read: more rounds on a slow machine), not the 200 keys again
+        assert full > 3 * delta, (full, delta)
         assert get_map(third)["k0"] == "changed"
 
 
