@@ -192,12 +192,6 @@ def _ready(custom: client.CustomObjectsApi, namespace: str, nodes: set[str]) -> 
     )
 
 
-@pytest.mark.xfail(
-    reason="on main after session 3's last landings the TLS agents log agent_stopped about 3 s "
-    "after agent_listening (no error logged) and every Replica turns Lost (AgentLost): it "
-    "passed before them (sec15, four runs); open defect, see the closing note of session 3",
-    strict=False,
-)
 def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_under_load(
     api_client: client.ApiClient, namespace: str, tls_system: TlsSystem
 ) -> None:

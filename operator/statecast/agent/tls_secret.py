@@ -15,6 +15,7 @@ import ssl
 
 from statecast.agent.kube_api import API_ERRORS, ClusterGateway
 from statecast.agent.runtime import Agent
+from statecast.agent.seeding import SourceError
 from statecast.api.lease import agent_tls_secret_name
 
 __all__ = ["keep_tls"]
@@ -29,6 +30,9 @@ async def load_once(agent: Agent, gateway: ClusterGateway, namespace: str) -> bo
     try:
         data = await gateway.get_source_data(namespace, "Secret", name)
     except API_ERRORS as err:
+        log.warning("event=tls_secret_unreadable secret=%s/%s error=%s", namespace, name, err)
+        return False
+    except SourceError as err:  # not readable yet: the issuer's Role does not name it yet
         log.warning("event=tls_secret_unreadable secret=%s/%s error=%s", namespace, name, err)
         return False
     if data is None:
