@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from statecast.chaos.checker import check_eventual, percentiles
+from statecast.chaos.checker import Partition, check_eventual, percentiles
 from statecast.chaos.history import Operation
 from statecast.chaos.observer import ReplicaEvent
 from statecast.chaos.timeline import (
@@ -19,12 +19,13 @@ from statecast.chaos.timeline import (
 
 
 def write(
-    key: str, n: int, start: float, outcome: str = "ok", wall: int | None = None
-) -> Operation:
+    key: str, n: int, start: float, outcome: str = "ok", wall: int | None = None,
+    node: str = "node-1",
+) -> Operation:  # fmt: skip
     version = (
-        f"{wall if wall is not None else int(start * 1000)}.0.node-1" if outcome == "ok" else None
+        f"{wall if wall is not None else int(start * 1000)}.0.{node}" if outcome == "ok" else None
     )
-    return Operation("write", "node-1/writer-0", "node-1", key, start, start + 0.01,
+    return Operation("write", f"{node}/writer-0", node, key, start, start + 0.01,
                      outcome, {"c": "w", "n": n}, version=version)  # type: ignore[arg-type]  # fmt: skip
 
 
@@ -35,7 +36,8 @@ def inc(key: str, start: float, outcome: str = "ok") -> Operation:
 
 def read(key: str, start: float, outcome: str = "ok", error: str | None = None,
          client: str = "node-1/reader-0", end: float | None = None) -> Operation:  # fmt: skip
-    return Operation("read", client, "node-1", key, start, end if end is not None else start + 0.01,
+    node = client.split("/", 1)[0]
+    return Operation("read", client, node, key, start, end if end is not None else start + 0.01,
                      outcome, error=error)  # type: ignore[arg-type]  # fmt: skip
 
 
@@ -105,6 +107,45 @@ def test_a_404_for_a_key_written_before_the_read_began_is_counted() -> None:
     ]
     verdict = check_eventual(ops, states({"k": {"c": "w", "n": 1}}))
     assert verdict.not_found_existing == 1 and not verdict.ok
+
+
+# a cut from 10 s to 20 s between node-1 and node-2; heal grace 5 s, replication grace 2 s
+CUT = Partition(10.0, 20.0, frozenset({"node-1"}))
+
+
+@pytest.mark.parametrize(
+    ("written_on", "written_at", "read_at", "counted"),
+    [
+        ("node-2", 12.0, 15.0, False),  # written across the cut while it lasted
+        ("node-2", 12.0, 24.0, False),  # ... read within the heal grace
+        ("node-2", 12.0, 26.0, True),  # ... read after the sides caught up
+        ("node-2", 9.0, 15.0, False),  # written just before the cut: it may not have crossed
+        ("node-2", 5.0, 15.0, True),  # written long before the cut: every replica had it
+        ("node-1", 12.0, 15.0, True),  # written on the reader's own side
+    ],
+)
+def test_a_404_across_a_partition_for_a_write_made_on_the_other_side_is_honest(
+    written_on: str, written_at: float, read_at: float, counted: bool
+) -> None:
+    ops = [
+        write("k", 1, written_at, node=written_on),
+        read("k", read_at, "fail", "404", client="node-1/reader-0"),
+    ]
+    verdict = check_eventual(ops, states({"k": {"c": "w", "n": 1}}), partition=CUT)
+    assert verdict.not_found_existing == int(counted)
+    unpartitioned = check_eventual(ops, states({"k": {"c": "w", "n": 1}}))
+    assert unpartitioned.not_found_existing == 1  # without the cut every one of them counts
+
+
+def test_an_earlier_write_on_the_readers_side_still_counts_under_a_partition() -> None:
+    ops = [
+        write("k", 1, 3.0, node="node-1"),  # before the cut, on the reader's side
+        write("k", 2, 12.0, node="node-2"),
+        read("k", 15.0, "fail", "404", client="node-1/reader-0"),
+    ]
+    verdict = check_eventual(ops, states({"k": {"c": "w", "n": 2}}), partition=CUT)
+    assert verdict.not_found_existing == 1
+    assert verdict.not_found_examples[0]["written_on"] == "node-1"
 
 
 def test_percentiles_by_nearest_rank() -> None:

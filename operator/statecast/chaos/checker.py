@@ -14,7 +14,10 @@ Pure functions, no I/O. After the fault is healed and the replicas have converge
   acknowledged increments and that sum plus every indeterminate one.
 - **Reads**: a read of a key whose first write was acknowledged before the read began
   (by more than a grace of 2 s, above the replication lag: another replica may not have
-  it yet) must not answer 404.
+  it yet) must not answer 404. During a network partition a replica cannot have what was
+  written on the other side of the cut: a read on one side of a :class:`Partition` may
+  miss a write acknowledged on the other side after the cut began (less the grace), until
+  the heal (plus ``heal_grace``: the sides catch up by anti-entropy).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 from statecast.chaos.history import Operation
 
-__all__ = ["EventualVerdict", "check_eventual", "parse_version", "percentiles"]
+__all__ = ["EventualVerdict", "Partition", "check_eventual", "parse_version", "percentiles"]
 
 
 def parse_version(version: str) -> tuple[int, int, str]:
@@ -46,6 +49,25 @@ def percentiles(samples: Iterable[float]) -> dict[str, float | None]:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     return {"p50": round(rank(0.5), 3), "p99": round(rank(0.99), 3), "max": round(ordered[-1], 3)}
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A network cut between the nodes of ``side`` and every other node, ``start`` to ``end``.
+
+    Attributes:
+        start: When the cut began (seconds since the run began).
+        end: When it was healed.
+        side: The nodes on one side of the cut.
+    """
+
+    start: float
+    end: float
+    side: frozenset[str]
+
+    def separates(self, a: str, b: str) -> bool:
+        """Whether nodes ``a`` and ``b`` are on different sides of the cut."""
+        return (a in self.side) != (b in self.side)
 
 
 @dataclass
@@ -133,6 +155,8 @@ def check_eventual(
     keys: set[str] | None = None,
     counter_keys: set[str] | None = None,
     grace: float = 2.0,
+    partition: Partition | None = None,
+    heal_grace: float = 5.0,
 ) -> EventualVerdict:
     """Check a history against the replicas' final maps (replica node -> key -> value).
 
@@ -144,6 +168,9 @@ def check_eventual(
         grace: A 404 counts against a key only if its first write was acknowledged this
             many seconds before the read began: a read on another replica within the
             replication lag may miss it (eventual consistency).
+        partition: The network cut of the run, if any: a read may miss what was written
+            across it while it lasted.
+        heal_grace: How long after the heal a read across the cut may still miss a write.
     """
     ops = list(operations)
     writes: dict[str, list[Operation]] = {}
@@ -176,11 +203,10 @@ def check_eventual(
             "final": got,
             "ok": got is not None and acked <= got <= acked + unknown,
         }
-    first_acked: dict[str, float] = {}
-    for key, history in writes.items():
-        ends = [w.end for w in history if w.outcome == "ok"]
-        if ends:
-            first_acked[key] = min(ends)
+    acked_by_key = {
+        key: sorted((w for w in history if w.outcome == "ok"), key=lambda w: w.end)
+        for key, history in writes.items()
+    }
     for op in ops:
         if op.kind != "read":
             continue
@@ -188,11 +214,42 @@ def check_eventual(
         not_found = (op.error or "").startswith("404")
         if op.outcome != "ok" and not not_found:
             verdict.failed_reads += 1
-        if not_found and op.key in first_acked and first_acked[op.key] < op.start - grace:
+        if not not_found:
+            continue
+        seen = _reachable_write(acked_by_key.get(op.key, []), op, grace, partition, heal_grace)
+        if seen is not None:
             verdict.not_found_existing += 1
             if len(verdict.not_found_examples) < 10:
                 verdict.not_found_examples.append(
                     {"client": op.client, "key": op.key, "at": op.start,
-                     "written_at": first_acked[op.key], "error": op.error}
+                     "written_at": seen.end, "written_on": seen.node, "error": op.error}
                 )  # fmt: skip
     return verdict
+
+
+def _reachable_write(
+    acked: list[Operation],
+    read: Operation,
+    grace: float,
+    partition: Partition | None,
+    heal_grace: float,
+) -> Operation | None:
+    """The first acknowledged write that ``read`` should have seen (None: a 404 is honest).
+
+    A write counts once it was acknowledged ``grace`` seconds before the read began,
+    unless a partition kept it from the reader: written on the other side of the cut
+    after the cut began (less the grace: it may not have crossed yet), read before the
+    heal plus ``heal_grace``.
+    """
+    for write in acked:
+        if write.end >= read.start - grace:
+            return None  # sorted by end: no later write is old enough either
+        if (
+            partition is not None
+            and partition.separates(write.node, read.node)
+            and write.end >= partition.start - grace
+            and read.start <= partition.end + heal_grace
+        ):
+            continue
+        return write
+    return None

@@ -23,7 +23,7 @@ from kubernetes import client
 
 from statecast.api.types import GROUP, VERSION
 from statecast.api.units import parse_duration
-from statecast.chaos.checker import check_eventual, percentiles
+from statecast.chaos.checker import Partition, check_eventual, percentiles
 from statecast.chaos.history import History
 from statecast.chaos.observer import ReplicaObserver
 from statecast.chaos.scenarios import Run, Scenario
@@ -261,6 +261,10 @@ class ChaosRun:
             operations, states,
             keys={self.spec.key(i) for i in range(self.spec.keys)} & written,
             counter_keys={self.spec.counter(i) for i in range(self.spec.counters)} & incremented,
+            partition=(
+                Partition(fault_at, heal_at, frozenset(faulted))
+                if self.scenario.cuts_network else None
+            ),
         )  # fmt: skip
         if converged_after is None:  # a replica that could not be read is not converged
             verdict.converged = False

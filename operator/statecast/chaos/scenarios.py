@@ -77,6 +77,8 @@ class Scenario:
     needs: ClassVar[frozenset[str]] = frozenset()
     checks: ClassVar[frozenset[str]] = frozenset({"eventual"})
     default_duration: ClassVar[float] = 10.0
+    cuts_network: ClassVar[bool] = False
+    """The nodes it hits are cut from the others while it lasts (reads may miss writes)."""
 
     def workload(self) -> dict[str, Any]:
         """Workload settings of this scenario (``WorkloadSpec`` fields)."""
@@ -324,6 +326,7 @@ class ZonePartition(Scenario):
     )
     needs = frozenset({"proxy"})
     default_duration = 15.0
+    cuts_network = True
 
     def inject(self, run: Run) -> set[str]:
         """Cut the zone of a replica holder from the rest."""
