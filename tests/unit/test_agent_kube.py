@@ -451,3 +451,41 @@ async def test_a_resource_made_after_the_last_replica_pass_is_not_answered_unkno
             assert await answer("nothing") == (404, "unknown_resource")
     finally:
         await server.close()
+
+
+async def test_a_deleted_resource_is_forgotten_with_its_counters(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {}
+    gateway.specs["apps", "other"] = {}
+    gateway.replicas = [record("n1"), replace(record("n2"), resource="other", name="other-n2")]
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    agent.access.count("apps", "flags", "get", "local")
+    agent.access.count("apps", "other", "get", "remote")
+    agent.sync_log.record(("apps", "flags", "n2", "push", "out"), 10)
+    agent.requests.forward_failed("apps", "other", "unreachable")
+    agent.requests.syncing("apps", "flags")
+    # the resource is deleted: its Replica goes first, then the SharedResource
+    gateway.replicas = [replace(record("n2"), resource="other", name="other-n2")]
+    del gateway.specs["apps", "flags"]
+    await reconciler.reconcile()
+    assert ("apps", "flags") not in agent.stores
+    assert ("apps", "flags") not in agent.specs and ("apps", "flags") not in agent.locations
+    assert [row["resource"] for row in agent.access.snapshot()] == ["other"]
+    assert agent.sync_log.snapshot() == []
+    assert dict(agent.requests.syncing_answers) == {}
+    assert list(agent.requests.forward_failures) == [("apps", "other", "unreachable")]
+
+
+async def test_a_resource_between_placements_is_not_forgotten(agent):
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {}
+    gateway.replicas = [replace(record("n2"))]
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()
+    agent.access.count("apps", "flags", "get", "remote")
+    gateway.replicas = []  # no Replica for a moment, the SharedResource is still there
+    await reconciler.reconcile()
+    assert agent.specs["apps", "flags"].name == "flags"
+    assert agent.locations["apps", "flags"] == ()
+    assert agent.access.snapshot()[0]["count"] == 1

@@ -51,6 +51,11 @@ class AccessLog:
         """Count one access."""
         self.counts[namespace, resource, operation, served] += 1
 
+    def forget(self, namespace: str, resource: str) -> None:
+        """Drop the counters of a resource deleted from the cluster."""
+        for key in [k for k in self.counts if k[:2] == (namespace, resource)]:
+            del self.counts[key]
+
     def snapshot(self) -> list[dict[str, Any]]:
         """The counters as JSON rows (cumulative since the agent started)."""
         return [
@@ -77,6 +82,12 @@ class SyncLog:
         """Count one message of ``size`` bytes."""
         self.bytes[key] += size
         self.messages[key] += 1
+
+    def forget(self, namespace: str, resource: str) -> None:
+        """Drop the counters of a resource deleted from the cluster."""
+        for key in [k for k in self.bytes if k[:2] == (namespace, resource)]:
+            del self.bytes[key]
+            self.messages.pop(key, None)
 
     def total(self, mode: str, direction: str) -> int:
         """Bytes of one mode and direction over every resource and peer."""
@@ -135,6 +146,13 @@ class RequestLog:
     def syncing(self, namespace: str, resource: str) -> None:
         """A request answered 503 ``replica_syncing``: the replica here is catching up."""
         self.syncing_answers[namespace, resource] += 1
+
+    def forget(self, namespace: str, resource: str) -> None:
+        """Drop the per-resource counters of a resource deleted from the cluster."""
+        ref = (namespace, resource)
+        for failed in [k for k in self.forward_failures if k[:2] == ref]:
+            del self.forward_failures[failed]
+        self.syncing_answers.pop(ref, None)
 
     def families(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
         """The Prometheus families of these counters."""

@@ -59,6 +59,9 @@ __all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
 
 log = logging.getLogger(__name__)
 
+#: How often a resource known here without a Replica is checked for deletion (seconds).
+FORGET_CHECK_SECONDS = 30.0
+
 
 def _wall_now() -> datetime:
     """Now by this process's wall clock.
@@ -227,6 +230,8 @@ class ReplicaReconciler:
         self._specs: dict[tuple[str, str], tuple[str, ResourceSpec]] = {}
         self.retirement = Retirement(agent, self._resource_uid, retired_retention)
         self._uids: dict[tuple[str, str], str] = {}
+        #: Resources known here without a Replica: when their deletion was last checked.
+        self._absent_since: dict[tuple[str, str], float] = {}
 
     async def _resource_uid(self, namespace: str, name: str) -> str | None:
         obj = await self.gateway.get_resource(namespace, name)
@@ -280,6 +285,7 @@ class ReplicaReconciler:
             log.info("event=replica_closed resource=%s/%s", *ref)
             await self.retirement.retire(ref, self._uids.pop(ref, ""))
             self.held.pop(ref, None)
+        await self._forget_deleted(members)
         for ref, record in mine.items():
             spec = agent.specs.get(ref)
             if spec is None:
@@ -295,6 +301,26 @@ class ReplicaReconciler:
             await self._report(ref, record, replicas)
         agent.resources_known = True  # every resource with a Replica is declared now
         agent.resources_as_of = started
+
+    async def _forget_deleted(self, members: dict[tuple[str, str], list[str]]) -> None:
+        """Forget the resources without a Replica whose SharedResource is gone.
+
+        One without Replicas is asked for at once and then every
+        :data:`FORGET_CHECK_SECONDS` while it has none (it may be between placements).
+        """
+        now = time.monotonic()
+        for ref in list(self._absent_since):
+            if ref in members:
+                del self._absent_since[ref]
+        for ref in [r for r in self.agent.specs if r not in members]:
+            checked = self._absent_since.get(ref)
+            if checked is not None and now - checked < FORGET_CHECK_SECONDS:
+                continue
+            self._absent_since[ref] = now
+            if await self.gateway.get_resource(*ref) is None and self.agent.forget(ref):
+                log.info("event=resource_forgotten resource=%s/%s", *ref)
+                self._specs.pop(ref, None)
+                del self._absent_since[ref]
 
     def _learn_leaders(self, replicas: list[ReplicaRecord]) -> None:
         """Who leads each strong resource: its Replica with role leader of the newest epoch."""

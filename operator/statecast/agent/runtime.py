@@ -140,6 +140,23 @@ class Agent:
         self.specs[spec.ref] = spec
         self.locations[spec.ref] = nodes
 
+    def forget(self, ref: Ref) -> bool:
+        """Forget a resource deleted from the cluster: its routes and its counters.
+
+        Without this an agent that lives through many resources keeps a spec, a route
+        and access, sync and request counters (and their metric series) for every
+        resource it ever saw. A replica still held here is not forgotten (False).
+        """
+        if ref in self.stores or ref in self.strong:
+            return False
+        self.specs.pop(ref, None)
+        self.locations.pop(ref, None)
+        self.leaders.pop(ref, None)
+        self.access.forget(*ref)
+        self.sync_log.forget(*ref)
+        self.requests.forget(*ref)
+        return True
+
     def open_replica(self, spec: ResourceSpec, *, serving: bool = True) -> ReplicaStore:
         """Hold a replica of ``spec`` here (recovered from the data directory).
 
