@@ -120,7 +120,14 @@ def main() -> None:
     """Run the faults and write the reports and the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", action="append", default=[], help="fault (repeatable)")
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=20, help="the last seed")
+    parser.add_argument("--first-seed", type=int, default=1, help="resume a run from this seed")
+    parser.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="MINUTES",
+        help="start no new run after this long (a chunk of a longer run; resume with --first-seed)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     parser.add_argument(
         "--summarize", metavar="COMMIT", help="only rebuild the table from the reports there"
@@ -144,10 +151,15 @@ def main() -> None:
     load, faults = os.getloadavg(), args.only or FAULTS
     reports: dict[str, list[dict[str, Any]]] = {name: [] for name in faults}
     failed: dict[str, int] = {}
+    stop_at = time.monotonic() + 60 * args.stop_after if args.stop_after else float("inf")
     try:
         target = connect(cluster.kubeconfig)
-        for seed in range(1, args.seeds + 1):  # seed by seed: a run cut short covers every fault
+        # seed by seed: a run cut short covers every fault
+        for seed in range(args.first_seed, args.seeds + 1):
             for name in faults:
+                if time.monotonic() > stop_at:
+                    print("stopped before", name, seed, flush=True)
+                    return
                 try:
                     report = _run(api, target, name, seed, out)
                 except Exception as err:  # noqa: BLE001 - one broken run must not end the others
@@ -155,7 +167,14 @@ def main() -> None:
                     failed[name] = failed.get(name, 0) + 1
                     continue
                 reports[name].append(report)
-                print(name, seed, report["linearizable"], report["failover_s"], flush=True)
+                print(
+                    name,
+                    seed,
+                    report["linearizable"],
+                    report["lost_writes"],
+                    report["failover_s"],
+                    flush=True,
+                )
             _write_table(reports, failed, load, commit)
     finally:
         if not args.keep:
