@@ -22,6 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from statecast.chaos.observer import ReplicaEvent
@@ -234,32 +235,54 @@ class Drain(Scenario):
 
 
 class DiskFull(Scenario):
-    """An agent's data directory on a small tmpfs that fills up."""
+    """An agent's data directory on a small tmpfs that fills up.
+
+    The agent moves with its files: they are copied onto the tmpfs while it is stopped,
+    and back when it returns to its own directory. Starting it on an empty directory
+    would be a lost disk, not a full one: increments it had acknowledged but not pushed
+    yet stayed behind, and its counter slot, rebuilt from its peers under the same
+    replica id, shadowed them for good (the join takes each slot's maximum) - the
+    counters one or two short that this scenario reported under load.
+    """
 
     name = "disk-full"
-    description = "an agent restarted on a 16 MiB tmpfs data directory, which then fills up"
+    description = (
+        "an agent restarted with its files on a tmpfs with 16 MiB free, which then fills up"
+    )
     needs = frozenset({"tmpfs"})
-    size = "16m"
+    free = 16 << 20
+    #: Seconds the agent has on the tmpfs before it fills (it syncs with its peers).
+    before_filling = 2.0
+
+    def mount(self, path: Path, size: int) -> None:
+        """Mount a tmpfs of ``size`` bytes on ``path``."""
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise TargetError(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
+
+    def unmount(self, path: Path) -> None:
+        """Unmount ``path`` (lazily: nothing may hold it by then, but never hang)."""
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
     def inject(self, run: Run) -> set[str]:
-        """Mount, move the agent onto it, fill it."""
+        """Move the agent with its files onto a tmpfs, then fill it."""
         self.victim = run.choose(run.holders)
         run.extra["victim"] = self.victim
         home = run.target.agent_data_dir(self.victim)
         if home is None:
             raise TargetError("disk-full needs the agent's data directory on this machine")
-        self.mount = home.with_name(home.name + "-tmpfs")
-        self.mount.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={self.size}", "tmpfs", str(self.mount)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise TargetError(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
+        self.home, self.mount_point = home, home.with_name(home.name + "-tmpfs")
+        self.mount_point.mkdir(parents=True, exist_ok=True)
         run.target.kill_agent(self.victim)
-        run.target.start_agent(self.victim, data_dir=self.mount)
-        time.sleep(2.0)  # it syncs the replicas from its peers onto the tmpfs
-        self.filler = self.mount / "filler"
+        self.mount(self.mount_point, _bytes_under(home) + self.free)
+        if home.is_dir():
+            shutil.copytree(home, self.mount_point, symlinks=True, dirs_exist_ok=True)
+        run.target.start_agent(self.victim, data_dir=self.mount_point)
+        time.sleep(self.before_filling)
+        self.filler = self.mount_point / "filler"
         with self.filler.open("wb") as out:
             try:
                 while True:
@@ -272,14 +295,23 @@ class DiskFull(Scenario):
 
     def heal(self, run: Run) -> None:
         """Room again."""
-        self.filler.unlink(missing_ok=True)
+        if (filler := getattr(self, "filler", None)) is not None:
+            filler.unlink(missing_ok=True)
 
     def finish(self, run: Run) -> None:
-        """Back on its own data directory (it syncs from its peers); unmount."""
+        """Back on its own data directory with the files it has now; unmount."""
         run.target.kill_agent(self.victim)
+        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.copytree(self.mount_point, self.home, symlinks=True)
         run.target.start_agent(self.victim)
-        subprocess.run(["umount", "-l", str(self.mount)], capture_output=True, check=False)
-        shutil.rmtree(self.mount, ignore_errors=True)
+        self.unmount(self.mount_point)
+        shutil.rmtree(self.mount_point, ignore_errors=True)
+
+
+def _bytes_under(directory: Path) -> int:
+    """Bytes of the files under ``directory`` (rounded up to 4 KiB blocks)."""
+    files = (p for p in directory.rglob("*") if p.is_file() and not p.is_symlink())
+    return sum(-(-p.stat().st_size // 4096) * 4096 for p in files)
 
 
 class ClockSkew(Scenario):

@@ -1,0 +1,94 @@
+"""The disk-full scenario moves the agent with its files, onto the tmpfs and back.
+
+An agent started on an empty directory under its old replica id loses what it had
+acknowledged but not pushed yet: its counter slot, rebuilt from its peers, shadows the
+increments left behind (the join takes each slot's maximum). The scenario reported
+counters one or two short under load that way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from statecast.chaos.scenarios import SCENARIOS, DiskFull, Run
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+
+
+class Machine:
+    """One agent's process and data directory, as the scenario drives them."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.running: Path | None = home
+        #: Each start: the directory, and the files it held then.
+        self.starts: list[tuple[Path, dict[str, bytes]]] = []
+
+    def agent_data_dir(self, node: str) -> Path:
+        return self.home
+
+    def kill_agent(self, node: str) -> None:
+        self.running = None
+
+    def start_agent(
+        self, node: str, *, env: Mapping[str, str] | None = None, data_dir: Path | None = None
+    ) -> None:
+        self.running = data_dir or self.home
+        self.starts.append((self.running, files(self.running)))
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != "filler"
+    }
+
+
+def run_on(machine: Machine) -> Run:
+    return Run(
+        target=machine,  # type: ignore[arg-type]
+        namespace="chaos", resource="state", minimum=2, holders=["node-1"],
+        choose=lambda options: options[0], clock=lambda: 0.0, mark=lambda label: None,
+        wait_for=lambda check, timeout: check(), patch_resource=lambda patch: None,
+        replica_nodes=dict,
+    )  # fmt: skip
+
+
+def test_the_agent_takes_its_files_onto_the_full_disk_and_back(tmp_path: Path) -> None:
+    home = tmp_path / "node-1"
+    (home / "chaos" / "state").mkdir(parents=True)
+    (home / "chaos" / "state" / "log-1.bin").write_bytes(b"acknowledged, not pushed yet")
+    machine, scenario = Machine(home), DiskFull()
+    scenario.before_filling = 0.0
+    run = run_on(machine)
+    try:
+        assert scenario.inject(run) == {"node-1"}
+        on_tmpfs, held = machine.starts[0]
+        assert on_tmpfs != home
+        assert held == {"chaos/state/log-1.bin": b"acknowledged, not pushed yet"}
+        with pytest.raises(OSError):  # full
+            (on_tmpfs / "chaos" / "state" / "log-2.bin").write_bytes(b"x" * (1 << 20))
+        scenario.heal(run)
+        (on_tmpfs / "chaos" / "state" / "log-2.bin").write_bytes(b"acknowledged on the tmpfs")
+    finally:
+        scenario.finish(run)
+    back, held = machine.starts[-1]
+    assert back == home
+    assert held == {
+        "chaos/state/log-1.bin": b"acknowledged, not pushed yet",
+        "chaos/state/log-2.bin": b"acknowledged on the tmpfs",
+    }
+    assert files(home) == held
+    mounted = subprocess.run(["findmnt", str(on_tmpfs)], capture_output=True, check=False)
+    assert mounted.returncode != 0
+    assert not on_tmpfs.exists()
+
+
+def test_disk_full_is_the_registered_scenario() -> None:
+    assert isinstance(SCENARIOS["disk-full"], DiskFull)
