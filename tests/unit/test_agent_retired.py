@@ -6,12 +6,16 @@ been merged into a surviving replica, or until a retention says otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client import generate_latest
 
+from statecast.agent import handoff
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.kube import ReplicaReconciler
 from statecast.agent.persistence import ReplicaFiles
@@ -113,6 +117,84 @@ async def test_a_copy_of_a_deleted_resource_goes_after_the_retention(tmp_path: P
     await reconciler.retirement.sweep(time.time() + 2 * DAY)
     assert not earlier.exists()
     await agent.stop()
+
+
+def retired_shown(agent: Agent) -> tuple[list[dict[str, object]], str]:
+    """What /v1/stats says of the agent's retired copies, and its metric's lines."""
+    stats = httpx.get(URLS[agent.node] + "/v1/stats").json()
+    metric = [
+        line
+        for line in generate_latest(agent.registry).decode().splitlines()
+        if line.startswith("statecast_agent_retired_copies{")
+    ]
+    return stats["retired"], "\n".join(metric)
+
+
+async def test_a_retired_copy_is_shown_until_it_is_handed_off(agents):
+    """ch13: a chaos run read the final state while a removed replica's copy still held an
+    acknowledged increment (counter one short); agents now say what they still hold."""
+    holder, live = await agents("a", "b")
+    earlier = holder.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.increment("hits", 1)
+    store.close()
+    gateway = gateway_with("c")  # the only live replica is on a node whose agent is down
+    reconciler = ReplicaReconciler(gateway, holder)
+    await reconciler.reconcile()
+    await reconciler.retirement.sweep(1000.0)
+    rows, metric = await asyncio.to_thread(retired_shown, holder)
+    assert rows == [{"namespace": "apps", "resource": "flags", "since": 1000.0}]
+    assert metric == 'statecast_agent_retired_copies{namespace="apps",resource="flags"} 1.0'
+    live.open_replica(live.specs[REF])  # a live replica to take it
+    live.locations[REF] = ("b",)
+    gateway.replicas = [record("b", owner_uid="uid-1")]
+    await reconciler.reconcile()
+    await reconciler.retirement.sweep(time.time())
+    assert live.stores[REF].state.get("hits") == 1
+    rows, metric = await asyncio.to_thread(retired_shown, holder)
+    assert (rows, metric) == ([], "")
+
+
+async def test_a_replica_removed_here_is_shown_retired_until_its_hand_off_ends(agents):
+    leaving, staying = await agents("a", "b")
+    gateway = gateway_with("a", "b")
+    reconciler = ReplicaReconciler(gateway, leaving)
+    staying.open_replica(staying.specs[REF])
+    staying.locations[REF] = ("a", "b")
+    await reconciler.reconcile()
+    leaving.directory.remove("b")  # b cannot take it yet
+    gateway.replicas = [record("b", owner_uid="uid-1")]
+    await reconciler.reconcile()
+    await reconciler.retirement.close()
+    assert leaving.retired.counts() == {REF: 1}
+    leaving.directory.set("b", URLS["b"])
+    await reconciler.retirement.sweep(time.time())
+    assert leaving.retired.counts() == {}
+
+
+async def test_a_full_disk_does_not_stop_the_sweep(agents, monkeypatch):
+    """The marker of a retired copy cannot be written on a full disk: the copy is handed
+    off unmarked, and the other copies are swept all the same."""
+    returning, live = await agents("a", "b")
+    earlier = returning.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.put("acked", b"1")
+    store.close()
+    live.open_replica(live.specs[REF])
+    live.locations[REF] = ("b",)
+    reconciler = ReplicaReconciler(gateway_with("b"), returning)
+    await reconciler.reconcile()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(handoff, "mark_retired", full)
+    await reconciler.retirement.sweep(time.time())
+    assert live.stores[REF].get("acked") == b"1"
+    assert not earlier.exists()
+    assert returning.retired.counts() == {}
 
 
 def test_files_of_an_earlier_resource_of_the_same_name_are_set_aside(tmp_path: Path):

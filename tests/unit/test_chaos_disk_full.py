@@ -72,7 +72,7 @@ def test_the_agent_takes_its_files_onto_the_full_disk_and_back(tmp_path: Path) -
         on_tmpfs, held = machine.starts[0]
         assert on_tmpfs != home
         assert held == {"chaos/state/log-1.bin": b"acknowledged, not pushed yet"}
-        with pytest.raises(OSError):  # full
+        with pytest.raises(OSError, match="No space left"):  # full
             (on_tmpfs / "chaos" / "state" / "log-2.bin").write_bytes(b"x" * (1 << 20))
         scenario.heal(run)
         (on_tmpfs / "chaos" / "state" / "log-2.bin").write_bytes(b"acknowledged on the tmpfs")

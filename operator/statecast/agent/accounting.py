@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -198,6 +198,8 @@ class RequestLog:
 ReplicaGauge = Callable[[], list[tuple[str, str, int, int, float]]]
 #: Row per replica kept on disk: (namespace, resource, log bytes, snapshot bytes).
 FileGauge = Callable[[], list[tuple[str, str, int, int]]]
+#: Retired copies not handed off yet, per resource: (namespace, name) -> copies.
+RetiredGauge = Callable[[], Mapping[tuple[str, str], int]]
 
 
 class _Collector(Collector):
@@ -208,9 +210,10 @@ class _Collector(Collector):
         replicas: ReplicaGauge,
         requests: RequestLog | None = None,
         files: FileGauge | None = None,
+        retired: RetiredGauge | None = None,
     ) -> None:
         self._access, self._sync, self._replicas = access, sync, replicas
-        self._requests, self._files = requests, files
+        self._requests, self._files, self._retired = requests, files, retired
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         accesses = CounterMetricFamily(
@@ -257,6 +260,16 @@ class _Collector(Collector):
         yield lag
         if self._files is not None:
             yield from _file_families(self._files())
+        if self._retired is not None:
+            retired = GaugeMetricFamily(
+                "statecast_agent_retired_copies",
+                "Copies of removed Replicas on this node not handed off to a live replica yet"
+                " (they may hold writes no live replica has)",
+                labels=["namespace", "resource"],
+            )
+            for (ns, res), n in sorted(self._retired().items()):
+                retired.add_metric([ns, res], n)
+            yield retired
         if self._requests is not None:
             yield from self._requests.families()
 
@@ -286,8 +299,9 @@ def build_registry(
     replicas: ReplicaGauge,
     requests: RequestLog | None = None,
     files: FileGauge | None = None,
+    retired: RetiredGauge | None = None,
 ) -> CollectorRegistry:
     """A registry of this agent's own (tests can build many agents in one process)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(access, sync, replicas, requests, files))
+    registry.register(_Collector(access, sync, replicas, requests, files, retired))
     return registry

@@ -126,6 +126,8 @@ class Retirement:
         self.members: Mapping[Ref, Collection[str]] = {}
         self._retry: dict[Path, tuple[float, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Directories of closed replicas whose first hand-off is under way.
+        self._handing: set[Path] = set()
 
     def _targets(self, ref: Ref) -> list[str]:
         found = self.agent.directory.nearest(self.members.get(ref, ()))
@@ -143,6 +145,9 @@ class Retirement:
         await self.agent.close_replica(ref)  # no more writes here; the state stays in memory
         if store.files is None:
             return
+        directory = store.files.directory
+        self.agent.retired.hold(ref, directory, time.time())
+        self._handing.add(directory)
         task = asyncio.create_task(self._hand_off_closed(ref, store, uid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -150,15 +155,25 @@ class Retirement:
     async def _hand_off_closed(self, ref: Ref, store: ReplicaStore, uid: str) -> None:
         assert store.files is not None
         directory = store.files.directory
-        taken_by = await hand_off(self.agent, ref, store.state, self._targets(ref))
-        async with self.lock:
-            if self._in_use(ref, directory):
-                return  # its Replica came back meanwhile: the files are in use again
-            if taken_by is not None:
-                await asyncio.to_thread(_delete, directory)
-                log.info("event=retired_copy_merged resource=%s/%s into=%s", *ref, taken_by)
-                return
-            mark_retired(ref, directory, uid)
+        try:
+            taken_by = await hand_off(self.agent, ref, store.state, self._targets(ref))
+            async with self.lock:
+                if self._in_use(ref, directory):
+                    self.agent.retired.drop(directory)
+                    return  # its Replica came back meanwhile: the files are in use again
+                if taken_by is not None:
+                    await asyncio.to_thread(_delete, directory)
+                    self.agent.retired.drop(directory)
+                    log.info("event=retired_copy_merged resource=%s/%s into=%s", *ref, taken_by)
+                    return
+                try:
+                    mark_retired(ref, directory, uid)
+                except OSError as err:  # a full disk: the sweep marks it when it can
+                    log.warning(
+                        "event=retired_mark_failed resource=%s/%s error=%s", *ref, err
+                    )  # fmt: skip
+        finally:
+            self._handing.discard(directory)
         log.warning(
             "event=retired_copy_kept resource=%s/%s reason=no_live_replica path=%s",
             *ref,
@@ -178,17 +193,42 @@ class Retirement:
         """Hand off, keep or delete every copy on disk whose Replica is not on this node."""
         data_dir = self.agent.config.data_dir
         found = await asyncio.to_thread(lambda: list(replica_directories(data_dir)))
+        ledger = self.agent.retired
+        for gone in ledger.directories() - {d for _, d in found} - self._handing:
+            ledger.drop(gone)
         for ref, directory in found:
-            retry_at, _ = self._retry.get(directory, (0.0, 0.0))
-            if now < retry_at or self._in_use(ref, directory):
+            if directory in self._handing:
+                continue  # its hand-off after the retirement is still under way
+            if self._in_use(ref, directory):
+                ledger.drop(directory)
                 continue
-            async with self.lock:
-                if self._in_use(ref, directory) or not directory.exists():
-                    continue
-                copy = find_retired(ref, directory) or mark_retired(
-                    ref, directory, identity(directory), now
-                )
-                await self._settle(copy, now)
+            retry_at, _ = self._retry.get(directory, (0.0, 0.0))
+            if now < retry_at:
+                continue
+            try:
+                await self._sweep_one(ref, directory, now)
+            except OSError as err:  # one copy (a full disk) must not stop the others
+                log.warning(
+                    "event=retired_sweep_failed resource=%s/%s path=%s error=%s",
+                    *ref, directory, err,
+                )  # fmt: skip
+
+    async def _sweep_one(self, ref: Ref, directory: Path, now: float) -> None:
+        async with self.lock:
+            if self._in_use(ref, directory) or not await asyncio.to_thread(directory.exists):
+                self.agent.retired.drop(directory)
+                return
+            copy = find_retired(ref, directory)
+            if copy is None:
+                copy = RetiredCopy(ref, directory, now, identity(directory))
+                try:
+                    mark_retired(ref, directory, copy.uid, now)
+                except OSError as err:  # a full disk: handed off unmarked all the same
+                    log.warning(
+                        "event=retired_mark_failed resource=%s/%s error=%s", *ref, err
+                    )  # fmt: skip
+            self.agent.retired.hold(ref, directory, copy.since)
+            await self._settle(copy, now)
 
     async def _settle(self, copy: RetiredCopy, now: float) -> None:
         uid = await self.resource_uid(*copy.ref)
@@ -198,6 +238,7 @@ class Retirement:
         )
         if decided == "delete":
             await asyncio.to_thread(_delete, copy.directory)
+            self.agent.retired.drop(copy.directory)
             log.warning(
                 "event=retired_copy_deleted resource=%s/%s path=%s reason=retention", *copy.ref,
                 copy.directory,
@@ -222,6 +263,7 @@ class Retirement:
             return
         self._retry.pop(copy.directory, None)
         await asyncio.to_thread(_delete, copy.directory)
+        self.agent.retired.drop(copy.directory)
         log.info(
             "event=retired_copy_merged resource=%s/%s into=%s since=%.0f",
             *copy.ref, taken_by, time.time() - copy.since,

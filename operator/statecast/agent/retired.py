@@ -43,6 +43,7 @@ __all__ = [
     "RETIRED_DIR",
     "Fate",
     "RetiredCopy",
+    "RetiredLedger",
     "adopt",
     "covers",
     "fate",
@@ -80,6 +81,41 @@ class RetiredCopy:
     directory: Path
     since: float
     uid: str
+
+
+class RetiredLedger:
+    """The retired copies this agent holds and has not handed off yet.
+
+    What ``/v1/stats`` (``retired``) and the ``statecast_agent_retired_copies`` gauge
+    show: a copy here may hold writes no live replica has, so whoever reads the
+    resource's final state (a chaos check, a drain) waits until none is left.
+    """
+
+    def __init__(self) -> None:
+        self._copies: dict[Path, tuple[Ref, float]] = {}
+
+    def hold(self, ref: Ref, directory: Path, since: float) -> None:
+        """Note a retired copy of ``ref`` in ``directory`` (retired at ``since``)."""
+        self._copies[directory] = (ref, since)
+
+    def drop(self, directory: Path) -> None:
+        """The copy in ``directory`` was merged, deleted or taken back into use."""
+        self._copies.pop(directory, None)
+
+    def directories(self) -> set[Path]:
+        """The directories of the copies held."""
+        return set(self._copies)
+
+    def rows(self) -> list[tuple[str, str, float]]:
+        """(namespace, resource, retired since) per copy, sorted."""
+        return sorted((ref[0], ref[1], since) for ref, since in self._copies.values())
+
+    def counts(self) -> dict[Ref, int]:
+        """Retired copies held per resource."""
+        counts: dict[Ref, int] = {}
+        for ref, _ in self._copies.values():
+            counts[ref] = counts.get(ref, 0) + 1
+        return counts
 
 
 #: The files of a replica's state (statecast.agent.persistence: the binary format, and

@@ -19,6 +19,7 @@ from statecast.agent.housekeeping import Housekeeper
 from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.replication import Replication
+from statecast.agent.retired import RetiredLedger
 from statecast.agent.store import ReplicaStore
 from statecast.agent.strong import StrongReplica, StrongTimings
 from statecast.agent.strong_link import HttpPeerLink
@@ -92,8 +93,15 @@ class Agent:
         self.strong_link = HttpPeerLink(
             config.node, self.directory, lambda: self.replication.session
         )
+        #: Retired copies on this node not handed off yet (kept by the edge's Retirement).
+        self.retired = RetiredLedger()
         self.registry = build_registry(
-            self.access, self.sync_log, self._gauge_rows, self.requests, self._file_rows
+            self.access,
+            self.sync_log,
+            self._gauge_rows,
+            self.requests,
+            self._file_rows,
+            self.retired.counts,
         )
         self.registry.register(LoopLagCollector(self.loop_lag))
         self.ready = False

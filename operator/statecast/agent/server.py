@@ -620,6 +620,10 @@ class AgentApi:
                 "accesses": agent.access.snapshot(),
                 "replicas": replicas,
                 "sync": agent.sync_log.snapshot(),
+                "retired": [
+                    {"namespace": ns, "resource": name, "since": since}
+                    for ns, name, since in agent.retired.rows()
+                ],
             }
         )
 

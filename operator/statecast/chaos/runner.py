@@ -4,7 +4,9 @@ Timeline (seconds since the run began): the workload starts at 0; after ``warmup
 scenario injects its fault; ``duration`` later it heals; the workload runs on until
 the resource has healed - a copy Ready and none Lost, so a lost copy that comes back has
 merged what it held - (or ``settle`` passes), a little longer (``tail``), and stops;
-then the final maps are read from every replica once they agree (or ``settle`` passes)
+then, once no agent holds a retired copy of the resource any more (a removed replica's
+files, which may hold writes no live replica has, handed off in the background), the
+final maps are read from every replica once they agree (each wait at most ``settle``)
 and checked against the history (:mod:`statecast.chaos.checker`).
 """
 
@@ -77,6 +79,43 @@ def _local_map(url: str, namespace: str, resource: str, prefix: str) -> dict[str
     if reply.status_code != 200 or reply.headers.get("statecast-served") != "local":
         return None
     return {k: v for k, v in reply.json().items() if k.startswith(prefix)}
+
+
+def _retired_copies(target: Target, namespace: str, resource: str) -> dict[str, int]:
+    """Node -> retired copies of the resource its agent has not handed off yet.
+
+    An agent that does not answer counts as holding none: its copies (if any) are
+    handed off once it is back, and the check then finds them missing.
+    """
+    held: dict[str, int] = {}
+    for node, url in sorted(target.agents().items()):
+        try:
+            reply = httpx.get(url + "/v1/stats", timeout=10)
+            rows = reply.json().get("retired", []) if reply.status_code == 200 else []
+        except (httpx.HTTPError, ValueError):
+            continue
+        mine = [r for r in rows if (r["namespace"], r["resource"]) == (namespace, resource)]
+        if mine:
+            held[node] = len(mine)
+    return held
+
+
+def _handed_off(
+    target: Target, namespace: str, resource: str, settle: float
+) -> tuple[float | None, dict[str, int]]:
+    """Wait until no agent holds a retired copy of the resource (at most ``settle`` s).
+
+    Returns:
+        How long it took (None: copies were left), and the copies left per node.
+    """
+    started = time.monotonic()
+    while True:
+        held = _retired_copies(target, namespace, resource)
+        if not held:
+            return time.monotonic() - started, held
+        if time.monotonic() - started > settle:
+            return None, held
+        time.sleep(0.5)
 
 
 def _final_states(
@@ -246,6 +285,9 @@ class ChaosRun:
     def report(self, fault_at: float, heal_at: float, faulted: set[str]) -> dict[str, Any]:
         """Read the final state, check, and build the report."""
         stopped_at = self.clock()
+        handed_off_after, retired_left = _handed_off(
+            self.target, self.namespace, self.name, self.settings.settle
+        )
         states, converged_after = _final_states(
             self.target, self.observer, self.namespace, self.name, self.run_id,
             self.settings.settle,
@@ -303,6 +345,10 @@ class ChaosRun:
                 None if converged_after is None else round(converged_after, 3)
             ),
             "divergent_keys": verdict.divergent_keys[:10], "replicas_checked": sorted(states),
+            "retired_handed_off_after_stop_s": (
+                None if handed_off_after is None else round(handed_off_after, 3)
+            ),
+            "retired_copies_left": retired_left,
             "actions": actions_between(events, fault_at, stopped_at), "marks": self.marks,
             "replica_events": [e.__dict__ for e in events],
             **self.context.extra,
