@@ -37,8 +37,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_RESYNC_SECONDS", "statecast operator", "60",
            "seconds between two safety-net reconciles of each SharedResource; changes "
            "wake it at once (the chart's operator.resyncSeconds)"),
-    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "2",
-           "threads that run the woken reconciles"),
+    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "4",
+           "threads that run the woken reconciles and the safety-net resyncs"),
     EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
            "seconds between two reads of every agent's access counters (/v1/stats) into the "
            "demand history (the chart's operator.sampleSeconds)"),

@@ -38,6 +38,7 @@ class FakeGateway:
         self.lost: list[tuple[str, str]] = []
         self.stand_ins: list[tuple[str, tuple[str, ...]]] = []
         self.histories: dict[tuple[str, str], dict[str, Any]] = {}
+        self.status_patches: list[tuple[str, dict[str, Any]]] = []
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
@@ -67,6 +68,9 @@ class FakeGateway:
 
     def write_history(self, body: dict[str, Any]) -> None:
         self.histories[(body["metadata"]["namespace"], body["metadata"]["name"])] = body
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.status_patches.append((name, status))
 
 
 class FakeIndex(dict[Any, list[Any]]):
@@ -300,3 +304,30 @@ def test_a_handler_without_services_says_so() -> None:
     with pytest.raises(LookupError, match="startup handler"):
         handlers.resync(body(), kopf.Patch(), memo=kopf.Memo(), node_index=nodes(),
                         replica_index=FakeIndex())  # fmt: skip
+
+
+def test_the_safety_resync_runs_in_the_woken_workers_not_in_kopfs_handler(
+    gateway: FakeGateway,
+) -> None:
+    """The timer only queues the resource: kopf's run patches nothing and takes no
+    worker of kopf's; a woken worker reconciles it and patches the status itself."""
+    memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
+    kwargs: dict[str, Any] = {
+        "resource_index": FakeIndex({("ns", "flags"): [dict(body())]}),
+        "node_index": nodes(),
+        "replica_index": FakeIndex(),
+        "pod_index": FakeIndex(),
+    }
+    handlers.start_services(memo, **kwargs)
+    try:
+        patch = kopf.Patch()
+        handlers.resync(body(), patch, memo=memo, **kwargs)
+        assert not patch, "kopf's timer run writes nothing"
+        deadline = time.monotonic() + 30
+        while not gateway.status_patches and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [name for name, _ in gateway.status_patches] == ["flags"]
+        assert gateway.status_patches[0][1]["ready"] == "0/2"
+        assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
+    finally:
+        handlers.stop_services(memo)

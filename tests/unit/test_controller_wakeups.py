@@ -87,3 +87,26 @@ def test_the_first_safety_resync_waits_and_is_spread_over_one_interval() -> None
     assert all(0 < d <= RESYNC_SECONDS for d in delays)  # never at once: resume just ran
     assert len(set(delays)) > 500  # not one burst of every resource
     assert first_resync(uid="", name="r1") == first_resync(uid="", name="r1")
+
+
+def test_woken_resources_go_before_safety_resyncs_and_each_runs_once() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups.resync([("ns", "r1"), ("ns", "r2"), ("ns", "r1")])
+    wakeups.wake([("ns", "w1")])
+    wakeups.resync([("ns", "w1")])  # already woken: not queued twice
+    wakeups.wake([("ns", "r2")])  # due for a resync, then woken: goes first
+    assert wakeups.pending() == 3
+    taken = [wakeups.next(timeout=0) for _ in range(4)]
+    assert taken == [("ns", "w1"), ("ns", "r2"), ("ns", "r1"), None]
+
+
+def test_a_safety_resync_waits_the_gap_like_a_wakeup() -> None:
+    clock = Clock()
+    wakeups = Wakeups(min_gap=1.0, clock=clock)
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) == ("ns", "a")
+    wakeups.done(("ns", "a"))
+    wakeups.resync([("ns", "a")])
+    assert wakeups.next(timeout=0) is None
+    clock.now += 1.0
+    assert wakeups.next(timeout=0) == ("ns", "a")

@@ -7,8 +7,9 @@ created, when its spec changes and when the operator resumes (kopf's handlers), 
 when something it depends on changes: one of its Replicas, a node, a consumer pod of its
 namespace, the Lease of an agent holding a copy (woken reconciles:
 :mod:`statecast.controller.wakeups`, run by :mod:`statecast.controller.woken`). A slow
-timer (``STATECAST_RESYNC_SECONDS``, 60 s by default) reconciles every resource now and
-then as a safety net; it also picks up new forecasts. Handlers are synchronous, so kopf
+timer (``STATECAST_RESYNC_SECONDS``, 60 s by default) queues every resource now and then
+for a safety-net reconcile in the same workers, behind the woken ones; it also picks up
+new forecasts. Handlers are synchronous, so kopf
 runs them in its thread pool, off the event loop.
 
 What the handlers share (gateway, sampler, forecaster, ...) is one
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 #: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
 #: Worker threads for woken reconciles.
-RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "2"))
+RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "4"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
@@ -323,8 +324,21 @@ def first_resync(*, uid: str, name: str, **_: Any) -> float:
     sharp=False,
 )  # fmt: skip
 def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile periodically: replica status and nodes change without touching the resource."""
-    _reconcile(memo, body, patch, kwargs)
+    """Reconcile now and then: a safety net beside the woken reconciles.
+
+    The resource is queued for the woken reconciles' workers, behind every woken
+    resource (:meth:`~statecast.controller.wakeups.Wakeups.resync`): a resync then costs
+    the decisions and, when nothing changed, no request (kopf's own timer run patched
+    kopf's bookkeeping and took one of its workers that a spec change waited for).
+    Without woken reconciles (no resource index) the timer reconciles itself.
+    """
+    if not isinstance(memo.get("woken"), WokenReconciles):
+        _reconcile(memo, body, patch, kwargs)
+        return
+    wakeups = services_of(memo).wakeups
+    wakeups.kopf_seen()
+    _adopt_context(memo)
+    wakeups.resync([(body.metadata.namespace or "", body.metadata.name or "")])
 
 
 def _strong(spec: kopf.Spec, **_: Any) -> bool:

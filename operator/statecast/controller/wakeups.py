@@ -7,7 +7,10 @@ an agent's Lease expired or came back (for the resources with a copy on that nod
 :class:`Wakeups` collects those wake-ups; each resource is queued once however often it
 is woken, and not reconciled again sooner than ``min_gap`` seconds after its last
 reconcile (a burst of replica reports costs one reconcile, not one each). A slow kopf
-timer still reconciles every resource now and then, as a safety net.
+timer still reconciles every resource now and then, as a safety net: it queues the
+resource here (:meth:`Wakeups.resync`), behind every woken one, so that a thousand safety
+resyncs never make a change wait, and a resync runs in the same workers as woken
+reconciles (no kopf handler, no status PATCH unless something changed).
 
 :class:`Wakeups` also remembers which nodes hold a copy of which resource (from the
 Replica events), so that a lost agent wakes exactly the resources it held, and which
@@ -37,6 +40,7 @@ class Wakeups:
         self.min_gap, self.clock = min_gap, clock
         self._cond = threading.Condition()
         self._due: dict[Ref, float] = {}  # ref -> earliest time it may run (insertion order)
+        self._resync: dict[Ref, float] = {}  # the same for safety resyncs (after _due)
         self._last: dict[Ref, float] = {}  # ref -> when its last reconcile started
         self._running: set[Ref] = set()
         self._known: dict[str, set[str]] = {}  # namespace -> resource names
@@ -91,6 +95,7 @@ class Wakeups:
             for holders in self._holders.values():
                 holders.discard(ref)
             self._due.pop(ref, None)
+            self._resync.pop(ref, None)
             self._last.pop(ref, None)
             self._locks.pop(ref, None)
 
@@ -102,6 +107,14 @@ class Wakeups:
                 if ref not in self._due:
                     self._due[ref] = self._last.get(ref, float("-inf")) + self.min_gap
                     self.woken += 1
+            self._cond.notify_all()
+
+    def resync(self, refs: Iterable[Ref]) -> None:
+        """Queue safety resyncs of ``refs``: each once, after every woken resource."""
+        with self._cond:
+            for ref in refs:
+                if ref not in self._due and ref not in self._resync:
+                    self._resync[ref] = self._last.get(ref, float("-inf")) + self.min_gap
             self._cond.notify_all()
 
     def wake_holders(self, node: str) -> None:
@@ -126,25 +139,35 @@ class Wakeups:
     def next(self, timeout: float) -> Ref | None:
         """The next resource due (marked running), waiting up to ``timeout`` s; None if none.
 
-        A resource another thread is reconciling, or reconciled less than ``min_gap``
+        Woken resources come first, then safety resyncs, each in the order queued. A
+        resource another thread is reconciling, or reconciled less than ``min_gap``
         seconds ago, waits its turn.
         """
         deadline = self.clock() + timeout
         with self._cond:
             while True:
                 now = self.clock()
-                ready = [r for r, at in self._due.items() if at <= now and r not in self._running]
-                if ready:
-                    ref = ready[0]
-                    del self._due[ref]
+                ref = self._ready(self._due, now) or self._ready(self._resync, now)
+                if ref is not None:
+                    self._due.pop(ref, None)
+                    self._resync.pop(ref, None)
                     self._running.add(ref)
                     self._last[ref] = now
                     return ref
-                waits = [at - now for r, at in self._due.items() if r not in self._running]
+                waits = [
+                    at - now
+                    for queue in (self._due, self._resync)
+                    for r, at in queue.items()
+                    if r not in self._running
+                ]
                 left = min([deadline - now, *waits])
                 if deadline - now <= 0:
                     return None
                 self._cond.wait(max(0.01, left))
+
+    def _ready(self, queue: dict[Ref, float], now: float) -> Ref | None:
+        """The first resource of ``queue`` due by ``now`` and not running."""
+        return next((r for r, at in queue.items() if at <= now and r not in self._running), None)
 
     def done(self, ref: Ref) -> None:
         """``ref``'s reconcile (from :meth:`next`) finished."""
@@ -163,6 +186,6 @@ class Wakeups:
             self._last[ref] = self.clock()
 
     def pending(self) -> int:
-        """How many resources are queued."""
+        """How many resources are queued (woken or for a safety resync)."""
         with self._cond:
-            return len(self._due)
+            return len(self._due.keys() | self._resync.keys())
