@@ -32,7 +32,7 @@ import numpy.typing as npt
 from statecast.api.types import Ref
 from statecast.controller.agent_link import AgentLink
 from statecast.controller.periodic import Periodic
-from statecast.core.demand import AgentSample, DemandHistory
+from statecast.core.demand import AgentSample, DemandHistory, step
 from statecast.core.demand_series import DemandSnapshot
 from statecast.core.reconcile.views import AgentLease, agent_sample
 
@@ -123,7 +123,11 @@ class DemandSampler:
         self._restored: dict[Ref, int] = {}  # ref -> the restore that loaded it
         self._since: float | None = None  # the first reading since start (or reset)
         self._node_rates: dict[str, float] = {}  # node -> accesses/s between its last two
+        # _lock: the sampler's own state and the history object; each resource's history
+        # has a lock of its own, so that a long read of one (a forecast rebuild reads days
+        # of it) does not hold up the reconciles and the recording of every other.
         self._lock = threading.Lock()
+        self._ref_locks: dict[Ref, threading.Lock] = {}
         self._loop = Periodic(
             "demand-sampler",
             period,
@@ -132,50 +136,59 @@ class DemandSampler:
             join_timeout=period + timeout * 2,
         )
 
+    def _locked(self, ref: Ref) -> threading.Lock:
+        """The lock of ``ref``'s history."""
+        lock = self._ref_locks.get(ref)
+        if lock is None:
+            with self._lock:
+                lock = self._ref_locks.setdefault(ref, threading.Lock())
+        return lock
+
     # --- reading ------------------------------------------------------------------
     def local_hit_ratio(self, ref: Ref, window: float, now: float) -> float | None:
         """Share of ``ref``'s accesses served locally over the last ``window`` seconds."""
-        with self._lock:
+        with self._locked(ref):
             return self._history.local_hit_ratio(ref, now - window)
 
     def matrix(
         self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
     ) -> npt.NDArray[np.float64]:
         """Accesses per node and interval (see :meth:`DemandHistory.matrix`)."""
-        with self._lock:
+        with self._locked(ref):
             return self._history.matrix(ref, nodes, interval, end, steps)
 
     def pod_matrix(
         self, ref: Ref, nodes: Sequence[str], interval: float, end: float, steps: int
     ) -> npt.NDArray[np.float64]:
         """Consumer pods per node and interval (see :meth:`DemandHistory.pod_matrix`)."""
-        with self._lock:
+        with self._locked(ref):
             return self._history.pod_matrix(ref, nodes, interval, end, steps)
 
     def record_pods(self, ref: Ref, pods: Mapping[str, int], now: float) -> None:
         """Record ``ref``'s consumer pods per node as seen at ``now``."""
-        with self._lock:
+        with self._locked(ref):
             self._history.add_pods(ref, now, pods)
 
     def forget(self, ref: Ref) -> None:
         """Drop the demand history of a deleted resource."""
-        with self._lock:
+        with self._locked(ref), self._lock:
             self._history.drop(ref)
             self._restored.pop(ref, None)
+            self._ref_locks.pop(ref, None)
 
     def set_interval(self, ref: Ref, interval: float) -> None:
         """Aggregate ``ref``'s history per ``interval`` seconds (its ``prediction.interval``)."""
-        with self._lock:
+        with self._locked(ref):
             self._history.set_interval(ref, interval)
 
     def snapshot(self, ref: Ref) -> DemandSnapshot | None:
         """What the history holds for ``ref`` (None: nothing)."""
-        with self._lock:
+        with self._locked(ref):
             return self._history.snapshot(ref)
 
     def restore(self, ref: Ref, snapshot: DemandSnapshot) -> None:
         """Replace ``ref``'s history by a saved one."""
-        with self._lock:
+        with self._locked(ref), self._lock:
             self._history.restore(ref, snapshot)
             self._restores += 1
             self._restored[ref] = self._restores
@@ -230,12 +243,17 @@ class DemandSampler:
 
     def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
         """Every resource's accesses per second per node (see :meth:`DemandHistory.rates`)."""
-        with self._lock:
-            return self._history.rates(window, end)
+        history, out = self._history, {}
+        for ref in history.refs():
+            with self._locked(ref):
+                rates = history.rates_of(ref, window, end)
+            if rates is not None:
+                out[ref] = rates
+        return out
 
     def writes_per_minute(self, ref: Ref, window: float, now: float) -> float:
         """Recent writes to ``ref`` per minute, from every node."""
-        with self._lock:
+        with self._locked(ref):
             return self._history.writes_per_minute(ref, now - window, now)
 
     # --- sampling -----------------------------------------------------------------
@@ -278,8 +296,22 @@ class DemandSampler:
                 accesses = sum(sample.counts.values()) - sum(last.counts.values())
                 if seconds > 0 and accesses >= 0:
                     self._node_rates[sample.node] = accesses / seconds
-            self._history.add_sample(last, sample)
             self._last[sample.node] = sample
+            history = self._history
+        # One resource at a time; those being read (a forecast rebuild) come last.
+        busy = []
+        for ref, demand_step in step(last, sample).items():
+            lock = self._locked(ref)
+            if not lock.acquire(blocking=False):
+                busy.append((ref, demand_step))
+                continue
+            try:
+                history.add_step(ref, demand_step, sample)
+            finally:
+                lock.release()
+        for ref, demand_step in busy:
+            with self._locked(ref):
+                history.add_step(ref, demand_step, sample)
 
     def _plausible(self, sample: AgentSample, now: dt.datetime) -> bool:
         """Whether a sample's time can be true (not ahead of the operator's clock).

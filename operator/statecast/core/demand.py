@@ -150,24 +150,29 @@ class DemandHistory:
         and node when the agent has not restarted since (so a history restored after an
         operator restart continues exactly), else from :func:`step`'s answer.
         """
-        steps = dict(step(previous, current))
-        for ref in steps:
-            demand = self._demand(ref)
-            now = _cursor(current, ref)
-            was = demand.cursors.get(current.node)
-            if (
-                was is not None
-                and was.started_at == now.started_at
-                and was.time <= now.time
-                and min(now.local - was.local, now.remote - was.remote, now.writes - was.writes)
-                >= 0
-            ):
-                steps[ref] = DemandStep(
-                    current.node, was.time, now.time,
-                    now.local - was.local, now.remote - was.remote, now.writes - was.writes,
-                )  # fmt: skip
-            demand.cursors[current.node] = now
-        self.add(steps)
+        for ref, demand_step in step(previous, current).items():
+            self.add_step(ref, demand_step, current)
+
+    def add_step(self, ref: Ref, demand_step: DemandStep, current: AgentSample) -> None:
+        """Record one resource's part of an agent's sample (see :meth:`add_sample`).
+
+        Touches only ``ref``'s history: callers may record different resources at once.
+        """
+        demand = self._demand(ref)
+        now = _cursor(current, ref)
+        was = demand.cursors.get(current.node)
+        if (
+            was is not None
+            and was.started_at == now.started_at
+            and was.time <= now.time
+            and min(now.local - was.local, now.remote - was.remote, now.writes - was.writes) >= 0
+        ):
+            demand_step = DemandStep(
+                current.node, was.time, now.time,
+                now.local - was.local, now.remote - was.remote, now.writes - was.writes,
+            )  # fmt: skip
+        demand.cursors[current.node] = now
+        self.add({ref: demand_step})
 
     def add_pods(self, ref: Ref, time: float, pods: Mapping[str, int]) -> None:
         """Record that from ``time`` on ``ref`` has ``pods`` consumer pods per node.
@@ -225,17 +230,24 @@ class DemandHistory:
         a node first sampled within the window counts as idle before then.
         """
         out: dict[Ref, dict[str, float]] = {}
-        for ref, demand in self._resources.items():
-            if not demand.since or min(demand.since.values()) > end - window:
-                continue
-            nodes = sorted(demand.since)
-            sums = demand.matrix(nodes, window, end, 1)[:, 0]
-            out[ref] = {
-                node: float(total) / window
-                for node, total in zip(nodes, sums, strict=True)
-                if not np.isnan(total)
-            }
+        for ref in self.refs():
+            rates = self.rates_of(ref, window, end)
+            if rates is not None:
+                out[ref] = rates
         return out
+
+    def rates_of(self, ref: Ref, window: float, end: float) -> dict[str, float] | None:
+        """One resource's part of :meth:`rates` (None: its history began too late)."""
+        demand = self._resources.get(ref)
+        if demand is None or not demand.since or min(demand.since.values()) > end - window:
+            return None
+        nodes = sorted(demand.since)
+        sums = demand.matrix(nodes, window, end, 1)[:, 0]
+        return {
+            node: float(total) / window
+            for node, total in zip(nodes, sums, strict=True)
+            if not np.isnan(total)
+        }
 
     def writes_per_minute(self, ref: Ref, since: float, now: float) -> float:
         """Writes to ``ref`` per minute, from every node, between ``since`` and ``now``.
