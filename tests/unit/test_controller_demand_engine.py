@@ -289,21 +289,23 @@ class Cluster:
         self,
         spec: SharedResourceSpec,
         at: dt.datetime,
-        pods_now: tuple[int, ...] = (0, 0, 0),
+        pods_now: tuple[int, ...] = (0, 0),
         said: PredictedDemand | None = None,
     ) -> PredictedDemand | None:
-        """What :func:`forecast_demand` says from the sampler's whole history."""
+        """What :func:`forecast_demand` says from the sampler's whole history, on the nodes
+        that history has demand or pods on (node-3 has neither: it is not forecast)."""
+        nodes = tuple(sorted(self.sampler.nodes_of(REF) & set(NODES)))
         interval, _, _ = steps_of(spec)
         end = (at.timestamp() - 1) // interval * interval
-        history = self.sampler.matrix(REF, list(NODES), interval, end, 4320)
+        history = self.sampler.matrix(REF, list(nodes), interval, end, 4320)
         first = int(np.argmax(~np.isnan(history).all(axis=0)))
-        pods = self.sampler.pod_matrix(REF, list(NODES), interval, end, 4320)[:, first:]
+        pods = self.sampler.pod_matrix(REF, list(nodes), interval, end, 4320)[:, first:]
         return forecast_demand(
-            history[:, first:], NODES, spec,
+            history[:, first:], nodes, spec,
             generated_at=dt.datetime.fromtimestamp(end, dt.UTC),
             pods=pods, pods_now=np.array(pods_now, dtype=np.float64),
             previous_next=None if said is None else {
-                n: float(said.forecast.mean[i, 0]) for i, n in enumerate(NODES)
+                n: float(said.forecast.mean[i, 0]) for i, n in enumerate(said.forecast.nodes)
             },
         )  # fmt: skip
 
@@ -349,7 +351,7 @@ def test_the_forecaster_updates_each_interval_and_rebuilds_when_the_series_chang
     with_pods = forecaster.demand(REF, SPEC, NODES, at, {"node-1": 1})
     assert rebuilds(caplog) == ["pods-appeared"]
     assert with_pods is not None
-    assert_agrees(with_pods, cluster.reference(SPEC, at, (1, 0, 0), caught_up), rtol=1e-4)
+    assert_agrees(with_pods, cluster.reference(SPEC, at, (1, 0), caught_up), rtol=1e-4)
 
     at = cluster.run(1)
     assert forecaster.demand(REF, SPEC, NODES, at, {"node-1": 1}) is not None
@@ -428,3 +430,17 @@ def test_a_weekly_season_is_forecast_from_weeks_of_history_rolled_up() -> None:
     assert all("/168" in model for model in demand.models), demand.models
     # A Saturday after a week of busy days: forecast at the weekend's level.
     assert float(demand.forecast.mean.mean()) < 25.0
+
+
+def test_only_the_nodes_with_demand_or_pods_are_forecast() -> None:
+    """A node that never read the resource nor ran a consumer of it has no series in its
+    engine (a resource read on 2 of 50 nodes costs 2 series), until it does."""
+    cluster = Cluster()
+    forecaster = DemandForecaster(cluster.sampler)
+    many = NODES + tuple(f"idle-{i}" for i in range(47))
+    at = cluster.run(120)
+    demand = forecaster.demand(REF, SPEC, many, at)
+    assert demand is not None and demand.forecast.nodes == ("node-1", "node-2")
+    at = cluster.run(1)
+    demand = forecaster.demand(REF, SPEC, many, at, {"idle-7": 1})
+    assert demand is not None and demand.forecast.nodes == ("idle-7", "node-1", "node-2")

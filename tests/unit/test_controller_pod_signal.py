@@ -144,13 +144,14 @@ def test_the_forecaster_records_pods_and_forecasts_again_when_they_change() -> N
     first = forecaster.demand(REF, SPEC, NODES, NOW, {"node-1": 1})
     assert first is not None
     assert float(first.forecast.mean[0, 0]) == pytest.approx(100.0, abs=1.0)
-    assert float(first.forecast.mean[2, 0]) == pytest.approx(0.0, abs=1.0)
+    assert first.forecast.nodes == ("node-1", "node-2"), "node-3: no demand, no pod, no series"
     later = NOW + dt.timedelta(seconds=5)
     assert forecaster.demand(REF, SPEC, NODES, later, {"node-1": 1}) is first
     bound = forecaster.demand(REF, SPEC, NODES, later, {"node-1": 1, "node-3": 1})
     assert bound is not None and bound is not first, "a pod bound mid-interval counts at once"
+    assert bound.forecast.nodes == ("node-1", "node-2", "node-3")
     assert float(bound.forecast.mean[2, 0]) == pytest.approx(100.0, abs=1.0)
-    np.testing.assert_array_equal(bound.forecast.deviation, first.forecast.deviation)
+    np.testing.assert_array_equal(bound.forecast.deviation[:2], first.forecast.deviation)
     assert sampler.pod_matrix(REF, NODES, 60, later.timestamp() + 60, 1).tolist() == [
         [1.0], [0.0], [1.0]
     ], "the new pod is in the history"  # fmt: skip

@@ -110,7 +110,7 @@ class DemandForecaster:
             return None  # not one interval of this operator's own readings yet
         # The last interval every agent's samples cover completely.
         end = math.floor(min(covered, now.timestamp()) / interval) * interval
-        names = tuple(sorted(nodes))
+        names = self._forecast_nodes(ref, nodes)
         pods_now = tuple(current.get(n, 0) for n in names)
         with self._lock:
             made = self._made.get(ref)
@@ -139,6 +139,18 @@ class DemandForecaster:
         with self._lock:
             self._made[ref] = _Made(end, names, pods_now, demand, previous_next)
         return demand
+
+    def _forecast_nodes(self, ref: Ref, nodes: Sequence[str]) -> tuple[str, ...]:
+        """The nodes to forecast ``ref`` on: those its history has demand or pods on.
+
+        A node that never read the resource and never ran a consumer of it is forecast no
+        demand by the planner anyway; leaving it out keeps the engine as small as the
+        resource's readers (a resource read on 3 of 50 nodes: 3 series, not 50). Every
+        node while none has (a forecast of no demand anywhere).
+        """
+        known = set(nodes)
+        seen = self.sampler.nodes_of(ref) & known
+        return tuple(sorted(seen or known))
 
     def _engine(
         self,

@@ -164,6 +164,11 @@ class DemandSampler:
         with self._locked(ref):
             return self._history.pod_matrix(ref, nodes, interval, end, steps)
 
+    def nodes_of(self, ref: Ref) -> frozenset[str]:
+        """The nodes ``ref`` has demand or consumer pods on in its history."""
+        with self._locked(ref):
+            return self._history.nodes_of(ref)
+
     def record_pods(self, ref: Ref, pods: Mapping[str, int], now: float) -> None:
         """Record ``ref``'s consumer pods per node as seen at ``now``."""
         with self._locked(ref):

@@ -197,6 +197,11 @@ class DemandHistory:
             return np.zeros((len(nodes), steps))
         return demand.pod_matrix(nodes, interval, end, steps)
 
+    def nodes_of(self, ref: Ref) -> frozenset[str]:
+        """The nodes ``ref`` has demand or consumer pods on in its history."""
+        demand = self._resources.get(ref)
+        return frozenset() if demand is None else demand.nodes()
+
     def drop(self, ref: Ref) -> None:
         """Drop one resource's history."""
         self._resources.pop(ref, None)

@@ -191,6 +191,11 @@ class ResourceDemand:
         self.raw.setdefault(node, []).append(span)
         self._fold(span.end)
 
+    def nodes(self) -> frozenset[str]:
+        """The nodes with demand (any sample, even of no accesses) or consumer pods held."""
+        pods = {node for _, counts in self.pod_changes for node in counts}
+        return frozenset(self.since.keys() | self.pods.rows.keys() | pods)
+
     def add_pods(self, time: float, pods: Mapping[str, int]) -> None:
         """Record that from ``time`` on there are ``pods`` consumer pods per node.
 
