@@ -35,6 +35,13 @@ def register(
         "--standalone", action="store_true", help="run without peering (a single operator)"
     )
     parser.add_argument(
+        "--peering-priority",
+        type=int,
+        default=None,
+        help="this operator's priority in the peering: the highest acts, the others stand by"
+        " (default: by start time, the earliest first; any value >= 0 outranks those)",
+    )
+    parser.add_argument(
         "--peering-lifetime",
         type=int,
         default=10,
@@ -193,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         readiness_endpoint=args.readiness,
         counter_reader=reader,
         peering_lifetime=args.peering_lifetime,
+        priority=args.peering_priority,
         tls=tls,
     )
     return 0
