@@ -24,13 +24,20 @@ import aiohttp
 
 from statecast.agent.accounting import SyncLog
 from statecast.agent.directory import PeerDirectory
-from statecast.agent.errors import AgentError
+from statecast.agent.errors import BadRequestError
 from statecast.agent.outbox import Outbox, PushBatch
 from statecast.agent.store import ReplicaStore
-from statecast.agent.wire import decode_sync_reply, encode_push, encode_sync_request
+from statecast.agent.wire import (
+    SYNC_LINES,
+    SyncLines,
+    decode_sync_reply,
+    encode_push,
+    encode_sync_request,
+)
 from statecast.api.types import Ref
-from statecast.core.crdt import Delta
+from statecast.core.crdt import Delta, Entry
 from statecast.core.crdt.entry import latest_stamp
+from statecast.core.version_vector import VersionVector
 
 __all__ = ["Replication", "SyncStatus"]
 
@@ -48,6 +55,36 @@ class SyncStatus:
     acks: dict[str, dict[str, int]] = field(default_factory=dict)
     pulled: dict[str, tuple[float, bool]] = field(default_factory=dict)
     """Peer -> (time of the last successful pull from it, whether it had caught up)."""
+
+
+#: A sync answer is read as it is joined: no limit on the whole, 30 s for each read.
+SYNC_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=2, sock_read=30)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """A sync answer joined.
+
+    Its mode, vector, whether its sender had caught up, keys changed here, the age of
+    the newest change it brought, and its size in bytes.
+    """
+
+    full: bool
+    vector: VersionVector
+    caught_up: bool
+    changed: int
+    lag: float
+    size: int
+
+
+def _lag(entries: Iterable[Entry], now: float) -> float:
+    """The age of the newest change among ``entries`` (a seed's stamp has no age)."""
+    lag = 0.0
+    for entry in entries:
+        stamp = latest_stamp(entry)
+        if stamp is not None and stamp.wall > 0:  # a seed's stamp (0, 0) has no age
+            lag = max(lag, now - stamp.wall / 1000)
+    return lag
 
 
 #: Seconds a peer is left to anti-entropy after a failed push.
@@ -177,53 +214,82 @@ class Replication:
 
     # --- anti-entropy -------------------------------------------------------------
     async def sync_with(self, store: ReplicaStore, peer: str) -> str | None:
-        """Pull what ``peer`` has and this replica lacks; return the mode, None on failure."""
+        """Pull what ``peer`` has and this replica lacks; return the mode, None on failure.
+
+        The answer comes in lines (:func:`~statecast.agent.wire.encode_sync_lines`), each
+        decoded and joined as it arrives, with a turn of the event loop between lines:
+        a full sync of a million keys does not hold this agent's loop for seconds. An
+        agent of an earlier version answers one JSON object, joined in one go.
+
+        Raises:
+            PersistenceError: What was joined could not be logged.
+        """
         ref = store.spec.ref
         base = self.directory.url(peer)
         if base is None:
             return None
-        body = encode_sync_request(self.node, store.version_vector.entries)
+        body = encode_sync_request(self.node, store.version_vector.entries, lines=True)
         started = time.monotonic()
         try:
             async with self.session.post(
-                f"{base}/v1/peer/sync/{ref[0]}/{ref[1]}", data=body, **self.directory.options(peer)
+                f"{base}/v1/peer/sync/{ref[0]}/{ref[1]}",
+                data=body,
+                timeout=SYNC_TIMEOUT,
+                **self.directory.options(peer),
             ) as response:
-                reply = await response.read()
                 if response.status != 200:
+                    await response.read()
                     log.debug("event=sync_refused peer=%s status=%d", peer, response.status)
                     return None
+                if response.content_type == SYNC_LINES:
+                    joined = await self._join_lines(store, response)
+                else:
+                    joined = await self._join_whole(store, await response.read())
         except (aiohttp.ClientError, TimeoutError) as err:
             log.debug("event=sync_failed peer=%s error=%s", peer, err)
             return None
-        try:
-            answer = decode_sync_reply(reply)
-        except AgentError as err:
+        except BadRequestError as err:  # (not PersistenceError: that is ours to raise)
             log.warning("event=sync_bad_reply peer=%s error=%s", peer, err)
             return None
-        payload = answer.payload
-        mode = "full" if payload.full else "delta"
+        mode = "full" if joined.full else "delta"
         self.sync_log.record((ref[0], ref[1], peer, "vv", "out"), len(body))
-        self.sync_log.record((ref[0], ref[1], peer, mode, "in"), len(reply))
+        self.sync_log.record((ref[0], ref[1], peer, mode, "in"), joined.size)
         now = time.time()
-        lag = 0.0
-        for key_entry in payload.entries.values():
-            stamp = latest_stamp(key_entry)
-            if stamp is not None and stamp.wall > 0:  # a seed's stamp (0, 0) has no age
-                lag = max(lag, now - stamp.wall / 1000)
-        changed = await store.apply_sync(payload)
         status = self.status.setdefault(ref, SyncStatus())
-        status.acks[peer] = dict(payload.version_vector.entries)
-        status.pulled[peer] = (now, answer.caught_up)
+        status.acks[peer] = dict(joined.vector.entries)
+        status.pulled[peer] = (now, joined.caught_up)
         status.last_success = now
-        if changed:
+        if joined.changed:
             status.last_mode, status.last_time = mode, now
-            status.lag_seconds = lag
+            status.lag_seconds = joined.lag
         else:
             status.lag_seconds = 0.0
             status.last_mode = status.last_mode or mode
             status.last_time = status.last_time or now
         self.directory.observe_rtt(peer, time.monotonic() - started)
         return mode
+
+    async def _join_lines(self, store: ReplicaStore, response: aiohttp.ClientResponse) -> _Joined:
+        reader, joining = SyncLines(), store.joining()
+        size, lag, now = 0, 0.0, time.time()
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            for entries in reader.feed(chunk):
+                lag = max(lag, _lag(entries.values(), now))
+                joining.add(entries)
+                await asyncio.sleep(0)  # the node's requests between pieces
+        head = reader.end()
+        changed = await joining.finish(head.full, head.vector)
+        return _Joined(head.full, head.vector, head.caught_up, changed, lag, size)
+
+    async def _join_whole(self, store: ReplicaStore, reply: bytes) -> _Joined:
+        answer = decode_sync_reply(reply)
+        payload = answer.payload
+        lag = _lag(payload.entries.values(), time.time())
+        changed = await store.apply_sync(payload)
+        return _Joined(
+            payload.full, payload.version_vector, answer.caught_up, changed, lag, len(reply)
+        )
 
     async def anti_entropy_round(self) -> None:
         """One round: every replica pulls from every peer replica, then collects garbage."""

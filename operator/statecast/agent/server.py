@@ -56,9 +56,12 @@ from statecast.agent.store import ReplicaStore, WriteResult
 from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
+    SYNC_LINES,
+    SyncRequest,
     decode_hand_off,
     decode_push,
     decode_sync_request,
+    encode_sync_lines,
     encode_sync_reply,
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
@@ -667,7 +670,11 @@ class AgentApi:
         return _json({"ok": True})
 
     def peer_sync(self, request: Request, parts: list[str]) -> Result:
-        """Answer a peer's version vector with a delta or a full snapshot."""
+        """Answer a peer's version vector with a delta or a full snapshot.
+
+        In lines (:func:`~statecast.agent.wire.encode_sync_lines`) when the peer asks for
+        them, so that it can join the answer piece by piece; one JSON object otherwise.
+        """
         ask = decode_sync_request(request.body)
         store = self._peer_store(parts, self._sender(request, ask.sender))
         payload = store.delta_since(ask.vector)
@@ -679,27 +686,33 @@ class AgentApi:
             # A full answer's entries are a frozen view of the table (later writes do
             # not change it): encode it in a worker thread, in small pieces, so the
             # node's readers do not wait seconds for a copy of a large map.
-            return self._synced_off_loop(store, ask.sender, payload, caught_up)
-        return self._synced(
-            store, ask.sender, payload, encode_sync_reply(payload, caught_up=caught_up)
-        )
+            return self._synced_off_loop(store, ask, payload, caught_up)
+        if ask.lines:
+            body = encode_sync_lines(payload, caught_up=caught_up)
+        else:
+            body = encode_sync_reply(payload, caught_up=caught_up)
+        return self._synced(store, ask, payload, body)
 
     async def _synced_off_loop(
-        self, store: ReplicaStore, sender: str, payload: SyncPayload, caught_up: bool
+        self, store: ReplicaStore, ask: SyncRequest, payload: SyncPayload, caught_up: bool
     ) -> Response:
-        body = await asyncio.to_thread(
-            encode_sync_reply, payload, _ENCODE_BATCH, caught_up=caught_up
-        )
-        return self._synced(store, sender, payload, body)
+        if ask.lines:
+            body = await asyncio.to_thread(encode_sync_lines, payload, caught_up=caught_up)
+        else:
+            body = await asyncio.to_thread(
+                encode_sync_reply, payload, _ENCODE_BATCH, caught_up=caught_up
+            )
+        return self._synced(store, ask, payload, body)
 
     def _synced(
-        self, store: ReplicaStore, sender: str, payload: SyncPayload, body: bytes
+        self, store: ReplicaStore, ask: SyncRequest, payload: SyncPayload, body: bytes
     ) -> Response:
         ns, res = store.spec.ref
         mode = "full" if payload.full else "delta"
-        self.agent.sync_log.record((ns, res, sender, mode, "out"), len(body))
+        self.agent.sync_log.record((ns, res, ask.sender, mode, "out"), len(body))
         # a peer never holds an event this replica could still lose (and number again)
-        return Response(body, after=store.unwritten_tail)
+        kind = SYNC_LINES if ask.lines else "application/json"
+        return Response(body, content_type=kind, after=store.unwritten_tail)
 
     def peer_handoff(self, request: Request, parts: list[str]) -> Result:
         """Take a retired copy's writes from an agent that no longer holds a replica.

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 
 from statecast.agent.config import ResourceSpec
-from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
+from statecast.agent.errors import (
+    ConflictError,
+    NotFoundError,
+    PersistenceError,
+    UnavailableError,
+)
 from statecast.agent.persistence import LogBatch, ReplicaFiles
 from statecast.core.clock import Stamp
 from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
 from statecast.core.version_vector import VersionVector
 
-__all__ = ["LocalChange", "ReplicaStore", "WriteResult"]
+__all__ = ["LocalChange", "ReplicaStore", "SyncJoin", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,9 @@ class ReplicaStore:
         self._snapshotting = False
         #: Keys whose latest local write is not in the log yet -> the batch it is in.
         self._unwritten: dict[str, LogBatch] = {}
+        #: Keys a sync joined whose log record failed: logged again by the next sync
+        #: (or a snapshot) before any sync record may claim the peer's events.
+        self._unlogged: set[str] = set()
 
     def open(self) -> int:
         """Recover the state from disk; return the number of log records replayed."""
@@ -265,6 +274,10 @@ class ReplicaStore:
             self.last_modified = time.time()
         return len(changed)
 
+    def joining(self) -> SyncJoin:
+        """Join a sync answer piece by piece (see :class:`SyncJoin`)."""
+        return SyncJoin(self)
+
     def delta_since(self, peer: Mapping[str, int]) -> SyncPayload:
         """What a peer at ``peer`` lacks."""
         return self.state.delta_since(peer)
@@ -278,7 +291,10 @@ class ReplicaStore:
         try:
             closed = await self.files.rotate()
             image = self.state.image()
-            return await asyncio.to_thread(self.files.write_snapshot, image, closed)
+            unlogged = set(self._unlogged)
+            size = await asyncio.to_thread(self.files.write_snapshot, image, closed)
+            self._unlogged -= unlogged  # the snapshot holds them
+            return size
         finally:
             self._snapshotting = False
             self._check_busy()  # the table's cleaner waited for the snapshot's view
@@ -287,3 +303,63 @@ class ReplicaStore:
         """Close the log."""
         if self.files is not None:
             self.files.close()
+
+
+class SyncJoin:
+    """A sync answer joined piece by piece, each piece in its own turn of the event loop.
+
+    Each piece's entries are joined into the state and logged as a sync record without a
+    vector (replayed, it joins them and claims no event); :meth:`finish` then advances the
+    version vector to the answer's, in a last record, once every piece is in the log. A
+    stream cut short leaves what was joined (joins are always safe to keep) and the
+    vector where it was, so the next sync asks again from there.
+    """
+
+    __slots__ = ("_failed", "_store", "changed")
+
+    def __init__(self, store: ReplicaStore) -> None:
+        self._store = store
+        self._failed: PersistenceError | None = None
+        self.changed = 0
+
+    def add(self, entries: Mapping[str, Entry]) -> None:
+        """Join one piece of the answer."""
+        store = self._store
+        changed = store.state.merge(entries)
+        store._check_busy()
+        if changed:
+            self.changed += len(changed)
+            store.last_modified = time.time()
+            if store.on_changed is not None:
+                store.on_changed(store.ref, changed)
+        logged = {k: entries[k] for k in changed}
+        unlogged = store._unlogged
+        if unlogged:  # joined before, but their record failed: now, or never claimed
+            logged.update((k, entries[k]) for k in entries if k in unlogged)
+            unlogged.difference_update(logged)
+        if logged and store.files is not None:
+            batch = store.files.append_sync({}, logged)
+            batch.then(lambda: self._check(batch, logged))
+
+    def _check(self, batch: LogBatch, logged: Mapping[str, Entry]) -> None:
+        if batch.error is not None:
+            self._store._unlogged.update(logged)
+            if self._failed is None:
+                self._failed = batch.error
+
+    async def finish(self, full: bool, vector: VersionVector) -> int:
+        """Advance the version vector to the answer's; return the keys changed in all.
+
+        Raises:
+            PersistenceError: A piece could not be logged: the vector is not advanced
+                (a log claiming events whose entries it lacks would lose them at recovery).
+        """
+        store = self._store
+        if store.files is not None:
+            with contextlib.suppress(PersistenceError):  # (seen by _check)
+                await store.files.durable()
+        if self._failed is not None:
+            raise self._failed
+        if store._unlogged:
+            raise PersistenceError(f"{len(store._unlogged)} keys joined are not in the log yet")
+        return self.changed + await store.apply_sync(SyncPayload(full, {}, vector))

@@ -13,8 +13,11 @@ from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_
 from statecast.core.version_vector import VersionVector
 
 __all__ = [
+    "SYNC_LINES",
     "HandOff",
     "PushMessage",
+    "SyncHead",
+    "SyncLines",
     "SyncReply",
     "SyncRequest",
     "decode_hand_off",
@@ -24,9 +27,16 @@ __all__ = [
     "decode_vector_reply",
     "encode_hand_off",
     "encode_push",
+    "encode_sync_lines",
     "encode_sync_reply",
     "encode_sync_request",
 ]
+
+#: The content type of a sync answer in lines (see :func:`encode_sync_lines`).
+SYNC_LINES = "application/x-ndjson"
+#: Entries per line of a sync answer in lines: each line is decoded and joined in one
+#: step of the event loop by the replica that asked.
+LINE_ENTRIES = 256
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,16 @@ class SyncReply:
 
 @dataclass(frozen=True)
 class SyncRequest:
-    """A peer asking for what it lacks, given its version vector."""
+    """A peer asking for what it lacks, given its version vector.
+
+    Attributes:
+        lines: The peer takes the answer in lines (:func:`encode_sync_lines`); agents of
+            an earlier version do not ask for it and get one JSON object.
+    """
 
     sender: str
     vector: dict[str, int]
+    lines: bool = False
 
 
 def _dumps(obj: Any) -> bytes:
@@ -119,8 +135,10 @@ def decode_push(body: bytes) -> PushMessage:
     return PushMessage(sender, first, last, _entries(raw.get("entries")))
 
 
-def encode_sync_request(sender: str, vector: Mapping[str, int]) -> bytes:
-    """Encode a sync request."""
+def encode_sync_request(sender: str, vector: Mapping[str, int], *, lines: bool = False) -> bytes:
+    """Encode a sync request (``lines``: ask for the answer in lines)."""
+    if lines:
+        return _dumps({"from": sender, "vv": dict(vector), "lines": True})
     return _dumps({"from": sender, "vv": dict(vector)})
 
 
@@ -131,7 +149,7 @@ def decode_sync_request(body: bytes) -> SyncRequest:
         BadRequestError: The body is not a valid sync request.
     """
     raw = _loads(body)
-    return SyncRequest(_sender(raw), _vector(raw.get("vv")))
+    return SyncRequest(_sender(raw), _vector(raw.get("vv")), raw.get("lines") is True)
 
 
 def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True) -> bytes:
@@ -163,6 +181,110 @@ def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: boo
         out.write((b"" if first else b",") + _dumps(chunk)[1:-1])
     out.write(b"}}")
     return out.getvalue()
+
+
+def encode_sync_lines(
+    payload: SyncPayload, per_line: int = LINE_ENTRIES, *, caught_up: bool = True
+) -> bytes:
+    """Encode the answer to a sync request in lines (``caught_up``: see :class:`SyncReply`).
+
+    The first line is the head (``{"mode", "caughtUp", "vv", "entries": count}``), each
+    further line a JSON object of at most ``per_line`` entries. The replica that asked
+    decodes and joins one line at a time (:class:`SyncLines`), so a full sync of a
+    million keys is never one ``json.loads`` holding its event loop for seconds.
+    """
+    entries = payload.entries
+    head = {
+        "mode": "full" if payload.full else "delta",
+        "caughtUp": caught_up,
+        "vv": payload.version_vector.to_json(),
+        "entries": len(entries),
+    }
+    out = io.BytesIO()
+    out.write(_dumps(head) + b"\n")
+    chunk: dict[str, Any] = {}
+    for key, entry in entries.items():
+        chunk[key] = encode_entry(entry)
+        if len(chunk) >= per_line:
+            out.write(_dumps(chunk) + b"\n")
+            chunk.clear()
+    if chunk:
+        out.write(_dumps(chunk) + b"\n")
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class SyncHead:
+    """The first line of a sync answer in lines: what the entries after it add up to."""
+
+    full: bool
+    vector: VersionVector
+    caught_up: bool
+    entries: int
+
+
+class SyncLines:
+    """A sync answer in lines (:func:`encode_sync_lines`), read as its bytes arrive.
+
+    :meth:`feed` takes bytes as they come and returns the entries of every line they
+    completed, decoded and checked, one dict a line; :attr:`head` is set once the first
+    line is in. :meth:`end` says whether the answer was whole.
+    """
+
+    __slots__ = ("_buffer", "head", "received")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.head: SyncHead | None = None
+        self.received = 0
+
+    def feed(self, data: bytes) -> list[dict[str, Entry]]:
+        """Take the next bytes; return the entries of the lines they completed.
+
+        Raises:
+            BadRequestError: A line is not a valid head or entries, or there are more
+                entries than the head announced.
+        """
+        buffer = self._buffer
+        searched = len(buffer)
+        buffer += data
+        end = buffer.rfind(b"\n", searched)
+        if end < 0:
+            return []
+        lines = bytes(buffer[:end]).split(b"\n")
+        del buffer[: end + 1]
+        pieces = []
+        for line in lines:
+            if self.head is None:
+                self.head = _sync_head(_loads(line))
+                continue
+            entries = _entries(_loads(line))
+            self.received += len(entries)
+            if self.received > self.head.entries:
+                raise BadRequestError("sync answer holds more entries than its head says")
+            pieces.append(entries)
+        return pieces
+
+    def end(self) -> SyncHead:
+        """The head, once the whole answer is in.
+
+        Raises:
+            BadRequestError: The answer was cut short (no head, a line not ended, fewer
+                entries than the head announced).
+        """
+        if self.head is None or self._buffer or self.received != self.head.entries:
+            raise BadRequestError("sync answer cut short")
+        return self.head
+
+
+def _sync_head(raw: Any) -> SyncHead:
+    if not isinstance(raw, dict) or raw.get("mode") not in ("full", "delta"):
+        raise BadRequestError("sync reply needs a mode")
+    count = raw.get("entries")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise BadRequestError("sync reply head needs its number of entries")
+    vector = VersionVector(_vector(raw.get("vv")))
+    return SyncHead(raw["mode"] == "full", vector, raw.get("caughtUp") is not False, count)
 
 
 def decode_sync_reply(body: bytes) -> SyncReply:
