@@ -69,6 +69,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JSON = "application/json"
+#: Answers with a body this large are written after their head, not copied behind it.
+_COPY_BODY = 1 << 16
 _MAX_QUEUED = 32
 _MAX_QUEUED_BYTES = 4 << 20  # bodies queued on one connection before reading pauses
 _SLICE = 4096  # a read that may hold request heads is parsed this much at a time
@@ -151,8 +153,8 @@ class Response:
         self.raw_headers = raw_headers
         self.after = after
 
-    def encode(self, keep_alive: bool, http10: bool) -> bytes:
-        """The status line, headers and body as they go on the wire."""
+    def encode(self, keep_alive: bool, http10: bool, body: bool = True) -> bytes:
+        """The status line, headers and body as they go on the wire (``body``: with it)."""
         start = _STARTS.get((self.status, self.content_type))
         if start is None:
             start = _start(self.status, self.content_type)
@@ -163,7 +165,7 @@ class Response:
             extra += b"Connection: close\r\n"
         elif http10:
             extra += b"Connection: keep-alive\r\n"
-        return b"%b%d\r\n%b\r\n%b" % (start, len(self.body), extra, self.body)
+        return b"%b%d\r\n%b\r\n%b" % (start, len(self.body), extra, self.body if body else b"")
 
 
 #: (status, content type) -> the answer's first bytes, up to the Content-Length value.
@@ -577,7 +579,11 @@ class _Connection(asyncio.Protocol):
             return
         self._seen = self._server.sweeps
         keep_alive = keep_alive and not self._server.closing
-        transport.write(response.encode(keep_alive, http10))
+        if len(response.body) < _COPY_BODY:
+            transport.write(response.encode(keep_alive, http10))
+        else:  # (a full sync's answer: not copied once more behind its head, on the loop)
+            transport.write(response.encode(keep_alive, http10, body=False))
+            transport.write(response.body)
         if keep_alive:
             return
         self._closing = True
