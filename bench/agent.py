@@ -8,6 +8,7 @@ Run from the repository root (``make bench-agent``)::
     nice -n 10 .venv/bin/python -m bench.agent          # everything: docs/bench/agent.md/json
     .venv/bin/python -m bench.agent --quick             # smaller sizes, for a smoke run
     .venv/bin/python -m bench.agent --only capacity     # one part (repeatable)
+    nice -n 15 .venv/bin/python -m bench.agent --only handover  # CPU time only: no lock
 
 Agents run as separate processes (``python -m statecast.cli agent --standalone``) on
 loopback addresses 127.0.0.2 and up, with the default fsync policy (``interval``: each
@@ -41,6 +42,7 @@ import httpx
 
 from bench import native
 from bench.agent_capacity import bench_capacity, render_capacity
+from bench.agent_handover import bench_handover, render_handover
 from bench.agent_million import bench_million, render_million
 from bench.agent_nearcache import bench_nearcache, render_nearcache
 from statecast.agent.launcher import LocalAgent, LocalAgents
@@ -437,7 +439,16 @@ def bench_memory(n: int) -> dict[str, Any]:
 
 
 # --- report -----------------------------------------------------------------------------
-SECTIONS = ["capacity", "clients", "delta", "convergence", "million", "store", "nearcache"]
+SECTIONS = [
+    "capacity",
+    "clients",
+    "delta",
+    "convergence",
+    "million",
+    "store",
+    "handover",
+    "nearcache",
+]
 
 
 def render_clients(rows: list[dict[str, Any]]) -> list[str]:
@@ -554,6 +565,7 @@ RENDERERS = {
     "convergence": render_convergence,
     "million": render_million,
     "store": render_store,
+    "handover": render_handover,
     "nearcache": render_nearcache,
 }
 
@@ -587,6 +599,8 @@ def run_section(name: str, root: Path, quick: bool) -> Any:
         return bench_convergence(root, 1000 if quick else 10_000)
     if name == "million":
         return bench_million(root, 100_000 if quick else 1_000_000)
+    if name == "handover":
+        return bench_handover(20_000 if quick else 100_000)
     if name == "nearcache":
         return bench_nearcache(root, 20_000 if quick else 200_000, 50 if quick else 200)
     return bench_memory(100_000 if quick else 1_000_000)
