@@ -153,11 +153,18 @@ def render_handover(rows: list[dict[str, Any]]) -> list[str]:
         thread, loop = by.get((connections, VARIANTS[0])), by.get((connections, VARIANTS[1]))
         if thread is None or loop is None:
             continue
-        per_batch = (thread["cpu_us"] - loop["cpu_us"]) * thread["writes"] / thread["batches"]
+        per_write = thread["cpu_us"] - loop["cpu_us"]
+        per_batch = per_write * thread["writes"] / thread["batches"]
+        share = (thread["cpu_us"] / loop["cpu_us"] - 1) * 100
         lines.append("")
-        lines.append(
-            f"{connections} writer(s): the hand-over costs {per_batch:+.1f} µs of process CPU "
-            f"per batch, {thread['cpu_us'] - loop['cpu_us']:+.1f} µs per write "
-            f"({(thread['cpu_us'] / loop['cpu_us'] - 1) * 100:+.0f}%)."
-        )
+        if per_write > 0:
+            lines.append(
+                f"{connections} writer(s): the hand-over costs {per_batch:.1f} µs of process "
+                f"CPU per batch, {per_write:.1f} µs per write ({share:+.0f}%)."
+            )
+        else:
+            lines.append(
+                f"{connections} writer(s): no hand-over cost measurable ({per_write:+.1f} µs "
+                f"per write, {share:+.0f}%: within the runs' spread)."
+            )
     return lines
