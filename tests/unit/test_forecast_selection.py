@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from statecast.core.forecast import ParameterError, forecast_batch, forecast_series
-from statecast.core.forecast.selection import FAST, ORIGINS, TOP, Backtest, chosen, select
+from statecast.core.forecast.selection import (
+    FAST,
+    MARGIN,
+    ORIGINS,
+    TOP,
+    WINS,
+    Backtest,
+    chosen,
+    select,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -56,13 +65,18 @@ def test_the_seasonal_naive_candidate_repeats_the_last_season() -> None:
     np.testing.assert_allclose(snaive.zhat[-1], expected)
 
 
-def test_another_candidate_must_beat_the_fast_path_by_the_margin() -> None:
-    fast = Backtest(FAST, 10.0, np.zeros((ORIGINS, HORIZON)))
-    close = Backtest("stl_ets", 9.5, np.zeros((ORIGINS, HORIZON)))
-    clear = Backtest("mean(fast,stl_ets)", 8.5, np.zeros((ORIGINS, HORIZON)))
+def test_another_candidate_must_beat_the_fast_path_by_the_margin_at_most_origins() -> None:
+    zhat = np.zeros((ORIGINS, HORIZON))
+    fast = Backtest(FAST, 10.0, zhat, np.full(ORIGINS, 10.0))
+    close = Backtest("stl_ets", (1 - MARGIN / 2) * 10.0, zhat, np.full(ORIGINS, 9.5))
+    clear = Backtest("mean(fast,stl_ets)", 7.0, zhat, np.full(ORIGINS, 7.0))
     assert chosen([close, fast]) is fast
     assert chosen([clear, close, fast]) is clear
     assert clear.parts == (FAST, "stl_ets")
+    # As low an MAE, but from a few origins: better at fewer than WINS of them.
+    lucky_maes = np.where(np.arange(ORIGINS) < WINS - 1, 1.0, 12.0)
+    lucky = Backtest("holt_winters", 7.0, zhat, lucky_maes)
+    assert chosen([lucky, fast]) is fast
     assert chosen([]) is None
 
 
@@ -123,3 +137,23 @@ def test_the_fast_path_stands_alone_where_the_backtest_cannot_help(history: np.n
 def test_bad_regressors_are_rejected(kwargs: dict[str, np.ndarray], message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         forecast_series(np.ones(10), period=PERIOD, horizon=HORIZON, **kwargs)  # type: ignore[arg-type]
+
+
+def test_newest_errors_larger_than_the_long_backtest_widen_the_interval() -> None:
+    # Quiet for ten seasons, then a season and a half three times as noisy: the fast
+    # path's interval is calibrated on the whole history, the default path checks it
+    # on its newest origins and widens it (never narrows it).
+    rng = np.random.default_rng(7)
+    n = PERIOD * 24
+    t = np.arange(n)
+    rate = 200 * np.exp(0.5 * np.sin(2 * np.pi * t / PERIOD))
+    noise = np.where(t >= n - PERIOD * 4, 0.45, 0.1)
+    history = np.round(rate * np.exp(rng.normal(0.0, noise))).astype(float)
+    fast = forecast_batch(history[None, :], period=PERIOD, horizon=HORIZON, level=0.9)
+    result = forecast_series(history, period=PERIOD, horizon=HORIZON, level=0.9)
+    width = np.log1p(result.upper) - np.log1p(result.lower)
+    fast_width = np.log1p(fast.upper[0]) - np.log1p(fast.lower[0])
+    assert np.all(width >= fast_width - 1e-9)
+    assert np.mean(width) > 1.2 * np.mean(fast_width)
+    for low, high in ((0.05, 0.95), (0.025, 0.975), (0.1, 0.9)):
+        assert np.all(result.quantiles[low] <= result.quantiles[high])

@@ -14,19 +14,24 @@ newest longest season (``horizon`` apart at least):
 * ``mean(...)``: the equal-weight mean (log scale) of the :data:`TOP` best of the above.
 
 The fast path stays unless another candidate beats its count-scale MAE by
-:data:`MARGIN` (eight origins are a noisy judge; the fast path already chose among its
-members and the baselines on hundreds). Whatever wins, the interval comes from the fast
-path's split-conformal calibration per step ahead (hundreds of origins; eight cannot
-calibrate a 95% interval), centred on the winner's point and widened by how much larger
-the winner's log-scale backtest error was than the fast path's, never narrowed.
-Too-short histories, all-zero and intermittent series stay with the fast path, whose
-fallbacks handle them.
+:data:`MARGIN` and is the better of the two at :data:`WINS` of the origins (a sign test;
+with known regressors the margin alone). Eight origins are a noisy judge and the winner
+of a noisy contest looks better than it is; the fast path already chose among its
+members and the baselines on hundreds of origins.
+
+Whatever wins (the fast path too), the interval has the shape of the fast path's
+split-conformal calibration per step ahead (hundreds of origins; eight cannot calibrate
+a 95% interval alone), centred on the winner's point and stretched where the winner's
+own residuals at the selection origins fall outside it, never narrowed
+(:mod:`~statecast.core.forecast.recalibration`). Too-short histories, all-zero and
+intermittent series stay with the fast path, whose fallbacks handle them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +39,9 @@ import numpy.typing as npt
 
 from statecast.core.forecast.engine import FastForecast, fast_forecast, forecast_from_fast
 from statecast.core.forecast.errors import ForecastError, ParameterError
-from statecast.core.forecast.fastpath import round_counts
+from statecast.core.forecast.fastpath import round_counts, spread
 from statecast.core.forecast.models import CANDIDATES, Candidate
+from statecast.core.forecast.recalibration import stretch, stretched
 from statecast.core.forecast.result import QUANTILE_LEVELS, Forecast
 from statecast.core.forecast.transform import (
     Periods,
@@ -53,6 +59,7 @@ __all__ = [
     "MARGIN",
     "ORIGINS",
     "TOP",
+    "WINS",
     "Backtest",
     "chosen",
     "forecast_series",
@@ -68,6 +75,9 @@ IntArray = npt.NDArray[np.int64]
 ORIGINS = 8
 #: Relative MAE improvement another candidate needs over the fast path.
 MARGIN = 0.10
+#: Origins (of :data:`ORIGINS`) at which it must beat the fast path too: 7 of 8 is a
+#: one-sided sign test at 5%.
+WINS = 7
 #: Seasons of history a statsmodels model is fitted on (at most).
 FIT_SEASONS = 5
 #: Share of zero samples above which a series counts as intermittent.
@@ -87,11 +97,13 @@ class Backtest:
             model, ``mean(a,b,...)``).
         mae: Count-scale MAE over all origins and steps.
         zhat: Log-scale forecasts per origin and step, shape ``(origins, H)``.
+        origin_mae: Count-scale MAE per origin, shape ``(origins,)`` (``None``: unknown).
     """
 
     name: str
     mae: float
     zhat: FloatArray
+    origin_mae: FloatArray | None = None
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -111,8 +123,13 @@ def _truth(y: FloatArray, origins: IntArray, horizon: int) -> FloatArray:
     return np.asarray(y[origins[:, None] + np.arange(1, horizon + 1)[None, :]], dtype=np.float64)
 
 
-def _mae(truth: FloatArray, zhat: FloatArray) -> float:
-    return float(np.nanmean(np.abs(truth - from_log(zhat))))
+def _scored(name: str, truth: FloatArray, zhat: FloatArray) -> Backtest:
+    """A candidate's backtest: MAE over everything and per origin (NaN truth ignored)."""
+    errors = np.abs(truth - from_log(zhat))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an origin without truth: NaN
+        per_origin = np.nanmean(errors, axis=1)
+    return Backtest(name, float(np.nanmean(errors)), zhat, np.asarray(per_origin))
 
 
 def _backtest_candidate(
@@ -212,29 +229,39 @@ def select(
     z = fill_missing(to_log(y[None, :]), periods[0])[0]
     truth = _truth(y, origins, horizon)
     fast = _backtest_fast(y, origins, periods=periods, horizon=horizon, level=level)
-    ranked = [Backtest(FAST, _mae(truth, fast), fast)]
+    ranked = [_scored(FAST, truth, fast)]
     for name, zhat in _baselines(z, origins, periods=periods, horizon=horizon).items():
-        ranked.append(Backtest(name, _mae(truth, zhat), zhat))
+        ranked.append(_scored(name, truth, zhat))
     for candidate in candidates:
         model = _backtest_candidate(candidate, z, exog, origins, periods=periods, horizon=horizon)
         if model is not None:
-            ranked.append(Backtest(candidate.name, _mae(truth, model), model))
+            ranked.append(_scored(candidate.name, truth, model))
     ranked.sort(key=lambda bt: bt.mae)
     best = ranked[: min(TOP, len(ranked))]
     if len(best) >= 2:
         mixed = np.mean([bt.zhat for bt in best], axis=0)
         name = "mean(" + ",".join(sorted(bt.name for bt in best)) + ")"
-        ranked.append(Backtest(name, _mae(truth, mixed), mixed))
+        ranked.append(_scored(name, truth, mixed))
     return sorted(ranked, key=lambda bt: bt.mae)
 
 
-def chosen(ranked: list[Backtest]) -> Backtest | None:
-    """The winner: the best backtest if it beats the fast path's by :data:`MARGIN`."""
+def chosen(ranked: list[Backtest], *, regressors: bool = False) -> Backtest | None:
+    """The winner: the best backtest if it clearly beats the fast path's, else the fast path.
+
+    Clearly: its MAE is lower by :data:`MARGIN` and it is the better of the two at
+    :data:`WINS` origins at least (where both know their error per origin). With known
+    ``regressors`` the margin suffices: a candidate that sees events the fast path
+    cannot wins at the origins the events fall in, which may be few.
+    """
     fast = next((bt for bt in ranked if bt.name == FAST), None)
     if fast is None or not ranked or not np.isfinite(fast.mae):
         return None
     best = ranked[0]
-    return best if best.name != FAST and best.mae < (1.0 - MARGIN) * fast.mae else fast
+    if best.name == FAST or best.mae >= (1.0 - MARGIN) * fast.mae:
+        return fast
+    if regressors or best.origin_mae is None or fast.origin_mae is None:
+        return best
+    return best if int(np.sum(best.origin_mae < fast.origin_mae)) >= WINS else fast
 
 
 def _final_zhat(
@@ -268,15 +295,16 @@ def _recentred(
     zhat: FloatArray,
     fast: FastForecast,
     *,
-    widen: float,
+    offsets: FloatArray,
     level: float,
-    score: float,
+    score: float | None,
 ) -> Forecast:
-    """The winner's point inside the fast path's per-step conformal interval shape.
+    """The winner's point inside the fast path's per-step interval shape.
 
-    ``widen`` (at least 1) multiplies the fast path's calibrated offsets.
+    ``offsets`` (normalised quantiles per step, ``(H, len(fast.probs))``) replace the
+    fast path's own.
     """
-    offsets, scale, cap = fast.offsets[0], fast.spread[0] * widen, float(fast.cap[0])
+    scale, cap = fast.spread[0], float(fast.cap[0])
     up, down = np.maximum(fast.hedge[0], 0.0), np.minimum(fast.hedge[0], 0.0)
 
     def at(i: int, q: float) -> FloatArray:
@@ -296,6 +324,20 @@ def _recentred(
         quantiles=quantiles,
         score=score,
     )
+
+
+def _recalibrated(
+    best: Backtest, fast: FastForecast, y: FloatArray, periods: tuple[int, ...]
+) -> FloatArray:
+    """The fast path's offsets stretched to cover ``best``'s residuals at the origins."""
+    horizon = fast.zhat.shape[1]
+    origins = _origins(len(y), max(periods), horizon)
+    observed = to_log(_truth(y, origins, horizon))
+    fit = fast.fit  # the offsets are normalised by the fast path's spread (1 without a fit)
+    unit = np.ones_like(best.zhat) if fit is None else spread(best.zhat, fit.kappa[:1])
+    residuals = (observed - best.zhat) / unit
+    offsets = np.asarray(fast.offsets[0], dtype=np.float64)
+    return stretched(offsets, stretch(residuals, offsets, fast.probs), fast.probs)
 
 
 def _as_exog(values: npt.ArrayLike, length: int, what: str) -> FloatArray:
@@ -354,11 +396,11 @@ def forecast_series(
     x, x_future = _regressors(y, horizon, exog, future_exog)
     fast = fast_forecast(y[None, :], periods=periods, horizon=horizon, level=level)
     ranked = select(y, period=periods, horizon=horizon, level=level, exog=x)
-    best = chosen(ranked)
-    if best is None or best.name == FAST:
+    best = chosen(ranked, regressors=x is not None)
+    if best is None:
         return forecast_from_fast(fast, level)
     try:
-        return _winner(best, ranked, fast, y, x, x_future, periods=periods, level=level)
+        return _winner(best, fast, y, x, x_future, periods=periods, level=level)
     except (ValueError, np.linalg.LinAlgError, ForecastError) as err:
         _log.info("forecast_refit_failed model=%s error=%s", best.name, err)
         return forecast_from_fast(fast, level)
@@ -366,7 +408,6 @@ def forecast_series(
 
 def _winner(
     best: Backtest,
-    ranked: list[Backtest],
     fast: FastForecast,
     y: FloatArray,
     x: FloatArray | None,
@@ -375,20 +416,22 @@ def _winner(
     periods: tuple[int, ...],
     level: float,
 ) -> Forecast:
-    """The winning candidate's forecast (a mean: of its parts') with its interval."""
+    """The winning candidate's forecast (a mean: of its parts') with its interval.
+
+    The fast path too gets its interval checked on the selection origins here.
+    """
     z = fill_missing(to_log(y[None, :]), periods[0])[0]
     parts = [_final_zhat(name, fast, z, x, x_future, periods=periods) for name in best.parts]
     zhat = np.mean(parts, axis=0)
     if not np.all(np.isfinite(zhat)):
         raise ForecastError(f"{best.name} forecast is not finite")
-    horizon = fast.zhat.shape[1]
-    origins = _origins(len(y), max(periods), horizon)
-    observed = to_log(_truth(y, origins, horizon))
-    baseline = next(bt for bt in ranked if bt.name == FAST)
-    error = np.sqrt(np.nanmean((observed - best.zhat) ** 2))
-    reference = np.sqrt(np.nanmean((observed - baseline.zhat) ** 2))
-    widen = max(1.0, float(error / reference)) if reference > 0 else 1.0
-    scale = float(fast.fit.scale[0]) if fast.fit is not None else 1.0
+    offsets = _recalibrated(best, fast, y, periods)
+    if best.name == FAST:
+        score = float(fast.scores[0])
+        chosen_score = score if np.isfinite(score) else None
+    else:
+        scale = float(fast.fit.scale[0]) if fast.fit is not None else 1.0
+        chosen_score = best.mae / scale
     name = best.name.replace(FAST, fast.models[0]) if FAST in best.parts else best.name
-    forecast = _recentred(best, zhat, fast, widen=widen, level=level, score=best.mae / scale)
+    forecast = _recentred(best, zhat, fast, offsets=offsets, level=level, score=chosen_score)
     return dataclasses.replace(forecast, model=name)
