@@ -104,6 +104,8 @@ class StrongReplica:
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._ok_sent: dict[str, float] = {}
+        #: When this replica began leading its current epoch (monotonic; None: it does not).
+        self._leading_since: float | None = None
         self._progress = asyncio.Event()
         self._accepting = asyncio.Lock()
         self._compacting = False
@@ -159,6 +161,7 @@ class StrongReplica:
             log.debug("event=strong_not_leading resource=%s/%s reason=%s", *self.spec.ref, err)
             return
         if records:
+            self._leading_since = time.monotonic()
             log.info("event=strong_leading resource=%s/%s epoch=%d", *self.spec.ref, epoch)
             self.files.write(records)
             await self.files.durable()
@@ -404,7 +407,11 @@ class StrongReplica:
         if leader is not None:
             out["match"] = {p: leader.match.get(p, 0) for p in leader.peers if p != self.node}
             since = time.monotonic() - self.timings.quorum
-            out["isolated"] = core.active and not self._majority_heard(since)
+            # a leader chosen while cut off never opens its epoch (its no-op needs a
+            # majority): it is isolated too once it has tried for the quorum time, or the
+            # operator waits for it to open until the cut heals
+            opening = self._leading_since is not None and self._leading_since <= since
+            out["isolated"] = (core.active or opening) and not self._majority_heard(since)
         return out
 
 
