@@ -6,6 +6,8 @@ Run from the repository root::
     .venv/bin/python -m bench.sim --quick         # two scenarios, 6 generated, no scale section
     .venv/bin/python -m bench.sim --jobs 1        # one process (default: 2)
     .venv/bin/python -m bench.sim --partial DIR   # keep each finished trace in DIR, resume
+    .venv/bin/python -m bench.sim --partial NEW --reuse OLD --rerun predictive
+                                                  # replay one family, keep the others' runs
 
 Times are CPU seconds of the process that ran the work (the machine is shared: wall
 time would measure the neighbours).
@@ -29,7 +31,7 @@ import json
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ from statecast.sim.plot import plot, plot_frontiers
 from statecast.sim.refine import refine
 from statecast.sim.registry import make_policy
 from statecast.sim.scenarios import SCENARIOS, scenario
-from statecast.sim.sweeps import run_sweep, variants
+from statecast.sim.sweeps import Variant, run_sweep, variants
 
 OUT = Path("docs/bench")
 TRACES = Path("/work/shared/data/traces/nab")
@@ -162,10 +164,8 @@ def _checks(points: list[Point]) -> dict[str, dict[str, Any]]:
                 "strict": [asdict(loss) for loss in strict],
                 "within_margin": [asdict(loss) for loss in losses(ours_f, theirs_f, margin)],
             }
-        ours_f, theirs_f = frontier(ours, "mean_latency_ms"), frontier(theirs, "mean_latency_ms")
-        entry["bytes_moved"] = [
-            asdict(loss) for loss in bytes_losses(ours_f, theirs_f, MARGIN_BYTES)
-        ]
+        theirs_f = frontier(theirs, "mean_latency_ms")
+        entry["bytes_moved"] = [asdict(loss) for loss in bytes_losses(ours, theirs_f, MARGIN_BYTES)]
         out[rival] = entry
     return out
 
@@ -191,10 +191,42 @@ def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, A
     return out
 
 
-def study(job: tuple[str, int | None, bool], defaults_only: bool = False) -> Study:
+def _reused(chosen: list[Variant], kept: Study | None, rerun: frozenset[str]) -> dict[int, Point]:
+    """The kept runs of the families not re-run, by their index in ``chosen``.
+
+    A family's kept runs are taken in order and renamed by this run's variants (older
+    runs named every baseline run by its family); a family whose number of runs
+    changed is re-run, as is every predictive refinement run (refined again).
+    """
+    if kept is None:
+        return {}
+    out: dict[int, Point] = {}
+    for family in {v.family for v in chosen} - rerun:
+        index = [i for i, v in enumerate(chosen) if v.family == family]
+        runs = [p for p in kept.points if p.family == family]
+        if family == "predictive":
+            by_label = {p.label: p for p in runs}
+            out.update({i: by_label[chosen[i].label] for i in index if chosen[i].label in by_label})
+            continue
+        if len(runs) == len(index):
+            out.update(
+                {i: replace(p, label=chosen[i].label) for i, p in zip(index, runs, strict=True)}
+            )
+    return out
+
+
+def study(
+    job: tuple[str, int | None, bool],
+    defaults_only: bool = False,
+    reuse: Path | None = None,
+    rerun: frozenset[str] = frozenset(),
+) -> Study:
     """Sweep every family over one trace (a worker's job): built-in name or generated seed.
 
     ``defaults_only``: each family at its default setting only (no sweep, no frontiers).
+    ``reuse``: a directory of kept studies whose runs of the families not in ``rerun``
+    are taken instead of replayed (same code, same settings); checks, refinement and
+    bounds are computed afresh.
     """
     name, seed, plots = job
     started = time.process_time()
@@ -219,7 +251,9 @@ def study(job: tuple[str, int | None, bool], defaults_only: bool = False) -> Stu
     chosen = variants(trace, cache=cache)
     if defaults_only:
         chosen = [v for v in chosen if v.label in DEFAULTS.values()]
-    points = run_sweep(trace, config, chosen)
+    kept = _reused(chosen, _saved(job, reuse), rerun)
+    fresh = iter(run_sweep(trace, config, [v for i, v in enumerate(chosen) if i not in kept]))
+    points = [kept[i] if i in kept else next(fresh) for i in range(len(chosen))]
     settings = {v.label: v.setting for v in chosen if v.setting is not None}
     if not defaults_only:
         points = refine(trace, config, points, settings, cache, runs=REFINE_RUNS)
@@ -316,20 +350,23 @@ def run_all(
     partial: Path | None = None,
     run: bool = True,
     defaults_only: bool = False,
+    reuse: Path | None = None,
+    rerun: frozenset[str] = frozenset(),
 ) -> list[Study]:
     """Every job, in ``workers`` processes (results in job order); kept ones not re-run.
 
-    With ``run`` False, only the studies kept in ``partial``.
+    With ``run`` False, only the studies kept in ``partial``; ``reuse`` and ``rerun``: see
+    :func:`study`.
     """
     done = {i: s for i, job in enumerate(jobs) if (s := _saved(job, partial)) is not None}
     todo = [(i, job) for i, job in enumerate(jobs) if i not in done]
     if not run:
         pass
     elif workers <= 1:
-        done.update({i: _save(study(job, defaults_only), partial) for i, job in todo})
+        done.update({i: _save(study(job, defaults_only, reuse, rerun), partial) for i, job in todo})
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(study, job, defaults_only): i for i, job in todo}
+            futures = {pool.submit(study, job, defaults_only, reuse, rerun): i for i, job in todo}
             for future in as_completed(futures):
                 done[futures[future]] = _save(future.result(), partial)
     return [done[i] for i in sorted(done)]
@@ -353,6 +390,17 @@ def main() -> None:
         help="with --report-only: a --defaults-only run's DIR for the traces not swept",
     )
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a --partial DIR of an earlier run: its runs of the families not in --rerun"
+        " are taken, not replayed",
+    )
+    parser.add_argument(
+        "--rerun",
+        default="predictive",
+        help="with --reuse: the families to replay (comma-separated; default predictive)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="report the traces kept in --partial DIR (run nothing else; names the missing)",
@@ -373,7 +421,13 @@ def main() -> None:
         parser.error("--report-only needs --partial DIR")
     print(f"{len(jobs)} traces", flush=True)
     studies = run_all(
-        jobs, args.jobs, args.partial, run=not args.report_only, defaults_only=args.defaults_only
+        jobs,
+        args.jobs,
+        args.partial,
+        run=not args.report_only,
+        defaults_only=args.defaults_only,
+        reuse=args.reuse,
+        rerun=frozenset(args.rerun.split(",")),
     )
     finished = {s.name for s in studies}
     if args.defaults is not None:

@@ -72,7 +72,7 @@ def _checks_table(studies: list[Study]) -> list[str]:
     lines = [
         f"| trace | against | local hits: strict / within {100 * MARGIN_HITS:g} pts"
         f" | mean latency: strict / within {100 * MARGIN_LATENCY:g} %"
-        " | bytes moved (latency frontier) |",
+        " | bytes moved at the rival's latency |",
         "|---|---|---|---|---|",
     ]
     for s in studies:
@@ -161,8 +161,9 @@ def report(
         "`yes`: predictive's frontier is at or above the rival's at every budget (strict) and",
         f"within the stated margin ({100 * MARGIN_HITS:g} points of local hits,"
         f" {100 * MARGIN_LATENCY:g} % of mean latency);",
-        "`no (n)`: at n budgets it is not, with the worst shortfall. Bytes: the runs on the",
-        "latency frontiers, at the rival's budgets.",
+        "`no (n)`: at n budgets it is not, with the worst shortfall. Bytes: at each budget of",
+        "the rival's latency frontier, the fewest bytes a mix of predictive's runs moves within",
+        "that budget at the rival's latency or better (its latency frontier where none does).",
         "",
         *_checks_table(named),
         "",

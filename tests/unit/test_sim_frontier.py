@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from statecast.sim.frontier import Point, bytes_losses, frontier, losses
+from statecast.sim.frontier import Point, bytes_losses, frontier, least_bytes, losses
 
 
 def run(family: str, hours: float, hits: float, ms: float = 1.0, moved: float = 0.0) -> Point:
@@ -57,10 +57,35 @@ def test_a_rival_cheaper_than_every_run_of_ours_is_a_loss() -> None:
     assert [(x.budget, x.ours) for x in losses(ours, theirs)] == [(1.0, None)]
 
 
-def test_bytes_are_read_along_the_latency_frontiers() -> None:
-    ours = frontier(
-        [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)], "mean_latency_ms"
-    )
+def test_bytes_are_the_fewest_of_a_mix_that_serves_the_rivals_latency_in_its_budget() -> None:
+    # At 2 replica-hours the rival serves 0.9 ms moving 15 bytes. Our cheaper run alone
+    # is too slow (1.0 ms); the mix of 80 % of it and 20 % of the dearer run serves
+    # 0.9 ms at 1.4 replica-hours and moves 14: no loss. (Read along our latency
+    # frontier, the mix at 2 replica-hours moved 20.2, and counted as a loss.)
+    ours = [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)]
     theirs = frontier([run("r", 2, 0, ms=0.9, moved=15.0)], "mean_latency_ms")
+    assert bytes_losses(ours, theirs) == []
+    assert least_bytes(ours, 2.0, 0.9) == pytest.approx(14.0)
+
+
+def test_a_run_that_is_a_hair_faster_does_not_decide_the_bytes() -> None:
+    # Two runs at the same budget, one 0.02 % faster moving three times the bytes: the
+    # rival's latency is served by the frugal one.
+    ours = [run("p", 576, 0, ms=0.5101, moved=2.2), run("p", 576, 0, ms=0.5100, moved=7.5)]
+    theirs = frontier([run("r", 589, 0, ms=0.508 * 1.01, moved=6.7)], "mean_latency_ms")
+    assert bytes_losses(ours, theirs) == []
+
+
+def test_more_bytes_at_the_rivals_latency_is_a_loss() -> None:
+    ours = [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)]
+    theirs = frontier([run("r", 2, 0, ms=0.9, moved=12.0)], "mean_latency_ms")
+    found = bytes_losses(ours, theirs)
+    assert [(x.budget, x.ours) for x in found] == [(2.0, pytest.approx(14.0))]
+
+
+def test_where_no_mix_serves_the_rivals_latency_our_latency_frontier_is_read() -> None:
+    ours = [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)]
+    theirs = frontier([run("r", 2, 0, ms=0.6, moved=15.0)], "mean_latency_ms")
+    assert least_bytes(ours, 2.0, 0.6) is None
     found = bytes_losses(ours, theirs)
     assert [(x.budget, x.ours) for x in found] == [(2.0, pytest.approx(20.2))]

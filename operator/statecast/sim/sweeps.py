@@ -9,7 +9,7 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
                          and grace period (how long a cold replica stays)
 ``follow-the-workload``  statistics window, how much busier the new node must be, and
                          replicas beyond ``min`` on the busiest nodes
-``groupcache``           hot copies a node may hold (copy probability 0.1)
+``groupcache``           hot copies a node may hold and the chance a remote read copies
 ``static``, ``full``     one setting each (the floor and the ceiling)
 =======================  ==============================================================
 
@@ -19,7 +19,7 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from statecast.sim.baselines import FollowTheWorkload, HotCopies
 from statecast.sim.config import SimConfig
@@ -56,15 +56,26 @@ class Setting:
 
 
 FLOOR = 1e6
-#: The predictive sweep (the default run comes first, on its own).
+#: Holding and copying both this cheap: a copy wherever anything is read (the corner
+#: where ``full``, groupcache's hot copies and extra replicas live).
+NEAR_FREE = 1 / 4096
+#: The predictive sweep (the default run comes first, on its own). The holding price is
+#: stepped by at most 2x through the budgets the rivals hold (x8 .. x1/8): a step of 32x
+#: (the local-first grid had x8 then x1/4) left predictive's frontier a straight chord
+#: across them, 3-8 points of local hits under the runs in between (weekly, flash-crowd,
+#: drift, node-loss).
 PREDICTIVE: tuple[Setting, ...] = (
-    *(Setting(hold) for hold in (1 / 64, 1 / 8, 8.0, 64.0, 512.0, 4096.0, FLOOR)),
+    *(Setting(hold) for hold in (1 / 64, 1 / 8, 1 / 4, 1 / 2, 2.0, 8.0, 64.0, 512.0)),
+    *(Setting(hold) for hold in (4096.0, FLOOR)),
     Setting(8.0, 1 / 16),
     Setting(FLOOR, 1 / 16),
     Setting(FLOOR, 64.0),
     Setting(FLOOR, FLOOR),  # copies never pay: the placement never moves (static's)
-    *(Setting(hold, local=True) for hold in (1 / 4, 8.0, 128.0, 2048.0, FLOOR)),
+    Setting(NEAR_FREE, NEAR_FREE),
+    *(Setting(hold, local=True) for hold in (1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 128.0)),
+    *(Setting(hold, local=True) for hold in (2048.0, FLOOR)),
     Setting(FLOOR, 1 / 16, local=True),
+    Setting(NEAR_FREE, NEAR_FREE, local=True),
 )
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
@@ -73,9 +84,10 @@ REACTIVE_GRACE = (300.0, 900.0, 3600.0)
 #: Follow-the-workload: windows, ratios and extra replicas.
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
-FTW_EXTRA = (0, 1)
-#: groupcache: hot copies per node.
+FTW_EXTRA = (0, 1, 2)
+#: groupcache: hot copies per node, and the chance a remote read copies (0.1: groupcache's).
 HOT_PER_NODE = (1, 2, 4)
+HOT_PROBABILITY = (0.02, 0.1, 0.5)
 
 
 @dataclass(frozen=True)
@@ -134,12 +146,16 @@ def _follow(trace: Trace) -> list[Variant]:
 
 
 def _groupcache(trace: Trace) -> list[Variant]:
-    def make(n: int) -> Callable[[], Policy]:
-        return lambda: HotCopies(per_node=n)
+    def make(n: int, p: float) -> Callable[[], Policy]:
+        return lambda: HotCopies(probability=p, per_node=n)
 
-    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE} - {1})
-    default = [Variant("groupcache", "groupcache", HotCopies)]
-    return default + [Variant("groupcache", f"groupcache {n}/node", make(n)) for n in sizes]
+    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE})
+    variants = [Variant("groupcache", "groupcache", HotCopies)]
+    for n in sizes:
+        for p in HOT_PROBABILITY:
+            if (n, p) != (1, 0.1):  # the default, above
+                variants.append(Variant("groupcache", f"groupcache {n}/node p={p:g}", make(n, p)))
+    return variants
 
 
 def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> Variant:
@@ -190,11 +206,11 @@ def run_sweep(
     chosen: Iterable[Variant],
     progress: Callable[[Variant, PolicyResult], None] | None = None,
 ) -> list[Point]:
-    """Replay every variant; the points, in order."""
+    """Replay every variant; the points, in order, each named by its variant's label."""
     points = []
     for variant in chosen:
         result = replay(trace, variant.make(), config)
         if progress is not None:
             progress(variant, result)
-        points.append(Point.of(variant.family, result))
+        points.append(replace(Point.of(variant.family, result), label=variant.label))
     return points
