@@ -191,7 +191,9 @@ def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, A
     return out
 
 
-def _reused(chosen: list[Variant], kept: Study | None, rerun: frozenset[str]) -> dict[int, Point]:
+def reused_runs(
+    chosen: list[Variant], kept: Study | None, rerun: frozenset[str]
+) -> dict[int, Point]:
     """The kept runs of the families not re-run, by their index in ``chosen``.
 
     A family's kept runs are taken in order and renamed by this run's variants (older
@@ -251,7 +253,7 @@ def study(
     chosen = variants(trace, cache=cache)
     if defaults_only:
         chosen = [v for v in chosen if v.label in DEFAULTS.values()]
-    kept = _reused(chosen, _saved(job, reuse), rerun)
+    kept = reused_runs(chosen, _saved(job, reuse), rerun)
     fresh = iter(run_sweep(trace, config, [v for i, v in enumerate(chosen) if i not in kept]))
     points = [kept[i] if i in kept else next(fresh) for i in range(len(chosen))]
     settings = {v.label: v.setting for v in chosen if v.setting is not None}

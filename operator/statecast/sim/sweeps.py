@@ -60,10 +60,11 @@ FLOOR = 1e6
 #: where ``full``, groupcache's hot copies and extra replicas live).
 NEAR_FREE = 1 / 4096
 #: The predictive sweep (the default run comes first, on its own). The holding price is
-#: stepped by at most 2x through the budgets the rivals hold (x8 .. x1/8): a step of 32x
-#: (the local-first grid had x8 then x1/4) left predictive's frontier a straight chord
-#: across them, 3-8 points of local hits under the runs in between (weekly, flash-crowd,
-#: drift, node-loss).
+#: stepped by at most 2x through the budgets the rivals hold (local-first x8 .. x1/4,
+#: latency x2 .. x1/8; dearer latency-valued runs hold about ``min``): a step of 32x (the
+#: local-first grid had x8 then x1/4) left predictive's frontier a straight chord across
+#: them, 3-8 points of local hits under the runs in between (weekly, flash-crowd, drift,
+#: node-loss).
 PREDICTIVE: tuple[Setting, ...] = (
     *(Setting(hold) for hold in (1 / 64, 1 / 8, 1 / 4, 1 / 2, 2.0, 8.0, 64.0, 512.0)),
     *(Setting(hold) for hold in (4096.0, FLOOR)),

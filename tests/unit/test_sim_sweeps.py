@@ -1,0 +1,60 @@
+"""The benchmark's sweeps: how densely predictive's prices are sampled, what a resumed
+benchmark takes from an earlier run."""
+
+from __future__ import annotations
+
+import numpy as np
+from bench.sim import Study, reused_runs
+
+from statecast.sim.frontier import Point
+from statecast.sim.planned import ForecastCache
+from statecast.sim.scenarios import scenario
+from statecast.sim.sweeps import NEAR_FREE, PREDICTIVE, Setting, variants
+
+
+def test_holding_prices_step_by_at_most_twice_through_the_rivals_budgets() -> None:
+    # A 32x step (local-first x8 then x1/4) left predictive's frontier a chord 3-8 points
+    # under the runs in between on weekly, flash-crowd, drift and node-loss.
+    # Latency-valued runs dearer than x2 hold about `min`.
+    for local, cheap, dear in ((False, 1 / 8, 2.0), (True, 1 / 4, 8.0)):
+        holds = sorted(
+            {Setting().hold} | {s.hold for s in PREDICTIVE if s.local == local and s.copy == 1.0}
+        )
+        inside = [h for h in holds if cheap <= h <= dear]
+        assert inside[0] == cheap and inside[-1] == dear
+        assert max(np.diff(np.log2(inside))) <= 1.0, inside
+
+
+def test_the_near_free_corner_is_swept_in_both_valuations() -> None:
+    corner = [s for s in PREDICTIVE if s.hold == s.copy == NEAR_FREE]
+    assert sorted(s.local for s in corner) == [False, True]
+
+
+def _point(family: str, label: str, hours: float) -> Point:
+    return Point(family, label, hours, 0.5, 1.0, 0.0)
+
+
+def test_a_rerun_family_is_replayed_and_the_others_are_taken_renamed() -> None:
+    trace = scenario("drift")
+    chosen = variants(trace, ("reactive", "predictive"), (Setting(8.0),), ForecastCache())
+    reactive = [i for i, v in enumerate(chosen) if v.family == "reactive"]
+    # An older run named every reactive run "reactive"; it also holds a refinement run.
+    old = [_point("reactive", "reactive", float(i)) for i in range(len(reactive))]
+    old += [_point("predictive", "predictive", 1.0), _point("predictive", Setting(8.0).label, 2.0)]
+    old.append(_point("predictive", Setting(0.3).label, 3.0))
+    kept = Study("drift", "", old)
+
+    taken = reused_runs(chosen, kept, frozenset({"predictive"}))
+    assert sorted(taken) == reactive
+    assert [taken[i].label for i in reactive] == [chosen[i].label for i in reactive]
+    assert [taken[i].replica_hours for i in reactive] == [float(i) for i in range(len(reactive))]
+
+    taken = reused_runs(chosen, kept, frozenset({"reactive"}))
+    assert sorted(p.replica_hours for p in taken.values()) == [1.0, 2.0]  # refinement dropped
+
+
+def test_a_family_whose_sweep_changed_is_replayed() -> None:
+    trace = scenario("drift")
+    chosen = variants(trace, ("groupcache",))
+    kept = Study("drift", "", [_point("groupcache", "groupcache", 1.0)] * 3)
+    assert reused_runs(chosen, kept, frozenset()) == {}
