@@ -403,6 +403,12 @@ def main() -> None:
         help="with --reuse: the families to replay (comma-separated; default predictive)",
     )
     parser.add_argument(
+        "--older",
+        type=Path,
+        help="with --report-only: an earlier run's --partial DIR (same code, an older sweep"
+        " grid) for the traces not finished in --partial; named as such in the report",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="report the traces kept in --partial DIR (run nothing else; names the missing)",
@@ -431,7 +437,25 @@ def main() -> None:
         reuse=args.reuse,
         rerun=frozenset(args.rerun.split(",")),
     )
-    finished = {s.name for s in studies}
+    if args.report_only:  # the comparisons of the current code, whatever wrote the runs
+        for s in studies:
+            s.checks = _checks(s.points) if s.checks else {}
+    finished = {s.name for s in studies if s.checks}
+    older: list[str] = []
+    if args.older is not None:
+        earlier = [
+            s
+            for s in run_all(jobs, 1, args.older, run=False)
+            if s.name not in finished and s.checks
+        ]
+        for s in earlier:
+            s.checks = _checks(s.points)
+        older = [s.name for s in earlier]
+        studies = [s for s in studies if s.name not in older] + earlier
+        finished |= set(older)
+        order = [_label(job) for job in jobs]
+        studies.sort(key=lambda s: order.index(s.name))
+    finished |= {s.name for s in studies}
     if args.defaults is not None:
         studies += [
             s
@@ -447,7 +471,7 @@ def main() -> None:
     scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 
-    report(studies, scale_lines, sum(s.seconds for s in studies), OUT, missing)
+    report(studies, scale_lines, sum(s.seconds for s in studies), OUT, missing, older)
 
 
 if __name__ == "__main__":

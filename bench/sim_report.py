@@ -114,10 +114,18 @@ def _summary(studies: list[Study]) -> list[str]:
     return lines
 
 
-def _partial_note(studies: list[Study], missing: list[str]) -> list[str]:
+def _partial_note(studies: list[Study], missing: list[str], older: list[str]) -> list[str]:
     """What a run that did not finish every sweep holds (nothing when it did)."""
+    note = []
+    if older:
+        note = [
+            f"**From an earlier run's sweep** (the same planner and baselines, the older sweep"
+            f" grid: fewer predictive holding prices, groupcache at copy chance 0.1 only,"
+            f" follow-the-workload without +2; comparisons recomputed): {', '.join(older)}.",
+            "",
+        ]
     if not missing:
-        return []
+        return note
     swept = sum(1 for s in studies if s.checks)
     defaults = [s.name for s in studies if not s.checks]
     not_run = [name for name in missing if name not in defaults]
@@ -126,7 +134,7 @@ def _partial_note(studies: list[Study], missing: list[str]) -> list[str]:
         text += f" Default settings only (no frontier): {', '.join(defaults)}."
     if not_run:
         text += f" Not run: {', '.join(not_run)}."
-    return [text, ""]
+    return [*note, text, ""]
 
 
 def report(
@@ -135,8 +143,12 @@ def report(
     seconds: float,
     out: Path,
     missing: list[str] | None = None,
+    older: list[str] | None = None,
 ) -> None:
-    """Write ``sim.md`` and ``sim.json`` under ``out`` (``missing``: traces not finished)."""
+    """Write ``sim.md`` and ``sim.json`` under ``out``.
+
+    ``missing``: traces not finished; ``older``: traces whose sweep is an earlier run's.
+    """
     missing = missing or []
     named = [s for s in studies if not s.name.startswith("generated-")]
     generated = [s for s in studies if s.name.startswith("generated-")]
@@ -151,7 +163,7 @@ def report(
         "See [../placement.md](../placement.md) for the policies, the sweeps, how frontiers",
         "are compared and what the bounds are.",
         "",
-        *_partial_note(studies, missing),
+        *_partial_note(studies, missing, older or []),
         "## Runs at default settings, with the bounds at their replica-hours",
         "",
         *_defaults_table(named),
@@ -226,6 +238,7 @@ def report(
             "runs": [asdict(p) for p in s.points],
             "bounds_at_defaults": s.bounds,
             "checks": s.checks,
+            "sweep": "earlier run" if s.name in (older or []) else "this run",
         }
         for s in studies
     }
