@@ -465,9 +465,10 @@ def write(
     document = {"accuracy": table, "speed": figures, "seconds": total, "args": vars(args)}
     (OUT / "forecast.json").write_text(json.dumps(document, indent=2) + "\n")
     body = "\n".join(render_set(name, rows) for name, rows in table.items())
+    only = "".join(f" --only {name}" for name in args.only)
     header = (
         "## Traces (`make bench-forecast`)\n\n"
-        f"`python -m bench.forecast`; the run took {total:.0f} s ({machine}). Every window "
+        f"`python -m bench.forecast{only}`; the run took {total:.0f} s ({machine}). Every window "
         f"forecasts {HORIZON} steps: NAB and synthetic windows hold 7 days of 5-minute "
         f"history ({args.origins} rolling origins per real series, {args.synthetic_origins} "
         f"per synthetic series), the development set 3 weeks ({args.dev_origins} origins per "
