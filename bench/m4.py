@@ -298,15 +298,16 @@ def main() -> None:
 
 
 def combine(paths: list[Path]) -> None:
-    """Write the docs from partial runs made side by side (each its own process)."""
+    """Write the docs from partial runs of the same code (side by side or one after another)."""
     parts = [json.loads(p.read_text()) for p in paths]
     rows: dict[str, dict[str, float]] = {}
     for part in parts:
         rows |= {k: v for k, v in part["m4_hourly"].items() if k not in rows}
     order = list(BASELINES | MODELS)
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0])))
-    machine = f"{len(parts)} processes run side by side: " + "; ".join(
-        f"{', '.join(p['m4_hourly'])[:60]}... {p['load']}" for p in parts
+    machine = f"{len(parts)} runs of the same code: " + "; ".join(
+        f"{', '.join(k for k in p['m4_hourly'] if k not in BASELINES) or 'baselines'} ({p['load']})"
+        for p in parts
     )
     document = {"m4_hourly": rows, "runs": parts, "load": machine}
     OUT.mkdir(parents=True, exist_ok=True)
