@@ -91,6 +91,8 @@ class KubeGateway:
         self._custom = client.CustomObjectsApi(api_client)
         self._coordination = client.CoordinationV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
+        # History ConfigMaps known to exist (read, or written): replaced in one request.
+        self._histories: set[tuple[str, str]] = set()
         self.agent_namespace = agent_namespace or os.environ.get(
             "STATECAST_AGENT_NAMESPACE", "statecast-system"
         )
@@ -256,7 +258,9 @@ class KubeGateway:
         except ApiException as err:
             if err.status != 404:
                 raise
+            self._histories.discard((namespace, history_name(name)))
             return None
+        self._histories.add((namespace, history_name(name)))
         owners = (found.metadata.owner_references if found.metadata else None) or []
         if uid and not any(o.uid == uid for o in owners):
             return None
@@ -264,21 +268,38 @@ class KubeGateway:
         return None if encoded is None else base64.b64decode(encoded)
 
     def write_history(self, body: dict[str, Any]) -> None:
-        """Replace the history ConfigMap, or create it the first time."""
+        """Replace the history ConfigMap, or create it the first time.
+
+        One request either way: one known to exist (read or written before) is replaced
+        (created should it be gone), any other created (replaced should it exist) - a
+        first save of a thousand resources took a refused replace and a create each.
+        """
         from kubernetes.client.exceptions import ApiException
 
         meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
         config_map: Any = body  # the client takes a plain dict as well as a V1ConfigMap
-        try:
+
+        def replace() -> None:
             self.core.replace_namespaced_config_map(
                 meta["name"], meta["namespace"], config_map, field_manager="statecast"
             )
-        except ApiException as err:
-            if err.status != 404:
-                raise
+
+        def create() -> None:
             self.core.create_namespaced_config_map(
                 meta["namespace"], config_map, field_manager="statecast"
             )
+
+        first, then, missing = (replace, create, 404) if key in self._histories else (
+            create, replace, 409
+        )  # fmt: skip
+        try:
+            first()
+        except ApiException as err:
+            if err.status != missing:
+                raise
+            then()
+        self._histories.add(key)
 
     # --- strong resources (statecast.controller.strong.StrongGateway) ---------------
     def read_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
