@@ -42,8 +42,8 @@ def test_an_answer_in_lines_reads_back_whatever_the_bytes_arrive_in() -> None:
     for step in (1, 7, 4096, len(body)):
         reader, got = SyncLines(), {}
         for at in range(0, len(body), step):
-            for entries in reader.feed(body[at : at + step]):
-                got.update(entries)
+            for line in reader.feed(body[at : at + step]):
+                got.update(reader.entries(line))
         head = reader.end()
         assert head.full and not head.caught_up
         assert head.vector == payload.version_vector
@@ -61,8 +61,11 @@ def test_an_answer_cut_short_or_padded_is_refused() -> None:
     with pytest.raises(BadRequestError):
         torn.end()
     padded = SyncLines()
+    *lines, extra = padded.feed(body + b'{"x":["l",1,0,"a",999,"1"]}\n')
+    for line in lines:
+        padded.entries(line)
     with pytest.raises(BadRequestError):
-        padded.feed(body + b'{"x":["l",1,0,"a",999,"1"]}\n')
+        padded.entries(extra)
 
 
 async def test_a_full_sync_is_joined_in_pieces_while_the_loop_runs(agents) -> None:

@@ -226,9 +226,10 @@ class SyncHead:
 class SyncLines:
     """A sync answer in lines (:func:`encode_sync_lines`), read as its bytes arrive.
 
-    :meth:`feed` takes bytes as they come and returns the entries of every line they
-    completed, decoded and checked, one dict a line; :attr:`head` is set once the first
-    line is in. :meth:`end` says whether the answer was whole.
+    :meth:`feed` takes bytes as they come and returns the lines of entries they
+    completed (the head is read at once: :attr:`head`); :meth:`entries` decodes one
+    line, so that the reader decides how much it decodes in one step. :meth:`end` says
+    whether the answer was whole.
     """
 
     __slots__ = ("_buffer", "head", "received")
@@ -238,12 +239,11 @@ class SyncLines:
         self.head: SyncHead | None = None
         self.received = 0
 
-    def feed(self, data: bytes) -> list[dict[str, Entry]]:
-        """Take the next bytes; return the entries of the lines they completed.
+    def feed(self, data: bytes) -> list[bytes]:
+        """Take the next bytes; return the lines of entries they completed.
 
         Raises:
-            BadRequestError: A line is not a valid head or entries, or there are more
-                entries than the head announced.
+            BadRequestError: The head is not valid.
         """
         buffer = self._buffer
         searched = len(buffer)
@@ -253,17 +253,23 @@ class SyncLines:
             return []
         lines = bytes(buffer[:end]).split(b"\n")
         del buffer[: end + 1]
-        pieces = []
-        for line in lines:
-            if self.head is None:
-                self.head = _sync_head(_loads(line))
-                continue
-            entries = _entries(_loads(line))
-            self.received += len(entries)
-            if self.received > self.head.entries:
-                raise BadRequestError("sync answer holds more entries than its head says")
-            pieces.append(entries)
-        return pieces
+        if self.head is None:
+            self.head = _sync_head(_loads(lines.pop(0)))
+        return lines
+
+    def entries(self, line: bytes) -> dict[str, Entry]:
+        """Decode and check one line of entries.
+
+        Raises:
+            BadRequestError: The line is not valid entries, or there are more entries
+                than the head announced.
+        """
+        assert self.head is not None  # (feed returns lines only after the head)
+        entries = _entries(_loads(line))
+        self.received += len(entries)
+        if self.received > self.head.entries:
+            raise BadRequestError("sync answer holds more entries than its head says")
+        return entries
 
     def end(self) -> SyncHead:
         """The head, once the whole answer is in.
