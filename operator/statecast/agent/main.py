@@ -10,6 +10,7 @@ from typing import Any
 
 from statecast.agent.config import AgentConfig
 from statecast.agent.httpserver import HttpServer
+from statecast.agent.memory import freeze_startup_objects
 from statecast.agent.runtime import Agent
 from statecast.agent.server import build_server
 from statecast.pki.contexts import TlsFiles, peer_identity
@@ -26,6 +27,8 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     """Serve ``config``'s agent until a termination signal arrives."""
     agent = Agent(config)
     agent.load_standalone()
+    frozen = freeze_startup_objects()  # no full collection walks them while serving
+    log.debug("event=gc_frozen objects=%d", frozen)
     # With an edge the cluster says which resources exist: until its first pass over the
     # Replicas, a resource the agent does not know is answered 503 not_ready, not 404
     # (the edge may take seconds to build its API client after the server listens).
