@@ -305,9 +305,14 @@ def combine(paths: list[Path]) -> None:
         rows |= {k: v for k, v in part["m4_hourly"].items() if k not in rows}
     order = list(BASELINES | MODELS)
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0])))
-    machine = f"{len(parts)} runs of the same code: " + "; ".join(
+    runs = [
         f"{', '.join(k for k in p['m4_hourly'] if k not in BASELINES) or 'baselines'} ({p['load']})"
         for p in parts
+    ]
+    machine = (
+        parts[0]["load"]
+        if len(parts) == 1
+        else f"{len(parts)} runs of the same code: " + "; ".join(runs)
     )
     document = {"m4_hourly": rows, "runs": parts, "load": machine}
     OUT.mkdir(parents=True, exist_ok=True)
