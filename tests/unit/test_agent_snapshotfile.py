@@ -70,3 +70,17 @@ def test_a_restored_replica_answers_and_continues_like_the_original(program, mul
         everything = [original.version_vector.entries] * 2  # as if every member had it all
         assert again.collect_garbage(everything) == original.collect_garbage(everything)
         assert dict(again.entries().items()) == dict(original.entries().items())
+
+
+def test_a_table_larger_than_one_array_slice_comes_back(monkeypatch) -> None:
+    """The live records' places are built a slice at a time (the snapshot thread held
+    the event loop's interpreter lock for 30 ms making one array of a million)."""
+    from statecast.core.crdt import table
+
+    monkeypatch.setattr(table, "_ARRAY_SLICE", 64)
+    state = DeltaMap("a")
+    for i in range(1000):  # 16 slices, the last one short
+        state.put(f"k{i}", b'"%d"' % i)
+    again = round_trip(state, FakeTime(), raw=True)
+    assert len(again) == 1000
+    assert all(again.get(f"k{i}") == b'"%d"' % i for i in range(1000))
