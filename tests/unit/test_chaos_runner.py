@@ -42,16 +42,16 @@ async def test_the_final_read_waits_for_retired_copies_to_be_handed_off(agents):
     await reconciler.reconcile()
     await reconciler.retirement.sweep(time.time())
     target = Agents("a", "b")
-    after, left = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
-    assert (after, left) == (None, {"a": 1})
-    _, others = await asyncio.to_thread(_handed_off, target, "apps", "other", 0.0)  # type: ignore[arg-type]
+    after, left, first = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
+    assert (after, left, first) == (None, {"a": 1}, {"a": 1})
+    _, others, _ = await asyncio.to_thread(_handed_off, target, "apps", "other", 0.0)  # type: ignore[arg-type]
     assert others == {}  # another resource's copies do not hold this one's check
     live.open_replica(live.specs[REF])
     live.locations[REF] = ("b",)
     gateway.replicas = [record("b", owner_uid="uid-1")]
     await reconciler.reconcile()
     await reconciler.retirement.sweep(time.time())
-    after, left = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
-    assert left == {}
+    after, left, first = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
+    assert left == first == {}
     assert after is not None
     assert live.stores[REF].state.get("hits") == 1

@@ -102,19 +102,22 @@ def _retired_copies(target: Target, namespace: str, resource: str) -> dict[str, 
 
 def _handed_off(
     target: Target, namespace: str, resource: str, settle: float
-) -> tuple[float | None, dict[str, int]]:
+) -> tuple[float | None, dict[str, int], dict[str, int]]:
     """Wait until no agent holds a retired copy of the resource (at most ``settle`` s).
 
     Returns:
-        How long it took (None: copies were left), and the copies left per node.
+        How long it took (None: copies were left), the copies left per node, and the
+        copies held per node when the wait began (what it waited for).
     """
     started = time.monotonic()
+    first: dict[str, int] | None = None
     while True:
         held = _retired_copies(target, namespace, resource)
+        first = held if first is None else first
         if not held:
-            return time.monotonic() - started, held
+            return time.monotonic() - started, held, first
         if time.monotonic() - started > settle:
-            return None, held
+            return None, held, first
         time.sleep(0.5)
 
 
@@ -285,7 +288,7 @@ class ChaosRun:
     def report(self, fault_at: float, heal_at: float, faulted: set[str]) -> dict[str, Any]:
         """Read the final state, check, and build the report."""
         stopped_at = self.clock()
-        handed_off_after, retired_left = _handed_off(
+        handed_off_after, retired_left, retired_at_stop = _handed_off(
             self.target, self.namespace, self.name, self.settings.settle
         )
         states, converged_after = _final_states(
@@ -348,7 +351,7 @@ class ChaosRun:
             "retired_handed_off_after_stop_s": (
                 None if handed_off_after is None else round(handed_off_after, 3)
             ),
-            "retired_copies_left": retired_left,
+            "retired_copies_at_stop": retired_at_stop, "retired_copies_left": retired_left,
             "actions": actions_between(events, fault_at, stopped_at), "marks": self.marks,
             "replica_events": [e.__dict__ for e in events],
             **self.context.extra,
