@@ -331,3 +331,18 @@ def test_the_safety_resync_runs_in_the_woken_workers_not_in_kopfs_handler(
         assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
     finally:
         handlers.stop_services(memo)
+
+
+def test_a_failed_reconcile_is_queued_to_be_tried_again(
+    gateway: FakeGateway, memo: kopf.Memo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not left to the next change or safety resync (a minute or more at 1,000 resources)."""
+
+    def refuse(body: dict[str, Any]) -> bool:
+        raise RuntimeError("the API server timed out")
+
+    monkeypatch.setattr(gateway, "create_replica", refuse)
+    patch = kopf.Patch()
+    handlers.on_change(body(), patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    assert patch["status"]["conditions"], "the failure is reported"
+    assert handlers.services_of(memo).wakeups.pending() == 1

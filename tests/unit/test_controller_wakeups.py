@@ -110,3 +110,20 @@ def test_a_safety_resync_waits_the_gap_like_a_wakeup() -> None:
     assert wakeups.next(timeout=0) is None
     clock.now += 1.0
     assert wakeups.next(timeout=0) == ("ns", "a")
+
+
+def test_a_failed_reconcile_is_tried_again_later_and_later_until_one_succeeds() -> None:
+    clock = Clock()
+    wakeups = Wakeups(min_gap=0.0, clock=clock)
+    ref = ("ns", "a")
+    assert [wakeups.failed(ref) for _ in range(7)] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    assert wakeups.next(timeout=0) is None  # queued 2 s after the first failure
+    clock.now += 2.0
+    assert wakeups.next(timeout=0) == ref
+    wakeups.done(ref)
+    wakeups.succeeded(ref)
+    assert wakeups.failed(ref) == 2.0
+    wakeups.wake([("ns", "b")])
+    wakeups.wake([ref])  # woken meanwhile: at once, not after the delay
+    clock.now += 0.5
+    assert {wakeups.next(timeout=0), wakeups.next(timeout=0)} == {ref, ("ns", "b")}

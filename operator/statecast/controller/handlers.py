@@ -286,8 +286,10 @@ def _reconcile_body(
             size = max((r.bytes for r in observed.replicas), default=0)
             apply(services, body, result, observed.now, size=size)
             report(services, body, patch, result)
+            services.wakeups.succeeded(ref)
         except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
             report_failure(services, body, patch, err, now)
+            services.wakeups.failed(ref)  # tried again soon, not at the next safety resync
         finally:
             elapsed = time.perf_counter() - started
             services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)

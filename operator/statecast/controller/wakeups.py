@@ -48,6 +48,7 @@ class Wakeups:
         self._locks: dict[Ref, threading.Lock] = {}
         self._seen: dict[object, object] = {}
         self._kopf_seen = float("-inf")
+        self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self.woken = 0
 
     # --- kopf ---------------------------------------------------------------------------
@@ -96,17 +97,24 @@ class Wakeups:
                 holders.discard(ref)
             self._due.pop(ref, None)
             self._resync.pop(ref, None)
+            self._failures.pop(ref, None)
             self._last.pop(ref, None)
             self._locks.pop(ref, None)
 
     # --- waking -------------------------------------------------------------------------
     def wake(self, refs: Iterable[Ref]) -> None:
-        """Queue ``refs`` (each once; a queued one keeps its place)."""
+        """Queue ``refs`` (each once; a queued one keeps its place).
+
+        One a failed reconcile's retry had waiting is due at once.
+        """
         with self._cond:
             for ref in refs:
+                due = self._last.get(ref, float("-inf")) + self.min_gap
                 if ref not in self._due:
-                    self._due[ref] = self._last.get(ref, float("-inf")) + self.min_gap
                     self.woken += 1
+                elif self._due[ref] <= due:
+                    continue
+                self._due[ref] = due  # new, or sooner than a failure's retry
             self._cond.notify_all()
 
     def resync(self, refs: Iterable[Ref]) -> None:
@@ -116,6 +124,27 @@ class Wakeups:
                 if ref not in self._due and ref not in self._resync:
                     self._resync[ref] = self._last.get(ref, float("-inf")) + self.min_gap
             self._cond.notify_all()
+
+    def failed(self, ref: Ref, first: float = 2.0, longest: float = 60.0) -> float:
+        """Queue ``ref`` again after a failed reconcile; return the delay in seconds.
+
+        The delay doubles with each failure in a row (``first``, twice that, ... at most
+        ``longest``); :meth:`succeeded` starts it over. Without this a reconcile that
+        failed on a busy API server waited for the next change or safety resync.
+        """
+        with self._cond:
+            count = self._failures.get(ref, 0)
+            self._failures[ref] = count + 1
+            delay = min(longest, first * 2.0**count)
+            if ref not in self._due:  # one woken already keeps its (earlier) place
+                self._due[ref] = self.clock() + delay
+            self._cond.notify_all()
+            return delay
+
+    def succeeded(self, ref: Ref) -> None:
+        """``ref``'s reconcile succeeded: the next failure waits ``first`` again."""
+        with self._cond:
+            self._failures.pop(ref, None)
 
     def wake_holders(self, node: str) -> None:
         """Queue the resources with a copy on ``node``."""
