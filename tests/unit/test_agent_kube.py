@@ -489,3 +489,17 @@ async def test_a_resource_between_placements_is_not_forgotten(agent):
     assert agent.specs["apps", "flags"].name == "flags"
     assert agent.locations["apps", "flags"] == ()
     assert agent.access.snapshot()[0]["count"] == 1
+
+
+async def test_an_edge_that_fails_before_the_tls_material_came_says_why(tmp_path: Path) -> None:
+    """Waiting for its certificate, the agent must still report its edge's failure (it
+    used to return from the wait and stop without a word: test_tls's silent stops)."""
+
+    async def broken_edge(agent: Agent) -> None:
+        raise TypeError("a bug in the edge")
+
+    config = AgentConfig(
+        node="n1", data_dir=tmp_path, listen="127.0.0.1:0", tls=True, peer_listen="127.0.0.1:0"
+    )
+    with pytest.raises(TypeError, match="a bug in the edge"):
+        await asyncio.wait_for(run_agent(config, broken_edge), 30)

@@ -49,11 +49,10 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     try:
         if agent.tls is not None:
             peer_server = await _serve_peers(agent, stop)
-            if peer_server is None:
-                return
-        await agent.start()
-        log.info("event=agent_ready node=%s replicas=%d", config.node, len(agent.stores))
-        await stop.wait()
+        if agent.tls is None or peer_server is not None:  # else stopped before its TLS came
+            await agent.start()
+            log.info("event=agent_ready node=%s replicas=%d", config.node, len(agent.stores))
+            await stop.wait()
     finally:
         if extra is not None:
             failure = await _cancelled(extra)
