@@ -285,7 +285,6 @@ class ReplicaReconciler:
             log.info("event=replica_closed resource=%s/%s", *ref)
             await self.retirement.retire(ref, self._uids.pop(ref, ""))
             self.held.pop(ref, None)
-        await self._forget_deleted(members)
         for ref, record in mine.items():
             spec = agent.specs.get(ref)
             if spec is None:
@@ -301,6 +300,7 @@ class ReplicaReconciler:
             await self._report(ref, record, replicas)
         agent.resources_known = True  # every resource with a Replica is declared now
         agent.resources_as_of = started
+        await self._forget_deleted(members)  # last: its reads must not delay the reports
 
     async def _forget_deleted(self, members: dict[tuple[str, str], list[str]]) -> None:
         """Forget the resources without a Replica whose SharedResource is gone.
