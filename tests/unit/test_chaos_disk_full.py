@@ -8,10 +8,12 @@ counters one or two short under load that way.
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +94,39 @@ def test_the_agent_takes_its_files_onto_the_full_disk_and_back(tmp_path: Path) -
 
 def test_disk_full_is_the_registered_scenario() -> None:
     assert isinstance(SCENARIOS["disk-full"], DiskFull)
+
+
+def test_a_disk_that_is_full_before_the_filler_opens_is_full_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI: the agent's own writes had filled the tmpfs, and the filler's ``open`` (or its
+    close, flushing) raised ENOSPC: the run failed and left the tmpfs mounted under the
+    cluster's directory, which then could not be removed."""
+    home = tmp_path / "node-1"
+    (home / "chaos" / "state").mkdir(parents=True)
+    opened = Path.open
+
+    def full_disk(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "filler":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", full_disk)
+    machine, scenario = Machine(home), DiskFull()
+    scenario.before_filling = 0.0
+    run = run_on(machine)
+    try:
+        assert scenario.inject(run) == {"node-1"}
+        scenario.heal(run)
+    finally:
+        scenario.finish(run)
+    on_tmpfs = machine.starts[0][0]
+    assert machine.starts[-1][0] == home
+    mounted = subprocess.run(["findmnt", str(on_tmpfs)], capture_output=True, check=False)
+    assert mounted.returncode != 0
+
+
+def test_finish_after_a_fault_that_never_mounted_does_nothing(tmp_path: Path) -> None:
+    machine = Machine(tmp_path / "node-1")
+    DiskFull().finish(run_on(machine))
+    assert machine.starts == [] and machine.running == tmp_path / "node-1"

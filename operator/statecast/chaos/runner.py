@@ -370,4 +370,10 @@ def run_scenario(
         TargetError: The resource or the cluster cannot run it (bad input).
     """
     run = ChaosRun(scenario, target, namespace, name, settings, log)
-    return run.report(*run.drive())
+    try:
+        driven = run.drive()
+    except BaseException:  # the fault went wrong: clean up what it left (a mount, a process)
+        run.observer.stop()
+        scenario.finish(run.context)
+        raise
+    return run.report(*driven)

@@ -17,6 +17,7 @@ run with ``--check linearizability`` (:mod:`statecast.chaos.linearizable`).
 
 from __future__ import annotations
 
+import errno
 import shutil
 import subprocess
 import time
@@ -278,18 +279,20 @@ class DiskFull(Scenario):
         self.mount_point.mkdir(parents=True, exist_ok=True)
         run.target.kill_agent(self.victim)
         self.mount(self.mount_point, _bytes_under(home) + self.free)
+        self.mounted = True
         if home.is_dir():
             shutil.copytree(home, self.mount_point, symlinks=True, dirs_exist_ok=True)
         run.target.start_agent(self.victim, data_dir=self.mount_point)
         time.sleep(self.before_filling)
         self.filler = self.mount_point / "filler"
-        with self.filler.open("wb") as out:
-            try:
+        try:  # the agent's own writes may have filled it already: then the filler cannot open
+            with self.filler.open("wb") as out:
                 while True:
                     out.write(b"\0" * (1 << 20))
                     out.flush()
-            except OSError:
-                pass  # full
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
         run.mark("disk-full")
         return {self.victim}
 
@@ -299,7 +302,14 @@ class DiskFull(Scenario):
             filler.unlink(missing_ok=True)
 
     def finish(self, run: Run) -> None:
-        """Back on its own data directory with the files it has now; unmount."""
+        """Back on its own data directory with the files it has now; unmount.
+
+        Also after a run that failed half-way: nothing is done unless the tmpfs was
+        mounted (then the agent is moved back, and the tmpfs never outlives the run).
+        """
+        if not getattr(self, "mounted", False):
+            return
+        self.mounted = False
         run.target.kill_agent(self.victim)
         shutil.rmtree(self.home, ignore_errors=True)
         shutil.copytree(self.mount_point, self.home, symlinks=True)
