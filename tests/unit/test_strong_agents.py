@@ -8,6 +8,7 @@ reason; acknowledged writes survive kill -9 of every agent (the log is fsynced).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -112,9 +113,27 @@ def test_acknowledged_writes_survive_kill_9_of_every_agent(
     assert all(state[f"k{i}"] == i for i in range(30))
 
 
+def wait_heard_from_leader(follower: object, timeout: float = 60.0) -> None:
+    """Block until ``follower`` has heard from its leader (it answers a stale read itself).
+
+    Until then a write through it may answer 503 (the leader is still opening its epoch,
+    or the follower has not heard from it yet): honest, and what a client retries.
+    """
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                read = client.get(url(follower), headers={"Statecast-Max-Staleness": "5"})
+                if read.headers.get("Statecast-Served") == "local":
+                    return
+            time.sleep(0.1)
+    raise TimeoutError(f"{follower} heard nothing from its leader in {timeout:g} s")
+
+
 def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., LocalAgents]) -> None:
     agents = cluster(3)
     leader, follower, _ = agents.agents
+    wait_heard_from_leader(follower)
     with Client([follower.url], discover_peers=False) as client:
         first = client.put("default", "ledger", "k", 1)
         assert first["epoch"] == 1

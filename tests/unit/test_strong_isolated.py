@@ -45,3 +45,18 @@ async def test_a_leader_that_cannot_open_its_epoch_is_isolated_after_the_quorum_
         assert progress["isolated"] is True
     finally:
         await replica.close()
+
+
+async def test_a_follower_counts_the_leaders_silence_from_when_it_was_opened(
+    tmp_path: Path,
+) -> None:
+    # Found in CI: right after start, a follower that had not heard from its leader yet
+    # answered a forwarded write "no word from the leader for 1 s" at once.
+    replica = StrongReplica(SPEC, "b", tmp_path / "b", Cut(), StrongTimings(0.05, 1.0, 0.3))
+    replica.open()
+    try:
+        assert replica.leader_silent(60.0) is False  # just opened: not left without word
+        replica.opened_at -= 120.0  # two minutes later, still nothing heard
+        assert replica.leader_silent(60.0) is True
+    finally:
+        await replica.close()

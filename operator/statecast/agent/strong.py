@@ -99,6 +99,9 @@ class StrongReplica:
         self.files = StrongFiles(directory)
         self.core = ReplicaLog(node)
         self.heard_at: float | None = None
+        #: When this replica was opened (monotonic): silence is counted from here until
+        #: the first message from a leader.
+        self.opened_at = time.monotonic()
         self.last_modified: float | None = None
         self._waiting: dict[int, tuple[int, asyncio.Future[Outcome]]] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -358,10 +361,15 @@ class StrongReplica:
             raise UnavailableError("no majority confirmed the leader in time", "no_quorum")
 
     def leader_silent(self, seconds: float) -> bool:
-        """True when this follower heard nothing from a leader for ``seconds``."""
+        """True when this follower heard nothing from a leader for ``seconds``.
+
+        Counted from the last message, or from when the replica was opened if none came
+        yet (a replica just opened has not been left without word).
+        """
         if self.core.leader is not None:
             return False
-        return self.heard_at is None or time.monotonic() - self.heard_at > seconds
+        since = self.opened_at if self.heard_at is None else self.heard_at
+        return time.monotonic() - since > seconds
 
     def fresh_within(self, seconds: float) -> bool:
         """True when this replica's state is at most ``seconds`` behind its leader's."""
