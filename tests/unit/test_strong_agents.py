@@ -45,9 +45,27 @@ def url(agent: object, key: str = "") -> str:
     return f"{base}/{key}" if key else base
 
 
+def wait_heard_from_leader(follower: object, timeout: float = 60.0) -> None:
+    """Block until ``follower`` has heard from its leader (it answers a stale read itself).
+
+    Until then a write through it may answer 503 (the leader is still opening its epoch,
+    or the follower has not heard from it yet): honest, and what a client retries.
+    """
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                read = client.get(url(follower), headers={"Statecast-Max-Staleness": "5"})
+                if read.headers.get("Statecast-Served") == "local":
+                    return
+            time.sleep(0.1)
+    raise TimeoutError(f"{follower} heard nothing from its leader in {timeout:g} s")
+
+
 def test_writes_at_the_leader_and_through_followers(cluster: Callable[..., LocalAgents]) -> None:
     agents = cluster(3)
     leader, follower, _ = agents.agents
+    wait_heard_from_leader(follower)
     with httpx.Client(timeout=10) as client:
         assert client.put(url(leader, "a"), json="one").status_code == 200
         forwarded = client.put(url(follower, "b"), json="two")
@@ -111,23 +129,6 @@ def test_acknowledged_writes_survive_kill_9_of_every_agent(
         state = client.get(url(agents.agents[1])).json()
     assert state["n"] == 30
     assert all(state[f"k{i}"] == i for i in range(30))
-
-
-def wait_heard_from_leader(follower: object, timeout: float = 60.0) -> None:
-    """Block until ``follower`` has heard from its leader (it answers a stale read itself).
-
-    Until then a write through it may answer 503 (the leader is still opening its epoch,
-    or the follower has not heard from it yet): honest, and what a client retries.
-    """
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                read = client.get(url(follower), headers={"Statecast-Max-Staleness": "5"})
-                if read.headers.get("Statecast-Served") == "local":
-                    return
-            time.sleep(0.1)
-    raise TimeoutError(f"{follower} heard nothing from its leader in {timeout:g} s")
 
 
 def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., LocalAgents]) -> None:
