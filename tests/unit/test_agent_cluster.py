@@ -92,7 +92,7 @@ def test_a_returning_agent_catches_up_by_delta_and_a_new_one_by_full_snapshot(cl
     first, third = agents.agents
     with httpx.Client(timeout=5) as client:
         for i in range(200):
-            client.put(f"{first.url}/v1/default/flags/k{i}", json="x" * 40).raise_for_status()
+            client.put(f"{first.url}/v1/default/flags/k{i}", json="x" * 400).raise_for_status()
         eventually(lambda: agreed(agents.agents), "initial agreement")
         agents.stop(third)
         for i in range(4):
@@ -110,7 +110,8 @@ def test_a_returning_agent_catches_up_by_delta_and_a_new_one_by_full_snapshot(cl
         eventually(lambda: agreed(agents.agents), "the new agent caught up")
         full = sync_bytes(third, "full")
         # the delta carried the 4 changed keys (plus the periodic rounds' vectors until
-        # the stats were read: more rounds on a slow machine), not the 200 keys again
+        # the stats were read: more rounds on a slow machine, hence 400-byte values that
+        # keep the full snapshot far larger), not the 200 keys again
         assert full > 3 * delta, (full, delta)
         assert get_map(third)["k0"] == "changed"
 
