@@ -65,7 +65,12 @@ def register(
     up.set_defaults(handler=_up)
 
     down = actions.add_parser("down", help="stop every process the cluster started")
-    down.add_argument("--purge", action="store_true", help="also delete the cluster's state")
+    down.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete the cluster's state (file systems a chaos run left mounted in it"
+        " are unmounted first)",
+    )
     down.set_defaults(handler=_down)
 
     actions.add_parser("status", help="tell what runs").set_defaults(handler=_status)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from statecast.devcluster import build, components, pki, processes
+from statecast.devcluster import build, components, mounts, pki, processes
 from statecast.devcluster.components import free_port, node_name
 from statecast.devcluster.errors import ClusterError
 from statecast.devcluster.system import System
@@ -328,10 +328,15 @@ class DevCluster:
         ]
 
     def down(self, *, purge: bool = False) -> list[str]:
-        """Stop every process of the cluster; with ``purge`` also delete its state."""
+        """Stop every process of the cluster; with ``purge`` also delete its state.
+
+        File systems mounted inside the state directory (a ``disk-full`` chaos run's
+        tmpfs, left by an interrupted run) are unmounted before it is deleted.
+        """
         stopped = self._stop_all()
         shutil.rmtree(self.state_dir / "workers", ignore_errors=True)
         if purge and self.state_dir.exists():
+            mounts.unmount_under(self.state_dir)
             shutil.rmtree(self.state_dir)
         return stopped
 
