@@ -107,8 +107,7 @@ async def run(requests: int, rounds: int) -> dict[str, Any]:
                 headers = {"authorization": f"Bearer {_TOKEN}"} if auth else {}
                 api = AgentApi(agent)
                 api(Request("GET", "/v1/bench/flags/k", headers, b"", "127.0.0.1:1"))  # warm
-                request = Request("GET", "/v1/bench/flags/k", headers, b"", "127.0.0.1:1")
-                samples["handler"].setdefault(auth, []).extend(_handler_ns(api, request, requests))
+                samples["handler"].setdefault(auth, []).extend(_handler_ns(api, auth, requests))
                 samples["loopback"].setdefault(auth, []).extend(
                     await _loopback_ns(server.port, auth, requests)
                 )

@@ -142,7 +142,8 @@ def main() -> None:
     cluster.up(nodes=4, zones=2)
     _system(cluster)
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+    namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
+    client.CoreV1Api(api).create_namespace(namespace)
     out = OUT / "linearizability"
     out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
