@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import kubectl_binary
+from tests.integration.conftest import kubectl_runner
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -41,22 +41,7 @@ def image() -> str:
 
 @pytest.fixture(scope="session")
 def kubectl(e2e_kubeconfig: Path) -> Kubectl:
-    def run(
-        *args: str, check: bool = True, input: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [kubectl_binary(), f"--kubeconfig={e2e_kubeconfig}", *args],
-            capture_output=True,
-            text=True,
-            input=input,
-            check=False,
-            timeout=300,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    return run
+    return kubectl_runner(e2e_kubeconfig, timeout=300)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from statecast.devcluster.system import INSTALL_NAMESPACE, System, kubectl_binar
 from tests.integration.live import AgentFleet, agent_fleet
 
 __all__ = ["INSTALL_NAMESPACE", "agent_processes", "create_resource", "kubectl_binary",
-           "status_of", "wait_for"]  # fmt: skip
+           "kubectl_runner", "status_of", "wait_for"]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -75,9 +75,11 @@ def system(
     running.stop_all()
 
 
-@pytest.fixture(scope="session")
-def kubectl(kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run kubectl against the test cluster; returns the completed process."""
+def kubectl_runner(
+    kubeconfig: Path, timeout: float = 60
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """A function that runs kubectl against ``kubeconfig``; it raises when kubectl fails
+    (unless called with ``check=False``) and returns the completed process."""
 
     def run(
         *args: str, check: bool = True, input: str | None = None
@@ -88,13 +90,19 @@ def kubectl(kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]
             text=True,
             input=input,
             check=False,
-            timeout=60,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run kubectl against the test cluster; returns the completed process."""
+    return kubectl_runner(kubeconfig)
 
 
 @pytest.fixture(scope="session")
