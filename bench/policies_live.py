@@ -37,6 +37,7 @@ import numpy as np
 
 from statecast.api.units import DAY_S
 from statecast.controller.heat import HEAT_WINDOW_S
+from statecast.core.demand_series import capacity as demand_capacity
 from statecast.core.placement import LatencyModel
 from statecast.demo.load import Load
 from statecast.demo.outcome import PolicyOutcome, policy_outcome
@@ -46,6 +47,7 @@ from statecast.demo.watch import Watcher
 from statecast.devcluster import DevCluster
 from statecast.devcluster.netproxy import NetworkProxy
 from statecast.sim import SimConfig, Trace, replay
+from statecast.sim.planned import Predictive
 from statecast.sim.registry import make_policy
 
 OUT = Path("docs/bench")
@@ -55,6 +57,10 @@ POLICIES = ("predictive", "reactive", "static")
 #: The operator samples the agents every second and resyncs twice a second (as the demo).
 OPERATOR_ENV = {"STATECAST_RESYNC_SECONDS": "0.5", "STATECAST_SAMPLE_SECONDS": "1"}
 HORIZON_S, COOLDOWN_S = 4.0, 3.0
+#: What the live operator prices a read at (it has no setting for the zones' latency).
+OPERATOR_VALUATION = LatencyModel()
+#: The resources' ``prediction.interval``: one sample a live second.
+LIVE_INTERVAL_S = 1.0
 
 
 def bounds(policy: str) -> tuple[int, int]:
@@ -74,7 +80,7 @@ def resource_body(policy: str, day_s: float) -> dict[str, Any]:
             "source": {"inline": {KEY: {"name": "espresso machine", "price": 499}}},
             "replicas": replicas,
             "prediction": {
-                "interval": "1s",
+                "interval": f"{LIVE_INTERVAL_S:g}s",
                 "horizon": f"{HORIZON_S:g}s",
                 "seasonality": [f"{day_s:g}s"],
             },
@@ -99,10 +105,16 @@ def simulated(
 
     One step per live second; the step's length is stretched so that the compressed day
     is the simulator's day (its forecasters take the season from the day), and every
-    duration of the live run (horizon, cooldown, the reactive window) is stretched alike.
+    duration of the live run (horizon, cooldown, the reactive window) is stretched alike;
+    the predictive policy forecasts from as many steps as the operator's demand ring
+    holds live intervals (all of a compressed run), not from three stretched days.
     """
     nodes = sorted(zones)
     scale = DAY_S / schedule.day_s
+    # The operator forecasts from the intervals its demand ring holds (three days, at
+    # most 4,320 intervals: the whole of a compressed run); stretched, three days
+    # would be three compressed days.
+    history_steps = demand_capacity(LIVE_INTERVAL_S)
     demand = np.array([[schedule.rate(zones[n], t + 0.5) for t in range(seconds)] for n in nodes])[
         None, :, :
     ]
@@ -131,6 +143,12 @@ def simulated(
         chosen = make_policy(policy)
         if policy == "reactive":  # the live operator's window, in simulated seconds
             chosen = type(chosen)(window_s=HEAT_WINDOW_S * scale)  # type: ignore[call-arg]
+        elif policy == "predictive":  # the live operator's history, in simulated days
+            # and its prices: the operator values reads with the default latency model
+            # (it is not told of the injected latency); the replay measures the true one
+            chosen = Predictive(
+                history_days=history_steps / trace.period, valuation=OPERATOR_VALUATION
+            )
         results[policy] = replay(trace, chosen, config).metrics()
     return results
 
@@ -183,7 +201,8 @@ def run_live(args: argparse.Namespace) -> tuple[Recording, dict[str, str], float
         from kubernetes import client, config
 
         api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+        namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
+        client.CoreV1Api(api).create_namespace(namespace)
         custom = client.CustomObjectsApi(api)
         for policy in POLICIES:
             custom.create_namespaced_custom_object(
@@ -212,6 +231,24 @@ def run_live(args: argparse.Namespace) -> tuple[Recording, dict[str, str], float
             cluster.down()
 
 
+def sim_only(args: argparse.Namespace) -> dict[str, dict[str, dict[str, float | int]]]:
+    """The simulator's outcomes per window for the bench's schedule, without a live run.
+
+    The nodes and zones are the dev cluster's (``node-1`` .. ``node-6``, two a zone).
+    """
+    zones = {f"node-{i}": f"zone-{'abc'[(i - 1) // 2]}" for i in range(1, 7)}
+    schedule = Schedule(tuple(sorted(set(zones.values()))), args.day_seconds)
+    seconds = int(args.days * args.day_seconds)
+    starts = {
+        "all days": 0,
+        f"from day {args.learn_days:g}": int(args.learn_days * args.day_seconds),
+    }
+    return {
+        title: simulated(schedule, zones, seconds, start, args.latency_ms)
+        for title, start in starts.items()
+    }
+
+
 def main() -> None:
     """Run live, replay in the simulator, write the table and the JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -220,7 +257,15 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=10, help="cross-zone, each way")
     parser.add_argument("--learn-days", type=float, default=5.0, help="second window starts")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument(
+        "--sim-only",
+        action="store_true",
+        help="no cluster: print the simulator's side of the table for the schedule",
+    )
     args = parser.parse_args()
+    if args.sim_only:
+        print(json.dumps(sim_only(args), indent=2))
+        return
     load = os.getloadavg()
     recording, zones, duration = run_live(args)
     model = latency_model(args.latency_ms)
