@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import threading
 import tracemalloc
 from collections import deque
@@ -58,6 +59,7 @@ operations = st.lists(
         st.tuples(st.just("rewrite"), st.just(""), st.integers(-8, 8)),
         # A view stays open (the table appends, the cleaner waits) until views are dropped.
         st.tuples(st.just("view"), st.just(""), st.none()),
+        st.tuples(st.just("prepare view"), st.just(""), st.none()),
         st.tuples(st.just("drop views"), st.just(""), st.none()),
         st.tuples(st.just("drop views"), st.just(""), st.none()),
     ),
@@ -104,6 +106,9 @@ def test_the_table_behaves_like_a_dict(program, hash_name, work_per_write):
                     del table[key]
         elif kind == "view":
             views.append((table.view(), dict(model)))
+        elif kind == "prepare view":  # the next view copies into these (if still the size)
+            for _ in table.prepare_view():
+                pass
         elif kind == "step":
             table.step(entry)
         elif kind == "fill":  # many keys at once: the index grows
@@ -287,6 +292,8 @@ def test_the_event_ring_keeps_the_latest_event_of_each_key_of_a_bounded_window(e
                 floor = max(floor, evicted)
         live = [(s, k) for s, k, alive in model if alive]
         assert list(ring) == live
+        seqs, keys = ring.export()
+        assert list(zip(seqs, keys, strict=True)) == live
         assert len(ring) == len(live) == len({k for _, k in live})
         assert floor == model_floor
         known = seq // 2
@@ -385,6 +392,49 @@ def test_a_half_drained_index_keeps_every_key_reachable_through_deletes():
     while table.step(3):
         check_same(table, model)
     assert not table.busy
+
+
+def test_a_view_is_prepared_a_bounded_step_at_a_time_and_copies_into_what_was_prepared():
+    table = EntryTable(capacity=3000)  # 8,192 slots: 32 KiB of hashes, 32 KiB of offsets
+    for i in range(3000):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+    page = mmap.PAGESIZE  # the smallest step
+    steps = table.prepare_view(step_bytes=page)
+    touched = 0
+    for _ in steps:  # writes go on between steps
+        touched += 1
+        table[f"k{touched}"] = lww.pack(2, 0, "r", touched, b"w")
+    assert touched == 2 * 8192 * 4 // page
+    prepared = [slots.obj for slots in table._spare]
+    view = table.view()
+    assert [view._hashes.obj, view._offsets.obj] == prepared  # copied into, not fresh
+    assert table._spare == []  # each prepared array serves one view only
+    table["k1"] = lww.pack(3, 0, "r", 1, b"later")
+    assert view["k1"] == lww.pack(2, 0, "r", 1, b"w")
+    assert dict(view.items()) == {
+        **{f"k{i}": lww.pack(1, 0, "r", i, b"v") for i in range(3000)},
+        **{f"k{i}": lww.pack(2, 0, "r", i, b"w") for i in range(1, touched + 1)},
+    }
+
+
+def test_a_view_prepared_before_the_index_grew_is_made_afresh_and_right():
+    table = EntryTable(work_per_write=0)
+    for i in range(4):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+    for _ in table.prepare_view():
+        pass
+    for i in range(4, 1000):  # the index grows (and drains only in steps: a migration)
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v")
+    assert table._old is not None
+    for _ in table.prepare_view():  # four arrays now: the old index's two as well
+        pass
+    assert len(table._spare) == 4
+    table["k1000"] = lww.pack(1, 0, "r", 1000, b"v")  # no growth: sizes still match
+    view = table.view()
+    while table.step(64):
+        pass
+    table["k0"] = lww.pack(2, 0, "r", 0, b"w")
+    assert dict(view.items()) == {f"k{i}": lww.pack(1, 0, "r", i, b"v") for i in range(1001)}
 
 
 def test_the_cleaner_waits_for_views_and_gives_the_freed_pages_back():

@@ -290,6 +290,8 @@ class ReplicaStore:
         self._snapshotting = True
         try:
             closed = await self.files.rotate()
+            for _ in self.state.prepare_image():  # a step per loop turn: no long pause
+                await asyncio.sleep(0)
             image = self.state.image()
             unlogged = set(self._unlogged)
             size = await asyncio.to_thread(self.files.write_snapshot, image, closed)

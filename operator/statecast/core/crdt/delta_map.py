@@ -383,6 +383,16 @@ class DeltaMap:
         return dropped
 
     # --- recovery -----------------------------------------------------------------
+    def prepare_image(self, step_bytes: int = 1 << 20) -> Iterator[None]:
+        """Make ready what the next :meth:`image` needs, in steps (yields between them).
+
+        An image copies the table's index in one go (it must be one moment's); this
+        makes the arrays it copies into beforehand, ``step_bytes`` of them per step, so
+        that the image itself is a few milliseconds at a million keys (see
+        ``EntryTable.prepare_view``). Writes may go on between the steps.
+        """
+        return self._entries.prepare_view(step_bytes)
+
     def image(self) -> MapImage:
         """The whole state now, frozen (see :class:`MapImage`); later writes do not change it."""
         stamp = self.clock.peek()
