@@ -640,7 +640,16 @@ class EntryTable(_Entries, MutableMapping[str, Entry]):
             replica = incoming[_HEADER : _HEADER + incoming[_REPLICA_AT]]
             if (replica, incoming[9:15]) <= (old_replica, arena[start + 9 : start + 15]):
                 return UNCHANGED
-        return self.put_register(key, incoming)
+        stored = self._stored(incoming)
+        if len(stored) > _MAX_ENTRY or (
+            self._used + _HEAD_SIZE + len(encoded) + len(stored) > _NARROW_LIMIT
+            and self._offsets.format != "Q"
+        ):
+            return self.put_register(key, incoming)  # refused, or the index widens first
+        replaced = self._overwrite(offsets, i, encoded, stored)  # found above: no 2nd lookup
+        if self._busy:
+            self.step(self._work_per_write)
+        return replaced
 
     def _overwrite(self, offsets: memoryview, i: int, encoded: bytes, stored: bytes) -> int:
         arena = self._arena
