@@ -473,6 +473,15 @@ def _seconds(duration: str) -> float:
     return parse_duration(duration).total_seconds()
 
 
+def _copy_logs(cluster: DevCluster, into: Path) -> None:
+    """Copy the cluster's process logs (the operator's among them) before they go."""
+    import shutil
+
+    logs = cluster.state_dir / "logs"
+    if logs.is_dir():
+        shutil.copytree(logs, into, dirs_exist_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (each size on a fresh cluster); print and write the reports.
 
@@ -491,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="", help="JSON object of operator environment")
     parser.add_argument("--cluster", default=f"scale-bench-{os.getpid()}")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="copy the cluster's logs (the operator's) here"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     reports = []
@@ -501,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports.append(run(one))
         finally:
+            if args.logs is not None:
+                _copy_logs(cluster, args.logs / one.cluster)
             if not args.keep:
                 cluster.down(purge=True)
         print(json.dumps(reports[-1], indent=2), flush=True)
