@@ -278,15 +278,24 @@ def statuses(api: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def wait_full_pass(api: dict[str, Any], watch: ReplicaWatch, names: list[str], t0: float) -> float:
     """Seconds from ``t0`` until every resource has its status and two Replicas."""
+    from kubernetes.client.exceptions import ApiException
+
     deadline = t0 + 1800
     while time.time() < deadline:
         done = 0
-        for item in statuses(api):
-            status = item.get("status") or {}
-            generation = item["metadata"].get("generation")
-            name = item["metadata"]["name"]
-            if status.get("observedGeneration") == generation and watch.count(name) >= 2:
-                done += 1
+        try:
+            for item in statuses(api):
+                status = item.get("status") or {}
+                generation = item["metadata"].get("generation")
+                name = item["metadata"]["name"]
+                if status.get("observedGeneration") == generation and watch.count(name) >= 2:
+                    done += 1
+        except ApiException as err:  # a busy API server (504 "too large resource version")
+            if err.status is None or err.status < 500:
+                raise
+            print(f"  first pass: list failed ({err.status}), again", flush=True)
+            time.sleep(2)
+            continue
         if done >= len(names):
             return time.time() - t0
         print(f"  first pass: {done}/{len(names)} after {time.time() - t0:.0f} s", flush=True)
