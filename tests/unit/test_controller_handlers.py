@@ -39,6 +39,7 @@ class FakeGateway:
         self.stand_ins: list[tuple[str, tuple[str, ...]]] = []
         self.histories: dict[tuple[str, str], dict[str, Any]] = {}
         self.status_patches: list[tuple[str, dict[str, Any]]] = []
+        self.statuses: dict[str, dict[str, Any]] = {}
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         if any(b["metadata"]["name"] == body["metadata"]["name"] for b in self.created):
@@ -71,6 +72,19 @@ class FakeGateway:
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status_patches.append((name, status))
+        self.merge_status(name, status)
+
+    def merge_status(self, name: str, status: dict[str, Any]) -> None:
+        """What the API server holds after a merge-patch of ``status`` (top-level fields)."""
+        stored = self.statuses.setdefault(name, {})
+        stored.update(status)
+        for key in [k for k, v in stored.items() if v is None]:
+            del stored[key]
+
+    def written(self) -> dict[str, Any]:
+        """The last status patch (what the last reconcile changed)."""
+        assert self.status_patches, "no status was written"
+        return self.status_patches[-1][1]
 
 
 class FakeIndex(dict[Any, list[Any]]):
@@ -125,11 +139,14 @@ def nodes() -> FakeIndex:
 
 def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway, memo: kopf.Memo) -> None:
     patch = kopf.Patch()
-    handlers.on_change(body(), patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.on_change(
+        body(), patch=patch, memo=memo, node_index=nodes(), replica_index=FakeIndex()
+    )
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
     assert gateway.deleted == []
-    assert patch["status"]["phase"] == "Pending"
-    assert patch["status"]["ready"] == "0/2"
+    assert gateway.written()["phase"] == "Pending"
+    assert gateway.written()["ready"] == "0/2"
+    assert "status" not in patch, "written under the resource's lock, not left to kopf"
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
 
 
@@ -137,16 +154,13 @@ def test_resync_with_ready_replicas_only_patches_what_changed(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
     index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    first = kopf.Patch()
-    handlers.resync(body(), first, memo=memo, node_index=nodes(), replica_index=index)
+    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.created == []
-    assert first["status"]["phase"] == "Ready"
+    first = gateway.written()
+    assert first["phase"] == "Ready"
     # the same status again: nothing to patch
-    settled = kopf.Patch()
-    handlers.resync(
-        body(dict(first["status"])), settled, memo=memo, node_index=nodes(), replica_index=index
-    )
-    assert "status" not in settled
+    handlers.resync(body(dict(first)), memo=memo, node_index=nodes(), replica_index=index)
+    assert len(gateway.status_patches) == 1
 
 
 def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf.Memo) -> None:
@@ -155,17 +169,15 @@ def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf
     )
     static = body()
     static["spec"]["replication"] = {"policy": "static"}  # predictive holds: no forecast yet
-    handlers.resync(static, kopf.Patch(), memo=memo, node_index=nodes(), replica_index=index)
+    handlers.resync(static, memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
 
 
 def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
-    handlers.on_change(
-        body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=FakeIndex()
-    )
-    handlers.resync(body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert len(gateway.created) == 2
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
 
@@ -184,11 +196,11 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(
     seen_at[0] += 60
     gateway.leases = [AgentLease("a", renewed, 6), AgentLease("b", dt.datetime.now(dt.UTC), 6)]
     replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    patch = kopf.Patch()
-    handlers.resync(body=body(), patch=patch, memo=memo, node_index=nodes(), replica_index=replicas)
+    handlers.resync(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
-    assert {r["node"]: r["phase"] for r in patch.status["replicas"]} == {"a": "Lost", "b": "Ready"}
+    rows = gateway.written()["replicas"]
+    assert {r["node"]: r["phase"] for r in rows} == {"a": "Lost", "b": "Ready"}
     assert gateway.lost == [("flags-a", "AgentLost")]
     assert ("Warning", "ReplicaLost") in gateway.events
 
@@ -237,17 +249,15 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
         "replication": {"tuning": {"targetLocalHitRatio": 0.8}},
     }
     meta = {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1}
-    patch = kopf.Patch()
-    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), patch, memo=memo,
+    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), memo=memo,
                     node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
-    tuning = patch["status"]["tuning"]
+    tuning = gateway.written()["tuning"]
     assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
     assert tuning["explanation"] == "not tuned yet"
     off = {**spec, "replication": {"tuning": {"enabled": False}}}
-    patch = kopf.Patch()
     handlers.resync(kopf.Body({"metadata": meta, "spec": off, "status": {"tuning": tuning}}),
-                    patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
-    assert patch["status"]["tuning"] is None
+                    memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    assert gateway.written()["tuning"] is None
 
 
 def test_a_resource_seen_first_loads_its_saved_demand_history(
@@ -261,7 +271,7 @@ def test_a_resource_seen_first_loads_its_saved_demand_history(
     owner = Owner("ns", "saved", "u-saved")
     gateway.histories[("ns", "statecast-history-saved")] = history_configmap(owner, blob)
     meta = {"name": "saved", "namespace": "ns", "uid": "u-saved", "generation": 1}
-    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}), kopf.Patch(),
+    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}),
                     memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     matrix = handlers.services_of(memo).sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
     assert matrix.tolist() == [[6.0, 6.0]]
@@ -302,7 +312,7 @@ def test_startup_keeps_the_services_a_memo_brings_and_cleanup_stops_them(
 
 def test_a_handler_without_services_says_so() -> None:
     with pytest.raises(LookupError, match="startup handler"):
-        handlers.resync(body(), kopf.Patch(), memo=kopf.Memo(), node_index=nodes(),
+        handlers.resync(body(), memo=kopf.Memo(), node_index=nodes(),
                         replica_index=FakeIndex())  # fmt: skip
 
 
@@ -321,7 +331,7 @@ def test_the_safety_resync_runs_in_the_woken_workers_not_in_kopfs_handler(
     handlers.start_services(memo, **kwargs)
     try:
         patch = kopf.Patch()
-        handlers.resync(body(), patch, memo=memo, **kwargs)
+        handlers.resync(body(), patch=patch, memo=memo, **kwargs)
         assert not patch, "kopf's timer run writes nothing"
         deadline = time.monotonic() + 30
         while not gateway.status_patches and time.monotonic() < deadline:
@@ -342,7 +352,51 @@ def test_a_failed_reconcile_is_queued_to_be_tried_again(
         raise RuntimeError("the API server timed out")
 
     monkeypatch.setattr(gateway, "create_replica", refuse)
-    patch = kopf.Patch()
-    handlers.on_change(body(), patch, memo=memo, node_index=nodes(), replica_index=FakeIndex())
-    assert patch["status"]["conditions"], "the failure is reported"
+    handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    assert gateway.written()["conditions"], "the failure is reported"
     assert handlers.services_of(memo).wakeups.pending() == 1
+
+
+def test_a_handlers_status_never_overwrites_a_newer_woken_one(gateway: FakeGateway) -> None:
+    """kopf applies what a handler leaves in its patch after the handler returned, outside
+    the resource's lock: a woken reconcile in between wrote a newer status, and kopf's
+    older one overwrote it (until the next reconcile, up to a safety resync later)."""
+    memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
+    replicas = FakeIndex()
+    kwargs: dict[str, Any] = {
+        "resource_index": FakeIndex({("ns", "flags"): [dict(body())]}),
+        "node_index": nodes(),
+        "replica_index": replicas,
+        "pod_index": FakeIndex(),
+    }
+    handlers.start_services(memo, **kwargs)
+    try:
+        kopf_patch = kopf.Patch()
+        handlers.on_change(body(), patch=kopf_patch, memo=memo, **kwargs)  # creates a and b
+        # before kopf applies the handler's patch, both copies report Ready: woken
+        replicas[("ns", "flags")] = [replica("a", "Ready"), replica("b", "Ready")]
+        handlers.services_of(memo).wakeups.wake([("ns", "flags")])
+        deadline = time.monotonic() + 30
+        while gateway.statuses.get("flags", {}).get("ready") != "2/2":
+            assert time.monotonic() < deadline, gateway.status_patches
+            time.sleep(0.05)
+        gateway.merge_status("flags", dict(kopf_patch.get("status") or {}))  # kopf's PATCH
+        assert gateway.statuses["flags"]["ready"] == "2/2"
+        assert gateway.statuses["flags"]["phase"] == "Ready"
+    finally:
+        handlers.stop_services(memo)
+
+
+def test_a_body_behind_the_operators_own_status_write_is_read_with_it(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    """kopf's bodies lag the operator's own writes: read as they are, the status the
+    reconcile had just written looked unwritten and was written again."""
+    index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    patches = [kopf.Patch(), kopf.Patch()]
+    # the watch has not shown the first write yet: the second reconcile gets the old body
+    for patch in patches:
+        handlers.resync(body(), patch=patch, memo=memo, node_index=nodes(), replica_index=index)
+    writes = [s for _, s in gateway.status_patches] + [p["status"] for p in patches if p]
+    assert len(writes) == 1
+    assert writes[0]["phase"] == "Ready"

@@ -34,7 +34,7 @@ def test_a_reconcile_exports_its_replicas_by_phase_its_duration_and_the_bytes_it
     services = Services.build(FakeGateway())
     memo = kopf.Memo(services=services)
     replicas = FakeIndex({("ns", "flags"): [held("a", "Ready", 500)]})
-    handlers.resync(body(), kopf.Patch(), memo=memo, node_index=nodes(), replica_index=replicas)
+    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=replicas)
     got = text(services)
     assert 'statecast_replicas{namespace="ns",phase="Ready",resource="flags"} 1.0' in got
     assert 'statecast_replicas{namespace="ns",phase="Lost",resource="flags"} 0.0' in got

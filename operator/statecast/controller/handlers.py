@@ -26,7 +26,7 @@ import logging
 import os
 import time
 import zlib
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from prometheus_client import start_http_server
@@ -135,11 +135,7 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
         raw = next(iter(store), None) if store is not None else None
         if raw is None:
             return  # deleted meanwhile
-        body, patch = kopf.Body(raw), kopf.Patch()
-        _reconcile_body(services, body, patch, indexes)
-        status = patch.get("status")
-        if status:
-            services.gateway.patch_status(ref[0], ref[1], dict(status))
+        _reconcile_body(services, kopf.Body(raw), indexes)
 
     def run_in_kopf_context(ref: tuple[str, str]) -> None:
         # kopf.event needs the context of kopf's resource handling (not the startup's).
@@ -261,23 +257,31 @@ def _adopt_context(memo: kopf.Memo) -> None:
         woken.context = contextvars.copy_context()
 
 
-def _reconcile(memo: kopf.Memo, body: kopf.Body, patch: kopf.Patch, kwargs: dict[str, Any]) -> None:
+def _reconcile(memo: kopf.Memo, body: kopf.Body, kwargs: dict[str, Any]) -> None:
     services = services_of(memo)
     services.wakeups.kopf_seen()
     _adopt_context(memo)
-    _reconcile_body(services, body, patch, Indexes.of(kwargs))
+    _reconcile_body(services, body, Indexes.of(kwargs))
 
 
-def _reconcile_body(
-    services: Services, body: kopf.Body, patch: kopf.Patch, indexes: Indexes
-) -> None:
-    """Observe, reconcile, apply, report: one resource, never two at once."""
+def _reconcile_body(services: Services, body: kopf.Body, indexes: Indexes) -> None:
+    """Observe, reconcile, apply, report: one resource, never two at once.
+
+    The status is written here, under the resource's lock, and never left in kopf's
+    patch: kopf applies a handler's patch after the handler returned, outside the lock,
+    so a woken reconcile's newer status could land first and be overwritten by the
+    handler's older one. ``body``'s status is read with this operator's own writes that
+    it does not show yet (:class:`~statecast.controller.status_writes.StatusWrites`).
+    """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     with services.wakeups.lock(ref):
         services.wakeups.reconciled(ref)
+        status = services.statuses.current(ref, body.get("status") or {})
+        body = kopf.Body(cast(kopf.RawBody, {**body, "status": status}))
         now = dt.datetime.now(dt.UTC)
         started = time.perf_counter()
         policy = "invalid"
+        patch = kopf.Patch()
         try:
             observed = observe(services, body, indexes, now)
             if observed.spec is not None:
@@ -286,21 +290,44 @@ def _reconcile_body(
             size = max((r.bytes for r in observed.replicas), default=0)
             apply(services, body, result, observed.now, size=size)
             report(services, body, patch, result)
+            _write_status(services, ref, patch)
             services.wakeups.succeeded(ref)
         except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
+            patch = kopf.Patch()
             report_failure(services, body, patch, err, now)
             services.wakeups.failed(ref)  # tried again soon, not at the next safety resync
+            _write_status(services, ref, patch, quiet=True)
         finally:
             elapsed = time.perf_counter() - started
             services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)
 
 
+def _write_status(
+    services: Services, ref: tuple[str, str], patch: kopf.Patch, *, quiet: bool = False
+) -> None:
+    """Patch the status fields ``patch`` holds (none: no request); note them as written.
+
+    ``quiet``: a failure to write is logged, not raised (a failed reconcile's report).
+    """
+    status = patch.get("status")
+    if not status:
+        return
+    try:
+        services.gateway.patch_status(ref[0], ref[1], dict(status))
+    except Exception as err:  # the retry of the failed reconcile writes it
+        if not quiet:
+            raise
+        log.warning("event=status-not-written resource=%s/%s error=%s", *ref, err)
+        return
+    services.statuses.wrote(ref, status)
+
+
 @kopf.on.create(GROUP, VERSION, "sharedresources")
 @kopf.on.update(GROUP, VERSION, "sharedresources", field="spec")
 @kopf.on.resume(GROUP, VERSION, "sharedresources")
-def on_change(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile at once when a resource appears or its spec changes."""
-    _reconcile(memo, body, patch, kwargs)
+def on_change(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile at once when a resource appears or its spec changes (status written there)."""
+    _reconcile(memo, body, kwargs)
 
 
 @kopf.on.delete(GROUP, VERSION, "sharedresources", optional=True)
@@ -325,7 +352,7 @@ def first_resync(*, uid: str, name: str, **_: Any) -> float:
     GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, initial_delay=first_resync,
     sharp=False,
 )  # fmt: skip
-def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
+def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile now and then: a safety net beside the woken reconciles.
 
     The resource is queued for the woken reconciles' workers, behind every woken
@@ -335,7 +362,7 @@ def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -
     Without woken reconciles (no resource index) the timer reconciles itself.
     """
     if not isinstance(memo.get("woken"), WokenReconciles):
-        _reconcile(memo, body, patch, kwargs)
+        _reconcile(memo, body, kwargs)
         return
     wakeups = services_of(memo).wakeups
     wakeups.kopf_seen()

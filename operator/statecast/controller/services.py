@@ -29,6 +29,7 @@ from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
+from statecast.controller.status_writes import StatusWrites
 from statecast.controller.wakeups import Wakeups
 from statecast.core.liveness import RenewalWatch
 from statecast.core.pki import PkiSettings
@@ -146,6 +147,8 @@ class Services:
     """What each node holds already, counted once a second for every reconcile."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     """The resources due for a reconcile (see :mod:`statecast.controller.wakeups`)."""
+    statuses: StatusWrites = field(default_factory=StatusWrites)
+    """The status fields written lately that kopf's bodies may not show yet."""
     link: AgentLink = field(default_factory=AgentLink)
     """How the agents are called (plain HTTP, or mutual TLS)."""
     issuer: Periodic | None = None
@@ -233,6 +236,7 @@ class Services:
         self.events.forget(ref)
         self.metrics.forget(*ref)
         self.wakeups.forget(ref)
+        self.statuses.forget(ref)
 
 
 class EventMemory:
