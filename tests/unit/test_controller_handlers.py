@@ -400,3 +400,26 @@ def test_a_body_behind_the_operators_own_status_write_is_read_with_it(
     writes = [s for _, s in gateway.status_patches] + [p["status"] for p in patches if p]
     assert len(writes) == 1
     assert writes[0]["phase"] == "Ready"
+
+
+def test_a_reconciles_replicas_are_created_at_once() -> None:
+    """One after the other, a first pass over a thousand resources waited on every
+    creation in turn (two or more per resource)."""
+    both = threading.Barrier(2, timeout=30)
+
+    class Concurrent(FakeGateway):
+        def create_replica(self, body: dict[str, Any]) -> bool:
+            both.wait()  # returns only while the other creation is in flight too
+            return super().create_replica(body)
+
+    gateway = Concurrent()
+    services = Services.build(gateway, io_threads=2)
+    try:
+        memo = kopf.Memo(services=services)
+        handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    finally:
+        assert services.writes is not None
+        services.writes.shutdown()
+    assert sorted(b["spec"]["nodeName"] for b in gateway.created) == ["a", "b"]
+    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+    assert gateway.written()["ready"] == "0/2"

@@ -191,3 +191,66 @@ def test_a_sample_from_an_agent_whose_clock_runs_ahead_is_ignored() -> None:
     assert sampler.snapshot(REF) is None, "an hour ahead would have cleared the hour before"
     reader.ahead = 0.0
     assert sampler.sample_once() == 1
+
+
+class SlowStore(FakeStore):
+    """Reads wait until the test lets them through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+
+    def read_history(self, namespace: str, name: str, uid: str) -> bytes | None:
+        assert self.gate.wait(30), "the test never let the read through"
+        return super().read_history(namespace, name, uid)
+
+
+def wait_for(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_in_the_background_a_reconcile_does_not_wait_for_the_saved_history() -> None:
+    store, clock = SlowStore(), Clock()
+    first = keeper_with(FakeStore(), clock)
+    first.observe(OWNER, 60.0)
+    first.sampler.record(sample("n1", 60.0, 10))
+    first.sampler.record(sample("n1", 120.0, 20))
+    first.store = store
+    assert first.save() == 1
+    activity = Activity(window=15.0, clock=clock)
+    keeper = HistoryKeeper(
+        DemandSampler(list, active=activity.active), store, activity, load_threads=2
+    )
+    try:
+        keeper.observe(OWNER, 60.0)  # returns although the read has not been answered
+        keeper.observe(OWNER, 60.0)  # one read in flight: not a second
+        keeper.sampler.record(sample("n1", 180.0, 30))
+        assert keeper.save() == 0, "nothing is saved before the saved history is read"
+        store.gate.set()
+        wait_for(lambda: keeper.save() == 1, "the history was not loaded")
+        assert keeper.sampler.matrix(REF, ["n1"], 60.0, 120.0, 2).tolist() == [[10.0, 10.0]]
+    finally:
+        keeper.stop()
+
+
+def test_acting_again_reads_the_history_again_while_a_read_is_in_flight() -> None:
+    store, clock = SlowStore(), Clock()
+    activity = Activity(window=15.0, clock=clock)
+    keeper = HistoryKeeper(
+        DemandSampler(list, active=activity.active), store, activity, load_threads=1
+    )
+    try:
+        keeper.observe(OWNER, 60.0)
+        clock.now += 60  # paused meanwhile: the next reconcile acts again
+        keeper.observe(OWNER, 60.0)  # the other operator may have saved since
+        keeper.sampler.record(sample("n1", 1060.0, 5))
+        store.gate.set()
+        wait_for(lambda: keeper.save() == 1, "the second read was not kept")
+        assert store.reads == 2
+    finally:
+        keeper.stop()

@@ -7,8 +7,10 @@ phase metric. Neither decides anything.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
@@ -43,8 +45,8 @@ def apply(
         services.heat.remember(ref, result.last_hot)
     else:
         services.heat.forget(ref)  # not reactive, or no window of demand yet
-    for change in result.changes:
-        if _apply_change(services, body, change, now) and change.action == "add":
+    for change, applied in _apply_changes(services, body, result.changes, now):
+        if applied and change.action == "add":
             services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
     gateway = services.gateway
     for lost in result.lost:
@@ -54,6 +56,33 @@ def apply(
     for event in result.events:  # about the resource's state: once per cause
         if services.events.due(ref, event.type, event.reason, event.message, now.timestamp()):
             gateway.post_event(body, event.type, event.reason, event.message)
+
+
+def _apply_changes(
+    services: Services, body: kopf.Body, changes: Sequence[ReplicaChange], now: dt.datetime
+) -> list[tuple[ReplicaChange, bool]]:
+    """Apply ``changes``: several creations at once, in ``services.writes``'s threads.
+
+    Deletions (and creations without those threads) are applied one after the other.
+
+    Returns:
+        Each change with whether it was written.
+    """
+    adds = [c for c in changes if c.action == "add"]
+    done: list[tuple[ReplicaChange, bool]] = []
+    if services.writes is not None and len(adds) > 1:
+        # kopf.event needs the context of kopf's handling (its Event queue): each task
+        # runs in a copy of this thread's
+        futures = [
+            services.writes.submit(
+                contextvars.copy_context().run, _apply_change, services, body, change, now
+            )
+            for change in adds
+        ]
+        done += [(change, future.result()) for change, future in zip(adds, futures, strict=True)]
+        changes = [c for c in changes if c.action != "add"]
+    done += [(change, _apply_change(services, body, change, now)) for change in changes]
+    return done
 
 
 def _apply_change(

@@ -27,6 +27,8 @@ from statecast.core.strong.log import LogPosition
 
 log = logging.getLogger(__name__)
 
+#: Connections kept open to the API server (one per thread that may wait on it).
+CONNECTIONS = 32
 #: Seconds an agent has to promise an epoch durably and answer.
 FENCE_TIMEOUT = 2.0
 
@@ -87,7 +89,12 @@ class KubeGateway:
                 config.load_incluster_config()
             except config.ConfigException:
                 config.load_kube_config()
-            api_client = client.ApiClient()
+            settings = client.Configuration.get_default_copy()
+            # kopf's 8 workers, the woken reconciles', the Replica writers', the history
+            # readers and the sampler share it: the default 5 per core made the others
+            # open (and drop) a new TLS connection per request
+            settings.connection_pool_maxsize = CONNECTIONS
+            api_client = client.ApiClient(settings)
         self._custom = client.CustomObjectsApi(api_client)
         self._coordination = client.CoordinationV1Api(api_client)
         self.core = client.CoreV1Api(api_client)

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
 #: Worker threads for woken reconciles.
 RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "4"))
+#: Threads that create a reconcile's Replicas at once, and that read saved histories.
+IO_THREADS = int(os.environ.get("STATECAST_IO_THREADS", "8"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
@@ -94,6 +96,7 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
             acting_window=max(15.0, 5 * RESYNC_SECONDS),
             reader=memo.get(COUNTER_READER),
             tls=memo.get(TLS),
+            io_threads=IO_THREADS,
         )
     services = services_of(memo)
     services.start()

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from statecast.api.types import Ref
@@ -153,6 +154,8 @@ class Services:
     """How the agents are called (plain HTTP, or mutual TLS)."""
     issuer: Periodic | None = None
     """With TLS: the certificate issuer's thread (:mod:`statecast.controller.issuer`)."""
+    writes: ThreadPoolExecutor | None = None
+    """Threads that create a reconcile's Replicas at once (None: one after the other)."""
 
     @classmethod
     def build(
@@ -164,6 +167,7 @@ class Services:
         save_seconds: float = SAVE_SECONDS,
         reader: CounterReader | None = None,
         tls: PkiSettings | None = None,
+        io_threads: int = 0,
     ) -> Services:
         """Services around ``gateway`` (default: a :class:`KubeGateway`).
 
@@ -175,6 +179,10 @@ class Services:
             reader: where the agents' counters are read (default: their ``/v1/stats``).
             tls: with mutual TLS to the agents, the certificates' lifetimes (the
                 operator issues them: :mod:`statecast.controller.issuer`).
+            io_threads: threads that create a reconcile's Replicas at once, and as many
+                that read saved demand histories in the background (0: none, each
+                waits in the reconcile - a first pass over a thousand resources waited
+                on every one of those requests in turn).
         """
         link = AgentLink(TlsMaterial() if tls is not None else None)
         gateway = gateway if gateway is not None else KubeGateway(link=link)
@@ -202,7 +210,9 @@ class Services:
             liveness=liveness,
             activity=activity,
             sampler=sampler,
-            keeper=HistoryKeeper(sampler, gateway, activity, period=save_seconds),
+            keeper=HistoryKeeper(
+                sampler, gateway, activity, period=save_seconds, load_threads=io_threads
+            ),
             forecaster=DemandForecaster(sampler),
             tuner=SelfTuner(sampler),
             heat=HeatTracker(sampler),
@@ -211,6 +221,9 @@ class Services:
             load=NodeLoad(),
             link=link,
             issuer=issuer,
+            writes=ThreadPoolExecutor(io_threads, thread_name_prefix="replica-write")
+            if io_threads > 0
+            else None,
         )
 
     def start(self) -> None:
@@ -226,6 +239,8 @@ class Services:
         self.keeper.stop()  # saves the demand history once more
         if self.issuer is not None:
             self.issuer.stop()
+        if self.writes is not None:
+            self.writes.shutdown(wait=True)
 
     def forget(self, ref: Ref) -> None:
         """Drop what is kept of a deleted resource: history, forecasts, Events, metrics."""
