@@ -50,34 +50,58 @@ class IntervalRing:
     """Sums per node and interval for the last ``capacity`` intervals, in one array.
 
     An interval is addressed by its absolute index (``time // interval``) and lives in
-    column ``index % capacity``; moving to a newer interval clears the columns it reuses.
+    column ``index % width``; moving to a newer interval clears the columns it reuses.
+    The array is as wide as the intervals held so far need (doubling, up to
+    ``capacity``), not ``capacity`` from the first interval: three days of 10 s
+    intervals are 4,320 columns per node, and a thousand resources that had run for
+    minutes held them all (about 17 KB per node and ring, mostly zeros).
 
     Args:
         capacity: intervals held.
     """
 
+    #: Columns of a ring's first array.
+    FIRST_WIDTH = 16
+
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.rows: dict[str, int] = {}
-        self.data = np.zeros((0, capacity), dtype=np.float32)
+        self.width = min(capacity, self.FIRST_WIDTH)
+        self.data = np.zeros((0, self.width), dtype=np.float32)
         self.last: int | None = None
+        self.first: int | None = None  # the oldest interval ever written or advanced to
 
     def _row(self, node: str) -> int:
         row = self.rows.get(node)
         if row is None:
             row = self.rows[node] = len(self.rows)
-            self.data = np.vstack([self.data, np.zeros((1, self.capacity), dtype=np.float32)])
+            self.data = np.vstack([self.data, np.zeros((1, self.width), dtype=np.float32)])
         return row
+
+    def _reach(self, oldest: int, newest: int) -> None:
+        """Widen the array so that it holds intervals ``oldest .. newest`` (within capacity)."""
+        self.first = oldest if self.first is None else min(self.first, oldest)
+        needed = min(self.capacity, newest - self.first + 1)
+        if needed <= self.width:
+            return
+        width = min(self.capacity, max(needed, 2 * self.width))
+        data = np.zeros((self.data.shape[0], width), dtype=np.float32)
+        if self.last is not None:
+            index = np.arange(self.last - self.width + 1, self.last + 1)
+            data[:, index % width] = self.data[:, index % self.width]
+        self.data, self.width = data, width
 
     def advance(self, index: int) -> None:
         """Make ``index`` the newest interval (clearing the columns it takes over)."""
         if self.last is None:
+            self._reach(index, index)
             self.last = index
         elif index > self.last:
-            if index - self.last >= self.capacity:
+            self._reach(self.first if self.first is not None else index, index)
+            if index - self.last >= self.width:
                 self.data[:] = 0.0
             else:
-                self.data[:, np.arange(self.last + 1, index + 1) % self.capacity] = 0.0
+                self.data[:, np.arange(self.last + 1, index + 1) % self.width] = 0.0
             self.last = index
 
     def add(self, node: str, index: npt.NDArray[np.int64], amount: npt.ArrayLike) -> None:
@@ -89,9 +113,10 @@ class IntervalRing:
         keep = index > self.last - self.capacity
         if not keep.any():
             return
+        self._reach(int(index[keep].min()), self.last)
         values = np.broadcast_to(np.asarray(amount, dtype=np.float64), index.shape)[keep]
         row = self._row(node)  # may grow self.data
-        np.add.at(self.data[row], index[keep] % self.capacity, values)
+        np.add.at(self.data[row], index[keep] % self.width, values)
 
     def span(self, node: str, start: float, end: float, amount: float, interval: float) -> None:
         """Spread ``amount`` evenly over ``[start, end]`` into ``node``'s intervals."""
@@ -103,25 +128,28 @@ class IntervalRing:
         """Index of the oldest interval held (None: empty)."""
         return None if self.last is None else self.last - self.capacity + 1
 
+    def _values(self, rows: int | slice, index: npt.NDArray[np.int64]) -> FloatArray:
+        """The values of ``rows`` at intervals ``index`` (0 where none is held)."""
+        assert self.last is not None
+        held = (index <= self.last) & (index > self.last - self.width)
+        shape = (len(index),) if isinstance(rows, int) else (self.data.shape[0], len(index))
+        out = np.zeros(shape)
+        out[..., held] = self.data[rows][..., index[held] % self.width]
+        return out
+
     def series(self, node: str) -> FloatArray:
         """``node``'s values, oldest first, the ``capacity`` intervals ending at ``last``."""
         row = self.rows.get(node)
         if row is None or self.last is None:
             return np.zeros(self.capacity)
-        order = np.arange(self.last - self.capacity + 1, self.last + 1) % self.capacity
-        values: FloatArray = self.data[row, order].astype(np.float64)
-        return values
+        return self._values(row, np.arange(self.last - self.capacity + 1, self.last + 1))
 
     def window(self, node: str, first: int, count: int) -> FloatArray:
         """``node``'s values for intervals ``first .. first + count - 1`` (0 where not held)."""
-        out = np.zeros(count)
         row = self.rows.get(node)
         if row is None or self.last is None:
-            return out
-        index = np.arange(first, first + count)
-        held = (index <= self.last) & (index > self.last - self.capacity)
-        out[held] = self.data[row, index[held] % self.capacity]
-        return out
+            return np.zeros(count)
+        return self._values(row, np.arange(first, first + count))
 
     def snapshot(self, keep: int | None = None) -> RingSnapshot:
         """The ring as plain values (the newest ``keep`` intervals; default all)."""
@@ -129,21 +157,29 @@ class IntervalRing:
         nodes = tuple(sorted(self.rows, key=self.rows.__getitem__))
         values = np.zeros((len(nodes), k), dtype=np.float32)
         if self.last is not None and k:
-            order = np.arange(self.last - k + 1, self.last + 1) % self.capacity
-            values = self.data[:, order].copy()
+            index = np.arange(self.last - k + 1, self.last + 1)
+            values = self._values(slice(None), index).astype(np.float32)
         return RingSnapshot(nodes, self.last, values)
 
     def restore(self, snapshot: RingSnapshot) -> None:
         """Put back a snapshot (values beyond this ring's capacity are dropped)."""
         self.rows = {node: i for i, node in enumerate(snapshot.nodes)}
-        self.data = np.zeros((len(snapshot.nodes), self.capacity), dtype=np.float32)
-        self.last = snapshot.last
+        self.last, self.first = snapshot.last, None
+        self.width = min(self.capacity, self.FIRST_WIDTH)
+        self.data = np.zeros((len(snapshot.nodes), self.width), dtype=np.float32)
         if snapshot.last is None:
             return
-        k = min(snapshot.values.shape[1], self.capacity)
+        values = snapshot.values[:, -self.capacity :] if self.capacity else snapshot.values[:, :0]
+        used = np.flatnonzero(values.any(axis=0))  # leading zero columns need no room
+        values = values[:, used[0] :] if len(used) else values[:, :0]
+        k = values.shape[1]
+        self.first = snapshot.last - max(k, 1) + 1
+        self.last = None  # nothing held yet: widen without copying
+        self._reach(self.first, snapshot.last)
+        self.last = snapshot.last
         if k:
-            order = np.arange(snapshot.last - k + 1, snapshot.last + 1) % self.capacity
-            self.data[:, order] = snapshot.values[:, -k:]
+            order = np.arange(snapshot.last - k + 1, snapshot.last + 1) % self.width
+            self.data[:, order] = values
 
 
 def resample(old: IntervalRing, old_interval: float, new: IntervalRing, interval: float) -> None:
