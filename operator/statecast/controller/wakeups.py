@@ -45,6 +45,7 @@ class Wakeups:
         self._running: set[Ref] = set()
         self._known: dict[str, set[str]] = {}  # namespace -> resource names
         self._holders: dict[str, set[Ref]] = {}  # node -> resources with a copy there
+        self._copies: dict[Ref, set[str]] = {}  # resource -> nodes with a copy
         self._locks: dict[Ref, threading.Lock] = {}
         self._seen: dict[object, object] = {}
         self._kopf_seen = float("-inf")
@@ -84,10 +85,13 @@ class Wakeups:
         """Note that ``ref`` has (``present``) or no longer has a copy on ``node``."""
         with self._cond:
             holders = self._holders.setdefault(node, set())
+            copies = self._copies.setdefault(ref, set())
             if present:
                 holders.add(ref)
+                copies.add(node)
             else:
                 holders.discard(ref)
+                copies.discard(node)
 
     def forget(self, ref: Ref) -> None:
         """Drop a deleted resource."""
@@ -95,6 +99,7 @@ class Wakeups:
             self._known.get(ref[0], set()).discard(ref[1])
             for holders in self._holders.values():
                 holders.discard(ref)
+            self._copies.pop(ref, None)
             self._due.pop(ref, None)
             self._resync.pop(ref, None)
             self._failures.pop(ref, None)
@@ -102,19 +107,26 @@ class Wakeups:
             self._locks.pop(ref, None)
 
     # --- waking -------------------------------------------------------------------------
-    def wake(self, refs: Iterable[Ref]) -> None:
+    def wake(self, refs: Iterable[Ref], *, first: bool = False) -> None:
         """Queue ``refs`` (each once; a queued one keeps its place).
 
-        One a failed reconcile's retry had waiting is due at once.
+        One a failed reconcile's retry had waiting is due at once. ``first``: ahead of
+        every resource queued already (a queued one moves up too).
         """
         with self._cond:
+            ahead: dict[Ref, float] = {}
             for ref in refs:
                 due = self._last.get(ref, float("-inf")) + self.min_gap
                 if ref not in self._due:
                     self.woken += 1
-                elif self._due[ref] <= due:
+                elif self._due[ref] <= due and not first:
                     continue
-                self._due[ref] = due  # new, or sooner than a failure's retry
+                if first:
+                    ahead[ref] = min(due, self._due.pop(ref, due))
+                else:
+                    self._due[ref] = due  # new, or sooner than a failure's retry
+            if ahead:
+                self._due = {**ahead, **self._due}
             self._cond.notify_all()
 
     def resync(self, refs: Iterable[Ref]) -> None:
@@ -146,11 +158,23 @@ class Wakeups:
         with self._cond:
             self._failures.pop(ref, None)
 
-    def wake_holders(self, node: str) -> None:
-        """Queue the resources with a copy on ``node``."""
+    def wake_holders(self, node: str, at_risk: int = 1) -> None:
+        """Queue the resources with a copy on ``node`` (its agent went, or came back).
+
+        Those left with at most ``at_risk`` copies elsewhere go first, ahead of every
+        resource queued: at 1,000 resources a lost node woke ~400, and the few whose
+        only other copy was all that was left waited behind the rest for up to 90 s
+        (each of the others a Lost mark to write). The rest follow in the usual order,
+        the fewest copies left first.
+        """
         with self._cond:
-            refs = list(self._holders.get(node, ()))
-        self.wake(refs)
+            left = {
+                ref: len(self._copies.get(ref, set()) - {node})
+                for ref in self._holders.get(node, ())
+            }
+        ordered = sorted(left, key=left.__getitem__)
+        self.wake([ref for ref in ordered if left[ref] <= at_risk], first=True)
+        self.wake([ref for ref in ordered if left[ref] > at_risk])
 
     def wake_namespace(self, namespace: str) -> None:
         """Queue every resource of ``namespace``."""
