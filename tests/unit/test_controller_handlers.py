@@ -423,3 +423,13 @@ def test_a_reconciles_replicas_are_created_at_once() -> None:
     assert sorted(b["spec"]["nodeName"] for b in gateway.created) == ["a", "b"]
     assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
     assert gateway.written()["ready"] == "0/2"
+
+
+def test_the_resource_index_keeps_no_managed_fields() -> None:
+    raw = dict(body())
+    raw["metadata"] = {**raw["metadata"], "managedFields": [{"manager": "kubectl"}]}
+    ((ref, kept),) = handlers.resource_index(kopf.Body(raw)).items()
+    assert ref == ("ns", "flags")
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["uid"] == "u1"
+    assert kept["spec"] == raw["spec"]

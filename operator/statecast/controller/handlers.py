@@ -203,8 +203,14 @@ def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
 
 @kopf.index(GROUP, VERSION, "sharedresources")
 def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """SharedResources by (namespace, name): what a woken reconcile reads."""
-    return {(body.metadata.namespace or "", body.metadata.name or ""): dict(body)}
+    """SharedResources by (namespace, name): what a woken reconcile reads.
+
+    Without ``metadata.managedFields``, which no reconcile reads: about half of a
+    resource's body, kept for every resource.
+    """
+    raw = dict(body)
+    raw["metadata"] = {k: v for k, v in body.metadata.items() if k != "managedFields"}
+    return {(body.metadata.namespace or "", body.metadata.name or ""): raw}
 
 
 @kopf.on.event(GROUP, VERSION, "sharedresources")
