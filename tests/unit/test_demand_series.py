@@ -18,6 +18,7 @@ from statecast.core.demand_series import (
     coarse_interval,
     history_steps,
 )
+from statecast.core.forecast.family import Grid, usable_periods
 from statecast.core.interval_ring import IntervalRing
 
 REF = ("apps", "flags")
@@ -45,6 +46,10 @@ def test_capacity(sentence: str, interval: float, steps: int) -> None:
         ("a weekly season at minutes: three weeks and two horizons", 60.0, 10080, 60, 30360),
         ("a weekly season at hours: three weeks and two horizons", 3600.0, 168, 24, 552),
         ("a four-week season at hours: what the coarse ring reaches", 3600.0, 672, 24, 672),
+        # 72 hours hold three days, but the forecaster offers a daily season only from
+        # 2 * 24 + horizon + 24 steps on: three days and two horizons from the coarse ring
+        ("a daily season at hours: three days and two horizons", 3600.0, 24, 6, 84),
+        ("a daily season at half hours: the fine ring (144 >= 96 + 12 + 24)", 1800.0, 48, 12, 144),
         ("a weekly season at 10 s: the bound (four weeks of minutes)", 10.0, 60480, 360, 40320),
     ],
 )
@@ -212,3 +217,15 @@ def test_every_access_recorded_is_counted_once_at_any_interval(
     history.set_interval(REF, then)
     steps = round(span / then)
     assert np.nansum(history.matrix(REF, ["n1"], then, span, steps)) == pytest.approx(made)
+
+
+@pytest.mark.parametrize(
+    ("interval", "season", "horizon"),
+    [(60.0, 1440, 60), (300.0, 288, 12), (1800.0, 48, 12), (3600.0, 24, 1), (3600.0, 24, 6)],
+)
+def test_the_history_given_lets_the_forecaster_offer_the_season(
+    interval: float, season: int, horizon: int
+) -> None:
+    # Found 2026-12-04: at hourly intervals the 72-step fine ring left a daily season out.
+    steps = history_steps(interval, season, horizon)
+    assert season in usable_periods((season,), steps, horizon, Grid())

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.units import DAY_S
+from statecast.core.forecast.family import MIN_ORIGINS
 from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
@@ -75,15 +76,21 @@ def coarse_capacity(interval: float) -> int:
 def history_steps(interval: float, longest_season: int, horizon: int) -> int:
     """Intervals of history to forecast from, for a longest season of ``longest_season`` steps.
 
-    The fine ring's days (:func:`capacity`); with a season longer than a third of them,
-    three of that season and the horizon (the older part from the coarse ring), never
-    more than the coarse ring reaches nor :data:`MAX_HISTORY_STEPS`.
+    The fine ring's days (:func:`capacity`) when they hold three of the season and what
+    the forecaster needs to offer it (two seasons, the horizon and
+    :data:`~statecast.core.forecast.family.MIN_ORIGINS` origins); otherwise three of
+    that season and two horizons, or that need if larger (the older part from the
+    coarse ring), never more than the coarse ring reaches nor :data:`MAX_HISTORY_STEPS`.
+    (Hourly intervals: the fine ring's 72 steps hold three days but leave a daily season
+    out of the forecaster, 72 < 48 + horizon + 24.)
     """
     fine = capacity(interval)
-    if 3 * longest_season <= fine:
+    usable = 2 * longest_season + horizon + MIN_ORIGINS
+    if 3 * longest_season <= fine and usable <= fine:
         return fine
+    wanted = max(3 * longest_season + 2 * horizon, usable)
     reach = math.floor(coarse_capacity(interval) * coarse_interval(interval) / interval)
-    return max(fine, min(reach, MAX_HISTORY_STEPS, 3 * longest_season + 2 * horizon))
+    return max(fine, min(reach, MAX_HISTORY_STEPS, wanted))
 
 
 def _recent_capacity(interval: float) -> int:
