@@ -93,6 +93,26 @@ def _default_hours(s: Study) -> str:
     return f"{ratio:.2f}" + ("" if ratio <= 1.0 + 1e-9 else " **>1**")
 
 
+_SUMMARY_KEYS = (
+    ("local_hit_ratio", "strict"),
+    ("local_hit_ratio", "within_margin"),
+    ("mean_latency_ms", "strict"),
+    ("mean_latency_ms", "within_margin"),
+    ("bytes_moved", ""),
+)
+
+
+def _holds(check: dict[str, Any], key: tuple[str, str]) -> bool:
+    """Whether predictive's frontier holds on one test of a rival's check row.
+
+    A check row lists the *losses*: ``{"local_hit_ratio": {"strict": [...], ...},
+    "bytes_moved": [...]}``, each list empty when nothing was lost.
+    """
+    metric, kind = key
+    losses = check[metric][kind] if kind else check[metric]
+    return not losses
+
+
 def _summary(studies: list[Study]) -> list[str]:
     """Counts of traces where predictive's frontier holds against each rival."""
     lines = [
@@ -102,14 +122,7 @@ def _summary(studies: list[Study]) -> list[str]:
     ]
     for rival in RIVALS:
         rows = [s.checks[rival] for s in studies if rival in s.checks]
-        tests = (
-            lambda r: not r["local_hit_ratio"]["strict"],
-            lambda r: not r["local_hit_ratio"]["within_margin"],
-            lambda r: not r["mean_latency_ms"]["strict"],
-            lambda r: not r["mean_latency_ms"]["within_margin"],
-            lambda r: not r["bytes_moved"],
-        )
-        counts = [f"{sum(1 for r in rows if test(r))}/{len(rows)}" for test in tests]
+        counts = [f"{sum(1 for r in rows if _holds(r, key))}/{len(rows)}" for key in _SUMMARY_KEYS]
         lines.append(f"| {rival} | " + " | ".join(counts) + " |")
     return lines
 
