@@ -409,6 +409,10 @@ def main() -> None:
         " grid) for the traces not finished in --partial; named as such in the report",
     )
     parser.add_argument(
+        "--only",
+        help="comma-separated trace names (e.g. weekly,generated-12): run and report only these",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="report the traces kept in --partial DIR (run nothing else; names the missing)",
@@ -425,6 +429,12 @@ def main() -> None:
     jobs: list[tuple[str, int | None, bool]] = [(n, None, True) for n in [*first, *rest]]
     jobs += [(f"gen-{s}", s, False) for s in range(count)]
     jobs += [] if args.quick else [("twitter-nab", None, True)]
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {_label(job) for job in jobs}
+        if unknown:
+            parser.error(f"--only: no such trace {', '.join(sorted(unknown))}")
+        jobs = [job for job in jobs if _label(job) in wanted]
     if args.report_only and args.partial is None:
         parser.error("--report-only needs --partial DIR")
     print(f"{len(jobs)} traces", flush=True)

@@ -31,8 +31,21 @@ def plan_inputs(draw: st.DrawFn, all_ready: bool = False) -> PlanInput:
     mean = mean.reshape(n, HORIZON)
     spread = np.array(draw(st.lists(demand, min_size=n, max_size=n)))[:, None]
     deviation = np.array(draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)))
+    steps = draw(st.sampled_from([None, 0, 1, 6]))
+    recent = (
+        None
+        if steps is None
+        else np.array(draw(st.lists(demand, min_size=n * steps, max_size=n * steps))).reshape(
+            n, steps
+        )
+    )
     forecast = DemandForecast(
-        tuple(x.name for x in nodes), mean, np.maximum(mean - spread, 0), mean + spread, deviation
+        tuple(x.name for x in nodes),
+        mean,
+        np.maximum(mean - spread, 0),
+        mean + spread,
+        deviation,
+        recent=recent,
     )
     holders = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     replicas = tuple(

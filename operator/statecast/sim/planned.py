@@ -116,6 +116,7 @@ class PlannerPolicy:
         self._removed_at[self._previous & ~replicas] = now  # lost with a node
         mean, lower, upper, deviation = self.believed(t)
         observed = trace.demand[:, :, t - 1] if t >= 1 else np.zeros(replicas.shape)
+        history = trace.demand[:, :, max(0, t - trace.period) : t]  # the last day
         nodes = self._nodes(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
@@ -134,7 +135,7 @@ class PlannerPolicy:
                 state=self._states[r],
                 nodes=nodes,
                 forecast=DemandForecast(
-                    trace.nodes, mean[r], lower[r], upper[r], deviation[r], observed[r]
+                    trace.nodes, mean[r], lower[r], upper[r], deviation[r], observed[r], history[r]
                 ),
                 replicas=current,
                 step_s=trace.step_s,

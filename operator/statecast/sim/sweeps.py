@@ -73,6 +73,7 @@ PREDICTIVE: tuple[Setting, ...] = (
     Setting(FLOOR, 64.0),
     Setting(FLOOR, FLOOR),  # copies never pay: the placement never moves (static's)
     Setting(NEAR_FREE, NEAR_FREE),
+    Setting(NEAR_FREE, 1 / 16),  # a copy wherever read, kept through lulls (few bytes)
     *(Setting(hold, local=True) for hold in (1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 128.0)),
     *(Setting(hold, local=True) for hold in (2048.0, FLOOR)),
     Setting(FLOOR, 1 / 16, local=True),

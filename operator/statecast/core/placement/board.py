@@ -28,6 +28,7 @@ from statecast.core.placement.costs import (
     latency_matrix,
     loss_of_removing,
     serving_latency,
+    unpaid_holding,
 )
 from statecast.core.placement.hedging import forecast_confidence, uncertain_nodes
 from statecast.core.placement.hysteresis import may_readd
@@ -73,6 +74,8 @@ class Context:
         fresh: nodes holding an up-to-date replica now.
         pinned: nodes whose replica is a strong resource's leader (never removed for cost).
         age_s: age of each node's replica (infinite where there is none).
+        recent: accesses per node in each of the last steps observed (oldest first; no
+            columns when unknown).
         margin: the add gate's margin per node (wider where a replica was just removed).
         cap: the most replicas the plan may hold.
         target_zones: zones that must stay covered (the durability floor).
@@ -97,6 +100,7 @@ class Context:
     fresh: BoolArray
     pinned: BoolArray
     age_s: FloatArray
+    recent: FloatArray
     margin: FloatArray
     cap: int
     target_zones: int
@@ -233,6 +237,13 @@ def build_context(inputs: PlanInput) -> Context:
             fresh[i] = replica.up_to_date
             pinned[i] = replica.role == "leader" and spec.consistency == "strong"
             age[i] = replica.age_s
+    recent = np.zeros((len(names), 0))
+    if inputs.forecast.recent is not None:
+        at, src = _LAST_ROWS.get(
+            (inputs.forecast.nodes, names), lambda: _rows(inputs.forecast.nodes, names)
+        )
+        recent = np.zeros((len(names), inputs.forecast.recent.shape[1]))
+        recent[at] = np.maximum(_finite(inputs.forecast.recent[src]), 0.0)
     margin = np.full(len(names), spec.hysteresis)
     for name, since in inputs.recently_removed.items():
         i = index.get(name)
@@ -260,6 +271,7 @@ def build_context(inputs: PlanInput) -> Context:
         fresh=fresh,
         pinned=pinned,
         age_s=age,
+        recent=recent,
         margin=margin,
         cap=len(names),
         target_zones=0,
@@ -344,6 +356,40 @@ def last_fresh(ctx: Context, board: Board) -> BoolArray:
     """The holder of the only up-to-date copy, if there is just one."""
     fresh_held = board.holders & ctx.fresh
     return np.asarray(fresh_held & (int(fresh_held.sum()) <= 1), dtype=np.bool_)
+
+
+def break_even(ctx: Context, board: Board) -> BoolArray:
+    """Holders whose copy has not yet cost, beyond what it saved, what copying it back would.
+
+    The break-even rule of renting against buying: a copy that saves less than it costs
+    to hold may be needed again after the lull; dropping it then costs a full copy.
+    Keeping it until what it cost beyond what it saved, over some recent stretch
+    (:func:`~statecast.core.placement.costs.unpaid_holding`, no longer than the copy's
+    age), reaches the copy's price, and no longer, costs at most twice what the best
+    choice in hindsight would for any lull, however long (the forecast only sees the
+    horizon). Without it, a copy that is cheap to hold is dropped at every lull the
+    forecast sees and copied back when reads return. No history: nothing is kept.
+    """
+    steps = ctx.recent.shape[1]
+    if steps == 0:
+        return np.zeros_like(board.holders)
+    step_s = ctx.inputs.step_s
+    hold_per_step = ctx.hold * step_s / ctx.window_s
+    unpaid = np.zeros(len(ctx.names))
+    ages = np.minimum(np.floor(ctx.age_s / step_s), steps)
+    for age in np.unique(ages[board.holders]):  # a copy's stretch is no longer than its age
+        holders = board.holders & (ages == age)
+        if age < 1:
+            continue
+        part = unpaid_holding(
+            ctx.matrix,
+            board.holders,
+            ctx.recent[:, steps - int(age) :],
+            hold_per_step,
+            ctx.no_replica_ms,
+        )
+        unpaid[holders] = part[holders]
+    return np.asarray(board.holders & (unpaid < ctx.copy), dtype=np.bool_)
 
 
 def removable(ctx: Context, board: Board, *, moving: bool = False) -> BoolArray:

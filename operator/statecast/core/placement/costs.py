@@ -78,6 +78,46 @@ def loss_of_removing(
     return loss
 
 
+def unpaid_holding(
+    matrix: FloatArray,
+    holders: BoolArray,
+    recent: FloatArray,
+    hold_per_step: float,
+    no_replica_ms: float,
+) -> FloatArray:
+    """The most each holder's copy cost beyond what it saved, over any recent stretch.
+
+    For every holder ``j`` and every stretch of the last ``L`` steps (``L`` = 1 ..
+    ``recent``'s columns): holding over the stretch less the latency ``j`` saved in it
+    (the reads of the nodes it is nearest to, each saving the gap to their next-nearest
+    holder, or to the source when ``j`` is the only one), at the current holders. The
+    largest over ``L``; 0 for non-holders and without history.
+
+    Args:
+        matrix: node-to-node latency.
+        holders: nodes holding a serving replica.
+        recent: accesses per node (rows) in each of the last steps (columns, oldest first).
+        hold_per_step: cost of holding one copy for one step (ms).
+        no_replica_ms: latency when nothing serves.
+    """
+    n = matrix.shape[0]
+    unpaid = np.zeros(n)
+    columns = np.flatnonzero(holders)
+    if len(columns) == 0 or recent.shape[1] == 0:
+        return unpaid
+    sub = matrix[:, columns]
+    order = np.argsort(sub, axis=1, kind="stable")
+    rows = np.arange(n)
+    first = sub[rows, order[:, 0]]
+    second = sub[rows, order[:, 1]] if len(columns) > 1 else np.full(n, no_replica_ms)
+    nearest = np.zeros((len(columns), n))
+    nearest[order[:, 0], rows] = second - first
+    saved = nearest @ recent  # (holders, steps)
+    deficit = np.cumsum((hold_per_step - saved)[:, ::-1], axis=1)  # newest stretch first
+    unpaid[columns] = np.maximum(deficit.max(axis=1), 0.0)
+    return unpaid
+
+
 def sync_bytes_per_hour(state: StateProfile, replicas: int) -> float:
     """Bytes the write stream moves per hour to keep ``replicas`` copies in sync."""
     return state.writes_per_min * 60.0 * state.bytes_per_write * replicas

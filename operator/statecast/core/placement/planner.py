@@ -26,7 +26,8 @@ every decision has one reason:
 5. ``rebalance``: the zone floor, ``min(min, zones)`` zones covered: a durability
    floor, never a reason to keep a copy away from demand (moves keep it too).
 6. ``cost``: remove what the believed demand (forecast mean; upper bound where the
-   forecast is uncertain) does not pay for.
+   forecast is uncertain) does not pay for, once its node's pause in reading has cost
+   as much holding as copying it back would (the break-even rule).
 7. ``predicted`` then ``hedge``: add where the mean pays, else where the upper bound
    of an uncertain node pays.
 8. ``rebalance`` + ``predicted``: move replicas to where demand went.
@@ -51,6 +52,7 @@ from statecast.core.placement.board import (
     Context,
     add,
     best_node,
+    break_even,
     build_context,
     gains,
     last_fresh,
@@ -272,7 +274,9 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
 
     A replica past its cooldown goes when the demand it still serves (the mean; the
     upper bound where uncertain) does not pay for holding it, less the margin; never
-    below min, never uncovering the zone floor.
+    below min, never uncovering the zone floor, and not while its node's pause in
+    reading is shorter than the break-even (:func:`~.board.break_even`: holding it
+    through the pause has cost less than copying it back would).
     """
     spec = ctx.inputs.spec
     while board.count > spec.min_replicas:
@@ -283,6 +287,8 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
             & (ctx.age_s >= spec.cooldown_s)
             & (loss < ctx.hold * (1.0 - spec.hysteresis))
         )
+        if options.any():
+            options &= ~break_even(ctx, board)
         if not options.any():
             break
         worst = _first(options, loss)

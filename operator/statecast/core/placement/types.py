@@ -196,6 +196,11 @@ class DemandForecast:
         deviation: shape (n_nodes,), relative miss of each node's previous forecast.
         observed: shape (n_nodes,), accesses in the last step observed, or None when
             unknown (see :class:`NodeForecast`).
+        recent: shape (n_nodes, steps), accesses per step in the last steps observed
+            (oldest first; the last column is the step ``observed`` gives), or None when
+            unknown: a copy is not removed for cost before what it cost beyond what it
+            saved over some recent stretch reaches the price of copying it back (see
+            :func:`~statecast.core.placement.board.break_even`).
     """
 
     nodes: tuple[str, ...]
@@ -204,6 +209,7 @@ class DemandForecast:
     upper: FloatArray
     deviation: FloatArray
     observed: FloatArray | None = None
+    recent: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.nodes)
@@ -218,6 +224,8 @@ class DemandForecast:
             raise PlacementError(f"forecast deviation must have shape ({n},)")
         if self.observed is not None and self.observed.shape != (n,):
             raise PlacementError(f"observed demand must have shape ({n},)")
+        if self.recent is not None and (self.recent.ndim != 2 or self.recent.shape[0] != n):
+            raise PlacementError(f"recent demand must have shape ({n}, steps)")
 
     @classmethod
     def from_nodes(cls, forecasts: Iterable[NodeForecast]) -> DemandForecast:
