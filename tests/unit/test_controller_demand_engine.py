@@ -34,6 +34,8 @@ from statecast.core.reconcile.predicted import (
     forecast_demand,
     steps_of,
 )
+from statecast.core.reconcile.predictive import placement_input
+from statecast.core.reconcile.views import node_view
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 REF = ("ns", "flags")
@@ -238,6 +240,30 @@ def test_between_rebuilds_the_updates_stay_close_to_a_full_forecast(with_pods: b
     assert_close(got, forecast_demand(
         history, NODES, SPEC, generated_at=got.generated_at, pods=pods, pods_now=pods[:, -1]
     ))  # fmt: skip
+
+
+def test_both_paths_hand_the_planner_the_last_day_of_reads() -> None:
+    """The planner's break-even rule looks back over each node's reads (not its residual
+    or per-pod split): the last day, built from the history and rolled by the updates."""
+    history = seasonal(DAY + 40)
+    history[1, -5:] = np.nan  # not sampled: no read
+    pods = np.zeros_like(history)
+    engine = DemandEngine.build(SETTINGS, 0.0, history[:, :DAY], pods[:, :DAY], pods[:, 0])
+    assert engine is not None
+    for k in range(DAY, DAY + 40):
+        engine.update(history[:, k : k + 1], pods[:, k : k + 1], 60.0 * (k - DAY + 1))
+    got = engine.demand(SPEC, pods[:, -1], previous_next=None, writes_per_min=0.0)
+    want = np.nan_to_num(history[:, -DAY:])
+    assert got.forecast.recent is not None
+    np.testing.assert_array_equal(got.forecast.recent, want)
+    full = forecast_demand(history, NODES, SPEC, generated_at=got.generated_at)
+    assert full is not None and full.forecast.recent is not None
+    np.testing.assert_array_equal(full.forecast.recent, want)
+    ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+    nodes = [node_view({"metadata": {"name": n}, "status": ready}) for n in NODES[::-1]]
+    planned = placement_input(SPEC, nodes[:2], set(NODES), [], got, now=NOW)
+    assert planned.forecast.recent is not None  # the rows of the nodes planned over
+    np.testing.assert_array_equal(planned.forecast.recent, want[1:])
 
 
 def node_mean(engine: ForecastEngine, pods_now: FloatArray) -> FloatArray:

@@ -43,6 +43,7 @@ from statecast.core.reconcile.predicted import (
     demand_rows,
     event_lags,
     event_shares,
+    last_day,
     predicted_demand,
     with_events,
 )
@@ -246,6 +247,8 @@ class DemandEngine:
         self.with_pods = rows.with_pods
         self.sampled = rows.sampled
         self.last = rows.last
+        #: Each node's demand over the newest day (the planner's break-even look-back).
+        self.recent = last_day(history, settings.interval)
         self._residual = rows.residual
         self._per_pod = rows.per_pod
         self._engine = ForecastEngine(
@@ -309,6 +312,7 @@ class DemandEngine:
             share = event_shares(self.settings.events, step_end, self.settings.interval, -1)
             self.forecast = self._engine.update(deflate(values, factors(share, self.effects)[:, 0]))
             self.last = np.nan_to_num(column)
+        self.recent = last_day(np.hstack([self.recent, demand]), self.settings.interval)
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
         self.since_refit += demand.shape[1]
@@ -333,4 +337,5 @@ class DemandEngine:
             generated_at=dt.datetime.fromtimestamp(self.end, dt.UTC),
             previous_next=previous_next,
             writes_per_min=writes_per_min,
+            recent=self.recent,
         )

@@ -234,7 +234,17 @@ def forecast_demand(
         generated_at=generated_at,
         previous_next=previous_next,
         writes_per_min=writes_per_min,
+        recent=last_day(history, interval),
     )
+
+
+def last_day(history: npt.NDArray[np.float64], interval_s: float) -> npt.NDArray[np.float64]:
+    """The newest day of ``history`` (nodes x intervals), or all of it when shorter.
+
+    What the planner's break-even rule looks back over.
+    """
+    steps = max(1, round(DAY_S / interval_s))
+    return np.asarray(history[:, -steps:], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -297,6 +307,7 @@ def predicted_demand(
     generated_at: dt.datetime,
     previous_next: Mapping[str, float] | None = None,
     writes_per_min: float = 0.0,
+    recent: npt.NDArray[np.float64] | None = None,
 ) -> PredictedDemand:
     """The :class:`PredictedDemand` of a forecast of :func:`demand_rows`' series.
 
@@ -312,6 +323,9 @@ def predicted_demand(
         generated_at: the end of the newest interval.
         previous_next: what the previous forecast said for the newest interval, per node.
         writes_per_min: recent writes, carried to the planner's sync cost.
+        recent: each node's demand in the last intervals (nodes x intervals, oldest
+            first, up to a day; NaN counts as no read), for the planner's break-even
+            rule (None: not known, the planner drops idle copies as the forecast says).
     """
     n = len(nodes)
     band = Band(result.mean[:n], result.lower[:n], result.upper[:n])
@@ -333,6 +347,7 @@ def predicted_demand(
             band.upper,
             deviation,
             np.asarray(last, dtype=np.float64),
+            None if recent is None else np.nan_to_num(np.asarray(recent, dtype=np.float64)),
         ),
         result.models[:n],
         steps_of(spec)[0],

@@ -122,6 +122,7 @@ def placement_input(
             forecast.upper[rows],
             forecast.deviation[rows],
             None if forecast.observed is None else forecast.observed[rows],
+            None if forecast.recent is None else forecast.recent[rows],
         ),
         replicas=current,
         step_s=demand.interval_s,
