@@ -6,11 +6,10 @@ inside one is compared with a mix of two settings rather than with the setting t
 would hold those replica-hours. :func:`refine` adds runs where that happens: at the
 budget where predictive's frontier falls furthest short of a rival's, it bisects the
 holding price between the two bracketing runs (:func:`match`, on a log scale, with the
-valuation that
-serves the metric: local hits for the local-hit ratio, latency for latency; copies at
-their price and at a sixteenth), up to a fixed number of runs. The rivals' frontiers
-are not refined: their knobs (windows, k, grace, cache sizes) are discrete and already
-swept on full grids.
+valuation that serves the metric: local hits for the local-hit ratio, latency for
+latency; copies near-free, at their price and at a sixteenth), up to a fixed number of
+runs. The rivals' frontiers are not refined: their knobs (windows, k, grace, cache
+sizes) are discrete and already swept on full grids.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from statecast.sim.config import SimConfig
 from statecast.sim.frontier import HOURS_TOLERANCE, Point, frontier, losses
 from statecast.sim.planned import ForecastCache
 from statecast.sim.replay import PolicyResult, replay
-from statecast.sim.sweeps import FLOOR, Setting, predictive_variant
+from statecast.sim.sweeps import FLOOR, NEAR_FREE, Setting, predictive_variant
 from statecast.sim.trace import Trace
 
 #: Rivals refined against.
@@ -161,7 +160,7 @@ def refine(
             break
         metric, budget = target
         seen.add((round(budget, 6), metric))
-        for copy in (1.0, 1 / 16):
+        for copy in (NEAR_FREE, 1.0, 1 / 16):
             template = Setting(copy=copy, local=metric == "local_hit_ratio")
             bracket = _bracket(budget, template, by_setting) or ((FLOOR, None), (1 / 64, None))
             for setting, result in match(

@@ -74,6 +74,11 @@ PREDICTIVE: tuple[Setting, ...] = (
     Setting(FLOOR, FLOOR),  # copies never pay: the placement never moves (static's)
     Setting(NEAR_FREE, NEAR_FREE),
     Setting(NEAR_FREE, 1 / 16),  # a copy wherever read, kept through lulls (few bytes)
+    # Copies near-free at every budget: moves as cheap as reactive's, whose copies are
+    # free to it (copy x1 and x1/16 only left predictive's frontier 10-20 points of local
+    # hits under reactive's on one-zone shapes where demand moves every few steps).
+    *(Setting(hold, NEAR_FREE) for hold in (1 / 2, 4.0, 32.0)),
+    *(Setting(hold, NEAR_FREE, local=True) for hold in (1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)),
     *(Setting(hold, local=True) for hold in (1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 128.0)),
     *(Setting(hold, local=True) for hold in (2048.0, FLOOR)),
     Setting(FLOOR, 1 / 16, local=True),
