@@ -201,3 +201,19 @@ def test_issue_11_concentrated_demand_is_served_where_it_is() -> None:
     assert static.local_hit_ratio < 0.05
     assert predictive.local_hit_ratio > 0.9
     assert predictive.replica_hours <= static.replica_hours * 1.01
+
+
+def test_at_hourly_steps_the_forecast_keeps_a_daily_season_as_the_operator_does() -> None:
+    # Six days of hourly steps; n1 is busy from 08:00 to 16:00 every day. The history the
+    # operator keeps at hourly intervals (core.demand_series.history_steps) lets the
+    # forecaster offer the daily season; three days of 24 steps did not (72 < 2 x 24 +
+    # horizon + 24 origins), and a persistence forecast misses every 08:00.
+    hours = np.arange(6 * 24)
+    demand = np.zeros((1, 2, len(hours)))
+    demand[0, 0] = 10.0
+    demand[0, 1] = np.where((hours % 24 >= 8) & (hours % 24 < 16), 100.0, 1.0)
+    trace = Trace(**{**small_trace(demand, ("a", "b")).__dict__, "step_s": 3600.0})
+    policy = Predictive(refresh_steps=24)
+    replay(trace, policy, FAST)
+    mornings = [day * 24 + 8 for day in (4, 5)]
+    assert (policy.band[0, 1, mornings] > 50.0).all()

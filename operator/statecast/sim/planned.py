@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.demand_series import history_steps
 from statecast.core.forecast.pods import Band as PodBand
 from statecast.core.forecast.pods import recombine, split_by_pods
 from statecast.core.placement import (
@@ -265,7 +266,10 @@ class Predictive(PlannerPolicy):
         refresh_steps: refit the forecasts every this many steps; between refits the
             forecast engine takes each new sample as a cheap update (its level moves,
             its parameters stay), so every step plans on a fresh forecast.
-        history_days: how much history each refit sees.
+        history_days: how much history each refit sees; None (the default): what the
+            operator's demand history gives a resource with the trace's step, a daily
+            season and the replay's horizon
+            (:func:`~statecast.core.demand_series.history_steps`).
         level: prediction-interval level.
         tuner: self-tuning settings, or None for fixed thresholds.
         cost_weight: multiplies the planner's costs (1 = the default prices).
@@ -282,7 +286,7 @@ class Predictive(PlannerPolicy):
     def __init__(
         self,
         refresh_steps: int = 1,
-        history_days: float = 3.0,
+        history_days: float | None = None,
         level: float = 0.9,
         tuner: TunerConfig | None = None,
         cost_weight: float = 1.0,
@@ -356,7 +360,11 @@ class Predictive(PlannerPolicy):
             engine = self._engine
             n = self._series.shape[0]
             if engine is None:
-                lookback = max(1, round(self.history_days * trace.period))
+                lookback = (
+                    history_steps(trace.step_s, trace.period, h)
+                    if self.history_days is None
+                    else max(1, round(self.history_days * trace.period))
+                )
                 engine = self._engine = ForecastEngine(
                     n,
                     period=trace.period,
