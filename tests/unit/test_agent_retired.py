@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,9 @@ from statecast.agent.retired import (
     replica_directories,
 )
 from statecast.agent.runtime import Agent
-from statecast.agent.store import ReplicaStore
+from statecast.agent.store import JOIN_STEP, ReplicaStore, SyncJoin
+from statecast.agent.wire import SYNC_LINES, encode_hand_off, encode_hand_off_lines
+from statecast.core.crdt import DeltaMap, SyncPayload
 from tests.unit._agents import REF, URLS
 from tests.unit.test_agent_kube import FakeGateway, record
 
@@ -227,3 +230,83 @@ def test_the_fate_of_a_retired_copy(uid, copy_uid, target, age, expected):
     copy = RetiredCopy(("apps", "flags"), Path("/x"), since=100.0, uid=copy_uid)
     decided = fate(copy, resource_uid=uid, has_target=target, now=100.0 + age, retention=DAY)
     assert decided == expected
+
+
+def _handoff_url(node: str) -> str:
+    return f"{URLS[node]}/v1/peer/handoff/apps/flags"
+
+
+def _copy(keys: int) -> SyncPayload:
+    copy = DeltaMap("a")
+    for i in range(keys):
+        copy.put(f"k{i}", b'"v"')
+    return copy.delta_since({})
+
+
+async def test_a_hand_off_comes_in_lines_and_is_joined_a_step_at_a_time(agents):
+    """#18: a retired copy's hand-off was decoded and joined in one go (one json.loads,
+    one join) on the receiving agent's event loop: seconds at a million keys."""
+    taker, _ = await agents("b", "a")
+    store = taker.open_replica(taker.specs[REF])
+    async with httpx.AsyncClient() as client:
+        first = await client.post(_handoff_url("b"), json={"from": "a"})
+        assert first.json() == {"vv": {}, "lines": True}
+        payload = _copy(3 * JOIN_STEP + 5)
+        body = encode_hand_off_lines("a", payload)
+        assert len(body.splitlines()) == 3  # sender, head, one line of entries
+        steps: list[int] = []
+
+        class Counted(SyncJoin):  # the join of this hand-off, step by step
+            __slots__ = ()
+
+            def add(self, entries: Any) -> None:
+                steps.append(len(entries))
+                super().add(entries)
+
+        store.joining = lambda: Counted(store)  # type: ignore[method-assign]
+        answer = await client.post(
+            _handoff_url("b"), content=body, headers={"Content-Type": SYNC_LINES}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"vv": {"a": 3 * JOIN_STEP + 5}}
+    assert steps == [JOIN_STEP, JOIN_STEP, JOIN_STEP, 5]
+    assert store.get("k196") == b'"v"'
+
+
+async def test_join_in_steps_lets_the_loop_run_between_steps(tmp_path: Path):
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "b", None)
+    entries = dict(_copy(10).entries.items())
+    task = asyncio.ensure_future(store.joining().add_in_steps(entries, step=4))
+    seen = []
+    while not task.done():
+        await asyncio.sleep(0)
+        seen.append(len(store.state))
+    assert seen[:3] == [4, 8, 10]
+
+
+async def test_a_hand_off_in_lines_cut_short_is_refused_and_claims_nothing(agents):
+    taker, _ = await agents("b", "a")
+    store = taker.open_replica(taker.specs[REF])
+    body = encode_hand_off_lines("a", _copy(300))
+    cut = body[: body.rindex(b"\n", 0, len(body) - 1) + 1]  # the last line of entries lost
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            _handoff_url("b"), content=cut, headers={"Content-Type": SYNC_LINES}
+        )
+        assert answer.status_code == 400, answer.text
+        assert store.version_vector.entries == {}  # joined entries kept, no event claimed
+        unknown = await client.post(
+            _handoff_url("b"),
+            content=encode_hand_off_lines("z", _copy(1)),
+            headers={"Content-Type": SYNC_LINES},
+        )
+        assert unknown.status_code == 403
+
+
+async def test_a_hand_off_as_one_object_from_an_agent_of_before_is_still_taken(agents):
+    taker, _ = await agents("b", "a")
+    store = taker.open_replica(taker.specs[REF])
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(_handoff_url("b"), content=encode_hand_off("a", _copy(5)))
+    assert answer.json() == {"vv": {"a": 5}}
+    assert store.get("k4") == b'"v"'

@@ -32,7 +32,13 @@ from statecast.agent.retired import (
 )
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore
-from statecast.agent.wire import decode_vector_reply, encode_hand_off
+from statecast.agent.wire import (
+    SYNC_LINES,
+    accepts_lines,
+    decode_vector_reply,
+    encode_hand_off,
+    encode_hand_off_lines,
+)
 from statecast.core.crdt import DeltaMap
 
 __all__ = ["Retirement", "hand_off"]
@@ -53,17 +59,27 @@ HAND_OFF_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=2)
 
 
 async def _post(
-    session: aiohttp.ClientSession, url: str, body: bytes, options: dict[str, Any]
-) -> dict[str, int]:
-    async with session.post(url, data=body, timeout=HAND_OFF_TIMEOUT, **options) as reply:
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    options: dict[str, Any],
+    content_type: str = "application/json",
+) -> bytes:
+    headers = {"Content-Type": content_type}
+    async with session.post(
+        url, data=body, timeout=HAND_OFF_TIMEOUT, headers=headers, **options
+    ) as reply:
         payload = await reply.read()
         if reply.status != 200:
             raise AgentError(f"{url} answered {reply.status}: {payload[:200]!r}")
-    return decode_vector_reply(payload)
+    return payload
 
 
 async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[str]) -> str | None:
     """Give a copy's writes to the first live replica among ``targets`` that takes them.
+
+    The delta goes in lines (encoded in a worker thread) to a replica that said it takes
+    them, so that neither side holds its event loop for the whole copy.
 
     Returns:
         The node whose replica now holds every event of the copy, or None.
@@ -77,11 +93,17 @@ async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[st
         url = f"{base}/v1/peer/handoff/{ref[0]}/{ref[1]}"
         try:
             options = agent.directory.options(node)
-            theirs = await _post(session, url, encode_hand_off(agent.node), options)
+            answer = await _post(session, url, encode_hand_off(agent.node), options)
+            theirs = decode_vector_reply(answer)
             if not covers(theirs, mine):
                 delta = state.delta_since(theirs)
-                body = encode_hand_off(agent.node, delta)
-                theirs = await _post(session, url, body, options)
+                if accepts_lines(answer):
+                    body = await asyncio.to_thread(encode_hand_off_lines, agent.node, delta)
+                    answer = await _post(session, url, body, options, SYNC_LINES)
+                else:  # an agent of before
+                    body = encode_hand_off(agent.node, delta)
+                    answer = await _post(session, url, body, options)
+                theirs = decode_vector_reply(answer)
                 agent.sync_log.record((*ref, node, "handoff", "out"), len(body))
         except (aiohttp.ClientError, TimeoutError, AgentError) as err:
             log.info("event=hand_off_failed resource=%s/%s node=%s error=%s", *ref, node, err)

@@ -57,9 +57,6 @@ class SyncStatus:
     """Peer -> (time of the last successful pull from it, whether it had caught up)."""
 
 
-#: Entries of a sync answer joined (and logged) in one step of the event loop: at a
-#: million keys a step of 256 took up to 19 ms of CPU while the index grew, one of 64 7 ms.
-JOIN_STEP = 64
 #: A sync answer is read as it is joined: no limit on the whole, 30 s for each read.
 SYNC_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=2, sock_read=30)
 
@@ -280,10 +277,7 @@ class Replication:
             for line in reader.feed(chunk):
                 entries = reader.entries(line)
                 lag = max(lag, _lag(entries.values(), now))
-                items = list(entries.items())
-                for at in range(0, len(items), JOIN_STEP):
-                    joining.add(dict(items[at : at + JOIN_STEP]))
-                    await asyncio.sleep(0)  # the node's requests between steps
+                await joining.add_in_steps(entries)
         head = reader.end()
         changed = await joining.finish(head.full, head.vector)
         return _Joined(head.full, head.vector, head.caught_up, changed, lag, size)

@@ -57,12 +57,14 @@ from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
     SYNC_LINES,
+    SyncLines,
     SyncRequest,
     decode_hand_off,
     decode_push,
     decode_sync_request,
     encode_sync_lines,
     encode_sync_reply,
+    read_hand_off_lines,
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
 from statecast.core.crdt.entry import latest_stamp
@@ -717,24 +719,46 @@ class AgentApi:
     def peer_handoff(self, request: Request, parts: list[str]) -> Result:
         """Take a retired copy's writes from an agent that no longer holds a replica.
 
-        The first message asks for this replica's vector; the second brings what it
-        lacks against that vector, joined like a sync answer. Both answer the vector.
+        The first message asks for this replica's vector (answered with ``"lines":
+        true``: the second may come in lines); the second brings what it lacks against
+        that vector, joined like a sync answer: in lines (``application/x-ndjson``) a
+        step of entries per turn of the event loop, as one JSON object (agents of
+        before) at once. Both answer the vector.
         """
-        message = decode_hand_off(request.body)
-        if self.agent.directory.url(self._sender(request, message.sender)) is None:
-            raise ForbiddenError(f"unknown peer {message.sender!r}", "unknown_peer")
+        in_lines = request.headers.get("content-type", "").startswith(SYNC_LINES)
+        if in_lines:
+            sender, reader, lines = read_hand_off_lines(request.body)
+        else:
+            message = decode_hand_off(request.body)
+            sender = message.sender
+        if self.agent.directory.url(self._sender(request, sender)) is None:
+            raise ForbiddenError(f"unknown peer {sender!r}", "unknown_peer")
         ref = (parts[3], parts[4])
         store = self.agent.stores.get(ref)
         if store is None:
             raise NotFoundError(f"no replica of {ref[0]}/{ref[1]} here", "unknown_resource")
+        if in_lines:
+            return self._handed_off_lines(store, sender, reader, lines, len(request.body))
         if message.payload is None:
-            return _json({"vv": store.version_vector.to_json()})
-        return self._handed_off(store, message.sender, message.payload, len(request.body))
+            return _json({"vv": store.version_vector.to_json(), "lines": True})
+        return self._handed_off(store, sender, message.payload, len(request.body))
 
     async def _handed_off(
         self, store: ReplicaStore, sender: str, payload: SyncPayload, size: int
     ) -> Response:
         changed = await store.apply_sync(payload)
+        return self._took(store, sender, changed, size)
+
+    async def _handed_off_lines(
+        self, store: ReplicaStore, sender: str, reader: SyncLines, lines: list[bytes], size: int
+    ) -> Response:
+        joining = store.joining()
+        for line in lines:  # a copy of a million keys is not joined in one loop turn
+            await joining.add_in_steps(reader.entries(line))
+        head = reader.end()
+        return self._took(store, sender, await joining.finish(head.full, head.vector), size)
+
+    def _took(self, store: ReplicaStore, sender: str, changed: int, size: int) -> Response:
         ns, res = store.spec.ref
         self.agent.sync_log.record((ns, res, sender, "handoff", "in"), size)
         log.info(

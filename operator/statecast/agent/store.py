@@ -21,12 +21,16 @@ from statecast.core.clock import Stamp
 from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
 from statecast.core.version_vector import VersionVector
 
-__all__ = ["LocalChange", "ReplicaStore", "SyncJoin", "WriteResult"]
+__all__ = ["JOIN_STEP", "LocalChange", "ReplicaStore", "SyncJoin", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
 #: Called after each local change with (store, delta, event seq): the push hook.
 LocalChange = Callable[["ReplicaStore", Delta, int], None]
+
+#: Entries of a sync answer or hand-off joined (and logged) in one step of the event loop:
+#: at a million keys a step of 256 took up to 19 ms of CPU while the index grew, 64 7 ms.
+JOIN_STEP = 64
 
 
 class WriteResult:
@@ -342,6 +346,13 @@ class SyncJoin:
         if logged and store.files is not None:
             batch = store.files.append_sync({}, logged)
             batch.then(lambda: self._check(batch, logged))
+
+    async def add_in_steps(self, entries: Mapping[str, Entry], step: int = JOIN_STEP) -> None:
+        """:meth:`add` ``step`` entries at a time, the event loop running between steps."""
+        items = list(entries.items())
+        for at in range(0, len(items), step):
+            self.add(dict(items[at : at + step]))
+            await asyncio.sleep(0)  # the node's requests between steps
 
     def _check(self, batch: LogBatch, logged: Mapping[str, Entry]) -> None:
         if batch.error is not None:

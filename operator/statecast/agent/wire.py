@@ -20,16 +20,19 @@ __all__ = [
     "SyncLines",
     "SyncReply",
     "SyncRequest",
+    "accepts_lines",
     "decode_hand_off",
     "decode_push",
     "decode_sync_reply",
     "decode_sync_request",
     "decode_vector_reply",
     "encode_hand_off",
+    "encode_hand_off_lines",
     "encode_push",
     "encode_sync_lines",
     "encode_sync_reply",
     "encode_sync_request",
+    "read_hand_off_lines",
 ]
 
 #: The content type of a sync answer in lines (see :func:`encode_sync_lines`).
@@ -345,6 +348,36 @@ def decode_hand_off(body: bytes) -> HandOff:
         raise BadRequestError("hand-off needs a mode")
     vector = VersionVector(_vector(raw.get("vv")))
     return HandOff(sender, SyncPayload(raw["mode"] == "full", _entries(raw.get("entries")), vector))
+
+
+def encode_hand_off_lines(sender: str, payload: SyncPayload) -> bytes:
+    """A hand-off's second message in lines (to a receiver that said ``"lines": true``).
+
+    ``{"from"}``, then the delta as a sync answer in lines (:func:`encode_sync_lines`),
+    which the receiver joins a line at a time.
+    """
+    return _dumps({"from": sender}) + b"\n" + encode_sync_lines(payload)
+
+
+def read_hand_off_lines(body: bytes) -> tuple[str, SyncLines, list[bytes]]:
+    """Start reading a hand-off in lines: its sender, the reader, the lines of entries.
+
+    The caller decodes the lines with the reader (:meth:`SyncLines.entries`) and ends
+    with :meth:`SyncLines.end`, which checks that the message was whole.
+
+    Raises:
+        BadRequestError: The first line has no sender, or the head is not valid.
+    """
+    first, _, rest = body.partition(b"\n")
+    sender = _sender(_loads(first))
+    reader = SyncLines()
+    return sender, reader, reader.feed(rest)
+
+
+def accepts_lines(body: bytes) -> bool:
+    """Whether the answer to a hand-off's first message says ``"lines": true``."""
+    raw = _loads(body)
+    return isinstance(raw, dict) and raw.get("lines") is True
 
 
 def decode_vector_reply(body: bytes) -> dict[str, int]:
