@@ -223,7 +223,7 @@ class ChaosRun:
             choose=lambda options: self.rng.choice(sorted(options)), clock=self.clock,
             mark=lambda label: self.marks.__setitem__(label, self.clock()),
             wait_for=self.wait_for, patch_resource=self.patch, replica_nodes=self.replica_nodes,
-            interval=_interval(spec),
+            interval=_interval(spec), serves_locally=self.serves_locally,
         )  # fmt: skip
 
     def clock(self) -> float:
@@ -247,6 +247,11 @@ class ChaosRun:
         """
         phases = self.replica_nodes().values()
         return "Ready" in phases and "Lost" not in phases
+
+    def serves_locally(self, node: str) -> bool:
+        """``node``'s agent answers a read of the resource from its own replica now."""
+        url = self.target.agents().get(node)
+        return url is not None and _local_map(url, self.namespace, self.name, "") is not None
 
     def replica_nodes(self) -> dict[str, str]:
         """The resource's Replicas now: node -> phase."""

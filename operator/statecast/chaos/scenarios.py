@@ -69,6 +69,9 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     status: Callable[[], dict[str, Any]] = dict
     """The SharedResource's status now (strong: ``leader``, ``epoch``, ``voters``)."""
+    serves_locally: Callable[[str], bool] = lambda node: True
+    """Whether the node's agent answers a read of the resource from its own replica now
+    (what its clients see; a Replica's phase in the API lags an agent's restart)."""
 
 
 class Scenario:
@@ -335,10 +338,23 @@ class ClockSkew(Scenario):
     needs = frozenset({"clock"})
     skew = 5.0
 
-    def _restart(self, run: Run, node: str, env: dict[str, str] | None) -> None:
+    #: Seconds a restarted agent is given to serve its replica again.
+    restart_timeout = 60.0
+
+    def _restart(self, run: Run, node: str, env: dict[str, str] | None, label: str) -> None:
+        """Restart ``node``'s agent; return once it serves the resource from its replica.
+
+        Only then is the next agent restarted: the skewed clocks are the fault, not two
+        holders down at once. (Waiting for the Replica's phase was no wait at all: the
+        status still said Ready from before the restart, so the second holder went down
+        a third of a second after the first and no replica served for seconds.)
+        """
         run.target.kill_agent(node)
+        killed = run.clock()
         run.target.start_agent(node, env=env)
-        run.wait_for(lambda: run.replica_nodes().get(node, "Ready") == "Ready", 30.0)
+        served = run.wait_for(lambda: run.serves_locally(node), self.restart_timeout)
+        back = run.extra.setdefault("serving_again_after_s", {})
+        back[f"{label}-{node}"] = round(run.clock() - killed, 2) if served else None
 
     def inject(self, run: Run) -> set[str]:
         """Restart a holder 5 s ahead, then another agent 5 s behind, one at a time."""
@@ -348,14 +364,15 @@ class ClockSkew(Scenario):
         self.skewed = {ahead: self.skew, behind: -self.skew}
         run.extra["skewed"] = self.skewed
         for node, seconds in self.skewed.items():
-            self._restart(run, node, {"STATECAST_TEST_CLOCK_SKEW_SECONDS": f"{seconds:g}"})
+            env = {"STATECAST_TEST_CLOCK_SKEW_SECONDS": f"{seconds:g}"}
+            self._restart(run, node, env, "skewed")
             run.mark(f"skewed-{node}")
         return set()
 
     def heal(self, run: Run) -> None:
         """Clocks right again, one agent at a time."""
         for node in getattr(self, "skewed", {}):
-            self._restart(run, node, None)
+            self._restart(run, node, None, "healed")
 
 
 class ZonePartition(Scenario):
