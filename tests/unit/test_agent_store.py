@@ -92,6 +92,23 @@ async def test_a_torn_tail_of_the_log_is_skipped(tmp_path: Path, tail):
     assert again.version_vector.to_json() == {"node-a": 1}
 
 
+@pytest.mark.parametrize("head", [b"", logfile.MAGIC[:3]], ids=["empty", "header cut short"])
+async def test_a_segment_cut_before_its_header_was_written_is_empty_not_an_error(
+    tmp_path: Path, head: bytes
+):
+    """A crash or a full disk right after a segment was created left one the replica could
+    never be opened with again ("not a statecast log segment")."""
+    store = open_store(tmp_path)
+    await store.put("k", v(1))
+    store.close()
+    (tmp_path / "log-2.bin").write_bytes(head)
+    again = open_store(tmp_path)
+    assert again.get("k") == v(1)
+    await again.put("k", v(2))
+    again.close()
+    assert open_store(tmp_path).get("k") == v(2)
+
+
 async def test_a_damaged_record_inside_the_log_is_an_error_not_a_silent_loss(tmp_path: Path):
     store = open_store(tmp_path)
     await store.put("k", v(1))

@@ -215,6 +215,8 @@ def read_segment(path: Path) -> Iterator[WalRecord]:
         PersistenceError: Not a segment of a known format, or a damaged record inside.
     """
     data = path.read_bytes()
+    if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        return  # created, then cut before its header was written (a crash, a full disk)
     if data[: len(MAGIC)] != MAGIC:
         raise PersistenceError(f"{path}: not a statecast log segment of format 1")
     at, end = len(MAGIC), len(data)

@@ -215,11 +215,19 @@ class ReplicaFiles:
     # --- appending ----------------------------------------------------------------
     def _open_segment(self) -> None:
         path = self.directory / f"log-{self._segment}.bin"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._wal_bytes = os.fstat(self._fd).st_size
-        if not self._wal_bytes:
-            os.write(self._fd, logfile.MAGIC)
-            self._wal_bytes = len(logfile.MAGIC)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if not size:
+                os.write(fd, logfile.MAGIC)
+                size = len(logfile.MAGIC)
+        except OSError:  # (a full disk): no descriptor left open, no empty segment left
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                if not path.stat().st_size:
+                    path.unlink()
+            raise
+        self._fd, self._wal_bytes = fd, size
         self._on_disk = self._wal_bytes
 
     @property
