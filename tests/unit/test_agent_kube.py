@@ -503,3 +503,44 @@ async def test_an_edge_that_fails_before_the_tls_material_came_says_why(tmp_path
     )
     with pytest.raises(TypeError, match="a bug in the edge"):
         await asyncio.wait_for(run_agent(config, broken_edge), 30)
+
+
+async def test_a_replica_whose_files_cannot_be_opened_waits_pending_and_the_agent_goes_on(
+    agent, monkeypatch
+):
+    """A full disk stopped the whole agent: the edge raised, its Lease ran out (disk-full)."""
+    from statecast.agent.errors import PersistenceError
+
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {}
+    gateway.specs["apps", "other"] = {}
+    gateway.replicas = [record("n1"), replace(record("n1", name="other-n1"), resource="other")]
+    opened = agent.open_replica
+
+    def full_disk(spec, **kw):
+        if spec.name == "flags":
+            raise PersistenceError("cannot use /data/apps/flags: [Errno 28] No space left")
+        return opened(spec, **kw)
+
+    monkeypatch.setattr(agent, "open_replica", full_disk)
+    reconciler = ReplicaReconciler(gateway, agent)
+    await reconciler.reconcile()  # does not raise: the edge (and the Lease) go on
+    assert ("apps", "other") in agent.stores
+    assert ("apps", "flags") not in agent.stores
+    mine = [status for name, status in gateway.patches if name == "flags-n1"]
+    assert [s["phase"] for s in mine] == ["Pending", "Pending"]
+    assert mine[-1]["conditions"][0]["reason"] == "StorageUnavailable"
+    assert "No space left" in mine[-1]["conditions"][0]["message"]
+    assert [e[1] for e in gateway.events if e[0] == "flags-n1"] == ["StorageUnavailable"]
+    await reconciler.reconcile()  # too soon: not tried again, nothing written again
+    assert len([n for n, _ in gateway.patches if n == "flags-n1"]) == 2
+    reconciler.open_failures["apps", "flags"].retry_at = 0.0  # the delay has passed
+    await reconciler.reconcile()  # the same error: no new Event, a longer delay
+    assert reconciler.open_failures["apps", "flags"].delay == 2.0
+    assert len(gateway.events) == 1
+    monkeypatch.setattr(agent, "open_replica", opened)  # room again
+    reconciler.open_failures["apps", "flags"].retry_at = 0.0
+    await reconciler.reconcile()
+    assert ("apps", "flags") in agent.stores
+    assert reconciler.open_failures == {}
+    assert [s["phase"] for n, s in gateway.patches if n == "flags-n1"][-1] in ("Syncing", "Ready")

@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any, Literal
 
 from statecast.agent.config import ResourceSpec
+from statecast.agent.errors import PersistenceError
 from statecast.agent.handoff import Retirement
 from statecast.agent.kube_api import (
     API_ERRORS,
@@ -190,6 +191,8 @@ class PeerWatcher:
 #: Seconds between attempts to seed from a source that cannot be read: doubling from
 #: the first, at most the last.
 SEED_RETRY_FIRST, SEED_RETRY_MAX = 1.0, 30.0
+#: Seconds between attempts to open a replica whose files cannot be used (the same).
+OPEN_RETRY_FIRST, OPEN_RETRY_MAX = 1.0, 30.0
 
 
 @dataclass
@@ -204,6 +207,15 @@ class _Held:
     written_at: float = 0.0
     peered_at: float | None = None
     """When it last went from no live peer to some (None: it has none now)."""
+
+
+@dataclass
+class _OpenFailure:
+    """A replica whose files could not be opened here (a full or unreadable disk)."""
+
+    error: str
+    retry_at: float
+    delay: float
 
 
 class ReplicaReconciler:
@@ -227,6 +239,8 @@ class ReplicaReconciler:
         self.gateway, self.agent = gateway, agent
         self.stale_after, self.status_every = stale_after, status_every
         self.held: dict[tuple[str, str], _Held] = {}
+        #: Replicas whose files could not be opened: tried again after a growing delay.
+        self.open_failures: dict[tuple[str, str], _OpenFailure] = {}
         self._specs: dict[tuple[str, str], tuple[str, ResourceSpec]] = {}
         self.retirement = Retirement(agent, self._resource_uid, retired_retention)
         self._uids: dict[tuple[str, str], str] = {}
@@ -280,6 +294,8 @@ class ReplicaReconciler:
             if r.node == agent.node and not r.deleting
         }
         self.retirement.held = frozenset(mine)
+        for ref in [r for r in self.open_failures if r not in mine]:
+            del self.open_failures[ref]
         self.retirement.members = {ref: tuple(nodes) for ref, nodes in members.items()}
         for ref in [r for r in [*agent.stores, *agent.strong] if r not in mine]:
             log.info("event=replica_closed resource=%s/%s", *ref)
@@ -292,8 +308,8 @@ class ReplicaReconciler:
             if spec.consistency == "strong":
                 await self._strong(spec, record)
                 continue
-            if ref not in agent.stores:
-                await self._open(spec, record)
+            if ref not in agent.stores and not await self._open(spec, record):
+                continue  # its files cannot be used now: Pending, tried again later
             held = self.held.get(ref)
             if held is not None and not held.seeded:
                 await self._seed(ref, record, held, replicas)
@@ -395,21 +411,53 @@ class ReplicaReconciler:
             log.warning("event=seed_failed resource=%s/%s error=%s", *ref, err)
             await self.gateway.post_event(record, "SeedFailed", str(err), warning=True)
 
-    async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> None:
+    async def _open(self, spec: ResourceSpec, record: ReplicaRecord) -> bool:
+        """Open ``record``'s replica here; False when its files cannot be used now.
+
+        A data directory that cannot be written (a full disk) or read stops this replica,
+        not the agent: its Lease, its other replicas and the forwarding of this one's
+        requests to the other copies go on. The Replica stays Pending with the reason
+        (``StorageUnavailable``, and a Warning Event when the error changes), and opening
+        is tried again after a delay that doubles from 1 s to 30 s.
+        """
         agent = self.agent
-        await self._write(record, "Pending", force=True)
+        failure = self.open_failures.get(spec.ref)
+        if failure is not None and time.monotonic() < failure.retry_at:
+            return False
+        if failure is None:
+            await self._write(record, "Pending", force=True)
         directory = agent.config.data_dir / spec.namespace / spec.name
         self._uids[spec.ref] = record.owner_uid
-        async with self.retirement.lock:  # not while a retired copy there is handed off
-            # Files of an earlier resource of this name are set aside, not opened as ours.
-            await asyncio.to_thread(adopt, directory, record.owner_uid, agent.config.data_dir)
-            # Not serving reads until its phase says it holds what its peers hold.
-            store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
+        try:
+            async with self.retirement.lock:  # not while a retired copy there is handed off
+                # Files of an earlier resource of this name are set aside, not opened as ours.
+                await asyncio.to_thread(adopt, directory, record.owner_uid, agent.config.data_dir)
+                # Not serving reads until its phase says it holds what its peers hold.
+                store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
+        except (PersistenceError, OSError) as err:
+            await self._open_failed(record, failure, str(err))
+            return False
+        self.open_failures.pop(spec.ref, None)
         self.held[spec.ref] = _Held(opened_at=time.time())
         await self._write(record, "Syncing", force=True)
         log.info("event=replica_opened resource=%s/%s keys=%d", *spec.ref, len(store.state))
         peers = agent.replication.peers_of(spec.ref)
         await asyncio.gather(*(agent.replication.sync_with(store, p) for p in peers))
+        return True
+
+    async def _open_failed(
+        self, record: ReplicaRecord, failure: _OpenFailure | None, error: str
+    ) -> None:
+        """Note a failed open: when to try again; the reason in status and an Event."""
+        ref = (record.namespace, record.resource)
+        delay = min(OPEN_RETRY_MAX, max(OPEN_RETRY_FIRST, 2 * failure.delay if failure else 0.0))
+        self.open_failures[ref] = _OpenFailure(error, time.monotonic() + delay, delay)
+        if failure is not None and failure.error == error:
+            return
+        log.warning("event=replica_open_failed resource=%s/%s error=%s", *ref, error)
+        message = f"its files cannot be used here: {error}"
+        await self._write(record, "Pending", force=True, reason=("StorageUnavailable", message))
+        await self.gateway.post_event(record, "StorageUnavailable", message, warning=True)
 
     async def _seed(
         self,
@@ -510,13 +558,19 @@ class ReplicaReconciler:
             store.serving = phase in ("Ready", "Stale")
         await self._write(record, phase)
 
-    async def _write(self, record: ReplicaRecord, phase: str, force: bool = False) -> None:
+    async def _write(
+        self,
+        record: ReplicaRecord,
+        phase: str,
+        force: bool = False,
+        reason: tuple[str, str] | None = None,
+    ) -> None:
         ref = (record.namespace, record.resource)
         report = self.agent.report(ref)
         spec = self.agent.specs.get(ref)
         held = self.held.get(ref)
         previous = (held.last_written if held else None) or record.status
-        waiting = None
+        waiting = reason
         if phase == "Syncing" and held is not None and held.source_error is not None:
             waiting = ("AwaitingSource", f"waiting to seed from the source: {held.source_error}")
         body = build_status(
