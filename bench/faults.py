@@ -7,11 +7,14 @@ Run from the repository root (``make e2e-faults``)::
 
 Starts its own dev cluster (``statecast-faults``: 4 KWOK nodes in 2 zones, an agent per
 node, two operators in one peering, as ``statecast dev-cluster up --with-agents
---with-operator --operators 2`` does), creates a fresh SharedResource per run
-(``replicas.min`` 2, static placement, 5 s prediction interval) and runs the scenario
-through :func:`statecast.chaos.runner.run_scenario`, the code behind ``statecast
-chaos``. Reports go to ``docs/bench/faults/<scenario>-<run>.json`` and the summary
-table to ``docs/bench/faults.md``. The machine's load is written beside the figures.
+--with-operator --operators 2`` does; each agent's data directory on a 64 MiB tmpfs of its
+own, so that ``disk-full`` fills it while the agent runs - ``--no-agent-disks`` keeps them
+on the machine's disk, and disk-full then restarts its victim onto a tmpfs), creates a
+fresh SharedResource per run (``replicas.min`` 2, static placement, 5 s prediction
+interval) and runs the scenario through :func:`statecast.chaos.runner.run_scenario`, the
+code behind ``statecast chaos``. Reports go to
+``docs/bench/faults/<scenario>-<run>.json`` and the summary table to
+``docs/bench/faults.md``. The machine's load is written beside the figures.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import time
 from functools import partial
 from pathlib import Path
@@ -107,14 +111,23 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     parser.add_argument("--table", type=Path, default=OUT / "faults.md", help="summary table")
     parser.add_argument("--label", default="", help="suffix of the report files (-LABEL)")
+    parser.add_argument(
+        "--no-agent-disks",
+        dest="agent_disks",
+        action="store_false",
+        help="agents' data on the machine's disk (disk-full then moves its victim, restarting it)",
+    )
     args = parser.parse_args()
     cluster = DevCluster("statecast-faults")
+    _unmount_agent_disks(cluster.state_dir / "agents")  # of a run that did not finish
     cluster.down(purge=True)
     cluster.up(nodes=4, zones=2)
     system = cluster.system()
     system.install()
     proxy = NetworkProxy(system)  # zone-partition cuts agent-to-agent paths through it
     proxy.start()
+    if args.agent_disks:  # disk-full then fills an agent's disk while it runs
+        _mount_agent_disks(system.state_dir / "agents", [n.name for n in system.nodes()])
     system.start_agents(port=None, extra_args=partial(proxy.routes, system.nodes()))
     system.start_operators(2)
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
@@ -148,6 +161,31 @@ def main() -> None:
     finally:
         if not args.keep:
             cluster.down()
+            _unmount_agent_disks(system.state_dir / "agents")
+
+
+#: Size of each agent's own tmpfs (``--agent-disks``): ample for the runs' resources.
+AGENT_DISK = "64m"
+
+
+def _mount_agent_disks(root: Path, nodes: list[str]) -> None:
+    """A tmpfs of its own for each agent's data directory (root only)."""
+    for node in nodes:
+        path = root / node
+        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_mount():
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={AGENT_DISK}", "tmpfs", str(path)],
+                check=True,
+            )
+
+
+def _unmount_agent_disks(root: Path) -> None:
+    """Unmount what :func:`_mount_agent_disks` mounted under ``root``."""
+    if root.is_dir():
+        for path in root.iterdir():
+            if path.is_mount():
+                subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def _write_table(path: Path, rows: list[str], load: tuple[float, float, float]) -> None:

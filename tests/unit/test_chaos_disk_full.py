@@ -130,3 +130,35 @@ def test_finish_after_a_fault_that_never_mounted_does_nothing(tmp_path: Path) ->
     machine = Machine(tmp_path / "node-1")
     DiskFull().finish(run_on(machine))
     assert machine.starts == [] and machine.running == tmp_path / "node-1"
+
+
+def test_an_agent_on_a_disk_of_its_own_is_filled_where_it_runs_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Moving the agent onto a tmpfs restarts it, and a restart slower than the Lease
+    (4.6-15 s at load, 6 s Leases) had it marked Lost before its disk was ever full."""
+    home = tmp_path / "node-1"
+    home.mkdir()
+    DiskFull().mount(home, 4 << 20)
+    try:
+        (home / "chaos" / "state").mkdir(parents=True)
+        (home / "chaos" / "state" / "log-1.bin").write_bytes(b"held")
+        machine, scenario = Machine(home), DiskFull()
+        run = run_on(machine)
+        try:
+            assert scenario.inject(run) == {"node-1"}
+            assert run.extra["disk_full_in_place"] is True
+            assert machine.starts == [] and machine.running == home  # never restarted
+            with pytest.raises(OSError, match="No space left"):
+                (home / "chaos" / "state" / "log-2.bin").write_bytes(b"x" * (1 << 20))
+            scenario.heal(run)
+            (home / "chaos" / "state" / "log-2.bin").write_bytes(b"room again")
+        finally:
+            scenario.finish(run)
+        assert machine.starts == []
+        assert files(home) == {
+            "chaos/state/log-1.bin": b"held",
+            "chaos/state/log-2.bin": b"room again",
+        }
+    finally:
+        DiskFull().unmount(home)
