@@ -82,6 +82,18 @@ def test_the_second_holder_is_restarted_only_once_the_first_serves_again() -> No
     }  # fmt: skip
 
 
+def test_a_holder_whose_copy_was_failed_over_meanwhile_is_not_waited_for() -> None:
+    """A restart slower than the Lease: the copy is Lost, replaced and removed; waiting
+    for it to serve again took the whole timeout (60 s per restart in the benchmark)."""
+    agents = Agents(polls_to_serve=10_000)
+    extra: dict[str, Any] = {}
+    run = run_on(agents, extra)
+    run.replica_nodes = lambda: {"node-3": "Ready", "node-4": "Ready"}  # both replaced
+    ClockSkew().inject(run)
+    assert agents.log == ["kill node-1", "start node-1", "kill node-2", "start node-2"]
+    assert all(v is not None for v in extra["serving_again_after_s"].values())
+
+
 def test_an_agent_that_never_serves_again_is_reported_not_waited_for_forever() -> None:
     agents = Agents(polls_to_serve=10_000)
     extra: dict[str, Any] = {}
