@@ -39,9 +39,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "wake it at once (the chart's operator.resyncSeconds)"),
     EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "4",
            "threads that run the woken reconciles and the safety-net resyncs"),
-    EnvVar("STATECAST_IO_THREADS", "statecast operator", "8",
+    EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
-           "saved demand histories in the background"),
+           "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),
     EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
            "seconds between two reads of every agent's access counters (/v1/stats) into the "
            "demand history (the chart's operator.sampleSeconds)"),
