@@ -433,3 +433,23 @@ def test_the_resource_index_keeps_no_managed_fields() -> None:
     assert "managedFields" not in kept["metadata"]
     assert kept["metadata"]["uid"] == "u1"
     assert kept["spec"] == raw["spec"]
+
+
+@pytest.mark.parametrize("phase", ["Ready", "Pending"])
+def test_a_lost_agents_copy_is_replaced_in_the_reconcile_that_marks_it_lost(
+    gateway: FakeGateway, memo: kopf.Memo, phase: str
+) -> None:
+    """Whatever the copies' phase (the scale benchmark's agents never report one)."""
+    liveness = memo.services.liveness
+    seen_at = [time.monotonic() - 60]
+    liveness.ttl, liveness.clock = 0.0, lambda: seen_at[0]
+    renewed = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    gateway.leases = [AgentLease(n, renewed, 6) for n in ("a", "b", "c")]
+    liveness.current()
+    seen_at[0] += 60
+    fresh = dt.datetime.now(dt.UTC)
+    gateway.leases = [AgentLease("a", renewed, 6)] + [AgentLease(n, fresh, 6) for n in "bc"]
+    replicas = FakeIndex({("ns", "flags"): [replica("a", phase), replica("b", phase)]})
+    handlers.resync(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
+    assert gateway.lost == [("flags-a", "AgentLost")]
+    assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
