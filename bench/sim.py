@@ -74,7 +74,7 @@ MARGIN_LATENCY = 0.03
 MARGIN_BYTES = 0.0
 GENERATED = 50
 #: Predictive runs added where a rival comes closest (statecast.sim.refine).
-REFINE_RUNS = 6
+REFINE_RUNS = 9
 
 
 @dataclass
