@@ -161,7 +161,8 @@ def run_mstl(w: Windows) -> Intervals:
     fc = fc.sort_values(["unique_id", "ds"])
 
     def col(name: str) -> np.ndarray:
-        return np.maximum(np.expm1(fc[name].to_numpy().reshape(n, HORIZON)), 0)
+        values = fc[name].to_numpy(dtype=float).reshape(n, HORIZON)
+        return np.asarray(np.maximum(np.expm1(values), 0.0), dtype=float)
 
     point = col("MSTL")
     return {
@@ -274,7 +275,9 @@ def evaluate(windows: Windows, models: dict[str, Runner]) -> dict[str, dict[str,
 
 
 def subset(windows: list[Windows], per_set: int, name: str) -> Windows:
-    hist, truth, labels = [], [], []
+    hist: list[np.ndarray] = []
+    truth: list[np.ndarray] = []
+    labels: list[str] = []
     for w in windows:
         pick = np.linspace(0, len(w.labels) - 1, min(per_set, len(w.labels))).astype(int)
         hist.append(w.history[pick])
@@ -384,7 +387,7 @@ def render_set(name: str, rows: dict[str, dict[str, float]]) -> str:
     for model, row in models.items():
         cells = [f"{row[k]:.3f}" if k != "cpu_seconds" else f"{row[k]:.1f}" for k, _ in COLUMNS]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    series = rows.get("per series", {})
+    series: dict[str, dict[str, float]] = rows.get("per series", {})  # type: ignore[assignment]
     if series and len(series) > 1:
         lines += ["", "MAE relative to the better of naive and seasonal naive, per series:", ""]
         lines += ["| series | fast path | default path |", "|---|---:|---:|"]

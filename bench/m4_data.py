@@ -144,7 +144,7 @@ def _seasonal_index(values: np.ndarray, season: int) -> np.ndarray:
     ratio = values / trend
     phases = np.arange(n) % season
     figure = np.array([np.nanmean(ratio[phases == p]) for p in range(season)])
-    return figure / figure.mean()
+    return np.asarray(figure / figure.mean(), dtype=float)
 
 
 def naive2(data: M4Hourly, season: int = SEASON) -> np.ndarray:
