@@ -33,6 +33,7 @@ import tracemalloc
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +287,29 @@ def subset(windows: list[Windows], per_set: int, name: str) -> Windows:
     return Windows(name, np.concatenate(hist), np.concatenate(truth), tuple(labels), DAY)
 
 
+SetRows = dict[str, dict[str, float]]
+
+
+def kept(save: Path | None, name: str, make: Callable[[], SetRows]) -> SetRows:
+    """One set's rows: read from ``save`` when a run before saved them, else made and saved.
+
+    A run stopped part way keeps the sets it finished; delete the directory after
+    changing the code.
+    """
+    path = (
+        None
+        if save is None
+        else save / ("".join(c if c.isalnum() else "-" for c in name) + ".json")
+    )
+    if path is not None and path.exists():
+        rows: SetRows = json.loads(path.read_text())
+        return rows
+    rows = make()
+    if path is not None:
+        path.write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
 def accuracy(
     origins_real: int,
     origins_syn: int,
@@ -293,8 +317,12 @@ def accuracy(
     slow_per_set: int,
     skip: set[str],
     only: set[str] | None = None,
+    save: Path | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Every set (``only``: the sets of these names) scored with every model not skipped."""
+    """Every set (``only``: the sets of these names) scored with every model not skipped.
+
+    With ``save``, each set's rows are kept there as it finishes (see :func:`kept`).
+    """
     real = [make_windows(s, origins_real) for s in real_sets() if not only or s.name in only]
     synthetic = make_windows(synthetic_set(), origins_syn)
     dev = dev_windows(origins_dev) if origins_dev > 0 else []
@@ -304,12 +332,12 @@ def accuracy(
     slow_models = {k: v for k, v in SLOW_MODELS.items() if k not in skip}
     table: dict[str, dict[str, dict[str, float]]] = {}
     for windows in [*real, *([synthetic] if not only or synthetic.name in only else []), *dev]:
-        table[windows.name] = evaluate(windows, models)
+        table[windows.name] = kept(save, windows.name, partial(evaluate, windows, models))
         print(render_set(windows.name, table[windows.name]), flush=True)
     if slow_per_set > 0 and slow_models:
         group = subset(real, slow_per_set, "real traces, subset for the slow models")
         fast_only = {k: v for k, v in models.items() if k != DEFAULT}
-        table[group.name] = evaluate(group, fast_only | slow_models)
+        table[group.name] = kept(save, group.name, lambda: evaluate(group, fast_only | slow_models))
         print(render_set(group.name, table[group.name]), flush=True)
     return table
 
@@ -432,7 +460,15 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="set name to run (repeat)")
     parser.add_argument("--quick", action="store_true", help="few origins, small speed test")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="keep each set's rows (and the speed test's) in this directory as they finish; "
+        "a run with the same directory reuses them (a fresh one after changing the code)",
+    )
     args = parser.parse_args()
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.origins, args.synthetic_origins, args.dev_origins, args.slow_windows = 3, 2, 4, 2
         args.series, args.updates = 1000, 5
@@ -446,8 +482,11 @@ def main() -> None:
         args.slow_windows,
         set(args.skip),
         set(args.only),
+        args.save,
     )
-    figures = speed(args.series, args.updates) if args.series > 0 else {}
+    figures: dict[str, float] = {}
+    if args.series > 0:
+        figures = kept(args.save, "speed", lambda: {"": speed(args.series, args.updates)})[""]
     if figures:
         print(render_speed(figures), flush=True)
     total = time.perf_counter() - started
