@@ -21,8 +21,8 @@ recomputed here and must match its published scores (a check on the measures).
 
 With ``--cache``, series are forecast in an order (:data:`PHASES`) whose every prefix of
 whole phases is every 32nd, 16th, ... 2nd series; a model that has not finished all 414
-is scored, next to every other model, on the largest such subset it has finished, and
-the docs say so.
+is scored on the series it has finished, beside every model that forecast them, and the
+docs say so (``--report-only`` writes the tables from the cache without forecasting).
 """
 
 from __future__ import annotations
@@ -253,15 +253,18 @@ def slug(name: str) -> str:
 
 
 def forecast_all(
-    data: M4Hourly, name: str, runner: Runner, cache: Path | None, chunk: int
+    data: M4Hourly, name: str, runner: Runner, cache: Path | None, chunk: int, run: bool = True
 ) -> Forecasts:
-    """``runner``'s forecasts of every series, resuming from and saving to ``cache``."""
+    """``runner``'s forecasts of every series, resuming from and saving to ``cache``.
+
+    Without ``run``, only what ``cache`` holds.
+    """
     path = None if cache is None else cache / f"{slug(name)}.npz"
     out = (
         Forecasts.empty(len(data.train)) if path is None else Forecasts.read(path, len(data.train))
     )
     todo = [rows for rows in chunks(len(data.train), chunk) if not out.done[rows].all()]
-    if not todo:
+    if not todo or not run:
         return out
     warm = getattr(runner, "warm_up", None)
     if warm is not None:
@@ -299,7 +302,11 @@ def scored(
 
 
 def evaluate(
-    data: M4Hourly, names: list[str], cache: Path | None = None, chunk: int = 1 << 30
+    data: M4Hourly,
+    names: list[str],
+    cache: Path | None = None,
+    chunk: int = 1 << 30,
+    run: bool = True,
 ) -> dict[str, Forecasts]:
     """Forecast every series with each model named; seconds exclude numba compilation.
 
@@ -309,11 +316,12 @@ def evaluate(
     """
     runs: dict[str, Forecasts] = {}
     for name in names:
-        runs[name] = run = forecast_all(data, name, (BASELINES | MODELS)[name], cache, chunk)
-        if run.done.all():
-            print(render_row(name, scored(data, {name: run}, np.arange(len(data.train)))[name]))
+        runner = (BASELINES | MODELS)[name]
+        runs[name] = made = forecast_all(data, name, runner, cache, chunk, run)
+        if made.done.all():
+            print(render_row(name, scored(data, {name: made}, np.arange(len(data.train)))[name]))
         else:
-            print(f"| {name} | {int(run.done.sum())} of {len(run.done)} series |", flush=True)
+            print(f"| {name} | {int(made.done.sum())} of {len(made.done)} series |", flush=True)
     return runs
 
 
@@ -331,17 +339,18 @@ def against_sampled_naive2(rows: dict[str, dict[str, float]]) -> dict[str, dict[
     }
 
 
-def largest_common_subset(runs: dict[str, Forecasts]) -> int | None:
-    """The smallest ``k`` for which every model has forecast every ``k``-th series.
-
-    None when some model has not finished even every 32nd series.
-    """
-    n = len(next(iter(runs.values())).done)
+def describe(rows: np.ndarray, n: int) -> str:
+    """Which series ``rows`` are: every k-th of the ``n``, or the first of the bench's order."""
     for every in EVERY:
-        rows = np.arange(0, n, every)
-        if all(run.done[rows].all() for run in runs.values()):
-            return every
-    return None
+        if np.array_equal(rows, np.arange(0, n, every)):
+            return (
+                f"{n} series" if every == 1 else f"every {every}th of the {n} series ({len(rows)})"
+            )
+    shown = ", ".join(str(int(r)) for r in rows[:6])
+    return (
+        f"{len(rows)} of the {n} series: the first {len(rows)} in the bench's order "
+        f"(rows {shown}{', ...' if len(rows) > 6 else ''}; `bench.m4.PHASES`)"
+    )
 
 
 def render_row(name: str, row: dict[str, float]) -> str:
@@ -358,19 +367,18 @@ def render_row(name: str, row: dict[str, float]) -> str:
 
 
 def render(
-    rows: dict[str, dict[str, float]], machine: str, every: int = 1, heading: str = "##"
+    rows: dict[str, dict[str, float]], machine: str, series: str, heading: str = "##"
 ) -> str:
-    n = len(range(0, 414, every))
-    series = "414 series" if every == 1 else f"every {every}th of the 414 series ({n})"
+    published = series.startswith("414 series")
     against = (
         "Naive2's published scores (sMAPE 18.383, MASE 2.395)"
-        if every == 1
+        if published
         else "Naive2 recomputed on the same series"
     )
     lines = [
         f"{heading} M4 hourly: {series}",
         "",
-        f"{series}, horizon {HORIZON}, 95% intervals; statecast with seasons "
+        f"Horizon {HORIZON}, 95% intervals; statecast with seasons "
         f"{PERIODS[0]} and {PERIODS[1]}; statsforecast with conformal intervals (2 windows). "
         f"OWA against {against}. "
         "`bound/range`: the farthest any bound lies outside the series' training range, "
@@ -421,6 +429,9 @@ def parse() -> argparse.Namespace:
         "--chunk", type=int, default=1 << 30, help="save to --cache after this many series"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--report-only", action="store_true", help="forecast nothing: the tables from --cache"
+    )
     return parser.parse_args()
 
 
@@ -438,7 +449,7 @@ def main() -> None:
         names = list(BASELINES) + matching(args.only, list(MODELS))
     before = os.getloadavg()[0]
     started = time.perf_counter()
-    runs = evaluate(data, names, args.cache, args.chunk)
+    runs = evaluate(data, names, args.cache, args.chunk, run=not args.report_only)
     total = time.perf_counter() - started
     machine = f"load average {before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     loads = {n: r.loads for n, r in runs.items() if r.loads}
@@ -461,26 +472,38 @@ def cached_loads(loads: dict[str, list[float]]) -> str:
 def write(data: M4Hourly, runs: dict[str, Forecasts], every: int, machine: str) -> None:
     """docs/bench/m4.json and the M4 section of docs/bench/forecast.md.
 
-    One table of every model that forecast all series; where some did not, a second
-    table of every model on the largest every-k-th subset all of them forecast.
+    One table of every model that forecast all series; for each model that did not,
+    another of it beside every model that forecast the series it did (the most first).
     """
-    everything = np.arange(len(data.train))
-    complete = {n: r for n, r in runs.items() if r.done.all()}
+    n = len(data.train)
+    everything = np.arange(n)
+    complete = {name: r for name, r in runs.items() if r.done.all()}
     rows = scored(data, complete, everything)
     if every > 1:
         rows = against_sampled_naive2(rows)
-    sections = [render(rows, machine, every)]
+    sample_of = "" if every == 1 else f" (of every {every}th series)"
+    sections = [render(rows, machine, describe(everything, n) + sample_of)]
     document: dict[str, object] = {"m4_hourly": rows, "load": machine, "every": every}
-    k = largest_common_subset(runs) if len(complete) < len(runs) else None
-    if k is not None:
-        part = against_sampled_naive2(scored(data, runs, np.arange(0, len(everything), k)))
-        sections.append(render(part, machine, every * k, "###"))
-        document |= {"subset_every": every * k, "m4_hourly_subset": part}
-    left = {n: int(r.done.sum()) for n, r in runs.items() if n not in complete}
+    partial = sorted(
+        ((name, r) for name, r in runs.items() if name not in complete and r.done.any()),
+        key=lambda item: -int(item[1].done.sum()),
+    )
+    subsets: list[dict[str, object]] = []
+    for _, run in partial:
+        done = np.flatnonzero(run.done)
+        if any(t["rows"] == done.tolist() for t in subsets):
+            continue
+        beside = {k: r for k, r in runs.items() if r.done[done].all()}
+        table = against_sampled_naive2(scored(data, beside, done))
+        series = describe(done, n) + sample_of
+        sections.append(render(table, machine, series, "###"))
+        subsets.append({"series": series, "rows": done.tolist(), "m4_hourly": table})
+    document["subsets"] = subsets
+    left = {name: int(r.done.sum()) for name, r in runs.items() if name not in complete}
     if left:
         sections.append(
             "Not finished: "
-            + ", ".join(f"{n} ({d} of {len(everything)} series)" for n, d in left.items())
+            + ", ".join(f"{name} ({d} of {n} series)" for name, d in left.items())
             + ".\n"
         )
         document["unfinished"] = left
