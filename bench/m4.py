@@ -340,17 +340,15 @@ def against_sampled_naive2(rows: dict[str, dict[str, float]]) -> dict[str, dict[
 
 
 def describe(rows: np.ndarray, n: int) -> str:
-    """Which series ``rows`` are: every k-th of the ``n``, or the first of the bench's order."""
+    """Which series ``rows`` are: every k-th of the ``n``, or which rows (all in m4.json)."""
     for every in EVERY:
         if np.array_equal(rows, np.arange(0, n, every)):
             return (
                 f"{n} series" if every == 1 else f"every {every}th of the {n} series ({len(rows)})"
             )
     shown = ", ".join(str(int(r)) for r in rows[:6])
-    return (
-        f"{len(rows)} of the {n} series: the first {len(rows)} in the bench's order "
-        f"(rows {shown}{', ...' if len(rows) > 6 else ''}; `bench.m4.PHASES`)"
-    )
+    more = ", ... (every row in m4.json)" if len(rows) > 6 else ""
+    return f"{len(rows)} of the {n} series (rows {shown}{more})"
 
 
 def render_row(name: str, row: dict[str, float]) -> str:
