@@ -343,9 +343,8 @@ def describe(rows: np.ndarray, n: int) -> str:
     """Which series ``rows`` are: every k-th of the ``n``, or which rows (all in m4.json)."""
     for every in EVERY:
         if np.array_equal(rows, np.arange(0, n, every)):
-            return (
-                f"{n} series" if every == 1 else f"every {every}th of the {n} series ({len(rows)})"
-            )
+            nth = {2: "2nd", 32: "32nd"}.get(every, f"{every}th")
+            return f"{n} series" if every == 1 else f"every {nth} of the {n} series ({len(rows)})"
     shown = ", ".join(str(int(r)) for r in rows[:6])
     more = ", ... (every row in m4.json)" if len(rows) > 6 else ""
     return f"{len(rows)} of the {n} series (rows {shown}{more})"
@@ -467,11 +466,22 @@ def cached_loads(loads: dict[str, list[float]]) -> str:
     return f"load average {low:.1f} to {high:.1f} while the models ran ({len(spans)} models)"
 
 
+def scored_rows(done: np.ndarray) -> np.ndarray:
+    """The rows a partial model is scored on: every k-th series if it has them, else all."""
+    n = len(done)
+    for every in EVERY:
+        rows = np.arange(0, n, every)
+        if done[rows].all():
+            return rows
+    return np.flatnonzero(done)
+
+
 def write(data: M4Hourly, runs: dict[str, Forecasts], every: int, machine: str) -> None:
     """docs/bench/m4.json and the M4 section of docs/bench/forecast.md.
 
     One table of every model that forecast all series; for each model that did not,
-    another of it beside every model that forecast the series it did (the most first).
+    another of it beside every model that forecast the same series (the most first): the
+    largest every-k-th subset it finished, or else every series it finished.
     """
     n = len(data.train)
     everything = np.arange(n)
@@ -488,7 +498,7 @@ def write(data: M4Hourly, runs: dict[str, Forecasts], every: int, machine: str) 
     )
     subsets: list[dict[str, object]] = []
     for _, run in partial:
-        done = np.flatnonzero(run.done)
+        done = scored_rows(run.done)
         if any(t["rows"] == done.tolist() for t in subsets):
             continue
         beside = {k: r for k, r in runs.items() if r.done[done].all()}
