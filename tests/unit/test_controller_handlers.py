@@ -251,7 +251,10 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     meta = {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1}
     handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), memo=memo,
                     node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
-    tuning = gateway.written()["tuning"]
+    written = gateway.written()
+    # (failed twice at load in full runs, never alone: the status says why if again)
+    assert "tuning" in written, written
+    tuning = written["tuning"]
     assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
     assert tuning["explanation"] == "not tuned yet"
     off = {**spec, "replication": {"tuning": {"enabled": False}}}
