@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import subprocess
 import sys
 import threading
@@ -241,8 +242,12 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     services.activity.mark()  # acting already: the first reconcile keeps the history
     sampler = services.sampler
     now = time.time()
-    sampler.record(AgentSample("a", now - 30, now - 1, {}))  # an interval of its own readings
-    sampler.record(AgentSample("a", now - 30, now, {("ns", "flags", "local"): 30}))
+    # Five 1 s intervals of the operator's own readings, binned at the resource's interval
+    # (before, two readings 1 s apart binned at the sampler's default minute: when a
+    # minute began between them, the history held too few intervals to forecast from).
+    sampler.set_interval(("ns", "flags"), 1.0)
+    for k in range(6):
+        sampler.record(AgentSample("a", now - 30, now - 5 + k, {("ns", "flags", "local"): 6 * k}))
     spec: dict[str, Any] = {
         "replicas": {"min": 2},
         "prediction": {"interval": "1s", "horizon": "5s"},
@@ -252,8 +257,7 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), memo=memo,
                     node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     written = gateway.written()
-    # (failed twice at load in full runs, never alone: the status says why if again)
-    assert "tuning" in written, written
+    assert "tuning" in written, json.dumps(written)
     tuning = written["tuning"]
     assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
     assert tuning["explanation"] == "not tuned yet"
