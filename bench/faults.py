@@ -131,7 +131,8 @@ def main() -> None:
     system.start_agents(port=None, extra_args=partial(proxy.routes, system.nodes()))
     system.start_operators(2)
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+    namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
+    client.CoreV1Api(api).create_namespace(namespace)
     rows, load = [], os.getloadavg()
     try:
         target = connect(cluster.kubeconfig)

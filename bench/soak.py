@@ -106,7 +106,8 @@ def main() -> None:
         agents = system.start_agents(port=None)
         system.start_operators(2)
         api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+        namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
+        client.CoreV1Api(api).create_namespace(namespace)
         _resource(api, "steady")
         pids = {w.name: w.pid for w in system.workers() if w.role in ("agent", "operator")}
         history = History()
