@@ -10,14 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from statecast.client.nearcache import MISS, NearCache, Version
-
-
-@dataclass
-class Clock:
-    now: float = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit._clock import ManualClock
 
 
 def line(key: str, value: object, stamp: str | None) -> bytes:
@@ -28,8 +21,8 @@ def beat(vector: dict[str, int] | None = None) -> bytes:
     return json.dumps({"vv": vector or {}, "t": 1.0}).encode() + b"\n"
 
 
-def fresh_cache(**options: object) -> tuple[NearCache, Clock]:
-    clock = Clock()
+def fresh_cache(**options: object) -> tuple[NearCache, ManualClock]:
+    clock = ManualClock(100.0)
     cache = NearCache(clock=clock, **options)  # type: ignore[arg-type]
     cache.connected()
     cache.feed(beat())
@@ -203,7 +196,7 @@ steps = st.lists(
 def test_a_hit_is_never_older_than_the_agent_at_the_last_heartbeat_nor_than_own_writes(
     program, answer_first
 ):
-    clock = Clock()
+    clock = ManualClock(100.0)
     cache = NearCache(clock=clock, max_staleness=1e9)
     cache.connected()
     world = World()

@@ -23,6 +23,7 @@ from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_codec import decode
 from statecast.core.reconcile.views import AgentLease
+from tests.unit._clock import ManualClock
 
 OWNER = Owner("apps", "flags", "uid-1")
 REF = ("apps", "flags")
@@ -51,15 +52,7 @@ class FakeStore:
         self.maps[(meta["namespace"], meta["name"])] = body
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def keeper_with(store: FakeStore, clock: Clock, max_bytes: int = 900 * 1024) -> HistoryKeeper:
+def keeper_with(store: FakeStore, clock: ManualClock, max_bytes: int = 900 * 1024) -> HistoryKeeper:
     activity = Activity(window=15.0, clock=clock)
     sampler = DemandSampler(list, active=activity.active)
     return HistoryKeeper(sampler, store, activity, period=300.0, max_bytes=max_bytes)
@@ -70,7 +63,7 @@ def sample(node: str, t: float, local: int) -> AgentSample:
 
 
 def test_history_saved_by_one_operator_is_loaded_by_the_next() -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), ManualClock(1000.0)
     first = keeper_with(store, clock)
     first.observe(OWNER, 60.0)
     for minute in range(1, 31):
@@ -92,7 +85,7 @@ def test_history_saved_by_one_operator_is_loaded_by_the_next() -> None:
 def test_a_corrupt_blob_is_ignored_with_a_warning_and_replaced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), ManualClock(1000.0)
     store.write_history(history_configmap(OWNER, b"garbage"))
     keeper = keeper_with(store, clock)
     with caplog.at_level(logging.WARNING):
@@ -105,7 +98,7 @@ def test_a_corrupt_blob_is_ignored_with_a_warning_and_replaced(
 
 
 def test_a_failed_read_is_retried_and_nothing_is_saved_before_it_succeeds() -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), ManualClock(1000.0)
     store.fail_reads = 1
     keeper = keeper_with(store, clock)
     keeper.observe(OWNER, 60.0)
@@ -117,7 +110,7 @@ def test_a_failed_read_is_retried_and_nothing_is_saved_before_it_succeeds() -> N
 
 
 def test_a_history_too_big_is_cut_and_the_log_says_so(caplog: pytest.LogCaptureFixture) -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), ManualClock(1000.0)
     keeper = keeper_with(store, clock, max_bytes=600)
     keeper.observe(OWNER, 60.0)
     rng = np.random.default_rng(3)
@@ -133,7 +126,7 @@ def test_a_history_too_big_is_cut_and_the_log_says_so(caplog: pytest.LogCaptureF
 
 
 def test_a_standby_neither_samples_nor_saves_and_reloads_when_it_acts_again() -> None:
-    store, clock = FakeStore(), Clock()
+    store, clock = FakeStore(), ManualClock(1000.0)
     leases_asked: list[int] = []
 
     def leases() -> list[Any]:
@@ -215,7 +208,7 @@ def wait_for(condition: Any, what: str) -> None:
 
 
 def test_in_the_background_a_reconcile_does_not_wait_for_the_saved_history() -> None:
-    store, clock = SlowStore(), Clock()
+    store, clock = SlowStore(), ManualClock(1000.0)
     first = keeper_with(FakeStore(), clock)
     first.observe(OWNER, 60.0)
     first.sampler.record(sample("n1", 60.0, 10))
@@ -239,7 +232,7 @@ def test_in_the_background_a_reconcile_does_not_wait_for_the_saved_history() -> 
 
 
 def test_acting_again_reads_the_history_again_while_a_read_is_in_flight() -> None:
-    store, clock = SlowStore(), Clock()
+    store, clock = SlowStore(), ManualClock(1000.0)
     activity = Activity(window=15.0, clock=clock)
     keeper = HistoryKeeper(
         DemandSampler(list, active=activity.active), store, activity, load_threads=1

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from statecast.controller.status_writes import StatusWrites
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit._clock import ManualClock
 
 
 def test_a_body_that_does_not_show_a_write_yet_is_read_with_it() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     writes = StatusWrites(lag=30.0, clock=clock)
     ref = ("ns", "flags")
     old = {"phase": "Pending", "ready": "0/2", "observedGeneration": 1}
@@ -31,7 +24,7 @@ def test_a_body_that_does_not_show_a_write_yet_is_read_with_it() -> None:
 
 
 def test_a_write_counts_as_seen_after_the_lag_and_a_deleted_resource_is_forgotten() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     writes = StatusWrites(lag=30.0, clock=clock)
     a, b = ("ns", "a"), ("ns", "b")
     writes.wrote(a, {"phase": "Ready"})

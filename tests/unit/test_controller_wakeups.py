@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from statecast.controller.wakeups import Wakeups
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit._clock import ManualClock
 
 
 def test_a_resource_woken_many_times_is_reconciled_once() -> None:
-    wakeups = Wakeups(min_gap=1.0, clock=Clock())
+    wakeups = Wakeups(min_gap=1.0, clock=ManualClock(100.0))
     wakeups.wake([("ns", "a"), ("ns", "b"), ("ns", "a")])
     wakeups.wake([("ns", "a")])
     taken = [wakeups.next(timeout=0), wakeups.next(timeout=0), wakeups.next(timeout=0)]
@@ -22,7 +15,7 @@ def test_a_resource_woken_many_times_is_reconciled_once() -> None:
 
 
 def test_a_resource_is_not_reconciled_again_within_the_gap() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     wakeups = Wakeups(min_gap=1.0, clock=clock)
     wakeups.wake([("ns", "a")])
     assert wakeups.next(timeout=0) == ("ns", "a")
@@ -34,7 +27,7 @@ def test_a_resource_is_not_reconciled_again_within_the_gap() -> None:
 
 
 def test_a_resource_being_reconciled_waits_for_that_reconcile() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     wakeups = Wakeups(min_gap=0.0, clock=clock)
     wakeups.wake([("ns", "a")])
     assert wakeups.next(timeout=0) == ("ns", "a")
@@ -45,7 +38,7 @@ def test_a_resource_being_reconciled_waits_for_that_reconcile() -> None:
 
 
 def test_a_lost_node_wakes_the_resources_with_a_copy_there() -> None:
-    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
     wakeups.replica(("ns", "a"), "n1", present=True)
     wakeups.replica(("ns", "b"), "n2", present=True)
     wakeups.replica(("ns", "c"), "n1", present=True)
@@ -55,7 +48,7 @@ def test_a_lost_node_wakes_the_resources_with_a_copy_there() -> None:
 
 
 def test_a_namespace_or_everything_can_be_woken_and_deleted_resources_are_not() -> None:
-    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
     for ref in [("x", "a"), ("x", "b"), ("y", "c")]:
         wakeups.known(ref)
     wakeups.forget(("x", "b"))
@@ -67,7 +60,7 @@ def test_a_namespace_or_everything_can_be_woken_and_deleted_resources_are_not() 
 
 
 def test_only_changes_count_and_kopf_activity_expires() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     wakeups = Wakeups(clock=clock)
     assert wakeups.changed(("node", "n1"), ("ready", True))
     assert not wakeups.changed(("node", "n1"), ("ready", True))
@@ -90,7 +83,7 @@ def test_the_first_safety_resync_waits_and_is_spread_over_one_interval() -> None
 
 
 def test_woken_resources_go_before_safety_resyncs_and_each_runs_once() -> None:
-    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
     wakeups.resync([("ns", "r1"), ("ns", "r2"), ("ns", "r1")])
     wakeups.wake([("ns", "w1")])
     wakeups.resync([("ns", "w1")])  # already woken: not queued twice
@@ -101,7 +94,7 @@ def test_woken_resources_go_before_safety_resyncs_and_each_runs_once() -> None:
 
 
 def test_a_safety_resync_waits_the_gap_like_a_wakeup() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     wakeups = Wakeups(min_gap=1.0, clock=clock)
     wakeups.wake([("ns", "a")])
     assert wakeups.next(timeout=0) == ("ns", "a")
@@ -113,7 +106,7 @@ def test_a_safety_resync_waits_the_gap_like_a_wakeup() -> None:
 
 
 def test_a_failed_reconcile_is_tried_again_later_and_later_until_one_succeeds() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     wakeups = Wakeups(min_gap=0.0, clock=clock)
     ref = ("ns", "a")
     assert [wakeups.failed(ref) for _ in range(7)] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
@@ -132,7 +125,7 @@ def test_a_failed_reconcile_is_tried_again_later_and_later_until_one_succeeds() 
 def test_a_lost_node_wakes_the_resources_left_with_one_copy_first() -> None:
     """At 1,000 resources a lost node woke ~400 and the few whose last other copy was
     all that was left waited behind the others (up to 90 s in the benchmark)."""
-    wakeups = Wakeups(min_gap=0.0, clock=Clock())
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
     many = [("ns", f"r{i:02d}") for i in range(20)]
     for ref in many:
         for node in ("n1", "n2", "n3"):

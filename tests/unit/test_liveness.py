@@ -13,6 +13,7 @@ import pytest
 from statecast.controller.services import AgentLiveness
 from statecast.core.liveness import RenewalWatch
 from statecast.core.reconcile.views import AgentLease
+from tests.unit._clock import ManualClock
 
 
 @pytest.mark.parametrize(
@@ -49,20 +50,12 @@ class Leases:
         raise AttributeError(name)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_an_agent_whose_clock_is_behind_is_alive_while_it_renews_and_down_once_it_stops() -> None:
-    gateway, clock = Leases(), Clock()
+    gateway, clock = Leases(), ManualClock(1000.0)
     liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
 
     def now() -> dt.datetime:
-        return dt.datetime.fromtimestamp(clock.t, dt.UTC)
+        return dt.datetime.fromtimestamp(clock.now, dt.UTC)
 
     def renew_behind(seconds: float) -> None:  # its clock is `seconds` behind ours
         renewed = now() - dt.timedelta(seconds=seconds)
@@ -71,19 +64,19 @@ def test_an_agent_whose_clock_is_behind_is_alive_while_it_renews_and_down_once_i
     for _ in range(5):
         renew_behind(9.0)  # by its own renewTime it expired 3 s ago, at each renewal
         assert liveness.down(now()) == frozenset()
-        clock.t += 2.0
-    clock.t += 5.0  # it stopped renewing; 7 s without a change on our clock
+        clock.now += 2.0
+    clock.now += 5.0  # it stopped renewing; 7 s without a change on our clock
     assert liveness.down(now()) == frozenset({"slow", "ok"})
 
 
 def test_a_dead_agent_first_seen_by_a_restarted_operator_is_down_after_one_lease() -> None:
-    gateway, clock = Leases(), Clock()
+    gateway, clock = Leases(), ManualClock(1000.0)
     liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
-    long_ago = dt.datetime.fromtimestamp(clock.t - 600, dt.UTC)
+    long_ago = dt.datetime.fromtimestamp(clock.now - 600, dt.UTC)
     gateway.leases = [AgentLease("dead", long_ago, 6)]
-    assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == frozenset()
-    clock.t += 7.0
-    assert liveness.down(dt.datetime.fromtimestamp(clock.t, dt.UTC)) == {"dead"}
+    assert liveness.down(dt.datetime.fromtimestamp(clock.now, dt.UTC)) == frozenset()
+    clock.now += 7.0
+    assert liveness.down(dt.datetime.fromtimestamp(clock.now, dt.UTC)) == {"dead"}
 
 
 class SlowLeases(Leases):
@@ -103,12 +96,12 @@ class SlowLeases(Leases):
 
 
 def test_a_reconcile_gets_the_last_lease_list_while_another_thread_lists_again() -> None:
-    gateway, clock = SlowLeases(), Clock()
+    gateway, clock = SlowLeases(), ManualClock(1000.0)
     liveness = AgentLiveness(gateway, ttl=1.0, clock=clock, wall=clock)  # type: ignore[arg-type]
-    now = dt.datetime.fromtimestamp(clock.t, dt.UTC)
+    now = dt.datetime.fromtimestamp(clock.now, dt.UTC)
     gateway.leases = [AgentLease("a", now, 6)]
     assert [lease.node for lease in liveness.current()] == ["a"]
-    clock.t += 2.0  # the list is stale: the next caller lists again, and waits for it
+    clock.now += 2.0  # the list is stale: the next caller lists again, and waits for it
     lister = threading.Thread(target=liveness.current)
     lister.start()
     assert gateway.listing.wait(30.0)
