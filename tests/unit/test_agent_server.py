@@ -144,12 +144,22 @@ async def test_accesses_are_counted_in_stats_and_metrics(agent):
     assert rows[("flags", "put", "local")] == 1
     flags = next(r for r in stats["replicas"] if r["resource"] == "flags")
     assert flags["versionVector"] == {"n1": 1}
+    assert stats["peers"] == []  # no round trip measured yet
     _, metrics, _ = await call(session, "GET", f"{base}/metrics")
     line = (
         'statecast_agent_accesses_total{namespace="default",node="n1",operation="get",'
         'resource="flags",served="local"} 3.0'
     )
     assert line in metrics.decode()
+
+
+async def test_stats_carry_the_round_trips_measured_to_peers(agent):
+    node, base, session = agent
+    node.directory.set("n2", "http://127.0.0.9:1")
+    node.directory.set("n3", "http://127.0.0.9:2")
+    node.directory.observe_rtt("n2", 0.003)
+    _, body, _ = await call(session, "GET", f"{base}/v1/stats")
+    assert json.loads(body)["peers"] == [{"node": "n2", "rttSeconds": 0.003}]
 
 
 async def test_answers_are_counted_by_route_and_status_with_their_latency(agent):

@@ -16,6 +16,7 @@ from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.forecast import ForecastEngine
 from statecast.core.forecast.incremental import due_for_refit
+from statecast.core.placement import LatencyModel
 from statecast.core.reconcile.demand_engine import (
     MAX_CATCH_UP_STEPS,
     REFIT_EVERY_S,
@@ -264,6 +265,12 @@ def test_both_paths_hand_the_planner_the_last_day_of_reads() -> None:
     planned = placement_input(SPEC, nodes[:2], set(NODES), [], got, now=NOW)
     assert planned.forecast.recent is not None  # the rows of the nodes planned over
     np.testing.assert_array_equal(planned.forecast.recent, want[1:])
+    assert planned.latency == LatencyModel()  # the fixed figures unless measured ones come
+    measured = LatencyModel(zone_ms=(("z1", "z2", 40.0),))
+    assert (
+        placement_input(SPEC, nodes, set(NODES), [], got, now=NOW, latency=measured).latency
+        == measured
+    )
 
 
 def node_mean(engine: ForecastEngine, pods_now: FloatArray) -> FloatArray:

@@ -629,6 +629,11 @@ class AgentApi:
                     {"namespace": ns, "resource": name, "since": since}
                     for ns, name, since in agent.retired.rows()
                 ],
+                "peers": [
+                    {"node": p.node, "rttSeconds": p.rtt}
+                    for p in agent.directory.peers.values()
+                    if p.rtt is not None
+                ],
             }
         )
 

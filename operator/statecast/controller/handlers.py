@@ -65,6 +65,8 @@ METRICS_ADDRESS = "metrics_address"
 COUNTER_READER = "counter_reader"
 #: memo key: the certificates' settings when the agents speak mutual TLS (None: they do not).
 TLS = "tls"
+#: memo key: ``fixed`` or ``measured``, the latency between zones placement uses (absent: fixed).
+LATENCY_SOURCE = "latency_source"
 #: memo key: seconds a peer's record in the peering lives without a renewal.
 PEERING_LIFETIME = "peering_lifetime"
 #: memo key: the :class:`StandbyElections` of this process (failovers while kopf is paused).
@@ -99,6 +101,7 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
             reader=memo.get(COUNTER_READER),
             tls=memo.get(TLS),
             io_threads=IO_THREADS,
+            latency_source=memo.get(LATENCY_SOURCE) or "fixed",
         )
     services = services_of(memo)
     services.start()

@@ -43,6 +43,7 @@ def run(
     counter_reader: CounterReader | None = None,
     peering_lifetime: int = handlers.DEFAULT_PEERING_LIFETIME,
     tls: PkiSettings | None = None,
+    latency_source: str = "fixed",
 ) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM).
 
@@ -62,6 +63,8 @@ def run(
             standby waits after the acting operator died without a goodbye.
         tls: issue the agents' certificates with these lifetimes and call the agents
             over mutual TLS (None: plain HTTP).
+        latency_source: ``fixed`` or ``measured``: the latency between zones that
+            placement is planned with (:mod:`statecast.controller.latency_source`).
     """
     assert handlers and readiness  # the handlers register themselves with kopf on import
     if priority is None:
@@ -74,6 +77,7 @@ def run(
             handlers.COUNTER_READER: counter_reader,
             handlers.PEERING_LIFETIME: peering_lifetime,
             handlers.TLS: tls,
+            handlers.LATENCY_SOURCE: latency_source,
         }
     )
     if readiness_endpoint is not None:

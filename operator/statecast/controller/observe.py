@@ -131,4 +131,7 @@ def demand_view(
         tuning = services.tuner.decide(ref, spec, saved, replicas, now)
     elif not tuning_enabled(spec):
         services.tuner.forget(ref)
-    return DemandView(None, forecast, removed, heat, last_hot, tuning)
+    latency = None
+    if forecast is not None and services.latency is not None:
+        latency = services.latency.model(nodes, spec.placement.spread_across, now.timestamp())
+    return DemandView(None, forecast, removed, heat, last_hot, tuning, latency)

@@ -34,6 +34,7 @@ from statecast.controller.agent_link import AgentLink
 from statecast.controller.periodic import Periodic
 from statecast.core.demand import AgentSample, DemandHistory, step
 from statecast.core.demand_series import DemandSnapshot
+from statecast.core.latency import RoundTrip
 from statecast.core.reconcile.views import AgentLease, agent_sample
 
 __all__ = ["CounterReader", "DemandSampler", "StatsReader"]
@@ -220,6 +221,20 @@ class DemandSampler:
         """Node -> accesses per second its agent served between its last two readings."""
         with self._lock:
             return dict(self._node_rates)
+
+    def round_trips(self, now: float) -> list[RoundTrip]:
+        """The round-trip times the agents read lately reported to their peers.
+
+        "Lately" as in :meth:`covered_until`: an agent not read for three periods (or
+        three of its gaps) is left out, with what it measured.
+        """
+        with self._lock:
+            return [
+                RoundTrip(node, peer, seconds)
+                for node, s in self._last.items()
+                if s.time > now - 3 * max(self.period, self._gap.get(node, 0.0))
+                for peer, seconds in s.rtts.items()
+            ]
 
     def sampled_since(self) -> float | None:
         """When this operator first read the agents since it started acting (None: not yet).

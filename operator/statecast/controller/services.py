@@ -26,6 +26,7 @@ from statecast.controller.gateway import Gateway, KubeGateway
 from statecast.controller.heat import HeatTracker
 from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryKeeper
 from statecast.controller.issuer import CertificateIssuer, KubeSecrets
+from statecast.controller.latency_source import LatencySource
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
@@ -156,6 +157,8 @@ class Services:
     """With TLS: the certificate issuer's thread (:mod:`statecast.controller.issuer`)."""
     writes: ThreadPoolExecutor | None = None
     """Threads that create a reconcile's Replicas at once (None: one after the other)."""
+    latency: LatencySource | None = None
+    """The latency between zones placement is planned with (None: the fixed default)."""
 
     @classmethod
     def build(
@@ -168,6 +171,7 @@ class Services:
         reader: CounterReader | None = None,
         tls: PkiSettings | None = None,
         io_threads: int = 0,
+        latency_source: str = "fixed",
     ) -> Services:
         """Services around ``gateway`` (default: a :class:`KubeGateway`).
 
@@ -183,6 +187,7 @@ class Services:
                 that read saved demand histories in the background (0: none, each
                 waits in the reconcile - a first pass over a thousand resources waited
                 on every one of those requests in turn).
+            latency_source: ``fixed`` or ``measured`` (:mod:`statecast.controller.latency_source`).
         """
         link = AgentLink(TlsMaterial() if tls is not None else None)
         gateway = gateway if gateway is not None else KubeGateway(link=link)
@@ -224,6 +229,7 @@ class Services:
             writes=ThreadPoolExecutor(io_threads, thread_name_prefix="replica-write")
             if io_threads > 0
             else None,
+            latency=LatencySource(sampler, latency_source),
         )
 
     def start(self) -> None:

@@ -34,6 +34,8 @@ class AgentSample:
         time: When the sample was taken (seconds since the epoch).
         counts: (namespace, resource, served) -> cumulative accesses, every operation.
         writes: (namespace, resource) -> cumulative writes (put, delete, increment).
+        rtts: peer node -> the agent's smoothed round-trip time to it, in seconds
+            (the peers it has measured).
     """
 
     node: str
@@ -41,6 +43,7 @@ class AgentSample:
     time: float
     counts: Mapping[tuple[str, str, str], int]
     writes: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    rtts: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statecast.api.shared_resource import SharedResourceSpec
+from statecast.core.placement import LatencyModel
 from statecast.core.reactive import ObservedHeat
 from statecast.core.reconcile.predicted import PredictedDemand
 from statecast.core.reconcile.tuning import TuningDecision
@@ -43,6 +44,8 @@ class DemandView:
             knobs go to the planner, ``status.tuning`` is written, and a ``Tuned`` Event
             posted when they changed (None: not tuned now; with tuning off in the spec
             an old ``status.tuning`` is removed).
+        latency: the latency between zones the planner prices reads with (None: its
+            default model; see ``--latency-source``).
     """
 
     local_hit_ratio: float | None = None
@@ -51,6 +54,7 @@ class DemandView:
     heat: ObservedHeat | None = None
     last_hot: Mapping[str, float] = field(default_factory=dict)
     tuning: TuningDecision | None = None
+    latency: LatencyModel | None = None
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ class PredictivePolicy:
                     recently_removed=demand.recently_removed,
                     free_bytes=survey.free,
                     tuned=demand.tuning.state if demand.tuning is not None else None,
+                    latency=demand.latency,
                 )
             )
         except PlacementError as err:

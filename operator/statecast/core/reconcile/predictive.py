@@ -17,6 +17,7 @@ from statecast.api.units import parse_duration, parse_quantity
 from statecast.core.placement import (
     ActionKind,
     DemandForecast,
+    LatencyModel,
     NodeInfo,
     PlacementSpec,
     Plan,
@@ -80,6 +81,7 @@ def placement_input(
     recently_removed: Mapping[str, float] | None = None,
     free_bytes: Mapping[str, int] | None = None,
     tuned: TuningState | None = None,
+    latency: LatencyModel | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -95,6 +97,7 @@ def placement_input(
         free_bytes: node -> bytes it can still take (``placement.maxBytesPerNode``
             minus what it holds for other resources); None: no limit.
         tuned: the self-tuner's knobs (see :func:`placement_spec`; None: not tuned).
+        latency: the latency between zones (None: the planner's default model).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -126,6 +129,7 @@ def placement_input(
         ),
         replicas=current,
         step_s=demand.interval_s,
+        latency=latency if latency is not None else LatencyModel(),
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
     )

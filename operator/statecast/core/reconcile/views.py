@@ -323,12 +323,14 @@ def agent_sample(body: Mapping[str, Any], node: str) -> AgentSample:
             counts[key] = counts.get(key, 0) + int(row["count"])
             if row.get("operation") in WRITE_OPERATIONS:
                 writes[ref] = writes.get(ref, 0) + int(row["count"])
+        rtts = {str(row["node"]): float(row["rttSeconds"]) for row in body.get("peers", [])}
         return AgentSample(
             node=str(body.get("node") or node),
             started_at=float(body["startedAt"]),
             time=float(body["time"]),
             counts=counts,
             writes=writes,
+            rtts=rtts,
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"malformed /v1/stats answer from {node}: {err!r}") from err
