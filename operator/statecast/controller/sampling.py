@@ -229,12 +229,8 @@ class DemandSampler:
         three of its gaps) is left out, with what it measured.
         """
         with self._lock:
-            return [
-                RoundTrip(node, peer, seconds)
-                for node, s in self._last.items()
-                if s.time > now - 3 * max(self.period, self._gap.get(node, 0.0))
-                for peer, seconds in s.rtts.items()
-            ]
+            recent = self._read_lately(now)
+        return [RoundTrip(s.node, peer, rtt) for s in recent for peer, rtt in s.rtts.items()]
 
     def sampled_since(self) -> float | None:
         """When this operator first read the agents since it started acting (None: not yet).
@@ -254,12 +250,16 @@ class DemandSampler:
         longer (a Prometheus that scrapes less often than the sampler reads).
         """
         with self._lock:
-            recent = [
-                s.time
-                for node, s in self._last.items()
-                if s.time > now - 3 * max(self.period, self._gap.get(node, 0.0))
-            ]
+            recent = [s.time for s in self._read_lately(now)]
         return min(recent) if recent else None
+
+    def _read_lately(self, now: float) -> list[AgentSample]:
+        """The last readings of the agents read within three periods (or three of their gaps)."""
+        return [
+            s
+            for node, s in self._last.items()
+            if s.time > now - 3 * max(self.period, self._gap.get(node, 0.0))
+        ]
 
     def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
         """Every resource's accesses per second per node (see :meth:`DemandHistory.rates`)."""
