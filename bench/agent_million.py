@@ -7,7 +7,9 @@ memory of the whole process, and how fast it comes back after ``kill -9``.
    shorter (appended records: half the arena dies and the cleaner runs), with snapshots
    and log folding on the way as in production. The probe's
    p50/p99/p99.9/max and the agent's own event-loop lag (``/metrics``) are recorded for
-   each phase.
+   each phase. Both phases run twice in the same run: first with snapshots written by a
+   thread of the agent (``snapshotWriter: thread``, as before), then by a forked child
+   process (the default); the rest of the run uses the default.
 2. Memory: the agent process's RSS and peak RSS with a million keys (server, log,
    snapshots and all), its data directory on disk, next to redis-server holding the same
    keys and values (AOF on, as in the capacity section).
@@ -45,6 +47,7 @@ __all__ = ["bench_million"]
 
 RESOURCE = {"namespace": "bench", "name": "flags"}
 HOT = 10_000  # keys the probe reads
+_WRITERS = {"thread": "a thread (before)", "process": "a child process (now)"}
 
 
 def _loop_lag(agent: LocalAgent) -> dict[str, float]:
@@ -185,24 +188,54 @@ def _redis_memory(root: Path, where: native.Cores, keys: int) -> dict[str, Any]:
     return {"keys": count, "rss_before": before, **memory}
 
 
+def _grow(agent: LocalAgent, where: native.Cores, root: Path, keys: int) -> dict[str, Any]:
+    """The probe's keys written, then the ``grow`` phase measured."""
+    hot = [f"key:{i:08d}" for i in range(HOT)]
+    asyncio.run(loadgen.load(agent.url, "bench/flags", hot, loadgen.json_value(100)))
+    grow = _phase(agent, where, root, "grow", first=HOT, keys=keys - HOT, fill="v", size=100)
+    time.sleep(2)
+    return grow
+
+
+def _rewrite(agent: LocalAgent, where: native.Cores, root: Path, keys: int) -> dict[str, Any]:
+    # 97 bytes: 3 shorter, too few for a filler record, so every record is appended
+    # and the old one dies: past half the arena dead, the cleaner runs.
+    return _phase(agent, where, root, "rewrite", first=0, keys=keys, fill="w", size=97)
+
+
+def _with_thread_writer(root: Path, where: native.Cores, keys: int) -> list[dict[str, Any]]:
+    """Grow and rewrite with snapshots written by a thread of the agent (as before)."""
+    agents = LocalAgents(
+        root / "thread", 1, [RESOURCE], {"snapshotWriter": "thread"}, where.prefix("server")
+    )
+    agents.start_all()
+    agent = agents.agents[0]
+    try:
+        phases = [_grow(agent, where, root, keys), _rewrite(agent, where, root, keys)]
+    finally:
+        agents.stop_all()
+        shutil.rmtree(root / "thread", ignore_errors=True)
+    for phase in phases:
+        phase["writer"] = "thread"
+    return phases
+
+
 def bench_million(root: Path, keys: int) -> dict[str, Any]:
     """Run the three parts on one agent of ``keys`` keys."""
     native.ensure_tools()
     where = native.cores()
     load_before = native.load_average()
-    agents = LocalAgents(root / "million", 1, [RESOURCE], wrapper=where.prefix("server"))
+    before = _with_thread_writer(root, where, keys)
+    agents = LocalAgents(
+        root / "million", 1, [RESOURCE], {"snapshotWriter": "process"}, where.prefix("server")
+    )
     agents.start_all()
     agent = agents.agents[0]
     assert agent.process is not None
     rss_empty = native.rss_bytes(agent.process.pid)["rss"]
     data_dir = root / "million" / agent.node
     try:
-        hot = [f"key:{i:08d}" for i in range(HOT)]
-        asyncio.run(loadgen.load(agent.url, "bench/flags", hot, loadgen.json_value(100)))
-        phases = [
-            _phase(agent, where, root, "grow", first=HOT, keys=keys - HOT, fill="v", size=100),
-        ]
-        time.sleep(2)
+        phases = [_grow(agent, where, root, keys)]
         memory = {
             "keys": keys,
             "raw_bytes": keys * (12 + 100),
@@ -210,9 +243,7 @@ def bench_million(root: Path, keys: int) -> dict[str, Any]:
             **native.rss_bytes(agent.process.pid),
             "disk_bytes": _disk_bytes(data_dir),
         }
-        # 97 bytes: 3 shorter, too few for a filler record, so every record is appended
-        # and the old one dies: past half the arena dead, the cleaner runs.
-        phases.append(_phase(agent, where, root, "rewrite", first=0, keys=keys, fill="w", size=97))
+        phases.append(_rewrite(agent, where, root, keys))
         memory["after_rewrite"] = native.rss_bytes(agent.process.pid)
         recovery = [_recovery(agents, agent, "kill -9"), _recovery(agents, agent, "graceful")]
         print(f"  recovery: {recovery}", flush=True)
@@ -222,8 +253,10 @@ def bench_million(root: Path, keys: int) -> dict[str, Any]:
     shutil.rmtree(data_dir, ignore_errors=True)
     memory["redis"] = _redis_memory(root, where, keys)
     print(f"  memory: {memory}", flush=True)
+    for phase in phases:
+        phase["writer"] = "process"
     return {
-        "phases": phases,
+        "phases": before + phases,
         "memory": memory,
         "recovery": recovery,
         "load_before": load_before,
@@ -255,16 +288,17 @@ def render_million(result: dict[str, Any]) -> list[str]:
         "writes at full speed (HTTP pipelining), and the agent's own event-loop lag "
         "(lateness of a timer due every 5 ms; target: no pause over 20 ms):",
         "",
-        "| phase | seconds | writes/s | probe GET p50 ms | p99 ms | p99.9 ms | max ms "
-        "| loop lag max ms | loop ticks late > 20 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| snapshots written by | phase | seconds | writes/s | probe GET p50 ms | p99 ms "
+        "| p99.9 ms | max ms | loop lag max ms | loop ticks late > 20 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in result["phases"]:
         probe, lag = p["probe"], p["loop_lag"]
         late = lag["over_20ms"] - p["loop_lag_before"]["over_20ms"]
         rate = f"{p['load']['rate']:,.0f}" if "load" in p else "-"
         lines.append(
-            f"| {p['phase']} | {p['seconds']:.1f} | {rate} | "
+            f"| {_WRITERS[p.get('writer', 'thread')]} | {p['phase']} | {p['seconds']:.1f} | "
+            f"{rate} | "
             f"{probe['p50_ms']:.3f} | {probe['p99_ms']:.3f} | {probe['p999_ms']:.3f} | "
             f"{probe['max_ms']:.1f} | {lag['max_ms']:.1f} | {late:.0f} |"
         )

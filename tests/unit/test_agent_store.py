@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from statecast.agent import logfile
+from statecast.agent import logfile, snapshotfile
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import (
     ConflictError,
@@ -20,7 +22,7 @@ from statecast.agent.errors import (
     PersistenceError,
     UnavailableError,
 )
-from statecast.agent.persistence import FsyncPolicy, ReplicaFiles
+from statecast.agent.persistence import FsyncPolicy, ReplicaFiles, SnapshotWriter
 from statecast.agent.store import ReplicaStore
 from statecast.core.clock import Stamp
 from statecast.core.crdt import KeyState, PnCounter, encode_entry, lww
@@ -29,9 +31,12 @@ SPEC = ResourceSpec(namespace="default", name="flags")
 
 
 def open_store(
-    path: Path, fsync: FsyncPolicy = "interval", spec: ResourceSpec = SPEC
+    path: Path,
+    fsync: FsyncPolicy = "interval",
+    spec: ResourceSpec = SPEC,
+    writer: SnapshotWriter = "process",
 ) -> ReplicaStore:
-    store = ReplicaStore(spec, "node-a", ReplicaFiles(path, fsync))
+    store = ReplicaStore(spec, "node-a", ReplicaFiles(path, fsync, snapshot_writer=writer))
     store.open()
     return store
 
@@ -57,8 +62,11 @@ async def test_state_and_version_vector_survive_a_restart(tmp_path: Path, fsync:
     assert result.seq == 5
 
 
-async def test_a_snapshot_folds_the_log_and_later_writes_still_replay(tmp_path: Path):
-    store = open_store(tmp_path)
+@pytest.mark.parametrize("writer", ["process", "thread"])
+async def test_a_snapshot_folds_the_log_and_later_writes_still_replay(
+    tmp_path: Path, writer: SnapshotWriter
+):
+    store = open_store(tmp_path, writer=writer)
     for i in range(50):
         await store.put(f"k{i}", v(i))
     await store.snapshot()
@@ -196,7 +204,7 @@ WRITER = textwrap.dedent(
 
     async def main():
         store = ReplicaStore(ResourceSpec(namespace="d", name="r"), "node-a",
-                             ReplicaFiles(Path(sys.argv[1]), sys.argv[2], 0.05))
+                             ReplicaFiles(Path(sys.argv[1]), sys.argv[2], 0.05, sys.argv[3]))
         store.open()
         i = 0
         while True:
@@ -212,10 +220,12 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("fsync", ["always", "interval"])
-def test_kill_9_mid_writes_loses_no_acknowledged_write(tmp_path: Path, fsync: str):
+@pytest.mark.parametrize(
+    ("fsync", "writer"), [("always", "process"), ("interval", "process"), ("interval", "thread")]
+)
+def test_kill_9_mid_writes_loses_no_acknowledged_write(tmp_path: Path, fsync: str, writer: str):
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path), fsync],
+        [sys.executable, "-c", WRITER, str(tmp_path), fsync, writer],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -283,3 +293,110 @@ async def test_a_log_write_the_disk_cuts_short_is_refused_and_taken_back_out(
     store.close()
     again = open_store(tmp_path)  # no damaged record in the log
     assert (again.get("before"), again.get("after")) == (v(1), v(2))
+
+
+async def test_a_snapshot_is_written_by_a_child_process_from_the_state_at_the_fork(
+    tmp_path: Path,
+):
+    # The writer's work (the image and everything after it) runs in a forked child, so
+    # none of it holds the event loop's interpreter lock; a write made on the loop after
+    # the fork is not in that snapshot, and comes back from the log.
+    data = tmp_path / "data"
+    store = open_store(data)
+    for i in range(50):
+        await store.put(f"k{i}", v(i))
+    files = store.files
+    assert files is not None
+    closed = await files.rotate()
+    marker = tmp_path / "imaged-by"
+
+    def image():  # runs in the child
+        marker.write_text(str(os.getpid()))
+        return store.state.image()
+
+    writing = asyncio.ensure_future(files.snapshot(image, closed))
+    await asyncio.sleep(0)  # the task forks at its first step
+    await store.put("k0", v("after the fork"))
+    size = await writing
+    assert int(marker.read_text()) != os.getpid()
+    assert size == (data / "snapshot.bin").stat().st_size == files.last_snapshot_bytes
+    saved, upto = snapshotfile.read_image(data / "snapshot.bin")
+    assert upto == closed
+    held = saved.entries["k0"]
+    assert isinstance(held, bytes)
+    assert lww.value(held) == v(0)
+    assert not (data / f"log-{closed}.bin").exists()
+    store.close()
+    again = open_store(data)
+    assert again.get("k0") == v("after the fork")
+    assert again.get("k49") == v(49)
+
+
+async def test_a_snapshot_writer_process_that_fails_is_an_error_and_drops_no_log(tmp_path: Path):
+    store = open_store(tmp_path)
+    await store.put("k", v(1))
+    files = store.files
+    assert files is not None
+    closed = await files.rotate()
+
+    def image():
+        raise RuntimeError("no image today")
+
+    with pytest.raises(PersistenceError, match="no image today"):
+        await files.snapshot(image, closed)
+    assert (tmp_path / f"log-{closed}.bin").exists()
+    assert not (tmp_path / "snapshot.bin").exists()
+    store.close()
+    assert open_store(tmp_path).get("k") == v(1)
+
+
+HANGING_WRITER = textwrap.dedent(
+    """
+    import asyncio, os, sys, time
+    from pathlib import Path
+    from statecast.agent.config import ResourceSpec
+    from statecast.agent.persistence import ReplicaFiles
+    from statecast.agent.store import ReplicaStore
+
+    async def main():
+        files = ReplicaFiles(Path(sys.argv[1]))
+        store = ReplicaStore(ResourceSpec(namespace="d", name="r"), "node-a", files)
+        store.open()
+        await store.put("k", b"1")
+        def image():  # in the child: says who it is, then never finishes
+            Path(sys.argv[2]).write_text(str(os.getpid()))
+            time.sleep(3600)
+        await files.snapshot(image, await files.rotate())
+
+    asyncio.run(main())
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_snapshot_writer_process_dies_with_the_agent(tmp_path: Path):
+    # An agent killed with kill -9 leaves no writer behind that could later rename an
+    # old snapshot over the files of the agent started after it.
+    marker = tmp_path / "child"
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_WRITER, str(tmp_path / "d"), marker])
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() or not marker.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        child = int(marker.read_text())
+        assert _alive(child)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(child)

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from statecast.agent.errors import ConfigError
-from statecast.agent.persistence import FsyncPolicy
+from statecast.agent.persistence import FsyncPolicy, SnapshotWriter
 
 __all__ = ["AgentConfig", "Limits", "PeerSpec", "ResourceSpec", "load_config"]
 
@@ -107,6 +107,9 @@ class AgentConfig(_Model):
     fsync_interval: float = Field(default=1.0, gt=0)
     snapshot_interval: float = Field(default=1.0, gt=0)
     snapshot_wal_bytes: int = Field(default=64 << 20, gt=0)
+    snapshot_writer: SnapshotWriter = "process"
+    """Who writes snapshots: a forked child process (no work of it holds the event loop's
+    interpreter lock), or a thread of the agent (where ``fork`` is missing, always)."""
     sync_interval: float = Field(default=1.0, gt=0)
     rtt_interval: float = Field(default=5.0, gt=0)
     index_limit: int = Field(default=1 << 16, gt=0)

@@ -7,8 +7,10 @@ Layout of ``<data-dir>/<namespace>/<resource>/`` (formats in :mod:`.logfile` and
   push (a contiguous range of an origin's events, local writes included, with the new
   state of the keys they touched) or a sync (what a peer sent for our vector).
 - ``snapshot.bin``: the whole state at one moment (a ``MapImage``) and the number of
-  the last segment it covers. Written to a temporary file in a worker thread, fsynced,
-  renamed, the directory fsynced; then the segments it covers are deleted.
+  the last segment it covers. Written to a temporary file by a forked child process
+  (:mod:`.forked`: its work never holds the event loop's interpreter lock) or, with
+  ``snapshot_writer="thread"``, by a worker thread; fsynced, renamed, the directory
+  fsynced; then the segments it covers are deleted.
 
 Files of the JSON format of before (``wal-<n>.log``, ``snapshot.json``) are read at
 recovery, in the same order; the first snapshot written afterwards replaces them.
@@ -43,17 +45,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from statecast.agent import logfile, snapshotfile
+from statecast.agent import forked, logfile, snapshotfile
 from statecast.agent.errors import PersistenceError
 from statecast.agent.logfile import WalRecord
 from statecast.core.crdt import Entry, MapImage
 from statecast.core.crdt.table import EntryTable
 
-__all__ = ["FsyncPolicy", "LogBatch", "Recovered", "ReplicaFiles", "WalRecord"]
+__all__ = ["FsyncPolicy", "LogBatch", "Recovered", "ReplicaFiles", "SnapshotWriter", "WalRecord"]
 
 log = logging.getLogger(__name__)
 
 FsyncPolicy = Literal["always", "interval", "never"]
+#: Who writes a snapshot: a forked child process (the default where fork exists) or a
+#: thread of the agent's process (its Python work then shares the interpreter lock).
+SnapshotWriter = Literal["process", "thread"]
 
 _SEGMENT = re.compile(r"^(?:log-(\d+)\.bin|wal-(\d+)\.log)$")
 _SNAPSHOT = "snapshot.bin"
@@ -136,14 +141,21 @@ class ReplicaFiles:
         directory: The replica's directory (created if missing).
         fsync: The fsync policy.
         fsync_interval: Seconds between fsyncs under the ``interval`` policy.
+        snapshot_writer: Who writes snapshots (``thread`` where ``fork`` is missing).
     """
 
     def __init__(
-        self, directory: Path, fsync: FsyncPolicy = "interval", fsync_interval: float = 1.0
+        self,
+        directory: Path,
+        fsync: FsyncPolicy = "interval",
+        fsync_interval: float = 1.0,
+        snapshot_writer: SnapshotWriter = "process",
     ) -> None:
         self.directory = directory
         self.fsync = fsync
         self.fsync_interval = fsync_interval
+        self.snapshot_writer: SnapshotWriter = snapshot_writer if forked.available() else "thread"
+        self._child: asyncio.Future[int] | None = None  # the snapshot writer process
         self._segment = 0
         self._fd = -1
         self._wal_bytes = 0
@@ -341,12 +353,34 @@ class ReplicaFiles:
         await asyncio.to_thread(_sync_and_close, old_fd)
         return closed
 
-    def write_snapshot(self, image: MapImage, upto: int) -> int:
-        """Write a snapshot covering log segments ``<= upto``, then delete them.
+    async def snapshot(self, image: Callable[[], MapImage], upto: int) -> int:
+        """Write a snapshot of ``image()`` covering log segments ``<= upto``; drop them.
 
-        Safe to run in a worker thread: it reads only the frozen ``image``. Returns the
-        snapshot's size in bytes.
+        Call it between callbacks of the event loop. With the ``process`` writer,
+        ``image`` is called in a forked child (which sees the state as it was at the
+        fork, whatever the loop changes afterwards); with ``thread``, on the loop (it
+        must be frozen) and written by a worker thread. A writer process started by a
+        call that was cancelled is waited for first (two never write at once). Returns
+        the snapshot's size in bytes.
+
+        Raises:
+            PersistenceError: The snapshot could not be written.
         """
+        previous = self._child
+        if previous is not None and not previous.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(previous)
+        if self.snapshot_writer == "process":
+            self._child = forked.run_in_child(lambda: self._write_image(image(), upto))
+            size = await asyncio.shield(self._child)
+        else:
+            size = await asyncio.to_thread(self._write_image, image(), upto)
+        await asyncio.to_thread(self._drop_covered, upto)
+        self.last_snapshot_bytes = size
+        return size
+
+    def _write_image(self, image: MapImage, upto: int) -> int:
+        """Write ``snapshot.bin`` (a temporary file, fsynced, renamed); its size."""
         tmp = self.directory / f"{_SNAPSHOT}.tmp"
         with tmp.open("wb") as handle:
             size = snapshotfile.write_image(handle, image, upto)
@@ -358,12 +392,14 @@ class ReplicaFiles:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        return size
+
+    def _drop_covered(self, upto: int) -> None:
+        """Delete the files a new snapshot covers: the JSON one, segments ``<= upto``."""
         (self.directory / _JSON_SNAPSHOT).unlink(missing_ok=True)
         for number, path in self._segments():
             if number <= upto:
                 path.unlink(missing_ok=True)
-        self.last_snapshot_bytes = size
-        return size
 
     def worth_folding(self, floor: int = 1 << 20) -> bool:
         """True once the log is a twelfth of the last snapshot (at least ``floor`` bytes).

@@ -177,7 +177,12 @@ class Agent:
         if store is not None:
             return store
         directory = self.config.data_dir / spec.namespace / spec.name
-        files = ReplicaFiles(directory, self.config.fsync, self.config.fsync_interval)
+        files = ReplicaFiles(
+            directory,
+            self.config.fsync,
+            self.config.fsync_interval,
+            self.config.snapshot_writer,
+        )
         store = ReplicaStore(spec, self.node, files, self.config.index_limit)
         store.on_busy = self.housekeeper.wake
         store.on_changed = self.watch.changed

@@ -684,6 +684,22 @@ class AgentApi:
         """
         ask = decode_sync_request(request.body)
         store = self._peer_store(parts, self._sender(request, ask.sender))
+        if len(store.state) > _ENCODE_ON_LOOP and store.state.sends_everything(ask.vector):
+            return self._whole_copy(store, ask)
+        return self._answer_sync(store, ask)
+
+    async def _whole_copy(self, store: ReplicaStore, ask: SyncRequest) -> Answer:
+        """A full answer of a large map, its frozen view's arrays made beforehand.
+
+        The arrays the view copies the index into are made a step per loop turn (a cold
+        copy, into fresh pages, was ~8 ms of the loop at a million keys).
+        """
+        for _ in store.state.prepare_image():
+            await asyncio.sleep(0)
+        answer = self._answer_sync(store, ask)
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    def _answer_sync(self, store: ReplicaStore, ask: SyncRequest) -> Result:
         payload = store.delta_since(ask.vector)
         # a stand-in holds the source's seed, not the lost copies' state: a copy that
         # pulled from it has not caught up

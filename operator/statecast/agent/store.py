@@ -294,11 +294,11 @@ class ReplicaStore:
         self._snapshotting = True
         try:
             closed = await self.files.rotate()
-            for _ in self.state.prepare_image():  # a step per loop turn: no long pause
-                await asyncio.sleep(0)
-            image = self.state.image()
+            if self.files.snapshot_writer == "thread":  # the image is taken on the loop
+                for _ in self.state.prepare_image():  # a step per loop turn: no long pause
+                    await asyncio.sleep(0)
             unlogged = set(self._unlogged)
-            size = await asyncio.to_thread(self.files.write_snapshot, image, closed)
+            size = await self.files.snapshot(self.state.image, closed)
             self._unlogged -= unlogged  # the snapshot holds them
             return size
         finally:

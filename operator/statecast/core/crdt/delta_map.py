@@ -334,6 +334,19 @@ class DeltaMap:
         self._pending[origin] = rest
 
     # --- sync ---------------------------------------------------------------------
+    def sends_everything(self, peer: Mapping[str, int]) -> bool:
+        """True when :meth:`delta_since` would answer ``peer`` with the whole state.
+
+        For want of events: a new peer, or one behind what the index reaches back to.
+        """
+        if not peer:
+            return True
+        return any(
+            peer.get(origin, 0) < self._floor.get(origin, 0)
+            for origin, top in self._max_seen.items()
+            if top > peer.get(origin, 0)
+        )
+
     def delta_since(self, peer: Mapping[str, int], max_fraction: float = 0.5) -> SyncPayload:
         """What a peer whose version vector is ``peer`` lacks: a delta, or everything.
 
