@@ -154,10 +154,25 @@ def test_a_peer_behind_the_index_gets_a_full_snapshot_and_catches_up():
     exchange(a, b)
     for i in range(40, 52):  # 12 events: the index of 8 no longer reaches b's position
         a.put(f"k{i}", v(i))
+    assert a.sends_everything(b.version_vector.entries)
     payload = a.delta_since(b.version_vector.entries)
     assert payload.full
     b.apply_sync(payload)
     assert dict(b.items()) == dict(a.items())
+    assert not a.sends_everything(b.version_vector.entries)
+
+
+def test_sends_everything_says_when_a_delta_request_gets_the_whole_state():
+    # (the server makes a full answer's arrays ahead, a step per loop turn, on this word)
+    a, b, _ = pair(limit=8)
+    assert a.sends_everything({})
+    a.put("k0", v(0))
+    exchange(a, b)
+    assert not a.sends_everything(b.version_vector.entries)  # up to date
+    a.put("k1", v(1))
+    assert not a.sends_everything(b.version_vector.entries)  # a delta of one key
+    assert not a.delta_since(b.version_vector.entries).full
+    assert not a.sends_everything({"a": 2, "someone-else": 5})  # ahead of us: nothing to send
 
 
 def test_pushes_out_of_order_advance_the_vector_only_when_contiguous():
