@@ -15,6 +15,16 @@ threads' locks or any file descriptor but its own, and it leaves with ``os._exit
 (nothing of the parent's shutdown runs twice). It dies with the process that forked it
 (``PR_SET_PDEATHSIG``): an agent killed with ``kill -9`` leaves no child behind to
 rename an old snapshot over the next agent's files.
+
+CPU, not only the lock: a busy writer in the agent's own scheduling group takes the
+group's share of the CPU, and the event loop, woken by a request, waits for the group's
+next turn. The child therefore starts a session of its own (``setsid``: where the kernel
+groups tasks by session, ``sched_autogroup``, as on this project's machines, it is
+scheduled as a group of its own; in a container's cgroup it shares the cgroup's quota
+as before) and runs ``CHILD_NICE`` nicer than the agent. Measured in one process with a
+timer due every 5 ms, at load 18-20 on 2 cores, while 1M keys were written: a thread
+writer left it up to 46-68 ms late (45-80 ticks over 20 ms), a child in the agent's
+session 39-55 ms (19-29), a child in its own session 12-15 ms (none).
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ __all__ = ["available", "run_in_child"]
 
 _PR_SET_PDEATHSIG = 1
 _OK = b"ok "
+#: The child's niceness above its parent's: where both share a core (a CPU limit, a
+#: pinned agent), the event loop, woken by a request, takes the CPU from the child at
+#: once rather than after the child's time slice (the child keeps ~a tenth of a busy core).
+CHILD_NICE = 10
 
 
 def available() -> bool:
@@ -56,6 +70,8 @@ def _child(work: Callable[[], int], report: int, parent: int) -> NoReturn:
     status = 1
     try:
         _die_with_parent(parent)
+        os.setsid()  # a scheduling group of its own where Linux groups by session
+        os.nice(CHILD_NICE)
         gc.disable()  # a collection would walk (and copy) the parent's objects for nothing
         with contextlib.suppress(ValueError):  # the signals the loop set up are not ours
             signal.set_wakeup_fd(-1)

@@ -10,6 +10,7 @@ from typing import Any
 
 from statecast.agent.config import AgentConfig
 from statecast.agent.httpserver import HttpServer
+from statecast.agent.looplag import shorten_switch_interval
 from statecast.agent.memory import freeze_startup_objects
 from statecast.agent.runtime import Agent
 from statecast.agent.server import build_server
@@ -28,6 +29,7 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     agent = Agent(config)
     agent.load_standalone()
     frozen = freeze_startup_objects()  # no full collection walks them while serving
+    shorten_switch_interval()  # a busy thread gives the loop the interpreter lock sooner
     log.debug("event=gc_frozen objects=%d", frozen)
     # With an edge the cluster says which resources exist: until its first pass over the
     # Replicas, a resource the agent does not know is answered 503 not_ready, not 404
