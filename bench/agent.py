@@ -8,6 +8,7 @@ Run from the repository root (``make bench-agent``)::
     nice -n 10 .venv/bin/python -m bench.agent          # everything: docs/bench/agent.md/json
     .venv/bin/python -m bench.agent --quick             # smaller sizes, for a smoke run
     .venv/bin/python -m bench.agent --only capacity     # one part (repeatable)
+    .venv/bin/python -m bench.agent --only profile      # where a request's CPU goes
     nice -n 15 .venv/bin/python -m bench.agent --only handover  # CPU time only: no lock
 
 Agents run as separate processes (``python -m statecast.cli agent --standalone``) on
@@ -45,6 +46,7 @@ from bench.agent_capacity import bench_capacity, render_capacity
 from bench.agent_handover import bench_handover, render_handover
 from bench.agent_million import bench_million, render_million
 from bench.agent_nearcache import bench_nearcache, render_nearcache
+from bench.agent_profile import bench_profile, render_profile
 from statecast.agent.launcher import LocalAgent, LocalAgents
 from statecast.client import AsyncClient, Client
 
@@ -441,6 +443,7 @@ def bench_memory(n: int) -> dict[str, Any]:
 # --- report -----------------------------------------------------------------------------
 SECTIONS = [
     "capacity",
+    "profile",
     "clients",
     "delta",
     "convergence",
@@ -560,6 +563,7 @@ def render_store(mem: dict[str, Any]) -> list[str]:
 
 RENDERERS = {
     "capacity": render_capacity,
+    "profile": render_profile,
     "clients": render_clients,
     "delta": render_delta,
     "convergence": render_convergence,
@@ -591,6 +595,8 @@ def run_section(name: str, root: Path, quick: bool) -> Any:
     print(name, flush=True)
     if name == "capacity":
         return bench_capacity(root, 4 if quick else 10, 1 if quick else 2)
+    if name == "profile":
+        return bench_profile(root, 3 if quick else 8)
     if name == "clients":
         return bench_clients(root, 500 if quick else 5000)
     if name == "delta":
