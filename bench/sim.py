@@ -27,7 +27,10 @@ Sections, all from one run:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
+import signal
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -346,6 +349,26 @@ def _label(job: tuple[str, int | None, bool]) -> str:
     return name if seed is None else f"generated-{seed:02d}"
 
 
+def _die_with(parent: int) -> None:
+    """A worker's initializer: end with ``parent`` (a killed benchmark stops all its work).
+
+    Linux delivers SIGTERM to the worker when the process that started it dies
+    (``prctl(PR_SET_PDEATHSIG)``); a parent gone before that took effect ends it now.
+    Elsewhere nothing changes (stop the process group instead).
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """The benchmark's worker processes, which end when this process does."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
+
+
 def run_all(
     jobs: list[tuple[str, int | None, bool]],
     workers: int,
@@ -367,8 +390,10 @@ def run_all(
     elif workers <= 1:
         done.update({i: _save(study(job, defaults_only, reuse, rerun), partial) for i, job in todo})
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(study, job, defaults_only, reuse, rerun): i for i, job in todo}
+        with pool(workers) as executor:
+            futures = {
+                executor.submit(study, job, defaults_only, reuse, rerun): i for i, job in todo
+            }
             for future in as_completed(futures):
                 done[futures[future]] = _save(future.result(), partial)
     return [done[i] for i in sorted(done)]

@@ -9,7 +9,7 @@ from bench.sim import Study, reused_runs
 from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
-from statecast.sim.sweeps import NEAR_FREE, PREDICTIVE, Setting, variants
+from statecast.sim.sweeps import NEAR_FREE, PREDICTIVE, REACTIVE_GRACE, Setting, variants
 
 
 def test_holding_prices_step_by_at_most_twice_through_the_rivals_budgets() -> None:
@@ -28,6 +28,16 @@ def test_holding_prices_step_by_at_most_twice_through_the_rivals_budgets() -> No
 def test_the_near_free_corner_is_swept_in_both_valuations() -> None:
     corner = [s for s in PREDICTIVE if s.hold == s.copy == NEAR_FREE]
     assert sorted(s.local for s in corner) == [False, True]
+
+
+def test_predictive_cooldown_is_swept_over_reactive_grace_periods() -> None:
+    # Fair both ways: reactive's grace (how long a cold copy stays) is swept 5 min - 1 h,
+    # so predictive's cooldown is too, in both valuations where copies are at their price.
+    cooldowns = {s.cooldown or 900.0 for s in PREDICTIVE}
+    assert cooldowns == set(REACTIVE_GRACE)
+    long = [s for s in PREDICTIVE if s.cooldown == max(REACTIVE_GRACE) and s.copy == 1.0]
+    assert {s.local for s in long} == {False, True}
+    assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
 
 
 def _point(family: str, label: str, hours: float) -> Point:

@@ -63,8 +63,10 @@ class PlannerPolicy:
         cost_weight: float = 1.0,
         valuation: LatencyModel | None = None,
         storage_weight: float = 1.0,
+        cooldown_s: float | None = None,
     ) -> None:
         self.tuner = tuner
+        self.cooldown_s = cooldown_s
         self.valuation = valuation
         self.tune_every_s = tune_every_s
         self.cost_weight = cost_weight
@@ -74,6 +76,7 @@ class PlannerPolicy:
     def start(self, trace: Trace, config: SimConfig) -> None:
         """Precompute what does not change between steps."""
         self._trace, self._config = trace, config
+        self._cooldown_s = config.cooldown_s if self.cooldown_s is None else self.cooldown_s
         # Holding is priced per GiB-hour; valuing local hits, per replica-hour (every
         # resource's replica at the price of one of the trace's mean size).
         size = trace.state_bytes.mean() / np.maximum(trace.state_bytes, 1.0)
@@ -85,7 +88,7 @@ class PlannerPolicy:
             PlacementSpec(
                 min_replicas=int(trace.min_replicas[r]),
                 max_replicas=int(trace.max_replicas[r]) or None,
-                cooldown_s=config.cooldown_s,
+                cooldown_s=self._cooldown_s,
                 cost_weight=self.cost_weight,
             )
             for r in range(trace.n_resources)
@@ -125,7 +128,7 @@ class PlannerPolicy:
             since = now - self._removed_at[r]
             recent = {
                 trace.nodes[i]: float(since[i])
-                for i in np.flatnonzero(since < 2 * config.cooldown_s)
+                for i in np.flatnonzero(since < 2 * self._cooldown_s)
             }
             current = tuple(
                 CurrentReplica(trace.nodes[i], float(age_s[r, i]), bool(ready[r, i]))
@@ -279,6 +282,8 @@ class Predictive(PlannerPolicy):
             replay's own); :data:`LOCAL_FIRST` makes it value local hits.
         storage_weight: multiplies the price of a GiB-hour held, copies' price unchanged
             (the sweeps' knob: it trades replica-hours without pricing moves out).
+        cooldown_s: the planner's cooldown (None: the replay's ``SimConfig.cooldown_s``);
+            swept as reactive's grace period is.
     """
 
     name = "predictive"
@@ -293,9 +298,14 @@ class Predictive(PlannerPolicy):
         shared: ForecastCache | None = None,
         valuation: LatencyModel | None = None,
         storage_weight: float = 1.0,
+        cooldown_s: float | None = None,
     ) -> None:
         super().__init__(
-            tuner, cost_weight=cost_weight, valuation=valuation, storage_weight=storage_weight
+            tuner,
+            cost_weight=cost_weight,
+            valuation=valuation,
+            storage_weight=storage_weight,
+            cooldown_s=cooldown_s,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

@@ -7,9 +7,9 @@ would hold those replica-hours. :func:`refine` adds runs where that happens: at 
 budget where predictive's frontier falls furthest short of a rival's, it bisects the
 holding price between the two bracketing runs (:func:`match`, on a log scale, with the
 valuation that serves the metric: local hits for the local-hit ratio, latency for
-latency; copies near-free, at their price and at a sixteenth), up to a fixed number of
-runs. The rivals' frontiers are not refined: their knobs (windows, k, grace, cache
-sizes) are discrete and already swept on full grids.
+latency; copies near-free, at their price, at their price with a long cooldown and at
+a sixteenth), up to a fixed number of runs. The rivals' frontiers are not refined: their
+knobs (windows, k, grace, cache sizes) are discrete and already swept on full grids.
 """
 
 from __future__ import annotations
@@ -22,17 +22,26 @@ from statecast.sim.config import SimConfig
 from statecast.sim.frontier import HOURS_TOLERANCE, Point, frontier, losses
 from statecast.sim.planned import ForecastCache
 from statecast.sim.replay import PolicyResult, replay
-from statecast.sim.sweeps import FLOOR, NEAR_FREE, Setting, predictive_variant
+from statecast.sim.sweeps import FLOOR, LONG_COOLDOWN, NEAR_FREE, Setting, predictive_variant
 from statecast.sim.trace import Trace
 
 #: Rivals refined against.
 RIVALS = ("reactive", "follow-the-workload", "groupcache", "static")
 #: Settings whose holding prices are closer than this factor are not split further.
 CLOSEST = 1.5
-#: Runs at one copy price per gap: every copy price gets its share of the bisection
-#: (four runs each for two prices, then a third price, left the third without a run:
-#: on generated-19 the runs at a sixteenth, the ones that closed the gap, were not made).
-PER_PRICE = 3
+#: The kinds of run bisected at each gap, (copy price, cooldown): copies near-free, at
+#: their price, at their price with the long cooldown (a copy weighed over the hour it
+#: stays) and at a sixteenth.
+TEMPLATES: tuple[tuple[float, float | None], ...] = (
+    (NEAR_FREE, None),
+    (1.0, None),
+    (1.0, LONG_COOLDOWN),
+    (1 / 16, None),
+)
+#: Runs of one kind per gap: every kind gets its share of the bisection (four runs each
+#: for two prices, then a third price, left the third without a run: on generated-19 the
+#: runs at a sixteenth, the ones that closed the gap, were not made).
+PER_PRICE = 2
 #: Shortfalls are ranked in units of these (the benchmark's stated margins): two points
 #: of local hits weigh as much as 3 % of mean latency. Ranking points against relative
 #: latency directly sent the refinement after a 11 % latency gap at ``full``'s budget
@@ -71,7 +80,7 @@ def _bracket(
         (
             (p.replica_hours, s.hold)
             for s, p in runs.items()
-            if (s.local, s.copy) == (template.local, template.copy)
+            if (s.local, s.copy, s.cooldown) == (template.local, template.copy, template.cooldown)
         ),
         key=lambda pair: (pair[0], -pair[1]),
     )
@@ -164,8 +173,8 @@ def refine(
             break
         metric, budget = target
         seen.add((round(budget, 6), metric))
-        for copy in (NEAR_FREE, 1.0, 1 / 16):
-            template = Setting(copy=copy, local=metric == "local_hit_ratio")
+        for copy, cooldown in TEMPLATES:
+            template = Setting(copy=copy, local=metric == "local_hit_ratio", cooldown=cooldown)
             bracket = _bracket(budget, template, by_setting) or ((FLOOR, None), (1 / 64, None))
             for setting, result in match(
                 trace, config, cache, budget, template, bracket, min(PER_PRICE, runs - made)

@@ -4,7 +4,8 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
 
 =======================  ==============================================================
 ``predictive``           the prices of holding a GiB-hour and of a copy, with the
-                         planner valuing latency or local hits (forecasts shared)
+                         planner valuing latency or local hits (forecasts shared),
+                         and its cooldown
 ``reactive``             window, k (deviations above the mean that make a pair hot)
                          and grace period (how long a cold replica stays)
 ``follow-the-workload``  statistics window, how much busier the new node must be, and
@@ -40,11 +41,15 @@ class Setting:
         copy: multiplier of the price of a copy (prices the moves that follow demand).
         local: the planner values local hits (:data:`~statecast.sim.planned.LOCAL_FIRST`)
             instead of the replay's latency.
+        cooldown: the planner's cooldown in seconds (None: the replay's, 15 minutes);
+            swept as reactive's grace period is (how long a copy stays at least, and
+            the window a new copy's price is weighed against).
     """
 
     hold: float = 1.0
     copy: float = 1.0
     local: bool = False
+    cooldown: float | None = None
 
     @property
     def label(self) -> str:
@@ -52,10 +57,15 @@ class Setting:
         if self == Setting():
             return "predictive"
         suffix = " local-first" if self.local else ""
+        if self.cooldown is not None:
+            suffix += f" cd={self.cooldown:g}s"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
 FLOOR = 1e6
+#: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
+SHORT_COOLDOWN = 300.0
+LONG_COOLDOWN = 3600.0
 #: Holding and copying both this cheap: a copy wherever anything is read (the corner
 #: where ``full``, groupcache's hot copies and extra replicas live).
 NEAR_FREE = 1 / 4096
@@ -83,6 +93,14 @@ PREDICTIVE: tuple[Setting, ...] = (
     *(Setting(hold, local=True) for hold in (2048.0, FLOOR)),
     Setting(FLOOR, 1 / 16, local=True),
     Setting(NEAR_FREE, NEAR_FREE, local=True),
+    # The cooldown, swept as reactive's grace is (5 min, 15 min, 1 h). At 15 minutes a
+    # copy is weighed over 15 minutes against its full price, so where reads come back
+    # every hour copies at their price stop paying (generated-19: the runs at copy x1
+    # held at most 168 rh, 58 % local, while reactive's 1-hour grace held 252 rh for
+    # 90 %); a 1-hour cooldown weighs a copy over the hour it will stay.
+    *(Setting(hold, cooldown=LONG_COOLDOWN) for hold in (1 / 64, 1 / 32, 1 / 16, 1 / 4)),
+    *(Setting(hold, local=True, cooldown=LONG_COOLDOWN) for hold in (1 / 16, 1 / 4, 1.0)),
+    Setting(8.0, cooldown=SHORT_COOLDOWN),
 )
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
@@ -175,6 +193,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             storage_weight=setting.hold / setting.copy,
             shared=cache,
             valuation=LOCAL_FIRST if setting.local else None,
+            cooldown_s=setting.cooldown,
         )
         policy.name = setting.label
         return policy
