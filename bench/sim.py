@@ -434,6 +434,10 @@ def main() -> None:
         " grid) for the traces not finished in --partial; named as such in the report",
     )
     parser.add_argument(
+        "--older-what",
+        help="with --older: what that run was (code, grid), for the report's note",
+    )
+    parser.add_argument(
         "--only",
         help="comma-separated trace names (e.g. weekly,generated-12): run and report only these",
     )
@@ -506,7 +510,9 @@ def main() -> None:
     scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 
-    report(studies, scale_lines, sum(s.seconds for s in studies), OUT, missing, older)
+    seconds = sum(s.seconds for s in studies if s.name not in older)
+    what = {"older_what": args.older_what} if args.older_what else {}
+    report(studies, scale_lines, seconds, OUT, missing, older, **what)
 
 
 if __name__ == "__main__":

@@ -127,14 +127,50 @@ def _summary(studies: list[Study]) -> list[str]:
     return lines
 
 
-def _partial_note(studies: list[Study], missing: list[str], older: list[str]) -> list[str]:
+#: What an earlier run (``--older``) was, unless the command line says otherwise.
+OLDER = (
+    "the same planner and baselines, the older sweep grid: fewer predictive holding prices,"
+    " groupcache at copy chance 0.1 only, follow-the-workload without +2"
+)
+
+
+def _generated_summary(generated: list[Study], older: list[str]) -> list[str]:
+    """The counts over the generated scenarios swept, this run's and an earlier run's apart."""
+    swept = [s for s in generated if s.checks]
+    if not swept:
+        return []
+    if not older:
+        return [
+            "How many of them predictive's frontier holds against each rival:",
+            "",
+            *_summary(swept),
+            "",
+        ]
+    lines = []
+    for title, part in (
+        ("swept in this run", [s for s in swept if s.name not in older]),
+        ("from the earlier run", [s for s in swept if s.name in older]),
+    ):
+        if part:
+            lines += [
+                f"How many of the {len(part)} {title} predictive's frontier holds against"
+                " each rival:",
+                "",
+                *_summary(part),
+                "",
+            ]
+    return lines
+
+
+def _partial_note(
+    studies: list[Study], missing: list[str], older: list[str], older_what: str = OLDER
+) -> list[str]:
     """What a run that did not finish every sweep holds (nothing when it did)."""
     note = []
     if older:
         note = [
-            f"**From an earlier run's sweep** (the same planner and baselines, the older sweep"
-            f" grid: fewer predictive holding prices, groupcache at copy chance 0.1 only,"
-            f" follow-the-workload without +2; comparisons recomputed): {', '.join(older)}.",
+            f"**From an earlier run's sweep** ({older_what}; comparisons recomputed):"
+            f" {', '.join(older)}.",
             "",
         ]
     if not missing:
@@ -157,10 +193,12 @@ def report(
     out: Path,
     missing: list[str] | None = None,
     older: list[str] | None = None,
+    older_what: str = OLDER,
 ) -> None:
     """Write ``sim.md`` and ``sim.json`` under ``out``.
 
-    ``missing``: traces not finished; ``older``: traces whose sweep is an earlier run's.
+    ``missing``: traces not finished; ``older``: traces whose sweep is an earlier run's,
+    which ``older_what`` describes.
     """
     missing = missing or []
     named = [s for s in studies if not s.name.startswith("generated-")]
@@ -176,7 +214,7 @@ def report(
         "See [../placement.md](../placement.md) for the policies, the sweeps, how frontiers",
         "are compared and what the bounds are.",
         "",
-        *_partial_note(studies, missing, older or []),
+        *_partial_note(studies, missing, older or [], older_what),
         "## Runs at default settings, with the bounds at their replica-hours",
         "",
         *_defaults_table(named),
@@ -212,16 +250,7 @@ def report(
             "",
             f"## {len(generated)} generated scenarios",
             "",
-            *(
-                [
-                    "How many of them predictive's frontier holds against each rival:",
-                    "",
-                    *_summary([s for s in generated if s.checks]),
-                    "",
-                ]
-                if any(s.checks for s in generated)
-                else []
-            ),
+            *_generated_summary(generated, older or []),
             "| scenario | shape | "
             + " | ".join(f"vs {r}: hits / latency / bytes" for r in RIVALS)
             + " | default rh / reactive's |",
@@ -231,8 +260,9 @@ def report(
             cells = [
                 " · ".join(_check_cells(s.checks[r])) if r in s.checks else "-" for r in RIVALS
             ]
+            name = f"{s.name} (earlier run)" if s.name in (older or []) else s.name
             text.append(
-                f"| {s.name} | {s.shape} | " + " | ".join(cells) + f" | {_default_hours(s)} |"
+                f"| {name} | {s.shape} | " + " | ".join(cells) + f" | {_default_hours(s)} |"
             )
     if scale_lines:
         text += [
