@@ -122,3 +122,12 @@ def test_prometheus_and_the_agents_give_the_operator_the_same_demand(
     assert ratio_p == pytest.approx(ratio_s) == pytest.approx(34 / 47)
     assert writes_p == pytest.approx(writes_s)
     assert writes_p > 0
+    # The agents' round trips to each other come with /v1/stats (--latency-source
+    # measured), not through Prometheus: there the fixed figures stay.
+    both, deadline = {("node-0", "node-1"), ("node-1", "node-0")}, time.monotonic() + 30
+    while {(t.source, t.target) for t in from_stats.round_trips(time.time())} != both:
+        assert time.monotonic() < deadline, from_stats.round_trips(time.time())
+        time.sleep(1.0)
+        from_stats.sample_once()
+    assert all(0 < t.seconds < 1 for t in from_stats.round_trips(time.time()))
+    assert from_prometheus.round_trips(time.time()) == []
