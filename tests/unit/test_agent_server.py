@@ -324,6 +324,32 @@ async def test_a_forwarded_by_header_from_a_non_peer_is_still_counted_as_demand(
     assert counts == {("get", "local"): 2}  # the peer's forward is not demand here
 
 
+@pytest.mark.parametrize(
+    ("peer", "header", "believed"),
+    [
+        ("n2.agent.statecast", "n2", True),
+        # an agent's certificate speaking for another node (issue 15: per-node identity)
+        ("n3.agent.statecast", "n2", False),
+        ("operator.statecast", "n2", False),
+        (None, "n2", False),  # the application listener: no certificate
+    ],
+)
+def test_with_tls_a_forwarded_by_header_is_believed_only_from_the_node_it_names(
+    peer, header, believed
+):
+    from statecast.agent.directory import PeerDirectory
+    from statecast.agent.trust import forwarded_by_peer
+    from statecast.pki.contexts import TlsMaterial
+
+    directory = PeerDirectory("n1", tls=TlsMaterial())
+    directory.set("n2", "https://10.0.0.2:7421")
+    directory.set("n3", "https://10.0.0.3:7421")
+    request = Request(
+        "GET", "/v1/default/flags/k", {"statecast-forwarded-by": header}, b"", "10.0.0.3:1", peer
+    )
+    assert forwarded_by_peer(request, "statecast-forwarded-by", directory) is believed
+
+
 async def test_a_log_write_held_up_by_the_kernel_stalls_its_writer_and_its_key_not_the_loop(
     agent, monkeypatch
 ):

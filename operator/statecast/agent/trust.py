@@ -4,10 +4,11 @@
 not counted as demand here (the agent that received it from the application counted
 it) and is never forwarded again. Anyone can send the header, so it is believed for
 demand only from a peer. With mutual TLS (``tls``), that is a connection to the TLS
-listener whose client certificate names an agent: the header is never believed on the
-application listener. Without TLS it is believed from the address of a known peer's
-URL or from loopback (agents that share a host, as in the dev cluster) - weak: a pod
-that shares a peer's address passes. A request from anyone else that carries it is
+listener whose client certificate names the agent the header names (an agent speaks
+for its own node only): the header is never believed on the application listener.
+Without TLS it is believed from the address of a known peer's URL or from loopback
+(agents that share a host, as in the dev cluster) - weak: a pod that shares a peer's
+address passes. A request from anyone else that carries it is
 counted like any other, and is still not forwarded (a client that sends it only loses
 forwarding).
 """
@@ -28,6 +29,7 @@ def forwarded_by_peer(request: Request, header: str, directory: PeerDirectory) -
     if header not in request.headers:
         return False
     if directory.tls is not None:
-        return node_of(request.peer) is not None
+        node = node_of(request.peer)
+        return node is not None and node == request.headers[header].strip()
     host = request.remote.rpartition(":")[0].strip("[]")
     return host.startswith(_LOOPBACK) or host in directory.hosts()
