@@ -54,6 +54,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_AGENT_NAMESPACE", "statecast operator, kubectl statecast",
            "statecast-system",
            "namespace of the agents' Leases (the chart sets it to the release namespace)"),
+    EnvVar("STATECAST_AGENT_SERVICE_ACCOUNT", "statecast operator", "statecast-agent",
+           "the agents' ServiceAccount (in STATECAST_AGENT_NAMESPACE): with --tls the "
+           "operator signs certificate requests of this account only"),
     EnvVar("KUBECONFIG", "statecast operator, statecast agent, kubectl statecast",
            "~/.kube/config, else the pod's service account",
            "kubeconfig file(s) to reach the API server; a pod uses its service account",
@@ -96,9 +99,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_PEER_ADVERTISE_URL", "statecast agent", "https://$HOST_IP:<peer port>",
            "URL the other agents and the operator reach the mutual-TLS listener at (its "
            "Lease's statecast.io/peer-endpoint annotation)", "statecast agent --peer-advertise"),
-    EnvVar("STATECAST_TLS_DIR", "statecast agent", "(unset: the operator's Secret)",
+    EnvVar("STATECAST_TLS_DIR", "statecast agent", "(unset: a certificate request)",
            "a directory with tls.crt, tls.key and ca.crt (e.g. a cert-manager Secret "
-           "mounted) read instead of Secret statecast-agent-tls-<node>; reloaded on change",
+           "mounted) used instead of asking the operator for a certificate; reloaded on "
+           "change",
            "statecast agent --tls-dir"),
     EnvVar("STATECAST_TLS_CERTIFICATE_LIFETIME", "statecast operator", "24h",
            "how long the agents' and the operator's certificates are valid (renewed after "

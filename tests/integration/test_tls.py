@@ -1,13 +1,16 @@
 """Mutual TLS between the agents and from the operator, on the dev cluster (issue 15).
 
 The real operator (``statecast operator --tls``, as the chart's ServiceAccount with the
-chart's Roles) issues a CA and every agent's certificate into Secrets; real agents
-(``statecast agent --tls``) read theirs, serve their peers and the operator only on
-their mutual-TLS listener, replicate and report. With lifetimes of seconds the
-certificates are renewed and the CA rolls over (published beside the old one, then
-signing, then the old one leaves the bundle) while a client writes and reads: no
-Replica leaves Ready and no acknowledged write is lost. Callers without a certificate
-of the CA are refused.
+chart's Roles) makes a CA, publishes its bundle and signs the agents' certificate
+requests; real agents (``statecast agent --tls``, each with a token of the chart's
+ServiceAccount bound to a Pod on its node, as a DaemonSet's pods have) make their own
+keys, ask for certificates, serve their peers and the operator only on their
+mutual-TLS listener, replicate and report. With lifetimes of seconds the certificates
+are renewed and the CA rolls over (published beside the old one, then signing, then
+the old one leaves the bundle) while a client writes and reads: no Replica leaves Ready
+and no acknowledged write is lost. Callers without a certificate of the CA are refused;
+a request for another node's certificate is denied; an agent's certificate speaking
+for another node is refused.
 """
 
 from __future__ import annotations
@@ -23,22 +26,23 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from kubernetes import client
 
+from statecast.agent.certificate import request_name
 from statecast.agent.launcher import free_port
 from statecast.api.lease import (
     AGENT_TLS_SECRET_PREFIX,
     AUTHORITY_SECRET,
+    BUNDLE_CONFIGMAP,
     PEER_ENDPOINT_ANNOTATION,
     agent_lease_name,
 )
-from statecast.core.pki import agent_name
-from statecast.devcluster.system import System
-from statecast.pki.certs import KeyPair, issue, new_authority
+from statecast.core.pki import SIGNER_NAME, agent_name
+from statecast.devcluster.system import System, tls_agent_args
+from statecast.pki.certs import KeyPair, issue, new_authority, new_request
 from statecast.pki.contexts import TlsMaterial
 from tests.integration.conftest import (
     INSTALL_NAMESPACE,
@@ -66,13 +70,25 @@ class TlsSystem:
     operator_log: Path
     agent_logs: dict[str, Path]
     metrics: str
+    node_tokens: dict[str, Path]
+    """Node -> a kubeconfig with a token of the agents' ServiceAccount bound to a Pod there."""
 
 
 def _forget_tls_secrets(core: client.CoreV1Api) -> None:
+    """The CA, its bundle and every certificate request of our signer: a clean start."""
     for item in core.list_namespaced_secret(INSTALL_NAMESPACE).items:
         name = item.metadata.name
         if name == AUTHORITY_SECRET or name.startswith(AGENT_TLS_SECRET_PREFIX):
             core.delete_namespaced_secret(name, INSTALL_NAMESPACE)
+    with contextlib.suppress(client.ApiException):
+        core.delete_namespaced_config_map(BUNDLE_CONFIGMAP, INSTALL_NAMESPACE)
+    certificates = client.CertificatesV1Api(core.api_client)
+    found = certificates.list_certificate_signing_request(
+        field_selector=f"spec.signerName={SIGNER_NAME}"
+    )
+    for item in found.items:
+        with contextlib.suppress(client.ApiException):
+            certificates.delete_certificate_signing_request(item.metadata.name)
 
 
 @pytest.fixture
@@ -100,32 +116,25 @@ def tls_system(
     )
     group = f"tls-agents-{tag}"
 
-    def tls_args(urls: dict[str, str]) -> dict[str, list[str]]:
-        found = {}
-        for node, url in urls.items():
-            host = urlsplit(url).hostname or ""
-            port = free_port(host)
-            found[node] = [
-                "--tls", "--peer-listen", f"{host}:{port}",
-                "--peer-advertise", f"https://{host}:{port}", "--tls-reload-seconds", "2",
-            ]  # fmt: skip
-        return found
-
     urls: dict[str, str] = {}
+    node_tokens = system.node_token_kubeconfigs(
+        "statecast-agent", [node.name for node in system.nodes()], hours=6
+    )
     try:
         urls = system.start_agents(
             group=group,
             lease_namespace=INSTALL_NAMESPACE,
             port=None,
-            kubeconfig=service_account_kubeconfig("statecast-agent"),
+            kubeconfig=node_tokens,
             data_root=tmp_path,
-            extra_args=tls_args,
+            extra_args=tls_agent_args,
         )
         yield TlsSystem(
             urls,
             system.log_path(operator),
             {node: system.log_path(f"{group}-{node}") for node in urls},
             metrics,
+            node_tokens,
         )
     finally:
         system.stop_group(group)
@@ -147,10 +156,10 @@ def _peer_urls(api_client: client.ApiClient) -> dict[str, str]:
 
 
 def _bundle(api_client: client.ApiClient) -> bytes:
-    secret = client.CoreV1Api(api_client).read_namespaced_secret(
-        AUTHORITY_SECRET, INSTALL_NAMESPACE
+    published = client.CoreV1Api(api_client).read_namespaced_config_map(
+        BUNDLE_CONFIGMAP, INSTALL_NAMESPACE
     )
-    return base64.b64decode(secret.data["ca.crt"])
+    return published.data["ca.crt"].encode()
 
 
 def _authority(api_client: client.ApiClient) -> KeyPair:
@@ -290,7 +299,7 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
     assert len(acked) > 100
     for node in nodes:  # every agent loaded new material several times
         loads = tls_system.agent_logs[node].read_text().count("event=tls_loaded")
-        assert loads >= 3, f"{node} loaded its TLS Secret {loads} times"
+        assert loads >= 3, f"{node} loaded new TLS material {loads} times"
 
     def everywhere() -> bool:
         for url in tls_system.urls.values():
@@ -312,3 +321,104 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
             content=sync,
             extensions={"sni_hostname": agent_name(first)},
         ).raise_for_status()
+
+
+def _ask(kubeconfig: Path, name: str) -> tuple[str, KeyPair]:
+    """A certificate request for ``name``, made with the credentials of ``kubeconfig``."""
+    from kubernetes import config
+
+    made = new_request(name)
+    request = request_name(f"test-{uuid.uuid4().hex[:6]}", made.cert)
+    with config.new_client_from_config(config_file=str(kubeconfig)) as api:
+        client.CertificatesV1Api(api).create_certificate_signing_request(
+            {
+                "apiVersion": "certificates.k8s.io/v1",
+                "kind": "CertificateSigningRequest",
+                "metadata": {"name": request},
+                "spec": {
+                    "request": base64.b64encode(made.cert).decode(),
+                    "signerName": SIGNER_NAME,
+                    "usages": ["digital signature", "server auth", "client auth"],
+                },
+            }
+        )
+    return request, made
+
+
+def _answer(api_client: client.ApiClient, request: str) -> tuple[bytes, str]:
+    """The operator's answer to a request: its certificate, or why it was denied."""
+    certificates = client.CertificatesV1Api(api_client)
+
+    def answered() -> tuple[bytes, str] | None:
+        status = certificates.read_certificate_signing_request(request).status
+        for condition in (status.conditions if status else None) or []:
+            if condition.type == "Denied":
+                return b"", condition.message or ""
+        if status and status.certificate:
+            return base64.b64decode(status.certificate), ""
+        return None
+
+    found = wait_for(answered, timeout=30, what=f"the operator's answer to {request}")
+    assert found is not None
+    return found
+
+
+def test_an_agent_gets_a_certificate_for_its_own_node_only_and_cannot_speak_for_another(
+    api_client: client.ApiClient,
+    namespace: str,
+    tls_system: TlsSystem,
+    service_account_kubeconfig: Callable[[str], Path],
+) -> None:
+    first, second, third = sorted(tls_system.urls)[:3]
+    # no agent key is in a Secret any more, and the agents may read none of this
+    # namespace's Secrets (before: every agent could read every agent's key)
+    agents = f"system:serviceaccount:{INSTALL_NAMESPACE}:statecast-agent"
+    authorization = client.AuthorizationV1Api(api_client)
+    for secret in (AUTHORITY_SECRET, f"{AGENT_TLS_SECRET_PREFIX}{second}"):
+        review = authorization.create_subject_access_review(
+            {
+                "spec": {
+                    "user": agents,
+                    "groups": ["system:serviceaccounts", "system:authenticated"],
+                    "resourceAttributes": {
+                        "namespace": INSTALL_NAMESPACE,
+                        "verb": "get",
+                        "resource": "secrets",
+                        "name": secret,
+                    },
+                }
+            }
+        )
+        assert not review.status.allowed, secret
+    secrets = client.CoreV1Api(api_client).list_namespaced_secret(INSTALL_NAMESPACE).items
+    assert not [s for s in secrets if s.metadata.name.startswith(AGENT_TLS_SECRET_PREFIX)]
+    peers = wait_for(
+        lambda: len(p := _peer_urls(api_client)) >= len(tls_system.urls) and p,
+        what="peer endpoints",
+    )
+    # a token bound to the agent's Pod on `first` (what a compromised agent there holds)
+    on_first = tls_system.node_tokens[first]
+    denied = _answer(api_client, _ask(on_first, agent_name(second))[0])
+    assert denied[0] == b"" and f"may hold only {agent_name(first)}" in denied[1]
+    # the agents' ServiceAccount with a token bound to no Pod: no node, no certificate
+    unbound = service_account_kubeconfig("statecast-agent")
+    denied = _answer(api_client, _ask(unbound, agent_name(first))[0])
+    assert denied[0] == b"" and "names no node" in denied[1]
+    # its own node's certificate it gets ...
+    request, made = _ask(on_first, agent_name(first))
+    certificate, reason = _answer(api_client, request)
+    assert certificate and reason == ""
+    mine = TlsMaterial()
+    mine.load(certificate, made.key, _bundle(api_client))
+    target = f"{peers[third]}/v1/peer/sync/{namespace}/flags"
+    with httpx.Client(verify=mine.client_context(), timeout=10) as http:
+        for sender, refused in ((second, True), (first, False)):
+            reply = http.post(
+                target,
+                content=f'{{"from": "{sender}", "vv": {{}}}}'.encode(),
+                extensions={"sni_hostname": agent_name(third)},
+            )
+            code = reply.json()["error"]["code"] if reply.status_code >= 400 else ""
+            # ... and with it, it speaks for that node only
+            assert (code == "peer_mismatch") is refused, (sender, reply.status_code, reply.text)
+            assert refused == (reply.status_code == 403)

@@ -63,3 +63,35 @@ def test_the_agents_port_is_reachable_only_as_the_network_policy_says() -> None:
     assert [p["port"] for p in clients["ports"]] == [ports["http"]]  # never the peer port
     assert {p["port"] for p in agents_and_operator["ports"]} == set(ports.values())
     assert "hostNetwork" not in daemonset["spec"]["template"]["spec"]  # a pod policy applies
+
+
+def _subjects(kind: str, role: str) -> set[str]:
+    return {
+        s["name"]
+        for b in _of(kind).values()
+        if b["roleRef"]["name"] == role
+        for s in b.get("subjects", [])
+    }
+
+
+def test_the_agents_may_read_no_secret_of_the_install_namespace_and_ask_only_for_certificates():
+    """Per-node identity (issue 15): the agents keep their keys, so no Role gives them a
+    Secret; they may create and read certificate requests, and the operator may approve
+    and sign for our signer only (not kubelet's)."""
+    for name, role in _of("Role").items():
+        if "statecast-agent" in _subjects("RoleBinding", name):
+            assert not [r for r in role.get("rules", []) if _reads_secrets(r)], name
+    agent = _of("ClusterRole")["statecast-agent-certificates"]["rules"]
+    assert agent == [
+        {
+            "apiGroups": ["certificates.k8s.io"],
+            "resources": ["certificatesigningrequests"],
+            "verbs": ["create", "get"],
+        }
+    ]
+    assert _subjects("ClusterRoleBinding", "statecast-agent-certificates") == {"statecast-agent"}
+    signer = _of("ClusterRole")["statecast-operator-signer"]["rules"]
+    (signing,) = [r for r in signer if "signers" in r["resources"]]
+    assert signing["resourceNames"] == ["statecast.io/agent"]
+    assert sorted(signing["verbs"]) == ["approve", "sign"]
+    assert _subjects("ClusterRoleBinding", "statecast-operator-signer") == {"statecast-operator"}

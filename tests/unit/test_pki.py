@@ -1,5 +1,6 @@
 """The renewal decisions of the operator's certificate authority (statecast.core.pki),
-and the certificates statecast.pki.certs makes for them."""
+which certificate requests it signs, and the certificates statecast.pki.certs makes for
+them."""
 
 from __future__ import annotations
 
@@ -9,17 +10,32 @@ import pytest
 
 from statecast.core.pki import (
     BACKDATE,
+    NODE_NAME_EXTRA,
     OPERATOR_NAME,
     Authority,
     Leaf,
     PkiSettings,
+    SigningRequest,
     agent_name,
     authority_plan,
     identity_of,
+    leaf_from_note,
+    leaf_note,
     leaf_renewal,
     node_of,
+    request_verdict,
 )
-from statecast.pki.certs import authority_of, issue, leaf_of, new_authority, split_bundle
+from statecast.pki.certs import (
+    authority_of,
+    issue,
+    leaf_of,
+    new_authority,
+    new_request,
+    request_names,
+    sign_request,
+    split_bundle,
+)
+from statecast.pki.contexts import TlsMaterial
 
 DAY = 86400.0
 S = PkiSettings(authority_lifetime=300 * DAY, leaf_lifetime=DAY, propagation=60.0)
@@ -122,3 +138,65 @@ def test_issued_certificates_read_back_as_the_core_sees_them():
     other = new_authority(now, DAY)
     assert split_bundle(authority.cert + other.cert) == [authority.cert, other.cert]
     assert split_bundle(b"") == []
+
+
+AGENTS = "system:serviceaccount:statecast-system:statecast-agent"
+ON_N1 = {NODE_NAME_EXTRA: ["n1"], "authentication.kubernetes.io/pod-name": ["a-n1"]}
+
+
+@pytest.mark.parametrize(
+    ("request_", "node", "why"),
+    [
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n1"),)), "n1", "node n1"),
+        # another node's name, from a Pod on n1: what a compromised agent would try
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n2"),)), None, "may hold only"),
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n1"), agent_name("n2"))), None, "only"),
+        (SigningRequest(AGENTS, ON_N1, (OPERATOR_NAME,)), None, "may hold only"),
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n1"),), other_names=1), None, "1 other"),
+        (SigningRequest(AGENTS, ON_N1, ()), None, "no DNS name"),
+        # a token not bound to a Pod (no node), or naming two
+        (SigningRequest(AGENTS, {}, (agent_name("n1"),)), None, "names no node"),
+        (SigningRequest(AGENTS, {NODE_NAME_EXTRA: ["n1", "n2"]}, ()), None, "names no node"),
+        # another ServiceAccount (a workload on n1), or a person
+        (
+            SigningRequest("system:serviceaccount:shop:checkout", ON_N1, (agent_name("n1"),)),
+            None,
+            "not system:serviceaccount:statecast-system:statecast-agent",
+        ),
+        (SigningRequest("alice", ON_N1, (agent_name("n1"),)), None, "requested by alice"),
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n1"),), proof=False), None, "not signed"),
+        (SigningRequest(AGENTS, ON_N1, (agent_name("n1"),), key=False), None, "unsupported"),
+    ],
+)
+def test_a_certificate_request_is_signed_only_for_the_requesters_own_node(request_, node, why):
+    verdict = request_verdict(request_, AGENTS)
+    assert verdict.node == node and why in verdict.reason
+
+
+def test_what_an_agent_says_of_its_certificate_reads_back():
+    held = Leaf(agent_name("n1"), "abc", 10.0, 20.0)
+    assert leaf_from_note("n1", leaf_note(held)) == held
+    for bad in (
+        "",
+        "{",
+        "[]",
+        '{"issuer": "a"}',
+        '{"issuer": "a", "notBefore": "x", "notAfter": 1}',
+    ):
+        assert leaf_from_note("n1", bad) is None
+    assert leaf_from_note("n1", '{"issuer": "a", "notBefore": NaN, "notAfter": 1}') is None
+
+
+def test_a_request_is_signed_with_its_own_key_and_our_extensions_only():
+    now = time.time()
+    authority = new_authority(now, DAY)
+    request = new_request(agent_name("n1"))
+    assert request_names(request.cert) == ((agent_name("n1"),), 0, True, True)
+    certificate = sign_request(authority, request.cert, agent_name("n1"), now, 600.0)
+    held = leaf_of(certificate)
+    assert held.identity == agent_name("n1")
+    assert held.not_after - held.not_before == pytest.approx(600.0 + BACKDATE)
+    loaded = TlsMaterial()  # the certificate goes with the requester's key
+    assert loaded.load(certificate, request.key, authority.cert)
+    with pytest.raises(ValueError, match="PEM"):
+        request_names(b"not a request")

@@ -30,11 +30,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
 
+from statecast.agent.certificate import CertificateKeeper
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import PersistenceError
 from statecast.agent.handoff import Retirement
 from statecast.agent.kube_api import (
     API_ERRORS,
+    CertificateRequests,
     ClusterGateway,
     LeaseRecord,
     ReplicaRecord,
@@ -44,9 +46,9 @@ from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up
 from statecast.agent.retired import adopt
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
-from statecast.agent.tls_secret import keep_tls
 from statecast.api.lease import (
     AGENT_LEASE_PREFIX,
+    CERTIFICATE_ANNOTATION,
     ENDPOINT_ANNOTATION,
     PEER_ENDPOINT_ANNOTATION,
     ZONE_ANNOTATION,
@@ -54,6 +56,7 @@ from statecast.api.lease import (
 )
 from statecast.core.crdt.seed import is_seed_origin, seed_entries, seed_origin
 from statecast.core.liveness import RenewalWatch
+from statecast.core.pki import leaf_note
 from statecast.core.strong.log import Operation, seed_operation
 
 __all__ = ["LeaseKeeper", "PeerWatcher", "ReplicaReconciler", "run_edge"]
@@ -86,6 +89,8 @@ class LeaseKeeper:
         period: Seconds between renewals (the Lease lasts three periods).
         peer_endpoint: The URL of its mutual-TLS listener while it serves one ("" when
             not, or without TLS); advertised in the Lease.
+        certificate: What it says of the certificate it holds ("" for nothing; with TLS:
+            :func:`statecast.core.pki.leaf_note`).
     """
 
     def __init__(
@@ -97,10 +102,11 @@ class LeaseKeeper:
         zone: str,
         period: float = 2.0,
         peer_endpoint: Callable[[], str] = lambda: "",
+        certificate: Callable[[], str] = lambda: "",
     ) -> None:
         self.gateway, self.namespace, self.node = gateway, namespace, node
         self.endpoint, self.zone, self.period = endpoint, zone, period
-        self.peer_endpoint = peer_endpoint
+        self.peer_endpoint, self.certificate = peer_endpoint, certificate
         self.renewals = 0
 
     @property
@@ -116,9 +122,12 @@ class LeaseKeeper:
             ENDPOINT_ANNOTATION: self.endpoint,
             ZONE_ANNOTATION: self.zone,
         }
-        annotations.pop(PEER_ENDPOINT_ANNOTATION, None)  # one of an earlier run
+        for stale in (PEER_ENDPOINT_ANNOTATION, CERTIFICATE_ANNOTATION):  # of an earlier run
+            annotations.pop(stale, None)
         if peer := self.peer_endpoint():
             annotations[PEER_ENDPOINT_ANNOTATION] = peer
+        if held := self.certificate():
+            annotations[CERTIFICATE_ANNOTATION] = held
         lease = LeaseRecord(
             name=self.name,
             holder=self.node,
@@ -644,14 +653,17 @@ async def run_edge(
     watcher: ReplicaWatcher | None = None,
     retired_retention: float = 86400.0,
     peer_advertise: str = "",
-    tls_secret: bool = True,
+    requests: CertificateRequests | None = None,
 ) -> None:
     """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled.
 
-    With TLS, also keep the agent's TLS material from its Secret (``tls_secret``; else
-    the agent reads files) and advertise ``peer_advertise`` while the mutual-TLS
-    listener serves.
+    With TLS, also keep the agent's certificate requested from the operator through
+    ``requests`` (None: the agent reads files) and advertise ``peer_advertise`` while
+    the mutual-TLS listener serves.
     """
+    certificates = None
+    if agent.tls is not None and requests is not None:
+        certificates = CertificateKeeper(agent, gateway, requests, namespace)
     keeper = LeaseKeeper(
         gateway,
         namespace,
@@ -660,6 +672,9 @@ async def run_edge(
         agent.config.zone,
         lease_seconds,
         peer_endpoint=lambda: peer_advertise if agent.peer_listening else "",
+        certificate=lambda: (
+            leaf_note(certificates.leaf) if certificates and certificates.leaf else ""
+        ),
     )
     peers = PeerWatcher(gateway, namespace, agent)
     reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
@@ -688,9 +703,8 @@ async def run_edge(
         asyncio.create_task(reconciler.run(wake)),
         asyncio.create_task(reconciler.retirement.run()),
     ]
-    if agent.tls is not None and tls_secret:
-        reload = agent.config.tls_reload_seconds
-        tasks.append(asyncio.create_task(keep_tls(agent, gateway, namespace, reload)))
+    if certificates is not None:
+        tasks.append(asyncio.create_task(certificates.run(agent.config.tls_reload_seconds)))
     thread = None
     if watcher is not None:
         thread = threading.Thread(

@@ -21,7 +21,15 @@ from urllib3.exceptions import HTTPError
 
 from statecast.agent.seeding import SourceKind
 
-__all__ = ["API_ERRORS", "ClusterGateway", "LeaseRecord", "ReplicaRecord", "ReplicaWatcher"]
+__all__ = [
+    "API_ERRORS",
+    "CertificateRequests",
+    "ClusterGateway",
+    "LeaseRecord",
+    "ReplicaRecord",
+    "ReplicaWatcher",
+    "RequestState",
+]
 
 #: What a call to the API server can raise and is worth retrying: an HTTP status
 #: error (:class:`~kubernetes.client.exceptions.ApiException` and the client's other
@@ -107,6 +115,31 @@ class ClusterGateway(Protocol):
 
     async def patch_replica_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource of a Replica."""
+        ...
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """Where a certificate request of this agent stands.
+
+    Attributes:
+        certificate: the signed certificate (PEM); empty until it is signed.
+        refused: the message of its ``Denied`` or ``Failed`` condition; empty unless so.
+    """
+
+    certificate: bytes = b""
+    refused: str = ""
+
+
+class CertificateRequests(Protocol):
+    """The agent's certificate requests (Kubernetes ``CertificateSigningRequest``)."""
+
+    async def request_certificate(self, name: str, request: bytes, signer: str, node: str) -> None:
+        """Create request ``name`` for ``signer`` holding ``request`` (PKCS#10 PEM)."""
+        ...
+
+    async def certificate_request(self, name: str) -> RequestState | None:
+        """Where request ``name`` stands; None when it does not exist (any more)."""
         ...
 
 

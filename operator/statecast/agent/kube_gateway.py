@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from statecast.agent.kube_api import API_ERRORS, LeaseRecord, ReplicaRecord
+from statecast.agent.kube_api import API_ERRORS, LeaseRecord, ReplicaRecord, RequestState
 from statecast.agent.seeding import SourceError, SourceKind
 from statecast.api.replica import NODE_LABEL
 from statecast.api.types import GROUP, VERSION
@@ -91,6 +91,7 @@ class KubernetesGateway:
         # models lazily (about a second of CPU, more on a busy machine), and an import on
         # the event loop stalls every request and the Lease renewal meanwhile.
         self.core = client.CoreV1Api(api)
+        self.certificates = client.CertificatesV1Api(api)
 
     async def get_lease(self, namespace: str, name: str) -> LeaseRecord | None:
         """See :class:`ClusterGateway`."""
@@ -233,6 +234,43 @@ class KubernetesGateway:
         except ApiException as err:
             if err.status != 404:  # deleted meanwhile: the next pass closes it
                 raise
+
+    async def request_certificate(self, name: str, request: bytes, signer: str, node: str) -> None:
+        """See :class:`~statecast.agent.kube_api.CertificateRequests`."""
+        body: Any = {
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": name, "labels": {f"{GROUP}/node": node}},
+            "spec": {
+                "request": base64.b64encode(request).decode("ascii"),
+                "signerName": signer,
+                "usages": ["digital signature", "server auth", "client auth"],
+            },
+        }
+        await asyncio.to_thread(self.certificates.create_certificate_signing_request, body)
+
+    async def certificate_request(self, name: str) -> RequestState | None:
+        """See :class:`~statecast.agent.kube_api.CertificateRequests`."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj: Any = await asyncio.to_thread(
+                self.certificates.read_certificate_signing_request, name
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        status = obj.status
+        refused = [
+            f"{c.type}: {c.message or c.reason or ''}"
+            for c in (status.conditions if status else None) or []
+            if c.type in ("Denied", "Failed")
+        ]
+        if refused:
+            return RequestState(refused="; ".join(refused))
+        issued = status.certificate if status else None
+        return RequestState(certificate=base64.b64decode(issued) if issued else b"")
 
     def watch_node_replicas(
         self, node: str, wake: Callable[[], None], stop: threading.Event

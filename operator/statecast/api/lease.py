@@ -14,6 +14,9 @@ __all__ = [
     "AGENT_LEASE_PREFIX",
     "AGENT_TLS_SECRET_PREFIX",
     "AUTHORITY_SECRET",
+    "BUNDLE_CONFIGMAP",
+    "BUNDLE_SIGNING_KEY",
+    "CERTIFICATE_ANNOTATION",
     "ENDPOINT_ANNOTATION",
     "PEER_ENDPOINT_ANNOTATION",
     "ZONE_ANNOTATION",
@@ -30,9 +33,18 @@ ZONE_ANNOTATION = f"{GROUP}/zone"
 #: The annotation of an agent's Lease that holds its mutual-TLS listener's URL (set
 #: while it serves one: with TLS, agents and the operator reach it there).
 PEER_ENDPOINT_ANNOTATION = f"{GROUP}/peer-endpoint"
+#: The annotation of an agent's Lease that says which certificate it holds (issuer and
+#: validity, JSON: the operator keeps an old CA until no agent holds one it signed).
+CERTIFICATE_ANNOTATION = f"{GROUP}/certificate"
 #: The Secret (in the agents' namespace) holding the operator's certificate authorities.
 AUTHORITY_SECRET = "statecast-ca"
-#: An agent's certificate, key and trust bundle: ``Secret statecast-agent-tls-<node>``.
+#: The ConfigMap (in the agents' namespace) holding the trust bundle (``ca.crt``) and,
+#: which authority signs: public, read by every agent.
+BUNDLE_CONFIGMAP = "statecast-ca-bundle"
+#: The key of that ConfigMap naming the authority that signs (its key id); ``ca.crt``
+#: holds the bundle.
+BUNDLE_SIGNING_KEY = "signing"
+#: The Secrets of an earlier release (each agent's key pair), deleted by the operator.
 AGENT_TLS_SECRET_PREFIX = "statecast-agent-tls-"
 
 

@@ -106,9 +106,9 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls",
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("STATECAST_TLS", "") in ("1", "true"),
-        help="agents and the operator speak mutual TLS on --peer-listen, with the"
-        " certificate the operator issues in Secret statecast-agent-tls-<node> (or the"
-        " files of --tls-dir); the peer routes are served there only [$STATECAST_TLS]",
+        help="agents and the operator speak mutual TLS on --peer-listen, with a key the"
+        " agent makes and a certificate for its node the operator signs on request (or"
+        " the files of --tls-dir); the peer routes are served there only [$STATECAST_TLS]",
     )
     parser.add_argument(
         "--peer-listen",
@@ -132,8 +132,8 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls-reload-seconds",
         type=float,
         default=15.0,
-        help="seconds between two reads of the agent's TLS Secret (or files); keep it well"
-        " under the operator's --tls-propagation (default 15)",
+        help="seconds between two reads of the trust bundle (or the TLS files); keep it"
+        " well under the operator's --tls-propagation (default 15)",
     )
 
 
@@ -173,7 +173,7 @@ def _cluster_edge(args: argparse.Namespace, advertise: str, peer_advertise: str)
             gateway,
             retention,
             peer_advertise=peer_advertise,
-            tls_secret=args.tls_dir is None,
+            requests=gateway if args.tls_dir is None else None,
         )
 
     return edge

@@ -7,11 +7,18 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from statecast.devcluster import DevCluster, DevClusterError, build
 from statecast.devcluster.netproxy import NetworkProxy
-from statecast.devcluster.system import AGENT_PORT, PEERING_NAME
+from statecast.devcluster.system import (
+    AGENT_ACCOUNT,
+    AGENT_PORT,
+    PEERING_NAME,
+    System,
+    tls_agent_args,
+)
 
 
 def register(
@@ -34,34 +41,7 @@ def register(
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default: 3)")
     up.add_argument("--zones", type=int, default=2, help="number of zones (default: 2)")
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait (default: 180)")
-    up.add_argument(
-        "--with-agents",
-        action="store_true",
-        help="install the CRDs and RBAC and run one agent per node on its node's address",
-    )
-    up.add_argument(
-        "--with-operator",
-        action="store_true",
-        help="install the CRDs and RBAC and run the operator",
-    )
-    up.add_argument(
-        "--with-network-proxy",
-        action="store_true",
-        help="route every agent-to-agent path through Toxiproxy (built on first use), so "
-        "`statecast chaos` can partition zones and add cross-zone latency",
-    )
-    up.add_argument(
-        "--operators",
-        type=int,
-        default=1,
-        help="operator processes in one kopf peering (default: 1; the chart runs 2)",
-    )
-    up.add_argument(
-        "--agent-port",
-        type=int,
-        default=AGENT_PORT,
-        help=f"agents' port on their node's address (default: {AGENT_PORT}; a free one if taken)",
-    )
+    _add_system_arguments(up)
     up.set_defaults(handler=_up)
 
     down = actions.add_parser("down", help="stop every process the cluster started")
@@ -86,6 +66,50 @@ def register(
     kubectl = actions.add_parser("kubectl", help="run the cached kubectl against the cluster")
     kubectl.add_argument("args", nargs=argparse.REMAINDER, help="kubectl arguments")
     kubectl.set_defaults(handler=_kubectl)
+
+
+def _add_system_arguments(up: argparse.ArgumentParser) -> None:
+    """The options of ``up`` that start statecast itself beside the cluster."""
+    up.add_argument(
+        "--with-agents",
+        action="store_true",
+        help="install the CRDs and RBAC and run one agent per node on its node's address",
+    )
+    up.add_argument(
+        "--with-operator",
+        action="store_true",
+        help="install the CRDs and RBAC and run the operator",
+    )
+    up.add_argument(
+        "--with-network-proxy",
+        action="store_true",
+        help="route every agent-to-agent path through Toxiproxy (built on first use), so "
+        "`statecast chaos` can partition zones and add cross-zone latency",
+    )
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="as the chart installs: agents and the operator speak mutual TLS (each agent"
+        " asks the operator for a certificate with a token bound to a Pod on its node)",
+    )
+    up.add_argument(
+        "--auth",
+        action="store_true",
+        help="as the chart installs: the agents require a ServiceAccount token of audience"
+        " statecast, allowed by RBAC on sharedresources/data (TokenReview, SAR)",
+    )
+    up.add_argument(
+        "--operators",
+        type=int,
+        default=1,
+        help="operator processes in one kopf peering (default: 1; the chart runs 2)",
+    )
+    up.add_argument(
+        "--agent-port",
+        type=int,
+        default=AGENT_PORT,
+        help=f"agents' port on their node's address (default: {AGENT_PORT}; a free one if taken)",
+    )
 
 
 def _fail(err: Exception) -> int:
@@ -113,30 +137,54 @@ def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.operators < 1:
         return _fail(ValueError("--operators must be at least 1"))
+    if args.tls and args.with_network_proxy:
+        return _fail(ValueError("--tls and --with-network-proxy: the proxy routes plain HTTP"))
     try:
         cluster.up(nodes=args.nodes, zones=args.zones, timeout=args.timeout)
         if args.with_agents or args.with_operator:
             system = cluster.system()
             system.install()
             if args.with_agents:
-                routes = None
-                if args.with_network_proxy:
-                    proxy = NetworkProxy(system)
-                    proxy.start()
-                    nodes = system.nodes()
-                    routes = partial(proxy.routes, nodes)
-                for node, url in system.start_agents(
-                    port=args.agent_port, extra_args=routes
-                ).items():
-                    print(f"agent {node}: {url}")
+                _start_agents(system, args)
             if args.with_operator:
-                names = system.start_operators(args.operators)
+                more = ["--tls"] if args.tls else []
+                names = system.start_operators(args.operators, args=more)
                 print(f"operator: {', '.join(names)} (peering {PEERING_NAME})")
     except DevClusterError as err:
         return _fail(err)
     print(f"dev cluster {args.name!r} up in {time.monotonic() - started:.1f}s")
     print(f"export KUBECONFIG={cluster.kubeconfig}")
     return 0
+
+
+def _start_agents(system: System, args: argparse.Namespace) -> None:
+    """An agent per node, with the network proxy, mutual TLS and auth as asked."""
+    routes: Callable[[dict[str, str]], Mapping[str, Sequence[str]]] | None = None
+    if args.with_network_proxy:
+        proxy = NetworkProxy(system)
+        proxy.start()
+        routes = partial(proxy.routes, system.nodes())
+
+    def extra(urls: dict[str, str]) -> dict[str, list[str]]:
+        found = {node: list(more) for node, more in (routes(urls) if routes else {}).items()}
+        secure = tls_agent_args(urls) if args.tls else {}
+        for node in urls:
+            found.setdefault(node, []).extend(
+                [*secure.get(node, ()), *(["--auth"] if args.auth else [])]
+            )
+        return found
+
+    # with TLS each agent's token is bound to a Pod on its node, as a DaemonSet's are:
+    # the operator signs an agent's certificate for that node only
+    tokens = (
+        system.node_token_kubeconfigs(AGENT_ACCOUNT, [n.name for n in system.nodes()])
+        if args.tls
+        else None
+    )
+    for node, url in system.start_agents(
+        port=args.agent_port, kubeconfig=tokens, extra_args=extra
+    ).items():
+        print(f"agent {node}: {url}")
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -117,9 +117,9 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls",
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("STATECAST_TLS", "") in ("1", "true"),
-        help="issue and renew a CA and every agent's certificate (Secrets statecast-ca and"
-        " statecast-agent-tls-<node> in the agents' namespace) and call the agents over"
-        " mutual TLS at their peer endpoint [$STATECAST_TLS]",
+        help="keep a CA (Secret statecast-ca, bundle in ConfigMap statecast-ca-bundle in"
+        " the agents' namespace), sign each agent's certificate request for its own node"
+        " only, and call the agents over mutual TLS at their peer endpoint [$STATECAST_TLS]",
     )
     parser.add_argument(
         "--tls-certificate-lifetime",

@@ -16,12 +16,14 @@ import kopf
 
 from statecast.api.lease import (
     AGENT_LEASE_PREFIX,
+    CERTIFICATE_ANNOTATION,
     ENDPOINT_ANNOTATION,
     PEER_ENDPOINT_ANNOTATION,
 )
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.agent_link import AgentLink
 from statecast.controller.history_keeper import BLOB_KEY, history_name
+from statecast.core.pki import leaf_from_note
 from statecast.core.reconcile.views import AgentLease
 from statecast.core.strong.log import LogPosition
 
@@ -187,13 +189,16 @@ class KubeGateway:
             if not name.startswith(AGENT_LEASE_PREFIX) or lease.spec is None:
                 continue
             annotations = (lease.metadata.annotations if lease.metadata else None) or {}
+            node = lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX)
+            note = annotations.get(CERTIFICATE_ANNOTATION)
             found.append(
                 AgentLease(
-                    node=lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX),
+                    node=node,
                     renew_time=lease.spec.renew_time,
                     duration_seconds=int(lease.spec.lease_duration_seconds or 0),
                     endpoint=annotations.get(ENDPOINT_ANNOTATION, ""),
                     peer_endpoint=annotations.get(PEER_ENDPOINT_ANNOTATION, ""),
+                    certificate=leaf_from_note(node, note) if note else None,
                 )
             )
         return found

@@ -1,24 +1,25 @@
-"""The operator's certificate issuer: a CA and every agent's certificate, in Secrets.
+"""The operator's certificate authority: its CAs, the trust bundle, its own certificate.
 
 Every round (``statecast operator --tls``, every 10 s) the acting operator:
 
 1. reads its authorities from ``Secret statecast-ca`` (each CA's certificate and key,
    when each was published, which one signs, the trust bundle ``ca.crt``) and asks
    :func:`statecast.core.pki.authority_plan` whether to make a new one, which signs,
-   which are trusted and which go; writes the Secret back when that changed;
-2. for every agent with a Lease, reads ``Secret statecast-agent-tls-<node>`` and asks
-   :func:`statecast.core.pki.leaf_renewal` whether to issue it anew (missing, expiring,
-   signed by an authority that no longer signs); writes a new key pair, or only the
-   new bundle, when needed; deletes the Secrets of agents whose Lease is gone;
+   which are trusted and which go - given the certificates the agents say they hold
+   (their Leases' ``statecast.io/certificate``) and its own; writes the Secret back when
+   that changed;
+2. publishes the bundle and which authority signs in ``ConfigMap statecast-ca-bundle``
+   (public: every agent reads it), and deletes the agents' key Secrets of an earlier
+   release (``statecast-agent-tls-<node>``: agents now keep their own keys);
 3. keeps its own certificate (in memory, never in a Secret) the same way, and loads it
    with the bundle for its calls to the agents.
 
-Every operator runs it, standbys too (it needs no Kubernetes event, and a round with
-nothing due writes nothing): each write is made at the resource version it read, so
-when two operators decide the same renewal one write wins and the other is refused
-and left for the next round. (``acting`` can confine the writes to one operator; a
-non-acting one only does step 3.) The agents load their Secret within their reload
-period.
+The agents' certificates are signed by :mod:`statecast.controller.signer`, from the
+requests the agents make with keys they keep. Every operator runs this, standbys too (a
+round with nothing due writes nothing): each write is made at the resource version it
+read, so when two operators decide the same change one write wins and the other is
+refused and left for the next round. (``acting`` can confine the writes to one
+operator; a non-acting one only does step 3.)
 """
 
 from __future__ import annotations
@@ -30,14 +31,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from statecast.api.lease import AGENT_TLS_SECRET_PREFIX, AUTHORITY_SECRET, agent_tls_secret_name
+from statecast.api.lease import (
+    AGENT_TLS_SECRET_PREFIX,
+    AUTHORITY_SECRET,
+    BUNDLE_CONFIGMAP,
+    BUNDLE_SIGNING_KEY,
+)
 from statecast.api.types import GROUP
 from statecast.core.pki import (
     OPERATOR_NAME,
     Authority,
     Leaf,
     PkiSettings,
-    agent_name,
     authority_plan,
     leaf_renewal,
 )
@@ -54,8 +59,6 @@ SIGNING_ANNOTATION = f"{GROUP}/signing"
 #: The label of the Secrets the issuer writes (``authority`` or ``agent``).
 TLS_LABEL = f"{GROUP}/tls"
 BUNDLE_KEY = "ca.crt"
-#: The Role through which the agents read their Secrets (rules kept by the issuer).
-AGENT_ROLE = "statecast-agent-tls"
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,11 @@ class SecretStore(Protocol):
         """Delete a Secret (gone already is fine)."""
         ...
 
-    def grant(self, names: list[str]) -> None:
-        """Let the agents read exactly the Secrets ``names`` (and no other)."""
+    def publish(self, bundle: bytes, signing: str) -> bool:
+        """Publish the trust bundle and the signing authority's key id to the agents.
+
+        In ConfigMap ``statecast-ca-bundle``; True when it changed.
+        """
         ...
 
 
@@ -106,11 +112,7 @@ class KubeSecrets:
     """
 
     def __init__(self, core: Any, namespace: str) -> None:
-        from kubernetes import client
-
         self.core, self.namespace = core, namespace
-        self.rbac = client.RbacAuthorizationV1Api(core.api_client)
-        self._granted: list[str] | None = None
 
     def read(self, name: str) -> SecretRecord | None:
         """See :class:`SecretStore`."""
@@ -178,37 +180,39 @@ class KubeSecrets:
             if err.status != 404:
                 raise
 
-    def _read_role(self) -> Any:
+    def publish(self, bundle: bytes, signing: str) -> bool:
+        """See :class:`SecretStore`."""
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return self.rbac.read_namespaced_role(AGENT_ROLE, self.namespace)
+            current = self.core.read_namespaced_config_map(BUNDLE_CONFIGMAP, self.namespace)
         except ApiException as err:
             if err.status != 404:
                 raise
-        log.warning("event=agent-role-missing role=%s/%s", self.namespace, AGENT_ROLE)
-        return None
-
-    def grant(self, names: list[str]) -> None:
-        """See :class:`SecretStore`: the rules of Role ``statecast-agent-tls``.
-
-        A DaemonSet's pods share one ServiceAccount, so this cannot give each agent its
-        own Secret only; it keeps ``statecast-ca`` (the CA keys) out of their reach. A
-        missing Role (an install without it) is logged and left alone.
-        """
-        if names == self._granted:
-            return
-        role: Any = self._read_role()
-        if role is None:
-            return
-        current = [(r.api_groups, r.resources, r.verbs, r.resource_names) for r in role.rules or []]
-        wanted = [([""], ["secrets"], ["get"], names)] if names else []
-        if current != wanted:
-            rule = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
-            role.rules = [{**rule, "resourceNames": names}] if names else []
-            self.rbac.replace_namespaced_role(AGENT_ROLE, self.namespace, role)
-            log.info("event=agent-role-updated secrets=%d", len(names))
-        self._granted = names
+            current = None
+        data = {BUNDLE_KEY: bundle.decode("ascii"), BUNDLE_SIGNING_KEY: signing}
+        if current is not None and (current.data or {}) == data:
+            return False
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": BUNDLE_CONFIGMAP,
+                "labels": {"app.kubernetes.io/managed-by": "statecast", TLS_LABEL: "bundle"},
+            },
+            "data": data,
+        }
+        try:
+            if current is None:
+                self.core.create_namespaced_config_map(self.namespace, body)
+            else:
+                body["metadata"]["resourceVersion"] = current.metadata.resource_version
+                self.core.replace_namespaced_config_map(BUNDLE_CONFIGMAP, self.namespace, body)
+        except ApiException as err:
+            if err.status == 409:
+                return False
+            raise
+        return True
 
 
 @dataclass
@@ -259,11 +263,11 @@ def _read_authorities(record: SecretRecord | None) -> _Authorities:
 
 
 class CertificateIssuer:
-    """Issues and renews the CA and the agents' certificates (see the module docstring).
+    """Keeps the CAs, the published bundle and its own certificate (module docstring).
 
     Args:
         secrets: The Secrets of the agents' namespace.
-        leases: The agents' Leases (whose nodes get certificates).
+        leases: The agents' Leases (which certificates they hold).
         material: The operator's own TLS material, loaded here.
         settings: Lifetimes, renewal point and propagation time.
         acting: Whether this operator acts (a standby only keeps its own certificate).
@@ -282,8 +286,7 @@ class CertificateIssuer:
         self.secrets, self.leases, self.material = secrets, leases, material
         self.settings, self.acting, self.clock = settings, acting, clock
         self._own: KeyPair | None = None
-        #: Certificates issued to agents, and authorities made (for logs and tests).
-        self.issued = 0
+        #: Authorities made (for logs and tests).
         self.authorities_made = 0
 
     def round(self) -> None:
@@ -291,19 +294,23 @@ class CertificateIssuer:
         now = self.clock()
         held = _read_authorities(self.secrets.read(AUTHORITY_SECRET))
         if self.acting():
-            nodes = sorted({lease.node for lease in self.leases()})
-            agents = {n: self.secrets.read(agent_tls_secret_name(n)) for n in nodes}
-            leaves = [leaf for record in agents.values() if (leaf := _leaf(record)) is not None]
+            leases = list(self.leases())
+            leaves = [lease.certificate for lease in leases if lease.certificate is not None]
             if (own := self._own_leaf()) is not None:
                 leaves.append(own)
             if not self._plan(held, leaves, now):
                 return  # another operator wrote the CA Secret first: next round
-            for node in nodes:
-                self._keep_agent(node, agents[node], held, now)
-            self._forget_others(nodes)
-            self.secrets.grant([agent_tls_secret_name(n) for n in nodes])
+            assert held.signing is not None
+            if self.secrets.publish(held.bundle_pem(), held.signing):
+                log.info("event=bundle-published signing=%s", held.signing)
+            self._forget_key_secrets()
         if held.signing is not None:
             self._keep_own(held, now)
+
+    def signing_pair(self) -> KeyPair | None:
+        """The key pair of the authority that signs now (from its Secret); None before."""
+        held = _read_authorities(self.secrets.read(AUTHORITY_SECRET))
+        return held.pairs[held.signing] if held.signing is not None else None
 
     def _plan(self, held: _Authorities, leaves: list[Leaf], now: float) -> bool:
         plan = authority_plan(list(held.facts.values()), leaves, now, self.settings)
@@ -328,43 +335,12 @@ class CertificateIssuer:
             held.record = self.secrets.read(AUTHORITY_SECRET)
         return written
 
-    def _keep_agent(
-        self, node: str, record: SecretRecord | None, held: _Authorities, now: float
-    ) -> None:
-        assert held.signing is not None
-        bundle = held.bundle_pem()
-        reason = leaf_renewal(_leaf(record), agent_name(node), held.signing, now, self.settings)
-        if reason is None and record is not None and record.data.get(BUNDLE_KEY) == bundle:
-            return
-        data = dict(record.data) if record is not None and reason is None else {}
-        if reason is not None:
-            pair = issue(
-                held.pairs[held.signing], agent_name(node), now, self.settings.leaf_lifetime
-            )
-            data = {"tls.crt": pair.cert, "tls.key": pair.key}
-        data[BUNDLE_KEY] = bundle
-        written = self.secrets.write(
-            SecretRecord(
-                name=agent_tls_secret_name(node),
-                data=data,
-                annotations={f"{GROUP}/node": node},
-                labels={TLS_LABEL: "agent"},
-                resource_version=record.resource_version if record else None,
-                type="kubernetes.io/tls",
-            )
-        )
-        if written and reason is not None:
-            self.issued += 1
-            log.info("event=certificate-issued node=%s reason=%s", node, reason)
-        elif written:
-            log.info("event=bundle-updated node=%s", node)
-
-    def _forget_others(self, nodes: list[str]) -> None:
-        keep = {agent_tls_secret_name(n) for n in nodes}
+    def _forget_key_secrets(self) -> None:
+        """Delete the agents' key Secrets an earlier release wrote (agents keep their keys)."""
         for name in self.secrets.names(TLS_LABEL, "agent"):
-            if name.startswith(AGENT_TLS_SECRET_PREFIX) and name not in keep:
+            if name.startswith(AGENT_TLS_SECRET_PREFIX):
                 self.secrets.delete(name)
-                log.info("event=certificate-deleted secret=%s (no agent Lease)", name)
+                log.info("event=certificate-secret-deleted secret=%s", name)
 
     def _own_leaf(self) -> Leaf | None:
         return leaf_of(self._own.cert) if self._own is not None else None
@@ -379,12 +355,3 @@ class CertificateIssuer:
         assert self._own is not None
         if self.material.load(self._own.cert, self._own.key, held.bundle_pem()):
             log.info("event=operator-tls-loaded reason=%s", reason or "bundle")
-
-
-def _leaf(record: SecretRecord | None) -> Leaf | None:
-    if record is None or "tls.crt" not in record.data:
-        return None
-    try:
-        return leaf_of(record.data["tls.crt"])
-    except ValueError:
-        return None

@@ -31,6 +31,7 @@ from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
+from statecast.controller.signer import KubeRequests, RequestSigner, agent_user
 from statecast.controller.status_writes import StatusWrites
 from statecast.controller.wakeups import Wakeups
 from statecast.core.liveness import RenewalWatch
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two rounds of the certificate issuer (with TLS).
 ISSUE_SECONDS = 10.0
+#: Seconds between two looks at the agents' certificate requests (an agent waits for one).
+SIGN_SECONDS = 1.0
 
 
 class AgentLiveness:
@@ -155,6 +158,8 @@ class Services:
     """How the agents are called (plain HTTP, or mutual TLS)."""
     issuer: Periodic | None = None
     """With TLS: the certificate issuer's thread (:mod:`statecast.controller.issuer`)."""
+    signer: Periodic | None = None
+    """With TLS: the agents' certificate requests' signer (:mod:`statecast.controller.signer`)."""
     writes: ThreadPoolExecutor | None = None
     """Threads that create a reconcile's Replicas at once (None: one after the other)."""
     latency: LatencySource | None = None
@@ -202,7 +207,7 @@ class Services:
             reader=reader,
             link=link,
         )
-        issuer = None
+        issuer = signer = None
         if tls is not None and link.tls is not None and isinstance(gateway, KubeGateway):
             secrets = KubeSecrets(gateway.core, gateway.agent_namespace)
             # every operator keeps the Secrets, standbys too: each write is made at the
@@ -210,6 +215,13 @@ class Services:
             issuing = CertificateIssuer(secrets, liveness.current, link.tls, tls)
             period = min(ISSUE_SECONDS, tls.propagation / 3, tls.leaf_lifetime / 10)
             issuer = Periodic("issuer", period, issuing.round, failed_event="issuer-failed")
+            signing = RequestSigner(
+                KubeRequests(gateway.core.api_client),
+                issuing.signing_pair,
+                agent_user(gateway.agent_namespace),
+                tls,
+            )
+            signer = Periodic("signer", SIGN_SECONDS, signing.round, failed_event="signer-failed")
         return cls(
             gateway=gateway,
             liveness=liveness,
@@ -226,6 +238,7 @@ class Services:
             load=NodeLoad(),
             link=link,
             issuer=issuer,
+            signer=signer,
             writes=ThreadPoolExecutor(io_threads, thread_name_prefix="replica-write")
             if io_threads > 0
             else None,
@@ -236,15 +249,17 @@ class Services:
         """Start reading the agents' counters and saving the history in the background."""
         self.sampler.start()
         self.keeper.start()
-        if self.issuer is not None:
-            self.issuer.start()
+        for periodic in (self.issuer, self.signer):
+            if periodic is not None:
+                periodic.start()
 
     def stop(self) -> None:
         """Stop the sampler thread and save the demand history (while acting)."""
         self.sampler.stop()
         self.keeper.stop()  # saves the demand history once more
-        if self.issuer is not None:
-            self.issuer.stop()
+        for periodic in (self.issuer, self.signer):
+            if periodic is not None:
+                periodic.stop()
         if self.writes is not None:
             self.writes.shutdown(wait=True)
 

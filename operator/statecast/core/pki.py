@@ -13,26 +13,41 @@ from the operator. Renewal must not cut a connection a Ready replica needs, so:
   one are then renewed, and the old one leaves the bundle ``propagation`` seconds after
   the last of them was replaced. At every moment each party trusts the authority of
   every certificate another party may present.
+
+Agents keep their own keys: each sends a certificate request (a Kubernetes
+``CertificateSigningRequest`` for :data:`SIGNER_NAME`), and the operator signs it only
+for the node the requester proves it runs on (:func:`request_verdict`): the API server
+stamps the request with the requester's identity, and a ServiceAccount token bound to a
+Pod carries the Pod's node (:data:`NODE_NAME_EXTRA`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 __all__ = [
     "AGENT_SUFFIX",
     "BACKDATE",
+    "NODE_NAME_EXTRA",
     "OPERATOR_NAME",
+    "SIGNER_NAME",
     "Authority",
     "AuthorityPlan",
     "Leaf",
     "PkiSettings",
+    "SigningRequest",
+    "Verdict",
     "agent_name",
     "authority_plan",
     "identity_of",
+    "leaf_from_note",
+    "leaf_note",
     "leaf_renewal",
     "node_of",
+    "request_verdict",
 ]
 
 #: The DNS name in an agent's certificate is ``<node>`` + this (never resolved: TLS only).
@@ -41,6 +56,11 @@ AGENT_SUFFIX = ".agent.statecast"
 OPERATOR_NAME = "operator.statecast"
 #: Certificates are valid from this many seconds before they are issued (clock skew).
 BACKDATE = 300.0
+#: The ``signerName`` of the agents' certificate requests (signed by the operator only).
+SIGNER_NAME = "statecast.io/agent"
+#: The user ``extra`` the API server gives a ServiceAccount token bound to a Pod: the
+#: node the Pod is bound to (Kubernetes 1.30 and later; checked on our 1.37).
+NODE_NAME_EXTRA = "authentication.kubernetes.io/node-name"
 
 
 def agent_name(node: str) -> str:
@@ -125,6 +145,26 @@ class Leaf:
     def issued(self) -> float:
         """When it was issued."""
         return self.not_before + BACKDATE
+
+
+def leaf_note(leaf: Leaf) -> str:
+    """What an agent says of the certificate it holds (in its Lease), for the operator."""
+    return json.dumps(
+        {"issuer": leaf.issuer, "notBefore": leaf.not_before, "notAfter": leaf.not_after},
+        sort_keys=True,
+    )
+
+
+def leaf_from_note(node: str, note: str) -> Leaf | None:
+    """The certificate an agent says it holds (:func:`leaf_note`); None when unreadable."""
+    try:
+        raw = json.loads(note)
+        leaf = Leaf(
+            agent_name(node), str(raw["issuer"]), float(raw["notBefore"]), float(raw["notAfter"])
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+    return leaf if math.isfinite(leaf.not_before) and math.isfinite(leaf.not_after) else None
 
 
 @dataclass(frozen=True)
@@ -222,3 +262,65 @@ def leaf_renewal(
     if _renew_due(leaf.not_before, leaf.not_after, now, settings):
         return "renew"
     return None
+
+
+@dataclass(frozen=True)
+class SigningRequest:
+    """What the operator checks of an agent's certificate request before signing it.
+
+    Attributes:
+        username: who created it, as the API server authenticated them.
+        extra: their user ``extra`` (the API server's, never the requester's word).
+        dns_names: the DNS names it asks for.
+        other_names: how many names of other kinds it asks for (IP addresses, e-mail
+            addresses, URIs): an agent asks for none.
+        proof: its signature verifies with its public key (the requester holds the key).
+        key: a key type we sign (ECDSA P-256, or RSA of 2048 bits or more).
+    """
+
+    username: str
+    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    dns_names: tuple[str, ...] = ()
+    other_names: int = 0
+    proof: bool = True
+    key: bool = True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Sign (``node`` set: the certificate names that node's agent) or deny (``reason``)."""
+
+    node: str | None
+    reason: str
+
+
+def request_verdict(request: SigningRequest, agent_user: str) -> Verdict:
+    """Whether to sign ``request``, and for which node.
+
+    Signed only when the agents' ServiceAccount (``agent_user``, the full user name
+    ``system:serviceaccount:<namespace>:<name>``) asked, with a token bound to a Pod on
+    one node, for exactly that node's agent name: a compromised agent can get a
+    certificate for its own node only, and any other workload none.
+    """
+    if not request.proof:
+        return Verdict(None, "the request is not signed by the key it holds")
+    if not request.key:
+        return Verdict(None, "unsupported key (ECDSA P-256 or RSA of 2048 bits or more)")
+    if request.username != agent_user:
+        return Verdict(None, f"requested by {request.username}, not {agent_user}")
+    nodes = list(request.extra.get(NODE_NAME_EXTRA, ()))
+    if len(nodes) != 1 or not nodes[0]:
+        return Verdict(
+            None,
+            f"the requester's token names no node ({NODE_NAME_EXTRA}): use a token bound"
+            " to the agent's Pod",
+        )
+    node = nodes[0]
+    wanted = (agent_name(node),)
+    if request.other_names or request.dns_names != wanted:
+        asked = ", ".join(request.dns_names) or "no DNS name"
+        extra = f" and {request.other_names} other names" if request.other_names else ""
+        return Verdict(
+            None, f"asks for {asked}{extra}; a requester on node {node} may hold only {wanted[0]}"
+        )
+    return Verdict(node, f"requested from a Pod on node {node}")

@@ -145,6 +145,23 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def tls_agent_args(urls: Mapping[str, str], reload_seconds: float = 2.0) -> dict[str, list[str]]:
+    """``statecast agent`` arguments for mutual TLS, per node.
+
+    A peer listener on a free port of the node's address (for
+    :meth:`System.start_agents`'s ``extra_args``).
+    """
+    found = {}
+    for node, url in urls.items():
+        host = url.rsplit("//", 1)[-1].rsplit(":", 1)[0]
+        port = free_port(host)
+        found[node] = [
+            "--tls", "--peer-listen", f"{host}:{port}", "--peer-advertise",
+            f"https://{host}:{port}", "--tls-reload-seconds", f"{reload_seconds:g}",
+        ]  # fmt: skip
+    return found
+
+
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -232,14 +249,19 @@ class System:
         self.install_crds()
         self.install_rbac()
 
-    def token_kubeconfig(self, account: str, *, hours: int = 24) -> Path:
+    def token_kubeconfig(
+        self, account: str, *, hours: int = 24, bound_pod: str = "", file_name: str = ""
+    ) -> Path:
         """A kubeconfig authenticating as ServiceAccount ``account`` of the chart.
 
         The token comes from the TokenRequest API (``kubectl create token``), valid for
-        ``hours``; the file is written again on every call.
+        ``hours`` (and, with ``bound_pod``, while that Pod of the install namespace
+        exists); the file (``file_name``, default the account) is written again on
+        every call.
         """
+        bound = ["--bound-object-kind=Pod", f"--bound-object-name={bound_pod}"] if bound_pod else []
         token = self.kubectl(
-            "create", "token", account, "-n", INSTALL_NAMESPACE, f"--duration={hours}h"
+            "create", "token", account, "-n", INSTALL_NAMESPACE, f"--duration={hours}h", *bound
         ).strip()
         admin = yaml.safe_load(self.kubeconfig.read_text())
         context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
@@ -254,11 +276,47 @@ class System:
             ],
             "current-context": account,
         }
-        path = self.state_dir / "tokens" / f"{account}.kubeconfig"
+        path = self.state_dir / "tokens" / f"{file_name or account}.kubeconfig"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(own))
         path.chmod(0o600)
         return path
+
+    def node_token_kubeconfigs(
+        self, account: str, nodes: Iterable[str], *, hours: int = 24
+    ) -> dict[str, Path]:
+        """Per node, a kubeconfig with a token of ``account`` bound to a Pod on that node.
+
+        As a DaemonSet's pod gets: the API server puts the Pod's node into what it knows
+        of the token's user (``authentication.kubernetes.io/node-name``), which is how
+        the operator tells which node an agent's certificate request comes from. The
+        Pod, ``<account>-<node>`` in the install namespace, is made here when missing
+        (KWOK runs it); the token lasts ``hours`` or until the Pod is deleted.
+        """
+        made: dict[str, Path] = {}
+        for node in nodes:
+            pod = f"{account}-{node}"
+            manifest = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": pod,
+                    "namespace": INSTALL_NAMESPACE,
+                    "labels": {"app.kubernetes.io/name": "statecast-token-holder"},
+                },
+                "spec": {
+                    "nodeName": node,
+                    "serviceAccountName": account,
+                    "automountServiceAccountToken": False,
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [{"name": "agent", "image": "statecast:dev"}],
+                },
+            }
+            self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+            made[node] = self.token_kubeconfig(
+                account, hours=hours, bound_pod=pod, file_name=f"{account}-{node}"
+            )
+        return made
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -308,7 +366,7 @@ class System:
         lease_namespace: str = INSTALL_NAMESPACE,
         port: int | None = AGENT_PORT,
         lease_seconds: float = 2.0,
-        kubeconfig: Path | None = None,
+        kubeconfig: Path | Mapping[str, Path] | None = None,
         data_root: Path | None = None,
         extra_args: Mapping[str, Sequence[str]]
         | Callable[[dict[str, str]], Mapping[str, Sequence[str]]]
@@ -328,8 +386,8 @@ class System:
             port: The port on each node's address; when it is taken there (or None),
                 a free one.
             lease_seconds: Lease renewal period.
-            kubeconfig: The agents' credentials (default: a token of the chart's
-                ``statecast-agent`` ServiceAccount).
+            kubeconfig: The agents' credentials, one for all or one per node name
+                (default: a token of the chart's ``statecast-agent`` ServiceAccount).
             data_root: Data directories go to ``<data_root>/<node>``.
             extra_args: More ``statecast agent`` arguments per node name, or a function
                 of every agent's URL (node -> URL) that returns them (peer routes through
@@ -369,7 +427,9 @@ class System:
                 "--node", node.name, "--listen", f"{node.ip}:{chosen}", "--advertise", url,
                 "--zone", node.zone, "--data-dir", str(data / node.name),
                 "--lease-namespace", lease_namespace, "--lease-seconds", f"{lease_seconds:g}",
-                "--kubeconfig", str(credentials), *more.get(node.name, ()),
+                "--kubeconfig", str(
+                    credentials[node.name] if isinstance(credentials, Mapping) else credentials
+                ), *more.get(node.name, ()),
             ]  # fmt: skip
             self._launch(
                 name,

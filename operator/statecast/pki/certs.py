@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from statecast.core.pki import BACKDATE, Authority, Leaf
@@ -24,6 +24,9 @@ __all__ = [
     "issue",
     "leaf_of",
     "new_authority",
+    "new_request",
+    "request_names",
+    "sign_request",
     "split_bundle",
 ]
 
@@ -87,37 +90,98 @@ def new_authority(now: float, lifetime: float) -> KeyPair:
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def issue(authority: KeyPair, name: str, now: float, lifetime: float) -> KeyPair:
-    """A certificate for ``name`` signed by ``authority``, never outliving it."""
+def _signed(
+    authority: KeyPair,
+    public: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    name: str,
+    now: float,
+    lifetime: float,
+) -> bytes:
+    """A certificate for ``name`` and ``public`` signed by ``authority``, never outliving it.
+
+    Its extensions are ours whatever a request asked for: one DNS name, server and
+    client authentication, not a CA.
+    """
     ca = x509.load_pem_x509_certificate(authority.cert)
     ca_key = serialization.load_pem_private_key(authority.key, password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError("the authority's key is not an EC key")
-    key = ec.generate_private_key(ec.SECP256R1())
     not_after = min(_time(now + lifetime), ca.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
         .issuer_name(ca.subject)
-        .public_key(key.public_key())
+        .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(_time(now - BACKDATE))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.ExtendedKeyUsage(_BOTH_WAYS), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()),  # type: ignore[arg-type]
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def issue(authority: KeyPair, name: str, now: float, lifetime: float) -> KeyPair:
+    """A new key pair and a certificate for ``name`` signed by ``authority``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return KeyPair(_signed(authority, key.public_key(), name, now, lifetime), _key_pem(key))
+
+
+def new_request(name: str) -> KeyPair:
+    """A new private key and a certificate request (PKCS#10) for ``name``, signed by it.
+
+    ``cert`` holds the request (PEM), ``key`` the key that never leaves its holder.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(request.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def request_names(request_pem: bytes) -> tuple[tuple[str, ...], int, bool, bool]:
+    """A request's DNS names, count of other names, proof of possession, key accepted.
+
+    Raises:
+        ValueError: not a PEM certificate request.
+    """
+    request = x509.load_pem_x509_csr(request_pem)
+    try:
+        names = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        dns: tuple[str, ...] = ()
+        others = 0
+    else:
+        dns = tuple(names.get_values_for_type(x509.DNSName))
+        others = len(list(names)) - len(dns)
+    public = request.public_key()
+    key = (isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1") or (
+        isinstance(public, rsa.RSAPublicKey) and public.key_size >= 2048
+    )
+    return dns, others, request.is_signature_valid, key
+
+
+def sign_request(
+    authority: KeyPair, request_pem: bytes, name: str, now: float, lifetime: float
+) -> bytes:
+    """A certificate for ``name`` and the request's key, signed by ``authority`` (PEM).
+
+    Raises:
+        ValueError: not a request, or a key :func:`request_names` does not accept.
+    """
+    public = x509.load_pem_x509_csr(request_pem).public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise ValueError("unsupported key in the request")
+    return _signed(authority, public, name, now, lifetime)
 
 
 def _key_id(cert: x509.Certificate) -> str:

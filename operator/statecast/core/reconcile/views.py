@@ -16,6 +16,7 @@ from statecast.api.replica import NODE_LABEL, RESOURCE_LABEL
 from statecast.api.shared_resource import LabelSelector
 from statecast.api.types import GROUP
 from statecast.core.demand import AgentSample
+from statecast.core.pki import Leaf
 from statecast.core.placement.types import CurrentReplica, Reason
 from statecast.core.replica_set import UP_TO_DATE
 from statecast.core.spread import Candidate
@@ -266,6 +267,8 @@ class AgentLease:
     """The agent's URL (its ``statecast.io/endpoint`` annotation)."""
     peer_endpoint: str = ""
     """Its mutual-TLS listener's URL (``statecast.io/peer-endpoint``; with TLS only)."""
+    certificate: Leaf | None = None
+    """The certificate it says it holds (``statecast.io/certificate``; with TLS only)."""
 
     def expired(self, now: dt.datetime) -> bool:
         """True once the agent has not renewed for longer than the Lease lasts."""
