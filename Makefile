@@ -144,9 +144,13 @@ e2e-linearizability: cluster-build ## Strong resources under every strong fault,
 bench: bench-forecast bench-m4 bench-agent bench-sim ## Run every benchmark
 
 .PHONY: bench-forecast
+# BENCH_FORECAST_ARGS: e.g. '--save /tmp/f' to keep each set as it finishes (resumable)
+BENCH_FORECAST_ARGS ?=
 bench-forecast: install ## Forecast accuracy, coverage and speed on traces, against baselines
 	$(PY) -m pip install --quiet -e '.[bench-data]'
-	$(PY) -m bench.forecast
+	# ISLP for its data only (hourly bike rentals): its dependencies would bring torch
+	$(PY) -m pip install --quiet --no-deps 'ISLP==0.6.0'
+	$(PY) -m bench.forecast $(BENCH_FORECAST_ARGS)
 
 .PHONY: bench-m4
 bench-m4: install ## M4 hourly: both forecast paths, baselines and statsforecast, official measures

