@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from statecast.agent import logfile, snapshotfile
+from statecast.agent import logfile, persistence, snapshotfile
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import (
     ConflictError,
@@ -400,3 +400,31 @@ def test_a_snapshot_writer_process_dies_with_the_agent(tmp_path: Path):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(child)
+
+
+async def test_a_snapshot_writer_process_past_its_deadline_is_killed_and_the_thread_takes_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A child forked beside threads can wait for ever on a lock one of them held at the
+    # fork: it is killed at its deadline, reported, and the replica writes with a thread.
+    monkeypatch.setattr(persistence, "WRITER_DEADLINE_MIN", 0.5)
+    data = tmp_path / "data"
+    store = open_store(data)
+    await store.put("k", v(1))
+    files = store.files
+    assert files is not None
+    marker = tmp_path / "child"
+
+    def never():  # in the child
+        marker.write_text(str(os.getpid()))
+        time.sleep(3600)
+
+    with pytest.raises(PersistenceError, match="did not finish"):
+        await files.snapshot(never, await files.rotate())
+    assert not _alive(int(marker.read_text()))
+    assert files.writer_kills == 1
+    assert files.snapshot_writer == "thread"
+    assert not (data / "snapshot.bin").exists()
+    await store.snapshot()  # with the thread now
+    store.close()
+    assert open_store(data).get("k") == v(1)

@@ -90,10 +90,13 @@ def test_the_score_forgets_intervals_beyond_its_window() -> None:
 
 def test_the_agent_exports_its_log_and_snapshot_sizes_and_its_start() -> None:
     access = AccessLog("n1")
-    registry = build_registry(access, SyncLog(), list, files=lambda: [("ns", "r", 4096, 1 << 20)])
+    registry = build_registry(
+        access, SyncLog(), list, files=lambda: [("ns", "r", 4096, 1 << 20, 1)]
+    )
     got = generate_latest(registry).decode()
     assert 'statecast_agent_wal_bytes{namespace="ns",resource="r"} 4096.0' in got
     assert 'statecast_agent_snapshot_bytes{namespace="ns",resource="r"} 1.048576e+06' in got
+    assert 'statecast_agent_snapshot_writer_kills_total{namespace="ns",resource="r"} 1.0' in got
     started = [line for line in got.splitlines() if line.startswith("statecast_agent_start_time")]
     assert [line.split()[0] for line in started] == [
         'statecast_agent_start_time_seconds{node="n1"}'

@@ -196,8 +196,9 @@ class RequestLog:
 
 #: Row per replica: (namespace, resource, keys, bytes, lag seconds).
 ReplicaGauge = Callable[[], list[tuple[str, str, int, int, float]]]
-#: Row per replica kept on disk: (namespace, resource, log bytes, snapshot bytes).
-FileGauge = Callable[[], list[tuple[str, str, int, int]]]
+#: Row per replica kept on disk: (namespace, resource, log bytes, snapshot bytes,
+#: snapshot writer processes killed).
+FileGauge = Callable[[], list[tuple[str, str, int, int, int]]]
 #: Retired copies not handed off yet, per resource: (namespace, name) -> copies.
 RetiredGauge = Callable[[], Mapping[tuple[str, str], int]]
 
@@ -274,7 +275,9 @@ class _Collector(Collector):
             yield from self._requests.families()
 
 
-def _file_families(rows: list[tuple[str, str, int, int]]) -> Iterator[GaugeMetricFamily]:
+def _file_families(
+    rows: list[tuple[str, str, int, int, int]],
+) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     wal = GaugeMetricFamily(
         "statecast_agent_wal_bytes",
         "Bytes in the replica's current write-ahead log segment (folded into the snapshot"
@@ -286,11 +289,19 @@ def _file_families(rows: list[tuple[str, str, int, int]]) -> Iterator[GaugeMetri
         "Bytes of the replica's last snapshot written or read",
         labels=["namespace", "resource"],
     )
-    for ns, res, wal_bytes, snapshot_bytes in rows:
+    kills = CounterMetricFamily(
+        "statecast_agent_snapshot_writer_kills",
+        "Snapshot writer processes killed for running past their deadline (the replica then"
+        " writes its snapshots with a thread)",
+        labels=["namespace", "resource"],
+    )
+    for ns, res, wal_bytes, snapshot_bytes, killed in rows:
         wal.add_metric([ns, res], wal_bytes)
         snapshot.add_metric([ns, res], snapshot_bytes)
+        kills.add_metric([ns, res], killed)
     yield wal
     yield snapshot
+    yield kills
 
 
 def build_registry(

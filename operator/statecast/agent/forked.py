@@ -14,7 +14,9 @@ consistent state without a frozen copy; it must not touch the event loop, other
 threads' locks or any file descriptor but its own, and it leaves with ``os._exit``
 (nothing of the parent's shutdown runs twice). It dies with the process that forked it
 (``PR_SET_PDEATHSIG``): an agent killed with ``kill -9`` leaves no child behind to
-rename an old snapshot over the next agent's files.
+rename an old snapshot over the next agent's files. A child forked from a process
+with threads may find a lock held for ever (another thread held it at the fork: the
+work must take none the threads take), so it has a deadline and is killed past it.
 
 CPU, not only the lock: a busy writer in the agent's own scheduling group takes the
 group's share of the CPU, and the event loop, woken by a request, waits for the group's
@@ -35,13 +37,15 @@ import ctypes
 import ctypes.util
 import gc
 import os
+import select
 import signal
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
 from statecast.agent.errors import PersistenceError
 
-__all__ = ["available", "run_in_child"]
+__all__ = ["ChildHungError", "available", "run_in_child"]
 
 _PR_SET_PDEATHSIG = 1
 _OK = b"ok "
@@ -49,6 +53,10 @@ _OK = b"ok "
 #: pinned agent), the event loop, woken by a request, takes the CPU from the child at
 #: once rather than after the child's time slice (the child keeps ~a tenth of a busy core).
 CHILD_NICE = 10
+
+
+class ChildHungError(PersistenceError):
+    """The child did not finish within its deadline and was killed."""
 
 
 def available() -> bool:
@@ -87,11 +95,28 @@ def _child(work: Callable[[], int], report: int, parent: int) -> NoReturn:
         os._exit(status)
 
 
-def _reap(pid: int, report: int) -> int:
-    """Wait for the child (in a worker thread); its result, or a PersistenceError."""
+def _reap(pid: int, report: int, deadline: float) -> int:
+    """Wait for the child (in a worker thread); its result, or a PersistenceError.
+
+    A child that has not finished ``deadline`` seconds after it started is killed
+    (:class:`ChildHungError`): forked from a process with threads, it can wait for ever
+    on a lock another thread held at the fork.
+    """
+    chunks: list[bytes] = []
+    until = time.monotonic() + deadline
     try:
-        chunks = []
-        while chunk := os.read(report, 4096):
+        while True:
+            left = until - time.monotonic()
+            if left <= 0 or not select.select([report], [], [], left)[0]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise ChildHungError(
+                    f"snapshot writer process {pid} did not finish in {deadline:.0f} s: killed"
+                )
+            chunk = os.read(report, 4096)
+            if not chunk:
+                break
             chunks.append(chunk)
         _, status = os.waitpid(pid, 0)
     finally:
@@ -105,8 +130,11 @@ def _reap(pid: int, report: int) -> int:
     )
 
 
-def run_in_child(work: Callable[[], int]) -> asyncio.Future[int]:
+def run_in_child(work: Callable[[], int], deadline: float) -> asyncio.Future[int]:
     """Fork; the child runs ``work`` and exits. A future of what ``work`` returned.
+
+    A child still running ``deadline`` seconds after the fork is killed, and the future
+    fails with :class:`ChildHungError`.
 
     Call it from the event loop between callbacks (the child then sees no half-done
     change). The future is done when the child has exited; cancelling what awaits it
@@ -129,4 +157,4 @@ def run_in_child(work: Callable[[], int]) -> asyncio.Future[int]:
         os.close(read_fd)
         _child(work, write_fd, parent)
     os.close(write_fd)
-    return asyncio.ensure_future(asyncio.to_thread(_reap, pid, read_fd))
+    return asyncio.ensure_future(asyncio.to_thread(_reap, pid, read_fd, deadline))

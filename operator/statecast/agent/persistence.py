@@ -40,6 +40,7 @@ import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,11 @@ _SNAPSHOT = "snapshot.bin"
 #: crash (~1.1 s; at 1/8 it was ~107,000 and recovery took 3.1-3.2 s, over its 3 s target).
 FOLD_RATIO = 12
 _JSON_SNAPSHOT = "snapshot.json"  # the format of before: read, then replaced
+#: A snapshot writer process still running this long (at least), or this many times the
+#: last snapshot's duration, is killed; the replica then writes its snapshots with a
+#: thread (a child forked beside threads can hang on a lock one of them held).
+WRITER_DEADLINE_MIN = 60.0
+WRITER_DEADLINE_FACTOR = 10
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,9 @@ class ReplicaFiles:
         self.fsync_interval = fsync_interval
         self.snapshot_writer: SnapshotWriter = snapshot_writer if forked.available() else "thread"
         self._child: asyncio.Future[int] | None = None  # the snapshot writer process
+        self._last_snapshot_seconds = 0.0
+        #: Snapshot writer processes killed for running past their deadline.
+        self.writer_kills = 0
         self._segment = 0
         self._fd = -1
         self._wal_bytes = 0
@@ -360,8 +369,11 @@ class ReplicaFiles:
         ``image`` is called in a forked child (which sees the state as it was at the
         fork, whatever the loop changes afterwards); with ``thread``, on the loop (it
         must be frozen) and written by a worker thread. A writer process started by a
-        call that was cancelled is waited for first (two never write at once). Returns
-        the snapshot's size in bytes.
+        call that was cancelled is waited for first (two never write at once). A writer
+        process past its deadline (:data:`WRITER_DEADLINE_MIN`, or
+        :data:`WRITER_DEADLINE_FACTOR` times the last snapshot's duration) is killed and
+        this replica falls back to the thread writer (:attr:`writer_kills` counts them).
+        Returns the snapshot's size in bytes.
 
         Raises:
             PersistenceError: The snapshot could not be written.
@@ -370,11 +382,26 @@ class ReplicaFiles:
         if previous is not None and not previous.done():
             with contextlib.suppress(Exception):
                 await asyncio.shield(previous)
+        started = time.monotonic()
         if self.snapshot_writer == "process":
-            self._child = forked.run_in_child(lambda: self._write_image(image(), upto))
-            size = await asyncio.shield(self._child)
+            deadline = max(
+                WRITER_DEADLINE_MIN, WRITER_DEADLINE_FACTOR * self._last_snapshot_seconds
+            )
+            self._child = forked.run_in_child(lambda: self._write_image(image(), upto), deadline)
+            try:
+                size = await asyncio.shield(self._child)
+            except forked.ChildHungError:
+                self.writer_kills += 1
+                self.snapshot_writer = "thread"
+                log.error(
+                    "event=snapshot_writer_killed directory=%s deadline=%.0f fallback=thread",
+                    self.directory,
+                    deadline,
+                )
+                raise
         else:
             size = await asyncio.to_thread(self._write_image, image(), upto)
+        self._last_snapshot_seconds = time.monotonic() - started
         await asyncio.to_thread(self._drop_covered, upto)
         self.last_snapshot_bytes = size
         return size

@@ -259,9 +259,15 @@ class Agent:
                 rows.append((ref[0], ref[1], report.keys, report.bytes, report.lag_seconds))
         return rows
 
-    def _file_rows(self) -> list[tuple[str, str, int, int]]:
+    def _file_rows(self) -> list[tuple[str, str, int, int, int]]:
         return [
-            (ref[0], ref[1], store.files.wal_bytes, store.files.last_snapshot_bytes)
+            (
+                ref[0],
+                ref[1],
+                store.files.wal_bytes,
+                store.files.last_snapshot_bytes,
+                store.files.writer_kills,
+            )
             for ref, store in self.stores.items()
             if store.files is not None
         ]
