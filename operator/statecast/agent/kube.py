@@ -314,18 +314,28 @@ class ReplicaReconciler:
             spec = agent.specs.get(ref)
             if spec is None:
                 continue  # its SharedResource is gone or not readable yet
-            if spec.consistency == "strong":
-                await self._strong(spec, record)
-                continue
-            if ref not in agent.stores and not await self._open(spec, record):
-                continue  # its files cannot be used now: Pending, tried again later
-            held = self.held.get(ref)
-            if held is not None and not held.seeded:
-                await self._seed(ref, record, held, replicas)
-            await self._report(ref, record, replicas)
+            try:  # one replica's disk trouble stops neither the others nor the agent
+                await self._replica_pass(spec, record, replicas)
+            except PersistenceError as err:
+                log.warning("event=replica_pass_failed resource=%s/%s error=%s", *ref, err)
         agent.resources_known = True  # every resource with a Replica is declared now
         agent.resources_as_of = started
         await self._forget_deleted(members)  # last: its reads must not delay the reports
+
+    async def _replica_pass(
+        self, spec: ResourceSpec, record: ReplicaRecord, replicas: list[ReplicaRecord]
+    ) -> None:
+        """Open, seed, lead and report one of this node's replicas, as due."""
+        ref = spec.ref
+        if spec.consistency == "strong":
+            await self._strong(spec, record)
+            return
+        if ref not in self.agent.stores and not await self._open(spec, record):
+            return  # its files cannot be used now: Pending, tried again later
+        held = self.held.get(ref)
+        if held is not None and not held.seeded:
+            await self._seed(ref, record, held, replicas)
+        await self._report(ref, record, replicas)
 
     async def _forget_deleted(self, members: dict[tuple[str, str], list[str]]) -> None:
         """Forget the resources without a Replica whose SharedResource is gone.
@@ -362,8 +372,17 @@ class ReplicaReconciler:
         agent = self.agent
         replica = agent.strong.get(spec.ref)
         if replica is None:
-            await self._write(record, "Pending", force=True)
-            replica = await asyncio.to_thread(agent.open_strong, spec)
+            failure = self.open_failures.get(spec.ref)
+            if failure is not None and time.monotonic() < failure.retry_at:
+                return
+            if failure is None:
+                await self._write(record, "Pending", force=True)
+            try:  # a full disk stops this replica (Pending), never the agent
+                replica = await asyncio.to_thread(agent.open_strong, spec)
+            except (PersistenceError, OSError) as err:
+                await self._open_failed(record, failure, str(err))
+                return
+            self.open_failures.pop(spec.ref, None)
             self.held[spec.ref] = _Held(opened_at=time.time(), seeded=True)
         if record.role == "leader" and record.epoch > 0:
             learners = [n for n in agent.locations.get(spec.ref, ()) if n not in record.voters]
@@ -582,6 +601,7 @@ class ReplicaReconciler:
         waiting = reason
         if phase == "Syncing" and held is not None and held.source_error is not None:
             waiting = ("AwaitingSource", f"waiting to seed from the source: {held.source_error}")
+        failure = self.open_failures.get(ref)
         body = build_status(
             phase=phase,  # type: ignore[arg-type]
             consistency=spec.consistency if spec else "eventual",
@@ -596,6 +616,11 @@ class ReplicaReconciler:
             ready_reason=waiting,
             stand_in_for=record.stand_in_for,
             strong=report.strong if report else None,
+            storage_failure=failure.error
+            if failure
+            else report.storage_failure
+            if report
+            else None,
         )
         now = time.monotonic()
         if held is not None and not force:

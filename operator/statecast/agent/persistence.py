@@ -179,6 +179,8 @@ class ReplicaFiles:
         self._dirty = False
         self._replay: list[Path] = []
         self.last_snapshot_bytes = 0
+        self.failure: str | None = None
+        """Why the last batch of the log could not be written (None: it was)."""
 
     # --- recovery -----------------------------------------------------------------
     def _segments(self) -> list[tuple[int, Path]]:
@@ -324,7 +326,9 @@ class ReplicaFiles:
         batch, self._writing = self._writing, None
         if error is None:
             self._dirty = True
+            self.failure = None
         else:
+            self.failure = str(error)
             fd, start = self._writing_from
             if fd == self._fd:  # (not if the log was rotated meanwhile)
                 self._on_disk = start  # the batch was cut back out

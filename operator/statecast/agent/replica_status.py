@@ -10,6 +10,7 @@ from typing import Any
 from statecast.api.replica import ReplicaStatus, StrongProgress
 from statecast.api.shared_resource import ReplicaPhase
 from statecast.api.types import Condition, transition_time
+from statecast.core.storage import STORAGE_CONDITION, STORAGE_UNAVAILABLE
 
 __all__ = ["ReplicaFacts", "build_status", "caught_up", "decide_phase"]
 
@@ -134,6 +135,7 @@ def build_status(
     ready_reason: tuple[str, str] | None = None,
     stand_in_for: tuple[str, ...] = (),
     strong: dict[str, Any] | None = None,
+    storage_failure: str | None = None,
 ) -> dict[str, Any]:
     """The Replica status body (camelCase JSON).
 
@@ -156,6 +158,10 @@ def build_status(
         stand_in_for: The lost copies the replica stands in for: a ``StandIn``
             condition says so (none when empty).
         strong: A strong replica's protocol progress (``status.strong``).
+        storage_failure: Why its files cannot be written or opened here (a full disk):
+            a ``StorageAvailable`` condition, False with reason ``StorageUnavailable``,
+            says so and since when (none while its files are written). The operator
+            replaces a copy that says so for long (:mod:`statecast.core.storage`).
     """
     status_word, reason = _REASONS.get(phase, ("Unknown", phase))
     message = f"replica is {phase}"
@@ -186,6 +192,19 @@ def build_status(
                 ),
                 observed_generation=generation,
                 last_transition_time=transition_time(previous_conditions, "StandIn", "True", now),
+            )
+        )
+    if storage_failure is not None:
+        conditions.append(
+            Condition(
+                type=STORAGE_CONDITION,
+                status="False",
+                reason=STORAGE_UNAVAILABLE,
+                message=f"its files cannot be written here: {storage_failure}"[:1024],
+                observed_generation=generation,
+                last_transition_time=transition_time(
+                    previous_conditions, STORAGE_CONDITION, "False", now
+                ),
             )
         )
     status = ReplicaStatus(

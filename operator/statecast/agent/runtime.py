@@ -15,6 +15,7 @@ from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_reg
 from statecast.agent.auth import Gate
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
+from statecast.agent.errors import PersistenceError
 from statecast.agent.housekeeping import Housekeeper
 from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
@@ -53,6 +54,8 @@ class ReplicaReport:
     lag_seconds: float
     strong: dict[str, Any] | None = None
     """Strong resources: the protocol's progress (epoch, log position, commit, leading)."""
+    storage_failure: str | None = None
+    """Why its last log write failed (a full disk); None while its files are written."""
 
 
 class Agent:
@@ -214,8 +217,7 @@ class Agent:
         if store is None:
             return
         self.replication.detach(ref)
-        await store.snapshot()
-        store.close()
+        await _snapshot_and_close(store)
 
     def report(self, ref: Ref) -> ReplicaReport | None:
         """The status of one replica held here."""
@@ -233,6 +235,7 @@ class Agent:
                 last_sync_success=None,
                 lag_seconds=0.0,
                 strong=strong.progress(),
+                storage_failure=strong.files.failure,
             )
         store = self.stores.get(ref)
         if store is None:
@@ -249,6 +252,7 @@ class Agent:
             last_sync_time=status.last_time if status else None,
             last_sync_success=status.last_success if status else None,
             lag_seconds=status.lag_seconds if status else 0.0,
+            storage_failure=store.files.failure if store.files is not None else None,
         )
 
     def _gauge_rows(self) -> list[tuple[str, str, int, int, float]]:
@@ -323,8 +327,7 @@ class Agent:
             await strong.close()
         await self.replication.close()
         for store in self.stores.values():
-            await store.snapshot()
-            store.close()
+            await _snapshot_and_close(store)
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -355,3 +358,15 @@ class Agent:
                     size,
                     time.monotonic() - started,
                 )
+
+
+async def _snapshot_and_close(store: ReplicaStore) -> None:
+    """Snapshot ``store`` and close its log; on a full disk the log alone must do.
+
+    The snapshot only shortens the next recovery: what was acknowledged is in the log.
+    """
+    try:
+        await store.snapshot()
+    except (PersistenceError, OSError) as err:
+        log.warning("event=snapshot_on_close_failed resource=%s/%s error=%s", *store.ref, err)
+    store.close()

@@ -15,9 +15,15 @@ the state has applied that index. A follower answers a read only when the client
 accepts bounded staleness and it heard from its leader within that bound.
 
 Errors (503, :class:`~statecast.agent.errors.UnavailableError`) say whether the write
-may have happened: ``not_leader``, ``epoch_opening`` and ``no_quorum`` are refusals
+may have happened: ``not_leader``, ``epoch_opening``, ``no_quorum`` and
+``storage_unavailable`` (the leader's log cannot be written: a full disk) are refusals
 before anything was appended; ``outcome_unknown`` means it was appended and may still
 commit (a client must not blindly retry an increment after it).
+
+A full disk stops this replica's progress, never the agent: a record that could not be
+written stays first in line and is written again before anything after it (see
+:mod:`~statecast.agent.strong_files`); until then nothing after it counts as stored
+here, a leader refuses new writes, and a promise or a follower's store is answered 503.
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from statecast.agent.config import ResourceSpec
-from statecast.agent.errors import ConflictError, NotFoundError, UnavailableError
+from statecast.agent.errors import (
+    ConflictError,
+    NotFoundError,
+    PersistenceError,
+    UnavailableError,
+)
 from statecast.agent.strong_files import StrongFiles
 from statecast.core.strong.log import LogEntry, LogPosition, Operation
 from statecast.core.strong.machine import Outcome, Value
@@ -112,6 +123,8 @@ class StrongReplica:
         self._progress = asyncio.Event()
         self._accepting = asyncio.Lock()
         self._compacting = False
+        #: A snapshot from the leader is installed in memory but not yet on disk.
+        self._install_due = False
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self) -> None:
@@ -134,7 +147,10 @@ class StrongReplica:
         """Promise ``epoch`` (durably); whether it was promised, and the log position."""
         promised, records = self.core.fence(epoch)
         self.files.write(records)
-        await self.files.durable()
+        try:
+            await self._durable()
+        except PersistenceError as err:
+            raise _unwritable(err, "the promise was not stored") from err
         if self.core.leader is None:
             self._stepped_down()
         return promised, self.core.position
@@ -167,8 +183,16 @@ class StrongReplica:
             self._leading_since = time.monotonic()
             log.info("event=strong_leading resource=%s/%s epoch=%d", *self.spec.ref, epoch)
             self.files.write(records)
-            await self.files.durable()
-            self.core.mark_durable(self.core.last_index)
+            last = self.core.last_index
+            try:
+                await self._durable()
+            except PersistenceError as err:  # its own copy does not count until written
+                log.warning(
+                    "event=strong_lead_unwritten resource=%s/%s epoch=%d error=%s",
+                    *self.spec.ref, epoch, err,
+                )  # fmt: skip
+            else:
+                self.core.mark_durable(last)
         self._start_loops()
         self._advance()
 
@@ -189,8 +213,11 @@ class StrongReplica:
                 )
                 raise ConflictError(str(err), "protocol") from err
             if self.files.write(records):
-                await self.files.install(self._current)
-            await self.files.durable()
+                self._install_due = True
+            try:
+                await self._durable()
+            except PersistenceError as err:  # not stored: the leader sends it again
+                raise _unwritable(err, "the entries were not stored") from err
         if reply.result != "stale_epoch":
             self.heard_at = time.monotonic()
         if self.core.leader is None:
@@ -322,6 +349,12 @@ class StrongReplica:
         self._refuse_unless_leading()
         if not self._majority_heard(time.monotonic() - self.timings.quorum):
             raise UnavailableError("no majority of the voters answered lately", "no_quorum")
+        if self.files.failure is not None:  # what failed is written again first
+            try:
+                await self._durable()
+            except PersistenceError as err:
+                raise _unwritable(err, "the write was not appended") from err
+            self._refuse_unless_leading()
         try:
             entry, records = self.core.propose(operation)
         except NotLeaderError as err:
@@ -329,7 +362,14 @@ class StrongReplica:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[entry.index] = (entry.epoch, future)
         self.files.write(records)
-        await self.files.durable()
+        try:
+            await self._durable()
+        except PersistenceError as err:  # the others may still store and commit it
+            self._waiting.pop(entry.index, None)
+            raise UnavailableError(
+                f"this leader's log could not be written ({err}): the write may or may not apply",
+                "outcome_unknown",
+            ) from err
         self.core.mark_durable(entry.index)
         for event in self._wake.values():
             event.set()
@@ -395,8 +435,21 @@ class StrongReplica:
         try:
             if self.core.compact() is not None:
                 await self.files.install(self._current)
+        except PersistenceError as err:  # the old files stand; folded at the next compaction
+            log.warning("event=strong_compact_failed resource=%s/%s error=%s", *self.spec.ref, err)
         finally:
             self._compacting = False
+
+    async def _durable(self) -> None:
+        """Wait until every record so far is on disk (a snapshot received first).
+
+        Raises:
+            PersistenceError: It could not be written (it is written again next time).
+        """
+        if self._install_due:
+            await self.files.install(self._current)
+            self._install_due = False
+        await self.files.durable()
 
     def _current(self) -> tuple[Snapshot, list[LogEntry]]:
         return Snapshot(self.core.base, self.core.base_state), list(self.core.entries)
@@ -421,6 +474,13 @@ class StrongReplica:
             opening = self._leading_since is not None and self._leading_since <= since
             out["isolated"] = (core.active or opening) and not self._majority_heard(since)
         return out
+
+
+def _unwritable(err: PersistenceError, what: str) -> UnavailableError:
+    """The 503 of a log that cannot be written here: nothing of the request was stored."""
+    return UnavailableError(
+        f"this replica's log cannot be written ({err}): {what}", "storage_unavailable"
+    )
 
 
 def outcome_error(outcome: Outcome, key: str) -> None:

@@ -10,6 +10,12 @@
 
 Unlike the eventual store's log there is no fsync policy: an entry counts towards a
 majority only once it is on disk, whatever the agent's ``--fsync`` says.
+
+A write that fails (a full disk) is cut back out of the file (nothing torn is left for
+the next record to follow) and its records stay first in line: the next
+:meth:`StrongFiles.durable` writes them again, before anything buffered after them, so
+the file always holds a prefix of what was written in memory. While the last write
+failed, :attr:`StrongFiles.failure` says why.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ class StrongFiles:
         self._promised = 0
         self._lock = asyncio.Lock()
         self.log_bytes = 0
+        self.failure: str | None = None
+        """Why the last write of the log failed (None: it did not)."""
 
     @property
     def _log(self) -> Path:
@@ -164,10 +172,16 @@ class StrongFiles:
                 self._buffer, self._waiters = [], []
                 data = b"".join(lines)
                 try:
-                    await asyncio.to_thread(_write_and_sync, self._fd, data)
+                    await asyncio.to_thread(_write_and_sync, self._fd, data, self.log_bytes)
                 except OSError as err:
+                    # cut back out; written again first by the next durable()
+                    self._buffer = lines + self._buffer
+                    self.failure = str(err)
+                    log.error("event=strong_log_write_failed path=%s error=%s", self._log, err)
+                    waiters, self._waiters = waiters + self._waiters, []
                     _settle(waiters, PersistenceError(f"log write failed: {err}"))
-                    continue
+                    return
+                self.failure = None
                 self.log_bytes += len(data)
                 _settle(waiters)
 
@@ -182,13 +196,16 @@ class StrongFiles:
         """
         async with self._lock:
             snapshot, entries = current()
-            self._buffer, waiters = [], self._waiters
-            self._waiters = []
+            lines, waiters = self._buffer, self._waiters
+            self._buffer, self._waiters = [], []
             try:
                 await asyncio.to_thread(self._rewrite, snapshot, entries)
-            except OSError as err:
+            except OSError as err:  # the old files stand: what was buffered is written later
+                self._buffer = lines + self._buffer
+                self.failure = str(err)
                 _settle(waiters, PersistenceError(f"snapshot write failed: {err}"))
                 raise PersistenceError(f"snapshot write failed: {err}") from err
+            self.failure = None
             _settle(waiters)
 
     def _rewrite(self, snapshot: Snapshot, entries: list[LogEntry]) -> None:
@@ -199,8 +216,8 @@ class StrongFiles:
             record = {"t": "a", "x": [e.to_json() for e in entries]}
             lines.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         data = b"".join(lines)
+        _replace(self._log, data)  # (a failure leaves the old log, still open, in place)
         os.close(self._fd)
-        _replace(self._log, data)
         self._fd = os.open(self._log, os.O_WRONLY | os.O_APPEND, 0o644)
         self.log_bytes = len(data)
 
@@ -220,18 +237,33 @@ def _settle(waiters: list[asyncio.Future[None]], error: Exception | None = None)
                 waiter.set_exception(error)
 
 
-def _write_and_sync(fd: int, data: bytes) -> None:
-    if data:
-        os.write(fd, data)
-    os.fsync(fd)
+def _write_and_sync(fd: int, data: bytes, start: int) -> None:
+    """Append ``data`` at ``start`` (the file's size) and fsync; on failure cut it back out.
+
+    A short ``write(2)`` (a disk with room for part of it) is continued; what part of
+    ``data`` was written before an error is truncated away, so the file never ends in a
+    torn record that later records would follow.
+    """
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError:
+        os.ftruncate(fd, start)
+        raise
 
 
 def _replace(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        tmp.unlink(missing_ok=True)  # (no half-written file left to fill the disk)
+        raise
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

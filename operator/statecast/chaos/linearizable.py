@@ -54,7 +54,7 @@ __all__ = ["LinearizableRun", "run_linearizable"]
 #: 503 codes that say a write was not applied.
 REFUSED = frozenset(
     {"not_leader", "no_leader", "epoch_opening", "no_quorum", "not_applied", "no_agent",
-     "replica_syncing", "no_replica", "not_ready"}
+     "replica_syncing", "no_replica", "not_ready", "storage_unavailable"}
 )  # fmt: skip
 """The client says ``no_agent`` only when no agent can have received the write; one that
 may have reached an agent that did not answer is ``outcome_unknown``."""
