@@ -137,3 +137,17 @@ def test_a_lost_node_wakes_the_resources_left_with_one_copy_first() -> None:
     order = [wakeups.next(timeout=0) for _ in range(22)]
     assert order[:2] == [("ns", "alone"), ("ns", "changed")]
     assert sorted(order[2:]) == many  # type: ignore[type-var]
+
+
+def test_a_resource_asked_for_later_runs_then_unless_woken_sooner() -> None:
+    clock = ManualClock(100.0)
+    wakeups = Wakeups(min_gap=0.0, clock=clock)
+    wakeups.later(("ns", "a"), 5.0)  # a copy's grace ends in 5 s: nothing else will wake it
+    assert wakeups.next(timeout=0) is None
+    clock.now += 5.0
+    assert wakeups.next(timeout=0) == ("ns", "a")
+    wakeups.done(("ns", "a"))
+    wakeups.later(("ns", "a"), 5.0)
+    wakeups.later(("ns", "a"), 9.0)  # a later ask keeps the sooner one
+    wakeups.wake([("ns", "a")])  # a change wakes it at once
+    assert wakeups.next(timeout=0) == ("ns", "a")

@@ -56,6 +56,8 @@ def apply(
     for event in result.events:  # about the resource's state: once per cause
         if services.events.due(ref, event.type, event.reason, event.message, now.timestamp()):
             gateway.post_event(body, event.type, event.reason, event.message)
+    if result.recheck_after is not None:  # a grace passes then, with nothing else to wake it
+        services.wakeups.later(ref, result.recheck_after)
 
 
 def _apply_changes(

@@ -153,6 +153,21 @@ class Wakeups:
             self._cond.notify_all()
             return delay
 
+    def later(self, ref: Ref, delay: float) -> None:
+        """Queue ``ref`` to run ``delay`` seconds from now (one queued sooner keeps its place).
+
+        For a reconcile that knows when its decision may change with nothing else
+        happening (a copy's grace running out).
+        """
+        with self._cond:
+            due = self.clock() + delay
+            if ref in self._due and self._due[ref] <= due:
+                return
+            if ref not in self._due:
+                self.woken += 1
+            self._due[ref] = due
+            self._cond.notify_all()
+
     def succeeded(self, ref: Ref) -> None:
         """``ref``'s reconcile succeeded: the next failure waits ``first`` again."""
         with self._cond:

@@ -31,6 +31,7 @@ from statecast.core.reconcile.status import (
 from statecast.core.reconcile.strong import keep_voters
 from statecast.core.reconcile.survey import survey
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, hand_off, within_max
+from statecast.core.storage import storage_recheck_after
 from statecast.core.strong.election import StrongConfig
 
 __all__ = ["ReconcileResult", "reconcile"]
@@ -54,6 +55,9 @@ class ReconcileResult:
     back as the next ``DemandView.last_hot`` (None: nothing to keep)."""
     stand_ins: tuple[StandIn, ...] = field(default_factory=tuple)
     """Replicas whose ``spec.standInFor`` is to change (see :mod:`statecast.core.custody`)."""
+    recheck_after: float | None = None
+    """Seconds after which to reconcile again though nothing changes: a copy whose
+    files fail passes its grace then (:mod:`statecast.core.storage`). None: not needed."""
 
 
 def reconcile(observed: Observed) -> ReconcileResult:
@@ -83,4 +87,5 @@ def reconcile(observed: Observed) -> ReconcileResult:
         lost=lost,
         last_hot=decided.last_hot,
         stand_ins=stand_ins(seen, held),
+        recheck_after=storage_recheck_after([r.storage for r in seen.replicas], observed.now),
     )

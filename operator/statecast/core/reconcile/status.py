@@ -25,6 +25,7 @@ from statecast.core.reconcile.survey import Survey
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.writable import writable
 from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
+from statecast.core.storage import STORAGE_UNAVAILABLE
 
 __all__ = [
     "Event",
@@ -336,6 +337,17 @@ def resource_events(
     if degraded.holds and not was_same:
         events += (Event("Warning", degraded.reason, degraded.message),)
     events += tuple(Event(*event) for event in custody_events(survey, held))
+    events += tuple(
+        Event(
+            "Warning",
+            STORAGE_UNAVAILABLE,
+            f"{r.name}: its agent on {r.node} cannot write its files (since"
+            f" {r.storage_failing_since:%H:%M:%S}); a copy is placed on another node and"
+            " this one goes once it is Ready",
+        )
+        for r in survey.replicas
+        if r.node in survey.storage_failed and r.storage_failing_since is not None
+    )
     tuning = observed.demand.tuning
     if tuning is not None and tuning.changed:
         events += (Event("Normal", "Tuned", tuning.state.explanation),)

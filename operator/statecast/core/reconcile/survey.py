@@ -18,6 +18,7 @@ from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.views import NodeView, ReplicaView, consumer_pods, tolerates
 from statecast.core.spread import Candidate, eligible
+from statecast.core.storage import storage_failed
 from statecast.core.strong.election import voter_count
 
 __all__ = ["Survey", "survey"]
@@ -40,6 +41,9 @@ class Survey:
         count: the replicas wanted at least (``replicas.min``, at most ``replicas.max``).
         free: node -> bytes it can still take under ``placement.maxBytesPerNode``
             (None: no limit).
+        storage_failed: nodes whose copy's agent has reported its files unwritable for
+            long (:mod:`statecast.core.storage`): not candidates, and their copies are
+            replaced as if unreachable (not marked Lost: they still serve and sync).
     """
 
     spec: SharedResourceSpec
@@ -53,11 +57,17 @@ class Survey:
     consumers: frozenset[str]
     count: int
     free: Mapping[str, int] | None
+    storage_failed: frozenset[str] = frozenset()
 
     @property
     def unreachable(self) -> frozenset[str]:
-        """Nodes holding a copy that cannot be read (NotReady, gone, agent down)."""
-        return frozenset(r.node for r in self.replicas if r.node not in self.ready)
+        """Nodes holding a copy to replace for ``failover``.
+
+        Copies that cannot be read (NotReady, gone, agent down), and copies whose files
+        cannot be written (:attr:`storage_failed`).
+        """
+        gone = frozenset(r.node for r in self.replicas if r.node not in self.ready)
+        return gone | self.storage_failed
 
     @property
     def existing(self) -> dict[str, CurrentReplica]:
@@ -79,6 +89,7 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
     free = _free_bytes(spec, observed.bytes_elsewhere, [n.name for n in nodes])
     state_bytes = max((r.bytes for r in replicas), default=0)
     holding = {r.node for r in replicas}
+    failed = storage_failed([r.storage for r in replicas], observed.now)
     tolerations = [t.to_k8s() for t in placement.tolerations]
     load = observed.node_load
     idle = tuple(0.0 for _ in next(iter(load.values()), ()))  # a node with nothing
@@ -86,7 +97,8 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
         (
             replace(n.candidate(placement.spread_across), load=load.get(n.name, idle))
             for n in nodes
-            if tolerates(n.taints, tolerations)
+            if n.name not in failed
+            and tolerates(n.taints, tolerations)
             and (free is None or n.name in holding or _fits(free[n.name], state_bytes))
         ),
         placement.node_selector,
@@ -108,6 +120,7 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
         consumers=frozenset(consumer_pods(observed.pods, observed.name, spec.consumers.selector)),
         count=count,
         free=free,
+        storage_failed=failed,
     )
 
 

@@ -20,6 +20,7 @@ from statecast.core.pki import Leaf
 from statecast.core.placement.types import CurrentReplica, Reason
 from statecast.core.replica_set import UP_TO_DATE
 from statecast.core.spread import Candidate
+from statecast.core.storage import STORAGE_CONDITION, STORAGE_UNAVAILABLE, StorageReport
 from statecast.core.strong.election import ReplicaProgress
 from statecast.core.strong.log import LogPosition
 
@@ -86,6 +87,14 @@ class ReplicaView:
     """What its agent reports of the strong protocol (None: eventual, or nothing yet)."""
     voters: tuple[str, ...] = ()
     """On a strong leader's Replica: the epoch's voters."""
+    storage_failing_since: dt.datetime | None = None
+    """Since when its agent reports its files unwritable (None: it does not; see
+    :mod:`statecast.core.storage`)."""
+
+    @property
+    def storage(self) -> StorageReport:
+        """What its agent says of its files, for :func:`~statecast.core.storage.storage_failed`."""
+        return StorageReport(self.node, self.storage_failing_since)
 
     def current(self, now: dt.datetime | None = None) -> CurrentReplica:
         """The replica as the placement rules and the hand-off see it.
@@ -153,6 +162,7 @@ def replica_view(body: Mapping[str, Any]) -> ReplicaView:
         epoch=int(spec.get("epoch") or 0),
         strong=strong_progress(status.get("strong")),
         voters=tuple(str(v) for v in spec.get("voters") or ()),
+        storage_failing_since=_storage_failing_since(status),
     )
 
 
@@ -164,6 +174,18 @@ def _vector(raw: Any) -> dict[str, int]:
     if not isinstance(raw, Mapping):
         return {}
     return {str(k): int(v) for k, v in raw.items() if isinstance(v, int) and v > 0}
+
+
+def _storage_failing_since(status: Mapping[str, Any]) -> dt.datetime | None:
+    """When its agent began reporting the Replica's files unwritable (None: it does not)."""
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == STORAGE_CONDITION
+            and condition.get("status") == "False"
+            and condition.get("reason") == STORAGE_UNAVAILABLE
+        ):
+            return _timestamp(condition.get("lastTransitionTime"))
+    return None
 
 
 def _lost_since(status: Mapping[str, Any]) -> dt.datetime | None:
