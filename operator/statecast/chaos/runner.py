@@ -324,7 +324,7 @@ class ChaosRun:
             (w.start for w in writes), default=0.0
         )
         minimum = self.context.minimum
-        return {
+        report = {
             "scenario": self.scenario.name, "resource": f"{self.namespace}/{self.name}",
             "seed": self.settings.seed, "target": type(self.target).__name__,
             "duration_s": self.settings.duration, "fault_at_s": fault_at, "healed_at_s": heal_at,
@@ -363,6 +363,9 @@ class ChaosRun:
             "replicas_unread": sorted(self.observer.live_nodes() - set(states)),
             "checks": {"eventual": verdict.ok}, "ok": verdict.ok,
         }  # fmt: skip
+        report["checks"].update(self.scenario.check(report))  # the scenario's own
+        report["ok"] = all(report["checks"].values())
+        return report
 
 
 def run_scenario(

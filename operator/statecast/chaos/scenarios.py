@@ -102,6 +102,10 @@ class Scenario:
     def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
         """Add what this scenario measures to ``run.extra`` from the Replica timeline."""
 
+    def check(self, report: dict[str, Any]) -> dict[str, bool]:
+        """Checks of this scenario's own on the finished ``report`` (name -> passed)."""
+        return {}
+
     def supported_by(self, target: Target) -> str | None:
         """Why ``target`` cannot run this scenario, or None."""
         for need in self.needs:
@@ -251,16 +255,24 @@ class DiskFull(Scenario):
     acknowledged but not pushed yet stayed behind, and its counter slot, rebuilt from its
     peers under the same replica id, shadowed them for good (the join takes each slot's
     maximum) - the counters one or two short that this scenario reported under load.
+
+    The disk stays full until the operator has replaced the victim's copy
+    (``replicas.min`` Ready off the victim) or :attr:`replace_within` seconds passed,
+    and the run checks (``min_restored``) that it did: a copy whose files cannot be
+    written is replaced like a lost one (:mod:`statecast.core.storage`).
     """
 
     name = "disk-full"
     description = (
-        "an agent restarted with its files on a tmpfs with 16 MiB free, which then fills up"
+        "an agent's data directory fills up (in place on its own tmpfs, else moved onto"
+        " one); full until replicas.min are Ready elsewhere"
     )
     needs = frozenset({"tmpfs"})
     free = 16 << 20
     #: Seconds the agent has on the tmpfs before it fills (it syncs with its peers).
     before_filling = 2.0
+    #: Seconds the disk stays full at most, waiting for the copy to be replaced.
+    replace_within = 60.0
 
     def mount(self, path: Path, size: int) -> None:
         """Mount a tmpfs of ``size`` bytes on ``path``."""
@@ -312,9 +324,26 @@ class DiskFull(Scenario):
         run.mark("disk-full")
 
     def heal(self, run: Run) -> None:
-        """Room again."""
-        if (filler := getattr(self, "filler", None)) is not None:
+        """Room again, once ``replicas.min`` copies are Ready off the victim (or too late)."""
+        if (filler := getattr(self, "filler", None)) is None:
+            return
+        try:
+            restored = run.wait_for(lambda: self._ready_elsewhere(run) >= run.minimum,
+                                    self.replace_within)  # fmt: skip
+            run.extra["min_ready_elsewhere_before_heal"] = bool(restored)
+            run.mark("min-ready-elsewhere" if restored else "not-replaced")
+        finally:
             filler.unlink(missing_ok=True)
+
+    def _ready_elsewhere(self, run: Run) -> int:
+        return sum(
+            1 for node, phase in run.replica_nodes().items()
+            if phase == "Ready" and node != self.victim
+        )  # fmt: skip
+
+    def check(self, report: dict[str, Any]) -> dict[str, bool]:
+        """``replicas.min`` Ready again off the full disk (its copy replaced)."""
+        return {"min_restored": report.get("min_restored_s") is not None}
 
     def finish(self, run: Run) -> None:
         """Back on its own data directory with the files it has now; unmount.
