@@ -337,6 +337,15 @@ class ChaosRun:
             "write_rate_acked_per_s": round(
                 sum(1 for w in writes if w.outcome == "ok") / max(span, 1e-9), 1
             ),
+            "write_rate_offered_per_s": round(len(writes) / max(span, 1e-9), 1),
+            "write_rate_target_per_s": round(
+                self.spec.write_rate * self.spec.writers_per_node * len(self.agents), 1
+            ),
+            "writers": {
+                "per_node": self.spec.writers_per_node,
+                "processes": self.spec.writer_processes,
+                "pipeline": self.spec.writer_pipeline,
+            },
             "counters": verdict.counters, "reads": verdict.reads,
             "failed_reads": verdict.failed_reads, "not_found_existing": verdict.not_found_existing,
             "not_found_examples": verdict.not_found_examples,

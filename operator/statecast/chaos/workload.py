@@ -21,6 +21,7 @@ rather than queueing requests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statecast.chaos.history import History, Operation, Outcome
+from statecast.chaos.pipelined import PipelinedWriter, run_pipelined
 from statecast.chaos.writers import StreamedHistory, WriterProcess
 from statecast.client import Client, NotFoundError, RequestError
 
@@ -66,6 +68,10 @@ class WorkloadSpec:
         writer_processes: Run the writers in this many processes of their own
             (:mod:`statecast.chaos.writers`; 0: threads of this process). One process's
             threads share one interpreter lock and reach a few hundred writes a second.
+        writer_pipeline: In writer processes, each writer offers its rate open-loop
+            on one connection with up to this many PUTs in flight
+            (:mod:`statecast.chaos.pipelined`); 0: the client library, one request at
+            a time.
     """
 
     namespace: str
@@ -83,6 +89,7 @@ class WorkloadSpec:
     timeout: float = 2.0
     seed: int = 1
     writer_processes: int = 0
+    writer_pipeline: int = 0
 
     def key(self, index: int) -> str:
         """Register key ``index`` of the run."""
@@ -351,6 +358,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     history = StreamedHistory(sys.stdout)
     workload = Workload(spec, dict(config["nodes"]), history, lambda: time.monotonic() - zero)
     writers = [(str(n), str(c), float(r), int(s)) for n, c, r, s in config["writers"]]
+    if spec.writer_pipeline > 0:
+        keys = [spec.key(i) for i in range(spec.keys)]
+        pipelined = [
+            PipelinedWriter(workload.nodes[node], spec.namespace, spec.resource, keys, node,
+                            name, rate, spec.writer_pipeline, random.Random(seed), history,
+                            workload.clock, timeout=spec.timeout)
+            for node, name, rate, seed in writers
+        ]  # fmt: skip
+        history.ready()
+        asyncio.run(run_pipelined(pipelined, sys.stdin.read))  # until stdin closes
+        return 0
     workload.run_writers(writers, sys.stdin.read)  # until the run closes our stdin
     return 0
 
