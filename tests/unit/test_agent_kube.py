@@ -544,3 +544,24 @@ async def test_a_replica_whose_files_cannot_be_opened_waits_pending_and_the_agen
     assert ("apps", "flags") in agent.stores
     assert reconciler.open_failures == {}
     assert [s["phase"] for n, s in gateway.patches if n == "flags-n1"][-1] in ("Syncing", "Ready")
+
+
+async def test_a_failover_copy_of_state_held_elsewhere_reads_no_source(agent):
+    """Each API round trip of a new copy's first pass is failover time (issue 13: a
+    replacement took 0.3-2.7 s from added to Ready at load); its seed step read the
+    SharedResource again only to learn that the state lives in the other copies."""
+    gateway = FakeGateway()
+    gateway.specs["apps", "flags"] = {"source": {"inline": {"a": 1}}}
+    reads: list[tuple[str, str]] = []
+    get_resource = gateway.get_resource
+
+    async def counted(namespace: str, name: str) -> dict[str, Any] | None:
+        reads.append((namespace, name))
+        return await get_resource(namespace, name)
+
+    gateway.get_resource = counted  # type: ignore[method-assign]
+    holder = record("n2", status={"phase": "Ready", "versionVector": {"n2": 3}})
+    gateway.replicas = [record("n1"), holder]
+    await ReplicaReconciler(gateway, agent).reconcile()
+    assert reads == [("apps", "flags")]  # its spec, once; no second read for the source
+    assert ("apps", "flags") in agent.stores
