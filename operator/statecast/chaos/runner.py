@@ -26,7 +26,7 @@ from kubernetes import client
 from statecast.api.types import GROUP, VERSION
 from statecast.api.units import parse_duration
 from statecast.chaos.checker import Partition, check_eventual, percentiles
-from statecast.chaos.history import History
+from statecast.chaos.history import History, Operation
 from statecast.chaos.observer import ReplicaObserver
 from statecast.chaos.scenarios import Run, Scenario
 from statecast.chaos.target import Target, TargetError
@@ -165,6 +165,22 @@ def _workload_spec(
             namespace, name, run_id, seed=seed, **{**fields, "write_rate": per_writer}
         )
     return spec
+
+
+def _write_rates(writes: list[Operation], spec: WorkloadSpec, nodes: int) -> dict[str, Any]:
+    """Writes per second acknowledged, offered (sent) and asked, and how they were sent."""
+    span = max((w.end for w in writes), default=0.0) - min((w.start for w in writes), default=0.0)
+    acked = sum(1 for w in writes if w.outcome == "ok")
+    return {
+        "write_rate_acked_per_s": round(acked / max(span, 1e-9), 1),
+        "write_rate_offered_per_s": round(len(writes) / max(span, 1e-9), 1),
+        "write_rate_target_per_s": round(spec.write_rate * spec.writers_per_node * nodes, 1),
+        "writers": {
+            "per_node": spec.writers_per_node,
+            "processes": spec.writer_processes,
+            "pipeline": spec.writer_pipeline,
+        },
+    }
 
 
 def _ms(samples: Any) -> dict[str, float | None]:
@@ -320,9 +336,6 @@ class ChaosRun:
             verdict.converged = False
         reads = [o for o in operations if o.kind == "read"]
         writes = [o for o in operations if o.kind == "write"]
-        span = max((w.end for w in writes), default=0.0) - min(
-            (w.start for w in writes), default=0.0
-        )
         minimum = self.context.minimum
         report = {
             "scenario": self.scenario.name, "resource": f"{self.namespace}/{self.name}",
@@ -334,18 +347,7 @@ class ChaosRun:
             "indeterminate_writes": verdict.indeterminate_writes,
             "lost_writes": verdict.lost_writes, "lost_examples": verdict.lost_examples[:10],
             "phantom_keys": verdict.phantom_keys[:10], "reordered_writes": verdict.reordered_writes,
-            "write_rate_acked_per_s": round(
-                sum(1 for w in writes if w.outcome == "ok") / max(span, 1e-9), 1
-            ),
-            "write_rate_offered_per_s": round(len(writes) / max(span, 1e-9), 1),
-            "write_rate_target_per_s": round(
-                self.spec.write_rate * self.spec.writers_per_node * len(self.agents), 1
-            ),
-            "writers": {
-                "per_node": self.spec.writers_per_node,
-                "processes": self.spec.writer_processes,
-                "pipeline": self.spec.writer_pipeline,
-            },
+            **_write_rates(writes, self.spec, len(self.agents)),
             "counters": verdict.counters, "reads": verdict.reads,
             "failed_reads": verdict.failed_reads, "not_found_existing": verdict.not_found_existing,
             "not_found_examples": verdict.not_found_examples,
