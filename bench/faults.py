@@ -33,7 +33,7 @@ from kubernetes import client, config
 from statecast.chaos.runner import RunSettings, run_scenario
 from statecast.chaos.scenarios import SCENARIOS
 from statecast.chaos.target import connect
-from statecast.devcluster import DevCluster
+from statecast.devcluster import DevCluster, processes
 from statecast.devcluster.netproxy import NetworkProxy
 
 OUT = Path("docs/bench")
@@ -88,7 +88,15 @@ def _row(report: dict[str, Any], run: int) -> str:
             f"{k} {v['extra_actions']}" for k, v in report["after_restart"].items()
         )
     if report["scenario"] == "write-burst":
-        extra = f"{report['write_rate_acked_per_s']:.0f} acked writes/s"
+        extra = (
+            f"writes/s target {report.get('write_rate_target_per_s', 0):.0f}, offered"
+            f" {report.get('write_rate_offered_per_s', 0):.0f}, acked"
+            f" {report['write_rate_acked_per_s']:.0f}"
+        )
+    if "min_ready_elsewhere_before_heal" in report:
+        extra += f"; replaced before heal: {report['min_ready_elsewhere_before_heal']}"
+    if not report.get("ok", True):
+        extra += "; checks " + ", ".join(f"{k} {v}" for k, v in report["checks"].items())
     if report.get("reordered_writes"):
         extra += f" reordered {report['reordered_writes']}"
     return ROW.format(
@@ -142,8 +150,11 @@ def main() -> None:
                 resource = f"{name}-{run}"
                 _resource(api, resource)
                 settings = RunSettings(duration=scenario.default_duration, seed=run)
+                before = _cpu(cluster, system)
                 try:
                     report = run_scenario(type(scenario)(), target, NAMESPACE, resource, settings)
+                    report["cpu_seconds"] = _cpu_spent(before, _cpu(cluster, system))
+                    report["load_at_end"] = os.getloadavg()[0]
                 except Exception as err:  # noqa: BLE001 - one broken run must not end the rest
                     rows.append(f"| {name} | {run} | run failed: {err!r:.200} |")
                     print(rows[-1], flush=True)
@@ -163,6 +174,36 @@ def main() -> None:
         if not args.keep:
             cluster.down()
             _unmount_agent_disks(system.state_dir / "agents")
+
+
+def _cpu(cluster: DevCluster, system: Any) -> dict[str, float]:
+    """CPU seconds so far: each process of the cluster and the system, and this one's
+    children (the writer processes, once stopped) and itself (the run's clients)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for state_dir in (cluster.state_dir, system.state_dir):
+        for name in processes.recorded(state_dir):
+            pid = processes.running_pid(state_dir, name)
+            if pid is None:
+                continue
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[name] = (int(fields[11]) + int(fields[12])) / tick
+    mine = os.times()
+    found["bench (the run's clients and checks)"] = mine.user + mine.system
+    found["bench children (writer processes)"] = mine.children_user + mine.children_system
+    return found
+
+
+def _cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process spent between two :func:`_cpu` readings."""
+    return {
+        name: round(after[name] - before.get(name, 0.0), 2)
+        for name in sorted(after)
+        if after[name] - before.get(name, 0.0) > 0.005
+    }
 
 
 #: Size of each agent's own tmpfs (``--agent-disks``): ample for the runs' resources.
