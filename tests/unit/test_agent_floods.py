@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from statecast.agent.httpserver import HttpServer, Request, Response
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never met")
 
 
 def echo(request: Request) -> Response:
@@ -84,6 +93,42 @@ async def test_after_a_burst_of_bodies_their_memory_is_given_back(monkeypatch):
         assert srv.buffered == 0
         writer.close()
     finally:
+        await srv.close(grace=1)
+
+
+async def test_the_bodies_of_closed_connections_are_not_kept_until_a_full_collection():
+    """A connection, its parser and its transport refer to each other, so the cyclic GC
+    frees them only in a full collection: a flood of large bodies on connections that
+    closed kept the agent at 1.2 GiB after it (issue 15's flood, 2026-12-05) while
+    nothing was held. The body pieces are dropped when a request is complete and when
+    its connection is lost."""
+    import gc
+    import tracemalloc
+
+    srv = HttpServer(echo, max_body=16 << 20, header_timeout=5)
+    await srv.start("127.0.0.1", 0)
+    body = b"x" * (4 << 20)
+    gc.disable()  # as between two full collections
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for complete in (True, True, True, False, False):
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+            writer.write(body if complete else body[: len(body) // 2])
+            if complete:
+                assert (await read_answer(reader))[0] == 200
+            else:  # half a body, then the client goes
+                await _until(lambda: srv.buffered >= len(body) // 2)
+            writer.close()
+            await writer.wait_closed()
+        await _until(lambda: not srv.connections)
+        held = tracemalloc.get_traced_memory()[0] - before
+        assert srv.buffered == 0
+        assert held < len(body), f"{held / 2**20:.1f} MiB still held"
+    finally:
+        tracemalloc.stop()
+        gc.enable()
         await srv.close(grace=1)
 
 

@@ -315,6 +315,10 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
         self._transport = None
+        # the connection, its parser and its transport refer to each other: only a full
+        # collection of the cyclic GC, which may not run for minutes, frees them, so
+        # what they hold (a body being read) is dropped now, not with them
+        self._incoming = _Incoming()
         self._queue.clear()
         self._held.clear()
         self._release(self._buffered)
@@ -442,11 +446,12 @@ class _Connection(asyncio.Protocol):
         self._in_body = False
         incoming = self._incoming
         method = self._parser.get_method()
+        body, incoming.body = b"".join(incoming.body), []  # the pieces go now
         request = Request(
             _METHODS.get(method) or method.decode("ascii"),
             incoming.url.decode("latin-1"),
             incoming.headers,
-            b"".join(incoming.body),
+            body,
             self._remote,
             self._peer,
         )
