@@ -71,3 +71,43 @@ def test_a_killed_worker_is_started_again_as_it_was(tmp_path: Path) -> None:
         system.stop_all()
     with pytest.raises(ClusterError, match="no worker"):
         system.restart("never-started")
+
+
+def test_dev_cluster_up_with_tls_and_auth_starts_the_agents_as_the_chart_does(tmp_path: Path):
+    """``dev-cluster up --with-agents --tls --auth``: each agent gets a token bound to a
+    Pod on its node (its certificate request names that node) and the TLS and auth
+    arguments."""
+    import argparse
+
+    from statecast.commands.dev_cluster import _start_agents
+    from statecast.devcluster.system import NodeAddress
+
+    started: dict[str, object] = {}
+
+    class FakeSystem:
+        def nodes(self) -> list[NodeAddress]:
+            return [
+                NodeAddress("node-1", "127.0.0.1", "a"),
+                NodeAddress("node-2", "127.0.0.1", "b"),
+            ]
+
+        def node_token_kubeconfigs(self, account: str, nodes: list[str]) -> dict[str, Path]:
+            return {n: tmp_path / f"{account}-{n}" for n in nodes}
+
+        def start_agents(self, *, port, kubeconfig, extra_args):
+            urls = {"node-1": "http://127.0.0.1:7420", "node-2": "http://127.0.0.1:7421"}
+            started.update(kubeconfig=kubeconfig, args=extra_args(urls))
+            return urls
+
+    args = argparse.Namespace(with_network_proxy=False, tls=True, auth=True, agent_port=7420)
+    _start_agents(FakeSystem(), args)  # type: ignore[arg-type]
+    assert started["kubeconfig"] == {
+        "node-1": tmp_path / "statecast-agent-node-1",
+        "node-2": tmp_path / "statecast-agent-node-2",
+    }
+    for node, more in started["args"].items():  # type: ignore[attr-defined]
+        assert more[0] == "--tls" and more[-1] == "--auth", node
+        assert "--peer-listen" in more and "--peer-advertise" in more
+    args = argparse.Namespace(with_network_proxy=False, tls=False, auth=False, agent_port=7420)
+    _start_agents(FakeSystem(), args)  # type: ignore[arg-type]
+    assert started["kubeconfig"] is None and started["args"] == {"node-1": [], "node-2": []}
