@@ -18,15 +18,14 @@ rename an old snapshot over the next agent's files. A child forked from a proces
 with threads may find a lock held for ever (another thread held it at the fork: the
 work must take none the threads take), so it has a deadline and is killed past it.
 
-CPU, not only the lock: a busy writer in the agent's own scheduling group takes the
-group's share of the CPU, and the event loop, woken by a request, waits for the group's
-next turn. The child therefore starts a session of its own (``setsid``: where the kernel
-groups tasks by session, ``sched_autogroup``, as on this project's machines, it is
-scheduled as a group of its own; in a container's cgroup it shares the cgroup's quota
-as before) and runs ``CHILD_NICE`` nicer than the agent. Measured in one process with a
-timer due every 5 ms, at load 18-20 on 2 cores, while 1M keys were written: a thread
-writer left it up to 46-68 ms late (45-80 ticks over 20 ms), a child in the agent's
-session 39-55 ms (19-29), a child in its own session 12-15 ms (none).
+The child stays in the agent's session, at its niceness: it shares the agent's CPU
+(a core, a container's quota) with the event loop, like the thread it replaced.
+Tried and undone: a child in a session of its own (``setsid``; on this machine
+``sched_autogroup`` then schedules it as a group of its own) left the loop up to 12-15
+ms late where a thread left it 46-68 ms (one process, load 18-20), but while the agent
+was saturated with writes that child got almost no CPU (runnable, 0-2 ticks in 14 s):
+no snapshot finished during a 29 s rewrite of 1M keys, and ``kill -9`` recovery replayed
+all 1,000,000 records (8.3-12 s, target 3 s), with or without ``nice`` 10 on top.
 """
 
 from __future__ import annotations
@@ -49,10 +48,6 @@ __all__ = ["ChildHungError", "available", "run_in_child"]
 
 _PR_SET_PDEATHSIG = 1
 _OK = b"ok "
-#: The child's niceness above its parent's: where both share a core (a CPU limit, a
-#: pinned agent), the event loop, woken by a request, takes the CPU from the child at
-#: once rather than after the child's time slice (the child keeps ~a tenth of a busy core).
-CHILD_NICE = 10
 
 
 class ChildHungError(PersistenceError):
@@ -64,11 +59,21 @@ def available() -> bool:
     return hasattr(os, "fork") and hasattr(os, "waitpid")
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:  # (find_library runs ldconfig: once, in the parent, not in every child)
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
 def _die_with_parent(parent: int) -> None:
     """In the child: SIGKILL when the parent exits; leave now if it already has."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    with contextlib.suppress(AttributeError):
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
 
@@ -78,8 +83,6 @@ def _child(work: Callable[[], int], report: int, parent: int) -> NoReturn:
     status = 1
     try:
         _die_with_parent(parent)
-        os.setsid()  # a scheduling group of its own where Linux groups by session
-        os.nice(CHILD_NICE)
         gc.disable()  # a collection would walk (and copy) the parent's objects for nothing
         with contextlib.suppress(ValueError):  # the signals the loop set up are not ours
             signal.set_wakeup_fd(-1)
