@@ -47,7 +47,10 @@ __all__ = ["bench_million"]
 
 RESOURCE = {"namespace": "bench", "name": "flags"}
 HOT = 10_000  # keys the probe reads
-_WRITERS = {"thread": "a thread (before)", "process": "a child process (now)"}
+_WRITERS = {
+    "thread": "a thread (`snapshotWriter: thread`)",
+    "process": "a child process (the default)",
+}
 
 
 def _loop_lag(agent: LocalAgent) -> dict[str, float]:
