@@ -129,7 +129,8 @@ def run_naive(w: Windows) -> Intervals:
 
 def run_seasonal_naive(w: Windows) -> Intervals:
     y, p = _filled(w), w.period
-    point = y[:, -p : -p + HORIZON] if p > HORIZON else np.resize(y[:, -p:], (len(y), HORIZON))
+    # each row its own last season, repeated over the horizon (a season shorter than it)
+    point = y[:, -p:][:, np.arange(HORIZON) % p]
     sigma = np.nanstd(y[:, p:] - y[:, :-p], axis=1)[:, None]
     return _normal(point, sigma * np.ones((1, HORIZON)))
 

@@ -58,3 +58,21 @@ def test_only_names_a_set_by_name_first_word_or_group(
     only: set[str] | None, expected: bool
 ) -> None:
     assert forecast.chosen("pizzaplace (hourly pizzas)", "other", only) is expected
+
+
+def test_seasonal_naive_repeats_each_windows_own_season_when_shorter_than_the_horizon() -> None:
+    # A daily series with a weekly season (7 steps) and a 12-step horizon; the rows of a
+    # window set must not borrow each other's values.
+    history = np.array([np.arange(14.0) + 1, np.arange(14.0) + 101])
+    windows = forecast.Windows("w", history, np.zeros((2, forecast.HORIZON)), ("a", "b"), 7)
+    point = forecast.run_seasonal_naive(windows)[0.9][0]
+    week = np.arange(8.0, 15.0)
+    assert np.allclose(point[0], np.resize(week, forecast.HORIZON))
+    assert np.allclose(point[1], np.resize(week + 100, forecast.HORIZON))
+
+
+def test_seasonal_naive_of_a_season_longer_than_the_horizon() -> None:
+    history = np.array([np.arange(48.0) + 1])
+    windows = forecast.Windows("w", history, np.zeros((1, forecast.HORIZON)), ("a",), 24)
+    point = forecast.run_seasonal_naive(windows)[0.9][0]
+    assert np.allclose(point[0], np.arange(25.0, 25.0 + forecast.HORIZON))
