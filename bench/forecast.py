@@ -567,7 +567,7 @@ def write(
 ) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     document = {"accuracy": table, "speed": figures, "seconds": total, "args": vars(args)}
-    (OUT / "forecast.json").write_text(json.dumps(document, indent=2) + "\n")
+    (OUT / "forecast.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     body = "\n".join(render_set(name, rows) for name, rows in table.items())
     only = "".join(f" --only {name}" for name in args.only)
     header = (
@@ -576,10 +576,10 @@ def write(
         f"forecasts {HORIZON} steps: NAB and synthetic windows hold 7 days of 5-minute "
         f"history ({args.origins} rolling origins per real series, {args.synthetic_origins} "
         f"per synthetic series), the development set and the other real shapes 21 of their "
-        f"main season ({args.dev_origins} origins per series: 3 weeks of a daily season, 21 "
-        "weeks of a weekly one). statecast gets the main season only (it offers 7 times it "
-        "itself: the week of a daily season); MSTL gets 7 times it too where the window holds "
-        "two. The slow statsmodels models run on "
+        f"main season ({args.dev_origins} origins per series, at least {MIN_WINDOWS} windows a "
+        "set: 3 weeks of a daily season, 21 weeks of a weekly one). statecast gets the main "
+        "season only (it offers 7 times it itself: the week of a daily season); MSTL gets 7 "
+        "times it too where the window holds two. The slow statsmodels models run on "
         f"{args.slow_windows} windows per real set. Times are CPU seconds on one core. "
         "See docs/forecast.md.\n\n"
     )

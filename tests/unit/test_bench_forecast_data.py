@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,3 +79,12 @@ def test_seasonal_naive_of_a_season_longer_than_the_horizon() -> None:
     windows = forecast.Windows("w", history, np.zeros((1, forecast.HORIZON)), ("a",), 24)
     point = forecast.run_seasonal_naive(windows)[0.9][0]
     assert np.allclose(point[0], np.arange(25.0, 25.0 + forecast.HORIZON))
+
+
+def test_a_run_with_save_writes_its_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forecast, "OUT", tmp_path)
+    args = argparse.Namespace(
+        origins=8, synthetic_origins=6, dev_origins=16, slow_windows=0, only=[], save=tmp_path
+    )
+    forecast.write({}, {}, args, 1.0, "load average 1.0")
+    assert json.loads((tmp_path / "forecast.json").read_text())["args"]["save"] == str(tmp_path)
