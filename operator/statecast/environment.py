@@ -42,6 +42,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
            "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),
+    EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
+           "a directory: trace Python allocations and write a heap snapshot there on "
+           "SIGUSR2 (profiling runs only: slower; bench.heap_diff reads them)"),
     EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
            "seconds between two reads of every agent's access counters (/v1/stats) into the "
            "demand history (the chart's operator.sampleSeconds)"),

@@ -55,7 +55,9 @@ def test_a_reconcile_that_raises_becomes_a_condition_an_event_and_a_metric(
     monkeypatch.setattr(handlers, "reconcile", broken)
     memo = kopf.Memo(services=services)
     for _ in range(3):  # the resync timer keeps trying
-        handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+        handlers.reconcile_resource(
+            body(), memo=memo, node_index=nodes(), replica_index=FakeIndex()
+        )
     status = gateway.statuses["flags"]  # what the server holds
     conditions = {c["type"]: c for c in status["conditions"]}
     assert status["phase"] == "Failed"  # it never had a status
@@ -92,7 +94,7 @@ def test_one_cause_posts_one_warning_even_when_the_status_patch_is_not_seen_yet(
     spec_body["spec"]["replicas"] = {"min": 5}  # more than the three nodes
     index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
     for _ in range(3):  # each resync sees the body without the status it patched
-        handlers.resync(spec_body, memo=memo, node_index=nodes(), replica_index=index)
+        handlers.reconcile_resource(spec_body, memo=memo, node_index=nodes(), replica_index=index)
     assert [m[1] for m in gateway.messages].count("NotEnoughNodes") == 1
 
 
@@ -107,11 +109,11 @@ def test_the_same_event_is_posted_again_after_the_window() -> None:
 
 def test_a_deleted_resource_takes_its_metric_series_with_it(services: Services) -> None:
     memo = kopf.Memo(services=services)
-    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert '{namespace="ns",resource="flags",statecast_resource_phase="Pending"} 1.0' in (
         metrics_text(services)
     )
-    handlers.on_delete(body(), memo=memo)
+    handlers.resource_seen(body(), type="DELETED", memo=memo)
     assert 'resource="flags"' not in metrics_text(services)
 
 

@@ -140,7 +140,7 @@ def nodes() -> FakeIndex:
 
 def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway, memo: kopf.Memo) -> None:
     patch = kopf.Patch()
-    handlers.on_change(
+    handlers.reconcile_resource(
         body(), patch=patch, memo=memo, node_index=nodes(), replica_index=FakeIndex()
     )
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
@@ -148,19 +148,21 @@ def test_create_applies_the_plan_and_patches_status(gateway: FakeGateway, memo: 
     assert gateway.written()["phase"] == "Pending"
     assert gateway.written()["ready"] == "0/2"
     assert "status" not in patch, "written under the resource's lock, not left to kopf"
-    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+    assert gateway.events == [("Normal", "ReplicaAdded")]  # one Event listing both
 
 
 def test_resync_with_ready_replicas_only_patches_what_changed(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
     index = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=index)
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.created == []
     first = gateway.written()
     assert first["phase"] == "Ready"
     # the same status again: nothing to patch
-    handlers.resync(body(dict(first)), memo=memo, node_index=nodes(), replica_index=index)
+    handlers.reconcile_resource(
+        body(dict(first)), memo=memo, node_index=nodes(), replica_index=index
+    )
     assert len(gateway.status_patches) == 1
 
 
@@ -170,17 +172,17 @@ def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf
     )
     static = body()
     static["spec"]["replication"] = {"policy": "static"}  # predictive holds: no forecast yet
-    handlers.resync(static, memo=memo, node_index=nodes(), replica_index=index)
+    handlers.reconcile_resource(static, memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
 
 
 def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
-    handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
-    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert len(gateway.created) == 2
-    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+    assert gateway.events == [("Normal", "ReplicaAdded")]  # one Event listing both
 
 
 def test_an_expired_agent_lease_makes_the_handler_fail_over(
@@ -197,7 +199,7 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(
     seen_at[0] += 60
     gateway.leases = [AgentLease("a", renewed, 6), AgentLease("b", dt.datetime.now(dt.UTC), 6)]
     replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    handlers.resync(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
+    handlers.reconcile_resource(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
     rows = gateway.written()["replicas"]
@@ -222,7 +224,7 @@ def test_a_consumer_pod_in_the_index_gets_a_replica_on_its_node(
     )
     assert isinstance(consumer, PodView)
     replicas = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    handlers.resync(
+    handlers.reconcile_resource(
         body=body(),
         patch=kopf.Patch(),
         memo=memo,
@@ -254,7 +256,7 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
         "replication": {"tuning": {"targetLocalHitRatio": 0.8}},
     }
     meta = {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1}
-    handlers.resync(kopf.Body({"metadata": meta, "spec": spec}), memo=memo,
+    handlers.reconcile_resource(kopf.Body({"metadata": meta, "spec": spec}), memo=memo,
                     node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
     written = gateway.written()
     assert "tuning" in written, json.dumps(written)
@@ -262,8 +264,10 @@ def test_a_forecasting_resource_gets_status_tuning_and_tuning_off_removes_it(
     assert (tuning["costWeight"], tuning["deviationThreshold"]) == (1.0, 0.5)
     assert tuning["explanation"] == "not tuned yet"
     off = {**spec, "replication": {"tuning": {"enabled": False}}}
-    handlers.resync(kopf.Body({"metadata": meta, "spec": off, "status": {"tuning": tuning}}),
-                    memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    handlers.reconcile_resource(
+        kopf.Body({"metadata": meta, "spec": off, "status": {"tuning": tuning}}),
+        memo=memo, node_index=nodes(), replica_index=FakeIndex(),
+    )  # fmt: skip
     assert gateway.written()["tuning"] is None
 
 
@@ -278,10 +282,35 @@ def test_a_resource_seen_first_loads_its_saved_demand_history(
     owner = Owner("ns", "saved", "u-saved")
     gateway.histories[("ns", "statecast-history-saved")] = history_configmap(owner, blob)
     meta = {"name": "saved", "namespace": "ns", "uid": "u-saved", "generation": 1}
-    handlers.resync(kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}}),
-                    memo=memo, node_index=nodes(), replica_index=FakeIndex())  # fmt: skip
+    reconciled = {"observedGeneration": 1, "phase": "Ready"}  # by an operator before this one
+    handlers.reconcile_resource(
+        kopf.Body({"metadata": meta, "spec": {"replicas": {"min": 2}}, "status": reconciled}),
+        memo=memo, node_index=nodes(), replica_index=FakeIndex(),
+    )  # fmt: skip
     matrix = handlers.services_of(memo).sampler.matrix(("ns", "saved"), ["a"], 60.0, 120.0, 2)
     assert matrix.tolist() == [[6.0, 6.0]]
+
+
+def test_a_resource_never_reconciled_has_no_saved_history_to_read(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    """A first pass over a thousand new resources read a thousand absent ConfigMaps."""
+    reads: list[str] = []
+    read = gateway.read_history
+
+    def counted(namespace: str, name: str, uid: str) -> bytes | None:
+        reads.append(name)
+        return read(namespace, name, uid)
+
+    gateway.read_history = counted  # type: ignore[method-assign]
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    assert reads == []
+    assert gateway.written()["observedGeneration"] == 1
+    handlers.services_of(memo).activity.mark()
+    handlers.reconcile_resource(
+        body({"observedGeneration": 1}), memo=memo, node_index=nodes(), replica_index=FakeIndex()
+    )
+    assert reads == [], "read once per resource and acting period, and nothing was saved"
 
 
 def test_importing_the_handlers_builds_nothing_and_starts_nothing() -> None:
@@ -319,35 +348,73 @@ def test_startup_keeps_the_services_a_memo_brings_and_cleanup_stops_them(
 
 def test_a_handler_without_services_says_so() -> None:
     with pytest.raises(LookupError, match="startup handler"):
-        handlers.resync(body(), memo=kopf.Memo(), node_index=nodes(),
+        handlers.reconcile_resource(body(), memo=kopf.Memo(), node_index=nodes(),
                         replica_index=FakeIndex())  # fmt: skip
 
 
-def test_the_safety_resync_runs_in_the_woken_workers_not_in_kopfs_handler(
+def test_a_resource_listed_added_or_respecced_is_reconciled_in_the_woken_workers(
     gateway: FakeGateway,
 ) -> None:
-    """The timer only queues the resource: kopf's run patches nothing and takes no
-    worker of kopf's; a woken worker reconciles it and patches the status itself."""
+    """kopf only delivers the event (no changing handler: no bookkeeping PATCH); a woken
+    worker reconciles the resource and patches the status itself; the operator's own
+    status write (a MODIFIED event) queues nothing."""
     memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
+    raw = dict(body())
+    index = FakeIndex({("ns", "flags"): [raw]})
     kwargs: dict[str, Any] = {
-        "resource_index": FakeIndex({("ns", "flags"): [dict(body())]}),
+        "resource_index": index,
         "node_index": nodes(),
         "replica_index": FakeIndex(),
         "pod_index": FakeIndex(),
     }
     handlers.start_services(memo, **kwargs)
-    try:
-        patch = kopf.Patch()
-        handlers.resync(body(), patch=patch, memo=memo, **kwargs)
-        assert not patch, "kopf's timer run writes nothing"
+    wakeups = handlers.services_of(memo).wakeups
+
+    def patched(count: int) -> None:
         deadline = time.monotonic() + 30
-        while not gateway.status_patches and time.monotonic() < deadline:
+        while len(gateway.status_patches) < count:
+            assert time.monotonic() < deadline, gateway.status_patches
             time.sleep(0.05)
+
+    try:
+        handlers.resource_seen(kopf.Body(raw), type=None, memo=memo)  # listed at start
+        patched(1)
         assert [name for name, _ in gateway.status_patches] == ["flags"]
         assert gateway.status_patches[0][1]["ready"] == "0/2"
         assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
+        # the watch shows the operator's own write: nothing to do
+        written = {**raw, "status": gateway.statuses["flags"]}
+        handlers.resource_seen(kopf.Body(written), type="MODIFIED", memo=memo)
+        assert wakeups.pending() == 0
+        # the spec changed: generation 2, observed 1
+        respecced = {**written, "metadata": {**raw["metadata"], "generation": 2},
+                     "spec": {"replicas": {"min": 3}}}  # fmt: skip
+        index[("ns", "flags")] = [respecced]
+        handlers.resource_seen(kopf.Body(respecced), type="MODIFIED", memo=memo)
+        patched(2)
+        assert gateway.status_patches[1][1]["observedGeneration"] == 2
+        assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b", "c"]
+        handlers.resource_seen(kopf.Body(respecced), type="DELETED", memo=memo)
+        wakeups.resync_round(0.0, 1e9, 60.0)
+        assert wakeups.pending() == 0, "a deleted resource is forgotten"
     finally:
         handlers.stop_services(memo)
+
+
+def test_kopf_keeps_no_bookkeeping_on_shared_resources() -> None:
+    """No changing handler and no timer on every SharedResource: kopf would PATCH each
+    one for its bookkeeping (a finalizer for a timer, the last-handled configuration),
+    two writes per resource in a first pass that the reconcile did not need."""
+    registry = kopf.get_default_registry()
+    plain = kopf.Body({"apiVersion": "statecast.io/v1alpha1", "kind": "SharedResource",
+                       "metadata": {"name": "r", "namespace": "ns"}, "spec": {}})  # fmt: skip
+    changing = [h for h in registry._changing.get_all_handlers()
+                if "sharedresources" in str(h.selector)]  # fmt: skip
+    assert changing == []
+    timers = [h for h in registry._spawning.get_all_handlers()
+              if "sharedresources" in str(h.selector)]  # fmt: skip
+    assert [h.id for h in timers] == ["strong_leader"]  # strong resources only:
+    assert timers[0].when is not None and not timers[0].when(spec=plain["spec"], body=plain)
 
 
 def test_a_failed_reconcile_is_queued_to_be_tried_again(
@@ -359,7 +426,7 @@ def test_a_failed_reconcile_is_queued_to_be_tried_again(
         raise RuntimeError("the API server timed out")
 
     monkeypatch.setattr(gateway, "create_replica", refuse)
-    handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
     assert gateway.written()["conditions"], "the failure is reported"
     assert handlers.services_of(memo).wakeups.pending() == 1
 
@@ -379,7 +446,9 @@ def test_a_handlers_status_never_overwrites_a_newer_woken_one(gateway: FakeGatew
     handlers.start_services(memo, **kwargs)
     try:
         kopf_patch = kopf.Patch()
-        handlers.on_change(body(), patch=kopf_patch, memo=memo, **kwargs)  # creates a and b
+        handlers.reconcile_resource(
+            body(), patch=kopf_patch, memo=memo, **kwargs
+        )  # creates a and b
         # before kopf applies the handler's patch, both copies report Ready: woken
         replicas[("ns", "flags")] = [replica("a", "Ready"), replica("b", "Ready")]
         handlers.services_of(memo).wakeups.wake([("ns", "flags")])
@@ -403,7 +472,9 @@ def test_a_body_behind_the_operators_own_status_write_is_read_with_it(
     patches = [kopf.Patch(), kopf.Patch()]
     # the watch has not shown the first write yet: the second reconcile gets the old body
     for patch in patches:
-        handlers.resync(body(), patch=patch, memo=memo, node_index=nodes(), replica_index=index)
+        handlers.reconcile_resource(
+            body(), patch=patch, memo=memo, node_index=nodes(), replica_index=index
+        )
     writes = [s for _, s in gateway.status_patches] + [p["status"] for p in patches if p]
     assert len(writes) == 1
     assert writes[0]["phase"] == "Ready"
@@ -423,12 +494,14 @@ def test_a_reconciles_replicas_are_created_at_once() -> None:
     services = Services.build(gateway, io_threads=2)
     try:
         memo = kopf.Memo(services=services)
-        handlers.on_change(body(), memo=memo, node_index=nodes(), replica_index=FakeIndex())
+        handlers.reconcile_resource(
+            body(), memo=memo, node_index=nodes(), replica_index=FakeIndex()
+        )
     finally:
         assert services.writes is not None
         services.writes.shutdown()
     assert sorted(b["spec"]["nodeName"] for b in gateway.created) == ["a", "b"]
-    assert gateway.events == [("Normal", "ReplicaAdded"), ("Normal", "ReplicaAdded")]
+    assert gateway.events == [("Normal", "ReplicaAdded")]  # one Event listing both
     assert gateway.written()["ready"] == "0/2"
 
 
@@ -457,6 +530,6 @@ def test_a_lost_agents_copy_is_replaced_in_the_reconcile_that_marks_it_lost(
     fresh = dt.datetime.now(dt.UTC)
     gateway.leases = [AgentLease("a", renewed, 6)] + [AgentLease(n, fresh, 6) for n in "bc"]
     replicas = FakeIndex({("ns", "flags"): [replica("a", phase), replica("b", phase)]})
-    handlers.resync(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
+    handlers.reconcile_resource(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
     assert gateway.lost == [("flags-a", "AgentLost")]
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]

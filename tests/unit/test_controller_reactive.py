@@ -184,13 +184,13 @@ def test_the_handler_places_by_heat_and_remembers_last_hot() -> None:
     memo = kopf.Memo(services=replace(services, heat=tracker))
     nodes = {n.name: [n] for n in (node("a", "z1"), node("b", "z2"), node("c", "z1"))}
     held = {("ns", "flags"): [replica("a"), replica("b")]}
-    handlers.resync(kopf.Body(resource()), memo=memo, node_index=nodes,
+    handlers.reconcile_resource(kopf.Body(resource()), memo=memo, node_index=nodes,
                     replica_index=held)  # fmt: skip
     assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
         ("c", "rebalance")
     ]
     assert set(tracker.last_hot(("ns", "flags"))) == {"a", "b", "c"}
     static = resource({"replication": {"policy": "static"}})
-    handlers.resync(kopf.Body(static), memo=memo, node_index=nodes,
+    handlers.reconcile_resource(kopf.Body(static), memo=memo, node_index=nodes,
                     replica_index=held)  # fmt: skip
     assert tracker.last_hot(("ns", "flags")) == {}

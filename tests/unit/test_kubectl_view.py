@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from statecast.core.reconcile import change_event
+from statecast.core.reconcile import change_event, changes_events
 from statecast.core.replica_set import ReplicaChange
 from statecast.kubectl.render import age, status_text, structured, summary_text, table
 from statecast.kubectl.view import (
@@ -163,6 +163,30 @@ def test_the_operators_event_messages_are_the_ones_the_view_reads(action: str) -
     match = ADD_OR_REMOVE.match(message)
     assert match is not None
     assert (match["action"], match["node"], match["reason"]) == (action, "node-7", "predicted")
+
+
+def test_an_event_listing_a_reconciles_changes_is_a_decision_per_change() -> None:
+    """The operator posts one Event per action and reconcile (a first pass over a
+    thousand resources posted two thousand, one per Replica)."""
+    changes = [
+        ReplicaChange("add", "node-2", "spread"),
+        ReplicaChange("add", "node-5", "failover", stand_in_for=("node-1", "node-4")),
+        ReplicaChange("remove", "node-6", "cost"),
+    ]
+    posted = changes_events(changes)
+    assert [e.reason for e in posted] == ["ReplicaAdded", "ReplicaRemoved"]
+    events = [event(e.reason, e.message, 20) for e in posted]
+    found = decisions(events)
+    assert sorted((d.reason, d.node) for d in found) == [
+        ("ReplicaAdded", "node-2"),
+        ("ReplicaAdded", "node-5"),
+        ("ReplicaRemoved", "node-6"),
+    ]
+    texts = {d.node: d.message for d in found}
+    assert texts["node-2"] == "add replica on node-2 (reason spread)"
+    assert texts["node-5"].startswith("add replica on node-5 (reason failover); a stand-in")
+    assert "node-2" not in texts["node-5"]
+    assert changes_events([]) == ()
 
 
 def _status_view() -> Any:

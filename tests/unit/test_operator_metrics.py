@@ -34,14 +34,14 @@ def test_a_reconcile_exports_its_replicas_by_phase_its_duration_and_the_bytes_it
     services = Services.build(FakeGateway())
     memo = kopf.Memo(services=services)
     replicas = FakeIndex({("ns", "flags"): [held("a", "Ready", 500)]})
-    handlers.resync(body(), memo=memo, node_index=nodes(), replica_index=replicas)
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=replicas)
     got = text(services)
     assert 'statecast_replicas{namespace="ns",phase="Ready",resource="flags"} 1.0' in got
     assert 'statecast_replicas{namespace="ns",phase="Lost",resource="flags"} 0.0' in got
     assert 'statecast_reconcile_duration_seconds_count{policy="predictive"} 1.0' in got
     moved = [line for line in got.splitlines() if line.startswith("statecast_bytes_moved_total{")]
     assert moved and sum(float(line.split()[-1]) for line in moved) == 500.0, "one copy of 500 B"
-    handlers.on_delete(body(), memo=memo)
+    handlers.resource_seen(body(), type="DELETED", memo=memo)
     assert 'resource="flags"' not in text(services), "every series of the resource goes with it"
 
 

@@ -17,7 +17,7 @@ import kopf
 
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
-from statecast.core.reconcile import ReconcileResult, change_event
+from statecast.core.reconcile import ReconcileResult, changes_events
 from statecast.core.reconcile.status import failed_status
 from statecast.core.reconcile.status_diff import changed_fields
 from statecast.core.replica_set import ReplicaChange
@@ -45,10 +45,13 @@ def apply(
         services.heat.remember(ref, result.last_hot)
     else:
         services.heat.forget(ref)  # not reactive, or no window of demand yet
-    for change, applied in _apply_changes(services, body, result.changes, now):
-        if applied and change.action == "add":
+    applied = [c for c, done in _apply_changes(services, body, result.changes, now) if done]
+    for change in applied:
+        if change.action == "add":
             services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
     gateway = services.gateway
+    for event in changes_events(applied):  # one per action, not one per Replica
+        gateway.post_event(body, event.type, event.reason, event.message)
     for lost in result.lost:
         gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
     for stand_in in result.stand_ins:
@@ -90,7 +93,7 @@ def _apply_changes(
 def _apply_change(
     services: Services, body: kopf.Body, change: ReplicaChange, now: dt.datetime
 ) -> bool:
-    """One Replica created or deleted, counted, logged and reported in an Event.
+    """One Replica created or deleted, counted and logged (the caller posts the Events).
 
     Returns:
         Whether it was written (False: the index had not seen an earlier write yet).
@@ -116,8 +119,6 @@ def _apply_change(
         "event=replica-%s resource=%s/%s node=%s reason=%s",
         change.action, namespace, name, change.node, change.reason,
     )  # fmt: skip
-    event = change_event(change)
-    gateway.post_event(body, event.type, event.reason, event.message)
     return True
 
 

@@ -3,14 +3,19 @@
 Nodes, Replicas, pods and SharedResources are kept in kopf indexes, the agents' Leases
 are listed once a second (an agent that stopped renewing is treated like a NotReady
 node: its copies are Lost and replaced). Every SharedResource is reconciled when it is
-created, when its spec changes and when the operator resumes (kopf's handlers), and
-when something it depends on changes: one of its Replicas, a node, a consumer pod of its
-namespace, the Lease of an agent holding a copy (woken reconciles:
-:mod:`statecast.controller.wakeups`, run by :mod:`statecast.controller.woken`). A slow
-timer (``STATECAST_RESYNC_SECONDS``, 60 s by default) queues every resource now and then
-for a safety-net reconcile in the same workers, behind the woken ones; it also picks up
-new forecasts. Handlers are synchronous, so kopf
-runs them in its thread pool, off the event loop.
+listed (the operator starts or resumes), added, or its spec changes (its generation
+moved past the observed one: :func:`statecast.core.reconcile.due.event_due`), and when
+something it depends on changes: one of its Replicas, a node, a consumer pod of its
+namespace, the Lease of an agent holding a copy. All reconciles run in the woken
+reconciles' threads (:mod:`statecast.controller.wakeups`, run by
+:mod:`statecast.controller.woken`), off kopf's event loop and its workers; a safety
+resync (``STATECAST_RESYNC_SECONDS``, 60 s by default) queues every resource once a
+period, behind the woken ones, and also picks up new forecasts.
+
+No kopf changing handler or timer is registered for SharedResources: kopf would PATCH
+every resource for its own bookkeeping (a finalizer for a timer, the last-handled
+configuration for create/update handlers), two writes per resource in a first pass over
+a thousand resources that the reconcile did not need.
 
 What the handlers share (gateway, sampler, forecaster, ...) is one
 :class:`~statecast.controller.services.Services`, built by :func:`start_services` at
@@ -25,7 +30,6 @@ import datetime as dt
 import logging
 import os
 import time
-import zlib
 from typing import Any, cast
 
 import kopf
@@ -33,12 +37,14 @@ from prometheus_client import start_http_server
 
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.apply import apply, report, report_failure
+from statecast.controller.kopf_pause import KopfPause
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
 from statecast.controller.strong_standby import StandbyElections, StrongLister
 from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile import reconcile
+from statecast.core.reconcile.due import event_due
 from statecast.core.reconcile.views import (
     NodeView,
     PodView,
@@ -69,6 +75,9 @@ TLS = "tls"
 LATENCY_SOURCE = "latency_source"
 #: memo key: seconds a peer's record in the peering lives without a renewal.
 PEERING_LIFETIME = "peering_lifetime"
+#: memo key: the :class:`~statecast.controller.kopf_pause.KopfPause` of this process
+#: (None or absent: kopf never pauses it, the operator always acts).
+PAUSE = "kopf_pause"
 #: memo key: the :class:`StandbyElections` of this process (failovers while kopf is paused).
 STANDBY = "strong_standby"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
@@ -133,7 +142,7 @@ def stop_services(memo: kopf.Memo, **_: Any) -> None:
 
 
 def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) -> None:
-    """Run the woken reconciles (kopf's indexes are live from startup on)."""
+    """Run the woken reconciles and safety resyncs (kopf's indexes are live from startup on)."""
     if "resource_index" not in kwargs or memo.get("woken") is not None:
         return
     indexes, resources = Indexes.of(kwargs), kwargs["resource_index"]
@@ -150,11 +159,13 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
         if woken.context is not None:
             woken.context.copy().run(run, ref)
 
+    pause = memo.get(PAUSE)
     woken = WokenReconciles(
         services.wakeups,
         services.liveness,
         run_in_kopf_context,
-        acting_window=2 * RESYNC_SECONDS + 10,
+        acting=pause.acting if isinstance(pause, KopfPause) else lambda: True,
+        resync_period=RESYNC_SECONDS,
         threads=RECONCILE_THREADS,
     )
     memo["woken"] = woken
@@ -219,12 +230,28 @@ def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str,
 
 
 @kopf.on.event(GROUP, VERSION, "sharedresources")
-def resource_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Know every resource (a node or a pod wakes the resources it may matter to)."""
+def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Know every resource; queue its reconcile when listed, added or its spec changed.
+
+    A spec change goes ahead of every queued resource. A deleted resource's demand
+    history, forecasts and tuning are forgotten (its Replicas go by garbage collection).
+    """
     services = services_of(memo)
-    services.wakeups.kopf_seen()
     _adopt_context(memo)
-    services.wakeups.known((body.metadata.namespace or "", body.metadata.name or ""))
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    if type == "DELETED":
+        services.forget(ref)
+        return
+    services.wakeups.known(ref, _minimum(body))
+    status = services.statuses.current(ref, body.get("status") or {})
+    if event_due(type, body.metadata, status):
+        services.wakeups.wake([ref], first=type == "MODIFIED")
+
+
+def _minimum(body: kopf.Body) -> int:
+    """The resource's ``replicas.min`` as its body says (the default, 2, if it says none)."""
+    value = ((body.get("spec") or {}).get("replicas") or {}).get("min", 2)
+    return value if isinstance(value, int) else 2
 
 
 @kopf.on.event(GROUP, VERSION, "replicas")
@@ -236,7 +263,6 @@ def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
     counted it already) wakes nothing.
     """
     wakeups = services_of(memo).wakeups
-    wakeups.kopf_seen()
     view = replica_view(body)
     ref = (view.namespace, view.resource)
     wakeups.replica(ref, view.node, present=type != "DELETED")
@@ -248,7 +274,6 @@ def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake every resource when a node changes as placement sees it (not on heartbeats)."""
     wakeups = services_of(memo).wakeups
-    wakeups.kopf_seen()
     view = None if type == "DELETED" else node_view(body)
     if wakeups.changed(("node", body.metadata.name), view):
         wakeups.wake_all()
@@ -271,9 +296,13 @@ def _adopt_context(memo: kopf.Memo) -> None:
         woken.context = contextvars.copy_context()
 
 
-def _reconcile(memo: kopf.Memo, body: kopf.Body, kwargs: dict[str, Any]) -> None:
+def reconcile_resource(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile one resource now, in the caller's thread (tests; an embedding operator).
+
+    ``kwargs`` holds kopf's indexes as a handler receives them (``node_index``,
+    ``replica_index``, optionally ``pod_index``).
+    """
     services = services_of(memo)
-    services.wakeups.kopf_seen()
     _adopt_context(memo)
     _reconcile_body(services, body, Indexes.of(kwargs))
 
@@ -334,54 +363,6 @@ def _write_status(
         log.warning("event=status-not-written resource=%s/%s error=%s", *ref, err)
         return
     services.statuses.wrote(ref, status)
-
-
-@kopf.on.create(GROUP, VERSION, "sharedresources")
-@kopf.on.update(GROUP, VERSION, "sharedresources", field="spec")
-@kopf.on.resume(GROUP, VERSION, "sharedresources")
-def on_change(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile at once when a resource appears or its spec changes (status written there)."""
-    _reconcile(memo, body, kwargs)
-
-
-@kopf.on.delete(GROUP, VERSION, "sharedresources", optional=True)
-def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Forget a deleted resource's demand history, forecasts and tuning (Replicas go by GC)."""
-    services_of(memo).forget((body.metadata.namespace or "", body.metadata.name or ""))
-
-
-def first_resync(*, uid: str, name: str, **_: Any) -> float:
-    """Seconds before a resource's first safety resync: within one interval, by its uid.
-
-    Never at once (the resume or create handler has just reconciled it: a timer without
-    a delay ran a second reconcile of every resource at startup), and spread over the
-    interval, so that the timers of a thousand resources created or resumed together do
-    not all fire in the same second of every minute.
-    """
-    slot = zlib.crc32((uid or name).encode()) % 1000
-    return RESYNC_SECONDS * (slot + 1) / 1000
-
-
-@kopf.timer(
-    GROUP, VERSION, "sharedresources", interval=RESYNC_SECONDS, initial_delay=first_resync,
-    sharp=False,
-)  # fmt: skip
-def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile now and then: a safety net beside the woken reconciles.
-
-    The resource is queued for the woken reconciles' workers, behind every woken
-    resource (:meth:`~statecast.controller.wakeups.Wakeups.resync`): a resync then costs
-    the decisions and, when nothing changed, no request (kopf's own timer run patched
-    kopf's bookkeeping and took one of its workers that a spec change waited for).
-    Without woken reconciles (no resource index) the timer reconciles itself.
-    """
-    if not isinstance(memo.get("woken"), WokenReconciles):
-        _reconcile(memo, body, kwargs)
-        return
-    wakeups = services_of(memo).wakeups
-    wakeups.kopf_seen()
-    _adopt_context(memo)
-    wakeups.resync([(body.metadata.namespace or "", body.metadata.name or "")])
 
 
 def _strong(spec: kopf.Spec, **_: Any) -> bool:

@@ -10,11 +10,11 @@ reference to the resource (the garbage collector deletes it with the resource), 
 holds the blob under ``binaryData.demand``, at most :data:`MAX_BYTES` (the oldest
 intervals are dropped to fit, and a log line says how many).
 
-Only the acting operator samples and saves. kopf's peering pauses a standby's
-watches, and with them its timers: :class:`Activity` counts the operator as acting
-while its reconciles (the resync timer, every few seconds) keep coming. A pod that acts
-again after a pause drops what it held and loads every resource again, since the
-other pod may have saved newer history meanwhile.
+Only the acting operator samples and saves. kopf's peering pauses a standby, and with
+it the reconciles and their safety resyncs: :class:`Activity` counts the operator as
+acting while its reconciles (a safety resync of each resource every minute) keep
+coming. A pod that acts again after a pause drops what it held and loads every
+resource again, since the other pod may have saved newer history meanwhile.
 """
 
 from __future__ import annotations
@@ -59,11 +59,19 @@ _PREFIX = "statecast-history-"
 
 @dataclass(frozen=True)
 class Owner:
-    """The SharedResource a history belongs to."""
+    """The SharedResource a history belongs to.
+
+    ``reconciled``: an operator has reconciled it before (it has a status). Only such a
+    resource can have a saved history - every reconcile writes a status, and only a
+    reconciled resource's history is saved - so one never reconciled is not read (a
+    first pass over a thousand new resources read a thousand ConfigMaps that did not
+    exist, one request each).
+    """
 
     namespace: str
     name: str
     uid: str
+    reconciled: bool = True
 
 
 class HistoryStore(Protocol):
@@ -226,6 +234,8 @@ class HistoryKeeper:
         return loaded
 
     def _load(self, owner: Owner) -> bool:
+        if not owner.reconciled:
+            return True  # nothing can have been saved for it
         try:
             blob = self.store.read_history(owner.namespace, owner.name, owner.uid)
         except Exception as err:  # noqa: BLE001 - any API failure: try again next time

@@ -18,6 +18,8 @@ import kopf
 
 from statecast.controller import handlers, readiness
 from statecast.controller.heap import HeapTrimmer, limit_arenas
+from statecast.controller.heap_profile import start_heap_profile
+from statecast.controller.kopf_pause import KopfPause
 from statecast.controller.sampling import CounterReader
 from statecast.core.pki import PkiSettings
 
@@ -78,6 +80,8 @@ def run(
             handlers.PEERING_LIFETIME: peering_lifetime,
             handlers.TLS: tls,
             handlers.LATENCY_SOURCE: latency_source,
+            # kopf starts an operator in a peering paused, until its first look at the peers
+            handlers.PAUSE: KopfPause(paused=peering is not None).install(),
         }
     )
     if readiness_endpoint is not None:
@@ -93,6 +97,7 @@ def run(
     # httpx logs every request at INFO: the agents' /v1/stats every few seconds made most
     # of the operator's log. The sampler logs what matters (failures) itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    start_heap_profile()  # only with STATECAST_HEAP_PROFILE (profiling runs)
     limit_arenas()  # before kopf starts its threads (statecast.controller.heap)
     trimmer = HeapTrimmer()
     trimmer.start()

@@ -78,7 +78,9 @@ def observe(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datet
     demand, elsewhere = DemandView(), {}
     if spec is not None:
         interval = parse_duration(spec.prediction.interval).total_seconds()
-        services.keeper.observe(Owner(namespace, name, body.metadata.uid or ""), interval)
+        reconciled = bool(body.get("status"))  # a first reconcile: nothing saved to read
+        owner = Owner(namespace, name, body.metadata.uid or "", reconciled)
+        services.keeper.observe(owner, interval)
         demand = demand_view(services, body, spec, nodes, replicas, pods, now)
         if spec.placement.max_bytes_per_node is not None:  # only when a limit asks for it
             elsewhere = indexes.bytes_elsewhere(ref)

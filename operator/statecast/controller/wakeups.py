@@ -6,11 +6,13 @@ one of its Replicas changed (created, deleted, its agent reported), a node chang
 an agent's Lease expired or came back (for the resources with a copy on that node).
 :class:`Wakeups` collects those wake-ups; each resource is queued once however often it
 is woken, and not reconciled again sooner than ``min_gap`` seconds after its last
-reconcile (a burst of replica reports costs one reconcile, not one each). A slow kopf
-timer still reconciles every resource now and then, as a safety net: it queues the
-resource here (:meth:`Wakeups.resync`), behind every woken one, so that a thousand safety
-resyncs never make a change wait, and a resync runs in the same workers as woken
-reconciles (no kopf handler, no status PATCH unless something changed).
+reconcile (a burst of replica reports costs one reconcile, not one each). Every
+resource is still reconciled now and then, as a safety net: once per resync period,
+each at an offset of its own within it (:meth:`Wakeups.resync_round`,
+:func:`statecast.core.reconcile.due.resync_due`), queued behind every woken one
+(:meth:`Wakeups.resync`), so that a thousand safety resyncs never make a change wait;
+they run in the same workers as woken reconciles, and write nothing unless something
+changed.
 
 :class:`Wakeups` also remembers which nodes hold a copy of which resource (from the
 Replica events), so that a lost agent wakes exactly the resources it held, and which
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from statecast.api.types import Ref
+from statecast.core.reconcile.due import at_risk, resync_due, resync_offset
 
 __all__ = ["Wakeups"]
 
@@ -48,25 +51,12 @@ class Wakeups:
         self._copies: dict[Ref, set[str]] = {}  # resource -> nodes with a copy
         self._locks: dict[Ref, threading.Lock] = {}
         self._seen: dict[object, object] = {}
-        self._kopf_seen = float("-inf")
+        self._offsets: dict[Ref, float] = {}  # ref -> its resync offset, share of a period
+        self._minimums: dict[Ref, int] = {}  # ref -> its replicas.min
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self.woken = 0
 
-    # --- kopf ---------------------------------------------------------------------------
-    def kopf_seen(self) -> None:
-        """Note that kopf delivered an event or ran a handler (it is not paused)."""
-        with self._cond:
-            self._kopf_seen = self.clock()
-
-    def kopf_active(self, window: float) -> bool:
-        """Whether kopf delivered something within ``window`` seconds.
-
-        kopf pauses every handler of an operator that a peering peer outranks; woken
-        reconciles follow it, so that a standby does not act.
-        """
-        with self._cond:
-            return self.clock() - self._kopf_seen <= window
-
+    # --- what changed ------------------------------------------------------------------
     def changed(self, key: object, value: object) -> bool:
         """Whether ``value`` differs from the last one given for ``key`` (then kept)."""
         with self._cond:
@@ -76,10 +66,13 @@ class Wakeups:
             return True
 
     # --- what exists ------------------------------------------------------------------
-    def known(self, ref: Ref) -> None:
-        """Note that resource ``ref`` exists."""
+    def known(self, ref: Ref, minimum: int = 1) -> None:
+        """Note that resource ``ref`` exists, with ``minimum`` copies at least."""
         with self._cond:
+            self._minimums[ref] = minimum
             self._known.setdefault(ref[0], set()).add(ref[1])
+            if ref not in self._offsets:
+                self._offsets[ref] = resync_offset(f"{ref[0]}/{ref[1]}", 1.0)
 
     def replica(self, ref: Ref, node: str, present: bool) -> None:
         """Note that ``ref`` has (``present``) or no longer has a copy on ``node``."""
@@ -97,6 +90,8 @@ class Wakeups:
         """Drop a deleted resource."""
         with self._cond:
             self._known.get(ref[0], set()).discard(ref[1])
+            self._offsets.pop(ref, None)
+            self._minimums.pop(ref, None)
             for holders in self._holders.values():
                 holders.discard(ref)
             self._copies.pop(ref, None)
@@ -137,6 +132,20 @@ class Wakeups:
                     self._resync[ref] = self._last.get(ref, float("-inf")) + self.min_gap
             self._cond.notify_all()
 
+    def resync_round(self, since: float, now: float, period: float) -> int:
+        """Queue the safety resyncs due in ``(since, now]`` (clock seconds); how many.
+
+        Each known resource is resynced once per ``period``, at its own offset in it.
+        """
+        with self._cond:
+            due = [
+                ref
+                for ref, share in self._offsets.items()
+                if resync_due(share * period, since, now, period)
+            ]
+        self.resync(due)
+        return len(due)
+
     def failed(self, ref: Ref, first: float = 2.0, longest: float = 60.0) -> float:
         """Queue ``ref`` again after a failed reconcile; return the delay in seconds.
 
@@ -173,23 +182,24 @@ class Wakeups:
         with self._cond:
             self._failures.pop(ref, None)
 
-    def wake_holders(self, node: str, at_risk: int = 1) -> None:
+    def wake_holders(self, node: str) -> None:
         """Queue the resources with a copy on ``node`` (its agent went, or came back).
 
-        Those left with at most ``at_risk`` copies elsewhere go first, ahead of every
-        resource queued: at 1,000 resources a lost node woke ~400, and the few whose
-        only other copy was all that was left waited behind the rest for up to 90 s
-        (each of the others a Lost mark to write). The rest follow in the usual order,
-        the fewest copies left first.
+        Those the loss leaves at risk (at most one copy elsewhere, or fewer than their
+        ``replicas.min``: :func:`~statecast.core.reconcile.due.at_risk`) go first, ahead
+        of every resource queued: at 1,000 resources a lost node woke ~400, and the few
+        left short waited behind the rest for up to 90 s (each of the others a Lost
+        mark to write). The rest follow in the usual order, the fewest copies left first.
         """
         with self._cond:
             left = {
                 ref: len(self._copies.get(ref, set()) - {node})
                 for ref in self._holders.get(node, ())
             }
+            risky = {ref for ref in left if at_risk(left[ref], self._minimums.get(ref, 1))}
         ordered = sorted(left, key=left.__getitem__)
-        self.wake([ref for ref in ordered if left[ref] <= at_risk], first=True)
-        self.wake([ref for ref in ordered if left[ref] > at_risk])
+        self.wake([ref for ref in ordered if ref in risky], first=True)
+        self.wake([ref for ref in ordered if ref not in risky])
 
     def wake_namespace(self, namespace: str) -> None:
         """Queue every resource of ``namespace``."""
@@ -244,12 +254,12 @@ class Wakeups:
             self._cond.notify_all()
 
     def lock(self, ref: Ref) -> threading.Lock:
-        """The lock that keeps two reconciles of ``ref`` (kopf's and a woken one) apart."""
+        """The lock that keeps two reconciles of ``ref`` apart (a woken one and another's)."""
         with self._cond:
             return self._locks.setdefault(ref, threading.Lock())
 
     def reconciled(self, ref: Ref) -> None:
-        """Note a reconcile of ``ref`` that kopf ran (a queued wake-up is still honoured)."""
+        """Note a reconcile of ``ref`` run outside the workers (a queued wake-up still holds)."""
         with self._cond:
             self._last[ref] = self.clock()
 

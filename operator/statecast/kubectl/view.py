@@ -34,9 +34,11 @@ __all__ = [
 
 Obj = Mapping[str, Any]
 
-#: The message of a ReplicaAdded/ReplicaRemoved Event (``core.reconcile.change_event``).
+#: One change in the message of a ReplicaAdded/ReplicaRemoved Event
+#: (``core.reconcile.change_event``; an Event lists every change of its action in one
+#: reconcile, ``core.reconcile.changes_events``).
 ADD_OR_REMOVE = re.compile(
-    r"^(?P<action>add|remove) replica on (?P<node>\S+) \(reason (?P<reason>[\w-]+)\)"
+    r"(?P<action>add|remove) replica on (?P<node>\S+) \(reason (?P<reason>[\w-]+)\)"
 )
 #: The Event reasons that record a decision about the resource's replicas.
 DECISION_REASONS = frozenset(
@@ -279,20 +281,30 @@ def decisions(events: Iterable[Obj], limit: int = 10) -> tuple[DecisionLine, ...
         if reason not in DECISION_REASONS:
             continue
         message = str(event.get("message") or "")
-        match = ADD_OR_REMOVE.match(message)
-        lines.append(
-            DecisionLine(
-                time=_event_time(event),
-                type=str(event.get("type") or "Normal"),
-                reason=reason,
-                message=message,
-                node=match["node"] if match else "",
-                count=int(event.get("count") or 1),
+        changes = list(ADD_OR_REMOVE.finditer(message)) or [None]
+        for match in changes:  # one line per change an Event lists
+            lines.append(
+                DecisionLine(
+                    time=_event_time(event),
+                    type=str(event.get("type") or "Normal"),
+                    reason=reason,
+                    message=_change_text(match, message, len(changes)),
+                    node=match["node"] if match else "",
+                    count=int(event.get("count") or 1),
+                )
             )
-        )
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     lines.sort(key=lambda d: d.time or oldest, reverse=True)
     return tuple(lines[:limit])
+
+
+def _change_text(match: re.Match[str] | None, message: str, changes: int) -> str:
+    """The part of an Event's ``message`` about one change (all of it when it lists one)."""
+    if match is None or changes == 1:
+        return message
+    rest = message[match.end() :]
+    extra = rest.split(" + ", 1)[0]  # what the change's own text goes on with (a stand-in)
+    return match.group(0) + extra
 
 
 def last_decision(resource: Obj) -> str:

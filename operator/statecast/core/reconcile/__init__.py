@@ -18,7 +18,7 @@ The kopf handlers (:mod:`statecast.controller.handlers`) observe, call
 
 from statecast.core.reconcile.observed import DemandView, Observed
 from statecast.core.reconcile.reconcile import ReconcileResult, reconcile
-from statecast.core.reconcile.status import Event, LostReplica, change_event
+from statecast.core.reconcile.status import Event, LostReplica, change_event, changes_events
 
 __all__ = [
     "DemandView",
@@ -27,5 +27,6 @@ __all__ = [
     "Observed",
     "ReconcileResult",
     "change_event",
+    "changes_events",
     "reconcile",
 ]
