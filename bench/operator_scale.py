@@ -46,8 +46,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.apiserver_audit import POLICY, Write, first_after, pass_done, read_writes
 from bench.scale_agents import DemandModel, FakeAgents
 from statecast.api.types import GROUP, VERSION
+from statecast.controller.builders import replica_name
 from statecast.devcluster import DevCluster, build, components, processes
 from statecast.devcluster.cluster import KWOK_ANNOTATION, KWOK_MANAGED, ZONE_LABEL, zone_name
 from statecast.devcluster.components import node_name
@@ -57,6 +59,24 @@ AGENT_NAMESPACE = "statecast-system"
 BENCH_LABEL = "statecast.io/scale-bench"
 #: Requests the simulated agents and KWOK make (heartbeats), not the operator.
 HEARTBEATS = {("PUT", "leases"), ("PATCH", "leases"), ("PATCH", "nodes"), ("PUT", "nodes")}
+
+
+def _heartbeat(key: tuple[str, str]) -> bool:
+    """Whether a (verb, resource[/subresource]) is the agents' or KWOK's heartbeat."""
+    return (key[0], key[1].split("/")[0]) in HEARTBEATS
+
+
+def requests_between(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], per: float
+) -> dict[str, float]:
+    """The API requests between two :func:`api_requests` readings, divided by ``per``
+    (heartbeats left out)."""
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    return {
+        f"{v} {r}": round(n / per, 2)
+        for (v, r), n in sorted(delta.items())
+        if n > 0 and not _heartbeat((v, r))
+    }
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -130,7 +150,7 @@ def clients(kubeconfig: Path) -> dict[str, Any]:
 
 
 def api_requests(cluster: DevCluster) -> dict[tuple[str, str], float]:
-    """The kube-apiserver's ``apiserver_request_total`` by (verb, resource)."""
+    """The kube-apiserver's ``apiserver_request_total`` by (verb, resource[/subresource])."""
     import urllib.request
 
     server = cluster.server()
@@ -143,7 +163,8 @@ def api_requests(cluster: DevCluster) -> dict[tuple[str, str], float]:
         for sample in family.samples:
             if sample.name != "apiserver_request_total":
                 continue
-            key = (sample.labels.get("verb", ""), sample.labels.get("resource", ""))
+            resource, sub = sample.labels.get("resource", ""), sample.labels.get("subresource")
+            key = (sample.labels.get("verb", ""), f"{resource}/{sub}" if sub else resource)
             totals[key] = totals.get(key, 0.0) + sample.value
     return totals
 
@@ -308,9 +329,13 @@ def wait_full_pass(
 
 def spec_changes(
     api: dict[str, Any], watch: ReplicaWatch, names: list[str], count: int
-) -> list[float]:
-    """Raise ``replicas.min`` above the copies it has on ``count`` resources; seconds to each
-    new Replica (a higher minimum than the copies placed for demand needs one more)."""
+) -> tuple[list[float], dict[str, float]]:
+    """Raise ``replicas.min`` above the copies it has on ``count`` resources.
+
+    Returns the seconds from each PATCH's answer to the new Replica's ADDED event on
+    this process's watch (a higher minimum than the copies placed for demand needs one
+    more), and when each resource was patched.
+    """
     chosen = names[:: max(1, len(names) // max(1, count))][:count]
     patched: dict[str, float] = {}
     for name in chosen:
@@ -321,7 +346,7 @@ def spec_changes(
         )  # fmt: skip
         patched[name] = time.time()
         time.sleep(0.5)
-    return wait_added(watch, patched, timeout=120)
+    return wait_added(watch, patched, timeout=120), patched
 
 
 def wait_added(watch: ReplicaWatch, since: dict[str, float], timeout: float) -> list[float]:
@@ -341,17 +366,19 @@ def wait_added(watch: ReplicaWatch, since: dict[str, float], timeout: float) -> 
 
 
 def node_loss(
-    agents: FakeAgents, watch: ReplicaWatch, node: str
-) -> tuple[list[float], list[float]]:
+    agents: FakeAgents, watch: ReplicaWatch, node: str, minimums: dict[str, int]
+) -> tuple[list[float], list[float], float, list[str], list[str]]:
     """Stop ``node``'s agent; seconds from its Lease's expiry to the operator's answer.
 
-    Returns (replaced, marked): for resources at their minimum of two copies, the time
-    to the replacement Replica's ADDED event (they must be replaced; a copy placed for
-    demand beyond the minimum need not be); for every resource with a copy there, the
-    time until that copy is marked Lost (the operator's first reaction).
+    Returns (replaced, marked, expiry, at_min, holders): for resources at their minimum
+    (``at_min``: left below it by the loss), the time to the replacement Replica's
+    ADDED event on this process's watch (they must be replaced; a copy placed for
+    demand beyond the minimum need not be); for every resource with a copy there
+    (``holders``), the time until that copy is seen marked Lost (the operator's first
+    reaction); when the Lease expired.
     """
     holders = watch.holders(node)
-    at_min = [r for r in holders if watch.count(r) <= 2]
+    at_min = [r for r in holders if watch.count(r) <= minimums.get(r, 2)]
     watch.clear_lost(node)  # a mark from an earlier blip is not this loss's
     expiry = agents.lose(node)
     print(f"  node loss: {node}: {len(holders)} copies, {len(at_min)} at the minimum", flush=True)
@@ -361,7 +388,7 @@ def node_loss(
     while time.time() < deadline and any(watch.lost_at(r, node) is None for r in holders):
         time.sleep(0.5)
     marked = [(watch.lost_at(r, node) or time.time()) - expiry for r in holders]
-    return replaced, marked
+    return replaced, marked, expiry, at_min, holders
 
 
 def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
@@ -373,7 +400,7 @@ def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
     elapsed = time.time() - t0
     delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
     delta = {k: v for k, v in delta.items() if v > 0}
-    own = sum(v for k, v in delta.items() if k not in HEARTBEATS)
+    own = sum(v for k, v in delta.items() if not _heartbeat(k))
     return {
         "seconds": round(elapsed, 1),
         "api_requests_per_s": round(own / elapsed, 2),
@@ -389,7 +416,9 @@ def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """One whole run (see the module docstring); returns the report."""
     cluster = DevCluster(args.cluster)
-    cluster.up(nodes=1, zones=args.zones, timeout=300)
+    policy = Path(f"/tmp/{args.cluster}-audit-policy.yaml")
+    policy.write_text(POLICY.format(namespace=NAMESPACE))
+    cluster.up(nodes=1, zones=args.zones, timeout=300, audit_policy=policy)
     api = clients(cluster.kubeconfig)
     add_nodes(cluster, api, args.nodes, args.zones)
     system = cluster.system()
@@ -423,50 +452,72 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     current.start()
     env = dict(json.loads(args.env)) if args.env else {}
     env["STATECAST_AGENT_NAMESPACE"] = AGENT_NAMESPACE
+    requests_before = api_requests(cluster)
     t0 = time.time()
     (operator,) = system.start_operators(1, env=env, prefix="operator-scale")
     pid = system.pid(operator)
     assert pid is not None
+    minimums = dict.fromkeys(names, 2)
     try:
-        full_pass = wait_full_pass(current, watch, names, t0)
+        full_pass_watch = wait_full_pass(current, watch, names, t0)
         # every status write is an event to decode in this process, which also plays
         # the agents and times the Replicas: left running, it made this process the
         # one that lagged (spec changes timed at 19 s that the operator made in 1 s)
         current.stop()
+        first_pass_requests = requests_between(requests_before, api_requests(cluster), 1.0)
         cpu_start, rss_start = proc_usage(pid)
-        print(f"full pass {full_pass:.1f} s, rss {rss_start:.0f} MB", flush=True)
+        _heap_snapshot(env, pid)
+        print(f"full pass {full_pass_watch:.1f} s (watch), rss {rss_start:.0f} MB", flush=True)
         steady = window(cluster, pid, args.steady)
         print(f"steady: {json.dumps(steady)}", flush=True)
-        changes = spec_changes(api, watch, names, args.changes)
+        changes, patched = spec_changes(api, watch, names, args.changes)
+        for name in patched:
+            minimums[name] = watch.count(name)
         lost_node = max(nodes[1:], key=lambda n: len(watch.holders(n)))
-        losses, marked = node_loss(agents, watch, lost_node)
+        losses, marked, expiry, at_min, holders = node_loss(agents, watch, lost_node, minimums)
         settle = window(cluster, pid, min(args.steady, 60.0))
         cpu_end, rss_end = proc_usage(pid)
+        _heap_snapshot(env, pid)
         elapsed = time.time() - t0
     finally:
         watch.stop()
         current.stop()
         agents.stop()
         system.stop([operator])
-    both = changes + losses
+    served = served_times(
+        read_writes(cluster.state_dir / "audit.log"),
+        names, t0, patched, (lost_node, expiry, at_min, holders),
+    )  # fmt: skip
+    both = served["spec_change"] + served["node_loss"]
     return {
         "resources": args.resources,
         "nodes": args.nodes,
         "zones": args.zones,
         "interval": args.interval,
         "env": env,
-        "full_pass_s": round(full_pass, 1),
+        "timed_by": "the API server's audit log (when each write was answered)",
+        "full_pass_s": _round(served["full_pass"]),
+        "full_pass_watch_s": round(full_pass_watch, 1),
+        "first_pass_requests": first_pass_requests,
+        "first_pass_requests_per_resource": round(
+            sum(first_pass_requests.values()) / len(names), 2
+        ),
         "change_to_replicas_p50_s": _round(percentile(both, 50)),
         "change_to_replicas_p99_s": _round(percentile(both, 99)),
-        "spec_change_p50_s": _round(percentile(changes, 50)),
-        "spec_change_p99_s": _round(percentile(changes, 99)),
-        "node_loss_p50_s": _round(percentile(losses, 50)),
-        "node_loss_p99_s": _round(percentile(losses, 99)),
-        "node_loss_resources": len(losses),
-        "node_loss_marked_lost_p50_s": _round(percentile(marked, 50)),
-        "node_loss_marked_lost_p99_s": _round(percentile(marked, 99)),
-        "node_loss_copies": len(marked),
-        "spec_changes": len(changes),
+        "spec_change_p50_s": _round(percentile(served["spec_change"], 50)),
+        "spec_change_p99_s": _round(percentile(served["spec_change"], 99)),
+        "spec_change_watch_p50_s": _round(percentile(changes, 50)),
+        "spec_change_watch_p99_s": _round(percentile(changes, 99)),
+        "node_loss_p50_s": _round(percentile(served["node_loss"], 50)),
+        "node_loss_p99_s": _round(percentile(served["node_loss"], 99)),
+        "node_loss_watch_p50_s": _round(percentile(losses, 50)),
+        "node_loss_watch_p99_s": _round(percentile(losses, 99)),
+        "node_loss_resources": len(at_min),
+        "node_loss_marked_lost_p50_s": _round(percentile(served["marked_lost"], 50)),
+        "node_loss_marked_lost_p99_s": _round(percentile(served["marked_lost"], 99)),
+        "node_loss_marked_lost_watch_p99_s": _round(percentile(marked, 99)),
+        "node_loss_copies": len(holders),
+        "spec_changes": len(patched),
         "operator_rss_start_mb": round(rss_start, 1),
         "operator_rss_mb": round(rss_end, 1),
         "operator_cpu_s": round(cpu_end, 1),
@@ -479,6 +530,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "after_changes": settle,
         "load_average": os.getloadavg(),
     }
+
+
+def served_times(
+    writes: list[Write],
+    names: list[str],
+    t0: float,
+    patched: dict[str, float],
+    loss: tuple[str, float, list[str], list[str]],
+) -> dict[str, Any]:
+    """The run's times from the API server's audit log (see :mod:`bench.apiserver_audit`).
+
+    ``full_pass``: seconds from ``t0`` until every resource had its status written and
+    two Replicas created. ``spec_change``: from each spec PATCH's answer to the next
+    Replica creation's answer. ``node_loss``: from the Lease's expiry to the
+    replacement's creation, for the resources the loss left below their minimum.
+    ``marked_lost``: from the expiry to the copy's status PATCH (Lost). A missing one
+    counts as the whole run's remaining time (never less than it took).
+    """
+    end = max((w.at for w in writes), default=t0)
+    done = pass_done(writes, names, t0, copies=2)
+    spec = []
+    for name, sent in patched.items():
+        at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
+        made = first_after(writes, at, "create", "replicas", prefix=f"{name}-")
+        spec.append((made if made is not None else end) - at)
+    node, expiry, at_min, holders = loss
+    replaced = [
+        (first_after(writes, expiry, "create", "replicas", prefix=f"{r}-") or end) - expiry
+        for r in at_min
+    ]
+    marked = [
+        (first_after(writes, expiry - 5.0, "patch", "replicas/status",
+                     name=replica_name(r, node)) or end) - expiry
+        for r in holders
+    ]  # fmt: skip
+    return {
+        "full_pass": None if done is None else done - t0,
+        "spec_change": spec,
+        "node_loss": replaced,
+        "marked_lost": marked,
+    }
+
+
+def _heap_snapshot(env: dict[str, str], pid: int) -> None:
+    """Ask a heap-profiled operator (``STATECAST_HEAP_PROFILE`` in ``--env``) for a snapshot."""
+    import signal
+
+    if env.get("STATECAST_HEAP_PROFILE"):
+        os.kill(pid, signal.SIGUSR2)
+        time.sleep(20)  # a snapshot of a large heap takes a while
 
 
 def _round(value: float | None) -> float | None:

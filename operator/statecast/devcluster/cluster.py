@@ -145,11 +145,20 @@ class DevCluster:
 
     # -- up ------------------------------------------------------------------------------
 
-    def up(self, *, nodes: int = 3, zones: int = 2, timeout: float = 120.0) -> None:
+    def up(
+        self,
+        *,
+        nodes: int = 3,
+        zones: int = 2,
+        timeout: float = 120.0,
+        audit_policy: Path | None = None,
+    ) -> None:
         """Start every process that is not running and make sure ``nodes`` nodes exist.
 
         A running cluster is kept (same ports, same data); nodes whose heartbeat was
-        stopped with :meth:`set_heartbeat` stay stopped.
+        stopped with :meth:`set_heartbeat` stay stopped. ``audit_policy``: the API
+        server, when started here, logs the requests it selects to ``audit.log`` in the
+        state directory.
         """
         if nodes < 1 or zones < 1:
             raise ClusterError("need at least one node and one zone")
@@ -185,7 +194,7 @@ class DevCluster:
         deadline = time.monotonic() + timeout
         self._start("etcd", components.etcd(self.layout, ports))
         self._wait_http("etcd", f"http://127.0.0.1:{ports['etcd']}/health", deadline)
-        self._start("kube-apiserver", components.kube_apiserver(self.layout, ports))
+        self._start("kube-apiserver", components.kube_apiserver(self.layout, ports, audit_policy))
         self._wait_http("kube-apiserver", f"{server}/readyz", deadline)
         self._start("kube-controller-manager", components.kube_controller_manager(self.layout))
         self._start("kube-scheduler", components.kube_scheduler(self.layout))

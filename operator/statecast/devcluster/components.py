@@ -60,9 +60,24 @@ def etcd(layout: Layout, ports: dict[str, int]) -> list[str]:
     ]
 
 
-def kube_apiserver(layout: Layout, ports: dict[str, int]) -> list[str]:
-    """kube-apiserver: client certificates, RBAC, service-account keys, owner-ref checks."""
+def kube_apiserver(
+    layout: Layout, ports: dict[str, int], audit_policy: Path | None = None
+) -> list[str]:
+    """kube-apiserver: client certificates, RBAC, service-account keys, owner-ref checks.
+
+    With ``audit_policy`` (an audit Policy file), the requests it selects are logged as
+    JSON lines to ``audit.log`` in the state directory, with the server's own
+    timestamps (the scale benchmark times the operator's writes from them).
+    """
     p = layout.pki_dir
+    audit = []
+    if audit_policy is not None:
+        audit = [
+            f"--audit-policy-file={audit_policy}",
+            f"--audit-log-path={layout.state_dir / 'audit.log'}",
+            "--audit-log-format=json",
+            "--audit-log-maxbackup=0",
+        ]
     return [
         str(build.binary("kube-apiserver")),
         f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
@@ -81,6 +96,7 @@ def kube_apiserver(layout: Layout, ports: dict[str, int]) -> list[str]:
         "--service-cluster-ip-range=10.0.0.0/24",
         "--endpoint-reconciler-type=none",
         "--allow-privileged=true",
+        *audit,
         "--v=1",
     ]
 
