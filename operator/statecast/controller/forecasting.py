@@ -212,7 +212,13 @@ class DemandForecaster:
         # From the first interval any node was sampled: older ones are not history.
         first = int(np.argmax(~np.isnan(history).all(axis=0))) if history.size else 0
         pods = self.sampler.pod_matrix(ref, names, interval, end, steps)
-        return DemandEngine.build(settings, end, history[:, first:], pods[:, first:], pods_now)
+        # copies of the sampled part: the matrices are sized for the engine's whole
+        # capacity (three days), mostly NaN early on, and anything kept of a slice kept them
+        history, pods = (
+            np.ascontiguousarray(history[:, first:]),
+            np.ascontiguousarray(pods[:, first:]),
+        )
+        return DemandEngine.build(settings, end, history, pods, pods_now)
 
     def _score(self, ref: Ref, said: DemandForecast, interval: float, end: float) -> None:
         """Score the forecast made for the interval ending at ``end`` against its demand."""

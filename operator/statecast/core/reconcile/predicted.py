@@ -241,10 +241,12 @@ def forecast_demand(
 def last_day(history: npt.NDArray[np.float64], interval_s: float) -> npt.NDArray[np.float64]:
     """The newest day of ``history`` (nodes x intervals), or all of it when shorter.
 
-    What the planner's break-even rule looks back over.
+    What the planner's break-even rule looks back over. A copy: a slice would keep all of
+    ``history`` alive (a forecast engine kept its resource's whole history matrix, sized
+    for three days, from one rebuild to its next update: 250 KB a resource).
     """
     steps = max(1, round(DAY_S / interval_s))
-    return np.asarray(history[:, -steps:], dtype=np.float64)
+    return np.array(history[:, -steps:], dtype=np.float64)
 
 
 @dataclass(frozen=True)
