@@ -20,7 +20,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.history_keeper import Owner
-from statecast.controller.services import Services
+from statecast.controller.services import Services, index_items
 from statecast.core.reconcile import DemandView, Observed
 from statecast.core.reconcile.removals import horizon, recently_removed
 from statecast.core.reconcile.tuning import tuning_enabled
@@ -48,7 +48,7 @@ class Indexes:
     def bytes_elsewhere(self, ref: Ref) -> dict[str, int]:
         """Node -> bytes its agent holds for resources other than ``ref``."""
         elsewhere: dict[str, int] = {}
-        for other, store in self.replicas.items():
+        for other, store in index_items(self.replicas):
             if other != ref:
                 for view in store:
                     elsewhere[view.node] = elsewhere.get(view.node, 0) + view.bytes

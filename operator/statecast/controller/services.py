@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from statecast.api.types import Ref
 from statecast.controller.agent_link import AgentLink
@@ -39,7 +40,7 @@ from statecast.core.pki import PkiSettings
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 from statecast.pki.contexts import TlsMaterial
 
-__all__ = ["AgentLiveness", "Services"]
+__all__ = ["AgentLiveness", "Services", "index_items"]
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,30 @@ class Services:
         self.statuses.forget(ref)
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def index_items(index: Mapping[K, Iterable[V]], tries: int = 5) -> list[tuple[K, list[V]]]:
+    """A copy of a kopf index's keys and stores, taken while kopf may be changing it.
+
+    kopf updates its indexes on its event loop while the reconciles read them in their
+    threads: iterating one as it changes raised "dictionary changed size during
+    iteration" (two reconciles failed so in a 1,000-resource run). A copy that meets a
+    change is taken again.
+
+    Raises:
+        RuntimeError: every one of ``tries`` copies met a change.
+    """
+    for attempt in range(tries):
+        try:
+            return [(key, list(store)) for key, store in list(index.items())]
+        except RuntimeError:
+            if attempt == tries - 1:
+                raise
+    return []
+
+
 class EventMemory:
     """The Events posted about each resource lately: one cause, one Event.
 
@@ -338,7 +363,7 @@ class NodeLoad:
         with self._lock:
             if now.timestamp() - self._at >= self.ttl:
                 totals: dict[str, tuple[int, int]] = {}
-                for store in replicas.values():
+                for _, store in index_items(replicas):
                     for view in store:
                         count, size = totals.get(view.node, (0, 0))
                         totals[view.node] = (count + 1, size + view.bytes)
