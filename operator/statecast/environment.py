@@ -37,14 +37,14 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_RESYNC_SECONDS", "statecast operator", "60",
            "seconds between two safety-net reconciles of each SharedResource; changes "
            "wake it at once (the chart's operator.resyncSeconds)"),
-    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "4",
+    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "8",
            "threads that run the woken reconciles and the safety-net resyncs"),
     EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
            "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
-           "a directory: trace Python allocations and write a heap snapshot there on "
-           "SIGUSR2 (profiling runs only: slower; bench.heap_diff reads them)"),
+           "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
+           "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),
     EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
            "seconds between two reads of every agent's access counters (/v1/stats) into the "
            "demand history (the chart's operator.sampleSeconds)"),

@@ -57,8 +57,9 @@ from statecast.core.reconcile.views import (
 log = logging.getLogger(__name__)
 #: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
-#: Worker threads for woken reconciles.
-RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "4"))
+#: Worker threads for every reconcile (kopf's own 8 ran the create/update/resume handlers
+#: before those went: a first pass and a lost node's wave wait on API writes in them).
+RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).

@@ -1,9 +1,11 @@
 """Heap snapshots of a running operator, for finding what holds its memory.
 
-With ``STATECAST_HEAP_PROFILE=DIR`` the operator traces its Python allocations from
-the start (:mod:`tracemalloc`, 12 frames each: slower, for profiling runs only) and
-writes a snapshot to ``DIR/heap-<seconds since start>.snapshot`` each time it gets
-SIGUSR2 (``kill -USR2 PID``). Compare two with ``python -m bench.heap_diff A B``.
+With ``STATECAST_HEAP_PROFILE=DIR`` the operator starts tracing its Python allocations
+(:mod:`tracemalloc`, 12 frames each: slower, for profiling runs only) at the first
+SIGUSR2 it gets (``kill -USR2 PID``), and writes a snapshot to
+``DIR/heap-<seconds since start>.snapshot`` at each later one: a snapshot holds what
+was allocated since tracing started and is still alive (what grew). Tracing from the
+start slowed the operator's imports tenfold. Read one with ``python -m bench.heap_diff``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ FRAMES = 12
 
 
 def start_heap_profile(directory: str | None = None) -> Path | None:
-    """Trace allocations and snapshot on SIGUSR2 into ``directory`` (default: ``$ENV``).
+    """Arm SIGUSR2: trace allocations from the first, snapshot into ``directory`` at the next.
+
+    ``directory`` defaults to ``$STATECAST_HEAP_PROFILE``.
 
     Returns:
         The directory, or None when no profile was asked for.
@@ -34,15 +38,18 @@ def start_heap_profile(directory: str | None = None) -> Path | None:
         return None
     where = Path(directory)
     where.mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(FRAMES)
     started = time.monotonic()
 
     def snapshot(_signum: int, _frame: FrameType | None) -> None:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(FRAMES)
+            log.info("event=heap-tracing-started frames=%d", FRAMES)
+            return
         path = where / f"heap-{time.monotonic() - started:06.0f}.snapshot"
         tracemalloc.take_snapshot().dump(str(path))
         log.info("event=heap-snapshot path=%s traced_mb=%.1f", path,
                  tracemalloc.get_traced_memory()[0] / 2**20)  # fmt: skip
 
     signal.signal(signal.SIGUSR2, snapshot)
-    log.info("event=heap-profile-started directory=%s frames=%d", where, FRAMES)
+    log.info("event=heap-profile-armed directory=%s (SIGUSR2: trace, then snapshot)", where)
     return where
