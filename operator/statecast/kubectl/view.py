@@ -281,7 +281,7 @@ def decisions(events: Iterable[Obj], limit: int = 10) -> tuple[DecisionLine, ...
         if reason not in DECISION_REASONS:
             continue
         message = str(event.get("message") or "")
-        changes = list(ADD_OR_REMOVE.finditer(message)) or [None]
+        changes: list[re.Match[str] | None] = [*ADD_OR_REMOVE.finditer(message)] or [None]
         for match in changes:  # one line per change an Event lists
             lines.append(
                 DecisionLine(
