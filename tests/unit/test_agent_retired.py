@@ -34,6 +34,7 @@ from statecast.agent.store import JOIN_STEP, ReplicaStore, SyncJoin
 from statecast.agent.wire import SYNC_LINES, encode_hand_off, encode_hand_off_lines
 from statecast.core.crdt import DeltaMap, SyncPayload
 from tests.unit._agents import REF, URLS
+from tests.unit.test_agent_cluster import eventually
 from tests.unit.test_agent_kube import FakeGateway, record
 
 DAY = 86400.0
@@ -310,3 +311,33 @@ async def test_a_hand_off_as_one_object_from_an_agent_of_before_is_still_taken(a
         answer = await client.post(_handoff_url("b"), content=encode_hand_off("a", _copy(5)))
     assert answer.json() == {"vv": {"a": 5}}
     assert store.get("k4") == b'"v"'
+
+
+async def test_the_first_sweep_comes_once_the_replicas_are_known_not_a_period_later(agents):
+    """CI session 6: a copy left by the agent's earlier run (its Replica removed just
+    before a restart) held an acknowledged increment; the agent swept its data directory
+    first a whole period (10 s) after its start, and showed no retired copy until then."""
+    returning, live = await agents("a", "b")
+    earlier = returning.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.increment("hits", 1)
+    store.close()
+    live.open_replica(live.specs[REF])
+    live.locations[REF] = ("b",)
+    reconciler = ReplicaReconciler(gateway_with("b"), returning)
+    retirement = reconciler.retirement
+    retirement.sweep_every = 3600.0
+    assert not returning.retired.complete  # nothing looked at yet: the list says nothing
+    sweeping = asyncio.create_task(retirement.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert earlier.exists()  # no sweep before the Replicas are known
+        await reconciler.reconcile()
+        # (the loop runs the sweep meanwhile; the deadline is for a hang, not a timing)
+        await asyncio.to_thread(eventually, lambda: not earlier.exists(), "the first sweep")
+        assert returning.retired.complete and returning.retired.counts() == {}
+        assert live.stores[REF].state.get("hits") == 1
+    finally:
+        sweeping.cancel()

@@ -117,6 +117,15 @@ def _delete(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def _list_copies(data_dir: Path) -> list[tuple[Ref, Path, float | None]]:
+    """Every replica directory with the time its retired mark says (None: unmarked)."""
+    found = []
+    for ref, directory in replica_directories(data_dir):
+        copy = find_retired(ref, directory)
+        found.append((ref, directory, None if copy is None else copy.since))
+    return found
+
+
 class Retirement:
     """Retires this node's copies of removed Replicas and hands them off.
 
@@ -150,6 +159,10 @@ class Retirement:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Directories of closed replicas whose first hand-off is under way.
         self._handing: set[Path] = set()
+        #: Set by the reconciler after its first pass: ``held`` and ``members`` are known
+        #: (before it, every live replica's directory would look retired).
+        self.replicas_known = asyncio.Event()
+        agent.retired.complete = False  # until the first sweep has looked at the disk
 
     def _targets(self, ref: Ref) -> list[str]:
         found = self.agent.directory.nearest(self.members.get(ref, ()))
@@ -203,22 +216,40 @@ class Retirement:
         )
 
     async def run(self) -> None:
-        """Sweep the data directory every ``sweep_every`` seconds until cancelled."""
+        """Sweep the data directory once the Replicas are known, then every ``sweep_every`` s.
+
+        The first sweep comes at once: copies left by an earlier run of the agent (a
+        Replica removed while it was down, or just before it was killed) may hold
+        acknowledged writes that no live replica has, and until it the ledger cannot show
+        them (it is not ``complete``).
+        """
+        await self.replicas_known.wait()
         while True:
-            await asyncio.sleep(self.sweep_every)
             try:
                 await self.sweep(time.time())
             except (OSError, AgentError) as err:  # a loop must outlive one bad round
                 log.warning("event=retired_sweep_failed error=%s", err)
+            await asyncio.sleep(self.sweep_every)
+
+    def _note_found(self, found: list[tuple[Ref, Path, float | None]], now: float) -> None:
+        """Show every copy found in the ledger before any is settled; it is complete then."""
+        ledger = self.agent.retired
+        for gone in ledger.directories() - {d for _, d, _ in found} - self._handing:
+            ledger.drop(gone)
+        held = ledger.directories()
+        for ref, directory, since in found:
+            if directory in held or directory in self._handing or self._in_use(ref, directory):
+                continue
+            ledger.hold(ref, directory, now if since is None else since)
+        ledger.complete = True
 
     async def sweep(self, now: float) -> None:
         """Hand off, keep or delete every copy on disk whose Replica is not on this node."""
         data_dir = self.agent.config.data_dir
-        found = await asyncio.to_thread(lambda: list(replica_directories(data_dir)))
+        found = await asyncio.to_thread(_list_copies, data_dir)
+        self._note_found(found, now)
         ledger = self.agent.retired
-        for gone in ledger.directories() - {d for _, d in found} - self._handing:
-            ledger.drop(gone)
-        for ref, directory in found:
+        for ref, directory, _ in found:
             if directory in self._handing:
                 continue  # its hand-off after the retirement is still under way
             if self._in_use(ref, directory):

@@ -321,6 +321,7 @@ class ReplicaReconciler:
                 log.warning("event=replica_pass_failed resource=%s/%s error=%s", *ref, err)
         agent.resources_known = True  # every resource with a Replica is declared now
         agent.resources_as_of = started
+        self.retirement.replicas_known.set()  # its sweeps may tell live from retired now
         await self._forget_deleted(members)  # last: its reads must not delay the reports
 
     async def _replica_pass(

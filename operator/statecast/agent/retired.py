@@ -93,6 +93,11 @@ class RetiredLedger:
 
     def __init__(self) -> None:
         self._copies: dict[Path, tuple[Ref, float]] = {}
+        #: Whether every retired copy on disk is here. An agent started beside an
+        #: orchestrator learns of the copies left by its earlier run only when it first
+        #: looks at its data directory (after its first pass over the Replicas): until
+        #: then an empty ledger says nothing, and whoever waits for the hand-offs waits.
+        self.complete = True
 
     def hold(self, ref: Ref, directory: Path, since: float) -> None:
         """Note a retired copy of ``ref`` in ``directory`` (retired at ``since``)."""

@@ -629,6 +629,9 @@ class AgentApi:
                     {"namespace": ns, "resource": name, "since": since}
                     for ns, name, since in agent.retired.rows()
                 ],
+                # False until the agent has looked at its data directory since it started:
+                # "retired" may then lack copies an earlier run left
+                "retiredComplete": agent.retired.complete,
                 "peers": [
                     {"node": p.node, "rttSeconds": p.rtt}
                     for p in agent.directory.peers.values()
