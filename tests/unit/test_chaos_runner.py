@@ -55,3 +55,37 @@ async def test_the_final_read_waits_for_retired_copies_to_be_handed_off(agents):
     assert left == first == {}
     assert after is not None
     assert live.stores[REF].state.get("hits") == 1
+
+
+async def test_the_final_read_waits_for_an_agent_that_has_not_looked_at_its_disk_yet(agents):
+    """CI session 6 (clock-skew, load ~20): a counter one short. node-1's Replica was
+    removed while it was back from a skewed restart; the heal killed its agent 0.1 s
+    later, in the hand-off of the copy holding an acknowledged increment. The agent
+    started again lists its retired copies only at its first sweep of the data directory
+    (10 s after its start): its empty list (or its silence while starting) was taken for
+    "none left", and the final state was read without that increment."""
+    holder, live = await agents("a", "b")
+    earlier = holder.config.data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await store.increment("hits", 1)  # acknowledged here, its push cut by the kill
+    store.close()
+    live.open_replica(live.specs[REF])
+    live.locations[REF] = ("b",)
+    reconciler = ReplicaReconciler(gateway_with("b"), holder)  # the agent started again
+    await reconciler.reconcile()  # its first pass: no Replica here any more
+    target = Agents("a", "b")
+    after, left, first = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
+    assert (after, left, first) == (None, {"a": None}, {"a": None})  # not known: waited for
+    await reconciler.retirement.sweep(time.time())
+    after, left, _ = await asyncio.to_thread(_handed_off, target, *REF, 0.0)  # type: ignore[arg-type]
+    assert after is not None and left == {}
+    assert live.stores[REF].state.get("hits") == 1
+
+
+async def test_an_agent_that_does_not_answer_is_waited_for():
+    """A starting agent's copies are not known: the final read does not take its silence
+    for "none left" (it waits, at most the settle time)."""
+    URLS["gone"] = "http://127.0.0.1:9"  # nothing listens there
+    after, left, _ = await asyncio.to_thread(_handed_off, Agents("gone"), *REF, 0.0)  # type: ignore[arg-type]
+    assert (after, left) == (None, {"gone": None})

@@ -81,19 +81,25 @@ def _local_map(url: str, namespace: str, resource: str, prefix: str) -> dict[str
     return {k: v for k, v in reply.json().items() if k.startswith(prefix)}
 
 
-def _retired_copies(target: Target, namespace: str, resource: str) -> dict[str, int]:
+def _retired_copies(target: Target, namespace: str, resource: str) -> dict[str, int | None]:
     """Node -> retired copies of the resource its agent has not handed off yet.
 
-    An agent that does not answer counts as holding none: its copies (if any) are
-    handed off once it is back, and the check then finds them missing.
+    None when that is not known: the agent does not answer (it may be starting), or it
+    has not looked at its data directory since it started (``retiredComplete`` false:
+    a copy its earlier run left - a Replica removed just before a restart - is not
+    listed yet). Either may hold an acknowledged write that no live replica has.
     """
-    held: dict[str, int] = {}
+    held: dict[str, int | None] = {}
     for node, url in sorted(target.agents().items()):
         try:
             reply = httpx.get(url + "/v1/stats", timeout=10)
-            rows = reply.json().get("retired", []) if reply.status_code == 200 else []
+            stats = reply.json() if reply.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
+            stats = None
+        if not isinstance(stats, dict) or not stats.get("retiredComplete", True):
+            held[node] = None
             continue
+        rows = stats.get("retired", [])
         mine = [r for r in rows if (r["namespace"], r["resource"]) == (namespace, resource)]
         if mine:
             held[node] = len(mine)
@@ -102,15 +108,17 @@ def _retired_copies(target: Target, namespace: str, resource: str) -> dict[str, 
 
 def _handed_off(
     target: Target, namespace: str, resource: str, settle: float
-) -> tuple[float | None, dict[str, int], dict[str, int]]:
+) -> tuple[float | None, dict[str, int | None], dict[str, int | None]]:
     """Wait until no agent holds a retired copy of the resource (at most ``settle`` s).
+
+    An agent whose copies are not known (see :func:`_retired_copies`) is waited for too.
 
     Returns:
         How long it took (None: copies were left), the copies left per node, and the
-        copies held per node when the wait began (what it waited for).
+        copies held per node when the wait began (what it waited for); None: not known.
     """
     started = time.monotonic()
-    first: dict[str, int] | None = None
+    first: dict[str, int | None] | None = None
     while True:
         held = _retired_copies(target, namespace, resource)
         first = held if first is None else first
