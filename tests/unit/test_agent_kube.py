@@ -422,6 +422,27 @@ async def test_an_agent_whose_edge_has_not_started_answers_not_ready_not_unknown
     assert answers == [(503, "not_ready")]
 
 
+async def test_an_agent_whose_edge_has_not_started_does_not_say_it_holds_no_retired_copy(
+    tmp_path: Path,
+) -> None:
+    """CI session 6 (clock-skew): a restarted agent's empty list of retired copies, before
+    its edge had looked at the data directory, was taken for "none left"."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    answers: list[tuple[list[object], bool]] = []
+
+    async def edge_still_starting(agent: Agent) -> None:
+        url = f"http://127.0.0.1:{port}/v1/stats"
+        async with aiohttp.ClientSession() as session, session.get(url) as reply:
+            stats = await reply.json()
+            answers.append((stats["retired"], stats["retiredComplete"]))
+
+    config = AgentConfig(node="n1", data_dir=tmp_path, listen=f"127.0.0.1:{port}")
+    await asyncio.wait_for(run_agent(config, edge_still_starting), 30)
+    assert answers == [([], False)]
+
+
 async def test_a_resource_made_after_the_last_replica_pass_is_not_answered_unknown(agent):
     """ch13's chaos runs: a non-holder's clients got 404 unknown_resource for a fresh
     resource already Ready (its agent had not listed the new Replicas yet). "Unknown" is

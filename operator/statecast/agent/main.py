@@ -35,6 +35,8 @@ async def run_agent(config: AgentConfig, sidecar: Sidecar | None = None) -> None
     # Replicas, a resource the agent does not know is answered 503 not_ready, not 404
     # (the edge may take seconds to build its API client after the server listens).
     agent.resources_known = sidecar is None
+    # Nor can it list the retired copies on its disk before the edge's first sweep.
+    agent.retired.complete = sidecar is None
     server = build_server(agent)
     await server.start(config.host, config.port)
     log.info("event=agent_listening node=%s listen=%s", config.node, config.listen)
