@@ -31,10 +31,11 @@ $(STAMP): pyproject.toml
 
 ##@ Quality
 .PHONY: lint
-lint: install ## ruff, mypy --strict, import-linter layer contracts, function lengths, CRD, CRD reference and configuration docs drift
+lint: install ## ruff, mypy --strict (the package and bench/), import-linter layer contracts, function lengths, CRD, CRD reference and configuration docs drift
 	$(VENV)/bin/ruff check operator tests bench
 	$(VENV)/bin/ruff format --check operator tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bench
 	$(VENV)/bin/lint-imports
 	$(PY) .ci/function_lengths.py
 	$(STATECAST) crds --check

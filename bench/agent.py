@@ -62,7 +62,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_threads(
-    threads: int, per_thread: int, make: Callable[[], Callable[[int], None]]
+    threads: int, per_thread: int, make: Callable[[], Callable[[int], object]]
 ) -> dict[str, float]:
     """Run ``per_thread`` operations in each of ``threads`` threads; latency and rate."""
     latencies: list[list[float]] = [[] for _ in range(threads)]
@@ -123,19 +123,19 @@ def bench_clients(root: Path, n: int) -> list[dict[str, Any]]:
             seeder.set(f"k{i}", json.dumps(VALUE))
         seed.close()
 
-        def statecast_get() -> Callable[[int], None]:
+        def statecast_get() -> Callable[[int], object]:
             client = Client([url], discover_peers=False)
             return lambda i: client.get("bench", "flags", f"k{i % 1000}")
 
-        def statecast_put() -> Callable[[int], None]:
+        def statecast_put() -> Callable[[int], object]:
             client = Client([url], discover_peers=False)
             return lambda i: client.put("bench", "flags", f"k{i % 1000}", VALUE)
 
-        def redis_get() -> Callable[[int], None]:
+        def redis_get() -> Callable[[int], object]:
             client = redis.Redis(host="127.0.0.1", port=redis_port)
             return lambda i: client.get(f"k{i % 1000}")
 
-        def redis_set() -> Callable[[int], None]:
+        def redis_set() -> Callable[[int], object]:
             client = redis.Redis(host="127.0.0.1", port=redis_port)
             payload = json.dumps(VALUE)
             return lambda i: client.set(f"k{i % 1000}", payload)
@@ -273,7 +273,7 @@ async def converge(agents: list[LocalAgent], writes: int) -> dict[str, Any]:
                 tasks.append(write(clients[a_index], agent.node, mine[w::per_writer]))
         await asyncio.gather(*tasks)
         burst_seconds = time.monotonic() - started
-        final = {}
+        final: dict[str, int] = {}
         for node, seq, _ in acks:
             final[node] = max(final.get(node, 0), seq)
         while True:
@@ -561,7 +561,7 @@ def render_store(mem: dict[str, Any]) -> list[str]:
     return lines
 
 
-RENDERERS = {
+RENDERERS: dict[str, Callable[[Any], list[str]]] = {
     "capacity": render_capacity,
     "profile": render_profile,
     "clients": render_clients,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,15 @@ def bench_capacity(root: Path, seconds: float, rounds: int) -> dict[str, Any]:
                 for op, redis_op in (("GET", "get"), ("PUT", "set")):
                     ours = _with_cpu(
                         agent.process.pid,
-                        lambda op=op: native.wrk(
-                            agent.url, "/v1/bench/flags/", op, KEYS, seconds, root, where,
-                            body=value,
+                        partial(
+                            native.wrk, agent.url, "/v1/bench/flags/", op, KEYS, seconds, root,
+                            where, body=value,
                         ),
                     )  # fmt: skip
                     theirs = _with_cpu(
                         redis.pid,
-                        lambda op=redis_op: native.redis_benchmark(
-                            redis.port, op, requests, KEYS, where
+                        partial(
+                            native.redis_benchmark, redis.port, redis_op, requests, KEYS, where
                         ),
                     )
                     rows.append({"round": round_, "system": "statecast", "op": op, **ours})

@@ -53,21 +53,31 @@ _WRITERS = {
 }
 
 
+def _match(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of ``pattern`` in ``text`` (the metric must be there)."""
+    found = re.search(pattern, text, flags)
+    if found is None:
+        raise RuntimeError(f"no {pattern!r} in the agent's /metrics")
+    return found[1]
+
+
 def _loop_lag(agent: LocalAgent) -> dict[str, float]:
     """The agent's event-loop lag so far: maximum and ticks over 20 ms."""
     text = httpx.get(f"{agent.url}/metrics", timeout=30).text
-    top = float(re.search(r"^statecast_agent_event_loop_lag_max_seconds (\S+)", text, re.M)[1])
+    top = float(_match(r"^statecast_agent_event_loop_lag_max_seconds (\S+)", text, re.M))
     buckets = {
         float(m[1]): float(m[2])
         for m in re.finditer(
             r'^statecast_agent_event_loop_lag_seconds_bucket\{le="([0-9.e+-]+)"\} (\S+)', text, re.M
         )
     }
-    total = float(re.search(r'lag_seconds_bucket\{le="\+Inf"\} (\S+)', text)[1])
+    total = float(_match(r'lag_seconds_bucket\{le="\+Inf"\} (\S+)', text))
     return {"max_ms": top * 1000, "ticks": total, "over_20ms": total - buckets.get(0.02, total)}
 
 
-def _loader(agent: LocalAgent, where: native.Cores, first: int, keys: int, fill: str, size: int):
+def _loader(
+    agent: LocalAgent, where: native.Cores, first: int, keys: int, fill: str, size: int
+) -> subprocess.Popen[str]:
     command = [
         *where.prefix("generator"), sys.executable, "-m", "bench.loadgen", "--url", agent.url,
         "--keys", str(keys), "--first", str(first), "--value-bytes", str(size), "--fill", fill,
@@ -86,7 +96,9 @@ def _probe(agent: LocalAgent, where: native.Cores, root: Path) -> subprocess.Pop
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
 
 
-def _phase(agent: LocalAgent, where: native.Cores, root: Path, name: str, **load: Any) -> dict:
+def _phase(
+    agent: LocalAgent, where: native.Cores, root: Path, name: str, **load: Any
+) -> dict[str, Any]:
     before = _loop_lag(agent)
     probe = _probe(agent, where, root)
     time.sleep(1)
@@ -239,7 +251,7 @@ def bench_million(root: Path, keys: int) -> dict[str, Any]:
     data_dir = root / "million" / agent.node
     try:
         phases = [_grow(agent, where, root, keys)]
-        memory = {
+        memory: dict[str, Any] = {
             "keys": keys,
             "raw_bytes": keys * (12 + 100),
             "rss_empty": rss_empty,

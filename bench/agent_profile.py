@@ -232,7 +232,8 @@ def bench_profile(root: Path, seconds: float) -> dict[str, Any]:
     finally:
         agents.stop_all()
     out.update(seconds=seconds, load_before=load_before, load_after=native.load_average())
-    return _jsonable(out)
+    jsonable: dict[str, Any] = _jsonable(out)
+    return jsonable
 
 
 def _jsonable(value: Any) -> Any:
