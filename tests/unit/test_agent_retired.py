@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,16 @@ def gateway_with(*nodes: str) -> FakeGateway:
     return gateway
 
 
+async def left_on_disk(data_dir: Path, write: Callable[[ReplicaStore], Awaitable[object]]) -> Path:
+    """A copy of apps/flags of node a left in ``data_dir`` by an earlier run, after one write."""
+    earlier = data_dir / "apps" / "flags"
+    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
+    store.open()
+    await write(store)
+    store.close()
+    return earlier
+
+
 async def test_a_removed_replica_hands_its_writes_to_a_live_one_then_deletes_its_files(agents):
     leaving, staying = await agents("a", "b")
     gateway = gateway_with("a", "b")
@@ -71,11 +82,9 @@ async def test_a_removed_replica_hands_its_writes_to_a_live_one_then_deletes_its
 
 async def test_a_copy_left_on_disk_by_an_earlier_run_is_merged_when_a_replica_lives(agents):
     returning, live = await agents("a", "b")
-    earlier = returning.config.data_dir / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.put("acked", b"1")
-    store.close()  # killed: the Replica was removed while this agent was down
+    earlier = await left_on_disk(
+        returning.config.data_dir, lambda store: store.put("acked", b"1")
+    )  # killed: the Replica was removed while this agent was down
     live.open_replica(live.specs[REF])
     live.locations[REF] = ("b",)
     gateway = gateway_with("b")
@@ -89,11 +98,7 @@ async def test_a_copy_left_on_disk_by_an_earlier_run_is_merged_when_a_replica_li
 
 async def test_a_copy_with_no_live_replica_to_take_it_is_kept(agents):
     (alone,) = await agents("a")
-    earlier = alone.config.data_dir / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.put("acked", b"1")
-    store.close()
+    earlier = await left_on_disk(alone.config.data_dir, lambda store: store.put("acked", b"1"))
     gateway = gateway_with("c")  # the only replica is on a node whose agent is down
     reconciler = ReplicaReconciler(gateway, alone)
     await reconciler.reconcile()
@@ -108,11 +113,7 @@ async def test_a_copy_with_no_live_replica_to_take_it_is_kept(agents):
 
 async def test_a_copy_of_a_deleted_resource_goes_after_the_retention(tmp_path: Path):
     agent = Agent(AgentConfig(node="a", data_dir=tmp_path))
-    earlier = tmp_path / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.put("k", b"1")
-    store.close()
+    earlier = await left_on_disk(tmp_path, lambda store: store.put("k", b"1"))
     gateway = FakeGateway()  # no SharedResource, no Replicas: the resource was deleted
     reconciler = ReplicaReconciler(gateway, agent, retired_retention=DAY)
     await reconciler.reconcile()
@@ -138,11 +139,7 @@ async def test_a_retired_copy_is_shown_until_it_is_handed_off(agents):
     """ch13: a chaos run read the final state while a removed replica's copy still held an
     acknowledged increment (counter one short); agents now say what they still hold."""
     holder, live = await agents("a", "b")
-    earlier = holder.config.data_dir / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.increment("hits", 1)
-    store.close()
+    await left_on_disk(holder.config.data_dir, lambda store: store.increment("hits", 1))
     gateway = gateway_with("c")  # the only live replica is on a node whose agent is down
     reconciler = ReplicaReconciler(gateway, holder)
     await reconciler.reconcile()
@@ -181,11 +178,7 @@ async def test_a_full_disk_does_not_stop_the_sweep(agents, monkeypatch):
     """The marker of a retired copy cannot be written on a full disk: the copy is handed
     off unmarked, and the other copies are swept all the same."""
     returning, live = await agents("a", "b")
-    earlier = returning.config.data_dir / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.put("acked", b"1")
-    store.close()
+    earlier = await left_on_disk(returning.config.data_dir, lambda store: store.put("acked", b"1"))
     live.open_replica(live.specs[REF])
     live.locations[REF] = ("b",)
     reconciler = ReplicaReconciler(gateway_with("b"), returning)
@@ -318,11 +311,9 @@ async def test_the_first_sweep_comes_once_the_replicas_are_known_not_a_period_la
     before a restart) held an acknowledged increment; the agent swept its data directory
     first a whole period (10 s) after its start, and showed no retired copy until then."""
     returning, live = await agents("a", "b")
-    earlier = returning.config.data_dir / "apps" / "flags"
-    store = ReplicaStore(ResourceSpec(namespace="apps", name="flags"), "a", ReplicaFiles(earlier))
-    store.open()
-    await store.increment("hits", 1)
-    store.close()
+    earlier = await left_on_disk(
+        returning.config.data_dir, lambda store: store.increment("hits", 1)
+    )
     live.open_replica(live.specs[REF])
     live.locations[REF] = ("b",)
     reconciler = ReplicaReconciler(gateway_with("b"), returning)
