@@ -473,7 +473,7 @@ class ReplicaReconciler:
         peers = agent.replication.peers_of(spec.ref)
         await asyncio.gather(
             self._write(record, "Syncing", force=True),
-            *(agent.replication.sync_with(store, p) for p in peers),
+            *(agent.replication.first_pull(store, p) for p in peers),
         )
         log.info(
             "event=replica_first_sync resource=%s/%s peers=%d after_s=%.3f",

@@ -14,9 +14,10 @@ to every peer are measured to pick the nearest replica for forwarded reads.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,24 @@ def _lag(entries: Iterable[Entry], now: float) -> float:
         if stamp is not None and stamp.wall > 0:  # a seed's stamp (0, 0) has no age
             lag = max(lag, now - stamp.wall / 1000)
     return lag
+
+
+#: The code of a peer's refusal to sync with a node it does not list as a holder.
+NOT_A_HOLDER = "replica_does_not_belong"
+#: Seconds between a new replica's first pulls while the peer refuses it as not a holder
+#: (3.1 s in all, then anti-entropy's rounds: a holder's pass over the Replicas, asked
+#: for by the first refusal, is one LIST away; see :meth:`Replication.first_pull`).
+FIRST_PULL_WAITS = (0.1, 0.2, 0.4, 0.8, 0.8, 0.8)
+
+
+def _error_code(body: bytes) -> str | None:
+    """The ``code`` of an Agent API error answer (None when the body is not one)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 #: Seconds a peer is left to anti-entropy after a failed push.
@@ -213,6 +232,28 @@ class Replication:
         return True
 
     # --- anti-entropy -------------------------------------------------------------
+    async def first_pull(
+        self, store: ReplicaStore, peer: str, waits: Sequence[float] = FIRST_PULL_WAITS
+    ) -> str | None:
+        """A new replica's first pull from ``peer``, retried while it refuses us as no holder.
+
+        :meth:`sync_with`, retried promptly while ``peer`` does not list this node as a
+        holder yet. A holder learns of a new Replica from its own pass over the Replicas (once a
+        second, or at once when a peer asks it about one it does not know: see
+        :meth:`~statecast.agent.runtime.Agent.recheck_placement`), so a failover copy's
+        first pull often comes before and is refused 403 ``replica_does_not_belong``.
+        Left to the next anti-entropy round and the next Replica pass, that refusal cost
+        a failover ~2 s (issue 13). Only that refusal is retried, after each of
+        ``waits`` in turn; any other failure, and the last refusal, return None
+        (anti-entropy goes on as before).
+        """
+        for wait in (*waits, None):
+            mode, refusal = await self._pull(store, peer)
+            if mode is not None or refusal != NOT_A_HOLDER or wait is None:
+                return mode
+            await asyncio.sleep(wait)
+        return None  # (not reached: the last turn returns)
+
     async def sync_with(self, store: ReplicaStore, peer: str) -> str | None:
         """Pull what ``peer`` has and this replica lacks; return the mode, None on failure.
 
@@ -224,10 +265,14 @@ class Replication:
         Raises:
             PersistenceError: What was joined could not be logged.
         """
+        return (await self._pull(store, peer))[0]
+
+    async def _pull(self, store: ReplicaStore, peer: str) -> tuple[str | None, str | None]:
+        """:meth:`sync_with`'s work: (the mode or None, the code of a refusal or None)."""
         ref = store.spec.ref
         base = self.directory.url(peer)
         if base is None:
-            return None
+            return None, None
         body = encode_sync_request(self.node, store.version_vector.entries, lines=True)
         started = time.monotonic()
         try:
@@ -238,19 +283,21 @@ class Replication:
                 **self.directory.options(peer),
             ) as response:
                 if response.status != 200:
-                    await response.read()
-                    log.debug("event=sync_refused peer=%s status=%d", peer, response.status)
-                    return None
+                    code = _error_code(await response.read())
+                    log.debug(
+                        "event=sync_refused peer=%s status=%d code=%s", peer, response.status, code
+                    )
+                    return None, code
                 if response.content_type == SYNC_LINES:
                     joined = await self._join_lines(store, response)
                 else:
                     joined = await self._join_whole(store, await response.read())
         except (aiohttp.ClientError, TimeoutError) as err:
             log.debug("event=sync_failed peer=%s error=%s", peer, err)
-            return None
+            return None, None
         except BadRequestError as err:  # (not PersistenceError: that is ours to raise)
             log.warning("event=sync_bad_reply peer=%s error=%s", peer, err)
-            return None
+            return None, None
         mode = "full" if joined.full else "delta"
         self.sync_log.record((ref[0], ref[1], peer, "vv", "out"), len(body))
         self.sync_log.record((ref[0], ref[1], peer, mode, "in"), joined.size)
@@ -267,7 +314,7 @@ class Replication:
             status.last_mode = status.last_mode or mode
             status.last_time = status.last_time or now
         self.directory.observe_rtt(peer, time.monotonic() - started)
-        return mode
+        return mode, None
 
     async def _join_lines(self, store: ReplicaStore, response: aiohttp.ClientResponse) -> _Joined:
         reader, joining = SyncLines(), store.joining()

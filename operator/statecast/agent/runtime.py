@@ -120,6 +120,8 @@ class Agent:
         #: Asks the Kubernetes edge for a pass over the Replicas now (set by the edge).
         self.learn_resources: Callable[[], None] | None = None
         self._unknown_asked: dict[Ref, float] = {}
+        #: When :meth:`recheck_placement` last asked the edge for a pass (monotonic).
+        self._placement_asked = -math.inf
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- replicas -----------------------------------------------------------------
@@ -145,6 +147,19 @@ class Agent:
         if self.learn_resources is not None:
             self.learn_resources()
         return False
+
+    def recheck_placement(self) -> None:
+        """Ask the edge for a pass over the Replicas now (a peer asked for a copy here).
+
+        The peer asked about a replica this agent does not list it as holding: it may
+        have been placed moments ago. At most once per pass: an ask made while no pass
+        has begun since the last one adds nothing, so refused peers cannot make the edge
+        list the Replicas more often than back to back.
+        """
+        if self.learn_resources is None or self._placement_asked > self.resources_as_of:
+            return
+        self._placement_asked = time.monotonic()
+        self.learn_resources()
 
     def declare(self, spec: ResourceSpec, nodes: tuple[str, ...]) -> None:
         """Know a resource and the nodes holding its replicas (for routing and sync)."""

@@ -657,6 +657,9 @@ class AgentApi:
         if store is None:
             raise NotFoundError(f"no replica of {ref[0]}/{ref[1]} here", "unknown_resource")
         if sender not in self.agent.locations.get(ref, ()):
+            # placed there moments ago? (a failover copy's first pull): learn it now; the
+            # new copy asks again shortly (Replication.first_pull)
+            self.agent.recheck_placement()
             raise ForbiddenError(
                 f"{sender!r} holds no replica of {ref[0]}/{ref[1]}", "replica_does_not_belong"
             )
