@@ -189,6 +189,58 @@ def test_a_replica_added_and_removed_again_is_churn() -> None:
     assert churn(events, 0.0, 10.0) == 2
 
 
+# The CI run that failed (session 6): min raised to 3 at 2.06 s, the operator restarted at
+# 3.12 s and added the third copy; the heal set min back to 2 at 8.0 s and that copy went.
+RAISED_AND_RESTORED = [
+    event(3.5, "added", "state-node-3", "node-3", "Pending", "rebalance"),
+    event(9.0, "removed", "state-node-3", "node-3", reason="rebalance"),
+]
+RUN_INPUTS = [2.06, 4.0, 8.0, 8.0]  # min raised, agent killed, agent started, min restored
+
+
+@pytest.mark.parametrize(
+    ("events", "inputs", "undone"),
+    [
+        pytest.param(RAISED_AND_RESTORED, [], 1, id="without-inputs-as-ci-counted"),
+        pytest.param(RAISED_AND_RESTORED, RUN_INPUTS, 0, id="removed-after-min-restored"),
+        pytest.param(  # two copies for one raised min, one taken back: extra
+            [
+                event(3.5, "added", "state-node-3", "node-3", "Pending", "rebalance"),
+                event(3.6, "added", "state-node-2", "node-2", "Pending", "rebalance"),
+                event(3.9, "removed", "state-node-2", "node-2", reason="rebalance"),
+            ],
+            RUN_INPUTS, 1, id="added-and-removed-before-any-input",
+        ),
+        pytest.param(  # a copy removed and put back on its node after the last input
+            [
+                event(9.0, "removed", "state-node-1", "node-1"),
+                event(12.0, "added", "state-node-1", "node-1", "Pending", "failover"),
+            ],
+            RUN_INPUTS, 1, id="removed-and-re-added-after-the-heal",
+        ),
+        pytest.param(  # removed for the restored min, then back on its node: an undo
+            [
+                event(3.5, "added", "state-node-3", "node-3", "Pending", "rebalance"),
+                event(9.0, "removed", "state-node-3", "node-3", reason="rebalance"),
+                event(11.0, "added", "state-node-3b", "node-3", "Pending", "rebalance"),
+            ],
+            RUN_INPUTS, 1, id="answer-to-an-input-undone-later",
+        ),
+        pytest.param(  # the copy lost with its agent replaced after the kill: an answer
+            [
+                event(3.0, "removed", "state-node-1", "node-1"),
+                event(5.0, "added", "state-node-1b", "node-1", "Pending", "failover"),
+            ],
+            RUN_INPUTS, 0, id="removed-then-added-across-an-input",
+        ),
+    ],
+)  # fmt: skip
+def test_an_action_undone_counts_only_without_an_input_of_the_run_between(
+    events: list[ReplicaEvent], inputs: list[float], undone: int
+) -> None:
+    assert churn(events, 3.12, 18.12, inputs) == undone
+
+
 def test_read_recovery_is_per_client_from_the_fault_to_reads_served_again() -> None:
     reads = [
         read("k", 9.0),  # before the fault

@@ -180,13 +180,24 @@ class OperatorRestart(Scenario):
         run.mark(f"operator-restarted-{label}")
         run.extra.setdefault("operators_killed", []).append(acting)
 
+    def _input(self, run: Run, what: str) -> None:
+        """Note that the run is about to change what the operator must do.
+
+        Noted before the change is made: the operator's answer is then always seen after
+        it, so an action that answers the change is never taken for one undone without
+        a cause (:func:`~statecast.chaos.timeline.churn`).
+        """
+        run.extra.setdefault("inputs", {})[what] = run.clock()
+
     def inject(self, run: Run) -> set[str]:
         """Kill in a reconcile (min + 1), then in a failover."""
+        self._input(run, "min-raised")
         run.patch_resource({"replicas": {"min": run.minimum + 1}})
         self._restart_acting(run, "reconcile")
         run.wait_for(lambda: len(run.replica_nodes()) >= run.minimum + 1, 60.0)
         self.victim = run.choose(run.holders)
         run.extra["victim"] = self.victim
+        self._input(run, "agent-killed")
         run.target.kill_agent(self.victim)
         run.mark("agent-killed")
         # while the dead agent's Lease runs out: the failover falls to the restarted one
@@ -196,12 +207,21 @@ class OperatorRestart(Scenario):
 
     def heal(self, run: Run) -> None:
         """The agent back; min as it was."""
+        self._input(run, "agent-started")
         run.target.start_agent(self.victim)
+        self._input(run, "min-restored")
         run.patch_resource({"replicas": {"min": run.minimum}})
 
     def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
-        """Actions in the first three intervals after each restart, and the churn."""
+        """Actions in the first three intervals after each restart, and the churn.
+
+        An action counts as extra when another in the window undid it with no input of
+        the run in between (``inputs``: min raised, agent killed, agent started, min
+        restored): the removal of the copy added for the raised ``min`` once ``min`` is
+        restored answers the run, not the restart.
+        """
         window = 3 * run.interval
+        inputs = list(run.extra.get("inputs", {}).values())
         after = {}
         for label in ("reconcile", "failover"):
             start = marks.get(f"operator-restarted-{label}")
@@ -210,7 +230,7 @@ class OperatorRestart(Scenario):
             actions = actions_between(events, start, start + window)
             after[label] = {
                 "actions": actions,
-                "extra_actions": churn(events, start, start + window),
+                "extra_actions": churn(events, start, start + window, inputs),
             }
         run.extra["after_restart"] = after
         run.extra["after_restart_window_s"] = window

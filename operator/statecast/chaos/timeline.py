@@ -5,6 +5,7 @@ Times are seconds since the run began; the fault is injected at ``fault_at``.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 
 from statecast.chaos.history import Operation
@@ -96,27 +97,36 @@ def read_recovery(
     return sorted(served.values())
 
 
-def churn(events: Iterable[ReplicaEvent], start: float, end: float) -> int:
+def churn(
+    events: Iterable[ReplicaEvent], start: float, end: float, inputs: Iterable[float] = ()
+) -> int:
     """Actions in ``[start, end)`` that another action in the window undid.
 
     A Replica added and then removed, or a node's copy removed and another added back on
-    the same node: the operator did something it did not need to.
+    the same node: the operator did something it did not need to. Unless the run gave it
+    a new input in between (``inputs``: when it patched the spec or killed or started an
+    agent): a copy added for ``replicas.min`` 3 and removed once the run set ``min`` back
+    to 2 answers two spec changes, one action each, and undoes nothing.
     """
-    added: dict[str, str] = {}
-    removed_nodes: set[str] = set()
+    moments = sorted(inputs)
+
+    def epoch(at: float) -> int:  # how many inputs came before ``at``
+        return bisect.bisect_right(moments, at)
+
+    added: dict[str, int] = {}  # replica -> the epoch it was added in
+    removed_nodes: dict[str, int] = {}
     undone = 0
     for event in sorted(events, key=lambda e: e.at):
         if not start <= event.at < end:
             continue
+        now = epoch(event.at)
         if event.change == "added":
-            if event.node in removed_nodes:
+            if removed_nodes.pop(event.node, None) == now:
                 undone += 1
-                removed_nodes.discard(event.node)
-            added[event.replica] = event.node
+            added[event.replica] = now
         elif event.change == "removed":
-            if event.replica in added:
+            if added.pop(event.replica, None) == now:
                 undone += 1
-                added.pop(event.replica)
             else:
-                removed_nodes.add(event.node)
+                removed_nodes[event.node] = now
     return undone
