@@ -45,6 +45,7 @@ class Write:
         user: who wrote it.
         code: the HTTP status of the answer.
         at: when the answer was complete (seconds since the epoch).
+        received: when the request came in (``at`` when the log does not say).
     """
 
     verb: str
@@ -53,6 +54,7 @@ class Write:
     user: str
     code: int
     at: float
+    received: float = 0.0
 
 
 def read_writes(path: Path) -> list[Write]:
@@ -75,7 +77,8 @@ def _parse(lines: Iterable[str]) -> Iterator[Write]:
         stamp = entry.get("stageTimestamp") or entry.get("requestReceivedTimestamp")
         if not stamp:
             continue
-        at = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        at = _seconds(stamp)
+        came = entry.get("requestReceivedTimestamp")
         yield Write(
             entry.get("verb", ""),
             resource,
@@ -83,7 +86,13 @@ def _parse(lines: Iterable[str]) -> Iterator[Write]:
             (entry.get("user") or {}).get("username", ""),
             int((entry.get("responseStatus") or {}).get("code", 0)),
             at,
+            _seconds(came) if came else at,
         )
+
+
+def _seconds(stamp: str) -> float:
+    """An audit timestamp (RFC 3339, microseconds) as seconds since the epoch."""
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def first_after(

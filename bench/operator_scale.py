@@ -53,6 +53,7 @@ from statecast.controller.builders import replica_name
 from statecast.devcluster import DevCluster, build, components, processes
 from statecast.devcluster.cluster import KWOK_ANNOTATION, KWOK_MANAGED, ZONE_LABEL, zone_name
 from statecast.devcluster.components import node_name
+from statecast.devcluster.system import OPERATOR_ACCOUNT
 
 NAMESPACE = "scale"
 AGENT_NAMESPACE = "statecast-system"
@@ -498,6 +499,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "timed_by": "the API server's audit log (when each write was answered)",
         "full_pass_s": _round(served["full_pass"]),
         "full_pass_watch_s": round(full_pass_watch, 1),
+        "first_pass_first_write_s": _round(served["first_write"]),
+        "first_pass_writes": len(served["pass_latency"]),
+        "first_pass_write_latency_p50_s": _round(percentile(served["pass_latency"], 50)),
+        "first_pass_write_latency_p99_s": _round(percentile(served["pass_latency"], 99)),
         "first_pass_requests": first_pass_requests,
         "first_pass_requests_per_resource": round(
             sum(first_pass_requests.values()) / len(names), 2
@@ -547,9 +552,16 @@ def served_times(
     replacement's creation, for the resources the loss left below their minimum.
     ``marked_lost``: from the expiry to the copy's status PATCH (Lost). A missing one
     counts as the whole run's remaining time (never less than it took).
+    ``first_write``: from ``t0`` to the operator's first write answered (its start-up,
+    kopf's listing, the first reconcile); ``pass_latency``: how long the API server took
+    to answer each of the operator's writes of the first pass (received to answered).
     """
     end = max((w.at for w in writes), default=t0)
     done = pass_done(writes, names, t0, copies=2)
+    own = [
+        w for w in writes
+        if t0 <= w.at <= (done or end) and w.user.endswith(f":{OPERATOR_ACCOUNT}")
+    ]  # fmt: skip
     spec = []
     for name, sent in patched.items():
         at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
@@ -567,6 +579,8 @@ def served_times(
     ]  # fmt: skip
     return {
         "full_pass": None if done is None else done - t0,
+        "first_write": min((w.at for w in own), default=end) - t0,
+        "pass_latency": [w.at - w.received for w in own],
         "spec_change": spec,
         "node_loss": replaced,
         "marked_lost": marked,
