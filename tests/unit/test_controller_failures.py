@@ -7,6 +7,7 @@ Warning twice; a deleted resource's phase series stayed exported.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -113,7 +114,7 @@ def test_a_deleted_resource_takes_its_metric_series_with_it(services: Services) 
     assert '{namespace="ns",resource="flags",statecast_resource_phase="Pending"} 1.0' in (
         metrics_text(services)
     )
-    handlers.resource_seen(body(), type="DELETED", memo=memo)
+    asyncio.run(handlers.resource_seen(body(), type="DELETED", memo=memo))
     assert 'resource="flags"' not in metrics_text(services)
 
 

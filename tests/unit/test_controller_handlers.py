@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
+import inspect
 import json
 import subprocess
 import sys
@@ -377,24 +379,24 @@ def test_a_resource_listed_added_or_respecced_is_reconciled_in_the_woken_workers
             time.sleep(0.05)
 
     try:
-        handlers.resource_seen(kopf.Body(raw), type=None, memo=memo)  # listed at start
+        asyncio.run(handlers.resource_seen(kopf.Body(raw), type=None, memo=memo))  # listed at start
         patched(1)
         assert [name for name, _ in gateway.status_patches] == ["flags"]
         assert gateway.status_patches[0][1]["ready"] == "0/2"
         assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b"]
         # the watch shows the operator's own write: nothing to do
         written = {**raw, "status": gateway.statuses["flags"]}
-        handlers.resource_seen(kopf.Body(written), type="MODIFIED", memo=memo)
+        asyncio.run(handlers.resource_seen(kopf.Body(written), type="MODIFIED", memo=memo))
         assert wakeups.pending() == 0
         # the spec changed: generation 2, observed 1
         respecced = {**written, "metadata": {**raw["metadata"], "generation": 2},
                      "spec": {"replicas": {"min": 3}}}  # fmt: skip
         index[("ns", "flags")] = [respecced]
-        handlers.resource_seen(kopf.Body(respecced), type="MODIFIED", memo=memo)
+        asyncio.run(handlers.resource_seen(kopf.Body(respecced), type="MODIFIED", memo=memo))
         patched(2)
         assert gateway.status_patches[1][1]["observedGeneration"] == 2
         assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b", "c"]
-        handlers.resource_seen(kopf.Body(respecced), type="DELETED", memo=memo)
+        asyncio.run(handlers.resource_seen(kopf.Body(respecced), type="DELETED", memo=memo))
         wakeups.resync_round(0.0, 1e9, 60.0)
         assert wakeups.pending() == 0, "a deleted resource is forgotten"
     finally:
@@ -508,7 +510,7 @@ def test_a_reconciles_replicas_are_created_at_once() -> None:
 def test_the_resource_index_keeps_no_managed_fields() -> None:
     raw = dict(body())
     raw["metadata"] = {**raw["metadata"], "managedFields": [{"manager": "kubectl"}]}
-    ((ref, kept),) = handlers.resource_index(kopf.Body(raw)).items()
+    ((ref, kept),) = asyncio.run(handlers.resource_index(kopf.Body(raw))).items()
     assert ref == ("ns", "flags")
     assert "managedFields" not in kept["metadata"]
     assert kept["metadata"]["uid"] == "u1"
@@ -533,3 +535,17 @@ def test_a_lost_agents_copy_is_replaced_in_the_reconcile_that_marks_it_lost(
     handlers.reconcile_resource(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
     assert gateway.lost == [("flags-a", "AgentLost")]
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
+
+
+def test_every_index_and_event_handler_runs_on_kopfs_loop_not_in_its_executor() -> None:
+    """kopf runs a plain function in its executor (a task, a thread hop, a future) for
+    every event of every object: some 5,000 events in a first pass over 1,000 resources."""
+    registry = kopf.get_default_registry()
+    ours = [
+        handler.fn
+        for handlers_of in (registry._indexing, registry._watching)
+        for handler in handlers_of._handlers
+        if handler.fn.__module__ == handlers.__name__
+    ]
+    assert len(ours) == 8
+    assert [fn.__name__ for fn in ours if not inspect.iscoroutinefunction(fn)] == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import kopf
 import numpy as np
 import pytest
@@ -41,7 +43,7 @@ def test_a_reconcile_exports_its_replicas_by_phase_its_duration_and_the_bytes_it
     assert 'statecast_reconcile_duration_seconds_count{policy="predictive"} 1.0' in got
     moved = [line for line in got.splitlines() if line.startswith("statecast_bytes_moved_total{")]
     assert moved and sum(float(line.split()[-1]) for line in moved) == 500.0, "one copy of 500 B"
-    handlers.resource_seen(body(), type="DELETED", memo=memo)
+    asyncio.run(handlers.resource_seen(body(), type="DELETED", memo=memo))
     assert 'resource="flags"' not in text(services), "every series of the resource goes with it"
 
 

@@ -25,6 +25,7 @@ An embedding operator or a test may put its own there first.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import datetime as dt
 import logging
@@ -57,9 +58,11 @@ from statecast.core.reconcile.views import (
 log = logging.getLogger(__name__)
 #: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
-#: Worker threads for every reconcile (kopf's own 8 ran the create/update/resume handlers
-#: before those went: a first pass and a lost node's wave wait on API writes in them).
-RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
+#: Worker threads for every reconcile. A reconcile spends nearly all its time waiting on
+#: its API writes (two Replica creations and a status PATCH in a first pass, one after
+#: the other): 8 threads kept only 8 writes in flight, and a first pass over 1,000
+#: resources went at the pace of one answer's latency per write (docs/scale.md).
+RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "32"))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).
@@ -197,29 +200,36 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.execution.max_workers = 8
 
 
+# The index and event handlers below are coroutines: kopf runs a plain function in its
+# executor threads (a task, a thread hop and a future per call), for every event of
+# every object - at 1,000 resources some 5,000 events in a first pass. They do no I/O
+# and hold the Wakeups' lock for microseconds; what may wait on a lock held through a
+# forecast (forgetting a deleted resource) goes to the executor.
+
+
 @kopf.index("v1", "nodes")
-def node_index(body: kopf.Body, **_: Any) -> dict[str, NodeView]:
+async def node_index(body: kopf.Body, **_: Any) -> dict[str, NodeView]:
     """Nodes by name."""
     view = node_view(body)
     return {view.name: view}
 
 
 @kopf.index(GROUP, VERSION, "replicas")
-def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaView]:
+async def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaView]:
     """Replicas by (namespace, resource)."""
     view = replica_view(body)
     return {(view.namespace, view.resource): view}
 
 
 @kopf.index("v1", "pods")
-def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
+async def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     """Bound, unfinished pods by namespace: the possible consumers of resources."""
     view = pod_view(body)
     return {view.namespace: view} if view is not None else None
 
 
 @kopf.index(GROUP, VERSION, "sharedresources")
-def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+async def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """SharedResources by (namespace, name): what a woken reconcile reads.
 
     Without ``metadata.managedFields``, which no reconcile reads: about half of a
@@ -231,7 +241,7 @@ def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str,
 
 
 @kopf.on.event(GROUP, VERSION, "sharedresources")
-def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Know every resource; queue its reconcile when listed, added or its spec changed.
 
     A spec change goes ahead of every queued resource. A deleted resource's demand
@@ -241,7 +251,7 @@ def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) 
     _adopt_context(memo)
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     if type == "DELETED":
-        services.forget(ref)
+        await asyncio.get_running_loop().run_in_executor(None, services.forget, ref)
         return
     services.wakeups.known(ref, _minimum(body))
     status = services.statuses.current(ref, body.get("status") or {})
@@ -256,7 +266,7 @@ def _minimum(body: kopf.Body) -> int:
 
 
 @kopf.on.event(GROUP, VERSION, "replicas")
-def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake the Replica's resource when its agent reported or it went.
 
     A Replica listed at startup (``type`` None: the resume handler reconciles its
@@ -272,7 +282,7 @@ def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 
 
 @kopf.on.event("v1", "nodes")
-def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake every resource when a node changes as placement sees it (not on heartbeats)."""
     wakeups = services_of(memo).wakeups
     view = None if type == "DELETED" else node_view(body)
@@ -281,7 +291,7 @@ def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -
 
 
 @kopf.on.event("v1", "pods")
-def pod_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def pod_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake a namespace's resources when a possible consumer appears, moves or goes."""
     wakeups = services_of(memo).wakeups
     view = None if type == "DELETED" else pod_view(body)
