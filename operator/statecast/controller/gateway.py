@@ -29,8 +29,9 @@ from statecast.core.strong.log import LogPosition
 
 log = logging.getLogger(__name__)
 
-#: Connections kept open to the API server (one per thread that may wait on it).
-CONNECTIONS = 32
+#: Connections kept open to the API server (one per thread that may wait on it: the 32
+#: reconcile threads, the sampler, the history keeper, the Lease list, the elections).
+CONNECTIONS = 48
 #: Seconds an agent has to promise an epoch durably and answer.
 FENCE_TIMEOUT = 2.0
 
