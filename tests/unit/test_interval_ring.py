@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statecast.core.interval_ring import IntervalRing
+from statecast.core.interval_ring import IntervalRing, resample
 
 
 class Reference:
@@ -70,3 +70,19 @@ def test_a_young_ring_is_as_wide_as_its_history_not_its_capacity() -> None:
     restored.restore(ring.snapshot())  # a saved history's leading zeros take no room
     assert restored.width == 78  # as wide as the 78 intervals it holds
     assert restored.series("n1").tolist() == ring.series("n1").tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_resampling_spreads_what_is_held_and_widens_the_new_ring_no_further(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    old, capacity = IntervalRing(4320), int(rng.integers(4, 40))
+    start = int(rng.integers(1_000, 50_000))
+    for i in range(start, start + capacity):
+        old.add(f"n{i % 3}", np.array([i]), float(rng.integers(0, 9)))
+    new = IntervalRing(4320 * 6)  # a sixth of the interval: the same three days
+    resample(old, 60.0, new, 10.0)
+    for node in old.rows:
+        before = old.window(node, start, capacity)
+        after = new.window(node, 6 * start, 6 * capacity).reshape(capacity, 6)
+        assert np.allclose(after, before[:, None] / 6)
+    assert new.width <= 2 * 6 * capacity, "as wide as the intervals held, not the capacity"

@@ -183,15 +183,24 @@ class IntervalRing:
 
 
 def resample(old: IntervalRing, old_interval: float, new: IntervalRing, interval: float) -> None:
-    """Add ``old``'s values into ``new``, each old interval spread evenly over the new ones."""
+    """Add ``old``'s values into ``new``, each old interval spread evenly over the new ones.
+
+    Only the intervals ``old`` has held since its first are spread (earlier ones are
+    zeros): a ring of a few minutes resampled over its whole capacity cost a thousand
+    resources' first reconciles a few milliseconds each, and widened ``new`` to its
+    capacity.
+    """
     start = old.held_from()
     if start is None or old.last is None:
         return
+    if old.first is not None:
+        start = max(start, old.first)
     first = math.floor(start * old_interval / interval)
     last = math.ceil((old.last + 1) * old_interval / interval) - 1
     index = np.arange(first, last + 1, dtype=np.int64)
     edges = np.append(index, last + 1) * interval
-    knots = (start + np.arange(old.capacity + 1)) * old_interval
+    held = np.arange(start, old.last + 1)
+    knots = np.append(held, old.last + 1) * old_interval
     for node in old.rows:
-        cumulative = np.concatenate(([0.0], np.cumsum(old.series(node))))
+        cumulative = np.concatenate(([0.0], np.cumsum(old.window(node, start, len(held)))))
         new.add(node, index, np.diff(np.interp(edges, knots, cumulative)))
