@@ -26,6 +26,18 @@ def test_a_resource_is_not_reconciled_again_within_the_gap() -> None:
     assert wakeups.next(timeout=0) == ("ns", "a")
 
 
+def test_a_resource_woken_first_does_not_wait_the_gap() -> None:
+    """A spec change (or a copy left at risk) is no burst of replica reports."""
+    clock = ManualClock(100.0)
+    wakeups = Wakeups(min_gap=1.0, clock=clock)
+    wakeups.wake([("ns", "a")])
+    assert wakeups.next(timeout=0) == ("ns", "a")
+    wakeups.done(("ns", "a"))
+    clock.now += 0.2
+    wakeups.wake([("ns", "a")], first=True)
+    assert wakeups.next(timeout=0) == ("ns", "a")
+
+
 def test_a_resource_being_reconciled_waits_for_that_reconcile() -> None:
     clock = ManualClock(100.0)
     wakeups = Wakeups(min_gap=0.0, clock=clock)

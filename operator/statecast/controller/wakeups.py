@@ -106,12 +106,16 @@ class Wakeups:
         """Queue ``refs`` (each once; a queued one keeps its place).
 
         One a failed reconcile's retry had waiting is due at once. ``first``: ahead of
-        every resource queued already (a queued one moves up too).
+        every resource queued already (a queued one moves up too), and due now even
+        within ``min_gap`` of its last reconcile - the gap folds a burst of replica
+        reports into one reconcile; a spec change or a copy left at risk is no burst
+        (a spec change that came within a second of a resync waited out the second).
         """
         with self._cond:
             ahead: dict[Ref, float] = {}
+            now = self.clock()
             for ref in refs:
-                due = self._last.get(ref, float("-inf")) + self.min_gap
+                due = now if first else self._last.get(ref, float("-inf")) + self.min_gap
                 if ref not in self._due:
                     self.woken += 1
                 elif self._due[ref] <= due and not first:
