@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -75,3 +77,18 @@ def test_a_history_read_at_start_is_replaced_and_a_surprise_costs_one_retry(
     core.calls.clear()
     kube.write_history(config_map("flags"))
     assert core.calls == ["replace", "create"]
+
+
+def test_the_core_api_is_loaded_on_first_use_not_at_start() -> None:
+    """CoreV1Api's module loads ~250 model modules: half a second of CPU at start-up."""
+    script = (
+        "import sys\n"
+        "from kubernetes import client\n"
+        "from statecast.controller.gateway import KubeGateway\n"
+        "gateway = KubeGateway(client.ApiClient())\n"
+        "loaded = 'kubernetes.client.api.core_v1_api' in sys.modules\n"
+        "gateway.core\n"
+        "print(loaded, 'kubernetes.client.api.core_v1_api' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -7,6 +7,7 @@ API server with the ``kubernetes`` client, tests pass a fake that records calls.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 from typing import Any, Protocol
@@ -100,12 +101,24 @@ class KubeGateway:
             api_client = client.ApiClient(settings)
         self._custom = client.CustomObjectsApi(api_client)
         self._coordination = client.CoordinationV1Api(api_client)
-        self.core = client.CoreV1Api(api_client)
+        self._api_client = api_client
         # History ConfigMaps known to exist (read, or written): replaced in one request.
         self._histories: set[tuple[str, str]] = set()
         self.agent_namespace = agent_namespace or os.environ.get(
             "STATECAST_AGENT_NAMESPACE", "statecast-system"
         )
+
+    @functools.cached_property
+    def core(self) -> Any:
+        """The core API (Events, history ConfigMaps, Secrets), made on first use.
+
+        Its module loads some 250 model modules: half a second of CPU, on the operator's
+        start-up path before the first reconcile, on a machine where the operator gets a
+        tenth of a core (a first pass over new resources does not use it).
+        """
+        from kubernetes import client
+
+        return client.CoreV1Api(self._api_client)
 
     def create_replica(self, body: dict[str, Any]) -> bool:
         """Create a Replica; a 409 (it exists) is fine: the reconcile is idempotent."""
