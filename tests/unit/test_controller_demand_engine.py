@@ -495,3 +495,22 @@ def test_an_engine_keeps_nothing_of_the_history_it_was_built_from() -> None:
     del matrix, pods
     gc.collect()
     assert alive() is None
+
+
+def test_the_forecaster_hands_the_planner_what_its_forecasts_said_interval_by_interval() -> None:
+    """The planner's test of demand that moved away (``DemandForecast.said``) compares the
+    newest intervals' demand with what the forecasts said for them, one interval ahead:
+    the forecaster keeps those, newest last, aligned with ``recent``; a gap starts over."""
+    cluster = Cluster()
+    forecaster = DemandForecaster(cluster.sampler)
+    made = [forecaster.demand(REF, SPEC, NODES, cluster.run(120))]
+    assert made[0] is not None and made[0].forecast.said is None, "nothing said before"
+    for _ in range(4):
+        made.append(forecaster.demand(REF, SPEC, NODES, cluster.run(1)))
+    last = made[-1]
+    assert last is not None and last.forecast.said is not None
+    assert last.forecast.said.shape == (len(last.forecast.nodes), 4)
+    said_before = [m.forecast.mean[:, 0] for m in made[:-1] if m is not None]
+    np.testing.assert_allclose(last.forecast.said, np.column_stack(said_before))
+    again = forecaster.demand(REF, SPEC, NODES, cluster.run(3))  # intervals skipped
+    assert again is not None and again.forecast.said is None

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds of writes the sync-cost estimate looks back over.
 _WRITES_WINDOW_S = 300.0
+#: Intervals of what the forecasts said kept per node (the planner's change test reads
+#: the newest ``PlacementSpec.change_steps`` of them).
+_SAID_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class _Made:
     pods_now: tuple[int, ...]
     demand: PredictedDemand | None
     previous_next: dict[str, float] | None
+    said: dict[str, tuple[float, ...]]  # one step ahead, per interval up to ``end``
 
 
 class DemandForecaster:
@@ -117,11 +121,16 @@ class DemandForecaster:
         if made is not None and (made.end, made.nodes, made.pods_now) == (end, names, pods_now):
             return made.demand
         previous_next: dict[str, float] | None = None
+        history: dict[str, tuple[float, ...]] = {}
         if made is not None and made.end == end:  # the same interval, forecast again
-            previous_next = made.previous_next
+            previous_next, history = made.previous_next, made.said
         elif made is not None and made.demand is not None and made.end == end - interval:
             said = made.demand.forecast
             previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
+            history = {
+                n: (*made.said.get(n, ()), value)[-_SAID_KEPT:]
+                for n, value in previous_next.items()
+            }
             self._score(ref, said, interval, end)
         self.sampler.set_interval(ref, interval)
         running = np.array(pods_now, dtype=np.float64)
@@ -132,12 +141,13 @@ class DemandForecaster:
                 spec,
                 running,
                 previous_next=previous_next,
+                said_history=history,
                 writes_per_min=self.sampler.writes_per_minute(
                     ref, _WRITES_WINDOW_S, now.timestamp()
                 ),
             )
         with self._lock:
-            self._made[ref] = _Made(end, names, pods_now, demand, previous_next)
+            self._made[ref] = _Made(end, names, pods_now, demand, previous_next, history)
         return demand
 
     def _forecast_nodes(self, ref: Ref, nodes: Sequence[str]) -> tuple[str, ...]:

@@ -107,6 +107,9 @@ class PlannerPolicy:
         self._local = np.zeros(trace.n_resources)
         self._total = np.zeros(trace.n_resources)
         self._moved = np.zeros(trace.n_resources)
+        memory = max(s.change_steps for s in self._specs) if self._specs else 0
+        # what the forecasts said for the last steps, one step ahead (oldest first)
+        self._earlier = np.full((trace.n_resources, trace.n_nodes, memory), np.nan)
 
     def believed(self, t: int) -> Band:
         """Mean, lower, upper (resources x nodes x horizon) and deviation (resources x nodes)."""
@@ -121,6 +124,8 @@ class PlannerPolicy:
         mean, lower, upper, deviation = self.believed(t)
         observed = trace.demand[:, :, t - 1] if t >= 1 else np.zeros(replicas.shape)
         history = trace.demand[:, :, max(0, t - trace.period) : t]  # the last day
+        kept = min(history.shape[2], self._earlier.shape[2])
+        said = self._earlier[:, :, self._earlier.shape[2] - kept :]
         nodes = self._nodes(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
@@ -139,7 +144,14 @@ class PlannerPolicy:
                 state=self._states[r],
                 nodes=nodes,
                 forecast=DemandForecast(
-                    trace.nodes, mean[r], lower[r], upper[r], deviation[r], observed[r], history[r]
+                    trace.nodes,
+                    mean[r],
+                    lower[r],
+                    upper[r],
+                    deviation[r],
+                    observed[r],
+                    history[r],
+                    said[r],
                 ),
                 replicas=current,
                 step_s=trace.step_s,
@@ -152,6 +164,8 @@ class PlannerPolicy:
             desired[r] = [n in chosen for n in trace.nodes]
         self._removed_at[replicas & ~desired] = now
         self._previous = desired.copy()
+        if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
+            self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
 
     def _spec(self, r: int) -> PlacementSpec:

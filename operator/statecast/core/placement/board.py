@@ -325,17 +325,67 @@ def _demand(inputs: PlanInput, names: tuple[str, ...]) -> tuple[FloatArray, Floa
         believed = np.where(
             deviation > spec.deviation_threshold, np.maximum(believed, seen), believed
         )
+    moved = np.zeros(len(src), dtype=np.bool_)
+    if fc.said is not None and fc.recent is not None:
+        moved, level = demand_moved(
+            fc.said[src], fc.recent[src], spec.change_steps, spec.deviation_threshold
+        )
+        believed = np.where(moved, np.minimum(believed, level * m.shape[1]), believed)
     mean[at] = believed
-    uncertain = uncertain_nodes(
-        deviation,
-        forecast_confidence(m, lo, up),
-        spec.deviation_threshold,
-        spec.confidence_threshold,
-    )
+    uncertain = (
+        uncertain_nodes(
+            deviation,
+            forecast_confidence(m, lo, up),
+            spec.deviation_threshold,
+            spec.confidence_threshold,
+        )
+        & ~moved
+    )  # the interval of a forecast whose demand has gone is no hedge either
     if not uncertain.any():
         return mean, mean  # one array: the stages then judge once where both would agree
     hedge[at] = np.where(uncertain, np.maximum(up.sum(axis=1), believed), believed)
     return mean, hedge
+
+
+def demand_moved(
+    said: FloatArray, seen: FloatArray, steps: int, threshold: float
+) -> tuple[BoolArray, FloatArray]:
+    """Nodes whose demand has moved away from their forecast, and its level since.
+
+    A node's demand has moved when, in each of the newest ``steps`` steps, it fell short
+    of what the forecast had said for that step (one step ahead) by more than
+    ``threshold`` of it: ``(said - seen) / max(said, 1) > threshold``. One such miss is
+    what any forecast does now and then (the planner then believes the forecast, or the
+    demand seen where that is higher); the same one-sided miss ``steps`` times in a row
+    is a change the forecast has not learned yet (a daily season fitted on yesterday
+    keeps forecasting a node the demand left). Under a forecast whose misses are
+    independent, a one-sided miss beyond the threshold with probability ``p`` repeats
+    ``steps`` times with probability ``p ** steps`` (0.1 and 3 steps: one in a
+    thousand). The level believed for a moved node is the mean of those steps' demand.
+
+    Args:
+        said: shape (nodes, k), what the forecasts said for the last k steps (oldest
+            first; NaN where unknown).
+        seen: shape (nodes, m), the demand of the last m steps (oldest first; the newest
+            columns are the steps ``said`` is about).
+        steps: how many misses in a row make a change (0: never).
+        threshold: the relative miss that counts (the deviation threshold).
+
+    Returns:
+        (moved, level): which nodes' demand moved, and each node's mean demand per step
+        over the newest ``steps`` steps (0 where unknown).
+    """
+    n = said.shape[0]
+    if steps <= 0 or said.shape[1] < steps or seen.shape[1] < steps:
+        return np.zeros(n, dtype=np.bool_), np.zeros(n)
+    expected = said[:, -steps:]
+    actual = np.maximum(_finite(seen[:, -steps:]), 0.0)
+    known = np.isfinite(expected).all(axis=1)
+    expected = np.maximum(np.nan_to_num(expected, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    short = (expected - actual) / np.maximum(expected, 1.0) > threshold
+    moved: BoolArray = np.logical_and(known, short.all(axis=1))
+    level: FloatArray = actual.mean(axis=1)
+    return moved, level
 
 
 def zones_covered(ctx: Context, holders: BoolArray) -> int:

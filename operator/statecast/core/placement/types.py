@@ -66,6 +66,11 @@ class PlacementSpec:
         consistency: ``eventual`` or ``strong`` (strong resources get a leader).
         cost_weight: multiplies every cost; the self-tuner adjusts it.
         hysteresis: relative margin between the add and the remove gate.
+        change_steps: a node whose demand fell short of what its forecast said by more
+            than ``deviation_threshold`` in each of this many newest steps in a row has
+            changed (its demand moved away): the planner believes the level of those
+            steps instead of the forecast (0: never). See
+            :func:`~statecast.core.placement.board.demand_moved`.
     """
 
     min_replicas: int = 2
@@ -79,6 +84,7 @@ class PlacementSpec:
     consistency: Literal["eventual", "strong"] = "eventual"
     cost_weight: float = 1.0
     hysteresis: float = 0.2
+    change_steps: int = 3
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,11 @@ class DemandForecast:
             unknown: a copy is not removed for cost before what it cost beyond what it
             saved over some recent stretch reaches the price of copying it back (see
             :func:`~statecast.core.placement.board.break_even`).
+        said: shape (n_nodes, steps), what the forecasts had said for the last steps
+            observed, one step ahead (oldest first, aligned with the newest columns of
+            ``recent``; NaN where unknown), or None: with ``recent``, how the planner
+            tells demand that moved away from a forecast that merely missed once
+            (:func:`~statecast.core.placement.board.demand_moved`).
     """
 
     nodes: tuple[str, ...]
@@ -210,6 +221,7 @@ class DemandForecast:
     deviation: FloatArray
     observed: FloatArray | None = None
     recent: FloatArray | None = None
+    said: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.nodes)
@@ -226,6 +238,8 @@ class DemandForecast:
             raise PlacementError(f"observed demand must have shape ({n},)")
         if self.recent is not None and (self.recent.ndim != 2 or self.recent.shape[0] != n):
             raise PlacementError(f"recent demand must have shape ({n}, steps)")
+        if self.said is not None and (self.said.ndim != 2 or self.said.shape[0] != n):
+            raise PlacementError(f"what the forecasts said must have shape ({n}, steps)")
 
     @classmethod
     def from_nodes(cls, forecasts: Iterable[NodeForecast]) -> DemandForecast:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -324,6 +324,7 @@ class DemandEngine:
         *,
         previous_next: Mapping[str, float] | None,
         writes_per_min: float,
+        said_history: Mapping[str, Sequence[float]] | None = None,
     ) -> PredictedDemand:
         """The forecast from the newest interval, with the pods running now."""
         ahead = event_shares(self.settings.events, self.end, self.settings.interval,
@@ -338,4 +339,5 @@ class DemandEngine:
             previous_next=previous_next,
             writes_per_min=writes_per_min,
             recent=self.recent,
+            said_history=said_history,
         )

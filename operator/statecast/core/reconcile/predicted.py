@@ -310,6 +310,7 @@ def predicted_demand(
     previous_next: Mapping[str, float] | None = None,
     writes_per_min: float = 0.0,
     recent: npt.NDArray[np.float64] | None = None,
+    said_history: Mapping[str, Sequence[float]] | None = None,
 ) -> PredictedDemand:
     """The :class:`PredictedDemand` of a forecast of :func:`demand_rows`' series.
 
@@ -328,6 +329,9 @@ def predicted_demand(
         recent: each node's demand in the last intervals (nodes x intervals, oldest
             first, up to a day; NaN counts as no read), for the planner's break-even
             rule (None: not known, the planner drops idle copies as the forecast says).
+        said_history: what the forecasts said for the newest intervals, one interval ahead, per
+            node (oldest first; the last is the newest interval's): with ``recent``,
+            the planner's test of demand that moved away (None: not known).
     """
     n = len(nodes)
     band = Band(result.mean[:n], result.lower[:n], result.upper[:n])
@@ -350,6 +354,7 @@ def predicted_demand(
             deviation,
             np.asarray(last, dtype=np.float64),
             None if recent is None else np.nan_to_num(np.asarray(recent, dtype=np.float64)),
+            _said_matrix(nodes, said_history),
         ),
         result.models[:n],
         steps_of(spec)[0],
@@ -357,3 +362,18 @@ def predicted_demand(
         spec.prediction.level,
         writes_per_min,
     )
+
+
+def _said_matrix(
+    nodes: Sequence[str], said: Mapping[str, Sequence[float]] | None
+) -> npt.NDArray[np.float64] | None:
+    """What the forecasts said per node, as rows aligned on the newest interval (NaN pad)."""
+    if not said:
+        return None
+    width = max((len(v) for v in said.values()), default=0)
+    out = np.full((len(nodes), width), np.nan)
+    for i, node in enumerate(nodes):
+        values = said.get(node, ())
+        if values:
+            out[i, width - len(values) :] = values
+    return out
