@@ -190,11 +190,14 @@ def test_demand_that_moves_for_good_is_followed_within_change_steps(
     history[names[src]] = [level] * 4
     said: dict[str, list[float]] = {n: [0.0] * 4 for n in names}
     said[names[src]] = [level] * 4
+    zone = {n: i % n_zones for i, n in enumerate(names)}
     replicas = {names[src]: 3600.0}
-    for _ in range(1, min_replicas):  # the floor's other copies, away from both nodes
-        other = next((n for n in names if n not in replicas and n != names[dst]), None)
-        if other is not None:
-            replicas[other] = 3600.0
+    for _ in range(1, min_replicas):  # the floor's other copies: not on dst, zones spread
+        free = [n for n in names if n not in replicas and n != names[dst]]
+        covered = {zone[n] for n in replicas}
+        free.sort(key=lambda n: zone[n] in covered)
+        if free:
+            replicas[free[0]] = 3600.0
     held_since: int | None = None
     for step in range(change_steps + 6):
         inputs = make_input(

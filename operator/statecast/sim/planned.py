@@ -64,8 +64,10 @@ class PlannerPolicy:
         valuation: LatencyModel | None = None,
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
+        demand_priced: bool = True,
     ) -> None:
         self.tuner = tuner
+        self.demand_priced = demand_priced
         self.cooldown_s = cooldown_s
         self.valuation = valuation
         self.tune_every_s = tune_every_s
@@ -82,7 +84,11 @@ class PlannerPolicy:
         size = trace.state_bytes.mean() / np.maximum(trace.state_bytes, 1.0)
         scale = size if self.valuation is LOCAL_FIRST else np.ones(trace.n_resources)
         base = config.costs.ms_per_gib_hour * self.storage_weight
-        self._costs = [replace(config.costs, ms_per_gib_hour=base * float(k)) for k in scale]
+        share = config.costs.demand_share if self.demand_priced else None
+        self._costs = [
+            replace(config.costs, ms_per_gib_hour=base * float(k), demand_share=share)
+            for k in scale
+        ]
         self._horizon = max(1, round(config.horizon_s / trace.step_s))
         self._specs = [
             PlacementSpec(
@@ -298,6 +304,9 @@ class Predictive(PlannerPolicy):
             (the sweeps' knob: it trades replica-hours without pricing moves out).
         cooldown_s: the planner's cooldown (None: the replay's ``SimConfig.cooldown_s``);
             swept as reactive's grace period is.
+        demand_priced: keep the prices' demand-relative holding floor
+            (``CostModel.demand_share``, the default prices); False: bytes only (the
+            sweeps' price grid).
     """
 
     name = "predictive"
@@ -313,6 +322,7 @@ class Predictive(PlannerPolicy):
         valuation: LatencyModel | None = None,
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
+        demand_priced: bool = True,
     ) -> None:
         super().__init__(
             tuner,
@@ -320,6 +330,7 @@ class Predictive(PlannerPolicy):
             valuation=valuation,
             storage_weight=storage_weight,
             cooldown_s=cooldown_s,
+            demand_priced=demand_priced,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

@@ -44,17 +44,21 @@ class Setting:
         cooldown: the planner's cooldown in seconds (None: the replay's, 15 minutes);
             swept as reactive's grace period is (how long a copy stays at least, and
             the window a new copy's price is weighed against).
+        demand_priced: the default prices' demand-relative holding floor
+            (``CostModel.demand_share``); the grid prices bytes only, so that its
+            multipliers mean the same on every trace.
     """
 
     hold: float = 1.0
     copy: float = 1.0
     local: bool = False
     cooldown: float | None = None
+    demand_priced: bool = False
 
     @property
     def label(self) -> str:
         """The run's name."""
-        if self == Setting():
+        if self == DEFAULT:
             return "predictive"
         suffix = " local-first" if self.local else ""
         if self.cooldown is not None:
@@ -63,6 +67,8 @@ class Setting:
 
 
 FLOOR = 1e6
+#: The default run: the default prices (bytes, and the demand-relative floor).
+DEFAULT = Setting(demand_priced=True)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -76,7 +82,7 @@ NEAR_FREE = 1 / 4096
 #: them, 3-8 points of local hits under the runs in between (weekly, flash-crowd, drift,
 #: node-loss).
 PREDICTIVE: tuple[Setting, ...] = (
-    *(Setting(hold) for hold in (1 / 64, 1 / 8, 1 / 4, 1 / 2, 2.0, 8.0, 64.0, 512.0)),
+    *(Setting(hold) for hold in (1 / 64, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 8.0, 64.0, 512.0)),
     *(Setting(hold) for hold in (4096.0, FLOOR)),
     Setting(8.0, 1 / 16),
     Setting(FLOOR, 1 / 16),
@@ -194,6 +200,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             shared=cache,
             valuation=LOCAL_FIRST if setting.local else None,
             cooldown_s=setting.cooldown,
+            demand_priced=setting.demand_priced,
         )
         policy.name = setting.label
         return policy
@@ -216,7 +223,7 @@ def variants(
         "follow-the-workload": lambda: _follow(trace),
         "groupcache": lambda: _groupcache(trace),
         "predictive": lambda: [
-            predictive_variant(trace, cache, setting) for setting in (Setting(), *predictive)
+            predictive_variant(trace, cache, setting) for setting in (DEFAULT, *predictive)
         ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from statecast.core.placement.costs import (
     copy_cost,
+    demand_holding_cost,
     gain_of_adding,
     holding_cost,
     latency_matrix,
@@ -265,7 +266,12 @@ def build_context(inputs: PlanInput) -> Context:
         mean=believed,
         hedge=believed if hedge is mean else hedge * scale,
         window_s=window_s,
-        hold=holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
+        hold=max(
+            holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
+            demand_holding_cost(
+                believed, nodes.ready, inputs.costs, inputs.latency, spec.cost_weight
+            ),
+        ),
         copy=copy_cost(state, inputs.costs, spec.cost_weight),
         current=current,
         fresh=fresh,

@@ -130,6 +130,33 @@ def holding_cost(state: StateProfile, costs: CostModel, hours: float, weight: fl
     return weight * (stored + synced)
 
 
+def demand_holding_cost(
+    demand: FloatArray, ready: BoolArray, costs: CostModel, latency: LatencyModel, weight: float
+) -> float:
+    """The demand-relative floor of holding one replica over the value window (ms).
+
+    What a copy saves a node reading ``costs.demand_share`` times the mean demand of the
+    ready nodes over the window, each read served locally instead of from the same zone
+    (the least a copy saves a read that had to leave its node). A copy whose node reads
+    more than that, by the add gate's margin, pays for its holding; so the number of
+    copies beyond ``min`` follows the shape of the demand (which nodes read more than
+    the average one), not its volume, as reactive replication's hot threshold does,
+    while the byte prices alone hold a copy on every node of a busy resource and none
+    of a quiet one. 0 when ``demand_share`` is None or nothing is ready.
+
+    Args:
+        demand: believed accesses per node over the window.
+        ready: nodes that are ready.
+        costs: the prices (``demand_share``).
+        latency: the latency model (local and same-zone latency).
+        weight: the cost weight (the self-tuner's knob).
+    """
+    if costs.demand_share is None or not ready.any():
+        return 0.0
+    saved = max(latency.same_zone_ms - latency.local_ms, 0.0)
+    return weight * costs.demand_share * saved * float(demand[ready].mean())
+
+
 def copy_cost(state: StateProfile, costs: CostModel, weight: float, full: bool = True) -> float:
     """Cost (ms) of creating a replica: a full copy, or a tenth of it for a delta sync."""
     moved = state.bytes if full else state.bytes / 10.0

@@ -112,10 +112,20 @@ class CostModel:
     Attributes:
         ms_per_gib_hour: latency one must save to hold a GiB for an hour.
         ms_per_gib_moved: latency one must save to move a GiB over the network.
+        demand_share: the holding price's floor, relative to the resource's own demand:
+            holding a replica over the value window costs at least what a copy saves
+            a node reading this many times the mean demand per ready node, each read
+            served locally instead of from the same zone (None: the byte prices only).
+            At 1 a copy pays for its holding on a node busier than the average node by
+            the hysteresis margin: the price follows the demand it is weighed against,
+            where a price per GiB-hour alone holds a copy on every node of a busy
+            resource and on none of a quiet one
+            (:func:`~statecast.core.placement.costs.demand_holding_cost`).
     """
 
     ms_per_gib_hour: float = 40_000.0
     ms_per_gib_moved: float = 2_000.0
+    demand_share: float | None = 1.0
 
 
 @dataclass(frozen=True)
