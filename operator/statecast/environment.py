@@ -37,9 +37,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_RESYNC_SECONDS", "statecast operator", "60",
            "seconds between two safety-net reconciles of each SharedResource; changes "
            "wake it at once (the chart's operator.resyncSeconds)"),
-    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "32",
-           "threads that run the woken reconciles and the safety-net resyncs (each mostly "
-           "waits on its API writes)"),
+    EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "8",
+           "threads that run the woken reconciles and the safety-net resyncs"),
     EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
            "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),

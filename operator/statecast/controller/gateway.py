@@ -30,9 +30,8 @@ from statecast.core.strong.log import LogPosition
 
 log = logging.getLogger(__name__)
 
-#: Connections kept open to the API server (one per thread that may wait on it: the 32
-#: reconcile threads, the sampler, the history keeper, the Lease list, the elections).
-CONNECTIONS = 48
+#: Connections kept open to the API server (one per thread that may wait on it).
+CONNECTIONS = 32
 #: Seconds an agent has to promise an epoch durably and answer.
 FENCE_TIMEOUT = 2.0
 

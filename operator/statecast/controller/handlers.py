@@ -58,11 +58,11 @@ from statecast.core.reconcile.views import (
 log = logging.getLogger(__name__)
 #: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
 RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
-#: Worker threads for every reconcile. A reconcile spends nearly all its time waiting on
-#: its API writes (two Replica creations and a status PATCH in a first pass, one after
-#: the other): 8 threads kept only 8 writes in flight, and a first pass over 1,000
-#: resources went at the pace of one answer's latency per write (docs/scale.md).
-RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "32"))
+#: Worker threads for every reconcile. 32 bought a first pass 15% more writes a second
+#: from a saturated API server, each answered four times slower, and a woken resource
+#: shares the process's CPU with every thread in a CPU phase: the queue's order (a spec
+#: change first) holds only with few threads (docs/scale.md, session 7).
+RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).
