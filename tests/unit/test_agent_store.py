@@ -428,3 +428,37 @@ async def test_a_snapshot_writer_process_past_its_deadline_is_killed_and_the_thr
     await store.snapshot()  # with the thread now
     store.close()
     assert open_store(data).get("k") == v(1)
+
+
+async def test_a_same_size_write_after_a_snapshot_writer_forked_is_not_in_its_snapshot(
+    tmp_path: Path,
+):
+    # The records' arena is memory the child shares with the agent (its page tables are
+    # not copied at the fork): while the child lives the table must write nothing in
+    # place, or the child reads the write made after the fork. Failed before the hold.
+    data = tmp_path / "data"
+    store = open_store(data)
+    for i in range(50):
+        await store.put(f"k{i}", v(f"old{i:02d}"))
+    files = store.files
+    assert files is not None
+    closed = await files.rotate()
+    written = tmp_path / "written"
+
+    def image():  # runs in the child, once the agent has overwritten k0
+        until = time.monotonic() + 30
+        while not written.exists() and time.monotonic() < until:
+            time.sleep(0.005)
+        return store.state.image()
+
+    writing = asyncio.ensure_future(files.snapshot(image, closed, store.state.hold))
+    await asyncio.sleep(0)  # the task forks at its first step
+    await store.put("k0", v("new00"))  # the same size: in place, were nothing held
+    written.touch()
+    await writing
+    saved, _ = snapshotfile.read_image(data / "snapshot.bin")
+    held = saved.entries["k0"]
+    assert isinstance(held, bytes)
+    assert lww.value(held) == v("old00")
+    assert store.get("k0") == v("new00")
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 import tracemalloc
 from collections import deque
@@ -485,3 +486,59 @@ def test_merging_a_register_in_place_is_the_last_writer_wins_join(old, incoming,
         assert (outcome == UNCHANGED) == (joined is old)
         if outcome != UNCHANGED:
             assert outcome == lww.value_size(old)
+
+
+def test_a_child_forked_while_the_table_is_held_reads_the_records_of_the_fork():
+    # The arena is memory shared with a forked child (no page tables copied): while
+    # held, the table writes nothing in place and the cleaner waits. Failed without.
+    table = EntryTable(compact_min=0, work_per_write=0)
+    for i in range(2000):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"a" * 20)
+    hold = table.hold()
+    ready, go = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reads once the parent has changed everything
+        os.read(ready, 1)
+        same = all(table.value(f"k{i}") == b"a" * 20 for i in range(2000))
+        os._exit(0 if same else 1)
+    os.close(ready)
+    for i in range(2000):  # the same size (in place, were nothing held), then longer
+        table[f"k{i}"] = lww.pack(2, 0, "r", i, b"b" * 20)
+    for i in range(2000):
+        table[f"k{i}"] = lww.pack(3, 0, "r", i, b"c" * 30)
+    while table.step(1 << 16):
+        pass
+    os.write(go, b"x")
+    os.close(go)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert table.dead_bytes > 0  # the cleaner waited
+    hold.release()
+    while table.step(1 << 16):
+        pass
+    assert table.dead_bytes == 0
+    used = table.arena_bytes
+    table["k0"] = lww.pack(4, 0, "r", 0, b"d" * 30)
+    assert table.arena_bytes == used  # in place again
+    assert [table.value(f"k{i}") for i in (0, 1, 1999)] == [b"d" * 30, b"c" * 30, b"c" * 30]
+
+
+def test_the_freed_pages_go_back_a_page_per_unit_of_work_and_later_records_stay():
+    table = EntryTable(compact_min=0, work_per_write=0)
+    for i in range(5000):
+        table[f"k{i}"] = lww.pack(1, 0, "r", i, b"v" * 100)
+    for size in (110, 120):  # longer: appended, until half the arena is dead
+        for i in range(5000):
+            table[f"k{i}"] = lww.pack(2, 0, "r", i, b"w" * size)
+    while table.dead_bytes:
+        assert table.step(4)  # a record a step: the last one gives back no page
+    freed = (table.mapped_bytes - table.arena_bytes) // mmap.PAGESIZE
+    assert freed > 50
+    table["new"] = lww.pack(3, 0, "r", 1, b"n" * 5000)  # lands in pages not given back yet
+    steps = 0
+    while table.step(1):  # one unit: one page
+        steps += 1
+    assert steps >= freed - 3
+    assert not table.busy
+    assert table.value("new") == b"n" * 5000
+    assert table.value("k4999") == b"w" * 120

@@ -366,12 +366,19 @@ class ReplicaFiles:
         await asyncio.to_thread(_sync_and_close, old_fd)
         return closed
 
-    async def snapshot(self, image: Callable[[], MapImage], upto: int) -> int:
+    async def snapshot(
+        self,
+        image: Callable[[], MapImage],
+        upto: int,
+        hold: Callable[[], Callable[[], None]] | None = None,
+    ) -> int:
         """Write a snapshot of ``image()`` covering log segments ``<= upto``; drop them.
 
         Call it between callbacks of the event loop. With the ``process`` writer,
         ``image`` is called in a forked child (which sees the state as it was at the
-        fork, whatever the loop changes afterwards); with ``thread``, on the loop (it
+        fork, whatever the loop changes afterwards: memory it shares with the agent,
+        the records' arena, is kept as it is from ``hold()`` until the function that
+        returned is called, when the child has exited); with ``thread``, on the loop (it
         must be frozen) and written by a worker thread. A writer process started by a
         call that was cancelled is waited for first (two never write at once). A writer
         process past its deadline (:data:`WRITER_DEADLINE_MIN`, or
@@ -391,7 +398,17 @@ class ReplicaFiles:
             deadline = max(
                 WRITER_DEADLINE_MIN, WRITER_DEADLINE_FACTOR * self._last_snapshot_seconds
             )
-            self._child = forked.run_in_child(lambda: self._write_image(image(), upto), deadline)
+            release = hold() if hold is not None else None
+            try:
+                self._child = forked.run_in_child(
+                    lambda: self._write_image(image(), upto), deadline
+                )
+            except BaseException:
+                if release is not None:
+                    release()
+                raise
+            if release is not None:  # when the child is gone, even if this call was cancelled
+                self._child.add_done_callback(lambda _: release())
             try:
                 size = await asyncio.shield(self._child)
             except forked.ChildHungError:

@@ -298,7 +298,7 @@ class ReplicaStore:
                 for _ in self.state.prepare_image():  # a step per loop turn: no long pause
                     await asyncio.sleep(0)
             unlogged = set(self._unlogged)
-            size = await self.files.snapshot(self.state.image, closed)
+            size = await self.files.snapshot(self.state.image, closed, self.state.hold)
             self._unlogged -= unlogged  # the snapshot holds them
             return size
         finally:

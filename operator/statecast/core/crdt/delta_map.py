@@ -15,7 +15,7 @@ sender held beyond ours.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from statecast.core.clock import HybridClock, Stamp
@@ -405,6 +405,14 @@ class DeltaMap:
         ``EntryTable.prepare_view``). Writes may go on between the steps.
         """
         return self._entries.prepare_view(step_bytes)
+
+    def hold(self) -> Callable[[], None]:
+        """Keep the state's records as they are; call the result to let them change.
+
+        For a child process forked while held: it shares the records' memory (see
+        ``EntryTable.hold``). Writes go on meanwhile (appended, not in place).
+        """
+        return self._entries.hold().release
 
     def image(self) -> MapImage:
         """The whole state now, frozen (see :class:`MapImage`); later writes do not change it."""
