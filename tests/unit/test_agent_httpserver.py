@@ -458,3 +458,33 @@ async def test_a_held_answer_whose_write_failed_becomes_a_500_and_the_next_follo
         writer.close()
     finally:
         await srv.close(grace=1)
+
+
+async def test_answers_a_log_batch_released_go_out_over_several_loop_turns_in_order():
+    """Hundreds of answers held for one log batch are sent a turn's budget at a time:
+    other callbacks run between, and the answers still go out in request order."""
+    count = 400  # sending them takes far longer than the 0.5 ms budget
+    gate = Gate()
+    sent_in_turn: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def handler(request: Request) -> Response:
+        return Response(request.path.encode(), content_type="text/plain", after=gate)
+
+    srv = HttpServer(handler, max_body=1024, turn_budget=0.0005)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        paths = [f"/{i}" for i in range(count)]
+        put = "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        writer.write("".join(put.format(p) for p in paths).encode())
+        conn = next(iter(srv.connections))
+        await _until(lambda: len(conn._held) == count)
+        loop.call_soon(lambda: sent_in_turn.append(count - len(conn._held)))
+        gate.open()  # the whole batch is written
+        answers = [(await read_response(reader))[2].decode() for _ in paths]
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+    assert answers == paths
+    assert sent_in_turn and sent_in_turn[0] < count  # not all in the turn the batch ended

@@ -22,7 +22,8 @@ llhttp (through httptools, the parser uvicorn uses):
   request bodies held in memory (``max_buffered``: a request that would go over it gets
   503 ``overloaded``);
 - flow control: reading pauses while the peer does not read answers or too many
-  requests are queued; answering is bounded per event-loop turn (``turn_budget``
+  requests are queued; answering, and sending the answers a log batch released, is
+  bounded per event-loop turn (``turn_budget``
   seconds over all connections, then the rest waits for the next turn), so a client
   pipelining hundreds of writes cannot hold the loop for everyone else (connections
   that waited are served round robin); idle connections close after ``idle_timeout``
@@ -568,6 +569,9 @@ class _Connection(asyncio.Protocol):
             if hold is not None and not hold.done:
                 hold.then(self._send_held)
                 return
+            if self._server.turn_spent():  # a batch of hundreds: the rest next turn
+                self._server.defer(self)
+                return
             held.popleft()
             if hold is not None and hold.error is not None:
                 response = _failed_write(hold.error)
@@ -658,7 +662,11 @@ class _Connection(asyncio.Protocol):
         self._release(incoming.size)
 
     def resume(self) -> None:
-        """Go on answering after a turn's budget ran out."""
+        """Go on answering (and sending held answers) after a turn's budget ran out."""
+        if self._held:
+            hold = self._held[0][0].after
+            if hold is None or hold.done:  # (else its hold calls _send_held when done)
+                self._send_held()
         self._pump()
 
     def end_stream(self) -> None:
