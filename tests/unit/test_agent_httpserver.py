@@ -478,6 +478,7 @@ async def test_answers_a_log_batch_released_go_out_over_several_loop_turns_in_or
         paths = [f"/{i}" for i in range(count)]
         put = "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
         writer.write("".join(put.format(p) for p in paths).encode())
+        await _until(lambda: len(srv.connections) == 1)  # (the server may not have it yet)
         conn = next(iter(srv.connections))
         await _until(lambda: len(conn._held) == count)
         loop.call_soon(lambda: sent_in_turn.append(count - len(conn._held)))
