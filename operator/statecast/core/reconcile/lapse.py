@@ -1,0 +1,103 @@
+"""An agent's Lease lapsing: which resources it affects, in which order, and when.
+
+When an agent stops renewing its Lease, every resource with a copy on its node needs a
+reconcile (the copy is marked Lost, and replaced where the loss leaves too few). At a
+thousand resources one node holds copies of a few hundred, and the few dozen the loss
+leaves short must not wait behind the others: :func:`lapse_wave` splits them into the
+*urgent* ones (left :func:`~statecast.core.reconcile.due.at_risk`: at most one copy,
+or fewer than their ``replicas.min``), which the operator plans together and whose
+Replica creations it sends at once, and the *rest*, queued ahead of the safety
+resyncs. Both come in the order of need: the fewest copies left first, then by name
+(a lapse always gives the same order).
+
+:func:`next_lapse` says when the next Lease that is still alive would lapse, so that
+the operator looks exactly then instead of on a fixed tick. :func:`load_after` is the
+load per node that one planning of a wave leaves to the next resource it plans, so
+that the replacements of a wave do not all go to the node that was least loaded before
+it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from statecast.api.types import Ref
+from statecast.core.reconcile.due import at_risk
+from statecast.core.reconcile.views import AgentLease
+
+__all__ = ["Wave", "lapse_wave", "load_after", "next_lapse"]
+
+
+@dataclass(frozen=True)
+class Wave:
+    """The resources a lapse affects, each in the order of need.
+
+    Attributes:
+        urgent: left at risk: planned together, their creations written at once, ahead
+            of every queued resource.
+        rest: the others with a copy on a lapsed node: queued ahead of the safety
+            resyncs (their copies are marked Lost, nothing is missing).
+    """
+
+    urgent: tuple[Ref, ...] = ()
+    rest: tuple[Ref, ...] = ()
+
+
+def lapse_wave(
+    lapsed: Collection[str],
+    down: Collection[str],
+    copies: Mapping[Ref, Collection[str]],
+    minimums: Mapping[Ref, int],
+) -> Wave:
+    """The resources with a copy on a ``lapsed`` node, urgent ones apart (see the module).
+
+    Args:
+        lapsed: the nodes whose agents' Leases just lapsed.
+        down: every node whose agent is down now (``lapsed`` among them, or not: it
+            is added); a copy on any of them does not count as left.
+        copies: resource -> the nodes holding a copy of it.
+        minimums: resource -> its ``replicas.min`` (1 if unknown).
+    """
+    gone = set(lapsed) | set(down)
+    left = {
+        ref: len(set(nodes) - gone)
+        for ref, nodes in copies.items()
+        if any(node in nodes for node in lapsed)
+    }
+    ordered = sorted(left, key=lambda ref: (left[ref], ref))
+    risky = {r for r in ordered if at_risk(left[r], minimums.get(r, 1))}
+    return Wave(
+        tuple(r for r in ordered if r in risky), tuple(r for r in ordered if r not in risky)
+    )
+
+
+def next_lapse(leases: Iterable[AgentLease], now: dt.datetime) -> float | None:
+    """Seconds from ``now`` until the first Lease still alive lapses (None: none alive).
+
+    A Lease lapses once it has not been renewed for longer than it lasts
+    (:meth:`AgentLease.expired`); one that has lapsed already or was never renewed
+    does not count.
+    """
+    left = [
+        lease.duration_seconds - (now - lease.renew_time).total_seconds()
+        for lease in leases
+        if lease.renew_time is not None and not lease.expired(now)
+    ]
+    return max(0.0, min(left)) if left else None
+
+
+def load_after(
+    load: Mapping[str, tuple[float, ...]], added: Mapping[str, tuple[int, int]]
+) -> dict[str, tuple[float, ...]]:
+    """``load`` (node -> replicas of other resources, their bytes, ...) plus ``added``.
+
+    ``added``: node -> (copies, bytes) the wave's earlier plans put there; the other
+    figures of a node's load (its accesses per second) stay as they are.
+    """
+    out = dict(load)
+    for node, (count, size) in added.items():
+        have = out.get(node, (0.0, 0.0, 0.0))
+        out[node] = (have[0] + count, have[1] + size, *have[2:])
+    return dict(sorted(out.items()))
