@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["POLICY", "Write", "first_after", "pass_done", "read_writes"]
+__all__ = ["POLICY", "Write", "copies_at", "first_after", "pass_done", "read_writes"]
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -140,3 +140,25 @@ def pass_done(
             return None
         done = max(done, status[name], made[copies - 1])
     return done
+
+
+def copies_at(writes: Iterable[Write], at: float) -> dict[str, set[str]]:
+    """Resource -> the names of its Replicas that existed at ``at``, by the audit log.
+
+    Created (answered 2xx) before ``at`` and not deleted before it. Replica names are
+    ``<resource>-<node>``, nodes ``node-<n>``.
+    """
+    live: set[str] = set()
+    for w in sorted(writes, key=lambda w: w.at):
+        if w.at >= at:
+            break
+        if w.resource != "replicas" or not 200 <= w.code < 300:
+            continue
+        if w.verb == "create":
+            live.add(w.name)
+        elif w.verb == "delete":
+            live.discard(w.name)
+    per: dict[str, set[str]] = {}
+    for name in live:
+        per.setdefault(name.rsplit("-", 2)[0], set()).add(name)
+    return per

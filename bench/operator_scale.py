@@ -46,7 +46,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.apiserver_audit import POLICY, Write, first_after, pass_done, read_writes
+from bench.apiserver_audit import POLICY, Write, copies_at, first_after, pass_done, read_writes
 from bench.scale_agents import DemandModel, FakeAgents
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.builders import replica_name
@@ -384,7 +384,7 @@ def node_loss(
     expiry = agents.lose(node)
     print(f"  node loss: {node}: {len(holders)} copies, {len(at_min)} at the minimum", flush=True)
     time.sleep(max(0.0, expiry - time.time()))
-    replaced = wait_added(watch, dict.fromkeys(at_min, expiry), timeout=180)
+    replaced = wait_added(watch, dict.fromkeys(at_min, expiry), timeout=60)
     deadline = time.time() + 60
     while time.time() < deadline and any(watch.lost_at(r, node) is None for r in holders):
         time.sleep(0.5)
@@ -487,7 +487,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         system.stop([operator])
     served = served_times(
         read_writes(cluster.state_dir / "audit.log"),
-        names, t0, patched, (lost_node, expiry, at_min, holders),
+        names, t0, patched, (lost_node, expiry, minimums, holders),
     )  # fmt: skip
     both = served["spec_change"] + served["node_loss"]
     return {
@@ -517,7 +517,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "node_loss_p99_s": _round(percentile(served["node_loss"], 99)),
         "node_loss_watch_p50_s": _round(percentile(losses, 50)),
         "node_loss_watch_p99_s": _round(percentile(losses, 99)),
-        "node_loss_resources": len(at_min),
+        "node_loss_resources": len(served["short"]),
+        "node_loss_resources_watch": len(at_min),
+        "node_loss_expiry": round(expiry, 3),
+        "node_loss_short_times": served["short"],
         "node_loss_marked_lost_p50_s": _round(percentile(served["marked_lost"], 50)),
         "node_loss_marked_lost_p99_s": _round(percentile(served["marked_lost"], 99)),
         "node_loss_marked_lost_watch_p99_s": _round(percentile(marked, 99)),
@@ -542,14 +545,18 @@ def served_times(
     names: list[str],
     t0: float,
     patched: dict[str, float],
-    loss: tuple[str, float, list[str], list[str]],
+    loss: tuple[str, float, dict[str, int], list[str]],
 ) -> dict[str, Any]:
     """The run's times from the API server's audit log (see :mod:`bench.apiserver_audit`).
 
     ``full_pass``: seconds from ``t0`` until every resource had its status written and
     two Replicas created. ``spec_change``: from each spec PATCH's answer to the next
     Replica creation's answer. ``node_loss``: from the Lease's expiry to the
-    replacement's creation, for the resources the loss left below their minimum.
+    replacement's creation, for the resources the loss left below their minimum: those
+    with a copy on the node and at most their minimum of copies at the expiry, by the
+    audit log (``short``: resource -> seconds). They were taken from this process's
+    watch when the agent stopped, 30 s before the expiry: the demand's moves added
+    copies meanwhile, and resources that needed no replacement counted as never replaced.
     ``marked_lost``: from the expiry to the copy's status PATCH (Lost). A missing one
     counts as the whole run's remaining time (never less than it took).
     ``first_write``: from ``t0`` to the operator's first write answered (its start-up,
@@ -567,11 +574,18 @@ def served_times(
         at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
         made = first_after(writes, at, "create", "replicas", prefix=f"{name}-")
         spec.append((made if made is not None else end) - at)
-    node, expiry, at_min, holders = loss
-    replaced = [
-        (first_after(writes, expiry, "create", "replicas", prefix=f"{r}-") or end) - expiry
-        for r in at_min
-    ]
+    node, expiry, minimums, holders = loss
+    alive = copies_at(writes, expiry)
+    short = sorted(
+        r for r, held in alive.items()
+        if replica_name(r, node) in held and len(held) <= minimums.get(r, 2)
+    )  # fmt: skip
+    times = {
+        r: round((first_after(writes, expiry, "create", "replicas", prefix=f"{r}-") or end)
+                 - expiry, 3)
+        for r in short
+    }  # fmt: skip
+    replaced = list(times.values())
     marked = [
         (first_after(writes, expiry - 5.0, "patch", "replicas/status",
                      name=replica_name(r, node)) or end) - expiry
@@ -583,6 +597,7 @@ def served_times(
         "pass_latency": [w.at - w.received for w in own],
         "spec_change": spec,
         "node_loss": replaced,
+        "short": times,
         "marked_lost": marked,
     }
 
@@ -613,6 +628,9 @@ def _copy_logs(cluster: DevCluster, into: Path) -> None:
     logs = cluster.state_dir / "logs"
     if logs.is_dir():
         shutil.copytree(logs, into, dirs_exist_ok=True)
+    audit = cluster.state_dir / "audit.log"
+    if audit.exists():  # what every time was taken from
+        shutil.copy2(audit, into / "audit.log")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.apiserver_audit import first_after, pass_done, read_writes
+from bench.apiserver_audit import copies_at, first_after, pass_done, read_writes
 
 
 def entry(verb: str, resource: str, name: str, at: str, code: int = 201, sub: str = "") -> str:
@@ -45,3 +45,25 @@ def test_the_pass_ends_when_every_resource_has_its_status_and_two_copies(tmp_pat
     assert first_after(writes, t0 + 2.1, "create", "replicas", prefix="res-0001-") == t0 + 3.0
     assert first_after(writes, t0, "create", "replicas", prefix="res-0002-") is None
     assert read_writes(tmp_path / "none.log") == []
+
+
+def test_the_copies_at_a_time_are_those_created_and_not_deleted_before_it(tmp_path: Path) -> None:
+    """A node loss's short resources are judged at the Lease's expiry: judged 30 s
+    earlier, copies the demand added meanwhile were missed."""
+    log = tmp_path / "audit.log"
+    log.write_text(
+        "\n".join([
+            entry("create", "replicas", "res-0000-node-1", "2026-12-05T00:00:01Z"),
+            entry("create", "replicas", "res-0000-node-2", "2026-12-05T00:00:02Z"),
+            entry("create", "replicas", "res-0000-node-3", "2026-12-05T00:00:03Z", code=409),
+            entry("delete", "replicas", "res-0000-node-1", "2026-12-05T00:00:04Z", code=200),
+            entry("create", "replicas", "res-0001-node-11", "2026-12-05T00:00:05Z"),
+            entry("create", "replicas", "res-0001-node-12", "2026-12-05T00:00:09Z"),
+        ]) + "\n"
+    )  # fmt: skip
+    writes = read_writes(log)
+    at = writes[0].at - 1.0 + 8.0  # 00:00:08
+    assert copies_at(writes, at) == {
+        "res-0000": {"res-0000-node-2"},
+        "res-0001": {"res-0001-node-11"},
+    }
