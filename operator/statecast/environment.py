@@ -42,6 +42,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
            "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),
+    EnvVar("STATECAST_WAVE_WRITES", "statecast operator", "16",
+           "requests in flight at once for the resources an agent's lapse leaves short: "
+           "their Replica creations first, then their other writes (see docs/scale.md)"),
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
            "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
            "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),

@@ -22,7 +22,7 @@ from statecast.core.reconcile.status import failed_status
 from statecast.core.reconcile.status_diff import changed_fields
 from statecast.core.replica_set import ReplicaChange
 
-__all__ = ["apply", "report", "report_failure"]
+__all__ = ["apply", "apply_change", "report", "report_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +34,26 @@ def apply(
     now: dt.datetime,
     *,
     size: int = 0,
+    created: Sequence[tuple[ReplicaChange, bool]] | None = None,
 ) -> None:
     """Create and delete the Replicas, mark lost ones, post the Events, keep the heat.
 
     ``size`` is the resource's size in bytes (its largest replica): what each new
-    Replica has to copy (``statecast_bytes_moved_total``).
+    Replica has to copy (``statecast_bytes_moved_total``). ``created``: the result's
+    creations were made already (:func:`apply_change`, by a lapse's wave), each with
+    whether it was written; only the rest is applied here.
     """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     if result.last_hot is not None:
         services.heat.remember(ref, result.last_hot)
     else:
         services.heat.forget(ref)  # not reactive, or no window of demand yet
-    applied = [c for c, done in _apply_changes(services, body, result.changes, now) if done]
+    if created is None:
+        changes = _apply_changes(services, body, result.changes, now)
+    else:
+        rest = [c for c in result.changes if c.action != "add"]
+        changes = [*created, *_apply_changes(services, body, rest, now)]
+    applied = [c for c, done in changes if done]
     for change in applied:
         if change.action == "add":
             services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
@@ -80,17 +88,17 @@ def _apply_changes(
         # runs in a copy of this thread's
         futures = [
             services.writes.submit(
-                contextvars.copy_context().run, _apply_change, services, body, change, now
+                contextvars.copy_context().run, apply_change, services, body, change, now
             )
             for change in adds
         ]
         done += [(change, future.result()) for change, future in zip(adds, futures, strict=True)]
         changes = [c for c in changes if c.action != "add"]
-    done += [(change, _apply_change(services, body, change, now)) for change in changes]
+    done += [(change, apply_change(services, body, change, now)) for change in changes]
     return done
 
 
-def _apply_change(
+def apply_change(
     services: Services, body: kopf.Body, change: ReplicaChange, now: dt.datetime
 ) -> bool:
     """One Replica created or deleted, counted and logged (the caller posts the Events).

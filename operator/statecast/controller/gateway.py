@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
@@ -192,29 +193,43 @@ class KubeGateway:
     def agent_leases(self) -> list[AgentLease]:
         """List the agents' Leases in the agent namespace.
 
-        One small LIST, no watch: the namespace holds only these, while a cluster-wide
-        Lease watch would carry every kubelet's heartbeat.
+        One small LIST: the namespace holds only these, while a cluster-wide Lease
+        watch would carry every kubelet's heartbeat.
         """
-        leases = self._coordination.list_namespaced_lease(self.agent_namespace).items
-        found = []
-        for lease in leases:
-            name = (lease.metadata.name if lease.metadata else None) or ""
-            if not name.startswith(AGENT_LEASE_PREFIX) or lease.spec is None:
-                continue
-            annotations = (lease.metadata.annotations if lease.metadata else None) or {}
-            node = lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX)
-            note = annotations.get(CERTIFICATE_ANNOTATION)
-            found.append(
-                AgentLease(
-                    node=node,
-                    renew_time=lease.spec.renew_time,
-                    duration_seconds=int(lease.spec.lease_duration_seconds or 0),
-                    endpoint=annotations.get(ENDPOINT_ANNOTATION, ""),
-                    peer_endpoint=annotations.get(PEER_ENDPOINT_ANNOTATION, ""),
-                    certificate=leaf_from_note(node, note) if note else None,
-                )
-            )
-        return found
+        return self.agent_leases_at()[0]
+
+    def agent_leases_at(self) -> tuple[list[AgentLease], str]:
+        """The agents' Leases and the list's resource version (to watch from)."""
+        listed = self._coordination.list_namespaced_lease(self.agent_namespace)
+        leases = [view for view in map(_agent_lease, listed.items) if view is not None]
+        version = listed.metadata.resource_version if listed.metadata is not None else None
+        return leases, str(version or "")
+
+    def watch_agent_leases(
+        self, resource_version: str, timeout: int = 300
+    ) -> Iterator[tuple[str, AgentLease]]:
+        """The agents' Lease events after ``resource_version``: (type, lease).
+
+        For ``timeout`` seconds at most; the agent namespace only, as for the list.
+
+        Raises:
+            ApiException: the version is too old (410) or the watch failed; list again.
+        """
+        from kubernetes import watch
+
+        stream = watch.Watch().stream(
+            self._coordination.list_namespaced_lease,
+            self.agent_namespace,
+            resource_version=resource_version,
+            timeout_seconds=timeout,
+            allow_watch_bookmarks=False,
+        )
+        for event in stream:
+            if event.get("type") == "ERROR":
+                raise RuntimeError(f"lease watch error: {event.get('raw_object')}")
+            view = _agent_lease(event.get("object"))
+            if view is not None:
+                yield str(event.get("type")), view
 
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         """Patch the Replica's status to Lost; a 404 (already gone) is fine."""
@@ -430,3 +445,21 @@ class KubeGateway:
             listed.items
         )
         return serialized
+
+
+def _agent_lease(lease: Any) -> AgentLease | None:
+    """An agent's Lease as the operator reads it (None: not an agent's)."""
+    name = (lease.metadata.name if lease.metadata else None) or ""
+    if not name.startswith(AGENT_LEASE_PREFIX) or lease.spec is None:
+        return None
+    annotations = (lease.metadata.annotations if lease.metadata else None) or {}
+    node = lease.spec.holder_identity or name.removeprefix(AGENT_LEASE_PREFIX)
+    note = annotations.get(CERTIFICATE_ANNOTATION)
+    return AgentLease(
+        node=node,
+        renew_time=lease.spec.renew_time,
+        duration_seconds=int(lease.spec.lease_duration_seconds or 0),
+        endpoint=annotations.get(ENDPOINT_ANNOTATION, ""),
+        peer_endpoint=annotations.get(PEER_ENDPOINT_ANNOTATION, ""),
+        certificate=leaf_from_note(node, note) if note else None,
+    )

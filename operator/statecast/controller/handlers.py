@@ -30,21 +30,20 @@ import contextvars
 import datetime as dt
 import logging
 import os
-import time
-from typing import Any, cast
+from concurrent.futures import Executor
+from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
 from statecast.api.types import GROUP, VERSION
-from statecast.controller.apply import apply, report, report_failure
 from statecast.controller.kopf_pause import KopfPause
-from statecast.controller.observe import Indexes, observe
+from statecast.controller.observe import Indexes
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
 from statecast.controller.strong_standby import StandbyElections, StrongLister
+from statecast.controller.wave import reconcile_one, reconcile_wave
 from statecast.controller.woken import WokenReconciles
-from statecast.core.reconcile import reconcile
 from statecast.core.reconcile.due import event_due
 from statecast.core.reconcile.views import (
     NodeView,
@@ -67,6 +66,9 @@ RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).
 IO_THREADS = int(os.environ.get("STATECAST_IO_THREADS", "0"))
+#: Requests in flight at once for the resources an agent's lapse left short (their
+#: Replica creations first, then their other writes: :mod:`statecast.controller.wave`).
+WAVE_WRITES = int(os.environ.get("STATECAST_WAVE_WRITES", "16"))
 SAMPLE_SECONDS = float(os.environ.get("STATECAST_SAMPLE_SECONDS", "10"))
 #: The memo key of the (host, port) to serve ``/metrics`` on (None or absent: none).
 METRICS_ADDRESS = "metrics_address"
@@ -158,10 +160,23 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
             return  # deleted meanwhile
         _reconcile_body(services, kopf.Body(raw), indexes)
 
+    def run_wave(refs: list[tuple[str, str]], writes: Executor) -> None:
+        stores = [resources.get(ref) for ref in refs]
+        raws = [next(iter(store), None) for store in stores if store is not None]
+        bodies = [kopf.Body(raw) for raw in raws if raw is not None]  # deleted meanwhile: none
+        reconcile_wave(services, bodies, indexes, writes)
+
     def run_in_kopf_context(ref: tuple[str, str]) -> None:
         # kopf.event needs the context of kopf's resource handling (not the startup's).
         if woken.context is not None:
             woken.context.copy().run(run, ref)
+
+    def wave_in_kopf_context(refs: list[tuple[str, str]], writes: Executor) -> None:
+        if woken.context is not None:
+            woken.context.copy().run(run_wave, refs, writes)
+        else:
+            for ref in refs:  # no kopf context yet: each with the workers, first
+                services.wakeups.wake([ref], first=True)
 
     pause = memo.get(PAUSE)
     woken = WokenReconciles(
@@ -171,6 +186,8 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
         acting=pause.acting if isinstance(pause, KopfPause) else lambda: True,
         resync_period=RESYNC_SECONDS,
         threads=RECONCILE_THREADS,
+        run_wave=wave_in_kopf_context,
+        wave_writes=WAVE_WRITES,
     )
     memo["woken"] = woken
     woken.start()
@@ -321,59 +338,9 @@ def reconcile_resource(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
 def _reconcile_body(services: Services, body: kopf.Body, indexes: Indexes) -> None:
     """Observe, reconcile, apply, report: one resource, never two at once.
 
-    The status is written here, under the resource's lock, and never left in kopf's
-    patch: kopf applies a handler's patch after the handler returned, outside the lock,
-    so a woken reconcile's newer status could land first and be overwritten by the
-    handler's older one. ``body``'s status is read with this operator's own writes that
-    it does not show yet (:class:`~statecast.controller.status_writes.StatusWrites`).
+    See :func:`statecast.controller.wave.reconcile_one`.
     """
-    ref = (body.metadata.namespace or "", body.metadata.name or "")
-    with services.wakeups.lock(ref):
-        services.wakeups.reconciled(ref)
-        status = services.statuses.current(ref, body.get("status") or {})
-        body = kopf.Body(cast(kopf.RawBody, {**body, "status": status}))
-        now = dt.datetime.now(dt.UTC)
-        started = time.perf_counter()
-        policy = "invalid"
-        patch = kopf.Patch()
-        try:
-            observed = observe(services, body, indexes, now)
-            if observed.spec is not None:
-                policy = observed.spec.replication.policy
-            result = reconcile(observed)
-            size = max((r.bytes for r in observed.replicas), default=0)
-            apply(services, body, result, observed.now, size=size)
-            report(services, body, patch, result)
-            _write_status(services, ref, patch)
-            services.wakeups.succeeded(ref)
-        except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
-            patch = kopf.Patch()
-            report_failure(services, body, patch, err, now)
-            services.wakeups.failed(ref)  # tried again soon, not at the next safety resync
-            _write_status(services, ref, patch, quiet=True)
-        finally:
-            elapsed = time.perf_counter() - started
-            services.metrics.reconcile_seconds.labels(policy=policy).observe(elapsed)
-
-
-def _write_status(
-    services: Services, ref: tuple[str, str], patch: kopf.Patch, *, quiet: bool = False
-) -> None:
-    """Patch the status fields ``patch`` holds (none: no request); note them as written.
-
-    ``quiet``: a failure to write is logged, not raised (a failed reconcile's report).
-    """
-    status = patch.get("status")
-    if not status:
-        return
-    try:
-        services.gateway.patch_status(ref[0], ref[1], dict(status))
-    except Exception as err:  # the retry of the failed reconcile writes it
-        if not quiet:
-            raise
-        log.warning("event=status-not-written resource=%s/%s error=%s", *ref, err)
-        return
-    services.statuses.wrote(ref, status)
+    reconcile_one(services, body, indexes)
 
 
 def _strong(spec: kopf.Spec, **_: Any) -> bool:

@@ -28,6 +28,7 @@ from statecast.controller.heat import HeatTracker
 from statecast.controller.history_keeper import SAVE_SECONDS, Activity, HistoryKeeper
 from statecast.controller.issuer import CertificateIssuer, KubeSecrets
 from statecast.controller.latency_source import LatencySource
+from statecast.controller.lease_watch import LeaseWatch
 from statecast.controller.metrics import OperatorMetrics
 from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
@@ -51,7 +52,13 @@ SIGN_SECONDS = 1.0
 
 
 class AgentLiveness:
-    """The agents' Leases, listed at most once per ``ttl`` seconds for all handler threads.
+    """The agents' Leases, as a watch feeds them, else listed at most once per ``ttl`` s.
+
+    With a Lease watch (:class:`~statecast.controller.lease_watch.LeaseWatch` calls
+    :meth:`listed` and :meth:`changed`) a renewal is seen when the API server sends it;
+    listed once a second, it was seen up to a second late (plus the LIST's own time),
+    and so was its lapse. Without one (the watch is down, or none runs) the Leases are
+    listed again when asked for and the last list is older than ``ttl``.
 
     Each Lease's ``renewTime`` is read as *when this operator saw it change*, on its own
     clock (:class:`~statecast.core.liveness.RenewalWatch`), not as the agent's clock
@@ -81,6 +88,52 @@ class AgentLiveness:
         self._listing = False  # a thread is listing the Leases now
         self._listed = False  # a list has come back (or failed) once
         self._watch = RenewalWatch()
+        self._watched: dict[str, AgentLease] | None = None  # node -> Lease, while watched
+
+    def listed(self, leases: list[AgentLease]) -> None:
+        """The whole set of Leases, listed by a watch that (re)starts: watched from now."""
+        with self._lock:
+            self._watched = {lease.node: lease for lease in leases}
+            self._leases = self._as_observed(list(self._watched.values()))
+            self._fetched, self._listed = self.clock(), True
+            self._lock.notify_all()
+
+    def changed(self, kind: str, lease: AgentLease) -> None:
+        """A watch event: ``kind`` ADDED, MODIFIED or DELETED ``lease``."""
+        with self._lock:
+            if self._watched is None:
+                return
+            if kind == "DELETED":
+                self._watched.pop(lease.node, None)
+            else:
+                self._watched[lease.node] = lease
+            self._leases = self._as_observed(list(self._watched.values()))
+
+    def unwatched(self) -> None:
+        """The watch stopped: list again when asked, until it is back."""
+        with self._lock:
+            self._watched = None
+
+    def down_confirmed(self, now: dt.datetime) -> frozenset[str]:
+        """Nodes whose agent's Lease has lapsed, by a list made now (not a cached one).
+
+        Before a lapse is acted on: a watch that stalled without an error (or a list
+        taken a moment before a renewal) would show a live agent's Lease as lapsed. If
+        the list fails, the last view answers.
+        """
+        try:
+            listed = self.gateway.agent_leases()
+        except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
+            log.warning("event=agent-leases-unavailable error=%s", err)
+            return self.down(now)
+        with self._lock:
+            leases = listed
+            if self._watched is not None:
+                self._watched = {lease.node: lease for lease in listed}
+                leases = list(self._watched.values())
+            self._leases = self._as_observed(leases)
+            self._fetched = self.clock()
+            return agents_down(self._leases, now)
 
     def current(self) -> list[AgentLease]:
         """The agents' Leases, listed again if the last list is older than ``ttl``.
@@ -91,6 +144,8 @@ class AgentLiveness:
         Their ``renew_time`` is when this operator last saw each renewed, on its wall clock.
         """
         with self._lock:
+            if self._watched is not None:
+                return list(self._leases)
             if self.clock() - self._fetched < self.ttl or (self._listing and self._listed):
                 return list(self._leases)
             if self._listing:  # the first list is under way: wait for it
@@ -157,6 +212,8 @@ class Services:
     """The status fields written lately that kopf's bodies may not show yet."""
     link: AgentLink = field(default_factory=AgentLink)
     """How the agents are called (plain HTTP, or mutual TLS)."""
+    lease_watch: LeaseWatch | None = None
+    """The agents' Lease watch that feeds ``liveness`` (None: it lists them on demand)."""
     issuer: Periodic | None = None
     """With TLS: the certificate issuer's thread (:mod:`statecast.controller.issuer`)."""
     signer: Periodic | None = None
@@ -240,6 +297,7 @@ class Services:
             link=link,
             issuer=issuer,
             signer=signer,
+            lease_watch=LeaseWatch(gateway, liveness) if isinstance(gateway, KubeGateway) else None,
             writes=ThreadPoolExecutor(io_threads, thread_name_prefix="replica-write")
             if io_threads > 0
             else None,
@@ -247,7 +305,9 @@ class Services:
         )
 
     def start(self) -> None:
-        """Start reading the agents' counters and saving the history in the background."""
+        """Start watching the agents' Leases, reading their counters and saving the history."""
+        if self.lease_watch is not None:
+            self.lease_watch.start()
         self.sampler.start()
         self.keeper.start()
         for periodic in (self.issuer, self.signer):
@@ -256,6 +316,8 @@ class Services:
 
     def stop(self) -> None:
         """Stop the sampler thread and save the demand history (while acting)."""
+        if self.lease_watch is not None:
+            self.lease_watch.stop()
         self.sampler.stop()
         self.keeper.stop()  # saves the demand history once more
         for periodic in (self.issuer, self.signer):

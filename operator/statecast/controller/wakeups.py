@@ -21,12 +21,14 @@ resources each namespace has, so that a pod wakes the resources of its namespace
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from statecast.api.types import Ref
-from statecast.core.reconcile.due import at_risk, resync_due, resync_offset
+from statecast.core.reconcile.due import resync_due, resync_offset
+from statecast.core.reconcile.lapse import Wave, lapse_wave
 
 __all__ = ["Wakeups"]
 
@@ -54,6 +56,7 @@ class Wakeups:
         self._offsets: dict[Ref, float] = {}  # ref -> its resync offset, share of a period
         self._minimums: dict[Ref, int] = {}  # ref -> its replicas.min
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
+        self._held = 0  # waves planning now: no worker starts a reconcile meanwhile
         self.woken = 0
 
     # --- what changed ------------------------------------------------------------------
@@ -189,21 +192,53 @@ class Wakeups:
     def wake_holders(self, node: str) -> None:
         """Queue the resources with a copy on ``node`` (its agent went, or came back).
 
-        Those the loss leaves at risk (at most one copy elsewhere, or fewer than their
-        ``replicas.min``: :func:`~statecast.core.reconcile.due.at_risk`) go first, ahead
-        of every resource queued: at 1,000 resources a lost node woke ~400, and the few
-        left short waited behind the rest for up to 90 s (each of the others a Lost
-        mark to write). The rest follow in the usual order, the fewest copies left first.
+        Those the loss leaves at risk go first, ahead of every resource queued; the rest
+        follow in the usual order, the fewest copies left first
+        (:func:`~statecast.core.reconcile.lapse.lapse_wave`). A lapse the woken
+        reconciles handle as a wave uses :meth:`lapse` instead.
+        """
+        wave = self.lapse([node], [node])
+        self.wake(wave.urgent, first=True)
+        self.wake(wave.rest)
+
+    def lapse(self, lapsed: Collection[str], down: Collection[str]) -> Wave:
+        """The resources affected by the Leases of ``lapsed`` nodes lapsing, urgent apart.
+
+        ``down``: every node down now. Nothing is queued.
+
+        At 1,000 resources a lost node woke ~400, and the few left short waited behind
+        the rest for up to 90 s (each of the others a Lost mark to write).
         """
         with self._cond:
-            left = {
-                ref: len(self._copies.get(ref, set()) - {node})
-                for ref in self._holders.get(node, ())
-            }
-            risky = {ref for ref in left if at_risk(left[ref], self._minimums.get(ref, 1))}
-        ordered = sorted(left, key=left.__getitem__)
-        self.wake([ref for ref in ordered if ref in risky], first=True)
-        self.wake([ref for ref in ordered if ref not in risky])
+            holders = set().union(*(self._holders.get(n, set()) for n in lapsed))
+            copies = {ref: set(self._copies.get(ref, set())) for ref in holders}
+            minimums = {ref: self._minimums.get(ref, 1) for ref in holders}
+        return lapse_wave(lapsed, down, copies, minimums)
+
+    def claim(self, refs: Iterable[Ref]) -> list[Ref]:
+        """Take ``refs`` to reconcile now, outside the queue (a lapse's urgent resources).
+
+        Each is taken out of the queues and marked running (:meth:`done` ends it), with
+        no regard for ``min_gap``: a copy lost a moment after a reconcile is replaced now.
+        One that a worker is reconciling now is not taken: it is queued ahead of every
+        other, to run again once that reconcile is done.
+
+        Returns:
+            The resources taken, in the order given.
+        """
+        with self._cond:
+            now, taken, busy = self.clock(), [], []
+            for ref in refs:
+                if ref in self._running:
+                    busy.append(ref)
+                    continue
+                self._due.pop(ref, None)
+                self._resync.pop(ref, None)
+                self._running.add(ref)
+                self._last[ref] = now
+                taken.append(ref)
+        self.wake(busy, first=True)
+        return taken
 
     def wake_namespace(self, namespace: str) -> None:
         """Queue every resource of ``namespace``."""
@@ -217,19 +252,38 @@ class Wakeups:
             refs = [(ns, name) for ns, names in self._known.items() for name in names]
         self.wake(refs)
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """No worker starts a reconcile while this is held (one under way goes on).
+
+        A lapse's wave holds it while it plans: at 1,000 resources the eight workers'
+        reconciles took the interpreter from the wave's plans, and its last creation
+        went out 14 s after the lapse.
+        """
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify_all()
+
     # --- running ------------------------------------------------------------------------
     def next(self, timeout: float) -> Ref | None:
         """The next resource due (marked running), waiting up to ``timeout`` s; None if none.
 
         Woken resources come first, then safety resyncs, each in the order queued. A
         resource another thread is reconciling, or reconciled less than ``min_gap``
-        seconds ago, waits its turn.
+        seconds ago, waits its turn; none is given out while a wave is :meth:`held`.
         """
         deadline = self.clock() + timeout
         with self._cond:
             while True:
                 now = self.clock()
-                ref = self._ready(self._due, now) or self._ready(self._resync, now)
+                ref = None
+                if not self._held:
+                    ref = self._ready(self._due, now) or self._ready(self._resync, now)
                 if ref is not None:
                     self._due.pop(ref, None)
                     self._resync.pop(ref, None)
@@ -240,7 +294,7 @@ class Wakeups:
                     at - now
                     for queue in (self._due, self._resync)
                     for r, at in queue.items()
-                    if r not in self._running
+                    if r not in self._running and not self._held  # held: until let go
                 ]
                 left = min([deadline - now, *waits])
                 if deadline - now <= 0:

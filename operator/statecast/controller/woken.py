@@ -3,8 +3,15 @@
 :class:`WokenReconciles` takes resources from :class:`~statecast.controller.wakeups.Wakeups`
 and reconciles them in a few threads (off kopf's event loop), queues every resource's
 safety resync once per ``resync_period`` (each at its own offset), and wakes the
-resources with a copy on a node whose agent's Lease expired or came back (the Leases
-are listed once per ``lease_period``). All of it runs only while the operator acts
+resources with a copy on a node whose agent's Lease lapsed or came back.
+
+The Leases are looked at once per ``lease_period``, and also exactly when the next
+one still alive would lapse (:func:`~statecast.core.reconcile.lapse.next_lapse`), not
+up to a period later. A lapse's resources (:meth:`Wakeups.lapse`) go two ways: those
+it leaves short are reconciled at once as one wave (``run_wave``: planned together,
+their writes sent ``wave_writes`` at a time; :mod:`statecast.controller.wave`), in a
+thread of their own, and the others are queued ahead of the safety resyncs for the
+workers. All of it runs only while the operator acts
 (``acting``: kopf has not paused it, :mod:`statecast.controller.kopf_pause`), so a
 peering standby does not act.
 """
@@ -16,11 +23,14 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from statecast.api.types import Ref
 from statecast.controller.services import AgentLiveness
 from statecast.controller.wakeups import Wakeups
+from statecast.core.reconcile.lapse import next_lapse
+from statecast.core.reconcile.views import agents_down
 
 __all__ = ["WokenReconciles"]
 
@@ -37,8 +47,12 @@ class WokenReconciles:
         acting: whether the operator acts now (default: always).
         resync_period: seconds between two safety resyncs of a resource (None: none).
         threads: worker threads.
-        lease_period: seconds between two looks at the agents' Leases.
+        lease_period: seconds between two looks at the agents' Leases (at most).
         clock: monotonic seconds (a test seam).
+        run_wave: reconciles a lapse's urgent resources together, sending its writes
+            to the executor it is given (None: they are queued first, for the workers).
+        wave_writes: requests a wave has in flight at once.
+        wall: this operator's wall clock, as a datetime (a test seam).
     """
 
     def __init__(
@@ -52,8 +66,14 @@ class WokenReconciles:
         threads: int = 2,
         lease_period: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        run_wave: Callable[[list[Ref], Executor], None] | None = None,
+        wave_writes: int = 16,
+        wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.wakeups, self.liveness, self.run = wakeups, liveness, run
+        self.run_wave, self.wall = run_wave, wall
+        self._waves = ThreadPoolExecutor(1, thread_name_prefix="lapse-wave")
+        self._wave_writes = ThreadPoolExecutor(max(1, wave_writes), thread_name_prefix="wave-write")
         self.acting, self.lease_period = acting, lease_period
         self.resync_period, self.clock = resync_period, clock
         self._stop = threading.Event()
@@ -78,6 +98,8 @@ class WokenReconciles:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5.0)
+        self._waves.shutdown(wait=False, cancel_futures=True)
+        self._wave_writes.shutdown(wait=False)
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -93,14 +115,62 @@ class WokenReconciles:
                 self.wakeups.done(ref)
 
     def _watch_leases(self) -> None:
-        while not self._stop.wait(self.lease_period):
-            if not self.acting():
-                continue
-            down = self.liveness.down(dt.datetime.now(dt.UTC))
-            for node in down ^ self._down:
-                log.info("event=agent-%s node=%s", "down" if node in down else "up", node)
-                self.wakeups.wake_holders(node)
-            self._down = down
+        while not self._stop.wait(self.look_at_leases()):
+            pass
+
+    def look_at_leases(self) -> float:
+        """One look at the agents' Leases: handle the lapses and returns since the last.
+
+        Returns:
+            Seconds until the next look: a period, or until the next lapse if sooner.
+        """
+        if not self.acting():
+            return self.lease_period
+        now = self.wall()
+        leases = self.liveness.current()
+        down = agents_down(leases, now)
+        lapsed, back = down - self._down, self._down - down
+        if lapsed:  # confirmed by a list made now before anything is done
+            down = self.liveness.down_confirmed(now)
+            lapsed, back, leases = down - self._down, self._down - down, self.liveness.current()
+        for node in sorted(lapsed | back):
+            log.info("event=agent-%s node=%s", "down" if node in down else "up", node)
+        if lapsed:
+            self._lapse(lapsed, down)
+        for node in sorted(back):
+            self.wakeups.wake_holders(node)
+        self._down = down
+        upcoming = next_lapse(leases, now)
+        # a hair after the lapse: a Lease lapses once it is *older* than its duration
+        return self.lease_period if upcoming is None else min(self.lease_period, upcoming + 0.01)
+
+    def _lapse(self, lapsed: Collection[str], down: Collection[str]) -> None:
+        """Reconcile the resources ``lapsed`` leaves short as a wave; queue the others."""
+        wave = self.wakeups.lapse(lapsed, down)
+        log.info(
+            "event=agent-lapse nodes=%s urgent=%d rest=%d",
+            ",".join(sorted(lapsed)), len(wave.urgent), len(wave.rest),
+        )  # fmt: skip
+        if self.run_wave is None:
+            self.wakeups.wake(wave.urgent, first=True)
+        else:
+            taken = self.wakeups.claim(wave.urgent)
+            self._waves.submit(self._run_wave, taken)
+        self.wakeups.wake(wave.rest)
+
+    def _run_wave(self, refs: list[Ref]) -> None:
+        assert self.run_wave is not None
+        try:
+            if self.acting():
+                self.run_wave(refs, self._wave_writes)
+            else:  # paused meanwhile: the workers take them when it acts again
+                self.wakeups.wake(refs, first=True)
+        except Exception:
+            log.exception("event=lapse-wave-failed resources=%d", len(refs))
+            self.wakeups.wake(refs, first=True)
+        finally:
+            for ref in refs:
+                self.wakeups.done(ref)
 
     def _resyncs(self) -> None:
         """Queue the safety resyncs as they fall due (none while not acting)."""

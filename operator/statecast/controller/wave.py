@@ -1,0 +1,198 @@
+"""One reconcile in two halves, and a lapse's urgent resources reconciled as one wave.
+
+A reconcile is :func:`plan` (observe and decide: CPU only, no request) then
+:func:`finish` (the writes: Replicas, Lost marks, Events, the status).
+:func:`reconcile_one` runs both for one resource, its writes one after the other.
+:func:`reconcile_wave` runs them for the resources an agent's lapse left short
+(:func:`statecast.core.reconcile.lapse.lapse_wave`): it plans them one after the other
+on one load per node (each plan sees the copies the earlier ones placed:
+:func:`~statecast.core.reconcile.lapse.load_after`), sends each plan's Replica
+creations to a bounded pool of writers as soon as it is made, and then finishes every
+resource in that pool. At 1,000 resources, with eight workers each writing a
+resource's creations, Lost marks, Events and status one after the other, the last of
+43 replacements came 29.5 s after the Lease lapsed (docs/scale.md).
+
+Every resource is reconciled under its lock (:meth:`Wakeups.lock`), held from its plan
+to its finish; the decisions are the same as a single reconcile's. While the wave
+plans, the workers start no other reconcile (:meth:`Wakeups.held`): theirs took the
+interpreter from the wave's plans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field, replace
+from typing import cast
+
+import kopf
+
+from statecast.api.types import Ref
+from statecast.controller.apply import apply, apply_change, report, report_failure
+from statecast.controller.observe import Indexes, observe
+from statecast.controller.services import Services
+from statecast.core.reconcile import ReconcileResult, reconcile
+from statecast.core.reconcile.lapse import load_after
+from statecast.core.replica_set import ReplicaChange
+
+__all__ = ["Plan", "finish", "plan", "reconcile_one", "reconcile_wave", "write_status"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """One resource's decision, made and not yet written (see :func:`plan`)."""
+
+    ref: Ref
+    body: kopf.Body
+    now: dt.datetime
+    started: float
+    """``time.perf_counter()`` when the reconcile started (its duration's metric)."""
+    result: ReconcileResult | None = None
+    error: Exception | None = None
+    """Why no decision was made (reported by :func:`finish`)."""
+    policy: str = "invalid"
+    size: int = 0
+    creations: list[tuple[ReplicaChange, Future[bool]]] = field(default_factory=list)
+    """The creations sent ahead to a wave's writers (empty: :func:`finish` makes them)."""
+
+
+def plan(
+    services: Services,
+    body: kopf.Body,
+    indexes: Indexes,
+    *,
+    added: dict[str, tuple[int, int]] | None = None,
+    writes: Executor | None = None,
+) -> Plan:
+    """Observe and decide for ``body`` (the caller holds its lock).
+
+    ``body``'s status is read with this operator's own writes that it does not show yet
+    (:class:`~statecast.controller.status_writes.StatusWrites`).
+
+    Args:
+        services: the operator's services.
+        body: the resource, as kopf's index holds it.
+        indexes: kopf's indexes.
+        added: node -> (copies, bytes) the plans of the same wave placed there: the
+            load this plan sees includes them, and its own are added.
+        writes: where this plan's Replica creations are sent at once (None: made by
+            :func:`finish`).
+    """
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    services.wakeups.reconciled(ref)
+    status = services.statuses.current(ref, body.get("status") or {})
+    body = kopf.Body(cast(kopf.RawBody, {**body, "status": status}))
+    now = dt.datetime.now(dt.UTC)
+    planned = Plan(ref, body, now, time.perf_counter())
+    try:
+        observed = observe(services, body, indexes, now)
+        if observed.spec is not None:
+            planned.policy = observed.spec.replication.policy
+        if added:
+            observed = replace(observed, node_load=load_after(observed.node_load, added))
+        planned.result = reconcile(observed)
+        planned.size = max((r.bytes for r in observed.replicas), default=0)
+    except Exception as err:  # noqa: BLE001 - reported by finish, as a reconcile's failure
+        planned.error = err
+        return planned
+    adds = [c for c in planned.result.changes if c.action == "add"]
+    if added is not None:
+        for change in adds:
+            count, size = added.get(change.node, (0, 0))
+            added[change.node] = (count + 1, size + planned.size)
+    if writes is not None:
+        context = contextvars.copy_context
+        planned.creations = [
+            (c, writes.submit(context().run, apply_change, services, body, c, observed.now))
+            for c in adds
+        ]
+    return planned
+
+
+def finish(services: Services, planned: Plan) -> None:
+    """Write ``planned``'s decision, report it, write the status.
+
+    Creations sent ahead are waited for first. A failure anywhere is reported and the
+    resource tried again soon.
+    """
+    ref, body = planned.ref, planned.body
+    patch = kopf.Patch()
+    try:
+        if planned.error is not None:
+            raise planned.error
+        assert planned.result is not None
+        created = [(c, f.result()) for c, f in planned.creations] if planned.creations else None
+        apply(services, body, planned.result, planned.now, size=planned.size, created=created)
+        report(services, body, patch, planned.result)
+        write_status(services, ref, patch)
+        services.wakeups.succeeded(ref)
+    except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
+        patch = kopf.Patch()
+        report_failure(services, body, patch, err, planned.now)
+        services.wakeups.failed(ref)  # tried again soon, not at the next safety resync
+        write_status(services, ref, patch, quiet=True)
+    finally:
+        elapsed = time.perf_counter() - planned.started
+        services.metrics.reconcile_seconds.labels(policy=planned.policy).observe(elapsed)
+
+
+def reconcile_one(services: Services, body: kopf.Body, indexes: Indexes) -> None:
+    """Observe, reconcile, apply, report: one resource, never two at once."""
+    ref = (body.metadata.namespace or "", body.metadata.name or "")
+    with services.wakeups.lock(ref):
+        finish(services, plan(services, body, indexes))
+
+
+def reconcile_wave(
+    services: Services, bodies: Sequence[kopf.Body], indexes: Indexes, writes: Executor
+) -> None:
+    """Reconcile ``bodies`` as one wave (see the module doc), in the order given.
+
+    Returns once every resource's writes are done (their locks held until then).
+    """
+    with contextlib.ExitStack() as held:
+        added: dict[str, tuple[int, int]] = {}
+        plans = []
+        with services.wakeups.held():  # the workers start nothing while the wave plans
+            for body in bodies:
+                ref = (body.metadata.namespace or "", body.metadata.name or "")
+                held.enter_context(services.wakeups.lock(ref))
+                plans.append(plan(services, body, indexes, added=added, writes=writes))
+        finishing = [
+            writes.submit(contextvars.copy_context().run, finish, services, planned)
+            for planned in plans
+        ]
+        for future in finishing:
+            future.result()
+    log.info("event=lapse-wave resources=%d copies-placed=%d", len(plans), sum(
+        count for count, _ in added.values()
+    ))  # fmt: skip
+
+
+def write_status(services: Services, ref: Ref, patch: kopf.Patch, *, quiet: bool = False) -> None:
+    """Patch the status fields ``patch`` holds (none: no request); note them as written.
+
+    The status is written here, under the resource's lock, and never left in kopf's
+    patch: kopf applies a handler's patch after the handler returned, outside the lock,
+    so a woken reconcile's newer status could land first and be overwritten by the
+    handler's older one. ``quiet``: a failure to write is logged, not raised (a failed
+    reconcile's report).
+    """
+    status = patch.get("status")
+    if not status:
+        return
+    try:
+        services.gateway.patch_status(ref[0], ref[1], dict(status))
+    except Exception as err:  # the retry of the failed reconcile writes it
+        if not quiet:
+            raise
+        log.warning("event=status-not-written resource=%s/%s error=%s", *ref, err)
+        return
+    services.statuses.wrote(ref, status)

@@ -1,0 +1,250 @@
+"""A lapsed agent's urgent resources as one wave: found exactly, planned together, their
+creations first and at once; the Lease watch and the look at the exact lapse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+import kopf
+
+from statecast.api.types import Ref
+from statecast.controller.observe import Indexes
+from statecast.controller.services import AgentLiveness, Services
+from statecast.controller.wakeups import Wakeups
+from statecast.controller.wave import reconcile_wave
+from statecast.controller.woken import WokenReconciles
+from statecast.core.reconcile.views import AgentLease, replica_view
+from tests.unit._clock import ManualClock
+from tests.unit.test_controller_handlers import FakeGateway, FakeIndex, node
+
+NODES = ("a", "b", "c", "d")
+
+
+def resource(name: str) -> kopf.Body:
+    return kopf.Body(
+        {
+            "apiVersion": "statecast.io/v1alpha1",
+            "kind": "SharedResource",
+            "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}", "generation": 1},
+            "spec": {"replicas": {"min": 2}, "replication": {"policy": "static"}},
+            "status": {"observedGeneration": 1},
+        }
+    )
+
+
+def copies(names: list[str], on: tuple[str, ...]) -> FakeIndex:
+    return FakeIndex(
+        {
+            ("ns", name): [
+                replica_view(
+                    {
+                        "metadata": {"name": f"{name}-{n}", "namespace": "ns"},
+                        "spec": {"resource": name, "nodeName": n},
+                        "status": {"phase": "Ready"},
+                    }
+                )
+                for n in on
+            ]
+            for name in names
+        }
+    )
+
+
+def lose_agent_a(gateway: FakeGateway, liveness: AgentLiveness) -> None:
+    """Every agent seen renewing a minute ago; since then all but a's renewed."""
+    seen_at = [1000.0]
+    liveness.ttl, liveness.clock = 0.0, lambda: seen_at[0]
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    gateway.leases = [AgentLease(n, old, 6) for n in NODES]
+    liveness.current()
+    seen_at[0] += 60
+    fresh = dt.datetime.now(dt.UTC)
+    gateway.leases = [AgentLease("a", old, 6)] + [AgentLease(n, fresh, 6) for n in NODES[1:]]
+    liveness.current()
+
+
+def indexes(names: list[str]) -> Indexes:
+    # two zones: a copy on b (z2) stays, each replacement goes to z1 (c or d; a is lost)
+    zones = {"a": "z1", "b": "z2", "c": "z1", "d": "z1"}
+    return Indexes(
+        FakeIndex({n: [node(n, zones[n])] for n in NODES}),  # type: ignore[arg-type]
+        copies(names, ("a", "b")),  # type: ignore[arg-type]
+    )
+
+
+def test_a_waves_replacements_are_spread_over_the_nodes_not_all_on_the_least_loaded() -> None:
+    """Planned one by one on the load before the wave, every replacement went to the
+    node that was least loaded before it (c, then d only by the name)."""
+    gateway = FakeGateway()
+    services = Services.build(gateway)
+    lose_agent_a(gateway, services.liveness)
+    names = [f"r{i}" for i in range(4)]
+    with ThreadPoolExecutor(4) as writes:
+        reconcile_wave(services, [resource(n) for n in names], indexes(names), writes)
+    placed = sorted(b["spec"]["nodeName"] for b in gateway.created)
+    assert placed == ["c", "c", "d", "d"]
+    assert sorted(name for name, _ in gateway.lost) == [f"{n}-a" for n in names]
+
+
+class Recording(FakeGateway):
+    """Notes each write as it starts; creations wait until ``together`` are in flight."""
+
+    def __init__(self, together: int) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.barrier = threading.Barrier(together, timeout=30)
+        self.lock = threading.Lock()
+
+    def note(self, call: str) -> None:
+        with self.lock:
+            self.calls.append(call)
+
+    def create_replica(self, body: dict[str, Any]) -> bool:
+        self.note("create")
+        self.barrier.wait()
+        return super().create_replica(body)
+
+    def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
+        self.note("lost")
+        super().mark_replica_lost(namespace, name, reason, message)
+
+    def post_event(self, body: Any, type_: str, reason: str, message: str) -> None:
+        self.note("event")
+        super().post_event(body, type_, reason, message)
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.note("status")
+        super().patch_status(namespace, name, status)
+
+
+def test_a_waves_creations_go_out_together_before_any_other_write() -> None:
+    """With eight workers each writing a resource's creation, Lost mark, Events and
+    status in turn, the last of 43 replacements came 29.5 s after the lapse."""
+    names = [f"r{i}" for i in range(3)]
+    gateway = Recording(together=3)  # each creation returns only once all 3 are in flight
+    services = Services.build(gateway)
+    lose_agent_a(gateway, services.liveness)
+    with ThreadPoolExecutor(8) as writes:
+        reconcile_wave(services, [resource(n) for n in names], indexes(names), writes)
+    assert gateway.calls[:3] == ["create"] * 3
+    assert sorted(gateway.calls[3:]) == sorted(["lost", "status"] * 3 + ["event"] * 6)
+
+
+def test_a_failed_creation_fails_its_resource_only_and_queues_it_again() -> None:
+    class Failing(FakeGateway):
+        def create_replica(self, body: dict[str, Any]) -> bool:
+            if body["spec"]["resource"] == "r0":
+                raise RuntimeError("apiserver said 500")
+            return super().create_replica(body)
+
+    gateway = Failing()
+    services = Services.build(gateway)
+    lose_agent_a(gateway, services.liveness)
+    with ThreadPoolExecutor(2) as writes:
+        reconcile_wave(services, [resource("r0"), resource("r1")], indexes(["r0", "r1"]), writes)
+    assert [b["spec"]["resource"] for b in gateway.created] == ["r1"]
+    assert ("Warning", "ReconcileFailed") in gateway.events
+    assert services.wakeups.pending() == 1  # r0, to be tried again
+
+
+def test_a_claimed_resource_is_not_handed_to_a_worker_and_a_running_one_is_not_claimed() -> None:
+    wakeups = Wakeups(min_gap=5.0, clock=ManualClock(100.0))
+    a, b = ("ns", "a"), ("ns", "b")
+    wakeups.wake([a, b])
+    assert wakeups.next(timeout=0) == a  # a worker has a
+    assert wakeups.claim([a, b]) == [b]  # b reconciled 0 s ago or not: claimed all the same
+    assert wakeups.next(timeout=0) is None  # b is claimed, a running
+    wakeups.done(a)
+    assert wakeups.next(timeout=0) is None  # a queued again, first, but within its gap
+
+
+class Watched(FakeGateway):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+
+    def agent_leases(self) -> list[AgentLease]:
+        self.lists += 1
+        return super().agent_leases()
+
+
+def test_a_watched_lease_is_seen_renewed_when_the_event_comes_and_never_listed() -> None:
+    gateway, clock = Watched(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(1.0), 6), AgentLease("b", at(1.0), 6)])
+    clock.now += 4.0
+    liveness.changed("MODIFIED", AgentLease("b", at(2.0), 6))  # b renewed, a did not
+    clock.now += 3.0
+    assert liveness.down(at(clock.now)) == {"a"}
+    assert gateway.lists == 0  # fed by the watch, never listed
+    liveness.changed("DELETED", AgentLease("a", at(1.0), 6))
+    assert [lease.node for lease in liveness.current()] == ["b"]
+    liveness.unwatched()
+    liveness.current()
+    assert gateway.lists == 1  # the watch stopped: listed on demand again
+
+
+def test_a_lapse_seen_by_a_stalled_watch_is_not_confirmed_by_a_list() -> None:
+    gateway, clock = Watched(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)
+    renewed = dt.datetime.fromtimestamp(1.0, dt.UTC)
+    liveness.listed([AgentLease("a", renewed, 6)])
+    clock.now += 7.0  # no event for 7 s: a stalled watch, or a dead agent
+    now = dt.datetime.fromtimestamp(clock.now, dt.UTC)
+    assert liveness.down(now) == {"a"}
+    gateway.leases = [AgentLease("a", dt.datetime.fromtimestamp(5.0, dt.UTC), 6)]  # it renewed
+    assert liveness.down_confirmed(now) == frozenset()
+    gateway.leases = [AgentLease("a", dt.datetime.fromtimestamp(5.0, dt.UTC), 6)]
+    clock.now += 7.0  # and now it stopped
+    assert liveness.down_confirmed(dt.datetime.fromtimestamp(clock.now, dt.UTC)) == {"a"}
+
+
+def test_a_lapse_is_looked_at_when_it_comes_and_its_urgent_resources_go_as_one_wave() -> None:
+    gateway, clock = FakeGateway(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)
+    wakeups = Wakeups(min_gap=1.0, clock=clock)
+    short, spare, elsewhere = ("ns", "short"), ("ns", "spare"), ("ns", "elsewhere")
+    for ref, on in [(short, "ab"), (spare, "abc"), (elsewhere, "bc")]:
+        wakeups.known(ref, minimum=2)
+        for n in on:
+            wakeups.replica(ref, n, present=True)
+    waves: list[list[Ref]] = []
+    done = threading.Event()
+
+    def run_wave(refs: list[Ref], writes: Executor) -> None:
+        waves.append(refs)
+        done.set()
+
+    woken = WokenReconciles(
+        wakeups, liveness, lambda ref: None, run_wave=run_wave,
+        wall=lambda: dt.datetime.fromtimestamp(clock.now, dt.UTC),
+    )  # fmt: skip
+    renewed = dt.datetime.fromtimestamp(1.0, dt.UTC)
+    gateway.leases = [AgentLease(n, renewed, 6) for n in "abc"]
+    assert woken.look_at_leases() == 1.0  # 6 s to the first lapse: a period
+    clock.now += 5.5
+    assert 0.5 <= woken.look_at_leases() <= 0.52  # the next look: just after the lapse
+    gateway.leases = [AgentLease("a", renewed, 6)] + [
+        AgentLease(n, dt.datetime.fromtimestamp(7.0, dt.UTC), 6) for n in "bc"
+    ]
+    clock.now += 0.51
+    woken.look_at_leases()
+    assert done.wait(30)
+    assert waves == [[short]]
+    assert wakeups.next(timeout=0) == spare  # the rest: queued for the workers
+    assert wakeups.next(timeout=0) is None  # a copy elsewhere only: not woken
+
+
+def test_no_worker_starts_a_reconcile_while_a_wave_is_planning() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
+    wakeups.wake([("ns", "a")])
+    with wakeups.held():
+        assert wakeups.next(timeout=0) is None
+    assert wakeups.next(timeout=0) == ("ns", "a")
