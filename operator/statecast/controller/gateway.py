@@ -223,6 +223,7 @@ class KubeGateway:
             resource_version=resource_version,
             timeout_seconds=timeout,
             allow_watch_bookmarks=False,
+            _request_timeout=timeout + 30,  # a connection that stalls: list and watch again
         )
         for event in stream:
             if event.get("type") == "ERROR":
