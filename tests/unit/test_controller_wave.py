@@ -10,12 +10,16 @@ from typing import Any
 
 import kopf
 
+from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
+from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.observe import Indexes
+from statecast.controller.sampling import DemandSampler
 from statecast.controller.services import AgentLiveness, Services
 from statecast.controller.wakeups import Wakeups
 from statecast.controller.wave import reconcile_wave
 from statecast.controller.woken import WokenReconciles
+from statecast.core.demand import AgentSample
 from statecast.core.reconcile.views import AgentLease, replica_view
 from tests.unit._clock import ManualClock
 from tests.unit.test_controller_handlers import FakeGateway, FakeIndex, node
@@ -147,7 +151,7 @@ def test_a_failed_creation_fails_its_resource_only_and_queues_it_again() -> None
         reconcile_wave(services, [resource("r0"), resource("r1")], indexes(["r0", "r1"]), writes)
     assert [b["spec"]["resource"] for b in gateway.created] == ["r1"]
     assert ("Warning", "ReconcileFailed") in gateway.events
-    assert services.wakeups.pending() == 1  # r0, to be tried again
+    assert services.wakeups.pending() == 2  # r0 to be tried again, both brought up to date
 
 
 def test_a_claimed_resource_is_not_handed_to_a_worker_and_a_running_one_is_not_claimed() -> None:
@@ -248,3 +252,27 @@ def test_no_worker_starts_a_reconcile_while_a_wave_is_planning() -> None:
     with wakeups.held():
         assert wakeups.next(timeout=0) is None
     assert wakeups.next(timeout=0) == ("ns", "a")
+
+
+def test_a_wave_plans_with_the_last_forecast_as_it_is_and_others_bring_it_up_to_date() -> None:
+    """A forecast update or rebuild took 0.1-0.3 s at 1,000 resources, and nearly every
+    plan of a wave had one: its last replacement went out 14 s after the lapse."""
+    sampler = DemandSampler(lambda: [])
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    start = now.timestamp() - 600
+    for i in range(11):  # node-4 read every minute for 10 minutes
+        sampler.record(
+            AgentSample("node-4", start, start + 60 * i, {("ns", "r", "remote"): 300 * i})
+        )
+    forecaster = DemandForecaster(sampler)
+    spec = SharedResourceSpec.model_validate(
+        {"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}
+    )
+    first = forecaster.demand(("ns", "r"), spec, ["node-4"], now)
+    assert first is not None
+    later = now + dt.timedelta(minutes=2)
+    sampler.record(AgentSample("node-4", start, later.timestamp(), {("ns", "r", "remote"): 4000}))
+    assert forecaster.demand(("ns", "r"), spec, ["node-4"], later, latest=True) is first
+    assert forecaster.demand(("ns", "r"), spec, ["node-4"], later) is not first
+    fresh = DemandForecaster(sampler)  # none made yet: made now
+    assert fresh.demand(("ns", "r"), spec, ["node-4"], later, latest=True) is not None

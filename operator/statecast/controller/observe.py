@@ -62,8 +62,18 @@ def _valid_spec(body: kopf.Body) -> SharedResourceSpec | None:
         return None  # the reconcile validates again and reports why
 
 
-def observe(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datetime) -> Observed:
+def observe(
+    services: Services,
+    body: kopf.Body,
+    indexes: Indexes,
+    now: dt.datetime,
+    *,
+    quick: bool = False,
+) -> Observed:
     """Everything the reconcile of ``body`` reads, as of ``now``.
+
+    ``quick``: with the last forecast made for the resource, not brought up to date
+    (:meth:`DemandForecaster.demand`'s ``latest``: a lapse's wave).
 
     Marks the operator as acting and loads the resource's saved demand history the
     first time it is seen (:class:`~statecast.controller.history_keeper.HistoryKeeper`).
@@ -81,7 +91,7 @@ def observe(services: Services, body: kopf.Body, indexes: Indexes, now: dt.datet
         reconciled = bool(body.get("status"))  # a first reconcile: nothing saved to read
         owner = Owner(namespace, name, body.metadata.uid or "", reconciled)
         services.keeper.observe(owner, interval)
-        demand = demand_view(services, body, spec, nodes, replicas, pods, now)
+        demand = demand_view(services, body, spec, nodes, replicas, pods, now, quick=quick)
         if spec.placement.max_bytes_per_node is not None:  # only when a limit asks for it
             elsewhere = indexes.bytes_elsewhere(ref)
     return Observed(
@@ -106,6 +116,8 @@ def demand_view(
     replicas: Sequence[ReplicaView],
     pods: Sequence[PodView],
     now: dt.datetime,
+    *,
+    quick: bool = False,
 ) -> DemandView:
     """What the services know of the resource's demand, as its policy needs it.
 
@@ -120,7 +132,7 @@ def demand_view(
     if policy == "predictive":
         consumers = consumer_pods(pods, ref[1], spec.consumers.selector)
         names = [n.name for n in nodes]
-        forecast = services.forecaster.demand(ref, spec, names, now, consumers)
+        forecast = services.forecaster.demand(ref, spec, names, now, consumers, latest=quick)
         remembered = services.forecaster.recently_removed(ref, spec, now)
         kept = recently_removed(body.get("status") or {}, now, horizon(spec))  # restarts too
         removed = {n: min(remembered.get(n, age), age) for n, age in {**remembered, **kept}.items()}
