@@ -115,8 +115,13 @@ class WokenReconciles:
                 self.wakeups.done(ref)
 
     def _watch_leases(self) -> None:
-        while not self._stop.wait(self.look_at_leases()):
-            pass
+        wait = 0.0
+        while not self._stop.wait(wait):
+            try:
+                wait = self.look_at_leases()
+            except Exception:  # the thread must outlive a surprise, or lapses go unseen
+                log.exception("event=lease-look-failed")
+                wait = self.lease_period
 
     def look_at_leases(self) -> float:
         """One look at the agents' Leases: handle the lapses and returns since the last.
