@@ -276,3 +276,19 @@ def test_a_wave_plans_with_the_last_forecast_as_it_is_and_others_bring_it_up_to_
     assert forecaster.demand(("ns", "r"), spec, ["node-4"], later) is not first
     fresh = DemandForecaster(sampler)  # none made yet: made now
     assert fresh.demand(("ns", "r"), spec, ["node-4"], later, latest=True) is not None
+
+
+def test_a_confirming_list_is_reused_within_the_time_asked_and_not_beyond() -> None:
+    """A strong resource's election is decided on a list at most a second old (as
+    before the watch), not on the watch's view, without a list per resource."""
+    gateway, clock = Watched(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)
+    liveness.listed([AgentLease("a", dt.datetime.fromtimestamp(1.0, dt.UTC), 6)])
+    now = dt.datetime.fromtimestamp(clock.now, dt.UTC)
+    liveness.down_confirmed(now, within=1.0)
+    liveness.down_confirmed(now, within=1.0)
+    assert gateway.lists == 1
+    clock.now += 1.0
+    liveness.down_confirmed(now, within=1.0)
+    liveness.down_confirmed(now)  # now: always a list
+    assert gateway.lists == 3

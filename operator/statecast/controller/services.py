@@ -89,6 +89,7 @@ class AgentLiveness:
         self._listed = False  # a list has come back (or failed) once
         self._watch = RenewalWatch()
         self._watched: dict[str, AgentLease] | None = None  # node -> Lease, while watched
+        self._confirmed = float("-inf")  # when down_confirmed last listed
 
     def listed(self, leases: list[AgentLease]) -> None:
         """The whole set of Leases, listed by a watch that (re)starts: watched from now."""
@@ -114,13 +115,17 @@ class AgentLiveness:
         with self._lock:
             self._watched = None
 
-    def down_confirmed(self, now: dt.datetime) -> frozenset[str]:
-        """Nodes whose agent's Lease has lapsed, by a list made now (not a cached one).
+    def down_confirmed(self, now: dt.datetime, within: float = 0.0) -> frozenset[str]:
+        """Nodes whose agent's Lease has lapsed, by a list (not the watch's view).
 
         Before a lapse is acted on: a watch that stalled without an error (or a list
-        taken a moment before a renewal) would show a live agent's Lease as lapsed. If
+        taken a moment before a renewal) would show a live agent's Lease as lapsed. A
+        list made less than ``within`` seconds ago is used again (0: one made now). If
         the list fails, the last view answers.
         """
+        with self._lock:
+            if within > 0 and self.clock() - self._confirmed < within:
+                return agents_down(self._leases, now)
         try:
             listed = self.gateway.agent_leases()
         except Exception as err:  # noqa: BLE001 - any API failure: keep what we knew
@@ -130,7 +135,7 @@ class AgentLiveness:
             self._leases = self._as_observed(listed)
             if self._watched is not None:
                 self._watched = {lease.node: lease for lease in self._leases}
-            self._fetched = self.clock()
+            self._fetched = self._confirmed = self.clock()
             return agents_down(self._leases, now)
 
     def current(self) -> list[AgentLease]:

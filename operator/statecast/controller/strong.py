@@ -211,9 +211,11 @@ def decide_and_carry_out(
     except ValidationError:
         return False  # the reconcile reports an invalid spec
     leases = services.liveness.current()
-    observed = Observed(
-        body, list(nodes), list(replicas), now, agents_down=agents_down(leases, now), spec=spec
-    )
+    down = agents_down(leases, now)
+    if down:  # an election is decided on a list at most a second old, not on the watch
+        down = services.liveness.down_confirmed(now, within=1.0)
+        leases = services.liveness.current()
+    observed = Observed(body, list(nodes), list(replicas), now, agents_down=down, spec=spec)
     decision = strong_decision(observed, spec)
     election = decision.election
     if reasons is not None and (election is None or election.reason not in reasons):

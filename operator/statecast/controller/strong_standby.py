@@ -120,6 +120,8 @@ class StandbyElections:
         leases = self.services.liveness.current()  # every pass: keeps the view current
         now = self.now()
         down = agents_down(leases, now)
+        if down:  # as the acting operator's: a list at most a second old, not the watch
+            down = self.services.liveness.down_confirmed(now, within=1.0)
         self._passes += 1
         if not down and self._passes % self.sweep_every:
             return []
