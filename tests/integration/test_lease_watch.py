@@ -35,7 +35,7 @@ def test_the_lease_watch_feeds_renewals_deletions_and_restarts(
     watch = LeaseWatch(gateway, liveness, timeout=3)  # the server ends it every 3 s
     watch.start()
     try:
-        start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        start = dt.datetime.now(dt.UTC).replace(microsecond=500000)  # the server wants one
         coordination.create_namespaced_lease(namespace, lease_body("n1", start, 4))
         wait_for(lambda: [lease.node for lease in liveness.current()] == ["n1"], what="n1 seen")
         seen = liveness.current()[0].renew_time
