@@ -15,7 +15,7 @@ import kopf
 import pytest
 from prometheus_client import generate_latest
 
-from statecast.controller import handlers
+from statecast.controller import handlers, wave
 from statecast.controller.services import EventMemory, Services
 from statecast.core.reconcile.status import failed_status
 from tests.unit.test_controller_handlers import FakeGateway, FakeIndex, body, nodes, replica
@@ -53,7 +53,7 @@ def test_a_reconcile_that_raises_becomes_a_condition_an_event_and_a_metric(
     def broken(observed: Any) -> Any:
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(handlers, "reconcile", broken)
+    monkeypatch.setattr(wave, "reconcile", broken)
     memo = kopf.Memo(services=services)
     for _ in range(3):  # the resync timer keeps trying
         handlers.reconcile_resource(
