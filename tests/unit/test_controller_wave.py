@@ -162,7 +162,8 @@ def test_a_claimed_resource_is_not_handed_to_a_worker_and_a_running_one_is_not_c
     assert wakeups.claim([a, b]) == [b]  # b reconciled 0 s ago or not: claimed all the same
     assert wakeups.next(timeout=0) is None  # b is claimed, a running
     wakeups.done(a)
-    assert wakeups.next(timeout=0) is None  # a queued again, first, but within its gap
+    assert wakeups.next(timeout=0) == a  # queued again, first: due at once, gap or not
+    assert wakeups.next(timeout=0) is None  # b is still claimed
 
 
 class Watched(FakeGateway):
