@@ -121,6 +121,7 @@ class FakeAgents:
         self.counters = _Counters(model)
         self.lost: dict[str, float] = {}  # node -> its last renewal (time.time())
         self.renewed: dict[str, float] = {}
+        self._renewing = {node: threading.Lock() for node in model.nodes}
         self.renewals = 0
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(8)
@@ -175,8 +176,14 @@ class FakeAgents:
         self._server.shutdown()
 
     def lose(self, node: str) -> float:
-        """Stop ``node``'s agent; return when its Lease expires (time.time())."""
-        self.lost[node] = self.renewed.get(node, time.time())
+        """Stop ``node``'s agent; return when its Lease expires (time.time()).
+
+        A renewal of ``node`` under way finishes first and counts: the expiry was taken
+        from the renewal before it, while the one under way (a round of 50 renewals
+        takes seconds on a loaded machine) made the Lease last up to a round longer.
+        """
+        with self._renewing[node]:
+            self.lost[node] = self.renewed.get(node, time.time())
         return self.lost[node] + self.lease_s
 
     def renew_all(self) -> None:
@@ -195,6 +202,12 @@ class FakeAgents:
                 print(f"lease renewal failed: {err}", flush=True)
 
     def _renew(self, node: str) -> None:
+        with self._renewing[node]:  # a lost node's agent renews no more
+            if node in self.lost:
+                return
+            self._renew_now(node)
+
+    def _renew_now(self, node: str) -> None:
         from kubernetes.client.exceptions import ApiException
 
         now = dt.datetime.now(dt.UTC)
