@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from statecast.controller.builders import build_replica
+from statecast.core.crdt.replica_id import node_of
 from statecast.devcluster.system import System
 from tests.integration.conftest import agent_processes, wait_for
 
@@ -110,7 +111,8 @@ def test_agents_renew_leases_and_make_their_replicas_ready(
     for name in names:
         status = wait_for(
             lambda n=name: (
-                (s := replica_status(custom, namespace, n)).get("versionVector") == {holders[0]: 1}
+                _by_node((s := replica_status(custom, namespace, n)).get("versionVector"))
+                == {holders[0]: 1}
                 and s
             ),
             what=f"{name} reports the write in its version vector",
@@ -203,3 +205,8 @@ def test_agents_of_two_groups_on_the_same_nodes_only_see_their_own_group(
 def _peer_urls(url: str) -> set[str]:
     reply = httpx.get(f"{url}/v1/agents", timeout=5).json()
     return {p["url"] for p in reply.get("peers", [])}
+
+
+def _by_node(vector: dict[str, int] | None) -> dict[str, int]:
+    """A version vector by node: a copy's events are its replica id's, ``<node>#<token>``."""
+    return {node_of(origin): seq for origin, seq in (vector or {}).items()}

@@ -231,7 +231,7 @@ async def test_a_replica_is_materialised_and_reports_true_status(agent):
     await reconciler.reconcile()
     name, status = gateway.patches[-1]
     assert name == "flags-n1"
-    assert status["versionVector"] == {"n1": 1}
+    assert status["versionVector"] == {agent.stores["apps", "flags"].replica: 1}
     assert status["bytes"] == len("k") + len('"v"')
     assert status["consistency"] == "eventual"
     assert status["conditions"][0]["type"] == "Ready"

@@ -143,7 +143,8 @@ async def test_accesses_are_counted_in_stats_and_metrics(agent):
     assert rows[("flags", "get", "local")] == 3
     assert rows[("flags", "put", "local")] == 1
     flags = next(r for r in stats["replicas"] if r["resource"] == "flags")
-    assert flags["versionVector"] == {"n1": 1}
+    (origin,) = flags["versionVector"]  # this copy's replica id: n1#<token>
+    assert flags["versionVector"] == {origin: 1} and origin.startswith("n1#")
     assert stats["peers"] == []  # no round trip measured yet
     _, metrics, _ = await call(session, "GET", f"{base}/metrics")
     line = (

@@ -70,7 +70,8 @@ async def put(session: aiohttp.ClientSession, base: str, key: str, value: object
 
 
 async def test_a_watcher_gets_each_change_with_its_stamp_then_a_heartbeat(agent):
-    _, base, session = agent
+    node, base, session = agent
+    me = node.stores[FLAGS].replica  # this copy's replica id, n1#<token>
     async with session.get(f"{base}/v1/default/flags?watch=1") as response:
         assert response.status == 200
         lines = Lines(response)
@@ -79,17 +80,17 @@ async def test_a_watcher_gets_each_change_with_its_stamp_then_a_heartbeat(agent)
         version = await put(session, base, "beta", {"on": True})
         # (a heartbeat may come before the change on a slow machine: read up to the
         # heartbeat that holds it)
-        changes = await lines.until("vv", {"n1": 1})
+        changes = await lines.until("vv", {me: 1})
         assert [line for line in changes if "vv" not in line] == [
             {"k": "beta", "v": {"on": True}, "s": version}
         ]
         await put(session, base, "a/b c", 1)
         async with session.delete(f"{base}/v1/default/flags/beta") as deleted:
             assert deleted.status == 200
-        changes = await lines.until("vv", {"n1": 3})
+        changes = await lines.until("vv", {me: 3})
         keys = {c["k"]: c["v"] for c in changes if "k" in c}
         assert keys == {"a/b c": 1, "beta": None}
-        assert changes[-1]["vv"] == {"n1": 3}
+        assert changes[-1]["vv"] == {me: 3}
 
 
 async def test_heartbeats_come_while_nothing_changes(agent):
@@ -101,14 +102,14 @@ async def test_heartbeats_come_while_nothing_changes(agent):
 
 
 async def test_resuming_from_a_vector_sends_what_changed_since_or_a_reset(agent):
-    _, base, session = agent
+    node, base, session = agent
     for i in range(3):
         await put(session, base, f"k{i}", i)
-    since = quote(json.dumps({"n1": 2}))
+    since = quote(json.dumps({node.stores[FLAGS].replica: 2}))
     async with session.get(f"{base}/v1/default/flags?watch=1&since={since}") as response:
         lines = await Lines(response).until("vv")
         assert [line.get("k") for line in lines[:-1]] == ["k2"]
-    for i in range(3, 10):  # the index keeps 4 events: {"n1": 2} is out of its reach
+    for i in range(3, 10):  # the index keeps 4 events: event 2 is out of its reach
         await put(session, base, f"k{i}", i)
     async with session.get(f"{base}/v1/default/flags?watch=1&since={since}") as response:
         lines = await Lines(response).until("vv")

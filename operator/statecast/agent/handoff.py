@@ -20,6 +20,7 @@ import aiohttp
 
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import AgentError
+from statecast.agent.incarnation import forget_replica_id
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.retired import (
     RetiredCopy,
@@ -114,6 +115,8 @@ async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[st
 
 
 def _delete(directory: Path) -> None:
+    # the replica id first: files cut short by a crash here never lend it to a new copy
+    forget_replica_id(directory)
     shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -200,7 +200,13 @@ class Replication:
             if cached is not None and cached[0] is batch:
                 body = cached[1]
             else:
-                body = encode_push(self.node, batch.first, batch.last, batch.entries)
+                store = self._stores.get(ref)
+                if store is None:
+                    return  # detached meanwhile
+                # ``from`` names the events' origin, the store's replica id: its node is
+                # the part before ``#`` (an agent of before refuses an id it does not
+                # know as a peer, rather than numbering the events as its node's)
+                body = encode_push(store.replica, batch.first, batch.last, batch.entries)
                 self._encoded[ref] = (batch, body)
             if await self._push(ref, peer, body):
                 outbox.sent(peer, batch)

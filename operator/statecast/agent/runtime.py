@@ -17,6 +17,7 @@ from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
 from statecast.agent.errors import PersistenceError
 from statecast.agent.housekeeping import Housekeeper
+from statecast.agent.incarnation import replica_id
 from statecast.agent.looplag import LoopLag, LoopLagCollector
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.replication import Replication
@@ -201,7 +202,9 @@ class Agent:
             self.config.fsync_interval,
             self.config.snapshot_writer,
         )
-        store = ReplicaStore(spec, self.node, files, self.config.index_limit)
+        # a copy's own id, never the id of an earlier copy on this node (incarnation.py)
+        replica = replica_id(directory, self.node)
+        store = ReplicaStore(spec, replica, files, self.config.index_limit)
         store.on_busy = self.housekeeper.wake
         store.on_changed = self.watch.changed
         store.open()

@@ -68,6 +68,7 @@ from statecast.agent.wire import (
 )
 from statecast.core.crdt import Entry, SyncPayload, Visible
 from statecast.core.crdt.entry import latest_stamp
+from statecast.core.crdt.replica_id import node_of as node_of_replica
 from statecast.core.pki import OPERATOR_NAME, node_of
 from statecast.core.strong.log import Operation
 
@@ -668,16 +669,20 @@ class AgentApi:
     def peer_push(self, request: Request, parts: list[str]) -> Result:
         """Join a delta a peer pushed."""
         message = decode_push(request.body)
-        store = self._peer_store(parts, self._sender(request, message.sender))
+        # ``from`` is the origin of the events: a replica id, ``<node>#<token>`` (or the
+        # node name of an agent of before)
+        sender = self._sender(request, node_of_replica(message.sender))
+        store = self._peer_store(parts, sender)
         return self._pushed(
-            store, message.sender, message.first, message.last, message.entries, len(request.body)
-        )
+            store, sender, message.sender, (message.first, message.last), message.entries,
+            len(request.body),
+        )  # fmt: skip
 
     async def _pushed(
-        self, store: ReplicaStore, sender: str, first: int, last: int,
+        self, store: ReplicaStore, sender: str, origin: str, events: tuple[int, int],
         entries: Mapping[str, Entry], size: int,
     ) -> Response:  # fmt: skip
-        await store.apply_push(sender, first, last, entries)
+        await store.apply_push(origin, events[0], events[1], entries)
         ns, res = store.spec.ref
         self.agent.sync_log.record((ns, res, sender, "push", "in"), size)
         return _json({"ok": True})
