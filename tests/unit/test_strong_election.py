@@ -158,6 +158,43 @@ def test_next_election(
         assert election.epoch == config.epoch + 1
 
 
+@pytest.mark.parametrize(
+    ("config", "alive", "positions", "leader", "exclude"),
+    [
+        # the leader's Lease lapsed while it appended entries no majority stored (its
+        # log is the longest): fenced, never re-chosen; the best live voter leads
+        (StrongConfig(3, "a", ABC), {"b", "c"}, {"a": P(3, 9), "b": P(3, 7), "c": P(3, 8)},
+         "c", {"a"}),
+        # a follower's Lease lapsed too: the only live voter is no majority by itself
+        (StrongConfig(3, "a", ABC), {"b"}, {"a": P(3, 9), "b": P(3, 7), "c": P(3, 7)},
+         None, {"a", "c"}),
+        # an election left half-way: a voter whose Lease lapsed meanwhile may not lead
+        (StrongConfig(4, None, ABC), {"a", "b"}, {"a": P(3, 5), "b": P(3, 4), "c": P(3, 9)},
+         "a", {"c"}),
+        (StrongConfig(4, None, ABC), set(ABC), {"a": P(3, 5), "c": P(3, 9)}, "c", set()),
+        # five voters, the leader and one follower lapsed: three of five still elect
+        (StrongConfig(3, "a", tuple("abcde")), {"b", "c", "d"},
+         {n: P(3, 9 if n in "ae" else 6) for n in "abcde"}, "b", {"a", "e"}),
+        # the isolated leader (alive) and a lapsed follower are both left out
+        (StrongConfig(3, "a", ABC), {"a", "b"}, {"a": P(3, 9), "b": P(3, 7), "c": P(3, 8)},
+         None, {"a", "c"}),
+    ],
+)  # fmt: skip
+def test_a_failover_never_elects_a_voter_whose_lease_lapsed(
+    config: StrongConfig,
+    alive: set[str],
+    positions: dict[str, LogPosition],
+    leader: str | None,
+    exclude: set[str],
+) -> None:
+    progress = {"a": ISOLATED} if "a" in alive else {}
+    election = next_election(config, alive, config.voters, progress)
+    assert election is not None and election.epoch == config.epoch + 1
+    assert election.exclude == exclude
+    assert election.fence_voters == config.voters  # every voter is still fenced
+    assert choose_leader(election, positions, alive).leader == leader
+
+
 def test_a_learner_joins_once_caught_up() -> None:
     config = StrongConfig(3, "a", ("a", "b"))
     behind = {"a": _open(3, {"b": 500, "d": 1}), "d": ReplicaProgress()}

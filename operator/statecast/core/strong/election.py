@@ -100,7 +100,10 @@ class Election:
         fence_voters: The voters being replaced (a majority of them must be fenced).
         reason: ``initial``, ``failover`` (the leader's agent is gone), ``isolated``
             (the leader lives but reaches no majority), ``membership`` or ``transfer``.
-        exclude: Nodes that may not lead the new epoch (leaving).
+        exclude: Nodes that may not lead the new epoch: leaving, the isolated leader,
+            and in a failover every voter whose agent's Lease lapsed (the old leader's
+            included). They are fenced all the same, but the others must be a majority
+            of ``fence_voters`` by themselves.
     """
 
     epoch: int
@@ -192,11 +195,16 @@ def next_election(
     if not config.voters:
         voters = tuple(sorted(n for n in wanted if n in progress))
         return Election(epoch, voters, voters, "initial") if voters else None
+    # a voter whose agent's Lease lapsed is fenced but never chosen: the most up-to-date
+    # log is often the cut-off leader's own (entries it appended that no majority
+    # stored), and a leader the master sees as gone is replaced again at once
+    lapsed = frozenset(v for v in config.voters if v not in alive)
     if config.leader is None or config.leader not in alive:
-        return Election(epoch, config.voters, config.voters, "failover")
+        return Election(epoch, config.voters, config.voters, "failover", lapsed)
     report = progress.get(config.leader)
     if report is not None and report.isolated and report.epoch == config.epoch:
-        return Election(epoch, config.voters, config.voters, "isolated", frozenset({config.leader}))
+        cut_off = lapsed | {config.leader}
+        return Election(epoch, config.voters, config.voters, "isolated", cut_off)
     if report is None or not report.leading or report.epoch != config.epoch:
         return None  # the leader is opening its epoch: no change before it is open
     learners = [n for n in progress if n not in config.voters and caught_up(report, n)]
