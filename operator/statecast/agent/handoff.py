@@ -9,6 +9,7 @@ directory for copies left by an earlier run of the agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -42,7 +43,7 @@ from statecast.agent.wire import (
 )
 from statecast.core.crdt import DeltaMap
 
-__all__ = ["Retirement", "hand_off"]
+__all__ = ["STOP_GRACE", "Retirement", "hand_off"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,13 @@ ResourceUid = Callable[[str, str], Awaitable[str | None]]
 #: Seconds between hand-off attempts of one retired copy: doubling, at most the last.
 RETRY_FIRST, RETRY_MAX = 10.0, 600.0
 
+
+#: Seconds a stopping agent (SIGTERM) waits for hand-offs in flight before it abandons
+#: them (their copies stay on disk, marked retired: the next run's first sweep hands
+#: them off). Well within the 30 s a pod is given to stop (the chart's agent DaemonSet
+#: keeps Kubernetes' default terminationGracePeriodSeconds), leaving the rest to the
+#: snapshots written at the stop.
+STOP_GRACE = 15.0
 
 #: A hand-off message may take this long (a copy can be large; a dead peer must not hold
 #: the sweep for the session's 30 s).
@@ -166,6 +174,9 @@ class Retirement:
         #: (before it, every live replica's directory would look retired).
         self.replicas_known = asyncio.Event()
         agent.retired.complete = False  # until the first sweep has looked at the disk
+        #: Set by :meth:`stop`: sweeps stop after the copy they are handing off.
+        self.stopping = False
+        self._sweeping = False
 
     def _targets(self, ref: Ref) -> list[str]:
         found = self.agent.directory.nearest(self.members.get(ref, ()))
@@ -176,25 +187,56 @@ class Retirement:
         return directory == live and (ref in self.held or ref in self.agent.stores)
 
     async def retire(self, ref: Ref, uid: str) -> None:
-        """Close the replica of ``ref`` held here; hand its copy off in the background."""
+        """Close the replica of ``ref`` held here; hand its copy off in the background.
+
+        Returns once the replica is closed. The closing and the hand-off run in one task
+        of their own, which a cancelled Replica pass (the agent stopping) does not stop:
+        :meth:`close` waits for it.
+        """
         store = self.agent.stores.get(ref)
         if store is None:
             return
-        await self.agent.close_replica(ref)  # no more writes here; the state stays in memory
-        if store.files is None:
-            return
-        directory = store.files.directory
-        self.agent.retired.hold(ref, directory, time.time())
-        self._handing.add(directory)
-        task = asyncio.create_task(self._hand_off_closed(ref, store, uid))
+        closed: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._retire(ref, store, uid, closed))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        failure = await asyncio.shield(closed)
+        if failure is not None:
+            raise failure
+
+    async def _retire(
+        self, ref: Ref, store: ReplicaStore, uid: str, closed: asyncio.Future[BaseException | None]
+    ) -> None:
+        directory = store.files.directory if store.files is not None else None
+        if directory is not None:  # no sweep takes it while it closes
+            self.agent.retired.hold(ref, directory, time.time())
+            self._handing.add(directory)
+        try:
+            await self.agent.close_replica(ref)  # no more writes here; the state stays in memory
+        except Exception as err:  # noqa: BLE001 - handed to the Replica pass that retired it
+            if directory is not None:
+                self._handing.discard(directory)
+            closed.set_result(err)
+            return
+        else:
+            closed.set_result(None)
+        finally:
+            if not closed.done():  # cancelled while closing (the agent stops past its grace)
+                closed.cancel()
+        if directory is not None:
+            await self._hand_off_closed(ref, store, uid)
 
     async def _hand_off_closed(self, ref: Ref, store: ReplicaStore, uid: str) -> None:
         assert store.files is not None
         directory = store.files.directory
         try:
-            taken_by = await hand_off(self.agent, ref, store.state, self._targets(ref))
+            try:
+                taken_by = await hand_off(self.agent, ref, store.state, self._targets(ref))
+            except asyncio.CancelledError:  # the agent stops: the next run hands it off
+                if not self._in_use(ref, directory):
+                    with contextlib.suppress(OSError):
+                        mark_retired(ref, directory, uid)
+                raise
             async with self.lock:
                 if self._in_use(ref, directory):
                     self.agent.retired.drop(directory)
@@ -227,12 +269,16 @@ class Retirement:
         them (it is not ``complete``).
         """
         await self.replicas_known.wait()
-        while True:
+        while not self.stopping:
+            self._sweeping = True
             try:
                 await self.sweep(time.time())
             except (OSError, AgentError) as err:  # a loop must outlive one bad round
                 log.warning("event=retired_sweep_failed error=%s", err)
-            await asyncio.sleep(self.sweep_every)
+            finally:
+                self._sweeping = False
+            if not self.stopping:
+                await asyncio.sleep(self.sweep_every)
 
     def _note_found(self, found: list[tuple[Ref, Path, float | None]], now: float) -> None:
         """Show every copy found in the ledger before any is settled; it is complete then."""
@@ -253,6 +299,8 @@ class Retirement:
         self._note_found(found, now)
         ledger = self.agent.retired
         for ref, directory, _ in found:
+            if self.stopping:
+                return  # the agent stops: the rest waits for its next run
             if directory in self._handing:
                 continue  # its hand-off after the retirement is still under way
             if self._in_use(ref, directory):
@@ -325,7 +373,43 @@ class Retirement:
             *copy.ref, taken_by, time.time() - copy.since,
         )  # fmt: skip
 
-    async def close(self) -> None:
-        """Wait for hand-offs in flight (a stopping agent finishes what it started)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self, grace: float | None = None) -> bool:
+        """Wait for the hand-offs in flight (a stopping agent finishes what it started).
+
+        At most ``grace`` seconds (None: as long as they take); those still running then
+        are cancelled: their copies stay on disk, marked retired, for a later sweep.
+
+        Returns:
+            True if every hand-off in flight finished.
+        """
+        return await self._finish(set(self._tasks), grace)
+
+    async def stop(self, grace: float, sweeper: asyncio.Task[None] | None = None) -> bool:
+        """Stop sweeping and finish what is in flight within ``grace`` (the agent stops).
+
+        Hand-offs of copies retired here, and the one the sweep (``sweeper``, the task
+        running :meth:`run`) is making, are waited for as in :meth:`close`; a sweep
+        between copies is stopped at once. What is left is for the next run's first sweep.
+        """
+        self.stopping = True
+        pending: set[asyncio.Task[None]] = set(self._tasks)
+        if sweeper is not None and not sweeper.done():
+            if self._sweeping:
+                pending.add(sweeper)
+            else:
+                sweeper.cancel()
+        return await self._finish(pending, grace)
+
+    async def _finish(self, pending: set[asyncio.Task[None]], grace: float | None) -> bool:
+        if not pending:
+            return True
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+            log.warning(
+                "event=hand_offs_abandoned count=%d reason=stopping grace=%.0f", len(late),
+                grace or 0.0,
+            )  # fmt: skip
+        return not late

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from statecast.agent.certificate import CertificateKeeper
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import PersistenceError
-from statecast.agent.handoff import Retirement
+from statecast.agent.handoff import STOP_GRACE, Retirement
 from statecast.agent.kube_api import (
     API_ERRORS,
     CertificateRequests,
@@ -773,8 +773,15 @@ async def run_edge(
         )
         thread.start()
     try:
-        await asyncio.gather(*tasks)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # a task that failed stops the edge (and the agent)
     finally:
         stop.set()
+        # A stop (SIGTERM) first ends the Replica passes, then finishes the hand-offs in
+        # flight while the Lease is still renewed and the server still answers (peers
+        # take a hand-off only from a peer they know), for at most STOP_GRACE.
+        tasks[2].cancel()
+        await reconciler.retirement.stop(STOP_GRACE, sweeper=tasks[3])
         for task in tasks:
             task.cancel()
