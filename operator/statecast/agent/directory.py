@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,7 +14,10 @@ from urllib.parse import urlsplit
 from statecast.core.pki import agent_name
 from statecast.pki.contexts import TlsMaterial
 
-__all__ = ["PeerDirectory", "PeerInfo"]
+__all__ = ["RELEARN_SECONDS", "PeerDirectory", "PeerInfo"]
+
+#: At most one reading of the peers' Leases this often on behalf of unknown senders.
+RELEARN_SECONDS = 1.0
 
 
 @dataclass
@@ -18,7 +25,7 @@ class PeerInfo:
     """Another agent.
 
     Attributes:
-        node: Its node name (also its replica id).
+        node: Its node name (its copies' replica ids are ``<node>#<token>``).
         url: Base URL agents reach it at (its mutual-TLS peer listener when TLS is on).
         zone: Its topology zone (may be empty).
         rtt: Smoothed round-trip time in seconds (None until measured).
@@ -58,6 +65,35 @@ class PeerDirectory:
         self.tls = tls
         self.peers: dict[str, PeerInfo] = {}
         self._hosts: frozenset[str] | None = None
+        #: Reads the peers' Leases again now (set by the Kubernetes edge; None: no way to).
+        self.relearn: Callable[[], Awaitable[None]] | None = None
+        self._relearned_at = -math.inf
+        self._relearning: asyncio.Future[None] | None = None
+
+    def may_learn(self, node: str) -> bool:
+        """Whether ``node``, unknown here, may be learned by reading the peers again now.
+
+        A peer just (re)started is unknown until this agent reads its Lease (every Lease
+        period): its first messages would be refused (a hand-off retried 10 s later).
+        A reading in flight is shared; a new one starts at most every
+        :data:`RELEARN_SECONDS`, however many unknown senders ask.
+        """
+        if self.relearn is None or node in self.peers:
+            return False
+        if self._relearning is not None and not self._relearning.done():
+            return True
+        return time.monotonic() - self._relearned_at >= RELEARN_SECONDS
+
+    async def learn(self) -> None:
+        """Read the peers again (see :meth:`may_learn`); a failed reading changes nothing."""
+        reading = self._relearning
+        if reading is None or reading.done():
+            if self.relearn is None or time.monotonic() - self._relearned_at < RELEARN_SECONDS:
+                return
+            self._relearned_at = time.monotonic()
+            reading = self._relearning = asyncio.ensure_future(self.relearn())
+        with contextlib.suppress(Exception):
+            await asyncio.shield(reading)
 
     def hosts(self) -> frozenset[str]:
         """The hosts (addresses) of the peers' URLs, to recognise a peer's connection."""

@@ -752,10 +752,14 @@ async def run_edge(
                 log.warning("event=peer_refresh_failed error=%s", err)
             await asyncio.sleep(lease_seconds)
 
-    try:  # know the live peers before the first reconcile: alone is not the same as unknown
-        await peers.refresh()
-    except API_ERRORS as err:
-        log.warning("event=peer_refresh_failed error=%s", err)
+    async def relearn_peers() -> None:  # a sender unknown here may have just (re)started
+        try:
+            await peers.refresh()
+        except API_ERRORS as err:
+            log.warning("event=peer_refresh_failed error=%s", err)
+
+    await relearn_peers()  # know the live peers before the first reconcile: alone != unknown
+    agent.directory.relearn = relearn_peers
     tasks = [
         asyncio.create_task(keeper.run()),
         asyncio.create_task(watch_peers()),
@@ -778,10 +782,20 @@ async def run_edge(
             task.result()  # a task that failed stops the edge (and the agent)
     finally:
         stop.set()
-        # A stop (SIGTERM) first ends the Replica passes, then finishes the hand-offs in
-        # flight while the Lease is still renewed and the server still answers (peers
-        # take a hand-off only from a peer they know), for at most STOP_GRACE.
-        tasks[2].cancel()
-        await reconciler.retirement.stop(STOP_GRACE, sweeper=tasks[3])
-        for task in tasks:
-            task.cancel()
+        await _wind_down(agent, reconciler, tasks)
+
+
+async def _wind_down(
+    agent: Agent, reconciler: ReplicaReconciler, tasks: list[asyncio.Task[None]]
+) -> None:
+    """Stop the edge's loops (``tasks`` as ``run_edge`` made them), hand-offs first.
+
+    A stop (SIGTERM) first ends the Replica passes, then finishes the hand-offs in flight
+    while the Lease is still renewed and the server still answers (peers take a hand-off
+    only from a peer they know), for at most ``STOP_GRACE``.
+    """
+    tasks[2].cancel()  # the Replica passes
+    await reconciler.retirement.stop(STOP_GRACE, sweeper=tasks[3])
+    agent.directory.relearn = None
+    for task in tasks:
+        task.cancel()

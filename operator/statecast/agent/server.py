@@ -666,12 +666,33 @@ class AgentApi:
             )
         return store
 
-    def peer_push(self, request: Request, parts: list[str]) -> Result:
+    def _learning(self, sender: str, retry: Callable[[], Result]) -> Result | None:
+        """For a sender unknown here: read the peers once more, then ``retry`` (None: known).
+
+        A peer that just (re)started is unknown until this agent reads its Lease; its
+        hand-off was refused (403 ``unknown_peer``) and retried 10 s later. The reading
+        is shared and at most one a second (``PeerDirectory.may_learn``); ``retry`` must
+        not ask again, so a sender still unknown then is refused.
+        """
+        if not self.agent.directory.may_learn(sender):
+            return None
+        return self._learned(retry)
+
+    async def _learned(self, retry: Callable[[], Result]) -> Answer:
+        await self.agent.directory.learn()
+        answer = retry()
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    def peer_push(self, request: Request, parts: list[str], learn: bool = True) -> Result:
         """Join a delta a peer pushed."""
         message = decode_push(request.body)
         # ``from`` is the origin of the events: a replica id, ``<node>#<token>`` (or the
         # node name of an agent of before)
         sender = self._sender(request, node_of_replica(message.sender))
+        if learn and (
+            later := self._learning(sender, lambda: self.peer_push(request, parts, False))
+        ):
+            return later
         store = self._peer_store(parts, sender)
         return self._pushed(
             store, sender, message.sender, (message.first, message.last), message.entries,
@@ -687,14 +708,19 @@ class AgentApi:
         self.agent.sync_log.record((ns, res, sender, "push", "in"), size)
         return _json({"ok": True})
 
-    def peer_sync(self, request: Request, parts: list[str]) -> Result:
+    def peer_sync(self, request: Request, parts: list[str], learn: bool = True) -> Result:
         """Answer a peer's version vector with a delta or a full snapshot.
 
         In lines (:func:`~statecast.agent.wire.encode_sync_lines`) when the peer asks for
         them, so that it can join the answer piece by piece; one JSON object otherwise.
         """
         ask = decode_sync_request(request.body)
-        store = self._peer_store(parts, self._sender(request, ask.sender))
+        sender = self._sender(request, ask.sender)
+        if learn and (
+            later := self._learning(sender, lambda: self.peer_sync(request, parts, False))
+        ):
+            return later
+        store = self._peer_store(parts, sender)
         if len(store.state) > _ENCODE_ON_LOOP and store.state.sends_everything(ask.vector):
             return self._whole_copy(store, ask)
         return self._answer_sync(store, ask)
@@ -748,7 +774,7 @@ class AgentApi:
         kind = SYNC_LINES if ask.lines else "application/json"
         return Response(body, content_type=kind, after=store.unwritten_tail)
 
-    def peer_handoff(self, request: Request, parts: list[str]) -> Result:
+    def peer_handoff(self, request: Request, parts: list[str], learn: bool = True) -> Result:
         """Take a retired copy's writes from an agent that no longer holds a replica.
 
         The first message asks for this replica's vector (answered with ``"lines":
@@ -763,6 +789,9 @@ class AgentApi:
         else:
             message = decode_hand_off(request.body)
             sender = message.sender
+        retry = lambda: self.peer_handoff(request, parts, False)  # noqa: E731
+        if learn and (later := self._learning(self._sender(request, sender), retry)):
+            return later
         if self.agent.directory.url(self._sender(request, sender)) is None:
             raise ForbiddenError(f"unknown peer {sender!r}", "unknown_peer")
         ref = (parts[3], parts[4])
