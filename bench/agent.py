@@ -49,6 +49,7 @@ from bench.agent_nearcache import bench_nearcache, render_nearcache
 from bench.agent_profile import bench_profile, render_profile
 from statecast.agent.launcher import LocalAgent, LocalAgents
 from statecast.client import AsyncClient, Client
+from statecast.core.crdt.replica_id import node_of
 
 OUT = Path("docs/bench")
 FLAGS = {"namespace": "bench", "name": "flags"}
@@ -250,7 +251,8 @@ async def converge(agents: list[LocalAgent], writes: int) -> dict[str, Any]:
             now = time.monotonic()
             if body["replicas"]:
                 for origin, seq in body["replicas"][0]["versionVector"].items():
-                    seen.setdefault((agent.node, origin), []).append((now, seq))
+                    # a copy's events are its replica id's, <node>#<token>: the writer's node
+                    seen.setdefault((agent.node, node_of(origin)), []).append((now, seq))
             await asyncio.sleep(0.02)
 
     async def write(client: AsyncClient, node: str, keys: list[str]) -> None:
