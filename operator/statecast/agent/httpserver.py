@@ -754,6 +754,7 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._turn_started: float | None = None
+        self._granted = 0  # units of work granted in this turn
         self._deferred: dict[_Connection, None] = {}  # ordered: first deferred, first served
 
     def body_limit(self, path: bytes) -> int:
@@ -763,13 +764,23 @@ class HttpServer:
         return min(self._body_limit(path), self.max_body)
 
     def turn_spent(self) -> bool:
-        """True when this turn's answering budget is used up (starts a turn if none is)."""
+        """True when this turn's answering budget is used up (starts a turn if none is).
+
+        A caller told False does one unit of work (an answer); each turn grants at least
+        one, so a budget smaller than one answer still makes progress.
+        """
+        if self._over_budget():
+            return True
+        self._granted += 1
+        return False
+
+    def _over_budget(self) -> bool:
         now = time.perf_counter()
         if self._turn_started is None:
-            self._turn_started = now
+            self._turn_started, self._granted = now, 0
             asyncio.get_running_loop().call_soon(self._next_turn)
             return False
-        return now - self._turn_started > self.turn_budget
+        return self._granted > 0 and now - self._turn_started > self.turn_budget
 
     def defer(self, conn: _Connection) -> None:
         """Answer ``conn``'s queued requests in the next turn."""
@@ -782,7 +793,7 @@ class HttpServer:
         waiting, self._deferred = self._deferred, {}
         unserved: dict[_Connection, None] = {}
         for conn in waiting:
-            if unserved or self.turn_spent():
+            if unserved or self._over_budget():
                 unserved[conn] = None
             else:
                 conn.resume()
