@@ -9,6 +9,7 @@ answers what they said, not ``no_replica`` (item 6).
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -129,3 +130,40 @@ async def test_a_stand_in_does_not_answer_not_found_for_a_key_it_lacks(agents):
             assert "n4" in error["message"]
         store.stand_in_for = ()  # merged: a key it lacks is not there
         assert (await get(session, x, "written"))[0] == 404
+
+
+async def test_a_forwarded_increment_that_may_have_been_received_is_not_sent_again(agents):
+    """Issue 13, agent-kill: a counter ended one above every increment attempted.
+
+    A node without a replica forwarded an increment to the nearest holder, whose agent
+    was killed before it answered (it may have applied it), then sent it on to the next
+    holder: counted twice, acknowledged once. The client never resends an increment; a
+    forward must not either. It answers 503 ``outcome_unknown`` (the client counts the
+    increment as maybe applied); a holder never reached is still skipped.
+    """
+    asker, holder = await agents("a", "z")
+    store = holder.open_replica(holder.specs[REF])
+    received: list[bytes] = []
+
+    async def dies_before_answering(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.transport.abort()  # SIGKILLed after the request came in
+
+    dying = await asyncio.start_server(dies_before_answering, "127.0.0.1", 0)
+    port = dying.sockets[0].getsockname()[1]
+    asker.directory.set("k", f"http://127.0.0.1:{port}")
+    asker.directory.observe_rtt("k", 0.001)  # the nearest holder
+    asker.directory.observe_rtt("z", 0.1)
+    asker.locations[REF] = ("k", "z")
+    async with dying, aiohttp.ClientSession() as session:
+        async with session.post(url(asker, "c") + "/increment", json={"by": 1}) as reply:
+            answer = (reply.status, (await reply.json())["error"]["code"])
+        assert len(received) == 1  # it reached the holder that died
+        assert answer == (503, "outcome_unknown")
+        assert store.get("c") is None  # not applied a second time, at z
+        dying.close()
+        await dying.wait_closed()  # the holder gone for good: never reached now
+        async with session.post(url(asker, "c") + "/increment", json={"by": 1}) as reply:
+            assert reply.status == 200  # skipped, and sent on to z

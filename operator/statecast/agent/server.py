@@ -411,6 +411,11 @@ class AgentApi:
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.debug("event=forward_failed node=%s error=%s", node, err)
                 self.agent.requests.forward_failed(ns, res, "unreachable")
+                if operation in _NOT_RESENT and not isinstance(err, aiohttp.ClientConnectorError):
+                    # it may have reached that replica and been applied there: sent to
+                    # the next one too it could count twice (the client resends none)
+                    message = f"{node} did not answer: the {operation} may or may not apply"
+                    raise UnavailableError(message, "outcome_unknown") from err
                 continue
             if status == 503 or _unknown_there(status, payload):
                 # that replica cannot answer now (catching up, or it has not learned of
@@ -840,6 +845,10 @@ class AgentApi:
         """For round-trip measurements between agents."""
         return _json({"node": self.agent.node})
 
+
+#: Operations a forward never sends to a second replica once the first may have received
+#: them (applied twice they would count twice), as the client library resends none.
+_NOT_RESENT = frozenset({"increment"})
 
 _PEER_PREFIX = b"/v1/peer/"
 
