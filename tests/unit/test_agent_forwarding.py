@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import aiohttp
 
@@ -163,7 +164,24 @@ async def test_a_forwarded_increment_that_may_have_been_received_is_not_sent_aga
         assert len(received) == 1  # it reached the holder that died
         assert answer == (503, "outcome_unknown")
         assert store.get("c") is None  # not applied a second time, at z
-        dying.close()
-        await dying.wait_closed()  # the holder gone for good: never reached now
         async with session.post(url(asker, "c") + "/increment", json={"by": 1}) as reply:
-            assert reply.status == 200  # skipped, and sent on to z
+            assert reply.status == 200  # the holder that failed is tried last for a while
+        assert (len(received), store.get("c")) == (1, 1)
+
+
+async def test_a_forwarded_increment_goes_on_past_a_holder_it_never_reached(agents):
+    asker, holder = await agents("a", "z")
+    store = holder.open_replica(holder.specs[REF])
+    with socket.socket() as closed:  # a port where nothing listens: connection refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    asker.directory.set("k", f"http://127.0.0.1:{port}")
+    asker.directory.observe_rtt("k", 0.001)  # the nearest holder
+    asker.directory.observe_rtt("z", 0.1)
+    asker.locations[REF] = ("k", "z")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url(asker, "c") + "/increment", json={"by": 1}) as reply,
+    ):
+        assert reply.status == 200  # nothing was sent to k: z takes it
+    assert store.get("c") == 1

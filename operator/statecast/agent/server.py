@@ -66,6 +66,7 @@ from statecast.agent.wire import (
     encode_sync_reply,
     read_hand_off_lines,
 )
+from statecast.api.types import Ref
 from statecast.core.crdt import Entry, SyncPayload, Visible
 from statecast.core.crdt.entry import latest_stamp
 from statecast.core.crdt.replica_id import node_of as node_of_replica
@@ -240,6 +241,8 @@ class AgentApi:
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
+        #: Node -> until when (monotonic) forwards try it last: it did not answer one.
+        self._set_aside: dict[str, float] = {}
         self._routes: dict[str, dict[str, Route]] = {
             "healthz": {"GET": self.healthz},
             "readyz": {"GET": self.readyz},
@@ -392,7 +395,7 @@ class AgentApi:
         if _FORWARDED_BY in request.headers:
             raise UnavailableError(f"no replica of {ns}/{res} here", "no_replica")
         body = self._body(request, self.limits.max_value_bytes) if request.body else None
-        candidates = self.agent.directory.nearest(self.agent.locations.get((ns, res), ()))
+        candidates = self._forward_order((ns, res))
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
         for node in candidates:
@@ -411,6 +414,7 @@ class AgentApi:
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.debug("event=forward_failed node=%s error=%s", node, err)
                 self.agent.requests.forward_failed(ns, res, "unreachable")
+                self._set_aside[node] = time.monotonic() + FORWARD_SET_ASIDE
                 if operation in _NOT_RESENT and not isinstance(err, aiohttp.ClientConnectorError):
                     # it may have reached that replica and been applied there: sent to
                     # the next one too it could count twice (the client resends none)
@@ -434,6 +438,21 @@ class AgentApi:
             headers[SERVED] = "remote"
             return Response(payload, 503, headers)
         raise UnavailableError(f"no replica of {ns}/{res} reachable", "no_replica")
+
+    def _forward_order(self, ref: Ref) -> list[str]:
+        """The replicas of ``ref`` to forward to: nearest first, those set aside last.
+
+        A replica that did not answer a forward is tried after the others for
+        :data:`FORWARD_SET_ASIDE` seconds: its agent is likely down (through a proxy, a
+        dead agent's connection is accepted and then closed, which looks like a request
+        lost on the way), and an increment sent to it first would be answered
+        ``outcome_unknown`` though another replica could have taken it.
+        """
+        nearest = self.agent.directory.nearest(self.agent.locations.get(ref, ()))
+        now = time.monotonic()
+        for node in [n for n, until in self._set_aside.items() if until <= now]:
+            del self._set_aside[node]
+        return sorted(nearest, key=lambda node: node in self._set_aside)  # stable
 
     def _forwarded_headers(self, request: Request) -> dict[str, str]:
         headers = {FORWARDED_BY: self.agent.node}
@@ -845,6 +864,9 @@ class AgentApi:
         """For round-trip measurements between agents."""
         return _json({"node": self.agent.node})
 
+
+#: Seconds a replica that did not answer a forward is tried after the others.
+FORWARD_SET_ASIDE = 3.0
 
 #: Operations a forward never sends to a second replica once the first may have received
 #: them (applied twice they would count twice), as the client library resends none.
