@@ -7,7 +7,8 @@ returned. Outcomes, as Jepsen names them:
 - ``ok``: acknowledged (a write's ``version`` is kept, an increment's new total);
 - ``fail``: refused with an answer that says nothing was applied (4xx, 503);
 - ``info``: indeterminate: the request may or may not have been applied (the
-  connection broke after it was sent, or no agent answered).
+  connection broke after it was sent, no agent answered, or an agent said so: 503
+  ``outcome_unknown``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,26 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["History", "Operation", "Outcome"]
+__all__ = ["History", "Operation", "Outcome", "outcome_of"]
 
 Outcome = Literal["ok", "fail", "info"]
 Kind = Literal["write", "read", "increment"]
+
+#: The error code of an answer that says the write may or may not apply.
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
+def outcome_of(status: int, code: str) -> Outcome:
+    """What an error answer says of a write: ``fail`` if nothing was applied, else ``info``.
+
+    4xx and 503 answers apply nothing, except 503 ``outcome_unknown`` (a strong write
+    appended but not committed in time; a forwarded increment whose replica broke off
+    after it may have received it); no answer (status 0) or another server error may
+    have applied it.
+    """
+    if code == OUTCOME_UNKNOWN:
+        return "info"
+    return "fail" if 400 <= status < 500 or status == 503 else "info"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from statecast.chaos.history import History, Operation, Outcome
+from statecast.chaos.history import History, Operation, Outcome, outcome_of
 from statecast.client.credentials import default_token
 from statecast.client.endpoints import key_path
 
@@ -168,8 +168,9 @@ class PipelinedWriter:
         if status == 200:
             version = str(json.loads(body)["version"])
         else:
-            error = f"{status} {_error_code(body)}"
-            outcome = "fail" if 400 <= status < 500 or status == 503 else "info"
+            code = _error_code(body)
+            error = f"{status} {code}"
+            outcome = outcome_of(status, code)
             self.history.error(self.clock(), self.name, error)
         self.history.add(
             Operation("write", self.name, self.node, sent.key, sent.start, self.clock(),

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from statecast.chaos.history import History, Operation, Outcome
+from statecast.chaos.history import History, Operation, Outcome, outcome_of
 from statecast.chaos.pipelined import PipelinedWriter, run_pipelined
 from statecast.chaos.writers import StreamedHistory, WriterProcess
 from statecast.client import Client, NotFoundError, RequestError
@@ -112,11 +112,8 @@ def _code(err: Exception) -> str:
 
 
 def _outcome(err: RequestError) -> Outcome:
-    """What an error says of a write: ``fail`` if nothing was applied, else ``info``.
-
-    4xx and 503 answers apply nothing; no answer, or another server error, may have.
-    """
-    return "fail" if 400 <= err.status < 500 or err.status == 503 else "info"
+    """What an error says of a write (:func:`~statecast.chaos.history.outcome_of`)."""
+    return outcome_of(err.status, err.code)
 
 
 @dataclass
