@@ -24,6 +24,10 @@ __all__ = ["Client", "Response"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
+#: Methods a request of which may be sent again when a kept-alive connection closes
+#: before its answer (the Agent API's only POST, an increment, would count twice).
+_RESENDABLE = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
 
 def _operation(make: Callable[P, Call[T]]) -> Callable[Concatenate[Client, P], T]:
     """A client method that runs the call ``make`` builds (its docstring is the method's)."""
@@ -100,13 +104,17 @@ class Client(ClientShell):
 
     def _round_trip(self, trip: Trip) -> Response:
         conn = self._checkout(trip.url)
+        conn.dropped()  # closed while idle: the request goes on a new connection
         reused = not conn.fresh
         try:
             reply = conn.request(trip.method, trip.path, trip.body, trip.headers)
         except ConnectionClosedError:
-            if not reused:
+            # closed as the request went out: an idle close just then, or the agent
+            # died after it read it (and may have applied it). Sent again only if
+            # sending it twice does no harm: never an increment (POST).
+            if not reused or trip.method not in _RESENDABLE:
                 raise
-            reply = conn.request(trip.method, trip.path, trip.body, trip.headers)  # idle, closed
+            reply = conn.request(trip.method, trip.path, trip.body, trip.headers)
         self._checkin(trip.url, conn)
         return Response.of(reply.status, reply.body, reply.headers.get)
 

@@ -8,6 +8,7 @@ parses only what the Agent API answers: a status line, headers, and a body frame
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Iterable
 
@@ -57,6 +58,24 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
         return sock
+
+    def dropped(self) -> bool:
+        """Whether the agent closed this idle connection (then closed here too).
+
+        Looked at before a request is sent on a kept-alive connection: the agent may
+        have closed it while it was idle (a restart, an idle timeout). Nothing was sent
+        on it yet, so a new connection may carry the request; once a request is sent, a
+        close before the answer may come after the agent applied it.
+        """
+        if self._sock is None:
+            return False
+        # (a recv with MSG_DONTWAIT would still wait: Python waits for the socket's
+        # timeout before any recv on a socket that has one)
+        readable, _, _ = select.select([self._sock], [], [], 0)
+        if not readable:
+            return False  # open, nothing unread: usable
+        self.close()  # closed (EOF), reset, or bytes nobody asked for: not usable
+        return True
 
     @property
     def fresh(self) -> bool:
