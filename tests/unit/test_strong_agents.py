@@ -98,8 +98,11 @@ def test_a_minority_down_keeps_writes_a_majority_down_refuses_them(
 ) -> None:
     agents = cluster(3)
     leader, first, second = agents.agents
+    wait_heard_from_leader(first)  # (the first write may race the epoch's opening: 503)
+    wait_heard_from_leader(second)
     with httpx.Client(timeout=15) as client:
-        assert client.put(url(leader, "k"), json=1).status_code == 200
+        first_write = client.put(url(leader, "k"), json=1)
+        assert first_write.status_code == 200, first_write.text
         agents.kill(first)
         assert client.put(url(leader, "k"), json=2).status_code == 200
         agents.kill(second)
@@ -115,6 +118,8 @@ def test_acknowledged_writes_survive_kill_9_of_every_agent(
 ) -> None:
     agents = cluster(3)
     leader = agents.agents[0]
+    for follower in agents.agents[1:]:
+        wait_heard_from_leader(follower)  # (a write before the epoch is open answers 503)
     with httpx.Client(timeout=10) as client:
         for i in range(30):
             assert client.post(url(leader, "n") + "/increment", json={"by": 1}).status_code == 200
@@ -148,6 +153,7 @@ def test_the_client_learns_the_leader_and_goes_there(cluster: Callable[..., Loca
 def test_a_named_write_sent_twice_is_applied_once(cluster: Callable[..., LocalAgents]) -> None:
     agents = cluster(3)
     follower = agents.agents[1]
+    wait_heard_from_leader(follower)  # (a write before the epoch is open answers 503)
     named = {"Statecast-Request-Id": "once"}
     with httpx.Client(timeout=10) as client:
         first = client.post(url(follower, "n") + "/increment", json={"by": 5}, headers=named)
