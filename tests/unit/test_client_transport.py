@@ -75,3 +75,27 @@ def test_an_agent_closing_without_answering_is_reported(server):
     with pytest.raises(ConnectionClosedError):
         conn.request("GET", "/drop", None)
     assert conn.fresh
+
+
+def test_an_idle_close_is_seen_on_a_descriptor_above_1024() -> None:
+    """An application with many files open gets sockets above FD_SETSIZE, which select()
+    refuses (ValueError): the idle-close check must work there too."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("cannot open a descriptor above 1024 here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    ours, theirs = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(ours.fileno(), 1500))
+    ours.close()
+    try:
+        conn = Connection("127.0.0.1", 1, timeout=1.0)
+        conn._sock = high
+        assert not conn.dropped()  # open, nothing unread
+        theirs.close()
+        assert conn.dropped()  # the peer closed it while idle
+    finally:
+        high.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

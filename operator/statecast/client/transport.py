@@ -71,8 +71,11 @@ class Connection:
             return False
         # (a recv with MSG_DONTWAIT would still wait: Python waits for the socket's
         # timeout before any recv on a socket that has one)
-        readable, _, _ = select.select([self._sock], [], [], 0)
-        if not readable:
+        # (poll, not select: select refuses a descriptor above FD_SETSIZE, 1024, which an
+        # application with many files open has)
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if not poller.poll(0):
             return False  # open, nothing unread: usable
         self.close()  # closed (EOF), reset, or bytes nobody asked for: not usable
         return True
