@@ -55,6 +55,7 @@ class Wakeups:
         self._seen: dict[object, object] = {}
         self._offsets: dict[Ref, float] = {}  # ref -> its resync offset, share of a period
         self._minimums: dict[Ref, int] = {}  # ref -> its replicas.min
+        self._generations: dict[Ref, object] = {}  # ref -> latest metadata.generation seen
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self._held = 0  # waves planning now: no worker starts a reconcile meanwhile
         self.woken = 0
@@ -69,13 +70,23 @@ class Wakeups:
             return True
 
     # --- what exists ------------------------------------------------------------------
-    def known(self, ref: Ref, minimum: int = 1) -> None:
-        """Note that resource ``ref`` exists, with ``minimum`` copies at least."""
+    def known(self, ref: Ref, minimum: int = 1, generation: object = None) -> None:
+        """Note that resource ``ref`` exists, with ``minimum`` copies at least.
+
+        ``generation``: its ``metadata.generation`` in the event seen (None: not told).
+        """
         with self._cond:
             self._minimums[ref] = minimum
+            if generation is not None:
+                self._generations[ref] = generation
             self._known.setdefault(ref[0], set()).add(ref[1])
             if ref not in self._offsets:
                 self._offsets[ref] = resync_offset(f"{ref[0]}/{ref[1]}", 1.0)
+
+    def generation(self, ref: Ref) -> object:
+        """The latest ``metadata.generation`` seen for ``ref`` (None: none)."""
+        with self._cond:
+            return self._generations.get(ref)
 
     def replica(self, ref: Ref, node: str, present: bool) -> None:
         """Note that ``ref`` has (``present``) or no longer has a copy on ``node``."""
@@ -95,6 +106,7 @@ class Wakeups:
             self._known.get(ref[0], set()).discard(ref[1])
             self._offsets.pop(ref, None)
             self._minimums.pop(ref, None)
+            self._generations.pop(ref, None)
             for holders in self._holders.values():
                 holders.discard(ref)
             self._copies.pop(ref, None)

@@ -41,6 +41,7 @@ from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, reconcile
 from statecast.core.reconcile.lapse import load_after
+from statecast.core.reconcile.superseded import plan_superseded
 from statecast.core.replica_set import ReplicaChange
 
 __all__ = ["Plan", "finish", "plan", "reconcile_one", "reconcile_wave", "write_status"]
@@ -64,6 +65,9 @@ class Plan:
     size: int = 0
     creations: list[tuple[ReplicaChange, Future[bool]]] = field(default_factory=list)
     """The creations sent ahead to a wave's writers (empty: :func:`finish` makes them)."""
+    superseded: bool = False
+    """The resource's spec changed while it was planned: nothing is written (see
+    :mod:`statecast.core.reconcile.superseded`)."""
 
 
 def plan(
@@ -107,6 +111,14 @@ def plan(
     except Exception as err:  # noqa: BLE001 - reported by finish, as a reconcile's failure
         planned.error = err
         return planned
+    latest = services.wakeups.generation(ref)
+    if plan_superseded(body.metadata.get("generation"), latest):
+        log.info(
+            "event=plan-superseded resource=%s/%s generation=%s latest=%s",
+            *ref, body.metadata.get("generation"), latest,
+        )  # fmt: skip
+        planned.result, planned.superseded = None, True
+        return planned
     adds = [c for c in planned.result.changes if c.action == "add"]
     if added is not None:
         for change in adds:
@@ -130,6 +142,9 @@ def finish(services: Services, planned: Plan) -> None:
     ref, body = planned.ref, planned.body
     patch = kopf.Patch()
     try:
+        if planned.superseded:  # its newer spec's event woke it: it runs again on that
+            services.wakeups.wake([ref], first=True)
+            return
         if planned.error is not None:
             raise planned.error
         assert planned.result is not None
