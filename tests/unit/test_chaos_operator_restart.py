@@ -8,6 +8,7 @@ with one action each, counted as an action undone.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,12 @@ class Cluster:
     def start_agent(self, node: str) -> None:
         self.done.append(f"start agent {node}")
 
+    returned = False
+    """Whether the restarted agent has renewed its Lease."""
+
+    def agent_renewed(self, node: str) -> dt.datetime:
+        return dt.datetime(2026, 12, 5, 6, 0, 5 if self.returned else 0, tzinfo=dt.UTC)
+
 
 def run_on(cluster: Cluster, marks: dict[str, float], patches: list[dict[str, Any]]) -> Run:
     def wait_for(check: Callable[[], Any], timeout: float) -> Any:
@@ -56,14 +63,20 @@ def run_on(cluster: Cluster, marks: dict[str, float], patches: list[dict[str, An
     )  # fmt: skip
 
 
-def restart_run(events: list[ReplicaEvent]) -> dict[str, Any]:
+def restart_run(events: list[ReplicaEvent], returned_at: float | None = None) -> dict[str, Any]:
+    """The scenario on made-up moments; the victim's Lease renewed at ``returned_at``."""
     cluster, marks, patches = Cluster(), dict[str, float](), list[dict[str, Any]]()
     run = run_on(cluster, marks, patches)
     scenario = OperatorRestart()
     scenario.restart_after = scenario.failover_pending = 0.0
+    scenario.return_poll, scenario.return_within = 0.001, 0.0 if returned_at is None else 30.0
     scenario.inject(run)
     cluster.now = 8.0
     scenario.heal(run)
+    if returned_at is not None:
+        cluster.now, cluster.returned = returned_at, True
+        assert scenario._returning is not None
+        scenario._returning.join(timeout=30)
     assert patches == [{"replicas": {"min": 3}}, {"replicas": {"min": 2}}]
     assert cluster.done == [
         "kill operator-0", "start operator-0", "kill agent node-1",
@@ -95,4 +108,26 @@ def test_a_copy_the_restarted_operator_adds_and_takes_back_on_its_own_is_extra()
         ReplicaEvent(9.5, "removed", "state-node-2", "node-2", "rebalance", ""),
     ])  # fmt: skip
     assert extra["after_restart"]["reconcile"]["extra_actions"] == 1
+    assert extra["after_restart"]["failover"]["extra_actions"] == 1
+
+
+def test_a_failover_copy_removed_once_the_victim_is_back_answers_its_return() -> None:
+    """Failed over late (after the agent was started, before its Lease was renewed), the
+    copy is removed once the victim's Lease is renewed: two changes, one action each."""
+    events = [
+        ReplicaEvent(8.5, "added", "state-node-2", "node-2", "failover", "Pending"),
+        ReplicaEvent(9.5, "removed", "state-node-2", "node-2", "failover", ""),
+    ]
+    extra = restart_run(events, returned_at=9.2)
+    assert extra["inputs"]["agent-returned"] == 9.2
+    assert extra["after_restart"]["failover"]["extra_actions"] == 0
+    # without the return noted, the same two actions counted as one undone
+    assert restart_run(events)["after_restart"]["failover"]["extra_actions"] == 1
+
+
+def test_a_copy_added_after_the_victim_is_back_and_removed_again_is_still_extra() -> None:
+    extra = restart_run([
+        ReplicaEvent(9.4, "added", "state-node-2", "node-2", "failover", "Pending"),
+        ReplicaEvent(9.8, "removed", "state-node-2", "node-2", "failover", ""),
+    ], returned_at=9.2)  # fmt: skip
     assert extra["after_restart"]["failover"]["extra_actions"] == 1

@@ -17,9 +17,11 @@ run with ``--check linearizability`` (:mod:`statecast.chaos.linearizable`).
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,6 +170,11 @@ class OperatorRestart(Scenario):
     default_duration = 20.0
     restart_after = 1.0
     failover_pending = 2.0
+    #: Seconds the victim's return (its Lease renewed) is looked for after its start.
+    return_within = 60.0
+    #: Seconds between two looks at its Lease.
+    return_poll = 0.2
+    _returning: threading.Thread | None = None
 
     def _restart_acting(self, run: Run, label: str) -> None:
         acting = run.target.acting_operator() or next(iter(run.target.operators()), None)
@@ -207,20 +214,48 @@ class OperatorRestart(Scenario):
 
     def heal(self, run: Run) -> None:
         """The agent back; min as it was."""
+        before = run.target.agent_renewed(self.victim)
         self._input(run, "agent-started")
         run.target.start_agent(self.victim)
+        self._returning = threading.Thread(
+            target=self._note_return, args=(run, before), name="agent-return", daemon=True
+        )
+        self._returning.start()
         self._input(run, "min-restored")
         run.patch_resource({"replicas": {"min": run.minimum}})
+
+    def _note_return(self, run: Run, before: dt.datetime | None) -> None:
+        """Note the victim's return: its Lease renewed after its start (input ``agent-returned``).
+
+        What the operator sees of the agent coming back is its Lease, renewed seconds
+        after the process started (later at load); it then drops the copy that stood in
+        for it. A failover copy added while the Lease had lapsed and removed once it is
+        renewed answers two changes. Noted when the harness sees the renewal (every
+        :attr:`return_poll` s), so an operator's answer that comes before the note still
+        counts against it, never the other way round.
+        """
+        deadline = time.monotonic() + self.return_within
+        while time.monotonic() < deadline:
+            try:
+                renewed = run.target.agent_renewed(self.victim)
+            except Exception:  # noqa: BLE001 - an API hiccup: look again
+                renewed = None
+            if renewed is not None and renewed != before:
+                self._input(run, "agent-returned")
+                return
+            time.sleep(self.return_poll)
 
     def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
         """Actions in the first three intervals after each restart, and the churn.
 
         An action counts as extra when another in the window undid it with no input of
         the run in between (``inputs``: min raised, agent killed, agent started, min
-        restored): the removal of the copy added for the raised ``min`` once ``min`` is
-        restored answers the run, not the restart.
+        restored, agent returned - its Lease renewed): the removal of the copy added for
+        the raised ``min`` once ``min`` is restored answers the run, not the restart.
         """
         window = 3 * run.interval
+        if self._returning is not None:  # seen by now, or not within the run
+            self._returning.join(timeout=0.0)
         inputs = list(run.extra.get("inputs", {}).values())
         after = {}
         for label in ("reconcile", "failover"):

@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, config
 
 from statecast.api.lease import AGENT_LEASE_PREFIX as LEASE_PREFIX
-from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION
+from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION, agent_lease_name
 from statecast.devcluster import DevCluster, netproxy
 from statecast.devcluster.cluster import default_home
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, acting_peer
@@ -47,6 +47,10 @@ class Target(Protocol):
 
     def zones(self) -> dict[str, str]:
         """Node -> zone."""
+        ...
+
+    def agent_renewed(self, node: str) -> datetime | None:
+        """When the agent of ``node`` last renewed its Lease (None: no Lease, no renewal)."""
         ...
 
     def kill_agent(self, node: str) -> None:
@@ -115,6 +119,20 @@ def _lease_agents(api: client.ApiClient, namespace: str) -> tuple[dict[str, str]
     return urls, zones
 
 
+def _renewed(api: client.ApiClient, namespace: str, node: str) -> datetime | None:
+    """The ``renewTime`` of ``node``'s agent Lease (None: no such Lease or no renewal)."""
+    try:
+        lease: Any = client.CoordinationV1Api(api).read_namespaced_lease(
+            agent_lease_name(node), namespace
+        )
+    except client.ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    renewed = lease.spec.renew_time if lease.spec is not None else None
+    return renewed if isinstance(renewed, datetime) else None
+
+
 def _cordon(api: client.ApiClient, node: str, on: bool) -> None:
     client.CoreV1Api(api).patch_node(node, {"spec": {"unschedulable": on}})
 
@@ -153,6 +171,10 @@ class DevTarget:
     def zones(self) -> dict[str, str]:
         """See :class:`Target`."""
         return {n.name: n.zone for n in self.system.nodes()}
+
+    def agent_renewed(self, node: str) -> datetime | None:
+        """See :class:`Target`."""
+        return _renewed(self.api, self.agent_namespace, node)
 
     def kill_agent(self, node: str) -> None:
         """See :class:`Target`."""
@@ -232,6 +254,10 @@ class KubeTarget:
     def zones(self) -> dict[str, str]:
         """See :class:`Target`."""
         return _lease_agents(self.api, self.namespace)[1]
+
+    def agent_renewed(self, node: str) -> datetime | None:
+        """See :class:`Target`."""
+        return _renewed(self.api, self.namespace, node)
 
     def _pods(self, app: str, node: str | None = None) -> list[Any]:
         selector = f"spec.nodeName={node}" if node else None
