@@ -1,0 +1,34 @@
+"""The scale benchmark's node-loss measure: which resources a loss left short."""
+
+from __future__ import annotations
+
+from bench.apiserver_audit import Write
+from bench.operator_scale import served_times, spec_minimums
+
+OPERATOR = "system:serviceaccount:statecast-system:statecast-operator"
+
+
+def create(name: str, at: float) -> Write:
+    return Write("create", "replicas", name, OPERATOR, 201, at, at)
+
+
+def test_a_spec_changed_resource_is_judged_against_its_spec_minimum_not_its_copies() -> None:
+    # res-0001's minimum was raised to 3 and the demand added a fourth copy: losing
+    # node-1 leaves it 3 copies, not short; res-0000 (minimum 2, two copies) is short
+    bodies = [
+        {"metadata": {"name": "res-0001"}, "spec": {"replicas": {"min": 3}}},
+        {"metadata": {"name": "res-0002"}, "spec": {}},
+    ]
+    minimums = {"res-0000": 2, "res-0001": 2, **spec_minimums(bodies)}
+    assert minimums == {"res-0000": 2, "res-0001": 3, "res-0002": 2}
+    writes = [
+        create("res-0000-node-1", 1.0),
+        create("res-0000-node-2", 1.0),
+        *(create(f"res-0001-node-{n}", 1.0) for n in (1, 2, 3, 4)),
+        create("res-0000-node-5", 12.0),  # the replacement, 2 s after the expiry
+    ]
+    holders = ["res-0000", "res-0001"]
+    served = served_times(
+        writes, ["res-0000", "res-0001"], 0.0, {}, ("node-1", 10.0, minimums, holders)
+    )
+    assert served["short"] == {"res-0000": 2.0}
