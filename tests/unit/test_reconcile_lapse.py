@@ -7,8 +7,16 @@ import datetime as dt
 import pytest
 
 from statecast.api.types import Ref
-from statecast.core.reconcile.lapse import Wave, lapse_wave, load_after, next_lapse
+from statecast.core.reconcile.lapse import (
+    Wave,
+    copies_left,
+    creations_ahead,
+    lapse_wave,
+    load_after,
+    next_lapse,
+)
 from statecast.core.reconcile.views import AgentLease
+from statecast.core.replica_set import ReplicaChange
 
 A, B, C, D, E = (("ns", x) for x in "abcde")
 NOW = dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.UTC)
@@ -103,3 +111,38 @@ def test_a_waves_plans_add_their_copies_to_the_load_the_next_plan_sees(
     after: dict[str, tuple[float, ...]],
 ) -> None:
     assert load_after(load, added) == after
+
+
+def add(node: str, reason: str) -> ReplicaChange:
+    return ReplicaChange("add", node, reason)
+
+
+@pytest.mark.parametrize(
+    ("adds", "left", "minimum", "ahead"),
+    [
+        # one left of min 2: the replacement only, not the copy for predicted demand
+        ([add("n2", "predicted"), add("n3", "minimum")], 1, 2, [add("n3", "minimum")]),
+        # none left: two, replacements first, then the plan's order
+        (
+            [add("n2", "predicted"), add("n3", "failover"), add("n4", "hedge")],
+            0,
+            2,
+            [add("n3", "failover"), add("n2", "predicted")],
+        ),
+        # a raised minimum (3) left with two: one
+        ([add("n4", "minimum"), add("n5", "minimum")], 2, 3, [add("n4", "minimum")]),
+        # min 1 with one left is still at risk: back to two
+        ([add("n2", "predicted")], 1, 1, [add("n2", "predicted")]),
+        # not short any more (the agent came back, or copies were added): nothing ahead
+        ([add("n2", "predicted")], 2, 2, []),
+        ([], 0, 2, []),
+    ],
+)
+def test_a_waves_plan_sends_ahead_only_what_takes_it_out_of_risk(
+    adds: list[ReplicaChange], left: int, minimum: int, ahead: list[ReplicaChange]
+) -> None:
+    assert list(creations_ahead(adds, left, minimum)) == ahead
+
+
+def test_copies_left_counts_the_holders_not_gone() -> None:
+    assert copies_left(["n1", "n2", "n2", "n3"], {"n1", "n9"}) == 2

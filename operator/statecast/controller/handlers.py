@@ -164,7 +164,7 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
         stores = [resources.get(ref) for ref in refs]
         raws = [next(iter(store), None) for store in stores if store is not None]
         bodies = [kopf.Body(raw) for raw in raws if raw is not None]  # deleted meanwhile: none
-        reconcile_wave(services, bodies, indexes, writes)
+        reconcile_wave(services, bodies, indexes, writes, woken.acting)
 
     def run_in_kopf_context(ref: tuple[str, str]) -> None:
         # kopf.event needs the context of kopf's resource handling (not the startup's).

@@ -6,9 +6,10 @@ A reconcile is :func:`plan` (observe and decide: CPU only, no request) then
 :func:`reconcile_wave` runs them for the resources an agent's lapse left short
 (:func:`statecast.core.reconcile.lapse.lapse_wave`): it plans them one after the other
 on one load per node (each plan sees the copies the earlier ones placed:
-:func:`~statecast.core.reconcile.lapse.load_after`), sends each plan's Replica
-creations to a bounded pool of writers as soon as it is made, and then finishes every
-resource in that pool. At 1,000 resources, with eight workers each writing a
+:func:`~statecast.core.reconcile.lapse.load_after`), sends the creations that take
+each out of risk to a bounded pool of writers as soon as its plan is made (the plan's
+copies for demand wait: :func:`~statecast.core.reconcile.lapse.creations_ahead`), and
+then finishes every resource in that pool. At 1,000 resources, with eight workers each writing a
 resource's creations, Lost marks, Events and status one after the other, the last of
 43 replacements came 29.5 s after the Lease lapsed (docs/scale.md).
 
@@ -18,7 +19,9 @@ forecast as it is (not brought up to the last interval: at 1,000 resources a for
 update or rebuild took 0.1-0.3 s, and nearly every plan of a wave had one). Each is
 queued for an up-to-date reconcile after the wave. While the wave plans, the workers
 start no other reconcile (:meth:`Wakeups.held`): theirs took the interpreter from the
-wave's plans.
+wave's plans. An operator that stops acting mid-wave (kopf's peering: another acts now)
+plans and writes nothing more; what it left is queued for its workers, which run only
+while it acts.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import contextvars
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from typing import cast
@@ -40,7 +43,7 @@ from statecast.controller.apply import apply, apply_change, report, report_failu
 from statecast.controller.observe import Indexes, observe
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, reconcile
-from statecast.core.reconcile.lapse import load_after
+from statecast.core.reconcile.lapse import copies_left, creations_ahead, load_after
 from statecast.core.reconcile.superseded import plan_superseded
 from statecast.core.replica_set import ReplicaChange
 
@@ -64,7 +67,9 @@ class Plan:
     policy: str = "invalid"
     size: int = 0
     creations: list[tuple[ReplicaChange, Future[bool]]] = field(default_factory=list)
-    """The creations sent ahead to a wave's writers (empty: :func:`finish` makes them)."""
+    """The creations sent ahead to a wave's writers (:func:`finish` makes the others)."""
+    cpu: float = 0.0
+    """CPU seconds the plan took (its thread's)."""
     superseded: bool = False
     """The resource's spec changed while it was planned: nothing is written (see
     :mod:`statecast.core.reconcile.superseded`)."""
@@ -90,8 +95,9 @@ def plan(
         indexes: kopf's indexes.
         added: node -> (copies, bytes) the plans of the same wave placed there: the
             load this plan sees includes them, and its own are added.
-        writes: where this plan's Replica creations are sent at once (None: made by
-            :func:`finish`).
+        writes: where the creations that take the resource out of risk are sent at
+            once (:func:`~statecast.core.reconcile.lapse.creations_ahead`); the plan's
+            other creations are made by :func:`finish` (None: all of them).
         quick: with the resource's last forecast as it is (:func:`observe`).
     """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
@@ -99,7 +105,7 @@ def plan(
     status = services.statuses.current(ref, body.get("status") or {})
     body = kopf.Body(cast(kopf.RawBody, {**body, "status": status}))
     now = dt.datetime.now(dt.UTC)
-    planned = Plan(ref, body, now, time.perf_counter())
+    planned, cpu = Plan(ref, body, now, time.perf_counter()), time.thread_time()
     try:
         observed = observe(services, body, indexes, now, quick=quick)
         if observed.spec is not None:
@@ -124,12 +130,16 @@ def plan(
         for change in adds:
             count, size = added.get(change.node, (0, 0))
             added[change.node] = (count + 1, size + planned.size)
-    if writes is not None:
+    if writes is not None and observed.spec is not None:
+        gone = observed.agents_down | {n.name for n in observed.nodes if not n.ready}
+        left = copies_left((r.node for r in observed.replicas), gone)
+        ahead = creations_ahead(adds, left, observed.spec.replicas.min)
         context = contextvars.copy_context
         planned.creations = [
             (c, writes.submit(context().run, apply_change, services, body, c, observed.now))
-            for c in adds
+            for c in ahead
         ]
+    planned.cpu = time.thread_time() - cpu
     return planned
 
 
@@ -148,7 +158,13 @@ def finish(services: Services, planned: Plan) -> None:
         if planned.error is not None:
             raise planned.error
         assert planned.result is not None
-        created = [(c, f.result()) for c, f in planned.creations] if planned.creations else None
+        created = None
+        if planned.creations:  # the plan's other creations now, then the rest of its writes
+            sent = [c for c, _ in planned.creations]
+            later = [c for c in planned.result.changes if c.action == "add" and c not in sent]
+            created = [(c, f.result()) for c, f in planned.creations] + [
+                (c, apply_change(services, body, c, planned.now)) for c in later
+            ]
         apply(services, body, planned.result, planned.now, size=planned.size, created=created)
         report(services, body, patch, planned.result)
         write_status(services, ref, patch)
@@ -171,30 +187,58 @@ def reconcile_one(services: Services, body: kopf.Body, indexes: Indexes) -> None
 
 
 def reconcile_wave(
-    services: Services, bodies: Sequence[kopf.Body], indexes: Indexes, writes: Executor
+    services: Services,
+    bodies: Sequence[kopf.Body],
+    indexes: Indexes,
+    writes: Executor,
+    acting: Callable[[], bool] = lambda: True,
 ) -> None:
     """Reconcile ``bodies`` as one wave (see the module doc), in the order given.
 
-    Returns once every resource's writes are done (their locks held until then).
+    ``acting``: whether this operator still acts (kopf's peering). Asked before each
+    plan and each finish: once another operator acts, nothing more is planned or
+    written (creations sent already go on); those left are queued first, for the
+    workers, which run only while this operator acts. Returns once every resource's
+    writes are done (their locks held until then).
     """
+    started, cpu = time.perf_counter(), 0.0
+    plans: list[Plan] = []
+    left: list[Ref] = []
     with contextlib.ExitStack() as held:
         added: dict[str, tuple[int, int]] = {}
-        plans = []
         with services.wakeups.held():  # the workers start nothing while the wave plans
             for body in bodies:
                 ref = (body.metadata.namespace or "", body.metadata.name or "")
+                if not acting():
+                    left.append(ref)
+                    continue
                 held.enter_context(services.wakeups.lock(ref))
                 plans.append(plan(services, body, indexes, added=added, writes=writes, quick=True))
+                cpu += plans[-1].cpu
+        planned = time.perf_counter() - started
         finishing = [
-            writes.submit(contextvars.copy_context().run, finish, services, planned)
-            for planned in plans
+            (p, writes.submit(contextvars.copy_context().run, _finish_if, services, p, acting))
+            for p in plans
         ]
-        for future in finishing:
-            future.result()
+        left += [p.ref for p, future in finishing if not future.result()]
+    services.wakeups.wake(left, first=True)
     services.wakeups.wake([p.ref for p in plans])  # again, with their forecasts up to date
-    log.info("event=lapse-wave resources=%d copies-placed=%d", len(plans), sum(
-        count for count, _ in added.values()
-    ))  # fmt: skip
+    log.info(
+        "event=lapse-wave resources=%d planned=%d left=%d creations-ahead=%d copies-placed=%d "
+        "plan-seconds=%.3f plan-cpu-seconds=%.3f seconds=%.3f",
+        len(bodies), len(plans), len(left), sum(len(p.creations) for p in plans),
+        sum(count for count, _ in added.values()), planned, cpu, time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def _finish_if(services: Services, planned: Plan, acting: Callable[[], bool]) -> bool:
+    """:func:`finish` ``planned`` if this operator still acts; whether it did."""
+    if not acting():
+        for _, future in planned.creations:  # sent already: wait, so the lock covers them
+            future.exception()
+        return False
+    finish(services, planned)
+    return True
 
 
 def write_status(services: Services, ref: Ref, patch: kopf.Patch, *, quiet: bool = False) -> None:
