@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from statecast.controller.services import AgentLiveness
-from statecast.core.liveness import RenewalWatch
+from statecast.core.liveness import RenewalWatch, newer
 from statecast.core.reconcile.views import AgentLease
 from tests.unit._clock import ManualClock
 
@@ -116,3 +116,61 @@ def test_a_reconcile_gets_the_last_lease_list_while_another_thread_lists_again()
     finally:
         gateway.release.set()
         lister.join(30.0)
+
+
+@pytest.mark.parametrize(
+    ("held", "seen", "is_newer"),
+    [
+        ("10", "11", True),
+        ("10", "10", True),  # the same read again: not older
+        ("11", "10", False),  # a lagging watch's event after a list's newer read
+        ("9", "10", True),  # numbers, not strings ("9" > "10" as text)
+        ("", "10", True),  # nothing held
+        ("10", "", True),  # no version (a fake): no order known
+        ("a1", "a0", True),  # not numbers: no order known
+    ],
+)
+def test_reads_of_a_lease_are_ordered_by_their_resource_version(
+    held: str, seen: str, is_newer: bool
+) -> None:
+    assert newer(held, seen) is is_newer
+
+
+def test_a_lagging_watchs_older_event_does_not_renew_a_dead_agent() -> None:
+    """A confirming list showed the dead agent's last renewal; the watch, seconds behind,
+    then delivered the renewal before it: counted as a change, the agent was alive again
+    for a whole Lease (and lapsed, and its wave ran, twice)."""
+    gateway, clock = Leases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(990.0), 6, version="10")])
+    clock.now += 2.0
+    gateway.leases = [AgentLease("a", at(994.0), 6, version="12")]  # its last renewal
+    assert liveness.down_confirmed(at(clock.now)) == frozenset()
+    clock.now += 2.0
+    liveness.changed("MODIFIED", AgentLease("a", at(992.0), 6, version="11"))  # late
+    liveness.changed("MODIFIED", AgentLease("a", at(994.0), 6, version="12"))
+    clock.now += 4.5  # 6.5 s since its last renewal was seen
+    assert liveness.down(at(clock.now)) == {"a"}
+    liveness.changed("MODIFIED", AgentLease("a", at(999.0), 6, version="13"))  # it is back
+    assert liveness.down(at(clock.now)) == frozenset()
+
+
+def test_a_list_older_than_the_watchs_last_event_keeps_the_watchs_view() -> None:
+    gateway, clock = Leases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(990.0), 6, version="10")])
+    clock.now += 5.0
+    liveness.changed("MODIFIED", AgentLease("a", at(995.0), 6, version="12"))  # seen at 1005
+    clock.now += 1.0
+    gateway.leases = [AgentLease("a", at(990.0), 6, version="10")]  # a list served late
+    assert liveness.down_confirmed(at(clock.now)) == frozenset()
+    clock.now += 5.5  # 6.5 s since the renewal at version 12 was seen: down
+    assert liveness.down(at(clock.now)) == {"a"}

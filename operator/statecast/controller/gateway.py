@@ -463,4 +463,5 @@ def _agent_lease(lease: Any) -> AgentLease | None:
         endpoint=annotations.get(ENDPOINT_ANNOTATION, ""),
         peer_endpoint=annotations.get(PEER_ENDPOINT_ANNOTATION, ""),
         certificate=leaf_from_note(node, note) if note else None,
+        version=str((lease.metadata.resource_version if lease.metadata else None) or ""),
     )

@@ -36,7 +36,7 @@ from statecast.controller.selftuning import SelfTuner
 from statecast.controller.signer import KubeRequests, RequestSigner, agent_user
 from statecast.controller.status_writes import StatusWrites
 from statecast.controller.wakeups import Wakeups
-from statecast.core.liveness import RenewalWatch
+from statecast.core.liveness import RenewalWatch, newer
 from statecast.core.pki import PkiSettings
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 from statecast.pki.contexts import TlsMaterial
@@ -90,6 +90,7 @@ class AgentLiveness:
         self._watch = RenewalWatch()
         self._watched: dict[str, AgentLease] | None = None  # node -> Lease, while watched
         self._confirmed = float("-inf")  # when down_confirmed last listed
+        self._versions: dict[str, str] = {}  # node -> resourceVersion of the read held
 
     def listed(self, leases: list[AgentLease]) -> None:
         """The whole set of Leases, listed by a watch that (re)starts: watched from now."""
@@ -107,7 +108,9 @@ class AgentLiveness:
             if kind == "DELETED":
                 self._watched.pop(lease.node, None)
                 self._watch.forget_others(list(self._watched))
-            else:  # one Lease at a time: a thousand agents renew 200 times a second
+                self._versions.pop(lease.node, None)
+            elif newer(self._versions.get(lease.node, ""), lease.version):
+                # one Lease at a time: a thousand agents renew 200 times a second
                 self._watched[lease.node] = self._observed(lease, self.clock(), self.wall())
 
     def unwatched(self) -> None:
@@ -170,12 +173,29 @@ class AgentLiveness:
             return list(self._leases)
 
     def _as_observed(self, leases: list[AgentLease]) -> list[AgentLease]:
+        """A list's Leases as observed; one older than the read held stays as held.
+
+        A watch that lags can have shown a newer renewal than a list made meanwhile
+        (and a list a newer one than the watch's next events): an older read is no
+        renewal, or a dead agent's Lease would count as renewed again.
+        """
         now, wall = self.clock(), self.wall()
-        self._watch.forget_others([lease.node for lease in leases])
-        return [self._observed(lease, now, wall) for lease in leases]
+        held = self._watched
+        if held is None:
+            held = {lease.node: lease for lease in self._leases}
+        nodes = [lease.node for lease in leases]
+        self._watch.forget_others(nodes)
+        self._versions = {n: v for n, v in self._versions.items() if n in nodes}
+        return [
+            self._observed(lease, now, wall)
+            if lease.node not in held or newer(self._versions.get(lease.node, ""), lease.version)
+            else held[lease.node]
+            for lease in leases
+        ]
 
     def _observed(self, lease: AgentLease, now: float, wall: float) -> AgentLease:
         """``lease`` with its ``renew_time`` as when this operator saw it change."""
+        self._versions[lease.node] = lease.version
         if lease.renew_time is None:
             return lease
         silent = self._watch.silent_for(lease.node, lease.renew_time, now)

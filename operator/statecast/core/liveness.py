@@ -11,6 +11,11 @@ marker that changes at each renewal.
 A holder seen for the first time counts as renewed when it is first seen: an observer
 that starts (an operator restarted, an agent started) gives every Lease one full
 duration before it judges it, as the node controller gives a node its grace period.
+
+A Lease read from a watch and from lists can come out of order: a watch that lags
+delivers a renewal older than the one a list just showed. :func:`newer` orders two
+reads of one Lease by their ``resourceVersion`` (numbers, comparable for
+objects of one resource since Kubernetes 1.35, KEP-5504); an older read is not a renewal.
 """
 
 from __future__ import annotations
@@ -18,7 +23,19 @@ from __future__ import annotations
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 
-__all__ = ["RenewalWatch"]
+__all__ = ["RenewalWatch", "newer"]
+
+
+def newer(held: str, seen: str) -> bool:
+    """Whether a Lease read at resourceVersion ``seen`` is not older than one at ``held``.
+
+    Versions are compared as numbers; where either is empty or not a number (a fake,
+    an API server whose versions are not comparable) no order is known and the read
+    counts as newer, as every read did before.
+    """
+    if not (held.isdigit() and seen.isdigit()):
+        return True
+    return int(seen) >= int(held)
 
 
 @dataclass

@@ -291,6 +291,8 @@ class AgentLease:
     """Its mutual-TLS listener's URL (``statecast.io/peer-endpoint``; with TLS only)."""
     certificate: Leaf | None = None
     """The certificate it says it holds (``statecast.io/certificate``; with TLS only)."""
+    version: str = ""
+    """Its ``resourceVersion`` as read (orders two reads: ``core.liveness.newer``)."""
 
     def expired(self, now: dt.datetime) -> bool:
         """True once the agent has not renewed for longer than the Lease lasts."""
