@@ -285,13 +285,13 @@ def test_a_lapse_is_looked_at_when_it_comes_and_its_urgent_resources_go_as_one_w
         wakeups, liveness, lambda ref: None, run_wave=run_wave,
         wall=lambda: dt.datetime.fromtimestamp(clock.now, dt.UTC),
     )  # fmt: skip
-    renewed = dt.datetime.fromtimestamp(1.0, dt.UTC)
+    renewed = dt.datetime.fromtimestamp(clock.now, dt.UTC)  # written as seen
     gateway.leases = [AgentLease(n, renewed, 6) for n in "abc"]
     assert woken.look_at_leases() == 1.0  # 6 s to the first lapse: a period
     clock.now += 5.5
     assert 0.5 <= woken.look_at_leases() <= 0.52  # the next look: just after the lapse
     gateway.leases = [AgentLease("a", renewed, 6)] + [
-        AgentLease(n, dt.datetime.fromtimestamp(7.0, dt.UTC), 6) for n in "bc"
+        AgentLease(n, dt.datetime.fromtimestamp(clock.now, dt.UTC), 6) for n in "bc"
     ]
     clock.now += 0.51
     woken.look_at_leases()

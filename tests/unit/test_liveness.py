@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from statecast.controller.services import AgentLiveness
-from statecast.core.liveness import RenewalWatch, newer
+from statecast.core.liveness import RenewalWatch, newer, renewed_at
 from statecast.core.reconcile.views import AgentLease
 from tests.unit._clock import ManualClock
 
@@ -173,4 +173,36 @@ def test_a_list_older_than_the_watchs_last_event_keeps_the_watchs_view() -> None
     gateway.leases = [AgentLease("a", at(990.0), 6, version="10")]  # a list served late
     assert liveness.down_confirmed(at(clock.now)) == frozenset()
     clock.now += 5.5  # 6.5 s since the renewal at version 12 was seen: down
+    assert liveness.down(at(clock.now)) == {"a"}
+
+
+@pytest.mark.parametrize(
+    ("written", "seen", "duration", "renewed"),
+    [
+        (100.0, 100.0, 30, 100.0),  # seen as written
+        (100.0, 102.5, 30, 100.0),  # delivered 2.5 s late: as written
+        (100.0, 106.0, 30, 101.0),  # 6 s late (or a clock 6 s behind): 5 s (a sixth) trusted
+        (100.0, 97.0, 30, 97.0),  # written ahead of our clock: when seen
+        (100.0, 101.5, 6, 100.5),  # an agent's 6 s Lease: 1 s trusted
+    ],
+)
+def test_a_renewal_counts_as_written_within_a_sixth_of_its_lease_before_it_was_seen(
+    written: float, seen: float, duration: int, renewed: float
+) -> None:
+    assert renewed_at(written, seen, duration) == pytest.approx(renewed)
+
+
+def test_a_renewal_the_watch_delivered_late_lapses_when_written_plus_the_lease() -> None:
+    """Judged from when the watch delivered the last renewal, the lapse at 1,000
+    resources (load ~15) was seen 2.5 s after the Lease's expiry."""
+    gateway, clock = Leases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(1000.0), 30, version="1")])
+    clock.now = 1007.5
+    liveness.changed("MODIFIED", AgentLease("a", at(1005.0), 30, version="2"))  # 2.5 s late
+    clock.now = 1035.1  # 30.1 s after it was written, 27.6 s after it was seen
     assert liveness.down(at(clock.now)) == {"a"}

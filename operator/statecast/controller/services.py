@@ -36,7 +36,7 @@ from statecast.controller.selftuning import SelfTuner
 from statecast.controller.signer import KubeRequests, RequestSigner, agent_user
 from statecast.controller.status_writes import StatusWrites
 from statecast.controller.wakeups import Wakeups
-from statecast.core.liveness import RenewalWatch, newer
+from statecast.core.liveness import RenewalWatch, newer, renewed_at
 from statecast.core.pki import PkiSettings
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
 from statecast.pki.contexts import TlsMaterial
@@ -60,11 +60,13 @@ class AgentLiveness:
     and so was its lapse. Without one (the watch is down, or none runs) the Leases are
     listed again when asked for and the last list is older than ``ttl``.
 
-    Each Lease's ``renewTime`` is read as *when this operator saw it change*, on its own
-    clock (:class:`~statecast.core.liveness.RenewalWatch`), not as the agent's clock
-    wrote it: an agent whose clock runs behind is not judged dead while it renews, and a
-    Lease first seen counts as renewed then (one Lease duration of grace after a start,
-    as the node controller gives a node).
+    Each Lease's ``renewTime`` is read on this operator's own clock: as the agent wrote
+    it if that is at most a sixth of the Lease before this operator saw it change, else
+    that sixth before (:func:`~statecast.core.liveness.renewed_at`,
+    :class:`~statecast.core.liveness.RenewalWatch`): an agent whose clock runs behind is
+    not judged dead while it renews, a lapse is not seen as late as the watch delivered
+    the last renewal, and a Lease first seen counts as renewed then (less that sixth:
+    the grace after a start, as the node controller gives a node).
 
     Args:
         gateway: where the Leases are listed.
@@ -198,8 +200,9 @@ class AgentLiveness:
         self._versions[lease.node] = lease.version
         if lease.renew_time is None:
             return lease
-        silent = self._watch.silent_for(lease.node, lease.renew_time, now)
-        return replace(lease, renew_time=dt.datetime.fromtimestamp(wall - silent, dt.UTC))
+        seen = wall - self._watch.silent_for(lease.node, lease.renew_time, now)
+        renewed = renewed_at(lease.renew_time.timestamp(), seen, lease.duration_seconds)
+        return replace(lease, renew_time=dt.datetime.fromtimestamp(renewed, dt.UTC))
 
     def down(self, now: dt.datetime) -> frozenset[str]:
         """Nodes whose agent's Lease has expired (none known if the list fails)."""
