@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.apiserver_audit import Write
-from bench.operator_scale import served_times, spec_minimums
+from bench.operator_scale import node_to_lose, served_times, spec_minimums
 
 OPERATOR = "system:serviceaccount:statecast-system:statecast-operator"
 
@@ -32,3 +32,11 @@ def test_a_spec_changed_resource_is_judged_against_its_spec_minimum_not_its_copi
         writes, ["res-0000", "res-0001"], 0.0, {}, ("node-1", 10.0, minimums, holders)
     )
     assert served["short"] == {"res-0000": 2.0}
+
+
+def test_the_node_lost_is_the_one_whose_loss_leaves_the_most_resources_short() -> None:
+    holders = {"node-2": ["a", "b", "c"], "node-3": ["d", "e"], "node-4": ["f", "g"]}
+    counts = {"a": 3, "b": 4, "c": 3, "d": 2, "e": 2, "f": 2, "g": 2}
+    assert node_to_lose(holders, counts, {}) == "node-3"  # two short (a tie: the name)
+    assert node_to_lose(holders, counts, {"a": 3, "b": 4, "c": 3}) == "node-2"  # three
+    assert node_to_lose({"node-2": ["a"], "node-3": []}, {"a": 3}, {}) == "node-2"  # copies

@@ -14,6 +14,7 @@ from statecast.core.reconcile.lapse import (
     lapse_wave,
     load_after,
     next_lapse,
+    overdue_by,
 )
 from statecast.core.reconcile.views import AgentLease
 from statecast.core.replica_set import ReplicaChange
@@ -146,3 +147,10 @@ def test_a_waves_plan_sends_ahead_only_what_takes_it_out_of_risk(
 
 def test_copies_left_counts_the_holders_not_gone() -> None:
     assert copies_left(["n1", "n2", "n2", "n3"], {"n1", "n9"}) == 2
+
+
+def test_a_lapse_is_overdue_by_the_time_since_its_lease_ran_out() -> None:
+    lease = AgentLease("n1", NOW - dt.timedelta(seconds=31.5), 30)
+    assert overdue_by(lease, NOW) == pytest.approx(1.5)
+    assert overdue_by(AgentLease("n1", NOW, 30), NOW) == pytest.approx(-30.0)
+    assert overdue_by(AgentLease("n1", None, 30), NOW) == 0.0

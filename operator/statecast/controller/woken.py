@@ -29,7 +29,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from statecast.api.types import Ref
 from statecast.controller.services import AgentLiveness
 from statecast.controller.wakeups import Wakeups
-from statecast.core.reconcile.lapse import next_lapse
+from statecast.core.reconcile.lapse import next_lapse, overdue_by
 from statecast.core.reconcile.views import agents_down
 
 __all__ = ["WokenReconciles"]
@@ -135,11 +135,18 @@ class WokenReconciles:
         leases = self.liveness.current()
         down = agents_down(leases, now)
         lapsed, back = down - self._down, self._down - down
+        overdue = {lease.node: overdue_by(lease, now) for lease in leases if lease.node in lapsed}
         if lapsed:  # confirmed by a list made now before anything is done
             down = self.liveness.down_confirmed(now)
             lapsed, back, leases = down - self._down, self._down - down, self.liveness.current()
         for node in sorted(lapsed | back):
-            log.info("event=agent-%s node=%s", "down" if node in down else "up", node)
+            if node in down:  # how late the lapse was noticed, and confirmed by the list
+                log.info(
+                    "event=agent-down node=%s noticed-after=%.3f confirmed-after=%.3f",
+                    node, overdue.get(node, 0.0), overdue.get(node, 0.0) + _since(now, self.wall()),
+                )  # fmt: skip
+            else:
+                log.info("event=agent-up node=%s", node)
         if lapsed:
             self._lapse(lapsed, down)
         for node in sorted(back):
@@ -187,3 +194,7 @@ class WokenReconciles:
             if self.acting():
                 self.wakeups.resync_round(since, now, self.resync_period)
             since = now
+
+
+def _since(start: dt.datetime, end: dt.datetime) -> float:
+    return (end - start).total_seconds()

@@ -30,7 +30,15 @@ from statecast.core.reconcile.due import at_risk
 from statecast.core.reconcile.views import AgentLease
 from statecast.core.replica_set import ReplicaChange
 
-__all__ = ["Wave", "copies_left", "creations_ahead", "lapse_wave", "load_after", "next_lapse"]
+__all__ = [
+    "Wave",
+    "copies_left",
+    "creations_ahead",
+    "lapse_wave",
+    "load_after",
+    "next_lapse",
+    "overdue_by",
+]
 
 #: Reasons of the additions that replace a copy or restore the minimum.
 REPLACING = ("failover", "minimum")
@@ -92,6 +100,13 @@ def next_lapse(leases: Iterable[AgentLease], now: dt.datetime) -> float | None:
         if lease.renew_time is not None and not lease.expired(now)
     ]
     return max(0.0, min(left)) if left else None
+
+
+def overdue_by(lease: AgentLease, now: dt.datetime) -> float:
+    """Seconds since ``lease`` lapsed at ``now`` (negative: before; 0 if never renewed)."""
+    if lease.renew_time is None:
+        return 0.0
+    return (now - lease.renew_time).total_seconds() - lease.duration_seconds
 
 
 def load_after(
