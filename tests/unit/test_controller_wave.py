@@ -191,6 +191,30 @@ def test_an_operator_that_stops_acting_mid_wave_plans_and_writes_no_more() -> No
     assert services.wakeups.pending() == 2  # both for the workers, which run if it acts
 
 
+def test_a_lapse_that_ends_while_its_wave_plans_replaces_no_more_copies() -> None:
+    """The agent is back (its renewal seen) after the wave's first plan: the resources
+    planned later keep its copy, and only the first is replaced."""
+    gateway = FakeGateway()
+    services = Services.build(gateway)
+    lose_agent_a(gateway, services.liveness)
+    calls = []
+
+    def acting() -> bool:  # asked before each plan: a's renewal arrives before the second
+        calls.append(1)
+        if len(calls) == 2:
+            back = dt.datetime.now(dt.UTC)
+            services.liveness.changed("MODIFIED", AgentLease("a", back, 6))
+            gateway.leases = [AgentLease(n, back, 6) for n in NODES]
+        return True
+
+    services.liveness.listed(gateway.agent_leases())  # watched from now
+    names = ["r0", "r1"]
+    with ThreadPoolExecutor(4) as writes:
+        reconcile_wave(services, [resource(n) for n in names], indexes(names), writes, acting)
+    assert [b["spec"]["resource"] for b in gateway.created] == ["r0"]
+    assert [name for name, _ in gateway.lost] == ["r0-a"]
+
+
 def test_a_failed_creation_fails_its_resource_only_and_queues_it_again() -> None:
     class Failing(FakeGateway):
         def create_replica(self, body: dict[str, Any]) -> bool:
