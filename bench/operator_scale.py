@@ -509,9 +509,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 GROUP, VERSION, NAMESPACE, "sharedresources", name)
             for name in patched
         ))  # fmt: skip
-        holders = {n: watch.holders(n) for n in nodes[1:]}
-        counts = {r: watch.count(r) for held in holders.values() for r in held}
-        lost_node = node_to_lose(holders, counts, minimums)
+        by_node = {n: watch.holders(n) for n in nodes[1:]}
+        counts = {r: watch.count(r) for held in by_node.values() for r in held}
+        lost_node = node_to_lose(by_node, counts, minimums)
         losses, marked, expiry, at_min, holders = node_loss(agents, watch, lost_node, minimums)
         settle = window(cluster, pid, min(args.steady, 60.0))
         cpu_end, rss_end = proc_usage(pid)
