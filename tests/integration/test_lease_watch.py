@@ -15,13 +15,18 @@ from statecast.controller.services import AgentLiveness
 from tests.integration.conftest import wait_for
 
 
+def micro_time(at: dt.datetime) -> str:
+    """``at`` as a Lease's renewTime (the server wants the microseconds)."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def lease_body(node: str, renewed: dt.datetime, seconds: int) -> dict[str, object]:
     return {
         "metadata": {"name": f"statecast-agent-{node}"},
         "spec": {
             "holderIdentity": node,
             "leaseDurationSeconds": seconds,
-            "renewTime": renewed.isoformat().replace("+00:00", "Z"),
+            "renewTime": micro_time(renewed),
         },
     }
 
@@ -35,18 +40,18 @@ def test_the_lease_watch_feeds_renewals_deletions_and_restarts(
     watch = LeaseWatch(gateway, liveness, timeout=3)  # the server ends it every 3 s
     watch.start()
     try:
-        start = dt.datetime.now(dt.UTC).replace(microsecond=500000)  # the server wants one
-        coordination.create_namespaced_lease(namespace, lease_body("n1", start, 4))
+        coordination.create_namespaced_lease(
+            namespace, lease_body("n1", dt.datetime.now(dt.UTC), 4)
+        )
         wait_for(lambda: [lease.node for lease in liveness.current()] == ["n1"], what="n1 seen")
         seen = liveness.current()[0].renew_time
         assert seen is not None
         for i in range(1, 6):  # renewed every second for 5 s, across watch restarts
             time.sleep(1.0)
-            renewed = (start + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+            sent = dt.datetime.now(dt.UTC)  # taken as renewed when written (our clock)
             coordination.patch_namespaced_lease(
-                "statecast-agent-n1", namespace, {"spec": {"renewTime": renewed}}
+                "statecast-agent-n1", namespace, {"spec": {"renewTime": micro_time(sent)}}
             )
-            sent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=0.5)
 
             def seen_since(sent: dt.datetime = sent) -> bool:
                 when = liveness.current()[0].renew_time
@@ -54,8 +59,8 @@ def test_the_lease_watch_feeds_renewals_deletions_and_restarts(
 
             wait_for(seen_since, timeout=10, what=f"renewal {i} seen")
             assert liveness.down(dt.datetime.now(dt.UTC)) == frozenset()
-        # it stops renewing: down 4 s after the last renewal was seen, by the watch's
-        # view and confirmed by a list
+        # it stops renewing: down 4 s after the last renewal, by the watch's view and
+        # confirmed by a list
         wait_for(lambda: liveness.down(dt.datetime.now(dt.UTC)) == {"n1"}, timeout=15)
         assert liveness.down_confirmed(dt.datetime.now(dt.UTC)) == {"n1"}
         coordination.delete_namespaced_lease("statecast-agent-n1", namespace)
