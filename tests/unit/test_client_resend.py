@@ -11,6 +11,7 @@ requests that may be sent twice are.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from statecast.client import Client, RequestError
+from statecast.client import AsyncClient, Client, RequestError
 
 OK_GET = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n1"
 OK_POST = (
@@ -116,3 +117,30 @@ def test_a_kept_alive_connection_still_open_is_used_again(agent):
         assert client.increment("apps", "flags", "c") == 1
         assert client.get("apps", "flags", "k") == 1
     assert agent.connections == 1
+
+
+# --- the asyncio client (aiohttp) -----------------------------------------------------
+# aiohttp (>= 3.9, PR aio-libs/aiohttp#7363) sends a request again on a new connection
+# when a kept-alive one closes before the answer, but only GET/HEAD/OPTIONS/TRACE/PUT/
+# DELETE (its IDEMPOTENT_METHODS): an increment (POST) fails with
+# ServerDisconnectedError, which the shell reports as MAYBE_SENT.
+
+
+async def test_async_an_increment_whose_connection_closed_before_the_answer_is_not_sent_again(
+    agent,
+):
+    async with AsyncClient([agent.url], discover_peers=False) as client:
+        assert await client.get("apps", "flags", "k") == 1  # a kept-alive connection now
+        with pytest.raises(RequestError) as refused:
+            await client.increment("apps", "flags", "c")
+    assert len(agent.posts) == 1
+    assert refused.value.code == "outcome_unknown"
+
+
+async def test_async_an_increment_on_a_connection_closed_while_idle_goes_out_once(agent):
+    agent.die_on_post, agent.close_after_get = False, True
+    async with AsyncClient([agent.url], discover_peers=False) as client:
+        assert await client.get("apps", "flags", "k") == 1
+        assert await asyncio.to_thread(agent.closed.wait, 5)  # closed the idle connection
+        assert await client.increment("apps", "flags", "c") == 1  # on a new connection
+    assert len(agent.posts) == 1
