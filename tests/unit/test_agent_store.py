@@ -287,8 +287,9 @@ async def test_a_log_write_the_disk_cuts_short_is_refused_and_taken_back_out(
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", full_disk)
-    with pytest.raises(PersistenceError):
+    with pytest.raises(UnavailableError) as refused:  # joined, not logged: it may count
         await store.put("refused", v("x" * 50))
+    assert refused.value.code == "outcome_unknown"
     await store.put("after", v(2))
     store.close()
     again = open_store(tmp_path)  # no damaged record in the log

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from statecast.agent.config import AgentConfig, ResourceSpec
-from statecast.agent.errors import PersistenceError, UnavailableError
+from statecast.agent.errors import UnavailableError
 from statecast.agent.kube import ReplicaReconciler
 from statecast.agent.runtime import Agent
 from statecast.agent.strong import StrongReplica, StrongTimings
@@ -207,10 +207,11 @@ async def test_an_eventual_replica_on_a_full_disk_says_so_in_its_status_until_it
         for i in range(1000):
             try:
                 await store.put(f"k{i}", b'"' + b"x" * 200 + b'"')
-            except PersistenceError as err:
+            except UnavailableError as err:  # joined, not logged: outcome_unknown
                 refused = err
                 break
         assert refused is not None and "No space left" in str(refused)
+        assert refused.code == "outcome_unknown"
         await reconciler.reconcile()
         [condition] = storage()
         assert (condition["status"], condition["reason"]) == ("False", "StorageUnavailable")

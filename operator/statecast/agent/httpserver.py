@@ -122,7 +122,11 @@ class Hold(Protocol):
 
     @property
     def error(self) -> BaseException | None:
-        """Why it failed (the answer is then a 500 instead), None if it did not."""
+        """Why it failed, None if it did not.
+
+        The answer is then this error's ``status`` and ``code`` when it has them (an
+        agent error: a write's 503 ``outcome_unknown``), else a 500 ``persistence``.
+        """
 
     def then(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once done."""
@@ -234,6 +238,14 @@ Handler = Callable[[Request], "Answer | Awaitable[Answer]"]
 
 
 def _failed_write(error: BaseException) -> Response:
+    """The answer of a held request whose hold failed.
+
+    The error's status and code if it carries them (an agent error), else 500
+    ``persistence``.
+    """
+    status, code = getattr(error, "status", None), getattr(error, "code", None)
+    if isinstance(status, int) and isinstance(code, str):
+        return error_response(status, code, str(error))
     return error_response(500, "persistence", str(error))
 
 

@@ -52,7 +52,7 @@ from statecast.agent.httpserver import (
     error_response,
 )
 from statecast.agent.runtime import Agent
-from statecast.agent.store import ReplicaStore, WriteResult
+from statecast.agent.store import LocalWrite, ReplicaStore, WriteResult
 from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
@@ -208,6 +208,11 @@ def _render(value: Visible) -> tuple[bytes, dict[str, str]]:
 def _unknown_there(status: int, payload: bytes) -> bool:
     """A forwarded request's answer saying the agent there does not know the resource."""
     return status == 404 and b'"unknown_resource"' in payload[:200]
+
+
+def _maybe_applied(status: int, payload: bytes) -> bool:
+    """A forwarded write's answer saying it may apply there (503 ``outcome_unknown``)."""
+    return status == 503 and b'"outcome_unknown"' in payload[:200]
 
 
 def _segments(path: str) -> list[str]:
@@ -421,7 +426,9 @@ class AgentApi:
                     message = f"{node} did not answer: the {operation} may or may not apply"
                     raise UnavailableError(message, "outcome_unknown") from err
                 continue
-            if status == 503 or _unknown_there(status, payload):
+            # (a 503 outcome_unknown, a write that may apply there, is passed back as is)
+            refused_there = status == 503 and not _maybe_applied(status, payload)
+            if refused_there or _unknown_there(status, payload):
                 # that replica cannot answer now (catching up, or it has not learned of
                 # the resource yet): the next one
                 log.debug("event=forward_unavailable node=%s status=%d", node, status)
@@ -561,7 +568,9 @@ class AgentApi:
         self._count(request, store, "put")
         # answered once its log record is written, without a task: the common, fast path
         result, written = store.put_now(key, value)
-        return Response(result.to_bytes(), raw_headers=self._served, after=written)
+        # a failed log write answers 503 outcome_unknown: the value is in the state
+        after = None if written is None else LocalWrite(written)
+        return Response(result.to_bytes(), raw_headers=self._served, after=after)
 
     def delete(self, request: Request, parts: list[str]) -> Result:
         """Delete a key."""

@@ -21,7 +21,15 @@ from statecast.core.clock import Stamp
 from statecast.core.crdt import CounterConflictError, Delta, DeltaMap, Entry, SyncPayload, Visible
 from statecast.core.version_vector import VersionVector
 
-__all__ = ["JOIN_STEP", "LocalChange", "ReplicaStore", "SyncJoin", "WriteResult"]
+__all__ = [
+    "JOIN_STEP",
+    "LocalChange",
+    "LocalWrite",
+    "ReplicaStore",
+    "SyncJoin",
+    "WriteResult",
+    "unlogged",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,45 @@ class WriteResult:
         ):
             return b'{"version": "%b", "seq": %d}' % (version.encode(), self.seq)
         return json.dumps(self.to_json()).encode()
+
+
+def unlogged(error: PersistenceError) -> UnavailableError:
+    """What a local write whose log record failed answers: 503 ``outcome_unknown``.
+
+    The write was joined into the state before its record went to the log, and a join
+    is never taken back: it stays in the state, where reads here see it, a peer's sync
+    may take it and a later record of the key carries it to disk; or this agent stops
+    first and it is gone. So it may count or not, never surely not (a 500 said "not").
+    """
+    message = f"applied here but not logged ({error}): it may or may not count"
+    return UnavailableError(message, "outcome_unknown")
+
+
+class LocalWrite:
+    """A local write's log batch, as its answer waits for it (an ``httpserver.Hold``).
+
+    Done when the batch is; its :attr:`error` is :func:`unlogged`'s when the batch failed.
+    """
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: LogBatch) -> None:
+        self._batch = batch
+
+    @property
+    def done(self) -> bool:
+        """True once the batch is written (or failed)."""
+        return self._batch.done
+
+    @property
+    def error(self) -> UnavailableError | None:
+        """503 ``outcome_unknown`` if the batch failed, else None."""
+        failed = self._batch.error
+        return None if failed is None else unlogged(failed)
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the batch is done."""
+        self._batch.then(callback)
 
 
 class ReplicaStore:
@@ -187,9 +234,17 @@ class ReplicaStore:
             self._publish(delta, seq, stamp)
 
     async def _commit(self, delta: Delta) -> WriteResult:
+        """Queue ``delta``'s record and wait for it.
+
+        Raises:
+            UnavailableError: 503 ``outcome_unknown``: the record failed (see :func:`unlogged`).
+        """
         result, batch = self._queue(delta)
         if batch is not None:
-            await batch.wait()
+            try:
+                await batch.wait()
+            except PersistenceError as err:
+                raise unlogged(err) from err
         return result
 
     def _queue(self, delta: Delta) -> tuple[WriteResult, LogBatch | None]:
