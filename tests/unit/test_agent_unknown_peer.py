@@ -9,6 +9,7 @@ was retried only 10 s later. Now the receiving agent reads the peers' Leases onc
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import encode_push
 from statecast.api.lease import ENDPOINT_ANNOTATION, agent_lease_name
+from statecast.core.strong.log import LogPosition
+from statecast.core.strong.messages import AppendRequest
 from tests.unit._agents import REF, URLS
 from tests.unit.test_agent_kube import FakeGateway
 
@@ -117,3 +120,44 @@ async def test_without_a_way_to_read_the_peers_an_unknown_sender_is_refused(agen
             f"{URLS['b']}/v1/peer/push/apps/flags", content=encode_push("a#1", 1, 1, delta)
         )
     assert answer.status_code == 403
+
+
+# --- the strong append route (session 8) ---------------------------------------------
+# A strong resource's leader whose agent just restarted (or a voter new to this agent)
+# was refused 403 unknown_peer at once by its followers until they next read its Lease:
+# its appends and heartbeats lost for up to a Lease period, as the eventual hand-off of
+# session 7 was. Now the follower reads the Leases once more first, as the eventual
+# peer routes do.
+
+
+def _heartbeat(epoch: int = 1) -> AppendRequest:
+    return AppendRequest(epoch, "a", LogPosition(), (), 0)
+
+
+async def test_a_restarted_leaders_first_append_is_taken(agents):
+    leader, follower = await agents("a", "b", consistency="strong")
+    follower.open_strong(follower.specs[REF])
+    gateway = CountingGateway()
+    _renews(gateway, "a")  # a renews its Lease again; b has not listed the Leases since
+    _forgets(follower, "a", gateway)
+    reply = await leader.strong_link.append("b", REF, _heartbeat())
+    assert reply is not None  # before: None (403 unknown_peer)
+    assert follower.directory.url("a") == URLS["a"]
+    assert gateway.listings == 1
+
+
+async def test_an_append_from_a_sender_with_no_lease_is_refused_after_one_reading(
+    agents, monkeypatch
+):
+    monkeypatch.setattr(directory_module, "RELEARN_SECONDS", 3600.0)
+    _, follower = await agents("a", "b", consistency="strong")
+    follower.open_strong(follower.specs[REF])
+    gateway = CountingGateway()  # a holds no Lease
+    _forgets(follower, "a", gateway)
+    body = json.dumps({"sender": "a", **_heartbeat().to_json()}).encode()
+    async with httpx.AsyncClient() as http:
+        for _ in range(5):
+            answer = await http.post(f"{URLS['b']}/v1/peer/strong/append/apps/flags", content=body)
+            assert answer.status_code == 403
+            assert answer.json()["error"]["code"] == "unknown_peer"
+    assert gateway.listings == 1  # many appends, one reading per period

@@ -212,11 +212,20 @@ class StrongRoutes:
     async def append(
         self, request: Request, ref: Ref, authenticated: Callable[[Request, str], str]
     ) -> Response:
-        """A leader's entries (``authenticated`` checks the sender against the caller)."""
+        """A leader's entries (``authenticated`` checks the sender against the caller).
+
+        A sender unknown here (a leader whose agent just restarted, or a new voter's:
+        not in the Leases this agent last read) is looked up once more before it is
+        refused, as on the eventual peer routes: the Leases are read again, shared and
+        at most once a second (``PeerDirectory.may_learn``).
+        """
         sender, message = decode_append(request.body)
         if authenticated(request, sender) != message.leader:
             raise BadRequestError("the sender of an append must be its leader")
-        if self.agent.directory.url(sender) is None:
+        directory = self.agent.directory
+        if directory.url(sender) is None and directory.may_learn(sender):
+            await directory.learn()
+        if directory.url(sender) is None:
             raise ForbiddenError(f"unknown peer {sender!r}", "unknown_peer")
         reply = await self._replica(ref).accept(message)
         return _json(reply.to_json())
