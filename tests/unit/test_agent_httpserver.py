@@ -512,3 +512,64 @@ async def test_answers_a_log_batch_released_go_out_over_several_loop_turns_in_or
         await srv.close(grace=1)
     assert answers == paths
     assert sent_in_turn and sent_in_turn[0] < count  # not all in the turn the batch ended
+
+
+BIG = 32 << 20  # a full sync's answer of a large map (a million keys: ~140 MiB)
+
+
+def _big_server(parts: bool) -> HttpServer:
+    """``/big`` answers ``BIG`` bytes (in parts or as one body); other paths echo."""
+    body = bytes(range(256)) * (BIG // 256)
+
+    def handler(request: Request) -> Response:
+        if request.path != "/big":
+            return Response(request.path.encode(), content_type="text/plain")
+        if parts:
+            return Response(parts=[body[: BIG // 3], body[BIG // 3 :]])
+        return Response(body)
+
+    return HttpServer(handler, max_body=1024)
+
+
+@pytest.mark.parametrize("parts", [False, True])
+async def test_a_large_body_is_handed_to_the_transport_a_slice_at_a_time(parts):
+    """A large answer to a client that reads slowly is given to the transport a slice at
+    a time, each once the one before has left, so no single write(2) copies tens of MiB
+    (before: one write of the whole body; a full sync's holder had a ~10 ms loop turn);
+    the answer after it follows in order, and the bytes arrive whole."""
+    from statecast.agent.httpserver import _BODY_SLICE
+
+    srv = _big_server(parts)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        await _until(lambda: len(srv.connections) == 1)
+        conn = next(iter(srv.connections))
+        await _until(lambda: conn._transport.get_write_buffer_size() > 0)  # the client lags
+        for _ in range(20):  # loop turns while the client does not read
+            assert conn._transport.get_write_buffer_size() <= _BODY_SLICE
+            await asyncio.sleep(0.005)
+        status, _, body = await read_response(reader)
+        after = await read_response(reader)
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+    assert (status, len(body), body[:512]) == (200, BIG, bytes(range(256)) * 2)
+    assert body == bytes(range(256)) * (BIG // 256)
+    assert after[2] == b"/after"
+
+
+async def test_a_large_body_then_close_arrives_whole():
+    """HTTP/1.0 without keep-alive: the connection closes only after the last slice."""
+    srv = _big_server(parts=True)
+    await srv.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(srv)
+        writer.write(b"GET /big HTTP/1.0\r\n\r\n")
+        status, headers, body = await read_response(reader)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # then closed
+        writer.close()
+    finally:
+        await srv.close(grace=1)
+    assert (status, headers.get("connection"), len(body)) == (200, "close", BIG)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -392,42 +393,40 @@ async def test_a_log_write_held_up_by_the_kernel_stalls_its_writer_and_its_key_n
 
 
 async def test_a_full_sync_of_a_large_map_is_encoded_while_reads_are_answered(agent, monkeypatch):
-    """A new copy's full sync of a large map is encoded off the event loop: the node's
-    readers are answered meanwhile (before: the whole map was encoded in one handler)."""
-    import threading
-
+    """A new copy's full sync of a large map is encoded a step per loop turn, on the loop:
+    the node's readers are answered between the steps (before: in a worker thread,
+    whose hold of the interpreter lock made each of the loop's callbacks wait for it)."""
     from statecast.agent import server as server_module
     from statecast.agent.wire import decode_sync_reply, encode_sync_request
 
     node, base, session = agent
     store = node.stores["default", "flags"]
-    for i in range(5000):  # more than a full sync encodes on the loop
+    for i in range(5000):  # more than a full sync encodes at once
         store.put_now(f"k{i}", b"1")
     node.directory.set("n2", "http://127.0.0.1:9")
     node.locations["default", "flags"] = ("n1", "n2")
-    release, real = threading.Event(), server_module.encode_sync_reply
-
-    def held(*args: object, **kwargs: object) -> bytes:
-        on_loop = threading.current_thread() is threading.main_thread()
-        release.wait(2 if on_loop else 30)  # (before: on the loop; give up so the test ends)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(server_module, "encode_sync_reply", held)
+    monkeypatch.setattr(server_module, "_ENCODE_TURN", 0.0)  # one step a turn
+    monkeypatch.setattr(server_module, "_ENCODE_BATCH", 16)  # ~300 steps
+    real = server_module.sync_reply_steps
     order: list[str] = []
+    reads: list[asyncio.Task[None]] = []
 
-    async def ask_full_sync() -> bytes:
-        ask = encode_sync_request("n2", {})
-        status, body, _ = await call(session, "POST", f"{base}/v1/peer/sync/default/flags", ask)
-        order.append(f"sync {status}")
-        return body
+    async def read() -> None:
+        status, _, _ = await call(session, "GET", f"{base}/v1/default/flags/k1")
+        order.append(f"read {status}")
 
-    sync = asyncio.create_task(ask_full_sync())
-    await asyncio.sleep(0.2)
-    status, _, _ = await call(session, "GET", f"{base}/v1/default/flags/k1")
-    order.append(f"read {status}")
-    release.set()
-    body = await sync
-    assert order == ["read 200", "sync 200"]
+    def steps(*args: Any, **kwargs: Any) -> Generator[None, None, list[bytes]]:
+        reads.append(asyncio.get_running_loop().create_task(read()))  # the sync has begun
+        pieces = yield from real(*args, **kwargs)
+        order.append("encoded")
+        return pieces
+
+    monkeypatch.setattr(server_module, "sync_reply_steps", steps)
+    ask = encode_sync_request("n2", {})
+    status, body, _ = await call(session, "POST", f"{base}/v1/peer/sync/default/flags", ask)
+    await asyncio.gather(*reads)
+    assert status == 200
+    assert order == ["read 200", "encoded"]
     reply = decode_sync_reply(body)
     assert reply.payload.full
     assert len(reply.payload.entries) == 5000

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_
 from statecast.core.version_vector import VersionVector
 
 __all__ = [
+    "PIECE_BYTES",
     "SYNC_LINES",
     "HandOff",
     "PushMessage",
@@ -33,6 +33,11 @@ __all__ = [
     "encode_sync_reply",
     "encode_sync_request",
     "read_hand_off_lines",
+    "run_steps",
+    "sync_lines_pieces",
+    "sync_lines_steps",
+    "sync_reply_pieces",
+    "sync_reply_steps",
 ]
 
 #: The content type of a sync answer in lines (see :func:`encode_sync_lines`).
@@ -40,6 +45,8 @@ SYNC_LINES = "application/x-ndjson"
 #: Entries per line of a sync answer in lines: each line is decoded and joined in one
 #: step of the event loop by the replica that asked.
 LINE_ENTRIES = 256
+#: A large sync answer is made of pieces of about this many bytes, sent one by one.
+PIECE_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -158,9 +165,27 @@ def decode_sync_request(body: bytes) -> SyncRequest:
 def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True) -> bytes:
     """Encode the answer to a sync request (``caught_up``: see :class:`SyncReply`).
 
-    The entries are encoded ``batch`` at a time into one buffer, so a full snapshot of
-    a large map never exists as a dict of encoded entries beside the encoded body.
+    The bytes of :func:`sync_reply_pieces`, joined.
     """
+    return b"".join(sync_reply_pieces(payload, batch, caught_up=caught_up))
+
+
+def sync_reply_pieces(
+    payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True, piece: int = PIECE_BYTES
+) -> list[bytes]:
+    """The answer to a sync request as one JSON object, in pieces of about ``piece`` bytes.
+
+    The entries are encoded ``batch`` at a time, so a full snapshot of a large map never
+    exists as a dict of encoded entries; nor as one buffer of it all (grown to ~140 MiB
+    at a million keys, and copied as it grows): the server sends the pieces one by one.
+    """
+    return run_steps(sync_reply_steps(payload, batch, caught_up=caught_up, piece=piece))
+
+
+def sync_reply_steps(
+    payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True, piece: int = PIECE_BYTES
+) -> Generator[None, None, list[bytes]]:
+    """:func:`sync_reply_pieces` a batch of entries per step (returns the pieces)."""
     mode = "full" if payload.full else "delta"
     head = _dumps(
         {
@@ -170,20 +195,21 @@ def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: boo
             "entries": {},
         }
     )
-    out = io.BytesIO()
-    out.write(head[:-2])  # up to and including '"entries":{'
+    out = _Pieces(piece)
+    out.add(head[:-2])  # up to and including '"entries":{'
     chunk: dict[str, Any] = {}
     first = True
     for key, entry in payload.entries.items():
         chunk[key] = encode_entry(entry)
         if len(chunk) >= batch:
-            out.write((b"" if first else b",") + _dumps(chunk)[1:-1])
+            out.add((b"" if first else b",") + _dumps(chunk)[1:-1])
             chunk.clear()
             first = False
+            yield
     if chunk:
-        out.write((b"" if first else b",") + _dumps(chunk)[1:-1])
-    out.write(b"}}")
-    return out.getvalue()
+        out.add((b"" if first else b",") + _dumps(chunk)[1:-1])
+    out.add(b"}}")
+    return out.done()
 
 
 def encode_sync_lines(
@@ -191,11 +217,37 @@ def encode_sync_lines(
 ) -> bytes:
     """Encode the answer to a sync request in lines (``caught_up``: see :class:`SyncReply`).
 
+    The bytes of :func:`sync_lines_pieces`, joined.
+    """
+    return b"".join(sync_lines_pieces(payload, per_line, caught_up=caught_up))
+
+
+def sync_lines_pieces(
+    payload: SyncPayload,
+    per_line: int = LINE_ENTRIES,
+    *,
+    caught_up: bool = True,
+    piece: int = PIECE_BYTES,
+) -> list[bytes]:
+    """The answer to a sync request in lines, in pieces of about ``piece`` bytes.
+
     The first line is the head (``{"mode", "caughtUp", "vv", "entries": count}``), each
     further line a JSON object of at most ``per_line`` entries. The replica that asked
     decodes and joins one line at a time (:class:`SyncLines`), so a full sync of a
-    million keys is never one ``json.loads`` holding its event loop for seconds.
+    million keys is never one ``json.loads`` holding its event loop for seconds. A
+    piece ends at the end of a line once it holds ``piece`` bytes or more.
     """
+    return run_steps(sync_lines_steps(payload, per_line, caught_up=caught_up, piece=piece))
+
+
+def sync_lines_steps(
+    payload: SyncPayload,
+    per_line: int = LINE_ENTRIES,
+    *,
+    caught_up: bool = True,
+    piece: int = PIECE_BYTES,
+) -> Generator[None, None, list[bytes]]:
+    """:func:`sync_lines_pieces` a line per step (returns the pieces)."""
     entries = payload.entries
     head = {
         "mode": "full" if payload.full else "delta",
@@ -203,17 +255,54 @@ def encode_sync_lines(
         "vv": payload.version_vector.to_json(),
         "entries": len(entries),
     }
-    out = io.BytesIO()
-    out.write(_dumps(head) + b"\n")
+    out = _Pieces(piece)
+    out.add(_dumps(head) + b"\n")
     chunk: dict[str, Any] = {}
     for key, entry in entries.items():
         chunk[key] = encode_entry(entry)
         if len(chunk) >= per_line:
-            out.write(_dumps(chunk) + b"\n")
+            out.add(_dumps(chunk) + b"\n")
             chunk.clear()
+            yield
     if chunk:
-        out.write(_dumps(chunk) + b"\n")
-    return out.getvalue()
+        out.add(_dumps(chunk) + b"\n")
+    return out.done()
+
+
+def run_steps(steps: Generator[None, None, list[bytes]]) -> list[bytes]:
+    """Run an encoding in steps to its end; its pieces."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            pieces: list[bytes] = done.value
+            return pieces
+
+
+class _Pieces:
+    """Bytes gathered into pieces of at least ``size`` bytes (the last may be shorter)."""
+
+    __slots__ = ("_parts", "_pieces", "_size", "_total")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pieces: list[bytes] = []
+        self._parts: list[bytes] = []
+        self._total = 0
+
+    def add(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._total += len(data)
+        if self._total >= self._size:
+            self._pieces.append(b"".join(self._parts))
+            self._parts.clear()
+            self._total = 0
+
+    def done(self) -> list[bytes]:
+        if self._parts:
+            self._pieces.append(b"".join(self._parts))
+            self._parts.clear()
+        return self._pieces
 
 
 @dataclass(frozen=True)
