@@ -47,12 +47,12 @@ REDIS_RATE_GUESS = 150_000
 STEPS: list[tuple[str, str]] = [
     (
         "read and parse: data_received, llhttp and its callbacks",
-        r"data_received|_feed \(|on_(url|header|headers_complete|body|message_begin"
-        r"|message_complete) \(",
+        r"data_received|_feed \(|_plain_get \(|on_(url|header|headers_complete|body"
+        r"|message_begin|message_complete) \(",
     ),
     (
         "answer: encode, queue, transport.write (the send(2))",
-        r"_send \(|_write \(|encode \("
+        r"_send \(|_write \(|encode \(|_send_plain \("
         r"|_send_held \(|_pump \(",
     ),
     (

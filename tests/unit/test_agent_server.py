@@ -430,3 +430,59 @@ async def test_a_full_sync_of_a_large_map_is_encoded_while_reads_are_answered(ag
     reply = decode_sync_reply(body)
     assert reply.payload.full
     assert len(reply.payload.entries) == 5000
+
+
+async def _raw_get(base: str, head: bytes) -> bytes:
+    """One request's answer, head and body, over a connection of its own."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head)
+    answer = await reader.readuntil(b"\r\n\r\n")
+    length = int(answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    answer += await reader.readexactly(length)
+    writer.close()
+    return answer
+
+
+async def test_a_plain_get_is_answered_without_the_parser_as_the_route_answers_it(agent):
+    """A plain GET (HTTP/1.1, Host and the like) of a local key is answered by the fast
+    path; byte for byte what the general route answers, and counted the same way."""
+    node, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/k", {"on": True})
+    api = AgentApi(node)
+    assert api.fast_get(b"/v1/default/flags/k") is not None  # (before: no such path)
+    counted = (
+        node.requests.responses["get", 200],
+        node.access.counts["default", "flags", "get", "local"],
+    )
+    plain = b"GET /v1/default/flags/k HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+    general = b"GET /v1/default/flags/k HTTP/1.1\r\nHost: x\r\nX-Other: 1\r\n\r\n"
+    assert await _raw_get(base, plain) == await _raw_get(base, general)
+    assert (await _raw_get(base, plain)).endswith(b'\r\n\r\n{"on": true}')
+    after = (
+        node.requests.responses["get", 200],
+        node.access.counts["default", "flags", "get", "local"],
+    )
+    assert (after[0] - counted[0], after[1] - counted[1]) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        (b"/v1/default/flags/missing", "not found: the route's 404"),
+        (b"/v1/default/flags/hits", "a counter"),
+        (b"/v1/default/flags/%6b", "percent-encoded"),
+        (b"/v1/default/flags/k?x=1", "a query"),
+        (b"/v1/default/flags/k x", "a space: malformed"),
+        (b"/v1/default/nothing/k", "an unknown resource"),
+        (b"/v1/default/ledger/k", "a strong resource"),
+        (b"/v1/default/flags/" + b"k" * 17, "a key over the limit"),
+        (b"/v1/default/flags", "the map"),
+        (b"/v1/peer/ping", "not a key"),
+    ],
+)
+async def test_the_fast_path_leaves_everything_else_to_the_route(agent, target, why):
+    node, base, session = agent
+    await call(session, "PUT", f"{base}/v1/default/flags/k", 1)
+    await call(session, "POST", f"{base}/v1/default/flags/hits/increment", {"by": 1})
+    assert AgentApi(node).fast_get(target) is None, why

@@ -49,6 +49,7 @@ from statecast.agent.httpserver import (
     Request,
     Response,
     StreamResponse,
+    answer_start,
     error_response,
 )
 from statecast.agent.runtime import Agent
@@ -222,6 +223,11 @@ def _maybe_applied(status: int, payload: bytes) -> bool:
     return status == 503 and b'"outcome_unknown"' in payload[:200]
 
 
+#: A request target naming a key with nothing to decode: the plain GET's (fast_get).
+_SEGMENT = rb"([^/?#%\x00-\x20\x7f-\xff]+)"
+_PLAIN_KEY = re.compile(rb"/v1/" + _SEGMENT + rb"/" + _SEGMENT + rb"/" + _SEGMENT)
+
+
 def _segments(path: str) -> list[str]:
     """The percent-decoded segments of an absolute path."""
     if not path.startswith("/"):
@@ -252,6 +258,7 @@ class AgentApi:
         self._tls = agent.config.tls
         #: The headers of an answer from this node's replica, encoded once.
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
+        self._ok = answer_start(200)  # a plain GET's answer (fast_get)
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
         #: Node -> until when (monotonic) forwards try it last: it did not answer one.
         self._set_aside: dict[str, float] = {}
@@ -339,6 +346,37 @@ class AgentApi:
         if isinstance(result, Response | StreamResponse):
             return result
         return await result
+
+    def fast_get(self, target: bytes) -> bytes | None:
+        """A plain GET of a key of a local replica that has it, written and plain.
+
+        What :meth:`get` answers for it, without the route, the :class:`Request` or the
+        checks that cannot apply (no header but ``Host`` and a few alike: no near cache,
+        no forward, no authorization); None for anything else (auth on, a strong or a
+        remote resource, a replica catching up, a key missing, not written yet, or not a
+        plain register): :meth:`__call__` answers it then.
+        """
+        started = time.perf_counter()
+        found = _PLAIN_KEY.fullmatch(target)
+        if found is None or self._auth:
+            return None
+        ns, res, key = found[1].decode(), found[2].decode(), found[3].decode()
+        store = self.agent.stores.get((ns, res))
+        if (
+            store is None
+            or not store.serving
+            or len(key) > self.limits.max_key_bytes
+            or store.unwritten(key) is not None
+            or self.strong.handles((ns, res))
+        ):
+            return None
+        value = store.get(key)
+        if not isinstance(value, bytes):
+            return None
+        self.agent.access.count(ns, res, "get", "local")
+        answer = b"%b%d\r\n%b\r\n%b" % (self._ok, len(value), self._served, value)
+        self.agent.requests.answered("get", 200, time.perf_counter() - started)
+        return answer
 
     def _answered(self, route: str, response: Answer, started: float) -> Answer:
         self.agent.requests.answered(route, response.status, time.perf_counter() - started)
@@ -923,8 +961,10 @@ def build_server(agent: Agent, identify: Callable[[Any], str | None] | None = No
     def body_limit(path: bytes) -> int:
         return peer if path.startswith(_PEER_PREFIX) else application
 
+    api = AgentApi(agent)
     return HttpServer(
-        AgentApi(agent),
+        api,
+        fast_get=api.fast_get,
         max_body=max(peer, application),
         body_limit=body_limit,
         header_timeout=limits.header_timeout_seconds,
