@@ -486,3 +486,38 @@ async def test_the_fast_path_leaves_everything_else_to_the_route(agent, target, 
     await call(session, "PUT", f"{base}/v1/default/flags/k", 1)
     await call(session, "POST", f"{base}/v1/default/flags/hits/increment", {"by": 1})
     assert AgentApi(node).fast_get(target) is None, why
+
+
+async def test_a_plain_get_while_the_server_closes_is_answered_with_connection_close(
+    tmp_path: Path,
+) -> None:
+    """The usual way says ``Connection: close`` once the server is closing; so does a
+    plain GET (before: the fast path answered it as kept alive)."""
+    config = AgentConfig(
+        node="n1", data_dir=tmp_path, resources=(ResourceSpec(namespace="default", name="flags"),)
+    )
+    node = Agent(config)
+    node.load_standalone()
+    server = build_server(node)
+    await server.start("127.0.0.1", 0)
+    await node.start()
+    try:
+        store = node.stores["default", "flags"]
+        store.put_now("k", b"1")
+        for _ in range(500):  # its log batch written (else the usual way answers it)
+            if store.unwritten("k") is None:
+                break
+            await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        plain = b"GET /v1/default/flags/k HTTP/1.1\r\nHost: x\r\n\r\n"
+        for closing in (False, True):
+            server.closing = closing
+            writer.write(plain)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert (b"connection: close" in head.lower()) == closing
+            assert await reader.readexactly(1) == b"1"
+        writer.close()
+    finally:
+        server.closing = False
+        await server.close()
+        await node.stop()

@@ -379,6 +379,7 @@ class _Connection(asyncio.Protocol):
             data[:4] == b"GET "
             and data[-4:] == b"\r\n\r\n"
             and self._server.fast_get is not None
+            and not self._server.closing  # (the usual way answers "Connection: close")
             and not self._in_head
             and not self._in_body
             and self._idle
