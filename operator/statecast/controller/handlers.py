@@ -273,6 +273,11 @@ async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_:
     services.wakeups.known(ref, _minimum(body), body.metadata.get("generation"))
     status = services.statuses.current(ref, body.get("status") or {})
     if event_due(type, body.metadata, status):
+        if type == "MODIFIED":
+            log.info(
+                "event=spec-seen resource=%s/%s generation=%s",
+                *ref, body.metadata.get("generation"),
+            )  # fmt: skip
         services.wakeups.wake([ref], first=type == "MODIFIED")
 
 
