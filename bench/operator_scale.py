@@ -48,6 +48,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.apiserver_audit import POLICY, Write, copies_at, first_after, pass_done, read_writes
+from bench.change_anatomy import anatomy, log_times, operator_log
 from bench.scale_agents import DemandModel, FakeAgents
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.builders import replica_name
@@ -522,10 +523,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         current.stop()
         agents.stop()
         system.stop([operator])
+    writes = read_writes(cluster.state_dir / "audit.log")
     served = served_times(
-        read_writes(cluster.state_dir / "audit.log"),
-        names, t0, patched, (lost_node, expiry, minimums, holders),
+        writes, names, t0, patched, (lost_node, expiry, minimums, holders),
     )  # fmt: skip
+    logged = log_times(operator_log(cluster.state_dir / "logs"))
     both = served["spec_change"] + served["node_loss"]
     return {
         "resources": args.resources,
@@ -548,6 +550,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "change_to_replicas_p99_s": _round(percentile(both, 99)),
         "spec_change_p50_s": _round(percentile(served["spec_change"], 50)),
         "spec_change_p99_s": _round(percentile(served["spec_change"], 99)),
+        "spec_change_anatomy": anatomy(writes, logged, patched),
         "spec_change_watch_p50_s": _round(percentile(changes, 50)),
         "spec_change_watch_p99_s": _round(percentile(changes, 99)),
         "node_loss_p50_s": _round(percentile(served["node_loss"], 50)),
