@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from statecast.core.reconcile.due import at_risk, event_due, resync_due, resync_offset
+from statecast.core.reconcile.due import at_risk, event_due, resync_due, resync_offset, spec_changed
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,18 @@ def test_resync_offsets_are_spread_never_zero_and_stable() -> None:
 )
 def test_a_loss_puts_a_resource_at_risk(left: int, minimum: int, risky: bool) -> None:
     assert at_risk(left, minimum) is risky
+
+
+@pytest.mark.parametrize(
+    ("generation", "status", "changed"),
+    [
+        (2, {"observedGeneration": 1}, True),  # spec moved past what was reconciled
+        (2, {"observedGeneration": 2}, False),
+        (1, {}, False),  # never reconciled: a first reconcile, not a change
+        (None, {"observedGeneration": 1}, False),
+    ],
+)
+def test_a_spec_change_is_a_generation_past_the_observed_one(
+    generation: int | None, status: dict[str, Any], changed: bool
+) -> None:
+    assert spec_changed({"generation": generation}, status) is changed

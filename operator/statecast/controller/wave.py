@@ -182,25 +182,8 @@ def finish(services: Services, planned: Plan) -> None:
 def reconcile_one(services: Services, body: kopf.Body, indexes: Indexes) -> None:
     """Observe, reconcile, apply, report: one resource, never two at once."""
     ref = (body.metadata.namespace or "", body.metadata.name or "")
-    asked = time.perf_counter()
     with services.wakeups.lock(ref):
-        planned = plan(services, body, indexes)
-        decided = time.perf_counter()
-        finish(services, planned)
-    if spec_changed(planned.body):  # where a spec change's time goes (docs/scale.md)
-        log.info(
-            "event=spec-reconcile resource=%s/%s generation=%s lock_s=%.3f plan_s=%.3f "
-            "finish_s=%.3f adds=%d",
-            *ref, body.metadata.get("generation"), planned.started - asked,
-            decided - planned.started, time.perf_counter() - decided,
-            sum(1 for c in (planned.result.changes if planned.result else []) if c.action == "add"),
-        )  # fmt: skip
-
-
-def spec_changed(body: kopf.Body) -> bool:
-    """Whether ``body``'s spec moved past the generation its status observed (not a first)."""
-    observed = (body.get("status") or {}).get("observedGeneration")
-    return observed is not None and body.metadata.get("generation") not in (None, observed)
+        finish(services, plan(services, body, indexes))
 
 
 def reconcile_wave(

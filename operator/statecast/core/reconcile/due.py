@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["at_risk", "event_due", "resync_due", "resync_offset"]
+__all__ = ["at_risk", "event_due", "resync_due", "resync_offset", "spec_changed"]
 
 #: Slots of a resync period the resources are spread over.
 SLOTS = 1000
@@ -43,6 +43,16 @@ def event_due(kind: str | None, metadata: Mapping[str, Any], status: Mapping[str
         return True
     generation = metadata.get("generation")
     return generation is not None and status.get("observedGeneration") != generation
+
+
+def spec_changed(metadata: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """Whether a reconciled resource's spec moved past the generation its status observed.
+
+    A resource never reconciled (no ``observedGeneration``) is a first reconcile, not a
+    change.
+    """
+    observed = status.get("observedGeneration")
+    return observed is not None and metadata.get("generation") not in (None, observed)
 
 
 def at_risk(copies_left: int, minimum: int) -> bool:
