@@ -7,10 +7,12 @@ the PATCH's answer to the new Replica's creation, each from its own clock's reco
 - ``seen``: the PATCH answered (audit) -> kopf handed the event to the operator
   (``event=spec-seen`` in the operator's log): the watch and kopf's event loop;
 - ``queued``: -> its reconcile started (``event=spec-reconcile``'s time less its
-  ``lock_s``, ``plan_s`` and ``finish_s``): waiting for a worker, behind other reconciles;
-- ``plan``: the reconcile's observe and decide (``plan_s``: the forecast, the planner);
-- ``sent``: -> the API server received the Replica's creation (audit): the client's
-  request going out (a connection, the process's share of the CPU);
+  ``lock_s``, ``plan_s`` and ``finish_s``; in the spec-change lane less its batch's
+  ``run_s``): waiting for a worker, behind other reconciles, or for the lane;
+- ``plan``: the reconcile's observe and decide (``plan_s``: the forecast, the planner;
+  not logged apart in the lane);
+- ``sent``: -> the API server received the Replica's creation (audit), less ``plan``:
+  the client's request going out (a connection, the process's share of the CPU);
 - ``answered``: -> the API server answered it (audit): its own queueing and work.
 
 Usable on its own on a run's ``--logs`` directory::
@@ -32,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.apiserver_audit import Write, read_writes
+from bench.apiserver_audit import Write, copies_at, read_writes
 from statecast.devcluster.system import OPERATOR_ACCOUNT
 
 PHASES = ("seen", "queued", "plan", "sent", "answered", "total")
@@ -55,6 +57,8 @@ def log_times(lines: Iterable[str]) -> dict[str, dict[str, float]]:
         entry = found.setdefault(name, {})
         if kind == "spec-seen":
             entry.setdefault("seen", at)
+        elif "started" not in entry and "run_s" in fields:  # the spec-change lane's batch
+            entry["started"] = at - float(fields["run_s"])
         elif "started" not in entry:
             spent = [float(fields.get(k, 0.0)) for k in ("lock_s", "plan_s", "finish_s")]
             entry["started"] = at - sum(spent) + spent[0]
@@ -100,6 +104,33 @@ def anatomy(
                 "n": len(values),
             }
     return {"phases": summary, "changes": rows}
+
+
+def needing_a_copy(
+    writes: list[Write], patched: Mapping[str, float], wanted: Mapping[str, int]
+) -> tuple[dict[str, float], list[str]]:
+    """The changes that needed a new Replica, and those that did not.
+
+    The benchmark raises ``replicas.min`` to one above the copies its watch shows; a copy
+    the operator created just before the PATCH (the demand's moves) may not have
+    reached that watch yet, and then the raised minimum was met already: no Replica
+    was due, and the change's time would be the next, unrelated, creation's (107 s in
+    one run). Judged by the audit log at the PATCH's answer.
+
+    Returns:
+        (resource -> when its PATCH returned, for those below their new minimum then;
+        the resources that were not).
+    """
+    needed: dict[str, float] = {}
+    met: list[str] = []
+    for name, sent in patched.items():
+        patch = _first(writes, sent - 5.0, "patch", "sharedresources", name=name)
+        alive = copies_at(writes, patch.at if patch is not None else sent).get(name, set())
+        if len(alive) >= wanted.get(name, len(alive) + 1):
+            met.append(name)
+        else:
+            needed[name] = sent
+    return needed, met
 
 
 def _first(

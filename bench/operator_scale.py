@@ -48,7 +48,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.apiserver_audit import POLICY, Write, copies_at, first_after, pass_done, read_writes
-from bench.change_anatomy import anatomy, log_times, operator_log
+from bench.change_anatomy import anatomy, log_times, needing_a_copy, operator_log
 from bench.scale_agents import DemandModel, FakeAgents
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.builders import replica_name
@@ -332,24 +332,25 @@ def wait_full_pass(
 
 def spec_changes(
     api: dict[str, Any], watch: ReplicaWatch, names: list[str], count: int
-) -> tuple[list[float], dict[str, float]]:
+) -> tuple[list[float], dict[str, float], dict[str, int]]:
     """Raise ``replicas.min`` above the copies it has on ``count`` resources.
 
     Returns the seconds from each PATCH's answer to the new Replica's ADDED event on
     this process's watch (a higher minimum than the copies placed for demand needs one
-    more), and when each resource was patched.
+    more), when each resource was patched, and the minimum each was given.
     """
     chosen = names[:: max(1, len(names) // max(1, count))][:count]
     patched: dict[str, float] = {}
+    wanted: dict[str, int] = {}
     for name in chosen:
-        wanted = watch.count(name) + 1
+        wanted[name] = watch.count(name) + 1
         api["custom"].patch_namespaced_custom_object(
             GROUP, VERSION, NAMESPACE, "sharedresources", name,
-            {"spec": {"replicas": {"min": wanted}}},
+            {"spec": {"replicas": {"min": wanted[name]}}},
         )  # fmt: skip
         patched[name] = time.time()
         time.sleep(0.5)
-    return wait_added(watch, patched, timeout=120), patched
+    return wait_added(watch, patched, timeout=120), patched, wanted
 
 
 def node_to_lose(
@@ -504,7 +505,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"full pass {full_pass_watch:.1f} s (watch), rss {rss_start:.0f} MB", flush=True)
         steady = window(cluster, pid, args.steady)
         print(f"steady: {json.dumps(steady)}", flush=True)
-        changes, patched = spec_changes(api, watch, names, args.changes)
+        changes, patched, wanted = spec_changes(api, watch, names, args.changes)
         minimums.update(spec_minimums(
             api["custom"].get_namespaced_custom_object(
                 GROUP, VERSION, NAMESPACE, "sharedresources", name)
@@ -524,8 +525,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         agents.stop()
         system.stop([operator])
     writes = read_writes(cluster.state_dir / "audit.log")
+    needed, met = needing_a_copy(writes, patched, wanted)  # met: no Replica was due
     served = served_times(
-        writes, names, t0, patched, (lost_node, expiry, minimums, holders),
+        writes, names, t0, needed, (lost_node, expiry, minimums, holders),
     )  # fmt: skip
     logged = log_times(operator_log(cluster.state_dir / "logs"))
     both = served["spec_change"] + served["node_loss"]
@@ -550,7 +552,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "change_to_replicas_p99_s": _round(percentile(both, 99)),
         "spec_change_p50_s": _round(percentile(served["spec_change"], 50)),
         "spec_change_p99_s": _round(percentile(served["spec_change"], 99)),
-        "spec_change_anatomy": anatomy(writes, logged, patched),
+        "spec_change_anatomy": anatomy(writes, logged, needed),
+        "spec_changes_met_already": met,
         "spec_change_watch_p50_s": _round(percentile(changes, 50)),
         "spec_change_watch_p99_s": _round(percentile(changes, 99)),
         "node_loss_p50_s": _round(percentile(served["node_loss"], 50)),

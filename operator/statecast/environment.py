@@ -45,6 +45,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_WAVE_WRITES", "statecast operator", "16",
            "requests in flight at once for the resources an agent's lapse leaves short: "
            "their Replica creations first, then their other writes (see docs/scale.md)"),
+    EnvVar("STATECAST_URGENT_WRITES", "statecast operator", "4",
+           "requests in flight at once for the resources whose spec changed, reconciled at "
+           "once in their own lane: their Replica creations first (see docs/scale.md)"),
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
            "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
            "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bench.apiserver_audit import Write
-from bench.change_anatomy import anatomy, log_times
+from bench.change_anatomy import anatomy, log_times, needing_a_copy
 
 OPERATOR = "system:serviceaccount:statecast-system:statecast-operator"
 
@@ -41,3 +41,33 @@ def test_each_phase_is_measured_between_its_own_records() -> None:
     }  # fmt: skip
     assert result["changes"]["res-1"] == {}  # no Replica after its change, no log: nothing
     assert result["phases"]["total"] == {"p50": 1.5, "p99": 1.5, "max": 1.5, "n": 1}
+
+
+def test_a_change_reconciled_in_the_spec_change_lane_started_when_its_batch_did() -> None:
+    t = 1_796_000_000.0
+    logged = log_times([
+        f"time={stamp(t + 0.5)} level=INFO logger=x event=spec-reconcile resource=scale/res-0 "
+        "lane=urgent batch=2 run_s=0.200",
+    ])  # fmt: skip
+    assert abs(logged["res-0"]["started"] - (t + 0.3)) < 1e-6
+    assert "plan_s" not in logged["res-0"]
+
+
+def test_a_change_whose_raised_minimum_was_met_at_the_patch_needed_no_replica() -> None:
+    """The benchmark's watch had not seen a copy created 80 ms before the PATCH: the raised
+    minimum was met already and the next, unrelated, creation came 107 s later."""
+    t = 1_796_000_000.0
+    writes = [
+        Write("create", "replicas", "res-0-node-1", OPERATOR, 201, t - 60, t - 60),
+        Write("create", "replicas", "res-0-node-2", OPERATOR, 201, t - 60, t - 60),
+        Write("create", "replicas", "res-0-node-3", OPERATOR, 201, t - 0.08, t - 0.1),
+        Write("patch", "sharedresources", "res-0", "admin", 200, t, t - 0.01),
+        Write("create", "replicas", "res-1-node-1", OPERATOR, 201, t - 60, t - 60),
+        Write("create", "replicas", "res-1-node-2", OPERATOR, 201, t - 60, t - 60),
+        Write("patch", "sharedresources", "res-1", "admin", 200, t + 1, t + 0.99),
+    ]
+    needed, met = needing_a_copy(
+        writes, {"res-0": t + 0.01, "res-1": t + 1.01}, {"res-0": 3, "res-1": 3}
+    )
+    assert needed == {"res-1": t + 1.01}
+    assert met == ["res-0"]

@@ -48,6 +48,7 @@ from statecast.core.reconcile.predicted import (
     seasons_of,
     steps_of,
 )
+from statecast.core.reconcile.urgent import forecast_basis, last_forecast_serves
 
 __all__ = ["DemandForecaster"]
 
@@ -70,6 +71,7 @@ class _Made:
     demand: PredictedDemand | None
     previous_next: dict[str, float] | None
     said: dict[str, tuple[float, ...]]  # one step ahead, per interval up to ``end``
+    basis: str | None = None  # what of the spec it was made from (forecast_basis)
 
 
 class DemandForecaster:
@@ -110,11 +112,18 @@ class DemandForecaster:
                 at most while reconciles come): for a lapse's wave, whose replacements
                 must not wait for forecast updates and rebuilds (0.1-0.3 s each at
                 1,000 resources on a loaded machine); the reconcile after it catches up.
+                Also a spec change's (:mod:`statecast.controller.urgent`). A forecast made
+                from other prediction or consumers settings is made again
+                (:func:`~statecast.core.reconcile.urgent.last_forecast_serves`).
         """
         if latest:
             with self._lock:
                 made = self._made.get(ref)
-            if made is not None and made.demand is not None:
+            if (
+                made is not None
+                and made.demand is not None
+                and last_forecast_serves(made.basis, spec)
+            ):
                 return made.demand
         current = {n: c for n, c in (pods or {}).items() if c > 0}
         self.sampler.record_pods(ref, current, now.timestamp())
@@ -158,7 +167,9 @@ class DemandForecaster:
                 ),
             )
         with self._lock:
-            self._made[ref] = _Made(end, names, pods_now, demand, previous_next, history)
+            self._made[ref] = _Made(
+                end, names, pods_now, demand, previous_next, history, forecast_basis(spec)
+            )
         return demand
 
     def _forecast_nodes(self, ref: Ref, nodes: Sequence[str]) -> tuple[str, ...]:

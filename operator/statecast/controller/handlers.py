@@ -43,6 +43,7 @@ from statecast.controller.observe import Indexes
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
 from statecast.controller.strong_standby import StandbyElections, StrongLister
+from statecast.controller.urgent import UrgentChanges
 from statecast.controller.wave import finish, plan, reconcile_wave
 from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile.due import event_due, spec_changed
@@ -67,6 +68,8 @@ RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).
 IO_THREADS = int(os.environ.get("STATECAST_IO_THREADS", "0"))
+#: Requests in flight at once for a batch of spec changes (:mod:`statecast.controller.urgent`).
+URGENT_WRITES = int(os.environ.get("STATECAST_URGENT_WRITES", "4"))
 #: Requests in flight at once for the resources an agent's lapse left short (their
 #: Replica creations first, then their other writes: :mod:`statecast.controller.wave`).
 WAVE_WRITES = int(os.environ.get("STATECAST_WAVE_WRITES", "16"))
@@ -139,6 +142,9 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
 @kopf.on.cleanup()
 def stop_services(memo: kopf.Memo, **_: Any) -> None:
     """Stop the woken reconciles, the standby elections, the sampler; save the history."""
+    urgent = memo.get("urgent")
+    if isinstance(urgent, UrgentChanges):
+        urgent.stop()
     woken = memo.get("woken")
     if isinstance(woken, WokenReconciles):
         woken.stop()
@@ -192,6 +198,11 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
     )
     memo["woken"] = woken
     woken.start()
+    urgent = UrgentChanges(
+        services.wakeups, wave_in_kopf_context, acting=woken.acting, writes=URGENT_WRITES
+    )
+    memo["urgent"] = urgent
+    urgent.start()
 
 
 @kopf.on.startup()
@@ -262,7 +273,8 @@ async def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dic
 async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Know every resource; queue its reconcile when listed, added or its spec changed.
 
-    A spec change goes ahead of every queued resource. A deleted resource's demand
+    A spec change is reconciled at once in its own lane, ahead of every queued resource
+    (:mod:`statecast.controller.urgent`). A deleted resource's demand
     history, forecasts and tuning are forgotten (its Replicas go by garbage collection).
     """
     services = services_of(memo)
@@ -273,13 +285,18 @@ async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_:
         return
     services.wakeups.known(ref, _minimum(body), body.metadata.get("generation"))
     status = services.statuses.current(ref, body.get("status") or {})
-    if event_due(type, body.metadata, status):
-        if type == "MODIFIED":
-            log.info(
-                "event=spec-seen resource=%s/%s generation=%s",
-                *ref, body.metadata.get("generation"),
-            )  # fmt: skip
-        services.wakeups.wake([ref], first=type == "MODIFIED")
+    if not event_due(type, body.metadata, status):
+        return
+    urgent = memo.get("urgent")
+    if type == "MODIFIED" and spec_changed(body.metadata, status):
+        log.info(
+            "event=spec-seen resource=%s/%s generation=%s",
+            *ref, body.metadata.get("generation"),
+        )  # fmt: skip
+        if isinstance(urgent, UrgentChanges):
+            urgent.changed(ref)  # at once, in the spec-change lane
+            return
+    services.wakeups.wake([ref], first=type == "MODIFIED")
 
 
 def _minimum(body: kopf.Body) -> int:

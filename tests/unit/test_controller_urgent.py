@@ -1,0 +1,162 @@
+"""A spec change reconciled at once in its own lane, on its last forecast if it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from concurrent.futures import Executor
+from typing import Any
+
+import kopf
+import pytest
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.api.types import Ref
+from statecast.controller import handlers
+from statecast.controller.forecasting import DemandForecaster
+from statecast.controller.sampling import DemandSampler
+from statecast.controller.services import Services
+from statecast.controller.urgent import UrgentChanges
+from statecast.controller.wakeups import Wakeups
+from statecast.core.demand import AgentSample
+from statecast.core.reconcile.urgent import forecast_basis, last_forecast_serves
+from tests.unit._clock import ManualClock
+from tests.unit.test_controller_handlers import FakeGateway, FakeIndex, nodes
+
+
+class HeldGateway(FakeGateway):
+    """Holds every Replica creation of the resource ``busy`` until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.holding = threading.Event(), threading.Event()
+
+    def create_replica(self, body: dict[str, Any]) -> bool:
+        if body["spec"]["resource"] == "busy":
+            self.holding.set()
+            self.release.wait(60)
+        return super().create_replica(body)
+
+
+def shared(name: str, generation: int = 1, minimum: int = 2, **status: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "statecast.io/v1alpha1",
+        "kind": "SharedResource",
+        "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}", "generation": generation},
+        "spec": {"replicas": {"min": minimum}, "replication": {"policy": "static"}},
+        "status": status,
+    }
+
+
+def wait_for(what: Any, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not what():
+        assert time.monotonic() < deadline, "not within the deadline (a liveness wait)"
+        time.sleep(0.02)
+
+
+def test_a_spec_change_is_reconciled_while_every_worker_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 1,000 resources a spec change queued first still waited for one of the eight
+    workers to finish a reconcile against a slow API server (4.55 s p99, session 7)."""
+    monkeypatch.setattr(handlers, "RECONCILE_THREADS", 1)
+    gateway = HeldGateway()
+    memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
+    index = FakeIndex({("ns", "busy"): [shared("busy")], ("ns", "flags"): [shared("flags")]})
+    kwargs: dict[str, Any] = {
+        "resource_index": index,
+        "node_index": nodes(),
+        "replica_index": FakeIndex(),
+        "pod_index": FakeIndex(),
+    }
+    handlers.start_services(memo, **kwargs)
+    try:
+        flags = shared("flags", generation=2, minimum=3, observedGeneration=1)
+        index[("ns", "flags")] = [flags]
+        busy = index[("ns", "busy")][0]
+        asyncio.run(handlers.resource_seen(kopf.Body(busy), type=None, memo=memo))
+        assert gateway.holding.wait(30), "the one worker never started on busy"
+        asyncio.run(handlers.resource_seen(kopf.Body(flags), type="MODIFIED", memo=memo))
+        wait_for(lambda: any(b["spec"]["resource"] == "flags" for b in gateway.created))
+        assert not gateway.release.is_set()  # the worker is still held in busy's creation
+        wait_for(lambda: any(name == "flags" for name, _ in gateway.status_patches))
+        written = [s for name, s in gateway.status_patches if name == "flags"][0]
+        assert written["observedGeneration"] == 2
+    finally:
+        gateway.release.set()
+        handlers.stop_services(memo)
+
+
+def test_a_change_of_a_resource_a_worker_is_reconciling_goes_to_the_workers_first() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
+    ran: list[list[Ref]] = []
+
+    def run_wave(refs: list[Ref], writes: Executor) -> None:
+        ran.append(refs)
+
+    lane = UrgentChanges(wakeups, run_wave)
+    wakeups.wake([("ns", "other"), ("ns", "a")])
+    assert wakeups.next(timeout=0) == ("ns", "other")  # a worker has it
+    lane.run_batch([("ns", "b"), ("ns", "other")])
+    assert ran == [[("ns", "b")]]
+    wakeups.done(("ns", "other"))
+    assert wakeups.next(timeout=0) == ("ns", "other")  # again, ahead of a
+    lane.run_batch([("ns", "c")])
+    assert ran[-1] == [("ns", "c")]
+    assert wakeups.next(timeout=0) == ("ns", "a")
+
+
+def test_a_lane_that_does_not_act_leaves_changes_to_the_workers_first() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
+    lane = UrgentChanges(wakeups, lambda refs, writes: None, acting=lambda: False)
+    wakeups.wake([("ns", "a")])
+    lane.run_batch([("ns", "b")])
+    assert wakeups.next(timeout=0) == ("ns", "b")
+
+
+SPEC = {"replicas": {"min": 2}, "prediction": {"interval": "1m", "horizon": "5m"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "serves"),
+    [
+        ({"replicas": {"min": 3}}, True),  # what a forecast is not made from
+        ({"placement": {"spreadAcross": "zone"}}, True),
+        ({"prediction": {"interval": "1m", "horizon": "10m"}}, False),
+        ({"prediction": {"interval": "2m", "horizon": "5m"}}, False),
+        ({"consumers": {"selector": {"matchLabels": {"app": "x"}}}}, False),
+    ],
+)
+def test_the_last_forecast_serves_a_change_it_was_not_made_from(
+    change: dict[str, Any], serves: bool
+) -> None:
+    made = forecast_basis(SharedResourceSpec.model_validate(SPEC))
+    changed = SharedResourceSpec.model_validate({**SPEC, **change})
+    assert last_forecast_serves(made, changed) is serves
+    assert not last_forecast_serves(None, changed)
+
+
+def test_a_spec_change_plans_on_the_last_forecast_unless_its_prediction_changed() -> None:
+    sampler = DemandSampler(lambda: [])
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    start = now.timestamp() - 600
+    for i in range(11):  # node-4 read every minute for 10 minutes
+        sampler.record(
+            AgentSample("node-4", start, start + 60 * i, {("ns", "r", "remote"): 300 * i})
+        )
+    forecaster = DemandForecaster(sampler)
+    spec = SharedResourceSpec.model_validate(SPEC)
+    first = forecaster.demand(("ns", "r"), spec, ["node-4"], now)
+    assert first is not None
+    later = now + dt.timedelta(minutes=2)
+    sampler.record(AgentSample("node-4", start, later.timestamp(), {("ns", "r", "remote"): 4000}))
+    raised = SharedResourceSpec.model_validate({**SPEC, "replicas": {"min": 3}})
+    assert forecaster.demand(("ns", "r"), raised, ["node-4"], later, latest=True) is first
+    longer = SharedResourceSpec.model_validate(
+        {**SPEC, "prediction": {"interval": "1m", "horizon": "10m"}}
+    )
+    again = forecaster.demand(("ns", "r"), longer, ["node-4"], later, latest=True)
+    assert again is not None and again is not first
