@@ -181,7 +181,7 @@ def test_no_more_workers_plan_at_once_than_there_are_slots(
 
     monkeypatch.setattr(handlers, "plan", plan)
     services = Services.build(FakeGateway(), sample_seconds=3600.0)
-    bodies = [kopf.Body(shared(f"r{i}")) for i in range(2 * handlers.PLAN_SLOTS + 2)]
+    bodies = [kopf.Body(shared(f"r{i}")) for i in range(6)]
 
     def one(body: kopf.Body) -> None:
         with pytest.raises(RuntimeError, match="planned"):
@@ -192,4 +192,4 @@ def test_no_more_workers_plan_at_once_than_there_are_slots(
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert 1 <= most[0] <= handlers.PLAN_SLOTS
+    assert 1 <= most[0] <= 2  # the default slots

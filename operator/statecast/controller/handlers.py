@@ -30,7 +30,6 @@ import contextvars
 import datetime as dt
 import logging
 import os
-import threading
 import time
 from concurrent.futures import Executor
 from typing import Any
@@ -70,7 +69,6 @@ RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: rebuilds took the interpreter from kopf's event loop: a spec change's event reached
 #: the operator up to 1.7 s after the API server had answered the PATCH (docs/scale.md).
 PLAN_SLOTS = int(os.environ.get("STATECAST_PLAN_SLOTS", "2"))
-_planning = threading.BoundedSemaphore(max(1, PLAN_SLOTS))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).
@@ -166,6 +164,7 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
     if "resource_index" not in kwargs or memo.get("woken") is not None:
         return
     indexes, resources = Indexes.of(kwargs), kwargs["resource_index"]
+    services.wakeups.plan_slots(PLAN_SLOTS)
 
     def run(ref: tuple[str, str]) -> None:
         store = resources.get(ref)
@@ -375,7 +374,7 @@ def _reconcile_body(services: Services, body: kopf.Body, indexes: Indexes) -> No
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     asked = time.perf_counter()
     with services.wakeups.lock(ref):
-        with _planning:  # a worker's CPU phase, a few at a time (PLAN_SLOTS)
+        with services.wakeups.planning():  # a worker's CPU phase, a few at a time
             planned = plan(services, body, indexes)
         decided = time.perf_counter()
         finish(services, planned)

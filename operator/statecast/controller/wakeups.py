@@ -58,6 +58,7 @@ class Wakeups:
         self._generations: dict[Ref, object] = {}  # ref -> latest metadata.generation seen
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self._held = 0  # waves planning now: no worker starts a reconcile meanwhile
+        self._planning = threading.BoundedSemaphore(2)  # workers planning at once
         self.woken = 0
 
     # --- what changed ------------------------------------------------------------------
@@ -280,6 +281,20 @@ class Wakeups:
             with self._cond:
                 self._held -= 1
                 self._cond.notify_all()
+
+    def plan_slots(self, slots: int) -> None:
+        """Let at most ``slots`` reconciles plan at once (:meth:`planning`); set at start."""
+        self._planning = threading.BoundedSemaphore(max(1, slots))
+
+    def planning(self) -> threading.BoundedSemaphore:
+        """Held by a worker's reconcile while it plans (observes and decides: CPU).
+
+        At 1,000 resources eight workers in forecast rebuilds took the interpreter from
+        kopf's event loop: a spec change's event reached the operator up to 1.7 s after
+        the API server answered its PATCH. A lapse's wave and the spec-change lane plan
+        without a slot.
+        """
+        return self._planning
 
     # --- running ------------------------------------------------------------------------
     def next(self, timeout: float) -> Ref | None:
