@@ -39,10 +39,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "wake it at once (the chart's operator.resyncSeconds)"),
     EnvVar("STATECAST_RECONCILE_THREADS", "statecast operator", "8",
            "threads that run the woken reconciles and the safety-net resyncs"),
-    EnvVar("STATECAST_PLAN_SLOTS", "statecast operator", "2",
+    EnvVar("STATECAST_PLAN_SLOTS", "statecast operator", "8",
            "reconcile threads that observe and decide (forecasts: CPU) at once; the others "
-           "wait, leaving the interpreter to kopf's event loop and the spec-change lane "
-           "(see docs/scale.md)"),
+           "wait, leaving the interpreter to kopf's event loop (default: as many as "
+           "STATECAST_RECONCILE_THREADS; see docs/scale.md)"),
     EnvVar("STATECAST_IO_THREADS", "statecast operator", "0",
            "threads that create a reconcile's new Replicas at once, and as many that read "
            "saved demand histories in the background (0: in the reconcile; see docs/scale.md)"),

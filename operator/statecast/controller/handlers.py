@@ -65,10 +65,10 @@ RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
 #: change first) holds only with few threads (docs/scale.md, session 7).
 RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: Workers that plan (observe and decide: the forecast's CPU) at once; the others wait
-#: for a slot with the interpreter free. At 1,000 resources eight workers in forecast
-#: rebuilds took the interpreter from kopf's event loop: a spec change's event reached
-#: the operator up to 1.7 s after the API server had answered the PATCH (docs/scale.md).
-PLAN_SLOTS = int(os.environ.get("STATECAST_PLAN_SLOTS", "2"))
+#: for a slot with the interpreter free for kopf's event loop. As many as the workers
+#: by default: 2 showed no gain beyond the runs' noise at 1,000 resources, and a plan
+#: may read a saved history (a GET) after a restart (docs/scale.md, session 8).
+PLAN_SLOTS = int(os.environ.get("STATECAST_PLAN_SLOTS", str(RECONCILE_THREADS)))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the
 #: extra concurrent requests met 429s and did not shorten the first pass (docs/scale.md).

@@ -58,7 +58,7 @@ class Wakeups:
         self._generations: dict[Ref, object] = {}  # ref -> latest metadata.generation seen
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self._held = 0  # waves planning now: no worker starts a reconcile meanwhile
-        self._planning = threading.BoundedSemaphore(2)  # workers planning at once
+        self._planning = threading.BoundedSemaphore(8)  # workers planning at once
         self.woken = 0
 
     # --- what changed ------------------------------------------------------------------
@@ -289,10 +289,11 @@ class Wakeups:
     def planning(self) -> threading.BoundedSemaphore:
         """Held by a worker's reconcile while it plans (observes and decides: CPU).
 
-        At 1,000 resources eight workers in forecast rebuilds took the interpreter from
-        kopf's event loop: a spec change's event reached the operator up to 1.7 s after
-        the API server answered its PATCH. A lapse's wave and the spec-change lane plan
-        without a slot.
+        Few slots leave the interpreter to kopf's event loop while workers rebuild
+        forecasts (at 1,000 resources a spec change's event reached the operator up to
+        1.7 s after the API server answered its PATCH); as many as the workers by
+        default (:data:`statecast.controller.handlers.PLAN_SLOTS`). A lapse's wave and
+        the spec-change lane plan without a slot.
         """
         return self._planning
 
