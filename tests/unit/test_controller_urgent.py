@@ -194,3 +194,31 @@ def test_no_more_workers_plan_at_once_than_there_are_slots(
     for thread in threads:
         thread.join(30)
     assert 1 <= most[0] <= 2
+
+
+def test_changes_that_come_while_a_batch_runs_go_together_in_the_next() -> None:
+    wakeups = Wakeups(min_gap=0.0, clock=ManualClock(100.0))
+    started, release = threading.Event(), threading.Event()
+    ran: list[list[Ref]] = []
+
+    def run_wave(refs: list[Ref], writes: Executor) -> None:
+        ran.append(refs)
+        started.set()
+        release.wait(30)
+
+    lane = UrgentChanges(wakeups, run_wave)
+    lane.start()
+    try:
+        lane.changed(("ns", "a"))
+        assert started.wait(30)
+        for name in ("b", "c", "b"):  # b twice: once
+            lane.changed(("ns", name))
+        assert lane.pending() == 2
+        release.set()
+        wait_for(lambda: len(ran) == 2)
+        assert ran == [[("ns", "a")], [("ns", "b"), ("ns", "c")]]
+    finally:
+        release.set()
+        lane.stop()
+    lane.changed(("ns", "d"))  # stopped: to the workers, first
+    assert wakeups.next(timeout=0) == ("ns", "d")
