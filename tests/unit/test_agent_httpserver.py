@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from statecast.agent.httpserver import HttpServer, Request, Response
+from statecast.core.pki import agent_name
+from statecast.pki.certs import issue, new_authority
+from statecast.pki.contexts import TlsMaterial
 
 Serve = Callable[[HttpServer], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -517,6 +521,15 @@ async def test_answers_a_log_batch_released_go_out_over_several_loop_turns_in_or
 BIG = 32 << 20  # a full sync's answer of a large map (a million keys: ~140 MiB)
 
 
+def _tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context and a client context trusting it (for ``agent_name("node-0")``)."""
+    authority = new_authority(time.time(), 3600)
+    pair = issue(authority, agent_name("node-0"), time.time(), 3600)
+    material = TlsMaterial()
+    material.load(pair.cert, pair.key, authority.cert)
+    return material.listening_context(), material.client_context()
+
+
 def _big_server(parts: bool) -> HttpServer:
     """``/big`` answers ``BIG`` bytes (in parts or as one body); other paths echo."""
     body = bytes(range(256)) * (BIG // 256)
@@ -531,8 +544,8 @@ def _big_server(parts: bool) -> HttpServer:
     return HttpServer(handler, max_body=1024)
 
 
-@pytest.mark.parametrize("parts", [False, True])
-async def test_a_large_body_is_handed_to_the_transport_a_slice_at_a_time(parts):
+@pytest.mark.parametrize(("parts", "tls"), [(False, False), (True, False), (True, True)])
+async def test_a_large_body_is_handed_to_the_transport_a_slice_at_a_time(parts, tls):
     """A large answer to a client that reads slowly is given to the transport a slice at
     a time, each once the one before has left, so no single write(2) copies tens of MiB
     (before: one write of the whole body; a full sync's holder had a ~10 ms loop turn);
@@ -540,15 +553,22 @@ async def test_a_large_body_is_handed_to_the_transport_a_slice_at_a_time(parts):
     from statecast.agent.httpserver import _BODY_SLICE
 
     srv = _big_server(parts)
-    await srv.start("127.0.0.1", 0)
+    server_tls, client_tls = _tls_pair() if tls else (None, None)
+    await srv.start("127.0.0.1", 0, server_tls)
     try:
-        reader, writer = await connect(srv)
+        if client_tls is None:
+            reader, writer = await connect(srv)
+        else:  # (before the high water mark was 1: the answer never came over TLS)
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", srv.port, ssl=client_tls, server_hostname=agent_name("node-0")
+            )
         writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
         await _until(lambda: len(srv.connections) == 1)
         conn = next(iter(srv.connections))
         await _until(lambda: conn._transport.get_write_buffer_size() > 0)  # the client lags
         for _ in range(20):  # loop turns while the client does not read
-            assert conn._transport.get_write_buffer_size() <= _BODY_SLICE
+            # at most one slice (over TLS, with its records' framing)
+            assert conn._transport.get_write_buffer_size() <= _BODY_SLICE + 4096
             await asyncio.sleep(0.005)
         status, _, body = await read_response(reader)
         after = await read_response(reader)

@@ -702,7 +702,9 @@ class _Connection(asyncio.Protocol):
             view = memoryview(part)
             self._body.extend(view[i : i + _BODY_SLICE] for i in range(0, len(view), _BODY_SLICE))
         self._body_end = (keep_alive, linger)
-        transport.set_write_buffer_limits(high=0)  # paused while a slice has not left
+        # paused while a slice has not left (high 1, not 0: a TLS transport pauses at a
+        # size >= high, so at 0 it paused with nothing left and never resumed)
+        transport.set_write_buffer_limits(high=1, low=0)
         self._send_body()
 
     def _send_body(self) -> None:
