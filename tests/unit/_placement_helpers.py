@@ -21,7 +21,7 @@ HORIZON = 15
 #: Prices pinned here so that the table rows do not move with the package defaults:
 #: holding 64 MiB for the 15-minute horizon costs 1562 ms, copying it 625 ms more (bytes
 #: only: the demand-relative floor has its own tests).
-PRICES = CostModel(ms_per_gib_hour=100_000.0, ms_per_gib_moved=10_000.0, demand_share=None)
+PRICES = CostModel(ms_per_gib_hour=100_000.0, ms_per_gib_moved=10_000.0, hot_sigma=None)
 
 
 def nodes_from(text: str, down: str = "") -> tuple[NodeInfo, ...]:

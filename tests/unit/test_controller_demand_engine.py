@@ -17,6 +17,7 @@ from statecast.core.demand import AgentSample
 from statecast.core.forecast import ForecastEngine
 from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.placement import LatencyModel
+from statecast.core.reactive import HeatStats, ObservedHeat
 from statecast.core.reconcile.demand_engine import (
     MAX_CATCH_UP_STEPS,
     REFIT_EVERY_S,
@@ -271,6 +272,11 @@ def test_both_paths_hand_the_planner_the_last_day_of_reads() -> None:
         placement_input(SPEC, nodes, set(NODES), [], got, now=NOW, latency=measured).latency
         == measured
     )
+    # the cluster's heat (the reactive rule's statistics) prices the default's copies
+    assert planned.cluster_heat is None
+    heat = ObservedHeat({}, HeatStats(2.0, 0.5, 12), 900.0)
+    with_heat = placement_input(SPEC, nodes, set(NODES), [], got, now=NOW, heat=heat)
+    assert with_heat.cluster_heat == (2.0, 0.5)
 
 
 def node_mean(engine: ForecastEngine, pods_now: FloatArray) -> FloatArray:

@@ -122,9 +122,10 @@ def demand_view(
     """What the services know of the resource's demand, as its policy needs it.
 
     A predictive resource gets its forecast (the consumer pods per node are recorded as
-    its leading signal) and its recent removals, a reactive one its heat and when each
-    node was last hot; the self-tuner decides where tuning is on, and forgets where off.
-    The local hit ratio is left to the caller.
+    its leading signal), its recent removals and its heat (the cluster's statistics
+    price its copies), a reactive one its heat and when each node was last hot; the
+    self-tuner decides where tuning is on, and forgets where off. The local hit ratio
+    is left to the caller.
     """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     policy = spec.replication.policy
@@ -139,6 +140,8 @@ def demand_view(
     heat, last_hot = None, {}
     if policy == "reactive":
         heat, last_hot = services.heat.heat(ref, now), services.heat.last_hot(ref)
+    elif forecast is not None:  # the default prices' hot threshold is reactive's
+        heat = services.heat.heat(ref, now)
     tuning = None
     if tuning_enabled(spec) and forecast is not None:
         saved = (body.get("status") or {}).get("tuning")

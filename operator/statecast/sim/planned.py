@@ -32,6 +32,7 @@ from statecast.core.placement import (
     forecast_deviation,
     plan,
 )
+from statecast.core.reactive import HeatStats
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
 from statecast.sim.config import SimConfig, focus_index
 from statecast.sim.trace import Trace
@@ -49,6 +50,11 @@ Band = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 #: replica-hour (a replica of any resource at the price of one of the mean size), the
 #: budget local hits are compared at.
 LOCAL_FIRST = LatencyModel(same_zone_ms=LatencyModel().cross_zone_ms)
+
+
+#: The reactive rule's window (the operator's heat tracker and the simulator's reactive
+#: policy default to 15 minutes): the default prices' hot threshold is taken over it.
+HEAT_WINDOW_S = 900.0
 
 
 class PlannerPolicy:
@@ -84,10 +90,9 @@ class PlannerPolicy:
         size = trace.state_bytes.mean() / np.maximum(trace.state_bytes, 1.0)
         scale = size if self.valuation is LOCAL_FIRST else np.ones(trace.n_resources)
         base = config.costs.ms_per_gib_hour * self.storage_weight
-        share = config.costs.demand_share if self.demand_priced else None
+        sigma = config.costs.hot_sigma if self.demand_priced else None
         self._costs = [
-            replace(config.costs, ms_per_gib_hour=base * float(k), demand_share=share)
-            for k in scale
+            replace(config.costs, ms_per_gib_hour=base * float(k), hot_sigma=sigma) for k in scale
         ]
         self._horizon = max(1, round(config.horizon_s / trace.step_s))
         self._specs = [
@@ -113,6 +118,7 @@ class PlannerPolicy:
         self._local = np.zeros(trace.n_resources)
         self._total = np.zeros(trace.n_resources)
         self._moved = np.zeros(trace.n_resources)
+        self._heat_steps = max(1, round(HEAT_WINDOW_S / trace.step_s))
         memory = max(s.change_steps for s in self._specs) if self._specs else 0
         # what the forecasts said for the last steps, one step ahead (oldest first)
         self._earlier = np.full((trace.n_resources, trace.n_nodes, memory), np.nan)
@@ -133,6 +139,7 @@ class PlannerPolicy:
         kept = min(history.shape[2], self._earlier.shape[2])
         said = self._earlier[:, :, self._earlier.shape[2] - kept :]
         nodes = self._nodes(t)
+        heat = self._cluster_heat(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
         for r in range(trace.n_resources):
@@ -165,6 +172,7 @@ class PlannerPolicy:
                 costs=self._costs[r],
                 recently_removed=recent,
                 consumer_nodes=_consumers(trace, pods, r),
+                cluster_heat=heat,
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -173,6 +181,20 @@ class PlannerPolicy:
         if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
             self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
+
+    def _cluster_heat(self, t: int) -> tuple[float, float] | None:
+        """Mean and deviation of the active pairs' rates over the reactive rule's window.
+
+        What the operator's heat tracker gives the planner (the reactive policy's
+        statistic, every resource pooled); None before the first step or with no reads.
+        """
+        trace = self._trace
+        steps = min(t, self._heat_steps)
+        if steps == 0:
+            return None
+        rate = trace.demand[:, :, t - steps : t].sum(axis=2) / (steps * trace.step_s)
+        stats = HeatStats.of_array(rate[:, trace.available[:, t]])
+        return None if stats.pairs == 0 else (stats.mean, stats.sigma)
 
     def _spec(self, r: int) -> PlacementSpec:
         if self.tuner is None:
@@ -305,7 +327,7 @@ class Predictive(PlannerPolicy):
         cooldown_s: the planner's cooldown (None: the replay's ``SimConfig.cooldown_s``);
             swept as reactive's grace period is.
         demand_priced: keep the prices' demand-relative holding floor
-            (``CostModel.demand_share``, the default prices); False: bytes only (the
+            (``CostModel.hot_sigma``, the default prices); False: bytes only (the
             sweeps' price grid).
     """
 

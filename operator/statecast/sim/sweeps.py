@@ -45,7 +45,7 @@ class Setting:
             swept as reactive's grace period is (how long a copy stays at least, and
             the window a new copy's price is weighed against).
         demand_priced: the default prices' demand-relative holding floor
-            (``CostModel.demand_share``); the grid prices bytes only, so that its
+            (``CostModel.hot_sigma``); the grid prices bytes only, so that its
             multipliers mean the same on every trace.
     """
 

@@ -23,11 +23,13 @@ import numpy.typing as npt
 
 from statecast.core.placement.costs import (
     copy_cost,
-    demand_holding_cost,
+    demand_holding_floor,
     gain_of_adding,
     holding_cost,
+    hot_threshold,
     latency_matrix,
     loss_of_removing,
+    own_gap,
     serving_latency,
     unpaid_holding,
 )
@@ -69,7 +71,8 @@ class Context:
         hedge: the same, at the upper bound for nodes whose forecast is uncertain (the
             very array ``mean`` is when no node's is).
         window_s: the value window, ``max(horizon, cooldown)``.
-        hold: cost of holding one replica over the window (ms).
+        hold_bytes: cost of holding one replica's bytes over the window (ms); the
+            demand-relative floor is priced on the board (:func:`holding`).
         copy: cost of one full copy (ms).
         current: node -> the replica there now.
         fresh: nodes holding an up-to-date replica now.
@@ -95,7 +98,7 @@ class Context:
     mean: FloatArray
     hedge: FloatArray
     window_s: float
-    hold: float
+    hold_bytes: float
     copy: float
     current: dict[str, CurrentReplica]
     fresh: BoolArray
@@ -105,11 +108,6 @@ class Context:
     margin: FloatArray
     cap: int
     target_zones: int
-
-    @property
-    def add_cost(self) -> float:
-        """Cost of a new replica over the window: holding it plus its copy."""
-        return self.hold + self.copy
 
     @property
     def no_replica_ms(self) -> float:
@@ -266,12 +264,7 @@ def build_context(inputs: PlanInput) -> Context:
         mean=believed,
         hedge=believed if hedge is mean else hedge * scale,
         window_s=window_s,
-        hold=max(
-            holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
-            demand_holding_cost(
-                believed, nodes.ready, inputs.costs, inputs.latency, spec.cost_weight
-            ),
-        ),
+        hold_bytes=holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
         copy=copy_cost(state, inputs.costs, spec.cost_weight),
         current=current,
         fresh=fresh,
@@ -394,6 +387,35 @@ def demand_moved(
     return moved, level
 
 
+def holding(ctx: Context, board: Board, demand: FloatArray | None = None) -> FloatArray:
+    """Cost of holding a replica on each node over the window, with the board's holders.
+
+    Its bytes, or the demand-relative floor where that is higher: what a local copy
+    would save the node's reads, over the nearest copy on another node of the board
+    (:func:`~statecast.core.placement.costs.own_gap`), were it reading at the hot
+    threshold (:func:`~statecast.core.placement.costs.demand_holding_floor`). Measured
+    on the board, so that a removal and an add in one plan price the same gap: a copy
+    that is its zone's only one costs the cross-zone gap, as does the first copy of a
+    zone, and a copy beside another of its zone the same-zone gap.
+
+    ``demand``: the demand the copies are judged at (``ctx.mean`` when None; the hedge
+    stage and the removals judge at ``ctx.hedge``). Without the cluster's heat the hot
+    threshold is that demand's, so that an upper bound is weighed against the upper
+    bounds' threshold.
+    """
+    sigma = ctx.inputs.costs.hot_sigma
+    if sigma is None:
+        return np.full(len(ctx.names), ctx.hold_bytes)
+    heat = ctx.inputs.cluster_heat
+    if heat is not None:
+        hot_reads = (heat[0] + sigma * heat[1]) * ctx.window_s
+    else:
+        hot_reads = hot_threshold(ctx.mean if demand is None else demand, ctx.ready, sigma)
+    gap = own_gap(ctx.matrix, board.holders & ctx.ready, ctx.ready)
+    floor = demand_holding_floor(gap, hot_reads, ctx.inputs.spec.cost_weight)
+    return np.asarray(np.maximum(floor, ctx.hold_bytes))
+
+
 def zones_covered(ctx: Context, holders: BoolArray) -> int:
     """How many distinct zones hold a replica."""
     return int(np.count_nonzero(np.bincount(ctx.zone_id[holders], minlength=ctx.n_zones)))
@@ -430,7 +452,7 @@ def break_even(ctx: Context, board: Board) -> BoolArray:
     if steps == 0:
         return np.zeros_like(board.holders)
     step_s = ctx.inputs.step_s
-    hold_per_step = ctx.hold * step_s / ctx.window_s
+    hold_per_step = holding(ctx, board) * (step_s / ctx.window_s)
     unpaid = np.zeros(len(ctx.names))
     ages = np.minimum(np.floor(ctx.age_s / step_s), steps)
     for age in np.unique(ages[board.holders]):  # a copy's stretch is no longer than its age
@@ -494,20 +516,22 @@ def best_node(
 
 def add(ctx: Context, board: Board, i: int, reason: Reason, value: float, detail: str) -> None:
     """Put a new replica on node ``i`` (a full copy)."""
+    cost = float(holding(ctx, board)[i]) + ctx.copy
     board.holders[i] = True
     board.acted[i] = True
     board.bytes_copied += ctx.inputs.state.bytes
     name = ctx.names[i]
     board.actions[name] = ReplicaAction(
-        ActionKind.ADD, name, reason, SyncMode.FULL, value, ctx.add_cost, detail
+        ActionKind.ADD, name, reason, SyncMode.FULL, value, cost, detail
     )
 
 
 def remove(ctx: Context, board: Board, i: int, reason: Reason, value: float, detail: str) -> None:
     """Take the replica off node ``i``."""
+    cost = float(holding(ctx, board)[i])
     board.holders[i] = False
     board.acted[i] = True
     name = ctx.names[i]
     board.actions[name] = ReplicaAction(
-        ActionKind.REMOVE, name, reason, SyncMode.NONE, value, ctx.hold, detail
+        ActionKind.REMOVE, name, reason, SyncMode.NONE, value, cost, detail
     )

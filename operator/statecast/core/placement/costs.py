@@ -82,7 +82,7 @@ def unpaid_holding(
     matrix: FloatArray,
     holders: BoolArray,
     recent: FloatArray,
-    hold_per_step: float,
+    hold_per_step: float | FloatArray,
     no_replica_ms: float,
 ) -> FloatArray:
     """The most each holder's copy cost beyond what it saved, over any recent stretch.
@@ -97,7 +97,7 @@ def unpaid_holding(
         matrix: node-to-node latency.
         holders: nodes holding a serving replica.
         recent: accesses per node (rows) in each of the last steps (columns, oldest first).
-        hold_per_step: cost of holding one copy for one step (ms).
+        hold_per_step: cost of holding one copy for one step (ms), or per node.
         no_replica_ms: latency when nothing serves.
     """
     n = matrix.shape[0]
@@ -113,7 +113,8 @@ def unpaid_holding(
     nearest = np.zeros((len(columns), n))
     nearest[order[:, 0], rows] = second - first
     saved = nearest @ recent  # (holders, steps)
-    deficit = np.cumsum((hold_per_step - saved)[:, ::-1], axis=1)  # newest stretch first
+    hold = np.broadcast_to(np.asarray(hold_per_step, dtype=np.float64), (n,))[columns]
+    deficit = np.cumsum((hold[:, None] - saved)[:, ::-1], axis=1)  # newest stretch first
     unpaid[columns] = np.maximum(deficit.max(axis=1), 0.0)
     return unpaid
 
@@ -130,31 +131,55 @@ def holding_cost(state: StateProfile, costs: CostModel, hours: float, weight: fl
     return weight * (stored + synced)
 
 
-def demand_holding_cost(
-    demand: FloatArray, ready: BoolArray, costs: CostModel, latency: LatencyModel, weight: float
-) -> float:
-    """The demand-relative floor of holding one replica over the value window (ms).
+def hot_threshold(demand: FloatArray, ready: BoolArray, k_sigma: float) -> float:
+    """The mean plus ``k_sigma`` standard deviations of the ready nodes' demand (0: none)."""
+    if not ready.any():
+        return 0.0
+    ready_demand = demand[ready]
+    return float(ready_demand.mean() + k_sigma * ready_demand.std())
 
-    What a copy saves a node reading ``costs.demand_share`` times the mean demand of the
-    ready nodes over the window, each read served locally instead of from the same zone
-    (the least a copy saves a read that had to leave its node). A copy whose node reads
-    more than that, by the add gate's margin, pays for its holding; so the number of
-    copies beyond ``min`` follows the shape of the demand (which nodes read more than
-    the average one), not its volume, as reactive replication's hot threshold does,
-    while the byte prices alone hold a copy on every node of a busy resource and none
-    of a quiet one. 0 when ``demand_share`` is None or nothing is ready.
+
+def own_gap(matrix: FloatArray, serving: BoolArray, ready: BoolArray) -> FloatArray:
+    """Per node, the latency a local copy saves its reads over where they are served now.
+
+    The nearest serving replica on another node (the farthest ready node where no other
+    node serves), less the local latency: the same-zone gap of the node's zone in a zone
+    that holds a copy, the cross-zone gap (with the model's per zone-pair overrides) in
+    one that does not. 0 for a node alone in the cluster.
+    """
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    local = np.diagonal(matrix)
+    others = ~np.eye(n, dtype=np.bool_)
+    held = serving[None, :] & others
+    farthest = np.where(ready[None, :] & others, matrix, -np.inf).max(axis=1)
+    nearest = np.where(held, matrix, np.inf).min(axis=1)
+    seen = np.where(held.any(axis=1), nearest, farthest)
+    return np.asarray(np.maximum(np.where(np.isfinite(seen), seen, local) - local, 0.0))
+
+
+def demand_holding_floor(gap: FloatArray, hot_reads: float, weight: float) -> FloatArray:
+    """The demand-relative floor of holding a replica on each node over the window (ms).
+
+    What a local copy would save the node's reads (``gap``, see :func:`own_gap`) were it
+    reading ``hot_reads`` times over the window: the hot threshold (the cluster's
+    active pairs' mean rate plus ``CostModel.hot_sigma`` deviations, times the window;
+    or :func:`hot_threshold` of the resource's own ready nodes). The latency a copy
+    saves is the demand it serves weighted by the gap each read saves, so a copy pays
+    for its holding where the demand it serves beats a hot node's by the add gate's
+    margin: a node of a zone with a copy when it is itself hotter than the threshold,
+    the first copy of a zone when the zone's reads together are. The number of copies
+    beyond ``min`` then follows the shape of the demand, as reactive replication's hot
+    set does (the same statistic), not its volume, where a price per GiB-hour alone
+    holds a copy on every node of a busy resource and on none of a quiet one.
 
     Args:
-        demand: believed accesses per node over the window.
-        ready: nodes that are ready.
-        costs: the prices (``demand_share``).
-        latency: the latency model (local and same-zone latency).
+        gap: per node, the latency a local copy saves a read there (:func:`own_gap`).
+        hot_reads: a hot node's reads over the window.
         weight: the cost weight (the self-tuner's knob).
     """
-    if costs.demand_share is None or not ready.any():
-        return 0.0
-    saved = max(latency.same_zone_ms - latency.local_ms, 0.0)
-    return weight * costs.demand_share * saved * float(demand[ready].mean())
+    return np.asarray(weight * gap * max(hot_reads, 0.0))
 
 
 def copy_cost(state: StateProfile, costs: CostModel, weight: float, full: bool = True) -> float:

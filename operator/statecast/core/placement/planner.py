@@ -55,6 +55,7 @@ from statecast.core.placement.board import (
     break_even,
     build_context,
     gains,
+    holding,
     last_fresh,
     losses,
     removable,
@@ -281,18 +282,19 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
     spec = ctx.inputs.spec
     while board.count > spec.min_replicas:
         loss = losses(ctx, board, ctx.hedge)
+        hold = holding(ctx, board, ctx.hedge)
         options = (
             removable(ctx, board)
             & ~uncovering(ctx, board.holders)
             & (ctx.age_s >= spec.cooldown_s)
-            & (loss < ctx.hold * (1.0 - spec.hysteresis))
+            & (loss < hold * (1.0 - spec.hysteresis))
         )
         if options.any():
             options &= ~break_even(ctx, board)
         if not options.any():
             break
         worst = _first(options, loss)
-        detail = f"saves at most {loss[worst]:.0f} ms against {ctx.hold:.0f} ms to hold"
+        detail = f"saves at most {loss[worst]:.0f} ms against {hold[worst]:.0f} ms to hold"
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
 
 
@@ -301,21 +303,22 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
 
     A node that just lost a replica needs a wider margin to get one back.
     """
-    cost = ctx.add_cost
     while board.count < ctx.cap:
         if not _budget_allows(ctx, board):
             board.notes.append("bytes-moved budget reached")
             return
+        cost = holding(ctx, board) + ctx.copy
         gain_mean = gains(ctx, board, ctx.mean)
         ok = ctx.candidates & (gain_mean > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
         i = best_node(ctx, board, ok, gain_mean)
         if i is not None:
-            detail = f"expected to save {gain_mean[i]:.0f} ms against {cost:.0f} ms"
+            detail = f"expected to save {gain_mean[i]:.0f} ms against {cost[i]:.0f} ms"
             add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
             continue
         if ctx.hedge is ctx.mean:
             return  # no uncertain node: the upper bounds add nothing
         gain_hedge = gains(ctx, board, ctx.hedge)
+        cost = holding(ctx, board, ctx.hedge) + ctx.copy
         ok = ctx.candidates & (gain_hedge > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
         i = best_node(ctx, board, ok, gain_hedge)
         if i is None:
@@ -377,15 +380,17 @@ def _keep_and_promote(ctx: Context, board: Board) -> None:
     if staying:
         loss_mean = losses(ctx, board, ctx.mean)
         loss_hedge = loss_mean if ctx.hedge is ctx.mean else losses(ctx, board, ctx.hedge)
+        hold = holding(ctx, board)
+        hold_hedge = hold if ctx.hedge is ctx.mean else holding(ctx, board, ctx.hedge)
     for name in staying:
         i = ctx.index[name]
         replica = ctx.current[name]
         sync = SyncMode.NONE if replica.up_to_date else SyncMode.DELTA
         if name in ctx.inputs.consumer_nodes:
             reason, detail = Reason.CONSUMER, "a pod on this node uses the resource"
-        elif loss_mean[i] >= ctx.hold:
+        elif loss_mean[i] >= hold[i]:
             reason, detail = Reason.PREDICTED, f"expected to save {loss_mean[i]:.0f} ms"
-        elif loss_hedge[i] >= ctx.hold:
+        elif loss_hedge[i] >= hold_hedge[i]:
             reason, detail = Reason.HEDGE, f"upper bound saves {loss_hedge[i]:.0f} ms"
         elif replica.age_s < spec.cooldown_s:
             reason = replica.reason or Reason.PREDICTED
@@ -394,7 +399,7 @@ def _keep_and_promote(ctx: Context, board: Board) -> None:
             reason = replica.reason or Reason.MINIMUM
             detail = "needed for min, the zone floor or the last up-to-date copy, or in the margin"
         board.actions[name] = ReplicaAction(
-            ActionKind.KEEP, name, reason, sync, float(loss_mean[i]), ctx.hold, detail
+            ActionKind.KEEP, name, reason, sync, float(loss_mean[i]), float(hold[i]), detail
         )
     if spec.consistency == "strong":
         _promote(ctx, board)

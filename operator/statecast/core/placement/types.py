@@ -112,20 +112,25 @@ class CostModel:
     Attributes:
         ms_per_gib_hour: latency one must save to hold a GiB for an hour.
         ms_per_gib_moved: latency one must save to move a GiB over the network.
-        demand_share: the holding price's floor, relative to the resource's own demand:
-            holding a replica over the value window costs at least what a copy saves
-            a node reading this many times the mean demand per ready node, each read
-            served locally instead of from the same zone (None: the byte prices only).
-            At 1 a copy pays for its holding on a node busier than the average node by
-            the hysteresis margin: the price follows the demand it is weighed against,
-            where a price per GiB-hour alone holds a copy on every node of a busy
-            resource and on none of a quiet one
-            (:func:`~statecast.core.placement.costs.demand_holding_cost`).
+        hot_sigma: the holding price's floor, relative to the resource's own demand
+            (None: the byte prices only). Holding a copy on a node over the value window
+            costs at least what a local copy would save that node's reads, over the
+            replica they are served from now, were it reading at the *hot threshold*:
+            the mean plus ``hot_sigma`` standard deviations of the access rates of the
+            cluster's active (resource, node) pairs (``PlanInput.cluster_heat``; else
+            of the ready nodes' believed demand), times the value window: the one
+            reactive rule's threshold (:mod:`statecast.core.reactive`, whose default
+            is 1 deviation). A copy then pays for
+            its holding where the reads it serves (weighted by the latency it saves
+            them, from the planner's own latency matrix) exceed a hot node's by the
+            add gate's margin: the number of copies beyond ``min`` follows the shape of
+            the demand, as reactive replication's hot set does, not its volume
+            (:func:`~statecast.core.placement.costs.demand_holding_floor`).
     """
 
     ms_per_gib_hour: float = 40_000.0
     ms_per_gib_moved: float = 2_000.0
-    demand_share: float | None = 1.0
+    hot_sigma: float | None = 1.0
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,13 @@ class PlanInput:
         costs: prices of bytes stored and moved, in latency.
         consumer_nodes: nodes running a pod that declares it uses the resource.
         recently_removed: node -> seconds since a replica was removed there.
+        cluster_heat: ``(mean, sigma)`` of the access rates (per second) of every
+            active (resource, node) pair of the cluster over the reactive rule's window
+            (:class:`statecast.core.reactive.HeatStats`): the default prices' hot
+            threshold is then that rule's, ``mean + costs.hot_sigma * sigma``, a rate
+            pooled over every resource (a resource's own few nodes are a poor sample:
+            two busy nodes of three are never a sigma above their mean). None: the
+            resource's own ready nodes' believed demand gives it.
     """
 
     spec: PlacementSpec
@@ -331,6 +343,7 @@ class PlanInput:
     costs: CostModel = field(default_factory=CostModel)
     consumer_nodes: frozenset[str] = frozenset()
     recently_removed: Mapping[str, float] = field(default_factory=dict)
+    cluster_heat: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ class DemandView:
             there (the planner's hysteresis).
         heat: the resource's observed heat; with ``replication.policy: reactive`` the
             replicas follow it (:mod:`statecast.core.reactive`; None: no window of
-            demand yet, and the plain spread of ``replicas.min`` plus consumers holds).
+            demand yet, and the plain spread of ``replicas.min`` plus consumers holds);
+            with ``predictive`` its cluster-wide statistics give the default prices'
+            hot threshold (``PlanInput.cluster_heat``; None: the resource's own nodes).
         last_hot: node -> when the resource's pair there was last hot, as the previous
             result's ``last_hot`` said (reactive only).
         tuning: the self-tuner's decision (:mod:`statecast.core.reconcile.tuning`): its

@@ -165,6 +165,7 @@ class PredictivePolicy:
                     free_bytes=survey.free,
                     tuned=demand.tuning.state if demand.tuning is not None else None,
                     latency=demand.latency,
+                    heat=demand.heat,
                 )
             )
         except PlacementError as err:

@@ -24,6 +24,7 @@ from statecast.core.placement import (
     PlanInput,
     StateProfile,
 )
+from statecast.core.reactive import ObservedHeat
 from statecast.core.reconcile.predicted import PredictedDemand
 from statecast.core.reconcile.views import NodeView, ReplicaView
 from statecast.core.replica_set import WantedReplicas
@@ -82,6 +83,7 @@ def placement_input(
     free_bytes: Mapping[str, int] | None = None,
     tuned: TuningState | None = None,
     latency: LatencyModel | None = None,
+    heat: ObservedHeat | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -98,6 +100,8 @@ def placement_input(
             minus what it holds for other resources); None: no limit.
         tuned: the self-tuner's knobs (see :func:`placement_spec`; None: not tuned).
         latency: the latency between zones (None: the planner's default model).
+        heat: the resource's observed heat: its cluster-wide statistics become
+            ``PlanInput.cluster_heat`` (None: the planner takes its own nodes').
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -132,6 +136,7 @@ def placement_input(
         latency=latency if latency is not None else LatencyModel(),
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
+        cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
     )
 
 
