@@ -432,6 +432,61 @@ async def test_a_full_sync_of_a_large_map_is_encoded_while_reads_are_answered(ag
     assert len(reply.payload.entries) == 5000
 
 
+async def test_full_syncs_in_progress_share_one_encoding_budget_per_loop_turn(agent, monkeypatch):
+    """Two new copies' full syncs at once: the steps encoded in one loop turn, over both,
+    stay within the turn's budget (each gets one a turn at least). Before, each answer
+    had a budget of its own, so N syncs made N times the work in a turn (here, with a
+    time budget that never binds, every step of an answer in one turn)."""
+    from statecast.agent import server as server_module
+    from statecast.agent.wire import decode_sync_reply, encode_sync_request
+
+    node, base, session = agent
+    store = node.stores["default", "flags"]
+    for i in range(6000):
+        store.put_now(f"k{i}", b"1")
+    for peer in ("n2", "n3"):
+        node.directory.set(peer, "http://127.0.0.1:9")
+    node.locations["default", "flags"] = ("n1", "n2", "n3")
+    monkeypatch.setattr(server_module, "_ENCODE_TURN", 3600.0)  # steps alone bound a turn
+    loop = asyncio.get_running_loop()
+    turn, ticking = [0], [True]
+
+    def tick() -> None:  # once every loop turn
+        turn[0] += 1
+        if ticking[0]:
+            loop.call_soon(tick)
+
+    real = server_module.sync_reply_steps
+    steps_in: dict[int, int] = {}
+
+    def counted(*args: Any, **kwargs: Any) -> Generator[None, None, list[bytes]]:
+        inner = real(*args, **kwargs)
+        while True:
+            try:
+                next(inner)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            steps_in[turn[0]] = steps_in.get(turn[0], 0) + 1
+            yield
+
+    monkeypatch.setattr(server_module, "sync_reply_steps", counted)
+    loop.call_soon(tick)
+    try:
+        answers = await asyncio.gather(
+            *(
+                call(session, "POST", f"{base}/v1/peer/sync/default/flags", ask)
+                for ask in (encode_sync_request("n2", {}), encode_sync_request("n3", {}))
+            )
+        )
+    finally:
+        ticking[0] = False
+    for status, body, _ in answers:
+        assert status == 200
+        assert len(decode_sync_reply(body).payload.entries) == 6000
+    assert sum(steps_in.values()) >= 2 * (6000 // 256)
+    assert max(steps_in.values()) <= server_module._ENCODE_STEPS + 1
+
+
 async def _raw_get(base: str, head: bytes) -> bytes:
     """One request's answer, head and body, over a connection of its own."""
     host, port = base.removeprefix("http://").split(":")

@@ -107,11 +107,41 @@ _APPLICATION = frozenset(("map", "key", "increment"))
 _ENCODE_ON_LOOP = 4096
 #: Entries per object of a sync answer in one JSON object encoded in steps.
 _ENCODE_BATCH = 256
-#: Seconds of encoding a large sync answer per loop turn (a step is a line, 256 entries,
-#: ~0.5 ms). Before, a worker thread encoded it: the loop, on the same core, waited up
-#: to the 1 ms switch interval for the interpreter lock at every callback: turns of
-#: 10-26 ms while a full sync of a million keys was encoded.
+#: Encoding of large sync answers per loop turn, over every answer in progress: at most
+#: this many steps (a step is a line, 256 entries, ~0.5 ms) and this many seconds; each
+#: answer in progress gets at least one step a turn. Before, a worker thread encoded
+#: them: the loop, on the same core, waited up to the 1 ms switch interval for the
+#: interpreter lock at every callback: turns of 10-26 ms while a full sync of a million
+#: keys was encoded.
+_ENCODE_STEPS = 4
 _ENCODE_TURN = 0.002
+
+
+class _EncodeTurn:
+    """The encoding steps granted in the current loop turn, over all answers."""
+
+    __slots__ = ("_granted", "_started")
+
+    def __init__(self) -> None:
+        self._granted: int | None = None
+        self._started = 0.0
+
+    def grant(self, first: bool) -> bool:
+        """May an answer encode one more step now? Always for its ``first`` of a turn."""
+        if self._granted is None:
+            self._granted, self._started = 0, time.perf_counter()
+            asyncio.get_running_loop().call_soon(self._end)
+        if not first and (
+            self._granted >= _ENCODE_STEPS or time.perf_counter() - self._started > _ENCODE_TURN
+        ):
+            return False
+        self._granted += 1
+        return True
+
+    def _end(self) -> None:
+        self._granted = None
+
+
 #: The routes of agents and the operator: only on the mutual-TLS listener when TLS is on.
 _PEER = frozenset(
     ("ping", "peer_push", "peer_sync", "peer_handoff", "strong_append", "strong_fence")
@@ -262,6 +292,7 @@ class AgentApi:
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
         #: Node -> until when (monotonic) forwards try it last: it did not answer one.
         self._set_aside: dict[str, float] = {}
+        self._encode_turn = _EncodeTurn()  # (large sync answers encoded in steps)
         self._routes: dict[str, dict[str, Route]] = {
             "healthz": {"GET": self.healthz},
             "readyz": {"GET": self.readyz},
@@ -839,12 +870,13 @@ class AgentApi:
             steps = sync_lines_steps(payload, caught_up=caught_up)
         else:
             steps = sync_reply_steps(payload, _ENCODE_BATCH, caught_up=caught_up)
+        turn = self._encode_turn
         while True:
-            turn = time.perf_counter() + _ENCODE_TURN
             try:
-                next(steps)  # at least one a turn
-                while time.perf_counter() < turn:
+                first = True
+                while turn.grant(first):
                     next(steps)
+                    first = False
             except StopIteration as done:
                 parts: list[bytes] = done.value
                 return self._synced(store, ask, payload, parts)
