@@ -206,3 +206,42 @@ def test_a_renewal_the_watch_delivered_late_lapses_when_written_plus_the_lease()
     liveness.changed("MODIFIED", AgentLease("a", at(1005.0), 30, version="2"))  # 2.5 s late
     clock.now = 1035.1  # 30.1 s after it was written, 27.6 s after it was seen
     assert liveness.down(at(clock.now)) == {"a"}
+
+
+class BlockedLeases(Leases):
+    """Every list waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listing, self.release = threading.Event(), threading.Event()
+
+    def agent_leases(self) -> list[AgentLease]:
+        self.listing.set()
+        self.release.wait(120.0)
+        return list(self.leases)
+
+
+def test_while_the_list_after_a_dropped_watch_is_under_way_readers_get_the_watchs_view() -> None:
+    """They got the list the watch had started from, minutes old: every agent looked
+    lapsed to a reconcile that read the Leases then."""
+    gateway, clock = BlockedLeases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=1.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(1000.0), 6, version="1")])
+    for second in range(1, 61):  # renewed every second for a minute, as the watch saw
+        clock.now = 1000.0 + second
+        liveness.changed("MODIFIED", AgentLease("a", at(clock.now), 6, version=str(second + 1)))
+    liveness.unwatched()  # the watch dropped
+    gateway.leases = [AgentLease("a", at(1060.0), 6, version="61")]
+    clock.now = 1061.0
+    lister = threading.Thread(target=liveness.current)
+    lister.start()
+    assert gateway.listing.wait(30)
+    try:
+        assert liveness.down(at(clock.now)) == frozenset()  # the watch's view, 1 s old
+    finally:
+        gateway.release.set()
+        lister.join(30)

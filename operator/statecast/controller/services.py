@@ -116,8 +116,15 @@ class AgentLiveness:
                 self._watched[lease.node] = self._observed(lease, self.clock(), self.wall())
 
     def unwatched(self) -> None:
-        """The watch stopped: list again when asked, until it is back."""
+        """The watch stopped: list again when asked, until it is back.
+
+        Its view is kept as the last list (not the list the watch started from, minutes
+        old by then): while the next list is under way, readers get that view, and a
+        Lease the watch saw renewed a second ago does not look lapsed to them.
+        """
         with self._lock:
+            if self._watched is not None:
+                self._leases = list(self._watched.values())
             self._watched = None
 
     def down_confirmed(self, now: dt.datetime, within: float = 0.0) -> frozenset[str]:
