@@ -208,6 +208,7 @@ def test_a_lapse_that_ends_while_its_wave_plans_replaces_no_more_copies() -> Non
         return True
 
     services.liveness.listed(gateway.agent_leases())  # watched from now
+    assert services.liveness.down_confirmed(dt.datetime.now(dt.UTC)) == {"a"}
     names = ["r0", "r1"]
     with ThreadPoolExecutor(4) as writes:
         reconcile_wave(services, [resource(n) for n in names], indexes(names), writes, acting)
@@ -254,7 +255,7 @@ class Watched(FakeGateway):
         return super().agent_leases()
 
 
-def test_a_watched_lease_is_seen_renewed_when_the_event_comes_and_never_listed() -> None:
+def test_a_watched_lease_is_seen_renewed_when_the_event_comes_and_its_lapse_confirmed() -> None:
     gateway, clock = Watched(), ManualClock(1000.0)
     liveness = AgentLiveness(gateway, ttl=0.0, clock=clock, wall=clock)
 
@@ -265,13 +266,16 @@ def test_a_watched_lease_is_seen_renewed_when_the_event_comes_and_never_listed()
     clock.now += 4.0
     liveness.changed("MODIFIED", AgentLease("b", at(2.0), 6))  # b renewed, a did not
     clock.now += 3.0
-    assert liveness.down(at(clock.now)) == {"a"}
+    assert liveness.down(at(clock.now)) == frozenset()  # a lapse a list has not confirmed
     assert gateway.lists == 0  # fed by the watch, never listed
+    gateway.leases = [AgentLease("a", at(1.0), 6), AgentLease("b", at(2.0), 6)]
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
+    assert liveness.down(at(clock.now)) == {"a"}
     liveness.changed("DELETED", AgentLease("a", at(1.0), 6))
     assert [lease.node for lease in liveness.current()] == ["b"]
     liveness.unwatched()
     liveness.current()
-    assert gateway.lists == 1  # the watch stopped: listed on demand again
+    assert gateway.lists == 2  # the watch stopped: listed on demand again
 
 
 def test_a_lapse_seen_by_a_stalled_watch_is_not_confirmed_by_a_list() -> None:
@@ -281,7 +285,7 @@ def test_a_lapse_seen_by_a_stalled_watch_is_not_confirmed_by_a_list() -> None:
     liveness.listed([AgentLease("a", renewed, 6)])
     clock.now += 7.0  # no event for 7 s: a stalled watch, or a dead agent
     now = dt.datetime.fromtimestamp(clock.now, dt.UTC)
-    assert liveness.down(now) == {"a"}
+    assert liveness.down(now) == frozenset()  # the watch's view lapsed it; not confirmed
     gateway.leases = [AgentLease("a", dt.datetime.fromtimestamp(5.0, dt.UTC), 6)]  # it renewed
     assert liveness.down_confirmed(now) == frozenset()
     gateway.leases = [AgentLease("a", dt.datetime.fromtimestamp(5.0, dt.UTC), 6)]

@@ -154,6 +154,7 @@ def test_a_lagging_watchs_older_event_does_not_renew_a_dead_agent() -> None:
     liveness.changed("MODIFIED", AgentLease("a", at(992.0), 6, version="11"))  # late
     liveness.changed("MODIFIED", AgentLease("a", at(994.0), 6, version="12"))
     clock.now += 4.5  # 6.5 s since its last renewal was seen
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
     assert liveness.down(at(clock.now)) == {"a"}
     liveness.changed("MODIFIED", AgentLease("a", at(999.0), 6, version="13"))  # it is back
     assert liveness.down(at(clock.now)) == frozenset()
@@ -173,7 +174,7 @@ def test_a_list_older_than_the_watchs_last_event_keeps_the_watchs_view() -> None
     gateway.leases = [AgentLease("a", at(990.0), 6, version="10")]  # a list served late
     assert liveness.down_confirmed(at(clock.now)) == frozenset()
     clock.now += 5.5  # 6.5 s since the renewal at version 12 was seen: down
-    assert liveness.down(at(clock.now)) == {"a"}
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
 
 
 @pytest.mark.parametrize(
@@ -205,7 +206,8 @@ def test_a_renewal_the_watch_delivered_late_lapses_when_written_plus_the_lease()
     clock.now = 1007.5
     liveness.changed("MODIFIED", AgentLease("a", at(1005.0), 30, version="2"))  # 2.5 s late
     clock.now = 1035.1  # 30.1 s after it was written, 27.6 s after it was seen
-    assert liveness.down(at(clock.now)) == {"a"}
+    gateway.leases = [AgentLease("a", at(1005.0), 30, version="2")]
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
 
 
 class BlockedLeases(Leases):
@@ -245,3 +247,26 @@ def test_while_the_list_after_a_dropped_watch_is_under_way_readers_get_the_watch
     finally:
         gateway.release.set()
         lister.join(30)
+
+
+def test_a_stalled_watchs_lapses_count_only_once_a_list_confirms_them() -> None:
+    """A watch that stalls without an error shows every Lease lapsing: a reconcile that
+    read that view marked live agents' copies Lost and placed copies elsewhere."""
+    gateway, clock = Leases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=1.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(1000.0), 6, version="1")])
+    clock.now = 1010.0  # no event for 10 s: the watch stalled, the agent renews still
+    gateway.leases = [AgentLease("a", at(1009.0), 6, version="9")]
+    assert liveness.down(at(clock.now)) == frozenset()
+    assert liveness.down_confirmed(at(clock.now)) == frozenset()  # the list: alive
+    clock.now = 1020.0  # and now it stopped renewing at 1009
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
+    assert liveness.down(at(clock.now)) == {"a"}
+    liveness.changed("MODIFIED", AgentLease("a", at(1020.0), 6, version="10"))  # back
+    assert liveness.down(at(clock.now)) == frozenset()
+    clock.now = 1030.0  # stalled again: its lapse must be confirmed again
+    assert liveness.down(at(clock.now)) == frozenset()

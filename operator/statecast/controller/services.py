@@ -93,6 +93,7 @@ class AgentLiveness:
         self._watched: dict[str, AgentLease] | None = None  # node -> Lease, while watched
         self._confirmed = float("-inf")  # when down_confirmed last listed
         self._versions: dict[str, str] = {}  # node -> resourceVersion of the read held
+        self._lapses: frozenset[str] = frozenset()  # lapses a list confirmed, while watched
 
     def listed(self, leases: list[AgentLease]) -> None:
         """The whole set of Leases, listed by a watch that (re)starts: watched from now."""
@@ -100,6 +101,7 @@ class AgentLiveness:
             self._leases = self._as_observed(leases)
             self._watched = {lease.node: lease for lease in self._leases}
             self._fetched, self._listed = self.clock(), True
+            self._lapses = agents_down(self._leases, dt.datetime.fromtimestamp(self.wall(), dt.UTC))
             self._lock.notify_all()
 
     def changed(self, kind: str, lease: AgentLease) -> None:
@@ -114,6 +116,7 @@ class AgentLiveness:
             elif newer(self._versions.get(lease.node, ""), lease.version):
                 # one Lease at a time: a thousand agents renew 200 times a second
                 self._watched[lease.node] = self._observed(lease, self.clock(), self.wall())
+                self._lapses -= {lease.node}  # a renewal: a lapse to confirm again
 
     def unwatched(self) -> None:
         """The watch stopped: list again when asked, until it is back.
@@ -148,7 +151,8 @@ class AgentLiveness:
             if self._watched is not None:
                 self._watched = {lease.node: lease for lease in self._leases}
             self._fetched = self._confirmed = self.clock()
-            return agents_down(self._leases, now)
+            self._lapses = agents_down(self._leases, now)
+            return self._lapses
 
     def current(self) -> list[AgentLease]:
         """The agents' Leases, listed again if the last list is older than ``ttl``.
@@ -212,8 +216,19 @@ class AgentLiveness:
         return replace(lease, renew_time=dt.datetime.fromtimestamp(renewed, dt.UTC))
 
     def down(self, now: dt.datetime) -> frozenset[str]:
-        """Nodes whose agent's Lease has expired (none known if the list fails)."""
-        return agents_down(self.current(), now)
+        """Nodes whose agent's Lease has expired (none known if the list fails).
+
+        While watched, a lapse in the watch's view counts once a list confirmed it
+        (:meth:`down_confirmed`: the operator's look at the Leases makes one at each
+        lapse) and no renewal came since: a watch that stalls without an error shows
+        every Lease lapsing, and a reconcile that read that view would mark live
+        agents' copies Lost and place copies elsewhere.
+        """
+        leases = self.current()
+        with self._lock:
+            confirmed = self._lapses if self._watched is not None else None
+        seen = agents_down(leases, now)
+        return seen if confirmed is None else seen & confirmed
 
 
 @dataclass(frozen=True)
