@@ -270,3 +270,19 @@ def test_a_stalled_watchs_lapses_count_only_once_a_list_confirms_them() -> None:
     assert liveness.down(at(clock.now)) == frozenset()
     clock.now = 1030.0  # stalled again: its lapse must be confirmed again
     assert liveness.down(at(clock.now)) == frozenset()
+
+
+def test_a_confirmed_lapse_stays_when_the_lease_is_written_without_a_renewal() -> None:
+    gateway, clock = Leases(), ManualClock(1000.0)
+    liveness = AgentLiveness(gateway, ttl=1.0, clock=clock, wall=clock)  # type: ignore[arg-type]
+
+    def at(seconds: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+    liveness.listed([AgentLease("a", at(1000.0), 6, version="1")])
+    clock.now = 1010.0
+    gateway.leases = [AgentLease("a", at(1000.0), 6, version="1")]
+    assert liveness.down_confirmed(at(clock.now)) == {"a"}
+    # someone annotates the dead agent's Lease: a new version, the same renewTime
+    liveness.changed("MODIFIED", AgentLease("a", at(1000.0), 6, endpoint="x", version="2"))
+    assert liveness.down(at(clock.now)) == {"a"}

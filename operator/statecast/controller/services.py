@@ -115,8 +115,10 @@ class AgentLiveness:
                 self._versions.pop(lease.node, None)
             elif newer(self._versions.get(lease.node, ""), lease.version):
                 # one Lease at a time: a thousand agents renew 200 times a second
-                self._watched[lease.node] = self._observed(lease, self.clock(), self.wall())
-                self._lapses -= {lease.node}  # a renewal: a lapse to confirm again
+                wall = self.wall()
+                seen = self._watched[lease.node] = self._observed(lease, self.clock(), wall)
+                if not seen.expired(dt.datetime.fromtimestamp(wall, dt.UTC)):
+                    self._lapses -= {lease.node}  # renewed: a next lapse is confirmed anew
 
     def unwatched(self) -> None:
         """The watch stopped: list again when asked, until it is back.
