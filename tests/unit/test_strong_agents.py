@@ -130,8 +130,12 @@ def test_acknowledged_writes_survive_kill_9_of_every_agent(
         agents.start(agent)
     for agent in agents.agents:
         agents.wait_ready(agent)
+    for follower in agents.agents[1:]:
+        wait_heard_from_leader(follower)  # (the restarted leader opens a new epoch first)
     with httpx.Client(timeout=10) as client:
-        state = client.get(url(agents.agents[1])).json()
+        answer = client.get(url(agents.agents[1]))
+    assert answer.status_code == 200, answer.text  # (a 503's body is no state: say which)
+    state = answer.json()
     assert state["n"] == 30
     assert all(state[f"k{i}"] == i for i in range(30))
 
