@@ -17,7 +17,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["POLICY", "Write", "copies_at", "first_after", "pass_done", "read_writes"]
+__all__ = [
+    "POLICY",
+    "Write",
+    "copies_at",
+    "first_after",
+    "first_write_after",
+    "pass_done",
+    "read_writes",
+]
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -95,6 +103,30 @@ def _seconds(stamp: str) -> float:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+def first_write_after(
+    writes: Iterable[Write],
+    since: float,
+    verb: str,
+    resource: str,
+    *,
+    name: str | None = None,
+    prefix: str | None = None,
+) -> Write | None:
+    """The first successful ``verb`` of a ``resource`` (named ``name``, or ``prefix...``)
+    answered at or after ``since`` (None: none)."""
+    found = [
+        w
+        for w in writes
+        if w.at >= since
+        and w.verb == verb
+        and w.resource == resource
+        and (name is None or w.name == name)
+        and (prefix is None or w.name.startswith(prefix))
+        and 200 <= w.code < 300
+    ]
+    return min(found, key=lambda w: w.at) if found else None
+
+
 def first_after(
     writes: Iterable[Write],
     since: float,
@@ -106,17 +138,8 @@ def first_after(
 ) -> float | None:
     """When the first successful ``verb`` of a ``resource`` (named ``name``, or
     ``prefix...``) at or after ``since`` was answered (None: none)."""
-    times = [
-        w.at
-        for w in writes
-        if w.at >= since
-        and w.verb == verb
-        and w.resource == resource
-        and (name is None or w.name == name)
-        and (prefix is None or w.name.startswith(prefix))
-        and 200 <= w.code < 300
-    ]
-    return min(times) if times else None
+    first = first_write_after(writes, since, verb, resource, name=name, prefix=prefix)
+    return first.at if first is not None else None
 
 
 def pass_done(

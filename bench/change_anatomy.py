@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.apiserver_audit import Write, copies_at, read_writes
+from bench.apiserver_audit import Write, copies_at, first_write_after, read_writes
 from statecast.devcluster.system import OPERATOR_ACCOUNT
 
 PHASES = ("seen", "queued", "plan", "sent", "answered", "total")
@@ -76,9 +76,9 @@ def anatomy(
     """
     rows: dict[str, dict[str, float]] = {}
     for name, sent in patched.items():
-        patch = _first(writes, sent - 5.0, "patch", "sharedresources", name=name)
+        patch = first_write_after(writes, sent - 5.0, "patch", "sharedresources", name=name)
         at = patch.at if patch is not None else sent
-        made = _first(writes, at, "create", "replicas", prefix=f"{name}-")
+        made = first_write_after(writes, at, "create", "replicas", prefix=f"{name}-")
         log = logged.get(name, {})
         row: dict[str, float] = {}
         if "seen" in log:
@@ -124,36 +124,13 @@ def needing_a_copy(
     needed: dict[str, float] = {}
     met: list[str] = []
     for name, sent in patched.items():
-        patch = _first(writes, sent - 5.0, "patch", "sharedresources", name=name)
+        patch = first_write_after(writes, sent - 5.0, "patch", "sharedresources", name=name)
         alive = copies_at(writes, patch.at if patch is not None else sent).get(name, set())
         if len(alive) >= wanted.get(name, len(alive) + 1):
             met.append(name)
         else:
             needed[name] = sent
     return needed, met
-
-
-def _first(
-    writes: Iterable[Write],
-    since: float,
-    verb: str,
-    resource: str,
-    *,
-    name: str | None = None,
-    prefix: str | None = None,
-) -> Write | None:
-    """The first successful such write answered at or after ``since``."""
-    found = [
-        w
-        for w in writes
-        if w.at >= since
-        and w.verb == verb
-        and w.resource == resource
-        and (name is None or w.name == name)
-        and (prefix is None or w.name.startswith(prefix))
-        and 200 <= w.code < 300
-    ]
-    return min(found, key=lambda w: w.at) if found else None
 
 
 def operator_log(logs: Path) -> list[str]:
