@@ -44,6 +44,7 @@ from statecast.controller.services import Services
 from statecast.controller.strong import lead
 from statecast.controller.strong_standby import StandbyElections, StrongLister
 from statecast.controller.urgent import UrgentChanges
+from statecast.controller.warmup import WarmUp
 from statecast.controller.wave import finish, plan, reconcile_wave
 from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile.due import event_due, spec_changed
@@ -95,6 +96,8 @@ PEERING_LIFETIME = "peering_lifetime"
 PAUSE = "kopf_pause"
 #: memo key: the :class:`StandbyElections` of this process (failovers while kopf is paused).
 STANDBY = "strong_standby"
+#: memo key: the :class:`~statecast.controller.warmup.WarmUp` of this process.
+WARM_UP = "warm_up"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
 #: record to lapse (a strong resource's failover waits for an operator that acts).
 DEFAULT_PEERING_LIFETIME = 10
@@ -130,6 +133,7 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
     services = services_of(memo)
     services.start()
     _start_woken(services, memo, kwargs)
+    _start_warm_up(services, memo)
     if memo.get(STANDBY) is None and isinstance(services.gateway, StrongLister):
         memo[STANDBY] = StandbyElections(services, services.gateway, interval=STRONG_SECONDS)
         memo[STANDBY].start()
@@ -156,7 +160,29 @@ def stop_services(memo: kopf.Memo, **_: Any) -> None:
     standby = memo.get(STANDBY)
     if isinstance(standby, StandbyElections):
         standby.stop()
+    warm_up = memo.get(WARM_UP)
+    if isinstance(warm_up, WarmUp):
+        warm_up.stop()
     services_of(memo).stop()
+
+
+def _start_warm_up(services: Services, memo: kopf.Memo) -> None:
+    """Build what is costly and built on first use anyway, once ready and the first pass is over.
+
+    (:mod:`statecast.controller.warmup`.) The acting operator is ready at kopf's first
+    Node event (:func:`node_changed`), a standby once kopf paused it for a peer.
+    """
+    steps = services.warm_up_steps()
+    if not steps or memo.get(WARM_UP) is not None:
+        return
+    pause = memo.get(PAUSE)
+    warm_up = WarmUp(
+        steps,
+        ready=(lambda: pause.standing_by) if isinstance(pause, KopfPause) else (lambda: False),
+        busy=services.wakeups.busy,
+    )
+    memo[WARM_UP] = warm_up
+    warm_up.start()
 
 
 def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) -> None:
@@ -330,6 +356,9 @@ async def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **
 @kopf.on.event("v1", "nodes")
 async def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake every resource when a node changes as placement sees it (not on heartbeats)."""
+    warm_up = memo.get(WARM_UP)
+    if isinstance(warm_up, WarmUp):
+        warm_up.ready()  # kopf delivers events once its indexes are populated
     wakeups = services_of(memo).wakeups
     view = None if type == "DELETED" else node_view(body)
     if wakeups.changed(("node", body.metadata.name), view):

@@ -375,6 +375,12 @@ class Services:
         if self.writes is not None:
             self.writes.shutdown(wait=True)
 
+    def warm_up_steps(self) -> dict[str, Callable[[], object]]:
+        """What the warm-up builds ahead of first use (none with a gateway other than Kube's)."""
+        if isinstance(self.gateway, KubeGateway):
+            return self.gateway.warm_up_steps()
+        return {}
+
     def forget(self, ref: Ref) -> None:
         """Drop what is kept of a deleted resource: history, forecasts, Events, metrics."""
         self.forecaster.forget(ref)

@@ -349,6 +349,18 @@ class Wakeups:
         with self._cond:
             self._last[ref] = self.clock()
 
+    def busy(self) -> bool:
+        """Whether a first pass is under way (the operator's warm-up waits for its end).
+
+        A resource known was never reconciled, or a woken one is due now; safety
+        resyncs, the steady state's work, do not count.
+        """
+        with self._cond:
+            now = self.clock()
+            if any(at <= now for at in self._due.values()):
+                return True
+            return any(ref not in self._last for ref in self._offsets)
+
     def pending(self) -> int:
         """How many resources are queued (woken or for a safety resync)."""
         with self._cond:
