@@ -8,7 +8,10 @@ of the protocol (:mod:`statecast.agent.strong_link`).
   and index of its log entry (``{"epoch", "index"}``, an increment its ``value`` too);
   any other agent forwards it to the leader (once: a forwarded request is never forwarded again) and
   passes the answer back with ``Statecast-Leader: <url>``, so a client can go there
-  directly next time.
+  directly next time. A forwarded write always carries a ``Statecast-Request-Id`` (the
+  client's, or one made here): aiohttp sends a PUT or DELETE again on a new connection
+  when the first one closes before the answer, and the leader must apply it once and
+  answer the first outcome, not overwrite a write made in between.
 - A read is linearizable at the leader (:meth:`StrongReplica.read_barrier`), forwarded
   the same way. With ``Statecast-Max-Staleness: <seconds>`` the local replica answers
   if it heard from its leader within that many seconds (``Statecast-Served: local``).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -35,7 +39,7 @@ from statecast.agent.strong import StrongReplica, outcome_error
 from statecast.agent.strong_link import decode_append, decode_fence
 from statecast.agent.trust import forwarded_by_peer
 from statecast.core.strong.log import Operation
-from statecast.core.strong.machine import Value, render
+from statecast.core.strong.machine import FORWARDED, Value, render
 
 __all__ = ["LEADER", "MAX_STALENESS", "StrongRoutes"]
 
@@ -116,7 +120,9 @@ class StrongRoutes:
             self.agent.access.count(ref[0], ref[1], name, "local")
         entry, outcome = await replica.propose(operation)
         outcome_error(outcome, key)
-        answer: dict[str, object] = {"epoch": entry.epoch, "index": entry.index}
+        # (a write named before answers where it was applied: the first outcome)
+        epoch, index = outcome.at or (entry.epoch, entry.index)
+        answer: dict[str, object] = {"epoch": epoch, "index": index}
         if operation.kind == "increment":
             answer["value"] = outcome.value
         return _json(answer, self._served())
@@ -200,6 +206,9 @@ class StrongRoutes:
         ):
             if (value := request.headers.get(lower)) is not None:
                 passed[name] = value
+        if request.method != "GET" and not passed.get(REQUEST_ID):
+            # aiohttp may send it twice (see the module docstring): named, it applies once
+            passed[REQUEST_ID] = f"{FORWARDED}{uuid.uuid4().hex}"
         return passed
 
     # --- peer routes --------------------------------------------------------------

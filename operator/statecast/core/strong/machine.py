@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from statecast.core.strong.log import Operation, seed_values
 
-__all__ = ["REMEMBERED", "KeyValueMachine", "Outcome", "Value", "render"]
+__all__ = [
+    "FORWARDED",
+    "FORWARDED_REMEMBERED",
+    "REMEMBERED",
+    "KeyValueMachine",
+    "Outcome",
+    "Value",
+    "render",
+]
 
 #: Outcomes of this many most recent request ids are remembered (a resent write older
 #: than that would be applied again: clients resend within seconds).
 REMEMBERED = 65_536
+#: The start of the ids a follower gives the writes it forwards unnamed. Such a write
+#: is sent again only by the follower's HTTP library, at once, on a new connection, so
+#: fewer are remembered, apart (a follower's traffic does not push out clients' ids):
+#: 8,192 is 20 s of the most strong writes one leader took here (418/s), ~2.4 MiB.
+FORWARDED = "fwd:"
+FORWARDED_REMEMBERED = 8_192
 
 #: A stored value: the JSON encoding of a put, or a counter.
 Value = bytes | int
@@ -33,15 +47,25 @@ class Outcome:
         status: ``ok``, ``not_found`` (delete of a missing key) or ``conflict``
             (increment of a value that is not a counter).
         value: The counter's value after an increment.
+        at: Epoch and index of the entry that applied it, for a named write (its
+            remembered outcome: a resend answers where the write took effect).
     """
 
     status: Literal["ok", "not_found", "conflict"] = "ok"
     value: int | None = None
+    at: tuple[int, int] | None = None
 
 
 def _remembered_as(operation: Operation) -> str:
     """The name a request id's outcome is remembered under: kind, key and id."""
     return f"{operation.kind}:{len(operation.key)}:{operation.key}:{operation.request}"
+
+
+def _forwarded(remembered: str) -> bool:
+    """True for a name of :func:`_remembered_as` whose id a follower made."""
+    _, _, rest = remembered.partition(":")
+    length, _, rest = rest.partition(":")
+    return length.isdigit() and rest[int(length) + 1 :].startswith(FORWARDED)
 
 
 class KeyValueMachine:
@@ -51,7 +75,8 @@ class KeyValueMachine:
     outcome is returned (at-most-once for resent writes, as Raft's client sessions).
     The id is remembered with the operation's kind and key: a resend is the same write,
     and an id a client reuses for another write or key is another write (not the first
-    one's outcome: an increment answered a put's outcome, without a value).
+    one's outcome: an increment answered a put's outcome, without a value). Ids a
+    follower made (:data:`FORWARDED`) are remembered apart, fewer of them.
     """
 
     def __init__(
@@ -60,19 +85,34 @@ class KeyValueMachine:
         requests: Mapping[str, Outcome] | None = None,
     ) -> None:
         self._items: dict[str, Value] = dict(items or {})
-        self._requests: dict[str, Outcome] = dict(requests or {})
+        self._requests: dict[str, Outcome] = {}
+        self._forwarded: dict[str, Outcome] = {}
+        for name, outcome in (requests or {}).items():
+            self._memory(name)[0][name] = outcome
 
-    def apply(self, operation: Operation) -> Outcome:
-        """Apply one operation (once per request id); return its outcome."""
+    def _memory(self, remembered: str) -> tuple[dict[str, Outcome], int]:
+        if _forwarded(remembered):
+            return self._forwarded, FORWARDED_REMEMBERED
+        return self._requests, REMEMBERED
+
+    def apply(self, operation: Operation, at: tuple[int, int] | None = None) -> Outcome:
+        """Apply one operation (once per request id); return its outcome.
+
+        ``at`` (the entry's epoch and index) is remembered with a named write's outcome.
+        The oldest remembered id is forgotten when a new one would exceed
+        :data:`REMEMBERED` (:data:`FORWARDED_REMEMBERED` for a follower's ids): first
+        in, first out, the same on every replica.
+        """
         if operation.request:
             request = _remembered_as(operation)
-            done = self._requests.get(request)
+            memory, most = self._memory(request)
+            done = memory.get(request)
             if done is not None:
                 return done
-            outcome = self._apply(operation)
-            self._requests[request] = outcome
-            if len(self._requests) > REMEMBERED:
-                del self._requests[next(iter(self._requests))]
+            outcome = replace(self._apply(operation), at=at)
+            memory[request] = outcome
+            if len(memory) > most:
+                del memory[next(iter(memory))]
             return outcome
         return self._apply(operation)
 
@@ -110,13 +150,20 @@ class KeyValueMachine:
         return sum(len(k) + (len(v) if isinstance(v, bytes) else 8) for k, v in self._items.items())
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready copy (values base64, counters as ``{"n": int}``; request ids)."""
+        """A JSON-ready copy (values base64, counters as ``{"n": int}``; request ids).
+
+        Request ids' outcomes are ``[status, value]`` under ``requests`` and their
+        entries' ``[epoch, index]`` under ``requestsAt`` (absent in older snapshots).
+        """
         items = {
             k: {"n": v} if isinstance(v, int) else base64.b64encode(v).decode()
             for k, v in self._items.items()
         }
-        requests = {r: [o.status, o.value] for r, o in self._requests.items()}
-        return {"items": items, "requests": requests}
+        remembered = {**self._requests, **self._forwarded}
+        requests = {r: [o.status, o.value] for r, o in remembered.items()}
+        # (where each was applied under a key of its own: an older agent reads the rest)
+        at = {r: list(o.at) for r, o in remembered.items() if o.at is not None}
+        return {"items": items, "requests": requests, "requestsAt": at}
 
     @classmethod
     def from_json(cls, raw: Any) -> KeyValueMachine:
@@ -127,8 +174,10 @@ class KeyValueMachine:
         """
         if not isinstance(raw, dict):
             raise ValueError("a state is an object")
+        at = {str(r): (int(e), int(i)) for r, (e, i) in raw.get("requestsAt", {}).items()}
         requests = {
-            str(r): Outcome(status, value) for r, (status, value) in raw.get("requests", {}).items()
+            str(r): Outcome(status, value, at.get(str(r)))
+            for r, (status, value) in raw.get("requests", {}).items()
         }
         items: dict[str, Value] = {}
         for key, value in raw.get("items", {}).items():
@@ -139,13 +188,14 @@ class KeyValueMachine:
 
     def copy(self) -> KeyValueMachine:
         """An independent copy."""
-        return KeyValueMachine(self._items, self._requests)
+        return KeyValueMachine(self._items, {**self._requests, **self._forwarded})
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, KeyValueMachine)
             and other._items == self._items
             and other._requests == self._requests
+            and other._forwarded == self._forwarded
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -337,7 +337,7 @@ class ReplicaLog:
         done = []
         while self.applied < self.commit:
             entry = self.entries[self.applied - self.base.index]
-            done.append((entry, self.machine.apply(entry.operation)))
+            done.append((entry, self.machine.apply(entry.operation, (entry.epoch, entry.index))))
             self.applied += 1
         return done
 
