@@ -44,14 +44,32 @@ def test_a_plan_is_superseded_only_by_a_newer_generation(
     planned: object, latest: object, superseded: bool
 ) -> None:
     assert plan_superseded(planned, latest) is superseded
+    assert plan_superseded(planned, latest, "u-r", "u-r") is superseded  # the same object
 
 
-def resource(generation: int, minimum: int) -> kopf.Body:
+@pytest.mark.parametrize(
+    ("planned", "latest", "planned_uid", "latest_uid", "superseded"),
+    [
+        (5, 1, "u-old", "u-new", True),  # deleted and created again: generation 1 again
+        (1, 1, "u-old", "u-new", True),
+        (1, 2, "u-old", "u-old", True),  # the same object: the generation decides
+        (5, 1, "u-old", None, False),  # no uid noted: the generation decides
+        (5, 1, None, "u-new", False),
+        (1, None, "u-old", None, False),  # deleted, not created again: as before
+    ],
+)
+def test_a_plan_on_a_resource_deleted_and_created_again_is_superseded(
+    planned: object, latest: object, planned_uid: object, latest_uid: object, superseded: bool
+) -> None:
+    assert plan_superseded(planned, latest, planned_uid, latest_uid) is superseded
+
+
+def resource(generation: int, minimum: int, uid: str = "u-r") -> kopf.Body:
     return kopf.Body(
         {
             "apiVersion": "statecast.io/v1alpha1",
             "kind": "SharedResource",
-            "metadata": {"name": "r", "namespace": "ns", "uid": "u-r", "generation": generation},
+            "metadata": {"name": "r", "namespace": "ns", "uid": uid, "generation": generation},
             "spec": {"replicas": {"min": minimum}, "replication": {"policy": "static"}},
             "status": {"observedGeneration": 1},
         }
@@ -121,6 +139,19 @@ def test_a_reconcile_whose_spec_changed_while_it_planned_writes_nothing_and_runs
     assert [name for name, _ in gateway.lost] == ["r-a"]
 
 
+def test_a_plan_on_a_resource_deleted_and_created_again_under_its_name_writes_nothing() -> None:
+    """The old object (generation 5, min 3) planned; meanwhile it was deleted and created
+    again with min 2 (generation 1): before, 5 > 1 kept the plan and it added d."""
+    gateway, services = services_seeing(generation=5, minimum=3)
+    memo = kopf.Memo(services=services)
+    asyncio.run(handlers.resource_seen(resource(5, 3), type="DELETED", memo=memo))
+    again = resource(1, 2, uid="u-r2")
+    asyncio.run(handlers.resource_seen(again, type="ADDED", memo=memo))
+    reconcile_one(services, resource(5, 3), indexes())  # began on the deleted object
+    assert gateway.created == [] and gateway.deleted == []
+    assert gateway.lost == [] and gateway.status_patches == [] and gateway.events == []
+
+
 def test_a_waves_plan_on_a_superseded_spec_sends_no_creation() -> None:
     gateway, services = services_seeing(generation=2, minimum=2)
     with ThreadPoolExecutor(2) as writes:
@@ -134,6 +165,6 @@ def test_the_generation_is_noted_from_every_event_and_forgotten_with_the_resourc
     memo = kopf.Memo(services=services)
     raw: dict[str, Any] = dict(resource(4, 2))
     asyncio.run(handlers.resource_seen(kopf.Body(raw), type=None, memo=memo))
-    assert services.wakeups.generation(REF) == 4
+    assert (services.wakeups.generation(REF), services.wakeups.uid(REF)) == (4, "u-r")
     asyncio.run(handlers.resource_seen(kopf.Body(raw), type="DELETED", memo=memo))
-    assert services.wakeups.generation(REF) is None
+    assert (services.wakeups.generation(REF), services.wakeups.uid(REF)) == (None, None)

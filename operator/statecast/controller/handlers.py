@@ -315,7 +315,9 @@ async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_:
     if type == "DELETED":
         await asyncio.get_running_loop().run_in_executor(None, services.forget, ref)
         return
-    services.wakeups.known(ref, _minimum(body), body.metadata.get("generation"))
+    services.wakeups.known(
+        ref, _minimum(body), body.metadata.get("generation"), body.metadata.get("uid")
+    )
     status = services.statuses.current(ref, body.get("status") or {})
     if not event_due(type, body.metadata, status):
         return

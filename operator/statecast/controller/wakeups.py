@@ -56,6 +56,7 @@ class Wakeups:
         self._offsets: dict[Ref, float] = {}  # ref -> its resync offset, share of a period
         self._minimums: dict[Ref, int] = {}  # ref -> its replicas.min
         self._generations: dict[Ref, object] = {}  # ref -> latest metadata.generation seen
+        self._uids: dict[Ref, object] = {}  # ref -> latest metadata.uid seen
         self._failures: dict[Ref, int] = {}  # ref -> reconciles failed in a row
         self._held = 0  # waves planning now: no worker starts a reconcile meanwhile
         self._planning = threading.BoundedSemaphore(8)  # workers planning at once
@@ -71,15 +72,20 @@ class Wakeups:
             return True
 
     # --- what exists ------------------------------------------------------------------
-    def known(self, ref: Ref, minimum: int = 1, generation: object = None) -> None:
+    def known(
+        self, ref: Ref, minimum: int = 1, generation: object = None, uid: object = None
+    ) -> None:
         """Note that resource ``ref`` exists, with ``minimum`` copies at least.
 
-        ``generation``: its ``metadata.generation`` in the event seen (None: not told).
+        ``generation``, ``uid``: its ``metadata.generation`` and ``metadata.uid`` in the
+        event seen (None: not told).
         """
         with self._cond:
             self._minimums[ref] = minimum
             if generation is not None:
                 self._generations[ref] = generation
+            if uid is not None:
+                self._uids[ref] = uid
             self._known.setdefault(ref[0], set()).add(ref[1])
             if ref not in self._offsets:
                 self._offsets[ref] = resync_offset(f"{ref[0]}/{ref[1]}", 1.0)
@@ -88,6 +94,11 @@ class Wakeups:
         """The latest ``metadata.generation`` seen for ``ref`` (None: none)."""
         with self._cond:
             return self._generations.get(ref)
+
+    def uid(self, ref: Ref) -> object:
+        """The latest ``metadata.uid`` seen for ``ref`` (None: none)."""
+        with self._cond:
+            return self._uids.get(ref)
 
     def replica(self, ref: Ref, node: str, present: bool) -> None:
         """Note that ``ref`` has (``present``) or no longer has a copy on ``node``."""
@@ -108,6 +119,7 @@ class Wakeups:
             self._offsets.pop(ref, None)
             self._minimums.pop(ref, None)
             self._generations.pop(ref, None)
+            self._uids.pop(ref, None)
             for holders in self._holders.values():
                 holders.discard(ref)
             self._copies.pop(ref, None)

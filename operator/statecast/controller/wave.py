@@ -117,11 +117,11 @@ def plan(
     except Exception as err:  # noqa: BLE001 - reported by finish, as a reconcile's failure
         planned.error = err
         return planned
-    latest = services.wakeups.generation(ref)
-    if plan_superseded(body.metadata.get("generation"), latest):
+    latest, uid = services.wakeups.generation(ref), services.wakeups.uid(ref)
+    if plan_superseded(body.metadata.get("generation"), latest, body.metadata.get("uid"), uid):
         log.info(
-            "event=plan-superseded resource=%s/%s generation=%s latest=%s",
-            *ref, body.metadata.get("generation"), latest,
+            "event=plan-superseded resource=%s/%s generation=%s latest=%s uid=%s latest_uid=%s",
+            *ref, body.metadata.get("generation"), latest, body.metadata.get("uid"), uid,
         )  # fmt: skip
         planned.result, planned.superseded = None, True
         return planned

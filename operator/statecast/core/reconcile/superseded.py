@@ -14,6 +14,15 @@ A spec change moves ``metadata.generation``; the operator notes the latest gener
 of every resource as its events arrive, and a plan made on an older one is dropped
 before anything is written (:func:`plan_superseded`). Status and metadata changes do not
 move the generation and do not drop a plan.
+
+A resource deleted and created again under the same name is another object: its
+generation starts again at 1, below the plan's, so the generation alone kept a plan
+made on the old one (it would have written the old spec's copies and status to the new
+resource). The operator notes each resource's ``metadata.uid`` with its generation, and
+a plan made on another uid than the latest seen is dropped too.
+
+What this does not close: the narrow window between this check and the writes that
+follow it (an event that arrives then is acted on by the next reconcile).
 """
 
 from __future__ import annotations
@@ -21,17 +30,24 @@ from __future__ import annotations
 __all__ = ["plan_superseded"]
 
 
-def plan_superseded(planned: object, latest: object) -> bool:
+def plan_superseded(
+    planned: object, latest: object, planned_uid: object = None, latest_uid: object = None
+) -> bool:
     """Whether a plan made on generation ``planned`` is outdated by ``latest``.
 
     Args:
         planned: ``metadata.generation`` of the body the plan was made on.
         latest: the latest generation the operator has seen for the resource (None:
             none seen, e.g. a resource deleted meanwhile: its Replicas go with it).
+        planned_uid: ``metadata.uid`` of the body the plan was made on.
+        latest_uid: the uid of the latest event seen for the resource's name.
 
-    Only a newer integer generation supersedes; anything unknown or malformed keeps the
-    plan (the behaviour without this check).
+    Another uid (both known) supersedes: the resource was deleted and created again.
+    Otherwise only a newer integer generation supersedes; anything unknown or malformed
+    keeps the plan (the behaviour without this check).
     """
+    if isinstance(planned_uid, str) and isinstance(latest_uid, str) and planned_uid != latest_uid:
+        return True
     if not isinstance(planned, int) or not isinstance(latest, int):
         return False
     if isinstance(planned, bool) or isinstance(latest, bool):
