@@ -191,8 +191,14 @@ class Retirement:
 
         Returns once the replica is closed. The closing and the hand-off run in one task
         of their own, which a cancelled Replica pass (the agent stopping) does not stop:
-        :meth:`close` waits for it.
+        :meth:`close` waits for it. A strong replica is closed and nothing handed off:
+        its log and promise stay on disk for a later return (its entries live on in the
+        voters; until session 9 it was not closed at all, and its agent answered its
+        node's clients ``no_leader`` instead of forwarding to the new leader).
         """
+        if ref in self.agent.strong:
+            await self.agent.close_replica(ref)
+            return
         store = self.agent.stores.get(ref)
         if store is None:
             return
