@@ -95,7 +95,10 @@ def linearizable(
     return report
 
 
-@pytest.mark.parametrize("scenario", ["leader-kill", "leader-partition", "operator-kill-failover"])
+@pytest.mark.parametrize(
+    "scenario",
+    ["leader-kill", "leader-partition", "leader-partition-lapsed", "operator-kill-failover"],
+)
 def test_a_lost_or_cut_off_leader_is_replaced_and_the_history_stays_linearizable(
     whole_system: DevTarget,
     api_client: client.ApiClient,
@@ -107,6 +110,10 @@ def test_a_lost_or_cut_off_leader_is_replaced_and_the_history_stays_linearizable
     assert report["epoch_after"] > report["epoch_before"], "no new epoch after the fault"
     if scenario != "operator-kill-failover":  # there the old leader may be back first
         assert report["failover_s"] is not None, "no write was acknowledged under a newer epoch"
+    if scenario == "leader-partition-lapsed":  # the lapsed voter's path was taken
+        assert report["lapse"]["lost"] and report["lapse"]["out_of_voters"], report["lapse"]
+        # the writes its agent took once it ran again were answered, not 503 for ever
+        assert report["indeterminate_writes"] == 0, report["client_errors"]
 
 
 @pytest.mark.parametrize("scenario", ["follower-kill", "agents-restart"])

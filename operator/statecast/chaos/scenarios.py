@@ -11,7 +11,8 @@ its own (the write burst) come from :meth:`Scenario.workload`.
 To add one, subclass :class:`Scenario` and register it in :data:`SCENARIOS`; a scenario
 that only makes sense with a check mode lists it in ``checks`` (the runner refuses other
 combinations with exit 2). The scenarios of strong resources (``leader-kill``,
-``follower-kill``, ``leader-partition``, ``operator-kill-failover``, ``agents-restart``)
+``follower-kill``, ``leader-partition``, ``leader-partition-lapsed``,
+``operator-kill-failover``, ``agents-restart``)
 run with ``--check linearizability`` (:mod:`statecast.chaos.linearizable`).
 """
 
@@ -607,6 +608,79 @@ class LeaderPartition(Scenario):
             run.target.isolate({self.victim}, cut=False)
 
 
+class LeaderPartitionLapsed(LeaderPartition):
+    """A cut-off leader whose Lease lapses too: frozen until its Replica is Lost.
+
+    The leader's agent is cut from the other agents and stopped (SIGSTOP), as a node cut
+    from the API server as well (or a paused VM) would be: its Lease lapses, the operator
+    elects among the live voters, marks its Replica ``Lost`` and takes it out of the
+    voters (the majority is counted over the voters left). Then it runs again, still
+    cut, for :attr:`resumed_cut` seconds - a leader that slept through its own
+    replacement, with writes in flight - and the cut heals.
+    """
+
+    name = "leader-partition-lapsed"
+    description = (
+        "cut every path between the leader's agent and the others and stop it (SIGSTOP) "
+        "until its Lease lapsed and its Replica is Lost and out of the voters; it runs "
+        "again still cut for a few seconds, then the cut heals"
+    )
+    needs = frozenset({"proxy", "agent-process"})
+    #: Seconds the agent runs again, still cut, before the heal.
+    resumed_cut = 3.0
+    #: Seconds to wait for each step of the lapse (Lost, out of the voters).
+    lapse_within = 60.0
+
+    def inject(self, run: Run) -> set[str]:
+        """Isolate and freeze the leader until it is Lost and no voter; resume it, cut."""
+        hit = super().inject(run)
+        run.target.pause_agent(self.victim, paused=True)
+        self.paused = True
+        run.mark("leader-paused")
+        try:
+            self._lapse(run)
+        finally:
+            run.target.pause_agent(self.victim, paused=False)
+            self.paused = False
+            run.mark("leader-resumed")
+        time.sleep(self.resumed_cut)
+        return hit
+
+    def _lapse(self, run: Run) -> None:
+        """Wait for the Lost mark and the voters without the victim; record both."""
+        victim = self.victim
+        # (Lost, or already removed: the observer's events say which, see summarize)
+        lost = run.wait_for(
+            lambda: run.replica_nodes().get(victim, "Lost") == "Lost", self.lapse_within
+        )
+        if lost:
+            run.mark("victim-lost")
+        voters = run.wait_for(
+            lambda: (v := run.status().get("voters")) and victim not in v and v, self.lapse_within
+        )
+        if voters:
+            run.mark("victim-out-of-voters")
+        status = run.status()
+        run.extra["lapse"] = {
+            "lost": bool(lost),
+            "out_of_voters": bool(voters),
+            "voters": status.get("voters"),
+            "epoch": status.get("epoch"),
+            "leader": status.get("leader"),
+        }
+
+    def summarize(self, run: Run, events: list[ReplicaEvent], marks: dict[str, float]) -> None:
+        """Whether the victim's Replica was seen Lost (the lapse noticed), and when."""
+        seen = [e.at for e in events if e.node == self.victim and e.phase == "Lost"]
+        run.extra["victim_lost_seen_s"] = round(min(seen), 3) if seen else None
+
+    def heal(self, run: Run) -> None:
+        """Resume the agent if a failure left it stopped; every path open again."""
+        if getattr(self, "paused", False):
+            run.target.pause_agent(self.victim, paused=False)
+        super().heal(run)
+
+
 class OperatorKillInFailover(LeaderKill):
     """The leader's agent killed, then the acting operator while it replaces the leader."""
 
@@ -673,6 +747,7 @@ SCENARIOS: dict[str, Scenario] = {
         LeaderKill(),
         FollowerKill(),
         LeaderPartition(),
+        LeaderPartitionLapsed(),
         OperatorKillInFailover(),
         AgentsRestart(),
     )

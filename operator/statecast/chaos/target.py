@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +70,10 @@ class Target(Protocol):
 
     def set_heartbeat(self, node: str, *, running: bool) -> None:
         """Stop or restart ``node``'s heartbeat."""
+        ...
+
+    def pause_agent(self, node: str, *, paused: bool) -> None:
+        """Stop (SIGSTOP) or resume (SIGCONT) the agent of ``node``: a frozen process."""
         ...
 
     def operators(self) -> list[str]:
@@ -195,6 +200,10 @@ class DevTarget:
         """See :class:`Target`."""
         self.cluster.set_heartbeat(node, running=running)
 
+    def pause_agent(self, node: str, *, paused: bool) -> None:
+        """See :class:`Target`."""
+        self.system.kill(self._worker(node), signal.SIGSTOP if paused else signal.SIGCONT)
+
     def operators(self) -> list[str]:
         """See :class:`Target`."""
         return sorted(w.name for w in self.system.workers() if w.role == "operator")
@@ -291,6 +300,10 @@ class KubeTarget:
     def set_heartbeat(self, node: str, *, running: bool) -> None:
         """See :class:`Target`."""
         raise TargetError("stopping a node's heartbeat needs the dev cluster")
+
+    def pause_agent(self, node: str, *, paused: bool) -> None:
+        """See :class:`Target`."""
+        raise TargetError("pausing an agent needs the dev cluster's agent processes")
 
     def operators(self) -> list[str]:
         """See :class:`Target`."""
