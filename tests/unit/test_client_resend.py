@@ -25,6 +25,7 @@ OK_GET = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 
 OK_POST = (
     b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"value":1}'
 )
+OK_PUT = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"seq":1}'
 
 
 @dataclass
@@ -33,7 +34,9 @@ class Agent:
 
     url: str = ""
     posts: list[bytes] = field(default_factory=list)
+    puts: list[bytes] = field(default_factory=list)
     die_on_post: bool = True
+    die_on_put: bool = False
     close_after_get: bool = False
     closed: threading.Event = field(default_factory=threading.Event)
     connections: int = 0
@@ -57,6 +60,12 @@ def _serve(agent: Agent, conn: socket.socket) -> None:
             while len(buf) < length:
                 buf += conn.recv(4096)
             buf = buf[length:]
+            if head.startswith((b"PUT", b"DELETE")):
+                agent.puts.append(head)
+                if agent.die_on_put:
+                    return  # killed after it read (and maybe applied) the write
+                conn.sendall(OK_PUT)
+                continue
             if head.startswith(b"POST"):
                 agent.posts.append(head)
                 if agent.die_on_post:
@@ -70,8 +79,7 @@ def _serve(agent: Agent, conn: socket.socket) -> None:
                 return  # restarted while the connection was idle
 
 
-@pytest.fixture
-def agent() -> Iterator[Agent]:
+def _canned() -> tuple[Agent, socket.socket]:
     listener = socket.create_server(("127.0.0.1", 0))
     host, port = listener.getsockname()
     canned = Agent(url=f"http://{host}:{port}")
@@ -86,8 +94,67 @@ def agent() -> Iterator[Agent]:
             threading.Thread(target=_serve, args=(canned, conn), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
+    return canned, listener
+
+
+@pytest.fixture
+def agent() -> Iterator[Agent]:
+    canned, listener = _canned()
     yield canned
     listener.close()
+
+
+@pytest.fixture
+def dying_and_live() -> Iterator[tuple[Agent, Agent]]:
+    """An agent killed after it reads a PUT or DELETE, and one that answers it."""
+    (dying, first), (live, second) = _canned(), _canned()
+    dying.die_on_put = True
+    yield dying, live
+    first.close()
+    second.close()
+
+
+def _request_ids(heads: list[bytes]) -> list[bytes]:
+    return [
+        line.split(b":", 1)[1].strip()
+        for head in heads
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"statecast-request-id:")
+    ]
+
+
+@pytest.mark.parametrize("write", ["put", "delete"])
+def test_a_write_sent_to_the_next_agent_carries_the_name_it_was_first_sent_with(
+    dying_and_live, write
+):
+    """On a strong resource both copies reach the leader: named alike, it applies once
+    (before: unnamed, a PUT applied twice could overwrite a write made in between)."""
+    dying, live = dying_and_live
+    with Client([dying.url, live.url], discover_peers=False) as client:
+        if write == "put":
+            client.put("apps", "ledger", "k", 1)
+        else:
+            client.delete("apps", "ledger", "k")
+    sent = dying.puts + live.puts
+    assert len(dying.puts) >= 1 and len(live.puts) == 1
+    ids = _request_ids(sent)
+    assert len(ids) == len(sent) and len(set(ids)) == 1, sent
+
+
+async def test_async_a_write_resent_by_aiohttp_and_to_the_next_agent_keeps_its_name(
+    dying_and_live,
+):
+    dying, live = dying_and_live
+    async with AsyncClient([dying.url, live.url], discover_peers=False) as client:
+        await client.put("apps", "ledger", "k", 1)
+    sent = dying.puts + live.puts
+    assert len(dying.puts) >= 1 and len(live.puts) == 1
+    ids = _request_ids(sent)
+    assert len(ids) == len(sent) and len(set(ids)) == 1, sent
+    other = _request_ids(live.puts)
+    async with AsyncClient([live.url], discover_peers=False) as client:
+        await client.put("apps", "ledger", "k", 2)  # another call: another name
+    assert _request_ids(live.puts)[-1] not in other
 
 
 def test_an_increment_whose_connection_closed_before_the_answer_is_not_sent_again(agent):

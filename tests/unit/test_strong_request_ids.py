@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from statecast.core.strong.log import Operation
 from statecast.core.strong.machine import (
+    ATTEMPT,
     FORWARDED,
-    FORWARDED_REMEMBERED,
     REMEMBERED,
+    SHORT_LIVED_REMEMBERED,
     KeyValueMachine,
     Outcome,
 )
@@ -53,14 +54,15 @@ def test_the_newest_ids_are_remembered_the_oldest_forgotten_alike_on_every_repli
     assert machine.apply(Operation("increment", "n", by=1, request="f0")).value == REMEMBERED + 2
 
 
-def test_a_followers_ids_are_remembered_apart_and_do_not_push_out_a_clients() -> None:
+def test_ids_made_for_one_request_are_remembered_apart_and_push_out_no_clients() -> None:
     machine = KeyValueMachine()
     machine.apply(Operation("increment", "c", by=1, request="client"), (1, 1))
-    for i in range(FORWARDED_REMEMBERED + 1):
-        machine.apply(Operation("put", "k", b"1", request=f"{FORWARDED}{i}"), (1, i + 2))
+    for i in range(SHORT_LIVED_REMEMBERED + 1):  # a follower's and a call's ids, one memory
+        prefix = FORWARDED if i % 2 else ATTEMPT
+        machine.apply(Operation("put", "k", b"1", request=f"{prefix}{i}"), (1, i + 2))
     assert machine.apply(Operation("increment", "c", by=1, request="client")).value == 1
     assert machine.apply(Operation("put", "k", b"1", request=f"{FORWARDED}1")).at == (1, 3)
-    assert machine.apply(Operation("put", "k", b"1", request=f"{FORWARDED}0")).at is None
+    assert machine.apply(Operation("put", "k", b"1", request=f"{ATTEMPT}0")).at is None
     restored = KeyValueMachine.from_json(machine.to_json())
     assert restored == machine  # each id back in its own memory, in its order
 

@@ -136,7 +136,7 @@ class CachedResource:
             NotFoundError: No such key (or resource).
         """
         base = core.delete_call(self.namespace, self.resource, key)
-        call = Call(base.method, base.path, base.body, base.retry, _written)
+        call = Call(base.method, base.path, base.body, base.retry, _written, base.headers)
         self.cache.wrote(key, None, self.client.call(call)["version"])
 
     def increment(self, key: str, by: int = 1) -> int:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -236,9 +237,22 @@ def siblings_call(namespace: str, resource: str, key: str) -> Call[Siblings]:
     return Call("GET", key_path(namespace, resource, key), None, True, _siblings)
 
 
+def _named() -> tuple[tuple[str, str], ...]:
+    """A ``Statecast-Request-Id`` for one call, the same on every agent it is sent to.
+
+    A PUT or DELETE is sent to the next agent after a connection broke (it may have
+    arrived), and HTTP libraries send them again on a new connection: on a strong
+    resource, named, the leader applies the write once and answers the first outcome
+    (unnamed, it could apply twice and overwrite a write made in between). The
+    ``try:`` start puts it among the ids a leader remembers for a short while only.
+    """
+    return ((REQUEST_ID, f"try:{uuid.uuid4().hex}"),)
+
+
 def put_call(namespace: str, resource: str, key: str, value: Any) -> Call[dict[str, Any]]:
     """Write a JSON-serialisable value; the answer is ``{"version", "seq"}``."""
-    return Call("PUT", key_path(namespace, resource, key), _encode(value), True, _json)
+    path = key_path(namespace, resource, key)
+    return Call("PUT", path, _encode(value), True, _json, _named())
 
 
 def delete_call(namespace: str, resource: str, key: str) -> Call[None]:
@@ -247,7 +261,7 @@ def delete_call(namespace: str, resource: str, key: str) -> Call[None]:
     Raises:
         NotFoundError: No such resource or key.
     """
-    return Call("DELETE", key_path(namespace, resource, key), None, True, _nothing)
+    return Call("DELETE", key_path(namespace, resource, key), None, True, _nothing, _named())
 
 
 def increment_call(namespace: str, resource: str, key: str, by: int = 1) -> Call[int]:

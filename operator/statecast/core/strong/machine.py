@@ -16,9 +16,10 @@ from typing import Any, Literal
 from statecast.core.strong.log import Operation, seed_values
 
 __all__ = [
+    "ATTEMPT",
     "FORWARDED",
-    "FORWARDED_REMEMBERED",
     "REMEMBERED",
+    "SHORT_LIVED_REMEMBERED",
     "KeyValueMachine",
     "Outcome",
     "Value",
@@ -28,12 +29,15 @@ __all__ = [
 #: Outcomes of this many most recent request ids are remembered (a resent write older
 #: than that would be applied again: clients resend within seconds).
 REMEMBERED = 65_536
-#: The start of the ids a follower gives the writes it forwards unnamed. Such a write
-#: is sent again only by the follower's HTTP library, at once, on a new connection, so
-#: fewer are remembered, apart (a follower's traffic does not push out clients' ids):
-#: 8,192 is 20 s of the most strong writes one leader took here (418/s), ~2.4 MiB.
+#: The start of the ids a follower gives the writes it forwards unnamed, and of those
+#: the client library gives a PUT or DELETE for one call. Such a write is sent again
+#: only within that one request or call (an HTTP library's resend on a new connection,
+#: the client's next agent after a broken connection), so fewer are remembered, apart
+#: (their traffic does not push out the ids clients chose): 16,384 is 39 s of the most
+#: strong writes one leader took here (418/s), 4.9 MiB when full.
 FORWARDED = "fwd:"
-FORWARDED_REMEMBERED = 8_192
+ATTEMPT = "try:"
+SHORT_LIVED_REMEMBERED = 16_384
 
 #: A stored value: the JSON encoding of a put, or a counter.
 Value = bytes | int
@@ -61,11 +65,11 @@ def _remembered_as(operation: Operation) -> str:
     return f"{operation.kind}:{len(operation.key)}:{operation.key}:{operation.request}"
 
 
-def _forwarded(remembered: str) -> bool:
-    """True for a name of :func:`_remembered_as` whose id a follower made."""
+def _short_lived(remembered: str) -> bool:
+    """True for a name of :func:`_remembered_as` whose id a follower or a call made."""
     _, _, rest = remembered.partition(":")
     length, _, rest = rest.partition(":")
-    return length.isdigit() and rest[int(length) + 1 :].startswith(FORWARDED)
+    return length.isdigit() and rest[int(length) + 1 :].startswith((FORWARDED, ATTEMPT))
 
 
 class KeyValueMachine:
@@ -76,7 +80,8 @@ class KeyValueMachine:
     The id is remembered with the operation's kind and key: a resend is the same write,
     and an id a client reuses for another write or key is another write (not the first
     one's outcome: an increment answered a put's outcome, without a value). Ids a
-    follower made (:data:`FORWARDED`) are remembered apart, fewer of them.
+    follower or the client library made for one request (:data:`FORWARDED`,
+    :data:`ATTEMPT`) are remembered apart, fewer of them.
     """
 
     def __init__(
@@ -86,13 +91,13 @@ class KeyValueMachine:
     ) -> None:
         self._items: dict[str, Value] = dict(items or {})
         self._requests: dict[str, Outcome] = {}
-        self._forwarded: dict[str, Outcome] = {}
+        self._short: dict[str, Outcome] = {}
         for name, outcome in (requests or {}).items():
             self._memory(name)[0][name] = outcome
 
     def _memory(self, remembered: str) -> tuple[dict[str, Outcome], int]:
-        if _forwarded(remembered):
-            return self._forwarded, FORWARDED_REMEMBERED
+        if _short_lived(remembered):
+            return self._short, SHORT_LIVED_REMEMBERED
         return self._requests, REMEMBERED
 
     def apply(self, operation: Operation, at: tuple[int, int] | None = None) -> Outcome:
@@ -100,8 +105,8 @@ class KeyValueMachine:
 
         ``at`` (the entry's epoch and index) is remembered with a named write's outcome.
         The oldest remembered id is forgotten when a new one would exceed
-        :data:`REMEMBERED` (:data:`FORWARDED_REMEMBERED` for a follower's ids): first
-        in, first out, the same on every replica.
+        :data:`REMEMBERED` (:data:`SHORT_LIVED_REMEMBERED` for a follower's or a
+        call's ids): first in, first out, the same on every replica.
         """
         if operation.request:
             request = _remembered_as(operation)
@@ -159,7 +164,7 @@ class KeyValueMachine:
             k: {"n": v} if isinstance(v, int) else base64.b64encode(v).decode()
             for k, v in self._items.items()
         }
-        remembered = {**self._requests, **self._forwarded}
+        remembered = {**self._requests, **self._short}
         requests = {r: [o.status, o.value] for r, o in remembered.items()}
         # (where each was applied under a key of its own: an older agent reads the rest)
         at = {r: list(o.at) for r, o in remembered.items() if o.at is not None}
@@ -188,14 +193,14 @@ class KeyValueMachine:
 
     def copy(self) -> KeyValueMachine:
         """An independent copy."""
-        return KeyValueMachine(self._items, {**self._requests, **self._forwarded})
+        return KeyValueMachine(self._items, {**self._requests, **self._short})
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, KeyValueMachine)
             and other._items == self._items
             and other._requests == self._requests
-            and other._forwarded == self._forwarded
+            and other._short == self._short
         )
 
     __hash__ = None  # type: ignore[assignment]
