@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -198,3 +199,43 @@ def test_an_event_posted_outside_kopfs_handlers_is_created_directly() -> None:
     [(namespace, event)] = created
     assert namespace == "ns" and event["reason"] == "LeaderElected"
     assert event["involvedObject"]["uid"] == "u1" and event["type"] == "Normal"
+
+
+class FrozenLeaderGateway(FakeStrongGateway):
+    """``a``'s agent is frozen: its fence answers only once ``thaw`` is set."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.thaw = threading.Event()
+        self.frozen_answered = threading.Event()
+
+    def fence(
+        self, node: str, endpoint: str, namespace: str, name: str, epoch: int
+    ) -> LogPosition | None:
+        if node != "a":
+            return super().fence(node, endpoint, namespace, name, epoch)
+        self.thaw.wait(20)  # as the fence's timeout would end it
+        self.frozen_answered.set()
+        return None
+
+
+def test_a_failover_does_not_wait_for_the_fence_of_a_voter_whose_lease_lapsed() -> None:
+    """Found by leader-partition-lapsed (session 9): each failover election waited for the
+    frozen old leader's fence to time out, 2.5 s a round at load, though its answer can
+    never make it the leader (before: tick() returned only once the fence gave up)."""
+    clock = Clock()
+    gateway = FrozenLeaderGateway(clock)
+    services = replace(
+        Services.build(gateway),  # type: ignore[arg-type]
+        liveness=AgentLiveness(gateway, ttl=0.0, clock=clock.mono, wall=clock.mono),  # type: ignore[arg-type]
+    )
+    standby = StandbyElections(services, gateway, sweep_every=10, now=clock.now, clock=clock.mono)
+    standby.tick()
+    _leader_agent_dies(gateway, clock)
+    try:
+        assert standby.tick() == [("ns", "flags")]
+        assert not gateway.frozen_answered.is_set()  # elected while a's fence still waits
+        status = gateway.resource["status"]
+        assert (status["epoch"], status["leader"]) == (4, "b")
+    finally:
+        gateway.thaw.set()
