@@ -1,5 +1,9 @@
 """A planner run's cooldown, the knob the benchmark sweeps as reactive's grace: every copy
-the planner adds stays at least that long (hypothesis, on random small traces)."""
+the planner adds stays at least that long (hypothesis, on random small traces).
+
+The sweeps' runs price bytes with no reactive budget (``demand_priced=False``); the
+default run's copies also go when the reactive rule's count falls below them (its own
+copies were held through their grace), see ``test_placement_reactive_budget``."""
 
 from __future__ import annotations
 
@@ -59,7 +63,9 @@ def cases(draw: st.DrawFn) -> tuple[Trace, float]:
 def test_every_copy_the_planner_adds_stays_its_cooldown(case: tuple[Trace, float]) -> None:
     trace, cooldown = case
     result = replay(
-        trace, PerfectForecast(cooldown_s=cooldown), SimConfig(bandwidth_bytes_per_s=1e12)
+        trace,
+        PerfectForecast(cooldown_s=cooldown, demand_priced=False),
+        SimConfig(bandwidth_bytes_per_s=1e12),
     )
     placement = result.timeline.placement  # (nodes, steps): one resource, all nodes up
     least = int(cooldown // STEP_S)

@@ -122,8 +122,9 @@ def demand_view(
     """What the services know of the resource's demand, as its policy needs it.
 
     A predictive resource gets its forecast (the consumer pods per node are recorded as
-    its leading signal), its recent removals and its heat (the cluster's statistics
-    price its copies), a reactive one its heat and when each node was last hot; the
+    its leading signal), its recent removals, its heat and its shadow of the reactive
+    rule (when each node was last hot: reactive's count is its budget), a reactive one
+    its heat and when each node was last hot; the
     self-tuner decides where tuning is on, and forgets where off. The local hit ratio
     is left to the caller.
     """
@@ -138,10 +139,9 @@ def demand_view(
         kept = recently_removed(body.get("status") or {}, now, horizon(spec))  # restarts too
         removed = {n: min(remembered.get(n, age), age) for n, age in {**remembered, **kept}.items()}
     heat, last_hot = None, {}
-    if policy == "reactive":
+    # a predictive resource's default prices take reactive's threshold and count
+    if policy == "reactive" or forecast is not None:
         heat, last_hot = services.heat.heat(ref, now), services.heat.last_hot(ref)
-    elif forecast is not None:  # the default prices' hot threshold is reactive's
-        heat = services.heat.heat(ref, now)
     tuning = None
     if tuning_enabled(spec) and forecast is not None:
         saved = (body.get("status") or {}).get("tuning")

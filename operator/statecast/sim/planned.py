@@ -35,6 +35,7 @@ from statecast.core.placement import (
 from statecast.core.reactive import HeatStats
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
 from statecast.sim.config import SimConfig, focus_index
+from statecast.sim.policies import Reactive
 from statecast.sim.trace import Trace
 
 if TYPE_CHECKING:
@@ -119,6 +120,13 @@ class PlannerPolicy:
         self._total = np.zeros(trace.n_resources)
         self._moved = np.zeros(trace.n_resources)
         self._heat_steps = max(1, round(HEAT_WINDOW_S / trace.step_s))
+        # The default prices hold no more copies than the reactive rule would on the
+        # same observed demand: a shadow of it, on its own copies (as the operator's).
+        self._shadow: Reactive | None = None
+        self._copies = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+        if self.demand_priced and self.tuner is None and sigma is not None:
+            self._shadow = Reactive(HEAT_WINDOW_S, self._cooldown_s, sigma)
+            self._shadow.start(trace, config)
         memory = max(s.change_steps for s in self._specs) if self._specs else 0
         # what the forecasts said for the last steps, one step ahead (oldest first)
         self._earlier = np.full((trace.n_resources, trace.n_nodes, memory), np.nan)
@@ -140,6 +148,7 @@ class PlannerPolicy:
         said = self._earlier[:, :, self._earlier.shape[2] - kept :]
         nodes = self._nodes(t)
         heat = self._cluster_heat(t)
+        budget = self._reactive_copies(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
         for r in range(trace.n_resources):
@@ -173,6 +182,7 @@ class PlannerPolicy:
                 recently_removed=recent,
                 consumer_nodes=_consumers(trace, pods, r),
                 cluster_heat=heat,
+                reactive_copies=None if budget is None else int(budget[r]),
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -181,6 +191,22 @@ class PlannerPolicy:
         if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
             self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
+
+    def _reactive_copies(self, t: int) -> npt.NDArray[np.intp] | None:
+        """Per resource, the copies the reactive rule holds at step ``t`` (None: no budget).
+
+        A shadow run of the one reactive rule (:class:`~statecast.sim.policies.Reactive`:
+        the same window, threshold and grace as the default prices') on its own copies,
+        which are lost with their nodes as in the replay.
+        """
+        shadow = self._shadow
+        if shadow is None:
+            return None
+        available = self._trace.available[:, t]
+        held = self._copies & available[None, :]
+        wanted = shadow.decide(t, held.copy(), held.copy(), np.zeros(held.shape))
+        self._copies = np.asarray(wanted, dtype=np.bool_) & available[None, :]
+        return np.asarray(self._copies.sum(axis=1), dtype=np.intp)
 
     def _cluster_heat(self, t: int) -> tuple[float, float] | None:
         """Mean and deviation of the active pairs' rates over the reactive rule's window.

@@ -82,6 +82,8 @@ class Context:
             columns when unknown).
         margin: the add gate's margin per node (wider where a replica was just removed).
         cap: the most replicas the plan may hold.
+        budget: the most replicas the demand stages hold (the reactive rule's count,
+            :attr:`PlanInput.reactive_copies`; ``cap`` without one).
         target_zones: zones that must stay covered (the durability floor).
     """
 
@@ -108,6 +110,8 @@ class Context:
     margin: FloatArray
     cap: int
     target_zones: int
+    budget: int = 0
+    fill: int = 0
 
     @property
     def no_replica_ms(self) -> float:
@@ -273,6 +277,7 @@ def build_context(inputs: PlanInput) -> Context:
         recent=recent,
         margin=margin,
         cap=len(names),
+        budget=len(names),
         target_zones=0,
     )
 

@@ -104,15 +104,19 @@ def plan(inputs: PlanInput) -> Plan:
         if i is not None and ctx.ready[i]:
             board.holders[i] = True
     zones_possible = zones_covered(ctx, ctx.candidates | board.holders)
+    cap = _capacity(inputs, n, board)
     ctx = replace(
         ctx,
-        cap=_capacity(inputs, n, board),
+        cap=cap,
+        budget=cap if inputs.reactive_copies is None else min(cap, inputs.reactive_copies),
+        fill=0 if inputs.reactive_copies is None else min(cap, inputs.reactive_copies),
         target_zones=min(inputs.spec.min_replicas, zones_possible),
     )
     _trim_to_cap(ctx, board)
     _add_consumers(ctx, board)
     _fill_minimum(ctx, board)
     _fill_zones(ctx, board)
+    _trim_to_budget(ctx, board)
     _remove_for_cost(ctx, board)
     _add_for_demand(ctx, board)
     _relocate(ctx, board)
@@ -219,6 +223,29 @@ def _trim_to_cap(ctx: Context, board: Board) -> None:
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
 
 
+def _trim_to_budget(ctx: Context, board: Board) -> None:
+    """Above the reactive rule's count, the least useful replicas go (cost).
+
+    Never below the floors (``min``, the zone floor, consumers' copies); copies past
+    their cooldown first, then the one whose removal costs least latency. The cooldown
+    does not protect a copy here: the count is reactive replication's, whose grace
+    already held it. The only up-to-date copy goes last, and only by a hand-off to a
+    copy this plan adds (the executor keeps it until that one is up to date): when
+    consumers' pods arrive, their copies take its place as reactive's do.
+    """
+    spec = ctx.inputs.spec
+    while board.count > max(ctx.budget, spec.min_replicas):
+        added = board.holders & ~np.isfinite(ctx.age_s)  # the copies this plan adds
+        options = removable(ctx, board, moving=bool(added.any())) & ~uncovering(ctx, board.holders)
+        if not options.any():
+            break
+        loss = losses(ctx, board, ctx.hedge)
+        young = ctx.age_s < spec.cooldown_s
+        worst = _first(options, last_fresh(ctx, board), young, loss)
+        detail = f"above the {ctx.budget} copies reactive replication holds on this demand"
+        remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
+
+
 def _add_consumers(ctx: Context, board: Board) -> None:
     """Stage 3: a node running a consumer pod gets the state before it asks."""
     for name in sorted(ctx.inputs.consumer_nodes):
@@ -280,7 +307,7 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
     through the pause has cost less than copying it back would).
     """
     spec = ctx.inputs.spec
-    while board.count > spec.min_replicas:
+    while board.count > max(spec.min_replicas, ctx.fill):
         loss = losses(ctx, board, ctx.hedge)
         hold = holding(ctx, board, ctx.hedge)
         options = (
@@ -303,7 +330,7 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
 
     A node that just lost a replica needs a wider margin to get one back.
     """
-    while board.count < ctx.cap:
+    while board.count < min(ctx.cap, ctx.budget):
         if not _budget_allows(ctx, board):
             board.notes.append("bytes-moved budget reached")
             return
@@ -315,16 +342,23 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
             detail = f"expected to save {gain_mean[i]:.0f} ms against {cost[i]:.0f} ms"
             add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
             continue
-        if ctx.hedge is ctx.mean:
-            return  # no uncertain node: the upper bounds add nothing
-        gain_hedge = gains(ctx, board, ctx.hedge)
-        cost = holding(ctx, board, ctx.hedge) + ctx.copy
-        ok = ctx.candidates & (gain_hedge > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
-        i = best_node(ctx, board, ok, gain_hedge)
+        if ctx.hedge is not ctx.mean:  # uncertain nodes: where their upper bound pays
+            gain_hedge = gains(ctx, board, ctx.hedge)
+            cost = holding(ctx, board, ctx.hedge) + ctx.copy
+            ok = ctx.candidates & (gain_hedge > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
+            i = best_node(ctx, board, ok, gain_hedge)
+            if i is not None:
+                detail = f"forecast uncertain: upper bound saves {gain_hedge[i]:.0f} ms"
+                add(ctx, board, i, Reason.HEDGE, float(gain_hedge[i]), detail)
+                continue
+        if board.count >= ctx.fill:
+            return
+        settled = ctx.candidates & (ctx.margin <= ctx.inputs.spec.hysteresis)
+        i = best_node(ctx, board, settled & (gain_mean > 0), gain_mean)
         if i is None:
             return
-        detail = f"forecast uncertain: upper bound saves {gain_hedge[i]:.0f} ms"
-        add(ctx, board, i, Reason.HEDGE, float(gain_hedge[i]), detail)
+        detail = f"one of the {ctx.fill} copies reactive replication holds on this demand"
+        add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
 
 
 def _relocate(ctx: Context, board: Board) -> None:

@@ -331,6 +331,13 @@ class PlanInput:
             pooled over every resource (a resource's own few nodes are a poor sample:
             two busy nodes of three are never a sigma above their mean). None: the
             resource's own ready nodes' believed demand gives it.
+        reactive_copies: how many copies the one reactive rule
+            (:func:`statecast.core.reactive.choose_by_heat`) holds for this resource now,
+            on the same observed demand (the caller keeps a shadow of that rule: hot
+            pairs, grace, ``min``, the zone floor, consumers). The planner then holds no
+            more beyond its floors (``min``, the zone floor, consumers): the forecast
+            decides where and when the copies go, not how many reactive replication
+            would pay for. None: no such budget.
     """
 
     spec: PlacementSpec
@@ -344,6 +351,7 @@ class PlanInput:
     consumer_nodes: frozenset[str] = frozenset()
     recently_removed: Mapping[str, float] = field(default_factory=dict)
     cluster_heat: tuple[float, float] | None = None
+    reactive_copies: int | None = None
 
 
 @dataclass(frozen=True)

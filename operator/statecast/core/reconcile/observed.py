@@ -41,7 +41,8 @@ class DemandView:
             with ``predictive`` its cluster-wide statistics give the default prices'
             hot threshold (``PlanInput.cluster_heat``; None: the resource's own nodes).
         last_hot: node -> when the resource's pair there was last hot, as the previous
-            result's ``last_hot`` said (reactive only).
+            result's ``last_hot`` said (reactive; for a predictive resource the shadow
+            of the reactive rule whose count is its budget).
         tuning: the self-tuner's decision (:mod:`statecast.core.reconcile.tuning`): its
             knobs go to the planner, ``status.tuning`` is written, and a ``Tuned`` Event
             posted when they changed (None: not tuned now; with tuning off in the spec

@@ -151,6 +151,7 @@ class PredictivePolicy:
             )
             return PolicyPlan(_hold(survey), waiting)
         spec = survey.spec
+        budget, shadow = _reactive_shadow(survey, demand)
         try:
             chosen = plan_placement(
                 placement_input(
@@ -166,6 +167,7 @@ class PredictivePolicy:
                     tuned=demand.tuning.state if demand.tuning is not None else None,
                     latency=demand.latency,
                     heat=demand.heat,
+                    reactive_copies=budget,
                 )
             )
         except PlacementError as err:
@@ -176,7 +178,44 @@ class PredictivePolicy:
             ConditionState(True, "Forecasting", f"placed by forecast ({models})"),
             chosen.notes,
             forecast.status(),
+            last_hot=shadow,
         )
+
+
+def _reactive_shadow(
+    survey: Survey, demand: DemandView
+) -> tuple[int | None, Mapping[str, float] | None]:
+    """How many copies the reactive rule holds on this demand, and its state to keep.
+
+    The default operating point of a predictive resource: no more copies than
+    ``policy: reactive`` would hold on the same observed heat (the planner's
+    ``reactive_copies``), the forecast choosing where. A shadow of that rule on its own
+    copies (the nodes kept from its last decision, with when each was last hot): hot
+    pairs, the grace of the cooldown, ``replicas.min`` and ``max``, the zone floor and
+    the consumers (kept in memory like a reactive resource's, by the heat tracker). None
+    while no window of demand is sampled, and when the self-tuner
+    sets the cost weight (a local-hit target is a budget of its own).
+    """
+    heat = demand.heat
+    if heat is None or demand.tuning is not None:
+        return None, None
+    spec = survey.spec
+    now = survey.now.timestamp()
+    # a shadow started (or the operator restarted) takes the resource's copies as its
+    # own, as a restarted reactive operator gives each a fresh grace
+    held = list(demand.last_hot) or [r.node for r in survey.replicas]
+    placed = place_by_heat(
+        survey.candidates,
+        heat,
+        held,
+        last_hot=demand.last_hot,
+        now=now,
+        grace_s=parse_duration(spec.replication.cooldown).total_seconds(),
+        min_replicas=spec.replicas.min,
+        max_replicas=spec.replicas.max,
+        consumers=survey.consumers,
+    )
+    return len(placed.nodes), {n: placed.last_hot.get(n, now) for n in placed.nodes}
 
 
 class ReactivePolicy:

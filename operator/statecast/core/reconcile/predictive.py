@@ -84,6 +84,7 @@ def placement_input(
     tuned: TuningState | None = None,
     latency: LatencyModel | None = None,
     heat: ObservedHeat | None = None,
+    reactive_copies: int | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -102,6 +103,8 @@ def placement_input(
         latency: the latency between zones (None: the planner's default model).
         heat: the resource's observed heat: its cluster-wide statistics become
             ``PlanInput.cluster_heat`` (None: the planner takes its own nodes').
+        reactive_copies: the copies the reactive rule holds on the same demand
+            (``PlanInput.reactive_copies``; None: no such budget).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -137,6 +140,7 @@ def placement_input(
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
+        reactive_copies=reactive_copies,
     )
 
 
