@@ -4,9 +4,12 @@ The benchmark used to time the operator by when its own process saw watch events
 process that also plays fifty agents and decodes every event lagged at a thousand
 resources (it timed at 19 s spec changes the operator made within 1 s). The audit log
 is the API server's record of each request, with its own timestamps (microseconds):
-when a write was answered. :data:`POLICY` selects what the benchmark times - the
-SharedResources' spec and status writes, the Replicas' creations and status writes in
-its namespace - and nothing else (no heartbeat, no read).
+when a write was answered. :data:`POLICY` logs every request (since session 9: the
+steady traffic is split by client from it, :mod:`bench.api_traffic`), with the request's
+body for the writes whose content is looked at (the SharedResources' status PATCHes and
+the Events in the benchmark's namespace). :func:`read_writes` keeps what the benchmark
+times: the SharedResources' spec and status writes, the Replicas' creations, deletions
+and status writes; :func:`read_requests` keeps everything.
 """
 
 from __future__ import annotations
@@ -16,30 +19,40 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "POLICY",
+    "Request",
     "Write",
     "copies_at",
     "first_after",
     "first_write_after",
     "pass_done",
+    "read_requests",
     "read_writes",
+    "timed",
 ]
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
-omitStages: ["RequestReceived"]
+omitStages: ["RequestReceived", "ResponseStarted"]
 rules:
-  - level: Metadata
+  - level: Request
     namespaces: ["{namespace}"]
-    verbs: ["create", "patch", "update", "delete"]
+    verbs: ["create", "patch", "update"]
     resources:
       - group: statecast.io
-        resources: ["replicas", "replicas/status", "sharedresources", "sharedresources/status"]
-  - level: None
+        resources: ["sharedresources/status"]
+      - group: ""
+        resources: ["events"]
+  - level: Metadata
 """
+
+#: The writes the benchmark times (:func:`read_writes`).
+TIMED = {"replicas", "replicas/status", "sharedresources", "sharedresources/status"}
+WRITES = {"create", "patch", "update", "delete"}
 
 
 @dataclass(frozen=True)
@@ -65,14 +78,51 @@ class Write:
     received: float = 0.0
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request the API server answered, as its audit log has it.
+
+    Attributes:
+        write: the request's fields as a :class:`Write` (``verb`` is the audit's:
+            get, list, watch, create, update, patch, delete...).
+        namespace: the object's namespace ('' for cluster objects).
+        group: the object's API group ('' for the core group).
+        agent: the client's User-Agent.
+        body: the request's body, for the requests :data:`POLICY` logs at level Request.
+    """
+
+    write: Write
+    namespace: str = ""
+    group: str = ""
+    agent: str = ""
+    body: dict[str, Any] | None = None
+
+
 def read_writes(path: Path) -> list[Write]:
-    """Every write in the audit log at ``path`` (none if it does not exist)."""
+    """Every write the benchmark times in the audit log at ``path`` (none if it does not
+    exist): the statecast.io writes of :data:`TIMED`."""
+    return timed(read_requests(path))
+
+
+def timed(requests: Iterable[Request]) -> list[Write]:
+    """The writes of ``requests`` the benchmark times: the statecast.io writes of
+    :data:`TIMED`."""
+    return [
+        r.write
+        for r in requests
+        if r.group == "statecast.io" and r.write.verb in WRITES and r.write.resource in TIMED
+    ]
+
+
+def read_requests(path: Path) -> list[Request]:
+    """Every request in the audit log at ``path`` (none if it does not exist)."""
     if not path.exists():
         return []
-    return list(_parse(path.read_text().splitlines()))
+    with path.open() as lines:
+        return list(_parse(lines))
 
 
-def _parse(lines: Iterable[str]) -> Iterator[Write]:
+def _parse(lines: Iterable[str]) -> Iterator[Request]:
     for line in lines:
         try:
             entry = json.loads(line)
@@ -87,7 +137,7 @@ def _parse(lines: Iterable[str]) -> Iterator[Write]:
             continue
         at = _seconds(stamp)
         came = entry.get("requestReceivedTimestamp")
-        yield Write(
+        write = Write(
             entry.get("verb", ""),
             resource,
             ref.get("name", ""),
@@ -95,6 +145,14 @@ def _parse(lines: Iterable[str]) -> Iterator[Write]:
             int((entry.get("responseStatus") or {}).get("code", 0)),
             at,
             _seconds(came) if came else at,
+        )
+        body = entry.get("requestObject")
+        yield Request(
+            write,
+            ref.get("namespace", ""),
+            ref.get("apiGroup", ""),
+            entry.get("userAgent", ""),
+            body if isinstance(body, dict) else None,
         )
 
 
