@@ -17,17 +17,26 @@ The run, in order:
 1. N predictive resources (``replicas.min 2``) are created before the operator starts;
    ``full_pass_s`` is the time from the operator's start until every resource has a
    status for its generation and its Replicas (the first full pass).
-2. ``--steady`` seconds of steady state: ``api_requests_per_s`` is the kube-apiserver's
-   own ``apiserver_request_total`` over that window, without the simulated agents' and
-   KWOK's heartbeats (Lease and Node updates; the total is reported too), ``cpu_percent``
-   the operator's CPU time over the window (100 = one core).
+2. ``--steady`` seconds right after the pass (``first_placements``): no spec change, no
+   node change, the demand moving as the synthetic stats do - while the forecasts place
+   their first copies (none is removed before the cooldown). The kube-apiserver's own
+   ``apiserver_request_total`` over the window, without the simulated agents' and
+   KWOK's heartbeats (Lease and Node updates; the total is reported too), the operator's
+   CPU time (100 = one core), and the audit log's split by client, verb and resource
+   (:mod:`bench.api_traffic`).
 3. ``--changes`` spec changes (``replicas.min`` 2 -> 3, one every half second): time
    from the PATCH's answer to the new Replica's ADDED event on a watch.
 4. One node loss: the node's agent stops renewing its Lease; for every resource with a
    copy there, the time from the Lease's expiry to the replacement Replica's ADDED event.
    ``change_to_replicas_p50_s``/``_p99_s`` are over the changes and losses together (also
    reported apart).
-5. ``operator_rss_mb`` at the end (``operator_rss_start_mb`` after the first pass),
+5. ``after_changes``: the same measures over a window right after the node loss.
+6. ``settled``: the same over ``--settled`` seconds from ``--settle-after`` seconds after
+   the operator's start (no spec or node change in it; the first placements' cooldowns
+   have passed, copies are removed as well as added). ``api_requests_per_s`` and
+   ``cpu_percent`` are this window's (``api_requests_judged_on`` says which window they
+   are: ``first_placements`` when ``--settled 0``).
+7. ``operator_rss_mb`` at the end (``operator_rss_start_mb`` after the first pass),
    with the demand intervals the history holds by then (``--interval`` each).
 
 The figures depend on the machine: the docs say how loaded it was.
@@ -47,9 +56,19 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.apiserver_audit import POLICY, Write, copies_at, first_after, pass_done, read_writes
+from bench import api_traffic
+from bench.apiserver_audit import (
+    POLICY,
+    Request,
+    Write,
+    copies_at,
+    first_after,
+    pass_done,
+    read_requests,
+    timed,
+)
 from bench.change_anatomy import anatomy, log_times, needing_a_copy, operator_log
-from bench.scale_agents import DemandModel, FakeAgents
+from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.builders import replica_name
 from statecast.devcluster import DevCluster, build, components, processes
@@ -138,11 +157,13 @@ def add_nodes(cluster: DevCluster, api: Any, nodes: int, zones: int) -> None:
     raise RuntimeError("the scale bench's nodes did not become Ready")
 
 
-def clients(kubeconfig: Path) -> dict[str, Any]:
-    """kubernetes API objects on the admin kubeconfig."""
+def clients(kubeconfig: Path, agent: str = api_traffic.BENCH_AGENT) -> dict[str, Any]:
+    """kubernetes API objects on the admin kubeconfig, sending ``agent`` as their
+    User-Agent (the audit log tells the benchmark's requests from the simulated agents')."""
     from kubernetes import client, config
 
     api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client.user_agent = agent
     api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = 8
     return {
         "core": client.CoreV1Api(api_client),
@@ -427,12 +448,14 @@ def node_loss(
 
 
 def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
-    """Steady state over ``seconds``: API requests per second and the operator's CPU."""
+    """Steady state over ``seconds``: API requests per second and the operator's CPU
+    (``start``/``end``: when, for the audit log's split, :func:`split_windows`)."""
     before, (cpu0, _) = api_requests(cluster), proc_usage(pid)
     t0 = time.time()
     time.sleep(seconds)
     after, (cpu1, rss) = api_requests(cluster), proc_usage(pid)
-    elapsed = time.time() - t0
+    t1 = time.time()
+    elapsed = t1 - t0
     delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
     delta = {k: v for k, v in delta.items() if v > 0}
     own = sum(v for k, v in delta.items() if not _heartbeat(k))
@@ -445,6 +468,30 @@ def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
         },
         "cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
         "rss_mb": round(rss, 1),
+        "start": round(t0, 3),
+        "end": round(t1, 3),
+    }
+
+
+def split_windows(
+    requests: list[Request], windows: dict[str, dict[str, Any]], t0: float, churn_s: float
+) -> dict[str, Any]:
+    """Each window's requests by client, verb and resource from the audit log, what the
+    operator's status PATCHes and Events carried; the operator's requests over the run in
+    30 s bins, and the Replicas' lifetimes (churn: within ``churn_s``)."""
+    operator = next(
+        (r.write.user for r in requests if r.write.user.endswith(f":{OPERATOR_ACCOUNT}")), ""
+    )
+    for measured in windows.values():
+        start, end = measured["start"], measured["end"]
+        measured["from_s"], measured["to_s"] = round(start - t0, 1), round(end - t0, 1)
+        measured["audit"] = api_traffic.breakdown(requests, start, end, operator)
+        measured["status_patches"] = api_traffic.status_patches(requests, start, end, operator)
+        measured["events"] = api_traffic.events(requests, start, end, operator)
+    end = max((r.write.at for r in requests), default=t0)
+    return {
+        "operator_requests_series": api_traffic.series(requests, t0, end, 30.0, operator),
+        "replica_churn": api_traffic.churn([r for r in requests if r.write.at >= t0], churn_s),
     }
 
 
@@ -455,6 +502,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     policy.write_text(POLICY.format(namespace=NAMESPACE))
     cluster.up(nodes=1, zones=args.zones, timeout=300, audit_policy=policy)
     api = clients(cluster.kubeconfig)
+    agents_api = clients(cluster.kubeconfig, api_traffic.AGENTS_AGENT)
     add_nodes(cluster, api, args.nodes, args.zones)
     system = cluster.system()
     system.install()
@@ -468,9 +516,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [f"res-{i:04d}" for i in range(args.resources)]
     nodes = [node_name(i) for i in range(1, args.nodes + 1)]
     agents = FakeAgents(
-        api["coordination"], AGENT_NAMESPACE, DemandModel([(NAMESPACE, n) for n in names], nodes)
+        agents_api["coordination"],
+        AGENT_NAMESPACE,
+        DemandModel([(NAMESPACE, n) for n in names], nodes),
     )
     agents.start()
+    phases = tuple(p for p in args.replica_phases.split(",") if p)
+    reports = ReplicaReports(
+        agents_api["custom"], NAMESPACE, agents.lost, phases=phases, step_s=args.phase_step
+    )
+    reports.start()
     t_create = time.time()
     for name in names:
         try:
@@ -516,15 +571,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lost_node = node_to_lose(by_node, counts, minimums)
         losses, marked, expiry, at_min, holders = node_loss(agents, watch, lost_node, minimums)
         settle = window(cluster, pid, min(args.steady, 60.0))
+        print(f"after the changes: {json.dumps(settle)}", flush=True)
+        settled = _settled(cluster, pid, t0, args)
         cpu_end, rss_end = proc_usage(pid)
         _heap_snapshot(env, pid)
         elapsed = time.time() - t0
     finally:
         watch.stop()
         current.stop()
+        reports.stop()
         agents.stop()
         system.stop([operator])
-    writes = read_writes(cluster.state_dir / "audit.log")
+    requests = read_requests(cluster.state_dir / "audit.log")
+    writes = timed(requests)
+    windows = {"first_placements": steady, "after_changes": settle}
+    if settled is not None:
+        windows["settled"] = settled
+    over_run = split_windows(requests, windows, t0, churn_s=600.0)
+    judged = "settled" if settled is not None else "first_placements"
     needed, met = needing_a_copy(writes, patched, wanted)  # met: no Replica was due
     served = served_times(
         writes, names, t0, needed, (lost_node, expiry, minimums, holders),
@@ -537,6 +601,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "zones": args.zones,
         "interval": args.interval,
         "env": env,
+        "replica_phases": list(phases),
+        "phase_step_s": args.phase_step,
+        "replica_status_writes": reports.written,
         "timed_by": "the API server's audit log (when each write was answered)",
         "full_pass_s": _round(served["full_pass"]),
         "full_pass_watch_s": round(full_pass_watch, 1),
@@ -575,10 +642,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "operator_cpu_first_pass_s": round(cpu_start, 1),
         "run_s": round(elapsed, 1),
         "history_intervals": int(elapsed // _seconds(args.interval)),
-        "api_requests_per_s": steady["api_requests_per_s"],
-        "cpu_percent": steady["cpu_percent"],
-        "steady": steady,
-        "after_changes": settle,
+        "api_requests_per_s": windows[judged]["api_requests_per_s"],
+        "api_requests_judged_on": judged,
+        "api_requests_first_placements_per_s": steady["api_requests_per_s"],
+        "api_requests_after_changes_per_s": settle["api_requests_per_s"],
+        "cpu_percent": windows[judged]["cpu_percent"],
+        "windows": windows,
+        **over_run,
         "load_average": os.getloadavg(),
     }
 
@@ -645,6 +715,21 @@ def served_times(
     }
 
 
+def _settled(
+    cluster: DevCluster, pid: int, t0: float, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """The settled window: ``args.settled`` seconds from ``args.settle_after`` after the
+    operator's start ``t0`` (None when ``--settled 0``)."""
+    if args.settled <= 0:
+        return None
+    wait = t0 + args.settle_after - time.time()
+    print(f"settled window in {max(0.0, wait):.0f} s, {args.settled:.0f} s long", flush=True)
+    time.sleep(max(0.0, wait))
+    measured = window(cluster, pid, args.settled)
+    print(f"settled: {json.dumps(measured)}", flush=True)
+    return measured
+
+
 def _heap_snapshot(env: dict[str, str], pid: int) -> None:
     """Ask a heap-profiled operator (``STATECAST_HEAP_PROFILE`` in ``--env``) for a snapshot."""
     import signal
@@ -687,10 +772,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--zones", type=int, default=3)
-    parser.add_argument("--steady", type=float, default=120.0, help="seconds of steady state")
+    parser.add_argument(
+        "--steady", type=float, default=120.0,
+        help="seconds of the window right after the pass (the first placements)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--settle-after", type=float, default=600.0,
+        help="seconds from the operator's start to the settled window",
+    )  # fmt: skip
+    parser.add_argument(
+        "--settled", type=float, default=240.0,
+        help="seconds of the settled window (a multiple of the demand's 120 s step; 0: none)",
+    )  # fmt: skip
     parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
     parser.add_argument("--interval", default="10s", help="the resources' prediction.interval")
     parser.add_argument("--horizon", default="1m", help="the resources' prediction.horizon")
+    parser.add_argument(
+        "--replica-phases", default="Ready",
+        help="the status phases the simulated agents write for each new Replica ('': none,"
+        " as before session 9: every copy stays Pending and none is ever removed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--phase-step",
+        type=float,
+        default=0.4,
+        help="seconds from a Replica's creation to its first phase, and between two",
+    )
     parser.add_argument("--env", default="", help="JSON object of operator environment")
     parser.add_argument("--cluster", default=f"scale-bench-{os.getpid()}")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")

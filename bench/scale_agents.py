@@ -10,6 +10,12 @@ a daily-like sine on the rate, so forecasts and placements have something to fol
 
 A node is "lost" with :meth:`FakeAgents.lose`: its Lease is no longer renewed (and its
 stats are no longer served), exactly what the operator sees when an agent dies.
+
+:class:`ReplicaReports` (since session 9) reports each new Replica's status as a real
+agent does: ``Ready`` once it synced, ``step_s`` after it saw the copy.
+Without it every copy stayed Pending, and the operator, which removes a copy only once
+the copies that stay are Ready (the hand-off), never removed one: the copies placed
+for the demand's moves piled up and the benchmark never reached a steady state.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 from statecast.api.lease import ENDPOINT_ANNOTATION, agent_lease_name
 
-__all__ = ["DemandModel", "FakeAgents"]
+__all__ = ["DemandModel", "FakeAgents", "ReplicaReports"]
 
 
 @dataclass
@@ -233,3 +239,107 @@ class FakeAgents:
             self.coordination.create_namespaced_lease(self.namespace, body)
         self.renewed[node] = now.timestamp()
         self.renewals += 1
+
+
+class ReplicaReports:
+    """Each new Replica's status, as its node's agent would write it.
+
+    A Replica ADDED without a status, on a node whose agent is not lost, gets its
+    ``phases`` one after the other, a PATCH of its status each, ``step_s`` apart (the
+    first ``step_s`` after the ADDED event). The real agent makes a new copy Ready in
+    its first pass over its Replicas, a median ~0.4 s after the operator added it
+    (0.0-1.4 s in session 8's failovers, ``docs/faults.md``), and writes ``Syncing``
+    first only when the first pull does not come through in that pass.
+
+    Args:
+        custom: a ``kubernetes`` CustomObjectsApi (the agents' client).
+        namespace: the Replicas' namespace.
+        lost: the nodes whose agents are lost (``FakeAgents.lost``): none of theirs is
+            reported.
+        phases: the phases to write.
+        step_s: seconds between two of them.
+    """
+
+    def __init__(
+        self,
+        custom: Any,
+        namespace: str,
+        lost: dict[str, float],
+        *,
+        phases: tuple[str, ...] = ("Ready",),
+        step_s: float = 0.4,
+    ) -> None:
+        self.custom, self.namespace, self.lost = custom, namespace, lost
+        self.phases, self.step_s = phases, step_s
+        self.written = 0
+        self._reported: set[str] = set()  # a watch started again lists them again
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(4)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        """Watch the Replicas in the background."""
+        if self.phases:
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Write no more."""
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def seen(self, kind: str, obj: dict[str, Any]) -> bool:
+        """A watch event: report the Replica if it is new; whether it will be."""
+        node = (obj.get("spec") or {}).get("nodeName", "")
+        name = obj["metadata"]["name"]
+        if kind != "ADDED" or obj.get("status") or node in self.lost or name in self._reported:
+            return False
+        if self._stop.is_set():
+            return False
+        self._reported.add(name)
+        self._pool.submit(self._report, name, node)
+        return True
+
+    def _report(self, name: str, node: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        from statecast.api.types import GROUP, VERSION
+
+        for phase in self.phases:
+            if self._stop.wait(self.step_s):
+                return
+            if node in self.lost:
+                return
+            try:
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, self.namespace, "replicas", name, {"status": {"phase": phase}}
+                )
+            except ApiException as err:
+                if err.status == 404:  # removed meanwhile
+                    return
+                raise
+            self.written += 1
+
+    def _watch(self) -> None:
+        from kubernetes import watch
+
+        from statecast.api.types import GROUP, VERSION
+
+        version = None
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            kwargs: dict[str, Any] = {"timeout_seconds": 60}
+            if version:
+                kwargs["resource_version"] = version
+            try:
+                for event in stream.stream(
+                    self.custom.list_namespaced_custom_object,
+                    GROUP, VERSION, self.namespace, "replicas", **kwargs,
+                ):  # fmt: skip
+                    self.seen(event["type"], event["object"])
+                    version = event["object"]["metadata"].get("resourceVersion", version)
+                    if self._stop.is_set():
+                        return
+            except Exception as err:  # noqa: BLE001 - a broken watch is started again
+                print(f"replica reports' watch restarted: {err}", flush=True)
+                version = None
+                time.sleep(0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from bench.scale_agents import DemandModel, FakeAgents
+from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports
 
 
 class SlowLeases:
@@ -49,3 +49,50 @@ def test_a_renewal_under_way_when_the_agent_is_lost_counts_and_none_follows() ->
         assert agents.renewals == renewals + 1  # node-1 only
     finally:
         agents._server.server_close()  # never served: shutdown() would wait for it
+
+
+class Statuses:
+    """A Replica status API that records each PATCH."""
+
+    def __init__(self) -> None:
+        self.patched: list[tuple[str, str]] = []
+        self.done = threading.Event()
+
+    def patch_namespaced_custom_object_status(self, *args: Any) -> None:
+        name, body = args[4], args[5]
+        self.patched.append((name, body["status"]["phase"]))
+        if len(self.patched) == 4:
+            self.done.set()
+
+
+def replica(name: str, node: str, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"nodeName": node}, "status": status or {}}
+
+
+def test_a_new_replica_is_reported_in_its_phases_once_unless_its_agent_is_lost() -> None:
+    """Without it every copy stayed Pending and the operator never removed one (the
+    hand-off waits for Ready copies): the copies the demand's moves placed piled up."""
+    statuses = Statuses()
+    reports = ReplicaReports(
+        statuses, "scale", {"node-3": 0.0}, phases=("Syncing", "Ready"), step_s=0.01
+    )
+    try:
+        assert reports.seen("ADDED", replica("r-node-1", "node-1"))
+        assert not reports.seen("ADDED", replica("r-node-1", "node-1")), "listed again"
+        assert not reports.seen("ADDED", replica("r-node-2", "node-2", {"phase": "Ready"}))
+        assert not reports.seen("MODIFIED", replica("r-node-4", "node-4"))
+        assert not reports.seen("ADDED", replica("r-node-3", "node-3")), "its agent is lost"
+        assert reports.seen("ADDED", replica("r-node-5", "node-5"))
+        assert statuses.done.wait(30)
+    finally:
+        reports.stop()
+    assert sorted(statuses.patched) == [
+        ("r-node-1", "Ready"),
+        ("r-node-1", "Syncing"),
+        ("r-node-5", "Ready"),
+        ("r-node-5", "Syncing"),
+    ]
+    assert statuses.patched.index(("r-node-1", "Syncing")) < statuses.patched.index(
+        ("r-node-1", "Ready")
+    )
+    assert reports.written == 4
