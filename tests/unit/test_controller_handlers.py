@@ -205,7 +205,7 @@ def test_an_expired_agent_lease_makes_the_handler_fail_over(
     assert [b["spec"]["nodeName"] for b in gateway.created] == ["c"]
     assert [b["spec"]["reason"] for b in gateway.created] == ["failover"]
     rows = gateway.written()["replicas"]
-    assert {r["node"]: r["phase"] for r in rows} == {"a": "Lost", "b": "Ready"}
+    assert {r["node"]: r["phase"] for r in rows} == {"a": "Lost", "b": "Ready", "c": "Pending"}
     assert gateway.lost == [("flags-a", "AgentLost")]
     assert ("Warning", "ReplicaLost") in gateway.events
 

@@ -80,6 +80,32 @@ def test_new_resource_gets_min_replicas_spread_and_is_pending() -> None:
     assert change_event(result.changes[0]).message == "add replica on node-1 (reason minimum)"
 
 
+def test_the_status_shows_the_replicas_a_reconcile_creates_and_removes() -> None:
+    """The rows were the survey's: each copy added took another status PATCH, at the
+    next reconcile, to show it (session 9: at 1,000 resources following their demand
+    a PATCH a second and more)."""
+    first = reconcile(Observed(resource(), NODES, [], now=NOW))
+    rows = first.status["replicas"]
+    assert [(r["node"], r["phase"], r["reason"]) for r in rows] == [
+        ("node-1", "Pending", "minimum"),
+        ("node-2", "Pending", "minimum"),
+    ]
+    created = [
+        replica_view(build_replica(resource(), c.node, reason=c.reason)) for c in first.changes
+    ]
+    later = NOW + dt.timedelta(seconds=60)
+    second = reconcile(Observed(resource(status=first.status), NODES, created, now=later))
+    assert second.changes == ()
+    assert second.status["replicas"] == rows, "nothing to write for the rows next time"
+    spec = {"replicas": {"min": 1}, "replication": {"policy": "static"}}
+    fewer = reconcile(
+        Observed(resource(spec), NODES, [replica("node-1"), replica("node-2")], now=later)
+    )
+    removed = [c.node for c in fewer.changes if c.action == "remove"]
+    assert removed, "one copy above the minimum is removed"
+    assert {r["node"] for r in fewer.status["replicas"]}.isdisjoint(removed)
+
+
 def test_ready_replicas_make_the_resource_ready() -> None:
     result = reconcile(Observed(resource(), NODES, [replica("node-1"), replica("node-2")], now=NOW))
     assert result.changes == ()
@@ -127,7 +153,9 @@ def test_lost_node_is_replaced_on_a_ready_node() -> None:
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     assert result.status["lastDecision"]["reason"] == "failover"
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
-    assert phases == {"node-1": "Lost", "node-2": "Ready"}, "a lost node's copy is not Ready"
+    assert phases == {"node-1": "Lost", "node-2": "Ready", "node-3": "Pending"}, (
+        "a lost node's copy is not Ready; its replacement is shown as it is created"
+    )
     assert [(r.name, r.reason) for r in result.lost] == [("flags-node-1", "NodeLost")]
     already = reconcile(
         Observed(resource(), nodes, [replica("node-1", "Lost"), replica("node-2")], now=NOW)
@@ -147,7 +175,7 @@ def test_a_dead_agent_on_a_ready_node_is_failed_over_like_a_lost_node() -> None:
     )
     assert [(c.action, c.node, c.reason) for c in result.changes] == [("add", "node-3", "failover")]
     phases = {r["node"]: r["phase"] for r in result.status["replicas"]}
-    assert phases == {"node-1": "Lost", "node-2": "Ready"}
+    assert phases == {"node-1": "Lost", "node-2": "Ready", "node-3": "Pending"}
     assert [(r.name, r.reason) for r in result.lost] == [("flags-node-1", "AgentLost")]
 
 

@@ -225,8 +225,28 @@ def _degraded_message(survey: Survey) -> str:
     return "replicas placed"
 
 
-def _replica_rows(survey: Survey, held: Custody) -> list[dict[str, Any]]:
-    return [
+def _replica_rows(survey: Survey, held: Custody, plan: ReplicaSetPlan) -> list[dict[str, Any]]:
+    """One row per Replica as the reconcile leaves them.
+
+    The survey's, without the copies it removes, with the copies it creates (Pending,
+    as the next reconcile reads them). The rows used to be the survey's alone: every
+    copy added or removed took one more status PATCH, at the resource's next reconcile,
+    to show it (session 9).
+    """
+    removed = {c.node for c in plan.removes}
+    role = "learner" if survey.spec.consistency == "strong" else "peer"  # as it is created
+    added = [
+        {
+            "node": c.node,
+            "zone": survey.zones.get(c.node, ""),
+            "role": role,
+            "phase": "Pending",
+            "reason": c.reason,
+            **({"standInFor": list(c.stand_in_for)} if c.stand_in_for else {}),
+        }
+        for c in plan.adds
+    ]
+    kept = [
         {
             "node": r.node,
             "zone": survey.zones.get(r.node, ""),
@@ -240,7 +260,11 @@ def _replica_rows(survey: Survey, held: Custody) -> list[dict[str, Any]]:
             **({"unmerged": True} if r.node in held.kept else {}),
         }
         for r in survey.replicas
+        if r.node not in removed
     ]
+    held_nodes = {row["node"] for row in kept}
+    rows = kept + [row for row in added if row["node"] not in held_nodes]
+    return sorted(rows, key=lambda row: str(row["node"]))
 
 
 def _condition_states(
@@ -293,7 +317,7 @@ def build_status(
         "readyReplicas": counts.ready,
         "desiredReplicas": counts.desired,
         "ready": f"{counts.ready}/{counts.desired}",
-        "replicas": _replica_rows(survey, held),
+        "replicas": _replica_rows(survey, held, plan),
         "conditions": _conditions(observed, states),
     }
     if decided.forecast_status is not None:
