@@ -52,6 +52,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_URGENT_WRITES", "statecast operator", "4",
            "requests in flight at once for the resources whose spec changed, reconciled at "
            "once in their own lane: their Replica creations first (see docs/scale.md)"),
+    EnvVar("STATECAST_FORECAST_STATUS_SECONDS", "statecast operator", "300",
+           "seconds a resource's status.forecast may age while nothing else in its status "
+           "changes: a new forecast with the same model and busiest node waits that long, "
+           "or for the status's next change, to be written (see docs/scale.md)"),
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
            "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
            "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,12 +20,15 @@ from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, changes_events
 from statecast.core.reconcile.status import failed_status
-from statecast.core.reconcile.status_diff import changed_fields
+from statecast.core.reconcile.status_diff import fields_to_write
 from statecast.core.replica_set import ReplicaChange
 
 __all__ = ["apply", "apply_change", "report", "report_failure"]
 
 log = logging.getLogger(__name__)
+#: Seconds a status's forecast may age while nothing else in the status changes (see
+#: :func:`statecast.core.reconcile.status_diff.forecast_due`).
+FORECAST_STATUS_SECONDS = float(os.environ.get("STATECAST_FORECAST_STATUS_SECONDS", "300"))
 
 
 def apply(
@@ -130,9 +134,20 @@ def apply_change(
     return True
 
 
-def report(services: Services, body: kopf.Body, patch: kopf.Patch, result: ReconcileResult) -> None:
-    """Patch the status fields that changed; set the resource's metrics from its status."""
-    changed = changed_fields(body.get("status") or {}, result.status)
+def report(
+    services: Services,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    result: ReconcileResult,
+    now: dt.datetime | None = None,
+) -> None:
+    """Patch the status fields that changed; set the resource's metrics from its status.
+
+    A new forecast alone is written only when due (``STATECAST_FORECAST_STATUS_SECONDS``:
+    :func:`~statecast.core.reconcile.status_diff.forecast_due`).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    changed = fields_to_write(body.get("status") or {}, result.status, now, FORECAST_STATUS_SECONDS)
     if changed:
         patch.status.update(changed)
     ref = (body.metadata.namespace or "", body.metadata.name or "")

@@ -166,7 +166,7 @@ def finish(services: Services, planned: Plan) -> None:
                 (c, apply_change(services, body, c, planned.now)) for c in later
             ]
         apply(services, body, planned.result, planned.now, size=planned.size, created=created)
-        report(services, body, patch, planned.result)
+        report(services, body, patch, planned.result, planned.now)
         write_status(services, ref, patch)
         services.wakeups.succeeded(ref)
     except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
