@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
 import json
 import math
 import threading
@@ -268,24 +269,31 @@ class ReplicaReports:
         *,
         phases: tuple[str, ...] = ("Ready",),
         step_s: float = 0.4,
+        writers: int = 8,
     ) -> None:
         self.custom, self.namespace, self.lost = custom, namespace, lost
         self.phases, self.step_s = phases, step_s
         self.written = 0
         self._reported: set[str] = set()  # a watch started again lists them again
+        self._due: list[tuple[float, str, str, int]] = []  # (when, name, node, phase index)
+        self._ready = threading.Condition()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(4)
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._threads = [threading.Thread(target=self._watch, daemon=True)] + [
+            threading.Thread(target=self._write_due, daemon=True) for _ in range(writers)
+        ]
 
-    def start(self) -> None:
-        """Watch the Replicas in the background."""
+    def start(self, watch: bool = True) -> None:
+        """Write the statuses in the background; ``watch``: of the Replicas a watch sees
+        (else of those given to :meth:`seen`)."""
         if self.phases:
-            self._thread.start()
+            for thread in self._threads[0 if watch else 1 :]:
+                thread.start()
 
     def stop(self) -> None:
         """Write no more."""
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._ready:
+            self._ready.notify_all()
 
     def seen(self, kind: str, obj: dict[str, Any]) -> bool:
         """A watch event: report the Replica if it is new; whether it will be."""
@@ -293,31 +301,55 @@ class ReplicaReports:
         name = obj["metadata"]["name"]
         if kind != "ADDED" or obj.get("status") or node in self.lost or name in self._reported:
             return False
-        if self._stop.is_set():
+        if self._stop.is_set() or not self.phases:
             return False
         self._reported.add(name)
-        self._pool.submit(self._report, name, node)
+        self._schedule(name, node, 0)
         return True
 
-    def _report(self, name: str, node: str) -> None:
+    def _schedule(self, name: str, node: str, phase: int) -> None:
+        with self._ready:
+            heapq.heappush(self._due, (time.monotonic() + self.step_s, name, node, phase))
+            self._ready.notify()
+
+    def _next(self) -> tuple[str, str, int] | None:
+        """The next status due (waiting for it); None once stopped."""
+        with self._ready:
+            while not self._stop.is_set():
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is not None and wait <= 0:
+                    _, name, node, phase = heapq.heappop(self._due)
+                    return name, node, phase
+                self._ready.wait(wait)
+        return None
+
+    def _write_due(self) -> None:
+        while (due := self._next()) is not None:
+            name, node, phase = due
+            try:
+                written = node not in self.lost and self._write(name, self.phases[phase])
+                if written and phase + 1 < len(self.phases):
+                    self._schedule(name, node, phase + 1)
+            except Exception as err:  # noqa: BLE001 - one failed report, the rest go on
+                print(f"replica status of {name} not written: {err}", flush=True)
+
+    def _write(self, name: str, phase: str) -> bool:
+        """PATCH ``name``'s status to ``phase``; False when it is gone."""
         from kubernetes.client.exceptions import ApiException
 
         from statecast.api.types import GROUP, VERSION
 
-        for phase in self.phases:
-            if self._stop.wait(self.step_s):
-                return
-            if node in self.lost:
-                return
-            try:
-                self.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, self.namespace, "replicas", name, {"status": {"phase": phase}}
-                )
-            except ApiException as err:
-                if err.status == 404:  # removed meanwhile
-                    return
-                raise
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, self.namespace, "replicas", name, {"status": {"phase": phase}}
+            )
+        except ApiException as err:
+            if err.status == 404:  # removed meanwhile
+                return False
+            raise
+        with self._ready:
             self.written += 1
+        return True
 
     def _watch(self) -> None:
         from kubernetes import watch

@@ -76,6 +76,7 @@ def test_a_new_replica_is_reported_in_its_phases_once_unless_its_agent_is_lost()
     reports = ReplicaReports(
         statuses, "scale", {"node-3": 0.0}, phases=("Syncing", "Ready"), step_s=0.01
     )
+    reports.start(watch=False)
     try:
         assert reports.seen("ADDED", replica("r-node-1", "node-1"))
         assert not reports.seen("ADDED", replica("r-node-1", "node-1")), "listed again"
