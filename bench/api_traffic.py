@@ -112,11 +112,13 @@ def series(
     }
 
 
-def churn(requests: Iterable[Request], within_s: float) -> dict[str, Any]:
+def churn(requests: Iterable[Request], within_s: float, lost: str = "") -> dict[str, Any]:
     """How long the Replicas deleted in the log had lived, and the copies that came back.
 
-    A copy deleted within ``within_s`` of its creation, or created again on the same node
-    within ``within_s`` of its deletion, is churn: a placement that changed its mind.
+    A copy deleted within ``within_s`` of its creation (the planner's cooldown), or
+    created again on the same node within ``within_s`` of its deletion, is churn: a
+    placement that changed its mind. The copies on the ``lost`` node (``<resource>-<node>``)
+    are left out: they are removed once replaced, whatever their age.
     """
     created: dict[str, float] = {}
     deleted: dict[str, float] = {}
@@ -125,6 +127,8 @@ def churn(requests: Iterable[Request], within_s: float) -> dict[str, Any]:
     writes = sorted((r.write for r in requests), key=lambda w: w.at)
     for w in writes:
         if w.resource != "replicas" or not 200 <= w.code < 300:
+            continue
+        if lost and w.name.endswith(f"-{lost}"):
             continue
         if w.verb == "create":
             if w.name in deleted:

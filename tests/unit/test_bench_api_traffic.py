@@ -115,9 +115,11 @@ def test_churn_is_a_copy_deleted_soon_after_its_creation_or_made_again(tmp_path:
             entry("delete", "replicas", "a-node-1", 100.0, code=200),
             entry("create", "replicas", "a-node-1", 160.0),
             entry("delete", "replicas", "b-node-1", 900.0, code=200),
+            entry("create", "replicas", "c-node-9", 0.0),
+            entry("delete", "replicas", "c-node-9", 30.0, code=200),  # the lost node's
         ],
     )
-    churn = api_traffic.churn(read_requests(log), within_s=600.0)
+    churn = api_traffic.churn(read_requests(log), within_s=600.0, lost="node-9")
     assert churn["deleted"] == 2
     assert churn["lived_min_s"] == 100.0
     assert churn["deleted_within"] == 1
