@@ -137,6 +137,10 @@ def test_component_command_lines(tmp_path: Path) -> None:
     assert "--enable-admission-plugins=OwnerReferencesPermissionEnforcement" in apiserver
     assert "--etcd-servers=http://127.0.0.1:1" in apiserver
     assert f"--client-ca-file={tmp_path / 'pki' / 'ca.crt'}" in apiserver
+    audited = components.kube_apiserver(layout, ports, tmp_path / "policy.yaml")
+    # the default (0) rotates at 100 MB: a 1,000-resource scale run lost its first part
+    assert f"--audit-log-maxsize={components.AUDIT_LOG_MAX_MB}" in audited
+    assert f"--audit-log-path={tmp_path / 'audit.log'}" in audited
     manager = components.kube_controller_manager(layout)
     assert f"--node-monitor-grace-period={components.NODE_MONITOR_GRACE}" in manager
     first, second = components.kwok(layout, 1), components.kwok(layout, 2)

@@ -14,6 +14,8 @@ from pathlib import Path
 from statecast.devcluster import build
 
 NODE_LEASE_SECONDS = 8
+#: The audit log's size before kube-apiserver would rotate it (MB): never, in practice.
+AUDIT_LOG_MAX_MB = 100_000
 NODE_MONITOR_GRACE = "16s"
 
 
@@ -67,7 +69,8 @@ def kube_apiserver(
 
     With ``audit_policy`` (an audit Policy file), the requests it selects are logged as
     JSON lines to ``audit.log`` in the state directory, with the server's own
-    timestamps (the scale benchmark times the operator's writes from them).
+    timestamps (the scale benchmark times the operator's writes from them), in one file
+    of up to :data:`AUDIT_LOG_MAX_MB`.
     """
     p = layout.pki_dir
     audit = []
@@ -77,6 +80,9 @@ def kube_apiserver(
             f"--audit-log-path={layout.state_dir / 'audit.log'}",
             "--audit-log-format=json",
             "--audit-log-maxbackup=0",
+            # never rotated: 0 (the default) means 100 MB, which every request of a
+            # 1,000-resource run fills in ten minutes (session 9: its first part lost)
+            f"--audit-log-maxsize={AUDIT_LOG_MAX_MB}",
         ]
     return [
         str(build.binary("kube-apiserver")),
