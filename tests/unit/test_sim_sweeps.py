@@ -9,7 +9,7 @@ from bench.sim import Study, reused_runs
 from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
-from statecast.sim.sweeps import NEAR_FREE, PREDICTIVE, REACTIVE_GRACE, Setting, variants
+from statecast.sim.sweeps import FLOOR, NEAR_FREE, PREDICTIVE, REACTIVE_GRACE, Setting, variants
 
 
 def test_holding_prices_step_by_at_most_twice_through_the_rivals_budgets() -> None:
@@ -38,6 +38,14 @@ def test_predictive_cooldown_is_swept_over_reactive_grace_periods() -> None:
     long = [s for s in PREDICTIVE if s.cooldown == max(REACTIVE_GRACE) and s.copy == 1.0]
     assert {s.local for s in long} == {False, True}
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
+
+
+def test_the_floor_is_swept_at_reactive_s_shortest_grace_too() -> None:
+    # Reactive's cheapest runs (k=2) drop a cold copy after 5 minutes; predictive's
+    # cheapest (min only) kept one a 15-minute cooldown, so its frontier started above
+    # reactive's (generated-18: 466.6 vs 461.1 replica-hours).
+    floor = [s for s in PREDICTIVE if s.hold == FLOOR and s.cooldown == min(REACTIVE_GRACE)]
+    assert {s.copy for s in floor} >= {1.0, 1 / 16}
 
 
 def _point(family: str, label: str, hours: float) -> Point:
