@@ -25,6 +25,17 @@ def test_holding_prices_step_by_at_most_twice_through_the_rivals_budgets() -> No
         assert max(np.diff(np.log2(inside))) <= 1.0, inside
 
 
+def test_local_first_near_free_runs_step_by_twice_down_to_the_cheapest() -> None:
+    # Local-first prices a replica-hour alike whatever the resource's size (as the frontier
+    # counts it); with near-free copies it stopped at x1/4, and on generated-12 (6.7-235
+    # MiB) reactive's k = 0 runs at 952-1,469 rh were 2.4-3.6 points above its frontier.
+    holds = sorted({s.hold for s in PREDICTIVE if s.local and s.copy == NEAR_FREE} - {NEAR_FREE})
+    cheapest = min(s.hold for s in PREDICTIVE if s.copy == 1.0 and s.cooldown is None)
+    assert holds[0] <= cheapest
+    inside = [h for h in holds if h <= 1 / 4]
+    assert max(np.diff(np.log2(inside))) <= 1.0, inside
+
+
 def test_the_near_free_corner_is_swept_in_both_valuations() -> None:
     corner = [s for s in PREDICTIVE if s.hold == s.copy == NEAR_FREE]
     assert sorted(s.local for s in corner) == [False, True]

@@ -95,6 +95,11 @@ PREDICTIVE: tuple[Setting, ...] = (
     # hits under reactive's on one-zone shapes where demand moves every few steps).
     *(Setting(hold, NEAR_FREE) for hold in (1 / 2, 4.0, 32.0)),
     *(Setting(hold, NEAR_FREE, local=True) for hold in (1 / 4, 1.0, 4.0, 16.0, 64.0, 256.0)),
+    # ... and down through the rivals' budgets by 2x, as the runs at copy x1 go (local-first
+    # prices a replica-hour alike whatever the resource's size, as the frontier counts it):
+    # stopping at x1/4 left generated-12 (6.7-235 MiB) 2.4-3.6 points under reactive's
+    # k = 0 runs at 952-1,469 rh, where x1/32 holds 916 rh at 74.4 % against reactive's 63.8.
+    *(Setting(hold, NEAR_FREE, local=True) for hold in (1 / 64, 1 / 32, 1 / 16, 1 / 8)),
     *(Setting(hold, local=True) for hold in (1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 128.0)),
     *(Setting(hold, local=True) for hold in (2048.0, FLOOR)),
     Setting(FLOOR, 1 / 16, local=True),
