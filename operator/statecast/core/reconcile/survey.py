@@ -93,11 +93,12 @@ def survey(observed: Observed, spec: SharedResourceSpec) -> Survey:
     tolerations = [t.to_k8s() for t in placement.tolerations]
     load = observed.node_load
     idle = tuple(0.0 for _ in next(iter(load.values()), ()))  # a node with nothing
-    candidates = eligible(
+    candidates = eligible(  # each node's candidate built once, only for a usable node
         (
-            replace(n.candidate(placement.spread_across), load=load.get(n.name, idle))
+            n.candidate(placement.spread_across, load.get(n.name, idle))
             for n in nodes
-            if n.name not in failed
+            if n.usable
+            and n.name not in failed
             and tolerates(n.taints, tolerations)
             and (free is None or n.name in holding or _fits(free[n.name], state_bytes))
         ),

@@ -8,6 +8,7 @@ without a cluster.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,18 +47,30 @@ class NodeView:
     taints: tuple[tuple[str, str, str], ...]
     """(key, value, effect) of each taint."""
 
-    def candidate(self, spread_label: str) -> Candidate:
-        """This node as a placement candidate, its domain read from ``spread_label``."""
-        usable = (
+    @functools.cached_property
+    def usable(self) -> bool:
+        """Ready, schedulable, and without a taint that says it is not (unreachable, ...).
+
+        Worked out once per view (the nodes' index keeps a view until the node changes).
+        """
+        return (
             self.ready
             and not self.unschedulable
             and not any(key in UNSCHEDULABLE_TAINTS for key, _, _ in self.taints)
         )
+
+    def candidate(self, spread_label: str, load: tuple[float, ...] = ()) -> Candidate:
+        """This node as a placement candidate, its domain read from ``spread_label``.
+
+        ``load``: how busy it is already (:attr:`Candidate.load`), given here so that a
+        plan builds each node's candidate once.
+        """
         return Candidate(
             name=self.name,
             domain=self.labels.get(spread_label, ""),
             labels=self.labels,
-            ready=usable,
+            ready=self.usable,
+            load=load,
         )
 
 
