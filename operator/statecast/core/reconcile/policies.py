@@ -34,7 +34,7 @@ from statecast.core.reactive import heat_wanted, place_by_heat
 from statecast.core.reconcile.observed import DemandView
 from statecast.core.reconcile.predictive import placement_input, wanted_from_plan
 from statecast.core.reconcile.strong import settled_candidates
-from statecast.core.reconcile.survey import Survey
+from statecast.core.reconcile.survey import Survey, planner_load
 from statecast.core.replica_set import WantedReplicas, hold_current, spread_wanted
 
 __all__ = [
@@ -168,6 +168,10 @@ class PredictivePolicy:
                     latency=demand.latency,
                     heat=demand.heat,
                     reactive_copies=budget,
+                    load=planner_load(
+                        {c.name: c.load for c in survey.candidates},
+                        {r.node: r.bytes for r in survey.replicas},
+                    ),
                 )
             )
         except PlacementError as err:

@@ -85,6 +85,7 @@ def placement_input(
     latency: LatencyModel | None = None,
     heat: ObservedHeat | None = None,
     reactive_copies: int | None = None,
+    load: Mapping[str, float] | None = None,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -105,6 +106,9 @@ def placement_input(
             ``PlanInput.cluster_heat`` (None: the planner takes its own nodes').
         reactive_copies: the copies the reactive rule holds on the same demand
             (``PlanInput.reactive_copies``; None: no such budget).
+        load: node -> its load in [0, 1] (:func:`~statecast.core.reconcile.survey.planner_load`):
+            the planner's tie-break between equally good nodes (None: every node at 0,
+            and ties go to the name that sorts first).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -113,6 +117,7 @@ def placement_input(
             n.labels.get(label, ""),
             ready=n.name in eligible,
             free_bytes=None if free_bytes is None else max(free_bytes.get(n.name, 0), 0),
+            load=0.0 if load is None else load.get(n.name, 0.0),
         )
         for n in nodes
     )

@@ -21,7 +21,7 @@ from statecast.core.spread import Candidate, eligible
 from statecast.core.storage import storage_failed
 from statecast.core.strong.election import voter_count
 
-__all__ = ["Survey", "survey"]
+__all__ = ["Survey", "planner_load", "survey"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +138,28 @@ def _free_bytes(
 def _fits(free: int, state_bytes: int) -> bool:
     """A node with ``free`` bytes left under the limit can take a new copy of the state."""
     return free > 0 and free >= state_bytes
+
+
+def planner_load(load: Mapping[str, tuple[float, ...]], own: Mapping[str, int]) -> dict[str, float]:
+    """Each node's load as the placement planner takes it: its rank among the nodes, in [0, 1].
+
+    ``load`` is node -> (replicas of the other resources, their bytes, accesses/s), as
+    :attr:`Candidate.load <statecast.core.spread.Candidate.load>`; ``own`` is node ->
+    bytes of the resource's own copy there, counted back in: the nodes' totals, the same
+    for every resource planned from one count (the planner's node list is then one
+    value, and its derivations are cached). The ranks keep the order of the figures
+    (replicas, then bytes, then accesses); equal figures, equal ranks.
+    """
+    totals = dict(load)
+    for node, size in own.items():
+        figures = totals.get(node)
+        if figures is not None and len(figures) >= 2:
+            totals[node] = (figures[0] + 1, figures[1] + size, *figures[2:])
+    ranks: dict[str, int] = {}
+    rank, last = -1, None
+    for node in sorted(totals, key=totals.__getitem__):  # least loaded first
+        if totals[node] != last:
+            rank, last = rank + 1, totals[node]
+        ranks[node] = rank
+    top = max(rank, 1)
+    return {node: r / top for node, r in ranks.items()}
