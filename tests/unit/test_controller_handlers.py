@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import inspect
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -355,11 +356,13 @@ def test_a_handler_without_services_says_so() -> None:
 
 
 def test_a_resource_listed_added_or_respecced_is_reconciled_in_the_woken_workers(
-    gateway: FakeGateway,
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     """kopf only delivers the event (no changing handler: no bookkeeping PATCH); a woken
     worker reconciles the resource and patches the status itself; the operator's own
-    status write (a MODIFIED event) queues nothing."""
+    status write (a MODIFIED event) queues nothing. A spec change's batch logs as one
+    (it logged as a lapse's wave)."""
+    caplog.set_level(logging.INFO, logger="statecast.controller.wave")
     memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
     raw = dict(body())
     index = FakeIndex({("ns", "flags"): [raw]})
@@ -396,6 +399,12 @@ def test_a_resource_listed_added_or_respecced_is_reconciled_in_the_woken_workers
         patched(2)
         assert gateway.status_patches[1][1]["observedGeneration"] == 2
         assert [b["spec"]["nodeName"] for b in gateway.created] == ["a", "b", "c"]
+        deadline = time.monotonic() + 30  # logged once the batch's writes are done
+        while not (events := [r.getMessage().split()[0] for r in caplog.records
+                              if r.name.endswith(".wave")]):  # fmt: skip
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert events == ["event=spec-change-batch"]
         asyncio.run(handlers.resource_seen(kopf.Body(respecced), type="DELETED", memo=memo))
         wakeups.resync_round(0.0, 1e9, 60.0)
         assert wakeups.pending() == 0, "a deleted resource is forgotten"

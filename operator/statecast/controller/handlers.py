@@ -199,23 +199,28 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
             return  # deleted meanwhile
         _reconcile_body(services, kopf.Body(raw), indexes)
 
-    def run_wave(refs: list[tuple[str, str]], writes: Executor) -> None:
+    def run_wave(refs: list[tuple[str, str]], writes: Executor, event: str) -> None:
         stores = [resources.get(ref) for ref in refs]
         raws = [next(iter(store), None) for store in stores if store is not None]
         bodies = [kopf.Body(raw) for raw in raws if raw is not None]  # deleted meanwhile: none
-        reconcile_wave(services, bodies, indexes, writes, woken.acting)
+        reconcile_wave(services, bodies, indexes, writes, woken.acting, event=event)
 
     def run_in_kopf_context(ref: tuple[str, str]) -> None:
         # kopf.event needs the context of kopf's resource handling (not the startup's).
         if woken.context is not None:
             woken.context.copy().run(run, ref)
 
-    def wave_in_kopf_context(refs: list[tuple[str, str]], writes: Executor) -> None:
+    def wave_in_kopf_context(
+        refs: list[tuple[str, str]], writes: Executor, event: str = "lapse-wave"
+    ) -> None:
         if woken.context is not None:
-            woken.context.copy().run(run_wave, refs, writes)
+            woken.context.copy().run(run_wave, refs, writes, event)
         else:
             for ref in refs:  # no kopf context yet: each with the workers, first
                 services.wakeups.wake([ref], first=True)
+
+    def batch_in_kopf_context(refs: list[tuple[str, str]], writes: Executor) -> None:
+        wave_in_kopf_context(refs, writes, "spec-change-batch")
 
     pause = memo.get(PAUSE)
     woken = WokenReconciles(
@@ -231,7 +236,7 @@ def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) ->
     memo["woken"] = woken
     woken.start()
     urgent = UrgentChanges(
-        services.wakeups, wave_in_kopf_context, acting=woken.acting, writes=URGENT_WRITES
+        services.wakeups, batch_in_kopf_context, acting=woken.acting, writes=URGENT_WRITES
     )
     memo["urgent"] = urgent
     urgent.start()

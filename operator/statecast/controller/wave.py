@@ -192,8 +192,13 @@ def reconcile_wave(
     indexes: Indexes,
     writes: Executor,
     acting: Callable[[], bool] = lambda: True,
+    *,
+    event: str = "lapse-wave",
 ) -> None:
     """Reconcile ``bodies`` as one wave (see the module doc), in the order given.
+
+    ``event``: the name its log line goes by (``lapse-wave``: an agent's lapse;
+    ``spec-change-batch``: the spec-change lane's, :mod:`statecast.controller.urgent`).
 
     ``acting``: whether this operator still acts (kopf's peering). Asked before each
     plan and each finish: once another operator acts, nothing more is planned or
@@ -224,9 +229,9 @@ def reconcile_wave(
     services.wakeups.wake(left, first=True)
     services.wakeups.wake([p.ref for p in plans])  # again, with their forecasts up to date
     log.info(
-        "event=lapse-wave resources=%d planned=%d left=%d creations-ahead=%d copies-placed=%d "
+        "event=%s resources=%d planned=%d left=%d creations-ahead=%d copies-placed=%d "
         "plan-seconds=%.3f plan-cpu-seconds=%.3f seconds=%.3f",
-        len(bodies), len(plans), len(left), sum(len(p.creations) for p in plans),
+        event, len(bodies), len(plans), len(left), sum(len(p.creations) for p in plans),
         sum(count for count, _ in added.values()), planned, cpu, time.perf_counter() - started,
     )  # fmt: skip
 
