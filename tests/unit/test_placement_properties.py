@@ -151,6 +151,7 @@ def test_deterministic_whatever_the_input_order(inputs: PlanInput, rnd: object) 
             fc.lower[order],
             fc.upper[order],
             fc.deviation[order],
+            recent=None if fc.recent is None else fc.recent[order],
         ),
         tuple(replicas),
     )
