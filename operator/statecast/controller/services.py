@@ -457,7 +457,12 @@ class NodeLoad:
 
     The replicas and bytes per node are summed over every resource at most once per
     ``ttl`` seconds (one pass over the Replica index shared by every reconcile, not one
-    per resource), and each resource's own copies are taken out again.
+    per resource), and each resource's own copies are taken out again. A copy a plan
+    of this operator adds counts at once for the other resources (:meth:`added`), until
+    the next sum finds it in the index: the plans within one period no longer all see
+    the same figures and put their copies on the same least loaded node. (Not for its
+    own resource: a second plan of it before the index shows the first's copies would
+    take them for other resources' and place its copies elsewhere.)
 
     Args:
         ttl: Seconds a sum is used.
@@ -468,6 +473,12 @@ class NodeLoad:
         self._lock = threading.Lock()
         self._at = float("-inf")
         self._totals: dict[str, tuple[int, int]] = {}
+        self._added: dict[tuple[Ref, str], int] = {}
+
+    def added(self, ref: Ref, node: str) -> None:
+        """A plan of ``ref`` adds a copy on ``node``: one more there at once for the others."""
+        with self._lock:
+            self._added[(ref, node)] = self._added.get((ref, node), 0) + 1
 
     def of(
         self,
@@ -485,7 +496,12 @@ class NodeLoad:
                         count, size = totals.get(view.node, (0, 0))
                         totals[view.node] = (count + 1, size + view.bytes)
                 self._totals, self._at = totals, now.timestamp()
+                self._added.clear()
             totals = dict(self._totals)
+            added = [(node, n) for (other, node), n in self._added.items() if other != ref]
+        for node, n in added:
+            count, size = totals.get(node, (0, 0))
+            totals[node] = (count + n, size)
         for view in replicas.get(ref, ()):
             count, size = totals.get(view.node, (0, 0))
             totals[view.node] = (max(count - 1, 0), max(size - view.bytes, 0))

@@ -94,7 +94,9 @@ def plan(
         body: the resource, as kopf's index holds it.
         indexes: kopf's indexes.
         added: node -> (copies, bytes) the plans of the same wave placed there: the
-            load this plan sees includes them, and its own are added.
+            load this plan sees includes them, and its own are added. Without (a plan
+            of its own), its copies count in the operator's node load at once
+            (:meth:`NodeLoad.added <statecast.controller.services.NodeLoad.added>`).
         writes: where the creations that take the resource out of risk are sent at
             once (:func:`~statecast.core.reconcile.lapse.creations_ahead`); the plan's
             other creations are made by :func:`finish` (None: all of them).
@@ -126,8 +128,10 @@ def plan(
         planned.result, planned.superseded = None, True
         return planned
     adds = [c for c in planned.result.changes if c.action == "add"]
-    if added is not None:
-        for change in adds:
+    for change in adds:
+        if added is None:  # the next plans see it before the index does
+            services.load.added(ref, change.node)
+        else:
             count, size = added.get(change.node, (0, 0))
             added[change.node] = (count + 1, size + planned.size)
     if writes is not None and observed.spec is not None:
