@@ -68,7 +68,7 @@ from bench.apiserver_audit import (
     timed,
 )
 from bench.change_anatomy import anatomy, log_times, needing_a_copy, operator_log
-from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports
+from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports, follow_objects
 from statecast.api.types import GROUP, VERSION
 from statecast.controller.builders import replica_name
 from statecast.devcluster import DevCluster, build, components, processes
@@ -233,27 +233,9 @@ class ReplicaWatch:
         self._stop.set()
 
     def _run(self) -> None:
-        from kubernetes import watch
-
-        version = None
-        while not self._stop.is_set():
-            stream = watch.Watch()
-            kwargs: dict[str, Any] = {"timeout_seconds": 60}
-            if version:
-                kwargs["resource_version"] = version
-            try:
-                for event in stream.stream(
-                    self.api["custom"].list_namespaced_custom_object,
-                    GROUP, VERSION, NAMESPACE, self.plural, **kwargs,
-                ):  # fmt: skip
-                    self._seen(event["type"], event["object"])
-                    version = event["object"]["metadata"].get("resourceVersion", version)
-                    if self._stop.is_set():
-                        return
-            except Exception as err:  # noqa: BLE001 - a broken watch is started again
-                print(f"{self.plural} watch restarted: {err}", flush=True)
-                version = None
-                time.sleep(0.5)
+        follow_objects(
+            self.api["custom"], NAMESPACE, self.plural, self._seen, self._stop, self.plural
+        )
 
     def _seen(self, kind: str, obj: dict[str, Any]) -> None:
         now = time.time()

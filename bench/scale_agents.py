@@ -27,6 +27,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +35,7 @@ from typing import Any
 
 from statecast.api.lease import ENDPOINT_ANNOTATION, agent_lease_name
 
-__all__ = ["DemandModel", "FakeAgents", "ReplicaReports"]
+__all__ = ["DemandModel", "FakeAgents", "ReplicaReports", "follow_objects"]
 
 
 @dataclass
@@ -352,26 +353,42 @@ class ReplicaReports:
         return True
 
     def _watch(self) -> None:
-        from kubernetes import watch
+        follow_objects(
+            self.custom, self.namespace, "replicas", self.seen, self._stop, "replica reports'"
+        )
 
-        from statecast.api.types import GROUP, VERSION
 
-        version = None
-        while not self._stop.is_set():
-            stream = watch.Watch()
-            kwargs: dict[str, Any] = {"timeout_seconds": 60}
-            if version:
-                kwargs["resource_version"] = version
-            try:
-                for event in stream.stream(
-                    self.custom.list_namespaced_custom_object,
-                    GROUP, VERSION, self.namespace, "replicas", **kwargs,
-                ):  # fmt: skip
-                    self.seen(event["type"], event["object"])
-                    version = event["object"]["metadata"].get("resourceVersion", version)
-                    if self._stop.is_set():
-                        return
-            except Exception as err:  # noqa: BLE001 - a broken watch is started again
-                print(f"replica reports' watch restarted: {err}", flush=True)
-                version = None
-                time.sleep(0.5)
+def follow_objects(
+    custom: Any,
+    namespace: str,
+    plural: str,
+    seen: Callable[[str, dict[str, Any]], object],
+    stop: threading.Event,
+    label: str,
+) -> None:
+    """Watch ``namespace``'s objects of our ``plural`` (replicas, sharedresources) until
+    ``stop`` is set, handing each event's type and object to ``seen``; a broken watch is
+    started again (from the start, after 0.5 s)."""
+    from kubernetes import watch
+
+    from statecast.api.types import GROUP, VERSION
+
+    version = None
+    while not stop.is_set():
+        stream = watch.Watch()
+        kwargs: dict[str, Any] = {"timeout_seconds": 60}
+        if version:
+            kwargs["resource_version"] = version
+        try:
+            for event in stream.stream(
+                custom.list_namespaced_custom_object,
+                GROUP, VERSION, namespace, plural, **kwargs,
+            ):  # fmt: skip
+                seen(event["type"], event["object"])
+                version = event["object"]["metadata"].get("resourceVersion", version)
+                if stop.is_set():
+                    return
+        except Exception as err:  # noqa: BLE001 - a broken watch is started again
+            print(f"{label} watch restarted: {err}", flush=True)
+            version = None
+            time.sleep(0.5)
