@@ -76,8 +76,9 @@ MARGIN_HITS = 0.02
 MARGIN_LATENCY = 0.03
 MARGIN_BYTES = 0.0
 GENERATED = 50
-#: Predictive runs added where a rival comes closest (statecast.sim.refine).
-REFINE_RUNS = 9
+#: Predictive runs added where a rival comes closest (statecast.sim.refine): two of each
+#: kind bisected at a latency gap.
+REFINE_RUNS = 10
 
 
 @dataclass

@@ -72,8 +72,15 @@ class PlannerPolicy:
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
         demand_priced: bool = True,
+        deviation_threshold: float | None = None,
+        change_steps: int | None = None,
     ) -> None:
         self.tuner = tuner
+        defaults = PlacementSpec()
+        self.deviation_threshold = (
+            defaults.deviation_threshold if deviation_threshold is None else deviation_threshold
+        )
+        self.change_steps = defaults.change_steps if change_steps is None else change_steps
         self.demand_priced = demand_priced
         self.cooldown_s = cooldown_s
         self.valuation = valuation
@@ -102,6 +109,8 @@ class PlannerPolicy:
                 max_replicas=int(trace.max_replicas[r]) or None,
                 cooldown_s=self._cooldown_s,
                 cost_weight=self.cost_weight,
+                deviation_threshold=self.deviation_threshold,
+                change_steps=self.change_steps,
             )
             for r in range(trace.n_resources)
         ]
@@ -355,6 +364,8 @@ class Predictive(PlannerPolicy):
         demand_priced: keep the prices' demand-relative holding floor
             (``CostModel.hot_sigma``, the default prices); False: bytes only (the
             sweeps' price grid).
+        deviation_threshold: the spec's deviation threshold (None: its default).
+        change_steps: the spec's change steps (None: its default).
     """
 
     name = "predictive"
@@ -371,6 +382,8 @@ class Predictive(PlannerPolicy):
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
         demand_priced: bool = True,
+        deviation_threshold: float | None = None,
+        change_steps: int | None = None,
     ) -> None:
         super().__init__(
             tuner,
@@ -379,6 +392,8 @@ class Predictive(PlannerPolicy):
             storage_weight=storage_weight,
             cooldown_s=cooldown_s,
             demand_priced=demand_priced,
+            deviation_threshold=deviation_threshold,
+            change_steps=change_steps,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)
