@@ -558,3 +558,26 @@ def test_every_index_and_event_handler_runs_on_kopfs_loop_not_in_its_executor() 
     ]
     assert len(ours) == 8
     assert [fn.__name__ for fn in ours if not inspect.iscoroutinefunction(fn)] == []
+
+
+def test_a_lost_agents_copy_removed_by_the_reconcile_is_not_marked_lost_after_it(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    """A copy the reconcile removes (failover: the copies left are Ready and enough) is
+    not patched Lost after its deletion: that PATCH was answered 404 for 56 of a lost
+    node's 82 copies at 1,000 x 50 (docs/scale.md, session 10). Its Warning stays."""
+    liveness = memo.services.liveness
+    seen_at = [time.monotonic() - 60]
+    liveness.ttl, liveness.clock = 0.0, lambda: seen_at[0]
+    renewed = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
+    gateway.leases = [AgentLease(n, renewed, 6) for n in "abc"]
+    liveness.current()
+    seen_at[0] += 60
+    fresh = dt.datetime.now(dt.UTC)
+    gateway.leases = [AgentLease("a", renewed, 6)] + [AgentLease(n, fresh, 6) for n in "bc"]
+    copies = [replica(n, "Ready") for n in "abc"]
+    replicas = FakeIndex({("ns", "flags"): copies})
+    handlers.reconcile_resource(body=body(), memo=memo, node_index=nodes(), replica_index=replicas)
+    assert gateway.deleted == [("ns", "flags-a")]
+    assert gateway.lost == []
+    assert ("Warning", "ReplicaLost") in gateway.events

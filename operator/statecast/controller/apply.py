@@ -19,6 +19,7 @@ import kopf
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, changes_events
+from statecast.core.reconcile.lapse import marks_due
 from statecast.core.reconcile.status import failed_status
 from statecast.core.reconcile.status_diff import fields_to_write
 from statecast.core.replica_set import ReplicaChange
@@ -64,7 +65,8 @@ def apply(
     gateway = services.gateway
     for event in changes_events(applied):  # one per action, not one per Replica
         gateway.post_event(body, event.type, event.reason, event.message)
-    for lost in result.lost:
+    removed = {c.node for c in applied if c.action == "remove"}
+    for lost in marks_due(result.lost, removed):  # not a copy deleted just now
         gateway.mark_replica_lost(ref[0], lost.name, lost.reason, lost.message)
     for stand_in in result.stand_ins:
         gateway.set_stand_in(ref[0], stand_in.name, stand_in.stand_in_for)
