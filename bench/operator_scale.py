@@ -220,7 +220,7 @@ class ReplicaWatch:
         self.lock = threading.Lock()
         self.added: dict[str, list[tuple[str, float]]] = {}  # resource -> [(node, time)]
         self.live: dict[str, set[str]] = {}  # resource -> nodes with a Replica now
-        self.lost: dict[tuple[str, str], float] = {}  # (resource, node) -> marked Lost
+        self.lost: dict[tuple[str, str], float] = {}  # (resource, node) -> Lost or deleted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -249,7 +249,8 @@ class ReplicaWatch:
             elif kind == "DELETED":
                 live.discard(node)
             phase = (obj.get("status") or {}).get("phase")
-            if kind != "DELETED" and phase == "Lost" and (resource, node) not in self.lost:
+            gone = kind == "DELETED" or phase == "Lost"  # removed, or marked: answered
+            if gone and (resource, node) not in self.lost:
                 self.lost[(resource, node)] = now
 
     def added_after(self, resource: str, since: float) -> float | None:
@@ -264,7 +265,7 @@ class ReplicaWatch:
             self.lost = {k: t for k, t in self.lost.items() if k[1] != node}
 
     def lost_at(self, resource: str, node: str) -> float | None:
-        """When ``resource``'s Replica on ``node`` was first seen marked Lost."""
+        """When ``resource``'s Replica on ``node`` was first seen marked Lost or deleted."""
         with self.lock:
             return self.lost.get((resource, node))
 
@@ -426,8 +427,8 @@ def node_loss(
     (``at_min``: left below it by the loss), the time to the replacement Replica's
     ADDED event on this process's watch (they must be replaced; a copy placed for
     demand beyond the minimum need not be); for every resource with a copy there
-    (``holders``), the time until that copy is seen marked Lost (the operator's first
-    reaction); when the Lease expired.
+    (``holders``), the time until that copy is seen marked Lost or deleted (the
+    operator's first reaction); when the Lease expired.
     """
     holders = watch.holders(node)
     at_min = [r for r in holders if watch.count(r) <= minimums.get(r, 2)]
@@ -633,6 +634,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "node_loss_marked_lost_p50_s": _round(percentile(served["marked_lost"], 50)),
         "node_loss_marked_lost_p99_s": _round(percentile(served["marked_lost"], 99)),
         "node_loss_marked_lost_watch_p99_s": _round(percentile(marked, 99)),
+        "node_loss_removed_unmarked": served["removed_unmarked"],
         "node_loss_copies": len(holders),
         "spec_changes": len(patched),
         "operator_rss_start_mb": round(rss_start, 1),
@@ -652,6 +654,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def copy_answered(writes: list[Write], name: str, since: float) -> tuple[float | None, str]:
+    """When the Replica ``name`` was first marked Lost or deleted at or after ``since``
+    (answered, successfully), and which (``patch``, ``delete``; None, ``""``: neither)."""
+    marks = [
+        (at, verb)
+        for at, verb in (
+            (first_after(writes, since, "patch", "replicas/status", name=name), "patch"),
+            (first_after(writes, since, "delete", "replicas", name=name), "delete"),
+        )
+        if at is not None
+    ]
+    return min(marks) if marks else (None, "")
+
+
 def served_times(
     writes: list[Write],
     names: list[str],
@@ -669,8 +685,13 @@ def served_times(
     audit log (``short``: resource -> seconds). They were taken from this process's
     watch when the agent stopped, 30 s before the expiry: the demand's moves added
     copies meanwhile, and resources that needed no replacement counted as never replaced.
-    ``marked_lost``: from the expiry to the copy's status PATCH (Lost). A missing one
-    counts as the whole run's remaining time (never less than it took).
+    ``marked_lost``: from the expiry to the operator's answer for each copy on the node:
+    its status PATCH (Lost) or, if sooner, its deletion (:func:`copy_answered`;
+    ``removed_unmarked``: how many were deleted first). A missing one counts as the whole
+    run's remaining time (never less than it took). Before session 10 a deletion did not
+    count: with Ready copies left, a lost copy is removed (``failover``) rather than
+    marked, and the copies the operator removed within seconds counted as never marked
+    (95.7 s and 158.7 s p99 in session 9's runs: the run's end, docs/scale.md).
     ``first_write``: from ``t0`` to the operator's first write answered (its start-up,
     kopf's listing, the first reconcile); ``pass_latency``: how long the API server took
     to answer each of the operator's writes of the first pass (received to answered).
@@ -698,11 +719,8 @@ def served_times(
         for r in short
     }  # fmt: skip
     replaced = list(times.values())
-    marked = [
-        (first_after(writes, expiry - 5.0, "patch", "replicas/status",
-                     name=replica_name(r, node)) or end) - expiry
-        for r in holders
-    ]  # fmt: skip
+    answered = [copy_answered(writes, replica_name(r, node), expiry - 5.0) for r in holders]
+    marked = [(at if at is not None else end) - expiry for at, _ in answered]
     return {
         "full_pass": None if done is None else done - t0,
         "first_write": min((w.at for w in own), default=end) - t0,
@@ -711,6 +729,7 @@ def served_times(
         "node_loss": replaced,
         "short": times,
         "marked_lost": marked,
+        "removed_unmarked": sum(1 for at, how in answered if how == "delete"),
     }
 
 

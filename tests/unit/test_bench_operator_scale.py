@@ -51,3 +51,24 @@ def test_a_node_is_lost_between_two_of_the_demands_steps() -> None:
     assert until_between_steps(75.0, 120.0) == 0.0
     assert until_between_steps(76.0, 120.0) == 119.0
     assert until_between_steps(250.0, 120.0) == 65.0  # 10 s past the third step
+
+
+def test_a_lost_copy_removed_counts_at_its_deletion_not_at_the_runs_end() -> None:
+    """With Ready copies left the operator removes a lost copy (failover) rather than
+    marking it: session 9 counted those as never marked (158.7 s: the run's end)."""
+    writes = [
+        create("res-0000-node-1", 1.0),
+        create("res-0000-node-2", 1.0),
+        create("res-0000-node-3", 1.0),
+        create("res-0001-node-1", 1.0),
+        create("res-0001-node-2", 1.0),
+        Write("delete", "replicas", "res-0000-node-1", OPERATOR, 200, 13.0, 12.9),
+        Write("patch", "replicas/status", "res-0000-node-1", OPERATOR, 404, 13.5, 13.4),
+        Write("patch", "replicas/status", "res-0001-node-1", OPERATOR, 200, 11.0, 10.9),
+        Write("delete", "replicas", "res-0001-node-1", OPERATOR, 200, 20.0, 19.9),
+        create("res-0002-node-9", 200.0),  # the run's end
+    ]
+    minimums, holders = {"res-0000": 2, "res-0001": 1}, ["res-0000", "res-0001"]
+    served = served_times(writes, holders, 0.0, {}, ("node-1", 10.0, minimums, holders))
+    assert served["marked_lost"] == [3.0, 1.0]
+    assert served["removed_unmarked"] == 1
