@@ -118,6 +118,18 @@ def services_of(memo: kopf.Memo) -> Services:
     return services
 
 
+def standby_elections(
+    services: Services, lister: StrongLister, memo: kopf.Memo
+) -> StandbyElections:
+    """This process's :class:`StandbyElections`: aside while kopf's peering lets it act.
+
+    ``memo``'s :class:`KopfPause` says so (none there: kopf acts, standalone).
+    """
+    pause = memo.get(PAUSE)
+    acting = pause.acting if isinstance(pause, KopfPause) else lambda: True
+    return StandbyElections(services, lister, interval=STRONG_SECONDS, acting=acting)
+
+
 @kopf.on.startup()
 def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
     """Build the services (unless the memo brings its own), start them, serve metrics."""
@@ -135,7 +147,7 @@ def start_services(memo: kopf.Memo, **kwargs: Any) -> None:
     _start_woken(services, memo, kwargs)
     _start_warm_up(services, memo)
     if memo.get(STANDBY) is None and isinstance(services.gateway, StrongLister):
-        memo[STANDBY] = StandbyElections(services, services.gateway, interval=STRONG_SECONDS)
+        memo[STANDBY] = standby_elections(services, services.gateway, memo)
         memo[STANDBY].start()
     address = memo.get(METRICS_ADDRESS)
     if address is not None:

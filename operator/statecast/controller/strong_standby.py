@@ -12,7 +12,8 @@ An election does not need kopf's exclusivity: the epoch is reserved and the lead
 recorded by compare-and-swap on the resource's status, so of two pods electing at once
 one fails its first write and stops (:mod:`statecast.controller.strong`). So every
 operator process runs :class:`StandbyElections`, a thread that, while this process's
-kopf does not act (its ``strong_leader`` timer has not run here in the last 3 s),
+kopf does not act (kopf's peering paused it, and its ``strong_leader`` timer has not run
+here in the last 3 s: :func:`~statecast.core.reconcile.strong.standby_looks`),
 
 - lists the agents' Leases every second, so that its view of which agents renew is
   current when it is needed (a Lease first seen counts as renewed then: a standby that
@@ -42,6 +43,7 @@ import kopf
 
 from statecast.controller.services import Services
 from statecast.controller.strong import decide_and_carry_out
+from statecast.core.reconcile.strong import standby_looks
 from statecast.core.reconcile.views import NodeView, agents_down, node_view, replica_view
 
 __all__ = ["FAILOVER", "StandbyElections", "StrongLister"]
@@ -90,6 +92,9 @@ class StandbyElections:
             down (an epoch reserved without a leader by a pod that died).
         now: the wall clock (a test seam).
         clock: the monotonic clock (a test seam).
+        acting: whether kopf's peering lets this process act
+            (:meth:`KopfPause.acting <statecast.controller.kopf_pause.KopfPause.acting>`;
+            default: never said, the ``strong_leader`` timer alone tells).
     """
 
     def __init__(
@@ -101,8 +106,9 @@ class StandbyElections:
         sweep_every: int = 10,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         clock: Callable[[], float] = time.monotonic,
+        acting: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.services, self.lister = services, lister
+        self.services, self.lister, self.acting = services, lister, acting
         self.interval, self.sweep_every, self.now, self.clock = interval, sweep_every, now, clock
         self._passes = 0
         self._kopf_at = float("-inf")
@@ -115,7 +121,8 @@ class StandbyElections:
 
     def tick(self) -> list[tuple[str, str]]:
         """One pass; the resources it started an election for."""
-        if self.clock() - self._kopf_at < KOPF_ACTS_WITHIN * self.interval:
+        since = self.clock() - self._kopf_at
+        if not standby_looks(self.acting(), since, self.interval, KOPF_ACTS_WITHIN):
             return []  # kopf acts in this process: its strong_leader timer elects
         leases = self.services.liveness.current()  # every pass: keeps the view current
         now = self.now()
