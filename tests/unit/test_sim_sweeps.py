@@ -12,6 +12,7 @@ from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
+    DEFAULT,
     FLOOR,
     HOLDING_COOLDOWNS,
     NEAR_FREE,
@@ -128,6 +129,25 @@ def test_the_belief_thresholds_are_swept_at_the_floor_and_reach_the_planner() ->
         policy.start(trace, config)
         spec = policy._spec(0)  # type: ignore[attr-defined]
         assert (spec.deviation_threshold, spec.change_steps) == want
+
+
+def test_the_grid_keeps_the_window_gate_and_the_default_prices_the_stay() -> None:
+    # Session 10 prices a move over the demand's stay (PlacementSpec.move_residence_s);
+    # the published sweeps ran the window gate, so the grid keeps it (residence 0) and its
+    # labels: every landed point stays valid, a setting with a stay only adds points.
+    assert all(s.residence == 0.0 for s in PREDICTIVE)
+    assert DEFAULT.residence is None and DEFAULT.label == "predictive"
+    assert Setting(8.0).label == "predictive hold x8 copy x1"
+    assert Setting(8.0, residence=None).label == "predictive hold x8 copy x1 stay=day"
+    assert Setting(8.0, residence=7200.0).label == "predictive hold x8 copy x1 stay=7200s"
+    trace = scenario("drift")
+    for setting, expected in (
+        (Setting(8.0), 0.0),
+        (DEFAULT, None),
+        (Setting(residence=60.0), 60.0),
+    ):
+        policy = predictive_variant(trace, ForecastCache(), setting).make()
+        assert policy.move_residence_s == expected
 
 
 def _point(family: str, label: str, hours: float) -> Point:

@@ -74,8 +74,10 @@ class PlannerPolicy:
         demand_priced: bool = True,
         deviation_threshold: float | None = None,
         change_steps: int | None = None,
+        move_residence_s: float | None = None,
     ) -> None:
         self.tuner = tuner
+        self.move_residence_s = move_residence_s
         defaults = PlacementSpec()
         self.deviation_threshold = (
             defaults.deviation_threshold if deviation_threshold is None else deviation_threshold
@@ -111,6 +113,7 @@ class PlannerPolicy:
                 cost_weight=self.cost_weight,
                 deviation_threshold=self.deviation_threshold,
                 change_steps=self.change_steps,
+                move_residence_s=self.move_residence_s,
             )
             for r in range(trace.n_resources)
         ]
@@ -366,6 +369,9 @@ class Predictive(PlannerPolicy):
             sweeps' price grid).
         deviation_threshold: the spec's deviation threshold (None: its default).
         change_steps: the spec's change steps (None: its default).
+        move_residence_s: how long a stay of demand a move is credited with beyond
+            the value window (``PlacementSpec.move_residence_s``; None: the day of
+            history the replay gives, the default; 0: the window alone).
     """
 
     name = "predictive"
@@ -384,6 +390,7 @@ class Predictive(PlannerPolicy):
         demand_priced: bool = True,
         deviation_threshold: float | None = None,
         change_steps: int | None = None,
+        move_residence_s: float | None = None,
     ) -> None:
         super().__init__(
             tuner,
@@ -394,6 +401,7 @@ class Predictive(PlannerPolicy):
             demand_priced=demand_priced,
             deviation_threshold=deviation_threshold,
             change_steps=change_steps,
+            move_residence_s=move_residence_s,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

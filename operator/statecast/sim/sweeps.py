@@ -52,6 +52,11 @@ class Setting:
             spec's default).
         changes: how many one-sided misses in a row make moved demand
             (``PlacementSpec.change_steps``; None: the spec's default).
+        residence: how long a stay of demand a move is credited with beyond the
+            value window, seconds (``PlacementSpec.move_residence_s``; None: the day of
+            history given, the default run's). The grid's 0 is the window alone, the
+            rule every sweep before it ran: those points stay valid, and a setting
+            with another value only adds points (its label says so).
     """
 
     hold: float = 1.0
@@ -61,6 +66,7 @@ class Setting:
     demand_priced: bool = False
     deviation: float | None = None
     changes: int | None = None
+    residence: float | None = 0.0
 
     @property
     def label(self) -> str:
@@ -74,12 +80,15 @@ class Setting:
             suffix += f" miss>{self.deviation:g}"
         if self.changes is not None:
             suffix += f" changes={self.changes}"
+        if self.residence != 0.0:
+            suffix += " stay=day" if self.residence is None else f" stay={self.residence:g}s"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
 FLOOR = 1e6
-#: The default run: the default prices (bytes, and the demand-relative floor).
-DEFAULT = Setting(demand_priced=True)
+#: The default run: the default prices (bytes, and the demand-relative floor), moves
+#: credited with the demand's stay over the day of history.
+DEFAULT = Setting(demand_priced=True, residence=None)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -241,6 +250,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             demand_priced=setting.demand_priced,
             deviation_threshold=setting.deviation,
             change_steps=setting.changes,
+            move_residence_s=setting.residence,
         )
         policy.name = setting.label
         return policy

@@ -5,7 +5,18 @@ Demand may move while the number of replicas should not change (at ``min``, at
 replica off one holder and puts one on a candidate, chosen together so that the
 latency saved (the candidate's gain without that holder, less the holder's loss) is
 largest. A move changes no holding cost, so the planner makes it when the latency it
-saves over the value window beats the copy, by the margin.
+saves beats the copy, by the margin.
+
+Over how long? The forecast prices the value window; a copy that moves stays as long
+as the demand that drew it does, which the forecast does not see. So a move is priced
+over the demand's expected residence: as long again as the demand has already stayed
+as it is now (the median remaining life of a stay seen at a random moment of it, under
+no assumption about its length), and never less than the window. "Stayed as it is
+now": over the newest stretch of observed demand (:func:`stay_ladder`), and over every
+newer one, the move would have saved what the forecast says it saves from now on,
+within the deviation threshold. Demand that alternates between nodes has stayed one
+phase, and a forecast that says the demand is fading (or much higher than it was) is
+not the demand staying: neither earns more than the window.
 """
 
 from __future__ import annotations
@@ -22,11 +33,45 @@ IntArray = npt.NDArray[np.intp]
 
 @dataclass(frozen=True)
 class Move:
-    """Take the replica off ``source`` and put one on ``target``, saving ``value_ms``."""
+    """Take the replica off ``source`` and put one on ``target``, saving ``value_ms``.
+
+    ``value_ms`` is the forecast's saving over the value window (``window_ms``) plus
+    the credit of the demand's stay (``stayed_windows`` value windows of observed
+    demand; 0 when none is credited).
+    """
 
     source: int
     target: int
     value_ms: float
+    window_ms: float = 0.0
+    stayed_windows: float = 0.0
+
+
+def stay_ladder(
+    recent: FloatArray, step_s: float, window_s: float, bound_s: float | None
+) -> tuple[FloatArray, FloatArray]:
+    """The observed demand per node over the newest 1, 2, 4, ... steps, and their lengths.
+
+    Args:
+        recent: shape (nodes, steps), accesses per step (oldest first).
+        step_s: seconds per step.
+        window_s: the value window (the lengths are returned in windows).
+        bound_s: the longest stretch credited (None: all of ``recent``; 0: none).
+
+    Returns:
+        (demand, windows): shape (stretches, nodes) the accesses per node summed over
+        each stretch, and shape (stretches,) each stretch's length in value windows
+        (the whole history is the last stretch). Empty when nothing is credited.
+    """
+    steps = recent.shape[1]
+    if bound_s is not None:
+        steps = min(steps, int(bound_s // step_s))
+    if steps <= 0:
+        return np.zeros((0, recent.shape[0])), np.zeros(0)
+    lengths = sorted({*(1 << k for k in range(steps.bit_length()) if 1 << k <= steps), steps})
+    newest = np.maximum(recent[:, ::-1][:, :steps], 0.0).cumsum(axis=1)
+    at = np.asarray(lengths, dtype=np.intp) - 1
+    return np.ascontiguousarray(newest[:, at].T), np.asarray(lengths, float) * step_s / window_s
 
 
 def best_move(
@@ -39,12 +84,18 @@ def best_move(
     zone_id: IntArray,
     min_zones: int,
     no_replica_ms: float,
+    stayed: tuple[FloatArray, FloatArray] | None = None,
+    tolerance: float = 0.5,
 ) -> Move | None:
-    """The move that saves most latency over the window, or None when none is possible.
+    """The move that saves most latency, or None when none is possible.
 
     Every (holder, candidate) pair at once: without holder ``j`` each node falls back to
     its second-nearest holder where ``j`` was its nearest (to the source of truth when
-    ``j`` was the only one).
+    ``j`` was the only one). A pair's value is its saving over the value window at the
+    forecast, ``V``, times the windows the demand is expected to stay, ``max(1, s)``:
+    ``s`` the windows it has stayed as it is now (:func:`_stay`: the longest newest
+    stretch over which, and over every newer one, the move would have saved ``V`` a
+    window within ``tolerance``), when ``stayed`` is given; ``V`` alone else.
 
     Args:
         matrix: node-to-node latency.
@@ -55,6 +106,11 @@ def best_move(
         zone_id: zone of each node, as an integer.
         min_zones: zones that must stay covered after the move (the durability floor).
         no_replica_ms: latency when nothing serves.
+        stayed: the observed demand over the newest stretches and their lengths in
+            value windows (:func:`stay_ladder`), or None: the window alone.
+        tolerance: relative difference between a stretch's saving and the forecast's
+            that still counts as the demand staying as it is (the planner passes the
+            deviation threshold: a larger miss counts as the forecast being wrong).
     """
     options = targets & ~holders
     sources = np.flatnonzero(movable & holders)
@@ -67,19 +123,51 @@ def best_move(
     first = sub[rows, order[:, 0]]
     second = sub[rows, order[:, 1]] if len(held) > 1 else np.full(len(rows), no_replica_ms)
     nearest = held[order[:, 0]]
+    demands = demand[None, :] if stayed is None else np.vstack([demand[None, :], stayed[0]])
     # Latency of every node once each source is gone: (sources, nodes).
     without = np.where(nearest[None, :] == sources[:, None], second[None, :], first[None, :])
-    loss = (without - first[None, :]) @ demand
+    loss = (without - first[None, :]) @ demands.T  # (sources, demands)
     saved = np.maximum(without[:, :, None] - matrix[None, :, :], 0.0)  # (sources, i, c)
-    gain = np.tensordot(demand, saved, axes=([0], [1]))  # (sources, c)
+    gain = np.tensordot(demands, saved, axes=([1], [1]))  # (demands, sources, c)
+    values = gain - loss.T[:, :, None]
+    window = values[0]
+    length = np.zeros_like(window)
+    if stayed is not None and len(stayed[1]):
+        length = _stay(values[1:], window, stayed[1], tolerance)
+    credit = window * np.maximum(length - 1.0, 0.0)  # beyond the window the forecast prices
     # The floor: a source whose zone would go uncovered below it may only move to a
     # zone without a copy (its own zone included, as it will have none).
     per_zone = np.bincount(zone_id[held], minlength=int(zone_id.max()) + 1)
     uncover = (per_zone[zone_id[sources]] == 1) & (np.count_nonzero(per_zone) - 1 < min_zones)
     restricted = (per_zone[zone_id] == 0)[None, :] | (zone_id[None, :] == zone_id[sources][:, None])
     allowed = options[None, :] & (restricted | ~uncover[:, None])
-    value = np.where(allowed, gain - loss[:, None], -np.inf)
+    value = np.where(allowed, window + credit, -np.inf)
     k, c = divmod(int(np.argmax(value)), value.shape[1])
     if not np.isfinite(value[k, c]):
         return None
-    return Move(int(sources[k]), int(c), float(value[k, c]))
+    stay = float(length[k, c]) if credit[k, c] > 0 else 0.0
+    return Move(int(sources[k]), int(c), float(value[k, c]), float(window[k, c]), stay)
+
+
+def _stay(
+    past: FloatArray, window: FloatArray, windows: FloatArray, tolerance: float
+) -> FloatArray:
+    """Per (source, candidate), how many value windows the demand has stayed as it is now.
+
+    The longest of the newest stretches such that over it, and over every shorter one,
+    the move would have saved what the forecast says it saves from now on, within
+    ``tolerance`` of it either way (the forecast's rate times the stretch's length); 0
+    where even the newest step does not, or the forecast says the move saves nothing.
+
+    Args:
+        past: shape (stretches, sources, candidates), what the move would have saved
+            over each stretch, shortest first.
+        window: shape (sources, candidates), what it saves over the value window at
+            the forecast.
+        windows: shape (stretches,), each stretch's length in value windows.
+        tolerance: the relative difference that still counts as the same demand.
+    """
+    expect = window[None, :, :] * windows[:, None, None]
+    same = (np.abs(past - expect) <= tolerance * expect) & (window > 0)[None, :, :]
+    held = np.cumprod(same, axis=0).sum(axis=0)  # stretches in a row, shortest first
+    return np.where(held > 0, windows[np.maximum(held - 1, 0)], 0.0)

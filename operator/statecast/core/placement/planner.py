@@ -66,7 +66,7 @@ from statecast.core.placement.board import (
 )
 from statecast.core.placement.costs import sync_bytes_per_hour
 from statecast.core.placement.hysteresis import should_add
-from statecast.core.placement.moves import best_move
+from statecast.core.placement.moves import best_move, stay_ladder
 from statecast.core.placement.types import (
     ActionKind,
     PlacementError,
@@ -364,7 +364,10 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
 def _relocate(ctx: Context, board: Board) -> None:
     """Stage 8: move replicas past their cooldown to where demand went.
 
-    While a move saves more over the window than its copy costs, by the margin. The only
+    While a move saves more than its copy costs, by the margin, at the forecast's rate
+    over the demand's expected residence: as long again as it has stayed as it is now
+    (within the deviation threshold), at least the value window, the stay read from
+    the newest ``spec.move_residence_s`` of history (:func:`~.moves.best_move`). The only
     up-to-date copy moves by a hand-off: the plan removes it and adds its successor, and
     the operator (like the simulator) removes it only once the successor is up to date.
     Beside copies still syncing it does not move: once they are up to date, one can.
@@ -373,10 +376,13 @@ def _relocate(ctx: Context, board: Board) -> None:
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
     movable = removable(ctx, board, moving=True) & (ctx.age_s >= spec.cooldown_s)
     targets = settled & ~board.holders & ~board.acted
-    # A move saves at most what adding its target would (the source's copy only helps).
     if not movable.any() or not targets.any():
         return
-    if not should_add(float(gains(ctx, board, ctx.mean)[targets].max()), ctx.copy, spec.hysteresis):
+    stayed = stay_ladder(ctx.recent, ctx.inputs.step_s, ctx.window_s, spec.move_residence_s)
+    # A move saves at most what adding its target would (the source's copy only helps),
+    # over the window, or over the longest stay it may be credited with.
+    most = float(gains(ctx, board, ctx.mean)[targets].max()) * float(stayed[1].max(initial=1.0))
+    if not should_add(most, ctx.copy, spec.hysteresis):
         return
     for _ in range(2 * len(ctx.names)):
         if not _budget_allows(ctx, board):
@@ -391,6 +397,8 @@ def _relocate(ctx: Context, board: Board) -> None:
             zone_id=ctx.zone_id,
             min_zones=ctx.target_zones,
             no_replica_ms=ctx.no_replica_ms,
+            stayed=stayed,
+            tolerance=spec.deviation_threshold,
         )
         if move is None or not should_add(move.value_ms, ctx.copy, spec.hysteresis):
             return
@@ -400,6 +408,12 @@ def _relocate(ctx: Context, board: Board) -> None:
             movable[j] = False  # copies are still syncing: once they are, one can move
             continue
         saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy:.0f} ms copy"
+        if move.stayed_windows > 0:
+            hours = move.stayed_windows * ctx.window_s / 3600
+            saves += (
+                f" ({move.window_ms:.0f} ms a window while the demand stays"
+                f" as long again as it has, {hours:.2g} h)"
+            )
         detail = f"moved to {ctx.names[c]}: {saves}"
         if last_fresh(ctx, board)[j]:
             detail += "; handed off once that copy is up to date"

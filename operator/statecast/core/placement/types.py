@@ -71,6 +71,14 @@ class PlacementSpec:
             changed (its demand moved away): the planner believes the level of those
             steps instead of the forecast (0: never). See
             :func:`~statecast.core.placement.board.demand_moved`.
+        move_residence_s: the longest stay of demand a move is priced over: a move
+            saves at the forecast's rate for as long again as the demand has stayed
+            as it is now, at least the value window, the stay read from at most this
+            much of the newest observed demand (``DemandForecast.recent``;
+            :func:`~statecast.core.placement.moves.best_move`). None: all the history
+            given (the operator and the simulator give a day); 0: the value window
+            alone (session 9's gate, under which copies at ``min`` never moved within
+            a zone when a move paid back over two windows or more).
     """
 
     min_replicas: int = 2
@@ -85,6 +93,7 @@ class PlacementSpec:
     cost_weight: float = 1.0
     hysteresis: float = 0.2
     change_steps: int = 3
+    move_residence_s: float | None = None
 
 
 @dataclass(frozen=True)
