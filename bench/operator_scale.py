@@ -515,7 +515,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     agents = FakeAgents(
         agents_api["coordination"],
         AGENT_NAMESPACE,
-        DemandModel([(NAMESPACE, n) for n in names], nodes),
+        DemandModel([(NAMESPACE, n) for n in names], nodes, shift_s=args.demand_shift),
     )
     agents.start()
     phases = tuple(p for p in args.replica_phases.split(",") if p)
@@ -600,6 +600,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "nodes": args.nodes,
         "zones": args.zones,
         "interval": args.interval,
+        "demand_shift_s": args.demand_shift,
         "env": env,
         "replica_phases": list(phases),
         "phase_step_s": args.phase_step,
@@ -800,7 +801,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--settled", type=float, default=240.0,
-        help="seconds of the settled window (a multiple of the demand's 120 s step; 0: none)",
+        help="seconds of the settled window (a multiple of --demand-shift; 0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--demand-shift", type=float, default=120.0,
+        help="seconds between two moves of every resource's hot node (the published runs: 120)",
     )  # fmt: skip
     parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
     parser.add_argument("--interval", default="10s", help="the resources' prediction.interval")
