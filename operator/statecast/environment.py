@@ -56,6 +56,14 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "seconds a resource's status.forecast may age while nothing else in its status "
            "changes: a new forecast with the same model and busiest node waits that long, "
            "or for the status's next change, to be written (see docs/scale.md)"),
+    EnvVar("STATECAST_STATUS_HOLD_SECONDS", "statecast operator", "5",
+           "seconds a status write may wait for the Ready report of a copy its reconcile "
+           "created, to be written once with it (0: never held; news such as a spec change, "
+           "a lost copy or Degraded is never held; see docs/operator.md)"),
+    EnvVar("STATECAST_ROUTINE_EVENTS", "statecast operator", "0",
+           "1: post ReplicaAdded/ReplicaRemoved Events for the policies' routine moves too "
+           "(reasons predicted, hedge, cost, rebalance; by default they are logged and "
+           "counted only; see docs/operator.md)"),
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
            "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
            "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),

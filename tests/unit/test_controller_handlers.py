@@ -581,3 +581,78 @@ def test_a_lost_agents_copy_removed_by_the_reconcile_is_not_marked_lost_after_it
     assert gateway.deleted == [("ns", "flags-a")]
     assert gateway.lost == []
     assert ("Warning", "ReplicaLost") in gateway.events
+
+
+def _cordoned(name: str, zone: str) -> NodeView:
+    return node_view(
+        {
+            "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+            "spec": {"unschedulable": True},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+
+
+def test_a_routine_moves_status_is_written_once_with_its_copys_ready_report(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    """Creation and Ready in one status PATCH, not two; no Event for a routine move."""
+    clock = [1000.0]
+    memo.services.held.clock = lambda: clock[0]
+    moved = FakeIndex(
+        {
+            n.name: [n]
+            for n in (node("a", "z1"), _cordoned("b", "z2"), node("c", "z1"), node("d", "z2"))
+        }
+    )
+    settled = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=settled)
+    stored = dict(gateway.written())
+    assert stored["phase"] == "Ready"
+    # b is cordoned: its copy moves to d (a routine rebalance)
+    handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=settled)
+    assert [(b["spec"]["nodeName"], b["spec"]["reason"]) for b in gateway.created] == [
+        ("d", "rebalance")
+    ]
+    assert len(gateway.status_patches) == 1, "held for d's Ready report"
+    assert gateway.events == [], "a routine move posts no Event"
+    assert ("ns", "flags") in memo.services.wakeups._due, "queued for the hold's deadline"
+    # d reports Ready: b is handed off; one PATCH with the last state and the decision
+    clock[0] += 0.4
+    reported = FakeIndex(
+        {("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready"), replica("d", "Ready")]}
+    )
+    handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=reported)
+    assert len(gateway.status_patches) == 2
+    written = gateway.written()
+    assert {r["node"]: r["phase"] for r in written["replicas"]} == {"a": "Ready", "d": "Ready"}
+    assert gateway.deleted == [("ns", "flags-b")]
+    assert written["lastDecision"]["action"] == "remove"
+    assert len(memo.services.held) == 0
+
+
+def test_a_held_status_is_written_at_its_deadline_if_no_report_comes(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    clock = [1000.0]
+    memo.services.held.clock = lambda: clock[0]
+    moved = FakeIndex(
+        {
+            n.name: [n]
+            for n in (node("a", "z1"), _cordoned("b", "z2"), node("c", "z1"), node("d", "z2"))
+        }
+    )
+    settled = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=settled)
+    stored = dict(gateway.written())
+    handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=settled)
+    assert len(gateway.status_patches) == 1
+    clock[0] += 60  # past the deadline, d still Pending: the queued reconcile writes
+    pending = FakeIndex(
+        {("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready"), replica("d", "Pending")]}
+    )
+    handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=pending)
+    assert len(gateway.status_patches) == 2
+    written = gateway.written()
+    assert {r["node"]: r["phase"] for r in written["replicas"]}["d"] == "Pending"
+    assert written["lastDecision"] == {**written["lastDecision"], "action": "add", "node": "d"}

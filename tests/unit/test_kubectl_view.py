@@ -173,7 +173,7 @@ def test_an_event_listing_a_reconciles_changes_is_a_decision_per_change() -> Non
         ReplicaChange("add", "node-5", "failover", stand_in_for=("node-1", "node-4")),
         ReplicaChange("remove", "node-6", "cost"),
     ]
-    posted = changes_events(changes)
+    posted = changes_events(changes, routine=True)  # the routine cost removal too
     assert [e.reason for e in posted] == ["ReplicaAdded", "ReplicaRemoved"]
     events = [event(e.reason, e.message, 20) for e in posted]
     found = decisions(events)
@@ -187,6 +187,31 @@ def test_an_event_listing_a_reconciles_changes_is_a_decision_per_change() -> Non
     assert texts["node-5"].startswith("add replica on node-5 (reason failover); a stand-in")
     assert "node-2" not in texts["node-5"]
     assert changes_events([]) == ()
+
+
+def test_routine_moves_post_no_event_by_default_and_news_does() -> None:
+    """Events are for what a user should notice (the API conventions): the policies'
+    routine moves are logged and counted, the floor, consumers, failovers and stand-ins
+    are posted."""
+    routine = [
+        ReplicaChange("add", "node-1", "predicted"),
+        ReplicaChange("add", "node-2", "hedge"),
+        ReplicaChange("add", "node-3", "rebalance"),
+        ReplicaChange("remove", "node-4", "cost"),
+        ReplicaChange("remove", "node-5", "rebalance"),
+    ]
+    assert changes_events(routine) == ()
+    news = [
+        ReplicaChange("add", "node-6", "minimum"),
+        ReplicaChange("add", "node-7", "consumer"),
+        ReplicaChange("add", "node-8", "failover"),
+        ReplicaChange("add", "node-9", "predicted", stand_in_for=("node-1",)),
+        ReplicaChange("remove", "node-10", "failover"),
+    ]
+    posted = changes_events([*routine, *news])
+    found = decisions([event(e.reason, e.message, 20) for e in posted])
+    assert sorted(d.node for d in found) == ["node-10", "node-6", "node-7", "node-8", "node-9"]
+    assert len(changes_events(routine, routine=True)) == 2  # STATECAST_ROUTINE_EVENTS=1
 
 
 def _status_view() -> Any:

@@ -115,7 +115,8 @@ class Demo:
         system = self.cluster.system()
         system.install()
         self.agent_urls = system.start_agents()
-        system.start_operators(1, env=OPERATOR_ENV)
+        # the demo's "last decisions" are the operator's Events: the routine moves too
+        system.start_operators(1, env={**OPERATOR_ENV, "STATECAST_ROUTINE_EVENTS": "1"})
 
     def stop_workers(self) -> None:
         """Stop the operator and the agents."""

@@ -21,7 +21,7 @@ from statecast.controller.services import Services
 from statecast.core.reconcile import ReconcileResult, changes_events
 from statecast.core.reconcile.lapse import marks_due
 from statecast.core.reconcile.status import failed_status
-from statecast.core.reconcile.status_diff import fields_to_write
+from statecast.core.reconcile.status_hold import plan_status_write
 from statecast.core.replica_set import ReplicaChange
 
 __all__ = ["apply", "apply_change", "report", "report_failure"]
@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 #: Seconds a status's forecast may age while nothing else in the status changes (see
 #: :func:`statecast.core.reconcile.status_diff.forecast_due`).
 FORECAST_STATUS_SECONDS = float(os.environ.get("STATECAST_FORECAST_STATUS_SECONDS", "300"))
+#: Seconds a status write may wait for the report of a copy the reconcile created (its
+#: agent's Ready), to be written once with it (:mod:`statecast.core.reconcile.status_hold`).
+STATUS_HOLD_SECONDS = float(os.environ.get("STATECAST_STATUS_HOLD_SECONDS", "5"))
+#: Post an Event for the placement policies' routine moves too (``predicted``, ``hedge``,
+#: ``cost``, ``rebalance``): off by default (:func:`statecast.core.reconcile.changes_events`).
+ROUTINE_EVENTS = os.environ.get("STATECAST_ROUTINE_EVENTS", "0").lower() in ("1", "true", "yes")
 
 
 def apply(
@@ -63,7 +69,7 @@ def apply(
         if change.action == "add":
             services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
     gateway = services.gateway
-    for event in changes_events(applied):  # one per action, not one per Replica
+    for event in changes_events(applied, routine=ROUTINE_EVENTS):  # one per action at most
         gateway.post_event(body, event.type, event.reason, event.message)
     removed = {c.node for c in applied if c.action == "remove"}
     for lost in marks_due(result.lost, removed):  # not a copy deleted just now
@@ -142,17 +148,39 @@ def report(
     patch: kopf.Patch,
     result: ReconcileResult,
     now: dt.datetime | None = None,
+    *,
+    created: bool = False,
 ) -> None:
     """Patch the status fields that changed; set the resource's metrics from its status.
 
     A new forecast alone is written only when due (``STATECAST_FORECAST_STATUS_SECONDS``:
-    :func:`~statecast.core.reconcile.status_diff.forecast_due`).
+    :func:`~statecast.core.reconcile.status_diff.forecast_due`). A status that waits for
+    the report of a copy the reconcile ``created`` is held (``STATECAST_STATUS_HOLD_SECONDS``:
+    :func:`~statecast.core.reconcile.status_hold.plan_status_write`): the resource is
+    queued for the hold's deadline, and the next reconcile writes the held fields with
+    its own (:func:`statecast.controller.wave.write_status` releases them once written).
     """
     now = now or dt.datetime.now(dt.UTC)
-    changed = fields_to_write(body.get("status") or {}, result.status, now, FORECAST_STATUS_SECONDS)
-    if changed:
-        patch.status.update(changed)
     ref = (body.metadata.namespace or "", body.metadata.name or "")
+    held, until = services.held.get(ref)
+    decision = plan_status_write(
+        body.get("status") or {},
+        result.status,
+        held=held,
+        held_until=until,
+        created=created,
+        clock=services.held.clock(),
+        hold_s=STATUS_HOLD_SECONDS,
+        now=now,
+        forecast_refresh_s=FORECAST_STATUS_SECONDS,
+    )
+    if decision.fields:
+        patch.status.update(decision.fields)
+    if decision.until is not None:
+        services.held.hold(ref, decision.held, decision.until)
+        services.wakeups.later(ref, max(0.0, decision.until - services.held.clock()))
+    elif not decision.fields:
+        services.held.release(ref)  # what was held is what the API server holds now
     predictive = ((body.get("spec") or {}).get("replication") or {}).get("policy") == "predictive"
     score = services.forecaster.score(ref) if predictive else None
     services.metrics.resource_seen(*ref, result.status, score)

@@ -34,7 +34,7 @@ from statecast.controller.periodic import Periodic
 from statecast.controller.sampling import CounterReader, DemandSampler
 from statecast.controller.selftuning import SelfTuner
 from statecast.controller.signer import KubeRequests, RequestSigner, agent_user
-from statecast.controller.status_writes import StatusWrites
+from statecast.controller.status_writes import HeldStatuses, StatusWrites
 from statecast.controller.wakeups import Wakeups
 from statecast.core.liveness import RenewalWatch, newer, renewed_at
 from statecast.core.pki import PkiSettings
@@ -259,6 +259,8 @@ class Services:
     """The resources due for a reconcile (see :mod:`statecast.controller.wakeups`)."""
     statuses: StatusWrites = field(default_factory=StatusWrites)
     """The status fields written lately that kopf's bodies may not show yet."""
+    held: HeldStatuses = field(default_factory=HeldStatuses)
+    """Status fields held back for the reports of new copies (see controller.apply)."""
     link: AgentLink = field(default_factory=AgentLink)
     """How the agents are called (plain HTTP, or mutual TLS)."""
     lease_watch: LeaseWatch | None = None
@@ -391,6 +393,7 @@ class Services:
         self.metrics.forget(*ref)
         self.wakeups.forget(ref)
         self.statuses.forget(ref)
+        self.held.release(ref)
 
 
 K = TypeVar("K")

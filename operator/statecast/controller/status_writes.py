@@ -6,7 +6,9 @@ take the status the server held BEFORE the operator's last write for the current
 and then write a field again for nothing or - worse - leave out a field that it set
 back to that older value. :class:`StatusWrites` keeps the fields the operator wrote
 until a body shows them (or ``lag`` seconds passed: the watch has shown them by then,
-and anything else is someone else's newer write).
+and anything else is someone else's newer write). :class:`HeldStatuses` keeps the
+fields a reconcile held back for the report its new copies owe
+(:mod:`statecast.core.reconcile.status_hold`) until a later reconcile writes them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from statecast.api.types import Ref
 from statecast.core.reconcile.status_diff import changed_fields
 
-__all__ = ["StatusWrites"]
+__all__ = ["HeldStatuses", "StatusWrites"]
 
 
 class StatusWrites:
@@ -56,3 +58,36 @@ class StatusWrites:
         """Drop a deleted resource."""
         with self._lock:
             self._written.pop(ref, None)
+
+
+class HeldStatuses:
+    """Status fields held back per resource, with their deadline (see the module doc).
+
+    Args:
+        clock: Monotonic seconds: the deadlines' clock (a test seam).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._held: dict[Ref, tuple[dict[str, Any], float]] = {}
+
+    def get(self, ref: Ref) -> tuple[dict[str, Any], float | None]:
+        """The fields held for ``ref`` and their deadline (``{}, None``: none)."""
+        with self._lock:
+            found = self._held.get(ref)
+        return (dict(found[0]), found[1]) if found is not None else ({}, None)
+
+    def hold(self, ref: Ref, fields: Mapping[str, Any], until: float) -> None:
+        """Hold ``fields`` (all of them: they replace what was held) until ``until``."""
+        with self._lock:
+            self._held[ref] = (dict(fields), until)
+
+    def release(self, ref: Ref) -> None:
+        """``ref``'s held fields were written (or are no news any more): drop them."""
+        with self._lock:
+            self._held.pop(ref, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._held)

@@ -170,7 +170,8 @@ def finish(services: Services, planned: Plan) -> None:
                 (c, apply_change(services, body, c, planned.now)) for c in later
             ]
         apply(services, body, planned.result, planned.now, size=planned.size, created=created)
-        report(services, body, patch, planned.result, planned.now)
+        adds = any(c.action == "add" for c in planned.result.changes)
+        report(services, body, patch, planned.result, planned.now, created=adds)
         write_status(services, ref, patch)
         services.wakeups.succeeded(ref)
     except Exception as err:  # noqa: BLE001 - any failure is reported, never a traceback loop
@@ -270,3 +271,5 @@ def write_status(services: Services, ref: Ref, patch: kopf.Patch, *, quiet: bool
         log.warning("event=status-not-written resource=%s/%s error=%s", *ref, err)
         return
     services.statuses.wrote(ref, status)
+    if not quiet:  # a reconcile's whole status: the fields it held are in it
+        services.held.release(ref)

@@ -28,6 +28,7 @@ from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan
 from statecast.core.storage import STORAGE_UNAVAILABLE
 
 __all__ = [
+    "ROUTINE_REASONS",
     "Event",
     "LostReplica",
     "build_status",
@@ -37,6 +38,7 @@ __all__ = [
     "failed_status",
     "invalid_status",
     "lost_replicas",
+    "notable",
     "resource_events",
 ]
 
@@ -91,17 +93,40 @@ def change_event(change: ReplicaChange) -> Event:
     )
 
 
-def changes_events(changes: Sequence[ReplicaChange]) -> tuple[Event, ...]:
-    """The Events that report a reconcile's applied changes: one per action.
+#: The reason codes of the placement policies' routine moves: a copy added where demand
+#: is forecast (``predicted``, ``hedge``) or hot (``rebalance``), removed where it is not
+#: worth its cost any more (``cost``, ``rebalance``). They are the operator doing its job,
+#: not news: no Event reports them by default (:func:`changes_events`).
+ROUTINE_REASONS = frozenset({"predicted", "hedge", "cost", "rebalance"})
+
+
+def notable(change: ReplicaChange) -> bool:
+    """Whether a change is news a user should see as an Event.
+
+    A copy placed for the minimum, for a consumer, to replace a lost one (``failover``),
+    or standing in for lost copies is; the routine moves (:data:`ROUTINE_REASONS`) are
+    not: the Kubernetes API conventions keep Events for what users or administrators
+    should be alerted about, and at 1,000 resources whose demand moves they were ~15 of
+    the operator's requests a second (docs/scale.md, session 10).
+    """
+    return change.reason not in ROUTINE_REASONS or bool(change.stand_in_for)
+
+
+def changes_events(changes: Sequence[ReplicaChange], *, routine: bool = False) -> tuple[Event, ...]:
+    """The Events that report a reconcile's applied changes: one per action at most.
 
     ``ReplicaAdded`` lists every copy added, ``ReplicaRemoved`` every copy removed, each
     change as :func:`change_event` words it, joined by ``" + "``. One Event per change
     made a first pass over a thousand resources post two thousand Events (a POST each);
-    a reader finds every change in a message (``kubectl statecast`` does).
+    a reader finds every change in a message (``kubectl statecast`` does). Only the
+    :func:`notable` changes are listed unless ``routine`` (then every change is); the
+    routine ones are in the operator's log (``event=replica-add``/``-remove``), in
+    ``statecast_replica_actions_total{action,reason}``, on the Replicas (their reason)
+    and in ``status.lastDecision``.
     """
     events = []
     for action in ("add", "remove"):
-        parts = [change_event(c) for c in changes if c.action == action]
+        parts = [change_event(c) for c in changes if c.action == action and (routine or notable(c))]
         if parts:
             message = " + ".join(p.message for p in parts)
             events.append(Event("Normal", parts[0].reason, message))
