@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from statecast.controller.history_keeper import (
+    SAVE_ROUNDS,
     Activity,
     HistoryKeeper,
     Owner,
     history_configmap,
     history_name,
+    save_round,
 )
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
@@ -247,3 +249,26 @@ def test_acting_again_reads_the_history_again_while_a_read_is_in_flight() -> Non
         assert store.reads == 2
     finally:
         keeper.stop()
+
+
+def test_a_periods_saves_are_spread_over_its_rounds_each_resource_saved_once() -> None:
+    """Saved all at once, 1,000 resources made a burst of 1,000 ConfigMap writes every
+    five minutes (docs/scale.md, session 10)."""
+    store, clock = FakeStore(), ManualClock(1000.0)
+    keeper = keeper_with(store, clock)
+    names = [f"r{i}" for i in range(60)]
+    for name in names:
+        keeper.observe(Owner("apps", name, f"uid-{name}"), 60.0)
+    keeper.sampler.record(
+        AgentSample("n1", 0.0, 60.0, {("apps", name, "local"): 5 for name in names})
+    )
+    assert keeper._loop.period == 300.0 / SAVE_ROUNDS
+    per_round = []
+    for _ in range(SAVE_ROUNDS):
+        before = len(store.maps)
+        keeper._save_while_acting()  # one round of the period
+        per_round.append(len(store.maps) - before)
+    assert sum(per_round) == len(names), "every resource saved once a period"
+    assert max(per_round) < len(names) / 2, per_round
+    assert {save_round(("apps", n), SAVE_ROUNDS) for n in names} == set(range(SAVE_ROUNDS))
+    assert keeper.save() == len(names), "a whole save (the operator stopping) saves all"

@@ -3,7 +3,10 @@
 :class:`HistoryKeeper` loads a resource's saved history
 (:mod:`statecast.core.demand_codec`) into the sampler the first time the operator
 reconciles it, and saves every resource's history every ``period`` seconds
-(``STATECAST_HISTORY_SAVE_SECONDS``, default 300) and when the operator stops. The
+(``STATECAST_HISTORY_SAVE_SECONDS``, default 300) and when the operator stops. A
+period's saves are spread over :data:`SAVE_ROUNDS` rounds, each resource in its own
+(:func:`save_round`): saved all at once, a thousand resources made a burst of a
+thousand ConfigMap writes every five minutes (docs/scale.md, session 10). The
 ConfigMap (:func:`history_configmap`) is named ``statecast-history-<resource>``, lives in
 the resource's namespace, carries the label ``statecast.io/history`` and an owner
 reference to the resource (the garbage collector deletes it with the resource), and
@@ -24,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ __all__ = [
     "BLOB_KEY",
     "HISTORY_LABEL",
     "MAX_BYTES",
+    "SAVE_ROUNDS",
     "SAVE_SECONDS",
     "Activity",
     "HistoryKeeper",
@@ -45,16 +50,28 @@ __all__ = [
     "Owner",
     "history_configmap",
     "history_name",
+    "save_round",
 ]
 
 log = logging.getLogger(__name__)
 
 SAVE_SECONDS = float(os.environ.get("STATECAST_HISTORY_SAVE_SECONDS", "300"))
+#: Rounds a period's saves are spread over (a round every ``period / SAVE_ROUNDS`` s).
+SAVE_ROUNDS = 10
 #: Largest blob saved: under a ConfigMap's 1 MiB with room for its metadata.
 MAX_BYTES = 900 * 1024
 HISTORY_LABEL = f"{GROUP}/history"
 BLOB_KEY = "demand"
 _PREFIX = "statecast-history-"
+
+
+def save_round(ref: Ref, rounds: int) -> int:
+    """The round (of ``rounds``) a resource's history is saved in.
+
+    The same in every period and every process: a CRC of its namespace and name, not
+    Python's salted hash.
+    """
+    return zlib.crc32(f"{ref[0]}/{ref[1]}".encode()) % max(1, rounds)
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,7 @@ class HistoryKeeper:
     ) -> None:
         self.sampler, self.store, self.activity = sampler, store, activity
         self.period, self.max_bytes = period, max_bytes
+        self._round = 0  # the next round of saves (of SAVE_ROUNDS a period)
         self._owners: dict[Ref, Owner] = {}
         self._loading: set[Ref] = set()
         self._epoch = 0  # counts the times this operator started acting again
@@ -188,7 +206,7 @@ class HistoryKeeper:
         )
         self._loop = Periodic(
             "history-keeper",
-            period,
+            period / SAVE_ROUNDS,
             self._save_while_acting,
             failed_event="history-save-failed",
             wait_first=True,
@@ -267,10 +285,18 @@ class HistoryKeeper:
         with self._lock:
             self._owners.pop(ref, None)
 
-    def save(self) -> int:
-        """Save every loaded resource's history now; return how many were written."""
+    def save(self, round_: int | None = None) -> int:
+        """Save every loaded resource's history now; return how many were written.
+
+        ``round_``: only the resources of that round of :data:`SAVE_ROUNDS`
+        (:func:`save_round`; None: all).
+        """
         with self._lock:
-            owners = list(self._owners.values())
+            owners = [
+                o
+                for ref, o in self._owners.items()
+                if round_ is None or save_round(ref, SAVE_ROUNDS) == round_
+            ]
         written = 0
         for owner in owners:
             snapshot = self.sampler.snapshot((owner.namespace, owner.name))
@@ -307,5 +333,6 @@ class HistoryKeeper:
             self.save()
 
     def _save_while_acting(self) -> None:
+        round_, self._round = self._round, (self._round + 1) % SAVE_ROUNDS
         if self.activity.active():
-            self.save()
+            self.save(round_)
