@@ -515,7 +515,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     agents = FakeAgents(
         agents_api["coordination"],
         AGENT_NAMESPACE,
-        DemandModel([(NAMESPACE, n) for n in names], nodes, shift_s=args.demand_shift),
+        DemandModel(
+            [(NAMESPACE, n) for n in names],
+            nodes,
+            shift_s=args.demand_shift,
+            staggered=args.demand_staggered,
+        ),
     )
     agents.start()
     phases = tuple(p for p in args.replica_phases.split(",") if p)
@@ -565,7 +570,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ))  # fmt: skip
         # between two of the demand's steps: the copies a step adds came before the
         # victim is chosen, and the next step's come after its Lease's expiry
-        time.sleep(until_between_steps(time.time() - agents.model.start, agents.model.shift_s))
+        if not agents.model.staggered:  # staggered: some resource moves at any time
+            time.sleep(until_between_steps(time.time() - agents.model.start, args.demand_shift))
         by_node = {n: watch.holders(n) for n in nodes[1:]}
         counts = {r: watch.count(r) for held in by_node.values() for r in held}
         lost_node = node_to_lose(by_node, counts, minimums)
@@ -601,6 +607,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "zones": args.zones,
         "interval": args.interval,
         "demand_shift_s": args.demand_shift,
+        "demand_staggered": args.demand_staggered,
         "env": env,
         "replica_phases": list(phases),
         "phase_step_s": args.phase_step,
@@ -801,11 +808,17 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--settled", type=float, default=240.0,
-        help="seconds of the settled window (a multiple of --demand-shift; 0: none)",
+        help="seconds of the settled window (a multiple of --demand-shift unless"
+        " --demand-staggered; 0: none)",
     )  # fmt: skip
     parser.add_argument(
         "--demand-shift", type=float, default=120.0,
         help="seconds between two moves of every resource's hot node (the published runs: 120)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--demand-staggered", action="store_true",
+        help="each resource moves at its own time, spread evenly over --demand-shift (the"
+        " published runs: all at once)",
     )  # fmt: skip
     parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
     parser.add_argument("--interval", default="10s", help="the resources' prediction.interval")

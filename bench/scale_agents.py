@@ -48,6 +48,9 @@ class DemandModel:
         readers: at most how many nodes read a resource at once (resource r: 1 + r % readers).
         shift_s: seconds before a resource's hot node moves to the next node.
         period_s: period of the sine on every rate.
+        staggered: each resource moves at its own time (resource r ``r / len(resources)``
+            of ``shift_s`` after resource 0), so the moves are spread evenly over time;
+            else (the published runs) every resource moves at once, every ``shift_s``.
     """
 
     resources: list[tuple[str, str]]
@@ -56,16 +59,21 @@ class DemandModel:
     shift_s: float = 120.0
     period_s: float = 300.0
     start: float = field(default_factory=time.time)
+    staggered: bool = False
+
+    def step(self, r: int, elapsed: float) -> int:
+        """How many times resource ``r``'s hot node moved ``elapsed`` seconds in."""
+        ahead = self.shift_s * r / len(self.resources) if self.staggered else 0.0
+        return int((elapsed + ahead) // self.shift_s)
 
     def rates(self, node_index: int, now: float) -> dict[int, float]:
         """Resource index -> reads per second on node ``node_index`` at ``now``."""
         m, elapsed = len(self.nodes), now - self.start
         wave = 1.0 + 0.5 * math.sin(2 * math.pi * elapsed / self.period_s)
-        step = int(elapsed // self.shift_s)
         found: dict[int, float] = {}
         # Resource r is hot on nodes first, first + 1, ... (readers of them).
         for r in range(len(self.resources)):
-            first = (r * 7 + step) % m
+            first = (r * 7 + self.step(r, elapsed)) % m
             offset = (node_index - first) % m
             if offset < 1 + r % self.readers:
                 found[r] = wave * (20.0 / (1 + offset)) * (1 + (r % 5))

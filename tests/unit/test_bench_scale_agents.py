@@ -97,3 +97,16 @@ def test_a_new_replica_is_reported_in_its_phases_once_unless_its_agent_is_lost()
         ("r-node-1", "Ready")
     )
     assert reports.written == 4
+
+
+def test_a_staggered_demand_moves_each_resource_at_its_own_time() -> None:
+    resources = [("scale", f"r{i}") for i in range(4)]
+    model = DemandModel(resources, ["node-1", "node-2"], shift_s=120.0, staggered=True)
+    moves = [
+        next(t for t in range(1, 121) if model.step(r, float(t)) > model.step(r, 0.0))
+        for r in range(4)
+    ]
+    assert moves == [120, 90, 60, 30], "one move every 30 s, each resource every 120 s"
+    published = DemandModel(resources, ["node-1", "node-2"], shift_s=120.0)
+    assert {published.step(r, 119.0) for r in range(4)} == {0}
+    assert {published.step(r, 120.0) for r in range(4)} == {1}, "all at once"
