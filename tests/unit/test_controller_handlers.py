@@ -177,6 +177,17 @@ def test_scale_down_deletes_through_the_gateway(gateway: FakeGateway, memo: kopf
     static["spec"]["replication"] = {"policy": "static"}  # predictive holds: no forecast yet
     handlers.reconcile_resource(static, memo=memo, node_index=nodes(), replica_index=index)
     assert gateway.deleted == [("ns", "flags-c")]
+    # done once applied: not Progressing (which the next reconcile turned back, a PATCH)
+    conditions = {c["type"]: c for c in gateway.written()["conditions"]}
+    assert (conditions["Progressing"]["status"], conditions["Progressing"]["reason"]) == (
+        "False",
+        "Stable",
+    )
+    after = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
+    again = body(dict(gateway.statuses["flags"]))
+    again["spec"]["replication"] = {"policy": "static"}
+    handlers.reconcile_resource(again, memo=memo, node_index=nodes(), replica_index=after)
+    assert len(gateway.status_patches) == 1, "the Replica's deletion seen: nothing to write"
 
 
 def test_a_replica_the_index_has_not_seen_yet_is_not_reported_twice(

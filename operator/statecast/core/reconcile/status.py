@@ -301,7 +301,9 @@ def _condition_states(
     ready_msg = f"{counts.ready}/{counts.desired} replicas ready"
     if held.kept:
         ready_msg = f"{ready_msg}; {degraded.reason}"
-    progressing = bool(plan.changes) or phase == "Progressing"
+    # A removal is done once applied: Progressing for it alone flipped back at the next
+    # reconcile, a second status PATCH per removal (session 10, docs/scale.md)
+    progressing = bool(plan.adds) or phase == "Progressing"
     forecast = decided.forecast
     return {
         "Ready": ConditionState(phase == "Ready", phase, ready_msg),
