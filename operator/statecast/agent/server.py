@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -52,8 +53,14 @@ from statecast.agent.httpserver import (
     answer_start,
     error_response,
 )
+from statecast.agent.named_writes import (
+    REQUEST_ID,
+    NamedWrites,
+    Remembered,
+    request_name,
+)
 from statecast.agent.runtime import Agent
-from statecast.agent.store import LocalWrite, ReplicaStore, WriteResult
+from statecast.agent.store import LocalWrite, ReplicaStore
 from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
@@ -75,6 +82,7 @@ from statecast.core.crdt.entry import latest_stamp
 from statecast.core.crdt.replica_id import node_of as node_of_replica
 from statecast.core.pki import OPERATOR_NAME, node_of
 from statecast.core.strong.log import Operation
+from statecast.core.strong.machine import FORWARDED
 
 __all__ = [
     "FORWARDED_BY",
@@ -290,6 +298,8 @@ class AgentApi:
         self._served = f"{SERVED}: local\r\n{SERVED_BY}: {agent.node}\r\n".encode("latin-1")
         self._ok = answer_start(200)  # a plain GET's answer (fast_get)
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
+        #: The answers of named eventual writes applied here lately (a resend's answer).
+        self.named = NamedWrites()
         #: Node -> until when (monotonic) forwards try it last: it did not answer one.
         self._set_aside: dict[str, float] = {}
         self._encode_turn = _EncodeTurn()  # (large sync answers encoded in steps)
@@ -479,6 +489,7 @@ class AgentApi:
         candidates = self._forward_order((ns, res))
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
+        forwarded = self._forwarded_headers(request)
         for node in candidates:
             url = f"{self.agent.directory.url(node)}{request.target}"
             try:
@@ -486,7 +497,7 @@ class AgentApi:
                     request.method,
                     url,
                     data=body,
-                    headers=self._forwarded_headers(request),
+                    headers=forwarded,
                     **self.agent.directory.options(node),
                 ) as reply:
                     payload = await reply.read()
@@ -543,6 +554,12 @@ class AgentApi:
             headers["Authorization"] = request.headers["authorization"]
         if _WANT_VERSION in request.headers:
             headers[_WANT_VERSION] = request.headers[_WANT_VERSION]
+        if request.method in ("PUT", "DELETE"):
+            # aiohttp sends a PUT or DELETE again when the connection closes before the
+            # answer: named, the replica there answers the resend and applies it once
+            headers[REQUEST_ID] = request_name(request) or f"{FORWARDED}{uuid.uuid4().hex}"
+        elif name := request_name(request):
+            headers[REQUEST_ID] = name
         return headers
 
     def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
@@ -641,12 +658,18 @@ class AgentApi:
         if store is None:
             return self._forward(request, parts, "put")
         value = _json_body(self._body(request, self.limits.max_value_bytes), self._depth)
+        named = (store.ref, "put", key, request_name(request))
+        remembered = self.named.get(named)
+        if remembered is not None:  # sent again (see agent.named_writes): the first answer
+            return self._resent(remembered)
         self._count(request, store, "put")
         # answered once its log record is written, without a task: the common, fast path
         result, written = store.put_now(key, value)
+        body = result.to_bytes()
+        self.named.remember(named, Remembered(200, body, written))
         # a failed log write answers 503 outcome_unknown: the value is in the state
         after = None if written is None else LocalWrite(written)
-        return Response(result.to_bytes(), raw_headers=self._served, after=after)
+        return Response(body, raw_headers=self._served, after=after)
 
     def delete(self, request: Request, parts: list[str]) -> Result:
         """Delete a key."""
@@ -657,12 +680,27 @@ class AgentApi:
         store = self._reader(request, parts)
         if store is None:
             return self._forward(request, parts, "delete")
+        named = (store.ref, "delete", key, request_name(request))
+        remembered = self.named.get(named)
+        if remembered is not None:  # sent again: it answers as the first time, 404 or not
+            return self._resent(remembered)
         self._count(request, store, "delete")
-        return self._written(store.delete(key))
+        try:
+            result, written = store.delete_now(key)
+        except NotFoundError as err:
+            missing = error_response(err.status, err.code, str(err))
+            self.named.remember(named, Remembered(missing.status, missing.body))
+            return missing
+        body = result.to_bytes()
+        self.named.remember(named, Remembered(200, body, written))
+        after = None if written is None else LocalWrite(written)
+        return Response(body, raw_headers=self._served, after=after)
 
-    async def _written(self, pending: Awaitable[WriteResult]) -> Response:
-        result = await pending
-        return Response(result.to_bytes(), raw_headers=self._served)
+    def _resent(self, remembered: Remembered) -> Response:
+        """The answer of a named write applied before, once its log batch is done."""
+        batch = remembered.batch
+        after = None if batch is None else LocalWrite(batch)
+        return Response(remembered.body, remembered.status, raw_headers=self._served, after=after)
 
     def increment(self, request: Request, parts: list[str]) -> Result:
         """Add to a counter."""

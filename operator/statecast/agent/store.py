@@ -280,12 +280,27 @@ class ReplicaStore:
 
         Raises:
             NotFoundError: The key has no visible value here.
+            UnavailableError: 503 ``outcome_unknown``: the record failed (see :func:`unlogged`).
+        """
+        result, batch = self.delete_now(key)
+        if batch is not None:
+            try:
+                await batch.wait()
+            except PersistenceError as err:
+                raise unlogged(err) from err
+        return result
+
+    def delete_now(self, key: str) -> tuple[WriteResult, LogBatch | None]:
+        """Delete a key without awaiting (the log batch as for :meth:`put_now`).
+
+        Raises:
+            NotFoundError: The key has no visible value here.
         """
         self._check_writable()
         delta = self.state.delete(key)
         if delta is None:
             raise NotFoundError(f"key {key!r} not found")
-        return await self._commit(delta)
+        return self._queue(delta)
 
     async def increment(self, key: str, by: int) -> tuple[WriteResult, int]:
         """Add ``by`` to a counter; return the version and the new value.
