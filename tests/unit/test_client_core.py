@@ -259,6 +259,40 @@ def test_a_write_that_may_have_arrived_somewhere_is_never_called_refused() -> No
     assert got.code == "outcome_unknown" and len(trips) == 1  # never resent
 
 
+PUT = put_call("ns", "flags", "beta", 1)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "call", "outcomes", "result", "trips"),
+    [
+        ("an increment refused by a syncing replica goes to the next agent", INCREMENT,
+         [_error(503, "replica_syncing"), answer(200, {"value": 3})], 3, [A, B]),
+        ("a write that must not be sent twice, refused without a leader, goes on",
+         PUT._replace(retry=False), [_error(503, "no_leader"), answer(200, {})], {}, [A, B]),
+        ("a 503 of a code not known to apply nothing ends such a call", INCREMENT,
+         [_error(503, "who_knows"), answer(200, {"value": 3})], UnavailableError, [A]),
+        ("outcome_unknown ends it", INCREMENT,
+         [_error(503, "outcome_unknown"), answer(200, {"value": 3})], UnavailableError, [A]),
+        ("a PUT that may have arrived is not called refused by the next agent's 503", PUT,
+         [reset(), _error(503, "no_leader")], "outcome_unknown", [A, B]),
+        ("a PUT never sent anywhere is refused as the agents said", PUT,
+         [refused(), _error(503, "no_leader")], "no_leader", [A, B]),
+    ],
+)  # fmt: skip
+def test_a_503_that_proves_nothing_was_applied_sends_any_call_on(
+    sentence: str, call: Call[Any], outcomes: list[Response | Failed], result: Any, trips: list[str]
+) -> None:
+    core = ClientCore([A, B], discover_peers=False)
+    got, made = drive(core, call, outcomes)
+    if isinstance(result, str):
+        assert isinstance(got, UnavailableError) and got.code == result, sentence
+    elif isinstance(result, type):
+        assert isinstance(got, result), sentence
+    else:
+        assert got == result, sentence
+    assert [t.split(" ")[1].removesuffix(call.path) for t in made] == trips, sentence
+
+
 def test_a_strong_resources_leader_is_learned_and_tried_first_until_it_refuses() -> None:
     core = ClientCore([A, B], discover_peers=False)
     forwarded = Response(200, b'"v"', "remote", 1, None, C)

@@ -490,6 +490,7 @@ class AgentApi:
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
         forwarded = self._forwarded_headers(request)
+        maybe_at: str | None = None  # a replica a write may have reached, not answered
         for node in candidates:
             url = f"{self.agent.directory.url(node)}{request.target}"
             try:
@@ -512,6 +513,8 @@ class AgentApi:
                     # the next one too it could count twice (the client resends none)
                     message = f"{node} did not answer: the {operation} may or may not apply"
                     raise UnavailableError(message, "outcome_unknown") from err
+                if request.method != "GET" and not isinstance(err, aiohttp.ClientConnectorError):
+                    maybe_at = node
                 continue
             # (a 503 outcome_unknown, a write that may apply there, is passed back as is)
             refused_there = status == 503 and not _maybe_applied(status, payload)
@@ -527,6 +530,9 @@ class AgentApi:
                 self.agent.access.count(ns, res, operation, "remote")
             headers[SERVED] = "remote"
             return Response(payload, status, headers)
+        if maybe_at is not None:  # the others' refusals do not say it was not applied there
+            message = f"{maybe_at} did not answer: the {operation} may or may not apply"
+            raise UnavailableError(message, "outcome_unknown")
         if refused is not None:  # every replica that answered refused: say why, as they did
             payload, headers = refused
             headers[SERVED] = "remote"

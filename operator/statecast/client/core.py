@@ -24,12 +24,18 @@ never reached it (refused: ``Failure.NOT_SENT``)       next agent         next a
 may have reached it (reset, timeout, closed, garbled:  next agent         stop: no agent
 ``Failure.MAYBE_SENT``)                                                   reachable (a write:
                                                                           ``outcome_unknown``)
-answered 503 (it applied nothing)                      next agent; that   raise it
+answered 503 with a code of :data:`NOT_APPLIED`       next agent; that   next agent; that
+(it applied nothing)                                   503 if no better   503 if no better
+answered another 503 (it says it applied nothing)      next agent; that   raise it
                                                        503 if no better
 answered 503 ``outcome_unknown`` (it may apply)        raise it           raise it
 answered another 4xx or 5xx                            raise it           raise it
 answered 2xx                                           return it          return it
 =====================================================  =================  ===============
+
+When no agent is left, the call fails with the best refusal, unless a write may have
+reached an agent that did not answer: then ``outcome_unknown`` (another agent's refusal
+does not say the first one applied nothing).
 
 A strong resource's leader, learned from ``Statecast-Leader`` on a forwarded answer, is
 tried first for that resource (forgotten on ``not_leader``, ``no_leader`` or
@@ -57,6 +63,7 @@ from statecast.client.endpoints import Endpoints, key_path, peers_from
 from statecast.client.errors import RequestError, UnavailableError, error_for
 
 __all__ = [
+    "NOT_APPLIED",
     "PEERS_CALL",
     "Attempt",
     "Call",
@@ -82,6 +89,16 @@ T = TypeVar("T")
 STALENESS = "Statecast-Max-Staleness"
 #: 503 codes after which a write may still apply: never resent elsewhere.
 INDETERMINATE = frozenset({"outcome_unknown"})
+#: 503 codes that prove the agent applied nothing: it refused before any effect (a strong
+#: write before its leader appended it, a request before it reached a replica that was
+#: caught up, or before it was read at all). Even a call that must not be applied twice
+#: (``retry`` off: an increment, a named write) goes to the next agent after one. A 503
+#: with another code (an older agent's, or one this list does not know) ends such a call.
+NOT_APPLIED = frozenset(
+    {"not_leader", "no_leader", "epoch_opening", "no_quorum", "not_applied",
+     "storage_unavailable", "replica_syncing", "not_ready", "no_replica",
+     "auth_unavailable", "overloaded", "too_many_connections"}
+)  # fmt: skip
 #: The header naming a write: resent with the same id after an unknown outcome, a
 #: strong resource's write is applied at most once.
 REQUEST_ID = "Statecast-Request-Id"
@@ -340,7 +357,9 @@ class Attempt(Generic[T]):
             return Trip(self._url, PEERS_CALL.method, PEERS_CALL.path, None)
         url = None if self._stopped else next(self._urls, None)
         if url is None:
-            self._error = self._refused or self._unreachable()
+            # a write that may have reached an agent that did not answer is not "refused"
+            refused = None if self._maybe_sent else self._refused
+            self._error = refused or self._unreachable()
             return None
         self._url = url
         call = self.call
@@ -389,13 +408,19 @@ class Attempt(Generic[T]):
             endpoints.learn_leader(self.call.path, None)
         if response.status in self.call.ok_statuses:
             self._value = self.call.read(response)
-        elif refused is not None and self.call.retry and refused.code not in INDETERMINATE:
+        elif refused is not None and self._next_after(refused):
             self._refused = refused  # not applied there: ask the next
         elif response.status >= 400:
             self._error = error_for(response.status, response.body)
         else:
             self._value = self.call.read(response)
             self.core.last_served = response.served
+
+    def _next_after(self, refused: RequestError) -> bool:
+        """Whether the call goes to the next agent after the 503 ``refused``."""
+        if refused.code in INDETERMINATE:
+            return False
+        return self.call.retry or refused.code in NOT_APPLIED
 
     def result(self) -> T:
         """The call's result.
