@@ -24,6 +24,8 @@ from statecast.agent.errors import AgentError
 from statecast.agent.incarnation import forget_replica_id
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.retired import (
+    STRONG_DIR,
+    STRONG_GRACE,
     RetiredCopy,
     covers,
     fate,
@@ -31,6 +33,8 @@ from statecast.agent.retired import (
     identity,
     mark_retired,
     replica_directories,
+    strong_directories,
+    strong_fate,
 )
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 Ref = tuple[str, str]
 #: The uid of the SharedResource of that name now (None: there is none).
 ResourceUid = Callable[[str, str], Awaitable[str | None]]
+#: The uid and the status ``voters`` of the SharedResource of that name now (None: none).
+ResourceVoters = Callable[[str, str], Awaitable[tuple[str, tuple[str, ...]] | None]]
 
 #: Seconds between hand-off attempts of one retired copy: doubling, at most the last.
 RETRY_FIRST, RETRY_MAX = 10.0, 600.0
@@ -150,6 +156,9 @@ class Retirement:
         resource_uid: Looks up the uid of a resource now.
         retention: Seconds a copy of a resource that is gone (or made anew) is kept.
         sweep_every: Seconds between sweeps of the data directory.
+        resource_voters: Looks up a resource's uid and voters now, for the sweep of
+            retired strong copies (None: those are never deleted).
+        strong_grace: Seconds a retired strong copy of a resource that exists is kept.
     """
 
     def __init__(
@@ -158,9 +167,12 @@ class Retirement:
         resource_uid: ResourceUid,
         retention: float = 86400.0,
         sweep_every: float = 10.0,
+        resource_voters: ResourceVoters | None = None,
+        strong_grace: float = STRONG_GRACE,
     ) -> None:
         self.agent, self.resource_uid = agent, resource_uid
         self.retention, self.sweep_every = retention, sweep_every
+        self.resource_voters, self.strong_grace = resource_voters, strong_grace
         self.lock = asyncio.Lock()
         #: What the reconciler saw last: resources with a Replica here, and where each
         #: resource's replicas are.
@@ -186,6 +198,13 @@ class Retirement:
         live = self.agent.config.data_dir / ref[0] / ref[1]
         return directory == live and (ref in self.held or ref in self.agent.stores)
 
+    def _strong_dir(self, ref: Ref) -> Path:
+        return self.agent.config.data_dir / ref[0] / ref[1] / STRONG_DIR
+
+    def _strong_in_use(self, ref: Ref, directory: Path) -> bool:
+        live = directory == self._strong_dir(ref)
+        return live and (ref in self.held or ref in self.agent.strong)
+
     async def retire(self, ref: Ref, uid: str) -> None:
         """Close the replica of ``ref`` held here; hand its copy off in the background.
 
@@ -194,10 +213,16 @@ class Retirement:
         :meth:`close` waits for it. A strong replica is closed and nothing handed off:
         its log and promise stay on disk for a later return (its entries live on in the
         voters; until session 9 it was not closed at all, and its agent answered its
-        node's clients ``no_leader`` instead of forwarding to the new leader).
+        node's clients ``no_leader`` instead of forwarding to the new leader), marked
+        retired: the sweep deletes them by :func:`~statecast.agent.retired.strong_fate`.
         """
         if ref in self.agent.strong:
             await self.agent.close_replica(ref)
+            directory = self._strong_dir(ref)
+            try:
+                mark_retired(ref, directory, uid or identity(directory))
+            except OSError as err:  # a full disk: the sweep marks it when it can
+                log.warning("event=retired_mark_failed resource=%s/%s error=%s", *ref, err)
             return
         store = self.agent.stores.get(ref)
         if store is None:
@@ -322,6 +347,48 @@ class Retirement:
                     "event=retired_sweep_failed resource=%s/%s path=%s error=%s",
                     *ref, directory, err,
                 )  # fmt: skip
+        await self._sweep_strong(now)
+
+    async def _sweep_strong(self, now: float) -> None:
+        """Delete the retired strong copies :func:`~statecast.agent.retired.strong_fate` lets go."""
+        if self.resource_voters is None:
+            return
+        data_dir = self.agent.config.data_dir
+        found = await asyncio.to_thread(lambda: list(strong_directories(data_dir)))
+        for ref, directory in found:
+            if self.stopping:
+                return
+            if self._strong_in_use(ref, directory):
+                continue
+            try:
+                await self._sweep_strong_one(ref, directory, now)
+            except OSError as err:
+                log.warning(
+                    "event=retired_sweep_failed resource=%s/%s path=%s error=%s",
+                    *ref, directory, err,
+                )  # fmt: skip
+
+    async def _sweep_strong_one(self, ref: Ref, directory: Path, now: float) -> None:
+        assert self.resource_voters is not None
+        async with self.lock:  # not while the reconciler opens it for a returning Replica
+            if self._strong_in_use(ref, directory) or not await asyncio.to_thread(directory.exists):
+                return
+            copy = find_retired(ref, directory)
+            if copy is None:  # left by an earlier run: retired from now
+                copy = mark_retired(ref, directory, identity(directory), now)
+            found = await self.resource_voters(*ref)
+            uid, voters = found if found is not None else (None, ())
+            decided = strong_fate(
+                copy, resource_uid=uid, voters=voters, node=self.agent.node, now=now,
+                retention=self.retention, grace=self.strong_grace,
+            )  # fmt: skip
+            if decided == "keep":
+                return
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+        log.warning(
+            "event=strong_copy_deleted resource=%s/%s path=%s retired_s=%.0f",
+            *ref, directory, now - copy.since,
+        )  # fmt: skip
 
     async def _sweep_one(self, ref: Ref, directory: Path, now: float) -> None:
         async with self.lock:

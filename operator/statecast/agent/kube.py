@@ -43,10 +43,11 @@ from statecast.agent.kube_api import (
     ReplicaWatcher,
 )
 from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
-from statecast.agent.retired import adopt
+from statecast.agent.retired import STRONG_DIR, adopt, adopt_strong
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
 from statecast.agent.store import ReplicaStore
+from statecast.agent.strong import StrongReplica
 from statecast.api.lease import (
     AGENT_LEASE_PREFIX,
     CERTIFICATE_ANNOTATION,
@@ -252,7 +253,9 @@ class ReplicaReconciler:
         #: Replicas whose files could not be opened: tried again after a growing delay.
         self.open_failures: dict[tuple[str, str], _OpenFailure] = {}
         self._specs: dict[tuple[str, str], tuple[str, ResourceSpec]] = {}
-        self.retirement = Retirement(agent, self._resource_uid, retired_retention)
+        self.retirement = Retirement(
+            agent, self._resource_uid, retired_retention, resource_voters=self._resource_voters
+        )
         self._uids: dict[tuple[str, str], str] = {}
         #: Resources known here without a Replica: when their deletion was last checked.
         self._absent_since: dict[tuple[str, str], float] = {}
@@ -260,6 +263,16 @@ class ReplicaReconciler:
     async def _resource_uid(self, namespace: str, name: str) -> str | None:
         obj = await self.gateway.get_resource(namespace, name)
         return None if obj is None else str((obj.get("metadata") or {}).get("uid") or "")
+
+    async def _resource_voters(
+        self, namespace: str, name: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        obj = await self.gateway.get_resource(namespace, name)
+        if obj is None:
+            return None
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
+        voters = (obj.get("status") or {}).get("voters") or ()
+        return uid, tuple(str(v) for v in voters)
 
     async def _spec(self, namespace: str, resource: str, uid: str = "") -> ResourceSpec | None:
         ref = (namespace, resource)
@@ -380,12 +393,13 @@ class ReplicaReconciler:
             if failure is None:
                 await self._write(record, "Pending", force=True)
             try:  # a full disk stops this replica (Pending), never the agent
-                replica = await asyncio.to_thread(agent.open_strong, spec)
+                replica = await self._open_strong(spec, record)
             except (PersistenceError, OSError) as err:
                 await self._open_failed(record, failure, str(err))
                 return
             self.open_failures.pop(spec.ref, None)
             self.held[spec.ref] = _Held(opened_at=time.time(), seeded=True)
+            self._uids[spec.ref] = record.owner_uid
         if record.role == "leader" and record.epoch > 0:
             learners = [n for n in agent.locations.get(spec.ref, ()) if n not in record.voters]
             opens = replica.opens(record.epoch)
@@ -400,6 +414,13 @@ class ReplicaReconciler:
         else:
             phase = "Syncing"
         await self._write(record, phase)
+
+    async def _open_strong(self, spec: ResourceSpec, record: ReplicaRecord) -> StrongReplica:
+        """Open a strong replica from its files, once they are this resource's (its uid)."""
+        directory = self.agent.config.data_dir / spec.namespace / spec.name / STRONG_DIR
+        async with self.retirement.lock:  # not while the sweep deletes a retired copy there
+            await asyncio.to_thread(adopt_strong, spec.ref, directory, record.owner_uid)
+            return await asyncio.to_thread(self.agent.open_strong, spec)
 
     async def _strong_seed(
         self, ref: tuple[str, str], record: ReplicaRecord

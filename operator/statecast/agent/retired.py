@@ -23,6 +23,27 @@ is opened again (marker removed) and rejoins through ordinary sync. A replica's
 directory also holds ``resource.json`` (``{"uid": ...}``) so that a resource made anew
 never opens the files of the one before: those are moved aside to
 ``<data-dir>/.retired/<ns>/<name>.<uid>`` and retired there.
+
+A **strong** replica's files (``<ns>/<name>/strong/``, see ``agent.strong_files``) are
+never handed off: every committed entry is on a majority of the voters. When its Replica
+is removed the directory is marked retired the same way, and deleted (:func:`strong_fate`)
+
+- never while the replica is open here or this node has a Replica of the resource (the
+  reconciler opens a returning replica from its files, marker removed);
+- never while this node is among the voters of the resource's newest configuration (its
+  status ``voters``, written by the operator before it fences an epoch): a voter's
+  promise and log count in the majorities that decide and commit, so they must outlive
+  any removal of its Replica (the operator removes a voter's Replica only after a
+  membership step took it out, but a status read is the proof, not that habit);
+- for a resource that still exists (same uid): once it has been retired
+  :data:`STRONG_GRACE` seconds, so a copy moved away and straight back (within the
+  operator's cooldown) catches up from its own log; a node that is not a voter joins any
+  later configuration only as a learner the leader brings up to date, so no later
+  epoch needs the files;
+- for a resource that is gone, or was made anew under the same name: after the
+  retention, as an eventual copy. A strong directory records its resource's uid
+  (``resource.json``): the files of a resource made anew are set aside beside it as
+  ``strong.<uid>`` (retired) and never opened by the new one.
 """
 
 from __future__ import annotations
@@ -32,7 +53,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,16 +62,21 @@ __all__ = [
     "IDENTITY",
     "MARKER",
     "RETIRED_DIR",
+    "STRONG_DIR",
+    "STRONG_GRACE",
     "Fate",
     "RetiredCopy",
     "RetiredLedger",
     "adopt",
+    "adopt_strong",
     "covers",
     "fate",
     "find_retired",
     "mark_retired",
     "replica_directories",
     "set_aside",
+    "strong_directories",
+    "strong_fate",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +87,10 @@ MARKER = "retired.json"
 IDENTITY = "resource.json"
 #: Where copies of resources made anew under the same name are set aside.
 RETIRED_DIR = ".retired"
+#: A strong replica's directory in its resource's (``strong.<uid>``: one set aside).
+STRONG_DIR = "strong"
+#: Seconds a retired strong copy of a resource that exists is kept (not a voter).
+STRONG_GRACE = 600.0
 
 Ref = tuple[str, str]
 Fate = Literal["merge", "keep", "delete"]
@@ -128,8 +158,12 @@ class RetiredLedger:
 _STATE_FILES = ("snapshot.bin", "log-*.bin", "snapshot.json", "wal-*.log")
 
 
-def _holds_a_copy(directory: Path) -> bool:
-    return any(any(directory.glob(pattern)) for pattern in _STATE_FILES)
+def _holds_a_copy(directory: Path, files: tuple[str, ...] = _STATE_FILES) -> bool:
+    return any(any(directory.glob(pattern)) for pattern in files)
+
+
+#: The files of a strong replica (statecast.agent.strong_files).
+_STRONG_FILES = ("log.jsonl", "snapshot.json")
 
 
 def replica_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
@@ -247,3 +281,70 @@ def fate(
 def covers(vector: Mapping[str, int], copy: Mapping[str, int]) -> bool:
     """Whether ``vector`` holds every event of ``copy``."""
     return all(vector.get(origin, 0) >= seq for origin, seq in copy.items())
+
+
+def strong_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
+    """Every strong replica directory: ``<ns>/<name>/strong`` and ``strong.<uid>`` set aside."""
+    if not data_dir.is_dir():
+        return
+    for namespace in sorted(data_dir.iterdir()):
+        if not namespace.is_dir() or namespace.name == RETIRED_DIR:
+            continue
+        for resource in sorted(namespace.iterdir()):
+            for copy in sorted(resource.glob(f"{STRONG_DIR}*")) if resource.is_dir() else ():
+                named = copy.name == STRONG_DIR or copy.name.startswith(f"{STRONG_DIR}.")
+                if named and copy.is_dir() and _holds_a_copy(copy, _STRONG_FILES):
+                    yield (namespace.name, resource.name), copy
+
+
+def adopt_strong(ref: Ref, directory: Path, uid: str, now: float | None = None) -> None:
+    """Make ``directory`` the strong replica directory of the resource ``uid``, before it opens.
+
+    The files of another resource of the same name (a uid recorded and different) are set
+    aside beside it as ``strong.<their uid>``, retired: a resource made anew must not take
+    the promise and log of the one before (its first epochs would be refused, or the old
+    entries read as its own). A retired copy of this resource is taken back into use.
+    """
+    recorded = identity(directory)
+    if recorded and uid and recorded != uid and _holds_a_copy(directory, _STRONG_FILES):
+        target = directory.with_name(f"{STRONG_DIR}.{recorded}")
+        if target.exists():
+            shutil.rmtree(target)
+        directory.rename(target)
+        mark_retired(ref, target, recorded, now)
+        log.warning(
+            "event=strong_copy_set_aside resource=%s/%s uid=%s path=%s", *ref, recorded, target
+        )
+    with contextlib.suppress(FileNotFoundError):
+        (directory / MARKER).unlink()
+    if uid:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / IDENTITY).write_text(json.dumps({"uid": uid}))
+
+
+def strong_fate(
+    copy: RetiredCopy,
+    *,
+    resource_uid: str | None,
+    voters: Collection[str],
+    node: str,
+    now: float,
+    retention: float,
+    grace: float = STRONG_GRACE,
+) -> Literal["keep", "delete"]:
+    """Whether a retired strong copy on ``node`` (no Replica, not open) is deleted now.
+
+    Args:
+        copy: The retired copy.
+        resource_uid: The uid of the resource of its name now (None: it does not exist).
+        voters: The voters of that resource's newest configuration (its status).
+        node: This node.
+        now: The current time (epoch seconds).
+        retention: Seconds a copy of a gone resource is kept.
+        grace: Seconds a copy of a resource that exists is kept.
+    """
+    if resource_uid is None or copy.uid not in ("", resource_uid):
+        return "delete" if now - copy.since >= retention else "keep"
+    if node in voters:
+        return "keep"  # a voter's promise and log count in majorities: never
+    return "delete" if now - copy.since >= grace else "keep"
