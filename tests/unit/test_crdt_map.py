@@ -196,6 +196,49 @@ def test_tombstones_are_collected_once_every_replica_has_seen_them():
     assert len(a) == 0
 
 
+def test_the_index_of_a_gone_copy_is_released_once_everyone_holds_its_events():
+    """A copy long gone (``old``) kept its delta index ring in every replica for ever
+    (up to ``index_limit`` slots: 4.6 MiB for 65,536 keys); before, ``_index`` kept it."""
+    a, b, _ = pair()
+    old = DeltaMap("old", clock=HybridClock("old", Time()))
+    for i in range(50):
+        old.put(f"o{i}", v(i))
+    exchange(a, old)
+    exchange(b, old)  # old's copy is gone from here on; a and b hold its 50 events
+    a.put("k", v(1))
+    exchange(a, b)
+    late = DeltaMap("late", clock=HybridClock("late", Time()))
+    late.apply_sync(a.delta_since({}))  # a replica restored from before "old"'s last events
+    behind = {**late.version_vector.entries, "old": 40}
+    a.collect_garbage([b.version_vector])
+    assert "old" in a._index  # seen by all, but only once: kept one more collection
+    a.collect_garbage([b.version_vector])
+    assert "old" not in a._index  # before: kept for ever
+    assert "a" in a._index  # its own ring stays
+    a.put("k", v(2))  # deltas still go to a peer that holds old's events
+    payload = a.delta_since(b.version_vector.entries)
+    assert (payload.full, set(payload.entries)) == (False, {"k"})
+    # a peer behind old's last event gets the whole state, as past an overflowed ring
+    assert a.sends_everything(behind) and a.delta_since(behind).full
+
+
+def test_the_index_of_an_origin_not_every_member_holds_is_kept():
+    a, b, _ = pair()
+    old = DeltaMap("old", clock=HybridClock("old", Time()))
+    old.put("o", v(1))
+    exchange(a, old)
+    for _ in range(3):
+        a.collect_garbage([b.version_vector])  # b has not got old's event
+    assert "old" in a._index
+    exchange(a, b)
+    old.put("o", v(2))  # old writes on between collections: not quiet
+    a.collect_garbage([b.version_vector])
+    exchange(a, old)
+    exchange(a, b)
+    a.collect_garbage([b.version_vector])
+    assert "old" in a._index  # its newest event seen by all once only
+
+
 def test_the_clock_never_overflows_the_packed_logical_counter():
     t = Time()
     clock = HybridClock("a", t)

@@ -104,6 +104,8 @@ class DeltaMap:
         self._index: dict[str, EventRing] = {}
         self._floor: dict[str, int] = {}
         self._max_seen: dict[str, int] = {}
+        #: Origin -> its greatest event when the last collection found it seen by all.
+        self._quiet: dict[str, int] = {}
         self._index_limit = index_limit
         self._tombstones: set[str] = set()
         self._size = 0
@@ -379,12 +381,16 @@ class DeltaMap:
     def collect_garbage(self, members: Iterable[Mapping[str, int]]) -> int:
         """Drop tombstones every member has seen; return how many were dropped.
 
+        Also releases the delta index of a quiet origin (:meth:`_release_quiet`).
+
         Args:
             members: The version vectors of all other replicas of this map.
         """
+        members = list(members)
         floor = dict(self._vv)
         for vv in members:
             floor = {r: min(s, vv.get(r, 0)) for r, s in floor.items()}
+        self._release_quiet(floor)
         dropped = 0
         for key in list(self._tombstones):
             entry = self._entries[key]
@@ -394,6 +400,28 @@ class DeltaMap:
                 self._tombstones.discard(key)
                 dropped += 1
         return dropped
+
+    def _release_quiet(self, floor: Mapping[str, int]) -> None:
+        """Drop the index ring of another origin every member holds, quiet since last time.
+
+        ``floor``: per origin, the events this replica and every member hold. A ring
+        serves only a peer behind its origin's greatest event; once every replica holds
+        that event and the origin made none since the previous collection (a copy long
+        gone, typically: its ring, up to ``index_limit`` slots, 4.6 MiB for 65,536 keys,
+        was kept for ever), the ring goes and the index floor rises to that event: a
+        peer behind it after all (a replica restored from an older disk) gets the whole
+        state, as when the ring overflowed. Events after it start a new ring.
+        """
+        quiet, self._quiet = self._quiet, {}
+        for origin in list(self._index):
+            top = self._max_seen.get(origin, 0)
+            if origin == self.replica or floor.get(origin, 0) < top:
+                continue
+            if quiet.get(origin) != top:
+                self._quiet[origin] = top  # seen by all now: released if still quiet next time
+            else:
+                del self._index[origin]
+                self._floor[origin] = max(self._floor.get(origin, 0), top)
 
     # --- recovery -----------------------------------------------------------------
     def prepare_image(self, step_bytes: int = 1 << 20) -> Iterator[None]:
@@ -437,6 +465,7 @@ class DeltaMap:
         self._pending.clear()
         self._floor = dict(image.floors)
         self._index.clear()
+        self._quiet.clear()
         for origin, (seqs, keys) in image.events.items():
             for seq, key in zip(seqs, keys, strict=True):  # older images may repeat keys
                 self._remember(origin, seq, key)
@@ -460,6 +489,7 @@ class DeltaMap:
                 self._entries[key] = entry
         self._tombstones.clear()
         self._index.clear()
+        self._quiet.clear()
         self._floor.clear()
         self._max_seen.clear()
         self._pending.clear()
