@@ -20,13 +20,20 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from statecast.agent.config import AgentConfig
 from statecast.agent.kube import ReplicaReconciler
 from statecast.agent.kube_api import ReplicaRecord
-from statecast.agent.retired import STRONG_GRACE, find_retired
+from statecast.agent.retired import (
+    STRONG_GRACE,
+    VOTER_RECHECK,
+    RetiredCopy,
+    find_retired,
+    strong_fate,
+)
 from statecast.agent.runtime import Agent
 from statecast.core.strong.log import Operation
 from tests.unit.test_agent_kube import FakeGateway
@@ -136,3 +143,50 @@ async def test_a_resource_made_anew_does_not_open_the_log_of_the_one_before(edge
     await edge.reconciler.retirement.sweep(time.time() + RETENTION + 1)
     assert not aside.exists()
     assert edge.directory.exists()  # the new resource's own, open, files stay
+
+
+SINCE = 1_000_000.0
+COPY = RetiredCopy(REF, Path("/data/apps/ledger/strong"), SINCE, "uid-1")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "uid", "voters", "after", "fate"),
+    [
+        ("a copy of a resource that exists: kept for its grace", "uid-1", (), 10.0,
+         ("keep", SINCE + STRONG_GRACE)),
+        ("then deleted", "uid-1", (), STRONG_GRACE, ("delete", SINCE + STRONG_GRACE)),
+        ("a voter's: kept, looked at again a minute later", "uid-1", ("n1", "n2"),
+         RETENTION * 2, ("keep", SINCE + RETENTION * 2 + VOTER_RECHECK)),
+        ("a gone resource's: kept for the retention", None, (), STRONG_GRACE,
+         ("keep", SINCE + RETENTION)),
+        ("then deleted", None, (), RETENTION, ("delete", SINCE + RETENTION)),
+        ("a resource made anew: as a gone one", "uid-2", ("n1",), STRONG_GRACE,
+         ("keep", SINCE + RETENTION)),
+    ],
+)  # fmt: skip
+def test_the_fate_of_a_retired_strong_copy(
+    sentence: str, uid: str | None, voters: tuple[str, ...], after: float, fate: Any
+) -> None:
+    got = strong_fate(
+        COPY, resource_uid=uid, voters=voters, node="n1", now=SINCE + after, retention=RETENTION
+    )
+    assert got == fate, sentence
+
+
+async def test_a_kept_copy_is_not_looked_up_at_every_sweep(edge: Edge) -> None:
+    await edge.lead_and_write("k")
+    edge.gateway.replicas = []
+    del edge.gateway.specs[REF]
+    await edge.reconciler.reconcile()
+    asked: list[tuple[str, str]] = []
+    lookup = edge.gateway.get_resource
+
+    async def counted(namespace: str, name: str) -> dict[str, Any] | None:
+        asked.append((namespace, name))
+        return await lookup(namespace, name)
+
+    edge.gateway.get_resource = counted  # type: ignore[method-assign]
+    for minutes in range(1, 60):  # a sweep every minute for an hour of its day
+        assert await edge.sweep_at(60.0 * minutes)
+    assert len(asked) == 1  # kept for the retention: read once, not at every sweep
+    assert not await edge.sweep_at(RETENTION + 1)

@@ -179,6 +179,8 @@ class Retirement:
         self.held: frozenset[Ref] = frozenset()
         self.members: Mapping[Ref, Collection[str]] = {}
         self._retry: dict[Path, tuple[float, float]] = {}
+        #: Retired strong copies kept -> when their fate may change (see ``strong_fate``).
+        self._strong_due: dict[Path, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         #: Directories of closed replicas whose first hand-off is under way.
         self._handing: set[Path] = set()
@@ -355,10 +357,12 @@ class Retirement:
             return
         data_dir = self.agent.config.data_dir
         found = await asyncio.to_thread(lambda: list(strong_directories(data_dir)))
+        for gone in set(self._strong_due) - {d for _, d in found}:
+            del self._strong_due[gone]
         for ref, directory in found:
             if self.stopping:
                 return
-            if self._strong_in_use(ref, directory):
+            if self._strong_in_use(ref, directory) or now < self._strong_due.get(directory, 0.0):
                 continue
             try:
                 await self._sweep_strong_one(ref, directory, now)
@@ -378,12 +382,14 @@ class Retirement:
                 copy = mark_retired(ref, directory, identity(directory), now)
             found = await self.resource_voters(*ref)
             uid, voters = found if found is not None else (None, ())
-            decided = strong_fate(
+            decided, due = strong_fate(
                 copy, resource_uid=uid, voters=voters, node=self.agent.node, now=now,
                 retention=self.retention, grace=self.strong_grace,
             )  # fmt: skip
             if decided == "keep":
+                self._strong_due[directory] = due
                 return
+            self._strong_due.pop(directory, None)
             await asyncio.to_thread(shutil.rmtree, directory, True)
         log.warning(
             "event=strong_copy_deleted resource=%s/%s path=%s retired_s=%.0f",

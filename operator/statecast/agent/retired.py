@@ -64,6 +64,7 @@ __all__ = [
     "RETIRED_DIR",
     "STRONG_DIR",
     "STRONG_GRACE",
+    "VOTER_RECHECK",
     "Fate",
     "RetiredCopy",
     "RetiredLedger",
@@ -91,6 +92,8 @@ RETIRED_DIR = ".retired"
 STRONG_DIR = "strong"
 #: Seconds a retired strong copy of a resource that exists is kept (not a voter).
 STRONG_GRACE = 600.0
+#: Seconds before the sweep reads the voters again for a copy kept as a voter's.
+VOTER_RECHECK = 60.0
 
 Ref = tuple[str, str]
 Fate = Literal["merge", "keep", "delete"]
@@ -331,7 +334,7 @@ def strong_fate(
     now: float,
     retention: float,
     grace: float = STRONG_GRACE,
-) -> Literal["keep", "delete"]:
+) -> tuple[Literal["keep", "delete"], float]:
     """Whether a retired strong copy on ``node`` (no Replica, not open) is deleted now.
 
     Args:
@@ -342,9 +345,16 @@ def strong_fate(
         now: The current time (epoch seconds).
         retention: Seconds a copy of a gone resource is kept.
         grace: Seconds a copy of a resource that exists is kept.
+
+    Returns:
+        ``delete`` or ``keep``, and for ``keep`` when the answer may change (epoch
+        seconds): the sweep reads the resource again only then, not every sweep (a copy
+        of a gone resource is kept a day).
     """
     if resource_uid is None or copy.uid not in ("", resource_uid):
-        return "delete" if now - copy.since >= retention else "keep"
-    if node in voters:
-        return "keep"  # a voter's promise and log count in majorities: never
-    return "delete" if now - copy.since >= grace else "keep"
+        due = copy.since + retention
+    elif node in voters:
+        return "keep", now + VOTER_RECHECK  # a voter's promise and log count: never now
+    else:
+        due = copy.since + grace
+    return ("delete", now) if now >= due else ("keep", due)
