@@ -564,8 +564,8 @@ class AgentApi:
             # aiohttp sends a PUT or DELETE again when the connection closes before the
             # answer: named, the replica there answers the resend and applies it once
             headers[REQUEST_ID] = request_name(request) or f"{FORWARDED}{uuid.uuid4().hex}"
-        elif name := request_name(request):
-            headers[REQUEST_ID] = name
+        elif request.method != "GET" and (name := request_name(request)):
+            headers[REQUEST_ID] = name  # (a read's name means nothing: not checked)
         return headers
 
     def _count(self, request: Request, store: ReplicaStore, operation: str) -> None:
