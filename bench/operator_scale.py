@@ -418,24 +418,40 @@ def wait_added(watch: ReplicaWatch, since: dict[str, float], timeout: float) -> 
     return list(found.values()) + [float(timeout)] * missing
 
 
+def holders_at(watch: ReplicaWatch, node: str, before: list[str], at: float) -> list[str]:
+    """The resources with a copy on ``node`` at ``at``, by the watch: those it holds now,
+    and those of ``before`` (the holders earlier) whose copy went at or after ``at``."""
+    now = watch.holders(node)
+    gone = [r for r in before if r not in now and (watch.lost_at(r, node) or at - 1.0) >= at]
+    return sorted({*now, *gone})
+
+
 def node_loss(
     agents: FakeAgents, watch: ReplicaWatch, node: str, minimums: dict[str, int]
 ) -> tuple[list[float], list[float], float, list[str], list[str]]:
     """Stop ``node``'s agent; seconds from its Lease's expiry to the operator's answer.
 
-    Returns (replaced, marked, expiry, at_min, holders): for resources at their minimum
-    (``at_min``: left below it by the loss), the time to the replacement Replica's
-    ADDED event on this process's watch (they must be replaced; a copy placed for
-    demand beyond the minimum need not be); for every resource with a copy there
-    (``holders``), the time until that copy is seen marked Lost or deleted (the
-    operator's first reaction); when the Lease expired.
+    Returns (replaced, marked, expiry, at_min, holders). ``holders``: the resources with
+    a copy on the node at the Lease's expiry, by this process's watch; ``at_min``: those
+    of them at their minimum then (left below it by the loss). ``replaced``: for each
+    of ``at_min``, the time to its next Replica's ADDED event on the watch (they must be
+    replaced; a copy placed for demand beyond the minimum need not be); ``marked``: for
+    each holder, the time until its copy is seen marked Lost or deleted (the operator's
+    first reaction); ``expiry``: when the Lease expired. Until session 10 both sets were
+    taken when the agent stopped, 30 s before the expiry: a resource the demand gave a
+    copy meanwhile needed no replacement and counted as never replaced (60 s), and a
+    copy removed for cost meanwhile as never marked (the audit log's measure,
+    :func:`served_times`, takes them at the expiry too).
     """
-    holders = watch.holders(node)
-    at_min = [r for r in holders if watch.count(r) <= minimums.get(r, 2)]
+    before = watch.holders(node)
+    stopped = [r for r in before if watch.count(r) <= minimums.get(r, 2)]
     watch.clear_lost(node)  # a mark from an earlier blip is not this loss's
     expiry = agents.lose(node)
-    print(f"  node loss: {node}: {len(holders)} copies, {len(at_min)} at the minimum", flush=True)
+    print(f"  node loss: {node}: {len(before)} copies, {len(stopped)} at the minimum", flush=True)
     time.sleep(max(0.0, expiry - time.time()))
+    holders, now = holders_at(watch, node, before, expiry), set(watch.holders(node))
+    at_min = [r for r in holders if watch.count(r) + (r not in now) <= minimums.get(r, 2)]
+    print(f"  at the expiry: {len(holders)} copies, {len(at_min)} at the minimum", flush=True)
     replaced = wait_added(watch, dict.fromkeys(at_min, expiry), timeout=60)
     deadline = time.time() + 60
     while time.time() < deadline and any(watch.lost_at(r, node) is None for r in holders):
@@ -693,8 +709,10 @@ def served_times(
     audit log (``short``: resource -> seconds). They were taken from this process's
     watch when the agent stopped, 30 s before the expiry: the demand's moves added
     copies meanwhile, and resources that needed no replacement counted as never replaced.
-    ``marked_lost``: from the expiry to the operator's answer for each copy on the node:
-    its status PATCH (Lost) or, if sooner, its deletion (:func:`copy_answered`;
+    ``marked_lost``: from the expiry to the operator's answer for each copy on the node
+    at the expiry (by the audit log; until session 10 the watch's copies when the agent
+    stopped, and one removed for cost meanwhile counted as never answered): its status
+    PATCH (Lost) or, if sooner, its deletion (:func:`copy_answered`;
     ``removed_unmarked``: how many were deleted first). A missing one counts as the whole
     run's remaining time (never less than it took). Before session 10 a deletion did not
     count: with Ready copies left, a lost copy is removed (``failover``) rather than
@@ -715,7 +733,7 @@ def served_times(
         at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
         made = first_after(writes, at, "create", "replicas", prefix=f"{name}-")
         spec.append((made if made is not None else end) - at)
-    node, expiry, minimums, holders = loss
+    node, expiry, minimums, _ = loss
     alive = copies_at(writes, expiry)
     short = sorted(
         r for r, held in alive.items()
@@ -727,7 +745,8 @@ def served_times(
         for r in short
     }  # fmt: skip
     replaced = list(times.values())
-    answered = [copy_answered(writes, replica_name(r, node), expiry - 5.0) for r in holders]
+    held = sorted(r for r, names in alive.items() if replica_name(r, node) in names)
+    answered = [copy_answered(writes, replica_name(r, node), expiry - 5.0) for r in held]
     marked = [(at if at is not None else end) - expiry for at, _ in answered]
     return {
         "full_pass": None if done is None else done - t0,

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from bench.apiserver_audit import Write
-from bench.operator_scale import node_to_lose, served_times, spec_minimums, until_between_steps
+from bench.operator_scale import (
+    ReplicaWatch,
+    holders_at,
+    node_to_lose,
+    served_times,
+    spec_minimums,
+    until_between_steps,
+)
 
 OPERATOR = "system:serviceaccount:statecast-system:statecast-operator"
 
@@ -72,3 +81,37 @@ def test_a_lost_copy_removed_counts_at_its_deletion_not_at_the_runs_end() -> Non
     served = served_times(writes, holders, 0.0, {}, ("node-1", 10.0, minimums, holders))
     assert served["marked_lost"] == [3.0, 1.0]
     assert served["removed_unmarked"] == 1
+
+
+def test_the_holders_of_a_lost_node_are_taken_at_the_expiry() -> None:
+    """A copy removed for cost between the agent's stop and its Lease's expiry is not
+    one the operator must answer for (it counted as never marked: the run's end)."""
+    watch = ReplicaWatch({})
+
+    def seen(kind: str, resource: str, node: str) -> None:
+        watch._seen(kind, {"spec": {"resource": resource, "nodeName": node}})
+
+    for r in ("cooled", "lost-late", "live"):
+        seen("ADDED", r, "node-1")
+    before = watch.holders("node-1")
+    seen("DELETED", "cooled", "node-1")  # removed for cost before the expiry
+    at = time.time() + 1e-3
+    while time.time() < at:
+        pass
+    seen("DELETED", "lost-late", "node-1")  # the operator's answer, after it
+    assert holders_at(watch, "node-1", before, at) == ["live", "lost-late"]
+
+    served = served_times(
+        [
+            create("cooled-node-1", 1.0),
+            create("live-node-1", 1.0),
+            Write("delete", "replicas", "cooled-node-1", OPERATOR, 200, 4.0, 4.0),
+            Write("delete", "replicas", "live-node-1", OPERATOR, 200, 11.0, 11.0),
+            create("x-node-9", 100.0),
+        ],
+        ["cooled", "live"],
+        0.0,
+        {},
+        ("node-1", 10.0, {}, ["cooled", "live"]),
+    )
+    assert served["marked_lost"] == [1.0]  # before: [90.0 (the run's end), 1.0]
