@@ -12,8 +12,9 @@ successor syncs moves a run by a fraction of a percent): a budget reaches every 
 to that much above it, so a frontier starts that much below its cheapest run.
 
 Two frontiers are piecewise linear, so comparing them at every budget needs only their
-breakpoints. Bytes moved are compared at equal service: the fewest bytes a mix of our
-runs moves within the rival's budget at the rival's latency or better.
+breakpoints. Bytes moved are compared at equal service, at every run of the rival: the
+fewest bytes a mix of our runs moves within that run's budget at its latency and local
+hits or better.
 """
 
 from __future__ import annotations
@@ -158,23 +159,30 @@ def losses(ours: Frontier, theirs: Frontier, margin: float = 0.0) -> list[Loss]:
     return found
 
 
-def least_bytes(points: Sequence[Point], budget: float, latency_ms: float) -> float | None:
-    """The fewest bytes a mix of ``points`` moves within ``budget`` at ``latency_ms`` or better.
+def least_bytes(
+    points: Sequence[Point], budget: float, latency_ms: float, hits: float | None = None
+) -> float | None:
+    """The fewest bytes a mix of ``points`` moves within ``budget`` at the rival's service.
 
     A linear program over the mixes (time sharing) of the runs: weights summing to one,
     replica-hours within the budget (and its tolerance), mean latency no worse than
-    ``latency_ms``. None when no mix serves that latency within the budget.
+    ``latency_ms`` and, when ``hits`` is given, a local-hit ratio no lower. None when no
+    mix serves that within the budget.
     """
     from scipy.optimize import linprog
 
     hours = np.array([p.replica_hours for p in points])
     ms = np.array([p.mean_latency_ms for p in points])
     moved = np.array([p.bytes_moved for p in points])
+    rows, limits = [hours, ms], [budget * (1 + HOURS_TOLERANCE), latency_ms * (1 + 1e-9)]
+    if hits is not None:
+        rows.append(-np.array([p.local_hit_ratio for p in points]))
+        limits.append(-hits + 1e-9)
     scale = max(float(moved.max()), 1.0)
     solution = linprog(
         moved / scale,
-        A_ub=np.vstack([hours, ms]),
-        b_ub=np.array([budget * (1 + HOURS_TOLERANCE), latency_ms * (1 + 1e-9)]),
+        A_ub=np.vstack(rows),
+        b_ub=np.array(limits),
         A_eq=np.ones((1, len(points))),
         b_eq=np.array([1.0]),
         bounds=(0.0, None),
@@ -183,23 +191,34 @@ def least_bytes(points: Sequence[Point], budget: float, latency_ms: float) -> fl
     return float(solution.fun) * scale if solution.status == 0 else None
 
 
-def bytes_losses(ours: Sequence[Point], theirs: Frontier, margin: float = 0.0) -> list[Loss]:
-    """Budgets where we move more bytes than the rival to serve its latency.
+def bytes_losses(
+    ours: Sequence[Point],
+    theirs: Sequence[Point],
+    margin_hits: float = 0.0,
+    margin_latency: float = 0.0,
+    margin: float = 0.0,
+) -> list[Loss]:
+    """The rival's runs whose service we cannot match moving no more bytes.
 
-    ``theirs`` is the rival's latency frontier; at each of its breakpoints our bytes are
-    the fewest any mix of our runs moves within that budget at the rival's latency or
-    better (:func:`least_bytes`). Where no mix of ours serves that latency (a latency
-    loss, reported as such), our latency frontier's mix at the budget is read instead.
-    Reading only our latency frontier compared the rival with whichever run had the
-    best latency, however small its lead: on drift a run 0.02 % faster than another at
-    576 replica-hours moved 7.5 GiB against the other's 2.2.
+    For every run of the rival (its whole sweep, not one point per budget) our bytes
+    are the fewest any mix of our runs moves within that run's replica-hours at its mean
+    latency or better and its local hits or better (:func:`least_bytes`), less the
+    margins (``margin_hits`` absolute, ``margin_latency`` relative). Checking every run
+    checks every mix of the rival's runs too: the service-and-bytes a mix of ours can
+    reach (with anything worse) is a convex set, so it holds the rival's mixes once it
+    holds the rival's runs. Where no mix of ours serves a run (a service loss), the
+    bytes are not compared and the run is a loss with ``ours`` None: reading our
+    best-latency run instead (sessions 8-9) compared bytes at worse service.
+    ``budget`` of a loss is the run's replica-hours, ``theirs`` its bytes.
     """
-    fallback = frontier(ours, "mean_latency_ms")
     found = []
-    for budget, ms, rival in zip(theirs.hours, theirs.values, theirs.bytes_moved, strict=True):
-        mine = least_bytes(ours, float(budget), float(ms))
-        if mine is None:
-            mine = fallback.bytes_at(float(budget))
-        if mine is not None and mine > rival * (1 + margin):
-            found.append(Loss("bytes_moved", float(budget), mine, float(rival)))
+    for run in sorted(theirs, key=lambda p: (p.replica_hours, p.label)):
+        mine = least_bytes(
+            ours,
+            run.replica_hours,
+            run.mean_latency_ms * (1 + margin_latency),
+            run.local_hit_ratio - margin_hits,
+        )
+        if mine is None or mine > run.bytes_moved * (1 + margin):
+            found.append(Loss("bytes_moved", run.replica_hours, mine, run.bytes_moved))
     return found
