@@ -42,7 +42,9 @@ def test_local_first_near_free_runs_step_by_twice_down_to_the_cheapest() -> None
     # counts it); with near-free copies it stopped at x1/4, and on generated-12 (6.7-235
     # MiB) reactive's k = 0 runs at 952-1,469 rh were 2.4-3.6 points above its frontier.
     holds = sorted({s.hold for s in PREDICTIVE if s.local and s.copy == NEAR_FREE} - {NEAR_FREE})
-    cheapest = min(s.hold for s in PREDICTIVE if s.copy == 1.0 and s.cooldown is None)
+    cheapest = min(
+        s.hold for s in PREDICTIVE if s.copy == 1.0 and s.cooldown is None and s.hold > NEAR_FREE
+    )
     assert holds[0] <= cheapest
     inside = [h for h in holds if h <= 1 / 4]
     assert max(np.diff(np.log2(inside))) <= 1.0, inside
@@ -178,3 +180,20 @@ def test_a_family_whose_sweep_changed_is_replayed() -> None:
     chosen = variants(trace, ("groupcache",))
     kept = Study("drift", "", [_point("groupcache", "groupcache", 1.0)] * 3)
     assert reused_runs(chosen, kept, frozenset()) == {}
+
+
+def test_the_copy_price_steps_by_at_most_4x_between_its_corners() -> None:
+    # Bytes are compared at the rival's service: at the floor the price jumped from x1 (a
+    # move at every shift of demand) to x64 (none), and with near-free holding only
+    # near-free copies were swept local-first (a copy dropped at every lull and copied
+    # back): the runs that serve a rival's latency with few moves were missing.
+    for hold, local in ((FLOOR, False), (NEAR_FREE, True), (NEAR_FREE, False)):
+        copies = sorted({s.copy for s in PREDICTIVE if s.hold == hold and s.local == local})
+        low = [c for c in copies if c <= 64.0]
+        assert low[0] <= 1 / 16 and low[-1] >= 1.0, (hold, local, copies)
+        gaps = np.diff(np.log2([c for c in low if c >= 1 / 16]))
+        assert max(gaps) <= 2.0, (hold, local, copies)
+    # ... and dear copies (x4, x16) through the rivals' budgets, not only at the floor.
+    for hold in (1 / 4, 1.0, 4.0):
+        copies = {s.copy for s in PREDICTIVE if s.hold == hold and not s.local and not s.cooldown}
+        assert {4.0, 16.0} <= copies, (hold, copies)

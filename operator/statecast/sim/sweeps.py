@@ -155,6 +155,22 @@ PREDICTIVE: tuple[Setting, ...] = (
     *(Setting(FLOOR, local=local, changes=1) for local in (False, True)),
     *(Setting(FLOOR, local=True, cooldown=c, deviation=1.0) for c in (None, SHORT_COOLDOWN)),
 )
+#: The copy price, stepped by at most 4x between its corners where the grid above only
+#: had the corners (session 10, bytes). Bytes are compared at the rival's service, so the
+#: runs that reach it with priced copies decide them: with copies near-free (x1/4096) a
+#: run drops a copy at every lull and copies it back (65 % of the bytes of our
+#: least-bytes mixes where a rival moved fewer, mostly copies re-added within the hour),
+#: and at the floor the price jumped from x1 (a move at every shift) to x64 (none).
+NEW_COPY_PRICES: tuple[Setting, ...] = (
+    *(Setting(FLOOR, copy) for copy in (1 / 4, 4.0, 16.0)),
+    *(Setting(NEAR_FREE, copy, local=True) for copy in (1 / 16, 1 / 4, 1.0)),
+    *(Setting(NEAR_FREE, copy) for copy in (1 / 4, 1.0)),
+    # Dear copies through the rivals' budgets too, not only at the floor: follow-the-
+    # workload's 2x ratio and groupcache's 2 % trade a little service for few moves at
+    # every budget (drift, flash-crowd: +1, +2 replicas at a fifth of our bytes).
+    *(Setting(hold, copy) for hold in (1 / 4, 1.0, 4.0) for copy in (4.0, 16.0)),
+)
+PREDICTIVE = (*PREDICTIVE, *NEW_COPY_PRICES)
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
 REACTIVE_K = (0.0, 0.5, 1.0, 2.0)
