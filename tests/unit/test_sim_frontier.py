@@ -112,3 +112,17 @@ def test_every_rival_run_is_checked_not_only_its_best_latency() -> None:
     theirs = [run("r", 2, 0.5, ms=0.5, moved=20.0), run("r", 2, 0.4, ms=0.6, moved=2.0)]
     found = bytes_losses(ours, theirs)
     assert [(x.budget, x.ours, x.theirs) for x in found] == [(2.0, pytest.approx(10.0), 2.0)]
+
+
+def test_the_same_run_is_no_loss_whatever_the_other_runs() -> None:
+    # Our run and the rival's are the same placement (same hours, service and bytes); a
+    # far dearer run beside it scales the linear program, whose rounding read ours
+    # 8,257,536.000000001 bytes against 8,257,536 (generated-36).
+    same = (48.0, 0.13793985621575883, 1.3975825186221515, 8257536.0)
+    ours = [
+        run("p", *same[:2], ms=same[2], moved=same[3]),
+        run("p", 1088, 0.9700369136183177, 0.11198523455267295, 364890460.0),
+    ]
+    theirs = [run("r", *same[:2], ms=same[2], moved=same[3])]
+    assert bytes_losses(ours, theirs) == []
+    assert bytes_losses(ours, theirs, 0.02, 0.03) == []
