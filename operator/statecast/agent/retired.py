@@ -169,16 +169,23 @@ def _holds_a_copy(directory: Path, files: tuple[str, ...] = _STATE_FILES) -> boo
 _STRONG_FILES = ("log.jsonl", "snapshot.json")
 
 
-def replica_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
-    """Every replica directory under ``data_dir``: ``<ns>/<name>`` holding a log or snapshot."""
+def _resource_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
+    """Every ``<ns>/<name>`` directory under ``data_dir`` (the set-aside folder excluded)."""
     if not data_dir.is_dir():
         return
     for namespace in sorted(data_dir.iterdir()):
         if not namespace.is_dir() or namespace.name == RETIRED_DIR:
             continue
         for resource in sorted(namespace.iterdir()):
-            if resource.is_dir() and _holds_a_copy(resource):
+            if resource.is_dir():
                 yield (namespace.name, resource.name), resource
+
+
+def replica_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
+    """Every replica directory under ``data_dir``: ``<ns>/<name>`` holding a log or snapshot."""
+    for ref, resource in _resource_directories(data_dir):
+        if _holds_a_copy(resource):
+            yield ref, resource
     aside = data_dir / RETIRED_DIR
     if aside.is_dir():
         for namespace in sorted(aside.iterdir()):
@@ -288,16 +295,11 @@ def covers(vector: Mapping[str, int], copy: Mapping[str, int]) -> bool:
 
 def strong_directories(data_dir: Path) -> Iterator[tuple[Ref, Path]]:
     """Every strong replica directory: ``<ns>/<name>/strong`` and ``strong.<uid>`` set aside."""
-    if not data_dir.is_dir():
-        return
-    for namespace in sorted(data_dir.iterdir()):
-        if not namespace.is_dir() or namespace.name == RETIRED_DIR:
-            continue
-        for resource in sorted(namespace.iterdir()):
-            for copy in sorted(resource.glob(f"{STRONG_DIR}*")) if resource.is_dir() else ():
-                named = copy.name == STRONG_DIR or copy.name.startswith(f"{STRONG_DIR}.")
-                if named and copy.is_dir() and _holds_a_copy(copy, _STRONG_FILES):
-                    yield (namespace.name, resource.name), copy
+    for ref, resource in _resource_directories(data_dir):
+        for copy in sorted(resource.glob(f"{STRONG_DIR}*")):
+            named = copy.name == STRONG_DIR or copy.name.startswith(f"{STRONG_DIR}.")
+            if named and copy.is_dir() and _holds_a_copy(copy, _STRONG_FILES):
+                yield ref, copy
 
 
 def adopt_strong(ref: Ref, directory: Path, uid: str, now: float | None = None) -> None:

@@ -239,7 +239,15 @@ class ReplicaStore:
         Raises:
             UnavailableError: 503 ``outcome_unknown``: the record failed (see :func:`unlogged`).
         """
-        result, batch = self._queue(delta)
+        return await self._settled(*self._queue(delta))
+
+    @staticmethod
+    async def _settled(result: WriteResult, batch: LogBatch | None) -> WriteResult:
+        """``result`` once ``batch`` (None: nothing to wait for) is written.
+
+        Raises:
+            UnavailableError: 503 ``outcome_unknown``: the record failed (see :func:`unlogged`).
+        """
         if batch is not None:
             try:
                 await batch.wait()
@@ -282,13 +290,7 @@ class ReplicaStore:
             NotFoundError: The key has no visible value here.
             UnavailableError: 503 ``outcome_unknown``: the record failed (see :func:`unlogged`).
         """
-        result, batch = self.delete_now(key)
-        if batch is not None:
-            try:
-                await batch.wait()
-            except PersistenceError as err:
-                raise unlogged(err) from err
-        return result
+        return await self._settled(*self.delete_now(key))
 
     def delete_now(self, key: str) -> tuple[WriteResult, LogBatch | None]:
         """Delete a key without awaiting (the log batch as for :meth:`put_now`).
