@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+
+from statecast.devcluster.system import not_established
 
 INSTALL = Path(__file__).parents[2] / "manifests" / "install"
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -141,12 +144,12 @@ def service_monitor_crd(kubectl: Kubectl) -> None:
         / "monitoring.coreos.com_servicemonitors.yaml"
     )
     kubectl("apply", "--server-side", "--field-manager=statecast-tests", "-f", str(crd))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/servicemonitors.monitoring.coreos.com",
-    )
+    # Polled, not `kubectl wait`: it fails at once on a CRD whose conditions are still null.
+    name = "servicemonitors.monitoring.coreos.com"
+    deadline = time.monotonic() + 60
+    while not_established(kubectl("get", "crd", name, "-o", "json", check=False).stdout, [name]):
+        assert time.monotonic() < deadline, f"{name} not Established after 60 s"
+        time.sleep(0.2)
 
 
 def dry_run(kubectl: Kubectl, objects: list[dict], tmp_path: Path) -> str:

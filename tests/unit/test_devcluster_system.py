@@ -3,6 +3,7 @@ records, restart after a kill."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from statecast.devcluster import ClusterError, processes
-from statecast.devcluster.system import System, acting_peer
+from statecast.devcluster.system import System, acting_peer, not_established
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -111,3 +112,32 @@ def test_dev_cluster_up_with_tls_and_auth_starts_the_agents_as_the_chart_does(tm
     args = argparse.Namespace(with_network_proxy=False, tls=False, auth=False, agent_port=7420)
     _start_agents(FakeSystem(), args)  # type: ignore[arg-type]
     assert started["kubeconfig"] is None and started["args"] == {"node-1": [], "node-2": []}
+
+
+def _crd(name: str, conditions: object) -> dict[str, object]:
+    return {"metadata": {"name": name}, "status": {"conditions": conditions}}
+
+
+_ESTABLISHED = [{"type": "Established", "status": "True"}]
+
+
+@pytest.mark.parametrize(
+    ("listing", "pending"),
+    [
+        ("", ["a", "b"]),  # kubectl answered nothing (the CRDs are not there yet)
+        ("not json", ["a", "b"]),
+        (json.dumps({"items": []}), ["a", "b"]),
+        # the case `kubectl wait` failed on at once: conditions not written yet (null)
+        (json.dumps({"items": [_crd("a", None), _crd("b", _ESTABLISHED)]}), ["a"]),
+        (
+            json.dumps({"items": [_crd("a", [{"type": "Established", "status": "False"}])]}),
+            ["a", "b"],
+        ),
+        (json.dumps({"items": [_crd("a", _ESTABLISHED), _crd("b", _ESTABLISHED)]}), []),
+        (json.dumps(_crd("a", _ESTABLISHED)), ["b"]),  # a single object, not a List
+    ],
+)
+def test_crds_count_as_established_only_with_their_condition_true(
+    listing: str, pending: list[str]
+) -> None:
+    assert not_established(listing, ["a", "b"]) == pending

@@ -76,6 +76,30 @@ _CRDS = (
 )
 
 
+def not_established(listing: str, names: Sequence[str]) -> list[str]:
+    """Which of the CRDs ``names`` are not ``Established`` in ``kubectl get -o json``'s output.
+
+    A CRD missing from ``listing`` (not created yet, or kubectl answered nothing that
+    parses), or whose conditions are absent or null, counts as not Established.
+    """
+    try:
+        doc = json.loads(listing) if listing.strip() else {}
+    except json.JSONDecodeError:
+        doc = {}
+    items = doc.get("items", [doc]) if isinstance(doc, dict) else []
+    ready = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        conditions = (item.get("status") or {}).get("conditions") or []
+        if any(
+            isinstance(c, dict) and c.get("type") == "Established" and c.get("status") == "True"
+            for c in conditions
+        ):
+            ready.add((item.get("metadata") or {}).get("name"))
+    return [name for name in names if name not in ready]
+
+
 def kubectl_binary() -> str:
     """The dev cluster's kubectl when built, else the one on ``PATH``.
 
@@ -227,13 +251,37 @@ class System:
             f"--field-manager={self.field_manager}",
         )
         self.kubectl(*apply, "-f", str(MANIFESTS / "crds.yaml"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *_CRDS)
+        self.wait_established(_CRDS)
         peering = {
             "apiVersion": "kopf.dev/v1",
             "kind": "ClusterKopfPeering",
             "metadata": {"name": PEERING_NAME},
         }
         self.kubectl(*apply, "-f", "-", stdin=yaml.safe_dump(peering))
+
+    def wait_established(self, crds: Sequence[str], timeout_s: float = 60.0) -> None:
+        """Wait until every CRD of ``crds`` (``crd/<name>``) is ``Established``.
+
+        Polled here rather than with ``kubectl wait --for=condition=Established``: for a
+        CRD read before the API server wrote its first conditions (``status.conditions``
+        null), kubectl fails at once (".status.conditions accessor error") instead of
+        waiting - a fresh-clone CI run lost every integration test to it once.
+
+        Raises:
+            ClusterError: one is not Established after ``timeout_s`` seconds.
+        """
+        names = [crd.removeprefix("crd/") for crd in crds]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = self.kubectl("get", "crd", *names, "-o", "json", check=False)
+            pending = not_established(out, names)
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"CRDs not Established after {timeout_s:g} s: {', '.join(pending)}"
+                )
+            time.sleep(0.2)
 
     def install_rbac(self) -> None:
         """The namespace, ServiceAccounts and (Cluster)Roles of the install manifests."""
