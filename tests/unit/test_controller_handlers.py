@@ -604,10 +604,14 @@ def _cordoned(name: str, zone: str) -> NodeView:
     )
 
 
-def test_a_routine_moves_status_is_written_once_with_its_copys_ready_report(
+def _routine_move_start(
     gateway: FakeGateway, memo: kopf.Memo
-) -> None:
-    """Creation and Ready in one status PATCH, not two; no Event for a routine move."""
+) -> tuple[list[float], FakeIndex, FakeIndex, dict[str, Any]]:
+    """Copies Ready on a and b, then b's node cordoned: (clock, nodes, replicas, status).
+
+    The operator's held statuses read ``clock[0]``; the status is the one stored after
+    the first reconcile, before the move.
+    """
     clock = [1000.0]
     memo.services.held.clock = lambda: clock[0]
     moved = FakeIndex(
@@ -618,7 +622,14 @@ def test_a_routine_moves_status_is_written_once_with_its_copys_ready_report(
     )
     settled = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
     handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=settled)
-    stored = dict(gateway.written())
+    return clock, moved, settled, dict(gateway.written())
+
+
+def test_a_routine_moves_status_is_written_once_with_its_copys_ready_report(
+    gateway: FakeGateway, memo: kopf.Memo
+) -> None:
+    """Creation and Ready in one status PATCH, not two; no Event for a routine move."""
+    clock, moved, settled, stored = _routine_move_start(gateway, memo)
     assert stored["phase"] == "Ready"
     # b is cordoned: its copy moves to d (a routine rebalance)
     handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=settled)
@@ -645,17 +656,7 @@ def test_a_routine_moves_status_is_written_once_with_its_copys_ready_report(
 def test_a_held_status_is_written_at_its_deadline_if_no_report_comes(
     gateway: FakeGateway, memo: kopf.Memo
 ) -> None:
-    clock = [1000.0]
-    memo.services.held.clock = lambda: clock[0]
-    moved = FakeIndex(
-        {
-            n.name: [n]
-            for n in (node("a", "z1"), _cordoned("b", "z2"), node("c", "z1"), node("d", "z2"))
-        }
-    )
-    settled = FakeIndex({("ns", "flags"): [replica("a", "Ready"), replica("b", "Ready")]})
-    handlers.reconcile_resource(body(), memo=memo, node_index=nodes(), replica_index=settled)
-    stored = dict(gateway.written())
+    clock, moved, settled, stored = _routine_move_start(gateway, memo)
     handlers.reconcile_resource(body(stored), memo=memo, node_index=moved, replica_index=settled)
     assert len(gateway.status_patches) == 1
     clock[0] += 60  # past the deadline, d still Pending: the queued reconcile writes

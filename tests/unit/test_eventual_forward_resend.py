@@ -23,10 +23,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from statecast.agent.launcher import LocalAgents
-from tests.unit.test_strong_forward_resend import Relay, _names
+from tests.unit.test_strong_forward_resend import Relay, _names, relay_between
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +44,7 @@ def relayed(tmp_path: Path) -> Iterator[Callable[[bytes], tuple[LocalAgents, Rel
 
     def make(trigger: bytes) -> tuple[LocalAgents, Relay]:
         agents = LocalAgents(tmp_path, 2, [FLAGS], {"syncInterval": 0.2})
-        holder, forwarder = agents.agents
-        relay = Relay((holder.host, holder.port), trigger)
-        through = relay.start(forwarder.host)
-        config = yaml.safe_load(forwarder.config_path.read_text())
-        for peer in config["peers"]:
-            if peer["node"] == holder.node:
-                peer["url"] = through
-        forwarder.config_path.write_text(yaml.safe_dump(config))
+        relay = relay_between(agents, 1, 0, trigger)  # the forwarder reaches the replica
         made.append((agents, relay))
         agents.start_all()
         return agents, relay

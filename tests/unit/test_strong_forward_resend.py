@@ -103,6 +103,23 @@ class Relay:
             self.listener.close()
 
 
+def relay_between(agents: LocalAgents, source: int, target: int, trigger: bytes) -> Relay:
+    """A :class:`Relay` on the path from agent ``source`` to agent ``target`` (by index).
+
+    The relay listens on ``source``'s host and ``source``'s config names it as
+    ``target``'s URL; call before the agents start.
+    """
+    origin, upstream = agents.agents[source], agents.agents[target]
+    relay = Relay((upstream.host, upstream.port), trigger)
+    through = relay.start(origin.host)
+    config = yaml.safe_load(origin.config_path.read_text())
+    for peer in config["peers"]:
+        if peer["node"] == upstream.node:
+            peer["url"] = through
+    origin.config_path.write_text(yaml.safe_dump(config))
+    return relay
+
+
 def _recv(conn: socket.socket) -> bytes:
     try:
         return conn.recv(65536)
@@ -117,17 +134,10 @@ def relayed(tmp_path: Path) -> Iterator[Callable[[bytes], tuple[LocalAgents, Rel
 
     def make(trigger: bytes) -> tuple[LocalAgents, Relay]:
         agents = LocalAgents(tmp_path, 3, [LEDGER], FAST)
-        leader, follower, _ = agents.agents
-        relay = Relay((leader.host, leader.port), trigger)
-        through = relay.start(follower.host)
-        config = yaml.safe_load(follower.config_path.read_text())
-        for peer in config["peers"]:
-            if peer["node"] == leader.node:
-                peer["url"] = through
-        follower.config_path.write_text(yaml.safe_dump(config))
+        relay = relay_between(agents, 1, 0, trigger)  # the follower reaches the leader
         made.append((agents, relay))
         agents.start_all()
-        wait_heard_from_leader(follower)
+        wait_heard_from_leader(agents.agents[1])
         return agents, relay
 
     yield make
