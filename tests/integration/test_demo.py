@@ -13,35 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from statecast.devcluster import DevCluster
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_a_short_demo_runs_every_act_and_reports(tmp_path: Path) -> None:
     picture, numbers = tmp_path / "demo.png", tmp_path / "demo.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "statecast.cli",
-            "demo",
-            "--days",
-            "2",
-            "--day-seconds",
-            "12",
-            "--cluster",
-            f"statecast-demo-test-{os.getpid()}",
-            "--plot",
-            str(picture),
-            "--json",
-            str(numbers),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=False,
-    )
+    cluster = f"statecast-demo-test-{os.getpid()}"
+    try:
+        result = _short_demo(cluster, picture, numbers)
+    finally:
+        # the demo stops its cluster but keeps its state for a look afterwards; a test's
+        # is purged (a stopped cluster's directory keeps its ports on record)
+        DevCluster(cluster).down(purge=True)
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]
     # the acts on feature-flags
@@ -61,3 +47,29 @@ def test_a_short_demo_runs_every_act_and_reports(tmp_path: Path) -> None:
     assert set(policies) == {"predictive", "static"}
     assert policies["predictive"]["reads"] > 100 and policies["static"]["reads"] > 100
     assert len(everything["leads"]) == 5  # two days of three shifts: five changes
+
+
+def _short_demo(cluster: str, picture: Path, numbers: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "statecast.cli",
+            "demo",
+            "--days",
+            "2",
+            "--day-seconds",
+            "12",
+            "--cluster",
+            cluster,
+            "--plot",
+            str(picture),
+            "--json",
+            str(numbers),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )

@@ -25,7 +25,7 @@ from kubernetes import client, config
 
 from statecast.api.lease import AGENT_LEASE_PREFIX as LEASE_PREFIX
 from statecast.api.lease import ENDPOINT_ANNOTATION, ZONE_ANNOTATION, agent_lease_name
-from statecast.devcluster import DevCluster, netproxy
+from statecast.devcluster import DevCluster, netproxy, processes
 from statecast.devcluster.cluster import default_home
 from statecast.devcluster.system import INSTALL_NAMESPACE, System, acting_peer
 
@@ -350,14 +350,22 @@ def _server_of(kubeconfig: Path) -> str | None:
         return None
 
 
-def _dev_cluster_serving(server: str | None) -> DevCluster | None:
-    home = default_home()
+def _dev_cluster_serving(server: str | None, home: Path | None = None) -> DevCluster | None:
+    """The dev cluster whose running API server is ``server``.
+
+    A stopped cluster keeps its ``cluster.json`` (and so its old ports) until it is
+    purged, and a port it used may since have gone to another cluster: only a state
+    directory whose ``kube-apiserver`` process runs can be the one serving.
+    """
+    home = home or default_home()
     if server is None or not home.is_dir():
         return None
     for state in sorted(home.iterdir()):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             ports = json.loads((state / "cluster.json").read_text()).get("ports", {})
-            if ports.get("apiserver") and server == f"https://127.0.0.1:{ports['apiserver']}":
+            if not ports.get("apiserver") or server != f"https://127.0.0.1:{ports['apiserver']}":
+                continue
+            if processes.running_pid(state, "kube-apiserver") is not None:
                 return DevCluster(state.name, home=home)
     return None
 
