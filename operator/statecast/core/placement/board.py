@@ -35,6 +35,7 @@ from statecast.core.placement.costs import (
 )
 from statecast.core.placement.hedging import forecast_confidence, uncertain_nodes
 from statecast.core.placement.hysteresis import may_readd
+from statecast.core.placement.moves import add_stay, stay_ladder
 from statecast.core.placement.types import (
     ActionKind,
     CurrentReplica,
@@ -74,6 +75,9 @@ class Context:
         hold_bytes: cost of holding one replica's bytes over the window (ms); the
             demand-relative floor is priced on the board (:func:`holding`).
         copy: cost of one full copy (ms).
+        copy_at: cost of a new copy on each node (ms): a full copy, or less where the
+            node keeps a removed replica's files (:attr:`PlanInput.copy_bytes`).
+        bytes_at: bytes a new copy on each node moves.
         current: node -> the replica there now.
         fresh: nodes holding an up-to-date replica now.
         pinned: nodes whose replica is a strong resource's leader (never removed for cost).
@@ -112,11 +116,19 @@ class Context:
     target_zones: int
     budget: int = 0
     fill: int = 0
+    copy_at: FloatArray = field(default_factory=lambda: np.zeros(0))
+    bytes_at: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def no_replica_ms(self) -> float:
         """Latency when no replica serves."""
         return self.inputs.latency.no_replica_ms
+
+    @functools.cached_property
+    def stayed(self) -> tuple[FloatArray, FloatArray]:
+        """The observed demand over the newest stretches (:func:`~.moves.stay_ladder`)."""
+        spec = self.inputs.spec
+        return stay_ladder(self.recent, self.inputs.step_s, self.window_s, spec.move_residence_s)
 
 
 @dataclass
@@ -252,6 +264,13 @@ def build_context(inputs: PlanInput) -> Context:
         i = index.get(name)
         if i is not None and not may_readd(since, spec.cooldown_s):
             margin[i] = 2 * spec.hysteresis + 1.0
+    copy = copy_cost(state, inputs.costs, spec.cost_weight)
+    moved = np.full(len(names), float(state.bytes))
+    for name, warm in inputs.copy_bytes.items():
+        i = index.get(name)
+        if i is not None:
+            moved[i] = min(max(float(warm), 0.0), moved[i])
+    copy_at = copy * moved / state.bytes if state.bytes > 0 else np.full(len(names), copy)
     return Context(
         inputs=inputs,
         names=names,
@@ -269,7 +288,9 @@ def build_context(inputs: PlanInput) -> Context:
         hedge=believed if hedge is mean else hedge * scale,
         window_s=window_s,
         hold_bytes=holding_cost(state, inputs.costs, window_s / 3600.0, spec.cost_weight),
-        copy=copy_cost(state, inputs.costs, spec.cost_weight),
+        copy=copy,
+        copy_at=copy_at,
+        bytes_at=moved,
         current=current,
         fresh=fresh,
         pinned=pinned,
@@ -494,6 +515,22 @@ def serving(ctx: Context, board: Board) -> FloatArray:
     return serving_latency(ctx.matrix, board.holders, ctx.no_replica_ms)
 
 
+def stays(ctx: Context, board: Board, gain: FloatArray) -> FloatArray:
+    """Per node, the value windows a copy added there is priced over (at least 1).
+
+    As long again as the node's demand has stayed as it is now, at least the value
+    window (:func:`~statecast.core.placement.moves.add_stay`: the moves' rule, read
+    from at most ``spec.move_residence_s`` of history); the window alone with
+    ``move_residence_s = 0`` or no history. ``gain``: what each copy saves over the
+    window at the forecast (:func:`gains`, at the board's holders).
+    """
+    stayed = ctx.stayed
+    if len(stayed[1]) == 0:
+        return np.ones(len(ctx.names))
+    tolerance = ctx.inputs.spec.deviation_threshold
+    return add_stay(ctx.matrix, serving(ctx, board), gain, stayed, tolerance)
+
+
 def gains(ctx: Context, board: Board, demand: FloatArray) -> FloatArray:
     """Latency each candidate would save over the window as one more replica."""
     return gain_of_adding(ctx.matrix, serving(ctx, board), demand)
@@ -521,10 +558,10 @@ def best_node(
 
 def add(ctx: Context, board: Board, i: int, reason: Reason, value: float, detail: str) -> None:
     """Put a new replica on node ``i`` (a full copy)."""
-    cost = float(holding(ctx, board)[i]) + ctx.copy
+    cost = float(holding(ctx, board)[i]) + float(ctx.copy_at[i])
     board.holders[i] = True
     board.acted[i] = True
-    board.bytes_copied += ctx.inputs.state.bytes
+    board.bytes_copied += float(ctx.bytes_at[i])
     name = ctx.names[i]
     board.actions[name] = ReplicaAction(
         ActionKind.ADD, name, reason, SyncMode.FULL, value, cost, detail

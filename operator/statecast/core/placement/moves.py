@@ -93,6 +93,7 @@ def best_move(
     no_replica_ms: float,
     stayed: tuple[FloatArray, FloatArray] | None = None,
     tolerance: float = 0.5,
+    copy: FloatArray | None = None,
 ) -> Move | None:
     """The move that saves most latency, or None when none is possible.
 
@@ -118,6 +119,9 @@ def best_move(
         tolerance: relative difference between a stretch's saving and the forecast's
             that still counts as the demand staying as it is (the planner passes the
             deviation threshold: a larger miss counts as the forecast being wrong).
+        copy: per node, the cost of a copy there (ms), where copies differ (a warm
+            copy): the move chosen is the one that saves most beyond its copy. None:
+            every copy costs the same (the choice is the largest saving).
     """
     options = targets & ~holders
     sources = np.flatnonzero(movable & holders)
@@ -149,7 +153,8 @@ def best_move(
     restricted = (per_zone[zone_id] == 0)[None, :] | (zone_id[None, :] == zone_id[sources][:, None])
     allowed = options[None, :] & (restricted | ~uncover[:, None])
     value = np.where(allowed, window + credit, -np.inf)
-    k, c = divmod(int(np.argmax(value)), value.shape[1])
+    net = value if copy is None else value - copy[None, :]
+    k, c = divmod(int(np.argmax(net)), value.shape[1])
     if not np.isfinite(value[k, c]):
         return None
     stay = float(length[k, c]) if credit[k, c] > 0 else 0.0
@@ -178,3 +183,35 @@ def _stay(
     same = (np.abs(past - expect) <= tolerance * expect) & (window > 0)[None, :, :]
     held = np.cumprod(same, axis=0).sum(axis=0)  # stretches in a row, shortest first
     return np.where(held > 0, windows[np.maximum(held - 1, 0)], 0.0)
+
+
+def add_stay(
+    matrix: FloatArray,
+    current: FloatArray,
+    window: FloatArray,
+    stayed: tuple[FloatArray, FloatArray],
+    tolerance: float,
+) -> FloatArray:
+    """Per node, the value windows a new copy there is expected to serve, at least 1.
+
+    The rule moves are priced by (:func:`best_move`), for an add: as long again as the
+    node's demand has stayed as it is now, the longest newest stretch over which (and
+    over every newer one) a copy on the node would have saved, at today's holders,
+    what the forecast says it saves a window from now on, within ``tolerance``; one
+    window where none does (the forecast's window alone, as without history).
+
+    Args:
+        matrix: node-to-node latency.
+        current: latency each node sees now (at the board's holders).
+        window: per node, what a copy there saves over the value window at the forecast.
+        stayed: the observed demand over the newest stretches and their lengths in
+            value windows (:func:`stay_ladder`).
+        tolerance: the relative difference that still counts as the same demand.
+    """
+    demand, windows = stayed
+    if len(windows) == 0:
+        return np.ones(len(window))
+    saved = np.maximum(current[:, None] - matrix, 0.0)
+    past = (demand @ saved)[:, None, :]  # (stretches, 1, nodes)
+    length = _stay(past, window[None, :], windows, tolerance)[0]
+    return np.asarray(np.maximum(length, 1.0), dtype=np.float64)

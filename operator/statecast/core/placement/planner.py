@@ -7,7 +7,8 @@ decision weighs the same two sides over the same *value window*, ``max(horizon,
 cooldown)`` (a replica that is added stays at least its cooldown):
 
 - *add* a replica when the latency it saves over the window beats holding it over the
-  window plus its copy, by the hysteresis margin;
+  window plus its copy, by the hysteresis margin (over the node's expected stay, as a
+  move, when the demand has stayed longer than a window: both sides over that stay);
 - *remove* one past its cooldown when the latency it still saves does not pay for
   holding it, less the margin;
 - *move* one (at ``min``, at ``max``, or whenever an add does not pay) from the node
@@ -29,7 +30,8 @@ every decision has one reason:
    forecast is uncertain) does not pay for, once its node's pause in reading has cost
    as much holding as copying it back would (the break-even rule).
 7. ``predicted`` then ``hedge``: add where the mean pays, else where the upper bound
-   of an uncertain node pays.
+   of an uncertain node pays; with a budget (the reactive rule's count), up to it
+   where the copy alone pays (``fill_priced``).
 8. ``rebalance`` + ``predicted``: move replicas to where demand went.
 9. ``failover`` (strong consistency): promote the most advanced replica when the
    leader is gone.
@@ -61,12 +63,13 @@ from statecast.core.placement.board import (
     removable,
     remove,
     serving,
+    stays,
     uncovering,
     zones_covered,
 )
 from statecast.core.placement.costs import sync_bytes_per_hour
 from statecast.core.placement.hysteresis import should_add
-from statecast.core.placement.moves import best_move, stay_ladder
+from statecast.core.placement.moves import best_move
 from statecast.core.placement.types import (
     ActionKind,
     PlacementError,
@@ -328,37 +331,53 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
 def _add_for_demand(ctx: Context, board: Board) -> None:
     """Stage 7: add where the mean pays (predicted), else where the upper bound pays (hedge).
 
-    A node that just lost a replica needs a wider margin to get one back.
+    A copy pays when what it saves over its node's expected stay (:func:`~.board.stays`:
+    the value window, or as long again as the node's demand has stayed as it is now)
+    beats holding it over that stay plus its copy, by the margin. A node that just lost
+    a replica needs a wider margin to get one back. Then, with a budget (the reactive
+    rule's count), up to that count where the copy alone pays over the stay (with
+    ``fill_priced``; whatever it costs without).
     """
     while board.count < min(ctx.cap, ctx.budget):
         if not _budget_allows(ctx, board):
             board.notes.append("bytes-moved budget reached")
             return
-        cost = holding(ctx, board) + ctx.copy
         gain_mean = gains(ctx, board, ctx.mean)
-        ok = ctx.candidates & (gain_mean > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
+        stay = stays(ctx, board, gain_mean)
+        value, cost = gain_mean * stay, holding(ctx, board) * stay + ctx.copy_at
+        ok = ctx.candidates & (value > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
         i = best_node(ctx, board, ok, gain_mean)
         if i is not None:
-            detail = f"expected to save {gain_mean[i]:.0f} ms against {cost[i]:.0f} ms"
-            add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
+            detail = f"expected to save {value[i]:.0f} ms against {cost[i]:.0f} ms"
+            add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail + _over(stay[i]))
             continue
         if ctx.hedge is not ctx.mean:  # uncertain nodes: where their upper bound pays
             gain_hedge = gains(ctx, board, ctx.hedge)
-            cost = holding(ctx, board, ctx.hedge) + ctx.copy
-            ok = ctx.candidates & (gain_hedge > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
+            up = stays(ctx, board, gain_hedge)
+            cost = holding(ctx, board, ctx.hedge) * up + ctx.copy_at
+            ok = ctx.candidates & (gain_hedge * up > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
             i = best_node(ctx, board, ok, gain_hedge)
             if i is not None:
-                detail = f"forecast uncertain: upper bound saves {gain_hedge[i]:.0f} ms"
-                add(ctx, board, i, Reason.HEDGE, float(gain_hedge[i]), detail)
+                detail = f"forecast uncertain: upper bound saves {gain_hedge[i] * up[i]:.0f} ms"
+                add(ctx, board, i, Reason.HEDGE, float(gain_hedge[i]), detail + _over(up[i]))
                 continue
         if board.count >= ctx.fill:
             return
-        settled = ctx.candidates & (ctx.margin <= ctx.inputs.spec.hysteresis)
-        i = best_node(ctx, board, settled & (gain_mean > 0), gain_mean)
+        settled = ctx.candidates & (ctx.margin <= ctx.inputs.spec.hysteresis) & (gain_mean > 0)
+        if ctx.inputs.spec.fill_priced:
+            settled &= value > ctx.copy_at * (1.0 + ctx.margin)
+        i = best_node(ctx, board, settled, gain_mean)
         if i is None:
             return
         detail = f"one of the {ctx.fill} copies reactive replication holds on this demand"
-        add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail)
+        if ctx.inputs.spec.fill_priced:
+            detail += f": saves {value[i]:.0f} ms against a {ctx.copy_at[i]:.0f} ms copy"
+        add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail + _over(stay[i]))
+
+
+def _over(stay: float) -> str:
+    """How long a copy was priced over, when longer than the value window."""
+    return f" over {stay:.3g} windows (the demand's stay)" if stay > 1.0 else ""
 
 
 def _relocate(ctx: Context, board: Board) -> None:
@@ -378,12 +397,13 @@ def _relocate(ctx: Context, board: Board) -> None:
     targets = settled & ~board.holders & ~board.acted
     if not movable.any() or not targets.any():
         return
-    stayed = stay_ladder(ctx.recent, ctx.inputs.step_s, ctx.window_s, spec.move_residence_s)
+    stayed = ctx.stayed
     # A move saves at most what adding its target would (the source's copy only helps),
     # over the window, or over the longest stay it may be credited with.
     most = float(gains(ctx, board, ctx.mean)[targets].max()) * float(stayed[1].max(initial=1.0))
-    if not should_add(most, ctx.copy, spec.hysteresis):
+    if not should_add(most, float(ctx.copy_at[targets].min()), spec.hysteresis):
         return
+    warm = ctx.copy_at if bool((ctx.copy_at < ctx.copy).any()) else None
     for _ in range(2 * len(ctx.names)):
         if not _budget_allows(ctx, board):
             return
@@ -399,15 +419,16 @@ def _relocate(ctx: Context, board: Board) -> None:
             no_replica_ms=ctx.no_replica_ms,
             stayed=stayed,
             tolerance=spec.deviation_threshold,
+            copy=warm,
         )
-        if move is None or not should_add(move.value_ms, ctx.copy, spec.hysteresis):
+        if move is None or not should_add(move.value_ms, ctx.copy_at[move.target], spec.hysteresis):
             return
         j, c = move.source, move.target
         syncing = board.holders & ~ctx.fresh & np.isfinite(ctx.age_s)  # existing copies
         if last_fresh(ctx, board)[j] and syncing.any():
             movable[j] = False  # copies are still syncing: once they are, one can move
             continue
-        saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy:.0f} ms copy"
+        saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy_at[c]:.0f} ms copy"
         if move.stayed_windows > 0:
             hours = move.stayed_windows * ctx.window_s / 3600
             saves += (

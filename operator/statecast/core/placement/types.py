@@ -78,7 +78,15 @@ class PlacementSpec:
             :func:`~statecast.core.placement.moves.best_move`). None: all the history
             given (the operator and the simulator give a day); 0: the value window
             alone (session 9's gate, under which copies at ``min`` never moved within
-            a zone when a move paid back over two windows or more).
+            a zone when a move paid back over two windows or more). Adds are priced
+            over the same stay (:func:`~statecast.core.placement.moves.add_stay`): a
+            copy's bytes against what it saves for as long as its node's demand is
+            expected to stay, its holding over that stay too.
+        fill_priced: the copies the planner adds up to the reactive rule's count
+            (:attr:`PlanInput.reactive_copies`) beyond what the prices pay for must
+            still save, over their node's expected stay, more than their copy costs
+            (their holding is that count's, as reactive replication's is). False:
+            session 10's fill, which added them whatever the copy cost.
     """
 
     min_replicas: int = 2
@@ -94,6 +102,7 @@ class PlacementSpec:
     hysteresis: float = 0.2
     change_steps: int = 3
     move_residence_s: float | None = None
+    fill_priced: bool = True
 
 
 @dataclass(frozen=True)
@@ -347,6 +356,11 @@ class PlanInput:
             more beyond its floors (``min``, the zone floor, consumers): the forecast
             decides where and when the copies go, not how many reactive replication
             would pay for. None: no such budget.
+        copy_bytes: node -> bytes a new copy on that node would move, where that is
+            less than a full copy (a warm copy: the node still holds a removed
+            replica's files and catches up on the writes it missed; the caller prices
+            it with the one cost function the simulator charges,
+            :func:`statecast.core.warm.copy_bytes`). Nodes not named: a full copy.
     """
 
     spec: PlacementSpec
@@ -361,6 +375,7 @@ class PlanInput:
     recently_removed: Mapping[str, float] = field(default_factory=dict)
     cluster_heat: tuple[float, float] | None = None
     reactive_copies: int | None = None
+    copy_bytes: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
