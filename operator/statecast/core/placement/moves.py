@@ -17,6 +17,16 @@ newer one, the move would have saved what the forecast says it saves from now on
 within the deviation threshold. Demand that alternates between nodes has stayed one
 phase, and a forecast that says the demand is fading (or much higher than it was) is
 not the demand staying: neither earns more than the window.
+
+Nor does a move go against the demand just seen: with a stay to read (any history), a
+move that would have cost latency over the newest observed step - the demand the
+source's copy served there outweighs what the target's would have - is not made, however
+much the forecast says it saves. Such a move bets the copy on the forecast reversing
+what was just observed (a daily season still forecasting yesterday's demand on the node
+it left: generated-15 moved its only copy back to that node, which read nothing, away
+from the node reading thousands an hour, and back again three hours later). A move
+toward a node that has just started reading, or from one that has gone quiet, is not
+against the newest step; a move from quiet to quiet (anticipation) is not either.
 """
 
 from __future__ import annotations
@@ -103,7 +113,9 @@ def best_move(
     forecast, ``V``, times the windows the demand is expected to stay, ``max(1, s)``:
     ``s`` the windows it has stayed as it is now (:func:`_stay`: the longest newest
     stretch over which, and over every newer one, the move would have saved ``V`` a
-    window within ``tolerance``), when ``stayed`` is given; ``V`` alone else.
+    window within ``tolerance``), when ``stayed`` is given; ``V`` alone else. With
+    ``stayed``, a pair that would have cost latency over the newest observed step is
+    not a move (it goes against the demand just seen; see the module).
 
     Args:
         matrix: node-to-node latency.
@@ -143,15 +155,17 @@ def best_move(
     values = gain - loss.T[:, :, None]
     window = values[0]
     length = np.zeros_like(window)
+    against = np.zeros(window.shape, dtype=np.bool_)
     if stayed is not None and len(stayed[1]):
         length = _stay(values[1:], window, stayed[1], tolerance)
+        against = values[1] < -1e-9  # over the newest step it would have cost latency
     credit = window * np.maximum(length - 1.0, 0.0)  # beyond the window the forecast prices
     # The floor: a source whose zone would go uncovered below it may only move to a
     # zone without a copy (its own zone included, as it will have none).
     per_zone = np.bincount(zone_id[held], minlength=int(zone_id.max()) + 1)
     uncover = (per_zone[zone_id[sources]] == 1) & (np.count_nonzero(per_zone) - 1 < min_zones)
     restricted = (per_zone[zone_id] == 0)[None, :] | (zone_id[None, :] == zone_id[sources][:, None])
-    allowed = options[None, :] & (restricted | ~uncover[:, None])
+    allowed = options[None, :] & (restricted | ~uncover[:, None]) & ~against
     value = np.where(allowed, window + credit, -np.inf)
     net = value if copy is None else value - copy[None, :]
     k, c = divmod(int(np.argmax(net)), value.shape[1])

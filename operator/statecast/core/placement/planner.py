@@ -390,6 +390,8 @@ def _relocate(ctx: Context, board: Board) -> None:
     up-to-date copy moves by a hand-off: the plan removes it and adds its successor, and
     the operator (like the simulator) removes it only once the successor is up to date.
     Beside copies still syncing it does not move: once they are up to date, one can.
+    With history to read, no move goes against the newest step's demand (one that
+    would have served it slower: :mod:`~statecast.core.placement.moves`).
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
