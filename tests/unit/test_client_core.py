@@ -19,6 +19,7 @@ from statecast.client.core import (
     Failure,
     GarbledAnswerError,
     Response,
+    delete_call,
     get_call,
     increment_call,
     put_call,
@@ -302,3 +303,24 @@ def test_a_strong_resources_leader_is_learned_and_tried_first_until_it_refuses()
     _, trips = drive(core, GET, [_error(503, "not_leader"), answer(200)])
     _, trips = drive(core, GET, [answer(200)])
     assert trips[0].startswith(f"GET {A}")  # forgotten once it said it is not the leader
+
+
+@pytest.mark.parametrize(
+    ("sentence", "call", "first", "marked"),
+    [
+        ("a named PUT sent on after a reset says it may have been applied", PUT, reset(), True),
+        ("a named DELETE likewise", delete_call("ns", "flags", "beta"), reset(), True),
+        ("never sent: nothing to say", PUT, refused(), False),
+        ("a GET is not a write", GET, reset(), False),
+    ],
+)  # fmt: skip
+def test_a_named_write_sent_on_says_it_may_have_been_applied_somewhere(
+    sentence: str, call: Call[Any], first: Failed, marked: bool
+) -> None:
+    attempt = ClientCore([A, B], discover_peers=False).attempt(call)
+    trip = attempt.next_trip()
+    assert trip is not None and ("Statecast-Maybe-Applied-At", "*") not in trip.headers
+    attempt.outcome(first)
+    trip = attempt.next_trip()
+    assert trip is not None and trip.url == B
+    assert (("Statecast-Maybe-Applied-At", "*") in trip.headers) == marked, sentence

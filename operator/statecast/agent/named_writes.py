@@ -14,33 +14,64 @@ lately: the same name again gets the first answer, and nothing is applied.
 Remembered per resource, operation, key and name (a name a client reuses for another
 write or key is another write, as for strong writes), the newest :data:`REMEMBERED` of
 the agent first in, first out (7.0 MiB full): a resend comes within one request's time
-(a new connection at once), not minutes later. Only the replica that applied a name
-knows it: a write the forwarding agent sends on to another replica after a broken
-connection is applied there again (see docs/consistency.md, "Eventual writes sent
-twice").
+(a new connection at once), not minutes later.
+
+Only the replica that applied a name knows it, so a write sent on to ANOTHER replica
+after a broken connection (the forwarding agent's next replica, the client library's
+next agent) says where it may have arrived: ``Statecast-Maybe-Applied-At`` names those
+nodes (``*``: any replica of the resource). The replica it reaches asks them first
+(:class:`AskElsewhere`, ``POST /v1/peer/named/{ns}/{res}``): one that applied it gives
+its first answer, which is answered again (nothing applied); one that did not promises
+never to (it remembers the name as refused: the first send, arriving late, is answered
+503 ``not_applied``); when one cannot be asked the outcome is unknown (503
+``outcome_unknown``, nothing applied). See docs/consistency.md, "Eventual writes sent
+twice".
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from statecast.agent.errors import BadRequestError
-from statecast.agent.httpserver import Request
+import aiohttp
+
+from statecast.agent.directory import PeerDirectory
+from statecast.agent.errors import BadRequestError, UnavailableError
+from statecast.agent.httpserver import Request, error_response
 from statecast.agent.persistence import LogBatch
 
 __all__ = [
+    "ANY_REPLICA",
+    "ASK_TIMEOUT",
     "MAX_NAME",
+    "MAYBE_APPLIED_AT",
+    "REFUSED",
     "REMEMBERED",
     "REQUEST_ID",
+    "AskElsewhere",
     "Named",
     "NamedWrites",
     "Remembered",
+    "maybe_applied_at",
     "request_name",
 ]
 
+log = logging.getLogger(__name__)
+
 REQUEST_ID = "Statecast-Request-Id"
 _REQUEST_ID = REQUEST_ID.lower()
+#: Where a write sent on after a broken connection may have arrived (nodes, or ``*``).
+MAYBE_APPLIED_AT = "Statecast-Maybe-Applied-At"
+_MAYBE_APPLIED_AT = MAYBE_APPLIED_AT.lower()
+#: ``Statecast-Maybe-Applied-At`` for "any replica of the resource" (the client's).
+ANY_REPLICA = "*"
+#: Seconds to wait for a replica asked whether it applied a name.
+ASK_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=2)
 #: Characters of a name at most (as for strong writes).
 MAX_NAME = 64
 #: Names remembered by one agent, over all its eventual replicas.
@@ -59,6 +90,15 @@ def request_name(request: Request) -> str:
     return name
 
 
+def maybe_applied_at(request: Request) -> tuple[str, ...]:
+    """The nodes a write may have reached before (``Statecast-Maybe-Applied-At``).
+
+    () when it says none; ``("*",)`` (:data:`ANY_REPLICA`) among them: any replica.
+    """
+    raw = request.headers.get(_MAYBE_APPLIED_AT, "")
+    return tuple(node for part in raw.split(",") if (node := part.strip()))
+
+
 @dataclass(frozen=True, slots=True)
 class Remembered:
     """The answer a named write had: status, body, and the log batch it waited for.
@@ -68,11 +108,24 @@ class Remembered:
         body: The answer's body.
         batch: The write's log batch (None: none); a resend's answer waits for it too,
             and answers ``outcome_unknown`` as the first did if it failed.
+        refused: A promise, not an answer: another replica asked whether the write was
+            applied here, it was not, and it never will be (503 ``not_applied``).
     """
 
     status: int
     body: bytes
     batch: LogBatch | None = None
+    refused: bool = False
+
+
+#: What a name another replica asked about, unknown here, is remembered as.
+REFUSED = Remembered(
+    503,
+    error_response(
+        503, "not_applied", "another replica took this write (or may have): not applied here"
+    ).body,
+    refused=True,
+)
 
 
 #: What a name is remembered under: resource, operation (``put``, ``delete``), key, name.
@@ -109,3 +162,68 @@ class NamedWrites:
         answers[named] = answer
         if len(answers) > self.limit:
             answers.popitem(last=False)
+
+
+class AskElsewhere:
+    """Asks the replicas a write sent on may have reached whether they applied it.
+
+    Args:
+        node: This agent's node (never asked).
+        directory: Where the peers are.
+        session: Gives the HTTP session to ask with.
+    """
+
+    def __init__(
+        self,
+        node: str,
+        directory: PeerDirectory,
+        session: Callable[[], aiohttp.ClientSession],
+    ) -> None:
+        self.node, self.directory, self._session = node, directory, session
+
+    async def ask(self, named: Named, nodes: Iterable[str]) -> Remembered | None:
+        """The first answer of ``named`` where it was applied; None: applied nowhere.
+
+        Each node asked that did not apply it has promised never to.
+
+        Raises:
+            UnavailableError: ``outcome_unknown``: a node could not be asked (it may
+                have applied the write).
+        """
+        asked = sorted({n for n in nodes if n != self.node})
+        answers = await asyncio.gather(*(self._ask_one(named, n) for n in asked))
+        applied = [a for a in answers if isinstance(a, Remembered)]
+        if applied:
+            return applied[0]
+        unknown = [n for n, a in zip(asked, answers, strict=True) if a is None]
+        if unknown:
+            message = f"sent on after {', '.join(unknown)} may have applied it: not applied here"
+            raise UnavailableError(message, "outcome_unknown")
+        return None
+
+    async def _ask_one(self, named: Named, node: str) -> Remembered | bool | None:
+        """``node``'s first answer; False: not applied there (and never); None: unknown."""
+        base = self.directory.url(node)
+        if base is None:
+            return None
+        (ns, res), operation, key, name = named
+        url = f"{base}/v1/peer/named/{quote(ns, safe='')}/{quote(res, safe='')}"
+        body = {"operation": operation, "key": key, "name": name}
+        try:
+            async with self._session().post(
+                url, json=body, timeout=ASK_TIMEOUT, **self.directory.options(node)
+            ) as reply:
+                payload = await reply.read()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.debug("event=named_ask_failed node=%s error=%s", node, err)
+            return None
+        if status != 200:
+            return None
+        try:
+            found = json.loads(payload)
+            if not found["applied"]:
+                return False
+            return Remembered(int(found["status"]), str(found["body"]).encode())
+        except (ValueError, KeyError, TypeError):
+            return None

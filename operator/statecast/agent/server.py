@@ -54,9 +54,16 @@ from statecast.agent.httpserver import (
     error_response,
 )
 from statecast.agent.named_writes import (
+    ANY_REPLICA,
+    MAX_NAME,
+    MAYBE_APPLIED_AT,
+    REFUSED,
     REQUEST_ID,
+    AskElsewhere,
+    Named,
     NamedWrites,
     Remembered,
+    maybe_applied_at,
     request_name,
 )
 from statecast.agent.runtime import Agent
@@ -152,8 +159,9 @@ class _EncodeTurn:
 
 #: The routes of agents and the operator: only on the mutual-TLS listener when TLS is on.
 _PEER = frozenset(
-    ("ping", "peer_push", "peer_sync", "peer_handoff", "strong_append", "strong_fence")
-)
+    ("ping", "peer_push", "peer_sync", "peer_handoff", "peer_named", "strong_append",
+     "strong_fence")
+)  # fmt: skip
 
 #: Route patterns, matched in order; None is a path parameter.
 _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
@@ -166,6 +174,7 @@ _PATTERNS: list[tuple[tuple[str | None, ...], str]] = [
     (("v1", "peer", "push", None, None), "peer_push"),
     (("v1", "peer", "sync", None, None), "peer_sync"),
     (("v1", "peer", "handoff", None, None), "peer_handoff"),
+    (("v1", "peer", "named", None, None), "peer_named"),
     (("v1", "peer", "strong", "append", None, None), "strong_append"),
     (("v1", "peer", "strong", "fence", None, None), "strong_fence"),
     (("v1", None, None), "map"),
@@ -300,6 +309,8 @@ class AgentApi:
         self.strong = StrongRoutes(agent, _FORWARDED_BY)
         #: The answers of named eventual writes applied here lately (a resend's answer).
         self.named = NamedWrites()
+        #: Asks the replicas a write sent on may have reached whether they applied it.
+        self.elsewhere = AskElsewhere(agent.node, agent.directory, self._session)
         #: Node -> until when (monotonic) forwards try it last: it did not answer one.
         self._set_aside: dict[str, float] = {}
         self._encode_turn = _EncodeTurn()  # (large sync answers encoded in steps)
@@ -313,6 +324,7 @@ class AgentApi:
             "peer_push": {"POST": self.peer_push},
             "peer_sync": {"POST": self.peer_sync},
             "peer_handoff": {"POST": self.peer_handoff},
+            "peer_named": {"POST": self.peer_named},
             "strong_append": {"POST": self.strong_append},
             "strong_fence": {"POST": self.strong_fence},
             "map": {"GET": self.get_map},
@@ -490,15 +502,20 @@ class AgentApi:
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
         forwarded = self._forwarded_headers(request)
-        maybe_at: str | None = None  # a replica a write may have reached, not answered
+        # replicas a write may have reached, not answered (the client's, then ours)
+        maybe_at = list(maybe_applied_at(request)) if request.method in _NAMED else []
+        sent_on = len(maybe_at)
         for node in candidates:
             url = f"{self.agent.directory.url(node)}{request.target}"
+            headers = forwarded
+            if maybe_at:  # sent on: the replica asks those first (see named_writes)
+                headers = {**forwarded, MAYBE_APPLIED_AT: ",".join(maybe_at)}
             try:
                 async with session.request(
                     request.method,
                     url,
                     data=body,
-                    headers=forwarded,
+                    headers=headers,
                     **self.agent.directory.options(node),
                 ) as reply:
                     payload = await reply.read()
@@ -514,7 +531,7 @@ class AgentApi:
                     message = f"{node} did not answer: the {operation} may or may not apply"
                     raise UnavailableError(message, "outcome_unknown") from err
                 if request.method != "GET" and not isinstance(err, aiohttp.ClientConnectorError):
-                    maybe_at = node
+                    maybe_at.append(node)
                 continue
             # (a 503 outcome_unknown, a write that may apply there, is passed back as is)
             refused_there = status == 503 and not _maybe_applied(status, payload)
@@ -530,14 +547,17 @@ class AgentApi:
                 self.agent.access.count(ns, res, operation, "remote")
             headers[SERVED] = "remote"
             return Response(payload, status, headers)
-        if maybe_at is not None:  # the others' refusals do not say it was not applied there
-            message = f"{maybe_at} did not answer: the {operation} may or may not apply"
+        if len(maybe_at) > sent_on:  # the others' refusals do not say it was not applied there
+            message = f"{maybe_at[sent_on]} did not answer: the {operation} may or may not apply"
             raise UnavailableError(message, "outcome_unknown")
         if refused is not None:  # every replica that answered refused: say why, as they did
             payload, headers = refused
             headers[SERVED] = "remote"
             return Response(payload, 503, headers)
         raise UnavailableError(f"no replica of {ns}/{res} reachable", "no_replica")
+
+    def _session(self) -> aiohttp.ClientSession:
+        return self.agent.replication.session
 
     def _forward_order(self, ref: Ref) -> list[str]:
         """The replicas of ``ref`` to forward to: nearest first, those set aside last.
@@ -668,9 +688,18 @@ class AgentApi:
         remembered = self.named.get(named)
         if remembered is not None:  # sent again (see agent.named_writes): the first answer
             return self._resent(remembered)
+        if elsewhere := self._elsewhere(request, store, named):  # sent on: ask there first
+            return self._asked_first(
+                store, named, elsewhere, lambda: self._put_here(request, store, named, value)
+            )
+        return self._put_here(request, store, named, value)
+
+    def _put_here(
+        self, request: Request, store: ReplicaStore, named: Named, value: bytes
+    ) -> Response:
         self._count(request, store, "put")
         # answered once its log record is written, without a task: the common, fast path
-        result, written = store.put_now(key, value)
+        result, written = store.put_now(named[2], value)
         body = result.to_bytes()
         self.named.remember(named, Remembered(200, body, written))
         # a failed log write answers 503 outcome_unknown: the value is in the state
@@ -690,9 +719,16 @@ class AgentApi:
         remembered = self.named.get(named)
         if remembered is not None:  # sent again: it answers as the first time, 404 or not
             return self._resent(remembered)
+        if elsewhere := self._elsewhere(request, store, named):
+            return self._asked_first(
+                store, named, elsewhere, lambda: self._delete_here(request, store, named)
+            )
+        return self._delete_here(request, store, named)
+
+    def _delete_here(self, request: Request, store: ReplicaStore, named: Named) -> Response:
         self._count(request, store, "delete")
         try:
-            result, written = store.delete_now(key)
+            result, written = store.delete_now(named[2])
         except NotFoundError as err:
             missing = error_response(err.status, err.code, str(err))
             self.named.remember(named, Remembered(missing.status, missing.body))
@@ -701,6 +737,70 @@ class AgentApi:
         self.named.remember(named, Remembered(200, body, written))
         after = None if written is None else LocalWrite(written)
         return Response(body, raw_headers=self._served, after=after)
+
+    def _elsewhere(self, request: Request, store: ReplicaStore, named: Named) -> tuple[str, ...]:
+        """The nodes a named write sent on may have been applied at (see named_writes)."""
+        if not named[3]:
+            return ()
+        nodes = maybe_applied_at(request)
+        if ANY_REPLICA in nodes:  # (the client's: any replica of the resource)
+            return (*self.agent.locations.get(store.ref, ()), *nodes)
+        return nodes
+
+    async def _asked_first(
+        self,
+        store: ReplicaStore,
+        named: Named,
+        elsewhere: tuple[str, ...],
+        apply: Callable[[], Response],
+    ) -> Response:
+        """A write sent on: its first answer where it was applied, else applied here.
+
+        Raises:
+            UnavailableError: ``outcome_unknown`` when a node it may have reached could
+                not be asked; ``not_applied`` when this replica closed meanwhile.
+        """
+        found = await self.elsewhere.ask(named, (n for n in elsewhere if n != ANY_REPLICA))
+        if found is not None:  # applied there: its first answer, nothing applied here
+            self.named.remember(named, found)
+            return self._resent(found)
+        remembered = self.named.get(named)  # sent here again meanwhile, or promised away
+        if remembered is not None:
+            return self._resent(remembered)
+        if self.agent.stores.get(store.ref) is not store or not store.serving:
+            ns, res = store.ref
+            raise UnavailableError(f"the replica of {ns}/{res} here closed", "not_applied")
+        return apply()
+
+    def peer_named(self, request: Request, parts: list[str]) -> Result:
+        """Whether a named eventual write was applied here (a replica it was sent on to asks).
+
+        Applied: ``{"applied": true, "status", "body"}``, its first answer (after its log
+        batch). Not: ``{"applied": false}``, and it never will be: the name is remembered
+        as refused (the write, arriving late, answers 503 ``not_applied``).
+        """
+        asked = _parse_json(request.body or b"{}", 4)
+        if not isinstance(asked, dict):
+            raise BadRequestError("a named write: {operation, key, name}")
+        operation, key, name = asked.get("operation"), asked.get("key"), asked.get("name")
+        if (
+            operation not in ("put", "delete")
+            or not isinstance(key, str)
+            or not isinstance(name, str)
+            or not 0 < len(name) <= MAX_NAME
+        ):
+            raise BadRequestError("a named write: {operation: put|delete, key, name}")
+        named = ((parts[3], parts[4]), operation, key, name)
+        remembered = self.named.get(named)
+        if remembered is None:  # a promise: never applied here from now on
+            self.named.remember(named, REFUSED)
+            remembered = REFUSED
+        if remembered.refused:
+            return _json({"applied": False})
+        first = remembered.body.decode("utf-8", "replace")
+        body = json.dumps({"applied": True, "status": remembered.status, "body": first})
+        batch = remembered.batch
+        return Response(body.encode(), after=None if batch is None else LocalWrite(batch))
 
     def _resent(self, remembered: Remembered) -> Response:
         """The answer of a named write applied before, once its log batch is done."""
@@ -1014,6 +1114,8 @@ FORWARD_SET_ASIDE = 3.0
 #: Operations a forward never sends to a second replica once the first may have received
 #: them (applied twice they would count twice), as the client library resends none.
 _NOT_RESENT = frozenset({"increment"})
+#: Methods of the eventual writes a forward names (and says where they may have arrived).
+_NAMED = frozenset({"PUT", "DELETE"})
 
 _PEER_PREFIX = b"/v1/peer/"
 

@@ -37,6 +37,13 @@ When no agent is left, the call fails with the best refusal, unless a write may 
 reached an agent that did not answer: then ``outcome_unknown`` (another agent's refusal
 does not say the first one applied nothing).
 
+A named write (PUT, DELETE) sent on after an agent may have received it carries
+``Statecast-Maybe-Applied-At: *``: the eventual replica it reaches first asks the
+resource's other replicas whether one applied it (then answers that first answer and
+applies nothing), and answers ``outcome_unknown`` when one cannot be asked; applied at
+two replicas, the second copy's newer stamp would overwrite a write acknowledged in
+between (see ``statecast.agent.named_writes``).
+
 A strong resource's leader, learned from ``Statecast-Leader`` on a forwarded answer, is
 tried first for that resource (forgotten on ``not_leader``, ``no_leader`` or
 ``epoch_opening``). An agent that failed is set aside for a few seconds
@@ -102,6 +109,9 @@ NOT_APPLIED = frozenset(
 #: The header naming a write: resent with the same id after an unknown outcome, a
 #: strong resource's write is applied at most once.
 REQUEST_ID = "Statecast-Request-Id"
+#: The header a named eventual write sent on after a broken connection carries: it may
+#: have been applied at some replica (``*``), which the replica it reaches asks first.
+MAYBE_APPLIED_AT = "Statecast-Maybe-Applied-At"
 #: 503 codes that say the agent asked is not (or no longer) a strong resource's leader.
 NOT_LEADER = frozenset({"not_leader", "no_leader", "epoch_opening"})
 
@@ -364,6 +374,8 @@ class Attempt(Generic[T]):
         self._url = url
         call = self.call
         headers = call.headers
+        if self._maybe_sent and any(name == REQUEST_ID for name, _ in headers):
+            headers = (*headers, (MAYBE_APPLIED_AT, "*"))  # (see the module docstring)
         token = self.core.token() if self.core.token is not None else None
         if token:
             headers = (*headers, ("Authorization", f"Bearer {token}"))
