@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from statecast.core.warm import WARM_RETENTION_S
 from statecast.sim import SimConfig, Trace, replay
 from statecast.sim.bounds import HitBound
 from statecast.sim.frontier import Point, bytes_losses, frontier, losses
@@ -91,6 +92,9 @@ class Study:
     bounds: dict[str, dict[str, float]] = field(default_factory=dict)
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: The replays' warm retention (SimConfig.warm_retention_s); studies saved before
+    #: session 11 have none: they charged every copy in full (0).
+    warm_retention_s: float = 0.0
 
 
 def twitter_trace(workdir: Path) -> Trace:
@@ -142,10 +146,10 @@ def scale_trace(nodes: int, resources: int, steps: int, seed: int = 7) -> Trace:
     )
 
 
-def _config(trace: Trace) -> SimConfig:
+def _config(trace: Trace, warm_retention_s: float = WARM_RETENTION_S) -> SimConfig:
     """One day of warm-up when the trace spans two or more, else none."""
     warmup = trace.period if trace.steps >= 2 * trace.period else 0
-    return SimConfig(warmup_steps=warmup)
+    return SimConfig(warmup_steps=warmup, warm_retention_s=warm_retention_s)
 
 
 def _checks(points: list[Point]) -> dict[str, dict[str, Any]]:
@@ -202,15 +206,19 @@ def _bounds(trace: Trace, config: SimConfig, points: list[Point]) -> dict[str, A
 
 
 def reused_runs(
-    chosen: list[Variant], kept: Study | None, rerun: frozenset[str]
+    chosen: list[Variant],
+    kept: Study | None,
+    rerun: frozenset[str],
+    warm_retention_s: float = WARM_RETENTION_S,
 ) -> dict[int, Point]:
     """The kept runs of the families not re-run, by their index in ``chosen``.
 
     A family's kept runs are taken in order and renamed by this run's variants (older
     runs named every baseline run by its family); a family whose number of runs
-    changed is re-run, as is every predictive refinement run (refined again).
+    changed is re-run, as is every predictive refinement run (refined again), and every
+    run of a study replayed with another warm retention (its bytes are another count).
     """
-    if kept is None:
+    if kept is None or kept.warm_retention_s != warm_retention_s:
         return {}
     out: dict[int, Point] = {}
     for family in {v.family for v in chosen} - rerun:
@@ -232,13 +240,14 @@ def study(
     defaults_only: bool = False,
     reuse: Path | None = None,
     rerun: frozenset[str] = frozenset(),
+    warm_retention_s: float = WARM_RETENTION_S,
 ) -> Study:
     """Sweep every family over one trace (a worker's job): built-in name or generated seed.
 
     ``defaults_only``: each family at its default setting only (no sweep, no frontiers).
     ``reuse``: a directory of kept studies whose runs of the families not in ``rerun``
     are taken instead of replayed (same code, same settings); checks, refinement and
-    bounds are computed afresh.
+    bounds are computed afresh. ``warm_retention_s``: the replays' (see SimConfig).
     """
     name, seed, plots = job
     started = time.process_time()
@@ -258,18 +267,18 @@ def study(
     else:
         trace = scenario(name)
         described = f"built-in, {trace.n_nodes} nodes, {trace.steps} steps of {trace.step_s:g} s"
-    config = _config(trace)
+    config = _config(trace, warm_retention_s)
     cache = ForecastCache()
     chosen = variants(trace, cache=cache)
     if defaults_only:
         chosen = [v for v in chosen if v.label in DEFAULTS.values()]
-    kept = reused_runs(chosen, _saved(job, reuse), rerun)
+    kept = reused_runs(chosen, _saved(job, reuse), rerun, warm_retention_s)
     fresh = iter(run_sweep(trace, config, [v for i, v in enumerate(chosen) if i not in kept]))
     points = [kept[i] if i in kept else next(fresh) for i in range(len(chosen))]
     settings = {v.label: v.setting for v in chosen if v.setting is not None}
     if not defaults_only:
         points = refine(trace, config, points, settings, cache, runs=REFINE_RUNS)
-    result = Study(trace.name, described, points)
+    result = Study(trace.name, described, points, warm_retention_s=warm_retention_s)
     result.checks = {} if defaults_only else _checks(points)
     bounds = _bounds(trace, config, points)
     result.bounds = bounds["at_defaults"]
@@ -384,23 +393,23 @@ def run_all(
     defaults_only: bool = False,
     reuse: Path | None = None,
     rerun: frozenset[str] = frozenset(),
+    warm_retention_s: float = WARM_RETENTION_S,
 ) -> list[Study]:
     """Every job, in ``workers`` processes (results in job order); kept ones not re-run.
 
     With ``run`` False, only the studies kept in ``partial``; ``reuse`` and ``rerun``: see
     :func:`study`.
     """
+    work = (defaults_only, reuse, rerun, warm_retention_s)
     done = {i: s for i, job in enumerate(jobs) if (s := _saved(job, partial)) is not None}
     todo = [(i, job) for i, job in enumerate(jobs) if i not in done]
     if not run:
         pass
     elif workers <= 1:
-        done.update({i: _save(study(job, defaults_only, reuse, rerun), partial) for i, job in todo})
+        done.update({i: _save(study(job, *work), partial) for i, job in todo})
     else:
         with pool(workers) as executor:
-            futures = {
-                executor.submit(study, job, defaults_only, reuse, rerun): i for i, job in todo
-            }
+            futures = {executor.submit(study, job, *work): i for i, job in todo}
             for future in as_completed(futures):
                 done[futures[future]] = _save(future.result(), partial)
     return [done[i] for i in sorted(done)]
@@ -445,6 +454,14 @@ def main() -> None:
         help="with --older: what that run was (code, grid), for the report's note",
     )
     parser.add_argument(
+        "--warm-retention",
+        type=float,
+        default=WARM_RETENTION_S,
+        help="seconds a node keeps a removed copy warm: a copy back within it costs the"
+        " writes it missed (default: the agent's, %(default)g; 0: every copy in full, the"
+        " accounting before session 11)",
+    )
+    parser.add_argument(
         "--only",
         help="comma-separated trace names (e.g. weekly,generated-12): run and report only these",
     )
@@ -482,6 +499,7 @@ def main() -> None:
         defaults_only=args.defaults_only,
         reuse=args.reuse,
         rerun=frozenset(args.rerun.split(",")),
+        warm_retention_s=args.warm_retention,
     )
     if args.report_only:  # the comparisons of the current code, whatever wrote the runs
         for s in studies:

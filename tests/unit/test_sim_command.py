@@ -92,6 +92,23 @@ def test_simulate_writes_json_for_every_policy(
     assert "| static |" in capsys.readouterr().out
 
 
+def test_warm_retention_0s_charges_every_copy_in_full(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    moved = {}
+    for retention in ("0s", "1h"):
+        out = tmp_path / f"{retention}.json"
+        code = main(
+            ["simulate", "--scenario", "drift", "--policies", "reactive,static",
+             "--warm-retention", retention, "--json", str(out)]
+        )  # fmt: skip
+        assert code == 0
+        policies = json.loads(out.read_text())["policies"]
+        moved[retention] = {name: m["bytes_moved"] for name, m in policies.items()}
+    assert moved["1h"]["static"] == moved["0s"]["static"]  # never copies back
+    assert moved["1h"]["reactive"] < moved["0s"]["reactive"]  # drops a copy, takes it back
+
+
 def test_oracle_is_an_accepted_alias_for_one_release(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +172,7 @@ def test_bad_trace_exits_nonzero_with_one_line(
         (["--policies", "static,psychic"], "unknown policy 'psychic'"),
         (["--policies", "predictive@cheap"], "bad cost weight"),
         (["--horizon", "soon"], "invalid duration"),
+        (["--warm-retention", "soon"], "invalid duration"),
         (["--warmup", "1d"], "--warmup covers the whole trace"),
     ],
 )

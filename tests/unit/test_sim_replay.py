@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -237,3 +239,51 @@ def test_a_planner_run_keeps_a_copy_its_own_cooldown_not_the_replays(cooldown_s:
     result = replay(trace, PerfectForecast(cooldown_s=cooldown_s, demand_priced=False), FAST)
     extra_steps = result.replica_hours * 60 - 80  # beyond the one copy `min` keeps
     assert cooldown_s / 60 - 2 <= extra_steps <= cooldown_s / 60 + 5
+
+
+def _away_and_back(retention_s: float, back_at: int, lose_node: bool = False) -> float:
+    """Bytes moved when r0's only copy moves n0 -> n1 at step 2 and back at ``back_at``."""
+    steps = back_at + 3
+    demand = np.zeros((1, 2, steps))
+    demand[0, 0, :2] = 100
+    demand[0, 1, 2:back_at] = 100
+    demand[0, 0, back_at:] = 100
+    available = np.ones((2, steps), dtype=bool)
+    if lose_node:
+        available[0, 2] = False  # n0 goes down holding the copy: lost, not handed off
+    trace = small_trace(demand, ("a", "b"), available=available)
+    trace = replace(trace, writes_per_min=np.array([6.0]))  # 6 KiB a minute
+    config = replace(FAST, warm_retention_s=retention_s, bytes_per_write=1024)
+    result = replay(trace, _Follow(), config)
+    return result.bytes_moved
+
+
+class _Follow(Static):
+    """One copy, on the node with the most demand now (a policy that sees the future)."""
+
+    name = "follow"
+
+    def decide(self, t, replicas, ready, age):  # type: ignore[no-untyped-def]
+        want = np.zeros_like(replicas)
+        want[0, int(self.trace.demand[0, :, t].argmax())] = True
+        return want
+
+    def start(self, trace, config):  # type: ignore[no-untyped-def]
+        super().start(trace, config)
+        self.trace = trace
+
+
+def test_a_copy_back_within_the_warm_retention_costs_the_writes_it_missed() -> None:
+    sync = 6 * 1024.0  # a minute's writes to the one copy held, per step
+    back_at = 12  # n0's copy left at step 2 and comes back at step 12: 10 minutes away
+    full = 60 * MIB
+    steps = back_at + 3
+    # first copy on n0, a full one on n1, then n0 again: 10 minutes of writes missed
+    warm = _away_and_back(3600.0, back_at)
+    assert warm == pytest.approx(full + full + 10 * 6 * 1024.0 + steps * sync)
+    # retention 0 is the accounting before: three full copies
+    assert _away_and_back(0.0, back_at) == pytest.approx(3 * full + steps * sync)
+    # a retention shorter than the time away: full again
+    assert _away_and_back(300.0, back_at) == pytest.approx(3 * full + steps * sync)
+    # a copy lost with its node was never handed off: nothing kept warm, a full copy
+    assert _away_and_back(3600.0, back_at, lose_node=True) == pytest.approx(3 * full + steps * sync)

@@ -3,6 +3,8 @@ benchmark takes from an earlier run."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from bench.sim import Study, reused_runs
 
@@ -166,13 +168,25 @@ def test_a_rerun_family_is_replayed_and_the_others_are_taken_renamed() -> None:
     old.append(_point("predictive", Setting(0.3).label, 3.0))
     kept = Study("drift", "", old)
 
-    taken = reused_runs(chosen, kept, frozenset({"predictive"}))
+    taken = reused_runs(chosen, kept, frozenset({"predictive"}), warm_retention_s=0.0)
     assert sorted(taken) == reactive
     assert [taken[i].label for i in reactive] == [chosen[i].label for i in reactive]
     assert [taken[i].replica_hours for i in reactive] == [float(i) for i in range(len(reactive))]
 
-    taken = reused_runs(chosen, kept, frozenset({"reactive"}))
+    taken = reused_runs(chosen, kept, frozenset({"reactive"}), warm_retention_s=0.0)
     assert sorted(p.replica_hours for p in taken.values()) == [1.0, 2.0]  # refinement dropped
+
+
+def test_runs_charged_under_another_warm_retention_are_replayed() -> None:
+    # Studies saved before session 11 charged every copy in full (retention 0): reusing
+    # their runs beside runs charged with warm copies would compare two accountings.
+    trace = scenario("drift")
+    chosen = variants(trace, ("reactive",))
+    old = Study("drift", "", [_point("reactive", "reactive", float(i)) for i in range(len(chosen))])
+    assert reused_runs(chosen, old, frozenset(), warm_retention_s=3600.0) == {}
+    assert len(reused_runs(chosen, old, frozenset(), warm_retention_s=0.0)) == len(chosen)
+    warm = replace(old, warm_retention_s=3600.0)
+    assert len(reused_runs(chosen, warm, frozenset())) == len(chosen)
 
 
 def test_a_family_whose_sweep_changed_is_replayed() -> None:

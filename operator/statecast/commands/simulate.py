@@ -64,6 +64,13 @@ def register(
     parser.add_argument(
         "--bandwidth", default="25Mi", help="copy bandwidth per second (default: 25Mi)"
     )
+    parser.add_argument(
+        "--warm-retention",
+        default="1h",
+        help="how long a node keeps a removed copy's files (the agent's --warm-retention):"
+        " a copy back within it costs the writes it missed, not a full copy; 0 charges"
+        " every copy in full (default: 1h)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -72,6 +79,7 @@ def _config(args: argparse.Namespace, trace: Trace) -> SimConfig:
         horizon = parse_duration(args.horizon).total_seconds()
         cooldown = parse_duration(args.cooldown).total_seconds()
         bandwidth = float(parse_quantity(args.bandwidth))
+        warm = parse_duration(args.warm_retention).total_seconds()
         if args.warmup is None:
             spans_two_days = trace.steps * trace.step_s >= 2 * DAY_S
             warmup = trace.period if spans_two_days else 0
@@ -81,6 +89,8 @@ def _config(args: argparse.Namespace, trace: Trace) -> SimConfig:
         raise SimError(str(err)) from None
     if horizon <= 0 or bandwidth <= 0:
         raise SimError("--horizon and --bandwidth must be > 0")
+    if warm < 0:
+        raise SimError("--warm-retention must be >= 0")
     if args.refresh < 1:
         raise SimError("--refresh must be >= 1")
     if warmup >= trace.steps:
@@ -91,6 +101,7 @@ def _config(args: argparse.Namespace, trace: Trace) -> SimConfig:
         warmup_steps=warmup,
         horizon_s=horizon,
         cooldown_s=cooldown,
+        warm_retention_s=warm,
     )
 
 

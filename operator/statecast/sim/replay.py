@@ -13,8 +13,12 @@ Each step ``t`` (``step_s`` seconds):
    replica, else by the nearest replica ready by mid-step (same zone, other zone),
    else by the source of truth (``no_replica_ms``);
 4. after the warm-up, latencies go into a histogram (exact mean and p99), and
-   replica-hours, bytes moved (full copies plus every write times replicas) and
-   actions are summed.
+   replica-hours, bytes moved (copies plus every write times replicas) and actions are
+   summed. A copy costs its full state, or, on a node whose copy of the resource was
+   removed less than ``warm_retention_s`` ago (its files kept warm by the agent), the
+   writes it missed since (:func:`statecast.core.warm.copy_bytes`); a copy lost with its
+   node leaves nothing warm. Every policy is charged alike. The copy's time is the full
+   copy's either way (conservative: a warm copy is ready sooner).
 
 Everything per step is vectorised over resources and nodes.
 """
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.warm import copy_bytes
 from statecast.sim.config import SimConfig, focus_index
 from statecast.sim.policies import Policy
 from statecast.sim.trace import Trace
@@ -60,7 +65,7 @@ class PolicyResult:
         mean_latency_ms: mean access latency.
         p99_latency_ms: 99th percentile access latency.
         replica_hours: sum over steps of replicas x step length.
-        bytes_moved: full copies plus sync traffic.
+        bytes_moved: copies (full, or a warm copy's missed writes) plus sync traffic.
         actions: replicas added plus replicas removed.
         elapsed_s: wall time of the replay (including the policy's forecasts).
         timeline: per-step records for plots.
@@ -183,6 +188,23 @@ def _hand_off(
     return carried, transient
 
 
+def _copies_bytes(
+    trace: Trace, config: SimConfig, adds: BoolArray, now: float, removed_at: FloatArray
+) -> float:
+    """Bytes of this step's new copies: full, or a warm copy's missed writes."""
+    write_rate = trace.writes_per_min / 60.0 * config.bytes_per_write
+    total = 0.0
+    for r, i in zip(*np.nonzero(adds), strict=True):
+        ago = now - removed_at[r, i]
+        total += copy_bytes(
+            float(trace.state_bytes[r]),
+            float(ago) if np.isfinite(ago) else None,
+            float(write_rate[r]),
+            config.warm_retention_s,
+        )
+    return total
+
+
 def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> PolicyResult:
     """Replay ``trace`` through ``policy`` and measure it.
 
@@ -205,6 +227,7 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
     replicas = np.zeros((n_res, n_nodes), dtype=np.bool_)
     ready_at = np.full((n_res, n_nodes), np.inf)
     created = np.zeros((n_res, n_nodes))
+    removed_at = np.full((n_res, n_nodes), -np.inf)  # when a handed-off copy left a node
     focus = focus_index(trace, config)
     per_step = np.zeros(steps, dtype=np.int64)
     placement = np.zeros((n_nodes, steps), dtype=np.bool_)
@@ -214,6 +237,7 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
         lost = replicas & ~available[None, :]
         replicas[lost] = False
         ready_at[lost] = np.inf
+        removed_at[lost] = -np.inf  # lost with its node: nothing handed off, nothing warm
         ready = ready_at <= now
         desired = policy.decide(t, replicas.copy(), ready, now - created)
         desired = np.asarray(desired, dtype=np.bool_) & available[None, :]
@@ -223,13 +247,15 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
         ready_at = np.where(adds, now + copy_s[:, None], ready_at)
         ready_at[removes] = np.inf
         created[adds] = now
+        copies = _copies_bytes(trace, config, adds, now, removed_at)
+        removed_at[removes] = now
         replicas = carried
         per_step[t] = int(replicas.sum())
         placement[:, t] = replicas[focus]
         if t < config.warmup_steps:
             continue
         meter.step(t, ready_at, float(replicas.sum() + transient.sum()), transient)
-        meter.bytes_moved += float((adds * trace.state_bytes[:, None]).sum())
+        meter.bytes_moved += copies
         meter.bytes_moved += float((meter.sync_per_step * replicas.sum(axis=1)).sum())
         meter.actions += int(adds.sum() + removes.sum())
     return meter.result(policy.name, started, Timeline(per_step, focus, placement))
