@@ -91,6 +91,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "how long the files of a removed replica of a resource that is gone (or was made "
            "anew) are kept; those of a resource that exists stay until a live replica merged "
            "them", "statecast agent --retired-retention"),
+    EnvVar("STATECAST_WARM_RETENTION", "statecast agent", "1h",
+           "how long a removed replica's files are kept once a live replica merged them: a "
+           "Replica back on the node meanwhile catches up by a delta; 0s deletes them at once",
+           "statecast agent --warm-retention"),
+    EnvVar("STATECAST_WARM_BUDGET", "statecast agent", "a tenth of the filesystem",
+           "bytes the files kept warm may take and must leave free on the data directory's "
+           "filesystem (oldest first)", "statecast agent --warm-budget"),
     EnvVar("NODE_NAME", "statecast agent", "(required in a cluster)",
            "the node the agent serves (the chart sets it from spec.nodeName)",
            "statecast agent --node"),

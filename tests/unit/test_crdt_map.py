@@ -252,3 +252,39 @@ def test_a_register_packs_and_unpacks_its_stamp_and_dot():
     assert lww.dot(register) == Dot("node-1", 2**40)
     assert lww.value(register) == b"1"
     assert lww.value(lww.pack(5, 0, "n", 1, None)) is None
+
+
+def test_a_copy_that_was_away_is_behind_a_collection_and_a_join_keeps_its_stale_key():
+    # warm copies (issue 11): `away` left holding k; k was deleted and its tombstone
+    # collected by the replicas that stayed. No answer carries that deletion any more:
+    # joined, `away` keeps k. behind_collection tells such a copy from one that may join.
+    a, b, _ = pair()
+    a.put("k", v(1))
+    a.put("other", v(2))
+    exchange(a, b)
+    away = DeltaMap("c")
+    away.apply_sync(a.delta_since({}))
+    assert not a.behind_collection(away.version_vector.entries)
+    a.put("later", v(3))  # a write missed, not a deletion: a delta is safe
+    assert not a.behind_collection(away.version_vector.entries)
+    a.delete("k")
+    exchange(a, b)
+    assert a.collect_garbage([b.version_vector]) == 1
+    assert a.behind_collection(away.version_vector.entries)
+    away.apply_sync(a.delta_since(away.version_vector.entries))
+    assert away.get("k") == v(1)  # the hazard: the key came back
+    # a replica caught up past the collection is not behind it
+    assert not a.behind_collection(b.version_vector.entries)
+
+
+def test_a_full_answer_or_a_recovery_makes_a_replica_assume_collections_up_to_its_vector():
+    a, _, _ = pair()
+    a.put("k", v(1))
+    fresh = DeltaMap("n")
+    fresh.apply_sync(a.delta_since({}))  # full: a may have collected anything before
+    assert fresh.behind_collection({})
+    assert not fresh.behind_collection(a.version_vector.entries)
+    recovered = DeltaMap("a")
+    recovered.load(dict(a.entries()), a.version_vector.entries)
+    assert recovered.behind_collection({"a": 0})
+    assert not recovered.behind_collection(a.version_vector.entries)

@@ -77,6 +77,18 @@ class SyncLog:
     def __init__(self) -> None:
         self.bytes: Counter[SyncKey] = Counter()
         self.messages: Counter[SyncKey] = Counter()
+        #: Warm copies (docs/agent.md, *Warm copies*) by what became of them: ``kept``
+        #: (handed off, files kept), ``reopened``, ``caught_up`` (by one pull),
+        #: ``refreshed`` (refused a delta: a fresh copy), ``expired``, ``evicted``.
+        self.warm: Counter[str] = Counter()
+        #: Bytes warm copies did not receive: their state's key and value bytes (what a
+        #: full copy carries at least) less the catch-up answer's bytes.
+        self.warm_saved_bytes = 0
+
+    def warm_caught_up(self, saved: int) -> None:
+        """A reopened warm copy caught up, receiving ``saved`` bytes fewer than a full copy."""
+        self.warm["caught_up"] += 1
+        self.warm_saved_bytes += saved
 
     def record(self, key: SyncKey, size: int) -> None:
         """Count one message of ``size`` bytes."""
@@ -241,6 +253,7 @@ class _Collector(Collector):
         for key, n in self._sync.bytes.items():
             sync_bytes.add_metric(list(key), n)
         yield sync_bytes
+        yield from _warm_families(self._sync)
         keys = GaugeMetricFamily(
             "statecast_agent_replica_keys", "Keys held", labels=["namespace", "resource"]
         )
@@ -273,6 +286,24 @@ class _Collector(Collector):
             yield retired
         if self._requests is not None:
             yield from self._requests.families()
+
+
+def _warm_families(sync: SyncLog) -> Iterator[CounterMetricFamily]:
+    copies = CounterMetricFamily(
+        "statecast_agent_warm_copies",
+        "Copies kept warm after their hand-off, by what became of them (kept, reopened,"
+        " caught_up, refreshed, expired, evicted)",
+        labels=["outcome"],
+    )
+    for outcome, n in sorted(sync.warm.items()):
+        copies.add_metric([outcome], n)
+    yield copies
+    yield CounterMetricFamily(
+        "statecast_agent_warm_bytes_saved",
+        "Bytes reopened warm copies did not receive: their state's key and value bytes less"
+        " the catch-up's answer",
+        value=sync.warm_saved_bytes,
+    )
 
 
 def _file_families(

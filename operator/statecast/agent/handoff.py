@@ -14,6 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +22,24 @@ import aiohttp
 
 from statecast.agent.config import ResourceSpec
 from statecast.agent.errors import AgentError
-from statecast.agent.incarnation import forget_replica_id
 from statecast.agent.persistence import ReplicaFiles
 from statecast.agent.retired import (
     STRONG_DIR,
     STRONG_GRACE,
     RetiredCopy,
     covers,
+    delete_copy,
+    disk_bytes,
     fate,
     find_retired,
     identity,
     mark_retired,
+    mark_warm,
     replica_directories,
     strong_directories,
     strong_fate,
+    warm_evictions,
+    warm_expired,
 )
 from statecast.agent.runtime import Agent
 from statecast.agent.store import ReplicaStore
@@ -128,19 +133,27 @@ async def hand_off(agent: Agent, ref: Ref, state: DeltaMap, targets: Iterable[st
     return None
 
 
-def _delete(directory: Path) -> None:
-    # the replica id first: files cut short by a crash here never lend it to a new copy
-    forget_replica_id(directory)
-    shutil.rmtree(directory, ignore_errors=True)
+_delete = delete_copy
 
 
-def _list_copies(data_dir: Path) -> list[tuple[Ref, Path, float | None]]:
-    """Every replica directory with the time its retired mark says (None: unmarked)."""
-    found = []
+def _list_copies(data_dir: Path) -> tuple[list[tuple[Ref, Path, float | None]], list[RetiredCopy]]:
+    """Every replica directory not kept warm, with its retired mark's time; the warm copies.
+
+    The time is None for a directory not marked.
+    """
+    found, warm = [], []
     for ref, directory in replica_directories(data_dir):
         copy = find_retired(ref, directory)
-        found.append((ref, directory, None if copy is None else copy.since))
-    return found
+        if copy is not None and copy.handed_off is not None:
+            warm.append(copy)
+        else:
+            found.append((ref, directory, None if copy is None else copy.since))
+    return found, warm
+
+
+#: With no ``warm_budget`` given: the share of the data directory's filesystem warm
+#: copies may take (and leave free).
+WARM_BUDGET_SHARE = 0.1
 
 
 class Retirement:
@@ -159,6 +172,10 @@ class Retirement:
         resource_voters: Looks up a resource's uid and voters now, for the sweep of
             retired strong copies (None: those are never deleted).
         strong_grace: Seconds a retired strong copy of a resource that exists is kept.
+        warm_retention: Seconds a handed-off copy's files are kept warm (0: deleted at
+            the hand-off; see :mod:`statecast.agent.retired`).
+        warm_budget: Bytes warm copies may take and must leave free on the data
+            directory's filesystem (None: :data:`WARM_BUDGET_SHARE` of its size).
     """
 
     def __init__(
@@ -169,8 +186,11 @@ class Retirement:
         sweep_every: float = 10.0,
         resource_voters: ResourceVoters | None = None,
         strong_grace: float = STRONG_GRACE,
+        warm_retention: float = 0.0,
+        warm_budget: float | None = None,
     ) -> None:
         self.agent, self.resource_uid = agent, resource_uid
+        self.warm_retention, self.warm_budget = warm_retention, warm_budget
         self.retention, self.sweep_every = retention, sweep_every
         self.resource_voters, self.strong_grace = resource_voters, strong_grace
         self.lock = asyncio.Lock()
@@ -275,8 +295,8 @@ class Retirement:
                     self.agent.retired.drop(directory)
                     return  # its Replica came back meanwhile: the files are in use again
                 if taken_by is not None:
-                    await asyncio.to_thread(_delete, directory)
-                    self.agent.retired.drop(directory)
+                    now = time.time()
+                    await self._merged(RetiredCopy(ref, directory, now, uid), now)
                     log.info("event=retired_copy_merged resource=%s/%s into=%s", *ref, taken_by)
                     return
                 try:
@@ -292,6 +312,57 @@ class Retirement:
             *ref,
             directory,
         )
+
+    async def _merged(self, copy: RetiredCopy, now: float) -> None:
+        """A live replica holds every write of ``copy``: keep its files warm, or delete them.
+
+        Kept only with a warm retention and the resource's uid known (a copy reopened
+        must be the same resource's: :func:`~statecast.agent.retired.adopt` checks it).
+        """
+        self.agent.retired.drop(copy.directory)  # it holds nothing a live replica lacks
+        uid = copy.uid or await asyncio.to_thread(identity, copy.directory)
+        if self.warm_retention > 0 and uid:
+            try:
+                kept = replace(copy, uid=uid)
+                await asyncio.to_thread(mark_warm, kept, now)
+            except OSError as err:  # a full disk: no room for a head start
+                log.warning("event=warm_mark_failed resource=%s/%s error=%s", *copy.ref, err)
+            else:
+                self.agent.sync_log.warm["kept"] += 1
+                return
+        await asyncio.to_thread(_delete, copy.directory)
+
+    async def _sweep_warm(self, warm: list[RetiredCopy], now: float) -> None:
+        """Delete the warm copies whose retention is over, then any beyond the budget."""
+        live = [c for c in warm if not self._in_use(c.ref, c.directory)]
+        expired = [c for c in live if warm_expired(c, now, self.warm_retention)]
+        for copy in expired:
+            await self._drop_warm(copy, "expired")
+        left = [c for c in live if c not in expired]
+        if not left:
+            return
+        data_dir = self.agent.config.data_dir
+        usage = await asyncio.to_thread(shutil.disk_usage, data_dir)
+        budget = self.warm_budget
+        if budget is None:
+            budget = WARM_BUDGET_SHARE * usage.total
+        sizes = await asyncio.to_thread(lambda: [disk_bytes(c.directory) for c in left])
+        rows = [(c.directory, c.handed_off or 0.0, n) for c, n in zip(left, sizes, strict=True)]
+        evicted = set(warm_evictions(rows, budget=budget, free=usage.free))
+        for copy in left:
+            if copy.directory in evicted:
+                await self._drop_warm(copy, "evicted")
+
+    async def _drop_warm(self, copy: RetiredCopy, reason: str) -> None:
+        async with self.lock:  # not while the reconciler reopens it for a returning Replica
+            if self._in_use(copy.ref, copy.directory):
+                return
+            await asyncio.to_thread(_delete, copy.directory)
+        self.agent.sync_log.warm[reason] += 1
+        log.info(
+            "event=warm_copy_deleted resource=%s/%s reason=%s kept_s=%.0f", *copy.ref, reason,
+            time.time() - (copy.handed_off or copy.since),
+        )  # fmt: skip
 
     async def run(self) -> None:
         """Sweep the data directory once the Replicas are known, then every ``sweep_every`` s.
@@ -328,7 +399,7 @@ class Retirement:
     async def sweep(self, now: float) -> None:
         """Hand off, keep or delete every copy on disk whose Replica is not on this node."""
         data_dir = self.agent.config.data_dir
-        found = await asyncio.to_thread(_list_copies, data_dir)
+        found, warm = await asyncio.to_thread(_list_copies, data_dir)
         self._note_found(found, now)
         ledger = self.agent.retired
         for ref, directory, _ in found:
@@ -349,6 +420,10 @@ class Retirement:
                     "event=retired_sweep_failed resource=%s/%s path=%s error=%s",
                     *ref, directory, err,
                 )  # fmt: skip
+        try:
+            await self._sweep_warm(warm, now)
+        except OSError as err:
+            log.warning("event=warm_sweep_failed error=%s", err)
         await self._sweep_strong(now)
 
     async def _sweep_strong(self, now: float) -> None:
@@ -445,8 +520,7 @@ class Retirement:
             self._retry[copy.directory] = (now + delay, delay)
             return
         self._retry.pop(copy.directory, None)
-        await asyncio.to_thread(_delete, copy.directory)
-        self.agent.retired.drop(copy.directory)
+        await self._merged(copy, time.time())
         log.info(
             "event=retired_copy_merged resource=%s/%s into=%s since=%.0f",
             *copy.ref, taken_by, time.time() - copy.since,

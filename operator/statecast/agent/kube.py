@@ -43,7 +43,7 @@ from statecast.agent.kube_api import (
     ReplicaWatcher,
 )
 from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
-from statecast.agent.retired import STRONG_DIR, adopt, adopt_strong
+from statecast.agent.retired import STRONG_DIR, adopt, adopt_strong, delete_copy
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
 from statecast.agent.store import ReplicaStore
@@ -218,6 +218,8 @@ class _Held:
     written_at: float = 0.0
     peered_at: float | None = None
     """When it last went from no live peer to some (None: it has none now)."""
+    warm: bool = False
+    """Reopened from files kept warm: behind its resource until a caught-up peer answers."""
 
 
 @dataclass
@@ -246,6 +248,8 @@ class ReplicaReconciler:
         stale_after: float = 10.0,
         status_every: float = 5.0,
         retired_retention: float = 86400.0,
+        warm_retention: float = 0.0,
+        warm_budget: float | None = None,
     ) -> None:
         self.gateway, self.agent = gateway, agent
         self.stale_after, self.status_every = stale_after, status_every
@@ -254,7 +258,12 @@ class ReplicaReconciler:
         self.open_failures: dict[tuple[str, str], _OpenFailure] = {}
         self._specs: dict[tuple[str, str], tuple[str, ResourceSpec]] = {}
         self.retirement = Retirement(
-            agent, self._resource_uid, retired_retention, resource_voters=self._resource_voters
+            agent,
+            self._resource_uid,
+            retired_retention,
+            resource_voters=self._resource_voters,
+            warm_retention=warm_retention,
+            warm_budget=warm_budget,
         )
         self._uids: dict[tuple[str, str], str] = {}
         #: Resources known here without a Replica: when their deletion was last checked.
@@ -345,6 +354,8 @@ class ReplicaReconciler:
         if spec.consistency == "strong":
             await self._strong(spec, record)
             return
+        if self.agent.replication.needs_fresh_copy(ref):
+            await self._refresh(ref)
         if ref not in self.agent.stores and not await self._open(spec, record):
             return  # its files cannot be used now: Pending, tried again later
         held = self.held.get(ref)
@@ -486,7 +497,8 @@ class ReplicaReconciler:
             return False
         store = opened
         self.open_failures.pop(spec.ref, None)
-        self.held[spec.ref] = _Held(opened_at=time.time())
+        warm = spec.ref in agent.replication.warm
+        self.held[spec.ref] = _Held(opened_at=time.time(), warm=warm)
         log.info(
             "event=replica_opened resource=%s/%s keys=%d after_s=%.3f",
             *spec.ref, len(store.state), time.monotonic() - started,
@@ -497,10 +509,29 @@ class ReplicaReconciler:
             *(agent.replication.first_pull(store, p) for p in peers),
         )
         log.info(
-            "event=replica_first_sync resource=%s/%s peers=%d after_s=%.3f",
-            *spec.ref, len(peers), time.monotonic() - started,
+            "event=replica_first_sync resource=%s/%s peers=%d after_s=%.3f warm=%s",
+            *spec.ref, len(peers), time.monotonic() - started, warm,
         )  # fmt: skip
+        if agent.replication.needs_fresh_copy(spec.ref):  # every peer refused it a delta
+            await self._refresh(spec.ref)
+            return await self._open(spec, record)
         return True
+
+    async def _refresh(self, ref: tuple[str, str]) -> None:
+        """Close a reopened warm replica every peer refused a delta, and delete its files.
+
+        It may hold a key whose deletion those peers collected (see
+        ``DeltaMap.behind_collection``); its next open is a new copy, pulled whole. It
+        was not serving (not Ready); a write taken meanwhile was pushed to the peers.
+        """
+        agent = self.agent
+        directory = agent.config.data_dir / ref[0] / ref[1]
+        await agent.close_replica(ref)
+        self.held.pop(ref, None)
+        async with self.retirement.lock:
+            await asyncio.to_thread(delete_copy, directory)
+        agent.sync_log.warm["refreshed"] += 1
+        log.warning("event=warm_copy_refreshed resource=%s/%s reason=needs_full_copy", *ref)
 
     async def _open_files(
         self, spec: ResourceSpec, record: ReplicaRecord
@@ -511,11 +542,20 @@ class ReplicaReconciler:
         try:
             async with self.retirement.lock:  # not while a retired copy there is handed off
                 # Files of an earlier resource of this name are set aside, not opened as ours.
-                await asyncio.to_thread(adopt, directory, record.owner_uid, agent.config.data_dir)
+                warm = await asyncio.to_thread(
+                    adopt, directory, record.owner_uid, agent.config.data_dir
+                )
                 # Not serving reads until its phase says it holds what its peers hold.
-                return await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
+                store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
         except (PersistenceError, OSError) as err:
             return err
+        if warm:
+            agent.replication.reopened(spec.ref)
+            agent.sync_log.warm["reopened"] += 1
+            log.info(
+                "event=warm_copy_reopened resource=%s/%s keys=%d", *spec.ref, len(store.state)
+            )  # fmt: skip
+        return store
 
     async def _open_failed(
         self, record: ReplicaRecord, failure: _OpenFailure | None, error: str
@@ -606,9 +646,11 @@ class ReplicaReconciler:
                 held.opened_at,
                 peers,
                 status.pulled if status else {},
-                others_held=_others_held(replicas, ref, agent.node),
+                # a warm copy's state was handed to a live replica: others hold it
+                others_held=held.warm or _others_held(replicas, ref, agent.node),
+                # a warm copy's state is its own from before: behind, not a holder's
                 holds_state=bool(record.stand_in_for)
-                or (store is not None and bool(store.version_vector.entries)),
+                or (store is not None and bool(store.version_vector.entries) and not held.warm),
             )
         if not peers:
             held.peered_at = None
@@ -734,6 +776,8 @@ async def run_edge(
     retired_retention: float = 86400.0,
     peer_advertise: str = "",
     requests: CertificateRequests | None = None,
+    warm_retention: float = 0.0,
+    warm_budget: float | None = None,
 ) -> None:
     """Run the Lease keeper, the peer watcher and the Replica reconciler until cancelled.
 
@@ -757,7 +801,9 @@ async def run_edge(
         ),
     )
     peers = PeerWatcher(gateway, namespace, agent)
-    reconciler = ReplicaReconciler(gateway, agent, retired_retention=retired_retention)
+    reconciler = ReplicaReconciler(
+        gateway, agent, 10.0, 5.0, retired_retention, warm_retention, warm_budget
+    )
     agent.resources_known = False  # until the first pass over the Replicas
     agent.resources_as_of = -math.inf
     wake = asyncio.Event()

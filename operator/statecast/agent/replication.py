@@ -29,6 +29,7 @@ from statecast.agent.errors import BadRequestError
 from statecast.agent.outbox import Outbox, PushBatch
 from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import (
+    NEEDS_FULL_COPY,
     SYNC_LINES,
     SyncLines,
     decode_sync_reply,
@@ -140,6 +141,9 @@ class Replication:
         self._encoded: dict[Ref, tuple[PushBatch, bytes]] = {}
         self._stores: dict[Ref, ReplicaStore] = {}
         self._session: aiohttp.ClientSession | None = None
+        #: Replicas reopened from warm files (see :meth:`reopened`) -> the peers that
+        #: refused them a delta (``needs_full_copy``) since.
+        self.warm: dict[Ref, set[str]] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -164,9 +168,25 @@ class Replication:
         self.status.setdefault(store.spec.ref, SyncStatus())
         store.listeners.append(self._on_local_change)
 
+    def reopened(self, ref: Ref) -> None:
+        """``ref``'s replica was reopened from files kept warm after it was handed off.
+
+        Until one pull has joined a peer's answer, its pulls ask for a delta only
+        (``delta_only``): a peer that collected a deletion it has not seen refuses, and
+        the reconciler then gives the replica a fresh copy (:meth:`needs_fresh_copy`).
+        """
+        self.warm[ref] = set()
+
+    def needs_fresh_copy(self, ref: Ref) -> bool:
+        """Whether every peer of a reopened warm replica refused it a delta."""
+        refused = self.warm.get(ref)
+        peers = self.peers_of(ref)
+        return refused is not None and bool(peers) and refused.issuperset(peers)
+
     def detach(self, ref: Ref) -> None:
         """Stop replicating a store."""
         self._stores.pop(ref, None)
+        self.warm.pop(ref, None)
         self.status.pop(ref, None)
         self._outboxes.pop(ref, None)
         self._encoded.pop(ref, None)
@@ -279,7 +299,10 @@ class Replication:
         base = self.directory.url(peer)
         if base is None:
             return None, None
-        body = encode_sync_request(self.node, store.version_vector.entries, lines=True)
+        warm = self.warm.get(ref)
+        body = encode_sync_request(
+            self.node, store.version_vector.entries, lines=True, delta_only=warm is not None
+        )
         started = time.monotonic()
         try:
             async with self.session.post(
@@ -293,6 +316,8 @@ class Replication:
                     log.debug(
                         "event=sync_refused peer=%s status=%d code=%s", peer, response.status, code
                     )
+                    if code == NEEDS_FULL_COPY and warm is not None:
+                        warm.add(peer)
                     return None, code
                 if response.content_type == SYNC_LINES:
                     joined = await self._join_lines(store, response)
@@ -307,6 +332,13 @@ class Replication:
         mode = "full" if joined.full else "delta"
         self.sync_log.record((ref[0], ref[1], peer, "vv", "out"), len(body))
         self.sync_log.record((ref[0], ref[1], peer, mode, "in"), joined.size)
+        if self.warm.pop(ref, None) is not None:  # a warm copy caught up: what it saved
+            saved = 0 if joined.full else max(0, store.state.payload_bytes - joined.size)
+            self.sync_log.warm_caught_up(saved)
+            log.info(
+                "event=warm_copy_caught_up resource=%s/%s peer=%s mode=%s bytes=%d saved=%d",
+                *ref, peer, mode, joined.size, saved,
+            )  # fmt: skip
         now = time.time()
         status = self.status.setdefault(ref, SyncStatus())
         status.acks[peer] = dict(joined.vector.entries)

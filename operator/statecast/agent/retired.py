@@ -19,7 +19,18 @@ long it takes. A copy whose resource is gone, or was deleted and made anew under
 same name (another uid: it must not be merged into a different resource), is deleted
 after the retention (``--retired-retention``, default 24 h) counted from when it was
 retired. When a Replica of the same resource comes back to this node, its retired copy
-is opened again (marker removed) and rejoins through ordinary sync. A replica's
+is opened again (marker removed) and rejoins through ordinary sync.
+
+**Warm copies.** A copy handed off is not deleted at once: with ``--warm-retention``
+(default 1 h; 0 deletes it at once, as before session 11) its files stay, the marker
+noting when (``"handed_off"``). They hold no write a live replica lacks (it is not in the
+:class:`RetiredLedger`); they are a head start. When a Replica of the same resource (same
+uid: ``resource.json``) comes back within the retention, :func:`adopt` reopens them and
+says so: the replica then catches up by a delta of what it missed (its first pulls ask
+for a delta only: a peer that collected a deletion it has not seen refuses, and it gets
+a fresh copy instead, see ``DeltaMap.behind_collection``) and is not Ready before a peer
+that had caught up answered it. Warm copies are deleted once the retention is over, and
+earlier, oldest first, to keep them within their disk budget (:func:`warm_evictions`). A replica's
 directory also holds ``resource.json`` (``{"uid": ...}``) so that a resource made anew
 never opens the files of the one before: those are moved aside to
 ``<data-dir>/.retired/<ns>/<name>.<uid>`` and retired there.
@@ -51,12 +62,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from statecast.agent.incarnation import forget_replica_id
 
 __all__ = [
     "IDENTITY",
@@ -71,13 +85,18 @@ __all__ = [
     "adopt",
     "adopt_strong",
     "covers",
+    "delete_copy",
+    "disk_bytes",
     "fate",
     "find_retired",
     "mark_retired",
+    "mark_warm",
     "replica_directories",
     "set_aside",
     "strong_directories",
     "strong_fate",
+    "warm_evictions",
+    "warm_expired",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,12 +127,15 @@ class RetiredCopy:
         directory: Its directory.
         since: When it was retired (epoch seconds).
         uid: The uid of the resource it belonged to ("" when unknown: an older agent's).
+        handed_off: When a live replica took its writes and its files were kept warm
+            (None: not handed off yet).
     """
 
     ref: Ref
     directory: Path
     since: float
     uid: str
+    handed_off: float | None = None
 
 
 class RetiredLedger:
@@ -227,24 +249,91 @@ def find_retired(ref: Ref, directory: Path) -> RetiredCopy | None:
     since = _since(marker)
     if since is None:
         return None
-    return RetiredCopy(ref, directory, since, str(marker.get("uid") or ""))
+    handed = marker.get("handed_off")
+    handed_off = float(handed) if isinstance(handed, int | float) else None
+    return RetiredCopy(ref, directory, since, str(marker.get("uid") or ""), handed_off)
 
 
-def adopt(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> None:
+def mark_warm(copy: RetiredCopy, now: float) -> RetiredCopy:
+    """Mark a retired copy handed off at ``now`` and kept warm (see the module docstring)."""
+    marker = {"since": copy.since, "uid": copy.uid, "handed_off": now}
+    (copy.directory / MARKER).write_text(json.dumps(marker))
+    return RetiredCopy(copy.ref, copy.directory, copy.since, copy.uid, now)
+
+
+def adopt(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> bool:
     """Make ``directory`` the replica directory of the resource ``uid`` before it is opened.
 
     Files of another resource of the same name (a uid recorded and different) are set
     aside as a retired copy; a retired copy of this resource is taken back (its marker
     removed), so that it rejoins through ordinary sync.
+
+    Returns:
+        True when the files taken back are a warm copy (handed off, kept; its resource's
+        uid recorded and the same): the replica is behind its resource by what it missed.
     """
     recorded = identity(directory)
     if recorded and uid and recorded != uid and _holds_a_copy(directory):
         set_aside(directory, recorded, data_dir, now)
+    found = find_retired((directory.parent.name, directory.name), directory)
+    warm = found is not None and found.handed_off is not None and bool(uid) and recorded == uid
     with contextlib.suppress(FileNotFoundError):
         (directory / MARKER).unlink()
     if uid:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / IDENTITY).write_text(json.dumps({"uid": uid}))
+    return warm
+
+
+def warm_expired(copy: RetiredCopy, now: float, retention: float) -> bool:
+    """Whether a warm copy's retention is over (a copy not handed off never expires here)."""
+    return copy.handed_off is not None and now - copy.handed_off >= retention
+
+
+def warm_evictions(
+    copies: Iterable[tuple[Path, float, int]], *, budget: float, free: float
+) -> list[Path]:
+    """The warm copies to delete so that they never crowd out live replicas.
+
+    Oldest hand-off first, until the warm copies take at most ``budget`` bytes and the
+    filesystem has at least ``budget`` bytes free (a live replica always has that much
+    room the warm copies do not take).
+
+    Args:
+        copies: (directory, handed off at, bytes on disk) per warm copy.
+        budget: Bytes warm copies may take, and the free space they leave at least.
+        free: Bytes free on the data directory's filesystem now.
+    """
+    ordered = sorted(copies, key=lambda copy: (copy[1], str(copy[0])))
+    total = sum(size for _, _, size in ordered)
+    evicted = []
+    for directory, _, size in ordered:
+        if total <= budget and free >= budget:
+            break
+        evicted.append(directory)
+        total -= size
+        free += size
+    return evicted
+
+
+def delete_copy(directory: Path) -> None:
+    """Delete a copy's directory, its replica id first.
+
+    So that files cut short by a crash here never lend that id to a new copy.
+    """
+    forget_replica_id(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def disk_bytes(directory: Path) -> int:
+    """Bytes of the files in ``directory`` (not below it; a replica directory is flat)."""
+    total = 0
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 def set_aside(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> Path:

@@ -39,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from statecast.agent.errors import (
     AgentError,
     BadRequestError,
+    ConflictError,
     ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -71,6 +72,7 @@ from statecast.agent.store import LocalWrite, ReplicaStore
 from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
+    NEEDS_FULL_COPY,
     SYNC_LINES,
     SyncLines,
     SyncRequest,
@@ -974,6 +976,11 @@ class AgentApi:
         ):
             return later
         store = self._peer_store(parts, sender)
+        if ask.delta_only and store.state.behind_collection(ask.vector):
+            raise ConflictError(
+                "a deletion you have not seen was collected here: take a fresh copy",
+                NEEDS_FULL_COPY,
+            )
         if len(store.state) > _ENCODE_ON_LOOP and store.state.sends_everything(ask.vector):
             return self._whole_copy(store, ask)
         return self._answer_sync(store, ask)

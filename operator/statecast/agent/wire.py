@@ -12,6 +12,7 @@ from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_
 from statecast.core.version_vector import VersionVector
 
 __all__ = [
+    "NEEDS_FULL_COPY",
     "PIECE_BYTES",
     "SYNC_LINES",
     "HandOff",
@@ -74,6 +75,10 @@ class SyncReply:
     caught_up: bool
 
 
+#: The code of a refusal of a ``delta_only`` sync request (see :class:`SyncRequest`).
+NEEDS_FULL_COPY = "needs_full_copy"
+
+
 @dataclass(frozen=True)
 class SyncRequest:
     """A peer asking for what it lacks, given its version vector.
@@ -81,11 +86,16 @@ class SyncRequest:
     Attributes:
         lines: The peer takes the answer in lines (:func:`encode_sync_lines`); agents of
             an earlier version do not ask for it and get one JSON object.
+        delta_only: The peer is a copy reopened from files kept warm (it was away): it
+            is refused (409 ``needs_full_copy``) rather than answered when it may hold a
+            key whose deletion was collected here (see ``DeltaMap.behind_collection``).
+            Agents of an earlier version ignore it.
     """
 
     sender: str
     vector: dict[str, int]
     lines: bool = False
+    delta_only: bool = False
 
 
 def _dumps(obj: Any) -> bytes:
@@ -145,11 +155,19 @@ def decode_push(body: bytes) -> PushMessage:
     return PushMessage(sender, first, last, _entries(raw.get("entries")))
 
 
-def encode_sync_request(sender: str, vector: Mapping[str, int], *, lines: bool = False) -> bytes:
-    """Encode a sync request (``lines``: ask for the answer in lines)."""
+def encode_sync_request(
+    sender: str, vector: Mapping[str, int], *, lines: bool = False, delta_only: bool = False
+) -> bytes:
+    """Encode a sync request.
+
+    ``lines``: ask for the answer in lines; ``delta_only``: see :class:`SyncRequest`.
+    """
+    raw: dict[str, Any] = {"from": sender, "vv": dict(vector)}
     if lines:
-        return _dumps({"from": sender, "vv": dict(vector), "lines": True})
-    return _dumps({"from": sender, "vv": dict(vector)})
+        raw["lines"] = True
+    if delta_only:
+        raw["delta_only"] = True
+    return _dumps(raw)
 
 
 def decode_sync_request(body: bytes) -> SyncRequest:
@@ -159,7 +177,12 @@ def decode_sync_request(body: bytes) -> SyncRequest:
         BadRequestError: The body is not a valid sync request.
     """
     raw = _loads(body)
-    return SyncRequest(_sender(raw), _vector(raw.get("vv")), raw.get("lines") is True)
+    return SyncRequest(
+        _sender(raw),
+        _vector(raw.get("vv")),
+        raw.get("lines") is True,
+        raw.get("delta_only") is True,
+    )
 
 
 def encode_sync_reply(payload: SyncPayload, batch: int = 4096, *, caught_up: bool = True) -> bytes:

@@ -88,6 +88,7 @@ def register(
         " (or was made anew) are kept; those of a resource that exists are kept until a live"
         " replica has merged them [$STATECAST_RETIRED_RETENTION, 24h]",
     )
+    _warm_arguments(parser)
     parser.add_argument(
         "--peer-route",
         action="append",
@@ -148,13 +149,34 @@ def _serve(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def _warm_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of the copies kept warm after their hand-off (docs/agent.md)."""
+    parser.add_argument(
+        "--warm-retention",
+        default=os.environ.get("STATECAST_WARM_RETENTION", "1h"),
+        help="how long the files of a removed replica are kept once a live replica has merged"
+        " them: a Replica of the same resource back on this node meanwhile catches up by a"
+        " delta of what it missed, not a full copy; 0s deletes them at once"
+        " [$STATECAST_WARM_RETENTION, 1h]",
+    )
+    parser.add_argument(
+        "--warm-budget",
+        default=os.environ.get("STATECAST_WARM_BUDGET", ""),
+        help="bytes (e.g. 2Gi) the files kept warm may take, and must leave free on the data"
+        " directory's filesystem; the oldest go first [$STATECAST_WARM_BUDGET, a tenth of"
+        " the filesystem]",
+    )
+
+
 def _cluster_edge(args: argparse.Namespace, advertise: str, peer_advertise: str) -> Sidecar:
     """The agent's Kubernetes edge on the real API server, to run beside the agent."""
     from statecast.agent.kube import run_edge
     from statecast.agent.kube_gateway import KubernetesGateway
-    from statecast.api.units import parse_duration
+    from statecast.api.units import parse_duration, parse_quantity
 
     retention = parse_duration(args.retired_retention).total_seconds()
+    warm = parse_duration(args.warm_retention).total_seconds()
+    budget = float(parse_quantity(args.warm_budget)) if args.warm_budget else None
 
     async def edge(agent: Agent) -> None:
         # Off the event loop: building the client imports much of kubernetes.client.
@@ -174,6 +196,8 @@ def _cluster_edge(args: argparse.Namespace, advertise: str, peer_advertise: str)
             retention,
             peer_advertise=peer_advertise,
             requests=gateway if args.tls_dir is None else None,
+            warm_retention=warm,
+            warm_budget=budget,
         )
 
     return edge

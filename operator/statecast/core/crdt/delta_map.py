@@ -109,6 +109,11 @@ class DeltaMap:
         self._index_limit = index_limit
         self._tombstones: set[str] = set()
         self._size = 0
+        #: Per origin, the greatest event this replica may lack a deletion up to: the
+        #: greatest dot of a tombstone it collected, or the vector of a full answer it
+        #: joined or of the files it recovered (collections there are unknown here).
+        #: See :meth:`behind_collection`.
+        self._collected: dict[str, int] = {}
 
     # --- reading ------------------------------------------------------------------
     def __len__(self) -> int:
@@ -311,6 +316,8 @@ class DeltaMap:
     def apply_sync(self, payload: SyncPayload) -> list[str]:
         """Join what a peer sent in answer to our version vector."""
         changed = self.merge(payload.entries)
+        if payload.full:  # the sender may have collected tombstones up to its vector
+            self._raise_collected(payload.version_vector.items())
         for origin, seq in payload.version_vector.items():
             if seq > self._vv.get(origin, 0):
                 self._vv[origin] = seq
@@ -378,6 +385,22 @@ class DeltaMap:
                 delta[key] = entry
         return SyncPayload(False, delta, vv)
 
+    def behind_collection(self, peer: Mapping[str, int]) -> bool:
+        """Whether a replica at ``peer`` may hold a key whose deletion is gone from here.
+
+        A tombstone collected here (or before this state was joined or recovered) is in no
+        answer any more: a replica that has not seen that deletion and still holds the
+        key - a copy that was away, reopened from its files - would keep it after a delta
+        or a full answer (a join never removes a key). Such a replica needs a fresh copy.
+        """
+        return any(peer.get(origin, 0) < top for origin, top in self._collected.items())
+
+    def _raise_collected(self, events: Iterable[tuple[str, int]]) -> None:
+        collected = self._collected
+        for origin, seq in events:
+            if seq > collected.get(origin, 0):
+                collected[origin] = seq
+
     def collect_garbage(self, members: Iterable[Mapping[str, int]]) -> int:
         """Drop tombstones every member has seen; return how many were dropped.
 
@@ -395,6 +418,7 @@ class DeltaMap:
         for key in list(self._tombstones):
             entry = self._entries[key]
             if all(seq <= floor.get(r, 0) for r, seq in ops.dots(entry)):
+                self._raise_collected(ops.dots(entry))
                 self._size -= ops.entry_size(key, entry)
                 del self._entries[key]
                 self._tombstones.discard(key)
@@ -472,6 +496,7 @@ class DeltaMap:
         self._max_seen = dict(image.max_seen)
         self._tombstones = set(image.tombstones)
         self._size = image.payload_bytes
+        self._collected = dict(self._vv)  # what was collected before is not known here
         self.clock.observe(Stamp(image.clock[0], image.clock[1], self.replica))
 
     def load(self, entries: Mapping[str, Entry], vv: Mapping[str, int]) -> None:
@@ -526,6 +551,7 @@ class DeltaMap:
             if events.floor:
                 self._floor[origin] = events.floor
         self._vv = {r: s for r, s in vv.items() if s > 0}
+        self._collected = dict(self._vv)  # what was collected before is not known here
         for origin, seq in self._vv.items():
             if seq > self._max_seen.get(origin, 0):
                 self._max_seen[origin] = seq
