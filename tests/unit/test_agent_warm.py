@@ -169,7 +169,11 @@ async def test_a_warm_copy_is_not_ready_before_a_caught_up_peer_answered_it(agen
     assert "Ready" not in phases(gateway, "a")
     assert not a.stores[REF].serving
     a.directory.set("b", URLS["b"])
+    # until it has caught up it sends nothing: a new copy pulling from it would take
+    # whatever stale key it holds
+    assert await b.replication.sync_with(b.stores[REF], "a") is None
     await a.replication.anti_entropy_round()
+    assert await b.replication.sync_with(b.stores[REF], "a") == "delta"
     await reconciler.reconcile()
     assert phases(gateway, "a")[-1] == "Ready"
     assert a.stores[REF].get("while-away") == b'"x"'

@@ -512,13 +512,13 @@ class ReplicaReconciler:
             "event=replica_first_sync resource=%s/%s peers=%d after_s=%.3f warm=%s",
             *spec.ref, len(peers), time.monotonic() - started, warm,
         )  # fmt: skip
-        if agent.replication.needs_fresh_copy(spec.ref):  # every peer refused it a delta
+        if agent.replication.needs_fresh_copy(spec.ref):  # refused a delta, answered by none
             await self._refresh(spec.ref)
             return await self._open(spec, record)
         return True
 
     async def _refresh(self, ref: tuple[str, str]) -> None:
-        """Close a reopened warm replica every peer refused a delta, and delete its files.
+        """Close a reopened warm replica a peer refused a delta, and delete its files.
 
         It may hold a key whose deletion those peers collected (see
         ``DeltaMap.behind_collection``); its next open is a new copy, pulled whole. It

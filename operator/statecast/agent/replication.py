@@ -178,10 +178,8 @@ class Replication:
         self.warm[ref] = set()
 
     def needs_fresh_copy(self, ref: Ref) -> bool:
-        """Whether every peer of a reopened warm replica refused it a delta."""
-        refused = self.warm.get(ref)
-        peers = self.peers_of(ref)
-        return refused is not None and bool(peers) and refused.issuperset(peers)
+        """Whether a peer refused a reopened warm replica a delta before any answered it."""
+        return bool(self.warm.get(ref))
 
     def detach(self, ref: Ref) -> None:
         """Stop replicating a store."""

@@ -976,6 +976,10 @@ class AgentApi:
         ):
             return later
         store = self._peer_store(parts, sender)
+        if store.spec.ref in self.agent.replication.warm:
+            # a reopened warm copy may hold a key whose deletion it has not seen yet:
+            # what it would send (a full answer to a new copy) must not spread it
+            raise UnavailableError("catching up after a return", "catching_up")
         if ask.delta_only and store.state.behind_collection(ask.vector):
             raise ConflictError(
                 "a deletion you have not seen was collected here: take a fresh copy",
