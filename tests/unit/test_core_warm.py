@@ -18,7 +18,10 @@ MIB = 2**20
         (64 * MIB, 600.0, 1024.0, 3600.0, 600 * 1024.0),  # warm: the writes missed
         (64 * MIB, 0.0, 1024.0, 3600.0, 0.0),  # back in the same instant: nothing missed
         (64 * MIB, 3599.0, 1024.0, 3600.0, 3599 * 1024.0),  # just inside the retention
-        (64 * MIB, 3600.0, 1024.0, 3600.0, 64 * MIB),  # the retention is over: full
+        # exactly the retention: the agent's clock starts at the hand-off, after the removal
+        (64 * MIB, 3600.0, 1024.0, 3600.0, 3600 * 1024.0),
+        (64 * MIB, 3600.5, 1024.0, 3600.0, 64 * MIB),  # the retention is over: full
+        (64 * MIB, 0.0, 1024.0, 0.0, 64 * MIB),  # retention 0, back at once: still full
         (64 * MIB, 7200.0, 1024.0, 3600.0, 64 * MIB),
         (1 * MIB, 600.0, 1e6, 3600.0, 1 * MIB),  # missed more than the state: capped
         (64 * MIB, 600.0, 1024.0, 0.0, 64 * MIB),  # retention 0: every copy full (before)

@@ -39,11 +39,13 @@ def copy_bytes(
             copy is a full copy, the accounting before warm copies).
 
     Returns:
-        ``full_bytes``, or, when the node's old copy is still kept (removed less than
-        ``retention_s`` ago), the bytes of the writes it missed, at most ``full_bytes``.
+        ``full_bytes``, or, when the node's old copy is still kept (removed at most
+        ``retention_s`` ago: the agent counts the retention from the hand-off, which comes
+        after the removal, so a copy back exactly ``retention_s`` later still finds the
+        files), the bytes of the writes it missed, at most ``full_bytes``.
     """
     if removed_ago_s is None or not math.isfinite(removed_ago_s) or removed_ago_s < 0:
         return full_bytes
-    if removed_ago_s >= retention_s:
+    if retention_s <= 0 or removed_ago_s > retention_s:
         return full_bytes
     return min(full_bytes, max(0.0, write_bytes_per_s) * removed_ago_s)

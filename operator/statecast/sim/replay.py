@@ -15,7 +15,7 @@ Each step ``t`` (``step_s`` seconds):
 4. after the warm-up, latencies go into a histogram (exact mean and p99), and
    replica-hours, bytes moved (copies plus every write times replicas) and actions are
    summed. A copy costs its full state, or, on a node whose copy of the resource was
-   removed less than ``warm_retention_s`` ago (its files kept warm by the agent), the
+   removed at most ``warm_retention_s`` ago (its files kept warm by the agent), the
    writes it missed since (:func:`statecast.core.warm.copy_bytes`); a copy lost with its
    node leaves nothing warm. Every policy is charged alike. The copy's time is the full
    copy's either way (conservative: a warm copy is ready sooner).
