@@ -287,3 +287,13 @@ def test_a_copy_back_within_the_warm_retention_costs_the_writes_it_missed() -> N
     assert _away_and_back(300.0, back_at) == pytest.approx(3 * full + steps * sync)
     # a copy lost with its node was never handed off: nothing kept warm, a full copy
     assert _away_and_back(3600.0, back_at, lose_node=True) == pytest.approx(3 * full + steps * sync)
+
+
+def test_every_replay_also_counts_its_bytes_with_every_copy_full() -> None:
+    # one sweep gives both accountings (the published tables show both)
+    trace = scenario("drift")
+    warm = replay(trace, Reactive(), SimConfig())
+    full = replay(trace, Reactive(), SimConfig(warm_retention_s=0.0))
+    assert warm.bytes_full_copies == full.bytes_moved == full.bytes_full_copies
+    assert warm.bytes_moved < full.bytes_moved
+    assert warm.metrics()["bytes_full_copies"] == int(full.bytes_moved)

@@ -45,6 +45,9 @@ class Point:
     local_hit_ratio: float
     mean_latency_ms: float
     bytes_moved: float
+    #: The run's bytes with every copy full (warm retention 0), from the same replay;
+    #: None in studies saved before session 11.
+    bytes_full_copies: float | None = None
 
     @classmethod
     def of(cls, family: str, result: PolicyResult) -> Point:
@@ -56,6 +59,7 @@ class Point:
             result.local_hit_ratio,
             result.mean_latency_ms,
             result.bytes_moved,
+            result.bytes_full_copies,
         )
 
 

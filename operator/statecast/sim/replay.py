@@ -66,6 +66,8 @@ class PolicyResult:
         p99_latency_ms: 99th percentile access latency.
         replica_hours: sum over steps of replicas x step length.
         bytes_moved: copies (full, or a warm copy's missed writes) plus sync traffic.
+        bytes_full_copies: the same with every copy full (the accounting of
+            ``warm_retention_s`` 0, counted in the same replay).
         actions: replicas added plus replicas removed.
         elapsed_s: wall time of the replay (including the policy's forecasts).
         timeline: per-step records for plots.
@@ -80,6 +82,7 @@ class PolicyResult:
     actions: int
     elapsed_s: float
     timeline: Timeline
+    bytes_full_copies: float = 0.0
 
     def metrics(self) -> dict[str, float | int]:
         """The JSON-facing numbers."""
@@ -89,6 +92,7 @@ class PolicyResult:
             "p99_latency_ms": round(self.p99_latency_ms, 4),
             "replica_hours": round(self.replica_hours, 2),
             "bytes_moved": int(self.bytes_moved),
+            "bytes_full_copies": int(self.bytes_full_copies),
             "actions": self.actions,
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -114,7 +118,7 @@ class _Meter:
         self.values = np.unique(np.concatenate([zone_ms.ravel(), [config.latency.no_replica_ms]]))
         self.histogram = np.zeros(len(self.values))
         self.sync_per_step = trace.writes_per_min * trace.step_s / 60.0 * config.bytes_per_write
-        self.local = self.replica_hours = self.bytes_moved = 0.0
+        self.local = self.replica_hours = self.bytes_moved = self.bytes_full = 0.0
         self.actions = 0
 
     def step(self, t: int, ready_at: FloatArray, replicas: float, transient: FloatArray) -> None:
@@ -160,6 +164,7 @@ class _Meter:
             p99_latency_ms=float(latencies[order][at]) if total > 0 else 0.0,
             replica_hours=self.replica_hours,
             bytes_moved=self.bytes_moved,
+            bytes_full_copies=self.bytes_full,
             actions=self.actions,
             elapsed_s=time.perf_counter() - started,
             timeline=timeline,
@@ -255,7 +260,8 @@ def replay(trace: Trace, policy: Policy, config: SimConfig | None = None) -> Pol
         if t < config.warmup_steps:
             continue
         meter.step(t, ready_at, float(replicas.sum() + transient.sum()), transient)
-        meter.bytes_moved += copies
-        meter.bytes_moved += float((meter.sync_per_step * replicas.sum(axis=1)).sum())
+        sync = float((meter.sync_per_step * replicas.sum(axis=1)).sum())
+        meter.bytes_moved += copies + sync
+        meter.bytes_full += float((adds * trace.state_bytes[:, None]).sum()) + sync
         meter.actions += int(adds.sum() + removes.sum())
     return meter.result(policy.name, started, Timeline(per_step, focus, placement))
