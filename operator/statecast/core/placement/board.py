@@ -372,6 +372,31 @@ def _demand(inputs: PlanInput, names: tuple[str, ...]) -> tuple[FloatArray, Floa
     return mean, hedge
 
 
+def overclaimed(ctx: Context) -> BoolArray | None:
+    """Nodes where the forecast has just said more demand than came (None: no record).
+
+    In one of the newest ``change_steps`` steps, what the forecast had said one step
+    ahead exceeded the demand seen by more than the deviation threshold of it (the
+    one-sided miss of :func:`demand_moved`, once instead of every time). A move against
+    the newest step's demand does not go to such a node
+    (:func:`~statecast.core.placement.moves.best_move`). Nodes the forecast does not
+    cover have no record against them.
+    """
+    spec, fc = ctx.inputs.spec, ctx.inputs.forecast
+    if fc.said is None or fc.recent is None:
+        return None
+    steps = min(spec.change_steps, fc.said.shape[1], fc.recent.shape[1])
+    doubt = np.zeros(len(ctx.names), dtype=np.bool_)
+    at, src = _LAST_ROWS.get((fc.nodes, ctx.names), lambda: _rows(fc.nodes, ctx.names))
+    if steps <= 0 or len(at) == 0:
+        return doubt
+    said = fc.said[src, -steps:]
+    said = np.maximum(np.nan_to_num(said, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    seen = np.maximum(_finite(fc.recent[src, -steps:]), 0.0)
+    doubt[at] = ((said - seen) / np.maximum(said, 1.0) > spec.deviation_threshold).any(axis=1)
+    return doubt
+
+
 def demand_moved(
     said: FloatArray, seen: FloatArray, steps: int, threshold: float
 ) -> tuple[BoolArray, FloatArray]:

@@ -18,15 +18,20 @@ within the deviation threshold. Demand that alternates between nodes has stayed 
 phase, and a forecast that says the demand is fading (or much higher than it was) is
 not the demand staying: neither earns more than the window.
 
-Nor does a move go against the demand just seen: with a stay to read (any history), a
-move that would have cost latency over the newest observed step - the demand the
-source's copy served there outweighs what the target's would have - is not made, however
-much the forecast says it saves. Such a move bets the copy on the forecast reversing
-what was just observed (a daily season still forecasting yesterday's demand on the node
-it left: generated-15 moved its only copy back to that node, which read nothing, away
-from the node reading thousands an hour, and back again three hours later). A move
-toward a node that has just started reading, or from one that has gone quiet, is not
-against the newest step; a move from quiet to quiet (anticipation) is not either.
+Nor does a move go against the demand just seen on a forecast that has just been wrong
+about its target: with a stay to read (any history), a move that would have cost
+latency over the newest observed step - the demand the source's copy served there
+outweighs what the target's would have - bets the copy on the forecast reversing what
+was just observed. It is not made when, in one of the newest ``change_steps`` steps,
+the forecast said more demand at the target than came, by more than the deviation
+threshold (the target is *doubtful*; every target is when no forecast's record is
+given): a daily season still forecasting yesterday's demand on the node it left
+(generated-15 moved its only copy back to that node, which read nothing, away from the
+node reading thousands an hour, and back again three hours later). A forecast that
+has been right about the target (a consumer pod that just arrived, a season that holds)
+still moves ahead of the demand. A move toward a node that has just started reading,
+or from one that has gone quiet, is not against the newest step; a move from quiet to
+quiet (anticipation) is not either.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ def best_move(
     stayed: tuple[FloatArray, FloatArray] | None = None,
     tolerance: float = 0.5,
     copy: FloatArray | None = None,
+    doubtful: BoolArray | None = None,
 ) -> Move | None:
     """The move that saves most latency, or None when none is possible.
 
@@ -115,7 +121,8 @@ def best_move(
     stretch over which, and over every newer one, the move would have saved ``V`` a
     window within ``tolerance``), when ``stayed`` is given; ``V`` alone else. With
     ``stayed``, a pair that would have cost latency over the newest observed step is
-    not a move (it goes against the demand just seen; see the module).
+    not a move where its target is ``doubtful`` (every target when None: the forecast
+    has just said more demand there than came; see the module).
 
     Args:
         matrix: node-to-node latency.
@@ -134,6 +141,9 @@ def best_move(
         copy: per node, the cost of a copy there (ms), where copies differ (a warm
             copy): the move chosen is the one that saves most beyond its copy. None:
             every copy costs the same (the choice is the largest saving).
+        doubtful: per node, whether the forecast has just said more demand there than
+            came (:func:`~statecast.core.placement.board.overclaimed`); None: every
+            node is.
     """
     options = targets & ~holders
     sources = np.flatnonzero(movable & holders)
@@ -159,6 +169,8 @@ def best_move(
     if stayed is not None and len(stayed[1]):
         length = _stay(values[1:], window, stayed[1], tolerance)
         against = values[1] < -1e-9  # over the newest step it would have cost latency
+        if doubtful is not None:
+            against &= doubtful[None, :]
     credit = window * np.maximum(length - 1.0, 0.0)  # beyond the window the forecast prices
     # The floor: a source whose zone would go uncovered below it may only move to a
     # zone without a copy (its own zone included, as it will have none).

@@ -60,6 +60,7 @@ from statecast.core.placement.board import (
     holding,
     last_fresh,
     losses,
+    overclaimed,
     removable,
     remove,
     serving,
@@ -391,7 +392,8 @@ def _relocate(ctx: Context, board: Board) -> None:
     the operator (like the simulator) removes it only once the successor is up to date.
     Beside copies still syncing it does not move: once they are up to date, one can.
     With history to read, no move goes against the newest step's demand (one that
-    would have served it slower: :mod:`~statecast.core.placement.moves`).
+    would have served it slower) to a node the forecast has just over-claimed
+    (:func:`~.board.overclaimed`, :mod:`~statecast.core.placement.moves`).
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
@@ -406,6 +408,7 @@ def _relocate(ctx: Context, board: Board) -> None:
     if not should_add(most, float(ctx.copy_at[targets].min()), spec.hysteresis):
         return
     warm = ctx.copy_at if bool((ctx.copy_at < ctx.copy).any()) else None
+    doubtful = overclaimed(ctx)
     for _ in range(2 * len(ctx.names)):
         if not _budget_allows(ctx, board):
             return
@@ -422,6 +425,7 @@ def _relocate(ctx: Context, board: Board) -> None:
             stayed=stayed,
             tolerance=spec.deviation_threshold,
             copy=warm,
+            doubtful=doubtful,
         )
         if move is None or not should_add(move.value_ms, ctx.copy_at[move.target], spec.hysteresis):
             return
