@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -109,9 +110,11 @@ class FakeStrongGateway:
         ]
 
 
-def _standby(sweep_every: int = 10) -> tuple[StandbyElections, FakeStrongGateway, Clock]:
-    clock = Clock()
-    gateway = FakeStrongGateway(clock)
+def _standby(
+    sweep_every: int = 10, gateway: FakeStrongGateway | None = None, clock: Clock | None = None
+) -> tuple[StandbyElections, FakeStrongGateway, Clock]:
+    clock = clock or Clock()
+    gateway = gateway or FakeStrongGateway(clock)
     assert isinstance(gateway, StrongLister)
     services = Services.build(gateway)  # type: ignore[arg-type]
     liveness = AgentLiveness(gateway, ttl=0.0, clock=clock.mono, wall=clock.mono)  # type: ignore[arg-type]
@@ -172,8 +175,54 @@ def test_a_standby_finishes_an_epoch_reserved_by_an_operator_that_died() -> None
     clock.t += 1.0
     gateway.renewed = {n: clock.now() for n in VOTERS}
     assert standby.tick() == [("ns", "flags")]
-    assert gateway.resource["status"]["epoch"] == 5
+    assert gateway.resource["status"]["epoch"] == 4  # finished, not skipped (before: 5)
     assert gateway.resource["status"]["leader"] in VOTERS
+
+
+class DuelGateway(FakeStrongGateway):
+    """While one process fences (its election's epoch reserved, no leader yet), the other
+    operator process makes a pass (``other``), once, inside ``b``'s fence."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.other: Callable[[], object] | None = None
+
+    def fence(
+        self, node: str, endpoint: str, namespace: str, name: str, epoch: int
+    ) -> LogPosition | None:
+        if node == "b":  # (a voter the election waits for: a's fence is not waited for)
+            other, self.other = self.other, None
+            if other is not None:
+                other()
+        return super().fence(node, endpoint, namespace, name, epoch)
+
+
+def test_two_operator_processes_do_not_leapfrog_one_failover() -> None:
+    """Found in leader-kill runs (epoch 1 -> 5-7): the other operator process saw the epoch
+    reserved without a leader mid-election, took it for one whose operator died and
+    reserved the next; the first election's record then lost its compare-and-swap, and
+    so on while elections outlasted the passes (before: epoch 5). Now both finish the
+    reserved epoch and the first record wins."""
+    clock = Clock()
+    gateway = DuelGateway(clock)
+    first, _, _ = _standby(gateway=gateway, clock=clock)
+    second, _, _ = _standby(gateway=gateway, clock=clock)
+    assert first.tick() == [] and second.tick() == []  # every agent seen renewing
+    _leader_agent_dies(gateway, clock)
+    gateway.other = second.tick  # the second process's pass comes while the first fences
+    first.tick()
+    status = gateway.resource["status"]
+    assert (status["epoch"], status["leader"]) == (4, "b")  # one epoch, one leader
+    outcomes = {
+        (process, sample.labels["outcome"]): sample.value
+        for process, standby in (("first", first), ("second", second))
+        for metric in standby.services.metrics.elections.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    # the second finished the reserved epoch; the first one's record lost and it stopped
+    assert outcomes == {("second", "elected"): 1.0, ("first", "conflict"): 1.0}
+    assert first.tick() == [] and second.tick() == []  # led: nothing more
 
 
 def test_an_event_posted_outside_kopfs_handlers_is_created_directly() -> None:

@@ -6,7 +6,9 @@ operators acting at once) leaves nothing unsafe behind:
 
 1. **Reserve** the new epoch in the resource's status (``epoch``, ``leader: null``,
    ``voters``) with a compare-and-swap on the configuration: only one operator can
-   reserve a given epoch, and an epoch is never used before it is recorded.
+   reserve a given epoch, and an epoch is never used before it is recorded. An epoch
+   already reserved without a leader is finished, not reserved again (another process
+   may be electing it: both fence it, the first record wins, the other stops).
 2. **Fence** the replicas (``POST /v1/peer/strong/fence``): each promises the epoch on
    disk and answers its log position; from then on it refuses the old leader.
 3. **Choose** the most up-to-date of a majority of the replaced voters
@@ -16,8 +18,8 @@ operators acting at once) leaves nothing unsafe behind:
 5. **Tell** the Replicas (role, epoch; the leader's gets the voters): the leader's
    agent opens the epoch with a no-op entry and takes writes once it is committed.
 
-A stop after 1 or 2 leaves an epoch without a leader: the next election takes a newer
-one. A stop after 4 leaves Replica specs behind the status: step 5 runs again on every
+A stop after 1 or 2 leaves an epoch without a leader: the next election finishes it.
+A stop after 4 leaves Replica specs behind the status: step 5 runs again on every
 pass (:attr:`StrongDecision.roles`).
 """
 
@@ -137,9 +139,9 @@ def elect(
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     counter = services.metrics.elections
     reserved = StrongConfig(election.epoch, None, election.voters)
-    version = _swap(
-        gateway, ref, decision.config, reserved, str(body.metadata.get("resourceVersion") or "")
-    )
+    version: str | None = str(body.metadata.get("resourceVersion") or "")
+    if decision.config != reserved:  # (reserved already: that election is finished here)
+        version = _swap(gateway, ref, decision.config, reserved, version or "")
     if version is None:
         counter.labels(reason=election.reason, outcome="conflict").inc()
         return None

@@ -49,8 +49,9 @@ CATCH_UP_SLACK = 64
 class StrongConfig:
     """The configuration recorded in the resource's status: epoch, leader, voters.
 
-    ``leader`` None with an epoch above 0: the epoch was reserved and its election did
-    not finish (the operator stopped half-way); the next election takes a new epoch.
+    ``leader`` None with an epoch above 0: the epoch was reserved and its election has
+    not recorded a leader (it is under way, or the operator stopped half-way); the next
+    election finishes that epoch (:func:`next_election`).
     """
 
     epoch: int = 0
@@ -95,7 +96,8 @@ class Election:
     """A new epoch to open: fence a majority of ``fence_voters``, then choose a leader.
 
     Attributes:
-        epoch: The new epoch (one above the recorded one).
+        epoch: The new epoch: one above the recorded one, or the recorded one when it was
+            reserved without a leader (that election is finished).
         voters: The new epoch's voters.
         fence_voters: The voters being replaced (a majority of them must be fenced).
         reason: ``initial``, ``failover`` (the leader's agent is gone), ``isolated``
@@ -199,7 +201,15 @@ def next_election(
     # log is often the cut-off leader's own (entries it appended that no majority
     # stored), and a leader the master sees as gone is replaced again at once
     lapsed = frozenset(v for v in config.voters if v not in alive)
-    if config.leader is None or config.leader not in alive:
+    if config.leader is None:
+        # reserved, no leader recorded: an election under way in another operator process
+        # (the acting pod's timer, a standby's thread) or one whose operator died. Finished
+        # in the same epoch - fencing it again is idempotent and the record is a
+        # compare-and-swap from the reservation, so one leader at most is recorded. A new
+        # epoch here made the two processes leapfrog: each reservation failed the other's
+        # record while elections outlasted a pass (epoch 1 -> 6 in leader-kill runs).
+        return Election(config.epoch, config.voters, config.voters, "failover", lapsed)
+    if config.leader not in alive:
         return Election(epoch, config.voters, config.voters, "failover", lapsed)
     report = progress.get(config.leader)
     if report is not None and report.isolated and report.epoch == config.epoch:
