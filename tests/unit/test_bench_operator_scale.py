@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from bench.apiserver_audit import Write
+from bench.apiserver_audit import Write, read_requests
 from bench.operator_scale import (
     ReplicaWatch,
     holders_at,
     node_to_lose,
     served_times,
     spec_minimums,
+    split_windows,
     until_between_steps,
 )
+
+from tests.unit.test_bench_api_traffic import entry, write_log
 
 OPERATOR = "system:serviceaccount:statecast-system:statecast-operator"
 
@@ -115,3 +119,21 @@ def test_the_holders_of_a_lost_node_are_taken_at_the_expiry() -> None:
         ("node-1", 10.0, {}, ["cooled", "live"]),
     )
     assert served["marked_lost"] == [1.0]  # before: [90.0 (the run's end), 1.0]
+
+
+def test_replica_churn_leaves_the_lost_nodes_copies_out(tmp_path: Path) -> None:
+    """docs/scale.md says so; until session 11 the run's churn counted the failover's
+    removals of the lost node's copies (split_windows passed no lost node)."""
+    log = write_log(
+        tmp_path,
+        [
+            entry("create", "replicas", "a-node-1", 0.0),
+            entry("delete", "replicas", "a-node-1", 100.0, code=200),
+            entry("create", "replicas", "c-node-9", 0.0),
+            entry("delete", "replicas", "c-node-9", 30.0, code=200),  # the lost node's
+        ],
+    )
+    requests = read_requests(log)
+    t0 = requests[0].write.at - 1.0
+    churn = split_windows(requests, {}, t0, churn_s=600.0, lost="node-9")["replica_churn"]
+    assert (churn["deleted"], churn["deleted_within"], churn["lived_min_s"]) == (1, 1, 100.0)
