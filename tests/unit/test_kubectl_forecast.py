@@ -161,3 +161,20 @@ def test_an_empty_timeline_is_refused(tmp_path: Path) -> None:
     empty = Timeline("x", 5.0, np.zeros(0), {}, {}, (), NOW.timestamp())
     with pytest.raises(PlotError, match="nothing to plot"):
         plot_timeline(empty, tmp_path / "x.png")
+
+
+def test_a_routine_removal_without_an_event_closes_its_span_from_the_status() -> None:
+    """Since session 10 routine removals post no Event: the picture lost those copies
+    (before: node-2 absent); ``status.recentRemovals`` keeps when each node lost one."""
+    res = resource(replicas=[summary("node-1", "zone-a")])
+    status = res["status"]
+    status["recentRemovals"] = [
+        {"node": "node-2", "time": _at(70).isoformat().replace("+00:00", "Z")},
+        {"node": "node-3", "time": _at(40).isoformat().replace("+00:00", "Z")},
+    ]
+    posted = (DecisionLine(_at(42), "Normal", "ReplicaRemoved", "remove (reason lost)", "node-3"),)
+    zones = {"node-1": "zone-a", "node-2": "zone-a", "node-3": "zone-b"}
+    lines = (ReplicaLine("node-1", "zone-a", "peer", "Ready", "minimum", created=_at(-500)),)
+    timeline = resource_timeline(res, lines, posted, zones, None, NOW, 100.0)
+    ends = {s.node: None if s.end is None else round(s.end - T0) for s in timeline.spans}
+    assert ends == {"node-1": None, "node-2": 70, "node-3": 42}  # node-3: one removal

@@ -1,9 +1,9 @@
 """Demand, forecast band and replica placement over time, per zone (pure).
 
 A :class:`Timeline` is what :mod:`statecast.kubectl.plot` draws. ``kubectl statecast
-forecast --plot`` builds one from the demand history ConfigMap, ``status.forecast`` and
-the Events (:func:`resource_timeline`); ``statecast demo`` builds one from what it
-recorded while it ran.
+forecast --plot`` builds one from the demand history ConfigMap, ``status.forecast``,
+the Events and ``status.recentRemovals`` (:func:`resource_timeline`); ``statecast demo``
+builds one from what it recorded while it ran.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "history_matrix",
     "placement_spans",
     "resource_timeline",
+    "status_removals",
     "zone_sums",
 ]
 
@@ -208,6 +209,41 @@ def status_band(
     }
 
 
+#: Seconds within which a ReplicaRemoved Event and a ``status.recentRemovals`` row of
+#: the same node are one removal.
+SAME_REMOVAL_S = 10.0
+
+
+def status_removals(
+    status: Mapping[str, object], decisions: Iterable[DecisionLine]
+) -> tuple[DecisionLine, ...]:
+    """``status.recentRemovals`` as removal decisions, for those no Event reported.
+
+    Since session 10 the operator posts no Event for its routine removals (predicted,
+    hedge, cost, rebalance); the status keeps the last removal of each node for two
+    cooldowns, so the picture closes those copies' spans from it (before, a routine
+    removal left no trace: the copy vanished from the picture).
+    """
+    posted = [
+        (d.node, d.time.timestamp())
+        for d in decisions
+        if d.reason == "ReplicaRemoved" and d.time is not None
+    ]
+    rows = status.get("recentRemovals")
+    found: list[DecisionLine] = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, Mapping):
+            continue
+        node, when = row.get("node"), parse_time(row.get("time"))
+        if not isinstance(node, str) or when is None:
+            continue
+        t = when.timestamp()
+        if any(n == node and abs(at - t) <= SAME_REMOVAL_S for n, at in posted):
+            continue
+        found.append(DecisionLine(when, "Normal", "ReplicaRemoved", "", node))
+    return tuple(found)
+
+
 def resource_timeline(
     resource: Mapping[str, object],
     replicas: Sequence[ReplicaLine],
@@ -243,6 +279,12 @@ def resource_timeline(
         times=times,
         demand=demand,
         bands=bands,
-        spans=placement_spans(decisions, replicas, zones, t_now - window_s, t_now),
+        spans=placement_spans(
+            (*decisions, *status_removals(status, decisions)),
+            replicas,
+            zones,
+            t_now - window_s,
+            t_now,
+        ),
         now=t_now,
     )
