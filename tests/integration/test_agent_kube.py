@@ -3,8 +3,10 @@ Replica objects materialised and reported Ready with their true status."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,61 @@ from tests.integration.conftest import agent_processes, wait_for
 GROUP, VERSION = "statecast.io", "v1alpha1"
 
 
+#: The session's operator (tests/integration/conftest.py's ``operator`` fixture), if an
+#: earlier test file started it.
+SESSION_OPERATOR = f"test-operator-{os.getpid()}-1"
+#: A peer of kopf's peering that outranks it while these tests place Replicas themselves.
+STAND_IN_PEER = "test-agent-kube"
+
+
+def _peer(custom: client.CustomObjectsApi, record: dict[str, Any] | None) -> None:
+    custom.patch_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", "statecast", {"status": {STAND_IN_PEER: record}}
+    )
+
+
+@pytest.fixture
+def no_operator_acts(api_client: client.ApiClient, system: System) -> Iterator[None]:
+    """The session's operator, if it runs, stands by meanwhile (a peer of higher priority
+    in its peering): these tests place the Replicas as an operator would, and one acting
+    made the same Replicas first (409 AlreadyExists) when a test file that starts it ran
+    before this one in the session."""
+    if system.pid(SESSION_OPERATOR) is None:
+        yield
+        return
+    custom = client.CustomObjectsApi(api_client)
+    log = system.log_path(SESSION_OPERATOR)
+    paused = log.read_text().count("Pausing operations in favour of")
+    now = datetime.now(UTC).isoformat()
+    _peer(custom, {"priority": 1_000_000, "lifetime": 900, "lastseen": now})
+    try:
+        wait_for(
+            lambda: log.read_text().count("Pausing operations in favour of") > paused,
+            timeout=60,
+            what=f"the session's operator to stand by ({log})",
+        )
+        time.sleep(3)  # a reconcile under way finishes (controller/kopf_pause)
+        yield
+    finally:
+        resumed = log.read_text().count("Resuming operations after the pause")
+        _peer(custom, None)
+        wait_for(
+            lambda: log.read_text().count("Resuming operations after the pause") > resumed,
+            timeout=60,
+            what=f"the session's operator to act again ({log})",
+        )
+
+
 @pytest.fixture
 def agents(
     system: System,
     namespace: str,
     service_account_kubeconfig: Callable[[str], Path],
     tmp_path: Path,
+    no_operator_acts: None,
 ) -> Iterator[dict[str, str]]:
     """An agent process per node, as the agent ServiceAccount, Leases in the test's
-    namespace; node -> URL."""
+    namespace; node -> URL. No operator acts meanwhile."""
     kubeconfig = service_account_kubeconfig("statecast-agent")
     with agent_processes(system, namespace, kubeconfig, tmp_path) as urls:
         yield urls
