@@ -193,7 +193,13 @@ class Retirement:
         self.warm_retention, self.warm_budget = warm_retention, warm_budget
         self.retention, self.sweep_every = retention, sweep_every
         self.resource_voters, self.strong_grace = resource_voters, strong_grace
+        #: Held while an eventual copy's directory changes hands (opened for a Replica,
+        #: merged, deleted): a hand-off holds it while it talks to its peers.
         self.lock = asyncio.Lock()
+        #: The same for strong replica directories (opened, deleted by the strong sweep):
+        #: a strong replica's opening never waits for an eventual copy's hand-off (20 s
+        #: and more) - before session 11 both took ``lock``.
+        self.strong_lock = asyncio.Lock()
         #: What the reconciler saw last: resources with a Replica here, and where each
         #: resource's replicas are.
         self.held: frozenset[Ref] = frozenset()
@@ -218,7 +224,8 @@ class Retirement:
 
     def _in_use(self, ref: Ref, directory: Path) -> bool:
         live = self.agent.config.data_dir / ref[0] / ref[1]
-        return directory == live and (ref in self.held or ref in self.agent.stores)
+        open_here = ref in self.agent.stores or ref in self.agent.strong
+        return directory == live and (ref in self.held or open_here)
 
     def _strong_dir(self, ref: Ref) -> Path:
         return self.agent.config.data_dir / ref[0] / ref[1] / STRONG_DIR
@@ -449,7 +456,7 @@ class Retirement:
 
     async def _sweep_strong_one(self, ref: Ref, directory: Path, now: float) -> None:
         assert self.resource_voters is not None
-        async with self.lock:  # not while the reconciler opens it for a returning Replica
+        async with self.strong_lock:  # not while the reconciler opens it for a Replica
             if self._strong_in_use(ref, directory) or not await asyncio.to_thread(directory.exists):
                 return
             copy = find_retired(ref, directory)

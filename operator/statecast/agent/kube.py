@@ -429,7 +429,9 @@ class ReplicaReconciler:
     async def _open_strong(self, spec: ResourceSpec, record: ReplicaRecord) -> StrongReplica:
         """Open a strong replica from its files, once they are this resource's (its uid)."""
         directory = self.agent.config.data_dir / spec.namespace / spec.name / STRONG_DIR
-        async with self.retirement.lock:  # not while the sweep deletes a retired copy there
+        # not while the strong sweep deletes a retired copy there (an eventual copy's
+        # hand-off, under the other lock, leaves strong directories alone)
+        async with self.retirement.strong_lock:
             await asyncio.to_thread(adopt_strong, spec.ref, directory, record.owner_uid)
             return await asyncio.to_thread(self.agent.open_strong, spec)
 

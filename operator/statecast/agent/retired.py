@@ -317,12 +317,29 @@ def warm_evictions(
 
 
 def delete_copy(directory: Path) -> None:
-    """Delete a copy's directory, its replica id first.
+    """Delete an eventual copy's files, its replica id first; never a strong directory.
 
-    So that files cut short by a crash here never lend that id to a new copy.
+    The replica id first, so that files cut short by a crash here never lend that id to a
+    new copy. A strong replica lives in ``<ns>/<name>/strong`` (and ``strong.<uid>`` set
+    aside): inside the directory of an eventual copy of a resource of the same name.
+    Until session 11 the whole tree went, the strong promise, log and snapshot with it,
+    whatever :func:`strong_fate` had decided for them; they are the strong sweep's.
     """
     forget_replica_id(directory)
-    shutil.rmtree(directory, ignore_errors=True)
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == STRONG_DIR or entry.name.startswith(f"{STRONG_DIR}."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    with contextlib.suppress(OSError):
+        directory.rmdir()  # (kept while a strong directory is in it)
 
 
 def disk_bytes(directory: Path) -> int:
