@@ -123,6 +123,48 @@ ROWS = [
         {"e": ("add", "consumer")},
     ),
     (
+        # Issue 11 (generated-31): the old copy, the only up-to-date one, stayed a whole
+        # step beside the pod's new copy; reactive's went once that copy was ready, so its
+        # cheapest runs held fewer replica-hours than any of predictive's.
+        "at min 1, a pod's node gets the copy and the old one goes by a hand-off in the "
+        "same plan (the executor removes it once the pod's copy is up to date)",
+        make_input(NODES, replicas=(old("a"),), consumers=frozenset({"e"}), min_replicas=1),
+        {"e": ("add", "consumer"), "a": ("remove", "cost")},
+    ),
+    (
+        "without the hand-off (session 10's rule) the old copy stays until the next plan",
+        make_input(
+            NODES,
+            replicas=(old("a"),),
+            consumers=frozenset({"e"}),
+            min_replicas=1,
+            hand_off_on_add=False,
+        ),
+        {"e": ("add", "consumer"), "a": ("keep", "minimum")},
+    ),
+    (
+        "the only up-to-date copy beside a syncing one is not handed off to a pod's copy",
+        make_input(
+            NODES,
+            mean={"c": HOT},
+            replicas=(old("a"), old("c", up_to_date=False)),
+            consumers=frozenset({"e"}),
+            min_replicas=1,
+        ),
+        {"e": ("add", "consumer"), "a": ("keep", "minimum")},
+    ),
+    (
+        "an old copy the demand still pays for stays beside the pod's copy",
+        make_input(
+            NODES,
+            mean={"a": HOT},
+            replicas=(old("a"),),
+            consumers=frozenset({"e"}),
+            min_replicas=1,
+        ),
+        {"e": ("add", "consumer"), "a": ("keep", "predicted")},
+    ),
+    (
         "a replica on a lost node is dropped and the minimum restored elsewhere",
         make_input(NODES, replicas=(old("a"), old("c")), down="c"),
         {"c": ("remove", "failover"), "a": ("keep", "minimum")},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -114,6 +116,21 @@ def test_never_removes_the_last_up_to_date_copy_without_a_successor(inputs: Plan
         # old copy once the new one is up to date), and nothing else was syncing.
         assert result.of_kind(ActionKind.ADD)
         assert all(r.up_to_date for r in inputs.replicas if r.node in result.nodes)
+
+
+@SETTINGS
+@given(plan_inputs())
+def test_the_hand_off_changes_only_plans_that_add_a_copy_beside_no_syncing_one(
+    inputs: PlanInput,
+) -> None:
+    # PlacementSpec.hand_off_on_add lifts the last up-to-date copy's protection only in
+    # a plan that adds a copy (its successor) while no copy it keeps is still syncing.
+    without = plan(replace(inputs, spec=replace(inputs.spec, hand_off_on_add=False)))
+    ready = {n.name for n in inputs.nodes if n.ready}
+    kept = set(without.nodes)
+    syncing = any(r.node in ready and r.node in kept and not r.up_to_date for r in inputs.replicas)
+    if not without.of_kind(ActionKind.ADD) or syncing:
+        assert plan(replace(inputs, spec=replace(inputs.spec, hand_off_on_add=True))) == without
 
 
 @SETTINGS

@@ -75,10 +75,14 @@ class PlannerPolicy:
         deviation_threshold: float | None = None,
         change_steps: int | None = None,
         move_residence_s: float | None = None,
+        hand_off_on_add: bool | None = None,
     ) -> None:
         self.tuner = tuner
         self.move_residence_s = move_residence_s
         defaults = PlacementSpec()
+        self.hand_off_on_add = (
+            defaults.hand_off_on_add if hand_off_on_add is None else hand_off_on_add
+        )
         self.deviation_threshold = (
             defaults.deviation_threshold if deviation_threshold is None else deviation_threshold
         )
@@ -114,6 +118,7 @@ class PlannerPolicy:
                 deviation_threshold=self.deviation_threshold,
                 change_steps=self.change_steps,
                 move_residence_s=self.move_residence_s,
+                hand_off_on_add=self.hand_off_on_add,
             )
             for r in range(trace.n_resources)
         ]
@@ -372,6 +377,8 @@ class Predictive(PlannerPolicy):
         move_residence_s: how long a stay of demand a move is credited with beyond
             the value window (``PlacementSpec.move_residence_s``; None: the day of
             history the replay gives, the default; 0: the window alone).
+        hand_off_on_add: whether the only up-to-date copy may go by a hand-off in a plan
+            that adds a copy (``PlacementSpec.hand_off_on_add``; None: the spec's default).
     """
 
     name = "predictive"
@@ -391,6 +398,7 @@ class Predictive(PlannerPolicy):
         deviation_threshold: float | None = None,
         change_steps: int | None = None,
         move_residence_s: float | None = None,
+        hand_off_on_add: bool | None = None,
     ) -> None:
         super().__init__(
             tuner,
@@ -402,6 +410,7 @@ class Predictive(PlannerPolicy):
             deviation_threshold=deviation_threshold,
             change_steps=change_steps,
             move_residence_s=move_residence_s,
+            hand_off_on_add=hand_off_on_add,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

@@ -57,6 +57,11 @@ class Setting:
             history given, the default run's). The grid's 0 is the window alone, the
             rule every sweep before it ran: those points stay valid, and a setting
             with another value only adds points (its label says so).
+        hand_off: the only up-to-date copy may go by a hand-off in a plan that adds a
+            copy (``PlacementSpec.hand_off_on_add``, the operator's default since
+            session 11, and the default run's). The grid's False is the rule every
+            sweep before it ran (the copy stayed until the next plan): those points stay
+            valid, and a setting with True only adds points (its label says so).
     """
 
     hold: float = 1.0
@@ -67,6 +72,7 @@ class Setting:
     deviation: float | None = None
     changes: int | None = None
     residence: float | None = 0.0
+    hand_off: bool = False
 
     @property
     def label(self) -> str:
@@ -82,13 +88,16 @@ class Setting:
             suffix += f" changes={self.changes}"
         if self.residence != 0.0:
             suffix += " stay=day" if self.residence is None else f" stay={self.residence:g}s"
+        if self.hand_off:
+            suffix += " hand-off"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
 FLOOR = 1e6
 #: The default run: the default prices (bytes, and the demand-relative floor), moves
-#: credited with the demand's stay over the day of history.
-DEFAULT = Setting(demand_priced=True, residence=None)
+#: credited with the demand's stay over the day of history, the only up-to-date copy
+#: handed off in a plan that adds a copy (the operator's defaults).
+DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -267,6 +276,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             deviation_threshold=setting.deviation,
             change_steps=setting.changes,
             move_residence_s=setting.residence,
+            hand_off_on_add=setting.hand_off,
         )
         policy.name = setting.label
         return policy

@@ -308,14 +308,16 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
     upper bound where uncertain) does not pay for holding it, less the margin; never
     below min, never uncovering the zone floor, and not while its node's pause in
     reading is shorter than the break-even (:func:`~.board.break_even`: holding it
-    through the pause has cost less than copying it back would).
+    through the pause has cost less than copying it back would). The only up-to-date
+    copy may go too, by a hand-off, when this plan adds a copy (:func:`_handing_off`).
     """
     spec = ctx.inputs.spec
+    handing = _handing_off(ctx, board)
     while board.count > max(spec.min_replicas, ctx.fill):
         loss = losses(ctx, board, ctx.hedge)
         hold = holding(ctx, board, ctx.hedge)
         options = (
-            removable(ctx, board)
+            removable(ctx, board, moving=handing)
             & ~uncovering(ctx, board.holders)
             & (ctx.age_s >= spec.cooldown_s)
             & (loss < hold * (1.0 - spec.hysteresis))
@@ -327,6 +329,26 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
         worst = _first(options, loss)
         detail = f"saves at most {loss[worst]:.0f} ms against {hold[worst]:.0f} ms to hold"
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
+
+
+def _handing_off(ctx: Context, board: Board) -> bool:
+    """Whether the only up-to-date copy may go by a hand-off in this plan.
+
+    When the plan adds a copy (a consumer's, the minimum's, the zone floor's) the
+    executor keeps every copy it removes until the added ones are up to date (the
+    operator's :func:`~statecast.core.replica_set.hand_off`, the simulator's make before
+    break), so the only up-to-date copy need not stay for durability: it is judged for
+    cost like the others. Otherwise it stayed a whole planning step beside the pod's
+    new copy, synced long before (reactive's went once that copy was ready). Beside
+    existing copies still syncing it stays, as a move's source does.
+    ``spec.hand_off_on_add`` False: never (it stays until the next plan).
+    """
+    if not ctx.inputs.spec.hand_off_on_add:
+        return False
+    existing = np.isfinite(ctx.age_s)
+    added = board.holders & ~existing
+    syncing = board.holders & existing & ~ctx.fresh
+    return bool(added.any()) and not bool(syncing.any())
 
 
 def _add_for_demand(ctx: Context, board: Board) -> None:

@@ -87,6 +87,13 @@ class PlacementSpec:
             still save, over their node's expected stay, more than their copy costs
             (their holding is that count's, as reactive replication's is). False:
             session 10's fill, which added them whatever the copy cost.
+        hand_off_on_add: in a plan that adds a copy (a consumer's, the minimum's, the
+            zone floor's), the only up-to-date copy may go for cost like any other, by
+            a hand-off: the executor (the operator's
+            :func:`~statecast.core.replica_set.hand_off`, the simulator's replay) removes
+            it only once the added copies are up to date, as it does for a move. Not
+            while existing copies are still syncing. False: it stays until the next plan
+            (session 10's rule; the sweep's grid keeps it).
     """
 
     min_replicas: int = 2
@@ -103,6 +110,7 @@ class PlacementSpec:
     change_steps: int = 3
     move_residence_s: float | None = None
     fill_priced: bool = True
+    hand_off_on_add: bool = True
 
 
 @dataclass(frozen=True)
