@@ -21,6 +21,7 @@ from statecast.sim.sweeps import (
     PREDICTIVE,
     REACTIVE_GRACE,
     Setting,
+    hand_off_twins,
     predictive_variant,
     variants,
 )
@@ -152,6 +153,26 @@ def test_the_grid_keeps_the_window_gate_and_the_default_prices_the_stay() -> Non
     ):
         policy = predictive_variant(trace, ForecastCache(), setting).make()
         assert policy.move_residence_s == expected
+
+
+def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_twins() -> None:
+    # Session 11 hands the only up-to-date copy off in a plan that adds a copy
+    # (PlacementSpec.hand_off_on_add): the published grid ran without it, so the grid
+    # keeps it off and its labels; the twins only add points, where the rule can act.
+    assert not any(s.hand_off for s in PREDICTIVE)
+    assert DEFAULT.hand_off and DEFAULT.label == "predictive"
+    assert Setting(8.0, hand_off=True).label == "predictive hold x8 copy x1 hand-off"
+    quiet, pods, loss = scenario("drift"), scenario("batch-jobs"), scenario("node-loss")
+    assert hand_off_twins(quiet, PREDICTIVE) == ()
+    for trace in (pods, loss):
+        twins = hand_off_twins(trace, PREDICTIVE)
+        assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
+        labels = [v.label for v in variants(trace, ("predictive",))]
+        assert len(labels) == len(set(labels)) == 1 + 2 * len(PREDICTIVE)
+    assert len(variants(quiet, ("predictive",))) == 1 + len(PREDICTIVE)
+    for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
+        policy = predictive_variant(pods, ForecastCache(), setting).make()
+        assert policy.hand_off_on_add is expected  # type: ignore[attr-defined]
 
 
 def _point(family: str, label: str, hours: float) -> Point:

@@ -180,6 +180,24 @@ NEW_COPY_PRICES: tuple[Setting, ...] = (
     *(Setting(hold, copy) for hold in (1 / 4, 1.0, 4.0) for copy in (4.0, 16.0)),
 )
 PREDICTIVE = (*PREDICTIVE, *NEW_COPY_PRICES)
+
+
+def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
+    """``settings`` again with the hand-off (session 11), on traces where it can act.
+
+    The hand-off (``PlacementSpec.hand_off_on_add``) changes a plan only when the plan
+    adds a copy beside the only up-to-date one: a consumer pod's, or the minimum's or
+    the zone floor's after a node left. A trace without pods and with every node up
+    throughout never has one (at its first step no copy exists yet), so its twins would
+    replay the same runs. The grid's own settings keep the rule their published runs
+    had (False): the twins only add points, each labelled `` hand-off``.
+    """
+    pods = trace.pods is not None and bool((trace.pods > 0).any())
+    if not pods and bool(trace.available.all()):
+        return ()
+    return tuple(replace(s, hand_off=True) for s in settings if not s.hand_off)
+
+
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
 REACTIVE_K = (0.0, 0.5, 1.0, 2.0)
@@ -287,11 +305,17 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
 def variants(
     trace: Trace,
     families: Iterable[str] | None = None,
-    predictive: Iterable[Setting] = PREDICTIVE,
+    predictive: Iterable[Setting] | None = None,
     cache: ForecastCache | None = None,
 ) -> list[Variant]:
-    """Every variant of the families asked for (all when None)."""
+    """Every variant of the families asked for (all when None).
+
+    ``predictive``: the settings of predictive's runs besides the default; None: the
+    grid (:data:`PREDICTIVE`) and its hand-off twins (:func:`hand_off_twins`).
+    """
     cache = cache or ForecastCache()
+    if predictive is None:
+        predictive = (*PREDICTIVE, *hand_off_twins(trace, PREDICTIVE))
     table: dict[str, Callable[[], list[Variant]]] = {
         "static": lambda: [Variant("static", "static", Static)],
         "full": lambda: [Variant("full", "full", Full)],
