@@ -67,6 +67,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_HEAP_PROFILE", "statecast operator", "",
            "a directory: the first SIGUSR2 starts tracing Python allocations, each later "
            "one writes a heap snapshot there (profiling runs only; bench.heap_diff reads them)"),
+    EnvVar("STATECAST_AGENT_WARM_RETENTION", "statecast operator", "0s",
+           "how long the agents keep a removed replica's files (the chart sets it from "
+           "agent.warmRetention): removals are remembered that long, and the planner prices "
+           "a copy back on such a node at the writes it missed; 0s: every copy priced in full"),
     EnvVar("STATECAST_SAMPLE_SECONDS", "statecast operator", "10",
            "seconds between two reads of every agent's access counters (/v1/stats) into the "
            "demand history (the chart's operator.sampleSeconds)"),

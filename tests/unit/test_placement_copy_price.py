@@ -6,9 +6,9 @@ the value window alone, and the default run's fill (the copies up to the reactiv
 count) not at all. Now every stage that adds a copy weighs its bytes against what it
 saves over its node's expected stay (:func:`~statecast.core.placement.moves.add_stay`;
 ``move_residence_s = 0``: the window alone, session 9's gate and the sweep grid's), the
-fill's copies included (``PlacementSpec.fill_priced``; False: session 10's fill), and a
-copy on a node that still holds a removed replica's files costs what it moves
-(``PlanInput.copy_bytes``: a warm copy catches up on the writes it missed).
+fill's copies where asked (``PlacementSpec.fill_priced``; the default, off, is session
+10's fill), and a copy on a node that still holds a removed replica's files costs what
+it moves (``PlanInput.copy_bytes``: a warm copy catches up on the writes it missed).
 """
 
 from __future__ import annotations
@@ -133,9 +133,9 @@ def _fill(forecast: float, **spec: object) -> PlanInput:
 @pytest.mark.parametrize(
     ("reads", "priced", "filled"),
     [
-        # 1 read a step: 6 ms a window against a 100 ms copy: the fill no longer adds it.
+        # 1 read a step: 6 ms a window against a 100 ms copy: a priced fill does not add it.
         (1.0, True, False),
-        # Session 10's fill added it whatever the copy cost.
+        # The default (session 10's fill) adds it whatever the copy costs.
         (1.0, False, True),
         # 30 reads a step: 180 ms against 100 (120 with the margin): the copy pays.
         (30.0, True, True),
@@ -144,6 +144,7 @@ def _fill(forecast: float, **spec: object) -> PlanInput:
 def test_the_fill_up_to_reactives_count_prices_the_copy(
     reads: float, priced: bool, filled: bool
 ) -> None:
+    assert not PlacementSpec().fill_priced  # the default: it cost an unseen trace 5 points
     result = plan(_fill(reads, fill_priced=priced))
     assert ("b" in result.nodes) is filled
     if filled and priced:

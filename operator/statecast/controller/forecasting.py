@@ -280,10 +280,10 @@ class DemandForecaster:
             self._removed.setdefault(ref, {})[node] = now.timestamp()
 
     def recently_removed(
-        self, ref: Ref, spec: SharedResourceSpec, now: dt.datetime
+        self, ref: Ref, spec: SharedResourceSpec, now: dt.datetime, keep_s: float = 0.0
     ) -> dict[str, float]:
-        """Node -> seconds since a removal, for removals within two cooldowns."""
-        horizon = 2 * parse_duration(spec.replication.cooldown).total_seconds()
+        """Node -> seconds since a removal, within two cooldowns or ``keep_s`` if longer."""
+        horizon = max(2 * parse_duration(spec.replication.cooldown).total_seconds(), keep_s)
         with self._lock:
             times = self._removed.get(ref, {})
             ages = {n: now.timestamp() - t for n, t in times.items()}

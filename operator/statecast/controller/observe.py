@@ -9,6 +9,7 @@ the resource's demand (:func:`demand_view`: hit ratio, forecast, heat, tuning).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,12 @@ __all__ = ["HIT_WINDOW_SECONDS", "Indexes", "demand_view", "observe"]
 
 #: The window over which status.localHitRatio is computed.
 HIT_WINDOW_SECONDS = 300.0
+#: How long the agents keep a removed copy's files (``STATECAST_AGENT_WARM_RETENTION``, the
+#: chart's ``agent.warmRetention``; unset: 0, every copy priced in full): removals are
+#: remembered that long, and a copy back within it is priced at the writes it missed.
+WARM_RETENTION_S = parse_duration(
+    os.environ.get("STATECAST_AGENT_WARM_RETENTION") or "0s"
+).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -135,8 +142,9 @@ def demand_view(
         consumers = consumer_pods(pods, ref[1], spec.consumers.selector)
         names = [n.name for n in nodes]
         forecast = services.forecaster.demand(ref, spec, names, now, consumers, latest=quick)
-        remembered = services.forecaster.recently_removed(ref, spec, now)
-        kept = recently_removed(body.get("status") or {}, now, horizon(spec))  # restarts too
+        remembered = services.forecaster.recently_removed(ref, spec, now, WARM_RETENTION_S)
+        keep = horizon(spec, WARM_RETENTION_S)
+        kept = recently_removed(body.get("status") or {}, now, keep)  # restarts too
         removed = {n: min(remembered.get(n, age), age) for n, age in {**remembered, **kept}.items()}
     heat, last_hot = None, {}
     # a predictive resource's default prices take reactive's threshold and count
@@ -151,4 +159,4 @@ def demand_view(
     latency = None
     if forecast is not None and services.latency is not None:
         latency = services.latency.model(nodes, spec.placement.spread_across, now.timestamp())
-    return DemandView(None, forecast, removed, heat, last_hot, tuning, latency)
+    return DemandView(None, forecast, removed, heat, last_hot, tuning, latency, WARM_RETENTION_S)

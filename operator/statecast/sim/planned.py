@@ -34,6 +34,7 @@ from statecast.core.placement import (
 )
 from statecast.core.reactive import HeatStats
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
+from statecast.core.warm import copy_bytes
 from statecast.sim.config import SimConfig, focus_index
 from statecast.sim.policies import Reactive
 from statecast.sim.trace import Trace
@@ -76,9 +77,11 @@ class PlannerPolicy:
         change_steps: int | None = None,
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
+        warm_copies: bool = False,
     ) -> None:
         self.tuner = tuner
         self.move_residence_s = move_residence_s
+        self.warm_copies = warm_copies
         defaults = PlacementSpec()
         self.hand_off_on_add = (
             defaults.hand_off_on_add if hand_off_on_add is None else hand_off_on_add
@@ -131,6 +134,9 @@ class PlannerPolicy:
         self._inventory: dict[bytes, tuple[NodeInfo, ...]] = {}
         self._removed_at = np.full((trace.n_resources, trace.n_nodes), -np.inf)
         self._previous = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+        self._held = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+        self._warm_at = np.full((trace.n_resources, trace.n_nodes), -np.inf)
+        self._write_rate = trace.writes_per_min / 60.0 * config.bytes_per_write
         self.tuning = [TuningState.initial(s.deviation_threshold) for s in self._specs]
         self._tune_steps = max(1, round(self.tune_every_s / trace.step_s))
         self._local = np.zeros(trace.n_resources)
@@ -158,6 +164,7 @@ class PlannerPolicy:
         now = t * trace.step_s
         self._learn(t, replicas)
         self._removed_at[self._previous & ~replicas] = now  # lost with a node
+        self._keep_warm(now, replicas)
         mean, lower, upper, deviation = self.believed(t)
         observed = trace.demand[:, :, t - 1] if t >= 1 else np.zeros(replicas.shape)
         history = trace.demand[:, :, max(0, t - trace.period) : t]  # the last day
@@ -200,6 +207,7 @@ class PlannerPolicy:
                 consumer_nodes=_consumers(trace, pods, r),
                 cluster_heat=heat,
                 reactive_copies=None if budget is None else int(budget[r]),
+                copy_bytes=self._warm(r, now),
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -208,6 +216,37 @@ class PlannerPolicy:
         if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
             self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
+
+    def _keep_warm(self, now: float, replicas: BoolArray) -> None:
+        """When each node's copy left it, as the replay charges copies (warm copies).
+
+        A copy gone since the last step was handed off by the last step's plan (its
+        files kept warm) unless the plan still wanted it: then it was lost with its
+        node, and nothing is warm (:func:`statecast.sim.replay.replay`).
+        """
+        gone = self._held & ~replicas
+        self._warm_at[gone & ~self._previous] = now - self._trace.step_s
+        self._warm_at[gone & self._previous] = -np.inf
+        self._held = replicas.copy()
+
+    def _warm(self, r: int, now: float) -> dict[str, float]:
+        """Node -> bytes a copy of resource ``r`` moves there, where it is warm.
+
+        Only with ``warm_copies`` (the planner then prices a copy back on a node within
+        the retention at the writes it missed, :func:`statecast.core.warm.copy_bytes`,
+        as the replay charges it); else none: every copy is priced in full.
+        """
+        retention = self._config.warm_retention_s
+        if not self.warm_copies or retention <= 0:
+            return {}
+        ago = now - self._warm_at[r]
+        full = float(self._trace.state_bytes[r])
+        rate = float(self._write_rate[r])
+        priced = {
+            self._trace.nodes[i]: copy_bytes(full, float(ago[i]), rate, retention)
+            for i in np.flatnonzero(ago <= retention)
+        }
+        return {node: moved for node, moved in priced.items() if moved < full}
 
     def _reactive_copies(self, t: int) -> npt.NDArray[np.intp] | None:
         """Per resource, the copies the reactive rule holds at step ``t`` (None: no budget).
@@ -399,6 +438,7 @@ class Predictive(PlannerPolicy):
         change_steps: int | None = None,
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
+        warm_copies: bool = False,
     ) -> None:
         super().__init__(
             tuner,
@@ -411,6 +451,7 @@ class Predictive(PlannerPolicy):
             change_steps=change_steps,
             move_residence_s=move_residence_s,
             hand_off_on_add=hand_off_on_add,
+            warm_copies=warm_copies,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

@@ -62,6 +62,10 @@ class Setting:
             session 11, and the default run's). The grid's False is the rule every
             sweep before it ran (the copy stayed until the next plan): those points stay
             valid, and a setting with True only adds points (its label says so).
+        warm: the planner prices a copy back on a node that still keeps a removed
+            copy's files at what the replay charges for it (the writes it missed,
+            ``SimConfig.warm_retention_s``; :mod:`statecast.core.warm`); False: every
+            copy priced in full (every earlier run's planner; labels unchanged).
     """
 
     hold: float = 1.0
@@ -73,6 +77,7 @@ class Setting:
     changes: int | None = None
     residence: float | None = 0.0
     hand_off: bool = False
+    warm: bool = False
 
     @property
     def label(self) -> str:
@@ -90,14 +95,18 @@ class Setting:
             suffix += " stay=day" if self.residence is None else f" stay={self.residence:g}s"
         if self.hand_off:
             suffix += " hand-off"
+        if self.warm:
+            suffix += " warm"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
 FLOOR = 1e6
 #: The default run: the default prices (bytes, and the demand-relative floor), moves
 #: credited with the demand's stay over the day of history, the only up-to-date copy
-#: handed off in a plan that adds a copy (the operator's defaults).
-DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True)
+#: handed off in a plan that adds a copy, and a copy back on a warm node priced at the
+#: writes it missed (the operator's defaults, with the chart's agent retention; with
+#: ``SimConfig.warm_retention_s`` 0 no copy is warm: the same run).
+DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True, warm=True)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -295,6 +304,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             change_steps=setting.changes,
             move_residence_s=setting.residence,
             hand_off_on_add=setting.hand_off,
+            warm_copies=setting.warm,
         )
         policy.name = setting.label
         return policy

@@ -31,7 +31,7 @@ every decision has one reason:
    as much holding as copying it back would (the break-even rule).
 7. ``predicted`` then ``hedge``: add where the mean pays, else where the upper bound
    of an uncertain node pays; with a budget (the reactive rule's count), up to it
-   where the copy alone pays (``fill_priced``).
+   (where the copy alone pays, with ``fill_priced``).
 8. ``rebalance`` + ``predicted``: move replicas to where demand went.
 9. ``failover`` (strong consistency): promote the most advanced replica when the
    leader is gone.
@@ -358,8 +358,8 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
     the value window, or as long again as the node's demand has stayed as it is now)
     beats holding it over that stay plus its copy, by the margin. A node that just lost
     a replica needs a wider margin to get one back. Then, with a budget (the reactive
-    rule's count), up to that count where the copy alone pays over the stay (with
-    ``fill_priced``; whatever it costs without).
+    rule's count), up to that count whatever the copy costs (with ``fill_priced``:
+    where the copy alone pays over the stay).
     """
     while board.count < min(ctx.cap, ctx.budget):
         if not _budget_allows(ctx, board):

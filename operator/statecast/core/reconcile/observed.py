@@ -49,6 +49,10 @@ class DemandView:
             an old ``status.tuning`` is removed).
         latency: the latency between zones the planner prices reads with (None: its
             default model; see ``--latency-source``).
+        warm_retention_s: how long the agents keep a removed copy's files
+            (``STATECAST_AGENT_WARM_RETENTION``): removals are remembered that long at least,
+            and the planner prices a copy back within it at the writes it missed (0:
+            every copy in full).
     """
 
     local_hit_ratio: float | None = None
@@ -58,6 +62,7 @@ class DemandView:
     last_hot: Mapping[str, float] = field(default_factory=dict)
     tuning: TuningDecision | None = None
     latency: LatencyModel | None = None
+    warm_retention_s: float = 0.0
 
 
 @dataclass(frozen=True)

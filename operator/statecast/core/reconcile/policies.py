@@ -172,6 +172,7 @@ class PredictivePolicy:
                         {c.name: c.load for c in survey.candidates},
                         {r.node: r.bytes for r in survey.replicas},
                     ),
+                    warm_retention_s=demand.warm_retention_s,
                 )
             )
         except PlacementError as err:

@@ -30,6 +30,7 @@ from statecast.core.reconcile.views import NodeView, ReplicaView
 from statecast.core.replica_set import WantedReplicas
 from statecast.core.strong.election import voter_count
 from statecast.core.tuning import TuningState
+from statecast.core.warm import copy_bytes
 
 __all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
 
@@ -86,6 +87,7 @@ def placement_input(
     heat: ObservedHeat | None = None,
     reactive_copies: int | None = None,
     load: Mapping[str, float] | None = None,
+    warm_retention_s: float = 0.0,
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -109,6 +111,10 @@ def placement_input(
         load: node -> its load in [0, 1] (:func:`~statecast.core.reconcile.survey.planner_load`):
             the planner's tie-break between equally good nodes (None: every node at 0,
             and ties go to the name that sorts first).
+        warm_retention_s: how long the agents keep a removed copy's files
+            (``STATECAST_AGENT_WARM_RETENTION``): a copy back on a node of ``recently_removed``
+            within it is priced at the writes it missed (:func:`warm_copies`; 0: every
+            copy priced in full).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -126,9 +132,10 @@ def placement_input(
     current = tuple(r.current(now) for r in replica_list)
     forecast = demand.forecast
     rows = [i for i, n in enumerate(forecast.nodes) if n in known]
+    state = StateProfile(max((r.bytes for r in replica_list), default=0), demand.writes_per_min)
     return PlanInput(
         spec=placement_spec(spec, tuned),
-        state=StateProfile(max((r.bytes for r in replica_list), default=0), demand.writes_per_min),
+        state=state,
         nodes=infos,
         forecast=DemandForecast(
             tuple(forecast.nodes[i] for i in rows),
@@ -146,7 +153,28 @@ def placement_input(
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
         reactive_copies=reactive_copies,
+        copy_bytes=warm_copies(state, recently_removed or {}, warm_retention_s),
     )
+
+
+def warm_copies(
+    state: StateProfile, removed: Mapping[str, float], retention_s: float
+) -> dict[str, float]:
+    """Node -> bytes a copy back there moves, for the nodes whose copy is still warm.
+
+    A node that lost a copy of the resource less than ``retention_s`` ago keeps its
+    files (the agent's warm retention) and catches up on the writes it missed:
+    :func:`statecast.core.warm.copy_bytes` at the resource's write rate, the bound the
+    simulator charges too. The removals the operator remembers include copies lost
+    with their node, whose files may be gone: the agent then sends the copy whole, and
+    the planner had priced it low (a price, not a promise; docs/placement.md).
+    """
+    if retention_s <= 0:
+        return {}
+    rate = state.writes_per_min / 60.0 * state.bytes_per_write
+    full = float(state.bytes)
+    priced = {node: copy_bytes(full, ago, rate, retention_s) for node, ago in removed.items()}
+    return {node: moved for node, moved in priced.items() if moved < full or full == 0}
 
 
 def wanted_from_plan(plan: Plan) -> WantedReplicas:

@@ -1,9 +1,10 @@
 """The replicas a resource lost lately, kept in its status so that restarts remember them.
 
 The planner does not place a copy back on a node it removed one from within two
-cooldowns (its hysteresis). The operator used to remember those removals in memory
-only, so a restarted operator (or the peer taking over) forgot them and could churn;
-``status.recentRemovals`` keeps them with the resource.
+cooldowns (its hysteresis), and prices a copy back within the agents' warm retention
+at the writes it missed (:mod:`statecast.core.warm`). The operator used to remember
+those removals in memory only, so a restarted operator (or the peer taking over)
+forgot them and could churn; ``status.recentRemovals`` keeps them with the resource.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from statecast.api.units import parse_duration
 __all__ = ["horizon", "recent_removals", "recently_removed"]
 
 
-def horizon(spec: SharedResourceSpec) -> float:
-    """Seconds a removal is remembered: two cooldowns."""
-    return 2 * parse_duration(spec.replication.cooldown).total_seconds()
+def horizon(spec: SharedResourceSpec, warm_retention_s: float = 0.0) -> float:
+    """Seconds a removal is remembered: two cooldowns, or the agents' warm retention.
+
+    The planner's hysteresis needs two cooldowns; a copy back on the node within the
+    agents' warm retention (``STATECAST_AGENT_WARM_RETENTION``) costs only the writes it
+    missed, which the planner prices from the same memory.
+    """
+    return max(2 * parse_duration(spec.replication.cooldown).total_seconds(), warm_retention_s)
 
 
 def _when(raw: Any) -> dt.datetime | None:

@@ -366,7 +366,7 @@ def build_status(
         observed.previous_status,
         [c.node for c in plan.removes],
         observed.now,
-        horizon(survey.spec),
+        horizon(survey.spec, demand.warm_retention_s),
     )
     if removals or observed.previous_status.get("recentRemovals"):
         status["recentRemovals"] = removals
