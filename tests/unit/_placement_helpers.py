@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -85,3 +85,36 @@ def make_input(
 def old(node: str, **kw: object) -> CurrentReplica:
     """A replica past any cooldown."""
     return CurrentReplica(node, age_s=3600.0, **kw)  # type: ignore[arg-type]
+
+
+def history_forecast(
+    nodes: tuple[NodeInfo, ...],
+    history: Mapping[str, Sequence[float]],
+    forecast: Mapping[str, float],
+    *,
+    horizon: int = HORIZON,
+    said: Mapping[str, Sequence[float]] | None = None,
+) -> DemandForecast:
+    """A flat, certain forecast with the demand of the newest steps behind it.
+
+    ``history`` per node, oldest first, right-aligned (a shorter history is zeros
+    before); ``said``: what the forecasts said for the newest steps, per node.
+    """
+    names = tuple(n.name for n in nodes)
+    steps = max((len(v) for v in history.values()), default=0)
+    recent = np.zeros((len(names), steps))
+    for i, name in enumerate(names):
+        values = list(history.get(name, ()))
+        if values:
+            recent[i, steps - len(values) :] = values
+    mean = np.array([[forecast.get(n, 0.0)] * horizon for n in names])
+    record = None
+    if said is not None:
+        width = max((len(v) for v in said.values()), default=0)
+        record = np.array([list(said.get(n, [0.0] * width)) for n in names]).reshape(-1, width)
+    return DemandForecast(names, mean, mean, mean, np.zeros(len(names)), recent=recent, said=record)
+
+
+def held_a_day(replicas: tuple[str, ...]) -> tuple[CurrentReplica, ...]:
+    """Copies on ``replicas``, each held a day (past any cooldown or stay)."""
+    return tuple(CurrentReplica(r, age_s=86_400.0) for r in replicas)

@@ -24,8 +24,6 @@ from hypothesis import strategies as st
 from statecast.core.placement import (
     ActionKind,
     CostModel,
-    CurrentReplica,
-    DemandForecast,
     NodeInfo,
     PlacementSpec,
     PlanInput,
@@ -34,6 +32,7 @@ from statecast.core.placement import (
     plan,
 )
 from statecast.core.placement.moves import add_stay, stay_ladder
+from tests.unit._placement_helpers import held_a_day, history_forecast
 
 MIB = 2**20
 STEP_S = 60.0
@@ -54,14 +53,6 @@ def _input(
     max_replicas: int | None = None,
     **spec: object,
 ) -> PlanInput:
-    names = tuple(n.name for n in nodes)
-    steps = max((len(v) for v in history.values()), default=0)
-    recent = np.zeros((len(names), steps))
-    for i, name in enumerate(names):
-        values = list(history.get(name, ()))
-        if values:
-            recent[i, steps - len(values) :] = values
-    mean = np.array([[forecast.get(n, 0.0)] * 15 for n in names])
     return PlanInput(
         spec=PlacementSpec(
             min_replicas=len(replicas),
@@ -71,8 +62,8 @@ def _input(
         ),
         state=StateProfile(bytes=64 * MIB),
         nodes=nodes,
-        forecast=DemandForecast(names, mean, mean, mean, np.zeros(len(names)), recent=recent),
-        replicas=tuple(CurrentReplica(r, age_s=86_400.0) for r in replicas),
+        forecast=history_forecast(nodes, history, forecast),
+        replicas=held_a_day(replicas),
         step_s=STEP_S,
         costs=costs,
     )

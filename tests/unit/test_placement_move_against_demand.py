@@ -25,8 +25,6 @@ from hypothesis import strategies as st
 
 from statecast.core.placement import (
     CostModel,
-    CurrentReplica,
-    DemandForecast,
     LatencyModel,
     NodeInfo,
     PlacementSpec,
@@ -35,6 +33,7 @@ from statecast.core.placement import (
     plan,
 )
 from statecast.core.placement.costs import latency_matrix, serving_latency
+from tests.unit._placement_helpers import held_a_day, history_forecast
 
 MIB = 2**20
 STEP_S = 60.0
@@ -53,18 +52,6 @@ def _input(
     move_residence_s: float | None = None,
     said: Mapping[str, Sequence[float]] | None = None,
 ) -> PlanInput:
-    names = tuple(n.name for n in nodes)
-    steps = max((len(v) for v in history.values()), default=0)
-    recent = np.zeros((len(names), steps))
-    for i, name in enumerate(names):
-        values = list(history.get(name, ()))
-        if values:
-            recent[i, steps - len(values) :] = values
-    mean = np.array([[forecast.get(n, 0.0)] * 15 for n in names])
-    record = None
-    if said is not None:
-        width = max((len(v) for v in said.values()), default=0)
-        record = np.array([list(said.get(n, [0.0] * width)) for n in names]).reshape(-1, width)
     return PlanInput(
         spec=PlacementSpec(
             min_replicas=len(replicas),
@@ -74,10 +61,8 @@ def _input(
         ),
         state=StateProfile(bytes=64 * MIB),
         nodes=nodes,
-        forecast=DemandForecast(
-            names, mean, mean, mean, np.zeros(len(names)), recent=recent, said=record
-        ),
-        replicas=tuple(CurrentReplica(r, age_s=86_400.0) for r in replicas),
+        forecast=history_forecast(nodes, history, forecast, said=said),
+        replicas=held_a_day(replicas),
         step_s=STEP_S,
         costs=PRICES,
     )
