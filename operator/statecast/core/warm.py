@@ -15,8 +15,9 @@ state: a copy far behind is sent whole.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-__all__ = ["WARM_RETENTION_S", "copy_bytes"]
+__all__ = ["WARM_RETENTION_S", "copy_bytes", "warm_prices"]
 
 #: Seconds an agent keeps a handed-off copy's files by default (``--warm-retention``).
 WARM_RETENTION_S = 3600.0
@@ -49,3 +50,24 @@ def copy_bytes(
     if retention_s <= 0 or removed_ago_s > retention_s:
         return full_bytes
     return min(full_bytes, max(0.0, write_bytes_per_s) * removed_ago_s)
+
+
+def warm_prices(
+    full_bytes: float,
+    removed_ago_s: Mapping[str, float],
+    write_bytes_per_s: float,
+    retention_s: float = WARM_RETENTION_S,
+) -> dict[str, float]:
+    """Node -> bytes a copy back there moves, for the nodes where it is warm.
+
+    :func:`copy_bytes` for every node a copy of the resource left ``removed_ago_s``
+    seconds ago, kept where it is less than a full copy (the planner's
+    ``PlanInput.copy_bytes``: a node not named costs a full copy).
+    """
+    if retention_s <= 0:
+        return {}
+    priced = {
+        node: copy_bytes(full_bytes, ago, write_bytes_per_s, retention_s)
+        for node, ago in removed_ago_s.items()
+    }
+    return {node: moved for node, moved in priced.items() if moved < full_bytes}

@@ -34,7 +34,7 @@ from statecast.core.placement import (
 )
 from statecast.core.reactive import HeatStats
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
-from statecast.core.warm import copy_bytes
+from statecast.core.warm import warm_prices
 from statecast.sim.config import SimConfig, focus_index
 from statecast.sim.policies import Reactive
 from statecast.sim.trace import Trace
@@ -233,20 +233,16 @@ class PlannerPolicy:
         """Node -> bytes a copy of resource ``r`` moves there, where it is warm.
 
         Only with ``warm_copies`` (the planner then prices a copy back on a node within
-        the retention at the writes it missed, :func:`statecast.core.warm.copy_bytes`,
+        the retention at the writes it missed, :func:`statecast.core.warm.warm_prices`,
         as the replay charges it); else none: every copy is priced in full.
         """
         retention = self._config.warm_retention_s
         if not self.warm_copies or retention <= 0:
             return {}
         ago = now - self._warm_at[r]
+        removed = {self._trace.nodes[i]: float(ago[i]) for i in np.flatnonzero(ago <= retention)}
         full = float(self._trace.state_bytes[r])
-        rate = float(self._write_rate[r])
-        priced = {
-            self._trace.nodes[i]: copy_bytes(full, float(ago[i]), rate, retention)
-            for i in np.flatnonzero(ago <= retention)
-        }
-        return {node: moved for node, moved in priced.items() if moved < full}
+        return warm_prices(full, removed, float(self._write_rate[r]), retention)
 
     def _reactive_copies(self, t: int) -> npt.NDArray[np.intp] | None:
         """Per resource, the copies the reactive rule holds at step ``t`` (None: no budget).

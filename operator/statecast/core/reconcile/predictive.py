@@ -30,7 +30,7 @@ from statecast.core.reconcile.views import NodeView, ReplicaView
 from statecast.core.replica_set import WantedReplicas
 from statecast.core.strong.election import voter_count
 from statecast.core.tuning import TuningState
-from statecast.core.warm import copy_bytes
+from statecast.core.warm import warm_prices
 
 __all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
 
@@ -164,17 +164,13 @@ def warm_copies(
 
     A node that lost a copy of the resource less than ``retention_s`` ago keeps its
     files (the agent's warm retention) and catches up on the writes it missed:
-    :func:`statecast.core.warm.copy_bytes` at the resource's write rate, the bound the
+    :func:`statecast.core.warm.warm_prices` at the resource's write rate, the bound the
     simulator charges too. The removals the operator remembers include copies lost
     with their node, whose files may be gone: the agent then sends the copy whole, and
     the planner had priced it low (a price, not a promise; docs/placement.md).
     """
-    if retention_s <= 0:
-        return {}
     rate = state.writes_per_min / 60.0 * state.bytes_per_write
-    full = float(state.bytes)
-    priced = {node: copy_bytes(full, ago, rate, retention_s) for node, ago in removed.items()}
-    return {node: moved for node, moved in priced.items() if moved < full or full == 0}
+    return warm_prices(float(state.bytes), removed, rate, retention_s)
 
 
 def wanted_from_plan(plan: Plan) -> WantedReplicas:
