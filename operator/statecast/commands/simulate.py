@@ -68,8 +68,9 @@ def register(
         "--warm-retention",
         default="1h",
         help="how long a node keeps a removed copy's files (the agent's --warm-retention):"
-        " a copy back within it costs the writes it missed, not a full copy; 0 charges"
-        " every copy in full (default: 1h)",
+        " a copy back within it costs the writes it missed, not a full copy, and"
+        " predictive and perfect-forecast price it so, as the operator the chart installs"
+        " does (agent.warmRetention); 0 charges and prices every copy in full (default: 1h)",
     )
     parser.set_defaults(handler=run)
 

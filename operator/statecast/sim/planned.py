@@ -77,7 +77,7 @@ class PlannerPolicy:
         change_steps: int | None = None,
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
-        warm_copies: bool = False,
+        warm_copies: bool = True,
     ) -> None:
         self.tuner = tuner
         self.move_residence_s = move_residence_s
@@ -414,6 +414,12 @@ class Predictive(PlannerPolicy):
             history the replay gives, the default; 0: the window alone).
         hand_off_on_add: whether the only up-to-date copy may go by a hand-off in a plan
             that adds a copy (``PlacementSpec.hand_off_on_add``; None: the spec's default).
+        warm_copies: price a copy back on a node that still keeps a removed copy's files
+            at what the replay charges for it, the writes it missed within
+            ``SimConfig.warm_retention_s`` (the default: what the operator installed by
+            the chart does, its agents keeping copies warm for ``agent.warmRetention``);
+            False: every copy priced in full (the sweep grid's planner). With a retention
+            of 0 both are the same run.
     """
 
     name = "predictive"
@@ -434,7 +440,7 @@ class Predictive(PlannerPolicy):
         change_steps: int | None = None,
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
-        warm_copies: bool = False,
+        warm_copies: bool = True,
     ) -> None:
         super().__init__(
             tuner,
