@@ -29,7 +29,10 @@ The run, in order:
 4. One node loss: the node's agent stops renewing its Lease; for every resource with a
    copy there, the time from the Lease's expiry to the replacement Replica's ADDED event.
    ``change_to_replicas_p50_s``/``_p99_s`` are over the changes and losses together (also
-   reported apart).
+   reported apart). With ``--pinned K`` (since session 12) K resources are read on the
+   last node only and never move: they keep their minimum of copies, so that node's
+   loss leaves them short (``node_loss_resources``): without it, the moving demand kept
+   every resource a copy above its minimum and a loss often timed none.
 5. ``after_changes``: the same measures over a window right after the node loss.
 6. ``settled``: the same over ``--settled`` seconds from ``--settle-after`` seconds after
    the operator's start (no spec or node change in it; the first placements' cooldowns
@@ -37,7 +40,12 @@ The run, in order:
    ``cpu_percent`` are this window's (``api_requests_judged_on`` says which window they
    are: ``first_placements`` when ``--settled 0``).
 7. ``operator_rss_mb`` at the end (``operator_rss_start_mb`` after the first pass),
-   with the demand intervals the history holds by then (``--interval`` each).
+   with the demand intervals the history holds by then (``--interval`` each). Since
+   session 12 ``--duration`` keeps the run going (3600: an hour; the settled window can
+   span it, ``--settled``), the RSS is read every ``--sample-every`` seconds
+   (``operator_rss_samples``, ``_max_mb``, ``_hour_mb``: the first reading an hour in)
+   and the API server's counters every ``--api-every`` seconds (``api_requests_blocks``
+   from the settled window's start: the traffic's steadiness).
 
 The figures depend on the machine: the docs say how loaded it was.
 """
@@ -45,6 +53,7 @@ The figures depend on the machine: the docs say how loaded it was.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -335,26 +344,39 @@ def wait_full_pass(
 
 
 def spec_changes(
-    api: dict[str, Any], watch: ReplicaWatch, names: list[str], count: int
+    api: dict[str, Any],
+    watch: ReplicaWatch,
+    names: list[str],
+    count: int,
+    timeout: float = 120.0,
+    pause: float = 0.5,
 ) -> tuple[list[float], dict[str, float], dict[str, int]]:
     """Raise ``replicas.min`` above the copies it has on ``count`` resources.
 
     Returns the seconds from each PATCH's answer to the new Replica's ADDED event on
     this process's watch (a higher minimum than the copies placed for demand needs one
-    more), when each resource was patched, and the minimum each was given.
+    more; 0 when the watch saw it before the answer was back), when each resource was
+    patched, and the minimum each was given. Until session 12 only an ADDED event seen
+    after the answer counted: the operator made a Replica within milliseconds of the
+    PATCH, the watch saw it before this thread took the answer's time, and the change
+    was timed at the resource's next Replica (session 10's final run: res-0350's new
+    copy answered 0.00 s after its PATCH by the audit log, timed 38.53 s by the watch,
+    its next copy's creation).
     """
     chosen = names[:: max(1, len(names) // max(1, count))][:count]
     patched: dict[str, float] = {}
+    sent: dict[str, float] = {}
     wanted: dict[str, int] = {}
     for name in chosen:
         wanted[name] = watch.count(name) + 1
+        sent[name] = time.time()
         api["custom"].patch_namespaced_custom_object(
             GROUP, VERSION, NAMESPACE, "sharedresources", name,
             {"spec": {"replicas": {"min": wanted[name]}}},
         )  # fmt: skip
         patched[name] = time.time()
-        time.sleep(0.5)
-    return wait_added(watch, patched, timeout=120), patched, wanted
+        time.sleep(pause)
+    return wait_added(watch, sent, timeout=timeout, origin=patched), patched, wanted
 
 
 def node_to_lose(
@@ -402,15 +424,22 @@ def spec_minimums(bodies: Iterable[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def wait_added(watch: ReplicaWatch, since: dict[str, float], timeout: float) -> list[float]:
-    """Seconds from ``since[r]`` to ``r``'s next Replica, for each r (missing ones: timeout)."""
+def wait_added(
+    watch: ReplicaWatch,
+    since: dict[str, float],
+    timeout: float,
+    origin: dict[str, float] | None = None,
+) -> list[float]:
+    """Seconds from ``origin[r]`` (``since[r]`` when not given) to ``r``'s first Replica
+    seen at or after ``since[r]``, at least 0, for each r (missing ones: timeout)."""
     deadline = time.time() + timeout
     found: dict[str, float] = {}
+    start = origin or since
     while time.time() < deadline and len(found) < len(since):
         for name, t in since.items():
             added = watch.added_after(name, t)
             if added is not None:
-                found[name] = added - t
+                found[name] = max(0.0, added - start.get(name, t))
         time.sleep(0.2)
     missing = len(since) - len(found)
     if missing:
@@ -458,6 +487,92 @@ def node_loss(
         time.sleep(0.5)
     marked = [(watch.lost_at(r, node) or time.time()) - expiry for r in holders]
     return replaced, marked, expiry, at_min, holders
+
+
+def pinned_resources(total: int, count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """``count`` resource indices spread evenly over ``range(total)``, none in ``avoid``
+    (the spec changes' resources: a raised minimum would not be the one the loss leaves
+    short). Since session 12 the benchmark pins them to the node it will lose
+    (:class:`bench.scale_agents.DemandModel` ``pinned``)."""
+    avoided = set(avoid)
+    free = [i for i in range(total) if i not in avoided]
+    count = min(max(0, count), len(free))
+    return [free[int((k + 0.5) * len(free) / count)] for k in range(count)]
+
+
+def changed_indices(total: int, count: int) -> list[int]:
+    """The indices of the resources :func:`spec_changes` raises the minimum of."""
+    return list(range(0, total, max(1, total // max(1, count))))[:count]
+
+
+class Sampler:
+    """The operator's RSS and CPU time every ``every`` seconds from ``t0``, and the API
+    server's request counters every ``api_every`` seconds (since session 12: the figures
+    through an hour's run, not only after the pass and at the end)."""
+
+    def __init__(
+        self, cluster: DevCluster, pid: int, t0: float, every: float, api_every: float
+    ) -> None:
+        self.cluster, self.pid, self.t0 = cluster, pid, t0
+        self.every, self.api_every = every, api_every
+        self.rss: list[tuple[float, float, float]] = []  # (s from t0, MB, CPU s)
+        self.api: list[tuple[float, dict[tuple[str, str], float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        """Sample in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        next_api = 0.0
+        while True:
+            at = time.time() - self.t0
+            try:
+                cpu, rss = proc_usage(self.pid)
+            except OSError:
+                return
+            self.rss.append((round(at, 1), round(rss, 1), round(cpu, 1)))
+            if at >= next_api:
+                try:
+                    self.api.append((round(at, 1), api_requests(self.cluster)))
+                    next_api = at + self.api_every
+                except Exception as err:  # noqa: BLE001 - a missed reading is a gap
+                    print(f"api reading failed: {err}", flush=True)
+            if self._stop.wait(self.every):
+                return
+
+
+def rss_figures(samples: list[tuple[float, float, float]], hour_s: float) -> dict[str, Any]:
+    """The operator's RSS through the run from :class:`Sampler` readings (seconds from the
+    start, MB, CPU seconds): the largest, the first reading at or after ``hour_s``
+    (None when the run was shorter) and every reading."""
+    hour = next((mb for at, mb, _ in samples if at >= hour_s), None)
+    return {
+        "operator_rss_max_mb": max((mb for _, mb, _ in samples), default=None),
+        "operator_rss_hour_mb": hour,
+        "operator_rss_samples": [list(row) for row in samples],
+    }
+
+
+def api_blocks(
+    readings: list[tuple[float, dict[tuple[str, str], float]]], after_s: float
+) -> list[dict[str, float]]:
+    """The API requests per second (heartbeats left out, as ``api_requests_per_s``)
+    between each two consecutive readings (seconds from the start, the counters) that
+    begin at or after ``after_s``: how steady the settled traffic is over the run."""
+    blocks = []
+    for (t0, before), (t1, after) in itertools.pairwise(readings):
+        if t0 < after_s or t1 <= t0:
+            continue
+        own = sum(n - before.get(key, 0.0) for key, n in after.items() if not _heartbeat(key))
+        blocks.append({"from_s": t0, "to_s": t1, "api_requests_per_s": round(own / (t1 - t0), 2)})
+    return blocks
 
 
 def window(cluster: DevCluster, pid: int, seconds: float) -> dict[str, Any]:
@@ -536,6 +651,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise
     names = [f"res-{i:04d}" for i in range(args.resources)]
     nodes = [node_name(i) for i in range(1, args.nodes + 1)]
+    pinned = pinned_resources(
+        args.resources, args.pinned, changed_indices(args.resources, args.changes)
+    )
     agents = FakeAgents(
         agents_api["coordination"],
         AGENT_NAMESPACE,
@@ -544,6 +662,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             nodes,
             shift_s=args.demand_shift,
             staggered=args.demand_staggered,
+            pinned=dict.fromkeys(pinned, len(nodes) - 1),
         ),
     )
     agents.start()
@@ -574,6 +693,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pid = system.pid(operator)
     assert pid is not None
     minimums = dict.fromkeys(names, 2)
+    sampler = Sampler(cluster, pid, t0, args.sample_every, args.api_every)
+    sampler.start()
     try:
         full_pass_watch = wait_full_pass(current, watch, names, t0)
         # every status write is an event to decode in this process, which also plays
@@ -603,10 +724,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settle = window(cluster, pid, min(args.steady, 60.0))
         print(f"after the changes: {json.dumps(settle)}", flush=True)
         settled = _settled(cluster, pid, t0, args)
+        if args.duration > 0:
+            wait = t0 + args.duration - time.time()
+            print(f"running on for {max(0.0, wait):.0f} s (--duration)", flush=True)
+            time.sleep(max(0.0, wait))
         cpu_end, rss_end = proc_usage(pid)
+        sampler.stop()
+        sampler.rss.append((round(time.time() - t0, 1), round(rss_end, 1), round(cpu_end, 1)))
         _heap_snapshot(env, pid)
         elapsed = time.time() - t0
     finally:
+        sampler.stop()
         watch.stop()
         current.stop()
         reports.stop()
@@ -632,6 +760,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "interval": args.interval,
         "demand_shift_s": args.demand_shift,
         "demand_staggered": args.demand_staggered,
+        "pinned": len(pinned),
+        "pinned_node": nodes[-1] if pinned else None,
+        "duration_s": args.duration,
         "env": env,
         "replica_phases": list(phases),
         "phase_step_s": args.phase_step,
@@ -671,6 +802,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "spec_changes": len(patched),
         "operator_rss_start_mb": round(rss_start, 1),
         "operator_rss_mb": round(rss_end, 1),
+        **rss_figures(sampler.rss, 3600.0),
         "operator_cpu_s": round(cpu_end, 1),
         "operator_cpu_first_pass_s": round(cpu_start, 1),
         "run_s": round(elapsed, 1),
@@ -680,6 +812,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "api_requests_first_placements_per_s": steady["api_requests_per_s"],
         "api_requests_after_changes_per_s": settle["api_requests_per_s"],
         "cpu_percent": windows[judged]["cpu_percent"],
+        "api_requests_blocks": api_blocks(sampler.api, args.settle_after),
         "windows": windows,
         **over_run,
         "load_average": os.getloadavg(),
@@ -848,6 +981,24 @@ def main(argv: list[str] | None = None) -> int:
         " published runs: all at once)",
     )  # fmt: skip
     parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
+    parser.add_argument(
+        "--pinned", type=int, default=0,
+        help="resources read on the last node only, never moving (they keep their minimum"
+        " of copies: the node loss, of that node, leaves them short; 0: none, as before"
+        " session 12)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--duration", type=float, default=0.0,
+        help="seconds from the operator's start the run lasts at least (0: until the"
+        " settled window ends; 3600: operator_rss_hour_mb)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample-every", type=float, default=30.0, help="seconds between two RSS readings"
+    )
+    parser.add_argument(
+        "--api-every", type=float, default=300.0,
+        help="seconds between two readings of the API server's counters (api_requests_blocks)",
+    )  # fmt: skip
     parser.add_argument("--interval", default="10s", help="the resources' prediction.interval")
     parser.add_argument("--horizon", default="1m", help="the resources' prediction.horizon")
     parser.add_argument(

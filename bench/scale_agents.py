@@ -51,6 +51,14 @@ class DemandModel:
         staggered: each resource moves at its own time (resource r ``r / len(resources)``
             of ``shift_s`` after resource 0), so the moves are spread evenly over time;
             else (the published runs) every resource moves at once, every ``shift_s``.
+        pinned: since session 12, resource index -> node index for resources read on
+            that one node only, never moving (empty: none, as before). A resource read
+            on one node that does not move keeps its replicas.min copies (the reader's
+            and the floor's): the scale benchmark pins some to the node it will lose so
+            that the loss leaves them short and the replacement is timed over tens of
+            resources (in the moving demand every resource keeps a copy more than its
+            minimum for the 5 minutes after each move: session 10's final run had none
+            short).
     """
 
     resources: list[tuple[str, str]]
@@ -60,6 +68,7 @@ class DemandModel:
     period_s: float = 300.0
     start: float = field(default_factory=time.time)
     staggered: bool = False
+    pinned: dict[int, int] = field(default_factory=dict)
 
     def step(self, r: int, elapsed: float) -> int:
         """How many times resource ``r``'s hot node moved ``elapsed`` seconds in."""
@@ -73,6 +82,11 @@ class DemandModel:
         found: dict[int, float] = {}
         # Resource r is hot on nodes first, first + 1, ... (readers of them).
         for r in range(len(self.resources)):
+            pinned = self.pinned.get(r)
+            if pinned is not None:
+                if pinned == node_index:
+                    found[r] = wave * 20.0 * (1 + (r % 5))
+                continue
             first = (r * 7 + self.step(r, elapsed)) % m
             offset = (node_index - first) % m
             if offset < 1 + r % self.readers:
