@@ -32,7 +32,9 @@ The run, in order:
    reported apart). With ``--pinned K`` (since session 12) K resources are read on the
    last node only and never move: they keep their minimum of copies, so that node's
    loss leaves them short (``node_loss_resources``): without it, the moving demand kept
-   every resource a copy above its minimum and a loss often timed none.
+   every resource a copy above its minimum and a loss often timed none. They have a
+   copy more (both first copies for the minimum and their reader's) until the first
+   copies' cooldown has passed: ``--loss-after`` seconds from the start, not before.
 5. ``after_changes``: the same measures over a window right after the node loss.
 6. ``settled``: the same over ``--settled`` seconds from ``--settle-after`` seconds after
    the operator's start (no spec or node change in it; the first placements' cooldowns
@@ -713,6 +715,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 GROUP, VERSION, NAMESPACE, "sharedresources", name)
             for name in patched
         ))  # fmt: skip
+        # not before --loss-after (the pinned resources' first copies for the minimum go
+        # once the copy at their reader is Ready and the cooldown has passed)
+        time.sleep(max(0.0, t0 + args.loss_after - time.time()))
         # between two of the demand's steps: the copies a step adds came before the
         # victim is chosen, and the next step's come after its Lease's expiry
         if not agents.model.staggered:  # staggered: some resource moves at any time
@@ -762,6 +767,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "demand_staggered": args.demand_staggered,
         "pinned": len(pinned),
         "pinned_node": nodes[-1] if pinned else None,
+        "loss_after_s": args.loss_after,
         "duration_s": args.duration,
         "env": env,
         "replica_phases": list(phases),
@@ -986,6 +992,12 @@ def main(argv: list[str] | None = None) -> int:
         help="resources read on the last node only, never moving (they keep their minimum"
         " of copies: the node loss, of that node, leaves them short; 0: none, as before"
         " session 12)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loss-after", type=float, default=0.0,
+        help="seconds from the operator's start before the node loss (0: right after the"
+        " changes, as before; with --pinned, past the first copies' 5-minute cooldown:"
+        " until then a pinned resource has its reader's copy and both first ones)",
     )  # fmt: skip
     parser.add_argument(
         "--duration", type=float, default=0.0,
