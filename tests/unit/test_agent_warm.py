@@ -234,12 +234,14 @@ def test_adopt_says_whether_it_reopened_a_warm_copy(tmp_path: Path):
     (directory / IDENTITY).write_text(json.dumps({"uid": "uid-1"}))
     copy = RetiredCopy(REF, directory, 100.0, "uid-1")
     (directory / MARKER).write_text(json.dumps({"since": 100.0, "uid": "uid-1"}))
-    assert adopt(directory, "uid-1", tmp_path) is False  # retired, not handed off
+    assert adopt(directory, "uid-1", tmp_path) == "unmerged"  # retired, not handed off
+    assert adopt(directory, "uid-1", tmp_path) == ""  # a replica's own files (a restart)
+    assert adopt(directory, "uid-1", tmp_path, handing=True) == "unmerged"  # hand-off running
     mark_warm(copy, 200.0)
     assert find_retired(REF, directory) == RetiredCopy(REF, directory, 100.0, "uid-1", 200.0)
-    assert adopt(directory, "uid-1", tmp_path) is True
+    assert adopt(directory, "uid-1", tmp_path) == "warm"
     mark_warm(copy, 300.0)
-    assert adopt(directory, "uid-2", tmp_path) is False  # another resource's: set aside
+    assert adopt(directory, "uid-2", tmp_path) == ""  # another resource's: set aside
     assert not (directory / "snapshot.bin").exists()
 
 

@@ -234,6 +234,34 @@ class Retirement:
         live = directory == self._strong_dir(ref)
         return live and (ref in self.held or ref in self.agent.strong)
 
+    def handing(self, directory: Path) -> bool:
+        """Whether the hand-off of the copy in ``directory`` after its retirement runs now."""
+        return directory in self._handing
+
+    async def replace_copy(
+        self, ref: Ref, state: DeltaMap, directory: Path, uid: str, targets: Iterable[str]
+    ) -> str | None:
+        """Hand a closed replica's writes to a live replica, then delete its files.
+
+        For a reopened copy a peer refused a delta (it may hold a key whose deletion was
+        collected: ``DeltaMap.behind_collection``); its next open is a fresh copy. It
+        may hold writes no live replica has (a retired copy reopened before its
+        hand-off, or writes taken while it caught up whose pushes failed), so its files
+        go only once a replica among ``targets`` holds every event of it (the hand-off's
+        join never brings back a key collected there: a dot it covers). Otherwise they
+        stay, marked retired, and None is returned.
+        """
+        taken_by = await hand_off(self.agent, ref, state, targets)
+        async with self.lock:
+            if taken_by is not None:
+                await asyncio.to_thread(_delete, directory)
+                return taken_by
+            try:
+                await asyncio.to_thread(mark_retired, ref, directory, uid)
+            except OSError as err:  # a full disk: its next open finds it unmarked
+                log.warning("event=retired_mark_failed resource=%s/%s error=%s", *ref, err)
+        return None
+
     async def retire(self, ref: Ref, uid: str) -> None:
         """Close the replica of ``ref`` held here; hand its copy off in the background.
 

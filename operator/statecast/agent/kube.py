@@ -43,7 +43,7 @@ from statecast.agent.kube_api import (
     ReplicaWatcher,
 )
 from statecast.agent.replica_status import ReplicaFacts, build_status, caught_up, decide_phase
-from statecast.agent.retired import STRONG_DIR, adopt, adopt_strong, delete_copy
+from statecast.agent.retired import STRONG_DIR, Reopened, adopt, adopt_strong
 from statecast.agent.runtime import Agent
 from statecast.agent.seeding import SourceError, from_data, from_inline, source_ref
 from statecast.agent.store import ReplicaStore
@@ -354,8 +354,8 @@ class ReplicaReconciler:
         if spec.consistency == "strong":
             await self._strong(spec, record)
             return
-        if self.agent.replication.needs_fresh_copy(ref):
-            await self._refresh(ref)
+        if self.agent.replication.needs_fresh_copy(ref) and not await self._refresh(ref):
+            return  # no live replica took its writes yet: its files stay, tried again
         if ref not in self.agent.stores and not await self._open(spec, record):
             return  # its files cannot be used now: Pending, tried again later
         held = self.held.get(ref)
@@ -497,9 +497,9 @@ class ReplicaReconciler:
         if isinstance(opened, Exception):
             await self._open_failed(record, failure, str(opened))
             return False
-        store = opened
+        store, reopened = opened
         self.open_failures.pop(spec.ref, None)
-        warm = spec.ref in agent.replication.warm
+        warm = reopened == "warm"  # (not a copy not handed off: that holds state of its own)
         self.held[spec.ref] = _Held(opened_at=time.time(), warm=warm)
         log.info(
             "event=replica_opened resource=%s/%s keys=%d after_s=%.3f",
@@ -515,49 +515,77 @@ class ReplicaReconciler:
             *spec.ref, len(peers), time.monotonic() - started, warm,
         )  # fmt: skip
         if agent.replication.needs_fresh_copy(spec.ref):  # refused a delta, answered by none
-            await self._refresh(spec.ref)
+            if not await self._refresh(spec.ref):
+                return False
             return await self._open(spec, record)
         return True
 
-    async def _refresh(self, ref: tuple[str, str]) -> None:
-        """Close a reopened warm replica a peer refused a delta, and delete its files.
+    async def _refresh(self, ref: tuple[str, str]) -> bool:
+        """Close a reopened replica a peer refused a delta; replace its files by a new copy.
 
         It may hold a key whose deletion those peers collected (see
-        ``DeltaMap.behind_collection``); its next open is a new copy, pulled whole. It
-        was not serving (not Ready); a write taken meanwhile was pushed to the peers.
+        ``DeltaMap.behind_collection``); its next open is a new copy, pulled whole. It may
+        also hold writes no live replica has (a retired copy reopened before its hand-off;
+        a write taken meanwhile whose push failed): they are handed off first, and its
+        files deleted only once a live replica holds all of them
+        (``Retirement.replace_copy``). False when none took them: closed, its files kept
+        (marked retired), opened again on a later pass.
         """
         agent = self.agent
-        directory = agent.config.data_dir / ref[0] / ref[1]
+        refused = sorted(agent.replication.warm.get(ref, ()))  # reachable, and behind it
+        store = agent.stores.get(ref)
         await agent.close_replica(ref)
         self.held.pop(ref, None)
-        async with self.retirement.lock:
-            await asyncio.to_thread(delete_copy, directory)
+        directory = agent.config.data_dir / ref[0] / ref[1]
+        targets = [*refused, *(p for p in agent.replication.peers_of(ref) if p not in refused)]
+        uid = self._uids.get(ref, "")
+        if store is None:
+            return True
+        taken_by = await self.retirement.replace_copy(ref, store.state, directory, uid, targets)
+        if taken_by is None:
+            log.warning("event=warm_copy_kept resource=%s/%s reason=no_replica_took_it", *ref)
+            return False
         agent.sync_log.warm["refreshed"] += 1
-        log.warning("event=warm_copy_refreshed resource=%s/%s reason=needs_full_copy", *ref)
+        log.warning(
+            "event=warm_copy_refreshed resource=%s/%s reason=needs_full_copy handed_to=%s",
+            *ref, taken_by,
+        )  # fmt: skip
+        return True
 
     async def _open_files(
         self, spec: ResourceSpec, record: ReplicaRecord
-    ) -> ReplicaStore | PersistenceError | OSError:
-        """Open the replica's files (not serving yet); the error when they cannot be used."""
+    ) -> tuple[ReplicaStore, Reopened] | PersistenceError | OSError:
+        """Open the replica's files (not serving yet); the error when they cannot be used.
+
+        Also says what was reopened (:func:`~statecast.agent.retired.adopt`): a warm copy,
+        or a retired copy not handed off yet. Either pulls a delta only until a peer
+        answered it (a peer that collected a deletion it has not seen refuses, and it is
+        replaced by a new copy once its own writes are handed off: :meth:`_refresh`), and
+        answers no peer's sync meanwhile.
+        """
         agent = self.agent
         directory = agent.config.data_dir / spec.namespace / spec.name
         try:
             async with self.retirement.lock:  # not while a retired copy there is handed off
                 # Files of an earlier resource of this name are set aside, not opened as ours.
-                warm = await asyncio.to_thread(
-                    adopt, directory, record.owner_uid, agent.config.data_dir
+                handing = self.retirement.handing(directory)  # back before its hand-off
+                reopened = await asyncio.to_thread(
+                    adopt, directory, record.owner_uid, agent.config.data_dir, handing=handing
                 )
                 # Not serving reads until its phase says it holds what its peers hold.
                 store = await asyncio.to_thread(partial(agent.open_replica, spec, serving=False))
         except (PersistenceError, OSError) as err:
             return err
-        if warm:
+        if reopened:
             agent.replication.reopened(spec.ref)
-            agent.sync_log.warm["reopened"] += 1
+            if reopened == "warm":
+                agent.sync_log.warm["reopened"] += 1
             log.info(
-                "event=warm_copy_reopened resource=%s/%s keys=%d", *spec.ref, len(store.state)
+                "event=%s resource=%s/%s keys=%d",
+                "warm_copy_reopened" if reopened == "warm" else "retired_copy_reopened",
+                *spec.ref, len(store.state),
             )  # fmt: skip
-        return store
+        return store, reopened
 
     async def _open_failed(
         self, record: ReplicaRecord, failure: _OpenFailure | None, error: str

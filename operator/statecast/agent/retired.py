@@ -19,7 +19,12 @@ long it takes. A copy whose resource is gone, or was deleted and made anew under
 same name (another uid: it must not be merged into a different resource), is deleted
 after the retention (``--retired-retention``, default 24 h) counted from when it was
 retired. When a Replica of the same resource comes back to this node, its retired copy
-is opened again (marker removed) and rejoins through ordinary sync.
+is opened again (marker removed) and rejoins through sync - as a warm copy does (below),
+since session 12: its peers stopped counting it when they collect tombstones, so it may
+hold a key whose deletion they collected; its pulls ask a delta only, and a refusal
+hands its writes to a live replica before its files make way for a fresh copy (until
+then it answers no peer's sync). Before, it was opened as a replica's own files and such
+a key came back.
 
 **Warm copies.** A copy handed off is not deleted at once: with ``--warm-retention``
 (default 1 h; 0 deletes it at once, as before session 11) its files stay, the marker
@@ -80,6 +85,7 @@ __all__ = [
     "STRONG_GRACE",
     "VOTER_RECHECK",
     "Fate",
+    "Reopened",
     "RetiredCopy",
     "RetiredLedger",
     "adopt",
@@ -261,28 +267,45 @@ def mark_warm(copy: RetiredCopy, now: float) -> RetiredCopy:
     return RetiredCopy(copy.ref, copy.directory, copy.since, copy.uid, now)
 
 
-def adopt(directory: Path, uid: str, data_dir: Path, now: float | None = None) -> bool:
+#: What :func:`adopt` took back: nothing retired (``""``), a warm copy (handed off,
+#: kept), or a retired copy not handed off yet (``"unmerged"``: it may hold writes no
+#: live replica has, and miss deletions its peers have collected since).
+Reopened = Literal["", "warm", "unmerged"]
+
+
+def adopt(
+    directory: Path, uid: str, data_dir: Path, now: float | None = None, *, handing: bool = False
+) -> Reopened:
     """Make ``directory`` the replica directory of the resource ``uid`` before it is opened.
 
     Files of another resource of the same name (a uid recorded and different) are set
     aside as a retired copy; a retired copy of this resource is taken back (its marker
-    removed), so that it rejoins through ordinary sync.
+    removed), so that it rejoins through sync. ``handing``: the copy's hand-off after
+    its retirement is still under way (not marked yet): it is a retired copy too.
 
     Returns:
-        True when the files taken back are a warm copy (handed off, kept; its resource's
-        uid recorded and the same): the replica is behind its resource by what it missed.
+        ``"warm"`` when the files taken back are a warm copy (handed off, kept; its
+        resource's uid recorded and the same): the replica is behind its resource by
+        what it missed. ``"unmerged"`` when they are a retired copy of the same resource
+        not handed off: behind as well (its peers stopped counting it when they collect
+        tombstones), and ahead by writes of its own. ``""`` otherwise.
     """
     recorded = identity(directory)
     if recorded and uid and recorded != uid and _holds_a_copy(directory):
         set_aside(directory, recorded, data_dir, now)
     found = find_retired((directory.parent.name, directory.name), directory)
-    warm = found is not None and found.handed_off is not None and bool(uid) and recorded == uid
+    same = bool(uid) and recorded == uid
+    kind: Reopened = ""
+    if same and found is not None:
+        kind = "warm" if found.handed_off is not None else "unmerged"
+    elif same and handing:
+        kind = "unmerged"
     with contextlib.suppress(FileNotFoundError):
         (directory / MARKER).unlink()
     if uid:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / IDENTITY).write_text(json.dumps({"uid": uid}))
-    return warm
+    return kind
 
 
 def warm_expired(copy: RetiredCopy, now: float, retention: float) -> bool:
