@@ -29,6 +29,8 @@ from statecast.agent.errors import BadRequestError
 from statecast.agent.outbox import Outbox, PushBatch
 from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import (
+    DELTA_ONLY_CHECKED,
+    DELTA_ONLY_HEADER,
     NEEDS_FULL_COPY,
     SYNC_LINES,
     SyncLines,
@@ -105,6 +107,11 @@ def _error_code(body: bytes) -> str | None:
         return None
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, str) else None
+
+
+def _checked(response: aiohttp.ClientResponse) -> bool:
+    """Whether the peer checked a ``delta_only`` request (agents of before ignore it)."""
+    return response.headers.get(DELTA_ONLY_HEADER) == DELTA_ONLY_CHECKED
 
 
 #: Seconds a peer is left to anti-entropy after a failed push.
@@ -317,6 +324,12 @@ class Replication:
                     if code == NEEDS_FULL_COPY and warm is not None:
                         warm.add(peer)
                     return None, code
+                if warm is not None and not _checked(response):
+                    # an agent of before session 11 ignores delta_only: its answer may
+                    # leave a key whose deletion it collected here - not joined, refused
+                    log.info("event=sync_unchecked resource=%s/%s peer=%s", *ref, peer)
+                    warm.add(peer)
+                    return None, NEEDS_FULL_COPY
                 if response.content_type == SYNC_LINES:
                     joined = await self._join_lines(store, response)
                 else:

@@ -72,6 +72,8 @@ from statecast.agent.store import LocalWrite, ReplicaStore
 from statecast.agent.strong_routes import StrongRoutes
 from statecast.agent.trust import forwarded_by_peer
 from statecast.agent.wire import (
+    DELTA_ONLY_CHECKED,
+    DELTA_ONLY_HEADER,
     NEEDS_FULL_COPY,
     SYNC_LINES,
     SyncLines,
@@ -1045,10 +1047,12 @@ class AgentApi:
         # a peer never holds an event this replica could still lose (and number again)
         kind = SYNC_LINES if ask.lines else "application/json"
         after = store.unwritten_tail
+        # the asker may join it as a warm copy: it was checked (see peer_sync)
+        checked = {DELTA_ONLY_HEADER: DELTA_ONLY_CHECKED} if ask.delta_only else None
         if isinstance(body, bytes):
-            answer = Response(body, content_type=kind, after=after)
+            answer = Response(body, headers=checked, content_type=kind, after=after)
         else:
-            answer = Response(content_type=kind, after=after, parts=body)
+            answer = Response(headers=checked, content_type=kind, after=after, parts=body)
         self.agent.sync_log.record((ns, res, ask.sender, mode, "out"), answer.size)
         return answer
 

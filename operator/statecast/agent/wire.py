@@ -12,6 +12,8 @@ from statecast.core.crdt import Entry, MalformedEntryError, SyncPayload, decode_
 from statecast.core.version_vector import VersionVector
 
 __all__ = [
+    "DELTA_ONLY_CHECKED",
+    "DELTA_ONLY_HEADER",
     "NEEDS_FULL_COPY",
     "PIECE_BYTES",
     "SYNC_LINES",
@@ -77,6 +79,10 @@ class SyncReply:
 
 #: The code of a refusal of a ``delta_only`` sync request (see :class:`SyncRequest`).
 NEEDS_FULL_COPY = "needs_full_copy"
+#: The header (and its value) on the answer to a ``delta_only`` sync request by an agent
+#: that checked it (session 12): agents of before session 11 ignore the flag and answer
+#: a delta as to anyone, which a warm copy must not join (see :class:`SyncRequest`).
+DELTA_ONLY_HEADER, DELTA_ONLY_CHECKED = "Statecast-Delta-Only", "checked"
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ class SyncRequest:
         delta_only: The peer is a copy reopened from files kept warm (it was away): it
             is refused (409 ``needs_full_copy``) rather than answered when it may hold a
             key whose deletion was collected here (see ``DeltaMap.behind_collection``).
-            Agents of an earlier version ignore it.
+            Agents of before session 11 ignore it: an answer without
+            :data:`DELTA_ONLY_HEADER` is not joined but taken as that refusal.
     """
 
     sender: str
