@@ -48,11 +48,13 @@ from statecast.agent.persistence import LogBatch
 __all__ = [
     "ANY_REPLICA",
     "ASK_TIMEOUT",
+    "KNOWS_SENT_ON",
     "MAX_NAME",
     "MAYBE_APPLIED_AT",
     "REFUSED",
     "REMEMBERED",
     "REQUEST_ID",
+    "SENT_ON",
     "AskElsewhere",
     "Named",
     "NamedWrites",
@@ -76,6 +78,9 @@ ASK_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=2)
 MAX_NAME = 64
 #: Names remembered by one agent, over all its eventual replicas.
 REMEMBERED = 16384
+#: In an answer to ``POST /v1/peer/named``: this agent's "not applied" covers the
+#: replicas it sent the write on to (session 12; agents of before do not say it).
+KNOWS_SENT_ON = "knowsSentOn"
 
 
 def request_name(request: Request) -> str:
@@ -110,12 +115,15 @@ class Remembered:
             and answers ``outcome_unknown`` as the first did if it failed.
         refused: A promise, not an answer: another replica asked whether the write was
             applied here, it was not, and it never will be (503 ``not_applied``).
+        sent_on: Not an answer either: this agent sent the write on to a replica (it
+            held none that could take it), which may have applied it (session 12).
     """
 
     status: int
     body: bytes
     batch: LogBatch | None = None
     refused: bool = False
+    sent_on: bool = False
 
 
 #: What a name another replica asked about, unknown here, is remembered as.
@@ -126,6 +134,8 @@ REFUSED = Remembered(
     ).body,
     refused=True,
 )
+#: What a name this agent sent on (forwarded) is remembered as.
+SENT_ON = Remembered(0, b"", sent_on=True)
 
 
 #: What a name is remembered under: resource, operation (``put``, ``delete``), key, name.
@@ -181,28 +191,44 @@ class AskElsewhere:
     ) -> None:
         self.node, self.directory, self._session = node, directory, session
 
-    async def ask(self, named: Named, nodes: Iterable[str]) -> Remembered | None:
+    async def ask(
+        self, named: Named, nodes: Iterable[str], everyone: Iterable[str] = ()
+    ) -> Remembered | None:
         """The first answer of ``named`` where it was applied; None: applied nowhere.
 
-        Each node asked that did not apply it has promised never to.
+        Each node asked that did not apply it has promised never to. A node that did not
+        apply it but may have sent it on (a forwarding agent the client tried; an agent
+        of before session 11 does not say whether it did) widens the question to
+        ``everyone`` (the resource's replicas), as ``*`` asks.
 
         Raises:
             UnavailableError: ``outcome_unknown``: a node could not be asked (it may
                 have applied the write).
         """
         asked = sorted({n for n in nodes if n != self.node})
+        found, unsure = await self._ask_all(named, asked)
+        if found is None and unsure:
+            found, _ = await self._ask_all(named, sorted(set(everyone) - {self.node, *asked}))
+        return found
+
+    async def _ask_all(self, named: Named, asked: list[str]) -> tuple[Remembered | None, bool]:
+        """(an answer where it was applied, whether a node may have sent it on)."""
         answers = await asyncio.gather(*(self._ask_one(named, n) for n in asked))
         applied = [a for a in answers if isinstance(a, Remembered)]
         if applied:
-            return applied[0]
+            return applied[0], False
         unknown = [n for n, a in zip(asked, answers, strict=True) if a is None]
         if unknown:
             message = f"sent on after {', '.join(unknown)} may have applied it: not applied here"
             raise UnavailableError(message, "outcome_unknown")
-        return None
+        return None, not all(answers)
 
     async def _ask_one(self, named: Named, node: str) -> Remembered | bool | None:
-        """``node``'s first answer; False: not applied there (and never); None: unknown."""
+        """``node``'s first answer; None: unknown; True/False: not applied there.
+
+        True: and it never will be. False: it may have been sent on from there (see
+        :data:`KNOWS_SENT_ON`).
+        """
         base = self.directory.url(node)
         if base is None:
             return None
@@ -223,7 +249,7 @@ class AskElsewhere:
         try:
             found = json.loads(payload)
             if not found["applied"]:
-                return False
+                return found.get(KNOWS_SENT_ON) is True and not found.get("sentOn")
             return Remembered(int(found["status"]), str(found["body"]).encode())
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None

@@ -56,10 +56,12 @@ from statecast.agent.httpserver import (
 )
 from statecast.agent.named_writes import (
     ANY_REPLICA,
+    KNOWS_SENT_ON,
     MAX_NAME,
     MAYBE_APPLIED_AT,
     REFUSED,
     REQUEST_ID,
+    SENT_ON,
     AskElsewhere,
     Named,
     NamedWrites,
@@ -502,12 +504,15 @@ class AgentApi:
         if _FORWARDED_BY in request.headers:
             raise UnavailableError(f"no replica of {ns}/{res} here", "no_replica")
         body = self._body(request, self.limits.max_value_bytes) if request.body else None
+        # replicas a write may have reached, not answered (the client's, then ours)
+        maybe_at = list(maybe_applied_at(request)) if request.method in _NAMED else []
+        earlier = self._sending_on(request, parts, operation, maybe_at)
+        if earlier is not None:
+            return earlier
         candidates = self._forward_order((ns, res))
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
         forwarded = self._forwarded_headers(request)
-        # replicas a write may have reached, not answered (the client's, then ours)
-        maybe_at = list(maybe_applied_at(request)) if request.method in _NAMED else []
         sent_on = len(maybe_at)
         for node in candidates:
             url = f"{self.agent.directory.url(node)}{request.target}"
@@ -690,8 +695,8 @@ class AgentApi:
         value = _json_body(self._body(request, self.limits.max_value_bytes), self._depth)
         named = (store.ref, "put", key, request_name(request))
         remembered = self.named.get(named)
-        if remembered is not None:  # sent again (see agent.named_writes): the first answer
-            return self._resent(remembered)
+        if remembered is not None and not remembered.sent_on:  # sent again: the first answer
+            return self._resent(remembered)  # (see agent.named_writes)
         if elsewhere := self._elsewhere(request, store, named):  # sent on: ask there first
             return self._asked_first(
                 store, named, elsewhere, lambda: self._put_here(request, store, named, value)
@@ -721,13 +726,36 @@ class AgentApi:
             return self._forward(request, parts, "delete")
         named = (store.ref, "delete", key, request_name(request))
         remembered = self.named.get(named)
-        if remembered is not None:  # sent again: it answers as the first time, 404 or not
-            return self._resent(remembered)
+        if remembered is not None and not remembered.sent_on:  # sent again: as the first time
+            return self._resent(remembered)  # (404 or not)
         if elsewhere := self._elsewhere(request, store, named):
             return self._asked_first(
                 store, named, elsewhere, lambda: self._delete_here(request, store, named)
             )
         return self._delete_here(request, store, named)
+
+    def _sending_on(
+        self, request: Request, parts: list[str], operation: str, maybe_at: list[str]
+    ) -> Response | None:
+        """Before a named write is sent on: its earlier answer here, if it has one.
+
+        A replica asking this agent whether it applied the write (the client tried this
+        agent first) learns that it was sent on from here (:data:`SENT_ON`), or gets the
+        promise that it never will be: a first send arriving after that promise is
+        answered 503 ``not_applied``, not sent on. Sent on from here before, it goes on
+        saying it may be anywhere (``*``). None: send it on.
+        """
+        name = request_name(request) if request.method in _NAMED else ""
+        if not name:
+            return None
+        named = ((parts[1], parts[2]), operation, self._key(parts), name)
+        remembered = self.named.get(named)
+        if remembered is not None and not remembered.sent_on:
+            return self._resent(remembered)  # (promised away: 503 not_applied)
+        if remembered is not None and ANY_REPLICA not in maybe_at:
+            maybe_at.append(ANY_REPLICA)
+        self.named.remember(named, SENT_ON)
+        return None
 
     def _delete_here(self, request: Request, store: ReplicaStore, named: Named) -> Response:
         self._count(request, store, "delete")
@@ -747,7 +775,10 @@ class AgentApi:
         if not named[3]:
             return ()
         nodes = maybe_applied_at(request)
-        if ANY_REPLICA in nodes:  # (the client's: any replica of the resource)
+        remembered = self.named.get(named)
+        if remembered is not None and remembered.sent_on:  # sent on from here once before
+            nodes = (*nodes, ANY_REPLICA)
+        if ANY_REPLICA in nodes:  # (the client's when unknown: any replica of the resource)
             return (*self.agent.locations.get(store.ref, ()), *nodes)
         return nodes
 
@@ -764,12 +795,15 @@ class AgentApi:
             UnavailableError: ``outcome_unknown`` when a node it may have reached could
                 not be asked; ``not_applied`` when this replica closed meanwhile.
         """
-        found = await self.elsewhere.ask(named, (n for n in elsewhere if n != ANY_REPLICA))
+        everyone = self.agent.locations.get(store.ref, ())  # asked when one may have sent it on
+        found = await self.elsewhere.ask(
+            named, (n for n in elsewhere if n != ANY_REPLICA), everyone
+        )
         if found is not None:  # applied there: its first answer, nothing applied here
             self.named.remember(named, found)
             return self._resent(found)
         remembered = self.named.get(named)  # sent here again meanwhile, or promised away
-        if remembered is not None:
+        if remembered is not None and not remembered.sent_on:
             return self._resent(remembered)
         if self.agent.stores.get(store.ref) is not store or not store.serving:
             ns, res = store.ref
@@ -781,7 +815,10 @@ class AgentApi:
 
         Applied: ``{"applied": true, "status", "body"}``, its first answer (after its log
         batch). Not: ``{"applied": false}``, and it never will be: the name is remembered
-        as refused (the write, arriving late, answers 503 ``not_applied``).
+        as refused (the write, arriving late, answers 503 ``not_applied``, here or, sent
+        on from here, before it goes). Sent on from here (this agent forwarded it):
+        ``{"applied": false, "sentOn": true}``, the asker asks every replica. Since
+        session 12 both say ``knowsSentOn`` (agents of before: the asker asks everyone).
         """
         asked = _parse_json(request.body or b"{}", 4)
         if not isinstance(asked, dict):
@@ -799,8 +836,10 @@ class AgentApi:
         if remembered is None:  # a promise: never applied here from now on
             self.named.remember(named, REFUSED)
             remembered = REFUSED
+        if remembered.sent_on:  # sent on from here: the replicas it went to may have it
+            return _json({"applied": False, "sentOn": True, KNOWS_SENT_ON: True})
         if remembered.refused:
-            return _json({"applied": False})
+            return _json({"applied": False, KNOWS_SENT_ON: True})
         first = remembered.body.decode("utf-8", "replace")
         body = json.dumps({"applied": True, "status": remembered.status, "body": first})
         batch = remembered.batch

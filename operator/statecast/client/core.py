@@ -38,11 +38,15 @@ reached an agent that did not answer: then ``outcome_unknown`` (another agent's 
 does not say the first one applied nothing).
 
 A named write (PUT, DELETE) sent on after an agent may have received it carries
-``Statecast-Maybe-Applied-At: *``: the eventual replica it reaches first asks the
-resource's other replicas whether one applied it (then answers that first answer and
-applies nothing), and answers ``outcome_unknown`` when one cannot be asked; applied at
-two replicas, the second copy's newer stamp would overwrite a write acknowledged in
-between (see ``statecast.agent.named_writes``).
+``Statecast-Maybe-Applied-At``: the nodes of the agents it may have reached (learned
+from :data:`PEERS_CALL`'s answer), or ``*`` when one is not known. The eventual replica
+it reaches first asks those agents (with ``*``: the resource's other replicas) whether
+one applied it (then answers that first answer and applies nothing), and answers
+``outcome_unknown`` when one cannot be asked; an agent that sent it on to a replica
+says so, and then every replica is asked. Applied at two replicas, the second copy's
+newer stamp would overwrite a write acknowledged in between (see
+``statecast.agent.named_writes``). Until session 12 the client always sent ``*``: any
+replica of the resource down made its resend ``outcome_unknown``.
 
 A strong resource's leader, learned from ``Statecast-Leader`` on a forwarded answer, is
 tried first for that resource (forgotten on ``not_leader``, ``no_leader`` or
@@ -310,6 +314,23 @@ def _peers(response: Response) -> list[str]:
     return peers_from(json.loads(response.body)) if response.status == 200 else []
 
 
+def _nodes(response: Response, url: str) -> dict[str, str]:
+    """Agent URL -> its node, from a ``/v1/agents`` answer given by the agent at ``url``."""
+    try:
+        answer = json.loads(response.body) if response.status == 200 else {}
+    except ValueError:
+        return {}
+    if not isinstance(answer, dict):
+        return {}
+    found: dict[str, str] = {}
+    if isinstance(answer.get("node"), str) and url:
+        found[url.rstrip("/")] = answer["node"]
+    for peer in answer.get("peers") or ():
+        if isinstance(peer, dict) and isinstance(peer.get("url"), str) and peer.get("node"):
+            found[peer["url"].rstrip("/")] = str(peer["node"])
+    return found
+
+
 #: The agents an agent knows (``GET /v1/agents``), nearest first.
 PEERS_CALL: Call[list[str]] = Call("GET", "/v1/agents", None, True, _peers)
 
@@ -354,6 +375,7 @@ class Attempt(Generic[T]):
         self._held: Response | None = None  # the call's answer, while the peers are asked
         self._stopped = False
         self._maybe_sent = False  # a write may have reached an agent that did not answer
+        self._maybe_at: list[str] = []  # the agents it may have reached (their URLs)
         self._last_error: BaseException | None = None
         self._refused: RequestError | None = None
         self._value: T = _UNSET
@@ -375,7 +397,7 @@ class Attempt(Generic[T]):
         call = self.call
         headers = call.headers
         if self._maybe_sent and any(name == REQUEST_ID for name, _ in headers):
-            headers = (*headers, (MAYBE_APPLIED_AT, "*"))  # (see the module docstring)
+            headers = (*headers, (MAYBE_APPLIED_AT, self._tried()))  # (see the docstring)
         token = self.core.token() if self.core.token is not None else None
         if token:
             headers = (*headers, ("Authorization", f"Bearer {token}"))
@@ -384,7 +406,7 @@ class Attempt(Generic[T]):
     def outcome(self, result: Response | Failed) -> None:
         """What the last trip brought."""
         if self._held is not None:  # the peers' answer
-            self.core.learned(result if isinstance(result, Response) else None)
+            self.core.learned(result if isinstance(result, Response) else None, self._url)
             held, self._held = self._held, None
             self._decide(held)
         elif isinstance(result, Failed):
@@ -393,12 +415,19 @@ class Attempt(Generic[T]):
             if result.failure is Failure.MAYBE_SENT:
                 self._maybe_sent = self.call.method != "GET"
                 self._stopped = not self.call.retry
+                self._maybe_at.append(self._url)
         else:
             self.core.endpoints.succeeded(self._url)
             if self.core.discover_peers and not self.core.endpoints.peers_known:
                 self._held = result
             else:
                 self._decide(result)
+
+    def _tried(self) -> str:
+        """The nodes of the agents the write may have reached (``*``: one not known)."""
+        nodes = [self.core.endpoints.node_of(url) for url in self._maybe_at]
+        known = [n for n in nodes if n]
+        return ",".join(dict.fromkeys(known)) if known and len(known) == len(nodes) else "*"
 
     def _unreachable(self) -> UnavailableError:
         """No answer from any agent: ``no_agent``, or ``outcome_unknown``.
@@ -477,16 +506,18 @@ class ClientCore:
         """A new attempt at ``call``."""
         return Attempt(self, call)
 
-    def learned(self, response: Response | None) -> None:
+    def learned(self, response: Response | None, url: str = "") -> None:
         """The answer to :data:`PEERS_CALL` (None: it failed): remember the peers it names.
 
         An unreadable or failed answer counts as "no peers", so it is not asked again.
+        Their nodes are remembered too (and the node of ``url``, the agent that answered):
+        a write sent on after one of them may have received it names it.
         """
         try:
             peers = PEERS_CALL.read(response) if response is not None else []
         except (ValueError, TypeError):
             peers = []
-        self.endpoints.learn(peers)
+        self.endpoints.learn(peers, _nodes(response, url) if response is not None else {})
 
 
 class ClientShell:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +61,8 @@ class Endpoints:
         self.peers_known = False
         #: Strong resources: "/v1/<ns>/<res>" -> its leader's URL, as an agent said.
         self.leaders: dict[str, str] = {}
+        #: Agent URL -> its node, as an agent said (see :meth:`learn`).
+        self.nodes: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def order(self, path: str = "") -> list[str]:
@@ -91,8 +93,14 @@ class Endpoints:
             else:
                 self.leaders.pop(resource_of(path), None)
 
-    def learn(self, peers: list[str]) -> None:
-        """Remember the other agents a healthy agent told us about."""
+    def learn(self, peers: list[str], nodes: Mapping[str, str] | None = None) -> None:
+        """Remember the other agents a healthy agent told us about (and their nodes)."""
         with self._lock:
             self.peers = list(peers)
             self.peers_known = True
+            self.nodes.update(nodes or {})
+
+    def node_of(self, url: str) -> str | None:
+        """The node of the agent at ``url``, if an agent said it."""
+        with self._lock:
+            return self.nodes.get(url.rstrip("/"))
