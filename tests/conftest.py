@@ -1,10 +1,20 @@
-"""Shared pytest configuration: tests under tests/integration/ are marked ``integration``."""
+"""Shared pytest configuration: tests under tests/integration/ are marked ``integration``.
+
+Hypothesis runs without its per-example deadline: the suite runs on shared machines and
+in CI beside clusters and benchmarks, where one example of a property test can take longer
+than the 200 ms default for reasons outside the code (a starved CPU). A deadline is a
+timing assertion; speed belongs in ``bench/``. Tests that set their own ``deadline`` keep it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("statecast", deadline=None)
+settings.load_profile("statecast")
 
 ROOT = Path(__file__).resolve().parent.parent
 
