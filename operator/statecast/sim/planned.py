@@ -63,6 +63,13 @@ class PlannerPolicy:
     """Shared machinery: per-resource specs, node inventory, replicas, the plan call."""
 
     name = "planner"
+    #: Holding priced per replica-hour (a replica of any resource at the price of one of
+    #: the trace's mean size) rather than per GiB-hour: None prices per replica-hour when
+    #: the valuation is :data:`LOCAL_FIRST` only (every run before session 12); True does
+    #: so for a latency valuation too - the budget the frontiers compare at is
+    #: replica-hours, which a GiB-hour price spends on the small resources (the sweeps'
+    #: ``Setting.per_replica``).
+    holding_per_replica: bool | None = None
 
     def __init__(
         self,
@@ -102,10 +109,13 @@ class PlannerPolicy:
         """Precompute what does not change between steps."""
         self._trace, self._config = trace, config
         self._cooldown_s = config.cooldown_s if self.cooldown_s is None else self.cooldown_s
-        # Holding is priced per GiB-hour; valuing local hits, per replica-hour (every
-        # resource's replica at the price of one of the trace's mean size).
+        # Holding is priced per GiB-hour; valuing local hits (or where asked), per
+        # replica-hour (every resource's replica at the price of one of the mean size).
         size = trace.state_bytes.mean() / np.maximum(trace.state_bytes, 1.0)
-        scale = size if self.valuation is LOCAL_FIRST else np.ones(trace.n_resources)
+        per_replica = self.holding_per_replica
+        if per_replica is None:
+            per_replica = self.valuation is LOCAL_FIRST
+        scale = size if per_replica else np.ones(trace.n_resources)
         base = config.costs.ms_per_gib_hour * self.storage_weight
         sigma = config.costs.hot_sigma if self.demand_priced else None
         self._costs = [

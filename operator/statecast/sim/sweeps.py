@@ -66,6 +66,12 @@ class Setting:
             copy's files at what the replay charges for it (the writes it missed,
             ``SimConfig.warm_retention_s``; :mod:`statecast.core.warm`); False: every
             copy priced in full (every earlier run's planner; labels unchanged).
+        per_replica: holding priced per replica-hour with the latency valuation too
+            (``PlannerPolicy.holding_per_replica``): the frontiers' budget is
+            replica-hours, and a GiB-hour price spends them on the small resources
+            (generated-12: 414 rh on a 6.7 MiB resource, 59 on a 235 MiB one where
+            reactive's run at 694 rh held 173 and 157). Local-first runs price per
+            replica-hour already. False: every earlier run (labels unchanged).
     """
 
     hold: float = 1.0
@@ -78,6 +84,7 @@ class Setting:
     residence: float | None = 0.0
     hand_off: bool = False
     warm: bool = False
+    per_replica: bool = False
 
     @property
     def label(self) -> str:
@@ -97,6 +104,8 @@ class Setting:
             suffix += " hand-off"
         if self.warm:
             suffix += " warm"
+        if self.per_replica:
+            suffix += " per-replica"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -189,6 +198,18 @@ NEW_COPY_PRICES: tuple[Setting, ...] = (
     *(Setting(hold, copy) for hold in (1 / 4, 1.0, 4.0) for copy in (4.0, 16.0)),
 )
 PREDICTIVE = (*PREDICTIVE, *NEW_COPY_PRICES)
+#: Latency-valued runs with holding priced per replica-hour (session 12), the budget the
+#: frontiers compare at, copies near-free and at a sixteenth, the holding price stepped by
+#: 2x through the budgets where such runs land (x1/1024 .. x2; their replica-hour price is
+#: one of the mean size, as local-first's). Priced per GiB-hour, latency-valued runs spend
+#: replica-hours on the small resources: reactive's runs, size-blind, were up to 2.9 %
+#: faster at equal replica-hours on traces whose resources differ in size (generated-12,
+#: -41); local-first runs price per replica but value hits, not latency. Appended: every
+#: earlier setting keeps its label and its run.
+PER_REPLICA: tuple[Setting, ...] = tuple(
+    Setting(2.0**e, copy, per_replica=True) for copy in (NEAR_FREE, 1 / 16) for e in range(-10, 2)
+)
+PREDICTIVE = (*PREDICTIVE, *PER_REPLICA)
 
 
 def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
@@ -307,6 +328,8 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             warm_copies=setting.warm,
         )
         policy.name = setting.label
+        if setting.per_replica:
+            policy.holding_per_replica = True
         return policy
 
     return Variant("predictive", setting.label, build, setting)
