@@ -107,8 +107,7 @@ kind-load: image ## Build the image and load it onto the kind nodes
 .PHONY: deploy
 deploy: cluster-build ## Install or upgrade CRDs and the chart on the kind cluster (KIND_KUBECONFIG)
 	$(KUBECTL) --kubeconfig $(KIND_KUBECONFIG) apply --server-side -f manifests/install/crds.yaml
-	$(KUBECTL) --kubeconfig $(KIND_KUBECONFIG) wait --for=condition=Established --timeout=60s \
-	  crd/sharedresources.statecast.io crd/replicas.statecast.io crd/clusterkopfpeerings.kopf.dev
+	$(STATECAST) crds --wait-established $(KIND_KUBECONFIG) --timeout 60
 	$(HELM) upgrade --install statecast manifests/chart/statecast --kubeconfig $(KIND_KUBECONFIG) \
 	  --namespace $(RELEASE_NAMESPACE) --create-namespace --skip-crds --wait --timeout 5m \
 	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(VERSION)
