@@ -412,6 +412,8 @@ class Removal(StatusModel):
     """The node it was removed from."""
     time: datetime
     """When."""
+    lost: bool = False
+    """The copy was lost with its node (not handed off): a copy back there is a full copy."""
 
 
 class TuningStatus(StatusModel):

@@ -131,7 +131,8 @@ def apply_change(
     else:
         applied = gateway.delete_replica(namespace, replica_name(name, change.node))
         if applied:
-            services.forecaster.removed((namespace, name), change.node, now)
+            lost = change.reason == "failover"  # lost with its node: no files kept
+            services.forecaster.removed((namespace, name), change.node, now, lost)
     if not applied:  # the index had not seen our own earlier write yet
         return False
     services.metrics.replica_actions.labels(action=change.action, reason=change.reason).inc()

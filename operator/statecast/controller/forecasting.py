@@ -87,6 +87,7 @@ class DemandForecaster:
         self._made: dict[Ref, _Made] = {}
         self._engines: dict[Ref, DemandEngine] = {}
         self._removed: dict[Ref, dict[str, float]] = {}
+        self._lost: dict[Ref, set[str]] = {}  # nodes whose last removal lost the copy
         self._scores: dict[Ref, ForecastScore] = {}
 
     def demand(
@@ -272,12 +273,23 @@ class DemandForecaster:
             self._made.pop(ref, None)
             self._engines.pop(ref, None)
             self._removed.pop(ref, None)
+            self._lost.pop(ref, None)
         self.sampler.forget(ref)
 
-    def removed(self, ref: Ref, node: str, now: dt.datetime) -> None:
-        """Remember that a replica of ``ref`` was removed from ``node``."""
+    def removed(self, ref: Ref, node: str, now: dt.datetime, lost: bool = False) -> None:
+        """Remember that a replica of ``ref`` was removed from ``node`` (``lost`` with it)."""
         with self._lock:
             self._removed.setdefault(ref, {})[node] = now.timestamp()
+            gone = self._lost.setdefault(ref, set())
+            if lost:
+                gone.add(node)
+            else:
+                gone.discard(node)
+
+    def recently_lost(self, ref: Ref) -> frozenset[str]:
+        """The remembered removals of ``ref`` that lost the copy with its node."""
+        with self._lock:
+            return frozenset(self._lost.get(ref, set()) & set(self._removed.get(ref, {})))
 
     def recently_removed(
         self, ref: Ref, spec: SharedResourceSpec, now: dt.datetime, keep_s: float = 0.0

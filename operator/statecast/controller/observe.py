@@ -23,7 +23,7 @@ from statecast.api.units import parse_duration
 from statecast.controller.history_keeper import Owner
 from statecast.controller.services import Services, index_items
 from statecast.core.reconcile import DemandView, Observed
-from statecast.core.reconcile.removals import horizon, recently_removed
+from statecast.core.reconcile.removals import horizon, lost_removals, recently_removed
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods
 
@@ -137,7 +137,7 @@ def demand_view(
     """
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     policy = spec.replication.policy
-    forecast, removed = None, {}
+    forecast, removed, lost = None, {}, frozenset[str]()
     if policy == "predictive":
         consumers = consumer_pods(pods, ref[1], spec.consumers.selector)
         names = [n.name for n in nodes]
@@ -146,6 +146,8 @@ def demand_view(
         keep = horizon(spec, WARM_RETENTION_S)
         kept = recently_removed(body.get("status") or {}, now, keep)  # restarts too
         removed = {n: min(remembered.get(n, age), age) for n, age in {**remembered, **kept}.items()}
+        status = body.get("status") or {}
+        lost = services.forecaster.recently_lost(ref) | lost_removals(status, now, keep)
     heat, last_hot = None, {}
     # a predictive resource's default prices take reactive's threshold and count
     if policy == "reactive" or forecast is not None:
@@ -159,4 +161,6 @@ def demand_view(
     latency = None
     if forecast is not None and services.latency is not None:
         latency = services.latency.model(nodes, spec.placement.spread_across, now.timestamp())
-    return DemandView(None, forecast, removed, heat, last_hot, tuning, latency, WARM_RETENTION_S)
+    return DemandView(
+        None, forecast, removed, heat, last_hot, tuning, latency, WARM_RETENTION_S, lost
+    )

@@ -85,8 +85,10 @@ class PlannerPolicy:
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
+        move_persistence_s: float = 0.0,
     ) -> None:
         self.tuner = tuner
+        self.move_persistence_s = move_persistence_s
         self.move_residence_s = move_residence_s
         self.warm_copies = warm_copies
         defaults = PlacementSpec()
@@ -132,6 +134,7 @@ class PlannerPolicy:
                 change_steps=self.change_steps,
                 move_residence_s=self.move_residence_s,
                 hand_off_on_add=self.hand_off_on_add,
+                move_persistence_s=self.move_persistence_s,
             )
             for r in range(trace.n_resources)
         ]
@@ -218,6 +221,7 @@ class PlannerPolicy:
                 cluster_heat=heat,
                 reactive_copies=None if budget is None else int(budget[r]),
                 copy_bytes=self._warm(r, now),
+                warm_retention_s=self._config.warm_retention_s if self.warm_copies else 0.0,
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -430,6 +434,8 @@ class Predictive(PlannerPolicy):
             the chart does, its agents keeping copies warm for ``agent.warmRetention``);
             False: every copy priced in full (the sweep grid's planner). With a retention
             of 0 both are the same run.
+        move_persistence_s: the longest evidence a move asks of the demand seen lately
+            (``PlacementSpec.move_persistence_s``; 0: the forecast alone).
     """
 
     name = "predictive"
@@ -451,6 +457,7 @@ class Predictive(PlannerPolicy):
         move_residence_s: float | None = None,
         hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
+        move_persistence_s: float = 0.0,
     ) -> None:
         super().__init__(
             tuner,
@@ -464,6 +471,7 @@ class Predictive(PlannerPolicy):
             move_residence_s=move_residence_s,
             hand_off_on_add=hand_off_on_add,
             warm_copies=warm_copies,
+            move_persistence_s=move_persistence_s,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

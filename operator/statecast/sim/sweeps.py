@@ -72,6 +72,9 @@ class Setting:
             (generated-12: 414 rh on a 6.7 MiB resource, 59 on a 235 MiB one where
             reactive's run at 694 rh held 173 and 157). Local-first runs price per
             replica-hour already. False: every earlier run (labels unchanged).
+        persist: a move must also have paid at the demand of the newest this-many
+            seconds observed (``PlacementSpec.move_persistence_s``, session 12); the
+            grid's 0 is the forecast alone, every earlier run's (labels unchanged).
     """
 
     hold: float = 1.0
@@ -85,6 +88,7 @@ class Setting:
     hand_off: bool = False
     warm: bool = False
     per_replica: bool = False
+    persist: float = 0.0
 
     @property
     def label(self) -> str:
@@ -106,6 +110,8 @@ class Setting:
             suffix += " warm"
         if self.per_replica:
             suffix += " per-replica"
+        if self.persist:
+            suffix += f" persist={self.persist:g}s"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -326,6 +332,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             move_residence_s=setting.residence,
             hand_off_on_add=setting.hand_off,
             warm_copies=setting.warm,
+            move_persistence_s=setting.persist,
         )
         policy.name = setting.label
         if setting.per_replica:

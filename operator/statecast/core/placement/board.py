@@ -31,6 +31,7 @@ from statecast.core.placement.costs import (
     loss_of_removing,
     own_gap,
     serving_latency,
+    unpaid_beyond,
     unpaid_holding,
 )
 from statecast.core.placement.hedging import forecast_confidence, uncertain_nodes
@@ -45,6 +46,7 @@ from statecast.core.placement.types import (
     ReplicaAction,
     SyncMode,
 )
+from statecast.core.warm import copy_bytes
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -491,34 +493,63 @@ def break_even(ctx: Context, board: Board) -> BoolArray:
     """Holders whose copy has not yet cost, beyond what it saved, what copying it back would.
 
     The break-even rule of renting against buying: a copy that saves less than it costs
-    to hold may be needed again after the lull; dropping it then costs a full copy.
+    to hold may be needed again after the lull; dropping it then costs a copy back.
     Keeping it until what it cost beyond what it saved, over some recent stretch
     (:func:`~statecast.core.placement.costs.unpaid_holding`, no longer than the copy's
     age), reaches the copy's price, and no longer, costs at most twice what the best
     choice in hindsight would for any lull, however long (the forecast only sees the
     horizon). Without it, a copy that is cheap to hold is dropped at every lull the
     forecast sees and copied back when reads return. No history: nothing is kept.
+
+    The price of copying it back is a full copy's; where the node keeps a removed
+    copy's files (``PlanInput.warm_retention_s``), a stretch of ``L`` steps is weighed
+    against the copy back after a lull as long again, ``L`` steps, which moves only the
+    writes missed meanwhile (:func:`copy_back_prices`): the price adds and moves give a
+    warm copy.
     """
     steps = ctx.recent.shape[1]
     if steps == 0:
         return np.zeros_like(board.holders)
     step_s = ctx.inputs.step_s
     hold_per_step = holding(ctx, board) * (step_s / ctx.window_s)
-    unpaid = np.zeros(len(ctx.names))
+    warm = ctx.inputs.warm_retention_s > 0
+    price = copy_back_prices(ctx, steps) if warm else np.zeros(0)
+    unpaid = np.zeros(len(ctx.names)) if not warm else np.full(len(ctx.names), np.inf)
     ages = np.minimum(np.floor(ctx.age_s / step_s), steps)
     for age in np.unique(ages[board.holders]):  # a copy's stretch is no longer than its age
         holders = board.holders & (ages == age)
         if age < 1:
             continue
-        part = unpaid_holding(
+        args = (
             ctx.matrix,
             board.holders,
             ctx.recent[:, steps - int(age) :],
             hold_per_step,
             ctx.no_replica_ms,
         )
+        part = unpaid_beyond(*args, price) if warm else unpaid_holding(*args)
         unpaid[holders] = part[holders]
+    if warm:  # kept while no stretch has cost its own copy back
+        return np.asarray(board.holders & (unpaid < 0.0), dtype=np.bool_)
     return np.asarray(board.holders & (unpaid < ctx.copy), dtype=np.bool_)
+
+
+def copy_back_prices(ctx: Context, steps: int) -> FloatArray:
+    """The price (ms) of a copy back after a lull of 1, 2, ... ``steps`` steps.
+
+    What :func:`statecast.core.warm.copy_bytes` charges for it at the resource's write
+    rate and ``PlanInput.warm_retention_s``, priced as a full copy is: the writes missed
+    over the lull, at most the whole state (a full copy past the retention).
+    """
+    inputs = ctx.inputs
+    state = inputs.state
+    rate = state.writes_per_min / 60.0 * state.bytes_per_write
+    full = float(state.bytes)
+    lulls = np.arange(1, steps + 1) * inputs.step_s
+    moved = [copy_bytes(full, float(s), rate, inputs.warm_retention_s) for s in lulls]
+    if full <= 0:
+        return np.full(steps, ctx.copy)
+    return np.asarray(ctx.copy * np.asarray(moved) / full, dtype=np.float64)
 
 
 def removable(ctx: Context, board: Board, *, moving: bool = False) -> BoolArray:

@@ -100,11 +100,57 @@ def unpaid_holding(
         hold_per_step: cost of holding one copy for one step (ms), or per node.
         no_replica_ms: latency when nothing serves.
     """
+    unpaid = np.zeros(matrix.shape[0])
+    columns, deficit = _deficits(matrix, holders, recent, hold_per_step, no_replica_ms)
+    if len(columns):
+        unpaid[columns] = np.maximum(deficit.max(axis=1), 0.0)
+    return unpaid
+
+
+def unpaid_beyond(
+    matrix: FloatArray,
+    holders: BoolArray,
+    recent: FloatArray,
+    hold_per_step: float | FloatArray,
+    no_replica_ms: float,
+    price: FloatArray,
+) -> FloatArray:
+    """The most each holder's copy cost beyond what it saved and a price, over any stretch.
+
+    :func:`unpaid_holding` less ``price[L - 1]`` for the stretch of the newest ``L``
+    steps, the largest over ``L`` (``-inf`` for non-holders and without history): a
+    holder whose value is below 0 has not yet, over any stretch, cost what its price
+    for that stretch is. With one price for every stretch this is
+    ``unpaid_holding - price`` wherever the unpaid holding is above 0.
+
+    Args:
+        matrix: node-to-node latency.
+        holders: nodes holding a serving replica.
+        recent: accesses per node (rows) in each of the last steps (columns, oldest first).
+        hold_per_step: cost of holding one copy for one step (ms), or per node.
+        no_replica_ms: latency when nothing serves.
+        price: shape (steps,), the price a stretch of ``L`` steps is weighed against
+            (the newest stretch first).
+    """
+    beyond = np.full(matrix.shape[0], -np.inf)
+    columns, deficit = _deficits(matrix, holders, recent, hold_per_step, no_replica_ms)
+    if len(columns):
+        beyond[columns] = (deficit - price[None, : deficit.shape[1]]).max(axis=1)
+    return beyond
+
+
+def _deficits(
+    matrix: FloatArray,
+    holders: BoolArray,
+    recent: FloatArray,
+    hold_per_step: float | FloatArray,
+    no_replica_ms: float,
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The holders, and what each cost beyond what it saved over the newest 1, 2, ... steps."""
     n = matrix.shape[0]
-    unpaid = np.zeros(n)
     columns = np.flatnonzero(holders)
     if len(columns) == 0 or recent.shape[1] == 0:
-        return unpaid
+        return columns[:0], np.zeros((0, recent.shape[1]))
     sub = matrix[:, columns]
     order = np.argsort(sub, axis=1, kind="stable")
     rows = np.arange(n)
@@ -115,8 +161,7 @@ def unpaid_holding(
     saved = nearest @ recent  # (holders, steps)
     hold = np.broadcast_to(np.asarray(hold_per_step, dtype=np.float64), (n,))[columns]
     deficit = np.cumsum((hold[:, None] - saved)[:, ::-1], axis=1)  # newest stretch first
-    unpaid[columns] = np.maximum(deficit.max(axis=1), 0.0)
-    return unpaid
+    return columns, deficit
 
 
 def sync_bytes_per_hour(state: StateProfile, replicas: int) -> float:

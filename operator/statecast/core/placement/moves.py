@@ -32,6 +32,13 @@ has been right about the target (a consumer pod that just arrived, a season that
 still moves ahead of the demand. A move toward a node that has just started reading,
 or from one that has gone quiet, is not against the newest step; a move from quiet to
 quiet (anticipation) is not either.
+
+With ``PlacementSpec.move_persistence_s`` a move also asks the demand seen lately to
+agree (:class:`Evidence`): made as many steps ago as its copy takes to repay at the
+forecast's rate, it would have repaid it since. Off by default: it moves far fewer
+bytes where the second copy flips between nodes of similar, noisy demand (drift), and
+costs local hits where the forecast was right ahead of the demand (docs/placement.md,
+"Session 12, bytes").
 """
 
 from __future__ import annotations
@@ -44,6 +51,52 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a move must also have saved at the demand seen lately (move persistence).
+
+    A move's copy is repaid, at the forecast's rate over its credited stay, in some
+    number of steps, its *payback*: the move is made only where, had it been made that
+    many steps ago (at least one, at most the newest ``recent`` steps), it would have
+    saved at the rate seen since what repays the copy over the same stay. A move that
+    repays within a step needs only the newest step to agree with the forecast; a move
+    the forecast needs hours to repay needs hours of demand behind it, as
+    follow-the-workload moves a lease once its window of statistics says so. A noisy
+    second-best node (generated drift: two nodes of similar demand, the copy flipping
+    between them) does not pass; demand that has arrived does, at once where the copy
+    is cheap (a warm one).
+
+    Attributes:
+        recent: shape (nodes, steps), the newest steps observed (oldest first): the
+            longest evidence asked (``PlacementSpec.move_persistence_s``).
+        price: per target, the least a move there must save over its stay (its copy,
+            with the margin).
+        window_steps: steps in the value window.
+    """
+
+    recent: FloatArray
+    price: FloatArray
+    window_steps: float
+
+    def paid(self, lately: FloatArray, window: FloatArray, windows: FloatArray) -> BoolArray:
+        """Per (source, target): whether the demand seen over its payback repays its copy.
+
+        Args:
+            lately: shape (steps, sources, targets), what each move would have saved in
+                each of the newest steps (newest first).
+            window: shape (sources, targets), what it saves over the value window at
+                the forecast.
+            windows: shape (sources, targets), the value windows its value is credited
+                over (at least 1).
+        """
+        stay = windows * self.window_steps  # steps
+        rate = np.maximum(window, 1e-12) / self.window_steps  # the forecast's saving a step
+        payback = self.price[None, :] / (rate * windows)  # steps to repay the copy
+        steps = np.clip(np.ceil(payback), 1, lately.shape[0]).astype(np.intp)
+        total = np.take_along_axis(np.cumsum(lately, axis=0), (steps - 1)[None], axis=0)[0]
+        return np.asarray(total / steps * stay > self.price[None, :], dtype=np.bool_)
 
 
 @dataclass(frozen=True)
@@ -110,6 +163,7 @@ def best_move(
     tolerance: float = 0.5,
     copy: FloatArray | None = None,
     doubtful: BoolArray | None = None,
+    evidence: Evidence | None = None,
 ) -> Move | None:
     """The move that saves most latency, or None when none is possible.
 
@@ -144,6 +198,8 @@ def best_move(
         doubtful: per node, whether the forecast has just said more demand there than
             came (:func:`~statecast.core.placement.board.overclaimed`); None: every
             node is.
+        evidence: the demand seen lately a move must also find paying (:class:`Evidence`;
+            ``PlacementSpec.move_persistence_s``). None: the forecast alone.
     """
     options = targets & ~holders
     sources = np.flatnonzero(movable & holders)
@@ -156,7 +212,9 @@ def best_move(
     first = sub[rows, order[:, 0]]
     second = sub[rows, order[:, 1]] if len(held) > 1 else np.full(len(rows), no_replica_ms)
     nearest = held[order[:, 0]]
-    demands = demand[None, :] if stayed is None else np.vstack([demand[None, :], stayed[0]])
+    seen = 0 if evidence is None else evidence.recent.shape[1]  # newest step first below
+    rows = [demand[None, :]] if evidence is None else [demand[None, :], evidence.recent[:, ::-1].T]
+    demands = np.vstack(rows if stayed is None else [*rows, stayed[0]])
     # Latency of every node once each source is gone: (sources, nodes).
     without = np.where(nearest[None, :] == sources[:, None], second[None, :], first[None, :])
     loss = (without - first[None, :]) @ demands.T  # (sources, demands)
@@ -164,6 +222,8 @@ def best_move(
     gain = np.tensordot(demands, saved, axes=([1], [1]))  # (demands, sources, c)
     values = gain - loss.T[:, :, None]
     window = values[0]
+    lately = values[1 : 1 + seen]  # what the move would have saved in each newest step
+    values = np.concatenate([values[:1], values[1 + seen :]])  # the forecast, the ladder
     length = np.zeros_like(window)
     against = np.zeros(window.shape, dtype=np.bool_)
     if stayed is not None and len(stayed[1]):
@@ -178,6 +238,8 @@ def best_move(
     uncover = (per_zone[zone_id[sources]] == 1) & (np.count_nonzero(per_zone) - 1 < min_zones)
     restricted = (per_zone[zone_id] == 0)[None, :] | (zone_id[None, :] == zone_id[sources][:, None])
     allowed = options[None, :] & (restricted | ~uncover[:, None]) & ~against
+    if evidence is not None and seen:
+        allowed &= evidence.paid(lately, window, np.maximum(length, 1.0))
     value = np.where(allowed, window + credit, -np.inf)
     net = value if copy is None else value - copy[None, :]
     k, c = divmod(int(np.argmax(net)), value.shape[1])

@@ -28,7 +28,8 @@ every decision has one reason:
    floor, never a reason to keep a copy away from demand (moves keep it too).
 6. ``cost``: remove what the believed demand (forecast mean; upper bound where the
    forecast is uncertain) does not pay for, once its node's pause in reading has cost
-   as much holding as copying it back would (the break-even rule).
+   as much holding as copying it back would (the break-even rule; a warm copy back
+   moves only the writes missed over the pause).
 7. ``predicted`` then ``hedge``: add where the mean pays, else where the upper bound
    of an uncertain node pays; with a budget (the reactive rule's count), up to it
    (where the copy alone pays, with ``fill_priced``).
@@ -70,7 +71,7 @@ from statecast.core.placement.board import (
 )
 from statecast.core.placement.costs import sync_bytes_per_hour
 from statecast.core.placement.hysteresis import should_add
-from statecast.core.placement.moves import best_move
+from statecast.core.placement.moves import Evidence, best_move
 from statecast.core.placement.types import (
     ActionKind,
     PlacementError,
@@ -194,14 +195,18 @@ def _capacity(inputs: PlanInput, n_nodes: int, board: Board) -> int:
     return cap
 
 
-def _budget_allows(ctx: Context, board: Board) -> bool:
-    """Whether one more copy fits the bytes-moved-per-hour budget."""
+def _affordable(ctx: Context, board: Board) -> BoolArray:
+    """Nodes where one more copy fits the bytes-moved-per-hour budget.
+
+    A copy there moves what the node's copy costs (``PlanInput.copy_bytes``: the writes
+    a warm copy missed, else the whole state), as the add and move prices say.
+    """
     budget = ctx.inputs.spec.budget_bytes_moved_per_hour
     if budget is None:
-        return True
+        return np.ones(len(ctx.names), dtype=np.bool_)
     state = ctx.inputs.state
-    moved = board.bytes_copied + state.bytes + sync_bytes_per_hour(state, board.count + 1)
-    return moved <= budget
+    moved = board.bytes_copied + ctx.bytes_at + sync_bytes_per_hour(state, board.count + 1)
+    return np.asarray(moved <= budget, dtype=np.bool_)
 
 
 def _first(options: BoolArray, *keys: np.ndarray) -> int:
@@ -362,13 +367,15 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
     where the copy alone pays over the stay).
     """
     while board.count < min(ctx.cap, ctx.budget):
-        if not _budget_allows(ctx, board):
+        affordable = _affordable(ctx, board)
+        if not affordable.any():
             board.notes.append("bytes-moved budget reached")
             return
+        candidates = ctx.candidates & affordable
         gain_mean = gains(ctx, board, ctx.mean)
         stay = stays(ctx, board, gain_mean)
         value, cost = gain_mean * stay, holding(ctx, board) * stay + ctx.copy_at
-        ok = ctx.candidates & (value > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
+        ok = candidates & (value > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
         i = best_node(ctx, board, ok, gain_mean)
         if i is not None:
             detail = f"expected to save {value[i]:.0f} ms against {cost[i]:.0f} ms"
@@ -378,7 +385,7 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
             gain_hedge = gains(ctx, board, ctx.hedge)
             up = stays(ctx, board, gain_hedge)
             cost = holding(ctx, board, ctx.hedge) * up + ctx.copy_at
-            ok = ctx.candidates & (gain_hedge * up > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
+            ok = candidates & (gain_hedge * up > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
             i = best_node(ctx, board, ok, gain_hedge)
             if i is not None:
                 detail = f"forecast uncertain: upper bound saves {gain_hedge[i] * up[i]:.0f} ms"
@@ -386,7 +393,7 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
                 continue
         if board.count >= ctx.fill:
             return
-        settled = ctx.candidates & (ctx.margin <= ctx.inputs.spec.hysteresis) & (gain_mean > 0)
+        settled = candidates & (ctx.margin <= ctx.inputs.spec.hysteresis) & (gain_mean > 0)
         if ctx.inputs.spec.fill_priced:
             settled &= value > ctx.copy_at * (1.0 + ctx.margin)
         i = best_node(ctx, board, settled, gain_mean)
@@ -415,7 +422,9 @@ def _relocate(ctx: Context, board: Board) -> None:
     Beside copies still syncing it does not move: once they are up to date, one can.
     With history to read, no move goes against the newest step's demand (one that
     would have served it slower) to a node the forecast has just over-claimed
-    (:func:`~.board.overclaimed`, :mod:`~statecast.core.placement.moves`).
+    (:func:`~.board.overclaimed`, :mod:`~statecast.core.placement.moves`); with
+    ``spec.move_persistence_s``, none that the demand seen over its payback would not
+    have repaid (:func:`_evidence`). The bytes-moved budget counts each target's copy.
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
@@ -431,8 +440,10 @@ def _relocate(ctx: Context, board: Board) -> None:
         return
     warm = ctx.copy_at if bool((ctx.copy_at < ctx.copy).any()) else None
     doubtful = overclaimed(ctx)
+    evidence = _evidence(ctx)
     for _ in range(2 * len(ctx.names)):
-        if not _budget_allows(ctx, board):
+        affordable = _affordable(ctx, board)
+        if not affordable.any():
             return
         movable &= ~board.acted
         move = best_move(
@@ -440,7 +451,7 @@ def _relocate(ctx: Context, board: Board) -> None:
             board.holders,
             ctx.mean,
             movable=movable,
-            targets=settled & ~board.holders & ~board.acted,
+            targets=settled & affordable & ~board.holders & ~board.acted,
             zone_id=ctx.zone_id,
             min_zones=ctx.target_zones,
             no_replica_ms=ctx.no_replica_ms,
@@ -448,6 +459,7 @@ def _relocate(ctx: Context, board: Board) -> None:
             tolerance=spec.deviation_threshold,
             copy=warm,
             doubtful=doubtful,
+            evidence=evidence,
         )
         if move is None or not should_add(move.value_ms, ctx.copy_at[move.target], spec.hysteresis):
             return
@@ -468,6 +480,20 @@ def _relocate(ctx: Context, board: Board) -> None:
             detail += "; handed off once that copy is up to date"
         remove(ctx, board, j, Reason.REBALANCE, move.value_ms, detail)
         add(ctx, board, c, Reason.PREDICTED, move.value_ms, f"moved from {ctx.names[j]}: {saves}")
+
+
+def _evidence(ctx: Context) -> Evidence | None:
+    """What a move must also find paying in the demand seen lately (None: nothing asked).
+
+    The newest ``spec.move_persistence_s`` of history (at least a step), each target's
+    copy with the margin, the value window in steps (:class:`~.moves.Evidence`).
+    """
+    spec, step_s = ctx.inputs.spec, ctx.inputs.step_s
+    if spec.move_persistence_s <= 0 or ctx.recent.shape[1] == 0:
+        return None
+    steps = min(max(1, round(spec.move_persistence_s / step_s)), ctx.recent.shape[1])
+    newest = np.maximum(ctx.recent[:, ctx.recent.shape[1] - steps :], 0.0)
+    return Evidence(newest, ctx.copy_at * (1.0 + spec.hysteresis), ctx.window_s / step_s)
 
 
 def _keep_and_promote(ctx: Context, board: Board) -> None:

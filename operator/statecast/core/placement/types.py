@@ -96,6 +96,15 @@ class PlacementSpec:
             it only once the added copies are up to date, as it does for a move. Not
             while existing copies are still syncing. False: it stays until the next plan
             (session 10's rule; the sweep's grid keeps it).
+        move_persistence_s: the longest evidence a move asks of the demand seen lately
+            (:class:`~statecast.core.placement.moves.Evidence`): a move is made only
+            where, made as many steps ago as its copy takes to repay at the forecast's
+            rate (at least one, at most this), it would have repaid it at the demand
+            seen since, by the same margin over the same stay: the forecast's demand at
+            the target has persisted, as follow-the-workload's window of statistics
+            must say so before it moves a lease. A cheap (warm) copy asks the newest
+            step only. 0 (the default): the forecast alone (every earlier run); no
+            history given: the forecast alone.
     """
 
     min_replicas: int = 2
@@ -113,6 +122,7 @@ class PlacementSpec:
     move_residence_s: float | None = None
     fill_priced: bool = False
     hand_off_on_add: bool = True
+    move_persistence_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -371,6 +381,13 @@ class PlanInput:
             replica's files and catches up on the writes it missed; the caller prices
             it with the one cost function the simulator charges,
             :func:`statecast.core.warm.copy_bytes`). Nodes not named: a full copy.
+        warm_retention_s: how long a node keeps the files of a copy removed from it
+            (the agents' warm retention, whose copies ``copy_bytes`` prices): the
+            break-even rule then prices copying a copy it removes now back after a
+            lull as long again as the one it weighs at what that copy would move, the
+            writes missed over the lull (:func:`statecast.core.warm.copy_bytes`), as
+            adds and moves price a warm copy. 0: a full copy (every copy priced in
+            full, or a caller that does not say).
     """
 
     spec: PlacementSpec
@@ -386,6 +403,7 @@ class PlanInput:
     cluster_heat: tuple[float, float] | None = None
     reactive_copies: int | None = None
     copy_bytes: Mapping[str, float] = field(default_factory=dict)
+    warm_retention_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class DemandView:
             (``STATECAST_AGENT_WARM_RETENTION``): removals are remembered that long at least,
             and the planner prices a copy back within it at the writes it missed (0:
             every copy in full).
+        lost_removals: the nodes of ``recently_removed`` whose copy was lost with the
+            node, not handed off: no files kept, a copy back there is priced in full.
     """
 
     local_hit_ratio: float | None = None
@@ -63,6 +65,7 @@ class DemandView:
     tuning: TuningDecision | None = None
     latency: LatencyModel | None = None
     warm_retention_s: float = 0.0
+    lost_removals: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,7 @@ class PredictivePolicy:
                         {r.node: r.bytes for r in survey.replicas},
                     ),
                     warm_retention_s=demand.warm_retention_s,
+                    lost=demand.lost_removals,
                 )
             )
         except PlacementError as err:

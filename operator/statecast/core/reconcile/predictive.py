@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
@@ -88,6 +88,7 @@ def placement_input(
     reactive_copies: int | None = None,
     load: Mapping[str, float] | None = None,
     warm_retention_s: float = 0.0,
+    lost: Collection[str] = (),
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -114,7 +115,11 @@ def placement_input(
         warm_retention_s: how long the agents keep a removed copy's files
             (``STATECAST_AGENT_WARM_RETENTION``): a copy back on a node of ``recently_removed``
             within it is priced at the writes it missed (:func:`warm_copies`; 0: every
-            copy priced in full).
+            copy priced in full), and the break-even rule prices a copy it removes
+            back so (``PlanInput.warm_retention_s``).
+        lost: the nodes of ``recently_removed`` whose copy was lost with the node
+            (not handed off: its files may be gone): a copy back there is priced in
+            full.
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -153,7 +158,12 @@ def placement_input(
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
         reactive_copies=reactive_copies,
-        copy_bytes=warm_copies(state, recently_removed or {}, warm_retention_s),
+        copy_bytes=warm_copies(
+            state,
+            {n: ago for n, ago in (recently_removed or {}).items() if n not in lost},
+            warm_retention_s,
+        ),
+        warm_retention_s=max(warm_retention_s, 0.0),
     )
 
 
@@ -165,9 +175,8 @@ def warm_copies(
     A node that lost a copy of the resource less than ``retention_s`` ago keeps its
     files (the agent's warm retention) and catches up on the writes it missed:
     :func:`statecast.core.warm.warm_prices` at the resource's write rate, the bound the
-    simulator charges too. The removals the operator remembers include copies lost
-    with their node, whose files may be gone: the agent then sends the copy whole, and
-    the planner had priced it low (a price, not a promise; docs/placement.md).
+    simulator charges too. ``removed`` holds handed-off removals only: a copy lost with
+    its node left no files to reopen (the caller leaves those out, :func:`placement_input`).
     """
     rate = state.writes_per_min / 60.0 * state.bytes_per_write
     return warm_prices(float(state.bytes), removed, rate, retention_s)

@@ -367,6 +367,7 @@ def build_status(
         [c.node for c in plan.removes],
         observed.now,
         horizon(survey.spec, demand.warm_retention_s),
+        lost=[c.node for c in plan.removes if c.reason == "failover"],
     )
     if removals or observed.previous_status.get("recentRemovals"):
         status["recentRemovals"] = removals
