@@ -213,8 +213,8 @@ def best_move(
     second = sub[rows, order[:, 1]] if len(held) > 1 else np.full(len(rows), no_replica_ms)
     nearest = held[order[:, 0]]
     seen = 0 if evidence is None else evidence.recent.shape[1]  # newest step first below
-    rows = [demand[None, :]] if evidence is None else [demand[None, :], evidence.recent[:, ::-1].T]
-    demands = np.vstack(rows if stayed is None else [*rows, stayed[0]])
+    stack = [demand[None, :]] if evidence is None else [demand[None, :], evidence.recent[:, ::-1].T]
+    demands = np.vstack(stack if stayed is None else [*stack, stayed[0]])
     # Latency of every node once each source is gone: (sources, nodes).
     without = np.where(nearest[None, :] == sources[:, None], second[None, :], first[None, :])
     loss = (without - first[None, :]) @ demands.T  # (sources, demands)
