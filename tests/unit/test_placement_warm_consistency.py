@@ -18,6 +18,7 @@ import pytest
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.core.placement import (
+    ActionKind,
     CurrentReplica,
     DemandForecast,
     PlanInput,
@@ -161,3 +162,31 @@ def test_a_copy_lost_with_its_node_is_priced_as_a_full_copy() -> None:
 def test_no_retention_no_warm_break_even() -> None:
     inputs = make_input("a:z1", replicas=(CurrentReplica("a"),))
     assert inputs.warm_retention_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("copy_bytes", "removed"),
+    [
+        # n3's copy came back warm (nobody writes: free): its youth does not protect it
+        # over n0's busy copy; the trim to reactive's one copy drops it (failed before).
+        ({"n3": 0.0}, "n3"),
+        ({"n3": 1 * MIB}, "n3"),
+        # A full copy's youth still comes first (the order of session 11; full prices and
+        # the sweep grid unchanged).
+        ({}, "n0"),
+    ],
+)
+def test_the_trim_to_reactives_count_does_not_keep_a_warm_copy_for_its_youth(
+    copy_bytes: dict[str, float], removed: str
+) -> None:
+    inputs = make_input(
+        "n0:z1,n3:z1",
+        mean={"n0": 300.0, "n3": 1.0},
+        replicas=(old("n0"), CurrentReplica("n3", age_s=60.0)),
+        min_replicas=1,
+        cooldown_s=300.0,
+    )
+    priced = dataclasses.replace(inputs, copy_bytes=copy_bytes, reactive_copies=1)
+    actions = {a.node: a.kind for a in plan(priced).actions}
+    assert actions[removed] == ActionKind.REMOVE
+    assert actions[({"n0", "n3"} - {removed}).pop()] == ActionKind.KEEP

@@ -165,12 +165,10 @@ def test_a_pod_gets_its_replica_when_it_is_scheduled_and_loses_it_after(
     policy: type[Predictive] | type[PerfectForecast],
 ) -> None:
     trace = _job_trace()
-    # Every copy priced in full (no warm copies): nobody writes this state, so a copy back
-    # within the retention would be free, and the planner then moves for the least gain
-    # (after the job a free swap makes n3's copy the young one, and the trim to reactive's
-    # count, cooldown first, drops n0's - see docs/placement.md "Session 12, default and
-    # tables"). This test is about the pods.
-    result = replay(trace, policy(), replace(FAST, warm_retention_s=0.0))
+    # The default pricing: nobody writes this state, so a copy back within the retention
+    # is free; a free swap after the job makes n3's copy the young one, and the trim to
+    # reactive's count no longer protects a warm copy by its youth over n0's busy one.
+    result = replay(trace, policy(), FAST)
     row = result.timeline.placement[3]
     if policy is Predictive:  # the true future shows the job coming; a forecast cannot
         assert not row[:30].any()
