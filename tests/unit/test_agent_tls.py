@@ -73,7 +73,9 @@ def test_agents_with_tls_replicate_and_forward_and_count_forwards_once(agents):
     eventually(lambda: _value(b, "flags", "beta") is True, "b has a's write (push over TLS)")
     eventually(lambda: _value(c, "flags", "beta") is True, "c has a's write")
     httpx.put(f"{a.url}/v1/default/pair/k", json=1, timeout=5).raise_for_status()
-    reply = httpx.get(f"{c.url}/v1/default/pair/k", timeout=5)  # c holds no replica of pair
+    # c holds no replica of pair: it forwards, to a or to b (which may not have the write yet)
+    eventually(lambda: _value(c, "pair", "k") == 1, "c's forwarded read finds a's write")
+    reply = httpx.get(f"{c.url}/v1/default/pair/k", timeout=5)
     assert reply.status_code == 200 and reply.json() == 1
     assert reply.headers["Statecast-Served"] == "remote"
 
