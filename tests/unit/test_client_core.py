@@ -324,3 +324,17 @@ def test_a_named_write_sent_on_says_it_may_have_been_applied_somewhere(
     trip = attempt.next_trip()
     assert trip is not None and trip.url == B
     assert (("Statecast-Maybe-Applied-At", "*") in trip.headers) == marked, sentence
+
+
+def test_a_named_write_sent_on_names_the_agents_it_tried_beside_the_star() -> None:
+    # session 12: "*" stays (an agent of before asks every replica), the agents the write
+    # may have reached beside it, once their nodes are known (GET /v1/agents)
+    core = ClientCore([A, B], discover_peers=False)
+    core.learned(answer(200, {"node": "node-a", "peers": [{"node": "node-b", "url": B}]}), A)
+    attempt = core.attempt(PUT)
+    attempt.next_trip()
+    attempt.outcome(reset())
+    trip = attempt.next_trip()
+    assert trip is not None and trip.url == B
+    assert ("Statecast-Maybe-Applied-At", "*") in trip.headers
+    assert ("Statecast-Tried-Agents", "node-a") in trip.headers

@@ -55,12 +55,14 @@ __all__ = [
     "REMEMBERED",
     "REQUEST_ID",
     "SENT_ON",
+    "TRIED_AGENTS",
     "AskElsewhere",
     "Named",
     "NamedWrites",
     "Remembered",
     "maybe_applied_at",
     "request_name",
+    "tried_agents",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,13 @@ MAYBE_APPLIED_AT = "Statecast-Maybe-Applied-At"
 _MAYBE_APPLIED_AT = MAYBE_APPLIED_AT.lower()
 #: ``Statecast-Maybe-Applied-At`` for "any replica of the resource" (the client's).
 ANY_REPLICA = "*"
+#: Beside the client's ``*``: the nodes of the agents it tried (session 12). An agent
+#: that knows it asks those instead of every replica; agents of before ignore it and
+#: ask every replica (the client naming them in ``Statecast-Maybe-Applied-At`` itself,
+#: an agent of session 11 would ask them alone, not knowing that one may have sent the
+#: write on to another replica).
+TRIED_AGENTS = "Statecast-Tried-Agents"
+_TRIED_AGENTS = TRIED_AGENTS.lower()
 #: Seconds to wait for a replica asked whether it applied a name.
 ASK_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=2)
 #: Characters of a name at most (as for strong writes).
@@ -100,7 +109,15 @@ def maybe_applied_at(request: Request) -> tuple[str, ...]:
 
     () when it says none; ``("*",)`` (:data:`ANY_REPLICA`) among them: any replica.
     """
-    raw = request.headers.get(_MAYBE_APPLIED_AT, "")
+    return _nodes(request.headers.get(_MAYBE_APPLIED_AT, ""))
+
+
+def tried_agents(request: Request) -> tuple[str, ...]:
+    """The nodes of the agents the client tried (:data:`TRIED_AGENTS`; () when none)."""
+    return _nodes(request.headers.get(_TRIED_AGENTS, ""))
+
+
+def _nodes(raw: str) -> tuple[str, ...]:
     return tuple(node for part in raw.split(",") if (node := part.strip()))
 
 

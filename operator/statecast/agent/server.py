@@ -62,12 +62,14 @@ from statecast.agent.named_writes import (
     REFUSED,
     REQUEST_ID,
     SENT_ON,
+    TRIED_AGENTS,
     AskElsewhere,
     Named,
     NamedWrites,
     Remembered,
     maybe_applied_at,
     request_name,
+    tried_agents,
 )
 from statecast.agent.runtime import Agent
 from statecast.agent.store import LocalWrite, ReplicaStore
@@ -506,9 +508,13 @@ class AgentApi:
         body = self._body(request, self.limits.max_value_bytes) if request.body else None
         # replicas a write may have reached, not answered (the client's, then ours)
         maybe_at = list(maybe_applied_at(request)) if request.method in _NAMED else []
+        # the client's "*" with the agents it tried: passed on (not when "*" is ours)
+        tried = ",".join(tried_agents(request)) if ANY_REPLICA in maybe_at else ""
         earlier = self._sending_on(request, parts, operation, maybe_at)
         if earlier is not None:
             return earlier
+        if maybe_at.count(ANY_REPLICA) > 1:  # sent on from here before: anywhere
+            tried = ""
         candidates = self._forward_order((ns, res))
         session = self.agent.replication.session
         refused: tuple[bytes, dict[str, str]] | None = None
@@ -519,6 +525,8 @@ class AgentApi:
             headers = forwarded
             if maybe_at:  # sent on: the replica asks those first (see named_writes)
                 headers = {**forwarded, MAYBE_APPLIED_AT: ",".join(maybe_at)}
+                if tried:
+                    headers[TRIED_AGENTS] = tried
             try:
                 async with session.request(
                     request.method,
@@ -752,7 +760,7 @@ class AgentApi:
         remembered = self.named.get(named)
         if remembered is not None and not remembered.sent_on:
             return self._resent(remembered)  # (promised away: 503 not_applied)
-        if remembered is not None and ANY_REPLICA not in maybe_at:
+        if remembered is not None:  # (a "*" of ours, even beside the client's)
             maybe_at.append(ANY_REPLICA)
         self.named.remember(named, SENT_ON)
         return None
@@ -775,6 +783,9 @@ class AgentApi:
         if not named[3]:
             return ()
         nodes = maybe_applied_at(request)
+        tried = tried_agents(request)
+        if ANY_REPLICA in nodes and tried:  # the client's "*": the agents it tried
+            nodes = (*(n for n in nodes if n != ANY_REPLICA), *tried)
         remembered = self.named.get(named)
         if remembered is not None and remembered.sent_on:  # sent on from here once before
             nodes = (*nodes, ANY_REPLICA)

@@ -38,14 +38,16 @@ reached an agent that did not answer: then ``outcome_unknown`` (another agent's 
 does not say the first one applied nothing).
 
 A named write (PUT, DELETE) sent on after an agent may have received it carries
-``Statecast-Maybe-Applied-At``: the nodes of the agents it may have reached (learned
-from :data:`PEERS_CALL`'s answer), or ``*`` when one is not known. The eventual replica
-it reaches first asks those agents (with ``*``: the resource's other replicas) whether
+``Statecast-Maybe-Applied-At: *`` and, when it knows their nodes (learned from
+:data:`PEERS_CALL`'s answer), ``Statecast-Tried-Agents``: the agents it may have
+reached (agents of before session 12 ignore it and ask every replica). The eventual
+replica it reaches first asks those agents (without them: the resource's other
+replicas) whether
 one applied it (then answers that first answer and applies nothing), and answers
 ``outcome_unknown`` when one cannot be asked; an agent that sent it on to a replica
 says so, and then every replica is asked. Applied at two replicas, the second copy's
 newer stamp would overwrite a write acknowledged in between (see
-``statecast.agent.named_writes``). Until session 12 the client always sent ``*``: any
+``statecast.agent.named_writes``). Until session 12 the client sent ``*`` alone: any
 replica of the resource down made its resend ``outcome_unknown``.
 
 A strong resource's leader, learned from ``Statecast-Leader`` on a forwarded answer, is
@@ -116,6 +118,9 @@ REQUEST_ID = "Statecast-Request-Id"
 #: The header a named eventual write sent on after a broken connection carries: it may
 #: have been applied at some replica (``*``), which the replica it reaches asks first.
 MAYBE_APPLIED_AT = "Statecast-Maybe-Applied-At"
+#: Beside ``Statecast-Maybe-Applied-At: *``: the nodes of the agents a write sent on
+#: may have reached (agents of before ignore it and ask every replica).
+TRIED_AGENTS = "Statecast-Tried-Agents"
 #: 503 codes that say the agent asked is not (or no longer) a strong resource's leader.
 NOT_LEADER = frozenset({"not_leader", "no_leader", "epoch_opening"})
 
@@ -397,7 +402,9 @@ class Attempt(Generic[T]):
         call = self.call
         headers = call.headers
         if self._maybe_sent and any(name == REQUEST_ID for name, _ in headers):
-            headers = (*headers, (MAYBE_APPLIED_AT, self._tried()))  # (see the docstring)
+            headers = (*headers, (MAYBE_APPLIED_AT, "*"))  # (see the module docstring)
+            if tried := self._tried():
+                headers = (*headers, (TRIED_AGENTS, tried))
         token = self.core.token() if self.core.token is not None else None
         if token:
             headers = (*headers, ("Authorization", f"Bearer {token}"))
@@ -424,10 +431,10 @@ class Attempt(Generic[T]):
                 self._decide(result)
 
     def _tried(self) -> str:
-        """The nodes of the agents the write may have reached (``*``: one not known)."""
+        """The nodes of the agents the write may have reached ("": one is not known)."""
         nodes = [self.core.endpoints.node_of(url) for url in self._maybe_at]
         known = [n for n in nodes if n]
-        return ",".join(dict.fromkeys(known)) if known and len(known) == len(nodes) else "*"
+        return ",".join(dict.fromkeys(known)) if known and len(known) == len(nodes) else ""
 
     def _unreachable(self) -> UnavailableError:
         """No answer from any agent: ``no_agent``, or ``outcome_unknown``.
