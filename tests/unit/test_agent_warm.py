@@ -34,6 +34,10 @@ from tests.unit.test_agent_kube import FakeGateway, record
 
 HOUR = 3600.0
 KEYS, VALUE = 400, b'"' + b"v" * 1000 + b'"'  # ~400 KiB of state
+#: The warm budget of these agents: stated, not the default's tenth of the filesystem,
+#: which on a machine with less than a tenth of its disk free evicts every warm copy
+#: (the rule :func:`warm_evictions` tests below) and made these tests the host's.
+BUDGET = 64 * 2**20
 
 
 def received(agent: Agent, mode: str) -> int:
@@ -50,7 +54,11 @@ def phases(gateway: FakeGateway, node: str) -> list[str]:
 
 
 async def cluster(agents, *nodes: str, **warm: float):  # type: ignore[no-untyped-def]
-    """Agents ``nodes``; the first one's Replicas reconciled, the others' replicas open."""
+    """Agents ``nodes``; the first one's Replicas reconciled, the others' replicas open.
+
+    The reconciler's warm budget is :data:`BUDGET` unless ``warm_budget`` is given.
+    """
+    warm.setdefault("warm_budget", BUDGET)
     made = await agents(*nodes)
     gateway = FakeGateway()
     gateway.specs[REF] = {}
@@ -76,7 +84,7 @@ async def fill(agent: Agent) -> None:
 
 
 async def away_and_back(
-    agents, retention: float = HOUR, *, expire: bool = False, budget: float | None = None
+    agents, retention: float = HOUR, *, expire: bool = False, budget: float = BUDGET
 ):  # type: ignore[no-untyped-def]
     """a copies b's state, is removed, misses a few writes, comes back; bytes of each copy."""
     (a, b), gateway, reconciler = await cluster(
