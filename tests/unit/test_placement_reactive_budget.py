@@ -66,17 +66,19 @@ def test_consumers_keep_their_copies_above_the_budget() -> None:
     assert set(removed) == {"a", "e"}
 
 
-def test_above_the_budget_the_least_useful_copy_past_its_cooldown_goes() -> None:
-    # Four copies, a budget of three: h (young, within its cooldown) stays although it
-    # serves least; of the copies past their cooldown the one that saves least goes.
+def test_above_the_budget_the_least_useful_copy_goes_young_or_not() -> None:
+    # Four copies, a budget of three: h (young, within its cooldown) serves least and
+    # goes; its youth does not push out b, which serves a hundred times more (session 12
+    # kept h and removed b: the trim by loss alone was as good or better on the default's
+    # runs, session 13).
     mean = {"a": 9_000.0, "b": 1_000.0, "e": 9_000.0, "h": 10.0}
     replicas = (old("a"), old("b"), old("e"), CurrentReplica("h", age_s=60.0))
     inputs = make_input(EIGHT, mean=mean, replicas=replicas, min_replicas=2, cooldown_s=300)
     result = plan(replace(inputs, costs=FREE, reactive_copies=3))
     removed = [a for a in result.actions if a.kind == ActionKind.REMOVE]
-    assert [(a.node, a.reason) for a in removed] == [("b", Reason.COST)]
+    assert [(a.node, a.reason) for a in removed] == [("h", Reason.COST)]
     assert "reactive replication holds" in removed[0].detail
-    assert set(result.nodes) == {"a", "e", "h"}
+    assert set(result.nodes) == {"a", "b", "e"}
 
 
 def test_the_zone_floor_holds_above_the_budget() -> None:

@@ -171,12 +171,12 @@ def test_no_retention_no_warm_break_even() -> None:
         # over n0's busy copy; the trim to reactive's one copy drops it (failed before).
         ({"n3": 0.0}, "n3"),
         ({"n3": 1 * MIB}, "n3"),
-        # A full copy's youth still comes first (the order of session 11; full prices and
-        # the sweep grid unchanged).
-        ({}, "n0"),
+        # Nor does a full copy's youth (session 13: the trim by loss alone; session 11
+        # and 12 kept the young full copy and dropped n0's busy one).
+        ({}, "n3"),
     ],
 )
-def test_the_trim_to_reactives_count_does_not_keep_a_warm_copy_for_its_youth(
+def test_the_trim_to_reactives_count_does_not_keep_a_copy_for_its_youth(
     copy_bytes: dict[str, float], removed: str
 ) -> None:
     inputs = make_input(

@@ -235,15 +235,16 @@ def _trim_to_cap(ctx: Context, board: Board) -> None:
 def _trim_to_budget(ctx: Context, board: Board) -> None:
     """Above the reactive rule's count, the least useful replicas go (cost).
 
-    Never below the floors (``min``, the zone floor, consumers' copies); copies past
-    their cooldown first, then the one whose removal costs least latency. The cooldown
-    does not protect a copy here: the count is reactive replication's, whose grace
-    already held it. Nor does youth where the copy came back warm (its node's copy is
-    priced below a full copy, ``PlanInput.copy_bytes``): a swap onto a warm node costs
-    next to nothing, and its young copy must not push out a busy one past its cooldown.
-    The only up-to-date copy goes last, and only by a hand-off to a copy this plan adds
-    (the executor keeps it until that one is up to date): when consumers' pods arrive,
-    their copies take its place as reactive's do.
+    Never below the floors (``min``, the zone floor, consumers' copies); the copy whose
+    removal costs least latency goes, young or old. Neither the cooldown nor youth
+    protects a copy here: the count is reactive replication's, whose grace already held
+    it, and a young copy's bytes are spent whichever goes - kept for its youth it pushed
+    out a copy that served more (a busy one past its cooldown after a swap onto a warm
+    node; on the default's runs the trim by loss was better on every trace it changed
+    but generated-02: docs/placement.md 'Session 13, default and tables'). The only
+    up-to-date copy goes last, and only by a hand-off to a copy this plan adds (the
+    executor keeps it until that one is up to date): when consumers' pods arrive, their
+    copies take its place as reactive's do.
     """
     spec = ctx.inputs.spec
     while board.count > max(ctx.budget, spec.min_replicas):
@@ -252,8 +253,7 @@ def _trim_to_budget(ctx: Context, board: Board) -> None:
         if not options.any():
             break
         loss = losses(ctx, board, ctx.hedge)
-        young = (ctx.age_s < spec.cooldown_s) & (ctx.copy_at >= ctx.copy)  # not a warm one
-        worst = _first(options, last_fresh(ctx, board), young, loss)
+        worst = _first(options, last_fresh(ctx, board), loss)
         detail = f"above the {ctx.budget} copies reactive replication holds on this demand"
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
 
