@@ -107,5 +107,6 @@ def test_labels_of_earlier_settings_are_unchanged_and_the_grid_adds_per_replica_
         assert holds[0] <= 1 / 1024 and holds[-1] >= 2.0
         assert max(np.diff(np.log2(holds))) <= 1.0, holds  # no chord across a 4x step
     first = PREDICTIVE.index(added[0])
-    assert all(s.per_replica for s in PREDICTIVE[first:])  # appended: earlier runs keep order
+    block = PREDICTIVE[first : first + len(added)]
+    assert all(s.per_replica for s in block)  # appended: earlier runs keep their order
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)

@@ -86,9 +86,11 @@ class PlannerPolicy:
         hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
         move_persistence_s: float = 0.0,
+        floor_window_s: float = 0.0,
     ) -> None:
         self.tuner = tuner
         self.move_persistence_s = move_persistence_s
+        self.floor_window_s = floor_window_s
         self.move_residence_s = move_residence_s
         self.warm_copies = warm_copies
         defaults = PlacementSpec()
@@ -135,6 +137,7 @@ class PlannerPolicy:
                 move_residence_s=self.move_residence_s,
                 hand_off_on_add=self.hand_off_on_add,
                 move_persistence_s=self.move_persistence_s,
+                floor_window_s=self.floor_window_s,
             )
             for r in range(trace.n_resources)
         ]
@@ -436,6 +439,9 @@ class Predictive(PlannerPolicy):
             of 0 both are the same run.
         move_persistence_s: the longest evidence a move asks of the demand seen lately
             (``PlacementSpec.move_persistence_s``; 0: the forecast alone).
+        floor_window_s: at ``min``, the copies are placed by each node's mean rate over
+            this much observed demand and the horizon (``PlacementSpec.floor_window_s``;
+            0: the forecast's belief, every earlier run).
     """
 
     name = "predictive"
@@ -458,6 +464,7 @@ class Predictive(PlannerPolicy):
         hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
         move_persistence_s: float = 0.0,
+        floor_window_s: float = 0.0,
     ) -> None:
         super().__init__(
             tuner,
@@ -472,6 +479,7 @@ class Predictive(PlannerPolicy):
             hand_off_on_add=hand_off_on_add,
             warm_copies=warm_copies,
             move_persistence_s=move_persistence_s,
+            floor_window_s=floor_window_s,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

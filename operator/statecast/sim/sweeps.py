@@ -75,6 +75,10 @@ class Setting:
         persist: a move must also have paid at the demand of the newest this-many
             seconds observed (``PlacementSpec.move_persistence_s``, session 12); the
             grid's 0 is the forecast alone, every earlier run's (labels unchanged).
+        floor_window: at ``min`` the copies are placed by each node's mean rate over
+            this many seconds of observed demand and the horizon
+            (``PlacementSpec.floor_window_s``, session 13); the grid's 0 is the
+            forecast's belief, every earlier run's (labels unchanged).
     """
 
     hold: float = 1.0
@@ -89,6 +93,7 @@ class Setting:
     warm: bool = False
     per_replica: bool = False
     persist: float = 0.0
+    floor_window: float = 0.0
 
     @property
     def label(self) -> str:
@@ -112,6 +117,8 @@ class Setting:
             suffix += " per-replica"
         if self.persist:
             suffix += f" persist={self.persist:g}s"
+        if self.floor_window:
+            suffix += f" floor={self.floor_window:g}s"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -216,6 +223,23 @@ PER_REPLICA: tuple[Setting, ...] = tuple(
     Setting(2.0**e, copy, per_replica=True) for copy in (NEAR_FREE, 1 / 16) for e in range(-10, 2)
 )
 PREDICTIVE = (*PREDICTIVE, *PER_REPLICA)
+#: Statistics windows of the floor's belief (session 13): the operator's heat window, the
+#: longest window reactive's and follow-the-workload's sweeps have, and four times that.
+FLOOR_WINDOWS = (900.0, 3600.0, 14400.0)
+#: The floor (``min`` copies only) with its copies placed by each node's reads over a
+#: window (``Setting.floor_window``): at a few reads a step the forecast cannot tell the
+#: nodes apart and the floor's sole copy chased one step's count (generated-08: 39-42 %
+#: local where reactive's and follow-the-workload's hour-long windows held 43.5 %). Copies
+#: cheap enough for a move to follow the window (at x1 the window's difference never pays
+#: a copy: the copy stays where it was first put), both valuations. Appended: every
+#: earlier setting keeps its label and its run.
+FLOOR_WINDOW: tuple[Setting, ...] = tuple(
+    Setting(FLOOR, copy, local=local, floor_window=window)
+    for window in FLOOR_WINDOWS
+    for copy in (1 / 16, NEAR_FREE)
+    for local in (False, True)
+)
+PREDICTIVE = (*PREDICTIVE, *FLOOR_WINDOW)
 
 
 def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
@@ -333,6 +357,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             hand_off_on_add=setting.hand_off,
             warm_copies=setting.warm,
             move_persistence_s=setting.persist,
+            floor_window_s=setting.floor_window,
         )
         policy.name = setting.label
         if setting.per_replica:

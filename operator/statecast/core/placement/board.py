@@ -91,6 +91,9 @@ class Context:
         budget: the most replicas the demand stages hold (the reactive rule's count,
             :attr:`PlanInput.reactive_copies`; ``cap`` without one).
         target_zones: zones that must stay covered (the durability floor).
+        floor: believed accesses per node over the value window while the plan holds
+            ``min`` copies (:func:`window_demand`, ``PlacementSpec.floor_window_s``);
+            empty: ``mean`` (the default).
     """
 
     inputs: PlanInput
@@ -120,6 +123,7 @@ class Context:
     fill: int = 0
     copy_at: FloatArray = field(default_factory=lambda: np.zeros(0))
     bytes_at: FloatArray = field(default_factory=lambda: np.zeros(0))
+    floor: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def no_replica_ms(self) -> float:
@@ -273,6 +277,7 @@ def build_context(inputs: PlanInput) -> Context:
         if i is not None:
             moved[i] = min(max(float(warm), 0.0), moved[i])
     copy_at = copy * moved / state.bytes if state.bytes > 0 else np.full(len(names), copy)
+    floor = window_demand(inputs, names)
     return Context(
         inputs=inputs,
         names=names,
@@ -302,6 +307,7 @@ def build_context(inputs: PlanInput) -> Context:
         cap=len(names),
         budget=len(names),
         target_zones=0,
+        floor=np.zeros(0) if floor is None else floor * scale,
     )
 
 
@@ -372,6 +378,32 @@ def _demand(inputs: PlanInput, names: tuple[str, ...]) -> tuple[FloatArray, Floa
         return mean, mean  # one array: the stages then judge once where both would agree
     hedge[at] = np.where(uncertain, np.maximum(up.sum(axis=1), believed), believed)
     return mean, hedge
+
+
+def window_demand(inputs: PlanInput, names: tuple[str, ...]) -> FloatArray | None:
+    """Expected accesses per node over the horizon at its mean rate over a window.
+
+    The window is the newest ``spec.floor_window_s`` of observed demand
+    (``DemandForecast.recent``, whole steps, at least one) followed by the forecast's
+    horizon, every step weighed alike: at a few reads a step a node's forecast and its
+    newest step are count noise (the forecast's belief follows one step that missed it
+    by far, :func:`_demand`), while its reads over an hour rank the nodes as reactive
+    replication's and follow-the-workload's windows do. None when the knob is off (0)
+    or no history is given: the forecast's belief alone.
+    """
+    spec, fc = inputs.spec, inputs.forecast
+    if spec.floor_window_s <= 0 or fc.recent is None or not fc.nodes:
+        return None
+    steps = min(max(1, round(spec.floor_window_s / inputs.step_s)), fc.recent.shape[1])
+    horizon = fc.mean.shape[1]
+    out = np.zeros(len(names))
+    at, src = _LAST_ROWS.get((fc.nodes, names), lambda: _rows(fc.nodes, names))
+    if len(at) == 0 or steps + horizon == 0:
+        return out
+    ahead = np.maximum(_finite(fc.mean[src]), 0.0).sum(axis=1)
+    seen = np.maximum(_finite(fc.recent[src, fc.recent.shape[1] - steps :]), 0.0).sum(axis=1)
+    out[at] = (ahead + seen) / (steps + horizon) * horizon
+    return out
 
 
 def overclaimed(ctx: Context) -> BoolArray | None:

@@ -53,6 +53,7 @@ from statecast.core.placement.board import (
     Board,
     BoolArray,
     Context,
+    FloatArray,
     add,
     best_node,
     break_even,
@@ -270,11 +271,22 @@ def _add_consumers(ctx: Context, board: Board) -> None:
             add(ctx, board, i, Reason.CONSUMER, value, "a pod on this node uses the resource")
 
 
+def _floor(ctx: Context, board: Board, belief: FloatArray) -> FloatArray:
+    """The demand the copies at ``min`` are placed by: the floor's window belief, if set.
+
+    ``PlacementSpec.floor_window_s`` (:func:`~.board.window_demand`) while the board
+    holds at most ``min`` copies; ``belief`` otherwise (and always with the knob off).
+    """
+    if len(ctx.floor) and board.count <= ctx.inputs.spec.min_replicas:
+        return ctx.floor
+    return belief
+
+
 def _fill_minimum(ctx: Context, board: Board) -> None:
     """Stage 4: up to min, new zones first, then where the copy saves most."""
     spec = ctx.inputs.spec
     while board.count < spec.min_replicas and board.count < ctx.cap:
-        score = gains(ctx, board, ctx.hedge)
+        score = gains(ctx, board, _floor(ctx, board, ctx.hedge))
         i = best_node(ctx, board, ctx.candidates, score, prefer_new_zone=True)
         if i is None:
             board.notes.append(f"only {board.count} ready nodes for min {spec.min_replicas}")
@@ -293,7 +305,7 @@ def _fill_zones(ctx: Context, board: Board) -> None:
         held_zones = np.zeros(ctx.n_zones, dtype=np.bool_)
         held_zones[ctx.zone_id[board.holders]] = True
         fresh_zone = ctx.candidates & ~held_zones[ctx.zone_id]
-        i = best_node(ctx, board, fresh_zone, gains(ctx, board, ctx.hedge))
+        i = best_node(ctx, board, fresh_zone, gains(ctx, board, _floor(ctx, board, ctx.hedge)))
         if i is None:
             break
         if board.count >= ctx.cap:
@@ -436,9 +448,10 @@ def _relocate(ctx: Context, board: Board) -> None:
     if not movable.any() or not targets.any():
         return
     stayed = ctx.stayed
+    demand = _floor(ctx, board, ctx.mean)  # a move keeps the count: at min, the floor's
     # A move saves at most what adding its target would (the source's copy only helps),
     # over the window, or over the longest stay it may be credited with.
-    most = float(gains(ctx, board, ctx.mean)[targets].max()) * float(stayed[1].max(initial=1.0))
+    most = float(gains(ctx, board, demand)[targets].max()) * float(stayed[1].max(initial=1.0))
     if not should_add(most, float(ctx.copy_at[targets].min()), spec.hysteresis):
         return
     warm = ctx.copy_at if bool((ctx.copy_at < ctx.copy).any()) else None
@@ -452,7 +465,7 @@ def _relocate(ctx: Context, board: Board) -> None:
         move = best_move(
             ctx.matrix,
             board.holders,
-            ctx.mean,
+            demand,
             movable=movable,
             targets=settled & affordable & ~board.holders & ~board.acted,
             zone_id=ctx.zone_id,

@@ -105,6 +105,17 @@ class PlacementSpec:
             must say so before it moves a lease. A cheap (warm) copy asks the newest
             step only. 0 (the default): the forecast alone (every earlier run); no
             history given: the forecast alone.
+        floor_window_s: where the copies sit while the plan holds ``min`` of them (the
+            floor: the moves, the minimum's and the zone floor's copies) is judged on
+            each node's mean rate over the newest this-many seconds of observed demand
+            (``DemandForecast.recent``) and the forecast's horizon, instead of the
+            forecast alone (raised to the newest step where it missed by far): at a few
+            reads a step the forecast and one step are count noise, and the copy at
+            ``min`` chased it, where reactive replication and follow-the-workload hold
+            it on the node with the most reads over their window
+            (:func:`~statecast.core.placement.board.window_demand`). Above ``min`` the
+            forecast's belief decides as before. 0 (the default): the forecast's belief
+            everywhere (every earlier run).
     """
 
     min_replicas: int = 2
@@ -123,6 +134,7 @@ class PlacementSpec:
     fill_priced: bool = False
     hand_off_on_add: bool = True
     move_persistence_s: float = 0.0
+    floor_window_s: float = 0.0
 
 
 @dataclass(frozen=True)
