@@ -32,7 +32,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand_series import history_steps
+from statecast.core.demand_series import held_steps, history_steps
 from statecast.core.placement import DemandForecast
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,
@@ -240,7 +240,9 @@ class DemandForecaster:
         pods_now: npt.NDArray[np.float64],
     ) -> DemandEngine | None:
         """An engine fitted to ``ref``'s whole history (None: too short)."""
-        names, interval, steps = settings.nodes, settings.interval, settings.capacity
+        names, interval = settings.nodes, settings.interval
+        # only the intervals the history holds (not the whole capacity, cut off below)
+        steps = held_steps(self.sampler.first_known(ref), end, interval, settings.capacity)
         history = self.sampler.matrix(ref, names, interval, end, steps)
         # From the first interval any node was sampled: older ones are not history.
         first = int(np.argmax(~np.isnan(history).all(axis=0))) if history.size else 0

@@ -165,6 +165,11 @@ class DemandSampler:
         with self._locked(ref):
             return self._history.pod_matrix(ref, nodes, interval, end, steps)
 
+    def first_known(self, ref: Ref) -> float | None:
+        """Start of the oldest interval ``ref``'s history knows (None: nothing yet)."""
+        with self._locked(ref):
+            return self._history.first_known(ref)
+
     def nodes_of(self, ref: Ref) -> frozenset[str]:
         """The nodes ``ref`` has demand or consumer pods on in its history."""
         with self._locked(ref):

@@ -205,6 +205,11 @@ class DemandHistory:
         demand = self._resources.get(ref)
         return frozenset() if demand is None else demand.nodes()
 
+    def first_known(self, ref: Ref) -> float | None:
+        """Start of the oldest interval ``ref``'s history knows (see :meth:`matrix`)."""
+        demand = self._resources.get(ref)
+        return None if demand is None else demand.first_known()
+
     def drop(self, ref: Ref) -> None:
         """Drop one resource's history."""
         self._resources.pop(ref, None)

@@ -38,6 +38,7 @@ __all__ = [
     "capacity",
     "coarse_capacity",
     "coarse_interval",
+    "held_steps",
     "history_steps",
 ]
 
@@ -91,6 +92,21 @@ def history_steps(interval: float, longest_season: int, horizon: int) -> int:
     wanted = max(3 * longest_season + 2 * horizon, usable)
     reach = math.floor(coarse_capacity(interval) * coarse_interval(interval) / interval)
     return max(fine, min(reach, MAX_HISTORY_STEPS, wanted))
+
+
+def held_steps(first: float | None, end: float, interval: float, capacity: int) -> int:
+    """Intervals before ``end`` a matrix must span to hold everything known since ``first``.
+
+    A rebuild read ``capacity`` intervals (three days: 4,320 per node) whatever the
+    history held, and cut the unknown ones off after: a resource minutes old read 4,320
+    intervals per node each time its nodes changed. Never more than ``capacity``; at
+    least one; ``first`` None (nothing known): one.
+    """
+    if first is None:
+        return 1
+    if not math.isfinite(first):
+        return max(1, capacity)
+    return max(1, min(capacity, math.ceil((end - first) / interval - 1e-9) + 1))
 
 
 def _recent_capacity(interval: float) -> int:
@@ -274,20 +290,35 @@ class ResourceDemand:
         coarse = self.coarse.held_from()
         reach = held_from if coarse is None else min(held_from, coarse * self.coarse_interval)
         old = edges[1:] <= held_from
-        for row, node in enumerate(nodes):
-            if node not in self.since:
-                continue
-            values = self._ring_sums(self.total, node, edges, self.interval)
-            if old.any():
-                rolled = self._ring_sums(self.coarse, node, edges, self.coarse_interval)
-                values[old] = rolled[old]
+        rows = [row for row, node in enumerate(nodes) if node in self.since]
+        if not rows:
+            return out
+        names = [nodes[row] for row in rows]
+        values = self._ring_block(self.total, names, edges, self.interval)
+        if old.any():
+            rolled = self._ring_block(self.coarse, names, edges, self.coarse_interval)
+            values[:, old] = rolled[:, old]
+        for k, node in enumerate(names):
             for span in self.raw.get(node, ()):
-                values += _overlaps(span.start, span.end, edges) * span.total
-            # Folded samples are spread over their whole stored interval: from its start.
-            first = math.floor(self.since[node] / self.interval) * self.interval
-            known = edges[1:] > max(first, reach)
-            out[row, known] = values[known]
+                values[k] += _overlaps(span.start, span.end, edges) * span.total
+        # Folded samples are spread over their whole stored interval: from its start.
+        step = self.interval
+        firsts = np.array([math.floor(self.since[n] / step) * step for n in names])
+        known = edges[1:][None, :] > np.maximum(firsts, reach)[:, None]
+        out[rows] = np.where(known, values, np.nan)
         return out
+
+    def first_known(self) -> float | None:
+        """Start of the oldest interval :meth:`matrix` can answer for any node (None: none)."""
+        if not self.since:
+            return None
+        first = math.floor(min(self.since.values()) / self.interval) * self.interval
+        held = self.total.held_from()
+        coarse = self.coarse.held_from()
+        reach = [-math.inf if held is None else held * self.interval]
+        if coarse is not None:
+            reach.append(coarse * self.coarse_interval)
+        return max(first, min(reach))
 
     def pod_matrix(
         self, nodes: Sequence[str], interval: float, end: float, steps: int
@@ -312,6 +343,28 @@ class ResourceDemand:
             out[row] = (self._ring_sums(self.pods, node, edges, self.interval) + recent) / interval
         return out
 
+    @classmethod
+    def _ring_block(
+        cls, ring: IntervalRing, nodes: Sequence[str], edges: FloatArray, ring_interval: float
+    ) -> FloatArray:
+        """:meth:`_ring_sums` of every node of ``nodes``, one row each (one read when aligned)."""
+        steps, interval = len(edges) - 1, float(edges[1] - edges[0]) if len(edges) > 1 else 0.0
+        first = float(edges[0]) / ring_interval if steps else 0.0
+        aligned = steps > 0 and abs(first - round(first)) < 1e-9
+        if aligned and abs(interval - ring_interval) < 1e-9:
+            return ring.block(nodes, round(first), steps)
+        per = interval / ring_interval if steps else 0.0
+        if aligned and per > 1 and abs(per - round(per)) < 1e-9:
+            # whole ring intervals per step (a rate over 15 minutes of 10 s intervals):
+            # the ring's own values summed, not its whole capacity interpolated per node
+            k = round(per)
+            fine = ring.block(nodes, round(first), steps * k)
+            summed: FloatArray = fine.reshape(len(nodes), steps, k).sum(axis=2)
+            return summed
+        return np.array([cls._ring_sums(ring, n, edges, ring_interval) for n in nodes]).reshape(
+            len(nodes), steps
+        )
+
     @staticmethod
     def _ring_sums(
         ring: IntervalRing, node: str, edges: FloatArray, ring_interval: float
@@ -335,11 +388,10 @@ class ResourceDemand:
         if held is not None and self.local.last is not None:
             first = max(held, math.floor(since / self.interval))
             count = self.local.last - first + 1
-            if count > 0:
-                for node in set(self.total.rows) | set(self.writes.rows):
-                    local += float(self.local.window(node, first, count).sum())
-                    total += float(self.total.window(node, first, count).sum())
-                    writes += float(self.writes.window(node, first, count).sum())
+            if count > 0:  # every row of each ring at once (a node not held adds 0)
+                local = self.local.total_of(first, count)
+                total = self.total.total_of(first, count)
+                writes = self.writes.total_of(first, count)
         for spans in self.raw.values():
             for span in spans:
                 if span.end > since:

@@ -9,6 +9,7 @@ array; an interval is addressed by its absolute index (``time // interval``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,32 @@ class IntervalRing:
         if row is None or self.last is None:
             return np.zeros(count)
         return self._values(row, np.arange(first, first + count))
+
+    def block(self, nodes: Sequence[str], first: int, count: int) -> FloatArray:
+        """:meth:`window` of each of ``nodes`` at once, one row each (0 where not held).
+
+        One read for every row instead of one per node: a resource read from tens of
+        nodes reads its history in one numpy operation.
+        """
+        out = np.zeros((len(nodes), count))
+        if self.last is None or count <= 0:
+            return out
+        at = [(k, self.rows[node]) for k, node in enumerate(nodes) if node in self.rows]
+        if not at:
+            return out
+        index = np.arange(first, first + count)
+        held = (index <= self.last) & (index > self.last - self.width)
+        where, rows = (np.array(v, dtype=np.int64) for v in zip(*at, strict=True))
+        out[np.ix_(where, np.flatnonzero(held))] = self.data[rows][:, index[held] % self.width]
+        return out
+
+    def total_of(self, first: int, count: int) -> float:
+        """The sum of every row over intervals ``first .. first + count - 1``."""
+        if self.last is None or count <= 0 or not self.rows:
+            return 0.0
+        index = np.arange(first, first + count)
+        held = (index <= self.last) & (index > self.last - self.width)
+        return float(self.data[:, index[held] % self.width].sum(dtype=np.float64))
 
     def snapshot(self, keep: int | None = None) -> RingSnapshot:
         """The ring as plain values (the newest ``keep`` intervals; default all)."""
