@@ -381,6 +381,62 @@ def spec_changes(
     return wait_added(watch, sent, timeout=timeout, origin=patched), patched, wanted
 
 
+def spec_times(writes: list[Write], patched: dict[str, float], end: float) -> list[float]:
+    """Seconds from each spec PATCH's answer (audit log) to its next Replica's creation
+    (``end`` minus the PATCH when none came)."""
+    times = []
+    for name, sent in patched.items():
+        at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
+        made = first_after(writes, at, "create", "replicas", prefix=f"{name}-")
+        times.append((made if made is not None else end) - at)
+    return times
+
+
+def late_candidates(names: list[str], pinned: Iterable[int], changes: int) -> list[str]:
+    """The resources the late changes may raise: neither pinned nor changed early, from
+    half a stride on (so :func:`spec_changes`' stride picks others than the early ones)."""
+    skip = set(pinned) | set(changed_indices(len(names), changes))
+    offset = max(1, len(names) // max(1, changes)) // 2
+    return [n for i, n in enumerate(names) if i not in skip and i >= offset]
+
+
+class LateChanges:
+    """``--late-changes`` spec changes made ``--late-changes-after`` seconds after the
+    operator's start, in the background (since session 13: a change timed after the
+    operator has run for a while, not only right after the pass)."""
+
+    def __init__(
+        self, api: dict[str, Any], watch: ReplicaWatch, names: list[str],
+        args: argparse.Namespace,
+    ) -> None:  # fmt: skip
+        self.api, self.watch, self.names = api, watch, names
+        self.count, self.after = args.late_changes, args.late_changes_after
+        self.seen: list[float] = []
+        self.patched: dict[str, float] = {}
+        self.wanted: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self, t0: float) -> None:
+        """Make the changes at ``t0 + after`` (nothing with ``count`` 0)."""
+        if self.count <= 0:
+            return
+
+        def run() -> None:
+            time.sleep(max(0.0, t0 + self.after - time.time()))
+            print(f"late spec changes at {time.time() - t0:.0f} s", flush=True)
+            self.seen, self.patched, self.wanted = spec_changes(
+                self.api, self.watch, self.names, self.count
+            )
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the changes and their Replicas (the run lasts until they are done)."""
+        if self._thread is not None:
+            self._thread.join()
+
+
 def node_to_lose(
     holders: dict[str, list[str]], counts: dict[str, int], minimums: dict[str, int]
 ) -> str:
@@ -715,6 +771,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 GROUP, VERSION, NAMESPACE, "sharedresources", name)
             for name in patched
         ))  # fmt: skip
+        late = LateChanges(api, watch, late_candidates(names, pinned, args.changes), args)
+        late.start(t0)
         # not before --loss-after (the pinned resources' first copies for the minimum go
         # once the copy at their reader is Ready and the cooldown has passed)
         time.sleep(max(0.0, t0 + args.loss_after - time.time()))
@@ -733,6 +791,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wait = t0 + args.duration - time.time()
             print(f"running on for {max(0.0, wait):.0f} s (--duration)", flush=True)
             time.sleep(max(0.0, wait))
+        late.join()
         cpu_end, rss_end = proc_usage(pid)
         sampler.stop()
         sampler.rss.append((round(time.time() - t0, 1), round(rss_end, 1), round(cpu_end, 1)))
@@ -757,7 +816,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         writes, names, t0, needed, (lost_node, expiry, minimums, holders),
     )  # fmt: skip
     logged = log_times(operator_log(cluster.state_dir / "logs"))
-    both = served["spec_change"] + served["node_loss"]
+    late_needed, late_met = needing_a_copy(writes, late.patched, late.wanted)
+    late_times = spec_times(writes, late_needed, max((w.at for w in writes), default=t0))
+    both = served["spec_change"] + served["node_loss"] + late_times
     return {
         "resources": args.resources,
         "nodes": args.nodes,
@@ -790,6 +851,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "spec_change_p99_s": _round(percentile(served["spec_change"], 99)),
         "spec_change_anatomy": anatomy(writes, logged, needed),
         "spec_changes_met_already": met,
+        "late_changes_after_s": args.late_changes_after if args.late_changes else None,
+        "late_spec_changes": len(late.patched),
+        "late_spec_changes_met_already": late_met,
+        "late_spec_change_p50_s": _round(percentile(late_times, 50)),
+        "late_spec_change_p99_s": _round(percentile(late_times, 99)),
+        "late_spec_change_watch_p99_s": _round(percentile(late.seen, 99)),
+        "late_spec_change_times": [round(t, 3) for t in late_times],
         "spec_change_watch_p50_s": _round(percentile(changes, 50)),
         "spec_change_watch_p99_s": _round(percentile(changes, 99)),
         "node_loss_p50_s": _round(percentile(served["node_loss"], 50)),
@@ -875,11 +943,7 @@ def served_times(
         w for w in writes
         if t0 <= w.at <= (done or end) and w.user.endswith(f":{OPERATOR_ACCOUNT}")
     ]  # fmt: skip
-    spec = []
-    for name, sent in patched.items():
-        at = first_after(writes, sent - 5.0, "patch", "sharedresources", name=name) or sent
-        made = first_after(writes, at, "create", "replicas", prefix=f"{name}-")
-        spec.append((made if made is not None else end) - at)
+    spec = spec_times(writes, patched, end)
     node, expiry, minimums, _ = loss
     alive = copies_at(writes, expiry)
     short = sorted(
@@ -987,6 +1051,14 @@ def main(argv: list[str] | None = None) -> int:
         " published runs: all at once)",
     )  # fmt: skip
     parser.add_argument("--changes", type=int, default=20, help="spec changes to time")
+    parser.add_argument(
+        "--late-changes", type=int, default=0,
+        help="spec changes made later on, at --late-changes-after (0: none, as before)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--late-changes-after", type=float, default=2400.0,
+        help="seconds from the operator's start to the late spec changes",
+    )  # fmt: skip
     parser.add_argument(
         "--pinned", type=int, default=0,
         help="resources read on the last node only, never moving (they keep their minimum"

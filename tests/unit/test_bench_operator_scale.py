@@ -137,3 +137,18 @@ def test_replica_churn_leaves_the_lost_nodes_copies_out(tmp_path: Path) -> None:
     t0 = requests[0].write.at - 1.0
     churn = split_windows(requests, {}, t0, churn_s=600.0, lost="node-9")["replica_churn"]
     assert (churn["deleted"], churn["deleted_within"], churn["lived_min_s"]) == (1, 1, 100.0)
+
+
+def test_the_late_changes_pick_resources_neither_pinned_nor_changed_early() -> None:
+    """Since session 13 a second round of spec changes is timed long after the pass (the
+    operator saturated from ~1,000 s in session 12's hour, after every timed change)."""
+    from bench.operator_scale import changed_indices, late_candidates, pinned_resources
+
+    names = [f"res-{i:04d}" for i in range(1000)]
+    early = changed_indices(1000, 20)
+    pinned = pinned_resources(1000, 40, early)
+    candidates = late_candidates(names, pinned, 20)
+    chosen = candidates[:: max(1, len(candidates) // 20)][:20]
+    assert len(chosen) == 20
+    taken = {names[i] for i in early} | {names[i] for i in pinned}
+    assert not taken & set(chosen)

@@ -133,3 +133,17 @@ def test_a_block_is_each_rows_window() -> None:
         assert ring.total_of(first, count) == pytest.approx(
             sum(float(ring.window(n, first, count).sum()) for n in "abc"), rel=1e-12
         )
+
+
+def test_the_planner_is_handed_the_engines_last_day_itself_not_a_copy() -> None:
+    """Each forecast copied the engine's last day of reads (nodes x a day of intervals,
+    float64) into the PredictedDemand the forecaster keeps: a second copy per resource."""
+    sampler = walk(20)
+    forecaster = DemandForecaster(sampler)
+    now = dt.datetime.fromtimestamp(START + 1200 + 1, dt.UTC)
+    demand = forecaster.demand(REF, SPEC, NODES, now)
+    engine = forecaster._engines[REF]  # the forecaster's engine, under test
+    assert demand is not None and demand.forecast.recent is not None
+    assert demand.forecast.recent is engine.recent
+    assert not np.isnan(engine.recent).any() and not engine.recent.flags.writeable
+    assert engine.recent.shape[0] == 10

@@ -247,8 +247,10 @@ class DemandEngine:
         self.with_pods = rows.with_pods
         self.sampled = rows.sampled
         self.last = rows.last
-        #: Each node's demand over the newest day (the planner's break-even look-back).
-        self.recent = last_day(history, settings.interval)
+        #: Each node's demand over the newest day (the planner's break-even look-back),
+        #: unknown as 0 and read-only: every forecast hands the planner this array itself
+        #: (a copy per forecast doubled it: ~3 KB per node and hour at 10 s intervals).
+        self.recent = _frozen(last_day(history, settings.interval))
         self._residual = rows.residual
         self._per_pod = rows.per_pod
         self._engine = ForecastEngine(
@@ -312,7 +314,7 @@ class DemandEngine:
             share = event_shares(self.settings.events, step_end, self.settings.interval, -1)
             self.forecast = self._engine.update(deflate(values, factors(share, self.effects)[:, 0]))
             self.last = np.nan_to_num(column)
-        self.recent = last_day(np.hstack([self.recent, demand]), self.settings.interval)
+        self.recent = _frozen(last_day(np.hstack([self.recent, demand]), self.settings.interval))
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
         self.since_refit += demand.shape[1]
@@ -341,3 +343,10 @@ class DemandEngine:
             recent=self.recent,
             said_history=said_history,
         )
+
+
+def _frozen(values: FloatArray) -> FloatArray:
+    """``values`` (a fresh array) with NaN as 0, made read-only (it is shared, not copied)."""
+    np.nan_to_num(values, copy=False)
+    values.flags.writeable = False
+    return values

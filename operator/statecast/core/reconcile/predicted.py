@@ -353,7 +353,7 @@ def predicted_demand(
             band.upper,
             deviation,
             np.asarray(last, dtype=np.float64),
-            None if recent is None else np.nan_to_num(np.asarray(recent, dtype=np.float64)),
+            None if recent is None else _known(recent),
             _said_matrix(nodes, said_history),
         ),
         result.models[:n],
@@ -362,6 +362,12 @@ def predicted_demand(
         spec.prediction.level,
         writes_per_min,
     )
+
+
+def _known(recent: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``recent`` with NaN as 0: itself when it has none (a forecast engine's, shared)."""
+    values = np.asarray(recent, dtype=np.float64)
+    return values if not np.isnan(values).any() else np.nan_to_num(values)
 
 
 def _said_matrix(
