@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import kopf
 import pytest
 
+from statecast.api.types import Ref
 from statecast.controller import handlers
 from statecast.controller.heat import HeatTracker
 from statecast.controller.sampling import DemandSampler
@@ -194,3 +196,37 @@ def test_the_handler_places_by_heat_and_remembers_last_hot() -> None:
     handlers.reconcile_resource(kopf.Body(static), memo=memo, node_index=nodes,
                     replica_index=held)  # fmt: skip
     assert tracker.last_hot(("ns", "flags")) == {}
+
+
+def test_a_periods_cluster_heat_is_computed_once_however_many_reconciles_ask_at_once() -> None:
+    """Every reconcile worker that asked before the first had computed the period's
+    figures computed them all again (every resource's rates: 20-28 % of the operator's
+    samples at 1,000 resources x 50 nodes, session 13's profile)."""
+    now = NOW.timestamp()
+    computed: list[float] = []
+    started = threading.Barrier(8)
+
+    class Counting(DemandSampler):
+        def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
+            computed.append(end)
+            time.sleep(0.2)  # a long computation: the other workers ask meanwhile
+            return super().rates(window, end)
+
+    sampler = Counting(lambda: [])
+    for at in (now - 10, now):
+        sampler.record(AgentSample("d", now - 600, at, {}))
+    sampler.record(AgentSample("c", now - 600, now, {("ns", "flags", "local"): 50}))
+    tracker = HeatTracker(sampler, window_s=300.0)
+    answers: list[object] = []
+
+    def ask() -> None:
+        started.wait()
+        answers.append(tracker.heat(("ns", "flags"), dt.datetime.fromtimestamp(now, dt.UTC)))
+
+    workers = [threading.Thread(target=ask) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(answers) == 8 and all(a is not None for a in answers)
+    assert len(computed) == 1
