@@ -87,10 +87,12 @@ class PlannerPolicy:
         warm_copies: bool = True,
         move_persistence_s: float = 0.0,
         floor_window_s: float = 0.0,
+        move_ratio: float = 0.0,
     ) -> None:
         self.tuner = tuner
         self.move_persistence_s = move_persistence_s
         self.floor_window_s = floor_window_s
+        self.move_ratio = move_ratio
         self.move_residence_s = move_residence_s
         self.warm_copies = warm_copies
         defaults = PlacementSpec()
@@ -138,6 +140,7 @@ class PlannerPolicy:
                 hand_off_on_add=self.hand_off_on_add,
                 move_persistence_s=self.move_persistence_s,
                 floor_window_s=self.floor_window_s,
+                move_ratio=self.move_ratio,
             )
             for r in range(trace.n_resources)
         ]
@@ -442,6 +445,8 @@ class Predictive(PlannerPolicy):
         floor_window_s: at ``min``, the copies are placed by each node's mean rate over
             this much observed demand and the horizon (``PlacementSpec.floor_window_s``;
             0: the forecast's belief, every earlier run).
+        move_ratio: a move's target must save more than ``1 + move_ratio`` times what
+            its source saves (``PlacementSpec.move_ratio``; 0: the copy alone decides).
     """
 
     name = "predictive"
@@ -465,6 +470,7 @@ class Predictive(PlannerPolicy):
         warm_copies: bool = True,
         move_persistence_s: float = 0.0,
         floor_window_s: float = 0.0,
+        move_ratio: float = 0.0,
     ) -> None:
         super().__init__(
             tuner,
@@ -480,6 +486,7 @@ class Predictive(PlannerPolicy):
             warm_copies=warm_copies,
             move_persistence_s=move_persistence_s,
             floor_window_s=floor_window_s,
+            move_ratio=move_ratio,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

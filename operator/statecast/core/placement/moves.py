@@ -39,6 +39,16 @@ forecast's rate, it would have repaid it since. Off by default: it moves far few
 bytes where the second copy flips between nodes of similar, noisy demand (drift), and
 costs local hits where the forecast was right ahead of the demand (docs/placement.md,
 "Session 12, bytes").
+
+The copy is the only price a move pays, and the margin is on it: where a step's reads
+are worth far more than a copy (busy nodes, small states), two nodes of similar demand
+trade the copy back and forth on every wobble of their forecasts, each move saving a
+little more than the copy and neither keeping it. With ``PlacementSpec.move_ratio`` the
+reads a move serves faster must also outweigh the reads it serves slower by that ratio
+(each weighted by its latency change, at the forecast over the value window): a margin
+on the two sides a move trades, as the add and remove gates put theirs on the two sides
+they compare, and as follow-the-workload moves a lease only to a node reading twice as
+much as the lease's (docs/placement.md, "Session 13, bytes").
 """
 
 from __future__ import annotations
@@ -164,6 +174,7 @@ def best_move(
     copy: FloatArray | None = None,
     doubtful: BoolArray | None = None,
     evidence: Evidence | None = None,
+    ratio: float = 0.0,
 ) -> Move | None:
     """The move that saves most latency, or None when none is possible.
 
@@ -200,6 +211,10 @@ def best_move(
             node is.
         evidence: the demand seen lately a move must also find paying (:class:`Evidence`;
             ``PlacementSpec.move_persistence_s``). None: the forecast alone.
+        ratio: the reads a move serves faster must outweigh those it serves slower by
+            more than this ratio, at the forecast over the value window, each weighted
+            by its latency change (``PlacementSpec.move_ratio``, :func:`_outweighs`); 0:
+            the saving beyond the copy decides alone.
     """
     options = targets & ~holders
     sources = np.flatnonzero(movable & holders)
@@ -240,6 +255,8 @@ def best_move(
     allowed = options[None, :] & (restricted | ~uncover[:, None]) & ~against
     if evidence is not None and seen:
         allowed &= evidence.paid(lately, window, np.maximum(length, 1.0))
+    if ratio > 0:
+        allowed &= _outweighs(matrix, first, without, demand, ratio)
     value = np.where(allowed, window + credit, -np.inf)
     net = value if copy is None else value - copy[None, :]
     k, c = divmod(int(np.argmax(net)), value.shape[1])
@@ -247,6 +264,23 @@ def best_move(
         return None
     stay = float(length[k, c]) if credit[k, c] > 0 else 0.0
     return Move(int(sources[k]), int(c), float(value[k, c]), float(window[k, c]), stay)
+
+
+def _outweighs(
+    matrix: FloatArray, first: FloatArray, without: FloatArray, demand: FloatArray, ratio: float
+) -> BoolArray:
+    """Per (source, target): whether the reads served faster outweigh the slower by ``ratio``.
+
+    Each read is weighted by its latency change: the reads whose nearest copy comes
+    closer (the target's, mostly) against those whose nearest copy goes farther (the
+    source's), follow-the-workload's test of one node's reads against another's, for
+    any number of copies and zones.
+    """
+    after = np.minimum(without[:, :, None], matrix[None, :, :])  # (sources, nodes, targets)
+    change = first[None, :, None] - after  # > 0: served faster
+    faster = np.einsum("n,snc->sc", demand, np.maximum(change, 0.0))
+    slower = np.einsum("n,snc->sc", demand, np.maximum(-change, 0.0))
+    return np.asarray(faster > (1.0 + ratio) * slower, dtype=np.bool_)
 
 
 def _stay(

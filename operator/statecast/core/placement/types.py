@@ -116,6 +116,16 @@ class PlacementSpec:
             (:func:`~statecast.core.placement.board.window_demand`). Above ``min`` the
             forecast's belief decides as before. 0 (the default): the forecast's belief
             everywhere (every earlier run).
+        move_ratio: the reads a move serves faster (its target's, mostly) must outweigh
+            the reads it serves slower (its source's) by more than this ratio, each
+            weighted by its latency change, at the forecast over the value window - not
+            only save more than the copy (:func:`~statecast.core.placement.moves.best_move`):
+            a margin on the two sides a move trades, as follow-the-workload moves a lease
+            only to a node reading twice as much (1.0). Where a step's reads are worth far
+            more than a copy, two nodes of similar demand otherwise trade the copy back
+            and forth on every wobble of the forecast (the largest cause of the bytes we
+            moved beyond reactive replication and follow-the-workload; docs/placement.md,
+            "Session 13, bytes"). 0 (the default): the copy alone (every earlier run).
     """
 
     min_replicas: int = 2
@@ -135,6 +145,7 @@ class PlacementSpec:
     hand_off_on_add: bool = True
     move_persistence_s: float = 0.0
     floor_window_s: float = 0.0
+    move_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
