@@ -445,8 +445,8 @@ class Predictive(PlannerPolicy):
         floor_window_s: at ``min``, the copies are placed by each node's mean rate over
             this much observed demand and the horizon (``PlacementSpec.floor_window_s``;
             0: the forecast's belief, every earlier run).
-        move_ratio: a move's target must save more than ``1 + move_ratio`` times what
-            its source saves (``PlacementSpec.move_ratio``; 0: the copy alone decides).
+        move_ratio: the reads a move serves faster must outweigh those it serves slower
+            by ``1 + move_ratio`` (``PlacementSpec.move_ratio``; 0: the copy alone decides).
     """
 
     name = "predictive"

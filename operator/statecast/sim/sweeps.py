@@ -79,9 +79,9 @@ class Setting:
             this many seconds of observed demand and the horizon
             (``PlacementSpec.floor_window_s``, session 13); the grid's 0 is the
             forecast's belief, every earlier run's (labels unchanged).
-        ratio: a move's target must save more than ``1 + ratio`` times what its source
-            saves (``PlacementSpec.move_ratio``, session 13); the grid's 0 is the copy
-            alone, every earlier run's (labels unchanged).
+        ratio: the reads a move serves faster must outweigh those it serves slower by
+            ``1 + ratio`` (``PlacementSpec.move_ratio``, session 13); the grid's 0 is the
+            copy alone, every earlier run's (labels unchanged).
     """
 
     hold: float = 1.0

@@ -439,9 +439,9 @@ def _relocate(ctx: Context, board: Board) -> None:
     would have served it slower) to a node the forecast has just over-claimed
     (:func:`~.board.overclaimed`, :mod:`~statecast.core.placement.moves`); with
     ``spec.move_persistence_s``, none that the demand seen over its payback would not
-    have repaid (:func:`_evidence`); with ``spec.move_ratio``, none whose target saves
-    less than that ratio above what its source saves. The bytes-moved budget counts each
-    target's copy.
+    have repaid (:func:`_evidence`); with ``spec.move_ratio``, none whose faster-served
+    reads do not outweigh its slower-served ones by that ratio. The bytes-moved budget
+    counts each target's copy.
     """
     spec = ctx.inputs.spec
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
