@@ -81,7 +81,9 @@ def test_labels_of_earlier_settings_are_unchanged_and_the_floor_runs_are_appende
     assert Setting(FLOOR, 1 / 16, local=True, floor_window=3600.0).label == (
         "predictive hold x1e+06 copy x0.0625 local-first floor=3600s"
     )
-    assert PREDICTIVE[-len(FLOOR_WINDOW) :] == FLOOR_WINDOW  # appended, earlier ones in order
+    # appended, earlier ones in order (later sessions' settings append after them)
+    first = PREDICTIVE.index(FLOOR_WINDOW[0])
+    assert PREDICTIVE[first : first + len(FLOOR_WINDOW)] == FLOOR_WINDOW
     assert all(s.hold == FLOOR and s.floor_window > 0 for s in FLOOR_WINDOW)
-    assert not any(s.floor_window for s in PREDICTIVE[: -len(FLOOR_WINDOW)])
+    assert not any(s.floor_window for s in PREDICTIVE[:first])
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
