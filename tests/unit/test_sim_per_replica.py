@@ -110,3 +110,21 @@ def test_labels_of_earlier_settings_are_unchanged_and_the_grid_adds_per_replica_
     block = PREDICTIVE[first : first + len(added)]
     assert all(s.per_replica for s in block)  # appended: earlier runs keep their order
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
+
+
+def test_the_per_replica_line_with_near_free_copies_steps_by_sqrt2() -> None:
+    # Session 13: a 2x step of the per-replica holding price could halve a run's
+    # replica-hours (generated-37: x2 528 rh, x4 308) and leave a rival's run under the
+    # chord (failed before: the line stepped by 2x and PER_REPLICA_FINE did not exist).
+    from statecast.sim.sweeps import PER_REPLICA, PER_REPLICA_FINE
+
+    line = sorted(s.hold for s in PREDICTIVE if s.per_replica and s.copy == NEAR_FREE)
+    assert max(np.diff(np.log2(line))) == pytest.approx(0.5)
+    assert line[0] == pytest.approx(2**-10.5) and line[-1] == pytest.approx(2**1.5)
+    first = PREDICTIVE.index(PER_REPLICA[0])  # added right after session 12's line
+    assert PREDICTIVE[first : first + len(PER_REPLICA) + len(PER_REPLICA_FINE)] == (
+        *PER_REPLICA,
+        *PER_REPLICA_FINE,
+    )
+    assert PER_REPLICA_FINE[-1].label == "predictive hold x2.83 copy x0.000244 per-replica"
+    assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)

@@ -229,6 +229,15 @@ PER_REPLICA: tuple[Setting, ...] = tuple(
     Setting(2.0**e, copy, per_replica=True) for copy in (NEAR_FREE, 1 / 16) for e in range(-10, 2)
 )
 PREDICTIVE = (*PREDICTIVE, *PER_REPLICA)
+#: The per-replica line with copies near-free between its 2x steps too (session 13,
+#: x2^-10.5 .. x2^1.5): a run's replica-hours can fall by half over one 2x step of the
+#: holding price (generated-37: x2 held 528 rh, x4 308), and a rival's run in between is
+#: then compared with a chord of two runs - x2.83 holds 439 rh at 79.7 % local where
+#: reactive's run at 438 held 79.4 %. Added after PER_REPLICA: every setting keeps its label.
+PER_REPLICA_FINE: tuple[Setting, ...] = tuple(
+    Setting(2.0 ** (e + 0.5), NEAR_FREE, per_replica=True) for e in range(-11, 2)
+)
+PREDICTIVE = (*PREDICTIVE, *PER_REPLICA_FINE)
 #: Statistics windows of the floor's belief (session 13): the operator's heat window, the
 #: longest window reactive's and follow-the-workload's sweeps have, and four times that.
 FLOOR_WINDOWS = (900.0, 3600.0, 14400.0)
