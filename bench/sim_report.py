@@ -72,18 +72,41 @@ def _defaults_table(studies: list[Study]) -> list[str]:
     return lines
 
 
+def _runs(s: Study, family: str) -> int:
+    """How many runs the family's frontier on this trace is the best of."""
+    return sum(1 for p in s.points if p.family == family)
+
+
+def _runs_summary(studies: list[Study]) -> list[str]:
+    """Per family, the runs a trace's frontier is the best of: median and range."""
+    swept = [s for s in studies if s.checks]
+    if not swept:
+        return []
+    cells = []
+    for family in ("predictive", *RIVALS):
+        counts = sorted(_runs(s, family) for s in swept)
+        cells.append(f"{family} {counts[len(counts) // 2]} ({counts[0]}-{counts[-1]})")
+    return [
+        f"Runs per trace, median (range) over these {len(swept)}: " + ", ".join(cells) + ".",
+        "",
+    ]
+
+
 def _checks_table(studies: list[Study]) -> list[str]:
     lines = [
         f"| trace | against | local hits: strict / within {100 * MARGIN_HITS:g} pts"
         f" | mean latency: strict / within {100 * MARGIN_LATENCY:g} %"
-        " | bytes at each rival run's service: strict / within the margins |",
-        "|---|---|---|---|---|",
+        " | bytes at each rival run's service: strict / within the margins"
+        " | runs: predictive / rival |",
+        "|---|---|---|---|---|---:|",
     ]
     for s in studies:
         for rival in RIVALS:
             if rival in s.checks:
                 lines.append(
-                    f"| {s.name} | {rival} | " + " | ".join(_check_cells(s.checks[rival])) + " |"
+                    f"| {s.name} | {rival} | "
+                    + " | ".join(_check_cells(s.checks[rival]))
+                    + f" | {_runs(s, 'predictive')} / {_runs(s, rival)} |"
                 )
     return lines
 
@@ -240,7 +263,11 @@ def report(
         "hits or better (strict), or within the margins; `not served`: no mix of ours reaches",
         "that service in that budget, so our bytes are not compared there and the run counts",
         "against us. Fewer bytes is met against a rival only where no run of it is lost.",
+        "Runs: how many runs each frontier is the best of (predictive's: its grid, the grid's",
+        "hand-off twins and the refinement's runs; a rival's: its sweep). More runs can only",
+        "raise a frontier: our grid has grown each session, the rivals' have not.",
         "",
+        *_runs_summary(studies),
         *_checks_table(named),
         "",
         "Default prices: predictive@1's replica-hours over reactive's default's (**>1**:"
@@ -267,16 +294,21 @@ def report(
             *_generated_summary(generated, older or []),
             "| scenario | shape | "
             + " | ".join(f"vs {r}: hits / latency / bytes" for r in RIVALS)
-            + " | default rh / reactive's |",
-            "|---|---|" + "---|" * len(RIVALS) + "---:|",
+            + " | default rh / reactive's | runs: predictive / "
+            + " / ".join(RIVALS)
+            + " |",
+            "|---|---|" + "---|" * len(RIVALS) + "---:|---:|",
         ]
         for s in generated:
             cells = [
                 " · ".join(_check_cells(s.checks[r])) if r in s.checks else "-" for r in RIVALS
             ]
             name = f"{s.name} (earlier run)" if s.name in (older or []) else s.name
+            runs = " / ".join(str(_runs(s, f)) for f in ("predictive", *RIVALS))
             text.append(
-                f"| {name} | {s.shape} | " + " | ".join(cells) + f" | {_default_hours(s)} |"
+                f"| {name} | {s.shape} | "
+                + " | ".join(cells)
+                + f" | {_default_hours(s)} | {runs} |"
             )
     if scale_lines:
         text += [
