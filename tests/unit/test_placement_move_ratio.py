@@ -1,12 +1,12 @@
 """A move only to a node whose copy would serve more than the source's by a ratio (issue 11, bytes).
 
-``PlacementSpec.move_ratio``: a move's target must save, over the value window at the
-forecast, more than ``1 + move_ratio`` times what the source's copy saves there, not only
-more than the copy. Where a step's reads are worth far more than a copy, two nodes of
-similar demand otherwise trade the copy back and forth on every wobble of the forecast
-(node-loss: node-05 and node-06, 87 moves in three days, each saving 150-300 ms against a
-125 ms copy). 0, the default: the copy alone decides. Each case with a ratio failed
-before (the field did not exist).
+``PlacementSpec.move_ratio``: the reads a move serves faster must outweigh the reads it
+serves slower by more than ``1 + move_ratio``, each weighted by its latency change, at the
+forecast over the value window - not only save more than the copy. Where a step's reads
+are worth far more than a copy, two nodes of similar demand otherwise trade the copy back
+and forth on every wobble of the forecast (node-loss: node-05 and node-06, 87 moves over
+the four days replayed, each saving 150-300 ms against a 125 ms copy). 0, the default:
+the copy alone decides. Each case with a ratio failed before (the field did not exist).
 """
 
 from __future__ import annotations

@@ -262,8 +262,9 @@ MOVE_RATIO = 1.0
 #: similar demand traded the copy back and forth on every wobble of the forecast - copies
 #: moved back to the node they had just left were the largest cause of the bytes our
 #: least-bytes mixes moved beyond reactive's and follow-the-workload's (node-loss: 87
-#: moves in three days at the floor, 4.06 GiB for 41.5 % local; follow-the-workload 0.37
-#: GiB for 41.3 %). Appended: every earlier setting keeps its label and its run.
+#: moves at the floor over the four days replayed, warm-up included, 4.06 GiB for 41.5 %
+#: local; follow-the-workload 0.37 GiB for 41.3 %). Appended: every earlier setting keeps
+#: its label and its run.
 RATIO: tuple[Setting, ...] = (
     *(Setting(hold, ratio=MOVE_RATIO) for hold in (1 / 64, 1 / 8, 1 / 2, 2.0, 8.0, 64.0, 512.0)),
     Setting(FLOOR, ratio=MOVE_RATIO),
