@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep
 from statecast.core.demand_series import (
+    EVERY_NODE,
     MAX_STEPS,
     ResourceDemand,
     Span,
@@ -121,8 +122,8 @@ def test_samples_stay_raw_until_their_interval_closes_then_fold_into_it() -> Non
     assert demand.raw["n1"] == [Span(0, 30, 30, 0)]
     demand.add("n1", Span(30, 90, 45, 15, writes=6))  # closes [0, 60): half of it is there
     assert demand.total.window("n1", 0, 1).tolist() == [60.0]
-    assert demand.local.window("n1", 0, 1).tolist() == [52.5]
-    assert demand.writes.window("n1", 0, 1).tolist() == [3.0]
+    assert demand.local.window(EVERY_NODE, 0, 1).tolist() == [52.5]  # every node's, summed
+    assert demand.writes.window(EVERY_NODE, 0, 1).tolist() == [3.0]
     assert demand.raw["n1"] == [Span(60, 90, 22.5, 7.5, 3.0)]
     matrix = demand.matrix(["n1"], 60.0, 120.0, 2)
     assert matrix.tolist() == [[60.0, 30.0]], "closed intervals and the raw rest together"

@@ -27,6 +27,7 @@ from statecast.core.forecast.family import MIN_ORIGINS
 from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
+    "EVERY_NODE",
     "KEEP_DAYS",
     "KEEP_WEEKS",
     "MAX_STEPS",
@@ -49,6 +50,11 @@ KEEP_DAYS = 3
 MAX_STEPS = 4320
 #: Seconds of local/remote split and writes kept (hit ratio and sync cost windows).
 RECENT_S = 3600.0
+#: The one row of the local and writes rings: they are read only summed over every node
+#: (:meth:`ResourceDemand.recent`), so they hold the sum, not a row per node (session 13
+#: kept a row per node: ~1.4 KiB per node and ring at 10 s intervals). Snapshots saved
+#: with a row per node are restored as they are (their rows summed when read).
+EVERY_NODE = "*"
 
 
 def capacity(interval: float) -> int:
@@ -257,8 +263,9 @@ class ResourceDemand:
 
     def _put(self, node: str, span: Span) -> None:
         self.total.span(node, span.start, span.end, span.total, self.interval)
-        self.local.span(node, span.start, span.end, span.local, self.interval)
-        self.writes.span(node, span.start, span.end, span.writes, self.interval)
+        # resource-wide: only ever read summed over the nodes (the hit ratio, the sync cost)
+        self.local.span(EVERY_NODE, span.start, span.end, span.local, self.interval)
+        self.writes.span(EVERY_NODE, span.start, span.end, span.writes, self.interval)
         self.coarse.span(node, span.start, span.end, span.total, self.coarse_interval)
 
     def _fold_pods(self, cut: float) -> None:

@@ -85,7 +85,7 @@ class IntervalRing:
         needed = min(self.capacity, newest - self.first + 1)
         if needed <= self.width:
             return
-        width = min(self.capacity, max(needed, 2 * self.width))
+        width = min(self.capacity, max(needed, self.width * 3 // 2))
         data = np.zeros((self.data.shape[0], width), dtype=np.float32)
         if self.last is not None:
             index = np.arange(self.last - self.width + 1, self.last + 1)

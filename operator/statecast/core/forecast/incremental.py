@@ -143,7 +143,7 @@ class ForecastEngine:
         size = self._z.shape[1]
         if columns <= size or size >= self._limit:
             return
-        size = min(self._limit, max(columns, 2 * size))
+        size = min(self._limit, max(columns, size * 3 // 2))
         z = np.zeros((self.n_series, size), dtype=np.float32)
         missing = np.ones((self.n_series, size), dtype=np.bool_)
         z[:, : self._stop] = self._z[:, : self._stop]

@@ -37,9 +37,11 @@ from statecast.core.forecast import BatchForecast, ForecastEngine
 from statecast.core.forecast.events import Event, deflate, factors, learned_effects
 from statecast.core.forecast.incremental import due_for_refit
 from statecast.core.forecast.pods import split_step
+from statecast.core.newest_columns import NewestColumns
 from statecast.core.reconcile.predicted import (
     MIN_HISTORY_STEPS,
     PredictedDemand,
+    day_steps,
     demand_rows,
     event_lags,
     event_shares,
@@ -248,9 +250,11 @@ class DemandEngine:
         self.sampled = rows.sampled
         self.last = rows.last
         #: Each node's demand over the newest day (the planner's break-even look-back),
-        #: unknown as 0 and read-only: every forecast hands the planner this array itself
-        #: (a copy per forecast doubled it: ~3 KB per node and hour at 10 s intervals).
-        self.recent = _frozen(last_day(history, settings.interval))
+        #: unknown as 0, float32, appended in place (:class:`NewestColumns`);
+        #: :attr:`recent` is its read-only view, handed to the planner itself.
+        self._day = NewestColumns(len(history), day_steps(settings.interval))
+        self._day.append(last_day(history, settings.interval))
+        self.recent = self._day.view()
         self._residual = rows.residual
         self._per_pod = rows.per_pod
         self._engine = ForecastEngine(
@@ -314,7 +318,8 @@ class DemandEngine:
             share = event_shares(self.settings.events, step_end, self.settings.interval, -1)
             self.forecast = self._engine.update(deflate(values, factors(share, self.effects)[:, 0]))
             self.last = np.nan_to_num(column)
-        self.recent = _frozen(last_day(np.hstack([self.recent, demand]), self.settings.interval))
+        self._day.append(demand)
+        self.recent = self._day.view()
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
         self.since_refit += demand.shape[1]
@@ -343,10 +348,3 @@ class DemandEngine:
             recent=self.recent,
             said_history=said_history,
         )
-
-
-def _frozen(values: FloatArray) -> FloatArray:
-    """``values`` (a fresh array) with NaN as 0, made read-only (it is shared, not copied)."""
-    np.nan_to_num(values, copy=False)
-    values.flags.writeable = False
-    return values

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -245,8 +246,12 @@ def last_day(history: npt.NDArray[np.float64], interval_s: float) -> npt.NDArray
     ``history`` alive (a forecast engine kept its resource's whole history matrix, sized
     for three days, from one rebuild to its next update: 250 KB a resource).
     """
-    steps = max(1, round(DAY_S / interval_s))
-    return np.array(history[:, -steps:], dtype=np.float64)
+    return np.array(history[:, -day_steps(interval_s) :], dtype=np.float64)
+
+
+def day_steps(interval_s: float) -> int:
+    """Intervals of ``interval_s`` seconds in a day (at least one): :func:`last_day`'s width."""
+    return max(1, round(DAY_S / interval_s))
 
 
 @dataclass(frozen=True)
@@ -309,7 +314,7 @@ def predicted_demand(
     generated_at: dt.datetime,
     previous_next: Mapping[str, float] | None = None,
     writes_per_min: float = 0.0,
-    recent: npt.NDArray[np.float64] | None = None,
+    recent: npt.NDArray[np.floating[Any]] | None = None,
     said_history: Mapping[str, Sequence[float]] | None = None,
 ) -> PredictedDemand:
     """The :class:`PredictedDemand` of a forecast of :func:`demand_rows`' series.
@@ -364,10 +369,18 @@ def predicted_demand(
     )
 
 
-def _known(recent: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """``recent`` with NaN as 0: itself when it has none (a forecast engine's, shared)."""
-    values = np.asarray(recent, dtype=np.float64)
-    return values if not np.isnan(values).any() else np.nan_to_num(values)
+def _known(recent: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    """``recent`` with NaN as 0: itself when it has none (a forecast engine's, shared).
+
+    Float32 stays float32 (a forecast engine's last day, :class:`NewestColumns`: half the
+    bytes of float64, every count it holds within float32's rounding of the history's);
+    the planner reads it as it reads float64 (typed as the planner's float64 arrays).
+    """
+    values = np.asarray(recent)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
+    known = values if not np.isnan(values).any() else np.nan_to_num(values)
+    return cast("npt.NDArray[np.float64]", known)
 
 
 def _said_matrix(

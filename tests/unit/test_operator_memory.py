@@ -1,0 +1,86 @@
+"""What a resource's history and forecast hold in memory (#16, session 14).
+
+Session 13's hour at 1,000 resources x 50 nodes ended at 614 MB (target 500): per
+resource and node, the history's rings, the forecast engine's window and its last day
+of reads for the planner (float64, a new array each interval). These tests count bytes
+and check values; none times anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from statecast.controller.forecasting import DemandForecaster
+from statecast.core.demand_series import EVERY_NODE, ResourceDemand, Span
+from statecast.core.newest_columns import NewestColumns
+from statecast.core.reconcile.predicted import last_day
+from tests.unit.test_demand_walk import NODES, REF, SPEC, START, walk
+
+
+def test_newest_columns_keeps_the_newest_and_never_changes_a_view() -> None:
+    rng = np.random.default_rng(11)
+    kept = NewestColumns(3, 50)
+    everything = np.zeros((3, 0))
+    views: list[tuple[np.ndarray, np.ndarray]] = []  # type: ignore[type-arg]
+    for _ in range(60):
+        width = int(rng.integers(1, 9))
+        columns = rng.poisson(3.0, (3, width)).astype(np.float64)
+        columns[rng.random(columns.shape) < 0.1] = np.nan  # unknown: kept as 0
+        kept.append(columns)
+        everything = np.hstack([everything, np.nan_to_num(columns)])[:, -50:]
+        view = kept.view()
+        assert view.dtype == np.float32 and not view.flags.writeable
+        assert np.array_equal(view, everything.astype(np.float32))
+        views.append((view, view.copy()))
+        assert kept.nbytes <= 3 * (50 + 16) * 4
+    assert all(np.array_equal(view, was) for view, was in views), "a view changed later"
+
+
+def test_newest_columns_takes_more_than_it_keeps() -> None:
+    kept = NewestColumns(2, 4)
+    kept.append(np.arange(20, dtype=np.float64).reshape(2, 10))
+    assert kept.view().tolist() == [[6, 7, 8, 9], [16, 17, 18, 19]]
+
+
+def test_the_planners_last_day_is_float32_appended_in_place() -> None:
+    """The engine's last day of reads: the history's float64 values rounded once to
+    float32, and an interval appended into the same buffer (session 13: a new float64
+    array of nodes x a day per resource and interval)."""
+    sampler = walk(30)
+    forecaster = DemandForecaster(sampler)
+    views = []
+    for k in range(4):
+        end = START + 1800 + 10 * k
+        demand = forecaster.demand(REF, SPEC, NODES, dt.datetime.fromtimestamp(end + 1, dt.UTC))
+        assert demand is not None and demand.forecast.recent is not None
+        views.append(demand.forecast.recent)
+        for node in sampler.nodes_of(REF):  # the next interval's readings
+            last = sampler._last[node]  # the agents' counters, under test
+            sampler.record(last.__class__(node, START, end + 10, dict(last.counts)))
+    engine = forecaster._engines[REF]  # the forecaster's engine, under test
+    names = engine.settings.nodes
+    history = sampler.matrix(REF, names, 10.0, engine.end, engine.steps)
+    want = np.nan_to_num(last_day(history, 10.0)).astype(np.float32)
+    assert views[-1].dtype == np.float32
+    assert np.array_equal(views[-1], want)
+    assert np.shares_memory(views[-2], views[-1]), "appended into the same buffer"
+
+
+def test_the_local_and_writes_rings_hold_one_row_for_every_node() -> None:
+    """They are read only summed over the nodes: a row per node was ~1.4 KiB each."""
+    demand = ResourceDemand(10.0)
+    rng = np.random.default_rng(5)
+    local = remote = writes = 0.0
+    for k in range(400):
+        for node in NODES[:30]:
+            a, b, w = (float(x) for x in rng.poisson(2.0, 3))
+            demand.add(node, Span(START + 10 * k, START + 10 * k + 10, a, b, w))
+            if k >= 100:
+                local, remote, writes = local + a, remote + b, writes + w
+    assert set(demand.local.rows) == {EVERY_NODE} and set(demand.writes.rows) == {EVERY_NODE}
+    assert len(demand.total.rows) == 30
+    got = demand.recent(START + 1000)
+    assert got == pytest.approx((local, local + remote, writes), rel=1e-6)
