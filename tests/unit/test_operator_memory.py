@@ -13,7 +13,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.forecasting import DemandForecaster
+from statecast.controller.sampling import DemandSampler
+from statecast.core.demand import AgentSample
 from statecast.core.demand_series import EVERY_NODE, ResourceDemand, Span
 from statecast.core.newest_columns import NewestColumns
 from statecast.core.reconcile.predicted import last_day
@@ -24,7 +27,7 @@ def test_newest_columns_keeps_the_newest_and_never_changes_a_view() -> None:
     rng = np.random.default_rng(11)
     kept = NewestColumns(3, 50)
     everything = np.zeros((3, 0))
-    views: list[tuple[np.ndarray, np.ndarray]] = []  # type: ignore[type-arg]
+    views: list[tuple[np.ndarray, np.ndarray]] = []
     for _ in range(60):
         width = int(rng.integers(1, 9))
         columns = rng.poisson(3.0, (3, width)).astype(np.float64)
@@ -84,3 +87,31 @@ def test_the_local_and_writes_rings_hold_one_row_for_every_node() -> None:
     assert len(demand.total.rows) == 30
     got = demand.recent(START + 1000)
     assert got == pytest.approx((local, local + remote, writes), rel=1e-6)
+
+
+def test_a_node_cold_all_day_is_still_forecast_to_rise_when_it_was_hot_yesterday() -> None:
+    """Follow the sun: node a reads from 08:00 to 10:00 each day, node b the rest of the
+    day. Three days in, at 07:45 (a cold for 22 hours), a's forecast rises within the
+    hour ahead, before its demand returns: what the memory kept per node must keep."""
+    spec = SharedResourceSpec.model_validate(
+        {"replicas": {"min": 1}, "prediction": {"interval": "5m", "horizon": "30m"}}
+    )
+    sampler = DemandSampler(lambda: [])
+    day0 = 1_796_515_200.0  # a midnight (UTC)
+    counts = {"a": 0, "b": 0}
+    forecaster = DemandForecaster(sampler)
+    demand = None
+    for k in range(1, 3 * 288 + 8 * 12 - 2):  # to 07:50 of the fourth day
+        at = day0 + 300.0 * k
+        hour = (at - day0) % 86400 / 3600
+        hot = "a" if 8 <= hour < 10 else "b"
+        counts[hot] += 600
+        for node, count in counts.items():
+            sampler.record(AgentSample(node, day0, at, {("ns", "sun", "local"): count}))
+        now = dt.datetime.fromtimestamp(at + 1, dt.UTC)
+        demand = forecaster.demand(("ns", "sun"), spec, ("a", "b"), now)
+    assert demand is not None
+    forecast = demand.forecast
+    a = forecast.nodes.index("a")
+    assert forecast.observed is not None and forecast.observed[a] == 0.0, "a is cold now"
+    assert forecast.mean[a, -1] > 100.0, forecast.mean[a]
