@@ -174,3 +174,22 @@ def test_the_window_takes_memory_for_the_history_held_not_for_the_capacity() -> 
     engine.refit(rng.poisson(5.0, size=(50, 2 * capacity)).astype(float))
     assert full <= engine.nbytes < 2 * full
     assert before.mean.shape == engine.forecast().mean.shape
+
+
+def test_a_long_seasons_window_takes_at_most_an_eighth_more_than_its_capacity() -> None:
+    """The window's buffer had a whole season of slack beyond the capacity: at 10 s
+    intervals and a daily season, a day of columns beyond the three days held (session
+    14, #16). An eighth now; the forecasts are the same whatever the slack."""
+    capacity, period = 800, 400
+    data = history(4, 3000, seed=9)
+    engine = ForecastEngine(4, period=period, horizon=HORIZON, capacity=capacity)
+    engine.refit(data[:, :capacity])
+    for step in range(capacity, 3000):
+        result = engine.update(data[:, step])
+    assert engine.nbytes <= 4 * (capacity + capacity // 8) * 5  # was (capacity + period)
+    again = ForecastEngine(4, period=period, horizon=HORIZON, capacity=capacity)
+    again._limit = 10 * capacity  # a buffer that never moves the window, under test
+    again.refit(data[:, :capacity])
+    for step in range(capacity, 3000):
+        same = again.update(data[:, step])
+    assert np.array_equal(result.mean, same.mean) and np.array_equal(result.upper, same.upper)

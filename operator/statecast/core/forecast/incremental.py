@@ -110,9 +110,13 @@ class ForecastEngine:
         self._grid = grid or Grid()
         self._probs = interval_probs(level, ())
         self._lock = threading.Lock()
-        slack = max(self.period, 64)
-        # The window grows with the history held (to capacity + slack at most): an
-        # engine over an hour of history holds an hour, not days of zeros.
+        # Columns beyond the capacity before the window moves to the buffer's start: an
+        # eighth (the window moved once per capacity/8 updates, 8 columns per update on
+        # average). It was a season: at 10 s intervals and a daily season, a day of
+        # columns beyond the three days held (5 bytes each per series).
+        slack = max(self.capacity // 8, 64)
+        # The window grows with the history held (to capacity + slack at most, by half
+        # each time): an engine over an hour of history holds an hour, not days of zeros.
         self._limit = self.capacity + slack
         self._z = np.zeros((n_series, min(self._limit, 128)), dtype=np.float32)
         self._missing = np.ones((n_series, self._z.shape[1]), dtype=np.bool_)
