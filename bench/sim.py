@@ -8,6 +8,8 @@ Run from the repository root::
     .venv/bin/python -m bench.sim --partial DIR   # keep each finished trace in DIR, resume
     .venv/bin/python -m bench.sim --partial NEW --reuse OLD --rerun predictive
                                                   # replay one family, keep the others' runs
+    .venv/bin/python -m bench.sim --partial NEW --reuse OLD --rerun none \
+        --keep predictive,perfect-forecast        # only the settings the rivals gained
 
 Times are CPU seconds of the process that ran the work (the machine is shared: wall
 time would measure the neighbours).
@@ -213,10 +215,12 @@ def reused_runs(
 ) -> dict[int, Point]:
     """The kept runs of the families not re-run, by their index in ``chosen``.
 
-    A family's kept runs are taken in order and renamed by this run's variants (older
-    runs named every baseline run by its family); a family whose number of runs
-    changed is re-run, as is every predictive refinement run (refined again), and every
-    run of a study replayed with another warm retention (its bytes are another count).
+    Runs are matched by label where a family's kept labels are distinct (a sweep that
+    gained settings replays only those); older runs named every baseline run by its
+    family: those are taken in order, and only while the family's number of runs is
+    unchanged (else it is re-run). Every predictive refinement run is re-run (refined
+    again), as is every run of a study replayed with another warm retention (its bytes
+    are another count).
     """
     if kept is None or kept.warm_retention_s != warm_retention_s:
         return {}
@@ -224,15 +228,32 @@ def reused_runs(
     for family in {v.family for v in chosen} - rerun:
         index = [i for i, v in enumerate(chosen) if v.family == family]
         runs = [p for p in kept.points if p.family == family]
-        if family == "predictive":
-            by_label = {p.label: p for p in runs}
+        by_label = {p.label: p for p in runs}
+        if len(by_label) == len(runs):
             out.update({i: by_label[chosen[i].label] for i in index if chosen[i].label in by_label})
-            continue
-        if len(runs) == len(index):
+        elif len(runs) == len(index):
             out.update(
                 {i: replace(p, label=chosen[i].label) for i, p in zip(index, runs, strict=True)}
             )
     return out
+
+
+def kept_only(
+    chosen: list[Variant], kept: Study | None, families: frozenset[str]
+) -> tuple[list[Variant], list[Point]]:
+    """``chosen`` without the settings of ``families`` that have no kept run, and those
+    families' kept runs that no setting of ``chosen`` names (refinement runs).
+
+    For a sweep of the other families only: ``families``' published runs stand as they
+    are (none replayed, none added, none refined again).
+    """
+    if not families:
+        return chosen, []
+    runs = [] if kept is None else [p for p in kept.points if p.family in families]
+    labels = {p.label for p in runs}
+    named = {v.label for v in chosen}
+    left = [v for v in chosen if v.family not in families or v.label in labels]
+    return left, [p for p in runs if p.label not in named]
 
 
 def study(
@@ -241,6 +262,7 @@ def study(
     reuse: Path | None = None,
     rerun: frozenset[str] = frozenset(),
     warm_retention_s: float = WARM_RETENTION_S,
+    keep: frozenset[str] = frozenset(),
 ) -> Study:
     """Sweep every family over one trace (a worker's job): built-in name or generated seed.
 
@@ -248,6 +270,8 @@ def study(
     ``reuse``: a directory of kept studies whose runs of the families not in ``rerun``
     are taken instead of replayed (same code, same settings); checks, refinement and
     bounds are computed afresh. ``warm_retention_s``: the replays' (see SimConfig).
+    ``keep``: families whose kept runs stand as they are, refinement runs included
+    (:func:`kept_only`; predictive among them: not refined again).
     """
     name, seed, plots = job
     started = time.process_time()
@@ -272,11 +296,13 @@ def study(
     chosen = variants(trace, cache=cache)
     if defaults_only:
         chosen = [v for v in chosen if v.label in DEFAULTS.values()]
-    kept = reused_runs(chosen, _saved(job, reuse), rerun, warm_retention_s)
+    saved = _saved(job, reuse)
+    chosen, extra = kept_only(chosen, saved, keep)
+    kept = reused_runs(chosen, saved, rerun, warm_retention_s)
     fresh = iter(run_sweep(trace, config, [v for i, v in enumerate(chosen) if i not in kept]))
-    points = [kept[i] if i in kept else next(fresh) for i in range(len(chosen))]
+    points = [kept[i] if i in kept else next(fresh) for i in range(len(chosen))] + extra
     settings = {v.label: v.setting for v in chosen if v.setting is not None}
-    if not defaults_only:
+    if not defaults_only and "predictive" not in keep:
         points = refine(trace, config, points, settings, cache, runs=REFINE_RUNS)
     result = Study(trace.name, described, points, warm_retention_s=warm_retention_s)
     result.checks = {} if defaults_only else _checks(points)
@@ -394,13 +420,14 @@ def run_all(
     reuse: Path | None = None,
     rerun: frozenset[str] = frozenset(),
     warm_retention_s: float = WARM_RETENTION_S,
+    keep: frozenset[str] = frozenset(),
 ) -> list[Study]:
     """Every job, in ``workers`` processes (results in job order); kept ones not re-run.
 
-    With ``run`` False, only the studies kept in ``partial``; ``reuse`` and ``rerun``: see
-    :func:`study`.
+    With ``run`` False, only the studies kept in ``partial``; ``reuse``, ``rerun`` and
+    ``keep``: see :func:`study`.
     """
-    work = (defaults_only, reuse, rerun, warm_retention_s)
+    work = (defaults_only, reuse, rerun, warm_retention_s, keep)
     done = {i: s for i, job in enumerate(jobs) if (s := _saved(job, partial)) is not None}
     todo = [(i, job) for i, job in enumerate(jobs) if i not in done]
     if not run:
@@ -442,6 +469,13 @@ def main() -> None:
         "--rerun",
         default="predictive",
         help="with --reuse: the families to replay (comma-separated; default predictive)",
+    )
+    parser.add_argument(
+        "--keep",
+        default="",
+        help="with --reuse: families whose kept runs stand as they are (none replayed or"
+        " added; predictive: not refined again), e.g. --keep predictive,perfect-forecast"
+        " --rerun none replays only the settings the rivals' sweeps gained",
     )
     parser.add_argument(
         "--older",
@@ -500,6 +534,7 @@ def main() -> None:
         reuse=args.reuse,
         rerun=frozenset(args.rerun.split(",")),
         warm_retention_s=args.warm_retention,
+        keep=frozenset(filter(None, args.keep.split(","))),
     )
     if args.report_only:  # the comparisons of the current code, whatever wrote the runs
         for s in studies:

@@ -7,9 +7,10 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
                          planner valuing latency or local hits (forecasts shared),
                          its cooldown, and at ``min`` its belief's two thresholds
 ``reactive``             window, k (deviations above the mean that make a pair hot)
-                         and grace period (how long a cold replica stays)
-``follow-the-workload``  statistics window, how much busier the new node must be, and
-                         replicas beyond ``min`` on the busiest nodes
+                         and grace period (how long a cold replica stays), the two
+                         durations in steps of the trace too (session 14)
+``follow-the-workload``  statistics window (in steps too), how much busier the new node
+                         must be, and replicas beyond ``min`` on the busiest nodes
 ``groupcache``           hot copies a node may hold and the chance a remote read copies
 ``static``, ``full``     one setting each (the floor and the ceiling)
 =======================  ==============================================================
@@ -19,10 +20,11 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from statecast.sim.baselines import FollowTheWorkload, HotCopies
+from statecast.sim.baselines import MIN_STATS_S, FollowTheWorkload, HotCopies
 from statecast.sim.config import SimConfig
 from statecast.sim.frontier import Point
 from statecast.sim.planned import LOCAL_FIRST, ForecastCache, PerfectForecast, Predictive
@@ -290,16 +292,33 @@ def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, 
 
 
 #: Reactive: windows, k and grace periods (seconds; shorter than a step means one step).
+#: The sweep every session before 14 ran (labels in seconds, kept with their runs).
 REACTIVE_WINDOWS = (300.0, 900.0, 3600.0)
 REACTIVE_K = (0.0, 0.5, 1.0, 2.0)
 REACTIVE_GRACE = (300.0, 900.0, 3600.0)
-#: Follow-the-workload: windows, ratios and extra replicas.
+#: Session 14: the same knobs in steps of the trace, so that they do not collapse on
+#: hourly traces (300, 900 and 3600 s are all one step there: reactive had 4 runs on an
+#: hourly trace against predictive's 74-275), k through 0.25 .. 3, and a day-long grace
+#: at hourly steps. Windows of 2, 6 and 24 steps too would have doubled the replays on
+#: the 5-minute traces, more than session 14's machine had before its deadline.
+REACTIVE_WINDOW_STEPS = (1, 3, 12)
+REACTIVE_K_WIDE = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+REACTIVE_GRACE_STEPS = (1, 3, 12, 24)
+#: Follow-the-workload: windows, ratios and extra replicas (before session 14).
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
 FTW_EXTRA = (0, 1, 2)
+#: Session 14: windows in steps (the 30 s one above is one step on every trace here),
+#: ratios 1 .. 3, up to three extra replicas.
+FTW_WINDOW_STEPS = (1, 3, 12)
+FTW_RATIOS_WIDE = (1.0, 1.25, 1.5, 2.0, 3.0)
+FTW_EXTRA_WIDE = (0, 1, 2, 3)
 #: groupcache: hot copies per node, and the chance a remote read copies (0.1: groupcache's).
 HOT_PER_NODE = (1, 2, 4)
 HOT_PROBABILITY = (0.02, 0.1, 0.5)
+#: Session 14: up to 16 hot copies a node (at most the trace's resources), chance 1 % .. 1.
+HOT_PER_NODE_WIDE = (1, 2, 4, 8, 16)
+HOT_PROBABILITY_WIDE = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -317,56 +336,92 @@ def _steps(seconds: float, step_s: float) -> int:
 
 
 def _reactive(trace: Trace) -> list[Variant]:
-    # The default first, under the family's own name (the operator's settings).
+    """The default, the sweep in seconds (its labels), then the sweep in steps.
+
+    A setting whose window, k and grace come to the same steps as one before it on this
+    trace replays the same run: it is left out.
+    """
+    step = trace.step_s
     default = Reactive()
-    seen = {(_steps(default.window_s, trace.step_s), default.k_sigma, _steps(900.0, trace.step_s))}
+    seen = {(_steps(default.window_s, step), default.k_sigma, _steps(900.0, step))}
     variants = [Variant("reactive", "reactive", Reactive)]
+
+    def add(window: float, k: float, grace: float, label: str) -> None:
+        key = (_steps(window, step), k, _steps(grace, step))
+        if key in seen:
+            return
+        seen.add(key)
+
+        def make(w: float = window, kk: float = k, g: float = grace) -> Policy:
+            return Reactive(window_s=w, k_sigma=kk, grace_s=g)
+
+        variants.append(Variant("reactive", label, make))
+
     for window in REACTIVE_WINDOWS:
         for k in REACTIVE_K:
             for grace in REACTIVE_GRACE:
-                key = (_steps(window, trace.step_s), k, _steps(grace, trace.step_s))
-                if key in seen:
-                    continue
-                seen.add(key)
-                label = f"reactive w={window:g}s k={k:g} g={grace:g}s"
-
-                def make(w: float = window, kk: float = k, g: float = grace) -> Policy:
-                    return Reactive(window_s=w, k_sigma=kk, grace_s=g)
-
-                variants.append(Variant("reactive", label, make))
+                add(window, k, grace, f"reactive w={window:g}s k={k:g} g={grace:g}s")
+    for w in REACTIVE_WINDOW_STEPS:
+        for k in REACTIVE_K_WIDE:
+            for g in REACTIVE_GRACE_STEPS:
+                add(w * step, k, g * step, f"reactive w={w} steps k={k:g} g={g} steps")
     return variants
 
 
+def _ftw_steps(seconds: float, step_s: float) -> int:
+    """Follow-the-workload's window in steps (at least 30 s, rounded up)."""
+    return max(1, math.ceil(max(seconds, MIN_STATS_S) / step_s))
+
+
 def _follow(trace: Trace) -> list[Variant]:
+    """The default, the sweep in seconds (its labels), then the sweep in steps."""
+    step = trace.step_s
     default = FollowTheWorkload()
-    seen = {(max(1, int(-(-default.window_s // trace.step_s))), default.ratio, default.extra)}
+    seen = {(_ftw_steps(default.window_s, step), default.ratio, default.extra)}
     variants = [Variant("follow-the-workload", "follow-the-workload", FollowTheWorkload)]
+
+    def add(window: float, ratio: float, extra: int, label: str) -> None:
+        key = (_ftw_steps(window, step), ratio, extra)
+        if key in seen:
+            return
+        seen.add(key)
+
+        def make(w: float = window, r: float = ratio, e: int = extra) -> Policy:
+            return FollowTheWorkload(window_s=w, ratio=r, extra=e)
+
+        variants.append(Variant("follow-the-workload", label, make))
+
     for window in FTW_WINDOWS:
         for ratio in FTW_RATIOS:
             for extra in FTW_EXTRA:
-                key = (max(1, int(-(-window // trace.step_s))), ratio, extra)
-                if key in seen:
-                    continue
-                seen.add(key)
-                label = f"follow-the-workload w={window:g}s x{ratio:g} +{extra}"
-
-                def make(w: float = window, r: float = ratio, e: int = extra) -> Policy:
-                    return FollowTheWorkload(window_s=w, ratio=r, extra=e)
-
-                variants.append(Variant("follow-the-workload", label, make))
+                add(window, ratio, extra, f"follow-the-workload w={window:g}s x{ratio:g} +{extra}")
+    for w in FTW_WINDOW_STEPS:
+        for ratio in FTW_RATIOS_WIDE:
+            for extra in FTW_EXTRA_WIDE:
+                label = f"follow-the-workload w={w} steps x{ratio:g} +{extra}"
+                add(w * step, ratio, extra, label)
     return variants
 
 
 def _groupcache(trace: Trace) -> list[Variant]:
+    """The default, the sweep before session 14, then the wider one (same labels)."""
+
     def make(n: int, p: float) -> Callable[[], Policy]:
         return lambda: HotCopies(probability=p, per_node=n)
 
-    sizes = sorted({min(n, trace.n_resources) for n in HOT_PER_NODE})
     variants = [Variant("groupcache", "groupcache", HotCopies)]
-    for n in sizes:
-        for p in HOT_PROBABILITY:
-            if (n, p) != (1, 0.1):  # the default, above
-                variants.append(Variant("groupcache", f"groupcache {n}/node p={p:g}", make(n, p)))
+    seen = {(1, 0.1)}  # the default, above
+    for per_node, chances in (
+        (HOT_PER_NODE, HOT_PROBABILITY),
+        (HOT_PER_NODE_WIDE, HOT_PROBABILITY_WIDE),
+    ):
+        for n in sorted({min(n, trace.n_resources) for n in per_node}):
+            for p in chances:
+                if (n, p) not in seen:
+                    seen.add((n, p))
+                    variants.append(
+                        Variant("groupcache", f"groupcache {n}/node p={p:g}", make(n, p))
+                    )
     return variants
 
 
