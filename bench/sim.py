@@ -55,7 +55,7 @@ from statecast.sim.plot import plot, plot_frontiers
 from statecast.sim.refine import refine
 from statecast.sim.registry import make_policy
 from statecast.sim.scenarios import SCENARIOS, scenario
-from statecast.sim.sweeps import Variant, run_sweep, variants
+from statecast.sim.sweeps import DEFAULT, PREDICTIVE, Variant, run_sweep, variants
 
 OUT = Path("docs/bench")
 TRACES = Path("/work/shared/data/traces/nab")
@@ -154,34 +154,64 @@ def _config(trace: Trace, warm_retention_s: float = WARM_RETENTION_S) -> SimConf
     return SimConfig(warmup_steps=warmup, warm_retention_s=warm_retention_s)
 
 
+def declared_order() -> tuple[str, ...]:
+    """Predictive's runs in the order an equal-count verdict takes them, fixed in advance.
+
+    The default run, then the grid (:data:`~statecast.sim.sweeps.PREDICTIVE`) in its
+    order, then its hand-off twins in the same order (where a trace has them). Never the
+    refinement's runs: they are placed where a rival came closest, chosen by outcome.
+    """
+    grid = tuple(PREDICTIVE)
+    twins = tuple(replace(s, hand_off=True) for s in grid if not s.hand_off)
+    return (DEFAULT.label, *(s.label for s in grid), *(s.label for s in twins))
+
+
+def equal_count(ours: list[Point], runs: int) -> list[Point]:
+    """The first ``runs`` of predictive's runs in :func:`declared_order` (those it has)."""
+    rank = {label: i for i, label in enumerate(declared_order())}
+    declared = sorted((p for p in ours if p.label in rank), key=lambda p: rank[p.label])
+    return declared[:runs]
+
+
+def _verdicts(ours: list[Point], theirs: list[Point]) -> dict[str, Any]:
+    """Losses of ``ours`` against ``theirs`` per metric, strict and within the margins."""
+    entry: dict[str, Any] = {}
+    for metric, margin in (
+        ("local_hit_ratio", MARGIN_HITS),
+        ("mean_latency_ms", MARGIN_LATENCY),
+    ):
+        ours_f, theirs_f = frontier(ours, metric), frontier(theirs, metric)
+        strict = losses(ours_f, theirs_f)
+        entry[metric] = {
+            "strict": [asdict(loss) for loss in strict],
+            "within_margin": [asdict(loss) for loss in losses(ours_f, theirs_f, margin)],
+        }
+    entry["bytes_moved"] = {
+        "strict": [asdict(loss) for loss in bytes_losses(ours, theirs, margin=MARGIN_BYTES)],
+        "within_margin": [
+            asdict(loss)
+            for loss in bytes_losses(ours, theirs, MARGIN_HITS, MARGIN_LATENCY, MARGIN_BYTES)
+        ],
+    }
+    return entry
+
+
 def _checks(points: list[Point]) -> dict[str, dict[str, Any]]:
     """Predictive's frontier against each rival's: worst shortfall per metric, strict and
     within the stated margins; bytes at every rival run's service (strict, and within the
-    hits and latency margins)."""
+    hits and latency margins). Each rival's entry also holds ``equal_count``: the same
+    verdicts with predictive's frontier built from no more runs than the rival's
+    (:func:`equal_count`), and ``runs``, how many that is."""
     ours = [p for p in points if p.family == "predictive"]
     out: dict[str, dict[str, Any]] = {}
     for rival in RIVALS:
         theirs = [p for p in points if p.family == rival]
         if not theirs or not ours:
             continue
-        entry: dict[str, Any] = {}
-        for metric, margin in (
-            ("local_hit_ratio", MARGIN_HITS),
-            ("mean_latency_ms", MARGIN_LATENCY),
-        ):
-            ours_f, theirs_f = frontier(ours, metric), frontier(theirs, metric)
-            strict = losses(ours_f, theirs_f)
-            entry[metric] = {
-                "strict": [asdict(loss) for loss in strict],
-                "within_margin": [asdict(loss) for loss in losses(ours_f, theirs_f, margin)],
-            }
-        entry["bytes_moved"] = {
-            "strict": [asdict(loss) for loss in bytes_losses(ours, theirs, margin=MARGIN_BYTES)],
-            "within_margin": [
-                asdict(loss)
-                for loss in bytes_losses(ours, theirs, MARGIN_HITS, MARGIN_LATENCY, MARGIN_BYTES)
-            ],
-        }
+        entry = _verdicts(ours, theirs)
+        subset = equal_count(ours, len(theirs))
+        if subset:
+            entry["equal_count"] = {"runs": len(subset), **_verdicts(subset, theirs)}
         out[rival] = entry
     return out
 

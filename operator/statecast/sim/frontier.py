@@ -6,7 +6,8 @@ resources) and another for the rest reaches any mix of two runs (time sharing), 
 family's frontier for a metric is the upper concave hull of its runs in (replica-hours,
 metric), made non-decreasing (more budget never hurts: the cheaper mix stays
 allowed), and undefined below the family's cheapest run. Every family is read the same
-way, so a sparse sweep is not a handicap and a dense one no advantage. Replica-hours
+way, but the frontier is a best over runs: a denser sweep can only raise it (the
+benchmark also judges at equal run counts, ``bench.sim.equal_count``). Replica-hours
 within :data:`HOURS_TOLERANCE` count as equal (a copy kept a step longer while its
 successor syncs moves a run by a fraction of a percent): a budget reaches every run up
 to that much above it, so a frontier starts that much below its cheapest run.
