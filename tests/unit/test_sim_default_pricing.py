@@ -31,19 +31,18 @@ from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import DEFAULT, predictive_variant
 
 CHART = Path(__file__).parents[2] / "manifests" / "chart" / "statecast"
-#: What the planner is built from: every knob a Setting or the registry can set.
+#: What the planner is built from: every knob a Setting or the registry can set (``spec``:
+#: every planner knob of the PlacementSpec).
 KNOBS = (
     "warm_copies",
-    "hand_off_on_add",
-    "move_residence_s",
+    "spec",
     "demand_priced",
     "cost_weight",
     "storage_weight",
-    "deviation_threshold",
-    "change_steps",
     "cooldown_s",
     "valuation",
     "tuner",
+    "holding_per_replica",
 )
 
 

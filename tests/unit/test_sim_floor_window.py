@@ -1,6 +1,6 @@
 """The floor's window belief in the sweep: a knob that reaches the planner, appended settings.
 
-``Setting.floor_window`` (``PlannerPolicy.floor_window_s`` -> ``PlacementSpec.floor_window_s``):
+``Setting.floor_window`` (-> ``PlannerPolicy.spec`` -> ``PlacementSpec.floor_window_s``):
 at ``min`` the copies are placed by each node's reads over a window and the horizon
 (:func:`statecast.core.placement.board.window_demand`). 0 is every earlier run. Each test
 failed before (the knob did not exist).

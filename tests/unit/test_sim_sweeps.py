@@ -152,7 +152,7 @@ def test_the_grid_keeps_the_window_gate_and_the_default_prices_the_stay() -> Non
         (Setting(residence=60.0), 60.0),
     ):
         policy = predictive_variant(trace, ForecastCache(), setting).make()
-        assert policy.move_residence_s == expected
+        assert policy.spec.move_residence_s == expected
 
 
 def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_twins() -> None:
@@ -172,7 +172,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
     assert len(variants(quiet, ("predictive",))) == 1 + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
-        assert policy.hand_off_on_add is expected  # type: ignore[attr-defined]
+        assert policy.spec.hand_off_on_add is expected  # type: ignore[attr-defined]
 
 
 def _point(family: str, label: str, hours: float) -> Point:

@@ -59,8 +59,55 @@ LOCAL_FIRST = LatencyModel(same_zone_ms=LatencyModel().cross_zone_ms)
 HEAT_WINDOW_S = 900.0
 
 
+#: The spec's fields a planner policy sets for each resource itself: the trace's replica
+#: bounds, its cooldown (``cooldown_s``, else the replay's) and its cost weight
+#: (``cost_weight``, or the self-tuner's). Every other field of its ``spec`` reaches the
+#: planner as given.
+PER_RESOURCE = ("min_replicas", "max_replicas", "cooldown_s", "cost_weight")
+
+
+def _planner_knobs(spec: PlacementSpec | None) -> PlacementSpec:
+    """``spec`` (None: the defaults), refused where it sets a field of :data:`PER_RESOURCE`.
+
+    Raises:
+        ValueError: ``spec`` sets a field the policy would overwrite (silently ignored
+            otherwise).
+    """
+    defaults = PlacementSpec()
+    if spec is None:
+        return defaults
+    overwritten = [f for f in PER_RESOURCE if getattr(spec, f) != getattr(defaults, f)]
+    if overwritten:
+        raise ValueError(f"a planner policy sets {', '.join(overwritten)} itself, not its spec")
+    return spec
+
+
 class PlannerPolicy:
-    """Shared machinery: per-resource specs, node inventory, replicas, the plan call."""
+    """Shared machinery: per-resource specs, node inventory, replicas, the plan call.
+
+    Args:
+        tuner: self-tuning settings, or None for fixed thresholds.
+        tune_every_s: how often the self-tuner learns.
+        cost_weight: multiplies the planner's costs (1 = the default prices).
+        valuation: the latency model the planner prices accesses with (None: the
+            replay's own); :data:`LOCAL_FIRST` makes it value local hits.
+        storage_weight: multiplies the price of a GiB-hour held, copies' price unchanged
+            (the sweeps' knob: it trades replica-hours without pricing moves out).
+        cooldown_s: the planner's cooldown (None: the replay's ``SimConfig.cooldown_s``);
+            swept as reactive's grace period is.
+        demand_priced: keep the prices' demand-relative holding floor
+            (``CostModel.hot_sigma``, the default prices); False: bytes only (the
+            sweeps' price grid).
+        warm_copies: price a copy back on a node that still keeps a removed copy's files
+            at what the replay charges for it, the writes it missed within
+            ``SimConfig.warm_retention_s`` (the default: what the operator installed by
+            the chart does, its agents keeping copies warm for ``agent.warmRetention``);
+            False: every copy priced in full (the sweep grid's planner). With a retention
+            of 0 both are the same run.
+        spec: the planner's knobs, the one place they are set: each resource's
+            :class:`PlacementSpec` is this one with the fields of :data:`PER_RESOURCE`
+            filled in (None: every knob at its default, the operator's).
+    """
 
     name = "planner"
     #: Holding priced per replica-hour (a replica of any resource at the price of one of
@@ -80,29 +127,12 @@ class PlannerPolicy:
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
         demand_priced: bool = True,
-        deviation_threshold: float | None = None,
-        change_steps: int | None = None,
-        move_residence_s: float | None = None,
-        hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
-        move_persistence_s: float = 0.0,
-        floor_window_s: float = 0.0,
-        move_ratio: float = 0.0,
+        spec: PlacementSpec | None = None,
     ) -> None:
+        self.spec = _planner_knobs(spec)
         self.tuner = tuner
-        self.move_persistence_s = move_persistence_s
-        self.floor_window_s = floor_window_s
-        self.move_ratio = move_ratio
-        self.move_residence_s = move_residence_s
         self.warm_copies = warm_copies
-        defaults = PlacementSpec()
-        self.hand_off_on_add = (
-            defaults.hand_off_on_add if hand_off_on_add is None else hand_off_on_add
-        )
-        self.deviation_threshold = (
-            defaults.deviation_threshold if deviation_threshold is None else deviation_threshold
-        )
-        self.change_steps = defaults.change_steps if change_steps is None else change_steps
         self.demand_priced = demand_priced
         self.cooldown_s = cooldown_s
         self.valuation = valuation
@@ -129,18 +159,12 @@ class PlannerPolicy:
         ]
         self._horizon = max(1, round(config.horizon_s / trace.step_s))
         self._specs = [
-            PlacementSpec(
+            replace(
+                self.spec,
                 min_replicas=int(trace.min_replicas[r]),
                 max_replicas=int(trace.max_replicas[r]) or None,
                 cooldown_s=self._cooldown_s,
                 cost_weight=self.cost_weight,
-                deviation_threshold=self.deviation_threshold,
-                change_steps=self.change_steps,
-                move_residence_s=self.move_residence_s,
-                hand_off_on_add=self.hand_off_on_add,
-                move_persistence_s=self.move_persistence_s,
-                floor_window_s=self.floor_window_s,
-                move_ratio=self.move_ratio,
             )
             for r in range(trace.n_resources)
         ]
@@ -414,39 +438,11 @@ class Predictive(PlannerPolicy):
             season and the replay's horizon
             (:func:`~statecast.core.demand_series.history_steps`).
         level: prediction-interval level.
-        tuner: self-tuning settings, or None for fixed thresholds.
-        cost_weight: multiplies the planner's costs (1 = the default prices).
         shared: forecasts of the trace computed by an earlier replay (same refresh,
             history and level), filled by the first one.
-        valuation: the latency model the planner prices accesses with (None: the
-            replay's own); :data:`LOCAL_FIRST` makes it value local hits.
-        storage_weight: multiplies the price of a GiB-hour held, copies' price unchanged
-            (the sweeps' knob: it trades replica-hours without pricing moves out).
-        cooldown_s: the planner's cooldown (None: the replay's ``SimConfig.cooldown_s``);
-            swept as reactive's grace period is.
-        demand_priced: keep the prices' demand-relative holding floor
-            (``CostModel.hot_sigma``, the default prices); False: bytes only (the
-            sweeps' price grid).
-        deviation_threshold: the spec's deviation threshold (None: its default).
-        change_steps: the spec's change steps (None: its default).
-        move_residence_s: how long a stay of demand a move is credited with beyond
-            the value window (``PlacementSpec.move_residence_s``; None: the day of
-            history the replay gives, the default; 0: the window alone).
-        hand_off_on_add: whether the only up-to-date copy may go by a hand-off in a plan
-            that adds a copy (``PlacementSpec.hand_off_on_add``; None: the spec's default).
-        warm_copies: price a copy back on a node that still keeps a removed copy's files
-            at what the replay charges for it, the writes it missed within
-            ``SimConfig.warm_retention_s`` (the default: what the operator installed by
-            the chart does, its agents keeping copies warm for ``agent.warmRetention``);
-            False: every copy priced in full (the sweep grid's planner). With a retention
-            of 0 both are the same run.
-        move_persistence_s: the longest evidence a move asks of the demand seen lately
-            (``PlacementSpec.move_persistence_s``; 0: the forecast alone).
-        floor_window_s: at ``min``, the copies are placed by each node's mean rate over
-            this much observed demand and the horizon (``PlacementSpec.floor_window_s``;
-            0: the forecast's belief, every earlier run).
-        move_ratio: the reads a move serves faster must outweigh those it serves slower
-            by ``1 + move_ratio`` (``PlacementSpec.move_ratio``; 0: the copy alone decides).
+
+    The other arguments are :class:`PlannerPolicy`'s: the prices, the valuation and
+    cooldown, and ``spec``, the planner's knobs.
     """
 
     name = "predictive"
@@ -463,14 +459,8 @@ class Predictive(PlannerPolicy):
         storage_weight: float = 1.0,
         cooldown_s: float | None = None,
         demand_priced: bool = True,
-        deviation_threshold: float | None = None,
-        change_steps: int | None = None,
-        move_residence_s: float | None = None,
-        hand_off_on_add: bool | None = None,
         warm_copies: bool = True,
-        move_persistence_s: float = 0.0,
-        floor_window_s: float = 0.0,
-        move_ratio: float = 0.0,
+        spec: PlacementSpec | None = None,
     ) -> None:
         super().__init__(
             tuner,
@@ -479,14 +469,8 @@ class Predictive(PlannerPolicy):
             storage_weight=storage_weight,
             cooldown_s=cooldown_s,
             demand_priced=demand_priced,
-            deviation_threshold=deviation_threshold,
-            change_steps=change_steps,
-            move_residence_s=move_residence_s,
-            hand_off_on_add=hand_off_on_add,
             warm_copies=warm_copies,
-            move_persistence_s=move_persistence_s,
-            floor_window_s=floor_window_s,
-            move_ratio=move_ratio,
+            spec=spec,
         )
         self.shared = shared
         self.refresh_steps = max(1, refresh_steps)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 
+from statecast.core.placement import PlacementSpec
 from statecast.sim.baselines import MIN_STATS_S, FollowTheWorkload, HotCopies
 from statecast.sim.config import SimConfig
 from statecast.sim.frontier import Point
@@ -32,10 +33,20 @@ from statecast.sim.policies import Full, Policy, Reactive, Static
 from statecast.sim.replay import PolicyResult, replay
 from statecast.sim.trace import Trace
 
+#: The metadata key of a :class:`Setting` field that is a planner knob: the name of the
+#: :class:`~statecast.core.placement.PlacementSpec` field it sets (the one mapping).
+KNOB = "placement_spec"
+
 
 @dataclass(frozen=True)
 class Setting:
     """Prices and valuation of one predictive run (1, 1, latency: the defaults).
+
+    The planner's knobs among the fields (``deviation`` .. ``ratio``) each name the
+    :class:`~statecast.core.placement.PlacementSpec` field they set in their metadata
+    (:data:`KNOB`), and reach the run through :attr:`planner`: a new knob is a spec field,
+    a field here naming it, and its label's suffix (unless the field is left at its
+    default, every earlier run's label stays as it was).
 
     Attributes:
         hold: multiplier of the price of holding a GiB-hour (trades replica-hours;
@@ -91,15 +102,28 @@ class Setting:
     local: bool = False
     cooldown: float | None = None
     demand_priced: bool = False
-    deviation: float | None = None
-    changes: int | None = None
-    residence: float | None = 0.0
-    hand_off: bool = False
+    deviation: float | None = field(default=None, metadata={KNOB: "deviation_threshold"})
+    changes: int | None = field(default=None, metadata={KNOB: "change_steps"})
+    residence: float | None = field(default=0.0, metadata={KNOB: "move_residence_s"})
+    hand_off: bool = field(default=False, metadata={KNOB: "hand_off_on_add"})
     warm: bool = False
     per_replica: bool = False
-    persist: float = 0.0
-    floor_window: float = 0.0
-    ratio: float = 0.0
+    persist: float = field(default=0.0, metadata={KNOB: "move_persistence_s"})
+    floor_window: float = field(default=0.0, metadata={KNOB: "floor_window_s"})
+    ratio: float = field(default=0.0, metadata={KNOB: "move_ratio"})
+
+    @property
+    def planner(self) -> PlacementSpec:
+        """The planner's knobs this setting sets (the predictive policy's ``spec``).
+
+        Each field whose metadata names a :class:`PlacementSpec` field (:data:`KNOB`)
+        sets that field; None leaves the spec's default (``residence``'s None is that
+        default: the day of history given). The other fields price and value.
+        """
+        knobs = {
+            f.metadata[KNOB]: getattr(self, f.name) for f in fields(self) if KNOB in f.metadata
+        }
+        return replace(PlacementSpec(), **{k: v for k, v in knobs.items() if v is not None})
 
     @property
     def label(self) -> str:
@@ -437,14 +461,8 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             valuation=LOCAL_FIRST if setting.local else None,
             cooldown_s=setting.cooldown,
             demand_priced=setting.demand_priced,
-            deviation_threshold=setting.deviation,
-            change_steps=setting.changes,
-            move_residence_s=setting.residence,
-            hand_off_on_add=setting.hand_off,
             warm_copies=setting.warm,
-            move_persistence_s=setting.persist,
-            floor_window_s=setting.floor_window,
-            move_ratio=setting.ratio,
+            spec=setting.planner,
         )
         policy.name = setting.label
         if setting.per_replica:
