@@ -518,6 +518,11 @@ def main() -> None:
         help="with --older: what that run was (code, grid), for the report's note",
     )
     parser.add_argument(
+        "--note",
+        type=Path,
+        help="a Markdown file: where the runs come from, put under the report's head",
+    )
+    parser.add_argument(
         "--warm-retention",
         type=float,
         default=WARM_RETENTION_S,
@@ -595,14 +600,15 @@ def main() -> None:
         studies.sort(key=lambda s: order.index(s.name))
     swept = {s.name for s in studies if s.checks}
     missing = [_label(job) for job in jobs if _label(job) not in swept]
-    if not args.quick:
+    if not args.quick and not args.report_only:  # replays: a report runs nothing
         timelines([n for n in ("follow-the-sun", "twitter-nab") if n in swept])
     scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 
     seconds = sum(s.seconds for s in studies if s.name not in older)
     what = {"older_what": args.older_what} if args.older_what else {}
-    report(studies, scale_lines, seconds, OUT, missing, older, **what)
+    note = args.note.read_text() if args.note else ""
+    report(studies, scale_lines, seconds, OUT, missing, older, note=note, **what)
 
 
 if __name__ == "__main__":

@@ -297,11 +297,13 @@ def report(
     missing: list[str] | None = None,
     older: list[str] | None = None,
     older_what: str = OLDER,
+    note: str = "",
 ) -> None:
     """Write ``sim.md`` and ``sim.json`` under ``out``.
 
     ``missing``: traces not finished; ``older``: traces whose sweep is an earlier run's,
-    which ``older_what`` describes.
+    which ``older_what`` describes; ``note``: Markdown paragraphs on where the runs come
+    from (put under the head as they are).
     """
     missing = missing or []
     named = [s for s in studies if not s.name.startswith("generated-")]
@@ -318,6 +320,7 @@ def report(
         "are compared and what the bounds are.",
         "",
         *_partial_note(studies, missing, older or [], older_what),
+        *([note.strip(), ""] if note.strip() else []),
         "## Runs at default settings, with the bounds at their replica-hours",
         "",
         *_defaults_table(named),

@@ -75,3 +75,11 @@ def test_the_report_shows_both_verdicts_and_the_counts(tmp_path: Path) -> None:
     assert rows[1].endswith("| 2 (2-2) / 2 (2-2) |")
     frontier = [line for line in text.splitlines() if line.startswith("| weekly | reactive |")]
     assert "**no**/**no** · " in frontier[-1] and "(2) | 3 / 2 |" in frontier[-1]
+
+
+def test_the_report_says_where_its_runs_come_from(tmp_path: Path) -> None:
+    # Tables regenerated from spliced studies (runs of several sessions) say so under the
+    # head, in the generated file itself, not in a hand edit after it.
+    report([_study()], [], 60.0, tmp_path, note="**Runs**: the rivals' session-14 settings.")
+    head = (tmp_path / "sim.md").read_text().split("## Runs at default settings")[0]
+    assert "**Runs**: the rivals' session-14 settings." in head
