@@ -245,8 +245,9 @@ def reused_runs(
 ) -> dict[int, Point]:
     """The kept runs of the families not re-run, by their index in ``chosen``.
 
-    Runs are matched by label where a family's kept labels are distinct (a sweep that
-    gained settings replays only those); older runs named every baseline run by its
+    Runs are matched by label where a family's kept labels are distinct, predictive's
+    always (a sweep that gained settings replays only those); older runs named every
+    baseline run by its
     family: those are taken in order, and only while the family's number of runs is
     unchanged (else it is re-run). Every predictive refinement run is re-run (refined
     again), as is every run of a study replayed with another warm retention (its bytes
@@ -259,7 +260,9 @@ def reused_runs(
         index = [i for i, v in enumerate(chosen) if v.family == family]
         runs = [p for p in kept.points if p.family == family]
         by_label = {p.label: p for p in runs}
-        if len(by_label) == len(runs):
+        # Predictive's labels name its settings: a label twice (a refinement run that
+        # landed on a grid setting) is the same run twice.
+        if family == "predictive" or len(by_label) == len(runs):
             out.update({i: by_label[chosen[i].label] for i in index if chosen[i].label in by_label})
         elif len(runs) == len(index):
             out.update(

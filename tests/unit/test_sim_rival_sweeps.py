@@ -144,3 +144,16 @@ def test_kept_families_stand_as_published_refinement_runs_included() -> None:
     )
     assert [p.label for p in extra] == ["refined"]
     assert kept_only(chosen, kept, frozenset()) == (chosen, [])
+
+
+def test_predictive_runs_are_taken_by_label_even_when_a_label_repeats() -> None:
+    # A refinement run that lands on a grid setting repeats its label (published
+    # generated-24 and fresh 106): the same run twice, still taken, not replayed.
+    trace = _trace(3600.0)
+    chosen = variants(trace, ("predictive",))
+    grid = [v.label for v in chosen]
+    published = [_point("predictive", label, 1.0) for label in grid[:3]]
+    published.append(_point("predictive", grid[1], 1.0))
+    kept = Study("t", "", published, warm_retention_s=0.0)
+    taken = reused_runs(chosen, kept, frozenset(), warm_retention_s=0.0)
+    assert sorted(chosen[i].label for i in taken) == sorted(grid[:3])
