@@ -51,7 +51,7 @@ class NewestColumns:
 
     def append(self, columns: npt.ArrayLike) -> None:
         """Add ``columns`` (rows x k, oldest first) as the newest; NaN counts as 0."""
-        values = np.nan_to_num(np.asarray(columns, dtype=np.float64))[:, -self.keep :]
+        values = np.nan_to_num(np.asarray(columns, dtype=np.float64)[:, -self.keep :])
         width = values.shape[1]
         if width == 0:
             return

@@ -45,7 +45,6 @@ from statecast.core.reconcile.predicted import (
     demand_rows,
     event_lags,
     event_shares,
-    last_day,
     predicted_demand,
     with_events,
 )
@@ -253,7 +252,7 @@ class DemandEngine:
         #: unknown as 0, float32, appended in place (:class:`NewestColumns`);
         #: :attr:`recent` is its read-only view, handed to the planner itself.
         self._day = NewestColumns(len(history), day_steps(settings.interval))
-        self._day.append(last_day(history, settings.interval))
+        self._day.append(history)  # its newest day (NewestColumns keeps that many)
         self.recent = self._day.view()
         self._residual = rows.residual
         self._per_pod = rows.per_pod
