@@ -23,6 +23,7 @@ __all__ = [
     "WantedReplicas",
     "hand_off",
     "hold_current",
+    "keep_unreplaced",
     "lost_nodes",
     "reconcile_replicas",
     "retire_unwanted",
@@ -231,6 +232,31 @@ def hand_off(wanted: WantedReplicas, existing: Mapping[str, CurrentReplica]) -> 
             if node in existing and node not in nodes
         ]
     return ReplicaSetPlan(wanted=tuple(nodes), changes=tuple(changes))
+
+
+def keep_unreplaced(plan: ReplicaSetPlan, lost: Collection[str], count: int) -> ReplicaSetPlan:
+    """``plan`` without removing a lost copy while the wanted copies are fewer than ``count``.
+
+    A lost copy (its node NotReady or gone, its agent's Lease lapsed) goes once its
+    replacement is Ready: the failover. When no eligible node is left to take a
+    replacement (``replicas.min`` copies on as many nodes, one lost), the wanted copies
+    are fewer than ``count`` and the hand-off, finding every one of them Ready, removed
+    the lost copy all the same: a copy on a slow node whose Lease lapsed (a CPU-starved
+    agent) was deleted, its files handed off, and re-created from scratch as soon as the
+    agent renewed - for nothing, since it stood in for no copy placed elsewhere. It is
+    now kept, marked ``Lost``, until a copy placed elsewhere takes its place or its
+    agent renews and it is a wanted copy again.
+
+    Args:
+        plan: the hand-off's changes.
+        lost: nodes whose copy is lost (not ready, or their agent is down).
+        count: the copies wanted at least (the survey's count).
+    """
+    if len(plan.wanted) >= count:
+        return plan
+    kept = set(lost)
+    changes = tuple(c for c in plan.changes if not (c.action == "remove" and c.node in kept))
+    return ReplicaSetPlan(plan.wanted, changes)
 
 
 def within_max(

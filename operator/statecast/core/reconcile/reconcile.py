@@ -30,7 +30,13 @@ from statecast.core.reconcile.status import (
 )
 from statecast.core.reconcile.strong import keep_voters
 from statecast.core.reconcile.survey import survey
-from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, hand_off, within_max
+from statecast.core.replica_set import (
+    ReplicaChange,
+    ReplicaSetPlan,
+    hand_off,
+    keep_unreplaced,
+    within_max,
+)
 from statecast.core.storage import storage_recheck_after
 from statecast.core.strong.election import StrongConfig
 
@@ -74,6 +80,8 @@ def reconcile(observed: Observed) -> ReconcileResult:
     plan = hand_off(decided.wanted, seen.existing)
     held = custody_of(seen)  # no lost copy with unmerged writes goes; stand-ins are marked
     plan = ReplicaSetPlan(plan.wanted, guard(plan.changes, held))
+    # a lost copy goes only once a copy placed elsewhere stands for it
+    plan = keep_unreplaced(plan, seen.lost, seen.count)
     plan = within_max(  # max is a bound during a hand-off too
         plan, seen.existing, spec.replicas.max, seen.unreachable, decided.wanted.removals
     )

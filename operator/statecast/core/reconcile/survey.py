@@ -60,14 +60,18 @@ class Survey:
     storage_failed: frozenset[str] = frozenset()
 
     @property
+    def lost(self) -> frozenset[str]:
+        """Nodes holding a copy that cannot be read: NotReady, gone, or its agent down."""
+        return frozenset(r.node for r in self.replicas if r.node not in self.ready)
+
+    @property
     def unreachable(self) -> frozenset[str]:
         """Nodes holding a copy to replace for ``failover``.
 
-        Copies that cannot be read (NotReady, gone, agent down), and copies whose files
-        cannot be written (:attr:`storage_failed`).
+        The :attr:`lost` copies, and copies whose files cannot be written
+        (:attr:`storage_failed`).
         """
-        gone = frozenset(r.node for r in self.replicas if r.node not in self.ready)
-        return gone | self.storage_failed
+        return self.lost | self.storage_failed
 
     @property
     def existing(self) -> dict[str, CurrentReplica]:
