@@ -19,16 +19,15 @@ import numpy as np
 import pytest
 import yaml
 
-import statecast.sim.planned as planned
 from statecast.api.units import parse_duration
 from statecast.commands import simulate
-from statecast.core.placement import Plan, PlanInput
 from statecast.core.warm import WARM_RETENTION_S
 from statecast.sim import Trace, replay
 from statecast.sim.planned import ForecastCache, PerfectForecast, PlannerPolicy
 from statecast.sim.registry import make_policy
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import DEFAULT, predictive_variant
+from tests.unit._plan_spy import spy_on_plans
 
 CHART = Path(__file__).parents[2] / "manifests" / "chart" / "statecast"
 #: What the planner is built from: every knob a Setting or the registry can set (``spec``:
@@ -116,18 +115,11 @@ def _warm_trace() -> Trace:
 def _prices_seen(
     monkeypatch: pytest.MonkeyPatch, policy: PlannerPolicy, *extra: str
 ) -> tuple[list[dict[str, float]], float]:
-    seen: list[dict[str, float]] = []
-    real = planned.plan
-
-    def spy(inputs: PlanInput) -> Plan:
-        if inputs.copy_bytes:
-            seen.append(dict(inputs.copy_bytes))
-        return real(inputs)
-
-    monkeypatch.setattr(planned, "plan", spy)
+    given = spy_on_plans(monkeypatch)
     trace = _warm_trace()
     config = simulate._config(_simulate_args(*extra), trace)
-    return seen, replay(trace, policy, config).bytes_moved
+    moved = replay(trace, policy, config).bytes_moved
+    return [dict(i.copy_bytes) for i in given if i.copy_bytes], moved
 
 
 def test_with_simulates_defaults_a_copy_back_is_priced_warm(

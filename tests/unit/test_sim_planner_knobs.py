@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import statecast.sim.planned as planned
-from statecast.core.placement import PlacementSpec, Plan, PlanInput
+from statecast.core.placement import PlacementSpec
 from statecast.sim import SimConfig, Trace
 from statecast.sim.planned import PER_RESOURCE, ForecastCache, PlannerPolicy, Predictive
 from statecast.sim.sweeps import DEFAULT, KNOB, PREDICTIVE, Setting, predictive_variant
+from tests.unit._plan_spy import spy_on_plans
 
 #: What a plan is given besides the demand: every knob of a policy shows in one of these.
 SEEN = ("spec", "latency", "costs", "warm_retention_s", "reactive_copies")
@@ -51,14 +51,7 @@ def _trace() -> Trace:
 
 def _seen(monkeypatch: pytest.MonkeyPatch, policy: PlannerPolicy) -> list[tuple[Any, ...]]:
     """What each resource's plan is given at the second step (one observed step)."""
-    inputs: list[PlanInput] = []
-    real = planned.plan
-
-    def spy(given: PlanInput) -> Plan:
-        inputs.append(given)
-        return real(given)
-
-    monkeypatch.setattr(planned, "plan", spy)
+    inputs = spy_on_plans(monkeypatch)
     trace = _trace()
     policy.start(trace, SimConfig())
     nothing = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)

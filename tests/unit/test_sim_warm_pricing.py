@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import statecast.sim.planned as planned
-from statecast.core.placement import Plan, PlanInput
+from statecast.core.placement import PlanInput
 from statecast.core.warm import copy_bytes
 from statecast.sim import SimConfig, Trace, replay
 from statecast.sim.planned import PerfectForecast
+from tests.unit._plan_spy import spy_on_plans
 
 STEP_S = 300.0
 
@@ -47,14 +47,7 @@ def _trace() -> Trace:
 
 
 def _priced(monkeypatch: pytest.MonkeyPatch, warm: bool) -> tuple[list[PlanInput], float, float]:
-    seen: list[PlanInput] = []
-    real = planned.plan
-
-    def spy(inputs: PlanInput) -> Plan:
-        seen.append(inputs)
-        return real(inputs)
-
-    monkeypatch.setattr(planned, "plan", spy)
+    seen = spy_on_plans(monkeypatch)
     config = SimConfig(warm_retention_s=3600.0)
     result = replay(_trace(), PerfectForecast(demand_priced=False, warm_copies=warm), config)
     return seen, result.bytes_moved, result.bytes_full_copies
