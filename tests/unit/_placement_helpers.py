@@ -118,3 +118,32 @@ def history_forecast(
 def held_a_day(replicas: tuple[str, ...]) -> tuple[CurrentReplica, ...]:
     """Copies on ``replicas``, each held a day (past any cooldown or stay)."""
     return tuple(CurrentReplica(r, age_s=86_400.0) for r in replicas)
+
+
+def held_input(
+    nodes: tuple[NodeInfo, ...],
+    forecast: DemandForecast,
+    replicas: tuple[str, ...],
+    *,
+    costs: CostModel,
+    step_s: float = 60.0,
+    copy_bytes: Mapping[str, float] | None = None,
+    **spec: object,
+) -> PlanInput:
+    """A plan of a 64 MiB state whose copies on ``replicas`` were each held a day.
+
+    ``spec``: the :class:`PlacementSpec`'s fields; ``min_replicas`` and ``max_replicas``
+    are the number of copies held unless given (at ``max == min`` only moves act).
+    """
+    spec.setdefault("min_replicas", len(replicas))
+    spec.setdefault("max_replicas", len(replicas))
+    return PlanInput(
+        spec=PlacementSpec(**spec),  # type: ignore[arg-type]
+        state=StateProfile(bytes=64 * MIB),
+        nodes=nodes,
+        forecast=forecast,
+        replicas=held_a_day(replicas),
+        step_s=step_s,
+        costs=costs,
+        copy_bytes=copy_bytes or {},
+    )

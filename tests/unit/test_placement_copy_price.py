@@ -28,13 +28,11 @@ from statecast.core.placement import (
     PlacementSpec,
     PlanInput,
     Reason,
-    StateProfile,
     plan,
 )
 from statecast.core.placement.moves import add_stay, stay_ladder
-from tests.unit._placement_helpers import held_a_day, history_forecast
+from tests.unit._placement_helpers import MIB, held_input, history_forecast
 
-MIB = 2**20
 STEP_S = 60.0
 #: A 64 MiB copy costs 100 ms (1/16 GiB at 1,600 ms a GiB); holding nearly free.
 PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=1_600.0, hot_sigma=None)
@@ -53,19 +51,15 @@ def _input(
     max_replicas: int | None = None,
     **spec: object,
 ) -> PlanInput:
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=len(replicas),
-            max_replicas=max_replicas,
-            cooldown_s=300.0,
-            **spec,  # type: ignore[arg-type]
-        ),
-        state=StateProfile(bytes=64 * MIB),
-        nodes=nodes,
-        forecast=history_forecast(nodes, history, forecast),
-        replicas=held_a_day(replicas),
-        step_s=STEP_S,
+    return held_input(
+        nodes,
+        history_forecast(nodes, history, forecast),
+        replicas,
         costs=costs,
+        step_s=STEP_S,
+        max_replicas=max_replicas,
+        cooldown_s=300.0,
+        **spec,
     )
 
 

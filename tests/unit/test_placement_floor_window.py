@@ -25,9 +25,8 @@ from statecast.core.placement import (
     plan,
 )
 from statecast.core.placement.board import window_demand
-from tests.unit._placement_helpers import held_a_day
+from tests.unit._placement_helpers import MIB, held_input
 
-MIB = 2**20
 STEP_S = 60.0
 HORIZON = 5
 #: A 64 MiB copy costs 1,000 ms (1,200 with the margin), holding next to nothing; the
@@ -60,20 +59,17 @@ def _plan(
     min_replicas: int = 1,
     history: bool = True,
 ) -> tuple[str, ...]:
-    inputs = PlanInput(
-        spec=PlacementSpec(
-            min_replicas=min_replicas,
-            max_replicas=1,
-            cooldown_s=600.0,
-            move_residence_s=0.0,  # the window alone: no stay credit
-            floor_window_s=floor_window_s,
-        ),
-        state=StateProfile(64 * MIB),
-        nodes=NODES,
-        forecast=_forecast(history),
-        replicas=held_a_day(replicas),
-        step_s=STEP_S,
+    inputs = held_input(
+        NODES,
+        _forecast(history),
+        replicas,
         costs=PRICES,
+        step_s=STEP_S,
+        min_replicas=min_replicas,
+        max_replicas=1,
+        cooldown_s=600.0,
+        move_residence_s=0.0,  # the window alone: no stay credit
+        floor_window_s=floor_window_s,
     )
     return plan(inputs).nodes
 

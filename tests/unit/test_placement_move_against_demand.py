@@ -27,15 +27,12 @@ from statecast.core.placement import (
     CostModel,
     LatencyModel,
     NodeInfo,
-    PlacementSpec,
     PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.core.placement.costs import latency_matrix, serving_latency
-from tests.unit._placement_helpers import held_a_day, history_forecast
+from tests.unit._placement_helpers import held_input, history_forecast
 
-MIB = 2**20
 STEP_S = 60.0
 #: A 64 MiB copy costs 100 ms; holding is nearly free and ``max == min``: only moves
 #: change anything.
@@ -52,19 +49,14 @@ def _input(
     move_residence_s: float | None = None,
     said: Mapping[str, Sequence[float]] | None = None,
 ) -> PlanInput:
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=len(replicas),
-            max_replicas=len(replicas),
-            cooldown_s=300.0,
-            move_residence_s=move_residence_s,
-        ),
-        state=StateProfile(bytes=64 * MIB),
-        nodes=nodes,
-        forecast=history_forecast(nodes, history, forecast, said=said),
-        replicas=held_a_day(replicas),
-        step_s=STEP_S,
+    return held_input(
+        nodes,
+        history_forecast(nodes, history, forecast, said=said),
+        replicas,
         costs=PRICES,
+        step_s=STEP_S,
+        cooldown_s=300.0,
+        move_residence_s=move_residence_s,
     )
 
 

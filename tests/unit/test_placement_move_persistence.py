@@ -20,15 +20,11 @@ from hypothesis import strategies as st
 from statecast.core.placement import (
     CostModel,
     NodeInfo,
-    PlacementSpec,
-    PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.core.placement.moves import Evidence
-from tests.unit._placement_helpers import held_a_day, history_forecast
+from tests.unit._placement_helpers import held_input, history_forecast
 
-MIB = 2**20
 STEP_S = 60.0
 HOT = 500.0
 #: A 64 MiB copy costs 1,000 ms (1,200 with the margin); holding nearly free; ``max ==
@@ -45,21 +41,16 @@ def _moved(
     copy_bytes: Mapping[str, float] | None = None,
 ) -> bool:
     """Whether the only copy, on x, moves to y, which the forecast says reads ``HOT``."""
-    inputs = PlanInput(
-        spec=PlacementSpec(
-            min_replicas=1,
-            max_replicas=1,
-            cooldown_s=600.0,
-            move_residence_s=0.0,  # the window alone: the grid's moves
-            move_persistence_s=persistence_s,
-        ),
-        state=StateProfile(64 * MIB),
-        nodes=NODES,
-        forecast=history_forecast(NODES, history, {"y": HOT}, horizon=5),
-        replicas=held_a_day(("x",)),
-        step_s=STEP_S,
+    inputs = held_input(
+        NODES,
+        history_forecast(NODES, history, {"y": HOT}, horizon=5),
+        ("x",),
         costs=PRICES,
-        copy_bytes=copy_bytes or {},
+        step_s=STEP_S,
+        copy_bytes=copy_bytes,
+        cooldown_s=600.0,
+        move_residence_s=0.0,  # the window alone: the grid's moves
+        move_persistence_s=persistence_s,
     )
     return plan(inputs).nodes == ("y",)
 

@@ -19,9 +19,6 @@ from hypothesis import strategies as st
 from statecast.core.placement import (
     CostModel,
     NodeInfo,
-    PlacementSpec,
-    PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.core.placement.moves import best_move
@@ -29,9 +26,8 @@ from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import MOVE_RATIO, PREDICTIVE, Setting, predictive_variant
-from tests.unit._placement_helpers import held_a_day, history_forecast
+from tests.unit._placement_helpers import held_input, history_forecast
 
-MIB = 2**20
 #: A 64 MiB copy costs 1 ms: any move that serves more reads repays it many times over.
 PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16.0, hot_sigma=None)
 NODES = (NodeInfo("x", "z1"), NodeInfo("y", "z2"))
@@ -39,20 +35,14 @@ NODES = (NodeInfo("x", "z1"), NodeInfo("y", "z2"))
 
 def _moved(x: float, y: float, ratio: float) -> bool:
     """Whether the only copy, on x (forecast ``x`` reads a step), moves to y (``y``)."""
-    inputs = PlanInput(
-        spec=PlacementSpec(
-            min_replicas=1,
-            max_replicas=1,
-            cooldown_s=600.0,
-            move_residence_s=0.0,
-            move_ratio=ratio,
-        ),
-        state=StateProfile(64 * MIB),
-        nodes=NODES,
-        forecast=history_forecast(NODES, {}, {"x": x, "y": y}, horizon=5),
-        replicas=held_a_day(("x",)),
-        step_s=60.0,
+    inputs = held_input(
+        NODES,
+        history_forecast(NODES, {}, {"x": x, "y": y}, horizon=5),
+        ("x",),
         costs=PRICES,
+        cooldown_s=600.0,
+        move_residence_s=0.0,
+        move_ratio=ratio,
     )
     return plan(inputs).nodes == ("y",)
 

@@ -24,15 +24,12 @@ from statecast.core.placement import (
     ActionKind,
     CostModel,
     NodeInfo,
-    PlacementSpec,
     PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.core.placement.moves import stay_ladder
-from tests.unit._placement_helpers import held_a_day, history_forecast
+from tests.unit._placement_helpers import held_input, history_forecast
 
-MIB = 2**20
 STEP_S = 60.0
 #: A 64 MiB copy costs 100 ms (1/16 GiB at 1,600 ms a GiB); holding is nearly free and
 #: ``max == min``, so only moves change anything.
@@ -51,19 +48,14 @@ def _input(
     costs: CostModel = PRICES,
     move_residence_s: float | None = None,
 ) -> PlanInput:
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=len(replicas),
-            max_replicas=len(replicas),
-            cooldown_s=cooldown_s,
-            move_residence_s=move_residence_s,
-        ),
-        state=StateProfile(bytes=64 * MIB),
-        nodes=nodes,
-        forecast=history_forecast(nodes, history, forecast, horizon=horizon),
-        replicas=held_a_day(replicas),
-        step_s=STEP_S,
+    return held_input(
+        nodes,
+        history_forecast(nodes, history, forecast, horizon=horizon),
+        replicas,
         costs=costs,
+        step_s=STEP_S,
+        cooldown_s=cooldown_s,
+        move_residence_s=move_residence_s,
     )
 
 
