@@ -19,6 +19,7 @@ import pytest
 
 from statecast.controller import handlers
 from statecast.controller.history_keeper import Owner, history_configmap, history_name
+from statecast.controller.resource_bodies import ResourceBodies
 from statecast.controller.services import Services
 from statecast.core.demand import AgentSample, DemandHistory
 from statecast.core.demand_codec import encode
@@ -378,7 +379,6 @@ def test_a_resource_listed_added_or_respecced_is_reconciled_in_the_woken_workers
     raw = dict(body())
     index = FakeIndex({("ns", "flags"): [raw]})
     kwargs: dict[str, Any] = {
-        "resource_index": index,
         "node_index": nodes(),
         "replica_index": FakeIndex(),
         "pod_index": FakeIndex(),
@@ -460,12 +460,12 @@ def test_a_handlers_status_never_overwrites_a_newer_woken_one(gateway: FakeGatew
     memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
     replicas = FakeIndex()
     kwargs: dict[str, Any] = {
-        "resource_index": FakeIndex({("ns", "flags"): [dict(body())]}),
         "node_index": nodes(),
         "replica_index": replicas,
         "pod_index": FakeIndex(),
     }
     handlers.start_services(memo, **kwargs)
+    handlers.resource_bodies(memo).seen(body())  # as its event keeps it
     try:
         kopf_patch = kopf.Patch()
         handlers.reconcile_resource(
@@ -527,11 +527,13 @@ def test_a_reconciles_replicas_are_created_at_once() -> None:
     assert gateway.written()["ready"] == "0/2"
 
 
-def test_the_resource_index_keeps_no_managed_fields() -> None:
+def test_a_resources_kept_body_has_no_managed_fields() -> None:
     raw = dict(body())
     raw["metadata"] = {**raw["metadata"], "managedFields": [{"manager": "kubectl"}]}
-    ((ref, kept),) = asyncio.run(handlers.resource_index(kopf.Body(raw))).items()
-    assert ref == ("ns", "flags")
+    bodies = ResourceBodies()
+    ref = bodies.seen(kopf.Body(raw))
+    kept = bodies.get(ref)
+    assert ref == ("ns", "flags") and kept is not None
     assert "managedFields" not in kept["metadata"]
     assert kept["metadata"]["uid"] == "u1"
     assert kept["spec"] == raw["spec"]
@@ -567,7 +569,7 @@ def test_every_index_and_event_handler_runs_on_kopfs_loop_not_in_its_executor() 
         for handler in handlers_of._handlers
         if handler.fn.__module__ == handlers.__name__
     ]
-    assert len(ours) == 8
+    assert len(ours) == 7  # three indexes (no SharedResource index), four event handlers
     assert [fn.__name__ for fn in ours if not inspect.iscoroutinefunction(fn)] == []
 
 
@@ -668,3 +670,29 @@ def test_a_held_status_is_written_at_its_deadline_if_no_report_comes(
     written = gateway.written()
     assert {r["node"]: r["phase"] for r in written["replicas"]}["d"] == "Pending"
     assert written["lastDecision"] == {**written["lastDecision"], "action": "add", "node": "d"}
+
+
+def test_no_kopf_index_holds_the_shared_resources() -> None:
+    """kopf's index pre-population makes one toggle per object of an indexed kind, each
+    waking every object already waiting: some N x N wake-ups on its loop before the
+    first reconcile of N new resources. Their bodies are kept by their event handler."""
+    registry = kopf.get_default_registry()
+    indexed = {h.selector.any_name for h in registry._indexing._handlers if h.selector}
+    assert "sharedresources" not in indexed
+    assert {"nodes", "replicas", "pods"} <= indexed
+
+
+def test_a_resources_event_keeps_its_body_and_its_deletion_drops_it(
+    gateway: FakeGateway,
+) -> None:
+    memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
+    bodies = handlers.resource_bodies(memo)
+    raw = dict(body())
+    asyncio.run(handlers.resource_seen(kopf.Body(raw), type=None, memo=memo))
+    assert bodies.get(("ns", "flags")) == raw
+    respecced = {**raw, "metadata": {**raw["metadata"], "generation": 2}}
+    asyncio.run(handlers.resource_seen(kopf.Body(respecced), type="MODIFIED", memo=memo))
+    kept = bodies.get(("ns", "flags"))
+    assert kept is not None and kept["metadata"]["generation"] == 2
+    asyncio.run(handlers.resource_seen(kopf.Body(respecced), type="DELETED", memo=memo))
+    assert bodies.get(("ns", "flags")) is None and len(bodies) == 0

@@ -67,7 +67,6 @@ def test_a_spec_change_is_reconciled_while_every_worker_is_busy(
     memo = kopf.Memo(services=Services.build(gateway, sample_seconds=3600.0))
     index = FakeIndex({("ns", "busy"): [shared("busy")], ("ns", "flags"): [shared("flags")]})
     kwargs: dict[str, Any] = {
-        "resource_index": index,
         "node_index": nodes(),
         "replica_index": FakeIndex(),
         "pod_index": FakeIndex(),

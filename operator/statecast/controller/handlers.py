@@ -1,6 +1,7 @@
 """kopf handlers: observe, call the pure reconcile, apply, report.
 
-Nodes, Replicas, pods and SharedResources are kept in kopf indexes, the agents' Leases
+Nodes, Replicas and pods are kept in kopf indexes, SharedResources' bodies by their
+event handler (:mod:`statecast.controller.resource_bodies`), the agents' Leases
 are listed once a second (an agent that stopped renewing is treated like a NotReady
 node: its copies are Lost and replaced). Every SharedResource is reconciled when it is
 listed (the operator starts or resumes), added, or its spec changes (its generation
@@ -32,14 +33,16 @@ import logging
 import os
 import time
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from prometheus_client import start_http_server
 
 from statecast.api.types import GROUP, VERSION
+from statecast.controller.kopf_diffbase import UnbuiltDiffBase
 from statecast.controller.kopf_pause import KopfPause
 from statecast.controller.observe import Indexes
+from statecast.controller.resource_bodies import ResourceBodies
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
 from statecast.controller.strong_standby import StandbyElections, StrongLister
@@ -98,6 +101,8 @@ PAUSE = "kopf_pause"
 STANDBY = "strong_standby"
 #: memo key: the :class:`~statecast.controller.warmup.WarmUp` of this process.
 WARM_UP = "warm_up"
+#: memo key: the :class:`~statecast.controller.resource_bodies.ResourceBodies` of this process.
+RESOURCE_BODIES = "resource_bodies"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
 #: record to lapse (a strong resource's failover waits for an operator that acts).
 DEFAULT_PEERING_LIFETIME = 10
@@ -197,24 +202,36 @@ def _start_warm_up(services: Services, memo: kopf.Memo) -> None:
     warm_up.start()
 
 
+def resource_bodies(memo: kopf.Memo) -> ResourceBodies:
+    """The SharedResources' bodies :func:`resource_seen` keeps (made on first use)."""
+    bodies = memo.get(RESOURCE_BODIES)
+    if not isinstance(bodies, ResourceBodies):
+        bodies = memo[RESOURCE_BODIES] = ResourceBodies()
+    return bodies
+
+
 def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) -> None:
-    """Run the woken reconciles and safety resyncs (kopf's indexes are live from startup on)."""
-    if "resource_index" not in kwargs or memo.get("woken") is not None:
+    """Run the woken reconciles and safety resyncs (kopf's indexes are live from startup on).
+
+    They read each resource's body from :func:`resource_bodies` (kept by
+    :func:`resource_seen`), the other objects from kopf's indexes.
+    """
+    if "node_index" not in kwargs or memo.get("woken") is not None:
         return
-    indexes, resources = Indexes.of(kwargs), kwargs["resource_index"]
+    indexes, resources = Indexes.of(kwargs), resource_bodies(memo)
     services.wakeups.plan_slots(PLAN_SLOTS)
 
     def run(ref: tuple[str, str]) -> None:
-        store = resources.get(ref)
-        raw = next(iter(store), None) if store is not None else None
+        raw = resources.get(ref)
         if raw is None:
             return  # deleted meanwhile
-        _reconcile_body(services, kopf.Body(raw), indexes)
+        _reconcile_body(services, kopf.Body(cast(kopf.RawBody, raw)), indexes)
 
     def run_wave(refs: list[tuple[str, str]], writes: Executor, event: str) -> None:
-        stores = [resources.get(ref) for ref in refs]
-        raws = [next(iter(store), None) for store in stores if store is not None]
-        bodies = [kopf.Body(raw) for raw in raws if raw is not None]  # deleted meanwhile: none
+        raws = [resources.get(ref) for ref in refs]
+        bodies = [  # deleted meanwhile: none
+            kopf.Body(cast(kopf.RawBody, raw)) for raw in raws if raw is not None
+        ]
         reconcile_wave(services, bodies, indexes, writes, woken.acting, event=event)
 
     def run_in_kopf_context(ref: tuple[str, str]) -> None:
@@ -265,7 +282,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     """
     settings.peering.lifetime = int(memo.get(PEERING_LIFETIME, DEFAULT_PEERING_LIFETIME))
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    # no changing handler reads kopf's diff base: none is built (a deep copy per event)
+    settings.persistence.diffbase_storage = UnbuiltDiffBase(
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{GROUP}/finalizer"
@@ -306,23 +324,13 @@ async def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     return {view.namespace: view} if view is not None else None
 
 
-@kopf.index(GROUP, VERSION, "sharedresources")
-async def resource_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """SharedResources by (namespace, name): what a woken reconcile reads.
-
-    Without ``metadata.managedFields``, which no reconcile reads: about half of a
-    resource's body, kept for every resource.
-    """
-    raw = dict(body)
-    raw["metadata"] = {k: v for k, v in body.metadata.items() if k != "managedFields"}
-    return {(body.metadata.namespace or "", body.metadata.name or ""): raw}
-
-
 @kopf.on.event(GROUP, VERSION, "sharedresources")
 async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Know every resource; queue its reconcile when listed, added or its spec changed.
 
-    A spec change is reconciled at once in its own lane, ahead of every queued resource
+    Its body is kept first (:func:`resource_bodies`: what its reconciles read; not a
+    kopf index, :mod:`statecast.controller.resource_bodies` says why). A spec change is
+    reconciled at once in its own lane, ahead of every queued resource
     (:mod:`statecast.controller.urgent`). A deleted resource's demand
     history, forecasts and tuning are forgotten (its Replicas go by garbage collection).
     """
@@ -330,8 +338,10 @@ async def resource_seen(body: kopf.Body, type: str | None, memo: kopf.Memo, **_:
     _adopt_context(memo)
     ref = (body.metadata.namespace or "", body.metadata.name or "")
     if type == "DELETED":
+        resource_bodies(memo).gone(ref)
         await asyncio.get_running_loop().run_in_executor(None, services.forget, ref)
         return
+    resource_bodies(memo).seen(body)
     services.wakeups.known(
         ref, _minimum(body), body.metadata.get("generation"), body.metadata.get("uid")
     )
