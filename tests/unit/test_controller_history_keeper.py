@@ -272,3 +272,51 @@ def test_a_periods_saves_are_spread_over_its_rounds_each_resource_saved_once() -
     assert max(per_round) < len(names) / 2, per_round
     assert {save_round(("apps", n), SAVE_ROUNDS) for n in names} == set(range(SAVE_ROUNDS))
     assert keeper.save() == len(names), "a whole save (the operator stopping) saves all"
+
+
+def test_no_round_saves_before_the_first_pass_is_over_and_rounds_resume_after() -> None:
+    """The first round, 30 s after the start, fell in the tail of a first pass over 1,000
+    new resources: a hundred ConfigMap writes and the core API client's import (docs/scale.md,
+    session 15). It waits for the pass (``settled``), at most a period."""
+    store, clock = FakeStore(), ManualClock(1000.0)
+    activity = Activity(window=15.0, clock=clock)
+    sampler = DemandSampler(list, active=activity.active)
+    pass_over = False
+    keeper = HistoryKeeper(
+        sampler, store, activity, period=300.0, settled=lambda: pass_over, clock=clock
+    )
+    names = [f"r{i}" for i in range(60)]
+    for name in names:
+        keeper.observe(Owner("apps", name, f"uid-{name}"), 60.0)
+    sampler.record(AgentSample("n1", 0.0, 60.0, {("apps", n, "local"): 5 for n in names}))
+    for _ in range(3):  # rounds due during the pass, the operator acting
+        clock.now += 30.0
+        activity.mark()
+        keeper._save_while_acting()
+    assert store.maps == {}, "before: round 0 saved its resources 30 s in, mid-pass"
+    pass_over = True
+    for _ in range(SAVE_ROUNDS):
+        activity.mark()
+        keeper._save_while_acting()
+    assert len(store.maps) == len(names), "every round once the pass is over: all saved"
+
+
+def test_rounds_save_a_period_after_the_start_even_if_the_pass_never_ends() -> None:
+    store, clock = FakeStore(), ManualClock(1000.0)
+    activity = Activity(window=15.0, clock=clock)
+    sampler = DemandSampler(list, active=activity.active)
+    keeper = HistoryKeeper(
+        sampler, store, activity, period=300.0, settled=lambda: False, clock=clock
+    )
+    for name in ("a", "b"):
+        keeper.observe(Owner("apps", name, f"uid-{name}"), 60.0)
+    sampler.record(AgentSample("n1", 0.0, 60.0, {("apps", n, "local"): 5 for n in "ab"}))
+    clock.now += 299.0
+    activity.mark()
+    keeper._save_while_acting()
+    assert not keeper.saving() and store.maps == {}
+    clock.now += 1.0
+    for _ in range(SAVE_ROUNDS):
+        activity.mark()
+        keeper._save_while_acting()
+    assert keeper.saving() and len(store.maps) == 2

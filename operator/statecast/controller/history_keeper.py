@@ -6,7 +6,11 @@ reconciles it, and saves every resource's history every ``period`` seconds
 (``STATECAST_HISTORY_SAVE_SECONDS``, default 300) and when the operator stops. A
 period's saves are spread over :data:`SAVE_ROUNDS` rounds, each resource in its own
 (:func:`save_round`): saved all at once, a thousand resources made a burst of a
-thousand ConfigMap writes every five minutes (docs/scale.md, session 10). The
+thousand ConfigMap writes every five minutes (docs/scale.md, session 10). The first
+round waits for the operator's first pass to be over (``settled``), at most a period:
+30 s after the start it fell in the tail of a first pass over 1,000 new resources
+(a hundred ConfigMap writes of ~3 intervals of history each, and the core API client's
+import, half a second of CPU; docs/scale.md, session 15). The
 ConfigMap (:func:`history_configmap`) is named ``statecast-history-<resource>``, lives in
 the resource's namespace, carries the label ``statecast.io/history`` and an owner
 reference to the resource (the garbage collector deletes it with the resource), and
@@ -181,6 +185,10 @@ class HistoryKeeper:
             resources waited on a thousand ConfigMap reads, one in every reconcile; in
             the background, the reconcile goes on (its forecast waits for the
             operator's own readings anyway) and the history joins when it is read.
+        settled: whether the operator's first pass is over (:meth:`Wakeups.busy
+            <statecast.controller.wakeups.Wakeups.busy>` no longer); no round saves
+            before, or before a ``period`` has passed since the keeper was made.
+        clock: monotonic seconds (a test seam).
     """
 
     def __init__(
@@ -191,8 +199,12 @@ class HistoryKeeper:
         period: float = SAVE_SECONDS,
         max_bytes: int = MAX_BYTES,
         load_threads: int = 0,
+        settled: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sampler, self.store, self.activity = sampler, store, activity
+        self._settled, self.clock = settled, clock
+        self._made, self._saving = clock(), False
         self.period, self.max_bytes = period, max_bytes
         self._round = 0  # the next round of saves (of SAVE_ROUNDS a period)
         self._owners: dict[Ref, Owner] = {}
@@ -332,7 +344,15 @@ class HistoryKeeper:
         if self.activity.active():
             self.save()
 
+    def saving(self) -> bool:
+        """Whether rounds save: once the first pass was over, or a period after the start."""
+        if not self._saving:
+            self._saving = self._settled() or self.clock() - self._made >= self.period
+        return self._saving
+
     def _save_while_acting(self) -> None:
+        if not self.saving():
+            return  # the first pass comes first; the round is not skipped, only later
         round_, self._round = self._round, (self._round + 1) % SAVE_ROUNDS
         if self.activity.active():
             self.save(round_)

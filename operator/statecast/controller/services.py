@@ -307,6 +307,7 @@ class Services:
         gateway = gateway if gateway is not None else KubeGateway(link=link)
         liveness = AgentLiveness(gateway)
         activity = Activity(window=acting_window)
+        wakeups = Wakeups()
         metrics = OperatorMetrics()
         sampler = DemandSampler(
             liveness.current,
@@ -337,8 +338,14 @@ class Services:
             activity=activity,
             sampler=sampler,
             keeper=HistoryKeeper(
-                sampler, gateway, activity, period=save_seconds, load_threads=io_threads
+                sampler,
+                gateway,
+                activity,
+                period=save_seconds,
+                load_threads=io_threads,
+                settled=lambda: not wakeups.busy(),
             ),
+            wakeups=wakeups,
             forecaster=DemandForecaster(sampler),
             tuner=SelfTuner(sampler),
             heat=HeatTracker(sampler),
