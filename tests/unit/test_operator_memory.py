@@ -115,3 +115,38 @@ def test_a_node_cold_all_day_is_still_forecast_to_rise_when_it_was_hot_yesterday
     a = forecast.nodes.index("a")
     assert forecast.observed is not None and forecast.observed[a] == 0.0, "a is cold now"
     assert forecast.mean[a, -1] > 100.0, forecast.mean[a]
+
+
+def test_a_forecast_holds_its_older_hours_hourly_so_its_bytes_stop_growing() -> None:
+    """Four days of 5-minute intervals on three nodes with a daily shape. Session 14's
+    engine held its whole window (three days: 864 steps, float32 and a missing flag,
+    5 bytes each, and an eighth more) and the planner's last day (288 steps, 4 bytes) at
+    the interval's resolution: ~6 KiB per node. Now three hours of each as they are
+    and every older hour as one value: under 1.5 KiB per node, the same on the fourth
+    day as on the third, and the forecast kept for its interval holds no day."""
+    spec = SharedResourceSpec.model_validate(
+        {"replicas": {"min": 1}, "prediction": {"interval": "5m", "horizon": "15m"}}
+    )
+    sampler = DemandSampler(lambda: [])
+    forecaster = DemandForecaster(sampler)
+    day0, ref, nodes = 1_796_515_200.0, ("ns", "days"), ("a", "b", "c")
+    counts = dict.fromkeys(nodes, 0)
+    held: dict[int, int] = {}
+    rng = np.random.default_rng(4)
+    demand = None
+    for k in range(1, 4 * 288 + 1):
+        at = day0 + 300.0 * k
+        for i, node in enumerate(nodes):
+            phase = 2 * np.pi * ((at - day0) / 86400 + i / 3)
+            counts[node] += int(rng.poisson(60 * (1.2 + np.sin(phase))))
+            sampler.record(AgentSample(node, day0, at, {(*ref, "local"): counts[node]}))
+        demand = forecaster.demand(ref, spec, nodes, dt.datetime.fromtimestamp(at + 1, dt.UTC))
+        if k % 288 == 0:
+            engine = forecaster._engines[ref]  # the forecaster's engine, under test
+            held[k // 288] = engine._engine.nbytes + engine._day.nbytes
+    assert demand is not None and demand.forecast.recent is not None
+    assert demand.forecast.recent.shape == (3, 288)
+    assert held[4] == held[3], held
+    assert held[4] <= 3 * 1536, f"{held[4] / 3:.0f} bytes per node"
+    assert forecaster._made[ref].demand is not None
+    assert forecaster._made[ref].demand.forecast.recent is None, "kept without its day"

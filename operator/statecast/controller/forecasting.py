@@ -18,6 +18,7 @@ a rebuild it says what :func:`~statecast.core.reconcile.predicted.forecast_deman
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -32,7 +33,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand_series import held_steps, history_steps
+from statecast.core.demand_series import fine_steps, held_steps, history_steps
 from statecast.core.placement import DemandForecast
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,
@@ -45,6 +46,7 @@ from statecast.core.reconcile.forecast_score import ForecastScore
 from statecast.core.reconcile.predicted import (
     PredictedDemand,
     events_of,
+    known_recent,
     seasons_of,
     steps_of,
 )
@@ -77,12 +79,22 @@ class _Made:
 class DemandForecaster:
     """Forecasts per resource from a :class:`DemandSampler`, cached per interval.
 
+    A forecast kept for the rest of its interval is kept without the planner's last
+    day of demand (``DemandForecast.recent``): each time it is handed out again, the
+    engine's day is put back (with older hours held hourly it is a new array each time;
+    kept, it was the whole day at the interval's resolution per resource).
+
     Args:
         sampler: where the demand history is.
+        dense: hold every engine's window and last day at the interval's resolution
+            (session 14's engines; for the quality comparison of ``bench.operator_forecast``).
+            By default older than :func:`~statecast.core.demand_series.fine_steps` they
+            are held one value per coarse interval.
     """
 
-    def __init__(self, sampler: DemandSampler) -> None:
+    def __init__(self, sampler: DemandSampler, *, dense: bool = False) -> None:
         self.sampler = sampler
+        self.dense = dense
         self._lock = threading.Lock()
         self._made: dict[Ref, _Made] = {}
         self._engines: dict[Ref, DemandEngine] = {}
@@ -125,7 +137,7 @@ class DemandForecaster:
                 and made.demand is not None
                 and last_forecast_serves(made.basis, spec)
             ):
-                return made.demand
+                return self._with_day(ref, made.demand)
         current = {n: c for n, c in (pods or {}).items() if c > 0}
         self.sampler.record_pods(ref, current, now.timestamp())
         interval, _, _ = steps_of(spec)
@@ -140,7 +152,7 @@ class DemandForecaster:
         with self._lock:
             made = self._made.get(ref)
         if made is not None and (made.end, made.nodes, made.pods_now) == (end, names, pods_now):
-            return made.demand
+            return None if made.demand is None else self._with_day(ref, made.demand)
         previous_next: dict[str, float] | None = None
         history: dict[str, tuple[float, ...]] = {}
         if made is not None and made.end == end:  # the same interval, forecast again
@@ -167,11 +179,21 @@ class DemandForecaster:
                     ref, _WRITES_WINDOW_S, now.timestamp()
                 ),
             )
+        kept = None if demand is None else _without_day(demand)
         with self._lock:
             self._made[ref] = _Made(
-                end, names, pods_now, demand, previous_next, history, forecast_basis(spec)
+                end, names, pods_now, kept, previous_next, history, forecast_basis(spec)
             )
         return demand
+
+    def _with_day(self, ref: Ref, demand: PredictedDemand) -> PredictedDemand:
+        """``demand`` with its engine's last day of demand put back (None: no engine now)."""
+        with self._lock:
+            engine = self._engines.get(ref)
+        if engine is None or engine.settings.nodes != demand.forecast.nodes:
+            return demand
+        forecast = dataclasses.replace(demand.forecast, recent=known_recent(engine.recent))
+        return dataclasses.replace(demand, forecast=forecast)
 
     def _forecast_nodes(self, ref: Ref, nodes: Sequence[str]) -> tuple[str, ...]:
         """The nodes to forecast ``ref`` on: those its history has demand or pods on.
@@ -206,6 +228,7 @@ class DemandForecaster:
             self.sampler.generation(ref),
             seasons[1:],
             events_of(spec),
+            0 if self.dense else fine_steps(interval, seasons, horizon),
         )
         with self._lock:
             engine = self._engines.get(ref)
@@ -304,3 +327,10 @@ class DemandForecaster:
             kept = {n: age for n, age in ages.items() if age < horizon}
             self._removed[ref] = {n: times[n] for n in kept}
             return kept
+
+
+def _without_day(demand: PredictedDemand) -> PredictedDemand:
+    """``demand`` without the planner's last day (kept so; put back when handed out)."""
+    if demand.forecast.recent is None:
+        return demand
+    return dataclasses.replace(demand, forecast=dataclasses.replace(demand.forecast, recent=None))

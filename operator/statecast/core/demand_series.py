@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from statecast.api.units import DAY_S
-from statecast.core.forecast.family import MIN_ORIGINS
+from statecast.core.forecast.family import MIN_ORIGINS, Grid
 from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "capacity",
     "coarse_capacity",
     "coarse_interval",
+    "coarse_steps",
+    "fine_steps",
     "held_steps",
     "history_steps",
 ]
@@ -73,6 +75,51 @@ MAX_HISTORY_STEPS = 40320
 def coarse_interval(interval: float) -> float:
     """Seconds per coarse interval: the fewest whole ``interval``s spanning an hour."""
     return interval * max(1, math.ceil(COARSE_MIN_S / interval - 1e-9))
+
+
+def coarse_steps(interval: float) -> int:
+    """Intervals in one coarse interval (:func:`coarse_interval`): a whole number."""
+    return max(1, round(coarse_interval(interval) / interval))
+
+
+#: Seasons at least this long are read at the coarse resolution beyond the fine span
+#: (their lags a season back and more); shorter ones are held whole at the interval's.
+FINE_SEASON_S = DAY_S
+#: Seasons a profile averages at most (the fast path's grid).
+PROFILE_SEASONS = max(Grid().seasons)
+
+
+def fine_steps(interval: float, seasons: Sequence[int], horizon: int) -> int:
+    """Newest intervals a forecast holds at ``interval``'s resolution; older ones: coarse.
+
+    Between two rebuilds a resource's forecast engine reads of its window the newest
+    interval (the level members and the deviation), and the seasonal members' lags: a
+    season back and more, each averaged over neighbouring phases (up to a 96th of the
+    season either side). A season of a day or longer (``FINE_SEASON_S``) is read at
+    the coarse resolution (an hour: a rebuild gives it that way beyond the fine ring,
+    and 24 values a day keep the daily shape); a shorter one needs its lags whole: as
+    many seasons as a profile averages, the horizon and the phase width, and a week of
+    the shortest (the interval hedge's week ago, while one season is modelled). The
+    planner reads the newest intervals (its last minutes, the stretches since a copy
+    was made, summed): held fine for the horizon and :data:`MIN_ORIGINS` intervals at
+    least. At least one
+    coarse interval; whole coarse intervals (the fine part then reaches one more, the
+    one being filled).
+
+    Args:
+        interval: seconds per interval.
+        seasons: the seasons in intervals (``prediction.seasonality``).
+        horizon: steps ahead.
+    """
+    needs = [horizon + MIN_ORIGINS]
+    short = [p for p in seasons if p * interval < FINE_SEASON_S]
+    for period in short:
+        width = max(1, round(period / 96))
+        needs.append(PROFILE_SEASONS * period + horizon + width + 1)
+    if short:  # the interval hedge of a single season modelled: its week ago
+        needs.append(7 * min(short) + horizon + 7)
+    every = coarse_steps(interval)
+    return every * max(1, math.ceil(max(needs) / every))
 
 
 def coarse_capacity(interval: float) -> int:

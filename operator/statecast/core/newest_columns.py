@@ -9,12 +9,19 @@ node at a day of 10 s intervals). :class:`NewestColumns` keeps the same values i
 float32 buffer a little wider than the day, appends each interval in place and hands out
 read-only views that never change: a full buffer is moved into a new one, not over
 itself, so a view handed out before still shows what it showed.
+
+With ``blocks`` the columns older than the newest few hours are held one value per
+block of columns (an hour: the coarse ring's resolution, at which a rebuild gives them
+anyway) and :meth:`NewestColumns.view` spreads each block's mean back over its columns
+in a new array: at 10 s intervals a day is 8,640 columns per node, the blocks 24.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+from statecast.core.forecast.window import block_means
 
 __all__ = ["NewestColumns"]
 
@@ -30,38 +37,58 @@ class NewestColumns:
     The buffer grows with the columns held (by half, up to ``keep`` plus a slack of an
     eighth of it); once full, the newest columns move into a new buffer of the same
     width. Memory: at most ``rows x (keep + slack) x 4`` bytes, plus the buffer a
-    handed-out view still holds until it is dropped.
+    handed-out view still holds until it is dropped. With ``blocks`` the buffer holds
+    the newest ``fine`` columns and the block they reach into, and every older block
+    is one value: ``rows x (fine + every + slack + keep / every) x 4`` bytes at most.
 
     Args:
         rows: rows of the series.
         keep: newest columns kept (at least 1).
+        blocks: ``(fine, every, align)``: columns older than the newest ``fine`` (and
+            the block they reach into) held as the mean of each block of ``every``
+            columns, a block starting at each column ``align + k * every`` (columns
+            counted from the first ever appended); None (or ``fine + every`` not below
+            ``keep``): every column as it is.
     """
 
-    def __init__(self, rows: int, keep: int) -> None:
+    def __init__(self, rows: int, keep: int, blocks: tuple[int, int, int] | None = None) -> None:
         self.keep = max(1, keep)
         self.limit = self.keep + max(FIRST_WIDTH, self.keep // 8)
+        fine, every, align = blocks or (self.keep, 1, 0)
+        self._every, self._align = max(1, every), align
+        self._fine = max(1, fine)
+        self.blocked = self._every > 1 and self._fine + self._every < self.keep
+        if self.blocked:
+            held = self._fine + self._every
+            self.limit = held + max(FIRST_WIDTH, held // 8)
         self._data: Float32Array = np.zeros((rows, min(self.limit, FIRST_WIDTH)), np.float32)
         self._start = 0
         self._stop = 0
+        self._count = 0  # columns ever appended
+        self._older: Float32Array = np.zeros((rows, 0), np.float32)  # one mean per block
+        self._block0 = 0  # the block index of ``_older``'s first column
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the buffer."""
-        return int(self._data.nbytes)
+        """Bytes of the buffer (and of the blocks' values)."""
+        return int(self._data.nbytes + self._older.nbytes)
 
     def append(self, columns: npt.ArrayLike) -> None:
         """Add ``columns`` (rows x k, oldest first) as the newest; NaN counts as 0."""
-        values = np.nan_to_num(np.asarray(columns, dtype=np.float64)[:, -self.keep :])
+        given = np.asarray(columns, dtype=np.float64)
+        values = np.nan_to_num(given[:, -self.keep :])
         width = values.shape[1]
         if width == 0:
             return
+        self._count += given.shape[1]
         held = min(self._stop - self._start, self.keep - width)
         if self._stop + width > self._data.shape[1]:
             size = max(held + width, min(self.limit, self._data.shape[1] * 3 // 2))
-            self._move(held, min(self.limit, size))
+            self._move(held, size)
         self._data[:, self._stop : self._stop + width] = values
         self._stop += width
         self._start = max(self._start, self._stop - self.keep)
+        self._fold()
 
     def _move(self, held: int, size: int) -> None:
         """Put the newest ``held`` columns at the start of a new buffer of ``size``."""
@@ -69,8 +96,42 @@ class NewestColumns:
         data[:, :held] = self._data[:, self._stop - held : self._stop]
         self._data, self._start, self._stop = data, 0, held
 
+    def _fold(self) -> None:
+        """Blocked: every whole block older than the newest ``fine`` columns becomes its mean."""
+        if not self.blocked:
+            return
+        oldest = self._count - (self._stop - self._start)  # the buffer's first column
+        keep = self._count - self._fine
+        cut = self._align + ((keep - self._align) // self._every) * self._every
+        if cut > oldest:
+            width = cut - oldest
+            block = (oldest - self._align) // self._every
+            pad = oldest - (self._align + block * self._every)
+            part = self._data[:, self._start : self._start + width].astype(np.float64)
+            means = block_means(part, pad, self._every).astype(np.float32)
+            if block != self._block0 + self._older.shape[1]:  # none, or all out of reach
+                self._older, self._block0 = self._older[:, :0], block
+            self._older = np.concatenate([self._older, means], axis=1)
+            self._start += width
+        first = max(0, self._count - self.keep)  # the oldest column held
+        drop = (first - self._align) // self._every - self._block0
+        if drop > 0:
+            self._older = self._older[:, drop:].copy()
+            self._block0 += drop
+        if self._data.shape[1] > self.limit:
+            self._move(self._stop - self._start, self.limit)
+
     def view(self) -> Float32Array:
-        """The columns held, oldest first, read-only (later appends never change it)."""
+        """The columns held, oldest first, read-only (later appends never change it).
+
+        Blocked: a new array, each block's mean spread over its columns.
+        """
         out = self._data[:, self._start : self._stop]
+        lead = min(self.keep, self._count) - (self._stop - self._start)
+        if lead > 0:
+            first = self._count - (self._stop - self._start) - lead
+            head = first - (self._align + self._block0 * self._every)
+            spread = np.repeat(self._older, self._every, axis=1)[:, head : head + lead]
+            out = np.concatenate([spread, out], axis=1)
         out.flags.writeable = False
         return out

@@ -14,10 +14,10 @@ forecast is left alone.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
+
+from statecast.core.forecast.window import Columns
 
 __all__ = ["weekly_hedge"]
 
@@ -25,7 +25,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def weekly_hedge(
-    z: npt.NDArray[np.floating[Any]],
+    z: Columns,
     zhat: FloatArray,
     ends: FloatArray,
     scale: FloatArray,
@@ -64,7 +64,7 @@ def weekly_hedge(
         centre = n_steps - 1 + h - week * period
         if centre < 0:
             continue
-        past = z[:, max(0, centre - half) : centre + half + 1].astype(np.float64)
+        past = np.asarray(z[:, max(0, centre - half) : centre + half + 1], dtype=np.float64)
         gap = np.median(past, axis=1) - zhat[:, h - 1]
         low, high = np.minimum(ends[:, h - 1, 0], 0.0), np.maximum(ends[:, h - 1, 1], 0.0)
         far = np.abs(gap) > threshold * scale[:, h - 1]

@@ -38,6 +38,7 @@ from statecast.core.forecast.transform import (
     check_parameters,
     fill_missing,
 )
+from statecast.core.forecast.window import BlockedView, Columns, block_means, nonzero_rows
 
 __all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "default_capacity", "due_for_refit"]
 
@@ -84,6 +85,13 @@ class ForecastEngine:
         refit_every: Updates between two refits (:attr:`refit_due`, which also falls due
             whenever the history held has doubled); the default, 60, is hourly at a
             1-minute sampling interval.
+        blocks: ``(fine, every, align)``: hold only the newest ``fine`` steps (and the
+            block they reach into) as they are, and every older block of ``every``
+            steps as one value (the mean of its counts, on the log scale), a block
+            starting at each step ``align + k * every`` (steps counted from the first
+            ever appended); None (or ``fine + every`` not below the capacity): every
+            step as it is. The members read a block's value for each of its steps
+            (:class:`~statecast.core.forecast.window.BlockedView`).
     """
 
     def __init__(
@@ -96,6 +104,7 @@ class ForecastEngine:
         capacity: int | None = None,
         grid: Grid | None = None,
         refit_every: int = DEFAULT_REFIT_EVERY,
+        blocks: tuple[int, int, int] | None = None,
     ) -> None:
         check_parameters(period=period, horizon=horizon, level=level)
         self.periods = as_periods(period)
@@ -118,11 +127,22 @@ class ForecastEngine:
         # The window grows with the history held (to capacity + slack at most, by half
         # each time): an engine over an hour of history holds an hour, not days of zeros.
         self._limit = self.capacity + slack
+        fine, every, align = blocks or (self.capacity, 1, 0)
+        self._blocked = every > 1 and fine + every < self.capacity
+        self._fine, self._every, self._align = max(1, fine), max(1, every), align
+        if self._blocked:  # the buffer holds the fine steps (and one block) only
+            self._limit = self._fine + self._every + max(64, (self._fine + self._every) // 8)
         self._z = np.zeros((n_series, min(self._limit, 128)), dtype=np.float32)
         self._missing = np.ones((n_series, self._z.shape[1]), dtype=np.bool_)
         self._start = 0
         self._stop = 0
         self._steps = 0  # samples ever appended
+        self._first = 0  # the oldest step ever held (a refit's history: its first)
+        # Blocked: one value per block older than the buffer's steps, and whether the
+        # whole block was missing; ``_block0`` is the block index of column 0.
+        self._older = np.zeros((n_series, 0), dtype=np.float32)
+        self._older_missing = np.zeros((n_series, 0), dtype=np.bool_)
+        self._block0 = 0
         self._slots = Slots(n_series, self._grid.top)
         self._offsets = np.zeros((n_series, horizon, len(self._probs)))
         self._kappa = np.zeros(n_series)
@@ -171,9 +191,78 @@ class ForecastEngine:
         self._stop += width
         self._start = max(self._start, self._stop - self.capacity)
         self._steps += width
+        self._fold()
 
-    def _window(self) -> npt.NDArray[np.float32]:
-        return self._z[:, self._start : self._stop]
+    def _held(self) -> int:
+        """Steps the window holds (blocked: those held as one value per block too)."""
+        if not self._blocked:
+            return self._stop - self._start
+        return max(0, min(self.capacity, self._steps - self._first))
+
+    def _fold(self) -> None:
+        """Blocked: every whole block older than the newest ``fine`` steps becomes one value.
+
+        The value is the mean of the block's counts on the log scale (``log1p`` of the
+        mean of ``expm1``): a block spread evenly from an hour's total, as a rebuild
+        gives it, keeps the value each of its steps had. Blocks wholly before the
+        window are dropped; a buffer left wider than the fine steps need (a refit's
+        whole history) is replaced by one that is not.
+        """
+        if not self._blocked:
+            return
+        oldest = self._steps - (self._stop - self._start)  # the buffer's first step
+        keep = self._steps - self._fine
+        cut = self._align + ((keep - self._align) // self._every) * self._every
+        if cut > oldest:
+            width = cut - oldest
+            block = (oldest - self._align) // self._every
+            pad = oldest - (self._align + block * self._every)
+            z = self._z[:, self._start : self._start + width].astype(np.float64)
+            gone = np.where(self._missing[:, self._start : self._start + width], np.nan, 0.0)
+            values = np.log1p(block_means(np.expm1(z), pad, self._every)).astype(np.float32)
+            missing = np.isnan(block_means(gone, pad, self._every))
+            if block != self._block0 + self._older.shape[1]:  # none, or all out of reach
+                self._older, self._block0 = self._older[:, :0], block
+                self._older_missing = self._older_missing[:, :0]
+            self._older = np.concatenate([self._older, values], axis=1)
+            self._older_missing = np.concatenate([self._older_missing, missing], axis=1)
+            self._start += width
+        start = self._steps - self._held()
+        drop = (start - self._align) // self._every - self._block0
+        if drop > 0:
+            self._older = self._older[:, drop:].copy()
+            self._older_missing = self._older_missing[:, drop:].copy()
+            self._block0 += drop
+        if self._z.shape[1] > self._limit:
+            held = self._stop - self._start
+            fine = np.zeros((self.n_series, self._limit), dtype=np.float32)
+            flags = np.ones((self.n_series, self._limit), dtype=np.bool_)
+            fine[:, :held] = self._z[:, self._start : self._stop]
+            flags[:, :held] = self._missing[:, self._start : self._stop]
+            self._z, self._missing, self._start, self._stop = fine, flags, 0, held
+
+    def _window(self, drop: int = 0) -> Columns:
+        """The window, oldest first, without its newest ``drop`` steps."""
+        fine = self._z[:, self._start : self._stop - drop]
+        lead = self._held() - (self._stop - self._start)
+        if lead <= 0:
+            return fine
+        start = self._steps - self._held()
+        head = start - (self._align + self._block0 * self._every)
+        return BlockedView(fine, self._older, self._every, lead, head)
+
+    def _dense(self, rows: slice) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """The window's ``rows`` as one array of every step, and which were missing."""
+        window = self._window()
+        fine_missing = self._missing[rows, self._start : self._stop]
+        if not isinstance(window, BlockedView):
+            return window[rows].astype(np.float64), fine_missing
+        view: BlockedView = window[rows]
+        flags = BlockedView(
+            fine_missing.astype(np.float32), self._older_missing[rows].astype(np.float32),
+            view.every, view.lead, view.head,
+        )  # fmt: skip
+        return view.dense().astype(np.float64), flags.dense() > 0.5
 
     @property
     def refit_due(self) -> bool:
@@ -185,14 +274,15 @@ class ForecastEngine:
         return not self._fitted or due_for_refit(
             self._steps - self._refitted_at,
             self.refit_every,
-            self._stop - self._start,
+            self._held(),
             self._held_at_refit,
         )
 
     @property
     def nbytes(self) -> int:
         """Bytes the history window's buffers take now."""
-        return int(self._z.nbytes + self._missing.nbytes)
+        older = self._older.nbytes + self._older_missing.nbytes
+        return int(self._z.nbytes + self._missing.nbytes + older)
 
     @property
     def steps(self) -> int:
@@ -215,14 +305,16 @@ class ForecastEngine:
             self._replace_history(history)
         started = time.perf_counter()
         self._refitted_at = self._steps
-        self._held_at_refit = self._stop - self._start
+        self._held_at_refit = self._held()
         for first in range(0, self.n_series, BATCH_CHUNK):
             self._refit_rows(slice(first, min(self.n_series, first + BATCH_CHUNK)))
         self._fitted = True
+        with self._lock:
+            self._fold()  # a blocked window's history was whole for the refit
         _log.info(
             "forecast_refit series=%d steps=%d seconds=%.2f",
             self.n_series,
-            self._stop - self._start,
+            self._held(),
             time.perf_counter() - started,
         )
 
@@ -233,7 +325,13 @@ class ForecastEngine:
         kept = y[:, -self.capacity :]
         width = kept.shape[1]
         with self._lock:
-            self._reserve(width)
+            if self._blocked:  # the whole history for the refit; folded after it
+                self._z = np.zeros((self.n_series, width), dtype=np.float32)
+                self._missing = np.ones((self.n_series, width), dtype=np.bool_)
+                self._older = np.zeros((self.n_series, 0), dtype=np.float32)
+                self._older_missing = np.zeros((self.n_series, 0), dtype=np.bool_)
+            else:
+                self._reserve(width)
             # Converted chunk by chunk: no full-size float64 temporary.
             for first in range(0, self.n_series, BATCH_CHUNK):
                 rows = slice(first, min(self.n_series, first + BATCH_CHUNK))
@@ -241,11 +339,11 @@ class ForecastEngine:
                 self._missing[rows, :width] = np.isnan(kept[rows])
             self._start, self._stop = 0, width
             self._steps += y.shape[1]
+            self._first = self._steps - width
 
     def _refit_rows(self, rows: slice) -> None:
         with self._lock:
-            z = self._window()[rows].astype(np.float64)
-            missing = self._missing[rows, self._start : self._stop]
+            z, missing = self._dense(rows)
             seen = self._steps
         y = np.where(missing, np.nan, np.expm1(z))
         fast = fast_forecast(
@@ -274,7 +372,7 @@ class ForecastEngine:
             # Replay the samples that arrived while this chunk was being fitted.
             late = self._steps - seen
             for back in range(late, 0, -1):
-                self._slots.advance(self._z[rows, self._start : self._stop - back + 1], rows)
+                self._slots.advance(self._window(back - 1)[rows], rows)
 
     # -- cheap update ----------------------------------------------------------------------
 
@@ -297,9 +395,9 @@ class ForecastEngine:
             missing = np.isnan(sample)
             z = np.log1p(sample)
             if missing.any():
-                length = self._stop - self._start
+                length = self._held()
                 back = self.period if length >= self.period else 1
-                z[missing] = self._z[missing, self._stop - back] if length >= back else 0.0
+                z[missing] = self._window()[:, length - back][missing] if length >= back else 0.0
             self._append(z.astype(np.float32)[:, None], missing[:, None])
             self._slots.advance(self._window(), slice(None))
             known = np.where(missing, np.nan, sample)
@@ -330,9 +428,9 @@ class ForecastEngine:
             self._model_names(window), self.level, mean, lower, upper, self._scores.copy()
         )
 
-    def _model_names(self, window: npt.NDArray[np.float32]) -> tuple[str, ...]:
+    def _model_names(self, window: Columns) -> tuple[str, ...]:
         """Each series' model name, ``zero`` while its whole window is zero (cached)."""
-        zero: npt.NDArray[np.bool_] = ~np.any(window, axis=1)
+        zero: npt.NDArray[np.bool_] = ~nonzero_rows(window)
         if self._models is None or not np.array_equal(zero, self._models_zero):
             self._models = tuple(
                 "zero" if zr else name for zr, name in zip(zero, self._names, strict=True)

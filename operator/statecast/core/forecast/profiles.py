@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from statecast.core.forecast.window import Columns
+
 __all__ = ["ahead_columns", "ewma", "first_lag", "lag_profile", "profile_at", "smooth_phase"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -135,7 +137,7 @@ def ewma(values: FloatArray, alpha: float) -> FloatArray:
 
 
 def profile_at(
-    z: npt.NDArray[np.floating[Any]],
+    z: Columns,
     columns: IntArray,
     *,
     period: int,
@@ -149,7 +151,8 @@ def profile_at(
     to one season after the last sample; lags before the first column are skipped.
 
     Args:
-        z: Log-scale history, shape ``(n, T)``.
+        z: Log-scale history, shape ``(n, T)`` (an array, or a
+            :class:`~statecast.core.forecast.window.BlockedView`).
         columns: Columns (may exceed ``T - 1`` by less than a season), shape ``(C,)``.
         period: Season length.
         seasons: Seasons ``K``.
@@ -163,7 +166,7 @@ def profile_at(
     v = np.arange(-width, width + 1)[None, :, None]
     source = columns[None, None, :] + v - k * period  # (K, 2w+1, C)
     valid = source >= 0
-    block = z[:, np.maximum(source, 0)].astype(np.float64)  # (n, K, 2w+1, C)
+    block = np.asarray(z[:, np.maximum(source, 0)], dtype=np.float64)  # (n, K, 2w+1, C)
     if valid.all():
         centre = np.median(block, axis=1) if robust else block.mean(axis=1)
     else:

@@ -10,14 +10,13 @@ advanced and forecast together.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
 from statecast.core.forecast.family import Member
 from statecast.core.forecast.fastpath import FamilyFit
 from statecast.core.forecast.profiles import first_lag, profile_at
+from statecast.core.forecast.window import Columns
 
 __all__ = ["Slots"]
 
@@ -86,15 +85,16 @@ class Slots:
                     out.append((slot, self._registry[int(value)], order[lo:hi]))
         return out
 
-    def advance(self, window: npt.NDArray[np.floating[Any]], rows: Rows) -> None:
+    def advance(self, window: Columns, rows: Rows) -> None:
         """Move the levels of ``rows`` by the newest sample (``window``'s last column).
 
         Args:
-            window: Log-scale history of ``rows`` up to and with the new sample.
+            window: Log-scale history of ``rows`` up to and with the new sample (an
+                array, or a :class:`~statecast.core.forecast.window.BlockedView`).
             rows: The series ``window`` holds.
         """
         levels = self.levels[rows]
-        newest = window[:, -1].astype(np.float64)
+        newest = np.asarray(window[:, -1], dtype=np.float64)
         last = np.array([window.shape[1] - 1], dtype=np.int64)
         for slot, member, picked in self._groups(rows):
             target = newest[picked]
@@ -108,7 +108,7 @@ class Slots:
             levels[picked, slot] = current + member.alpha * (target - current)
         self.levels[rows] = levels
 
-    def forecast(self, window: npt.NDArray[np.floating[Any]], horizon: int) -> FloatArray:
+    def forecast(self, window: Columns, horizon: int) -> FloatArray:
         """Log-scale forecasts of steps ``1..horizon`` after ``window``, ``(n, horizon)``."""
         n, n_steps = window.shape
         out = np.zeros((n, horizon))

@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S
+from statecast.core.demand_series import coarse_steps
 from statecast.core.forecast import BatchForecast, ForecastEngine
 from statecast.core.forecast.events import Event, deflate, factors, learned_effects
 from statecast.core.forecast.incremental import due_for_refit
@@ -91,6 +92,10 @@ class EngineSettings:
             modelled once the history holds two of them.
         events: the known events (``prediction.events``): the history is divided by
             their factors before it is fitted or fed, the forecast multiplied by them.
+        fine: steps held at the interval's resolution
+            (:func:`~statecast.core.demand_series.fine_steps`); older ones, in the
+            engine's window and the planner's last day, one value per coarse interval
+            (an hour). 0: every step as it is (session 14's windows).
     """
 
     nodes: tuple[str, ...]
@@ -102,6 +107,7 @@ class EngineSettings:
     generation: tuple[int, int] = (0, 0)
     longer: tuple[int, ...] = ()
     events: tuple[Event, ...] = ()
+    fine: int = 0
 
 
 class Step(enum.Enum):
@@ -193,6 +199,18 @@ def next_step(built: Built | None, settings: EngineSettings, end: float) -> tupl
     return Step.UPDATE, ""
 
 
+def _blocks(settings: EngineSettings, end: float, steps: int) -> tuple[int, int, int] | None:
+    """``(fine, every, align)`` of a history of ``steps`` ending at ``end``: hourly blocks.
+
+    A block starts where a coarse interval does (``end`` and the coarse intervals are
+    whole intervals from time 0), counted from the history's first step. None: dense.
+    """
+    if settings.fine <= 0:
+        return None
+    every = coarse_steps(settings.interval)
+    return settings.fine, every, (steps - round(end / settings.interval)) % every
+
+
 def _changed(old: EngineSettings, new: EngineSettings) -> str:
     if old.generation != new.generation:
         return "history-reloaded"
@@ -248,12 +266,13 @@ class DemandEngine:
         self.with_pods = rows.with_pods
         self.sampled = rows.sampled
         self.last = rows.last
+        blocks = _blocks(settings, end, history.shape[1])
         #: Each node's demand over the newest day (the planner's break-even look-back),
-        #: unknown as 0, float32, appended in place (:class:`NewestColumns`);
-        #: :attr:`recent` is its read-only view, handed to the planner itself.
-        self._day = NewestColumns(len(history), day_steps(settings.interval))
+        #: unknown as 0, float32, appended in place (:class:`NewestColumns`), older than
+        #: ``settings.fine`` steps one value per coarse interval; :attr:`recent` is its
+        #: read-only view, handed to the planner itself.
+        self._day = NewestColumns(len(history), day_steps(settings.interval), blocks)
         self._day.append(history)  # its newest day (NewestColumns keeps that many)
-        self.recent = self._day.view()
         self._residual = rows.residual
         self._per_pod = rows.per_pod
         self._engine = ForecastEngine(
@@ -263,6 +282,7 @@ class DemandEngine:
             level=settings.level,
             capacity=settings.capacity,
             refit_every=refit_every(settings.interval),
+            blocks=blocks,
         )
         past = event_shares(settings.events, end, settings.interval, -history.shape[1])
         #: Each event's effect per series, learned from its past occurrences.
@@ -293,6 +313,21 @@ class DemandEngine:
         return cls(settings, end, history, pods, pods_now)
 
     @property
+    def recent(self) -> npt.NDArray[np.float32]:
+        """Each node's demand over the newest day, oldest first, read-only (never changes).
+
+        With ``settings.fine`` a new array each time (the older hours spread from their
+        values): whoever keeps a forecast keeps it without this (see
+        :class:`~statecast.controller.forecasting.DemandForecaster`).
+        """
+        return self._day.view()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the history it holds: its window and the last day."""
+        return self._engine.nbytes + self._day.nbytes
+
+    @property
     def built(self) -> Built:
         """What :func:`next_step` decides from."""
         return Built(self.settings, self.end, self.steps, self.refitted_steps, self.since_refit)
@@ -318,7 +353,6 @@ class DemandEngine:
             self.forecast = self._engine.update(deflate(values, factors(share, self.effects)[:, 0]))
             self.last = np.nan_to_num(column)
         self._day.append(demand)
-        self.recent = self._day.view()
         self.end = end
         self.steps = min(self.steps + demand.shape[1], self.settings.capacity)
         self.since_refit += demand.shape[1]

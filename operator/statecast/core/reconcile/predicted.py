@@ -45,6 +45,7 @@ __all__ = [
     "event_shares",
     "events_of",
     "forecast_demand",
+    "known_recent",
     "predicted_demand",
     "seasons_of",
     "steps_of",
@@ -358,7 +359,7 @@ def predicted_demand(
             band.upper,
             deviation,
             np.asarray(last, dtype=np.float64),
-            None if recent is None else _known(recent),
+            None if recent is None else known_recent(recent),
             _said_matrix(nodes, said_history),
         ),
         result.models[:n],
@@ -369,7 +370,7 @@ def predicted_demand(
     )
 
 
-def _known(recent: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+def known_recent(recent: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
     """``recent`` with NaN as 0: itself when it has none (a forecast engine's, shared).
 
     Float32 stays float32 (a forecast engine's last day, :class:`NewestColumns`: half the
