@@ -79,10 +79,11 @@ class _Made:
 class DemandForecaster:
     """Forecasts per resource from a :class:`DemandSampler`, cached per interval.
 
-    A forecast kept for the rest of its interval is kept without the planner's last
-    day of demand (``DemandForecast.recent``): each time it is handed out again, the
-    engine's day is put back (with older hours held hourly it is a new array each time;
-    kept, it was the whole day at the interval's resolution per resource).
+    A forecast kept for the rest of its interval whose planner's last day of demand
+    (``DemandForecast.recent``) is a new array (older hours held hourly, spread) is kept
+    without it, and the engine's day is put back each time it is handed out again: kept,
+    it would be the whole day at the interval's resolution per resource. A day that is
+    a view of the engine's own buffer is kept as it is (it costs nothing more).
 
     Args:
         sampler: where the demand history is.
@@ -179,7 +180,9 @@ class DemandForecaster:
                     ref, _WRITES_WINDOW_S, now.timestamp()
                 ),
             )
-        kept = None if demand is None else _without_day(demand)
+        kept = demand
+        if demand is not None and engine is not None and engine.recent_spread:
+            kept = _without_day(demand)
         with self._lock:
             self._made[ref] = _Made(
                 end, names, pods_now, kept, previous_next, history, forecast_basis(spec)
@@ -187,7 +190,9 @@ class DemandForecaster:
         return demand
 
     def _with_day(self, ref: Ref, demand: PredictedDemand) -> PredictedDemand:
-        """``demand`` with its engine's last day of demand put back (None: no engine now)."""
+        """``demand`` with its engine's last day of demand put back if it was kept without."""
+        if demand.forecast.recent is not None:
+            return demand
         with self._lock:
             engine = self._engines.get(ref)
         if engine is None or engine.settings.nodes != demand.forecast.nodes:

@@ -67,6 +67,7 @@ class NewestColumns:
         self._count = 0  # columns ever appended
         self._older: Float32Array = np.zeros((rows, 0), np.float32)  # one mean per block
         self._block0 = 0  # the block index of ``_older``'s first column
+        self._view: Float32Array | None = None  # the view handed out since the last append
 
     @property
     def nbytes(self) -> int:
@@ -81,6 +82,7 @@ class NewestColumns:
         if width == 0:
             return
         self._count += given.shape[1]
+        self._view = None
         held = min(self._stop - self._start, self.keep - width)
         if self._stop + width > self._data.shape[1]:
             size = max(held + width, min(self.limit, self._data.shape[1] * 3 // 2))
@@ -121,11 +123,19 @@ class NewestColumns:
         if self._data.shape[1] > self.limit:
             self._move(self._stop - self._start, self.limit)
 
+    @property
+    def spread(self) -> bool:
+        """Whether :meth:`view` spreads older blocks into a new array (else: a view)."""
+        return min(self.keep, self._count) > self._stop - self._start
+
     def view(self) -> Float32Array:
         """The columns held, oldest first, read-only (later appends never change it).
 
-        Blocked: a new array, each block's mean spread over its columns.
+        The same view until the next append; with older blocks held (:attr:`spread`), a
+        new array each time, each block's mean spread over its columns.
         """
+        if self._view is not None:
+            return self._view
         out = self._data[:, self._start : self._stop]
         lead = min(self.keep, self._count) - (self._stop - self._start)
         if lead > 0:
@@ -134,4 +144,6 @@ class NewestColumns:
             spread = np.repeat(self._older, self._every, axis=1)[:, head : head + lead]
             out = np.concatenate([spread, out], axis=1)
         out.flags.writeable = False
+        if lead <= 0:
+            self._view = out
         return out

@@ -316,11 +316,17 @@ class DemandEngine:
     def recent(self) -> npt.NDArray[np.float32]:
         """Each node's demand over the newest day, oldest first, read-only (never changes).
 
-        With ``settings.fine`` a new array each time (the older hours spread from their
-        values): whoever keeps a forecast keeps it without this (see
-        :class:`~statecast.controller.forecasting.DemandForecaster`).
+        The same view of the engine's buffer until the next update; once older hours are
+        held hourly (:attr:`recent_spread`), a new array each time (the older hours
+        spread from their values): whoever keeps a forecast then keeps it without this
+        (see :class:`~statecast.controller.forecasting.DemandForecaster`).
         """
         return self._day.view()
+
+    @property
+    def recent_spread(self) -> bool:
+        """Whether :attr:`recent` is a new array each time (older hours spread)."""
+        return self._day.spread
 
     @property
     def nbytes(self) -> int:
