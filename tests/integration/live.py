@@ -10,6 +10,7 @@ restarted. They are shared by the integration tests of failures (``test_live_*.p
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -74,6 +75,11 @@ class AgentFleet:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the agent of {node} outlived SIGKILL")
             time.sleep(0.1)
+
+    def freeze(self, node: str, frozen: bool = True) -> None:
+        """Stop (``SIGSTOP``) or resume (``SIGCONT``) the agent of ``node``: a process
+        that gets no CPU, as on a starved machine (it renews nothing, answers nothing)."""
+        self.system.kill(f"{self.group}-{node}", signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def start(self, node: str, timeout: float = 60.0) -> None:
         """Start ``node``'s agent again: same port, same data directory."""

@@ -144,3 +144,51 @@ def test_new_replicas_opened_under_reads_never_answer_not_found_for_existing_key
         thread.join(timeout=10)
     assert answers[("ok", 200)] > 0
     assert {k: n for k, n in answers.items() if k[1] == 404} == {}, answers
+
+
+def test_a_frozen_agent_keeps_its_copy_where_no_other_node_can_take_one(
+    api_client: client.ApiClient, namespace: str, fleet: AgentFleet
+) -> None:
+    """A copy on every node (``min = max`` = the nodes); one agent frozen past its Lease,
+    as a CPU-starved agent renews late (session 14's CI run B): its copy is marked Lost
+    and kept, never deleted and synced again from scratch; when the agent runs again the
+    same Replica is Ready. Before, the reconcile that found it lost deleted it (no node
+    was left for a replacement, so every copy wanted was Ready)."""
+    custom = client.CustomObjectsApi(api_client)
+    nodes = sorted(fleet.urls)
+    spec = {"replicas": {"min": len(nodes), "max": len(nodes)}, "replication": {"policy": "static"}}
+    create_resource(custom, namespace, "everywhere", spec)
+
+    def phases() -> dict[str, str | None]:
+        found = replicas_of(custom, namespace, "everywhere")
+        return {n: (r.get("status") or {}).get("phase") for n, r in found.items()}
+
+    def uids() -> dict[str, str]:
+        found = replicas_of(custom, namespace, "everywhere")
+        return {n: r["metadata"]["uid"] for n, r in found.items()}
+
+    every_copy_ready = dict.fromkeys(nodes, "Ready")
+    wait_for(lambda: phases() == every_copy_ready, timeout=120, what="a Ready copy each")
+    placed = uids()
+    frozen = nodes[-1]
+    fleet.freeze(frozen)
+    try:
+        # marked Lost (its Lease lapsed) - or, before, deleted in the same reconcile
+        after = wait_for(
+            lambda: (p := phases()).get(frozen) != "Ready" and p,
+            timeout=90,
+            what=f"the copy on {frozen} no longer Ready",
+        )
+        assert after.get(frozen) == "Lost", f"the copy on {frozen} was removed: {after}"
+
+        def reported() -> bool:
+            found = status_of(custom, namespace, "everywhere")
+            rows = {r["node"]: r["phase"] for r in found.get("replicas", [])}
+            return rows.get(frozen) == "Lost" and found.get("phase") == "Degraded"
+
+        wait_for(reported, timeout=60, what="the resource Degraded, the copy Lost in its status")
+        assert uids() == placed, "no Replica removed or created while the agent is frozen"
+    finally:
+        fleet.freeze(frozen, frozen=False)
+    wait_for(lambda: phases() == every_copy_ready, timeout=90, what=f"{frozen} Ready again")
+    assert uids() == placed, "the same Replicas"

@@ -24,7 +24,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -756,7 +756,9 @@ class ReplicaReconciler:
             same_vector = same_vector and all(
                 strong.get(k) == last_strong.get(k) for k in ("epoch", "leading", "isolated")
             )
-            if body == held.last_written or (recent and same_vector):
+            unchanged = body == held.last_written or (recent and same_vector)
+            overwrite = _marked_lost(record, body) and now - held.written_at >= self.status_every
+            if unchanged and not overwrite:
                 return  # counters alone changed recently: batch them into a later write
         await self.gateway.patch_replica_status(record.namespace, record.name, body)
         if held is not None:
@@ -772,6 +774,19 @@ class ReplicaReconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), period)
             wake.clear()
+
+
+def _marked_lost(record: ReplicaRecord, body: Mapping[str, Any]) -> bool:
+    """Whether the Replica says ``Lost`` (the operator's mark) where the agent sees otherwise.
+
+    The operator marks the copy of an agent whose Lease lapsed; an agent that runs again
+    (it was starved or stopped, not restarted) still holds its last write, equal to what
+    it reports now, and would write nothing: the mark would stay for good. It is
+    overwritten, at most once a ``status_every``: an agent whose replicas report while
+    its Lease does not renew is marked again by the operator each time, and the two
+    would otherwise write in turn as fast as their watches carry it.
+    """
+    return record.status.get("phase") == "Lost" and body.get("phase") != "Lost"
 
 
 async def _nothing() -> None:
