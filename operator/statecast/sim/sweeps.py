@@ -95,6 +95,11 @@ class Setting:
         ratio: the reads a move serves faster must outweigh those it serves slower by
             ``1 + ratio`` (``PlacementSpec.move_ratio``, session 13); the grid's 0 is the
             copy alone, every earlier run's (labels unchanged).
+        copy_floor: a copy costs at least holding it through one cooldown at the
+            demand-relative holding price (``PlacementSpec.copy_floor``, session 15; it
+            acts only with ``demand_priced``: the grid's byte prices keep their own copy
+            price); None: the spec's default (off, a copy at its bytes alone); True: the
+            floor (the default run's twin, :data:`COPY_FLOOR`).
     """
 
     hold: float = 1.0
@@ -111,6 +116,7 @@ class Setting:
     persist: float = field(default=0.0, metadata={KNOB: "move_persistence_s"})
     floor_window: float = field(default=0.0, metadata={KNOB: "floor_window_s"})
     ratio: float = field(default=0.0, metadata={KNOB: "move_ratio"})
+    copy_floor: bool | None = field(default=None, metadata={KNOB: "copy_floor"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -151,6 +157,8 @@ class Setting:
             suffix += f" floor={self.floor_window:g}s"
         if self.ratio:
             suffix += f" ratio={self.ratio:g}"
+        if self.copy_floor is not None:
+            suffix += f" copy-floor {'on' if self.copy_floor else 'off'}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -161,6 +169,12 @@ FLOOR = 1e6
 #: writes it missed (the operator's defaults, with the chart's agent retention; with
 #: ``SimConfig.warm_retention_s`` 0 no copy is warm: the same run).
 DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True, warm=True)
+#: The default run with a copy priced at least one cooldown's holding
+#: (``PlacementSpec.copy_floor``, session 15): at reactive replication's count it moves
+#: fewer bytes for a little service (docs/placement.md, "Session 15, copy floor"). Run
+#: beside the default on every trace (not a grid setting: the grid prices bytes only,
+#: where the floor does not act; nor in the equal-count order).
+COPY_FLOOR = replace(DEFAULT, copy_floor=True)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -480,8 +494,9 @@ def variants(
 ) -> list[Variant]:
     """Every variant of the families asked for (all when None).
 
-    ``predictive``: the settings of predictive's runs besides the default; None: the
-    grid (:data:`PREDICTIVE`) and its hand-off twins (:func:`hand_off_twins`).
+    ``predictive``: the settings of predictive's runs besides the default and its copy
+    floor twin (:data:`COPY_FLOOR`); None: the grid (:data:`PREDICTIVE`) and its
+    hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
     if predictive is None:
@@ -493,7 +508,8 @@ def variants(
         "follow-the-workload": lambda: _follow(trace),
         "groupcache": lambda: _groupcache(trace),
         "predictive": lambda: [
-            predictive_variant(trace, cache, setting) for setting in (DEFAULT, *predictive)
+            predictive_variant(trace, cache, setting)
+            for setting in (DEFAULT, COPY_FLOOR, *predictive)
         ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)

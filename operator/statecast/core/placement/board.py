@@ -501,6 +501,34 @@ def holding(ctx: Context, board: Board, demand: FloatArray | None = None) -> Flo
     return np.asarray(np.maximum(floor, ctx.hold_bytes))
 
 
+def floors_copies(ctx: Context) -> bool:
+    """Whether a copy's price has the holding floor (:func:`copy_price`)."""
+    return ctx.inputs.spec.copy_floor and ctx.inputs.costs.hot_sigma is not None
+
+
+def copy_price(ctx: Context, board: Board) -> FloatArray:
+    """Per node, what a new copy there costs (ms): its bytes, at least a cooldown's holding.
+
+    The bytes it moves at ``CostModel.ms_per_gib_moved`` (``ctx.copy_at``: a warm copy
+    moves only the writes it missed) and, with the demand-relative prices
+    (``CostModel.hot_sigma``) and ``PlacementSpec.copy_floor``, at least what holding it
+    on the node through one cooldown costs (:func:`holding`, at the hot threshold where
+    that is dearer than its bytes held), scaled by the share of the state it moves.
+    Renting against buying in the holding price's own terms: a copy stays at least its
+    cooldown, and a policy that holds an idle copy one cooldown before dropping it
+    (reactive replication's grace) treats a copy as worth that much holding; priced at
+    its bytes alone (2,000 ms a GiB), a copy cost 10-10^5 times less than the reads it
+    served, so copies moved and moved back on every shift of the forecast
+    (docs/placement.md, "Session 15, copy floor").
+    """
+    if not floors_copies(ctx):
+        return ctx.copy_at
+    full = max(float(ctx.inputs.state.bytes), 1.0)
+    share = min(1.0, ctx.inputs.spec.cooldown_s / ctx.window_s)
+    floor = holding(ctx, board) * share * ctx.bytes_at / full
+    return np.asarray(np.maximum(ctx.copy_at, floor), dtype=np.float64)
+
+
 def zones_covered(ctx: Context, holders: BoolArray) -> int:
     """How many distinct zones hold a replica."""
     return int(np.count_nonzero(np.bincount(ctx.zone_id[holders], minlength=ctx.n_zones)))

@@ -16,6 +16,9 @@ cooldown)`` (a replica that is added stays at least its cooldown):
   the window beats the copy, by the margin: the number of replicas, hence the holding
   cost, does not change.
 
+A copy's price is its bytes and, with the demand-relative prices, at least holding it
+through one cooldown (``PlacementSpec.copy_floor``, :func:`~.board.copy_price`).
+
 The planner is greedy and runs in stages, each of which only adds or only removes, so
 every decision has one reason:
 
@@ -58,6 +61,8 @@ from statecast.core.placement.board import (
     best_node,
     break_even,
     build_context,
+    copy_price,
+    floors_copies,
     gains,
     holding,
     last_fresh,
@@ -389,7 +394,8 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
         candidates = ctx.candidates & affordable
         gain_mean = gains(ctx, board, ctx.mean)
         stay = stays(ctx, board, gain_mean)
-        value, cost = gain_mean * stay, holding(ctx, board) * stay + ctx.copy_at
+        copy_at = copy_price(ctx, board)
+        value, cost = gain_mean * stay, holding(ctx, board) * stay + copy_at
         ok = candidates & (value > cost * (1.0 + ctx.margin)) & (gain_mean > 0)
         i = best_node(ctx, board, ok, gain_mean)
         if i is not None:
@@ -399,7 +405,7 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
         if ctx.hedge is not ctx.mean:  # uncertain nodes: where their upper bound pays
             gain_hedge = gains(ctx, board, ctx.hedge)
             up = stays(ctx, board, gain_hedge)
-            cost = holding(ctx, board, ctx.hedge) * up + ctx.copy_at
+            cost = holding(ctx, board, ctx.hedge) * up + copy_at
             ok = candidates & (gain_hedge * up > cost * (1.0 + ctx.margin)) & (gain_hedge > 0)
             i = best_node(ctx, board, ok, gain_hedge)
             if i is not None:
@@ -410,13 +416,13 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
             return
         settled = candidates & (ctx.margin <= ctx.inputs.spec.hysteresis) & (gain_mean > 0)
         if ctx.inputs.spec.fill_priced:
-            settled &= value > ctx.copy_at * (1.0 + ctx.margin)
+            settled &= value > copy_at * (1.0 + ctx.margin)
         i = best_node(ctx, board, settled, gain_mean)
         if i is None:
             return
         detail = f"one of the {ctx.fill} copies reactive replication holds on this demand"
         if ctx.inputs.spec.fill_priced:
-            detail += f": saves {value[i]:.0f} ms against a {ctx.copy_at[i]:.0f} ms copy"
+            detail += f": saves {value[i]:.0f} ms against a {copy_at[i]:.0f} ms copy"
         add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail + _over(stay[i]))
 
 
@@ -456,14 +462,16 @@ def _relocate(ctx: Context, board: Board) -> None:
     most = float(gains(ctx, board, demand)[targets].max()) * float(stayed[1].max(initial=1.0))
     if not should_add(most, float(ctx.copy_at[targets].min()), spec.hysteresis):
         return
-    warm = ctx.copy_at if bool((ctx.copy_at < ctx.copy).any()) else None
+    floored = floors_copies(ctx)
     doubtful = overclaimed(ctx)
-    evidence = _evidence(ctx)
+    evidence = _evidence(ctx, copy_price(ctx, board))
     for _ in range(2 * len(ctx.names)):
         affordable = _affordable(ctx, board)
         if not affordable.any():
             return
         movable &= ~board.acted
+        price = copy_price(ctx, board)
+        warm = price if floored or bool((ctx.copy_at < ctx.copy).any()) else None
         move = best_move(
             ctx.matrix,
             board.holders,
@@ -480,14 +488,14 @@ def _relocate(ctx: Context, board: Board) -> None:
             evidence=evidence,
             ratio=spec.move_ratio,
         )
-        if move is None or not should_add(move.value_ms, ctx.copy_at[move.target], spec.hysteresis):
+        if move is None or not should_add(move.value_ms, price[move.target], spec.hysteresis):
             return
         j, c = move.source, move.target
         syncing = board.holders & ~ctx.fresh & np.isfinite(ctx.age_s)  # existing copies
         if last_fresh(ctx, board)[j] and syncing.any():
             movable[j] = False  # copies are still syncing: once they are, one can move
             continue
-        saves = f"saves {move.value_ms:.0f} ms against a {ctx.copy_at[c]:.0f} ms copy"
+        saves = f"saves {move.value_ms:.0f} ms against a {price[c]:.0f} ms copy"
         if move.stayed_windows > 0:
             hours = move.stayed_windows * ctx.window_s / 3600
             saves += (
@@ -501,18 +509,19 @@ def _relocate(ctx: Context, board: Board) -> None:
         add(ctx, board, c, Reason.PREDICTED, move.value_ms, f"moved from {ctx.names[j]}: {saves}")
 
 
-def _evidence(ctx: Context) -> Evidence | None:
+def _evidence(ctx: Context, price: FloatArray) -> Evidence | None:
     """What a move must also find paying in the demand seen lately (None: nothing asked).
 
     The newest ``spec.move_persistence_s`` of history (at least a step), each target's
-    copy with the margin, the value window in steps (:class:`~.moves.Evidence`).
+    copy (``price``, :func:`~.board.copy_price`) with the margin, the value window in
+    steps (:class:`~.moves.Evidence`).
     """
     spec, step_s = ctx.inputs.spec, ctx.inputs.step_s
     if spec.move_persistence_s <= 0 or ctx.recent.shape[1] == 0:
         return None
     steps = min(max(1, round(spec.move_persistence_s / step_s)), ctx.recent.shape[1])
     newest = np.maximum(ctx.recent[:, ctx.recent.shape[1] - steps :], 0.0)
-    return Evidence(newest, ctx.copy_at * (1.0 + spec.hysteresis), ctx.window_s / step_s)
+    return Evidence(newest, price * (1.0 + spec.hysteresis), ctx.window_s / step_s)
 
 
 def _keep_and_promote(ctx: Context, board: Board) -> None:

@@ -126,6 +126,21 @@ class PlacementSpec:
             and forth on every wobble of the forecast (the largest cause of the bytes we
             moved beyond reactive replication and follow-the-workload; docs/placement.md,
             "Session 13, bytes"). 0 (the default): the copy alone (every earlier run).
+        copy_floor: with the demand-relative prices (``CostModel.hot_sigma``), a new
+            copy (an add's, a move's, a priced fill's) costs at least what holding it on
+            its node through one cooldown costs
+            (:func:`~statecast.core.placement.board.copy_price`), not only its bytes: a
+            copy stays at least its cooldown, and renting against buying in the holding
+            price's terms a copy is worth that much holding. Priced at its bytes alone
+            (2,000 ms a GiB) a copy cost 10-10^5 times less than the reads it served, and
+            the default run moved copies away and back on every shift of the forecast.
+            False (the default): the bytes alone. On, the default run moved fewer bytes
+            on most traces but served worse on traces it was not designed on (held-out
+            and fresh seeds: up to 3.7 points of local hits and 12.7 % of latency;
+            docs/placement.md, "Session 15, copy floor"), and it holds a copy at ``min``
+            away from concentrated demand the byte price moves it to: a knob and a run
+            of the benchmark beside the default, not the default. The byte prices alone
+            (``hot_sigma`` None) keep their own copy price either way.
     """
 
     min_replicas: int = 2
@@ -146,6 +161,7 @@ class PlacementSpec:
     move_persistence_s: float = 0.0
     floor_window_s: float = 0.0
     move_ratio: float = 0.0
+    copy_floor: bool = False
 
 
 @dataclass(frozen=True)
