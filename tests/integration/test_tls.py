@@ -208,7 +208,12 @@ def test_agents_with_tls_replicate_refuse_strangers_and_roll_certificates_over_u
     nodes = set(tls_system.urls)
     spec = {"replicas": {"min": len(nodes), "max": len(nodes)}, "replication": {"policy": "static"}}
     create_resource(custom, namespace, "flags", spec)
-    wait_for(lambda: _ready(custom, namespace, nodes), timeout=120, what="every replica Ready")
+    try:
+        wait_for(lambda: _ready(custom, namespace, nodes), timeout=120, what="every replica Ready")
+    except pytest.fail.Exception:  # say where each copy stood (session 15: once at load 14)
+        found = replicas_of(custom, namespace, "flags")
+        _explain(tls_system, [f"{n} {r.get('status')}" for n, r in sorted(found.items())])
+        raise
     peers = wait_for(
         lambda: len(p := _peer_urls(api_client)) >= len(nodes) and p, what="peer endpoints"
     )
