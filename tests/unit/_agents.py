@@ -1,11 +1,12 @@
-"""Agents in one process, each with its own HTTP server on loopback.
+"""Agents in one process, each with its own HTTP server on loopback; what the agent tests share.
 
 The ``agents`` fixture of ``conftest.py`` runs them, for tests of what agents say to
-each other.
+each other. :data:`FAST` and :func:`eventually` serve the tests of agent processes too.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -20,6 +21,18 @@ REF = ("apps", "flags")
 URLS: dict[str, str] = {}
 
 MakeAgents = Callable[..., Awaitable[list[Agent]]]
+#: A resource spec's sync and round-trip intervals short enough for a test (seconds).
+FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait until ``check()`` holds, polled every 50 ms; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
 
 
 async def running_agents(tmp_path: Path) -> AsyncIterator[MakeAgents]:

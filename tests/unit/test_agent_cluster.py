@@ -7,7 +7,6 @@ import json
 import random
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,20 +14,11 @@ import httpx
 import pytest
 
 from statecast.agent.launcher import LocalAgent, LocalAgents
+from tests.unit._agents import FAST, eventually
 
 FLAGS = {"namespace": "default", "name": "flags"}
-FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def get_map(agent: LocalAgent, resource: str = "flags") -> dict[str, object]:

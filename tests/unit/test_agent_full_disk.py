@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pytest
 
 from statecast.agent.launcher import LocalAgents
 from statecast.client import Client, RequestError
-from tests.unit._agents import REF, url
+from tests.unit._agents import FAST, REF, eventually, url
 from tests.unit.test_strong_full_disk import fill
 
 pytestmark = [
@@ -36,16 +35,6 @@ pytestmark = [
 ]
 
 FLAGS = {"namespace": "default", "name": "flags"}
-FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,7 +29,7 @@ from statecast.agent.store import ReplicaStore
 from statecast.agent.wire import encode_push
 from statecast.client import Client
 from statecast.core.crdt.replica_id import is_replica_id, new_replica_id, node_of
-from tests.unit._agents import REF, URLS
+from tests.unit._agents import REF, URLS, eventually
 
 
 def _hold(*agents: Agent) -> None:
@@ -223,15 +221,6 @@ def test_a_replica_id_names_its_node():
 # total: acknowledged increments lost, copies apart for good.
 
 
-def _eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 def _hits(agent: LocalAgent) -> object:
     try:
         answer = httpx.get(f"{agent.url}/v1/default/flags/hits", timeout=5)
@@ -256,11 +245,11 @@ def test_a_copy_whose_log_lost_its_tail_in_a_power_loss_takes_a_fresh_id(tmp_pat
         agents.start_all()
         with Client([victim.url], discover_peers=False) as client:
             assert client.increment("default", "flags", "hits") == 1
-            _eventually(lambda: _hits(peer) == 1, "the peer has the first increment")
+            eventually(lambda: _hits(peer) == 1, "the peer has the first increment")
             survives = {p: p.stat().st_size for p in directory.glob("log-*.bin")}
             assert client.increment("default", "flags", "hits") == 2
             assert client.increment("default", "flags", "hits") == 3
-        _eventually(lambda: _hits(peer) == 3, "the peer holds the victim's events 2 and 3")
+        eventually(lambda: _hits(peer) == 3, "the peer holds the victim's events 2 and 3")
         agents.kill(victim)
         agents.kill(peer)
         # the power loss: what was written after the first increment was not fsynced yet
@@ -278,6 +267,6 @@ def test_a_copy_whose_log_lost_its_tail_in_a_power_loss_takes_a_fresh_id(tmp_pat
         agents.wait_ready(peer)
         # 13 acknowledged; before: the victim's new events reused numbers 2 and 3 of its
         # id, the copies stayed apart at 11 and 3
-        _eventually(lambda: _hits(victim) == 13 and _hits(peer) == 13, "both count 13")
+        eventually(lambda: _hits(victim) == 13 and _hits(peer) == 13, "both count 13")
     finally:
         agents.stop_all()

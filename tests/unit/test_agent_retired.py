@@ -34,8 +34,7 @@ from statecast.agent.runtime import Agent
 from statecast.agent.store import JOIN_STEP, ReplicaStore, SyncJoin
 from statecast.agent.wire import SYNC_LINES, encode_hand_off, encode_hand_off_lines
 from statecast.core.crdt import DeltaMap, SyncPayload
-from tests.unit._agents import REF, URLS
-from tests.unit.test_agent_cluster import eventually
+from tests.unit._agents import REF, URLS, eventually
 from tests.unit.test_agent_kube import FakeGateway, record
 
 DAY = 86400.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,19 +18,9 @@ from statecast.agent.launcher import LocalAgent, LocalAgents
 from statecast.core.pki import agent_name
 from statecast.pki.certs import KeyPair, issue, new_authority
 from statecast.pki.contexts import TlsMaterial
+from tests.unit._agents import FAST, eventually
 
 pytestmark = pytest.mark.slow
-
-FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ import pytest
 
 from statecast.agent.launcher import LocalAgents
 from statecast.client import Client
+from tests.unit._agents import FAST
 
 LEDGER = {"namespace": "default", "name": "ledger", "consistency": "strong", "leader": "node-0"}
-FAST = {"syncInterval": 0.2, "rttInterval": 0.5}
 
 pytestmark = pytest.mark.slow
 

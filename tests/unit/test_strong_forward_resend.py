@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from statecast.agent.launcher import LocalAgents
-from tests.unit.test_strong_agents import FAST, LEDGER, url, wait_heard_from_leader
+from tests.unit._agents import FAST
+from tests.unit.test_strong_agents import LEDGER, url, wait_heard_from_leader
 
 pytestmark = pytest.mark.slow
 
