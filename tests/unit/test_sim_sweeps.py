@@ -168,9 +168,9 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         twins = hand_off_twins(trace, PREDICTIVE)
         assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
         labels = [v.label for v in variants(trace, ("predictive",))]
-        # the default and its copy-floor twin, then the grid and its twins
-        assert len(labels) == len(set(labels)) == 2 + 2 * len(PREDICTIVE)
-    assert len(variants(quiet, ("predictive",))) == 2 + len(PREDICTIVE)
+        # the default and its copy-floor and grace-slot twins, then the grid and its twins
+        assert len(labels) == len(set(labels)) == 3 + 2 * len(PREDICTIVE)
+    assert len(variants(quiet, ("predictive",))) == 3 + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
         assert policy.spec.hand_off_on_add is expected  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from statecast.core.placement import (
     forecast_deviation,
     plan,
 )
-from statecast.core.reactive import HeatStats
+from statecast.core.reactive import HeatStats, Why
 from statecast.core.tuning import Outcome, TunerConfig, TuningState, tune
 from statecast.core.warm import warm_prices
 from statecast.sim.config import SimConfig, focus_index
@@ -190,6 +190,7 @@ class PlannerPolicy:
         # same observed demand: a shadow of it, on its own copies (as the operator's).
         self._shadow: Reactive | None = None
         self._copies = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+        self._held_copies = np.zeros(trace.n_resources, dtype=np.intp)
         if self.demand_priced and self.tuner is None and sigma is not None:
             self._shadow = Reactive(HEAT_WINDOW_S, self._cooldown_s, sigma)
             self._shadow.start(trace, config)
@@ -250,6 +251,7 @@ class PlannerPolicy:
                 consumer_nodes=_consumers(trace, pods, r),
                 cluster_heat=heat,
                 reactive_copies=None if budget is None else int(budget[r]),
+                reactive_held=None if budget is None else int(self._held_copies[r]),
                 copy_bytes=self._warm(r, now),
                 warm_retention_s=self._config.warm_retention_s if self.warm_copies else 0.0,
             )
@@ -293,7 +295,8 @@ class PlannerPolicy:
 
         A shadow run of the one reactive rule (:class:`~statecast.sim.policies.Reactive`:
         the same window, threshold and grace as the default prices') on its own copies,
-        which are lost with their nodes as in the replay.
+        which are lost with their nodes as in the replay. Those it holds for demand (not
+        only through their grace) are kept for the plan's ``reactive_held``.
         """
         shadow = self._shadow
         if shadow is None:
@@ -302,6 +305,8 @@ class PlannerPolicy:
         held = self._copies & available[None, :]
         wanted = shadow.decide(t, held.copy(), held.copy(), np.zeros(held.shape))
         self._copies = np.asarray(wanted, dtype=np.bool_) & available[None, :]
+        for_demand = (shadow.last_why != Why.NONE) & (shadow.last_why != Why.GRACE)
+        self._held_copies = np.asarray((for_demand & self._copies).sum(axis=1), dtype=np.intp)
         return np.asarray(self._copies.sum(axis=1), dtype=np.intp)
 
     def _cluster_heat(self, t: int) -> tuple[float, float] | None:

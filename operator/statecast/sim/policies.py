@@ -148,6 +148,8 @@ class Reactive:
         shape = (trace.n_resources, trace.n_nodes)
         self._sum = np.zeros(shape)
         self._last_hot = np.full(shape, np.nan)
+        #: why the last decision wants each copy (:class:`~statecast.core.reactive.Why`)
+        self.last_why = np.zeros(shape, dtype=np.int8)
         names = sorted(set(trace.zones))
         self._zone_id = np.array([names.index(z) for z in trace.zones], dtype=np.intp)
 
@@ -175,4 +177,5 @@ class Reactive:
         )
         choice = choose_by_heat(batch, now=t * trace.step_s, grace_s=self._grace_s)
         self._last_hot = choice.last_hot
+        self.last_why = choice.why
         return choice.wanted

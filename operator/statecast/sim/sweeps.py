@@ -100,6 +100,10 @@ class Setting:
             acts only with ``demand_priced``: the grid's byte prices keep their own copy
             price); None: the spec's default (off, a copy at its bytes alone); True: the
             floor (the default run's twin, :data:`COPY_FLOOR`).
+        grace_slots: no move while reactive's count holds copies only through their
+            grace (``PlacementSpec.hold_grace_slots``, session 15; acts only with the
+            reactive budget, the default run's); None: the spec's default (off); True:
+            the default run's twin :data:`GRACE_SLOTS`.
     """
 
     hold: float = 1.0
@@ -117,6 +121,7 @@ class Setting:
     floor_window: float = field(default=0.0, metadata={KNOB: "floor_window_s"})
     ratio: float = field(default=0.0, metadata={KNOB: "move_ratio"})
     copy_floor: bool | None = field(default=None, metadata={KNOB: "copy_floor"})
+    grace_slots: bool | None = field(default=None, metadata={KNOB: "hold_grace_slots"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -159,6 +164,8 @@ class Setting:
             suffix += f" ratio={self.ratio:g}"
         if self.copy_floor is not None:
             suffix += f" copy-floor {'on' if self.copy_floor else 'off'}"
+        if self.grace_slots is not None:
+            suffix += f" grace-slots {'on' if self.grace_slots else 'off'}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -175,6 +182,10 @@ DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True, warm=True)
 #: beside the default on every trace (not a grid setting: the grid prices bytes only,
 #: where the floor does not act; nor in the equal-count order).
 COPY_FLOOR = replace(DEFAULT, copy_floor=True)
+#: The default run with no move while reactive's count holds grace slots
+#: (``PlacementSpec.hold_grace_slots``, session 15; docs/placement.md, "Session 15, grace
+#: slots"), run beside the default as :data:`COPY_FLOOR` is.
+GRACE_SLOTS = replace(DEFAULT, grace_slots=True)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0
@@ -494,8 +505,8 @@ def variants(
 ) -> list[Variant]:
     """Every variant of the families asked for (all when None).
 
-    ``predictive``: the settings of predictive's runs besides the default and its copy
-    floor twin (:data:`COPY_FLOOR`); None: the grid (:data:`PREDICTIVE`) and its
+    ``predictive``: the settings of predictive's runs besides the default and its twins
+    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
@@ -509,7 +520,7 @@ def variants(
         "groupcache": lambda: _groupcache(trace),
         "predictive": lambda: [
             predictive_variant(trace, cache, setting)
-            for setting in (DEFAULT, COPY_FLOOR, *predictive)
+            for setting in (DEFAULT, COPY_FLOOR, GRACE_SLOTS, *predictive)
         ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)

@@ -450,6 +450,8 @@ def _relocate(ctx: Context, board: Board) -> None:
     counts each target's copy.
     """
     spec = ctx.inputs.spec
+    if _grace_slots_open(ctx, board):
+        return
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
     movable = removable(ctx, board, moving=True) & (ctx.age_s >= spec.cooldown_s)
     targets = settled & ~board.holders & ~board.acted
@@ -507,6 +509,20 @@ def _relocate(ctx: Context, board: Board) -> None:
             detail += "; handed off once that copy is up to date"
         remove(ctx, board, j, Reason.REBALANCE, move.value_ms, detail)
         add(ctx, board, c, Reason.PREDICTED, move.value_ms, f"moved from {ctx.names[j]}: {saves}")
+
+
+def _grace_slots_open(ctx: Context, board: Board) -> bool:
+    """Whether copies wait for a grace slot to close (``spec.hold_grace_slots``).
+
+    True while the board holds more copies than the reactive rule holds for demand now
+    (``PlanInput.reactive_held``, at least ``min`` and the zone floor): one of them goes
+    within a cooldown, so no copy is bought meanwhile by a move.
+    """
+    held = ctx.inputs.reactive_held
+    spec = ctx.inputs.spec
+    if not spec.hold_grace_slots or held is None:
+        return False
+    return board.count > max(held, spec.min_replicas, ctx.target_zones)
 
 
 def _evidence(ctx: Context, price: FloatArray) -> Evidence | None:

@@ -141,6 +141,17 @@ class PlacementSpec:
             away from concentrated demand the byte price moves it to: a knob and a run
             of the benchmark beside the default, not the default. The byte prices alone
             (``hot_sigma`` None) keep their own copy price either way.
+        hold_grace_slots: with a reactive budget, no copy moves while the plan holds
+            more copies than the reactive rule holds for demand now
+            (:attr:`PlanInput.reactive_held`, at least ``min`` and the zone floor): the
+            rest of the budget is copies the rule keeps only through their grace, which
+            close within a cooldown, and a copy moved then is bought for a slot that is
+            about to go - the trim drops a copy when it closes, and the next slot buys
+            one back (session 15: 30 % of the default's copy bytes were copies back to a
+            node the trim had emptied less than an hour before). The copies wait where
+            they are, as reactive replication's grace copies do. False (the default):
+            moves whenever they pay; without ``reactive_held`` (the operator does not
+            give it yet) it does nothing. docs/placement.md, "Session 15, grace slots".
     """
 
     min_replicas: int = 2
@@ -162,6 +173,7 @@ class PlacementSpec:
     floor_window_s: float = 0.0
     move_ratio: float = 0.0
     copy_floor: bool = False
+    hold_grace_slots: bool = False
 
 
 @dataclass(frozen=True)
@@ -415,6 +427,10 @@ class PlanInput:
             more beyond its floors (``min``, the zone floor, consumers): the forecast
             decides where and when the copies go, not how many reactive replication
             would pay for. None: no such budget.
+        reactive_held: of ``reactive_copies``, how many the rule holds for demand now
+            (hot pairs, consumers, ``min``, the zone floor); the others it holds only
+            through their grace, and they go within a cooldown unless their node is hot
+            again (:attr:`PlacementSpec.hold_grace_slots`). None: not said.
         copy_bytes: node -> bytes a new copy on that node would move, where that is
             less than a full copy (a warm copy: the node still holds a removed
             replica's files and catches up on the writes it missed; the caller prices
@@ -441,6 +457,7 @@ class PlanInput:
     recently_removed: Mapping[str, float] = field(default_factory=dict)
     cluster_heat: tuple[float, float] | None = None
     reactive_copies: int | None = None
+    reactive_held: int | None = None
     copy_bytes: Mapping[str, float] = field(default_factory=dict)
     warm_retention_s: float = 0.0
 
