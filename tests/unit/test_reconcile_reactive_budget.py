@@ -68,3 +68,28 @@ def test_the_shadow_keeps_its_own_copies_through_their_grace() -> None:
     result = decide(heat, shadow)
     assert sorted(c[1] for c in changes(result) if c[0] == "add") == ["node-3", "node-4"]
     assert set(result.last_hot) == set(NAMES)
+
+
+def test_the_planner_is_told_how_many_of_the_shadows_copies_are_for_demand(
+    monkeypatch: Any,
+) -> None:
+    # node-3 hot now, node-1, -2 and -4 held only through their grace (hot two minutes
+    # ago): reactive's count is 4, of which 1 for demand (PlanInput.reactive_held, what
+    # PlacementSpec.hold_grace_slots reads; session 15)
+    import statecast.core.reconcile.policies as policies
+
+    given: list[Any] = []
+    real = policies.plan_placement
+
+    def spy(inputs: Any) -> Any:
+        given.append(inputs)
+        return real(inputs)
+
+    monkeypatch.setattr(policies, "plan_placement", spy)
+    heat = ObservedHeat({"node-3": 5.0}, STATS, 900.0)
+    earlier = (NOW - dt.timedelta(minutes=2)).timestamp()
+    decide(heat, {"node-1": earlier, "node-2": earlier, "node-4": earlier})
+    assert [(p.reactive_copies, p.reactive_held) for p in given] == [(4, 1)]
+    given.clear()
+    decide(None)  # no window sampled: no shadow, neither count
+    assert [(p.reactive_copies, p.reactive_held) for p in given] == [(None, None)]

@@ -150,8 +150,8 @@ class PlacementSpec:
             one back (session 15: 30 % of the default's copy bytes were copies back to a
             node the trim had emptied less than an hour before). The copies wait where
             they are, as reactive replication's grace copies do. False (the default):
-            moves whenever they pay; without ``reactive_held`` (the operator does not
-            give it yet) it does nothing. docs/placement.md, "Session 15, grace slots".
+            moves whenever they pay; without ``reactive_held`` it does nothing.
+            docs/placement.md, "Session 15, grace slots".
     """
 
     min_replicas: int = 2

@@ -151,7 +151,7 @@ class PredictivePolicy:
             )
             return PolicyPlan(_hold(survey), waiting)
         spec = survey.spec
-        budget, shadow = _reactive_shadow(survey, demand)
+        budget, held, shadow = _reactive_shadow(survey, demand)
         try:
             chosen = plan_placement(
                 placement_input(
@@ -168,6 +168,7 @@ class PredictivePolicy:
                     latency=demand.latency,
                     heat=demand.heat,
                     reactive_copies=budget,
+                    reactive_held=held,
                     load=planner_load(
                         {c.name: c.load for c in survey.candidates},
                         {r.node: r.bytes for r in survey.replicas},
@@ -190,21 +191,23 @@ class PredictivePolicy:
 
 def _reactive_shadow(
     survey: Survey, demand: DemandView
-) -> tuple[int | None, Mapping[str, float] | None]:
-    """How many copies the reactive rule holds on this demand, and its state to keep.
+) -> tuple[int | None, int | None, Mapping[str, float] | None]:
+    """The copies the reactive rule holds on this demand, those for demand, its state.
 
-    The default operating point of a predictive resource: no more copies than
-    ``policy: reactive`` would hold on the same observed heat (the planner's
-    ``reactive_copies``), the forecast choosing where. A shadow of that rule on its own
-    copies (the nodes kept from its last decision, with when each was last hot): hot
-    pairs, the grace of the cooldown, ``replicas.min`` and ``max``, the zone floor and
-    the consumers (kept in memory like a reactive resource's, by the heat tracker). None
-    while no window of demand is sampled, and when the self-tuner
-    sets the cost weight (a local-hit target is a budget of its own).
+    How many copies it holds, how many of them for demand (not only through their
+    grace: ``PlanInput.reactive_held``), and the state to keep. The default operating
+    point of a predictive resource: no more copies than ``policy: reactive`` would hold
+    on the same observed heat (the planner's ``reactive_copies``), the forecast
+    choosing where. A shadow of that rule on its own copies (the nodes kept from its
+    last decision, with when each was last hot): hot pairs, the grace of the cooldown,
+    ``replicas.min`` and ``max``, the zone floor and the consumers (kept in memory like
+    a reactive resource's, by the heat tracker). None while no window of demand is
+    sampled, and when the self-tuner sets the cost weight (a local-hit target is a
+    budget of its own).
     """
     heat = demand.heat
     if heat is None or demand.tuning is not None:
-        return None, None
+        return None, None, None
     spec = survey.spec
     now = survey.now.timestamp()
     # a shadow started (or the operator restarted) takes the resource's copies as its
@@ -221,7 +224,9 @@ def _reactive_shadow(
         max_replicas=spec.replicas.max,
         consumers=survey.consumers,
     )
-    return len(placed.nodes), {n: placed.last_hot.get(n, now) for n in placed.nodes}
+    for_demand = sum(1 for n in placed.nodes if placed.why.get(n) != "grace")
+    shadow = {n: placed.last_hot.get(n, now) for n in placed.nodes}
+    return len(placed.nodes), for_demand, shadow
 
 
 class ReactivePolicy:

@@ -86,6 +86,7 @@ def placement_input(
     latency: LatencyModel | None = None,
     heat: ObservedHeat | None = None,
     reactive_copies: int | None = None,
+    reactive_held: int | None = None,
     load: Mapping[str, float] | None = None,
     warm_retention_s: float = 0.0,
     lost: Collection[str] = (),
@@ -109,6 +110,8 @@ def placement_input(
             ``PlanInput.cluster_heat`` (None: the planner takes its own nodes').
         reactive_copies: the copies the reactive rule holds on the same demand
             (``PlanInput.reactive_copies``; None: no such budget).
+        reactive_held: of those, the copies the rule holds for demand, not only through
+            their grace (``PlanInput.reactive_held``; None: not said).
         load: node -> its load in [0, 1] (:func:`~statecast.core.reconcile.survey.planner_load`):
             the planner's tie-break between equally good nodes (None: every node at 0,
             and ties go to the name that sorts first).
@@ -158,6 +161,7 @@ def placement_input(
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
         reactive_copies=reactive_copies,
+        reactive_held=reactive_held,
         copy_bytes=warm_copies(
             state,
             {n: ago for n, ago in (recently_removed or {}).items() if n not in lost},
