@@ -1,6 +1,8 @@
-"""A spy on the simulator's planner, shared by the sim tests that check what it is given."""
+"""A spy on a planner call, shared by the tests that check what the planner is given."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 import pytest
 
@@ -8,17 +10,21 @@ import statecast.sim.planned as planned
 from statecast.core.placement import Plan, PlanInput
 
 
-def spy_on_plans(monkeypatch: pytest.MonkeyPatch) -> list[PlanInput]:
-    """Every input the simulator's planner is given from now on, in order (it still plans).
+def spy_on_plans(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType = planned, name: str = "plan"
+) -> list[PlanInput]:
+    """Every input ``module.name`` (the simulator's planner by default) is given from now on.
 
-    The list fills as the replay plans; ``monkeypatch.undo()`` (or the test's end) stops it.
+    The calls still plan; the list fills in their order; ``monkeypatch.undo()`` (or the
+    test's end) stops it.
     """
     given: list[PlanInput] = []
-    real = planned.plan
+    real = getattr(module, name)
 
     def spy(inputs: PlanInput) -> Plan:
         given.append(inputs)
-        return real(inputs)
+        result: Plan = real(inputs)
+        return result
 
-    monkeypatch.setattr(planned, "plan", spy)
+    monkeypatch.setattr(module, name, spy)
     return given

@@ -16,6 +16,7 @@ from statecast.core.placement import DemandForecast
 from statecast.core.reactive import HeatStats, ObservedHeat
 from statecast.core.reconcile import DemandView, Observed, reconcile
 from statecast.core.reconcile.predicted import PredictedDemand
+from tests.unit._plan_spy import spy_on_plans
 from tests.unit.test_controller_reactive import NODES, SETTLED, changes
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -78,14 +79,7 @@ def test_the_planner_is_told_how_many_of_the_shadows_copies_are_for_demand(
     # PlacementSpec.hold_grace_slots reads; session 15)
     import statecast.core.reconcile.policies as policies
 
-    given: list[Any] = []
-    real = policies.plan_placement
-
-    def spy(inputs: Any) -> Any:
-        given.append(inputs)
-        return real(inputs)
-
-    monkeypatch.setattr(policies, "plan_placement", spy)
+    given = spy_on_plans(monkeypatch, policies, "plan_placement")
     heat = ObservedHeat({"node-3": 5.0}, STATS, 900.0)
     earlier = (NOW - dt.timedelta(minutes=2)).timestamp()
     decide(heat, {"node-1": earlier, "node-2": earlier, "node-4": earlier})
