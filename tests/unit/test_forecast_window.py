@@ -127,3 +127,13 @@ def test_blocked_newest_columns_spread_each_blocks_mean_over_its_columns() -> No
         lo = 1 + (column - 1) // 4 * 4
         assert view[0, column - first] == pytest.approx(everything[0, lo : lo + 4].mean())
     assert kept.nbytes < dense.nbytes
+
+
+def test_fold_span_names_the_whole_blocks_before_the_fine_columns() -> None:
+    from statecast.core.forecast.window import FoldSpan, fold_span
+
+    # 100 columns, the buffer holds the newest 50 (50..99), the newest 12 stay fine,
+    # blocks of 10 from column 5: blocks starting 45, 55, 65, 75 end before 88
+    assert fold_span(100, 50, 12, 5, 10) == FoldSpan(width=35, block=4, pad=5)
+    # the fine columns reach into the buffer's first block: nothing to fold
+    assert fold_span(100, 15, 12, 5, 10) is None

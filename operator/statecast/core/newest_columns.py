@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from statecast.core.forecast.window import block_means
+from statecast.core.forecast.window import block_means, fold_span
 
 __all__ = ["NewestColumns"]
 
@@ -102,13 +102,11 @@ class NewestColumns:
         """Blocked: every whole block older than the newest ``fine`` columns becomes its mean."""
         if not self.blocked:
             return
-        oldest = self._count - (self._stop - self._start)  # the buffer's first column
-        keep = self._count - self._fine
-        cut = self._align + ((keep - self._align) // self._every) * self._every
-        if cut > oldest:
-            width = cut - oldest
-            block = (oldest - self._align) // self._every
-            pad = oldest - (self._align + block * self._every)
+        span = fold_span(
+            self._count, self._stop - self._start, self._fine, self._align, self._every
+        )
+        if span is not None:
+            width, block, pad = span
             part = self._data[:, self._start : self._start + width].astype(np.float64)
             means = block_means(part, pad, self._every).astype(np.float32)
             if block != self._block0 + self._older.shape[1]:  # none, or all out of reach

@@ -38,7 +38,13 @@ from statecast.core.forecast.transform import (
     check_parameters,
     fill_missing,
 )
-from statecast.core.forecast.window import BlockedView, Columns, block_means, nonzero_rows
+from statecast.core.forecast.window import (
+    BlockedView,
+    Columns,
+    block_means,
+    fold_span,
+    nonzero_rows,
+)
 
 __all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "default_capacity", "due_for_refit"]
 
@@ -210,13 +216,11 @@ class ForecastEngine:
         """
         if not self._blocked:
             return
-        oldest = self._steps - (self._stop - self._start)  # the buffer's first step
-        keep = self._steps - self._fine
-        cut = self._align + ((keep - self._align) // self._every) * self._every
-        if cut > oldest:
-            width = cut - oldest
-            block = (oldest - self._align) // self._every
-            pad = oldest - (self._align + block * self._every)
+        span = fold_span(
+            self._steps, self._stop - self._start, self._fine, self._align, self._every
+        )
+        if span is not None:
+            width, block, pad = span
             z = self._z[:, self._start : self._start + width].astype(np.float64)
             gone = np.where(self._missing[:, self._start : self._start + width], np.nan, 0.0)
             values = np.log1p(block_means(np.expm1(z), pad, self._every)).astype(np.float32)

@@ -20,12 +20,12 @@ hedge read a dense array or a blocked window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BlockedView", "Columns", "block_means", "nonzero_rows"]
+__all__ = ["BlockedView", "Columns", "FoldSpan", "block_means", "fold_span", "nonzero_rows"]
 
 Float32Array = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -42,6 +42,33 @@ class Columns(Protocol):
     def __getitem__(self, key: Any) -> Any:
         """Rows (a slice or an index array), or ``[rows, columns]`` values."""
         ...
+
+
+class FoldSpan(NamedTuple):
+    """The whole blocks at a buffer's start to fold: what :func:`fold_span` finds."""
+
+    #: Columns folded, from the buffer's first.
+    width: int
+    #: The first folded block's index.
+    block: int
+    #: Columns of that block before the buffer's first (already folded or never held).
+    pad: int
+
+
+def fold_span(count: int, buffered: int, fine: int, align: int, every: int) -> FoldSpan | None:
+    """The whole blocks older than the newest ``fine`` of ``count`` columns, in a buffer.
+
+    The buffer holds the newest ``buffered`` columns; blocks of ``every`` columns start at
+    column ``align``. None when no whole block lies before the newest ``fine`` columns
+    in what the buffer holds.
+    """
+    oldest = count - buffered  # the buffer's first column
+    keep = count - fine
+    cut = align + ((keep - align) // every) * every
+    if cut <= oldest:
+        return None
+    block = (oldest - align) // every
+    return FoldSpan(cut - oldest, block, oldest - (align + block * every))
 
 
 def block_means(values: FloatArray, pad: int, every: int) -> FloatArray:
