@@ -22,7 +22,6 @@ import pytest
 
 from statecast.core.reconcile import Observed, ReconcileResult, reconcile
 from statecast.core.reconcile.views import AgentLease, ReplicaView, agents_down
-from statecast.core.replica_set import ReplicaChange, ReplicaSetPlan, keep_unreplaced
 from tests.unit.test_controller_reconcile import NOW, node, resource
 from tests.unit.test_controller_reconcile import replica as bare_replica
 
@@ -137,23 +136,5 @@ def test_a_strong_copy_out_of_the_voters_is_kept_while_nothing_replaces_it() -> 
     assert [r.node for r in result.lost] == ["node-3"]
 
 
-PLAN = ReplicaSetPlan(
-    ("node-1", "node-2"),
-    (ReplicaChange("remove", "node-3", "failover"), ReplicaChange("remove", "node-4", "rebalance")),
-)
-
-
-@pytest.mark.parametrize(
-    ("count", "lost", "kept"),
-    [
-        (3, {"node-3"}, ["node-4"]),  # short: the lost copy stays, the cordoned one goes
-        (3, {"node-3", "node-4"}, []),
-        (2, {"node-3"}, ["node-3", "node-4"]),  # the wanted copies reach the count
-        (1, {"node-3"}, ["node-3", "node-4"]),
-        (3, set(), ["node-3", "node-4"]),  # nothing lost
-    ],
-)
-def test_keep_unreplaced(count: int, lost: set[str], kept: list[str]) -> None:
-    plan = keep_unreplaced(PLAN, lost, count)
-    assert plan.wanted == PLAN.wanted
-    assert [c.node for c in plan.removes] == kept
+# keep_unreplaced's table: tests/unit/test_unreplaced_copies.py (session 16: a cordoned copy
+# that serves is now kept before a lost one, where session 15 kept the lost one only)

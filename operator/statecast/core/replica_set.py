@@ -24,10 +24,12 @@ __all__ = [
     "hand_off",
     "hold_current",
     "keep_unreplaced",
+    "leaving_order",
     "lost_nodes",
     "reconcile_replicas",
     "retire_unwanted",
     "spread_wanted",
+    "unreplaced",
     "within_max",
 ]
 
@@ -234,27 +236,57 @@ def hand_off(wanted: WantedReplicas, existing: Mapping[str, CurrentReplica]) -> 
     return ReplicaSetPlan(wanted=tuple(nodes), changes=tuple(changes))
 
 
-def keep_unreplaced(plan: ReplicaSetPlan, lost: Collection[str], count: int) -> ReplicaSetPlan:
-    """``plan`` without removing a lost copy while the wanted copies are fewer than ``count``.
+def leaving_order(
+    existing: Mapping[str, CurrentReplica],
+    leaving: Iterable[str],
+    lost: Collection[str] = (),
+    storage_failed: Collection[str] = (),
+) -> list[str]:
+    """The copies on nodes that no longer take one, the most worth keeping first.
 
-    A lost copy (its node NotReady or gone, its agent's Lease lapsed) goes once its
-    replacement is Ready: the failover. When no eligible node is left to take a
-    replacement (``replicas.min`` copies on as many nodes, one lost), the wanted copies
-    are fewer than ``count`` and the hand-off, finding every one of them Ready, removed
-    the lost copy all the same: a copy on a slow node whose Lease lapsed (a CPU-starved
-    agent) was deleted, its files handed off, and re-created from scratch as soon as the
-    agent renewed - for nothing, since it stood in for no copy placed elsewhere. It is
-    now kept, marked ``Lost``, until a copy placed elsewhere takes its place or its
-    agent renews and it is a wanted copy again.
+    A copy that serves and can write (on a cordoned, tainted or filtered-out node) before
+    one whose files cannot be written, before a lost one; among alike, an up-to-date one
+    first, then by name. :func:`keep_unreplaced` keeps them in this order.
+    """
+    return sorted(
+        (n for n in leaving if n in existing),
+        key=lambda n: (n in lost, n in storage_failed, not existing[n].up_to_date, n),
+    )
+
+
+def unreplaced(wanted: Collection[str], leaving: Sequence[str], count: int) -> tuple[str, ...]:
+    """The leaving copies that stay because nothing replaces them: as many as ``wanted`` lacks.
+
+    ``leaving`` is ordered as :func:`leaving_order` orders it; ``count`` is the copies wanted
+    at least.
+    """
+    return tuple(leaving[: max(count - len(wanted), 0)])
+
+
+def keep_unreplaced(plan: ReplicaSetPlan, leaving: Sequence[str], count: int) -> ReplicaSetPlan:
+    """``plan`` without removing a leaving copy that nothing replaces.
+
+    A copy leaves a node that no longer takes one: its node is lost (NotReady or gone,
+    its agent's Lease lapsed), its files cannot be written (:mod:`statecast.core.storage`),
+    or the node is no longer eligible (cordoned or draining, tainted, filtered out by
+    ``placement``). It goes once a replacement elsewhere is Ready: the hand-off. When no
+    eligible node is left to take one (``min = max = 3`` on three nodes, one cordoned),
+    the wanted copies are fewer than ``count`` and the hand-off, finding every one of them
+    Ready, removed the leaving copy all the same. Session 15 kept a lost one (a CPU-starved
+    agent's copy was deleted and re-created from scratch when it renewed); a cordoned
+    node's copy, which still serves, and a storage-failed one, which still serves reads
+    and may hold writes not synced out yet, were still removed, leaving the resource a copy
+    short for nothing. Now as many leaving copies stay as the wanted ones lack (the first
+    of ``leaving``, see :func:`leaving_order`), until a copy placed elsewhere is Ready.
 
     Args:
         plan: the hand-off's changes.
-        lost: nodes whose copy is lost (not ready, or their agent is down).
+        leaving: the copies on nodes that take none, the most worth keeping first.
         count: the copies wanted at least (the survey's count).
     """
-    if len(plan.wanted) >= count:
+    kept = set(unreplaced(plan.wanted, leaving, count))
+    if not kept:
         return plan
-    kept = set(lost)
     changes = tuple(c for c in plan.changes if not (c.action == "remove" and c.node in kept))
     return ReplicaSetPlan(plan.wanted, changes)
 
@@ -263,34 +295,38 @@ def within_max(
     plan: ReplicaSetPlan,
     existing: Mapping[str, CurrentReplica],
     limit: int | None,
-    unreachable: Collection[str] = (),
+    leaving: Collection[str] = (),
     removal_reasons: Mapping[str, str] | None = None,
 ) -> ReplicaSetPlan:
-    """``plan`` with at most ``limit`` reachable copies at any moment, hand-off included.
+    """``plan`` with at most ``limit`` copies at any moment, hand-off included.
 
     The hand-off adds first and removes once the new copies are Ready, so a move at the
     limit held ``limit + 1`` copies for a while (``replicas.max`` 3 showed a Syncing copy
-    beside three). Here a copy is added only where there is room: the reachable copies
-    that stay, plus the adds, at most ``limit`` (a lost copy does not count: it serves
-    nothing). When a move is due at the limit, the copy that goes is removed first, as
+    beside three). Here a copy is added only where there is room: the copies that stay,
+    plus the adds, at most ``limit``. A copy leaving a node that takes none (``leaving``:
+    lost, storage-failed, cordoned or draining, tainted, filtered out) does not count: it
+    goes only once its replacement is Ready (removed first, a cordoned copy left the
+    resource a copy short while the new one synced, and a strong resource's voters
+    narrowed), so such a hand-off holds up to one copy more than ``limit`` per leaving
+    copy until then. When a move off an eligible node is due at the limit (the
+    planner's), the copy that goes is removed first, as
     long as a wanted copy that stays is Ready (so a Ready copy always holds the state, and
     the removed copy's agent hands its files to it), and the add follows in a later
     reconcile: the count may dip below ``replicas.min`` by the moving copies, never above
-    ``replicas.max``. The one exception: when no wanted copy that stays is Ready (a sole
-    copy moving off a cordoned node, say), removing first would leave nothing serving, so
-    the add goes first as before.
+    ``replicas.max``. The one exception: when no wanted copy that stays is Ready,
+    removing first would leave nothing serving, so the add goes first as before.
 
     Args:
         plan: the hand-off's changes.
         existing: the resource's copies by node.
         limit: ``replicas.max`` (None: no bound).
-        unreachable: nodes whose copy is lost.
+        leaving: nodes whose copy leaves a node that takes none (see :func:`leaving_order`).
         removal_reasons: node -> reason code of removing its copy (default ``rebalance``).
     """
     if limit is None:
         return plan
     removing = {c.node for c in plan.removes}
-    reachable = [n for n in sorted(existing) if n not in unreachable]
+    reachable = [n for n in sorted(existing) if n not in leaving]
     room = limit - sum(1 for n in reachable if n not in removing)
     adds = plan.adds
     if len(adds) <= room:

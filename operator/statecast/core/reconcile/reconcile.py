@@ -35,6 +35,7 @@ from statecast.core.replica_set import (
     ReplicaSetPlan,
     hand_off,
     keep_unreplaced,
+    unreplaced,
     within_max,
 )
 from statecast.core.storage import storage_recheck_after
@@ -80,18 +81,20 @@ def reconcile(observed: Observed) -> ReconcileResult:
     plan = hand_off(decided.wanted, seen.existing)
     held = custody_of(seen)  # no lost copy with unmerged writes goes; stand-ins are marked
     plan = ReplicaSetPlan(plan.wanted, guard(plan.changes, held))
-    # a lost copy goes only once a copy placed elsewhere stands for it
-    plan = keep_unreplaced(plan, seen.lost, seen.count)
+    # a copy leaving a node that takes none goes only once a copy elsewhere stands for it
+    leaving = seen.leaving
+    plan = keep_unreplaced(plan, leaving, seen.count)
+    kept = unreplaced(plan.wanted, leaving, seen.count)
     plan = within_max(  # max is a bound during a hand-off too
-        plan, seen.existing, spec.replicas.max, seen.unreachable, decided.wanted.removals
+        plan, seen.existing, spec.replicas.max, leaving, decided.wanted.removals
     )
     if spec.consistency == "strong":  # a voter's copy goes only after a membership step
         plan = keep_voters(plan, StrongConfig.from_status(observed.previous_status).voters)
     lost = lost_replicas(seen)
     return ReconcileResult(
         changes=plan.changes,
-        status=build_status(observed, seen, decided, plan, held),
-        events=resource_events(observed, seen, lost, held),
+        status=build_status(observed, seen, decided, plan, held, kept),
+        events=resource_events(observed, seen, lost, held, kept),
         lost=lost,
         last_hot=decided.last_hot,
         stand_ins=stand_ins(seen, held),

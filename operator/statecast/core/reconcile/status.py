@@ -235,13 +235,38 @@ def _counts(survey: Survey, plan: ReplicaSetPlan, held: Custody) -> _Counts:
     return _Counts(ready, desired, phase)
 
 
-def _degraded(survey: Survey, held: Custody) -> ConditionState:
-    """The Degraded condition: lost copies with unmerged writes first, then too few nodes."""
+def _degraded(survey: Survey, held: Custody, kept: Sequence[str] = ()) -> ConditionState:
+    """The Degraded condition: lost copies with unmerged writes first, then too few nodes.
+
+    ``kept``: copies on nodes that take none, kept since nothing can replace them
+    (:func:`~statecast.core.replica_set.keep_unreplaced`): reason ``NoReplacement``.
+    """
     if held.kept:
         return ConditionState(True, custody_reason(held), custody_message(survey, held))
+    if kept:
+        return ConditionState(True, "NoReplacement", _kept_message(survey, kept))
     if survey.short:
         return ConditionState(True, "NotEnoughNodes", _degraded_message(survey))
     return ConditionState(False, "AsExpected", _degraded_message(survey))
+
+
+def _why_leaving(survey: Survey, node: str) -> str:
+    """Why a node takes no copy of the resource, in a few words."""
+    if node in survey.lost:
+        return "lost: its node or agent is down"
+    if node in survey.storage_failed:
+        return "its files cannot be written"
+    return "its node is cordoned or no longer eligible"
+
+
+def _kept_message(survey: Survey, kept: Sequence[str]) -> str:
+    """What the Degraded condition says while copies stay that nothing can replace."""
+    copies = ", ".join(f"{node} ({_why_leaving(survey, node)})" for node in kept)
+    said = "the copy on {} is kept" if len(kept) == 1 else "the copies on {} are kept"
+    return (
+        f"{_degraded_message(survey)}: {said.format(copies)} until a copy placed on"
+        " another node is Ready"
+    )
 
 
 def _degraded_message(survey: Survey) -> str:
@@ -293,11 +318,16 @@ def _replica_rows(survey: Survey, held: Custody, plan: ReplicaSetPlan) -> list[d
 
 
 def _condition_states(
-    survey: Survey, decided: PolicyPlan, plan: ReplicaSetPlan, counts: _Counts, held: Custody
+    survey: Survey,
+    decided: PolicyPlan,
+    plan: ReplicaSetPlan,
+    counts: _Counts,
+    held: Custody,
+    kept: Sequence[str] = (),
 ) -> dict[str, ConditionState]:
     """Ready, Progressing, Degraded and the policy's ForecastReady, in that order."""
     phase = counts.phase
-    degraded = _degraded(survey, held)
+    degraded = _degraded(survey, held, kept)
     ready_msg = f"{counts.ready}/{counts.desired} replicas ready"
     if held.kept:
         ready_msg = f"{ready_msg}; {degraded.reason}"
@@ -323,6 +353,7 @@ def build_status(
     decided: PolicyPlan,
     plan: ReplicaSetPlan,
     held: Custody | None = None,
+    kept: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The resource's whole ``status`` after a reconcile.
 
@@ -332,10 +363,11 @@ def build_status(
         decided: the placement policy's answer.
         plan: the changes the hand-off decided.
         held: what custody decided of its lost copies (None: nothing lost holds writes).
+        kept: copies kept on nodes that take none, since nothing can replace them.
     """
     held = held or Custody()
     counts = _counts(survey, plan, held)
-    states = _condition_states(survey, decided, plan, counts, held)
+    states = _condition_states(survey, decided, plan, counts, held, kept)
     if survey.spec.consistency == "strong":  # Ready copies do not say writes are taken
         states["Writable"] = writable(observed.previous_status, survey.replicas, survey.ready)
     status: dict[str, Any] = {
@@ -392,17 +424,19 @@ def resource_events(
     survey: Survey,
     lost: Sequence[LostReplica],
     held: Custody | None = None,
+    kept: Sequence[str] = (),
 ) -> tuple[Event, ...]:
     """The Events about the resource's state: copies lost, too few nodes, knobs tuned.
 
     A Warning is posted when the Degraded condition starts or changes its reason
-    (``LastCopyLost``, ``UnmergedCopyLost``, ``NotEnoughNodes``), not on every resync.
+    (``LastCopyLost``, ``UnmergedCopyLost``, ``NoReplacement``, ``NotEnoughNodes``), not
+    on every resync. ``kept``: as :func:`build_status`'s.
     """
     held = held or Custody()
     events = tuple(Event("Warning", "ReplicaLost", f"{r.name}: {r.message}") for r in lost)
     conditions = observed.previous_status.get("conditions", [])
     was: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
-    degraded = _degraded(survey, held)
+    degraded = _degraded(survey, held, kept)
     was_same = was.get("status") == "True" and was.get("reason") == degraded.reason
     if degraded.holds and not was_same:
         events += (Event("Warning", degraded.reason, degraded.message),)
@@ -412,8 +446,13 @@ def resource_events(
             "Warning",
             STORAGE_UNAVAILABLE,
             f"{r.name}: its agent on {r.node} cannot write its files (since"
-            f" {r.storage_failing_since:%H:%M:%S}); a copy is placed on another node and"
-            " this one goes once it is Ready",
+            f" {r.storage_failing_since:%H:%M:%S}); "
+            + (
+                "no other node can take a copy: it stays, serving reads, until one can or"
+                " its files can be written again"
+                if r.node in kept
+                else "a copy is placed on another node and this one goes once it is Ready"
+            ),
         )
         for r in survey.replicas
         if r.node in survey.storage_failed and r.storage_failing_since is not None

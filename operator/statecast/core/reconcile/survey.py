@@ -17,6 +17,7 @@ from statecast.api.units import parse_quantity
 from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.views import NodeView, ReplicaView, consumer_pods, tolerates
+from statecast.core.replica_set import leaving_order
 from statecast.core.spread import Candidate, eligible
 from statecast.core.storage import storage_failed
 from statecast.core.strong.election import voter_count
@@ -72,6 +73,19 @@ class Survey:
         (:attr:`storage_failed`).
         """
         return self.lost | self.storage_failed
+
+    @property
+    def leaving(self) -> list[str]:
+        """Nodes holding a copy that take none: lost, storage-failed, or no longer eligible.
+
+        (Cordoned or draining, tainted, filtered out by ``placement``.) Their copies are
+        handed off to eligible nodes; ordered the most worth keeping first
+        (:func:`~statecast.core.replica_set.leaving_order`) for when nothing can replace
+        them.
+        """
+        eligible = {c.name for c in self.candidates}
+        held = [r.node for r in self.replicas if r.node not in eligible]
+        return leaving_order(self.existing, held, self.lost, self.storage_failed)
 
     @property
     def existing(self) -> dict[str, CurrentReplica]:
