@@ -15,13 +15,16 @@ voter for good (a caught-up learner elsewhere never joined in its place).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
+from statecast.api.shared_resource import SharedResourceSpec
 from statecast.core.placement.types import CurrentReplica
 from statecast.core.reconcile import Observed, ReconcileResult, reconcile
-from statecast.core.reconcile.views import NodeView, ReplicaView
+from statecast.core.reconcile.strong import strong_decision
+from statecast.core.reconcile.views import NodeView, ReplicaView, replica_view
 from statecast.core.replica_set import (
     ReplicaChange,
     ReplicaSetPlan,
@@ -156,3 +159,79 @@ def test_keep_unreplaced(count: int, lost: set[str], failed: set[str], removed: 
     }
     order = leaving_order(existing, ["node-3", "node-4"], lost, failed)
     assert [c.node for c in keep_unreplaced(plan, order, count).removes] == removed
+
+
+STRONG = SharedResourceSpec.model_validate(
+    {"consistency": "strong", "replicas": {"min": 3, "max": 3}}
+)
+LEADING = {"epoch": 3, "lastEpoch": 3, "lastIndex": 9, "commitIndex": 9, "leading": True}
+
+
+def strong_copy(node_name: str, role: str, progress: dict[str, Any] | None = None,
+                failing_for: float | None = None) -> ReplicaView:  # fmt: skip
+    status: dict[str, Any] = {"phase": "Ready", **({"strong": progress} if progress else {})}
+    if failing_for is not None:
+        since = (NOW - dt.timedelta(seconds=failing_for)).isoformat()
+        status["conditions"] = [
+            {"type": "StorageAvailable", "status": "False", "reason": "StorageUnavailable",
+             "lastTransitionTime": since}
+        ]  # fmt: skip
+    return replica_view({
+        "metadata": {"name": f"r-{node_name}", "namespace": "ns"},
+        "spec": {"resource": "r", "nodeName": node_name, "role": role, "epoch": 3},
+        "status": status,
+    })  # fmt: skip
+
+
+def strong_observed(
+    nodes: list[NodeView], copies: list[ReplicaView], leader: str = "node-1"
+) -> Observed:
+    status = {"epoch": 3, "leader": leader, "voters": ["node-1", "node-2", "node-3"]}
+    body = {"metadata": {"name": "r", "namespace": "ns"}, "spec": {}, "status": status}
+    return Observed(body, nodes, copies, NOW, spec=STRONG)
+
+
+def test_a_cordoned_voter_stays_a_voter_while_nothing_can_replace_it() -> None:
+    copies = [strong_copy("node-1", "leader", LEADING), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower")]  # fmt: skip
+    decision = strong_decision(strong_observed(CORDONED, copies), STRONG)
+    assert decision.election is None, "before: a membership step took node-3 out (2 voters)"
+    assert decision.wanted == ("node-1", "node-2", "node-3")
+
+
+def test_a_cordoned_voter_leaves_once_a_caught_up_learner_joined() -> None:
+    progress = {**LEADING, "match": {"node-2": 9, "node-3": 9, "node-4": 9}}
+    copies = [strong_copy("node-1", "leader", progress), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower"), strong_copy("node-4", "learner")]  # fmt: skip
+    decision = strong_decision(strong_observed([*CORDONED, FOURTH], copies), STRONG)
+    assert decision.election is not None and decision.election.reason == "membership"
+    assert decision.election.voters == ("node-1", "node-2", "node-3", "node-4"), "join first"
+
+
+def test_a_storage_failed_voter_is_replaced_by_a_caught_up_learner() -> None:
+    progress = {**LEADING, "match": {"node-2": 9, "node-4": 9}}
+    copies = [strong_copy("node-1", "leader", progress), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower", failing_for=30.0),
+              strong_copy("node-4", "learner")]  # fmt: skip
+    decision = strong_decision(strong_observed([*THREE, FOURTH], copies), STRONG)
+    assert decision.election is not None, "before: node-3 stayed a voter for good"
+    assert decision.election.voters == ("node-1", "node-2", "node-3", "node-4")
+    assert "node-3" not in decision.wanted
+
+
+def test_a_storage_failed_voter_with_no_replacement_stays_a_voter() -> None:
+    copies = [strong_copy("node-1", "leader", LEADING), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower", failing_for=30.0)]  # fmt: skip
+    decision = strong_decision(strong_observed(THREE, copies), STRONG)
+    assert decision.election is None
+    assert decision.wanted == ("node-1", "node-2", "node-3")
+
+
+def test_a_storage_failed_leader_hands_leadership_to_a_voter_that_can_write() -> None:
+    """It refuses every write (``storage_unavailable``) while two voters could commit."""
+    copies = [strong_copy("node-1", "leader", LEADING, failing_for=30.0),
+              strong_copy("node-2", "follower"), strong_copy("node-3", "follower")]  # fmt: skip
+    decision = strong_decision(strong_observed(THREE, copies), STRONG)
+    assert decision.election is not None and decision.election.reason == "transfer"
+    assert decision.election.exclude == frozenset({"node-1"})
+    assert decision.election.voters == ("node-1", "node-2", "node-3"), "it stays a voter"

@@ -21,6 +21,7 @@ from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.views import ReplicaView
 from statecast.core.replica_set import ReplicaSetPlan
 from statecast.core.spread import Candidate, spread
+from statecast.core.storage import storage_failed
 from statecast.core.strong.election import (
     Election,
     ReplicaProgress,
@@ -28,6 +29,7 @@ from statecast.core.strong.election import (
     next_election,
     voter_count,
 )
+from statecast.core.strong.replica import majority
 
 __all__ = [
     "RoleChange", "StrongDecision", "keep_voters", "settled_candidates", "standby_looks",
@@ -66,14 +68,54 @@ class StrongDecision:
 
 
 def wanted_voters(
-    current: Sequence[str], holders: Sequence[Candidate], count: int
+    current: Sequence[str],
+    holders: Sequence[Candidate],
+    count: int,
+    stay: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """``count`` voters among the live holders of a Replica, spread over zones.
 
     Current voters stay where keeping them leaves the zones balanced, so a healthy
-    configuration is never churned.
+    configuration is never churned. ``stay``: live current voters on nodes that take no
+    copy (cordoned or draining, tainted, their files unwritable), the most worth keeping
+    first; while the holders are fewer than ``count`` they stay voters, as many as are
+    missing: taking one out with nothing to replace it left fewer voters (three became
+    two, tolerating no failure), and one goes by the membership path (a caught-up
+    learner joins, then it leaves) once a replacement holds a copy.
     """
-    return tuple(sorted(spread(holders, count, current=current)))
+    picked = spread(holders, count, current=current)
+    return tuple(sorted([*picked, *[v for v in stay if v not in picked][: count - len(picked)]]))
+
+
+def _leaving_voters(
+    config: StrongConfig,
+    alive: frozenset[str],
+    holders: Sequence[Candidate],
+    failed: frozenset[str],
+) -> list[str]:
+    """Live voters on nodes that take no copy: one that can write first, then by name."""
+    eligible = {c.name for c in holders}
+    leaving = [v for v in config.voters if v in alive and v not in eligible]
+    return sorted(leaving, key=lambda v: (v in failed, v))
+
+
+def _election_voters(
+    config: StrongConfig, wanted: tuple[str, ...], alive: frozenset[str], failed: frozenset[str]
+) -> tuple[str, ...]:
+    """The voters the election step works toward: ``wanted``, less a leader that cannot write.
+
+    A leader whose files cannot be written refuses every write (``storage_unavailable``)
+    while the other voters could commit them: left out of the wanted voters, it is
+    replaced by a ``transfer`` election (it stays a voter), provided enough other voters
+    are live and can write to make a majority without it.
+    """
+    leader = config.leader
+    if leader is None or leader not in failed:
+        return wanted
+    able = [v for v in config.voters if v != leader and v in alive and v not in failed]
+    if len(able) < majority(len(config.voters)):
+        return wanted
+    return tuple(v for v in wanted if v != leader)
 
 
 def role_changes(config: StrongConfig, replicas: Sequence[ReplicaView]) -> tuple[RoleChange, ...]:
@@ -100,9 +142,13 @@ def strong_decision(observed: Observed, spec: SharedResourceSpec) -> StrongDecis
     alive = frozenset(r.node for r in replicas if r.node in ready)
     zone_label = spec.placement.spread_across
     candidates = [ready[r.node].candidate(zone_label) for r in replicas if r.node in alive]
-    holders = [c for c in candidates if c.ready]  # a cordoned node's voter is moved away
+    failed = storage_failed([r.storage for r in observed.replicas], observed.now)
+    # a cordoned node's voter is moved away, and one whose files cannot be written
+    holders = [c for c in candidates if c.ready and c.name not in failed]
     count = voter_count(spec.replicas.min, spec.replicas.max)
-    wanted = wanted_voters([v for v in config.voters if v in alive], holders, count)
+    stay = _leaving_voters(config, alive, holders, failed)
+    wanted = wanted_voters([v for v in config.voters if v in alive], holders, count, stay)
+    wanted = _election_voters(config, wanted, alive, failed)
     progress: Mapping[str, ReplicaProgress] = {
         r.node: r.strong or ReplicaProgress() for r in observed.replicas
     }
