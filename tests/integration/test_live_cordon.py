@@ -1,0 +1,179 @@
+"""A cordoned node's copy on the dev cluster, with the real operator and agents (session 16).
+
+A copy on a node that is cordoned (the first step of a drain) leaves only once a copy
+elsewhere is Ready, and stays, the resource saying why, where no other node can take
+one. Before: ``min = max`` = the nodes, one cordoned, and the operator deleted that copy
+(nothing could replace it; the copies wanted were all Ready); at ``replicas.max`` with a
+spare node it deleted the cordoned copy first and added the new one after, so the
+resource held a copy fewer while that one synced. The Replicas are followed with a watch,
+so every creation and deletion is seen in the order the API server made them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes import client, watch
+
+from statecast.api.types import GROUP, VERSION
+from tests.integration.conftest import create_resource, status_of, wait_for
+from tests.integration.live import AgentFleet, condition, replicas_of
+
+
+class ReplicaLog:
+    """Every change to a namespace's Replicas: (type, node, phase), in the API's order.
+
+    The watch is resumed from the last version seen when the server ends it; a watch
+    that breaks while the block runs is an error (a deletion could have been missed).
+    """
+
+    def __init__(self, custom: client.CustomObjectsApi, namespace: str) -> None:
+        self.events: list[tuple[str, str, str | None]] = []
+        self.error: BaseException | None = None
+        self._watch = watch.Watch()
+        self._custom = custom
+        self._namespace = namespace
+        self._started = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def _follow(self) -> None:
+        try:
+            listed = self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, self._namespace, "replicas"
+            )
+            version = listed["metadata"]["resourceVersion"]
+            self._started.set()
+            while not self._stopping.is_set():
+                for event in self._watch.stream(
+                    self._custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self._namespace,
+                    "replicas",
+                    resource_version=version,
+                    timeout_seconds=20,
+                ):
+                    obj = event["object"]
+                    version = obj["metadata"]["resourceVersion"]
+                    phase = (obj.get("status") or {}).get("phase")
+                    self.events.append((event["type"], obj["spec"]["nodeName"], phase))
+        except Exception as error:  # noqa: BLE001 - reported by following()
+            if not self._stopping.is_set():
+                self.error = error
+        finally:
+            self._started.set()
+
+    @contextlib.contextmanager
+    def following(self) -> Iterator[ReplicaLog]:
+        """Follow the Replicas for the block's length; fail if the watch broke meanwhile."""
+        self._thread.start()
+        self._started.wait(30)
+        try:
+            yield self
+        finally:
+            self._stopping.set()
+            self._watch.stop()
+        assert self.error is None, f"the Replica watch broke: {self.error!r}"
+
+    def deleted(self) -> list[str]:
+        """The nodes whose Replica was deleted, in order."""
+        return [node for kind, node, _ in self.events if kind == "DELETED"]
+
+
+@contextlib.contextmanager
+def cordoned(api_client: client.ApiClient, node: str) -> Iterator[None]:
+    """``node`` cordoned for the block's length (the dev cluster is shared: always undone)."""
+    core = client.CoreV1Api(api_client)
+    core.patch_node(node, {"spec": {"unschedulable": True}})
+    try:
+        yield
+    finally:
+        core.patch_node(node, {"spec": {"unschedulable": False}})
+
+
+def phases(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    """Node -> the phase its Replica reports."""
+    found = replicas_of(custom, namespace, name)
+    return {n: (r.get("status") or {}).get("phase") for n, r in found.items()}
+
+
+def test_a_cordoned_copy_stays_where_no_other_node_can_take_one(
+    api_client: client.ApiClient, namespace: str, fleet: AgentFleet
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    nodes = sorted(fleet.urls)
+    spec = {"replicas": {"min": len(nodes), "max": len(nodes)}, "replication": {"policy": "static"}}
+    create_resource(custom, namespace, "everywhere", spec)
+    every_copy_ready = dict.fromkeys(nodes, "Ready")
+    wait_for(
+        lambda: phases(custom, namespace, "everywhere") == every_copy_ready,
+        timeout=120,
+        what="a Ready copy on each node",
+    )
+    victim = nodes[-1]
+    with ReplicaLog(custom, namespace).following() as log:
+        with cordoned(api_client, victim):
+            degraded = wait_for(
+                lambda: (
+                    (found := condition(status_of(custom, namespace, "everywhere"), "Degraded"))
+                    .get("status") == "True"
+                    and found
+                ),
+                timeout=90,
+                what="the resource Degraded for the cordon",
+            )  # fmt: skip
+            assert degraded["reason"] == "NoReplacement", degraded
+            assert victim in degraded["message"], degraded
+            events = client.CoreV1Api(api_client).list_namespaced_event(
+                namespace, field_selector="involvedObject.name=everywhere"
+            )
+            assert "NoReplacement" in {e.reason for e in events.items}
+            assert phases(custom, namespace, "everywhere").get(victim) == "Ready"
+        wait_for(
+            lambda: (
+                condition(status_of(custom, namespace, "everywhere"), "Degraded").get("status")
+                == "False"
+            ),
+            timeout=90,
+            what="Degraded cleared once the node is uncordoned",
+        )
+    assert log.deleted() == [], f"a copy was deleted: {log.events}"
+
+
+def test_a_cordoned_copy_at_max_goes_only_once_its_replacement_is_ready(
+    api_client: client.ApiClient, namespace: str, fleet: AgentFleet
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    nodes = sorted(fleet.urls)
+    count = len(nodes) - 1  # one spare node
+    spec = {"replicas": {"min": count, "max": count}, "replication": {"policy": "static"}}
+    create_resource(custom, namespace, "moved", spec)
+    placed = wait_for(
+        lambda: (
+            (p := phases(custom, namespace, "moved"))
+            and len(p) == count
+            and set(p.values()) == {"Ready"}
+            and p
+        ),
+        timeout=120,
+        what=f"{count} Ready copies",
+    )
+    victim = sorted(placed)[0]
+    (spare,) = set(nodes) - set(placed)
+    with ReplicaLog(custom, namespace).following() as log, cordoned(api_client, victim):
+        wait_for(
+            lambda: (
+                (p := phases(custom, namespace, "moved")).get(spare) == "Ready" and victim not in p
+            ),
+            timeout=120,
+            what=f"the copy moved from {victim} to {spare}",
+        )
+    on_victim = [i for i, (kind, node, _) in enumerate(log.events) if node == victim]
+    deleted_at = next(i for i in on_victim if log.events[i][0] == "DELETED")
+    before = [(kind, phase) for kind, node, phase in log.events[:deleted_at] if node == spare]
+    assert before and before[0][0] == "ADDED", f"removed before its replacement: {log.events}"
+    assert before[-1][1] == "Ready", f"removed before its replacement was Ready: {log.events}"
