@@ -516,11 +516,15 @@ def _grace_slots_open(ctx: Context, board: Board) -> bool:
 
     True while the board holds more copies than the reactive rule holds for demand now
     (``PlanInput.reactive_held``, at least ``min`` and the zone floor): one of them goes
-    within a cooldown, so no copy is bought meanwhile by a move.
+    within a cooldown, so no copy is bought meanwhile by a move. Only where a step is
+    shorter than the cooldown: a grace lasts at most a cooldown (the rule's grace is
+    the cooldown), so with a step as long no slot open now is still open at the next
+    plan - the trim closes it there whether or not a copy waited, and waiting would
+    only hold every move back a whole step.
     """
     held = ctx.inputs.reactive_held
     spec = ctx.inputs.spec
-    if not spec.hold_grace_slots or held is None:
+    if not spec.hold_grace_slots or held is None or ctx.inputs.step_s >= spec.cooldown_s:
         return False
     return board.count > max(held, spec.min_replicas, ctx.target_zones)
 
