@@ -133,7 +133,12 @@ def test_the_knob_only_ever_holds_moves_back(
     nodes = tuple(NodeInfo(f"n{i}", z) for i, z in enumerate(ZONES))
     names = tuple(n.name for n in nodes)
     off = PlanInput(
-        spec=PlacementSpec(min_replicas=min_replicas, cooldown_s=300.0, move_residence_s=0.0),
+        spec=PlacementSpec(
+            min_replicas=min_replicas,
+            cooldown_s=300.0,
+            move_residence_s=0.0,
+            hold_grace_slots=False,
+        ),
         state=StateProfile(64 * MIB),
         nodes=nodes,
         forecast=history_forecast(nodes, {}, dict(zip(names, reads, strict=True)), horizon=5),
@@ -184,7 +189,7 @@ def test_the_simulator_hands_the_planner_the_copies_reactive_holds_for_demand(
     # 15-minute cooldown: three steps), so its count is above what it holds for demand
     given = spy_on_plans(monkeypatch)
     trace = _pod_trace()
-    policy = predictive_variant(trace, ForecastCache(), GRACE_SLOTS).make()
+    policy = predictive_variant(trace, ForecastCache(), DEFAULT).make()
     policy.start(trace, SimConfig())
     replicas = np.zeros((1, 3), dtype=np.bool_)
     for t in range(trace.steps):
@@ -192,5 +197,6 @@ def test_the_simulator_hands_the_planner_the_copies_reactive_holds_for_demand(
     budgets = [(p.reactive_copies, p.reactive_held) for p in given]
     assert all(h is not None and c is not None and h <= c for c, h in budgets)
     assert any(c is not None and h is not None and h < c for c, h in budgets)
+    # the default since session 16; the run beside it without
     assert all(p.spec.hold_grace_slots for p in given)
-    assert not predictive_variant(trace, ForecastCache(), DEFAULT).make().spec.hold_grace_slots
+    assert not predictive_variant(trace, ForecastCache(), GRACE_SLOTS).make().spec.hold_grace_slots

@@ -102,8 +102,8 @@ class Setting:
             floor (the default run's twin, :data:`COPY_FLOOR`).
         grace_slots: no move while reactive's count holds copies only through their
             grace (``PlacementSpec.hold_grace_slots``, session 15; acts only with the
-            reactive budget, the default run's); None: the spec's default (off); True:
-            the default run's twin :data:`GRACE_SLOTS`.
+            reactive budget, the default run's); None: the spec's default (on since
+            session 16); False: the default run's twin :data:`GRACE_SLOTS`.
     """
 
     hold: float = 1.0
@@ -182,10 +182,10 @@ DEFAULT = Setting(demand_priced=True, residence=None, hand_off=True, warm=True)
 #: beside the default on every trace (not a grid setting: the grid prices bytes only,
 #: where the floor does not act; nor in the equal-count order).
 COPY_FLOOR = replace(DEFAULT, copy_floor=True)
-#: The default run with no move while reactive's count holds grace slots
-#: (``PlacementSpec.hold_grace_slots``, session 15; docs/placement.md, "Session 15, grace
-#: slots"), run beside the default as :data:`COPY_FLOOR` is.
-GRACE_SLOTS = replace(DEFAULT, grace_slots=True)
+#: The default run with moves into reactive's grace slots (``PlacementSpec.hold_grace_slots``
+#: off: the default run before session 16; docs/placement.md, "Session 15, grace slots"),
+#: run beside the default as :data:`COPY_FLOOR` is.
+GRACE_SLOTS = replace(DEFAULT, grace_slots=False)
 #: Cooldowns swept beside the replay's 15 minutes (reactive's grace periods).
 SHORT_COOLDOWN = 300.0
 LONG_COOLDOWN = 3600.0

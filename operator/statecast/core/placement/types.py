@@ -154,9 +154,10 @@ class PlacementSpec:
             rule's grace: with a step as long no slot open now is still open at the
             next plan, and waiting would hold every move back a whole step (session 16:
             on hourly steps session 15's rule cost up to 3.5 points of local hits for
-            no bytes). False (the default): moves whenever they pay; without
-            ``reactive_held`` it does nothing. docs/placement.md, "Session 15, grace
-            slots" and "Session 16".
+            no bytes). True (the default since session 16: fewer bytes where pods and
+            graces come and go, service within the margins on every trace, unchanged
+            on the held-out and fresh seeds); without ``reactive_held`` it does nothing.
+            docs/placement.md, "Session 15, grace slots" and "Session 16".
     """
 
     min_replicas: int = 2
@@ -178,7 +179,7 @@ class PlacementSpec:
     floor_window_s: float = 0.0
     move_ratio: float = 0.0
     copy_floor: bool = False
-    hold_grace_slots: bool = False
+    hold_grace_slots: bool = True
 
 
 @dataclass(frozen=True)
