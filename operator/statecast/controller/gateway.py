@@ -237,6 +237,59 @@ class KubeGateway:
             if view is not None:
                 yield str(event.get("type")), view
 
+    def replicas_at(self, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        """Every Replica (of ``namespace``; None: all) and the list's resource version."""
+        listed: Any = (
+            self._custom.list_cluster_custom_object(GROUP, VERSION, "replicas")
+            if namespace is None
+            else self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "replicas")
+        )
+        version = (listed.get("metadata") or {}).get("resourceVersion")
+        return list(listed.get("items") or []), str(version or "")
+
+    def watch_replicas(
+        self, resource_version: str, timeout: int = 300, namespace: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The Replica events after ``resource_version``: (type, body), bookmarks included.
+
+        Of ``namespace`` (None: all).
+
+        For ``timeout`` seconds at most. Each line is decoded once (the client's
+        ``Watch`` decodes a custom object twice).
+
+        Raises:
+            RuntimeError: the server ended the watch with an error (a 410: list again).
+        """
+        import json
+
+        from kubernetes.watch.watch import iter_resp_lines
+
+        options: dict[str, Any] = {
+            "watch": True,
+            "resource_version": resource_version,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": timeout,
+            "_preload_content": False,
+            "_request_timeout": timeout + 30,  # a connection that stalls: list and watch again
+        }
+        response: Any = (
+            self._custom.list_cluster_custom_object(GROUP, VERSION, "replicas", **options)
+            if namespace is None
+            else self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, "replicas", **options
+            )
+        )
+        try:
+            for line in iter_resp_lines(response):
+                event = json.loads(line)
+                kind = str(event.get("type"))
+                if kind == "ERROR":
+                    raise RuntimeError(f"replica watch error: {event.get('object')}")
+                yield kind, event.get("object") or {}
+        finally:
+            response.close()
+            response.release_conn()
+
     def mark_replica_lost(self, namespace: str, name: str, reason: str, message: str) -> None:
         """Patch the Replica's status to Lost; a 404 (already gone) is fine."""
         import datetime as dt

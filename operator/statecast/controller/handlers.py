@@ -1,7 +1,8 @@
 """kopf handlers: observe, call the pure reconcile, apply, report.
 
-Nodes, Replicas and pods are kept in kopf indexes, SharedResources' bodies by their
-event handler (:mod:`statecast.controller.resource_bodies`), the agents' Leases
+Nodes and pods are kept in kopf indexes, SharedResources' bodies by their event
+handler (:mod:`statecast.controller.resource_bodies`), the Replicas by a watch of
+their own outside kopf (:mod:`statecast.controller.replica_watch`), the agents' Leases
 are listed once a second (an agent that stopped renewing is treated like a NotReady
 node: its copies are Lost and replaced). Every SharedResource is reconciled when it is
 listed (the operator starts or resumes), added, or its spec changes (its generation
@@ -42,6 +43,7 @@ from statecast.api.types import GROUP, VERSION
 from statecast.controller.kopf_diffbase import UnbuiltDiffBase
 from statecast.controller.kopf_pause import KopfPause
 from statecast.controller.observe import Indexes
+from statecast.controller.replica_watch import ReplicaSource, ReplicaStore, ReplicaWatch
 from statecast.controller.resource_bodies import ResourceBodies
 from statecast.controller.services import Services
 from statecast.controller.strong import lead
@@ -51,14 +53,7 @@ from statecast.controller.warmup import WarmUp
 from statecast.controller.wave import finish, plan, reconcile_wave
 from statecast.controller.woken import WokenReconciles
 from statecast.core.reconcile.due import event_due, spec_changed
-from statecast.core.reconcile.views import (
-    NodeView,
-    PodView,
-    ReplicaView,
-    node_view,
-    pod_view,
-    replica_view,
-)
+from statecast.core.reconcile.views import NodeView, PodView, node_view, pod_view
 
 log = logging.getLogger(__name__)
 #: Seconds between two safety-net reconciles of a resource (changes wake it sooner).
@@ -103,6 +98,12 @@ STANDBY = "strong_standby"
 WARM_UP = "warm_up"
 #: memo key: the :class:`~statecast.controller.resource_bodies.ResourceBodies` of this process.
 RESOURCE_BODIES = "resource_bodies"
+#: memo key: the :class:`~statecast.controller.replica_watch.ReplicaStore` of this process.
+REPLICAS = "replicas"
+#: memo key: the :class:`~statecast.controller.replica_watch.ReplicaWatch` of this process.
+REPLICA_WATCH = "replica_watch"
+#: memo key: the namespaces this operator serves, as kopf was given them (absent: all).
+NAMESPACES = "namespaces"
 #: kopf's default is 60 s: a standby waited up to a minute for a killed operator's
 #: record to lapse (a strong resource's failover waits for an operator that acts).
 DEFAULT_PEERING_LIFETIME = 10
@@ -174,6 +175,9 @@ def stop_services(memo: kopf.Memo, **_: Any) -> None:
     woken = memo.get("woken")
     if isinstance(woken, WokenReconciles):
         woken.stop()
+    watch = memo.get(REPLICA_WATCH)
+    if isinstance(watch, ReplicaWatch):
+        watch.stop()
     standby = memo.get(STANDBY)
     if isinstance(standby, StandbyElections):
         standby.stop()
@@ -210,24 +214,51 @@ def resource_bodies(memo: kopf.Memo) -> ResourceBodies:
     return bodies
 
 
+def replica_store(memo: kopf.Memo) -> ReplicaStore:
+    """The Replicas' :class:`ReplicaStore` of this process (made on first use)."""
+    store = memo.get(REPLICAS)
+    if not isinstance(store, ReplicaStore):
+        store = memo[REPLICAS] = ReplicaStore()
+    return store
+
+
+def _start_replica_watch(services: Services, memo: kopf.Memo) -> ReplicaStore:
+    """Watch the Replicas into :func:`replica_store`, once, when the gateway can list them."""
+    store = replica_store(memo)
+    gateway = services.gateway
+    if memo.get(REPLICA_WATCH) is None and hasattr(gateway, "watch_replicas"):
+        watch = ReplicaWatch(
+            cast(ReplicaSource, gateway), store, services.wakeups, memo.get(NAMESPACES) or ()
+        )
+        memo[REPLICA_WATCH] = watch
+        watch.start()
+    return store
+
+
 def _start_woken(services: Services, memo: kopf.Memo, kwargs: dict[str, Any]) -> None:
     """Run the woken reconciles and safety resyncs (kopf's indexes are live from startup on).
 
     They read each resource's body from :func:`resource_bodies` (kept by
-    :func:`resource_seen`), the other objects from kopf's indexes.
+    :func:`resource_seen`), the Replicas from :func:`replica_store` (once listed), the
+    other objects from kopf's indexes.
     """
     if "node_index" not in kwargs or memo.get("woken") is not None:
         return
-    indexes, resources = Indexes.of(kwargs), resource_bodies(memo)
+    store = _start_replica_watch(services, memo)
+    indexes, resources = Indexes.of(kwargs, store), resource_bodies(memo)
     services.wakeups.plan_slots(PLAN_SLOTS)
+
+    def listed() -> bool:  # a reconcile that saw none of the Replicas would place them again
+        return "replica_index" in kwargs or store.wait_listed()
 
     def run(ref: tuple[str, str]) -> None:
         raw = resources.get(ref)
-        if raw is None:
+        if raw is None or not listed():
             return  # deleted meanwhile
         _reconcile_body(services, kopf.Body(cast(kopf.RawBody, raw)), indexes)
 
     def run_wave(refs: list[tuple[str, str]], writes: Executor, event: str) -> None:
+        listed()
         raws = [resources.get(ref) for ref in refs]
         bodies = [  # deleted meanwhile: none
             kopf.Body(cast(kopf.RawBody, raw)) for raw in raws if raw is not None
@@ -310,13 +341,6 @@ async def node_index(body: kopf.Body, **_: Any) -> dict[str, NodeView]:
     return {view.name: view}
 
 
-@kopf.index(GROUP, VERSION, "replicas")
-async def replica_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ReplicaView]:
-    """Replicas by (namespace, resource)."""
-    view = replica_view(body)
-    return {(view.namespace, view.resource): view}
-
-
 @kopf.index("v1", "pods")
 async def pod_index(body: kopf.Body, **_: Any) -> dict[str, PodView] | None:
     """Bound, unfinished pods by namespace: the possible consumers of resources."""
@@ -366,22 +390,6 @@ def _minimum(body: kopf.Body) -> int:
     return value if isinstance(value, int) else 2
 
 
-@kopf.on.event(GROUP, VERSION, "replicas")
-async def replica_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Wake the Replica's resource when its agent reported or it went.
-
-    A Replica listed at startup (``type`` None: the resume handler reconciles its
-    resource anyway) or just created without a status (the reconcile that created it
-    counted it already) wakes nothing.
-    """
-    wakeups = services_of(memo).wakeups
-    view = replica_view(body)
-    ref = (view.namespace, view.resource)
-    wakeups.replica(ref, view.node, present=type != "DELETED")
-    if type in ("MODIFIED", "DELETED") or (type == "ADDED" and body.get("status")):
-        wakeups.wake([ref])
-
-
 @kopf.on.event("v1", "nodes")
 async def node_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake every resource when a node changes as placement sees it (not on heartbeats)."""
@@ -415,11 +423,12 @@ def reconcile_resource(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile one resource now, in the caller's thread (tests; an embedding operator).
 
     ``kwargs`` holds kopf's indexes as a handler receives them (``node_index``,
-    ``replica_index``, optionally ``pod_index``).
+    optionally ``pod_index``), and a ``replica_index`` unless the memo's
+    :func:`replica_store` is to be read.
     """
     services = services_of(memo)
     _adopt_context(memo)
-    _reconcile_body(services, body, Indexes.of(kwargs))
+    _reconcile_body(services, body, Indexes.of(kwargs, replica_store(memo)))
 
 
 def _reconcile_body(services: Services, body: kopf.Body, indexes: Indexes) -> None:
@@ -457,4 +466,7 @@ def strong_leader(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     standby = memo.get(STANDBY)
     if isinstance(standby, StandbyElections):
         standby.kopf_pass()  # kopf acts here: this process's standby thread stands aside
-    lead(services_of(memo), body, Indexes.of(kwargs), dt.datetime.now(dt.UTC))
+    store = replica_store(memo)
+    if "replica_index" not in kwargs and not store.wait_listed(0):
+        return  # the Replicas are not listed yet: the next run leads
+    lead(services_of(memo), body, Indexes.of(kwargs, store), dt.datetime.now(dt.UTC))

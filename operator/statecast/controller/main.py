@@ -80,6 +80,7 @@ def run(
             handlers.PEERING_LIFETIME: peering_lifetime,
             handlers.TLS: tls,
             handlers.LATENCY_SOURCE: latency_source,
+            handlers.NAMESPACES: list(namespaces),
             # kopf starts an operator in a peering paused, until its first look at the peers
             handlers.PAUSE: KopfPause(paused=peering is not None).install(),
         }

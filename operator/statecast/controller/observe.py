@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,16 +41,26 @@ WARM_RETENTION_S = parse_duration(
 
 @dataclass(frozen=True)
 class Indexes:
-    """kopf's indexes of the objects a reconcile reads (see the handlers' ``@kopf.index``)."""
+    """What a reconcile reads: kopf's indexes (the handlers' ``@kopf.index``), the Replicas."""
 
     nodes: kopf.Index[str, NodeView]
-    replicas: kopf.Index[tuple[str, str], ReplicaView]
+    replicas: Mapping[Ref, Collection[ReplicaView]]
     pods: kopf.Index[str, PodView] | None = None
 
     @classmethod
-    def of(cls, kwargs: dict[str, Any]) -> Indexes:
-        """The indexes among a handler's keyword arguments."""
-        return cls(kwargs["node_index"], kwargs["replica_index"], kwargs.get("pod_index"))
+    def of(
+        cls, kwargs: dict[str, Any], replicas: Mapping[Ref, Collection[ReplicaView]] | None = None
+    ) -> Indexes:
+        """The indexes among a handler's keyword arguments, with the Replicas' ``replicas``.
+
+        The Replicas are watched outside kopf (:mod:`statecast.controller.replica_watch`);
+        a ``replica_index`` among ``kwargs`` (a test's, an embedding operator's) is read
+        instead.
+        """
+        given = kwargs.get("replica_index", replicas)
+        if given is None:
+            raise LookupError("no Replicas to read: no replica_index, no ReplicaStore")
+        return cls(kwargs["node_index"], given, kwargs.get("pod_index"))
 
     def bytes_elsewhere(self, ref: Ref) -> dict[str, int]:
         """Node -> bytes its agent holds for resources other than ``ref``."""
