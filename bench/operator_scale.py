@@ -61,7 +61,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -222,12 +222,20 @@ def resource_body(name: str, interval: str, horizon: str) -> dict[str, Any]:
 
 
 class ReplicaWatch:
-    """Every Replica ADDED in the bench namespace, with when this process saw it."""
+    """Every Replica ADDED in the bench namespace, with when this process saw it.
+
+    ``also`` is handed every event after it (the simulated agents' reports,
+    :meth:`ReplicaReports.seen`): one watch of the Replicas in this process, not one for
+    the timing and one for the agents (each event decoded twice, CPU taken from the
+    operator and the API server on the same cores; a real cluster has no timing watch).
+    """
 
     plural = "replicas"
 
-    def __init__(self, api: dict[str, Any]) -> None:
-        self.api = api
+    def __init__(
+        self, api: dict[str, Any], also: Callable[[str, dict[str, Any]], object] | None = None
+    ) -> None:
+        self.api, self.also = api, also
         self.lock = threading.Lock()
         self.added: dict[str, list[tuple[str, float]]] = {}  # resource -> [(node, time)]
         self.live: dict[str, set[str]] = {}  # resource -> nodes with a Replica now
@@ -263,6 +271,8 @@ class ReplicaWatch:
             gone = kind == "DELETED" or phase == "Lost"  # removed, or marked: answered
             if gone and (resource, node) not in self.lost:
                 self.lost[(resource, node)] = now
+        if self.also is not None:
+            self.also(kind, obj)
 
     def added_after(self, resource: str, since: float) -> float | None:
         """When the first Replica of ``resource`` added after ``since`` was seen."""
@@ -728,7 +738,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     reports = ReplicaReports(
         agents_api["custom"], NAMESPACE, agents.lost, phases=phases, step_s=args.phase_step
     )
-    reports.start()
+    reports.start(watch=False)  # fed by this process's one watch of the Replicas, below
     t_create = time.time()
     for name in names:
         try:
@@ -740,7 +750,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if err.status != 409:
                 raise
     print(f"created {len(names)} resources in {time.time() - t_create:.0f} s", flush=True)
-    watch, current = ReplicaWatch(api), StatusWatch(api)
+    watch, current = ReplicaWatch(api, also=reports.seen), StatusWatch(api)
     watch.start()
     current.start()
     env = dict(json.loads(args.env)) if args.env else {}

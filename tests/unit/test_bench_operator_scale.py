@@ -121,6 +121,17 @@ def test_the_holders_of_a_lost_node_are_taken_at_the_expiry() -> None:
     assert served["marked_lost"] == [1.0]  # before: [90.0 (the run's end), 1.0]
 
 
+def test_the_replica_watch_hands_every_event_to_the_agents_reports_too() -> None:
+    """One watch of the Replicas in the benchmark's process, not one for the timing and
+    one for the simulated agents (each event decoded twice on the operator's cores)."""
+    handed: list[tuple[str, str]] = []
+    watch = ReplicaWatch({}, also=lambda kind, obj: handed.append((kind, obj["spec"]["nodeName"])))
+    watch._seen("ADDED", {"spec": {"resource": "r", "nodeName": "node-1"}})
+    watch._seen("DELETED", {"spec": {"resource": "r", "nodeName": "node-1"}})
+    assert handed == [("ADDED", "node-1"), ("DELETED", "node-1")]
+    assert watch.count("r") == 0
+
+
 def test_replica_churn_leaves_the_lost_nodes_copies_out(tmp_path: Path) -> None:
     """docs/scale.md says so; until session 11 the run's churn counted the failover's
     removals of the lost node's copies (split_windows passed no lost node)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
-from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports
+from bench.scale_agents import DemandModel, FakeAgents, ReplicaReports, follow_objects
 
 
 class SlowLeases:
@@ -110,3 +111,56 @@ def test_a_staggered_demand_moves_each_resource_at_its_own_time() -> None:
     published = DemandModel(resources, ["node-1", "node-2"], shift_s=120.0)
     assert {published.step(r, 119.0) for r in range(4)} == {0}
     assert {published.step(r, 120.0) for r in range(4)} == {1}, "all at once"
+
+
+class WatchResponse:
+    """A watch's answer: each event a JSON line, in chunks that split lines."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.data = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+        self.released = False
+
+    def stream(self, amt: Any = None, decode_content: bool = False) -> Any:
+        yield from (self.data[i : i + 7] for i in range(0, len(self.data), 7))
+
+    def close(self) -> None:
+        pass
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def test_a_followed_watch_hands_each_event_decoded_once_and_resumes_from_its_version() -> None:
+    """The client's Watch decoded each custom object twice, in the process that plays
+    the agents beside the operator on the same cores."""
+    stop = threading.Event()
+    seen: list[tuple[str, str]] = []
+    asked: list[dict[str, Any]] = []
+    responses = [
+        WatchResponse(
+            [
+                {"type": "ADDED", "object": replica("r-node-1", "node-1")},
+                {"type": "MODIFIED", "object": {"metadata": {"name": "x", "resourceVersion": "8"}}},
+            ]
+        ),
+        WatchResponse([]),
+    ]
+
+    class Custom:
+        def list_namespaced_custom_object(self, *args: Any, **kwargs: Any) -> WatchResponse:
+            asked.append(kwargs)
+            if len(asked) == 2:
+                stop.set()
+            return responses[len(asked) - 1]
+
+    follow_objects(
+        Custom(),
+        "scale",
+        "replicas",
+        lambda k, o: seen.append((k, o["metadata"]["name"])),
+        stop,
+        "t",
+    )
+    assert seen == [("ADDED", "r-node-1"), ("MODIFIED", "x")]
+    assert asked[0]["watch"] and not asked[0]["_preload_content"]
+    assert asked[1]["resource_version"] == "8" and responses[0].released
