@@ -157,6 +157,13 @@ def test_decisions_are_the_operators_events_newest_first() -> None:
     assert [d.reason for d in decisions(events, limit=1)] == ["ReplicaRemoved"]
 
 
+def test_a_copy_kept_for_want_of_a_node_is_a_decision() -> None:
+    """The operator's NoReplacement Warning (a copy on a cordoned node kept, session 16)."""
+    message = "only 2 eligible nodes for 3 replicas: the copy on node-3 (...) is kept"
+    found = decisions([event("NoReplacement", message, 5, "Warning")])
+    assert [(d.reason, d.type) for d in found] == [("NoReplacement", "Warning")]
+
+
 @pytest.mark.parametrize("action", ["add", "remove"])
 def test_the_operators_event_messages_are_the_ones_the_view_reads(action: str) -> None:
     message = change_event(ReplicaChange(action, "node-7", "predicted")).message

@@ -42,8 +42,9 @@ ADD_OR_REMOVE = re.compile(
 )
 #: The Event reasons that record a decision about the resource's replicas.
 DECISION_REASONS = frozenset(
-    {"ReplicaAdded", "ReplicaRemoved", "ReplicaLost", "NotEnoughNodes", "Tuned", "InvalidSpec"}
-)
+    {"ReplicaAdded", "ReplicaRemoved", "ReplicaLost", "NotEnoughNodes", "NoReplacement", "Tuned",
+     "InvalidSpec"}
+)  # fmt: skip
 
 
 def parse_time(value: object) -> dt.datetime | None:
