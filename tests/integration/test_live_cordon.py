@@ -1,26 +1,34 @@
-"""A cordoned node's copy on the dev cluster, with the real operator and agents (session 16).
+"""Cordoned and full-disk copies on the dev cluster, with the real operator and agents.
 
 A copy on a node that is cordoned (the first step of a drain) leaves only once a copy
 elsewhere is Ready, and stays, the resource saying why, where no other node can take
 one. Before: ``min = max`` = the nodes, one cordoned, and the operator deleted that copy
 (nothing could replace it; the copies wanted were all Ready); at ``replicas.max`` with a
 spare node it deleted the cordoned copy first and added the new one after, so the
-resource held a copy fewer while that one synced. The Replicas are followed with a watch,
-so every creation and deletion is seen in the order the API server made them.
+resource held a copy fewer while that one synced; a copy whose agent could not write its
+files (a full disk) was removed 5 s after it said so, nothing replacing it. The Replicas
+are followed with a watch, so every creation and deletion is seen in the order the API
+server made them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from kubernetes import client, watch
 
 from statecast.api.types import GROUP, VERSION
+from statecast.devcluster.system import INSTALL_NAMESPACE, System
 from tests.integration.conftest import create_resource, status_of, wait_for
-from tests.integration.live import AgentFleet, condition, replicas_of
+from tests.integration.live import AgentFleet, agent_fleet, condition, replicas_of
 
 
 class ReplicaLog:
@@ -177,3 +185,94 @@ def test_a_cordoned_copy_at_max_goes_only_once_its_replacement_is_ready(
     before = [(kind, phase) for kind, node, phase in log.events[:deleted_at] if node == spare]
     assert before and before[0][0] == "ADDED", f"removed before its replacement: {log.events}"
     assert before[-1][1] == "Ready", f"removed before its replacement was Ready: {log.events}"
+
+
+@pytest.fixture
+def small_disk_fleet(
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator: Path,
+    tmp_path: Path,
+) -> Iterator[tuple[AgentFleet, str, Path]]:
+    """An agent per node, the last node's data directory on a 16 MiB tmpfs of its own.
+
+    Yields the fleet, that node and its data directory (needs root to mount, as the
+    ``disk-full`` chaos scenario does).
+    """
+    victim = sorted(n.name for n in system.nodes())[-1]
+    home = tmp_path / "agents" / victim
+    home.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={16 << 20}", "tmpfs", str(home)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        kubeconfig = service_account_kubeconfig("statecast-agent")
+        with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path / "agents") as fleet:
+            yield fleet, victim, home
+    finally:
+        subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
+
+
+def fill(filler: Path) -> None:
+    """Write ``filler`` until its file system is full."""
+    try:
+        with filler.open("wb") as out:
+            while True:
+                out.write(b"\0" * (1 << 20))
+                out.flush()
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+
+
+def test_a_copy_on_a_full_disk_stays_where_no_other_node_can_take_one(
+    api_client: client.ApiClient,
+    namespace: str,
+    small_disk_fleet: tuple[AgentFleet, str, Path],
+) -> None:
+    """Its agent refuses the copy's writes and reports ``StorageAvailable=False``; with no
+    node for a replacement the copy stays, serving reads, the resource Degraded
+    (``NoReplacement``) and the Warning saying it stays. Before: removed 5 s later."""
+    fleet, victim, home = small_disk_fleet
+    custom = client.CustomObjectsApi(api_client)
+    nodes = sorted(fleet.urls)
+    spec = {
+        "replicas": {"min": len(nodes), "max": len(nodes)},
+        "replication": {"policy": "static"},
+        "source": {"inline": {"seeded": "yes"}},
+    }
+    create_resource(custom, namespace, "full", spec)
+    wait_for(
+        lambda: phases(custom, namespace, "full") == dict.fromkeys(nodes, "Ready"),
+        timeout=120,
+        what="a Ready copy on each node",
+    )
+    url = f"{fleet.urls[victim]}/v1/{namespace}/full"
+    with ReplicaLog(custom, namespace).following() as log, httpx.Client(timeout=5) as http:
+        fill(home / "filler")
+        try:
+
+            def refused_and_said() -> dict[str, Any] | None:
+                http.put(f"{url}/after-full", json=1)  # a write that cannot be logged
+                if victim not in phases(custom, namespace, "full"):
+                    pytest.fail(f"the copy on {victim} was removed: {log.events}")
+                found = condition(status_of(custom, namespace, "full"), "Degraded")
+                return found if found.get("reason") == "NoReplacement" else None
+
+            degraded = wait_for(refused_and_said, timeout=90, interval=1.0,
+                                what="the resource Degraded for the full disk")  # fmt: skip
+            assert victim in degraded["message"], degraded
+            assert "files cannot be written" in degraded["message"], degraded
+            events = client.CoreV1Api(api_client).list_namespaced_event(
+                namespace, field_selector="involvedObject.name=full"
+            )
+            storage = [e.message for e in events.items if e.reason == "StorageUnavailable"]
+            assert storage and all("no other node can take" in m for m in storage), storage
+            assert http.get(f"{url}/seeded").status_code == 200, "it still serves reads"
+            assert phases(custom, namespace, "full").get(victim) is not None
+        finally:
+            (home / "filler").unlink(missing_ok=True)
+    assert log.deleted() == [], f"a copy was deleted: {log.events}"
