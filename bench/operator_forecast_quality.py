@@ -1,20 +1,25 @@
 # ruff: noqa: E402 - the thread limits must be set before numpy is imported
-"""The operator's forecasts with older hours held hourly, against the dense windows (#16).
+"""The operator's forecasts against session 15's history and the dense windows (#16).
 
 Session 15 holds a resource's forecast engine window and the planner's last day at the
 interval's resolution only for the newest hours
-(:func:`statecast.core.demand_series.fine_steps`) and every older hour as one value.
-This replays demand through the operator's own objects - a
+(:func:`statecast.core.demand_series.fine_steps`) and every older hour as one value;
+session 16 holds the demand ring itself for a day
+(:func:`statecast.core.demand_series.fine_capacity`, was three days) and a rebuild's
+backtest scores only the origins that ring holds (older hours come spread from the
+coarse ring). This replays demand through the operator's own objects - a
 :class:`~statecast.controller.sampling.DemandSampler` fed the agents' cumulative counters
 and a :class:`~statecast.controller.forecasting.DemandForecaster` asked for the forecast
-every interval, as the reconciles do - twice in the same run on the same readings: one
-forecaster with the dense windows (``dense=True``, session 14's) and one with the
-default. Each forecast is scored against the demand that followed:
+every interval, as the reconciles do - three times in the same run on the same readings:
+one forecaster with the dense windows (``dense=True``, session 14's), one with session
+15's history (a three-day ring, every origin scored; ``session15``) and one with the
+default (``hourly``). Each forecast is scored against the demand that followed:
 
 - MAE over every node, origin and step ahead, and that MAE over seasonal naive's (the
   same targets forecast by the value a day before: below 1 beats it);
 - interval coverage: the share of the targets inside the forecast's bounds (nominal 0.9);
-- how many forecasts the two gave alike (every mean, lower and upper equal).
+- how many forecasts the default gave alike with the dense one, and with session 15's
+  (every mean, lower and upper equal).
 
 Sources: the ten NAB Twitter series as ten nodes of one resource and the NAB load
 balancer's requests as one node (5-minute steps, ``/work/shared/data/traces``), and the
@@ -33,12 +38,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")  # one core
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +55,10 @@ import numpy.typing as npt
 from bench.scale_agents import DemandModel
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import DAY_S
+from statecast.controller import forecasting
 from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.sampling import DemandSampler
+from statecast.core import demand_series
 from statecast.core.demand import AgentSample
 from statecast.core.reconcile.predicted import PredictedDemand
 
@@ -153,20 +161,38 @@ def _rows(demand: PredictedDemand, nodes: list[str]) -> tuple[FloatArray, FloatA
     return mean, lower, upper
 
 
+@contextlib.contextmanager
+def _session15() -> Iterator[None]:
+    """Session 15's history while inside: a fine ring of three days (at most
+    :data:`~statecast.core.demand_series.MAX_STEPS` intervals) whose rebuilds score every
+    origin of the history, spread hours too (the rings are sized when first made, the
+    scored column read at each rebuild: both happen inside)."""
+    names = vars(forecasting)  # the forecaster's own name for it, rebound while inside
+    saved = demand_series.FINE_DAYS, names["scored_column"]
+    demand_series.FINE_DAYS = float(demand_series.KEEP_DAYS)
+    names["scored_column"] = lambda *_: 0
+    try:
+        yield
+    finally:
+        demand_series.FINE_DAYS, names["scored_column"] = saved
+
+
 def replay(source: Source) -> dict[str, Any]:
-    """Both forecasters over ``source``, step by step on the same readings."""
+    """The forecasters over ``source``, step by step on the same readings."""
     nodes = [f"node-{i:02d}" for i in range(1, source.counts.shape[0] + 1)]
     spec = SharedResourceSpec.model_validate({"replicas": {"min": 1}, "prediction": {
         "interval": f"{source.interval_s:g}s", "horizon": source.horizon}})  # fmt: skip
-    samplers = {"dense": DemandSampler(lambda: []), "hourly": DemandSampler(lambda: [])}
+    samplers = {name: DemandSampler(lambda: []) for name in ("dense", "session15", "hourly")}
     forecasters = {
         "dense": DemandForecaster(samplers["dense"], dense=True),
+        "session15": DemandForecaster(samplers["session15"]),
         "hourly": DemandForecaster(samplers["hourly"]),
     }
+    inside = {"session15": _session15}
     scores = {name: Score() for name in forecasters}
     day = round(DAY_S / source.interval_s)
     total = np.zeros(len(nodes))
-    alike = scored = 0
+    alike = same = scored = 0
     seconds = dict.fromkeys(forecasters, 0.0)
     steps = source.counts.shape[1]
     for k in range(1, steps + 1):
@@ -175,11 +201,12 @@ def replay(source: Source) -> dict[str, Any]:
         made: dict[str, PredictedDemand | None] = {}
         for name, forecaster in forecasters.items():
             started = time.process_time()
-            for i, node in enumerate(nodes):
-                reading = {(*REF, "local"): int(total[i])}
-                samplers[name].record(AgentSample(node, START, at, reading))
-            made[name] = forecaster.demand(REF, spec, nodes,
-                                           dt.datetime.fromtimestamp(at + 0.5, dt.UTC))  # fmt: skip
+            with inside.get(name, contextlib.nullcontext)():
+                for i, node in enumerate(nodes):
+                    reading = {(*REF, "local"): int(total[i])}
+                    samplers[name].record(AgentSample(node, START, at, reading))
+                when = dt.datetime.fromtimestamp(at + 0.5, dt.UTC)
+                made[name] = forecaster.demand(REF, spec, nodes, when)
             seconds[name] += time.process_time() - started
         if k < source.scored_from or any(d is None for d in made.values()):
             continue
@@ -190,7 +217,12 @@ def replay(source: Source) -> dict[str, Any]:
         actual = source.counts[:, k : k + horizon]
         before = source.counts[:, k - day : k - day + horizon]
         scored += 1
-        alike += all(np.array_equal(a, b) for a, b in zip(*bands.values(), strict=True))
+        alike += all(
+            np.array_equal(a, b) for a, b in zip(bands["dense"], bands["hourly"], strict=True)
+        )
+        same += all(
+            np.array_equal(a, b) for a, b in zip(bands["session15"], bands["hourly"], strict=True)
+        )
         for name, (mean, lower, upper) in bands.items():
             score = scores[name]
             score.errors.extend(np.abs(mean - actual).ravel())
@@ -205,6 +237,7 @@ def replay(source: Source) -> dict[str, Any]:
         "scored_from": source.scored_from,
         "forecasts_scored": scored,
         "forecasts_alike": alike,
+        "forecasts_as_session15": same,
         "cpu_seconds": {name: round(s, 1) for name, s in seconds.items()},
         **{name: score.summary() for name, score in scores.items()},
     }

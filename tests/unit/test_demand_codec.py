@@ -17,8 +17,11 @@ from statecast.core.demand_codec import (
     encode,
     encode_within,
 )
-from statecast.core.demand_series import DemandSnapshot, ResourceDemand, Span
+from statecast.core.demand_series import DemandSnapshot, ResourceDemand, Span, fine_capacity
 from statecast.core.interval_ring import RingSnapshot
+
+#: The fine ring's intervals at 1-minute intervals (a day; three until session 16).
+FINE = fine_capacity(60.0)
 
 REF = ("apps", "flags")
 DAY = 86_400.0
@@ -75,7 +78,7 @@ def test_the_header_says_what_the_blob_holds() -> None:
     assert header["interval"] == 60.0
     assert header["end"] == 0.1 * DAY  # the newest closed interval ends there
     assert header["rings"]["total"]["nodes"] == ["n0", "n1", "n2"]
-    assert header["rings"]["total"]["steps"] == 4320
+    assert header["rings"]["total"]["steps"] == FINE == 1440
 
 
 def test_a_blob_too_big_drops_its_oldest_intervals_to_fit() -> None:
@@ -86,7 +89,7 @@ def test_a_blob_too_big_drops_its_oldest_intervals_to_fit() -> None:
     restored = DemandHistory()
     restored.restore(REF, decode(blob))
     held = 720  # half a day of minutes
-    lost = held - (4320 - dropped)
+    lost = held - (FINE - dropped)
     assert 0 < lost < held
     was = history.matrix(REF, ["n0"], 60.0, DAY / 2, held)[0]
     now = restored.matrix(REF, ["n0"], 60.0, DAY / 2, held)[0]
@@ -97,7 +100,7 @@ def test_a_blob_too_big_drops_its_oldest_intervals_to_fit() -> None:
 
 def test_a_blob_that_cannot_fit_keeps_no_interval_but_stays_readable() -> None:
     blob, dropped = encode_within(snapshot_of(filled(0.2)), 10)
-    assert dropped == 4320
+    assert dropped == FINE
     assert decode(blob).total.values.shape == (3, 0)
 
 
@@ -178,8 +181,8 @@ def test_a_version_1_blob_is_read_and_its_coarse_ring_rebuilt() -> None:
     restored = ResourceDemand.from_snapshot(decode(_blob(header, arrays)))
     end = 10 * DAY
     matrix = restored.matrix(["n0"], 60.0, end, 4 * 1440)[0]
-    assert np.isnan(matrix[:1440]).all(), "older than the fine ring: unknown"
-    np.testing.assert_allclose(matrix[1440:], 1.0)
+    assert np.isnan(matrix[: 4 * 1440 - FINE]).all(), "older than the fine ring: unknown"
+    np.testing.assert_allclose(matrix[4 * 1440 - FINE :], 1.0)
     assert restored.coarse.window("n0", 9 * 24, 1).tolist() == [60.0]
 
 

@@ -17,7 +17,9 @@ from statecast.core.demand_series import (
     Span,
     capacity,
     coarse_interval,
+    fine_capacity,
     history_steps,
+    scored_column,
 )
 from statecast.core.forecast.family import Grid, usable_periods
 from statecast.core.interval_ring import IntervalRing
@@ -38,6 +40,35 @@ DAY = 86_400.0
 )
 def test_capacity(sentence: str, interval: float, steps: int) -> None:
     assert capacity(interval) == steps, sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "interval", "steps"),
+    [
+        ("one-minute intervals: a day (was three: 4,320)", 60.0, 1440),
+        ("five-minute intervals: a day", 300.0, 288),
+        ("hours: a day", 3600.0, 24),
+        ("ten-second intervals: the bound (12 hours), as before", 10.0, MAX_STEPS),
+        ("a day-long interval still holds two", DAY * 2, 2),
+    ],
+)
+def test_fine_capacity(sentence: str, interval: float, steps: int) -> None:
+    assert fine_capacity(interval) == steps, sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "fine_from", "steps", "column"),
+    [
+        ("nothing held: every column", None, 10, 0),
+        ("held fine from before the matrix: every column", 0.0, 10, 0),
+        ("the newest four intervals fine: from column 6", 60.0, 10, 6),
+        ("a fine start inside an interval: from the next whole one", 55.0, 10, 6),
+        ("held fine only after the matrix's end: none", 200.0, 10, 10),
+    ],
+)
+def test_scored_column(sentence: str, fine_from: float | None, steps: int, column: int) -> None:
+    # a matrix of ``steps`` 10 s intervals ending at 100
+    assert scored_column(fine_from, 100.0, 10.0, steps) == column, sentence
 
 
 @pytest.mark.parametrize(
@@ -81,8 +112,8 @@ def test_weeks_of_history_older_days_rolled_up_by_the_hour() -> None:
     demand = ten_days_of_minutes()
     end = 10 * DAY
     matrix = demand.matrix(["n1"], 60.0, end, 10 * 1440)[0]
-    assert not np.isnan(matrix).any(), "ten days held, not only the fine ring's three"
-    fine = capacity(60.0)
+    assert not np.isnan(matrix).any(), "ten days held, not only the fine ring's one"
+    fine = fine_capacity(60.0)
     # The fine ring's days minute by minute; older hours spread evenly (120 over 60 minutes).
     assert matrix[-fine:][:3].tolist() == [61.0, 1.0, 1.0]
     np.testing.assert_allclose(matrix[:-fine], 2.0, rtol=1e-6)
@@ -96,7 +127,7 @@ def test_a_history_saved_without_the_coarse_ring_rebuilds_it_from_the_fine_one()
         type(snapshot)(**{**snapshot.__dict__, "coarse": ResourceDemand(60.0).coarse.snapshot()})
     )
     end = 10 * DAY
-    fine = capacity(60.0)
+    fine = fine_capacity(60.0)
     restored = older.matrix(["n1"], 60.0, end, fine + 60)[0]
     np.testing.assert_allclose(restored[-fine:], demand.matrix(["n1"], 60.0, end, fine)[0])
     assert np.isnan(restored[:60]).all(), "days only the lost coarse ring held are unknown"
@@ -230,3 +261,22 @@ def test_the_history_given_lets_the_forecaster_offer_the_season(
     # Found 2026-12-04: at hourly intervals the 72-step fine ring left a daily season out.
     steps = history_steps(interval, season, horizon)
     assert season in usable_periods((season,), steps, horizon, Grid())
+
+
+@pytest.mark.parametrize(
+    ("sentence", "interval", "days", "fine_days"),
+    [
+        ("minutes: the fine ring's day, older hours are spread", 60.0, 2.0, 1.0),
+        ("a young history: from a day back, before its first sample", 60.0, 0.5, 1.0),
+        ("hours: the coarse ring is as fine and reaches further", 3600.0, 5.0, 28.0),
+    ],
+)
+def test_fine_from(sentence: str, interval: float, days: float, fine_days: float) -> None:
+    demand = ResourceDemand(interval)
+    steps = round(days * DAY / interval)
+    for k in range(steps):
+        demand.add("n1", Span(interval * k, interval * (k + 1), 1, 0))
+    fine_from = demand.fine_from()
+    assert fine_from is not None
+    # held from the fine ring's (or the coarse ring's) start, before any sample if younger
+    assert steps * interval - fine_from == pytest.approx(fine_days * DAY), sentence

@@ -33,7 +33,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.types import Ref
 from statecast.api.units import parse_duration
 from statecast.controller.sampling import DemandSampler
-from statecast.core.demand_series import fine_steps, held_steps, history_steps
+from statecast.core.demand_series import fine_steps, held_steps, history_steps, scored_column
 from statecast.core.placement import DemandForecast
 from statecast.core.reconcile.demand_engine import (
     DemandEngine,
@@ -281,7 +281,8 @@ class DemandForecaster:
             np.ascontiguousarray(history[:, first:]),
             np.ascontiguousarray(pods[:, first:]),
         )
-        return DemandEngine.build(settings, end, history, pods, pods_now)
+        fine = scored_column(self.sampler.fine_from(ref), end, interval, steps) - first
+        return DemandEngine.build(settings, end, history, pods, pods_now, max(0, fine))
 
     def _score(self, ref: Ref, said: DemandForecast, interval: float, end: float) -> None:
         """Score the forecast made for the interval ending at ``end`` against its demand."""

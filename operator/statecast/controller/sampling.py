@@ -170,6 +170,11 @@ class DemandSampler:
         with self._locked(ref):
             return self._history.first_known(ref)
 
+    def fine_from(self, ref: Ref) -> float | None:
+        """Start of the oldest interval ``ref``'s history holds at its own interval."""
+        with self._locked(ref):
+            return self._history.fine_from(ref)
+
     def nodes_of(self, ref: Ref) -> frozenset[str]:
         """The nodes ``ref`` has demand or consumer pods on in its history."""
         with self._locked(ref):

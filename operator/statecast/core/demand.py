@@ -104,8 +104,9 @@ class DemandHistory:
     """Demand per resource and node, aggregated per interval, days long.
 
     Each resource's demand lives in a :class:`~statecast.core.demand_series.ResourceDemand`:
-    numpy rings of per-interval sums (three days at the resource's interval, at most
-    :data:`~statecast.core.demand_series.MAX_STEPS` intervals), samples kept raw only
+    numpy rings of per-interval sums (a day at the resource's interval, at most
+    :data:`~statecast.core.demand_series.MAX_STEPS` intervals, and hourly sums for
+    weeks), samples kept raw only
     until their interval closes. A resource is binned at ``interval`` seconds until
     :meth:`set_interval` says otherwise.
 
@@ -209,6 +210,14 @@ class DemandHistory:
         """Start of the oldest interval ``ref``'s history knows (see :meth:`matrix`)."""
         demand = self._resources.get(ref)
         return None if demand is None else demand.first_known()
+
+    def fine_from(self, ref: Ref) -> float | None:
+        """Start of the oldest interval ``ref``'s history holds at its own interval.
+
+        See :meth:`~statecast.core.demand_series.ResourceDemand.fine_from`.
+        """
+        demand = self._resources.get(ref)
+        return None if demand is None else demand.fine_from()
 
     def drop(self, ref: Ref) -> None:
         """Drop one resource's history."""

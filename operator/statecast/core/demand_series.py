@@ -2,11 +2,12 @@
 
 :class:`ResourceDemand` keeps, for one resource, the accesses per node aggregated per
 ``prediction.interval`` in a ring (:mod:`statecast.core.interval_ring`) of
-:func:`capacity` intervals (three days, at most :data:`MAX_STEPS`), the same accesses
+:func:`fine_capacity` intervals (a day, at most :data:`MAX_STEPS`), the same accesses
 rolled up coarser (:func:`coarse_interval`: a whole number of intervals, at least an
 hour) for :data:`KEEP_WEEKS` weeks (enough for a weekly season), the local share and
 the writes for the last hour (:data:`RECENT_S`, for the hit ratio and the sync cost),
-and the consumer pods per node as pod-seconds per interval. Samples (:class:`Span`) are
+and the consumer pods per node as pod-seconds per interval (:func:`capacity`: three
+days, at most :data:`MAX_STEPS`). Samples (:class:`Span`) are
 kept raw only until their interval closes (the resource's newest time has passed its
 end): then they are folded into the rings, each spread evenly over the time it covers.
 Everything it holds can be taken out as a :class:`DemandSnapshot` and put back (the
@@ -28,6 +29,7 @@ from statecast.core.interval_ring import IntervalRing, RingSnapshot, resample
 
 __all__ = [
     "EVERY_NODE",
+    "FINE_DAYS",
     "KEEP_DAYS",
     "KEEP_WEEKS",
     "MAX_STEPS",
@@ -40,9 +42,11 @@ __all__ = [
     "coarse_capacity",
     "coarse_interval",
     "coarse_steps",
+    "fine_capacity",
     "fine_steps",
     "held_steps",
     "history_steps",
+    "scored_column",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,8 +64,29 @@ EVERY_NODE = "*"
 
 
 def capacity(interval: float) -> int:
-    """Intervals a demand or pod ring holds at ``interval`` seconds per interval."""
+    """Intervals the pod ring holds, and a forecast's window at most, at ``interval`` seconds.
+
+    Three days (at most :data:`MAX_STEPS`); the demand ring holds :func:`fine_capacity`.
+    """
     return max(2, min(MAX_STEPS, math.ceil(KEEP_DAYS * DAY_S / interval)))
+
+
+#: Days of demand held at the interval's resolution (fewer at :data:`MAX_STEPS`).
+FINE_DAYS = 1.0
+
+
+def fine_capacity(interval: float) -> int:
+    """Intervals the demand ring holds at ``interval`` seconds: a day, at most :func:`capacity`.
+
+    What a rebuild reads of it at the interval's resolution: its backtest's truth (the
+    origins it scores, :func:`scored_column`: older intervals come from the coarse ring
+    spread evenly, where a member cannot miss within an hour, so they are history but
+    not truth), a day of it - every phase of a daily season, where the residuals the
+    intervals are calibrated on differ - and the newest hours the forecast and the
+    planner hold as they are (:func:`fine_steps`). Three days at 1-minute intervals
+    were 17,280 bytes per node and resource.
+    """
+    return max(2, min(capacity(interval), math.ceil(FINE_DAYS * DAY_S / interval - 1e-9)))
 
 
 #: Weeks of demand kept at the coarse resolution (:func:`coarse_interval`).
@@ -162,6 +187,20 @@ def held_steps(first: float | None, end: float, interval: float, capacity: int) 
     return max(1, min(capacity, math.ceil((end - first) / interval - 1e-9) + 1))
 
 
+def scored_column(fine_from: float | None, end: float, interval: float, steps: int) -> int:
+    """Column of a matrix of ``steps`` intervals before ``end`` from which it is held fine.
+
+    ``fine_from``: the start of the oldest interval the fine ring holds
+    (:meth:`ResourceDemand.fine_from`); the columns before the returned one were
+    spread from the coarse ring. 0 when every column is fine (or nothing is held),
+    ``steps`` when none is.
+    """
+    if fine_from is None:
+        return 0
+    start = end - steps * interval
+    return max(0, min(steps, math.ceil((fine_from - start) / interval - 1e-9)))
+
+
 def _recent_capacity(interval: float) -> int:
     return max(2, math.ceil(RECENT_S / interval) + 1)
 
@@ -235,7 +274,7 @@ class ResourceDemand:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.total = IntervalRing(capacity(interval))
+        self.total = IntervalRing(fine_capacity(interval))
         self.local = IntervalRing(_recent_capacity(interval))
         self.writes = IntervalRing(_recent_capacity(interval))
         self.pods = IntervalRing(capacity(interval))  # pod-seconds
@@ -373,6 +412,21 @@ class ResourceDemand:
         if coarse is not None:
             reach.append(coarse * self.coarse_interval)
         return max(first, min(reach))
+
+    def fine_from(self) -> float | None:
+        """Start of the oldest interval :meth:`matrix` reads at the interval's resolution.
+
+        Older intervals come from the coarse ring, spread - unless its interval is the
+        same (hourly intervals and longer): then it answers as finely and reaches
+        further (None: nothing held).
+        """
+        held = self.total.held_from()
+        if held is None:
+            return None
+        coarse = self.coarse.held_from()
+        if coarse is not None and self.coarse_interval <= self.interval:
+            return min(held * self.interval, coarse * self.coarse_interval)
+        return held * self.interval
 
     def pod_matrix(
         self, nodes: Sequence[str], interval: float, end: float, steps: int

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from statecast.core.forecast.family import MIN_ORIGINS, Grid, Member
 from statecast.core.forecast.profiles import ahead_columns, ewma, lag_profile, smooth_phase
 
-__all__ = ["Backtest", "Plan", "Scorer", "plan_backtest", "weighted_mae"]
+__all__ = ["Backtest", "Plan", "Scorer", "plan_backtest", "scored_origin", "weighted_mae"]
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -54,11 +54,27 @@ def _first_origin(n_steps: int, periods: tuple[int, ...], horizon: int, grid: Gr
     return max(last - span + 1, longest + warm if longest else min(warm, n_steps // 4))
 
 
-def plan_backtest(n_steps: int, periods: tuple[int, ...], horizon: int, grid: Grid) -> Plan | None:
+def scored_origin(first: int, last: int, scored_from: int) -> int:
+    """The first origin to score when only columns from ``scored_from`` on are truth.
+
+    An origin's truth starts a step after it, so origins from ``scored_from - 1`` on
+    have some; never later than :data:`~statecast.core.forecast.family.MIN_ORIGINS`
+    origins before ``last`` (a shorter truth is scored further back, as it is), never
+    before ``first``.
+    """
+    return max(first, min(scored_from - 1, last - MIN_ORIGINS + 1))
+
+
+def plan_backtest(
+    n_steps: int, periods: tuple[int, ...], horizon: int, grid: Grid, scored_from: int = 0
+) -> Plan | None:
     """Origins and weights for a history of ``n_steps``; None when too short.
 
     The longest seasons are dropped while they leave fewer than
-    :data:`~statecast.core.forecast.family.MIN_ORIGINS` origins.
+    :data:`~statecast.core.forecast.family.MIN_ORIGINS` origins. ``scored_from``: the
+    first column held at the history's own resolution (older columns were spread from
+    coarser values, whose truth a member cannot miss within): origins start where
+    :func:`scored_origin` says, the seasons kept as for the whole history.
     """
     last = n_steps - 2
     kept = tuple(periods)
@@ -69,6 +85,7 @@ def plan_backtest(n_steps: int, periods: tuple[int, ...], horizon: int, grid: Gr
         if not kept:
             return None
         kept = kept[:-1]
+    first = scored_origin(first, last, scored_from)
     stride = max(1, math.ceil((last - first + 1) / grid.max_origins))
     origins = np.arange(last, first - 1, -stride, dtype=np.int64)[::-1]
     half = max(1.0, (last - first) / 1.5)

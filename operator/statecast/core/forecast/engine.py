@@ -95,6 +95,7 @@ def fast_forecast(
     level: float,
     quantiles: tuple[float, ...] = QUANTILE_LEVELS,
     grid: Grid | None = None,
+    scored_from: int = 0,
 ) -> FastForecast:
     """Fit and forecast the fast path for a block of series (no chunking).
 
@@ -105,11 +106,15 @@ def fast_forecast(
         level: Interval level.
         quantiles: Extra quantile levels to calibrate.
         grid: Candidates.
+        scored_from: The first column held at the history's resolution (older ones:
+            spread from coarser values), see :func:`fit_family`.
     """
     grid = grid or Grid()
     probs = interval_probs(level, quantiles)
     z = fill_missing(to_log(y), periods[0])
-    fit = fit_family(y, z, periods=periods, horizon=horizon, probs=probs, grid=grid)
+    fit = fit_family(
+        y, z, periods=periods, horizon=horizon, probs=probs, grid=grid, scored_from=scored_from
+    )
     cap = ceiling(y)
     if fit is None:
         zhat, offsets = random_walk(z, horizon=horizon, probs=probs)

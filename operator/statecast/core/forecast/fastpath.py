@@ -254,6 +254,7 @@ def fit_family(
     horizon: int,
     probs: tuple[float, ...],
     grid: Grid | None = None,
+    scored_from: int = 0,
 ) -> FamilyFit | None:
     """Choose members per series by backtest, combine them and calibrate the intervals.
 
@@ -264,20 +265,23 @@ def fit_family(
         horizon: Steps ahead.
         probs: Probabilities of the residual quantiles to calibrate.
         grid: Candidates (default :class:`~statecast.core.forecast.family.Grid`).
+        scored_from: The first column held at the history's own resolution: the
+            backtest scores origins from there (see
+            :func:`~statecast.core.forecast.backtest.plan_backtest`) and whole counts are
+            judged there; older columns (spread from coarser values) are history only.
 
     Returns:
         The fit, or ``None`` when the history is too short to backtest.
     """
     grid = grid or Grid()
-    plan = plan_backtest(
-        z.shape[1], usable_periods(periods, z.shape[1], horizon, grid), horizon, grid
-    )
+    usable = usable_periods(periods, z.shape[1], horizon, grid)
+    plan = plan_backtest(z.shape[1], usable, horizon, grid, scored_from)
     if plan is None:
         return None
     members = member_grid(plan.periods, z.shape[1], grid)
     bt = Backtest(z, plan)
     chosen, weights = _choose(bt, members, y, grid.top, grid.margin)
-    return _calibrated(bt, plan, members, chosen, weights, y, periods, probs)
+    return _calibrated(bt, plan, members, chosen, weights, y, periods, probs, scored_from)
 
 
 def _calibrated(
@@ -289,6 +293,7 @@ def _calibrated(
     y: FloatArray,
     periods: tuple[int, ...],
     probs: tuple[float, ...],
+    scored_from: int = 0,
 ) -> FamilyFit:
     """Residual quantiles per step, rounding, state: the rest of :func:`fit_family`."""
     steps = np.arange(1, plan.horizon + 1, dtype=np.int64)
@@ -299,7 +304,7 @@ def _calibrated(
         rounded = weighted_mae(np.abs(truth - round_counts(point)), plan.weights)
         exact = weighted_mae(np.abs(truth - point), plan.weights)
         resid = np.log1p(truth) - zhat_bt
-    whole = _whole_counts(y) & (rounded <= exact)
+    whole = _whole_counts(y[:, max(0, scored_from) :]) & (rounded <= exact)
     kappa = _kappa(resid, zhat_bt)
     offsets = conformal_offsets(resid / spread(zhat_bt, kappa), probs)
     last = np.array([bt.z.shape[1] - 1], dtype=np.int64)

@@ -144,6 +144,7 @@ class ForecastEngine:
         self._stop = 0
         self._steps = 0  # samples ever appended
         self._first = 0  # the oldest step ever held (a refit's history: its first)
+        self._scored = 0  # the oldest step a refit scores (older: spread, history only)
         # Blocked: one value per block older than the buffer's steps, and whether the
         # whole block was missing; ``_block0`` is the block index of column 0.
         self._older = np.zeros((n_series, 0), dtype=np.float32)
@@ -295,18 +296,23 @@ class ForecastEngine:
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def refit(self, history: npt.ArrayLike | None = None) -> None:
+    def refit(self, history: npt.ArrayLike | None = None, scored_from: int = 0) -> None:
         """Choose members and recalibrate intervals, from ``history`` or the stored one.
 
         Args:
             history: Counts, shape ``(n_series, T)``; when given it replaces the stored
                 history. ``None`` refits from the stored history (the background refit).
+            scored_from: With ``history``: its first column held at its own resolution
+                (older ones were spread from coarser values); the backtest scores from
+                there on (:func:`~statecast.core.forecast.fastpath.fit_family`), this
+                refit and later ones from the stored history.
 
         Raises:
             HistoryError: ``history`` is malformed or has the wrong number of series.
         """
         if history is not None:
             self._replace_history(history)
+            self._scored = self._steps - np.shape(history)[1] + max(0, scored_from)
         started = time.perf_counter()
         self._refitted_at = self._steps
         self._held_at_refit = self._held()
@@ -349,10 +355,11 @@ class ForecastEngine:
         with self._lock:
             z, missing = self._dense(rows)
             seen = self._steps
+            scored = max(0, self._scored - (self._steps - self._held()))
         y = np.where(missing, np.nan, np.expm1(z))
         fast = fast_forecast(
             y, periods=self.periods, horizon=self.horizon, level=self.level, quantiles=(),
-            grid=self._grid,
+            grid=self._grid, scored_from=scored,
         )  # fmt: skip
         with self._lock:
             fit = fast.fit

@@ -256,6 +256,7 @@ class DemandEngine:
         history: FloatArray,
         pods: FloatArray,
         pods_now: FloatArray,
+        scored_from: int = 0,
     ) -> None:
         rows = demand_rows(history, pods, pods_now)
         self.settings = settings
@@ -290,7 +291,7 @@ class DemandEngine:
             rows.series, settings.events, past,
             lags=event_lags((settings.season, *settings.longer)), interval=settings.interval,
         )  # fmt: skip
-        self._engine.refit(deflate(rows.series, factors(past, self.effects)))
+        self._engine.refit(deflate(rows.series, factors(past, self.effects)), scored_from)
         self.forecast: BatchForecast = self._engine.forecast()
 
     @classmethod
@@ -301,16 +302,19 @@ class DemandEngine:
         history: FloatArray,
         pods: FloatArray,
         pods_now: FloatArray,
+        scored_from: int = 0,
     ) -> DemandEngine | None:
         """An engine fitted to ``history`` (nodes x intervals up to ``end``); None if too short.
 
         ``history`` starts at the first interval any node was sampled (NaN before a
         node's first sample), like :func:`~statecast.core.reconcile.predicted.forecast_demand`'s.
+        ``scored_from``: its first column held at the interval's resolution (older ones
+        spread from the coarse ring): the refit's backtest scores from there.
         """
         known = ~np.isnan(history)
         if not settings.nodes or int(known.any(axis=0).sum()) < MIN_HISTORY_STEPS:
             return None
-        return cls(settings, end, history, pods, pods_now)
+        return cls(settings, end, history, pods, pods_now, scored_from)
 
     @property
     def recent(self) -> npt.NDArray[np.float32]:
