@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statecast.api.units import parse_duration
 from statecast.core.demand import AgentSample, DemandHistory, DemandStep
 from statecast.core.demand_series import (
     EVERY_NODE,
@@ -16,6 +17,7 @@ from statecast.core.demand_series import (
     ResourceDemand,
     Span,
     capacity,
+    coarse_held,
     coarse_interval,
     fine_capacity,
     history_steps,
@@ -280,3 +282,61 @@ def test_fine_from(sentence: str, interval: float, days: float, fine_days: float
     assert fine_from is not None
     # held from the fine ring's (or the coarse ring's) start, before any sample if younger
     assert steps * interval - fine_from == pytest.approx(fine_days * DAY), sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "interval", "seasonality", "horizon", "held"),
+    [
+        (
+            "minutes, the default daily season: three days and the hour being filled",
+            60.0,
+            (),
+            15,
+            73,
+        ),
+        ("minutes, a day named", 60.0, ("1d",), 60, 73),
+        ("10 s, daily: three days and a minute, two hours more", 10.0, ("1d",), 6, 74),
+        ("minutes, a day and a week: three weeks and two horizons", 60.0, ("1d", "7d"), 60, 507),
+        ("hours, daily: three days and two horizons", 3600.0, ("1d",), 6, 85),
+        ("hours, a week: three weeks and two horizons", 3600.0, ("7d",), 24, 553),
+        ("hours, four weeks: at most four weeks", 3600.0, ("28d",), 24, 672),
+        ("minutes, an hourly season: the fine ring's three days", 60.0, ("1h",), 15, 73),
+        ("10 s, a week: the window's bound, 40,320 intervals (112 h)", 10.0, ("1d", "7d"), 6, 113),
+    ],
+)
+def test_the_coarse_ring_reaches_what_the_seasons_read(
+    sentence: str, interval: float, seasonality: tuple[str, ...], horizon: int, held: int
+) -> None:
+    seasons = [round(parse_duration(s).total_seconds() / interval) for s in seasonality or ("1d",)]
+    window = history_steps(interval, max(seasons), horizon)
+    assert coarse_held(interval, window) == held, sentence
+    assert held * coarse_interval(interval) >= window * interval, "reaches the window"
+
+
+def test_a_shorter_coarse_ring_keeps_its_newest_hours_and_a_longer_one_knows_no_more() -> None:
+    demand = ten_days_of_minutes()
+    end, window = 10 * DAY, 3 * 1440
+    before = demand.matrix(["n1"], 60.0, end, window)[0]
+    demand.hold_for(window)
+    assert demand.coarse.capacity == 73
+    np.testing.assert_array_equal(demand.matrix(["n1"], 60.0, end, window)[0], before)
+    assert np.isnan(demand.matrix(["n1"], 60.0, end, 4 * 1440)[0][:1380]).all()
+    demand.hold_for(4 * 7 * 1440)  # a weekly season named later: its history starts now
+    assert demand.coarse.capacity == 672
+    longer = demand.matrix(["n1"], 60.0, end, 8 * 1440)[0]
+    assert np.isnan(longer[: 5 * 1440 - 60]).all(), "unknown, not idle"
+    np.testing.assert_array_equal(longer[-window:], before)
+
+
+def test_a_restart_keeps_all_a_shorter_coarse_ring_held_and_knows_no_more() -> None:
+    demand = ten_days_of_minutes()
+    end, window = 10 * DAY, 3 * 1440
+    demand.hold_for(window)
+    restored = ResourceDemand.from_snapshot(demand.snapshot())
+    assert restored.coarse.capacity == 672, "made as before, held for its forecast on use"
+    np.testing.assert_array_equal(
+        restored.matrix(["n1"], 60.0, end, 8 * 1440)[0],
+        demand.matrix(["n1"], 60.0, end, 8 * 1440)[0],
+    )
+    restored.hold_for(window)
+    assert restored.snapshot().coarse.values.shape == (1, 73)

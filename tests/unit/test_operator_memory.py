@@ -150,3 +150,25 @@ def test_a_forecast_holds_its_older_hours_hourly_so_its_bytes_stop_growing() -> 
     assert held[4] <= 3 * 1536, f"{held[4] / 3:.0f} bytes per node"
     assert forecaster._made[ref].demand is not None
     assert forecaster._made[ref].demand.forecast.recent is None, "kept without its day"
+
+
+def test_a_resource_holds_the_coarse_hours_its_forecast_reads() -> None:
+    """At 10 s with the default daily season a forecast reads three days: its coarse
+    ring holds them and the hour being filled (74 hours), not four weeks (672: 2,400
+    bytes more per node once a resource has run that long); a weekly season named
+    later holds as far as its window reaches (at 10 s the window's bound, 112 hours)."""
+    sampler = walk(30)
+    forecaster = DemandForecaster(sampler)
+    at = dt.datetime.fromtimestamp(START + 1801, dt.UTC)
+    assert forecaster.demand(REF, SPEC, NODES, at) is not None
+    held = sampler._history._resources[REF]  # the sampler's history, under test
+    assert held.coarse.capacity == 74
+    weekly = SharedResourceSpec.model_validate(
+        {"replicas": {"min": 2},
+         "prediction": {"interval": "10s", "horizon": "1m", "seasonality": ["1d", "7d"]}}
+    )  # fmt: skip
+    for node in sampler.nodes_of(REF):  # the next interval's readings
+        last = sampler._last[node]  # the agents' counters, under test
+        sampler.record(last.__class__(node, START, START + 1810, dict(last.counts)))
+    forecaster.demand(REF, weekly, NODES, at + dt.timedelta(seconds=10))
+    assert sampler._history._resources[REF].coarse.capacity == 113

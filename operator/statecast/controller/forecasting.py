@@ -166,7 +166,9 @@ class DemandForecaster:
                 for n, value in previous_next.items()
             }
             self._score(ref, said, interval, end)
-        self.sampler.set_interval(ref, interval)
+        _, horizon, _ = steps_of(spec)
+        window = history_steps(interval, max(seasons_of(spec)), horizon)
+        self.sampler.set_interval(ref, interval, window)  # the coarse ring reaches the window
         running = np.array(pods_now, dtype=np.float64)
         engine = self._engine(ref, spec, names, end, running)
         demand = None

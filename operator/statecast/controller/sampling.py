@@ -192,10 +192,13 @@ class DemandSampler:
             self._restored.pop(ref, None)
             self._ref_locks.pop(ref, None)
 
-    def set_interval(self, ref: Ref, interval: float) -> None:
-        """Aggregate ``ref``'s history per ``interval`` seconds (its ``prediction.interval``)."""
+    def set_interval(self, ref: Ref, interval: float, window: int | None = None) -> None:
+        """Aggregate ``ref``'s history per ``interval`` seconds (its ``prediction.interval``).
+
+        ``window``: the intervals its forecast reads; its coarse ring holds that far back.
+        """
         with self._locked(ref):
-            self._history.set_interval(ref, interval)
+            self._history.set_interval(ref, interval, window)
 
     def snapshot(self, ref: Ref) -> DemandSnapshot | None:
         """What the history holds for ``ref`` (None: nothing)."""

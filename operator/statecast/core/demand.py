@@ -128,11 +128,18 @@ class DemandHistory:
         """The resources something is held for."""
         return list(self._resources)
 
-    def set_interval(self, ref: Ref, interval: float) -> None:
-        """Aggregate ``ref`` per ``interval`` seconds (what is held is spread onto it)."""
+    def set_interval(self, ref: Ref, interval: float, window: int | None = None) -> None:
+        """Aggregate ``ref`` per ``interval`` seconds (what is held is spread onto it).
+
+        ``window``: the intervals its forecast reads
+        (:func:`~statecast.core.demand_series.history_steps`): the coarse ring holds
+        that far back (:meth:`~statecast.core.demand_series.ResourceDemand.hold_for`).
+        """
         demand = self._demand(ref)
         if abs(demand.interval - interval) > 1e-9:
-            self._resources[ref] = demand.resampled(interval)
+            demand = self._resources[ref] = demand.resampled(interval)
+        if window is not None:
+            demand.hold_for(window)
 
     def interval_of(self, ref: Ref) -> float:
         """Seconds per interval of ``ref``'s history."""

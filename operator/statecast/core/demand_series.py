@@ -40,6 +40,7 @@ __all__ = [
     "Span",
     "capacity",
     "coarse_capacity",
+    "coarse_held",
     "coarse_interval",
     "coarse_steps",
     "fine_capacity",
@@ -148,8 +149,20 @@ def fine_steps(interval: float, seasons: Sequence[int], horizon: int) -> int:
 
 
 def coarse_capacity(interval: float) -> int:
-    """Coarse intervals kept at ``interval`` seconds per (fine) interval: :data:`KEEP_WEEKS`."""
+    """Coarse intervals held at most at ``interval`` seconds per interval: :data:`KEEP_WEEKS`."""
     return max(2, math.ceil(KEEP_WEEKS * 7 * DAY_S / coarse_interval(interval)))
+
+
+def coarse_held(interval: float, window: int) -> int:
+    """Coarse intervals a resource holds whose forecast reads ``window`` intervals.
+
+    ``window`` is :func:`history_steps` of the seasons it models: the coarse ring reaches
+    the window's oldest interval (and holds the one being filled), and no further - at
+    most :func:`coarse_capacity`. With a daily season at 1-minute intervals three days
+    (73 hours, not four weeks: 2,400 bytes less per node); with a weekly one the weeks.
+    """
+    need = math.ceil(window * interval / coarse_interval(interval) - 1e-9) + 1
+    return max(2, min(coarse_capacity(interval), need))
 
 
 def history_steps(interval: float, longest_season: int, horizon: int) -> int:
@@ -543,6 +556,7 @@ class ResourceDemand:
             demand.since = {n: max(t, held * demand.interval) for n, t in demand.since.items()}
         else:
             demand.coarse.restore(snapshot.coarse)
+            demand._known_from(_first_held(snapshot))  # a ring saved shorter than this one
         demand.covered = dict(snapshot.covered)
         demand.cursors = dict(snapshot.cursors)
         demand.raw = {node: list(spans) for node, spans in snapshot.raw.items()}
@@ -550,6 +564,28 @@ class ResourceDemand:
         demand.pod_changes = [(t, dict(c)) for t, c in snapshot.pod_changes]
         demand.pods_folded = snapshot.pods_folded
         return demand
+
+    def hold_for(self, window: int) -> None:
+        """Hold the coarse ring for a forecast of ``window`` intervals (:func:`coarse_held`).
+
+        A shorter ring keeps its newest intervals; a longer one knows nothing before what
+        the shorter held: each node's first sample moves up to it (read as unknown, not
+        idle).
+        """
+        keep = coarse_held(self.interval, window)
+        old = self.coarse
+        if keep == old.capacity:
+            return
+        held = old.held_from()
+        if keep > old.capacity and held is not None:
+            self._known_from(held * self.coarse_interval)
+        self.coarse = IntervalRing(keep)
+        self.coarse.restore(old.snapshot())
+
+    def _known_from(self, first: float | None) -> None:
+        """Nothing is known before ``first``: each node's first sample moves up to it."""
+        if first is not None:
+            self.since = {node: max(t, first) for node, t in self.since.items()}
 
     def resampled(self, interval: float) -> ResourceDemand:
         """The same demand at another interval (each old interval spread evenly over the new)."""
@@ -564,6 +600,8 @@ class ResourceDemand:
         other.since = {
             node: math.floor(t / self.interval) * self.interval for node, t in self.since.items()
         }
+        coarse = self.coarse.held_from()  # the new rings may reach further back
+        other._known_from(None if coarse is None else coarse * self.coarse_interval)
         other.covered = dict(self.covered)
         other.cursors = dict(self.cursors)
         other.raw = {node: list(spans) for node, spans in self.raw.items()}
@@ -574,6 +612,19 @@ class ResourceDemand:
         if math.isfinite(newest):
             other._fold(newest)
         return other
+
+
+def _first_held(snapshot: DemandSnapshot) -> float | None:
+    """Start of the oldest interval a snapshot's demand rings hold (None: none held)."""
+    firsts = [
+        (ring.last - ring.values.shape[1] + 1) * seconds
+        for ring, seconds in (
+            (snapshot.total, snapshot.interval),
+            (snapshot.coarse, coarse_interval(snapshot.interval)),
+        )
+        if ring.last is not None and ring.values.shape[1] > 0
+    ]
+    return min(firsts, default=None)
 
 
 def _overlaps(start: float, end: float, edges: FloatArray) -> FloatArray:
