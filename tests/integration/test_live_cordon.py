@@ -276,3 +276,91 @@ def test_a_copy_on_a_full_disk_stays_where_no_other_node_can_take_one(
         finally:
             (home / "filler").unlink(missing_ok=True)
     assert log.deleted() == [], f"a copy was deleted: {log.events}"
+
+
+@pytest.fixture
+def small_disks_fleet(
+    system: System,
+    service_account_kubeconfig: Callable[[str], Path],
+    operator: Path,
+    tmp_path: Path,
+) -> Iterator[tuple[AgentFleet, dict[str, Path]]]:
+    """An agent per node, each data directory on a 16 MiB tmpfs of its own (needs root).
+
+    Yields the fleet and node -> its data directory.
+    """
+    homes = {n.name: tmp_path / "agents" / n.name for n in system.nodes()}
+    mounted: list[Path] = []
+    try:
+        for home in homes.values():
+            home.mkdir(parents=True)
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={16 << 20}", "tmpfs", str(home)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+            mounted.append(home)
+        kubeconfig = service_account_kubeconfig("statecast-agent")
+        with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path / "agents") as fleet:
+            yield fleet, homes
+    finally:
+        for home in mounted:
+            subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
+
+
+def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
+    api_client: client.ApiClient,
+    namespace: str,
+    small_disks_fleet: tuple[AgentFleet, dict[str, Path]],
+) -> None:
+    """A leader whose log cannot be written refuses every write (``storage_unavailable``).
+    The operator moves the lead to a voter that can write (a ``transfer`` election), and
+    a learner on the spare node joins in the full voter's place. Before: the leader and
+    its voter stayed for as long as the disk was full, and no write was taken."""
+    fleet, homes = small_disks_fleet
+    custom = client.CustomObjectsApi(api_client)
+    spec = {
+        "consistency": "strong",
+        "replicas": {"min": 3, "max": 3},
+        "replication": {"policy": "static"},
+        "source": {"inline": {"seeded": "yes"}},
+    }
+    create_resource(custom, namespace, "ledger", spec)
+    status = wait_for(
+        lambda: (
+            (s := status_of(custom, namespace, "ledger")).get("leader")
+            and s.get("phase") == "Ready"
+            and s
+        ),
+        timeout=120,
+        what="ledger led and Ready",
+    )
+    leader = status["leader"]
+    filler = homes[leader] / "filler"
+    with httpx.Client(timeout=10) as http:
+        fill(filler)
+        try:
+
+            def written_elsewhere() -> dict[str, Any] | None:
+                found = status_of(custom, namespace, "ledger")
+                new = found.get("leader")
+                if not new or new == leader:  # the full leader is asked, it refuses
+                    http.put(f"{fleet.urls[leader]}/v1/{namespace}/ledger/k", json=1)
+                    return None
+                reply = http.put(f"{fleet.urls[new]}/v1/{namespace}/ledger/k", json=2)
+                return found if reply.status_code == 200 else None
+
+            led = wait_for(written_elsewhere, timeout=120, interval=1.0,
+                           what="the lead moved off the full disk and a write taken")  # fmt: skip
+            assert led["leader"] != leader
+            wait_for(
+                lambda: (
+                    leader not in (v := status_of(custom, namespace, "ledger").get("voters", []))
+                    and len(v) == 3
+                ),
+                timeout=120,
+                what=f"three voters without {leader}",
+            )
+        finally:
+            filler.unlink(missing_ok=True)
