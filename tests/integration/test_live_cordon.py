@@ -14,8 +14,6 @@ server made them.
 from __future__ import annotations
 
 import contextlib
-import errno
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +24,8 @@ import pytest
 from kubernetes import client, watch
 
 from statecast.api.types import GROUP, VERSION
+from statecast.chaos.disk import fill_file_system, mount_tmpfs, unmount
+from statecast.chaos.target import TargetError
 from statecast.devcluster.system import INSTALL_NAMESPACE, System
 from tests.integration.conftest import create_resource, status_of, wait_for
 from tests.integration.live import AgentFleet, agent_fleet, condition, replicas_of
@@ -187,6 +187,33 @@ def test_a_cordoned_copy_at_max_goes_only_once_its_replacement_is_ready(
     assert before[-1][1] == "Ready", f"removed before its replacement was Ready: {log.events}"
 
 
+@contextlib.contextmanager
+def small_disks(
+    system: System, root: Path, service_account_kubeconfig: Callable[[str], Path], on: list[str]
+) -> Iterator[AgentFleet]:
+    """An agent per node, the data directories of ``on`` on 16 MiB tmpfs of their own.
+
+    Skips the test where a tmpfs cannot be mounted (it needs root, as the ``disk-full``
+    chaos scenario does).
+    """
+    mounted: list[Path] = []
+    try:
+        for node in on:
+            home = root / node
+            home.mkdir(parents=True)
+            try:
+                mount_tmpfs(home, 16 << 20)
+            except TargetError as error:
+                pytest.skip(str(error))
+            mounted.append(home)
+        kubeconfig = service_account_kubeconfig("statecast-agent")
+        with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, root) as fleet:
+            yield fleet
+    finally:
+        for home in mounted:
+            unmount(home)
+
+
 @pytest.fixture
 def small_disk_fleet(
     system: System,
@@ -196,36 +223,12 @@ def small_disk_fleet(
 ) -> Iterator[tuple[AgentFleet, str, Path]]:
     """An agent per node, the last node's data directory on a 16 MiB tmpfs of its own.
 
-    Yields the fleet, that node and its data directory (needs root to mount, as the
-    ``disk-full`` chaos scenario does).
+    Yields the fleet, that node and its data directory.
     """
     victim = sorted(n.name for n in system.nodes())[-1]
-    home = tmp_path / "agents" / victim
-    home.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={16 << 20}", "tmpfs", str(home)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        kubeconfig = service_account_kubeconfig("statecast-agent")
-        with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path / "agents") as fleet:
-            yield fleet, victim, home
-    finally:
-        subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
-
-
-def fill(filler: Path) -> None:
-    """Write ``filler`` until its file system is full."""
-    try:
-        with filler.open("wb") as out:
-            while True:
-                out.write(b"\0" * (1 << 20))
-                out.flush()
-    except OSError as err:
-        if err.errno != errno.ENOSPC:
-            raise
+    root = tmp_path / "agents"
+    with small_disks(system, root, service_account_kubeconfig, [victim]) as fleet:
+        yield fleet, victim, root / victim
 
 
 def test_a_copy_on_a_full_disk_stays_where_no_other_node_can_take_one(
@@ -252,7 +255,7 @@ def test_a_copy_on_a_full_disk_stays_where_no_other_node_can_take_one(
     )
     url = f"{fleet.urls[victim]}/v1/{namespace}/full"
     with ReplicaLog(custom, namespace).following() as log, httpx.Client(timeout=5) as http:
-        fill(home / "filler")
+        fill_file_system(home / "filler")
         try:
 
             def refused_and_said() -> dict[str, Any] | None:
@@ -285,28 +288,14 @@ def small_disks_fleet(
     operator: Path,
     tmp_path: Path,
 ) -> Iterator[tuple[AgentFleet, dict[str, Path]]]:
-    """An agent per node, each data directory on a 16 MiB tmpfs of its own (needs root).
+    """An agent per node, each data directory on a 16 MiB tmpfs of its own.
 
     Yields the fleet and node -> its data directory.
     """
-    homes = {n.name: tmp_path / "agents" / n.name for n in system.nodes()}
-    mounted: list[Path] = []
-    try:
-        for home in homes.values():
-            home.mkdir(parents=True)
-            done = subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", f"size={16 << 20}", "tmpfs", str(home)],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if done.returncode != 0:
-                pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
-            mounted.append(home)
-        kubeconfig = service_account_kubeconfig("statecast-agent")
-        with agent_fleet(system, INSTALL_NAMESPACE, kubeconfig, tmp_path / "agents") as fleet:
-            yield fleet, homes
-    finally:
-        for home in mounted:
-            subprocess.run(["umount", "-l", str(home)], capture_output=True, check=False)
+    nodes = sorted(n.name for n in system.nodes())
+    root = tmp_path / "agents"
+    with small_disks(system, root, service_account_kubeconfig, nodes) as fleet:
+        yield fleet, {node: root / node for node in nodes}
 
 
 def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
@@ -339,7 +328,7 @@ def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
     leader = status["leader"]
     filler = homes[leader] / "filler"
     with httpx.Client(timeout=10) as http:
-        fill(filler)
+        fill_file_system(filler)
         try:
 
             def written_elsewhere() -> dict[str, Any] | None:

@@ -19,9 +19,7 @@ run with ``--check linearizability`` (:mod:`statecast.chaos.linearizable`).
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from statecast.chaos.disk import fill_file_system, mount_tmpfs, unmount
 from statecast.chaos.observer import ReplicaEvent
 from statecast.chaos.target import Target, TargetError
 from statecast.chaos.timeline import actions_between, churn
@@ -332,16 +331,11 @@ class DiskFull(Scenario):
 
     def mount(self, path: Path, size: int) -> None:
         """Mount a tmpfs of ``size`` bytes on ``path``."""
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise TargetError(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
+        mount_tmpfs(path, size)
 
     def unmount(self, path: Path) -> None:
         """Unmount ``path`` (lazily: nothing may hold it by then, but never hang)."""
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+        unmount(path)
 
     def inject(self, run: Run) -> set[str]:
         """Fill the agent's own file system, or move the agent onto a tmpfs and fill that."""
@@ -369,14 +363,7 @@ class DiskFull(Scenario):
     def fill(self, run: Run, filler: Path) -> None:
         """Write ``filler`` until its file system is full."""
         self.filler = filler
-        try:  # the agent's own writes may have filled it already: then the filler cannot open
-            with filler.open("wb") as out:
-                while True:
-                    out.write(b"\0" * (1 << 20))
-                    out.flush()
-        except OSError as err:
-            if err.errno != errno.ENOSPC:
-                raise
+        fill_file_system(filler)
         run.mark("disk-full")
 
     def heal(self, run: Run) -> None:
