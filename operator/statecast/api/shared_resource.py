@@ -184,7 +184,9 @@ class Prediction(Model):
     seasonality: Annotated[list[PositiveDuration], Field(max_length=4)] = Field(
         default_factory=list
     )
-    """Season lengths to look for, e.g. 1d and 7d."""
+    """Season lengths to look for, e.g. 1d and 7d (none: a day). The operator keeps the
+    demand history these seasons read (three of the longest, at most four weeks): adding
+    a longer season later starts its longer history then."""
     events: Annotated[list[KnownEvent], Field(max_length=32)] = Field(default_factory=list)
     """Known future events that change demand."""
 
