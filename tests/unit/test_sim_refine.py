@@ -9,7 +9,7 @@ import pytest
 
 from statecast.sim import refine as refine_module
 from statecast.sim.frontier import Point
-from statecast.sim.refine import _worst_gap, match, templates
+from statecast.sim.refine import _bracket, _worst_gap, match, templates
 from statecast.sim.sweeps import Setting
 
 
@@ -57,3 +57,23 @@ def test_a_latency_gap_is_bisected_in_local_first_runs_too() -> None:
     assert {s.local for s in latency} == {False, True}
     assert all(s.local for s in templates("local_hit_ratio"))
     assert len(set(latency)) == len(latency)
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [
+        # generated-49: every price from x512 up holds `min` (672 rh, the floor a copy's
+        # hand-off 0.009 more): bisect from the plateau's edge, x512, not the floor price
+        (996.75, ((512.0, 672.0), (64.0, 1017.5))),
+        # above the budget the plateau's edge is its dearest price
+        (600.0, ((1e6, None), (1e6, 672.009))),
+        # between two runs of distinct replica-hours: the runs themselves
+        (1100.0, ((64.0, 1017.5), (8.0, 1862.0))),
+    ],
+)
+def test_the_bisection_starts_at_the_edge_of_a_plateau(
+    budget: float, expected: tuple[tuple[float, float | None], tuple[float, float | None]]
+) -> None:
+    held = {512.0: 672.0, 4096.0: 672.004, 1e6: 672.009, 64.0: 1017.5, 8.0: 1862.0}
+    runs = {Setting(hold): run("predictive", hours, 0.3, 0.5) for hold, hours in held.items()}
+    assert _bracket(budget, Setting(), runs) == expected
