@@ -185,13 +185,25 @@ async def test_idle_connection_is_closed_after_the_timeout(server):
 
 
 async def test_close_lets_a_running_request_finish():
-    srv = HttpServer(sync_echo, max_body=1024)
+    """A request running when close begins is answered (Connection: close), then the port
+    refuses. The handler holds until close has begun: no sleep decides the order."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: Request) -> Response:
+        entered.set()
+        await release.wait()
+        return await echo(request)
+
+    srv = HttpServer(held, max_body=1024)
     await srv.start("127.0.0.1", 0)
     port = srv.port
     reader, writer = await connect(srv)
-    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-    await asyncio.sleep(0.05)
+    writer.write(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(entered.wait(), 5)
     closing = asyncio.create_task(srv.close(grace=5))
+    await asyncio.sleep(0)  # close begins: it marks the server closing before it waits
+    assert srv.closing
+    release.set()
     status, headers, _ = await read_response(reader)
     await closing
     assert (status, headers["connection"]) == (200, "close")
