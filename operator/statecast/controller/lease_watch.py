@@ -14,16 +14,13 @@ lists on demand as before.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator
 from typing import Protocol
 
+from statecast.controller.daemon import WatchLoop
 from statecast.core.reconcile.views import AgentLease
 
 __all__ = ["LeaseFeed", "LeaseSource", "LeaseWatch"]
-
-log = logging.getLogger(__name__)
 
 
 class LeaseSource(Protocol):
@@ -51,7 +48,7 @@ class LeaseFeed(Protocol):
         """The watch stopped."""
 
 
-class LeaseWatch:
+class LeaseWatch(WatchLoop):
     """Keeps ``liveness`` fed from a watch of the agents' Leases, in a daemon thread.
 
     Args:
@@ -64,32 +61,24 @@ class LeaseWatch:
     def __init__(
         self, source: LeaseSource, liveness: LeaseFeed, timeout: int = 300, retry: float = 1.0
     ) -> None:
+        super().__init__("lease-watch", retry)
         self.source, self.liveness = source, liveness
-        self.timeout, self.retry = timeout, retry
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start watching (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="lease-watch", daemon=True)
-            self._thread.start()
+        self.timeout = timeout
 
     def stop(self) -> None:
         """Stop feeding (the thread ends with its current watch, a daemon)."""
-        self._stop.set()
+        super().stop()
         self.liveness.unwatched()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                leases, version = self.source.agent_leases_at()
-                self.liveness.listed(leases)
-                for kind, lease in self.source.watch_agent_leases(version, self.timeout):
-                    if self._stop.is_set():
-                        return
-                    self.liveness.changed(kind, lease)
-            except Exception as err:  # noqa: BLE001 - a 410, a dropped connection: list again
-                log.info("event=lease-watch-restart error=%s", err)
-                self.liveness.unwatched()
-                self._stop.wait(self.retry)
+    def watch_once(self) -> None:
+        """List the Leases into the liveness, then feed it the watch's events until it ends."""
+        leases, version = self.source.agent_leases_at()
+        self.liveness.listed(leases)
+        for kind, lease in self.source.watch_agent_leases(version, self.timeout):
+            if self.stopping:
+                return
+            self.liveness.changed(kind, lease)
+
+    def restarted(self) -> None:
+        """A list or watch failed: the liveness lists on demand until the next list."""
+        self.liveness.unwatched()

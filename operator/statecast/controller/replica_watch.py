@@ -24,17 +24,15 @@ saw none of a resource's Replicas would place them again.
 from __future__ import annotations
 
 import fnmatch
-import logging
 import threading
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from statecast.api.types import Ref
+from statecast.controller.daemon import WatchLoop
 from statecast.core.reconcile.views import ReplicaView, replica_view
 
 __all__ = ["ReplicaFeed", "ReplicaSource", "ReplicaStore", "ReplicaWatch", "served", "wakes"]
-
-log = logging.getLogger(__name__)
 
 
 def wakes(kind: str | None, body: Mapping[str, Any]) -> bool:
@@ -160,7 +158,7 @@ class ReplicaStore(Mapping[Ref, tuple[ReplicaView, ...]]):
             return len(self._by_ref)
 
 
-class ReplicaWatch:
+class ReplicaWatch(WatchLoop):
     """Keeps ``store`` current and ``feed`` told from a list and watch of the Replicas.
 
     Args:
@@ -187,36 +185,24 @@ class ReplicaWatch:
         names = list(namespaces)
         alone = len(names) == 1 and not any(c in names[0] for c in "*?[!")
         self.namespace, self.served = (names[0] if alone else None), served(names)
-        self.timeout, self.retry = timeout, retry
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.timeout = timeout
+        self._version = ""  # the newest seen ("": list before watching)
+        super().__init__("replica-watch", retry)
 
-    def start(self) -> None:
-        """Start watching (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="replica-watch", daemon=True)
-            self._thread.start()
+    def watch_once(self) -> None:
+        """List if need be, then watch from the newest version seen until the watch ends."""
+        self._version = self._version or self.list_once()
+        events = self.source.watch_replicas(self._version, self.timeout, self.namespace)
+        for kind, body in events:
+            if self.stopping:
+                return
+            self._version = (body.get("metadata") or {}).get("resourceVersion") or self._version
+            if kind != "BOOKMARK":
+                self.event(kind, body)
 
-    def stop(self) -> None:
-        """Stop (the thread ends with its current watch, a daemon)."""
-        self._stop.set()
-
-    def _run(self) -> None:
-        version = ""
-        while not self._stop.is_set():
-            try:
-                version = version or self.list_once()
-                events = self.source.watch_replicas(version, self.timeout, self.namespace)
-                for kind, body in events:
-                    if self._stop.is_set():
-                        return
-                    version = (body.get("metadata") or {}).get("resourceVersion") or version
-                    if kind != "BOOKMARK":
-                        self.event(kind, body)
-            except Exception as err:  # noqa: BLE001 - a 410, a dropped connection: list again
-                log.info("event=replica-watch-restart error=%s", err)
-                version = ""
-                self._stop.wait(self.retry)
+    def restarted(self) -> None:
+        """A list or watch failed: list again (a 410 says the version is too old)."""
+        self._version = ""
 
     def list_once(self) -> str:
         """List every Replica into the store; wake the resources a gap changed.

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from statecast.controller.daemon import Daemon
 from statecast.core.warmup import LONGEST_WAIT_S, QUIET_S, warm_up_due
 
 __all__ = ["WarmUp"]
@@ -27,7 +28,7 @@ __all__ = ["WarmUp"]
 log = logging.getLogger(__name__)
 
 
-class WarmUp:
+class WarmUp(Daemon):
     """Runs ``steps`` once, in a daemon thread, when the operator is ready and idle.
 
     Args:
@@ -55,33 +56,23 @@ class WarmUp:
         self.steps = dict(steps)
         self._standing_by, self._busy = ready, busy
         self.quiet, self.longest, self.poll, self.clock = quiet, longest, poll, clock
+        super().__init__("warm-up")
         self._ready = threading.Event()
-        self._stop = threading.Event()
         self.done = threading.Event()
         """Set once every step has run (or failed)."""
         self.took: dict[str, float] = {}
         """Seconds each step took (a failed one is left out)."""
-        self._thread: threading.Thread | None = None
 
     def ready(self) -> None:
         """The operator is ready to act (kopf's indexes are populated)."""
         self._ready.set()
 
-    def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="warm-up", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop waiting (a step in progress finishes in its daemon thread)."""
-        self._stop.set()
-
     def _idle(self) -> bool:
         ready = self._ready.is_set() or self._standing_by()
         return ready and not self._busy()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Wait until the operator is ready and idle (or the longest wait), then build."""
         started = self.clock()
         idle_since: float | None = None
         while True:
@@ -92,7 +83,7 @@ class WarmUp:
                 idle_s=idle_s, since_start=now - started, quiet=self.quiet, longest=self.longest
             ):
                 break
-            if self._stop.wait(self.poll):
+            if self.wait_stopping(self.poll):
                 return
         began = self.clock()
         for name, step in self.steps.items():
