@@ -6,7 +6,7 @@ Run from the repository root (a timing benchmark: under the bench lock)::
 
 An agent's lapse leaves some resources short, and the operator sends their replacements
 at once, ``STATECAST_WAVE_WRITES`` (16) in flight: a wave of 30 takes two rounds of API
-round trips (docs/scale.md, session 8). This measures what more in flight buys on the
+round trips (docs/scale-history.md, session 8). This measures what more in flight buys on the
 built-in dev cluster's API server: for each (creations, in flight), in rounds, each
 round's pairs in a shuffled order, it creates one Replica per SharedResource with the
 operator's own gateway (:class:`~statecast.controller.gateway.KubeGateway`, its

@@ -578,7 +578,7 @@ def test_a_lost_agents_copy_removed_by_the_reconcile_is_not_marked_lost_after_it
 ) -> None:
     """A copy the reconcile removes (failover: the copies left are Ready and enough) is
     not patched Lost after its deletion: that PATCH was answered 404 for 56 of a lost
-    node's 82 copies at 1,000 x 50 (docs/scale.md, session 10). Its Warning stays."""
+    node's 82 copies at 1,000 x 50 (docs/scale-history.md, session 10). Its Warning stays."""
     liveness = memo.services.liveness
     seen_at = [time.monotonic() - 60]
     liveness.ttl, liveness.clock = 0.0, lambda: seen_at[0]

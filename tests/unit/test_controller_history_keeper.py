@@ -253,7 +253,7 @@ def test_acting_again_reads_the_history_again_while_a_read_is_in_flight() -> Non
 
 def test_a_periods_saves_are_spread_over_its_rounds_each_resource_saved_once() -> None:
     """Saved all at once, 1,000 resources made a burst of 1,000 ConfigMap writes every
-    five minutes (docs/scale.md, session 10)."""
+    five minutes (docs/scale-history.md, session 10)."""
     store, clock = FakeStore(), ManualClock(1000.0)
     keeper = keeper_with(store, clock)
     names = [f"r{i}" for i in range(60)]
@@ -276,7 +276,7 @@ def test_a_periods_saves_are_spread_over_its_rounds_each_resource_saved_once() -
 
 def test_no_round_saves_before_the_first_pass_is_over_and_rounds_resume_after() -> None:
     """The first round, 30 s after the start, fell in the tail of a first pass over 1,000
-    new resources: a hundred ConfigMap writes and the core API client's import (docs/scale.md,
+    new resources: a hundred ConfigMap writes and the core API client's import (docs/scale-history.md,
     session 15). It waits for the pass (``settled``), at most a period."""
     store, clock = FakeStore(), ManualClock(1000.0)
     activity = Activity(window=15.0, clock=clock)

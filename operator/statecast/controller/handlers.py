@@ -61,12 +61,12 @@ RESYNC_SECONDS = float(os.environ.get("STATECAST_RESYNC_SECONDS", "60"))
 #: Worker threads for every reconcile. 32 bought a first pass 15% more writes a second
 #: from a saturated API server, each answered four times slower, and a woken resource
 #: shares the process's CPU with every thread in a CPU phase: the queue's order (a spec
-#: change first) holds only with few threads (docs/scale.md, session 7).
+#: change first) holds only with few threads (docs/scale-history.md, session 7).
 RECONCILE_THREADS = int(os.environ.get("STATECAST_RECONCILE_THREADS", "8"))
 #: Workers that plan (observe and decide: the forecast's CPU) at once; the others wait
 #: for a slot with the interpreter free for kopf's event loop. As many as the workers
 #: by default: 2 showed no gain beyond the runs' noise at 1,000 resources, and a plan
-#: may read a saved history (a GET) after a restart (docs/scale.md, session 8).
+#: may read a saved history (a GET) after a restart (docs/scale-history.md, session 8).
 PLAN_SLOTS = int(os.environ.get("STATECAST_PLAN_SLOTS", str(RECONCILE_THREADS)))
 #: Threads that create a reconcile's Replicas at once, and that read saved histories
 #: (0: in the reconcile). Off by default: at 1,000 resources on a loaded API server the

@@ -6,11 +6,11 @@ reconciles it, and saves every resource's history every ``period`` seconds
 (``STATECAST_HISTORY_SAVE_SECONDS``, default 300) and when the operator stops. A
 period's saves are spread over :data:`SAVE_ROUNDS` rounds, each resource in its own
 (:func:`save_round`): saved all at once, a thousand resources made a burst of a
-thousand ConfigMap writes every five minutes (docs/scale.md, session 10). The first
+thousand ConfigMap writes every five minutes (docs/scale-history.md, session 10). The first
 round waits for the operator's first pass to be over (``settled``), at most a period:
 30 s after the start it fell in the tail of a first pass over 1,000 new resources
 (a hundred ConfigMap writes of ~3 intervals of history each, and the core API client's
-import, half a second of CPU; docs/scale.md, session 15). The
+import, half a second of CPU; docs/scale-history.md, session 15). The
 ConfigMap (:func:`history_configmap`) is named ``statecast-history-<resource>``, lives in
 the resource's namespace, carries the label ``statecast.io/history`` and an owner
 reference to the resource (the garbage collector deletes it with the resource), and

@@ -9,7 +9,7 @@ from ``on.event`` handlers and indexes, and its one timer has no ``idle``. In a
 profile of a first pass over 1,000 resources x 50 nodes (some 6,000 events of
 SharedResources and Replicas) the build and its deep copies were ~5 % of the
 operator's CPU and the diff ~2 % more, on a machine the pass keeps busy
-(docs/scale.md, session 15). :class:`UnbuiltDiffBase` builds an empty essence instead:
+(docs/scale-history.md, session 15). :class:`UnbuiltDiffBase` builds an empty essence instead:
 nothing is copied, and the diff with an object's missing last-handled one is one item.
 """
 

@@ -6,7 +6,7 @@ with one toggle per object in one set: every object's toggle, made and dropped, 
 every object already waiting, so a start over N new resources made some N x N wake-ups
 on kopf's event loop before the first reconcile (at 1,000 resources, about 1.6 s of the
 operator's CPU in a profile of the first pass, and close to half of the loop's busy
-time in its first 12 s; docs/scale.md, session 15). Every event of a SharedResource
+time in its first 12 s; docs/scale-history.md, session 15). Every event of a SharedResource
 reaches :func:`statecast.controller.handlers.resource_seen` anyway: it keeps the body
 here (:meth:`ResourceBodies.seen`), then queues the resource, so a reconcile reads the
 body of the event that woke it, or a later one.

@@ -4,7 +4,7 @@ A resource whose spec changed (:func:`statecast.core.reconcile.due.spec_changed`
 to be queued first for the eight reconcile workers: at 1,000 resources on a loaded
 machine it waited for one of them to finish a reconcile (each a forecast and a few
 writes to a slow API server), then brought its forecast up to date, then wrote: 4.55 s
-p99 from the PATCH to its new Replica (docs/scale.md, session 7).
+p99 from the PATCH to its new Replica (docs/scale-history.md, session 7).
 
 :class:`UrgentChanges` takes the changed resources out of that queue
 (:meth:`Wakeups.claim <statecast.controller.wakeups.Wakeups.claim>`: one a worker is

@@ -155,7 +155,7 @@ def marks_due(lost: Sequence[LostReplica], removed: Collection[str]) -> tuple[Lo
     ``removed``: the nodes whose copy the reconcile deleted (a removal not applied is not
     in it: that copy is marked). A copy removed (``failover``: the copies left are Ready
     and enough) is gone: its status PATCH came after the deletion and was answered 404,
-    one wasted request per copy, 56 of a lost node's 82 at 1,000 x 50 (docs/scale.md,
+    one wasted request per copy, 56 of a lost node's 82 at 1,000 x 50 (docs/scale-history.md,
     session 10). Its ``ReplicaLost`` Warning still says why it went.
     """
     return tuple(r for r in lost if r.node not in removed)

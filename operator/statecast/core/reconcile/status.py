@@ -107,7 +107,7 @@ def notable(change: ReplicaChange) -> bool:
     or standing in for lost copies is; the routine moves (:data:`ROUTINE_REASONS`) are
     not: the Kubernetes API conventions keep Events for what users or administrators
     should be alerted about, and at 1,000 resources whose demand moves they were ~15 of
-    the operator's requests a second (docs/scale.md, session 10).
+    the operator's requests a second (docs/scale-history.md, session 10).
     """
     return change.reason not in ROUTINE_REASONS or bool(change.stand_in_for)
 
@@ -332,7 +332,7 @@ def _condition_states(
     if held.kept:
         ready_msg = f"{ready_msg}; {degraded.reason}"
     # A removal is done once applied: Progressing for it alone flipped back at the next
-    # reconcile, a second status PATCH per removal (session 10, docs/scale.md)
+    # reconcile, a second status PATCH per removal (session 10, docs/scale-history.md)
     progressing = bool(plan.adds) or phase == "Progressing"
     forecast = decided.forecast
     return {

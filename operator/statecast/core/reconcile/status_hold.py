@@ -5,7 +5,7 @@ Written at once, the reconcile that created it PATCHes the status (a row ``Pendi
 phase ``Progressing``) and the reconcile woken by the agent's report PATCHes it again
 (the row ``Ready``, phase ``Ready``): two status writes a copy, where a reader of the
 status is as well served by the second alone. At 1,000 resources whose demand moves,
-the first of them was ~8 of the operator's requests a second (docs/scale.md, session 10).
+the first of them was ~8 of the operator's requests a second (docs/scale-history.md, session 10).
 
 :func:`plan_status_write` holds such a write back for at most ``hold_s`` seconds: the
 next reconcile writes the held fields together with its own, or the reconcile the

@@ -195,6 +195,6 @@ def standby_looks(acting: bool, since_kopf_pass: float, interval: float, within:
     resource it has. Before, the timer alone said so: an acting operator with no strong
     resource never saw it run, and once any agent was down it listed the agents' Leases
     and every SharedResource each second (1.4 requests/s at 1,000 resources, megabytes a
-    list: docs/scale.md, sessions 9 and 10).
+    list: docs/scale-history.md, sessions 9 and 10).
     """
     return not acting and since_kopf_pass >= within * interval
