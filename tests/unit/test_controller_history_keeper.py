@@ -276,8 +276,8 @@ def test_a_periods_saves_are_spread_over_its_rounds_each_resource_saved_once() -
 
 def test_no_round_saves_before_the_first_pass_is_over_and_rounds_resume_after() -> None:
     """The first round, 30 s after the start, fell in the tail of a first pass over 1,000
-    new resources: a hundred ConfigMap writes and the core API client's import (docs/scale-history.md,
-    session 15). It waits for the pass (``settled``), at most a period."""
+    new resources: a hundred ConfigMap writes and the core API client's import
+    (docs/scale-history.md, session 15). It waits for the pass (``settled``), at most a period."""
     store, clock = FakeStore(), ManualClock(1000.0)
     activity = Activity(window=15.0, clock=clock)
     sampler = DemandSampler(list, active=activity.active)
