@@ -16,12 +16,17 @@ clock: simulated time only.
 
 The bytes are everything the probe's objects hold (the one resource's history and
 forecast, and the sampler's last reading per agent, which a real operator holds once for
-all its resources). ``top`` splits the newest reading by where the memory was allocated.
+all its resources). ``own_bytes`` of them the probe's simulated agents allocated: their
+counters and the readings they hand the sampler (which keeps each agent's last one, once
+for all resources); at the last reading ``resource_bytes`` is what deleting the resource
+frees (its history, forecast engine, last forecast and score: what each of a thousand
+resources holds). ``top`` splits the newest reading by where the memory was allocated.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -52,6 +57,10 @@ class Reading:
     Attributes:
         hours: simulated hours since the agents started.
         bytes: traced bytes the probe's objects hold (after a collection).
+        own_bytes: of them, what the simulated agents allocated (their counters and
+            readings: not the resource's).
+        resource_bytes: what deleting the resource frees (the last reading only: the
+            probe's steady state; None at the others).
         nodes: nodes in the resource's forecast.
         window_steps: intervals the forecast engine's window holds.
         top: the largest holders by allocation site (``file:line`` -> bytes).
@@ -62,6 +71,8 @@ class Reading:
     nodes: int
     window_steps: int
     top: dict[str, int] = field(default_factory=dict)
+    own_bytes: int = 0
+    resource_bytes: int | None = None
 
 
 class Probe:
@@ -106,7 +117,8 @@ class Probe:
         """Traced bytes now, with the largest allocation sites."""
         gc.collect()
         current, _ = tracemalloc.get_traced_memory()
-        stats = tracemalloc.take_snapshot().statistics("lineno")[:top]
+        snapshot = tracemalloc.take_snapshot()
+        stats = snapshot.statistics("lineno")[:top]
         sites = {
             f"{s.traceback[0].filename.split('statecast/')[-1]}:{s.traceback[0].lineno}": s.size
             for s in stats
@@ -114,7 +126,20 @@ class Probe:
         engine = self.forecaster._engines.get(RESOURCE)
         nodes = 0 if engine is None else len(engine.settings.nodes)
         steps = 0 if engine is None else engine.steps
-        return Reading(self.tick * self.interval / 3600.0, current, nodes, steps, sites)
+        return Reading(
+            self.tick * self.interval / 3600.0, current, nodes, steps, sites, _own(snapshot)
+        )
+
+
+def _own(snapshot: tracemalloc.Snapshot) -> int:
+    """Bytes the probe's simulated agents allocated (their frame first, or a dataclass's
+    generated ``__init__`` called from it: a reading's default fields)."""
+    own = 0
+    for trace in snapshot.traces:
+        frames = [frame.filename for frame in trace.traceback]  # newest first
+        if frames[0] == __file__ or (frames[0] == "<string>" and __file__ in frames[1:2]):
+            own += trace.size
+    return own
 
 
 def run(nodes: int, hours: list[float], interval: float = 10.0) -> list[Reading]:
@@ -126,7 +151,7 @@ def run(nodes: int, hours: list[float], interval: float = 10.0) -> list[Reading]
         warm.step()
     del warm
     gc.collect()
-    tracemalloc.start()
+    tracemalloc.start(2)  # two frames: a reading's fields (see _own)
     base, _ = tracemalloc.get_traced_memory()
     probe = Probe(nodes, interval)
     out: list[Reading] = []
@@ -136,16 +161,34 @@ def run(nodes: int, hours: list[float], interval: float = 10.0) -> list[Reading]
         reading = probe.reading()
         out.append(
             Reading(reading.hours, reading.bytes - base, reading.nodes, reading.window_steps,
-                    reading.top)
+                    reading.top, reading.own_bytes)
         )  # fmt: skip
         print(
-            f"{reading.hours:6.1f} h: {(reading.bytes - base) / 1024:9.1f} KiB, "
+            f"{reading.hours:6.1f} h: {(reading.bytes - base) / 1024:9.1f} KiB "
+            f"({reading.own_bytes / 1024:.1f} KiB the agents'), "
             f"{reading.nodes} nodes, {reading.window_steps} steps",
             file=sys.stderr,
             flush=True,
         )
+    out[-1] = _with_resource(out[-1], probe, base)
+    freed = out[-1].resource_bytes or 0
+    print(f"deleting the resource frees {freed / 1024:.1f} KiB", file=sys.stderr, flush=True)
     tracemalloc.stop()
     return out
+
+
+def _with_resource(last: Reading, probe: Probe, base: int) -> Reading:
+    """``last`` with what the resource itself holds: the bytes its deletion frees.
+
+    The forecaster and the sampler forget the resource (as when it is deleted); what
+    that frees is the resource's, and what a thousand of them hold a thousand times -
+    not the agents' readings, nor what numpy and the process keep once (small-buffer
+    caches, imported code).
+    """
+    probe.forecaster.forget(RESOURCE)
+    gc.collect()
+    after, _ = tracemalloc.get_traced_memory()
+    return dataclasses.replace(last, resource_bytes=last.bytes - (after - base))
 
 
 def main(argv: list[str] | None = None) -> int:
