@@ -9,6 +9,8 @@ and check values; none times anything.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -19,6 +21,8 @@ from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_series import EVERY_NODE, ResourceDemand, Span
 from statecast.core.newest_columns import NewestColumns
+from statecast.core.placement import DemandForecast
+from statecast.core.reconcile.forecast_score import ForecastScore
 from statecast.core.reconcile.predicted import last_day
 from tests.unit.test_demand_walk import NODES, REF, SPEC, START, walk
 
@@ -172,3 +176,64 @@ def test_a_resource_holds_the_coarse_hours_its_forecast_reads() -> None:
         sampler.record(last.__class__(node, START, START + 1810, dict(last.counts)))
     forecaster.demand(REF, weekly, NODES, at + dt.timedelta(seconds=10))
     assert sampler._history._resources[REF].coarse.capacity == 113
+
+
+def test_the_forecast_score_holds_its_window_in_one_array() -> None:
+    """Sixty intervals of (error, scored, inside) as a deque of tuples of Python numbers
+    were ~6.5 KiB per resource; one array of them is 1,440 bytes."""
+    said = DemandForecast(
+        ("a", "b"), np.array([[10.0], [0.0]]), np.array([[8.0], [0.0]]),
+        np.array([[14.0], [1.0]]), np.zeros(2),
+    )  # fmt: skip
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        score = ForecastScore()
+        for k in range(200):
+            score.add(said, {"a": 9.0 + k % 7, "b": float(k % 2)})
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held - before <= 2048  # 1,440 bytes of values, the headers of the array and score
+    errors = [abs(10.0 - (9.0 + k % 7)) + float(k % 2) for k in range(140, 200)]
+    inside = [int(8.0 <= 9.0 + k % 7 <= 14.0) + int(k % 2 <= 1) for k in range(140, 200)]
+    assert score.value() == pytest.approx((sum(errors) / 120, sum(inside) / 120))
+
+
+def test_a_resource_holds_few_python_objects_per_node_beside_its_arrays() -> None:
+    """What deleting a resource frees, less its arrays (the demand rings, the forecast's
+    window and last day), per node: the agent's cursor, the spans not folded yet, the
+    node's first sample and coverage, what the last 8 forecasts said. Session 16 held
+    those as Python objects: a tuple of 8 floats per node for what was said, a dataclass
+    with a ``__dict__`` per cursor and span."""
+    sampler = DemandSampler(lambda: [])
+    forecaster = DemandForecaster(sampler)
+    spec = SharedResourceSpec.model_validate(
+        {"replicas": {"min": 1}, "prediction": {"interval": "1m", "horizon": "1m"}}
+    )
+    nodes, day0 = tuple(f"n{i:02d}" for i in range(20)), 1_796_515_200.0
+    counts = dict.fromkeys(nodes, 0)
+    tracemalloc.start()
+    try:
+        for k in range(1, 6 * 150):  # 150 minutes, every agent read every 10 s
+            at = day0 + 10.0 * k
+            for i, node in enumerate(nodes):
+                counts[node] += 5 + (k + 3 * i) % 11
+                sampler.record(AgentSample(node, day0, at, {("ns", "py", "local"): counts[node]}))
+            if k % 6 == 0:
+                now = dt.datetime.fromtimestamp(at + 1, dt.UTC)
+                assert k < 60 or forecaster.demand(("ns", "py"), spec, nodes, now) is not None
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+        demand = sampler._history._resources[("ns", "py")]  # the history, under test
+        engine = forecaster._engines[("ns", "py")]  # the forecaster's engine, under test
+        arrays = sum(r.nbytes for r in (demand.total, demand.local, demand.writes,
+                                        demand.pods, demand.coarse)) + engine.nbytes  # fmt: skip
+        del demand, engine
+        forecaster.forget(("ns", "py"))
+        gc.collect()
+        freed = held - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # session 16: 2,520 bytes per node (a per-resource part over 20 nodes counted in)
+    assert (freed - arrays) / len(nodes) <= 2000, f"{(freed - arrays) / len(nodes):.0f} B"

@@ -64,6 +64,48 @@ _SAID_KEPT = 8
 
 
 @dataclass(frozen=True)
+class _Said:
+    """What the forecasts said one interval ahead for the newest intervals, per node.
+
+    One array for every node (session 16 kept a dict of tuples of Python floats: ~360
+    bytes per node and resource, 64 now): row ``i`` is node ``nodes[i]``, oldest
+    first, the newest interval last; a row's ``counts[i]`` newest values are known
+    (NaN before them). The newest column is what the previous forecast said for the
+    newest interval (``previous_next``); None there: no previous forecast.
+    """
+
+    nodes: tuple[str, ...]
+    values: npt.NDArray[np.float64]  # nodes x _SAID_KEPT
+    counts: npt.NDArray[np.uint8]
+
+    @classmethod
+    def after(cls, before: _Said | None, said: DemandForecast) -> _Said:
+        """``before`` moved on one interval: each node of ``said`` adds its first step."""
+        nodes, n = said.nodes, len(said.nodes)
+        values = np.full((n, _SAID_KEPT), np.nan)
+        counts = np.zeros(n, dtype=np.uint8)
+        if before is not None:
+            rows = {node: i for i, node in enumerate(before.nodes)}
+            for i, node in enumerate(nodes):
+                j = rows.get(node)
+                if j is not None:
+                    values[i, :-1], counts[i] = before.values[j, 1:], before.counts[j]
+        values[:, -1] = said.mean[:, 0]
+        return cls(nodes, values, np.minimum(counts + 1, _SAID_KEPT).astype(np.uint8))
+
+    def previous_next(self) -> dict[str, float]:
+        """What the previous forecast said for the newest interval, per node."""
+        return dict(zip(self.nodes, self.values[:, -1].tolist(), strict=True))
+
+    def history(self) -> dict[str, tuple[float, ...]]:
+        """Node -> what the forecasts said, oldest first (the planner's ``said_history``)."""
+        return {
+            node: tuple(self.values[i, _SAID_KEPT - int(self.counts[i]) :].tolist())
+            for i, node in enumerate(self.nodes)
+        }
+
+
+@dataclass(frozen=True)
 class _Made:
     """The last forecast of a resource and what it was made from."""
 
@@ -71,8 +113,7 @@ class _Made:
     nodes: tuple[str, ...]
     pods_now: tuple[int, ...]
     demand: PredictedDemand | None
-    previous_next: dict[str, float] | None
-    said: dict[str, tuple[float, ...]]  # one step ahead, per interval up to ``end``
+    said: _Said | None  # one step ahead, per interval up to ``end`` (None: none before)
     basis: str | None = None  # what of the spec it was made from (forecast_basis)
 
 
@@ -154,18 +195,14 @@ class DemandForecaster:
             made = self._made.get(ref)
         if made is not None and (made.end, made.nodes, made.pods_now) == (end, names, pods_now):
             return None if made.demand is None else self._with_day(ref, made.demand)
-        previous_next: dict[str, float] | None = None
-        history: dict[str, tuple[float, ...]] = {}
+        said_before: _Said | None = None
         if made is not None and made.end == end:  # the same interval, forecast again
-            previous_next, history = made.previous_next, made.said
+            said_before = made.said
         elif made is not None and made.demand is not None and made.end == end - interval:
-            said = made.demand.forecast
-            previous_next = {n: float(said.mean[i, 0]) for i, n in enumerate(said.nodes)}
-            history = {
-                n: (*made.said.get(n, ()), value)[-_SAID_KEPT:]
-                for n, value in previous_next.items()
-            }
-            self._score(ref, said, interval, end)
+            said_before = _Said.after(made.said, made.demand.forecast)
+            self._score(ref, made.demand.forecast, interval, end)
+        previous_next = None if said_before is None else said_before.previous_next()
+        history = {} if said_before is None else said_before.history()
         _, horizon, _ = steps_of(spec)
         window = history_steps(interval, max(seasons_of(spec)), horizon)
         self.sampler.set_interval(ref, interval, window)  # the coarse ring reaches the window
@@ -186,9 +223,7 @@ class DemandForecaster:
         if demand is not None and engine is not None and engine.recent_spread:
             kept = _without_day(demand)
         with self._lock:
-            self._made[ref] = _Made(
-                end, names, pods_now, kept, previous_next, history, forecast_basis(spec)
-            )
+            self._made[ref] = _Made(end, names, pods_now, kept, said_before, forecast_basis(spec))
         return demand
 
     def _with_day(self, ref: Ref, demand: PredictedDemand) -> PredictedDemand:

@@ -125,6 +125,11 @@ class IntervalRing:
             index, share = spread(start, end, interval)
             self.add(node, index, amount * share)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays."""
+        return int(self.data.nbytes)
+
     def held_from(self) -> int | None:
         """Index of the oldest interval held (None: empty)."""
         return None if self.last is None else self.last - self.capacity + 1
