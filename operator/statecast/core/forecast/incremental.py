@@ -136,8 +136,10 @@ class ForecastEngine:
         fine, every, align = blocks or (self.capacity, 1, 0)
         self._blocked = every > 1 and fine + every < self.capacity
         self._fine, self._every, self._align = max(1, fine), max(1, every), align
-        if self._blocked:  # the buffer holds the fine steps (and one block) only
-            self._limit = self._fine + self._every + max(64, (self._fine + self._every) // 8)
+        if self._blocked:  # the buffer holds the fine steps (and one block) only; a slack
+            # of 16 columns at least (64 were a third of the buffer at 1-minute intervals:
+            # 240 bytes per node and resource; the move is of the fine steps only)
+            self._limit = self._fine + self._every + max(16, (self._fine + self._every) // 8)
         self._z = np.zeros((n_series, min(self._limit, 128)), dtype=np.float32)
         self._missing = np.ones((n_series, self._z.shape[1]), dtype=np.bool_)
         self._start = 0
