@@ -18,7 +18,7 @@ from statecast.core.demand_codec import (
     encode_within,
 )
 from statecast.core.demand_series import DemandSnapshot, ResourceDemand, Span, fine_capacity
-from statecast.core.interval_ring import RingSnapshot
+from statecast.core.interval_ring import COUNT_SCALE, ROUNDING, RingSnapshot
 
 #: The fine ring's intervals at 1-minute intervals (a day; three until session 16).
 FINE = fine_capacity(60.0)
@@ -182,8 +182,11 @@ def test_a_version_1_blob_is_read_and_its_coarse_ring_rebuilt() -> None:
     end = 10 * DAY
     matrix = restored.matrix(["n0"], 60.0, end, 4 * 1440)[0]
     assert np.isnan(matrix[: 4 * 1440 - FINE]).all(), "older than the fine ring: unknown"
-    np.testing.assert_allclose(matrix[4 * 1440 - FINE :], 1.0)
-    assert restored.coarse.window("n0", 9 * 24, 1).tolist() == [60.0]
+    np.testing.assert_allclose(
+        matrix[4 * 1440 - FINE :], 1.0, rtol=ROUNDING, atol=ROUNDING / COUNT_SCALE
+    )
+    within = pytest.approx(60.0, rel=ROUNDING, abs=60 * ROUNDING / COUNT_SCALE)  # 16 bits a minute
+    assert restored.coarse.window("n0", 9 * 24, 1)[0] == within
 
 
 def test_a_blob_too_big_drops_the_coarse_weeks_before_the_recent_days() -> None:

@@ -20,6 +20,7 @@ from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_series import EVERY_NODE, ResourceDemand, Span
+from statecast.core.interval_ring import COUNT_SCALE, ROUNDING
 from statecast.core.newest_columns import NewestColumns
 from statecast.core.placement import DemandForecast
 from statecast.core.reconcile.forecast_score import ForecastScore
@@ -178,6 +179,27 @@ def test_a_resource_holds_the_coarse_hours_its_forecast_reads() -> None:
         sampler.record(last.__class__(node, START, START + 1810, dict(last.counts)))
     forecaster.demand(REF, weekly, NODES, at + dt.timedelta(seconds=10))
     assert sampler._history._resources[REF].coarse.capacity == 113
+
+
+def test_the_demand_ring_holds_two_bytes_a_value_rounded_once_per_interval() -> None:
+    """A day of minutes per node was 5,760 bytes as float32 (at 1,000 resources x 50
+    nodes read everywhere, 288 MB); 16 bits a value (the log in 0.05 % steps) nearly halve it.
+    The newest hour stays float32 (read every interval), each older minute is rounded
+    once as it ages: within 0.025 % of its sum."""
+    demand, day0 = ResourceDemand(60.0), 1_796_515_200.0  # a midnight
+    rng = np.random.default_rng(9)
+    sums = np.zeros((3, 1440))
+    for k in range(1440 * 6):
+        for row, node in enumerate(("a", "b", "c")):
+            a, b = (float(x) for x in rng.poisson(40.0 * (row + 1), 2))
+            demand.add(node, Span(day0 + 10 * k, day0 + 10 * k + 10, a, b))
+            sums[row, k // 6] += a + b
+    demand.add("a", Span(day0 + 86400, day0 + 86410, 0.0, 0.0))  # closes the last minute
+    assert demand.total.data.dtype == np.uint16
+    assert demand.total.nbytes <= 3 * (1440 * 2 + 61 * 4)
+    got = demand.matrix(("a", "b", "c"), 60.0, day0 + 86400, 1440)
+    assert np.all(np.abs(got - sums) <= ROUNDING * (sums + 1 / COUNT_SCALE))
+    assert got[:, -61:].tolist() == sums[:, -61:].tolist(), "the newest hour as added"
 
 
 def test_the_forecast_score_holds_its_window_in_one_array() -> None:

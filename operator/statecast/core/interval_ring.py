@@ -3,6 +3,8 @@
 :class:`IntervalRing` keeps, per node (a row, added on first use), the last
 ``capacity`` intervals of some count (accesses, writes, pod-seconds) in one float32
 array; an interval is addressed by its absolute index (``time // interval``).
+:class:`CompactRing` holds its intervals older than the newest few in 16 bits a value:
+the count's logarithm in steps of :data:`LOG_STEP` (0.05 %), zero exact.
 :func:`resample` moves a ring's values onto another interval.
 """
 
@@ -11,11 +13,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IntervalRing", "RingSnapshot", "resample", "spread"]
+__all__ = [
+    "LOG_STEP",
+    "ROUNDING",
+    "CompactRing",
+    "IntervalRing",
+    "RingSnapshot",
+    "resample",
+    "spread",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -63,20 +74,35 @@ class IntervalRing:
 
     #: Columns of a ring's first array.
     FIRST_WIDTH = 16
+    #: What a value is stored as.
+    DTYPE: type[np.generic] = np.float32
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.rows: dict[str, int] = {}
         self.width = min(capacity, self.FIRST_WIDTH)
-        self.data = np.zeros((0, self.width), dtype=np.float32)
+        self.data: npt.NDArray[Any] = np.zeros((0, self.width), dtype=self.DTYPE)
         self.last: int | None = None
         self.first: int | None = None  # the oldest interval ever written or advanced to
+
+    # --- storage (a CompactRing stores older intervals as codes) ------------------------
+    def _stored(self, rows: int | slice | npt.NDArray[np.int64], index: Any) -> Any:
+        """What ``rows`` hold at intervals ``index`` (absolute, each held): float32 here."""
+        return self.data[rows][..., index % self.width]
+
+    def _store(self, index: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
+        """Set every row's intervals ``index`` to ``values`` (rows x intervals)."""
+        self.data[:, index % self.width] = values
+
+    def _accumulate(self, row: int, index: npt.NDArray[np.int64], values: FloatArray) -> None:
+        """Add ``values`` to ``row``'s intervals ``index`` (one may come more than once)."""
+        np.add.at(self.data[row], index % self.width, values)
 
     def _row(self, node: str) -> int:
         row = self.rows.get(node)
         if row is None:
             row = self.rows[node] = len(self.rows)
-            self.data = np.vstack([self.data, np.zeros((1, self.width), dtype=np.float32)])
+            self.data = np.vstack([self.data, np.zeros((1, self.width), dtype=self.DTYPE)])
         return row
 
     def _reach(self, oldest: int, newest: int) -> None:
@@ -86,7 +112,7 @@ class IntervalRing:
         if needed <= self.width:
             return
         width = min(self.capacity, max(needed, self.width * 3 // 2))
-        data = np.zeros((self.data.shape[0], width), dtype=np.float32)
+        data = np.zeros((self.data.shape[0], width), dtype=self.DTYPE)
         if self.last is not None:
             index = np.arange(self.last - self.width + 1, self.last + 1)
             data[:, index % width] = self.data[:, index % self.width]
@@ -117,13 +143,26 @@ class IntervalRing:
         self._reach(int(index[keep].min()), self.last)
         values = np.broadcast_to(np.asarray(amount, dtype=np.float64), index.shape)[keep]
         row = self._row(node)  # may grow self.data
-        np.add.at(self.data[row], index[keep] % self.width, values)
+        self._accumulate(row, index[keep], values)
 
     def span(self, node: str, start: float, end: float, amount: float, interval: float) -> None:
         """Spread ``amount`` evenly over ``[start, end]`` into ``node``'s intervals."""
         if amount:
             index, share = spread(start, end, interval)
             self.add(node, index, amount * share)
+
+    def spans(
+        self, node: str, parts: Sequence[tuple[float, float, float]], interval: float
+    ) -> None:
+        """:meth:`span` of each ``(start, end, amount)`` of ``parts``, added at once.
+
+        The same sums as one :meth:`span` each (in the same order); a
+        :class:`CompactRing` rounds each interval once, not once per part.
+        """
+        pieces = [(*spread(a, b, interval), amount) for a, b, amount in parts if amount]
+        if pieces:
+            index = np.concatenate([i for i, _, _ in pieces])
+            self.add(node, index, np.concatenate([share * amount for _, share, amount in pieces]))
 
     @property
     def nbytes(self) -> int:
@@ -140,7 +179,7 @@ class IntervalRing:
         held = (index <= self.last) & (index > self.last - self.width)
         shape = (len(index),) if isinstance(rows, int) else (self.data.shape[0], len(index))
         out = np.zeros(shape)
-        out[..., held] = self.data[rows][..., index[held] % self.width]
+        out[..., held] = self._stored(rows, index[held])
         return out
 
     def series(self, node: str) -> FloatArray:
@@ -172,7 +211,7 @@ class IntervalRing:
         index = np.arange(first, first + count)
         held = (index <= self.last) & (index > self.last - self.width)
         where, rows = (np.array(v, dtype=np.int64) for v in zip(*at, strict=True))
-        out[np.ix_(where, np.flatnonzero(held))] = self.data[rows][:, index[held] % self.width]
+        out[np.ix_(where, np.flatnonzero(held))] = self._stored(rows, index[held])
         return out
 
     def total_of(self, first: int, count: int) -> float:
@@ -181,7 +220,8 @@ class IntervalRing:
             return 0.0
         index = np.arange(first, first + count)
         held = (index <= self.last) & (index > self.last - self.width)
-        return float(self.data[:, index[held] % self.width].sum(dtype=np.float64))
+        stored = self._stored(slice(None), index[held])
+        return float(np.sum(stored, dtype=np.float64))
 
     def snapshot(self, keep: int | None = None) -> RingSnapshot:
         """The ring as plain values (the newest ``keep`` intervals; default all)."""
@@ -198,7 +238,7 @@ class IntervalRing:
         self.rows = {node: i for i, node in enumerate(snapshot.nodes)}
         self.last, self.first = snapshot.last, None
         self.width = min(self.capacity, self.FIRST_WIDTH)
-        self.data = np.zeros((len(snapshot.nodes), self.width), dtype=np.float32)
+        self.data = np.zeros((len(snapshot.nodes), self.width), dtype=self.DTYPE)
         if snapshot.last is None:
             return
         values = snapshot.values[:, -self.capacity :] if self.capacity else snapshot.values[:, :0]
@@ -210,8 +250,122 @@ class IntervalRing:
         self._reach(self.first, snapshot.last)
         self.last = snapshot.last
         if k:
-            order = np.arange(snapshot.last - k + 1, snapshot.last + 1) % self.width
-            self.data[:, order] = values
+            self._store(np.arange(snapshot.last - k + 1, snapshot.last + 1), values)
+
+
+#: A :class:`CompactRing`'s step in ``log1p(value * COUNT_SCALE)``: neighbouring values
+#: differ by 0.049 % (rounded to the nearest: within 0.025 %).
+LOG_STEP = 2.0**-11
+#: Values are scaled up by this before the log: a fraction of an access rounds within
+#: 0.025 % of it and ~1/4,000,000 of one; the largest held is ~7.7e10 per interval.
+COUNT_SCALE = 1024.0
+#: How far a :class:`CompactRing`'s rounded value may be from the sum ``x``:
+#: ``ROUNDING * (x + 1 / COUNT_SCALE)``.
+ROUNDING = math.expm1(LOG_STEP / 2)
+_CODES = np.iinfo(np.uint16).max
+#: Every code's value (512 KiB, once per process).
+_DECODED: FloatArray = np.expm1(np.arange(_CODES + 1, dtype=np.float64) * LOG_STEP) / COUNT_SCALE
+
+
+def _encode(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:
+    """Codes of non-negative ``values`` (negative ones: 0, as none are counted)."""
+    scaled = np.maximum(np.asarray(values, dtype=np.float64), 0.0) * COUNT_SCALE
+    return np.minimum(np.rint(np.log1p(scaled) / LOG_STEP), _CODES).astype(np.uint16)
+
+
+class CompactRing(IntervalRing):
+    """An :class:`IntervalRing` whose intervals older than the newest ``fresh`` are 16 bits.
+
+    The newest ``fresh`` intervals are float32 as in an :class:`IntervalRing` (what is
+    read every interval - the forecast's update, the planner's last minutes, the hit
+    ratio's hour - reads what was added); each older interval is held as
+    ``round(log1p(value * COUNT_SCALE) / LOG_STEP)``: within 0.025 % of what was added
+    (:data:`ROUNDING`), zero exactly, where a forecast's residuals are tens of percent.
+    An interval is rounded once, when it leaves the newest ``fresh`` (again when
+    something older than that comes late). A day of minutes per node: 2,880 + 244
+    bytes, not 5,760. For a count never negative (accesses): a negative sum is held as 0.
+
+    Args:
+        capacity: intervals held.
+        fresh: the newest intervals held as float32 (at most ``capacity``).
+    """
+
+    DTYPE = np.uint16
+
+    def __init__(self, capacity: int, fresh: int) -> None:
+        super().__init__(capacity)
+        self.fresh = max(1, min(fresh, capacity))
+        self.recent: npt.NDArray[np.float32] = np.zeros((0, self._recent_width()), np.float32)
+
+    def _recent_width(self) -> int:
+        return min(self.fresh, self.width)
+
+    def _is_fresh(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        assert self.last is not None
+        return index > self.last - self.fresh
+
+    def _stored(self, rows: int | slice | npt.NDArray[np.int64], index: Any) -> Any:
+        out = _DECODED[self.data[rows][..., index % self.width]]
+        new = self._is_fresh(index)
+        out[..., new] = self.recent[rows][..., index[new] % self.recent.shape[1]]
+        return out
+
+    def _store(self, index: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
+        given = np.asarray(values, dtype=np.float64)
+        new = self._is_fresh(index)
+        self.recent[:, index[new] % self.recent.shape[1]] = given[:, new]
+        self.data[:, index[~new] % self.width] = _encode(given[:, ~new])
+
+    def _accumulate(self, row: int, index: npt.NDArray[np.int64], values: FloatArray) -> None:
+        new = self._is_fresh(index)
+        np.add.at(self.recent[row], index[new] % self.recent.shape[1], values[new])
+        if not new.all():
+            where, at = np.unique(index[~new] % self.width, return_inverse=True)
+            sums = np.bincount(at.ravel(), weights=values[~new], minlength=len(where))
+            self.data[row, where] = _encode(_DECODED[self.data[row, where]] + sums)
+
+    def _row(self, node: str) -> int:
+        row = super()._row(node)
+        if row >= self.recent.shape[0]:
+            self.recent = np.vstack([self.recent, np.zeros((1, self.recent.shape[1]), np.float32)])
+        return row
+
+    def _reach(self, oldest: int, newest: int) -> None:
+        super()._reach(oldest, newest)
+        width = self._recent_width()
+        if width == self.recent.shape[1]:
+            return
+        recent = np.zeros((self.recent.shape[0], width), np.float32)
+        if self.last is not None:  # the fresh intervals held, to their new columns
+            index = np.arange(self.last - self.recent.shape[1] + 1, self.last + 1)
+            recent[:, index % width] = self.recent[:, index % self.recent.shape[1]]
+        self.recent = recent
+
+    def advance(self, index: int) -> None:
+        """Make ``index`` the newest interval; the intervals it ages past ``fresh``: 16 bits."""
+        was = self.last
+        super().advance(index)
+        if was is None or index <= was:
+            return
+        width = self.recent.shape[1]
+        aged = np.arange(max(was - self.fresh + 1, index - self.capacity + 1),
+                         min(was, index - self.fresh) + 1)  # fmt: skip
+        if len(aged):
+            self.data[:, aged % self.width] = _encode(self.recent[:, aged % width])
+        if index - was >= width:
+            self.recent[:] = 0.0
+        else:
+            self.recent[:, np.arange(was + 1, index + 1) % width] = 0.0
+
+    def restore(self, snapshot: RingSnapshot) -> None:
+        """Put back a snapshot (see :meth:`IntervalRing.restore`)."""
+        self.recent = np.zeros((len(snapshot.nodes), min(self.fresh, self.FIRST_WIDTH)), np.float32)
+        super().restore(snapshot)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays."""
+        return int(self.data.nbytes + self.recent.nbytes)
 
 
 def resample(old: IntervalRing, old_interval: float, new: IntervalRing, interval: float) -> None:
