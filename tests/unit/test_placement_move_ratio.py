@@ -25,7 +25,13 @@ from statecast.core.placement.moves import best_move
 from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
-from statecast.sim.sweeps import MOVE_RATIO, PREDICTIVE, Setting, predictive_variant
+from statecast.sim.sweeps import (
+    MOVE_RATIO,
+    PER_REPLICA_DEAR,
+    PREDICTIVE,
+    Setting,
+    predictive_variant,
+)
 from tests.unit._placement_helpers import held_input, history_forecast
 
 #: A 64 MiB copy costs 1 ms: any move that serves more reads repays it many times over.
@@ -116,7 +122,8 @@ def test_the_grid_appends_ratio_twins_and_the_knob_reaches_the_planner() -> None
     assert Setting(8.0, ratio=MOVE_RATIO).label == "predictive hold x8 copy x1 ratio=1"
     twins = [s for s in PREDICTIVE if s.ratio]
     assert twins and MOVE_RATIO == 1.0  # follow-the-workload's 2x
-    assert PREDICTIVE[-len(twins) :] == tuple(twins)
+    end = len(PREDICTIVE) - len(PER_REPLICA_DEAR)  # session 17's line came after
+    assert PREDICTIVE[end - len(twins) : end] == tuple(twins)
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
     trace = scenario("drift")
     for setting, ratio in ((Setting(8.0), 0.0), (Setting(8.0, ratio=MOVE_RATIO), 1.0)):

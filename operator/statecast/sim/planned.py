@@ -117,6 +117,10 @@ class PlannerPolicy:
     #: replica-hours, which a GiB-hour price spends on the small resources (the sweeps'
     #: ``Setting.per_replica``).
     holding_per_replica: bool | None = None
+    #: The demand-relative prices' hot threshold in deviations (``CostModel.hot_sigma``)
+    #: and the reactive budget's shadow's ``k`` alike: None keeps the replay's (1). The
+    #: sweeps' ``Setting.sigma``: the default run shaped like reactive's run at that k.
+    hot_sigma: float | None = None
 
     def __init__(
         self,
@@ -153,7 +157,8 @@ class PlannerPolicy:
             per_replica = self.valuation is LOCAL_FIRST
         scale = size if per_replica else np.ones(trace.n_resources)
         base = config.costs.ms_per_gib_hour * self.storage_weight
-        sigma = config.costs.hot_sigma if self.demand_priced else None
+        own = config.costs.hot_sigma if self.hot_sigma is None else self.hot_sigma
+        sigma = own if self.demand_priced else None
         self._costs = [
             replace(config.costs, ms_per_gib_hour=base * float(k), hot_sigma=sigma) for k in scale
         ]

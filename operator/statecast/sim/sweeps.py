@@ -104,6 +104,14 @@ class Setting:
             grace (``PlacementSpec.hold_grace_slots``, session 15; acts only with the
             reactive budget, the default run's); None: the spec's default (on since
             session 16); False: the default run's twin :data:`GRACE_SLOTS`.
+        from_read: the cooldown also counts from the newest step whose reads paid for
+            holding the copy (``PlacementSpec.cooldown_from_read``, session 17), as
+            reactive's grace counts from its pair's last hot step; False: from the
+            copy's creation alone, every earlier run's (labels unchanged).
+        sigma: with ``demand_priced``, the hot threshold in deviations of the prices'
+            holding floor and of the reactive budget's shadow alike (reactive's ``k``;
+            ``PlannerPolicy.hot_sigma``, session 17): with ``cooldown`` as its grace,
+            the default run shaped like one of reactive's runs. None: the replay's (1).
     """
 
     hold: float = 1.0
@@ -122,6 +130,8 @@ class Setting:
     ratio: float = field(default=0.0, metadata={KNOB: "move_ratio"})
     copy_floor: bool | None = field(default=None, metadata={KNOB: "copy_floor"})
     grace_slots: bool | None = field(default=None, metadata={KNOB: "hold_grace_slots"})
+    from_read: bool = field(default=False, metadata={KNOB: "cooldown_from_read"})
+    sigma: float | None = None
 
     @property
     def planner(self) -> PlacementSpec:
@@ -166,6 +176,10 @@ class Setting:
             suffix += f" copy-floor {'on' if self.copy_floor else 'off'}"
         if self.grace_slots is not None:
             suffix += f" grace-slots {'on' if self.grace_slots else 'off'}"
+        if self.from_read:
+            suffix += " cd-from-read"
+        if self.sigma is not None:
+            suffix += f" k={self.sigma:g}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -322,6 +336,41 @@ RATIO: tuple[Setting, ...] = (
     *(Setting(FLOOR, local=local, changes=1, ratio=MOVE_RATIO) for local in (False, True)),
 )
 PREDICTIVE = (*PREDICTIVE, *RATIO)
+#: Latency-valued per-replica holding dearer than the line above (session 17, x4 .. x64,
+#: copies at their price): that line stops at x2, where the runs hold well above ``min``,
+#: and the GiB-hour runs between there and ``min`` spend the replica-hours on the small
+#: resources (fresh generated-102: 3.7, 2.3 and 84.8 MiB, the large one held at its
+#: ``min`` of 1 by every GiB-priced run from 290 to 430 rh, its reads served from other
+#: zones, 6 % slower than follow-the-workload's one extra replica on each resource at
+#: 432 rh). Appended: every earlier setting keeps its label and its run.
+PER_REPLICA_DEAR: tuple[Setting, ...] = tuple(
+    Setting(hold, per_replica=True) for hold in (4.0, 8.0, 16.0, 32.0, 64.0)
+)
+PREDICTIVE = (*PREDICTIVE, *PER_REPLICA_DEAR)
+#: Reactive's k and graces (in the trace's steps) the default run is shaped like
+#: (:func:`shaped`, session 17).
+SHAPED_K = (0.5, 1.0, 1.5, 3.0)
+SHAPED_GRACE_STEPS = (3, 12, 24)
+
+
+def shaped(trace: Trace) -> tuple[Setting, ...]:
+    """The default run shaped like reactive's runs (session 17): at its k and grace.
+
+    The default prices' hot threshold and the reactive budget's shadow at ``k``
+    (:attr:`Setting.sigma`), the cooldown (the shadow's grace too) at 3, 12 and 24 of
+    the trace's steps; and with the cooldown counted from the last paying read
+    (:attr:`Setting.from_read`) at 24 steps. The grid prices bytes and never holds
+    reactive's count, so at budgets between the default's and ``min`` reactive's runs
+    at k = 1.5 were up to 6 % faster (generated-49), and its long graces keep few copies
+    through lulls at fewer bytes than any grid run. Not in the equal-count order: the
+    cooldowns depend on the trace's step.
+    """
+    step = trace.step_s
+    runs = [
+        replace(DEFAULT, sigma=k, cooldown=g * step) for k in SHAPED_K for g in SHAPED_GRACE_STEPS
+    ]
+    runs += [replace(DEFAULT, sigma=k, cooldown=24 * step, from_read=True) for k in SHAPED_K]
+    return tuple(runs)
 
 
 def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
@@ -492,6 +541,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
         policy.name = setting.label
         if setting.per_replica:
             policy.holding_per_replica = True
+        policy.hot_sigma = setting.sigma
         return policy
 
     return Variant("predictive", setting.label, build, setting)
@@ -506,7 +556,8 @@ def variants(
     """Every variant of the families asked for (all when None).
 
     ``predictive``: the settings of predictive's runs besides the default and its twins
-    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`); None: the grid (:data:`PREDICTIVE`) and its
+    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`) and the runs shaped like reactive's
+    (:func:`shaped`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
@@ -520,7 +571,7 @@ def variants(
         "groupcache": lambda: _groupcache(trace),
         "predictive": lambda: [
             predictive_variant(trace, cache, setting)
-            for setting in (DEFAULT, COPY_FLOOR, GRACE_SLOTS, *predictive)
+            for setting in (DEFAULT, COPY_FLOOR, GRACE_SLOTS, *shaped(trace), *predictive)
         ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)

@@ -30,6 +30,7 @@ from statecast.core.placement.costs import (
     latency_matrix,
     loss_of_removing,
     own_gap,
+    saved_by_step,
     serving_latency,
     unpaid_beyond,
     unpaid_holding,
@@ -592,6 +593,31 @@ def break_even(ctx: Context, board: Board) -> BoolArray:
     if warm:  # kept while no stretch has cost its own copy back
         return np.asarray(board.holders & (unpaid < 0.0), dtype=np.bool_)
     return np.asarray(board.holders & (unpaid < ctx.copy), dtype=np.bool_)
+
+
+def past_cooldown(ctx: Context, board: Board) -> BoolArray:
+    """Nodes whose copy is past its cooldown (may go for cost, or move).
+
+    Older than the cooldown; with ``spec.cooldown_from_read``, also a cooldown past the
+    newest recent step whose reads paid for holding the copy (what it saved that step,
+    :func:`~statecast.core.placement.costs.saved_by_step` at the board's holders, at
+    least a step of :func:`holding`). A copy that paid in no step of the history given
+    has been idle longer than that history; without history the age alone decides.
+    """
+    spec = ctx.inputs.spec
+    old = ctx.age_s >= spec.cooldown_s
+    steps = ctx.recent.shape[1]
+    if not spec.cooldown_from_read or steps == 0:
+        return np.asarray(old, dtype=np.bool_)
+    step_s = ctx.inputs.step_s
+    hold_per_step = holding(ctx, board) * (step_s / ctx.window_s)
+    columns, saved = saved_by_step(ctx.matrix, board.holders, ctx.recent, ctx.no_replica_ms)
+    paid = saved >= hold_per_step[columns][:, None]
+    newest_first = paid[:, ::-1]
+    quiet = np.where(newest_first.any(axis=1), newest_first.argmax(axis=1), np.inf)
+    idle = np.full(len(ctx.names), np.inf)
+    idle[columns] = quiet * step_s
+    return np.asarray(old & (idle >= spec.cooldown_s), dtype=np.bool_)
 
 
 def copy_back_prices(ctx: Context, steps: int) -> FloatArray:

@@ -148,9 +148,27 @@ def _deficits(
 ) -> tuple[npt.NDArray[np.intp], FloatArray]:
     """The holders, and what each cost beyond what it saved over the newest 1, 2, ... steps."""
     n = matrix.shape[0]
-    columns = np.flatnonzero(holders)
+    columns, saved = saved_by_step(matrix, holders, recent, no_replica_ms)
     if len(columns) == 0 or recent.shape[1] == 0:
         return columns[:0], np.zeros((0, recent.shape[1]))
+    hold = np.broadcast_to(np.asarray(hold_per_step, dtype=np.float64), (n,))[columns]
+    deficit = np.cumsum((hold[:, None] - saved)[:, ::-1], axis=1)  # newest stretch first
+    return columns, deficit
+
+
+def saved_by_step(
+    matrix: FloatArray, holders: BoolArray, recent: FloatArray, no_replica_ms: float
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The holders, and the latency each one's copy saved in each of the recent steps.
+
+    Row ``k`` is holder ``columns[k]``: the reads (``recent``, nodes by steps, oldest
+    first) of the nodes it is nearest to, each saving the gap to their next-nearest
+    holder (to the source where it is the only one), at the current holders.
+    """
+    n = matrix.shape[0]
+    columns = np.flatnonzero(holders)
+    if len(columns) == 0 or recent.shape[1] == 0:
+        return columns, np.zeros((len(columns), recent.shape[1]))
     sub = matrix[:, columns]
     order = np.argsort(sub, axis=1, kind="stable")
     rows = np.arange(n)
@@ -158,10 +176,7 @@ def _deficits(
     second = sub[rows, order[:, 1]] if len(columns) > 1 else np.full(n, no_replica_ms)
     nearest = np.zeros((len(columns), n))
     nearest[order[:, 0], rows] = second - first
-    saved = nearest @ recent  # (holders, steps)
-    hold = np.broadcast_to(np.asarray(hold_per_step, dtype=np.float64), (n,))[columns]
-    deficit = np.cumsum((hold[:, None] - saved)[:, ::-1], axis=1)  # newest stretch first
-    return columns, deficit
+    return columns, np.asarray(nearest @ recent, dtype=np.float64)  # (holders, steps)
 
 
 def sync_bytes_per_hour(state: StateProfile, replicas: int) -> float:

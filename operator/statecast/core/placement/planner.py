@@ -68,6 +68,7 @@ from statecast.core.placement.board import (
     last_fresh,
     losses,
     overclaimed,
+    past_cooldown,
     removable,
     remove,
     serving,
@@ -344,7 +345,7 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
         options = (
             removable(ctx, board, moving=handing)
             & ~uncovering(ctx, board.holders)
-            & (ctx.age_s >= spec.cooldown_s)
+            & past_cooldown(ctx, board)
             & (loss < hold * (1.0 - spec.hysteresis))
         )
         if options.any():
@@ -453,7 +454,7 @@ def _relocate(ctx: Context, board: Board) -> None:
     if _grace_slots_open(ctx, board):
         return
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
-    movable = removable(ctx, board, moving=True) & (ctx.age_s >= spec.cooldown_s)
+    movable = removable(ctx, board, moving=True) & past_cooldown(ctx, board)
     targets = settled & ~board.holders & ~board.acted
     if not movable.any() or not targets.any():
         return

@@ -158,6 +158,15 @@ class PlacementSpec:
             graces come and go, service within the margins on every trace, unchanged
             on the held-out and fresh seeds); without ``reactive_held`` it does nothing.
             docs/placement.md, "Session 15, grace slots" and "Session 16".
+        cooldown_from_read: a copy's cooldown also counts from the newest step whose
+            reads paid for holding it (the latency its copy saved in that step, at the
+            current copies, at least a step's holding: with the demand-relative prices,
+            a step its node read at about the reactive rule's hot threshold), not only
+            from its creation: it is neither removed for cost nor moved until it has
+            gone a cooldown without such a step (:func:`~.board.past_cooldown`), as
+            reactive replication keeps a copy for its grace after its pair was last
+            hot. Without history (``DemandForecast.recent``) the age alone decides.
+            False (the default): the cooldown counts from creation alone.
     """
 
     min_replicas: int = 2
@@ -180,6 +189,7 @@ class PlacementSpec:
     move_ratio: float = 0.0
     copy_floor: bool = False
     hold_grace_slots: bool = True
+    cooldown_from_read: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""The default run shaped like reactive's runs, and the dear per-replica line (session 17).
+
+Reactive's sweep runs its rule at k 0 .. 3 and graces of 1 .. 24 steps; predictive's
+grid prices bytes and never holds reactive's count, so between the default's budget
+and ``min`` reactive's k = 1.5 runs were up to 6 % faster (generated-49, lost within the
+margins since session 14). :func:`~statecast.sim.sweeps.shaped` runs the default - its
+demand-relative prices and the reactive budget - at reactive's k and graces; and the
+per-replica line goes on past x2 toward ``min`` (fresh generated-102). Each test failed
+before (neither the field nor the runs existed).
+"""
+
+from __future__ import annotations
+
+from statecast.sim import SimConfig
+from statecast.sim.planned import ForecastCache
+from statecast.sim.scenarios import scenario
+from statecast.sim.sweeps import (
+    DEFAULT,
+    PER_REPLICA_DEAR,
+    PREDICTIVE,
+    SHAPED_GRACE_STEPS,
+    SHAPED_K,
+    predictive_variant,
+    shaped,
+)
+
+
+def test_the_shaped_runs_take_reactive_s_k_and_grace_in_the_trace_s_steps() -> None:
+    trace = scenario("drift")
+    runs = shaped(trace)
+    assert (
+        len({s.label for s in runs}) == len(runs) == len(SHAPED_K) * (len(SHAPED_GRACE_STEPS) + 1)
+    )
+    for setting in runs:
+        assert setting.demand_priced and setting.hand_off and setting.warm
+        assert setting.sigma in SHAPED_K
+        assert setting.cooldown is not None
+        assert round(setting.cooldown / trace.step_s) in SHAPED_GRACE_STEPS
+    assert {s.cooldown for s in runs if s.from_read} == {24 * trace.step_s}
+    assert all(" k=" in s.label for s in runs)
+
+
+def test_the_hot_threshold_reaches_the_prices_and_the_budget_s_shadow() -> None:
+    trace = scenario("drift")
+    for setting in (DEFAULT, *shaped(trace)[:3]):
+        policy = predictive_variant(trace, ForecastCache(), setting).make()
+        policy.start(trace, SimConfig())
+        want = 1.0 if setting.sigma is None else setting.sigma
+        assert all(c.hot_sigma == want for c in policy._costs)  # type: ignore[attr-defined]
+        shadow = policy._shadow  # type: ignore[attr-defined]
+        assert shadow is not None and shadow.k_sigma == want
+        assert shadow.grace_s == (setting.cooldown or SimConfig().cooldown_s)
+
+
+def test_the_per_replica_line_goes_on_toward_min() -> None:
+    holds = sorted(s.hold for s in PREDICTIVE if s.per_replica and s.copy == 1.0)
+    assert holds == [s.hold for s in PER_REPLICA_DEAR] == [4.0, 8.0, 16.0, 32.0, 64.0]
+    assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
