@@ -87,6 +87,11 @@ def test_a_copy_stays_a_cooldown_after_its_last_paying_read(
     assert plan(_removal(history, knob)).nodes == nodes
 
 
+def test_the_copy_kept_says_it_is_within_its_cooldown() -> None:
+    kept = plan(_removal([PAID] + [0.0] * 8, True)).actions
+    assert [a.detail for a in kept if a.node == "y"] == ["within its cooldown"]
+
+
 @pytest.mark.parametrize(("knob", "nodes"), [(True, ("y",)), (False, ("x",))])
 def test_a_copy_read_within_its_cooldown_does_not_move(knob: bool, nodes: tuple[str, ...]) -> None:
     # at min = max = 1 the demand went from y to x two steps ago; y's copy last paid

@@ -169,11 +169,11 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         twins = hand_off_twins(trace, PREDICTIVE)
         assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
         labels = [v.label for v in variants(trace, ("predictive",))]
-        # the default, its copy-floor and grace-slot twins and the runs shaped like
-        # reactive's, then the grid and its twins
-        count = 3 + len(shaped(trace)) + 2 * len(PREDICTIVE)
+        # the default, its copy-floor, grace-slot and from-read twins and the runs shaped
+        # like reactive's, then the grid and its twins
+        count = 4 + len(shaped(trace)) + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
-    assert len(variants(quiet, ("predictive",))) == 3 + len(shaped(quiet)) + len(PREDICTIVE)
+    assert len(variants(quiet, ("predictive",))) == 4 + len(shaped(quiet)) + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
         assert policy.spec.hand_off_on_add is expected  # type: ignore[attr-defined]

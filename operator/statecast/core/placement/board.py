@@ -520,7 +520,7 @@ def copy_price(ctx: Context, board: Board) -> FloatArray:
     (reactive replication's grace) treats a copy as worth that much holding; priced at
     its bytes alone (2,000 ms a GiB), a copy cost 10-10^5 times less than the reads it
     served, so copies moved and moved back on every shift of the forecast
-    (docs/placement.md, "Session 15, copy floor").
+    (docs/placement-history.md, "Session 15, copy floor").
     """
     if not floors_copies(ctx):
         return ctx.copy_at

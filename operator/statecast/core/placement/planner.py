@@ -554,6 +554,7 @@ def _keep_and_promote(ctx: Context, board: Board) -> None:
         loss_hedge = loss_mean if ctx.hedge is ctx.mean else losses(ctx, board, ctx.hedge)
         hold = holding(ctx, board)
         hold_hedge = hold if ctx.hedge is ctx.mean else holding(ctx, board, ctx.hedge)
+        cooled = past_cooldown(ctx, board)
     for name in staying:
         i = ctx.index[name]
         replica = ctx.current[name]
@@ -564,7 +565,7 @@ def _keep_and_promote(ctx: Context, board: Board) -> None:
             reason, detail = Reason.PREDICTED, f"expected to save {loss_mean[i]:.0f} ms"
         elif loss_hedge[i] >= hold_hedge[i]:
             reason, detail = Reason.HEDGE, f"upper bound saves {loss_hedge[i]:.0f} ms"
-        elif replica.age_s < spec.cooldown_s:
+        elif not cooled[i]:
             reason = replica.reason or Reason.PREDICTED
             detail = "within its cooldown"
         else:

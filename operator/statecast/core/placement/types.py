@@ -137,7 +137,7 @@ class PlacementSpec:
             False (the default): the bytes alone. On, the default run moved fewer bytes
             on most traces but served worse on traces it was not designed on (held-out
             and fresh seeds: up to 3.7 points of local hits and 12.7 % of latency;
-            docs/placement.md, "Session 15, copy floor"), and it holds a copy at ``min``
+            docs/placement-history.md, "Session 15, copy floor"), and it holds a copy at ``min``
             away from concentrated demand the byte price moves it to: a knob and a run
             of the benchmark beside the default, not the default. The byte prices alone
             (``hot_sigma`` None) keep their own copy price either way.
@@ -157,7 +157,7 @@ class PlacementSpec:
             no bytes). True (the default since session 16: fewer bytes where pods and
             graces come and go, service within the margins on every trace, unchanged
             on the held-out and fresh seeds); without ``reactive_held`` it does nothing.
-            docs/placement.md, "Session 15, grace slots" and "Session 16".
+            docs/placement-history.md, "Session 15, grace slots"; docs/placement.md, "Session 16".
         cooldown_from_read: a copy's cooldown also counts from the newest step whose
             reads paid for holding it (the latency its copy saved in that step, at the
             current copies, at least a step's holding: with the demand-relative prices,
