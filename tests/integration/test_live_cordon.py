@@ -360,3 +360,51 @@ def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
             )
         finally:
             filler.unlink(missing_ok=True)
+
+
+def test_an_idle_strong_leader_on_a_filled_disk_is_moved_before_a_write_is_refused(
+    api_client: client.ApiClient,
+    namespace: str,
+    small_disks_fleet: tuple[AgentFleet, dict[str, Path]],
+) -> None:
+    """No write reaches the leader after its disk filled; its agent says the copy is short
+    of room (``StorageAvailable=False``) and the lead moves, its voter replaced. Before
+    (session 17): a disk was found full only by a write it refused, so an idle leader
+    stayed on it until a client's write failed."""
+    fleet, homes = small_disks_fleet
+    custom = client.CustomObjectsApi(api_client)
+    spec = {
+        "consistency": "strong",
+        "replicas": {"min": 3, "max": 3},
+        "replication": {"policy": "static"},
+        "source": {"inline": {"seeded": "yes"}},
+    }
+    create_resource(custom, namespace, "idle", spec)
+    status = wait_for(
+        lambda: (
+            (s := status_of(custom, namespace, "idle")).get("leader")
+            and s.get("phase") == "Ready"
+            and s
+        ),
+        timeout=120,
+        what="idle led and Ready",
+    )
+    leader = status["leader"]
+    filler = homes[leader] / "filler"
+    fill_file_system(filler)
+    try:
+        moved = wait_for(
+            lambda: (
+                (s := status_of(custom, namespace, "idle")).get("leader") not in (None, leader)
+                and leader not in s.get("voters", [])
+                and len(s.get("voters", [])) == 3
+                and s
+            ),
+            timeout=120,
+            what=f"the lead and a voter moved off {leader} with no write",
+        )
+        with httpx.Client(timeout=10) as http:
+            reply = http.put(f"{fleet.urls[moved['leader']]}/v1/{namespace}/idle/k", json=1)
+        assert reply.status_code == 200, reply.text
+    finally:
+        filler.unlink(missing_ok=True)

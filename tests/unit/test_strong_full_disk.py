@@ -141,7 +141,8 @@ async def test_a_leader_on_a_full_disk_refuses_writes_with_503_and_writes_again_
 
 async def test_an_agent_whose_strong_replica_fills_its_disk_goes_on(disk: Path) -> None:
     """Leading a new epoch on a full disk raised out of the Replica pass: the agent stopped."""
-    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data"))
+    # the write path alone (no look at the room left: test_agent_disk_space.py)
+    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data", min_free_bytes=0))
     gateway = FakeGateway()
     gateway.specs["apps", "ledger"] = {"consistency": "strong"}
     gateway.specs["apps", "flags"] = {}
@@ -186,7 +187,8 @@ async def test_an_eventual_replica_on_a_full_disk_says_so_in_its_status_until_it
 ) -> None:
     """The operator replaces a copy whose files cannot be written (core.storage): the
     agent must say so. Before, the copy stayed Ready with nothing about its disk."""
-    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data"))
+    # the write path alone (no look at the room left: test_agent_disk_space.py)
+    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data", min_free_bytes=0))
     gateway = FakeGateway()
     gateway.specs["apps", "flags"] = {}
     gateway.replicas = [record("n1")]

@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from statecast.agent.errors import ConfigError
 from statecast.agent.persistence import FsyncPolicy, SnapshotWriter
+from statecast.core.storage import MIN_FREE_BYTES
 
 __all__ = ["AgentConfig", "Limits", "PeerSpec", "ResourceSpec", "load_config"]
 
@@ -107,6 +108,10 @@ class AgentConfig(_Model):
     fsync_interval: float = Field(default=1.0, gt=0)
     snapshot_interval: float = Field(default=1.0, gt=0)
     snapshot_wal_bytes: int = Field(default=64 << 20, gt=0)
+    min_free_bytes: int = Field(default=MIN_FREE_BYTES, ge=0)
+    """Bytes the data directory's file system keeps free beyond a copy's next snapshot: a
+    copy with less room says its files cannot be written (before a write fails), so the
+    operator moves it; 0 turns the look off (``core.storage.space_shortfall``)."""
     snapshot_writer: SnapshotWriter = "process"
     """Who writes snapshots: a forked child process (no work of it holds the event loop's
     interpreter lock), or a thread of the agent (where ``fork`` is missing, always)."""

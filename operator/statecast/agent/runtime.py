@@ -15,6 +15,7 @@ from statecast.agent.accounting import AccessLog, RequestLog, SyncLog, build_reg
 from statecast.agent.auth import Gate
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.directory import PeerDirectory
+from statecast.agent.disk_space import DiskSpace
 from statecast.agent.errors import PersistenceError
 from statecast.agent.housekeeping import Housekeeper
 from statecast.agent.incarnation import replica_id
@@ -99,6 +100,8 @@ class Agent:
         )
         #: Retired copies on this node not handed off yet (kept by the edge's Retirement).
         self.retired = RetiredLedger()
+        #: Room left for the replicas' files: a copy short of it says so before a write fails.
+        self.disk = DiskSpace(config.data_dir, config.min_free_bytes)
         self.registry = build_registry(
             self.access,
             self.sync_log,
@@ -228,6 +231,7 @@ class Agent:
 
     async def close_replica(self, ref: Ref) -> None:
         """Stop holding a replica (its files stay for a later return)."""
+        self.disk.forget(ref)
         strong = self.strong.pop(ref, None)
         if strong is not None:
             await strong.close()
@@ -253,7 +257,8 @@ class Agent:
                 last_sync_success=None,
                 lag_seconds=0.0,
                 strong=strong.progress(),
-                storage_failure=strong.files.failure,
+                storage_failure=strong.files.failure
+                or self.disk.shortfall(ref, strong.core.machine.payload_bytes),
             )
         store = self.stores.get(ref)
         if store is None:
@@ -270,8 +275,14 @@ class Agent:
             last_sync_time=status.last_time if status else None,
             last_sync_success=status.last_success if status else None,
             lag_seconds=status.lag_seconds if status else 0.0,
-            storage_failure=store.files.failure if store.files is not None else None,
+            storage_failure=self._storage_failure(ref, store),
         )
+
+    def _storage_failure(self, ref: Ref, store: ReplicaStore) -> str | None:
+        """Why a copy's files cannot be written (or soon cannot): None while they can."""
+        if store.files is None:  # held in memory only
+            return None
+        return store.files.failure or self.disk.shortfall(ref, store.state.payload_bytes)
 
     def _gauge_rows(self) -> list[tuple[str, str, int, int, float]]:
         rows = []

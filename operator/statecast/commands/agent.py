@@ -11,6 +11,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from statecast.core.storage import MIN_FREE_BYTES
+
 if TYPE_CHECKING:
     from statecast.agent.main import Sidecar
     from statecast.agent.runtime import Agent
@@ -45,12 +47,7 @@ def register(
         default=os.environ.get("STATECAST_ZONE", ""),
         help="topology zone [$STATECAST_ZONE]",
     )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("STATECAST_DATA_DIR", "/var/lib/statecast")),
-        help="write-ahead log and snapshots [$STATECAST_DATA_DIR]",
-    )
+    _add_storage_arguments(parser)
     parser.add_argument(
         "--lease-namespace",
         default=os.environ.get("POD_NAMESPACE", "statecast-system"),
@@ -99,6 +96,24 @@ def register(
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING")
     parser.set_defaults(handler=run)
+
+
+def _add_storage_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the replicas' files go, and the room kept free there."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("STATECAST_DATA_DIR", "/var/lib/statecast")),
+        help="write-ahead log and snapshots [$STATECAST_DATA_DIR]",
+    )
+    parser.add_argument(
+        "--min-free-bytes",
+        type=int,
+        default=int(os.environ.get("STATECAST_MIN_FREE_BYTES", MIN_FREE_BYTES)),
+        help="bytes the data directory's file system keeps free beyond a copy's next "
+        "snapshot; a copy with less says its files cannot be written, and is moved "
+        "(0: off) [$STATECAST_MIN_FREE_BYTES]",
+    )
 
 
 def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
@@ -242,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
             node=args.node,
             listen=args.listen,
             data_dir=args.data_dir,
+            min_free_bytes=args.min_free_bytes,
             zone=args.zone,
             fsync=args.fsync or "interval",
             peer_routes=routes,

@@ -19,6 +19,13 @@ room) moves nothing.
 The grace is measured from the transition time the agent wrote, by the operator's
 clock: an agent whose clock is ahead makes its copy look failed sooner (a copy moved
 early, nothing lost), one behind makes it look failed later.
+
+An agent need not wait for a write to fail: :func:`space_shortfall` says a copy's files
+are about to be unwritable when its file system has less room left than the copy's next
+snapshot and a floor (:data:`MIN_FREE_BYTES`), so an idle copy on a filling disk - a
+strong leader no write reaches, say - is moved before a write is refused. The agent
+reports it the same way; it clears once the room is back with a margin (the floor again),
+so a disk hovering at the line does not make the condition come and go.
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "MIN_FREE_BYTES",
     "STORAGE_CONDITION",
     "STORAGE_GRACE_SECONDS",
     "STORAGE_UNAVAILABLE",
     "StorageReport",
+    "space_shortfall",
     "storage_failed",
     "storage_recheck_after",
 ]
@@ -42,6 +51,9 @@ STORAGE_CONDITION = "StorageAvailable"
 STORAGE_UNAVAILABLE = "StorageUnavailable"
 #: Seconds a copy reports its files unwritable before it is replaced.
 STORAGE_GRACE_SECONDS = 5.0
+#: Bytes an agent's file system keeps free beyond a copy's next snapshot (the default of
+#: the agent's ``minFreeBytes``; 0 turns :func:`space_shortfall` off).
+MIN_FREE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -92,3 +104,35 @@ def storage_recheck_after(
         if (seconds := _failing_for(r, now)) is not None and seconds < grace
     ]
     return max(min(waits), 0.0) if waits else None
+
+
+def space_shortfall(free: int, snapshot_bytes: int, floor: int, short_before: bool) -> str | None:
+    """Why a copy's files are about to be unwritable: too little room left for them.
+
+    A copy is short of room when its file system has fewer than ``floor`` bytes free
+    beyond its next snapshot (``snapshot_bytes``: its state's size); once short it stays
+    so until ``floor`` more are free again (the margin keeps a disk at the line from
+    flapping the copy's condition). ``floor`` 0 turns the rule off.
+
+    Args:
+        free: Bytes free on the file system of the copy's files (for an unprivileged writer).
+        snapshot_bytes: The copy's state's size, the room its next snapshot takes.
+        floor: Bytes to keep free beyond that.
+        short_before: Whether the copy was short of room at the last look.
+
+    Returns:
+        The reason to report (``StorageAvailable=False``), or None when there is room.
+    """
+    if floor <= 0:
+        return None
+    margin = floor * (2 if short_before else 1)
+    if free >= snapshot_bytes + margin:
+        return None
+    return (
+        f"{_mib(free)} free on its file system, less than its next snapshot"
+        f" ({_mib(snapshot_bytes)}) and {_mib(margin)} kept free"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
