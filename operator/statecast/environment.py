@@ -118,6 +118,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("STATECAST_DATA_DIR", "statecast agent", "/var/lib/statecast",
            "where the agent keeps its write-ahead log and snapshots",
            "statecast agent --data-dir"),
+    EnvVar("STATECAST_MIN_FREE_BYTES", "statecast agent", "4194304",
+           "bytes the data directory's file system keeps free beyond a copy's next snapshot"
+           " (a copy with less says so and is moved; 0: off)",
+           "statecast agent --min-free-bytes"),
     EnvVar("POD_NAMESPACE", "statecast agent", "statecast-system",
            "namespace of the agent's Lease (the chart sets it to the pod's namespace)",
            "statecast agent --lease-namespace"),
