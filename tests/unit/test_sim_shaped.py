@@ -11,6 +11,8 @@ before (neither the field nor the runs existed).
 
 from __future__ import annotations
 
+import numpy as np
+
 from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
@@ -20,6 +22,7 @@ from statecast.sim.sweeps import (
     PREDICTIVE,
     SHAPED_GRACE_STEPS,
     SHAPED_K,
+    pod_release_twins,
     predictive_variant,
     shaped,
 )
@@ -56,3 +59,36 @@ def test_the_per_replica_line_goes_on_toward_min() -> None:
     holds = sorted(s.hold for s in PREDICTIVE if s.per_replica and s.copy == 1.0)
     assert holds == [s.hold for s in PER_REPLICA_DEAR] == [4.0, 8.0, 16.0, 32.0, 64.0]
     assert len({s.label for s in PREDICTIVE}) == len(PREDICTIVE)
+
+
+def test_pod_release_twins_only_where_pods_are_and_the_knob_reaches_the_spec() -> None:
+    # Session 18: PlacementSpec.release_pod_copies acts only with the reactive budget
+    # and consumer pods; its twins are the default's and the shaped runs', on traces
+    # with pods only (elsewhere they would replay the same runs).
+    quiet, pods = scenario("drift"), scenario("batch-jobs")
+    assert pod_release_twins(quiet, (DEFAULT, *shaped(quiet))) == ()
+    twins = pod_release_twins(pods, (DEFAULT, *shaped(pods), *PREDICTIVE))
+    assert len(twins) == 1 + len(shaped(pods))  # the grid has no budget: no twins
+    assert all(t.pod_release and t.label.endswith(" pod-release on") for t in twins)
+    for setting, expected in ((DEFAULT, False), (twins[0], True)):
+        policy = predictive_variant(pods, ForecastCache(), setting).make()
+        assert policy.spec.release_pod_copies is expected  # type: ignore[attr-defined]
+
+
+def test_a_node_whose_pod_left_lately_is_passed_as_left() -> None:
+    # PlanInput.consumers_left: a pod ran there within the reactive window and the
+    # cooldown before the step, none runs at it (batch-jobs: 5-minute steps, a 15-minute
+    # window and cooldown: 6 steps).
+    trace = scenario("batch-jobs")
+    assert trace.pods is not None
+    policy = predictive_variant(trace, ForecastCache(), DEFAULT).make()
+    policy.start(trace, SimConfig())
+    running = trace.pods > 0
+    ended = running[:, :, :-1] & ~running[:, :, 1:]  # ran at t - 1, not at t
+    r, i, t = (int(a[0]) for a in np.nonzero(ended[:, :, 10:]))
+    t += 11
+    left = policy._consumers_left(t, running[:, :, t])  # type: ignore[attr-defined]
+    assert left is not None and left[r, i]
+    assert not (left & running[:, :, t]).any()
+    idle = ~running[:, :, max(0, t - 6) : t].any(axis=2)
+    assert not (left & idle).any()

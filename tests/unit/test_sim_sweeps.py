@@ -22,6 +22,7 @@ from statecast.sim.sweeps import (
     REACTIVE_GRACE,
     Setting,
     hand_off_twins,
+    pod_release_twins,
     predictive_variant,
     shaped,
     variants,
@@ -170,8 +171,11 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
         labels = [v.label for v in variants(trace, ("predictive",))]
         # the default, its copy-floor, grace-slot and from-read twins and the runs shaped
-        # like reactive's, then the grid and its twins
-        count = 4 + len(shaped(trace)) + 2 * len(PREDICTIVE)
+        # like reactive's (with pods, the pod-release twins of those), then the grid and
+        # its twins
+        released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
+        assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
+        count = 4 + len(shaped(trace)) + len(released) + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     assert len(variants(quiet, ("predictive",))) == 4 + len(shaped(quiet)) + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):

@@ -224,6 +224,7 @@ class PlannerPolicy:
         budget = self._reactive_copies(t)
         desired = np.zeros_like(replicas)
         pods = None if trace.pods is None else trace.pods[:, :, t] > 0
+        left = self._consumers_left(t, pods)
         for r in range(trace.n_resources):
             since = now - self._removed_at[r]
             recent = {
@@ -259,6 +260,7 @@ class PlannerPolicy:
                 reactive_held=None if budget is None else int(self._held_copies[r]),
                 copy_bytes=self._warm(r, now),
                 warm_retention_s=self._config.warm_retention_s if self.warm_copies else 0.0,
+                consumers_left=_consumers(trace, left, r),
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -267,6 +269,20 @@ class PlannerPolicy:
         if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
             self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
+
+    def _consumers_left(self, t: int, pods: BoolArray | None) -> BoolArray | None:
+        """Per (resource, node): a consumer pod ran there lately, none runs at ``t``.
+
+        Lately: within the reactive rule's window and its grace (the cooldown) before
+        ``t``, the span over which that rule's count holds a copy for a pod's heat
+        (``PlanInput.consumers_left``). None: the trace has no pods.
+        """
+        trace = self._trace
+        if pods is None or trace.pods is None:
+            return None
+        span = self._heat_steps + max(1, round(self._cooldown_s / trace.step_s))
+        before = (trace.pods[:, :, max(0, t - span) : t] > 0).any(axis=2)
+        return np.asarray(before & ~pods, dtype=np.bool_)
 
     def _keep_warm(self, now: float, replicas: BoolArray) -> None:
         """When each node's copy left it, as the replay charges copies (warm copies).

@@ -112,6 +112,10 @@ class Setting:
             holding floor and of the reactive budget's shadow alike (reactive's ``k``;
             ``PlannerPolicy.hot_sigma``, session 17): with ``cooldown`` as its grace,
             the default run shaped like one of reactive's runs. None: the replay's (1).
+        pod_release: a copy on a node whose consumer pod left lately is judged for
+            cost at once, within the reactive count (``PlacementSpec.release_pod_copies``,
+            session 18; acts only with the reactive budget and pods); None: the spec's
+            default.
     """
 
     hold: float = 1.0
@@ -132,6 +136,7 @@ class Setting:
     grace_slots: bool | None = field(default=None, metadata={KNOB: "hold_grace_slots"})
     from_read: bool = field(default=False, metadata={KNOB: "cooldown_from_read"})
     sigma: float | None = None
+    pod_release: bool | None = field(default=None, metadata={KNOB: "release_pod_copies"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -180,6 +185,8 @@ class Setting:
             suffix += " cd-from-read"
         if self.sigma is not None:
             suffix += f" k={self.sigma:g}"
+        if self.pod_release is not None:
+            suffix += f" pod-release {'on' if self.pod_release else 'off'}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -352,23 +359,21 @@ PER_REPLICA_DEAR: tuple[Setting, ...] = tuple(
     Setting(hold, per_replica=True) for hold in (4.0, 8.0, 16.0, 32.0, 64.0)
 )
 PREDICTIVE = (*PREDICTIVE, *PER_REPLICA_DEAR)
-#: Reactive's k and graces (in the trace's steps) the default run is shaped like
-#: (:func:`shaped`, session 17).
-SHAPED_K = (0.5, 1.0, 1.5, 3.0)
-SHAPED_GRACE_STEPS = (3, 12, 24)
 
 
 def shaped(trace: Trace) -> tuple[Setting, ...]:
     """The default run shaped like reactive's runs (session 17): at its k and grace.
 
     The default prices' hot threshold and the reactive budget's shadow at ``k``
-    (:attr:`Setting.sigma`), the cooldown (the shadow's grace too) at 3, 12 and 24 of
+    (:attr:`Setting.sigma`), the cooldown (the shadow's grace too) at 1, 3, 12 and 24 of
     the trace's steps; and with the cooldown counted from the last paying read
     (:attr:`Setting.from_read`) at 24 steps. The grid prices bytes and never holds
     reactive's count, so at budgets between the default's and ``min`` reactive's runs
     at k = 1.5 were up to 6 % faster (generated-49), and its long graces keep few copies
-    through lulls at fewer bytes than any grid run. Not in the equal-count order: the
-    cooldowns depend on the trace's step.
+    through lulls at fewer bytes than any grid run. The grace of one step (session 18)
+    is reactive's shortest, and on hourly steps longer than the replay's cooldown: the
+    default's budget at reactive's k there (generated-23). Not in the equal-count
+    order: the cooldowns depend on the trace's step.
     """
     step = trace.step_s
     runs = [
@@ -376,6 +381,19 @@ def shaped(trace: Trace) -> tuple[Setting, ...]:
     ]
     runs += [replace(DEFAULT, sigma=k, cooldown=24 * step, from_read=True) for k in SHAPED_K]
     return tuple(runs)
+
+
+def pod_release_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
+    """``settings`` again with a departed pod's copy released (session 18), where pods are.
+
+    ``PlacementSpec.release_pod_copies`` (off by default) acts only with the reactive
+    budget and on a trace with consumer pods: elsewhere its twins would replay the same
+    runs. Each labelled `` pod-release on``; the default run's twin and those of the
+    runs shaped like reactive's (:func:`shaped`).
+    """
+    if trace.pods is None or not bool((trace.pods > 0).any()):
+        return ()
+    return tuple(replace(s, pod_release=True) for s in settings if s.demand_priced)
 
 
 def hand_off_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
@@ -407,6 +425,11 @@ REACTIVE_GRACE = (300.0, 900.0, 3600.0)
 REACTIVE_WINDOW_STEPS = (1, 3, 12)
 REACTIVE_K_WIDE = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 REACTIVE_GRACE_STEPS = (1, 3, 12, 24)
+#: Reactive's k and graces (in the trace's steps) the default run is shaped like
+#: (:func:`shaped`, session 17; since session 18 every k and grace of reactive's sweep,
+#: :data:`REACTIVE_K_WIDE` and :data:`REACTIVE_GRACE_STEPS`).
+SHAPED_K = REACTIVE_K_WIDE
+SHAPED_GRACE_STEPS = REACTIVE_GRACE_STEPS
 #: Follow-the-workload: windows, ratios and extra replicas (before session 14).
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
@@ -561,8 +584,9 @@ def variants(
     """Every variant of the families asked for (all when None).
 
     ``predictive``: the settings of predictive's runs besides the default and its twins
-    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`) and the runs shaped like reactive's
-    (:func:`shaped`); None: the grid (:data:`PREDICTIVE`) and its
+    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`), the runs shaped like reactive's
+    (:func:`shaped`) and, on traces with pods, the pod-release twins of both
+    (:func:`pod_release_twins`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
@@ -582,6 +606,7 @@ def variants(
                 GRACE_SLOTS,
                 FROM_READ,
                 *shaped(trace),
+                *pod_release_twins(trace, (DEFAULT, *shaped(trace))),
                 *predictive,
             )
         ],

@@ -129,6 +129,7 @@ def plan(inputs: PlanInput) -> Plan:
     _fill_minimum(ctx, board)
     _fill_zones(ctx, board)
     _trim_to_budget(ctx, board)
+    _release_pod_copies(ctx, board)
     _remove_for_cost(ctx, board)
     _add_for_demand(ctx, board)
     _relocate(ctx, board)
@@ -325,6 +326,46 @@ def _fill_zones(ctx: Context, board: Board) -> None:
             remove(ctx, board, j, Reason.REBALANCE, float(loss[j]), detail)
         value = float(gains(ctx, board, ctx.mean)[i])
         add(ctx, board, i, Reason.REBALANCE, value, f"spread into zone {ctx.zones[i]}")
+
+
+def _release_pod_copies(ctx: Context, board: Board) -> None:
+    """Stage 6a: a copy kept for a consumer pod that left is judged for cost at once.
+
+    With ``spec.release_pod_copies`` and a reactive budget: a copy on a node of
+    ``PlanInput.consumers_left`` (its pod ran lately, none runs now) goes, past its
+    cooldown, when the believed demand no longer pays for holding it, less the margin,
+    even within the reactive rule's count and its break-even: that count holds it for
+    heat the pod made (a window of it, then the grace), and the reads its break-even
+    weighs were the pod's. The slot it leaves is the count's still: the fill puts it
+    where the forecast says the demand is. Never below ``min``, the zone floor, nor
+    the only up-to-date copy.
+    """
+    spec, inputs = ctx.inputs.spec, ctx.inputs
+    if not spec.release_pod_copies or inputs.reactive_copies is None:
+        return
+    left = np.zeros(len(ctx.names), dtype=np.bool_)
+    for name in inputs.consumers_left - inputs.consumer_nodes:
+        i = ctx.index.get(name)
+        if i is not None:
+            left[i] = True
+    while board.count > spec.min_replicas:
+        loss = losses(ctx, board, ctx.hedge)
+        hold = holding(ctx, board, ctx.hedge)
+        options = (
+            left
+            & removable(ctx, board)
+            & ~uncovering(ctx, board.holders)
+            & past_cooldown(ctx, board)
+            & (loss < hold * (1.0 - spec.hysteresis))
+        )
+        if not options.any():
+            return
+        worst = _first(options, loss)
+        detail = (
+            f"its consumer pod left: saves at most {loss[worst]:.0f} ms"
+            f" against {hold[worst]:.0f} ms to hold"
+        )
+        remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
 
 
 def _remove_for_cost(ctx: Context, board: Board) -> None:

@@ -167,6 +167,13 @@ class PlacementSpec:
             reactive replication keeps a copy for its grace after its pair was last
             hot. Without history (``DemandForecast.recent``) the age alone decides.
             False (the default): the cooldown counts from creation alone.
+        release_pod_copies: with a reactive budget, a copy on a node whose consumer
+            pod left lately (:attr:`PlanInput.consumers_left`) is judged for cost at
+            once, within the reactive rule's count and its break-even (the reads both
+            weigh were the pod's); the count's slot is filled where the forecast says
+            the demand is. The count holds such a copy a window of the pod's heat and
+            then its grace: an hour after the pod left at hourly steps
+            (generated-23). False: kept as the count holds it.
     """
 
     min_replicas: int = 2
@@ -190,6 +197,7 @@ class PlacementSpec:
     copy_floor: bool = False
     hold_grace_slots: bool = True
     cooldown_from_read: bool = False
+    release_pod_copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -459,6 +467,11 @@ class PlanInput:
             writes missed over the lull (:func:`statecast.core.warm.copy_bytes`), as
             adds and moves price a warm copy. 0: a full copy (every copy priced in
             full, or a caller that does not say).
+        consumers_left: nodes whose consumer pod ran lately (within the reactive
+            rule's window and grace) but runs none now: the reactive count
+            (``reactive_copies``) still holds their copies for heat the pod made
+            (:attr:`PlacementSpec.release_pod_copies`). The simulator gives them; the
+            operator does not yet (empty: the rule does nothing).
     """
 
     spec: PlacementSpec
@@ -476,6 +489,7 @@ class PlanInput:
     reactive_held: int | None = None
     copy_bytes: Mapping[str, float] = field(default_factory=dict)
     warm_retention_s: float = 0.0
+    consumers_left: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
