@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from statecast.core.interval_ring import (
+    _DECODED,
     COUNT_SCALE,
     LOG_STEP,
     ROUNDING,
@@ -173,3 +174,64 @@ def test_a_compact_ring_is_exact_while_fresh_and_rounds_an_interval_once_as_it_a
     copy.restore(compact.snapshot())
     for name in compact.rows:
         assert np.array_equal(copy.series(name), compact.series(name))
+
+
+def _decoded_one_by_one(ring: CompactRing, row: int, index: np.ndarray) -> np.ndarray:
+    """What ``ring`` holds at each of ``index``, read element by element: the float32
+    value for a fresh interval, the code's value for an older one, 0 where not held."""
+    assert ring.last is not None
+    out = np.zeros(len(index))
+    for k, i in enumerate(index.tolist()):
+        if i > ring.last or i <= ring.last - ring.width:
+            continue
+        if i > ring.last - ring.fresh:
+            out[k] = float(ring.recent[row, i % ring.recent.shape[1]])
+        else:
+            out[k] = float(np.expm1(int(ring.data[row, i % ring.width]) * LOG_STEP) / COUNT_SCALE)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_compact_ring_reads_the_same_values_whichever_of_its_arrays_a_read_touches(
+    seed: int,
+) -> None:
+    """Reads of fresh intervals only, of older ones only, or of both (each read from the
+    one array it needs) give every value bit for bit as read one interval at a time;
+    adding to fresh intervals only (the sampling round's case) adds what a mixed add
+    adds to them."""
+    rng = np.random.default_rng(seed)
+    capacity = int(rng.integers(30, 200))
+    fresh = int(rng.integers(2, capacity // 2))
+    ring, mixed = CompactRing(capacity, fresh), CompactRing(capacity, fresh)
+    now = 1_000
+    for _ in range(150):
+        now += int(rng.choice([0, 1, 1, 3]))
+        node = f"n{rng.integers(0, 3)}"
+        index = (now - rng.integers(0, fresh, size=int(rng.integers(1, 4)))).astype(np.int64)
+        amount = rng.lognormal(2.0, 2.0, size=len(index))
+        ring.add(node, index, amount)
+        # the same values, with one more interval far back of no amount: the general path
+        mixed.add(node, np.append(index, now - capacity + 1), np.append(amount, 0.0))
+    assert ring.last == mixed.last and np.array_equal(ring.recent, mixed.recent)
+    assert ring.last is not None
+    nodes = sorted(ring.rows)
+    assert len(nodes) == 3
+    spans = {
+        "fresh": (ring.last - fresh + 1, fresh),
+        "older": (ring.last - capacity + 1, capacity - fresh),
+        "both": (ring.last - capacity + 1, capacity),
+        "beyond": (ring.last - 2 * capacity, 3 * capacity),
+    }
+    for name, (first, count) in spans.items():
+        index = np.arange(first, first + count)
+        block = ring.block(nodes, first, count)
+        for k, node in enumerate(nodes):
+            want = _decoded_one_by_one(ring, ring.rows[node], index)
+            assert np.array_equal(block[k], want), name
+            assert np.array_equal(ring.window(node, first, count), want), name
+        # summed as the general path lays them out (a sum's order follows the layout)
+        held = index[(index <= ring.last) & (index > ring.last - ring.width)]
+        stored = _DECODED[ring.data[:, held % ring.width]]
+        fresh_held = held > ring.last - fresh
+        stored[:, fresh_held] = ring.recent[:, held[fresh_held] % ring.recent.shape[1]]
+        assert ring.total_of(first, count) == float(np.sum(stored, dtype=np.float64)), name

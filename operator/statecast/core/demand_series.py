@@ -365,11 +365,14 @@ class ResourceDemand:
         for node, spans in self.raw.items():
             kept, done = [], []
             for span in spans:
-                if span.start < cut:
+                # a span of no accesses and no writes adds nothing to any ring: skipped
+                # (most of a resource's nodes, most rounds: the sampling round's cost)
+                if span.start < cut and (span.local or span.remote or span.writes):
                     done.append(span.before(cut))
                 if span.end > cut:
                     kept.append(span.after(cut) if span.start < cut else span)
-            self._put(node, done)
+            if done:
+                self._put(node, done)
             self.raw[node] = kept
         self._fold_pods(cut)
         self.folded = cut

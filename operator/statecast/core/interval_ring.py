@@ -159,6 +159,9 @@ class IntervalRing:
         The same sums as one :meth:`span` each (in the same order); a
         :class:`CompactRing` rounds each interval once, not once per part.
         """
+        if len(parts) == 1:  # the usual case (a reading per interval): one span's add
+            self.span(node, *parts[0], interval)
+            return
         pieces = [(*spread(a, b, interval), amount) for a, b, amount in parts if amount]
         if pieces:
             index = np.concatenate([i for i, _, _ in pieces])
@@ -305,9 +308,16 @@ class CompactRing(IntervalRing):
         return index > self.last - self.fresh
 
     def _stored(self, rows: int | slice | npt.NDArray[np.int64], index: Any) -> Any:
+        # Most reads are all fresh (an update's newest interval, the hit ratio's hour) or
+        # all older (a rebuild's day): each read from one array only, decoding no more
+        # than it returns (the same values as the mixed case below).
+        assert self.last is not None
+        if len(index) and index.min() > self.last - self.fresh:
+            return self.recent[rows][..., index % self.recent.shape[1]].astype(np.float64)
         out = _DECODED[self.data[rows][..., index % self.width]]
-        new = self._is_fresh(index)
-        out[..., new] = self.recent[rows][..., index[new] % self.recent.shape[1]]
+        if len(index) and index.max() > self.last - self.fresh:
+            new = self._is_fresh(index)
+            out[..., new] = self.recent[rows][..., index[new] % self.recent.shape[1]]
         return out
 
     def _store(self, index: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
@@ -317,6 +327,10 @@ class CompactRing(IntervalRing):
         self.data[:, index[~new] % self.width] = _encode(given[:, ~new])
 
     def _accumulate(self, row: int, index: npt.NDArray[np.int64], values: FloatArray) -> None:
+        assert self.last is not None
+        if index.min() > self.last - self.fresh:  # the usual case: a reading of the newest
+            np.add.at(self.recent[row], index % self.recent.shape[1], values)
+            return
         new = self._is_fresh(index)
         np.add.at(self.recent[row], index[new] % self.recent.shape[1], values[new])
         if not new.all():
