@@ -305,6 +305,27 @@ def small_disks_fleet(
         yield fleet, {node: root / node for node in nodes}
 
 
+def led_strong_resource(custom: client.CustomObjectsApi, namespace: str, name: str) -> str:
+    """Create a strong resource with a voter on each of three nodes; its leader once Ready."""
+    spec = {
+        "consistency": "strong",
+        "replicas": {"min": 3, "max": 3},
+        "replication": {"policy": "static"},
+        "source": {"inline": {"seeded": "yes"}},
+    }
+    create_resource(custom, namespace, name, spec)
+    status = wait_for(
+        lambda: (
+            (s := status_of(custom, namespace, name)).get("leader")
+            and s.get("phase") == "Ready"
+            and s
+        ),
+        timeout=120,
+        what=f"{name} led and Ready",
+    )
+    return str(status["leader"])
+
+
 def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
     api_client: client.ApiClient,
     namespace: str,
@@ -316,23 +337,7 @@ def test_a_strong_leader_on_a_full_disk_hands_over_and_its_voter_is_replaced(
     its voter stayed for as long as the disk was full, and no write was taken."""
     fleet, homes = small_disks_fleet
     custom = client.CustomObjectsApi(api_client)
-    spec = {
-        "consistency": "strong",
-        "replicas": {"min": 3, "max": 3},
-        "replication": {"policy": "static"},
-        "source": {"inline": {"seeded": "yes"}},
-    }
-    create_resource(custom, namespace, "ledger", spec)
-    status = wait_for(
-        lambda: (
-            (s := status_of(custom, namespace, "ledger")).get("leader")
-            and s.get("phase") == "Ready"
-            and s
-        ),
-        timeout=120,
-        what="ledger led and Ready",
-    )
-    leader = status["leader"]
+    leader = led_strong_resource(custom, namespace, "ledger")
     filler = homes[leader] / "filler"
     with httpx.Client(timeout=10) as http:
         fill_file_system(filler)
@@ -373,23 +378,7 @@ def test_an_idle_strong_leader_on_a_filled_disk_is_moved_before_a_write_is_refus
     stayed on it until a client's write failed."""
     fleet, homes = small_disks_fleet
     custom = client.CustomObjectsApi(api_client)
-    spec = {
-        "consistency": "strong",
-        "replicas": {"min": 3, "max": 3},
-        "replication": {"policy": "static"},
-        "source": {"inline": {"seeded": "yes"}},
-    }
-    create_resource(custom, namespace, "idle", spec)
-    status = wait_for(
-        lambda: (
-            (s := status_of(custom, namespace, "idle")).get("leader")
-            and s.get("phase") == "Ready"
-            and s
-        ),
-        timeout=120,
-        what="idle led and Ready",
-    )
-    leader = status["leader"]
+    leader = led_strong_resource(custom, namespace, "idle")
     filler = homes[leader] / "filler"
     fill_file_system(filler)
     try:

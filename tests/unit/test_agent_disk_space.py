@@ -10,7 +10,6 @@ snapshot and a floor says so, and says so no more once the room is back with a m
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,8 @@ from statecast.agent.disk_space import DiskSpace
 from statecast.agent.kube import ReplicaReconciler
 from statecast.agent.runtime import Agent
 from statecast.core.storage import MIN_FREE_BYTES, space_shortfall
-from tests.unit.test_agent_kube import FakeGateway, record
-from tests.unit.test_strong_full_disk import disk, fill
+from tests.unit.test_agent_kube import FakeGateway
+from tests.unit.test_strong_full_disk import disk, fill, led_here
 
 MIB = 1 << 20
 __all__ = ["disk"]  # the tmpfs fixture, used below
@@ -117,13 +116,7 @@ async def test_idle_copies_on_a_filled_disk_say_so_without_a_write(disk: Path) -
     """An eventual copy and a strong leader, neither written to after the disk filled."""
     agent = Agent(AgentConfig(node="n1", data_dir=disk / "data", min_free_bytes=128 << 10))
     agent.disk.every = 0.0  # read the room at every look (a second's reuse otherwise)
-    gateway = FakeGateway()
-    gateway.specs["apps", "flags"] = {}
-    gateway.specs["apps", "ledger"] = {"consistency": "strong"}
-    leader = replace(
-        record("n1", name="ledger-n1"), resource="ledger", role="leader", epoch=1, voters=("n1",)
-    )
-    gateway.replicas = [leader, record("n1")]
+    gateway, _ = led_here()
     reconciler = ReplicaReconciler(gateway, agent)
     try:
         await reconciler.reconcile()

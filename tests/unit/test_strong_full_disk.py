@@ -26,6 +26,7 @@ import pytest
 from statecast.agent.config import AgentConfig, ResourceSpec
 from statecast.agent.errors import UnavailableError
 from statecast.agent.kube import ReplicaReconciler
+from statecast.agent.kube_api import ReplicaRecord
 from statecast.agent.runtime import Agent
 from statecast.agent.strong import StrongReplica, StrongTimings
 from statecast.agent.strong_files import StrongFiles
@@ -139,10 +140,9 @@ async def test_a_leader_on_a_full_disk_refuses_writes_with_503_and_writes_again_
     assert keys == [*(f"k{i}" for i in range(acknowledged + 1)), "after"]
 
 
-async def test_an_agent_whose_strong_replica_fills_its_disk_goes_on(disk: Path) -> None:
-    """Leading a new epoch on a full disk raised out of the Replica pass: the agent stopped."""
-    # the write path alone (no look at the room left: test_agent_disk_space.py)
-    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data", min_free_bytes=0))
+def led_here() -> tuple[FakeGateway, ReplicaRecord]:
+    """A gateway with two Replicas on n1: ``ledger`` (strong, its leader for epoch 1) and
+    ``flags`` (eventual); returns it and the leader's record."""
     gateway = FakeGateway()
     gateway.specs["apps", "ledger"] = {"consistency": "strong"}
     gateway.specs["apps", "flags"] = {}
@@ -150,6 +150,14 @@ async def test_an_agent_whose_strong_replica_fills_its_disk_goes_on(disk: Path) 
         record("n1", name="ledger-n1"), resource="ledger", role="leader", epoch=1, voters=("n1",)
     )
     gateway.replicas = [leader, record("n1")]
+    return gateway, leader
+
+
+async def test_an_agent_whose_strong_replica_fills_its_disk_goes_on(disk: Path) -> None:
+    """Leading a new epoch on a full disk raised out of the Replica pass: the agent stopped."""
+    # the write path alone (no look at the room left: test_agent_disk_space.py)
+    agent = Agent(AgentConfig(node="n1", data_dir=disk / "data", min_free_bytes=0))
+    gateway, leader = led_here()
     reconciler = ReplicaReconciler(gateway, agent)
     try:
         await reconciler.reconcile()
