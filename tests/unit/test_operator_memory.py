@@ -20,6 +20,7 @@ from statecast.controller.forecasting import DemandForecaster
 from statecast.controller.sampling import DemandSampler
 from statecast.core.demand import AgentSample
 from statecast.core.demand_series import EVERY_NODE, ResourceDemand, Span
+from statecast.core.forecast import ForecastEngine
 from statecast.core.interval_ring import COUNT_SCALE, ROUNDING
 from statecast.core.newest_columns import NewestColumns
 from statecast.core.placement import DemandForecast
@@ -261,3 +262,24 @@ def test_a_resource_holds_few_python_objects_per_node_beside_its_arrays() -> Non
         tracemalloc.stop()
     # session 16: 2,520 bytes per node (a per-resource part over 20 nodes counted in)
     assert (freed - arrays) / len(nodes) <= 2000, f"{(freed - arrays) / len(nodes):.0f} B"
+
+
+def test_at_10s_a_forecast_holds_its_fine_hour_the_hour_being_filled_and_16_columns() -> None:
+    """10 s intervals and a daily season: the engine's window and the planner's day
+    hold an hour as it is (``fine``), the hour it reaches into and a slack of 16
+    columns (an eighth before: 90, 666 bytes per node and resource); the planner's day
+    reads the same as with the wider slack, whatever number of intervals an update
+    brings (a catch-up brings up to 60)."""
+    blocks = (360, 360, 0)
+    engine = ForecastEngine(2, period=8640, horizon=6, capacity=3 * 8640, blocks=blocks)
+    assert engine._limit == 360 + 360 + 16
+    day, wide = NewestColumns(2, 8640, blocks), NewestColumns(2, 8640, blocks)
+    wide.limit = 360 + 360 + 90  # the slack before
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        columns = rng.poisson(5.0, (2, int(rng.choice([1, 1, 1, 7, 60])))).astype(np.float64)
+        day.append(columns)
+        wide.append(columns)
+        assert day._data.shape[1] <= 360 + 360 + 16
+        assert np.array_equal(day.view(), wide.view())
+    assert day.nbytes <= 2 * 4 * (360 + 360 + 16 + 24)

@@ -46,7 +46,13 @@ from statecast.core.forecast.window import (
     nonzero_rows,
 )
 
-__all__ = ["DEFAULT_REFIT_EVERY", "ForecastEngine", "default_capacity", "due_for_refit"]
+__all__ = [
+    "BLOCKED_SLACK",
+    "DEFAULT_REFIT_EVERY",
+    "ForecastEngine",
+    "default_capacity",
+    "due_for_refit",
+]
 
 #: Updates between two refits by default (hourly at a 1-minute sampling interval).
 DEFAULT_REFIT_EVERY = 60
@@ -54,6 +60,10 @@ DEFAULT_REFIT_EVERY = 60
 _log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+
+
+#: Columns a blocked window's buffer holds beyond its fine steps and one block.
+BLOCKED_SLACK = 16
 
 
 def due_for_refit(since_refit: int, refit_every: int, held: int, held_at_refit: int) -> bool:
@@ -137,9 +147,10 @@ class ForecastEngine:
         self._blocked = every > 1 and fine + every < self.capacity
         self._fine, self._every, self._align = max(1, fine), max(1, every), align
         if self._blocked:  # the buffer holds the fine steps (and one block) only; a slack
-            # of 16 columns at least (64 were a third of the buffer at 1-minute intervals:
-            # 240 bytes per node and resource; the move is of the fine steps only)
-            self._limit = self._fine + self._every + max(16, (self._fine + self._every) // 8)
+            # of 16 columns (64 were a third of the buffer at 1-minute intervals: 240 bytes
+            # per node and resource; an eighth, 90 at 10 s: 370; the move is of the fine
+            # steps only, and :meth:`update` appends one column at a time)
+            self._limit = self._fine + self._every + BLOCKED_SLACK
         self._z = np.zeros((n_series, min(self._limit, 128)), dtype=np.float32)
         self._missing = np.ones((n_series, self._z.shape[1]), dtype=np.bool_)
         self._start = 0
