@@ -1,4 +1,4 @@
-"""Session 10's 61 worst bytes rows replayed with warm copies (docs/placement.md, session 11).
+"""Session 10's 61 worst bytes rows replayed with warm copies (placement-history.md, session 11).
 
 Each row of ``docs/bench/sim-warm-rows.json`` is a (trace, rival) whose bytes we lost
 within the margins in session 10's comparison: the rival run we lost by most, and our

@@ -37,7 +37,7 @@ With ``PlacementSpec.move_persistence_s`` a move also asks the demand seen latel
 agree (:class:`Evidence`): made as many steps ago as its copy takes to repay at the
 forecast's rate, it would have repaid it since. Off by default: it moves far fewer
 bytes where the second copy flips between nodes of similar, noisy demand (drift), and
-costs local hits where the forecast was right ahead of the demand (docs/placement.md,
+costs local hits where the forecast was right ahead of the demand (docs/placement-history.md,
 "Session 12, bytes").
 
 The copy is the only price a move pays, and the margin is on it: where a step's reads
@@ -48,7 +48,7 @@ reads a move serves faster must also outweigh the reads it serves slower by that
 (each weighted by its latency change, at the forecast over the value window): a margin
 on the two sides a move trades, as the add and remove gates put theirs on the two sides
 they compare, and as follow-the-workload moves a lease only to a node reading twice as
-much as the lease's (docs/placement.md, "Session 13, bytes").
+much as the lease's (docs/placement-history.md, "Session 13, bytes").
 """
 
 from __future__ import annotations

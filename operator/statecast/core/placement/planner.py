@@ -249,7 +249,7 @@ def _trim_to_budget(ctx: Context, board: Board) -> None:
     it, and a young copy's bytes are spent whichever goes - kept for its youth it pushed
     out a copy that served more (a busy one past its cooldown after a swap onto a warm
     node; on the default's runs the trim by loss was better on every trace it changed
-    but generated-02: docs/placement.md 'Session 13, default and tables'). The only
+    but generated-02: docs/placement-history.md 'Session 13, default and tables'). The only
     up-to-date copy goes last, and only by a hand-off to a copy this plan adds (the
     executor keeps it until that one is up to date): when consumers' pods arrive, their
     copies take its place as reactive's do.

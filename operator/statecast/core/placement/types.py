@@ -124,7 +124,7 @@ class PlacementSpec:
             only to a node reading twice as much (1.0). Where a step's reads are worth far
             more than a copy, two nodes of similar demand otherwise trade the copy back
             and forth on every wobble of the forecast (the largest cause of the bytes we
-            moved beyond reactive replication and follow-the-workload; docs/placement.md,
+            moved beyond reactive replication and follow-the-workload; docs/placement-history.md,
             "Session 13, bytes"). 0 (the default): the copy alone (every earlier run).
         copy_floor: with the demand-relative prices (``CostModel.hot_sigma``), a new
             copy (an add's, a move's, a priced fill's) costs at least what holding it on
