@@ -30,6 +30,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from bench.resources import GROUP, VERSION, create_static_ready
 from statecast.chaos.runner import RunSettings, run_scenario
 from statecast.chaos.scenarios import SCENARIOS
 from statecast.chaos.target import connect
@@ -37,33 +38,7 @@ from statecast.devcluster import DevCluster, processes
 from statecast.devcluster.netproxy import NetworkProxy
 
 OUT = Path("docs/bench")
-GROUP, VERSION = "statecast.io", "v1alpha1"
 NAMESPACE = "chaos"
-
-
-def _resource(api: client.ApiClient, name: str) -> None:
-    custom = client.CustomObjectsApi(api)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SharedResource",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": {"min": 2},
-            "prediction": {"interval": "5s", "horizon": "15s"},
-            "replication": {"policy": "static"},
-            "source": {"inline": {"seeded": True}},
-        },
-    }
-    custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "sharedresources", body)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        obj: Any = custom.get_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "sharedresources", name
-        )
-        if (obj.get("status") or {}).get("phase") == "Ready":
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} not Ready")
 
 
 def _delete(api: client.ApiClient, name: str) -> None:
@@ -148,7 +123,7 @@ def main() -> None:
             scenario = SCENARIOS[name]
             for run in range(1, args.runs + 1):
                 resource = f"{name}-{run}"
-                _resource(api, resource)
+                create_static_ready(api, NAMESPACE, resource, timeout=120)
                 settings = RunSettings(duration=scenario.default_duration, seed=run)
                 before = _cpu(cluster, system)
                 try:

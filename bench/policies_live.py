@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.resources import GROUP, PLURAL, VERSION, wait_ready
 from statecast.api.units import DAY_S
 from statecast.controller.heat import HEAT_WINDOW_S
 from statecast.core.demand_series import capacity as demand_capacity
@@ -171,18 +172,6 @@ def ranking(rows: dict[str, dict[str, float | int]], key: str, reverse: bool) ->
     return sorted(rows, key=lambda p: float(rows[p][key]), reverse=reverse)
 
 
-def _wait_ready(custom: Any, name: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        obj = custom.get_namespaced_custom_object(
-            "statecast.io", "v1alpha1", NAMESPACE, "sharedresources", name
-        )
-        if (obj.get("status") or {}).get("phase") == "Ready":
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} not Ready after {timeout:.0f} s")
-
-
 def run_live(args: argparse.Namespace) -> tuple[Recording, dict[str, str], float]:
     """Drive the schedule through the real operator and agents; the recording."""
     cluster = DevCluster("statecast-policies")
@@ -206,11 +195,11 @@ def run_live(args: argparse.Namespace) -> tuple[Recording, dict[str, str], float
         custom = client.CustomObjectsApi(api)
         for policy in POLICIES:
             custom.create_namespaced_custom_object(
-                "statecast.io", "v1alpha1", NAMESPACE, "sharedresources",
+                GROUP, VERSION, NAMESPACE, PLURAL,
                 resource_body(policy, args.day_seconds),
             )  # fmt: skip
         for policy in POLICIES:
-            _wait_ready(custom, policy)
+            wait_ready(custom, NAMESPACE, policy, timeout=180.0)
         schedule = Schedule(tuple(sorted(set(zones.values()))), args.day_seconds)
         recording = Recording(schedule, zones, {p: p for p in POLICIES})
         started, wall = time.monotonic(), time.time()

@@ -35,6 +35,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from bench.resources import create_static_ready
 from statecast.chaos.history import History
 from statecast.chaos.workload import Workload, WorkloadSpec
 from statecast.devcluster import DevCluster
@@ -42,7 +43,6 @@ from statecast.devcluster.system import System
 
 OUT = Path("docs/bench")
 NAMESPACE = "soak"
-GROUP, VERSION = "statecast.io", "v1alpha1"
 
 
 def rss_kib(pid: int) -> int | None:
@@ -78,31 +78,6 @@ def growth(samples: list[tuple[float, int]], since: float) -> dict[str, Any]:
         "growth_from_settled": round(last / settled - 1, 4),
         "max_kib": max(k for _, k in samples),
     }
-
-
-def _resource(api: client.ApiClient, name: str) -> None:
-    custom = client.CustomObjectsApi(api)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SharedResource",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": {"min": 2},
-            "prediction": {"interval": "5s", "horizon": "15s"},
-            "replication": {"policy": "static"},
-            "source": {"inline": {"seeded": True}},
-        },
-    }
-    custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "sharedresources", body)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        obj: Any = custom.get_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "sharedresources", name
-        )
-        if (obj.get("status") or {}).get("phase") == "Ready":
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} not Ready")
 
 
 WARM_UP_LINE = re.compile(r"event=warm-up-done after_s=(\S+) took_s=(\S+) steps=(\S+)")
@@ -163,7 +138,7 @@ def _run(kubeconfig: Path, system: System, args: argparse.Namespace) -> dict[str
     api = config.new_client_from_config(config_file=str(kubeconfig))
     namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
     client.CoreV1Api(api).create_namespace(namespace)
-    _resource(api, "steady")
+    create_static_ready(api, NAMESPACE, "steady", timeout=180)
     ready_s = time.monotonic() - started
     warm_up = warmed_up(system, operators)
     warmed_s = time.monotonic() - started
