@@ -348,24 +348,7 @@ def _release_pod_copies(ctx: Context, board: Board) -> None:
         i = ctx.index.get(name)
         if i is not None:
             left[i] = True
-    while board.count > spec.min_replicas:
-        loss = losses(ctx, board, ctx.hedge)
-        hold = holding(ctx, board, ctx.hedge)
-        options = (
-            left
-            & removable(ctx, board)
-            & ~uncovering(ctx, board.holders)
-            & past_cooldown(ctx, board)
-            & (loss < hold * (1.0 - spec.hysteresis))
-        )
-        if not options.any():
-            return
-        worst = _first(options, loss)
-        detail = (
-            f"its consumer pod left: saves at most {loss[worst]:.0f} ms"
-            f" against {hold[worst]:.0f} ms to hold"
-        )
-        remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
+    _remove_unpaid(ctx, board, spec.min_replicas, among=left, why="its consumer pod left: ")
 
 
 def _remove_for_cost(ctx: Context, board: Board) -> None:
@@ -378,23 +361,46 @@ def _remove_for_cost(ctx: Context, board: Board) -> None:
     through the pause has cost less than copying it back would). The only up-to-date
     copy may go too, by a hand-off, when this plan adds a copy (:func:`_handing_off`).
     """
+    floor = max(ctx.inputs.spec.min_replicas, ctx.fill)
+    _remove_unpaid(ctx, board, floor, moving=_handing_off(ctx, board), pause=True)
+
+
+def _remove_unpaid(
+    ctx: Context,
+    board: Board,
+    floor: int,
+    *,
+    among: BoolArray | None = None,
+    moving: bool = False,
+    pause: bool = False,
+    why: str = "",
+) -> None:
+    """Remove, least loss first, the copies the believed demand does not pay for.
+
+    While the board holds more than ``floor`` copies: a removable copy (``among`` them,
+    if given; the only up-to-date one too when ``moving``, by a hand-off) past its
+    cooldown, not uncovering the zone floor, whose loss at the believed demand is below
+    its holding less the margin; with ``pause``, not while its node's pause in reading
+    is shorter than the break-even. ``why`` prefixes each removal's detail.
+    """
     spec = ctx.inputs.spec
-    handing = _handing_off(ctx, board)
-    while board.count > max(spec.min_replicas, ctx.fill):
+    while board.count > floor:
         loss = losses(ctx, board, ctx.hedge)
         hold = holding(ctx, board, ctx.hedge)
         options = (
-            removable(ctx, board, moving=handing)
+            removable(ctx, board, moving=moving)
             & ~uncovering(ctx, board.holders)
             & past_cooldown(ctx, board)
             & (loss < hold * (1.0 - spec.hysteresis))
         )
-        if options.any():
+        if among is not None:
+            options &= among
+        if pause and options.any():
             options &= ~break_even(ctx, board)
         if not options.any():
-            break
+            return
         worst = _first(options, loss)
-        detail = f"saves at most {loss[worst]:.0f} ms against {hold[worst]:.0f} ms to hold"
+        detail = f"{why}saves at most {loss[worst]:.0f} ms against {hold[worst]:.0f} ms to hold"
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
 
 
