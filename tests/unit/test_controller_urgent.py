@@ -221,3 +221,27 @@ def test_changes_that_come_while_a_batch_runs_go_together_in_the_next() -> None:
         lane.stop()
     lane.changed(("ns", "d"))  # stopped: to the workers, first
     assert wakeups.next(timeout=0) == ("ns", "d")
+
+
+def test_a_prediction_change_within_an_interval_is_forecast_with_the_new_settings() -> None:
+    sampler = DemandSampler(lambda: [])
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    start = now.timestamp() - 600
+    for i in range(11):  # node-4 read every minute for 10 minutes, unevenly
+        sampler.record(
+            AgentSample(
+                "node-4", start, start + 60 * i, {("ns", "r", "remote"): 300 * i + 97 * (i % 3)}
+            )
+        )
+    forecaster = DemandForecaster(sampler)
+    spec = SharedResourceSpec.model_validate(SPEC)
+    first = forecaster.demand(("ns", "r"), spec, ["node-4"], now)
+    assert first is not None
+    for latest in (False, True):  # the same interval: a reconcile's call, and a change's
+        wider = SharedResourceSpec.model_validate(
+            {**SPEC, "prediction": {**SPEC["prediction"], "level": 0.99}}
+        )
+        again = forecaster.demand(("ns", "r"), wider, ["node-4"], now, latest=latest)
+        assert again is not None and again is not first
+        assert again.level == 0.99
+        assert forecaster.demand(("ns", "r"), wider, ["node-4"], now) is again

@@ -193,7 +193,10 @@ class DemandForecaster:
         pods_now = tuple(current.get(n, 0) for n in names)
         with self._lock:
             made = self._made.get(ref)
-        if made is not None and (made.end, made.nodes, made.pods_now) == (end, names, pods_now):
+        basis = forecast_basis(spec)
+        if made is not None and (made.end, made.nodes, made.pods_now, made.basis) == (
+            end, names, pods_now, basis
+        ):  # fmt: skip
             return None if made.demand is None else self._with_day(ref, made.demand)
         said_before: _Said | None = None
         if made is not None and made.end == end:  # the same interval, forecast again
@@ -223,7 +226,7 @@ class DemandForecaster:
         if demand is not None and engine is not None and engine.recent_spread:
             kept = _without_day(demand)
         with self._lock:
-            self._made[ref] = _Made(end, names, pods_now, kept, said_before, forecast_basis(spec))
+            self._made[ref] = _Made(end, names, pods_now, kept, said_before, basis)
         return demand
 
     def _with_day(self, ref: Ref, demand: PredictedDemand) -> PredictedDemand:
