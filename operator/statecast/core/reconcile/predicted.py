@@ -172,8 +172,10 @@ def with_events(forecast: BatchForecast, factors: npt.NDArray[np.float64]) -> Ba
 def seasons_of(spec: SharedResourceSpec) -> tuple[int, ...]:
     """Every season of ``prediction.seasonality`` in steps of the interval, shortest first.
 
-    Without any, the day (the forecaster offers the week itself once the history holds
-    two). Each season is at least two steps; duplicates after rounding are dropped.
+    Without any, the day. The forecaster would offer the week itself once a history holds
+    two, but the operator's window is sized by the longest season named (three days for
+    the day), so a weekly cycle is modelled only when ``7d`` is named. Each season is at
+    least two steps; duplicates after rounding are dropped.
     """
     interval = parse_duration(spec.prediction.interval).total_seconds()
     lengths = [parse_duration(s).total_seconds() for s in spec.prediction.seasonality]
