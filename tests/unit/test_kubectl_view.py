@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from statecast.core.reconcile import change_event, changes_events
+from statecast.core.reconcile import change_event, changes_events, first_placement
 from statecast.core.replica_set import ReplicaChange
 from statecast.kubectl.render import age, status_text, structured, summary_text, table
 from statecast.kubectl.view import (
@@ -219,6 +219,25 @@ def test_routine_moves_post_no_event_by_default_and_news_does() -> None:
     found = decisions([event(e.reason, e.message, 20) for e in posted])
     assert sorted(d.node for d in found) == ["node-10", "node-6", "node-7", "node-8", "node-9"]
     assert len(changes_events(routine, routine=True)) == 2  # STATECAST_ROUTINE_EVENTS=1
+
+
+def test_a_new_resources_first_copies_for_its_minimum_post_no_event() -> None:
+    """Its creation asked for them and its status reports them; at 1,000 new resources
+    they were one write in seven of a first pass. Anything else in the first reconcile,
+    and the floor restored later, is still news."""
+    floor = [ReplicaChange("add", "node-1", "minimum"), ReplicaChange("add", "node-2", "minimum")]
+    assert changes_events(floor, first=True) == ()
+    assert [e.message for e in changes_events(floor)] == [
+        "add replica on node-1 (reason minimum) + add replica on node-2 (reason minimum)"
+    ]
+    with_consumer = [*floor, ReplicaChange("add", "node-3", "consumer")]
+    (posted,) = changes_events(with_consumer, first=True)
+    assert posted.message == "add replica on node-3 (reason consumer)"
+    stand_in = [ReplicaChange("add", "node-4", "minimum", stand_in_for=("node-1",))]
+    assert len(changes_events(stand_in, first=True)) == 1
+    assert len(changes_events(floor, first=True, routine=True)) == 1  # routine: every change
+    assert first_placement({}) and first_placement({"phase": "Pending"})
+    assert not first_placement({"observedGeneration": 1})
 
 
 def _status_view() -> Any:

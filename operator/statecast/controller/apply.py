@@ -18,7 +18,7 @@ import kopf
 
 from statecast.controller.builders import build_replica, replica_name
 from statecast.controller.services import Services
-from statecast.core.reconcile import ReconcileResult, changes_events
+from statecast.core.reconcile import ReconcileResult, changes_events, first_placement
 from statecast.core.reconcile.lapse import marks_due
 from statecast.core.reconcile.status import failed_status
 from statecast.core.reconcile.status_hold import plan_status_write
@@ -69,7 +69,8 @@ def apply(
         if change.action == "add":
             services.metrics.bytes_moved.labels(reason=change.reason).inc(size)
     gateway = services.gateway
-    for event in changes_events(applied, routine=ROUTINE_EVENTS):  # one per action at most
+    first = first_placement(body.get("status") or {})  # a new resource's floor: no Event
+    for event in changes_events(applied, routine=ROUTINE_EVENTS, first=first):  # one per action
         gateway.post_event(body, event.type, event.reason, event.message)
     removed = {c.node for c in applied if c.action == "remove"}
     for lost in marks_due(result.lost, removed):  # not a copy deleted just now

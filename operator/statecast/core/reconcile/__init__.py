@@ -18,7 +18,13 @@ The kopf handlers (:mod:`statecast.controller.handlers`) observe, call
 
 from statecast.core.reconcile.observed import DemandView, Observed
 from statecast.core.reconcile.reconcile import ReconcileResult, reconcile
-from statecast.core.reconcile.status import Event, LostReplica, change_event, changes_events
+from statecast.core.reconcile.status import (
+    Event,
+    LostReplica,
+    change_event,
+    changes_events,
+    first_placement,
+)
 
 __all__ = [
     "DemandView",
@@ -28,5 +34,6 @@ __all__ = [
     "ReconcileResult",
     "change_event",
     "changes_events",
+    "first_placement",
     "reconcile",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "changes_events",
     "condition",
     "failed_status",
+    "first_placement",
     "invalid_status",
     "lost_replicas",
     "notable",
@@ -100,19 +101,38 @@ def change_event(change: ReplicaChange) -> Event:
 ROUTINE_REASONS = frozenset({"predicted", "hedge", "cost", "rebalance"})
 
 
-def notable(change: ReplicaChange) -> bool:
+def notable(change: ReplicaChange, *, first: bool = False) -> bool:
     """Whether a change is news a user should see as an Event.
 
     A copy placed for the minimum, for a consumer, to replace a lost one (``failover``),
     or standing in for lost copies is; the routine moves (:data:`ROUTINE_REASONS`) are
     not: the Kubernetes API conventions keep Events for what users or administrators
     should be alerted about, and at 1,000 resources whose demand moves they were ~15 of
-    the operator's requests a second (docs/scale-history.md, session 10).
+    the operator's requests a second (docs/scale-history.md, session 10). Nor are a new
+    resource's first copies for its minimum (``first``: its first reconcile, see
+    :func:`first_placement`): the outcome its creation asked for, which its status
+    reports (``status.replicas``, ``lastDecision``, the conditions); at 1,000 new
+    resources they were one write in seven of a first pass (docs/scale.md). The floor
+    restored on a resource reconciled before, a copy replaced, a consumer's copy are news.
     """
+    if first and change.reason == "minimum" and not change.stand_in_for:
+        return False
     return change.reason not in ROUTINE_REASONS or bool(change.stand_in_for)
 
 
-def changes_events(changes: Sequence[ReplicaChange], *, routine: bool = False) -> tuple[Event, ...]:
+def first_placement(status: Mapping[str, Any]) -> bool:
+    """Whether a resource with this status was never reconciled: no ``observedGeneration``.
+
+    Args:
+        status: the resource's status, with the operator's own writes that its body
+            does not show yet.
+    """
+    return not status.get("observedGeneration")
+
+
+def changes_events(
+    changes: Sequence[ReplicaChange], *, routine: bool = False, first: bool = False
+) -> tuple[Event, ...]:
     """The Events that report a reconcile's applied changes: one per action at most.
 
     ``ReplicaAdded`` lists every copy added, ``ReplicaRemoved`` every copy removed, each
@@ -120,13 +140,18 @@ def changes_events(changes: Sequence[ReplicaChange], *, routine: bool = False) -
     made a first pass over a thousand resources post two thousand Events (a POST each);
     a reader finds every change in a message (``kubectl statecast`` does). Only the
     :func:`notable` changes are listed unless ``routine`` (then every change is); the
-    routine ones are in the operator's log (``event=replica-add``/``-remove``), in
+    others are in the operator's log (``event=replica-add``/``-remove``), in
     ``statecast_replica_actions_total{action,reason}``, on the Replicas (their reason)
-    and in ``status.lastDecision``.
+    and in ``status.lastDecision``. ``first``: the resource's first reconcile
+    (:func:`first_placement`).
     """
     events = []
     for action in ("add", "remove"):
-        parts = [change_event(c) for c in changes if c.action == action and (routine or notable(c))]
+        parts = [
+            change_event(c)
+            for c in changes
+            if c.action == action and (routine or notable(c, first=first))
+        ]
         if parts:
             message = " + ".join(p.message for p in parts)
             events.append(Event("Normal", parts[0].reason, message))
