@@ -114,7 +114,7 @@ def test_a_compact_ring_holds_two_bytes_a_value_within_a_fortieth_of_a_percent(s
     ring = CompactRing(capacity, fresh=1)  # all but the newest rounded when added
     for row in range(3):
         ring.add(f"n{row}", np.arange(5000, 5000 + capacity, dtype=np.int64), values[row])
-    assert ring.data.dtype == np.uint16 and ring.nbytes == 3 * capacity * 2 + 3 * 4
+    assert ring.data.dtype == np.uint16 and ring.nbytes == 3 * (capacity - 1) * 2 + 3 * 4
     assert LOG_STEP == 2.0**-11
     for row in range(3):
         got = ring.series(f"n{row}")
@@ -187,7 +187,8 @@ def _decoded_one_by_one(ring: CompactRing, row: int, index: np.ndarray) -> np.nd
         if i > ring.last - ring.fresh:
             out[k] = float(ring.recent[row, i % ring.recent.shape[1]])
         else:
-            out[k] = float(np.expm1(int(ring.data[row, i % ring.width]) * LOG_STEP) / COUNT_SCALE)
+            code = int(ring.data[row, i % ring.data.shape[1]])  # a column per older interval
+            out[k] = float(np.expm1(code * LOG_STEP) / COUNT_SCALE)
     return out
 
 
@@ -231,7 +232,7 @@ def test_a_compact_ring_reads_the_same_values_whichever_of_its_arrays_a_read_tou
             assert np.array_equal(ring.window(node, first, count), want), name
         # summed as the general path lays them out (a sum's order follows the layout)
         held = index[(index <= ring.last) & (index > ring.last - ring.width)]
-        stored = _DECODED[ring.data[:, held % ring.width]]
+        stored = _DECODED[ring.data[:, held % max(1, ring.data.shape[1])]]
         fresh_held = held > ring.last - fresh
         stored[:, fresh_held] = ring.recent[:, held[fresh_held] % ring.recent.shape[1]]
         assert ring.total_of(first, count) == float(np.sum(stored, dtype=np.float64)), name

@@ -197,10 +197,30 @@ def test_the_demand_ring_holds_two_bytes_a_value_rounded_once_per_interval() -> 
             sums[row, k // 6] += a + b
     demand.add("a", Span(day0 + 86400, day0 + 86410, 0.0, 0.0))  # closes the last minute
     assert demand.total.data.dtype == np.uint16
-    assert demand.total.nbytes <= 3 * (1440 * 2 + 61 * 4)
+    assert demand.total.nbytes == 3 * ((1440 - 61) * 2 + 61 * 4), "no codes for the fresh hour"
     got = demand.matrix(("a", "b", "c"), 60.0, day0 + 86400, 1440)
     assert np.all(np.abs(got - sums) <= ROUNDING * (sums + 1 / COUNT_SCALE))
     assert got[:, -61:].tolist() == sums[:, -61:].tolist(), "the newest hour as added"
+
+
+def test_the_demand_ring_holds_no_16_bit_columns_while_nothing_is_older_than_its_hour() -> None:
+    """In its first hour every interval of the demand ring is fresh (float32): session
+    17's ring allocated its 16-bit array at the ring's width all the same, never read
+    until an interval aged - 812 bytes per node at 10 s an hour in, where the float32
+    hour is 1,444 (the scale benchmark's hour, 1,000 resources x ~33 nodes: ~27 MB).
+    Its codes are one column for each interval older than the hour, and no more."""
+    demand = ResourceDemand(10.0)  # the hour: 361 fresh intervals
+    fresh = 361
+    for k in range(2 * 360):
+        for node in ("a", "b", "c"):
+            demand.add(node, Span(START + 10 * k, START + 10 * k + 10, 3.0 + k % 7, 1.0))
+        if k == 240:  # 40 minutes in: the ring is 271 intervals wide, all of them fresh
+            assert demand.total.width == 271
+            assert demand.total.data.nbytes == 0
+            assert demand.total.nbytes == 3 * 271 * 4
+    width = demand.total.width  # two hours in: older intervals held as codes
+    assert width > fresh and demand.total.data.shape == (3, width - fresh)
+    assert demand.total.nbytes == 3 * (fresh * 4 + (width - fresh) * 2)
 
 
 def test_the_forecast_score_holds_its_window_in_one_array() -> None:

@@ -81,11 +81,15 @@ class IntervalRing:
         self.capacity = capacity
         self.rows: dict[str, int] = {}
         self.width = min(capacity, self.FIRST_WIDTH)
-        self.data: npt.NDArray[Any] = np.zeros((0, self.width), dtype=self.DTYPE)
+        self.data: npt.NDArray[Any] = np.zeros((0, self._columns(self.width)), self.DTYPE)
         self.last: int | None = None
         self.first: int | None = None  # the oldest interval ever written or advanced to
 
     # --- storage (a CompactRing stores older intervals as codes) ------------------------
+    def _columns(self, width: int) -> int:
+        """Columns of :attr:`data` for a ring ``width`` intervals wide: all of them here."""
+        return width
+
     def _stored(self, rows: int | slice | npt.NDArray[np.int64], index: Any) -> Any:
         """What ``rows`` hold at intervals ``index`` (absolute, each held): float32 here."""
         return self.data[rows][..., index % self.width]
@@ -102,21 +106,30 @@ class IntervalRing:
         row = self.rows.get(node)
         if row is None:
             row = self.rows[node] = len(self.rows)
-            self.data = np.vstack([self.data, np.zeros((1, self.width), dtype=self.DTYPE)])
+            self.data = np.vstack([self.data, np.zeros((1, self.data.shape[1]), self.DTYPE)])
         return row
 
     def _reach(self, oldest: int, newest: int) -> None:
         """Widen the array so that it holds intervals ``oldest .. newest`` (within capacity)."""
         self.first = oldest if self.first is None else min(self.first, oldest)
         needed = min(self.capacity, newest - self.first + 1)
-        if needed <= self.width:
-            return
-        width = min(self.capacity, max(needed, self.width * 3 // 2))
+        if needed > self.width:
+            self._widen(min(self.capacity, max(needed, self.width * 3 // 2)))
+
+    def _widen(self, width: int) -> None:
+        """Make the ring ``width`` intervals wide, keeping the intervals held."""
         data = np.zeros((self.data.shape[0], width), dtype=self.DTYPE)
         if self.last is not None:
             index = np.arange(self.last - self.width + 1, self.last + 1)
             data[:, index % width] = self.data[:, index % self.width]
         self.data, self.width = data, width
+
+    def _clear(self, was: int, index: int) -> None:
+        """Clear the columns intervals ``was + 1 .. index`` take over (``index`` newest now)."""
+        if index - was >= self.width:
+            self.data[:] = 0.0
+        else:
+            self.data[:, np.arange(was + 1, index + 1) % self.width] = 0.0
 
     def advance(self, index: int) -> None:
         """Make ``index`` the newest interval (clearing the columns it takes over)."""
@@ -125,10 +138,7 @@ class IntervalRing:
             self.last = index
         elif index > self.last:
             self._reach(self.first if self.first is not None else index, index)
-            if index - self.last >= self.width:
-                self.data[:] = 0.0
-            else:
-                self.data[:, np.arange(self.last + 1, index + 1) % self.width] = 0.0
+            self._clear(self.last, index)
             self.last = index
 
     def add(self, node: str, index: npt.NDArray[np.int64], amount: npt.ArrayLike) -> None:
@@ -241,7 +251,7 @@ class IntervalRing:
         self.rows = {node: i for i, node in enumerate(snapshot.nodes)}
         self.last, self.first = snapshot.last, None
         self.width = min(self.capacity, self.FIRST_WIDTH)
-        self.data = np.zeros((len(snapshot.nodes), self.width), dtype=self.DTYPE)
+        self.data = np.zeros((len(snapshot.nodes), self._columns(self.width)), self.DTYPE)
         if snapshot.last is None:
             return
         values = snapshot.values[:, -self.capacity :] if self.capacity else snapshot.values[:, :0]
@@ -279,14 +289,18 @@ def _encode(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:
 class CompactRing(IntervalRing):
     """An :class:`IntervalRing` whose intervals older than the newest ``fresh`` are 16 bits.
 
-    The newest ``fresh`` intervals are float32 as in an :class:`IntervalRing` (what is
-    read every interval - the forecast's update, the planner's last minutes, the hit
-    ratio's hour - reads what was added); each older interval is held as
-    ``round(log1p(value * COUNT_SCALE) / LOG_STEP)``: within 0.025 % of what was added
-    (:data:`ROUNDING`), zero exactly, where a forecast's residuals are tens of percent.
-    An interval is rounded once, when it leaves the newest ``fresh`` (again when
-    something older than that comes late). A day of minutes per node: 2,880 + 244
-    bytes, not 5,760. For a count never negative (accesses): a negative sum is held as 0.
+    The newest ``fresh`` intervals are float32 (:attr:`recent`) as in an
+    :class:`IntervalRing` (what is read every interval - the forecast's update, the
+    planner's last minutes, the hit ratio's hour - reads what was added); each older one
+    is held in :attr:`data` as ``round(log1p(value * COUNT_SCALE) / LOG_STEP)``: within
+    0.025 % of what was added (:data:`ROUNDING`), zero exactly, where a forecast's
+    residuals are tens of percent. An interval is rounded once, when it leaves the
+    newest ``fresh`` (again when something older than that comes late). :attr:`data`
+    has a column for each older interval only (``width - fresh``): none while the ring
+    is no wider than ``fresh`` - the whole first hour of a demand ring, whose 16-bit
+    columns were allocated at the ring's width and never read (session 19). A day of
+    minutes per node: 2,758 + 244 bytes, not 5,760. For a count never negative
+    (accesses): a negative sum is held as 0.
 
     Args:
         capacity: intervals held.
@@ -296,12 +310,20 @@ class CompactRing(IntervalRing):
     DTYPE = np.uint16
 
     def __init__(self, capacity: int, fresh: int) -> None:
-        super().__init__(capacity)
         self.fresh = max(1, min(fresh, capacity))
+        super().__init__(capacity)
         self.recent: npt.NDArray[np.float32] = np.zeros((0, self._recent_width()), np.float32)
+
+    def _columns(self, width: int) -> int:
+        """Columns of :attr:`data`: one for each interval older than the newest ``fresh``."""
+        return max(0, width - self.fresh)
 
     def _recent_width(self) -> int:
         return min(self.fresh, self.width)
+
+    def _older(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The :attr:`data` columns of older intervals ``index`` (any, if it has none)."""
+        return np.asarray(index % max(1, self.data.shape[1]), dtype=np.int64)
 
     def _is_fresh(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         assert self.last is not None
@@ -314,7 +336,7 @@ class CompactRing(IntervalRing):
         assert self.last is not None
         if len(index) and index.min() > self.last - self.fresh:
             return self.recent[rows][..., index % self.recent.shape[1]].astype(np.float64)
-        out = _DECODED[self.data[rows][..., index % self.width]]
+        out = _DECODED[self.data[rows][..., self._older(index)]]
         if len(index) and index.max() > self.last - self.fresh:
             new = self._is_fresh(index)
             out[..., new] = self.recent[rows][..., index[new] % self.recent.shape[1]]
@@ -324,7 +346,7 @@ class CompactRing(IntervalRing):
         given = np.asarray(values, dtype=np.float64)
         new = self._is_fresh(index)
         self.recent[:, index[new] % self.recent.shape[1]] = given[:, new]
-        self.data[:, index[~new] % self.width] = _encode(given[:, ~new])
+        self.data[:, self._older(index[~new])] = _encode(given[:, ~new])
 
     def _accumulate(self, row: int, index: npt.NDArray[np.int64], values: FloatArray) -> None:
         assert self.last is not None
@@ -334,7 +356,7 @@ class CompactRing(IntervalRing):
         new = self._is_fresh(index)
         np.add.at(self.recent[row], index[new] % self.recent.shape[1], values[new])
         if not new.all():
-            where, at = np.unique(index[~new] % self.width, return_inverse=True)
+            where, at = np.unique(self._older(index[~new]), return_inverse=True)
             sums = np.bincount(at.ravel(), weights=values[~new], minlength=len(where))
             self.data[row, where] = _encode(_DECODED[self.data[row, where]] + sums)
 
@@ -344,28 +366,29 @@ class CompactRing(IntervalRing):
             self.recent = np.vstack([self.recent, np.zeros((1, self.recent.shape[1]), np.float32)])
         return row
 
-    def _reach(self, oldest: int, newest: int) -> None:
-        super()._reach(oldest, newest)
-        width = self._recent_width()
-        if width == self.recent.shape[1]:
-            return
-        recent = np.zeros((self.recent.shape[0], width), np.float32)
-        if self.last is not None:  # the fresh intervals held, to their new columns
-            index = np.arange(self.last - self.recent.shape[1] + 1, self.last + 1)
-            recent[:, index % width] = self.recent[:, index % self.recent.shape[1]]
-        self.recent = recent
+    def _widen(self, width: int) -> None:
+        data = np.zeros((self.data.shape[0], self._columns(width)), dtype=self.DTYPE)
+        recent = self.recent
+        if recent.shape[1] != min(self.fresh, width):  # the fresh part is still growing
+            recent = np.zeros((recent.shape[0], min(self.fresh, width)), np.float32)
+        if self.last is not None:  # the intervals held, to their new columns
+            older = np.arange(self.last - self.width + 1, self.last - self.fresh + 1)
+            if len(older):
+                data[:, older % data.shape[1]] = self.data[:, older % self.data.shape[1]]
+            if recent is not self.recent:
+                index = np.arange(self.last - self.recent.shape[1] + 1, self.last + 1)
+                recent[:, index % recent.shape[1]] = self.recent[:, index % self.recent.shape[1]]
+        self.data, self.recent, self.width = data, recent, width
 
-    def advance(self, index: int) -> None:
-        """Make ``index`` the newest interval; the intervals it ages past ``fresh``: 16 bits."""
-        was = self.last
-        super().advance(index)
-        if was is None or index <= was:
-            return
+    def _clear(self, was: int, index: int) -> None:
+        """The intervals aging past ``fresh`` to 16 bits; the columns taken over cleared."""
         width = self.recent.shape[1]
-        aged = np.arange(max(was - self.fresh + 1, index - self.capacity + 1),
-                         min(was, index - self.fresh) + 1)  # fmt: skip
-        if len(aged):
-            self.data[:, aged % self.width] = _encode(self.recent[:, aged % width])
+        if self.data.shape[1]:  # older intervals held: those new to them, from the fresh
+            older = np.arange(max(was - self.fresh, index - self.width) + 1,
+                              index - self.fresh + 1)  # fmt: skip
+            aged = older[older <= was]  # held as float32 until now; the others: none
+            self.data[:, self._older(older)] = 0
+            self.data[:, self._older(aged)] = _encode(self.recent[:, aged % width])
         if index - was >= width:
             self.recent[:] = 0.0
         else:
