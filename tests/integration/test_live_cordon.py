@@ -403,30 +403,15 @@ def test_an_idle_strong_leader_on_a_filled_disk_is_moved_before_a_write_is_refus
 def test_a_cordoned_strong_leader_stays_a_voter_where_no_other_node_can_take_one(
     api_client: client.ApiClient, namespace: str, fleet: AgentFleet
 ) -> None:
-    """A strong resource with a voter on every node: the leader's node is cordoned. No node
-    can take its place, so no voter goes (a voter removed without a replacement would
-    shrink the quorum the acknowledged writes rely on); the resource says why and keeps
-    taking writes, and recovers once the node is uncordoned."""
+    """A strong resource's three voters; every other node and the leader's are cordoned.
+    No node can take the leader's place, so no voter goes (a voter removed without a
+    replacement would shrink the quorum the acknowledged writes rely on); the resource
+    says why, keeps taking writes, and recovers once the nodes are uncordoned. (The lead
+    stays on the cordoned node too: no transfer is made for a cordon.)"""
     custom = client.CustomObjectsApi(api_client)
-    nodes = sorted(fleet.urls)
-    spec = {
-        "consistency": "strong",
-        "replicas": {"min": len(nodes), "max": len(nodes)},
-        "replication": {"policy": "static"},
-        "source": {"inline": {"seeded": "yes"}},
-    }
-    create_resource(custom, namespace, "quorum", spec)
-    led = wait_for(
-        lambda: (
-            (s := status_of(custom, namespace, "quorum")).get("leader")
-            and s.get("phase") == "Ready"
-            and sorted(s.get("voters", [])) == nodes
-            and s
-        ),
-        timeout=120,
-        what="quorum led, Ready, a voter on every node",
-    )
-    victim = str(led["leader"])
+    led = led_strong_resource(custom, namespace, "quorum")
+    voters = sorted(status_of(custom, namespace, "quorum").get("voters", []))
+    spare = [n for n in sorted(fleet.urls) if n not in voters]
 
     def written(value: int) -> Callable[[], bool]:
         def attempt() -> bool:  # the leader named now; 503s (an epoch opening) are retried
@@ -439,7 +424,9 @@ def test_a_cordoned_strong_leader_stays_a_voter_where_no_other_node_can_take_one
         return attempt
 
     with httpx.Client(timeout=10) as http, ReplicaLog(custom, namespace).following() as log:
-        with cordoned(api_client, victim):
+        with contextlib.ExitStack() as cordons:
+            for node in [*spare, led]:
+                cordons.enter_context(cordoned(api_client, node))
             degraded = wait_for(
                 lambda: (
                     (found := condition(status_of(custom, namespace, "quorum"), "Degraded"))
@@ -450,20 +437,20 @@ def test_a_cordoned_strong_leader_stays_a_voter_where_no_other_node_can_take_one
                 what="the resource Degraded for the cordon",
             )  # fmt: skip
             assert degraded["reason"] == "NoReplacement", degraded
-            assert victim in degraded["message"], degraded
+            assert led in degraded["message"], degraded
             wait_for(written(1), timeout=60, interval=0.5, what="a write taken while cordoned")
-            assert sorted(status_of(custom, namespace, "quorum").get("voters", [])) == nodes
+            assert sorted(status_of(custom, namespace, "quorum").get("voters", [])) == voters
         wait_for(
             lambda: (
                 condition(status_of(custom, namespace, "quorum"), "Degraded").get("status")
                 == "False"
             ),
             timeout=90,
-            what="Degraded cleared once the node is uncordoned",
+            what="Degraded cleared once the nodes are uncordoned",
         )
         wait_for(written(2), timeout=60, interval=0.5, what="a write taken after the cordon")
     assert log.deleted() == [], f"a voter was deleted: {log.events}"
-    url = f"{fleet.urls[victim]}/v1/{namespace}/quorum/k"  # read on the cordoned node
+    url = f"{fleet.urls[led]}/v1/{namespace}/quorum/k"  # read on the node that was cordoned
     reply = wait_for(
         lambda: (r := httpx.get(url, timeout=10)).status_code == 200 and r,
         timeout=30,
