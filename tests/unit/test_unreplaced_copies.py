@@ -235,3 +235,32 @@ def test_a_storage_failed_leader_hands_leadership_to_a_voter_that_can_write() ->
     assert decision.election is not None and decision.election.reason == "transfer"
     assert decision.election.exclude == frozenset({"node-1"})
     assert decision.election.voters == ("node-1", "node-2", "node-3"), "it stays a voter"
+
+
+def test_a_cordoned_leader_hands_leadership_to_a_voter_on_a_node_that_takes_copies() -> None:
+    """It stays a voter (nothing replaces it); the node's shutdown at the end of the drain
+    then costs a follower, not a failover. Before: the lead stayed on the cordoned node."""
+    cordoned_leader = [cordoned("node-1", "zone-a"), *THREE[1:]]
+    copies = [strong_copy("node-1", "leader", LEADING), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower")]  # fmt: skip
+    decision = strong_decision(strong_observed(cordoned_leader, copies), STRONG)
+    assert decision.election is not None and decision.election.reason == "transfer"
+    assert decision.election.exclude == frozenset({"node-1"})
+    assert decision.election.voters == ("node-1", "node-2", "node-3"), "it stays a voter"
+
+
+def test_a_cordoned_leader_stays_while_another_voter_is_cordoned_too() -> None:
+    """The new leader could be chosen on the other cordoned node and moved again."""
+    nodes = [cordoned("node-1", "zone-a"), cordoned("node-2", "zone-b"), THREE[2]]
+    copies = [strong_copy("node-1", "leader", LEADING), strong_copy("node-2", "follower"),
+              strong_copy("node-3", "follower")]  # fmt: skip
+    decision = strong_decision(strong_observed(nodes, copies), STRONG)
+    assert decision.election is None
+    assert decision.wanted == ("node-1", "node-2", "node-3")
+
+
+def test_a_new_leader_is_not_moved_back_once_the_cordon_is_lifted() -> None:
+    copies = [strong_copy("node-1", "follower"), strong_copy("node-2", "leader", LEADING),
+              strong_copy("node-3", "follower")]  # fmt: skip
+    decision = strong_decision(strong_observed(THREE, copies, leader="node-2"), STRONG)
+    assert decision.election is None

@@ -13,7 +13,7 @@ removal of a voter's Replica until a membership step took it out of the voters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from statecast.api.shared_resource import SharedResourceSpec
@@ -100,19 +100,29 @@ def _leaving_voters(
 
 
 def _election_voters(
-    config: StrongConfig, wanted: tuple[str, ...], alive: frozenset[str], failed: frozenset[str]
+    config: StrongConfig,
+    wanted: tuple[str, ...],
+    alive: frozenset[str],
+    failed: frozenset[str],
+    leaving: Collection[str] = (),
 ) -> tuple[str, ...]:
-    """The voters the election step works toward: ``wanted``, less a leader that cannot write.
+    """The voters the election step works toward: ``wanted``, less a leader to move off.
 
     A leader whose files cannot be written refuses every write (``storage_unavailable``)
     while the other voters could commit them: left out of the wanted voters, it is
     replaced by a ``transfer`` election (it stays a voter), provided enough other voters
-    are live and can write to make a majority without it.
+    are live and can write to make a majority without it. A leader on a node that takes
+    no copy (``leaving``: cordoned or draining, tainted) is moved the same way, staying
+    a voter while nothing replaces it, so that the node's shutdown at the end of a drain
+    costs a follower, not a failover (the writes refused until a Lease lapses); only when
+    every other live voter is on a node that takes copies - a new leader chosen among
+    them is not moved again.
     """
     leader = config.leader
-    if leader is None or leader not in failed:
-        return wanted
     able = [v for v in config.voters if v != leader and v in alive and v not in failed]
+    cordoned = leader in leaving and not any(v in leaving for v in able)
+    if leader is None or not (leader in failed or cordoned):
+        return wanted
     if len(able) < majority(len(config.voters)):
         return wanted
     return tuple(v for v in wanted if v != leader)
@@ -148,7 +158,7 @@ def strong_decision(observed: Observed, spec: SharedResourceSpec) -> StrongDecis
     count = voter_count(spec.replicas.min, spec.replicas.max)
     stay = _leaving_voters(config, alive, holders, failed)
     wanted = wanted_voters([v for v in config.voters if v in alive], holders, count, stay)
-    wanted = _election_voters(config, wanted, alive, failed)
+    wanted = _election_voters(config, wanted, alive, failed, stay)
     progress: Mapping[str, ReplicaProgress] = {
         r.node: r.strong or ReplicaProgress() for r in observed.replicas
     }
