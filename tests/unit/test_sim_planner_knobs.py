@@ -108,7 +108,9 @@ def _setting_seen(monkeypatch: pytest.MonkeyPatch, setting: Setting) -> list[tup
     return _seen(monkeypatch, policy)
 
 
-@pytest.mark.parametrize("name", [f.name for f in fields(Setting)])
+#: ``window`` is read over the steps observed, one here: test_sim_shaped checks that it
+#: reaches the budget's shadow and the heat (a plan at this step cannot tell it).
+@pytest.mark.parametrize("name", [f.name for f in fields(Setting) if f.name != "window"])
 @pytest.mark.parametrize("base", [Setting(), DEFAULT], ids=["grid", "default"])
 def test_every_field_of_a_setting_reaches_the_planner(
     monkeypatch: pytest.MonkeyPatch, name: str, base: Setting

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from statecast.sim import SimConfig
-from statecast.sim.planned import ForecastCache
+from statecast.sim.planned import HEAT_WINDOW_S, ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
     DEFAULT,
@@ -22,9 +22,13 @@ from statecast.sim.sweeps import (
     PREDICTIVE,
     SHAPED_GRACE_STEPS,
     SHAPED_K,
+    SHAPED_WINDOW_GRACE_STEPS,
+    SHAPED_WINDOW_K,
+    SHAPED_WINDOW_STEPS,
     pod_release_twins,
     predictive_variant,
     shaped,
+    windowed,
 )
 
 
@@ -92,3 +96,34 @@ def test_a_node_whose_pod_left_lately_is_passed_as_left() -> None:
     assert not (left & running[:, :, t]).any()
     idle = ~running[:, :, max(0, t - 6) : t].any(axis=2)
     assert not (left & idle).any()
+
+
+def test_the_windowed_runs_take_reactive_s_longer_windows_in_the_trace_s_steps() -> None:
+    # Session 19: reactive's sweep reads its heat over 1, 3 and 12 steps; the shaped
+    # runs over the operator's 15 minutes only. windowed() runs the default at windows
+    # of 3 and 12 steps, each at a k and grace of reactive's, all new labels.
+    trace = scenario("drift")
+    runs = windowed(trace)
+    per_window = len(SHAPED_WINDOW_K) * len(SHAPED_WINDOW_GRACE_STEPS)
+    assert len({s.label for s in runs}) == len(runs) == len(SHAPED_WINDOW_STEPS) * per_window
+    assert not {s.label for s in runs} & {s.label for s in shaped(trace)}
+    for setting in runs:
+        assert setting.demand_priced and setting.hand_off and setting.warm
+        assert setting.window is not None and setting.cooldown is not None
+        assert round(setting.window / trace.step_s) in SHAPED_WINDOW_STEPS
+        assert round(setting.cooldown / trace.step_s) in SHAPED_WINDOW_GRACE_STEPS
+        assert setting.sigma in SHAPED_WINDOW_K
+        assert f" w={setting.window:g}s" in setting.label
+
+
+def test_the_window_reaches_the_budget_s_shadow_the_heat_and_the_departed_pods() -> None:
+    trace = scenario("batch-jobs")
+    for setting in (DEFAULT, windowed(trace)[-1]):
+        policy = predictive_variant(trace, ForecastCache(), setting).make()
+        policy.start(trace, SimConfig())
+        window = HEAT_WINDOW_S if setting.window is None else setting.window
+        shadow = policy._shadow  # type: ignore[attr-defined]
+        assert shadow is not None and shadow.window_s == window
+        steps = policy._heat_steps  # type: ignore[attr-defined]
+        assert steps == max(1, round(window / trace.step_s))
+    assert windowed(trace)[-1].window == 12 * trace.step_s != HEAT_WINDOW_S

@@ -26,6 +26,7 @@ from statecast.sim.sweeps import (
     predictive_variant,
     shaped,
     variants,
+    windowed,
 )
 
 
@@ -171,13 +172,15 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
         labels = [v.label for v in variants(trace, ("predictive",))]
         # the default, its copy-floor, grace-slot and from-read twins and the runs shaped
-        # like reactive's (with pods, the pod-release twins of those), then the grid and
-        # its twins
+        # like reactive's (with pods, the pod-release twins of those), those at reactive's
+        # longer windows, then the grid and its twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
-        count = 4 + len(shaped(trace)) + len(released) + 2 * len(PREDICTIVE)
+        budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
+        count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
-    assert len(variants(quiet, ("predictive",))) == 4 + len(shaped(quiet)) + len(PREDICTIVE)
+    budgeted = len(shaped(quiet)) + len(windowed(quiet))
+    assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
         assert policy.spec.hand_off_on_add is expected  # type: ignore[attr-defined]

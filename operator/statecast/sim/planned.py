@@ -121,6 +121,11 @@ class PlannerPolicy:
     #: and the reactive budget's shadow's ``k`` alike: None keeps the replay's (1). The
     #: sweeps' ``Setting.sigma``: the default run shaped like reactive's run at that k.
     hot_sigma: float | None = None
+    #: The window the reactive budget's shadow, the cluster's heat and the departed pods
+    #: are read over, seconds: None keeps the operator's (:data:`HEAT_WINDOW_S`). The
+    #: sweeps' ``Setting.window``: with ``hot_sigma`` and the cooldown, the default run
+    #: shaped like reactive's run at that window, k and grace.
+    heat_window_s: float | None = None
 
     def __init__(
         self,
@@ -190,14 +195,15 @@ class PlannerPolicy:
         self._local = np.zeros(trace.n_resources)
         self._total = np.zeros(trace.n_resources)
         self._moved = np.zeros(trace.n_resources)
-        self._heat_steps = max(1, round(HEAT_WINDOW_S / trace.step_s))
+        window_s = HEAT_WINDOW_S if self.heat_window_s is None else self.heat_window_s
+        self._heat_steps = max(1, round(window_s / trace.step_s))
         # The default prices hold no more copies than the reactive rule would on the
         # same observed demand: a shadow of it, on its own copies (as the operator's).
         self._shadow: Reactive | None = None
         self._copies = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
         self._held_copies = np.zeros(trace.n_resources, dtype=np.intp)
         if self.demand_priced and self.tuner is None and sigma is not None:
-            self._shadow = Reactive(HEAT_WINDOW_S, self._cooldown_s, sigma)
+            self._shadow = Reactive(window_s, self._cooldown_s, sigma)
             self._shadow.start(trace, config)
         memory = max(s.change_steps for s in self._specs) if self._specs else 0
         # what the forecasts said for the last steps, one step ahead (oldest first)
