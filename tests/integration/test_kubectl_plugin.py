@@ -87,7 +87,9 @@ def test_status_forecast_and_explain_of_a_resource_with_demand(
     assert "Policy:         predictive (interval 2s, horizon 6s, level 0.9)\n" in status.stdout
     assert "Forecast (model " in status.stdout
     assert f"  {reader}   " in status.stdout  # the busy node is in the forecast
-    assert "ReplicaAdded" in status.stdout
+    # its first copies for the minimum post no Event (0874a48): its last decision says them
+    assert "Last decision:" in status.stdout
+    assert "Recent decisions (Events):\n" in status.stdout
 
     as_json = json.loads(
         plugin(kubeconfig, "status", "prices", "-n", namespace, "-o", "json").stdout

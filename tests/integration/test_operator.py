@@ -129,8 +129,10 @@ def test_shared_resource_gets_spread_replicas_ready_status_and_gc(
 
     events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=flags")
     added = [e for e in events.items if e.reason == "ReplicaAdded"]
-    assert len(added) == 1, "one Event for the reconcile's additions, none twice"
-    assert added[0].message.count("add replica on") == 2, added[0].message
+    assert added == [], "a new resource's first copies for its minimum post no Event (0874a48)"
+    decision = status["lastDecision"]  # the status reports them instead
+    assert (decision["action"], decision["reason"]) == ("add", "minimum"), decision
+    assert decision["message"] == "2 to add, 0 to remove", decision
 
     custom.delete_namespaced_custom_object(
         GROUP, VERSION, namespace, "sharedresources", "flags", propagation_policy="Background"
