@@ -116,6 +116,21 @@ def phases(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[s
     return {n: (r.get("status") or {}).get("phase") for n, r in found.items()}
 
 
+def kept_unreplaced(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    """Wait until ``name`` is Degraded with reason ``NoReplacement``; the condition."""
+    degraded = wait_for(
+        lambda: (
+            (found := condition(status_of(custom, namespace, name), "Degraded"))
+            .get("status") == "True"
+            and found
+        ),
+        timeout=90,
+        what=f"{name} Degraded for the cordon",
+    )  # fmt: skip
+    assert degraded["reason"] == "NoReplacement", degraded
+    return dict(degraded)
+
+
 def test_a_cordoned_copy_stays_where_no_other_node_can_take_one(
     api_client: client.ApiClient, namespace: str, fleet: AgentFleet
 ) -> None:
@@ -132,16 +147,7 @@ def test_a_cordoned_copy_stays_where_no_other_node_can_take_one(
     victim = nodes[-1]
     with ReplicaLog(custom, namespace).following() as log:
         with cordoned(api_client, victim):
-            degraded = wait_for(
-                lambda: (
-                    (found := condition(status_of(custom, namespace, "everywhere"), "Degraded"))
-                    .get("status") == "True"
-                    and found
-                ),
-                timeout=90,
-                what="the resource Degraded for the cordon",
-            )  # fmt: skip
-            assert degraded["reason"] == "NoReplacement", degraded
+            degraded = kept_unreplaced(custom, namespace, "everywhere")
             assert victim in degraded["message"], degraded
             events = client.CoreV1Api(api_client).list_namespaced_event(
                 namespace, field_selector="involvedObject.name=everywhere"
@@ -428,16 +434,7 @@ def test_a_cordoned_strong_leader_stays_a_voter_where_no_other_node_can_take_one
         with contextlib.ExitStack() as cordons:
             for node in [*spare, led]:
                 cordons.enter_context(cordoned(api_client, node))
-            degraded = wait_for(
-                lambda: (
-                    (found := condition(status_of(custom, namespace, "quorum"), "Degraded"))
-                    .get("status") == "True"
-                    and found
-                ),
-                timeout=90,
-                what="the resource Degraded for the cordon",
-            )  # fmt: skip
-            assert degraded["reason"] == "NoReplacement", degraded
+            degraded = kept_unreplaced(custom, namespace, "quorum")
             assert led in degraded["message"], degraded
             wait_for(
                 lambda: status_of(custom, namespace, "quorum").get("leader") not in (None, led),
