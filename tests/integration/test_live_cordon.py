@@ -131,6 +131,15 @@ def kept_unreplaced(custom: client.CustomObjectsApi, namespace: str, name: str) 
     return dict(degraded)
 
 
+def degraded_cleared(custom: client.CustomObjectsApi, namespace: str, name: str) -> None:
+    """Wait until ``name``'s Degraded condition is False again (the cordon lifted)."""
+    wait_for(
+        lambda: condition(status_of(custom, namespace, name), "Degraded").get("status") == "False",
+        timeout=90,
+        what=f"{name}'s Degraded cleared once uncordoned",
+    )
+
+
 def test_a_cordoned_copy_stays_where_no_other_node_can_take_one(
     api_client: client.ApiClient, namespace: str, fleet: AgentFleet
 ) -> None:
@@ -154,14 +163,7 @@ def test_a_cordoned_copy_stays_where_no_other_node_can_take_one(
             )
             assert "NoReplacement" in {e.reason for e in events.items}
             assert phases(custom, namespace, "everywhere").get(victim) == "Ready"
-        wait_for(
-            lambda: (
-                condition(status_of(custom, namespace, "everywhere"), "Degraded").get("status")
-                == "False"
-            ),
-            timeout=90,
-            what="Degraded cleared once the node is uncordoned",
-        )
+        degraded_cleared(custom, namespace, "everywhere")
     assert log.deleted() == [], f"a copy was deleted: {log.events}"
 
 
@@ -443,14 +445,7 @@ def test_a_cordoned_strong_leader_stays_a_voter_where_no_other_node_can_take_one
             )
             wait_for(written(1), timeout=60, interval=0.5, what="a write taken while cordoned")
             assert sorted(status_of(custom, namespace, "quorum").get("voters", [])) == voters
-        wait_for(
-            lambda: (
-                condition(status_of(custom, namespace, "quorum"), "Degraded").get("status")
-                == "False"
-            ),
-            timeout=90,
-            what="Degraded cleared once the nodes are uncordoned",
-        )
+        degraded_cleared(custom, namespace, "quorum")
         wait_for(written(2), timeout=60, interval=0.5, what="a write taken after the cordon")
     assert log.deleted() == [], f"a voter was deleted: {log.events}"
     url = f"{fleet.urls[led]}/v1/{namespace}/quorum/k"  # read on the node that was cordoned
