@@ -267,6 +267,7 @@ class PlannerPolicy:
                 copy_bytes=self._warm(r, now),
                 warm_retention_s=self._config.warm_retention_s if self.warm_copies else 0.0,
                 consumers_left=_consumers(trace, left, r),
+                reactive_nodes=self._reactive_nodes(r),
             )
             chosen = set(plan(inputs).nodes)
             desired[r] = [n in chosen for n in trace.nodes]
@@ -335,6 +336,16 @@ class PlannerPolicy:
         for_demand = (shadow.last_why != Why.NONE) & (shadow.last_why != Why.GRACE)
         self._held_copies = np.asarray((for_demand & self._copies).sum(axis=1), dtype=np.intp)
         return np.asarray(self._copies.sum(axis=1), dtype=np.intp)
+
+    def _reactive_nodes(self, r: int) -> frozenset[str]:
+        """The nodes the reactive budget's shadow holds a copy of resource ``r`` on now.
+
+        Given to the plan (``PlanInput.reactive_nodes``) only where the spec trims in
+        the rule's order (``PlacementSpec.trim_in_reactive_order``); else empty.
+        """
+        if self._shadow is None or not self.spec.trim_in_reactive_order:
+            return frozenset()
+        return frozenset(self._trace.nodes[i] for i in np.flatnonzero(self._copies[r]))
 
     def _cluster_heat(self, t: int) -> tuple[float, float] | None:
         """Mean and deviation of the active pairs' rates over the reactive rule's window.

@@ -252,18 +252,38 @@ def _trim_to_budget(ctx: Context, board: Board) -> None:
     but generated-02: docs/placement-history.md 'Session 13, default and tables'). The only
     up-to-date copy goes last, and only by a hand-off to a copy this plan adds (the
     executor keeps it until that one is up to date): when consumers' pods arrive, their
-    copies take its place as reactive's do.
+    copies take its place as reactive's do. With ``spec.trim_in_reactive_order`` the
+    copies the rule does not hold go first (:func:`_outside_reactive`).
     """
     spec = ctx.inputs.spec
+    outside = _outside_reactive(ctx)
     while board.count > max(ctx.budget, spec.min_replicas):
         added = board.holders & ~np.isfinite(ctx.age_s)  # the copies this plan adds
         options = removable(ctx, board, moving=bool(added.any())) & ~uncovering(ctx, board.holders)
         if not options.any():
             break
         loss = losses(ctx, board, ctx.hedge)
-        worst = _first(options, last_fresh(ctx, board), loss)
+        first = [last_fresh(ctx, board)] if outside is None else [last_fresh(ctx, board), ~outside]
+        worst = _first(options, *first, loss)
         detail = f"above the {ctx.budget} copies reactive replication holds on this demand"
         remove(ctx, board, worst, Reason.COST, float(loss[worst]), detail)
+
+
+def _outside_reactive(ctx: Context) -> BoolArray | None:
+    """Nodes whose copy the reactive rule does not hold now, for the trim to its count.
+
+    With ``spec.trim_in_reactive_order`` and the rule's nodes given
+    (``PlanInput.reactive_nodes``): the rule drops a copy once its pair has been cold
+    for its grace and its count falls by that copy, so the trim drops those first and
+    keeps the copies the rule still holds, whose nodes read again before their grace
+    ends (by the forecast's loss alone, another went and was copied back). None: the
+    least loss alone.
+    """
+    inputs = ctx.inputs
+    if not inputs.spec.trim_in_reactive_order or not inputs.reactive_nodes:
+        return None
+    held = np.array([name in inputs.reactive_nodes for name in ctx.names], dtype=np.bool_)
+    return np.asarray(~held, dtype=np.bool_)
 
 
 def _add_consumers(ctx: Context, board: Board) -> None:
