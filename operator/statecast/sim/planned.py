@@ -126,6 +126,11 @@ class PlannerPolicy:
     #: sweeps' ``Setting.window``: with ``hot_sigma`` and the cooldown, the default run
     #: shaped like reactive's run at that window, k and grace.
     heat_window_s: float | None = None
+    #: Replicas held beyond each resource's ``min`` (the planner's ``min_replicas`` raised
+    #: by this many, within ``max`` and the nodes; the zone floor kept at the trace's
+    #: ``min``, ``PlacementSpec.zone_floor``), as follow-the-workload's ``extra`` holds
+    #: them: the sweeps' ``Setting.extra``. 0: the trace's ``min`` (every earlier run).
+    extra_replicas: int = 0
 
     def __init__(
         self,
@@ -171,7 +176,8 @@ class PlannerPolicy:
         self._specs = [
             replace(
                 self.spec,
-                min_replicas=int(trace.min_replicas[r]),
+                min_replicas=self._minimum(trace, r),
+                zone_floor=self._zone_floor(trace, r),
                 max_replicas=int(trace.max_replicas[r]) or None,
                 cooldown_s=self._cooldown_s,
                 cost_weight=self.cost_weight,
@@ -208,6 +214,23 @@ class PlannerPolicy:
         memory = max(s.change_steps for s in self._specs) if self._specs else 0
         # what the forecasts said for the last steps, one step ahead (oldest first)
         self._earlier = np.full((trace.n_resources, trace.n_nodes, memory), np.nan)
+
+    def _minimum(self, trace: Trace, r: int) -> int:
+        """Resource ``r``'s ``min`` and :attr:`extra_replicas`, within its ``max`` and the nodes."""
+        low = int(trace.min_replicas[r])
+        if self.extra_replicas <= 0:
+            return low
+        high = int(trace.max_replicas[r]) or trace.n_nodes
+        return max(low, min(low + self.extra_replicas, high, trace.n_nodes))
+
+    def _zone_floor(self, trace: Trace, r: int) -> int | None:
+        """The zone floor: with :attr:`extra_replicas` the trace's ``min``, else the spec's.
+
+        The extra replicas go where the demand is, in any zone, as follow-the-workload's do.
+        """
+        if self.extra_replicas > 0:
+            return int(trace.min_replicas[r])
+        return self.spec.zone_floor
 
     def believed(self, t: int) -> Band:
         """Mean, lower, upper (resources x nodes x horizon) and deviation (resources x nodes)."""

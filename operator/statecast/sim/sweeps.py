@@ -125,6 +125,14 @@ class Setting:
             its shadow does not hold (``PlacementSpec.trim_in_reactive_order``, session
             20; acts only with the reactive budget, the default prices'); False: the
             least loss alone, every earlier run's (labels unchanged).
+        extra: replicas held beyond each resource's ``min`` (the planner's ``min``
+            raised, ``PlannerPolicy.extra_replicas``, session 20), as follow-the-workload's
+            ``+1`` .. ``+3`` hold them, the zone floor kept at the trace's ``min``
+            (``PlacementSpec.zone_floor``: raised with the count, the extra copies went
+            to other zones, and at follow-the-workload's ``+1`` on node-loss served 54.7 %
+            local against its 60.7 %): with the floor's prices the run holds that count
+            and its copies sit where the floor's rules put them. 0: the trace's ``min``
+            (every earlier run; labels unchanged).
     """
 
     hold: float = 1.0
@@ -148,6 +156,7 @@ class Setting:
     pod_release: bool | None = field(default=None, metadata={KNOB: "release_pod_copies"})
     window: float | None = None
     reactive_order: bool = field(default=False, metadata={KNOB: "trim_in_reactive_order"})
+    extra: int = 0
 
     @property
     def planner(self) -> PlacementSpec:
@@ -202,6 +211,8 @@ class Setting:
             suffix += f" w={self.window:g}s"
         if self.reactive_order:
             suffix += " trim-in-reactive-order"
+        if self.extra:
+            suffix += f" min+{self.extra}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -440,6 +451,33 @@ def reactive_ordered(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
+def follow_floor(trace: Trace) -> tuple[Setting, ...]:
+    """The floor at follow-the-workload's counts and hysteresis (session 20, bytes).
+
+    Follow-the-workload holds ``min`` (+1 .. +3) replicas and moves one only once its
+    window of statistics shows another node busier by its ratio: at those budgets its
+    runs with long windows and high ratios moved few bytes for their service, and our
+    floor runs either never moved (copies at x10^6, placed on the first forecast) or
+    moved on every shift of the forecast (copies at x1 .. x16). Here the floor holds
+    ``min`` plus :data:`FOLLOW_EXTRA` replicas (:attr:`Setting.extra`), places them by
+    each node's reads over :data:`FOLLOW_WINDOW_STEPS` of the trace's steps
+    (:attr:`Setting.floor_window`) and moves one only where the reads it serves faster
+    outweigh those it serves slower by ``1 +`` :data:`FOLLOW_RATIOS` (:attr:`Setting.ratio`),
+    copies at their price: that hysteresis in the planner's terms. Valuing local hits, as
+    follow-the-workload counts a node's requests, not their latency (in a probe of both on
+    eight rows of the 58 the latency-valued twins turned fewer lost runs: 185 -> 64 against
+    51). 24 runs, new labels; not in the equal-count order (the windows depend on the
+    trace's step).
+    """
+    step = trace.step_s
+    return tuple(
+        Setting(FLOOR, local=True, floor_window=w * step, ratio=r, extra=e)
+        for e in FOLLOW_EXTRA
+        for w in FOLLOW_WINDOW_STEPS
+        for r in FOLLOW_RATIOS
+    )
+
+
 def pod_release_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
     """``settings`` again with a departed pod's copy released (session 18), where pods are.
 
@@ -491,6 +529,13 @@ SHAPED_GRACE_STEPS = REACTIVE_GRACE_STEPS
 SHAPED_WINDOW_STEPS = (3, 12)
 SHAPED_WINDOW_K = (0.25, 1.0, 1.5, 2.0)
 SHAPED_WINDOW_GRACE_STEPS = (1, 3, 24)
+#: The floor at follow-the-workload's counts and hysteresis (:func:`follow_floor`): replicas
+#: beyond ``min``, windows in the trace's steps (its longer two), and the ratio by which
+#: a move's faster-served reads must outweigh its slower-served ones, less one (its
+#: x1.5, x2 and x3).
+FOLLOW_EXTRA = (0, 1, 2, 3)
+FOLLOW_WINDOW_STEPS = (3, 12)
+FOLLOW_RATIOS = (0.5, 1.0, 2.0)
 #: Follow-the-workload: windows, ratios and extra replicas (before session 14).
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
@@ -632,6 +677,7 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
             policy.holding_per_replica = True
         policy.hot_sigma = setting.sigma
         policy.heat_window_s = setting.window
+        policy.extra_replicas = setting.extra
         return policy
 
     return Variant("predictive", setting.label, build, setting)
@@ -648,8 +694,9 @@ def variants(
     ``predictive``: the settings of predictive's runs besides the default and its twins
     (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`), the runs shaped like reactive's
     (:func:`shaped`) and, on traces with pods, the pod-release twins of both
-    (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`) and
-    those trimmed in the reactive rule's order (:func:`reactive_ordered`);
+    (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`),
+    those trimmed in the reactive rule's order (:func:`reactive_ordered`) and the floor at
+    follow-the-workload's counts and hysteresis (:func:`follow_floor`);
     None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
@@ -673,6 +720,7 @@ def variants(
                 *pod_release_twins(trace, (DEFAULT, *shaped(trace))),
                 *windowed(trace),
                 *reactive_ordered(trace),
+                *follow_floor(trace),
                 *predictive,
             )
         ],

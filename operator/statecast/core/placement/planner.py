@@ -82,6 +82,7 @@ from statecast.core.placement.moves import Evidence, best_move
 from statecast.core.placement.types import (
     ActionKind,
     PlacementError,
+    PlacementSpec,
     Plan,
     PlanInput,
     Reason,
@@ -122,7 +123,7 @@ def plan(inputs: PlanInput) -> Plan:
         cap=cap,
         budget=cap if inputs.reactive_copies is None else min(cap, inputs.reactive_copies),
         fill=0 if inputs.reactive_copies is None else min(cap, inputs.reactive_copies),
-        target_zones=min(inputs.spec.min_replicas, zones_possible),
+        target_zones=min(_zone_floor(inputs.spec), zones_possible),
     )
     _trim_to_cap(ctx, board)
     _add_consumers(ctx, board)
@@ -140,6 +141,11 @@ def plan(inputs: PlanInput) -> Plan:
     expected = float(mean @ final) / total if total > 0 else float(final.mean()) if n else 0.0
     ordered = tuple(sorted(board.actions.values(), key=lambda a: a.node))
     return Plan(ordered, expected, tuple(board.notes))
+
+
+def _zone_floor(spec: PlacementSpec) -> int:
+    """The zones the copies cover at least: ``spec.zone_floor``, else ``min``."""
+    return spec.min_replicas if spec.zone_floor is None else spec.zone_floor
 
 
 def _validate(inputs: PlanInput) -> None:

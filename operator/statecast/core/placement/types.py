@@ -183,6 +183,10 @@ class PlacementSpec:
             generated-26 at reactive's count, 822 copies against the rule's 725).
             False (the default): the least loss alone; without ``reactive_nodes`` it
             does nothing.
+        zone_floor: how many zones the copies cover at least, where the nodes allow
+            (the zone floor); None (the default): ``min_replicas``, as ever. The
+            simulator's runs that hold replicas beyond the trace's ``min`` (as
+            follow-the-workload's ``+1`` .. ``+3`` do) keep the trace's ``min`` here.
     """
 
     min_replicas: int = 2
@@ -208,6 +212,7 @@ class PlacementSpec:
     cooldown_from_read: bool = False
     release_pod_copies: bool = False
     trim_in_reactive_order: bool = False
+    zone_floor: int | None = None
 
 
 @dataclass(frozen=True)
