@@ -14,6 +14,7 @@ from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
+    BYTES_DEAR,
     DEFAULT,
     FLOOR,
     HOLDING_COOLDOWNS,
@@ -176,15 +177,16 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         # the default, its copy-floor, grace-slot and from-read twins and the runs shaped
         # like reactive's (with pods, the pod-release twins of those), those at reactive's
         # longer windows, those trimmed in reactive's order, the floor at
-        # follow-the-workload's counts, then the grid and its twins
+        # follow-the-workload's counts, those with bytes priced dear, then the grid and its
+        # twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
         budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
-        budgeted += len(reactive_ordered(trace)) + len(follow_floor(trace))
+        budgeted += len(reactive_ordered(trace)) + len(follow_floor(trace)) + len(BYTES_DEAR)
         count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     budgeted = len(shaped(quiet)) + len(windowed(quiet))
-    budgeted += len(reactive_ordered(quiet)) + len(follow_floor(quiet))
+    budgeted += len(reactive_ordered(quiet)) + len(follow_floor(quiet)) + len(BYTES_DEAR)
     assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()

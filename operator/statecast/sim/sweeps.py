@@ -478,6 +478,29 @@ def follow_floor(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
+#: The bytes-dear runs' copy prices: 4,096 .. 131,072 times a copy's, by 2x (session 20).
+BYTES_DEAR_COPY = tuple(2.0**e for e in range(12, 18))
+#: ... at these holding prices (a GiB-hour's; the copy price leaves it as it is).
+BYTES_DEAR_HOLD = (1 / 16, 16.0)
+#: Bytes moved priced dear, copies kept a day or a week (session 20, groupcache's corner):
+#: the copy multiplier prices every byte moved, copies and write streams alike
+#: (``Setting.copy``), and at these prices a copy pays only on a node that reads the
+#: resource for the whole cooldown while its writes are rare. groupcache's hot copies are
+#: made once and never evicted while their node has room: its bytes are almost only the
+#: write stream of the resources it copies (generated-05: 0.19 GiB at 3,557 rh, 17.6 %
+#: local, its copies of a 4 MiB resource written 0.2 times a minute on every node), where
+#: our runs kept a day or a week priced copies at x1 at most and held the busiest resources,
+#: written 12 times a minute (our least bytes at its service 2.6x its). Both valuations,
+#: holding cheap and dear: 48 runs, not in the equal-count order.
+BYTES_DEAR: tuple[Setting, ...] = tuple(
+    Setting(hold, copy, local=local, cooldown=cooldown)
+    for cooldown in HOLDING_COOLDOWNS
+    for local in (False, True)
+    for hold in BYTES_DEAR_HOLD
+    for copy in BYTES_DEAR_COPY
+)
+
+
 def pod_release_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
     """``settings`` again with a departed pod's copy released (session 18), where pods are.
 
@@ -695,9 +718,9 @@ def variants(
     (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`), the runs shaped like reactive's
     (:func:`shaped`) and, on traces with pods, the pod-release twins of both
     (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`),
-    those trimmed in the reactive rule's order (:func:`reactive_ordered`) and the floor at
-    follow-the-workload's counts and hysteresis (:func:`follow_floor`);
-    None: the grid (:data:`PREDICTIVE`) and its
+    those trimmed in the reactive rule's order (:func:`reactive_ordered`), the floor at
+    follow-the-workload's counts and hysteresis (:func:`follow_floor`) and those with bytes
+    priced dear (:data:`BYTES_DEAR`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
@@ -721,6 +744,7 @@ def variants(
                 *windowed(trace),
                 *reactive_ordered(trace),
                 *follow_floor(trace),
+                *BYTES_DEAR,
                 *predictive,
             )
         ],
