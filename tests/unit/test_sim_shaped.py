@@ -29,6 +29,7 @@ from statecast.sim.sweeps import (
     predictive_variant,
     shaped,
     windowed,
+    windowed_rest,
 )
 
 
@@ -127,3 +128,19 @@ def test_the_window_reaches_the_budget_s_shadow_the_heat_and_the_departed_pods()
         steps = policy._heat_steps  # type: ignore[attr-defined]
         assert steps == max(1, round(window / trace.step_s))
     assert windowed(trace)[-1].window == 12 * trace.step_s != HEAT_WINDOW_S
+
+
+def test_the_rest_of_the_windowed_runs_complete_reactive_s_grid_at_its_longer_windows() -> None:
+    # Session 20: windowed() kept 24 of the 56 runs at windows of 3 and 12 steps;
+    # windowed_rest() runs the other 32, new labels, so that both make the whole grid.
+    trace = scenario("drift")
+    kept, rest = windowed(trace), windowed_rest(trace)
+    grid = len(SHAPED_WINDOW_STEPS) * len(SHAPED_K) * len(SHAPED_GRACE_STEPS)
+    assert len(kept) + len(rest) == grid == len({s.label for s in (*kept, *rest)})
+    assert not {s.label for s in rest} & {s.label for s in (DEFAULT, *shaped(trace), *kept)}
+    for setting in rest:
+        assert setting.window is not None and setting.cooldown is not None
+        assert round(setting.window / trace.step_s) in SHAPED_WINDOW_STEPS
+        assert round(setting.cooldown / trace.step_s) in SHAPED_GRACE_STEPS
+        assert setting.sigma in SHAPED_K and not setting.reactive_order
+        assert setting.label.endswith(f" w={setting.window:g}s")

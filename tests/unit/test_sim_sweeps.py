@@ -30,6 +30,7 @@ from statecast.sim.sweeps import (
     shaped,
     variants,
     windowed,
+    windowed_rest,
 )
 
 
@@ -183,10 +184,12 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
         budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
         budgeted += len(reactive_ordered(trace)) + len(follow_floor(trace)) + len(BYTES_DEAR)
+        budgeted += len(windowed_rest(trace))
         count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     budgeted = len(shaped(quiet)) + len(windowed(quiet))
     budgeted += len(reactive_ordered(quiet)) + len(follow_floor(quiet)) + len(BYTES_DEAR)
+    budgeted += len(windowed_rest(quiet))
     assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()

@@ -431,6 +431,26 @@ def windowed(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
+def windowed_rest(trace: Trace) -> tuple[Setting, ...]:
+    """The rest of reactive's k and graces at its longer windows (session 20).
+
+    :func:`windowed` kept 24 of the 56 runs of :data:`SHAPED_K` x
+    :data:`SHAPED_GRACE_STEPS` at windows of 3 and 12 steps (those that carried the most
+    mixes on three rows); generated-43's and -04's studies had none of them, and there
+    the rivals' runs we lost read at k = 0 and 0.5 over 3 and 12 steps with 12- and
+    24-step graces. The other 32, in the same order; not in the equal-count order.
+    """
+    step = trace.step_s
+    kept = set(windowed(trace))
+    runs = (
+        replace(DEFAULT, sigma=k, cooldown=g * step, window=w * step)
+        for w in SHAPED_WINDOW_STEPS
+        for k in SHAPED_K
+        for g in SHAPED_GRACE_STEPS
+    )
+    return tuple(s for s in runs if s not in kept)
+
+
 def reactive_ordered(trace: Trace) -> tuple[Setting, ...]:
     """The runs shaped like reactive's (:func:`shaped`) trimmed in the rule's order (session 20).
 
@@ -718,7 +738,8 @@ def variants(
     (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`), the runs shaped like reactive's
     (:func:`shaped`) and, on traces with pods, the pod-release twins of both
     (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`),
-    those trimmed in the reactive rule's order (:func:`reactive_ordered`), the floor at
+    those trimmed in the reactive rule's order (:func:`reactive_ordered`), the rest of
+    reactive's k and graces at its longer windows (:func:`windowed_rest`), the floor at
     follow-the-workload's counts and hysteresis (:func:`follow_floor`) and those with bytes
     priced dear (:data:`BYTES_DEAR`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
@@ -743,6 +764,7 @@ def variants(
                 *pod_release_twins(trace, (DEFAULT, *shaped(trace))),
                 *windowed(trace),
                 *reactive_ordered(trace),
+                *windowed_rest(trace),
                 *follow_floor(trace),
                 *BYTES_DEAR,
                 *predictive,
