@@ -21,7 +21,7 @@ Each family gets the knobs that trade cost against quality, swept as hard as our
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 from statecast.core.placement import PlacementSpec
@@ -401,12 +401,32 @@ def shaped(trace: Trace) -> tuple[Setting, ...]:
     default's budget at reactive's k there (generated-23). Not in the equal-count
     order: the cooldowns depend on the trace's step.
     """
-    step = trace.step_s
-    runs = [
-        replace(DEFAULT, sigma=k, cooldown=g * step) for k in SHAPED_K for g in SHAPED_GRACE_STEPS
-    ]
-    runs += [replace(DEFAULT, sigma=k, cooldown=24 * step, from_read=True) for k in SHAPED_K]
+    runs = _like_reactive(trace, SHAPED_K, SHAPED_GRACE_STEPS)
+    runs += _like_reactive(trace, SHAPED_K, (24,), from_read=True)
     return tuple(runs)
+
+
+def _like_reactive(
+    trace: Trace,
+    ks: Sequence[float],
+    graces: Sequence[int],
+    windows: Sequence[int | None] = (None,),
+    **knobs: bool,
+) -> list[Setting]:
+    """The default at each of reactive's window, k and grace (windows and graces in steps).
+
+    Window outermost, then k, then grace; a window of None is the operator's 15 minutes
+    (:attr:`Setting.window` None). ``knobs``: further :class:`Setting` fields, alike for all.
+    """
+    step = trace.step_s
+    return [
+        replace(
+            DEFAULT, sigma=k, cooldown=g * step, window=None if w is None else w * step, **knobs
+        )
+        for w in windows
+        for k in ks
+        for g in graces
+    ]
 
 
 def windowed(trace: Trace) -> tuple[Setting, ...]:
@@ -422,12 +442,8 @@ def windowed(trace: Trace) -> tuple[Setting, ...]:
     (:data:`SHAPED_WINDOW_K`, :data:`SHAPED_WINDOW_GRACE_STEPS`); 24 runs. Not in the
     equal-count order (the windows and cooldowns depend on the trace's step).
     """
-    step = trace.step_s
     return tuple(
-        replace(DEFAULT, sigma=k, cooldown=g * step, window=w * step)
-        for w in SHAPED_WINDOW_STEPS
-        for k in SHAPED_WINDOW_K
-        for g in SHAPED_WINDOW_GRACE_STEPS
+        _like_reactive(trace, SHAPED_WINDOW_K, SHAPED_WINDOW_GRACE_STEPS, SHAPED_WINDOW_STEPS)
     )
 
 
@@ -440,14 +456,8 @@ def windowed_rest(trace: Trace) -> tuple[Setting, ...]:
     the rivals' runs we lost read at k = 0 and 0.5 over 3 and 12 steps with 12- and
     24-step graces. The other 32, in the same order; not in the equal-count order.
     """
-    step = trace.step_s
     kept = set(windowed(trace))
-    runs = (
-        replace(DEFAULT, sigma=k, cooldown=g * step, window=w * step)
-        for w in SHAPED_WINDOW_STEPS
-        for k in SHAPED_K
-        for g in SHAPED_GRACE_STEPS
-    )
+    runs = _like_reactive(trace, SHAPED_K, SHAPED_GRACE_STEPS, SHAPED_WINDOW_STEPS)
     return tuple(s for s in runs if s not in kept)
 
 
@@ -463,12 +473,7 @@ def reactive_ordered(trace: Trace) -> tuple[Setting, ...]:
     :data:`SHAPED_GRACE_STEPS` (the cooldown from creation), 28 runs; not in the
     equal-count order (the cooldowns depend on the trace's step).
     """
-    step = trace.step_s
-    return tuple(
-        replace(DEFAULT, sigma=k, cooldown=g * step, reactive_order=True)
-        for k in SHAPED_K
-        for g in SHAPED_GRACE_STEPS
-    )
+    return tuple(_like_reactive(trace, SHAPED_K, SHAPED_GRACE_STEPS, reactive_order=True))
 
 
 def follow_floor(trace: Trace) -> tuple[Setting, ...]:
