@@ -93,9 +93,10 @@ def test_sarimax_uses_known_future_events() -> None:
 def test_family_members_are_named_for_what_they_are(member: Member, name: str) -> None:
     assert member.name(PERIOD) == name
     assert model_name([member], PERIOD, zero=True) == "zero"
-    assert (
-        model_name([member, Member()], PERIOD) == "mean(" + ",".join(sorted([name, "naive"])) + ")"
+    mean = (
+        "mean(naive x2)" if name == "naive" else "mean(" + ",".join(sorted([name, "naive"])) + ")"
     )
+    assert model_name([member, Member()], PERIOD) == mean
 
 
 def test_the_grid_holds_the_baselines_of_every_season() -> None:
@@ -246,3 +247,10 @@ def test_metrics_on_hand_computed_values() -> None:
     assert pinball(np.array([3.0]), np.array([1.0]), 0.9) == pytest.approx(1.8)
     assert pinball(np.array([1.0]), np.array([3.0]), 0.9) == pytest.approx(0.2)
     assert mase_scale(np.array([1.0, 2.0, 4.0]), period=5) == pytest.approx(1.5)
+
+
+def test_a_mean_names_members_that_share_a_name_once_with_their_count() -> None:
+    profiles = [Member(period=PERIOD, seasons=k) for k in (2, 3, 4)]
+    assert model_name(profiles, PERIOD) == "mean(profile x3)"
+    assert model_name([Member(), *profiles[:2]], PERIOD) == "mean(naive,profile x2)"
+    assert model_name([Member(), profiles[0]], PERIOD) == "mean(naive,profile)"

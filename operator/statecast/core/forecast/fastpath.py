@@ -95,11 +95,18 @@ class FamilyFit:
 
 
 def model_name(members: list[Member], main_period: int, *, zero: bool = False) -> str:
-    """Name of one member or of the equal-weight mean of several."""
+    """Name of one member or of the equal-weight mean of several.
+
+    Members that share a short name (profiles of different numbers of seasons, say) are
+    named once with their count: ``mean(naive,profile x2)``, not ``mean(naive,profile,profile)``.
+    """
     if zero:
         return "zero"
     names = sorted(m.name(main_period) for m in members)
-    return names[0] if len(members) == 1 else "mean(" + ",".join(names) + ")"
+    if len(members) == 1:
+        return names[0]
+    counted = (n if (k := names.count(n)) == 1 else f"{n} x{k}" for n in dict.fromkeys(names))
+    return "mean(" + ",".join(counted) + ")"
 
 
 def spread(zhat: FloatArray, kappa: FloatArray) -> FloatArray:
