@@ -542,8 +542,22 @@ def main() -> None:
         action="store_true",
         help="report the traces kept in --partial DIR (run nothing else; names the missing)",
     )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=OUT,
+        help="where the report (NAME.md, NAME.json) is written (default %(default)s; the"
+        " PNGs stay in docs/bench)",
+    )
+    parser.add_argument(
+        "--out-name",
+        default="sim",
+        help="the report's file names without suffix (default %(default)s; e.g. sim-heldout"
+        " with --generated 150 --only generated-140,...)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.partial:
         args.partial.mkdir(parents=True, exist_ok=True)
     # The built-in scenarios first (the two first), then the generated ones, then
@@ -611,7 +625,17 @@ def main() -> None:
     seconds = sum(s.seconds for s in studies if s.name not in older)
     what = {"older_what": args.older_what} if args.older_what else {}
     note = args.note.read_text() if args.note else ""
-    report(studies, scale_lines, seconds, OUT, missing, older, note=note, **what)
+    report(
+        studies,
+        scale_lines,
+        seconds,
+        args.out_dir,
+        missing,
+        older,
+        note=note,
+        stem=args.out_name,
+        **what,
+    )
 
 
 if __name__ == "__main__":

@@ -298,8 +298,9 @@ def report(
     older: list[str] | None = None,
     older_what: str = OLDER,
     note: str = "",
+    stem: str = "sim",
 ) -> None:
-    """Write ``sim.md`` and ``sim.json`` under ``out``.
+    """Write ``<stem>.md`` and ``<stem>.json`` under ``out``.
 
     ``missing``: traces not finished; ``older``: traces whose sweep is an earlier run's,
     which ``older_what`` describes; ``note``: Markdown paragraphs on where the runs come
@@ -397,7 +398,7 @@ def report(
             "|---|---|---|",
             *scale_lines,
         ]
-    (out / "sim.md").write_text("\n".join(text) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(text) + "\n")
     raw = {
         s.name: {
             "shape": s.shape,
@@ -409,5 +410,5 @@ def report(
         }
         for s in studies
     }
-    (out / "sim.json").write_text(json.dumps(raw, indent=1) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(raw, indent=1) + "\n")
     print("\n".join(text))
