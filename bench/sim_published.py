@@ -12,6 +12,7 @@ Run from the repository root::
     .venv/bin/python -m bench.sim_published verify DIR --only generated-100 [--per-family 2]
     .venv/bin/python -m bench.sim_published fill DIR --only ROWS --out RUNS.jsonl
     .venv/bin/python -m bench.sim_published splice DIR RUNS.jsonl [...]
+    .venv/bin/python -m bench.sim_published verdicts docs/bench/sim-fresh.json NEW.json
     .venv/bin/python -m bench.sim --partial DIR --report-only --note DIR/note.md \\
         --generated 110 --only generated-100,...,generated-109 --out-name sim-fresh
 
@@ -38,7 +39,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.sim import Study, _checks, _config, _save, twitter_trace
+from bench.sim import RIVALS, Study, _checks, _config, _save, twitter_trace
 from statecast.sim import Trace
 from statecast.sim.frontier import Point
 from statecast.sim.generator import scenario_of
@@ -394,6 +395,37 @@ def _until(clock: str | None) -> float | None:
     return time.mktime((*now[:3], hours, minutes, 0, 0, 0, -1))
 
 
+# -- verdicts ---------------------------------------------------------------------------
+
+_TESTS = tuple(
+    (metric, kind)
+    for metric in ("local_hit_ratio", "mean_latency_ms", "bytes_moved")
+    for kind in ("strict", "within_margin")
+)
+
+
+def holds(row: dict[str, Any], rival: str, test: tuple[str, str]) -> bool | None:
+    """Whether predictive's frontier holds on one test of a report row (None: no check)."""
+    check = row["checks"].get(rival)
+    return None if check is None else not check[test[0]][test[1]]
+
+
+def verdict_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Per rival and test, rows held before -> after, and every row whose verdict moved."""
+    rows = [r for r in before if r in after]
+    lines, moved = [], []
+    for rival, test in ((r, t) for r in RIVALS for t in _TESTS):
+        then = [r for r in rows if holds(before[r], rival, test)]
+        now = [r for r in rows if holds(after[r], rival, test)]
+        counted = sum(1 for r in rows if holds(after[r], rival, test) is not None)
+        lines.append(
+            f"vs {rival:19s} {test[0]:15s} {test[1]:13s} {len(then)} -> {len(now)} of {counted}"
+        )
+        moved += [f"  {r}: vs {rival} {'/'.join(test)}: lost -> held" for r in now if r not in then]
+        moved += [f"  {r}: vs {rival} {'/'.join(test)}: held -> LOST" for r in then if r not in now]
+    return lines + moved
+
+
 # -- command line ----------------------------------------------------------------------
 
 
@@ -421,6 +453,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.choices["verify"].add_argument("--per-family", type=int, default=2)
     sub.choices["fill"].add_argument("--out", type=Path, required=True)
     sub.choices["fill"].add_argument("--until", help="HH:MM: start no run after it")
+    cmd = sub.add_parser("verdicts", help="how two reports' verdicts differ, row by row")
+    cmd.add_argument("before", type=Path)
+    cmd.add_argument("after", type=Path)
     cmd = sub.add_parser("splice", help="add runs (JSON Lines) to the studies")
     cmd.add_argument("directory", type=Path)
     cmd.add_argument("runs", type=Path, nargs="+")
@@ -445,6 +480,9 @@ def main() -> None:
         until = _until(args.until)
         for row in rows_in(args.directory, args.only):
             fill_row(args.directory, row, args.out, until)
+    elif args.command == "verdicts":
+        before, after = (json.loads(p.read_text()) for p in (args.before, args.after))
+        print("\n".join(verdict_changes(before, after)))
     else:
         print_spliced(splice(args.directory, args.runs))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.sim import Study, _checks, _save, run_all
@@ -26,6 +27,7 @@ from bench.sim_published import (
     splice,
     spread,
     trace_of,
+    verdict_changes,
     verify_row,
 )
 from bench.sim_report import report
@@ -176,3 +178,24 @@ def test_spread_takes_each_family_s_first_and_last() -> None:
     assert sorted({v.family for v in picked}) == families
     ours = [v for v in chosen if v.family == "predictive"]
     assert [v for v in picked if v.family == "predictive"] == [ours[0], ours[-1]]
+
+
+def test_verdicts_count_the_rows_held_and_name_each_that_moved() -> None:
+    held: dict[str, list[Any]] = {"strict": [], "within_margin": []}
+    lost: dict[str, list[Any]] = {"strict": [{"budget": 1.0}], "within_margin": [{"budget": 1.0}]}
+    metrics = ("local_hit_ratio", "mean_latency_ms", "bytes_moved")
+
+    def row(bytes_check: dict[str, list[Any]]) -> dict[str, Any]:
+        check = {m: held for m in metrics[:2]} | {"bytes_moved": bytes_check}
+        return {"checks": {"reactive": check}}
+
+    before = {"generated-00": row(lost), "generated-01": row(held)}
+    after = {"generated-00": row(held), "generated-01": row(lost)}
+    lines = verdict_changes(before, after)
+    assert any(
+        line.startswith("vs reactive ") and "bytes_moved" in line and "1 -> 1 of 2" in line
+        for line in lines
+    )
+    assert "  generated-00: vs reactive bytes_moved/within_margin: lost -> held" in lines
+    assert "  generated-01: vs reactive bytes_moved/within_margin: held -> LOST" in lines
+    assert not any("vs static" in line for line in lines if line.startswith("  "))
