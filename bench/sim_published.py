@@ -404,25 +404,30 @@ _TESTS = tuple(
 )
 
 
-def holds(row: dict[str, Any], rival: str, test: tuple[str, str]) -> bool | None:
-    """Whether predictive's frontier holds on one test of a report row (None: no check)."""
+def holds(
+    row: dict[str, Any], rival: str, test: tuple[str, str], equal: bool = False
+) -> bool | None:
+    """Whether predictive's frontier holds on one test of a report row (None: no check);
+    ``equal``: its frontier at equal count (the check's ``equal_count``)."""
     check = row["checks"].get(rival)
+    if check is not None and equal:
+        check = check.get("equal_count")
     return None if check is None else not check[test[0]][test[1]]
 
 
 def verdict_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Per rival and test, rows held before -> after, and every row whose verdict moved."""
+    """Per rival and test, from all runs and at equal count, the rows held before ->
+    after, and every row whose verdict moved."""
     rows = [r for r in before if r in after]
     lines, moved = [], []
-    for rival, test in ((r, t) for r in RIVALS for t in _TESTS):
-        then = [r for r in rows if holds(before[r], rival, test)]
-        now = [r for r in rows if holds(after[r], rival, test)]
-        counted = sum(1 for r in rows if holds(after[r], rival, test) is not None)
-        lines.append(
-            f"vs {rival:19s} {test[0]:15s} {test[1]:13s} {len(then)} -> {len(now)} of {counted}"
-        )
-        moved += [f"  {r}: vs {rival} {'/'.join(test)}: lost -> held" for r in now if r not in then]
-        moved += [f"  {r}: vs {rival} {'/'.join(test)}: held -> LOST" for r in then if r not in now]
+    for equal, rival, test in ((e, r, t) for e in (False, True) for r in RIVALS for t in _TESTS):
+        then = [r for r in rows if holds(before[r], rival, test, equal)]
+        now = [r for r in rows if holds(after[r], rival, test, equal)]
+        counted = sum(1 for r in rows if holds(after[r], rival, test, equal) is not None)
+        what = f"vs {rival} {'/'.join(test)}{' at equal count' if equal else ''}"
+        lines.append(f"{what:60s} {len(then)} -> {len(now)} of {counted}")
+        moved += [f"  {r}: {what}: lost -> held" for r in now if r not in then]
+        moved += [f"  {r}: {what}: held -> LOST" for r in then if r not in now]
     return lines + moved
 
 

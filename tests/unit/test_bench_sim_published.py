@@ -192,10 +192,18 @@ def test_verdicts_count_the_rows_held_and_name_each_that_moved() -> None:
     before = {"generated-00": row(lost), "generated-01": row(held)}
     after = {"generated-00": row(held), "generated-01": row(lost)}
     lines = verdict_changes(before, after)
-    assert any(
-        line.startswith("vs reactive ") and "bytes_moved" in line and "1 -> 1 of 2" in line
-        for line in lines
-    )
+    counts = [line for line in lines if line.startswith("vs reactive bytes_moved/within")]
+    assert counts[0].endswith(" 1 -> 1 of 2")
+    assert counts[1].endswith(" 0 -> 0 of 0")  # no equal-count check in these rows
     assert "  generated-00: vs reactive bytes_moved/within_margin: lost -> held" in lines
     assert "  generated-01: vs reactive bytes_moved/within_margin: held -> LOST" in lines
     assert not any("vs static" in line for line in lines if line.startswith("  "))
+    then, now = row(held), row(held)
+    then["checks"]["reactive"]["equal_count"] = {"runs": 1, **row(lost)["checks"]["reactive"]}
+    now["checks"]["reactive"]["equal_count"] = {"runs": 1, **row(held)["checks"]["reactive"]}
+    lines = verdict_changes({"generated-00": then}, {"generated-00": now})
+    what = "vs reactive bytes_moved/within_margin at equal count"
+    assert [line for line in lines if line.startswith("  ")] == [
+        "  generated-00: vs reactive bytes_moved/strict at equal count: lost -> held",
+        f"  generated-00: {what}: lost -> held",
+    ]
