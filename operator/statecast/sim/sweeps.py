@@ -125,6 +125,10 @@ class Setting:
             its shadow does not hold (``PlacementSpec.trim_in_reactive_order``, session
             20; acts only with the reactive budget, the default prices'); False: the
             least loss alone, every earlier run's (labels unchanged).
+        copy_weight: multiplies the price of a copy alone (``PlacementSpec.copy_weight``,
+            session 21): the holding, its write stream and the demand-relative floor as
+            they are, unlike :attr:`copy`, which multiplies every cost. 1: every earlier
+            run's (labels unchanged).
         extra: replicas held beyond each resource's ``min`` (the planner's ``min``
             raised, ``PlannerPolicy.extra_replicas``, session 20), as follow-the-workload's
             ``+1`` .. ``+3`` hold them, the zone floor kept at the trace's ``min``
@@ -157,6 +161,7 @@ class Setting:
     window: float | None = None
     reactive_order: bool = field(default=False, metadata={KNOB: "trim_in_reactive_order"})
     extra: int = 0
+    copy_weight: float = field(default=1.0, metadata={KNOB: "copy_weight"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -213,6 +218,8 @@ class Setting:
             suffix += " trim-in-reactive-order"
         if self.extra:
             suffix += f" min+{self.extra}"
+        if self.copy_weight != 1.0:
+            suffix += f" copies x{self.copy_weight:g}"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -411,17 +418,24 @@ def _like_reactive(
     ks: Sequence[float],
     graces: Sequence[int],
     windows: Sequence[int | None] = (None,),
+    copy_weight: float = 1.0,
     **knobs: bool,
 ) -> list[Setting]:
     """The default at each of reactive's window, k and grace (windows and graces in steps).
 
     Window outermost, then k, then grace; a window of None is the operator's 15 minutes
-    (:attr:`Setting.window` None). ``knobs``: further :class:`Setting` fields, alike for all.
+    (:attr:`Setting.window` None). ``copy_weight`` and ``knobs`` (further :class:`Setting`
+    fields, switched on): alike for all.
     """
     step = trace.step_s
     return [
         replace(
-            DEFAULT, sigma=k, cooldown=g * step, window=None if w is None else w * step, **knobs
+            DEFAULT,
+            sigma=k,
+            cooldown=g * step,
+            window=None if w is None else w * step,
+            copy_weight=copy_weight,
+            **knobs,
         )
         for w in windows
         for k in ks
@@ -474,6 +488,28 @@ def reactive_ordered(trace: Trace) -> tuple[Setting, ...]:
     equal-count order (the cooldowns depend on the trace's step).
     """
     return tuple(_like_reactive(trace, SHAPED_K, SHAPED_GRACE_STEPS, reactive_order=True))
+
+
+def copies_at_count(trace: Trace) -> tuple[Setting, ...]:
+    """The runs shaped like reactive's (:func:`shaped`) with a copy priced dear (session 21).
+
+    At reactive's count the default moves copies within the count wherever the latency a
+    move saves beats a copy at its bytes (2,000 ms a GiB), which almost any gain does:
+    on generated-04 at k = 1.5 and a 24-step grace it relocated the extra copies of a
+    12 MiB resource four times in the measured day (52 MB; 115.9 MB in all against the
+    rule's 63.8, 29 % faster, 0.8 points fewer local hits), where the rule's hot set
+    never moved. The copy alone priced x4, x16 and x64 (:attr:`Setting.copy_weight`,
+    ``PlacementSpec.copy_weight``; the holding, its write stream and the demand-relative
+    floor as they are, so the count is the rule's): a move then pays only where it
+    saves that much more, the bytes end of the frontier at that count. At each k and
+    grace of :data:`SHAPED_K` and :data:`SHAPED_GRACE_STEPS` (the cooldown from
+    creation), 84 runs, labels ending `` copies x<w>``; not in the equal-count order.
+    """
+    return tuple(
+        s
+        for w in COPY_WEIGHTS
+        for s in _like_reactive(trace, SHAPED_K, SHAPED_GRACE_STEPS, copy_weight=w)
+    )
 
 
 def follow_floor(trace: Trace) -> tuple[Setting, ...]:
@@ -577,6 +613,9 @@ SHAPED_GRACE_STEPS = REACTIVE_GRACE_STEPS
 SHAPED_WINDOW_STEPS = (3, 12)
 SHAPED_WINDOW_K = (0.25, 1.0, 1.5, 2.0)
 SHAPED_WINDOW_GRACE_STEPS = (1, 3, 24)
+#: A copy's price multipliers of the runs shaped like reactive's with copies dear
+#: (:func:`copies_at_count`), by 4x.
+COPY_WEIGHTS = (4.0, 16.0, 64.0)
 #: The floor at follow-the-workload's counts and hysteresis (:func:`follow_floor`): replicas
 #: beyond ``min``, windows in the trace's steps (its longer two), and the ratio by which
 #: a move's faster-served reads must outweigh its slower-served ones, less one (its
@@ -745,8 +784,9 @@ def variants(
     (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`),
     those trimmed in the reactive rule's order (:func:`reactive_ordered`), the rest of
     reactive's k and graces at its longer windows (:func:`windowed_rest`), the floor at
-    follow-the-workload's counts and hysteresis (:func:`follow_floor`) and those with bytes
-    priced dear (:data:`BYTES_DEAR`); None: the grid (:data:`PREDICTIVE`) and its
+    follow-the-workload's counts and hysteresis (:func:`follow_floor`), those with bytes
+    priced dear (:data:`BYTES_DEAR`) and those shaped like reactive's with a copy priced
+    dear (:func:`copies_at_count`); None: the grid (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
@@ -772,6 +812,7 @@ def variants(
                 *windowed_rest(trace),
                 *follow_floor(trace),
                 *BYTES_DEAR,
+                *copies_at_count(trace),
                 *predictive,
             )
         ],

@@ -271,7 +271,7 @@ def build_context(inputs: PlanInput) -> Context:
         i = index.get(name)
         if i is not None and not may_readd(since, spec.cooldown_s):
             margin[i] = 2 * spec.hysteresis + 1.0
-    copy = copy_cost(state, inputs.costs, spec.cost_weight)
+    copy = copy_cost(state, inputs.costs, spec.cost_weight * spec.copy_weight)
     moved = np.full(len(names), float(state.bytes))
     for name, warm in inputs.copy_bytes.items():
         i = index.get(name)
