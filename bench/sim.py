@@ -634,6 +634,7 @@ def main() -> None:
         older,
         note=note,
         stem=args.out_name,
+        kept=args.report_only,
         **what,
     )
 
