@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sim import RIVALS, Study, _checks, _config, _save, twitter_trace
+from bench.sim_report import OLDER_HEAD, PARTIAL_HEAD
 from statecast.sim import Trace
 from statecast.sim.frontier import Point
 from statecast.sim.generator import scenario_of
@@ -91,11 +92,15 @@ def full_copies(study: Study) -> bool:
 
 
 def note_of(markdown: str) -> str:
-    """The paragraphs a report's head holds between its fixed text and its first section."""
+    """The paragraphs a report's head holds between its fixed text and its first section,
+    but those the report writes itself (what a partial run holds): reported again, the
+    note would repeat them."""
     lines = markdown.splitlines()
     start = next(i for i, line in enumerate(lines) if line == _HEAD_END) + 1
     end = next(i for i in range(start, len(lines)) if lines[i].startswith(_FIRST_SECTION))
-    return "\n".join(lines[start:end]).strip() + "\n"
+    paragraphs = "\n".join(lines[start:end]).strip().split("\n\n")
+    kept = [p for p in paragraphs if not p.startswith((OLDER_HEAD, PARTIAL_HEAD))]
+    return "\n\n".join(kept).strip() + "\n"
 
 
 def rebuild(report: Path, directory: Path, warm_retention_s: float) -> list[str]:

@@ -265,6 +265,12 @@ def _generated_summary(generated: list[Study], older: list[str]) -> list[str]:
     return lines
 
 
+#: How the paragraphs :func:`_partial_note` writes begin (a note read back from a report
+#: leaves them out: the report writes them again).
+OLDER_HEAD = "**From an earlier run's sweep**"
+PARTIAL_HEAD = "**Partial run**"
+
+
 def _partial_note(
     studies: list[Study], missing: list[str], older: list[str], older_what: str = OLDER
 ) -> list[str]:
@@ -272,8 +278,7 @@ def _partial_note(
     note = []
     if older:
         note = [
-            f"**From an earlier run's sweep** ({older_what}; comparisons recomputed):"
-            f" {', '.join(older)}.",
+            f"{OLDER_HEAD} ({older_what}; comparisons recomputed): {', '.join(older)}.",
             "",
         ]
     if not missing:
@@ -281,7 +286,7 @@ def _partial_note(
     swept = sum(1 for s in studies if s.checks)
     defaults = [s.name for s in studies if not s.checks]
     not_run = [name for name in missing if name not in defaults]
-    text = f"**Partial run**: sweeps finished for {swept} of {swept + len(missing)} traces."
+    text = f"{PARTIAL_HEAD}: sweeps finished for {swept} of {swept + len(missing)} traces."
     if defaults:
         text += f" Default settings only (no frontier): {', '.join(defaults)}."
     if not_run:

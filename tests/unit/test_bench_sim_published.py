@@ -77,6 +77,17 @@ def test_the_note_is_what_lies_between_the_head_and_the_first_section(tmp_path: 
     assert note_of((tmp_path / "sim.md").read_text()).strip() == NOTE_TEXT
 
 
+def test_the_note_leaves_out_what_a_partial_report_writes_itself(tmp_path: Path) -> None:
+    studies = [_study("weekly", 0.0)]
+    report(studies, [], 1.0, tmp_path, ["generated-00"], note=NOTE_TEXT)
+    first = (tmp_path / "sim.md").read_text()
+    assert first.count("**Partial run**") == 1
+    note = note_of(first)
+    assert note.strip() == NOTE_TEXT
+    report(studies, [], 1.0, tmp_path, ["generated-00"], note=note)
+    assert (tmp_path / "sim.md").read_text() == first
+
+
 def test_a_report_not_charged_in_full_is_refused_at_retention_zero(tmp_path: Path) -> None:
     study = _study("weekly", 0.0)
     study.points[0] = replace(study.points[0], bytes_full_copies=2 * study.points[0].bytes_moved)
