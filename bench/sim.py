@@ -32,6 +32,7 @@ import argparse
 import ctypes
 import json
 import os
+import re
 import signal
 import tempfile
 import time
@@ -121,6 +122,17 @@ def twitter_trace(workdir: Path) -> Trace:
     # A small lookup table: 16 MiB, 10 writes a minute (chosen once, not tuned).
     res_csv.write_text("resource,bytes,writes_per_min\ntweets,16Mi,10\n")
     return load_trace(trace_csv, nodes_csv, res_csv, name="twitter-nab")
+
+
+def trace_of(row: str) -> Trace:
+    """The trace of a row: ``generated-NN``, ``twitter-nab`` or a built-in scenario."""
+    found = re.fullmatch(r"generated-(\d+)", row)
+    if found:
+        return scenario_of(int(found.group(1)))
+    if row == "twitter-nab":
+        with tempfile.TemporaryDirectory() as tmp:
+            return twitter_trace(Path(tmp))
+    return scenario(row)
 
 
 def scale_trace(nodes: int, resources: int, steps: int, seed: int = 7) -> Trace:
@@ -308,8 +320,8 @@ def study(
     """
     name, seed, plots = job
     started = time.process_time()
+    trace = trace_of(_label(job))
     if seed is not None:
-        trace = scenario_of(seed)
         shape = random_shape(np.random.default_rng([seed, 1]))
         described = (
             f"{shape.nodes} nodes/{shape.zones} zones, {shape.resources} res, "
@@ -318,11 +330,8 @@ def study(
             f"{', weekly' if shape.weekly else ''}{', churn' if shape.churn else ''}"
         )
     elif name == "twitter-nab":
-        with tempfile.TemporaryDirectory() as tmp:
-            trace = twitter_trace(Path(tmp))
         described = "NAB Twitter volumes, 10 nodes in 3 zones, 16 MiB"
     else:
-        trace = scenario(name)
         described = f"built-in, {trace.n_nodes} nodes, {trace.steps} steps of {trace.step_s:g} s"
     config = _config(trace, warm_retention_s)
     cache = ForecastCache()

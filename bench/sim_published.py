@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -39,13 +37,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.sim import RIVALS, Study, _checks, _config, _save, twitter_trace
+from bench.sim import RIVALS, Study, _checks, _config, _save, trace_of
 from bench.sim_report import OLDER_HEAD, PARTIAL_HEAD
-from statecast.sim import Trace
 from statecast.sim.frontier import Point
-from statecast.sim.generator import scenario_of
 from statecast.sim.planned import ForecastCache
-from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import Variant, run_sweep, variants
 
 #: The published tables charge every copy in full (SimConfig.warm_retention_s = 0).
@@ -55,17 +50,6 @@ NOTE = "note.md"
 _HEAD_END = "are compared and what the bounds are."
 _FIRST_SECTION = "## "
 _POINT_FIELDS = tuple(f.name for f in fields(Point))
-
-
-def trace_of(row: str) -> Trace:
-    """The trace of a row: ``generated-NN``, ``twitter-nab`` or a built-in scenario."""
-    found = re.fullmatch(r"generated-(\d+)", row)
-    if found:
-        return scenario_of(int(found.group(1)))
-    if row == "twitter-nab":
-        with tempfile.TemporaryDirectory() as tmp:
-            return twitter_trace(Path(tmp))
-    return scenario(row)
 
 
 # -- rebuild ---------------------------------------------------------------------------

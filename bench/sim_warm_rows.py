@@ -23,25 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.sim import _config
+from bench.sim import _config, trace_of
 from statecast.core.warm import WARM_RETENTION_S
 from statecast.sim import Trace, replay
-from statecast.sim.generator import scenario_of
 from statecast.sim.planned import ForecastCache
 from statecast.sim.policies import Policy
-from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import Setting, predictive_variant, variants
 
 ROWS = Path(__file__).resolve().parents[1] / "docs" / "bench" / "sim-warm-rows.json"
 _SETTING = re.compile(
     r"predictive hold x([0-9.e+-]+) copy x([0-9.e+-]+)( local-first)?(?: cd=([0-9.]+)s)?$"
 )
-
-
-def trace_of(name: str) -> Trace:
-    """A built-in scenario, or ``generated-NN``."""
-    found = re.fullmatch(r"generated-(\d+)", name)
-    return scenario_of(int(found.group(1))) if found else scenario(name)
 
 
 def policy_of(trace: Trace, cache: ForecastCache, label: str) -> Policy:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.sim import Study, _checks, _save, run_all
+from bench.sim import Study, _checks, _save, run_all, trace_of
 from bench.sim_published import (
     NOTE,
     fill_row,
@@ -26,7 +26,6 @@ from bench.sim_published import (
     same,
     splice,
     spread,
-    trace_of,
     verdict_changes,
     verify_row,
 )
