@@ -11,6 +11,7 @@ Run from the repository root::
     .venv/bin/python -m bench.sim_published missing DIR [--only generated-100,...]
     .venv/bin/python -m bench.sim_published verify DIR --only generated-100 [--per-family 2]
     .venv/bin/python -m bench.sim_published fill DIR --only ROWS --out RUNS.jsonl
+        [--families copies_at_count,reactive]
     .venv/bin/python -m bench.sim_published splice DIR RUNS.jsonl [...]
     .venv/bin/python -m bench.sim_published verdicts docs/bench/sim-fresh.json NEW.json
     .venv/bin/python -m bench.sim --partial DIR --report-only --note DIR/note.md \\
@@ -24,24 +25,31 @@ run appended to RUNS.jsonl (resumable: labels already there are not replayed).
 whose labels today's sweep makes on their row and the study lacks, and says why each
 other line is skipped; checks recomputed. ``verify``: replays a few existing runs and
 says whether they are bit-equal (the code that fills must reproduce the published runs).
+``--families`` (``missing`` and ``fill``): only the labels of those families, each a
+variant's family (``reactive``, ``predictive``, ...) or a group of predictive's settings
+named in :mod:`statecast.sim.sweeps` (``copies_at_count``, ``windowed``, ``BYTES_DEAR``,
+...: a function of the trace, a tuple of settings or one setting); default all.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from bench.sim import RIVALS, Study, _checks, _config, _save, trace_of
 from bench.sim_report import OLDER_HEAD, PARTIAL_HEAD
+from statecast.sim import sweeps
 from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
-from statecast.sim.sweeps import Variant, run_sweep, variants
+from statecast.sim.sweeps import Setting, Variant, run_sweep, variants
+from statecast.sim.trace import Trace
 
 #: The published tables charge every copy in full (SimConfig.warm_retention_s = 0).
 PUBLISHED_RETENTION = 0.0
@@ -127,6 +135,44 @@ def lacking(chosen: Iterable[Variant], study: Study) -> list[Variant]:
     return [v for v in chosen if v.label not in have]
 
 
+def group_labels(trace: Trace, name: str) -> set[str] | None:
+    """The labels of the predictive settings ``name`` names in :mod:`statecast.sim.sweeps`
+    on ``trace``: a public function of the trace alone (``copies_at_count``), a tuple of
+    settings (``BYTES_DEAR``) or one setting (``DEFAULT``); None: no such group."""
+    found = None if name.startswith("_") else getattr(sweeps, name, None)
+    if inspect.isfunction(found) and found.__module__ == sweeps.__name__:
+        found = found(trace) if len(inspect.signature(found).parameters) == 1 else None
+    if isinstance(found, Setting):
+        found = (found,)
+    if not isinstance(found, tuple) or not all(isinstance(s, Setting) for s in found):
+        return None
+    return {s.label for s in found}
+
+
+def of_families(
+    trace: Trace, chosen: list[Variant], families: Sequence[str] | None
+) -> list[Variant]:
+    """``chosen``'s variants of ``families`` (all when None), in order: each a variant's
+    family or a group of predictive's settings (:func:`group_labels`)."""
+    if families is None:
+        return chosen
+    kinds = dict.fromkeys(v.family for v in chosen)
+    labels: set[str] = set()
+    for name in families:
+        group = set() if name in kinds else group_labels(trace, name)
+        if group is None:
+            raise SystemExit(
+                f"{name!r}: neither a family of the sweep ({', '.join(kinds)}) nor a group"
+                " of predictive's settings in statecast.sim.sweeps (copies_at_count, ...)"
+            )
+        labels |= group
+    return [
+        v
+        for v in chosen
+        if v.family in families or (v.family == "predictive" and v.label in labels)
+    ]
+
+
 @dataclass
 class Lack:
     """What one row's study lacks of today's sweep."""
@@ -156,11 +202,14 @@ class Lack:
         return first + (self.count - 1) * sum(rest) / len(rest)
 
 
-def lack_of(directory: Path, row: str, sample: int = 0) -> Lack:
+def lack_of(
+    directory: Path, row: str, sample: int = 0, families: Sequence[str] | None = None
+) -> Lack:
     """What ``row``'s study in ``directory`` lacks of today's sweep, by family.
 
     ``sample``: replay that many of the lacking runs (spread over each family) and time
-    them, for the estimate; their results are dropped.
+    them, for the estimate; their results are dropped. ``families``: of those alone
+    (:func:`of_families`; all when None).
     """
     study = load(directory, row)
     trace = trace_of(row)
@@ -168,7 +217,7 @@ def lack_of(directory: Path, row: str, sample: int = 0) -> Lack:
     named = {v.label for v in chosen}
     found = Lack(row, len(study.points), study.seconds)
     found.unnamed = sum(1 for p in study.points if p.label not in named)
-    todo = lacking(chosen, study)
+    todo = lacking(of_families(trace, chosen, families), study)
     for v in todo:
         found.by_family.setdefault(v.family, []).append(v.label)
     config = _config(trace, study.warm_retention_s)
@@ -316,18 +365,26 @@ def _past(until: float | None) -> bool:
     return until is not None and time.time() >= until
 
 
-def fill_row(directory: Path, row: str, out: Path, until: float | None = None) -> int:
+def fill_row(
+    directory: Path,
+    row: str,
+    out: Path,
+    until: float | None = None,
+    families: Sequence[str] | None = None,
+) -> int:
     """Replay the labels ``row``'s study lacks, appending each run to ``out``; how many.
 
     At the study's warm retention; labels already in ``out`` are not replayed; stops
-    before a run once the clock passes ``until`` (seconds since the epoch).
+    before a run once the clock passes ``until`` (seconds since the epoch); only the
+    labels of ``families`` (:func:`of_families`; all when None).
     """
     study = load(directory, row)
     trace = trace_of(row)
     config = _config(trace, study.warm_retention_s)
     cache = ForecastCache()
     done = {label for r, label in labels_in(out) if r == row}
-    todo = [v for v in lacking(variants(trace, cache=cache), study) if v.label not in done]
+    chosen = of_families(trace, variants(trace, cache=cache), families)
+    todo = [v for v in lacking(chosen, study) if v.label not in done]
     ran, cpu = 0, time.process_time()
     for variant in todo:
         if _past(until):
@@ -373,6 +430,11 @@ def verify_row(directory: Path, row: str, per_family: int) -> list[str]:
         flush=True,
     )
     return unequal
+
+
+def _families(names: str | None) -> list[str] | None:
+    """``--families``' names (None: all)."""
+    return None if names is None else names.split(",")
 
 
 def _until(clock: str | None) -> float | None:
@@ -440,6 +502,13 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=what)
         cmd.add_argument("directory", type=Path)
         cmd.add_argument("--only", help="comma-separated rows, in this order (default: all)")
+        if name != "verify":
+            cmd.add_argument(
+                "--families",
+                help="comma-separated: a variant's family (reactive, predictive, ...) or a"
+                " group of predictive's settings in statecast.sim.sweeps (copies_at_count,"
+                " windowed, BYTES_DEAR, ...); only their labels (default: all)",
+            )
     sub.choices["missing"].add_argument("--labels", action="store_true", help="list them")
     sub.choices["missing"].add_argument(
         "--sample", type=int, default=0, help="replay N lacking runs a family a row, timed"
@@ -463,7 +532,8 @@ def main() -> None:
         print(f"{len(rows)} studies and {NOTE} in {args.directory}")
     elif args.command == "missing":
         rows = rows_in(args.directory, args.only)
-        lacks = [lack_of(args.directory, row, args.sample) for row in rows]
+        families = _families(args.families)
+        lacks = [lack_of(args.directory, row, args.sample, families) for row in rows]
         print_lacks(lacks, args.labels)
     elif args.command == "verify":
         rows = rows_in(args.directory, args.only)
@@ -471,9 +541,9 @@ def main() -> None:
         print("\n".join(unequal) or "every run replayed bit-equal")
         raise SystemExit(1 if unequal else 0)
     elif args.command == "fill":
-        until = _until(args.until)
+        until, families = _until(args.until), _families(args.families)
         for row in rows_in(args.directory, args.only):
-            fill_row(args.directory, row, args.out, until)
+            fill_row(args.directory, row, args.out, until, families)
     elif args.command == "verdicts":
         before, after = (json.loads(p.read_text()) for p in (args.before, args.after))
         print("\n".join(verdict_changes(before, after)))

@@ -33,7 +33,7 @@ from bench.sim_report import report
 
 from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
-from statecast.sim.sweeps import variants
+from statecast.sim.sweeps import BYTES_DEAR, copies_at_count, variants
 
 ROW = "generated-109"  # 4 nodes, 72 steps: its runs replay in milliseconds
 NOTE_TEXT = "**Session 99** (test): where the runs come from.\n\nA second paragraph."
@@ -167,6 +167,29 @@ def test_fill_replays_only_the_lacking_labels_resumably_and_verify_agrees(
     study.points = study.points[-2:]
     _save(study, tmp_path)
     assert verify_row(tmp_path, ROW, 2) == []  # the filled runs replay bit-equal
+
+
+def test_families_narrow_missing_and_fill_to_their_labels(tmp_path: Path) -> None:
+    trace = trace_of(ROW)
+    dear = [s.label for s in copies_at_count(trace)][:2]
+    _, grid = _row_study(tmp_path, 2)
+    study = load(tmp_path, ROW)
+    study.points = [p for p in study.points if p.label not in dear]
+    _save(study, tmp_path)
+    assert lack_of(tmp_path, ROW, families=["copies_at_count"]).by_family == {"predictive": dear}
+    for none in (["reactive"], ["BYTES_DEAR", "static"], ["DEFAULT"]):
+        assert lack_of(tmp_path, ROW, families=none).count == 0
+    assert lack_of(tmp_path, ROW, families=["predictive"]).count == 4
+    assert lack_of(tmp_path, ROW).count == 4  # default: every family
+    out = tmp_path / "runs.jsonl"
+    assert fill_row(tmp_path, ROW, out, families=["reactive", "copies_at_count"]) == 2
+    assert [json.loads(line)["label"] for line in out.read_text().splitlines()] == dear
+    assert fill_row(tmp_path, ROW, out) == 2
+    assert [json.loads(line)["label"] for line in out.read_text().splitlines()][2:] == grid
+    assert BYTES_DEAR[0].label in {v.label for v in variants(trace)}
+    for wrong in ("copy_weight", "_reactive", "variants", "COPY_WEIGHTS", "shaped-ish"):
+        with pytest.raises(SystemExit, match="neither a family"):
+            lack_of(tmp_path, ROW, families=[wrong])
 
 
 def test_fill_starts_no_run_past_its_clock(tmp_path: Path) -> None:
