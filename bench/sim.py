@@ -363,7 +363,7 @@ def study(
     return result
 
 
-def timelines(names: list[str]) -> None:
+def timelines(names: list[str], out_dir: Path = OUT) -> None:
     """The placement-over-time pictures of follow-the-sun and the Twitter trace (if named)."""
     for name in names:
         if name == "twitter-nab":
@@ -379,8 +379,30 @@ def timelines(names: list[str]) -> None:
             if isinstance(policy, Predictive):
                 band = policy.band
         start = config.warmup_steps if name != "twitter-nab" else trace.steps - 3 * trace.period
-        out = OUT / ("sim.png" if name == "follow-the-sun" else "sim-twitter.png")
+        out = out_dir / ("sim.png" if name == "follow-the-sun" else "sim-twitter.png")
         plot(trace, results, out, band=band, start=start)
+
+
+def redraw(studies: list[Study], out_dir: Path) -> None:
+    """The built-in scenarios' frontier PNGs drawn again from kept runs, as a run draws them.
+
+    The runs are the studies' own (their replica-hours, local hits, latency and bytes, as
+    charged at the study's warm retention); the bounds' curves are recomputed from the
+    trace (:func:`_bounds`), as :func:`study` does. No placement run is replayed.
+    """
+    for s in studies:
+        if not s.checks or s.name not in SCENARIOS:
+            continue
+        trace = trace_of(s.name)
+        bounds = _bounds(trace, _config(trace, s.warm_retention_s), s.points)
+        plot_frontiers(
+            s.name,
+            s.points,
+            out_dir / f"sim-frontier-{s.name}.png",
+            hit_bound=bounds["hit_curve"],
+            latency_bound=bounds["latency_curve"],
+        )
+        print(f"  {s.name:16s} frontier PNG from {len(s.points)} kept runs", flush=True)
 
 
 def speed() -> list[str]:
@@ -552,11 +574,17 @@ def main() -> None:
         help="report the traces kept in --partial DIR (run nothing else; names the missing)",
     )
     parser.add_argument(
+        "--plots",
+        action="store_true",
+        help="with --report-only: draw the built-in scenarios' frontier PNGs from the kept"
+        " runs and the placement timelines (four default replays each) into --out-dir",
+    )
+    parser.add_argument(
         "--out-dir",
         type=Path,
         default=OUT,
-        help="where the report (NAME.md, NAME.json) is written (default %(default)s; the"
-        " PNGs stay in docs/bench)",
+        help="where the report (NAME.md, NAME.json) is written (default %(default)s; a"
+        " run's PNGs stay in docs/bench, --report-only --plots writes them here)",
     )
     parser.add_argument(
         "--out-name",
@@ -600,6 +628,8 @@ def main() -> None:
     if args.report_only:  # the comparisons of the current code, whatever wrote the runs
         for s in studies:
             s.checks = _checks(s.points) if s.checks else {}
+    if args.plots and not args.report_only:
+        parser.error("--plots goes with --report-only (a run draws its own PNGs)")
     finished = {s.name for s in studies if s.checks}
     older: list[str] = []
     if args.older is not None:
@@ -628,6 +658,10 @@ def main() -> None:
     missing = [_label(job) for job in jobs if _label(job) not in swept]
     if not args.quick and not args.report_only:  # replays: a report runs nothing
         timelines([n for n in ("follow-the-sun", "twitter-nab") if n in swept])
+    if args.plots:  # ... but the pictures, if asked: four default replays a timeline
+        redraw(studies, args.out_dir)
+        present = {s.name for s in studies}
+        timelines([n for n in ("follow-the-sun", "twitter-nab") if n in present], args.out_dir)
     scale_lines = [] if args.quick or args.no_speed or args.report_only else speed()
     from bench.sim_report import report
 
