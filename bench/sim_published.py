@@ -14,6 +14,7 @@ Run from the repository root::
         [--families copies_at_count,reactive]
     .venv/bin/python -m bench.sim_published splice DIR RUNS.jsonl [...]
     .venv/bin/python -m bench.sim_published verdicts docs/bench/sim-fresh.json NEW.json
+    .venv/bin/python -m bench.sim_published summary docs/bench/sim.json [...]
     .venv/bin/python -m bench.sim --partial DIR --report-only --note DIR/note.md \\
         --generated 110 --only generated-100,...,generated-109 --out-name sim-fresh
 
@@ -482,6 +483,33 @@ def verdict_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return lines + moved
 
 
+def _held(
+    rows: list[dict[str, Any]], rival: str, tests: list[tuple[str, str]], equal: bool = False
+) -> int:
+    """How many rows hold every one of ``tests`` against ``rival``."""
+    return sum(all(holds(row, rival, t, equal) for t in tests) for row in rows)
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    """The table of record's counts, per rival: rows where predictive's frontier holds
+    both service tests (local hits and mean latency) strictly, both within the margins,
+    bytes within the margins, bytes strictly; and both service tests within the margins
+    at equal count. Of the rows with a check against that rival."""
+    hits, latency = "local_hit_ratio", "mean_latency_ms"
+    lines = []
+    for rival in RIVALS:
+        rows = [row for row in report.values() if holds(row, rival, (hits, "strict")) is not None]
+        both = [_held(rows, rival, [(hits, k), (latency, k)]) for k in ("strict", "within_margin")]
+        moved = [_held(rows, rival, [("bytes_moved", k)]) for k in ("within_margin", "strict")]
+        equal = _held(rows, rival, [(hits, "within_margin"), (latency, "within_margin")], True)
+        lines.append(
+            f"{rival:20s} {'/'.join(map(str, both + moved))} of {len(rows)}"
+            f" (both strict / both within / bytes within / bytes strict);"
+            f" equal count both within {equal}"
+        )
+    return lines
+
+
 # -- command line ----------------------------------------------------------------------
 
 
@@ -519,6 +547,8 @@ def _parser() -> argparse.ArgumentParser:
     cmd = sub.add_parser("verdicts", help="how two reports' verdicts differ, row by row")
     cmd.add_argument("before", type=Path)
     cmd.add_argument("after", type=Path)
+    cmd = sub.add_parser("summary", help="the table of record's counts, per rival")
+    cmd.add_argument("reports", type=Path, nargs="+")
     cmd = sub.add_parser("splice", help="add runs (JSON Lines) to the studies")
     cmd.add_argument("directory", type=Path)
     cmd.add_argument("runs", type=Path, nargs="+")
@@ -547,6 +577,9 @@ def main() -> None:
     elif args.command == "verdicts":
         before, after = (json.loads(p.read_text()) for p in (args.before, args.after))
         print("\n".join(verdict_changes(before, after)))
+    elif args.command == "summary":
+        for path in args.reports:
+            print(path.name, *summary(json.loads(path.read_text())), sep="\n  ")
     else:
         print_spliced(splice(args.directory, args.runs))
 

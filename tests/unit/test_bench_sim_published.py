@@ -26,6 +26,7 @@ from bench.sim_published import (
     same,
     splice,
     spread,
+    summary,
     verdict_changes,
     verify_row,
 )
@@ -240,3 +241,19 @@ def test_verdicts_count_the_rows_held_and_name_each_that_moved() -> None:
         "  generated-00: vs reactive bytes_moved/strict at equal count: lost -> held",
         f"  generated-00: {what}: lost -> held",
     ]
+
+
+def test_summary_counts_the_table_of_record_per_rival() -> None:
+    held: dict[str, list[Any]] = {"strict": [], "within_margin": []}
+    near: dict[str, list[Any]] = {"strict": [{"budget": 1.0}], "within_margin": []}
+    metrics = ("local_hit_ratio", "mean_latency_ms", "bytes_moved")
+
+    def row(latency: dict[str, list[Any]], moved: dict[str, list[Any]]) -> dict[str, Any]:
+        check = {metrics[0]: held, metrics[1]: latency, metrics[2]: moved}
+        return {"checks": {"reactive": check | {"equal_count": {"runs": 3, **check}}}}
+
+    report = {"a": row(held, held), "b": row(near, held), "c": row(held, near), "d": {"checks": {}}}
+    lines = summary(report)
+    assert lines[0].startswith("reactive             2/3/3/2 of 3 (both strict /")
+    assert lines[0].endswith("; equal count both within 3")
+    assert lines[1].startswith("follow-the-workload  0/0/0/0 of 0")
