@@ -513,7 +513,7 @@ def copies_at_count(trace: Trace) -> tuple[Setting, ...]:
 
 
 def copies_at_window(trace: Trace) -> tuple[Setting, ...]:
-    """Reactive's runs at its longer windows, a copy priced x64, valued as the rule (session 22).
+    """Reactive's runs at its longer windows, copies x64, three ways (session 22).
 
     :func:`copies_at_count` prices a copy dear at the operator's 15-minute window; of the
     runs still lost on bytes against reactive most read their heat over 3 or 12 steps,
@@ -525,22 +525,30 @@ def copies_at_window(trace: Trace) -> tuple[Setting, ...]:
     generated-04 at k = 3 (a copy beyond ``min``), 35.6 % local at 0.382 ms against the
     rule's 42.1 % at 0.488, 55.4 MB both; valued by local hits
     (:data:`~statecast.sim.planned.LOCAL_FIRST`, :attr:`Setting.local`) the same count
-    holds the rule's copy and is its run. At each k and grace of :data:`SHAPED_K` and
-    :data:`SHAPED_GRACE_STEPS` (the cooldown from creation), windows of
-    :data:`SHAPED_WINDOW_STEPS`, copies x :data:`WINDOW_COPY_WEIGHT`, valued by latency
-    then by local hits: 112 runs, labels ending `` copies x64``; not in the equal-count
-    order (the windows and cooldowns depend on the trace's step).
+    holds the rule's copy and is its run. Where the count falls and rises, the trim drops
+    copies the rule still holds and buys them back (:func:`reactive_ordered`) while the
+    other copies relocate: generated-26 at a 12-step window, k = 0.25 and a 12-step grace,
+    the rule's 655 copies after the warm-up against 759 at x1, 730 at x64 (a 30 MB
+    resource's relocations gone, an 11 MB one's copies back kept), 699 trimmed in the
+    rule's order (the copies back gone, the relocations more), 656 with both (10.0 GB
+    against the rule's 9.95 at its service). At each k and grace of :data:`SHAPED_K` and
+    :data:`SHAPED_GRACE_STEPS` (the cooldown from creation) and windows of
+    :data:`SHAPED_WINDOW_STEPS`, copies x :data:`WINDOW_COPY_WEIGHT`: valued by latency,
+    by local hits, and by latency trimmed in the rule's order (:attr:`Setting.reactive_order`):
+    168 runs, labels ending `` copies x64``; not in the equal-count order (the windows and
+    cooldowns depend on the trace's step).
     """
+    knobs: tuple[dict[str, bool], ...] = ({}, {"local": True}, {"reactive_order": True})
     return tuple(
         s
-        for local in (False, True)
+        for switched in knobs
         for s in _like_reactive(
             trace,
             SHAPED_K,
             SHAPED_GRACE_STEPS,
             SHAPED_WINDOW_STEPS,
             copy_weight=WINDOW_COPY_WEIGHT,
-            **({"local": True} if local else {}),
+            **switched,
         )
     )
 
