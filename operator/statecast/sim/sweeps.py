@@ -830,8 +830,9 @@ def variants(
     reactive's k and graces at its longer windows (:func:`windowed_rest`), the floor at
     follow-the-workload's counts and hysteresis (:func:`follow_floor`), those with bytes
     priced dear (:data:`BYTES_DEAR`) and those shaped like reactive's with a copy priced
-    dear (:func:`copies_at_count`), and at reactive's longer windows valued by latency
-    and by local hits (:func:`copies_at_window`); None: the grid (:data:`PREDICTIVE`) and its
+    dear (:func:`copies_at_count`), and at reactive's longer windows valued by latency,
+    by local hits and trimmed in its order (:func:`copies_at_window`); None: the grid
+    (:data:`PREDICTIVE`) and its
     hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
