@@ -245,6 +245,30 @@ class Tuning(Model):
         return self
 
 
+class PlannerKnobs(Model):
+    """The predictive planner's knobs beyond the default prices (policy predictive only).
+
+    Each is off at its default (the default prices: docs/placement.md "Objective"); the
+    simulator sweeps them as the operating points of ``statecast simulate``'s frontiers
+    (docs/placement.md "Knobs a resource can set"). The two that follow the reactive
+    rule act with its budget: not while the self-tuner sets the cost weight
+    (``tuning.targetLocalHitRatio``).
+    """
+
+    copy_weight: Annotated[float, Field(ge=1, le=1_000_000)] = 1.0
+    """Multiplies the price of a copy alone (what an add or a move must save): higher
+    moves fewer bytes for the latency a move would save; the holding price is unchanged."""
+    trim_in_reactive_order: bool = False
+    """Where the reactive rule's count falls, drop first the copies that rule no longer
+    holds (rather than the least valuable by the forecast), so they are not bought back."""
+    release_pod_copies: bool = False
+    """A copy held for a consumer pod that left lately is judged for cost at once rather
+    than kept through the rule's window and grace."""
+    cooldown_from_read: bool = False
+    """A copy's cooldown also counts from the newest step whose reads paid for holding it,
+    not only from its creation."""
+
+
 class Replication(Model):
     """How replicas are placed."""
 
@@ -261,6 +285,8 @@ class Replication(Model):
     """Cost limits."""
     tuning: Tuning = Field(default_factory=Tuning)
     """Self-tuning of the thresholds and the cost weight from realised outcomes."""
+    planner: PlannerKnobs = Field(default_factory=PlannerKnobs)
+    """The predictive planner's knobs beyond the default prices (each off by default)."""
 
 
 class LabelSelectorRequirement(Model):

@@ -27,7 +27,7 @@ from statecast.core.reconcile.removals import horizon, lost_removals, recently_r
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods
 
-__all__ = ["HIT_WINDOW_SECONDS", "Indexes", "demand_view", "observe"]
+__all__ = ["HIT_WINDOW_SECONDS", "Indexes", "consumers_lately", "demand_view", "observe"]
 
 #: The window over which status.localHitRatio is computed.
 HIT_WINDOW_SECONDS = 300.0
@@ -171,6 +171,28 @@ def demand_view(
     latency = None
     if forecast is not None and services.latency is not None:
         latency = services.latency.model(nodes, spec.placement.spread_across, now.timestamp())
+    lately = consumers_lately(services, ref, spec, nodes, now) if forecast else frozenset()
     return DemandView(
-        None, forecast, removed, heat, last_hot, tuning, latency, WARM_RETENTION_S, lost
+        None, forecast, removed, heat, last_hot, tuning, latency, WARM_RETENTION_S, lost, lately
     )
+
+
+def consumers_lately(
+    services: Services,
+    ref: Ref,
+    spec: SharedResourceSpec,
+    nodes: Sequence[NodeView],
+    now: dt.datetime,
+) -> frozenset[str]:
+    """Nodes a consumer pod of ``ref`` ran on within reactive's window and grace before now.
+
+    From the demand history's pod counts (the forecaster records them each reconcile):
+    what ``replication.planner.releasePodCopies`` reads (``PlanInput.consumers_left``, the
+    nodes among them with no consumer now); empty when that knob is off.
+    """
+    if not spec.replication.planner.release_pod_copies:
+        return frozenset()
+    span = services.heat.window_s + parse_duration(spec.replication.cooldown).total_seconds()
+    names = [n.name for n in nodes]
+    ran = services.sampler.pod_matrix(ref, names, span, now.timestamp(), 1)
+    return frozenset(name for name, pods in zip(names, ran[:, 0], strict=True) if pods > 0)

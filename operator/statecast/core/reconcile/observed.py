@@ -55,6 +55,10 @@ class DemandView:
             every copy in full).
         lost_removals: the nodes of ``recently_removed`` whose copy was lost with the
             node, not handed off: no files kept, a copy back there is priced in full.
+        consumers_lately: nodes a consumer pod ran on within the reactive rule's window
+            and grace (``replication.cooldown``) before now, from the demand history's
+            pod counts; those running none now are ``PlanInput.consumers_left``, read
+            only with ``replication.planner.releasePodCopies`` (empty: not gathered).
     """
 
     local_hit_ratio: float | None = None
@@ -66,6 +70,7 @@ class DemandView:
     latency: LatencyModel | None = None
     warm_retention_s: float = 0.0
     lost_removals: frozenset[str] = frozenset()
+    consumers_lately: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from statecast.core.reconcile.observed import DemandView
 from statecast.core.reconcile.predictive import placement_input, wanted_from_plan
 from statecast.core.reconcile.strong import settled_candidates
 from statecast.core.reconcile.survey import Survey, planner_load
+from statecast.core.reconcile.tuning import tuner_prices
 from statecast.core.replica_set import WantedReplicas, hold_current, spread_wanted
 
 __all__ = [
@@ -152,6 +153,7 @@ class PredictivePolicy:
             return PolicyPlan(_hold(survey), waiting)
         spec = survey.spec
         budget, held, shadow = _reactive_shadow(survey, demand)
+        tuned = demand.tuning.state if demand.tuning is not None else None
         try:
             chosen = plan_placement(
                 placement_input(
@@ -164,7 +166,7 @@ class PredictivePolicy:
                     consumers=survey.consumers,
                     recently_removed=demand.recently_removed,
                     free_bytes=survey.free,
-                    tuned=demand.tuning.state if demand.tuning is not None else None,
+                    tuned=tuned,
                     latency=demand.latency,
                     heat=demand.heat,
                     reactive_copies=budget,
@@ -175,6 +177,8 @@ class PredictivePolicy:
                     ),
                     warm_retention_s=demand.warm_retention_s,
                     lost=demand.lost_removals,
+                    consumers_left=demand.consumers_lately,
+                    reactive_nodes=shadow or (),
                 )
             )
         except PlacementError as err:
@@ -203,10 +207,11 @@ def _reactive_shadow(
     ``replicas.min`` and ``max``, the zone floor and the consumers (kept in memory like
     a reactive resource's, by the heat tracker). None while no window of demand is
     sampled, and when the self-tuner sets the cost weight (a local-hit target is a
-    budget of its own).
+    budget of its own): tuning on without ``targetLocalHitRatio`` (the spec's default)
+    learns the deviation threshold alone, at cost weight 1, and keeps the budget.
     """
     heat = demand.heat
-    if heat is None or demand.tuning is not None:
+    if heat is None or tuner_prices(survey.spec):
         return None, None, None
     spec = survey.spec
     now = survey.now.timestamp()

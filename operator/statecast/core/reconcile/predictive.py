@@ -42,8 +42,10 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         spec: the resource's spec.
         tuned: the self-tuner's knobs: its cost weight and deviation threshold replace
             weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
+
+    ``replication.planner``'s knobs go to the fields of the same names.
     """
-    budget = spec.replication.budget
+    budget, knobs = spec.replication.budget, spec.replication.planner
     minimum = spec.replicas.min
     if spec.consistency == "strong":  # an odd number of voters (see core.strong.election)
         minimum = voter_count(spec.replicas.min, spec.replicas.max)
@@ -68,6 +70,10 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         ),
         consistency=spec.consistency,
         cost_weight=tuned.cost_weight if tuned is not None else 1.0,
+        copy_weight=knobs.copy_weight,
+        trim_in_reactive_order=knobs.trim_in_reactive_order,
+        release_pod_copies=knobs.release_pod_copies,
+        cooldown_from_read=knobs.cooldown_from_read,
     )
 
 
@@ -90,6 +96,8 @@ def placement_input(
     load: Mapping[str, float] | None = None,
     warm_retention_s: float = 0.0,
     lost: Collection[str] = (),
+    consumers_left: Collection[str] = (),
+    reactive_nodes: Collection[str] = (),
 ) -> PlanInput:
     """The planner's input for one resource.
 
@@ -123,6 +131,11 @@ def placement_input(
         lost: the nodes of ``recently_removed`` whose copy was lost with the node
             (not handed off: its files may be gone): a copy back there is priced in
             full.
+        consumers_left: nodes a consumer pod ran on lately and none runs on now
+            (``PlanInput.consumers_left``, read with ``replication.planner.releasePodCopies``).
+        reactive_nodes: the nodes the reactive rule's shadow holds a copy on
+            (``PlanInput.reactive_nodes``, read with
+            ``replication.planner.trimInReactiveOrder``).
     """
     label = spec.placement.spread_across
     infos = tuple(
@@ -168,6 +181,8 @@ def placement_input(
             warm_retention_s,
         ),
         warm_retention_s=max(warm_retention_s, 0.0),
+        consumers_left=frozenset(consumers_left) - frozenset(consumers),
+        reactive_nodes=frozenset(reactive_nodes),
     )
 
 

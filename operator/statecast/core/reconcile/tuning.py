@@ -46,6 +46,7 @@ __all__ = [
     "observe_window",
     "outcome_of",
     "tuner_config",
+    "tuner_prices",
     "tuning_enabled",
     "window_due",
 ]
@@ -99,6 +100,15 @@ class WindowObservation:
 def tuning_enabled(spec: SharedResourceSpec) -> bool:
     """Whether the resource's knobs are learned (predictive and tuning enabled)."""
     return spec.replication.policy == "predictive" and spec.replication.tuning.enabled
+
+
+def tuner_prices(spec: SharedResourceSpec) -> bool:
+    """Whether the self-tuner sets the resource's cost weight: tuning on, with a target.
+
+    Without ``targetLocalHitRatio`` the learner keeps the cost weight at 1 and learns the
+    deviation threshold alone (:func:`next_tuning`).
+    """
+    return tuning_enabled(spec) and spec.replication.tuning.target_local_hit_ratio is not None
 
 
 def tuner_config(spec: SharedResourceSpec) -> TunerConfig:

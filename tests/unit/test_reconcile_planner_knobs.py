@@ -1,0 +1,165 @@
+"""The operator gives the planner what the simulator gives it (session 23).
+
+``spec.replication.planner`` sets the planner's knobs beyond the default prices
+(``copyWeight``, ``trimInReactiveOrder``, ``releasePodCopies``, ``cooldownFromRead``); the
+reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
+the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
+planner policy does; and the shadow, the default budget, runs with the self-tuner on
+unless the tuner sets the cost weight (a ``targetLocalHitRatio``): the spec's default
+(tuning on, no target) is the simulator's default point.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from statecast.api.shared_resource import SharedResourceSpec
+from statecast.controller.heat import HeatTracker
+from statecast.controller.observe import consumers_lately
+from statecast.controller.sampling import DemandSampler
+from statecast.controller.services import Services
+from statecast.core.placement import DemandForecast
+from statecast.core.reactive import ObservedHeat
+from statecast.core.reconcile import DemandView, Observed, reconcile
+from statecast.core.reconcile.predicted import PredictedDemand
+from statecast.core.reconcile.predictive import placement_input, placement_spec
+from statecast.core.reconcile.tuning import TuningDecision, tuner_prices
+from statecast.core.reconcile.views import NodeView
+from statecast.core.tuning import TuningState
+from tests.unit._plan_spy import spy_on_plans
+from tests.unit.test_controller_reactive import NODES, SETTLED
+from tests.unit.test_reconcile_reactive_budget import NOW, STATS, busy_everywhere
+
+
+def resource(replication: dict[str, Any]) -> dict[str, Any]:
+    spec = {"replication": {"policy": "predictive", **replication}, "replicas": {"min": 2}}
+    return {"metadata": {"name": "flags", "namespace": "ns", "uid": "u1", "generation": 1},
+            "spec": spec}  # fmt: skip
+
+
+def tuned() -> TuningDecision:
+    """The learner's decision at the start of its first window (cost weight 1)."""
+    return TuningDecision(TuningState.initial(0.5), NOW, None, 0.5)
+
+
+def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand: Any) -> list[Any]:
+    """The planner inputs of one reconcile of a predictive resource with heat on node-3."""
+    import statecast.core.reconcile.policies as policies
+
+    given = spy_on_plans(monkeypatch, policies, "plan_placement")
+    heat = ObservedHeat({"node-3": 5.0}, STATS, 900.0)
+    view = DemandView(forecast=busy_everywhere(), heat=heat, **demand)
+    reconcile(Observed(resource(replication), NODES, SETTLED, now=NOW, demand=view))
+    return given
+
+
+@pytest.mark.parametrize(
+    ("knobs", "expected"),
+    [
+        ({}, (1.0, False, False, False)),
+        ({"copyWeight": 64}, (64.0, False, False, False)),
+        ({"trimInReactiveOrder": True}, (1.0, True, False, False)),
+        ({"releasePodCopies": True}, (1.0, False, True, False)),
+        ({"cooldownFromRead": True}, (1.0, False, False, True)),
+    ],
+)
+def test_the_specs_planner_knobs_reach_the_planner(
+    knobs: dict[str, Any], expected: tuple[float, bool, bool, bool]
+) -> None:
+    spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
+    got = placement_spec(spec)
+    assert (
+        got.copy_weight,
+        got.trim_in_reactive_order,
+        got.release_pod_copies,
+        got.cooldown_from_read,
+    ) == expected
+
+
+@pytest.mark.parametrize("weight", [0, 0.5, 2_000_000])
+def test_a_copy_weight_out_of_range_is_refused(weight: float) -> None:
+    with pytest.raises(ValidationError, match=r"copyWeight|copy_weight"):
+        SharedResourceSpec.model_validate({"replication": {"planner": {"copyWeight": weight}}})
+
+
+@pytest.mark.parametrize(
+    ("tuning", "prices"),
+    [
+        ({}, False),  # the default: tuning on, no target
+        ({"enabled": False}, False),
+        ({"targetLocalHitRatio": 0.8}, True),
+        ({"enabled": False, "targetLocalHitRatio": 0.8}, False),
+    ],
+)
+def test_the_tuner_prices_only_with_a_target(tuning: dict[str, Any], prices: bool) -> None:
+    spec = SharedResourceSpec.model_validate({"replication": {"tuning": tuning}})
+    assert tuner_prices(spec) is prices
+
+
+def test_the_default_spec_keeps_reactives_budget_with_the_tuner_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # tuning on (the default) without a target: the learner keeps cost weight 1, and the
+    # shadow of the reactive rule still gives the count (before session 23 it gave none)
+    given = plans(monkeypatch, {}, tuning=tuned())
+    assert [p.reactive_copies for p in given] == [3]
+
+
+def test_a_local_hit_target_is_a_budget_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = plans(monkeypatch, {"tuning": {"targetLocalHitRatio": 0.8}}, tuning=tuned())
+    assert [(p.reactive_copies, p.reactive_nodes) for p in given] == [(None, frozenset())]
+
+
+def test_the_planner_is_given_the_shadows_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fresh shadow takes the copies on node-1 and node-2 as its own, node-3 is hot
+    given = plans(monkeypatch, {"planner": {"trimInReactiveOrder": True}})
+    assert [p.reactive_nodes for p in given] == [frozenset({"node-1", "node-2", "node-3"})]
+    assert [p.spec.trim_in_reactive_order for p in given] == [True]
+
+
+def test_the_planner_is_given_the_nodes_a_consumer_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # no consumer pod runs now (SETTLED has none): both nodes a pod ran on lately are left
+    lately = frozenset({"node-2", "node-4"})
+    given = plans(monkeypatch, {"planner": {"releasePodCopies": True}}, consumers_lately=lately)
+    assert [p.consumers_left for p in given] == [lately]
+
+
+def test_a_node_whose_consumer_runs_now_has_not_been_left() -> None:
+    spec = SharedResourceSpec.model_validate(
+        {"replication": {"planner": {"releasePodCopies": True}}}
+    )
+    names = ("node-1", "node-2")
+    nodes = [NodeView(n, {"topology.kubernetes.io/zone": "a"}, True, False, ()) for n in names]
+    mean = np.ones((2, 15))
+    forecast = DemandForecast(names, mean, mean, mean, np.zeros(2))
+    given = placement_input(
+        spec,
+        nodes,
+        set(names),
+        [],
+        PredictedDemand(forecast, ("ets",) * 2, 60.0, NOW, 0.9),
+        now=NOW,
+        consumers=["node-1"],
+        consumers_left=names,
+    )
+    assert given.consumers_left == frozenset({"node-2"})
+
+
+def test_the_operator_reads_the_nodes_a_consumer_ran_on_from_the_pod_history() -> None:
+    # the heat window (900 s) and the grace (replication.cooldown 5m): 1,200 s back
+    sampler = DemandSampler(list)
+    ref, now = ("ns", "flags"), NOW.timestamp()
+    sampler.record_pods(ref, {"node-1": 1, "node-2": 1}, now - 3_000)
+    sampler.record_pods(ref, {"node-1": 0, "node-2": 1}, now - 2_000)  # node-1's left long ago
+    sampler.record_pods(ref, {"node-2": 0, "node-3": 1}, now - 600)  # node-2's left lately
+    services = cast(Services, SimpleNamespace(sampler=sampler, heat=HeatTracker(sampler)))
+    names = [NodeView(n, {}, True, False, ()) for n in ("node-1", "node-2", "node-3", "node-4")]
+    on = SharedResourceSpec.model_validate({"replication": {"planner": {"releasePodCopies": True}}})
+    assert consumers_lately(services, ref, on, names, NOW) == {"node-2", "node-3"}
+    off = SharedResourceSpec.model_validate({})
+    assert consumers_lately(services, ref, off, names, NOW) == frozenset()
