@@ -496,12 +496,12 @@ class PlanInput:
         consumers_left: nodes whose consumer pod ran lately (within the reactive
             rule's window and grace) but runs none now: the reactive count
             (``reactive_copies``) still holds their copies for heat the pod made
-            (:attr:`PlacementSpec.release_pod_copies`). The simulator gives them; the
-            operator does not yet (empty: the rule does nothing).
+            (:attr:`PlacementSpec.release_pod_copies`). The simulator and the operator
+            give them (empty: the rule does nothing).
         reactive_nodes: the nodes the reactive rule's shadow holds a copy on now (the
             copies ``reactive_copies`` counts): the trim to that count drops the others
-            first (:attr:`PlacementSpec.trim_in_reactive_order`). The simulator gives
-            them; the operator does not yet (empty: the trim by loss alone).
+            first (:attr:`PlacementSpec.trim_in_reactive_order`). The simulator and the
+            operator give them (empty: the trim by loss alone).
     """
 
     spec: PlacementSpec
