@@ -50,6 +50,12 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
     assert spec["prediction"]["horizon"] == "15m"
     assert spec["replication"]["policy"] == "predictive"
     assert spec["replication"]["tuning"] == {"enabled": True, "window": "1h"}
+    assert spec["replication"]["planner"] == {
+        "copyWeight": 1,
+        "trimInReactiveOrder": False,
+        "releasePodCopies": False,
+        "cooldownFromRead": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -94,6 +100,14 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"tuning": {"window": "30s"}}},
             "replication.tuning.window must be at least 1m",
+        ),
+        (
+            {"replication": {"planner": {"copyWeight": 0.5}}},
+            "spec.replication.planner.copyWeight: Invalid value: 0.5",
+        ),
+        (
+            {"replication": {"planner": {"trimInReactiveOrder": "yes"}}},
+            "spec.replication.planner.trimInReactiveOrder: Invalid value",
         ),
     ],
 )
