@@ -22,12 +22,15 @@ from statecast.core.demand_series import history_steps
 from statecast.core.forecast.pods import Band as PodBand
 from statecast.core.forecast.pods import recombine, split_by_pods
 from statecast.core.placement import (
+    ActionKind,
     CurrentReplica,
     DemandForecast,
     LatencyModel,
     NodeInfo,
     PlacementSpec,
+    Plan,
     PlanInput,
+    Reason,
     StateProfile,
     forecast_deviation,
     plan,
@@ -195,6 +198,8 @@ class PlannerPolicy:
         self._previous = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
         self._held = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
         self._warm_at = np.full((trace.n_resources, trace.n_nodes), -np.inf)
+        # when each hedge copy was planned (NaN: none), for the self-tuner's hedge use
+        self._hedged_at = np.full((trace.n_resources, trace.n_nodes), np.nan)
         self._write_rate = trace.writes_per_min / 60.0 * config.bytes_per_write
         self.tuning = [TuningState.initial(s.deviation_threshold) for s in self._specs]
         self._tune_steps = max(1, round(self.tune_every_s / trace.step_s))
@@ -208,7 +213,9 @@ class PlannerPolicy:
         self._shadow: Reactive | None = None
         self._copies = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
         self._held_copies = np.zeros(trace.n_resources, dtype=np.intp)
-        if self.demand_priced and self.tuner is None and sigma is not None:
+        # as the operator's: not while the self-tuner sets the cost weight (a target)
+        tuner_prices = self.tuner is not None and self.tuner.target_local_hit_ratio is not None
+        if self.demand_priced and not tuner_prices and sigma is not None:
             self._shadow = Reactive(window_s, self._cooldown_s, sigma)
             self._shadow.start(trace, config)
         memory = max(s.change_steps for s in self._specs) if self._specs else 0
@@ -292,13 +299,48 @@ class PlannerPolicy:
                 consumers_left=_consumers(trace, left, r),
                 reactive_nodes=self._reactive_nodes(r),
             )
-            chosen = set(plan(inputs).nodes)
+            planned = plan(inputs)
+            chosen = set(planned.nodes)
             desired[r] = [n in chosen for n in trace.nodes]
+            self._mark_hedges(r, planned, now)
         self._removed_at[replicas & ~desired] = now
         self._previous = desired.copy()
         if self._earlier.shape[2]:  # this step's forecast of this step, for the next steps
             self._earlier = np.concatenate([self._earlier[:, :, 1:], mean[:, :, :1]], axis=2)
         return desired
+
+    def _mark_hedges(self, r: int, planned: Plan, now: float) -> None:
+        """Remember when the plan added a hedge copy of resource ``r`` (when tuning).
+
+        A copy keeps its reason while it stays, as a hedge Replica does in the operator
+        (whose learner judges them, :func:`~statecast.core.reconcile.tuning.observe_window`).
+        """
+        if self.tuner is None:
+            return
+        for action in planned.of_kind(ActionKind.ADD):
+            hedge = now if action.reason == Reason.HEDGE else np.nan
+            self._hedged_at[r, self._trace.nodes.index(action.node)] = hedge
+
+    def _hedge_use(self, t: int, replicas: BoolArray) -> list[float | None]:
+        """Per resource, the share of its judged hedge copies whose node read it (None: none).
+
+        The operator's rule: a hedge copy is judged once it has been held for a cooldown
+        (or the whole tuning window, if shorter), and counts as used when its node read
+        the resource while it was there within the window.
+        """
+        trace, now = self._trace, t * self._trace.step_s
+        age = now - np.nan_to_num(self._hedged_at, nan=np.inf)
+        judged = replicas & (age >= min(self._cooldown_s, self.tune_every_s))
+        start = now - self._tune_steps * trace.step_s
+        use: list[float | None] = []
+        for r in range(trace.n_resources):
+            nodes = np.flatnonzero(judged[r])
+            used = 0
+            for i in nodes:
+                first = int(max(start, self._hedged_at[r, i]) // trace.step_s)
+                used += int(trace.demand[r, i, first:t].sum() > 0)
+            use.append(used / len(nodes) if len(nodes) else None)
+        return use
 
     def _consumers_left(self, t: int, pods: BoolArray | None) -> BoolArray | None:
         """Per (resource, node): a consumer pod ran there lately, none runs at ``t``.
@@ -398,6 +440,7 @@ class PlannerPolicy:
         """Feed the self-tuner with the outcome of the last window (when tuning)."""
         if self.tuner is None or t == 0:
             return
+        self._hedged_at[~replicas] = np.nan  # gone: a copy back is judged by its own reason
         trace = self._trace
         seen = trace.demand[:, :, t - 1]
         self._local += (seen * self._previous).sum(axis=1)
@@ -406,6 +449,7 @@ class PlannerPolicy:
         if t % self._tune_steps:
             return
         hours = self._tune_steps * trace.step_s / 3600.0
+        hedge_use = self._hedge_use(t, replicas)
         for r in range(trace.n_resources):
             if self._total[r] <= 0:
                 continue
@@ -413,6 +457,7 @@ class PlannerPolicy:
                 local_hit_ratio=float(self._local[r] / self._total[r]),
                 bytes_moved_per_hour=float(self._moved[r] / hours),
                 replicas=float(replicas[r].sum()),
+                hedge_use=hedge_use[r],
             )
             self.tuning[r] = tune(self.tuning[r], outcome, self.tuner)
         self._local[:], self._total[:], self._moved[:] = 0.0, 0.0, 0.0

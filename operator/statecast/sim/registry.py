@@ -17,6 +17,18 @@ def _predictive_tuned(refresh_steps: int) -> Policy:
     return policy
 
 
+def _predictive_threshold(refresh_steps: int) -> Policy:
+    """The operator's default: tuning on without a target learns the deviation threshold alone.
+
+    A SharedResource's default spec (``replication.tuning.enabled``, no
+    ``targetLocalHitRatio``): the cost weight stays 1 and the reactive budget holds, the
+    threshold moves with the hedge copies' use each tuning window (1 hour).
+    """
+    policy = Predictive(refresh_steps=refresh_steps, tuner=TunerConfig(target_local_hit_ratio=None))
+    policy.name = "predictive+threshold"
+    return policy
+
+
 #: name -> factory taking the forecast refresh interval in steps.
 POLICIES: dict[str, Callable[[int], Policy]] = {
     "static": lambda _refresh: Static(),
@@ -26,6 +38,7 @@ POLICIES: dict[str, Callable[[int], Policy]] = {
     "groupcache": lambda _refresh: HotCopies(),
     "predictive": lambda refresh: Predictive(refresh_steps=refresh),
     "predictive+tune": _predictive_tuned,
+    "predictive+threshold": _predictive_threshold,
     "perfect-forecast": lambda _refresh: PerfectForecast(),
 }
 DEFAULT_POLICIES = ("static", "full", "reactive", "predictive", "perfect-forecast")
