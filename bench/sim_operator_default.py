@@ -68,7 +68,9 @@ def runs(row: str) -> list[dict[str, object]]:
     return made
 
 
-def verdict(default: dict[str, float], learned: dict[str, float], reactive: dict[str, float]) -> str:
+def verdict(
+    default: dict[str, float], learned: dict[str, float], reactive: dict[str, float]
+) -> str:
     """Whether the learner's run is within the margins of the default's, and its budget."""
     hits = learned["local_hit_ratio"] >= default["local_hit_ratio"] - MARGIN_HITS
     latency = learned["mean_latency_ms"] <= default["mean_latency_ms"] * (1 + MARGIN_LATENCY)
