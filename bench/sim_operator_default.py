@@ -8,8 +8,9 @@ docs/bench/sim*.json) runs with no learner: the threshold stays at 0.5. This rep
 each row, the published default run (bit-equal to the table's, a check), the same run with
 the operator's learner (``predictive+threshold``) and reactive's default, at warm retention
 0 as the tables are, and says per row whether the learner's run is within the tables'
-margins of the default's (2 points of local hits, 3 % latency) and at or below reactive's
-replica-hours.
+margins of the default's (2 points of local hits, 3 % latency), its bytes against the
+default's, and whether it is at or below reactive's replica-hours (within the hand-off's
+share of a step, ``bench.sim_report.HANDOFF_MARGIN``, as the tables' check).
 
     python -m bench.sim_operator_default --out docs/bench/sim-operator-default.jsonl \
         --report docs/bench/sim-operator-default.md [--rows ROW,...]
@@ -25,6 +26,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from bench.sim import MARGIN_HITS, MARGIN_LATENCY, _config, trace_of
+from bench.sim_report import HANDOFF_MARGIN
 from statecast.core.tuning import TunerConfig
 from statecast.sim import replay
 from statecast.sim.frontier import Point
@@ -74,9 +76,10 @@ def verdict(
     """Whether the learner's run is within the margins of the default's, and its budget."""
     hits = learned["local_hit_ratio"] >= default["local_hit_ratio"] - MARGIN_HITS
     latency = learned["mean_latency_ms"] <= default["mean_latency_ms"] * (1 + MARGIN_LATENCY)
-    budget = learned["replica_hours"] <= reactive["replica_hours"]
+    budget = learned["replica_hours"] <= reactive["replica_hours"] * (1 + HANDOFF_MARGIN)
     said = "within" if hits and latency else "OUTSIDE"
-    return f"{said}; rh {'<=' if budget else '>'} reactive"
+    ratio = learned["bytes_moved"] / max(default["bytes_moved"], 1.0)
+    return f"{said}; bytes x{ratio:.3f}; rh {'<=' if budget else '>'} reactive"
 
 
 def report(lines: Iterable[dict[str, object]]) -> str:
