@@ -109,6 +109,14 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
             {"replication": {"planner": {"trimInReactiveOrder": "yes"}}},
             "spec.replication.planner.trimInReactiveOrder: Invalid value",
         ),
+        (
+            {"replication": {"heat": {"window": "30s"}}},
+            "replication.heat.window must be between 1m and 24h",
+        ),
+        (
+            {"replication": {"heat": {"kSigma": 11}}},
+            "spec.replication.heat.kSigma: Invalid value: 11",
+        ),
     ],
 )
 def test_invalid_objects_are_rejected_with_a_clear_message(

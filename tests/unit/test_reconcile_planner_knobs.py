@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.controller.heat import HeatTracker
 from statecast.controller.observe import consumers_lately
-from statecast.controller.sampling import DemandSampler
+from statecast.controller.sampling import AgentSample, DemandSampler
 from statecast.controller.services import Services
 from statecast.core.placement import DemandForecast
 from statecast.core.reactive import ObservedHeat
@@ -163,3 +163,55 @@ def test_the_operator_reads_the_nodes_a_consumer_ran_on_from_the_pod_history() -
     assert consumers_lately(services, ref, on, names, NOW) == {"node-2", "node-3"}
     off = SharedResourceSpec.model_validate({})
     assert consumers_lately(services, ref, off, names, NOW) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("heat", "refused"),
+    [
+        ({}, False),
+        ({"window": "1m", "kSigma": 0}, False),
+        ({"window": "24h", "kSigma": 10}, False),
+        ({"window": "30s"}, True),
+        ({"window": "25h"}, True),
+        ({"window": "2d"}, True),
+        ({"kSigma": -0.5}, True),
+        ({"kSigma": 11}, True),
+    ],
+)
+def test_the_rules_window_and_k_are_bounded(heat: dict[str, Any], refused: bool) -> None:
+    spec = {"replication": {"heat": heat}}
+    if refused:
+        with pytest.raises(ValidationError, match=r"heat"):
+            SharedResourceSpec.model_validate(spec)
+    else:
+        SharedResourceSpec.model_validate(spec)
+
+
+def test_a_resource_reads_heat_over_its_own_window_and_k() -> None:
+    # node a read flags 36 times in an hour, node c 3,000 times in the last 10 minutes
+    sampler = DemandSampler(list)
+    now = NOW.timestamp()
+    for at in (now - 10, now):
+        sampler.record(AgentSample("d", now - 3_600, at, {}))
+    sampler.record(AgentSample("c", now - 600, now, {("ns", "flags", "local"): 3_000}))
+    counts = {("ns", "other", "local"): 3_600, ("ns", "flags", "local"): 36}
+    sampler.record(AgentSample("a", now - 3_600, now, counts))
+    tracker = HeatTracker(sampler, window_s=600.0)
+    ref = ("ns", "flags")
+    mine = tracker.heat(ref, NOW)
+    assert mine is not None and (mine.window_s, mine.k_sigma) == (600.0, 1.0)
+    assert mine.rates["c"] == pytest.approx(5.0)
+    hourly = tracker.heat(ref, NOW, 3_600.0, 0.25)
+    assert hourly is not None and (hourly.window_s, hourly.k_sigma) == (3_600.0, 0.25)
+    assert hourly.rates["c"] == pytest.approx(3_000 / 3_600)
+    assert tracker.heat(ref, NOW, 7_200.0) is None  # the history is younger than the window
+
+
+def test_the_prices_hot_threshold_is_the_rules_k(monkeypatch: pytest.MonkeyPatch) -> None:
+    import statecast.core.reconcile.policies as policies
+
+    given = spy_on_plans(monkeypatch, policies, "plan_placement")
+    heat = ObservedHeat({"node-3": 5.0}, STATS, 900.0, 0.25)
+    view = DemandView(forecast=busy_everywhere(), heat=heat)
+    reconcile(Observed(resource({}), NODES, SETTLED, now=NOW, demand=view))
+    assert [p.costs.hot_sigma for p in given] == [0.25]

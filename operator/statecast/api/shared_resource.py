@@ -25,6 +25,8 @@ from statecast.api.units import CEL_DURATION_PATTERN, parse_duration
 ZONE_LABEL = "topology.kubernetes.io/zone"
 #: The shortest self-tuning window.
 MIN_TUNING_WINDOW = timedelta(minutes=1)
+#: The shortest and longest window of the reactive rule's heat.
+MIN_HEAT_WINDOW, MAX_HEAT_WINDOW = timedelta(minutes=1), timedelta(hours=24)
 
 Consistency = Literal["eventual", "strong"]
 MergePolicy = Literal["lww", "multi-value"]
@@ -245,6 +247,44 @@ class Tuning(Model):
         return self
 
 
+class Heat(Model):
+    """The reactive rule's observed heat, per resource (Anna's selective replication).
+
+    ``policy: reactive`` copies to a node whose access rate over ``window`` is more than
+    ``kSigma`` standard deviations above the cluster's mean (every active (resource, node)
+    pair's rate over the same window); ``policy: predictive`` reads the same rule for its
+    default budget (its shadow holds as many copies as the rule would) and its prices'
+    hot threshold. ``replication.cooldown`` is the rule's grace.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            {
+                "rule": "!has(self.window)"
+                f" || !self.window.matches('{CEL_DURATION_PATTERN}')"
+                " || (duration(self.window) >= duration('1m')"
+                " && duration(self.window) <= duration('24h'))",
+                "message": "replication.heat.window must be between 1m and 24h",
+            }
+        )
+    )
+
+    window: Duration | None = None
+    """How long each node's access rate is taken over (1m - 24h; unset: the operator's,
+    15m)."""
+    k_sigma: Annotated[float, Field(ge=0, le=10)] | None = None
+    """Standard deviations above the cluster's mean rate that make a pair hot (unset: the
+    operator's, 1)."""
+
+    @model_validator(mode="after")
+    def _window_in_range(self) -> Heat:
+        if self.window is None:
+            return self
+        if not MIN_HEAT_WINDOW <= parse_duration(self.window) <= MAX_HEAT_WINDOW:
+            raise ValueError("replication.heat.window must be between 1m and 24h")
+        return self
+
+
 class PlannerKnobs(Model):
     """The predictive planner's knobs beyond the default prices (policy predictive only).
 
@@ -278,6 +318,8 @@ class Replication(Model):
     """When to hedge."""
     cooldown: Duration = "5m"
     """A replica placed for demand stays at least this long."""
+    heat: Heat = Field(default_factory=Heat)
+    """The reactive rule's window and threshold (policy reactive; predictive's budget)."""
     lost_copy_retention: Duration = "24h"
     """How long a lost replica holding writes no reachable replica holds is kept, waiting
     for its agent to return so its writes are merged, before they are given up."""

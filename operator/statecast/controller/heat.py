@@ -58,15 +58,26 @@ class HeatTracker:
         # worker that came in before the first had finished computed them all again
         # (1,000 resources' rates each; session 13's profile at 1,000 x 50: 20-28 %)
         self._computing = threading.Lock()
-        self._cluster: _ClusterHeat | None = None
+        self._cluster: dict[float, _ClusterHeat] = {}  # per window, the latest end
         self._last_hot: dict[Ref, dict[str, float]] = {}
 
-    def heat(self, ref: Ref, now: dt.datetime) -> ObservedHeat | None:
+    def heat(
+        self,
+        ref: Ref,
+        now: dt.datetime,
+        window_s: float | None = None,
+        k_sigma: float | None = None,
+    ) -> ObservedHeat | None:
         """``ref``'s heat over the window before the last sampling round (None: no window yet).
 
+        ``window_s`` and ``k_sigma``: the resource's own (``replication.heat``; None: the
+        tracker's). The cluster's statistics are over every pair's rate at that window,
+        computed once per sampling period for each window some resource asks for.
         None while no agent has been read lately or ``ref``'s history is younger than the
         window: the plain spread holds meanwhile.
         """
+        window = self.window_s if window_s is None else window_s
+        k = self.k_sigma if k_sigma is None else k_sigma
         covered = self.sampler.covered_until(now.timestamp())
         since = self.sampler.sampled_since()
         period = max(self.sampler.period, 1e-3)
@@ -74,25 +85,29 @@ class HeatTracker:
             return None  # no reading of this operator's own since the history was loaded
         end = math.floor(min(covered, now.timestamp()) / period) * period
         with self._lock:
-            cluster = self._cluster
+            cluster = self._cluster.get(window)
         if cluster is None or cluster.end != end:
-            cluster = self._computed(end)
+            cluster = self._computed(window, end)
         if ref not in cluster.rates:
             return None
-        return ObservedHeat(cluster.rates[ref], cluster.stats, self.window_s, self.k_sigma)
+        return ObservedHeat(cluster.rates[ref], cluster.stats, window, k)
 
-    def _computed(self, end: float) -> _ClusterHeat:
-        """The cluster-wide figures for the window ending at ``end``, computed once."""
+    def _computed(self, window: float, end: float) -> _ClusterHeat:
+        """The cluster-wide figures for ``window`` ending at ``end``, computed once."""
         with self._computing:
             with self._lock:
-                cluster = self._cluster
+                cluster = self._cluster.get(window)
             if cluster is not None and cluster.end == end:
                 return cluster  # another reconcile computed them meanwhile
-            rates = self.sampler.rates(self.window_s, end)
+            rates = self.sampler.rates(window, end)
             stats = HeatStats.of(r for per in rates.values() for r in per.values())
             cluster = _ClusterHeat(end, rates, stats)
             with self._lock:
-                self._cluster = cluster
+                # a window no resource asked for in this period is dropped with its figures
+                self._cluster = {
+                    w: c for w, c in self._cluster.items() if c.end == end and w != window
+                }
+                self._cluster[window] = cluster
             return cluster
 
     def last_hot(self, ref: Ref) -> dict[str, float]:

@@ -161,7 +161,10 @@ def demand_view(
     heat, last_hot = None, {}
     # a predictive resource's default prices take reactive's threshold and count
     if policy == "reactive" or forecast is not None:
-        heat, last_hot = services.heat.heat(ref, now), services.heat.last_hot(ref)
+        rule = spec.replication.heat
+        window = None if rule.window is None else parse_duration(rule.window).total_seconds()
+        heat = services.heat.heat(ref, now, window, rule.k_sigma)
+        last_hot = services.heat.last_hot(ref)
     tuning = None
     if tuning_enabled(spec) and forecast is not None:
         saved = (body.get("status") or {}).get("tuning")
@@ -192,7 +195,9 @@ def consumers_lately(
     """
     if not spec.replication.planner.release_pod_copies:
         return frozenset()
-    span = services.heat.window_s + parse_duration(spec.replication.cooldown).total_seconds()
+    window = spec.replication.heat.window
+    heat_s = services.heat.window_s if window is None else parse_duration(window).total_seconds()
+    span = heat_s + parse_duration(spec.replication.cooldown).total_seconds()
     names = [n.name for n in nodes]
     ran = services.sampler.pod_matrix(ref, names, span, now.timestamp(), 1)
     return frozenset(name for name, pods in zip(names, ran[:, 0], strict=True) if pods > 0)

@@ -16,6 +16,7 @@ from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
 from statecast.core.placement import (
     ActionKind,
+    CostModel,
     DemandForecast,
     LatencyModel,
     NodeInfo,
@@ -170,6 +171,7 @@ def placement_input(
         replicas=current,
         step_s=demand.interval_s,
         latency=latency if latency is not None else LatencyModel(),
+        costs=CostModel(hot_sigma=heat.k_sigma if heat is not None else CostModel().hot_sigma),
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
