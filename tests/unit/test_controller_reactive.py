@@ -230,3 +230,24 @@ def test_a_periods_cluster_heat_is_computed_once_however_many_reconciles_ask_at_
         worker.join()
     assert len(answers) == 8 and all(a is not None for a in answers)
     assert len(computed) == 1
+
+
+def test_each_window_asked_for_is_computed_once_a_period() -> None:
+    """Resources with their own ``replication.heat.window`` share that window's figures."""
+    now = NOW.timestamp()
+    computed: list[tuple[float, float]] = []
+
+    class Counting(DemandSampler):
+        def rates(self, window: float, end: float) -> dict[Ref, dict[str, float]]:
+            computed.append((window, end))
+            return super().rates(window, end)
+
+    sampler = Counting(lambda: [])
+    for at in (now - 10, now):
+        sampler.record(AgentSample("d", now - 7_200, at, {}))
+    sampler.record(AgentSample("c", now - 7_200, now, {("ns", "flags", "local"): 50}))
+    tracker = HeatTracker(sampler, window_s=300.0)
+    at = dt.datetime.fromtimestamp(now, dt.UTC)
+    for window in (None, 3_600.0, None, 3_600.0, 3_600.0):
+        assert tracker.heat(("ns", "flags"), at, window) is not None
+    assert sorted(w for w, _ in computed) == [300.0, 3_600.0]
