@@ -357,6 +357,7 @@ def study(
             OUT / f"sim-frontier-{trace.name}.png",
             hit_bound=bounds["hit_curve"],
             latency_bound=bounds["latency_curve"],
+            margins=(MARGIN_HITS, MARGIN_LATENCY),
         )
     result.seconds = time.process_time() - started
     print(f"  {trace.name:16s} {len(points)} runs {result.seconds:6.0f} CPU s", flush=True)
@@ -401,6 +402,7 @@ def redraw(studies: list[Study], out_dir: Path) -> None:
             out_dir / f"sim-frontier-{s.name}.png",
             hit_bound=bounds["hit_curve"],
             latency_bound=bounds["latency_curve"],
+            margins=(MARGIN_HITS, MARGIN_LATENCY),
         )
         print(f"  {s.name:16s} frontier PNG from {len(s.points)} kept runs", flush=True)
 

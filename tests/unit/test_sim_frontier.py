@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from statecast.sim.frontier import Point, bytes_losses, frontier, least_bytes, losses
+from statecast.sim.frontier import Point, bytes_losses, bytes_ratios, frontier, least_bytes, losses
+from statecast.sim.plot import plot_frontiers
 
 
 def run(family: str, hours: float, hits: float, ms: float = 1.0, moved: float = 0.0) -> Point:
@@ -126,3 +129,28 @@ def test_the_same_run_is_no_loss_whatever_the_other_runs() -> None:
     theirs = [run("r", *same[:2], ms=same[2], moved=same[3])]
     assert bytes_losses(ours, theirs) == []
     assert bytes_losses(ours, theirs, 0.02, 0.03) == []
+
+
+def test_each_rival_run_gets_our_bytes_over_its_own_or_none_where_not_served() -> None:
+    # the picture's fourth panel: 14 of ours against 12 (a loss), 14 against 28 (a win),
+    # and a run no mix of ours serves (0.4 ms at 2 replica-hours)
+    ours = [run("p", 1, 0, ms=1.0, moved=10.0), run("p", 3, 0, ms=0.5, moved=30.0)]
+    theirs = [run("r", 2, 0, ms=0.9, moved=12.0), run("r", 2.5, 0, ms=0.9, moved=28.0)]
+    theirs.append(Point("r", "unserved", 2.0, 0.0, 0.4, 5.0))
+    got = [(p.label, r) for p, r in bytes_ratios(ours, theirs)]
+    assert got == [
+        ("r@2", pytest.approx(14 / 12)),
+        ("unserved", None),
+        ("r@2.5", pytest.approx(14 / 28)),
+    ]
+    lost = {x.budget for x in bytes_losses(ours, theirs)}
+    assert lost == {2.0}  # the ratio above one and the unserved run, both at 2 rh
+
+
+def test_the_frontier_picture_draws_the_bytes_verdict_panel(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    ours = [run("predictive", 1, 0.5, ms=1.0, moved=10.0), run("predictive", 3, 0.8, ms=0.5)]
+    theirs = [run("reactive", 2, 0.4, ms=0.9, moved=12.0), run("static", 1, 0.3, ms=2.0)]
+    out = tmp_path / "f.png"
+    plot_frontiers("t", ours + theirs, out, margins=(0.02, 0.03))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -201,6 +201,31 @@ def least_bytes(
     return float(moved @ np.clip(solution.x, 0.0, None))
 
 
+def bytes_ratios(
+    ours: Sequence[Point],
+    theirs: Sequence[Point],
+    margin_hits: float = 0.0,
+    margin_latency: float = 0.0,
+) -> list[tuple[Point, float | None]]:
+    """Each rival run with our fewest bytes at its service over its own (None: not served).
+
+    The ratio :func:`bytes_losses` compares with one: our fewest bytes of any mix within
+    the run's replica-hours at its service less the margins (:func:`least_bytes`), over
+    the run's bytes (a run that moves none: our bytes over one byte). Above ``1 +
+    margin`` it is a bytes loss; None is a service loss, where bytes are not compared.
+    """
+    ratios: list[tuple[Point, float | None]] = []
+    for run in sorted(theirs, key=lambda p: (p.replica_hours, p.label)):
+        mine = least_bytes(
+            ours,
+            run.replica_hours,
+            run.mean_latency_ms * (1 + margin_latency),
+            run.local_hit_ratio - margin_hits,
+        )
+        ratios.append((run, None if mine is None else mine / max(run.bytes_moved, 1.0)))
+    return ratios
+
+
 def bytes_losses(
     ours: Sequence[Point],
     theirs: Sequence[Point],

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from statecast.sim.errors import SimError
-from statecast.sim.frontier import Point, frontier
+from statecast.sim.frontier import Point, bytes_ratios, frontier
 from statecast.sim.replay import PolicyResult
 from statecast.sim.trace import Trace
 
@@ -123,11 +124,16 @@ def plot_frontiers(
     *,
     hit_bound: Sequence[tuple[float, float]] = (),
     latency_bound: Sequence[tuple[float, float]] = (),
+    margins: tuple[float, float] | None = None,
 ) -> None:
     """Local hits, mean latency and bytes moved against replica-hours, one line per family.
 
     Markers are runs; lines the frontiers (:mod:`statecast.sim.frontier`); dashed grey
-    the bounds at every budget (``(replica-hours, value)`` pairs).
+    the bounds at every budget (``(replica-hours, value)`` pairs). With ``margins`` (local
+    hits absolute, latency relative), a fourth panel: the bytes verdict, each rival run's
+    ratio of predictive's fewest bytes at its service within the margins to its own
+    (:func:`~statecast.sim.frontier.bytes_ratios`; above 1 a loss, a cross at the top
+    where no mix of ours serves the run).
 
     Raises:
         SimError: when matplotlib is not installed.
@@ -139,7 +145,8 @@ def plot_frontiers(
         import matplotlib.pyplot as plt
     except ImportError:
         raise SimError("plots need matplotlib: pip install 'statecast[bench]'") from None
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    panels = 3 if margins is None else 4
+    fig, axes = plt.subplots(1, panels, figsize=(5.4 * panels, 4.6))
     families = sorted({p.family for p in points}, key=lambda f: list(FAMILY_COLOURS).index(f))
     for family in families:
         runs = [p for p in points if p.family == family]
@@ -167,9 +174,40 @@ def plot_frontiers(
         ax.set_xlabel("replica-hours")
         ax.set_xscale("log")
         ax.grid(alpha=0.3, which="both")
+    if margins is not None:
+        _bytes_verdict(axes[3], points, margins)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{title}: frontiers (hull of each family's sweep) and bounds", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _bytes_verdict(ax: Any, points: Sequence[Point], margins: tuple[float, float]) -> None:
+    """Each rival run's bytes ratio (ours over its, at its service within the margins)."""
+    ours = [p for p in points if p.family == "predictive"]
+    top = 1.0
+    served: dict[str, list[tuple[float, float]]] = {}
+    unserved: dict[str, list[float]] = {}
+    for family in FAMILY_COLOURS:
+        theirs = [p for p in points if p.family == family]
+        if family in ("predictive", "full", "perfect-forecast") or not theirs or not ours:
+            continue
+        for run, ratio in bytes_ratios(ours, theirs, *margins):
+            if ratio is None:
+                unserved.setdefault(family, []).append(run.replica_hours)
+            else:
+                served.setdefault(family, []).append((run.replica_hours, ratio))
+                top = max(top, ratio)
+    for family, pairs in served.items():
+        hours, ratios = zip(*pairs, strict=True)
+        ax.scatter(hours, ratios, s=12, color=FAMILY_COLOURS[family], alpha=0.7, label=family)
+    for family, hours_lost in unserved.items():
+        ax.scatter(hours_lost, [top * 1.5] * len(hours_lost), marker="x", s=18,
+                   color=FAMILY_COLOURS[family])  # fmt: skip
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel("ours / theirs, bytes at each rival run's service")
+    ax.set_title("bytes verdict: above 1 we move more; x: not served", fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
