@@ -23,6 +23,7 @@ from statecast.sim.sweeps import (
     SHAPED_K,
     copies_at_count,
     copies_at_window,
+    follow_floor_dear,
     predictive_variant,
     shaped,
     variants,
@@ -49,6 +50,7 @@ def test_the_runs_take_the_shaped_runs_k_and_grace_at_each_weight_with_new_label
         assert setting.label == f"{plain[i % per_weight].label} copies x{weight:g}"
     labels = [v.label for v in variants(trace, families=["predictive"], predictive=())]
     at_windows = {s.label for s in copies_at_window(trace)}  # session 22's, at other windows
+    at_windows |= {s.label for s in follow_floor_dear(trace)}  # session 23's, at the floor
     assert [s.label for s in runs] == [
         label for label in labels if " copies x" in label and label not in at_windows
     ]

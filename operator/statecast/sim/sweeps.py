@@ -580,6 +580,41 @@ def follow_floor(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
+def follow_floor_dear(trace: Trace) -> tuple[Setting, ...]:
+    """The floor at follow-the-workload's counts with a copy priced dear (session 23, bytes).
+
+    :func:`follow_floor` places the floor's copies by a window of reads and moves one only
+    where the reads it serves faster outweigh those it serves slower by a ratio, copies
+    at x1: a copy's bytes are then worth little against an hour's reads, and the floor
+    still moved copies follow-the-workload kept where they were. On generated-27 (four
+    resources at ``min`` 1-2, hourly steps) follow-the-workload's 1-step window at x3
+    made 3 copies after the warm-up (58.6 MB, 18.2 % local), the floor at x1 5 (134.2
+    MB, 18.2 %): two of them a 37.8 MB resource's, moved as its demand hopped in the last
+    hours; with the copy alone priced x1,024 or x4,096 (:attr:`Setting.copy_weight`) the
+    floor made the rule's 3 (58.6 MB, 17.5-17.6 %). On drift (5-minute steps, ``min`` + 1)
+    the floor at x1 made 5 copies after the warm-up for 64.8 % local (866 MB),
+    follow-the-workload's 12-step window 4 (799 MB, 64.7 %), the floor at x8 with a
+    1-step window 3 (732 MB, 63.9 %). The weight the rule's bytes need differs by row (at
+    x64 drift's floor made no copy and generated-15's +2 lost 15 points of local hits), so
+    it is swept by 8x:
+    :data:`FOLLOW_DEAR_COPY_WEIGHTS`, at ``min`` + :data:`FOLLOW_EXTRA`, windows of
+    :data:`FOLLOW_DEAR_WINDOW_STEPS` of the trace's steps (follow-the-workload's 1-step
+    window, its default, too) and the ratios at the ends of :data:`FOLLOW_RATIOS`
+    (:data:`FOLLOW_DEAR_RATIOS`), valuing local hits as :func:`follow_floor` does: 96 runs,
+    labels ending `` copies x<w>``; not in the equal-count order (the windows depend on
+    the trace's step), and, as :func:`copies_at_count`'s, not in ``test_sim_generator``'s
+    property (copy_weight != 1).
+    """
+    step = trace.step_s
+    return tuple(
+        Setting(FLOOR, local=True, floor_window=w * step, ratio=r, extra=e, copy_weight=cw)
+        for e in FOLLOW_EXTRA
+        for w in FOLLOW_DEAR_WINDOW_STEPS
+        for r in FOLLOW_DEAR_RATIOS
+        for cw in FOLLOW_DEAR_COPY_WEIGHTS
+    )
+
+
 #: The bytes-dear runs' copy prices: 4,096 .. 131,072 times a copy's, by 2x (session 20).
 BYTES_DEAR_COPY = tuple(2.0**e for e in range(12, 18))
 #: ... at these holding prices (a GiB-hour's; the copy price leaves it as it is).
@@ -667,6 +702,12 @@ WINDOW_COPY_WEIGHT = COPY_WEIGHTS[-1]
 FOLLOW_EXTRA = (0, 1, 2, 3)
 FOLLOW_WINDOW_STEPS = (3, 12)
 FOLLOW_RATIOS = (0.5, 1.0, 2.0)
+#: The floor at follow-the-workload's counts with a copy priced dear
+#: (:func:`follow_floor_dear`): windows in the trace's steps (follow-the-workload's 1-step
+#: window too), the ends of :data:`FOLLOW_RATIOS`, and the copy's price multiplier by 8x.
+FOLLOW_DEAR_WINDOW_STEPS = (1, 3, 12)
+FOLLOW_DEAR_RATIOS = (0.5, 2.0)
+FOLLOW_DEAR_COPY_WEIGHTS = (8.0, 64.0, 512.0, 4096.0)
 #: Follow-the-workload: windows, ratios and extra replicas (before session 14).
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
@@ -831,9 +872,9 @@ def variants(
     follow-the-workload's counts and hysteresis (:func:`follow_floor`), those with bytes
     priced dear (:data:`BYTES_DEAR`) and those shaped like reactive's with a copy priced
     dear (:func:`copies_at_count`), and at reactive's longer windows valued by latency,
-    by local hits and trimmed in its order (:func:`copies_at_window`); None: the grid
-    (:data:`PREDICTIVE`) and its
-    hand-off twins (:func:`hand_off_twins`).
+    by local hits and trimmed in its order (:func:`copies_at_window`), and the floor at
+    follow-the-workload's counts with a copy priced dear (:func:`follow_floor_dear`);
+    None: the grid (:data:`PREDICTIVE`) and its hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
     if predictive is None:
@@ -860,6 +901,7 @@ def variants(
                 *BYTES_DEAR,
                 *copies_at_count(trace),
                 *copies_at_window(trace),
+                *follow_floor_dear(trace),
                 *predictive,
             )
         ],
