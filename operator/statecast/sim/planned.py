@@ -405,10 +405,12 @@ class PlannerPolicy:
     def _reactive_nodes(self, r: int) -> frozenset[str]:
         """The nodes the reactive budget's shadow holds a copy of resource ``r`` on now.
 
-        Given to the plan (``PlanInput.reactive_nodes``) only where the spec trims in
-        the rule's order (``PlacementSpec.trim_in_reactive_order``); else empty.
+        Given to the plan (``PlanInput.reactive_nodes``) only where the spec trims or
+        fills in the rule's order (``PlacementSpec.trim_in_reactive_order``,
+        ``fill_in_reactive_order``); else empty.
         """
-        if self._shadow is None or not self.spec.trim_in_reactive_order:
+        spec = self.spec
+        if self._shadow is None or not (spec.trim_in_reactive_order or spec.fill_in_reactive_order):
             return frozenset()
         return frozenset(self._trace.nodes[i] for i in np.flatnonzero(self._copies[r]))
 

@@ -129,6 +129,10 @@ class Setting:
             session 21): the holding, its write stream and the demand-relative floor as
             they are, unlike :attr:`copy`, which multiplies every cost. 1: every earlier
             run's (labels unchanged).
+        reactive_fill: the fill up to the reactive budget's count adds first on the
+            nodes its shadow holds (``PlacementSpec.fill_in_reactive_order``, session 23;
+            acts only with the reactive budget, the default prices'); False: by the
+            forecast's gain alone, every earlier run's (labels unchanged).
         extra: replicas held beyond each resource's ``min`` (the planner's ``min``
             raised, ``PlannerPolicy.extra_replicas``, session 20), as follow-the-workload's
             ``+1`` .. ``+3`` hold them, the zone floor kept at the trace's ``min``
@@ -162,6 +166,7 @@ class Setting:
     reactive_order: bool = field(default=False, metadata={KNOB: "trim_in_reactive_order"})
     extra: int = 0
     copy_weight: float = field(default=1.0, metadata={KNOB: "copy_weight"})
+    reactive_fill: bool = field(default=False, metadata={KNOB: "fill_in_reactive_order"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -220,6 +225,8 @@ class Setting:
             suffix += f" min+{self.extra}"
         if self.copy_weight != 1.0:
             suffix += f" copies x{self.copy_weight:g}"
+        if self.reactive_fill:
+            suffix += " fill-in-reactive-order"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -553,6 +560,49 @@ def copies_at_window(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
+def copies_in_rule_order(trace: Trace) -> tuple[Setting, ...]:
+    """Reactive's runs filled and trimmed in the rule's order, copies x1024 (session 23).
+
+    At the rule's count, window, k and grace, :func:`copies_at_window`'s runs still
+    differ from the rule's in where the count's copies go and in relocations within it.
+    Where the count rises, the fill put the copy where the forecast's gain was highest,
+    and a node that had just lost its copy needed a wider margin: generated-04 at a
+    12-step window, k = 0 and a 24-step grace, the rule drops node 82's copy of a 13 MB
+    resource and copies it back a step later; ours copied it to node 79 and moved it to
+    82 two hours later (173.3 MB against the rule's 160.3). Filled on the rule's nodes
+    first (:attr:`Setting.reactive_fill`, ``PlacementSpec.fill_in_reactive_order``) it is
+    the rule's run. With consumer pods the forecast also moves the count's copies to
+    where it expects reads and the pod's node is copied back (generated-38 at k = 0, a
+    12-step window and a 24-step grace: 76 copies after the warm-up against the rule's
+    61, 4,218 MB against 3,466 with both orders at x64); with the copy priced x256 the
+    moves that remain are the rule's bytes (3,466 MB), at x1024 fewer (3,144 MB, 94.3 %
+    local at 0.1242 ms against the rule's 94.8 % at 0.1220, within the margins). Probed
+    at the rule's lost runs' parameters on seen generated-04, -26, -38 and -46 (copies
+    x64, x256, x1024; valued by latency or local hits; trimmed in the rule's order or
+    not): x1024 filled and trimmed in the rule's order alone turned all four rows, no
+    other single way more than two. The default at each k of :data:`SHAPED_K`, the
+    graces of :data:`RULE_ORDER_GRACE_STEPS` (12 and 24 steps, the cooldown from
+    creation: every run of the rule's still lost on bytes on the seen rows held one of
+    them) and every window of reactive's sweep (:data:`REACTIVE_WINDOW_STEPS`: 1, 3 and
+    12 steps), filled and trimmed in the rule's order, copies x
+    :data:`RULE_ORDER_COPY_WEIGHT`: 42 runs, labels ending
+    `` copies x1024 fill-in-reactive-order``; not in the equal-count order (the
+    windows and cooldowns depend on the trace's step). A denser sweep at the rule's own
+    parameters that places the count's copies as the rule does: not the forecast winning.
+    """
+    return tuple(
+        _like_reactive(
+            trace,
+            SHAPED_K,
+            RULE_ORDER_GRACE_STEPS,
+            REACTIVE_WINDOW_STEPS,
+            copy_weight=RULE_ORDER_COPY_WEIGHT,
+            reactive_order=True,
+            reactive_fill=True,
+        )
+    )
+
+
 def follow_floor(trace: Trace) -> tuple[Setting, ...]:
     """The floor at follow-the-workload's counts and hysteresis (session 20, bytes).
 
@@ -695,6 +745,12 @@ COPY_WEIGHTS = (4.0, 16.0, 64.0)
 #: A copy's price multiplier of the runs shaped like reactive's at its longer windows
 #: (:func:`copies_at_window`): :data:`COPY_WEIGHTS`' dearest.
 WINDOW_COPY_WEIGHT = COPY_WEIGHTS[-1]
+#: The copy price of the runs filled and trimmed in the rule's order (session 23,
+#: :func:`copies_in_rule_order`): at x64 the forecast still moved the count's copies on
+#: generated-38; at x256 they moved the rule's bytes, at x1024 fewer.
+RULE_ORDER_COPY_WEIGHT = 1024.0
+#: ... at these graces (steps; the runs of the rule's lost on bytes on the seen rows).
+RULE_ORDER_GRACE_STEPS = (12, 24)
 #: The floor at follow-the-workload's counts and hysteresis (:func:`follow_floor`): replicas
 #: beyond ``min``, windows in the trace's steps (its longer two), and the ratio by which
 #: a move's faster-served reads must outweigh its slower-served ones, less one (its
@@ -872,9 +928,11 @@ def variants(
     follow-the-workload's counts and hysteresis (:func:`follow_floor`), those with bytes
     priced dear (:data:`BYTES_DEAR`) and those shaped like reactive's with a copy priced
     dear (:func:`copies_at_count`), and at reactive's longer windows valued by latency,
-    by local hits and trimmed in its order (:func:`copies_at_window`), and the floor at
-    follow-the-workload's counts with a copy priced dear (:func:`follow_floor_dear`);
-    None: the grid (:data:`PREDICTIVE`) and its hand-off twins (:func:`hand_off_twins`).
+    by local hits and trimmed in its order (:func:`copies_at_window`), the floor at
+    follow-the-workload's counts with a copy priced dear (:func:`follow_floor_dear`), and
+    at every window of reactive's sweep filled and trimmed in its order
+    (:func:`copies_in_rule_order`); None: the grid (:data:`PREDICTIVE`) and its hand-off
+    twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
     if predictive is None:
@@ -902,6 +960,7 @@ def variants(
                 *copies_at_count(trace),
                 *copies_at_window(trace),
                 *follow_floor_dear(trace),
+                *copies_in_rule_order(trace),
                 *predictive,
             )
         ],

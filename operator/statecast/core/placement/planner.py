@@ -458,7 +458,8 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
     beats holding it over that stay plus its copy, by the margin. A node that just lost
     a replica needs a wider margin to get one back. Then, with a budget (the reactive
     rule's count), up to that count whatever the copy costs (with ``fill_priced``:
-    where the copy alone pays over the stay).
+    where the copy alone pays over the stay; with ``fill_in_reactive_order``: on the
+    rule's nodes first, :func:`_rule_first`).
     """
     while board.count < min(ctx.cap, ctx.budget):
         affordable = _affordable(ctx, board)
@@ -491,6 +492,8 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
         settled = candidates & (ctx.margin <= ctx.inputs.spec.hysteresis) & (gain_mean > 0)
         if ctx.inputs.spec.fill_priced:
             settled &= value > copy_at * (1.0 + ctx.margin)
+        if ctx.inputs.spec.fill_in_reactive_order:
+            settled = _rule_first(ctx, board, settled, candidates & (gain_mean > 0))
         i = best_node(ctx, board, settled, gain_mean)
         if i is None:
             return
@@ -498,6 +501,24 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
         if ctx.inputs.spec.fill_priced:
             detail += f": saves {value[i]:.0f} ms against a {copy_at[i]:.0f} ms copy"
         add(ctx, board, i, Reason.PREDICTED, float(gain_mean[i]), detail + _over(stay[i]))
+
+
+def _rule_first(ctx: Context, board: Board, settled: BoolArray, paying: BoolArray) -> BoolArray:
+    """The fill's options with ``spec.fill_in_reactive_order``: the rule's nodes first.
+
+    Of ``paying`` (candidates where a copy gains), those on a node the reactive rule
+    holds a copy on now (``PlanInput.reactive_nodes``) and the plan does not, if there
+    is one - a node that just lost its copy too: the rule copies back to the node that
+    read hot over its window, and the wider margin a node that just lost a replica
+    needs (``Context.margin``) put the count's rise on another node, and the rule's
+    node was copied to later as well (generated-04). Else ``settled``.
+    """
+    nodes = ctx.inputs.reactive_nodes
+    if not nodes:
+        return settled
+    held = np.array([name in nodes for name in ctx.names], dtype=np.bool_)
+    ruled = paying & held & ~board.holders & ~board.acted
+    return ruled if ruled.any() else settled
 
 
 def _over(stay: float) -> str:

@@ -183,6 +183,15 @@ class PlacementSpec:
             generated-26 at reactive's count, 822 copies against the rule's 725).
             False (the default): the least loss alone; without ``reactive_nodes`` it
             does nothing.
+        fill_in_reactive_order: with a reactive budget, the copies that fill the plan
+            up to the reactive rule's count (whatever they cost) go first to the nodes
+            that rule holds a copy on now (:attr:`PlanInput.reactive_nodes`), then where
+            the forecast's gain is highest as before: the rule copies to the node that
+            read hot over its window, and where the forecast put the count's rise on
+            another node, the rule's node was copied to later as well (session 23:
+            generated-04 at reactive's count, k = 0 and a 12-step window, one 13 MB
+            copy). The mirror of ``trim_in_reactive_order``. False (the default): by
+            the forecast's gain alone; without ``reactive_nodes`` it does nothing.
         zone_floor: how many zones the copies cover at least, where the nodes allow
             (the zone floor); None (the default): ``min_replicas``, as ever. The
             simulator's runs that hold replicas beyond the trace's ``min`` (as
@@ -222,6 +231,7 @@ class PlacementSpec:
     cooldown_from_read: bool = False
     release_pod_copies: bool = False
     trim_in_reactive_order: bool = False
+    fill_in_reactive_order: bool = False
     zone_floor: int | None = None
     copy_weight: float = 1.0
 
@@ -500,8 +510,9 @@ class PlanInput:
             give them (empty: the rule does nothing).
         reactive_nodes: the nodes the reactive rule's shadow holds a copy on now (the
             copies ``reactive_copies`` counts): the trim to that count drops the others
-            first (:attr:`PlacementSpec.trim_in_reactive_order`). The simulator and the
-            operator give them (empty: the trim by loss alone).
+            first (:attr:`PlacementSpec.trim_in_reactive_order`), the fill up to it adds
+            on them first (:attr:`PlacementSpec.fill_in_reactive_order`). The simulator and
+            the operator give them (empty: the trim by loss alone, the fill by gain).
     """
 
     spec: PlacementSpec
