@@ -23,6 +23,7 @@ from statecast.sim.sweeps import (
     SHAPED_K,
     copies_at_count,
     copies_at_window,
+    copies_in_rule_order,
     follow_floor_dear,
     predictive_variant,
     shaped,
@@ -51,6 +52,7 @@ def test_the_runs_take_the_shaped_runs_k_and_grace_at_each_weight_with_new_label
     labels = [v.label for v in variants(trace, families=["predictive"], predictive=())]
     at_windows = {s.label for s in copies_at_window(trace)}  # session 22's, at other windows
     at_windows |= {s.label for s in follow_floor_dear(trace)}  # session 23's, at the floor
+    at_windows |= {s.label for s in copies_in_rule_order(trace)}  # session 23's, x1024
     assert [s.label for s in runs] == [
         label for label in labels if " copies x" in label and label not in at_windows
     ]
