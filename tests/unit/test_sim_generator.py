@@ -68,9 +68,9 @@ def test_predictive_never_loses_to_static_or_reactive_at_equal_replica_hours(see
     cache = ForecastCache()
     chosen = variants(trace, ("static", "reactive", "predictive"), SMALL_SWEEP, cache)
     chosen = [v for v in chosen if v.family != "reactive" or v.label == "reactive"]
-    # without the runs shaped like reactive's with copies priced dear (sessions 21, 22:
-    # copies_at_count, copies_at_window): they would add 252 replays an example, and fewer
-    # runs of ours only make the test harder
+    # without the runs shaped like reactive's with copies priced dear (sessions 21-23:
+    # copies_at_count, copies_at_window, copies_in_rule_order): they would add 294 replays
+    # an example, and fewer runs of ours only make the test harder
     chosen = [v for v in chosen if v.setting is None or v.setting.copy_weight == 1.0]
     points = run_sweep(trace, config, chosen)
     settings = {v.label: v.setting for v in chosen if v.setting is not None}
