@@ -53,6 +53,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
     assert spec["replication"]["planner"] == {
         "copyWeight": 1,
         "trimInReactiveOrder": False,
+        "fillInReactiveOrder": False,
         "releasePodCopies": False,
         "cooldownFromRead": False,
     }

@@ -61,21 +61,23 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
 @pytest.mark.parametrize(
     ("knobs", "expected"),
     [
-        ({}, (1.0, False, False, False)),
-        ({"copyWeight": 64}, (64.0, False, False, False)),
-        ({"trimInReactiveOrder": True}, (1.0, True, False, False)),
-        ({"releasePodCopies": True}, (1.0, False, True, False)),
-        ({"cooldownFromRead": True}, (1.0, False, False, True)),
+        ({}, (1.0, False, False, False, False)),
+        ({"copyWeight": 64}, (64.0, False, False, False, False)),
+        ({"trimInReactiveOrder": True}, (1.0, True, False, False, False)),
+        ({"fillInReactiveOrder": True}, (1.0, False, True, False, False)),
+        ({"releasePodCopies": True}, (1.0, False, False, True, False)),
+        ({"cooldownFromRead": True}, (1.0, False, False, False, True)),
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
-    knobs: dict[str, Any], expected: tuple[float, bool, bool, bool]
+    knobs: dict[str, Any], expected: tuple[float, bool, bool, bool, bool]
 ) -> None:
     spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
     got = placement_spec(spec)
     assert (
         got.copy_weight,
         got.trim_in_reactive_order,
+        got.fill_in_reactive_order,
         got.release_pod_copies,
         got.cooldown_from_read,
     ) == expected

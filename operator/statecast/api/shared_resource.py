@@ -301,6 +301,9 @@ class PlannerKnobs(Model):
     trim_in_reactive_order: bool = False
     """Where the reactive rule's count falls, drop first the copies that rule no longer
     holds (rather than the least valuable by the forecast), so they are not bought back."""
+    fill_in_reactive_order: bool = False
+    """Where the reactive rule's count rises, put the new copies first on the nodes that
+    rule holds (the nodes that read hot), then where the forecast gains most."""
     release_pod_copies: bool = False
     """A copy held for a consumer pod that left lately is judged for cost at once rather
     than kept through the rule's window and grace."""

@@ -73,6 +73,7 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         cost_weight=tuned.cost_weight if tuned is not None else 1.0,
         copy_weight=knobs.copy_weight,
         trim_in_reactive_order=knobs.trim_in_reactive_order,
+        fill_in_reactive_order=knobs.fill_in_reactive_order,
         release_pod_copies=knobs.release_pod_copies,
         cooldown_from_read=knobs.cooldown_from_read,
     )
@@ -136,7 +137,7 @@ def placement_input(
             (``PlanInput.consumers_left``, read with ``replication.planner.releasePodCopies``).
         reactive_nodes: the nodes the reactive rule's shadow holds a copy on
             (``PlanInput.reactive_nodes``, read with
-            ``replication.planner.trimInReactiveOrder``).
+            ``replication.planner.trimInReactiveOrder`` and ``fillInReactiveOrder``).
     """
     label = spec.placement.spread_across
     infos = tuple(
