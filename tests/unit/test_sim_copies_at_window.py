@@ -22,6 +22,7 @@ from statecast.sim.sweeps import (
     SHAPED_GRACE_STEPS,
     SHAPED_K,
     SHAPED_WINDOW_STEPS,
+    STREAMS_DEAR,
     WINDOW_COPY_WEIGHT,
     copies_at_count,
     copies_at_window,
@@ -66,6 +67,7 @@ def test_the_runs_take_reactives_windows_k_and_grace_three_ways_with_new_labels(
     labels = [v.label for v in variants(trace, families=["predictive"], predictive=())]
     # session 23's families come after these
     after = len(follow_floor_dear(trace)) + len(copies_in_rule_order(trace))
+    after += len(STREAMS_DEAR)
     assert labels[-len(runs) - after : -after] == [s.label for s in runs]
     assert len(set(labels)) == len(labels)
 

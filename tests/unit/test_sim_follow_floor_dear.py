@@ -22,6 +22,7 @@ from statecast.sim.sweeps import (
     FOLLOW_DEAR_WINDOW_STEPS,
     FOLLOW_EXTRA,
     PREDICTIVE,
+    STREAMS_DEAR,
     Setting,
     copies_in_rule_order,
     follow_floor,
@@ -74,11 +75,12 @@ def test_the_runs_are_the_floor_at_follow_the_workloads_counts_with_dear_copies(
     assert not {s.label for s in runs} & {s.label for s in PREDICTIVE}
 
 
-def test_the_runs_come_last_and_every_earlier_label_stays() -> None:
+def test_the_runs_come_after_every_earlier_label() -> None:
     trace = scenario("drift")
     runs = follow_floor_dear(trace)
     labels = [v.label for v in variants(trace, families=["predictive"], predictive=())]
-    later = len(copies_in_rule_order(trace))  # session 23: copies_in_rule_order comes after
+    # session 23: copies_in_rule_order and STREAMS_DEAR come after
+    later = len(copies_in_rule_order(trace)) + len(STREAMS_DEAR)
     assert labels[-len(runs) - later : -later] == [s.label for s in runs]
     assert len(set(labels)) == len(labels)
     earlier = labels[: -len(runs) - later]

@@ -21,6 +21,7 @@ from statecast.sim.sweeps import (
     NEAR_FREE,
     PREDICTIVE,
     REACTIVE_GRACE,
+    STREAMS_DEAR,
     Setting,
     copies_at_count,
     copies_at_window,
@@ -186,6 +187,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         # reactive's with a copy priced dear (at the 15 minutes, then at reactive's longer
         # windows by latency and by local hits), the floor at follow-the-workload's counts
         # with a copy priced dear, those filled and trimmed in reactive's order at x1024,
+        # those with write streams priced dear and a copy apart,
         # then the grid and its twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
@@ -193,14 +195,14 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         budgeted += len(reactive_ordered(trace)) + len(follow_floor(trace)) + len(BYTES_DEAR)
         budgeted += len(windowed_rest(trace)) + len(copies_at_count(trace))
         budgeted += len(copies_at_window(trace)) + len(follow_floor_dear(trace))
-        budgeted += len(copies_in_rule_order(trace))
+        budgeted += len(copies_in_rule_order(trace)) + len(STREAMS_DEAR)
         count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     budgeted = len(shaped(quiet)) + len(windowed(quiet))
     budgeted += len(reactive_ordered(quiet)) + len(follow_floor(quiet)) + len(BYTES_DEAR)
     budgeted += len(windowed_rest(quiet)) + len(copies_at_count(quiet))
     budgeted += len(copies_at_window(quiet)) + len(follow_floor_dear(quiet))
-    budgeted += len(copies_in_rule_order(quiet))
+    budgeted += len(copies_in_rule_order(quiet)) + len(STREAMS_DEAR)
     assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
