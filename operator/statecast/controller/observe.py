@@ -27,7 +27,14 @@ from statecast.core.reconcile.removals import horizon, lost_removals, recently_r
 from statecast.core.reconcile.tuning import tuning_enabled
 from statecast.core.reconcile.views import NodeView, PodView, ReplicaView, consumer_pods
 
-__all__ = ["HIT_WINDOW_SECONDS", "Indexes", "consumers_lately", "demand_view", "observe"]
+__all__ = [
+    "HIT_WINDOW_SECONDS",
+    "Indexes",
+    "consumers_lately",
+    "demand_view",
+    "heat_window_s",
+    "observe",
+]
 
 #: The window over which status.localHitRatio is computed.
 HIT_WINDOW_SECONDS = 300.0
@@ -161,9 +168,9 @@ def demand_view(
     heat, last_hot = None, {}
     # a predictive resource's default prices take reactive's threshold and count
     if policy == "reactive" or forecast is not None:
-        rule = spec.replication.heat
-        window = None if rule.window is None else parse_duration(rule.window).total_seconds()
-        heat = services.heat.heat(ref, now, window, rule.k_sigma)
+        heat = services.heat.heat(
+            ref, now, heat_window_s(services, spec), spec.replication.heat.k_sigma
+        )
         last_hot = services.heat.last_hot(ref)
     tuning = None
     if tuning_enabled(spec) and forecast is not None:
@@ -195,9 +202,13 @@ def consumers_lately(
     """
     if not spec.replication.planner.release_pod_copies:
         return frozenset()
-    window = spec.replication.heat.window
-    heat_s = services.heat.window_s if window is None else parse_duration(window).total_seconds()
-    span = heat_s + parse_duration(spec.replication.cooldown).total_seconds()
+    span = heat_window_s(services, spec) + parse_duration(spec.replication.cooldown).total_seconds()
     names = [n.name for n in nodes]
     ran = services.sampler.pod_matrix(ref, names, span, now.timestamp(), 1)
     return frozenset(name for name, pods in zip(names, ran[:, 0], strict=True) if pods > 0)
+
+
+def heat_window_s(services: Services, spec: SharedResourceSpec) -> float:
+    """The reactive rule's window: ``replication.heat.window``, else the tracker's."""
+    window = spec.replication.heat.window
+    return services.heat.window_s if window is None else parse_duration(window).total_seconds()
