@@ -288,7 +288,7 @@ def _outside_reactive(ctx: Context) -> BoolArray | None:
     inputs = ctx.inputs
     if not inputs.spec.trim_in_reactive_order or not inputs.reactive_nodes:
         return None
-    held = np.array([name in inputs.reactive_nodes for name in ctx.names], dtype=np.bool_)
+    held = _rule_nodes(ctx)
     return np.asarray(~held, dtype=np.bool_)
 
 
@@ -513,12 +513,16 @@ def _rule_first(ctx: Context, board: Board, settled: BoolArray, paying: BoolArra
     needs (``Context.margin``) put the count's rise on another node, and the rule's
     node was copied to later as well (generated-04). Else ``settled``.
     """
-    nodes = ctx.inputs.reactive_nodes
-    if not nodes:
+    if not ctx.inputs.reactive_nodes:
         return settled
-    held = np.array([name in nodes for name in ctx.names], dtype=np.bool_)
-    ruled = paying & held & ~board.holders & ~board.acted
+    ruled = paying & _rule_nodes(ctx) & ~board.holders & ~board.acted
     return ruled if ruled.any() else settled
+
+
+def _rule_nodes(ctx: Context) -> BoolArray:
+    """Per node: the reactive rule's shadow holds a copy there (``PlanInput.reactive_nodes``)."""
+    nodes = ctx.inputs.reactive_nodes
+    return np.array([name in nodes for name in ctx.names], dtype=np.bool_)
 
 
 def _over(stay: float) -> str:
