@@ -139,7 +139,10 @@ def lacking(chosen: Iterable[Variant], study: Study) -> list[Variant]:
 def group_labels(trace: Trace, name: str) -> set[str] | None:
     """The labels of the predictive settings ``name`` names in :mod:`statecast.sim.sweeps`
     on ``trace``: a public function of the trace alone (``copies_at_count``), a tuple of
-    settings (``BYTES_DEAR``) or one setting (``DEFAULT``); None: no such group."""
+    settings (``BYTES_DEAR``) or one setting (``DEFAULT``), or a name in
+    :data:`~statecast.sim.sweeps.FAMILIES` (``copies-at-count``); None: no such group."""
+    if name in dict(sweeps.FAMILIES):
+        return {s.label for s in sweeps.family_settings(trace, [name])}
     found = None if name.startswith("_") else getattr(sweeps, name, None)
     if inspect.isfunction(found) and found.__module__ == sweeps.__name__:
         found = found(trace) if len(inspect.signature(found).parameters) == 1 else None

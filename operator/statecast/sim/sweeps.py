@@ -941,6 +941,61 @@ def predictive_variant(trace: Trace, cache: ForecastCache, setting: Setting) -> 
     return Variant("predictive", setting.label, build, setting)
 
 
+def _default_twins(trace: Trace) -> tuple[Setting, ...]:
+    """The default run's pod-release twin and those of the runs shaped like reactive's."""
+    return pod_release_twins(trace, (DEFAULT, *shaped(trace)))
+
+
+def _one(setting: Setting) -> Callable[[Trace], tuple[Setting, ...]]:
+    return lambda _trace: (setting,)
+
+
+def _fixed(settings: tuple[Setting, ...]) -> Callable[[Trace], tuple[Setting, ...]]:
+    return lambda _trace: settings
+
+
+#: predictive's families, named, in the order their runs are labelled and published (each a
+#: function of the trace: some follow its step, its pods or its churn). The published tables
+#: hold every label in this order, so a new family is APPENDED here and an earlier one never
+#: moves: ``tests/unit/test_sim_families.py`` holds the order and checks every label is new.
+FAMILIES: tuple[tuple[str, Callable[[Trace], tuple[Setting, ...]]], ...] = (
+    ("default", _one(DEFAULT)),
+    ("copy-floor", _one(COPY_FLOOR)),
+    ("grace-slots", _one(GRACE_SLOTS)),
+    ("from-read", _one(FROM_READ)),
+    ("shaped", shaped),
+    ("pod-release", _default_twins),
+    ("windowed", windowed),
+    ("reactive-ordered", reactive_ordered),
+    ("windowed-rest", windowed_rest),
+    ("follow-floor", follow_floor),
+    ("bytes-dear", _fixed(BYTES_DEAR)),
+    ("copies-at-count", copies_at_count),
+    ("copies-at-window", copies_at_window),
+    ("follow-floor-dear", follow_floor_dear),
+    ("copies-in-rule-order", copies_in_rule_order),
+    ("streams-dear", _fixed(STREAMS_DEAR)),
+)
+
+
+def family_settings(trace: Trace, names: Iterable[str] | None = None) -> tuple[Setting, ...]:
+    """The settings of predictive's families (``names``, all when None) on ``trace``, in order.
+
+    The grid (:data:`PREDICTIVE`) and its hand-off twins are not a family here: they come
+    after these (``variants``' ``predictive``).
+    """
+    wanted = None if names is None else set(names)
+    unknown = (wanted or set()) - {name for name, _ in FAMILIES}
+    if unknown:
+        raise ValueError(f"no predictive family {sorted(unknown)}")
+    return tuple(
+        setting
+        for name, settings in FAMILIES
+        if wanted is None or name in wanted
+        for setting in settings(trace)
+    )
+
+
 def variants(
     trace: Trace,
     families: Iterable[str] | None = None,
@@ -949,21 +1004,9 @@ def variants(
 ) -> list[Variant]:
     """Every variant of the families asked for (all when None).
 
-    ``predictive``: the settings of predictive's runs besides the default and its twins
-    (:data:`COPY_FLOOR`, :data:`GRACE_SLOTS`, :data:`FROM_READ`), the runs shaped like reactive's
-    (:func:`shaped`) and, on traces with pods, the pod-release twins of both
-    (:func:`pod_release_twins`), those at reactive's longer windows (:func:`windowed`),
-    those trimmed in the reactive rule's order (:func:`reactive_ordered`), the rest of
-    reactive's k and graces at its longer windows (:func:`windowed_rest`), the floor at
-    follow-the-workload's counts and hysteresis (:func:`follow_floor`), those with bytes
-    priced dear (:data:`BYTES_DEAR`) and those shaped like reactive's with a copy priced
-    dear (:func:`copies_at_count`), and at reactive's longer windows valued by latency,
-    by local hits and trimmed in its order (:func:`copies_at_window`), the floor at
-    follow-the-workload's counts with a copy priced dear (:func:`follow_floor_dear`), and
-    at every window of reactive's sweep filled and trimmed in its order
-    (:func:`copies_in_rule_order`), and those with write streams priced dear and a copy
-    apart (:data:`STREAMS_DEAR`); None: the grid (:data:`PREDICTIVE`) and its hand-off
-    twins (:func:`hand_off_twins`).
+    ``predictive``: the settings of predictive's runs after its families (:data:`FAMILIES`,
+    each documented where it is defined); None: the grid (:data:`PREDICTIVE`) and its
+    hand-off twins (:func:`hand_off_twins`).
     """
     cache = cache or ForecastCache()
     if predictive is None:
@@ -976,25 +1019,7 @@ def variants(
         "groupcache": lambda: _groupcache(trace),
         "predictive": lambda: [
             predictive_variant(trace, cache, setting)
-            for setting in (
-                DEFAULT,
-                COPY_FLOOR,
-                GRACE_SLOTS,
-                FROM_READ,
-                *shaped(trace),
-                *pod_release_twins(trace, (DEFAULT, *shaped(trace))),
-                *windowed(trace),
-                *reactive_ordered(trace),
-                *windowed_rest(trace),
-                *follow_floor(trace),
-                *BYTES_DEAR,
-                *copies_at_count(trace),
-                *copies_at_window(trace),
-                *follow_floor_dear(trace),
-                *copies_in_rule_order(trace),
-                *STREAMS_DEAR,
-                *predictive,
-            )
+            for setting in (*family_settings(trace), *predictive)
         ],
         "perfect-forecast": lambda: [
             Variant("perfect-forecast", "perfect-forecast", PerfectForecast)
