@@ -38,6 +38,7 @@ PUBLISHED_ORDER = (
     "follow-floor-dear",
     "copies-in-rule-order",
     "streams-dear",
+    "everywhere-held",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
-from statecast.core.placement import PlacementSpec
+from statecast.core.placement import PlacementSpec, StateProfile, copy_outlasts_stream
 from statecast.sim.baselines import MIN_STATS_S, FollowTheWorkload, HotCopies
 from statecast.sim.config import SimConfig
 from statecast.sim.frontier import Point
@@ -133,6 +133,10 @@ class Setting:
             nodes its shadow holds (``PlacementSpec.fill_in_reactive_order``, session 23;
             acts only with the reactive budget, the default prices'); False: by the
             forecast's gain alone, every earlier run's (labels unchanged).
+        everywhere: a resource whose full copy moves at least this many days of one
+            replica's write stream is held on every ready node
+            (``PlacementSpec.everywhere_copy_days``, session 24); 0: off, every earlier
+            run's (labels unchanged).
         extra: replicas held beyond each resource's ``min`` (the planner's ``min``
             raised, ``PlannerPolicy.extra_replicas``, session 20), as follow-the-workload's
             ``+1`` .. ``+3`` hold them, the zone floor kept at the trace's ``min``
@@ -167,6 +171,7 @@ class Setting:
     extra: int = 0
     copy_weight: float = field(default=1.0, metadata={KNOB: "copy_weight"})
     reactive_fill: bool = field(default=False, metadata={KNOB: "fill_in_reactive_order"})
+    everywhere: float = field(default=0.0, metadata={KNOB: "everywhere_copy_days"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -227,6 +232,8 @@ class Setting:
             suffix += f" copies x{self.copy_weight:g}"
         if self.reactive_fill:
             suffix += " fill-in-reactive-order"
+        if self.everywhere:
+            suffix += f" everywhere>={self.everywhere:g}d"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -718,6 +725,85 @@ STREAMS_DEAR: tuple[Setting, ...] = tuple(
 )
 
 
+#: The days of one replica's write stream a resource's full copy must outweigh for the
+#: everywhere runs (:func:`everywhere_held`) to hold it on every node.
+EVERYWHERE_DAYS = (3.0, 10.0, 30.0, 100.0)
+#: The floor's window of reads in the trace's steps, its move ratio, its counts (``min`` +)
+#: and the copy's price multipliers under the everywhere runs (:func:`everywhere_held`).
+EVERYWHERE_FLOOR_WINDOW_STEPS = 3
+EVERYWHERE_FLOOR_RATIO = 0.5
+EVERYWHERE_FLOOR_EXTRA = (0, 1, 2)
+EVERYWHERE_FLOOR_COPY_WEIGHTS = (64.0, 4096.0)
+
+
+def everywhere_held(trace: Trace) -> tuple[Setting, ...]:
+    """Rarely written resources on every node, the rest planned as before (session 24).
+
+    groupcache's hot caches hold some resources on every node from the warm-up day on:
+    those copies are never made again when the demand moves, and a node that leaves takes
+    a copy the others still hold. Seen on generated-10 (5 nodes, two of them leave in the
+    measured days): its 2/node runs hold a 180 MB resource written 3 times a minute (a copy
+    outweighs 40.6 days of one replica's write stream) and a 20 MB one (10.4 days) on every
+    node; at 1,324 rh, 73.4 % local, 0.548 ms they moved 178 MB, 169 MB of it write
+    streams, where our mixes at its service re-copied the large resource after the node
+    losses (x1.563). On generated-05 its LRU's tie-break holds the two rarely written
+    resources (14.7 and 49.9 days) on all 45 nodes. ``PlacementSpec.everywhere_copy_days``
+    (:attr:`Setting.everywhere`) holds a resource whose full copy outweighs that many days
+    of its stream on every ready node: at each day count of :data:`EVERYWHERE_DAYS` that
+    selects a set of resources no smaller day count of them selects on this trace (none:
+    the run would be its base run's), under the bases: the floor that never moves (at
+    ``min`` and ``min`` + 1), the floor at a copy x64 (local hits), the floor by a window of
+    reads at ``min`` + :data:`EVERYWHERE_FLOOR_EXTRA` with copies x64 and x4,096 (as
+    :func:`follow_floor_dear`'s), the default run, three of :data:`STREAMS_DEAR`'s corners
+    and a local-first run kept a day. Up to 56 runs a row (14 a day count), labels ending
+    `` everywhere>=<d>d``; not in the equal-count order, and outside
+    ``test_sim_generator``'s property (copy_weight != 1 and runs holding every node).
+    """
+    config = SimConfig()
+    states = [
+        StateProfile(int(b), float(w), config.bytes_per_write)
+        for b, w in zip(trace.state_bytes, trace.writes_per_min, strict=True)
+    ]
+    chosen: list[float] = []
+    seen: set[tuple[bool, ...]] = set()
+    for days in EVERYWHERE_DAYS:
+        held = tuple(copy_outlasts_stream(state, days) for state in states)
+        if any(held) and held not in seen:
+            seen.add(held)
+            chosen.append(days)
+    window = EVERYWHERE_FLOOR_WINDOW_STEPS * trace.step_s
+    bases = (
+        Setting(FLOOR, FLOOR),
+        Setting(FLOOR, FLOOR, extra=1),
+        Setting(FLOOR, 64.0, local=True),
+        *(
+            Setting(
+                FLOOR,
+                local=True,
+                floor_window=window,
+                ratio=EVERYWHERE_FLOOR_RATIO,
+                extra=extra,
+                copy_weight=weight,
+            )
+            for extra in EVERYWHERE_FLOOR_EXTRA
+            for weight in EVERYWHERE_FLOOR_COPY_WEIGHTS
+        ),
+        DEFAULT,
+        *(
+            Setting(
+                BYTES_DEAR_HOLD[0],
+                price,
+                local=local,
+                cooldown=HOLDING_COOLDOWNS[1],
+                copy_weight=STREAMS_DEAR_COPY_WEIGHT[0],
+            )
+            for price, local in ((8192.0, True), (32768.0, True), (8192.0, False))
+        ),
+        Setting(1 / 4, local=True, cooldown=HOLDING_COOLDOWNS[0]),
+    )
+    return tuple(replace(base, everywhere=days) for days in chosen for base in bases)
+
+
 def pod_release_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
     """``settings`` again with a departed pod's copy released (session 18), where pods are.
 
@@ -975,6 +1061,7 @@ FAMILIES: tuple[tuple[str, Callable[[Trace], tuple[Setting, ...]]], ...] = (
     ("follow-floor-dear", follow_floor_dear),
     ("copies-in-rule-order", copies_in_rule_order),
     ("streams-dear", _fixed(STREAMS_DEAR)),
+    ("everywhere-held", everywhere_held),
 )
 
 

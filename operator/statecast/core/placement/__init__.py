@@ -18,6 +18,7 @@ Exceptions::
                                  (inconsistent shapes, duplicate nodes, min > max)
 """
 
+from statecast.core.placement.costs import copy_outlasts_stream
 from statecast.core.placement.hedging import forecast_confidence, forecast_deviation
 from statecast.core.placement.planner import plan
 from statecast.core.placement.types import (
@@ -54,6 +55,7 @@ __all__ = [
     "ReplicaAction",
     "StateProfile",
     "SyncMode",
+    "copy_outlasts_stream",
     "forecast_confidence",
     "forecast_deviation",
     "plan",

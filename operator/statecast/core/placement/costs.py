@@ -184,6 +184,18 @@ def sync_bytes_per_hour(state: StateProfile, replicas: int) -> float:
     return state.writes_per_min * 60.0 * state.bytes_per_write * replicas
 
 
+def copy_outlasts_stream(state: StateProfile, days: float) -> bool:
+    """Whether a full copy of ``state`` moves at least ``days`` of one replica's stream.
+
+    ``PlacementSpec.everywhere_copy_days``'s test; False when ``days`` is 0 (off). A
+    resource never written qualifies at any positive ``days``.
+    """
+    if days <= 0:
+        return False
+    per_day = sync_bytes_per_hour(state, 1) * 24.0
+    return state.bytes >= days * per_day
+
+
 def holding_cost(state: StateProfile, costs: CostModel, hours: float, weight: float) -> float:
     """Cost (ms) of holding one replica for ``hours``: its bytes stored and its sync stream."""
     stored = state.bytes / GIB * hours * costs.ms_per_gib_hour

@@ -25,7 +25,9 @@ every decision has one reason:
 1. ``failover``: replicas on nodes that are gone are dropped, unless one holds the
    only up-to-date copy (then it is kept until another copy exists).
 2. ``cost``: above ``max`` (or the bytes-stored budget) the least useful go.
-3. ``consumer``: a node that runs a consumer pod gets a replica before it asks.
+3. ``consumer``: a node that runs a consumer pod gets a replica before it asks; with
+   ``PlacementSpec.everywhere_copy_days``, a resource whose copy outweighs that many
+   days of its write stream is held on every ready node (``minimum``).
 4. ``minimum``: up to ``min``, new zones first.
 5. ``rebalance``: the zone floor, ``min(min, zones)`` zones covered: a durability
    floor, never a reason to keep a copy away from demand (moves keep it too).
@@ -76,7 +78,7 @@ from statecast.core.placement.board import (
     uncovering,
     zones_covered,
 )
-from statecast.core.placement.costs import sync_bytes_per_hour
+from statecast.core.placement.costs import copy_outlasts_stream, sync_bytes_per_hour
 from statecast.core.placement.hysteresis import should_add
 from statecast.core.placement.moves import Evidence, best_move
 from statecast.core.placement.types import (
@@ -127,6 +129,7 @@ def plan(inputs: PlanInput) -> Plan:
     )
     _trim_to_cap(ctx, board)
     _add_consumers(ctx, board)
+    _hold_everywhere(ctx, board)
     _fill_minimum(ctx, board)
     _fill_zones(ctx, board)
     _trim_to_budget(ctx, board)
@@ -302,6 +305,28 @@ def _add_consumers(ctx: Context, board: Board) -> None:
         if not board.holders[i] and board.count < ctx.cap:
             value = float(gains(ctx, board, ctx.mean)[i])
             add(ctx, board, i, Reason.CONSUMER, value, "a pod on this node uses the resource")
+
+
+def _hold_everywhere(ctx: Context, board: Board) -> None:
+    """A copy on every ready node with room (``PlacementSpec.everywhere_copy_days``).
+
+    Only for a resource whose full copy moves at least that many days of one replica's
+    write stream (:func:`copy_outlasts_stream`); up to the cap (the nodes where a copy
+    saves most first, then by name); its copies, old and new, are protected from the
+    cost stages (the trims, the removals, the moves' sources).
+    """
+    inputs = ctx.inputs
+    days = inputs.spec.everywhere_copy_days
+    if not copy_outlasts_stream(inputs.state, days):
+        return
+    detail = f"held on every node: a copy moves at least {days:g} days of its write stream"
+    gain = gains(ctx, board, ctx.mean)
+    options = np.flatnonzero(ctx.candidates & ~board.holders)
+    for i in options[np.lexsort((options, -gain[options]))]:  # most gain first, then name
+        if board.count >= ctx.cap:
+            break
+        add(ctx, board, int(i), Reason.MINIMUM, float(gain[i]), detail)
+    board.protected |= board.holders
 
 
 def _floor(ctx: Context, board: Board, belief: FloatArray) -> FloatArray:

@@ -206,6 +206,22 @@ class PlacementSpec:
             24-step grace) the default relocated the extra copies of a 12 MiB resource
             four times in the measured day (52 MB) where the rule's hot set never
             moved (session 21). 1 (the default): a copy at its bytes' price.
+        everywhere_copy_days: a resource whose full copy moves at least as many bytes as
+            this many days of one replica's write stream (``StateProfile``: its bytes
+            against its writes a minute times their size; a resource never written
+            qualifies at any value) is held on every ready node with room, up to
+            ``max``, from the first plan on, and no cost stage removes those copies, as
+            ``full`` holds it: such a copy is dearer to make again than to keep in sync
+            for that long, and a copy already on every node is never made again when
+            the demand moves or a node leaves (only when a node comes back or joins).
+            The other resources are planned as before. Session 24 (gc24), against
+            groupcache on seen generated-10: its hot caches hold a 180 MB resource
+            written 3 times a minute (40.6 days of a replica's stream a copy) on every
+            node, so the two node losses of the measured days cost it no copy, where
+            our runs at its service copied that resource again after each loss; and on
+            seen generated-05 its LRU's tie-break holds the two rarely written
+            resources (14.7 and 49.9 days) everywhere. 0 (the default): off, every
+            earlier run.
     """
 
     min_replicas: int = 2
@@ -234,6 +250,7 @@ class PlacementSpec:
     fill_in_reactive_order: bool = False
     zone_floor: int | None = None
     copy_weight: float = 1.0
+    everywhere_copy_days: float = 0.0
 
 
 @dataclass(frozen=True)
