@@ -39,6 +39,7 @@ PUBLISHED_ORDER = (
     "copies-in-rule-order",
     "streams-dear",
     "everywhere-held",
+    "follow-observed",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

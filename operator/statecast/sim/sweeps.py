@@ -145,6 +145,11 @@ class Setting:
             local against its 60.7 %): with the floor's prices the run holds that count
             and its copies sit where the floor's rules put them. 0: the trace's ``min``
             (every earlier run; labels unchanged).
+        observed: with :attr:`floor_window`, the floor's copies are placed by the reads
+            over that window alone, the forecast's horizon left out
+            (``PlacementSpec.floor_observed_only``, session 24), as follow-the-workload's
+            statistics window is; False: the window and the horizon, every earlier run's
+            (labels unchanged).
     """
 
     hold: float = 1.0
@@ -172,6 +177,7 @@ class Setting:
     copy_weight: float = field(default=1.0, metadata={KNOB: "copy_weight"})
     reactive_fill: bool = field(default=False, metadata={KNOB: "fill_in_reactive_order"})
     everywhere: float = field(default=0.0, metadata={KNOB: "everywhere_copy_days"})
+    observed: bool = field(default=False, metadata={KNOB: "floor_observed_only"})
 
     @property
     def planner(self) -> PlacementSpec:
@@ -234,6 +240,8 @@ class Setting:
             suffix += " fill-in-reactive-order"
         if self.everywhere:
             suffix += f" everywhere>={self.everywhere:g}d"
+        if self.observed:
+            suffix += " observed-only"
         return f"predictive hold x{self.hold:.3g} copy x{self.copy:.3g}{suffix}"
 
 
@@ -804,6 +812,64 @@ def everywhere_held(trace: Trace) -> tuple[Setting, ...]:
     return tuple(replace(base, everywhere=days) for days in chosen for base in bases)
 
 
+def follow_observed(trace: Trace) -> tuple[Setting, ...]:
+    """The floor at follow-the-workload's counts placed by its statistics alone (session 24).
+
+    :func:`follow_floor` and :func:`follow_floor_dear` place the floor's copies by each
+    node's reads over a window of observed demand *and* the forecast's horizon
+    (``PlacementSpec.floor_window_s``); follow-the-workload reads its window of statistics
+    alone. Where demand hops between nodes and the forecast repeats yesterday's season, the
+    horizon still weighs the node the demand has just left, and the floor follows later
+    than the rule, or back: on seen generated-15 (one 45 MB resource, hourly steps, the
+    demand's trio of nodes changing every two days) at ``min`` the rule's 3-step x1.5 run
+    made 3 copies after the warm-up for 57.5 % local, the floor with the horizon 3 for 53.2
+    % (a 3-step window, x3) or 4 for 57.9 % (a 1-step window); on the window alone
+    (:attr:`Setting.observed`, ``PlacementSpec.floor_observed_only``) 3 for 57.5 %, the
+    rule's run; at ``min`` + 2 the rule's 1-step run 9 copies for 86.9 %, the floor with the
+    horizon 9 for 83.9 % (3 steps, x1.5) or 12 for 85.0 % (1 step), on the window alone 9
+    for 87.0 %. On seen generated-47 (27 nodes, copies of a 160 MB resource at ``min`` 3)
+    the rule's runs make no copy after the warm-up and hold 17.0 % local; the floor's copy
+    at its bytes did not pay against a step's reads at the warm-up's rates and its copies
+    stayed where the first plan put them (13.7 %): with the copy at a sixteenth
+    (:attr:`Setting.copy_weight`) they follow the reads in the warm-up as the rule's do
+    (the rule's 17.0 %, no copy after) - with the horizon too: there the copy's price
+    does it, not the window. With consumer pods the rule holds its count beside the pods'
+    copies and the floor's count includes them, so the floor holds fewer replica-hours at
+    the same ``+e``: there the count goes on to ``min`` + :data:`OBSERVED_POD_EXTRA` (seen
+    generated-23: the rule's 1-step x2 run at ``+3`` holds 463 rh, our floor at ``min`` +
+    3 360, at ``min`` + 6 439 - with the horizon too: the count does it). Windows of
+    :data:`OBSERVED_WINDOW_STEPS` of the trace's steps (the rule's), the ratios of
+    :data:`FOLLOW_DEAR_RATIOS` (its x1.5 and x3), a copy at x1 and x1/16
+    (:data:`OBSERVED_COPY_WEIGHTS`), ``min`` + :data:`FOLLOW_EXTRA`: 48 runs, 84 on a
+    trace with pods; labels ending `` observed-only``, not in the equal-count order (the
+    windows depend on the trace's step), and outside ``test_sim_generator``'s property
+    (copy_weight != 1 on half of them). The rule's own statistics inside our floor: a
+    denser sweep at the rival's parameters, not the forecast winning.
+    """
+    step = trace.step_s
+    extra = FOLLOW_EXTRA + (OBSERVED_POD_EXTRA if _has_pods(trace) else ())
+    return tuple(
+        Setting(
+            FLOOR,
+            local=True,
+            floor_window=w * step,
+            ratio=r,
+            extra=e,
+            copy_weight=cw,
+            observed=True,
+        )
+        for e in extra
+        for w in OBSERVED_WINDOW_STEPS
+        for r in FOLLOW_DEAR_RATIOS
+        for cw in OBSERVED_COPY_WEIGHTS
+    )
+
+
+def _has_pods(trace: Trace) -> bool:
+    """Whether any consumer pod runs on the trace."""
+    return trace.pods is not None and bool((trace.pods > 0).any())
+
+
 def pod_release_twins(trace: Trace, settings: Iterable[Setting]) -> tuple[Setting, ...]:
     """``settings`` again with a departed pod's copy released (session 18), where pods are.
 
@@ -880,6 +946,13 @@ FOLLOW_RATIOS = (0.5, 1.0, 2.0)
 FOLLOW_DEAR_WINDOW_STEPS = (1, 3, 12)
 FOLLOW_DEAR_RATIOS = (0.5, 2.0)
 FOLLOW_DEAR_COPY_WEIGHTS = (8.0, 64.0, 512.0, 4096.0)
+#: The floor at follow-the-workload's counts placed by its statistics window alone
+#: (:func:`follow_observed`): windows in the trace's steps (follow-the-workload's own), a
+#: copy at its price and at a sixteenth of it, and on traces with consumer pods replicas
+#: beyond ``min`` + 3 (the rule's count excludes the pods' copies, the floor's includes them).
+OBSERVED_WINDOW_STEPS = FOLLOW_DEAR_WINDOW_STEPS
+OBSERVED_COPY_WEIGHTS = (1.0, 1 / 16)
+OBSERVED_POD_EXTRA = (4, 5, 6)
 #: Follow-the-workload: windows, ratios and extra replicas (before session 14).
 FTW_WINDOWS = (30.0, 900.0, 3600.0)
 FTW_RATIOS = (1.0, 2.0)
@@ -1062,6 +1135,7 @@ FAMILIES: tuple[tuple[str, Callable[[Trace], tuple[Setting, ...]]], ...] = (
     ("copies-in-rule-order", copies_in_rule_order),
     ("streams-dear", _fixed(STREAMS_DEAR)),
     ("everywhere-held", everywhere_held),
+    ("follow-observed", follow_observed),
 )
 
 

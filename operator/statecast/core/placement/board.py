@@ -389,8 +389,10 @@ def window_demand(inputs: PlanInput, names: tuple[str, ...]) -> FloatArray | Non
     horizon, every step weighed alike: at a few reads a step a node's forecast and its
     newest step are count noise (the forecast's belief follows one step that missed it
     by far, :func:`_demand`), while its reads over an hour rank the nodes as reactive
-    replication's and follow-the-workload's windows do. None when the knob is off (0)
-    or no history is given: the forecast's belief alone.
+    replication's and follow-the-workload's windows do. With
+    ``spec.floor_observed_only`` the window alone, the horizon left out (scaled to the
+    horizon's steps, as the blend is), as follow-the-workload's statistics are. None
+    when the knob is off (0) or no history is given: the forecast's belief alone.
     """
     spec, fc = inputs.spec, inputs.forecast
     if spec.floor_window_s <= 0 or fc.recent is None or not fc.nodes:
@@ -401,8 +403,11 @@ def window_demand(inputs: PlanInput, names: tuple[str, ...]) -> FloatArray | Non
     at, src = _LAST_ROWS.get((fc.nodes, names), lambda: _rows(fc.nodes, names))
     if len(at) == 0 or steps + horizon == 0:
         return out
-    ahead = np.maximum(_finite(fc.mean[src]), 0.0).sum(axis=1)
     seen = np.maximum(_finite(fc.recent[src, fc.recent.shape[1] - steps :]), 0.0).sum(axis=1)
+    if spec.floor_observed_only and steps > 0:
+        out[at] = seen / steps * horizon
+        return out
+    ahead = np.maximum(_finite(fc.mean[src]), 0.0).sum(axis=1)
     out[at] = (ahead + seen) / (steps + horizon) * horizon
     return out
 
