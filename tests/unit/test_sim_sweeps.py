@@ -29,6 +29,7 @@ from statecast.sim.sweeps import (
     everywhere_held,
     follow_floor,
     follow_floor_dear,
+    follow_observed,
     hand_off_twins,
     pod_release_twins,
     predictive_variant,
@@ -189,7 +190,8 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         # windows by latency and by local hits), the floor at follow-the-workload's counts
         # with a copy priced dear, those filled and trimmed in reactive's order at x1024,
         # those with write streams priced dear and a copy apart, those with rarely
-        # written resources on every node, then the grid and its twins
+        # written resources on every node, the floor at follow-the-workload's
+        # counts on its window of reads alone, then the grid and its twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
         budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
@@ -198,6 +200,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         budgeted += len(copies_at_window(trace)) + len(follow_floor_dear(trace))
         budgeted += len(copies_in_rule_order(trace)) + len(STREAMS_DEAR)
         budgeted += len(everywhere_held(trace))
+        budgeted += len(follow_observed(trace))
         count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     budgeted = len(shaped(quiet)) + len(windowed(quiet))
@@ -206,6 +209,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
     budgeted += len(copies_at_window(quiet)) + len(follow_floor_dear(quiet))
     budgeted += len(copies_in_rule_order(quiet)) + len(STREAMS_DEAR)
     budgeted += len(everywhere_held(quiet))
+    budgeted += len(follow_observed(quiet))
     assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
