@@ -40,6 +40,7 @@ PUBLISHED_ORDER = (
     "streams-dear",
     "everywhere-held",
     "follow-observed",
+    "zone-order-floor",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

@@ -128,6 +128,7 @@ def plan(inputs: PlanInput) -> Plan:
         target_zones=min(_zone_floor(inputs.spec), zones_possible),
     )
     _trim_to_cap(ctx, board)
+    _keep_floor_in_zone_order(ctx, board)
     _add_consumers(ctx, board)
     _hold_everywhere(ctx, board)
     _fill_minimum(ctx, board)
@@ -340,16 +341,69 @@ def _floor(ctx: Context, board: Board, belief: FloatArray) -> FloatArray:
     return belief
 
 
+def _zone_order_rank(ctx: Context) -> FloatArray:
+    """Per node, minus its place in the zone order (``spec.floor_in_zone_order``).
+
+    One node of each zone (zones by name), then the next of each (nodes by name): the
+    static baseline's fixed order (:func:`statecast.sim.policies.zone_order`). Higher
+    is earlier, as a score.
+    """
+    seen = np.zeros(ctx.n_zones, dtype=np.int64)
+    place = np.zeros(len(ctx.names), dtype=np.float64)
+    for i, zone in enumerate(ctx.zone_id):
+        place[i] = seen[zone] * ctx.n_zones + zone
+        seen[zone] += 1
+    return -place
+
+
+def _keep_floor_in_zone_order(ctx: Context, board: Board) -> None:
+    """With ``spec.floor_in_zone_order``: the floor's copies held stay (protected).
+
+    Of the copies held, up to ``min``: new zones first, then first in the zone order
+    (:func:`_zone_order_rank`) - the copies the static baseline would hold fixed. They
+    are neither removed for cost nor moved in this plan.
+    """
+    spec = ctx.inputs.spec
+    if not spec.floor_in_zone_order:
+        return
+    place = -_zone_order_rank(ctx)
+    kept = np.zeros(len(ctx.names), dtype=np.bool_)
+    for _ in range(spec.min_replicas):
+        options = board.holders & ~kept
+        if not options.any():
+            return
+        covered = np.zeros(ctx.n_zones, dtype=np.bool_)
+        covered[ctx.zone_id[kept]] = True
+        i = _first(options, covered[ctx.zone_id].astype(np.float64), place)
+        kept[i] = True
+        board.protected[i] = True
+
+
+def _floor_score(ctx: Context, board: Board) -> FloatArray:
+    """What the floor's copies are placed by: the forecast's gain, or the zone order.
+
+    The gain at the floor's belief (:func:`_floor`); with ``spec.floor_in_zone_order``
+    the zone order's rank (:func:`_zone_order_rank`).
+    """
+    if ctx.inputs.spec.floor_in_zone_order:
+        return _zone_order_rank(ctx)
+    return gains(ctx, board, _floor(ctx, board, ctx.hedge))
+
+
 def _fill_minimum(ctx: Context, board: Board) -> None:
-    """Stage 4: up to min, new zones first, then where the copy saves most."""
+    """Stage 4: up to min, new zones first, then where the copy saves most.
+
+    With ``spec.floor_in_zone_order``: then first in the zone order (:func:`_floor_score`).
+    """
     spec = ctx.inputs.spec
     while board.count < spec.min_replicas and board.count < ctx.cap:
-        score = gains(ctx, board, _floor(ctx, board, ctx.hedge))
+        score = _floor_score(ctx, board)
         i = best_node(ctx, board, ctx.candidates, score, prefer_new_zone=True)
         if i is None:
             board.notes.append(f"only {board.count} ready nodes for min {spec.min_replicas}")
             break
-        at_mean = score if ctx.hedge is ctx.mean else gains(ctx, board, ctx.mean)
+        by_gain = ctx.hedge is ctx.mean and not spec.floor_in_zone_order
+        at_mean = score if by_gain else gains(ctx, board, ctx.mean)
         value = float(at_mean[i])
         add(ctx, board, i, Reason.MINIMUM, value, f"durability floor of {spec.min_replicas}")
 
@@ -363,7 +417,7 @@ def _fill_zones(ctx: Context, board: Board) -> None:
         held_zones = np.zeros(ctx.n_zones, dtype=np.bool_)
         held_zones[ctx.zone_id[board.holders]] = True
         fresh_zone = ctx.candidates & ~held_zones[ctx.zone_id]
-        i = best_node(ctx, board, fresh_zone, gains(ctx, board, _floor(ctx, board, ctx.hedge)))
+        i = best_node(ctx, board, fresh_zone, _floor_score(ctx, board))
         if i is None:
             break
         if board.count >= ctx.cap:
