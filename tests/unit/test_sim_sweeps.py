@@ -22,6 +22,7 @@ from statecast.sim.sweeps import (
     PREDICTIVE,
     REACTIVE_GRACE,
     STREAMS_DEAR,
+    ZONE_ORDER_FLOOR,
     Setting,
     copies_at_count,
     copies_at_window,
@@ -191,7 +192,8 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         # with a copy priced dear, those filled and trimmed in reactive's order at x1024,
         # those with write streams priced dear and a copy apart, those with rarely
         # written resources on every node, the floor at follow-the-workload's
-        # counts on its window of reads alone, then the grid and its twins
+        # counts on its window of reads alone, the floor held where static holds its
+        # copies, then the grid and its twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
         budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
@@ -200,7 +202,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         budgeted += len(copies_at_window(trace)) + len(follow_floor_dear(trace))
         budgeted += len(copies_in_rule_order(trace)) + len(STREAMS_DEAR)
         budgeted += len(everywhere_held(trace))
-        budgeted += len(follow_observed(trace))
+        budgeted += len(follow_observed(trace)) + len(ZONE_ORDER_FLOOR)
         count = 4 + budgeted + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
     budgeted = len(shaped(quiet)) + len(windowed(quiet))
@@ -209,7 +211,7 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
     budgeted += len(copies_at_window(quiet)) + len(follow_floor_dear(quiet))
     budgeted += len(copies_in_rule_order(quiet)) + len(STREAMS_DEAR)
     budgeted += len(everywhere_held(quiet))
-    budgeted += len(follow_observed(quiet))
+    budgeted += len(follow_observed(quiet)) + len(ZONE_ORDER_FLOOR)
     assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()

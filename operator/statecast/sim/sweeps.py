@@ -816,6 +816,8 @@ def everywhere_held(trace: Trace) -> tuple[Setting, ...]:
         Setting(1 / 4, local=True, cooldown=HOLDING_COOLDOWNS[0]),
     )
     return tuple(replace(base, everywhere=days) for days in chosen for base in bases)
+
+
 #: The floor held where the static baseline holds its fixed copies (session 24, bytes):
 #: ``PlacementSpec.floor_in_zone_order`` (:attr:`Setting.zone_order`). Static holds ``min``
 #: copies on the zone order's first nodes, never moves them, replaces a lost one with the
