@@ -56,6 +56,8 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "fillInReactiveOrder": False,
         "releasePodCopies": False,
         "cooldownFromRead": False,
+        "everywhereCopyDays": 0,
+        "floorInZoneOrder": False,
     }
 
 
@@ -109,6 +111,10 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"trimInReactiveOrder": "yes"}}},
             "spec.replication.planner.trimInReactiveOrder: Invalid value",
+        ),
+        (
+            {"replication": {"planner": {"everywhereCopyDays": -1}}},
+            "spec.replication.planner.everywhereCopyDays: Invalid value: -1",
         ),
         (
             {"replication": {"heat": {"window": "30s"}}},

@@ -1,7 +1,8 @@
 """The operator gives the planner what the simulator gives it (session 23).
 
 ``spec.replication.planner`` sets the planner's knobs beyond the default prices
-(``copyWeight``, ``trimInReactiveOrder``, ``releasePodCopies``, ``cooldownFromRead``); the
+(``copyWeight``, ``trimInReactiveOrder``, ``fillInReactiveOrder``, ``releasePodCopies``,
+``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``); the
 reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
 the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
 planner policy does; and the shadow, the default budget, runs with the self-tuner on
@@ -59,28 +60,50 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
 
 
 @pytest.mark.parametrize(
-    ("knobs", "expected"),
+    ("knobs", "changed"),
     [
-        ({}, (1.0, False, False, False, False)),
-        ({"copyWeight": 64}, (64.0, False, False, False, False)),
-        ({"trimInReactiveOrder": True}, (1.0, True, False, False, False)),
-        ({"fillInReactiveOrder": True}, (1.0, False, True, False, False)),
-        ({"releasePodCopies": True}, (1.0, False, False, True, False)),
-        ({"cooldownFromRead": True}, (1.0, False, False, False, True)),
+        ({}, {}),
+        ({"copyWeight": 64}, {"copy_weight": 64.0}),
+        ({"trimInReactiveOrder": True}, {"trim_in_reactive_order": True}),
+        ({"fillInReactiveOrder": True}, {"fill_in_reactive_order": True}),
+        ({"releasePodCopies": True}, {"release_pod_copies": True}),
+        ({"cooldownFromRead": True}, {"cooldown_from_read": True}),
+        ({"everywhereCopyDays": 10}, {"everywhere_copy_days": 10.0}),  # session 24
+        ({"floorInZoneOrder": True}, {"floor_in_zone_order": True}),  # session 24
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
-    knobs: dict[str, Any], expected: tuple[float, bool, bool, bool, bool]
+    knobs: dict[str, Any], changed: dict[str, Any]
 ) -> None:
     spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
-    got = placement_spec(spec)
-    assert (
-        got.copy_weight,
-        got.trim_in_reactive_order,
-        got.fill_in_reactive_order,
-        got.release_pod_copies,
-        got.cooldown_from_read,
-    ) == expected
+    got, default = placement_spec(spec), placement_spec(SharedResourceSpec())
+    names = (*KNOBS, *changed)
+    assert {n: getattr(got, n) for n in names} == {
+        **{n: getattr(default, n) for n in names},
+        **changed,
+    }
+    assert default.copy_weight == 1.0 and default.everywhere_copy_days == 0.0
+    assert not any(getattr(default, n) for n in KNOBS if n != "copy_weight")
+
+
+#: The planner's knobs a spec sets (``spec.replication.planner``), by PlacementSpec name.
+KNOBS = (
+    "copy_weight",
+    "trim_in_reactive_order",
+    "fill_in_reactive_order",
+    "release_pod_copies",
+    "cooldown_from_read",
+    "everywhere_copy_days",
+    "floor_in_zone_order",
+)
+
+
+@pytest.mark.parametrize("days", [-1, 40_000])
+def test_everywhere_copy_days_out_of_range_is_refused(days: float) -> None:
+    with pytest.raises(ValidationError, match=r"everywhereCopyDays|everywhere_copy_days"):
+        SharedResourceSpec.model_validate(
+            {"replication": {"planner": {"everywhereCopyDays": days}}}
+        )
 
 
 @pytest.mark.parametrize("weight", [0, 0.5, 2_000_000])
@@ -217,3 +240,22 @@ def test_the_prices_hot_threshold_is_the_rules_k(monkeypatch: pytest.MonkeyPatch
     view = DemandView(forecast=busy_everywhere(), heat=heat)
     reconcile(Observed(resource({}), NODES, SETTLED, now=NOW, demand=view))
     assert [p.costs.hot_sigma for p in given] == [0.25]
+
+
+def quiet() -> PredictedDemand:
+    """No demand forecast on any node (nothing pays for a copy beyond ``min``)."""
+    names = tuple(n.name for n in NODES)
+    mean = np.zeros((len(names), 15))
+    return PredictedDemand(DemandForecast(names, mean, mean, mean, np.zeros(4)), ("ets",) * 4, 60.0, NOW, 0.9)  # fmt: skip
+
+
+@pytest.mark.parametrize(("days", "added"), [(0, []), (1, ["node-3", "node-4"])])
+def test_a_resource_worth_holding_everywhere_is_copied_to_every_node(
+    days: float, added: list[str]
+) -> None:
+    # no writes observed: a copy outlasts any number of days of its (empty) write stream
+    spec = {"planner": {"everywhereCopyDays": days}, "tuning": {"enabled": False}}
+    view = DemandView(forecast=quiet())
+    result = reconcile(Observed(resource(spec), NODES, SETTLED, now=NOW, demand=view))
+    assert sorted(c.node for c in result.changes if c.action == "add") == added
+    assert {c.reason for c in result.changes} <= {"minimum"}  # its detail says why

@@ -310,6 +310,15 @@ class PlannerKnobs(Model):
     cooldown_from_read: bool = False
     """A copy's cooldown also counts from the newest step whose reads paid for holding it,
     not only from its creation."""
+    everywhere_copy_days: Annotated[float, Field(ge=0, le=36_500)] = 0.0
+    """Hold the resource on every ready node with room (up to ``replicas.max``) when a full
+    copy of it moves at least this many days of one replica's write stream: such a copy
+    costs more to make again than to keep in sync, and none is made again when demand
+    moves or a node leaves. 0 (the default): off."""
+    floor_in_zone_order: bool = False
+    """The copies at ``replicas.min`` go where ``policy: static`` puts its fixed copies
+    (new zones first, then one node of each zone in name order) and stay there; copies
+    beyond ``min`` and consumers' copies follow the forecast as before."""
 
 
 class Replication(Model):

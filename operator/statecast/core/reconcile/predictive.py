@@ -76,6 +76,8 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         fill_in_reactive_order=knobs.fill_in_reactive_order,
         release_pod_copies=knobs.release_pod_copies,
         cooldown_from_read=knobs.cooldown_from_read,
+        everywhere_copy_days=knobs.everywhere_copy_days,
+        floor_in_zone_order=knobs.floor_in_zone_order,
     )
 
 
