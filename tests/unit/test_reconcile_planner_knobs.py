@@ -246,7 +246,8 @@ def quiet() -> PredictedDemand:
     """No demand forecast on any node (nothing pays for a copy beyond ``min``)."""
     names = tuple(n.name for n in NODES)
     mean = np.zeros((len(names), 15))
-    return PredictedDemand(DemandForecast(names, mean, mean, mean, np.zeros(4)), ("ets",) * 4, 60.0, NOW, 0.9)  # fmt: skip
+    forecast = DemandForecast(names, mean, mean, mean, np.zeros(4))
+    return PredictedDemand(forecast, ("ets",) * 4, 60.0, NOW, 0.9)
 
 
 @pytest.mark.parametrize(("days", "added"), [(0, []), (1, ["node-3", "node-4"])])
