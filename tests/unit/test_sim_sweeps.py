@@ -14,31 +14,19 @@ from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
-    BYTES_DEAR,
     DEFAULT,
     FLOOR,
     HOLDING_COOLDOWNS,
     NEAR_FREE,
     PREDICTIVE,
     REACTIVE_GRACE,
-    STREAMS_DEAR,
-    ZONE_ORDER_FLOOR,
     Setting,
-    copies_at_count,
-    copies_at_window,
-    copies_in_rule_order,
-    everywhere_held,
-    follow_floor,
-    follow_floor_dear,
-    follow_observed,
+    family_settings,
     hand_off_twins,
     pod_release_twins,
     predictive_variant,
-    reactive_ordered,
     shaped,
     variants,
-    windowed,
-    windowed_rest,
 )
 
 
@@ -183,36 +171,14 @@ def test_the_grid_keeps_its_rule_and_traces_with_pods_or_node_loss_add_hand_off_
         twins = hand_off_twins(trace, PREDICTIVE)
         assert [replace(s, hand_off=False) for s in twins] == list(PREDICTIVE)
         labels = [v.label for v in variants(trace, ("predictive",))]
-        # the default, its copy-floor, grace-slot and from-read twins and the runs shaped
-        # like reactive's (with pods, the pod-release twins of those), those at reactive's
-        # longer windows, those trimmed in reactive's order, the floor at
-        # follow-the-workload's counts, those with bytes priced dear, those shaped like
-        # reactive's with a copy priced dear (at the 15 minutes, then at reactive's longer
-        # windows by latency and by local hits), the floor at follow-the-workload's counts
-        # with a copy priced dear, those filled and trimmed in reactive's order at x1024,
-        # those with write streams priced dear and a copy apart, those with rarely
-        # written resources on every node, the floor at follow-the-workload's
-        # counts on its window of reads alone, the floor held where static holds its
-        # copies, then the grid and its twins
+        # predictive's families (sweeps.FAMILIES: their order and labels are
+        # test_sim_families'), then the grid and its hand-off twins
         released = pod_release_twins(trace, (DEFAULT, *shaped(trace)))
         assert len(released) == (1 + len(shaped(trace)) if trace is pods else 0)
-        budgeted = len(shaped(trace)) + len(released) + len(windowed(trace))
-        budgeted += len(reactive_ordered(trace)) + len(follow_floor(trace)) + len(BYTES_DEAR)
-        budgeted += len(windowed_rest(trace)) + len(copies_at_count(trace))
-        budgeted += len(copies_at_window(trace)) + len(follow_floor_dear(trace))
-        budgeted += len(copies_in_rule_order(trace)) + len(STREAMS_DEAR)
-        budgeted += len(everywhere_held(trace))
-        budgeted += len(follow_observed(trace)) + len(ZONE_ORDER_FLOOR)
-        count = 4 + budgeted + 2 * len(PREDICTIVE)
+        count = len(family_settings(trace)) + 2 * len(PREDICTIVE)
         assert len(labels) == len(set(labels)) == count
-    budgeted = len(shaped(quiet)) + len(windowed(quiet))
-    budgeted += len(reactive_ordered(quiet)) + len(follow_floor(quiet)) + len(BYTES_DEAR)
-    budgeted += len(windowed_rest(quiet)) + len(copies_at_count(quiet))
-    budgeted += len(copies_at_window(quiet)) + len(follow_floor_dear(quiet))
-    budgeted += len(copies_in_rule_order(quiet)) + len(STREAMS_DEAR)
-    budgeted += len(everywhere_held(quiet))
-    budgeted += len(follow_observed(quiet)) + len(ZONE_ORDER_FLOOR)
-    assert len(variants(quiet, ("predictive",))) == 4 + budgeted + len(PREDICTIVE)
+    families = len(family_settings(quiet))
+    assert len(variants(quiet, ("predictive",))) == families + len(PREDICTIVE)
     for setting, expected in ((Setting(8.0), False), (DEFAULT, True), (twins[0], True)):
         policy = predictive_variant(pods, ForecastCache(), setting).make()
         assert policy.spec.hand_off_on_add is expected  # type: ignore[attr-defined]
