@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 import statecast.sim.planned as planned
 from statecast.core.placement import Plan, PlanInput
+from statecast.sim import SimConfig
+from statecast.sim.policies import Policy
+from statecast.sim.trace import Trace
 
 
 def spy_on_plans(
@@ -27,4 +31,19 @@ def spy_on_plans(
         return result
 
     monkeypatch.setattr(module, name, spy)
+    return given
+
+
+def first_plans(monkeypatch: pytest.MonkeyPatch, policy: Policy, trace: Trace) -> list[PlanInput]:
+    """What the simulator's planner is given in ``policy``'s first two steps on ``trace``.
+
+    The policy is started on ``trace`` (default config) and decides steps 1 and 2 from no
+    replicas and no reads; the spy is removed before returning.
+    """
+    policy.start(trace, SimConfig())
+    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
+    given = spy_on_plans(monkeypatch)
+    for t in range(1, 3):
+        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
+    monkeypatch.undo()
     return given

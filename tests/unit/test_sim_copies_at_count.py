@@ -9,10 +9,8 @@ runs existed).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -26,7 +24,7 @@ from statecast.sim.sweeps import (
     shaped,
     variants,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 def test_the_runs_take_the_shaped_runs_k_and_grace_at_each_weight_with_new_labels() -> None:
@@ -64,12 +62,7 @@ def test_the_weight_reaches_every_plan_of_its_runs_only(
     trace = scenario("drift")
     setting = copies_at_count(trace)[-1] if dear else shaped(trace)[-2]
     policy = predictive_variant(trace, ForecastCache(), setting).make()
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace)
     assert given
     assert {i.spec.copy_weight for i in given} == {COPY_WEIGHTS[-1] if dear else 1.0}
     assert {i.spec.cost_weight for i in given} == {1.0}

@@ -9,10 +9,8 @@ labels and planner knobs are unchanged. Each test failed before (the runs did no
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from statecast.sim import SimConfig
 from statecast.sim.planned import LOCAL_FIRST, ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -31,7 +29,7 @@ from statecast.sim.sweeps import (
     windowed,
     windowed_rest,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 def test_the_runs_take_reactives_windows_k_and_grace_three_ways_with_new_labels() -> None:
@@ -81,12 +79,7 @@ def test_the_weight_the_valuation_and_the_order_reach_the_run(
     policy = predictive_variant(trace, ForecastCache(), setting).make()
     assert (policy.valuation is LOCAL_FIRST) is (way == 1)  # type: ignore[attr-defined]
     assert policy.heat_window_s == setting.window  # type: ignore[attr-defined]
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace)
     assert given
     assert {i.spec.copy_weight for i in given} == {WINDOW_COPY_WEIGHT}
     assert {i.spec.trim_in_reactive_order for i in given} == {way == 2}

@@ -11,10 +11,8 @@ Each test failed before (the runs did not exist).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -33,7 +31,7 @@ from statecast.sim.sweeps import (
     windowed,
     windowed_rest,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 def test_the_runs_take_every_window_k_and_grace_of_reactive_with_new_labels() -> None:
@@ -83,12 +81,7 @@ def test_the_weight_and_both_orders_reach_the_run(monkeypatch: pytest.MonkeyPatc
     setting = copies_in_rule_order(trace)[-1]
     policy = predictive_variant(trace, ForecastCache(), setting).make()
     assert policy.heat_window_s == setting.window  # type: ignore[attr-defined]
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace)
     assert given
     assert {i.spec.copy_weight for i in given} == {RULE_ORDER_COPY_WEIGHT}
     assert {i.spec.fill_in_reactive_order for i in given} == {True}

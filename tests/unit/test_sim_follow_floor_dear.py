@@ -27,7 +27,7 @@ from statecast.sim.sweeps import (
     follow_floor_dear,
     predictive_variant,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 def _shift(steps: int = 288) -> Trace:
@@ -86,12 +86,7 @@ def test_the_weight_window_ratio_and_count_reach_the_plan(
     setting = follow_floor_dear(trace)[-1]  # min + 3, the 12-step window, x3, x4,096
     policy = predictive_variant(trace, ForecastCache(), setting).make()
     assert policy.valuation is LOCAL_FIRST  # type: ignore[attr-defined]
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace)
     assert given
     assert {i.spec.copy_weight for i in given} == {FOLLOW_DEAR_COPY_WEIGHTS[-1]}
     assert {i.spec.floor_window_s for i in given} == {12 * trace.step_s}

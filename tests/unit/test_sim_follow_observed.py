@@ -10,7 +10,6 @@ earlier family's labels and knobs unchanged (its place in the table:
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from statecast.sim import SimConfig, replay
@@ -30,7 +29,7 @@ from statecast.sim.sweeps import (
     follow_observed,
     predictive_variant,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 @pytest.mark.parametrize(
@@ -72,12 +71,7 @@ def test_the_knob_window_ratio_and_count_reach_the_plan(monkeypatch: pytest.Monk
     setting = follow_observed(trace)[-1]  # min + 3, the 12-step window, x3, copies x1/16
     policy = predictive_variant(trace, ForecastCache(), setting).make()
     assert policy.valuation is LOCAL_FIRST  # type: ignore[attr-defined]
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace)
     assert given
     assert {i.spec.floor_observed_only for i in given} == {True}
     assert {i.spec.copy_weight for i in given} == {OBSERVED_COPY_WEIGHTS[-1]}
