@@ -41,6 +41,7 @@ PUBLISHED_ORDER = (
     "everywhere-held",
     "follow-observed",
     "zone-order-floor",
+    "moves-in-rule-order",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).
