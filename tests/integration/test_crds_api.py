@@ -58,6 +58,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "cooldownFromRead": False,
         "everywhereCopyDays": 0,
         "floorInZoneOrder": False,
+        "holdGraceSlots": True,
     }
 
 

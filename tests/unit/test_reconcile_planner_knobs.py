@@ -2,7 +2,8 @@
 
 ``spec.replication.planner`` sets the planner's knobs beyond the default prices
 (``copyWeight``, ``trimInReactiveOrder``, ``fillInReactiveOrder``, ``releasePodCopies``,
-``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``); the
+``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``, since
+session 25 ``holdGraceSlots``); the
 reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
 the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
 planner policy does; and the shadow, the default budget, runs with the self-tuner on
@@ -70,6 +71,7 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
         ({"cooldownFromRead": True}, {"cooldown_from_read": True}),
         ({"everywhereCopyDays": 10}, {"everywhere_copy_days": 10.0}),  # session 24
         ({"floorInZoneOrder": True}, {"floor_in_zone_order": True}),  # session 24
+        ({"holdGraceSlots": False}, {"hold_grace_slots": False}),  # session 25
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
@@ -83,7 +85,10 @@ def test_the_specs_planner_knobs_reach_the_planner(
         **changed,
     }
     assert default.copy_weight == 1.0 and default.everywhere_copy_days == 0.0
-    assert not any(getattr(default, n) for n in KNOBS if n != "copy_weight")
+    assert default.hold_grace_slots  # on by default since session 16
+    assert not any(
+        getattr(default, n) for n in KNOBS if n not in ("copy_weight", "hold_grace_slots")
+    )
 
 
 #: The planner's knobs a spec sets (``spec.replication.planner``), by PlacementSpec name.
@@ -95,6 +100,7 @@ KNOBS = (
     "cooldown_from_read",
     "everywhere_copy_days",
     "floor_in_zone_order",
+    "hold_grace_slots",
 )
 
 

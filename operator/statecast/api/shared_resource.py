@@ -288,7 +288,8 @@ class Heat(Model):
 class PlannerKnobs(Model):
     """The predictive planner's knobs beyond the default prices (policy predictive only).
 
-    Each is off at its default (the default prices: docs/placement.md "Objective"); the
+    Each is at the default prices' setting at its default (docs/placement.md "Objective":
+    off, but ``holdGraceSlots``, on since session 16); the
     simulator sweeps them as the operating points of ``statecast simulate``'s frontiers
     (docs/placement.md "Knobs a resource can set"). The two that follow the reactive
     rule act with its budget: not while the self-tuner sets the cost weight
@@ -319,6 +320,12 @@ class PlannerKnobs(Model):
     """The copies at ``replicas.min`` go where ``policy: static`` puts its fixed copies
     (new zones first, then one node of each zone in name order) and stay there; copies
     beyond ``min`` and consumers' copies follow the forecast as before."""
+    hold_grace_slots: bool = True
+    """While the reactive rule's count holds copies only through their grace, no copy
+    moves (the default: such a slot closes within a cooldown, and a copy moved into it is
+    bought back when the next opens). false: copies move whenever the move pays, as they
+    do where the count holds none - with ``trimInReactiveOrder`` and ``fillInReactiveOrder``
+    the count's copies then follow a node that turns hot as another's grace ends."""
 
 
 class Replication(Model):

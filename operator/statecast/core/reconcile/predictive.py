@@ -78,6 +78,7 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         cooldown_from_read=knobs.cooldown_from_read,
         everywhere_copy_days=knobs.everywhere_copy_days,
         floor_in_zone_order=knobs.floor_in_zone_order,
+        hold_grace_slots=knobs.hold_grace_slots,
     )
 
 
