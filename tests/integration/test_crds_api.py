@@ -59,6 +59,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "everywhereCopyDays": 0,
         "floorInZoneOrder": False,
         "holdGraceSlots": True,
+        "everywhereMinBytes": 0,
     }
 
 
@@ -116,6 +117,10 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"everywhereCopyDays": -1}}},
             "spec.replication.planner.everywhereCopyDays: Invalid value: -1",
+        ),
+        (
+            {"replication": {"planner": {"everywhereMinBytes": -1}}},
+            "spec.replication.planner.everywhereMinBytes: Invalid value: -1",
         ),
         (
             {"replication": {"heat": {"window": "30s"}}},

@@ -2,13 +2,13 @@
 
 ``spec.replication.planner`` sets the planner's knobs beyond the default prices
 (``copyWeight``, ``trimInReactiveOrder``, ``fillInReactiveOrder``, ``releasePodCopies``,
-``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``, since
-session 25 ``holdGraceSlots``); the
-reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
-the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
-planner policy does; and the shadow, the default budget, runs with the self-tuner on
-unless the tuner sets the cost weight (a ``targetLocalHitRatio``): the spec's default
-(tuning on, no target) is the simulator's default point.
+``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``; since
+session 25 ``holdGraceSlots`` and ``everywhereMinBytes``); the reconcile hands the planner the
+reactive shadow's nodes (``PlanInput.reactive_nodes``) and the nodes a consumer pod left
+lately (``PlanInput.consumers_left``), as the simulator's planner policy does; and the
+shadow, the default budget, runs with the self-tuner on unless the tuner sets the cost
+weight (a ``targetLocalHitRatio``): the spec's default (tuning on, no target) is the
+simulator's default point.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
         ({"everywhereCopyDays": 10}, {"everywhere_copy_days": 10.0}),  # session 24
         ({"floorInZoneOrder": True}, {"floor_in_zone_order": True}),  # session 24
         ({"holdGraceSlots": False}, {"hold_grace_slots": False}),  # session 25
+        ({"everywhereMinBytes": 64 << 20}, {"everywhere_min_bytes": 64 << 20}),  # session 25
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
@@ -101,6 +102,7 @@ KNOBS = (
     "everywhere_copy_days",
     "floor_in_zone_order",
     "hold_grace_slots",
+    "everywhere_min_bytes",
 )
 
 
@@ -109,6 +111,14 @@ def test_everywhere_copy_days_out_of_range_is_refused(days: float) -> None:
     with pytest.raises(ValidationError, match=r"everywhereCopyDays|everywhere_copy_days"):
         SharedResourceSpec.model_validate(
             {"replication": {"planner": {"everywhereCopyDays": days}}}
+        )
+
+
+@pytest.mark.parametrize("least", [-1, 2**51])
+def test_everywhere_min_bytes_out_of_range_is_refused(least: int) -> None:
+    with pytest.raises(ValidationError, match=r"everywhereMinBytes|everywhere_min_bytes"):
+        SharedResourceSpec.model_validate(
+            {"replication": {"planner": {"everywhereMinBytes": least}}}
         )
 
 

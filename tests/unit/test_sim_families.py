@@ -42,6 +42,7 @@ PUBLISHED_ORDER = (
     "follow-observed",
     "zone-order-floor",
     "moves-in-rule-order",
+    "everywhere-largest",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

@@ -326,6 +326,11 @@ class PlannerKnobs(Model):
     bought back when the next opens). false: copies move whenever the move pays, as they
     do where the count holds none - with ``trimInReactiveOrder`` and ``fillInReactiveOrder``
     the count's copies then follow a node that turns hot as another's grace ends."""
+    everywhere_min_bytes: Annotated[int, Field(ge=0, le=2**50)] = 0
+    """With ``everywhereCopyDays``, hold on every node only a resource whose full copy is at
+    least this many bytes: a copy on every node costs the same replica-hours whatever its
+    size, and each copy it spares saves its size, so the largest save the most bytes per
+    replica-hour. 0 (the default): whatever its size."""
 
 
 class Replication(Model):

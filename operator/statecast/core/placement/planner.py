@@ -27,7 +27,8 @@ every decision has one reason:
 2. ``cost``: above ``max`` (or the bytes-stored budget) the least useful go.
 3. ``consumer``: a node that runs a consumer pod gets a replica before it asks; with
    ``PlacementSpec.everywhere_copy_days``, a resource whose copy outweighs that many
-   days of its write stream is held on every ready node (``minimum``).
+   days of its write stream (and, with ``everywhere_min_bytes``, a copy at least that
+   large) is held on every ready node (``minimum``).
 4. ``minimum``: up to ``min``, new zones first.
 5. ``rebalance``: the zone floor, ``min(min, zones)`` zones covered: a durability
    floor, never a reason to keep a copy away from demand (moves keep it too).
@@ -312,13 +313,16 @@ def _hold_everywhere(ctx: Context, board: Board) -> None:
     """A copy on every ready node with room (``PlacementSpec.everywhere_copy_days``).
 
     Only for a resource whose full copy moves at least that many days of one replica's
-    write stream (:func:`copy_outlasts_stream`); up to the cap (the nodes where a copy
-    saves most first, then by name); its copies, old and new, are protected from the
-    cost stages (the trims, the removals, the moves' sources).
+    write stream (:func:`copy_outlasts_stream`) and, with
+    ``PlacementSpec.everywhere_min_bytes``, is at least that many bytes; up to the cap
+    (the nodes where a copy saves most first, then by name); its copies, old and new, are
+    protected from the cost stages (the trims, the removals, the moves' sources).
     """
     inputs = ctx.inputs
     days = inputs.spec.everywhere_copy_days
     if not copy_outlasts_stream(inputs.state, days):
+        return
+    if inputs.state.bytes < inputs.spec.everywhere_min_bytes:
         return
     detail = f"held on every node: a copy moves at least {days:g} days of its write stream"
     gain = gains(ctx, board, ctx.mean)

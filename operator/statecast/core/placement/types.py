@@ -222,6 +222,20 @@ class PlacementSpec:
             seen generated-05 its LRU's tie-break holds the two rarely written
             resources (14.7 and 49.9 days) everywhere. 0 (the default): off, every
             earlier run.
+        everywhere_min_bytes: with ``everywhere_copy_days``, only a resource whose full
+            copy is at least this many bytes is held on every node (the others are
+            planned as before): of the rarely written resources, the largest first. A
+            copy on every node costs the same replica-hours whatever its size, but each
+            copy it spares (a consumer pod or the demand arriving on a node without
+            one) saves its size, so per replica-hour the largest copies save the most
+            bytes, and where every rarely written resource everywhere is over the
+            budget the largest alone may fit. Session 25 (gc25), against groupcache on
+            seen generated-38 (7 nodes, consumer pods on every node): its hot caches
+            hold the 72 MB resource (a copy 32.5 days of its stream; 83 pod arrivals
+            after the warm-up) on every node and the 36 MB one (242 days; 30 arrivals)
+            on its owners and pods; the day count alone orders them the other way, and
+            both everywhere is ``full``, over that run's replica-hours. 0 (the default):
+            every resource the day count selects, every earlier run.
         floor_observed_only: with ``floor_window_s``, the floor's demand is each node's
             reads over that window of observed demand alone, the forecast's horizon left
             out (:func:`~statecast.core.placement.board.window_demand`), as
@@ -280,6 +294,7 @@ class PlacementSpec:
     everywhere_copy_days: float = 0.0
     floor_observed_only: bool = False
     floor_in_zone_order: bool = False
+    everywhere_min_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         everywhere_copy_days=knobs.everywhere_copy_days,
         floor_in_zone_order=knobs.floor_in_zone_order,
         hold_grace_slots=knobs.hold_grace_slots,
+        everywhere_min_bytes=knobs.everywhere_min_bytes,
     )
 
 
