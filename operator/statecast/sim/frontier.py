@@ -177,6 +177,19 @@ def least_bytes(
     ``latency_ms`` and, when ``hits`` is given, a local-hit ratio no lower. None when no
     mix serves that within the budget.
     """
+    weights = least_bytes_mix(points, budget, latency_ms, hits)
+    if weights is None:
+        return None
+    return float(np.array([p.bytes_moved for p in points]) @ weights)
+
+
+def least_bytes_mix(
+    points: Sequence[Point], budget: float, latency_ms: float, hits: float | None = None
+) -> np.ndarray | None:
+    """The weights of ``points`` in the mix :func:`least_bytes` finds (None: no mix serves).
+
+    The runs a bytes verdict stands on are those of positive weight.
+    """
     from scipy.optimize import linprog
 
     hours = np.array([p.replica_hours for p in points])
@@ -198,7 +211,8 @@ def least_bytes(
     )
     if solution.status != 0:
         return None
-    return float(moved @ np.clip(solution.x, 0.0, None))
+    weights: np.ndarray = np.clip(solution.x, 0.0, None)
+    return weights
 
 
 def bytes_ratios(
