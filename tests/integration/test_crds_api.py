@@ -58,6 +58,16 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "cooldownFromRead": False,
         "everywhereCopyDays": 0,
         "floorInZoneOrder": False,
+        "holdWeight": 1,
+        "costWeight": 1,
+        "bytePricesOnly": False,
+        "handOffOnAdd": True,
+        "changeSteps": 3,
+        "movePersistence": "0s",
+        "floorWindow": "0s",
+        "floorObservedOnly": False,
+        "moveRatio": 0,
+        "copyFloor": False,
         "holdGraceSlots": True,
         "everywhereMinBytes": 0,
     }
@@ -107,8 +117,8 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
             "replication.tuning.window must be at least 1m",
         ),
         (
-            {"replication": {"planner": {"copyWeight": 0.5}}},
-            "spec.replication.planner.copyWeight: Invalid value: 0.5",
+            {"replication": {"planner": {"copyWeight": 0.0005}}},
+            "spec.replication.planner.copyWeight: Invalid value: 0.0005",
         ),
         (
             {"replication": {"planner": {"trimInReactiveOrder": "yes"}}},
@@ -121,6 +131,28 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"everywhereMinBytes": -1}}},
             "spec.replication.planner.everywhereMinBytes: Invalid value: -1",
+            {"replication": {"planner": {"holdWeight": 0}}},
+            "spec.replication.planner.holdWeight: Invalid value: 0",
+        ),
+        (
+            {"replication": {"planner": {"costWeight": 2000000}}},
+            "spec.replication.planner.costWeight: Invalid value: 2000000",
+        ),
+        (
+            {"replication": {"planner": {"changeSteps": -1}}},
+            "spec.replication.planner.changeSteps: Invalid value: -1",
+        ),
+        (
+            {"replication": {"planner": {"moveRatio": -0.5}}},
+            "spec.replication.planner.moveRatio: Invalid value: -0.5",
+        ),
+        (
+            {"replication": {"planner": {"zoneFloor": 0}}},
+            "spec.replication.planner.zoneFloor: Invalid value: 0",
+        ),
+        (
+            {"replication": {"planner": {"floorWindow": "an hour"}}},
+            "spec.replication.planner.floorWindow: Invalid value",
         ),
         (
             {"replication": {"heat": {"window": "30s"}}},

@@ -3,12 +3,14 @@
 ``spec.replication.planner`` sets the planner's knobs beyond the default prices
 (``copyWeight``, ``trimInReactiveOrder``, ``fillInReactiveOrder``, ``releasePodCopies``,
 ``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``; since
-session 25 ``holdGraceSlots`` and ``everywhereMinBytes``); the reconcile hands the planner the
-reactive shadow's nodes (``PlanInput.reactive_nodes``) and the nodes a consumer pod left
-lately (``PlanInput.consumers_left``), as the simulator's planner policy does; and the
-shadow, the default budget, runs with the self-tuner on unless the tuner sets the cost
-weight (a ``targetLocalHitRatio``): the spec's default (tuning on, no target) is the
-simulator's default point.
+session 25 ``holdGraceSlots`` (react25), ``everywhereMinBytes`` (gc25), the rest of the
+PlacementSpec fields the sweeps' runs set, and the price grid's ``holdWeight``, ``costWeight``
+and ``bytePricesOnly``, :func:`placement_costs`); the
+reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
+the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
+planner policy does; and the shadow, the default budget, runs with the self-tuner on
+unless the tuner sets the cost weight (a ``targetLocalHitRatio``): the spec's default
+(tuning on, no target) is the simulator's default point.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from statecast.controller.heat import HeatTracker
 from statecast.controller.observe import consumers_lately
 from statecast.controller.sampling import AgentSample, DemandSampler
 from statecast.controller.services import Services
-from statecast.core.placement import DemandForecast
+from statecast.core.placement import CostModel, DemandForecast, PlacementSpec
 from statecast.core.reactive import ObservedHeat
 from statecast.core.reconcile import DemandView, Observed, reconcile
 from statecast.core.reconcile.predicted import PredictedDemand
-from statecast.core.reconcile.predictive import placement_input, placement_spec
+from statecast.core.reconcile.predictive import placement_costs, placement_input, placement_spec
 from statecast.core.reconcile.tuning import TuningDecision, tuner_prices
 from statecast.core.reconcile.views import NodeView
 from statecast.core.tuning import TuningState
@@ -71,7 +73,23 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
         ({"cooldownFromRead": True}, {"cooldown_from_read": True}),
         ({"everywhereCopyDays": 10}, {"everywhere_copy_days": 10.0}),  # session 24
         ({"floorInZoneOrder": True}, {"floor_in_zone_order": True}),  # session 24
-        ({"holdGraceSlots": False}, {"hold_grace_slots": False}),  # session 25
+        # session 25: the PlacementSpec fields the sweeps' frontier runs set
+        ({"moveResidence": "0s"}, {"move_residence_s": 0.0}),
+        ({"moveResidence": "2h"}, {"move_residence_s": 7200.0}),
+        ({"handOffOnAdd": False}, {"hand_off_on_add": False}),
+        ({"changeSteps": 1}, {"change_steps": 1}),
+        ({"movePersistence": "30m"}, {"move_persistence_s": 1800.0}),
+        ({"floorWindow": "15m"}, {"floor_window_s": 900.0}),
+        (
+            {"floorWindow": "1h", "floorObservedOnly": True},
+            {"floor_window_s": 3600.0, "floor_observed_only": True},
+        ),
+        ({"moveRatio": 0.5}, {"move_ratio": 0.5}),
+        ({"copyFloor": True}, {"copy_floor": True}),
+        ({"holdGraceSlots": False}, {"hold_grace_slots": False}),  # session 25 (react25)
+        ({"zoneFloor": 2}, {"zone_floor": 2}),
+        ({"costWeight": 4}, {"cost_weight": 4.0}),
+        ({"copyWeight": 1 / 256}, {"copy_weight": 1 / 256}),  # streams-dear's, session 25
         ({"everywhereMinBytes": 64 << 20}, {"everywhere_min_bytes": 64 << 20}),  # session 25
     ],
 )
@@ -85,11 +103,9 @@ def test_the_specs_planner_knobs_reach_the_planner(
         **{n: getattr(default, n) for n in names},
         **changed,
     }
-    assert default.copy_weight == 1.0 and default.everywhere_copy_days == 0.0
-    assert default.hold_grace_slots  # on by default since session 16
-    assert not any(
-        getattr(default, n) for n in KNOBS if n not in ("copy_weight", "hold_grace_slots")
-    )
+    assert default == PlacementSpec(
+        min_replicas=2, cooldown_s=300.0
+    )  # the operator's default spec: every knob at the planner's own default
 
 
 #: The planner's knobs a spec sets (``spec.replication.planner``), by PlacementSpec name.
@@ -101,9 +117,61 @@ KNOBS = (
     "cooldown_from_read",
     "everywhere_copy_days",
     "floor_in_zone_order",
+    "move_residence_s",
+    "hand_off_on_add",
+    "change_steps",
+    "move_persistence_s",
+    "floor_window_s",
+    "floor_observed_only",
+    "move_ratio",
+    "copy_floor",
     "hold_grace_slots",
     "everywhere_min_bytes",
+    "zone_floor",
+    "cost_weight",
 )
+
+
+@pytest.mark.parametrize(
+    ("knobs", "hour", "hot_sigma"),
+    [
+        ({}, 40_000.0, 1.5),  # the default prices, the heat's k
+        ({"holdWeight": 4}, 160_000.0, 1.5),
+        # holding at holdWeight, divided by the cost weight that multiplies every price
+        ({"holdWeight": 4, "costWeight": 2}, 80_000.0, 1.5),
+        ({"bytePricesOnly": True}, 40_000.0, None),
+    ],
+)
+def test_the_specs_prices_reach_the_planner(
+    knobs: dict[str, Any], hour: float, hot_sigma: float | None
+) -> None:
+    spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
+    costs = placement_costs(spec, 1.5)
+    assert (costs.ms_per_gib_hour, costs.ms_per_gib_moved, costs.hot_sigma) == (
+        hour,
+        CostModel().ms_per_gib_moved,
+        hot_sigma,
+    )
+
+
+def test_the_default_prices_are_the_planners_own() -> None:
+    assert placement_costs(SharedResourceSpec(), None) == CostModel()
+
+
+def test_the_tuners_weight_multiplies_the_specs() -> None:
+    spec = SharedResourceSpec.model_validate({"replication": {"planner": {"costWeight": 4}}})
+    tuned = TuningState.initial(0.5)
+    learned = type(tuned)(**{**tuned.__dict__, "cost_weight": 2.0})
+    assert placement_spec(spec, learned).cost_weight == 8.0
+
+
+def test_byte_prices_take_no_budget_from_the_reactive_shadow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = plans(monkeypatch, {"planner": {"bytePricesOnly": True}})
+    assert [(p.reactive_copies, p.reactive_nodes, p.costs.hot_sigma) for p in given] == [
+        (None, frozenset(), None)
+    ]
 
 
 @pytest.mark.parametrize("days", [-1, 40_000])
@@ -123,9 +191,30 @@ def test_everywhere_min_bytes_out_of_range_is_refused(least: int) -> None:
 
 
 @pytest.mark.parametrize("weight", [0, 0.5, 2_000_000])
+@pytest.mark.parametrize("weight", [0, 0.0005, 2_000_000])
 def test_a_copy_weight_out_of_range_is_refused(weight: float) -> None:
     with pytest.raises(ValidationError, match=r"copyWeight|copy_weight"):
         SharedResourceSpec.model_validate({"replication": {"planner": {"copyWeight": weight}}})
+
+
+@pytest.mark.parametrize(
+    ("knobs", "field"),
+    [
+        ({"holdWeight": 0}, "holdWeight|hold_weight"),
+        ({"holdWeight": 2e6}, "holdWeight|hold_weight"),
+        ({"costWeight": 0}, "costWeight|cost_weight"),
+        ({"costWeight": 2e6}, "costWeight|cost_weight"),
+        ({"changeSteps": -1}, "changeSteps|change_steps"),
+        ({"moveRatio": -0.5}, "moveRatio|move_ratio"),
+        ({"zoneFloor": 0}, "zoneFloor|zone_floor"),
+        ({"floorWindow": "an hour"}, "floorWindow|floor_window"),
+        ({"moveResidence": "-1h"}, "moveResidence|move_residence"),
+        ({"movePersistence": "5"}, "movePersistence|move_persistence"),
+    ],
+)
+def test_a_knob_out_of_range_is_refused(knobs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
 
 
 @pytest.mark.parametrize(

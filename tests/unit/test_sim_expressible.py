@@ -46,17 +46,21 @@ SHAPED = replace(DEFAULT, cooldown=3600.0, sigma=0.5, window=3600.0)
         (replace(DEFAULT, deviation=0.25), ()),  # thresholds.deviation
         (replace(DEFAULT, copy_weight=64.0, reactive_order=True), ()),
         (replace(DEFAULT, everywhere=10.0, zone_order=True), ()),
-        (replace(DEFAULT, copy_weight=1 / 16), ("copy_weight (out of range)",)),
+        (replace(DEFAULT, copy_weight=1 / 256), ()),  # streams-dear's (session 25)
+        (replace(DEFAULT, copy_weight=1 / 2048), ("copy_weight (out of range)",)),
         (replace(DEFAULT, window=30.0), ("heat.window (out of range)",)),
         (replace(DEFAULT, local=True), ("local_first",)),
-        (replace(DEFAULT, hold=4.0), ("hold_price",)),
-        (replace(DEFAULT, copy=4.0), ("cost_weight",)),
+        (replace(DEFAULT, hold=4.0), ()),  # planner.holdWeight (session 25)
+        (replace(DEFAULT, copy=4.0), ()),  # planner.costWeight (session 25)
         (replace(DEFAULT, per_replica=True), ("per_replica_holding",)),
-        # the price grid: bytes only, its own holding price, the rules before session 11
-        (
-            PREDICTIVE[0],
-            ("byte_prices_only", "hand_off_on_add", "hold_price", "move_residence_s"),
-        ),
+        (COPY_FLOOR, ()),  # planner.copyFloor (session 25)
+        (GRACE_SLOTS, ()),  # planner.holdGraceSlots (session 25)
+        (PREDICTIVE[0], ()),  # the price grid: bytes only, its holding price, no hand-off
+        (replace(PREDICTIVE[0], local=True), ("local_first",)),
+        (replace(PREDICTIVE[0], floor_window=900.0, observed=True, ratio=0.5, extra=1), ()),
+        # the simulator's reactive shadow holds the trace's min, the operator's the spec's
+        (replace(DEFAULT, extra=1), ("reactive_shadow_min",)),
+        (replace(DEFAULT, hold=1e7), ("hold_price (out of range)",)),
     ],
 )
 def test_what_a_spec_cannot_say_of_a_setting(setting: Setting, missing: tuple[str, ...]) -> None:
@@ -94,15 +98,23 @@ def test_an_expressible_run_is_the_simulators_through_the_operators_mapping(row:
         spec = SharedResourceSpec.model_validate({"replication": said.spec["replication"]})
         mapped, wanted = placement_spec(spec), variant.setting.planner
         assert {k: getattr(mapped, k) for k in knobs} == {k: getattr(wanted, k) for k in knobs}
+        assert mapped.cost_weight == variant.setting.copy
         assert not spec.replication.tuning.enabled
     assert expressible > 0
 
 
-@pytest.mark.parametrize("setting", [COPY_FLOOR, GRACE_SLOTS])
-def test_a_knob_the_api_lacks_is_named_by_its_placement_spec_field(setting: Setting) -> None:
-    (name,) = expression(setting).missing
-    assert name in {"copy_floor", "hold_grace_slots"}
-    assert getattr(setting.planner, name) != getattr(placement_spec(SharedResourceSpec()), name)
+def test_the_price_grid_is_bytes_only_at_its_holding_price_without_the_later_rules() -> None:
+    assert expression(PREDICTIVE[0]).spec["replication"]["planner"] == {
+        "moveResidence": "0s",
+        "handOffOnAdd": False,
+        "holdWeight": PREDICTIVE[0].hold,
+        "bytePricesOnly": True,
+    }
+
+
+def test_the_copies_beyond_min_keep_the_zone_floor_at_the_traces_min() -> None:
+    said = expression(replace(PREDICTIVE[0], hold=1e6, extra=2))
+    assert said.expressible and said.spec["replicas"] == {"minPlus": 2}
 
 
 @pytest.mark.parametrize(

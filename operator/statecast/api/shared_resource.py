@@ -288,17 +288,18 @@ class Heat(Model):
 class PlannerKnobs(Model):
     """The predictive planner's knobs beyond the default prices (policy predictive only).
 
-    Each is at the default prices' setting at its default (docs/placement.md "Objective":
-    off, but ``holdGraceSlots``, on since session 16); the
-    simulator sweeps them as the operating points of ``statecast simulate``'s frontiers
-    (docs/placement.md "Knobs a resource can set"). The two that follow the reactive
-    rule act with its budget: not while the self-tuner sets the cost weight
-    (``tuning.targetLocalHitRatio``).
+    Each is off, or the operator's rule, at its default (the default prices:
+    docs/placement.md "Objective"; ``holdGraceSlots`` on since session 16); the simulator
+    sweeps them as the operating points of ``statecast simulate``'s frontiers
+    (docs/placement.md "Knobs a resource can set"). The two that follow the reactive rule
+    act with its budget: not while the self-tuner sets the cost weight
+    (``tuning.targetLocalHitRatio``), nor with ``bytePricesOnly``.
     """
 
-    copy_weight: Annotated[float, Field(ge=1, le=1_000_000)] = 1.0
+    copy_weight: Annotated[float, Field(ge=0.001, le=1_000_000)] = 1.0
     """Multiplies the price of a copy alone (what an add or a move must save): higher
-    moves fewer bytes for the latency a move would save; the holding price is unchanged."""
+    moves fewer bytes for the latency a move would save, lower (down to 0.001, the
+    streams-dear runs' 1/256) more; the holding price is unchanged."""
     trim_in_reactive_order: bool = False
     """Where the reactive rule's count falls, drop first the copies that rule no longer
     holds (rather than the least valuable by the forecast), so they are not bought back."""
@@ -331,6 +332,45 @@ class PlannerKnobs(Model):
     least this many bytes: a copy on every node costs the same replica-hours whatever its
     size, and each copy it spares saves its size, so the largest save the most bytes per
     replica-hour. 0 (the default): whatever its size."""
+    hold_weight: Annotated[float, Field(ge=1e-10, le=1e6)] = 1.0
+    """Multiplies the price of holding a GiB for an hour (the simulator's price grid,
+    ``hold x``): lower holds more copies, higher fewer (the grid's 1e6 holds ``replicas.min``)."""
+    cost_weight: Annotated[float, Field(ge=1e-6, le=1e6)] = 1.0
+    """Multiplies every other price - copies, write streams (the grid's ``copy x``; the
+    self-tuner's learned weight multiplies it further): lower moves copies more readily."""
+    byte_prices_only: bool = False
+    """Price copies and holding by their bytes alone, as the simulator's price grid does:
+    no holding floor relative to the cluster's hot threshold and no budget of the copies
+    the reactive rule would hold (``heat`` then does not reach the planner)."""
+    move_residence: Duration | None = None
+    """The longest stay of demand a move (and an add) is credited with, read from the
+    newest observed demand; ``0s``: the value window alone (unset: the day of history)."""
+    hand_off_on_add: bool = True
+    """In a plan that adds a copy, the only up-to-date copy may go for cost by a hand-off
+    once the new copies are in sync; false: it stays until the next plan."""
+    change_steps: Annotated[int, Field(ge=0, le=1000)] = 3
+    """A node whose demand fell short of its forecast by more than the deviation threshold
+    in this many newest steps in a row has changed: the planner believes those steps' level
+    (0: never)."""
+    move_persistence: Duration = "0s"
+    """A move is made only where the demand seen since it would have paid back its copy,
+    looking back at most this long (``0s``: the forecast alone)."""
+    floor_window: Duration = "0s"
+    """Where the copies at ``replicas.min`` sit is judged on each node's mean rate over this
+    much of the newest observed demand and the forecast's horizon (``0s``: the forecast)."""
+    floor_observed_only: bool = False
+    """With ``floorWindow``, the copies at ``replicas.min`` follow the observed window
+    alone, the forecast's horizon left out."""
+    move_ratio: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    """A move's faster reads must outweigh its slower ones by more than this ratio, each
+    weighted by its latency change (0: the copy's price alone)."""
+    copy_floor: bool = False
+    """A new copy costs at least holding it through one cooldown at the holding price
+    relative to the hot threshold, not only its bytes."""
+    zone_floor: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """How many zones the copies cover at least, where the nodes allow (unset:
+    ``replicas.min``): with a higher ``min``, the copies beyond the floor go where the
+    demand is, in any zone."""
 
 
 class Replication(Model):

@@ -39,20 +39,29 @@ from pydantic.alias_generators import to_camel
 
 from statecast.api.shared_resource import PlannerKnobs, SharedResourceSpec
 from statecast.api.units import format_duration
-from statecast.core.reconcile.predictive import placement_spec
+from statecast.core.placement import CostModel
+from statecast.core.reconcile.predictive import placement_costs, placement_spec
 from statecast.sim.config import SimConfig
 from statecast.sim.sweeps import DEFAULT, KNOB, Setting
 
-#: What a spec cannot say, by the :class:`Setting` field that asks for it.
-PRICES = {
-    "hold": "hold_price",  # a GiB-hour priced apart from the default prices
-    "copy": "cost_weight",  # every cost multiplied (the self-tuner's weight, fixed)
-    "local": "local_first",  # the planner values local hits, not latency
-    "demand_priced": "byte_prices_only",  # no demand-relative holding floor (hot_sigma None)
-    "per_replica": "per_replica_holding",  # holding per replica-hour at the trace's mean size
+#: The prices and valuation a setting sets apart from the default prices, by its
+#: :class:`Setting` field: the ``replication.planner`` knob that sets it (found by name:
+#: None, or a name the API lacks, and the run is not expressible), how the knob's value is
+#: read from the field's, and the name of what is missing without it.
+PRICES: dict[str, tuple[str | None, Any, str]] = {
+    "hold": ("hold_weight", float, "hold_price"),  # a GiB-hour's price multiplied
+    "copy": ("cost_weight", float, "cost_weight"),  # every cost multiplied (the weight)
+    "demand_priced": ("byte_prices_only", lambda v: not v, "byte_prices_only"),
+    "local": (None, bool, "local_first"),  # the planner values local hits, not latency
+    "per_replica": (None, bool, "per_replica_holding"),  # a replica-hour at the mean size
 }
 #: The zone floor apart from ``replicas.min`` (``Setting.extra``'s copies beyond ``min``).
 ZONE_FLOOR = "zone_floor"
+#: The simulator's reactive shadow holds the trace's ``min``, the operator's ``replicas.min``:
+#: a run with ``Setting.extra`` and the default prices' budget (none in today's sweep).
+SHADOW_MIN = "reactive_shadow_min"
+#: The operator's prices, read back, are not the simulator's.
+PRICED_APART = "prices"
 #: A value the API refuses is named by its field and this.
 OUT_OF_RANGE = " (out of range)"
 
@@ -156,34 +165,66 @@ def _replication(setting: Setting) -> tuple[dict[str, Any], list[str]]:
     return replication, missing
 
 
+def _prices(setting: Setting, replication: dict[str, Any]) -> list[str]:
+    """Put ``setting``'s prices into ``replication`` where the API holds them; the others."""
+    missing = []
+    for field, (knob, value, name) in PRICES.items():
+        if getattr(setting, field) == getattr(DEFAULT, field):
+            continue
+        if knob is None or knob not in PlannerKnobs.model_fields:
+            missing.append(name)
+            continue
+        alone = {"planner": {to_camel(knob): value(getattr(setting, field))}}
+        if _refused(alone):
+            missing.append(name + OUT_OF_RANGE)
+        else:
+            replication.setdefault("planner", {}).update(alone["planner"])
+    return missing
+
+
+def _sim_costs(setting: Setting) -> CostModel:
+    """The planner's prices in the simulator's run at ``setting`` (not per replica-hour)."""
+    costs = SimConfig().costs
+    sigma = costs.hot_sigma if setting.sigma is None else setting.sigma
+    return CostModel(
+        ms_per_gib_hour=costs.ms_per_gib_hour * (setting.hold / setting.copy) * 1.0,
+        ms_per_gib_moved=costs.ms_per_gib_moved,
+        hot_sigma=sigma if setting.demand_priced else None,
+    )
+
+
 def expression(setting: Setting) -> Expression:
     """``setting`` as a ``SharedResource`` spec, and what no spec can say of it.
 
-    Every knob the fragment sets is read back through the operator's mapping
-    (:func:`~statecast.core.reconcile.predictive.placement_spec`) and must come out as
-    the simulator's planner spec (:attr:`Setting.planner`); one that does not is missing.
+    Every knob the fragment sets is read back through the operator's mappings
+    (:func:`~statecast.core.reconcile.predictive.placement_spec` and
+    :func:`~statecast.core.reconcile.predictive.placement_costs`) and must come out as
+    the simulator's planner spec (:attr:`Setting.planner`) and prices; one that does not
+    is missing.
     """
     replication, missing = _replication(setting)
-    missing += [name for field, name in PRICES.items() if _priced_apart(setting, field)]
+    missing += _prices(setting, replication)
     spec: dict[str, Any] = {"replication": replication}
     if setting.extra:
         spec["replicas"] = {"minPlus": setting.extra}
         if _api_path(ZONE_FLOOR) is None:
             missing.append(ZONE_FLOOR)
-    mapped = placement_spec(SharedResourceSpec.model_validate({"replication": replication}))
-    wanted = setting.planner
+        if setting.demand_priced:  # the simulator's shadow holds the trace's min
+            missing.append(SHADOW_MIN)
+    written = SharedResourceSpec.model_validate({"replication": replication})
+    mapped, wanted = placement_spec(written), setting.planner
     for f in fields(Setting):
         name = f.metadata.get(KNOB)
-        if name is None or name in missing or any(m.startswith(name) for m in missing):
+        if name is None or any(m.startswith(name) for m in missing):
             continue
         if getattr(mapped, name) != getattr(wanted, name):
             missing.append(name)
+    if not any(m.startswith(("hold_price", "cost_weight", "byte_prices")) for m in missing):
+        k = written.replication.heat.k_sigma
+        costs = placement_costs(written, 1.0 if k is None else k)
+        if costs != _sim_costs(setting) or mapped.cost_weight != setting.copy:
+            missing.append(PRICED_APART)
     return Expression(spec, tuple(sorted(set(missing))))
-
-
-def _priced_apart(setting: Setting, field: str) -> bool:
-    """Whether ``setting`` prices or values (``field``) other than the operator does."""
-    return bool(getattr(setting, field) != getattr(DEFAULT, field))
 
 
 # -- labels ------------------------------------------------------------------------------

@@ -206,12 +206,17 @@ def _reactive_shadow(
     last decision, with when each was last hot): hot pairs, the grace of the cooldown,
     ``replicas.min`` and ``max``, the zone floor and the consumers (kept in memory like
     a reactive resource's, by the heat tracker). None while no window of demand is
-    sampled, and when the self-tuner sets the cost weight (a local-hit target is a
-    budget of its own): tuning on without ``targetLocalHitRatio`` (the spec's default)
-    learns the deviation threshold alone, at cost weight 1, and keeps the budget.
+    sampled, when the self-tuner sets the cost weight (a local-hit target is a
+    budget of its own) and with ``replication.planner.bytePricesOnly``: tuning on
+    without ``targetLocalHitRatio`` (the spec's default) learns the deviation threshold
+    alone, at cost weight 1, and keeps the budget.
     """
     heat = demand.heat
-    if heat is None or tuner_prices(survey.spec):
+    if (
+        heat is None
+        or tuner_prices(survey.spec)
+        or survey.spec.replication.planner.byte_prices_only
+    ):
         return None, None, None
     spec = survey.spec
     now = survey.now.timestamp()

@@ -33,7 +33,7 @@ from statecast.core.strong.election import voter_count
 from statecast.core.tuning import TuningState
 from statecast.core.warm import warm_prices
 
-__all__ = ["placement_input", "placement_spec", "wanted_from_plan"]
+__all__ = ["placement_costs", "placement_input", "placement_spec", "wanted_from_plan"]
 
 
 def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -> PlacementSpec:
@@ -41,10 +41,12 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
 
     Args:
         spec: the resource's spec.
-        tuned: the self-tuner's knobs: its cost weight and deviation threshold replace
-            weight 1 and ``replication.thresholds.deviation`` (None: not tuned).
+        tuned: the self-tuner's knobs: its cost weight multiplies
+            ``replication.planner.costWeight`` and its deviation threshold replaces
+            ``replication.thresholds.deviation`` (None: not tuned).
 
-    ``replication.planner``'s knobs go to the fields of the same names.
+    ``replication.planner``'s knobs go to the fields of the same names (a duration
+    ``x`` to ``x_s``, in seconds); its prices go to :func:`placement_costs`.
     """
     budget, knobs = spec.replication.budget, spec.replication.planner
     minimum = spec.replicas.min
@@ -70,7 +72,7 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
             else None
         ),
         consistency=spec.consistency,
-        cost_weight=tuned.cost_weight if tuned is not None else 1.0,
+        cost_weight=(tuned.cost_weight if tuned is not None else 1.0) * knobs.cost_weight,
         copy_weight=knobs.copy_weight,
         trim_in_reactive_order=knobs.trim_in_reactive_order,
         fill_in_reactive_order=knobs.fill_in_reactive_order,
@@ -80,6 +82,40 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         floor_in_zone_order=knobs.floor_in_zone_order,
         hold_grace_slots=knobs.hold_grace_slots,
         everywhere_min_bytes=knobs.everywhere_min_bytes,
+        move_residence_s=_seconds(knobs.move_residence),
+        hand_off_on_add=knobs.hand_off_on_add,
+        change_steps=knobs.change_steps,
+        move_persistence_s=parse_duration(knobs.move_persistence).total_seconds(),
+        floor_window_s=parse_duration(knobs.floor_window).total_seconds(),
+        floor_observed_only=knobs.floor_observed_only,
+        move_ratio=knobs.move_ratio,
+        copy_floor=knobs.copy_floor,
+        zone_floor=knobs.zone_floor,
+    )
+
+
+def _seconds(duration: str | None) -> float | None:
+    return None if duration is None else parse_duration(duration).total_seconds()
+
+
+def placement_costs(spec: SharedResourceSpec, k_sigma: float | None) -> CostModel:
+    """The planner's prices for a resource.
+
+    Args:
+        spec: the resource's spec: ``replication.planner``'s ``holdWeight`` multiplies
+            the price of a GiB-hour, divided by its ``costWeight``, which
+            :func:`placement_spec` makes the cost weight that multiplies every price (so
+            holding is priced ``holdWeight`` times, everything else ``costWeight`` times,
+            as the simulator's ``hold x`` and ``copy x``); ``bytePricesOnly`` drops the
+            holding floor at the hot threshold.
+        k_sigma: the observed heat's ``k`` (``ObservedHeat.k_sigma``), the holding
+            floor's hot threshold in deviations (None: no heat observed, the default's).
+    """
+    knobs, default = spec.replication.planner, CostModel()
+    hot_sigma = default.hot_sigma if k_sigma is None else k_sigma
+    return CostModel(
+        ms_per_gib_hour=default.ms_per_gib_hour * (knobs.hold_weight / knobs.cost_weight),
+        hot_sigma=None if knobs.byte_prices_only else hot_sigma,
     )
 
 
@@ -176,7 +212,7 @@ def placement_input(
         replicas=current,
         step_s=demand.interval_s,
         latency=latency if latency is not None else LatencyModel(),
-        costs=CostModel(hot_sigma=heat.k_sigma if heat is not None else CostModel().hot_sigma),
+        costs=placement_costs(spec, None if heat is None else heat.k_sigma),
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
