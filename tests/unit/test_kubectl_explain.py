@@ -21,6 +21,7 @@ from tests.unit._kubectl_objects import NOW, event, node, replica, resource, sta
         ("failover", "predictive", "replaces a copy on a node that was lost"),
         ("rebalance", "reactive", "this node is hot"),
         ("rebalance", "predictive", "moved here: a node that held a copy stopped being eligible"),
+        ("everywhere", "predictive", "held on every node"),  # session 25
         ("", "predictive", "reason unknown"),
     ],
 )

@@ -236,6 +236,10 @@ def test_a_new_resources_first_copies_for_its_minimum_post_no_event() -> None:
     stand_in = [ReplicaChange("add", "node-4", "minimum", stand_in_for=("node-1",))]
     assert len(changes_events(stand_in, first=True)) == 1
     assert len(changes_events(floor, first=True, routine=True)) == 1  # routine: every change
+    # a resource held on every node (session 25's reason; ``minimum`` before): the same
+    everywhere = [ReplicaChange("add", "node-5", "everywhere")]
+    assert changes_events(everywhere, first=True) == ()
+    assert len(changes_events(everywhere)) == 1
     assert first_placement({}) and first_placement({"phase": "Pending"})
     assert not first_placement({"observedGeneration": 1})
 

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from statecast.core.placement import (
+    ActionKind,
     NodeInfo,
     PlacementSpec,
     PlanInput,
+    Reason,
     StateProfile,
     copy_outlasts_stream,
     plan,
@@ -96,6 +98,17 @@ def test_everywhere_holds_a_rarely_written_resource_on_every_ready_node(
     inputs: PlanInput, nodes: tuple[str, ...]
 ) -> None:
     assert tuple(sorted(plan(inputs).nodes)) == nodes
+
+
+def test_a_copy_held_everywhere_says_so() -> None:
+    # session 25: its own reason (before: ``minimum``, with a detail saying why)
+    added = plan(_inputs(30.0)).of_kind(ActionKind.ADD)
+    assert {(a.node, a.reason) for a in added} == {
+        ("d", Reason.EVERYWHERE),
+        ("p", Reason.EVERYWHERE),
+        ("q", Reason.EVERYWHERE),
+    }
+    assert all("every node" in a.detail for a in added)
 
 
 @pytest.mark.parametrize(

@@ -132,6 +132,8 @@ def add(node: str, reason: str) -> ReplicaChange:
         ),
         # a raised minimum (3) left with two: one
         ([add("n4", "minimum"), add("n5", "minimum")], 2, 3, [add("n4", "minimum")]),
+        # a copy held on every node restores it too (said minimum before session 25)
+        ([add("n2", "predicted"), add("n3", "everywhere")], 1, 2, [add("n3", "everywhere")]),
         # min 1 with one left is still at risk: back to two
         ([add("n2", "predicted")], 1, 1, [add("n2", "predicted")]),
         # not short any more (the agent came back, or copies were added): nothing ahead

@@ -364,4 +364,4 @@ def test_a_resource_worth_holding_everywhere_is_copied_to_every_node(
     view = DemandView(forecast=quiet())
     result = reconcile(Observed(resource(spec), NODES, SETTLED, now=NOW, demand=view))
     assert sorted(c.node for c in result.changes if c.action == "add") == added
-    assert {c.reason for c in result.changes} <= {"minimum"}  # its detail says why
+    assert {c.reason for c in result.changes} <= {"everywhere"}  # its own reason (session 25)

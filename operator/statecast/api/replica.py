@@ -24,7 +24,7 @@ RESOURCE_LABEL = "statecast.io/resource"
 NODE_LABEL = "statecast.io/node"
 
 ReplicaReason = Literal[
-    "minimum", "predicted", "hedge", "consumer", "failover", "rebalance", "cost"
+    "minimum", "predicted", "hedge", "consumer", "failover", "rebalance", "cost", "everywhere"
 ]
 SyncMode = Literal["auto", "full", "delta"]
 

@@ -530,7 +530,8 @@ class Decision(StatusModel):
     action: str
     """What was done: add, remove, keep, promote."""
     reason: str
-    """Reason code: minimum, predicted, hedge, consumer, failover, rebalance, cost."""
+    """Reason code: minimum, predicted, hedge, consumer, failover, rebalance, cost,
+    everywhere."""
     node: str = ""
     """Node the action applied to."""
     message: str = ""

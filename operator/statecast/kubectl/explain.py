@@ -101,6 +101,11 @@ def why_placed(reason: str, policy: str, min_replicas: int, spread_across: str) 
         return (
             "a pod that uses the resource is bound to this node, so its state is made local first"
         )
+    if reason == "everywhere":
+        return (
+            "held on every node: a full copy moves more bytes than replicas.planner."
+            "everywhereCopyDays of its write stream, so copies are kept rather than made again"
+        )
     if reason == "failover":
         return (
             "replaces a copy on a node that was lost (NotReady, or its agent stopped "

@@ -330,7 +330,7 @@ def _hold_everywhere(ctx: Context, board: Board) -> None:
     for i in options[np.lexsort((options, -gain[options]))]:  # most gain first, then name
         if board.count >= ctx.cap:
             break
-        add(ctx, board, int(i), Reason.MINIMUM, float(gain[i]), detail)
+        add(ctx, board, int(i), Reason.EVERYWHERE, float(gain[i]), detail)
     board.protected |= board.holders
 
 

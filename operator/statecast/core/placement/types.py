@@ -19,7 +19,11 @@ class PlacementError(ValueError):
 
 
 class Reason(StrEnum):
-    """Why a replica is added, kept, removed or promoted (reaches status, Events, metrics)."""
+    """Why a replica is added, kept, removed or promoted (reaches status, Events, metrics).
+
+    ``everywhere``: a copy of a resource held on every ready node
+    (``PlacementSpec.everywhere_copy_days``; before session 25 such copies said ``minimum``).
+    """
 
     MINIMUM = "minimum"
     PREDICTED = "predicted"
@@ -28,6 +32,7 @@ class Reason(StrEnum):
     FAILOVER = "failover"
     REBALANCE = "rebalance"
     COST = "cost"
+    EVERYWHERE = "everywhere"
 
 
 class ActionKind(StrEnum):

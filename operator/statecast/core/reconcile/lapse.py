@@ -43,8 +43,9 @@ __all__ = [
     "overdue_by",
 ]
 
-#: Reasons of the additions that replace a copy or restore the minimum.
-REPLACING = ("failover", "minimum")
+#: Reasons of the additions that replace a copy or restore the minimum (a copy held on
+#: every node, ``everywhere``, restores it too: those said ``minimum`` before session 25).
+REPLACING = ("failover", "minimum", "everywhere")
 
 
 @dataclass(frozen=True)

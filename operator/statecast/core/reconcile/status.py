@@ -99,6 +99,9 @@ def change_event(change: ReplicaChange) -> Event:
 #: worth its cost any more (``cost``, ``rebalance``). They are the operator doing its job,
 #: not news: no Event reports them by default (:func:`changes_events`).
 ROUTINE_REASONS = frozenset({"predicted", "hedge", "cost", "rebalance"})
+#: Reasons of a new resource's first copies that its creation asked for: the minimum, and
+#: a resource held on every node (``everywhere``, said ``minimum`` before session 25).
+FIRST_COPIES = frozenset({"minimum", "everywhere"})
 
 
 def notable(change: ReplicaChange, *, first: bool = False) -> bool:
@@ -112,10 +115,11 @@ def notable(change: ReplicaChange, *, first: bool = False) -> bool:
     resource's first copies for its minimum (``first``: its first reconcile, see
     :func:`first_placement`): the outcome its creation asked for, which its status
     reports (``status.replicas``, ``lastDecision``, the conditions); at 1,000 new
-    resources they were one write in seven of a first pass (docs/scale.md). The floor
+    resources they were one write in seven of a first pass (docs/scale.md); nor a copy
+    on every node a first plan holds (:data:`FIRST_COPIES`). The floor
     restored on a resource reconciled before, a copy replaced, a consumer's copy are news.
     """
-    if first and change.reason == "minimum" and not change.stand_in_for:
+    if first and change.reason in FIRST_COPIES and not change.stand_in_for:
         return False
     return change.reason not in ROUTINE_REASONS or bool(change.stand_in_for)
 
