@@ -1,10 +1,12 @@
-"""Builders for planner inputs shared by the placement tests."""
+"""Builders for planner inputs shared by the placement tests (and two-resource traces
+shared by the simulator's tests of the dear-copy runs)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from statecast.core.placement import (
     CostModel,
@@ -14,7 +16,11 @@ from statecast.core.placement import (
     PlacementSpec,
     PlanInput,
     StateProfile,
+    plan,
 )
+from statecast.sim import SimConfig, Trace, replay
+from statecast.sim.planned import ForecastCache
+from statecast.sim.sweeps import Setting, predictive_variant
 
 MIB = 2**20
 HORIZON = 15
@@ -147,3 +153,98 @@ def held_input(
         costs=costs,
         copy_bytes=copy_bytes or {},
     )
+
+
+# -- the floor's window (test_placement_floor_window, test_placement_floor_observed) --------
+
+FLOOR_STEP_S = 60.0
+FLOOR_HORIZON = 5
+#: A 64 MiB copy costs 1,000 ms (1,200 with the margin), holding next to nothing; the value
+#: window is the 10-step cooldown of :func:`floor_plan`.
+FLOOR_PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16_000.0, hot_sigma=None)
+#: Three nodes in three zones (a read served from another zone 2 ms, a local one 0.1).
+FLOOR_NODES = (NodeInfo("x", "z1"), NodeInfo("y", "z2"), NodeInfo("z", "z3"))
+
+
+def floor_forecast(
+    history: Mapping[str, Sequence[float]],
+    ahead: Mapping[str, float],
+    deviation: Sequence[float] = (0.0, 0.0, 0.0),
+    *,
+    recent: bool = True,
+) -> DemandForecast:
+    """:data:`FLOOR_NODES`' forecast: ``ahead`` a step over the horizon, the newest step of
+    ``history`` observed and, with ``recent``, all of it (oldest first)."""
+    names = tuple(n.name for n in FLOOR_NODES)
+    mean = np.array([[ahead[n]] * FLOOR_HORIZON for n in names])
+    steps = np.array([history[n] for n in names]) if recent else None
+    observed = np.array([history[n][-1] for n in names])
+    return DemandForecast(
+        names, mean, mean, mean, np.array(deviation, dtype=float), observed, recent=steps
+    )
+
+
+def floor_plan(
+    forecast: DemandForecast, replicas: tuple[str, ...], min_replicas: int, **spec: object
+) -> tuple[str, ...]:
+    """The nodes a plan on :data:`FLOOR_NODES` holds at most one copy on (``max`` 1), the
+    copies on ``replicas`` held a day, a 10-step cooldown and no stay credit (the window
+    alone); ``spec``: the other :class:`PlacementSpec` fields."""
+    inputs = held_input(
+        FLOOR_NODES,
+        forecast,
+        replicas,
+        costs=FLOOR_PRICES,
+        step_s=FLOOR_STEP_S,
+        min_replicas=min_replicas,
+        max_replicas=1,
+        cooldown_s=600.0,
+        move_residence_s=0.0,  # the window alone: no stay credit
+        **spec,
+    )
+    return plan(inputs).nodes
+
+
+def window_input(recent: np.ndarray, mean: np.ndarray, spec: PlacementSpec) -> PlanInput:
+    """``window_demand``'s input: nodes ``a`` and ``b`` (listed b first) in one zone, with
+    ``recent`` observed and ``mean`` forecast per node (a, b), no replica."""
+    names = ("a", "b")
+    forecast = DemandForecast(names, mean, mean, mean, np.zeros(2), recent=recent)
+    return PlanInput(
+        spec=spec,
+        state=StateProfile(MIB),
+        nodes=(NodeInfo("b", "z1"), NodeInfo("a", "z1")),
+        forecast=forecast,
+        replicas=(),
+        step_s=FLOOR_STEP_S,
+        costs=FLOOR_PRICES,
+    )
+
+
+# -- a quiet and a busy resource (test_sim_bytes_dear, test_sim_streams_dear) --------------
+
+
+def quiet_and_busy(name: str, demand: npt.NDArray[np.float64]) -> Trace:
+    """Two 8 MiB resources, ``quiet`` (written 0.1 times a minute) and ``busy`` (60 times:
+    a copy's write stream 3.5 MiB an hour), min 1, on six nodes of three zones, hourly;
+    ``demand``: (2, 6, steps) reads."""
+    nodes, steps = demand.shape[1], demand.shape[2]
+    return Trace(
+        name=name,
+        demand=demand,
+        resources=("quiet", "busy"),
+        nodes=tuple(f"n{i}" for i in range(nodes)),
+        zones=("a", "a", "b", "b", "c", "c"),
+        step_s=3600.0,
+        available=np.ones((nodes, steps), dtype=bool),
+        state_bytes=np.full(2, 8.0 * MIB),
+        writes_per_min=np.array([0.1, 60.0]),
+        min_replicas=np.ones(2, dtype=np.int64),
+        max_replicas=np.zeros(2, dtype=np.int64),
+    )
+
+
+def predictive_run(trace: Trace, config: SimConfig, setting: Setting) -> tuple[float, float, float]:
+    """Replica-hours, local-hit ratio and bytes moved of predictive's run at ``setting``."""
+    result = replay(trace, predictive_variant(trace, ForecastCache(), setting).make(), config)
+    return result.replica_hours, result.local_hit_ratio, result.bytes_moved

@@ -22,17 +22,13 @@ from statecast.core.placement import (
     ActionKind,
     DemandForecast,
     NodeInfo,
-    PlacementSpec,
     PlanInput,
-    StateProfile,
     plan,
 )
 from tests.unit._placement_helpers import (
     HORIZON,
-    MIB,
     PRICES,
     forecast_of,
-    held_a_day,
     held_input,
     history_forecast,
 )
@@ -53,14 +49,15 @@ def _removal(history: list[float] | None, knob: bool) -> PlanInput:
         forecast = history_forecast(
             NODES, {"x": [300.0] * len(history), "y": history}, {"x": 300.0}, horizon=HORIZON
         )
-    return PlanInput(
-        spec=PlacementSpec(min_replicas=1, cooldown_s=COOLDOWN_S, cooldown_from_read=knob),
-        state=StateProfile(64 * MIB),
-        nodes=NODES,
-        forecast=forecast,
-        replicas=held_a_day(("x", "y")),
-        step_s=60.0,
+    return held_input(
+        NODES,
+        forecast,
+        ("x", "y"),
         costs=PRICES,
+        min_replicas=1,
+        max_replicas=None,
+        cooldown_s=COOLDOWN_S,
+        cooldown_from_read=knob,
     )
 
 
@@ -127,14 +124,14 @@ def test_a_copy_that_just_paid_is_never_removed_or_moved(
     nodes = tuple(NodeInfo(f"n{i}", z) for i, z in enumerate(ZONES))
     names = tuple(n.name for n in nodes)
     history = {n: [reads[i]] * 4 + [0.0] * quiet + [newest[i]] for i, n in enumerate(names)}
-    off = PlanInput(
-        spec=PlacementSpec(min_replicas=min_replicas, cooldown_s=COOLDOWN_S),
-        state=StateProfile(64 * MIB),
-        nodes=nodes,
-        forecast=history_forecast(nodes, history, dict(zip(names, reads, strict=True))),
-        replicas=held_a_day(tuple(names[i] for i in sorted(holders))),
-        step_s=60.0,
+    off = held_input(
+        nodes,
+        history_forecast(nodes, history, dict(zip(names, reads, strict=True))),
+        tuple(names[i] for i in sorted(holders)),
         costs=PRICES,
+        min_replicas=min_replicas,
+        max_replicas=None,
+        cooldown_s=COOLDOWN_S,
     )
     on = replace(off, spec=replace(off.spec, cooldown_from_read=True))
     with_knob = plan(on)

@@ -12,44 +12,30 @@ case with the knob failed before (the field did not exist).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from statecast.core.placement import (
-    CostModel,
-    DemandForecast,
-    NodeInfo,
-    PlacementSpec,
-    PlanInput,
-    StateProfile,
-    plan,
-)
+from statecast.core.placement import PlacementSpec
 from statecast.core.placement.board import window_demand
-from tests.unit._placement_helpers import MIB, held_input
+from tests.unit._placement_helpers import (
+    FLOOR_STEP_S,
+    floor_forecast,
+    floor_plan,
+    window_input,
+)
 
-STEP_S = 60.0
-HORIZON = 5
-#: A 64 MiB copy costs 1,000 ms (1,200 with the margin), holding next to nothing; the
-#: value window is the 10-step cooldown. Three nodes in three zones (a read served from
-#: another zone 2 ms, a local one 0.1).
-PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16_000.0, hot_sigma=None)
-NODES = (NodeInfo("x", "z1"), NodeInfo("y", "z2"), NodeInfo("z", "z3"))
 #: The forecast says 100 reads a step everywhere (it cannot tell the nodes apart). Over the
 #: last 12 steps y read 300 a step, x 100, z 100 but 1,000 in the newest step, where the
 #: forecast missed by far: the forecast's belief raises z to that step (10,000 reads over
 #: the window against y's 3,000); over the window and the horizon y reads 2,410, z 1,529.
+#: Three nodes in three zones, a copy at 1,000 ms (``_placement_helpers.FLOOR_PRICES``).
 HISTORY = {"x": [100.0] * 12, "y": [300.0] * 12, "z": [100.0] * 11 + [1000.0]}
+AHEAD = {"x": 100.0, "y": 100.0, "z": 100.0}
+DEVIATION = (0.0, 2.0, 9.0)  # y and z: the newest step missed by far
 #: The hour-long window of the grid's runs (12 one-minute steps here: 720 s).
-WINDOW_S = 12 * STEP_S
-
-
-def _forecast(history: bool = True) -> DemandForecast:
-    names = tuple(n.name for n in NODES)
-    mean = np.full((len(names), HORIZON), 100.0)
-    recent = np.array([HISTORY[n] for n in names]) if history else None
-    observed = np.array([HISTORY[n][-1] for n in names])
-    deviation = np.array([0.0, 2.0, 9.0])  # y and z: the newest step missed by far
-    return DemandForecast(names, mean, mean, mean, deviation, observed, recent=recent)
+WINDOW_S = 12 * FLOOR_STEP_S
 
 
 def _plan(
@@ -59,19 +45,8 @@ def _plan(
     min_replicas: int = 1,
     history: bool = True,
 ) -> tuple[str, ...]:
-    inputs = held_input(
-        NODES,
-        _forecast(history),
-        replicas,
-        costs=PRICES,
-        step_s=STEP_S,
-        min_replicas=min_replicas,
-        max_replicas=1,
-        cooldown_s=600.0,
-        move_residence_s=0.0,  # the window alone: no stay credit
-        floor_window_s=floor_window_s,
-    )
-    return plan(inputs).nodes
+    forecast = floor_forecast(HISTORY, AHEAD, DEVIATION, recent=history)
+    return floor_plan(forecast, replicas, min_replicas, floor_window_s=floor_window_s)
 
 
 @pytest.mark.parametrize(
@@ -106,22 +81,14 @@ def test_the_copies_at_min_sit_where_the_window_reads(
 
 def test_the_window_belief_is_the_mean_rate_over_the_window_and_the_horizon() -> None:
     """Per node (observed window sum + forecast horizon sum) / steps, over the horizon."""
-    names = ("a", "b")
     recent = np.array([[9.0, 1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0, 8.0]])
     mean = np.array([[2.0, 2.0], [0.0, 0.0]])
-    forecast = DemandForecast(names, mean, mean, mean, np.zeros(2), recent=recent)
-    inputs = PlanInput(
-        spec=PlacementSpec(min_replicas=1, floor_window_s=4 * STEP_S),
-        state=StateProfile(MIB),
-        nodes=(NodeInfo("b", "z1"), NodeInfo("a", "z1")),
-        forecast=forecast,
-        replicas=(),
-        step_s=STEP_S,
-        costs=PRICES,
+    inputs = window_input(
+        recent, mean, PlacementSpec(min_replicas=1, floor_window_s=4 * FLOOR_STEP_S)
     )
     out = window_demand(inputs, ("a", "b"))
     assert out is not None
     # a: (1 + 2 + 3 + 4 + 2 + 2) / 6 * 2; b: 8 / 6 * 2 (the oldest column is outside)
     assert out.tolist() == pytest.approx([14.0 / 3.0, 8.0 / 3.0])
-    off = PlanInput(**{**inputs.__dict__, "spec": PlacementSpec(min_replicas=1)})
+    off = replace(inputs, spec=PlacementSpec(min_replicas=1))
     assert window_demand(off, ("a", "b")) is None

@@ -8,7 +8,6 @@ import numpy as np
 from bench.sim import declared_order
 
 from statecast.sim import SimConfig, Trace, replay
-from statecast.sim.planned import ForecastCache
 from statecast.sim.policies import Static
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -18,32 +17,18 @@ from statecast.sim.sweeps import (
     HOLDING_COOLDOWNS,
     PREDICTIVE,
     Setting,
-    predictive_variant,
     variants,
 )
+from tests.unit._placement_helpers import predictive_run, quiet_and_busy
 
-MIB = 2**20
 WEEK = HOLDING_COOLDOWNS[1]
 
 
 def _two_resources() -> Trace:
     """Two 8 MiB resources read alike on six nodes of three zones; one written 0.1 times a
     minute, the other 60 times (a copy of it costs its write stream, 3.5 MiB an hour)."""
-    steps, nodes = 96, 6
-    demand = np.random.default_rng(0).poisson(2000.0, size=(2, nodes, steps)).astype(float)
-    return Trace(
-        name="quiet-and-busy",
-        demand=demand,
-        resources=("quiet", "busy"),
-        nodes=tuple(f"n{i}" for i in range(nodes)),
-        zones=("a", "a", "b", "b", "c", "c"),
-        step_s=3600.0,
-        available=np.ones((nodes, steps), dtype=bool),
-        state_bytes=np.full(2, 8.0 * MIB),
-        writes_per_min=np.array([0.1, 60.0]),
-        min_replicas=np.ones(2, dtype=np.int64),
-        max_replicas=np.zeros(2, dtype=np.int64),
-    )
+    demand = np.random.default_rng(0).poisson(2000.0, size=(2, 6, 96)).astype(float)
+    return quiet_and_busy("quiet-and-busy", demand)
 
 
 def test_the_bytes_dear_runs_are_new_labels_outside_the_equal_count_order() -> None:
@@ -71,8 +56,7 @@ def test_dear_bytes_keep_copies_of_the_rarely_written_resource_only() -> None:
     static = replay(trace, Static(), config)
 
     def run(setting: Setting) -> tuple[float, float, float]:
-        result = replay(trace, predictive_variant(trace, ForecastCache(), setting).make(), config)
-        return result.replica_hours, result.local_hit_ratio, result.bytes_moved
+        return predictive_run(trace, config, setting)
 
     dear = Setting(1 / 16, 2.0**14, local=True, cooldown=WEEK)
     assert dear in BYTES_DEAR

@@ -24,8 +24,8 @@ from statecast.sim.sweeps import (
     Setting,
     predictive_variant,
 )
+from tests.unit._placement_helpers import MIB, predictive_run, quiet_and_busy
 
-MIB = 2**20
 WEEK = HOLDING_COOLDOWNS[1]
 
 
@@ -39,19 +39,7 @@ def _moving_quiet() -> Trace:
     turn = (np.arange(steps)[None, :] // 8) % nodes == np.arange(nodes)[:, None]
     quiet = rng.poisson(np.where(turn, 2000.0, 100.0))
     busy = rng.poisson(np.full((nodes, steps), 2000.0))
-    return Trace(
-        name="moving-quiet",
-        demand=np.stack([quiet, busy]).astype(float),
-        resources=("quiet", "busy"),
-        nodes=tuple(f"n{i}" for i in range(nodes)),
-        zones=("a", "a", "b", "b", "c", "c"),
-        step_s=3600.0,
-        available=np.ones((nodes, steps), dtype=bool),
-        state_bytes=np.full(2, 8.0 * MIB),
-        writes_per_min=np.array([0.1, 60.0]),
-        min_replicas=np.ones(2, dtype=np.int64),
-        max_replicas=np.zeros(2, dtype=np.int64),
-    )
+    return quiet_and_busy("moving-quiet", np.stack([quiet, busy]).astype(float))
 
 
 def test_the_streams_dear_runs_are_new_labels_twinned_with_bytes_dear_runs() -> None:
@@ -93,8 +81,7 @@ def test_a_cheap_copy_of_the_quiet_resource_is_made_before_the_demand_moves() ->
     hours = (trace.steps - config.warmup_steps) * trace.step_s / 3600.0
 
     def run(setting: Setting) -> tuple[float, float, float]:
-        result = replay(trace, predictive_variant(trace, ForecastCache(), setting).make(), config)
-        return result.replica_hours, result.local_hit_ratio, result.bytes_moved
+        return predictive_run(trace, config, setting)
 
     cheap = Setting(1 / 16, 2.0**13, local=True, cooldown=WEEK, copy_weight=1 / 16)
     assert cheap in STREAMS_DEAR
