@@ -60,6 +60,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "floorInZoneOrder": False,
         "holdWeight": 1,
         "costWeight": 1,
+        "valueLocalHits": False,
         "bytePricesOnly": False,
         "handOffOnAdd": True,
         "changeSteps": 3,
@@ -153,6 +154,10 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"floorWindow": "an hour"}}},
             "spec.replication.planner.floorWindow: Invalid value",
+        ),
+        (
+            {"replication": {"planner": {"holdPerReplica": "lots"}}},
+            "spec.replication.planner.holdPerReplica",
         ),
         (
             {"replication": {"heat": {"window": "30s"}}},

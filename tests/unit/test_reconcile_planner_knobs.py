@@ -15,6 +15,7 @@ unless the tuner sets the cost weight (a ``targetLocalHitRatio``): the spec's de
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -27,11 +28,16 @@ from statecast.controller.heat import HeatTracker
 from statecast.controller.observe import consumers_lately
 from statecast.controller.sampling import AgentSample, DemandSampler
 from statecast.controller.services import Services
-from statecast.core.placement import CostModel, DemandForecast, PlacementSpec
+from statecast.core.placement import CostModel, DemandForecast, LatencyModel, PlacementSpec
 from statecast.core.reactive import ObservedHeat
 from statecast.core.reconcile import DemandView, Observed, reconcile
 from statecast.core.reconcile.predicted import PredictedDemand
-from statecast.core.reconcile.predictive import placement_costs, placement_input, placement_spec
+from statecast.core.reconcile.predictive import (
+    placement_costs,
+    placement_input,
+    placement_latency,
+    placement_spec,
+)
 from statecast.core.reconcile.tuning import TuningDecision, tuner_prices
 from statecast.core.reconcile.views import NodeView
 from statecast.core.tuning import TuningState
@@ -140,13 +146,16 @@ KNOBS = (
         # holding at holdWeight, divided by the cost weight that multiplies every price
         ({"holdWeight": 4, "costWeight": 2}, 80_000.0, 1.5),
         ({"bytePricesOnly": True}, 40_000.0, None),
+        # a 64 MiB replica's hour priced as one of 16 MiB: a replica-hour alike any size
+        ({"holdPerReplica": "16Mi"}, 10_000.0, 1.5),
+        ({"holdPerReplica": "16Mi", "holdWeight": 4}, 40_000.0, 1.5),
     ],
 )
 def test_the_specs_prices_reach_the_planner(
     knobs: dict[str, Any], hour: float, hot_sigma: float | None
 ) -> None:
     spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
-    costs = placement_costs(spec, 1.5)
+    costs = placement_costs(spec, 1.5, 64 * 2**20)
     assert (costs.ms_per_gib_hour, costs.ms_per_gib_moved, costs.hot_sigma) == (
         hour,
         CostModel().ms_per_gib_moved,
@@ -156,6 +165,21 @@ def test_the_specs_prices_reach_the_planner(
 
 def test_the_default_prices_are_the_planners_own() -> None:
     assert placement_costs(SharedResourceSpec(), None) == CostModel()
+
+
+@pytest.mark.parametrize(("knobs", "same_zone_ms"), [({}, 0.5), ({"valueLocalHits": True}, 2.0)])
+def test_local_hits_valued_count_a_same_zone_read_as_a_remote_one(
+    knobs: dict[str, Any], same_zone_ms: float
+) -> None:
+    spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
+    model = LatencyModel(same_zone_ms=0.5, cross_zone_ms=2.0)
+    assert placement_latency(spec, model) == replace(model, same_zone_ms=same_zone_ms)
+    assert placement_latency(SharedResourceSpec(), None) == LatencyModel()
+
+
+def test_local_hits_valued_reach_the_planner(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = plans(monkeypatch, {"planner": {"valueLocalHits": True}})
+    assert [p.latency.same_zone_ms == p.latency.cross_zone_ms for p in given] == [True]
 
 
 def test_the_tuners_weight_multiplies_the_specs() -> None:
@@ -210,6 +234,7 @@ def test_a_copy_weight_out_of_range_is_refused(weight: float) -> None:
         ({"floorWindow": "an hour"}, "floorWindow|floor_window"),
         ({"moveResidence": "-1h"}, "moveResidence|move_residence"),
         ({"movePersistence": "5"}, "movePersistence|move_persistence"),
+        ({"holdPerReplica": "lots"}, "holdPerReplica|hold_per_replica"),
     ],
 )
 def test_a_knob_out_of_range_is_refused(knobs: dict[str, Any], field: str) -> None:

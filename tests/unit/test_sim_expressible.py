@@ -13,7 +13,7 @@ import pytest
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.core.reconcile.predictive import placement_spec
-from statecast.sim.expressible import expression, setting_of
+from statecast.sim.expressible import MEAN_SIZE, expression, setting_of
 from statecast.sim.generator import scenario_of
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -49,14 +49,14 @@ SHAPED = replace(DEFAULT, cooldown=3600.0, sigma=0.5, window=3600.0)
         (replace(DEFAULT, copy_weight=1 / 256), ()),  # streams-dear's (session 25)
         (replace(DEFAULT, copy_weight=1 / 2048), ("copy_weight (out of range)",)),
         (replace(DEFAULT, window=30.0), ("heat.window (out of range)",)),
-        (replace(DEFAULT, local=True), ("local_first",)),
+        (replace(DEFAULT, local=True), ()),  # valueLocalHits, holdPerReplica (session 25)
         (replace(DEFAULT, hold=4.0), ()),  # planner.holdWeight (session 25)
         (replace(DEFAULT, copy=4.0), ()),  # planner.costWeight (session 25)
-        (replace(DEFAULT, per_replica=True), ("per_replica_holding",)),
+        (replace(DEFAULT, per_replica=True), ()),  # holdPerReplica (session 25)
         (COPY_FLOOR, ()),  # planner.copyFloor (session 25)
         (GRACE_SLOTS, ()),  # planner.holdGraceSlots (session 25)
         (PREDICTIVE[0], ()),  # the price grid: bytes only, its holding price, no hand-off
-        (replace(PREDICTIVE[0], local=True), ("local_first",)),
+        (replace(PREDICTIVE[0], local=True), ()),
         (replace(PREDICTIVE[0], floor_window=900.0, observed=True, ratio=0.5, extra=1), ()),
         # the simulator's reactive shadow holds the trace's min, the operator's the spec's
         (replace(DEFAULT, extra=1), ("reactive_shadow_min",)),
@@ -110,6 +110,12 @@ def test_the_price_grid_is_bytes_only_at_its_holding_price_without_the_later_rul
         "holdWeight": PREDICTIVE[0].hold,
         "bytePricesOnly": True,
     }
+
+
+def test_a_local_first_run_values_local_hits_and_holds_per_replica() -> None:
+    planner = expression(replace(PREDICTIVE[0], local=True)).spec["replication"]["planner"]
+    assert planner["valueLocalHits"] is True
+    assert planner["holdPerReplica"] == MEAN_SIZE  # in a real spec: the trace's mean size
 
 
 def test_the_copies_beyond_min_keep_the_zone_floor_at_the_traces_min() -> None:

@@ -338,6 +338,13 @@ class PlannerKnobs(Model):
     cost_weight: Annotated[float, Field(ge=1e-6, le=1e6)] = 1.0
     """Multiplies every other price - copies, write streams (the grid's ``copy x``; the
     self-tuner's learned weight multiplies it further): lower moves copies more readily."""
+    hold_per_replica: Quantity | None = None
+    """Price holding a replica as one of this many bytes, whatever the resource's size (the
+    simulator's per-replica holding, and its local-first runs', price every resource's
+    replica-hour as one of the cluster's mean size: set it to that). Unset: by its bytes."""
+    value_local_hits: bool = False
+    """Value local hits, not latency: a read served by another node of its zone counts as
+    one served from another zone (the simulator's local-first runs)."""
     byte_prices_only: bool = False
     """Price copies and holding by their bytes alone, as the simulator's price grid does:
     no holding floor relative to the cluster's hot threshold and no budget of the copies

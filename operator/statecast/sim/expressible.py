@@ -38,10 +38,15 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from statecast.api.shared_resource import PlannerKnobs, SharedResourceSpec
-from statecast.api.units import format_duration
+from statecast.api.units import format_duration, parse_quantity
 from statecast.core.placement import CostModel
-from statecast.core.reconcile.predictive import placement_costs, placement_spec
+from statecast.core.reconcile.predictive import (
+    placement_costs,
+    placement_latency,
+    placement_spec,
+)
 from statecast.sim.config import SimConfig
+from statecast.sim.planned import LOCAL_FIRST
 from statecast.sim.sweeps import DEFAULT, KNOB, Setting
 
 #: The prices and valuation a setting sets apart from the default prices, by its
@@ -52,9 +57,16 @@ PRICES: dict[str, tuple[str | None, Any, str]] = {
     "hold": ("hold_weight", float, "hold_price"),  # a GiB-hour's price multiplied
     "copy": ("cost_weight", float, "cost_weight"),  # every cost multiplied (the weight)
     "demand_priced": ("byte_prices_only", lambda v: not v, "byte_prices_only"),
-    "local": (None, bool, "local_first"),  # the planner values local hits, not latency
-    "per_replica": (None, bool, "per_replica_holding"),  # a replica-hour at the mean size
+    "local": ("value_local_hits", bool, "local_first"),  # local hits valued, not latency
 }
+#: Holding priced per replica-hour, a replica of any resource at the price of one of the
+#: trace's mean size (``Setting.per_replica``, and every local-first run): the knob, and
+#: what is missing without it. The knob's value is that mean size, a number of the trace:
+#: :attr:`Expression.spec` carries :data:`MEAN_SIZE` in its place, and the check reads
+#: the prices back at a replica of that size (where the two prices are equal exactly when
+#: the value is the mean).
+PER_REPLICA = ("hold_per_replica", "per_replica_holding")
+MEAN_SIZE = "64Mi"
 #: The zone floor apart from ``replicas.min`` (``Setting.extra``'s copies beyond ``min``).
 ZONE_FLOOR = "zone_floor"
 #: The simulator's reactive shadow holds the trace's ``min``, the operator's ``replicas.min``:
@@ -179,6 +191,12 @@ def _prices(setting: Setting, replication: dict[str, Any]) -> list[str]:
             missing.append(name + OUT_OF_RANGE)
         else:
             replication.setdefault("planner", {}).update(alone["planner"])
+    if setting.per_replica or setting.local:
+        knob, name = PER_REPLICA
+        if knob not in PlannerKnobs.model_fields:
+            missing.append(name)
+        else:
+            replication.setdefault("planner", {})[to_camel(knob)] = MEAN_SIZE
     return missing
 
 
@@ -219,10 +237,17 @@ def expression(setting: Setting) -> Expression:
             continue
         if getattr(mapped, name) != getattr(wanted, name):
             missing.append(name)
-    if not any(m.startswith(("hold_price", "cost_weight", "byte_prices")) for m in missing):
+    priced = ("hold_price", "cost_weight", "byte_prices", "local_first", PER_REPLICA[1])
+    if not any(m.startswith(priced) for m in missing):
         k = written.replication.heat.k_sigma
-        costs = placement_costs(written, 1.0 if k is None else k)
-        if costs != _sim_costs(setting) or mapped.cost_weight != setting.copy:
+        costs = placement_costs(written, 1.0 if k is None else k, parse_quantity(MEAN_SIZE))
+        replayed = SimConfig().latency  # the replay's, the planner's valuation unless local
+        valued = placement_latency(written, replayed)
+        if (
+            costs != _sim_costs(setting)
+            or mapped.cost_weight != setting.copy
+            or valued != (LOCAL_FIRST if setting.local else replayed)
+        ):
             missing.append(PRICED_APART)
     return Expression(spec, tuple(sorted(set(missing))))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 
 from statecast.api.shared_resource import SharedResourceSpec
 from statecast.api.units import parse_duration, parse_quantity
@@ -33,7 +34,13 @@ from statecast.core.strong.election import voter_count
 from statecast.core.tuning import TuningState
 from statecast.core.warm import warm_prices
 
-__all__ = ["placement_costs", "placement_input", "placement_spec", "wanted_from_plan"]
+__all__ = [
+    "placement_costs",
+    "placement_input",
+    "placement_latency",
+    "placement_spec",
+    "wanted_from_plan",
+]
 
 
 def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -> PlacementSpec:
@@ -98,7 +105,9 @@ def _seconds(duration: str | None) -> float | None:
     return None if duration is None else parse_duration(duration).total_seconds()
 
 
-def placement_costs(spec: SharedResourceSpec, k_sigma: float | None) -> CostModel:
+def placement_costs(
+    spec: SharedResourceSpec, k_sigma: float | None, state_bytes: int = 0
+) -> CostModel:
     """The planner's prices for a resource.
 
     Args:
@@ -106,17 +115,34 @@ def placement_costs(spec: SharedResourceSpec, k_sigma: float | None) -> CostMode
             the price of a GiB-hour, divided by its ``costWeight``, which
             :func:`placement_spec` makes the cost weight that multiplies every price (so
             holding is priced ``holdWeight`` times, everything else ``costWeight`` times,
-            as the simulator's ``hold x`` and ``copy x``); ``bytePricesOnly`` drops the
-            holding floor at the hot threshold.
+            as the simulator's ``hold x`` and ``copy x``); ``holdPerReplica`` prices a
+            GiB-hour of this resource's replica as that many bytes' over its own size (a
+            replica-hour alike whatever the size); ``bytePricesOnly`` drops the holding
+            floor at the hot threshold.
         k_sigma: the observed heat's ``k`` (``ObservedHeat.k_sigma``), the holding
             floor's hot threshold in deviations (None: no heat observed, the default's).
+        state_bytes: the size of one replica (``StateProfile.bytes``; read with
+            ``holdPerReplica`` only).
     """
     knobs, default = spec.replication.planner, CostModel()
     hot_sigma = default.hot_sigma if k_sigma is None else k_sigma
-    return CostModel(
-        ms_per_gib_hour=default.ms_per_gib_hour * (knobs.hold_weight / knobs.cost_weight),
-        hot_sigma=None if knobs.byte_prices_only else hot_sigma,
-    )
+    hour = default.ms_per_gib_hour * (knobs.hold_weight / knobs.cost_weight)
+    if knobs.hold_per_replica is not None:
+        hour *= float(parse_quantity(knobs.hold_per_replica)) / max(float(state_bytes), 1.0)
+    return CostModel(ms_per_gib_hour=hour, hot_sigma=None if knobs.byte_prices_only else hot_sigma)
+
+
+def placement_latency(spec: SharedResourceSpec, latency: LatencyModel | None) -> LatencyModel:
+    """The latency the planner values reads at.
+
+    ``latency`` (None: the planner's default model); with
+    ``replication.planner.valueLocalHits`` a read served by another node of its zone at the
+    cross-zone latency (only a local copy counts).
+    """
+    model = latency if latency is not None else LatencyModel()
+    if spec.replication.planner.value_local_hits:
+        return replace(model, same_zone_ms=model.cross_zone_ms)
+    return model
 
 
 def placement_input(
@@ -211,8 +237,8 @@ def placement_input(
         ),
         replicas=current,
         step_s=demand.interval_s,
-        latency=latency if latency is not None else LatencyModel(),
-        costs=placement_costs(spec, None if heat is None else heat.k_sigma),
+        latency=placement_latency(spec, latency),
+        costs=placement_costs(spec, None if heat is None else heat.k_sigma, state.bytes),
         consumer_nodes=frozenset(consumers) & frozenset(eligible),
         recently_removed=dict(recently_removed or {}),
         cluster_heat=None if heat is None else (heat.stats.mean, heat.stats.sigma),
