@@ -11,7 +11,12 @@ from pydantic import ValidationError
 
 from statecast.api.replica import Replica, ReplicaSpec
 from statecast.api.shared_resource import LabelSelector, SharedResource, SharedResourceSpec
-from statecast.api.units import format_duration, parse_duration, parse_quantity
+from statecast.api.units import (
+    format_duration,
+    parse_duration,
+    parse_quantity,
+    parse_quantity_fraction,
+)
 
 SAMPLES = sorted((Path(__file__).parents[2] / "manifests" / "samples").glob("*.yaml"))
 
@@ -133,10 +138,23 @@ def test_parse_quantity(value: int | str, expected: int) -> None:
     assert parse_quantity(value) == expected
 
 
-@pytest.mark.parametrize("value", ["1 Gi", "Gi", "-1", "1GB", True])
+@pytest.mark.parametrize("value", ["1 Gi", "Gi", "-1", "1GB", True, -1])
 def test_parse_quantity_rejects(value: int | str) -> None:
     with pytest.raises(ValueError, match="invalid quantity"):
         parse_quantity(value)
+    with pytest.raises(ValueError, match="invalid quantity"):
+        parse_quantity_fraction(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1024, 1024.0), ("20253369.333333332", 20253369.333333332), ("1.5Ki", 1536.0), ("0.5", 0.5)],
+)
+def test_a_quantity_that_scales_a_price_keeps_its_fraction(
+    value: int | str, expected: float
+) -> None:
+    assert parse_quantity_fraction(value) == expected
+    assert parse_quantity(value) == int(expected)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ from dataclasses import fields, replace
 import pytest
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.core.reconcile.predictive import placement_spec
-from statecast.sim.expressible import MEAN_SIZE, expression, setting_of
+from statecast.core.reconcile.predictive import placement_costs, placement_spec
+from statecast.sim.config import SimConfig
+from statecast.sim.expressible import MEAN_SIZE, expression, mean_size, setting_of
 from statecast.sim.generator import scenario_of
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -116,6 +117,17 @@ def test_a_local_first_run_values_local_hits_and_holds_per_replica() -> None:
     planner = expression(replace(PREDICTIVE[0], local=True)).spec["replication"]["planner"]
     assert planner["valueLocalHits"] is True
     assert planner["holdPerReplica"] == MEAN_SIZE  # in a real spec: the trace's mean size
+
+
+@pytest.mark.parametrize("seed", [10, 145])  # a mean of whole bytes, and one of a third
+def test_hold_per_replica_at_the_mean_size_is_the_simulators_holding_price(seed: int) -> None:
+    trace = scenario_of(seed)
+    knobs = {"holdPerReplica": mean_size(trace)}
+    spec = SharedResourceSpec.model_validate({"replication": {"planner": knobs}})
+    base = SimConfig().costs.ms_per_gib_hour
+    for size in trace.state_bytes:  # the simulator's per-replica scale, resource by resource
+        price = placement_costs(spec, None, int(size)).ms_per_gib_hour
+        assert price == base * 1.0 * float(trace.state_bytes.mean() / max(size, 1.0))
 
 
 def test_the_copies_beyond_min_keep_the_zone_floor_at_the_traces_min() -> None:

@@ -341,7 +341,8 @@ class PlannerKnobs(Model):
     hold_per_replica: Quantity | None = None
     """Price holding a replica as one of this many bytes, whatever the resource's size (the
     simulator's per-replica holding, and its local-first runs', price every resource's
-    replica-hour as one of the cluster's mean size: set it to that). Unset: by its bytes."""
+    replica-hour as one of the cluster's mean size, a fraction of a byte kept: set it to
+    that). Unset: by its bytes."""
     value_local_hits: bool = False
     """Value local hits, not latency: a read served by another node of its zone counts as
     one served from another zone (the simulator's local-first runs)."""

@@ -83,14 +83,33 @@ def parse_quantity(value: int | str) -> int:
     Raises:
         ValueError: when ``value`` is negative or not a quantity.
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        _quantity_number(value)
+        return value
+    return int(_quantity_number(value))
+
+
+def parse_quantity_fraction(value: int | str) -> float:
+    """Parse a byte quantity as :func:`parse_quantity` does, its fraction of a byte kept.
+
+    For a quantity that scales a price rather than sizes a store (``20253369.3333``: a
+    mean size of several resources).
+
+    Raises:
+        ValueError: when ``value`` is negative or not a quantity.
+    """
+    return _quantity_number(value)
+
+
+def _quantity_number(value: int | str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"invalid quantity {value!r}")
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"invalid quantity {value!r}: must not be negative")
-        return value
+        return float(value)
     match = _QUANTITY.fullmatch(value)
     if not match:
         raise ValueError(f"invalid quantity {value!r}: expected e.g. 512Mi, 1Gi, 1000")
     number = value[: len(value) - len(match.group(2) or "")]
-    return int(float(number) * _QUANTITY_SUFFIXES[match.group(2) or ""])
+    return float(number) * _QUANTITY_SUFFIXES[match.group(2) or ""]

@@ -48,6 +48,7 @@ from statecast.core.reconcile.predictive import (
 from statecast.sim.config import SimConfig
 from statecast.sim.planned import LOCAL_FIRST
 from statecast.sim.sweeps import DEFAULT, KNOB, Setting
+from statecast.sim.trace import Trace
 
 #: The prices and valuation a setting sets apart from the default prices, by its
 #: :class:`Setting` field: the ``replication.planner`` knob that sets it (found by name:
@@ -64,9 +65,20 @@ PRICES: dict[str, tuple[str | None, Any, str]] = {
 #: what is missing without it. The knob's value is that mean size, a number of the trace:
 #: :attr:`Expression.spec` carries :data:`MEAN_SIZE` in its place, and the check reads
 #: the prices back at a replica of that size (where the two prices are equal exactly when
-#: the value is the mean).
+#: the value is the mean; :func:`mean_size` gives it).
 PER_REPLICA = ("hold_per_replica", "per_replica_holding")
 MEAN_SIZE = "64Mi"
+
+
+def mean_size(trace: Trace) -> str:
+    """``replication.planner.holdPerReplica`` for a per-replica run on ``trace``.
+
+    The mean size of its resources, every digit (a fraction of a byte kept, as the
+    simulator prices it), so each resource's holding price is the simulator's exactly.
+    """
+    return repr(float(trace.state_bytes.mean()))
+
+
 #: The zone floor apart from ``replicas.min`` (``Setting.extra``'s copies beyond ``min``).
 ZONE_FLOOR = "zone_floor"
 #: The simulator's reactive shadow holds the trace's ``min``, the operator's ``replicas.min``:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
 from statecast.api.shared_resource import SharedResourceSpec
-from statecast.api.units import parse_duration, parse_quantity
+from statecast.api.units import parse_duration, parse_quantity, parse_quantity_fraction
 from statecast.core.placement import (
     ActionKind,
     CostModel,
@@ -128,7 +128,7 @@ def placement_costs(
     hot_sigma = default.hot_sigma if k_sigma is None else k_sigma
     hour = default.ms_per_gib_hour * (knobs.hold_weight / knobs.cost_weight)
     if knobs.hold_per_replica is not None:
-        hour *= float(parse_quantity(knobs.hold_per_replica)) / max(float(state_bytes), 1.0)
+        hour *= parse_quantity_fraction(knobs.hold_per_replica) / max(float(state_bytes), 1.0)
     return CostModel(ms_per_gib_hour=hour, hot_sigma=None if knobs.byte_prices_only else hot_sigma)
 
 
