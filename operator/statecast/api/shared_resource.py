@@ -400,7 +400,8 @@ class Replication(Model):
     tuning: Tuning = Field(default_factory=Tuning)
     """Self-tuning of the thresholds and the cost weight from realised outcomes."""
     planner: PlannerKnobs = Field(default_factory=PlannerKnobs)
-    """The predictive planner's knobs beyond the default prices (each off by default)."""
+    """The predictive planner's knobs beyond the default prices (each off, or the operator's
+    rule, by default)."""
 
 
 class LabelSelectorRequirement(Model):

@@ -5,11 +5,12 @@ The published frontiers are made of runs of :func:`statecast.sim.sweeps.variants
 :class:`~statecast.core.placement.PlacementSpec` field, :data:`~statecast.sim.sweeps.KNOB`),
 the prices and the valuation, the reactive shadow's window and k, the cooldown and the
 replicas beyond ``min``. A user of the operator runs only what a spec can say:
-``spec.replication`` (``planner``, ``thresholds``, ``heat``, ``cooldown``) and ``replicas``,
-mapped by :func:`statecast.core.reconcile.predictive.placement_spec`. :func:`expression`
-writes the spec fragment a setting needs and says what it cannot write: a run is
-*expressible* when its planner spec, read back through the operator's own mapping, is the
-simulator's, and nothing it prices or values lies outside what the operator does.
+``spec.replication`` (``planner``, ``thresholds``, ``heat``, ``cooldown``, ``tuning``) and
+``replicas``, mapped by :mod:`statecast.core.reconcile.predictive` (``placement_spec``,
+``placement_costs``, ``placement_latency``). :func:`expression` writes the spec fragment a
+setting needs and says what it cannot write: a run is *expressible* when its planner spec,
+prices and valuation, read back through the operator's own functions, are the simulator's.
+That is the planner's inputs a spec sets, not the operator's forecasts or demand sampling.
 
 What every run shares with the operator's default spec is not counted here: the
 simulator runs without the self-tuner (``replication.tuning.enabled: false``), with the
@@ -97,8 +98,10 @@ class Expression:
     Attributes:
         spec: the ``SharedResource`` spec fragment (camelCase, as a user writes it) that
             sets what can be set: ``replication`` and, with ``Setting.extra``, the
-            ``replicas.min`` offset as ``{"replicas": {"minPlus": n}}`` (the trace's
-            ``min`` plus ``n``, per resource).
+            ``replicas.min`` offset as ``{"replicas": {"minPlus": n}}`` (per resource:
+            ``replicas.min`` the trace's ``min`` plus ``n`` within its ``max`` and the
+            nodes, ``replication.planner.zoneFloor`` the trace's ``min``); a per-replica
+            run's ``holdPerReplica`` is :data:`MEAN_SIZE` in place of :func:`mean_size`.
         missing: what a spec cannot say, each a :class:`PlacementSpec` field
             (``move_ratio``), a price of :data:`PRICES` (``hold_price``) or a field the
             API refuses at this value (``copy_weight (out of range)``); empty: the run is
