@@ -141,3 +141,20 @@ def test_the_copies_beyond_min_keep_the_zone_floor_at_the_traces_min() -> None:
 def test_a_label_no_setting_writes_is_refused(label: str) -> None:
     with pytest.raises(ValueError, match=r"label|suffix"):
         setting_of(label)
+
+
+@pytest.mark.parametrize("row", TRACES)
+def test_every_run_of_the_sweep_is_a_spec_a_user_can_write(row: str) -> None:
+    """The published frontiers are made of settings a SharedResource can hold.
+
+    A family whose knob has no field in ``spec.replication.planner`` (or a value the API
+    refuses) fails here: add the field (api/shared_resource.py, mapped in
+    core/reconcile/predictive.py) with the family, so no verdict stands on a run a user
+    could not configure.
+    """
+    unsaid = {
+        variant.label: expression(variant.setting).missing
+        for variant in variants(trace_of(row), families=["predictive"])
+        if variant.setting is not None and not expression(variant.setting).expressible
+    }
+    assert unsaid == {}
