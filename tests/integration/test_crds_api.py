@@ -132,8 +132,18 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"everywhereMinBytes": -1}}},
             "spec.replication.planner.everywhereMinBytes: Invalid value: -1",
+        ),
+        (
+            {"replication": {"planner": {"holdWeight": -1}}},
+            "spec.replication.planner.holdWeight: Invalid value: -1",
+        ),
+        (  # an integer below a fractional minimum (the server cuts bounds to integers)
+            {"replication": {"planner": {"costWeight": 0}}},
+            "spec.replication.planner.costWeight: Invalid value: 0: must be >= 1e-06",
+        ),
+        (
             {"replication": {"planner": {"holdWeight": 0}}},
-            "spec.replication.planner.holdWeight: Invalid value: 0",
+            "spec.replication.planner.holdWeight: Invalid value: 0: must be >= 1e-10",
         ),
         (
             {"replication": {"planner": {"costWeight": 2000000}}},

@@ -91,3 +91,27 @@ def test_crds_command_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFi
         assert yaml.safe_load((tmp_path / file_name(model)).read_text())["kind"] == (
             "CustomResourceDefinition"
         )
+
+
+def _rules_of(schema: dict[str, Any]) -> list[str]:
+    return [rule["rule"] for rule in schema.get("x-kubernetes-validations", [])]
+
+
+@pytest.mark.parametrize(
+    ("field", "rules"),
+    [
+        ("copyWeight", ["self >= 0.001"]),  # fractional minimum: repeated as a rule
+        ("holdWeight", ["self >= 1e-10"]),
+        ("costWeight", ["self >= 1e-06"]),
+        ("everywhereCopyDays", []),  # whole bounds: the server's own check is exact
+        ("moveRatio", []),
+    ],
+)
+def test_a_fractional_bound_is_repeated_as_a_rule_an_integer_cannot_pass(
+    field: str, rules: list[str]
+) -> None:
+    # The API server checks an integer value against bounds cut to integers: without the
+    # rule, costWeight: 0 passed its minimum of 1e-06 (test_crds_api).
+    schema = crd(RESOURCES[0])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    planner = schema["properties"]["spec"]["properties"]["replication"]["properties"]["planner"]
+    assert _rules_of(planner["properties"][field]) == rules

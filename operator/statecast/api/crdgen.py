@@ -79,6 +79,8 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
             out[key] = copy.deepcopy(value)
     if not out.get("type") and not _is_special(out):
         return {**out, **_any_value()}
+    if out.get("type") == "number":
+        _check_fractional_bounds(out)
     if (
         out.get("type") == "object"
         and "properties" not in out
@@ -86,6 +88,23 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
     ):
         out["x-kubernetes-preserve-unknown-fields"] = True
     return out
+
+
+def _check_fractional_bounds(schema: dict[str, Any]) -> None:
+    """Repeat a number's fractional bounds as CEL rules, which an integer cannot pass.
+
+    The API server checks an integer value (``0``, not ``0.0``) against ``minimum`` and
+    ``maximum`` cut to integers, so ``minimum: 1.0e-06`` let ``0`` in (found by
+    test_crds_api in session 25). A rule compares the value as the double it is.
+    """
+    for key, strict, loose in (("minimum", ">", ">="), ("maximum", "<", "<=")):
+        bound = schema.get(key)
+        if not isinstance(bound, float) or bound.is_integer():
+            continue
+        op = strict if schema.get("exclusive" + key[0].upper() + key[1:]) else loose
+        schema.setdefault("x-kubernetes-validations", []).append(
+            {"rule": f"self {op} {bound!r}", "message": f"must be {op} {bound!r}"}
+        )
 
 
 def _any_value() -> dict[str, Any]:
