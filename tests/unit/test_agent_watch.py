@@ -179,3 +179,19 @@ async def test_a_get_asking_for_the_version_gets_the_stamp_also_of_a_delete(agen
         assert "Statecast-Version" not in response.headers
     async with session.get(f"{base}/v1/default/flags/k") as response:  # not asked: not sent
         assert "Statecast-Version" not in response.headers
+
+
+async def test_a_heartbeat_due_before_the_changes_flush_never_runs_ahead_of_them(agent):
+    # A heartbeat timer that fires in the loop turn after a write but before the turn's
+    # flush of changed keys must not send the write's vector ahead of the write's line: a
+    # client resuming from that heartbeat would never hear of the change.
+    node, base, session = agent
+    me = node.stores[FLAGS].replica
+    async with session.get(f"{base}/v1/default/flags?watch=1") as response:
+        lines = Lines(response)
+        await lines.until("vv", {})
+        store = node.stores[FLAGS]
+        store.put_now("gamma", b"1")  # noted for this turn's flush, not flushed yet
+        node.watch._heartbeats()  # the timer, due first in this turn
+        changes = await lines.until("vv", {me: 1})
+        assert [c["k"] for c in changes if "k" in c] == ["gamma"]

@@ -205,6 +205,10 @@ class WatchHub:
         self._beat = None
         if not self._subscribers:
             return
+        if self._changed:
+            # Changes applied this turn and not flushed yet go first: a vector is never
+            # sent ahead of a change it holds (the flush already queued finds nothing).
+            self._flush()
         for ref, subscribers in list(self._subscribers.items()):
             store = self._stores.get(ref)
             if store is None:  # the replica was closed: nothing more will come
