@@ -4,6 +4,7 @@ shared by the simulator's tests of the dear-copy runs)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -248,3 +249,44 @@ def predictive_run(trace: Trace, config: SimConfig, setting: Setting) -> tuple[f
     """Replica-hours, local-hit ratio and bytes moved of predictive's run at ``setting``."""
     result = replay(trace, predictive_variant(trace, ForecastCache(), setting).make(), config)
     return result.replica_hours, result.local_hit_ratio, result.bytes_moved
+
+
+#: Four nodes in three zones, for the copies held on every node (``everywhere_input``).
+EVERYWHERE_NODES = (
+    NodeInfo("x", "z1"),
+    NodeInfo("p", "z2"),
+    NodeInfo("q", "z3"),
+    NodeInfo("d", "z1"),
+)
+#: 64 MiB written once a minute (1 KiB a write): a copy is 45.5 days of one replica's stream.
+QUIET = StateProfile(64 * MIB, 1.0)
+
+
+def everywhere_input(
+    days: float,
+    *,
+    least: int = 0,
+    state: StateProfile = QUIET,
+    held: tuple[str, ...] = ("x",),
+    down: str = "",
+    maximum: int | None = None,
+) -> PlanInput:
+    """min 1 with ``everywhere_copy_days`` (and ``everywhere_min_bytes``: ``least``); x
+    reads hard, the others never; ``held`` hold copies a day old; ``down`` not ready."""
+    nodes = tuple(replace(n, ready=n.name not in down) for n in EVERYWHERE_NODES)
+    reads = {"x": 3000.0, "p": 0.0, "q": 0.0, "d": 0.0}
+    return PlanInput(
+        spec=PlacementSpec(
+            min_replicas=1,
+            max_replicas=maximum,
+            cooldown_s=900.0,
+            everywhere_copy_days=days,
+            everywhere_min_bytes=least,
+        ),
+        state=state,
+        nodes=nodes,
+        forecast=history_forecast(nodes, {n: [r] * 3 for n, r in reads.items()}, reads),
+        replicas=held_a_day(held),
+        step_s=300.0,
+        costs=PRICES,
+    )

@@ -34,16 +34,18 @@ def spy_on_plans(
     return given
 
 
-def first_plans(monkeypatch: pytest.MonkeyPatch, policy: Policy, trace: Trace) -> list[PlanInput]:
-    """What the simulator's planner is given in ``policy``'s first two steps on ``trace``.
+def first_plans(
+    monkeypatch: pytest.MonkeyPatch, policy: Policy, trace: Trace, steps: int = 2
+) -> list[PlanInput]:
+    """What the simulator's planner is given in ``policy``'s first ``steps`` steps on ``trace``.
 
-    The policy is started on ``trace`` (default config) and decides steps 1 and 2 from no
-    replicas and no reads; the spy is removed before returning.
+    The policy is started on ``trace`` (default config) and decides steps 1 .. ``steps``
+    from no replicas and no reads; the spy is removed before returning.
     """
     policy.start(trace, SimConfig())
     replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
     given = spy_on_plans(monkeypatch)
-    for t in range(1, 3):
+    for t in range(1, steps + 1):
         replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
     monkeypatch.undo()
     return given

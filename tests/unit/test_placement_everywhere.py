@@ -18,8 +18,6 @@ import pytest
 
 from statecast.core.placement import (
     ActionKind,
-    NodeInfo,
-    PlacementSpec,
     PlanInput,
     Reason,
     StateProfile,
@@ -37,61 +35,34 @@ from statecast.sim.sweeps import (
     family_settings,
     predictive_variant,
 )
-from tests.unit._placement_helpers import MIB, PRICES, held_a_day, history_forecast
+from tests.unit._placement_helpers import MIB, QUIET, everywhere_input
 
-NODES = (NodeInfo("x", "z1"), NodeInfo("p", "z2"), NodeInfo("q", "z3"), NodeInfo("d", "z1"))
-#: 64 MiB written once a minute (1 KiB a write): a copy is 45.5 days of one replica's stream.
-QUIET = StateProfile(64 * MIB, 1.0)
-#: ... written 60 times a minute: 0.76 days.
+#: 64 MiB written 60 times a minute: a copy is 0.76 days of one replica's stream.
 BUSY = StateProfile(64 * MIB, 60.0)
-
-
-def _inputs(
-    days: float,
-    *,
-    state: StateProfile = QUIET,
-    held: tuple[str, ...] = ("x",),
-    down: str = "",
-    maximum: int | None = None,
-) -> PlanInput:
-    """min 1; x reads hard, the others never; ``held`` hold copies a day old."""
-    nodes = tuple(replace(n, ready=n.name not in down) for n in NODES)
-    reads = {"x": 3000.0, "p": 0.0, "q": 0.0, "d": 0.0}
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=1, max_replicas=maximum, cooldown_s=900.0, everywhere_copy_days=days
-        ),
-        state=state,
-        nodes=nodes,
-        forecast=history_forecast(nodes, {n: [r] * 3 for n, r in reads.items()}, reads),
-        replicas=held_a_day(held),
-        step_s=300.0,
-        costs=PRICES,
-    )
 
 
 @pytest.mark.parametrize(
     ("inputs", "nodes"),
     [
         # off: the copy where the reads are, nothing else
-        (_inputs(0.0), ("x",)),
+        (everywhere_input(0.0), ("x",)),
         # a copy outweighs 45.5 days of its stream: on every node
-        (_inputs(30.0), ("d", "p", "q", "x")),
-        (_inputs(45.0), ("d", "p", "q", "x")),
+        (everywhere_input(30.0), ("d", "p", "q", "x")),
+        (everywhere_input(45.0), ("d", "p", "q", "x")),
         # ... not 100 days: as off
-        (_inputs(100.0), ("x",)),
+        (everywhere_input(100.0), ("x",)),
         # a busy resource (0.76 days) is planned as before
-        (_inputs(3.0, state=BUSY), ("x",)),
-        (_inputs(0.5, state=BUSY), ("d", "p", "q", "x")),
+        (everywhere_input(3.0, state=BUSY), ("x",)),
+        (everywhere_input(0.5, state=BUSY), ("d", "p", "q", "x")),
         # a resource never written qualifies at any day count
-        (_inputs(1e9, state=StateProfile(64 * MIB)), ("d", "p", "q", "x")),
+        (everywhere_input(1e9, state=StateProfile(64 * MIB)), ("d", "p", "q", "x")),
         # a node not ready gets none
-        (_inputs(30.0, down="q"), ("d", "p", "x")),
+        (everywhere_input(30.0, down="q"), ("d", "p", "x")),
         # up to max, the copy already held kept
-        (_inputs(30.0, maximum=2), ("d", "x")),
+        (everywhere_input(30.0, maximum=2), ("d", "x")),
         # copies on idle nodes, held a day: removed for cost when off, kept when on
-        (_inputs(0.0, held=("x", "p", "q")), ("x",)),
-        (_inputs(30.0, held=("x", "p", "q")), ("d", "p", "q", "x")),
+        (everywhere_input(0.0, held=("x", "p", "q")), ("x",)),
+        (everywhere_input(30.0, held=("x", "p", "q")), ("d", "p", "q", "x")),
     ],
 )
 def test_everywhere_holds_a_rarely_written_resource_on_every_ready_node(
@@ -102,7 +73,7 @@ def test_everywhere_holds_a_rarely_written_resource_on_every_ready_node(
 
 def test_a_copy_held_everywhere_says_so() -> None:
     # session 25: its own reason (before: ``minimum``, with a detail saying why)
-    added = plan(_inputs(30.0)).of_kind(ActionKind.ADD)
+    added = plan(everywhere_input(30.0)).of_kind(ActionKind.ADD)
     assert {(a.node, a.reason) for a in added} == {
         ("d", Reason.EVERYWHERE),
         ("p", Reason.EVERYWHERE),

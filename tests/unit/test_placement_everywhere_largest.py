@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from statecast.core.placement import NodeInfo, PlacementSpec, PlanInput, StateProfile, plan
+from statecast.core.placement import StateProfile, plan
 from statecast.sim import SimConfig, Trace
 from statecast.sim.planned import ForecastCache
 from statecast.sim.sweeps import (
@@ -30,31 +30,7 @@ from statecast.sim.sweeps import (
     family_settings,
     predictive_variant,
 )
-from tests.unit._placement_helpers import MIB, PRICES, held_a_day, history_forecast
-
-NODES = (NodeInfo("x", "z1"), NodeInfo("p", "z2"), NodeInfo("q", "z3"), NodeInfo("d", "z1"))
-#: 64 MiB written once a minute (1 KiB a write): a copy is 45.5 days of one replica's stream.
-QUIET = StateProfile(64 * MIB, 1.0)
-
-
-def _inputs(days: float, least: int, *, state: StateProfile = QUIET) -> PlanInput:
-    """min 1; x reads hard, the others never; x holds a copy a day old."""
-    reads = {"x": 3000.0, "p": 0.0, "q": 0.0, "d": 0.0}
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=1,
-            cooldown_s=900.0,
-            everywhere_copy_days=days,
-            everywhere_min_bytes=least,
-        ),
-        state=state,
-        nodes=NODES,
-        forecast=history_forecast(NODES, {n: [r] * 3 for n, r in reads.items()}, reads),
-        replicas=held_a_day(("x",)),
-        step_s=300.0,
-        costs=PRICES,
-    )
-
+from tests.unit._placement_helpers import MIB, QUIET, everywhere_input
 
 EVERY = ("d", "p", "q", "x")
 
@@ -82,7 +58,7 @@ EVERY = ("d", "p", "q", "x")
 def test_everywhere_holds_only_a_copy_at_least_so_large(
     days: float, least: int, state: StateProfile, nodes: tuple[str, ...]
 ) -> None:
-    assert tuple(sorted(plan(_inputs(days, least, state=state)).nodes)) == nodes
+    assert tuple(sorted(plan(everywhere_input(days, least=least, state=state)).nodes)) == nodes
 
 
 def _trace(

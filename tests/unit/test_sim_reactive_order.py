@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statecast.sim import SimConfig
 from statecast.sim.planned import ForecastCache
 from statecast.sim.scenarios import scenario
 from statecast.sim.sweeps import (
@@ -25,7 +24,7 @@ from statecast.sim.sweeps import (
     variants,
     windowed,
 )
-from tests.unit._plan_spy import spy_on_plans
+from tests.unit._plan_spy import first_plans
 
 
 def test_the_runs_take_the_shaped_runs_k_and_grace_with_new_labels() -> None:
@@ -55,12 +54,7 @@ def test_the_shadows_nodes_reach_the_plan_only_for_the_ordered_runs(
     trace = scenario("drift")
     setting = reactive_ordered(trace)[0] if ordered else shaped(trace)[0]
     policy = predictive_variant(trace, ForecastCache(), setting).make()
-    policy.start(trace, SimConfig())
-    replicas = np.zeros((trace.n_resources, trace.n_nodes), dtype=np.bool_)
-    given = spy_on_plans(monkeypatch)
-    for t in range(1, 4):
-        replicas = policy.decide(t, replicas, replicas, np.zeros(replicas.shape))
-    monkeypatch.undo()
+    given = first_plans(monkeypatch, policy, trace, steps=3)
     copies = policy._copies  # type: ignore[attr-defined]
     last = given[-trace.n_resources :]
     for r, inputs in enumerate(last):
