@@ -31,7 +31,7 @@ from statecast.sim.frontier import Point
 from statecast.sim.planned import LOCAL_FIRST, ForecastCache, PerfectForecast, Predictive
 from statecast.sim.policies import Full, Policy, Reactive, Static
 from statecast.sim.replay import PolicyResult, replay
-from statecast.sim.trace import Trace
+from statecast.sim.trace import MIB, Trace
 
 #: The metadata key of a :class:`Setting` field that is a planner knob: the name of the
 #: :class:`~statecast.core.placement.PlacementSpec` field it sets (the one mapping).
@@ -836,8 +836,6 @@ def _everywhere_bases(trace: Trace) -> tuple[Setting, ...]:
     )
 
 
-#: A mebibyte: the unit of :attr:`Setting.everywhere_bytes`'s label and of :data:`EVERYWHERE_MIB`.
-MIB = 1 << 20
 #: The least sizes (MiB) a rarely written resource's copy must reach for the everywhere
 #: runs of the largest (:func:`everywhere_largest`) to hold it on every node: 1 MiB to 16 GiB
 #: in powers of two.
