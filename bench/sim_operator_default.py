@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -29,11 +29,13 @@ from bench.sim import MARGIN_HITS, MARGIN_LATENCY, _config, trace_of
 from bench.sim_report import HANDOFF_MARGIN
 from statecast.core.tuning import TunerConfig
 from statecast.sim import replay
+from statecast.sim.config import SimConfig
 from statecast.sim.frontier import Point
 from statecast.sim.planned import ForecastCache
-from statecast.sim.policies import Reactive
+from statecast.sim.policies import Policy, Reactive
 from statecast.sim.scenarios import SCENARIOS
 from statecast.sim.sweeps import DEFAULT, predictive_variant
+from statecast.sim.trace import Trace
 
 #: The rows by default: the built-in scenarios, then the judges (held-out, fresh).
 ROWS = (
@@ -44,6 +46,16 @@ ROWS = (
 LEARNED = "predictive+threshold"
 
 
+def timed(
+    row: str, trace: Trace, config: SimConfig, family: str, label: str, build: Callable[[], Policy]
+) -> dict[str, object]:
+    """One run: its Point's fields under ``label``, with its row and CPU seconds."""
+    began = time.process_time()
+    result = replay(trace, build(), config)
+    point = replace(Point.of(family, result), label=label)
+    return {"trace": row, **asdict(point), "cpu_s": time.process_time() - began}
+
+
 def runs(row: str) -> list[dict[str, object]]:
     """The three runs of one row, each a Point's fields with its row and CPU seconds."""
     trace = trace_of(row)
@@ -51,23 +63,20 @@ def runs(row: str) -> list[dict[str, object]]:
     cache = ForecastCache()
     default = predictive_variant(trace, cache, DEFAULT)
 
-    def learned() -> object:
+    def learned() -> Policy:
         policy = default.make()
         policy.tuner = TunerConfig(target_local_hit_ratio=None)  # type: ignore[attr-defined]
         policy.name = LEARNED
         return policy
 
-    made: list[dict[str, object]] = []
-    for label, family, build in (
-        (DEFAULT.label, "predictive", default.make),
-        (LEARNED, "predictive", learned),
-        ("reactive", "reactive", Reactive),
-    ):
-        began = time.process_time()
-        result = replay(trace, build(), config)  # type: ignore[arg-type]
-        point = replace(Point.of(family, result), label=label)
-        made.append({"trace": row, **asdict(point), "cpu_s": time.process_time() - began})
-    return made
+    return [
+        timed(row, trace, config, family, label, build)
+        for label, family, build in (
+            (DEFAULT.label, "predictive", default.make),
+            (LEARNED, "predictive", learned),
+            ("reactive", "reactive", Reactive),
+        )
+    ]
 
 
 def verdict(
