@@ -19,7 +19,10 @@ holding priced by its bytes as the operator's default prices it), the count's co
 and trimmed in the reactive rule's order (``fillInReactiveOrder``, ``trimInReactiveOrder``).
 Found on the seen 58 (docs/placement.md, 'Session 26'): at reactive's count the
 latency-valued default spreads the count's copies over the zones - faster than reactive's
-by 8-25 % on the built-in rows, 3-6 points of local hits under it on 8 rows.
+by 8-25 % on the built-in rows, 3-6 points of local hits under it on 8 rows. Judged in
+session 26 on a frozen copy of f455fc8, it **failed**: rows outside a margin 7 -> 2 of 60,
+but one new (generated-3128, 4.4 % slower than reactive), rows with bytes within 3 % of
+reactive's 50 -> 47 and 2.8 % more GiB moved; the default is unchanged.
 
     python -m bench.sim_default_judge --out runs.jsonl --report judged.md [--rows ROW,...]
 """
