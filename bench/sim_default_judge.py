@@ -18,8 +18,9 @@ another node of its zone priced as one from another zone: ``replication.planner.
 holding priced by its bytes as the operator's default prices it), the count's copies filled
 and trimmed in the reactive rule's order (``fillInReactiveOrder``, ``trimInReactiveOrder``).
 Found on the seen 58 (docs/placement.md, 'Session 26'): at reactive's count the
-latency-valued default spreads the count's copies over the zones - faster than reactive's
-by 8-25 % on the built-in rows, 3-6 points of local hits under it on 8 rows. Judged in
+latency-valued default spreads the count's copies over the zones: of the 8 rows of the 58
+outside a margin, 6 are outside on local hits alone (2.7-6.2 points under reactive's), each
+6.5-21.6 % faster than reactive's. Judged in
 session 26 on a frozen copy of f455fc8, it **failed**: rows outside a margin 7 -> 2 of 60,
 but one new (generated-3128, 4.4 % slower than reactive), rows with bytes within 3 % of
 reactive's 50 -> 47 and 2.8 % more GiB moved; the default is unchanged.
