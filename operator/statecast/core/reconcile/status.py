@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from statecast.api.types import transition_time
 from statecast.core.custody import Custody
 from statecast.core.reconcile.custody import custody_events, custody_message, custody_reason
+from statecast.core.reconcile.ignored import IGNORED_REASON, ignored_settings
 from statecast.core.reconcile.observed import Observed
 from statecast.core.reconcile.policies import ConditionState, PolicyPlan
 from statecast.core.reconcile.removals import horizon, recent_removals
@@ -37,6 +38,7 @@ __all__ = [
     "condition",
     "failed_status",
     "first_placement",
+    "ignored_events",
     "invalid_status",
     "lost_replicas",
     "notable",
@@ -354,7 +356,11 @@ def _condition_states(
     held: Custody,
     kept: Sequence[str] = (),
 ) -> dict[str, ConditionState]:
-    """Ready, Progressing, Degraded and the policy's ForecastReady, in that order."""
+    """Ready, Progressing, Degraded and the policy's ForecastReady, in that order.
+
+    ForecastReady's message ends with the spec's settings that have no effect
+    (:func:`~statecast.core.reconcile.ignored.ignored_settings`).
+    """
     phase = counts.phase
     degraded = _degraded(survey, held, kept)
     ready_msg = f"{counts.ready}/{counts.desired} replicas ready"
@@ -371,7 +377,9 @@ def _condition_states(
         ),
         "Degraded": degraded,
         "ForecastReady": ConditionState(
-            forecast.holds, forecast.reason, "; ".join((forecast.message, *decided.notes))
+            forecast.holds,
+            forecast.reason,
+            "; ".join((forecast.message, *decided.notes, *ignored_settings(survey.spec))),
         ),
     }
 
@@ -459,7 +467,8 @@ def resource_events(
 
     A Warning is posted when the Degraded condition starts or changes its reason
     (``LastCopyLost``, ``UnmergedCopyLost``, ``NoReplacement``, ``NotEnoughNodes``), not
-    on every resync. ``kept``: as :func:`build_status`'s.
+    on every resync; a ``SettingsIgnored`` one when a new spec generation holds settings
+    that have no effect (:func:`ignored_events`). ``kept``: as :func:`build_status`'s.
     """
     held = held or Custody()
     events = tuple(Event("Warning", "ReplicaLost", f"{r.name}: {r.message}") for r in lost)
@@ -489,4 +498,16 @@ def resource_events(
     tuning = observed.demand.tuning
     if tuning is not None and tuning.changed:
         events += (Event("Normal", "Tuned", tuning.state.explanation),)
-    return events
+    return events + ignored_events(observed, survey)
+
+
+def ignored_events(observed: Observed, survey: Survey) -> tuple[Event, ...]:
+    """A ``SettingsIgnored`` Warning naming the spec's settings that have no effect.
+
+    Posted once per spec generation (its first reconcile: ``observedGeneration`` differs),
+    not on every resync; ForecastReady's message says the same while they stay.
+    """
+    notes = ignored_settings(survey.spec)
+    if not notes or observed.previous_status.get("observedGeneration") == observed.generation:
+        return ()
+    return (Event("Warning", IGNORED_REASON, "; ".join(notes)),)
