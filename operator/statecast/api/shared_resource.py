@@ -339,10 +339,13 @@ class PlannerKnobs(Model):
     """Multiplies every other price - copies, write streams (the grid's ``copy x``; the
     self-tuner's learned weight multiplies it further): lower moves copies more readily."""
     hold_per_replica: Quantity | None = None
-    """Price holding a replica as one of this many bytes, whatever the resource's size (the
-    simulator's per-replica holding, and its local-first runs', price every resource's
-    replica-hour as one of the cluster's mean size, a fraction of a byte kept: set it to
-    that). Unset: by its bytes."""
+    """Price each replica-hour of this resource as holding this many bytes for an hour,
+    whatever its size (unset: by its own bytes). Give every resource the same value, the
+    mean size of their state (e.g. ``64Mi``; docs/tuning.md reads it off the cluster), and
+    a large resource's copy is held as readily as a small one's. The simulator's
+    per-replica and local-first runs set the trace's mean size, a fraction of a byte kept.
+    Until a replica reports its size the resource counts as 0 bytes: holding its state is
+    free either way (its write stream and the hot-threshold floor are not)."""
     value_local_hits: bool = False
     """Value local hits, not latency: a read served by another node of its zone counts as
     one served from another zone (the simulator's local-first runs)."""
