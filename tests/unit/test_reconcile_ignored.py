@@ -19,6 +19,10 @@ from statecast.core.placement import PlanInput
 from statecast.core.reactive import ObservedHeat
 from statecast.core.reconcile import DemandView, Observed, reconcile
 from statecast.core.reconcile.ignored import IGNORED_REASON, ignored_settings
+from statecast.sim.expressible import expression
+from statecast.sim.generator import scenario_of
+from statecast.sim.planned import ForecastCache
+from statecast.sim.sweeps import variants
 from tests.unit._plan_spy import spy_on_plans
 from tests.unit.test_controller_reactive import NODES, SETTLED
 from tests.unit.test_reconcile_reactive_budget import NOW, STATS, busy_everywhere
@@ -175,3 +179,15 @@ def test_ignored_settings_do_not_change_the_plan(monkeypatch: pytest.MonkeyPatch
     assert noted.spec.copy_floor and noted.spec.fill_in_reactive_order
     assert (noted.reactive_copies, noted.reactive_nodes) == (None, plain.reactive_nodes)
     assert noted.costs == plain.costs
+
+
+def test_no_published_run_sets_an_ignored_setting() -> None:
+    """Every predictive run of the sweep, written as a spec, sets only what acts (generated-10)."""
+    noted = {}
+    for variant in variants(scenario_of(10), families=["predictive"], cache=ForecastCache()):
+        assert variant.setting is not None
+        written = expression(variant.setting).spec
+        notes = ignored_settings(spec(dict(written["replication"])))
+        if notes:
+            noted[variant.label] = notes
+    assert noted == {}
