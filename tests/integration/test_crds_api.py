@@ -261,3 +261,49 @@ def test_samples_are_accepted(kubectl: Kubectl, namespace: str) -> None:
     kubectl("apply", "--server-side", "-n", namespace, "-f", str(samples))
     names = kubectl("get", "sr", "-n", namespace, "-o", "name").stdout.split()
     assert len(names) == len(list(samples.glob("*.yaml")))
+
+
+def test_the_tuning_guides_examples_are_accepted(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    """Every YAML block of docs/tuning.md is a SharedResource the API server takes as is."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    guide = (Path(__file__).parents[2] / "docs" / "tuning.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", guide, flags=re.DOTALL)
+    assert blocks
+    custom = client.CustomObjectsApi(api_client)
+    for i, block in enumerate(blocks):
+        manifest = {**yaml.safe_load(block), "metadata": {"name": f"guide-{i}"}}
+        created = custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "sharedresources", manifest
+        )
+        planner = created["spec"]["replication"]["planner"]
+        assert planner.items() >= manifest["spec"]["replication"]["planner"].items()
+
+
+@pytest.mark.parametrize(
+    "replication",
+    [
+        {"policy": "reactive", "planner": {"copyWeight": 16}},
+        {"policy": "static", "heat": {"kSigma": 2}, "tuning": {"targetLocalHitRatio": 0.9}},
+        {"planner": {"everywhereMinBytes": 1024, "floorObservedOnly": True}},
+        {"planner": {"bytePricesOnly": True, "copyFloor": True, "fillInReactiveOrder": True}},
+    ],
+)
+def test_settings_that_do_nothing_are_accepted(
+    api_client: client.ApiClient, namespace: str, replication: dict[str, Any]
+) -> None:
+    """Not refused: the operator reports them (ForecastReady, SettingsIgnored), loses nothing."""
+    custom = client.CustomObjectsApi(api_client)
+    created = custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "sharedresources",
+        shared_resource("noop", {"replication": replication}),
+    )
+    assert created["spec"]["replication"]["policy"] == replication.get("policy", "predictive")
