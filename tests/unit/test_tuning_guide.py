@@ -80,14 +80,16 @@ def test_the_knob_table_names_every_planner_knob() -> None:
     table = TEXT.split("## Every knob", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`planner\.(\w+)`", table))
     fields = {to_camel(name) for name in PlannerKnobs.model_fields}
-    assert fields - named == set(), "add a row for each to docs/tuning.md's 'Every knob'"
+    assert fields - named == set(), (
+        "a new spec.replication.planner knob: add its row to docs/tuning.md's 'Every knob'"
+        " table (default, API range, tier use/expert/study, the evidence for it)"
+    )
     assert named - fields == set()
 
 
 def test_the_guide_names_only_knobs_that_exist() -> None:
     fields = {to_camel(name) for name in PlannerKnobs.model_fields}
     assert set(re.findall(r"`planner\.(\w+)`", TEXT)) <= fields
-    assert f"{len(fields)} knobs" in TEXT
 
 
 def _stored(replication: dict[str, Any], size: int) -> float:
