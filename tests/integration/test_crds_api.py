@@ -71,6 +71,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "copyFloor": False,
         "holdGraceSlots": True,
         "everywhereMinBytes": 0,
+        "swapInReactiveOrder": False,
     }
 
 

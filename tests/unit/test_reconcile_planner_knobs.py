@@ -97,6 +97,7 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
         ({"costWeight": 4}, {"cost_weight": 4.0}),
         ({"copyWeight": 1 / 256}, {"copy_weight": 1 / 256}),  # streams-dear's, session 25
         ({"everywhereMinBytes": 64 << 20}, {"everywhere_min_bytes": 64 << 20}),  # session 25
+        ({"swapInReactiveOrder": True}, {"swap_in_reactive_order": True}),  # session 26
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
@@ -133,6 +134,7 @@ KNOBS = (
     "copy_floor",
     "hold_grace_slots",
     "everywhere_min_bytes",
+    "swap_in_reactive_order",
     "zone_floor",
     "cost_weight",
 )

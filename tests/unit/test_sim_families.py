@@ -43,6 +43,7 @@ PUBLISHED_ORDER = (
     "zone-order-floor",
     "moves-in-rule-order",
     "everywhere-largest",
+    "swaps-in-rule-order",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

@@ -332,6 +332,12 @@ class PlannerKnobs(Model):
     least this many bytes: a copy on every node costs the same replica-hours whatever its
     size, and each copy it spares saves its size, so the largest save the most bytes per
     replica-hour. 0 (the default): whatever its size."""
+    swap_in_reactive_order: bool = False
+    """Hold the copies where the reactive rule holds them: a copy on a node the rule does
+    not hold moves to one it holds and the plan does not (the zone floor kept), new copies
+    go to the rule's nodes first, and the forecast's moves leave the rule's copies where
+    they are - within an unchanged count the rule swaps a copy whose grace ended for a
+    node that turned hot, which filling and trimming in its order do not follow."""
     hold_weight: Annotated[float, Field(ge=1e-10, le=1e6)] = 1.0
     """Multiplies the price of holding a GiB for an hour (the simulator's price grid,
     ``hold x``): lower holds more copies, higher fewer (the grid's 1e6 holds ``replicas.min``)."""

@@ -296,6 +296,7 @@ _SUFFIXES: tuple[tuple[str, str, Any], ...] = (
     (r" everywhere>=(\S+)d", "everywhere", float),
     (r" observed-only", "observed", lambda _: True),
     (r" floor-in-zone-order", "zone_order", lambda _: True),
+    (r" swap-in-reactive-order", "rule_swaps", lambda _: True),
 )
 
 

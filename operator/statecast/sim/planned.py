@@ -410,7 +410,12 @@ class PlannerPolicy:
         ``fill_in_reactive_order``); else empty.
         """
         spec = self.spec
-        if self._shadow is None or not (spec.trim_in_reactive_order or spec.fill_in_reactive_order):
+        ordered = (
+            spec.trim_in_reactive_order
+            or spec.fill_in_reactive_order
+            or spec.swap_in_reactive_order
+        )
+        if self._shadow is None or not ordered:
             return frozenset()
         return frozenset(self._trace.nodes[i] for i in np.flatnonzero(self._copies[r]))
 

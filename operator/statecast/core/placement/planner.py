@@ -138,6 +138,7 @@ def plan(inputs: PlanInput) -> Plan:
     _release_pod_copies(ctx, board)
     _remove_for_cost(ctx, board)
     _add_for_demand(ctx, board)
+    _swap_to_rule(ctx, board)
     _relocate(ctx, board)
     _keep_and_promote(ctx, board)
     final = serving(ctx, board)
@@ -402,7 +403,8 @@ def _fill_minimum(ctx: Context, board: Board) -> None:
     spec = ctx.inputs.spec
     while board.count < spec.min_replicas and board.count < ctx.cap:
         score = _floor_score(ctx, board)
-        i = best_node(ctx, board, ctx.candidates, score, prefer_new_zone=True)
+        options = _rule_only(ctx, board, ctx.candidates)
+        i = best_node(ctx, board, options, score, prefer_new_zone=True)
         if i is None:
             board.notes.append(f"only {board.count} ready nodes for min {spec.min_replicas}")
             break
@@ -421,7 +423,7 @@ def _fill_zones(ctx: Context, board: Board) -> None:
         held_zones = np.zeros(ctx.n_zones, dtype=np.bool_)
         held_zones[ctx.zone_id[board.holders]] = True
         fresh_zone = ctx.candidates & ~held_zones[ctx.zone_id]
-        i = best_node(ctx, board, fresh_zone, _floor_score(ctx, board))
+        i = best_node(ctx, board, _rule_only(ctx, board, fresh_zone), _floor_score(ctx, board))
         if i is None:
             break
         if board.count >= ctx.cap:
@@ -549,7 +551,7 @@ def _add_for_demand(ctx: Context, board: Board) -> None:
         if not affordable.any():
             board.notes.append("bytes-moved budget reached")
             return
-        candidates = ctx.candidates & affordable
+        candidates = _rule_only(ctx, board, ctx.candidates & affordable)
         gain_mean = gains(ctx, board, ctx.mean)
         stay = stays(ctx, board, gain_mean)
         copy_at = copy_price(ctx, board)
@@ -602,10 +604,78 @@ def _rule_first(ctx: Context, board: Board, settled: BoolArray, paying: BoolArra
     return ruled if ruled.any() else settled
 
 
+def _rule_only(ctx: Context, board: Board, candidates: BoolArray) -> BoolArray:
+    """With ``spec.swap_in_reactive_order``, the adds' candidates on the rule's nodes.
+
+    Those of ``candidates`` the reactive rule holds and the plan does not, if any
+    (the plan holds the rule's nodes, :func:`_swap_to_rule`); else ``candidates``.
+    """
+    if not ctx.inputs.spec.swap_in_reactive_order or not ctx.inputs.reactive_nodes:
+        return candidates
+    ruled = candidates & _rule_nodes(ctx) & ~board.holders
+    return ruled if ruled.any() else candidates
+
+
 def _rule_nodes(ctx: Context) -> BoolArray:
     """Per node: the reactive rule's shadow holds a copy there (``PlanInput.reactive_nodes``)."""
     nodes = ctx.inputs.reactive_nodes
     return np.array([name in nodes for name in ctx.names], dtype=np.bool_)
+
+
+def _swap_to_rule(ctx: Context, board: Board) -> None:
+    """With ``spec.swap_in_reactive_order``: the count's copies move to the rule's nodes.
+
+    While the plan holds a copy on a node the reactive rule does not hold now
+    (``PlanInput.reactive_nodes``) that may go (an existing copy, not protected; the
+    only up-to-date copy by a hand-off, unless other copies still sync) and the rule
+    holds a candidate node the plan does not: the copy of least loss moves to the
+    rule's node of most gain whose move keeps the zone floor (:func:`_swap_pair`). The
+    count is unchanged.
+    """
+    inputs = ctx.inputs
+    if not inputs.spec.swap_in_reactive_order or not inputs.reactive_nodes:
+        return
+    ruled = _rule_nodes(ctx)
+    for _ in range(len(ctx.names)):
+        sources = removable(ctx, board, moving=True) & ~ruled
+        syncing = board.holders & ~ctx.fresh & np.isfinite(ctx.age_s)
+        if syncing.any():
+            sources &= ~last_fresh(ctx, board)
+        targets = ctx.candidates & ruled & ~board.holders & ~board.acted
+        pair = _swap_pair(ctx, board, sources, targets)
+        if pair is None:
+            return
+        j, c, lost, gained = pair
+        detail = f"the reactive rule holds {ctx.names[c]}, not {ctx.names[j]}"
+        if last_fresh(ctx, board)[j]:
+            detail += "; handed off once that copy is up to date"
+        remove(ctx, board, j, Reason.REBALANCE, lost, detail)
+        add(ctx, board, c, Reason.REBALANCE, gained, detail)
+
+
+def _swap_pair(
+    ctx: Context, board: Board, sources: BoolArray, targets: BoolArray
+) -> tuple[int, int, float, float] | None:
+    """The swap :func:`_swap_to_rule` makes next (None: none keeps the zone floor).
+
+    The first source (least loss, then name) and target (most gain, then name) whose
+    swap leaves at least as many zones covered as the floor asks (or as now, if fewer):
+    source, target, the source's loss and the target's gain.
+    """
+    if not sources.any() or not targets.any():
+        return None
+    loss = losses(ctx, board, ctx.mean)
+    gain = gains(ctx, board, ctx.mean)
+    need = min(ctx.target_zones, zones_covered(ctx, board.holders))
+    src = np.flatnonzero(sources)
+    dst = np.flatnonzero(targets)
+    for j in src[np.lexsort((src, loss[src]))]:
+        for c in dst[np.lexsort((dst, -gain[dst]))]:
+            after = board.holders.copy()
+            after[j], after[c] = False, True
+            if zones_covered(ctx, after) >= need:
+                return int(j), int(c), float(loss[j]), float(gain[c])
+    return None
 
 
 def _over(stay: float) -> str:
@@ -636,6 +706,8 @@ def _relocate(ctx: Context, board: Board) -> None:
         return
     settled = ctx.candidates & (ctx.margin <= spec.hysteresis)
     movable = removable(ctx, board, moving=True) & past_cooldown(ctx, board)
+    if spec.swap_in_reactive_order and ctx.inputs.reactive_nodes:
+        movable &= ~_rule_nodes(ctx)  # the rule's copies stay where it holds them
     targets = settled & ~board.holders & ~board.acted
     if not movable.any() or not targets.any():
         return

@@ -268,6 +268,19 @@ class PlacementSpec:
             static made 39 copies; our floor that never moves, placed by the demand,
             made 49, 12 of them to static's nodes). False (the default): the floor by
             the forecast's gain.
+        swap_in_reactive_order: with a reactive budget, after the fill the plan's copies
+            on nodes the reactive rule does not hold now move to the nodes it holds and
+            the plan does not (:attr:`PlanInput.reactive_nodes`), one for one, whatever
+            the copy costs: the rule moves within its count when a pair turns hot in
+            the step another pair's grace ends (it copies to the hot node and drops the
+            cold one), and a plan that follows the rule's count only where it rises or
+            falls (``fill_in_reactive_order``, ``trim_in_reactive_order``) neither fills
+            nor trims there (session 26: seen generated-09 at a 3-step window, k = 0
+            and a 24-step grace, one such swap at step 414, the plan's copy 26 steps
+            on the cold node). Never a copy a consumer pod or a floor keeps (protected,
+            ``min``'s zones), nor the only up-to-date copy while others still sync. The
+            sources go least loss first, the targets most gain first. False (the
+            default): the count's copies move only as the forecast's moves pay.
     """
 
     min_replicas: int = 2
@@ -300,6 +313,7 @@ class PlacementSpec:
     floor_observed_only: bool = False
     floor_in_zone_order: bool = False
     everywhere_min_bytes: int = 0
+    swap_in_reactive_order: bool = False
 
 
 @dataclass(frozen=True)
