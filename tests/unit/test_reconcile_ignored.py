@@ -81,6 +81,13 @@ def spec(replication: dict[str, Any]) -> SharedResourceSpec:
             ],
         ),
         (
+            {"planner": {"bytePricesOnly": True, "swapInReactiveOrder": True}},
+            [
+                "ignored: replication.planner.swapInReactiveOrder (they act with the reactive"
+                f" rule's budget, {BUDGET_OFF})"
+            ],
+        ),
+        (
             {
                 "tuning": {"targetLocalHitRatio": 0.8},
                 "planner": {

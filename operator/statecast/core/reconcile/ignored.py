@@ -35,6 +35,7 @@ IGNORED_REASON = "SettingsIgnored"
 BUDGET_KNOBS = (
     "trim_in_reactive_order",
     "fill_in_reactive_order",
+    "swap_in_reactive_order",
     "release_pod_copies",
     "hold_grace_slots",
 )
