@@ -72,6 +72,7 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         "holdGraceSlots": True,
         "everywhereMinBytes": 0,
         "swapInReactiveOrder": False,
+        "backgroundReadsPerHour": 0,
     }
 
 
@@ -133,6 +134,10 @@ def test_api_server_fills_defaults(api_client: client.ApiClient, namespace: str)
         (
             {"replication": {"planner": {"everywhereMinBytes": -1}}},
             "spec.replication.planner.everywhereMinBytes: Invalid value: -1",
+        ),
+        (
+            {"replication": {"planner": {"backgroundReadsPerHour": -1}}},
+            "spec.replication.planner.backgroundReadsPerHour: Invalid value: -1",
         ),
         (
             {"replication": {"planner": {"holdWeight": -1}}},

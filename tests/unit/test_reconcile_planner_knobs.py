@@ -5,7 +5,8 @@
 ``cooldownFromRead``; since session 24 ``everywhereCopyDays`` and ``floorInZoneOrder``; since
 session 25 ``holdGraceSlots`` (react25), ``everywhereMinBytes`` (gc25), the rest of the
 PlacementSpec fields the sweeps' runs set, and the price grid's ``holdWeight``, ``costWeight``
-and ``bytePricesOnly``, :func:`placement_costs`); the
+and ``bytePricesOnly``, :func:`placement_costs`; since session 26 ``backgroundReadsPerHour``
+(gc26)); the
 reconcile hands the planner the reactive shadow's nodes (``PlanInput.reactive_nodes``) and
 the nodes a consumer pod left lately (``PlanInput.consumers_left``), as the simulator's
 planner policy does; and the shadow, the default budget, runs with the self-tuner on
@@ -98,6 +99,7 @@ def plans(monkeypatch: pytest.MonkeyPatch, replication: dict[str, Any], **demand
         ({"copyWeight": 1 / 256}, {"copy_weight": 1 / 256}),  # streams-dear's, session 25
         ({"everywhereMinBytes": 64 << 20}, {"everywhere_min_bytes": 64 << 20}),  # session 25
         ({"swapInReactiveOrder": True}, {"swap_in_reactive_order": True}),  # session 26
+        ({"backgroundReadsPerHour": 2.5}, {"background_reads_per_hour": 2.5}),  # session 26
     ],
 )
 def test_the_specs_planner_knobs_reach_the_planner(
@@ -135,6 +137,7 @@ KNOBS = (
     "hold_grace_slots",
     "everywhere_min_bytes",
     "swap_in_reactive_order",
+    "background_reads_per_hour",
     "zone_floor",
     "cost_weight",
 )
@@ -213,6 +216,14 @@ def test_everywhere_min_bytes_out_of_range_is_refused(least: int) -> None:
     with pytest.raises(ValidationError, match=r"everywhereMinBytes|everywhere_min_bytes"):
         SharedResourceSpec.model_validate(
             {"replication": {"planner": {"everywhereMinBytes": least}}}
+        )
+
+
+@pytest.mark.parametrize("rate", [-1.0, 2e9])
+def test_background_reads_per_hour_out_of_range_is_refused(rate: float) -> None:
+    with pytest.raises(ValidationError, match=r"backgroundReadsPerHour|background_reads_per_hour"):
+        SharedResourceSpec.model_validate(
+            {"replication": {"planner": {"backgroundReadsPerHour": rate}}}
         )
 
 

@@ -44,6 +44,7 @@ PUBLISHED_ORDER = (
     "moves-in-rule-order",
     "everywhere-largest",
     "swaps-in-rule-order",
+    "background-held",
 )
 
 #: A trace without pods and one with them (the pod-release twins exist only there).

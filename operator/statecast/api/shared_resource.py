@@ -338,6 +338,12 @@ class PlannerKnobs(Model):
     go to the rule's nodes first, and the forecast's moves leave the rule's copies where
     they are - within an unchanged count the rule swaps a copy whose grace ended for a
     node that turned hot, which filling and trimming in its order do not follow."""
+    background_reads_per_hour: Annotated[float, Field(ge=0, le=1e9)] = 0.0
+    """Hold the resource, whatever its forecast, on every ready node with room whose
+    background reads - the mean of its quietest three quarters of the day's steps, so a
+    consumer pod's runs do not count - are at least this many an hour, and keep it there
+    while they are at least half of it: a node that reads the resource all day keeps its
+    copy through its consumer pods' comings and goings. 0 (the default): off."""
     hold_weight: Annotated[float, Field(ge=1e-10, le=1e6)] = 1.0
     """Multiplies the price of holding a GiB for an hour (the simulator's price grid,
     ``hold x``): lower holds more copies, higher fewer (the grid's 1e6 holds ``replicas.min``)."""

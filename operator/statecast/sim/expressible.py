@@ -49,7 +49,7 @@ from statecast.core.reconcile.predictive import (
 from statecast.sim.config import SimConfig
 from statecast.sim.planned import LOCAL_FIRST
 from statecast.sim.sweeps import DEFAULT, KNOB, Setting
-from statecast.sim.trace import Trace
+from statecast.sim.trace import MIB, Trace
 
 #: The prices and valuation a setting sets apart from the default prices, by its
 #: :class:`Setting` field: the ``replication.planner`` knob that sets it (found by name:
@@ -294,9 +294,11 @@ _SUFFIXES: tuple[tuple[str, str, Any], ...] = (
     (r" copies x(\S+)", "copy_weight", float),
     (r" fill-in-reactive-order", "reactive_fill", lambda _: True),
     (r" everywhere>=(\S+)d", "everywhere", float),
+    (r" copy>=(\S+)MiB", "everywhere_bytes", lambda v: round(float(v) * MIB)),
     (r" observed-only", "observed", lambda _: True),
     (r" floor-in-zone-order", "zone_order", lambda _: True),
     (r" swap-in-reactive-order", "rule_swaps", lambda _: True),
+    (r" background>=(\S+)/h", "background", float),
 )
 
 

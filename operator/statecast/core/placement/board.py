@@ -14,6 +14,7 @@ against what they cost over the same window.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -310,6 +311,33 @@ def build_context(inputs: PlanInput) -> Context:
         target_zones=0,
         floor=np.zeros(0) if floor is None else floor * scale,
     )
+
+
+#: The share of a node's steps in the day of observed demand, the quietest, whose mean is its
+#: background read rate (:func:`background_rate`): a consumer pod's runs are its busiest.
+BACKGROUND_QUIET_SHARE = 0.75
+
+
+def background_rate(inputs: PlanInput, names: tuple[str, ...]) -> FloatArray | None:
+    """Each node's background reads a step: the mean of its quietest observed steps.
+
+    The quietest :data:`BACKGROUND_QUIET_SHARE` of the steps in ``DemandForecast.recent``
+    (the day of observed demand; at least one step): a consumer pod brings most of a
+    node's reads while it runs, for a few of the day's steps, and the rest of the
+    day says what the node reads without it. 0 for nodes the forecast does not know;
+    None without history.
+    """
+    fc = inputs.forecast
+    if fc.recent is None or fc.recent.shape[1] == 0 or not fc.nodes:
+        return None
+    out = np.zeros(len(names))
+    at, src = _rows(fc.nodes, names)
+    if len(at) == 0:
+        return out
+    seen = np.sort(np.maximum(_finite(fc.recent[src]), 0.0), axis=1)
+    quiet = max(1, math.ceil(BACKGROUND_QUIET_SHARE * seen.shape[1]))
+    out[at] = seen[:, :quiet].mean(axis=1)
+    return out
 
 
 def _finite(values: FloatArray) -> FloatArray:

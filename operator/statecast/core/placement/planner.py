@@ -28,7 +28,9 @@ every decision has one reason:
 3. ``consumer``: a node that runs a consumer pod gets a replica before it asks; with
    ``PlacementSpec.everywhere_copy_days``, a resource whose copy outweighs that many
    days of its write stream (and, with ``everywhere_min_bytes``, a copy at least that
-   large) is held on every ready node (``minimum``).
+   large) is held on every ready node (``everywhere``); with
+   ``PlacementSpec.background_reads_per_hour``, on every ready node whose background
+   reads reach it (``predicted``).
 4. ``minimum``: up to ``min``, new zones first.
 5. ``rebalance``: the zone floor, ``min(min, zones)`` zones covered: a durability
    floor, never a reason to keep a copy away from demand (moves keep it too).
@@ -61,6 +63,7 @@ from statecast.core.placement.board import (
     Context,
     FloatArray,
     add,
+    background_rate,
     best_node,
     break_even,
     build_context,
@@ -132,6 +135,7 @@ def plan(inputs: PlanInput) -> Plan:
     _keep_floor_in_zone_order(ctx, board)
     _add_consumers(ctx, board)
     _hold_everywhere(ctx, board)
+    _hold_background(ctx, board)
     _fill_minimum(ctx, board)
     _fill_zones(ctx, board)
     _trim_to_budget(ctx, board)
@@ -333,6 +337,41 @@ def _hold_everywhere(ctx: Context, board: Board) -> None:
             break
         add(ctx, board, int(i), Reason.EVERYWHERE, float(gain[i]), detail)
     board.protected |= board.holders
+
+
+#: A background copy is kept while its node's background reads are at least this share of
+#: ``PlacementSpec.background_reads_per_hour`` (a node near the line does not come and go).
+BACKGROUND_KEEP_SHARE = 0.5
+
+
+def _hold_background(ctx: Context, board: Board) -> None:
+    """A copy on every node whose background reads reach the spec's rate.
+
+    ``PlacementSpec.background_reads_per_hour``: the ready nodes with room whose
+    background read rate (:func:`~.board.background_rate`) is at least that many an
+    hour, and the holders whose rate is at least :data:`BACKGROUND_KEEP_SHARE` of it;
+    new copies up to the cap (the nodes where a copy saves most first, then by name);
+    those copies, old and new, are protected from the cost stages (the trims, the
+    removals, the moves' sources). Off at 0 and without history.
+    """
+    inputs = ctx.inputs
+    per_hour = inputs.spec.background_reads_per_hour
+    if per_hour <= 0:
+        return
+    rate = background_rate(inputs, ctx.names)
+    if rate is None:
+        return
+    least = per_hour * inputs.step_s / 3600.0
+    kept = board.holders & (rate >= BACKGROUND_KEEP_SHARE * least)
+    wanted = ctx.candidates & ((rate >= least) | kept)
+    detail = f"background reads at least {per_hour:g} an hour"
+    gain = gains(ctx, board, ctx.mean)
+    options = np.flatnonzero(wanted & ~board.holders)
+    for i in options[np.lexsort((options, -gain[options]))]:  # most gain first, then name
+        if board.count >= ctx.cap:
+            break
+        add(ctx, board, int(i), Reason.PREDICTED, float(gain[i]), detail)
+    board.protected |= board.holders & wanted
 
 
 def _floor(ctx: Context, board: Board, belief: FloatArray) -> FloatArray:

@@ -90,6 +90,7 @@ def placement_spec(spec: SharedResourceSpec, tuned: TuningState | None = None) -
         hold_grace_slots=knobs.hold_grace_slots,
         everywhere_min_bytes=knobs.everywhere_min_bytes,
         swap_in_reactive_order=knobs.swap_in_reactive_order,
+        background_reads_per_hour=knobs.background_reads_per_hour,
         move_residence_s=_seconds(knobs.move_residence),
         hand_off_on_add=knobs.hand_off_on_add,
         change_steps=knobs.change_steps,
