@@ -30,14 +30,11 @@ reactive's 50 -> 47 and 2.8 % more GiB moved; the default is unchanged.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from bench.sim import MARGIN_HITS, MARGIN_LATENCY, _config, trace_of
-from bench.sim_operator_default import timed
+from bench.sim_operator_default import run_rows, timed
 from bench.sim_report import HANDOFF_MARGIN
 from statecast.sim.planned import ForecastCache, Predictive
 from statecast.sim.policies import Policy, Reactive
@@ -142,24 +139,7 @@ def report(lines: Iterable[dict[str, object]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Replay the rows (one at a time, appending to ``--out``) and write the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default=",".join(SEEDS))
-    parser.add_argument("--out", type=Path, required=True, help="JSON Lines, appended")
-    parser.add_argument("--report", type=Path, help="markdown verdicts of every row in --out")
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.report_only:
-        done = set()
-        if args.out.exists():
-            done = {json.loads(x)["trace"] for x in args.out.read_text().splitlines() if x}
-        for row in args.rows.split(","):
-            if row not in done:
-                with args.out.open("a") as out:
-                    out.writelines(json.dumps(line) + "\n" for line in runs(row))
-                print(f"{row} done", flush=True)
-    if args.report is not None:
-        lines = [json.loads(x) for x in args.out.read_text().splitlines() if x]
-        args.report.write_text(report(lines))
+    run_rows(argv, __doc__.splitlines()[0], SEEDS, runs, report)
 
 
 if __name__ == "__main__":

@@ -131,12 +131,20 @@ def report(lines: Iterable[dict[str, object]]) -> str:
     return "\n".join(head + out) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Replay the rows (one at a time, appending to ``--out``) and write the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default=",".join(ROWS))
+def run_rows(
+    argv: Sequence[str] | None,
+    description: str,
+    rows: Sequence[str],
+    replay: Callable[[str], Iterable[dict[str, object]]],
+    write: Callable[[list[dict[str, object]]], str],
+) -> None:
+    """The command line both row benches share: replay each of ``--rows`` not yet in
+    ``--out`` (one at a time, appending its lines), then write ``--report`` of every
+    line in ``--out`` (``--report-only``: only that)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", default=",".join(rows))
     parser.add_argument("--out", type=Path, required=True, help="JSON Lines, appended")
-    parser.add_argument("--report", type=Path, help="markdown table of every row in --out")
+    parser.add_argument("--report", type=Path, help="markdown report of every row in --out")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.report_only:
@@ -147,12 +155,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             if row in done:
                 continue
             with args.out.open("a") as out:
-                for line in runs(row):
-                    out.write(json.dumps(line) + "\n")
+                out.writelines(json.dumps(line) + "\n" for line in replay(row))
             print(f"{row} done", flush=True)
     if args.report is not None:
         lines = [json.loads(x) for x in args.out.read_text().splitlines() if x]
-        args.report.write_text(report(lines))
+        args.report.write_text(write(lines))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Replay the rows (one at a time, appending to ``--out``) and write the report."""
+    run_rows(argv, __doc__.splitlines()[0], ROWS, runs, report)
 
 
 if __name__ == "__main__":
