@@ -251,6 +251,16 @@ def predictive_run(trace: Trace, config: SimConfig, setting: Setting) -> tuple[f
     return result.replica_hours, result.local_hit_ratio, result.bytes_moved
 
 
+#: The rule-order tests' prices (moves_in_rule_order, swaps_in_rule_order): a 64 MiB copy
+#: costs 1 ms, so at x1 a move toward a node's reads repays it and at x1024 it does not.
+RULE_ORDER_PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16.0, hot_sigma=None)
+#: Four nodes in one zone, for the rule-order tests.
+ONE_ZONE_NODES = (
+    NodeInfo("w", "z1"),
+    NodeInfo("x", "z1"),
+    NodeInfo("y", "z1"),
+    NodeInfo("z", "z1"),
+)
 #: Four nodes in three zones, for the copies held on every node (``everywhere_input``).
 EVERYWHERE_NODES = (
     NodeInfo("x", "z1"),

@@ -17,8 +17,6 @@ from __future__ import annotations
 import pytest
 
 from statecast.core.placement import (
-    CostModel,
-    NodeInfo,
     PlacementSpec,
     PlanInput,
     StateProfile,
@@ -35,12 +33,17 @@ from statecast.sim.sweeps import (
     moves_in_rule_order,
     predictive_variant,
 )
-from tests.unit._placement_helpers import MIB, held_a_day, history_forecast
+from tests.unit._placement_helpers import (
+    MIB,
+    ONE_ZONE_NODES,
+    RULE_ORDER_PRICES,
+    held_a_day,
+    history_forecast,
+)
 from tests.unit._plan_spy import first_plans
 
-#: A 64 MiB copy costs 1 ms: at x1 a move toward z's reads repays it, at x1024 it does not.
-PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16.0, hot_sigma=None)
-NODES = (NodeInfo("w", "z1"), NodeInfo("x", "z1"), NodeInfo("y", "z1"), NodeInfo("z", "z1"))
+PRICES = RULE_ORDER_PRICES
+NODES = ONE_ZONE_NODES
 
 
 def test_the_runs_take_every_window_the_ks_and_graces_with_new_labels() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import pytest
 
 from statecast.core.placement import (
-    CostModel,
     NodeInfo,
     PlacementSpec,
     PlanInput,
@@ -35,12 +34,17 @@ from statecast.sim.sweeps import (
     swaps_in_rule_order,
     variants,
 )
-from tests.unit._placement_helpers import MIB, held_a_day, history_forecast
+from tests.unit._placement_helpers import (
+    MIB,
+    ONE_ZONE_NODES,
+    RULE_ORDER_PRICES,
+    held_a_day,
+    history_forecast,
+)
 from tests.unit._plan_spy import first_plans
 
-#: A 64 MiB copy costs 1 ms: at x1 a move toward a node's reads repays it, at x1024 not.
-PRICES = CostModel(ms_per_gib_hour=1.0, ms_per_gib_moved=16.0, hot_sigma=None)
-NODES = (NodeInfo("w", "z1"), NodeInfo("x", "z1"), NodeInfo("y", "z1"), NodeInfo("z", "z1"))
+PRICES = RULE_ORDER_PRICES
+NODES = ONE_ZONE_NODES
 SUFFIX = " trim-in-reactive-order copies x1024 fill-in-reactive-order swap-in-reactive-order"
 
 
