@@ -261,6 +261,48 @@ ONE_ZONE_NODES = (
     NodeInfo("y", "z1"),
     NodeInfo("z", "z1"),
 )
+
+
+def rule_order_input(
+    held: tuple[str, ...],
+    rule: frozenset[str],
+    reads: Mapping[str, float],
+    *,
+    copy_weight: float,
+    hold_grace_slots: bool = False,
+    swap: bool = False,
+    min_replicas: int = 1,
+    reactive_held: int | None = None,
+    nodes: tuple[NodeInfo, ...] = ONE_ZONE_NODES,
+) -> PlanInput:
+    """A plan of the rule-order tests: 64 MiB at :data:`RULE_ORDER_PRICES`, 5-minute steps,
+    a 15-minute cooldown, no move residence, filled and trimmed in the rule's order
+    (``swap``: and swapped to its nodes); the plan holds ``held`` (a day), the reactive
+    rule ``rule`` (``reactive_held`` of them for demand now, all unless set); ``reads``
+    the day's reads a step per node."""
+    return PlanInput(
+        spec=PlacementSpec(
+            min_replicas=min_replicas,
+            cooldown_s=900.0,
+            move_residence_s=0.0,
+            hold_grace_slots=hold_grace_slots,
+            copy_weight=copy_weight,
+            trim_in_reactive_order=True,
+            fill_in_reactive_order=True,
+            swap_in_reactive_order=swap,
+        ),
+        state=StateProfile(64 * MIB),
+        nodes=nodes,
+        forecast=history_forecast(nodes, {}, reads, horizon=5),
+        replicas=held_a_day(held),
+        step_s=300.0,
+        costs=RULE_ORDER_PRICES,
+        reactive_copies=len(rule),
+        reactive_held=len(rule) if reactive_held is None else reactive_held,
+        reactive_nodes=rule,
+    )
+
+
 #: Four nodes in three zones, for the copies held on every node (``everywhere_input``).
 EVERYWHERE_NODES = (
     NodeInfo("x", "z1"),

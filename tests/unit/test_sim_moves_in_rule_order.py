@@ -17,9 +17,7 @@ from __future__ import annotations
 import pytest
 
 from statecast.core.placement import (
-    PlacementSpec,
     PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.sim.planned import ForecastCache
@@ -34,15 +32,11 @@ from statecast.sim.sweeps import (
     predictive_variant,
 )
 from tests.unit._placement_helpers import (
-    MIB,
     ONE_ZONE_NODES,
-    RULE_ORDER_PRICES,
-    held_a_day,
-    history_forecast,
+    rule_order_input,
 )
 from tests.unit._plan_spy import first_plans
 
-PRICES = RULE_ORDER_PRICES
 NODES = ONE_ZONE_NODES
 
 
@@ -94,25 +88,14 @@ def _swap(*, grace_slots: bool, copy_weight: float) -> PlanInput:
     (its grace ended in the step z turned hot: the rule swapped y for z within its count).
     """
     reads = {"w": 20.0, "x": 300.0, "y": 0.0, "z": 200.0}
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=1,
-            cooldown_s=900.0,
-            move_residence_s=0.0,
-            hold_grace_slots=grace_slots,
-            copy_weight=copy_weight,
-            trim_in_reactive_order=True,
-            fill_in_reactive_order=True,
-        ),
-        state=StateProfile(64 * MIB),
-        nodes=NODES,
-        forecast=history_forecast(NODES, {}, reads, horizon=5),
-        replicas=held_a_day(("w", "x", "y")),
-        step_s=300.0,
-        costs=PRICES,
-        reactive_copies=3,
+    rule = frozenset({"w", "x", "z"})
+    return rule_order_input(
+        ("w", "x", "y"),
+        rule,
+        reads,
+        copy_weight=copy_weight,
+        hold_grace_slots=grace_slots,
         reactive_held=2,
-        reactive_nodes=frozenset({"w", "x", "z"}),
     )
 
 

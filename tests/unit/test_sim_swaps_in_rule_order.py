@@ -18,9 +18,7 @@ import pytest
 
 from statecast.core.placement import (
     NodeInfo,
-    PlacementSpec,
     PlanInput,
-    StateProfile,
     plan,
 )
 from statecast.sim import SimConfig
@@ -35,15 +33,11 @@ from statecast.sim.sweeps import (
     variants,
 )
 from tests.unit._placement_helpers import (
-    MIB,
     ONE_ZONE_NODES,
-    RULE_ORDER_PRICES,
-    held_a_day,
-    history_forecast,
+    rule_order_input,
 )
 from tests.unit._plan_spy import first_plans
 
-PRICES = RULE_ORDER_PRICES
 NODES = ONE_ZONE_NODES
 SUFFIX = " trim-in-reactive-order copies x1024 fill-in-reactive-order swap-in-reactive-order"
 
@@ -109,26 +103,14 @@ def _input(
     min_replicas: int = 1,
 ) -> PlanInput:
     """The rule's count of ``len(rule)`` copies on ``rule``; the plan holds ``held``."""
-    return PlanInput(
-        spec=PlacementSpec(
-            min_replicas=min_replicas,
-            cooldown_s=900.0,
-            move_residence_s=0.0,
-            hold_grace_slots=False,
-            copy_weight=copy_weight,
-            trim_in_reactive_order=True,
-            fill_in_reactive_order=True,
-            swap_in_reactive_order=swap,
-        ),
-        state=StateProfile(64 * MIB),
+    return rule_order_input(
+        held,
+        rule,
+        reads,
+        copy_weight=copy_weight,
+        swap=swap,
+        min_replicas=min_replicas,
         nodes=nodes,
-        forecast=history_forecast(nodes, {}, reads, horizon=5),
-        replicas=held_a_day(held),
-        step_s=300.0,
-        costs=PRICES,
-        reactive_copies=len(rule),
-        reactive_held=len(rule),
-        reactive_nodes=rule,
     )
 
 
